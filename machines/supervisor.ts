@@ -1,0 +1,356 @@
+/**
+ * An Erlang/OTP supervisor as an XState v5 machine.
+ *
+ * - Strategies `one_for_one`, `one_for_all`, `rest_for_one`; child restart types `permanent` (always restarted),
+ *   `transient` (restarted only after a crash), `temporary` (never restarted, removed when it ends).
+ * - Children start in spec order and are stopped in reverse order.
+ * - Restart intensity: more than `intensity` restarts within `periodMs` makes the supervisor stop every child
+ *   and fail; the failure (a `SupervisorEscalationError`) reaches its parent as `xstate.error.actor.<id>`, exactly
+ *   like any other crashed child, so supervisors nest.
+ * - Optional exponential backoff between a crash and the respawn.
+ *
+ * The restart window is counted with XState delays only (each restart raises a delayed `WINDOW_EXPIRED`), so the
+ * machine needs no wall clock and runs unchanged under a simulated clock. Children are spawned with `assign` +
+ * `spawn` and kept as refs in context: one copy of the children record per batch, not per child.
+ */
+import {
+  type ActorRefFrom,
+  type AnyActorLogic,
+  type AnyActorRef,
+  assign,
+  emit,
+  enqueueActions,
+  raise,
+  sendTo,
+  setup,
+} from 'xstate';
+import { SupervisorEscalationError } from '../src/errors.js';
+
+export type RestartStrategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+export type RestartType = 'permanent' | 'transient' | 'temporary';
+
+export interface ChildSpec {
+  /** Id of the child, unique within this supervisor (also its XState id). */
+  id: string;
+  /** Optional systemId, registered in the actor system while the child lives (kept across restarts). */
+  systemId?: string;
+  logic: AnyActorLogic;
+  input?: unknown;
+  restart?: RestartType;
+}
+
+export interface BackoffPolicy {
+  initialMs: number;
+  maxMs: number;
+  factor: number;
+}
+
+export interface SupervisorInput {
+  name?: string;
+  strategy?: RestartStrategy;
+  /** Maximum restarts within `periodMs` (OTP `intensity`, default 3). */
+  intensity?: number;
+  /** The restart window in milliseconds (OTP `period`, default 5000). */
+  periodMs?: number;
+  backoff?: BackoffPolicy | null;
+  children?: ChildSpec[];
+}
+
+interface Spec extends ChildSpec {
+  restart: RestartType;
+}
+
+export interface SupervisorContext {
+  name: string;
+  strategy: RestartStrategy;
+  intensity: number;
+  periodMs: number;
+  backoff: BackoffPolicy | null;
+  specs: Spec[];
+  refs: Record<string, AnyActorRef>;
+  /** Restarts inside the current window. */
+  recent: number;
+  /** Restarts since the supervisor started, per child id (the crashed child that triggered them). */
+  restarts: Record<string, number>;
+  /** Consecutive restarts used for the backoff exponent; reset when the window empties. */
+  streak: number;
+  /** Children stopped and waiting for a delayed respawn. */
+  waiting: string[];
+  /** The child whose failure exceeded the intensity, and why. */
+  failure: { child: string; error: unknown } | null;
+}
+
+export type SupervisorEvent =
+  | { type: 'START_CHILD'; spec: ChildSpec }
+  | { type: 'START_CHILDREN'; specs: ChildSpec[] }
+  | { type: 'STOP_CHILD'; id: string }
+  | { type: 'RESTART_CHILD'; id: string }
+  | { type: 'RESPAWN'; ids: string[] }
+  | { type: 'WINDOW_EXPIRED' }
+  | { type: 'ESCALATE' }
+  | { type: 'SHUTDOWN' }
+  | { type: `xstate.error.actor.${string}`; actorId: string; error: unknown }
+  | { type: `xstate.done.actor.${string}`; actorId: string; output: unknown };
+
+export type SupervisorEmitted =
+  | { type: 'child.started'; id: string; restart: RestartType }
+  | { type: 'child.exited'; id: string; reason: 'normal' | 'crash'; error?: unknown }
+  | { type: 'child.restarted'; ids: string[]; trigger: string; delayMs: number; error?: unknown }
+  | { type: 'child.removed'; id: string }
+  | { type: 'supervisor.escalated'; child: string; error: unknown };
+
+/** The ids a failure of `id` affects under `strategy`, in spec order. */
+export function affectedIds(specs: readonly { id: string }[], strategy: RestartStrategy, id: string): string[] {
+  if (strategy === 'one_for_one') return [id];
+  if (strategy === 'one_for_all') return specs.map((s) => s.id);
+  const at = specs.findIndex((s) => s.id === id);
+  return at < 0 ? [id] : specs.slice(at).map((s) => s.id);
+}
+
+/** Backoff delay before the n-th consecutive restart (n >= 1); 0 without a policy. */
+export function backoffDelay(policy: BackoffPolicy | null, n: number): number {
+  if (!policy) return 0;
+  return Math.min(policy.maxMs, policy.initialMs * policy.factor ** Math.max(0, n - 1));
+}
+
+function normalise(spec: ChildSpec): Spec {
+  return { ...spec, restart: spec.restart ?? 'permanent' };
+}
+
+type ExitEvent = Extract<SupervisorEvent, { actorId: string }>;
+type AnySpawn = (logic: AnyActorLogic, options: { id: string; systemId?: string; input?: unknown }) => AnyActorRef;
+
+/** Enqueue the stop of `ids` in reverse spec order; with `remove` their specs are deleted as well. */
+function enqueueStop(enqueue: any, context: SupervisorContext, ids: readonly string[], remove: boolean): void {
+  const order = context.specs.filter((s) => ids.includes(s.id)).reverse();
+  const refs = { ...context.refs };
+  for (const spec of order) {
+    const ref = refs[spec.id];
+    if (ref) enqueue.stopChild(ref);
+    delete refs[spec.id];
+  }
+  const specs = remove ? context.specs.filter((s) => !ids.includes(s.id)) : context.specs;
+  enqueue.assign({ refs, specs });
+  if (remove) for (const spec of order) enqueue.emit({ type: 'child.removed', id: spec.id });
+}
+
+/** What a child's exit asks of the supervisor: nothing, remove it, or restart a set of children. */
+function exitDecision(ctx: SupervisorContext, ev: ExitEvent): 'ignore' | 'remove' | 'restart' {
+  const spec = ctx.specs.find((s) => s.id === ev.actorId);
+  if (!spec || ctx.refs[ev.actorId] === undefined) return 'ignore';
+  const crashed = ev.type.startsWith('xstate.error.actor.');
+  if (spec.restart === 'temporary') return 'remove';
+  if (spec.restart === 'transient' && !crashed) return 'remove';
+  return 'restart';
+}
+
+export const supervisorMachine = setup({
+  types: {
+    context: {} as SupervisorContext,
+    events: {} as SupervisorEvent,
+    input: {} as SupervisorInput,
+    emitted: {} as SupervisorEmitted,
+  },
+  guards: {
+    isNewChild: ({ context, event }) =>
+      event.type === 'START_CHILD' && !context.specs.some((s) => s.id === event.spec.id),
+    exitIgnored: ({ context, event }) => exitDecision(context, event as ExitEvent) === 'ignore',
+    exitRemoves: ({ context, event }) => exitDecision(context, event as ExitEvent) === 'remove',
+    intensityExceeded: ({ context }) => context.recent + 1 > context.intensity,
+  },
+  delays: {
+    period: ({ context }) => context.periodMs,
+  },
+  actions: {
+    /** Spawn the given specs (in order) and record them; one assign, one children copy. */
+    startChildren: assign(({ context, spawn }, params: { specs: ChildSpec[] }) => {
+      const specs = [...context.specs];
+      const refs = { ...context.refs };
+      for (const raw of params.specs) {
+        if (specs.some((s) => s.id === raw.id)) continue;
+        const spec = normalise(raw);
+        specs.push(spec);
+        refs[spec.id] = (spawn as unknown as AnySpawn)(spec.logic, { id: spec.id, systemId: spec.systemId, input: spec.input });
+      }
+      return { specs, refs };
+    }),
+    /** Stop children in reverse spec order (they stay in `specs` unless `remove`). */
+    stopChildren: enqueueActions(({ context, enqueue }, params: { ids: string[]; remove: boolean }) =>
+      enqueueStop(enqueue, context, params.ids, params.remove),
+    ),
+    /** Respawn stopped children in spec order; specs removed meanwhile are skipped. */
+    respawn: assign(({ context, spawn }, params: { ids: string[] }) => {
+      const refs = { ...context.refs };
+      for (const spec of context.specs) {
+        if (!params.ids.includes(spec.id) || refs[spec.id]) continue;
+        refs[spec.id] = (spawn as unknown as AnySpawn)(spec.logic, { id: spec.id, systemId: spec.systemId, input: spec.input });
+      }
+      return { refs, waiting: context.waiting.filter((id) => !params.ids.includes(id)) };
+    }),
+    countRestart: assign(({ context, event }) => {
+      const id = (event as ExitEvent).actorId;
+      return {
+        recent: context.recent + 1,
+        streak: context.streak + 1,
+        restarts: { ...context.restarts, [id]: (context.restarts[id] ?? 0) + 1 },
+      };
+    }),
+    scheduleWindowExpiry: raise({ type: 'WINDOW_EXPIRED' }, { delay: 'period' }),
+    /**
+     * Stop the children the strategy affects (reverse order); temporary ones are removed for good, the others
+     * are respawned in spec order, at once or after the backoff delay.
+     */
+    restartAffected: enqueueActions(({ context, event, enqueue }) => {
+      const ev = event as ExitEvent;
+      const ids = affectedIds(context.specs, context.strategy, ev.actorId);
+      const keep = context.specs.filter((s) => ids.includes(s.id) && s.restart !== 'temporary').map((s) => s.id);
+      const drop = ids.filter((id) => !keep.includes(id));
+      enqueueStop(enqueue, context, ids, false);
+      const specs = context.specs.filter((s) => !drop.includes(s.id));
+      if (drop.length) {
+        enqueue.assign({ specs });
+        for (const id of drop) enqueue.emit({ type: 'child.removed', id });
+      }
+      const delayMs = backoffDelay(context.backoff, context.streak);
+      if (delayMs > 0) {
+        enqueue.assign({ waiting: [...context.waiting, ...keep] });
+        enqueue.raise({ type: 'RESPAWN', ids: keep }, { delay: delayMs });
+      } else {
+        enqueue.assign(({ context: c, spawn }: any) => {
+          const refs = { ...c.refs };
+          for (const spec of c.specs as Spec[]) {
+            if (keep.includes(spec.id) && !refs[spec.id]) {
+              refs[spec.id] = spawn(spec.logic, { id: spec.id, systemId: spec.systemId, input: spec.input });
+            }
+          }
+          return { refs };
+        });
+      }
+      const error = 'error' in ev ? ev.error : undefined;
+      enqueue.emit({ type: 'child.restarted', ids: keep, trigger: ev.actorId, delayMs, error });
+    }),
+    expireOne: assign(({ context }) => {
+      const recent = Math.max(0, context.recent - 1);
+      return { recent, streak: recent === 0 ? 0 : context.streak };
+    }),
+    recordFailure: assign(({ event }) => ({
+      failure: { child: (event as ExitEvent).actorId, error: (event as any).error },
+    })),
+    /** Throws: the supervisor crashes and its parent receives `xstate.error.actor.<id>`. */
+    escalate: ({ context }) => {
+      const f = context.failure;
+      throw new SupervisorEscalationError(context.name, f?.child ?? '?', context.intensity, context.periodMs, f?.error);
+    },
+  },
+}).createMachine({
+  id: 'supervisor',
+  context: ({ input }) => ({
+    name: input.name ?? 'supervisor',
+    strategy: input.strategy ?? 'one_for_one',
+    intensity: input.intensity ?? 3,
+    periodMs: input.periodMs ?? 5000,
+    backoff: input.backoff ?? null,
+    specs: [],
+    refs: {},
+    recent: 0,
+    restarts: {},
+    streak: 0,
+    waiting: [],
+    failure: null,
+  }),
+  initial: 'running',
+  entry: [
+    { type: 'startChildren', params: ({ event }) => ({ specs: (event as any).input?.children ?? [] }) },
+  ],
+  states: {
+    running: {
+      on: {
+        START_CHILD: {
+          guard: 'isNewChild',
+          actions: [
+            { type: 'startChildren', params: ({ event }) => ({ specs: [event.spec] }) },
+            emit(({ event }) => ({
+              type: 'child.started' as const,
+              id: event.spec.id,
+              restart: event.spec.restart ?? 'permanent',
+            })),
+          ],
+        },
+        START_CHILDREN: {
+          actions: { type: 'startChildren', params: ({ event }) => ({ specs: event.specs }) },
+        },
+        STOP_CHILD: {
+          actions: { type: 'stopChildren', params: ({ event }) => ({ ids: [event.id], remove: true }) },
+        },
+        RESTART_CHILD: {
+          actions: [
+            { type: 'stopChildren', params: ({ event }) => ({ ids: [event.id], remove: false }) },
+            { type: 'respawn', params: ({ event }) => ({ ids: [event.id] }) },
+          ],
+        },
+        RESPAWN: {
+          actions: { type: 'respawn', params: ({ event }) => ({ ids: event.ids }) },
+        },
+        WINDOW_EXPIRED: { actions: 'expireOne' },
+        'xstate.done.actor.*': [
+          { guard: 'exitIgnored' },
+          {
+            guard: 'exitRemoves',
+            actions: [
+              emit(({ event }) => ({ type: 'child.exited' as const, id: event.actorId, reason: 'normal' as const })),
+              { type: 'stopChildren', params: ({ event }) => ({ ids: [event.actorId], remove: true }) },
+            ],
+          },
+          { target: 'restarting' },
+        ],
+        'xstate.error.actor.*': [
+          { guard: 'exitIgnored' },
+          {
+            guard: 'exitRemoves',
+            actions: [
+              emit(({ event }) => ({
+                type: 'child.exited' as const,
+                id: event.actorId,
+                reason: 'crash' as const,
+                error: event.error,
+              })),
+              { type: 'stopChildren', params: ({ event }) => ({ ids: [event.actorId], remove: true }) },
+            ],
+          },
+          { target: 'restarting' },
+        ],
+        SHUTDOWN: { target: 'stopped' },
+      },
+    },
+    /** Transient: decide between restart (now or after backoff) and escalation, then go back to running. */
+    restarting: {
+      always: [
+        { guard: 'intensityExceeded', target: 'escalating', actions: 'recordFailure' },
+        { target: 'running', actions: ['countRestart', 'scheduleWindowExpiry', 'restartAffected'] },
+      ],
+    },
+    /** Stop every child (reverse order), then crash on a separate step so the stops are carried out first. */
+    escalating: {
+      entry: [
+        { type: 'stopChildren', params: ({ context }) => ({ ids: context.specs.map((s) => s.id), remove: false }) },
+        emit(({ context }) => ({
+          type: 'supervisor.escalated' as const,
+          child: context.failure?.child ?? '',
+          error: context.failure?.error,
+        })),
+        sendTo(({ self }) => self, { type: 'ESCALATE' }),
+      ],
+      on: { ESCALATE: { target: 'failed' } },
+    },
+    failed: { entry: 'escalate' },
+    stopped: {
+      type: 'final',
+      entry: {
+        type: 'stopChildren',
+        params: ({ context }) => ({ ids: context.specs.map((s) => s.id), remove: false }),
+      },
+    },
+  },
+});
+
+export type SupervisorActor = ActorRefFrom<typeof supervisorMachine>;

@@ -1,0 +1,435 @@
+/**
+ * The Orrery actor system: one clock, one logger, one inspection bus, one registry, and a tree of OTP
+ * supervisors (XState machines) under a root supervisor.
+ *
+ * Two kinds of actors live here:
+ * - supervised actors, children of a supervisor machine, restarted per its strategy (device connections,
+ *   background tasks, long-lived clients). Keep fan-out per supervisor to a few hundred: XState copies a
+ *   parent's children record on every spawn and stop.
+ * - detached lifecycle actors (a Status, one LRC call): root XState actors of their own, registered here so they
+ *   are inspected, logged and stopped with the system. A crash is logged and reported, never thrown at the
+ *   process. They are not children of one machine (that would make spawning quadratic), and not in one XState
+ *   system either: XState's `cancelAll` scans every delayed event of a system when any of its actors stops.
+ */
+import {
+  type Actor,
+  type AnyActorLogic,
+  type AnyActorRef,
+  createActor,
+  type InspectionEvent,
+  type Observer,
+  type Subscription,
+} from 'xstate';
+import {
+  type BackoffPolicy,
+  type ChildSpec,
+  type RestartStrategy,
+  type RestartType,
+  type SupervisorEmitted,
+  supervisorMachine,
+} from '../../machines/supervisor.js';
+import { ActorRegistryError, InvalidArgumentError, toError } from '../errors.js';
+import { type Clock, realClock } from './clock.js';
+import { type EngineEvent, InspectionBus } from './inspectionBus.js';
+import { LazyActorLogger, type Logger, silentLogger } from './logging.js';
+
+export interface SystemOptions {
+  /** A pino logger (or compatible); silent by default. */
+  logger?: Logger;
+  /** Clock for every delay in the system; a `TestClock` from `orrery/testing` in tests. */
+  clock?: Clock;
+  /** Options of the root supervisor. */
+  root?: SupervisorOptions;
+}
+
+export interface SupervisorOptions {
+  strategy?: RestartStrategy;
+  intensity?: number;
+  periodMs?: number;
+  backoff?: BackoffPolicy | null;
+}
+
+export interface SpawnOptions {
+  id?: string;
+  systemId?: string;
+  input?: unknown;
+  /** Supervise the actor under this supervisor (handle or name); detached when absent. */
+  supervisor?: Supervisor | string;
+  restart?: RestartType;
+}
+
+/** Registry entry of a live actor. */
+export interface ActorInfo {
+  id: string;
+  systemId?: string;
+  machine: string;
+  supervisor?: string;
+  ref: AnyActorRef;
+}
+
+const SUP_PREFIX = 'supervisor:';
+
+function machineId(logic: AnyActorLogic): string {
+  return (logic as { id?: string }).id ?? 'actor';
+}
+
+/** A handle on a supervisor; resolves the live actor by systemId, so it survives the supervisor's restarts. */
+export class Supervisor {
+  readonly name: string;
+  readonly #system: OrrerySystem;
+  constructor(system: OrrerySystem, name: string) {
+    this.#system = system;
+    this.name = name;
+  }
+  get systemId(): string {
+    return SUP_PREFIX + this.name;
+  }
+  /** The supervisor's current actor, or undefined while it is being restarted. */
+  get ref(): AnyActorRef | undefined {
+    return this.#system.supervisorActor(this.name);
+  }
+  /** Restart counts per child since this incarnation of the supervisor started. */
+  restarts(): Record<string, number> {
+    return { ...(this.ref?.getSnapshot().context.restarts ?? {}) };
+  }
+  /** Ids of the children, in start order. */
+  children(): string[] {
+    return (this.ref?.getSnapshot().context.specs ?? []).map((s: ChildSpec) => s.id);
+  }
+  /** The current actor of a child. */
+  child(id: string): AnyActorRef | undefined {
+    return this.ref?.getSnapshot().context.refs[id];
+  }
+  /** 'running' | 'restarting' | 'escalating' | 'failed' | 'stopped' | 'missing'. */
+  get state(): string {
+    const snap = this.ref?.getSnapshot();
+    if (!snap) return 'missing';
+    if (snap.status === 'error') return 'failed';
+    return String(snap.value);
+  }
+  startChild(spec: ChildSpec): AnyActorRef {
+    return this.#system.startChild(this, spec);
+  }
+  startChildren(specs: ChildSpec[]): void {
+    this.#system.startChildren(this, specs);
+  }
+  stopChild(id: string): void {
+    this.ref?.send({ type: 'STOP_CHILD', id });
+  }
+  restartChild(id: string): void {
+    this.ref?.send({ type: 'RESTART_CHILD', id });
+  }
+}
+
+export class OrrerySystem {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly bus = new InspectionBus();
+  readonly root: Supervisor;
+  readonly #rootActor: Actor<typeof supervisorMachine>;
+  readonly #detached = new Map<AnyActorRef, ActorInfo>();
+  readonly #bySystemId = new Map<string, AnyActorRef>();
+  readonly #loggers = new WeakMap<AnyActorRef, LazyActorLogger>();
+  readonly #hooked = new WeakSet<AnyActorRef>();
+  #stopped = false;
+  #failure: unknown;
+
+  constructor(options: SystemOptions = {}) {
+    this.logger = options.logger ?? silentLogger();
+    this.clock = options.clock ?? realClock;
+    this.#rootActor = createActor(supervisorMachine, {
+      systemId: SUP_PREFIX + 'root',
+      clock: this.clock,
+      logger: (...args: unknown[]) => this.logger.info({ actor: 'root' }, args.map(String).join(' ')),
+      input: { name: 'root', ...options.root },
+    });
+    this.bus.addSource(this.#rootActor);
+    this.#rootActor.subscribe({
+      error: (err) => {
+        this.#failure = err;
+        this.logger.fatal?.({ err, actor: 'supervisor:root' }, 'root supervisor failed; system is down');
+        this.bus.emitEngineEvent({ type: 'actor.failed', actor: 'supervisor:root', error: err });
+      },
+    });
+    this.#hookSupervisor(this.#rootActor, 'root');
+    this.#rootActor.start();
+    this.root = new Supervisor(this, 'root');
+  }
+
+  /** The error that brought the root supervisor down, if it escalated. */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Find a live actor by systemId (supervised or detached). */
+  get(systemId: string): AnyActorRef | undefined {
+    return this.#bySystemId.get(systemId) ?? this.#rootActor.system.get(systemId);
+  }
+
+  /** Every live actor that Orrery knows of: supervised children (walking the supervisor tree) and detached. */
+  actors(): ActorInfo[] {
+    const out: ActorInfo[] = [];
+    const walk = (ref: AnyActorRef, name: string) => {
+      const ctx = ref.getSnapshot()?.context;
+      for (const spec of (ctx?.specs ?? []) as ChildSpec[]) {
+        const child = ctx.refs[spec.id] as AnyActorRef | undefined;
+        if (!child) continue;
+        out.push({ id: spec.id, systemId: spec.systemId, machine: machineId(spec.logic), supervisor: name, ref: child });
+        if (spec.systemId?.startsWith(SUP_PREFIX)) walk(child, spec.systemId.slice(SUP_PREFIX.length));
+      }
+    };
+    out.push({ id: 'root', systemId: SUP_PREFIX + 'root', machine: 'supervisor', ref: this.#rootActor });
+    walk(this.#rootActor, 'root');
+    out.push(...this.#detached.values());
+    return out;
+  }
+
+  /** The current actor of the named supervisor (the root one even after it failed). */
+  supervisorActor(name: string): AnyActorRef | undefined {
+    return name === 'root' ? this.#rootActor : this.get(SUP_PREFIX + name);
+  }
+
+  /** Number of live detached lifecycle actors. */
+  get detachedCount(): number {
+    return this.#detached.size;
+  }
+
+  /** The `{actor, machine}`-bound child logger of an actor (created lazily). */
+  loggerFor(ref: AnyActorRef, machine?: string): LazyActorLogger {
+    let l = this.#loggers.get(ref);
+    if (!l) {
+      l = new LazyActorLogger(this.logger, ref.id, machine ?? machineId(ref.src as AnyActorLogic));
+      this.#loggers.set(ref, l);
+    }
+    return l;
+  }
+
+  /** Observe every XState inspection event of the system (attaches lazily; zero cost without observers). */
+  inspect(observer: Observer<InspectionEvent> | ((event: InspectionEvent) => void)): Subscription {
+    return this.bus.observe(observer);
+  }
+
+  /** Observe supervisor restarts, escalations and detached-actor crashes. */
+  onEngineEvent(listener: (event: EngineEvent) => void): Subscription {
+    return this.bus.onEngineEvent(listener);
+  }
+
+  /** Create a supervisor under `parent` (root by default). Supervisors are permanent children. */
+  supervisor(name: string, options: SupervisorOptions & { parent?: Supervisor | string } = {}): Supervisor {
+    const { parent, ...input } = options;
+    const parentSup = this.#resolveSupervisor(parent ?? this.root);
+    const systemId = SUP_PREFIX + name;
+    if (this.get(systemId)) throw new ActorRegistryError(`a supervisor named '${name}' already exists`);
+    this.startChild(parentSup, {
+      id: systemId,
+      systemId,
+      logic: supervisorMachine,
+      input: { name, ...input },
+      restart: 'permanent',
+    });
+    return new Supervisor(this, name);
+  }
+
+  /**
+   * Spawn a lifecycle actor. With `supervisor`, it becomes a supervised child (restart type `restart`, default
+   * `permanent`); without, a detached actor that lives until it reaches a final state, errors, or the system stops.
+   */
+  spawn<TLogic extends AnyActorLogic>(logic: TLogic, options: SpawnOptions = {}): Actor<TLogic> {
+    this.#assertRunning();
+    if (options.supervisor !== undefined) {
+      const sup = this.#resolveSupervisor(options.supervisor);
+      const id = options.id ?? options.systemId ?? `${machineId(logic)}-${Math.random().toString(36).slice(2, 10)}`;
+      return this.startChild(sup, {
+        id,
+        systemId: options.systemId,
+        logic,
+        input: options.input,
+        restart: options.restart,
+      }) as Actor<TLogic>;
+    }
+    return this.spawnDetached(logic, options);
+  }
+
+  /** A root XState actor registered with this system (see the module comment). Started before it returns. */
+  spawnDetached<TLogic extends AnyActorLogic>(
+    logic: TLogic,
+    options: { id?: string; systemId?: string; input?: unknown } = {},
+  ): Actor<TLogic> {
+    this.#assertRunning();
+    if (options.systemId !== undefined && this.get(options.systemId)) {
+      throw new ActorRegistryError(`systemId '${options.systemId}' is already registered`);
+    }
+    const actor = createActor(logic, {
+      id: options.id,
+      input: options.input,
+      clock: this.clock,
+      inspect: this.bus.active ? this.bus.dispatch : undefined,
+    } as never) as Actor<TLogic>;
+    const info: ActorInfo = { id: actor.id, systemId: options.systemId, machine: machineId(logic), ref: actor };
+    this.#detached.set(actor, info);
+    if (options.systemId !== undefined) this.#bySystemId.set(options.systemId, actor);
+    if (!this.bus.active) this.bus.addSource(actor);
+    const release = () => {
+      this.#detached.delete(actor);
+      if (options.systemId !== undefined && this.#bySystemId.get(options.systemId) === actor) {
+        this.#bySystemId.delete(options.systemId);
+      }
+      this.bus.removeSource(actor);
+    };
+    actor.subscribe({
+      complete: release,
+      error: (err) => {
+        release();
+        this.loggerFor(actor, info.machine).logger.error({ err: toError(err) }, 'actor crashed');
+        this.bus.emitEngineEvent({ type: 'actor.failed', actor: actor.id, error: err });
+      },
+    });
+    actor.start();
+    if ((actor.getSnapshot() as { status?: string }).status !== 'active') release();
+    return actor;
+  }
+
+  /** Start a child under a supervisor; returns its actor. Throws on a duplicate id or systemId. */
+  startChild(sup: Supervisor, spec: ChildSpec): AnyActorRef {
+    this.#assertRunning();
+    const ref = this.#supervisorRef(sup);
+    if (!spec || typeof spec.id !== 'string' || !spec.logic) {
+      throw new InvalidArgumentError('a child spec needs a string id and a logic');
+    }
+    if (ref.getSnapshot().context.specs.some((s: ChildSpec) => s.id === spec.id)) {
+      throw new ActorRegistryError(`supervisor '${sup.name}' already has a child '${spec.id}'`);
+    }
+    if (spec.systemId !== undefined && this.get(spec.systemId)) {
+      throw new ActorRegistryError(`systemId '${spec.systemId}' is already registered`);
+    }
+    ref.send({ type: 'START_CHILD', spec });
+    const child = ref.getSnapshot().context.refs[spec.id] as AnyActorRef | undefined;
+    if (!child) throw new ActorRegistryError(`supervisor '${sup.name}' did not start '${spec.id}'`);
+    if (spec.logic === supervisorMachine) this.#hookSupervisor(child, spec.id.slice(SUP_PREFIX.length));
+    this.bus.emitEngineEvent({
+      type: 'actor.spawned',
+      actor: spec.id,
+      systemId: spec.systemId,
+      machine: machineId(spec.logic),
+      supervisor: sup.name,
+    });
+    return child;
+  }
+
+  /** Start many children in one supervisor event (one copy of the children record for the whole batch). */
+  startChildren(sup: Supervisor, specs: ChildSpec[]): void {
+    this.#assertRunning();
+    const ref = this.#supervisorRef(sup);
+    const seen = new Set<string>(ref.getSnapshot().context.specs.map((s: ChildSpec) => s.id));
+    for (const spec of specs) {
+      if (seen.has(spec.id)) throw new ActorRegistryError(`supervisor '${sup.name}' already has a child '${spec.id}'`);
+      seen.add(spec.id);
+    }
+    ref.send({ type: 'START_CHILDREN', specs });
+  }
+
+  /**
+   * Stop everything: detached actors first, then the supervisor tree (children in reverse start order).
+   * Idempotent. Pending timers of stopped actors are cancelled by XState.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const actor of [...this.#detached.keys()]) (actor as Actor<AnyActorLogic>).stop();
+    this.#detached.clear();
+    this.#bySystemId.clear();
+    if (this.#rootActor.getSnapshot().status === 'active') this.#rootActor.send({ type: 'SHUTDOWN' });
+    this.#rootActor.stop();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  #assertRunning(): void {
+    if (this.#stopped) throw new ActorRegistryError('the actor system has been stopped');
+  }
+
+  #resolveSupervisor(sup: Supervisor | string): Supervisor {
+    if (sup instanceof Supervisor) return sup;
+    if (typeof sup !== 'string') throw new InvalidArgumentError('supervisor must be a Supervisor or a name');
+    return sup === 'root' ? this.root : new Supervisor(this, sup);
+  }
+
+  #supervisorRef(sup: Supervisor): AnyActorRef {
+    const ref = this.supervisorActor(sup.name);
+    if (!ref || ref.getSnapshot().status !== 'active' || ref.getSnapshot().value !== 'running') {
+      throw new ActorRegistryError(`supervisor '${sup.name}' is not running`);
+    }
+    return ref;
+  }
+
+  /** Log a supervisor's emitted events and relay them on the bus (re-hooked when the supervisor restarts). */
+  #hookSupervisor(ref: AnyActorRef, name: string): void {
+    if (this.#hooked.has(ref)) return;
+    this.#hooked.add(ref);
+    const log = this.loggerFor(ref, 'supervisor');
+    ref.on('*', (e: SupervisorEmitted) => {
+      switch (e.type) {
+        case 'child.exited':
+          if (e.reason === 'crash') log.logger.warn({ child: e.id, err: toError(e.error) }, 'child crashed');
+          else log.logger.info({ child: e.id }, 'child exited');
+          this.bus.emitEngineEvent({
+            type: 'child.exited',
+            supervisor: name,
+            child: e.id,
+            reason: e.reason,
+            error: e.error,
+          });
+          break;
+        case 'child.restarted': {
+          log.logger.warn(
+            { children: e.ids, trigger: e.trigger, delayMs: e.delayMs, err: e.error ? toError(e.error) : undefined },
+            'restarting children',
+          );
+          this.bus.emitEngineEvent({
+            type: 'child.restarted',
+            supervisor: name,
+            children: e.ids,
+            trigger: e.trigger,
+            delayMs: e.delayMs,
+          });
+          // a restarted child supervisor is a new actor: hook it again once it exists
+          const ctx = ref.getSnapshot().context;
+          for (const id of e.ids) {
+            if (id.startsWith(SUP_PREFIX) && ctx.refs[id]) this.#hookSupervisor(ctx.refs[id], id.slice(SUP_PREFIX.length));
+          }
+          break;
+        }
+        case 'supervisor.escalated':
+          log.logger.error({ child: e.child, err: toError(e.error) }, 'restart intensity reached; escalating');
+          this.bus.emitEngineEvent({ type: 'supervisor.escalated', supervisor: name, child: e.child, error: e.error });
+          break;
+        default:
+          log.logger.debug(e, e.type);
+      }
+    });
+  }
+}
+
+/** Create an Orrery actor system. */
+export function createSystem(options?: SystemOptions): OrrerySystem {
+  return new OrrerySystem(options);
+}
+
+let defaultSystem: OrrerySystem | undefined;
+
+/** The process-wide system used by facades created without `{system}` (like ophyd's module-level objects). */
+export function getDefaultSystem(): OrrerySystem {
+  if (!defaultSystem || defaultSystem.stopped) defaultSystem = new OrrerySystem();
+  return defaultSystem;
+}
+
+/** Replace the process-wide default system (for example with one that has your logger). */
+export function setDefaultSystem(system: OrrerySystem): void {
+  defaultSystem = system;
+}

@@ -1,0 +1,135 @@
+/**
+ * Every error class a user of Orrery can catch, in one place (undici style: named classes with a stable `code`).
+ *
+ * The hierarchy mirrors the Python originals where a caller is likely to branch on it:
+ * ophyd's `StatusTimeoutError` and `WaitTimeoutError` are both `TimeoutError`s, `InvalidStateError` is ophyd's
+ * `InvalidState`, `CommandError` / `ResultCodeError` / `DevFailed` come from ska-tango-base.
+ */
+
+/** Base class of every error Orrery throws on purpose. */
+export class OrreryError extends Error {
+  readonly code: string = 'ORRERY_ERROR';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A call got an argument of the wrong type or out of range (negative timeout, non-Error exception, ...). */
+export class InvalidArgumentError extends OrreryError {
+  override readonly code: string = 'ORRERY_INVALID_ARGUMENT';
+}
+
+/** Base of every timeout (Python's `TimeoutError`). */
+export class TimeoutError extends OrreryError {
+  override readonly code: string = 'ORRERY_TIMEOUT';
+}
+
+/** A lifecycle was asked to do something its current state forbids (ophyd `InvalidState`). */
+export class InvalidStateError extends OrreryError {
+  override readonly code: string = 'ORRERY_INVALID_STATE';
+}
+
+/** The status' own deadline (`timeout + settleTime` from creation) expired before it completed. */
+export class StatusTimeoutError extends TimeoutError {
+  override readonly code: string = 'ORRERY_STATUS_TIMEOUT';
+}
+
+/** A caller's `wait(ms)` gave up; the status itself is still pending. */
+export class WaitTimeoutError extends TimeoutError {
+  override readonly code: string = 'ORRERY_WAIT_TIMEOUT';
+}
+
+/** A status failed without an exception of its own (ophyd `UnknownStatusFailure`). */
+export class UnknownStatusFailure extends OrreryError {
+  override readonly code: string = 'ORRERY_UNKNOWN_STATUS_FAILURE';
+}
+
+/** The operation was cancelled through an `AbortSignal` or `cancel()`. */
+export class CancelledError extends OrreryError {
+  override readonly code: string = 'ORRERY_CANCELLED';
+}
+
+/** Several child operations failed; `errors` keeps every one of them (unlike ophyd's AndStatus). */
+export class AggregateStatusError extends OrreryError {
+  override readonly code: string = 'ORRERY_AGGREGATE_FAILURE';
+  readonly errors: readonly Error[];
+  constructor(message: string, errors: readonly Error[]) {
+    super(message, { cause: errors[0] });
+    this.errors = errors;
+  }
+}
+
+/** `BackgroundTask.run()` after the task completed (PST: "Task has already completed, cannot run it again."). */
+export class TaskCompletedError extends InvalidStateError {
+  override readonly code: string = 'ORRERY_TASK_COMPLETED';
+}
+
+/** A supervisor exceeded its restart intensity and gave up; it escalates this to its own parent. */
+export class SupervisorEscalationError extends OrreryError {
+  override readonly code: string = 'ORRERY_SUPERVISOR_ESCALATION';
+  readonly supervisor: string;
+  readonly child: string;
+  constructor(supervisor: string, child: string, restarts: number, periodMs: number, cause?: unknown) {
+    super(
+      `supervisor '${supervisor}' reached its restart intensity (${restarts} restarts in ${periodMs} ms); ` +
+        `child '${child}' failed again`,
+      { cause },
+    );
+    this.supervisor = supervisor;
+    this.child = child;
+  }
+}
+
+/** An id or systemId is already taken, or not known to the system. */
+export class ActorRegistryError extends OrreryError {
+  override readonly code: string = 'ORRERY_REGISTRY';
+}
+
+/** One entry of a Tango error stack (`DevError`). */
+export interface DevError {
+  reason: string;
+  desc: string;
+  origin: string;
+  severity: 'WARN' | 'ERR' | 'PANIC';
+}
+
+/**
+ * A device-side or transport failure, keeping the whole Tango error stack (`DevFailed`).
+ * The first entry is the original error; wrappers append their own entries (`Except.re_throw_exception`).
+ */
+export class DevFailed extends OrreryError {
+  override readonly code: string = 'ORRERY_DEV_FAILED';
+  readonly errors: readonly DevError[];
+  constructor(errors: readonly DevError[], options?: { cause?: unknown }) {
+    super(errors.length ? errors[errors.length - 1].desc : 'DevFailed', options);
+    this.errors = errors;
+  }
+  /** A new DevFailed with one more entry on top of this stack. */
+  rethrow(entry: DevError): DevFailed {
+    return new DevFailed([...this.errors, entry], { cause: this });
+  }
+}
+
+/** ska-tango-base `CommandError`: the device rejected the command. */
+export class CommandError extends OrreryError {
+  override readonly code: string = 'ORRERY_COMMAND_REJECTED';
+}
+
+/** ska-tango-base `ResultCodeError`: the command returned a result code other than QUEUED or STARTED. */
+export class ResultCodeError extends OrreryError {
+  override readonly code: string = 'ORRERY_RESULT_CODE';
+}
+
+/** Client and server LRC protocol version ranges do not overlap (upstream raises a RuntimeError). */
+export class ProtocolVersionError extends OrreryError {
+  override readonly code: string = 'ORRERY_PROTOCOL_VERSION';
+}
+
+/** Turn anything thrown into an Error, keeping the original as `cause`. */
+export function toError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new OrreryError(typeof value === 'string' ? value : `non-Error thrown: ${String(value)}`, {
+    cause: value,
+  });
+}

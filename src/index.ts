@@ -1,0 +1,25 @@
+// The public API of Orrery: re-exports only.
+export * from './errors.js';
+export { type Clock, realClock } from './engine/clock.js';
+export { type Logger, silentLogger } from './engine/logging.js';
+export { type EngineEvent, InspectionBus } from './engine/inspectionBus.js';
+export {
+  type ActorInfo,
+  createSystem,
+  getDefaultSystem,
+  OrrerySystem,
+  type SpawnOptions,
+  setDefaultSystem,
+  Supervisor,
+  type SupervisorOptions,
+  type SystemOptions,
+} from './engine/system.js';
+export {
+  affectedIds,
+  type BackoffPolicy,
+  backoffDelay,
+  type ChildSpec,
+  type RestartStrategy,
+  type RestartType,
+  supervisorMachine,
+} from '../machines/supervisor.js';
