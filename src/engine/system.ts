@@ -30,6 +30,7 @@ import {
 } from '../../machines/supervisor.js';
 import { ActorRegistryError, InvalidArgumentError, toError } from '../errors.js';
 import { type Clock, realClock } from './clock.js';
+import { globalInspectors } from './globalInspection.js';
 import { type EngineEvent, InspectionBus } from './inspectionBus.js';
 import { LazyActorLogger, type Logger, silentLogger } from './logging.js';
 
@@ -137,6 +138,7 @@ export class OrrerySystem {
   constructor(options: SystemOptions = {}) {
     this.logger = options.logger ?? silentLogger();
     this.clock = options.clock ?? realClock;
+    for (const fn of globalInspectors) this.bus.observe(fn);
     this.#rootActor = createActor(supervisorMachine, {
       systemId: SUP_PREFIX + 'root',
       clock: this.clock,

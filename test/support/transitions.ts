@@ -1,0 +1,42 @@
+/**
+ * Transition-coverage recorder. Every test process records, for each microstep any actor takes, which declared
+ * transition it was (machine id, source state id, event type, index among that event's candidates). Actors
+ * spawned through an OrrerySystem are recorded automatically (setup file registers a global inspector); for a
+ * bare `createActor`, pass `{ inspect: recordTransitions }`. `test/coverage/transitions.check.ts` compares the
+ * union of all records with the transitions `xstate/graph` finds in every machine of `machines/index.ts`.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { InspectionEvent } from 'xstate';
+
+export const TRANSITIONS_DIR = join(process.cwd(), 'node_modules', '.orrery-transitions');
+const seen = new Set<string>();
+let pending: string[] = [];
+
+export function transitionKey(machine: string, source: string, eventType: string, index: number): string {
+  return `${machine}|${source}|${eventType}|${index}`;
+}
+
+export function recordTransitions(event: InspectionEvent): void {
+  if (event.type !== '@xstate.microstep') return;
+  const machine = (event.actorRef as any).logic?.id as string | undefined;
+  if (!machine) return;
+  for (const t of (event as any)._transitions as any[]) {
+    const source = t.source;
+    const list: any[] = t.eventType === '' ? source.always ?? [] : source.transitions.get(t.eventType) ?? [];
+    const index = list.indexOf(t);
+    const key = transitionKey(machine, source.id, t.eventType, index);
+    if (!seen.has(key)) {
+      seen.add(key);
+      pending.push(key);
+    }
+  }
+  if (pending.length > 50) flush();
+}
+
+export function flush(): void {
+  if (!pending.length) return;
+  mkdirSync(TRANSITIONS_DIR, { recursive: true });
+  appendFileSync(join(TRANSITIONS_DIR, `${process.pid}.txt`), pending.join('\n') + '\n');
+  pending = [];
+}
