@@ -23,3 +23,5 @@ export {
   type RestartType,
   supervisorMachine,
 } from '../machines/supervisor.js';
+export { Status, type StatusCallback, type StatusOptions, type StatusProgress, type WatcherUpdate } from './api/status.js';
+export { type StatusOutcome, statusMachine } from '../machines/status.js';

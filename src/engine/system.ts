@@ -259,7 +259,7 @@ export class OrrerySystem {
   /** A root XState actor registered with this system (see the module comment). Started before it returns. */
   spawnDetached<TLogic extends AnyActorLogic>(
     logic: TLogic,
-    options: { id?: string; systemId?: string; input?: unknown } = {},
+    options: { id?: string; systemId?: string; input?: unknown; observer?: Partial<Observer<any>> } = {},
   ): Actor<TLogic> {
     this.#assertRunning();
     if (options.systemId !== undefined && this.get(options.systemId)) {
@@ -282,10 +282,16 @@ export class OrrerySystem {
       }
       this.bus.removeSource(actor);
     };
+    const observer = options.observer;
     actor.subscribe({
-      complete: release,
+      next: observer?.next,
+      complete: () => {
+        release();
+        observer?.complete?.();
+      },
       error: (err) => {
         release();
+        observer?.error?.(err);
         this.loggerFor(actor, info.machine).logger.error({ err: toError(err) }, 'actor crashed');
         this.bus.emitEngineEvent({ type: 'actor.failed', actor: actor.id, error: err });
       },

@@ -1,0 +1,103 @@
+import type { StatusProgress } from '../../machines/status.js';
+
+/** ophyd-async `WatcherUpdate`, with times in milliseconds. */
+export interface WatcherUpdate extends StatusProgress {
+  /** Milliseconds since the status was created. */
+  elapsed: number;
+  /** Estimated milliseconds remaining, by linear extrapolation of `fraction`; undefined when unknown. */
+  remaining?: number;
+}
+
+/** ophyd MoveStatus: fraction remaining = clip(|target - current| / |initial - target|, 0, 1), or undefined. */
+export function fractionRemaining(p: StatusProgress): number | undefined {
+  if (typeof p.fraction === 'number') return p.fraction;
+  const { current, initial, target } = p;
+  if (typeof current !== 'number' || typeof initial !== 'number' || typeof target !== 'number') return undefined;
+  const span = Math.abs(initial - target);
+  if (span === 0 || !Number.isFinite(span)) return undefined;
+  const f = Math.abs(target - current) / span;
+  return Number.isNaN(f) ? undefined : Math.min(1, Math.max(0, f));
+}
+
+interface Sink {
+  queue: WatcherUpdate[];
+  wake: (() => void) | undefined;
+  closed: boolean;
+}
+
+/** Fan-out of progress updates to async iterators, de-duplicating identical consecutive updates. */
+export class ProgressWatchers {
+  #sinks = new Set<Sink>();
+  #last: WatcherUpdate | undefined;
+  #lastKey = '';
+  #lastSource: StatusProgress | undefined;
+  #ended: { error: Error | null } | undefined;
+  readonly #createdAt: number;
+  readonly #now: () => number;
+
+  constructor(createdAt: number, now: () => number) {
+    this.#createdAt = createdAt;
+    this.#now = now;
+  }
+
+  get last(): WatcherUpdate | undefined {
+    return this.#last;
+  }
+
+  publish(p: StatusProgress): void {
+    if (p === this.#lastSource) return;
+    this.#lastSource = p;
+    const key = JSON.stringify(p);
+    if (key === this.#lastKey) return;
+    this.#lastKey = key;
+    const elapsed = this.#now() - this.#createdAt;
+    const fraction = fractionRemaining(p);
+    const remaining =
+      fraction !== undefined && fraction < 1 && fraction >= 0 ? (elapsed * fraction) / (1 - fraction) : undefined;
+    const update: WatcherUpdate = { ...p, fraction, elapsed, remaining };
+    this.#last = update;
+    for (const s of this.#sinks) {
+      s.queue.push(update);
+      s.wake?.();
+    }
+  }
+
+  end(error: Error | null): void {
+    this.#ended = { error };
+    for (const s of this.#sinks) s.wake?.();
+  }
+
+  iterator(endedNow?: { error: Error | null }): AsyncIterableIterator<WatcherUpdate> {
+    if (endedNow) this.#ended = endedNow;
+    const sink: Sink = { queue: this.#last ? [this.#last] : [], wake: undefined, closed: false };
+    this.#sinks.add(sink);
+    const it: AsyncIterableIterator<WatcherUpdate> = {
+      next: async () => {
+        for (;;) {
+          if (sink.closed) return { value: undefined, done: true };
+          const item = sink.queue.shift();
+          if (item) return { value: item, done: false };
+          if (this.#ended) {
+            this.#sinks.delete(sink);
+            if (this.#ended.error) throw this.#ended.error;
+            return { value: undefined, done: true };
+          }
+          await new Promise<void>((r) => {
+            sink.wake = r;
+          });
+          sink.wake = undefined;
+        }
+      },
+      return: async () => {
+        this.#sinks.delete(sink);
+        sink.closed = true;
+        sink.wake?.();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return it;
+      },
+    };
+    return it;
+  }
+}
