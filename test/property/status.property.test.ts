@@ -1,0 +1,168 @@
+/**
+ * Model-based test of Status against a small reference model of ophyd's StatusBase, under a TestClock:
+ * random sequences of setFinished / setException / cancel / addCallback / advance(ms).
+ * Invariants: state matches the model, terminal states are absorbing, every callback runs exactly once (and
+ * only after completion), the completion rule throws exactly when the model says, no timer outlives the status.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CancelledError, createSystem, InvalidStateError, Status, StatusTimeoutError } from '../../src/index.js';
+import { TestClock } from '../../src/testing/index.js';
+
+type St = 'pending' | 'settling' | 'succeeded' | 'failed' | 'timedOut' | 'cancelled';
+const TERMINAL: St[] = ['succeeded', 'failed', 'timedOut', 'cancelled'];
+
+interface Model {
+  now: number;
+  state: St;
+  timeout: number | null;
+  settle: number;
+  settleAt: number | null;
+  external: boolean;
+  callbacks: number;
+}
+interface Real {
+  clock: TestClock;
+  status: Status;
+  calls: number[];
+  history: St[];
+}
+
+/** Let model time pass: the deadline (set first) wins a tie with the settle timer, as in the real clock. */
+function advanceModel(m: Model, ms: number): void {
+  const end = m.now + ms;
+  if (!TERMINAL.includes(m.state)) {
+    const deadline = m.timeout === null ? Number.POSITIVE_INFINITY : m.timeout + m.settle;
+    const settleAt = m.settleAt ?? Number.POSITIVE_INFINITY;
+    if (deadline <= end && deadline <= settleAt) m.state = 'timedOut';
+    else if (settleAt <= end) m.state = 'succeeded';
+  }
+  m.now = end;
+}
+
+function check(m: Model, r: Real): void {
+  expect(r.status.state).toBe(m.state);
+  const done = TERMINAL.includes(m.state);
+  expect(r.status.done).toBe(done);
+  expect(r.status.success).toBe(m.state === 'succeeded');
+  expect(r.calls.length).toBe(m.callbacks);
+  for (const c of r.calls) expect(c).toBe(done ? 1 : 0);
+  if (m.state === 'timedOut') expect(r.status.exception()).toBeInstanceOf(StatusTimeoutError);
+  if (m.state === 'cancelled') expect(r.status.exception()).toBeInstanceOf(CancelledError);
+  if (done) expect(r.clock.pending).toBe(0);
+  // absorbing: once a terminal state was seen, it never changes
+  const firstTerminal = r.history.find((s) => TERMINAL.includes(s));
+  if (firstTerminal) expect(r.status.state).toBe(firstTerminal);
+  r.history.push(r.status.state);
+}
+
+class Finish implements fc.Command<Model, Real> {
+  check = () => true;
+  run(m: Model, r: Real): void {
+    if (m.external) {
+      expect(() => r.status.setFinished()).toThrow(InvalidStateError);
+    } else {
+      r.status.setFinished();
+      m.external = true;
+      if (m.state === 'pending') {
+        if (m.settle > 0) {
+          m.state = 'settling';
+          m.settleAt = m.now + m.settle;
+        } else m.state = 'succeeded';
+      }
+    }
+    check(m, r);
+  }
+  toString = () => 'setFinished';
+}
+
+class Fail implements fc.Command<Model, Real> {
+  check = () => true;
+  run(m: Model, r: Real): void {
+    const err = new Error('device fault');
+    if (m.external) {
+      expect(() => r.status.setException(err)).toThrow(InvalidStateError);
+    } else {
+      r.status.setException(err);
+      m.external = true;
+      if (m.state === 'pending') {
+        m.state = 'failed';
+        expect(r.status.exception()).toBe(err);
+      }
+    }
+    check(m, r);
+  }
+  toString = () => 'setException';
+}
+
+class Cancel implements fc.Command<Model, Real> {
+  check = () => true;
+  run(m: Model, r: Real): void {
+    r.status.cancel('test');
+    if (m.state === 'pending' || m.state === 'settling') m.state = 'cancelled';
+    check(m, r);
+  }
+  toString = () => 'cancel';
+}
+
+class AddCallback implements fc.Command<Model, Real> {
+  check = () => true;
+  run(m: Model, r: Real): void {
+    const i = r.calls.push(0) - 1;
+    r.status.addCallback(() => {
+      r.calls[i]++;
+    });
+    m.callbacks++;
+    check(m, r);
+  }
+  toString = () => 'addCallback';
+}
+
+class Advance implements fc.Command<Model, Real> {
+  constructor(readonly ms: number) {}
+  check = () => true;
+  run(m: Model, r: Real): void {
+    r.clock.advance(this.ms);
+    advanceModel(m, this.ms);
+    check(m, r);
+  }
+  toString = () => `advance(${this.ms})`;
+}
+
+const commands = [
+  fc.constant(new Finish()),
+  fc.constant(new Fail()),
+  fc.constant(new Cancel()),
+  fc.constant(new AddCallback()),
+  fc.integer({ min: 0, max: 400 }).map((ms) => new Advance(ms)),
+];
+
+describe('Status model-based', () => {
+  it('matches the StatusBase reference model (1,000 runs)', () => {
+    fc.assert(
+      fc.property(
+        fc.option(fc.integer({ min: 0, max: 500 }), { nil: null }),
+        fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 300 })),
+        fc.commands(commands, { maxCommands: 30 }),
+        (timeout, settle, cmds) => {
+          const clock = new TestClock();
+          const system = createSystem({ clock });
+          const status = new Status({ system, timeout, settleTime: settle });
+          const model: Model = {
+            now: 0,
+            state: 'pending',
+            timeout,
+            settle,
+            settleAt: null,
+            external: false,
+            callbacks: 0,
+          };
+          fc.modelRun(() => ({ model, real: { clock, status, calls: [], history: [] } }), cmds);
+          void system.stop();
+          expect(clock.pending).toBe(0);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});
