@@ -120,13 +120,36 @@ function normalise(spec: ChildSpec): Spec {
 type ExitEvent = Extract<SupervisorEvent, { actorId: string }>;
 type AnySpawn = (logic: AnyActorLogic, options: { id: string; systemId?: string; input?: unknown }) => AnyActorRef;
 
+/**
+ * Stop what a crashed actor leaves behind. XState stops an actor's children only when it stops normally; an
+ * actor that crashed keeps its invoked and spawned children running (sockets, timers, callbacks), and stopping
+ * the crashed actor again is a no-op. Reap them depth first.
+ */
+export function reapCrashedTree(ref: AnyActorRef): void {
+  const children = (ref.getSnapshot() as { children?: Record<string, AnyActorRef> } | undefined)?.children ?? {};
+  for (const child of Object.values(children)) {
+    if (!child) continue;
+    reapCrashedTree(child);
+    (child as unknown as { _stop?: () => void })._stop?.();
+  }
+}
+
+function stopNow(ref: AnyActorRef): void {
+  if (ref.getSnapshot()?.status === 'error') reapCrashedTree(ref);
+  else (ref as unknown as { _stop?: () => void })._stop?.();
+}
+
 /** Enqueue the stop of `ids` in reverse spec order; with `remove` their specs are deleted as well. */
 function enqueueStop(enqueue: any, context: SupervisorContext, ids: readonly string[], remove: boolean): void {
   const order = context.specs.filter((s) => ids.includes(s.id)).reverse();
   const refs = { ...context.refs };
   for (const spec of order) {
     const ref = refs[spec.id];
-    if (ref) enqueue.stopChild(ref);
+    if (ref) {
+      // stop now, in reverse order (XState defers stopChild), then let stopChild drop it from `children`
+      enqueue(() => stopNow(ref));
+      enqueue.stopChild(ref);
+    }
     delete refs[spec.id];
   }
   const specs = remove ? context.specs.filter((s) => !ids.includes(s.id)) : context.specs;
@@ -202,6 +225,9 @@ export const supervisorMachine = setup({
      */
     restartAffected: enqueueActions(({ context, event, enqueue }) => {
       const ev = event as ExitEvent;
+      const error = 'error' in ev ? ev.error : undefined;
+      const reason = ev.type.startsWith('xstate.error.actor.') ? 'crash' : 'normal';
+      enqueue.emit({ type: 'child.exited', id: ev.actorId, reason, error });
       const ids = affectedIds(context.specs, context.strategy, ev.actorId);
       const keep = context.specs.filter((s) => ids.includes(s.id) && s.restart !== 'temporary').map((s) => s.id);
       const drop = ids.filter((id) => !keep.includes(id));
@@ -226,7 +252,6 @@ export const supervisorMachine = setup({
           return { refs };
         });
       }
-      const error = 'error' in ev ? ev.error : undefined;
       enqueue.emit({ type: 'child.restarted', ids: keep, trigger: ev.actorId, delayMs, error });
     }),
     expireOne: assign(({ context }) => {

@@ -140,9 +140,10 @@ export class OrrerySystem {
     this.clock = options.clock ?? realClock;
     for (const fn of globalInspectors) this.bus.observe(fn);
     this.#rootActor = createActor(supervisorMachine, {
+      id: SUP_PREFIX + 'root',
       systemId: SUP_PREFIX + 'root',
       clock: this.clock,
-      logger: (...args: unknown[]) => this.logger.info({ actor: 'root' }, args.map(String).join(' ')),
+      logger: (...args: unknown[]) => this.logger.info({ actor: SUP_PREFIX + 'root' }, args.map(String).join(' ')),
       input: { name: 'root', ...options.root },
     });
     this.bus.addSource(this.#rootActor);
@@ -184,7 +185,7 @@ export class OrrerySystem {
         if (spec.systemId?.startsWith(SUP_PREFIX)) walk(child, spec.systemId.slice(SUP_PREFIX.length));
       }
     };
-    out.push({ id: 'root', systemId: SUP_PREFIX + 'root', machine: 'supervisor', ref: this.#rootActor });
+    out.push({ id: SUP_PREFIX + 'root', systemId: SUP_PREFIX + 'root', machine: 'supervisor', ref: this.#rootActor });
     walk(this.#rootActor, 'root');
     out.push(...this.#detached.values());
     return out;

@@ -1,0 +1,224 @@
+/**
+ * Supervisor: named OTP behaviours (start order, reverse stop order, strategies, restart types, backoff,
+ * intensity and escalation through nested supervisors) and engine guarantees (no process crash, logging).
+ */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fromCallback, setup } from 'xstate';
+import {
+  ActorRegistryError,
+  createSystem,
+  InvalidArgumentError,
+  type OrrerySystem,
+  SupervisorEscalationError,
+} from '../../src/index.js';
+import { TestClock } from '../../src/testing/index.js';
+import { workerMachine } from '../property/supervisor.property.test.js';
+
+const log: string[] = [];
+/** A child that records its start and stop. */
+const probe = fromCallback<any, { id: string }>(({ input }) => {
+  log.push(`start ${input.id}`);
+  return () => log.push(`stop ${input.id}`);
+});
+/** A machine child that invokes a probe and can crash. */
+const probed = setup({ actors: { probe }, actions: { crash: () => { throw new Error('crash'); } } }).createMachine({
+  id: 'probed',
+  invoke: { src: 'probe', input: ({ self }) => ({ id: self.id }) },
+  on: { CRASH: { actions: 'crash' } },
+});
+
+let system: OrrerySystem | undefined;
+afterEach(async () => {
+  await system?.stop();
+  log.length = 0;
+});
+
+function start(strategy: 'one_for_one' | 'one_for_all' | 'rest_for_one', extra: object = {}) {
+  const clock = new TestClock();
+  system = createSystem({ clock, root: { strategy, intensity: 10, ...extra } });
+  for (const id of ['a', 'b', 'c']) system.spawn(probed, { supervisor: 'root', id, systemId: id });
+  return { clock, system };
+}
+
+describe('OTP ordering and strategies', () => {
+  it('children start in spec order and stop in reverse order', async () => {
+    const { system } = start('one_for_one');
+    expect(log).toEqual(['start a', 'start b', 'start c']);
+    log.length = 0;
+    await system.stop();
+    expect(log).toEqual(['stop c', 'stop b', 'stop a']);
+  });
+
+  it('one_for_one restarts only the crashed child', () => {
+    const { system } = start('one_for_one');
+    log.length = 0;
+    system.get('b')!.send({ type: 'CRASH' });
+    expect(log).toEqual(['stop b', 'start b']);
+  });
+
+  it('one_for_all stops all children in reverse order, then restarts all in order', () => {
+    const { system } = start('one_for_all');
+    log.length = 0;
+    system.get('b')!.send({ type: 'CRASH' });
+    expect(log).toEqual(['stop c', 'stop b', 'stop a', 'start a', 'start b', 'start c']);
+  });
+
+  it('rest_for_one restarts the crashed child and those started after it', () => {
+    const { system } = start('rest_for_one');
+    log.length = 0;
+    system.get('b')!.send({ type: 'CRASH' });
+    expect(log).toEqual(['stop c', 'stop b', 'start b', 'start c']);
+  });
+
+  it('a temporary sibling is terminated by one_for_all and not restarted', () => {
+    const { system } = start('one_for_all');
+    system.spawn(probed, { supervisor: 'root', id: 't', restart: 'temporary' });
+    system.get('a')!.send({ type: 'CRASH' });
+    expect(system.root.children()).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('restart types', () => {
+  it('permanent children are restarted after a normal exit, transient and temporary are removed', () => {
+    system = createSystem({ clock: new TestClock() });
+    for (const restart of ['permanent', 'transient', 'temporary'] as const) {
+      system.spawn(workerMachine, { supervisor: 'root', id: restart, restart });
+    }
+    for (const id of ['permanent', 'transient', 'temporary']) system.root.child(id)!.send({ type: 'EXIT' });
+    expect(system.root.children()).toEqual(['permanent']);
+    expect(system.root.restarts()).toEqual({ permanent: 1 });
+  });
+
+  it('a crashed transient child is restarted, a crashed temporary child is not', () => {
+    system = createSystem({ clock: new TestClock() });
+    system.spawn(workerMachine, { supervisor: 'root', id: 'tr', restart: 'transient' });
+    system.spawn(workerMachine, { supervisor: 'root', id: 'tmp', restart: 'temporary' });
+    system.root.child('tr')!.send({ type: 'CRASH' });
+    system.root.child('tmp')!.send({ type: 'CRASH' });
+    expect(system.root.children()).toEqual(['tr']);
+  });
+});
+
+describe('intensity, backoff and escalation', () => {
+  it('backoff delays the respawn, doubling per consecutive restart, capped', () => {
+    const { clock, system } = start('one_for_one', { backoff: { initialMs: 100, maxMs: 300, factor: 2 } });
+    log.length = 0;
+    system.get('a')!.send({ type: 'CRASH' });
+    expect(log).toEqual(['stop a']);
+    expect(system.root.child('a')).toBeUndefined();
+    clock.advance(99);
+    expect(log).toEqual(['stop a']);
+    clock.advance(1);
+    expect(log).toEqual(['stop a', 'start a']);
+    system.get('a')!.send({ type: 'CRASH' });
+    clock.advance(199);
+    expect(system.root.child('a')).toBeUndefined();
+    clock.advance(1);
+    expect(system.root.child('a')).toBeDefined();
+    system.get('a')!.send({ type: 'CRASH' });
+    clock.advance(300);
+    expect(system.root.child('a')).toBeDefined();
+  });
+
+  it('more than `intensity` restarts within `periodMs` fails the supervisor, after stopping every child', () => {
+    const clock = new TestClock();
+    system = createSystem({ clock, root: { intensity: 2, periodMs: 1000 } });
+    system.spawn(probed, { supervisor: 'root', id: 'a', systemId: 'a' });
+    system.get('a')!.send({ type: 'CRASH' });
+    clock.advance(500);
+    system.get('a')!.send({ type: 'CRASH' });
+    clock.advance(600); // the first restart left the window
+    system.get('a')!.send({ type: 'CRASH' });
+    expect(system.root.state).toBe('running');
+    log.length = 0;
+    system.get('a')!.send({ type: 'CRASH' });
+    expect(system.root.state).toBe('failed');
+    expect(log).toEqual(['stop a']);
+    expect(system.failure).toBeInstanceOf(SupervisorEscalationError);
+    expect((system.failure as Error).message).toMatch(/root.*2 restarts in 1000 ms.*'a'/);
+  });
+
+  it('a nested supervisor escalates to its parent, which restarts it with fresh children', () => {
+    system = createSystem({ clock: new TestClock() });
+    const devices = system.supervisor('devices', { intensity: 1, periodMs: 10_000 });
+    system.spawn(probed, { supervisor: devices, id: 'cam', systemId: 'cam' });
+    const firstCam = system.get('cam');
+    system.get('cam')!.send({ type: 'CRASH' });
+    system.get('cam')!.send({ type: 'CRASH' });
+    expect(system.root.restarts()).toEqual({ 'supervisor:devices': 1 });
+    expect(devices.state).toBe('running');
+    expect(devices.children()).toEqual([]);
+    expect(system.root.state).toBe('running');
+    expect(firstCam!.getSnapshot().status).not.toBe('active');
+  });
+
+  it('a failing root supervisor never crashes the process', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      system = createSystem({ clock: new TestClock(), root: { intensity: 0 } });
+      system.spawn(workerMachine, { supervisor: 'root', id: 'w' });
+      system.root.child('w')!.send({ type: 'CRASH' });
+      await new Promise((r) => setTimeout(r, 20));
+      expect(system.root.state).toBe('failed');
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+
+  it('a crashing detached actor is logged and reported, and the process survives', async () => {
+    system = createSystem({ clock: new TestClock() });
+    const failures: unknown[] = [];
+    system.onEngineEvent((e) => e.type === 'actor.failed' && failures.push(e.error));
+    const w = system.spawn(workerMachine);
+    w.send({ type: 'CRASH' });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(failures).toHaveLength(1);
+    expect(system.detachedCount).toBe(0);
+  });
+});
+
+describe('registry and bad input', () => {
+  it('duplicate ids and systemIds are refused with ActorRegistryError', () => {
+    system = createSystem({ clock: new TestClock() });
+    system.spawn(workerMachine, { supervisor: 'root', id: 'w', systemId: 'w' });
+    expect(() => system!.spawn(workerMachine, { supervisor: 'root', id: 'w' })).toThrow(ActorRegistryError);
+    expect(() => system!.spawn(workerMachine, { systemId: 'w' })).toThrow(/already registered/);
+    expect(() => system!.supervisor('root2', { parent: 'nope' })).toThrow(/not running/);
+    expect(() => system!.root.startChild({ id: 3 } as never)).toThrow(InvalidArgumentError);
+  });
+
+  it('a stopped system refuses new actors and leaves no timers', async () => {
+    const clock = new TestClock();
+    system = createSystem({ clock, root: { backoff: { initialMs: 100, maxMs: 100, factor: 1 } } });
+    system.spawn(workerMachine, { supervisor: 'root', id: 'w' });
+    system.root.child('w')!.send({ type: 'CRASH' });
+    expect(clock.pending).toBeGreaterThan(0);
+    await system.stop();
+    expect(clock.pending).toBe(0);
+    expect(() => system!.spawn(workerMachine)).toThrow(ActorRegistryError);
+  });
+});
+
+describe('logging', () => {
+  it('restarts are logged by a child logger bound to {actor, machine}', () => {
+    const lines: any[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(JSON.parse(chunk.toString()));
+        cb();
+      },
+    });
+    system = createSystem({ clock: new TestClock(), logger: pino({ level: 'debug' }, stream) as never });
+    system.spawn(workerMachine, { supervisor: 'root', id: 'w' });
+    system.root.child('w')!.send({ type: 'CRASH' });
+    const crash = lines.find((l) => l.msg === 'child crashed');
+    expect(crash).toMatchObject({ actor: 'supervisor:root', machine: 'supervisor', child: 'w', level: 40 });
+    expect(crash.err.message).toBe('worker crashed');
+    expect(lines.find((l) => l.msg === 'restarting children')).toMatchObject({ children: ['w'], trigger: 'w' });
+  });
+});
