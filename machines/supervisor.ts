@@ -20,8 +20,8 @@ import {
   assign,
   emit,
   enqueueActions,
+  fromCallback,
   raise,
-  sendTo,
   setup,
 } from 'xstate';
 import { SupervisorEscalationError } from '../src/errors.js';
@@ -87,7 +87,6 @@ export type SupervisorEvent =
   | { type: 'RESTART_CHILD'; id: string }
   | { type: 'RESPAWN'; ids: string[] }
   | { type: 'WINDOW_EXPIRED' }
-  | { type: 'ESCALATE' }
   | { type: 'SHUTDOWN' }
   | { type: `xstate.error.actor.${string}`; actorId: string; error: unknown }
   | { type: `xstate.done.actor.${string}`; actorId: string; output: unknown };
@@ -115,6 +114,14 @@ export function backoffDelay(policy: BackoffPolicy | null, n: number): number {
 
 function normalise(spec: ChildSpec): Spec {
   return { ...spec, restart: spec.restart ?? 'permanent' };
+}
+
+export interface EscalationInput {
+  name: string;
+  child: string;
+  intensity: number;
+  periodMs: number;
+  error: unknown;
 }
 
 type ExitEvent = Extract<SupervisorEvent, { actorId: string }>;
@@ -173,6 +180,12 @@ export const supervisorMachine = setup({
     events: {} as SupervisorEvent,
     input: {} as SupervisorInput,
     emitted: {} as SupervisorEmitted,
+  },
+  actors: {
+    /** Fails as soon as it starts: the supervisor's way to crash after its children were stopped. */
+    escalation: fromCallback<any, EscalationInput>(({ input }) => {
+      throw new SupervisorEscalationError(input.name, input.child, input.intensity, input.periodMs, input.error);
+    }),
   },
   guards: {
     isNewChild: ({ context, event }) =>
@@ -261,11 +274,6 @@ export const supervisorMachine = setup({
     recordFailure: assign(({ event }) => ({
       failure: { child: (event as ExitEvent).actorId, error: (event as any).error },
     })),
-    /** Throws: the supervisor crashes and its parent receives `xstate.error.actor.<id>`. */
-    escalate: ({ context }) => {
-      const f = context.failure;
-      throw new SupervisorEscalationError(context.name, f?.child ?? '?', context.intensity, context.periodMs, f?.error);
-    },
   },
 }).createMachine({
   id: 'supervisor',
@@ -350,12 +358,16 @@ export const supervisorMachine = setup({
     /** Transient: decide between restart (now or after backoff) and escalation, then go back to running. */
     restarting: {
       always: [
-        { guard: 'intensityExceeded', target: 'escalating', actions: 'recordFailure' },
+        { guard: 'intensityExceeded', target: 'failed', actions: 'recordFailure' },
         { target: 'running', actions: ['countRestart', 'scheduleWindowExpiry', 'restartAffected'] },
       ],
     },
-    /** Stop every child (reverse order), then crash on a separate step so the stops are carried out first. */
-    escalating: {
+    /**
+     * Stop every child (reverse order), then crash: the invoked `escalation` actor throws once the stops are
+     * carried out, and since nothing here handles its error, the supervisor fails with it and its parent
+     * receives `xstate.error.actor.<id>` carrying the SupervisorEscalationError.
+     */
+    failed: {
       entry: [
         { type: 'stopChildren', params: ({ context }) => ({ ids: context.specs.map((s) => s.id), remove: false }) },
         emit(({ context }) => ({
@@ -363,11 +375,19 @@ export const supervisorMachine = setup({
           child: context.failure?.child ?? '',
           error: context.failure?.error,
         })),
-        sendTo(({ self }) => self, { type: 'ESCALATE' }),
       ],
-      on: { ESCALATE: { target: 'failed' } },
+      invoke: {
+        id: 'escalation',
+        src: 'escalation',
+        input: ({ context }) => ({
+          name: context.name,
+          child: context.failure?.child ?? '?',
+          intensity: context.intensity,
+          periodMs: context.periodMs,
+          error: context.failure?.error,
+        }),
+      },
     },
-    failed: { entry: 'escalate' },
     stopped: {
       type: 'final',
       entry: {

@@ -101,7 +101,7 @@ export class Supervisor {
   child(id: string): AnyActorRef | undefined {
     return this.ref?.getSnapshot().context.refs[id];
   }
-  /** 'running' | 'restarting' | 'escalating' | 'failed' | 'stopped' | 'missing'. */
+  /** 'running' | 'failed' | 'stopped' | 'missing'. */
   get state(): string {
     const snap = this.ref?.getSnapshot();
     if (!snap) return 'missing';

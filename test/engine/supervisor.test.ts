@@ -182,6 +182,44 @@ describe('intensity, backoff and escalation', () => {
   });
 });
 
+describe('operations', () => {
+  it('startChildren starts a batch in order; stopChild removes one; restartChild renews one', () => {
+    system = createSystem({ clock: new TestClock() });
+    system.root.startChildren(['x', 'y', 'z'].map((id) => ({ id, systemId: id, logic: probed })));
+    expect(log).toEqual(['start x', 'start y', 'start z']);
+    const y = system.get('y');
+    system.root.restartChild('y');
+    expect(system.get('y')).not.toBe(y);
+    system.root.stopChild('x');
+    expect(system.root.children()).toEqual(['y', 'z']);
+    expect(system.get('x')).toBeUndefined();
+    expect(log.slice(3)).toEqual(['stop y', 'start y', 'stop x']);
+    expect(system.root.restarts()).toEqual({});
+  });
+
+  it('stale exit events of unknown children are ignored', () => {
+    system = createSystem({ clock: new TestClock() });
+    system.spawn(workerMachine, { supervisor: 'root', id: 'w' });
+    const ref = system.root.ref!;
+    ref.send({ type: 'xstate.done.actor.ghost', actorId: 'ghost', output: undefined } as never);
+    ref.send({ type: 'xstate.error.actor.ghost', actorId: 'ghost', error: new Error('x') } as never);
+    expect(system.root.state).toBe('running');
+    expect(system.root.children()).toEqual(['w']);
+    expect(system.root.restarts()).toEqual({});
+  });
+
+  it('duplicate children in a batch are refused before anything starts', () => {
+    system = createSystem({ clock: new TestClock() });
+    expect(() =>
+      system!.root.startChildren([
+        { id: 'd', logic: probed },
+        { id: 'd', logic: probed },
+      ]),
+    ).toThrow(ActorRegistryError);
+    expect(log).toEqual([]);
+  });
+});
+
 describe('registry and bad input', () => {
   it('duplicate ids and systemIds are refused with ActorRegistryError', () => {
     system = createSystem({ clock: new TestClock() });
