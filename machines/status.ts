@@ -1,11 +1,13 @@
 /**
  * ophyd `StatusBase` as an XState v5 machine.
  *
- *   active ── pending ──FINISH [settleTime > 0]──► settling ──after(settle)──► succeeded
- *     │          ├──FINISH───────────────────────────────────────────────────► succeeded
- *     │          └──FAIL(error)──────────────────────────────────────────────► failed
- *     ├──after(timeout + settleTime) [timeout set]───────────────────────────► timedOut
- *     └──CANCEL(reason)──────────────────────────────────────────────────────► cancelled
+ *   starting ──[timeout set]──► bounded ─┐   (unbounded: the same without the deadline)
+ *   bounded | unbounded:                 │
+ *     pending ──FINISH [settleTime > 0]──► settling ──after(settle)──► succeeded
+ *        ├──FINISH──────────────────────────────────────────────────► succeeded
+ *        └──FAIL(error)─────────────────────────────────────────────► failed
+ *     bounded ──after(timeout + settleTime)─────────────────────────► timedOut
+ *     any active state ──CANCEL(reason)──────────────────────────────► cancelled
  *
  * The failure deadline is `timeout + settleTime` from creation and covers settling too, so a FINISH at t settles
  * at t + settleTime and succeeds iff t < timeout (ophyd's race, `test_race_settle_time_and_timeout`). Settle time
@@ -50,6 +52,24 @@ export type StatusEvent =
 export type StatusOutcome = 'succeeded' | 'failed' | 'timedOut' | 'cancelled';
 
 
+/** What a pending or settling status accepts, shared by the bounded and unbounded variants. */
+const activeEvents = {
+  CANCEL: { target: '#status.cancelled', actions: 'recordError' },
+  PROGRESS: { actions: 'recordProgress' },
+} as const;
+
+const activeStates = {
+  pending: {
+    on: {
+      FINISH: [{ guard: 'mustSettle', target: 'settling' }, { target: '#status.succeeded' }],
+      FAIL: { target: '#status.failed', actions: 'recordError' },
+    },
+  },
+  settling: {
+    after: { settle: { target: '#status.succeeded' } },
+  },
+} as const;
+
 export const statusMachine = setup({
   types: {
     context: {} as StatusContext,
@@ -82,26 +102,24 @@ export const statusMachine = setup({
 }).createMachine({
   id: 'status',
   context: ({ input }) => ({ timeout: input.timeout, settleTime: input.settleTime, error: null, progress: null }),
-  initial: 'active',
+  initial: 'starting',
   states: {
-    active: {
+    /** Chooses once whether a deadline applies, so a status without timeout arms no timer at all. */
+    starting: {
+      always: [{ guard: 'hasTimeout', target: 'bounded' }, { target: 'unbounded' }],
+    },
+    /** Pending or settling, with the failure deadline running. */
+    bounded: {
       initial: 'pending',
-      after: { deadline: { guard: 'hasTimeout', target: 'timedOut', actions: 'recordTimeout' } },
-      on: {
-        CANCEL: { target: 'cancelled', actions: 'recordError' },
-        PROGRESS: { actions: 'recordProgress' },
-      },
-      states: {
-        pending: {
-          on: {
-            FINISH: [{ guard: 'mustSettle', target: 'settling' }, { target: '#status.succeeded' }],
-            FAIL: { target: '#status.failed', actions: 'recordError' },
-          },
-        },
-        settling: {
-          after: { settle: { target: '#status.succeeded' } },
-        },
-      },
+      after: { deadline: { target: 'timedOut', actions: 'recordTimeout' } },
+      on: activeEvents,
+      states: activeStates,
+    },
+    /** Pending or settling, without a deadline. */
+    unbounded: {
+      initial: 'pending',
+      on: activeEvents,
+      states: activeStates,
     },
     succeeded: { type: 'final' },
     failed: { type: 'final' },

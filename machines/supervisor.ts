@@ -10,14 +10,20 @@
  * - Optional exponential backoff between a crash and the respawn.
  *
  * The restart window is counted with XState delays only (each restart raises a delayed `WINDOW_EXPIRED`), so the
- * machine needs no wall clock and runs unchanged under a simulated clock. Children are spawned with `assign` +
- * `spawn` and kept as refs in context: one copy of the children record per batch, not per child.
+ * machine needs no wall clock and runs unchanged under a simulated clock.
+ *
+ * Children are actors of the supervisor's system whose parent is the supervisor (so their crashes and exits
+ * arrive as `xstate.error.actor.<id>` / `xstate.done.actor.<id>`), kept as refs in context, but not in XState's
+ * `snapshot.children` record: XState copies that record on every spawn and stop, and stopping a machine with
+ * 250 children that way took 39 ms (1,000 children: 1.3 s). The supervisor therefore stops its children itself,
+ * in reverse order, on every way out (SHUTDOWN, escalation, and being stopped by its own supervisor).
  */
 import {
   type ActorRefFrom,
   type AnyActorLogic,
   type AnyActorRef,
   assign,
+  createActor,
   emit,
   enqueueActions,
   fromCallback,
@@ -99,7 +105,11 @@ export type SupervisorEmitted =
   | { type: 'supervisor.escalated'; child: string; error: unknown };
 
 /** The ids a failure of `id` affects under `strategy`, in spec order. */
-export function affectedIds(specs: readonly { id: string }[], strategy: RestartStrategy, id: string): string[] {
+export function affectedIds(
+  specs: readonly { id: string }[],
+  strategy: RestartStrategy,
+  id: string,
+): string[] {
   if (strategy === 'one_for_one') return [id];
   if (strategy === 'one_for_all') return specs.map((s) => s.id);
   const at = specs.findIndex((s) => s.id === id);
@@ -125,7 +135,6 @@ export interface EscalationInput {
 }
 
 type ExitEvent = Extract<SupervisorEvent, { actorId: string }>;
-type AnySpawn = (logic: AnyActorLogic, options: { id: string; systemId?: string; input?: unknown }) => AnyActorRef;
 
 /**
  * Stop what a crashed actor leaves behind. XState stops an actor's children only when it stops normally; an
@@ -133,35 +142,94 @@ type AnySpawn = (logic: AnyActorLogic, options: { id: string; systemId?: string;
  * the crashed actor again is a no-op. Reap them depth first.
  */
 export function reapCrashedTree(ref: AnyActorRef): void {
-  const children = (ref.getSnapshot() as { children?: Record<string, AnyActorRef> } | undefined)?.children ?? {};
-  for (const child of Object.values(children)) {
+  const snap = ref.getSnapshot() as
+    | { children?: Record<string, AnyActorRef>; context?: Partial<SupervisorContext> }
+    | undefined;
+  const supervised = snap?.context?.specs && snap.context.refs ? Object.values(snap.context.refs) : [];
+  for (const child of [...supervised.reverse(), ...Object.values(snap?.children ?? {})]) {
     if (!child) continue;
     reapCrashedTree(child);
     (child as unknown as { _stop?: () => void })._stop?.();
   }
 }
 
-function stopNow(ref: AnyActorRef): void {
-  if (ref.getSnapshot()?.status === 'error') reapCrashedTree(ref);
-  else (ref as unknown as { _stop?: () => void })._stop?.();
+/**
+ * Stop an actor now. A supervisor child first stops its own children (they are not in XState's record, so
+ * XState would not); a crashed actor is reaped (see reapCrashedTree).
+ */
+export function stopNow(ref: AnyActorRef): void {
+  const snap = ref.getSnapshot() as { status?: string; context?: Partial<SupervisorContext> } | undefined;
+  if (snap?.status === 'error') {
+    reapCrashedTree(ref);
+    return;
+  }
+  const ctx = snap?.context;
+  if (ctx?.specs && ctx.refs) {
+    for (const spec of [...ctx.specs].reverse()) {
+      const child = ctx.refs[spec.id];
+      if (child) stopNow(child);
+    }
+  }
+  (ref as unknown as { _stop?: () => void })._stop?.();
 }
 
-/** Enqueue the stop of `ids` in reverse spec order; with `remove` their specs are deleted as well. */
-function enqueueStop(enqueue: any, context: SupervisorContext, ids: readonly string[], remove: boolean): void {
+function createChild(parent: AnyActorRef, spec: Spec): AnyActorRef {
+  return createActor(spec.logic, {
+    parent,
+    id: spec.id,
+    systemId: spec.systemId,
+    input: spec.input,
+  } as never);
+}
+
+function startAll(refs: readonly AnyActorRef[]): void {
+  for (const ref of refs) ref.start();
+}
+
+/** Create (now) and start (when the actions run) the children `ids` that have no live actor, in spec order. */
+function enqueueRespawn(
+  enqueue: any,
+  context: SupervisorContext,
+  self: AnyActorRef,
+  ids: readonly string[],
+): void {
+  const refs = { ...context.refs };
+  const created: AnyActorRef[] = [];
+  for (const spec of context.specs) {
+    if (!ids.includes(spec.id) || refs[spec.id]) continue;
+    refs[spec.id] = createChild(self, spec);
+    created.push(refs[spec.id]);
+  }
+  enqueue.assign({ refs, waiting: context.waiting.filter((id) => !ids.includes(id)) });
+  enqueue(() => startAll(created));
+}
+
+/**
+ * Enqueue the stop of `ids` in reverse spec order (carried out at once, in that order). Those also in `remove`
+ * go for good: their specs are deleted and stopChild drops them from XState's children record. The others only
+ * stop (to be respawned, which overwrites the record entry, or because the supervisor itself ends). Skipping
+ * stopChild for them matters: it copies the children record once per child, which made stopping a full
+ * supervisor quadratic.
+ */
+function enqueueStop(
+  enqueue: any,
+  context: SupervisorContext,
+  ids: readonly string[],
+  remove: readonly string[] = [],
+): void {
   const order = context.specs.filter((s) => ids.includes(s.id)).reverse();
   const refs = { ...context.refs };
+  const stopping: AnyActorRef[] = [];
   for (const spec of order) {
     const ref = refs[spec.id];
-    if (ref) {
-      // stop now, in reverse order (XState defers stopChild), then let stopChild drop it from `children`
-      enqueue(() => stopNow(ref));
-      enqueue.stopChild(ref);
-    }
+    if (ref) stopping.push(ref);
     delete refs[spec.id];
   }
-  const specs = remove ? context.specs.filter((s) => !ids.includes(s.id)) : context.specs;
+  if (stopping.length) enqueue(() => stopping.forEach(stopNow));
+  const specs = remove.length ? context.specs.filter((s) => !remove.includes(s.id)) : context.specs;
   enqueue.assign({ refs, specs });
-  if (remove) for (const spec of order) enqueue.emit({ type: 'child.removed', id: spec.id });
+  for (const spec of order)
+    if (remove.includes(spec.id)) enqueue.emit({ type: 'child.removed', id: spec.id });
 }
 
 /** What a child's exit asks of the supervisor: nothing, remove it, or restart a set of children. */
@@ -184,7 +252,13 @@ export const supervisorMachine = setup({
   actors: {
     /** Fails as soon as it starts: the supervisor's way to crash after its children were stopped. */
     escalation: fromCallback<any, EscalationInput>(({ input }) => {
-      throw new SupervisorEscalationError(input.name, input.child, input.intensity, input.periodMs, input.error);
+      throw new SupervisorEscalationError(
+        input.name,
+        input.child,
+        input.intensity,
+        input.periodMs,
+        input.error,
+      );
     }),
   },
   guards: {
@@ -199,30 +273,28 @@ export const supervisorMachine = setup({
   },
   actions: {
     /** Spawn the given specs (in order) and record them; one assign, one children copy. */
-    startChildren: assign(({ context, spawn }, params: { specs: ChildSpec[] }) => {
+    startChildren: enqueueActions(({ context, enqueue, self }, params: { specs: ChildSpec[] }) => {
       const specs = [...context.specs];
       const refs = { ...context.refs };
+      const created: AnyActorRef[] = [];
       for (const raw of params.specs) {
         if (specs.some((s) => s.id === raw.id)) continue;
         const spec = normalise(raw);
         specs.push(spec);
-        refs[spec.id] = (spawn as unknown as AnySpawn)(spec.logic, { id: spec.id, systemId: spec.systemId, input: spec.input });
+        refs[spec.id] = createChild(self, spec);
+        created.push(refs[spec.id]);
       }
-      return { specs, refs };
+      enqueue.assign({ specs, refs });
+      enqueue(() => startAll(created));
     }),
     /** Stop children in reverse spec order (they stay in `specs` unless `remove`). */
     stopChildren: enqueueActions(({ context, enqueue }, params: { ids: string[]; remove: boolean }) =>
-      enqueueStop(enqueue, context, params.ids, params.remove),
+      enqueueStop(enqueue, context, params.ids, params.remove ? params.ids : []),
     ),
     /** Respawn stopped children in spec order; specs removed meanwhile are skipped. */
-    respawn: assign(({ context, spawn }, params: { ids: string[] }) => {
-      const refs = { ...context.refs };
-      for (const spec of context.specs) {
-        if (!params.ids.includes(spec.id) || refs[spec.id]) continue;
-        refs[spec.id] = (spawn as unknown as AnySpawn)(spec.logic, { id: spec.id, systemId: spec.systemId, input: spec.input });
-      }
-      return { refs, waiting: context.waiting.filter((id) => !params.ids.includes(id)) };
-    }),
+    respawn: enqueueActions(({ context, enqueue, self }, params: { ids: string[] }) =>
+      enqueueRespawn(enqueue, context, self, params.ids),
+    ),
     countRestart: assign(({ context, event }) => {
       const id = (event as ExitEvent).actorId;
       return {
@@ -242,28 +314,20 @@ export const supervisorMachine = setup({
       const reason = ev.type.startsWith('xstate.error.actor.') ? 'crash' : 'normal';
       enqueue.emit({ type: 'child.exited', id: ev.actorId, reason, error });
       const ids = affectedIds(context.specs, context.strategy, ev.actorId);
-      const keep = context.specs.filter((s) => ids.includes(s.id) && s.restart !== 'temporary').map((s) => s.id);
+      const keep = context.specs
+        .filter((s) => ids.includes(s.id) && s.restart !== 'temporary')
+        .map((s) => s.id);
       const drop = ids.filter((id) => !keep.includes(id));
-      enqueueStop(enqueue, context, ids, false);
-      const specs = context.specs.filter((s) => !drop.includes(s.id));
-      if (drop.length) {
-        enqueue.assign({ specs });
-        for (const id of drop) enqueue.emit({ type: 'child.removed', id });
-      }
+      enqueueStop(enqueue, context, ids, drop);
       const delayMs = backoffDelay(context.backoff, context.streak);
       if (delayMs > 0) {
         enqueue.assign({ waiting: [...context.waiting, ...keep] });
         enqueue.raise({ type: 'RESPAWN', ids: keep }, { delay: delayMs });
       } else {
-        enqueue.assign(({ context: c, spawn }: any) => {
-          const refs = { ...c.refs };
-          for (const spec of c.specs as Spec[]) {
-            if (keep.includes(spec.id) && !refs[spec.id]) {
-              refs[spec.id] = spawn(spec.logic, { id: spec.id, systemId: spec.systemId, input: spec.input });
-            }
-          }
-          return { refs };
-        });
+        // a nested action: it is resolved after the stops above have run, so the old systemIds are free again
+        enqueue(
+          enqueueActions(({ context: now, enqueue: next, self: me }: any) => enqueueRespawn(next, now, me, keep)),
+        );
       }
       enqueue.emit({ type: 'child.restarted', ids: keep, trigger: ev.actorId, delayMs, error });
     }),
@@ -330,7 +394,11 @@ export const supervisorMachine = setup({
           {
             guard: 'exitRemoves',
             actions: [
-              emit(({ event }) => ({ type: 'child.exited' as const, id: event.actorId, reason: 'normal' as const })),
+              emit(({ event }) => ({
+                type: 'child.exited' as const,
+                id: event.actorId,
+                reason: 'normal' as const,
+              })),
               { type: 'stopChildren', params: ({ event }) => ({ ids: [event.actorId], remove: true }) },
             ],
           },
@@ -369,7 +437,10 @@ export const supervisorMachine = setup({
      */
     failed: {
       entry: [
-        { type: 'stopChildren', params: ({ context }) => ({ ids: context.specs.map((s) => s.id), remove: false }) },
+        {
+          type: 'stopChildren',
+          params: ({ context }) => ({ ids: context.specs.map((s) => s.id), remove: false }),
+        },
         emit(({ context }) => ({
           type: 'supervisor.escalated' as const,
           child: context.failure?.child ?? '',

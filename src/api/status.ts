@@ -114,8 +114,9 @@ export class Status {
   /** 'pending' | 'settling' | 'succeeded' | 'failed' | 'timedOut' | 'cancelled'. */
   get state(): 'pending' | 'settling' | StatusOutcome {
     if (this.#outcome) return this.#outcome;
-    const v = this.#actor.getSnapshot().value;
-    return typeof v === 'object' && 'active' in v ? (v.active as 'pending' | 'settling') : 'pending';
+    const v = this.#actor.getSnapshot().value as Record<string, 'pending' | 'settling'> | string;
+    if (typeof v === 'string') return 'pending';
+    return v.bounded ?? v.unbounded ?? 'pending';
   }
   /** The callbacks still to run. */
   get callbacks(): readonly StatusCallback[] {
