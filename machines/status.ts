@@ -51,7 +51,6 @@ export type StatusEvent =
 
 export type StatusOutcome = 'succeeded' | 'failed' | 'timedOut' | 'cancelled';
 
-
 /** What a pending or settling status accepts, shared by the bounded and unbounded variants. */
 const activeEvents = {
   CANCEL: { target: '#status.cancelled', actions: 'recordError' },
@@ -101,7 +100,12 @@ export const statusMachine = setup({
   },
 }).createMachine({
   id: 'status',
-  context: ({ input }) => ({ timeout: input.timeout, settleTime: input.settleTime, error: null, progress: null }),
+  context: ({ input }) => ({
+    timeout: input.timeout,
+    settleTime: input.settleTime,
+    error: null,
+    progress: null,
+  }),
   initial: 'starting',
   states: {
     /** Chooses once whether a deadline applies, so a status without timeout arms no timer at all. */

@@ -326,7 +326,9 @@ export const supervisorMachine = setup({
       } else {
         // a nested action: it is resolved after the stops above have run, so the old systemIds are free again
         enqueue(
-          enqueueActions(({ context: now, enqueue: next, self: me }: any) => enqueueRespawn(next, now, me, keep)),
+          enqueueActions(({ context: now, enqueue: next, self: me }: any) =>
+            enqueueRespawn(next, now, me, keep),
+          ),
         );
       }
       enqueue.emit({ type: 'child.restarted', ids: keep, trigger: ev.actorId, delayMs, error });

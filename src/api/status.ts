@@ -33,6 +33,8 @@ export interface StatusOptions {
   system?: OrrerySystem;
   /** A name for logs and the inspector (ophyd's `obj.name`). */
   name?: string;
+  /** Register the status' actor under this systemId while it is pending (`system.get(systemId)`). */
+  systemId?: string;
 }
 
 interface Waiter {
@@ -44,7 +46,9 @@ interface Waiter {
 function checkDuration(name: string, value: unknown, allowNull: boolean): number | null {
   if (value === undefined || (allowNull && value === null)) return null;
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new InvalidArgumentError(`${name} must be a non-negative number of milliseconds, got ${String(value)}`);
+    throw new InvalidArgumentError(
+      `${name} must be a non-negative number of milliseconds, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -79,6 +83,7 @@ export class Status {
     this.#createdAt = this.#system.clock.now();
     this.#actor = this.#system.spawnDetached(statusMachine, {
       id: `status-${++counter}`,
+      systemId: options.systemId,
       input: { timeout: this.#timeout, settleTime: this.#settleTime },
       observer: { next: (snapshot) => this.#onSnapshot(snapshot) },
     });
@@ -194,7 +199,8 @@ export class Status {
 
   /** Publish a progress update (ophyd-async WatcherUpdate fields). Ignored once done. */
   update(progress: StatusProgress): void {
-    if (progress === null || typeof progress !== 'object') throw new InvalidArgumentError('update needs an object');
+    if (progress === null || typeof progress !== 'object')
+      throw new InvalidArgumentError('update needs an object');
     if (!this.done) this.#actor.send({ type: 'PROGRESS', update: { ...progress } });
   }
 
@@ -230,12 +236,17 @@ export class Status {
    */
   static all(statuses: readonly Status[], options: StatusOptions = {}): Status {
     const parts = Status.#checkParts(statuses);
-    const combined = new ComposedStatus({ system: parts.length ? parts[0].#system : undefined, ...options }, parts);
+    const combined = new ComposedStatus(
+      { system: parts.length ? parts[0].#system : undefined, ...options },
+      parts,
+    );
     const check = () => {
       if (combined.done) return;
       const failed = parts.filter((s) => s.done && !s.success);
       if (failed.length) {
-        combined.#complete(new AggregateStatusError(`${failed.length} of ${parts.length} statuses failed`, errs(failed)));
+        combined.#complete(
+          new AggregateStatusError(`${failed.length} of ${parts.length} statuses failed`, errs(failed)),
+        );
       } else if (parts.every((s) => s.success)) {
         combined.#complete(null);
       }
@@ -248,7 +259,10 @@ export class Status {
   /** Succeeds as soon as one status succeeds; fails when all have failed, keeping every error. */
   static any(statuses: readonly Status[], options: StatusOptions = {}): Status {
     const parts = Status.#checkParts(statuses);
-    const combined = new ComposedStatus({ system: parts.length ? parts[0].#system : undefined, ...options }, parts);
+    const combined = new ComposedStatus(
+      { system: parts.length ? parts[0].#system : undefined, ...options },
+      parts,
+    );
     const check = () => {
       if (combined.done) return;
       if (parts.some((s) => s.success)) combined.#complete(null);
@@ -275,7 +289,8 @@ export class Status {
         }
         if (!status.done) status.setFinished();
       } catch (err) {
-        if (!status.done) status.setException(err instanceof Error ? err : new UnknownStatusFailure(String(err)));
+        if (!status.done)
+          status.setException(err instanceof Error ? err : new UnknownStatusFailure(String(err)));
       }
     })();
     return status;
@@ -294,7 +309,9 @@ export class Status {
   /** The ophyd completion rule; returns true if the event should be sent. */
   #claimCompletion(): boolean {
     if (this.#externallyCompleted) {
-      throw new InvalidStateError(`Either setFinished() or setException() has already been called on ${this}`);
+      throw new InvalidStateError(
+        `Either setFinished() or setException() has already been called on ${this}`,
+      );
     }
     this.#externallyCompleted = true;
     return !this.done;

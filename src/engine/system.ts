@@ -143,7 +143,8 @@ export class OrrerySystem {
       id: SUP_PREFIX + 'root',
       systemId: SUP_PREFIX + 'root',
       clock: this.clock,
-      logger: (...args: unknown[]) => this.logger.info({ actor: SUP_PREFIX + 'root' }, args.map(String).join(' ')),
+      logger: (...args: unknown[]) =>
+        this.logger.info({ actor: SUP_PREFIX + 'root' }, args.map(String).join(' ')),
       input: { name: 'root', ...options.root },
     });
     this.bus.addSource(this.#rootActor);
@@ -181,11 +182,22 @@ export class OrrerySystem {
       for (const spec of (ctx?.specs ?? []) as ChildSpec[]) {
         const child = ctx.refs[spec.id] as AnyActorRef | undefined;
         if (!child) continue;
-        out.push({ id: spec.id, systemId: spec.systemId, machine: machineId(spec.logic), supervisor: name, ref: child });
+        out.push({
+          id: spec.id,
+          systemId: spec.systemId,
+          machine: machineId(spec.logic),
+          supervisor: name,
+          ref: child,
+        });
         if (spec.systemId?.startsWith(SUP_PREFIX)) walk(child, spec.systemId.slice(SUP_PREFIX.length));
       }
     };
-    out.push({ id: SUP_PREFIX + 'root', systemId: SUP_PREFIX + 'root', machine: 'supervisor', ref: this.#rootActor });
+    out.push({
+      id: SUP_PREFIX + 'root',
+      systemId: SUP_PREFIX + 'root',
+      machine: 'supervisor',
+      ref: this.#rootActor,
+    });
     walk(this.#rootActor, 'root');
     out.push(...this.#detached.values());
     return out;
@@ -245,7 +257,8 @@ export class OrrerySystem {
     this.#assertRunning();
     if (options.supervisor !== undefined) {
       const sup = this.#resolveSupervisor(options.supervisor);
-      const id = options.id ?? options.systemId ?? `${machineId(logic)}-${Math.random().toString(36).slice(2, 10)}`;
+      const id =
+        options.id ?? options.systemId ?? `${machineId(logic)}-${Math.random().toString(36).slice(2, 10)}`;
       return this.startChild(sup, {
         id,
         systemId: options.systemId,
@@ -272,7 +285,12 @@ export class OrrerySystem {
       clock: this.clock,
       inspect: this.bus.active ? this.bus.dispatch : undefined,
     } as never) as Actor<TLogic>;
-    const info: ActorInfo = { id: actor.id, systemId: options.systemId, machine: machineId(logic), ref: actor };
+    const info: ActorInfo = {
+      id: actor.id,
+      systemId: options.systemId,
+      machine: machineId(logic),
+      ref: actor,
+    };
     this.#detached.set(actor, info);
     if (options.systemId !== undefined) this.#bySystemId.set(options.systemId, actor);
     if (!this.bus.active) this.bus.addSource(actor);
@@ -335,7 +353,8 @@ export class OrrerySystem {
     const ref = this.#supervisorRef(sup);
     const seen = new Set<string>(ref.getSnapshot().context.specs.map((s: ChildSpec) => s.id));
     for (const spec of specs) {
-      if (seen.has(spec.id)) throw new ActorRegistryError(`supervisor '${sup.name}' already has a child '${spec.id}'`);
+      if (seen.has(spec.id))
+        throw new ActorRegistryError(`supervisor '${sup.name}' already has a child '${spec.id}'`);
       seen.add(spec.id);
     }
     ref.send({ type: 'START_CHILDREN', specs });
@@ -371,7 +390,8 @@ export class OrrerySystem {
 
   #supervisorRef(sup: Supervisor): AnyActorRef {
     const ref = this.supervisorActor(sup.name);
-    if (!ref || ref.getSnapshot().status !== 'active' || ref.getSnapshot().value !== 'running') {
+    const snap = ref?.getSnapshot();
+    if (!ref || snap?.status !== 'active' || snap.value !== 'running') {
       throw new ActorRegistryError(`supervisor '${sup.name}' is not running`);
     }
     return ref;
@@ -397,7 +417,12 @@ export class OrrerySystem {
           break;
         case 'child.restarted': {
           log.logger.warn(
-            { children: e.ids, trigger: e.trigger, delayMs: e.delayMs, err: e.error ? toError(e.error) : undefined },
+            {
+              children: e.ids,
+              trigger: e.trigger,
+              delayMs: e.delayMs,
+              err: e.error ? toError(e.error) : undefined,
+            },
             'restarting children',
           );
           this.bus.emitEngineEvent({
@@ -410,13 +435,22 @@ export class OrrerySystem {
           // a restarted child supervisor is a new actor: hook it again once it exists
           const ctx = ref.getSnapshot().context;
           for (const id of e.ids) {
-            if (id.startsWith(SUP_PREFIX) && ctx.refs[id]) this.#hookSupervisor(ctx.refs[id], id.slice(SUP_PREFIX.length));
+            if (id.startsWith(SUP_PREFIX) && ctx.refs[id])
+              this.#hookSupervisor(ctx.refs[id], id.slice(SUP_PREFIX.length));
           }
           break;
         }
         case 'supervisor.escalated':
-          log.logger.error({ child: e.child, err: toError(e.error) }, 'restart intensity reached; escalating');
-          this.bus.emitEngineEvent({ type: 'supervisor.escalated', supervisor: name, child: e.child, error: e.error });
+          log.logger.error(
+            { child: e.child, err: toError(e.error) },
+            'restart intensity reached; escalating',
+          );
+          this.bus.emitEngineEvent({
+            type: 'supervisor.escalated',
+            supervisor: name,
+            child: e.child,
+            error: e.error,
+          });
           break;
         default:
           log.logger.debug(e, e.type);

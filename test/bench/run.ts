@@ -5,7 +5,11 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { spawnSupervised } from './spawn.bench.js';
-import { bareXStateLifecyclesPerSecond, pendingStatusHeap, statusLifecyclesPerSecond } from './status.bench.js';
+import {
+  bareXStateLifecyclesPerSecond,
+  pendingStatusHeap,
+  statusLifecyclesPerSecond,
+} from './status.bench.js';
 
 type Row = [string, string, string];
 const rows: Row[] = [];
@@ -17,12 +21,24 @@ function section(): void {
   rows.push(['  same machine, bare XState actors (floor)', `${fmt(bareXStateLifecyclesPerSecond())} /s`, '']);
   for (const n of [10_000, 100_000]) {
     const h = pendingStatusHeap(n);
-    rows.push([`heap per pending Status @ ${fmt(n)}`, `${fmt(h.bytesPerStatus)} B`, n === 100_000 ? `total < 1 GiB (${fmt(h.heapMiB)} MiB heap)` : '']);
-    rows.push([`create ${fmt(n)} pending Status`, `${fmt(h.createMs)} ms`, n === 100_000 ? '< 2,000 ms' : '']);
+    rows.push([
+      `heap per pending Status @ ${fmt(n)}`,
+      `${fmt(h.bytesPerStatus)} B`,
+      n === 100_000 ? `total < 1 GiB (${fmt(h.heapMiB)} MiB heap)` : '',
+    ]);
+    rows.push([
+      `create ${fmt(n)} pending Status`,
+      `${fmt(h.createMs)} ms`,
+      n === 100_000 ? '< 2,000 ms' : '',
+    ]);
   }
   for (const n of [1_000, 10_000, 100_000]) {
     const s = spawnSupervised(n);
-    rows.push([`spawn ${fmt(n)} supervised actors (${s.supervisors} supervisors)`, `${fmt(s.spawnMs)} ms`, n === 100_000 ? '< 2,000 ms' : '']);
+    rows.push([
+      `spawn ${fmt(n)} supervised actors (${s.supervisors} supervisors)`,
+      `${fmt(s.spawnMs)} ms`,
+      n === 100_000 ? '< 2,000 ms' : '',
+    ]);
     rows.push([`stop ${fmt(n)} supervised actors`, `${fmt(s.stopMs)} ms`, '']);
   }
 }
@@ -36,7 +52,9 @@ async function main(): Promise<void> {
     const figures: Record<string, string | number> = await benchLrc();
     for (const [k, v] of Object.entries(figures)) rows.push([k, String(v), '']);
   }
-  const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length), ['measure', 'result', 'target'][i].length));
+  const w = [0, 1, 2].map((i) =>
+    Math.max(...rows.map((r) => r[i].length), ['measure', 'result', 'target'][i].length),
+  );
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(w[i])).join(' | ')} |`;
   console.log(`Orrery benchmark, node ${process.version}, ${new Date().toISOString()}`);
   console.log(line(['measure', 'result', 'target']));

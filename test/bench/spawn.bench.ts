@@ -19,7 +19,11 @@ export function spawnSupervised(n: number): { spawnMs: number; stopMs: number; s
     const sup = system.supervisor(`rack-${g}`);
     const size = Math.min(FAN_OUT, n - g * FAN_OUT);
     sup.startChildren(
-      Array.from({ length: size }, (_, i) => ({ id: `dev-${g}-${i}`, logic: device, restart: 'permanent' as const })),
+      Array.from({ length: size }, (_, i) => ({
+        id: `dev-${g}-${i}`,
+        logic: device,
+        restart: 'permanent' as const,
+      })),
     );
   }
   const spawnMs = performance.now() - t0;

@@ -16,7 +16,8 @@ function declared(machine: (typeof machines)[keyof typeof machines]): Map<string
     for (const e of node.edges) {
       const t = e.transition as any;
       const source = t.source;
-      const list: unknown[] = t.eventType === '' ? (source.always ?? []) : (source.transitions.get(t.eventType) ?? []);
+      const list: unknown[] =
+        t.eventType === '' ? (source.always ?? []) : (source.transitions.get(t.eventType) ?? []);
       const key = transitionKey(machine.id, source.id, t.eventType, list.indexOf(t));
       out.set(key, `${e.source.id} --${t.eventType || '(always)'}--> ${e.target.id}`);
     }

@@ -14,7 +14,7 @@ import {
   SupervisorEscalationError,
 } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
-import { workerMachine } from '../property/supervisor.property.test.js';
+import { workerMachine } from '../support/workerMachine.js';
 
 const log: string[] = [];
 /** A child that records its start and stop. */
@@ -23,7 +23,14 @@ const probe = fromCallback<any, { id: string }>(({ input }) => {
   return () => log.push(`stop ${input.id}`);
 });
 /** A machine child that invokes a probe and can crash. */
-const probed = setup({ actors: { probe }, actions: { crash: () => { throw new Error('crash'); } } }).createMachine({
+const probed = setup({
+  actors: { probe },
+  actions: {
+    crash: () => {
+      throw new Error('crash');
+    },
+  },
+}).createMachine({
   id: 'probed',
   invoke: { src: 'probe', input: ({ self }) => ({ id: self.id }) },
   on: { CRASH: { actions: 'crash' } },
@@ -257,6 +264,9 @@ describe('logging', () => {
     const crash = lines.find((l) => l.msg === 'child crashed');
     expect(crash).toMatchObject({ actor: 'supervisor:root', machine: 'supervisor', child: 'w', level: 40 });
     expect(crash.err.message).toBe('worker crashed');
-    expect(lines.find((l) => l.msg === 'restarting children')).toMatchObject({ children: ['w'], trigger: 'w' });
+    expect(lines.find((l) => l.msg === 'restarting children')).toMatchObject({
+      children: ['w'],
+      trigger: 'w',
+    });
   });
 });

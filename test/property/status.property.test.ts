@@ -6,7 +6,13 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CancelledError, createSystem, InvalidStateError, Status, StatusTimeoutError } from '../../src/index.js';
+import {
+  CancelledError,
+  createSystem,
+  InvalidStateError,
+  Status,
+  StatusTimeoutError,
+} from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
 
 type St = 'pending' | 'settling' | 'succeeded' | 'failed' | 'timedOut' | 'cancelled';

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type AnyActorRef, setup } from 'xstate';
+import type { AnyActorRef } from 'xstate';
 import {
   createSystem,
   type OrrerySystem,
@@ -16,21 +16,7 @@ import {
   SupervisorEscalationError,
 } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
-
-export const workerMachine = setup({
-  actions: {
-    crash: () => {
-      throw new Error('worker crashed');
-    },
-  },
-}).createMachine({
-  id: 'worker',
-  initial: 'working',
-  states: {
-    working: { on: { CRASH: { actions: 'crash' }, EXIT: 'exited' } },
-    exited: { type: 'final' },
-  },
-});
+import { workerMachine } from '../support/workerMachine.js';
 
 interface Model {
   now: number;
@@ -145,13 +131,17 @@ describe('supervisor model-based (OTP)', () => {
         fc.constantFrom<RestartStrategy>('one_for_one', 'one_for_all', 'rest_for_one'),
         fc.integer({ min: 1, max: 4 }),
         fc.integer({ min: 100, max: 1000 }),
-        fc.array(fc.constantFrom<RestartType>('permanent', 'transient', 'temporary'), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.constantFrom<RestartType>('permanent', 'transient', 'temporary'), {
+          minLength: 1,
+          maxLength: 5,
+        }),
         fc.commands(commands, { maxCommands: 25 }),
         (strategy, intensity, period, types, cmds) => {
           const clock = new TestClock();
           const system = createSystem({ clock, root: { strategy, intensity, periodMs: period } });
           const specs = types.map((restart, i) => ({ id: `c${i}`, restart }));
-          for (const s of specs) system.spawn(workerMachine, { supervisor: 'root', id: s.id, systemId: s.id, restart: s.restart });
+          for (const s of specs)
+            system.spawn(workerMachine, { supervisor: 'root', id: s.id, systemId: s.id, restart: s.restart });
           const refs = new Map(specs.map((s) => [s.id, system.root.child(s.id)!]));
           const model: Model = {
             now: 0,

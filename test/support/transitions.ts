@@ -23,7 +23,8 @@ export function recordTransitions(event: InspectionEvent): void {
   if (!machine) return;
   for (const t of (event as any)._transitions as any[]) {
     const source = t.source;
-    const list: any[] = t.eventType === '' ? source.always ?? [] : source.transitions.get(t.eventType) ?? [];
+    const list: any[] =
+      t.eventType === '' ? (source.always ?? []) : (source.transitions.get(t.eventType) ?? []);
     const index = list.indexOf(t);
     const key = transitionKey(machine, source.id, t.eventType, index);
     if (!seen.has(key)) {

@@ -378,6 +378,13 @@ describe('engine integration', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('a systemId registers the pending status in the system', () => {
+    const st = mk({ systemId: 'motor-x-move' });
+    expect(system.get('motor-x-move')).toBe(st.actor);
+    st.setFinished();
+    expect(system.get('motor-x-move')).toBeUndefined();
+  });
+
   it('uses the default system when none is given', async () => {
     const st = new Status();
     st.setFinished();

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+/**
+ * `orrery <command>`: one file per subcommand, dispatched here. Subcommand modules are loaded on demand so a
+ * command starts without loading the others.
+ */
+const commands: Record<
+  string,
+  { summary: string; load: () => Promise<(argv: string[]) => Promise<number>> }
+> = {
+  demo: {
+    summary: 'run the built-in simulators and lifecycles under a supervisor, with the inspector',
+    load: async () => (await import('./demo.js')).demoCommand,
+  },
+  lrc: {
+    summary: 'invoke a long running command on the built-in SKA device simulator',
+    load: async () => (await import('./lrc.js')).lrcCommand,
+  },
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  return [
+    'usage: orrery <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'orrery <command> --help for options',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`orrery: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  return (await command.load())(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(err instanceof Error ? `orrery: ${err.message}` : err);
+    process.exitCode = 1;
+  },
+);
