@@ -12,7 +12,8 @@ export interface WatcherUpdate extends StatusProgress {
 export function fractionRemaining(p: StatusProgress): number | undefined {
   if (typeof p.fraction === 'number') return p.fraction;
   const { current, initial, target } = p;
-  if (typeof current !== 'number' || typeof initial !== 'number' || typeof target !== 'number') return undefined;
+  if (typeof current !== 'number' || typeof initial !== 'number' || typeof target !== 'number')
+    return undefined;
   const span = Math.abs(initial - target);
   if (span === 0 || !Number.isFinite(span)) return undefined;
   const f = Math.abs(target - current) / span;
@@ -53,7 +54,9 @@ export class ProgressWatchers {
     const elapsed = this.#now() - this.#createdAt;
     const fraction = fractionRemaining(p);
     const remaining =
-      fraction !== undefined && fraction < 1 && fraction >= 0 ? (elapsed * fraction) / (1 - fraction) : undefined;
+      fraction !== undefined && fraction < 1 && fraction >= 0
+        ? (elapsed * fraction) / (1 - fraction)
+        : undefined;
     const update: WatcherUpdate = { ...p, fraction, elapsed, remaining };
     this.#last = update;
     for (const s of this.#sinks) {

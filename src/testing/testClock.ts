@@ -44,7 +44,8 @@ export class TestClock implements Clock {
   /** Time of the next due timer, or undefined. */
   nextAt(): number | undefined {
     let next: Timer | undefined;
-    for (const t of this.#timers.values()) if (!next || t.at < next.at || (t.at === next.at && t.seq < next.seq)) next = t;
+    for (const t of this.#timers.values())
+      if (!next || t.at < next.at || (t.at === next.at && t.seq < next.seq)) next = t;
     return next?.at;
   }
 
