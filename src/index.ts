@@ -25,3 +25,21 @@ export {
 } from '../machines/supervisor.js';
 export { Status, type StatusCallback, type StatusOptions, type StatusProgress, type WatcherUpdate } from './api/status.js';
 export { type StatusOutcome, statusMachine } from '../machines/status.js';
+export {
+  BackgroundTask,
+  type BackgroundTaskOptions,
+  BackgroundTaskProcessor,
+  type BackgroundTaskProcessorOptions,
+  backgroundTask,
+  type HasBackgroundTaskProcessor,
+  isErrored,
+  isRunning,
+  RunState,
+  type RunStateName,
+  type TaskAction,
+} from './api/backgroundTask.js';
+export { backgroundTaskMachine, runStateOf } from '../machines/backgroundTask.js';
+export { TimeoutIterator, type TimeoutIteratorOptions } from './api/timeoutIterator.js';
+export { type TimeoutIteratorOutcome, timeoutIteratorMachine } from '../machines/timeoutIterator.js';
+export { type ItemGenerator, type ItemHandler, StreamingTask, type StreamingTaskOptions } from './api/streamingTask.js';
+export { type StreamingTaskOutcome, streamingTaskMachine } from '../machines/streamingTask.js';

@@ -1,0 +1,354 @@
+/**
+ * PST background task processing (ska_pst.lmc.util `BackgroundTask`, `BackgroundTaskProcessor`,
+ * `background_task`, `RunState`) in TypeScript idiom: one `backgroundTask` machine actor per task, no thread and no
+ * polling reaper. Times are milliseconds, frequencies Hz.
+ */
+import { type Actor, fromPromise } from 'xstate';
+import {
+  type BackgroundTaskSnapshot,
+  backgroundTaskMachine,
+  RunState,
+  type RunStateName,
+  runStateOf,
+} from '../../machines/backgroundTask.js';
+import type { Logger } from '../engine/logging.js';
+import { getDefaultSystem, type OrrerySystem, type Supervisor } from '../engine/system.js';
+import { InvalidArgumentError, InvalidStateError, TaskCompletedError, toError } from '../errors.js';
+
+export { RunState, type RunStateName };
+
+/** STARTING or RUNNING (upstream `RunState.running()`). */
+export function isRunning(state: RunState): boolean {
+  return state === RunState.STARTING || state === RunState.RUNNING;
+}
+
+/** ERRORED (upstream `RunState.errored()`). */
+export function isErrored(state: RunState): boolean {
+  return state === RunState.ERRORED;
+}
+
+/** The task's action. It may return a promise; the signal is aborted if the task abandons it (stop timeout). */
+export type TaskAction = (signal: AbortSignal) => void | Promise<void>;
+
+export interface BackgroundTaskOptions {
+  /** Logger for task errors; the system's `{actor, machine}` child logger by default. */
+  logger?: Logger;
+  /** Runs per second; absent or null for a one-shot task. */
+  frequency?: number | null;
+  /** Milliseconds `stop()` waits for an in-flight action before the task errors with a TimeoutError. */
+  stopTimeout?: number | null;
+  /** Actor system to run in; the process default otherwise. */
+  system?: OrrerySystem;
+  /** Run the task's actor as a temporary child of this supervisor instead of detached. */
+  supervisor?: Supervisor | string;
+  /** Aborting it stops the task for good (a task aborted before `run()` completes without running). */
+  signal?: AbortSignal;
+  /** A name for the actor id and logs. */
+  name?: string;
+}
+
+export function checkAction(action: unknown): TaskAction {
+  if (typeof action !== 'function') {
+    throw new InvalidArgumentError(
+      `action must be a function, got ${action === null ? 'null' : typeof action}`,
+    );
+  }
+  return action as TaskAction;
+}
+
+export function checkFrequency(frequency: unknown): number | null {
+  if (frequency === undefined || frequency === null) return null;
+  if (typeof frequency !== 'number' || !(frequency > 0) || !Number.isFinite(frequency)) {
+    throw new InvalidArgumentError(
+      `frequency must be a positive finite number of Hz, got ${String(frequency)}`,
+    );
+  }
+  return frequency;
+}
+
+function checkStopTimeout(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw new InvalidArgumentError(
+      `stopTimeout must be a non-negative number of milliseconds, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+let counter = 0;
+
+/**
+ * Runs `action` once, or `frequency` times a second until stopped, on an actor of the system. The task has to be
+ * started explicitly with `run()`; it completes exactly once (finished, stopped or errored) and cannot run again.
+ * Its actor is spawned by the first `run()`, so a task that never runs holds nothing.
+ */
+export class BackgroundTask {
+  readonly name: string;
+  readonly frequency: number | null;
+  readonly stopTimeout: number | null;
+  /** Resolves once the task has completed, whatever the outcome (see `exception()`); never rejects. */
+  readonly done: Promise<void>;
+  readonly #action: TaskAction;
+  readonly #system: OrrerySystem;
+  readonly #supervisor: Supervisor | string | undefined;
+  readonly #logger: Logger | undefined;
+  #actor: Actor<typeof backgroundTaskMachine> | undefined;
+  #state: RunState = RunState.STOPPED;
+  #runs = 0;
+  #error: Error | null = null;
+  #completed = false;
+  #stopRequested = false;
+  #resolveDone!: () => void;
+  #completionListeners: Array<(task: BackgroundTask) => void> = [];
+  #abort: { signal: AbortSignal; listener: () => void } | undefined;
+
+  constructor(action: TaskAction, options: BackgroundTaskOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('BackgroundTask options must be an object');
+    }
+    this.#action = checkAction(action);
+    this.frequency = checkFrequency(options.frequency);
+    this.stopTimeout = checkStopTimeout(options.stopTimeout);
+    this.#system = options.system ?? getDefaultSystem();
+    this.#supervisor = options.supervisor;
+    this.#logger = options.logger;
+    this.name = options.name ?? `backgroundTask-${++counter}`;
+    this.done = new Promise<void>((resolve) => {
+      this.#resolveDone = resolve;
+    });
+    const signal = options.signal;
+    if (signal) {
+      const listener = () => this.#abortTask();
+      if (signal.aborted) listener();
+      else {
+        signal.addEventListener('abort', listener, { once: true });
+        this.#abort = { signal, listener };
+      }
+    }
+  }
+
+  /** The task's actor once `run()` was called (for the inspector or `system.inspect`). */
+  get actor(): Actor<typeof backgroundTaskMachine> | undefined {
+    return this.#actor;
+  }
+
+  get state(): RunState {
+    return this.#state;
+  }
+
+  /** True once the task has finished, been stopped or errored. */
+  get completed(): boolean {
+    return this.#completed;
+  }
+
+  /** Completed runs of the action. */
+  get runs(): number {
+    return this.#runs;
+  }
+
+  /**
+   * Start the task. A no-op while it is running; throws TaskCompletedError once it has completed (upstream
+   * asserts "Task has already completed, cannot run it again.").
+   */
+  run(): void {
+    if (this.#completed) throw new TaskCompletedError('Task has already completed, cannot run it again.');
+    if (this.#actor) return;
+    const action = this.#action;
+    const logic = backgroundTaskMachine.provide({
+      actors: {
+        // The action starts on the next microtask, so run() returns before any of it runs (upstream starts a
+        // thread); a stop() in between means it never starts.
+        action: fromPromise<boolean, void>(async ({ signal }) => {
+          await undefined;
+          if (signal.aborted || this.#stopRequested) return false;
+          await action(signal);
+          return true;
+        }),
+      },
+    });
+    const input = { frequency: this.frequency, stopTimeout: this.stopTimeout };
+    const actor =
+      this.#supervisor === undefined
+        ? this.#system.spawnDetached(logic, { id: this.name, input })
+        : this.#system.spawn(logic, {
+            id: this.name,
+            input,
+            supervisor: this.#supervisor,
+            restart: 'temporary',
+          });
+    this.#actor = actor;
+    actor.subscribe({
+      next: (snapshot) => this.#onSnapshot(snapshot),
+      error: (err) => this.#complete(RunState.ERRORED, toError(err)),
+      // stopped from outside (system.stop(), supervisor shutdown) without reaching a final state
+      complete: () =>
+        this.#complete(this.#state === RunState.ERRORED ? RunState.ERRORED : RunState.STOPPED, null),
+    });
+    actor.send({ type: 'RUN' });
+  }
+
+  /** STARTING or RUNNING. */
+  running(): boolean {
+    return isRunning(this.#state);
+  }
+
+  hasErrored(): boolean {
+    return isErrored(this.#state);
+  }
+
+  /** The error that ended the task, or null. */
+  exception(): Error | null {
+    return this.#error;
+  }
+
+  /**
+   * Stop the task and resolve once it has completed (after the in-flight action, if any, has settled or the stop
+   * timeout expired). Resolves at once if the task is not running; a never-run task can still be run afterwards,
+   * as upstream.
+   */
+  stop(): Promise<void> {
+    if (this.#completed) return Promise.resolve();
+    if (this.#state === RunState.STOPPING) return this.done;
+    if (!this.running()) return Promise.resolve();
+    this.#stopRequested = true;
+    this.#actor?.send({ type: 'STOP' });
+    return this.done;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /** Call `listener(task)` once the task completes (at once if it has); used by BackgroundTaskProcessor. */
+  onCompleted(listener: (task: BackgroundTask) => void): void {
+    if (this.#completed) listener(this);
+    else this.#completionListeners.push(listener);
+  }
+
+  toString(): string {
+    const name = Object.keys(RunState).find((k) => RunState[k as RunStateName] === this.#state);
+    return `BackgroundTask(${this.name}, state=${name}, completed=${this.#completed})`;
+  }
+
+  #abortTask(): void {
+    if (this.#actor) void this.stop();
+    else this.#complete(RunState.STOPPED, null);
+  }
+
+  #onSnapshot(snapshot: BackgroundTaskSnapshot): void {
+    if (this.#completed) return;
+    this.#state = runStateOf(snapshot);
+    this.#runs = snapshot.context.runs;
+    if (snapshot.status === 'done') this.#complete(this.#state, snapshot.context.error);
+  }
+
+  #complete(state: RunState, error: Error | null): void {
+    if (this.#completed) return;
+    this.#completed = true;
+    this.#state = state;
+    this.#error = error;
+    if (this.#actor) this.#runs = this.#actor.getSnapshot().context.runs;
+    if (error) {
+      const logger =
+        this.#logger ?? (this.#actor && this.#system.loggerFor(this.#actor, 'backgroundTask').logger);
+      logger?.error({ err: error, task: this.name }, 'Error during processing of task.');
+    }
+    if (this.#abort) this.#abort.signal.removeEventListener('abort', this.#abort.listener);
+    this.#abort = undefined;
+    this.#resolveDone();
+    const listeners = this.#completionListeners;
+    this.#completionListeners = [];
+    for (const listener of listeners) listener(this);
+  }
+}
+
+export interface BackgroundTaskProcessorOptions {
+  /** Default logger of the tasks it submits. */
+  logger?: Logger;
+  system?: OrrerySystem;
+  supervisor?: Supervisor | string;
+}
+
+/**
+ * Submits background tasks and forgets them when they complete. Upstream reaps finished tasks with a 10 Hz polling
+ * task (and mutates the list it iterates); here a task leaves `tasks` the moment its actor completes.
+ */
+export class BackgroundTaskProcessor {
+  readonly #tasks = new Set<BackgroundTask>();
+  readonly #logger: Logger | undefined;
+  readonly #system: OrrerySystem | undefined;
+  readonly #supervisor: Supervisor | string | undefined;
+
+  constructor(options: BackgroundTaskProcessorOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('BackgroundTaskProcessor options must be an object');
+    }
+    this.#logger = options.logger;
+    this.#system = options.system;
+    this.#supervisor = options.supervisor;
+  }
+
+  /** The tasks still running, in submission order. */
+  get tasks(): BackgroundTask[] {
+    return [...this.#tasks];
+  }
+
+  /** Create a task (one-shot, or periodic with `frequency`), run it and return it. */
+  submitTask(
+    action: TaskAction,
+    options: { logger?: Logger; frequency?: number | null } = {},
+  ): BackgroundTask {
+    const task = new BackgroundTask(action, {
+      logger: options.logger ?? this.#logger,
+      frequency: options.frequency,
+      system: this.#system,
+      supervisor: this.#supervisor,
+    });
+    task.run();
+    this.#tasks.add(task);
+    task.onCompleted((t) => this.#tasks.delete(t));
+    return task;
+  }
+
+  /** Stop every task and resolve when all have completed. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.#tasks].map((t) => t.stop()));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** An object whose `@backgroundTask` methods run on its processor (upstream `_background_task_processor`). */
+export interface HasBackgroundTaskProcessor {
+  backgroundTaskProcessor?: BackgroundTaskProcessor;
+}
+
+/**
+ * Method decorator (TypeScript 5 standard decorators): calling the method submits it, with its arguments, to
+ * `this.backgroundTaskProcessor` as a one-shot task and returns at once.
+ *
+ * Upstream returns None (fire and forget: the outcome only shows in the log); this returns the BackgroundTask, so
+ * a caller can await `task.done` and read `task.exception()`. A decorator cannot change a method's type, so
+ * declare the method as returning `void | BackgroundTask` to see the task at call sites. Throws InvalidStateError
+ * if the object has no `backgroundTaskProcessor` when the method is called.
+ */
+export function backgroundTask<This extends HasBackgroundTaskProcessor, Args extends unknown[], Return>(
+  method: (this: This, ...args: Args) => Return,
+  context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => Return>,
+): (this: This, ...args: Args) => Return {
+  const name = String(context.name);
+  return function (this: This, ...args: Args): Return {
+    const processor = this?.backgroundTaskProcessor;
+    if (!(processor instanceof BackgroundTaskProcessor)) {
+      throw new InvalidStateError(
+        `@backgroundTask method '${name}' needs this.backgroundTaskProcessor to be a BackgroundTaskProcessor`,
+      );
+    }
+    return processor.submitTask(async () => {
+      await method.apply(this, args);
+    }) as Return;
+  };
+}

@@ -1,0 +1,212 @@
+/**
+ * PST `StreamingTask` in TypeScript idiom: consume the items of a generator in the background and hand each to a
+ * handler, until stopped or the generator ends. The generator gets an AbortSignal (upstream: a threading.Event
+ * abort event) that `stop()` aborts. Each `start()` runs one `streamingTask` machine actor.
+ */
+import { type Actor, fromPromise } from 'xstate';
+import {
+  type StreamingTaskOutcome,
+  type StreamingTaskSnapshot,
+  streamingTaskMachine,
+} from '../../machines/streamingTask.js';
+import type { Logger } from '../engine/logging.js';
+import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
+import { InvalidArgumentError, toError } from '../errors.js';
+
+export type ItemGenerator<T> = (signal: AbortSignal) => AsyncIterable<T> | Iterable<T>;
+export type ItemHandler<T> = (item: T) => void | Promise<void>;
+
+export interface StreamingTaskOptions {
+  /** Called with an error of the generator or of the handler (the stream then ends); logged when absent. */
+  exceptionHandler?: (error: Error) => void;
+  logger?: Logger;
+  system?: OrrerySystem;
+}
+
+const ABORTED = Symbol('aborted');
+
+/** Resolves with ABORTED when `signal` aborts; `dispose()` removes the listener. */
+function whenAborted(signal: AbortSignal): { promise: Promise<typeof ABORTED>; dispose: () => void } {
+  let listener = () => {};
+  const promise = new Promise<typeof ABORTED>((resolve) => {
+    listener = () => resolve(ABORTED);
+    if (signal.aborted) resolve(ABORTED);
+    else signal.addEventListener('abort', listener, { once: true });
+  });
+  return { promise, dispose: () => signal.removeEventListener('abort', listener) };
+}
+
+/** A signal that aborts when either does. */
+function eitherAborted(a: AbortSignal, b: AbortSignal): AbortSignal {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  for (const signal of [a, b]) {
+    if (signal.aborted) abort();
+    else signal.addEventListener('abort', abort, { once: true });
+  }
+  return controller.signal;
+}
+
+function iteratorOf<T>(iterable: unknown): Iterator<T> | AsyncIterator<T> {
+  const it = iterable as Record<symbol, unknown> | null;
+  if (it !== null && typeof it === 'object') {
+    if (typeof it[Symbol.asyncIterator] === 'function')
+      return (it[Symbol.asyncIterator] as () => AsyncIterator<T>)();
+    if (typeof it[Symbol.iterator] === 'function') return (it[Symbol.iterator] as () => Iterator<T>)();
+  }
+  throw new InvalidArgumentError('the item generator must return an iterable or an async iterable');
+}
+
+/** Pull items and hand them to `handler` until the generator ends or `signal` aborts. */
+async function consume<T>(
+  generator: ItemGenerator<T>,
+  handler: ItemHandler<T>,
+  signal: AbortSignal,
+): Promise<void> {
+  const iterator = iteratorOf<T>(generator(signal));
+  const abort = whenAborted(signal);
+  let exhausted = false;
+  try {
+    while (!signal.aborted) {
+      const result = await Promise.race([iterator.next(), abort.promise]);
+      if (result === ABORTED || signal.aborted) return;
+      if (result.done) {
+        exhausted = true;
+        return;
+      }
+      await handler(result.value);
+    }
+  } catch (err) {
+    if (!signal.aborted) throw err;
+  } finally {
+    abort.dispose();
+    if (!exhausted) {
+      Promise.resolve()
+        .then(() => iterator.return?.())
+        .catch(() => {});
+    }
+  }
+}
+
+export class StreamingTask<T> {
+  readonly taskName: string;
+  readonly #generator: ItemGenerator<T>;
+  readonly #handler: ItemHandler<T>;
+  readonly #exceptionHandler: ((error: Error) => void) | undefined;
+  readonly #logger: Logger | undefined;
+  readonly #system: OrrerySystem;
+  #actor: Actor<typeof streamingTaskMachine> | undefined;
+  #done: Promise<void> = Promise.resolve();
+  #outcome: StreamingTaskOutcome | null = null;
+
+  constructor(
+    taskName: string,
+    itemGenerator: ItemGenerator<T>,
+    itemHandler: ItemHandler<T>,
+    options: StreamingTaskOptions = {},
+  ) {
+    if (typeof taskName !== 'string') throw new InvalidArgumentError('taskName must be a string');
+    if (typeof itemGenerator !== 'function')
+      throw new InvalidArgumentError('itemGenerator must be a function');
+    if (typeof itemHandler !== 'function') throw new InvalidArgumentError('itemHandler must be a function');
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('StreamingTask options must be an object');
+    }
+    if (options.exceptionHandler !== undefined && typeof options.exceptionHandler !== 'function') {
+      throw new InvalidArgumentError('exceptionHandler must be a function');
+    }
+    this.taskName = taskName;
+    this.#generator = itemGenerator;
+    this.#handler = itemHandler;
+    this.#exceptionHandler = options.exceptionHandler;
+    this.#logger = options.logger;
+    this.#system = options.system ?? getDefaultSystem();
+  }
+
+  /** The actor of the current (or last) run. */
+  get actor(): Actor<typeof streamingTaskMachine> | undefined {
+    return this.#actor;
+  }
+
+  /** How the last run ended ('stopped' | 'exhausted' | 'failed'), or null while running or never started. */
+  get outcome(): StreamingTaskOutcome | null {
+    return this.#outcome;
+  }
+
+  /** Resolves when the current (or last) run has ended. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  /** True while items are being streamed (not once `stop()` was called). */
+  isRunning(): boolean {
+    const snapshot = this.#actor?.getSnapshot();
+    return snapshot?.status === 'active' && snapshot.matches({ running: 'streaming' });
+  }
+
+  /** Start streaming; a no-op while running. Aborting `signal` stops the task. */
+  start(options: { signal?: AbortSignal } = {}): void {
+    if (this.#actor?.getSnapshot().status === 'active') return;
+    const signal = options.signal;
+    if (signal?.aborted) return;
+    const [generator, handler] = [this.#generator, this.#handler];
+    const logic = streamingTaskMachine.provide({
+      actors: {
+        // the machine's signal aborts on STOP, the promise actor's own when the actor is stopped from outside
+        consume: fromPromise<void, { signal: AbortSignal }>(({ input, signal: stopped }) =>
+          consume(generator, handler, eitherAborted(input.signal, stopped)),
+        ),
+      },
+    });
+    const onAbort = () => void this.stop();
+    let resolveDone!: () => void;
+    this.#done = new Promise<void>((resolve) => {
+      resolveDone = resolve;
+    });
+    this.#outcome = null;
+    let finished = false;
+    const finish = (outcome: StreamingTaskOutcome, error: Error | null) => {
+      if (finished) return;
+      finished = true;
+      if (actor === this.#actor) this.#outcome = outcome;
+      signal?.removeEventListener('abort', onAbort);
+      if (error) this.#reportError(error, actor);
+      resolveDone();
+    };
+    const actor = this.#system.spawnDetached(logic, { id: this.taskName });
+    this.#actor = actor;
+    actor.subscribe({
+      next: (snapshot: StreamingTaskSnapshot) => {
+        if (snapshot.status === 'done')
+          finish(snapshot.value as StreamingTaskOutcome, snapshot.context.error);
+      },
+      error: (err) => finish('failed', toError(err)),
+      complete: () => finish('stopped', null),
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    actor.send({ type: 'START' });
+  }
+
+  /** Stop streaming: aborts the generator's signal; resolves when the consumer has returned. */
+  stop(): Promise<void> {
+    if (this.#actor?.getSnapshot().status === 'active') this.#actor.send({ type: 'STOP' });
+    return this.#done;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  #reportError(error: Error, actor: Actor<typeof streamingTaskMachine>): void {
+    const logger = this.#logger ?? this.#system.loggerFor(actor, 'streamingTask').logger;
+    if (!this.#exceptionHandler) {
+      logger.error({ err: error, task: this.taskName }, 'Error during processing of streamed items.');
+      return;
+    }
+    try {
+      this.#exceptionHandler(error);
+    } catch (err) {
+      logger.error({ err, task: this.taskName }, 'The exception handler of a streaming task threw.');
+    }
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * PST `TimeoutIterator` in TypeScript idiom: an async iterator over an (async) iterable whose every `next()` is
+ * bounded by `timeout` milliseconds, and which an AbortSignal ends. Runs one `timeoutIterator` machine actor (spawned
+ * on the first `next()`); its deadlines are XState delays on the system's clock.
+ */
+import { type Actor, fromPromise } from 'xstate';
+import {
+  type TimeoutIteratorOutcome,
+  type TimeoutIteratorSnapshot,
+  timeoutIteratorMachine,
+} from '../../machines/timeoutIterator.js';
+import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
+import { InvalidArgumentError } from '../errors.js';
+
+export interface TimeoutIteratorOptions {
+  /** Milliseconds each item may take to arrive; 0 (the default) waits forever. A miss throws TimeoutError. */
+  timeout?: number;
+  /** Ends the iteration (upstream `abort_event`): pending and later `next()` calls resolve `done`. */
+  signal?: AbortSignal;
+  /**
+   * The producer's period in milliseconds (upstream `expected_rate`, a period despite its name). The first item
+   * gets `2 * expectedRate` on top of `timeout` ("polling may require up to 2 intervals"). Default 0.
+   */
+  expectedRate?: number;
+  system?: OrrerySystem;
+}
+
+type Source<T> = Iterator<T> | AsyncIterator<T>;
+
+interface Request<T> {
+  resolve: (result: IteratorResult<T>) => void;
+  reject: (error: Error) => void;
+}
+
+function checkMilliseconds(name: string, value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || value === Number.POSITIVE_INFINITY) {
+    throw new InvalidArgumentError(
+      `${name} must be a non-negative finite number of milliseconds, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function toSource<T>(iterable: unknown): Source<T> {
+  const it = iterable as Record<symbol | string, unknown> | null;
+  if (it !== null && (typeof it === 'object' || typeof it === 'function')) {
+    if (typeof it[Symbol.asyncIterator] === 'function')
+      return (it[Symbol.asyncIterator] as () => Source<T>).call(it);
+    if (typeof it[Symbol.iterator] === 'function') return (it[Symbol.iterator] as () => Source<T>).call(it);
+    if (typeof it.next === 'function') return it as unknown as Source<T>;
+  }
+  throw new InvalidArgumentError('TimeoutIterator needs an iterable, an async iterable or an iterator');
+}
+
+const DONE = { done: true, value: undefined } as const;
+let counter = 0;
+
+export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
+  readonly timeout: number;
+  readonly expectedRate: number;
+  readonly #source: Source<T>;
+  readonly #system: OrrerySystem;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = () => this.#end();
+  #actor: Actor<typeof timeoutIteratorMachine> | undefined;
+  #requests: Request<T>[] = [];
+  #delivered = 0;
+  #finished = false;
+
+  constructor(iterable: Iterable<T> | AsyncIterable<T> | Source<T>, options: TimeoutIteratorOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('TimeoutIterator options must be an object');
+    }
+    this.timeout = checkMilliseconds('timeout', options.timeout);
+    this.expectedRate = checkMilliseconds('expectedRate', options.expectedRate);
+    this.#source = toSource<T>(iterable);
+    this.#system = options.system ?? getDefaultSystem();
+    this.#signal = options.signal;
+    if (this.#signal?.aborted) this.#finished = true;
+    else this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /** The machine actor, once the first `next()` has spawned it. */
+  get actor(): Actor<typeof timeoutIteratorMachine> | undefined {
+    return this.#actor;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** The next item; `done` at the end or after an abort; throws TimeoutError (once) if the item is late. */
+  next(): Promise<IteratorResult<T>> {
+    if (this.#finished) return Promise.resolve(DONE);
+    return new Promise<IteratorResult<T>>((resolve, reject) => {
+      this.#requests.push({ resolve, reject });
+      const actor = this.#actor ?? this.#spawn();
+      if (this.#requests.length === 1 && actor.getSnapshot().value === 'waiting')
+        actor.send({ type: 'NEXT' });
+    });
+  }
+
+  /** Stop iterating (a `break` out of `for await`); closes the wrapped iterator. */
+  async return(): Promise<IteratorResult<T>> {
+    this.#end();
+    return DONE;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#end();
+  }
+
+  #spawn(): Actor<typeof timeoutIteratorMachine> {
+    const source = this.#source;
+    const logic = timeoutIteratorMachine.provide({
+      actors: { pull: fromPromise<IteratorResult<unknown>, void>(async () => await source.next()) },
+    });
+    const actor = this.#system.spawnDetached(logic, {
+      id: `timeoutIterator-${++counter}`,
+      input: { timeout: this.timeout, expectedRate: this.expectedRate },
+    });
+    this.#actor = actor;
+    actor.subscribe({
+      next: (snapshot) => this.#onSnapshot(snapshot),
+      error: (err) => this.#finish('failed', err as Error),
+      complete: () => this.#finish('aborted', null),
+    });
+    return actor;
+  }
+
+  #onSnapshot(snapshot: TimeoutIteratorSnapshot): void {
+    if (snapshot.status === 'done') {
+      this.#finish(snapshot.value as TimeoutIteratorOutcome, snapshot.context.error);
+      return;
+    }
+    if (snapshot.context.count > this.#delivered) {
+      this.#delivered = snapshot.context.count;
+      this.#requests.shift()?.resolve({ done: false, value: snapshot.context.item as T });
+    }
+    if (this.#requests.length && snapshot.value === 'waiting') this.#actor?.send({ type: 'NEXT' });
+  }
+
+  /** Abort or return(): end the iteration now. */
+  #end(): void {
+    if (this.#finished) return;
+    if (this.#actor) this.#actor.send({ type: 'ABORT' });
+    else this.#finish('aborted', null);
+  }
+
+  #finish(outcome: TimeoutIteratorOutcome, error: Error | null): void {
+    if (this.#finished && !this.#requests.length) return;
+    this.#finished = true;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    const requests = this.#requests;
+    this.#requests = [];
+    const first = requests.shift();
+    if (first) {
+      if (error && (outcome === 'timedOut' || outcome === 'failed')) first.reject(error);
+      else first.resolve(DONE);
+    }
+    for (const r of requests) r.resolve(DONE);
+    if (outcome === 'timedOut' || outcome === 'aborted') {
+      // release the producer; an abandoned pull may still settle, its result is dropped
+      Promise.resolve()
+        .then(() => this.#source.return?.())
+        .catch(() => {});
+    }
+  }
+}

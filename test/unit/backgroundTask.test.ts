@@ -1,0 +1,359 @@
+/**
+ * PST BackgroundTask: checklist 9.2 items 1-2 (ported from ska-pst-lmc tests/unit/test_background_task.py) and
+ * the improvements of 9.2.6 (interruptible waits, bounded stop, no reaper).
+ * Simulated time (TestClock) throughout; an action's promise settles on the microtask queue, so time is walked
+ * timer by timer with a macrotask flush in between (`advance`).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  BackgroundTask,
+  BackgroundTaskProcessor,
+  createSystem,
+  InvalidArgumentError,
+  InvalidStateError,
+  isErrored,
+  isRunning,
+  type OrrerySystem,
+  RunState,
+  TaskCompletedError,
+  TimeoutError,
+} from '../../src/index.js';
+import { TestClock } from '../../src/testing/index.js';
+import { advance, flush } from '../support/simulatedTime.js';
+import { captureLogs, controlled } from '../support/taskFixtures.js';
+
+let system: OrrerySystem | undefined;
+let clock: TestClock;
+afterEach(async () => {
+  await system?.stop();
+  system = undefined;
+});
+
+function start(options: { logger?: never } = {}) {
+  clock = new TestClock();
+  system = createSystem({ clock, ...options });
+  return system;
+}
+
+describe('9.2.1 lifecycle (test_background_task.py)', () => {
+  it('9.2.1 a new task is STOPPED and not running', () => {
+    const task = new BackgroundTask(() => {}, { system: start() });
+    expect(task.state).toBe(RunState.STOPPED);
+    expect(task.running()).toBe(false);
+    expect(task.completed).toBe(false);
+    expect(task.actor).toBeUndefined();
+  });
+
+  it('9.2.1 run() starts exactly one worker; a second run() while running keeps the same one', async () => {
+    const s = start();
+    const { action, calls } = controlled();
+    const task = new BackgroundTask(action, { system: s });
+    task.run();
+    const worker = task.actor;
+    expect(worker).toBeDefined();
+    expect(task.state).toBe(RunState.RUNNING);
+    expect(task.running()).toBe(true);
+    task.run();
+    await flush();
+    expect(task.actor).toBe(worker);
+    expect(calls).toHaveLength(1);
+    expect(s.detachedCount).toBe(1);
+    calls[0].resolve();
+    await task.done;
+    expect(s.detachedCount).toBe(0);
+  });
+
+  it('9.2.1 stop() ends in STOPPED and completed', async () => {
+    const task = new BackgroundTask(() => {}, { system: start(), frequency: 10 });
+    task.run();
+    await flush();
+    await task.stop();
+    expect(task.state).toBe(RunState.STOPPED);
+    expect(task.completed).toBe(true);
+    expect(task.running()).toBe(false);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('9.2.1 run() after completion throws "Task has already completed, cannot run it again."', async () => {
+    const task = new BackgroundTask(() => {}, { system: start(), frequency: 10 });
+    task.run();
+    await task.stop();
+    expect(() => task.run()).toThrow(TaskCompletedError);
+    expect(() => task.run()).toThrow('Task has already completed, cannot run it again.');
+    expect(() => task.run()).toThrow(InvalidStateError);
+  });
+
+  it('stop() is idempotent: when never run, while stopping and after completion', async () => {
+    const s = start();
+    const { action, calls } = controlled();
+    const task = new BackgroundTask(action, { system: s });
+    await task.stop();
+    expect(task.completed).toBe(false); // upstream: stop() on a task that is not running returns at once
+    task.run();
+    await flush();
+    const first = task.stop();
+    expect(task.state).toBe(RunState.STOPPING);
+    expect(task.running()).toBe(false);
+    const second = task.stop();
+    task.run(); // no-op while stopping
+    calls[0].resolve();
+    await Promise.all([first, second]);
+    await task.stop();
+    expect(task.state).toBe(RunState.STOPPED);
+    expect(calls).toHaveLength(1);
+  });
+});
+
+describe('9.2.2 one-shot, periodic, errors (test_background_task.py)', () => {
+  it('9.2.2 a one-shot action is called exactly once, then the task is STOPPED and completed', async () => {
+    let calls = 0;
+    const task = new BackgroundTask(() => void calls++, { system: start() });
+    task.run();
+    await task.done;
+    await advance(clock, 1000);
+    expect(calls).toBe(1);
+    expect(task.runs).toBe(1);
+    expect(task.state).toBe(RunState.STOPPED);
+    expect(task.completed).toBe(true);
+    expect(task.actor?.getSnapshot().status).toBe('done');
+  });
+
+  it('9.2.2 a periodic action at 1000 Hz is called more than once in 10 ms', async () => {
+    let calls = 0;
+    const task = new BackgroundTask(() => void calls++, { system: start(), frequency: 1000 });
+    task.run();
+    await advance(clock, 10);
+    expect(calls).toBeGreaterThan(1);
+    expect(calls).toBe(11); // t = 0, 1, ..., 10 ms: one run per period of simulated time
+    await task.stop();
+    const after = calls;
+    await advance(clock, 100);
+    expect(calls).toBe(after);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('9.2.2 a throwing action ends ERRORED, exception() is the error, not running', async () => {
+    const err = new Error('boom');
+    const task = new BackgroundTask(
+      () => {
+        throw err;
+      },
+      { system: start() },
+    );
+    task.run();
+    await task.done;
+    expect(task.hasErrored()).toBe(true);
+    expect(task.state).toBe(RunState.ERRORED);
+    expect(task.exception()).toBe(err);
+    expect(task.running()).toBe(false);
+    expect(task.completed).toBe(true);
+    expect(() => task.run()).toThrow(TaskCompletedError);
+  });
+
+  it('9.2.2 a rejecting action ends a periodic task too (no further runs)', async () => {
+    let calls = 0;
+    const err = new Error('third run failed');
+    const task = new BackgroundTask(
+      async () => {
+        if (++calls === 3) throw err;
+      },
+      { system: start(), frequency: 100 },
+    );
+    task.run();
+    await advance(clock, 100);
+    expect(calls).toBe(3);
+    expect(task.exception()).toBe(err);
+    expect(task.runs).toBe(2);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a non-Error thrown is wrapped in an Error that keeps it as cause', async () => {
+    const task = new BackgroundTask(
+      () => {
+        throw 'text';
+      },
+      { system: start() },
+    );
+    task.run();
+    await task.done;
+    expect(task.exception()).toBeInstanceOf(Error);
+    expect(task.exception()?.cause).toBe('text');
+  });
+
+  it('logs "Error during processing of task." through the actor-bound system logger', async () => {
+    const { lines, logger } = captureLogs();
+    const task = new BackgroundTask(() => Promise.reject(new Error('bad')), { system: start({ logger }) });
+    task.run();
+    await task.done;
+    const line = lines.find((l) => l.msg === 'Error during processing of task.');
+    expect(line).toMatchObject({
+      level: 50,
+      actor: task.actor?.id,
+      machine: 'backgroundTask',
+      task: task.name,
+    });
+    expect(line.err.message).toBe('bad');
+  });
+
+  it('logs to the logger given to the task', async () => {
+    const { lines, logger } = captureLogs();
+    const task = new BackgroundTask(() => Promise.reject(new Error('bad')), { system: start(), logger });
+    task.run();
+    await task.done;
+    expect(lines.map((l) => l.msg)).toEqual(['Error during processing of task.']);
+  });
+});
+
+describe('9.2.6 improvements over upstream', () => {
+  it('STOP interrupts the wait between periodic runs at once (upstream sleeps 1/frequency)', async () => {
+    let calls = 0;
+    const task = new BackgroundTask(() => void calls++, { system: start(), frequency: 0.001 });
+    task.run();
+    await advance(clock, 10);
+    expect(calls).toBe(1);
+    await task.stop(); // no clock advance needed: the 1000 s wait is cancelled
+    expect(task.state).toBe(RunState.STOPPED);
+    expect(calls).toBe(1);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('stop() while the action is in flight goes through STOPPING and waits for it, then STOPPED', async () => {
+    const { action, calls } = controlled();
+    const task = new BackgroundTask(action, { system: start(), frequency: 1000 });
+    task.run();
+    await flush();
+    let stopped = false;
+    const stopping = task.stop().then(() => {
+      stopped = true;
+    });
+    await advance(clock, 50);
+    expect(task.state).toBe(RunState.STOPPING);
+    expect(stopped).toBe(false);
+    calls[0].resolve();
+    await stopping;
+    expect(task.state).toBe(RunState.STOPPED);
+    expect(task.runs).toBe(1);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('run() returns before any of the action runs; stop() before it started means it never runs', async () => {
+    const s = start();
+    let calls = 0;
+    const task = new BackgroundTask(() => void calls++, { system: s, frequency: 1000 });
+    task.run();
+    expect(calls).toBe(0);
+    await task.stop();
+    await advance(clock, 10);
+    expect(calls).toBe(0);
+    expect(task.runs).toBe(0);
+    expect(task.state).toBe(RunState.STOPPED);
+  });
+
+  it('an action failing while STOPPING ends ERRORED', async () => {
+    const { action, calls } = controlled();
+    const task = new BackgroundTask(action, { system: start() });
+    task.run();
+    await flush();
+    const stopping = task.stop();
+    calls[0].reject(new Error('late failure'));
+    await stopping;
+    expect(task.state).toBe(RunState.ERRORED);
+    expect(task.exception()?.message).toBe('late failure');
+  });
+
+  it('stopTimeout bounds STOPPING: ERRORED with TimeoutError, the action signal is aborted', async () => {
+    const { action, calls } = controlled();
+    const task = new BackgroundTask(action, { system: start(), stopTimeout: 50 });
+    task.run();
+    await flush();
+    const stopping = task.stop();
+    await advance(clock, 49);
+    expect(task.state).toBe(RunState.STOPPING);
+    await advance(clock, 1);
+    await stopping;
+    expect(task.state).toBe(RunState.ERRORED);
+    expect(task.exception()).toBeInstanceOf(TimeoutError);
+    expect(task.exception()?.message).toBe('Task did not stop within 50 ms; its action was abandoned.');
+    expect(calls[0].signal.aborted).toBe(true);
+    calls[0].resolve(); // a late settlement changes nothing
+    await flush();
+    expect(task.state).toBe(RunState.ERRORED);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('aborting the signal stops a running task; aborted before run() it completes without running', async () => {
+    const s = start();
+    const controller = new AbortController();
+    const task = new BackgroundTask(() => {}, { system: s, frequency: 10, signal: controller.signal });
+    task.run();
+    await flush();
+    controller.abort();
+    await task.done;
+    expect(task.state).toBe(RunState.STOPPED);
+
+    let calls = 0;
+    const never = new BackgroundTask(() => void calls++, { system: s, signal: AbortSignal.abort() });
+    expect(never.completed).toBe(true);
+    expect(() => never.run()).toThrow(TaskCompletedError);
+    expect(calls).toBe(0);
+  });
+
+  it('system.stop() completes a running task as STOPPED and resolves done', async () => {
+    const s = start();
+    const task = new BackgroundTask(() => {}, { system: s, frequency: 10 });
+    task.run();
+    await flush();
+    await s.stop();
+    await task.done;
+    expect(task.completed).toBe(true);
+    expect(task.state).toBe(RunState.STOPPED);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('runs as a temporary child of a supervisor, which does not restart it when it completes', async () => {
+    const s = start();
+    const sup = s.supervisor('tasks');
+    const task = new BackgroundTask(() => {}, { system: s, supervisor: sup, frequency: 100, name: 'poller' });
+    task.run();
+    expect(sup.children()).toEqual(['poller']);
+    await advance(clock, 25);
+    expect(task.runs).toBe(3);
+    await task.stop();
+    expect(sup.children()).toEqual([]);
+    expect(s.detachedCount).toBe(0);
+  });
+
+  it('[Symbol.asyncDispose] stops the task', async () => {
+    const task = new BackgroundTask(() => {}, { system: start(), frequency: 10 });
+    task.run();
+    await task[Symbol.asyncDispose]();
+    expect(task.completed).toBe(true);
+    expect(String(task)).toBe(`BackgroundTask(${task.name}, state=STOPPED, completed=true)`);
+  });
+});
+
+describe('RunState and argument checks', () => {
+  it('RunState has upstream values and helpers', () => {
+    expect(RunState).toEqual({ STOPPED: 1, STARTING: 2, RUNNING: 3, STOPPING: 4, ERRORED: 5 });
+    expect([1, 2, 3, 4, 5].map((s) => isRunning(s as RunState))).toEqual([false, true, true, false, false]);
+    expect([1, 2, 3, 4, 5].map((s) => isErrored(s as RunState))).toEqual([false, false, false, false, true]);
+  });
+
+  it('bad arguments throw InvalidArgumentError with a clear message', () => {
+    const s = start();
+    expect(() => new BackgroundTask(42 as never, { system: s })).toThrow(
+      'action must be a function, got number',
+    );
+    expect(() => new BackgroundTask(null as never)).toThrow(InvalidArgumentError);
+    for (const frequency of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '10']) {
+      expect(() => new BackgroundTask(() => {}, { system: s, frequency: frequency as never })).toThrow(
+        `frequency must be a positive finite number of Hz, got ${String(frequency)}`,
+      );
+    }
+    expect(() => new BackgroundTask(() => {}, { system: s, stopTimeout: -1 })).toThrow(
+      'stopTimeout must be a non-negative number of milliseconds, got -1',
+    );
+    expect(() => new BackgroundTask(() => {}, null as never)).toThrow(InvalidArgumentError);
+    expect(() => new BackgroundTaskProcessor(null as never)).toThrow(InvalidArgumentError);
+  });
+});

@@ -1,0 +1,285 @@
+/**
+ * PST StreamingTask (upstream source not available, behaviour from its API docs): consume a generator's items
+ * until stopped or exhausted; stop() signals the generator through its abort signal; errors go to the
+ * exception handler.
+ */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createActor } from 'xstate';
+import {
+  createSystem,
+  InvalidArgumentError,
+  type OrrerySystem,
+  StreamingTask,
+  streamingTaskMachine,
+} from '../../src/index.js';
+import { TestClock } from '../../src/testing/index.js';
+import { advance, flush } from '../support/simulatedTime.js';
+import { recordTransitions } from '../support/transitions.js';
+
+let system: OrrerySystem | undefined;
+let clock: TestClock;
+afterEach(async () => {
+  await system?.stop();
+  system = undefined;
+});
+
+function start(logger?: never): OrrerySystem {
+  clock = new TestClock();
+  system = createSystem({ clock, logger });
+  return system;
+}
+
+/** Items every `periodMs` of simulated time until the signal aborts (a monitoring stream). */
+function ticker(periodMs: number, log: string[] = []) {
+  return async function* (signal: AbortSignal) {
+    try {
+      for (let i = 0; !signal.aborted; i++) {
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, periodMs));
+        yield i;
+      }
+    } finally {
+      log.push('generator closed');
+    }
+  };
+}
+
+describe('StreamingTask', () => {
+  it('hands every item to the handler until the generator is exhausted', async () => {
+    const items: number[] = [];
+    const task = new StreamingTask(
+      'health',
+      () => [1, 2, 3],
+      (i) => void items.push(i),
+      { system: start() },
+    );
+    expect(task.isRunning()).toBe(false);
+    task.start();
+    expect(task.isRunning()).toBe(true);
+    await task.done;
+    expect(items).toEqual([1, 2, 3]);
+    expect(task.outcome).toBe('exhausted');
+    expect(task.isRunning()).toBe(false);
+    expect(system?.detachedCount).toBe(0);
+  });
+
+  it('stop() aborts the generator signal; no item is handled after stop() resolves', async () => {
+    const items: number[] = [];
+    const log: string[] = [];
+    let seen: AbortSignal | undefined;
+    const gen = ticker(10, log);
+    const task = new StreamingTask(
+      'monitor',
+      (signal) => {
+        seen = signal;
+        return gen(signal);
+      },
+      (i) => void items.push(i),
+      { system: start() },
+    );
+    task.start();
+    await advance(clock, 35);
+    expect(items).toEqual([0, 1, 2]);
+    const stopping = task.stop();
+    expect(task.isRunning()).toBe(false);
+    await stopping;
+    expect(seen?.aborted).toBe(true);
+    expect(task.outcome).toBe('stopped');
+    await advance(clock, 100);
+    expect(items).toEqual([0, 1, 2]);
+    expect(log).toEqual(['generator closed']);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('stop() waits for the handler call in flight, but not for a generator that ignores the signal', async () => {
+    let release = () => {};
+    const handled: string[] = [];
+    const never = async function* () {
+      yield 'a';
+      await new Promise(() => {}); // never yields again, ignores the signal
+    };
+    const task = new StreamingTask(
+      'stuck',
+      never,
+      (item: string) =>
+        new Promise<void>((resolve) => {
+          release = () => {
+            handled.push(item);
+            resolve();
+          };
+        }),
+      { system: start() },
+    );
+    task.start();
+    await flush();
+    let stopped = false;
+    const stopping = task.stop().then(() => {
+      stopped = true;
+    });
+    await flush();
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    expect(handled).toEqual(['a']);
+    expect(task.outcome).toBe('stopped');
+  });
+
+  it('a generator error goes to the exception handler and ends the stream', async () => {
+    const errors: Error[] = [];
+    const failing = async function* () {
+      yield 1;
+      throw new Error('grpc stream broke');
+    };
+    const task = new StreamingTask('monitor', failing, () => {}, {
+      system: start(),
+      exceptionHandler: (e) => void errors.push(e),
+    });
+    task.start();
+    await task.done;
+    expect(errors.map((e) => e.message)).toEqual(['grpc stream broke']);
+    expect(task.outcome).toBe('failed');
+  });
+
+  it('a handler error goes to the exception handler too; without one the error is logged', async () => {
+    const errors: Error[] = [];
+    const handlerFails = () => {
+      throw new Error('handler failed');
+    };
+    const task = new StreamingTask('a', () => [1], handlerFails, {
+      system: start(),
+      exceptionHandler: (e) => void errors.push(e),
+    });
+    task.start();
+    await task.done;
+    expect(errors.map((e) => e.message)).toEqual(['handler failed']);
+
+    const lines: any[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(JSON.parse(chunk.toString()));
+        cb();
+      },
+    });
+    const logged = new StreamingTask('b', () => [1], handlerFails, { logger: pino(stream) as never });
+    logged.start();
+    await logged.done;
+    expect(lines[0]).toMatchObject({
+      msg: 'Error during processing of streamed items.',
+      task: 'b',
+      level: 50,
+    });
+
+    const throwingHandler = new StreamingTask('c', () => [1], handlerFails, {
+      logger: pino(stream) as never,
+      exceptionHandler: () => {
+        throw new Error('handler of handler');
+      },
+    });
+    throwingHandler.start();
+    await throwingHandler.done;
+    expect(lines[1]).toMatchObject({ msg: 'The exception handler of a streaming task threw.', task: 'c' });
+  });
+
+  it('start() is a no-op while running; a stopped task can be started again', async () => {
+    const s = start();
+    const items: number[] = [];
+    const task = new StreamingTask('monitor', ticker(10), (i) => void items.push(i), { system: s });
+    task.start();
+    const first = task.actor;
+    task.start();
+    expect(task.actor).toBe(first);
+    await advance(clock, 15);
+    await task.stop();
+    task.start();
+    expect(task.actor).not.toBe(first);
+    await advance(clock, 15);
+    await task[Symbol.asyncDispose]();
+    expect(items).toEqual([0, 0]);
+  });
+
+  it('aborting the start() signal stops the task; an aborted signal does not start it', async () => {
+    const controller = new AbortController();
+    const task = new StreamingTask('monitor', ticker(10), () => {}, { system: start() });
+    task.start({ signal: controller.signal });
+    await advance(clock, 5);
+    controller.abort();
+    await task.done;
+    expect(task.outcome).toBe('stopped');
+    task.start({ signal: AbortSignal.abort() });
+    expect(task.isRunning()).toBe(false);
+  });
+
+  it('system.stop() ends a running task and aborts its generator', async () => {
+    const s = start();
+    const items: number[] = [];
+    const log: string[] = [];
+    const task = new StreamingTask('monitor', ticker(10, log), (i) => void items.push(i), { system: s });
+    task.start();
+    await advance(clock, 15);
+    await s.stop();
+    await task.done;
+    expect(task.outcome).toBe('stopped');
+    expect(task.isRunning()).toBe(false);
+    await advance(clock, 50);
+    expect(items).toEqual([0]);
+    expect(log).toEqual(['generator closed']);
+  });
+
+  it('bad arguments throw InvalidArgumentError', async () => {
+    const s = start();
+    expect(
+      () =>
+        new StreamingTask(
+          1 as never,
+          () => [],
+          () => {},
+          { system: s },
+        ),
+    ).toThrow('taskName must be a string');
+    expect(() => new StreamingTask('x', null as never, () => {}, { system: s })).toThrow(
+      'itemGenerator must be a function',
+    );
+    expect(() => new StreamingTask('x', () => [], 'no' as never, { system: s })).toThrow(
+      'itemHandler must be a function',
+    );
+    expect(
+      () =>
+        new StreamingTask(
+          'x',
+          () => [],
+          () => {},
+          { exceptionHandler: 1 as never },
+        ),
+    ).toThrow(InvalidArgumentError);
+    expect(
+      () =>
+        new StreamingTask(
+          'x',
+          () => [],
+          () => {},
+          null as never,
+        ),
+    ).toThrow(InvalidArgumentError);
+    const errors: Error[] = [];
+    const task = new StreamingTask(
+      'x',
+      () => 42 as never,
+      () => {},
+      {
+        system: s,
+        exceptionHandler: (e) => void errors.push(e),
+      },
+    );
+    task.start();
+    await task.done;
+    expect(errors[0]).toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('the bare machine stops from idle on STOP', () => {
+    const actor = createActor(streamingTaskMachine, { inspect: recordTransitions });
+    actor.start();
+    actor.send({ type: 'STOP' });
+    expect(actor.getSnapshot().value).toBe('stopped');
+  });
+});

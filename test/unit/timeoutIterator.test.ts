@@ -1,0 +1,247 @@
+/**
+ * PST TimeoutIterator: checklist 9.2 item 3, ported from ska-pst-lmc tests/unit/test_timeout_iterator.py, on
+ * simulated time (the producers sleep on the system's TestClock), plus one short real-time test.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createActor } from 'xstate';
+import {
+  createSystem,
+  InvalidArgumentError,
+  type OrrerySystem,
+  TimeoutError,
+  TimeoutIterator,
+  timeoutIteratorMachine,
+} from '../../src/index.js';
+import { TestClock } from '../../src/testing/index.js';
+import { advance, flush } from '../support/simulatedTime.js';
+import { recordTransitions } from '../support/transitions.js';
+
+let system: OrrerySystem | undefined;
+let clock: TestClock;
+afterEach(async () => {
+  await system?.stop();
+  system = undefined;
+});
+
+function start(): OrrerySystem {
+  clock = new TestClock();
+  system = createSystem({ clock });
+  return system;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
+
+/** An async generator yielding `count` numbers, one every `periodMs` of simulated time. */
+async function* producer(count: number, periodMs: number, log: string[] = []) {
+  try {
+    for (let i = 0; i < count; i++) {
+      await sleep(periodMs);
+      yield i;
+    }
+  } finally {
+    log.push('closed');
+  }
+}
+
+/** Collect every item while walking simulated time; returns items and the error, if any. */
+async function drain<T>(iterator: AsyncIterator<T>, stepMs = 1, limitMs = 10_000) {
+  const items: T[] = [];
+  let error: unknown;
+  let finished = false;
+  const consumer = (async () => {
+    try {
+      for (let r = await iterator.next(); !r.done; r = await iterator.next()) items.push(r.value);
+    } catch (err) {
+      error = err;
+    } finally {
+      finished = true;
+    }
+  })();
+  for (let t = 0; !finished && t < limitMs; t += stepMs) await advance(clock, stepMs);
+  await consumer;
+  return { items, error };
+}
+
+describe('9.2.3 TimeoutIterator (test_timeout_iterator.py)', () => {
+  it('9.2.3 returns all items of a fast producer', async () => {
+    const items: number[] = [];
+    for await (const i of new TimeoutIterator([0, 1, 2, 3, 4], { timeout: 100, system: start() }))
+      items.push(i);
+    expect(items).toEqual([0, 1, 2, 3, 4]);
+    expect(clock.pending).toBe(0);
+    expect(system?.detachedCount).toBe(0);
+  });
+
+  it('9.2.3 returns all items of a slow producer (50 ms per item, timeout 100 ms)', async () => {
+    const it = new TimeoutIterator(producer(5, 50), { timeout: 100, system: start() });
+    const { items, error } = await drain(it);
+    expect(error).toBeUndefined();
+    expect(items).toEqual([0, 1, 2, 3, 4]);
+    expect(clock.now()).toBeGreaterThanOrEqual(250);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('9.2.3 abort after the first item: the next call is done (StopIteration)', async () => {
+    const controller = new AbortController();
+    const log: string[] = [];
+    const it = new TimeoutIterator(producer(5, 10, log), { signal: controller.signal, system: start() });
+    const first = it.next();
+    await advance(clock, 10);
+    expect(await first).toEqual({ done: false, value: 0 });
+    controller.abort();
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+    await advance(clock, 10);
+    expect(log).toEqual(['closed']); // the wrapped generator is released
+    expect(clock.pending).toBe(0);
+  });
+
+  it('9.2.3 producer slower than the timeout (100 ms): first next() throws TimeoutError, the second is done', async () => {
+    const it = new TimeoutIterator(producer(5, 200), { timeout: 100, system: start() });
+    const first = it.next();
+    first.catch(() => {});
+    await advance(clock, 99);
+    await advance(clock, 1);
+    await expect(first).rejects.toThrow(TimeoutError);
+    await expect(first).rejects.toThrow('No item received within 100 ms.');
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+    await advance(clock, 200);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('9.2.3 abort with expectedRate = 1000 ms set at 300 ms ends the pending next() within 400 ms', async () => {
+    const controller = new AbortController();
+    const it = new TimeoutIterator(producer(5, 10_000), {
+      signal: controller.signal,
+      expectedRate: 1000,
+      system: start(),
+    });
+    let endedAt: number | undefined;
+    const pending = it.next().then((r) => {
+      endedAt = clock.now();
+      return r;
+    });
+    await advance(clock, 300);
+    controller.abort();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    expect(endedAt).toBe(300); // upstream polls the abort event every expected_rate; here it is an event
+    expect(endedAt).toBeLessThan(400);
+  });
+
+  it('the first item gets 2 * expectedRate of grace on top of the timeout, later items do not', async () => {
+    const slowStart = async function* () {
+      await sleep(150);
+      yield 'first';
+      await sleep(150);
+      yield 'second';
+    };
+    const it = new TimeoutIterator(slowStart(), { timeout: 100, expectedRate: 50, system: start() });
+    const { items, error } = await drain(it);
+    expect(items).toEqual(['first']);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(clock.now()).toBeGreaterThanOrEqual(250);
+  });
+
+  it('timeout 0 waits forever', async () => {
+    const it = new TimeoutIterator(producer(1, 100_000), { system: start() });
+    const first = it.next();
+    await advance(clock, 100_000);
+    expect(await first).toEqual({ done: false, value: 0 });
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('an error of the source is thrown once, then the iterator is done', async () => {
+    const failing = async function* () {
+      yield 1;
+      throw new Error('source failed');
+    };
+    const s = start();
+    for (const timeout of [10, 0]) {
+      const it = new TimeoutIterator(failing(), { timeout, system: s });
+      expect(await it.next()).toEqual({ done: false, value: 1 });
+      await expect(it.next()).rejects.toThrow('source failed');
+      expect(await it.next()).toEqual({ done: true, value: undefined });
+    }
+    expect(clock.pending).toBe(0);
+  });
+
+  it('overlapping next() calls are served in order; break out of for-await closes the source', async () => {
+    const log: string[] = [];
+    const it = new TimeoutIterator(producer(10, 5, log), { timeout: 50, system: start() });
+    const calls = [it.next(), it.next(), it.next()];
+    await advance(clock, 15);
+    expect((await Promise.all(calls)).map((r) => r.value)).toEqual([0, 1, 2]);
+    const consumer = (async () => {
+      for await (const i of it) if (i === 4) break;
+    })();
+    await advance(clock, 10);
+    await consumer;
+    await advance(clock, 10);
+    expect(log).toEqual(['closed']);
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('an already aborted signal ends at once without spawning an actor; sync iterators are accepted', async () => {
+    const s = start();
+    const aborted = new TimeoutIterator([1, 2], { signal: AbortSignal.abort(), system: s });
+    expect(await aborted.next()).toEqual({ done: true, value: undefined });
+    expect(aborted.actor).toBeUndefined();
+    const fromIterator = new TimeoutIterator([7, 8][Symbol.iterator](), { system: s });
+    expect(await fromIterator.next()).toEqual({ done: false, value: 7 });
+    await fromIterator[Symbol.asyncDispose]();
+    expect(await fromIterator.next()).toEqual({ done: true, value: undefined });
+    expect(await fromIterator.return()).toEqual({ done: true, value: undefined });
+  });
+
+  it('system.stop() ends the iteration: a pending next() is done', async () => {
+    const s = start();
+    const it = new TimeoutIterator(producer(5, 100), { timeout: 1000, system: s });
+    const pending = it.next();
+    await advance(clock, 10);
+    await s.stop();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+    expect(clock.pending).toBe(1); // the producer's own sleep; the iterator's deadline is gone
+  });
+
+  it('bad arguments throw InvalidArgumentError with a clear message', () => {
+    const s = start();
+    expect(() => new TimeoutIterator([], { timeout: -1, system: s })).toThrow(
+      'timeout must be a non-negative finite number of milliseconds, got -1',
+    );
+    expect(() => new TimeoutIterator([], { expectedRate: Number.NaN, system: s })).toThrow(
+      InvalidArgumentError,
+    );
+    expect(() => new TimeoutIterator(42 as never, { system: s })).toThrow(
+      'TimeoutIterator needs an iterable, an async iterable or an iterator',
+    );
+    expect(() => new TimeoutIterator([], null as never)).toThrow(InvalidArgumentError);
+  });
+
+  it('real time: a producer slower than a 20 ms timeout times out', async () => {
+    const real = createSystem();
+    try {
+      const slow = (async function* () {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        yield 1;
+      })();
+      const started = performance.now();
+      await expect(new TimeoutIterator(slow, { timeout: 20, system: real }).next()).rejects.toThrow(
+        TimeoutError,
+      );
+      expect(performance.now() - started).toBeLessThan(150);
+    } finally {
+      await real.stop();
+    }
+  });
+
+  it('the bare machine ends in aborted on ABORT', async () => {
+    const actor = createActor(timeoutIteratorMachine, {
+      input: { timeout: 0, expectedRate: 0 },
+      inspect: recordTransitions,
+    });
+    actor.start();
+    actor.send({ type: 'ABORT' });
+    expect(actor.getSnapshot().value).toBe('aborted');
+    await flush();
+  });
+});
