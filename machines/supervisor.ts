@@ -102,6 +102,7 @@ export type SupervisorEmitted =
   | { type: 'child.exited'; id: string; reason: 'normal' | 'crash'; error?: unknown }
   | { type: 'child.restarted'; ids: string[]; trigger: string; delayMs: number; error?: unknown }
   | { type: 'child.removed'; id: string }
+  | { type: 'child.respawned'; ids: string[] }
   | { type: 'supervisor.escalated'; child: string; error: unknown };
 
 /** The ids a failure of `id` affects under `strategy`, in spec order. */
@@ -202,6 +203,7 @@ function enqueueRespawn(
   }
   enqueue.assign({ refs, waiting: context.waiting.filter((id) => !ids.includes(id)) });
   enqueue(() => startAll(created));
+  if (created.length) enqueue.emit({ type: 'child.respawned', ids: created.map((r) => r.id) });
 }
 
 /**

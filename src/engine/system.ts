@@ -432,7 +432,10 @@ export class OrrerySystem {
             trigger: e.trigger,
             delayMs: e.delayMs,
           });
-          // a restarted child supervisor is a new actor: hook it again once it exists
+          break;
+        }
+        case 'child.respawned': {
+          // a restarted child supervisor is a new actor: hook it again
           const ctx = ref.getSnapshot().context;
           for (const id of e.ids) {
             if (id.startsWith(SUP_PREFIX) && ctx.refs[id])
