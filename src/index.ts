@@ -43,3 +43,4 @@ export { TimeoutIterator, type TimeoutIteratorOptions } from './api/timeoutItera
 export { type TimeoutIteratorOutcome, timeoutIteratorMachine } from '../machines/timeoutIterator.js';
 export { type ItemGenerator, type ItemHandler, StreamingTask, type StreamingTaskOptions } from './api/streamingTask.js';
 export { type StreamingTaskOutcome, streamingTaskMachine } from '../machines/streamingTask.js';
+export { type Inspector, type InspectorOptions, startInspector } from './inspector/index.js';

@@ -1,0 +1,152 @@
+/**
+ * The commissioning demo in one process: simulators and lifecycle actors under supervisors, Status objects
+ * cycling through every outcome, a background task, and the inspector. `stop()` leaves no socket or timer behind.
+ */
+import { BackgroundTask } from '../api/backgroundTask.js';
+import { Status } from '../api/status.js';
+import type { Logger } from '../engine/logging.js';
+import { createSystem, type OrrerySystem } from '../engine/system.js';
+import { type Inspector, startInspector } from '../inspector/server.js';
+import { flakyControllerMachine, mountPollerMachine } from './demoMachines.js';
+
+export interface DemoOptions {
+  logger: Logger;
+  port?: number;
+  host?: string;
+  allowRemote?: boolean;
+  readOnly?: boolean;
+}
+
+export interface Demo {
+  system: OrrerySystem;
+  url: string;
+  inspector: Inspector;
+  /** Simulators that were found and started (e.g. 'lrc'). */
+  simulators: string[];
+  stop(): Promise<void>;
+}
+
+type LrcDemo = { stop(): Promise<void> };
+type StartLrcDemo = (system: OrrerySystem, options: { logger: Logger }) => LrcDemo | Promise<LrcDemo>;
+
+/**
+ * The SKA LRC device simulator and its clients (src/demo/lrcDemo.ts), when that module exists. The specifier is
+ * a variable so this file compiles before the module lands; only "module not found" for it is tolerated.
+ */
+async function loadLrcDemo(): Promise<StartLrcDemo | undefined> {
+  const specifier = './lrcDemo.js';
+  try {
+    return ((await import(specifier)) as { startLrcDemo?: StartLrcDemo }).startLrcDemo;
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes('lrcDemo')) return undefined;
+    throw err;
+  }
+}
+
+export async function startDemo(options: DemoOptions): Promise<Demo> {
+  const { logger } = options;
+  const system = createSystem({ logger });
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
+  let stopping = false;
+  const cleanups: Array<() => Promise<void> | void> = [];
+
+  try {
+    // devices: a mount poller and a controller that crashes every few seconds and is restarted
+    const devices = system.supervisor('devices', {
+      strategy: 'one_for_one',
+      intensity: 20,
+      periodMs: 60_000,
+      backoff: { initialMs: 250, maxMs: 2000, factor: 2 },
+    });
+    devices.startChild({
+      id: 'mount',
+      systemId: 'mount',
+      logic: mountPollerMachine,
+      input: { periodMs: 1000, credentials: { user: 'observer', password: 'hunter2' } },
+    });
+    devices.startChild({
+      id: 'flaky',
+      systemId: 'flaky',
+      logic: flakyControllerMachine,
+      input: { crashAfterMs: 7000, host: 'plc-7.site.local', token: 'not-for-the-page' },
+    });
+
+    // pipelines: a background task (a temporary child of this supervisor)
+    system.supervisor('pipelines', { strategy: 'one_for_one', intensity: 5, periodMs: 10_000 });
+    let sweeps = 0;
+    const task = new BackgroundTask(
+      () => {
+        sweeps++;
+        if (sweeps % 20 === 0) logger.info({ sweeps }, 'housekeeping sweep');
+      },
+      { frequency: 2, system, supervisor: 'pipelines', name: 'housekeeping' },
+    );
+    task.run();
+    cleanups.push(() => task.stop());
+
+    // Status objects cycling through succeeded, failed, timedOut and cancelled
+    let n = 0;
+    const cycle = () => {
+      if (stopping) return;
+      const kind = n++ % 4;
+      const status = new Status({ timeout: 2500, settleTime: 200, system, name: `move-${n}` });
+      if (kind === 0) later(700, () => status.done || status.setFinished());
+      if (kind === 1) later(900, () => status.done || status.setException(new Error('motor stalled')));
+      if (kind === 3) later(500, () => status.done || status.cancel('operator abort'));
+      later(1500, cycle);
+    };
+    cycle();
+
+    // the SKA LRC device simulator and its LRC clients
+    const simulators: string[] = [];
+    const startLrcDemo = await loadLrcDemo();
+    if (startLrcDemo) {
+      const lrc = await startLrcDemo(system, { logger });
+      cleanups.push(() => lrc.stop());
+      simulators.push('lrc');
+    } else {
+      logger.warn({}, 'src/demo/lrcDemo.ts not found: running without the SKA LRC simulator');
+    }
+
+    const inspector = await startInspector(system, {
+      port: options.port ?? 0,
+      host: options.host,
+      allowRemote: options.allowRemote,
+      readOnly: options.readOnly ?? true,
+    });
+    cleanups.push(() => inspector.close());
+
+    let stopped: Promise<void> | undefined;
+    const stop = () => {
+      stopped ??= (async () => {
+        stopping = true;
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        for (const fn of cleanups.reverse()) {
+          try {
+            await fn();
+          } catch (err) {
+            logger.warn({ err }, 'demo cleanup failed');
+          }
+        }
+        await system.stop();
+      })();
+      return stopped;
+    };
+    return { system, url: inspector.url, inspector, simulators, stop };
+  } catch (err) {
+    stopping = true;
+    for (const t of timers) clearTimeout(t);
+    for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => {});
+    await system.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,5 @@
+// The offline inspector and the statechart renderer shared with `npm run charts`.
+export { layoutMachine, machineSvg, renderSvg, toMermaid } from './chart.js';
+export { activePaths, type MachineChart, machineChart } from './graph.js';
+export { createRedactor, isSensitiveKey, REDACTED, type Redactor } from './redact.js';
+export { type Inspector, type InspectorOptions, type InspectorStats, startInspector } from './server.js';
