@@ -77,7 +77,8 @@ export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
     this.#source = toSource<T>(iterable);
     this.#system = options.system ?? getDefaultSystem();
     this.#signal = options.signal;
-    if (this.#signal?.aborted) this.#finished = true;
+    // an aborted signal ends the iteration at once, and releases the source as a later abort does
+    if (this.#signal?.aborted) this.#finish('aborted', null);
     else this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
