@@ -11,6 +11,10 @@ const commands: Record<
     summary: 'run the built-in simulators and lifecycles under a supervisor, with the inspector',
     load: async () => (await import('./demo.js')).demoCommand,
   },
+  charts: {
+    summary: 'regenerate the statecharts in visualizations/ (--check: fail if they are stale)',
+    load: async () => (await import('./charts.js')).chartsCommand,
+  },
   lrc: {
     summary: 'invoke a long running command on the built-in SKA device simulator',
     load: async () => (await import('./lrc.js')).lrcCommand,

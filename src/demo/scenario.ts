@@ -8,6 +8,7 @@ import type { Logger } from '../engine/logging.js';
 import { createSystem, type OrrerySystem } from '../engine/system.js';
 import { type Inspector, startInspector } from '../inspector/server.js';
 import { flakyControllerMachine, mountPollerMachine } from './demoMachines.js';
+import { startLrcDemo } from './lrcDemo.js';
 
 export interface DemoOptions {
   logger: Logger;
@@ -24,24 +25,6 @@ export interface Demo {
   /** Simulators that were found and started (e.g. 'lrc'). */
   simulators: string[];
   stop(): Promise<void>;
-}
-
-type LrcDemo = { stop(): Promise<void> };
-type StartLrcDemo = (system: OrrerySystem, options: { logger: Logger }) => LrcDemo | Promise<LrcDemo>;
-
-/**
- * The SKA LRC device simulator and its clients (src/demo/lrcDemo.ts), when that module exists. The specifier is
- * a variable so this file compiles before the module lands; only "module not found" for it is tolerated.
- */
-async function loadLrcDemo(): Promise<StartLrcDemo | undefined> {
-  const specifier = './lrcDemo.js';
-  try {
-    return ((await import(specifier)) as { startLrcDemo?: StartLrcDemo }).startLrcDemo;
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    if (e.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes('lrcDemo')) return undefined;
-    throw err;
-  }
 }
 
 export async function startDemo(options: DemoOptions): Promise<Demo> {
@@ -107,14 +90,9 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
 
     // the SKA LRC device simulator and its LRC clients
     const simulators: string[] = [];
-    const startLrcDemo = await loadLrcDemo();
-    if (startLrcDemo) {
-      const lrc = await startLrcDemo(system, { logger });
-      cleanups.push(() => lrc.stop());
-      simulators.push('lrc');
-    } else {
-      logger.warn({}, 'src/demo/lrcDemo.ts not found: running without the SKA LRC simulator');
-    }
+    const lrc = startLrcDemo(system, { logger });
+    cleanups.push(() => lrc.stop());
+    simulators.push('lrc');
 
     const inspector = await startInspector(system, {
       port: options.port ?? 0,

@@ -78,7 +78,8 @@ describe.skipIf(!canRun)('inspector in a browser', () => {
     // Status outcomes accumulate
     await page.locator('#status-recent li').first().waitFor({ timeout: 10_000 });
 
-    if (demo.simulators.includes('lrc')) {
+    expect(demo.simulators).toContain('lrc');
+    {
       // an LRC's status changes and its progress appears, live
       const card = page.locator('.lrc-item[data-active="true"]').first();
       await card.waitFor({ timeout: 15_000 });
@@ -94,8 +95,6 @@ describe.skipIf(!canRun)('inspector in a browser', () => {
       );
       await tree.locator('li.actor[data-machine="lrc"] > .row').first().click();
       await page.locator('#chart svg g.state.active').first().waitFor();
-    } else {
-      console.warn('e2e: src/demo/lrcDemo.ts is not there yet: the LRC checks were not run');
     }
 
     mkdirSync(dirname(screenshot), { recursive: true });

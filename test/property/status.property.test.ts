@@ -124,6 +124,18 @@ class AddCallback implements fc.Command<Model, Real> {
   toString = () => 'addCallback';
 }
 
+class Update implements fc.Command<Model, Real> {
+  constructor(readonly current: number) {}
+  check = () => true;
+  run(m: Model, r: Real): void {
+    r.status.update({ current: this.current, initial: 0, target: 10 });
+    check(m, r);
+    const progress = r.status.actor.getSnapshot().context.progress;
+    if (!TERMINAL.includes(m.state)) expect(progress?.current).toBe(this.current);
+  }
+  toString = () => `update(${this.current})`;
+}
+
 class Advance implements fc.Command<Model, Real> {
   constructor(readonly ms: number) {}
   check = () => true;
@@ -140,6 +152,7 @@ const commands = [
   fc.constant(new Fail()),
   fc.constant(new Cancel()),
   fc.constant(new AddCallback()),
+  fc.integer({ min: 0, max: 10 }).map((c) => new Update(c)),
   fc.integer({ min: 0, max: 400 }).map((ms) => new Advance(ms)),
 ];
 

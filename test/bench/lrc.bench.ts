@@ -1,0 +1,76 @@
+/**
+ * LRC benchmark: 10,000 concurrent LRCs against simulated SKA devices (500 devices, 20 calls each, protocol v2 and
+ * v1), full lifecycle per call: negotiation, subscription, invocation, STAGING/QUEUED/IN_PROGRESS, one progress
+ * update, result and COMPLETED, unsubscription. Latency is from the device's update (the handler stamps the
+ * progress value with the time just before reporting it) to the callback that delivers it.
+ */
+import { invokeLrc, TaskStatus } from '../../src/api/lrc.js';
+import { ResultCode } from '../../src/devices/lrcWire.js';
+import { SkaDeviceSimulator } from '../../src/devices/skaDeviceSimulator.js';
+import { createSystem } from '../../src/engine/system.js';
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+async function round(total: number, devicesCount: number, protocol: 1 | 2) {
+  const system = createSystem();
+  const devices = Array.from(
+    { length: devicesCount },
+    (_, i) =>
+      new SkaDeviceSimulator({
+        name: `bench/ska/${i}`,
+        system,
+        maxQueuedTasks: Math.ceil(total / devicesCount),
+        commands: {
+          Go: (task) => {
+            task.inProgress();
+            task.progress(Math.round(performance.now() * 1000));
+            return [ResultCode.OK, 'done'];
+          },
+        },
+      }),
+  );
+  const latencies = new Float64Array(total);
+  let n = 0;
+  let completed = 0;
+  const t0 = performance.now();
+  const all: Promise<unknown>[] = [];
+  for (let i = 0; i < total; i++) {
+    const device = devices[i % devicesCount];
+    const callback = (u: { status?: number; progress?: number | string }) => {
+      if (typeof u.progress === 'number') latencies[n++] = (performance.now() * 1000 - u.progress) / 1000;
+      if (u.status === TaskStatus.COMPLETED) completed++;
+    };
+    all.push(
+      invokeLrc(callback, device, 'Go', undefined, { system, clientVersions: [1, protocol] }).then(
+        (s) => s.finished,
+      ),
+    );
+  }
+  await Promise.all(all);
+  const elapsed = performance.now() - t0;
+  for (const d of devices) await d.close();
+  await system.stop();
+  if (completed !== total) throw new Error(`only ${completed} of ${total} LRCs completed`);
+  const sorted = latencies.slice(0, n).sort();
+  return { perSecond: total / (elapsed / 1000), p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+}
+
+/** Best of two rounds of 10,000 concurrent LRCs per protocol version. */
+export async function benchLrc(): Promise<Record<string, string | number>> {
+  const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d });
+  const out: Record<string, string | number> = {};
+  await round(1000, 50, 2); // warm-up
+  for (const protocol of [2, 1] as const) {
+    let best = { perSecond: 0, p50: 0, p99: Number.POSITIVE_INFINITY };
+    for (let r = 0; r < 2; r++) {
+      const res = await round(10_000, 500, protocol);
+      if (res.perSecond > best.perSecond) best = res;
+    }
+    out[`LRC lifecycles, 10k concurrent, v${protocol} (target >= 20,000 /s)`] = `${fmt(best.perSecond)} /s`;
+    out[`LRC update -> callback p50 / p99, v${protocol} (target p99 < 5 ms)`] =
+      `${fmt(best.p50, 3)} / ${fmt(best.p99, 3)} ms`;
+  }
+  return out;
+}

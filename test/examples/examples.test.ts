@@ -1,0 +1,21 @@
+/** The README's example programs run as written (through tsx) and print what the README says. */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+
+it('lrc-simulator.ts prints the On command sequence of the SKA simulator', async () => {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', here('./lrc-simulator.ts')], {
+    timeout: 30_000,
+  });
+  const lines = stdout.trim().split('\n');
+  expect(lines[0]).toMatch(/^STAGING/);
+  expect(lines[1]).toMatch(/^QUEUED/);
+  expect(lines[2]).toMatch(/^IN_PROGRESS/);
+  expect(lines.some((l) => /progress: 33/.test(l))).toBe(true);
+  expect(lines.some((l) => /progress: 66/.test(l))).toBe(true);
+  expect(lines.at(-1)).toMatch(/^COMPLETED.*On command completed OK/s);
+});

@@ -1,0 +1,313 @@
+/**
+ * LRC client: one named test per upstream-pinned behaviour of checklist 9.1 (research file), against the in-process
+ * reference device on a TestClock. Update logs are flattened to `key=value` strings, several keys of one update
+ * in their delivery order (progress, result, status).
+ */
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { invokeLrc, type LrcUpdate, ResultCode, TaskStatus, taskStatusName } from '../../src/api/lrc.js';
+import type { SkaDeviceSimulator } from '../../src/devices/skaDeviceSimulator.js';
+import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
+import {
+  CommandError,
+  DevFailed,
+  InvalidArgumentError,
+  ProtocolVersionError,
+  ResultCodeError,
+} from '../../src/errors.js';
+import { TestClock } from '../../src/testing/testClock.js';
+import { flush, referenceDevice, runFor, ScriptedPort } from '../support/lrcHarness.js';
+
+let clock: TestClock;
+let system: OrrerySystem;
+let device: SkaDeviceSimulator;
+
+beforeEach(() => {
+  clock = new TestClock();
+  system = createSystem({ clock });
+  device = referenceDevice({ clock });
+});
+afterEach(async () => {
+  await device.close();
+  await system.stop();
+  expect(clock.pending).toBe(0);
+});
+
+function flat(update: LrcUpdate): string[] {
+  return Object.entries(update).map(([k, v]) =>
+    k === 'status' ? `status=${taskStatusName(v as TaskStatus)}` : `${k}=${JSON.stringify(v)}`,
+  );
+}
+function recorder() {
+  const log: string[] = [];
+  const cb = (u: LrcUpdate) => log.push(...flat(u));
+  return { log, cb };
+}
+const ON_SEQUENCE = [
+  'status=STAGING',
+  'status=QUEUED',
+  'status=IN_PROGRESS',
+  'progress=33',
+  'progress=66',
+  'result=[0,"On command completed OK"]',
+  'status=COMPLETED',
+];
+
+describe('9.1.1 callback validation (before any I/O)', () => {
+  it('rejects a non-function and a positional-arguments callback without touching the device', async () => {
+    const port = new ScriptedPort(device, { failAttributeList: new Error('no I/O expected') });
+    await expect(invokeLrc(42 as never, port, 'On', undefined, { system })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    const positional = (_status: unknown, _progress: unknown) => {};
+    await expect(invokeLrc(positional as never, port, 'On', undefined, { system })).rejects.toThrow(
+      /one update object/,
+    );
+  });
+});
+
+describe('9.1.2 protocol negotiation', () => {
+  const negotiate = async (server: readonly [number, number] | null, client?: readonly [number, number]) => {
+    const d = referenceDevice({ clock, protocolVersions: server });
+    try {
+      const p = invokeLrc(() => {}, d, 'On', undefined, { system, clientVersions: client });
+      await flush();
+      const subs = await p;
+      subs.unsubscribe();
+      return subs.protocolVersion;
+    } finally {
+      await d.close();
+    }
+  };
+  it('a server without lrcProtocolVersions is (1, 1): protocol v1', async () => {
+    expect(await negotiate(null)).toBe(1);
+  });
+  it('server (1, 2) and client (1, 2): v2; client (1, 1): v1', async () => {
+    expect(await negotiate([1, 2])).toBe(2);
+    expect(await negotiate([1, 2], [1, 1])).toBe(1);
+  });
+  it('server (2, 3) with client (1, 2): v2', async () => {
+    expect(await negotiate([2, 3])).toBe(2);
+  });
+  it('server (3, 4): ProtocolVersionError naming both ranges', async () => {
+    await expect(negotiate([3, 4])).rejects.toThrow(
+      new ProtocolVersionError(
+        "This version of invokeLrc() is not compatible with any of the server's supported LRC protocols! " +
+          'Client version min, max = (1, 2) - Server version min, max = (3, 4)',
+      ),
+    );
+  });
+  it('a failed read of the versions is a DevFailed with SKA_InvokeLrcFailed on top', async () => {
+    const port = new ScriptedPort(device, { failAttributeList: new Error('connection lost') });
+    const err = await invokeLrc(() => {}, port, 'On', undefined, { system }).catch((e) => e);
+    expect(err).toBeInstanceOf(DevFailed);
+    expect(err.errors.map((e: { desc: string }) => e.desc)).toEqual([
+      'connection lost',
+      "Reading 'lrcProtocolVersions' failed.",
+    ]);
+  });
+});
+
+describe('9.1.3 test_On: the exact sequence, then nothing', () => {
+  for (const [label, clientVersions] of [
+    ['v2', [1, 2]],
+    ['v1', [1, 1]],
+  ] as const) {
+    it(`successful On (${label})`, async () => {
+      const { log, cb } = recorder();
+      const p = invokeLrc(cb, device, 'On', undefined, { system, clientVersions });
+      await flush();
+      const subs = await p;
+      expect(subs.commandId.split('_', 3)[2]).toBe('On');
+      await runFor(clock, 400);
+      expect(log).toEqual(ON_SEQUENCE);
+      expect(subs.active).toBe(false);
+      expect(device.subscriptionCount).toBe(0);
+      expect(await device.commandInout('CheckLongRunningCommandStatus', subs.commandId)).toBe('COMPLETED');
+      expect((await subs.finished).status).toBe(TaskStatus.COMPLETED);
+      await runFor(clock, 10_000, 1000);
+      expect(await device.commandInout('CheckLongRunningCommandStatus', subs.commandId)).toBe('NOT_FOUND');
+    });
+  }
+});
+
+describe('9.1.4 REJECTED', () => {
+  it('test_On: a second On is a CommandError, with no callbacks and no subscriptions left', async () => {
+    device.state = 'ON';
+    const { log, cb } = recorder();
+    const p = invokeLrc(cb, device, 'On', undefined, { system });
+    await expect(p).rejects.toThrow(new CommandError('On command rejected: Device is already in ON state.'));
+    expect(log).toEqual([]);
+    expect(device.subscriptionCount).toBe(0);
+  });
+  it('a full input queue rejects: CommandError "Queue is full"', async () => {
+    const d = referenceDevice({ clock, maxQueuedTasks: 1 });
+    try {
+      const first = invokeLrc(() => {}, d, 'On', undefined, { system });
+      await runFor(clock, 10);
+      await first; // executing: the queue is empty again
+      const second = invokeLrc(() => {}, d, 'Standby', undefined, { system });
+      await flush();
+      await second;
+      expect(d.queueLength).toBe(1);
+      await expect(invokeLrc(() => {}, d, 'Standby', undefined, { system })).rejects.toThrow(
+        'Standby command rejected: Queue is full',
+      );
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+describe('9.1.5 unexpected result codes', () => {
+  it('OK as the initial reply is a ResultCodeError', async () => {
+    const port = new ScriptedPort(device, { reply: [[ResultCode.OK], ['done already']] });
+    await expect(invokeLrc(() => {}, port, 'On', undefined, { system })).rejects.toThrow(
+      new ResultCodeError('Unexpected result code for On command: 0 (OK)'),
+    );
+    expect(port.open).toBe(0);
+  });
+  it('a reply of another shape is a ResultCodeError too', async () => {
+    const port = new ScriptedPort(device, { reply: 'not an LRC reply' });
+    await expect(invokeLrc(() => {}, port, 'On', undefined, { system })).rejects.toBeInstanceOf(
+      ResultCodeError,
+    );
+  });
+});
+
+describe('9.1.6 transport failures keep the device stack', () => {
+  it('test_invoke_lrc_exception: an unknown command', async () => {
+    const err = await invokeLrc(() => {}, device, 'DummyCmd', undefined, { system }).catch((e) => e);
+    expect(err).toBeInstanceOf(DevFailed);
+    expect(err.errors.map((e: { reason: string }) => e.reason)).toEqual([
+      'API_CommandNotFound',
+      'SKA_InvokeLrcFailed',
+    ]);
+    expect(err.errors[1].desc).toBe("Invocation of command 'DummyCmd' failed with args: None");
+    expect(device.subscriptionCount).toBe(0);
+  });
+  it('test_Reset: is_allowed failure at invocation', async () => {
+    const err = await invokeLrc(() => {}, device, 'Reset', undefined, { system }).catch((e) => e);
+    expect(err).toBeInstanceOf(DevFailed);
+    expect(err.errors[0].desc).toBe('Command Reset not allowed when the device is in OFF state');
+    expect(err.errors.at(-1).reason).toBe('SKA_InvokeLrcFailed');
+    expect(device.subscriptionCount).toBe(0);
+  });
+  it('a failed subscription unsubscribes what was subscribed and says which attribute', async () => {
+    const port = new ScriptedPort(device, {
+      failSubscribe: (a) => (a === 'longRunningCommandResult' ? new DevFailed([]) : undefined),
+    });
+    const err = await invokeLrc(() => {}, port, 'On', undefined, { system, clientVersions: [1, 1] }).catch(
+      (e) => e,
+    );
+    expect(err.errors.at(-1).desc).toBe("Subscribing to 'longRunningCommandResult' change event failed.");
+    expect(port.open).toBe(0);
+  });
+});
+
+/** Run On, then Abort it once it is IN_PROGRESS; returns both logs (flattened). */
+async function abortRunningOn(clientVersions: readonly [number, number], parity: boolean) {
+  const on = recorder();
+  const abort = recorder();
+  const baseline = device.subscriptionCount;
+  const onSubs = invokeLrc(on.cb, device, 'On', undefined, { system, clientVersions, parity });
+  await runFor(clock, 150);
+  await onSubs;
+  const started = on.log.length;
+  const abortSubs = invokeLrc(abort.cb, device, 'Abort', undefined, { system, clientVersions, parity });
+  await runFor(clock, 100);
+  const a = await abortSubs;
+  expect(a.protocolVersion).toBeGreaterThanOrEqual(clientVersions[0]);
+  expect(a.protocolVersion).toBeLessThanOrEqual(clientVersions[1]);
+  expect(device.subscriptionCount).toBe(baseline);
+  return { on: on.log.slice(started), onAll: on.log, abort: abort.log };
+}
+
+describe('9.1.7 / 9.1.8 Abort', () => {
+  it('test_Abort (1, 1) parity: status repeats as upstream delivers them', async () => {
+    const { on, abort } = await abortRunningOn([1, 1], true);
+    expect(on).toEqual([
+      'status=IN_PROGRESS',
+      'status=IN_PROGRESS',
+      'result=[7,"Command has been aborted"]',
+      'status=ABORTED',
+    ]);
+    expect(abort).toEqual([
+      'status=STAGING',
+      'status=IN_PROGRESS',
+      'status=IN_PROGRESS',
+      'result=[0,"Abort completed OK"]',
+      'status=COMPLETED',
+    ]);
+  });
+  it('test_Abort (1, 1) de-duplicated: the same without repeats', async () => {
+    const { on, abort } = await abortRunningOn([1, 1], false);
+    expect(on).toEqual(['result=[7,"Command has been aborted"]', 'status=ABORTED']);
+    expect(abort).toEqual([
+      'status=STAGING',
+      'status=IN_PROGRESS',
+      'result=[0,"Abort completed OK"]',
+      'status=COMPLETED',
+    ]);
+  });
+  it('test_Abort (1, 2): no duplicates, result and status of one update together', async () => {
+    const { on, abort } = await abortRunningOn([1, 2], false);
+    expect(on).toEqual(['result=[7,"Command has been aborted"]', 'status=ABORTED']);
+    expect(abort).toEqual([
+      'status=STAGING',
+      'status=IN_PROGRESS',
+      'result=[0,"Abort completed OK"]',
+      'status=COMPLETED',
+    ]);
+  });
+  it('longRunningCommandInProgress goes (On) -> (On, Abort) -> () ', async () => {
+    const seen: unknown[] = [];
+    const unsub = await device.subscribeChangeEvent('longRunningCommandInProgress', (e) =>
+      seen.push(e.value),
+    );
+    await abortRunningOn([1, 2], false);
+    unsub();
+    const distinct = seen.filter((v, i) => JSON.stringify(v) !== JSON.stringify(seen[i - 1]));
+    expect(distinct).toEqual([[], ['On'], ['On', 'Abort'], ['Abort'], []]);
+  });
+});
+
+describe('9.1.9 execution failures', () => {
+  it('test_command_exception: STAGING, QUEUED, result [3, ...], FAILED (no IN_PROGRESS)', async () => {
+    const { log, cb } = recorder();
+    await invokeLrc(cb, device, 'SimulateCommandError', undefined, { system });
+    await runFor(clock, 50);
+    expect(log).toEqual([
+      'status=STAGING',
+      'status=QUEUED',
+      'result=[3,"Unhandled exception during execution: Command encountered unexpected error"]',
+      'status=FAILED',
+    ]);
+  });
+  it('is_cmd_allowed raising at execution: STAGING, QUEUED, result [5, ...], REJECTED', async () => {
+    const { log, cb } = recorder();
+    await invokeLrc(cb, device, 'SimulateIsCmdAllowedError', undefined, { system, clientVersions: [1, 1] });
+    await runFor(clock, 50);
+    expect(log).toEqual([
+      'status=STAGING',
+      'status=QUEUED',
+      `result=[5,"Exception from 'is_cmd_allowed' method: Error from is_cmd_allowed"]`,
+      'status=REJECTED',
+    ]);
+  });
+});
+
+describe('the trace of a real Tango 9.3 LRC (test/fixtures/lrc_v1_trace.json)', () => {
+  it('v1: old ids ignored, the status repeat dropped, a result after COMPLETED still comes before it', async () => {
+    const trace = JSON.parse(readFileSync(new URL('../fixtures/lrc_v1_trace.json', import.meta.url), 'utf8'));
+    const { replayPort } = await import('../support/lrcReplay.js');
+    const port = replayPort(trace);
+    const { log, cb } = recorder();
+    const subs = await invokeLrc(cb, port, 'Slow', undefined, { system });
+    expect(subs.commandId).toBe(trace.commandId);
+    port.play();
+    await flush();
+    expect(log).toEqual(trace.expected);
+    expect(port.open).toBe(0);
+  });
+});
