@@ -2,7 +2,8 @@
  * `orrery charts` (`npm run charts`): writes `visualizations/<name>.mmd` (Mermaid source) and
  * `visualizations/<name>.svg` (elkjs layout rendered by `src/inspector/chart.ts`) for every machine in
  * `machines/index.ts`, into `./visualizations` of the working directory (npm runs it from the package root).
- * `--check` writes nothing and exits 1 when any file is missing or stale (CI runs it).
+ * `--check` writes nothing and exits 1 when any file is missing or stale (CI runs it). Either way it fails when
+ * README.md does not show a machine's statechart.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -33,6 +34,12 @@ export async function chartsCommand(argv: string[]): Promise<number> {
       stale.push(relative(process.cwd(), path));
       if (!check) await writeFile(path, text);
     }
+  }
+  const readme = (await current(join(process.cwd(), 'README.md'))) ?? '';
+  const unlisted = Object.keys(machines).filter((name) => !readme.includes(`(visualizations/${name}.svg)`));
+  if (unlisted.length) {
+    console.error(`README.md does not show the statecharts of: ${unlisted.join(', ')}`);
+    return 1;
   }
   if (check && stale.length > 0) {
     console.error(`stale statecharts (run \`npm run charts\`):\n  ${stale.join('\n  ')}`);

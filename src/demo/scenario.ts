@@ -84,6 +84,9 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       if (kind === 0) later(700, () => status.done || status.setFinished());
       if (kind === 1) later(900, () => status.done || status.setException(new Error('motor stalled')));
       if (kind === 3) later(500, () => status.done || status.cancel('operator abort'));
+      status.addCallback((st) =>
+        logger.info({ status: st.name, outcome: st.state, err: st.exception()?.message }, 'Status done'),
+      );
       later(1500, cycle);
     };
     cycle();

@@ -19,3 +19,14 @@ it('lrc-simulator.ts prints the On command sequence of the SKA simulator', async
   expect(lines.some((l) => /progress: 66/.test(l))).toBe(true);
   expect(lines.at(-1)).toMatch(/^COMPLETED.*On command completed OK/s);
 });
+
+it('status-and-tasks.ts: callback, Status.all keeping the child timeout, a supervised periodic task', async () => {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', here('./status-and-tasks.ts')], {
+    timeout: 30_000,
+  });
+  expect(stdout.trim().split('\n')).toEqual([
+    'callback Status(name=move-x, id=status-1, done=true, success=true)',
+    "all failed: [ 'StatusTimeoutError' ]",
+    'polled true state 1',
+  ]);
+});
