@@ -9,14 +9,17 @@ import { type LrcUpdate, resultCodeName, taskStatusName } from '../api/lrc.js';
 import { builtInDevice } from '../demo/lrcDemo.js';
 import { createSystem } from '../engine/system.js';
 import { DevFailed } from '../errors.js';
+import { startInspector } from '../inspector/server.js';
 
-const HELP = `usage: orrery lrc <command> [args] [--json] [--protocol 1|2] [--timeout ms]
+const HELP = `usage: orrery lrc <command> [args] [--json] [--protocol 1|2] [--timeout ms] [--inspect [port]]
 
 Runs a long running command on the built-in SKA device simulator 'sim/ska/1' (state OFF at start).
 commands: On, Off, Standby, Scan, Configure ('{"fail": true}' makes it fail), Reset, Abort
   --json        one JSON object per update, then {"result": ...}
   --protocol    LRC protocol version to use (default: negotiated, 2)
-  --timeout     give up after this many milliseconds (default 60000)`;
+  --timeout     give up after this many milliseconds (default 60000)
+  --inspect     serve the inspector on 127.0.0.1 (port 0 = any free port), print its URL on stderr, and keep it
+                up after the command until Ctrl+C`;
 
 interface Parsed {
   command: string;
@@ -24,6 +27,7 @@ interface Parsed {
   json: boolean;
   protocol?: 1 | 2;
   timeout: number;
+  inspect?: number;
 }
 
 function parse(argv: string[]): Parsed | string {
@@ -40,6 +44,9 @@ function parse(argv: string[]): Parsed | string {
       const v = Number(argv[++i]);
       if (!(v >= 0)) return '--timeout must be a number of milliseconds';
       out.timeout = v;
+    } else if (a === '--inspect') {
+      const next = argv[i + 1];
+      out.inspect = next !== undefined && /^\d+$/.test(next) ? Number(argv[++i]) : 0;
     } else if (a.startsWith('--')) return `unknown option ${a}`;
     else rest.push(a);
   }
@@ -78,6 +85,19 @@ function summary(r: LrcResult): string {
   return lines.join('\n');
 }
 
+function untilInterrupted(message: string): Promise<void> {
+  console.error(message);
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+}
+
 export async function lrcCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     console.log(HELP);
@@ -90,6 +110,9 @@ export async function lrcCommand(argv: string[]): Promise<number> {
   }
   const system = createSystem();
   const device = builtInDevice({ system });
+  const inspector =
+    parsed.inspect === undefined ? undefined : await startInspector(system, { port: parsed.inspect });
+  if (inspector) console.error(`Orrery inspector: ${inspector.url}`);
   const tty = !parsed.json && process.stdout.isTTY === true;
   let status = 'STAGING';
   let progress = 0;
@@ -113,8 +136,11 @@ export async function lrcCommand(argv: string[]): Promise<number> {
       const err = exception && { ...exception, name: exception.name, message: exception.message };
       console.log(JSON.stringify({ result: { ...rest, exception: err ?? null } }));
     } else console.log(summary(result));
-    return result.exception === null && result.resultCode === 0 ? 0 : 1;
+    const code = result.exception === null && result.resultCode === 0 ? 0 : 1;
+    if (inspector) await untilInterrupted('inspector still up: Ctrl+C to quit');
+    return code;
   } finally {
+    await inspector?.close();
     await device.close();
     await system.stop();
   }
