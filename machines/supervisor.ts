@@ -244,6 +244,13 @@ function exitDecision(ctx: SupervisorContext, ev: ExitEvent): 'ignore' | 'remove
   return 'restart';
 }
 
+function exitedEvent(ev: ExitEvent): SupervisorEmitted {
+  const crashed = ev.type.startsWith('xstate.error.actor.');
+  return crashed
+    ? { type: 'child.exited', id: ev.actorId, reason: 'crash', error: (ev as { error?: unknown }).error }
+    : { type: 'child.exited', id: ev.actorId, reason: 'normal' };
+}
+
 export const supervisorMachine = setup({
   types: {
     context: {} as SupervisorContext,
@@ -297,6 +304,11 @@ export const supervisorMachine = setup({
     respawn: enqueueActions(({ context, enqueue, self }, params: { ids: string[] }) =>
       enqueueRespawn(enqueue, context, self, params.ids),
     ),
+    reportExit: emit(({ event }) => exitedEvent(event as ExitEvent)),
+    removeExited: enqueueActions(({ context, event, enqueue }) => {
+      const id = (event as ExitEvent).actorId;
+      enqueueStop(enqueue, context, [id], [id]);
+    }),
     countRestart: assign(({ context, event }) => {
       const id = (event as ExitEvent).actorId;
       return {
@@ -313,8 +325,7 @@ export const supervisorMachine = setup({
     restartAffected: enqueueActions(({ context, event, enqueue }) => {
       const ev = event as ExitEvent;
       const error = 'error' in ev ? ev.error : undefined;
-      const reason = ev.type.startsWith('xstate.error.actor.') ? 'crash' : 'normal';
-      enqueue.emit({ type: 'child.exited', id: ev.actorId, reason, error });
+      enqueue.emit(exitedEvent(ev));
       const ids = affectedIds(context.specs, context.strategy, ev.actorId);
       const keep = context.specs
         .filter((s) => ids.includes(s.id) && s.restart !== 'temporary')
@@ -393,35 +404,15 @@ export const supervisorMachine = setup({
           actions: { type: 'respawn', params: ({ event }) => ({ ids: event.ids }) },
         },
         WINDOW_EXPIRED: { actions: 'expireOne' },
+        // a child ended, normally or by crashing: ignore a stale exit, remove the child, or restart per strategy
         'xstate.done.actor.*': [
           { guard: 'exitIgnored' },
-          {
-            guard: 'exitRemoves',
-            actions: [
-              emit(({ event }) => ({
-                type: 'child.exited' as const,
-                id: event.actorId,
-                reason: 'normal' as const,
-              })),
-              { type: 'stopChildren', params: ({ event }) => ({ ids: [event.actorId], remove: true }) },
-            ],
-          },
+          { guard: 'exitRemoves', actions: ['reportExit', 'removeExited'] },
           { target: 'restarting' },
         ],
         'xstate.error.actor.*': [
           { guard: 'exitIgnored' },
-          {
-            guard: 'exitRemoves',
-            actions: [
-              emit(({ event }) => ({
-                type: 'child.exited' as const,
-                id: event.actorId,
-                reason: 'crash' as const,
-                error: event.error,
-              })),
-              { type: 'stopChildren', params: ({ event }) => ({ ids: [event.actorId], remove: true }) },
-            ],
-          },
+          { guard: 'exitRemoves', actions: ['reportExit', 'removeExited'] },
           { target: 'restarting' },
         ],
         SHUTDOWN: { target: 'stopped' },

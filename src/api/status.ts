@@ -235,29 +235,39 @@ export class Status {
    * `errors` are the failures of every child that had failed by then (ophyd's AndStatus keeps none).
    */
   static all(statuses: readonly Status[], options: StatusOptions = {}): Status {
-    const parts = Status.#checkParts(statuses);
-    const combined = new ComposedStatus(
-      { system: parts.length ? parts[0].#system : undefined, ...options },
-      parts,
-    );
-    const check = () => {
-      if (combined.done) return;
+    return Status.#compose(statuses, options, null, (parts) => {
       const failed = parts.filter((s) => s.done && !s.success);
-      if (failed.length) {
-        combined.#complete(
-          new AggregateStatusError(`${failed.length} of ${parts.length} statuses failed`, errs(failed)),
-        );
-      } else if (parts.every((s) => s.success)) {
-        combined.#complete(null);
-      }
-    };
-    for (const s of parts) s.addCallback(check);
-    if (!parts.length) combined.#complete(null);
-    return combined;
+      if (failed.length)
+        return new AggregateStatusError(`${failed.length} of ${parts.length} statuses failed`, errs(failed));
+      return parts.every((s) => s.success) ? null : undefined;
+    });
   }
 
   /** Succeeds as soon as one status succeeds; fails when all have failed, keeping every error. */
   static any(statuses: readonly Status[], options: StatusOptions = {}): Status {
+    return Status.#compose(
+      statuses,
+      options,
+      new AggregateStatusError('Status.any of no statuses', []),
+      (parts) => {
+        if (parts.some((s) => s.success)) return null;
+        return parts.every((s) => s.done)
+          ? new AggregateStatusError(`all ${parts.length} statuses failed`, errs(parts))
+          : undefined;
+      },
+    );
+  }
+
+  /**
+   * A status that completes when `decide(parts)` says so, re-asked whenever a part completes: undefined = not
+   * yet, null = success, an Error = failure. `empty` is the outcome for no parts at all.
+   */
+  static #compose(
+    statuses: readonly Status[],
+    options: StatusOptions,
+    empty: Error | null,
+    decide: (parts: readonly Status[]) => Error | null | undefined,
+  ): Status {
     const parts = Status.#checkParts(statuses);
     const combined = new ComposedStatus(
       { system: parts.length ? parts[0].#system : undefined, ...options },
@@ -265,13 +275,11 @@ export class Status {
     );
     const check = () => {
       if (combined.done) return;
-      if (parts.some((s) => s.success)) combined.#complete(null);
-      else if (parts.every((s) => s.done)) {
-        combined.#complete(new AggregateStatusError(`all ${parts.length} statuses failed`, errs(parts)));
-      }
+      const outcome = decide(parts);
+      if (outcome !== undefined) combined.#complete(outcome);
     };
     for (const s of parts) s.addCallback(check);
-    if (!parts.length) combined.#complete(new AggregateStatusError('Status.any of no statuses', []));
+    if (!parts.length) combined.#complete(empty);
     return combined;
   }
 
