@@ -76,8 +76,10 @@ function onBatch(msg) {
 
 function upsert(a) {
   const prev = state.actors.get(a.key);
-  if (!prev || prev.status !== a.status || prev.parent !== a.parent) dirty.tree = true;
-  if (prev && JSON.stringify(prev.value) !== JSON.stringify(a.value)) dirty.tree = true;
+  // structure changes rebuild the tree; a new state or status only updates that actor's row in place
+  if (!prev || prev.parent !== a.parent) dirty.tree = true;
+  else if (prev.status !== a.status || JSON.stringify(prev.value) !== JSON.stringify(a.value))
+    changedRows.add(a.key);
   state.actors.set(a.key, a);
   if (a.key === state.selected) dirty.detail = true;
   if (a.machine === 'lrc' || a.machine === 'status' || a.machine === 'supervisor') dirty.side = true;
@@ -116,6 +118,26 @@ function activePaths(value, prefix = '') {
 }
 
 const label = (a) => a.systemId || a.id;
+/** The rendered row of each actor in the tree, so state changes update it in place (rows stay clickable). */
+const rows = new Map();
+const changedRows = new Set();
+
+function updateRows() {
+  if ($('#tree-filter').value.trim()) {
+    // a filter may match on the state: membership can change, so rebuild
+    if (changedRows.size) dirty.tree = true;
+    changedRows.clear();
+    return;
+  }
+  for (const key of changedRows) {
+    const a = state.actors.get(key);
+    const r = rows.get(key);
+    if (!a || !r) continue;
+    r.dot.className = `dot ${a.status}`;
+    r.value.textContent = valueText(a.value);
+  }
+  changedRows.clear();
+}
 
 function renderTree() {
   const filter = $('#tree-filter').value.trim().toLowerCase();
@@ -129,19 +151,20 @@ function renderTree() {
   }
   const matches = (a) =>
     !filter || `${label(a)} ${a.machine} ${valueText(a.value)}`.toLowerCase().includes(filter);
+  rows.clear();
+  changedRows.clear();
   const item = (a) => {
+    const dot = el('span', { class: `dot ${a.status}` });
+    const value = el('span', { class: 'value' }, valueText(a.value));
     const row = el(
       'div',
-      {
-        class: `row${a.key === state.selected ? ' selected' : ''}`,
-        dataset: { key: a.key },
-        onclick: () => select(a.key),
-      },
-      el('span', { class: `dot ${a.status}` }),
+      { class: `row${a.key === state.selected ? ' selected' : ''}`, dataset: { key: a.key } },
+      dot,
       el('span', { class: 'name' }, label(a)),
       el('span', { class: 'machine' }, a.machine),
-      el('span', { class: 'value' }, valueText(a.value)),
+      value,
     );
+    rows.set(a.key, { row, dot, value });
     const li = el('li', { class: 'actor', dataset: { key: a.key, machine: a.machine } }, row);
     const kids = (children.get(a.key) ?? []).filter((k) => matches(k) || children.has(k.key));
     if (kids.length) li.append(el('ul', {}, ...kids.map(item)));
@@ -173,9 +196,10 @@ function renderTree() {
 }
 
 function select(key) {
+  rows.get(state.selected)?.row.classList.remove('selected');
   state.selected = key;
+  rows.get(key)?.row.classList.add('selected');
   dirty.detail = true;
-  dirty.tree = true;
   if ($('#log-selected').checked) dirty.log = true;
 }
 
@@ -284,6 +308,7 @@ function frame() {
     state.rateT = now;
     $('#stats').textContent = `${state.actors.size} actors · ${state.rate} events/s`;
   }
+  if (changedRows.size) updateRows();
   if (dirty.tree) renderTree();
   if (dirty.detail) renderDetail();
   if (dirty.log) renderLog();
@@ -295,6 +320,11 @@ for (const id of ['#log-actor', '#log-type', '#log-selected', '#log-internal']) 
   $(id).addEventListener('input', () => (dirty.log = true));
 }
 $('#tree-filter').addEventListener('input', () => (dirty.tree = true));
+// one delegated handler: a row rebuilt between mousedown and mouseup still selects
+$('#actor-tree').addEventListener('click', (ev) => {
+  const row = ev.target instanceof Element ? ev.target.closest('.row[data-key]') : null;
+  if (row) select(row.dataset.key);
+});
 $('#send-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   const a = state.actors.get(state.selected);
