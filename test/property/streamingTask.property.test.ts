@@ -14,100 +14,17 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createSystem, type OrrerySystem, StreamingTask } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
+import { type Arrival, ControlledProducer } from '../support/controlledProducer.js';
 import { advance, flush } from '../support/simulatedTime.js';
 
-type Kind = 'item' | 'bad' | 'error' | 'end';
+type Kind = Arrival<'item' | 'bad'>;
 /** An item; the handler rejects a bad one. */
 interface Item {
   n: number;
   bad: boolean;
 }
-type Produced = { kind: 'item'; item: Item } | { kind: 'error'; error: Error } | { kind: 'end' };
-type Pull = { resolve: (r: IteratorResult<Item>) => void; reject: (e: Error) => void };
-const DONE = { done: true, value: undefined } as const;
-
-/**
- * A controllable async producer (one per run): events arrive now or after a delay on the TestClock; a pull waits
- * for the next arrival. It closes (pending pulls end, scheduled arrivals are cancelled) after its end or error was
- * pulled, or when the consumer calls return().
- */
-class Producer implements AsyncIterableIterator<Item> {
-  readonly arrived: number[] = [];
-  readonly timers = new Set<number>();
-  #buffer: Produced[] = [];
-  #pulls: Pull[] = [];
-  #items = 0;
-  #errors = 0;
-  closed = false;
-  returnCalls = 0;
-
-  constructor(
-    readonly clock: TestClock,
-    readonly run: number,
-    readonly signal: AbortSignal,
-  ) {}
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  arrive(kind: Kind): void {
-    if (this.closed) return;
-    let event: Produced;
-    if (kind === 'item' || kind === 'bad') {
-      event = { kind: 'item', item: { n: this.#items++, bad: kind === 'bad' } };
-      this.arrived.push(event.item.n);
-    } else if (kind === 'error') event = { kind, error: new Error(errorLabel(this.run, ++this.#errors)) };
-    else event = { kind };
-    const pull = this.#pulls.shift();
-    if (pull) this.#deliver(event, pull);
-    else this.#buffer.push(event);
-  }
-
-  schedule(kind: Kind, delay: number): void {
-    if (this.closed) return;
-    const id = this.clock.setTimeout(() => {
-      this.timers.delete(id);
-      this.arrive(kind);
-    }, delay);
-    this.timers.add(id);
-  }
-
-  next(): Promise<IteratorResult<Item>> {
-    if (this.closed) return Promise.resolve(DONE);
-    return new Promise((resolve, reject) => {
-      const event = this.#buffer.shift();
-      if (event) this.#deliver(event, { resolve, reject });
-      else this.#pulls.push({ resolve, reject });
-    });
-  }
-
-  async return(): Promise<IteratorResult<Item>> {
-    this.returnCalls++;
-    this.#close();
-    return DONE;
-  }
-
-  #deliver(event: Produced, pull: Pull): void {
-    if (event.kind === 'item') pull.resolve({ done: false, value: event.item });
-    else if (event.kind === 'end') {
-      pull.resolve(DONE);
-      this.#close();
-    } else {
-      pull.reject(event.error);
-      this.#close();
-    }
-  }
-
-  #close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const id of this.timers) this.clock.clearTimeout(id);
-    this.timers.clear();
-    this.#buffer = [];
-    for (const pull of this.#pulls.splice(0)) pull.resolve(DONE);
-  }
-}
+/** The controllable producer of one run: events arrive now or after a delay on the TestClock. */
+type Producer = ControlledProducer<Item, 'item' | 'bad'>;
 
 const errorLabel = (run: number, k: number) => `run ${run}: producer failed #${k}`;
 const handlerLabel = (run: number, n: number) => `run ${run}: handler failed on item ${n}`;
@@ -144,6 +61,8 @@ interface Model {
 
 interface RealRun {
   producer: Producer;
+  /** The signal the generator was given. */
+  signal: AbortSignal;
   handled: number[];
   actor: NonNullable<StreamingTask<Item>['actor']>;
 }
@@ -265,7 +184,7 @@ function check(m: Model, r: Real): void {
     expect(rr.producer.returnCalls).toBe(mr.returnCalls);
     expect(rr.producer.closed).toBe(mr.closed);
     // the generator's signal aborts exactly when the run is stopped
-    expect(rr.producer.signal.aborted).toBe(mr.phase === 'stopping' || mr.phase === 'stopped');
+    expect(rr.signal.aborted).toBe(mr.phase === 'stopping' || mr.phase === 'stopped');
     const snapshot = rr.actor.getSnapshot();
     if (finished(mr)) {
       expect(snapshot.status).toBe('done'); // absorbing: every earlier run stays done with its outcome
@@ -475,8 +394,12 @@ describe('StreamingTask model', () => {
         real.task = new StreamingTask<Item>(
           'stream',
           (signal) => {
-            const producer = new Producer(clock, real.runs.length, signal);
-            real.runs.push({ producer, handled: [], actor: undefined as never });
+            const run = real.runs.length;
+            const producer: Producer = new ControlledProducer(clock, {
+              item: (n, kind) => ({ n, bad: kind === 'bad' }),
+              errorMessage: (k) => errorLabel(run, k),
+            });
+            real.runs.push({ producer, signal, handled: [], actor: undefined as never });
             return producer;
           },
           handler,

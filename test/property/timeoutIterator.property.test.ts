@@ -14,91 +14,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createSystem, type OrrerySystem, TimeoutError, TimeoutIterator } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
+import { type Arrival, ControlledProducer } from '../support/controlledProducer.js';
 import { advance, flush } from '../support/simulatedTime.js';
 
-type Kind = 'item' | 'error' | 'end';
-type Produced = { kind: 'item'; value: number } | { kind: 'error'; error: Error } | { kind: 'end' };
-const DONE = { done: true, value: undefined } as const;
-type Pull = { resolve: (r: IteratorResult<number>) => void; reject: (e: Error) => void };
-
-/**
- * A controllable async producer: events arrive now or after a delay on the TestClock; a pull waits for the next
- * arrival. It closes (pending pulls end, scheduled arrivals are cancelled) after its end or error was pulled, or
- * when the consumer calls return().
- */
-class Producer implements AsyncIterableIterator<number> {
-  readonly arrived: number[] = [];
-  readonly timers = new Set<number>();
-  #buffer: Produced[] = [];
-  #pulls: Pull[] = [];
-  #items = 0;
-  #errors = 0;
-  closed = false;
-  returnCalls = 0;
-
-  constructor(readonly clock: TestClock) {}
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  arrive(kind: Kind): void {
-    if (this.closed) return;
-    let event: Produced;
-    if (kind === 'item') {
-      event = { kind, value: this.#items++ };
-      this.arrived.push(event.value);
-    } else if (kind === 'error') event = { kind, error: new Error(`producer failed #${++this.#errors}`) };
-    else event = { kind };
-    const pull = this.#pulls.shift();
-    if (pull) this.#deliver(event, pull);
-    else this.#buffer.push(event);
-  }
-
-  schedule(kind: Kind, delay: number): void {
-    if (this.closed) return;
-    const id = this.clock.setTimeout(() => {
-      this.timers.delete(id);
-      this.arrive(kind);
-    }, delay);
-    this.timers.add(id);
-  }
-
-  next(): Promise<IteratorResult<number>> {
-    if (this.closed) return Promise.resolve(DONE);
-    return new Promise((resolve, reject) => {
-      const event = this.#buffer.shift();
-      if (event) this.#deliver(event, { resolve, reject });
-      else this.#pulls.push({ resolve, reject });
-    });
-  }
-
-  async return(): Promise<IteratorResult<number>> {
-    this.returnCalls++;
-    this.#close();
-    return DONE;
-  }
-
-  #deliver(event: Produced, pull: Pull): void {
-    if (event.kind === 'item') pull.resolve({ done: false, value: event.value });
-    else if (event.kind === 'end') {
-      pull.resolve(DONE);
-      this.#close();
-    } else {
-      pull.reject(event.error);
-      this.#close();
-    }
-  }
-
-  #close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const id of this.timers) this.clock.clearTimeout(id);
-    this.timers.clear();
-    this.#buffer = [];
-    for (const pull of this.#pulls.splice(0)) pull.resolve(DONE);
-  }
-}
+type Kind = Arrival;
 
 type Outcome = 'exhausted' | 'failed' | 'timedOut' | 'aborted';
 type MState = 'waiting' | 'pulling' | 'pullingBounded' | Outcome;
@@ -129,7 +48,7 @@ interface Model {
 interface Real {
   clock: TestClock;
   system: OrrerySystem;
-  producer: Producer;
+  producer: ControlledProducer<number>;
   controller: AbortController;
   iterator: TimeoutIterator<number>;
   results: Settled[];
@@ -393,7 +312,10 @@ describe('TimeoutIterator model', () => {
       fc.asyncProperty(config, commands, async ({ timeout, expectedRate, preAborted }, cmds) => {
         const clock = new TestClock();
         const system = createSystem({ clock });
-        const producer = new Producer(clock);
+        const producer = new ControlledProducer(clock, {
+          item: (n) => n,
+          errorMessage: (k) => `producer failed #${k}`,
+        });
         const controller = new AbortController();
         if (preAborted) controller.abort();
         const iterator = new TimeoutIterator<number>(producer, {

@@ -4,40 +4,27 @@
  * Simulated time (TestClock) throughout; an action's promise settles on the microtask queue, so time is walked
  * timer by timer with a macrotask flush in between (`advance`).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BackgroundTask,
   BackgroundTaskProcessor,
-  createSystem,
   InvalidArgumentError,
   InvalidStateError,
   isErrored,
   isRunning,
-  type OrrerySystem,
   RunState,
   TaskCompletedError,
   TimeoutError,
 } from '../../src/index.js';
-import { TestClock } from '../../src/testing/index.js';
 import { advance, flush } from '../support/simulatedTime.js';
 import { captureLogs, controlled } from '../support/taskFixtures.js';
+import { useTestSystem } from '../support/testSystem.js';
 
-let system: OrrerySystem | undefined;
-let clock: TestClock;
-afterEach(async () => {
-  await system?.stop();
-  system = undefined;
-});
-
-function start(options: { logger?: never } = {}) {
-  clock = new TestClock();
-  system = createSystem({ clock, ...options });
-  return system;
-}
+const sim = useTestSystem();
 
 describe('9.2.1 lifecycle (test_background_task.py)', () => {
   it('9.2.1 a new task is STOPPED and not running', () => {
-    const task = new BackgroundTask(() => {}, { system: start() });
+    const task = new BackgroundTask(() => {}, { system: sim.start() });
     expect(task.state).toBe(RunState.STOPPED);
     expect(task.running()).toBe(false);
     expect(task.completed).toBe(false);
@@ -45,7 +32,7 @@ describe('9.2.1 lifecycle (test_background_task.py)', () => {
   });
 
   it('9.2.1 run() starts exactly one worker; a second run() while running keeps the same one', async () => {
-    const s = start();
+    const s = sim.start();
     const { action, calls } = controlled();
     const task = new BackgroundTask(action, { system: s });
     task.run();
@@ -64,18 +51,18 @@ describe('9.2.1 lifecycle (test_background_task.py)', () => {
   });
 
   it('9.2.1 stop() ends in STOPPED and completed', async () => {
-    const task = new BackgroundTask(() => {}, { system: start(), frequency: 10 });
+    const task = new BackgroundTask(() => {}, { system: sim.start(), frequency: 10 });
     task.run();
     await flush();
     await task.stop();
     expect(task.state).toBe(RunState.STOPPED);
     expect(task.completed).toBe(true);
     expect(task.running()).toBe(false);
-    expect(clock.pending).toBe(0);
+    expect(sim.clock.pending).toBe(0);
   });
 
   it('9.2.1 run() after completion throws "Task has already completed, cannot run it again."', async () => {
-    const task = new BackgroundTask(() => {}, { system: start(), frequency: 10 });
+    const task = new BackgroundTask(() => {}, { system: sim.start(), frequency: 10 });
     task.run();
     await task.stop();
     expect(() => task.run()).toThrow(TaskCompletedError);
@@ -84,7 +71,7 @@ describe('9.2.1 lifecycle (test_background_task.py)', () => {
   });
 
   it('stop() is idempotent: when never run, while stopping and after completion', async () => {
-    const s = start();
+    const s = sim.start();
     const { action, calls } = controlled();
     const task = new BackgroundTask(action, { system: s });
     await task.stop();
@@ -107,10 +94,10 @@ describe('9.2.1 lifecycle (test_background_task.py)', () => {
 describe('9.2.2 one-shot, periodic, errors (test_background_task.py)', () => {
   it('9.2.2 a one-shot action is called exactly once, then the task is STOPPED and completed', async () => {
     let calls = 0;
-    const task = new BackgroundTask(() => void calls++, { system: start() });
+    const task = new BackgroundTask(() => void calls++, { system: sim.start() });
     task.run();
     await task.done;
-    await advance(clock, 1000);
+    await advance(sim.clock, 1000);
     expect(calls).toBe(1);
     expect(task.runs).toBe(1);
     expect(task.state).toBe(RunState.STOPPED);
@@ -120,16 +107,16 @@ describe('9.2.2 one-shot, periodic, errors (test_background_task.py)', () => {
 
   it('9.2.2 a periodic action at 1000 Hz is called more than once in 10 ms', async () => {
     let calls = 0;
-    const task = new BackgroundTask(() => void calls++, { system: start(), frequency: 1000 });
+    const task = new BackgroundTask(() => void calls++, { system: sim.start(), frequency: 1000 });
     task.run();
-    await advance(clock, 10);
+    await advance(sim.clock, 10);
     expect(calls).toBeGreaterThan(1);
     expect(calls).toBe(11); // t = 0, 1, ..., 10 ms: one run per period of simulated time
     await task.stop();
     const after = calls;
-    await advance(clock, 100);
+    await advance(sim.clock, 100);
     expect(calls).toBe(after);
-    expect(clock.pending).toBe(0);
+    expect(sim.clock.pending).toBe(0);
   });
 
   it('9.2.2 a throwing action ends ERRORED, exception() is the error, not running', async () => {
@@ -138,7 +125,7 @@ describe('9.2.2 one-shot, periodic, errors (test_background_task.py)', () => {
       () => {
         throw err;
       },
-      { system: start() },
+      { system: sim.start() },
     );
     task.run();
     await task.done;
@@ -157,14 +144,14 @@ describe('9.2.2 one-shot, periodic, errors (test_background_task.py)', () => {
       async () => {
         if (++calls === 3) throw err;
       },
-      { system: start(), frequency: 100 },
+      { system: sim.start(), frequency: 100 },
     );
     task.run();
-    await advance(clock, 100);
+    await advance(sim.clock, 100);
     expect(calls).toBe(3);
     expect(task.exception()).toBe(err);
     expect(task.runs).toBe(2);
-    expect(clock.pending).toBe(0);
+    expect(sim.clock.pending).toBe(0);
   });
 
   it('a non-Error thrown is wrapped in an Error that keeps it as cause', async () => {
@@ -172,7 +159,7 @@ describe('9.2.2 one-shot, periodic, errors (test_background_task.py)', () => {
       () => {
         throw 'text';
       },
-      { system: start() },
+      { system: sim.start() },
     );
     task.run();
     await task.done;
@@ -182,7 +169,9 @@ describe('9.2.2 one-shot, periodic, errors (test_background_task.py)', () => {
 
   it('logs "Error during processing of task." through the actor-bound system logger', async () => {
     const { lines, logger } = captureLogs();
-    const task = new BackgroundTask(() => Promise.reject(new Error('bad')), { system: start({ logger }) });
+    const task = new BackgroundTask(() => Promise.reject(new Error('bad')), {
+      system: sim.start({ logger }),
+    });
     task.run();
     await task.done;
     const line = lines.find((l) => l.msg === 'Error during processing of task.');
@@ -197,7 +186,7 @@ describe('9.2.2 one-shot, periodic, errors (test_background_task.py)', () => {
 
   it('logs to the logger given to the task', async () => {
     const { lines, logger } = captureLogs();
-    const task = new BackgroundTask(() => Promise.reject(new Error('bad')), { system: start(), logger });
+    const task = new BackgroundTask(() => Promise.reject(new Error('bad')), { system: sim.start(), logger });
     task.run();
     await task.done;
     expect(lines.map((l) => l.msg)).toEqual(['Error during processing of task.']);
@@ -207,26 +196,26 @@ describe('9.2.2 one-shot, periodic, errors (test_background_task.py)', () => {
 describe('9.2.6 improvements over upstream', () => {
   it('STOP interrupts the wait between periodic runs at once (upstream sleeps 1/frequency)', async () => {
     let calls = 0;
-    const task = new BackgroundTask(() => void calls++, { system: start(), frequency: 0.001 });
+    const task = new BackgroundTask(() => void calls++, { system: sim.start(), frequency: 0.001 });
     task.run();
-    await advance(clock, 10);
+    await advance(sim.clock, 10);
     expect(calls).toBe(1);
     await task.stop(); // no clock advance needed: the 1000 s wait is cancelled
     expect(task.state).toBe(RunState.STOPPED);
     expect(calls).toBe(1);
-    expect(clock.pending).toBe(0);
+    expect(sim.clock.pending).toBe(0);
   });
 
   it('stop() while the action is in flight goes through STOPPING and waits for it, then STOPPED', async () => {
     const { action, calls } = controlled();
-    const task = new BackgroundTask(action, { system: start(), frequency: 1000 });
+    const task = new BackgroundTask(action, { system: sim.start(), frequency: 1000 });
     task.run();
     await flush();
     let stopped = false;
     const stopping = task.stop().then(() => {
       stopped = true;
     });
-    await advance(clock, 50);
+    await advance(sim.clock, 50);
     expect(task.state).toBe(RunState.STOPPING);
     expect(stopped).toBe(false);
     calls[0].resolve();
@@ -237,13 +226,13 @@ describe('9.2.6 improvements over upstream', () => {
   });
 
   it('run() returns before any of the action runs; stop() before it started means it never runs', async () => {
-    const s = start();
+    const s = sim.start();
     let calls = 0;
     const task = new BackgroundTask(() => void calls++, { system: s, frequency: 1000 });
     task.run();
     expect(calls).toBe(0);
     await task.stop();
-    await advance(clock, 10);
+    await advance(sim.clock, 10);
     expect(calls).toBe(0);
     expect(task.runs).toBe(0);
     expect(task.state).toBe(RunState.STOPPED);
@@ -251,7 +240,7 @@ describe('9.2.6 improvements over upstream', () => {
 
   it('an action failing while STOPPING ends ERRORED', async () => {
     const { action, calls } = controlled();
-    const task = new BackgroundTask(action, { system: start() });
+    const task = new BackgroundTask(action, { system: sim.start() });
     task.run();
     await flush();
     const stopping = task.stop();
@@ -263,13 +252,13 @@ describe('9.2.6 improvements over upstream', () => {
 
   it('stopTimeout bounds STOPPING: ERRORED with TimeoutError, the action signal is aborted', async () => {
     const { action, calls } = controlled();
-    const task = new BackgroundTask(action, { system: start(), stopTimeout: 50 });
+    const task = new BackgroundTask(action, { system: sim.start(), stopTimeout: 50 });
     task.run();
     await flush();
     const stopping = task.stop();
-    await advance(clock, 49);
+    await advance(sim.clock, 49);
     expect(task.state).toBe(RunState.STOPPING);
-    await advance(clock, 1);
+    await advance(sim.clock, 1);
     await stopping;
     expect(task.state).toBe(RunState.ERRORED);
     expect(task.exception()).toBeInstanceOf(TimeoutError);
@@ -278,11 +267,11 @@ describe('9.2.6 improvements over upstream', () => {
     calls[0].resolve(); // a late settlement changes nothing
     await flush();
     expect(task.state).toBe(RunState.ERRORED);
-    expect(clock.pending).toBe(0);
+    expect(sim.clock.pending).toBe(0);
   });
 
   it('aborting the signal stops a running task; aborted before run() it completes without running', async () => {
-    const s = start();
+    const s = sim.start();
     const controller = new AbortController();
     const task = new BackgroundTask(() => {}, { system: s, frequency: 10, signal: controller.signal });
     task.run();
@@ -299,7 +288,7 @@ describe('9.2.6 improvements over upstream', () => {
   });
 
   it('system.stop() completes a running task as STOPPED and resolves done', async () => {
-    const s = start();
+    const s = sim.start();
     const task = new BackgroundTask(() => {}, { system: s, frequency: 10 });
     task.run();
     await flush();
@@ -307,16 +296,16 @@ describe('9.2.6 improvements over upstream', () => {
     await task.done;
     expect(task.completed).toBe(true);
     expect(task.state).toBe(RunState.STOPPED);
-    expect(clock.pending).toBe(0);
+    expect(sim.clock.pending).toBe(0);
   });
 
   it('runs as a temporary child of a supervisor, which does not restart it when it completes', async () => {
-    const s = start();
+    const s = sim.start();
     const sup = s.supervisor('tasks');
     const task = new BackgroundTask(() => {}, { system: s, supervisor: sup, frequency: 100, name: 'poller' });
     task.run();
     expect(sup.children()).toEqual(['poller']);
-    await advance(clock, 25);
+    await advance(sim.clock, 25);
     expect(task.runs).toBe(3);
     await task.stop();
     expect(sup.children()).toEqual([]);
@@ -324,7 +313,7 @@ describe('9.2.6 improvements over upstream', () => {
   });
 
   it('[Symbol.asyncDispose] stops the task', async () => {
-    const task = new BackgroundTask(() => {}, { system: start(), frequency: 10 });
+    const task = new BackgroundTask(() => {}, { system: sim.start(), frequency: 10 });
     task.run();
     await task[Symbol.asyncDispose]();
     expect(task.completed).toBe(true);
@@ -340,7 +329,7 @@ describe('RunState and argument checks', () => {
   });
 
   it('bad arguments throw InvalidArgumentError with a clear message', () => {
-    const s = start();
+    const s = sim.start();
     expect(() => new BackgroundTask(42 as never, { system: s })).toThrow(
       'action must be a function, got number',
     );

@@ -2,36 +2,23 @@
  * PST BackgroundTaskProcessor and the `background_task` decorator (no upstream tests exist for either): tasks are
  * reaped when their actor completes (no 10 Hz reaper), the decorator returns the submitted task.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BackgroundTask,
   BackgroundTaskProcessor,
   backgroundTask,
-  createSystem,
   InvalidStateError,
-  type OrrerySystem,
   RunState,
 } from '../../src/index.js';
-import { TestClock } from '../../src/testing/index.js';
 import { flush } from '../support/simulatedTime.js';
 import { captureLogs, controlled } from '../support/taskFixtures.js';
+import { useTestSystem } from '../support/testSystem.js';
 
-let system: OrrerySystem | undefined;
-let clock: TestClock;
-afterEach(async () => {
-  await system?.stop();
-  system = undefined;
-});
-
-function start(options: { logger?: never } = {}) {
-  clock = new TestClock();
-  system = createSystem({ clock, ...options });
-  return system;
-}
+const sim = useTestSystem();
 
 describe('BackgroundTaskProcessor', () => {
   it('submitTask runs the task and returns it; finished tasks are reaped when they complete, without polling', async () => {
-    const s = start();
+    const s = sim.start();
     const processor = new BackgroundTaskProcessor({ system: s });
     const { action, calls } = controlled();
     const oneShot = processor.submitTask(action);
@@ -45,11 +32,11 @@ describe('BackgroundTaskProcessor', () => {
     await processor.stop();
     expect(processor.tasks).toEqual([]);
     expect(periodic.state).toBe(RunState.STOPPED);
-    expect(clock.pending).toBe(0);
+    expect(sim.clock.pending).toBe(0);
   });
 
   it('a submission to a stopped system throws and leaves no task behind', async () => {
-    const s = start();
+    const s = sim.start();
     const processor = new BackgroundTaskProcessor({ system: s });
     await s.stop();
     expect(() => processor.submitTask(() => {})).toThrow('the actor system has been stopped');
@@ -59,7 +46,7 @@ describe('BackgroundTaskProcessor', () => {
   it('uses its default logger unless the submission brings one', async () => {
     const fallback = captureLogs();
     const own = captureLogs();
-    const processor = new BackgroundTaskProcessor({ system: start(), logger: fallback.logger });
+    const processor = new BackgroundTaskProcessor({ system: sim.start(), logger: fallback.logger });
     const a = processor.submitTask(() => Promise.reject(new Error('a')));
     const b = processor.submitTask(() => Promise.reject(new Error('b')), { logger: own.logger });
     await Promise.all([a.done, b.done]);
@@ -96,7 +83,7 @@ describe('@backgroundTask decorator', () => {
   }
 
   it('a call submits the method to this.backgroundTaskProcessor and returns the task', async () => {
-    const processor = new BackgroundTaskProcessor({ system: start() });
+    const processor = new BackgroundTaskProcessor({ system: sim.start() });
     const beam = new Beam(processor);
     const task = beam.configureBeam(1, 'scan-a');
     expect(task).toBeInstanceOf(BackgroundTask);
@@ -107,7 +94,7 @@ describe('@backgroundTask decorator', () => {
   });
 
   it('the method error ends its task ERRORED', async () => {
-    const beam = new Beam(new BackgroundTaskProcessor({ system: start() }));
+    const beam = new Beam(new BackgroundTaskProcessor({ system: sim.start() }));
     const task = beam.failing() as unknown as BackgroundTask;
     await task.done;
     expect(task.exception()?.message).toBe('configure failed');

@@ -5,38 +5,21 @@
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
-import {
-  createSystem,
-  InvalidArgumentError,
-  type OrrerySystem,
-  StreamingTask,
-  streamingTaskMachine,
-} from '../../src/index.js';
-import { TestClock } from '../../src/testing/index.js';
+import { InvalidArgumentError, StreamingTask, streamingTaskMachine } from '../../src/index.js';
 import { advance, flush } from '../support/simulatedTime.js';
+import { useTestSystem } from '../support/testSystem.js';
 import { recordTransitions } from '../support/transitions.js';
 
-let system: OrrerySystem | undefined;
-let clock: TestClock;
-afterEach(async () => {
-  await system?.stop();
-  system = undefined;
-});
-
-function start(logger?: never): OrrerySystem {
-  clock = new TestClock();
-  system = createSystem({ clock, logger });
-  return system;
-}
+const sim = useTestSystem();
 
 /** Items every `periodMs` of simulated time until the signal aborts (a monitoring stream). */
 function ticker(periodMs: number, log: string[] = []) {
   return async function* (signal: AbortSignal) {
     try {
       for (let i = 0; !signal.aborted; i++) {
-        await new Promise<void>((resolve) => clock.setTimeout(resolve, periodMs));
+        await new Promise<void>((resolve) => sim.clock.setTimeout(resolve, periodMs));
         yield i;
       }
     } finally {
@@ -52,7 +35,7 @@ describe('StreamingTask', () => {
       'health',
       () => [1, 2, 3],
       (i) => void items.push(i),
-      { system: start() },
+      { system: sim.start() },
     );
     expect(task.isRunning()).toBe(false);
     task.start();
@@ -61,7 +44,7 @@ describe('StreamingTask', () => {
     expect(items).toEqual([1, 2, 3]);
     expect(task.outcome).toBe('exhausted');
     expect(task.isRunning()).toBe(false);
-    expect(system?.detachedCount).toBe(0);
+    expect(sim.system?.detachedCount).toBe(0);
   });
 
   it('stop() aborts the generator signal; no item is handled after stop() resolves', async () => {
@@ -76,20 +59,20 @@ describe('StreamingTask', () => {
         return gen(signal);
       },
       (i) => void items.push(i),
-      { system: start() },
+      { system: sim.start() },
     );
     task.start();
-    await advance(clock, 35);
+    await advance(sim.clock, 35);
     expect(items).toEqual([0, 1, 2]);
     const stopping = task.stop();
     expect(task.isRunning()).toBe(false);
     await stopping;
     expect(seen?.aborted).toBe(true);
     expect(task.outcome).toBe('stopped');
-    await advance(clock, 100);
+    await advance(sim.clock, 100);
     expect(items).toEqual([0, 1, 2]);
     expect(log).toEqual(['generator closed']);
-    expect(clock.pending).toBe(0);
+    expect(sim.clock.pending).toBe(0);
   });
 
   it('stop() waits for the handler call in flight, but not for a generator that ignores the signal', async () => {
@@ -109,7 +92,7 @@ describe('StreamingTask', () => {
             resolve();
           };
         }),
-      { system: start() },
+      { system: sim.start() },
     );
     task.start();
     await flush();
@@ -132,7 +115,7 @@ describe('StreamingTask', () => {
       throw new Error('grpc stream broke');
     };
     const task = new StreamingTask('monitor', failing, () => {}, {
-      system: start(),
+      system: sim.start(),
       exceptionHandler: (e) => void errors.push(e),
     });
     task.start();
@@ -147,7 +130,7 @@ describe('StreamingTask', () => {
       throw new Error('handler failed');
     };
     const task = new StreamingTask('a', () => [1], handlerFails, {
-      system: start(),
+      system: sim.start(),
       exceptionHandler: (e) => void errors.push(e),
     });
     task.start();
@@ -182,27 +165,27 @@ describe('StreamingTask', () => {
   });
 
   it('start() is a no-op while running; a stopped task can be started again', async () => {
-    const s = start();
+    const s = sim.start();
     const items: number[] = [];
     const task = new StreamingTask('monitor', ticker(10), (i) => void items.push(i), { system: s });
     task.start();
     const first = task.actor;
     task.start();
     expect(task.actor).toBe(first);
-    await advance(clock, 15);
+    await advance(sim.clock, 15);
     await task.stop();
     task.start();
     expect(task.actor).not.toBe(first);
-    await advance(clock, 15);
+    await advance(sim.clock, 15);
     await task[Symbol.asyncDispose]();
     expect(items).toEqual([0, 0]);
   });
 
   it('aborting the start() signal stops the task; an aborted signal does not start it', async () => {
     const controller = new AbortController();
-    const task = new StreamingTask('monitor', ticker(10), () => {}, { system: start() });
+    const task = new StreamingTask('monitor', ticker(10), () => {}, { system: sim.start() });
     task.start({ signal: controller.signal });
-    await advance(clock, 5);
+    await advance(sim.clock, 5);
     controller.abort();
     await task.done;
     expect(task.outcome).toBe('stopped');
@@ -211,66 +194,43 @@ describe('StreamingTask', () => {
   });
 
   it('system.stop() ends a running task and aborts its generator', async () => {
-    const s = start();
+    const s = sim.start();
     const items: number[] = [];
     const log: string[] = [];
     const task = new StreamingTask('monitor', ticker(10, log), (i) => void items.push(i), { system: s });
     task.start();
-    await advance(clock, 15);
+    await advance(sim.clock, 15);
     await s.stop();
     await task.done;
     expect(task.outcome).toBe('stopped');
     expect(task.isRunning()).toBe(false);
-    await advance(clock, 50);
+    await advance(sim.clock, 50);
     expect(items).toEqual([0]);
     expect(log).toEqual(['generator closed']);
   });
 
   it('bad arguments throw InvalidArgumentError', async () => {
-    const s = start();
-    expect(
-      () =>
-        new StreamingTask(
-          1 as never,
-          () => [],
-          () => {},
-          { system: s },
-        ),
-    ).toThrow('taskName must be a string');
-    expect(() => new StreamingTask('x', null as never, () => {}, { system: s })).toThrow(
+    const s = sim.start();
+    const noItems = () => [];
+    const ignore = () => {};
+    expect(() => new StreamingTask(1 as never, noItems, ignore, { system: s })).toThrow(
+      'taskName must be a string',
+    );
+    expect(() => new StreamingTask('x', null as never, ignore, { system: s })).toThrow(
       'itemGenerator must be a function',
     );
-    expect(() => new StreamingTask('x', () => [], 'no' as never, { system: s })).toThrow(
+    expect(() => new StreamingTask('x', noItems, 'no' as never, { system: s })).toThrow(
       'itemHandler must be a function',
     );
-    expect(
-      () =>
-        new StreamingTask(
-          'x',
-          () => [],
-          () => {},
-          { exceptionHandler: 1 as never },
-        ),
-    ).toThrow(InvalidArgumentError);
-    expect(
-      () =>
-        new StreamingTask(
-          'x',
-          () => [],
-          () => {},
-          null as never,
-        ),
-    ).toThrow(InvalidArgumentError);
-    const errors: Error[] = [];
-    const task = new StreamingTask(
-      'x',
-      () => 42 as never,
-      () => {},
-      {
-        system: s,
-        exceptionHandler: (e) => void errors.push(e),
-      },
+    expect(() => new StreamingTask('x', noItems, ignore, { exceptionHandler: 1 as never })).toThrow(
+      InvalidArgumentError,
     );
+    expect(() => new StreamingTask('x', noItems, ignore, null as never)).toThrow(InvalidArgumentError);
+    const errors: Error[] = [];
+    const task = new StreamingTask('x', () => 42 as never, ignore, {
+      system: s,
+      exceptionHandler: (e) => void errors.push(e),
+    });
     task.start();
     await task.done;
     expect(errors[0]).toBeInstanceOf(InvalidArgumentError);

@@ -2,34 +2,22 @@
  * PST TimeoutIterator: checklist 9.2 item 3, ported from ska-pst-lmc tests/unit/test_timeout_iterator.py, on
  * simulated time (the producers sleep on the system's TestClock), plus one short real-time test.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import {
   createSystem,
   InvalidArgumentError,
-  type OrrerySystem,
   TimeoutError,
   TimeoutIterator,
   timeoutIteratorMachine,
 } from '../../src/index.js';
-import { TestClock } from '../../src/testing/index.js';
 import { advance, flush } from '../support/simulatedTime.js';
+import { useTestSystem } from '../support/testSystem.js';
 import { recordTransitions } from '../support/transitions.js';
 
-let system: OrrerySystem | undefined;
-let clock: TestClock;
-afterEach(async () => {
-  await system?.stop();
-  system = undefined;
-});
+const sim = useTestSystem();
 
-function start(): OrrerySystem {
-  clock = new TestClock();
-  system = createSystem({ clock });
-  return system;
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise<void>((resolve) => sim.clock.setTimeout(resolve, ms));
 
 /** An async generator yielding `count` numbers, one every `periodMs` of simulated time. */
 async function* producer(count: number, periodMs: number, log: string[] = []) {
@@ -57,7 +45,7 @@ async function drain<T>(iterator: AsyncIterator<T>, stepMs = 1, limitMs = 10_000
       finished = true;
     }
   })();
-  for (let t = 0; !finished && t < limitMs; t += stepMs) await advance(clock, stepMs);
+  for (let t = 0; !finished && t < limitMs; t += stepMs) await advance(sim.clock, stepMs);
   await consumer;
   return { items, error };
 }
@@ -65,47 +53,47 @@ async function drain<T>(iterator: AsyncIterator<T>, stepMs = 1, limitMs = 10_000
 describe('9.2.3 TimeoutIterator (test_timeout_iterator.py)', () => {
   it('9.2.3 returns all items of a fast producer', async () => {
     const items: number[] = [];
-    for await (const i of new TimeoutIterator([0, 1, 2, 3, 4], { timeout: 100, system: start() }))
+    for await (const i of new TimeoutIterator([0, 1, 2, 3, 4], { timeout: 100, system: sim.start() }))
       items.push(i);
     expect(items).toEqual([0, 1, 2, 3, 4]);
-    expect(clock.pending).toBe(0);
-    expect(system?.detachedCount).toBe(0);
+    expect(sim.clock.pending).toBe(0);
+    expect(sim.system?.detachedCount).toBe(0);
   });
 
   it('9.2.3 returns all items of a slow producer (50 ms per item, timeout 100 ms)', async () => {
-    const it = new TimeoutIterator(producer(5, 50), { timeout: 100, system: start() });
+    const it = new TimeoutIterator(producer(5, 50), { timeout: 100, system: sim.start() });
     const { items, error } = await drain(it);
     expect(error).toBeUndefined();
     expect(items).toEqual([0, 1, 2, 3, 4]);
-    expect(clock.now()).toBeGreaterThanOrEqual(250);
-    expect(clock.pending).toBe(0);
+    expect(sim.clock.now()).toBeGreaterThanOrEqual(250);
+    expect(sim.clock.pending).toBe(0);
   });
 
   it('9.2.3 abort after the first item: the next call is done (StopIteration)', async () => {
     const controller = new AbortController();
     const log: string[] = [];
-    const it = new TimeoutIterator(producer(5, 10, log), { signal: controller.signal, system: start() });
+    const it = new TimeoutIterator(producer(5, 10, log), { signal: controller.signal, system: sim.start() });
     const first = it.next();
-    await advance(clock, 10);
+    await advance(sim.clock, 10);
     expect(await first).toEqual({ done: false, value: 0 });
     controller.abort();
     expect(await it.next()).toEqual({ done: true, value: undefined });
-    await advance(clock, 10);
+    await advance(sim.clock, 10);
     expect(log).toEqual(['closed']); // the wrapped generator is released
-    expect(clock.pending).toBe(0);
+    expect(sim.clock.pending).toBe(0);
   });
 
   it('9.2.3 producer slower than the timeout (100 ms): first next() throws TimeoutError, the second is done', async () => {
-    const it = new TimeoutIterator(producer(5, 200), { timeout: 100, system: start() });
+    const it = new TimeoutIterator(producer(5, 200), { timeout: 100, system: sim.start() });
     const first = it.next();
     first.catch(() => {});
-    await advance(clock, 99);
-    await advance(clock, 1);
+    await advance(sim.clock, 99);
+    await advance(sim.clock, 1);
     await expect(first).rejects.toThrow(TimeoutError);
     await expect(first).rejects.toThrow('No item received within 100 ms.');
     expect(await it.next()).toEqual({ done: true, value: undefined });
-    await advance(clock, 200);
-    expect(clock.pending).toBe(0);
+    await advance(sim.clock, 200);
+    expect(sim.clock.pending).toBe(0);
   });
 
   it('9.2.3 abort with expectedRate = 1000 ms set at 300 ms ends the pending next() within 400 ms', async () => {
@@ -113,14 +101,14 @@ describe('9.2.3 TimeoutIterator (test_timeout_iterator.py)', () => {
     const it = new TimeoutIterator(producer(5, 10_000), {
       signal: controller.signal,
       expectedRate: 1000,
-      system: start(),
+      system: sim.start(),
     });
     let endedAt: number | undefined;
     const pending = it.next().then((r) => {
-      endedAt = clock.now();
+      endedAt = sim.clock.now();
       return r;
     });
-    await advance(clock, 300);
+    await advance(sim.clock, 300);
     controller.abort();
     expect(await pending).toEqual({ done: true, value: undefined });
     expect(endedAt).toBe(300); // upstream polls the abort event every expected_rate; here it is an event
@@ -134,17 +122,17 @@ describe('9.2.3 TimeoutIterator (test_timeout_iterator.py)', () => {
       await sleep(150);
       yield 'second';
     };
-    const it = new TimeoutIterator(slowStart(), { timeout: 100, expectedRate: 50, system: start() });
+    const it = new TimeoutIterator(slowStart(), { timeout: 100, expectedRate: 50, system: sim.start() });
     const { items, error } = await drain(it);
     expect(items).toEqual(['first']);
     expect(error).toBeInstanceOf(TimeoutError);
-    expect(clock.now()).toBeGreaterThanOrEqual(250);
+    expect(sim.clock.now()).toBeGreaterThanOrEqual(250);
   });
 
   it('timeout 0 waits forever', async () => {
-    const it = new TimeoutIterator(producer(1, 100_000), { system: start() });
+    const it = new TimeoutIterator(producer(1, 100_000), { system: sim.start() });
     const first = it.next();
-    await advance(clock, 100_000);
+    await advance(sim.clock, 100_000);
     expect(await first).toEqual({ done: false, value: 0 });
     expect(await it.next()).toEqual({ done: true, value: undefined });
   });
@@ -154,34 +142,34 @@ describe('9.2.3 TimeoutIterator (test_timeout_iterator.py)', () => {
       yield 1;
       throw new Error('source failed');
     };
-    const s = start();
+    const s = sim.start();
     for (const timeout of [10, 0]) {
       const it = new TimeoutIterator(failing(), { timeout, system: s });
       expect(await it.next()).toEqual({ done: false, value: 1 });
       await expect(it.next()).rejects.toThrow('source failed');
       expect(await it.next()).toEqual({ done: true, value: undefined });
     }
-    expect(clock.pending).toBe(0);
+    expect(sim.clock.pending).toBe(0);
   });
 
   it('overlapping next() calls are served in order; break out of for-await closes the source', async () => {
     const log: string[] = [];
-    const it = new TimeoutIterator(producer(10, 5, log), { timeout: 50, system: start() });
+    const it = new TimeoutIterator(producer(10, 5, log), { timeout: 50, system: sim.start() });
     const calls = [it.next(), it.next(), it.next()];
-    await advance(clock, 15);
+    await advance(sim.clock, 15);
     expect((await Promise.all(calls)).map((r) => r.value)).toEqual([0, 1, 2]);
     const consumer = (async () => {
       for await (const i of it) if (i === 4) break;
     })();
-    await advance(clock, 10);
+    await advance(sim.clock, 10);
     await consumer;
-    await advance(clock, 10);
+    await advance(sim.clock, 10);
     expect(log).toEqual(['closed']);
     expect(await it.next()).toEqual({ done: true, value: undefined });
   });
 
   it('an already aborted signal ends at once without spawning an actor; sync iterators are accepted', async () => {
-    const s = start();
+    const s = sim.start();
     const aborted = new TimeoutIterator([1, 2], { signal: AbortSignal.abort(), system: s });
     expect(await aborted.next()).toEqual({ done: true, value: undefined });
     expect(aborted.actor).toBeUndefined();
@@ -193,18 +181,18 @@ describe('9.2.3 TimeoutIterator (test_timeout_iterator.py)', () => {
   });
 
   it('system.stop() ends the iteration: a pending next() is done', async () => {
-    const s = start();
+    const s = sim.start();
     const it = new TimeoutIterator(producer(5, 100), { timeout: 1000, system: s });
     const pending = it.next();
-    await advance(clock, 10);
+    await advance(sim.clock, 10);
     await s.stop();
     expect(await pending).toEqual({ done: true, value: undefined });
     expect(await it.next()).toEqual({ done: true, value: undefined });
-    expect(clock.pending).toBe(1); // the producer's own sleep; the iterator's deadline is gone
+    expect(sim.clock.pending).toBe(1); // the producer's own sleep; the iterator's deadline is gone
   });
 
   it('bad arguments throw InvalidArgumentError with a clear message', () => {
-    const s = start();
+    const s = sim.start();
     expect(() => new TimeoutIterator([], { timeout: -1, system: s })).toThrow(
       'timeout must be a non-negative finite number of milliseconds, got -1',
     );
