@@ -1,33 +1,29 @@
 /**
  * The client side of an SKA Long Running Command (ska-tango-base `invoke_lrc`) as an XState v5 machine.
  *
- *   running (parallel)
- *     flow:  validating ──► negotiating ──► connected ─────────────────────────────────────► finished
- *                                            │ (invokes lrcEvents: the attribute subscriptions; leaving
- *                                            │  `connected` by any path stops it, which unsubscribes)
- *                                            ├ subscribing ──SUBSCRIBED──► invoking ──QUEUED|STARTED──► monitoring
- *                                            │   (DEVICE_EVENTs are buffered until the command id is known)
- *                                            ├ monitoring: submitted ─► staging ─► queued ─► inProgress
- *                                            │   (buffered events replayed on entry; a terminal status ends it)
- *                                            └ fetchingResult (v1 only: terminal status came before its result)
- *     deadline: choosing ──► armed ──after(deadline)──► timedOut   |   unarmed
+ *   validating ──► session ─────────────────────────────────────────────────────────────────► finished
+ *                   │ (invokes deviceIo, the one I/O actor: negotiation, the attribute subscriptions, the
+ *                   │  invocation and the v1 result read; leaving `session` stops it, which unsubscribes)
+ *                   ├ negotiating ──NEGOTIATED──► subscribing ──SUBSCRIBED──► invoking ──INVOKED──► monitoring
+ *                   │   (value events wait in deviceIo until the command id is known, then come in one batch)
+ *                   ├ monitoring: submitted ─► staging ─► queued ─► inProgress
+ *                   │   (waiting events replayed on entry; a terminal status ends it)
+ *                   └ fetchingResult (v1 only: terminal status came before its result)
  *   any failure before submission ──► notStarted (callback, versions, subscribe, invoke, REJECTED, other code)
  *   UNSUBSCRIBE ──► released
+ *   DEADLINE ──► timedOut: raised `deadline` ms after the start; no timer is armed without a deadline (the
+ *   delayed event is cancelled when the actor ends)
  *
- * No I/O here: the device calls are the actors `readProtocolVersions`, `lrcEvents`, `invokeCommand` and
- * `readResult`, supplied with `.provide()` (src/api/lrc.ts implements them on a `DevicePort`). The status
- * bookkeeping (de-duplication, stale events, v1 result ordering) is the pure reducer in `lrcReducer.ts`.
+ * With the protocol versions known from an earlier call (`knownVersions`), validating goes straight to
+ * `session.subscribing`, or to notStarted if they do not overlap the client's.
+ *
+ * No I/O here: the device calls are done by the `deviceIo` actor, supplied with `.provide()` (src/api/lrc.ts
+ * implements it on a `DevicePort`, with an optional per-device negotiation cache). The machine drives it with
+ * CONNECT, INVOKE and READ_RESULT; it answers with the events of `LrcEvent`, after dropping the events that
+ * cannot change anything (other commands', and, unless `parity`, v1 statuses repeating the last one). The status bookkeeping
+ * (de-duplication, stale events, v1 result ordering) is the pure reducer in `lrcReducer.ts`.
  */
-import {
-  type ActorRefFrom,
-  assign,
-  emit,
-  enqueueActions,
-  fromCallback,
-  fromPromise,
-  sendTo,
-  setup,
-} from 'xstate';
+import { type ActorRefFrom, assign, emit, enqueueActions, fromCallback, sendTo, setup } from 'xstate';
 import {
   CLIENT_PROTOCOL_VERSIONS,
   decodeLrcEvent,
@@ -35,106 +31,43 @@ import {
   type LrcUpdate,
   lrcAttributesFor,
   ResultCode,
-  resultCodeName,
   TaskStatus,
 } from '../src/devices/lrcWire.js';
-import type { AttributeEvent, DevicePort } from '../src/devices/port.js';
-import {
-  CommandError,
-  DevFailed,
-  InvalidArgumentError,
-  ProtocolVersionError,
-  ResultCodeError,
-  TimeoutError,
-} from '../src/errors.js';
+import { lrcErrors, parseReply } from './lrcErrors.js';
 import { type LrcProgress, reduceLrcEvent, replayLrcEvents } from './lrcReducer.js';
+import type {
+  LrcContext,
+  LrcEmitted,
+  LrcEvent,
+  LrcInput,
+  LrcIoCommand,
+  LrcIoInput,
+  LrcOutcome,
+  LrcOutput,
+} from './lrcTypes.js';
 
-export interface LrcInput {
-  device: DevicePort;
-  command: string;
-  args?: unknown;
-  /** Receives every update; it must take one object argument. */
-  callback: (update: LrcUpdate) => void;
-  /** Called when the callback throws (the machine carries on); ignored by default. */
-  onCallbackError?: (error: unknown) => void;
-  /** v1: deliver repeated statuses as upstream does (default: de-duplicate). */
-  parity?: boolean;
-  /** Milliseconds from the start until the whole call gives up (null: never). */
-  deadline?: number | null;
-  /** The client's supported protocol range; (1, 2) by default. */
-  clientVersions?: readonly [number, number];
-}
-
-export type LrcOutcome = 'finished' | 'notStarted' | 'timedOut' | 'released';
-
-export interface LrcContext extends LrcProgress {
-  device: DevicePort;
-  command: string;
-  args: unknown;
-  callback: (update: LrcUpdate) => void;
-  onCallbackError: (error: unknown) => void;
-  deadline: number | null;
-  clientVersions: readonly [number, number];
-  serverVersions: readonly [number, number] | null;
-  /** Events that arrived before the command id was known. */
-  buffered: AttributeEvent[];
-  /** The result code the command returned. */
-  replyCode: number | null;
-  outcome: LrcOutcome | null;
-  error: Error | null;
-}
-
-export interface LrcOutput {
-  outcome: LrcOutcome;
-  status: TaskStatus | null;
-  commandId: string | null;
-  protocolVersion: number | null;
-  /** The result code the command returned (QUEUED, STARTED, REJECTED, ...), null if it never returned. */
-  replyCode: number | null;
-  error: Error | null;
-}
-
-export type LrcEvent =
-  | { type: 'DEVICE_EVENT'; event: AttributeEvent }
-  | { type: 'SUBSCRIBED' }
-  | { type: 'SUBSCRIBE_FAILED'; attribute: string; error: unknown }
-  | { type: 'UNSUBSCRIBE'; error?: Error };
-
-/** Sent to the `lrcEvents` actor once the command id is known, so it can drop other commands' events early. */
-export type LrcEventsCommand = { type: 'WATCH'; commandId: string };
-
-export type LrcEmitted =
-  | { type: 'lrc.submitted'; commandId: string; protocolVersion: number }
-  | { type: 'lrc.warning'; message: string };
+export { invokeLrcFailure } from './lrcErrors.js';
+export type {
+  LrcContext,
+  LrcEmitted,
+  LrcEvent,
+  LrcInput,
+  LrcIoCommand,
+  LrcIoInput,
+  LrcOutcome,
+  LrcOutput,
+} from './lrcTypes.js';
 
 /** Events kept before the command id is known; older ones are dropped beyond this. */
 export const MAX_BUFFERED_EVENTS = 1000;
 
-function notProvided(name: string) {
-  return fromPromise<never, unknown>(async () => {
-    throw new Error(`lrc machine: actor '${name}' was not provided`);
-  });
-}
-
-/** A DevFailed keeping the device's stack, with an `SKA_InvokeLrcFailed` entry on top. */
-export function invokeLrcFailure(error: unknown, desc: string, origin: string): DevFailed {
-  const entry = { reason: 'SKA_InvokeLrcFailed', desc, origin, severity: 'ERR' as const };
-  if (error instanceof DevFailed) return error.rethrow(entry);
-  const e = error instanceof Error ? error : new Error(String(error));
-  return new DevFailed([{ reason: e.name, desc: e.message, origin, severity: 'ERR' }, entry], {
-    cause: error,
-  });
-}
-
-/** `[[resultCode], [commandIdOrReason]]`, or undefined when the reply has another shape. */
-function parseReply(reply: unknown): { code: number; text: string } | undefined {
-  if (!Array.isArray(reply) || !Array.isArray(reply[0]) || !Array.isArray(reply[1])) return undefined;
-  const code = reply[0][0];
-  if (!Number.isInteger(code)) return undefined;
-  return { code, text: String(reply[1][0] ?? '') };
-}
-
-const range = (r: readonly [number, number] | null) => (r ? `(${r[0]}, ${r[1]})` : '(1, 1)');
+type Ev<T extends LrcEvent['type']> = Extract<LrcEvent, { type: T }>;
+/** The server's (min, max): just negotiated, or known from the start. */
+const negotiated = (context: LrcContext, e: LrcEvent) =>
+  e.type === 'NEGOTIATED' ? e.versions : (context.knownVersions ?? null);
+const reply = (e: LrcEvent) => (e as Ev<'INVOKED'>).reply;
+const failure = (e: LrcEvent) => (e as { error?: unknown }).error;
+const where = (context: LrcContext) => [context.device.name, context.command] as const;
 
 export const lrcMachine = setup({
   types: {
@@ -145,167 +78,113 @@ export const lrcMachine = setup({
     emitted: {} as LrcEmitted,
   },
   actors: {
-    /** Resolves `lrcProtocolVersions` as (min, max), or null when the device has no such attribute. */
-    readProtocolVersions: notProvided('readProtocolVersions') as ReturnType<
-      typeof fromPromise<readonly [number, number] | null, { device: DevicePort }>
-    >,
     /**
-     * Subscribes to `attributes`; sends DEVICE_EVENT, then SUBSCRIBED or SUBSCRIBE_FAILED; unsubscribes when
-     * stopped. After WATCH it may drop the events that do not mention the command id.
+     * The device I/O of one call. On start: reads the protocol versions (NEGOTIATED with (min, max) or null when
+     * the device has no such attribute, or NEGOTIATION_FAILED). CONNECT: subscribes (DEVICE_EVENT, then
+     * SUBSCRIBED or SUBSCRIBE_FAILED); value events wait until the command id is known. INVOKE: runs the command
+     * (INVOKED or INVOKE_FAILED). READ_RESULT (v1): RESULT_READ or RESULT_FAILED. Stopping it unsubscribes.
      */
-    lrcEvents: fromCallback<
-      LrcEventsCommand,
-      { device: DevicePort; attributes: readonly string[] },
-      LrcEvent
-    >(({ sendBack }) => {
-      sendBack({
-        type: 'SUBSCRIBE_FAILED',
-        attribute: '',
-        error: new Error("lrc machine: 'lrcEvents' not provided"),
-      });
+    deviceIo: fromCallback<LrcIoCommand, LrcIoInput, LrcEvent>(({ sendBack }) => {
+      sendBack({ type: 'NEGOTIATION_FAILED', error: new Error("lrc machine: 'deviceIo' not provided") });
     }),
-    /** Runs the command; resolves the raw `[[code], [idOrReason]]` reply. */
-    invokeCommand: notProvided('invokeCommand') as ReturnType<
-      typeof fromPromise<unknown, { device: DevicePort; command: string; args: unknown }>
-    >,
-    /** Reads `longRunningCommandResult` (v1). */
-    readResult: notProvided('readResult') as ReturnType<typeof fromPromise<unknown, { device: DevicePort }>>,
   },
   guards: {
-    callbackIsValid: ({ context }) => typeof context.callback === 'function' && context.callback.length <= 1,
-    hasDeadline: ({ context }) => context.deadline !== null,
+    callbackIsInvalid: ({ context }) => typeof context.callback !== 'function' || context.callback.length > 1,
+    versionsUnknown: ({ context }) => context.knownVersions === undefined,
     versionsOverlap: ({ context, event }) => {
-      const [smin, smax] = ((event as { output?: readonly [number, number] | null }).output ?? [1, 1]) as [
-        number,
-        number,
-      ];
+      const [smin, smax] = negotiated(context, event) ?? [1, 1];
       const [cmin, cmax] = context.clientVersions;
       return smin <= cmax && cmin <= smax;
     },
     accepted: ({ event }) => {
-      const code = parseReply((event as { output?: unknown }).output)?.code;
+      const code = parseReply(reply(event))?.code;
       return code === ResultCode.QUEUED || code === ResultCode.STARTED;
     },
-    rejected: ({ event }) => parseReply((event as { output?: unknown }).output)?.code === ResultCode.REJECTED,
+    rejected: ({ event }) => parseReply(reply(event))?.code === ResultCode.REJECTED,
     statusIsStaging: ({ context }) => context.status === TaskStatus.STAGING,
     statusIsQueued: ({ context }) => context.status === TaskStatus.QUEUED,
     statusIsInProgress: ({ context }) => context.status === TaskStatus.IN_PROGRESS,
     terminalDelivered: ({ context }) => context.terminal,
     awaitingResult: ({ context }) => context.pendingTerminal !== null,
   },
-  delays: {
-    deadline: ({ context }) => context.deadline ?? 0,
-  },
   actions: {
-    recordInvalidCallback: assign({
-      error: () =>
-        new InvalidArgumentError(
-          'the lrc callback must be a function taking one update object ({status, progress, result, error, ...})',
-        ),
-    }),
+    recordInvalidCallback: assign({ error: () => lrcErrors.invalidCallback() }),
     chooseVersion: assign(({ context, event }) => {
-      const server = ((event as { output?: readonly [number, number] | null }).output ?? null) as
-        | readonly [number, number]
-        | null;
+      const server = negotiated(context, event);
       const [, smax] = server ?? [1, 1];
       return { serverVersions: server, protocolVersion: Math.min(smax, context.clientVersions[1]) };
     }),
     recordIncompatible: assign({
-      error: ({ context, event }) => {
-        const server = (event as { output?: readonly [number, number] | null }).output ?? null;
-        return new ProtocolVersionError(
-          "This version of invokeLrc() is not compatible with any of the server's supported LRC protocols! " +
-            `Client version min, max = ${range(context.clientVersions)} - Server version min, max = ${range(server)}`,
-        );
-      },
+      error: ({ context, event }) =>
+        lrcErrors.incompatible(context.clientVersions, negotiated(context, event)),
     }),
     recordNegotiationFailure: assign({
-      error: ({ context, event }) =>
-        invokeLrcFailure(
-          (event as { error?: unknown }).error,
-          `Reading '${LRC_ATTRIBUTES.versions}' failed.`,
-          `invokeLrc(${context.device.name}, ${context.command})`,
-        ),
+      error: ({ context, event }) => lrcErrors.negotiation(failure(event), ...where(context)),
     }),
     recordSubscribeFailure: assign({
-      error: ({ context, event }) => {
-        const e = event as { attribute?: string; error?: unknown };
-        return invokeLrcFailure(
-          e.error,
-          `Subscribing to '${e.attribute}' change event failed.`,
-          `invokeLrc(${context.device.name}, ${context.command})`,
-        );
-      },
+      error: ({ context, event }) =>
+        lrcErrors.subscribe(failure(event), (event as Ev<'SUBSCRIBE_FAILED'>).attribute, ...where(context)),
     }),
     recordInvokeFailure: assign({
-      error: ({ context, event }) =>
-        invokeLrcFailure(
-          (event as { error?: unknown }).error,
-          `Invocation of command '${context.command}' failed with args: ${JSON.stringify(context.args) ?? 'None'}`,
-          `invokeLrc(${context.device.name}, ${context.command})`,
-        ),
+      error: ({ context, event }) => lrcErrors.invoke(failure(event), context.args, ...where(context)),
     }),
     recordRejection: assign({
       buffered: [],
       replyCode: ResultCode.REJECTED,
-      error: ({ context, event }) => {
-        const reason = parseReply((event as { output?: unknown }).output)?.text;
-        return new CommandError(`${context.command} command rejected: ${reason}`);
-      },
+      error: ({ context, event }) => lrcErrors.rejected(context.command, reply(event)),
     }),
     recordUnexpectedCode: assign({
       buffered: [],
-      replyCode: ({ event }) => parseReply((event as { output?: unknown }).output)?.code ?? null,
-      error: ({ context, event }) => {
-        const code = parseReply((event as { output?: unknown }).output)?.code;
-        const name = code === undefined ? 'no result code' : `${code} (${resultCodeName(code)})`;
-        return new ResultCodeError(`Unexpected result code for ${context.command} command: ${name}`);
-      },
+      replyCode: ({ event }) => parseReply(reply(event))?.code ?? null,
+      error: ({ context, event }) => lrcErrors.unexpectedCode(context.command, reply(event)),
     }),
-    recordCommandId: assign(({ event }) => {
-      const reply = parseReply((event as { output?: unknown }).output)!;
-      return { commandId: reply.text, replyCode: reply.code };
+    /** The command id, and the events about it that came before it (after the error events kept here). */
+    recordCommandId: assign(({ context, event }) => {
+      const r = parseReply(reply(event))!;
+      const held = (event as Ev<'INVOKED'>).held;
+      const buffered = held.length ? [...context.buffered, ...held] : context.buffered;
+      return { commandId: r.text, replyCode: r.code, buffered };
     }),
     recordTimeout: assign({
       error: ({ context }) =>
-        new TimeoutError(
-          `${context.command} on ${context.device.name} did not finish within ${context.deadline} ms` +
-            (context.commandId ? ` (command id ${context.commandId})` : ''),
-        ),
+        lrcErrors.timeout(context.command, context.device.name, context.deadline, context.commandId),
     }),
     recordRelease: assign({ error: ({ event }) => (event as { error?: Error }).error ?? null }),
     bufferEvent: assign({
       buffered: ({ context, event }) => {
-        const e = (event as { event: AttributeEvent }).event;
+        const e = (event as Ev<'DEVICE_EVENT'>).event;
         const kept =
           context.buffered.length >= MAX_BUFFERED_EVENTS ? context.buffered.slice(1) : context.buffered;
         return [...kept, e];
       },
     }),
-    watchCommandId: sendTo('events', ({ context }) => ({
-      type: 'WATCH' as const,
-      commandId: context.commandId!,
+    connect: sendTo('io', ({ context }) => ({
+      type: 'CONNECT' as const,
+      attributes: lrcAttributesFor(context.protocolVersion!),
     })),
+    invoke: sendTo('io', { type: 'INVOKE' as const }),
+    readResult: sendTo('io', { type: 'READ_RESULT' as const }),
     announceSubmitted: emit(({ context }) => ({
       type: 'lrc.submitted' as const,
       commandId: context.commandId!,
       protocolVersion: context.protocolVersion!,
     })),
     replayBufferedEvents: enqueueActions(({ context, enqueue }) => {
+      if (!context.buffered.length) return;
       const step = replayLrcEvents(context, context.buffered);
       enqueue.assign({ ...progressFields(step.progress), buffered: [] });
       for (const message of step.warnings) enqueue.emit({ type: 'lrc.warning', message });
       if (step.updates.length) enqueue(() => deliver(context, step.updates));
     }),
     applyDeviceEvent: enqueueActions(({ context, event, enqueue }) => {
-      const step = reduceLrcEvent(context, (event as { event: AttributeEvent }).event);
+      const step = reduceLrcEvent(context, (event as Ev<'DEVICE_EVENT'>).event);
       if (step.progress !== context) enqueue.assign(progressFields(step.progress));
       for (const message of step.warnings) enqueue.emit({ type: 'lrc.warning', message });
       if (step.updates.length) enqueue(() => deliver(context, step.updates));
     }),
     /** v1: the result read after a terminal status that came first; then the held-back status. */
     deliverFetchedResult: enqueueActions(({ context, event, enqueue }) => {
-      const value = (event as { output?: unknown }).output;
+      const value = (event as Ev<'RESULT_READ'>).value;
       const decoded = decodeLrcEvent(LRC_ATTRIBUTES.result, value, context.commandId!);
       const updates: LrcUpdate[] = decoded ? [decoded.update] : [];
       for (const message of decoded?.warnings ?? []) enqueue.emit({ type: 'lrc.warning', message });
@@ -317,6 +196,9 @@ export const lrcMachine = setup({
       const update = context.pendingTerminal!;
       enqueue.assign({ status: update.status!, terminal: true, pendingTerminal: null });
       enqueue(() => deliver(context, [update]));
+    }),
+    armDeadline: enqueueActions(({ context, enqueue }) => {
+      if (context.deadline !== null) enqueue.raise({ type: 'DEADLINE' }, { delay: context.deadline });
     }),
     recordOutcome: assign({
       outcome: (_, params: { outcome: LrcOutcome }) => params.outcome,
@@ -333,6 +215,8 @@ export const lrcMachine = setup({
     parity: input.parity ?? false,
     deadline: input.deadline ?? null,
     clientVersions: input.clientVersions ?? CLIENT_PROTOCOL_VERSIONS,
+    cacheNegotiation: input.cacheNegotiation ?? false,
+    knownVersions: input.knownVersions,
     serverVersions: null,
     protocolVersion: null,
     commandId: null,
@@ -345,7 +229,13 @@ export const lrcMachine = setup({
     outcome: null,
     error: null,
   }),
-  initial: 'running',
+  initial: 'validating',
+  // a timer only when there is a deadline; it goes when the actor ends
+  entry: 'armDeadline',
+  on: {
+    UNSUBSCRIBE: { target: '#lrc.released', actions: 'recordRelease' },
+    DEADLINE: { target: '#lrc.timedOut', actions: 'recordTimeout' },
+  },
   output: ({ context }) => ({
     outcome: context.outcome!,
     status: context.status,
@@ -355,108 +245,89 @@ export const lrcMachine = setup({
     error: context.error,
   }),
   states: {
-    running: {
-      type: 'parallel',
-      on: { UNSUBSCRIBE: { target: 'released', actions: 'recordRelease' } },
+    validating: {
+      always: [
+        { guard: 'callbackIsInvalid', target: 'notStarted', actions: 'recordInvalidCallback' },
+        { guard: 'versionsUnknown', target: 'session' },
+        // versions known from an earlier call: straight to subscribing
+        { guard: 'versionsOverlap', target: 'session.subscribing', actions: 'chooseVersion' },
+        { target: 'notStarted', actions: 'recordIncompatible' },
+      ],
+    },
+    session: {
+      invoke: {
+        id: 'io',
+        src: 'deviceIo',
+        input: ({ context }) => ({
+          device: context.device,
+          command: context.command,
+          args: context.args,
+          cacheNegotiation: context.cacheNegotiation,
+          negotiate: context.knownVersions === undefined,
+          parity: context.parity,
+        }),
+      },
+      always: { guard: 'terminalDelivered', target: 'finished' },
+      initial: 'negotiating',
       states: {
-        deadline: {
-          initial: 'choosing',
-          states: {
-            choosing: { always: [{ guard: 'hasDeadline', target: 'armed' }, { target: 'unarmed' }] },
-            armed: { after: { deadline: { target: '#lrc.timedOut', actions: 'recordTimeout' } } },
-            unarmed: {},
+        negotiating: {
+          on: {
+            NEGOTIATED: [
+              { guard: 'versionsOverlap', target: 'subscribing', actions: 'chooseVersion' },
+              { target: '#lrc.notStarted', actions: 'recordIncompatible' },
+            ],
+            NEGOTIATION_FAILED: { target: '#lrc.notStarted', actions: 'recordNegotiationFailure' },
           },
         },
-        flow: {
-          initial: 'validating',
+        subscribing: {
+          entry: 'connect',
+          on: {
+            SUBSCRIBED: { target: 'invoking' },
+            SUBSCRIBE_FAILED: { target: '#lrc.notStarted', actions: 'recordSubscribeFailure' },
+            DEVICE_EVENT: { actions: 'bufferEvent' },
+          },
+        },
+        invoking: {
+          entry: 'invoke',
+          on: {
+            INVOKED: [
+              { guard: 'accepted', target: 'monitoring', actions: 'recordCommandId' },
+              { guard: 'rejected', target: '#lrc.notStarted', actions: 'recordRejection' },
+              { target: '#lrc.notStarted', actions: 'recordUnexpectedCode' },
+            ],
+            INVOKE_FAILED: { target: '#lrc.notStarted', actions: 'recordInvokeFailure' },
+            DEVICE_EVENT: { actions: 'bufferEvent' },
+          },
+        },
+        monitoring: {
+          entry: ['announceSubmitted', 'replayBufferedEvents'],
+          on: { DEVICE_EVENT: { actions: 'applyDeviceEvent' } },
+          always: { guard: 'awaitingResult', target: 'fetchingResult' },
+          initial: 'submitted',
           states: {
-            validating: {
+            submitted: {
               always: [
-                { guard: 'callbackIsValid', target: 'negotiating' },
-                { target: '#lrc.notStarted', actions: 'recordInvalidCallback' },
+                { guard: 'statusIsStaging', target: 'staging' },
+                { guard: 'statusIsQueued', target: 'queued' },
+                { guard: 'statusIsInProgress', target: 'inProgress' },
               ],
             },
-            negotiating: {
-              invoke: {
-                src: 'readProtocolVersions',
-                input: ({ context }) => ({ device: context.device }),
-                onDone: [
-                  { guard: 'versionsOverlap', target: 'connected', actions: 'chooseVersion' },
-                  { target: '#lrc.notStarted', actions: 'recordIncompatible' },
-                ],
-                onError: { target: '#lrc.notStarted', actions: 'recordNegotiationFailure' },
-              },
+            staging: {
+              always: [
+                { guard: 'statusIsQueued', target: 'queued' },
+                { guard: 'statusIsInProgress', target: 'inProgress' },
+              ],
             },
-            connected: {
-              invoke: {
-                id: 'events',
-                src: 'lrcEvents',
-                input: ({ context }) => ({
-                  device: context.device,
-                  attributes: lrcAttributesFor(context.protocolVersion!),
-                }),
-              },
-              always: { guard: 'terminalDelivered', target: '#lrc.finished' },
-              initial: 'subscribing',
-              states: {
-                subscribing: {
-                  on: {
-                    SUBSCRIBED: { target: 'invoking' },
-                    SUBSCRIBE_FAILED: { target: '#lrc.notStarted', actions: 'recordSubscribeFailure' },
-                    DEVICE_EVENT: { actions: 'bufferEvent' },
-                  },
-                },
-                invoking: {
-                  invoke: {
-                    src: 'invokeCommand',
-                    input: ({ context }) => ({
-                      device: context.device,
-                      command: context.command,
-                      args: context.args,
-                    }),
-                    onDone: [
-                      { guard: 'accepted', target: 'monitoring', actions: 'recordCommandId' },
-                      { guard: 'rejected', target: '#lrc.notStarted', actions: 'recordRejection' },
-                      { target: '#lrc.notStarted', actions: 'recordUnexpectedCode' },
-                    ],
-                    onError: { target: '#lrc.notStarted', actions: 'recordInvokeFailure' },
-                  },
-                  on: { DEVICE_EVENT: { actions: 'bufferEvent' } },
-                },
-                monitoring: {
-                  entry: ['watchCommandId', 'announceSubmitted', 'replayBufferedEvents'],
-                  on: { DEVICE_EVENT: { actions: 'applyDeviceEvent' } },
-                  always: { guard: 'awaitingResult', target: 'fetchingResult' },
-                  initial: 'submitted',
-                  states: {
-                    submitted: {
-                      always: [
-                        { guard: 'statusIsStaging', target: 'staging' },
-                        { guard: 'statusIsQueued', target: 'queued' },
-                        { guard: 'statusIsInProgress', target: 'inProgress' },
-                      ],
-                    },
-                    staging: {
-                      always: [
-                        { guard: 'statusIsQueued', target: 'queued' },
-                        { guard: 'statusIsInProgress', target: 'inProgress' },
-                      ],
-                    },
-                    queued: { always: { guard: 'statusIsInProgress', target: 'inProgress' } },
-                    inProgress: {},
-                  },
-                },
-                fetchingResult: {
-                  invoke: {
-                    src: 'readResult',
-                    input: ({ context }) => ({ device: context.device }),
-                    onDone: { actions: 'deliverFetchedResult' },
-                    onError: { actions: 'deliverPendingTerminal' },
-                  },
-                  on: { DEVICE_EVENT: { actions: 'applyDeviceEvent' } },
-                },
-              },
-            },
+            queued: { always: { guard: 'statusIsInProgress', target: 'inProgress' } },
+            inProgress: {},
+          },
+        },
+        fetchingResult: {
+          entry: 'readResult',
+          on: {
+            RESULT_READ: { actions: 'deliverFetchedResult' },
+            RESULT_FAILED: { actions: 'deliverPendingTerminal' },
+            DEVICE_EVENT: { actions: 'applyDeviceEvent' },
           },
         },
       },

@@ -34,6 +34,8 @@ export {
   type RunOptions,
 } from './api/longRunningCommand.js';
 export {
+  cachedLrcNegotiation,
+  forgetLrcNegotiation,
   type InvokeLrcOptions,
   invokeLrc,
   isTerminalStatus,

@@ -36,6 +36,8 @@ export interface LongRunningCommandOptions {
   parity?: boolean;
   /** The client's supported protocol range, default (1, 2). */
   clientVersions?: readonly [number, number];
+  /** 'perCall' (default) or 'cached' protocol negotiation; see `InvokeLrcOptions.negotiation`. */
+  negotiation?: 'perCall' | 'cached';
 }
 
 export interface RunOptions {

@@ -7,15 +7,17 @@
  * status, `unsubscribe()`, `using`, an `AbortSignal`, or the system stopping), never through garbage collection;
  * v1 status repeats are de-duplicated unless `parity` is set; an optional overall `deadline`.
  */
-import { type Actor, fromCallback, fromPromise, type SnapshotFrom } from 'xstate';
+import { type Actor, fromCallback, type SnapshotFrom } from 'xstate';
 import {
   type LrcEvent,
-  type LrcEventsCommand,
+  type LrcIoCommand,
+  type LrcIoInput,
   type LrcOutput,
   lrcMachine,
   MAX_BUFFERED_EVENTS,
 } from '../../machines/lrc.js';
-import { LRC_ATTRIBUTES, type LrcUpdate } from '../devices/lrcWire.js';
+import { acceptedCommandId } from '../../machines/lrcErrors.js';
+import { LRC_ATTRIBUTES, type LrcUpdate, toTaskStatus } from '../devices/lrcWire.js';
 import type { AttributeEvent, DevicePort, Unsubscribe } from '../devices/port.js';
 import type { Logger } from '../engine/logging.js';
 import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
@@ -48,54 +50,90 @@ export interface InvokeLrcOptions {
   deadline?: number | null;
   /** The client's supported protocol range, default (1, 2); e.g. (1, 1) forces protocol v1. */
   clientVersions?: readonly [number, number];
+  /**
+   * 'perCall' (default, as upstream's `invoke_lrc`): read the device's protocol versions on every call.
+   * 'cached': reuse them from an earlier call on the same DevicePort (as `connect_lrc_interface` does); the cache
+   * entry is dropped on a transport error or an error event, and by `forgetLrcNegotiation(device)`.
+   */
+  negotiation?: 'perCall' | 'cached';
 }
 
-/** Device calls of the `lrc` machine, implemented on a DevicePort. */
+/**
+ * Protocol versions per device, for calls with `negotiation: 'cached'` (newer ska-tango-base negotiates once per
+ * connection with `connect_lrc_interface`). An entry is dropped when a call on that device fails with a transport
+ * error (negotiation, subscription, invocation or result read), when an error event arrives (the device may have
+ * restarted), and by `forgetLrcNegotiation()`. A failed negotiation is never kept.
+ */
+const negotiations = new WeakMap<
+  DevicePort,
+  { versions?: readonly [number, number] | null; pending: Promise<readonly [number, number] | null> }
+>();
+
+/** The cached protocol versions of `device`: (min, max), null (none), or undefined when not known. */
+export function cachedLrcNegotiation(device: DevicePort): readonly [number, number] | null | undefined {
+  return negotiations.get(device)?.versions;
+}
+
+/** Drop the cached protocol versions of `device` (e.g. after it restarted); the next call negotiates again. */
+export function forgetLrcNegotiation(device: DevicePort): void {
+  negotiations.delete(device);
+}
+
+/** Reads `lrcProtocolVersions` as (min, max), or null when the device has no such attribute. */
+async function readProtocolVersions(device: DevicePort): Promise<readonly [number, number] | null> {
+  const wanted = LRC_ATTRIBUTES.versions.toLowerCase();
+  const names = await device.attributeList();
+  if (!names.some((n) => n.toLowerCase() === wanted)) return null;
+  const v = await device.readAttribute(LRC_ATTRIBUTES.versions);
+  if (!Array.isArray(v) || v.length < 2 || !v.slice(0, 2).every((x) => Number.isInteger(Number(x)))) {
+    throw new DevFailed([
+      {
+        reason: 'SKA_InvalidProtocolVersions',
+        desc: `${LRC_ATTRIBUTES.versions} is ${JSON.stringify(v)}, not (min, max)`,
+        origin: device.name,
+        severity: 'ERR',
+      },
+    ]);
+  }
+  return [Number(v[0]), Number(v[1])];
+}
+
+/** The device I/O of the `lrc` machine (one actor per call), implemented on a DevicePort. */
 export const lrcLogic = lrcMachine.provide({
   actors: {
-    readProtocolVersions: fromPromise<readonly [number, number] | null, { device: DevicePort }>(
-      async ({ input }) => {
-        const wanted = LRC_ATTRIBUTES.versions.toLowerCase();
-        const names = await input.device.attributeList();
-        if (!names.some((n) => n.toLowerCase() === wanted)) return null;
-        const v = await input.device.readAttribute(LRC_ATTRIBUTES.versions);
-        if (!Array.isArray(v) || v.length < 2 || !v.slice(0, 2).every((x) => Number.isInteger(Number(x)))) {
-          throw new DevFailed([
-            {
-              reason: 'SKA_InvalidProtocolVersions',
-              desc: `${LRC_ATTRIBUTES.versions} is ${JSON.stringify(v)}, not (min, max)`,
-              origin: input.device.name,
-              severity: 'ERR',
-            },
-          ]);
-        }
-        return [Number(v[0]), Number(v[1])];
-      },
-    ),
-    lrcEvents: fromCallback<
-      LrcEventsCommand,
-      { device: DevicePort; attributes: readonly string[] },
-      LrcEvent
-    >(({ input, sendBack, receive }) => {
+    deviceIo: fromCallback<LrcIoCommand, LrcIoInput, LrcEvent>(({ input, sendBack, receive }) => {
+      const { device } = input;
       let closed = false;
-      // Until the command id is known, value events wait here (other commands' events are dropped on WATCH)
+      const send = (event: LrcEvent) => {
+        if (!closed) sendBack(event);
+      };
+      const forget = () => {
+        if (input.cacheNegotiation) negotiations.delete(device);
+      };
+      // Until the command id is known, value events wait here (other commands' events are dropped when it is)
       // instead of going through the machine: with k calls starting at once on one device, that is k^2 events.
       let watched: string | undefined;
       let held: AttributeEvent[] | undefined = [];
-      receive((e) => {
-        watched = e.commandId;
-        const early = held!;
-        held = undefined;
-        for (const event of early)
-          if (!closed && mentions(event, e.commandId)) sendBack({ type: 'DEVICE_EVENT', event });
-      });
+      // v1: every status event lists every command of the device, so with k calls on a device each call would
+      // see k times its own status again; the reducer drops such repeats (unless parity), so they stop here
+      let lastStatus: unknown;
+      const repeatsStatus = (event: AttributeEvent, id: string) => {
+        if (input.parity || event.attribute.toLowerCase() !== STATUS_ATTRIBUTE) return false;
+        const raw = statusOf(event.value, id);
+        if (raw === undefined || toTaskStatus(raw) === undefined) return false;
+        if (raw === lastStatus) return true;
+        lastStatus = raw;
+        return false;
+      };
       const forward = (event: AttributeEvent) => {
         if (closed) return;
+        if (event.errors) forget();
         if (held && !event.errors) {
           if (held.length >= MAX_BUFFERED_EVENTS) held.shift();
           held.push(event);
-        } else if (watched === undefined || mentions(event, watched))
-          sendBack({ type: 'DEVICE_EVENT', event });
+        } else if (watched === undefined) send({ type: 'DEVICE_EVENT', event });
+        else if (mentions(event, watched) && (event.errors || !repeatsStatus(event, watched)))
+          send({ type: 'DEVICE_EVENT', event });
       };
       const unsubscribes: Unsubscribe[] = [];
       const release = (u: Unsubscribe) => {
@@ -105,33 +143,95 @@ export const lrcLogic = lrcMachine.provide({
           // upstream logs EventSystemFailed on unsubscribe as a warning and carries on
         }
       };
-      void (async () => {
-        for (const attribute of input.attributes) {
+      const subscribe = async (attributes: readonly string[]) => {
+        for (const attribute of attributes) {
           let unsubscribe: Unsubscribe;
           try {
-            unsubscribe = await input.device.subscribeChangeEvent(attribute, forward);
+            unsubscribe = await device.subscribeChangeEvent(attribute, forward);
           } catch (error) {
-            if (!closed) sendBack({ type: 'SUBSCRIBE_FAILED', attribute, error });
-            return;
+            forget();
+            return send({ type: 'SUBSCRIBE_FAILED', attribute, error });
           }
           if (closed) return release(unsubscribe);
           unsubscribes.push(unsubscribe);
         }
-        if (!closed) sendBack({ type: 'SUBSCRIBED' });
-      })();
+        send({ type: 'SUBSCRIBED' });
+      };
+      const invoke = () =>
+        device.commandInout(input.command, input.args).then(
+          (reply) => {
+            if (closed) return;
+            const id = acceptedCommandId(reply);
+            const early = held!;
+            held = undefined;
+            let events: AttributeEvent[] = [];
+            if (id !== undefined) {
+              watched = id;
+              events = early.filter((e) => mentions(e, id));
+              for (const e of events) repeatsStatus(e, id); // remember the last status
+            }
+            send({ type: 'INVOKED', reply, held: events });
+          },
+          (error) => {
+            forget();
+            send({ type: 'INVOKE_FAILED', error });
+          },
+        );
+      receive((command) => {
+        if (command.type === 'CONNECT') void subscribe(command.attributes);
+        else if (command.type === 'INVOKE') invoke();
+        else
+          device.readAttribute(LRC_ATTRIBUTES.result).then(
+            (value) => send({ type: 'RESULT_READ', value }),
+            (error) => {
+              forget();
+              send({ type: 'RESULT_FAILED', error });
+            },
+          );
+      });
+
+      // negotiation (unless the machine knew the versions), shared with calls on the same device when cached
+      if (input.negotiate) {
+        const cached = input.cacheNegotiation ? negotiations.get(device) : undefined;
+        let pending = cached?.pending;
+        if (!pending) {
+          pending = readProtocolVersions(device);
+          if (input.cacheNegotiation) {
+            const entry: { versions?: readonly [number, number] | null; pending: typeof pending } = {
+              pending,
+            };
+            negotiations.set(device, entry);
+            pending.then(
+              (versions) => {
+                entry.versions = versions;
+              },
+              () => {
+                if (negotiations.get(device) === entry) negotiations.delete(device);
+              },
+            );
+          }
+        }
+        pending.then(
+          (versions) => send({ type: 'NEGOTIATED', versions }),
+          (error) => send({ type: 'NEGOTIATION_FAILED', error }),
+        );
+      }
       return () => {
         closed = true;
         for (const u of unsubscribes.splice(0)) release(u);
       };
     }),
-    invokeCommand: fromPromise<unknown, { device: DevicePort; command: string; args: unknown }>(({ input }) =>
-      input.device.commandInout(input.command, input.args),
-    ),
-    readResult: fromPromise<unknown, { device: DevicePort }>(({ input }) =>
-      input.device.readAttribute(LRC_ATTRIBUTES.result),
-    ),
   },
 });
+
+const STATUS_ATTRIBUTE = LRC_ATTRIBUTES.status.toLowerCase();
+
+/** The value paired with the first occurrence of `commandId` in a flat `(id, value, ...)` spectrum. */
+function statusOf(value: unknown, commandId: string): unknown {
+  if (!Array.isArray(value)) return undefined;
+  for (let i = 0; i < value.length - 1; i += 2) if (value[i] === commandId) return value[i + 1];
+  return undefined;
+}
 
 /** Whether an event may concern `commandId`: error events, or an LRC spectrum with that id at an even index. */
 function mentions(event: AttributeEvent, commandId: string): boolean {
@@ -241,6 +341,8 @@ export function launchLrc(
       parity: options.parity,
       deadline: options.deadline ?? null,
       clientVersions: options.clientVersions,
+      cacheNegotiation: options.negotiation === 'cached',
+      knownVersions: options.negotiation === 'cached' ? cachedLrcNegotiation(device) : undefined,
     },
     observer: {
       next: (snapshot) => {

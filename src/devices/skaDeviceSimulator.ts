@@ -73,14 +73,34 @@ export interface SkaDeviceSimulatorOptions {
   uuid?: () => number;
 }
 
+/** An abort flag whose AbortSignal is only made when a handler asks for it (most never do). */
+class LazyAbort {
+  aborted = false;
+  #controller: AbortController | undefined;
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.aborted) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.#controller?.abort();
+  }
+}
+
 interface QueuedTask {
   uid: string;
   name: string;
   args: unknown;
   spec: CommandSpec;
-  abort: AbortController;
+  abort: LazyAbort;
   settled?: Promise<void>;
 }
+
+type Subscriber = (event: AttributeEvent) => void;
 
 const BUILT_IN = new Set(['Abort', 'AbortCommands', 'CheckLongRunningCommandStatus', 'State', 'Status']);
 
@@ -98,8 +118,14 @@ export class SkaDeviceSimulator implements DevicePort {
   readonly #commands = new Map<string, CommandSpec>();
   readonly #isAllowed?: (command: string, device: SkaDeviceSimulator) => boolean;
   readonly #tracker: SkaCommandTracker;
-  readonly #subscribers = new Map<string, Set<(event: AttributeEvent) => void>>();
-  readonly #outbox: [(event: AttributeEvent) => void, AttributeEvent][] = [];
+  /** Attribute names (the device's spelling), and the same by lower-cased name. */
+  readonly #names: readonly string[];
+  readonly #byLowerName = new Map<string, string>();
+  /** Subscribers by attribute name (the device's spelling); copied on write, so a queued delivery keeps its list. */
+  readonly #subscribers = new Map<string, readonly Subscriber[]>();
+  /** Deliveries waiting: the subscribers of the event at push time, and the event (two parallel queues). */
+  readonly #outboxTo: (readonly Subscriber[])[] = [];
+  readonly #outboxEvents: AttributeEvent[] = [];
   #draining = false;
   readonly #queue: QueuedTask[] = [];
   #executing: QueuedTask | null = null;
@@ -116,6 +142,8 @@ export class SkaDeviceSimulator implements DevicePort {
     this.maxQueuedTasks = options.maxQueuedTasks ?? 32;
     this.protocolVersions = options.protocolVersions === undefined ? [1, 2] : options.protocolVersions;
     this.#isAllowed = options.isAllowed;
+    this.#names = this.#attributeNames();
+    for (const n of this.#names) this.#byLowerName.set(n.toLowerCase(), n);
     this.#clock = options.clock ?? options.system?.clock ?? getDefaultSystem().clock;
     for (const [name, c] of Object.entries(options.commands)) {
       this.#commands.set(name, typeof c === 'function' ? { execute: c } : c);
@@ -132,7 +160,7 @@ export class SkaDeviceSimulator implements DevicePort {
   /** Open change-event subscriptions (all attributes). */
   get subscriptionCount(): number {
     let n = 0;
-    for (const s of this.#subscribers.values()) n += s.size;
+    for (const s of this.#subscribers.values()) n += s.length;
     return n;
   }
 
@@ -146,13 +174,13 @@ export class SkaDeviceSimulator implements DevicePort {
   }
 
   async attributeList(): Promise<readonly string[]> {
-    return this.#attributeNames();
+    return [...this.#names];
   }
 
   async readAttribute(attribute: string): Promise<unknown> {
     this.#assertOpen();
     const lower = attribute.toLowerCase();
-    if (!this.#attributeNames().some((a) => a.toLowerCase() === lower)) {
+    if (!this.#byLowerName.has(lower)) {
       throw devFailed('API_AttrNotFound', `${attribute} attribute not found`, `${this.name}::read_attribute`);
     }
     if (lower === 'state') return this.state;
@@ -166,7 +194,7 @@ export class SkaDeviceSimulator implements DevicePort {
     callback: (event: AttributeEvent) => void,
   ): Promise<Unsubscribe> {
     this.#assertOpen();
-    const name = this.#attributeNames().find((a) => a.toLowerCase() === attribute.toLowerCase());
+    const name = this.#byLowerName.get(attribute.toLowerCase());
     if (!name) {
       throw devFailed(
         'API_AttributeNotFound',
@@ -174,19 +202,18 @@ export class SkaDeviceSimulator implements DevicePort {
         'DeviceProxy::subscribe_event',
       );
     }
-    const key = name.toLowerCase();
-    let set = this.#subscribers.get(key);
-    if (!set) {
-      set = new Set();
-      this.#subscribers.set(key, set);
-    }
     // a fresh function per subscription, so one callback subscribed twice counts twice
-    const entry = (event: AttributeEvent) => callback(event);
-    set.add(entry);
+    const entry: Subscriber = (event) => callback(event);
+    this.#subscribers.set(name, [...(this.#subscribers.get(name) ?? []), entry]);
     // like Tango, the current value arrives as the first event
-    this.#deliver(entry, { attribute: name, value: await this.readAttribute(name) });
+    this.#deliver([entry], { attribute: name, value: await this.readAttribute(name) });
     return () => {
-      set.delete(entry);
+      const list = this.#subscribers.get(name);
+      if (list?.includes(entry))
+        this.#subscribers.set(
+          name,
+          list.filter((e) => e !== entry),
+        );
     };
   }
 
@@ -227,7 +254,7 @@ export class SkaDeviceSimulator implements DevicePort {
       });
       return [[ResultCode.REJECTED], ['Queue is full']];
     }
-    this.#queue.push({ uid, name: command, args, spec, abort: new AbortController() });
+    this.#queue.push({ uid, name: command, args, spec, abort: new LazyAbort() });
     this.#tracker.update(uid, { status: TaskStatus.QUEUED });
     if (this.#queue.length === 1 && !this.#executing) queueMicrotask(() => this.#runNext());
     return [[ResultCode.QUEUED], [uid]];
@@ -252,7 +279,8 @@ export class SkaDeviceSimulator implements DevicePort {
     this.#sleeps.clear();
     this.#tracker.close();
     this.#subscribers.clear();
-    this.#outbox.length = 0;
+    this.#outboxTo.length = 0;
+    this.#outboxEvents.length = 0;
     for (const resolve of this.#idle.splice(0)) resolve();
   }
 
@@ -282,18 +310,20 @@ export class SkaDeviceSimulator implements DevicePort {
     }
   }
 
-  /** Queue a change event for every subscriber of `attribute` and deliver, unless already delivering. */
+  /**
+   * Queue a change event for every subscriber of `attribute` (spelled as the device does) and deliver, unless
+   * already delivering.
+   */
   #push(attribute: string, value?: unknown): void {
     if (this.#closed) return;
-    const set = this.#subscribers.get(attribute.toLowerCase());
-    if (!set || set.size === 0) return;
-    const event: AttributeEvent = { attribute, value: value ?? this.#tracker.read(attribute) };
-    for (const cb of set) this.#outbox.push([cb, event]);
-    this.#drain();
+    const subscribers = this.#subscribers.get(attribute);
+    if (!subscribers?.length) return;
+    this.#deliver(subscribers, { attribute, value: value ?? this.#tracker.read(attribute) });
   }
 
-  #deliver(cb: (event: AttributeEvent) => void, event: AttributeEvent): void {
-    this.#outbox.push([cb, event]);
+  #deliver(subscribers: readonly Subscriber[], event: AttributeEvent): void {
+    this.#outboxTo.push(subscribers);
+    this.#outboxEvents.push(event);
     this.#drain();
   }
 
@@ -301,17 +331,23 @@ export class SkaDeviceSimulator implements DevicePort {
   #drain(): void {
     if (this.#draining) return;
     this.#draining = true;
+    const to = this.#outboxTo;
+    const events = this.#outboxEvents;
     try {
-      for (let i = 0; i < this.#outbox.length; i++) {
-        const [cb, event] = this.#outbox[i];
-        try {
-          cb(event);
-        } catch {
-          // a subscriber's failure is its own (Tango logs it in the event thread)
+      for (let i = 0; i < to.length; i++) {
+        const subscribers = to[i];
+        const event = events[i];
+        for (let j = 0; j < subscribers.length; j++) {
+          try {
+            subscribers[j](event);
+          } catch {
+            // a subscriber's failure is its own (Tango logs it in the event thread)
+          }
         }
       }
     } finally {
-      this.#outbox.length = 0;
+      to.length = 0;
+      events.length = 0;
       this.#draining = false;
     }
   }
@@ -376,7 +412,7 @@ export class SkaDeviceSimulator implements DevicePort {
     }
     let started = false;
     const start = () => {
-      if (!started && !t.abort.signal.aborted) {
+      if (!started && !t.abort.aborted) {
         started = true;
         update({ status: TaskStatus.IN_PROGRESS });
       }
@@ -386,13 +422,15 @@ export class SkaDeviceSimulator implements DevicePort {
       command: t.name,
       args: t.args,
       device: this,
-      signal: t.abort.signal,
+      get signal() {
+        return t.abort.signal;
+      },
       get aborted() {
-        return t.abort.signal.aborted;
+        return t.abort.aborted;
       },
       inProgress: start,
       progress: (value) => {
-        if (t.abort.signal.aborted) return;
+        if (t.abort.aborted) return;
         start();
         update({ progress: value });
       },
@@ -402,7 +440,7 @@ export class SkaDeviceSimulator implements DevicePort {
       update({ status: TaskStatus.ABORTED, result: [ResultCode.ABORTED, 'Command has been aborted'] });
     try {
       const result = await t.spec.execute(task);
-      if (t.abort.signal.aborted) return aborted();
+      if (t.abort.aborted) return aborted();
       start();
       const code = Array.isArray(result) ? result[0] : ResultCode.OK;
       const status =
@@ -413,7 +451,7 @@ export class SkaDeviceSimulator implements DevicePort {
             : TaskStatus.COMPLETED;
       update({ status, result: result ?? [ResultCode.OK, `${t.name} completed OK`] });
     } catch (err) {
-      if (t.abort.signal.aborted) return aborted();
+      if (t.abort.aborted) return aborted();
       const msg = err instanceof Error ? err.message : String(err);
       update({
         status: TaskStatus.FAILED,

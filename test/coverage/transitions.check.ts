@@ -10,16 +10,24 @@ import { type DirectedGraphNode, toDirectedGraph } from 'xstate/graph';
 import { machines } from '../../machines/index.js';
 import { TRANSITIONS_DIR, transitionKey } from '../support/transitions.js';
 
+/**
+ * Every declared transition: the state nodes come from `xstate/graph`'s `toDirectedGraph`; its edges leave out
+ * eventless (`always`) transitions, so each node's own `transitions` and `always` lists are read instead.
+ */
 function declared(machine: (typeof machines)[keyof typeof machines]): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (node: DirectedGraphNode) => {
-    for (const e of node.edges) {
-      const t = e.transition as any;
-      const source = t.source;
-      const list: unknown[] =
-        t.eventType === '' ? (source.always ?? []) : (source.transitions.get(t.eventType) ?? []);
-      const key = transitionKey(machine.id, source.id, t.eventType, list.indexOf(t));
-      out.set(key, `${e.source.id} --${t.eventType || '(always)'}--> ${e.target.id}`);
+    const sn = node.stateNode as any;
+    const lists: Array<[string, any[]]> = [...(sn.transitions as Map<string, any[]>).entries()];
+    if (sn.always?.length) lists.push(['', sn.always]);
+    for (const [eventType, list] of lists) {
+      list.forEach((t, index) => {
+        const targets = (t.target ?? []).map((x: any) => x.id).join(',') || sn.id;
+        out.set(
+          transitionKey(machine.id, sn.id, eventType, index),
+          `${sn.id} --${eventType || '(always)'}--> ${targets}`,
+        );
+      });
     }
     for (const c of node.children) walk(c);
   };

@@ -5,12 +5,25 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LongRunningCommand } from '../../src/api/longRunningCommand.js';
-import { invokeLrc, type LrcUpdate, ResultCode, TaskStatus } from '../../src/api/lrc.js';
-import type { SkaDeviceSimulator } from '../../src/devices/skaDeviceSimulator.js';
+import {
+  cachedLrcNegotiation,
+  forgetLrcNegotiation,
+  invokeLrc,
+  type LrcUpdate,
+  ResultCode,
+  TaskStatus,
+} from '../../src/api/lrc.js';
+import { SkaDeviceSimulator } from '../../src/devices/skaDeviceSimulator.js';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
-import { CancelledError, CommandError, DevFailed, TimeoutError } from '../../src/errors.js';
+import {
+  CancelledError,
+  CommandError,
+  DevFailed,
+  ProtocolVersionError,
+  TimeoutError,
+} from '../../src/errors.js';
 import { TestClock } from '../../src/testing/testClock.js';
-import { flush, referenceDevice, runFor, ScriptedPort } from '../support/lrcHarness.js';
+import { devError, flush, referenceDevice, runFor, ScriptedPort } from '../support/lrcHarness.js';
 
 let clock: TestClock;
 let system: OrrerySystem;
@@ -271,5 +284,103 @@ describe('the simulator', () => {
     await device.close();
     expect(device.pendingTimers).toBe(0);
     await expect(device.commandInout('On')).rejects.toBeInstanceOf(DevFailed);
+  });
+});
+
+describe('protocol negotiation cache', () => {
+  const cached = { negotiation: 'cached' as const };
+  const run = async (port: import('../../src/devices/port.js').DevicePort, options = {}) => {
+    const subs = await invokeLrc(() => {}, port, 'Chatty', undefined, { system, ...options });
+    await runFor(clock, 20);
+    return subs.finished;
+  };
+
+  it('per call by default, as upstream: every call reads the versions', async () => {
+    const list = vi.spyOn(device, 'attributeList');
+    await run(device);
+    await run(device);
+    expect(list).toHaveBeenCalledTimes(2);
+    expect(cachedLrcNegotiation(device)).toBeUndefined();
+  });
+  it("'cached': one negotiation per device, shared by concurrent calls and reused by later ones", async () => {
+    const list = vi.spyOn(device, 'attributeList');
+    const finished = await Promise.all([run(device, cached), run(device, cached)]);
+    expect(list).toHaveBeenCalledTimes(1);
+    expect(cachedLrcNegotiation(device)).toEqual([1, 2]);
+    const later = await run(device, cached);
+    expect(list).toHaveBeenCalledTimes(1);
+    expect([...finished, later].map((o) => [o.outcome, o.protocolVersion])).toEqual([
+      ['finished', 2],
+      ['finished', 2],
+      ['finished', 2],
+    ]);
+    // the cached versions still meet the client's range
+    expect((await run(device, { ...cached, clientVersions: [1, 1] })).protocolVersion).toBe(1);
+  });
+  it('a device without lrcProtocolVersions is cached as v1-only', async () => {
+    const old = new SkaDeviceSimulator({
+      name: 'test/old/1',
+      clock,
+      protocolVersions: null,
+      commands: { Chatty: () => [ResultCode.OK, 'ok'] },
+    });
+    await run(old, cached);
+    expect(cachedLrcNegotiation(old)).toBeNull();
+    const list = vi.spyOn(old, 'attributeList');
+    expect((await run(old, cached)).protocolVersion).toBe(1);
+    expect(list).not.toHaveBeenCalled();
+    await old.close();
+  });
+  it('cached incompatible versions reject the next call without reading them again', async () => {
+    const v3 = new SkaDeviceSimulator({
+      name: 'test/v3/1',
+      clock,
+      protocolVersions: [3, 3],
+      commands: { Chatty: () => [ResultCode.OK, 'ok'] },
+    });
+    const call = () => invokeLrc(() => {}, v3, 'Chatty', undefined, { system, ...cached });
+    await expect(call()).rejects.toBeInstanceOf(ProtocolVersionError);
+    const list = vi.spyOn(v3, 'attributeList');
+    await expect(call()).rejects.toThrow('Server version min, max = (3, 3)');
+    expect(list).not.toHaveBeenCalled();
+    await v3.close();
+  });
+  it('a failed negotiation is not kept', async () => {
+    const port = new ScriptedPort(device, { failAttributeList: new Error('no device') });
+    await expect(invokeLrc(() => {}, port, 'Chatty', undefined, { system, ...cached })).rejects.toThrow(
+      "Reading 'lrcProtocolVersions' failed.",
+    );
+    expect(cachedLrcNegotiation(port)).toBeUndefined();
+    port.options = {};
+    expect((await run(port, cached)).outcome).toBe('finished');
+    expect(cachedLrcNegotiation(port)).toEqual([1, 2]);
+  });
+  it('dropped on a transport error, so the next call negotiates again', async () => {
+    await run(device, cached);
+    await expect(
+      invokeLrc(() => {}, device, 'NoSuchCommand', undefined, { system, ...cached }),
+    ).rejects.toThrow(DevFailed);
+    expect(cachedLrcNegotiation(device)).toBeUndefined();
+    const failing = new ScriptedPort(device);
+    await run(failing, cached);
+    expect(cachedLrcNegotiation(failing)).toEqual([1, 2]);
+    failing.options = { failSubscribe: () => new Error('event system down') };
+    await expect(invokeLrc(() => {}, failing, 'Chatty', undefined, { system, ...cached })).rejects.toThrow(
+      DevFailed,
+    );
+    expect(cachedLrcNegotiation(failing)).toBeUndefined();
+  });
+  it('dropped on an error event (the device may have restarted) and by forgetLrcNegotiation()', async () => {
+    const port = new ScriptedPort(device);
+    const subs = await invokeLrc(() => {}, port, 'Chatty', undefined, { system, ...cached });
+    expect(cachedLrcNegotiation(port)).toEqual([1, 2]);
+    port.inject({ attribute: '_lrcEvent', errors: [devError('API_EventTimeout')] });
+    expect(cachedLrcNegotiation(port)).toBeUndefined();
+    await runFor(clock, 20);
+    await subs.finished;
+    await run(port, cached);
+    expect(cachedLrcNegotiation(port)).toEqual([1, 2]);
+    forgetLrcNegotiation(port);
+    expect(cachedLrcNegotiation(port)).toBeUndefined();
   });
 });

@@ -1,0 +1,93 @@
+/** The types of the `lrc` machine (input, context, output, events, and what its `deviceIo` actor is asked). */
+import type { LrcUpdate, TaskStatus } from '../src/devices/lrcWire.js';
+import type { AttributeEvent, DevicePort } from '../src/devices/port.js';
+import type { LrcProgress } from './lrcReducer.js';
+
+export interface LrcInput {
+  device: DevicePort;
+  command: string;
+  args?: unknown;
+  /** Receives every update; it must take one object argument. */
+  callback: (update: LrcUpdate) => void;
+  /** Called when the callback throws (the machine carries on); ignored by default. */
+  onCallbackError?: (error: unknown) => void;
+  /** v1: deliver repeated statuses as upstream does (default: de-duplicate). */
+  parity?: boolean;
+  /** Milliseconds from the start until the whole call gives up (null: never). */
+  deadline?: number | null;
+  /** The client's supported protocol range; (1, 2) by default. */
+  clientVersions?: readonly [number, number];
+  /** Keep the device's protocol versions for later calls (default: negotiate per call, as upstream). */
+  cacheNegotiation?: boolean;
+  /** The device's protocol versions, known from an earlier call (null: it has none): no negotiation then. */
+  knownVersions?: readonly [number, number] | null;
+}
+
+export type LrcOutcome = 'finished' | 'notStarted' | 'timedOut' | 'released';
+
+export interface LrcContext extends LrcProgress {
+  device: DevicePort;
+  command: string;
+  args: unknown;
+  callback: (update: LrcUpdate) => void;
+  onCallbackError: (error: unknown) => void;
+  deadline: number | null;
+  clientVersions: readonly [number, number];
+  cacheNegotiation: boolean;
+  /** Known before the call (undefined: to be negotiated). */
+  knownVersions: readonly [number, number] | null | undefined;
+  serverVersions: readonly [number, number] | null;
+  /** Events that arrived before the command id was known. */
+  buffered: AttributeEvent[];
+  /** The result code the command returned. */
+  replyCode: number | null;
+  outcome: LrcOutcome | null;
+  error: Error | null;
+}
+
+export interface LrcOutput {
+  outcome: LrcOutcome;
+  status: TaskStatus | null;
+  commandId: string | null;
+  protocolVersion: number | null;
+  /** The result code the command returned (QUEUED, STARTED, REJECTED, ...), null if it never returned. */
+  replyCode: number | null;
+  error: Error | null;
+}
+
+/** What the `deviceIo` actor reports (and UNSUBSCRIBE, from the caller). */
+export type LrcEvent =
+  | { type: 'NEGOTIATED'; versions: readonly [number, number] | null }
+  | { type: 'NEGOTIATION_FAILED'; error: unknown }
+  | { type: 'DEVICE_EVENT'; event: AttributeEvent }
+  | { type: 'SUBSCRIBED' }
+  | { type: 'SUBSCRIBE_FAILED'; attribute: string; error: unknown }
+  /** The reply; when accepted, `held` has the value events about the command that came before it. */
+  | { type: 'INVOKED'; reply: unknown; held: readonly AttributeEvent[] }
+  | { type: 'INVOKE_FAILED'; error: unknown }
+  | { type: 'RESULT_READ'; value: unknown }
+  | { type: 'RESULT_FAILED'; error: unknown }
+  | { type: 'UNSUBSCRIBE'; error?: Error }
+  /** Raised by the machine itself `deadline` ms after the start (only when there is a deadline). */
+  | { type: 'DEADLINE' };
+
+/** What the machine asks of the `deviceIo` actor. */
+export type LrcIoCommand =
+  | { type: 'CONNECT'; attributes: readonly string[] }
+  | { type: 'INVOKE' }
+  | { type: 'READ_RESULT' };
+
+export interface LrcIoInput {
+  device: DevicePort;
+  command: string;
+  args: unknown;
+  cacheNegotiation: boolean;
+  /** Read the protocol versions on start (NEGOTIATED or NEGOTIATION_FAILED); false when they are known. */
+  negotiate: boolean;
+  /** v1 parity: forward every status event (otherwise those repeating this command's last status are dropped). */
+  parity: boolean;
+}
+
+export type LrcEmitted =
+  | { type: 'lrc.submitted'; commandId: string; protocolVersion: number }
+  | { type: 'lrc.warning'; message: string };
