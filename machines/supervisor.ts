@@ -286,8 +286,10 @@ export const supervisorMachine = setup({
       const specs = [...context.specs];
       const refs = { ...context.refs };
       const created: AnyActorRef[] = [];
+      const ids = new Set(specs.map((s) => s.id));
       for (const raw of params.specs) {
-        if (specs.some((s) => s.id === raw.id)) continue;
+        if (ids.has(raw.id)) continue;
+        ids.add(raw.id);
         const spec = normalise(raw);
         specs.push(spec);
         refs[spec.id] = createChild(self, spec);
