@@ -74,13 +74,13 @@ export {
 export { type Clock, realClock } from './engine/clock.js';
 export { type EngineEvent, InspectionBus } from './engine/inspectionBus.js';
 export { type Logger, silentLogger } from './engine/logging.js';
+export { Supervisor } from './engine/supervisor.js';
 export {
   type ActorInfo,
   createSystem,
   getDefaultSystem,
   OrrerySystem,
   type SpawnOptions,
-  Supervisor,
   type SupervisorOptions,
   type SystemOptions,
   setDefaultSystem,

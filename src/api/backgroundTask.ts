@@ -12,7 +12,8 @@ import {
   runStateOf,
 } from '../../machines/backgroundTask.js';
 import type { Logger } from '../engine/logging.js';
-import { getDefaultSystem, type OrrerySystem, type Supervisor } from '../engine/system.js';
+import type { Supervisor } from '../engine/supervisor.js';
+import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError, InvalidStateError, TaskCompletedError, toError } from '../errors.js';
 
 export { RunState, type RunStateName };

@@ -25,7 +25,6 @@ import {
   type ChildSpec,
   type RestartStrategy,
   type RestartType,
-  type SupervisorEmitted,
   supervisorMachine,
 } from '../../machines/supervisor.js';
 import { ActorRegistryError, InvalidArgumentError, toError } from '../errors.js';
@@ -33,6 +32,8 @@ import { type Clock, realClock } from './clock.js';
 import { globalInspectors } from './globalInspection.js';
 import { type EngineEvent, InspectionBus } from './inspectionBus.js';
 import { LazyActorLogger, type Logger, silentLogger } from './logging.js';
+import { SUP_PREFIX, Supervisor } from './supervisor.js';
+import { reportSupervisorEvents } from './supervisorEvents.js';
 
 export interface SystemOptions {
   /** A pino logger (or compatible); silent by default. */
@@ -68,58 +69,8 @@ export interface ActorInfo {
   ref: AnyActorRef;
 }
 
-const SUP_PREFIX = 'supervisor:';
-
 function machineId(logic: AnyActorLogic): string {
   return (logic as { id?: string }).id ?? 'actor';
-}
-
-/** A handle on a supervisor; resolves the live actor by systemId, so it survives the supervisor's restarts. */
-export class Supervisor {
-  readonly name: string;
-  readonly #system: OrrerySystem;
-  constructor(system: OrrerySystem, name: string) {
-    this.#system = system;
-    this.name = name;
-  }
-  get systemId(): string {
-    return SUP_PREFIX + this.name;
-  }
-  /** The supervisor's current actor, or undefined while it is being restarted. */
-  get ref(): AnyActorRef | undefined {
-    return this.#system.supervisorActor(this.name);
-  }
-  /** Restart counts per child since this incarnation of the supervisor started. */
-  restarts(): Record<string, number> {
-    return { ...(this.ref?.getSnapshot().context.restarts ?? {}) };
-  }
-  /** Ids of the children, in start order. */
-  children(): string[] {
-    return (this.ref?.getSnapshot().context.specs ?? []).map((s: ChildSpec) => s.id);
-  }
-  /** The current actor of a child. */
-  child(id: string): AnyActorRef | undefined {
-    return this.ref?.getSnapshot().context.refs[id];
-  }
-  /** 'running' | 'failed' | 'stopped' | 'missing'. */
-  get state(): string {
-    const snap = this.ref?.getSnapshot();
-    if (!snap) return 'missing';
-    if (snap.status === 'error') return 'failed';
-    return String(snap.value);
-  }
-  startChild(spec: ChildSpec): AnyActorRef {
-    return this.#system.startChild(this, spec);
-  }
-  startChildren(specs: ChildSpec[]): void {
-    this.#system.startChildren(this, specs);
-  }
-  stopChild(id: string): void {
-    this.ref?.send({ type: 'STOP_CHILD', id });
-  }
-  restartChild(id: string): void {
-    this.ref?.send({ type: 'RESTART_CHILD', id });
-  }
 }
 
 export class OrrerySystem {
@@ -401,64 +352,13 @@ export class OrrerySystem {
   #hookSupervisor(ref: AnyActorRef, name: string): void {
     if (this.#hooked.has(ref)) return;
     this.#hooked.add(ref);
-    const log = this.loggerFor(ref, 'supervisor');
-    ref.on('*', (e: SupervisorEmitted) => {
-      switch (e.type) {
-        case 'child.exited':
-          if (e.reason === 'crash') log.logger.warn({ child: e.id, err: toError(e.error) }, 'child crashed');
-          else log.logger.info({ child: e.id }, 'child exited');
-          this.bus.emitEngineEvent({
-            type: 'child.exited',
-            supervisor: name,
-            child: e.id,
-            reason: e.reason,
-            error: e.error,
-          });
-          break;
-        case 'child.restarted': {
-          log.logger.warn(
-            {
-              children: e.ids,
-              trigger: e.trigger,
-              delayMs: e.delayMs,
-              err: e.error ? toError(e.error) : undefined,
-            },
-            'restarting children',
-          );
-          this.bus.emitEngineEvent({
-            type: 'child.restarted',
-            supervisor: name,
-            children: e.ids,
-            trigger: e.trigger,
-            delayMs: e.delayMs,
-          });
-          break;
-        }
-        case 'child.respawned': {
-          // a restarted child supervisor is a new actor: hook it again
-          const ctx = ref.getSnapshot().context;
-          for (const id of e.ids) {
-            if (id.startsWith(SUP_PREFIX) && ctx.refs[id])
-              this.#hookSupervisor(ctx.refs[id], id.slice(SUP_PREFIX.length));
-          }
-          break;
-        }
-        case 'supervisor.escalated':
-          log.logger.error(
-            { child: e.child, err: toError(e.error) },
-            'restart intensity reached; escalating',
-          );
-          this.bus.emitEngineEvent({
-            type: 'supervisor.escalated',
-            supervisor: name,
-            child: e.child,
-            error: e.error,
-          });
-          break;
-        default:
-          log.logger.debug(e, e.type);
-      }
-    });
+    reportSupervisorEvents(
+      ref,
+      name,
+      this.loggerFor(ref, 'supervisor').logger,
+      this.bus,
+      (child, childName) => this.#hookSupervisor(child, childName),
+    );
   }
 }
 

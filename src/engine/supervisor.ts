@@ -1,0 +1,54 @@
+/** The handle users hold on a supervisor (`system.supervisor(name)`, `system.root`). */
+import type { AnyActorRef } from 'xstate';
+import type { ChildSpec } from '../../machines/supervisor.js';
+import type { OrrerySystem } from './system.js';
+
+export const SUP_PREFIX = 'supervisor:';
+
+/** A handle on a supervisor; resolves the live actor by systemId, so it survives the supervisor's restarts. */
+export class Supervisor {
+  readonly name: string;
+  readonly #system: OrrerySystem;
+  constructor(system: OrrerySystem, name: string) {
+    this.#system = system;
+    this.name = name;
+  }
+  get systemId(): string {
+    return SUP_PREFIX + this.name;
+  }
+  /** The supervisor's current actor, or undefined while it is being restarted. */
+  get ref(): AnyActorRef | undefined {
+    return this.#system.supervisorActor(this.name);
+  }
+  /** Restart counts per child since this incarnation of the supervisor started. */
+  restarts(): Record<string, number> {
+    return { ...(this.ref?.getSnapshot().context.restarts ?? {}) };
+  }
+  /** Ids of the children, in start order. */
+  children(): string[] {
+    return (this.ref?.getSnapshot().context.specs ?? []).map((s: ChildSpec) => s.id);
+  }
+  /** The current actor of a child. */
+  child(id: string): AnyActorRef | undefined {
+    return this.ref?.getSnapshot().context.refs[id];
+  }
+  /** 'running' | 'failed' | 'stopped' | 'missing'. */
+  get state(): string {
+    const snap = this.ref?.getSnapshot();
+    if (!snap) return 'missing';
+    if (snap.status === 'error') return 'failed';
+    return String(snap.value);
+  }
+  startChild(spec: ChildSpec): AnyActorRef {
+    return this.#system.startChild(this, spec);
+  }
+  startChildren(specs: ChildSpec[]): void {
+    this.#system.startChildren(this, specs);
+  }
+  stopChild(id: string): void {
+    this.ref?.send({ type: 'STOP_CHILD', id });
+  }
+  restartChild(id: string): void {
+    this.ref?.send({ type: 'RESTART_CHILD', id });
+  }
+}

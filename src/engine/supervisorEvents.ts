@@ -1,0 +1,71 @@
+/** How the engine reports what supervisors emit: pino log lines and engine events on the inspection bus. */
+import type { AnyActorRef } from 'xstate';
+import type { SupervisorEmitted } from '../../machines/supervisor.js';
+import { toError } from '../errors.js';
+import type { InspectionBus } from './inspectionBus.js';
+import type { Logger } from './logging.js';
+import { SUP_PREFIX } from './supervisor.js';
+
+/**
+ * Log and relay every event the supervisor `ref` emits. A child supervisor that is respawned is a new actor:
+ * `rehook` is called with it so its events are reported too.
+ */
+export function reportSupervisorEvents(
+  ref: AnyActorRef,
+  name: string,
+  log: Logger,
+  bus: InspectionBus,
+  rehook: (child: AnyActorRef, name: string) => void,
+): void {
+  ref.on('*', (e: SupervisorEmitted) => {
+    switch (e.type) {
+      case 'child.exited':
+        if (e.reason === 'crash') log.warn({ child: e.id, err: toError(e.error) }, 'child crashed');
+        else log.info({ child: e.id }, 'child exited');
+        bus.emitEngineEvent({
+          type: 'child.exited',
+          supervisor: name,
+          child: e.id,
+          reason: e.reason,
+          error: e.error,
+        });
+        break;
+      case 'child.restarted':
+        log.warn(
+          {
+            children: e.ids,
+            trigger: e.trigger,
+            delayMs: e.delayMs,
+            err: e.error ? toError(e.error) : undefined,
+          },
+          'restarting children',
+        );
+        bus.emitEngineEvent({
+          type: 'child.restarted',
+          supervisor: name,
+          children: e.ids,
+          trigger: e.trigger,
+          delayMs: e.delayMs,
+        });
+        break;
+      case 'child.respawned': {
+        const refs = ref.getSnapshot().context.refs;
+        for (const id of e.ids) {
+          if (id.startsWith(SUP_PREFIX) && refs[id]) rehook(refs[id], id.slice(SUP_PREFIX.length));
+        }
+        break;
+      }
+      case 'supervisor.escalated':
+        log.error({ child: e.child, err: toError(e.error) }, 'restart intensity reached; escalating');
+        bus.emitEngineEvent({
+          type: 'supervisor.escalated',
+          supervisor: name,
+          child: e.child,
+          error: e.error,
+        });
+        break;
+      default:
+        log.debug(e, e.type);
+    }
+  });
+}
