@@ -86,4 +86,11 @@ export {
   setDefaultSystem,
 } from './engine/system.js';
 export * from './errors.js';
-export { type Inspector, type InspectorOptions, startInspector } from './inspector/index.js';
+export {
+  bridgeToStately,
+  type Inspector,
+  type InspectorOptions,
+  type StatelyBridge,
+  type StatelyBridgeOptions,
+  startInspector,
+} from './inspector/index.js';

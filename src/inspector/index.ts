@@ -3,3 +3,4 @@ export { layoutMachine, machineSvg, renderSvg, toMermaid } from './chart.js';
 export { activePaths, type MachineChart, machineChart } from './graph.js';
 export { createRedactor, isSensitiveKey, REDACTED, type Redactor } from './redact.js';
 export { type Inspector, type InspectorOptions, type InspectorStats, startInspector } from './server.js';
+export { bridgeToStately, type StatelyBridge, type StatelyBridgeOptions } from './statelyBridge.js';
