@@ -20,13 +20,20 @@ const state = {
 const dirty = { tree: true, detail: true, log: true, side: true };
 const charts = new Map(); // chart key -> Promise<SVGElement|null>
 let ws;
+// reconnection backoff: 0.5 s doubling to 10 s, with jitter, reset once connected (a restarted process is found
+// again quickly; a stopped one is not hammered)
+let retryMs = 500;
 
 function connect() {
   ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
-  ws.onopen = () => setConn(true);
+  ws.onopen = () => {
+    retryMs = 500;
+    setConn(true);
+  };
   ws.onclose = () => {
     setConn(false);
-    setTimeout(connect, 1000);
+    setTimeout(connect, retryMs * (0.5 + Math.random() / 2));
+    retryMs = Math.min(10_000, retryMs * 2);
   };
   ws.onmessage = (m) => {
     let msg;
