@@ -8,6 +8,8 @@
  *                   │   (value events wait in deviceIo until the command id is known, then come in one batch)
  *                   ├ monitoring: submitted ─► staging ─► queued ─► inProgress
  *                   │   (waiting events replayed on entry; a terminal status ends it)
+ *                   │   └ reconciling (`reconcile` only: after an error event, CheckLongRunningCommandStatus;
+ *                   │     a terminal answer ends it, v1 via fetchingResult; otherwise back to the status states)
  *                   └ fetchingResult (v1 only: terminal status came before its result)
  *   any failure before submission ──► notStarted (callback, versions, subscribe, invoke, REJECTED, other code)
  *   UNSUBSCRIBE ──► released
@@ -19,7 +21,7 @@
  *
  * No I/O here: the device calls are done by the `deviceIo` actor, supplied with `.provide()` (src/api/lrc.ts
  * implements it on a `DevicePort`, with an optional per-device negotiation cache). The machine drives it with
- * CONNECT, INVOKE and READ_RESULT; it answers with the events of `LrcEvent`, after dropping the events that
+ * CONNECT, INVOKE, READ_RESULT and CHECK_STATUS; it answers with the events of `LrcEvent`, after dropping the events that
  * cannot change anything (other commands', and, unless `parity`, v1 statuses repeating the last one). The status bookkeeping
  * (de-duplication, stale events, v1 result ordering) is the pure reducer in `lrcReducer.ts`.
  */
@@ -27,14 +29,16 @@ import { type ActorRefFrom, assign, emit, enqueueActions, fromCallback, sendTo, 
 import {
   CLIENT_PROTOCOL_VERSIONS,
   decodeLrcEvent,
+  isTerminalStatus,
   LRC_ATTRIBUTES,
   type LrcUpdate,
   lrcAttributesFor,
   ResultCode,
   TaskStatus,
 } from '../src/devices/lrcWire.js';
+import { deliver, progressFields } from './lrcDelivery.js';
 import { lrcErrors, parseReply } from './lrcErrors.js';
-import { type LrcProgress, reduceLrcEvent, replayLrcEvents } from './lrcReducer.js';
+import { reduceLrcEvent, replayLrcEvents } from './lrcReducer.js';
 import type {
   LrcContext,
   LrcEmitted,
@@ -106,6 +110,14 @@ export const lrcMachine = setup({
     statusIsInProgress: ({ context }) => context.status === TaskStatus.IN_PROGRESS,
     terminalDelivered: ({ context }) => context.terminal,
     awaitingResult: ({ context }) => context.pendingTerminal !== null,
+    reconcileAfterError: ({ context, event }) =>
+      context.reconcile && (event as Ev<'DEVICE_EVENT'>).event.errors !== undefined,
+    checkedTerminal: ({ event }) => isTerminalStatus((event as Ev<'STATUS_CHECKED'>).status),
+    /** v1 without the result yet: read it first, as when a terminal status event comes before it. */
+    checkedTerminalNeedsResult: ({ context, event }) =>
+      isTerminalStatus((event as Ev<'STATUS_CHECKED'>).status) &&
+      context.protocolVersion === 1 &&
+      !context.resultSeen,
   },
   actions: {
     recordInvalidCallback: assign({ error: () => lrcErrors.invalidCallback() }),
@@ -164,6 +176,10 @@ export const lrcMachine = setup({
     })),
     invoke: sendTo('io', { type: 'INVOKE' as const }),
     readResult: sendTo('io', { type: 'READ_RESULT' as const }),
+    checkStatus: sendTo('io', ({ context }) => ({
+      type: 'CHECK_STATUS' as const,
+      commandId: context.commandId!,
+    })),
     announceSubmitted: emit(({ context }) => ({
       type: 'lrc.submitted' as const,
       commandId: context.commandId!,
@@ -197,6 +213,19 @@ export const lrcMachine = setup({
       enqueue.assign({ status: update.status!, terminal: true, pendingTerminal: null });
       enqueue(() => deliver(context, [update]));
     }),
+    holdCheckedTerminal: assign({
+      pendingTerminal: ({ event }) => ({ status: (event as Ev<'STATUS_CHECKED'>).status }),
+    }),
+    deliverCheckedTerminal: enqueueActions(({ context, event, enqueue }) => {
+      const status = (event as Ev<'STATUS_CHECKED'>).status;
+      enqueue.assign({ status, terminal: true });
+      enqueue(() => deliver(context, [{ status }]));
+    }),
+    deliverCheckFailure: enqueueActions(({ context, event, enqueue }) => {
+      const error = lrcErrors.statusCheck(failure(event), context.commandId!, ...where(context));
+      enqueue.emit({ type: 'lrc.warning', message: error.message });
+      enqueue(() => deliver(context, [{ error: error.errors }]));
+    }),
     armDeadline: enqueueActions(({ context, enqueue }) => {
       if (context.deadline !== null) enqueue.raise({ type: 'DEADLINE' }, { delay: context.deadline });
     }),
@@ -214,6 +243,7 @@ export const lrcMachine = setup({
     onCallbackError: input.onCallbackError ?? (() => {}),
     parity: input.parity ?? false,
     deadline: input.deadline ?? null,
+    reconcile: input.reconcile ?? false,
     clientVersions: input.clientVersions ?? CLIENT_PROTOCOL_VERSIONS,
     cacheNegotiation: input.cacheNegotiation ?? false,
     knownVersions: input.knownVersions,
@@ -301,7 +331,12 @@ export const lrcMachine = setup({
         },
         monitoring: {
           entry: ['announceSubmitted', 'replayBufferedEvents'],
-          on: { DEVICE_EVENT: { actions: 'applyDeviceEvent' } },
+          on: {
+            DEVICE_EVENT: [
+              { guard: 'reconcileAfterError', target: '.reconciling', actions: 'applyDeviceEvent' },
+              { actions: 'applyDeviceEvent' },
+            ],
+          },
           always: { guard: 'awaitingResult', target: 'fetchingResult' },
           initial: 'submitted',
           states: {
@@ -320,6 +355,23 @@ export const lrcMachine = setup({
             },
             queued: { always: { guard: 'statusIsInProgress', target: 'inProgress' } },
             inProgress: {},
+            // one check at a time; events go on being applied meanwhile; `submitted` finds the status state again
+            reconciling: {
+              entry: 'checkStatus',
+              on: {
+                DEVICE_EVENT: { actions: 'applyDeviceEvent' },
+                STATUS_CHECKED: [
+                  {
+                    guard: 'checkedTerminalNeedsResult',
+                    target: '#lrc.session.fetchingResult',
+                    actions: 'holdCheckedTerminal',
+                  },
+                  { guard: 'checkedTerminal', target: '#lrc.finished', actions: 'deliverCheckedTerminal' },
+                  { target: 'submitted' }, // NOT_FOUND or not terminal: keep monitoring
+                ],
+                STATUS_CHECK_FAILED: { target: 'submitted', actions: 'deliverCheckFailure' },
+              },
+            },
           },
         },
         fetchingResult: {
@@ -338,26 +390,5 @@ export const lrcMachine = setup({
     released: { type: 'final', entry: { type: 'recordOutcome', params: { outcome: 'released' } } },
   },
 });
-
-/** The reducer's fields only (an assign object must not carry the context's functions: they would run). */
-function progressFields(p: LrcProgress): Partial<LrcContext> {
-  return {
-    status: p.status,
-    terminal: p.terminal,
-    resultSeen: p.resultSeen,
-    pendingTerminal: p.pendingTerminal,
-  };
-}
-
-/** Call the callback once per update, in order; a throwing callback is reported, never fatal. */
-function deliver(context: LrcContext, updates: readonly LrcUpdate[]): void {
-  for (const u of updates) {
-    try {
-      context.callback(u);
-    } catch (err) {
-      context.onCallbackError(err);
-    }
-  }
-}
 
 export type LrcActor = ActorRefFrom<typeof lrcMachine>;

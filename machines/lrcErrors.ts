@@ -65,6 +65,8 @@ export const lrcErrors = {
     const name = code === undefined ? 'no result code' : `${code} (${resultCodeName(code)})`;
     return new ResultCodeError(`Unexpected result code for ${command} command: ${name}`);
   },
+  statusCheck: (error: unknown, commandId: string, device: string, command: string) =>
+    invokeLrcFailure(error, `CheckLongRunningCommandStatus(${commandId}) failed.`, origin(device, command)),
   timeout: (command: string, device: string, deadline: number | null, commandId: string | null) =>
     new TimeoutError(
       `${command} on ${device} did not finish within ${deadline} ms` +

@@ -8,6 +8,8 @@
  *   `parity` is set on protocol v1, where upstream delivers it again whenever any command's status changes.
  * - v1 only: when a terminal status arrives before its result (separate attributes, any order), the status is held
  *   back until the result arrives or has been read, so `result` always precedes the terminal status.
+ * - v1 only, with `parity`: an unknown status gives its `{error}` update and then `{status: undefined}`, as upstream
+ *   calls `cb(status=None)` after the error callback (without parity, the error update only).
  */
 import { decodeLrcEvent, isTerminalStatus, type LrcUpdate, TaskStatus } from '../src/devices/lrcWire.js';
 import type { AttributeEvent } from '../src/devices/port.js';
@@ -54,9 +56,14 @@ export function reduceLrcEvent(state: LrcProgress, event: AttributeEvent): LrcSt
   if (event.errors) return { progress: state, updates: [{ error: event.errors }], warnings: NOTHING };
   const decoded = decodeLrcEvent(event.attribute, event.value, state.commandId);
   if (!decoded) return { progress: state, updates: [], warnings: NOTHING };
-  const update: LrcUpdate = decoded.update;
-  const warnings = decoded.warnings;
+  const step = reduceDecoded(state, decoded.update, decoded.warnings);
+  // upstream v1: convert() failed, so after cb(error=...) comes cb(status=None)
+  if (decoded.unknownStatus && state.parity && state.protocolVersion === 1)
+    step.updates.push({ status: undefined });
+  return step;
+}
 
+function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]): LrcStep {
   if (state.pendingTerminal) {
     // the held terminal status goes out right after the result; progress still passes, statuses do not
     delete update.status;

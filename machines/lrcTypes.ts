@@ -15,6 +15,11 @@ export interface LrcInput {
   parity?: boolean;
   /** Milliseconds from the start until the whole call gives up (null: never). */
   deadline?: number | null;
+  /**
+   * After an error event while monitoring, ask the device `CheckLongRunningCommandStatus(commandId)`: a terminal
+   * status the events lost is delivered (default: no such check, as upstream).
+   */
+  reconcile?: boolean;
   /** The client's supported protocol range; (1, 2) by default. */
   clientVersions?: readonly [number, number];
   /** Keep the device's protocol versions for later calls (default: negotiate per call, as upstream). */
@@ -32,6 +37,7 @@ export interface LrcContext extends LrcProgress {
   callback: (update: LrcUpdate) => void;
   onCallbackError: (error: unknown) => void;
   deadline: number | null;
+  reconcile: boolean;
   clientVersions: readonly [number, number];
   cacheNegotiation: boolean;
   /** Known before the call (undefined: to be negotiated). */
@@ -67,6 +73,10 @@ export type LrcEvent =
   | { type: 'INVOKE_FAILED'; error: unknown }
   | { type: 'RESULT_READ'; value: unknown }
   | { type: 'RESULT_FAILED'; error: unknown }
+  /** The answer of `CheckLongRunningCommandStatus` (NOT_FOUND included). */
+  | { type: 'STATUS_CHECKED'; status: TaskStatus }
+  /** The check failed, or answered something that is not a status name. */
+  | { type: 'STATUS_CHECK_FAILED'; error: unknown }
   | { type: 'UNSUBSCRIBE'; error?: Error }
   /** Raised by the machine itself `deadline` ms after the start (only when there is a deadline). */
   | { type: 'DEADLINE' };
@@ -75,7 +85,9 @@ export type LrcEvent =
 export type LrcIoCommand =
   | { type: 'CONNECT'; attributes: readonly string[] }
   | { type: 'INVOKE' }
-  | { type: 'READ_RESULT' };
+  | { type: 'READ_RESULT' }
+  /** Run `CheckLongRunningCommandStatus(commandId)`: STATUS_CHECKED or STATUS_CHECK_FAILED. */
+  | { type: 'CHECK_STATUS'; commandId: string };
 
 export interface LrcIoInput {
   device: DevicePort;

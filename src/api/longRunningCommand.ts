@@ -38,6 +38,8 @@ export interface LongRunningCommandOptions {
   clientVersions?: readonly [number, number];
   /** 'perCall' (default) or 'cached' protocol negotiation; see `InvokeLrcOptions.negotiation`. */
   negotiation?: 'perCall' | 'cached';
+  /** Check the command's status after an error event; see `InvokeLrcOptions.reconcile`. */
+  reconcile?: boolean;
 }
 
 export interface RunOptions {

@@ -5,7 +5,8 @@
  * Differences from upstream, on purpose: the callback takes one update object; events that arrive before the
  * command id is known are buffered and replayed (no 4 s wait); subscriptions end deterministically (terminal
  * status, `unsubscribe()`, `using`, an `AbortSignal`, or the system stopping), never through garbage collection;
- * v1 status repeats are de-duplicated unless `parity` is set; an optional overall `deadline`.
+ * v1 status repeats are de-duplicated unless `parity` is set; an optional overall `deadline`; optional
+ * reconciliation with `CheckLongRunningCommandStatus` after an error event (`reconcile`).
  */
 import { type Actor, fromCallback, type SnapshotFrom } from 'xstate';
 import {
@@ -48,6 +49,13 @@ export interface InvokeLrcOptions {
   parity?: boolean;
   /** Milliseconds until the whole call gives up with a TimeoutError. */
   deadline?: number | null;
+  /**
+   * After an error event while monitoring (events may have been lost), ask the device
+   * `CheckLongRunningCommandStatus(commandId)`: a terminal status not yet delivered is delivered (v1: after reading
+   * the result) and the call finishes; NOT_FOUND or a non-terminal status: monitoring goes on; a failed check is an
+   * `{error}` update. Default false (upstream does not check).
+   */
+  reconcile?: boolean;
   /** The client's supported protocol range, default (1, 2); e.g. (1, 1) forces protocol v1. */
   clientVersions?: readonly [number, number];
   /**
@@ -177,9 +185,28 @@ export const lrcLogic = lrcMachine.provide({
             send({ type: 'INVOKE_FAILED', error });
           },
         );
+      const checkStatus = (commandId: string) =>
+        device.commandInout(CHECK_STATUS_COMMAND, commandId).then(
+          (answer) => {
+            const status = toTaskStatus(answer);
+            if (status !== undefined) return send({ type: 'STATUS_CHECKED', status });
+            const desc = `${CHECK_STATUS_COMMAND} answered ${JSON.stringify(answer)}, not a task status`;
+            send({
+              type: 'STATUS_CHECK_FAILED',
+              error: new DevFailed([
+                { reason: 'SKA_InvalidTaskStatus', desc, origin: device.name, severity: 'ERR' },
+              ]),
+            });
+          },
+          (error) => {
+            forget();
+            send({ type: 'STATUS_CHECK_FAILED', error });
+          },
+        );
       receive((command) => {
         if (command.type === 'CONNECT') void subscribe(command.attributes);
         else if (command.type === 'INVOKE') invoke();
+        else if (command.type === 'CHECK_STATUS') checkStatus(command.commandId);
         else
           device.readAttribute(LRC_ATTRIBUTES.result).then(
             (value) => send({ type: 'RESULT_READ', value }),
@@ -225,6 +252,8 @@ export const lrcLogic = lrcMachine.provide({
 });
 
 const STATUS_ATTRIBUTE = LRC_ATTRIBUTES.status.toLowerCase();
+/** ska-tango-base's command answering a command id's status name (NOT_FOUND once forgotten). */
+const CHECK_STATUS_COMMAND = 'CheckLongRunningCommandStatus';
 
 /** The value paired with the first occurrence of `commandId` in a flat `(id, value, ...)` spectrum. */
 function statusOf(value: unknown, commandId: string): unknown {
@@ -340,6 +369,7 @@ export function launchLrc(
       onCallbackError,
       parity: options.parity,
       deadline: options.deadline ?? null,
+      reconcile: options.reconcile,
       clientVersions: options.clientVersions,
       cacheNegotiation: options.negotiation === 'cached',
       knownVersions: options.negotiation === 'cached' ? cachedLrcNegotiation(device) : undefined,

@@ -87,6 +87,8 @@ export interface DecodedLrcEvent {
   update: LrcUpdate;
   /** Problems worth a warning (non-integer progress, undecodable json or status). */
   warnings: string[];
+  /** v1: the status was not a TaskStatus (upstream then calls back `status=None` after the error). */
+  unknownStatus?: true;
 }
 
 function lrcError(desc: string): DevError {
@@ -131,7 +133,7 @@ export function decodeLrcEvent(attribute: string, value: unknown, commandId: str
       const status = toTaskStatus(raw);
       if (status === undefined) {
         const desc = `Unknown task status ${JSON.stringify(raw)} for ${commandId}.`;
-        return { update: { error: [lrcError(desc)] }, warnings: [desc] };
+        return { update: { error: [lrcError(desc)] }, warnings: [desc], unknownStatus: true };
       }
       return { update: { status }, warnings };
     }

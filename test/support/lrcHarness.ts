@@ -1,7 +1,7 @@
 /**
  * LRC test support: the reference SKA device of ska-tango-base's tests as a simulator, a way to let simulated
  * time pass, and `ScriptedPort`, a DevicePort wrapper that perturbs a real one (held, duplicated and reordered
- * events, late subscriptions, failures, replies of its own) and counts its open subscriptions.
+ * events, lost events, late subscriptions, failures, replies of its own) and counts its open subscriptions.
  */
 
 import { ResultCode } from '../../src/devices/lrcWire.js';
@@ -88,6 +88,10 @@ export interface ScriptedPortOptions {
   errorOnSubscribe?: boolean;
   /** An error event to every open subscription while the command is being invoked. */
   errorDuringInvoke?: boolean;
+  /** Events for which this is true are lost (never delivered). */
+  drop?: (event: AttributeEvent) => boolean;
+  /** Answer these commands here (a throw is a failure) instead of passing them to the device. */
+  commands?: Record<string, (args: unknown) => unknown>;
 }
 
 /** A DevicePort in front of another, perturbing what passes through. */
@@ -97,7 +101,8 @@ export class ScriptedPort implements DevicePort {
   readonly #inner: DevicePort;
   readonly #held: [(e: AttributeEvent) => void, AttributeEvent][] = [];
   readonly #lateSubs: (() => void)[] = [];
-  readonly #live = new Set<(e: AttributeEvent) => void>();
+  /** The open subscriptions' forwarders, with their attribute. */
+  readonly #live = new Map<(e: AttributeEvent) => void, string>();
   readonly #echoes: [(e: AttributeEvent) => void, AttributeEvent][] = [];
   options: ScriptedPortOptions;
 
@@ -125,6 +130,8 @@ export class ScriptedPort implements DevicePort {
   async commandInout(command: string, args?: unknown): Promise<unknown> {
     if (this.options.errorDuringInvoke)
       this.inject({ attribute: 'any', errors: [devError('during invoke')] });
+    const own = this.options.commands?.[command];
+    if (own) return own(args);
     if (this.options.reply !== undefined) return this.options.reply;
     return this.#inner.commandInout(command, args);
   }
@@ -138,7 +145,7 @@ export class ScriptedPort implements DevicePort {
     if (this.options.lateSubscription) await new Promise<void>((r) => this.#lateSubs.push(r));
     let live = true;
     const forward = (e: AttributeEvent) => {
-      if (!live) return;
+      if (!live || this.options.drop?.(e)) return;
       const times = this.options.duplicate ? 2 : 1;
       for (let i = 0; i < times; i++) {
         if (this.options.hold) this.#held.push([callback, e]);
@@ -149,7 +156,7 @@ export class ScriptedPort implements DevicePort {
       callback({ attribute, errors: [devError(`subscribing ${attribute}`)] });
     const unsubscribe = await this.#inner.subscribeChangeEvent(attribute, forward);
     this.open++;
-    this.#live.add(forward);
+    this.#live.set(forward, attribute);
     return () => {
       if (!live) return;
       live = false;
@@ -180,9 +187,10 @@ export class ScriptedPort implements DevicePort {
     for (const [cb, e] of this.#echoes.splice(0)) if (pick(e)) cb(e);
   }
 
-  /** Send an event of our own (an error event, say) to every open subscription. */
-  inject(event: AttributeEvent): void {
-    for (const forward of [...this.#live]) forward(event);
+  /** Send an event of our own (an error event, say) to every open subscription, or only to its attribute's. */
+  inject(event: AttributeEvent, onlyItsAttribute = false): void {
+    for (const [forward, attribute] of [...this.#live])
+      if (!onlyItsAttribute || attribute === event.attribute) forward(event);
   }
 
   /** Let the late subscriptions complete. */

@@ -264,6 +264,21 @@ describe('LongRunningCommand', () => {
   });
 });
 
+describe('LongRunningCommand with reconcile', () => {
+  it('a lost terminal event is found by the check after an error event', async () => {
+    const port = new ScriptedPort(device, {
+      drop: (e) => Array.isArray(e.value) && e.value.some((v) => String(v).includes('"status":5')),
+    });
+    const run = new LongRunningCommand('On', { system, reconcile: true }).run(port, { timeout: 1000 });
+    await runFor(clock, 400);
+    port.inject({ attribute: '_lrcEvent', errors: [devError('event channel lost')] });
+    const r = await run;
+    expect(r.resultCode).toBe(ResultCode.OK);
+    expect(r.taskStatusEvents.at(-1)).toBe(TaskStatus.COMPLETED);
+    expect(port.open).toBe(0);
+  });
+});
+
 describe('the simulator', () => {
   it('lrcProtocolVersions, lrcFinished and the removal of finished commands after 10 s', async () => {
     expect(await device.readAttribute('lrcProtocolVersions')).toEqual([1, 2]);

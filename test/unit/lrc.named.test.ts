@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { invokeLrc, type LrcUpdate, ResultCode, TaskStatus, taskStatusName } from '../../src/api/lrc.js';
+import type { AttributeEvent } from '../../src/devices/port.js';
 import type { SkaDeviceSimulator } from '../../src/devices/skaDeviceSimulator.js';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
 import {
@@ -16,7 +17,7 @@ import {
   ResultCodeError,
 } from '../../src/errors.js';
 import { TestClock } from '../../src/testing/testClock.js';
-import { flush, referenceDevice, runFor, ScriptedPort } from '../support/lrcHarness.js';
+import { devError, flush, referenceDevice, runFor, ScriptedPort } from '../support/lrcHarness.js';
 
 let clock: TestClock;
 let system: OrrerySystem;
@@ -294,6 +295,200 @@ describe('9.1.9 execution failures', () => {
       `result=[5,"Exception from 'is_cmd_allowed' method: Error from is_cmd_allowed"]`,
       'status=REJECTED',
     ]);
+  });
+});
+
+describe('9.1.11 unknown status: an {error} update, then (parity, v1) {status: undefined}; subscription kept', () => {
+  /** Inject an unknown status for the running On, return the updates it gave; the call then goes on to its end. */
+  const unknownStatus = async (clientVersions: readonly [number, number], parity: boolean) => {
+    device.state = 'OFF';
+    const port = new ScriptedPort(device);
+    const updates: LrcUpdate[] = [];
+    const subs = await invokeLrc((u) => updates.push(u), port, 'On', undefined, {
+      system,
+      clientVersions,
+      parity,
+    });
+    await runFor(clock, 150);
+    const before = updates.length;
+    port.inject(
+      subs.protocolVersion === 1
+        ? { attribute: 'longRunningCommandStatus', value: [subs.commandId, 'BOGUS'] }
+        : { attribute: '_lrcEvent', value: [subs.commandId, JSON.stringify({ status: 'BOGUS' })] },
+      true,
+    );
+    await flush();
+    const added = updates.slice(before);
+    expect(subs.active).toBe(true);
+    await runFor(clock, 300);
+    expect(updates.at(-1)?.status).toBe(TaskStatus.COMPLETED);
+    expect(port.open).toBe(0);
+    const error = [
+      {
+        reason: 'SKA_InvokeLrcFailed',
+        desc: `Unknown task status "BOGUS" for ${subs.commandId}.`,
+        origin: 'invokeLrc',
+        severity: 'ERR',
+      },
+    ];
+    return { added, error };
+  };
+  it('v1 parity: the error update, then a status: undefined update (upstream cb(status=None))', async () => {
+    const { added, error } = await unknownStatus([1, 1], true);
+    expect(added).toStrictEqual([{ error }, { status: undefined }]);
+  });
+  it('v1 de-duplicated, and v2 in either mode: the error update only', async () => {
+    for (const [clientVersions, parity] of [
+      [[1, 1], false],
+      [[1, 2], true],
+      [[1, 2], false],
+    ] as const) {
+      const { added, error } = await unknownStatus(clientVersions, parity);
+      expect(added).toStrictEqual([{ error }]);
+    }
+  });
+});
+
+describe('9.1.14 reconciliation via CheckLongRunningCommandStatus after an error event (reconcile: true)', () => {
+  const S = TaskStatus;
+  const lost = [devError('Event channel is not responding anymore')];
+  /** The COMPLETED status event (v2: with its result) and every v1 result event never arrive. */
+  const lostTerminal = (e: AttributeEvent) =>
+    Array.isArray(e.value) &&
+    (e.attribute === 'longRunningCommandResult' ||
+      e.value.some((v) => v === 'COMPLETED' || (typeof v === 'string' && v.includes('"status":5'))));
+  /** A port losing the terminal events, whose status checks are counted (and answered by `answer` if given). */
+  const lossyPort = (answer?: (id: unknown) => unknown) => {
+    const checks: unknown[] = [];
+    const port = new ScriptedPort(device, {
+      drop: lostTerminal,
+      commands: {
+        CheckLongRunningCommandStatus: (id) => {
+          checks.push(id);
+          return answer ? answer(id) : device.commandInout('CheckLongRunningCommandStatus', id);
+        },
+      },
+    });
+    return { port, checks };
+  };
+  const statuses = (updates: LrcUpdate[]) =>
+    updates.filter((u) => u.status !== undefined).map((u) => taskStatusName(u.status!));
+
+  for (const [label, clientVersions, after] of [
+    ['v2', [1, 2], [{ status: S.COMPLETED }]],
+    [
+      'v1: the result read and delivered first; one check for the three error events',
+      [1, 1],
+      [{ error: lost }, { error: lost }, { result: [0, 'On command completed OK'] }, { status: S.COMPLETED }],
+    ],
+  ] as const) {
+    it(`finds COMPLETED after a lost terminal event (${label})`, async () => {
+      const { port, checks } = lossyPort();
+      const updates: LrcUpdate[] = [];
+      const subs = await invokeLrc((u) => updates.push(u), port, 'On', undefined, {
+        system,
+        clientVersions,
+        reconcile: true,
+      });
+      await runFor(clock, 400);
+      expect(statuses(updates)).toEqual(['STAGING', 'QUEUED', 'IN_PROGRESS']);
+      expect(subs.active).toBe(true); // it would wait forever without reconciliation
+      const before = updates.length;
+      port.inject({ attribute: 'any', errors: lost }); // to every subscription: v1 has three
+      await flush();
+      expect(updates.slice(before)).toEqual([{ error: lost }, ...after]);
+      expect(checks).toEqual([subs.commandId]);
+      expect(subs.active).toBe(false);
+      expect(port.open).toBe(0);
+      expect(await subs.finished).toMatchObject({ outcome: 'finished', status: S.COMPLETED });
+    });
+  }
+
+  it('finds NOT_FOUND (or a status still running) and keeps monitoring; without reconcile, no check', async () => {
+    let answer: string | undefined = 'NOT_FOUND';
+    const { port, checks } = lossyPort(
+      (id) => answer ?? device.commandInout('CheckLongRunningCommandStatus', id),
+    );
+    port.options.drop = undefined; // nothing lost here
+    const updates: LrcUpdate[] = [];
+    const subs = await invokeLrc((u) => updates.push(u), port, 'On', undefined, { system, reconcile: true });
+    await runFor(clock, 150);
+    port.inject({ attribute: '_lrcEvent', errors: lost });
+    await flush();
+    expect(updates.at(-1)).toEqual({ error: lost });
+    expect(subs.active).toBe(true);
+    answer = undefined; // the device's own answer: IN_PROGRESS
+    port.inject({ attribute: '_lrcEvent', errors: lost });
+    await flush();
+    expect(checks).toEqual([subs.commandId, subs.commandId]);
+    expect(updates.at(-1)).toEqual({ error: lost });
+    await runFor(clock, 300);
+    expect(statuses(updates)).toEqual(['STAGING', 'QUEUED', 'IN_PROGRESS', 'COMPLETED']);
+    expect(port.open).toBe(0);
+
+    const plain = await invokeLrc(() => {}, port, 'Off', undefined, { system });
+    port.inject({ attribute: '_lrcEvent', errors: lost });
+    await runFor(clock, 400);
+    expect(checks).toHaveLength(2);
+    expect((await plain.finished).status).toBe(S.COMPLETED);
+  });
+
+  it('the check itself fails: an {error} update with the stack, and monitoring goes on', async () => {
+    const timeout = {
+      reason: 'API_DeviceTimedOut',
+      desc: 'Timeout (3000 mS) exceeded on device test/reference/1',
+      origin: 'Connection::command_inout',
+      severity: 'ERR' as const,
+    };
+    const answers: ((id: unknown) => unknown)[] = [
+      () => {
+        throw new DevFailed([timeout]);
+      },
+      () => 'BOGUS',
+      (id) => device.commandInout('CheckLongRunningCommandStatus', id),
+    ];
+    const { port, checks } = lossyPort((id) => answers[checks.length - 1](id));
+    const updates: LrcUpdate[] = [];
+    const subs = await invokeLrc((u) => updates.push(u), port, 'On', undefined, { system, reconcile: true });
+    await runFor(clock, 150);
+    const before = updates.length;
+    port.inject({ attribute: '_lrcEvent', errors: lost });
+    await flush();
+    port.inject({ attribute: '_lrcEvent', errors: lost });
+    await flush();
+    const id = subs.commandId;
+    expect(updates.slice(before)).toEqual([
+      { error: lost },
+      {
+        error: [
+          timeout,
+          {
+            reason: 'SKA_InvokeLrcFailed',
+            desc: `CheckLongRunningCommandStatus(${id}) failed.`,
+            origin: 'invokeLrc(test/reference/1, On)',
+            severity: 'ERR',
+          },
+        ],
+      },
+      { error: lost },
+      {
+        error: [
+          expect.objectContaining({
+            reason: 'SKA_InvalidTaskStatus',
+            desc: 'CheckLongRunningCommandStatus answered "BOGUS", not a task status',
+          }),
+          expect.objectContaining({ reason: 'SKA_InvokeLrcFailed' }),
+        ],
+      },
+    ]);
+    expect(subs.active).toBe(true);
+    await runFor(clock, 300); // the terminal event is lost; the next error event's check finds it
+    expect(statuses(updates)).toEqual(['STAGING', 'QUEUED', 'IN_PROGRESS']);
+    port.inject({ attribute: '_lrcEvent', errors: lost });
+    await flush();
+    expect(updates.at(-1)).toEqual({ status: S.COMPLETED });
+    expect(checks).toHaveLength(3);
+    expect(port.open).toBe(0);
   });
 });
 
