@@ -6,34 +6,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type DirectedGraphNode, toDirectedGraph } from 'xstate/graph';
 import { machines } from '../../machines/index.js';
-import { TRANSITIONS_DIR, transitionKey } from '../support/transitions.js';
-
-/**
- * Every declared transition: the state nodes come from `xstate/graph`'s `toDirectedGraph`; its edges leave out
- * eventless (`always`) transitions, so each node's own `transitions` and `always` lists are read instead.
- */
-function declared(machine: (typeof machines)[keyof typeof machines]): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (node: DirectedGraphNode) => {
-    const sn = node.stateNode as any;
-    const lists: Array<[string, any[]]> = [...(sn.transitions as Map<string, any[]>).entries()];
-    if (sn.always?.length) lists.push(['', sn.always]);
-    for (const [eventType, list] of lists) {
-      list.forEach((t, index) => {
-        const targets = (t.target ?? []).map((x: any) => x.id).join(',') || sn.id;
-        out.set(
-          transitionKey(machine.id, sn.id, eventType, index),
-          `${sn.id} --${eventType || '(always)'}--> ${targets}`,
-        );
-      });
-    }
-    for (const c of node.children) walk(c);
-  };
-  walk(toDirectedGraph(machine as never));
-  return out;
-}
+import { declaredTransitions } from '../../src/testing/transitionCoverage.js';
+import { TRANSITIONS_DIR } from '../support/transitions.js';
 
 function taken(): Set<string> {
   const keys = new Set<string>();
@@ -53,7 +28,7 @@ describe('transition coverage', () => {
   const seen = taken();
   for (const [name, machine] of Object.entries(machines)) {
     it(`every declared transition of '${name}' is taken by some test`, () => {
-      const all = declared(machine);
+      const all = declaredTransitions(machine as never);
       expect(all.size).toBeGreaterThan(0);
       const missing = [...all].filter(([key]) => !seen.has(key)).map(([, label]) => label);
       expect(missing, `untaken transitions of ${name}`).toEqual([]);

@@ -8,25 +8,14 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InspectionEvent } from 'xstate';
+import { takenTransitions } from '../../src/testing/transitionCoverage.js';
 
 export const TRANSITIONS_DIR = join(process.cwd(), 'node_modules', '.orrery-transitions');
 const seen = new Set<string>();
 let pending: string[] = [];
 
-export function transitionKey(machine: string, source: string, eventType: string, index: number): string {
-  return `${machine}|${source}|${eventType}|${index}`;
-}
-
 export function recordTransitions(event: InspectionEvent): void {
-  if (event.type !== '@xstate.microstep') return;
-  const machine = (event.actorRef as any).logic?.id as string | undefined;
-  if (!machine) return;
-  for (const t of (event as any)._transitions as any[]) {
-    const source = t.source;
-    const list: any[] =
-      t.eventType === '' ? (source.always ?? []) : (source.transitions.get(t.eventType) ?? []);
-    const index = list.indexOf(t);
-    const key = transitionKey(machine, source.id, t.eventType, index);
+  for (const key of takenTransitions(event)) {
     if (!seen.has(key)) {
       seen.add(key);
       pending.push(key);
