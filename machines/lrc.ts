@@ -51,16 +51,7 @@ import type {
 } from './lrcTypes.js';
 
 export { invokeLrcFailure } from './lrcErrors.js';
-export type {
-  LrcContext,
-  LrcEmitted,
-  LrcEvent,
-  LrcInput,
-  LrcIoCommand,
-  LrcIoInput,
-  LrcOutcome,
-  LrcOutput,
-} from './lrcTypes.js';
+export type * from './lrcTypes.js';
 
 /** Events kept before the command id is known; older ones are dropped beyond this. */
 export const MAX_BUFFERED_EVENTS = 1000;
