@@ -15,6 +15,7 @@ import type { Logger } from '../engine/logging.js';
 import type { Supervisor } from '../engine/supervisor.js';
 import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError, InvalidStateError, TaskCompletedError, toError } from '../errors.js';
+import { checkDuration } from './duration.js';
 
 export { RunState, type RunStateName };
 
@@ -67,16 +68,6 @@ export function checkFrequency(frequency: unknown): number | null {
   return frequency;
 }
 
-function checkStopTimeout(value: unknown): number | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new InvalidArgumentError(
-      `stopTimeout must be a non-negative number of milliseconds, got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
 let counter = 0;
 
 /**
@@ -110,7 +101,7 @@ export class BackgroundTask {
     }
     this.#action = checkAction(action);
     this.frequency = checkFrequency(options.frequency);
-    this.stopTimeout = checkStopTimeout(options.stopTimeout);
+    this.stopTimeout = checkDuration('stopTimeout', options.stopTimeout, true);
     this.#system = options.system ?? getDefaultSystem();
     this.#supervisor = options.supervisor;
     this.#logger = options.logger;

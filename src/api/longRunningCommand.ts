@@ -14,6 +14,7 @@ import type { DevicePort } from '../devices/port.js';
 import type { Logger } from '../engine/logging.js';
 import type { OrrerySystem } from '../engine/system.js';
 import { DevFailed, InvalidArgumentError } from '../errors.js';
+import { checkDuration } from './duration.js';
 import { type LrcUpdate, launchLrc, ResultCode, resultCodeOf, TaskStatus } from './lrc.js';
 
 export interface LrcResult {
@@ -71,12 +72,7 @@ export class LongRunningCommand {
 
   /** Run the command on `device` until it ends; see the module comment for what each outcome gives. */
   async run(device: DevicePort, options: RunOptions = {}): Promise<LrcResult> {
-    const timeout = options.timeout ?? null;
-    if (timeout !== null && !(typeof timeout === 'number' && timeout >= 0)) {
-      throw new InvalidArgumentError(
-        `timeout must be a non-negative number of milliseconds, got ${String(timeout)}`,
-      );
-    }
+    const timeout = checkDuration('timeout', options.timeout, true);
     const statuses: TaskStatus[] = [];
     let result: unknown;
     let errors: LrcUpdate['error'];

@@ -17,6 +17,7 @@ import {
   UnknownStatusFailure,
   WaitTimeoutError,
 } from '../errors.js';
+import { checkDuration } from './duration.js';
 import { ProgressWatchers, type WatcherUpdate } from './statusProgress.js';
 
 export type { StatusProgress, WatcherUpdate };
@@ -41,16 +42,6 @@ interface Waiter {
   resolve: () => void;
   reject: (err: Error) => void;
   timer: unknown;
-}
-
-function checkDuration(name: string, value: unknown, allowNull: boolean): number | null {
-  if (value === undefined || (allowNull && value === null)) return null;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new InvalidArgumentError(
-      `${name} must be a non-negative number of milliseconds, got ${String(value)}`,
-    );
-  }
-  return value;
 }
 
 let counter = 0;
