@@ -50,6 +50,14 @@ export class CancelledError extends OrreryError {
   override readonly code: string = 'ORRERY_CANCELLED';
 }
 
+/**
+ * The actor system that owned a pending lifecycle was stopped (`system.stop()`): a Status fails with it (its
+ * callbacks run once, `wait()` rejects), pending LRCs end with it and release their subscriptions.
+ */
+export class SystemStoppedError extends CancelledError {
+  override readonly code: string = 'ORRERY_SYSTEM_STOPPED';
+}
+
 /** Several child operations failed; `errors` keeps every one of them (unlike ophyd's AndStatus). */
 export class AggregateStatusError extends OrreryError {
   override readonly code: string = 'ORRERY_AGGREGATE_FAILURE';

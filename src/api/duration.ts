@@ -1,15 +1,33 @@
 import { InvalidArgumentError } from '../errors.js';
 
 /**
- * Validate a duration option in milliseconds: a non-negative number. `undefined` (and `null` when `allowNull`)
- * means "not set" and gives null; anything else throws InvalidArgumentError naming the option.
+ * The one validator for every duration option in milliseconds (timeouts, settle times, deadlines, periods).
+ *
+ * - a number >= 0: that many milliseconds. Values past Node's timer limit (about 24.8 days) are fine: Orrery's
+ *   clocks schedule them when due (see `engine/clock.ts`);
+ * - `Infinity`: never (no timer is armed);
+ * - `undefined` (and `null` when `allowNull`): not set, gives null;
+ * - anything else (NaN, negative, a string such as `'100'`, an object) throws InvalidArgumentError naming the
+ *   option. A number that looks like seconds (`5`) is still milliseconds.
  */
 export function checkDuration(name: string, value: unknown, allowNull: boolean): number | null {
   if (value === undefined || (allowNull && value === null)) return null;
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
     throw new InvalidArgumentError(
-      `${name} must be a non-negative number of milliseconds, got ${String(value)}`,
+      `${name} must be a non-negative number of milliseconds (or Infinity for never), got ${describe(value)}`,
     );
   }
   return value;
+}
+
+/** True when a checked duration arms no timer at all. */
+export function isNever(ms: number | null): boolean {
+  return ms === null || ms === Number.POSITIVE_INFINITY;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null) return 'null';
+  if (typeof value === 'object') return Object.prototype.toString.call(value);
+  return String(value);
 }

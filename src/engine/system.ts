@@ -27,7 +27,7 @@ import {
   type RestartType,
   supervisorMachine,
 } from '../../machines/supervisor.js';
-import { ActorRegistryError, InvalidArgumentError, toError } from '../errors.js';
+import { ActorRegistryError, InvalidArgumentError, SystemStoppedError, toError } from '../errors.js';
 import { type Clock, realClock } from './clock.js';
 import { globalInspectors } from './globalInspection.js';
 import { type EngineEvent, InspectionBus } from './inspectionBus.js';
@@ -83,6 +83,8 @@ export class OrrerySystem {
   readonly #bySystemId = new Map<string, AnyActorRef>();
   readonly #loggers = new WeakMap<AnyActorRef, LazyActorLogger>();
   readonly #hooked = new WeakSet<AnyActorRef>();
+  readonly #stopHooks = new Map<AnyActorRef, (error: SystemStoppedError) => void>();
+  readonly #stopListeners = new Set<(error: SystemStoppedError) => void>();
   #stopped = false;
   #failure: unknown;
 
@@ -224,7 +226,17 @@ export class OrrerySystem {
   /** A root XState actor registered with this system (see the module comment). Started before it returns. */
   spawnDetached<TLogic extends AnyActorLogic>(
     logic: TLogic,
-    options: { id?: string; systemId?: string; input?: unknown; observer?: Partial<Observer<any>> } = {},
+    options: {
+      id?: string;
+      systemId?: string;
+      input?: unknown;
+      observer?: Partial<Observer<any>>;
+      /**
+       * Called by `system.stop()` while the actor is still running, before it is stopped: the facade ends its
+       * lifecycle with this error (a Status fails, an LRC releases its subscriptions). Errors thrown are logged.
+       */
+      onSystemStop?: (error: SystemStoppedError) => void;
+    } = {},
   ): Actor<TLogic> {
     this.#assertRunning();
     if (options.systemId !== undefined && this.get(options.systemId)) {
@@ -243,10 +255,12 @@ export class OrrerySystem {
       ref: actor,
     };
     this.#detached.set(actor, info);
+    if (options.onSystemStop) this.#stopHooks.set(actor, options.onSystemStop);
     if (options.systemId !== undefined) this.#bySystemId.set(options.systemId, actor);
     if (!this.bus.active) this.bus.addSource(actor);
     const release = () => {
       this.#detached.delete(actor);
+      this.#stopHooks.delete(actor);
       if (options.systemId !== undefined && this.#bySystemId.get(options.systemId) === actor) {
         this.#bySystemId.delete(options.systemId);
       }
@@ -312,12 +326,35 @@ export class OrrerySystem {
   }
 
   /**
-   * Stop everything: detached actors first, then the supervisor tree (children in reverse start order).
+   * Run `listener(error)` when the system stops, before any actor is stopped (for facades of supervised
+   * lifecycles; detached ones pass `onSystemStop` to `spawnDetached`). Returns a function that removes it.
+   */
+  onStop(listener: (error: SystemStoppedError) => void): () => void {
+    this.#stopListeners.add(listener);
+    return () => this.#stopListeners.delete(listener);
+  }
+
+  /**
+   * Stop everything. First every pending lifecycle is ended with a SystemStoppedError while its actor still runs
+   * (a pending Status fails and runs its callbacks once, pending LRCs release their subscriptions, tasks stop),
+   * then detached actors are stopped, then the supervisor tree (children in reverse start order).
    * Idempotent. Pending timers of stopped actors are cancelled by XState.
    */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    const error = new SystemStoppedError('the actor system was stopped');
+    const endLifecycle = (fn: (error: SystemStoppedError) => void, actor: string) => {
+      try {
+        fn(error);
+      } catch (err) {
+        this.logger.error({ err: toError(err), actor }, 'ending a lifecycle on system stop failed');
+      }
+    };
+    for (const [actor, hook] of [...this.#stopHooks]) endLifecycle(hook, actor.id);
+    this.#stopHooks.clear();
+    for (const listener of [...this.#stopListeners]) endLifecycle(listener, 'system');
+    this.#stopListeners.clear();
     for (const actor of [...this.#detached.keys()]) (actor as Actor<AnyActorLogic>).stop();
     this.#detached.clear();
     this.#bySystemId.clear();

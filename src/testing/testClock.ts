@@ -25,9 +25,11 @@ export class TestClock implements Clock {
     return this.#now;
   }
 
+  /** Same duration rules as the real clock: `Infinity` never fires (no timer is kept), NaN or negative is 0. */
   setTimeout(fn: (...args: any[]) => void, ms: number): number {
     const id = ++this.#seq;
-    const delay = Number.isFinite(ms) && ms > 0 ? ms : 0;
+    if (ms === Number.POSITIVE_INFINITY) return id;
+    const delay = ms > 0 ? ms : 0;
     this.#timers.set(id, { id, at: this.#now + delay, seq: id, fn });
     return id;
   }

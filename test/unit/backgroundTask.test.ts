@@ -340,7 +340,7 @@ describe('RunState and argument checks', () => {
       );
     }
     expect(() => new BackgroundTask(() => {}, { system: s, stopTimeout: -1 })).toThrow(
-      'stopTimeout must be a non-negative number of milliseconds, got -1',
+      'stopTimeout must be a non-negative number of milliseconds (or Infinity for never), got -1',
     );
     expect(() => new BackgroundTask(() => {}, null as never)).toThrow(InvalidArgumentError);
     expect(() => new BackgroundTaskProcessor(null as never)).toThrow(InvalidArgumentError);
