@@ -94,6 +94,18 @@ export class ActorRegistryError extends OrreryError {
   override readonly code: string = 'ORRERY_REGISTRY';
 }
 
+/** A server (the inspector) could not listen because its port is taken. Message: `port N is in use`. */
+export class PortInUseError extends OrreryError {
+  override readonly code: string = 'ORRERY_PORT_IN_USE';
+  readonly port: number;
+  readonly host: string;
+  constructor(port: number, host: string, options?: { cause?: unknown }) {
+    super(`port ${port} is in use`, options);
+    this.port = port;
+    this.host = host;
+  }
+}
+
 /** One entry of a Tango error stack (`DevError`). */
 export interface DevError {
   reason: string;
