@@ -1,9 +1,11 @@
 /**
  * The server side of SKA LRC bookkeeping (ska-tango-base `CommandTracker` plus the LRC attributes of
  * `SKABaseDevice`): command ids, per-command status/progress/result, the removal of finished commands from the v1
- * attributes after `removalTimeMs`, the `lrcQueue`/`lrcExecuting`/`lrcFinished` lists (last 100 finished), and the
- * change events each `update()` pushes (v1: result, progress, then status; v2: one `_lrcEvent` per call).
+ * attributes after `removalTimeMs` (Infinity: never), the `lrcQueue`/`lrcExecuting`/`lrcFinished` lists (last 100
+ * finished, also consulted by `CheckLongRunningCommandStatus` as in ska-tango-base 1.2+), and the change events each
+ * `update()` pushes (v1: result, progress, then status; v2: one `_lrcEvent` per call).
  */
+import { isNever } from '../api/duration.js';
 import type { Clock } from '../engine/clock.js';
 import { LRC_ATTRIBUTES, TaskStatus, taskStatusName } from './lrcWire.js';
 
@@ -100,13 +102,15 @@ export class SkaCommandTracker {
       cmd.finishedAt = this.now();
       this.#finished.push(cmd);
       if (this.#finished.length > LRC_FINISHED_MAX_LENGTH) this.#finished.shift();
-      const timer = this.#clock.setTimeout(() => {
-        this.#timers.delete(timer);
-        this.#commands.delete(uid);
-        this.#push(LRC_ATTRIBUTES.status);
-        this.#push(LRC_ATTRIBUTES.progress);
-      }, this.#removalTimeMs);
-      this.#timers.add(timer);
+      if (!isNever(this.#removalTimeMs)) {
+        const timer = this.#clock.setTimeout(() => {
+          this.#timers.delete(timer);
+          this.#commands.delete(uid);
+          this.#push(LRC_ATTRIBUTES.status);
+          this.#push(LRC_ATTRIBUTES.progress);
+        }, this.#removalTimeMs);
+        this.#timers.add(timer);
+      }
     }
     // v2: one event with everything this call changed
     this.#lastEvent = [uid, JSON.stringify(change)];
@@ -123,10 +127,19 @@ export class SkaCommandTracker {
     } else if (change.progress !== undefined) this.#push('lrcExecuting');
   }
 
-  /** `CheckLongRunningCommandStatus`: the status name, or NOT_FOUND once removed (or never known). */
+  /**
+   * `CheckLongRunningCommandStatus`: the status name of a tracked command, else of one of the last 100 finished
+   * ones (kept after their removal from the v1 attributes, as ska-tango-base 1.2+ does), else NOT_FOUND.
+   */
   statusOf(uid: string): string {
-    const cmd = this.#commands.get(uid);
+    const cmd = this.#commands.get(uid) ?? this.#finishedById(uid);
     return taskStatusName(cmd ? cmd.status : TaskStatus.NOT_FOUND);
+  }
+
+  #finishedById(uid: string): TrackedCommand | undefined {
+    for (let i = this.#finished.length - 1; i >= 0; i--)
+      if (this.#finished[i].uid === uid) return this.#finished[i];
+    return undefined;
   }
 
   /** Values of the LRC attributes, by lower-cased name; undefined for other names. */

@@ -7,14 +7,19 @@
  *                           return [ResultCode.OK, 'On command completed OK']; } } });
  *
  * Server behaviour reproduced: the command tracker pushes STAGING before the command returns; an input queue of
- * `maxQueuedTasks` (full: REJECTED "Queue is full"); one executor; `is_<cmd>_allowed` (DevFailed
- * API_CommandNotAllowed at invocation) and `is_cmd_allowed` (REJECTED at execution); a handler exception gives
- * FAILED `[3, "Unhandled exception during execution: ..."]` without IN_PROGRESS; `Abort`/`AbortCommands` return
- * STARTED and abort the queue and the running task (`[7, "Command has been aborted"]`); v1 and v2 attributes;
- * `lrcProtocolVersions`; `CheckLongRunningCommandStatus`. A task reports IN_PROGRESS when it calls `inProgress()`
- * or `progress()`, or when it returns. Change events are delivered synchronously, in push order, to every
+ * `maxQueuedTasks` (full: REJECTED "Input queue supports a maximum of N commands"); one executor;
+ * `is_<cmd>_allowed` (DevFailed API_CommandNotAllowed at invocation) and `is_cmd_allowed` (REJECTED at execution);
+ * a handler exception gives FAILED `[3, "Unhandled exception during execution: ..."]` without IN_PROGRESS; a
+ * handler that returns nothing completes with no result; `Abort`/`AbortCommands` return STARTED and abort the queue
+ * and the running task (`[7, "Command has been aborted"]`); v1 and v2 attributes; `lrcProtocolVersions`;
+ * `CheckLongRunningCommandStatus` (the tracked commands, then the last 100 finished ones, as ska-tango-base 1.2+:
+ * NOT_FOUND only for ids it never knew or forgot). A task reports IN_PROGRESS when it calls `inProgress()`,
+ * `progress()` or `update({status, progress})` (upstream's `task_callback(status=..., progress=...)`: one update,
+ * one `_lrcEvent`), or when it returns. Change events are delivered synchronously, in push order, to every
  * subscriber; simulated time comes from the system's clock. `close()` clears every timer and subscription.
  */
+
+import { checkDuration } from '../api/duration.js';
 import type { Clock } from '../engine/clock.js';
 import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
 import { CancelledError, DevFailed, InvalidArgumentError } from '../errors.js';
@@ -34,11 +39,20 @@ export interface SimulatedTask {
   /** Report IN_PROGRESS now (otherwise at the first progress() or when the handler returns). */
   inProgress(): void;
   progress(value: number | string): void;
+  /**
+   * Upstream's `task_callback(status=IN_PROGRESS, progress=...)`: report the status and/or the progress in one
+   * update (v2: one `_lrcEvent` with both). The only status a task reports itself is IN_PROGRESS (its end comes from
+   * what the handler returns or throws); anything else is an InvalidArgumentError.
+   */
+  update(change: { status?: typeof TaskStatus.IN_PROGRESS; progress?: number | string }): void;
   /** Wait `ms` of simulated time; rejects with CancelledError when the task is aborted. */
   sleep(ms: number): Promise<void>;
 }
 
-/** Returns the result (usually `[ResultCode, message]`); throwing makes the task FAILED. */
+/**
+ * Returns the result (usually `[ResultCode, message]`; nothing: COMPLETED without a result); throwing makes the
+ * task FAILED.
+ */
 export type CommandHandler = (task: SimulatedTask) => unknown | Promise<unknown>;
 
 export interface CommandSpec {
@@ -131,12 +145,13 @@ export class SkaDeviceSimulator implements DevicePort {
   #executing: QueuedTask | null = null;
   #idle: (() => void)[] = [];
   readonly #sleeps = new Map<unknown, () => void>();
+  /** Sleeps of Infinity ms: no timer, ended only by an abort or close(). */
+  readonly #endlessSleeps = new Set<() => void>();
   #closed = false;
 
   constructor(options: SkaDeviceSimulatorOptions) {
-    if (!options || typeof options.name !== 'string' || !options.commands) {
-      throw new InvalidArgumentError('SkaDeviceSimulator needs {name, commands}');
-    }
+    const commands = checkSimulatorOptions(options);
+    const removalTimeMs = checkDuration('removalTimeMs', options.removalTimeMs, false) ?? 10_000;
     this.name = options.name;
     this.state = options.state ?? 'ON';
     this.maxQueuedTasks = options.maxQueuedTasks ?? 32;
@@ -145,13 +160,11 @@ export class SkaDeviceSimulator implements DevicePort {
     this.#names = this.#attributeNames();
     for (const n of this.#names) this.#byLowerName.set(n.toLowerCase(), n);
     this.#clock = options.clock ?? options.system?.clock ?? getDefaultSystem().clock;
-    for (const [name, c] of Object.entries(options.commands)) {
-      this.#commands.set(name, typeof c === 'function' ? { execute: c } : c);
-    }
+    for (const [name, spec] of commands) this.#commands.set(name, spec);
     this.#tracker = new SkaCommandTracker({
       clock: this.#clock,
       epochMs: options.epochMs ?? Date.now() - this.#clock.now(),
-      removalTimeMs: options.removalTimeMs ?? 10_000,
+      removalTimeMs,
       push: (attribute, value) => this.#push(attribute, value),
       nextUuid: options.uuid ?? (() => Math.floor(Math.random() * 2 ** 48)),
     });
@@ -225,7 +238,7 @@ export class SkaDeviceSimulator implements DevicePort {
       case 'Status':
         return `The device is in ${this.state} state.`;
       case 'CheckLongRunningCommandStatus':
-        return this.#tracker.statusOf(String(args));
+        return this.#tracker.statusOf(typeof args === 'string' ? args : '');
       case 'Abort':
       case 'AbortCommands':
         return this.#abortCommands(command);
@@ -248,11 +261,10 @@ export class SkaDeviceSimulator implements DevicePort {
       return [[ResultCode.REJECTED], [reason]];
     }
     if (this.#queue.length >= this.maxQueuedTasks) {
-      this.#tracker.update(uid, {
-        status: TaskStatus.REJECTED,
-        result: [ResultCode.REJECTED, 'Queue is full'],
-      });
-      return [[ResultCode.REJECTED], ['Queue is full']];
+      // ska-tango-base's TaskExecutor wording
+      const message = `Input queue supports a maximum of ${this.maxQueuedTasks} commands`;
+      this.#tracker.update(uid, { status: TaskStatus.REJECTED, result: [ResultCode.REJECTED, message] });
+      return [[ResultCode.REJECTED], [message]];
     }
     this.#queue.push({ uid, name: command, args, spec, abort: new LazyAbort() });
     this.#tracker.update(uid, { status: TaskStatus.QUEUED });
@@ -277,6 +289,7 @@ export class SkaDeviceSimulator implements DevicePort {
       cancel();
     }
     this.#sleeps.clear();
+    for (const cancel of [...this.#endlessSleeps]) cancel();
     this.#tracker.close();
     this.#subscribers.clear();
     this.#outboxTo.length = 0;
@@ -434,7 +447,24 @@ export class SkaDeviceSimulator implements DevicePort {
         start();
         update({ progress: value });
       },
-      sleep: (ms) => this.#sleep(ms, t.abort.signal),
+      update: (change) => {
+        if (change === null || typeof change !== 'object')
+          throw new InvalidArgumentError('task.update needs {status?, progress?}');
+        const { status, progress } = change;
+        if (status !== undefined && status !== TaskStatus.IN_PROGRESS)
+          throw new InvalidArgumentError(
+            'task.update: a task reports only IN_PROGRESS; its end is what the handler returns or throws',
+          );
+        if (t.abort.aborted) return;
+        const one: Parameters<SkaCommandTracker['update']>[1] = {};
+        if (status !== undefined && !started) {
+          started = true;
+          one.status = status;
+        }
+        if (progress !== undefined) one.progress = progress;
+        if (one.status !== undefined || one.progress !== undefined) update(one);
+      },
+      sleep: (ms) => this.#sleep(checkDuration('sleep', ms ?? Number.NaN, false)!, t.abort.signal),
     };
     const aborted = () =>
       update({ status: TaskStatus.ABORTED, result: [ResultCode.ABORTED, 'Command has been aborted'] });
@@ -449,7 +479,8 @@ export class SkaDeviceSimulator implements DevicePort {
           : code === ResultCode.ABORTED
             ? TaskStatus.ABORTED
             : TaskStatus.COMPLETED;
-      update({ status, result: result ?? [ResultCode.OK, `${t.name} completed OK`] });
+      // nothing returned: COMPLETED without a result (upstream invents none)
+      update(result === undefined ? { status } : { status, result });
     } catch (err) {
       if (t.abort.aborted) return aborted();
       const msg = err instanceof Error ? err.message : String(err);
@@ -463,6 +494,17 @@ export class SkaDeviceSimulator implements DevicePort {
   #sleep(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal.aborted || this.#closed) return reject(new CancelledError('task aborted'));
+      if (ms === Number.POSITIVE_INFINITY) {
+        // never wakes by itself (no timer): only an abort or close() ends it
+        const cancel = () => {
+          this.#endlessSleeps.delete(cancel);
+          signal.removeEventListener('abort', cancel);
+          reject(new CancelledError('task aborted'));
+        };
+        this.#endlessSleeps.add(cancel);
+        signal.addEventListener('abort', cancel, { once: true });
+        return;
+      }
       const cancel = () => {
         this.#clock.clearTimeout(timer);
         this.#sleeps.delete(timer);
@@ -477,6 +519,68 @@ export class SkaDeviceSimulator implements DevicePort {
       signal.addEventListener('abort', cancel, { once: true });
     });
   }
+}
+
+const isFunction = (f: unknown): boolean => typeof f === 'function';
+const optionalFunction = (f: unknown): boolean => f === undefined || typeof f === 'function';
+
+/** Every option checked (InvalidArgumentError) before the device exists; returns the command specs. */
+function checkSimulatorOptions(options: SkaDeviceSimulatorOptions): [string, CommandSpec][] {
+  const bad = (what: string) => new InvalidArgumentError(`SkaDeviceSimulator: ${what}`);
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentError('SkaDeviceSimulator needs {name, commands}');
+  if (typeof options.name !== 'string' || !options.name) throw bad('name must be a non-empty string');
+  if (options.commands === null || typeof options.commands !== 'object' || Array.isArray(options.commands))
+    throw bad('commands must be an object of command handlers');
+  const specs: [string, CommandSpec][] = [];
+  for (const [name, c] of Object.entries(options.commands)) {
+    if (BUILT_IN.has(name)) throw bad(`'${name}' is a built-in command and cannot be declared`);
+    const spec = typeof c === 'function' ? { execute: c } : c;
+    if (
+      spec === null ||
+      typeof spec !== 'object' ||
+      !isFunction(spec.execute) ||
+      !optionalFunction(spec.isAllowed) ||
+      !optionalFunction(spec.validate) ||
+      !optionalFunction(spec.isCmdAllowed)
+    )
+      throw bad(
+        `command '${name}' must be a handler function or {execute, isAllowed?, validate?, isCmdAllowed?}`,
+      );
+    specs.push([name, spec]);
+  }
+  if (!optionalFunction(options.isAllowed)) throw bad('isAllowed must be a function');
+  if (
+    options.maxQueuedTasks !== undefined &&
+    !(Number.isInteger(options.maxQueuedTasks) && options.maxQueuedTasks >= 0)
+  )
+    throw bad('maxQueuedTasks must be an integer >= 0');
+  const v = options.protocolVersions;
+  if (
+    v !== undefined &&
+    v !== null &&
+    !(Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x) && x >= 1) && v[0] <= v[1])
+  )
+    throw bad('protocolVersions must be null or a (min, max) pair of integers >= 1');
+  if (options.state !== undefined && typeof options.state !== 'string') throw bad('state must be a string');
+  if (options.epochMs !== undefined && !Number.isFinite(options.epochMs))
+    throw bad('epochMs must be a finite number');
+  if (!optionalFunction(options.uuid)) throw bad('uuid must be a function');
+  const clock = options.clock as unknown as Record<string, unknown> | undefined;
+  if (
+    clock !== undefined &&
+    (clock === null ||
+      !isFunction(clock.now) ||
+      !isFunction(clock.setTimeout) ||
+      !isFunction(clock.clearTimeout))
+  )
+    throw bad('clock must be a Clock (now, setTimeout, clearTimeout)');
+  if (
+    options.system !== undefined &&
+    (options.system === null || !(options.system as { clock?: unknown }).clock)
+  )
+    throw bad('system must be an OrrerySystem');
+  return specs;
 }
 
 /** Names of the commands every simulated device serves on its own. */
