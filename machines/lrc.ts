@@ -10,11 +10,14 @@
  *                   │   (waiting events replayed on entry; a terminal status ends it)
  *                   │   └ reconciling (`reconcile` only: after an error event, CheckLongRunningCommandStatus;
  *                   │     a terminal answer ends it, v1 via fetchingResult; otherwise back to the status states)
- *                   └ fetchingResult (v1 only: terminal status came before its result)
- *   any failure before submission ──► notStarted (callback, versions, subscribe, invoke, REJECTED, other code)
- *   UNSUBSCRIBE ──► released
- *   DEADLINE ──► timedOut: raised `deadline` ms after the start; no timer is armed without a deadline (the
- *   delayed event is cancelled when the actor ends)
+ *                   └ fetchingResult (v1 only: terminal status came before its result; the read is bounded by
+ *                     `resultTimeout`: a failed or unanswered read gives an {error} update, the output's error
+ *                     (DevFailed or TimeoutError), then the terminal status)
+ *   any failure before submission ──► notStarted (callback, versions, subscribe, invoke, REJECTED, other code, an
+ *   accepted reply without a command id)
+ *   UNSUBSCRIBE ──► released (by the caller, its AbortSignal, or the system stopping: the event's error is kept)
+ *   DEADLINE ──► timedOut: raised `deadline` ms after the start; no timer is armed without a deadline or with an
+ *   infinite one (the delayed event is cancelled when the actor ends)
  *
  * With the protocol versions known from an earlier call (`knownVersions`), validating goes straight to
  * `session.subscribing`, or to notStarted if they do not overlap the client's.
@@ -25,7 +28,8 @@
  * cannot change anything (other commands', and, unless `parity`, v1 statuses repeating the last one). The status bookkeeping
  * (de-duplication, stale events, v1 result ordering) is the pure reducer in `lrcReducer.ts`.
  */
-import { type ActorRefFrom, assign, emit, enqueueActions, fromCallback, sendTo, setup } from 'xstate';
+import { type ActorRefFrom, assign, cancel, emit, enqueueActions, fromCallback, sendTo, setup } from 'xstate';
+import { isNever } from '../src/api/duration.js';
 import {
   CLIENT_PROTOCOL_VERSIONS,
   decodeLrcEvent,
@@ -37,7 +41,7 @@ import {
   TaskStatus,
 } from '../src/devices/lrcWire.js';
 import { deliver, progressFields } from './lrcDelivery.js';
-import { lrcErrors, parseReply } from './lrcErrors.js';
+import { acceptedCommandId, lrcErrors, parseReply } from './lrcErrors.js';
 import { reduceLrcEvent, replayLrcEvents } from './lrcReducer.js';
 import type {
   LrcContext,
@@ -55,6 +59,11 @@ export type * from './lrcTypes.js';
 
 /** Events kept before the command id is known; older ones are dropped beyond this. */
 export const MAX_BUFFERED_EVENTS = 1000;
+/**
+ * v1: how long the result read after a terminal status may take by default (Tango's default client timeout is
+ * 3 s); `resultTimeout` overrides it.
+ */
+export const DEFAULT_RESULT_TIMEOUT_MS = 3000;
 
 type Ev<T extends LrcEvent['type']> = Extract<LrcEvent, { type: T }>;
 /** The server's (min, max): just negotiated, or known from the start. */
@@ -91,10 +100,8 @@ export const lrcMachine = setup({
       const [cmin, cmax] = context.clientVersions;
       return smin <= cmax && cmin <= smax;
     },
-    accepted: ({ event }) => {
-      const code = parseReply(reply(event))?.code;
-      return code === ResultCode.QUEUED || code === ResultCode.STARTED;
-    },
+    /** QUEUED or STARTED with a command id (a non-empty string): anything else cannot be followed. */
+    accepted: ({ event }) => acceptedCommandId(reply(event)) !== undefined,
     rejected: ({ event }) => parseReply(reply(event))?.code === ResultCode.REJECTED,
     statusIsStaging: ({ context }) => context.status === TaskStatus.STAGING,
     statusIsQueued: ({ context }) => context.status === TaskStatus.QUEUED,
@@ -143,10 +150,10 @@ export const lrcMachine = setup({
     }),
     /** The command id, and the events about it that came before it (after the error events kept here). */
     recordCommandId: assign(({ context, event }) => {
-      const r = parseReply(reply(event))!;
+      const r = reply(event);
       const held = (event as Ev<'INVOKED'>).held;
       const buffered = held.length ? [...context.buffered, ...held] : context.buffered;
-      return { commandId: r.text, replyCode: r.code, buffered };
+      return { commandId: acceptedCommandId(r)!, replyCode: parseReply(r)!.code, buffered };
     }),
     recordTimeout: assign({
       error: ({ context }) =>
@@ -199,11 +206,28 @@ export const lrcMachine = setup({
       enqueue.assign({ status: context.pendingTerminal!.status!, terminal: true, pendingTerminal: null });
       enqueue(() => deliver(context, updates));
     }),
-    deliverPendingTerminal: enqueueActions(({ context, enqueue }) => {
+    /** v1: the result read failed: its error (an `{error}` update and the output's error), then the status. */
+    deliverResultFailure: enqueueActions(({ context, event, enqueue }) => {
+      const error = lrcErrors.resultRead(failure(event), ...where(context));
       const update = context.pendingTerminal!;
-      enqueue.assign({ status: update.status!, terminal: true, pendingTerminal: null });
-      enqueue(() => deliver(context, [update]));
+      enqueue.assign({ status: update.status!, terminal: true, pendingTerminal: null, error });
+      enqueue(() => deliver(context, [{ error: error.errors }, update]));
     }),
+    /** v1: the result read did not answer in time: a TimeoutError (as above), then the status. */
+    deliverResultTimeout: enqueueActions(({ context, enqueue }) => {
+      const [device, command] = where(context);
+      const error = lrcErrors.resultTimeout(command, device, context.resultTimeout, context.commandId);
+      const update = context.pendingTerminal!;
+      enqueue.assign({ status: update.status!, terminal: true, pendingTerminal: null, error });
+      enqueue(() =>
+        deliver(context, [{ error: lrcErrors.resultTimeoutStack(error, device, command) }, update]),
+      );
+    }),
+    armResultTimeout: enqueueActions(({ context, enqueue }) => {
+      if (!isNever(context.resultTimeout))
+        enqueue.raise({ type: 'RESULT_TIMEOUT' }, { delay: context.resultTimeout, id: 'resultTimeout' });
+    }),
+    disarmResultTimeout: cancel('resultTimeout'),
     holdCheckedTerminal: assign({
       pendingTerminal: ({ event }) => ({ status: (event as Ev<'STATUS_CHECKED'>).status }),
     }),
@@ -218,7 +242,7 @@ export const lrcMachine = setup({
       enqueue(() => deliver(context, [{ error: error.errors }]));
     }),
     armDeadline: enqueueActions(({ context, enqueue }) => {
-      if (context.deadline !== null) enqueue.raise({ type: 'DEADLINE' }, { delay: context.deadline });
+      if (!isNever(context.deadline)) enqueue.raise({ type: 'DEADLINE' }, { delay: context.deadline! });
     }),
     recordOutcome: assign({
       outcome: (_, params: { outcome: LrcOutcome }) => params.outcome,
@@ -234,6 +258,7 @@ export const lrcMachine = setup({
     onCallbackError: input.onCallbackError ?? (() => {}),
     parity: input.parity ?? false,
     deadline: input.deadline ?? null,
+    resultTimeout: input.resultTimeout ?? DEFAULT_RESULT_TIMEOUT_MS,
     reconcile: input.reconcile ?? false,
     clientVersions: input.clientVersions ?? CLIENT_PROTOCOL_VERSIONS,
     cacheNegotiation: input.cacheNegotiation ?? false,
@@ -365,11 +390,14 @@ export const lrcMachine = setup({
             },
           },
         },
+        // bounded by `resultTimeout`; an event carrying the result may still come first
         fetchingResult: {
-          entry: 'readResult',
+          entry: ['readResult', 'armResultTimeout'],
+          exit: 'disarmResultTimeout',
           on: {
             RESULT_READ: { actions: 'deliverFetchedResult' },
-            RESULT_FAILED: { actions: 'deliverPendingTerminal' },
+            RESULT_FAILED: { actions: 'deliverResultFailure' },
+            RESULT_TIMEOUT: { actions: 'deliverResultTimeout' },
             DEVICE_EVENT: { actions: 'applyDeviceEvent' },
           },
         },

@@ -13,8 +13,16 @@ export interface LrcInput {
   onCallbackError?: (error: unknown) => void;
   /** v1: deliver repeated statuses as upstream does (default: de-duplicate). */
   parity?: boolean;
-  /** Milliseconds from the start until the whole call gives up (null: never). */
+  /**
+   * The deadline: milliseconds from the start of the call (negotiation, submission and monitoring) until the whole
+   * call gives up with a TimeoutError (null or Infinity: never, no timer armed).
+   */
   deadline?: number | null;
+  /**
+   * v1: milliseconds the result read after a terminal status may take (`DEFAULT_RESULT_TIMEOUT_MS` when null or
+   * absent; Infinity: no bound). When it expires, the call ends with a TimeoutError and the terminal status.
+   */
+  resultTimeout?: number | null;
   /**
    * After an error event while monitoring, ask the device `CheckLongRunningCommandStatus(commandId)`: a terminal
    * status the events lost is delivered (default: no such check, as upstream).
@@ -37,6 +45,7 @@ export interface LrcContext extends LrcProgress {
   callback: (update: LrcUpdate) => void;
   onCallbackError: (error: unknown) => void;
   deadline: number | null;
+  resultTimeout: number;
   reconcile: boolean;
   clientVersions: readonly [number, number];
   cacheNegotiation: boolean;
@@ -73,6 +82,8 @@ export type LrcEvent =
   | { type: 'INVOKE_FAILED'; error: unknown }
   | { type: 'RESULT_READ'; value: unknown }
   | { type: 'RESULT_FAILED'; error: unknown }
+  /** Raised by the machine itself when the v1 result read has not answered within `resultTimeout` ms. */
+  | { type: 'RESULT_TIMEOUT' }
   /** The answer of `CheckLongRunningCommandStatus` (NOT_FOUND included). */
   | { type: 'STATUS_CHECKED'; status: TaskStatus }
   /** The check failed, or answered something that is not a status name. */

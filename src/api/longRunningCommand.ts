@@ -5,17 +5,29 @@
  *   const result = await lrc.run(device, { args: scanConfiguration, timeout: 60_000 });
  *   if (result.resultCode !== ResultCode.OK) ...
  *
- * `run()` settles exactly once and only rejects on a programming error (bad callback or arguments); every outcome
- * of the command itself is an `LrcResult`: a rejection (`CommandError`, resultCode REJECTED), an unexpected reply
- * code (`ResultCodeError`, that code), a transport failure (`DevFailed`, FAILED), a timeout (`TimeoutError`,
- * UNKNOWN), a cancellation (`CancelledError`, UNKNOWN), or a terminal status with its result.
+ * The constructor checks the command name and every option, `run()` the device and its own options, before anything
+ * is spawned (InvalidArgumentError). `run()` settles exactly once and only rejects on such a programming error;
+ * every outcome of the command itself is an `LrcResult`: a rejection (`CommandError`, resultCode REJECTED), an
+ * unexpected reply code (`ResultCodeError`, that code; UNKNOWN for an accepted reply without a command id), a
+ * transport failure (`DevFailed`, FAILED), a timeout (`TimeoutError`, UNKNOWN), a cancellation (`CancelledError`,
+ * UNKNOWN), the system stopping (`SystemStoppedError`, UNKNOWN), or a terminal status with its result (and, v1, the
+ * error of a result read that failed or timed out).
  */
 import type { DevicePort } from '../devices/port.js';
 import type { Logger } from '../engine/logging.js';
 import type { OrrerySystem } from '../engine/system.js';
 import { DevFailed, InvalidArgumentError } from '../errors.js';
 import { checkDuration } from './duration.js';
-import { type LrcUpdate, launchLrc, ResultCode, resultCodeOf, TaskStatus } from './lrc.js';
+import {
+  checkCommandName,
+  checkDevicePort,
+  checkLrcOptions,
+  type LrcUpdate,
+  launchLrc,
+  ResultCode,
+  resultCodeOf,
+  TaskStatus,
+} from './lrc.js';
 
 export interface LrcResult {
   /** The name of the command. */
@@ -41,16 +53,38 @@ export interface LongRunningCommandOptions {
   negotiation?: 'perCall' | 'cached';
   /** Check the command's status after an error event; see `InvokeLrcOptions.reconcile`. */
   reconcile?: boolean;
+  /** v1: bound of the result read after a terminal status; see `InvokeLrcOptions.resultTimeout`. */
+  resultTimeout?: number | null;
 }
 
 export interface RunOptions {
   args?: unknown;
-  /** Milliseconds until the run gives up (TimeoutError in the result). */
+  /**
+   * The deadline of the run: milliseconds from `run()` until the whole call gives up (a TimeoutError in the
+   * result), exactly invokeLrc's `deadline`. Absent, null or Infinity: never.
+   */
   timeout?: number | null;
   signal?: AbortSignal;
   /** Also receive every update as it arrives. */
   onUpdate?: (update: LrcUpdate) => void;
 }
+
+const COMMAND_OPTIONS = new Set([
+  'logger',
+  'system',
+  'parity',
+  'clientVersions',
+  'negotiation',
+  'reconcile',
+  'resultTimeout',
+]);
+const COMMAND_HINTS: Record<string, string> = {
+  timeout: 'run(device, {timeout})',
+  deadline: 'run(device, {timeout})',
+  signal: 'run(device, {signal})',
+};
+const RUN_OPTIONS = new Set(['args', 'timeout', 'signal', 'onUpdate']);
+const RUN_HINTS: Record<string, string> = { deadline: "'timeout' (the same deadline as invokeLrc's)" };
 
 const BY_STATUS: Partial<Record<TaskStatus, number>> = {
   [TaskStatus.COMPLETED]: ResultCode.OK,
@@ -64,19 +98,29 @@ export class LongRunningCommand {
   readonly #options: LongRunningCommandOptions;
 
   constructor(command: string, options: LongRunningCommandOptions = {}) {
-    if (typeof command !== 'string' || !command)
-      throw new InvalidArgumentError('LongRunningCommand needs a command');
+    checkCommandName('LongRunningCommand', command);
+    checkLrcOptions('LongRunningCommand', options, COMMAND_OPTIONS, COMMAND_HINTS);
     this.command = command;
-    this.#options = options;
+    this.#options = { ...options };
   }
 
   /** Run the command on `device` until it ends; see the module comment for what each outcome gives. */
   async run(device: DevicePort, options: RunOptions = {}): Promise<LrcResult> {
-    const timeout = checkDuration('timeout', options.timeout, true);
+    checkDevicePort('LongRunningCommand.run', device);
+    // the run's own options: args, timeout (the deadline), signal, onUpdate
+    const run = checkLrcOptions(
+      'LongRunningCommand.run',
+      omit(options, 'args', 'timeout', 'onUpdate'),
+      RUN_OPTIONS,
+      RUN_HINTS,
+    );
+    const timeout = checkDuration('timeout', options?.timeout, true);
+    const onUpdate = options?.onUpdate;
+    if (onUpdate !== undefined && typeof onUpdate !== 'function')
+      throw new InvalidArgumentError('LongRunningCommand.run: onUpdate must be a function');
     const statuses: TaskStatus[] = [];
     let result: unknown;
     let errors: LrcUpdate['error'];
-    const onUpdate = options.onUpdate;
     const { finished } = launchLrc(
       (update) => {
         if (update.status !== undefined) statuses.push(update.status);
@@ -86,20 +130,31 @@ export class LongRunningCommand {
       },
       device,
       this.command,
-      options.args,
-      { ...this.#options, deadline: timeout, signal: options.signal },
+      options?.args,
+      { ...this.#options, deadline: timeout, signal: run.signal },
     );
     const out = await finished;
-    if (out.error instanceof InvalidArgumentError) throw out.error;
     const base = { command: this.command, commandId: out.commandId, taskStatusEvents: statuses };
     if (out.outcome === 'finished') {
       const code = resultCodeOf(result) ?? BY_STATUS[out.status!] ?? ResultCode.UNKNOWN;
-      return { ...base, resultCode: code, result, exception: errors ? new DevFailed(errors) : null };
+      const exception = out.error ?? (errors ? new DevFailed(errors) : null);
+      return { ...base, resultCode: code, result, exception };
     }
     let code: number = ResultCode.UNKNOWN;
     if (out.outcome === 'notStarted') {
-      code = out.replyCode ?? (out.error instanceof DevFailed ? ResultCode.FAILED : ResultCode.UNKNOWN);
+      const accepted = out.replyCode === ResultCode.QUEUED || out.replyCode === ResultCode.STARTED;
+      code = accepted
+        ? ResultCode.UNKNOWN
+        : (out.replyCode ?? (out.error instanceof DevFailed ? ResultCode.FAILED : ResultCode.UNKNOWN));
     }
     return { ...base, resultCode: code, result, exception: out.error };
   }
+}
+
+/** `options` without the given keys (checked separately); anything that is not an object is passed as is. */
+function omit(options: unknown, ...keys: string[]): unknown {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) return options;
+  const rest: Record<string, unknown> = { ...(options as Record<string, unknown>) };
+  for (const k of keys) delete rest[k];
+  return rest;
 }

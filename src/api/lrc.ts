@@ -6,7 +6,12 @@
  * command id is known are buffered and replayed (no 4 s wait); subscriptions end deterministically (terminal
  * status, `unsubscribe()`, `using`, an `AbortSignal`, or the system stopping), never through garbage collection;
  * v1 status repeats are de-duplicated unless `parity` is set; an optional overall `deadline`; optional
- * reconciliation with `CheckLongRunningCommandStatus` after an error event (`reconcile`).
+ * reconciliation with `CheckLongRunningCommandStatus` after an error event (`reconcile`); the v1 result read is
+ * bounded (`resultTimeout`).
+ *
+ * Every argument and option is checked before anything is spawned or sent to the device (InvalidArgumentError).
+ * A DevicePort that throws synchronously, answers garbage or sends malformed events gives typed errors, never a
+ * crashed actor or a leaked subscription; no error message carries a command argument's value.
  */
 import { type Actor, fromCallback, type SnapshotFrom } from 'xstate';
 import {
@@ -17,14 +22,16 @@ import {
   lrcMachine,
   MAX_BUFFERED_EVENTS,
 } from '../../machines/lrc.js';
-import { acceptedCommandId } from '../../machines/lrcErrors.js';
-import { LRC_ATTRIBUTES, type LrcUpdate, toTaskStatus } from '../devices/lrcWire.js';
+import { acceptedCommandId, invokeLrcFailure, lrcErrors } from '../../machines/lrcErrors.js';
+import { describeValue, LRC_ATTRIBUTES, type LrcUpdate, toTaskStatus } from '../devices/lrcWire.js';
 import type { AttributeEvent, DevicePort, Unsubscribe } from '../devices/port.js';
 import type { Logger } from '../engine/logging.js';
 import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
-import { CancelledError, DevFailed, InvalidArgumentError } from '../errors.js';
+import { CancelledError, type DevError, DevFailed, InvalidArgumentError } from '../errors.js';
+import { checkDuration } from './duration.js';
 
 export type { LrcOutcome, LrcOutput } from '../../machines/lrc.js';
+export { DEFAULT_RESULT_TIMEOUT_MS } from '../../machines/lrc.js';
 export {
   isTerminalStatus,
   type LrcUpdate,
@@ -47,8 +54,18 @@ export interface InvokeLrcOptions {
   system?: OrrerySystem;
   /** Protocol v1: deliver repeated statuses as upstream does. */
   parity?: boolean;
-  /** Milliseconds until the whole call gives up with a TimeoutError. */
+  /**
+   * The deadline: milliseconds from this call until the whole call (negotiation, submission and monitoring) gives
+   * up with a TimeoutError. `LongRunningCommand.run`'s `timeout` is the same deadline. Absent, null or Infinity:
+   * never (no timer armed). Checked like every Orrery duration (`checkDuration`).
+   */
   deadline?: number | null;
+  /**
+   * Protocol v1: milliseconds the result read after a terminal status may take (default
+   * `DEFAULT_RESULT_TIMEOUT_MS`, 3000; Infinity: no bound). When it expires the callback gets an `{error}` update
+   * and the terminal status, and the outcome's `error` is a TimeoutError.
+   */
+  resultTimeout?: number | null;
   /**
    * After an error event while monitoring (events may have been lost), ask the device
    * `CheckLongRunningCommandStatus(commandId)`: a terminal status not yet delivered is delivered (v1: after reading
@@ -87,23 +104,77 @@ export function forgetLrcNegotiation(device: DevicePort): void {
   negotiations.delete(device);
 }
 
+/**
+ * Call a DevicePort method so that whatever it does ends as a promise: a synchronous throw becomes a rejection,
+ * a plain value a resolution (a port is foreign code; nothing it does may crash the call's actor).
+ */
+function attempt<T>(call: () => Promise<T> | T): Promise<T> {
+  try {
+    return Promise.resolve(call());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function portFault(reason: string, desc: string, origin: string): DevFailed {
+  return new DevFailed([{ reason, desc, origin, severity: 'ERR' }]);
+}
+
 /** Reads `lrcProtocolVersions` as (min, max), or null when the device has no such attribute. */
 async function readProtocolVersions(device: DevicePort): Promise<readonly [number, number] | null> {
   const wanted = LRC_ATTRIBUTES.versions.toLowerCase();
-  const names = await device.attributeList();
-  if (!names.some((n) => n.toLowerCase() === wanted)) return null;
-  const v = await device.readAttribute(LRC_ATTRIBUTES.versions);
-  if (!Array.isArray(v) || v.length < 2 || !v.slice(0, 2).every((x) => Number.isInteger(Number(x)))) {
-    throw new DevFailed([
-      {
-        reason: 'SKA_InvalidProtocolVersions',
-        desc: `${LRC_ATTRIBUTES.versions} is ${JSON.stringify(v)}, not (min, max)`,
-        origin: device.name,
-        severity: 'ERR',
-      },
-    ]);
+  const names = await attempt(() => device.attributeList());
+  if (!Array.isArray(names)) {
+    const desc = `attributeList() answered ${describeValue(names)}, not a list of names`;
+    throw portFault('SKA_InvalidAttributeList', desc, device.name);
   }
-  return [Number(v[0]), Number(v[1])];
+  if (!names.some((n) => typeof n === 'string' && n.toLowerCase() === wanted)) return null;
+  const v = await attempt(() => device.readAttribute(LRC_ATTRIBUTES.versions));
+  const pair = Array.isArray(v) && v.length >= 2 ? v.slice(0, 2).map(versionNumber) : [];
+  if (pair.length !== 2 || pair.some((x) => x === undefined)) {
+    const desc = `${LRC_ATTRIBUTES.versions} is ${describeValue(v)}, not (min, max)`;
+    throw portFault('SKA_InvalidProtocolVersions', desc, device.name);
+  }
+  return pair as [number, number];
+}
+
+/** An integer protocol version from a number or a numeric string (DevLong64 may come as either). */
+function versionNumber(x: unknown): number | undefined {
+  const n =
+    typeof x === 'number'
+      ? x
+      : typeof x === 'bigint' || (typeof x === 'string' && x.trim() !== '')
+        ? Number(x)
+        : Number.NaN;
+  return Number.isInteger(n) ? n : undefined;
+}
+
+/**
+ * A change event as the machine may rely on it: an object with a string attribute, and, on an error event, an
+ * array of errors. Anything else the port sends becomes an error event saying so (events may have been lost).
+ */
+function wellFormed(event: unknown, device: string): AttributeEvent {
+  const e = event as AttributeEvent | null | undefined;
+  if (e !== null && typeof e === 'object' && typeof e.attribute === 'string') {
+    if (e.errors === undefined || (Array.isArray(e.errors) && e.errors.length)) return e;
+  }
+  const attribute = e !== null && typeof e === 'object' && typeof e.attribute === 'string' ? e.attribute : '';
+  const errors: DevError[] = [
+    {
+      reason: 'SKA_InvalidEvent',
+      desc: `a malformed change event from ${device}: ${describeEvent(e)}`,
+      origin: 'invokeLrc',
+      severity: 'ERR',
+    },
+  ];
+  return { attribute, errors };
+}
+
+function describeEvent(e: unknown): string {
+  if (e === null || typeof e !== 'object') return describeValue(e);
+  const errors = (e as AttributeEvent).errors;
+  if (typeof (e as AttributeEvent).attribute !== 'string') return 'no attribute name';
+  return `errors is ${Array.isArray(errors) ? 'empty' : typeof errors}`;
 }
 
 /** The device I/O of the `lrc` machine (one actor per call), implemented on a DevicePort. */
@@ -133,8 +204,9 @@ export const lrcLogic = lrcMachine.provide({
         lastStatus = raw;
         return false;
       };
-      const forward = (event: AttributeEvent) => {
+      const forward = (raw: AttributeEvent) => {
         if (closed) return;
+        const event = wellFormed(raw, device.name);
         if (event.errors) forget();
         if (held && !event.errors) {
           if (held.length >= MAX_BUFFERED_EVENTS) held.shift();
@@ -155,9 +227,15 @@ export const lrcLogic = lrcMachine.provide({
         for (const attribute of attributes) {
           let unsubscribe: Unsubscribe;
           try {
-            unsubscribe = await device.subscribeChangeEvent(attribute, forward);
+            unsubscribe = await attempt(() => device.subscribeChangeEvent(attribute, forward));
           } catch (error) {
             forget();
+            return send({ type: 'SUBSCRIBE_FAILED', attribute, error });
+          }
+          if (typeof unsubscribe !== 'function') {
+            forget();
+            const desc = `subscribeChangeEvent('${attribute}') answered ${describeValue(unsubscribe)}, not an unsubscribe function`;
+            const error = portFault('SKA_InvalidSubscription', desc, device.name);
             return send({ type: 'SUBSCRIBE_FAILED', attribute, error });
           }
           if (closed) return release(unsubscribe);
@@ -166,7 +244,7 @@ export const lrcLogic = lrcMachine.provide({
         send({ type: 'SUBSCRIBED' });
       };
       const invoke = () =>
-        device.commandInout(input.command, input.args).then(
+        attempt(() => device.commandInout(input.command, input.args)).then(
           (reply) => {
             if (closed) return;
             const id = acceptedCommandId(reply);
@@ -186,16 +264,14 @@ export const lrcLogic = lrcMachine.provide({
           },
         );
       const checkStatus = (commandId: string) =>
-        device.commandInout(CHECK_STATUS_COMMAND, commandId).then(
+        attempt(() => device.commandInout(CHECK_STATUS_COMMAND, commandId)).then(
           (answer) => {
             const status = toTaskStatus(answer);
             if (status !== undefined) return send({ type: 'STATUS_CHECKED', status });
-            const desc = `${CHECK_STATUS_COMMAND} answered ${JSON.stringify(answer)}, not a task status`;
+            const desc = `${CHECK_STATUS_COMMAND} answered ${describeValue(answer)}, not a task status`;
             send({
               type: 'STATUS_CHECK_FAILED',
-              error: new DevFailed([
-                { reason: 'SKA_InvalidTaskStatus', desc, origin: device.name, severity: 'ERR' },
-              ]),
+              error: portFault('SKA_InvalidTaskStatus', desc, device.name),
             });
           },
           (error) => {
@@ -203,18 +279,19 @@ export const lrcLogic = lrcMachine.provide({
             send({ type: 'STATUS_CHECK_FAILED', error });
           },
         );
+      const readResult = () =>
+        attempt(() => device.readAttribute(LRC_ATTRIBUTES.result)).then(
+          (value) => send({ type: 'RESULT_READ', value }),
+          (error) => {
+            forget();
+            send({ type: 'RESULT_FAILED', error });
+          },
+        );
       receive((command) => {
         if (command.type === 'CONNECT') void subscribe(command.attributes);
-        else if (command.type === 'INVOKE') invoke();
-        else if (command.type === 'CHECK_STATUS') checkStatus(command.commandId);
-        else
-          device.readAttribute(LRC_ATTRIBUTES.result).then(
-            (value) => send({ type: 'RESULT_READ', value }),
-            (error) => {
-              forget();
-              send({ type: 'RESULT_FAILED', error });
-            },
-          );
+        else if (command.type === 'INVOKE') void invoke();
+        else if (command.type === 'CHECK_STATUS') void checkStatus(command.commandId);
+        else void readResult();
       });
 
       // negotiation (unless the machine knew the versions), shared with calls on the same device when cached
@@ -319,26 +396,166 @@ export interface LrcLaunch {
 
 let counter = 0;
 
-/** Start an LRC call; the internals of `invokeLrc` and `LongRunningCommand`. */
+const INVOKE_OPTIONS = new Set([
+  'logger',
+  'signal',
+  'system',
+  'parity',
+  'deadline',
+  'resultTimeout',
+  'reconcile',
+  'clientVersions',
+  'negotiation',
+]);
+/** Options of the other LRC facade, named in the error when given to this one. */
+const HINTS: Record<string, string> = { timeout: "'deadline' (LongRunningCommand.run calls it 'timeout')" };
+
+/** The checked options of one call (what the machine is given). */
+export interface CheckedLrcOptions {
+  logger?: Logger;
+  signal?: AbortSignal;
+  system?: OrrerySystem;
+  parity?: boolean;
+  deadline: number | null;
+  resultTimeout: number | null;
+  reconcile?: boolean;
+  clientVersions?: readonly [number, number];
+  negotiation?: 'perCall' | 'cached';
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object';
+
+/**
+ * Check every option of an LRC call (`who` names the facade in messages): InvalidArgumentError for an unknown
+ * key or a value of the wrong type; durations through `checkDuration`. `allowed` defaults to invokeLrc's options.
+ */
+export function checkLrcOptions(
+  who: string,
+  options: unknown,
+  allowed: ReadonlySet<string> = INVOKE_OPTIONS,
+  hints: Record<string, string> = HINTS,
+): CheckedLrcOptions {
+  if (options === undefined || options === null) options = {};
+  if (!isObject(options) || Array.isArray(options))
+    throw new InvalidArgumentError(`${who} options must be an object, got ${describeValue(options)}`);
+  for (const key of Object.keys(options)) {
+    if (!allowed.has(key)) {
+      const hint = hints[key] ? ` (did you mean ${hints[key]}?)` : '';
+      throw new InvalidArgumentError(`${who} has no option '${key}'${hint}`);
+    }
+  }
+  const o = options as InvokeLrcOptions & Record<string, unknown>;
+  const bad = (name: string, what: string) =>
+    new InvalidArgumentError(`${who}: ${name} must be ${what}, got ${describeValue(o[name])}`);
+  for (const name of ['parity', 'reconcile'] as const)
+    if (o[name] !== undefined && typeof o[name] !== 'boolean') throw bad(name, 'a boolean');
+  if (o.logger !== undefined) {
+    const l = o.logger as unknown as Record<string, unknown>;
+    if (!isObject(l) || typeof l.warn !== 'function' || typeof l.error !== 'function')
+      throw bad('logger', 'a pino-compatible logger (warn, error, ...)');
+  }
+  if (o.signal !== undefined) {
+    const sig = o.signal as unknown as Record<string, unknown>;
+    if (!isObject(sig) || typeof sig.aborted !== 'boolean' || typeof sig.addEventListener !== 'function')
+      throw bad('signal', 'an AbortSignal');
+  }
+  if (o.system !== undefined) {
+    const sys = o.system as unknown as Record<string, unknown>;
+    if (!isObject(sys) || typeof sys.spawnDetached !== 'function') throw bad('system', 'an OrrerySystem');
+  }
+  if (o.clientVersions !== undefined) {
+    const v = o.clientVersions as unknown;
+    if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => Number.isInteger(x) && x >= 1) || v[0] > v[1])
+      throw bad('clientVersions', 'a (min, max) pair of protocol versions (integers >= 1, min <= max)');
+  }
+  if (o.negotiation !== undefined && o.negotiation !== 'perCall' && o.negotiation !== 'cached')
+    throw bad('negotiation', "'perCall' or 'cached'");
+  return {
+    logger: o.logger,
+    signal: o.signal,
+    system: o.system,
+    parity: o.parity,
+    deadline: checkDuration('deadline', o.deadline, true),
+    resultTimeout: checkDuration('resultTimeout', o.resultTimeout, true),
+    reconcile: o.reconcile,
+    clientVersions: o.clientVersions,
+    negotiation: o.negotiation,
+  };
+}
+
+const PORT_METHODS = ['commandInout', 'readAttribute', 'attributeList', 'subscribeChangeEvent'] as const;
+
+/** InvalidArgumentError unless `device` has the DevicePort shape (a string name and the four methods). */
+export function checkDevicePort(who: string, device: unknown): asserts device is DevicePort {
+  const d = device as Record<string, unknown>;
+  const missing = isObject(d) ? PORT_METHODS.filter((m) => typeof d[m] !== 'function') : [...PORT_METHODS];
+  if (!isObject(d) || typeof d.name !== 'string' || missing.length) {
+    const what = !isObject(d)
+      ? `got ${describeValue(device)}`
+      : typeof d.name !== 'string'
+        ? 'its name is not a string'
+        : `missing: ${missing.join(', ')}`;
+    throw new InvalidArgumentError(`${who} needs a DevicePort ({name, ${PORT_METHODS.join(', ')}}); ${what}`);
+  }
+}
+
+/** InvalidArgumentError unless `command` is a non-empty string. */
+export function checkCommandName(who: string, command: unknown): asserts command is string {
+  if (typeof command !== 'string' || !command)
+    throw new InvalidArgumentError(
+      `${who} needs a command name (a non-empty string), got ${describeValue(command)}`,
+    );
+}
+
+/** The outcome of a call that ended before its actor existed (a signal aborted before the call). */
+function endedOutput(error: Error): LrcOutput {
+  return {
+    outcome: 'released',
+    status: null,
+    commandId: null,
+    protocolVersion: null,
+    replyCode: null,
+    error,
+  };
+}
+
+/**
+ * Start an LRC call; the internals of `invokeLrc` and `LongRunningCommand`. Throws InvalidArgumentError (before
+ * anything is spawned) for a bad argument or option; every other outcome is in `submitted` / `finished`.
+ */
 export function launchLrc(
   callback: LrcCallback,
   device: DevicePort,
   command: string,
   args: unknown,
-  options: InvokeLrcOptions = {},
+  rawOptions: InvokeLrcOptions = {},
 ): LrcLaunch {
-  if (!device || typeof device.commandInout !== 'function') {
-    throw new InvalidArgumentError('invokeLrc needs a DevicePort (commandInout, readAttribute, ...)');
-  }
-  if (typeof command !== 'string' || !command)
-    throw new InvalidArgumentError('invokeLrc needs a command name');
+  checkDevicePort('invokeLrc', device);
+  checkCommandName('invokeLrc', command);
+  if (typeof callback !== 'function' || callback.length > 1) throw lrcErrors.invalidCallback();
+  const options = checkLrcOptions('invokeLrc', rawOptions);
   const system = options.system ?? getDefaultSystem();
   const signal = options.signal;
+  if (signal?.aborted) {
+    // nothing spawned, nothing sent
+    const error = new CancelledError(`${command} was cancelled`, { cause: signal.reason });
+    const submitted = Promise.reject(error);
+    submitted.catch(() => {});
+    return { submitted, finished: Promise.resolve(endedOutput(error)) };
+  }
   let last: SnapshotFrom<typeof lrcLogic> | undefined;
   let actor: Actor<typeof lrcLogic> | undefined;
   let subs: LrcSubscriptions | undefined;
   let log: Logger | undefined;
   const logger = () => (log ??= options.logger ?? system.loggerFor(actor!, 'lrc').logger);
+  /** Logging is never fatal: a throwing logger is the user's, and the call goes on. */
+  const safely = (write: (l: Logger) => void) => {
+    try {
+      write(logger());
+    } catch {
+      // nothing better to do with a logger that throws
+    }
+  };
   let resolveSubmitted!: (s: LrcSubscriptions) => void;
   let rejectSubmitted!: (e: Error) => void;
   let resolveFinished!: (o: LrcOutput) => void;
@@ -358,7 +575,13 @@ export function launchLrc(
       rejectSubmitted(output.error ?? new CancelledError(`${command} ended before it was submitted`));
     resolveFinished(output);
   };
-  const onCallbackError = (err: unknown) => logger().error({ err, command }, 'lrc callback failed');
+  const onCallbackError = (err: unknown) => safely((l) => l.error({ err, command }, 'lrc callback failed'));
+  const fromLast = () => ({
+    status: last?.context.status ?? null,
+    commandId: last?.context.commandId ?? null,
+    protocolVersion: last?.context.protocolVersion ?? null,
+    replyCode: last?.context.replyCode ?? null,
+  });
   actor = system.spawnDetached(lrcLogic, {
     id: `lrc-${++counter}`,
     input: {
@@ -368,12 +591,15 @@ export function launchLrc(
       callback,
       onCallbackError,
       parity: options.parity,
-      deadline: options.deadline ?? null,
+      deadline: options.deadline,
+      resultTimeout: options.resultTimeout,
       reconcile: options.reconcile,
       clientVersions: options.clientVersions,
       cacheNegotiation: options.negotiation === 'cached',
       knownVersions: options.negotiation === 'cached' ? cachedLrcNegotiation(device) : undefined,
     },
+    // the system stopping ends the call while its actor runs: subscriptions released, SystemStoppedError kept
+    onSystemStop: (error) => actor?.send({ type: 'UNSUBSCRIBE', error }),
     observer: {
       next: (snapshot) => {
         last = snapshot;
@@ -382,21 +608,16 @@ export function launchLrc(
         settle(
           last?.output ?? {
             outcome: 'released',
-            status: last?.context.status ?? null,
-            commandId: last?.context.commandId ?? null,
-            protocolVersion: last?.context.protocolVersion ?? null,
-            replyCode: last?.context.replyCode ?? null,
+            ...fromLast(),
             error: new CancelledError(`${command} was stopped with its actor system`),
           },
         ),
+      // not expected (device faults are events): still an outcome, with a typed error keeping the cause
       error: (err) =>
         settle({
-          outcome: 'notStarted',
-          status: null,
-          commandId: null,
-          protocolVersion: null,
-          replyCode: null,
-          error: err as Error,
+          outcome: last?.context.commandId ? 'released' : 'notStarted',
+          ...fromLast(),
+          error: invokeLrcFailure(err, 'The LRC client failed.', `invokeLrc(${device.name}, ${command})`),
         }),
     },
   });
@@ -405,18 +626,18 @@ export function launchLrc(
       subs = new LrcSubscriptions(actor!, e.commandId, e.protocolVersion, finished);
       resolveSubmitted(subs);
     });
-    actor.on('lrc.warning', (e) => logger().warn({ command, commandId: subs?.commandId }, e.message));
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
+    actor.on('lrc.warning', (e) => safely((l) => l.warn({ command, commandId: subs?.commandId }, e.message)));
+    signal?.addEventListener('abort', onAbort, { once: true });
   }
   return { submitted, finished };
 }
 
 /**
  * Invoke a long running command and follow it with `callback` until a terminal status.
- * Resolves once the device accepted the command (QUEUED or STARTED). Rejects with InvalidArgumentError (callback),
- * ProtocolVersionError, DevFailed (`SKA_InvokeLrcFailed` on top of the device's stack), CommandError (REJECTED),
- * ResultCodeError (any other code), CancelledError (signal) or TimeoutError (deadline).
+ * Resolves once the device accepted the command (QUEUED or STARTED with a command id). Rejects with
+ * InvalidArgumentError (a bad argument or option, before anything is spawned or sent), ProtocolVersionError, DevFailed (`SKA_InvokeLrcFailed` on top of the device's stack), CommandError (REJECTED),
+ * ResultCodeError (any other code or a malformed reply), CancelledError (signal), SystemStoppedError (the system
+ * stopped) or TimeoutError (deadline).
  */
 export function invokeLrc(
   callback: LrcCallback,

@@ -91,6 +91,21 @@ export interface DecodedLrcEvent {
   unknownStatus?: true;
 }
 
+/**
+ * A short text for a value a device sent, for messages: JSON when it has one (at most 200 characters), its type
+ * otherwise. Never throws (BigInt, symbols, cycles, throwing getters).
+ */
+export function describeValue(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) return typeof value === 'bigint' ? `${value}n` : `(${typeof value})`;
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
 function lrcError(desc: string): DevError {
   return { reason: 'SKA_InvokeLrcFailed', desc, origin: 'invokeLrc', severity: 'ERR' };
 }
@@ -132,16 +147,15 @@ export function decodeLrcEvent(attribute: string, value: unknown, commandId: str
     case 'longrunningcommandstatus': {
       const status = toTaskStatus(raw);
       if (status === undefined) {
-        const desc = `Unknown task status ${JSON.stringify(raw)} for ${commandId}.`;
+        const desc = `Unknown task status ${describeValue(raw)} for ${commandId}.`;
         return { update: { error: [lrcError(desc)] }, warnings: [desc], unknownStatus: true };
       }
       return { update: { status }, warnings };
     }
     case 'longrunningcommandprogress': {
-      const n = Number(raw);
-      if (typeof raw === 'string' && raw.trim() !== '' && Number.isInteger(n))
-        return { update: { progress: n }, warnings };
-      warnings.push(`progress of ${commandId} is not an int: ${JSON.stringify(raw)}`);
+      if (typeof raw === 'string' && raw.trim() !== '' && Number.isInteger(Number(raw)))
+        return { update: { progress: Number(raw) }, warnings };
+      warnings.push(`progress of ${commandId} is not an int: ${describeValue(raw)}`);
       return { update: { progress: raw as string }, warnings };
     }
     case 'longrunningcommandresult':
@@ -163,7 +177,8 @@ function decodeJson(
   try {
     parsed = JSON.parse(String(raw));
   } catch {
-    const desc = `Undecodable LRC event json for ${commandId}: ${String(raw).slice(0, 200)}`;
+    const text = typeof raw === 'string' ? JSON.stringify(raw.slice(0, 200)) : describeValue(raw);
+    const desc = `Undecodable LRC event json for ${commandId}: ${text}`;
     return { update: { error: [lrcError(desc)] }, warnings: [desc] };
   }
   return { update: build(parsed), warnings };
@@ -192,7 +207,7 @@ function decodeV2Event(event: any, commandId: string, warnings: string[]): LrcUp
   if (status !== undefined) {
     const s = toTaskStatus(status);
     if (s === undefined) {
-      const desc = `Unknown task status ${JSON.stringify(status)} for ${commandId}.`;
+      const desc = `Unknown task status ${describeValue(status)} for ${commandId}.`;
       warnings.push(desc);
       update.error = [lrcError(desc)];
     } else update.status = s;
