@@ -18,22 +18,14 @@
  * 250 children that way took 39 ms (1,000 children: 1.3 s). The supervisor therefore stops its children itself,
  * in reverse order, on every way out (SHUTDOWN, escalation, and being stopped by its own supervisor).
  */
-import {
-  type ActorRefFrom,
-  type AnyActorRef,
-  assign,
-  emit,
-  enqueueActions,
-  fromCallback,
-  raise,
-  setup,
-} from 'xstate';
+import { type ActorRefFrom, assign, emit, enqueueActions, fromCallback, setup } from 'xstate';
 import { SupervisorEscalationError } from '../src/errors.js';
 
 import {
+  admit,
   affectedIds,
   backoffDelay,
-  type ChildSpec,
+  checkSupervisorInput,
   createChild,
   type EscalationInput,
   type ExitEvent,
@@ -41,7 +33,6 @@ import {
   enqueueStop,
   exitDecision,
   exitedEvent,
-  normalise,
   type SupervisorContext,
   type SupervisorEmitted,
   type SupervisorEvent,
@@ -54,7 +45,11 @@ export {
   type BackoffPolicy,
   backoffDelay,
   type ChildSpec,
+  checkChildSpec,
+  checkSupervisorInput,
   type EscalationInput,
+  RESTART_STRATEGIES,
+  RESTART_TYPES,
   type RestartStrategy,
   type RestartType,
   reapCrashedTree,
@@ -62,6 +57,7 @@ export {
   type SupervisorEmitted,
   type SupervisorEvent,
   type SupervisorInput,
+  type SupervisorSettings,
   stopNow,
 } from './supervisorChildren.js';
 
@@ -85,8 +81,6 @@ export const supervisorMachine = setup({
     }),
   },
   guards: {
-    isNewChild: ({ context, event }) =>
-      event.type === 'START_CHILD' && !context.specs.some((s) => s.id === event.spec.id),
     exitIgnored: ({ context, event }) => exitDecision(context, event as ExitEvent) === 'ignore',
     exitRemoves: ({ context, event }) => exitDecision(context, event as ExitEvent) === 'remove',
     intensityExceeded: ({ context }) => context.recent + 1 > context.intensity,
@@ -95,23 +89,29 @@ export const supervisorMachine = setup({
     period: ({ context }) => context.periodMs,
   },
   actions: {
-    /** Spawn the given specs (in order) and record them; one assign, one children copy. */
-    startChildren: enqueueActions(({ context, enqueue, self }, params: { specs: ChildSpec[] }) => {
-      const specs = [...context.specs];
-      const refs = { ...context.refs };
-      const created: AnyActorRef[] = [];
-      const ids = new Set(specs.map((s) => s.id));
-      for (const raw of params.specs) {
-        if (ids.has(raw.id)) continue;
-        ids.add(raw.id);
-        const spec = normalise(raw);
-        specs.push(spec);
-        refs[spec.id] = createChild(self, spec);
-        created.push(refs[spec.id]);
-      }
-      enqueue.assign({ specs, refs });
-      enqueue(() => startAll(created));
-    }),
+    /**
+     * Spawn the given specs (in order) and record them; one assign, one children copy. Specs that cannot start
+     * (invalid, an id already here, a systemId already taken) are refused before any actor is created, so none
+     * is left behind. `announce` emits `child.started` for each child started.
+     */
+    startChildren: enqueueActions(
+      ({ context, enqueue, self }, params: { specs: readonly unknown[]; announce?: boolean }) => {
+        const { accepted, refused } = admit(context, self.system, params.specs);
+        for (const r of refused) enqueue.emit({ type: 'child.refused', id: r.id, reason: r.reason });
+        if (!accepted.length) return;
+        const refs = { ...context.refs };
+        const created = accepted.map((spec) => {
+          refs[spec.id] = createChild(self, spec);
+          return refs[spec.id];
+        });
+        enqueue.assign({ specs: [...context.specs, ...accepted], refs });
+        enqueue(() => startAll(created));
+        if (params.announce) {
+          for (const spec of accepted)
+            enqueue.emit({ type: 'child.started', id: spec.id, restart: spec.restart });
+        }
+      },
+    ),
     /** Stop children in reverse spec order (they stay in `specs` unless `remove`). */
     stopChildren: enqueueActions(({ context, enqueue }, params: { ids: string[]; remove: boolean }) =>
       enqueueStop(enqueue, context, params.ids, params.remove ? params.ids : []),
@@ -133,7 +133,11 @@ export const supervisorMachine = setup({
         restarts: { ...context.restarts, [id]: (context.restarts[id] ?? 0) + 1 },
       };
     }),
-    scheduleWindowExpiry: raise({ type: 'WINDOW_EXPIRED' }, { delay: 'period' }),
+    /** Forget this restart after `periodMs` (never with an infinite period: no timer, no pending event). */
+    scheduleWindowExpiry: enqueueActions(({ context, enqueue }) => {
+      if (context.periodMs !== Number.POSITIVE_INFINITY)
+        enqueue.raise({ type: 'WINDOW_EXPIRED' }, { delay: 'period' });
+    }),
     /**
      * Stop the children the strategy affects (reverse order); temporary ones are removed for good, the others
      * are respawned in spec order, at once or after the backoff delay.
@@ -172,20 +176,24 @@ export const supervisorMachine = setup({
   },
 }).createMachine({
   id: 'supervisor',
-  context: ({ input }) => ({
-    name: input.name ?? 'supervisor',
-    strategy: input.strategy ?? 'one_for_one',
-    intensity: input.intensity ?? 3,
-    periodMs: input.periodMs ?? 5000,
-    backoff: input.backoff ?? null,
-    specs: [],
-    refs: {},
-    recent: 0,
-    restarts: {},
-    streak: 0,
-    waiting: [],
-    failure: null,
-  }),
+  // a bad option fails the supervisor at once with an InvalidArgumentError (the engine checks them before it gets here)
+  context: ({ input }) => {
+    const { name, strategy, intensity, periodMs, backoff } = checkSupervisorInput(input);
+    return {
+      name,
+      strategy,
+      intensity,
+      periodMs,
+      backoff,
+      specs: [],
+      refs: {},
+      recent: 0,
+      restarts: {},
+      streak: 0,
+      waiting: [],
+      failure: null,
+    };
+  },
   initial: 'running',
   entry: [
     { type: 'startChildren', params: ({ event }) => ({ specs: (event as any).input?.children ?? [] }) },
@@ -194,15 +202,10 @@ export const supervisorMachine = setup({
     running: {
       on: {
         START_CHILD: {
-          guard: 'isNewChild',
-          actions: [
-            { type: 'startChildren', params: ({ event }) => ({ specs: [event.spec] }) },
-            emit(({ event }) => ({
-              type: 'child.started' as const,
-              id: event.spec.id,
-              restart: event.spec.restart ?? 'permanent',
-            })),
-          ],
+          actions: {
+            type: 'startChildren',
+            params: ({ event }) => ({ specs: [event.spec], announce: true }),
+          },
         },
         START_CHILDREN: {
           actions: { type: 'startChildren', params: ({ event }) => ({ specs: event.specs }) },

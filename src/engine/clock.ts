@@ -8,11 +8,29 @@
  *   as Node's own `setTimeout` does: the real clock chains timers of at most the limit;
  * - NaN or a negative delay is 0 (as in Node); validate user input with `checkDuration` first.
  */
+import { InvalidArgumentError } from '../errors.js';
+
 export interface Clock {
   setTimeout(fn: (...args: any[]) => void, ms: number): unknown;
   clearTimeout(id: unknown): void;
   /** Milliseconds, monotonic within the clock. */
   now(): number;
+}
+
+/** `value` if it is a Clock (setTimeout, clearTimeout and now functions), undefined if absent; else throws. */
+export function checkClock(value: unknown): Clock | undefined {
+  if (value === undefined) return undefined;
+  const clock = value as Record<string, unknown> | null;
+  if (
+    clock === null ||
+    typeof clock !== 'object' ||
+    typeof clock.setTimeout !== 'function' ||
+    typeof clock.clearTimeout !== 'function' ||
+    typeof clock.now !== 'function'
+  ) {
+    throw new InvalidArgumentError('clock must have setTimeout, clearTimeout and now functions (a Clock)');
+  }
+  return value as Clock;
 }
 
 /** Node's largest timer delay: longer ones overflow and fire after 1 ms. */

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { InvalidArgumentError } from '../errors.js';
 
 /**
  * The structural subset of a pino logger that Orrery uses. Pass your own `pino()` instance; Orrery never
@@ -42,4 +43,21 @@ export class LazyActorLogger {
   enabled(level: string): boolean {
     return this.#base.isLevelEnabled ? this.#base.isLevelEnabled(level) : true;
   }
+}
+
+const LOGGER_METHODS = ['child', 'trace', 'debug', 'info', 'warn', 'error'] as const;
+
+/** `value` if it is a Logger (a pino logger or one with the same methods), undefined if absent; else throws. */
+export function checkLogger(name: string, value: unknown): Logger | undefined {
+  if (value === undefined) return undefined;
+  const missing =
+    value === null || typeof value !== 'object'
+      ? 'child'
+      : LOGGER_METHODS.find((m) => typeof (value as Record<string, unknown>)[m] !== 'function');
+  if (missing) {
+    throw new InvalidArgumentError(
+      `${name} must be a pino logger (or have its methods ${LOGGER_METHODS.join(', ')}); ${missing} is missing`,
+    );
+  }
+  return value as Logger;
 }

@@ -55,6 +55,9 @@ export function reportSupervisorEvents(
         }
         break;
       }
+      case 'child.refused':
+        log.warn({ child: e.id, reason: e.reason }, 'child spec refused');
+        break;
       case 'supervisor.escalated':
         log.error({ child: e.child, err: toError(e.error) }, 'restart intensity reached; escalating');
         bus.emitEngineEvent({

@@ -23,15 +23,18 @@ import {
 import {
   type BackoffPolicy,
   type ChildSpec,
+  checkChildSpec,
+  checkSupervisorInput,
+  RESTART_TYPES,
   type RestartStrategy,
   type RestartType,
   supervisorMachine,
 } from '../../machines/supervisor.js';
 import { ActorRegistryError, InvalidArgumentError, SystemStoppedError, toError } from '../errors.js';
-import { type Clock, realClock } from './clock.js';
+import { type Clock, checkClock, realClock } from './clock.js';
 import { globalInspectors } from './globalInspection.js';
 import { type EngineEvent, InspectionBus } from './inspectionBus.js';
-import { LazyActorLogger, type Logger, silentLogger } from './logging.js';
+import { checkLogger, LazyActorLogger, type Logger, silentLogger } from './logging.js';
 import { SUP_PREFIX, Supervisor } from './supervisor.js';
 import { reportSupervisorEvents } from './supervisorEvents.js';
 
@@ -73,6 +76,49 @@ function machineId(logic: AnyActorLogic): string {
   return (logic as { id?: string }).id ?? 'actor';
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object';
+}
+
+/** An options argument: absent gives `{}`, anything but an object throws. */
+function checkOptions<T>(what: string, options: T | undefined): T {
+  if (options === undefined) return {} as T;
+  if (!isObject(options)) throw new InvalidArgumentError(`${what} options must be an object`);
+  return options;
+}
+
+/**
+ * Check a supervisor's options (strategy, intensity, periodMs, backoff) before anything is created; throws
+ * InvalidArgumentError naming the bad one. Returns the machine's input.
+ */
+function supervisorInput(name: string, options: unknown): SupervisorOptions & { name: string } {
+  const opts = checkOptions<Record<string, unknown>>(`supervisor '${name}'`, options as never);
+  const { strategy, intensity, periodMs, backoff } = checkSupervisorInput({
+    ...opts,
+    name,
+    children: undefined,
+  });
+  return { name, strategy, intensity, periodMs, backoff };
+}
+
+/** Check the id, systemId and restart type of `spawn()` options. */
+function checkSpawnOptions(logic: unknown, options: SpawnOptions): void {
+  if (!isObject(logic) || typeof logic.transition !== 'function') {
+    throw new InvalidArgumentError('spawn needs an actor logic (a machine or an XState actor logic)');
+  }
+  for (const key of ['id', 'systemId'] as const) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      throw new InvalidArgumentError(`${key} must be a non-empty string, got ${String(value)}`);
+    }
+  }
+  if (options.restart !== undefined && !RESTART_TYPES.includes(options.restart)) {
+    throw new InvalidArgumentError(
+      `restart must be one of ${RESTART_TYPES.join(', ')}, got ${String(options.restart)}`,
+    );
+  }
+}
+
 export class OrrerySystem {
   readonly logger: Logger;
   readonly clock: Clock;
@@ -86,11 +132,18 @@ export class OrrerySystem {
   readonly #stopHooks = new Map<AnyActorRef, (error: SystemStoppedError) => void>();
   readonly #stopListeners = new Set<(error: SystemStoppedError) => void>();
   #stopped = false;
+  /** The error every lifecycle of this system ends with when it stops. */
+  #stopError: SystemStoppedError | undefined;
   #failure: unknown;
 
   constructor(options: SystemOptions = {}) {
-    this.logger = options.logger ?? silentLogger();
-    this.clock = options.clock ?? realClock;
+    // every option is checked before anything is created
+    options = checkOptions('createSystem', options);
+    const logger = checkLogger('logger', options.logger);
+    const clock = checkClock(options.clock);
+    const rootInput = supervisorInput('root', options.root);
+    this.logger = logger ?? silentLogger();
+    this.clock = clock ?? realClock;
     for (const fn of globalInspectors) this.bus.observe(fn);
     this.#rootActor = createActor(supervisorMachine, {
       id: SUP_PREFIX + 'root',
@@ -98,7 +151,7 @@ export class OrrerySystem {
       clock: this.clock,
       logger: (...args: unknown[]) =>
         this.logger.info({ actor: SUP_PREFIX + 'root' }, args.map(String).join(' ')),
-      input: { name: 'root', ...options.root },
+      input: rootInput,
     });
     this.bus.addSource(this.#rootActor);
     this.#rootActor.subscribe({
@@ -188,7 +241,12 @@ export class OrrerySystem {
 
   /** Create a supervisor under `parent` (root by default). Supervisors are permanent children. */
   supervisor(name: string, options: SupervisorOptions & { parent?: Supervisor | string } = {}): Supervisor {
-    const { parent, ...input } = options;
+    if (typeof name !== 'string' || name === '') {
+      throw new InvalidArgumentError(`a supervisor name must be a non-empty string, got ${String(name)}`);
+    }
+    const { parent, ...rest } = checkOptions(`supervisor '${name}'`, options);
+    const input = supervisorInput(name, rest);
+    this.#assertRunning();
     const parentSup = this.#resolveSupervisor(parent ?? this.root);
     const systemId = SUP_PREFIX + name;
     if (this.get(systemId)) throw new ActorRegistryError(`a supervisor named '${name}' already exists`);
@@ -196,7 +254,7 @@ export class OrrerySystem {
       id: systemId,
       systemId,
       logic: supervisorMachine,
-      input: { name, ...input },
+      input,
       restart: 'permanent',
     });
     return new Supervisor(this, name);
@@ -207,6 +265,8 @@ export class OrrerySystem {
    * `permanent`); without, a detached actor that lives until it reaches a final state, errors, or the system stops.
    */
   spawn<TLogic extends AnyActorLogic>(logic: TLogic, options: SpawnOptions = {}): Actor<TLogic> {
+    options = checkOptions('spawn', options);
+    checkSpawnOptions(logic, options);
     this.#assertRunning();
     if (options.supervisor !== undefined) {
       const sup = this.#resolveSupervisor(options.supervisor);
@@ -238,6 +298,11 @@ export class OrrerySystem {
       onSystemStop?: (error: SystemStoppedError) => void;
     } = {},
   ): Actor<TLogic> {
+    options = checkOptions('spawnDetached', options);
+    checkSpawnOptions(logic, options);
+    if (options.onSystemStop !== undefined && typeof options.onSystemStop !== 'function') {
+      throw new InvalidArgumentError('onSystemStop must be a function');
+    }
     this.#assertRunning();
     if (options.systemId !== undefined && this.get(options.systemId)) {
       throw new ActorRegistryError(`systemId '${options.systemId}' is already registered`);
@@ -287,11 +352,10 @@ export class OrrerySystem {
 
   /** Start a child under a supervisor; returns its actor. Throws on a duplicate id or systemId. */
   startChild(sup: Supervisor, spec: ChildSpec): AnyActorRef {
+    checkChildSpec(spec);
+    if (spec.logic === supervisorMachine) checkSupervisorInput(spec.input);
     this.#assertRunning();
     const ref = this.#supervisorRef(sup);
-    if (!spec || typeof spec.id !== 'string' || !spec.logic) {
-      throw new InvalidArgumentError('a child spec needs a string id and a logic');
-    }
     if (ref.getSnapshot().context.specs.some((s: ChildSpec) => s.id === spec.id)) {
       throw new ActorRegistryError(`supervisor '${sup.name}' already has a child '${spec.id}'`);
     }
@@ -314,15 +378,32 @@ export class OrrerySystem {
 
   /** Start many children in one supervisor event (one copy of the children record for the whole batch). */
   startChildren(sup: Supervisor, specs: ChildSpec[]): void {
+    if (!Array.isArray(specs)) throw new InvalidArgumentError('startChildren needs an array of child specs');
+    for (const spec of specs) {
+      checkChildSpec(spec);
+      if (spec.logic === supervisorMachine) checkSupervisorInput(spec.input);
+    }
     this.#assertRunning();
     const ref = this.#supervisorRef(sup);
     const seen = new Set<string>(ref.getSnapshot().context.specs.map((s: ChildSpec) => s.id));
+    const systemIds = new Set<string>();
     for (const spec of specs) {
       if (seen.has(spec.id))
         throw new ActorRegistryError(`supervisor '${sup.name}' already has a child '${spec.id}'`);
       seen.add(spec.id);
+      if (spec.systemId === undefined) continue;
+      if (systemIds.has(spec.systemId) || this.get(spec.systemId)) {
+        throw new ActorRegistryError(`systemId '${spec.systemId}' is already registered`);
+      }
+      systemIds.add(spec.systemId);
     }
     ref.send({ type: 'START_CHILDREN', specs });
+    const refs = ref.getSnapshot().context.refs;
+    for (const spec of specs) {
+      if (spec.logic === supervisorMachine && refs[spec.id]) {
+        this.#hookSupervisor(refs[spec.id], spec.id.slice(SUP_PREFIX.length));
+      }
+    }
   }
 
   /**
@@ -330,8 +411,14 @@ export class OrrerySystem {
    * lifecycles; detached ones pass `onSystemStop` to `spawnDetached`). Returns a function that removes it.
    */
   onStop(listener: (error: SystemStoppedError) => void): () => void {
+    if (typeof listener !== 'function') throw new InvalidArgumentError('onStop needs a function');
+    if (this.#stopped) {
+      // too late to wait for the stop: it happened, so the listener runs now (once)
+      this.#runStopHook(listener, 'system', this.#stopError!);
+      return () => {};
+    }
     this.#stopListeners.add(listener);
-    return () => this.#stopListeners.delete(listener);
+    return () => void this.#stopListeners.delete(listener);
   }
 
   /**
@@ -344,17 +431,18 @@ export class OrrerySystem {
     if (this.#stopped) return;
     this.#stopped = true;
     const error = new SystemStoppedError('the actor system was stopped');
-    const endLifecycle = (fn: (error: SystemStoppedError) => void, actor: string) => {
-      try {
-        fn(error);
-      } catch (err) {
-        this.logger.error({ err: toError(err), actor }, 'ending a lifecycle on system stop failed');
-      }
-    };
-    for (const [actor, hook] of [...this.#stopHooks]) endLifecycle(hook, actor.id);
-    this.#stopHooks.clear();
-    for (const listener of [...this.#stopListeners]) endLifecycle(listener, 'system');
-    this.#stopListeners.clear();
+    this.#stopError = error;
+    // each hook and listener runs once; one removed meanwhile (its lifecycle ended) does not run, one added
+    // meanwhile runs at once (see onStop)
+    for (const [actor, hook] of [...this.#stopHooks]) {
+      if (this.#stopHooks.get(actor) !== hook) continue;
+      this.#stopHooks.delete(actor);
+      this.#runStopHook(hook, actor.id, error);
+    }
+    for (const listener of [...this.#stopListeners]) {
+      if (!this.#stopListeners.delete(listener)) continue;
+      this.#runStopHook(listener, 'system', error);
+    }
     for (const actor of [...this.#detached.keys()]) (actor as Actor<AnyActorLogic>).stop();
     this.#detached.clear();
     this.#bySystemId.clear();
@@ -364,6 +452,14 @@ export class OrrerySystem {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
+  }
+
+  #runStopHook(fn: (error: SystemStoppedError) => void, actor: string, error: SystemStoppedError): void {
+    try {
+      fn(error);
+    } catch (err) {
+      this.logger.error({ err: toError(err), actor }, 'ending a lifecycle on system stop failed');
+    }
   }
 
   #assertRunning(): void {
