@@ -11,16 +11,18 @@
  *
  * The failure deadline is `timeout + settleTime` from creation and covers settling too, so a FINISH at t settles
  * at t + settleTime and succeeds iff t < timeout (ophyd's race, `test_race_settle_time_and_timeout`). Settle time
- * delays success only. The "at most one external completion" rule of ophyd lives in the facade, which owns the
+ * delays success only. A deadline that is never (no timeout, or an infinite timeout or settle time) takes the
+ * unbounded variant, so no delayed event is scheduled at all; an infinite settle time settles for ever (its
+ * delayed event is one that the clocks never arm). The "at most one external completion" rule of ophyd lives in the facade, which owns the
  * caller's call history; the machine only sees legal events. PROGRESS records the latest watcher update.
  */
 import { type ActorRefFrom, assign, setup } from 'xstate';
 import { StatusTimeoutError } from '../src/errors.js';
 
 export interface StatusInput {
-  /** Milliseconds until the status fails with a timeout; null waits forever. */
+  /** Milliseconds until the status fails with a timeout; null or Infinity waits for ever. */
   timeout: number | null;
-  /** Milliseconds between setFinished() and success. */
+  /** Milliseconds between setFinished() and success; Infinity never succeeds. */
   settleTime: number;
 }
 
@@ -76,7 +78,9 @@ export const statusMachine = setup({
     input: {} as StatusInput,
   },
   guards: {
-    hasTimeout: ({ context }) => context.timeout !== null,
+    /** A deadline that can fall due: a timeout is set and timeout + settleTime is finite. */
+    hasTimeout: ({ context }) =>
+      context.timeout !== null && Number.isFinite(context.timeout + context.settleTime),
     mustSettle: ({ context }) => context.settleTime > 0,
   },
   delays: {
