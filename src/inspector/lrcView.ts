@@ -24,15 +24,16 @@ interface LrcContextLike {
   error?: unknown;
 }
 
-/** Fold the machine's context into the summary. */
-export function lrcFromContext(summary: LrcSummary, context: unknown): LrcSummary {
+/** Fold the machine's context into the summary (the error's message passes `redact`: it may quote a secret). */
+export function lrcFromContext(summary: LrcSummary, context: unknown, redact: Redactor): LrcSummary {
   const c = (context ?? {}) as LrcContextLike;
   const next: LrcSummary = { ...summary };
   if (typeof c.command === 'string') next.command = c.command;
   if (typeof c.commandId === 'string' || c.commandId === null) next.commandId = c.commandId as string | null;
   if (typeof c.status === 'number') next.status = taskStatusName(c.status as never) ?? String(c.status);
   if (typeof c.outcome === 'string' || c.outcome === null) next.outcome = c.outcome as string | null;
-  if (c.error instanceof Error) next.error = `${c.error.name}: ${c.error.message}`;
+  if (c.error instanceof Error)
+    next.error = `${String(c.error.name)}: ${String(redact(String(c.error.message)))}`;
   return next;
 }
 

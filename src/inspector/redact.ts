@@ -1,39 +1,62 @@
 /**
- * Turns actor context, events and outputs into bounded, JSON-safe values with secrets removed, before anything
- * leaves the process for the inspector page.
+ * Turns actor context, events, outputs, errors and engine events into bounded, JSON-safe values with secrets
+ * removed, before anything leaves the process (the inspector page, the Stately bridge).
  *
  * - Keys that look like credentials (password, token, secret, credentials, authorization, api key, private key,
- *   cookie, ...) anywhere in the value are replaced by '[REDACTED]'.
- * - `redact` entries add more: a bare name (`'pin'`) matches that key at any depth; a dotted path (`'device.host'`,
- *   `'params.*.pin'`, `*` = any key) matches from the root of the context or event being sent.
+ *   ssh key, jwt, bearer, session id, cookie, ...) anywhere in the value are replaced by '[REDACTED]'. Keys are
+ *   compared with case and separators removed (`privKey`, `priv_key`, `PRIV-KEY`); the short ones (`pin`, `pwd`,
+ *   `pass`, `auth`, `otp`) only match exactly, so `spin` or `passive` are shown.
+ * - `redact` entries add more: a bare name (`'serial'`) matches that key at any depth; a dotted path
+ *   (`'device.host'`, `'params.*.pin'`, `*` = any key) matches from the root of the value being sent.
+ * - Key/value pairs given as arrays (`[['Authorization', 'Bearer x']]`, flat `['Cookie', 'a=b']`) are redacted
+ *   like object keys.
+ * - Inside strings (error messages, JSON kept as text): `key=value`, `key: value`, `"key":"value"` with a
+ *   sensitive key, `Bearer` / `Basic` credentials, JWTs and `user:password@` in URLs are redacted; a string that
+ *   holds JSON is parsed and redacted as a value.
  * - State machines and other actor logic are never walked (a machine's `config` holds its literal initial context,
  *   the leak seen in `@statelyai/inspect`); actor refs become `{$actor: id}`.
- * - Depth, keys per object, array items and string lengths are capped; cycles become '[Circular]'.
+ * - A value that cannot be read (a throwing getter, a revoked Proxy, a Proxy whose traps throw) becomes
+ *   '[unreadable]': the redactor never throws.
+ * - Depth, keys per object, array items, string lengths and the total number of values are capped; only real
+ *   cycles become '[Circular]' (an object referenced twice is shown twice).
  */
 
 export const REDACTED = '[REDACTED]';
+export const UNREADABLE = '[unreadable]';
 
+/** Normalised (lower case, letters and digits only) substrings that make a key sensitive. */
 const SENSITIVE = [
   'password',
   'passwd',
   'passphrase',
+  'passcode',
   'secret',
   'token',
   'credential',
   'authorization',
   'apikey',
+  'accesskey',
   'privatekey',
+  'privkey',
+  'sshkey',
+  'signingkey',
   'cookie',
   'sessionkey',
+  'sessionid',
+  'jwt',
+  'bearer',
 ];
-const SENSITIVE_EXACT = new Set(['pwd', 'pass', 'auth', 'pin']);
+/** Short names that are sensitive only as the whole key (so `spin`, `passive`, `author` are not). */
+const SENSITIVE_EXACT = new Set(['pwd', 'pass', 'auth', 'pin', 'otp']);
 
 const normalise = (key: string) => key.toLowerCase().replace(/[^a-z0-9]/g, '');
 
 /** Does a key name look like a credential? */
 export function isSensitiveKey(key: string): boolean {
   const k = normalise(key);
-  return SENSITIVE_EXACT.has(k) || SENSITIVE.some((s) => k.includes(s));
+  if (SENSITIVE_EXACT.has(k)) return true;
+  for (const s of SENSITIVE) if (k.includes(s)) return true;
+  return false;
 }
 
 export interface RedactLimits {
@@ -53,6 +76,19 @@ const DEFAULT_LIMITS: RedactLimits = {
   maxNodes: 2000,
 };
 
+/** Strings longer than this are not parsed as JSON (they are scrubbed as text, then cut). */
+const MAX_JSON_TEXT = 16 * 1024;
+/** A key inside text: an identifier, optionally dotted or dashed. */
+const KEY_LIKE = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+
+// `key=value`, `key: value`, `"key":"value"`, `'key': 'value'`, `\"key\":\"value\"` (JSON inside JSON). The value
+// is a quoted string, a one-level {...} or [...], or a bare word (with an auth scheme in front, if any).
+const KEY_VALUE =
+  /(\\?["']?)([A-Za-z_][A-Za-z0-9_.-]{0,63})\1\s*[:=]\s*(\\?"(?:[^"\\]|\\.)*?\\?"|'[^']*'|\{[^{}]*\}|\[[^[\]]*\]|(?:(?:bearer|basic|digest|negotiate|token)\s+)?[^\s,;&'"<>)\]}]+)/gi;
+const AUTH_SCHEME = /\b(bearer)\s+[A-Za-z0-9._~+/=-]+|\b(basic)\s+[A-Za-z0-9+/]{8,}={0,2}/gi;
+const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*):[^\s/?#@]*@/gi;
+
 export type Redactor = (value: unknown) => unknown;
 
 function isActorRef(v: object): v is { id: string; sessionId: string } {
@@ -67,28 +103,106 @@ function isLogic(v: object): boolean {
   return typeof o.transition === 'function' && typeof o.getInitialSnapshot === 'function';
 }
 
+function looksLikeJson(s: string): boolean {
+  const t = s.trimStart();
+  return t.startsWith('{') || t.startsWith('[');
+}
+
 /** Create a redactor for the given extra keys and paths. */
 export function createRedactor(extra: readonly string[] = [], limits: Partial<RedactLimits> = {}): Redactor {
   const lim = { ...DEFAULT_LIMITS, ...limits };
   const names = new Set(extra.filter((p) => !p.includes('.')).map(normalise));
   const paths = extra.filter((p) => p.includes('.')).map((p) => p.split('.'));
-  const keyRedacted = (key: string, path: string[]): boolean => {
+  /** A key name (of an object, a pair, or inside text) that is redacted wherever it is. */
+  const isKey = (key: string): boolean => {
     if (isSensitiveKey(key) || names.has(normalise(key))) return true;
+    const dot = key.lastIndexOf('.');
+    return dot >= 0 && isKey(key.slice(dot + 1));
+  };
+  const keyRedacted = (key: string, path: string[]): boolean => {
+    if (isKey(key)) return true;
     for (const p of paths) {
       if (p.length !== path.length) continue;
       if (p.every((seg, i) => seg === '*' || seg === path[i])) return true;
     }
     return false;
   };
+  /** Redact the value of every `key=value` / `key: value` with a sensitive key; other values are scanned too. */
+  const scrubKeyValues = (s: string): string => {
+    let out = '';
+    let last = 0;
+    KEY_VALUE.lastIndex = 0;
+    for (let m = KEY_VALUE.exec(s); m; m = KEY_VALUE.exec(s)) {
+      const end = m.index + m[0].length;
+      const valueStart = end - m[3].length;
+      if (isKey(m[2])) {
+        out += s.slice(last, valueStart) + REDACTED;
+        last = end;
+      } else KEY_VALUE.lastIndex = valueStart; // `failed: password=x`: the value may hold a pair itself
+    }
+    return last === 0 ? s : out + s.slice(last);
+  };
+  const scrub = (s: string): string => {
+    let out = s;
+    if (out.includes(':') || out.includes('=')) {
+      out = scrubKeyValues(out);
+      if (out.includes('://')) out = out.replace(URL_USERINFO, `$1:${REDACTED}@`);
+    }
+    out = out.replace(
+      AUTH_SCHEME,
+      (_m: string, bearer?: string, basic?: string) => `${bearer ?? basic} ${REDACTED}`,
+    );
+    if (out.includes('eyJ')) out = out.replace(JWT, REDACTED);
+    return out;
+  };
 
   return (value: unknown) => {
     let nodes = 0;
+    /** Redactions made so far in this call (to tell whether a JSON text needed any). */
+    let hits = 0;
     const stack = new Set<object>();
+    const cut = (s: string, length: number) => (length > lim.maxString ? `${s}…(${length})` : s);
+
+    const text = (v: string, depth: number, path: string[]): string => {
+      if (v.length <= MAX_JSON_TEXT && looksLikeJson(v)) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(v);
+        } catch {
+          parsed = undefined;
+        }
+        if (parsed !== null && typeof parsed === 'object') {
+          const before = hits;
+          const walked = walk(parsed, depth, path);
+          if (hits !== before) {
+            const json = JSON.stringify(walked);
+            return cut(json.slice(0, lim.maxString), json.length);
+          }
+        }
+      }
+      const shown = scrub(v.slice(0, lim.maxString));
+      if (shown !== v.slice(0, lim.maxString)) hits++;
+      return cut(shown, v.length);
+    };
+
+    const redacted = (): string => {
+      hits++;
+      return REDACTED;
+    };
+
     const walk = (v: unknown, depth: number, path: string[]): unknown => {
       if (++nodes > lim.maxNodes) return '[…]';
+      try {
+        return walkValue(v, depth, path);
+      } catch {
+        return UNREADABLE;
+      }
+    };
+
+    const walkValue = (v: unknown, depth: number, path: string[]): unknown => {
       switch (typeof v) {
         case 'string':
-          return v.length > lim.maxString ? `${v.slice(0, lim.maxString)}…(${v.length})` : v;
+          return text(v, depth, path);
         case 'number':
           return Number.isFinite(v) ? v : String(v);
         case 'boolean':
@@ -104,14 +218,15 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
       }
       if (v === null) return null;
       const o = v as object;
+      if (stack.has(o)) return '[Circular]';
       if (isActorRef(o)) return { $actor: o.id };
       if (isLogic(o)) return { $logic: (o as { id?: string }).id ?? 'anonymous' };
       if (o instanceof Error) {
         const code = (o as { code?: unknown }).code;
         return {
-          $error: o.name,
+          $error: String(o.name),
           message: walk(o.message, depth + 1, path),
-          ...(code ? { code: String(code) } : {}),
+          ...(code ? { code: walk(String(code), depth + 1, path) } : {}),
         };
       }
       if (o instanceof Date) return Number.isNaN(o.getTime()) ? 'Invalid Date' : o.toISOString();
@@ -121,29 +236,63 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
       if (o instanceof Promise || o instanceof WeakMap || o instanceof WeakSet)
         return `[${o.constructor.name}]`;
       if (typeof AbortSignal !== 'undefined' && o instanceof AbortSignal) return { $signal: o.aborted };
-      if (stack.has(o)) return '[Circular]';
       if (depth >= lim.maxDepth) return Array.isArray(o) ? '[Array]' : '[Object]';
       stack.add(o);
       try {
         if (Array.isArray(o) || o instanceof Set) {
-          const arr = Array.isArray(o) ? o : [...o];
-          const out = arr
-            .slice(0, lim.maxItems)
-            .map((x, i) => walk(x, depth + 1, [...path, String(i)]) ?? null);
+          const arr: unknown[] = Array.isArray(o) ? o : [...o];
+          const n = Math.min(arr.length, lim.maxItems);
+          const out: unknown[] = [];
+          let previous: unknown;
+          for (let i = 0; i < n; i++) {
+            let item: unknown;
+            try {
+              item = arr[i];
+            } catch {
+              out.push(UNREADABLE);
+              previous = undefined;
+              continue;
+            }
+            // a [name, value] pair (headers, Map entries, flat header lists) with a sensitive name
+            const pairKey = typeof previous === 'string' && KEY_LIKE.test(previous) && isKey(previous);
+            out.push(pairKey ? redacted() : (walk(item, depth + 1, [...path, String(i)]) ?? null));
+            previous = item;
+          }
           if (arr.length > lim.maxItems) out.push(`…(${arr.length - lim.maxItems} more)`);
           return out;
         }
-        const entries: Array<[string, unknown]> =
-          o instanceof Map ? [...o.entries()].map(([k, x]) => [String(k), x]) : Object.entries(o);
+        const keys: Array<[string, unknown]> | string[] =
+          o instanceof Map
+            ? [...o.entries()].map(([k, x]): [string, unknown] => [String(k), x])
+            : Object.keys(o);
         const out: Record<string, unknown> = {};
         let n = 0;
-        for (const [k, x] of entries) {
+        for (const entry of keys) {
           if (++n > lim.maxKeys) {
-            out['…'] = `${entries.length - lim.maxKeys} more keys`;
+            out['…'] = `${keys.length - lim.maxKeys} more keys`;
             break;
           }
+          const k = typeof entry === 'string' ? entry : entry[0];
           const p = [...path, k];
-          out[k] = keyRedacted(k, p) ? REDACTED : walk(x, depth + 1, p);
+          let shown: unknown;
+          if (keyRedacted(k, p)) shown = redacted();
+          else {
+            let x: unknown;
+            try {
+              x = typeof entry === 'string' ? (o as Record<string, unknown>)[k] : entry[1];
+              shown = walk(x, depth + 1, p);
+            } catch {
+              shown = UNREADABLE;
+            }
+          }
+          if (k === '__proto__')
+            Object.defineProperty(out, k, {
+              value: shown,
+              enumerable: true,
+              writable: true,
+              configurable: true,
+            });
+          else out[k] = shown;
         }
         return out;
       } finally {

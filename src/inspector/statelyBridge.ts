@@ -5,15 +5,20 @@
  * stately.ai). Offline sites use `startInspector` instead.
  *
  * The message conversion is `@statelyai/inspect`'s own (`createInspector`); the transport is ours, because theirs
- * keeps reconnecting after `stop()` (its retry timer is never cancelled). Everything passes Orrery's redaction,
- * including the machine definition, where `@statelyai/inspect` would send a machine's literal initial context.
+ * keeps reconnecting after `stop()` (its retry timer is never cancelled). Everything passes Orrery's redaction:
+ * events, and snapshots rebuilt from status, value, context, output and error only (`@statelyai/inspect` would
+ * serialise the raw snapshot, error objects' own fields included, and throw on an unreadable value), and the
+ * machine definition, where `@statelyai/inspect` would send a machine's literal initial context (and literal
+ * `input` / `params`). Inspection events are converted off the engine's call stack, from a bounded queue; a value
+ * that cannot be converted costs that one event, never the process.
  */
 import { createInspector } from '@statelyai/inspect';
 import { WebSocket } from 'ws';
-import type { Subscription } from 'xstate';
+import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
 import type { OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError } from '../errors.js';
-import { createRedactor, type Redactor } from './redact.js';
+import { copyStateValue, createRedactor, type Redactor } from './redact.js';
+import { Ring } from './tracker.js';
 
 export interface StatelyBridgeOptions {
   /** The Stately inspector server's WebSocket URL. Default ws://localhost:8080. */
@@ -88,19 +93,41 @@ class BridgeSocket {
   }
 }
 
+/** Keys of a machine config that hold literal data (the rest, states and transitions, is what Stately draws). */
+const DATA_KEYS = new Set(['context', 'input', 'params', 'output']);
+
 /**
- * Redact a JSON-stringified machine config: its `context` is the machine's literal initial context. The rest
- * (states, transitions) is what the Stately page draws, and is left whole.
+ * Redact a JSON-stringified machine config: its `context` is the machine's literal initial context, and any
+ * `input`, `params` or `output` in it is literal data too. The rest (states, transitions) is left whole.
  */
 function redactDefinition(definition: string, redact: Redactor): string {
+  const walk = (v: unknown, depth: number): unknown => {
+    if (!v || typeof v !== 'object' || depth > 64) return v;
+    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = DATA_KEYS.has(k) ? redact(x) : walk(x, depth + 1);
+    return out;
+  };
   try {
-    const config = JSON.parse(definition) as Record<string, unknown>;
-    if (config && typeof config === 'object' && 'context' in config) config.context = redact(config.context);
-    return JSON.stringify(config);
+    return JSON.stringify(walk(JSON.parse(definition), 0));
   } catch {
     return JSON.stringify({ id: 'unknown' });
   }
 }
+
+/** What of a snapshot is sent: status, state value, and the redacted context, output and error. */
+function redactSnapshot(snapshot: unknown, redact: Redactor): Record<string, unknown> {
+  const s = (snapshot ?? {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = { status: typeof s.status === 'string' ? s.status : 'active' };
+  if (s.value !== undefined) out.value = copyStateValue(s.value);
+  for (const key of ['context', 'output', 'error'] as const) {
+    if (s[key] !== undefined) out[key] = redact(s[key]);
+  }
+  return out;
+}
+
+/** Inspection events waiting to be converted (oldest dropped beyond this). */
+const MAX_PENDING = 10_000;
 
 /** Stream the system's inspection events to a Stately inspector server. `stop()` leaves no socket or timer. */
 export function bridgeToStately(system: OrrerySystem, options: StatelyBridgeOptions = {}): StatelyBridge {
@@ -112,8 +139,9 @@ export function bridgeToStately(system: OrrerySystem, options: StatelyBridgeOpti
   const inspector = createInspector(
     socket as never,
     {
-      sanitizeContext: (context: unknown) => redact(context) as never,
-      sanitizeEvent: (event: unknown) => redact(event) as never,
+      // context and events arrive redacted already (see convert); these only keep @statelyai/inspect's hands off
+      sanitizeContext: (context: unknown) => context as never,
+      sanitizeEvent: (event: unknown) => event as never,
       serialize: (event: any) =>
         event.type === '@xstate.actor' && typeof event.definition === 'string'
           ? { ...event, definition: redactDefinition(event.definition, redact) }
@@ -121,17 +149,63 @@ export function bridgeToStately(system: OrrerySystem, options: StatelyBridgeOpti
     } as never,
   );
   inspector.start();
-  let subscription: Subscription | undefined = system.inspect(inspector.inspect);
+
+  // Convert off the engine's call stack, like @statelyai/inspect does, but from one bounded queue.
+  const pending = new Ring<InspectionEvent>(MAX_PENDING);
+  let failed = 0;
+  let immediate: NodeJS.Immediate | undefined;
+  const convert = (e: InspectionEvent) => {
+    const actor = e.actorRef as AnyActorRef;
+    switch (e.type) {
+      case '@xstate.actor':
+        return inspector.actor(
+          actor,
+          redactSnapshot(actor.getSnapshot(), redact) as never,
+          {
+            parentId: (actor as { _parent?: AnyActorRef })._parent?.sessionId,
+            rootId: e.rootId,
+          } as never,
+        );
+      case '@xstate.event':
+        return inspector.event(actor, redact(e.event) as never, { source: e.sourceRef?.sessionId } as never);
+      case '@xstate.snapshot':
+        return inspector.snapshot(
+          actor,
+          redactSnapshot(e.snapshot, redact) as never,
+          {
+            event: redact(e.event),
+          } as never,
+        );
+    }
+  };
+  const drain = () => {
+    immediate = undefined;
+    for (const e of pending.drain()) {
+      try {
+        convert(e);
+      } catch {
+        failed++; // an unreadable value: this event is lost, nothing else
+      }
+    }
+  };
+  let subscription: Subscription | undefined = system.inspect((e: InspectionEvent) => {
+    if (e.type !== '@xstate.actor' && e.type !== '@xstate.event' && e.type !== '@xstate.snapshot') return;
+    pending.push(e);
+    immediate ??= setImmediate(drain);
+  });
   return {
     get connected() {
       return socket.open;
     },
     get dropped() {
-      return socket.dropped;
+      return socket.dropped + pending.dropped + failed;
     },
     stop() {
       subscription?.unsubscribe();
       subscription = undefined;
+      if (immediate) clearImmediate(immediate);
+      immediate = undefined;
+      pending.drain();
       socket.stop();
     },
   };

@@ -2,15 +2,18 @@
  * The inspector's view of a running system, fed by XState inspection events and Orrery engine events.
  *
  * The engine-side cost is a few pointer writes per inspection event: events go into a bounded ring (oldest
- * dropped, rate-capped), snapshots are coalesced per actor (latest wins). Serialisation and redaction happen once
- * per flush (every batch interval), never on the engine's call stack, and never wait on a socket.
+ * dropped, rate-capped), snapshots are coalesced per actor (latest wins), engine events are queued (bounded).
+ * Serialisation and redaction happen once per flush (every batch interval), never on the engine's call stack, and
+ * never wait on a socket. A value that cannot be read or redacted costs its own entry only ('[unreadable]'), never
+ * the flush.
  */
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
 import type { EngineEvent } from '../engine/inspectionBus.js';
+import type { Logger } from '../engine/logging.js';
 import type { OrrerySystem } from '../engine/system.js';
 import type { ChartRegistry } from './charts.js';
 import { type LrcSummary, lrcFromContext, lrcFromDeviceEvent } from './lrcView.js';
-import { copyStateValue, type Redactor } from './redact.js';
+import { copyStateValue, type Redactor, UNREADABLE } from './redact.js';
 
 export interface ActorView {
   key: string;
@@ -108,7 +111,12 @@ export interface TrackerOptions {
   /** Capacity of the event ring between flushes, and of the recent-log replay for late pages. */
   bufferSize: number;
   maxEventsPerSecond: number;
+  /** Where a failure to show one actor or event is reported (it is skipped, the flush goes on). */
+  logger?: Logger;
 }
+
+/** Engine events kept between flushes (oldest dropped). */
+const MAX_PENDING_ENGINE = 1000;
 
 type Internal = AnyActorRef & { _parent?: AnyActorRef; logic?: unknown; src?: unknown; systemId?: string };
 
@@ -121,7 +129,7 @@ export class Tracker {
   readonly #raw: Ring<RawEvent>;
   readonly #recentEvents: Ring<EventView>;
   readonly #recentEngine = new Ring<EngineView>(200);
-  #pendingEngine: EngineView[] = [];
+  #pendingEngine: Array<{ t: number; event: EngineEvent }> = [];
   #engineSub: Subscription;
   #inspectSub: Subscription | undefined;
   #seq = 0;
@@ -173,6 +181,7 @@ export class Tracker {
   /** Detach from the engine for good. */
   dispose(): void {
     this.stop();
+    this.#pendingEngine = [];
     this.#engineSub.unsubscribe();
   }
 
@@ -208,11 +217,31 @@ export class Tracker {
   };
 
   #onEngine(e: EngineEvent): void {
-    const view = { seq: ++this.#seq, t: Date.now(), ...(this.#opts.redact(e) as object) } as EngineView;
-    view.type = e.type;
-    this.#recentEngine.push(view);
-    this.#pendingEngine.push(view);
-    if (this.#pendingEngine.length > 1000) this.#pendingEngine.shift();
+    // redacted at flush time, like everything else (an engine event may hold an error with any content)
+    this.#pendingEngine.push({ t: Date.now(), event: e });
+    if (this.#pendingEngine.length > MAX_PENDING_ENGINE) this.#pendingEngine.shift();
+  }
+
+  #engineView(t: number, e: EngineEvent): EngineView {
+    const redacted = this.#opts.redact(e);
+    const fields = redacted && typeof redacted === 'object' && !Array.isArray(redacted) ? redacted : {};
+    return { ...fields, seq: ++this.#seq, t, type: typeof e.type === 'string' ? e.type : UNREADABLE };
+  }
+
+  /** Run one step of a flush; a failure (a hostile value) is logged and skips that item only. */
+  #guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      try {
+        this.#opts.logger?.warn(
+          { err: err instanceof Error ? err : String(err) },
+          `inspector: ${what} skipped`,
+        );
+      } catch {
+        // not even the error can be shown
+      }
+    }
   }
 
   // ------------------------------------------------------------------------------------------ flush (timer)
@@ -226,60 +255,88 @@ export class Tracker {
       infos ??= new Map(this.#system.actors().map((i) => [i.ref, i]));
       return infos.get(ref);
     };
-    for (const ref of this.#created) {
-      if (this.#live.has(ref)) continue;
-      const view = this.#newView(ref, info(ref), now);
-      this.#live.set(ref, view);
-      this.#update(view, ref.getSnapshot(), now);
-      changed.set(ref, view);
-    }
+    const created = [...this.#created];
     this.#created.clear();
-    for (const [ref, snapshot] of this.#dirty) {
-      let view = this.#live.get(ref);
-      if (!view) {
-        view = this.#newView(ref, info(ref), now);
+    for (const ref of created) {
+      if (this.#live.has(ref)) continue;
+      this.#guard('an actor', () => {
+        const view = this.#newView(ref, info(ref), now);
         this.#live.set(ref, view);
-      }
-      this.#update(view, snapshot, now);
-      changed.set(ref, view);
+        changed.set(ref, view);
+        this.#update(view, ref.getSnapshot(), now);
+      });
     }
+    const dirty = [...this.#dirty];
     this.#dirty.clear();
-    const events: EventView[] = [];
-    for (const raw of this.#raw.drain()) {
-      const { type, ...data } = raw.event;
-      const view: EventView = {
-        seq: ++this.#seq,
-        t: raw.t,
-        type: String(type),
-        target: raw.target.sessionId,
-        targetId: raw.target.id,
-      };
-      if (raw.source) {
-        view.source = raw.source.sessionId;
-        view.sourceId = raw.source.id;
-      }
-      if (Object.keys(data).length > 0) view.data = this.#opts.redact(data);
-      events.push(view);
-      if (type === 'DEVICE_EVENT') this.#lrcEvent(raw, changed);
-      this.#recentEvents.push(view);
+    for (const [ref, snapshot] of dirty) {
+      this.#guard('an actor snapshot', () => {
+        let view = this.#live.get(ref);
+        if (!view) {
+          view = this.#newView(ref, info(ref), now);
+          this.#live.set(ref, view);
+        }
+        changed.set(ref, view);
+        this.#update(view, snapshot, now);
+      });
     }
+    const events: EventView[] = [];
+    for (const raw of this.#raw.drain()) this.#guard('an event', () => this.#event(raw, events, changed));
     const stopped: string[] = [];
     for (const [ref, view] of this.#live) {
-      const status = (ref.getSnapshot() as { status?: string } | undefined)?.status ?? 'stopped';
-      if (status === 'active') continue;
-      if (view.status !== status) {
-        this.#update(view, ref.getSnapshot(), now);
-        changed.set(ref, view);
-      }
-      stopped.push(view.key);
-      this.#live.delete(ref);
+      this.#guard('an actor status', () => {
+        const status = (ref.getSnapshot() as { status?: string } | undefined)?.status ?? 'stopped';
+        if (status === 'active') return;
+        this.#live.delete(ref);
+        stopped.push(view.key);
+        if (view.status !== status) {
+          changed.set(ref, view);
+          this.#update(view, ref.getSnapshot(), now);
+        }
+      });
     }
     const dropped = this.#raw.dropped + this.#rateDropped;
     this.#raw.dropped = 0;
     this.#rateDropped = 0;
-    const engine = this.#pendingEngine;
-    this.#pendingEngine = [];
+    const engine: EngineView[] = [];
+    for (const { t, event } of this.#pendingEngine.splice(0)) {
+      this.#guard('an engine event', () => {
+        const view = this.#engineView(t, event);
+        engine.push(view);
+        this.#recentEngine.push(view);
+      });
+    }
     return { actors: [...changed.values()], stopped, events, engine, dropped };
+  }
+
+  #event(raw: RawEvent, events: EventView[], changed: Map<AnyActorRef, ActorView>): void {
+    const view: EventView = {
+      seq: ++this.#seq,
+      t: raw.t,
+      type: UNREADABLE,
+      target: raw.target.sessionId,
+      targetId: raw.target.id,
+    };
+    if (raw.source) {
+      view.source = raw.source.sessionId;
+      view.sourceId = raw.source.id;
+    }
+    events.push(view);
+    this.#recentEvents.push(view);
+    let type: unknown;
+    let data: Record<string, unknown> = {};
+    try {
+      ({ type, ...data } = raw.event as { type: unknown });
+    } catch {
+      view.data = UNREADABLE;
+      return;
+    }
+    view.type = typeof type === 'string' ? type : String(this.#opts.redact(type));
+    if (type === 'xstate.init' && data.input !== undefined) {
+      // an actor's input usually becomes its context: `redact` paths apply from the input's root too
+      const { input, ...rest } = data;
+      view.data = { ...(this.#opts.redact(rest) as object), input: this.#opts.redact(input) };
+    } else if (Object.keys(data).length > 0) view.data = this.#opts.redact(data);
+    if (type === 'DEVICE_EVENT') this.#lrcEvent(raw, changed);
   }
 
   /** The full picture for a page that connects now: every live actor, recent engine events and log lines. */
@@ -337,6 +394,6 @@ export class Tracker {
     if (s.context !== undefined) view.context = this.#opts.redact(s.context);
     if (s.output !== undefined) view.output = this.#opts.redact(s.output);
     if (s.error !== undefined) view.error = this.#opts.redact(s.error);
-    if (view.machine === 'lrc') view.lrc = lrcFromContext(view.lrc ?? {}, s.context);
+    if (view.machine === 'lrc') view.lrc = lrcFromContext(view.lrc ?? {}, s.context, this.#opts.redact);
   }
 }
