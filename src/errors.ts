@@ -106,6 +106,23 @@ export class PortInUseError extends OrreryError {
   }
 }
 
+/** A server (the inspector) could not listen for another reason (address not available, permission, ...). */
+export class ListenError extends OrreryError {
+  override readonly code: string = 'ORRERY_LISTEN';
+  readonly port: number;
+  readonly host: string;
+  constructor(message: string, port: number, host: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.port = port;
+    this.host = host;
+  }
+}
+
+/** An error sent by the inspector page in an event (read-write mode): built from the page's message only. */
+export class InspectorEventError extends OrreryError {
+  override readonly code: string = 'ORRERY_INSPECTOR_EVENT';
+}
+
 /** One entry of a Tango error stack (`DevError`). */
 export interface DevError {
   reason: string;

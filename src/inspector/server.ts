@@ -1,33 +1,63 @@
 /**
  * `startInspector(system)`: Orrery's offline inspector. An HTTP server (node:http) serves the page from
  * `visualizations/inspector/` and the statecharts; a WebSocket endpoint (`/ws`) sends a full snapshot of every live
- * actor, then batches of changes. Loopback only unless `allowRemote`; read-only unless `readOnly: false`.
+ * actor, then batches of changes.
  *
- * Backpressure: the engine never waits on a socket. Each client has bounded queues (log lines: drop oldest;
- * actor changes: coalesced per actor, and past a bound the client is resynchronised with a fresh snapshot
- * instead); nothing is written to a socket whose send buffer is above the high-water mark.
+ * Security model:
+ * - Loopback only unless `allowRemote`. Every HTTP request and WebSocket upgrade must carry a `Host` naming an
+ *   allowed host (the bind address, localhost, 127.0.0.1, [::1], the machine's own addresses when bound to a
+ *   wildcard address with `allowRemote`, and `allowedHosts`), so a DNS-rebinding page (evil.example resolving to
+ *   the inspector) gets 421. A WebSocket opened by a browser must come from the inspector's own origin.
+ * - Read-only unless `readOnly: false`. Read-write lets the page send a state machine one of the events that
+ *   machine declares, with a checked JSON payload (an `error` field becomes an `InspectorEventError`); never to
+ *   supervisors or non-machine engine actors, never XState's own events.
+ * - Everything sent passes the redactor (`redact.ts`).
+ *
+ * Backpressure: the engine never waits on a socket. Each batch is serialised once and the same buffer goes to
+ * every client that is up to date. A client whose socket holds more than `highWaterMark` unsent bytes is skipped
+ * (its log lines are kept in a bounded per-client queue, drop oldest; actor changes are coalesced, and past a
+ * bound it is resynchronised with a fresh snapshot instead). Every frame sent to a client, replies included,
+ * counts against `maxClientBuffer`: a client that reaches it (flooding requests and never reading) is closed with
+ * 1013. Malformed or refused messages count towards a limit that closes the client with 1008.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { AnyActorRef, AnyStateMachine } from 'xstate';
+import { supervisorMachine } from '../../machines/supervisor.js';
+import { SUP_PREFIX } from '../engine/supervisor.js';
 import type { OrrerySystem } from '../engine/system.js';
-import { InvalidArgumentError } from '../errors.js';
+import {
+  InspectorEventError,
+  InvalidArgumentError,
+  ListenError,
+  OrreryError,
+  PortInUseError,
+  toError,
+} from '../errors.js';
+import { machineEventTypes } from '../testing/transitionCoverage.js';
 import { ChartRegistry } from './charts.js';
 import { createRedactor } from './redact.js';
 import { type ActorView, type Batch, type EngineView, type EventView, Ring, Tracker } from './tracker.js';
 
 export interface InspectorOptions {
-  /** TCP port; 0 (default) picks a free one. */
+  /** TCP port; 0 (default) picks a free one. A port in use rejects with `PortInUseError`. */
   port?: number;
   /** Address to bind; '127.0.0.1' by default. */
   host?: string;
   /** Required to bind anything but a loopback address. */
   allowRemote?: boolean;
-  /** When false, the page may send events to actors by systemId. Default true. */
+  /**
+   * More host names the page may be reached by (the `Host` header), e.g. `['observatory.example.org']` behind a
+   * name. The bind address, localhost, 127.0.0.1 and [::1] are always allowed.
+   */
+  allowedHosts?: string[];
+  /** When false, the page may send a machine the events it declares. Default true. */
   readOnly?: boolean;
   /** Extra keys (`'pin'`) or dotted paths (`'device.host'`, `'params.*.pin'`) to redact. */
   redact?: string[];
@@ -39,8 +69,13 @@ export interface InspectorOptions {
   batchIntervalMs?: number;
   /** Largest accepted client message in bytes. Default 64 KiB. */
   maxPayload?: number;
-  /** Nothing more is written to a client whose socket holds more unsent bytes than this. Default 1 MiB. */
+  /** No batch is written to a client whose socket holds more unsent bytes than this. Default 1 MiB. */
   highWaterMark?: number;
+  /**
+   * A client whose unsent frames (batches and replies, each counted with a small per-frame overhead) would pass
+   * this many bytes is closed (1013). Default 4 × highWaterMark; at least highWaterMark.
+   */
+  maxClientBuffer?: number;
 }
 
 export interface InspectorStats {
@@ -55,6 +90,18 @@ export interface Inspector {
 }
 
 const MAX_PENDING_ACTORS = 5000;
+/** Client messages refused (malformed, read-only, not allowed) before the client is closed with 1008. */
+const MAX_REFUSED = 20;
+/** Longest `id` echoed back in a reply. */
+const MAX_ID_LENGTH = 128;
+/** Bytes charged per frame on top of its length (per-write bookkeeping), so floods of tiny replies are bounded. */
+const FRAME_OVERHEAD = 256;
+/** Nesting and size limits of an event payload sent by the page. */
+const MAX_PAYLOAD_DEPTH = 10;
+const MAX_PAYLOAD_NODES = 2000;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const ERROR_KEYS = new Set(['error', 'err']);
+
 const ASSETS: Record<string, string> = {
   '/': 'index.html',
   '/index.html': 'index.html',
@@ -76,6 +123,20 @@ function isLoopback(host: string): boolean {
   return isIP(host) === 4 && host.startsWith('127.');
 }
 
+const isWildcard = (host: string) => host === '0.0.0.0' || host === '::';
+
+/** The host name of a `Host` header or allow-list entry: lower case, no port, no brackets, no trailing dot. */
+export function hostName(value: string): string {
+  let h = value.trim().toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    h = end < 0 ? h.slice(1) : h.slice(1, end);
+  } else if (h.indexOf(':') === h.lastIndexOf(':')) {
+    h = h.replace(/:\d*$/, '');
+  }
+  return h.replace(/\.$/, '');
+}
+
 function findAssets(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
@@ -92,12 +153,24 @@ class Client {
   engine: EngineView[] = [];
   dropped = 0;
   resync = true;
-  malformed = 0;
+  refused = 0;
+  /** Bytes (plus per-frame overhead) handed to the socket and not yet written out. */
+  charged = 0;
+  closing = false;
   constructor(
     readonly ws: WebSocket,
     bufferSize: number,
   ) {
     this.events = new Ring(bufferSize);
+  }
+  get backlog(): boolean {
+    return (
+      this.actors.size > 0 ||
+      this.events.size > 0 ||
+      this.engine.length > 0 ||
+      this.dropped > 0 ||
+      this.events.dropped > 0
+    );
   }
   enqueue(batch: Batch): void {
     if (this.resync) return;
@@ -107,20 +180,70 @@ class Client {
     this.engine.push(...batch.engine);
     if (this.engine.length > 1000) this.engine.splice(0, this.engine.length - 1000);
     this.dropped += batch.dropped;
-    if (this.actors.size > MAX_PENDING_ACTORS) {
-      this.resync = true;
-      this.actors.clear();
-      this.events.drain();
-      this.engine = [];
+    if (this.actors.size > MAX_PENDING_ACTORS) this.resync = true;
+    if (this.resync) this.clear();
+  }
+  clear(): void {
+    this.actors.clear();
+    this.events.drain();
+    this.events.dropped = 0;
+    this.engine = [];
+    this.dropped = 0;
+  }
+  /** The queued changes as one batch message (and the queues emptied). */
+  drainBatch(t: number): unknown {
+    const actors: ActorView[] = [];
+    const stopped: string[] = [];
+    for (const a of this.actors.values()) {
+      if ('stopped' in a) stopped.push(a.key);
+      else actors.push(a);
     }
+    const msg = {
+      type: 'batch',
+      t,
+      actors,
+      stopped,
+      events: this.events.drain(),
+      engine: this.engine,
+      dropped: this.dropped + this.events.dropped,
+    };
+    this.clear();
+    return msg;
   }
 }
 
-/** Serve the inspector for `system`. Resolves once listening. */
+function positiveInteger(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
+    throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`);
+  return value;
+}
+
+function checkOptions(options: InspectorOptions): void {
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentError('startInspector options must be an object');
+  for (const name of ['allowRemote', 'readOnly'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'boolean')
+      throw new InvalidArgumentError(`${name} must be a boolean`);
+  }
+  for (const name of ['redact', 'allowedHosts'] as const) {
+    const list = options[name];
+    if (list !== undefined && (!Array.isArray(list) || list.some((x) => typeof x !== 'string' || !x.trim())))
+      throw new InvalidArgumentError(`${name} must be an array of non-empty strings`);
+  }
+  if (options.host !== undefined && (typeof options.host !== 'string' || !options.host))
+    throw new InvalidArgumentError('host must be a non-empty string');
+  const rate = options.maxEventsPerSecond;
+  if (rate !== undefined && (typeof rate !== 'number' || Number.isNaN(rate) || rate <= 0))
+    throw new InvalidArgumentError(`maxEventsPerSecond must be a positive number, got ${String(rate)}`);
+}
+
+/** Serve the inspector for `system`. Resolves once listening; rejects with a typed error if it cannot listen. */
 export async function startInspector(
   system: OrrerySystem,
   options: InspectorOptions = {},
 ): Promise<Inspector> {
+  checkOptions(options);
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
   if (!isLoopback(host) && !options.allowRemote) {
@@ -128,29 +251,42 @@ export async function startInspector(
       `refusing to bind the inspector to non-loopback address '${host}' without allowRemote: true`,
     );
   }
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidArgumentError(`invalid port ${port}`);
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError(`invalid port ${String(port)}`);
   const readOnly = options.readOnly ?? true;
-  const bufferSize = Math.max(10, options.bufferSize ?? 1000);
-  const interval = Math.max(10, options.batchIntervalMs ?? 100);
-  const highWater = options.highWaterMark ?? 1 << 20;
+  const bufferSize = Math.max(10, positiveInteger('bufferSize', options.bufferSize, 1000));
+  const interval = Math.max(10, positiveInteger('batchIntervalMs', options.batchIntervalMs, 100));
+  const highWater = positiveInteger('highWaterMark', options.highWaterMark, 1 << 20);
+  const cap = positiveInteger('maxClientBuffer', options.maxClientBuffer, 4 * highWater);
+  if (cap < highWater)
+    throw new InvalidArgumentError(`maxClientBuffer (${cap}) must be at least highWaterMark (${highWater})`);
+  const maxPayload = positiveInteger('maxPayload', options.maxPayload, 64 * 1024);
+  const redact = createRedactor(options.redact ?? []);
   const assets = findAssets();
-  const charts = new ChartRegistry();
-  const tracker = new Tracker(system, {
-    redact: createRedactor(options.redact ?? []),
-    charts,
-    bufferSize,
-    maxEventsPerSecond: options.maxEventsPerSecond ?? 5000,
-  });
-  const clients = new Set<Client>();
-  let timer: NodeJS.Timeout | undefined;
-  let boundPort = port;
 
+  // Which names the page may reach us by (DNS rebinding: a foreign name resolving to us gets nothing).
+  const allowedHosts = new Set(['localhost', '127.0.0.1', '::1', hostName(host)]);
+  for (const h of options.allowedHosts ?? []) allowedHosts.add(hostName(h));
+  if (isWildcard(host) && options.allowRemote) {
+    for (const list of Object.values(networkInterfaces()))
+      for (const a of list ?? []) allowedHosts.add(hostName(a.address));
+  }
+  allowedHosts.delete('0.0.0.0');
+  allowedHosts.delete('::');
   const allowedHost = (h: string | undefined): boolean => {
-    if (options.allowRemote) return true;
     if (!h) return false;
-    const name = h.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-    return isLoopback(name);
+    const name = hostName(h);
+    return allowedHosts.has(name) || (isIP(name) !== 0 && isLoopback(name));
+  };
+  const allowedOrigin = (origin: string, h: string | undefined): boolean => {
+    try {
+      const url = new URL(origin);
+      return (
+        (url.protocol === 'http:' || url.protocol === 'https:') && allowedHost(url.host) && url.host === h
+      );
+    } catch {
+      return false;
+    }
   };
 
   const server = createServer((req, res) => {
@@ -159,6 +295,46 @@ export async function startInspector(
       else res.destroy();
     });
   });
+
+  // Listen before anything else exists: a failure leaves nothing behind (no WebSocket server re-emitting the
+  // error unhandled, no engine subscription, nothing listening).
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.close();
+      if (err.code === 'EADDRINUSE') reject(new PortInUseError(port, host, { cause: err }));
+      else
+        reject(
+          new ListenError(
+            `the inspector cannot listen on ${host}:${port}: ${err.code ?? err.message}`,
+            port,
+            host,
+            {
+              cause: err,
+            },
+          ),
+        );
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const boundPort = addr && typeof addr === 'object' ? addr.port : port;
+  server.on('error', (err) => system.logger.error({ err }, 'inspector server error'));
+
+  const charts = new ChartRegistry();
+  const tracker = new Tracker(system, {
+    redact,
+    charts,
+    bufferSize,
+    maxEventsPerSecond: options.maxEventsPerSecond ?? 5000,
+    logger: system.logger,
+  });
+  const clients = new Set<Client>();
+  let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
 
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!allowedHost(req.headers.host)) return void res.writeHead(421).end('misdirected request');
@@ -191,102 +367,190 @@ export async function startInspector(
   const wss = new WebSocketServer({
     server,
     path: '/ws',
-    maxPayload: options.maxPayload ?? 64 * 1024,
+    maxPayload,
     perMessageDeflate: false,
+    closeTimeout: 5000,
     verifyClient: ({ req, origin }: { req: IncomingMessage; origin: string }) => {
       if (!allowedHost(req.headers.host)) return false;
       if (!origin) return true; // not a browser
-      try {
-        return new URL(origin).host === req.headers.host;
-      } catch {
-        return false;
-      }
+      return allowedOrigin(origin, req.headers.host);
     },
+  } as ConstructorParameters<typeof WebSocketServer>[0]);
+  wss.on('error', (err) => system.logger.error({ err }, 'inspector WebSocket server error'));
+
+  const encode = (msg: unknown): Buffer => Buffer.from(JSON.stringify(msg));
+
+  const closeClient = (client: Client, code: number, reason: string) => {
+    if (client.closing) return;
+    client.closing = true;
+    client.clear();
+    client.ws.close(code, reason);
+  };
+
+  /** Send one frame, counted against the client's cap; at the cap the client is closed instead. */
+  const sendFrame = (client: Client, frame: Buffer): void => {
+    if (client.closing || client.ws.readyState !== client.ws.OPEN) return;
+    const charge = frame.length + FRAME_OVERHEAD;
+    if (client.charged > 0 && client.charged + charge > cap) {
+      closeClient(client, 1013, 'send buffer full: the client does not read');
+      return;
+    }
+    client.charged += charge;
+    client.ws.send(frame, { binary: false }, () => {
+      client.charged -= charge;
+    });
+  };
+
+  /** A reply to one client message; `id` is echoed when it is a number or a short string. */
+  const reply = (client: Client, msg: Record<string, unknown>, id?: unknown) => {
+    if (typeof id === 'number' || typeof id === 'string') msg.id = id;
+    sendFrame(client, encode(msg));
+  };
+
+  const helloMessage = () => ({
+    type: 'hello',
+    protocol: 1,
+    readOnly,
+    charts: charts.keys(),
+    ...tracker.snapshot(),
   });
 
-  const send = (client: Client, msg: unknown) => {
-    if (client.ws.readyState === client.ws.OPEN) client.ws.send(JSON.stringify(msg));
-  };
-
-  const hello = (client: Client) => {
-    client.resync = false;
-    client.actors.clear();
-    client.events.drain();
-    client.engine = [];
-    send(client, { type: 'hello', protocol: 1, readOnly, charts: charts.keys(), ...tracker.snapshot() });
-  };
-
   const tick = () => {
-    const batch = tracker.flush();
-    for (const c of clients) {
-      c.enqueue(batch);
-      if (c.ws.bufferedAmount > highWater) continue;
-      if (c.resync) {
-        hello(c);
-        continue;
+    try {
+      const batch = tracker.flush();
+      const t = Date.now();
+      const changed =
+        batch.actors.length > 0 ||
+        batch.stopped.length > 0 ||
+        batch.events.length > 0 ||
+        batch.engine.length > 0 ||
+        batch.dropped > 0;
+      let shared: Buffer | undefined; // the batch, serialised once for every up-to-date client
+      let hello: Buffer | undefined; // the snapshot, serialised once for every client (re)joining
+      for (const c of clients) {
+        try {
+          if (c.closing) continue;
+          if (c.ws.bufferedAmount > highWater) {
+            c.enqueue(batch); // stalled: keep its changes (bounded) until it drains
+            continue;
+          }
+          if (c.resync) {
+            c.resync = false;
+            c.clear();
+            hello ??= encode(helloMessage());
+            sendFrame(c, hello);
+          } else if (c.backlog) {
+            c.enqueue(batch);
+            if (!c.resync) sendFrame(c, encode(c.drainBatch(t)));
+          } else if (changed) {
+            shared ??= encode({ type: 'batch', t, ...batch });
+            sendFrame(c, shared);
+          }
+        } catch (err) {
+          system.logger.error({ err: toError(err) }, 'inspector: sending to a client failed');
+          closeClient(c, 1011, 'internal error');
+        }
       }
-      if (c.actors.size === 0 && c.events.size === 0 && c.engine.length === 0 && c.dropped === 0) continue;
-      const actors: ActorView[] = [];
-      const stopped: string[] = [];
-      for (const a of c.actors.values()) {
-        if ('stopped' in a) stopped.push(a.key);
-        else actors.push(a);
-      }
-      const dropped = c.dropped + c.events.dropped;
-      send(c, {
-        type: 'batch',
-        t: Date.now(),
-        actors,
-        stopped,
-        events: c.events.drain(),
-        engine: c.engine,
-        dropped,
-      });
-      c.actors.clear();
-      c.engine = [];
-      c.dropped = 0;
-      c.events.dropped = 0;
+    } catch (err) {
+      // nothing an actor holds may take the process down through the flush timer
+      system.logger.error({ err: toError(err) }, 'inspector: flush failed');
     }
   };
 
+  /** Run a tick soon (new clients get their snapshot without waiting for the interval); coalesced. */
+  const tickSoon = () => {
+    immediate ??= setImmediate(() => {
+      immediate = undefined;
+      tick();
+    });
+  };
+
+  const checkedId = (id: unknown): { ok: boolean; id?: unknown } => {
+    if (id === undefined || id === null) return { ok: true };
+    if (typeof id === 'number' && Number.isFinite(id)) return { ok: true, id };
+    if (typeof id === 'string' && id.length <= MAX_ID_LENGTH) return { ok: true, id };
+    return { ok: false };
+  };
+
   const onMessage = (client: Client, data: unknown, isBinary: boolean) => {
-    const reject = (message: string) => {
-      send(client, { type: 'error', message });
-      if (++client.malformed >= 20) client.ws.close(1008, 'too many malformed messages');
+    if (client.closing) return;
+    let id: unknown;
+    const refuse = (message: string) => {
+      reply(client, { type: 'error', message }, id);
+      if (++client.refused >= MAX_REFUSED)
+        closeClient(client, 1008, 'too many malformed or refused messages');
     };
-    if (isBinary) return reject('binary messages are not accepted');
+    if (isBinary) return refuse('binary messages are not accepted');
     let msg: unknown;
     try {
       msg = JSON.parse(String(data));
     } catch {
-      return reject('malformed message: not JSON');
+      return refuse('malformed message: not JSON');
     }
     if (!msg || typeof msg !== 'object' || Array.isArray(msg))
-      return reject('malformed message: not an object');
+      return refuse('malformed message: not an object');
     const m = msg as { type?: unknown; systemId?: unknown; event?: unknown; id?: unknown };
+    const checked = checkedId(m.id);
+    if (!checked.ok)
+      return refuse(
+        `malformed message: id must be a number or a string of at most ${MAX_ID_LENGTH} characters`,
+      );
+    id = checked.id;
     switch (m.type) {
       case 'ping':
-        return send(client, { type: 'pong' });
+        return reply(client, { type: 'pong' }, id);
       case 'resync':
         client.resync = true;
         return;
       case 'send': {
-        if (readOnly) return send(client, { type: 'error', message: 'inspector is read-only', id: m.id });
-        const ev = m.event as { type?: unknown } | null;
-        if (typeof m.systemId !== 'string' || !ev || typeof ev !== 'object' || typeof ev.type !== 'string') {
-          return reject('malformed send: needs systemId and event {type}');
-        }
-        if (ev.type.startsWith('xstate.') || ev.type.length > 200) {
-          return send(client, { type: 'error', message: `event type '${ev.type}' not allowed`, id: m.id });
-        }
-        const target = system.get(m.systemId);
-        if (!target) return send(client, { type: 'error', message: `no actor '${m.systemId}'`, id: m.id });
-        target.send(ev as { type: string });
-        return send(client, { type: 'ack', id: m.id });
+        if (readOnly) return refuse('inspector is read-only');
+        const result = deliver(m.systemId, m.event);
+        if (result) return refuse(result);
+        return reply(client, { type: 'ack' }, id);
       }
       default:
-        return reject(`unknown message type '${String(m.type)}'`);
+        return refuse(`unknown message type '${String(m.type).slice(0, 100)}'`);
     }
+  };
+
+  const eventTypes = new WeakMap<object, ReadonlySet<string>>();
+  /** Send the page's event to the machine; returns why it was refused, or undefined once delivered. */
+  const deliver = (systemId: unknown, event: unknown): string | undefined => {
+    if (typeof systemId !== 'string' || systemId.length > 200)
+      return 'malformed send: needs systemId and event {type}';
+    if (!event || typeof event !== 'object' || Array.isArray(event))
+      return 'malformed send: needs systemId and event {type}';
+    const type = (event as { type?: unknown }).type;
+    if (typeof type !== 'string' || type.length > 200)
+      return 'malformed send: needs systemId and event {type}';
+    const target = system.get(systemId) as (AnyActorRef & { logic?: unknown }) | undefined;
+    if (!target) return `no actor '${systemId}'`;
+    if (target.getSnapshot()?.status !== 'active') return `actor '${systemId}' is not running`;
+    const logic = target.logic as AnyStateMachine | undefined;
+    const isMachine =
+      !!logic && typeof logic === 'object' && 'root' in logic && typeof logic.transition === 'function';
+    if (!isMachine || logic === supervisorMachine || systemId.startsWith(SUP_PREFIX))
+      return `event '${type}' not allowed: '${systemId}' does not take events from the inspector`;
+    let types = eventTypes.get(logic);
+    if (!types) {
+      types = new Set(machineEventTypes(logic));
+      eventTypes.set(logic, types);
+    }
+    if (!types.has(type))
+      return `event type '${type}' not allowed: machine '${logic.id}' declares ${[...types].join(', ') || 'no events'}`;
+    let payload: { type: string };
+    try {
+      payload = checkPayload(event) as { type: string };
+    } catch (err) {
+      return `event '${type}' refused: ${(err as Error).message}`;
+    }
+    try {
+      target.send(payload);
+    } catch (err) {
+      system.logger.warn({ err: toError(err), actor: systemId }, 'inspector: event delivery failed');
+      return `event '${type}' could not be delivered`;
+    }
+    return undefined;
   };
 
   wss.on('connection', (ws) => {
@@ -295,28 +559,24 @@ export async function startInspector(
       tracker.start();
       timer = setInterval(tick, interval);
     }
-    tick(); // bring the table up to date (and existing clients with it) before the snapshot
     clients.add(client);
-    hello(client);
-    ws.on('message', (data, isBinary) => onMessage(client, data, isBinary));
+    tickSoon(); // its snapshot (and anything new for the others) without waiting for the interval
+    ws.on('message', (data, isBinary) => {
+      try {
+        onMessage(client, data, isBinary);
+      } catch (err) {
+        system.logger.error({ err: toError(err) }, 'inspector: handling a client message failed');
+      }
+    });
     ws.on('error', () => ws.terminate());
     ws.on('close', () => {
       clients.delete(client);
+      client.clear();
       if (clients.size === 0) {
         clearInterval(timer);
         timer = undefined;
         tracker.stop();
       }
-    });
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      const addr = server.address();
-      if (addr && typeof addr === 'object') boundPort = addr.port;
-      resolve();
     });
   });
 
@@ -337,6 +597,8 @@ export async function startInspector(
       closed ??= (async () => {
         clearInterval(timer);
         timer = undefined;
+        if (immediate) clearImmediate(immediate);
+        immediate = undefined;
         tracker.dispose();
         for (const c of clients) c.ws.terminate();
         clients.clear();
@@ -347,4 +609,36 @@ export async function startInspector(
       return closed;
     },
   };
+}
+
+/**
+ * An event payload from the page, checked: plain JSON within depth and size limits, no prototype keys, and every
+ * `error` / `err` field turned into an InspectorEventError (from a message string, or an object's `message`).
+ */
+function checkPayload(event: object): unknown {
+  let nodes = 0;
+  const walk = (v: unknown, depth: number, key: string | undefined): unknown => {
+    if (++nodes > MAX_PAYLOAD_NODES) throw new OrreryError('payload too large');
+    if (key !== undefined && ERROR_KEYS.has(key)) {
+      const message =
+        typeof v === 'string'
+          ? v
+          : v && typeof v === 'object' && typeof (v as { message?: unknown }).message === 'string'
+            ? (v as { message: string }).message
+            : undefined;
+      if (message === undefined || !message.trim())
+        throw new OrreryError(`'${key}' must be an error message (a non-empty string)`);
+      return new InspectorEventError(message.slice(0, 2000));
+    }
+    if (v === null || typeof v !== 'object') return v;
+    if (depth >= MAX_PAYLOAD_DEPTH) throw new OrreryError('payload nested too deeply');
+    if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1, undefined));
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (FORBIDDEN_KEYS.has(k)) throw new OrreryError(`key '${k}' is not allowed`);
+      out[k] = walk(x, depth + 1, k);
+    }
+    return out;
+  };
+  return walk(event, 0, undefined);
 }
