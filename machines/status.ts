@@ -13,8 +13,9 @@
  * at t + settleTime and succeeds iff t < timeout (ophyd's race, `test_race_settle_time_and_timeout`). Settle time
  * delays success only. A deadline that is never (no timeout, or an infinite timeout or settle time) takes the
  * unbounded variant, so no delayed event is scheduled at all; an infinite settle time settles for ever (its
- * delayed event is one that the clocks never arm). The "at most one external completion" rule of ophyd lives in the facade, which owns the
- * caller's call history; the machine only sees legal events. PROGRESS records the latest watcher update.
+ * delayed event is one that the clocks never arm). The "at most one external completion" rule of ophyd lives in
+ * the facade, which owns the caller's call history; the machine only sees legal events. PROGRESS records the
+ * latest watcher update.
  */
 import { type ActorRefFrom, assign, setup } from 'xstate';
 import { StatusTimeoutError } from '../src/errors.js';

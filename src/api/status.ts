@@ -3,30 +3,42 @@
  *
  * Times are milliseconds. Callbacks run on the event loop, in registration order, exactly once; `wait()` resolves
  * after the callbacks have run (ophyd returns before them, on another thread). No thread and no timer per status
- * beyond the machine's own XState delays; only a caller's `wait(ms)` arms a timer of its own.
+ * beyond the machine's own XState delays; only a caller's `wait(ms)` arms a timer of its own. `Infinity` as a
+ * timeout, settle time or wait arms no timer at all.
+ *
+ * Every lifecycle ends: stopping the status' system fails a pending (or settling) status with the system's
+ * SystemStoppedError (a CancelledError), so its callbacks run once, waiters reject and watchers end.
  */
 import type { Actor, SnapshotFrom } from 'xstate';
 import { type StatusOutcome, type StatusProgress, statusMachine } from '../../machines/status.js';
-import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
+import { getDefaultSystem, OrrerySystem } from '../engine/system.js';
 import {
   AggregateStatusError,
   CancelledError,
   InvalidArgumentError,
   InvalidStateError,
   StatusTimeoutError,
+  type SystemStoppedError,
   UnknownStatusFailure,
   WaitTimeoutError,
 } from '../errors.js';
-import { checkDuration } from './duration.js';
+import { checkDuration, isNever } from './duration.js';
 import { ProgressWatchers, type WatcherUpdate } from './statusProgress.js';
 
 export type { StatusProgress, WatcherUpdate };
 export type StatusCallback = (status: Status) => void;
 
+/** What `Status.watchable` consumes: progress updates, or a producer of them that stops when `signal` aborts. */
+export type StatusUpdates = AsyncIterable<StatusProgress> | Iterable<StatusProgress>;
+export type StatusUpdatesFactory = (signal: AbortSignal) => StatusUpdates;
+
 export interface StatusOptions {
-  /** Milliseconds until the status fails with StatusTimeoutError (deadline = timeout + settleTime). */
+  /**
+   * Milliseconds until the status fails with StatusTimeoutError (deadline = timeout + settleTime). null,
+   * undefined or Infinity: no deadline (no timer).
+   */
   timeout?: number | null;
-  /** Milliseconds between setFinished() and success. Default 0. */
+  /** Milliseconds between setFinished() and success. Default 0; Infinity settles for ever (no timer). */
   settleTime?: number;
   /** Cancels the status (done, not success, exception() is a CancelledError). */
   signal?: AbortSignal;
@@ -64,19 +76,18 @@ export class Status {
   protected readonly parts: readonly Status[] = [];
 
   constructor(options: StatusOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError('Status options must be an object');
-    }
-    this.#timeout = checkDuration('timeout', options.timeout, true);
-    this.#settleTime = checkDuration('settleTime', options.settleTime, false) ?? 0;
+    const { timeout, settleTime } = checkOptions(options);
+    this.#timeout = timeout;
+    this.#settleTime = settleTime;
     this.name = options.name;
     this.#system = options.system ?? getDefaultSystem();
     this.#createdAt = this.#system.clock.now();
     this.#actor = this.#system.spawnDetached(statusMachine, {
       id: `status-${++counter}`,
       systemId: options.systemId,
-      input: { timeout: this.#timeout, settleTime: this.#settleTime },
+      input: { timeout, settleTime },
       observer: { next: (snapshot) => this.#onSnapshot(snapshot) },
+      onSystemStop: (error) => this.#onSystemStop(error),
     });
     const signal = options.signal;
     if (signal) {
@@ -134,15 +145,21 @@ export class Status {
     if (this.#claimCompletion()) this.#actor.send({ type: 'FAIL', error: err });
   }
 
-  /** Cancel a pending status: done, not success, `exception()` is a CancelledError. No-op once done. */
+  /**
+   * Cancel a pending (or settling) status: done, not success, `exception()` is a CancelledError (`reason` itself
+   * when it is one). No-op once done.
+   */
   cancel(reason?: unknown): void {
     if (this.done) return;
     const err =
       reason instanceof CancelledError
         ? reason
-        : new CancelledError(`${this} was cancelled${reason === undefined ? '' : `: ${String(reason)}`}`, {
-            cause: reason,
-          });
+        : new CancelledError(
+            `${this} was cancelled${reason === undefined ? '' : `: ${reasonText(reason)}`}`,
+            {
+              cause: reason,
+            },
+          );
     this.#actor.send({ type: 'CANCEL', error: err });
   }
 
@@ -167,11 +184,11 @@ export class Status {
     if (this.done) return this.#error ? Promise.reject(this.#error) : Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, timer: undefined };
-      if (ms !== null) {
+      if (!isNever(ms)) {
         waiter.timer = this.#system.clock.setTimeout(() => {
           this.#waiters = this.#waiters.filter((w) => w !== waiter);
           reject(new WaitTimeoutError(`${this} has not completed yet.`));
-        }, ms);
+        }, ms as number);
       }
       this.#waiters.push(waiter);
     });
@@ -202,13 +219,17 @@ export class Status {
 
   /**
    * Progress updates as an async iterator: the latest update first (if any), then each new one (identical
-   * consecutive updates are de-duplicated); ends when the status succeeds, throws its error when it fails.
+   * consecutive updates are de-duplicated); ends when the status succeeds, throws its error when it fails
+   * (a stopped system's SystemStoppedError included). A watcher that falls more than 1,000 updates behind
+   * loses the oldest ones; `return()` (or `break` in `for await`) detaches it.
    */
   watch(): AsyncIterableIterator<WatcherUpdate> {
+    return this.#progressWatchers().iterator(this.done ? { error: this.#error } : undefined);
+  }
+
+  #progressWatchers(): ProgressWatchers {
     this.#watchers ??= new ProgressWatchers(this.#createdAt, () => this.#system.clock.now());
-    const p = this.#actor.getSnapshot().context.progress;
-    if (p) this.#watchers.publish(p);
-    return this.#watchers.iterator(this.done ? { error: this.#error } : undefined);
+    return this.#watchers;
   }
 
   /** True if `status` is this one or one it was composed of (recursively), like ophyd's `in` on AndStatus. */
@@ -251,7 +272,9 @@ export class Status {
 
   /**
    * A status that completes when `decide(parts)` says so, re-asked whenever a part completes: undefined = not
-   * yet, null = success, an Error = failure. `empty` is the outcome for no parts at all.
+   * yet, null = success, an Error = failure. `empty` is the outcome for no parts at all. Runs in the system of
+   * `options.system`, else of the first part. When its own system stops, it fails with that SystemStoppedError
+   * (not with an aggregate of its parts' ones).
    */
   static #compose(
     statuses: readonly Status[],
@@ -260,12 +283,14 @@ export class Status {
     decide: (parts: readonly Status[]) => Error | null | undefined,
   ): Status {
     const parts = Status.#checkParts(statuses);
+    checkOptions(options);
     const combined = new ComposedStatus(
-      { system: parts.length ? parts[0].#system : undefined, ...options },
+      { ...options, system: options.system ?? (parts.length ? parts[0].#system : undefined) },
       parts,
     );
     const check = () => {
-      if (combined.done) return;
+      // a part ended by the stop of the combined status' own system: its stop hook ends it next
+      if (combined.done || combined.#system.stopped) return;
       const outcome = decide(parts);
       if (outcome !== undefined) combined.#complete(outcome);
     };
@@ -275,24 +300,82 @@ export class Status {
   }
 
   /**
-   * ophyd-async WatchableAsyncStatus: a status driven by an async iterable of progress updates; succeeds when it
-   * ends, fails with its error when it throws.
+   * ophyd-async WatchableAsyncStatus: a status driven by progress updates; succeeds when they end, fails with
+   * any error out of the iterator (a StatusTimeoutError of an awaited child included).
+   *
+   * `updates` is an async (or sync) iterable, or a factory `(signal) => iterable` called once, at once. When the
+   * status completes other than by the updates ending or throwing (cancel, its signal, timeout, setException,
+   * setFinished, system stop), `signal` is aborted with the status' error (a CancelledError after a
+   * setFinished) and the iterator's `return()` is called, so cooperative work stops (ophyd-async cancels the
+   * task). Invalid arguments throw InvalidArgumentError before anything is spawned or the factory is called.
    */
-  static watchable(updates: AsyncIterable<StatusProgress>, options: StatusOptions = {}): Status {
-    const status = new Status(options);
-    void (async () => {
-      try {
-        for await (const u of updates) {
-          if (status.done) return;
-          status.update(u);
-        }
-        if (!status.done) status.setFinished();
-      } catch (err) {
-        if (!status.done)
-          status.setException(err instanceof Error ? err : new UnknownStatusFailure(String(err)));
-      }
-    })();
+  static watchable(updates: StatusUpdates | StatusUpdatesFactory, options: StatusOptions = {}): Status {
+    if (typeof updates !== 'function' && !isIterable(updates)) {
+      throw new InvalidArgumentError(
+        `Status.watchable needs an async iterable of progress updates or a function (signal) => iterable, got ${describe(updates)}`,
+      );
+    }
+    checkOptions(options);
+    const controller = new AbortController();
+    const source = typeof updates === 'function' ? updates(controller.signal) : updates;
+    if (!isIterable(source)) {
+      const err = new InvalidArgumentError(
+        `the Status.watchable factory must return an async iterable, got ${describe(source)}`,
+      );
+      controller.abort(err);
+      throw err;
+    }
+    let opened: ReturnType<typeof openIterator> | undefined;
+    let status: Status;
+    try {
+      opened = openIterator(source);
+      status = new Status(options);
+    } catch (err) {
+      controller.abort(err);
+      if (opened) closeIterator(opened.iterator, () => {});
+      throw err;
+    }
+    const { iterator, sync } = opened;
+    // true once the iterator ended or threw by itself: nothing to stop then
+    let finished = false;
+    status.addCallback(() => {
+      if (finished) return;
+      controller.abort(
+        status.exception() ?? new CancelledError(`${status} completed before its updates ended`),
+      );
+      closeIterator(iterator, (err) =>
+        status.#logger.warn({ err }, 'closing the updates iterator of a watchable Status failed'),
+      );
+    });
+    if (!status.done) void status.#consume(iterator, sync, () => (finished = true));
     return status;
+  }
+
+  /** The loop of `watchable`; never rejects. `ended()` is called when the iterator itself ends or throws. */
+  async #consume(iterator: Iterator<unknown> | AsyncIterator<unknown>, sync: boolean, ended: () => void) {
+    for (;;) {
+      let result: IteratorResult<unknown>;
+      try {
+        result = await iterator.next();
+        if (sync && !result.done) result = { done: false, value: await result.value };
+      } catch (err) {
+        ended();
+        this.#complete(err instanceof Error ? err : new UnknownStatusFailure(describe(err), { cause: err }));
+        return;
+      }
+      if (result.done) {
+        ended();
+        this.#complete(null);
+        return;
+      }
+      if (this.done) return;
+      try {
+        this.update(result.value as StatusProgress);
+      } catch (err) {
+        this.#complete(err as Error);
+        return;
+      }
+    }
   }
 
   toString(): string {
@@ -300,9 +383,25 @@ export class Status {
     return `Status(${name}id=${this.#actor.id}, done=${this.done}, success=${this.success})`;
   }
 
-  /** Complete directly (combinators): succeed when `error` is null, else fail with it. */
+  /**
+   * Complete from inside (combinators, watchable): succeed when `error` is null, else fail with it, whatever its
+   * type (the timeout-error ban is for callers of setException). Never throws: a no-op once done or once a
+   * completion was claimed, as when a combinator already settling sees another part complete. Claims the
+   * completion, so a caller's later setFinished/setException throws InvalidStateError as in ophyd.
+   */
   #complete(error: Error | null): void {
-    if (this.#claimCompletion()) this.#actor.send(error ? { type: 'FAIL', error } : { type: 'FINISH' });
+    if (this.done || this.#externallyCompleted) return;
+    this.#externallyCompleted = true;
+    this.#actor.send(error ? { type: 'FAIL', error } : { type: 'FINISH' });
+  }
+
+  /** `system.stop()` while pending or settling: fail with its SystemStoppedError (a CancelledError). */
+  #onSystemStop(error: SystemStoppedError): void {
+    this.cancel(error);
+  }
+
+  get #logger() {
+    return this.#system.loggerFor(this.#actor, 'status').logger;
   }
 
   /** The ophyd completion rule; returns true if the event should be sent. */
@@ -318,7 +417,9 @@ export class Status {
 
   #onSnapshot(snapshot: SnapshotFrom<typeof statusMachine>): void {
     if (snapshot.status !== 'done') {
-      if (this.#watchers && snapshot.context.progress) this.#watchers.publish(snapshot.context.progress);
+      // watchers exist from the first update on, so `lastUpdate` and a late `watch()` see it with its elapsed time
+      const progress = snapshot.context.progress;
+      if (progress) this.#progressWatchers().publish(progress);
       return;
     }
     this.#outcome = snapshot.value as StatusOutcome;
@@ -342,9 +443,7 @@ export class Status {
     try {
       cb(this);
     } catch (err) {
-      this.#system
-        .loggerFor(this.#actor, 'status')
-        .logger.error({ err }, 'An error was raised while running a Status callback');
+      this.#logger.error({ err }, 'An error was raised while running a Status callback');
     }
   }
 
@@ -352,10 +451,20 @@ export class Status {
     let err = error;
     if (typeof err === 'function' && err.prototype instanceof Error) {
       if (err === StatusTimeoutError || err === WaitTimeoutError) err = Object.create(err.prototype);
-      else err = new (err as new () => Error)();
+      else {
+        const ErrorClass = err as new () => Error;
+        try {
+          err = new ErrorClass();
+        } catch (cause) {
+          throw new InvalidArgumentError(
+            `could not instantiate ${ErrorClass.name} without arguments; pass an instance instead`,
+            { cause },
+          );
+        }
+      }
     }
     if (!(err instanceof Error)) {
-      throw new InvalidArgumentError(`Expected an Error, got ${typeof error}: ${String(error)}`);
+      throw new InvalidArgumentError(`Expected an Error, got ${typeof error}: ${describe(error)}`);
     }
     if (err instanceof StatusTimeoutError || err instanceof WaitTimeoutError) {
       throw new InvalidArgumentError(
@@ -372,6 +481,101 @@ export class Status {
     }
     return [...statuses];
   }
+}
+
+/**
+ * Validate every option before anything is spawned (a bad option must not leave an orphan actor registered).
+ * Throws InvalidArgumentError; returns the checked durations.
+ */
+function checkOptions(options: unknown): { timeout: number | null; settleTime: number } {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError(`Status options must be an object, got ${describe(options)}`);
+  }
+  const o = options as StatusOptions;
+  const timeout = checkDuration('timeout', o.timeout, true);
+  const settleTime = checkDuration('settleTime', o.settleTime, false) ?? 0;
+  const { signal, name, systemId, system } = o;
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    throw new InvalidArgumentError(`signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+  if (name !== undefined && typeof name !== 'string') {
+    throw new InvalidArgumentError(`name must be a string, got ${describe(name)}`);
+  }
+  if (systemId !== undefined && (typeof systemId !== 'string' || systemId === '')) {
+    throw new InvalidArgumentError(`systemId must be a non-empty string, got ${describe(systemId)}`);
+  }
+  if (system !== undefined && !(system instanceof OrrerySystem)) {
+    throw new InvalidArgumentError(
+      `system must be an OrrerySystem (createSystem()), got ${describe(system)}`,
+    );
+  }
+  return { timeout, settleTime };
+}
+
+/** An AbortSignal, by shape (signals of another realm or polyfill included). */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  if (value instanceof AbortSignal) return true;
+  const s = value as AbortSignal | null;
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.aborted === 'boolean' &&
+    typeof s.addEventListener === 'function' &&
+    typeof s.removeEventListener === 'function'
+  );
+}
+
+/** An object with an async or sync iterator (strings excluded: their characters are no progress updates). */
+function isIterable(value: unknown): value is StatusUpdates {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as Partial<AsyncIterable<unknown> & Iterable<unknown>>;
+  return typeof v[Symbol.asyncIterator] === 'function' || typeof v[Symbol.iterator] === 'function';
+}
+
+function openIterator(source: StatusUpdates): {
+  iterator: AsyncIterator<unknown> | Iterator<unknown>;
+  sync: boolean;
+} {
+  const asyncIt = (source as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator];
+  const iterator = asyncIt ? asyncIt.call(source) : (source as Iterable<unknown>)[Symbol.iterator]();
+  if (iterator === null || typeof iterator !== 'object' || typeof iterator.next !== 'function') {
+    throw new InvalidArgumentError(`the updates' iterator has no next() method: ${describe(iterator)}`);
+  }
+  return { iterator, sync: !asyncIt };
+}
+
+/** Call the iterator's `return()`, if it has one; a throw or rejection goes to `onError`, never further. */
+function closeIterator(
+  iterator: AsyncIterator<unknown> | Iterator<unknown>,
+  onError: (err: unknown) => void,
+): void {
+  try {
+    const result = iterator.return?.() as unknown;
+    if (result !== null && typeof (result as Promise<unknown> | undefined)?.then === 'function') {
+      (result as Promise<unknown>).then(undefined, onError);
+    }
+  } catch (err) {
+    onError(err);
+  }
+}
+
+/** A short description of any value for an error message (never throws, unlike String(Object.create(null))). */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || typeof value !== 'object') {
+    return typeof value === 'function' ? `function ${value.name || '(anonymous)'}` : String(value);
+  }
+  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  try {
+    return String(value) === '[object Object]' ? Object.prototype.toString.call(value) : String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** A cancellation reason as text: a string as it is, anything else described. */
+function reasonText(reason: unknown): string {
+  return typeof reason === 'string' ? reason : describe(reason);
 }
 
 function errs(statuses: readonly Status[]): Error[] {

@@ -26,6 +26,12 @@ interface Sink {
   closed: boolean;
 }
 
+/**
+ * Updates a watcher that does not keep up may have queued; beyond it the oldest are dropped (progress updates
+ * are snapshots, the latest is what matters), so a forgotten `watch()` iterator cannot grow without bound.
+ */
+export const MAX_QUEUED_UPDATES = 1000;
+
 /** Fan-out of progress updates to async iterators, de-duplicating identical consecutive updates. */
 export class ProgressWatchers {
   #sinks = new Set<Sink>();
@@ -60,7 +66,7 @@ export class ProgressWatchers {
     const update: WatcherUpdate = { ...p, fraction, elapsed, remaining };
     this.#last = update;
     for (const s of this.#sinks) {
-      s.queue.push(update);
+      if (s.queue.push(update) > MAX_QUEUED_UPDATES) s.queue.shift();
       s.wake?.();
     }
   }
@@ -81,7 +87,9 @@ export class ProgressWatchers {
           const item = sink.queue.shift();
           if (item) return { value: item, done: false };
           if (this.#ended) {
+            // delivered once: later next() calls report done, as a finished async generator does
             this.#sinks.delete(sink);
+            sink.closed = true;
             if (this.#ended.error) throw this.#ended.error;
             return { value: undefined, done: true };
           }

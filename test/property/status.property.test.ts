@@ -2,7 +2,9 @@
  * Model-based test of Status against a small reference model of ophyd's StatusBase, under a TestClock:
  * random sequences of setFinished / setException / cancel / addCallback / advance(ms).
  * Invariants: state matches the model, terminal states are absorbing, every callback runs exactly once (and
- * only after completion), the completion rule throws exactly when the model says, no timer outlives the status.
+ * only after completion), the completion rule throws exactly when the model says, no timer outlives the status,
+ * and stopping the system ends a pending status with SystemStoppedError. Timeouts and settle times include
+ * Infinity (never).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +14,7 @@ import {
   InvalidStateError,
   Status,
   StatusTimeoutError,
+  SystemStoppedError,
 } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
 
@@ -160,8 +163,10 @@ describe('Status model-based', () => {
   it('matches the StatusBase reference model (1,000 runs)', () => {
     fc.assert(
       fc.property(
-        fc.option(fc.integer({ min: 0, max: 500 }), { nil: null }),
-        fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 300 })),
+        fc.option(fc.oneof(fc.integer({ min: 0, max: 500 }), fc.constant(Number.POSITIVE_INFINITY)), {
+          nil: null,
+        }),
+        fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 300 }), fc.constant(Number.POSITIVE_INFINITY)),
         fc.commands(commands, { maxCommands: 30 }),
         (timeout, settle, cmds) => {
           const clock = new TestClock();
@@ -176,8 +181,17 @@ describe('Status model-based', () => {
             external: false,
             callbacks: 0,
           };
-          fc.modelRun(() => ({ model, real: { clock, status, calls: [], history: [] } }), cmds);
+          const real: Real = { clock, status, calls: [], history: [] };
+          fc.modelRun(() => ({ model, real }), cmds);
+          // issue 7 item 11: stopping the system ends a pending or settling status with SystemStoppedError
+          const wasDone = TERMINAL.includes(model.state);
+          const error = status.exception();
           void system.stop();
+          if (!wasDone) {
+            model.state = 'cancelled';
+            expect(status.exception()).toBeInstanceOf(SystemStoppedError);
+          } else expect(status.exception()).toBe(error);
+          check(model, real);
           expect(clock.pending).toBe(0);
         },
       ),

@@ -334,6 +334,35 @@ describe('9.3.8 cancellation and progress (ophyd-async)', () => {
     expect(st.lastUpdate?.remaining).toBeCloseTo(800);
   });
 
+  it('lastUpdate is there without a watcher, with the elapsed time of the update', () => {
+    const st = mk();
+    clock.advance(30);
+    st.update({ current: 1 });
+    clock.advance(70);
+    expect(st.lastUpdate).toMatchObject({ current: 1, elapsed: 30 });
+  });
+
+  it('a watcher that does not keep up keeps the latest 1,000 updates, and sees the end once', async () => {
+    const st = mk();
+    const it = st.watch();
+    for (let i = 0; i < 1500; i++) st.update({ current: i });
+    st.setException(new Error('stalled'));
+    const seen: number[] = [];
+    await expect(
+      (async () => {
+        for (;;) {
+          const r = await it.next();
+          if (r.done) break;
+          seen.push(r.value.current as number);
+        }
+      })(),
+    ).rejects.toThrow('stalled');
+    expect(seen).toHaveLength(1000);
+    expect(seen[0]).toBe(500);
+    expect(seen.at(-1)).toBe(1499);
+    await expect(it.next()).resolves.toEqual({ value: undefined, done: true });
+  });
+
   it('a failing watchable iterator fails the status with its error after its updates', async () => {
     async function* moves() {
       yield { current: 1, initial: 0, target: 3 };
