@@ -190,6 +190,15 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
       return REDACTED;
     };
 
+    /** One field of a value: what reading it gives, or '[unreadable]' when reading it throws. */
+    const field = (read: () => unknown): unknown => {
+      try {
+        return read();
+      } catch {
+        return UNREADABLE;
+      }
+    };
+
     const walk = (v: unknown, depth: number, path: string[]): unknown => {
       if (++nodes > lim.maxNodes) return '[…]';
       try {
@@ -222,12 +231,12 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
       if (isActorRef(o)) return { $actor: o.id };
       if (isLogic(o)) return { $logic: (o as { id?: string }).id ?? 'anonymous' };
       if (o instanceof Error) {
-        const code = (o as { code?: unknown }).code;
-        return {
-          $error: String(o.name),
-          message: walk(o.message, depth + 1, path),
-          ...(code ? { code: walk(String(code), depth + 1, path) } : {}),
-        };
+        const e = o as Error & { code?: unknown };
+        const out: Record<string, unknown> = { $error: field(() => String(e.name)) };
+        out.message = field(() => walk(e.message, depth + 1, path));
+        const code = field(() => (e.code ? walk(String(e.code), depth + 1, path) : undefined));
+        if (code !== undefined) out.code = code;
+        return out;
       }
       if (o instanceof Date) return Number.isNaN(o.getTime()) ? 'Invalid Date' : o.toISOString();
       if (o instanceof RegExp) return String(o);
