@@ -30,9 +30,14 @@ export default {
   ],
   coverageAnalysis: 'perTest',
   reporters: ['clear-text', 'progress', 'json'],
+  // Survived and no-coverage mutants and the score table, without the list of every test.
+  clearTextReporter: { reportTests: false, allowColor: false },
   jsonReporter: { fileName: `reports/mutation/${runName || 'mutation'}.json` },
   concurrency: 2,
-  timeoutMS: 10000,
+  // A mutant is Timeout (counted as detected) after timeoutFactor x its tests' dry-run time + timeoutMS. Several
+  // runs share 2 cores here: a generous margin keeps a slow-but-finishing mutant from passing as detected.
+  timeoutFactor: 2,
+  timeoutMS: 15000,
   ignorePatterns: [
     'test-results',
     'reports',
