@@ -5,8 +5,8 @@
  *   stopped [STOPPED] ──RUN──► starting [STARTING] ──(always)──► running
  *   running:
  *     executing ── invoke 'action' ──done [periodic]──► waiting [RUNNING] ──after(1000/frequency ms)──► executing
- *       busy [RUNNING] ──STOP [stopTimeout set]──► stoppingBounded [STOPPING]
- *            └─────────STOP─────────────────────► stopping [STOPPING] (waits as long as the action takes)
+ *       busy [RUNNING] ──STOP [finite stopTimeout]──► stoppingBounded [STOPPING]
+ *            └─────────STOP────────────────────────► stopping [STOPPING] (waits as long as the action takes)
  *       stoppingBounded ──after(stopTimeout)──► errored (TimeoutError; the action's signal is aborted)
  *       executing ──done [stop requested] / done [one-shot]──► completed
  *     waiting ──STOP──► halting [STOPPING] ──(always)──► completed
@@ -21,6 +21,7 @@
  * The action is the invoked actor 'action' (a no-op here); a facade replaces it with `.provide()`.
  */
 import { type ActorRefFrom, assign, fromPromise, type SnapshotFrom, setup } from 'xstate';
+import { checkDuration, checkFrequency } from '../src/api/duration.js';
 import { TimeoutError, toError } from '../src/errors.js';
 
 /** PST RunState, numeric values as upstream. */
@@ -35,9 +36,12 @@ export type RunState = (typeof RunState)[keyof typeof RunState];
 export type RunStateName = keyof typeof RunState;
 
 export interface BackgroundTaskInput {
-  /** Runs per second for a periodic task; null for a one-shot task. */
+  /** Runs per second for a periodic task (a positive finite number); null for a one-shot task. */
   frequency: number | null;
-  /** Milliseconds STOPPING waits for an in-flight action before giving up (ERRORED); null waits forever. */
+  /**
+   * Milliseconds STOPPING waits for an in-flight action before giving up (ERRORED); null or Infinity waits
+   * forever (no timer).
+   */
   stopTimeout: number | null;
 }
 
@@ -82,7 +86,8 @@ export const backgroundTaskMachine = setup({
   guards: {
     isPeriodic: ({ context }) => context.frequency !== null,
     stopRequested: ({ context }) => context.stopRequested,
-    hasStopTimeout: ({ context }) => context.stopTimeout !== null,
+    hasStopTimeout: ({ context }) =>
+      context.stopTimeout !== null && context.stopTimeout !== Number.POSITIVE_INFINITY,
   },
   delays: {
     period: ({ context }) => 1000 / (context.frequency ?? 1),
@@ -103,9 +108,10 @@ export const backgroundTaskMachine = setup({
   },
 }).createMachine({
   id: 'backgroundTask',
+  // bad input fails the actor at once with an InvalidArgumentError (a negative frequency used to spin)
   context: ({ input }) => ({
-    frequency: input.frequency ?? null,
-    stopTimeout: input.stopTimeout ?? null,
+    frequency: checkFrequency('frequency', input?.frequency, true),
+    stopTimeout: checkDuration('stopTimeout', input?.stopTimeout, true),
     runs: 0,
     stopRequested: false,
     error: null,

@@ -14,13 +14,14 @@
  * Upstream pulls on a thread into an unbounded queue, polls its abort event every `expected_rate` seconds and
  * sleeps `2*expected_rate` before the first item. Here items are pulled on demand (no queue, back-pressure for
  * free), an abort is an event honoured at once, and the first pull's deadline gets `2*expectedRate` of grace
- * instead of a sleep. `timeout = 0` waits forever, as upstream.
+ * instead of a sleep. `timeout = 0` waits forever, as upstream (and `Infinity`, Orrery's never).
  */
 import { type ActorRefFrom, assign, fromPromise, type SnapshotFrom, setup } from 'xstate';
+import { checkDuration } from '../src/api/duration.js';
 import { TimeoutError, toError } from '../src/errors.js';
 
 export interface TimeoutIteratorInput {
-  /** Milliseconds a pull may take; 0 waits forever. */
+  /** Milliseconds a pull may take; 0 or Infinity waits forever (no timer). */
   timeout: number;
   /** The producer's period in milliseconds (upstream `expected_rate`); the first pull gets 2x this as grace. */
   expectedRate: number;
@@ -58,7 +59,7 @@ export const timeoutIteratorMachine = setup({
     pull: fromPromise<IteratorResult<unknown>, void>(async () => ({ done: true, value: undefined })),
   },
   guards: {
-    hasTimeout: ({ context }) => context.timeout > 0,
+    hasTimeout: ({ context }) => context.timeout > 0 && context.timeout !== Number.POSITIVE_INFINITY,
     isEnd: ({ event }) => (event as { output?: IteratorResult<unknown> }).output?.done === true,
   },
   delays: {
@@ -76,9 +77,10 @@ export const timeoutIteratorMachine = setup({
   },
 }).createMachine({
   id: 'timeoutIterator',
+  // bad input fails the actor at once with an InvalidArgumentError
   context: ({ input }) => ({
-    timeout: input.timeout,
-    expectedRate: input.expectedRate,
+    timeout: checkDuration('timeout', input?.timeout, false) ?? 0,
+    expectedRate: checkDuration('expectedRate', input?.expectedRate, false) ?? 0,
     count: 0,
     item: undefined,
     error: null,

@@ -11,11 +11,17 @@ import {
   type RunStateName,
   runStateOf,
 } from '../../machines/backgroundTask.js';
-import type { Logger } from '../engine/logging.js';
-import type { Supervisor } from '../engine/supervisor.js';
-import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
-import { InvalidArgumentError, InvalidStateError, TaskCompletedError, toError } from '../errors.js';
-import { checkDuration } from './duration.js';
+import { checkLogger, type Logger } from '../engine/logging.js';
+import { Supervisor } from '../engine/supervisor.js';
+import { getDefaultSystem, OrrerySystem } from '../engine/system.js';
+import {
+  InvalidArgumentError,
+  InvalidStateError,
+  SystemStoppedError,
+  TaskCompletedError,
+  toError,
+} from '../errors.js';
+import { checkDuration, checkFrequency as checkHz } from './duration.js';
 
 export { RunState, type RunStateName };
 
@@ -37,7 +43,10 @@ export interface BackgroundTaskOptions {
   logger?: Logger;
   /** Runs per second; absent or null for a one-shot task. */
   frequency?: number | null;
-  /** Milliseconds `stop()` waits for an in-flight action before the task errors with a TimeoutError. */
+  /**
+   * Milliseconds `stop()` waits for an in-flight action before the task errors with a TimeoutError; absent, null
+   * or Infinity waits as long as the action takes.
+   */
   stopTimeout?: number | null;
   /** Actor system to run in; the process default otherwise. */
   system?: OrrerySystem;
@@ -59,13 +68,41 @@ export function checkAction(action: unknown): TaskAction {
 }
 
 export function checkFrequency(frequency: unknown): number | null {
-  if (frequency === undefined || frequency === null) return null;
-  if (typeof frequency !== 'number' || !(frequency > 0) || !Number.isFinite(frequency)) {
-    throw new InvalidArgumentError(
-      `frequency must be a positive finite number of Hz, got ${String(frequency)}`,
-    );
+  return checkHz('frequency', frequency, true);
+}
+
+/** `system` if it is an OrrerySystem, undefined if absent; else throws. */
+export function checkSystem(system: unknown): OrrerySystem | undefined {
+  if (system !== undefined && !(system instanceof OrrerySystem)) {
+    throw new InvalidArgumentError('system must be an OrrerySystem (from createSystem())');
   }
-  return frequency;
+  return system;
+}
+
+/** `signal` if it is an AbortSignal, undefined if absent; else throws. */
+export function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('signal must be an AbortSignal');
+  }
+  return signal;
+}
+
+function checkSupervisor(supervisor: unknown): Supervisor | string | undefined {
+  if (
+    supervisor !== undefined &&
+    !(supervisor instanceof Supervisor) &&
+    (typeof supervisor !== 'string' || supervisor === '')
+  ) {
+    throw new InvalidArgumentError('supervisor must be a Supervisor or the name of one');
+  }
+  return supervisor;
+}
+
+function checkName(name: unknown): string | undefined {
+  if (name !== undefined && (typeof name !== 'string' || name === '')) {
+    throw new InvalidArgumentError(`name must be a non-empty string, got ${String(name)}`);
+  }
+  return name;
 }
 
 let counter = 0;
@@ -94,22 +131,34 @@ export class BackgroundTask {
   #resolveDone!: () => void;
   #completionListeners: Array<(task: BackgroundTask) => void> = [];
   #abort: { signal: AbortSignal; listener: () => void } | undefined;
+  /** The action was called and has not settled yet. */
+  #inFlight = false;
+  /** Removes the system-stop listener of a supervised task. */
+  #forgetSystemStop: (() => void) | undefined;
 
   constructor(action: TaskAction, options: BackgroundTaskOptions = {}) {
+    // every argument is checked before anything is created or registered (the default system included)
     if (options === null || typeof options !== 'object') {
       throw new InvalidArgumentError('BackgroundTask options must be an object');
     }
-    this.#action = checkAction(action);
-    this.frequency = checkFrequency(options.frequency);
-    this.stopTimeout = checkDuration('stopTimeout', options.stopTimeout, true);
-    this.#system = options.system ?? getDefaultSystem();
-    this.#supervisor = options.supervisor;
-    this.#logger = options.logger;
-    this.name = options.name ?? `backgroundTask-${++counter}`;
+    const checkedAction = checkAction(action);
+    const frequency = checkFrequency(options.frequency);
+    const stopTimeout = checkDuration('stopTimeout', options.stopTimeout, true);
+    const system = checkSystem(options.system);
+    const supervisor = checkSupervisor(options.supervisor);
+    const logger = checkLogger('logger', options.logger);
+    const signal = checkSignal(options.signal);
+    const name = checkName(options.name);
+    this.#action = checkedAction;
+    this.frequency = frequency;
+    this.stopTimeout = stopTimeout;
+    this.#system = system ?? getDefaultSystem();
+    this.#supervisor = supervisor;
+    this.#logger = logger;
+    this.name = name ?? `backgroundTask-${++counter}`;
     this.done = new Promise<void>((resolve) => {
       this.#resolveDone = resolve;
     });
-    const signal = options.signal;
     if (signal) {
       const listener = () => this.#abortTask();
       if (signal.aborted) listener();
@@ -141,11 +190,17 @@ export class BackgroundTask {
 
   /**
    * Start the task. A no-op while it is running; throws TaskCompletedError once it has completed (upstream
-   * asserts "Task has already completed, cannot run it again.").
+   * asserts "Task has already completed, cannot run it again."). On a stopped system it throws
+   * SystemStoppedError, and the task completes ERRORED with it.
    */
   run(): void {
     if (this.#completed) throw new TaskCompletedError('Task has already completed, cannot run it again.');
     if (this.#actor) return;
+    if (this.#system.stopped) {
+      const error = new SystemStoppedError('the actor system has been stopped');
+      this.#complete(RunState.ERRORED, error);
+      throw error;
+    }
     const action = this.#action;
     const logic = backgroundTaskMachine.provide({
       actors: {
@@ -154,21 +209,28 @@ export class BackgroundTask {
         action: fromPromise<boolean, void>(async ({ signal }) => {
           await undefined;
           if (signal.aborted || this.#stopRequested) return false;
-          await action(signal);
+          this.#inFlight = true;
+          try {
+            await action(signal);
+          } finally {
+            this.#inFlight = false;
+          }
           return true;
         }),
       },
     });
     const input = { frequency: this.frequency, stopTimeout: this.stopTimeout };
+    const onSystemStop = (error: SystemStoppedError) => this.#endWithSystem(error);
     const actor =
       this.#supervisor === undefined
-        ? this.#system.spawnDetached(logic, { id: this.name, input })
+        ? this.#system.spawnDetached(logic, { id: this.name, input, onSystemStop })
         : this.#system.spawn(logic, {
             id: this.name,
             input,
             supervisor: this.#supervisor,
             restart: 'temporary',
           });
+    if (this.#supervisor !== undefined) this.#forgetSystemStop = this.#system.onStop(onSystemStop);
     this.#actor = actor;
     actor.subscribe({
       next: (snapshot) => this.#onSnapshot(snapshot),
@@ -223,6 +285,16 @@ export class BackgroundTask {
     return `BackgroundTask(${this.name}, state=${name}, completed=${this.#completed})`;
   }
 
+  /**
+   * The system is stopping and will stop the actor next: the task ends now. An action in flight is abandoned
+   * (its signal is aborted when the actor stops), so the task ends ERRORED with the SystemStoppedError, as a
+   * stop timeout ends it with a TimeoutError; otherwise it simply ends STOPPED.
+   */
+  #endWithSystem(error: SystemStoppedError): void {
+    if (this.#inFlight) this.#complete(RunState.ERRORED, error);
+    else this.#complete(RunState.STOPPED, null);
+  }
+
   #abortTask(): void {
     if (this.#actor) void this.stop();
     else this.#complete(RunState.STOPPED, null);
@@ -244,10 +316,14 @@ export class BackgroundTask {
     if (error) {
       const logger =
         this.#logger ?? (this.#actor && this.#system.loggerFor(this.#actor, 'backgroundTask').logger);
-      logger?.error({ err: error, task: this.name }, 'Error during processing of task.');
+      if (error instanceof SystemStoppedError) {
+        logger?.warn({ err: error, task: this.name }, 'Task abandoned: the actor system was stopped.');
+      } else logger?.error({ err: error, task: this.name }, 'Error during processing of task.');
     }
     if (this.#abort) this.#abort.signal.removeEventListener('abort', this.#abort.listener);
     this.#abort = undefined;
+    this.#forgetSystemStop?.();
+    this.#forgetSystemStop = undefined;
     this.#resolveDone();
     const listeners = this.#completionListeners;
     this.#completionListeners = [];
@@ -276,9 +352,9 @@ export class BackgroundTaskProcessor {
     if (options === null || typeof options !== 'object') {
       throw new InvalidArgumentError('BackgroundTaskProcessor options must be an object');
     }
-    this.#logger = options.logger;
-    this.#system = options.system;
-    this.#supervisor = options.supervisor;
+    this.#logger = checkLogger('logger', options.logger);
+    this.#system = checkSystem(options.system);
+    this.#supervisor = checkSupervisor(options.supervisor);
   }
 
   /** The tasks still running, in submission order. */

@@ -20,6 +20,20 @@ export function checkDuration(name: string, value: unknown, allowNull: boolean):
   return value;
 }
 
+/**
+ * The validator for every rate in Hz (a task's `frequency`): a positive finite number; `undefined` (and `null` when
+ * `allowNull`) gives null. Its period, `1000 / hz` ms, may be far beyond Node's timer limit (`1e-9` Hz is about 32
+ * years): Orrery's clocks schedule it when due instead of firing after 1 ms.
+ */
+export function checkFrequency(name: string, value: unknown, allowNull: boolean): number | null {
+  if (value === undefined || (allowNull && value === null)) return null;
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+    const shown = value !== null && typeof value === 'object' ? describe(value) : String(value);
+    throw new InvalidArgumentError(`${name} must be a positive finite number of Hz, got ${shown}`);
+  }
+  return value;
+}
+
 /** True when a checked duration arms no timer at all. */
 export function isNever(ms: number | null): boolean {
   return ms === null || ms === Number.POSITIVE_INFINITY;

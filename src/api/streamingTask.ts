@@ -9,9 +9,10 @@ import {
   type StreamingTaskSnapshot,
   streamingTaskMachine,
 } from '../../machines/streamingTask.js';
-import type { Logger } from '../engine/logging.js';
+import { checkLogger, type Logger } from '../engine/logging.js';
 import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
-import { InvalidArgumentError, toError } from '../errors.js';
+import { InvalidArgumentError, SystemStoppedError, toError } from '../errors.js';
+import { checkSignal, checkSystem } from './backgroundTask.js';
 
 export type ItemGenerator<T> = (signal: AbortSignal) => AsyncIterable<T> | Iterable<T>;
 export type ItemHandler<T> = (item: T) => void | Promise<void>;
@@ -115,12 +116,15 @@ export class StreamingTask<T> {
     if (options.exceptionHandler !== undefined && typeof options.exceptionHandler !== 'function') {
       throw new InvalidArgumentError('exceptionHandler must be a function');
     }
+    // every option is checked before anything is created or registered (the default system included)
+    const logger = checkLogger('logger', options.logger);
+    const system = checkSystem(options.system);
     this.taskName = taskName;
     this.#generator = itemGenerator;
     this.#handler = itemHandler;
     this.#exceptionHandler = options.exceptionHandler;
-    this.#logger = options.logger;
-    this.#system = options.system ?? getDefaultSystem();
+    this.#logger = logger;
+    this.#system = system ?? getDefaultSystem();
   }
 
   /** The actor of the current (or last) run. */
@@ -144,11 +148,18 @@ export class StreamingTask<T> {
     return snapshot?.status === 'active' && snapshot.matches({ running: 'streaming' });
   }
 
-  /** Start streaming; a no-op while running. Aborting `signal` stops the task. */
+  /**
+   * Start streaming; a no-op while running. Aborting `signal` stops the task. Throws SystemStoppedError on a
+   * stopped system (the last run's outcome and `done` stay as they were).
+   */
   start(options: { signal?: AbortSignal } = {}): void {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('start options must be an object');
+    }
+    const signal = checkSignal(options.signal);
     if (this.#actor?.getSnapshot().status === 'active') return;
-    const signal = options.signal;
     if (signal?.aborted) return;
+    if (this.#system.stopped) throw new SystemStoppedError('the actor system has been stopped');
     const [generator, handler] = [this.#generator, this.#handler];
     const logic = streamingTaskMachine.provide({
       actors: {

@@ -10,10 +10,15 @@ import {
   timeoutIteratorMachine,
 } from '../../machines/timeoutIterator.js';
 import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, SystemStoppedError } from '../errors.js';
+import { checkSignal, checkSystem } from './backgroundTask.js';
+import { checkDuration } from './duration.js';
 
 export interface TimeoutIteratorOptions {
-  /** Milliseconds each item may take to arrive; 0 (the default) waits forever. A miss throws TimeoutError. */
+  /**
+   * Milliseconds each item may take to arrive; 0 (the default) or Infinity waits forever. A miss throws
+   * TimeoutError.
+   */
   timeout?: number;
   /** Ends the iteration (upstream `abort_event`): pending and later `next()` calls resolve `done`. */
   signal?: AbortSignal;
@@ -30,16 +35,6 @@ type Source<T> = Iterator<T> | AsyncIterator<T>;
 interface Request<T> {
   resolve: (result: IteratorResult<T>) => void;
   reject: (error: Error) => void;
-}
-
-function checkMilliseconds(name: string, value: unknown): number {
-  if (value === undefined) return 0;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || value === Number.POSITIVE_INFINITY) {
-    throw new InvalidArgumentError(
-      `${name} must be a non-negative finite number of milliseconds, got ${String(value)}`,
-    );
-  }
-  return value;
 }
 
 function toSource<T>(iterable: unknown): Source<T> {
@@ -72,11 +67,16 @@ export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
     if (options === null || typeof options !== 'object') {
       throw new InvalidArgumentError('TimeoutIterator options must be an object');
     }
-    this.timeout = checkMilliseconds('timeout', options.timeout);
-    this.expectedRate = checkMilliseconds('expectedRate', options.expectedRate);
+    // every option is checked before the source is touched or anything is created or registered
+    const timeout = checkDuration('timeout', options.timeout, false) ?? 0;
+    const expectedRate = checkDuration('expectedRate', options.expectedRate, false) ?? 0;
+    const signal = checkSignal(options.signal);
+    const system = checkSystem(options.system);
     this.#source = toSource<T>(iterable);
-    this.#system = options.system ?? getDefaultSystem();
-    this.#signal = options.signal;
+    this.timeout = timeout;
+    this.expectedRate = expectedRate;
+    this.#system = system ?? getDefaultSystem();
+    this.#signal = signal;
     // an aborted signal ends the iteration at once, and releases the source as a later abort does
     if (this.#signal?.aborted) this.#finish('aborted', null);
     else this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
@@ -91,12 +91,20 @@ export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
     return this;
   }
 
-  /** The next item; `done` at the end or after an abort; throws TimeoutError (once) if the item is late. */
+  /**
+   * The next item; `done` at the end, after an abort or once the system stopped; throws TimeoutError (once) if
+   * the item is late. The first `next()` on a stopped system rejects with SystemStoppedError (and releases the
+   * source); later ones are `done`.
+   */
   next(): Promise<IteratorResult<T>> {
     if (this.#finished) return Promise.resolve(DONE);
+    if (!this.#actor && this.#system.stopped) {
+      this.#finish('aborted', null);
+      return Promise.reject(new SystemStoppedError('the actor system has been stopped'));
+    }
+    const actor = this.#actor ?? this.#spawn();
     return new Promise<IteratorResult<T>>((resolve, reject) => {
       this.#requests.push({ resolve, reject });
-      const actor = this.#actor ?? this.#spawn();
       if (this.#requests.length === 1 && actor.getSnapshot().value === 'waiting')
         actor.send({ type: 'NEXT' });
     });

@@ -7,7 +7,12 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
-import { InvalidArgumentError, StreamingTask, streamingTaskMachine } from '../../src/index.js';
+import {
+  InvalidArgumentError,
+  StreamingTask,
+  SystemStoppedError,
+  streamingTaskMachine,
+} from '../../src/index.js';
 import { advance, flush } from '../support/simulatedTime.js';
 import { useTestSystem } from '../support/testSystem.js';
 import { recordTransitions } from '../support/transitions.js';
@@ -241,5 +246,75 @@ describe('StreamingTask', () => {
     actor.start();
     actor.send({ type: 'STOP' });
     expect(actor.getSnapshot().value).toBe('stopped');
+  });
+});
+
+describe('issue 7: StreamingTask hardening', () => {
+  it('issue 7 item 11: start() on a stopped system throws SystemStoppedError and leaves done settled', async () => {
+    const s = sim.start();
+    const task = new StreamingTask('late', ticker(10), () => {}, { system: s });
+    await s.stop();
+    expect(() => task.start()).toThrow(SystemStoppedError);
+    expect(() => task.start()).toThrow('the actor system has been stopped');
+    let settled = false;
+    void task.done.then(() => {
+      settled = true;
+    });
+    await flush();
+    expect(settled).toBe(true);
+    expect(task.outcome).toBeNull();
+    expect(task.isRunning()).toBe(false);
+  });
+
+  it('issue 7 item 11: system.stop() with a handler call in flight ends the run stopped; the generator is closed once it returns', async () => {
+    const s = sim.start();
+    const log: string[] = [];
+    let release = () => {};
+    let seen: AbortSignal | undefined;
+    const gen = ticker(10, log);
+    const handled: number[] = [];
+    const task = new StreamingTask(
+      'busy',
+      (signal) => {
+        seen = signal;
+        return gen(signal);
+      },
+      (i: number) =>
+        new Promise<void>((resolve) => {
+          release = () => {
+            handled.push(i);
+            resolve();
+          };
+        }),
+      { system: s },
+    );
+    task.start();
+    await advance(sim.clock, 15);
+    await s.stop();
+    await task.done;
+    expect(task.outcome).toBe('stopped');
+    expect(seen?.aborted).toBe(true);
+    release();
+    await advance(sim.clock, 50);
+    expect(handled).toEqual([0]);
+    expect(log).toEqual(['generator closed']);
+    expect(sim.clock.pending).toBe(0);
+  });
+
+  it('issue 7 item 12: a bad logger, system or start signal is refused before anything is spawned', () => {
+    const s = sim.start();
+    const noItems = () => [];
+    const ignore = () => {};
+    expect(() => new StreamingTask('x', noItems, ignore, { system: {} as never })).toThrow(
+      'system must be an OrrerySystem (from createSystem())',
+    );
+    expect(() => new StreamingTask('x', noItems, ignore, { system: s, logger: {} as never })).toThrow(
+      /logger must be a pino logger/,
+    );
+    const task = new StreamingTask('x', noItems, ignore, { system: s });
+    expect(() => task.start({ signal: 'stop' as never })).toThrow('signal must be an AbortSignal');
+    expect(() => task.start(null as never)).toThrow(InvalidArgumentError);
+    expect(task.actor).toBeUndefined();
+    expect(s.detachedCount).toBe(0);
   });
 });

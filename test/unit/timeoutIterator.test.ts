@@ -7,6 +7,7 @@ import { createActor } from 'xstate';
 import {
   createSystem,
   InvalidArgumentError,
+  SystemStoppedError,
   TimeoutError,
   TimeoutIterator,
   timeoutIteratorMachine,
@@ -194,7 +195,7 @@ describe('9.2.3 TimeoutIterator (test_timeout_iterator.py)', () => {
   it('bad arguments throw InvalidArgumentError with a clear message', () => {
     const s = sim.start();
     expect(() => new TimeoutIterator([], { timeout: -1, system: s })).toThrow(
-      'timeout must be a non-negative finite number of milliseconds, got -1',
+      'timeout must be a non-negative number of milliseconds (or Infinity for never), got -1',
     );
     expect(() => new TimeoutIterator([], { expectedRate: Number.NaN, system: s })).toThrow(
       InvalidArgumentError,
@@ -231,5 +232,123 @@ describe('9.2.3 TimeoutIterator (test_timeout_iterator.py)', () => {
     actor.send({ type: 'ABORT' });
     expect(actor.getSnapshot().value).toBe('aborted');
     await flush();
+  });
+});
+
+describe('issue 7: TimeoutIterator hardening', () => {
+  it('issue 7 item 9: timeout Infinity waits forever with no timer; bad durations are refused', async () => {
+    const s = sim.start();
+    const it = new TimeoutIterator(producer(1, 1e9), { timeout: Number.POSITIVE_INFINITY, system: s });
+    const pending = it.next();
+    await advance(sim.clock, 10);
+    expect(sim.clock.pending).toBe(1); // the producer's own sleep, no deadline
+    await advance(sim.clock, 1e9);
+    expect(await pending).toEqual({ done: false, value: 0 });
+    for (const timeout of [Number.NaN, -1, '5', null, {}]) {
+      expect(() => new TimeoutIterator([], { timeout: timeout as never, system: s })).toThrow(
+        /^timeout must be a non-negative number of milliseconds \(or Infinity for never\), got /,
+      );
+    }
+    expect(() => new TimeoutIterator([], { expectedRate: -1, system: s })).toThrow(/^expectedRate must be/);
+    expect(new TimeoutIterator([], { expectedRate: Number.POSITIVE_INFINITY, system: s }).expectedRate).toBe(
+      Number.POSITIVE_INFINITY,
+    );
+  });
+
+  it('issue 7 item 9: a timeout of 2^31 ms is due at 2^31 ms (simulated), not after 1 ms (real clock)', async () => {
+    const s = sim.start();
+    const late = new TimeoutIterator(producer(1, 2 ** 32), { timeout: 2 ** 31, system: s });
+    const result = late.next().then(
+      (r) => r,
+      (e: unknown) => e,
+    );
+    await advance(sim.clock, 2 ** 31 - 1);
+    expect(late.actor?.getSnapshot().value).toBe('pullingBounded');
+    await advance(sim.clock, 1);
+    expect(await result).toBeInstanceOf(TimeoutError);
+
+    const real = createSystem();
+    try {
+      const slow = (async function* () {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        yield 'in time';
+      })();
+      expect(await new TimeoutIterator(slow, { timeout: 2 ** 31, system: real }).next()).toEqual({
+        done: false,
+        value: 'in time',
+      });
+    } finally {
+      await real.stop();
+    }
+  });
+
+  it('issue 7 item 11: next() on a stopped system rejects with SystemStoppedError once, releases the source, then is done', async () => {
+    const s = sim.start();
+    const calls: string[] = [];
+    const source: AsyncIterator<number> = {
+      next: async () => {
+        calls.push('next');
+        return { done: false, value: 1 };
+      },
+      return: async () => {
+        calls.push('return');
+        return { done: true, value: undefined };
+      },
+    };
+    const it = new TimeoutIterator(source, { timeout: 100, system: s });
+    await s.stop();
+    await expect(it.next()).rejects.toThrow(SystemStoppedError);
+    await expect(it.next()).resolves.toEqual({ done: true, value: undefined });
+    await flush();
+    expect(calls).toEqual(['return']);
+    expect(sim.clock.pending).toBe(0);
+  });
+
+  it('issue 7 item 11: system.stop() during a pull resolves every pending next() and leaves no deadline armed', async () => {
+    const s = sim.start();
+    const log: string[] = [];
+    const it = new TimeoutIterator(producer(5, 100, log), { timeout: 1000, system: s });
+    const first = it.next();
+    const second = it.next();
+    await advance(sim.clock, 10);
+    await s.stop();
+    expect(await first).toEqual({ done: true, value: undefined });
+    expect(await second).toEqual({ done: true, value: undefined });
+    await advance(sim.clock, 100); // the producer's sleep ends; the abandoned pull settles into nothing
+    expect(log).toEqual(['closed']);
+    expect(sim.clock.pending).toBe(0);
+  });
+
+  it('issue 7 item 12: a bad signal or system is refused before the source is touched or anything spawned', () => {
+    const s = sim.start();
+    let touched = 0;
+    const iterable = {
+      [Symbol.asyncIterator]() {
+        touched++;
+        return producer(1, 1);
+      },
+    };
+    expect(() => new TimeoutIterator(iterable, { signal: {} as never, system: s })).toThrow(
+      'signal must be an AbortSignal',
+    );
+    expect(() => new TimeoutIterator(iterable, { system: {} as never })).toThrow(
+      'system must be an OrrerySystem (from createSystem())',
+    );
+    expect(() => new TimeoutIterator(iterable, { timeout: -1, system: s })).toThrow(InvalidArgumentError);
+    expect(touched).toBe(0);
+    expect(s.detachedCount).toBe(0);
+  });
+
+  it('issue 7 item 18: the bare machine refuses bad input and waits unbounded with timeout Infinity', () => {
+    const bad = createActor(timeoutIteratorMachine, { input: { timeout: -1, expectedRate: 0 } });
+    expect((bad.getSnapshot() as unknown as { error: unknown }).error).toBeInstanceOf(InvalidArgumentError);
+    const actor = createActor(timeoutIteratorMachine, {
+      input: { timeout: Number.POSITIVE_INFINITY, expectedRate: 0 },
+      inspect: recordTransitions,
+    });
+    actor.start();
+    actor.send({ type: 'NEXT' });
+    expect(actor.getSnapshot().value).toBe('pulling');
+    actor.stop();
   });
 });
