@@ -18,6 +18,7 @@ import {
   TimeoutError,
 } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
+import { propertyRuns } from '../support/propertyRuns.js';
 import { advance, flush } from '../support/simulatedTime.js';
 
 type Phase = 'idle' | 'busy' | 'waiting' | 'stopping' | 'completed' | 'errored';
@@ -230,7 +231,7 @@ describe('BackgroundTask model', () => {
           await system.stop();
         }
       }),
-      { numRuns: 1000 },
+      { numRuns: propertyRuns(1000) },
     );
   });
 });

@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { createSystem, type OrrerySystem, StreamingTask } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
 import { type Arrival, ControlledProducer } from '../support/controlledProducer.js';
+import { propertyRuns } from '../support/propertyRuns.js';
 import { advance, flush } from '../support/simulatedTime.js';
 
 type Kind = Arrival<'item' | 'bad'>;
@@ -429,7 +430,7 @@ describe('StreamingTask model', () => {
           await system.stop();
         }
       }),
-      { numRuns: 1000 },
+      { numRuns: propertyRuns(1000) },
     );
   });
 });

@@ -16,6 +16,7 @@ import {
   SupervisorEscalationError,
 } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
+import { propertyRuns } from '../support/propertyRuns.js';
 import { workerMachine } from '../support/workerMachine.js';
 
 interface Model {
@@ -159,7 +160,7 @@ describe('supervisor model-based (OTP)', () => {
           expect(clock.pending).toBe(0);
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: propertyRuns(1000) },
     );
   });
 });
