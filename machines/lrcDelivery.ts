@@ -15,13 +15,17 @@ export function progressFields(p: LrcProgress): Partial<LrcContext> {
   };
 }
 
-/** Call the callback once per update, in order; a throwing callback is reported, never fatal. */
+/** Call the callback once per update, in order; a throwing callback is reported, never fatal (nor is the report). */
 export function deliver(context: LrcContext, updates: readonly LrcUpdate[]): void {
   for (const u of updates) {
     try {
       context.callback(u);
     } catch (err) {
-      context.onCallbackError(err);
+      try {
+        context.onCallbackError(err);
+      } catch {
+        // the report failed too: the next update is still delivered
+      }
     }
   }
 }

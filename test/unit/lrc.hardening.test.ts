@@ -652,6 +652,22 @@ describe('issue 7 item 13: device faults end with a typed error and no subscript
     );
     await runFor(clock, 400);
     expect(await subs.finished).toMatchObject({ outcome: 'finished', status: TaskStatus.COMPLETED });
+    // the machine on its own, with a report that throws as well: every update is still offered
+    let calls = 0;
+    const actor = system.spawnDetached(lrcLogic, {
+      input: {
+        device,
+        command: 'Quick',
+        callback: () => {
+          calls++;
+          throw new Error('callback bug');
+        },
+        onCallbackError: explode,
+      },
+    });
+    await runFor(clock, 20);
+    expect(actor.getSnapshot().output).toMatchObject({ outcome: 'finished', status: TaskStatus.COMPLETED });
+    expect(calls).toBe(4); // STAGING, QUEUED, IN_PROGRESS, result with COMPLETED
   });
 });
 
