@@ -1,0 +1,66 @@
+/**
+ * Strict parsing of the CLI's numeric options. `Number()` takes `''` for 0, `' 5 '` for 5, `0x10` for 16 and
+ * `1e400` for Infinity; here only a plain decimal literal is a number, a literal too large for a double is refused
+ * rather than read as Infinity, and `inf` / `infinity` (any case) is Infinity only where the option documents it.
+ * Every refusal is an InvalidArgumentError whose message names the option and the value, one line, for the
+ * command to print as its usage error (exit 2). Durations then go through `checkDuration`, the one duration rule.
+ */
+import { checkDuration } from '../api/duration.js';
+import { InvalidArgumentError } from '../errors.js';
+
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+const INFINITY = /^\+?inf(inity)?$/i;
+
+export interface NumberRule {
+  /** What the value is, for the message: 'a port number', 'a number of seconds'. */
+  what: string;
+  integer?: boolean;
+  min?: number;
+  max?: number;
+  /** `inf` / `infinity` is accepted as Infinity (document it in the option's help). */
+  infinity?: boolean;
+}
+
+function refuse(option: string, raw: string, rule: NumberRule, why?: string): never {
+  const expected = `${rule.what}${rule.infinity ? " or 'inf'" : ''}`;
+  throw new InvalidArgumentError(
+    `${option} expects ${expected}, got ${JSON.stringify(raw)}${why ? ` (${why})` : ''}`,
+  );
+}
+
+/** The number `raw` stands for, or an InvalidArgumentError naming `option`. */
+export function parseNumber(option: string, raw: string | undefined, rule: NumberRule): number {
+  if (raw === undefined) throw new InvalidArgumentError(`${option} needs a value`);
+  if (INFINITY.test(raw)) {
+    if (rule.infinity) return Number.POSITIVE_INFINITY;
+    refuse(option, raw, rule);
+  }
+  if (!DECIMAL.test(raw)) refuse(option, raw, rule);
+  const n = Number(raw);
+  if (!Number.isFinite(n)) refuse(option, raw, rule, 'too large');
+  if (rule.integer && !Number.isInteger(n)) refuse(option, raw, rule, 'not a whole number');
+  if (rule.min !== undefined && n < rule.min) refuse(option, raw, rule, `less than ${rule.min}`);
+  if (rule.max !== undefined && n > rule.max) refuse(option, raw, rule, `more than ${rule.max}`);
+  return n === 0 ? 0 : n; // no -0
+}
+
+/** A TCP port, 0 (any free port) to 65535. */
+export function parsePort(option: string, raw: string | undefined): number {
+  return parseNumber(option, raw, { what: 'a port number (0-65535)', integer: true, min: 0, max: 65535 });
+}
+
+/**
+ * A duration given in `unitMs` units (1 for milliseconds, 1000 for seconds), returned in milliseconds and checked
+ * by `checkDuration`. `infinity: true` lets `inf` mean never.
+ */
+export function parseDuration(
+  option: string,
+  raw: string | undefined,
+  options: { unitMs: number; unit: string; infinity?: boolean },
+): number {
+  const rule: NumberRule = { what: `a number of ${options.unit}`, min: 0, infinity: options.infinity };
+  const n = parseNumber(option, raw, rule);
+  const ms = n * options.unitMs;
+  if (Number.isFinite(n) && !Number.isFinite(ms)) refuse(option, raw as string, rule, 'too large');
+  return checkDuration(option, ms, false) as number;
+}
