@@ -95,7 +95,14 @@ export function startLrcDemo(
       signal: cancel.signal,
     });
     logger.info(
-      { command, commandId: r.commandId, resultCode: r.resultCode, err: r.exception ?? undefined },
+      // the result says why a command failed or was aborted (the device's message); `err` a client-side failure
+      {
+        command,
+        commandId: r.commandId,
+        resultCode: r.resultCode,
+        result: r.result,
+        err: r.exception ?? undefined,
+      },
       `demo LRC ${command} ended`,
     );
   };

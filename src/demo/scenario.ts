@@ -4,15 +4,22 @@
  */
 import { BackgroundTask } from '../api/backgroundTask.js';
 import { Status } from '../api/status.js';
+import type { Clock } from '../engine/clock.js';
 import type { Logger } from '../engine/logging.js';
 import { createSystem, type OrrerySystem } from '../engine/system.js';
+import { PortInUseError } from '../errors.js';
 import { type Inspector, startInspector } from '../inspector/server.js';
 import { flakyControllerMachine, mountPollerMachine } from './demoMachines.js';
 import { startLrcDemo } from './lrcDemo.js';
 
 export interface DemoOptions {
   logger: Logger;
+  /** The system's clock (a TestClock in tests); the real clock by default. Every demo timer runs on it. */
+  clock?: Clock;
+  /** The inspector's port (default 0: any free port). */
   port?: number;
+  /** When `port` is taken, serve on a free port instead of failing with PortInUseError (see `Demo.portInUse`). */
+  fallbackToFreePort?: boolean;
   host?: string;
   allowRemote?: boolean;
   readOnly?: boolean;
@@ -22,6 +29,8 @@ export interface Demo {
   system: OrrerySystem;
   url: string;
   inspector: Inspector;
+  /** Set when `port` was taken and the inspector fell back to a free port. */
+  portInUse?: PortInUseError;
   /** Simulators that were found and started (e.g. 'lrc'). */
   simulators: string[];
   stop(): Promise<void>;
@@ -29,10 +38,11 @@ export interface Demo {
 
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const { logger } = options;
-  const system = createSystem({ logger });
-  const timers = new Set<NodeJS.Timeout>();
+  const system = createSystem({ logger, clock: options.clock });
+  const clock = system.clock;
+  const timers = new Set<unknown>();
   const later = (ms: number, fn: () => void) => {
-    const t = setTimeout(() => {
+    const t = clock.setTimeout(() => {
       timers.delete(t);
       fn();
     }, ms);
@@ -42,6 +52,25 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const cleanups: Array<() => Promise<void> | void> = [];
 
   try {
+    // the inspector first: a port that is taken fails the demo before anything runs
+    const serve = (port: number) =>
+      startInspector(system, {
+        port,
+        host: options.host,
+        allowRemote: options.allowRemote,
+        readOnly: options.readOnly ?? true,
+      });
+    let portInUse: PortInUseError | undefined;
+    let inspector: Inspector;
+    try {
+      inspector = await serve(options.port ?? 0);
+    } catch (err) {
+      if (!(err instanceof PortInUseError && options.fallbackToFreePort)) throw err;
+      portInUse = err;
+      inspector = await serve(0);
+    }
+    cleanups.push(() => inspector.close());
+
     // devices: a mount poller and a controller that crashes every few seconds and is restarted
     const devices = system.supervisor('devices', {
       strategy: 'one_for_one',
@@ -84,8 +113,9 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       if (kind === 0) later(700, () => status.done || status.setFinished());
       if (kind === 1) later(900, () => status.done || status.setException(new Error('motor stalled')));
       if (kind === 3) later(500, () => status.done || status.cancel('operator abort'));
+      // `err` is the Error itself: pino serializes it (type, message, stack) and the log shows the reason
       status.addCallback((st) =>
-        logger.info({ status: st.name, outcome: st.state, err: st.exception()?.message }, 'Status done'),
+        logger.info({ status: st.name, outcome: st.state, err: st.exception() ?? undefined }, 'Status done'),
       );
       later(1500, cycle);
     };
@@ -97,19 +127,11 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     cleanups.push(() => lrc.stop());
     simulators.push('lrc');
 
-    const inspector = await startInspector(system, {
-      port: options.port ?? 0,
-      host: options.host,
-      allowRemote: options.allowRemote,
-      readOnly: options.readOnly ?? true,
-    });
-    cleanups.push(() => inspector.close());
-
     let stopped: Promise<void> | undefined;
     const stop = () => {
       stopped ??= (async () => {
         stopping = true;
-        for (const t of timers) clearTimeout(t);
+        for (const t of timers) clock.clearTimeout(t);
         timers.clear();
         for (const fn of cleanups.reverse()) {
           try {
@@ -122,10 +144,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
       })();
       return stopped;
     };
-    return { system, url: inspector.url, inspector, simulators, stop };
+    return { system, url: inspector.url, inspector, portInUse, simulators, stop };
   } catch (err) {
     stopping = true;
-    for (const t of timers) clearTimeout(t);
+    for (const t of timers) clock.clearTimeout(t);
     for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => {});
     await system.stop();
     throw err;
