@@ -3,57 +3,32 @@
  * SIGTERM) stops everything and the process exits by itself.
  */
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import { type Demo, startDemo } from '../demo/scenario.js';
-import type { Logger } from '../engine/logging.js';
+import { startDemo } from '../demo/scenario.js';
+import { InvalidArgumentError, PortInUseError } from '../errors.js';
+import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
+import { parseDuration, parsePort } from './options.js';
+
+/** The inspector's port when --port is not given. */
+export const DEFAULT_PORT = 7420;
 
 const HELP = `usage: orrery demo [options]
 
 Runs the built-in simulators and lifecycle actors under supervisors, and serves the inspector.
 
 options:
-  --port <n>        inspector port (default 7420; a free port if 7420 is taken; 0 for any)
+  --port <n>        inspector port (default ${DEFAULT_PORT}, or a free port if it is taken; 0 for any free
+                    port); a --port that is taken is an error (exit 2)
   --host <addr>     inspector address (default 127.0.0.1)
   --allow-remote    allow a non-loopback --host
   --read-write      let the page send events to actors (read-only by default)
-  --duration <s>    stop by itself after <s> seconds
-  --log-level <l>   trace|debug|info|warn|error|silent (default info)
-  --json            log pino JSON lines instead of the readable format
+  --duration <s>    stop by itself after <s> seconds (a decimal number, 0 or more)
+  --log-level <l>   ${LOG_LEVELS.join('|')} (default info)
+  --json            log raw pino JSON lines instead of pino-pretty's readable lines
   -h, --help        show this help`;
 
-const LEVELS: Record<number, string> = {
-  10: 'TRACE',
-  20: 'DEBUG',
-  30: 'INFO ',
-  40: 'WARN ',
-  50: 'ERROR',
-  60: 'FATAL',
-};
-const SKIP = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'actor', 'machine', 'err']);
-
-/** A small readable formatter for pino lines (pino-pretty is not a dependency). */
-export function formatLogLine(line: string): string {
-  let o: Record<string, unknown>;
-  try {
-    o = JSON.parse(line);
-  } catch {
-    return line;
-  }
-  const time = new Date(Number(o.time) || Date.now()).toISOString().slice(11, 23);
-  const who = o.actor ? ` [${String(o.actor)}]` : '';
-  const extras = Object.entries(o)
-    .filter(([k]) => !SKIP.has(k))
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-  const err = o.err as { message?: string; type?: string } | undefined;
-  if (err) extras.push(`err=${err.type ?? 'Error'}: ${err.message ?? ''}`);
-  return `${time} ${LEVELS[Number(o.level)] ?? o.level}${who} ${String(o.msg ?? '')}${extras.length ? `  ${extras.join(' ')}` : ''}\n`;
-}
-
-function makeLogger(level: string, json: boolean): Logger {
-  const out = json
-    ? { write: (line: string) => void process.stdout.write(line) }
-    : { write: (line: string) => void process.stdout.write(formatLogLine(line)) };
-  return pino({ level, base: undefined }, out) as unknown as Logger;
+function usageError(message: string): number {
+  console.error(`orrery demo: ${message}; see 'orrery demo --help'`);
+  return 2;
 }
 
 export async function demoCommand(argv: string[]): Promise<number> {
@@ -73,47 +48,58 @@ export async function demoCommand(argv: string[]): Promise<number> {
       },
     }));
   } catch (err) {
-    console.error(`orrery demo: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
+    // node:util's messages span several lines: a usage error is one
+    return usageError((err as Error).message.replace(/\s*\n\s*/g, ' ').replace(/\.$/, ''));
   }
   if (values.help) {
     console.log(HELP);
     return 0;
   }
-  const port = values.port === undefined ? undefined : Number(values.port);
-  const duration = values.duration === undefined ? undefined : Number(values.duration);
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-    console.error(`orrery demo: invalid --port '${values.port}'`);
-    return 2;
-  }
-  if (duration !== undefined && !(duration > 0)) {
-    console.error(`orrery demo: invalid --duration '${values.duration}'`);
-    return 2;
-  }
-  const logger = makeLogger(String(values['log-level'] ?? 'info'), Boolean(values.json));
-  const common = {
-    logger,
-    host: values.host as string | undefined,
-    allowRemote: Boolean(values['allow-remote']),
-    readOnly: !values['read-write'],
-  };
-
-  let demo: Demo;
+  let port: number | undefined;
+  let durationMs: number | undefined;
+  let level: string;
   try {
-    demo = await startDemo({ ...common, port: port ?? 7420 });
+    port = values.port === undefined ? undefined : parsePort('--port', values.port as string);
+    durationMs =
+      values.duration === undefined
+        ? undefined
+        : parseDuration('--duration', values.duration as string, { unitMs: 1000, unit: 'seconds' });
+    level = checkLogLevel('--log-level', (values['log-level'] as string | undefined) ?? 'info');
   } catch (err) {
-    if ((err as { code?: string }).code !== 'EADDRINUSE' || port !== undefined) throw err;
-    demo = await startDemo({ ...common, port: 0 });
+    if (err instanceof InvalidArgumentError) return usageError(err.message);
+    throw err;
   }
+  const logger = createCliLogger({ level, json: Boolean(values.json) });
+
+  let demo: Awaited<ReturnType<typeof startDemo>>;
+  try {
+    demo = await startDemo({
+      logger,
+      host: values.host as string | undefined,
+      allowRemote: Boolean(values['allow-remote']),
+      readOnly: !values['read-write'],
+      // `npm start` (no --port) must come up even when another program holds the default port
+      port: port ?? DEFAULT_PORT,
+      fallbackToFreePort: port === undefined,
+    });
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) return usageError(err.message); // e.g. a --host it refuses
+    if (!(err instanceof PortInUseError)) throw err;
+    console.error(err.message); // the one line: `port 7420 is in use`
+    return 2;
+  }
+  if (demo.portInUse)
+    console.error(`${demo.portInUse.message}: serving the inspector on a free port instead`);
   console.log(`Orrery inspector: ${demo.url}`);
   console.log(`simulators: ${demo.simulators.join(', ') || 'none'} · Ctrl+C to stop`);
 
   return new Promise<number>((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
+    const clock = demo.system.clock;
+    let timer: unknown;
     const finish = (why: string) => {
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigterm);
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       logger.info({ reason: why }, 'stopping the demo');
       demo.stop().then(
         () => resolve(0),
@@ -127,6 +113,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const onSigterm = () => finish('SIGTERM');
     process.once('SIGINT', onSigint);
     process.once('SIGTERM', onSigterm);
-    if (duration !== undefined) timer = setTimeout(() => finish('duration'), duration * 1000);
+    // the system clock: a --duration past Node's timer limit (about 24.8 days) still waits that long
+    if (durationMs !== undefined) timer = clock.setTimeout(() => finish('duration'), durationMs);
   });
 }

@@ -1,25 +1,29 @@
 /**
- * `orrery lrc <command> [args] [--json] [--protocol 1|2] [--timeout ms]`: run a long running command on the
+ * `orrery lrc <command> [args] [--json] [--protocol 1|2] [--timeout ms|inf] [--inspect [port]]`: run a long running command on the
  * built-in SKA device simulator (commands On, Off, Standby, Scan, Configure, Reset, Abort). `args` is JSON when it
- * parses, a string otherwise. On a TTY a live progress bar, otherwise one line per update; `--json` prints one JSON
- * object per update and a final `{"result": ...}` line. Exit code 0 when the command completed OK, 1 otherwise.
+ * parses, a string otherwise. On a TTY a live progress bar, otherwise one plain line per update (`IN_PROGRESS`,
+ * `progress 33%`); `--json` prints one JSON object per update and a final `{"result": ...}` line. Exit code 0 when the command completed OK, 1 otherwise.
  */
 import { LongRunningCommand, type LrcResult } from '../api/longRunningCommand.js';
 import { type LrcUpdate, resultCodeName, taskStatusName } from '../api/lrc.js';
 import { builtInDevice } from '../demo/lrcDemo.js';
 import { createSystem } from '../engine/system.js';
-import { DevFailed } from '../errors.js';
-import { startInspector } from '../inspector/server.js';
+import { DevFailed, InvalidArgumentError, PortInUseError } from '../errors.js';
+import { type Inspector, startInspector } from '../inspector/server.js';
+import { parseDuration, parsePort } from './options.js';
 
-const HELP = `usage: orrery lrc <command> [args] [--json] [--protocol 1|2] [--timeout ms] [--inspect [port]]
+const HELP = `usage: orrery lrc <command> [args] [--json] [--protocol 1|2] [--timeout ms|inf] [--inspect [port]]
 
 Runs a long running command on the built-in SKA device simulator 'sim/ska/1' (state OFF at start).
 commands: On, Off, Standby, Scan, Configure ('{"fail": true}' makes it fail), Reset, Abort
-  --json        one JSON object per update, then {"result": ...}
-  --protocol    LRC protocol version to use (default: negotiated, 2)
-  --timeout     give up after this many milliseconds (default 60000)
-  --inspect     serve the inspector on 127.0.0.1 (port 0 = any free port), print its URL on stderr, and keep it
-                up after the command until Ctrl+C`;
+  --json        one JSON object per update, then {"result": ...} (otherwise a live progress bar on a terminal,
+                one plain line per update when piped)
+  --protocol    LRC protocol version to use, 1 or 2 (default: negotiated, 2)
+  --timeout     give up after this many milliseconds (a decimal number, 0 or more; 'inf' for never;
+                default 60000)
+  --inspect     serve the inspector on 127.0.0.1 (port 0 = any free port, the default), print its URL on
+                stderr, and keep it up after the command until Ctrl+C; a port that is taken is an error (exit 2)
+options take their value as the next argument or after '=' (--timeout=5000)`;
 
 interface Parsed {
   command: string;
@@ -30,27 +34,43 @@ interface Parsed {
   inspect?: number;
 }
 
-function parse(argv: string[]): Parsed | string {
+/** Does `next` look like --inspect's optional port (rather than the command or its argument)? */
+function looksLikePort(next: string | undefined): next is string {
+  return next !== undefined && (next === '' || /^[-+.\d]|^(nan|[+-]?inf(inity)?)$/i.test(next));
+}
+
+/** The parsed command line; an InvalidArgumentError (one line) for bad usage. */
+function parse(argv: string[]): Parsed {
   const rest: string[] = [];
   const out: Partial<Parsed> = { json: false, timeout: 60_000 };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--json') out.json = true;
-    else if (a === '--protocol') {
-      const v = Number(argv[++i]);
-      if (v !== 1 && v !== 2) return '--protocol must be 1 or 2';
-      out.protocol = v;
-    } else if (a === '--timeout') {
-      const v = Number(argv[++i]);
-      if (!(v >= 0)) return '--timeout must be a number of milliseconds';
-      out.timeout = v;
-    } else if (a === '--inspect') {
-      const next = argv[i + 1];
-      out.inspect = next !== undefined && /^\d+$/.test(next) ? Number(argv[++i]) : 0;
-    } else if (a.startsWith('--')) return `unknown option ${a}`;
-    else rest.push(a);
+    const arg = argv[i];
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    const value = () => (inline !== undefined ? inline : argv[++i]);
+    if (name === '--json') {
+      if (inline !== undefined) throw new InvalidArgumentError('--json takes no value');
+      out.json = true;
+    } else if (name === '--protocol') {
+      const v = value();
+      if (v !== '1' && v !== '2') {
+        throw new InvalidArgumentError(
+          `--protocol must be 1 or 2, got ${v === undefined ? 'nothing' : JSON.stringify(v)}`,
+        );
+      }
+      out.protocol = v === '1' ? 1 : 2;
+    } else if (name === '--timeout') {
+      out.timeout = parseDuration('--timeout', value(), { unitMs: 1, unit: 'milliseconds', infinity: true });
+    } else if (name === '--inspect') {
+      const v = inline !== undefined ? inline : looksLikePort(argv[i + 1]) ? argv[++i] : undefined;
+      out.inspect = v === undefined ? 0 : parsePort('--inspect', v);
+    } else if (arg.startsWith('--')) throw new InvalidArgumentError(`unknown option ${name}`);
+    else rest.push(arg);
   }
-  if (rest.length < 1 || rest.length > 2) return 'expected a command and at most one argument';
+  if (rest.length < 1 || rest.length > 2) {
+    throw new InvalidArgumentError('expected a command and at most one argument');
+  }
   out.command = rest[0];
   if (rest.length === 2) {
     try {
@@ -66,6 +86,22 @@ function describe(u: LrcUpdate): Record<string, unknown> {
   const o: Record<string, unknown> = { ...u };
   if (u.status !== undefined) o.status = taskStatusName(u.status);
   return o;
+}
+
+/** One update as a plain line: `IN_PROGRESS`, `progress 33%`, `COMPLETED result [0,"On command completed OK"]`. */
+export function plainLine(u: LrcUpdate): string {
+  const { status, progress, result, error, ...extra } = u;
+  const parts: string[] = [];
+  if (status !== undefined) parts.push(taskStatusName(status));
+  else if ('status' in u) parts.push('status unknown');
+  if (progress !== undefined)
+    parts.push(typeof progress === 'number' ? `progress ${progress}%` : `progress ${progress}`);
+  if (result !== undefined) parts.push(`result ${JSON.stringify(result)}`);
+  for (const e of error ?? []) parts.push(`error ${e.reason}: ${e.desc}`);
+  for (const [key, v] of Object.entries(extra)) {
+    if (v !== undefined) parts.push(`${key} ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  }
+  return parts.join(' ');
 }
 
 function bar(progress: number, width = 30): string {
@@ -103,16 +139,33 @@ export async function lrcCommand(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const parsed = parse(argv);
-  if (typeof parsed === 'string') {
-    console.error(`orrery lrc: ${parsed}\n\n${HELP}`);
+  if (argv.length === 0) {
+    console.error(`orrery lrc: expected a command\n\n${HELP}`);
+    return 2;
+  }
+  let parsed: Parsed;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    if (!(err instanceof InvalidArgumentError)) throw err;
+    console.error(`orrery lrc: ${err.message}; see 'orrery lrc --help'`);
     return 2;
   }
   const system = createSystem();
   const device = builtInDevice({ system });
-  const inspector =
-    parsed.inspect === undefined ? undefined : await startInspector(system, { port: parsed.inspect });
-  if (inspector) console.error(`Orrery inspector: ${inspector.url}`);
+  let inspector: Inspector | undefined;
+  if (parsed.inspect !== undefined) {
+    try {
+      inspector = await startInspector(system, { port: parsed.inspect });
+    } catch (err) {
+      await device.close();
+      await system.stop();
+      if (!(err instanceof PortInUseError)) throw err;
+      console.error(err.message); // the one line: `port 7420 is in use`
+      return 2;
+    }
+    console.error(`Orrery inspector: ${inspector.url}`);
+  }
   const tty = !parsed.json && process.stdout.isTTY === true;
   let status = 'STAGING';
   let progress = 0;
@@ -122,7 +175,7 @@ export async function lrcCommand(argv: string[]): Promise<number> {
     if (typeof u.progress === 'number') progress = u.progress;
     if (parsed.json) console.log(JSON.stringify(describe(u)));
     else if (tty) draw();
-    else console.log(JSON.stringify(describe(u)).replace(/^\{|\}$/g, ''));
+    else console.log(plainLine(u));
   };
   try {
     const lrc = new LongRunningCommand(parsed.command, {
