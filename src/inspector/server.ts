@@ -13,12 +13,13 @@
  *   supervisors or non-machine engine actors, never XState's own events.
  * - Everything sent passes the redactor (`redact.ts`).
  *
- * Backpressure: the engine never waits on a socket. Each batch is serialised once and the same buffer goes to
- * every client that is up to date. A client whose socket holds more than `highWaterMark` unsent bytes is skipped
- * (its log lines are kept in a bounded per-client queue, drop oldest; actor changes are coalesced, and past a
- * bound it is resynchronised with a fresh snapshot instead). Every frame sent to a client, replies included,
- * counts against `maxClientBuffer`: a client that reaches it (flooding requests and never reading) is closed with
- * 1013. Malformed or refused messages count towards a limit that closes the client with 1008.
+ * Backpressure: the engine never waits on a socket. Each batch (and each snapshot) is serialised once and the
+ * same buffer goes to every client. A client whose socket holds more than `highWaterMark` unsent bytes gets the
+ * batches queued (shared buffers, in order); once its queue passes `maxClientBuffer` bytes it is dropped and the
+ * client gets a fresh snapshot when its socket drains (it loses old log lines, never the current state). Every
+ * frame written to a client, replies included, counts against `maxClientBuffer` too: a client that reaches it
+ * (flooding requests and never reading) is closed with 1013. Malformed or refused messages count towards a limit
+ * that closes the client with 1008.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -43,7 +44,7 @@ import {
 import { machineEventTypes } from '../testing/transitionCoverage.js';
 import { ChartRegistry } from './charts.js';
 import { createRedactor } from './redact.js';
-import { type ActorView, type Batch, type EngineView, type EventView, Ring, Tracker } from './tracker.js';
+import { Tracker } from './tracker.js';
 
 export interface InspectorOptions {
   /** TCP port; 0 (default) picks a free one. A port in use rejects with `PortInUseError`. */
@@ -63,7 +64,7 @@ export interface InspectorOptions {
   redact?: string[];
   /** Events per second forwarded to pages; the rest is counted as dropped. Default 5000. */
   maxEventsPerSecond?: number;
-  /** Log lines kept per client and between flushes. Default 1000. */
+  /** Log lines kept between flushes (oldest dropped) and replayed to a page that connects (up to 500). Default 1000. */
   bufferSize?: number;
   /** Batch interval in milliseconds. Default 100. */
   batchIntervalMs?: number;
@@ -79,7 +80,11 @@ export interface InspectorOptions {
 }
 
 export interface InspectorStats {
-  clients: Array<{ bufferedAmount: number; queuedEvents: number; queuedActors: number; dropped: number }>;
+  /**
+   * Per page: unsent bytes in its socket, batches queued for it (bytes, log lines) while its socket is above the
+   * high-water mark, and log lines it lost when it fell so far behind that it was sent a fresh snapshot instead.
+   */
+  clients: Array<{ bufferedAmount: number; queuedBytes: number; queuedEvents: number; dropped: number }>;
   liveActors: number;
 }
 
@@ -89,7 +94,6 @@ export interface Inspector {
   stats(): InspectorStats;
 }
 
-const MAX_PENDING_ACTORS = 5000;
 /** Client messages refused (malformed, read-only, not allowed) before the client is closed with 1008. */
 const MAX_REFUSED = 20;
 /** Longest `id` echoed back in a reply. */
@@ -148,67 +152,35 @@ function findAssets(): string {
 }
 
 class Client {
-  readonly events: Ring<EventView>;
-  readonly actors = new Map<string, ActorView | { key: string; stopped: true }>();
-  engine: EngineView[] = [];
+  /** Shared batch frames not written yet because the socket was above the high-water mark (oldest first). */
+  queue: Buffer[] = [];
+  queuedBytes = 0;
+  queuedEvents = 0;
+  /** Log lines this client lost: queued batches dropped when it was resynchronised. */
   dropped = 0;
   resync = true;
   refused = 0;
   /** Bytes (plus per-frame overhead) handed to the socket and not yet written out. */
   charged = 0;
   closing = false;
-  constructor(
-    readonly ws: WebSocket,
-    bufferSize: number,
-  ) {
-    this.events = new Ring(bufferSize);
+  constructor(readonly ws: WebSocket) {}
+  push(frame: Buffer, events: number): void {
+    this.queue.push(frame);
+    this.queuedBytes += frame.length;
+    this.queuedEvents += events;
   }
-  get backlog(): boolean {
-    return (
-      this.actors.size > 0 ||
-      this.events.size > 0 ||
-      this.engine.length > 0 ||
-      this.dropped > 0 ||
-      this.events.dropped > 0
-    );
+  shift(): Buffer | undefined {
+    const frame = this.queue.shift();
+    if (frame) this.queuedBytes -= frame.length;
+    if (this.queue.length === 0) this.queuedEvents = 0;
+    return frame;
   }
-  enqueue(batch: Batch): void {
-    if (this.resync) return;
-    for (const a of batch.actors) this.actors.set(a.key, a);
-    for (const key of batch.stopped) this.actors.set(`stop:${key}`, { key, stopped: true });
-    for (const e of batch.events) this.events.push(e);
-    this.engine.push(...batch.engine);
-    if (this.engine.length > 1000) this.engine.splice(0, this.engine.length - 1000);
-    this.dropped += batch.dropped;
-    if (this.actors.size > MAX_PENDING_ACTORS) this.resync = true;
-    if (this.resync) this.clear();
-  }
+  /** Forget the queued batches (a fresh snapshot replaces them). */
   clear(): void {
-    this.actors.clear();
-    this.events.drain();
-    this.events.dropped = 0;
-    this.engine = [];
-    this.dropped = 0;
-  }
-  /** The queued changes as one batch message (and the queues emptied). */
-  drainBatch(t: number): unknown {
-    const actors: ActorView[] = [];
-    const stopped: string[] = [];
-    for (const a of this.actors.values()) {
-      if ('stopped' in a) stopped.push(a.key);
-      else actors.push(a);
-    }
-    const msg = {
-      type: 'batch',
-      t,
-      actors,
-      stopped,
-      events: this.events.drain(),
-      engine: this.engine,
-      dropped: this.dropped + this.events.dropped,
-    };
-    this.clear();
-    return msg;
+    this.dropped += this.queuedEvents;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.queuedEvents = 0;
   }
 }
 
@@ -418,33 +390,35 @@ export async function startInspector(
   const tick = () => {
     try {
       const batch = tracker.flush();
-      const t = Date.now();
       const changed =
         batch.actors.length > 0 ||
         batch.stopped.length > 0 ||
         batch.events.length > 0 ||
         batch.engine.length > 0 ||
         batch.dropped > 0;
-      let shared: Buffer | undefined; // the batch, serialised once for every up-to-date client
+      let shared: Buffer | undefined; // the batch, serialised once for every client
       let hello: Buffer | undefined; // the snapshot, serialised once for every client (re)joining
       for (const c of clients) {
         try {
           if (c.closing) continue;
-          if (c.ws.bufferedAmount > highWater) {
-            c.enqueue(batch); // stalled: keep its changes (bounded) until it drains
-            continue;
-          }
           if (c.resync) {
+            if (c.ws.bufferedAmount > highWater) continue; // a snapshot once it drains
             c.resync = false;
             c.clear();
             hello ??= encode(helloMessage());
             sendFrame(c, hello);
-          } else if (c.backlog) {
-            c.enqueue(batch);
-            if (!c.resync) sendFrame(c, encode(c.drainBatch(t)));
-          } else if (changed) {
-            shared ??= encode({ type: 'batch', t, ...batch });
-            sendFrame(c, shared);
+            continue;
+          }
+          if (changed) {
+            shared ??= encode({ type: 'batch', t: Date.now(), ...batch });
+            c.push(shared, batch.events.length);
+          }
+          // in order, while the socket takes them; a client that falls too far behind gets a fresh snapshot
+          while (c.queue.length > 0 && c.ws.bufferedAmount <= highWater && !c.closing)
+            sendFrame(c, c.shift()!);
+          if (c.queuedBytes > cap) {
+            c.clear();
+            c.resync = true;
           }
         } catch (err) {
           system.logger.error({ err: toError(err) }, 'inspector: sending to a client failed');
@@ -554,7 +528,7 @@ export async function startInspector(
   };
 
   wss.on('connection', (ws) => {
-    const client = new Client(ws, bufferSize);
+    const client = new Client(ws);
     if (clients.size === 0) {
       tracker.start();
       timer = setInterval(tick, interval);
@@ -588,9 +562,9 @@ export async function startInspector(
       liveActors: tracker.liveCount,
       clients: [...clients].map((c) => ({
         bufferedAmount: c.ws.bufferedAmount,
-        queuedEvents: c.events.size,
-        queuedActors: c.actors.size,
-        dropped: c.dropped + c.events.dropped,
+        queuedBytes: c.queuedBytes,
+        queuedEvents: c.queuedEvents,
+        dropped: c.dropped,
       })),
     }),
     close: () => {

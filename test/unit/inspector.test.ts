@@ -212,26 +212,23 @@ describe('inspector', () => {
     await expect(foreign.opened).rejects.toThrow();
   });
 
-  it('a stalled client slows neither the engine nor grows memory without bound', async () => {
+  it('a stalled client neither loses engine events nor grows memory without bound', async () => {
     system = createSystem();
     const actor = system.spawn(counter, { systemId: 'busy' });
-    const pad = 'x'.repeat(400); // ~0.5 kB per log line: 10k/s fills loopback socket buffers within the test
-    const burst = () => {
-      const t0 = performance.now();
-      for (let i = 0; i < 100; i++) actor.send({ type: 'INC', pad } as never);
-      return performance.now() - t0;
-    };
-    // ~10k events/s for `ms`, yielding to the event loop every 10 ms; returns the mean burst time
-    const pump = async (ms: number) => {
-      const times: number[] = [];
-      const end = Date.now() + ms;
-      while (Date.now() < end) {
-        times.push(burst());
-        await new Promise((r) => setTimeout(r, 10));
+    const pad = 'x'.repeat(400); // ~0.5 kB per log line: 30k of them fill loopback socket buffers many times over
+    // 30,000 events in bursts of 100, yielding to the event loop (and the inspector's flushes) between bursts;
+    // returns the mean burst time, printed (a figure, not an assertion: no wall-clock thresholds in npm test)
+    const pump = async (bursts: number) => {
+      let total = 0;
+      for (let b = 0; b < bursts; b++) {
+        const t0 = performance.now();
+        for (let i = 0; i < 100; i++) actor.send({ type: 'INC', pad } as never);
+        total += performance.now() - t0;
+        await new Promise((r) => setTimeout(r, 5));
       }
-      return times.reduce((a, b) => a + b, 0) / times.length;
+      return total / bursts;
     };
-    const baseline = await pump(500);
+    const baseline = await pump(50);
     inspector = await startInspector(system, {
       bufferSize: 500,
       batchIntervalMs: 50,
@@ -243,18 +240,32 @@ describe('inspector', () => {
     c.ws.pause(); // never reads again
     const heap0 = process.memoryUsage().heapUsed;
     const sent0 = actor.getSnapshot().context.n;
-    const stalled = await pump(3000);
+    const stalled = await pump(300);
     const sent = actor.getSnapshot().context.n - sent0;
     const stats = inspector.stats();
     const heapGrowth = process.memoryUsage().heapUsed - heap0;
-    // the engine processed every event, at a rate close to the uninspected one
-    expect(sent).toBeGreaterThan(15_000);
-    expect(stalled).toBeLessThan(baseline * 4 + 2);
-    // bounded: the per-client queue never exceeds bufferSize; the socket buffer stops near the high-water mark
-    expect(stats.clients[0].queuedEvents).toBeLessThanOrEqual(500);
+    console.info(
+      `stalled client: mean burst of 100 events ${stalled.toFixed(2)} ms (uninspected ${baseline.toFixed(2)} ms)`,
+    );
+    // the engine processed every event
+    expect(sent).toBe(30_000);
+    // bounded: the client is kept (it sends nothing, so it never reaches its cap), the batches queued for it stay
+    // under maxClientBuffer (4 × highWaterMark), the socket buffer stops near the high-water mark, and the log
+    // lines it lost to the rate cap or to a resynchronisation are counted as dropped
+    expect(stats.clients).toHaveLength(1);
+    expect(stats.clients[0].queuedBytes).toBeLessThanOrEqual(1024 * 1024);
     expect(stats.clients[0].bufferedAmount).toBeLessThan(4 * 1024 * 1024);
     expect(stats.clients[0].dropped).toBeGreaterThan(0);
     expect(heapGrowth).toBeLessThan(64 * 1024 * 1024);
+    // once it reads again, it catches up with the current state (a fresh snapshot if it fell too far behind)
+    c.ws.resume();
+    const final = actor.getSnapshot().context.n;
+    await c.next(
+      (m) =>
+        (m.type === 'hello' || m.type === 'batch') &&
+        m.actors.some((a: Msg) => a.systemId === 'busy' && a.context.n === final),
+      20_000,
+    );
   });
 
   it('renders deterministic charts and Mermaid from the machine definition', async () => {
