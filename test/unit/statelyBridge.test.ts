@@ -24,6 +24,7 @@ let server: WebSocketServer | undefined;
 let system: OrrerySystem | undefined;
 afterEach(async () => {
   await system?.stop();
+  for (const client of server?.clients ?? []) client.terminate(); // a failed test's bridge must not hang close()
   await new Promise((r) => (server ? server.close(r) : r(undefined)));
 });
 
@@ -96,6 +97,86 @@ describe('bridgeToStately', () => {
     await until(() => server!.clients.size === 0);
     await new Promise((r) => setTimeout(r, 200));
     expect(server!.clients.size).toBe(0);
+  });
+
+  it('issue 7 item 7: the bridge redacts outputs, errors (their own fields too) and literal input/params in definitions', async () => {
+    const { url, messages, raw } = await listen();
+    system = createSystem();
+    const bridge = bridgeToStately(system, { url });
+    await until(() => bridge.connected);
+    const child = setup({}).createMachine({ id: 'child', initial: 'a', states: { a: {} } });
+    const leaky = setup({
+      types: { context: {} as { n: number }, input: {} as { n: number } },
+      actors: { child },
+      actions: {
+        note: () => {},
+        boom: () => {
+          throw Object.assign(new Error('login failed: password=Zq1SECRETxK'), {
+            errors: [{ desc: 'token=Zq2SECRETxK' }],
+          });
+        },
+      },
+    }).createMachine({
+      id: 'leaky',
+      context: ({ input }) => ({ n: input.n }),
+      invoke: { src: 'child', input: { apiKey: 'Zq3SECRETxK' } },
+      initial: 'idle',
+      states: {
+        idle: {
+          entry: { type: 'note', params: { token: 'Zq4SECRETxK' } } as never,
+          on: { DONE: 'done', BOOM: { actions: 'boom' } },
+        },
+        done: { type: 'final' },
+      },
+      output: () => ({ session_token: 'Zq5SECRETxK', ok: true }),
+    });
+    // one finishes with an output, one crashes with an error carrying its own fields
+    system.spawn(leaky, { id: 'fine', input: { n: 1 } }).send({ type: 'DONE' });
+    system.spawn(leaky, { id: 'crashing', input: { n: 2 } }).send({ type: 'BOOM' });
+    await until(() => messages.some((m) => m.type === '@xstate.snapshot' && m.snapshot?.status === 'done'));
+    // XState sends no snapshot inspection event for an error; the actor's own event (converted after the crash,
+    // off the engine's call stack) carries the error snapshot
+    await until(() => messages.some((m) => m.snapshot?.status === 'error'));
+    const text = raw.join('\n');
+    expect(text).toContain('login failed');
+    expect(text).toContain('[REDACTED]');
+    expect(text).not.toMatch(/Zq\dSECRETxK/);
+    bridge.stop();
+  });
+
+  it('issue 7 item 2: a hostile value in a context costs the bridge nothing (shown as [unreadable])', async () => {
+    const { url, messages } = await listen();
+    system = createSystem();
+    const bridge = bridgeToStately(system, { url });
+    await until(() => bridge.connected);
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const hostile = setup({ types: { context: {} as Record<string, unknown> } }).createMachine({
+      id: 'hostile',
+      context: () => ({
+        revoked: proxy,
+        nested: {
+          get boom(): number {
+            throw new Error('no');
+          },
+        },
+        ok: 1,
+      }),
+      initial: 'a',
+      states: { a: { on: { GO: 'b' } }, b: {} },
+    });
+    system.spawn(hostile, { id: 'h' }).send({ type: 'GO', payload: proxy } as never);
+    await until(() => messages.some((m) => m.type === '@xstate.snapshot' && m.snapshot?.value === 'b'));
+    const snap = messages.find((m) => m.type === '@xstate.snapshot' && m.snapshot?.value === 'b');
+    expect(snap.snapshot.context).toEqual({
+      revoked: '[unreadable]',
+      nested: { boom: '[unreadable]' },
+      ok: 1,
+    });
+    expect(messages.find((m) => m.type === '@xstate.event' && m.event?.type === 'GO').event.payload).toBe(
+      '[unreadable]',
+    );
+    bridge.stop();
   });
 
   it('rejects a URL that is not ws:// or wss://', () => {
