@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { inspectorClientRows } from './inspectorClients.bench.js';
 import { benchLrc } from './lrc.bench.js';
 import { spawnSupervised } from './spawn.bench.js';
 import {
@@ -27,6 +28,7 @@ const cases: Record<string, () => Promise<Row[]> | Row[]> = {
   'spawn-10k': () => spawnRows(10_000),
   'spawn-100k': () => spawnRows(100_000),
   lrc: async () => Object.entries(await benchLrc()).map(([k, v]): Row => [k, String(v), '']),
+  'inspector-clients': () => inspectorClientRows(),
 };
 
 function heapRows(n: number): Row[] {
