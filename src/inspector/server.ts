@@ -250,12 +250,12 @@ export async function startInspector(
     const name = hostName(h);
     return allowedHosts.has(name) || (isIP(name) !== 0 && isLoopback(name));
   };
+  /** A browser's WebSocket: its page must be one of ours, served under the very Host it connects to. */
   const allowedOrigin = (origin: string, h: string | undefined): boolean => {
     try {
       const url = new URL(origin);
-      return (
-        (url.protocol === 'http:' || url.protocol === 'https:') && allowedHost(url.host) && url.host === h
-      );
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+      return allowedHost(url.host) && new URL(`${url.protocol}//${h}`).host === url.host;
     } catch {
       return false;
     }

@@ -338,6 +338,11 @@ describe('issue 7: inspector', () => {
     });
     await same.opened;
     await same.next((m) => m.type === 'hello');
+    const upper = connect(local, {
+      headers: { host: `INSPECTOR.example.org:${port}` },
+      origin: `http://inspector.example.org:${port}`,
+    });
+    await upper.opened;
 
     // without allowRemote: loopback names only
     await inspector.close();

@@ -20,6 +20,9 @@ const state = {
 const dirty = { tree: true, detail: true, log: true, side: true };
 const charts = new Map(); // chart key -> Promise<SVGElement|null>
 let ws;
+// id of the last event sent from the form: its ack or refusal (only declared events of a state machine are
+// accepted in read-write mode) is shown next to the form
+let sendId = 0;
 // reconnection backoff: 0.5 s doubling to 10 s, with jitter, reset once connected (a restarted process is found
 // again quickly; a stopped one is not hammered)
 let retryMs = 500;
@@ -44,7 +47,10 @@ function connect() {
     }
     if (msg.type === 'hello') onHello(msg);
     else if (msg.type === 'batch') onBatch(msg);
-    else if (msg.type === 'error') console.warn('inspector:', msg.message);
+    else if (msg.type === 'error') {
+      console.warn('inspector:', msg.message);
+      if (msg.id !== undefined && msg.id === sendId) $('#send-status').textContent = msg.message;
+    } else if (msg.type === 'ack' && msg.id === sendId) $('#send-status').textContent = 'sent';
   };
 }
 
@@ -342,9 +348,12 @@ $('#send-form').addEventListener('submit', (ev) => {
   } catch {
     return alert('payload is not JSON');
   }
+  sendId += 1;
+  $('#send-status').textContent = '';
   ws.send(
     JSON.stringify({
       type: 'send',
+      id: sendId,
       systemId: a.systemId,
       event: { ...payload, type: $('#send-type').value },
     }),
