@@ -15,8 +15,8 @@
  *
  * Backpressure: the engine never waits on a socket. Each batch (and each snapshot) is serialised once and the
  * same buffer goes to every client. A client whose socket holds more than `highWaterMark` unsent bytes gets the
- * batches queued (shared buffers, in order); once its queue passes `maxClientBuffer` bytes it is dropped and the
- * client gets a fresh snapshot when its socket drains (it loses old log lines, never the current state). Every
+ * batches queued (shared buffers, in order); once its queue passes `highWaterMark` bytes too it is dropped and
+ * the client gets a fresh snapshot when its socket drains (it loses old log lines, never the current state). Every
  * frame written to a client, replies included, counts against `maxClientBuffer` too: a client that reaches it
  * (flooding requests and never reading) is closed with 1013. Malformed or refused messages count towards a limit
  * that closes the client with 1008.
@@ -70,7 +70,10 @@ export interface InspectorOptions {
   batchIntervalMs?: number;
   /** Largest accepted client message in bytes. Default 64 KiB. */
   maxPayload?: number;
-  /** No batch is written to a client whose socket holds more unsent bytes than this. Default 1 MiB. */
+  /**
+   * No batch is written to a client whose socket holds more unsent bytes than this; batches queued for it past
+   * this many bytes are dropped for a fresh snapshot. Default 1 MiB.
+   */
   highWaterMark?: number;
   /**
    * A client whose unsent frames (batches and replies, each counted with a small per-frame overhead) would pass
@@ -416,7 +419,7 @@ export async function startInspector(
           // in order, while the socket takes them; a client that falls too far behind gets a fresh snapshot
           while (c.queue.length > 0 && c.ws.bufferedAmount <= highWater && !c.closing)
             sendFrame(c, c.shift()!);
-          if (c.queuedBytes > cap) {
+          if (c.queuedBytes > highWater) {
             c.clear();
             c.resync = true;
           }

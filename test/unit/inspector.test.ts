@@ -233,6 +233,7 @@ describe('inspector', () => {
       bufferSize: 500,
       batchIntervalMs: 50,
       highWaterMark: 256 * 1024,
+      maxEventsPerSecond: 1_000_000, // every log line is sent: what this client loses, it loses to backpressure
     });
     const c = connect(inspector.url);
     await c.opened;
@@ -250,8 +251,8 @@ describe('inspector', () => {
     // the engine processed every event
     expect(sent).toBe(30_000);
     // bounded: the client is kept (it sends nothing, so it never reaches its cap), the batches queued for it stay
-    // under maxClientBuffer (4 × highWaterMark), the socket buffer stops near the high-water mark, and the log
-    // lines it lost to the rate cap or to a resynchronisation are counted as dropped
+    // near the high-water mark (past it they are dropped for a fresh snapshot), so does the socket buffer, and
+    // the log lines it lost to the rate cap or to a resynchronisation are counted as dropped
     expect(stats.clients).toHaveLength(1);
     expect(stats.clients[0].queuedBytes).toBeLessThanOrEqual(1024 * 1024);
     expect(stats.clients[0].bufferedAmount).toBeLessThan(4 * 1024 * 1024);
@@ -266,6 +267,8 @@ describe('inspector', () => {
         m.actors.some((a: Msg) => a.systemId === 'busy' && a.context.n === final),
       20_000,
     );
+    // it fell so far behind that its queued batches were dropped for a fresh snapshot
+    expect(c.messages.filter((m) => m.type === 'hello').length).toBeGreaterThanOrEqual(2);
   });
 
   it('renders deterministic charts and Mermaid from the machine definition', async () => {
