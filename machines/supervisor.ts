@@ -98,7 +98,6 @@ export const supervisorMachine = setup({
       ({ context, enqueue, self }, params: { specs: readonly unknown[]; announce?: boolean }) => {
         const { accepted, refused } = admit(context, self.system, params.specs);
         for (const r of refused) enqueue.emit({ type: 'child.refused', id: r.id, reason: r.reason });
-        if (!accepted.length) return;
         const refs = { ...context.refs };
         const created = accepted.map((spec) => {
           refs[spec.id] = createChild(self, spec);
@@ -255,10 +254,11 @@ export const supervisorMachine = setup({
           type: 'stopChildren',
           params: ({ context }) => ({ ids: context.specs.map((s) => s.id), remove: false }),
         },
+        // failure is set by recordFailure on the way in
         emit(({ context }) => ({
           type: 'supervisor.escalated' as const,
-          child: context.failure?.child ?? '',
-          error: context.failure?.error,
+          child: context.failure!.child,
+          error: context.failure!.error,
         })),
       ],
       invoke: {
@@ -266,10 +266,10 @@ export const supervisorMachine = setup({
         src: 'escalation',
         input: ({ context }) => ({
           name: context.name,
-          child: context.failure?.child ?? '?',
+          child: context.failure!.child,
           intensity: context.intensity,
           periodMs: context.periodMs,
-          error: context.failure?.error,
+          error: context.failure!.error,
         }),
       },
     },

@@ -1,6 +1,7 @@
 /** The handle users hold on a supervisor (`system.supervisor(name)`, `system.root`). */
 import type { AnyActorRef } from 'xstate';
 import type { ChildSpec } from '../../machines/supervisor.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { OrrerySystem } from './system.js';
 
 export const SUP_PREFIX = 'supervisor:';
@@ -46,9 +47,14 @@ export class Supervisor {
     this.#system.startChildren(this, specs);
   }
   stopChild(id: string): void {
-    this.ref?.send({ type: 'STOP_CHILD', id });
+    this.ref?.send({ type: 'STOP_CHILD', id: checkId(id) });
   }
   restartChild(id: string): void {
-    this.ref?.send({ type: 'RESTART_CHILD', id });
+    this.ref?.send({ type: 'RESTART_CHILD', id: checkId(id) });
   }
+}
+
+function checkId(id: unknown): string {
+  if (typeof id !== 'string') throw new InvalidArgumentError(`a child id must be a string, got ${typeof id}`);
+  return id;
 }

@@ -51,9 +51,12 @@ export class TestClock implements Clock {
     return next?.at;
   }
 
-  /** Advance time by `ms`, firing every timer that falls due on the way, in due order. */
+  /** Advance time by `ms` (finite, >= 0), firing every timer that falls due on the way, in due order. */
   advance(ms: number): void {
     if (!(ms >= 0)) throw new RangeError('TestClock cannot go back in time');
+    if (ms === Number.POSITIVE_INFINITY) {
+      throw new RangeError('TestClock cannot advance by Infinity; use runAll() to fire every pending timer');
+    }
     const end = this.#now + ms;
     for (;;) {
       let next: Timer | undefined;

@@ -142,6 +142,13 @@ describe('issue 7 item 9: the TestClock', () => {
     expect(fired).toHaveLength(4);
     expect(clock.pending).toBe(0);
   });
+
+  it('issue 7 item 9: advancing by Infinity, NaN or a negative amount is refused, time stays put', () => {
+    const clock = new TestClock(5);
+    for (const ms of [Number.POSITIVE_INFINITY, Number.NaN, -1])
+      expect(() => clock.advance(ms)).toThrow(RangeError);
+    expect(clock.now()).toBe(5);
+  });
 });
 
 describe('issue 7 item 9: the real clock and the TestClock agree', () => {

@@ -152,6 +152,8 @@ describe('issue 7 item 10: supervisor options are validated', () => {
     expect(() => system!.spawn(probed, { supervisor: 'root', id: '' })).toThrow(InvalidArgumentError);
     expect(() => system!.spawn({} as never, { supervisor: 'root', id: 'x' })).toThrow(InvalidArgumentError);
     expect(() => system!.spawn(probed, 'a' as never)).toThrow(InvalidArgumentError);
+    expect(() => system!.root.stopChild(3 as never)).toThrow('a child id must be a string, got number');
+    expect(() => system!.root.restartChild(undefined as never)).toThrow(InvalidArgumentError);
     expect(log).toEqual([]);
     expect(system.root.children()).toEqual([]);
   });
@@ -411,5 +413,138 @@ describe('issue 7 item 18: supervisor machine behaviours mutation testing showed
     expect(failure).toBeInstanceOf(SupervisorEscalationError);
     expect((failure as SupervisorEscalationError).child).toBe('w');
     expect(log).toEqual(['start p', 'stop p']);
+  });
+});
+
+describe('issue 7 item 18: what the supervisor emits and keeps (survivors of the first mutation run)', () => {
+  /** A supervisor machine on a TestClock with every emitted event recorded. */
+  function supervisor(input: object = {}) {
+    const clock = new TestClock();
+    const actor = createActor(supervisorMachine, { clock, input: { name: 'sup', ...input } });
+    const emitted: any[] = [];
+    actor.on('*', (e) => emitted.push(e));
+    actor.start();
+    const child = (id: string) => actor.getSnapshot().context.refs[id];
+    return { actor, clock, emitted, child, of: (type: string) => emitted.filter((e) => e.type === type) };
+  }
+
+  it('issue 7 item 18: a supervisor started without input has the defaults and an empty record', () => {
+    const actor = createActor(supervisorMachine);
+    actor.start();
+    expect(actor.getSnapshot().status).toBe('active');
+    expect(actor.getSnapshot().context).toEqual({
+      name: 'supervisor',
+      strategy: 'one_for_one',
+      intensity: 3,
+      periodMs: 5000,
+      backoff: null,
+      specs: [],
+      refs: {},
+      recent: 0,
+      restarts: {},
+      streak: 0,
+      waiting: [],
+      failure: null,
+    });
+    actor.stop();
+  });
+
+  it('issue 7 item 18: START_CHILD announces child.started with the normalised restart type; a batch does not', () => {
+    const { actor, of } = supervisor();
+    actor.send({ type: 'START_CHILD', spec: { id: 'a', logic: probed } });
+    actor.send({ type: 'START_CHILD', spec: { id: 'b', logic: probed, restart: 'temporary' } });
+    actor.send({ type: 'START_CHILDREN', specs: [{ id: 'c', logic: probed }] });
+    expect(of('child.started')).toEqual([
+      { type: 'child.started', id: 'a', restart: 'permanent' },
+      { type: 'child.started', id: 'b', restart: 'temporary' },
+    ]);
+    actor.stop();
+  });
+
+  it('issue 7 item 18: a temporary child that ends is reported exited and removed, and no stale actor is kept', () => {
+    const { actor, of, child } = supervisor();
+    actor.send({ type: 'START_CHILD', spec: { id: 'done', logic: workerMachine, restart: 'temporary' } });
+    actor.send({ type: 'START_CHILD', spec: { id: 'crash', logic: workerMachine, restart: 'temporary' } });
+    child('done').send({ type: 'EXIT' });
+    child('crash').send({ type: 'CRASH' });
+    expect(of('child.exited')).toMatchObject([
+      { id: 'done', reason: 'normal' },
+      { id: 'crash', reason: 'crash', error: { message: 'worker crashed' } },
+    ]);
+    expect(of('child.removed')).toEqual([
+      { type: 'child.removed', id: 'done' },
+      { type: 'child.removed', id: 'crash' },
+    ]);
+    expect(actor.getSnapshot().context.specs).toEqual([]);
+    expect(actor.getSnapshot().context.refs).toEqual({});
+    actor.stop();
+  });
+
+  it('issue 7 item 18: child.restarted carries the crash error; children wait in `waiting` during the backoff', () => {
+    const { actor, clock, of, child } = supervisor({ backoff: { initialMs: 100, maxMs: 100, factor: 1 } });
+    actor.send({ type: 'START_CHILD', spec: { id: 'w', logic: workerMachine } });
+    child('w').send({ type: 'CRASH' });
+    expect(of('child.restarted')).toMatchObject([
+      { ids: ['w'], trigger: 'w', delayMs: 100, error: { message: 'worker crashed' } },
+    ]);
+    expect(actor.getSnapshot().context.waiting).toEqual(['w']);
+    clock.advance(100);
+    expect(actor.getSnapshot().context.waiting).toEqual([]);
+    expect(of('child.respawned')).toEqual([{ type: 'child.respawned', ids: ['w'] }]);
+    child('w').send({ type: 'EXIT' }); // a normal exit of a permanent child restarts it, with no error
+    expect(of('child.restarted')[1]).toMatchObject({ ids: ['w'], delayMs: 100 });
+    expect(of('child.restarted')[1].error).toBeUndefined();
+    actor.stop();
+  });
+
+  it('issue 7 item 18: an infinite period schedules no WINDOW_EXPIRED at all (no timer, no pending event)', () => {
+    const { actor, clock, child } = supervisor({ periodMs: Number.POSITIVE_INFINITY, intensity: 5 });
+    actor.send({ type: 'START_CHILD', spec: { id: 'w', logic: workerMachine } });
+    child('w').send({ type: 'CRASH' });
+    child('w').send({ type: 'CRASH' });
+    expect(clock.pending).toBe(0);
+    expect(actor.system.getSnapshot()._scheduledEvents).toEqual({});
+    expect(actor.getSnapshot().context.recent).toBe(2);
+    actor.stop();
+    const finite = supervisor({ periodMs: 1000, intensity: 5 });
+    finite.actor.send({ type: 'START_CHILD', spec: { id: 'w', logic: workerMachine } });
+    finite.child('w').send({ type: 'CRASH' });
+    expect(Object.keys(finite.actor.system.getSnapshot()._scheduledEvents)).toHaveLength(1);
+    finite.actor.stop();
+  });
+
+  it('issue 7 item 18: escalating emits supervisor.escalated with the child and its error, and keeps the child record', () => {
+    const { actor, of, child } = supervisor({
+      intensity: 0,
+      children: [
+        { id: 'p', logic: probed },
+        { id: 'w', logic: workerMachine },
+      ],
+    });
+    actor.subscribe({ error: () => {} });
+    child('w').send({ type: 'CRASH' });
+    expect(actor.getSnapshot().status).toBe('error');
+    expect(of('supervisor.escalated')).toMatchObject([
+      { type: 'supervisor.escalated', child: 'w', error: { message: 'worker crashed' } },
+    ]);
+    expect(of('child.removed')).toEqual([]);
+    expect(actor.getSnapshot().context.specs.map((s) => s.id)).toEqual(['p', 'w']);
+    expect(actor.getSnapshot().context.refs).toEqual({});
+  });
+
+  it('issue 7 item 18: SHUTDOWN stops every child without removing it (no child.removed)', () => {
+    const { actor, of } = supervisor({ children: [{ id: 'p', logic: probed }] });
+    actor.send({ type: 'SHUTDOWN' });
+    expect(actor.getSnapshot().status).toBe('done');
+    expect(log).toEqual(['start p', 'stop p']);
+    expect(of('child.removed')).toEqual([]);
+    expect(actor.getSnapshot().context.specs.map((s) => s.id)).toEqual(['p']);
+  });
+
+  it('issue 7 item 18: the registry names a supervisor child by its machine id, "supervisor"', () => {
+    system = createSystem({ clock: new TestClock() });
+    system.supervisor('rack');
+    expect(system.actors().find((a) => a.id === 'supervisor:rack')?.machine).toBe('supervisor');
+    expect(supervisorMachine.id).toBe('supervisor');
   });
 });
