@@ -53,6 +53,7 @@ export interface StatusOptions {
 interface Waiter {
   resolve: () => void;
   reject: (err: Error) => void;
+  /** The clock timer of `wait(ms)`; undefined when waiting for ever. */
   timer: unknown;
 }
 
@@ -66,7 +67,7 @@ export class Status {
   readonly #settleTime: number;
   readonly #createdAt: number;
   #callbacks: StatusCallback[] = [];
-  #waiters: Waiter[] = [];
+  #waiters = new Set<Waiter>();
   #externallyCompleted = false;
   #outcome: StatusOutcome | null = null;
   #error: Error | null = null;
@@ -90,13 +91,12 @@ export class Status {
       onSystemStop: (error) => this.#onSystemStop(error),
     });
     const signal = options.signal;
-    if (signal) {
-      if (signal.aborted) this.cancel(signal.reason);
-      else if (!this.done) {
-        const listener = () => this.cancel(signal.reason);
-        signal.addEventListener('abort', listener, { once: true });
-        this.#abort = { signal, listener };
-      }
+    if (signal?.aborted) this.cancel(signal.reason);
+    else if (signal) {
+      // a fresh status is pending; the listener is removed when it completes
+      const listener = () => this.cancel(signal.reason);
+      signal.addEventListener('abort', listener);
+      this.#abort = { signal, listener };
     }
   }
 
@@ -121,9 +121,12 @@ export class Status {
   /** 'pending' | 'settling' | 'succeeded' | 'failed' | 'timedOut' | 'cancelled'. */
   get state(): 'pending' | 'settling' | StatusOutcome {
     if (this.#outcome) return this.#outcome;
-    const v = this.#actor.getSnapshot().value as Record<string, 'pending' | 'settling'> | string;
-    if (typeof v === 'string') return 'pending';
-    return v.bounded ?? v.unbounded ?? 'pending';
+    // an active status is in bounded.* or unbounded.* ('starting' is left at once)
+    const v = this.#actor.getSnapshot().value as {
+      bounded?: 'pending' | 'settling';
+      unbounded?: 'pending' | 'settling';
+    };
+    return (v.bounded ?? v.unbounded) as 'pending' | 'settling';
   }
   /** The callbacks still to run. */
   get callbacks(): readonly StatusCallback[] {
@@ -186,11 +189,11 @@ export class Status {
       const waiter: Waiter = { resolve, reject, timer: undefined };
       if (!isNever(ms)) {
         waiter.timer = this.#system.clock.setTimeout(() => {
-          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          this.#waiters.delete(waiter);
           reject(new WaitTimeoutError(`${this} has not completed yet.`));
         }, ms as number);
       }
-      this.#waiters.push(waiter);
+      this.#waiters.add(waiter);
     });
   }
 
@@ -310,17 +313,12 @@ export class Status {
    * task). Invalid arguments throw InvalidArgumentError before anything is spawned or the factory is called.
    */
   static watchable(updates: StatusUpdates | StatusUpdatesFactory, options: StatusOptions = {}): Status {
-    if (typeof updates !== 'function' && !isIterable(updates)) {
-      throw new InvalidArgumentError(
-        `Status.watchable needs an async iterable of progress updates or a function (signal) => iterable, got ${describe(updates)}`,
-      );
-    }
     checkOptions(options);
     const controller = new AbortController();
     const source = typeof updates === 'function' ? updates(controller.signal) : updates;
     if (!isIterable(source)) {
       const err = new InvalidArgumentError(
-        `the Status.watchable factory must return an async iterable, got ${describe(source)}`,
+        `Status.watchable needs an async iterable of progress updates, or a function (signal) => one; got ${describe(source)}`,
       );
       controller.abort(err);
       throw err;
@@ -390,7 +388,8 @@ export class Status {
    * completion, so a caller's later setFinished/setException throws InvalidStateError as in ophyd.
    */
   #complete(error: Error | null): void {
-    if (this.done || this.#externallyCompleted) return;
+    // once claimed, the status is done or settling, and a settling status ignores FINISH and FAIL
+    if (this.done) return;
     this.#externallyCompleted = true;
     this.#actor.send(error ? { type: 'FAIL', error } : { type: 'FINISH' });
   }
@@ -430,7 +429,7 @@ export class Status {
     this.#callbacks = [];
     for (const cb of callbacks) this.#runCallback(cb);
     const waiters = this.#waiters;
-    this.#waiters = [];
+    this.#waiters = new Set();
     for (const w of waiters) {
       if (w.timer !== undefined) this.#system.clock.clearTimeout(w.timer);
       if (this.#error) w.reject(this.#error);
@@ -450,17 +449,14 @@ export class Status {
   static #toException(error: unknown): Error {
     let err = error;
     if (typeof err === 'function' && err.prototype instanceof Error) {
-      if (err === StatusTimeoutError || err === WaitTimeoutError) err = Object.create(err.prototype);
-      else {
-        const ErrorClass = err as new () => Error;
-        try {
-          err = new ErrorClass();
-        } catch (cause) {
-          throw new InvalidArgumentError(
-            `could not instantiate ${ErrorClass.name} without arguments; pass an instance instead`,
-            { cause },
-          );
-        }
+      const ErrorClass = err as new () => Error;
+      try {
+        err = new ErrorClass();
+      } catch (cause) {
+        throw new InvalidArgumentError(
+          `could not instantiate ${ErrorClass.name} without arguments; pass an instance instead`,
+          { cause },
+        );
       }
     }
     if (!(err instanceof Error)) {
@@ -494,15 +490,13 @@ function checkOptions(options: unknown): { timeout: number | null; settleTime: n
   const o = options as StatusOptions;
   const timeout = checkDuration('timeout', o.timeout, true);
   const settleTime = checkDuration('settleTime', o.settleTime, false) ?? 0;
-  const { signal, name, systemId, system } = o;
-  if (signal !== undefined && !isAbortSignal(signal)) {
+  // systemId is checked by system.spawnDetached, before it registers anything
+  const { signal, name, system } = o;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError(`signal must be an AbortSignal, got ${describe(signal)}`);
   }
   if (name !== undefined && typeof name !== 'string') {
     throw new InvalidArgumentError(`name must be a string, got ${describe(name)}`);
-  }
-  if (systemId !== undefined && (typeof systemId !== 'string' || systemId === '')) {
-    throw new InvalidArgumentError(`systemId must be a non-empty string, got ${describe(systemId)}`);
   }
   if (system !== undefined && !(system instanceof OrrerySystem)) {
     throw new InvalidArgumentError(
@@ -510,19 +504,6 @@ function checkOptions(options: unknown): { timeout: number | null; settleTime: n
     );
   }
   return { timeout, settleTime };
-}
-
-/** An AbortSignal, by shape (signals of another realm or polyfill included). */
-function isAbortSignal(value: unknown): value is AbortSignal {
-  if (value instanceof AbortSignal) return true;
-  const s = value as AbortSignal | null;
-  return (
-    typeof s === 'object' &&
-    s !== null &&
-    typeof s.aborted === 'boolean' &&
-    typeof s.addEventListener === 'function' &&
-    typeof s.removeEventListener === 'function'
-  );
 }
 
 /** An object with an async or sync iterator (strings excluded: their characters are no progress updates). */
@@ -550,36 +531,31 @@ function closeIterator(
   onError: (err: unknown) => void,
 ): void {
   try {
-    const result = iterator.return?.() as unknown;
-    if (result !== null && typeof (result as Promise<unknown> | undefined)?.then === 'function') {
-      (result as Promise<unknown>).then(undefined, onError);
-    }
+    Promise.resolve(iterator.return?.()).catch(onError);
   } catch (err) {
     onError(err);
   }
 }
 
-/** A short description of any value for an error message (never throws, unlike String(Object.create(null))). */
+/**
+ * A short description of a value for an error message: a string quoted, an object by its tag
+ * (`[object Object]`), other values as String() gives them. Never throws (String(Object.create(null)) would).
+ */
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null || typeof value !== 'object') {
-    return typeof value === 'function' ? `function ${value.name || '(anonymous)'}` : String(value);
-  }
-  if (value instanceof Error) return `${value.name}: ${value.message}`;
-  try {
-    return String(value) === '[object Object]' ? Object.prototype.toString.call(value) : String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
+  if (typeof value === 'object' || typeof value === 'function') return Object.prototype.toString.call(value);
+  return String(value);
 }
 
-/** A cancellation reason as text: a string as it is, anything else described. */
+/** A cancellation reason as text: a string as it is, an Error by its message, anything else described. */
 function reasonText(reason: unknown): string {
-  return typeof reason === 'string' ? reason : describe(reason);
+  if (typeof reason === 'string') return reason;
+  return reason instanceof Error ? reason.message : describe(reason);
 }
 
-function errs(statuses: readonly Status[]): Error[] {
-  return statuses.map((s) => s.exception()).filter((e): e is Error => e !== null);
+/** The errors of failed statuses (every failed status has one). */
+function errs(failed: readonly Status[]): Error[] {
+  return failed.map((s) => s.exception() as Error);
 }
 
 /** A status composed of others (Status.all / Status.any). */

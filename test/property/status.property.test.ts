@@ -17,6 +17,7 @@ import {
   SystemStoppedError,
 } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
+import { propertyRuns } from '../support/propertyRuns.js';
 
 type St = 'pending' | 'settling' | 'succeeded' | 'failed' | 'timedOut' | 'cancelled';
 const TERMINAL: St[] = ['succeeded', 'failed', 'timedOut', 'cancelled'];
@@ -195,7 +196,7 @@ describe('Status model-based', () => {
           expect(clock.pending).toBe(0);
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: propertyRuns(1000) },
     );
   });
 });

@@ -2,6 +2,7 @@
  * Status: issue 7 ("Hardening: what a hostile review broke"), one named test per item, on a TestClock unless the
  * item is about the real clock.
  */
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   AggregateStatusError,
@@ -23,17 +24,25 @@ import { captureLogs } from '../support/taskFixtures.js';
 
 let clock: TestClock;
 let delays: number[];
+let armed: unknown[];
+let cleared: unknown[];
 let system: OrrerySystem;
+let warn: ReturnType<typeof vi.spyOn>;
 const mk = (o: ConstructorParameters<typeof Status>[0] = {}) => new Status({ system, ...o });
 
-/** A TestClock that records every delay it is asked to arm (XState `after` delays included). */
-function recordingClock(inner: TestClock, log: number[]): Clock {
+/** A TestClock that records every delay it is asked to arm (XState `after` delays included) and every clear. */
+function recordingClock(inner: TestClock): Clock {
   return {
     setTimeout: (fn, ms) => {
-      log.push(ms);
-      return inner.setTimeout(fn, ms);
+      delays.push(ms);
+      const id = inner.setTimeout(fn, ms);
+      armed.push(id);
+      return id;
     },
-    clearTimeout: (id) => inner.clearTimeout(id),
+    clearTimeout: (id) => {
+      cleared.push(id);
+      inner.clearTimeout(id);
+    },
     now: () => inner.now(),
   };
 }
@@ -61,15 +70,21 @@ const onUnhandled = (reason: unknown) => unhandled.push(reason);
 beforeEach(() => {
   clock = new TestClock();
   delays = [];
-  system = createSystem({ clock: recordingClock(clock, delays) });
+  armed = [];
+  cleared = [];
+  system = createSystem({ clock: recordingClock(clock) });
   unhandled.length = 0;
   process.on('unhandledRejection', onUnhandled);
+  // XState warns when an event is sent to a stopped actor: a done status must never send one
+  warn = vi.spyOn(console, 'warn');
 });
 afterEach(async () => {
   await system.stop();
   await flush(2);
   process.off('unhandledRejection', onUnhandled);
   expect(unhandled).toEqual([]);
+  expect(warn).not.toHaveBeenCalled();
+  warn.mockRestore();
 });
 
 describe('issue 7 item 3: watchable errors fail the status, never the process', () => {
@@ -499,7 +514,9 @@ describe('issue 7 item 14: cancelling a watchable status stops its producer', ()
     expect(ret).toHaveBeenCalledTimes(1);
     await flush();
     expect(iterator.next).toHaveBeenCalledTimes(1);
-    expect(lines.some((l) => l.level === 40 && /iterator/.test(l.msg))).toBe(true);
+    expect(
+      lines.some((l) => l.level === 40 && /iterator/.test(l.msg) && l.err.message === 'return failed'),
+    ).toBe(true);
     await sys.stop();
   });
 
@@ -612,5 +629,244 @@ describe('issue 7 item 18: behaviours the mutation run found unpinned', () => {
     expect((await late.next()).value?.current).toBe(3);
     expect((await late.next()).done).toBe(true);
     expect((await it.next()).done).toBe(true);
+  });
+
+  it('issue 7 item 18: ids, getters, names and toString', () => {
+    const [a, b] = [mk({ timeout: 5, settleTime: 2, name: 'move-x' }), mk()];
+    expect(a.actor.id).toMatch(/^status-\d+$/);
+    expect(Number(b.actor.id.slice(7))).toBe(Number(a.actor.id.slice(7)) + 1);
+    expect([a.timeout, a.settleTime, b.timeout, b.settleTime]).toEqual([5, 2, null, 0]);
+    expect(a.name).toBe('move-x');
+    expect(String(a)).toBe(`Status(name=move-x, id=${a.actor.id}, done=false, success=false)`);
+    expect(String(b)).toBe(`Status(id=${b.actor.id}, done=false, success=false)`);
+    expect([a.state, b.state]).toEqual(['pending', 'pending']);
+  });
+
+  it('issue 7 item 18: cancellation messages name the reason and keep it as cause', () => {
+    const cases: [unknown, string][] = [
+      [undefined, ''],
+      ['operator', ': operator'],
+      [new RangeError('limit'), ': limit'],
+      [42, ': 42'],
+      [Object.create(null), ': [object Object]'],
+    ];
+    for (const [reason, text] of cases) {
+      const st = mk();
+      const before = String(st);
+      st.cancel(reason);
+      const err = st.exception() as CancelledError;
+      expect(err.message).toBe(`${before} was cancelled${text}`);
+      expect(err.cause).toBe(reason);
+    }
+    const own = new CancelledError('mine');
+    const st = mk();
+    st.cancel(own);
+    expect(st.exception()).toBe(own);
+    // no-op once done: no event is sent to the stopped actor (the afterEach checks XState's warning)
+    st.cancel('again');
+    expect(st.exception()).toBe(own);
+  });
+
+  it('issue 7 item 18: completion messages and the errors of setException', () => {
+    const st = mk();
+    st.setFinished();
+    expect(() => st.setFinished()).toThrow(
+      new RegExp(
+        `^Either setFinished\\(\\) or setException\\(\\) has already been called on Status\\(id=${st.actor.id}`,
+      ),
+    );
+    const other = mk();
+    expect(() => other.setException(null as never)).toThrow(
+      /^Expected an Error, got object: \[object Null\]$/,
+    );
+    expect(() => other.setException('boom' as never)).toThrow(/^Expected an Error, got string: "boom"$/);
+    expect(() => other.setException(StatusTimeoutError)).toThrow(
+      /^StatusTimeoutError has special significance and cannot be set as the exception. Use a plain TimeoutError instead.$/,
+    );
+    class NeedsArgs extends Error {
+      constructor(code: { text: string }) {
+        super(code.text);
+      }
+    }
+    const err = (() => {
+      try {
+        other.setException(NeedsArgs as never);
+      } catch (e) {
+        return e as InvalidArgumentError;
+      }
+    })();
+    expect(err?.message).toBe('could not instantiate NeedsArgs without arguments; pass an instance instead');
+    expect(err?.cause).toBeInstanceOf(TypeError);
+    expect(other.done).toBe(false);
+  });
+
+  it('issue 7 item 18: wait(null) waits for ever; wait timers are cleared and timed-out waiters forgotten', async () => {
+    const st = mk();
+    const forever = st.wait(null as never);
+    expect(delays).toEqual([]);
+    expect(() => st.wait('1' as never)).toThrow(/^wait timeout must be a non-negative number/);
+    const short = st.wait(10);
+    const shortTimer = armed.at(-1);
+    const long = st.wait(100);
+    const longTimer = armed.at(-1);
+    clock.advance(10);
+    await expect(short).rejects.toThrow(
+      new RegExp(`^Status\\(id=${st.actor.id}, .*\\) has not completed yet\\.$`),
+    );
+    st.setFinished();
+    await expect(forever).resolves.toBeUndefined();
+    await expect(long).resolves.toBeUndefined();
+    expect(cleared).toContain(longTimer);
+    expect(cleared).not.toContain(shortTimer);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('issue 7 item 18: update() refuses null and is ignored once done; lastUpdate is undefined before any', () => {
+    const st = mk();
+    expect(st.lastUpdate).toBeUndefined();
+    expect(() => st.update(null as never)).toThrow(/^update needs an object$/);
+    expect(() => st.update(3 as never)).toThrow(InvalidArgumentError);
+    st.update({ current: 1 });
+    st.setFinished();
+    st.update({ current: 2 });
+    expect(st.lastUpdate?.current).toBe(1);
+  });
+
+  it('issue 7 item 18: watch() of a status that ended without a watcher ends or throws at once', async () => {
+    const failed = mk();
+    const err = new Error('fault');
+    failed.setException(err);
+    await expect(failed.watch().next()).rejects.toBe(err);
+    const ok = mk();
+    ok.setFinished();
+    await expect(ok.watch().next()).resolves.toEqual({ value: undefined, done: true });
+  });
+
+  it('issue 7 item 18: aggregate messages', () => {
+    const [a, b, c] = [mk(), mk(), mk()];
+    const all = Status.all([a, b, c]);
+    const any = Status.any([a, b]);
+    a.setException(new Error('a'));
+    b.setException(new Error('b'));
+    expect(all.exception()?.message).toBe('1 of 3 statuses failed');
+    expect(any.exception()?.message).toBe('all 2 statuses failed');
+    expect(Status.any([], { system }).exception()?.message).toBe('Status.any of no statuses');
+    expect(all.exception()?.cause).toBe(a.exception());
+  });
+
+  it('issue 7 item 18: a throwing callback is logged with its error on the status logger', () => {
+    const { lines, logger } = captureLogs();
+    const sys = createSystem({ clock, logger });
+    const st = new Status({ system: sys });
+    st.addCallback(() => {
+      throw new Error('callback bug');
+    });
+    st.setFinished();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      level: 50,
+      machine: 'status',
+      actor: st.actor.id,
+      msg: 'An error was raised while running a Status callback',
+      err: { message: 'callback bug' },
+    });
+    void sys.stop();
+  });
+
+  it("issue 7 item 18: the signal's abort listener is removed when the status completes", () => {
+    const ac = new AbortController();
+    const st = mk({ signal: ac.signal });
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
+    st.setFinished();
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    ac.abort();
+    expect(st.success).toBe(true);
+  });
+
+  it('issue 7 item 18: watchable argument errors name what was given', () => {
+    expect(() => Status.watchable(42 as never, { system })).toThrow(
+      /^Status.watchable needs an async iterable of progress updates, or a function \(signal\) => one; got 42$/,
+    );
+    expect(() => Status.watchable({} as never, { system })).toThrow(/got \[object Object\]$/);
+    let signal: AbortSignal | undefined;
+    const broken = new Error('cannot iterate');
+    const throwing = {
+      [Symbol.asyncIterator]: () => {
+        throw broken;
+      },
+    };
+    expect(() =>
+      Status.watchable(
+        (s) => {
+          signal = s;
+          return throwing;
+        },
+        { system },
+      ),
+    ).toThrow(broken);
+    expect(signal?.reason).toBe(broken);
+    const noNext = { [Symbol.asyncIterator]: () => ({}) };
+    expect(() => Status.watchable(noNext as never, { system })).toThrow(
+      /^the updates' iterator has no next\(\) method: \[object Object\]$/,
+    );
+    expect(system.detachedCount).toBe(0);
+  });
+
+  it('issue 7 item 18: a watchable stops consuming its iterator once the status is done', async () => {
+    let n = 0;
+    const iterator = {
+      next: vi.fn(async () =>
+        n < 100 ? { done: false, value: { current: n++ } } : { done: true, value: undefined },
+      ),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    const st = Status.watchable(iterator, { system });
+    st.cancel();
+    await flush();
+    expect(iterator.next).toHaveBeenCalledTimes(1);
+    expect(st.lastUpdate).toBeUndefined();
+  });
+
+  it('issue 7 item 18: a sync iterable of promises has its values awaited, as for await does', async () => {
+    const st = Status.watchable([Promise.resolve({ current: 1 }), { current: 2 }] as never, { system });
+    const seen: unknown[] = [];
+    st.watch();
+    await st.wait();
+    seen.push(st.lastUpdate?.current);
+    expect(seen).toEqual([2]);
+    const first = Status.watchable([Promise.resolve({ current: 7 })] as never, { system });
+    await first.wait();
+    expect(first.lastUpdate?.current).toBe(7);
+  });
+
+  it('issue 7 item 18: a watchable ended by setFinished aborts with a named CancelledError; a throwing return() is logged', async () => {
+    const { lines, logger } = captureLogs();
+    const sys = createSystem({ clock, logger });
+    let signal: AbortSignal | undefined;
+    const iterator = {
+      next: () => new Promise<IteratorResult<StatusProgress>>(() => {}),
+      return: () => {
+        throw new Error('sync return failure');
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    const st = Status.watchable(
+      (s) => {
+        signal = s;
+        return iterator;
+      },
+      { system: sys },
+    );
+    st.setFinished();
+    expect(signal?.reason).toBeInstanceOf(CancelledError);
+    expect(signal?.reason.message).toBe(`${st} completed before its updates ended`);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      level: 40,
+      machine: 'status',
+      msg: 'closing the updates iterator of a watchable Status failed',
+      err: { message: 'sync return failure' },
+    });
+    void sys.stop();
   });
 });
