@@ -350,6 +350,58 @@ describe('issue 7 item 18: the backgroundTask machine checks its own input', () 
     }
     const bare = createActor(backgroundTaskMachine, { input: undefined as never });
     expect(bare.getSnapshot().context).toMatchObject({ frequency: null, stopTimeout: null, runs: 0 });
+    const error = (input: object) =>
+      String((createActor(backgroundTaskMachine, { input: input as never }).getSnapshot() as any).error);
+    expect(error({ frequency: -1 })).toMatch(
+      /^InvalidArgumentError: frequency must be a positive finite number/,
+    );
+    expect(error({ stopTimeout: -1 })).toMatch(
+      /^InvalidArgumentError: stopTimeout must be a non-negative number/,
+    );
+  });
+
+  it('issue 7 item 18: the bare machine runs its default action once and outputs {runs, error}', async () => {
+    const actor = createActor(backgroundTaskMachine, { input: { frequency: null, stopTimeout: null } });
+    actor.start();
+    actor.send({ type: 'RUN' });
+    await flush();
+    expect(actor.getSnapshot().status).toBe('done');
+    expect(actor.getSnapshot().value).toBe('completed');
+    expect(actor.getSnapshot().output).toEqual({ runs: 1, error: null });
+  });
+
+  it('issue 7 item 18: every state of the bare machine carries its RunState tag, transient ones included', async () => {
+    const { TestClock } = await import('../../src/testing/index.js');
+    const { runStateOf } = await import('../../src/index.js');
+    const seen = new Map<string, string[]>();
+    const record = (snapshot: { value: unknown; tags: Set<string> }) =>
+      seen.set(JSON.stringify(snapshot.value), [...snapshot.tags]);
+    const actor = createActor(backgroundTaskMachine, {
+      clock: new TestClock(),
+      input: { frequency: 1, stopTimeout: null },
+      inspect: (e) => {
+        const isMachine = e.actorRef.src === backgroundTaskMachine;
+        if (isMachine && (e.type === '@xstate.microstep' || e.type === '@xstate.snapshot')) {
+          record(e.snapshot as never);
+        }
+      },
+    });
+    actor.start();
+    expect(actor.getSnapshot().hasTag('STOPPED')).toBe(true);
+    actor.send({ type: 'RUN' });
+    await flush();
+    actor.send({ type: 'STOP' });
+    expect(actor.getSnapshot().hasTag('STOPPED')).toBe(true);
+    expect(Object.fromEntries(seen)).toEqual({
+      '"stopped"': ['STOPPED'],
+      '"starting"': ['STARTING'],
+      '{"running":{"executing":"busy"}}': ['RUNNING'],
+      '{"running":"waiting"}': ['RUNNING'],
+      '{"running":"halting"}': ['STOPPING'],
+      '"completed"': ['STOPPED'],
+    });
+    expect(runStateOf(actor.getSnapshot())).toBe(RunState.STOPPED);
+    expect(actor.getSnapshot().output).toEqual({ runs: 1, error: null });
   });
 
   it('issue 7 item 18: the bare machine with stopTimeout Infinity stops unbounded (no timer)', async () => {
