@@ -103,8 +103,10 @@ function isLogic(v: object): boolean {
   return typeof o.transition === 'function' && typeof o.getInitialSnapshot === 'function';
 }
 
+/** A fast path only (JSON.parse decides): objects and arrays are the JSON texts worth walking. */
 function looksLikeJson(s: string): boolean {
   const t = s.trimStart();
+  // Stryker disable next-line all: equivalent (without it every string is given to JSON.parse)
   return t.startsWith('{') || t.startsWith('[');
 }
 
@@ -140,18 +142,21 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
         last = end;
       } else KEY_VALUE.lastIndex = valueStart; // `failed: password=x`: the value may hold a pair itself
     }
-    return last === 0 ? s : out + s.slice(last);
+    return out + s.slice(last);
   };
   const scrub = (s: string): string => {
     let out = s;
+    // Stryker disable next-line ConditionalExpression,LogicalOperator,StringLiteral: fast paths, equivalent
     if (out.includes(':') || out.includes('=')) {
       out = scrubKeyValues(out);
+      // Stryker disable next-line ConditionalExpression,StringLiteral: a fast path, equivalent
       if (out.includes('://')) out = out.replace(URL_USERINFO, `$1:${REDACTED}@`);
     }
     out = out.replace(
       AUTH_SCHEME,
       (_m: string, bearer?: string, basic?: string) => `${bearer ?? basic} ${REDACTED}`,
     );
+    // Stryker disable next-line ConditionalExpression,StringLiteral: a fast path, equivalent
     if (out.includes('eyJ')) out = out.replace(JWT, REDACTED);
     return out;
   };
@@ -164,24 +169,22 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
     const cut = (s: string, length: number) => (length > lim.maxString ? `${s}…(${length})` : s);
 
     const text = (v: string, depth: number, path: string[]): string => {
+      // Stryker disable next-line ConditionalExpression,LogicalOperator: a fast path (JSON.parse rejects the rest)
       if (v.length <= MAX_JSON_TEXT && looksLikeJson(v)) {
-        let parsed: unknown;
         try {
-          parsed = JSON.parse(v);
-        } catch {
-          parsed = undefined;
-        }
-        if (parsed !== null && typeof parsed === 'object') {
           const before = hits;
-          const walked = walk(parsed, depth, path);
-          if (hits !== before) {
+          const walked = walk(JSON.parse(v), depth, path);
+          if (hits > before) {
             const json = JSON.stringify(walked);
             return cut(json.slice(0, lim.maxString), json.length);
           }
+        } catch {
+          // not JSON after all: scrubbed as text
         }
       }
-      const shown = scrub(v.slice(0, lim.maxString));
-      if (shown !== v.slice(0, lim.maxString)) hits++;
+      const head = v.slice(0, lim.maxString);
+      const shown = scrub(head);
+      if (shown !== head) hits++;
       return cut(shown, v.length);
     };
 
@@ -233,8 +236,8 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
       if (o instanceof Error) {
         const e = o as Error & { code?: unknown };
         const out: Record<string, unknown> = { $error: field(() => String(e.name)) };
-        out.message = field(() => walk(e.message, depth + 1, path));
-        const code = field(() => (e.code ? walk(String(e.code), depth + 1, path) : undefined));
+        out.message = field(() => walk(e.message, depth, path));
+        const code = field(() => (e.code ? walk(String(e.code), depth, path) : undefined));
         if (code !== undefined) out.code = code;
         return out;
       }
@@ -244,7 +247,7 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
         return `[${o.constructor.name}(${o.byteLength})]`;
       if (o instanceof Promise || o instanceof WeakMap || o instanceof WeakSet)
         return `[${o.constructor.name}]`;
-      if (typeof AbortSignal !== 'undefined' && o instanceof AbortSignal) return { $signal: o.aborted };
+      if (o instanceof AbortSignal) return { $signal: o.aborted };
       if (depth >= lim.maxDepth) return Array.isArray(o) ? '[Array]' : '[Object]';
       stack.add(o);
       try {
@@ -294,6 +297,7 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
               shown = UNREADABLE;
             }
           }
+          // Stryker disable next-line ConditionalExpression: equivalent (defineProperty for every key, only slower)
           if (k === '__proto__')
             Object.defineProperty(out, k, {
               value: shown,
@@ -314,8 +318,9 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
 
 /** A plain copy of a snapshot value (state names are not redacted: a state may well be called 'token'). */
 export function copyStateValue(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string' || value === undefined || value === null || depth > 20) return value ?? null;
+  if (value === undefined || value === null) return null;
   if (typeof value !== 'object') return String(value);
+  if (depth > 20) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = copyStateValue(v, depth + 1);
   return out;

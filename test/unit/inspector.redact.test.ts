@@ -4,7 +4,7 @@
  * everything that is not plain data. Issue 7 item 18 (mutation testing) and item 7 (what reaches the page).
  */
 import { describe, expect, it } from 'vitest';
-import { createActor, setup } from 'xstate';
+import { createActor, fromPromise, setup } from 'xstate';
 import {
   copyStateValue,
   createRedactor,
@@ -111,6 +111,20 @@ describe('issue 7 item 18: redact.ts', () => {
     });
     // inside strings too (names only)
     expect(red('serial=S4 mode=auto')).toBe(`serial=${REDACTED} mode=auto`);
+    // a path is not a name, and a path matches its own length only
+    expect(createRedactor(['device.host'])({ deviceHost: 'shown', host: 'shown' })).toEqual({
+      deviceHost: 'shown',
+      host: 'shown',
+    });
+    expect(createRedactor(['device.*'])({ device: { host: 'h', port: 1 }, other: 1 })).toEqual({
+      device: { host: REDACTED, port: REDACTED },
+      other: 1,
+    });
+    // array items are path segments too
+    expect(createRedactor(['list.*.code'])({ list: [{ code: 1, x: 2 }], code: 3 })).toEqual({
+      list: [{ code: REDACTED, x: 2 }],
+      code: 3,
+    });
     // a Map's keys are keys
     expect(
       red({
@@ -283,6 +297,24 @@ describe('issue 7 item 18: redact.ts', () => {
       holes: [null, 1],
     });
     expect(r((() => () => {})())).toBe('[Function anonymous]');
+    // only a real actor ref or actor logic is summarised; objects with some of their members are data
+    const fn = () => {};
+    // (a session id is a secret itself)
+    expect(r({ sessionId: 's', send: fn })).toEqual({ sessionId: REDACTED, send: '[Function fn]' });
+    expect(r({ sessionId: 's', getSnapshot: fn })).toEqual({
+      sessionId: REDACTED,
+      getSnapshot: '[Function fn]',
+    });
+    expect(r({ sessionId: 1, send: fn, getSnapshot: fn })).toEqual({
+      sessionId: REDACTED,
+      send: '[Function fn]',
+      getSnapshot: '[Function fn]',
+    });
+    expect(r({ transition: fn })).toEqual({ transition: '[Function fn]' });
+    expect(r({ getInitialSnapshot: fn })).toEqual({ getInitialSnapshot: '[Function fn]' });
+    expect(r(fromPromise(async () => 1))).toEqual({ $logic: 'anonymous' });
+    // an error without a code has no code key at all
+    expect(Object.keys(r(new Error('x')) as object)).toEqual(['$error', 'message']);
     expect(Object.keys(r({ und: undefined }) as object)).toEqual(['und']);
   });
 
@@ -325,6 +357,10 @@ describe('issue 7 item 18: redact.ts', () => {
       ['Authorization: Bearer abc.def', `Authorization: ${REDACTED}`],
       ['Authorization: Basic dXNlcjpwYXNz', `Authorization: ${REDACTED}`],
       ['sent Bearer abc.def-ghi to the device', `sent Bearer ${REDACTED} to the device`],
+      ['sent Bearer   abc to the device', `sent Bearer ${REDACTED} to the device`],
+      ['Authorization: Bearer  abc', `Authorization: ${REDACTED}`],
+      ['header Basic  dXNlcjpwYXNzd29yZA== sent', `header Basic ${REDACTED} sent`],
+      ['https://ops:pw@plc.example/x', `https://ops:${REDACTED}@plc.example/x`],
       ['header Basic dXNlcjpwYXNzd29yZA== sent', `header Basic ${REDACTED} sent`],
       ['basic checks failed', 'basic checks failed'],
       ['see https://ops:pw@plc.example/x', `see https://ops:${REDACTED}@plc.example/x`],
@@ -350,8 +386,21 @@ describe('issue 7 item 18: redact.ts', () => {
     expect(createRedactor([], { maxString: 30 })(big)).toBe(
       `{"token":${REDACTED},"pad":"xxxxxxxx…(${big.length})`,
     );
-    // a JSON number or string is not a value to walk
     expect(r('{}')).toBe('{}');
+    // a secret in a nested string counts: the JSON is redacted as a value (and re-serialised)
+    expect(r('{"note": "password=x"}')).toBe(`{"note":"password=${REDACTED}"}`);
+    // a long nested string with no secret: the text as it was, cut
+    const long = `{"a": "${'x'.repeat(600)}"}`;
+    expect(r(long)).toBe(`${long.slice(0, 500)}…(${long.length})`);
+    // JSON texts up to 16 KiB are parsed; longer ones are scrubbed as text
+    const sized = (n: number) => {
+      const head = '{"token":"abc","pad":"';
+      return `${head}${'p'.repeat(n - head.length - 2)}"}`;
+    };
+    const lim = createRedactor([], { maxString: 30 });
+    expect(sized(16 * 1024)).toHaveLength(16 * 1024);
+    expect(lim(sized(16 * 1024))).toMatch(/^\{"token":"\[REDACTED\]","pad"/);
+    expect(lim(sized(16 * 1024 + 1))).toMatch(/^\{"token":\[REDACTED\],"pad"/);
   });
 
   it('issue 7 item 2: a value that cannot be read becomes [unreadable]; the rest is shown', () => {
@@ -404,6 +453,11 @@ describe('issue 7 item 18: redact.ts', () => {
     expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
     expect(Object.keys(out)).toEqual(['__proto__', 'a']);
     expect(JSON.stringify(out)).toBe('{"__proto__":{"polluted":true},"a":1}');
+    expect(Object.getOwnPropertyDescriptor(out, '__proto__')).toMatchObject({
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
@@ -413,6 +467,7 @@ describe('issue 7 item 18: redact.ts', () => {
     expect(copyStateValue(undefined)).toBeNull();
     expect(copyStateValue(null)).toBeNull();
     expect(copyStateValue(3)).toBe('3');
+    expect(copyStateValue('')).toBe('');
     expect(copyStateValue({ a: 1 })).toEqual({ a: '1' });
     const deep = (n: number): unknown => (n === 0 ? 'leaf' : { s: deep(n - 1) });
     const walk = (v: unknown, n: number): unknown => (n === 0 ? v : walk((v as { s: unknown }).s, n - 1));
