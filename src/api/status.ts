@@ -310,7 +310,8 @@ export class Status {
    * status completes other than by the updates ending or throwing (cancel, its signal, timeout, setException,
    * setFinished, system stop), `signal` is aborted with the status' error (a CancelledError after a
    * setFinished) and the iterator's `return()` is called, so cooperative work stops (ophyd-async cancels the
-   * task). Invalid arguments throw InvalidArgumentError before anything is spawned or the factory is called.
+   * task). Invalid options throw InvalidArgumentError before the factory is called, and anything that is not
+   * an iterable of updates before anything is spawned.
    */
   static watchable(updates: StatusUpdates | StatusUpdatesFactory, options: StatusOptions = {}): Status {
     checkOptions(options);
@@ -349,26 +350,35 @@ export class Status {
     return status;
   }
 
-  /** The loop of `watchable`; never rejects. `ended()` is called when the iterator itself ends or throws. */
+  /**
+   * The loop of `watchable`; never rejects. `ended()` is called when the iterator itself ends or throws (or
+   * breaks the iterator protocol); a bad update fails the status without it, so the iterator is returned.
+   */
   async #consume(iterator: Iterator<unknown> | AsyncIterator<unknown>, sync: boolean, ended: () => void) {
     for (;;) {
-      let result: IteratorResult<unknown>;
+      let value: unknown;
       try {
-        result = await iterator.next();
-        if (sync && !result.done) result = { done: false, value: await result.value };
+        const result = (await iterator.next()) as IteratorResult<unknown> | null;
+        if (result === null || typeof result !== 'object') {
+          throw new InvalidArgumentError(
+            `the updates' iterator gave ${describe(result)}, not an iterator result`,
+          );
+        }
+        if (result.done) {
+          ended();
+          this.#complete(null);
+          return;
+        }
+        // as `for await` does, a sync iterator's values are awaited
+        value = sync ? await result.value : result.value;
       } catch (err) {
         ended();
         this.#complete(err instanceof Error ? err : new UnknownStatusFailure(describe(err), { cause: err }));
         return;
       }
-      if (result.done) {
-        ended();
-        this.#complete(null);
-        return;
-      }
       if (this.done) return;
       try {
-        this.update(result.value as StatusProgress);
+        this.update(value as StatusProgress);
       } catch (err) {
         this.#complete(err as Error);
         return;
@@ -538,13 +548,14 @@ function closeIterator(
 }
 
 /**
- * A short description of a value for an error message: a string quoted, an object by its tag
- * (`[object Object]`), other values as String() gives them. Never throws (String(Object.create(null)) would).
+ * A short description of a value for an error message: a string quoted, an object or function by its tag
+ * (`[object Object]`), other values (null included) as String() gives them. Never throws, unlike
+ * String(Object.create(null)).
  */
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'object' || typeof value === 'function') return Object.prototype.toString.call(value);
-  return String(value);
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
+  return Object.prototype.toString.call(value);
 }
 
 /** A cancellation reason as text: a string as it is, an Error by its message, anything else described. */
