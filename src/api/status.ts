@@ -529,7 +529,7 @@ function openIterator(source: StatusUpdates): {
 } {
   const asyncIt = (source as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator];
   const iterator = asyncIt ? asyncIt.call(source) : (source as Iterable<unknown>)[Symbol.iterator]();
-  if (iterator === null || typeof iterator !== 'object' || typeof iterator.next !== 'function') {
+  if (typeof (iterator as Partial<Iterator<unknown>> | null)?.next !== 'function') {
     throw new InvalidArgumentError(`the updates' iterator has no next() method: ${describe(iterator)}`);
   }
   return { iterator, sync: !asyncIt };

@@ -807,7 +807,29 @@ describe('issue 7 item 18: behaviours the mutation run found unpinned', () => {
     expect(() => Status.watchable(noNext as never, { system })).toThrow(
       /^the updates' iterator has no next\(\) method: \[object Object\]$/,
     );
+    for (const bad of [null, 42]) {
+      const it = { [Symbol.asyncIterator]: () => bad };
+      expect(() => Status.watchable(it as never, { system })).toThrow(
+        `the updates' iterator has no next() method: ${bad}`,
+      );
+    }
+    expect(() => Status.watchable((() => () => 1) as never, { system })).toThrow(/got \[object Function\]$/);
     expect(system.detachedCount).toBe(0);
+  });
+
+  it('issue 7 item 18: cancelling a watchable whose iterator has no return() logs nothing', async () => {
+    const { lines, logger } = captureLogs();
+    const sys = createSystem({ clock, logger });
+    const iterator = {
+      next: () => new Promise<IteratorResult<StatusProgress>>(() => {}),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    const st = Status.watchable(iterator, { system: sys });
+    st.cancel();
+    await flush();
+    expect(st.state).toBe('cancelled');
+    expect(lines).toEqual([]);
+    void sys.stop();
   });
 
   it('issue 7 item 18: a watchable stops consuming its iterator once the status is done', async () => {
