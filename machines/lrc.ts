@@ -28,7 +28,7 @@
  * cannot change anything (other commands', and, unless `parity`, v1 statuses repeating the last one). The status bookkeeping
  * (de-duplication, stale events, v1 result ordering) is the pure reducer in `lrcReducer.ts`.
  */
-import { type ActorRefFrom, assign, cancel, emit, enqueueActions, fromCallback, sendTo, setup } from 'xstate';
+import { type ActorRefFrom, assign, emit, enqueueActions, fromCallback, sendTo, setup } from 'xstate';
 import { isNever } from '../src/api/duration.js';
 import {
   CLIENT_PROTOCOL_VERSIONS,
@@ -223,11 +223,11 @@ export const lrcMachine = setup({
         deliver(context, [{ error: lrcErrors.resultTimeoutStack(error, device, command) }, update]),
       );
     }),
+    /** fetchingResult is only left for a final state: the delayed event goes with the actor, as DEADLINE does. */
     armResultTimeout: enqueueActions(({ context, enqueue }) => {
       if (!isNever(context.resultTimeout))
-        enqueue.raise({ type: 'RESULT_TIMEOUT' }, { delay: context.resultTimeout, id: 'resultTimeout' });
+        enqueue.raise({ type: 'RESULT_TIMEOUT' }, { delay: context.resultTimeout });
     }),
-    disarmResultTimeout: cancel('resultTimeout'),
     holdCheckedTerminal: assign({
       pendingTerminal: ({ event }) => ({ status: (event as Ev<'STATUS_CHECKED'>).status }),
     }),
@@ -393,7 +393,6 @@ export const lrcMachine = setup({
         // bounded by `resultTimeout`; an event carrying the result may still come first
         fetchingResult: {
           entry: ['readResult', 'armResultTimeout'],
-          exit: 'disarmResultTimeout',
           on: {
             RESULT_READ: { actions: 'deliverFetchedResult' },
             RESULT_FAILED: { actions: 'deliverResultFailure' },

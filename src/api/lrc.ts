@@ -291,7 +291,7 @@ export const lrcLogic = lrcMachine.provide({
         if (command.type === 'CONNECT') void subscribe(command.attributes);
         else if (command.type === 'INVOKE') void invoke();
         else if (command.type === 'CHECK_STATUS') void checkStatus(command.commandId);
-        else void readResult();
+        else if (command.type === 'READ_RESULT') void readResult();
       });
 
       // negotiation (unless the machine knew the versions), shared with calls on the same device when cached

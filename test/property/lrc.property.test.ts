@@ -26,6 +26,7 @@ import { createSystem } from '../../src/engine/system.js';
 import { CommandError, DevFailed, TimeoutError } from '../../src/errors.js';
 import { TestClock } from '../../src/testing/testClock.js';
 import { flush, ScriptedPort } from '../support/lrcHarness.js';
+import { propertyRuns } from '../support/propertyRuns.js';
 
 type Kind = 'ok' | 'fail' | 'reject' | 'execRejected' | 'unknown';
 const COMMAND: Record<Kind, string> = {
@@ -268,7 +269,7 @@ describe('LRC client, model-based', () => {
         await system.stop();
         expect(clock.pending).toBe(0);
       }),
-      { numRuns: 1000 },
+      { numRuns: propertyRuns(1000) },
     );
   }, 60_000);
 });
