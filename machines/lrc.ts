@@ -15,7 +15,8 @@
  *                     (DevFailed or TimeoutError), then the terminal status)
  *   any failure before submission ──► notStarted (callback, versions, subscribe, invoke, REJECTED, other code, an
  *   accepted reply without a command id)
- *   UNSUBSCRIBE ──► released (by the caller, its AbortSignal, or the system stopping: the event's error is kept)
+ *   UNSUBSCRIBE ──► released (by the caller, its AbortSignal, or the system stopping: the event's error is kept;
+ *   when the system stops, a submitted call's callback gets it as a last {error} update)
  *   DEADLINE ──► timedOut: raised `deadline` ms after the start; no timer is armed without a deadline or with an
  *   infinite one (the delayed event is cancelled when the actor ends)
  *
@@ -160,6 +161,12 @@ export const lrcMachine = setup({
         lrcErrors.timeout(context.command, context.device.name, context.deadline, context.commandId),
     }),
     recordRelease: assign({ error: ({ event }) => (event as { error?: Error }).error ?? null }),
+    notifyRelease: enqueueActions(({ context, event, enqueue }) => {
+      const { error, notify } = event as Ev<'UNSUBSCRIBE'>;
+      if (!notify || !error || context.commandId === null) return;
+      const errors = lrcErrors.released(error, ...where(context)).errors;
+      enqueue(() => deliver(context, [{ error: errors }]));
+    }),
     bufferEvent: assign({
       buffered: ({ context, event }) => {
         const e = (event as Ev<'DEVICE_EVENT'>).event;
@@ -279,7 +286,7 @@ export const lrcMachine = setup({
   // a timer only when there is a deadline; it goes when the actor ends
   entry: 'armDeadline',
   on: {
-    UNSUBSCRIBE: { target: '#lrc.released', actions: 'recordRelease' },
+    UNSUBSCRIBE: { target: '#lrc.released', actions: ['recordRelease', 'notifyRelease'] },
     DEADLINE: { target: '#lrc.timedOut', actions: 'recordTimeout' },
   },
   output: ({ context }) => ({

@@ -107,6 +107,9 @@ export const lrcErrors = {
   /** The error stack a TimeoutError of the result read gives the callback (`{error}` update). */
   resultTimeoutStack: (error: TimeoutError, device: string, command: string) =>
     invokeLrcFailure(error, READ_RESULT_DESC, origin(device, command)).errors,
+  /** The call ended while its command went on (the system stopped): the `{error}` update telling the callback. */
+  released: (error: Error, device: string, command: string) =>
+    invokeLrcFailure(error, `${command} is no longer followed.`, origin(device, command)),
   timeout: (command: string, device: string, deadline: number | null, commandId: string | null) =>
     new TimeoutError(
       `${command} on ${device} did not finish within ${deadline} ms` +

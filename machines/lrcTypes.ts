@@ -88,7 +88,11 @@ export type LrcEvent =
   | { type: 'STATUS_CHECKED'; status: TaskStatus }
   /** The check failed, or answered something that is not a status name. */
   | { type: 'STATUS_CHECK_FAILED'; error: unknown }
-  | { type: 'UNSUBSCRIBE'; error?: Error }
+  /**
+   * End the call (the command goes on). `error` is kept as the outcome's error; with `notify`, a submitted call's
+   * callback also gets it as a last `{error}` update (the system stopping: the caller did not ask for the end).
+   */
+  | { type: 'UNSUBSCRIBE'; error?: Error; notify?: boolean }
   /** Raised by the machine itself `deadline` ms after the start (only when there is a deadline). */
   | { type: 'DEADLINE' };
 

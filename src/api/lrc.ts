@@ -352,7 +352,10 @@ function mentions(event: AttributeEvent, commandId: string): boolean {
 export class LrcSubscriptions implements Disposable {
   readonly commandId: string;
   readonly protocolVersion: number;
-  /** Resolves when the monitoring ends: terminal status, unsubscribe, deadline or system stop. Never rejects. */
+  /**
+   * Resolves when the monitoring ends: terminal status, unsubscribe, deadline or system stop (outcome `released`
+   * with a SystemStoppedError; the callback's last update is then an `{error}` saying so). Never rejects.
+   */
   readonly finished: Promise<LrcOutput>;
   readonly #actor: Actor<typeof lrcLogic>;
 
@@ -599,7 +602,7 @@ export function launchLrc(
       knownVersions: options.negotiation === 'cached' ? cachedLrcNegotiation(device) : undefined,
     },
     // the system stopping ends the call while its actor runs: subscriptions released, SystemStoppedError kept
-    onSystemStop: (error) => actor?.send({ type: 'UNSUBSCRIBE', error }),
+    onSystemStop: (error) => actor?.send({ type: 'UNSUBSCRIBE', error, notify: true }),
     observer: {
       next: (snapshot) => {
         last = snapshot;

@@ -226,9 +226,10 @@ describe('issue 7 item 9: one duration rule for the LRC facades', () => {
 describe('issue 7 item 11: system.stop() ends pending LRCs', () => {
   it('issue 7 item 11: a monitored LRC ends with SystemStoppedError and releases every subscription (v1 and v2)', async () => {
     const ports = [new ScriptedPort(device), new ScriptedPort(device)];
+    const logs: LrcUpdate[][] = [[], []];
     const subs = await Promise.all(
       ports.map((port, i) =>
-        invokeLrc(() => {}, port, i ? 'Standby' : 'On', undefined, {
+        invokeLrc((u) => logs[i].push(u), port, i ? 'Standby' : 'On', undefined, {
           system,
           clientVersions: [1, i ? 1 : 2],
         }),
@@ -243,6 +244,23 @@ describe('issue 7 item 11: system.stop() ends pending LRCs', () => {
       expect(out.error).toBeInstanceOf(SystemStoppedError);
       expect(out.commandId).toBe(s.commandId);
       expect(ports[i].open).toBe(0);
+      // the callback learns it too: a last {error} update
+      expect(logs[i].at(-1)).toEqual({
+        error: [
+          {
+            reason: 'SystemStoppedError',
+            desc: 'the actor system was stopped',
+            origin: `invokeLrc(test/reference/1, ${i ? 'Standby' : 'On'})`,
+            severity: 'ERR',
+          },
+          {
+            reason: 'SKA_InvokeLrcFailed',
+            desc: `${i ? 'Standby' : 'On'} is no longer followed.`,
+            origin: `invokeLrc(test/reference/1, ${i ? 'Standby' : 'On'})`,
+            severity: 'ERR',
+          },
+        ],
+      });
     }
     expect(device.subscriptionCount).toBe(0);
     expect(system.detachedCount).toBe(0);
