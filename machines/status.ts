@@ -81,7 +81,7 @@ export const statusMachine = setup({
   guards: {
     /** A deadline that can fall due: a timeout is set and timeout + settleTime is finite. */
     hasTimeout: ({ context }) =>
-      context.timeout !== null && Number.isFinite(context.timeout + context.settleTime),
+      context.timeout !== null && context.timeout + context.settleTime < Number.POSITIVE_INFINITY,
     mustSettle: ({ context }) => context.settleTime > 0,
   },
   delays: {
@@ -89,11 +89,12 @@ export const statusMachine = setup({
     settle: ({ context }) => context.settleTime,
   },
   actions: {
+    // only taken on FAIL/CANCEL and on PROGRESS respectively
     recordError: assign({
-      error: ({ event }) => (event.type === 'FAIL' || event.type === 'CANCEL' ? event.error : null),
+      error: ({ event }) => (event as Extract<StatusEvent, { error: Error }>).error,
     }),
     recordProgress: assign({
-      progress: ({ event }) => (event.type === 'PROGRESS' ? event.update : null),
+      progress: ({ event }) => (event as Extract<StatusEvent, { type: 'PROGRESS' }>).update,
     }),
     recordTimeout: assign({
       error: ({ context, self }) =>

@@ -631,6 +631,14 @@ describe('issue 7 item 18: behaviours the mutation run found unpinned', () => {
     expect((await it.next()).done).toBe(true);
   });
 
+  it('issue 7 item 18: the StatusTimeoutError message names the timeout and the settle time', () => {
+    const st = mk({ timeout: 50, settleTime: 7 });
+    clock.advance(57);
+    expect(st.exception()?.message).toBe(
+      `Status ${st.actor.id} failed to complete in specified timeout (timeout 50 ms + settleTime 7 ms).`,
+    );
+  });
+
   it('issue 7 item 18: ids, getters, names and toString', () => {
     const [a, b] = [mk({ timeout: 5, settleTime: 2, name: 'move-x' }), mk()];
     expect(a.actor.id).toMatch(/^status-\d+$/);
