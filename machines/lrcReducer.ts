@@ -96,7 +96,8 @@ function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]
     }
   }
   if ('result' in update && !next.resultSeen) next = { ...next, resultSeen: true };
-  if (next.terminal && next !== state && state.protocolVersion === 1 && !next.resultSeen) {
+  // (a terminal `next` is a new status: the reducer is not called once terminal)
+  if (next.terminal && state.protocolVersion === 1 && !next.resultSeen) {
     // hold the terminal status back until its result is known
     const held: LrcUpdate = { status: update.status };
     delete update.status;
@@ -115,7 +116,7 @@ export function replayLrcEvents(state: LrcProgress, events: readonly AttributeEv
     const step = reduceLrcEvent(progress, e);
     progress = step.progress;
     updates.push(...step.updates);
-    if (step.warnings.length) warnings.push(...step.warnings);
+    warnings.push(...step.warnings);
   }
   return { progress, updates, warnings };
 }
