@@ -87,7 +87,13 @@ export interface InspectorStats {
    * Per page: unsent bytes in its socket, batches queued for it (bytes, log lines) while its socket is above the
    * high-water mark, and log lines it lost when it fell so far behind that it was sent a fresh snapshot instead.
    */
-  clients: Array<{ bufferedAmount: number; queuedBytes: number; queuedEvents: number; dropped: number }>;
+  clients: Array<{
+    bufferedAmount: number;
+    queuedBytes: number;
+    queuedEvents: number;
+    dropped: number;
+    closing: boolean;
+  }>;
   liveActors: number;
 }
 
@@ -97,6 +103,8 @@ export interface Inspector {
   stats(): InspectorStats;
 }
 
+/** How long a closed client may take to answer the close frame before its socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
 /** Client messages refused (malformed, read-only, not allowed) before the client is closed with 1008. */
 const MAX_REFUSED = 20;
 /** Longest `id` echoed back in a reply. */
@@ -360,6 +368,9 @@ export async function startInspector(
     client.closing = true;
     client.clear();
     client.ws.close(code, reason);
+    // A client that does not read never answers the close frame: drop the socket after a short grace period
+    // (ws would wait 30 s), so a closed client holds nothing for long.
+    setTimeout(() => client.ws.terminate(), CLOSE_GRACE_MS).unref();
   };
 
   /** Send one frame, counted against the client's cap; at the cap the client is closed instead. */
@@ -568,6 +579,7 @@ export async function startInspector(
         queuedBytes: c.queuedBytes,
         queuedEvents: c.queuedEvents,
         dropped: c.dropped,
+        closing: c.closing,
       })),
     }),
     close: () => {
