@@ -54,6 +54,8 @@ export {
   type StatusCallback,
   type StatusOptions,
   type StatusProgress,
+  type StatusUpdates,
+  type StatusUpdatesFactory,
   type WatcherUpdate,
 } from './api/status.js';
 export {
