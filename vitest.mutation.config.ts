@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 
-// Mutation runs only (stryker.config.mjs, `npm run mutation`): the fast suites (unit, engine, property; not e2e,
+// Mutation runs only (stryker.config.mjs, `npm run mutation`): the fast suites (core, engine, tango, inspector, testing; not e2e,
 // cli, examples or the transition-coverage check), property tests at ORRERY_PROPERTY_RUNS runs (200 unless set),
 // transitions inspected but not recorded (test/support/mutation/transitions.ts), and a vite cache of its own so
 // concurrent Stryker sandboxes (which symlink node_modules) do not share one. ORRERY_MUTATION_EXCLUDE (globs, comma
@@ -14,7 +14,7 @@ export default defineConfig({
     alias: [{ find: '../support/transitions.js', replacement: here('test/support/mutation/transitions.ts') }],
   },
   test: {
-    include: ['test/unit/**/*.test.ts', 'test/engine/**/*.test.ts', 'test/property/**/*.test.ts'],
+    include: ['test/core/**/*.test.ts', 'test/engine/**/*.test.ts', 'test/tango/**/*.test.ts', 'test/inspector/**/*.test.ts', 'test/testing/**/*.test.ts'],
     exclude: [
       ...configDefaults.exclude,
       ...(process.env.ORRERY_MUTATION_EXCLUDE ?? '')

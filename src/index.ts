@@ -1,9 +1,9 @@
 // The public API of Orrery: re-exports only.
 
-export { backgroundTaskMachine, runStateOf } from '../machines/backgroundTask.js';
-export { lrcMachine } from '../machines/lrc.js';
-export { type StatusOutcome, statusMachine } from '../machines/status.js';
-export { type StreamingTaskOutcome, streamingTaskMachine } from '../machines/streamingTask.js';
+export { backgroundTaskMachine, runStateOf } from '../machines/core/backgroundTask.js';
+export { lrcMachine } from '../machines/tango/lrc.js';
+export { type StatusOutcome, statusMachine } from '../machines/core/status.js';
+export { type StreamingTaskOutcome, streamingTaskMachine } from '../machines/core/streamingTask.js';
 export {
   affectedIds,
   type BackoffPolicy,
@@ -12,8 +12,8 @@ export {
   type RestartStrategy,
   type RestartType,
   supervisorMachine,
-} from '../machines/supervisor.js';
-export { type TimeoutIteratorOutcome, timeoutIteratorMachine } from '../machines/timeoutIterator.js';
+} from '../machines/core/supervisor.js';
+export { type TimeoutIteratorOutcome, timeoutIteratorMachine } from '../machines/core/timeoutIterator.js';
 export {
   BackgroundTask,
   type BackgroundTaskOptions,
@@ -32,7 +32,7 @@ export {
   type LongRunningCommandOptions,
   type LrcResult,
   type RunOptions,
-} from './api/longRunningCommand.js';
+} from './protocols/tango/lrc/longRunningCommand.js';
 export {
   cachedLrcNegotiation,
   forgetLrcNegotiation,
@@ -48,7 +48,7 @@ export {
   resultCodeName,
   TaskStatus,
   taskStatusName,
-} from './api/lrc.js';
+} from './protocols/tango/lrc/invokeLrc.js';
 export {
   Status,
   type StatusCallback,
@@ -65,14 +65,14 @@ export {
   type StreamingTaskOptions,
 } from './api/streamingTask.js';
 export { TimeoutIterator, type TimeoutIteratorOptions } from './api/timeoutIterator.js';
-export type { AttributeEvent, DevicePort, Unsubscribe } from './devices/port.js';
+export type { AttributeEvent, DevicePort, Unsubscribe } from './protocols/tango/port.js';
 export {
   type CommandHandler,
   type CommandSpec,
   type SimulatedTask,
   SkaDeviceSimulator,
   type SkaDeviceSimulatorOptions,
-} from './devices/skaDeviceSimulator.js';
+} from './protocols/tango/sim/skaDeviceSimulator.js';
 export { type Clock, realClock } from './engine/clock.js';
 export { type EngineEvent, InspectionBus } from './engine/inspectionBus.js';
 export { type Logger, silentLogger } from './engine/logging.js';

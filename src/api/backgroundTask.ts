@@ -10,7 +10,7 @@ import {
   RunState,
   type RunStateName,
   runStateOf,
-} from '../../machines/backgroundTask.js';
+} from '../../machines/core/backgroundTask.js';
 import { checkLogger, type Logger } from '../engine/logging.js';
 import { Supervisor } from '../engine/supervisor.js';
 import { getDefaultSystem, OrrerySystem } from '../engine/system.js';

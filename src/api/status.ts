@@ -10,7 +10,7 @@
  * SystemStoppedError (a CancelledError), so its callbacks run once, waiters reject and watchers end.
  */
 import type { Actor, SnapshotFrom } from 'xstate';
-import { type StatusOutcome, type StatusProgress, statusMachine } from '../../machines/status.js';
+import { type StatusOutcome, type StatusProgress, statusMachine } from '../../machines/core/status.js';
 import { getDefaultSystem, OrrerySystem } from '../engine/system.js';
 import {
   AggregateStatusError,

@@ -1,4 +1,4 @@
-import type { StatusProgress } from '../../machines/status.js';
+import type { StatusProgress } from '../../machines/core/status.js';
 
 /** ophyd-async `WatcherUpdate`, with times in milliseconds. */
 export interface WatcherUpdate extends StatusProgress {

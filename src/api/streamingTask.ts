@@ -8,7 +8,7 @@ import {
   type StreamingTaskOutcome,
   type StreamingTaskSnapshot,
   streamingTaskMachine,
-} from '../../machines/streamingTask.js';
+} from '../../machines/core/streamingTask.js';
 import { checkLogger, type Logger } from '../engine/logging.js';
 import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError, SystemStoppedError, toError } from '../errors.js';

@@ -8,7 +8,7 @@ import {
   type TimeoutIteratorOutcome,
   type TimeoutIteratorSnapshot,
   timeoutIteratorMachine,
-} from '../../machines/timeoutIterator.js';
+} from '../../machines/core/timeoutIterator.js';
 import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError, SystemStoppedError } from '../errors.js';
 import { checkSignal, checkSystem } from './backgroundTask.js';

@@ -2,9 +2,9 @@
  * The built-in SKA device simulator of the CLI and the demo, and the demo's cycling LRCs: On (success), Scan
  * aborted half-way, and Configure failing, over and over until stopped.
  */
-import { LongRunningCommand } from '../api/longRunningCommand.js';
-import { ResultCode } from '../devices/lrcWire.js';
-import { type SimulatedTask, SkaDeviceSimulator } from '../devices/skaDeviceSimulator.js';
+import { LongRunningCommand } from '../protocols/tango/lrc/longRunningCommand.js';
+import { ResultCode } from '../protocols/tango/wire.js';
+import { type SimulatedTask, SkaDeviceSimulator } from '../protocols/tango/sim/skaDeviceSimulator.js';
 import type { Logger } from '../engine/logging.js';
 import type { OrrerySystem } from '../engine/system.js';
 

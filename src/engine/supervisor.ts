@@ -1,6 +1,6 @@
 /** The handle users hold on a supervisor (`system.supervisor(name)`, `system.root`). */
 import type { AnyActorRef } from 'xstate';
-import type { ChildSpec } from '../../machines/supervisor.js';
+import type { ChildSpec } from '../../machines/core/supervisor.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { OrrerySystem } from './system.js';
 

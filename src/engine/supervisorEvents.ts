@@ -1,6 +1,6 @@
 /** How the engine reports what supervisors emit: pino log lines and engine events on the inspection bus. */
 import type { AnyActorRef } from 'xstate';
-import type { SupervisorEmitted } from '../../machines/supervisor.js';
+import type { SupervisorEmitted } from '../../machines/core/supervisor.js';
 import { toError } from '../errors.js';
 import type { InspectionBus } from './inspectionBus.js';
 import type { Logger } from './logging.js';

@@ -29,7 +29,7 @@ import {
   type RestartStrategy,
   type RestartType,
   supervisorMachine,
-} from '../../machines/supervisor.js';
+} from '../../machines/core/supervisor.js';
 import { ActorRegistryError, InvalidArgumentError, SystemStoppedError, toError } from '../errors.js';
 import { type Clock, checkClock, realClock } from './clock.js';
 import { globalInspectors } from './globalInspection.js';

@@ -30,7 +30,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { AnyActorRef, AnyStateMachine } from 'xstate';
-import { supervisorMachine } from '../../machines/supervisor.js';
+import { supervisorMachine } from '../../machines/core/supervisor.js';
 import { SUP_PREFIX } from '../engine/supervisor.js';
 import type { OrrerySystem } from '../engine/system.js';
 import {

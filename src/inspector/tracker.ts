@@ -12,7 +12,7 @@ import type { EngineEvent } from '../engine/inspectionBus.js';
 import type { Logger } from '../engine/logging.js';
 import type { OrrerySystem } from '../engine/system.js';
 import type { ChartRegistry } from './charts.js';
-import { type LrcSummary, lrcFromContext, lrcFromDeviceEvent } from './lrcView.js';
+import { type LrcSummary, lrcFromContext, lrcFromDeviceEvent } from '../protocols/tango/view.js';
 import { copyStateValue, type Redactor, UNREADABLE } from './redact.js';
 
 export interface ActorView {

@@ -7,10 +7,10 @@
  * one untimed call per device (a client that has talked to its devices before). The simulated devices are part
  * of the measured loop: every change event goes to every subscriber of the device (20 calls each), as in Tango.
  */
-import type { InvokeLrcOptions } from '../../src/api/lrc.js';
-import { invokeLrc, TaskStatus } from '../../src/api/lrc.js';
-import { ResultCode } from '../../src/devices/lrcWire.js';
-import { SkaDeviceSimulator } from '../../src/devices/skaDeviceSimulator.js';
+import type { InvokeLrcOptions } from '../../src/protocols/tango/lrc/invokeLrc.js';
+import { invokeLrc, TaskStatus } from '../../src/protocols/tango/lrc/invokeLrc.js';
+import { ResultCode } from '../../src/protocols/tango/wire.js';
+import { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
 import { createSystem } from '../../src/engine/system.js';
 
 function percentile(sorted: Float64Array, p: number): number {

@@ -1,6 +1,6 @@
 /** Status benchmarks: lifecycles per second, heap per live pending Status, time to create many. */
 import { createActor } from 'xstate';
-import { statusMachine } from '../../machines/status.js';
+import { statusMachine } from '../../machines/core/status.js';
 import { Status } from '../../src/api/status.js';
 import { createSystem } from '../../src/engine/system.js';
 

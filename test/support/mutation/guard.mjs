@@ -1,5 +1,5 @@
 // The guard of the `vitest-guarded` Stryker test runner (see guardedVitestRunner.mjs), kept free of the runner so
-// it can be unit-tested: test/unit/mutationGuard.test.ts.
+// it can be unit-tested: test/support/mutation/guard.test.ts.
 import path from 'node:path';
 import { DryRunStatus, TestStatus } from '@stryker-mutator/api/test-runner';
 

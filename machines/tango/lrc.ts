@@ -1,0 +1,419 @@
+/**
+ * The client side of an SKA Long Running Command (ska-tango-base `invoke_lrc`) as an XState v5 machine.
+ *
+ *   validating ──► session ─────────────────────────────────────────────────────────────────► finished
+ *                   │ (invokes deviceIo, the one I/O actor: negotiation, the attribute subscriptions, the
+ *                   │  invocation and the v1 result read; leaving `session` stops it, which unsubscribes)
+ *                   ├ negotiating ──NEGOTIATED──► subscribing ──SUBSCRIBED──► invoking ──INVOKED──► monitoring
+ *                   │   (value events wait in deviceIo until the command id is known, then come in one batch)
+ *                   ├ monitoring: submitted ─► staging ─► queued ─► inProgress
+ *                   │   (waiting events replayed on entry; a terminal status ends it)
+ *                   │   └ reconciling (`reconcile` only: after an error event, CheckLongRunningCommandStatus;
+ *                   │     a terminal answer ends it, v1 via fetchingResult; otherwise back to the status states)
+ *                   └ fetchingResult (v1 only: terminal status came before its result; the read is bounded by
+ *                     `resultTimeout`: a failed or unanswered read gives an {error} update, the output's error
+ *                     (DevFailed or TimeoutError), then the terminal status)
+ *   any failure before submission ──► notStarted (callback, versions, subscribe, invoke, REJECTED, other code, an
+ *   accepted reply without a command id)
+ *   UNSUBSCRIBE ──► released (by the caller, its AbortSignal, or the system stopping: the event's error is kept;
+ *   when the system stops, a submitted call's callback gets it as a last {error} update)
+ *   DEADLINE ──► timedOut: raised `deadline` ms after the start; no timer is armed without a deadline or with an
+ *   infinite one (the delayed event is cancelled when the actor ends)
+ *
+ * With the protocol versions known from an earlier call (`knownVersions`), validating goes straight to
+ * `session.subscribing`, or to notStarted if they do not overlap the client's.
+ *
+ * No I/O here: the device calls are done by the `deviceIo` actor, supplied with `.provide()` (src/protocols/tango/lrc/invokeLrc.ts
+ * implements it on a `DevicePort`, with an optional per-device negotiation cache). The machine drives it with
+ * CONNECT, INVOKE, READ_RESULT and CHECK_STATUS; it answers with the events of `LrcEvent`, after dropping the events that
+ * cannot change anything (other commands', and, unless `parity`, v1 statuses repeating the last one). The status bookkeeping
+ * (de-duplication, stale events, v1 result ordering) is the pure reducer in `lrcReducer.ts`.
+ */
+import { type ActorRefFrom, assign, emit, enqueueActions, fromCallback, sendTo, setup } from 'xstate';
+import { isNever } from '../../src/api/duration.js';
+import {
+  CLIENT_PROTOCOL_VERSIONS,
+  decodeLrcEvent,
+  isTerminalStatus,
+  LRC_ATTRIBUTES,
+  type LrcUpdate,
+  lrcAttributesFor,
+  ResultCode,
+  TaskStatus,
+} from '../../src/protocols/tango/wire.js';
+import { deliver, progressFields } from './lrcDelivery.js';
+import { acceptedCommandId, lrcErrors, parseReply } from './lrcErrors.js';
+import { reduceLrcEvent, replayLrcEvents } from './lrcReducer.js';
+import type {
+  LrcContext,
+  LrcEmitted,
+  LrcEvent,
+  LrcInput,
+  LrcIoCommand,
+  LrcIoInput,
+  LrcOutcome,
+  LrcOutput,
+} from './lrcTypes.js';
+
+export { invokeLrcFailure } from './lrcErrors.js';
+export type * from './lrcTypes.js';
+
+/** Events kept before the command id is known; older ones are dropped beyond this. */
+export const MAX_BUFFERED_EVENTS = 1000;
+/**
+ * v1: how long the result read after a terminal status may take by default (Tango's default client timeout is
+ * 3 s); `resultTimeout` overrides it.
+ */
+export const DEFAULT_RESULT_TIMEOUT_MS = 3000;
+
+type Ev<T extends LrcEvent['type']> = Extract<LrcEvent, { type: T }>;
+/** The server's (min, max): just negotiated, or known from the start. */
+const negotiated = (context: LrcContext, e: LrcEvent) =>
+  e.type === 'NEGOTIATED' ? e.versions : (context.knownVersions ?? null);
+const reply = (e: LrcEvent) => (e as Ev<'INVOKED'>).reply;
+const failure = (e: LrcEvent) => (e as { error?: unknown }).error;
+const where = (context: LrcContext) => [context.device.name, context.command] as const;
+
+export const lrcMachine = setup({
+  types: {
+    context: {} as LrcContext,
+    events: {} as LrcEvent,
+    input: {} as LrcInput,
+    output: {} as LrcOutput,
+    emitted: {} as LrcEmitted,
+  },
+  actors: {
+    /**
+     * The device I/O of one call. On start: reads the protocol versions (NEGOTIATED with (min, max) or null when
+     * the device has no such attribute, or NEGOTIATION_FAILED). CONNECT: subscribes (DEVICE_EVENT, then
+     * SUBSCRIBED or SUBSCRIBE_FAILED); value events wait until the command id is known. INVOKE: runs the command
+     * (INVOKED or INVOKE_FAILED). READ_RESULT (v1): RESULT_READ or RESULT_FAILED. Stopping it unsubscribes.
+     */
+    deviceIo: fromCallback<LrcIoCommand, LrcIoInput, LrcEvent>(({ sendBack }) => {
+      sendBack({ type: 'NEGOTIATION_FAILED', error: new Error("lrc machine: 'deviceIo' not provided") });
+    }),
+  },
+  guards: {
+    callbackIsInvalid: ({ context }) => typeof context.callback !== 'function' || context.callback.length > 1,
+    versionsUnknown: ({ context }) => context.knownVersions === undefined,
+    versionsOverlap: ({ context, event }) => {
+      const [smin, smax] = negotiated(context, event) ?? [1, 1];
+      const [cmin, cmax] = context.clientVersions;
+      return smin <= cmax && cmin <= smax;
+    },
+    /** QUEUED or STARTED with a command id (a non-empty string): anything else cannot be followed. */
+    accepted: ({ event }) => acceptedCommandId(reply(event)) !== undefined,
+    rejected: ({ event }) => parseReply(reply(event))?.code === ResultCode.REJECTED,
+    statusIsStaging: ({ context }) => context.status === TaskStatus.STAGING,
+    statusIsQueued: ({ context }) => context.status === TaskStatus.QUEUED,
+    statusIsInProgress: ({ context }) => context.status === TaskStatus.IN_PROGRESS,
+    terminalDelivered: ({ context }) => context.terminal,
+    awaitingResult: ({ context }) => context.pendingTerminal !== null,
+    reconcileAfterError: ({ context, event }) =>
+      context.reconcile && (event as Ev<'DEVICE_EVENT'>).event.errors !== undefined,
+    checkedTerminal: ({ event }) => isTerminalStatus((event as Ev<'STATUS_CHECKED'>).status),
+    /** v1 without the result yet: read it first, as when a terminal status event comes before it. */
+    checkedTerminalNeedsResult: ({ context, event }) =>
+      isTerminalStatus((event as Ev<'STATUS_CHECKED'>).status) &&
+      context.protocolVersion === 1 &&
+      !context.resultSeen,
+  },
+  actions: {
+    recordInvalidCallback: assign({ error: () => lrcErrors.invalidCallback() }),
+    chooseVersion: assign(({ context, event }) => {
+      const server = negotiated(context, event);
+      const [, smax] = server ?? [1, 1];
+      return { serverVersions: server, protocolVersion: Math.min(smax, context.clientVersions[1]) };
+    }),
+    recordIncompatible: assign({
+      error: ({ context, event }) =>
+        lrcErrors.incompatible(context.clientVersions, negotiated(context, event)),
+    }),
+    recordNegotiationFailure: assign({
+      error: ({ context, event }) => lrcErrors.negotiation(failure(event), ...where(context)),
+    }),
+    recordSubscribeFailure: assign({
+      error: ({ context, event }) =>
+        lrcErrors.subscribe(failure(event), (event as Ev<'SUBSCRIBE_FAILED'>).attribute, ...where(context)),
+    }),
+    recordInvokeFailure: assign({
+      error: ({ context, event }) => lrcErrors.invoke(failure(event), context.args, ...where(context)),
+    }),
+    recordRejection: assign({
+      buffered: [],
+      replyCode: ResultCode.REJECTED,
+      error: ({ context, event }) => lrcErrors.rejected(context.command, reply(event)),
+    }),
+    recordUnexpectedCode: assign({
+      buffered: [],
+      replyCode: ({ event }) => parseReply(reply(event))?.code ?? null,
+      error: ({ context, event }) => lrcErrors.unexpectedCode(context.command, reply(event)),
+    }),
+    /** The command id, and the events about it that came before it (after the error events kept here). */
+    recordCommandId: assign(({ context, event }) => {
+      const r = reply(event);
+      const held = (event as Ev<'INVOKED'>).held;
+      const buffered = held.length ? [...context.buffered, ...held] : context.buffered;
+      return { commandId: acceptedCommandId(r)!, replyCode: parseReply(r)!.code, buffered };
+    }),
+    recordTimeout: assign({
+      error: ({ context }) =>
+        lrcErrors.timeout(context.command, context.device.name, context.deadline, context.commandId),
+    }),
+    recordRelease: assign({ error: ({ event }) => (event as { error?: Error }).error ?? null }),
+    notifyRelease: enqueueActions(({ context, event, enqueue }) => {
+      const { error, notify } = event as Ev<'UNSUBSCRIBE'>;
+      if (!notify || !error || context.commandId === null) return;
+      const errors = lrcErrors.released(error, ...where(context)).errors;
+      enqueue(() => deliver(context, [{ error: errors }]));
+    }),
+    bufferEvent: assign({
+      buffered: ({ context, event }) => {
+        const e = (event as Ev<'DEVICE_EVENT'>).event;
+        const kept =
+          context.buffered.length >= MAX_BUFFERED_EVENTS ? context.buffered.slice(1) : context.buffered;
+        return [...kept, e];
+      },
+    }),
+    connect: sendTo('io', ({ context }) => ({
+      type: 'CONNECT' as const,
+      attributes: lrcAttributesFor(context.protocolVersion!),
+    })),
+    invoke: sendTo('io', { type: 'INVOKE' as const }),
+    readResult: sendTo('io', { type: 'READ_RESULT' as const }),
+    checkStatus: sendTo('io', ({ context }) => ({
+      type: 'CHECK_STATUS' as const,
+      commandId: context.commandId!,
+    })),
+    announceSubmitted: emit(({ context }) => ({
+      type: 'lrc.submitted' as const,
+      commandId: context.commandId!,
+      protocolVersion: context.protocolVersion!,
+    })),
+    replayBufferedEvents: enqueueActions(({ context, enqueue }) => {
+      if (!context.buffered.length) return;
+      const step = replayLrcEvents(context, context.buffered);
+      enqueue.assign({ ...progressFields(step.progress), buffered: [] });
+      for (const message of step.warnings) enqueue.emit({ type: 'lrc.warning', message });
+      if (step.updates.length) enqueue(() => deliver(context, step.updates));
+    }),
+    applyDeviceEvent: enqueueActions(({ context, event, enqueue }) => {
+      const step = reduceLrcEvent(context, (event as Ev<'DEVICE_EVENT'>).event);
+      if (step.progress !== context) enqueue.assign(progressFields(step.progress));
+      for (const message of step.warnings) enqueue.emit({ type: 'lrc.warning', message });
+      if (step.updates.length) enqueue(() => deliver(context, step.updates));
+    }),
+    /** v1: the result read after a terminal status that came first; then the held-back status. */
+    deliverFetchedResult: enqueueActions(({ context, event, enqueue }) => {
+      const value = (event as Ev<'RESULT_READ'>).value;
+      const decoded = decodeLrcEvent(LRC_ATTRIBUTES.result, value, context.commandId!);
+      const updates: LrcUpdate[] = decoded ? [decoded.update] : [];
+      for (const message of decoded?.warnings ?? []) enqueue.emit({ type: 'lrc.warning', message });
+      updates.push(context.pendingTerminal!);
+      enqueue.assign({ status: context.pendingTerminal!.status!, terminal: true, pendingTerminal: null });
+      enqueue(() => deliver(context, updates));
+    }),
+    /** v1: the result read failed: its error (an `{error}` update and the output's error), then the status. */
+    deliverResultFailure: enqueueActions(({ context, event, enqueue }) => {
+      const error = lrcErrors.resultRead(failure(event), ...where(context));
+      const update = context.pendingTerminal!;
+      enqueue.assign({ status: update.status!, terminal: true, pendingTerminal: null, error });
+      enqueue(() => deliver(context, [{ error: error.errors }, update]));
+    }),
+    /** v1: the result read did not answer in time: a TimeoutError (as above), then the status. */
+    deliverResultTimeout: enqueueActions(({ context, enqueue }) => {
+      const [device, command] = where(context);
+      const error = lrcErrors.resultTimeout(command, device, context.resultTimeout, context.commandId);
+      const update = context.pendingTerminal!;
+      enqueue.assign({ status: update.status!, terminal: true, pendingTerminal: null, error });
+      enqueue(() =>
+        deliver(context, [{ error: lrcErrors.resultTimeoutStack(error, device, command) }, update]),
+      );
+    }),
+    /** fetchingResult is only left for a final state: the delayed event goes with the actor, as DEADLINE does. */
+    armResultTimeout: enqueueActions(({ context, enqueue }) => {
+      if (!isNever(context.resultTimeout))
+        enqueue.raise({ type: 'RESULT_TIMEOUT' }, { delay: context.resultTimeout });
+    }),
+    holdCheckedTerminal: assign({
+      pendingTerminal: ({ event }) => ({ status: (event as Ev<'STATUS_CHECKED'>).status }),
+    }),
+    deliverCheckedTerminal: enqueueActions(({ context, event, enqueue }) => {
+      const status = (event as Ev<'STATUS_CHECKED'>).status;
+      enqueue.assign({ status, terminal: true });
+      enqueue(() => deliver(context, [{ status }]));
+    }),
+    deliverCheckFailure: enqueueActions(({ context, event, enqueue }) => {
+      const error = lrcErrors.statusCheck(failure(event), context.commandId!, ...where(context));
+      enqueue.emit({ type: 'lrc.warning', message: error.message });
+      enqueue(() => deliver(context, [{ error: error.errors }]));
+    }),
+    armDeadline: enqueueActions(({ context, enqueue }) => {
+      if (!isNever(context.deadline)) enqueue.raise({ type: 'DEADLINE' }, { delay: context.deadline! });
+    }),
+    recordOutcome: assign({
+      outcome: (_, params: { outcome: LrcOutcome }) => params.outcome,
+    }),
+  },
+}).createMachine({
+  id: 'lrc',
+  context: ({ input }) => ({
+    device: input.device,
+    command: input.command,
+    args: input.args,
+    callback: input.callback,
+    onCallbackError: input.onCallbackError ?? (() => {}),
+    parity: input.parity ?? false,
+    deadline: input.deadline ?? null,
+    resultTimeout: input.resultTimeout ?? DEFAULT_RESULT_TIMEOUT_MS,
+    reconcile: input.reconcile ?? false,
+    clientVersions: input.clientVersions ?? CLIENT_PROTOCOL_VERSIONS,
+    cacheNegotiation: input.cacheNegotiation ?? false,
+    knownVersions: input.knownVersions,
+    serverVersions: null,
+    protocolVersion: null,
+    commandId: null,
+    buffered: [],
+    replyCode: null,
+    status: null,
+    terminal: false,
+    resultSeen: false,
+    pendingTerminal: null,
+    outcome: null,
+    error: null,
+  }),
+  initial: 'validating',
+  // a timer only when there is a deadline; it goes when the actor ends
+  entry: 'armDeadline',
+  on: {
+    UNSUBSCRIBE: { target: '#lrc.released', actions: ['recordRelease', 'notifyRelease'] },
+    DEADLINE: { target: '#lrc.timedOut', actions: 'recordTimeout' },
+  },
+  output: ({ context }) => ({
+    outcome: context.outcome!,
+    status: context.status,
+    commandId: context.commandId,
+    protocolVersion: context.protocolVersion,
+    replyCode: context.replyCode,
+    error: context.error,
+  }),
+  states: {
+    validating: {
+      always: [
+        { guard: 'callbackIsInvalid', target: 'notStarted', actions: 'recordInvalidCallback' },
+        { guard: 'versionsUnknown', target: 'session' },
+        // versions known from an earlier call: straight to subscribing
+        { guard: 'versionsOverlap', target: 'session.subscribing', actions: 'chooseVersion' },
+        { target: 'notStarted', actions: 'recordIncompatible' },
+      ],
+    },
+    session: {
+      invoke: {
+        id: 'io',
+        src: 'deviceIo',
+        input: ({ context }) => ({
+          device: context.device,
+          command: context.command,
+          args: context.args,
+          cacheNegotiation: context.cacheNegotiation,
+          negotiate: context.knownVersions === undefined,
+          parity: context.parity,
+        }),
+      },
+      always: { guard: 'terminalDelivered', target: 'finished' },
+      initial: 'negotiating',
+      states: {
+        negotiating: {
+          on: {
+            NEGOTIATED: [
+              { guard: 'versionsOverlap', target: 'subscribing', actions: 'chooseVersion' },
+              { target: '#lrc.notStarted', actions: 'recordIncompatible' },
+            ],
+            NEGOTIATION_FAILED: { target: '#lrc.notStarted', actions: 'recordNegotiationFailure' },
+          },
+        },
+        subscribing: {
+          entry: 'connect',
+          on: {
+            SUBSCRIBED: { target: 'invoking' },
+            SUBSCRIBE_FAILED: { target: '#lrc.notStarted', actions: 'recordSubscribeFailure' },
+            DEVICE_EVENT: { actions: 'bufferEvent' },
+          },
+        },
+        invoking: {
+          entry: 'invoke',
+          on: {
+            INVOKED: [
+              { guard: 'accepted', target: 'monitoring', actions: 'recordCommandId' },
+              { guard: 'rejected', target: '#lrc.notStarted', actions: 'recordRejection' },
+              { target: '#lrc.notStarted', actions: 'recordUnexpectedCode' },
+            ],
+            INVOKE_FAILED: { target: '#lrc.notStarted', actions: 'recordInvokeFailure' },
+            DEVICE_EVENT: { actions: 'bufferEvent' },
+          },
+        },
+        monitoring: {
+          entry: ['announceSubmitted', 'replayBufferedEvents'],
+          on: {
+            DEVICE_EVENT: [
+              { guard: 'reconcileAfterError', target: '.reconciling', actions: 'applyDeviceEvent' },
+              { actions: 'applyDeviceEvent' },
+            ],
+          },
+          always: { guard: 'awaitingResult', target: 'fetchingResult' },
+          initial: 'submitted',
+          states: {
+            submitted: {
+              always: [
+                { guard: 'statusIsStaging', target: 'staging' },
+                { guard: 'statusIsQueued', target: 'queued' },
+                { guard: 'statusIsInProgress', target: 'inProgress' },
+              ],
+            },
+            staging: {
+              always: [
+                { guard: 'statusIsQueued', target: 'queued' },
+                { guard: 'statusIsInProgress', target: 'inProgress' },
+              ],
+            },
+            queued: { always: { guard: 'statusIsInProgress', target: 'inProgress' } },
+            inProgress: {},
+            // one check at a time; events go on being applied meanwhile; `submitted` finds the status state again
+            reconciling: {
+              entry: 'checkStatus',
+              on: {
+                DEVICE_EVENT: { actions: 'applyDeviceEvent' },
+                STATUS_CHECKED: [
+                  {
+                    guard: 'checkedTerminalNeedsResult',
+                    target: '#lrc.session.fetchingResult',
+                    actions: 'holdCheckedTerminal',
+                  },
+                  { guard: 'checkedTerminal', target: '#lrc.finished', actions: 'deliverCheckedTerminal' },
+                  { target: 'submitted' }, // NOT_FOUND or not terminal: keep monitoring
+                ],
+                STATUS_CHECK_FAILED: { target: 'submitted', actions: 'deliverCheckFailure' },
+              },
+            },
+          },
+        },
+        // bounded by `resultTimeout`; an event carrying the result may still come first
+        fetchingResult: {
+          entry: ['readResult', 'armResultTimeout'],
+          on: {
+            RESULT_READ: { actions: 'deliverFetchedResult' },
+            RESULT_FAILED: { actions: 'deliverResultFailure' },
+            RESULT_TIMEOUT: { actions: 'deliverResultTimeout' },
+            DEVICE_EVENT: { actions: 'applyDeviceEvent' },
+          },
+        },
+      },
+    },
+    finished: { type: 'final', entry: { type: 'recordOutcome', params: { outcome: 'finished' } } },
+    notStarted: { type: 'final', entry: { type: 'recordOutcome', params: { outcome: 'notStarted' } } },
+    timedOut: { type: 'final', entry: { type: 'recordOutcome', params: { outcome: 'timedOut' } } },
+    released: { type: 'final', entry: { type: 'recordOutcome', params: { outcome: 'released' } } },
+  },
+});
+
+export type LrcActor = ActorRefFrom<typeof lrcMachine>;

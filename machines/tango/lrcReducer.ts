@@ -1,0 +1,122 @@
+/**
+ * What one change event means for one monitored LRC: the pure bookkeeping of the `lrc` machine.
+ *
+ * - Events about other commands are ignored; error events become `{error}` updates (subscription kept).
+ * - Statuses only move forward along STAGING → QUEUED → IN_PROGRESS → terminal (the SKA TaskStatus diagram; a
+ *   terminal status is accepted from any state, so a lost event cannot hang the client). A status lower than the
+ *   current one is stale (a late duplicate) and dropped. A repeat of the current status is dropped too, unless
+ *   `parity` is set on protocol v1, where upstream delivers it again whenever any command's status changes.
+ * - v1 only: when a terminal status arrives before its result (separate attributes, any order), the status is held
+ *   back until the result arrives or has been read, so `result` always precedes the terminal status.
+ * - v1 only, with `parity`: an unknown status gives its `{error}` update and then `{status: undefined}`, as upstream
+ *   calls `cb(status=None)` after the error callback (without parity, the error update only).
+ */
+import { decodeLrcEvent, isTerminalStatus, type LrcUpdate, TaskStatus } from '../../src/protocols/tango/wire.js';
+import type { AttributeEvent } from '../../src/protocols/tango/port.js';
+
+export interface LrcProgress {
+  protocolVersion: number | null;
+  commandId: string | null;
+  parity: boolean;
+  /** The last status delivered. */
+  status: TaskStatus | null;
+  /** A terminal status has been delivered: nothing more will be. */
+  terminal: boolean;
+  resultSeen: boolean;
+  /** v1: a terminal status waiting for its result. */
+  pendingTerminal: LrcUpdate | null;
+}
+
+export interface LrcStep {
+  /** The new bookkeeping (the same object when nothing changed). */
+  progress: LrcProgress;
+  updates: LrcUpdate[];
+  warnings: string[];
+}
+
+function rank(status: TaskStatus): number {
+  switch (status) {
+    case TaskStatus.STAGING:
+      return 0;
+    case TaskStatus.QUEUED:
+      return 1;
+    case TaskStatus.IN_PROGRESS:
+      return 2;
+    case TaskStatus.NOT_FOUND:
+      return -1;
+    default:
+      return 3;
+  }
+}
+
+const NOTHING: string[] = [];
+
+export function reduceLrcEvent(state: LrcProgress, event: AttributeEvent): LrcStep {
+  if (state.terminal || state.commandId === null) return { progress: state, updates: [], warnings: NOTHING };
+  if (event.errors) return { progress: state, updates: [{ error: event.errors }], warnings: NOTHING };
+  const decoded = decodeLrcEvent(event.attribute, event.value, state.commandId);
+  if (!decoded) return { progress: state, updates: [], warnings: NOTHING };
+  const step = reduceDecoded(state, decoded.update, decoded.warnings);
+  // upstream v1: convert() failed, so after cb(error=...) comes cb(status=None)
+  if (decoded.unknownStatus && state.parity && state.protocolVersion === 1)
+    step.updates.push({ status: undefined });
+  return step;
+}
+
+function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]): LrcStep {
+  if (state.pendingTerminal) {
+    // the held terminal status goes out right after the result; progress still passes, statuses do not
+    delete update.status;
+    if (!('result' in update))
+      return { progress: state, updates: Object.keys(update).length ? [update] : [], warnings };
+    const terminal = state.pendingTerminal;
+    return {
+      progress: {
+        ...state,
+        status: terminal.status!,
+        terminal: true,
+        resultSeen: true,
+        pendingTerminal: null,
+      },
+      updates: [update, terminal],
+      warnings,
+    };
+  }
+
+  let next = state;
+  if (update.status !== undefined) {
+    const s = update.status;
+    const current = state.status;
+    const repeat = current === s;
+    const stale = current !== null && !repeat && rank(s) < rank(current);
+    if (stale || rank(s) < 0 || (repeat && !(state.parity && state.protocolVersion === 1))) {
+      delete update.status;
+    } else if (!repeat) {
+      next = { ...next, status: s, terminal: isTerminalStatus(s) };
+    }
+  }
+  if ('result' in update && !next.resultSeen) next = { ...next, resultSeen: true };
+  // (a terminal `next` is a new status: the reducer is not called once terminal)
+  if (next.terminal && state.protocolVersion === 1 && !next.resultSeen) {
+    // hold the terminal status back until its result is known
+    const held: LrcUpdate = { status: update.status };
+    delete update.status;
+    next = { ...next, status: state.status, terminal: false, pendingTerminal: held };
+  }
+  const updates = Object.keys(update).length ? [update] : [];
+  return { progress: next, updates, warnings };
+}
+
+/** Apply buffered events in arrival order. */
+export function replayLrcEvents(state: LrcProgress, events: readonly AttributeEvent[]): LrcStep {
+  let progress = state;
+  const updates: LrcUpdate[] = [];
+  const warnings: string[] = [];
+  for (const e of events) {
+    const step = reduceLrcEvent(progress, e);
+    progress = step.progress;
+    updates.push(...step.updates);
+    warnings.push(...step.warnings);
+  }
+  return { progress, updates, warnings };
+}

@@ -1,0 +1,120 @@
+/** The types of the `lrc` machine (input, context, output, events, and what its `deviceIo` actor is asked). */
+import type { LrcUpdate, TaskStatus } from '../../src/protocols/tango/wire.js';
+import type { AttributeEvent, DevicePort } from '../../src/protocols/tango/port.js';
+import type { LrcProgress } from './lrcReducer.js';
+
+export interface LrcInput {
+  device: DevicePort;
+  command: string;
+  args?: unknown;
+  /** Receives every update; it must take one object argument. */
+  callback: (update: LrcUpdate) => void;
+  /** Called when the callback throws (the machine carries on); ignored by default. */
+  onCallbackError?: (error: unknown) => void;
+  /** v1: deliver repeated statuses as upstream does (default: de-duplicate). */
+  parity?: boolean;
+  /**
+   * The deadline: milliseconds from the start of the call (negotiation, submission and monitoring) until the whole
+   * call gives up with a TimeoutError (null or Infinity: never, no timer armed).
+   */
+  deadline?: number | null;
+  /**
+   * v1: milliseconds the result read after a terminal status may take (`DEFAULT_RESULT_TIMEOUT_MS` when null or
+   * absent; Infinity: no bound). When it expires, the call ends with a TimeoutError and the terminal status.
+   */
+  resultTimeout?: number | null;
+  /**
+   * After an error event while monitoring, ask the device `CheckLongRunningCommandStatus(commandId)`: a terminal
+   * status the events lost is delivered (default: no such check, as upstream).
+   */
+  reconcile?: boolean;
+  /** The client's supported protocol range; (1, 2) by default. */
+  clientVersions?: readonly [number, number];
+  /** Keep the device's protocol versions for later calls (default: negotiate per call, as upstream). */
+  cacheNegotiation?: boolean;
+  /** The device's protocol versions, known from an earlier call (null: it has none): no negotiation then. */
+  knownVersions?: readonly [number, number] | null;
+}
+
+export type LrcOutcome = 'finished' | 'notStarted' | 'timedOut' | 'released';
+
+export interface LrcContext extends LrcProgress {
+  device: DevicePort;
+  command: string;
+  args: unknown;
+  callback: (update: LrcUpdate) => void;
+  onCallbackError: (error: unknown) => void;
+  deadline: number | null;
+  resultTimeout: number;
+  reconcile: boolean;
+  clientVersions: readonly [number, number];
+  cacheNegotiation: boolean;
+  /** Known before the call (undefined: to be negotiated). */
+  knownVersions: readonly [number, number] | null | undefined;
+  serverVersions: readonly [number, number] | null;
+  /** Events that arrived before the command id was known. */
+  buffered: AttributeEvent[];
+  /** The result code the command returned. */
+  replyCode: number | null;
+  outcome: LrcOutcome | null;
+  error: Error | null;
+}
+
+export interface LrcOutput {
+  outcome: LrcOutcome;
+  status: TaskStatus | null;
+  commandId: string | null;
+  protocolVersion: number | null;
+  /** The result code the command returned (QUEUED, STARTED, REJECTED, ...), null if it never returned. */
+  replyCode: number | null;
+  error: Error | null;
+}
+
+/** What the `deviceIo` actor reports (and UNSUBSCRIBE, from the caller). */
+export type LrcEvent =
+  | { type: 'NEGOTIATED'; versions: readonly [number, number] | null }
+  | { type: 'NEGOTIATION_FAILED'; error: unknown }
+  | { type: 'DEVICE_EVENT'; event: AttributeEvent }
+  | { type: 'SUBSCRIBED' }
+  | { type: 'SUBSCRIBE_FAILED'; attribute: string; error: unknown }
+  /** The reply; when accepted, `held` has the value events about the command that came before it. */
+  | { type: 'INVOKED'; reply: unknown; held: readonly AttributeEvent[] }
+  | { type: 'INVOKE_FAILED'; error: unknown }
+  | { type: 'RESULT_READ'; value: unknown }
+  | { type: 'RESULT_FAILED'; error: unknown }
+  /** Raised by the machine itself when the v1 result read has not answered within `resultTimeout` ms. */
+  | { type: 'RESULT_TIMEOUT' }
+  /** The answer of `CheckLongRunningCommandStatus` (NOT_FOUND included). */
+  | { type: 'STATUS_CHECKED'; status: TaskStatus }
+  /** The check failed, or answered something that is not a status name. */
+  | { type: 'STATUS_CHECK_FAILED'; error: unknown }
+  /**
+   * End the call (the command goes on). `error` is kept as the outcome's error; with `notify`, a submitted call's
+   * callback also gets it as a last `{error}` update (the system stopping: the caller did not ask for the end).
+   */
+  | { type: 'UNSUBSCRIBE'; error?: Error; notify?: boolean }
+  /** Raised by the machine itself `deadline` ms after the start (only when there is a deadline). */
+  | { type: 'DEADLINE' };
+
+/** What the machine asks of the `deviceIo` actor. */
+export type LrcIoCommand =
+  | { type: 'CONNECT'; attributes: readonly string[] }
+  | { type: 'INVOKE' }
+  | { type: 'READ_RESULT' }
+  /** Run `CheckLongRunningCommandStatus(commandId)`: STATUS_CHECKED or STATUS_CHECK_FAILED. */
+  | { type: 'CHECK_STATUS'; commandId: string };
+
+export interface LrcIoInput {
+  device: DevicePort;
+  command: string;
+  args: unknown;
+  cacheNegotiation: boolean;
+  /** Read the protocol versions on start (NEGOTIATED or NEGOTIATION_FAILED); false when they are known. */
+  negotiate: boolean;
+  /** v1 parity: forward every status event (otherwise those repeating this command's last status are dropped). */
+  parity: boolean;
+}
+
+export type LrcEmitted =
+  | { type: 'lrc.submitted'; commandId: string; protocolVersion: number }
+  | { type: 'lrc.warning'; message: string };

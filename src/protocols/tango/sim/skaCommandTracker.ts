@@ -1,0 +1,209 @@
+/**
+ * The server side of SKA LRC bookkeeping (ska-tango-base `CommandTracker` plus the LRC attributes of
+ * `SKABaseDevice`): command ids, per-command status/progress/result, the removal of finished commands from the v1
+ * attributes after `removalTimeMs` (Infinity: never), the `lrcQueue`/`lrcExecuting`/`lrcFinished` lists (last 100
+ * finished, also consulted by `CheckLongRunningCommandStatus` as in ska-tango-base 1.2+), and the change events each
+ * `update()` pushes (v1: result, progress, then status; v2: one `_lrcEvent` per call).
+ */
+import { isNever } from '../../../api/duration.js';
+import type { Clock } from '../../../engine/clock.js';
+import { LRC_ATTRIBUTES, TaskStatus, taskStatusName } from '../wire.js';
+
+export interface TrackedCommand {
+  uid: string;
+  name: string;
+  status: TaskStatus;
+  progress?: number | string;
+  result?: unknown;
+  submittedAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+}
+
+export interface CommandUpdate {
+  status?: TaskStatus;
+  progress?: number | string;
+  result?: unknown;
+}
+
+/** The most recent finished commands kept in `lrcFinished` (`LRC_FINISHED_MAX_LENGTH`). */
+export const LRC_FINISHED_MAX_LENGTH = 100;
+
+const DEPRECATED_QUEUE_ATTRIBUTES = [
+  'longRunningCommandsInQueue',
+  'longRunningCommandIDsInQueue',
+  'longRunningCommandInProgress',
+];
+
+const FINISHED = new Set<number>([
+  TaskStatus.COMPLETED,
+  TaskStatus.ABORTED,
+  TaskStatus.FAILED,
+  TaskStatus.REJECTED,
+]);
+
+export class SkaCommandTracker {
+  readonly #clock: Clock;
+  readonly #epochMs: number;
+  readonly #removalTimeMs: number;
+  readonly #push: (attribute: string, value?: unknown) => void;
+  readonly #nextUuid: () => number;
+  readonly #timers = new Set<unknown>();
+  /** Tracked commands in creation order (finished ones until removed). */
+  readonly #commands = new Map<string, TrackedCommand>();
+  readonly #finished: TrackedCommand[] = [];
+  #lastResult: [string, string] = ['', ''];
+  #lastEvent: [string, string] | [] = [];
+
+  constructor(options: {
+    clock: Clock;
+    epochMs: number;
+    removalTimeMs: number;
+    push: (attribute: string, value?: unknown) => void;
+    nextUuid: () => number;
+  }) {
+    this.#clock = options.clock;
+    this.#epochMs = options.epochMs;
+    this.#removalTimeMs = options.removalTimeMs;
+    this.#push = options.push;
+    this.#nextUuid = options.nextUuid;
+  }
+
+  /** Epoch milliseconds of the simulated clock. */
+  now(): number {
+    return this.#epochMs + this.#clock.now();
+  }
+
+  /** `generate_command_id`: `{time.time()}_{uuid4().fields[-1]}_{name}`; pushes STAGING before returning. */
+  newCommand(name: string): string {
+    const uid = `${this.now() / 1000}_${this.#nextUuid()}_${name}`;
+    this.#commands.set(uid, { uid, name, status: TaskStatus.STAGING, submittedAt: this.now() });
+    this.update(uid, { status: TaskStatus.STAGING });
+    return uid;
+  }
+
+  get(uid: string): TrackedCommand | undefined {
+    return this.#commands.get(uid);
+  }
+
+  /** `update_command_info`: record what changed and push the change events. */
+  update(uid: string, change: CommandUpdate): void {
+    const cmd = this.#commands.get(uid);
+    if (!cmd) return;
+    if (change.status === TaskStatus.IN_PROGRESS && cmd.startedAt === undefined) cmd.startedAt = this.now();
+    if (change.progress !== undefined) cmd.progress = change.progress;
+    if (change.result !== undefined) {
+      cmd.result = change.result;
+      this.#lastResult = [uid, JSON.stringify(change.result)];
+    }
+    if (change.status !== undefined) cmd.status = change.status;
+    const finished = change.status !== undefined && FINISHED.has(change.status);
+    if (finished) {
+      cmd.finishedAt = this.now();
+      this.#finished.push(cmd);
+      if (this.#finished.length > LRC_FINISHED_MAX_LENGTH) this.#finished.shift();
+      if (!isNever(this.#removalTimeMs)) {
+        const timer = this.#clock.setTimeout(() => {
+          this.#timers.delete(timer);
+          this.#commands.delete(uid);
+          this.#push(LRC_ATTRIBUTES.status);
+          this.#push(LRC_ATTRIBUTES.progress);
+        }, this.#removalTimeMs);
+        this.#timers.add(timer);
+      }
+    }
+    // v2: one event with everything this call changed
+    this.#lastEvent = [uid, JSON.stringify(change)];
+    this.#push(LRC_ATTRIBUTES.event, this.#lastEvent);
+    // v1: status related events after result and progress, to preserve their order
+    if (change.result !== undefined) this.#push(LRC_ATTRIBUTES.result);
+    if (change.progress !== undefined) this.#push(LRC_ATTRIBUTES.progress);
+    if (change.status !== undefined) {
+      this.#push(LRC_ATTRIBUTES.status);
+      for (const name of DEPRECATED_QUEUE_ATTRIBUTES) this.#push(name);
+      this.#push('lrcQueue');
+      this.#push('lrcExecuting');
+      if (finished) this.#push('lrcFinished');
+    } else if (change.progress !== undefined) this.#push('lrcExecuting');
+  }
+
+  /**
+   * `CheckLongRunningCommandStatus`: the status name of a tracked command, else of one of the last 100 finished
+   * ones (kept after their removal from the v1 attributes, as ska-tango-base 1.2+ does), else NOT_FOUND.
+   */
+  statusOf(uid: string): string {
+    const cmd = this.#commands.get(uid) ?? this.#finishedById(uid);
+    return taskStatusName(cmd ? cmd.status : TaskStatus.NOT_FOUND);
+  }
+
+  #finishedById(uid: string): TrackedCommand | undefined {
+    for (let i = this.#finished.length - 1; i >= 0; i--)
+      if (this.#finished[i].uid === uid) return this.#finished[i];
+    return undefined;
+  }
+
+  /** Values of the LRC attributes, by lower-cased name; undefined for other names. */
+  read(attribute: string): unknown {
+    switch (attribute.toLowerCase()) {
+      case 'longrunningcommandstatus':
+        return this.#flat((c) => taskStatusName(c.status));
+      case 'longrunningcommandprogress':
+        return this.#flat((c) => (c.progress === undefined ? undefined : String(c.progress)));
+      case 'longrunningcommandresult':
+        return [...this.#lastResult];
+      case '_lrcevent':
+        return [];
+      case 'longrunningcommandsinqueue':
+        return this.#where(TaskStatus.QUEUED).map((c) => c.name);
+      case 'longrunningcommandidsinqueue':
+        return this.#where(TaskStatus.QUEUED).map((c) => c.uid);
+      case 'longrunningcommandinprogress':
+        return this.#where(TaskStatus.IN_PROGRESS).map((c) => c.name);
+      case 'lrcqueue':
+        return this.#where(TaskStatus.QUEUED).map((c) => this.#json(c, false));
+      case 'lrcexecuting':
+        return this.#where(TaskStatus.IN_PROGRESS).map((c) => this.#json(c, false));
+      case 'lrcfinished':
+        return this.#finished.map((c) => this.#json(c, true));
+      default:
+        return undefined;
+    }
+  }
+
+  /** Every timer still armed (removal of finished commands). */
+  get pendingTimers(): number {
+    return this.#timers.size;
+  }
+
+  close(): void {
+    for (const t of this.#timers) this.#clock.clearTimeout(t);
+    this.#timers.clear();
+  }
+
+  #flat(value: (c: TrackedCommand) => string | undefined): string[] {
+    const out: string[] = [];
+    for (const c of this.#commands.values()) {
+      const v = value(c);
+      if (v !== undefined) out.push(c.uid, v);
+    }
+    return out;
+  }
+
+  #where(status: TaskStatus): TrackedCommand[] {
+    return [...this.#commands.values()].filter((c) => c.status === status);
+  }
+
+  /** The documented keys (upstream drops `submitted_time` through a typo; the simulator keeps it). */
+  #json(c: TrackedCommand, finished: boolean): string {
+    const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+    const out: Record<string, unknown> = { uid: c.uid, name: c.name, submitted_time: iso(c.submittedAt) };
+    if (c.startedAt !== undefined) out.started_time = iso(c.startedAt);
+    if (!finished && c.progress !== undefined) out.progress = c.progress;
+    if (finished) {
+      out.finished_time = iso(c.finishedAt);
+      out.status = taskStatusName(c.status);
+      if (c.result !== undefined) out.result = c.result;
+    }
+    return JSON.stringify(out);
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * The SKA Long Running Command wire format (ska-tango-base 1.2-1.3), shared by the client machine (decoding) and
+ * the device simulator (encoding). Pure functions, no I/O.
+ *
+ * - v1: three spectrum-of-string attributes, `longRunningCommandStatus` = flat `(id, "STATUS_NAME", ...)` for every
+ *   tracked command, `longRunningCommandProgress` = flat `(id, "33", ...)`, `longRunningCommandResult` =
+ *   `(id, json)` of the most recent result only.
+ * - v2: `_lrcEvent` = `(id, json)` where json is everything one `update_command_info()` call changed, e.g.
+ *   `{"status": 5, "result": [0, "On command completed OK"]}`. Reading it returns `[]`.
+ */
+import type { DevError } from '../../errors.js';
+
+/** ska-control-model `ResultCode` (numeric values of the IntEnum). */
+export const ResultCode = {
+  OK: 0,
+  STARTED: 1,
+  QUEUED: 2,
+  FAILED: 3,
+  UNKNOWN: 4,
+  REJECTED: 5,
+  NOT_ALLOWED: 6,
+  ABORTED: 7,
+} as const;
+export type ResultCode = (typeof ResultCode)[keyof typeof ResultCode];
+
+/** ska-control-model `TaskStatus` (numeric values of the IntEnum). */
+export const TaskStatus = {
+  STAGING: 0,
+  QUEUED: 1,
+  IN_PROGRESS: 2,
+  ABORTED: 3,
+  NOT_FOUND: 4,
+  COMPLETED: 5,
+  REJECTED: 6,
+  FAILED: 7,
+} as const;
+export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
+
+const STATUS_NAMES = Object.keys(TaskStatus) as (keyof typeof TaskStatus)[];
+const RESULT_NAMES = Object.keys(ResultCode) as (keyof typeof ResultCode)[];
+
+export function taskStatusName(status: TaskStatus): keyof typeof TaskStatus {
+  return STATUS_NAMES[status];
+}
+export function resultCodeName(code: number): string {
+  return RESULT_NAMES[code] ?? String(code);
+}
+
+/** Statuses after which the server sends nothing more about a command. */
+export function isTerminalStatus(status: number): boolean {
+  return (
+    status === TaskStatus.COMPLETED ||
+    status === TaskStatus.ABORTED ||
+    status === TaskStatus.FAILED ||
+    status === TaskStatus.REJECTED
+  );
+}
+
+/** The client's own supported protocol range (`_SUPPORTED_LRC_PROTOCOL_VERSIONS`). */
+export const CLIENT_PROTOCOL_VERSIONS: readonly [number, number] = [1, 2];
+
+export const LRC_ATTRIBUTES = {
+  status: 'longRunningCommandStatus',
+  progress: 'longRunningCommandProgress',
+  result: 'longRunningCommandResult',
+  event: '_lrcEvent',
+  versions: 'lrcProtocolVersions',
+} as const;
+
+export function lrcAttributesFor(version: number): readonly string[] {
+  return version >= 2
+    ? [LRC_ATTRIBUTES.event]
+    : [LRC_ATTRIBUTES.status, LRC_ATTRIBUTES.progress, LRC_ATTRIBUTES.result];
+}
+
+/** One callback of `invokeLrc`: every field optional, several may be present; unknown keys pass through (v2). */
+export interface LrcUpdate {
+  status?: TaskStatus;
+  progress?: number | string;
+  result?: unknown;
+  error?: readonly DevError[];
+  [key: string]: unknown;
+}
+
+/** What one change event of an LRC attribute says about one command. */
+export interface DecodedLrcEvent {
+  update: LrcUpdate;
+  /** Problems worth a warning (non-integer progress, undecodable json or status). */
+  warnings: string[];
+  /** v1: the status was not a TaskStatus (upstream then calls back `status=None` after the error). */
+  unknownStatus?: true;
+}
+
+/**
+ * A short text for a value a device sent, for messages: JSON when it has one (at most 200 characters), its type
+ * otherwise. Never throws (BigInt, symbols, cycles, throwing getters).
+ */
+export function describeValue(value: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) return typeof value === 'bigint' ? `${value}n` : `(${typeof value})`;
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
+function lrcError(desc: string): DevError {
+  return { reason: 'SKA_InvokeLrcFailed', desc, origin: 'invokeLrc', severity: 'ERR' };
+}
+
+/** `TaskStatus[name]` for strings, `TaskStatus(n)` for integers; undefined when it is neither. */
+export function toTaskStatus(raw: unknown): TaskStatus | undefined {
+  if (typeof raw === 'string') {
+    const v = (TaskStatus as Record<string, number>)[raw];
+    return v === undefined ? undefined : (v as TaskStatus);
+  }
+  if (typeof raw === 'number' && Number.isInteger(raw) && raw >= 0 && raw < STATUS_NAMES.length) {
+    return raw as TaskStatus;
+  }
+  return undefined;
+}
+
+/** Index of `commandId` among the ids (even positions) of a flat `(id, value, id, value, ...)` spectrum. */
+function pairIndex(value: unknown, commandId: string): number {
+  if (!Array.isArray(value)) return -1;
+  for (let i = 0; i < value.length; i += 2) if (value[i] === commandId) return i;
+  return -1;
+}
+
+/**
+ * Decode a change event of one LRC attribute for `commandId`; null when the event is about other commands.
+ * Attribute names are compared case-insensitively (Tango lower-cases them in event topics).
+ */
+export function decodeLrcEvent(attribute: string, value: unknown, commandId: string): DecodedLrcEvent | null {
+  const i = pairIndex(value, commandId);
+  if (i < 0) return null;
+  const values = value as unknown[];
+  const warnings: string[] = [];
+  if (i + 1 >= values.length) {
+    const desc = `'${attribute}' event for ${commandId} has no value after the command id.`;
+    return { update: { error: [lrcError(desc)] }, warnings: [desc] };
+  }
+  const raw = values[i + 1];
+  switch (attribute.toLowerCase()) {
+    case 'longrunningcommandstatus': {
+      const status = toTaskStatus(raw);
+      if (status === undefined) {
+        const desc = `Unknown task status ${describeValue(raw)} for ${commandId}.`;
+        return { update: { error: [lrcError(desc)] }, warnings: [desc], unknownStatus: true };
+      }
+      return { update: { status }, warnings };
+    }
+    case 'longrunningcommandprogress': {
+      if (typeof raw === 'string' && raw.trim() !== '' && Number.isInteger(Number(raw)))
+        return { update: { progress: Number(raw) }, warnings };
+      warnings.push(`progress of ${commandId} is not an int: ${describeValue(raw)}`);
+      return { update: { progress: raw as string }, warnings };
+    }
+    case 'longrunningcommandresult':
+      return decodeJson(raw, commandId, (result) => ({ result }));
+    case '_lrcevent':
+      return decodeJson(raw, commandId, (event) => decodeV2Event(event, commandId, warnings), warnings);
+    default:
+      return null;
+  }
+}
+
+function decodeJson(
+  raw: unknown,
+  commandId: string,
+  build: (parsed: any) => LrcUpdate,
+  warnings: string[] = [],
+): DecodedLrcEvent {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(String(raw));
+  } catch {
+    const text = typeof raw === 'string' ? JSON.stringify(raw.slice(0, 200)) : describeValue(raw);
+    const desc = `Undecodable LRC event json for ${commandId}: ${text}`;
+    return { update: { error: [lrcError(desc)] }, warnings: [desc] };
+  }
+  return { update: build(parsed), warnings };
+}
+
+function decodeV2Event(event: any, commandId: string, warnings: string[]): LrcUpdate {
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+    const desc = `LRC event for ${commandId} is not a json object.`;
+    warnings.push(desc);
+    return { error: [lrcError(desc)] };
+  }
+  // key order of a delivered update: progress, result, extra keys, error, status (the server's own order)
+  const { status, progress, result, ...rest } = event;
+  const update: LrcUpdate = {};
+  if (progress !== undefined) {
+    if (!Number.isInteger(progress)) {
+      warnings.push(
+        `'${commandId.split('_').slice(2).join('_')}' command's progress is not an int, but ${typeof progress}. ` +
+          'Its type may be checked and enforced in the future.',
+      );
+    }
+    update.progress = progress;
+  }
+  if (result !== undefined) update.result = result;
+  Object.assign(update, rest);
+  if (status !== undefined) {
+    const s = toTaskStatus(status);
+    if (s === undefined) {
+      const desc = `Unknown task status ${describeValue(status)} for ${commandId}.`;
+      warnings.push(desc);
+      update.error = [lrcError(desc)];
+    } else update.status = s;
+  }
+  return update;
+}
+
+/** The result code of a result in the usual `[ResultCode, message]` shape, or undefined. */
+export function resultCodeOf(result: unknown): number | undefined {
+  if (Array.isArray(result) && Number.isInteger(result[0])) return result[0] as number;
+  return undefined;
+}
