@@ -25,6 +25,8 @@ export interface StatusInput {
   timeout: number | null;
   /** Milliseconds between setFinished() and success; Infinity never succeeds. */
   settleTime: number;
+  /** The status' name, for the timeout message (the actor id otherwise). */
+  name?: string;
 }
 
 export interface StatusProgress {
@@ -42,6 +44,7 @@ export interface StatusProgress {
 export interface StatusContext {
   timeout: number | null;
   settleTime: number;
+  name: string | undefined;
   error: Error | null;
   progress: StatusProgress | null;
 }
@@ -99,7 +102,7 @@ export const statusMachine = setup({
     recordTimeout: assign({
       error: ({ context, self }) =>
         new StatusTimeoutError(
-          `Status ${self.id} failed to complete in specified timeout ` +
+          `Status ${context.name === undefined ? self.id : `'${context.name}' (${self.id})`} failed to complete in specified timeout ` +
             `(timeout ${context.timeout} ms + settleTime ${context.settleTime} ms).`,
         ),
     }),
@@ -109,6 +112,7 @@ export const statusMachine = setup({
   context: ({ input }) => ({
     timeout: input.timeout,
     settleTime: input.settleTime,
+    name: input.name,
     error: null,
     progress: null,
   }),

@@ -11,7 +11,7 @@
  */
 import type { Actor, SnapshotFrom } from 'xstate';
 import { type StatusOutcome, type StatusProgress, statusMachine } from '../../machines/core/status.js';
-import { getDefaultSystem, OrrerySystem } from '../engine/system.js';
+import { OrrerySystem } from '../engine/system.js';
 import {
   AggregateStatusError,
   CancelledError,
@@ -19,10 +19,12 @@ import {
   InvalidStateError,
   StatusTimeoutError,
   type SystemStoppedError,
+  toError,
   UnknownStatusFailure,
   WaitTimeoutError,
 } from '../errors.js';
 import { checkDuration, isNever } from './duration.js';
+import { Lifecycle, nextId, resolveSystem } from './lifecycle.js';
 import { ProgressWatchers, type WatcherUpdate } from './statusProgress.js';
 
 export type { StatusProgress, WatcherUpdate };
@@ -34,8 +36,8 @@ export type StatusUpdatesFactory = (signal: AbortSignal) => StatusUpdates;
 
 export interface StatusOptions {
   /**
-   * Milliseconds until the status fails with StatusTimeoutError (deadline = timeout + settleTime). null,
-   * undefined or Infinity: no deadline (no timer).
+   * Milliseconds (not seconds: `timeout: 5` is 5 ms) until the status fails with StatusTimeoutError. Its deadline
+   * is creation + timeout + settleTime. null, undefined or Infinity: no deadline (no timer).
    */
   timeout?: number | null;
   /** Milliseconds between setFinished() and success. Default 0; Infinity settles for ever (no timer). */
@@ -57,7 +59,19 @@ interface Waiter {
   timer: unknown;
 }
 
-let counter = 0;
+/** What `Status.fromSubscription` accepts back from `subscribe`: an unsubscribe function or an object with one. */
+export type SubscriptionRelease = (() => unknown) | { unsubscribe(): unknown };
+
+/** The actor `Status.fromActor` follows: anything with XState's `subscribe` and `getSnapshot`. */
+export interface FollowedActor<TSnapshot> {
+  readonly id?: string;
+  getSnapshot(): TSnapshot;
+  subscribe(observer: {
+    next?: (snapshot: TSnapshot) => void;
+    error?: (err: unknown) => void;
+    complete?: () => void;
+  }): { unsubscribe(): void };
+}
 
 export class Status {
   readonly name: string | undefined;
@@ -69,10 +83,9 @@ export class Status {
   #callbacks: StatusCallback[] = [];
   #waiters = new Set<Waiter>();
   #externallyCompleted = false;
-  #outcome: StatusOutcome | null = null;
-  #error: Error | null = null;
+  /** Ends once, with the shadow copy of the machine's final state; holds the signal's abort listener. */
+  readonly #lifecycle = new Lifecycle<{ state: StatusOutcome; error: Error | null }>();
   #watchers: ProgressWatchers | undefined;
-  #abort: { signal: AbortSignal; listener: () => void } | undefined;
   /** Statuses this one was composed of (Status.all / Status.any), for `contains()`. */
   protected readonly parts: readonly Status[] = [];
 
@@ -81,23 +94,17 @@ export class Status {
     this.#timeout = timeout;
     this.#settleTime = settleTime;
     this.name = options.name;
-    this.#system = options.system ?? getDefaultSystem();
+    this.#system = resolveSystem(options.system);
     this.#createdAt = this.#system.clock.now();
     this.#actor = this.#system.spawnDetached(statusMachine, {
-      id: `status-${++counter}`,
+      id: nextId('status'),
       systemId: options.systemId,
-      input: { timeout, settleTime },
+      input: { timeout, settleTime, name: options.name },
       observer: { next: (snapshot) => this.#onSnapshot(snapshot) },
       onSystemStop: (error) => this.#onSystemStop(error),
     });
-    const signal = options.signal;
-    if (signal?.aborted) this.cancel(signal.reason);
-    else if (signal) {
-      // a fresh status is pending; the listener is removed when it completes
-      const listener = () => this.cancel(signal.reason);
-      signal.addEventListener('abort', listener);
-      this.#abort = { signal, listener };
-    }
+    // a fresh status is pending; the listener is removed when it completes
+    this.#lifecycle.onAbort(options.signal, (reason) => this.cancel(reason));
   }
 
   /** The status' actor (for the inspector or `system.inspect`). */
@@ -112,15 +119,16 @@ export class Status {
   }
   /** True once the status has completed, successfully or not. */
   get done(): boolean {
-    return this.#outcome !== null;
+    return this.#lifecycle.ended;
   }
   /** True once completed successfully. */
   get success(): boolean {
-    return this.#outcome === 'succeeded';
+    return this.#lifecycle.outcome?.state === 'succeeded';
   }
   /** 'pending' | 'settling' | 'succeeded' | 'failed' | 'timedOut' | 'cancelled'. */
   get state(): 'pending' | 'settling' | StatusOutcome {
-    if (this.#outcome) return this.#outcome;
+    const outcome = this.#lifecycle.outcome;
+    if (outcome) return outcome.state;
     // an active status is in bounded.* or unbounded.* ('starting' is left at once)
     const v = this.#actor.getSnapshot().value as {
       bounded?: 'pending' | 'settling';
@@ -175,7 +183,7 @@ export class Status {
 
   /** The failure, or null while pending or on success. */
   exception(): Error | null {
-    return this.#error;
+    return this.#lifecycle.outcome?.error ?? null;
   }
 
   /**
@@ -184,7 +192,8 @@ export class Status {
    */
   wait(timeoutMs?: number): Promise<void> {
     const ms = checkDuration('wait timeout', timeoutMs, true);
-    if (this.done) return this.#error ? Promise.reject(this.#error) : Promise.resolve();
+    const error = this.exception();
+    if (this.done) return error ? Promise.reject(error) : Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, timer: undefined };
       if (!isNever(ms)) {
@@ -227,7 +236,7 @@ export class Status {
    * loses the oldest ones; `return()` (or `break` in `for await`) detaches it.
    */
   watch(): AsyncIterableIterator<WatcherUpdate> {
-    return this.#progressWatchers().iterator(this.done ? { error: this.#error } : undefined);
+    return this.#progressWatchers().iterator(this.done ? { error: this.exception() } : undefined);
   }
 
   #progressWatchers(): ProgressWatchers {
@@ -351,6 +360,141 @@ export class Status {
   }
 
   /**
+   * ophyd's SubscriptionStatus: a status that succeeds when `predicate(value)` holds for a value passed to the
+   * callback that `subscribe(callback)` registers. `subscribe` is called once, at once, and returns an unsubscribe
+   * function or an object with `unsubscribe()` (an RxJS or XState subscription); it may call the callback before it
+   * returns (a current value). The subscription is released exactly once on every ending path: success, timeout,
+   * cancel (`cancel()` or `options.signal`), a predicate that throws (the status fails with that error), a
+   * caller's setFinished/setException, and the system's stop. Values after that are ignored.
+   *
+   * A `subscribe` that throws fails the status with its error and rethrows it; one that returns anything else than
+   * an unsubscribe function or object fails it and throws InvalidArgumentError. Invalid arguments throw
+   * InvalidArgumentError before anything is spawned or subscribed.
+   */
+  static fromSubscription<T>(
+    subscribe: (callback: (value: T) => void) => SubscriptionRelease,
+    predicate: (value: T) => boolean,
+    options: StatusOptions = {},
+  ): Status {
+    if (typeof subscribe !== 'function') {
+      throw new InvalidArgumentError(
+        `Status.fromSubscription needs a subscribe function, got ${describe(subscribe)}`,
+      );
+    }
+    if (typeof predicate !== 'function') {
+      throw new InvalidArgumentError(
+        `Status.fromSubscription needs a predicate function, got ${describe(predicate)}`,
+      );
+    }
+    checkOptions(options);
+    const status = new Status(options);
+    return status.#follow((check) => {
+      const release = subscribe((value: T) => check(() => predicate(value)));
+      if (typeof release === 'function') return () => release();
+      if (release !== null && typeof release === 'object' && typeof release.unsubscribe === 'function') {
+        return () => release.unsubscribe();
+      }
+      throw new InvalidArgumentError(
+        `subscribe must return an unsubscribe function or an object with unsubscribe(), got ${describe(release)}`,
+      );
+    });
+  }
+
+  /**
+   * ophyd's MoveStatus for an actor: a status that succeeds when `predicate(snapshot)` holds for the actor's
+   * current snapshot or a later one. It fails with the actor's error if the actor errors, and with an
+   * UnknownStatusFailure if the actor stops (or reaches a final state) before the predicate held. The actor is not
+   * stopped by the status; the status' subscription to it is released on every ending path, as in
+   * `fromSubscription`. A predicate that throws fails the status with that error.
+   */
+  static fromActor<TSnapshot>(
+    actor: FollowedActor<TSnapshot>,
+    predicate: (snapshot: TSnapshot) => boolean,
+    options: StatusOptions = {},
+  ): Status {
+    if (
+      actor === null ||
+      typeof actor !== 'object' ||
+      typeof actor.subscribe !== 'function' ||
+      typeof actor.getSnapshot !== 'function'
+    ) {
+      throw new InvalidArgumentError(
+        `Status.fromActor needs an actor (with subscribe and getSnapshot), got ${describe(actor)}`,
+      );
+    }
+    if (typeof predicate !== 'function') {
+      throw new InvalidArgumentError(
+        `Status.fromActor needs a predicate function, got ${describe(predicate)}`,
+      );
+    }
+    checkOptions(options);
+    const status = new Status(options);
+    const who = `actor ${typeof actor.id === 'string' ? actor.id : describe(actor)}`;
+    return status.#follow((check, fail) => {
+      const examine = (snapshot: TSnapshot) => {
+        check(() => predicate(snapshot));
+        const s = snapshot as { status?: unknown; error?: unknown } | null;
+        if (s === null || typeof s !== 'object') return;
+        if (s.status === 'error') fail(toError(s.error));
+        else if (s.status === 'done' || s.status === 'stopped') {
+          fail(new UnknownStatusFailure(`${who} ended (${s.status}) before ${status} was finished`));
+        }
+      };
+      const subscription = actor.subscribe({
+        next: examine,
+        error: (err) => fail(toError(err)),
+        complete: () => fail(new UnknownStatusFailure(`${who} stopped before ${status} was finished`)),
+      });
+      examine(actor.getSnapshot());
+      return () => subscription.unsubscribe();
+    });
+  }
+
+  /**
+   * Drive this status from a source: `attach(check, fail)` subscribes and returns the release function. `check(p)`
+   * succeeds the status when `p()` is true and fails it with what `p` throws; `fail(err)` fails it. Both are
+   * no-ops once the status is done or its completion claimed. The release runs once, when the status is done (or
+   * at once if it was done before `attach` returned); an `attach` that throws fails the status and rethrows.
+   */
+  #follow(attach: (check: (p: () => boolean) => void, fail: (err: Error) => void) => () => void): Status {
+    const settled = () => this.done || this.#externallyCompleted;
+    const check = (p: () => boolean) => {
+      if (settled()) return;
+      let held: boolean;
+      try {
+        held = p();
+      } catch (err) {
+        this.#complete(toError(err));
+        return;
+      }
+      if (held) this.#complete(null);
+    };
+    const fail = (err: Error) => {
+      if (!settled()) this.#complete(err);
+    };
+    let release: (() => void) | undefined;
+    let released = false;
+    const releaseOnce = () => {
+      if (released || !release) return;
+      released = true;
+      try {
+        release();
+      } catch (err) {
+        this.#logger.warn({ err }, 'releasing the subscription of a Status failed');
+      }
+    };
+    this.addCallback(releaseOnce);
+    try {
+      release = attach(check, fail);
+    } catch (err) {
+      this.#complete(toError(err));
+      throw err;
+    }
+    if (this.done) releaseOnce();
+    return this;
+  }
+
+  /**
    * The loop of `watchable`; never rejects. `ended()` is called when the iterator itself ends or throws (or
    * breaks the iterator protocol); a bad update fails the status without it, so the iterator is returned.
    */
@@ -431,10 +575,8 @@ export class Status {
       if (progress) this.#progressWatchers().publish(progress);
       return;
     }
-    this.#outcome = snapshot.value as StatusOutcome;
-    this.#error = snapshot.context.error;
-    if (this.#abort) this.#abort.signal.removeEventListener('abort', this.#abort.listener);
-    this.#abort = undefined;
+    const error = snapshot.context.error;
+    this.#lifecycle.end({ state: snapshot.value as StatusOutcome, error });
     const callbacks = this.#callbacks;
     this.#callbacks = [];
     for (const cb of callbacks) this.#runCallback(cb);
@@ -442,10 +584,10 @@ export class Status {
     this.#waiters = new Set();
     for (const w of waiters) {
       if (w.timer !== undefined) this.#system.clock.clearTimeout(w.timer);
-      if (this.#error) w.reject(this.#error);
+      if (error) w.reject(error);
       else w.resolve();
     }
-    this.#watchers?.end(this.#error);
+    this.#watchers?.end(error);
   }
 
   #runCallback(cb: StatusCallback): void {

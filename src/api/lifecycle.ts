@@ -1,0 +1,117 @@
+/**
+ * The bookkeeping every lifecycle facade repeats (Status, BackgroundTask, StreamingTask, TimeoutIterator; the LRC
+ * facades may adopt it too), in one place:
+ *
+ * - `resolveSystem(system)`: a checked `system` option, or the process default (`getDefaultSystem()`);
+ * - `checkSystem` / `checkSignal`: option checks that throw InvalidArgumentError before anything is created;
+ * - `nextId(prefix)`: `prefix-1`, `prefix-2`, ... (one counter per prefix) for actor ids;
+ * - `Lifecycle<T>`: ends exactly once. It holds the abort listener of the caller's signal (added once, removed
+ *   once), an optional system-stop hook (`system.onStop`, for lifecycles whose actor is not detached), and the
+ *   shadow copy of the machine's final state (`outcome`), which the facade keeps after its actor is gone.
+ *
+ * Words, as every core facade's docs use them: a **timeout** is a duration in milliseconds (checked by
+ * `checkDuration`, `5` is 5 ms, not 5 s); a **deadline** is the moment a timeout falls due (its start plus the
+ * timeout), never a duration of its own.
+ */
+import { getDefaultSystem, OrrerySystem } from '../engine/system.js';
+import { InvalidArgumentError, type SystemStoppedError } from '../errors.js';
+
+/** `system` if it is an OrrerySystem, undefined if absent; else throws InvalidArgumentError. */
+export function checkSystem(system: unknown): OrrerySystem | undefined {
+  if (system !== undefined && !(system instanceof OrrerySystem)) {
+    throw new InvalidArgumentError('system must be an OrrerySystem (from createSystem())');
+  }
+  return system;
+}
+
+/** `signal` if it is an AbortSignal, undefined if absent; else throws InvalidArgumentError. */
+export function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('signal must be an AbortSignal');
+  }
+  return signal;
+}
+
+/**
+ * The system a facade runs in: the checked `system` option, else the process default. Check every other option
+ * first: the default system is created on first use, and a bad option must not create it.
+ */
+export function resolveSystem(system: unknown): OrrerySystem {
+  return checkSystem(system) ?? getDefaultSystem();
+}
+
+const counters = new Map<string, number>();
+
+/** The next id for `prefix`: `prefix-1`, `prefix-2`, ... (one counter per prefix, for the process). */
+export function nextId(prefix: string): string {
+  const n = (counters.get(prefix) ?? 0) + 1;
+  counters.set(prefix, n);
+  return `${prefix}-${n}`;
+}
+
+/**
+ * One lifecycle of a facade: it ends once (`end(outcome)`), and ending releases what it holds. `T` is the shadow
+ * copy of the machine's final state that the facade reports after the actor is gone.
+ */
+export class Lifecycle<T> {
+  #outcome: T | undefined;
+  #ended = false;
+  #abort: { signal: AbortSignal; listener: () => void } | undefined;
+  #forgetStop: (() => void) | undefined;
+
+  /** True once `end()` was called. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** The outcome given to `end()`, or undefined while the lifecycle runs. */
+  get outcome(): T | undefined {
+    return this.#outcome;
+  }
+
+  /**
+   * Call `onAbort(signal.reason)` when `signal` aborts: now if it already has (and nothing is added), else once,
+   * from a listener that `end()` removes. No-op without a signal or once ended.
+   */
+  onAbort(signal: AbortSignal | undefined, onAbort: (reason: unknown) => void): void {
+    if (!signal || this.#ended) return;
+    if (signal.aborted) {
+      onAbort(signal.reason);
+      return;
+    }
+    this.#releaseAbort();
+    const listener = () => {
+      this.#abort = undefined;
+      onAbort(signal.reason);
+    };
+    signal.addEventListener('abort', listener, { once: true });
+    this.#abort = { signal, listener };
+  }
+
+  /**
+   * Call `onStop(error)` when `system` stops, until the lifecycle ends (for actors that are not detached: detached
+   * ones pass `onSystemStop` to `system.spawnDetached`, which forgets it with the actor).
+   */
+  onSystemStop(system: OrrerySystem, onStop: (error: SystemStoppedError) => void): void {
+    if (this.#ended) return;
+    this.#forgetStop?.();
+    this.#forgetStop = system.onStop(onStop);
+  }
+
+  /** End with `outcome`: releases the abort listener and the stop hook. Returns false (and keeps the first outcome) if already ended. */
+  end(outcome: T): boolean {
+    if (this.#ended) return false;
+    this.#ended = true;
+    this.#outcome = outcome;
+    this.#releaseAbort();
+    const forget = this.#forgetStop;
+    this.#forgetStop = undefined;
+    forget?.();
+    return true;
+  }
+
+  #releaseAbort(): void {
+    if (this.#abort) this.#abort.signal.removeEventListener('abort', this.#abort.listener);
+    this.#abort = undefined;
+  }
+}
