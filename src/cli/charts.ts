@@ -1,50 +1,192 @@
 /**
- * `orrery charts` (`npm run charts`): writes `visualizations/<name>.mmd` (Mermaid source) and
- * `visualizations/<name>.svg` (elkjs layout rendered by `src/inspector/chart.ts`) for every machine in
- * `machines/index.ts`, into `./visualizations` of the working directory (npm runs it from the package root).
- * `--check` writes nothing and exits 1 when any file is missing or stale (CI runs it). Either way it fails when
- * README.md does not show a machine's statechart.
+ * `orrery charts <module>[#<export>] [--out dir] [--format svg|mmd]`: draws the statechart of any XState machine
+ * exported by one of your modules. `<module>` is a path relative to the working directory (`.js`/`.mjs`, or
+ * `.ts`/`.mts` when `tsx` is installed in your project or Node strips types itself); `#<export>` names the export
+ * (`#default` for the default export); without it every exported machine is drawn. Files are written as
+ * `<out>/<export>.<format>` (default: the working directory, format `svg`). Bad input (no module, a module or
+ * export that does not exist, an export that is not a machine, an unknown flag) is a one-line error and exit 2;
+ * a module that throws while loading exits 1.
+ *
+ * Orrery's own statecharts (`visualizations/`) are kept by the repository's `npm run charts`, not by this command.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import type { AnyStateMachine } from 'xstate';
-import { machines } from '../../machines/index.js';
-import { layoutMachine, renderSvg, toMermaid } from '../inspector/chart.js';
 
-async function current(path: string): Promise<string | undefined> {
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { basename, extname, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { AnyStateMachine } from 'xstate';
+import { isStateMachine, renderStatechart, type StatechartFormat } from '../charts/renderStatechart.js';
+import { InvalidArgumentError, OrreryError } from '../errors.js';
+
+export const CHARTS_HELP = `usage: orrery charts <module>[#<export>] [--out dir] [--format svg|mmd]
+
+Draws the statechart of an XState machine exported by your module.
+  <module>      path of a JS module (or a TS module when tsx is installed), relative to the working directory
+  #<export>     the machine's export name (#default for the default export); without it, every exported machine
+  --out dir     where to write <export>.svg or <export>.mmd (default: the working directory; created if missing)
+  --format      svg (default: an SVG drawing) or mmd (Mermaid stateDiagram-v2 source)
+  -h, --help    show this help
+example: orrery charts src/shutter.ts#shutterMachine --out docs/charts`;
+
+/** The module given to `orrery charts` could not be loaded (it threw while loading). */
+export class ChartModuleLoadError extends OrreryError {
+  override readonly code: string = 'ORRERY_CHART_MODULE_LOAD';
+}
+
+const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx']);
+
+interface ChartTarget {
+  modulePath: string;
+  exportName: string | undefined;
+}
+
+/** Splits `<module>#<export>`; the module part must be non-empty, the export part (when given) too. */
+export function parseTarget(spec: string): ChartTarget {
+  const hash = spec.lastIndexOf('#');
+  const modulePath = hash < 0 ? spec : spec.slice(0, hash);
+  const exportName = hash < 0 ? undefined : spec.slice(hash + 1);
+  if (!modulePath)
+    throw new InvalidArgumentError(`expected <module>#<export>, got '${spec}' (no module path)`);
+  if (exportName === '')
+    throw new InvalidArgumentError(`expected <module>#<export>, got '${spec}' (no export name)`);
+  return { modulePath, exportName };
+}
+
+async function importModule(file: string, cwd: string): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(file).href;
+  if (TS_EXTENSIONS.has(extname(file))) {
+    const tsImport = await findTsx(cwd);
+    if (tsImport)
+      return (await tsImport(url, pathToFileURL(join(cwd, 'index.js')).href)) as Record<string, unknown>;
+  }
   try {
-    return await readFile(path, 'utf8');
-  } catch {
-    return undefined;
+    return (await import(url)) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+      throw new InvalidArgumentError(
+        `cannot load ${relative(cwd, file)}: a TypeScript module needs tsx (npm install --save-dev tsx), or give the compiled .js file`,
+      );
+    }
+    throw new ChartModuleLoadError(`${relative(cwd, file)} failed to load: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
-export async function chartsCommand(argv: string[]): Promise<number> {
-  const check = argv.includes('--check');
-  const outDir = join(process.cwd(), 'visualizations');
-  const stale: string[] = [];
-  for (const [name, machine] of Object.entries(machines) as Array<[string, AnyStateMachine]>) {
-    const laidOut = await layoutMachine(machine);
-    const files: Array<[string, string]> = [
-      [join(outDir, `${name}.mmd`), toMermaid(laidOut.chart)],
-      [join(outDir, `${name}.svg`), renderSvg(laidOut)],
-    ];
-    for (const [path, text] of files) {
-      if ((await current(path)) === text) continue;
-      stale.push(relative(process.cwd(), path));
-      if (!check) await writeFile(path, text);
+type TsImport = (specifier: string, parent: string) => Promise<unknown>;
+
+/** tsx's `tsImport`, from the user's project first, then from beside Orrery; undefined when neither has it. */
+async function findTsx(cwd: string): Promise<TsImport | undefined> {
+  for (const base of [join(cwd, 'package.json'), import.meta.url]) {
+    try {
+      const path = createRequire(base).resolve('tsx/esm/api');
+      const api = (await import(pathToFileURL(path).href)) as { tsImport?: TsImport };
+      if (typeof api.tsImport === 'function') return api.tsImport;
+    } catch {
+      // not installed there
     }
   }
-  const readme = (await current(join(process.cwd(), 'README.md'))) ?? '';
-  const unlisted = Object.keys(machines).filter((name) => !readme.includes(`(visualizations/${name}.svg)`));
-  if (unlisted.length) {
-    console.error(`README.md does not show the statecharts of: ${unlisted.join(', ')}`);
-    return 1;
+  return undefined;
+}
+
+/**
+ * Loads `target` from `cwd` and returns the machines to draw, by export name. Throws `InvalidArgumentError` for a
+ * missing module or export, or an export that is not a machine; `ChartModuleLoadError` when the module throws.
+ */
+export async function loadMachines(
+  target: ChartTarget,
+  cwd: string = process.cwd(),
+): Promise<Array<[string, AnyStateMachine]>> {
+  const file = resolve(cwd, target.modulePath);
+  if (!existsSync(file))
+    throw new InvalidArgumentError(`module not found: ${target.modulePath} (looked for ${file})`);
+  const mod = await importModule(file, cwd);
+  if (target.exportName !== undefined) {
+    if (!(target.exportName in mod)) {
+      const names = Object.keys(mod).filter((k) => k !== '__esModule');
+      throw new InvalidArgumentError(
+        `${target.modulePath} has no export '${target.exportName}' (its exports: ${names.join(', ') || 'none'})`,
+      );
+    }
+    const value = mod[target.exportName];
+    if (!isStateMachine(value)) {
+      throw new InvalidArgumentError(
+        `${target.modulePath}#${target.exportName} is not an XState machine (from createMachine or setup().createMachine)`,
+      );
+    }
+    return [[chartName(target.exportName, file), value]];
   }
-  if (check && stale.length > 0) {
-    console.error(`stale statecharts (run \`npm run charts\`):\n  ${stale.join('\n  ')}`);
-    return 1;
+  const found = Object.entries(mod)
+    .filter(([name, value]) => name !== '__esModule' && isStateMachine(value))
+    .map(([name, value]) => [chartName(name, file), value] as [string, AnyStateMachine]);
+  // `export default machine` and `export { machine }` of the same object: draw it once, under its name
+  const unique = found.filter(([, m], i) => found.findIndex(([, other]) => other === m) === i);
+  if (unique.length === 0) throw new InvalidArgumentError(`${target.modulePath} exports no XState machine`);
+  return unique;
+}
+
+function chartName(exportName: string, file: string): string {
+  return exportName === 'default' ? basename(file, extname(file)) : exportName;
+}
+
+function usageError(message: string): number {
+  console.error(`orrery charts: ${message}; see 'orrery charts --help'`);
+  return 2;
+}
+
+export async function chartsCommand(argv: string[]): Promise<number> {
+  let values: { out?: string; format?: string; help?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        out: { type: 'string' },
+        format: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    return usageError((err as Error).message.replace(/\s*\n\s*/g, ' ').replace(/\.$/, ''));
   }
-  console.log(!check && stale.length ? `wrote ${stale.join(', ')}` : 'statecharts up to date');
+  if (values.help) {
+    console.log(CHARTS_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    return usageError(
+      positionals.length === 0
+        ? 'expected <module>#<export>'
+        : `expected one <module>#<export>, got ${positionals.length}`,
+    );
+  }
+  const format = (values.format ?? 'svg') as StatechartFormat;
+  if (format !== 'svg' && format !== 'mmd')
+    return usageError(`--format must be svg or mmd, got '${values.format}'`);
+  if (values.out === '') return usageError('--out needs a directory');
+  const cwd = process.cwd();
+  let found: Array<[string, AnyStateMachine]>;
+  try {
+    found = await loadMachines(parseTarget(positionals[0] as string), cwd);
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) return usageError(err.message);
+    if (err instanceof ChartModuleLoadError) {
+      console.error(`orrery charts: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+  const outDir = resolve(cwd, values.out ?? '.');
+  await mkdir(outDir, { recursive: true });
+  const written: string[] = [];
+  for (const [name, machine] of found) {
+    const path = join(outDir, `${name}.${format}`);
+    await writeFile(path, await renderStatechart(machine, { format }));
+    written.push(relative(cwd, path) || path);
+  }
+  console.log(`wrote ${written.join(', ')}`);
   return 0;
 }

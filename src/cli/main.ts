@@ -12,7 +12,8 @@ const commands: Record<
     load: async () => (await import('./demo.js')).demoCommand,
   },
   charts: {
-    summary: 'regenerate the statecharts in visualizations/ (--check: fail if they are stale)',
+    summary:
+      'draw the statechart of your machine: orrery charts <module>#<export> [--out dir] [--format svg|mmd]',
     load: async () => (await import('./charts.js')).chartsCommand,
   },
   lrc: {
