@@ -50,12 +50,14 @@ export {
   taskStatusName,
 } from './protocols/tango/lrc/invokeLrc.js';
 export {
+  type FollowedActor,
   Status,
   type StatusCallback,
   type StatusOptions,
   type StatusProgress,
   type StatusUpdates,
   type StatusUpdatesFactory,
+  type SubscriptionRelease,
   type WatcherUpdate,
 } from './api/status.js';
 export {
