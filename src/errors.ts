@@ -1,9 +1,10 @@
 /**
- * Every error class a user of Orrery can catch, in one place (undici style: named classes with a stable `code`).
+ * The core error classes of Orrery (undici style: named classes with a stable `code`); each protocol keeps its own.
  *
  * The hierarchy mirrors the Python originals where a caller is likely to branch on it:
  * ophyd's `StatusTimeoutError` and `WaitTimeoutError` are both `TimeoutError`s, `InvalidStateError` is ophyd's
- * `InvalidState`, `CommandError` / `ResultCodeError` / `DevFailed` come from ska-tango-base.
+ * `InvalidState`. The Tango errors (`DevFailed`, `CommandError`, `ResultCodeError`, `ProtocolVersionError`) live
+ * with their protocol in `src/protocols/tango/errors.ts` (the package root re-exports them).
  */
 
 /** Base class of every error Orrery throws on purpose. */
@@ -121,46 +122,6 @@ export class ListenError extends OrreryError {
 /** An error sent by the inspector page in an event (read-write mode): built from the page's message only. */
 export class InspectorEventError extends OrreryError {
   override readonly code: string = 'ORRERY_INSPECTOR_EVENT';
-}
-
-/** One entry of a Tango error stack (`DevError`). */
-export interface DevError {
-  reason: string;
-  desc: string;
-  origin: string;
-  severity: 'WARN' | 'ERR' | 'PANIC';
-}
-
-/**
- * A device-side or transport failure, keeping the whole Tango error stack (`DevFailed`).
- * The first entry is the original error; wrappers append their own entries (`Except.re_throw_exception`).
- */
-export class DevFailed extends OrreryError {
-  override readonly code: string = 'ORRERY_DEV_FAILED';
-  readonly errors: readonly DevError[];
-  constructor(errors: readonly DevError[], options?: { cause?: unknown }) {
-    super(errors.length ? errors[errors.length - 1].desc : 'DevFailed', options);
-    this.errors = errors;
-  }
-  /** A new DevFailed with one more entry on top of this stack. */
-  rethrow(entry: DevError): DevFailed {
-    return new DevFailed([...this.errors, entry], { cause: this });
-  }
-}
-
-/** ska-tango-base `CommandError`: the device rejected the command. */
-export class CommandError extends OrreryError {
-  override readonly code: string = 'ORRERY_COMMAND_REJECTED';
-}
-
-/** ska-tango-base `ResultCodeError`: the command returned a result code other than QUEUED or STARTED. */
-export class ResultCodeError extends OrreryError {
-  override readonly code: string = 'ORRERY_RESULT_CODE';
-}
-
-/** Client and server LRC protocol version ranges do not overlap (upstream raises a RuntimeError). */
-export class ProtocolVersionError extends OrreryError {
-  override readonly code: string = 'ORRERY_PROTOCOL_VERSION';
 }
 
 /** Turn anything thrown into an Error, keeping the original as `cause`. */

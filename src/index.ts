@@ -1,7 +1,6 @@
 // The public API of Orrery: re-exports only.
 
 export { backgroundTaskMachine, runStateOf } from '../machines/core/backgroundTask.js';
-export { lrcMachine } from '../machines/tango/lrc.js';
 export { type StatusOutcome, statusMachine } from '../machines/core/status.js';
 export { type StreamingTaskOutcome, streamingTaskMachine } from '../machines/core/streamingTask.js';
 export {
@@ -14,6 +13,7 @@ export {
   supervisorMachine,
 } from '../machines/core/supervisor.js';
 export { type TimeoutIteratorOutcome, timeoutIteratorMachine } from '../machines/core/timeoutIterator.js';
+export { lrcMachine } from '../machines/tango/lrc.js';
 export {
   BackgroundTask,
   type BackgroundTaskOptions,
@@ -27,28 +27,6 @@ export {
   type RunStateName,
   type TaskAction,
 } from './api/backgroundTask.js';
-export {
-  LongRunningCommand,
-  type LongRunningCommandOptions,
-  type LrcResult,
-  type RunOptions,
-} from './protocols/tango/lrc/longRunningCommand.js';
-export {
-  cachedLrcNegotiation,
-  forgetLrcNegotiation,
-  type InvokeLrcOptions,
-  invokeLrc,
-  isTerminalStatus,
-  type LrcCallback,
-  type LrcOutcome,
-  type LrcOutput,
-  LrcSubscriptions,
-  type LrcUpdate,
-  ResultCode,
-  resultCodeName,
-  TaskStatus,
-  taskStatusName,
-} from './protocols/tango/lrc/invokeLrc.js';
 export {
   type FollowedActor,
   Status,
@@ -67,14 +45,12 @@ export {
   type StreamingTaskOptions,
 } from './api/streamingTask.js';
 export { TimeoutIterator, type TimeoutIteratorOptions } from './api/timeoutIterator.js';
-export type { AttributeEvent, DevicePort, Unsubscribe } from './protocols/tango/port.js';
 export {
-  type CommandHandler,
-  type CommandSpec,
-  type SimulatedTask,
-  SkaDeviceSimulator,
-  type SkaDeviceSimulatorOptions,
-} from './protocols/tango/sim/skaDeviceSimulator.js';
+  isStateMachine,
+  type RenderStatechartOptions,
+  renderStatechart,
+  type StatechartFormat,
+} from './charts/renderStatechart.js';
 export { type Clock, realClock } from './engine/clock.js';
 export { type EngineEvent, InspectionBus } from './engine/inspectionBus.js';
 export { type Logger, silentLogger } from './engine/logging.js';
@@ -98,3 +74,40 @@ export {
   type StatelyBridgeOptions,
   startInspector,
 } from './inspector/index.js';
+// the Tango errors, kept at the package root for compatibility (also in `orrery/tango`)
+export {
+  CommandError,
+  type DevError,
+  DevFailed,
+  ProtocolVersionError,
+  ResultCodeError,
+} from './protocols/tango/errors.js';
+export {
+  type InvokeLrcOptions,
+  invokeLrc,
+  isTerminalStatus,
+  type LrcCallback,
+  type LrcOutcome,
+  type LrcOutput,
+  LrcSubscriptions,
+  type LrcUpdate,
+  ResultCode,
+  resultCodeName,
+  TaskStatus,
+  taskStatusName,
+} from './protocols/tango/lrc/invokeLrc.js';
+export {
+  LongRunningCommand,
+  type LongRunningCommandOptions,
+  type LrcResult,
+  type RunOptions,
+} from './protocols/tango/lrc/longRunningCommand.js';
+export { cachedLrcNegotiation, forgetLrcNegotiation } from './protocols/tango/lrc/session.js';
+export type { AttributeEvent, DevicePort, Unsubscribe } from './protocols/tango/port.js';
+export {
+  type CommandHandler,
+  type CommandSpec,
+  type SimulatedTask,
+  SkaDeviceSimulator,
+  type SkaDeviceSimulatorOptions,
+} from './protocols/tango/sim/skaDeviceSimulator.js';

@@ -23,8 +23,9 @@
  * With the protocol versions known from an earlier call (`knownVersions`), validating goes straight to
  * `session.subscribing`, or to notStarted if they do not overlap the client's.
  *
- * No I/O here: the device calls are done by the `deviceIo` actor, supplied with `.provide()` (src/protocols/tango/lrc/invokeLrc.ts
- * implements it on a `DevicePort`, with an optional per-device negotiation cache). The machine drives it with
+ * No I/O here: the device calls are done by the `deviceIo` actor, supplied with `.provide()`
+ * (`src/protocols/tango/lrc/session.ts` implements it on a `DevicePort`, with an optional per-device negotiation
+ * cache); it parses the device's reply once (`parseLrcReply`) and hands the machine the parsed reply. The machine drives it with
  * CONNECT, INVOKE, READ_RESULT and CHECK_STATUS; it answers with the events of `LrcEvent`, after dropping the events that
  * cannot change anything (other commands', and, unless `parity`, v1 statuses repeating the last one). The status bookkeeping
  * (de-duplication, stale events, v1 result ordering) is the pure reducer in `lrcReducer.ts`.
@@ -42,7 +43,7 @@ import {
   TaskStatus,
 } from '../../src/protocols/tango/wire.js';
 import { deliver, progressFields } from './lrcDelivery.js';
-import { acceptedCommandId, lrcErrors, parseReply } from './lrcErrors.js';
+import { lrcErrors } from './lrcErrors.js';
 import { reduceLrcEvent, replayLrcEvents } from './lrcReducer.js';
 import type {
   LrcContext,
@@ -102,8 +103,8 @@ export const lrcMachine = setup({
       return smin <= cmax && cmin <= smax;
     },
     /** QUEUED or STARTED with a command id (a non-empty string): anything else cannot be followed. */
-    accepted: ({ event }) => acceptedCommandId(reply(event)) !== undefined,
-    rejected: ({ event }) => parseReply(reply(event))?.code === ResultCode.REJECTED,
+    accepted: ({ event }) => reply(event)?.commandId !== undefined,
+    rejected: ({ event }) => reply(event)?.code === ResultCode.REJECTED,
     statusIsStaging: ({ context }) => context.status === TaskStatus.STAGING,
     statusIsQueued: ({ context }) => context.status === TaskStatus.QUEUED,
     statusIsInProgress: ({ context }) => context.status === TaskStatus.IN_PROGRESS,
@@ -146,15 +147,15 @@ export const lrcMachine = setup({
     }),
     recordUnexpectedCode: assign({
       buffered: [],
-      replyCode: ({ event }) => parseReply(reply(event))?.code ?? null,
+      replyCode: ({ event }) => reply(event)?.code ?? null,
       error: ({ context, event }) => lrcErrors.unexpectedCode(context.command, reply(event)),
     }),
     /** The command id, and the events about it that came before it (after the error events kept here). */
     recordCommandId: assign(({ context, event }) => {
-      const r = reply(event);
+      const r = reply(event)!;
       const held = (event as Ev<'INVOKED'>).held;
       const buffered = held.length ? [...context.buffered, ...held] : context.buffered;
-      return { commandId: acceptedCommandId(r)!, replyCode: parseReply(r)!.code, buffered };
+      return { commandId: r.commandId!, replyCode: r.code, buffered };
     }),
     recordTimeout: assign({
       error: ({ context }) =>

@@ -1,18 +1,18 @@
 /**
- * Reply parsing and the errors of the `lrc` machine (kept apart so the machine reads as a protocol).
+ * The errors of the `lrc` machine (kept apart so the machine reads as a protocol).
  *
  * No error built here carries a command argument's value as text (arguments may hold credentials): the invocation
  * failure names the argument's type and size only.
  */
-import { LRC_ATTRIBUTES, ResultCode, resultCodeName } from '../../src/protocols/tango/wire.js';
+
+import { InvalidArgumentError, TimeoutError } from '../../src/errors.js';
 import {
   CommandError,
   DevFailed,
-  InvalidArgumentError,
   ProtocolVersionError,
   ResultCodeError,
-  TimeoutError,
-} from '../../src/errors.js';
+} from '../../src/protocols/tango/errors.js';
+import { LRC_ATTRIBUTES, type LrcReply, ResultCode, resultCodeName } from '../../src/protocols/tango/wire.js';
 
 /** A DevFailed keeping the device's stack, with an `SKA_InvokeLrcFailed` entry on top. */
 export function invokeLrcFailure(error: unknown, desc: string, origin: string): DevFailed {
@@ -29,24 +29,6 @@ function describeThrown(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value === 'object' || typeof value === 'function') return `non-Error thrown (${typeof value})`;
   return String(value);
-}
-
-/**
- * `[[resultCode], [commandIdOrReason]]`: the code, and the text when it is a string (undefined otherwise);
- * undefined when the reply has another shape.
- */
-export function parseReply(reply: unknown): { code: number; text: string | undefined } | undefined {
-  if (!Array.isArray(reply) || !Array.isArray(reply[0]) || !Array.isArray(reply[1])) return undefined;
-  const code = reply[0][0];
-  if (!Number.isInteger(code)) return undefined;
-  const text = reply[1][0];
-  return { code, text: typeof text === 'string' ? text : undefined };
-}
-
-/** The command id of an accepted (QUEUED or STARTED) reply with a non-empty string id; undefined otherwise. */
-export function acceptedCommandId(reply: unknown): string | undefined {
-  const r = parseReply(reply);
-  return r && (r.code === ResultCode.QUEUED || r.code === ResultCode.STARTED) && r.text ? r.text : undefined;
 }
 
 /** The type and size of a command's arguments, never their values. */
@@ -80,10 +62,11 @@ export const lrcErrors = {
       `Invocation of command '${command}' failed with args: ${describeArgs(args)}`,
       origin(device, command),
     ),
-  rejected: (command: string, reply: unknown) =>
-    new CommandError(`${command} command rejected: ${parseReply(reply)?.text ?? '(no reason given)'}`),
-  unexpectedCode: (command: string, reply: unknown) => {
-    const code = parseReply(reply)?.code;
+  rejected: (command: string, reply: LrcReply | null) =>
+    new CommandError(`${command} command rejected: ${reply?.text ?? '(no reason given)'}`),
+  /** `reply` as `parseLrcReply` gave it (null: not a reply of the `[[code], [text]]` shape). */
+  unexpectedCode: (command: string, reply: LrcReply | null) => {
+    const code = reply?.code;
     if (code === ResultCode.QUEUED || code === ResultCode.STARTED) {
       return new ResultCodeError(
         `Malformed reply to ${command} command: ${code} (${resultCodeName(code)}) without a command id`,

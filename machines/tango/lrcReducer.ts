@@ -11,8 +11,14 @@
  * - v1 only, with `parity`: an unknown status gives its `{error}` update and then `{status: undefined}`, as upstream
  *   calls `cb(status=None)` after the error callback (without parity, the error update only).
  */
-import { decodeLrcEvent, isTerminalStatus, type LrcUpdate, TaskStatus } from '../../src/protocols/tango/wire.js';
+
 import type { AttributeEvent } from '../../src/protocols/tango/port.js';
+import {
+  decodeLrcEvent,
+  isTerminalStatus,
+  type LrcUpdate,
+  TaskStatus,
+} from '../../src/protocols/tango/wire.js';
 
 export interface LrcProgress {
   protocolVersion: number | null;

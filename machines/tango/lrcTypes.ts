@@ -1,6 +1,7 @@
 /** The types of the `lrc` machine (input, context, output, events, and what its `deviceIo` actor is asked). */
-import type { LrcUpdate, TaskStatus } from '../../src/protocols/tango/wire.js';
+
 import type { AttributeEvent, DevicePort } from '../../src/protocols/tango/port.js';
+import type { LrcReply, LrcUpdate, TaskStatus } from '../../src/protocols/tango/wire.js';
 import type { LrcProgress } from './lrcReducer.js';
 
 export interface LrcInput {
@@ -77,8 +78,11 @@ export type LrcEvent =
   | { type: 'DEVICE_EVENT'; event: AttributeEvent }
   | { type: 'SUBSCRIBED' }
   | { type: 'SUBSCRIBE_FAILED'; attribute: string; error: unknown }
-  /** The reply; when accepted, `held` has the value events about the command that came before it. */
-  | { type: 'INVOKED'; reply: unknown; held: readonly AttributeEvent[] }
+  /**
+   * The reply, parsed once by the I/O actor (`parseLrcReply`; null when it has another shape); when accepted,
+   * `held` has the value events about the command that came before it.
+   */
+  | { type: 'INVOKED'; reply: LrcReply | null; held: readonly AttributeEvent[] }
   | { type: 'INVOKE_FAILED'; error: unknown }
   | { type: 'RESULT_READ'; value: unknown }
   | { type: 'RESULT_FAILED'; error: unknown }

@@ -4,12 +4,14 @@
  * parses, a string otherwise. On a TTY a live progress bar, otherwise one plain line per update (`IN_PROGRESS`,
  * `progress 33%`); `--json` prints one JSON object per update and a final `{"result": ...}` line. Exit code 0 when the command completed OK, 1 otherwise.
  */
-import { LongRunningCommand, type LrcResult } from '../protocols/tango/lrc/longRunningCommand.js';
-import { type LrcUpdate, resultCodeName, taskStatusName } from '../protocols/tango/lrc/invokeLrc.js';
+
 import { builtInDevice } from '../demo/lrcDemo.js';
 import { createSystem } from '../engine/system.js';
-import { DevFailed, InvalidArgumentError, PortInUseError } from '../errors.js';
+import { InvalidArgumentError, PortInUseError } from '../errors.js';
 import { type Inspector, startInspector } from '../inspector/server.js';
+import { DevFailed } from '../protocols/tango/errors.js';
+import { type LrcUpdate, resultCodeName, taskStatusName } from '../protocols/tango/lrc/invokeLrc.js';
+import { LongRunningCommand, type LrcResult } from '../protocols/tango/lrc/longRunningCommand.js';
 import { parseDuration, parsePort } from './options.js';
 
 const HELP = `usage: orrery lrc <command> [args] [--json] [--protocol 1|2] [--timeout ms|inf] [--inspect [port]]

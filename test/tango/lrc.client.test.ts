@@ -4,7 +4,9 @@
  * attributes.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LongRunningCommand } from '../../src/protocols/tango/lrc/longRunningCommand.js';
+import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
+import { CancelledError, TimeoutError } from '../../src/errors.js';
+import { CommandError, DevFailed, ProtocolVersionError } from '../../src/protocols/tango/errors.js';
 import {
   cachedLrcNegotiation,
   forgetLrcNegotiation,
@@ -13,15 +15,8 @@ import {
   ResultCode,
   TaskStatus,
 } from '../../src/protocols/tango/lrc/invokeLrc.js';
+import { LongRunningCommand } from '../../src/protocols/tango/lrc/longRunningCommand.js';
 import { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
-import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
-import {
-  CancelledError,
-  CommandError,
-  DevFailed,
-  ProtocolVersionError,
-  TimeoutError,
-} from '../../src/errors.js';
 import { TestClock } from '../../src/testing/testClock.js';
 import { devError, flush, referenceDevice, runFor, ScriptedPort } from './support/lrcHarness.js';
 

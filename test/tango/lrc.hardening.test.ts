@@ -3,7 +3,10 @@
  * one named test (or group) per item, against the reference device on a TestClock.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LongRunningCommand } from '../../src/protocols/tango/lrc/longRunningCommand.js';
+import type { EngineEvent } from '../../src/engine/inspectionBus.js';
+import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
+import { InvalidArgumentError, SystemStoppedError, TimeoutError } from '../../src/errors.js';
+import { DevFailed, ResultCodeError } from '../../src/protocols/tango/errors.js';
 import {
   DEFAULT_RESULT_TIMEOUT_MS,
   invokeLrc,
@@ -13,17 +16,9 @@ import {
   TaskStatus,
   taskStatusName,
 } from '../../src/protocols/tango/lrc/invokeLrc.js';
+import { LongRunningCommand } from '../../src/protocols/tango/lrc/longRunningCommand.js';
 import type { AttributeEvent, DevicePort } from '../../src/protocols/tango/port.js';
 import { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
-import type { EngineEvent } from '../../src/engine/inspectionBus.js';
-import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
-import {
-  DevFailed,
-  InvalidArgumentError,
-  ResultCodeError,
-  SystemStoppedError,
-  TimeoutError,
-} from '../../src/errors.js';
 import { TestClock } from '../../src/testing/testClock.js';
 import { devError, flush, referenceDevice, runFor, ScriptedPort } from './support/lrcHarness.js';
 

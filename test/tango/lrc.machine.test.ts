@@ -5,7 +5,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { lrcMachine, MAX_BUFFERED_EVENTS } from '../../machines/tango/lrc.js';
-import { LongRunningCommand } from '../../src/protocols/tango/lrc/longRunningCommand.js';
+import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { DevFailed, ProtocolVersionError, ResultCodeError } from '../../src/protocols/tango/errors.js';
 import {
   cachedLrcNegotiation,
   invokeLrc,
@@ -14,9 +16,8 @@ import {
   ResultCode,
   TaskStatus,
 } from '../../src/protocols/tango/lrc/invokeLrc.js';
+import { LongRunningCommand } from '../../src/protocols/tango/lrc/longRunningCommand.js';
 import type { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
-import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
-import { DevFailed, InvalidArgumentError, ProtocolVersionError, ResultCodeError } from '../../src/errors.js';
 import { TestClock } from '../../src/testing/testClock.js';
 import { devError, flush, referenceDevice, runFor, ScriptedPort } from './support/lrcHarness.js';
 

@@ -5,17 +5,23 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { invokeLrc, type LrcUpdate, ResultCode, TaskStatus, taskStatusName } from '../../src/protocols/tango/lrc/invokeLrc.js';
-import type { AttributeEvent } from '../../src/protocols/tango/port.js';
-import type { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
+import { InvalidArgumentError } from '../../src/errors.js';
 import {
   CommandError,
   DevFailed,
-  InvalidArgumentError,
   ProtocolVersionError,
   ResultCodeError,
-} from '../../src/errors.js';
+} from '../../src/protocols/tango/errors.js';
+import {
+  invokeLrc,
+  type LrcUpdate,
+  ResultCode,
+  TaskStatus,
+  taskStatusName,
+} from '../../src/protocols/tango/lrc/invokeLrc.js';
+import type { AttributeEvent } from '../../src/protocols/tango/port.js';
+import type { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
 import { TestClock } from '../../src/testing/testClock.js';
 import { devError, flush, referenceDevice, runFor, ScriptedPort } from './support/lrcHarness.js';
 

@@ -13,7 +13,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LongRunningCommand, type LrcResult } from '../../src/protocols/tango/lrc/longRunningCommand.js';
+import { createSystem } from '../../src/engine/system.js';
+import { TimeoutError } from '../../src/errors.js';
+import { CommandError, DevFailed } from '../../src/protocols/tango/errors.js';
 import {
   invokeLrc,
   type LrcSubscriptions,
@@ -21,12 +23,11 @@ import {
   ResultCode,
   TaskStatus,
 } from '../../src/protocols/tango/lrc/invokeLrc.js';
+import { LongRunningCommand, type LrcResult } from '../../src/protocols/tango/lrc/longRunningCommand.js';
 import { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
-import { createSystem } from '../../src/engine/system.js';
-import { CommandError, DevFailed, TimeoutError } from '../../src/errors.js';
 import { TestClock } from '../../src/testing/testClock.js';
-import { flush, ScriptedPort } from './support/lrcHarness.js';
 import { propertyRuns } from '../support/propertyRuns.js';
+import { flush, ScriptedPort } from './support/lrcHarness.js';
 
 type Kind = 'ok' | 'fail' | 'reject' | 'execRejected' | 'unknown';
 const COMMAND: Record<Kind, string> = {

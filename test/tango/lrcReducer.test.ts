@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type LrcProgress, reduceLrcEvent, replayLrcEvents } from '../../machines/tango/lrcReducer.js';
-import { TaskStatus } from '../../src/protocols/tango/wire.js';
 import type { AttributeEvent } from '../../src/protocols/tango/port.js';
+import { TaskStatus } from '../../src/protocols/tango/wire.js';
 
 const S = TaskStatus;
 const ID = '1700000000.0_1_On';

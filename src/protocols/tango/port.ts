@@ -4,7 +4,7 @@
  *
  * Every method may reject with a `DevFailed` carrying the device's error stack.
  */
-import type { DevError } from '../../errors.js';
+import type { DevError } from './errors.js';
 
 /** A change event of one attribute: a new value, or an error stack (Tango `event.err`). */
 export interface AttributeEvent {

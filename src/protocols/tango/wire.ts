@@ -8,7 +8,7 @@
  * - v2: `_lrcEvent` = `(id, json)` where json is everything one `update_command_info()` call changed, e.g.
  *   `{"status": 5, "result": [0, "On command completed OK"]}`. Reading it returns `[]`.
  */
-import type { DevError } from '../../errors.js';
+import type { DevError } from './errors.js';
 
 /** ska-control-model `ResultCode` (numeric values of the IntEnum). */
 export const ResultCode = {
@@ -122,11 +122,43 @@ export function toTaskStatus(raw: unknown): TaskStatus | undefined {
   return undefined;
 }
 
-/** Index of `commandId` among the ids (even positions) of a flat `(id, value, id, value, ...)` spectrum. */
-function pairIndex(value: unknown, commandId: string): number {
+/**
+ * Index of `commandId` among the ids (even positions) of a flat `(id, value, id, value, ...)` spectrum; -1 when
+ * it is not there or `value` is not an array.
+ */
+export function pairIndex(value: unknown, commandId: string): number {
   if (!Array.isArray(value)) return -1;
   for (let i = 0; i < value.length; i += 2) if (value[i] === commandId) return i;
   return -1;
+}
+
+/** The value paired with `commandId` in a flat `(id, value, ...)` spectrum; undefined when there is none. */
+export function pairedValue(value: unknown, commandId: string): unknown {
+  const i = pairIndex(value, commandId);
+  return i < 0 ? undefined : (value as unknown[])[i + 1];
+}
+
+/** A device's reply to a long running command, `[[resultCode], [commandIdOrReason]]`, parsed once. */
+export interface LrcReply {
+  /** The result code (an integer; any value, known to `ResultCode` or not). */
+  code: number;
+  /** The second field when it is a string (the command id when accepted, a reason otherwise). */
+  text: string | undefined;
+  /** The command id: set only for QUEUED or STARTED with a non-empty string id (a command that can be followed). */
+  commandId: string | undefined;
+}
+
+/**
+ * Parse the reply of a long running command: null when it does not have the `[[code], [text]]` shape with an
+ * integer code (the caller reports it as a ResultCodeError).
+ */
+export function parseLrcReply(reply: unknown): LrcReply | null {
+  if (!Array.isArray(reply) || !Array.isArray(reply[0]) || !Array.isArray(reply[1])) return null;
+  const code = reply[0][0];
+  if (!Number.isInteger(code)) return null;
+  const text = typeof reply[1][0] === 'string' ? (reply[1][0] as string) : undefined;
+  const accepted = code === ResultCode.QUEUED || code === ResultCode.STARTED;
+  return { code, text, commandId: accepted && text ? text : undefined };
 }
 
 /**

@@ -4,9 +4,12 @@
  * events, lost events, late subscriptions, failures, replies of its own) and counts its open subscriptions.
  */
 
-import { ResultCode } from '../../../src/protocols/tango/wire.js';
 import type { AttributeEvent, DevicePort, Unsubscribe } from '../../../src/protocols/tango/port.js';
-import { SkaDeviceSimulator, type SkaDeviceSimulatorOptions } from '../../../src/protocols/tango/sim/skaDeviceSimulator.js';
+import {
+  SkaDeviceSimulator,
+  type SkaDeviceSimulatorOptions,
+} from '../../../src/protocols/tango/sim/skaDeviceSimulator.js';
+import { ResultCode } from '../../../src/protocols/tango/wire.js';
 import type { TestClock } from '../../../src/testing/testClock.js';
 
 export function devError(desc: string) {

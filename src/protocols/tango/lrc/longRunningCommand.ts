@@ -13,11 +13,13 @@
  * UNKNOWN), the system stopping (`SystemStoppedError`, UNKNOWN), or a terminal status with its result (and, v1, the
  * error of a result read that failed or timed out).
  */
-import type { DevicePort } from '../port.js';
+
+import { checkDuration } from '../../../api/duration.js';
 import type { Logger } from '../../../engine/logging.js';
 import type { OrrerySystem } from '../../../engine/system.js';
-import { DevFailed, InvalidArgumentError } from '../../../errors.js';
-import { checkDuration } from '../../../api/duration.js';
+import { InvalidArgumentError } from '../../../errors.js';
+import { DevFailed } from '../errors.js';
+import type { DevicePort } from '../port.js';
 import {
   checkCommandName,
   checkDevicePort,

@@ -22,9 +22,10 @@
 import { checkDuration } from '../../../api/duration.js';
 import type { Clock } from '../../../engine/clock.js';
 import { getDefaultSystem, type OrrerySystem } from '../../../engine/system.js';
-import { CancelledError, DevFailed, InvalidArgumentError } from '../../../errors.js';
-import { LRC_ATTRIBUTES, ResultCode, TaskStatus } from '../wire.js';
+import { CancelledError, InvalidArgumentError } from '../../../errors.js';
+import { DevFailed } from '../errors.js';
 import type { AttributeEvent, DevicePort, Unsubscribe } from '../port.js';
+import { LRC_ATTRIBUTES, ResultCode, TaskStatus } from '../wire.js';
 import { SkaCommandTracker } from './skaCommandTracker.js';
 
 /** What a command handler gets: its arguments, progress reporting, simulated sleep and the abort signal. */
