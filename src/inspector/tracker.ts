@@ -12,8 +12,14 @@ import type { EngineEvent } from '../engine/inspectionBus.js';
 import type { Logger } from '../engine/logging.js';
 import type { OrrerySystem } from '../engine/system.js';
 import type { ChartRegistry } from './charts.js';
-import { type LrcSummary, lrcFromContext, lrcFromDeviceEvent } from '../protocols/tango/view.js';
 import { copyStateValue, type Redactor, UNREADABLE } from './redact.js';
+import {
+  type InspectorView,
+  type InspectorViewInfo,
+  inspectorViewFor,
+  inspectorViews,
+  inspectorViewsVersion,
+} from './views.js';
 
 export interface ActorView {
   key: string;
@@ -28,8 +34,10 @@ export interface ActorView {
   context?: unknown;
   output?: unknown;
   error?: unknown;
-  /** For LRC actors (machine 'lrc'): command, status, progress, result, outcome. */
-  lrc?: LrcSummary;
+  /** What the machine's registered inspector view shows of it (`views.ts`), redacted. */
+  summary?: unknown;
+  /** The page panel that lists this actor (its view's `panel.id`). */
+  panel?: string;
   updatedAt: number;
 }
 
@@ -58,6 +66,8 @@ export interface Batch {
   engine: EngineView[];
   /** Events dropped by the rate cap or the ring since the last flush. */
   dropped: number;
+  /** The registered inspector views, when they changed since the last flush. */
+  views?: InspectorViewInfo[];
 }
 
 /** A fixed-capacity FIFO that drops its oldest item when full. */
@@ -136,6 +146,7 @@ export class Tracker {
   #rateWindow = 0;
   #rateCount = 0;
   #rateDropped = 0;
+  #viewsVersion = inspectorViewsVersion();
 
   constructor(system: OrrerySystem, opts: TrackerOptions) {
     this.#system = system;
@@ -305,7 +316,12 @@ export class Tracker {
         this.#recentEngine.push(view);
       });
     }
-    return { actors: [...changed.values()], stopped, events, engine, dropped };
+    const batch: Batch = { actors: [...changed.values()], stopped, events, engine, dropped };
+    if (this.#viewsVersion !== inspectorViewsVersion()) {
+      this.#viewsVersion = inspectorViewsVersion();
+      batch.views = inspectorViews();
+    }
+    return batch;
   }
 
   #event(raw: RawEvent, events: EventView[], changed: Map<AnyActorRef, ActorView>): void {
@@ -336,12 +352,14 @@ export class Tracker {
       const { input, ...rest } = data;
       view.data = { ...(this.#opts.redact(rest) as object), input: this.#opts.redact(input) };
     } else if (Object.keys(data).length > 0) view.data = this.#opts.redact(data);
-    if (type === 'DEVICE_EVENT') this.#lrcEvent(raw, changed);
+    this.#viewEvent(raw, view.type, changed);
   }
 
   /** The full picture for a page that connects now: every live actor, recent engine events and log lines. */
-  snapshot(): { actors: ActorView[]; engine: EngineView[]; events: EventView[] } {
+  snapshot(): { actors: ActorView[]; engine: EngineView[]; events: EventView[]; views: InspectorViewInfo[] } {
+    this.#viewsVersion = inspectorViewsVersion();
     return {
+      views: inspectorViews(),
       actors: [...this.#live.values()],
       engine: this.#recentEngine.toArray(),
       events: this.#recentEvents.toArray(),
@@ -370,14 +388,42 @@ export class Tracker {
     return view;
   }
 
-  #lrcEvent(raw: RawEvent, changed: Map<AnyActorRef, ActorView>): void {
+  /** Let the actor's registered view fold an event it received into its summary. */
+  #viewEvent(raw: RawEvent, type: string, changed: Map<AnyActorRef, ActorView>): void {
     const view = this.#live.get(raw.target);
-    if (view?.machine !== 'lrc') return;
-    const commandId = (raw.target.getSnapshot() as { context?: { commandId?: unknown } }).context?.commandId;
-    const next = lrcFromDeviceEvent(view.lrc ?? {}, raw.event as never, commandId, this.#opts.redact);
-    if (!next) return;
-    view.lrc = next;
-    changed.set(raw.target, view);
+    if (!view) return;
+    const iv = inspectorViewFor(view.machine);
+    if (!iv?.onEvent) return;
+    const onEvent = iv.onEvent;
+    this.#summarise(view, iv, () => {
+      const context = (raw.target.getSnapshot() as { context?: unknown } | undefined)?.context;
+      return onEvent(type, raw.event, {
+        context,
+        summary: view.summary as object | undefined,
+        redact: this.#opts.redact,
+      });
+    }) && changed.set(raw.target, view);
+  }
+
+  /** Run a view's function; a new summary is redacted and kept. False when it had nothing new (or threw). */
+  #summarise(view: ActorView, iv: InspectorView<object>, fn: () => object | undefined): boolean {
+    let next: object | undefined;
+    try {
+      next = fn();
+    } catch (err) {
+      try {
+        this.#opts.logger?.warn(
+          { err: err instanceof Error ? err : String(err), machine: iv.machine },
+          'inspector: a view failed; its summary is unchanged',
+        );
+      } catch {
+        // not even the error can be shown
+      }
+      return false;
+    }
+    if (next === undefined) return false;
+    view.summary = this.#opts.redact(next);
+    return true;
   }
 
   #update(view: ActorView, snapshot: unknown, now: number): void {
@@ -394,6 +440,13 @@ export class Tracker {
     if (s.context !== undefined) view.context = this.#opts.redact(s.context);
     if (s.output !== undefined) view.output = this.#opts.redact(s.output);
     if (s.error !== undefined) view.error = this.#opts.redact(s.error);
-    if (view.machine === 'lrc') view.lrc = lrcFromContext(view.lrc ?? {}, s.context, this.#opts.redact);
+    const iv = inspectorViewFor(view.machine);
+    if (iv?.panel) view.panel = iv.panel.id;
+    if (iv?.summarise) {
+      const summarise = iv.summarise;
+      this.#summarise(view, iv, () =>
+        summarise(s.context, view.summary as object | undefined, this.#opts.redact),
+      );
+    }
   }
 }

@@ -83,15 +83,20 @@ describe.skipIf(!canRun)('inspector in a browser', () => {
     expect(demo.simulators).toContain('lrc');
     {
       // an LRC's status changes and its progress appears, live
-      const card = page.locator('.lrc-item[data-active="true"]').first();
+      const card = page.locator('.view-panel[data-machine="lrc"] .view-card[data-active="true"]').first();
       await card.waitFor({ timeout: 15_000 });
       const first = await card.locator('.status').textContent();
       await page
-        .locator('.lrc-item .lrc-progress:not([data-progress=""]):not([data-progress="0"])')
+        .locator(
+          '.view-panel[data-machine="lrc"] .view-progress:not([data-progress=""]):not([data-progress="0"])',
+        )
         .first()
         .waitFor({ timeout: 20_000 });
       await page.waitForFunction(
-        (before) => [...document.querySelectorAll('.lrc-item .status')].some((s) => s.textContent !== before),
+        (before) =>
+          [...document.querySelectorAll('.view-panel[data-machine="lrc"] .view-card .status')].some(
+            (s) => s.textContent !== before,
+          ),
         first,
         { timeout: 20_000 },
       );

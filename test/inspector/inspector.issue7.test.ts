@@ -8,10 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { assign, fromCallback, setup } from 'xstate';
-import { invokeLrc } from '../../src/protocols/tango/lrc/invokeLrc.js';
 import { Status } from '../../src/api/status.js';
-import { ResultCode } from '../../src/protocols/tango/wire.js';
-import { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
 import type { Logger } from '../../src/engine/logging.js';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
 import {
@@ -23,6 +20,9 @@ import {
 } from '../../src/errors.js';
 import { type Inspector, startInspector } from '../../src/inspector/server.js';
 import { Tracker } from '../../src/inspector/tracker.js';
+import { invokeLrc } from '../../src/protocols/tango/lrc/invokeLrc.js';
+import { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
+import { ResultCode } from '../../src/protocols/tango/wire.js';
 
 let system: OrrerySystem;
 let inspector: Inspector | undefined;
@@ -549,12 +549,12 @@ describe('issue 7 item 7: secrets never reach a WebSocket client', () => {
     );
     await early.next((m) => m.type === 'batch' && m.engine.some((e: Msg) => e.type === 'actor.failed'));
     await early.next(
-      (m) => m.type === 'batch' && m.actors.some((a: Msg) => a.machine === 'lrc' && a.lrc?.error),
+      (m) => m.type === 'batch' && m.actors.some((a: Msg) => a.machine === 'lrc' && a.summary?.error),
     );
     const withResult = () =>
       new Set(
         early.messages.flatMap((m) =>
-          m.type === 'batch' ? m.actors.filter((a: Msg) => a.lrc?.result).map((a: Msg) => a.key) : [],
+          m.type === 'batch' ? m.actors.filter((a: Msg) => a.summary?.result).map((a: Msg) => a.key) : [],
         ),
       ).size;
     await until(() => withResult() >= 2, 'both LRC results');

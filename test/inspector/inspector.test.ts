@@ -313,8 +313,10 @@ describe('inspector', () => {
     await invokeLrc(() => {}, device, 'Scan', { token: 'abc' }, { system });
     emit('longRunningCommandStatus', ['1_Scan', 'IN_PROGRESS']);
     emit('longRunningCommandProgress', ['1_Scan', '40']);
-    const live = await c.next((m) => m.type === 'batch' && m.actors.some((a: Msg) => a.lrc?.progress === 40));
-    expect(live.actors.find((a: Msg) => a.machine === 'lrc').lrc).toMatchObject({
+    const live = await c.next(
+      (m) => m.type === 'batch' && m.actors.some((a: Msg) => a.summary?.progress === 40),
+    );
+    expect(live.actors.find((a: Msg) => a.machine === 'lrc').summary).toMatchObject({
       command: 'Scan',
       commandId: '1_Scan',
       status: 'IN_PROGRESS',
@@ -323,9 +325,9 @@ describe('inspector', () => {
     emit('longRunningCommandResult', ['1_Scan', '[0, "scan done"]']);
     emit('longRunningCommandStatus', ['1_Scan', 'COMPLETED']);
     const done = await c.next(
-      (m) => m.type === 'batch' && m.actors.some((a: Msg) => a.lrc?.status === 'COMPLETED'),
+      (m) => m.type === 'batch' && m.actors.some((a: Msg) => a.summary?.status === 'COMPLETED'),
     );
-    expect(done.actors.find((a: Msg) => a.machine === 'lrc').lrc.result).toEqual([0, 'scan done']);
+    expect(done.actors.find((a: Msg) => a.machine === 'lrc').summary.result).toEqual([0, 'scan done']);
     expect(c.raw.join('')).not.toContain('"abc"');
   });
 });

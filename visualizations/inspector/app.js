@@ -8,7 +8,8 @@ const state = {
   selected: null,
   log: [],
   engine: [],
-  lrcDone: [],
+  views: new Map(), // machine id -> registered inspector view {machine, panel}
+  viewDone: new Map(), // panel id -> finished actors it still shows (newest first)
   statusDone: [],
   statusCounts: { succeeded: 0, failed: 0, timedOut: 0, cancelled: 0 },
   dropped: 0,
@@ -63,6 +64,7 @@ function setConn(on) {
 function onHello(msg) {
   state.actors.clear();
   state.readOnly = msg.readOnly;
+  setViews(msg.views ?? []);
   $('#mode').textContent = msg.readOnly ? 'read-only' : 'read-write';
   for (const a of msg.actors) upsert(a);
   state.engine = msg.engine.slice(-200);
@@ -70,7 +72,13 @@ function onHello(msg) {
   Object.assign(dirty, { tree: true, detail: true, log: true, side: true });
 }
 
+function setViews(views) {
+  state.views = new Map(views.map((v) => [v.machine, v]));
+  dirty.side = true;
+}
+
 function onBatch(msg) {
+  if (msg.views) setViews(msg.views);
   for (const a of msg.actors) upsert(a);
   for (const key of msg.stopped) remove(key);
   if (msg.events.length && !$('#log-pause').checked) {
@@ -95,18 +103,22 @@ function upsert(a) {
     changedRows.add(a.key);
   state.actors.set(a.key, a);
   if (a.key === state.selected) dirty.detail = true;
-  if (a.machine === 'lrc' || a.machine === 'status' || a.machine === 'supervisor') dirty.side = true;
+  if (a.panel || a.machine === 'status' || a.machine === 'supervisor') dirty.side = true;
   if (a.status !== 'active' && (!prev || prev.status === 'active')) finished(a);
 }
 
 function finished(a) {
-  if (a.machine === 'lrc') state.lrcDone.unshift(a);
+  if (a.panel) {
+    const done = state.viewDone.get(a.panel) ?? [];
+    done.unshift(a);
+    done.length = Math.min(done.length, MAX_DONE);
+    state.viewDone.set(a.panel, done);
+  }
   if (a.machine === 'status' && a.status === 'done') {
     const outcome = typeof a.value === 'string' ? a.value : 'done';
     state.statusCounts[outcome] = (state.statusCounts[outcome] ?? 0) + 1;
     state.statusDone.unshift({ id: a.id, outcome, t: a.updatedAt, error: a.context?.error });
   }
-  state.lrcDone.length = Math.min(state.lrcDone.length, MAX_DONE);
   state.statusDone.length = Math.min(state.statusDone.length, MAX_DONE);
 }
 

@@ -1,4 +1,4 @@
-// Side panels of the inspector page: LRC progress, Status outcomes, supervisors and their restarts.
+// Side panels of the inspector page: one per registered inspector view, Status outcomes, supervisors and restarts.
 export const $ = (sel) => document.querySelector(sel);
 export const el = (tag, props = {}, ...children) => {
   const e = document.createElement(tag);
@@ -20,48 +20,75 @@ export const valueText = (v) => {
     .join(', ');
 };
 
-function lrcCard(a) {
-  const l = a.lrc ?? {};
-  const pct = typeof l.progress === 'number' ? Math.max(0, Math.min(100, l.progress)) : null;
-  const status = l.status ?? (a.status === 'active' ? valueText(a.value) : a.status);
+const shown = (v) => (typeof v === 'string' ? v : JSON.stringify(v).slice(0, 120));
+
+/** One actor's card in its view's panel: the summary fields the view's `panel.card` names. */
+function viewCard(a, card) {
+  const s = a.summary && typeof a.summary === 'object' ? a.summary : {};
+  const raw = card.progress ? s[card.progress] : undefined;
+  const pct = typeof raw === 'number' ? Math.max(0, Math.min(100, raw)) : null;
+  const own = card.status ? s[card.status] : undefined;
+  const status = own ?? (a.status === 'active' ? valueText(a.value) : a.status);
+  const title = card.title && s[card.title] !== undefined ? s[card.title] : a.id;
+  const parts = [pct === null ? '' : `${pct}%`];
+  for (const f of card.fields ?? []) {
+    const v = s[f];
+    if (v !== undefined && v !== null && v !== '') parts.push(`${f} ${shown(v)}`);
+  }
   return el(
     'li',
-    { class: 'lrc-item', dataset: { key: a.key, active: String(a.status === 'active') } },
+    { class: 'view-card', dataset: { key: a.key, active: String(a.status === 'active') } },
     el(
       'div',
       { class: 'head' },
-      el('span', {}, `${l.command ?? a.id}`),
-      el('span', { class: `status ${l.status ?? ''}` }, String(status ?? '')),
+      el('span', {}, String(title)),
+      el('span', { class: `status ${own ?? ''}` }, String(status ?? '')),
     ),
-    el(
-      'div',
-      { class: 'bar' },
-      el('div', { class: 'lrc-progress', style: `width:${pct ?? 0}%`, dataset: { progress: pct ?? '' } }),
-    ),
-    el(
-      'div',
-      { class: 'result' },
-      [
-        pct === null ? '' : `${pct}%`,
-        l.outcome ? `outcome ${l.outcome}` : '',
-        l.result !== undefined ? `result ${JSON.stringify(l.result).slice(0, 120)}` : '',
-        l.error ? l.error : '',
-      ]
-        .filter(Boolean)
-        .join(' · '),
-    ),
+    card.progress
+      ? el(
+          'div',
+          { class: 'bar' },
+          el('div', {
+            class: 'view-progress',
+            style: `width:${pct ?? 0}%`,
+            dataset: { progress: pct ?? '' },
+          }),
+        )
+      : undefined,
+    el('div', { class: 'result' }, parts.filter(Boolean).join(' · ')),
   );
+}
+
+/** One panel per registered inspector view that has one: its live actors, then recently finished ones. */
+function renderViewPanels(state, actors) {
+  const sections = [];
+  for (const view of state.views.values()) {
+    const panel = view.panel;
+    if (!panel) continue;
+    const card = panel.card ?? {};
+    const live = actors.filter((a) => a.machine === view.machine);
+    const done = (state.viewDone.get(panel.id) ?? []).filter((a) => !state.actors.has(a.key));
+    sections.push(
+      el(
+        'section',
+        { class: 'view-panel', dataset: { panel: panel.id, machine: view.machine } },
+        el('h2', {}, panel.title),
+        el(
+          'ul',
+          { class: 'cards' },
+          ...live.map((a) => viewCard(a, card)),
+          ...done.map((a) => viewCard(a, card)),
+          ...(live.length + done.length ? [] : [el('li', { class: 'muted' }, panel.empty ?? 'none yet')]),
+        ),
+      ),
+    );
+  }
+  $('#view-panels').replaceChildren(...sections);
 }
 
 export function renderSide(state) {
   const actors = [...state.actors.values()];
-  const live = actors.filter((a) => a.machine === 'lrc');
-  const done = state.lrcDone.filter((a) => !state.actors.has(a.key));
-  $('#lrcs').replaceChildren(
-    ...live.map(lrcCard),
-    ...done.map(lrcCard),
-    ...(live.length + done.length ? [] : [el('li', { class: 'muted' }, 'no LRC yet')]),
-  );
+  renderViewPanels(state, actors);
   const pending = actors.filter((a) => a.machine === 'status' && a.status === 'active').length;
   $('#status-counts').replaceChildren(
     el('span', {}, `pending ${pending}`),

@@ -2,9 +2,13 @@
  * What the inspector shows of an SKA Long Running Command actor (machine id 'lrc'): command, status, progress,
  * result and outcome. Status and outcome come from the machine's context; progress and result only travel in the
  * DEVICE_EVENTs the actor receives, so they are decoded from those (at flush time, off the engine's call stack).
+ *
+ * Importing this module registers the view (`lrcInspectorView`) with the inspector's view registry; the LRC
+ * facade imports it, so every process that runs an LRC shows it in the "Long running commands" panel.
  */
-import { decodeLrcEvent, taskStatusName } from './wire.js';
 import type { Redactor } from '../../inspector/redact.js';
+import { type InspectorView, registerInspectorView } from '../../inspector/views.js';
+import { decodeLrcEvent, taskStatusName } from './wire.js';
 
 export interface LrcSummary {
   command?: string;
@@ -55,3 +59,31 @@ export function lrcFromDeviceEvent(
   if (typeof status === 'number') next.status = taskStatusName(status as never);
   return next;
 }
+
+/** The LRC's inspector view: the summary above, drawn as a card per command in its own panel. */
+export const lrcInspectorView: InspectorView<LrcSummary> = {
+  machine: 'lrc',
+  summarise: (context, previous, redact) => lrcFromContext(previous ?? {}, context, redact),
+  onEvent: (type, event, { context, summary, redact }) =>
+    type === 'DEVICE_EVENT'
+      ? lrcFromDeviceEvent(
+          summary ?? {},
+          event as { event?: { attribute?: unknown; value?: unknown } },
+          (context as { commandId?: unknown } | undefined)?.commandId,
+          redact,
+        )
+      : undefined,
+  panel: {
+    id: 'lrcs',
+    title: 'Long running commands',
+    empty: 'no LRC yet',
+    card: {
+      title: 'command',
+      status: 'status',
+      progress: 'progress',
+      fields: ['outcome', 'result', 'error'],
+    },
+  },
+};
+
+registerInspectorView(lrcInspectorView);

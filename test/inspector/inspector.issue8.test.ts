@@ -1,0 +1,230 @@
+/**
+ * Issue 8, inspector side: the view registry (item 2), charts of any registered machine without a WebSocket
+ * client (item 6), and `createInspector().inspect` for a plain `createActor` (item 11).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { assign, setup } from 'xstate';
+import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { type Inspector, startInspector } from '../../src/inspector/server.js';
+import { type InspectorView, registerInspectorView } from '../../src/inspector/views.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** A user's own machine: a shutter with a position and a motion count. */
+const shutter = setup({
+  types: {
+    context: {} as { position: number; moves: number; token: string },
+    events: {} as { type: 'OPEN' } | { type: 'CLOSE' } | { type: 'MOVED'; position: number },
+  },
+}).createMachine({
+  id: 'userShutter',
+  context: { position: 0, moves: 0, token: 'hunter2' },
+  initial: 'closed',
+  states: {
+    closed: { on: { OPEN: 'opening' } },
+    opening: {
+      on: {
+        MOVED: {
+          actions: assign({
+            position: ({ event }) => event.position,
+            moves: ({ context }) => context.moves + 1,
+          }),
+        },
+        CLOSE: 'closed',
+      },
+    },
+  },
+});
+
+let system: OrrerySystem | undefined;
+let inspector: Inspector | undefined;
+const sockets: WebSocket[] = [];
+const cleanups: Array<() => void> = [];
+
+afterEach(async () => {
+  for (const ws of sockets.splice(0)) ws.terminate();
+  for (const c of cleanups.splice(0)) c();
+  await inspector?.close();
+  inspector = undefined;
+  await system?.stop();
+  system = undefined;
+});
+
+type Msg = { type: string; [k: string]: any };
+
+function connect(url: string) {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}ws`);
+  sockets.push(ws);
+  const messages: Msg[] = [];
+  const waiters: Array<() => void> = [];
+  ws.on('message', (data) => {
+    messages.push(JSON.parse(String(data)));
+    for (const w of waiters.splice(0)) w();
+  });
+  const next = async (pred: (m: Msg) => boolean, timeoutMs = 3000): Promise<Msg> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = messages.find(pred);
+      if (found) return found;
+      if (Date.now() > deadline)
+        throw new Error(`no matching message; got ${messages.map((m) => m.type).join(',')}`);
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  };
+  return { messages, next };
+}
+
+function httpGet(url: string) {
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>(
+    (resolve, reject) => {
+      const req = request(url, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    },
+  );
+}
+
+type ShutterSummary = { position?: number; moves?: number; token?: string; last?: string };
+
+const shutterView: InspectorView<ShutterSummary> = {
+  machine: 'userShutter',
+  summarise: (context, previous) => {
+    const c = context as { position: number; moves: number; token: string };
+    // a view that copies a secret still cannot leak it: summaries pass the redactor
+    return { ...previous, position: c.position, moves: c.moves, token: c.token };
+  },
+  onEvent: (type, event, { summary }) =>
+    type === 'MOVED'
+      ? { ...summary, last: `moved to ${(event as { position: number }).position}` }
+      : undefined,
+  panel: {
+    id: 'shutters',
+    title: 'Shutters',
+    empty: 'no shutter yet',
+    card: { status: 'position', progress: 'position', fields: ['moves', 'last'] },
+  },
+};
+
+describe('issue 8 item 2: the inspector view registry', () => {
+  it('issue 8 item 2: src/inspector and the page name no protocol', () => {
+    const files = [
+      ...readdirSync(join(root, 'src', 'inspector')).map((f) => join(root, 'src', 'inspector', f)),
+      ...readdirSync(join(root, 'visualizations', 'inspector')).map((f) =>
+        join(root, 'visualizations', 'inspector', f),
+      ),
+    ];
+    expect(files.length).toBeGreaterThan(8);
+    const offenders: string[] = [];
+    for (const file of files) {
+      const text = readFileSync(file, 'utf8');
+      for (const word of [
+        /\blrcs?\b/i,
+        /DEVICE_EVENT/,
+        /tango/i,
+        /katcp/i,
+        /channel access/i,
+        /protocols\//,
+        /\bska\b/i,
+      ])
+        if (word.test(text)) offenders.push(`${file.slice(root.length + 1)}: ${word}`);
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it("issue 8 item 2: a registered view for a user's own machine shows up in the page data", async () => {
+    cleanups.push(registerInspectorView(shutterView));
+    system = createSystem();
+    const actor = system.spawn(shutter, { systemId: 'shutter-1' });
+    actor.send({ type: 'OPEN' });
+    inspector = await startInspector(system, { batchIntervalMs: 20 });
+    const c = connect(inspector.url);
+    const hello = await c.next((m) => m.type === 'hello');
+    expect(hello.views).toContainEqual({ machine: 'userShutter', panel: shutterView.panel });
+    const view = hello.actors.find((a: Msg) => a.systemId === 'shutter-1');
+    expect(view).toMatchObject({
+      machine: 'userShutter',
+      panel: 'shutters',
+      summary: { position: 0, moves: 0 },
+    });
+    expect(view.summary.token).toBe('[REDACTED]');
+
+    actor.send({ type: 'MOVED', position: 40 });
+    const moved = await c.next(
+      (m) => m.type === 'batch' && m.actors.some((a: Msg) => a.summary?.last === 'moved to 40'),
+    );
+    expect(moved.actors.find((a: Msg) => a.systemId === 'shutter-1').summary).toMatchObject({
+      position: 40,
+      moves: 1,
+      last: 'moved to 40',
+    });
+    expect(JSON.stringify(c.messages)).not.toContain('hunter2');
+  });
+
+  it('issue 8 item 2: views registered or removed later reach a connected page; a throwing view changes nothing', async () => {
+    system = createSystem();
+    inspector = await startInspector(system, { batchIntervalMs: 20 });
+    const c = connect(inspector.url);
+    const hello = await c.next((m) => m.type === 'hello');
+    expect(hello.views.some((v: Msg) => v.machine === 'userShutter')).toBe(false);
+    const remove = registerInspectorView({
+      machine: 'userShutter',
+      summarise: () => {
+        throw new Error('view bug');
+      },
+      panel: { id: 'shutters', title: 'Shutters' },
+    });
+    cleanups.push(remove);
+    const actor = system.spawn(shutter, { systemId: 'shutter-2' });
+    const batch = await c.next(
+      (m) => m.type === 'batch' && m.views?.some((v: Msg) => v.machine === 'userShutter'),
+    );
+    expect(batch.views.find((v: Msg) => v.machine === 'userShutter').panel.id).toBe('shutters');
+    const shown = await c.next(
+      (m) => m.type === 'batch' && m.actors.some((a: Msg) => a.systemId === 'shutter-2'),
+    );
+    const view = shown.actors.find((a: Msg) => a.systemId === 'shutter-2');
+    expect(view.panel).toBe('shutters');
+    expect(view.summary).toBeUndefined();
+    actor.send({ type: 'OPEN' });
+    remove();
+    await c.next(
+      (m) =>
+        m.type === 'batch' &&
+        Array.isArray(m.views) &&
+        !m.views.some((v: Msg) => v.machine === 'userShutter'),
+    );
+  });
+
+  it('issue 8 item 2: a bad view is refused with InvalidArgumentError; a second view for one machine too', () => {
+    const bad: unknown[] = [
+      null,
+      {},
+      { machine: '' },
+      { machine: 'm', summarise: 'no' },
+      { machine: 'm', onEvent: 1 },
+      { machine: 'm', panel: { id: '../x', title: 'T' } },
+      { machine: 'm', panel: { id: 'ok', title: '' } },
+      { machine: 'm', panel: { id: 'ok', title: 'T', card: { progress: 3 } } },
+      { machine: 'm', panel: { id: 'ok', title: 'T', card: { fields: [1] } } },
+    ];
+    for (const v of bad) expect(() => registerInspectorView(v as never)).toThrow(InvalidArgumentError);
+    const remove = registerInspectorView(shutterView);
+    cleanups.push(remove);
+    expect(registerInspectorView(shutterView)).toBeTypeOf('function'); // the same view again: no-op
+    expect(() => registerInspectorView({ ...shutterView })).toThrow(/already has an inspector view/);
+  });
+});
