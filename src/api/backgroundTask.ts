@@ -13,7 +13,7 @@ import {
 } from '../../machines/core/backgroundTask.js';
 import { checkLogger, type Logger } from '../engine/logging.js';
 import { Supervisor } from '../engine/supervisor.js';
-import { getDefaultSystem, OrrerySystem } from '../engine/system.js';
+import type { OrrerySystem } from '../engine/system.js';
 import {
   InvalidArgumentError,
   InvalidStateError,
@@ -22,8 +22,10 @@ import {
   toError,
 } from '../errors.js';
 import { checkDuration, checkFrequency as checkHz } from './duration.js';
+import { checkSignal, checkSystem, Lifecycle, nextId, resolveSystem } from './lifecycle.js';
 
-export { RunState, type RunStateName };
+// kept here for callers that imported them from this module before `lifecycle.ts` existed
+export { checkSignal, checkSystem, RunState, type RunStateName };
 
 /** STARTING or RUNNING (upstream `RunState.running()`). */
 export function isRunning(state: RunState): boolean {
@@ -71,22 +73,6 @@ export function checkFrequency(frequency: unknown): number | null {
   return checkHz('frequency', frequency, true);
 }
 
-/** `system` if it is an OrrerySystem, undefined if absent; else throws. */
-export function checkSystem(system: unknown): OrrerySystem | undefined {
-  if (system !== undefined && !(system instanceof OrrerySystem)) {
-    throw new InvalidArgumentError('system must be an OrrerySystem (from createSystem())');
-  }
-  return system;
-}
-
-/** `signal` if it is an AbortSignal, undefined if absent; else throws. */
-export function checkSignal(signal: unknown): AbortSignal | undefined {
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('signal must be an AbortSignal');
-  }
-  return signal;
-}
-
 function checkSupervisor(supervisor: unknown): Supervisor | string | undefined {
   if (
     supervisor !== undefined &&
@@ -104,8 +90,6 @@ function checkName(name: unknown): string | undefined {
   }
   return name;
 }
-
-let counter = 0;
 
 /**
  * Runs `action` once, or `frequency` times a second until stopped, on an actor of the system. The task has to be
@@ -125,16 +109,13 @@ export class BackgroundTask {
   #actor: Actor<typeof backgroundTaskMachine> | undefined;
   #state: RunState = RunState.STOPPED;
   #runs = 0;
-  #error: Error | null = null;
-  #completed = false;
+  /** Ends once, with the final run state's error; holds the signal's listener and a supervised task's stop hook. */
+  readonly #lifecycle = new Lifecycle<{ error: Error | null }>();
   #stopRequested = false;
   #resolveDone!: () => void;
   #completionListeners: Array<(task: BackgroundTask) => void> = [];
-  #abort: { signal: AbortSignal; listener: () => void } | undefined;
   /** The action was called and has not settled yet. */
   #inFlight = false;
-  /** Removes the system-stop listener of a supervised task. */
-  #forgetSystemStop: (() => void) | undefined;
 
   constructor(action: TaskAction, options: BackgroundTaskOptions = {}) {
     // every argument is checked before anything is created or registered (the default system included)
@@ -152,21 +133,14 @@ export class BackgroundTask {
     this.#action = checkedAction;
     this.frequency = frequency;
     this.stopTimeout = stopTimeout;
-    this.#system = system ?? getDefaultSystem();
+    this.#system = resolveSystem(system);
     this.#supervisor = supervisor;
     this.#logger = logger;
-    this.name = name ?? `backgroundTask-${++counter}`;
+    this.name = name ?? nextId('backgroundTask');
     this.done = new Promise<void>((resolve) => {
       this.#resolveDone = resolve;
     });
-    if (signal) {
-      const listener = () => this.#abortTask();
-      if (signal.aborted) listener();
-      else {
-        signal.addEventListener('abort', listener, { once: true });
-        this.#abort = { signal, listener };
-      }
-    }
+    this.#lifecycle.onAbort(signal, () => this.#abortTask());
   }
 
   /** The task's actor once `run()` was called (for the inspector or `system.inspect`). */
@@ -180,7 +154,7 @@ export class BackgroundTask {
 
   /** True once the task has finished, been stopped or errored. */
   get completed(): boolean {
-    return this.#completed;
+    return this.#lifecycle.ended;
   }
 
   /** Completed runs of the action. */
@@ -194,7 +168,7 @@ export class BackgroundTask {
    * SystemStoppedError, and the task completes ERRORED with it.
    */
   run(): void {
-    if (this.#completed) throw new TaskCompletedError('Task has already completed, cannot run it again.');
+    if (this.completed) throw new TaskCompletedError('Task has already completed, cannot run it again.');
     if (this.#actor) return;
     if (this.#system.stopped) {
       const error = new SystemStoppedError('the actor system has been stopped');
@@ -229,8 +203,8 @@ export class BackgroundTask {
             input,
             supervisor: this.#supervisor,
             restart: 'temporary',
-          });
-    if (this.#supervisor !== undefined) this.#forgetSystemStop = this.#system.onStop(onSystemStop);
+          }).current!;
+    if (this.#supervisor !== undefined) this.#lifecycle.onSystemStop(this.#system, onSystemStop);
     this.#actor = actor;
     actor.subscribe({
       next: (snapshot) => this.#onSnapshot(snapshot),
@@ -253,7 +227,7 @@ export class BackgroundTask {
 
   /** The error that ended the task, or null. */
   exception(): Error | null {
-    return this.#error;
+    return this.#lifecycle.outcome?.error ?? null;
   }
 
   /**
@@ -262,7 +236,7 @@ export class BackgroundTask {
    * as upstream.
    */
   stop(): Promise<void> {
-    if (this.#completed) return Promise.resolve();
+    if (this.completed) return Promise.resolve();
     if (this.#state === RunState.STOPPING) return this.done;
     if (!this.running()) return Promise.resolve();
     this.#stopRequested = true;
@@ -276,13 +250,13 @@ export class BackgroundTask {
 
   /** Call `listener(task)` once the task completes (at once if it has); used by BackgroundTaskProcessor. */
   onCompleted(listener: (task: BackgroundTask) => void): void {
-    if (this.#completed) listener(this);
+    if (this.completed) listener(this);
     else this.#completionListeners.push(listener);
   }
 
   toString(): string {
     const name = Object.keys(RunState).find((k) => RunState[k as RunStateName] === this.#state);
-    return `BackgroundTask(${this.name}, state=${name}, completed=${this.#completed})`;
+    return `BackgroundTask(${this.name}, state=${name}, completed=${this.completed})`;
   }
 
   /**
@@ -301,17 +275,16 @@ export class BackgroundTask {
   }
 
   #onSnapshot(snapshot: BackgroundTaskSnapshot): void {
-    if (this.#completed) return;
+    if (this.completed) return;
     this.#state = runStateOf(snapshot);
     this.#runs = snapshot.context.runs;
     if (snapshot.status === 'done') this.#complete(this.#state, snapshot.context.error);
   }
 
   #complete(state: RunState, error: Error | null): void {
-    if (this.#completed) return;
-    this.#completed = true;
+    // ending the lifecycle removes the signal's listener and a supervised task's system-stop hook
+    if (!this.#lifecycle.end({ error })) return;
     this.#state = state;
-    this.#error = error;
     if (this.#actor) this.#runs = this.#actor.getSnapshot().context.runs;
     if (error) {
       const logger =
@@ -320,10 +293,6 @@ export class BackgroundTask {
         logger?.warn({ err: error, task: this.name }, 'Task abandoned: the actor system was stopped.');
       } else logger?.error({ err: error, task: this.name }, 'Error during processing of task.');
     }
-    if (this.#abort) this.#abort.signal.removeEventListener('abort', this.#abort.listener);
-    this.#abort = undefined;
-    this.#forgetSystemStop?.();
-    this.#forgetSystemStop = undefined;
     this.#resolveDone();
     const listeners = this.#completionListeners;
     this.#completionListeners = [];

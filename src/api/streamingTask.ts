@@ -10,9 +10,9 @@ import {
   streamingTaskMachine,
 } from '../../machines/core/streamingTask.js';
 import { checkLogger, type Logger } from '../engine/logging.js';
-import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
+import type { OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError, SystemStoppedError, toError } from '../errors.js';
-import { checkSignal, checkSystem } from './backgroundTask.js';
+import { checkSignal, checkSystem, Lifecycle, resolveSystem } from './lifecycle.js';
 
 export type ItemGenerator<T> = (signal: AbortSignal) => AsyncIterable<T> | Iterable<T>;
 export type ItemHandler<T> = (item: T) => void | Promise<void>;
@@ -124,7 +124,7 @@ export class StreamingTask<T> {
     this.#handler = itemHandler;
     this.#exceptionHandler = options.exceptionHandler;
     this.#logger = logger;
-    this.#system = system ?? getDefaultSystem();
+    this.#system = resolveSystem(system);
   }
 
   /** The actor of the current (or last) run. */
@@ -169,18 +169,16 @@ export class StreamingTask<T> {
         ),
       },
     });
-    const onAbort = () => void this.stop();
+    // one lifecycle per run: it ends once, and ending removes the run's abort listener
+    const run = new Lifecycle<StreamingTaskOutcome>();
     let resolveDone!: () => void;
     this.#done = new Promise<void>((resolve) => {
       resolveDone = resolve;
     });
     this.#outcome = null;
-    let finished = false;
     const finish = (outcome: StreamingTaskOutcome, error: Error | null) => {
-      if (finished) return;
-      finished = true;
+      if (!run.end(outcome)) return;
       if (actor === this.#actor) this.#outcome = outcome;
-      signal?.removeEventListener('abort', onAbort);
       if (error) this.#reportError(error, actor);
       resolveDone();
     };
@@ -194,7 +192,7 @@ export class StreamingTask<T> {
       error: (err) => finish('failed', toError(err)),
       complete: () => finish('stopped', null),
     });
-    signal?.addEventListener('abort', onAbort, { once: true });
+    run.onAbort(signal, () => void this.stop());
     actor.send({ type: 'START' });
   }
 

@@ -9,15 +9,15 @@ import {
   type TimeoutIteratorSnapshot,
   timeoutIteratorMachine,
 } from '../../machines/core/timeoutIterator.js';
-import { getDefaultSystem, type OrrerySystem } from '../engine/system.js';
+import type { OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError, SystemStoppedError } from '../errors.js';
-import { checkSignal, checkSystem } from './backgroundTask.js';
 import { checkDuration } from './duration.js';
+import { checkSignal, checkSystem, Lifecycle, nextId, resolveSystem } from './lifecycle.js';
 
 export interface TimeoutIteratorOptions {
   /**
-   * Milliseconds each item may take to arrive; 0 (the default) or Infinity waits forever. A miss throws
-   * TimeoutError.
+   * Milliseconds (not seconds: `5` is 5 ms) each item may take to arrive; 0 (the default) or Infinity waits
+   * forever. A miss throws TimeoutError. Each `next()`'s deadline is the moment it was asked plus this timeout.
    */
   timeout?: number;
   /** Ends the iteration (upstream `abort_event`): pending and later `next()` calls resolve `done`. */
@@ -49,19 +49,17 @@ function toSource<T>(iterable: unknown): Source<T> {
 }
 
 const DONE = { done: true, value: undefined } as const;
-let counter = 0;
 
 export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
   readonly timeout: number;
   readonly expectedRate: number;
   readonly #source: Source<T>;
   readonly #system: OrrerySystem;
-  readonly #signal: AbortSignal | undefined;
-  readonly #onAbort = () => this.#end();
+  /** Ends once, with the outcome; holds the signal's abort listener. */
+  readonly #lifecycle = new Lifecycle<TimeoutIteratorOutcome>();
   #actor: Actor<typeof timeoutIteratorMachine> | undefined;
   #requests: Request<T>[] = [];
   #delivered = 0;
-  #finished = false;
 
   constructor(iterable: Iterable<T> | AsyncIterable<T> | Source<T>, options: TimeoutIteratorOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -75,11 +73,9 @@ export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
     this.#source = toSource<T>(iterable);
     this.timeout = timeout;
     this.expectedRate = expectedRate;
-    this.#system = system ?? getDefaultSystem();
-    this.#signal = signal;
+    this.#system = resolveSystem(system);
     // an aborted signal ends the iteration at once, and releases the source as a later abort does
-    if (this.#signal?.aborted) this.#finish('aborted', null);
-    else this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#lifecycle.onAbort(signal, () => this.#end());
   }
 
   /** The machine actor, once the first `next()` has spawned it. */
@@ -97,7 +93,7 @@ export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
    * source); later ones are `done`.
    */
   next(): Promise<IteratorResult<T>> {
-    if (this.#finished) return Promise.resolve(DONE);
+    if (this.#lifecycle.ended) return Promise.resolve(DONE);
     if (!this.#actor && this.#system.stopped) {
       this.#finish('aborted', null);
       return Promise.reject(new SystemStoppedError('the actor system has been stopped'));
@@ -126,7 +122,7 @@ export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
       actors: { pull: fromPromise<IteratorResult<unknown>, void>(async () => await source.next()) },
     });
     const actor = this.#system.spawnDetached(logic, {
-      id: `timeoutIterator-${++counter}`,
+      id: nextId('timeoutIterator'),
       input: { timeout: this.timeout, expectedRate: this.expectedRate },
     });
     this.#actor = actor;
@@ -152,15 +148,14 @@ export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
 
   /** Abort or return(): end the iteration now. */
   #end(): void {
-    if (this.#finished) return;
+    if (this.#lifecycle.ended) return;
     if (this.#actor) this.#actor.send({ type: 'ABORT' });
     else this.#finish('aborted', null);
   }
 
   #finish(outcome: TimeoutIteratorOutcome, error: Error | null): void {
-    if (this.#finished && !this.#requests.length) return;
-    this.#finished = true;
-    this.#signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#lifecycle.ended && !this.#requests.length) return;
+    this.#lifecycle.end(outcome);
     const requests = this.#requests;
     this.#requests = [];
     const first = requests.shift();
