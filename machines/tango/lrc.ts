@@ -17,8 +17,11 @@
  *   accepted reply without a command id)
  *   UNSUBSCRIBE ──► released (by the caller, its AbortSignal, or the system stopping: the event's error is kept;
  *   when the system stops, a submitted call's callback gets it as a last {error} update)
- *   DEADLINE ──► timedOut: raised `deadline` ms after the start; no timer is armed without a deadline or with an
- *   infinite one (the delayed event is cancelled when the actor ends)
+ *   DEADLINE ──► timedOut: raised at the deadline, `timeout` ms after the start; no timer is armed without a
+ *   timeout or with an infinite one (the delayed event is cancelled when the actor ends)
+ *
+ * Words: a `timeout` (the call's, `resultTimeout`) is a duration in milliseconds; the deadline is the moment the
+ * call's timeout falls due (the DEADLINE event), never a duration of its own.
  *
  * With the protocol versions known from an earlier call (`knownVersions`), validating goes straight to
  * `session.subscribing`, or to notStarted if they do not overlap the client's.
@@ -31,7 +34,6 @@
  * (de-duplication, stale events, v1 result ordering) is the pure reducer in `lrcReducer.ts`.
  */
 import { type ActorRefFrom, assign, emit, enqueueActions, fromCallback, sendTo, setup } from 'xstate';
-import { isNever } from '../../src/api/duration.js';
 import {
   CLIENT_PROTOCOL_VERSIONS,
   decodeLrcEvent,
@@ -68,6 +70,8 @@ export const MAX_BUFFERED_EVENTS = 1000;
 export const DEFAULT_RESULT_TIMEOUT_MS = 3000;
 
 type Ev<T extends LrcEvent['type']> = Extract<LrcEvent, { type: T }>;
+/** A duration (already checked by the facade) that never expires: no timer is armed for it. */
+const isNever = (ms: number | null) => ms === null || ms === Number.POSITIVE_INFINITY;
 /** The server's (min, max): just negotiated, or known from the start. */
 const negotiated = (context: LrcContext, e: LrcEvent) =>
   e.type === 'NEGOTIATED' ? e.versions : (context.knownVersions ?? null);
@@ -159,7 +163,7 @@ export const lrcMachine = setup({
     }),
     recordTimeout: assign({
       error: ({ context }) =>
-        lrcErrors.timeout(context.command, context.device.name, context.deadline, context.commandId),
+        lrcErrors.timeout(context.command, context.device.name, context.timeout, context.commandId),
     }),
     recordRelease: assign({ error: ({ event }) => (event as { error?: Error }).error ?? null }),
     notifyRelease: enqueueActions(({ context, event, enqueue }) => {
@@ -250,7 +254,7 @@ export const lrcMachine = setup({
       enqueue(() => deliver(context, [{ error: error.errors }]));
     }),
     armDeadline: enqueueActions(({ context, enqueue }) => {
-      if (!isNever(context.deadline)) enqueue.raise({ type: 'DEADLINE' }, { delay: context.deadline! });
+      if (!isNever(context.timeout)) enqueue.raise({ type: 'DEADLINE' }, { delay: context.timeout! });
     }),
     recordOutcome: assign({
       outcome: (_, params: { outcome: LrcOutcome }) => params.outcome,
@@ -265,7 +269,7 @@ export const lrcMachine = setup({
     callback: input.callback,
     onCallbackError: input.onCallbackError ?? (() => {}),
     parity: input.parity ?? false,
-    deadline: input.deadline ?? null,
+    timeout: input.timeout ?? null,
     resultTimeout: input.resultTimeout ?? DEFAULT_RESULT_TIMEOUT_MS,
     reconcile: input.reconcile ?? false,
     clientVersions: input.clientVersions ?? CLIENT_PROTOCOL_VERSIONS,
@@ -284,7 +288,7 @@ export const lrcMachine = setup({
     error: null,
   }),
   initial: 'validating',
-  // a timer only when there is a deadline; it goes when the actor ends
+  // a timer only when there is a deadline (a finite timeout); it goes when the actor ends
   entry: 'armDeadline',
   on: {
     UNSUBSCRIBE: { target: '#lrc.released', actions: ['recordRelease', 'notifyRelease'] },

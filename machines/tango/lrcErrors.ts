@@ -93,9 +93,10 @@ export const lrcErrors = {
   /** The call ended while its command went on (the system stopped): the `{error}` update telling the callback. */
   released: (error: Error, device: string, command: string) =>
     invokeLrcFailure(error, `${command} is no longer followed.`, origin(device, command)),
-  timeout: (command: string, device: string, deadline: number | null, commandId: string | null) =>
+  /** The call's `timeout` (ms) expired: its deadline came before the call ended. */
+  timeout: (command: string, device: string, timeout: number | null, commandId: string | null) =>
     new TimeoutError(
-      `${command} on ${device} did not finish within ${deadline} ms` +
+      `${command} on ${device} did not finish within ${timeout} ms` +
         (commandId ? ` (command id ${commandId})` : ''),
     ),
 };

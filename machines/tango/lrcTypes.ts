@@ -15,10 +15,10 @@ export interface LrcInput {
   /** v1: deliver repeated statuses as upstream does (default: de-duplicate). */
   parity?: boolean;
   /**
-   * The deadline: milliseconds from the start of the call (negotiation, submission and monitoring) until the whole
-   * call gives up with a TimeoutError (null or Infinity: never, no timer armed).
+   * Milliseconds the whole call (negotiation, submission and monitoring) may take: at its deadline (the start +
+   * timeout) the call gives up with a TimeoutError (null or Infinity: no deadline, no timer armed).
    */
-  deadline?: number | null;
+  timeout?: number | null;
   /**
    * v1: milliseconds the result read after a terminal status may take (`DEFAULT_RESULT_TIMEOUT_MS` when null or
    * absent; Infinity: no bound). When it expires, the call ends with a TimeoutError and the terminal status.
@@ -45,7 +45,7 @@ export interface LrcContext extends LrcProgress {
   args: unknown;
   callback: (update: LrcUpdate) => void;
   onCallbackError: (error: unknown) => void;
-  deadline: number | null;
+  timeout: number | null;
   resultTimeout: number;
   reconcile: boolean;
   clientVersions: readonly [number, number];
@@ -97,7 +97,7 @@ export type LrcEvent =
    * callback also gets it as a last `{error}` update (the system stopping: the caller did not ask for the end).
    */
   | { type: 'UNSUBSCRIBE'; error?: Error; notify?: boolean }
-  /** Raised by the machine itself `deadline` ms after the start (only when there is a deadline). */
+  /** Raised by the machine itself at the deadline, `timeout` ms after the start (only for a finite timeout). */
   | { type: 'DEADLINE' };
 
 /** What the machine asks of the `deviceIo` actor. */

@@ -186,9 +186,9 @@ describe('9.1.13 buffering and v1 ordering', () => {
 });
 
 describe('9.1.14 lifetime: deadline, unsubscribe, signal', () => {
-  it('an overall deadline ends the call with a TimeoutError', async () => {
+  it("the call's timeout ends it at its deadline with a TimeoutError", async () => {
     const updates: LrcUpdate[] = [];
-    const subs = await invokeLrc((u) => updates.push(u), device, 'On', undefined, { system, deadline: 150 });
+    const subs = await invokeLrc((u) => updates.push(u), device, 'On', undefined, { system, timeout: 150 });
     await runFor(clock, 200);
     const out = await subs.finished;
     expect(out.outcome).toBe('timedOut');
@@ -197,9 +197,9 @@ describe('9.1.14 lifetime: deadline, unsubscribe, signal', () => {
     await runFor(clock, 300);
     expect(updates.some((u) => u.status === TaskStatus.COMPLETED)).toBe(false);
   });
-  it('a deadline before submission rejects invokeLrc', async () => {
+  it('a deadline (the timeout falling due) before submission rejects invokeLrc', async () => {
     const port = new ScriptedPort(device, { lateSubscription: true });
-    const p = invokeLrc(() => {}, port, 'On', undefined, { system, deadline: 50 });
+    const p = invokeLrc(() => {}, port, 'On', undefined, { system, timeout: 50 });
     await runFor(clock, 60);
     await expect(p).rejects.toBeInstanceOf(TimeoutError);
     port.releaseSubscriptions();

@@ -136,16 +136,14 @@ describe('issue 7 item 7: no command argument value in error text', () => {
 
 describe('issue 7 item 9: one duration rule for the LRC facades', () => {
   const BAD = [Number.NaN, -1, '100', {}, Number.NEGATIVE_INFINITY, null as unknown];
-  it('issue 7 item 9: a bad deadline, timeout or resultTimeout is an InvalidArgumentError before anything is spawned', async () => {
+  it('issue 7 item 9: a bad timeout (invokeLrc, run) or resultTimeout is an InvalidArgumentError before anything is spawned', async () => {
     const spawn = vi.spyOn(system, 'spawnDetached');
     const port = new ScriptedPort(device, { failAttributeList: new Error('no I/O expected') });
     for (const value of BAD) {
       if (value !== null) {
         await expect(
-          invokeLrc(() => {}, port, 'On', undefined, { system, deadline: value as number }),
-        ).rejects.toThrow(
-          /^deadline must be a non-negative number of milliseconds \(or Infinity for never\)/,
-        );
+          invokeLrc(() => {}, port, 'On', undefined, { system, timeout: value as number }),
+        ).rejects.toThrow(/^timeout must be a non-negative number of milliseconds \(or Infinity for never\)/);
         await expect(
           new LongRunningCommand('On', { system }).run(port, { timeout: value as number }),
         ).rejects.toThrow(/^timeout must be a non-negative number of milliseconds/);
@@ -169,7 +167,7 @@ describe('issue 7 item 9: one duration rule for the LRC facades', () => {
     const p = invokeLrc((u) => log.push(u), port, 'On', undefined, {
       system,
       clientVersions: [1, 1],
-      deadline: Number.POSITIVE_INFINITY,
+      timeout: Number.POSITIVE_INFINITY,
       resultTimeout: Number.POSITIVE_INFINITY,
     });
     await flush();
@@ -185,15 +183,15 @@ describe('issue 7 item 9: one duration rule for the LRC facades', () => {
     subs.unsubscribe();
     expect(port.open).toBe(0);
     // null and undefined are "not set" too
-    const q = await invokeLrc(() => {}, device, 'Quick', undefined, { system, deadline: null });
+    const q = await invokeLrc(() => {}, device, 'Quick', undefined, { system, timeout: null });
     await runFor(clock, 20);
     expect((await q.finished).outcome).toBe('finished');
   });
 
-  it("issue 7 item 9: 'deadline' means the same in invokeLrc and LongRunningCommand (run's timeout), and the other name is refused", async () => {
+  it("issue 7 item 9, issue 8 item 5: 'timeout' means the same in invokeLrc and LongRunningCommand.run, and 'deadline' is refused by both", async () => {
     await expect(
-      invokeLrc(() => {}, device, 'On', undefined, { system, timeout: 50 } as never),
-    ).rejects.toThrow("invokeLrc has no option 'timeout' (did you mean 'deadline'");
+      invokeLrc(() => {}, device, 'On', undefined, { system, deadline: 50 } as never),
+    ).rejects.toThrow("invokeLrc has no option 'deadline' (did you mean 'timeout'");
     await expect(
       new LongRunningCommand('On', { system }).run(device, { deadline: 50 } as never),
     ).rejects.toThrow("LongRunningCommand.run has no option 'deadline' (did you mean 'timeout'");
@@ -202,7 +200,7 @@ describe('issue 7 item 9: one duration rule for the LRC facades', () => {
     );
     // both count from the call, through negotiation, submission and monitoring, and say so alike
     const late = new ScriptedPort(device, { lateSubscription: true });
-    const a = invokeLrc(() => {}, late, 'On', undefined, { system, deadline: 50 }).catch((e) => e);
+    const a = invokeLrc(() => {}, late, 'On', undefined, { system, timeout: 50 }).catch((e) => e);
     const b = new LongRunningCommand('On', { system }).run(late, { timeout: 50 });
     await runFor(clock, 49, 1);
     expect(late.open).toBe(0);
@@ -322,7 +320,7 @@ describe('issue 7 item 12: facades check everything before they spawn', () => {
       [() => {}, port, 'On', { signal: {} }, /signal must be an AbortSignal/],
       [() => {}, port, 'On', { system: {} }, /system must be an OrrerySystem/],
       [() => {}, port, 'On', { logger: {} }, /logger must be a pino-compatible logger/],
-      [() => {}, port, 'On', { deadline: -1 }, /deadline must be/],
+      [() => {}, port, 'On', { timeout: -1 }, /timeout must be/],
       [() => {}, port, 'On', { resultTimeout: '1s' }, /resultTimeout must be/],
       [() => {}, port, 'On', { retries: 3 }, /invokeLrc has no option 'retries'/],
     ];

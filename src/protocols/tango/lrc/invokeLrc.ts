@@ -6,7 +6,7 @@
  * Differences from upstream, on purpose: the callback takes one update object; events that arrive before the
  * command id is known are buffered and replayed (no 4 s wait); subscriptions end deterministically (terminal
  * status, `unsubscribe()`, `using`, an `AbortSignal`, or the system stopping), never through garbage collection;
- * v1 status repeats are de-duplicated unless `parity` is set; an optional overall `deadline`; optional
+ * v1 status repeats are de-duplicated unless `parity` is set; an optional `timeout` for the whole call; optional
  * reconciliation with `CheckLongRunningCommandStatus` after an error event (`reconcile`); the v1 result read is
  * bounded (`resultTimeout`).
  *
@@ -53,11 +53,12 @@ export interface InvokeLrcOptions {
   /** Protocol v1: deliver repeated statuses as upstream does. */
   parity?: boolean;
   /**
-   * The deadline: milliseconds from this call until the whole call (negotiation, submission and monitoring) gives
-   * up with a TimeoutError. `LongRunningCommand.run`'s `timeout` is the same deadline. Absent, null or Infinity:
-   * never (no timer armed). Checked like every Orrery duration (`checkDuration`).
+   * Milliseconds (not seconds: `timeout: 5` is 5 ms) the whole call (negotiation, submission and monitoring) may
+   * take; at its deadline (this call + timeout) it gives up with a TimeoutError. The same `timeout` as
+   * `LongRunningCommand.run`'s. Absent, null or Infinity: no deadline (no timer armed). Checked like every Orrery
+   * duration (`checkDuration`).
    */
-  deadline?: number | null;
+  timeout?: number | null;
   /**
    * Protocol v1: milliseconds the result read after a terminal status may take (default
    * `DEFAULT_RESULT_TIMEOUT_MS`, 3000; Infinity: no bound). When it expires the callback gets an `{error}` update
@@ -86,7 +87,7 @@ export class LrcSubscriptions implements Disposable {
   readonly commandId: string;
   readonly protocolVersion: number;
   /**
-   * Resolves when the monitoring ends: terminal status, unsubscribe, deadline or system stop (outcome `released`
+   * Resolves when the monitoring ends: terminal status, unsubscribe, the deadline or system stop (outcome `released`
    * with a SystemStoppedError; the callback's last update is then an `{error}` saying so). Never rejects.
    */
   readonly finished: Promise<LrcOutput>;
@@ -137,14 +138,16 @@ const INVOKE_OPTIONS = new Set([
   'signal',
   'system',
   'parity',
-  'deadline',
+  'timeout',
   'resultTimeout',
   'reconcile',
   'clientVersions',
   'negotiation',
 ]);
 /** Options of the other LRC facade, named in the error when given to this one. */
-const HINTS: Record<string, string> = { timeout: "'deadline' (LongRunningCommand.run calls it 'timeout')" };
+const HINTS: Record<string, string> = {
+  deadline: "'timeout' (the call's duration in ms; its deadline is the moment the timeout falls due)",
+};
 
 /** The checked options of one call (what the machine is given). */
 export interface CheckedLrcOptions {
@@ -152,7 +155,7 @@ export interface CheckedLrcOptions {
   signal?: AbortSignal;
   system?: OrrerySystem;
   parity?: boolean;
-  deadline: number | null;
+  timeout: number | null;
   resultTimeout: number | null;
   reconcile?: boolean;
   clientVersions?: readonly [number, number];
@@ -211,7 +214,7 @@ export function checkLrcOptions(
     signal: o.signal,
     system: o.system,
     parity: o.parity,
-    deadline: checkDuration('deadline', o.deadline, true),
+    timeout: checkDuration('timeout', o.timeout, true),
     resultTimeout: checkDuration('resultTimeout', o.resultTimeout, true),
     reconcile: o.reconcile,
     clientVersions: o.clientVersions,
@@ -327,7 +330,7 @@ export function launchLrc(
       callback,
       onCallbackError,
       parity: options.parity,
-      deadline: options.deadline,
+      timeout: options.timeout,
       resultTimeout: options.resultTimeout,
       reconcile: options.reconcile,
       clientVersions: options.clientVersions,
@@ -373,7 +376,7 @@ export function launchLrc(
  * Resolves once the device accepted the command (QUEUED or STARTED with a command id). Rejects with
  * InvalidArgumentError (a bad argument or option, before anything is spawned or sent), ProtocolVersionError, DevFailed (`SKA_InvokeLrcFailed` on top of the device's stack), CommandError (REJECTED),
  * ResultCodeError (any other code or a malformed reply), CancelledError (signal), SystemStoppedError (the system
- * stopped) or TimeoutError (deadline).
+ * stopped) or TimeoutError (the call's `timeout` expired).
  */
 export function invokeLrc(
   callback: LrcCallback,

@@ -62,8 +62,8 @@ export interface LongRunningCommandOptions {
 export interface RunOptions {
   args?: unknown;
   /**
-   * The deadline of the run: milliseconds from `run()` until the whole call gives up (a TimeoutError in the
-   * result), exactly invokeLrc's `deadline`. Absent, null or Infinity: never.
+   * Milliseconds (not seconds: `timeout: 5` is 5 ms) the whole run may take: at its deadline (`run()` + timeout) it gives up (a
+   * TimeoutError in the result); exactly invokeLrc's `timeout`. Absent, null or Infinity: no deadline.
    */
   timeout?: number | null;
   signal?: AbortSignal;
@@ -86,7 +86,9 @@ const COMMAND_HINTS: Record<string, string> = {
   signal: 'run(device, {signal})',
 };
 const RUN_OPTIONS = new Set(['args', 'timeout', 'signal', 'onUpdate']);
-const RUN_HINTS: Record<string, string> = { deadline: "'timeout' (the same deadline as invokeLrc's)" };
+const RUN_HINTS: Record<string, string> = {
+  deadline: "'timeout' (the run's duration in ms; its deadline is the moment the timeout falls due)",
+};
 
 const BY_STATUS: Partial<Record<TaskStatus, number>> = {
   [TaskStatus.COMPLETED]: ResultCode.OK,
@@ -109,7 +111,7 @@ export class LongRunningCommand {
   /** Run the command on `device` until it ends; see the module comment for what each outcome gives. */
   async run(device: DevicePort, options: RunOptions = {}): Promise<LrcResult> {
     checkDevicePort('LongRunningCommand.run', device);
-    // the run's own options: args, timeout (the deadline), signal, onUpdate
+    // the run's own options: args, timeout, signal, onUpdate
     const run = checkLrcOptions(
       'LongRunningCommand.run',
       omit(options, 'args', 'timeout', 'onUpdate'),
@@ -133,7 +135,7 @@ export class LongRunningCommand {
       device,
       this.command,
       options?.args,
-      { ...this.#options, deadline: timeout, signal: run.signal },
+      { ...this.#options, timeout, signal: run.signal },
     );
     const out = await finished;
     const base = { command: this.command, commandId: out.commandId, taskStatusEvents: statuses };
