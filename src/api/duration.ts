@@ -9,6 +9,10 @@ import { InvalidArgumentError } from '../errors.js';
  * - `undefined` (and `null` when `allowNull`): not set, gives null;
  * - anything else (NaN, negative, a string such as `'100'`, an object) throws InvalidArgumentError naming the
  *   option. A number that looks like seconds (`5`) is still milliseconds.
+ *
+ * One meaning per word in the core facades' docs: a **timeout** (`timeout`, `stopTimeout`, `wait(timeoutMs)`) is
+ * such a duration; a **deadline** is the moment a timeout falls due (when it started plus the timeout), never a
+ * duration of its own; a **period** is the time between two runs (`1000 / frequency` ms, `expectedRate`).
  */
 export function checkDuration(name: string, value: unknown, allowNull: boolean): number | null {
   if (value === undefined || (allowNull && value === null)) return null;
