@@ -1,38 +1,78 @@
 /**
- * Statecharts served to the inspector page: one key per machine definition (its name in `machines/index.ts`,
- * else its id), laid out and rendered on first request by the same code as `npm run charts`, then cached.
+ * Statecharts served by the inspector at `/charts/<id>.svg`: one id per machine definition, laid out and rendered
+ * on first request by the same code as `npm run charts`, then cached. Known machines are those of
+ * `machines/index.ts` (by their name there), those registered with `registerMachine` (by the id given), and those
+ * of live actors (by the machine's id): a chart is served without any page or WebSocket client connected.
  */
 import type { AnyStateMachine } from 'xstate';
 import { machines } from '../../machines/index.js';
+import { InvalidArgumentError } from '../errors.js';
 import { machineSvg } from './chart.js';
 import { isStateMachine } from './graph.js';
 
 const MAX_CHARTS = 500;
-const KEY_RE = /^[A-Za-z0-9_.-]{1,100}$/;
+/** A chart id: letters, digits, `_`, `-` and `.` (not first), 1 to 100 characters. No `/`, no `..` path. */
+export const CHART_ID_RE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/;
+
+const registered = new Map<string, AnyStateMachine>();
+
+/**
+ * Make a machine's chart available from every inspector at `/charts/<id>.svg` (default id: the machine's id),
+ * before any actor of it runs. Returns a function that removes it. An invalid id, something that is not a state
+ * machine, or an id already taken by another machine throws `InvalidArgumentError`.
+ *
+ * @example
+ * registerMachine(shutterMachine); // GET /charts/shutter.svg
+ */
+export function registerMachine(machine: AnyStateMachine, id?: string): () => void {
+  if (!isStateMachine(machine))
+    throw new InvalidArgumentError(
+      'registerMachine needs an XState machine (createMachine or setup().createMachine)',
+    );
+  const key = id ?? machine.id;
+  if (typeof key !== 'string' || !CHART_ID_RE.test(key))
+    throw new InvalidArgumentError(
+      `chart id must be 1 to 100 letters, digits, '_', '-' or '.' (not first), got ${JSON.stringify(String(key)).slice(0, 120)}`,
+    );
+  const existing = registered.get(key);
+  if (existing && existing !== machine)
+    throw new InvalidArgumentError(`chart id '${key}' is already registered for another machine`);
+  registered.set(key, machine);
+  return () => {
+    if (registered.get(key) === machine) registered.delete(key);
+  };
+}
 
 export class ChartRegistry {
   readonly #keys = new WeakMap<object, string>();
   readonly #machines = new Map<string, AnyStateMachine>();
   readonly #svgs = new Map<string, Promise<string>>();
+  readonly #live: () => Iterable<unknown>;
 
-  constructor() {
+  /** `live` lists the logic of the running actors (searched when an id is not known yet). */
+  constructor(live: () => Iterable<unknown> = () => []) {
+    this.#live = live;
     for (const [name, machine] of Object.entries(machines)) this.#register(machine as AnyStateMachine, name);
   }
 
   /** The chart key of an actor's logic, or undefined when it is not a state machine. */
   keyFor(logic: unknown): string | undefined {
     if (!isStateMachine(logic)) return undefined;
-    return this.#keys.get(logic) ?? this.#register(logic, logic.id);
+    const known = this.#keys.get(logic);
+    if (known) return known;
+    for (const [key, machine] of registered) if (machine === logic) return this.#register(logic, key);
+    return this.#register(logic, logic.id);
   }
 
   /** Names of every known chart. */
   keys(): string[] {
-    return [...this.#machines.keys()];
+    return [...new Set([...this.#machines.keys(), ...registered.keys()])];
   }
 
-  /** The SVG of a chart, or undefined for an unknown key. */
+  /** The SVG of a chart, or undefined for an unknown (or invalid) id. */
   svg(key: string): Promise<string> | undefined {
-    const machine = this.#machines.get(key);
+    if (typeof key !== 'string' || !CHART_ID_RE.test(key)) return undefined;
+    const machine = this.#find(key);
     if (!machine) return undefined;
     let svg = this.#svgs.get(key);
     if (!svg) {
@@ -43,15 +83,40 @@ export class ChartRegistry {
     return svg;
   }
 
+  #find(key: string): AnyStateMachine | undefined {
+    const user = registered.get(key);
+    if (user) {
+      if (this.#machines.get(key) !== user) {
+        this.#svgs.delete(key); // registered after another machine had this id here: the registration wins
+        this.#machines.set(key, user);
+        this.#keys.set(user, key);
+      }
+      return user;
+    }
+    const known = this.#machines.get(key);
+    if (known) return known;
+    for (const logic of this.#live()) {
+      this.keyFor(logic);
+      if (this.#machines.has(key)) break;
+    }
+    return this.#machines.get(key);
+  }
+
   #register(machine: AnyStateMachine, wanted: string): string | undefined {
     // machines built per call (not module constants) would grow the registry without end: cap it
     if (this.#machines.size >= MAX_CHARTS) return undefined;
-    let base = KEY_RE.test(wanted)
+    let base = CHART_ID_RE.test(wanted)
       ? wanted
-      : wanted.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 90) || 'machine';
-    if (this.#machines.has(base) && this.#machines.get(base) !== machine) {
+      : wanted
+          .replace(/[^A-Za-z0-9_.-]/g, '_')
+          .replace(/^\./, '_')
+          .slice(0, 90) || 'machine';
+    const taken = (k: string) =>
+      (this.#machines.has(k) && this.#machines.get(k) !== machine) ||
+      (registered.has(k) && registered.get(k) !== machine);
+    if (taken(base)) {
       let n = 2;
-      while (this.#machines.has(`${base}-${n}`)) n++;
+      while (taken(`${base}-${n}`)) n++;
       base = `${base}-${n}`;
     }
     this.#keys.set(machine, base);

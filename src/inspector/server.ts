@@ -42,7 +42,7 @@ import {
   toError,
 } from '../errors.js';
 import { machineEventTypes } from '../testing/transitionCoverage.js';
-import { ChartRegistry } from './charts.js';
+import { CHART_ID_RE, ChartRegistry } from './charts.js';
 import { createRedactor } from './redact.js';
 import { Tracker } from './tracker.js';
 
@@ -307,7 +307,7 @@ export async function startInspector(
   const boundPort = addr && typeof addr === 'object' ? addr.port : port;
   server.on('error', (err) => system.logger.error({ err }, 'inspector server error'));
 
-  const charts = new ChartRegistry();
+  const charts = new ChartRegistry(() => liveLogic(system.actors().map((i) => i.ref)));
   const tracker = new Tracker(system, {
     redact,
     charts,
@@ -335,8 +335,10 @@ export async function startInspector(
       res.writeHead(200, { ...headers, 'content-type': TYPES[asset.split('.').pop()!] });
       return void res.end(req.method === 'HEAD' ? undefined : body);
     }
-    const m = /^\/charts\/([A-Za-z0-9_.-]{1,100})\.svg$/.exec(path);
-    if (m) {
+    if (path.startsWith('/charts/')) {
+      // any machine known to the process (machines/index.ts, registerMachine, live actors), no client needed
+      const m = /^\/charts\/([^/]+)\.svg$/.exec(path);
+      if (!m || !CHART_ID_RE.test(m[1])) return void res.writeHead(400, headers).end('invalid chart id');
       const svg = charts.svg(m[1]);
       if (!svg) return void res.writeHead(404, headers).end('unknown chart');
       const body = await svg;
@@ -598,6 +600,28 @@ export async function startInspector(
       return closed;
     },
   };
+}
+
+/** Most actors searched for the logic of a chart id no page has asked about yet. */
+const MAX_LIVE_SCAN = 10_000;
+
+/** The logic of every live actor under `roots` (their invoked and spawned children included), bounded. */
+export function* liveLogic(roots: Iterable<AnyActorRef>): Generator<unknown> {
+  const seen = new Set<AnyActorRef>();
+  const stack = [...roots];
+  while (stack.length > 0 && seen.size < MAX_LIVE_SCAN) {
+    const ref = stack.pop()!;
+    if (seen.has(ref)) continue;
+    seen.add(ref);
+    yield (ref as { logic?: unknown }).logic;
+    try {
+      const children = (ref.getSnapshot() as { children?: Record<string, AnyActorRef> } | undefined)
+        ?.children;
+      for (const child of Object.values(children ?? {})) if (child) stack.push(child);
+    } catch {
+      // an actor whose snapshot cannot be read has no children to show
+    }
+  }
 }
 
 /**

@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { assign, setup } from 'xstate';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
 import { InvalidArgumentError } from '../../src/errors.js';
+import { registerMachine } from '../../src/inspector/charts.js';
 import { type Inspector, startInspector } from '../../src/inspector/server.js';
 import { type InspectorView, registerInspectorView } from '../../src/inspector/views.js';
 
@@ -226,5 +227,60 @@ describe('issue 8 item 2: the inspector view registry', () => {
     cleanups.push(remove);
     expect(registerInspectorView(shutterView)).toBeTypeOf('function'); // the same view again: no-op
     expect(() => registerInspectorView({ ...shutterView })).toThrow(/already has an inspector view/);
+  });
+});
+
+describe('issue 8 item 6: /charts/<id>.svg for any registered machine, no WebSocket client needed', () => {
+  it('issue 8 item 6: serves machines/index.ts, registerMachine and live-actor charts before any page connects', async () => {
+    cleanups.push(registerMachine(shutter));
+    const liveOnly = setup({}).createMachine({
+      id: 'liveOnly',
+      initial: 'a',
+      states: { a: { on: { GO: 'b' } }, b: {} },
+    });
+    system = createSystem();
+    system.spawn(liveOnly, { systemId: 'live-1' });
+    inspector = await startInspector(system);
+    const builtIn = await httpGet(`${inspector.url}charts/status.svg`);
+    expect(builtIn.status).toBe(200);
+    expect(builtIn.headers['content-type']).toMatch(/^image\/svg\+xml/);
+    const own = await httpGet(`${inspector.url}charts/userShutter.svg`);
+    expect(own.status).toBe(200);
+    expect(own.body).toContain('data-path="opening"');
+    expect(own.body).not.toContain('hunter2');
+    const live = await httpGet(`${inspector.url}charts/liveOnly.svg`);
+    expect(live.status).toBe(200);
+    expect(live.body).toContain('data-path="b"');
+    expect(inspector.stats().clients).toEqual([]);
+  });
+
+  it('issue 8 item 6: unknown ids get 404, invalid ids 400, and no path leaves the chart registry', async () => {
+    system = createSystem();
+    inspector = await startInspector(system);
+    expect((await httpGet(`${inspector.url}charts/noSuchMachine.svg`)).status).toBe(404);
+    for (const path of [
+      'charts/..%2F..%2Fpackage.json.svg',
+      'charts/.hidden.svg',
+      'charts/..svg',
+      'charts/a%00b.svg',
+      `charts/${'x'.repeat(101)}.svg`,
+      'charts/a/b.svg',
+      'charts/.svg',
+    ]) {
+      const r = await httpGet(`${inspector.url}${path}`);
+      expect([path, r.status]).toEqual([path, 400]);
+    }
+    const traversal = await httpGet(`${inspector.url}charts/../../package.json`);
+    expect(traversal.status).toBe(404);
+    expect(traversal.body).not.toContain('"name"');
+  });
+
+  it('issue 8 item 6: registerMachine refuses what is not a machine, a bad id, and an id taken by another machine', () => {
+    expect(() => registerMachine({} as never)).toThrow(InvalidArgumentError);
+    expect(() => registerMachine(shutter, '../x')).toThrow(InvalidArgumentError);
+    expect(() => registerMachine(shutter, '')).toThrow(InvalidArgumentError);
+    cleanups.push(registerMachine(shutter, 'takenId'));
+    const other = setup({}).createMachine({ id: 'other', initial: 'a', states: { a: {} } });
+    expect(() => registerMachine(other, 'takenId')).toThrow(/already registered/);
   });
 });
