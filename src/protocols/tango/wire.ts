@@ -113,8 +113,10 @@ function lrcError(desc: string): DevError {
 /** `TaskStatus[name]` for strings, `TaskStatus(n)` for integers; undefined when it is neither. */
 export function toTaskStatus(raw: unknown): TaskStatus | undefined {
   if (typeof raw === 'string') {
-    const v = (TaskStatus as Record<string, number>)[raw];
-    return v === undefined ? undefined : (v as TaskStatus);
+    // own names only: a device answering 'toString' or '__proto__' is not a status
+    return Object.hasOwn(TaskStatus, raw)
+      ? ((TaskStatus as Record<string, number>)[raw] as TaskStatus)
+      : undefined;
   }
   if (typeof raw === 'number' && Number.isInteger(raw) && raw >= 0 && raw < STATUS_NAMES.length) {
     return raw as TaskStatus;
