@@ -11,10 +11,10 @@
  */
 
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { basename, extname, join, relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, dirname, extname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { AnyStateMachine } from 'xstate';
 import { isStateMachine, renderStatechart, type StatechartFormat } from '../charts/renderStatechart.js';
@@ -79,10 +79,18 @@ type TsImport = (specifier: string, parent: string) => Promise<unknown>;
 
 /** tsx's `tsImport`, from the user's project first, then from beside Orrery; undefined when neither has it. */
 async function findTsx(cwd: string): Promise<TsImport | undefined> {
-  for (const base of [join(cwd, 'package.json'), import.meta.url]) {
+  for (const base of [join(cwd, 'package.json'), fileURLToPath(import.meta.url)]) {
     try {
-      const path = createRequire(base).resolve('tsx/esm/api');
-      const api = (await import(pathToFileURL(path).href)) as { tsImport?: TsImport };
+      // the ESM entry of `tsx/esm/api` (require.resolve would give its CommonJS one)
+      const manifestPath = createRequire(base).resolve('tsx/package.json');
+      const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as {
+        exports?: Record<string, { import?: { default?: string } }>;
+      };
+      const entry = manifest.exports?.['./esm/api']?.import?.default;
+      if (!entry) continue;
+      const api = (await import(pathToFileURL(join(dirname(manifestPath), entry)).href)) as {
+        tsImport?: TsImport;
+      };
       if (typeof api.tsImport === 'function') return api.tsImport;
     } catch {
       // not installed there
@@ -118,11 +126,15 @@ export async function loadMachines(
     }
     return [[chartName(target.exportName, file), value]];
   }
-  const found = Object.entries(mod)
-    .filter(([name, value]) => name !== '__esModule' && isStateMachine(value))
-    .map(([name, value]) => [chartName(name, file), value] as [string, AnyStateMachine]);
-  // `export default machine` and `export { machine }` of the same object: draw it once, under its name
-  const unique = found.filter(([, m], i) => found.findIndex(([, other]) => other === m) === i);
+  // named exports first; `export default machine` beside `export { machine }` is drawn once, under its name
+  const entries = Object.entries(mod).filter(
+    ([name, value]) => name !== '__esModule' && isStateMachine(value),
+  );
+  const named = entries.filter(([name]) => name !== 'default');
+  const unique = [
+    ...named,
+    ...entries.filter(([name, value]) => name === 'default' && !named.some(([, m]) => m === value)),
+  ].map(([name, value]) => [chartName(name, file), value] as [string, AnyStateMachine]);
   if (unique.length === 0) throw new InvalidArgumentError(`${target.modulePath} exports no XState machine`);
   return unique;
 }
