@@ -7,4 +7,6 @@ export {
   takenTransitions,
   transitionCoverage,
   transitionKey,
+  transitionRecorder,
 } from './transitionCoverage.js';
+export { runWalk, type WalkOptions, type WalkStep } from './walk.js';

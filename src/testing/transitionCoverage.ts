@@ -17,19 +17,104 @@ export function transitionKey(machine: string, source: string, eventType: string
   return `${machine}|${source}|${eventType}|${index}`;
 }
 
-/** The keys of the transitions taken in one inspection event (none unless it is a microstep). */
+/**
+ * The keys of the transitions taken in one inspection event (none unless it is a microstep). Stateless, so it
+ * misses a transition whose actions threw (XState reports no microstep then); `transitionRecorder()` does not.
+ */
 export function takenTransitions(event: InspectionEvent): string[] {
   if (event.type !== '@xstate.microstep') return [];
-  const machine = (event.actorRef as { logic?: { id?: string } }).logic?.id;
+  const machine = machineIdOf(event.actorRef);
   if (!machine) return [];
-  const keys: string[] = [];
-  for (const t of (event as unknown as { _transitions: any[] })._transitions) {
-    const source = t.source;
-    const list: unknown[] =
-      t.eventType === '' ? (source.always ?? []) : (source.transitions.get(t.eventType) ?? []);
-    keys.push(transitionKey(machine, source.id, t.eventType, list.indexOf(t)));
-  }
-  return keys;
+  return (event as unknown as { _transitions: any[] })._transitions.map((t) => keyOf(machine, t));
+}
+
+function machineIdOf(ref: unknown): string | undefined {
+  return (ref as { logic?: { id?: string } } | undefined)?.logic?.id;
+}
+
+function keyOf(machine: string, t: any): string {
+  const source = t.source;
+  const list: unknown[] =
+    t.eventType === '' ? (source.always ?? []) : (source.transitions.get(t.eventType) ?? []);
+  return transitionKey(machine, source.id, t.eventType, list.indexOf(t));
+}
+
+interface Inbox {
+  /** Events delivered to the actor and not yet answered by a `@xstate.snapshot` (the head is being processed). */
+  queue: unknown[];
+  /** Whether the head event's transitions were already recorded from an action or a crash. */
+  headDone: boolean;
+}
+
+/**
+ * A stateful reader of inspection events: every transition `takenTransitions` reports, plus the transitions an
+ * event selected when an action of its macrostep threw. XState then reports no microstep (it emits the microstep
+ * after running its actions; the actor goes to status 'error' and, under a supervisor, its parent gets
+ * `xstate.error.actor.<id>`), so a crash in an entered state's entry action used to leave the transition that
+ * entered it unrecorded. Here each actor's delivered events are queued (`@xstate.event`) and answered
+ * (`@xstate.snapshot`); when a user action runs (`@xstate.action`, sent before it executes) or the actor
+ * crashes, the event at the head of its queue is the one being processed and the actor's snapshot is still the one
+ * before it, so `machine.getTransitionData(snapshot, event)` names the transitions it selected (guards included).
+ * Limitation: a throw in a later microstep of the same macrostep (an eventless or raised-event transition after
+ * the first) is attributed to the first microstep's transitions only.
+ */
+export function transitionRecorder(): (event: InspectionEvent) => string[] {
+  const inboxes = new WeakMap<object, Inbox>();
+  const inboxOf = (ref: object): Inbox => {
+    let inbox = inboxes.get(ref);
+    if (!inbox) {
+      inbox = { queue: [], headDone: false };
+      inboxes.set(ref, inbox);
+    }
+    return inbox;
+  };
+  const selected = (ref: any): string[] => {
+    const machine = machineIdOf(ref);
+    const logic = ref?.logic;
+    const inbox = inboxes.get(ref);
+    if (!machine || typeof logic?.getTransitionData !== 'function' || !inbox?.queue.length || inbox.headDone)
+      return [];
+    inbox.headDone = true;
+    const head = inbox.queue[0] as { type: string };
+    if (head.type === 'xstate.init') return []; // entry actions of the initial state: no declared transition
+    try {
+      return (logic.getTransitionData(ref.getSnapshot(), head) as any[]).map((t) => keyOf(machine, t));
+    } catch {
+      return []; // a guard that throws selected nothing
+    }
+  };
+  return (event) => {
+    const ref = event.actorRef as any;
+    switch (event.type) {
+      case '@xstate.event': {
+        if (machineIdOf(ref)) {
+          // start() processes the init event ahead of any event sent before it
+          if (event.event.type === 'xstate.init') inboxOf(ref).queue.unshift(event.event);
+          else inboxOf(ref).queue.push(event.event);
+        }
+        const source = event.sourceRef as any;
+        // a child crashed: its parent is told; the child's snapshot is the one before the failed event
+        if (event.event.type.startsWith('xstate.error.actor.') && source?.getSnapshot?.()?.status === 'error')
+          return selected(source);
+        return [];
+      }
+      case '@xstate.snapshot': {
+        const inbox = inboxes.get(ref);
+        const at = inbox ? inbox.queue.indexOf(event.event) : -1;
+        if (inbox && at >= 0) {
+          inbox.queue.splice(0, at + 1);
+          inbox.headDone = false;
+        }
+        return [];
+      }
+      case '@xstate.action':
+        // only the user's own actions: XState's built-ins also run while stopping (xstate.stopChild), when the
+        // events still queued were dropped and the head is not being processed
+        return event.action.type.startsWith('xstate.') ? [] : selected(ref);
+      default:
+        return takenTransitions(event);
+    }
+  };
 }
 
 /**
@@ -79,9 +164,10 @@ export interface TransitionCoverage {
 
 export function transitionCoverage(): TransitionCoverage {
   const taken = new Set<string>();
+  const record = transitionRecorder();
   return {
     inspect: (event) => {
-      for (const key of takenTransitions(event)) taken.add(key);
+      for (const key of record(event)) taken.add(key);
     },
     taken,
     missing: (machine) =>

@@ -8,14 +8,16 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InspectionEvent } from 'xstate';
-import { takenTransitions } from '../../src/testing/transitionCoverage.js';
+import { transitionRecorder } from '../../src/testing/transitionCoverage.js';
 
 export const TRANSITIONS_DIR = join(process.cwd(), 'node_modules', '.orrery-transitions');
 const seen = new Set<string>();
 let pending: string[] = [];
+// stateful: also counts a transition whose entered state's action threw (no microstep is reported then)
+const taken = transitionRecorder();
 
 export function recordTransitions(event: InspectionEvent): void {
-  for (const key of takenTransitions(event)) {
+  for (const key of taken(event)) {
     if (!seen.has(key)) {
       seen.add(key);
       pending.push(key);
