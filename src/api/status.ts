@@ -403,7 +403,8 @@ export class Status {
   /**
    * ophyd's MoveStatus for an actor: a status that succeeds when `predicate(snapshot)` holds for the actor's
    * current snapshot or a later one. It fails with the actor's error if the actor errors, and with an
-   * UnknownStatusFailure if the actor stops (or reaches a final state) before the predicate held. The actor is not
+   * UnknownStatusFailure if the actor stops (or reaches a final state) before the predicate held; an actor that
+   * already ended is judged by its last snapshot. The actor is not
    * stopped by the status; the status' subscription to it is released on every ending path, as in
    * `fromSubscription`. A predicate that throws fails the status with that error.
    */
@@ -440,12 +441,14 @@ export class Status {
           fail(new UnknownStatusFailure(`${who} ended (${s.status}) before ${status} was finished`));
         }
       };
+      // the current snapshot first: an actor that already ended is judged by its last snapshot, not subscribed to
+      examine(actor.getSnapshot());
+      if (status.done || status.#externallyCompleted) return () => {};
       const subscription = actor.subscribe({
         next: examine,
         error: (err) => fail(toError(err)),
         complete: () => fail(new UnknownStatusFailure(`${who} stopped before ${status} was finished`)),
       });
-      examine(actor.getSnapshot());
       return () => subscription.unsubscribe();
     });
   }
@@ -483,6 +486,8 @@ export class Status {
         this.#logger.warn({ err }, 'releasing the subscription of a Status failed');
       }
     };
+    // a status cancelled at birth (an aborted signal) subscribes to nothing
+    if (this.done) return this;
     this.addCallback(releaseOnce);
     try {
       release = attach(check, fail);

@@ -87,6 +87,13 @@ describe('issue 8 item 10: Status.fromSubscription', () => {
     expect(unsubscribe).toHaveBeenCalledTimes(1);
   });
 
+  it('issue 8 item 10: a status cancelled at birth by an aborted signal never subscribes', () => {
+    const subscribe = vi.fn(() => () => {});
+    const st = Status.fromSubscription(subscribe, () => true, { system, signal: AbortSignal.abort('no') });
+    expect(st.exception()).toBeInstanceOf(CancelledError);
+    expect(subscribe).not.toHaveBeenCalled();
+  });
+
   it('issue 8 item 10: a timeout fails it with a message naming the status, and releases the subscription', async () => {
     const src = source<number>();
     const st = Status.fromSubscription(src.subscribe, () => false, { system, name: 'shutter', timeout: 50 });
@@ -284,6 +291,21 @@ describe('issue 8 item 10: Status.fromActor', () => {
     const sb = Status.fromActor(b, (s) => s.context.position === 3, { system });
     b.send({ type: 'PARK' });
     expect(sb.exception()).toBeInstanceOf(UnknownStatusFailure);
+  });
+
+  it('issue 8 item 10: an actor that already ended is judged by its last snapshot', () => {
+    const parked = createActor(motor).start();
+    parked.send({ type: 'MOVE', to: 3 });
+    parked.send({ type: 'PARK' });
+    expect(Status.fromActor(parked, (s) => s.matches('parked'), { system }).success).toBe(true);
+    expect(Status.fromActor(parked, (s) => s.matches('idle'), { system }).exception()).toBeInstanceOf(
+      UnknownStatusFailure,
+    );
+    const stopped = createActor(motor).start();
+    stopped.stop();
+    expect(Status.fromActor(stopped, () => false, { system }).exception()).toBeInstanceOf(
+      UnknownStatusFailure,
+    );
   });
 
   it('issue 8 item 10: times out on the TestClock with the status name, leaving the actor running', () => {
