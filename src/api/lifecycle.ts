@@ -19,7 +19,9 @@ import { InvalidArgumentError, type SystemStoppedError } from '../errors.js';
 /** `system` if it is an OrrerySystem, undefined if absent; else throws InvalidArgumentError. */
 export function checkSystem(system: unknown): OrrerySystem | undefined {
   if (system !== undefined && !(system instanceof OrrerySystem)) {
-    throw new InvalidArgumentError('system must be an OrrerySystem (from createSystem())');
+    throw new InvalidArgumentError(
+      `system must be an OrrerySystem (from createSystem()), got ${describe(system)}`,
+    );
   }
   return system;
 }
@@ -27,7 +29,7 @@ export function checkSystem(system: unknown): OrrerySystem | undefined {
 /** `signal` if it is an AbortSignal, undefined if absent; else throws InvalidArgumentError. */
 export function checkSignal(signal: unknown): AbortSignal | undefined {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('signal must be an AbortSignal');
+    throw new InvalidArgumentError(`signal must be an AbortSignal, got ${describe(signal)}`);
   }
   return signal;
 }
@@ -114,4 +116,11 @@ export class Lifecycle<T> {
     if (this.#abort) this.#abort.signal.removeEventListener('abort', this.#abort.listener);
     this.#abort = undefined;
   }
+}
+
+/** A value for an error message: a string quoted, an object by its tag; never throws. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
+  return Object.prototype.toString.call(value);
 }

@@ -11,7 +11,7 @@
  */
 import type { Actor, SnapshotFrom } from 'xstate';
 import { type StatusOutcome, type StatusProgress, statusMachine } from '../../machines/core/status.js';
-import { OrrerySystem } from '../engine/system.js';
+import type { OrrerySystem } from '../engine/system.js';
 import {
   AggregateStatusError,
   CancelledError,
@@ -24,7 +24,7 @@ import {
   WaitTimeoutError,
 } from '../errors.js';
 import { checkDuration, isNever } from './duration.js';
-import { Lifecycle, nextId, resolveSystem } from './lifecycle.js';
+import { checkSignal, checkSystem, Lifecycle, nextId, resolveSystem } from './lifecycle.js';
 import { ProgressWatchers, type WatcherUpdate } from './statusProgress.js';
 
 export type { StatusProgress, WatcherUpdate };
@@ -648,18 +648,11 @@ function checkOptions(options: unknown): { timeout: number | null; settleTime: n
   const timeout = checkDuration('timeout', o.timeout, true);
   const settleTime = checkDuration('settleTime', o.settleTime, false) ?? 0;
   // systemId is checked by system.spawnDetached, before it registers anything
-  const { signal, name, system } = o;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError(`signal must be an AbortSignal, got ${describe(signal)}`);
+  checkSignal(o.signal);
+  if (o.name !== undefined && typeof o.name !== 'string') {
+    throw new InvalidArgumentError(`name must be a string, got ${describe(o.name)}`);
   }
-  if (name !== undefined && typeof name !== 'string') {
-    throw new InvalidArgumentError(`name must be a string, got ${describe(name)}`);
-  }
-  if (system !== undefined && !(system instanceof OrrerySystem)) {
-    throw new InvalidArgumentError(
-      `system must be an OrrerySystem (createSystem()), got ${describe(system)}`,
-    );
-  }
+  checkSystem(o.system);
   return { timeout, settleTime };
 }
 
