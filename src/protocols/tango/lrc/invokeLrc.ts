@@ -18,6 +18,7 @@ import type { Actor, SnapshotFrom } from 'xstate';
 import type { LrcOutput } from '../../../../machines/tango/lrc.js';
 import { invokeLrcFailure, lrcErrors } from '../../../../machines/tango/lrcErrors.js';
 import { checkDuration } from '../../../api/duration.js';
+import { Lifecycle, nextId } from '../../../api/lifecycle.js';
 import type { Logger } from '../../../engine/logging.js';
 import { getDefaultSystem, type OrrerySystem } from '../../../engine/system.js';
 import { CancelledError, InvalidArgumentError } from '../../../errors.js';
@@ -130,8 +131,6 @@ export interface LrcLaunch {
   submitted: Promise<LrcSubscriptions>;
   finished: Promise<LrcOutput>;
 }
-
-let counter = 0;
 
 const INVOKE_OPTIONS = new Set([
   'logger',
@@ -306,10 +305,10 @@ export function launchLrc(
     resolveFinished = res;
   });
   submitted.catch(() => {}); // callers of launchLrc may only await `finished`
-  const onAbort = () =>
-    actor?.send({ type: 'UNSUBSCRIBE', error: new CancelledError(`${command} was cancelled`) });
+  // ends once: releases the abort listener; `finished` keeps the outcome after the actor is gone
+  const lifecycle = new Lifecycle<LrcOutput>();
   const settle = (output: LrcOutput) => {
-    signal?.removeEventListener('abort', onAbort);
+    if (!lifecycle.end(output)) return;
     if (!subs)
       rejectSubmitted(output.error ?? new CancelledError(`${command} ended before it was submitted`));
     resolveFinished(output);
@@ -322,7 +321,7 @@ export function launchLrc(
     replyCode: last?.context.replyCode ?? null,
   });
   actor = system.spawnDetached(lrcLogic, {
-    id: `lrc-${++counter}`,
+    id: nextId('lrc'),
     input: {
       device,
       command,
@@ -366,7 +365,9 @@ export function launchLrc(
       resolveSubmitted(subs);
     });
     actor.on('lrc.warning', (e) => safely((l) => l.warn({ command, commandId: subs?.commandId }, e.message)));
-    signal?.addEventListener('abort', onAbort, { once: true });
+    lifecycle.onAbort(signal, () =>
+      actor?.send({ type: 'UNSUBSCRIBE', error: new CancelledError(`${command} was cancelled`) }),
+    );
   }
   return { submitted, finished };
 }
