@@ -3,9 +3,10 @@
  * children are created, started and stopped (in reverse order, reaping what a crashed child leaves running).
  * Used by `supervisor.ts`; plain functions, no I/O.
  */
-import { type ActorSystem, type AnyActorLogic, type AnyActorRef, createActor } from 'xstate';
+import type { ActorSystem, AnyActorLogic, AnyActorRef } from 'xstate';
 import { checkDuration } from '../../src/api/duration.js';
 import { InvalidArgumentError } from '../../src/errors.js';
+import { createChildActor, stopActor } from './xstateAdapter.js';
 
 export type RestartStrategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
 export type RestartType = 'permanent' | 'transient' | 'temporary';
@@ -301,7 +302,7 @@ export function reapCrashedTree(ref: AnyActorRef): void {
   for (const child of [...supervised.reverse(), ...Object.values(snap?.children ?? {})]) {
     if (!child) continue;
     reapCrashedTree(child);
-    (child as unknown as { _stop?: () => void })._stop?.();
+    stopActor(child);
   }
 }
 
@@ -322,16 +323,11 @@ export function stopNow(ref: AnyActorRef): void {
       if (child) stopNow(child);
     }
   }
-  (ref as unknown as { _stop?: () => void })._stop?.();
+  stopActor(ref);
 }
 
 export function createChild(parent: AnyActorRef, spec: Spec): AnyActorRef {
-  return createActor(spec.logic, {
-    parent,
-    id: spec.id,
-    systemId: spec.systemId,
-    input: spec.input,
-  } as never);
+  return createChildActor(parent, spec);
 }
 
 export function startAll(refs: readonly AnyActorRef[]): void {

@@ -1,16 +1,28 @@
 /** The handle users hold on a supervisor (`system.supervisor(name)`, `system.root`). */
 import type { AnyActorRef } from 'xstate';
-import type { ChildSpec } from '../../machines/core/supervisor.js';
+import {
+  type ChildSpec,
+  childrenOf,
+  restartsOf,
+  type SupervisorActor,
+} from '../../machines/core/supervisor.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { OrrerySystem } from './system.js';
 
+/** The systemId prefix of supervisors (`supervisor:<name>`): a naming convention, never used to recognise one. */
 export const SUP_PREFIX = 'supervisor:';
+
+/** What a Supervisor handle needs from its system (the system implements it; no import of the system here). */
+export interface SupervisorHost {
+  supervisorActor(name: string): SupervisorActor | undefined;
+  startChild(sup: Supervisor, spec: ChildSpec): AnyActorRef;
+  startChildren(sup: Supervisor, specs: ChildSpec[]): void;
+}
 
 /** A handle on a supervisor; resolves the live actor by systemId, so it survives the supervisor's restarts. */
 export class Supervisor {
   readonly name: string;
-  readonly #system: OrrerySystem;
-  constructor(system: OrrerySystem, name: string) {
+  readonly #system: SupervisorHost;
+  constructor(system: SupervisorHost, name: string) {
     this.#system = system;
     this.name = name;
   }
@@ -18,20 +30,20 @@ export class Supervisor {
     return SUP_PREFIX + this.name;
   }
   /** The supervisor's current actor, or undefined while it is being restarted. */
-  get ref(): AnyActorRef | undefined {
+  get ref(): SupervisorActor | undefined {
     return this.#system.supervisorActor(this.name);
   }
   /** Restart counts per child since this incarnation of the supervisor started. */
   restarts(): Record<string, number> {
-    return { ...(this.ref?.getSnapshot().context.restarts ?? {}) };
+    return restartsOf(this.ref?.getSnapshot());
   }
   /** Ids of the children, in start order. */
   children(): string[] {
-    return (this.ref?.getSnapshot().context.specs ?? []).map((s: ChildSpec) => s.id);
+    return childrenOf(this.ref?.getSnapshot()).map((c) => c.id);
   }
   /** The current actor of a child. */
   child(id: string): AnyActorRef | undefined {
-    return this.ref?.getSnapshot().context.refs[id];
+    return childrenOf(this.ref?.getSnapshot()).find((c) => c.id === id)?.ref;
   }
   /** 'running' | 'failed' | 'stopped' | 'missing'. */
   get state(): string {

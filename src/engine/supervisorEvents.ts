@@ -1,21 +1,24 @@
 /** How the engine reports what supervisors emit: pino log lines and engine events on the inspection bus. */
-import type { AnyActorRef } from 'xstate';
-import type { SupervisorEmitted } from '../../machines/core/supervisor.js';
+import {
+  childrenOf,
+  type SupervisorActor,
+  type SupervisorEmitted,
+  supervisorNameOf,
+} from '../../machines/core/supervisor.js';
 import { toError } from '../errors.js';
 import type { InspectionBus } from './inspectionBus.js';
 import type { Logger } from './logging.js';
-import { SUP_PREFIX } from './supervisor.js';
 
 /**
  * Log and relay every event the supervisor `ref` emits. A child supervisor that is respawned is a new actor:
  * `rehook` is called with it so its events are reported too.
  */
 export function reportSupervisorEvents(
-  ref: AnyActorRef,
+  ref: SupervisorActor,
   name: string,
   log: Logger,
   bus: InspectionBus,
-  rehook: (child: AnyActorRef, name: string) => void,
+  rehook: (child: SupervisorActor, name: string) => void,
 ): void {
   ref.on('*', (e: SupervisorEmitted) => {
     switch (e.type) {
@@ -49,9 +52,10 @@ export function reportSupervisorEvents(
         });
         break;
       case 'child.respawned': {
-        const refs = ref.getSnapshot().context.refs;
-        for (const id of e.ids) {
-          if (id.startsWith(SUP_PREFIX) && refs[id]) rehook(refs[id], id.slice(SUP_PREFIX.length));
+        for (const child of childrenOf(ref.getSnapshot())) {
+          if (!child.isSupervisor || !child.ref || !e.ids.includes(child.id)) continue;
+          const sup = child.ref as SupervisorActor;
+          rehook(sup, supervisorNameOf(sup.getSnapshot()) ?? child.id);
         }
         break;
       }

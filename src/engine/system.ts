@@ -13,9 +13,11 @@
  */
 import {
   type Actor,
+  type ActorRefFromLogic,
   type AnyActorLogic,
   type AnyActorRef,
   createActor,
+  type InputFrom,
   type InspectionEvent,
   type Observer,
   type Subscription,
@@ -25,17 +27,23 @@ import {
   type ChildSpec,
   checkChildSpec,
   checkSupervisorInput,
+  childrenOf,
   RESTART_TYPES,
   type RestartStrategy,
   type RestartType,
+  type SupervisorActor,
+  type SupervisorEmitted,
   supervisorMachine,
+  supervisorNameOf,
 } from '../../machines/core/supervisor.js';
+import { type ActorLogFactory, actorLogger, logicId, logicOf } from '../../machines/core/xstateAdapter.js';
 import { ActorRegistryError, InvalidArgumentError, SystemStoppedError, toError } from '../errors.js';
 import { type Clock, checkClock, realClock } from './clock.js';
 import { globalInspectors } from './globalInspection.js';
+import { ActorHandle, type HandleChange } from './handle.js';
 import { type EngineEvent, InspectionBus } from './inspectionBus.js';
 import { checkLogger, LazyActorLogger, type Logger, silentLogger } from './logging.js';
-import { SUP_PREFIX, Supervisor } from './supervisor.js';
+import { SUP_PREFIX, Supervisor, type SupervisorHost } from './supervisor.js';
 import { reportSupervisorEvents } from './supervisorEvents.js';
 
 export interface SystemOptions {
@@ -54,14 +62,26 @@ export interface SupervisorOptions {
   backoff?: BackoffPolicy | null;
 }
 
-export interface SpawnOptions {
+/** The options of `system.spawn` other than `input`. */
+export interface SpawnBaseOptions {
   id?: string;
   systemId?: string;
-  input?: unknown;
   /** Supervise the actor under this supervisor (handle or name); detached when absent. */
   supervisor?: Supervisor | string;
   restart?: RestartType;
 }
+
+/** `input` typed as `createActor` types it: required when the logic's input cannot be undefined. */
+export type InputOption<TLogic extends AnyActorLogic> =
+  undefined extends InputFrom<TLogic> ? { input?: InputFrom<TLogic> } : { input: InputFrom<TLogic> };
+
+/** The options of `system.spawn(logic, options)`. */
+export type SpawnOptions<TLogic extends AnyActorLogic = AnyActorLogic> = SpawnBaseOptions &
+  InputOption<TLogic>;
+
+/** `spawn`'s options argument: optional unless the logic needs an input. */
+export type SpawnArgs<TLogic extends AnyActorLogic> =
+  undefined extends InputFrom<TLogic> ? [options?: SpawnOptions<TLogic>] : [options: SpawnOptions<TLogic>];
 
 /** Registry entry of a live actor. */
 export interface ActorInfo {
@@ -72,8 +92,17 @@ export interface ActorInfo {
   ref: AnyActorRef;
 }
 
-function machineId(logic: AnyActorLogic): string {
-  return (logic as { id?: string }).id ?? 'actor';
+const machineId = logicId;
+
+/** A log value as text: strings as they are, anything else as JSON when it can be. */
+function logText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof Error) return value.stack ?? value.message;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -102,7 +131,7 @@ function supervisorInput(name: string, options: unknown): SupervisorOptions & { 
 }
 
 /** Check the id, systemId and restart type of `spawn()` options. */
-function checkSpawnOptions(logic: unknown, options: SpawnOptions): void {
+function checkSpawnOptions(logic: unknown, options: SpawnBaseOptions): void {
   if (!isObject(logic) || typeof logic.transition !== 'function') {
     throw new InvalidArgumentError('spawn needs an actor logic (a machine or an XState actor logic)');
   }
@@ -119,7 +148,7 @@ function checkSpawnOptions(logic: unknown, options: SpawnOptions): void {
   }
 }
 
-export class OrrerySystem {
+export class OrrerySystem implements SupervisorHost {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly bus = new InspectionBus();
@@ -131,6 +160,15 @@ export class OrrerySystem {
   readonly #hooked = new WeakSet<AnyActorRef>();
   readonly #stopHooks = new Map<AnyActorRef, (error: SystemStoppedError) => void>();
   readonly #stopListeners = new Set<(error: SystemStoppedError) => void>();
+  /** Handles watching supervised children, by supervisor name and child id. */
+  readonly #watchers = new Map<string, Set<(change: HandleChange) => void>>();
+  /** Where XState's `log()` of each actor goes: its own `{actor, machine}` child logger, at info level. */
+  readonly #logFactory: ActorLogFactory = (actor, machine) => {
+    const log = new LazyActorLogger(this.logger, actor, machine);
+    return (args) => {
+      if (log.enabled('info')) log.logger.info(args.map(logText).join(' '));
+    };
+  };
   #stopped = false;
   /** The error every lifecycle of this system ends with when it stops. */
   #stopError: SystemStoppedError | undefined;
@@ -149,8 +187,7 @@ export class OrrerySystem {
       id: SUP_PREFIX + 'root',
       systemId: SUP_PREFIX + 'root',
       clock: this.clock,
-      logger: (...args: unknown[]) =>
-        this.logger.info({ actor: SUP_PREFIX + 'root' }, args.map(String).join(' ')),
+      logger: actorLogger(this.#logFactory, SUP_PREFIX + 'root', 'supervisor'),
       input: rootInput,
     });
     this.bus.addSource(this.#rootActor);
@@ -175,27 +212,41 @@ export class OrrerySystem {
     return this.#stopped;
   }
 
-  /** Find a live actor by systemId (supervised or detached). */
-  get(systemId: string): AnyActorRef | undefined {
-    return this.#bySystemId.get(systemId) ?? this.#rootActor.system.get(systemId);
+  /**
+   * Find a live actor by systemId (supervised or detached): its current incarnation. Typed by the logic you pass
+   * (or name as the type argument); with `logic`, an actor that runs other logic is an ActorRegistryError.
+   */
+  get<TLogic extends AnyActorLogic = AnyActorLogic>(
+    systemId: string,
+    logic?: TLogic,
+  ): ActorRefFromLogic<TLogic> | undefined {
+    const ref: AnyActorRef | undefined =
+      this.#bySystemId.get(systemId) ?? this.#rootActor.system.get(systemId);
+    if (ref && logic !== undefined && logicOf(ref) !== logic) {
+      throw new ActorRegistryError(
+        `'${systemId}' runs ${machineId(logicOf(ref))}, not the ${machineId(logic)} logic asked for`,
+      );
+    }
+    return ref as ActorRefFromLogic<TLogic> | undefined;
   }
 
   /** Every live actor that Orrery knows of: supervised children (walking the supervisor tree) and detached. */
   actors(): ActorInfo[] {
     const out: ActorInfo[] = [];
-    const walk = (ref: AnyActorRef, name: string) => {
-      const ctx = ref.getSnapshot()?.context;
-      for (const spec of (ctx?.specs ?? []) as ChildSpec[]) {
-        const child = ctx.refs[spec.id] as AnyActorRef | undefined;
-        if (!child) continue;
+    const walk = (ref: SupervisorActor, name: string) => {
+      for (const child of childrenOf(ref.getSnapshot())) {
+        if (!child.ref) continue;
         out.push({
-          id: spec.id,
-          systemId: spec.systemId,
-          machine: machineId(spec.logic),
+          id: child.id,
+          systemId: child.systemId,
+          machine: machineId(child.logic),
           supervisor: name,
-          ref: child,
+          ref: child.ref,
         });
-        if (spec.systemId?.startsWith(SUP_PREFIX)) walk(child, spec.systemId.slice(SUP_PREFIX.length));
+        if (child.isSupervisor) {
+          const sup = child.ref as SupervisorActor;
+          walk(sup, supervisorNameOf(sup.getSnapshot()) ?? child.id);
+        }
       }
     };
     out.push({
@@ -210,8 +261,8 @@ export class OrrerySystem {
   }
 
   /** The current actor of the named supervisor (the root one even after it failed). */
-  supervisorActor(name: string): AnyActorRef | undefined {
-    return name === 'root' ? this.#rootActor : this.get(SUP_PREFIX + name);
+  supervisorActor(name: string): SupervisorActor | undefined {
+    return name === 'root' ? this.#rootActor : this.get(SUP_PREFIX + name, supervisorMachine);
   }
 
   /** Number of live detached lifecycle actors. */
@@ -223,7 +274,7 @@ export class OrrerySystem {
   loggerFor(ref: AnyActorRef, machine?: string): LazyActorLogger {
     let l = this.#loggers.get(ref);
     if (!l) {
-      l = new LazyActorLogger(this.logger, ref.id, machine ?? machineId(ref.src as AnyActorLogic));
+      l = new LazyActorLogger(this.logger, ref.id, machine ?? machineId(logicOf(ref)));
       this.#loggers.set(ref, l);
     }
     return l;
@@ -263,24 +314,33 @@ export class OrrerySystem {
   /**
    * Spawn a lifecycle actor. With `supervisor`, it becomes a supervised child (restart type `restart`, default
    * `permanent`); without, a detached actor that lives until it reaches a final state, errors, or the system stops.
+   * `input` is typed as `createActor` types it (required when the logic needs one). Returns a handle that follows
+   * restarts: `send` and `getSnapshot` reach the current incarnation, `subscribe` survives restarts, `current` is
+   * the incarnation itself.
    */
-  spawn<TLogic extends AnyActorLogic>(logic: TLogic, options: SpawnOptions = {}): Actor<TLogic> {
-    options = checkOptions('spawn', options);
-    checkSpawnOptions(logic, options);
+  spawn<TLogic extends AnyActorLogic>(logic: TLogic, ...[options]: SpawnArgs<TLogic>): ActorHandle<TLogic> {
+    const opts = checkOptions<SpawnOptions>('spawn', options as SpawnOptions | undefined);
+    checkSpawnOptions(logic, opts);
     this.#assertRunning();
-    if (options.supervisor !== undefined) {
-      const sup = this.#resolveSupervisor(options.supervisor);
-      const id =
-        options.id ?? options.systemId ?? `${machineId(logic)}-${Math.random().toString(36).slice(2, 10)}`;
-      return this.startChild(sup, {
-        id,
-        systemId: options.systemId,
-        logic,
-        input: options.input,
-        restart: options.restart,
-      }) as Actor<TLogic>;
+    if (opts.supervisor !== undefined) {
+      const sup = this.#resolveSupervisor(opts.supervisor);
+      const id = opts.id ?? opts.systemId ?? `${machineId(logic)}-${Math.random().toString(36).slice(2, 10)}`;
+      this.startChild(sup, { id, systemId: opts.systemId, logic, input: opts.input, restart: opts.restart });
+      return new ActorHandle<TLogic>(id, opts.systemId, {
+        supervised: true,
+        current: () =>
+          childrenOf(this.supervisorActor(sup.name)?.getSnapshot()).find((c) => c.id === id)?.ref,
+        watch: (listener) => this.#watch(sup.name, id, listener),
+        stop: () => this.supervisorActor(sup.name)?.send({ type: 'STOP_CHILD', id }),
+      });
     }
-    return this.spawnDetached(logic, options);
+    const actor = this.spawnDetached(logic, opts);
+    return new ActorHandle<TLogic>(actor.id, opts.systemId, {
+      supervised: false,
+      current: () => (this.#detached.has(actor) ? actor : undefined),
+      watch: () => () => {},
+      stop: () => actor.stop(),
+    });
   }
 
   /** A root XState actor registered with this system (see the module comment). Started before it returns. */
@@ -307,12 +367,17 @@ export class OrrerySystem {
     if (options.systemId !== undefined && this.get(options.systemId)) {
       throw new ActorRegistryError(`systemId '${options.systemId}' is already registered`);
     }
+    const machine = machineId(logic);
+    const self: { id?: string } = {};
     const actor = createActor(logic, {
       id: options.id,
       input: options.input,
       clock: this.clock,
+      // the id XState gives an actor without one is known once it is created (before it can log)
+      logger: actorLogger(this.#logFactory, () => self.id ?? options.id ?? machine, machine),
       inspect: this.bus.active ? this.bus.dispatch : undefined,
     } as never) as Actor<TLogic>;
+    self.id = actor.id;
     const info: ActorInfo = {
       id: actor.id,
       systemId: options.systemId,
@@ -356,16 +421,16 @@ export class OrrerySystem {
     if (spec.logic === supervisorMachine) checkSupervisorInput(spec.input);
     this.#assertRunning();
     const ref = this.#supervisorRef(sup);
-    if (ref.getSnapshot().context.specs.some((s: ChildSpec) => s.id === spec.id)) {
+    if (childrenOf(ref.getSnapshot()).some((c) => c.id === spec.id)) {
       throw new ActorRegistryError(`supervisor '${sup.name}' already has a child '${spec.id}'`);
     }
     if (spec.systemId !== undefined && this.get(spec.systemId)) {
       throw new ActorRegistryError(`systemId '${spec.systemId}' is already registered`);
     }
     ref.send({ type: 'START_CHILD', spec });
-    const child = ref.getSnapshot().context.refs[spec.id] as AnyActorRef | undefined;
+    const child = childrenOf(ref.getSnapshot()).find((c) => c.id === spec.id)?.ref;
     if (!child) throw new ActorRegistryError(`supervisor '${sup.name}' did not start '${spec.id}'`);
-    if (spec.logic === supervisorMachine) this.#hookSupervisor(child, spec.id.slice(SUP_PREFIX.length));
+    if (spec.logic === supervisorMachine) this.#hookChildSupervisor(child, spec.id);
     this.bus.emitEngineEvent({
       type: 'actor.spawned',
       actor: spec.id,
@@ -385,7 +450,7 @@ export class OrrerySystem {
     }
     this.#assertRunning();
     const ref = this.#supervisorRef(sup);
-    const seen = new Set<string>(ref.getSnapshot().context.specs.map((s: ChildSpec) => s.id));
+    const seen = new Set<string>(childrenOf(ref.getSnapshot()).map((c) => c.id));
     const systemIds = new Set<string>();
     for (const spec of specs) {
       if (seen.has(spec.id))
@@ -398,10 +463,9 @@ export class OrrerySystem {
       systemIds.add(spec.systemId);
     }
     ref.send({ type: 'START_CHILDREN', specs });
-    const refs = ref.getSnapshot().context.refs;
-    for (const spec of specs) {
-      if (spec.logic === supervisorMachine && refs[spec.id]) {
-        this.#hookSupervisor(refs[spec.id], spec.id.slice(SUP_PREFIX.length));
+    for (const child of childrenOf(ref.getSnapshot())) {
+      if (child.isSupervisor && child.ref && specs.some((s) => s.id === child.id)) {
+        this.#hookChildSupervisor(child.ref, child.id);
       }
     }
   }
@@ -448,6 +512,10 @@ export class OrrerySystem {
     this.#bySystemId.clear();
     if (this.#rootActor.getSnapshot().status === 'active') this.#rootActor.send({ type: 'SHUTDOWN' });
     this.#rootActor.stop();
+    // handles of supervised actors: their subscriptions complete
+    const watchers = [...this.#watchers.values()].flatMap((set) => [...set]);
+    this.#watchers.clear();
+    for (const listener of watchers) this.#runStopHook(() => listener({ type: 'removed' }), 'system', error);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -472,7 +540,7 @@ export class OrrerySystem {
     return sup === 'root' ? this.root : new Supervisor(this, sup);
   }
 
-  #supervisorRef(sup: Supervisor): AnyActorRef {
+  #supervisorRef(sup: Supervisor): SupervisorActor {
     const ref = this.supervisorActor(sup.name);
     const snap = ref?.getSnapshot();
     if (!ref || snap?.status !== 'active' || snap.value !== 'running') {
@@ -481,8 +549,41 @@ export class OrrerySystem {
     return ref;
   }
 
+  #hookChildSupervisor(ref: AnyActorRef, id: string): void {
+    const sup = ref as SupervisorActor;
+    this.#hookSupervisor(sup, supervisorNameOf(sup.getSnapshot()) ?? id);
+  }
+
+  /** Tell the handles of child `id` of supervisor `name` about its incarnations; returns the unwatch function. */
+  #watch(name: string, id: string, listener: (change: HandleChange) => void): () => void {
+    const key = `${name}\u0000${id}`;
+    let set = this.#watchers.get(key);
+    if (!set) {
+      set = new Set();
+      this.#watchers.set(key, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#watchers.get(key) === set) this.#watchers.delete(key);
+    };
+  }
+
+  #tellHandles(name: string, id: string, change: HandleChange): void {
+    const set = this.#watchers.get(`${name}\u0000${id}`);
+    if (!set) return;
+    if (change.type === 'removed') this.#watchers.delete(`${name}\u0000${id}`);
+    for (const listener of [...set]) {
+      try {
+        listener(change);
+      } catch (err) {
+        this.logger.error({ err: toError(err), actor: id }, 'a handle subscriber threw');
+      }
+    }
+  }
+
   /** Log a supervisor's emitted events and relay them on the bus (re-hooked when the supervisor restarts). */
-  #hookSupervisor(ref: AnyActorRef, name: string): void {
+  #hookSupervisor(ref: SupervisorActor, name: string): void {
     if (this.#hooked.has(ref)) return;
     this.#hooked.add(ref);
     reportSupervisorEvents(
@@ -492,6 +593,20 @@ export class OrrerySystem {
       this.bus,
       (child, childName) => this.#hookSupervisor(child, childName),
     );
+    ref.on('*', (e: SupervisorEmitted) => {
+      if (e.type === 'child.respawned') {
+        for (const child of childrenOf(ref.getSnapshot())) {
+          if (child.ref && e.ids.includes(child.id)) {
+            this.#tellHandles(name, child.id, { type: 'respawned', ref: child.ref });
+          }
+        }
+      } else if (e.type === 'child.removed' || e.type === 'child.refused') {
+        // a refused duplicate names a child that is still here: only a child that is gone is removed
+        if (!childrenOf(ref.getSnapshot()).some((c) => c.id === e.id)) {
+          this.#tellHandles(name, e.id, { type: 'removed' });
+        }
+      }
+    });
   }
 }
 

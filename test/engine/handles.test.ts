@@ -1,0 +1,121 @@
+/** issue 8 item 7: typed, restart-stable handles from system.spawn, and a typed system.get. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { assign, setup } from 'xstate';
+import { ActorRegistryError, createSystem, type OrrerySystem } from '../../src/index.js';
+import { TestClock } from '../../src/testing/index.js';
+import { workerMachine } from '../support/workerMachine.js';
+
+/** A counter with a typed input; CRASH throws. */
+const counter = setup({
+  types: {
+    context: {} as { count: number },
+    input: {} as { start: number },
+    events: {} as { type: 'INC' } | { type: 'CRASH' },
+  },
+  actions: {
+    crash: () => {
+      throw new Error('counter crashed');
+    },
+  },
+}).createMachine({
+  id: 'counter',
+  context: ({ input }) => ({ count: input.start }),
+  on: {
+    INC: { actions: assign({ count: ({ context }) => context.count + 1 }) },
+    CRASH: { actions: 'crash' },
+  },
+});
+
+let system: OrrerySystem | undefined;
+afterEach(async () => {
+  await system?.stop();
+  system = undefined;
+});
+
+describe('restart-stable handles', () => {
+  it('issue 8 item 7: send and getSnapshot reach the current incarnation after a supervisor restart', () => {
+    system = createSystem({ clock: new TestClock() });
+    const handle = system.spawn(counter, { supervisor: 'root', id: 'c', systemId: 'c', input: { start: 5 } });
+    handle.send({ type: 'INC' });
+    expect(handle.getSnapshot().context.count).toBe(6);
+    const first = handle.current;
+    handle.send({ type: 'CRASH' });
+    // restarted with its spec's input: a new incarnation, reached through the same handle
+    expect(handle.current).not.toBe(first);
+    expect(handle.current).toBe(system.get('c'));
+    expect(handle.getSnapshot().status).toBe('active');
+    expect(handle.getSnapshot().context.count).toBe(5);
+    handle.send({ type: 'INC' });
+    expect(handle.getSnapshot().context.count).toBe(6);
+  });
+
+  it('issue 8 item 7: subscribe survives restarts, and completes when the child is removed', () => {
+    system = createSystem({ clock: new TestClock() });
+    const handle = system.spawn(counter, { supervisor: 'root', id: 'c', input: { start: 0 } });
+    const seen: number[] = [];
+    let completed = 0;
+    handle.subscribe({ next: (s) => seen.push(s.context.count), complete: () => completed++ });
+    handle.send({ type: 'INC' });
+    handle.send({ type: 'CRASH' });
+    handle.send({ type: 'INC' });
+    handle.send({ type: 'INC' });
+    expect(seen).toEqual([1, 0, 1, 2]);
+    expect(completed).toBe(0);
+    system.root.stopChild('c');
+    expect(completed).toBe(1);
+    expect(() => handle.send({ type: 'INC' })).toThrow(ActorRegistryError);
+  });
+
+  it('issue 8 item 7: a subscription waits through a backoff restart and errors once when a crashed temporary child is gone', () => {
+    const clock = new TestClock();
+    system = createSystem({ clock });
+    system.supervisor('slow', { backoff: { initialMs: 100, maxMs: 100, factor: 1 } });
+    const handle = system.spawn(workerMachine, { supervisor: 'slow', id: 'w' });
+    const states: string[] = [];
+    handle.subscribe((s) => states.push(`${s.status}`));
+    handle.send({ type: 'CRASH' });
+    expect(handle.current).toBeUndefined();
+    expect(() => handle.send({ type: 'EXIT' })).toThrow(/not running/);
+    clock.advance(100);
+    expect(handle.current?.getSnapshot().status).toBe('active');
+    expect(states).toEqual(['active']);
+
+    const temp = system.spawn(workerMachine, { supervisor: 'root', id: 't', restart: 'temporary' });
+    const errors: unknown[] = [];
+    temp.subscribe({ error: (e) => errors.push(e) });
+    temp.send({ type: 'CRASH' });
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as Error).message).toBe('worker crashed');
+  });
+
+  it('issue 8 item 7: subscriptions of supervised handles complete when the system stops', async () => {
+    system = createSystem({ clock: new TestClock() });
+    const handle = system.spawn(workerMachine, { supervisor: 'root', id: 'w' });
+    let completed = 0;
+    handle.subscribe({ complete: () => completed++ });
+    await system.stop();
+    expect(completed).toBe(1);
+  });
+
+  it('issue 8 item 7: a detached handle is the actor itself; stop() stops it', () => {
+    system = createSystem({ clock: new TestClock() });
+    const handle = system.spawn(counter, { systemId: 'd', input: { start: 1 } });
+    handle.send({ type: 'INC' });
+    expect(handle.getSnapshot().context.count).toBe(2);
+    expect(handle.current).toBe(system.get('d'));
+    handle.stop();
+    expect(handle.current).toBeUndefined();
+    expect(handle.getSnapshot().status).toBe('stopped');
+  });
+
+  it('issue 8 item 7: system.get is typed by the logic passed, and refuses an actor running other logic', () => {
+    system = createSystem({ clock: new TestClock() });
+    system.spawn(counter, { supervisor: 'root', id: 'c', systemId: 'c', input: { start: 3 } });
+    const ref = system.get('c', counter);
+    // typed: context.count is a number without a cast
+    const count: number | undefined = ref?.getSnapshot().context.count;
+    expect(count).toBe(3);
+    expect(() => system!.get('c', workerMachine)).toThrow(ActorRegistryError);
+    expect(system.get('nobody', counter)).toBeUndefined();
+  });
+});
