@@ -32,7 +32,6 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { AnyActorRef, AnyStateMachine } from 'xstate';
 import { supervisorMachine } from '../../machines/core/supervisor.js';
 import { SUP_PREFIX } from '../engine/supervisor.js';
-import type { OrrerySystem } from '../engine/system.js';
 import {
   InspectorEventError,
   InvalidArgumentError,
@@ -44,7 +43,7 @@ import {
 import { machineEventTypes } from '../testing/transitionCoverage.js';
 import { CHART_ID_RE, ChartRegistry } from './charts.js';
 import { createRedactor } from './redact.js';
-import { Tracker } from './tracker.js';
+import { type InspectedSystem, Tracker } from './tracker.js';
 
 export interface InspectorOptions {
   /** TCP port; 0 (default) picks a free one. A port in use rejects with `PortInUseError`. */
@@ -223,7 +222,7 @@ function checkOptions(options: InspectorOptions): void {
 
 /** Serve the inspector for `system`. Resolves once listening; rejects with a typed error if it cannot listen. */
 export async function startInspector(
-  system: OrrerySystem,
+  system: InspectedSystem,
   options: InspectorOptions = {},
 ): Promise<Inspector> {
   checkOptions(options);

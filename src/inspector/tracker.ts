@@ -10,7 +10,6 @@
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
 import type { EngineEvent } from '../engine/inspectionBus.js';
 import type { Logger } from '../engine/logging.js';
-import type { OrrerySystem } from '../engine/system.js';
 import type { ChartRegistry } from './charts.js';
 import { copyStateValue, type Redactor, UNREADABLE } from './redact.js';
 import {
@@ -115,6 +114,18 @@ interface RawEvent {
   target: AnyActorRef;
 }
 
+/**
+ * What the inspector observes: an `OrrerySystem`, or the actors of a `createInspector().inspect` function. Only
+ * these members are used.
+ */
+export interface InspectedSystem {
+  readonly logger: Logger;
+  inspect(observer: (event: InspectionEvent) => void): Subscription;
+  onEngineEvent(listener: (event: EngineEvent) => void): Subscription;
+  actors(): Array<{ ref: AnyActorRef; systemId?: string; supervisor?: string }>;
+  get(systemId: string): AnyActorRef | undefined;
+}
+
 export interface TrackerOptions {
   redact: Redactor;
   charts: ChartRegistry;
@@ -131,7 +142,7 @@ const MAX_PENDING_ENGINE = 1000;
 type Internal = AnyActorRef & { _parent?: AnyActorRef; logic?: unknown; src?: unknown; systemId?: string };
 
 export class Tracker {
-  readonly #system: OrrerySystem;
+  readonly #system: InspectedSystem;
   readonly #opts: TrackerOptions;
   readonly #live = new Map<AnyActorRef, ActorView>();
   readonly #created = new Set<AnyActorRef>();
@@ -148,7 +159,7 @@ export class Tracker {
   #rateDropped = 0;
   #viewsVersion = inspectorViewsVersion();
 
-  constructor(system: OrrerySystem, opts: TrackerOptions) {
+  constructor(system: InspectedSystem, opts: TrackerOptions) {
     this.#system = system;
     this.#opts = opts;
     this.#raw = new Ring(opts.bufferSize);

@@ -8,10 +8,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { assign, setup } from 'xstate';
+import { assign, createActor, fromCallback, setup } from 'xstate';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { registerMachine } from '../../src/inspector/charts.js';
+import { createInspector, type InspectorWithInspect } from '../../src/inspector/createInspector.js';
 import { type Inspector, startInspector } from '../../src/inspector/server.js';
 import { type InspectorView, registerInspectorView } from '../../src/inspector/views.js';
 
@@ -282,5 +283,87 @@ describe('issue 8 item 6: /charts/<id>.svg for any registered machine, no WebSoc
     cleanups.push(registerMachine(shutter, 'takenId'));
     const other = setup({}).createMachine({ id: 'other', initial: 'a', states: { a: {} } });
     expect(() => registerMachine(other, 'takenId')).toThrow(/already registered/);
+  });
+});
+
+describe('issue 8 item 11: createInspector().inspect with a plain createActor', () => {
+  let plain: InspectorWithInspect | undefined;
+  afterEach(async () => {
+    await plain?.close();
+    plain = undefined;
+  });
+
+  const parent = setup({
+    actors: { heartbeat: fromCallback(() => () => {}), shutter },
+  }).createMachine({
+    id: 'plainParent',
+    initial: 'running',
+    invoke: [{ src: 'heartbeat', id: 'beat' }],
+    states: { running: { on: { FINISH: 'done' } }, done: { type: 'final' } },
+  });
+
+  it('issue 8 item 11: an actor made with createActor(machine, { inspect }) shows in the page, live, with its chart', async () => {
+    plain = await createInspector({ batchIntervalMs: 20, readOnly: false });
+    const actor = createActor(shutter, { inspect: plain.inspect, systemId: 'plain-shutter' }).start();
+    const other = createActor(parent, { inspect: plain.inspect }).start();
+    const c = connect(plain.url);
+    const hello = await c.next((m) => m.type === 'hello');
+    const view = hello.actors.find((a: Msg) => a.machine === 'userShutter');
+    expect(view).toMatchObject({ status: 'active', value: 'closed', chart: 'userShutter' });
+    expect(view.context.token).toBe('[REDACTED]');
+    const root = hello.actors.find((a: Msg) => a.machine === 'plainParent');
+    expect(root).toBeDefined();
+    expect(hello.actors.some((a: Msg) => a.id === 'beat' && a.parent === root.key)).toBe(true);
+
+    actor.send({ type: 'OPEN' });
+    await c.next(
+      (m) =>
+        m.type === 'batch' && m.actors.some((a: Msg) => a.machine === 'userShutter' && a.value === 'opening'),
+    );
+    const chart = await httpGet(`${plain.url}charts/plainParent.svg`);
+    expect(chart.status).toBe(200);
+    expect(chart.body).toContain('data-path="running"');
+
+    // read-write: the page's event reaches the plain actor by its systemId
+    const ws = sockets[sockets.length - 1];
+    ws.send(
+      JSON.stringify({
+        type: 'send',
+        id: 1,
+        systemId: 'plain-shutter',
+        event: { type: 'MOVED', position: 7 },
+      }),
+    );
+    await c.next((m) => m.type === 'ack' && m.id === 1);
+    expect(actor.getSnapshot().context.position).toBe(7);
+
+    other.send({ type: 'FINISH' });
+    actor.stop();
+    await c.next((m) => m.type === 'batch' && m.stopped.includes(view.key));
+    await c.next((m) => m.type === 'batch' && m.stopped.includes(root.key));
+    expect(JSON.stringify(c.messages)).not.toContain('hunter2');
+  });
+
+  it('issue 8 item 11: stopped actors are forgotten, and after close() inspect holds and does nothing', async () => {
+    plain = await createInspector({ batchIntervalMs: 20 });
+    const inspect = plain.inspect;
+    for (let i = 0; i < 1500; i++) createActor(shutter, { inspect }).start().stop();
+    const live = createActor(shutter, { inspect }).start();
+    const c = connect(plain.url);
+    const hello = await c.next((m) => m.type === 'hello');
+    expect(hello.actors.filter((a: Msg) => a.machine === 'userShutter')).toHaveLength(1);
+    await plain.close();
+    const url = plain.url;
+    plain = undefined;
+    live.send({ type: 'OPEN' }); // no observer left: nothing happens, nothing throws
+    createActor(shutter, { inspect }).start().stop();
+    await expect(httpGet(url)).rejects.toThrow();
+    live.stop();
+  });
+
+  it('issue 8 item 11: createInspector refuses bad options with InvalidArgumentError', async () => {
+    await expect(createInspector(null as never)).rejects.toThrow(InvalidArgumentError);
+    await expect(createInspector({ logger: 'loud' as never })).rejects.toThrow(InvalidArgumentError);
+    await expect(createInspector({ port: -1 })).rejects.toThrow(InvalidArgumentError);
   });
 });
