@@ -68,8 +68,16 @@ export {
 export * from './errors.js';
 export {
   bridgeToStately,
+  type CreateInspectorOptions,
+  createInspector,
   type Inspector,
   type InspectorOptions,
+  type InspectorPanel,
+  type InspectorView,
+  type InspectorViewEventContext,
+  type InspectorWithInspect,
+  registerInspectorView,
+  registerMachine,
   type StatelyBridge,
   type StatelyBridgeOptions,
   startInspector,
