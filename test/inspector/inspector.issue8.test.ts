@@ -14,7 +14,7 @@ import { InvalidArgumentError } from '../../src/errors.js';
 import { registerMachine } from '../../src/inspector/charts.js';
 import { createInspector, type InspectorWithInspect } from '../../src/inspector/createInspector.js';
 import { type Inspector, startInspector } from '../../src/inspector/server.js';
-import { type InspectorView, registerInspectorView } from '../../src/inspector/views.js';
+import { type InspectorView, inspectorViews, registerInspectorView } from '../../src/inspector/views.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -209,6 +209,16 @@ describe('issue 8 item 2: the inspector view registry', () => {
         Array.isArray(m.views) &&
         !m.views.some((v: Msg) => v.machine === 'userShutter'),
     );
+  });
+
+  it('issue 8 item 2: importing the LRC facade registers the LRC view (what the demo and `orrery lrc --inspect` draw)', async () => {
+    await import('../../src/protocols/tango/lrc/invokeLrc.js');
+    const lrc = inspectorViews().find((v) => v.machine === 'lrc');
+    expect(lrc?.panel).toMatchObject({
+      id: 'lrcs',
+      title: 'Long running commands',
+      card: { progress: 'progress' },
+    });
   });
 
   it('issue 8 item 2: a bad view is refused with InvalidArgumentError; a second view for one machine too', () => {
