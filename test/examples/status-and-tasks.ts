@@ -2,7 +2,7 @@
 import { BackgroundTask, createSystem, Status } from '../../src/index.js';
 
 const system = createSystem(); // createSystem({ logger: pino() }) for logs
-const move = new Status({ system, timeout: 2000, settleTime: 100, name: 'move-x' });
+const move = new Status({ system, timeout: 2000, settleTime: 100, name: 'move-x' }); // ms: timeout: 5 would be 5 ms
 const both = Status.all([move, new Status({ system, timeout: 500, name: 'shutter' })]);
 move.addCallback((s) => console.log('callback', String(s)));
 setTimeout(() => move.setFinished(), 50);
