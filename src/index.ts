@@ -8,9 +8,12 @@ export {
   type BackoffPolicy,
   backoffDelay,
   type ChildSpec,
+  childrenOf,
   type RestartStrategy,
   type RestartType,
+  type SupervisedChild,
   supervisorMachine,
+  supervisorNameOf,
 } from '../machines/core/supervisor.js';
 export { type TimeoutIteratorOutcome, timeoutIteratorMachine } from '../machines/core/timeoutIterator.js';
 export { lrcMachine } from '../machines/tango/lrc.js';
@@ -52,6 +55,7 @@ export {
   type StatechartFormat,
 } from './charts/renderStatechart.js';
 export { type Clock, realClock } from './engine/clock.js';
+export { ActorHandle } from './engine/handle.js';
 export { type EngineEvent, InspectionBus } from './engine/inspectionBus.js';
 export { type Logger, silentLogger } from './engine/logging.js';
 export { Supervisor } from './engine/supervisor.js';
@@ -59,7 +63,10 @@ export {
   type ActorInfo,
   createSystem,
   getDefaultSystem,
+  type InputOption,
   OrrerySystem,
+  type SpawnArgs,
+  type SpawnBaseOptions,
   type SpawnOptions,
   type SupervisorOptions,
   type SystemOptions,
