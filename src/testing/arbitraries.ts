@@ -7,6 +7,8 @@
  *     for (const e of events) actor.send(e);
  *     // ...invariants...
  *   }));
+ *
+ * For transition coverage prefer `walksOf(myMachine, payloads)`: it only takes steps the state reached allows.
  */
 import fc from 'fast-check';
 import type { AnyStateMachine, EventObject } from 'xstate';
@@ -18,7 +20,8 @@ export type { WalkOptions, WalkStep } from './walk.js';
 
 /**
  * Events of the types `machine` declares transitions for (XState's own excluded), uniformly chosen; `payloads`
- * gives the extra fields of a type (its `type` is added), others are bare `{ type }`.
+ * gives the extra fields of a type (its `type` is added), others are bare `{ type }`. Uniform over types in every
+ * state, so most draws are events the current state ignores; `walksOf` reaches deep transitions far sooner.
  */
 export function eventsFor(
   machine: AnyStateMachine,

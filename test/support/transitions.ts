@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import type { InspectionEvent } from 'xstate';
 import { transitionRecorder } from '../../src/testing/transitionCoverage.js';
 
-export const TRANSITIONS_DIR = join(process.cwd(), 'node_modules', '.orrery-transitions');
+/** Where the records go; `ORRERY_TRANSITIONS_DIR` gives a run its own (two runs in one tree would share it). */
+export const TRANSITIONS_DIR =
+  process.env.ORRERY_TRANSITIONS_DIR || join(process.cwd(), 'node_modules', '.orrery-transitions');
 const seen = new Set<string>();
 let pending: string[] = [];
 // stateful: also counts a transition whose entered state's action threw (no microstep is reported then)

@@ -205,6 +205,22 @@ describe('issue 8 item 9: a transition into a state whose entry action throws is
     expect([...taken].sort()).toEqual([fire, 'fragile|fragile.idle|ARM|0']);
   });
 
+  it('issue 8 item 9: an event sent before start() is attributed after the init, not to it', () => {
+    const record = transitionRecorder();
+    const taken = new Set<string>();
+    const actor = createActor(fragile, {
+      inspect: (e) => {
+        for (const k of record(e)) taken.add(k);
+      },
+    });
+    actor.subscribe({ error: () => {} });
+    actor.send({ type: 'ARM' }); // waits in the mailbox until start()
+    actor.start();
+    actor.send({ type: 'FIRE' });
+    expect(actor.getSnapshot().status).toBe('error');
+    expect([...taken].sort()).toEqual(['fragile|fragile.armed|FIRE|0', 'fragile|fragile.idle|ARM|0']);
+  });
+
   it('issue 8 item 9: an event that selects nothing, or a guard that refuses, records nothing', () => {
     const record = transitionRecorder();
     const taken = new Set<string>();
