@@ -20,5 +20,5 @@ describe('spawn types', () => {
       .getPreEmitDiagnostics(program)
       .map((d) => `${d.file?.fileName ?? ''}:${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
     expect(diagnostics).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 });
