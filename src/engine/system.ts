@@ -600,6 +600,12 @@ export class OrrerySystem implements SupervisorHost {
             this.#tellHandles(name, child.id, { type: 'respawned', ref: child.ref });
           }
         }
+      } else if (e.type === 'supervisor.escalated') {
+        // its children are stopped and, spawned into this incarnation, do not come back with the next one
+        for (const key of [...this.#watchers.keys()]) {
+          if (key.startsWith(`${name}\u0000`))
+            this.#tellHandles(name, key.slice(name.length + 1), { type: 'removed' });
+        }
       } else if (e.type === 'child.removed' || e.type === 'child.refused') {
         // a refused duplicate names a child that is still here: only a child that is gone is removed
         if (!childrenOf(ref.getSnapshot()).some((c) => c.id === e.id)) {

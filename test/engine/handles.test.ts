@@ -97,6 +97,20 @@ describe('restart-stable handles', () => {
     expect(completed).toBe(1);
   });
 
+  it('issue 8 item 7: subscriptions of the children of an escalating supervisor complete (they do not come back)', () => {
+    system = createSystem({ clock: new TestClock() });
+    system.supervisor('rack', { intensity: 0 });
+    const handle = system.spawn(workerMachine, { supervisor: 'rack', id: 'w' });
+    const other = system.spawn(workerMachine, { supervisor: 'rack', id: 'v' });
+    const ends: string[] = [];
+    handle.subscribe({ complete: () => ends.push('w complete'), error: () => ends.push('w error') });
+    other.subscribe({ complete: () => ends.push('v complete'), error: () => ends.push('v error') });
+    handle.send({ type: 'CRASH' });
+    // the crashed one ends with its crash, the other one completes
+    expect(ends.sort()).toEqual(['v complete', 'w error']);
+    expect(handle.current).toBeUndefined();
+  });
+
   it('issue 8 item 7: a detached handle is the actor itself; stop() stops it', () => {
     system = createSystem({ clock: new TestClock() });
     const handle = system.spawn(counter, { systemId: 'd', input: { start: 1 } });
