@@ -6,7 +6,7 @@
  * - `Actor#_stop()`: stops a child actor now; the public `stop()` throws for non-root actors.
  * - `createActor(logic, {parent})`: the `parent` option makes the actor a child (its exit reaches the parent as
  *   `xstate.done.actor.<id>` / `xstate.error.actor.<id>`) without entering XState's children record.
- * - `Actor#logic`, a machine's `id`: what an actor runs and its name.
+ * - `Actor#logic`, a machine's `id`: what an actor runs and its name; `Actor#_parent`: its parent.
  * - `Actor#logger` and the `logger` option: the function XState's `log()` action calls; per actor when given.
  */
 import { type Actor, type AnyActorLogic, type AnyActorRef, createActor } from 'xstate';
@@ -52,6 +52,11 @@ export function logicId(logic: unknown): string {
 /** The logic an actor runs (undefined for a ref that is not a local actor). */
 export function logicOf(ref: AnyActorRef): AnyActorLogic | undefined {
   return (ref as Partial<Actor<AnyActorLogic>>).logic;
+}
+
+/** The parent of an actor (`Actor#_parent`): undefined for a root actor. */
+export function parentOf(ref: AnyActorRef): AnyActorRef | undefined {
+  return (ref as unknown as { _parent?: AnyActorRef })._parent;
 }
 
 /** Stop an actor now, a child as well as a root actor (the public `stop()` refuses children). */

@@ -10,6 +10,7 @@ import {
   logFactoryOf,
   logicId,
   logicOf,
+  parentOf,
   stopActor,
 } from '../../machines/core/xstateAdapter.js';
 
@@ -55,6 +56,8 @@ describe('xstateAdapter', () => {
     const kid = createChildActor(parent, { logic: child, id: 'kid', systemId: 'kid-sys' });
     kid.start();
     expect(parent.system.get('kid-sys')).toBe(kid);
+    expect(parentOf(kid)).toBe(parent);
+    expect(parentOf(parent)).toBeUndefined();
     expect(Object.keys(parent.getSnapshot().children)).not.toContain('kid');
     kid.send({ type: 'CRASH' });
     expect(kid.getSnapshot().status).toBe('error');
