@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { AnyActorRef, AnyStateMachine } from 'xstate';
 import { supervisorMachine } from '../../machines/core/supervisor.js';
-import { SUP_PREFIX } from '../engine/supervisor.js';
+import { logicOf } from '../../machines/core/xstateAdapter.js';
 import {
   InspectorEventError,
   InvalidArgumentError,
@@ -512,13 +512,13 @@ export async function startInspector(
     const type = (event as { type?: unknown }).type;
     if (typeof type !== 'string' || type.length > 200)
       return 'malformed send: needs systemId and event {type}';
-    const target = system.get(systemId) as (AnyActorRef & { logic?: unknown }) | undefined;
+    const target = system.get(systemId) as AnyActorRef | undefined;
     if (!target) return `no actor '${systemId}'`;
     if (target.getSnapshot()?.status !== 'active') return `actor '${systemId}' is not running`;
-    const logic = target.logic as AnyStateMachine | undefined;
+    const logic = logicOf(target) as AnyStateMachine | undefined;
     const isMachine =
       !!logic && typeof logic === 'object' && 'root' in logic && typeof logic.transition === 'function';
-    if (!isMachine || logic === supervisorMachine || systemId.startsWith(SUP_PREFIX))
+    if (!isMachine || logic === supervisorMachine)
       return `event '${type}' not allowed: '${systemId}' does not take events from the inspector`;
     let types = eventTypes.get(logic);
     if (!types) {
@@ -612,7 +612,7 @@ export function* liveLogic(roots: Iterable<AnyActorRef>): Generator<unknown> {
     const ref = stack.pop()!;
     if (seen.has(ref)) continue;
     seen.add(ref);
-    yield (ref as { logic?: unknown }).logic;
+    yield logicOf(ref);
     try {
       const children = (ref.getSnapshot() as { children?: Record<string, AnyActorRef> } | undefined)
         ?.children;

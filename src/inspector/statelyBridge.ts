@@ -15,6 +15,7 @@
 import { createInspector } from '@statelyai/inspect';
 import { WebSocket } from 'ws';
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
+import { parentOf } from '../../machines/core/xstateAdapter.js';
 import type { OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError } from '../errors.js';
 import { copyStateValue, createRedactor, type Redactor } from './redact.js';
@@ -162,7 +163,7 @@ export function bridgeToStately(system: OrrerySystem, options: StatelyBridgeOpti
           actor,
           redactSnapshot(actor.getSnapshot(), redact) as never,
           {
-            parentId: (actor as { _parent?: AnyActorRef })._parent?.sessionId,
+            parentId: parentOf(actor)?.sessionId,
             rootId: e.rootId,
           } as never,
         );

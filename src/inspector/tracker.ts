@@ -8,6 +8,7 @@
  * the flush.
  */
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
+import { logicId, logicOf, parentOf } from '../../machines/core/xstateAdapter.js';
 import type { EngineEvent } from '../engine/inspectionBus.js';
 import type { Logger } from '../engine/logging.js';
 import type { ChartRegistry } from './charts.js';
@@ -139,7 +140,7 @@ export interface TrackerOptions {
 /** Engine events kept between flushes (oldest dropped). */
 const MAX_PENDING_ENGINE = 1000;
 
-type Internal = AnyActorRef & { _parent?: AnyActorRef; logic?: unknown; src?: unknown; systemId?: string };
+type Internal = AnyActorRef & { src?: unknown; systemId?: string };
 
 export class Tracker {
   readonly #system: InspectedSystem;
@@ -383,17 +384,15 @@ export class Tracker {
     now: number,
   ): ActorView {
     const r = ref as Internal;
-    const chart = this.#opts.charts.keyFor(r.logic);
+    const logic = logicOf(ref);
+    const chart = this.#opts.charts.keyFor(logic);
     const machine =
-      (r.logic as { id?: string } | undefined)?.id && chart
-        ? (r.logic as { id: string }).id
-        : typeof r.src === 'string'
-          ? r.src
-          : 'actor';
+      logicId(logic) !== 'actor' && chart ? logicId(logic) : typeof r.src === 'string' ? r.src : 'actor';
     const view: ActorView = { key: ref.sessionId, id: ref.id, machine, status: 'active', updatedAt: now };
     const systemId = info?.systemId ?? r.systemId;
     if (systemId) view.systemId = systemId;
-    if (r._parent) view.parent = r._parent.sessionId;
+    const parent = parentOf(ref);
+    if (parent) view.parent = parent.sessionId;
     if (info?.supervisor) view.supervisor = info.supervisor;
     if (chart) view.chart = chart;
     return view;
