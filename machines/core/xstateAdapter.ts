@@ -8,6 +8,7 @@
  *   `xstate.done.actor.<id>` / `xstate.error.actor.<id>`) without entering XState's children record.
  * - `Actor#logic`, a machine's `id`: what an actor runs and its name; `Actor#_parent`: its parent.
  * - `Actor#logger` and the `logger` option: the function XState's `log()` action calls; per actor when given.
+ * - the `_transitions` of a `@xstate.microstep` inspection event: the transition definitions it took.
  */
 import { type Actor, type AnyActorLogic, type AnyActorRef, createActor } from 'xstate';
 
@@ -57,6 +58,13 @@ export function logicOf(ref: AnyActorRef): AnyActorLogic | undefined {
 /** The parent of an actor (`Actor#_parent`): undefined for a root actor. */
 export function parentOf(ref: AnyActorRef): AnyActorRef | undefined {
   return (ref as unknown as { _parent?: AnyActorRef })._parent;
+}
+
+/** The transition definitions a `@xstate.microstep` inspection event took (empty for any other event). */
+export function microstepTransitions(event: { type: string }): readonly unknown[] {
+  if (event.type !== '@xstate.microstep') return [];
+  const taken = (event as { _transitions?: unknown })._transitions;
+  return Array.isArray(taken) ? taken : [];
 }
 
 /** Stop an actor now, a child as well as a root actor (the public `stop()` refuses children). */

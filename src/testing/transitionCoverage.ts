@@ -10,8 +10,9 @@
  * A transition is identified by machine id, source state node id, event type ('' for eventless `always`) and its
  * index among that event's candidates on that node (guarded alternatives are separate transitions).
  */
-import type { AnyStateMachine, InspectionEvent } from 'xstate';
+import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
 import { type DirectedGraphNode, toDirectedGraph } from 'xstate/graph';
+import { logicOf, microstepTransitions } from '../../machines/core/xstateAdapter.js';
 
 export function transitionKey(machine: string, source: string, eventType: string, index: number): string {
   return `${machine}|${source}|${eventType}|${index}`;
@@ -23,13 +24,14 @@ export function transitionKey(machine: string, source: string, eventType: string
  */
 export function takenTransitions(event: InspectionEvent): string[] {
   if (event.type !== '@xstate.microstep') return [];
-  const machine = machineIdOf(event.actorRef);
+  const machine = machineIdOf(event.actorRef as AnyActorRef);
   if (!machine) return [];
-  return (event as unknown as { _transitions: any[] })._transitions.map((t) => keyOf(machine, t));
+  return microstepTransitions(event).map((t) => keyOf(machine, t));
 }
 
-function machineIdOf(ref: unknown): string | undefined {
-  return (ref as { logic?: { id?: string } } | undefined)?.logic?.id;
+function machineIdOf(ref: AnyActorRef): string | undefined {
+  const logic = logicOf(ref);
+  return logic ? (logic as { id?: string }).id : undefined;
 }
 
 function keyOf(machine: string, t: any): string {

@@ -10,6 +10,7 @@ import {
   logFactoryOf,
   logicId,
   logicOf,
+  microstepTransitions,
   parentOf,
   stopActor,
 } from '../../machines/core/xstateAdapter.js';
@@ -44,6 +45,20 @@ describe('xstateAdapter', () => {
     expect(logicId(child)).toBe('child');
     expect(logicId(fromCallback(() => {}))).toBe('actor');
     expect(logicId(undefined)).toBe('actor');
+  });
+
+  it('issue 8 item 3: microstepTransitions reads the transitions of a microstep inspection event', () => {
+    const events: { type: string }[] = [];
+    const m = setup({}).createMachine({ initial: 'a', states: { a: { on: { GO: 'b' } }, b: {} } });
+    const actor = createActor(m, { inspect: (e) => events.push(e) }).start();
+    actor.send({ type: 'GO' });
+    const step = events.find((e) => e.type === '@xstate.microstep');
+    expect(step).toBeDefined();
+    const taken = microstepTransitions(step!) as { eventType: string; source: { key: string } }[];
+    expect(taken).toHaveLength(1);
+    expect(taken[0].eventType).toBe('GO');
+    expect(taken[0].source.key).toBe('a');
+    expect(microstepTransitions({ type: '@xstate.event' })).toEqual([]);
   });
 
   it('issue 8 item 3: logicOf gives the logic an actor runs (Actor#logic)', () => {
