@@ -14,7 +14,13 @@ export default defineConfig({
     alias: [{ find: '../support/transitions.js', replacement: here('test/support/mutation/transitions.ts') }],
   },
   test: {
-    include: ['test/core/**/*.test.ts', 'test/engine/**/*.test.ts', 'test/tango/**/*.test.ts', 'test/inspector/**/*.test.ts', 'test/testing/**/*.test.ts'],
+    include: [
+      'test/core/**/*.test.ts',
+      'test/engine/**/*.test.ts',
+      'test/tango/**/*.test.ts',
+      'test/inspector/**/*.test.ts',
+      'test/testing/**/*.test.ts',
+    ],
     exclude: [
       ...configDefaults.exclude,
       ...(process.env.ORRERY_MUTATION_EXCLUDE ?? '')

@@ -1,10 +1,10 @@
 // Every machine of Orrery, by name: the source of the generated statecharts and of the transition-coverage check.
 import { backgroundTaskMachine } from './core/backgroundTask.js';
-import { lrcMachine } from './tango/lrc.js';
 import { statusMachine } from './core/status.js';
 import { streamingTaskMachine } from './core/streamingTask.js';
 import { supervisorMachine } from './core/supervisor.js';
 import { timeoutIteratorMachine } from './core/timeoutIterator.js';
+import { lrcMachine } from './tango/lrc.js';
 
 export const machines = {
   status: statusMachine,

@@ -21,8 +21,8 @@
  * The action is the invoked actor 'action' (a no-op here); a facade replaces it with `.provide()`.
  */
 import { type ActorRefFrom, assign, fromPromise, type SnapshotFrom, setup } from 'xstate';
-import { checkDuration, checkFrequency } from '../../src/api/duration.js';
 import { TimeoutError, toError } from '../../src/errors.js';
+import { checkDuration, checkFrequency } from './duration.js';
 
 /** PST RunState, numeric values as upstream. */
 export const RunState = {

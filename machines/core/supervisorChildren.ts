@@ -4,8 +4,8 @@
  * Used by `supervisor.ts`; plain functions, no I/O.
  */
 import type { ActorSystem, AnyActorLogic, AnyActorRef } from 'xstate';
-import { checkDuration } from '../../src/api/duration.js';
 import { InvalidArgumentError } from '../../src/errors.js';
+import { checkDuration } from './duration.js';
 import { createChildActor, stopActor } from './xstateAdapter.js';
 
 export type RestartStrategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';

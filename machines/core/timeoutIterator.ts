@@ -17,8 +17,8 @@
  * instead of a sleep. `timeout = 0` waits forever, as upstream (and `Infinity`, Orrery's never).
  */
 import { type ActorRefFrom, assign, fromPromise, type SnapshotFrom, setup } from 'xstate';
-import { checkDuration } from '../../src/api/duration.js';
 import { TimeoutError, toError } from '../../src/errors.js';
+import { checkDuration } from './duration.js';
 
 export interface TimeoutIteratorInput {
   /** Milliseconds a pull may take; 0 or Infinity waits forever (no timer). */

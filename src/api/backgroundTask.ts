@@ -11,6 +11,7 @@ import {
   type RunStateName,
   runStateOf,
 } from '../../machines/core/backgroundTask.js';
+import { checkDuration, checkFrequency as checkHz } from '../../machines/core/duration.js';
 import { checkLogger, type Logger } from '../engine/logging.js';
 import { Supervisor } from '../engine/supervisor.js';
 import type { OrrerySystem } from '../engine/system.js';
@@ -21,7 +22,6 @@ import {
   TaskCompletedError,
   toError,
 } from '../errors.js';
-import { checkDuration, checkFrequency as checkHz } from './duration.js';
 import { checkSignal, checkSystem, Lifecycle, nextId, resolveSystem } from './lifecycle.js';
 
 // kept here for callers that imported them from this module before `lifecycle.ts` existed

@@ -10,6 +10,7 @@
  * SystemStoppedError (a CancelledError), so its callbacks run once, waiters reject and watchers end.
  */
 import type { Actor, SnapshotFrom } from 'xstate';
+import { checkDuration, isNever } from '../../machines/core/duration.js';
 import { type StatusOutcome, type StatusProgress, statusMachine } from '../../machines/core/status.js';
 import type { OrrerySystem } from '../engine/system.js';
 import {
@@ -23,7 +24,6 @@ import {
   UnknownStatusFailure,
   WaitTimeoutError,
 } from '../errors.js';
-import { checkDuration, isNever } from './duration.js';
 import { checkSignal, checkSystem, Lifecycle, nextId, resolveSystem } from './lifecycle.js';
 import { ProgressWatchers, type WatcherUpdate } from './statusProgress.js';
 

@@ -4,6 +4,7 @@
  * on the first `next()`); its deadlines are XState delays on the system's clock.
  */
 import { type Actor, fromPromise } from 'xstate';
+import { checkDuration } from '../../machines/core/duration.js';
 import {
   type TimeoutIteratorOutcome,
   type TimeoutIteratorSnapshot,
@@ -11,7 +12,6 @@ import {
 } from '../../machines/core/timeoutIterator.js';
 import type { OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError, SystemStoppedError } from '../errors.js';
-import { checkDuration } from './duration.js';
 import { checkSignal, checkSystem, Lifecycle, nextId, resolveSystem } from './lifecycle.js';
 
 export interface TimeoutIteratorOptions {

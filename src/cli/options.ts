@@ -5,7 +5,7 @@
  * Every refusal is an InvalidArgumentError whose message names the option and the value, one line, for the
  * command to print as its usage error (exit 2). Durations then go through `checkDuration`, the one duration rule.
  */
-import { checkDuration } from '../api/duration.js';
+import { checkDuration } from '../../machines/core/duration.js';
 import { InvalidArgumentError } from '../errors.js';
 
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;

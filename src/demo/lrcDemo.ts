@@ -2,11 +2,12 @@
  * The built-in SKA device simulator of the CLI and the demo, and the demo's cycling LRCs: On (success), Scan
  * aborted half-way, and Configure failing, over and over until stopped.
  */
-import { LongRunningCommand } from '../protocols/tango/lrc/longRunningCommand.js';
-import { ResultCode } from '../protocols/tango/wire.js';
-import { type SimulatedTask, SkaDeviceSimulator } from '../protocols/tango/sim/skaDeviceSimulator.js';
+
 import type { Logger } from '../engine/logging.js';
 import type { OrrerySystem } from '../engine/system.js';
+import { LongRunningCommand } from '../protocols/tango/lrc/longRunningCommand.js';
+import { type SimulatedTask, SkaDeviceSimulator } from '../protocols/tango/sim/skaDeviceSimulator.js';
+import { ResultCode } from '../protocols/tango/wire.js';
 
 /** Progress 0..100 in `steps` steps of `stepMs`, then the result. */
 function stepping(name: string, steps: number, stepMs: number) {

@@ -7,11 +7,12 @@
  * one untimed call per device (a client that has talked to its devices before). The simulated devices are part
  * of the measured loop: every change event goes to every subscriber of the device (20 calls each), as in Tango.
  */
+
+import { createSystem } from '../../src/engine/system.js';
 import type { InvokeLrcOptions } from '../../src/protocols/tango/lrc/invokeLrc.js';
 import { invokeLrc, TaskStatus } from '../../src/protocols/tango/lrc/invokeLrc.js';
-import { ResultCode } from '../../src/protocols/tango/wire.js';
 import { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
-import { createSystem } from '../../src/engine/system.js';
+import { ResultCode } from '../../src/protocols/tango/wire.js';
 
 function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];

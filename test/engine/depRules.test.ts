@@ -19,7 +19,7 @@ const fixture: Record<string, string> = {
     include: ['src', 'machines'],
   }),
   'src/errors.ts': 'export class E extends Error {}\n',
-  'src/api/duration.ts': "import { E } from '../errors.js';\nexport const d = E;\n",
+  'machines/core/duration.ts': "import { E } from '../../src/errors.js';\nexport const d = E;\n",
   'src/api/facade.ts': "import { w } from '../protocols/alpha/wire.js';\nexport const f = w;\n",
   'src/protocols/alpha/wire.ts': 'export const w = 1;\n',
   'src/protocols/alpha/port.ts': 'export interface Port { x: number }\nexport const live = 1;\n',
@@ -33,7 +33,7 @@ const fixture: Record<string, string> = {
   'machines/alpha/good.ts': [
     "import { setup } from 'xstate';",
     "import { E } from '../../src/errors.js';",
-    "import { d } from '../../src/api/duration.js';",
+    "import { d } from '../../machines/core/duration.js';",
     "import { w } from '../../src/protocols/alpha/wire.js';",
     "import type { Port } from '../../src/protocols/alpha/port.js';",
     "import { core } from '../core/core.js';",

@@ -15,9 +15,9 @@
  * crashed actor or a leaked subscription; no error message carries a command argument's value.
  */
 import type { Actor, SnapshotFrom } from 'xstate';
+import { checkDuration } from '../../../../machines/core/duration.js';
 import type { LrcOutput } from '../../../../machines/tango/lrc.js';
 import { invokeLrcFailure, lrcErrors } from '../../../../machines/tango/lrcErrors.js';
-import { checkDuration } from '../../../api/duration.js';
 import { Lifecycle, nextId } from '../../../api/lifecycle.js';
 import type { Logger } from '../../../engine/logging.js';
 import { getDefaultSystem, type OrrerySystem } from '../../../engine/system.js';

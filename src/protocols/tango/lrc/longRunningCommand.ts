@@ -14,7 +14,7 @@
  * error of a result read that failed or timed out).
  */
 
-import { checkDuration } from '../../../api/duration.js';
+import { checkDuration } from '../../../../machines/core/duration.js';
 import type { Logger } from '../../../engine/logging.js';
 import type { OrrerySystem } from '../../../engine/system.js';
 import { InvalidArgumentError } from '../../../errors.js';

@@ -5,7 +5,7 @@
  * finished, also consulted by `CheckLongRunningCommandStatus` as in ska-tango-base 1.2+), and the change events each
  * `update()` pushes (v1: result, progress, then status; v2: one `_lrcEvent` per call).
  */
-import { isNever } from '../../../api/duration.js';
+import { isNever } from '../../../../machines/core/duration.js';
 import type { Clock } from '../../../engine/clock.js';
 import { LRC_ATTRIBUTES, TaskStatus, taskStatusName } from '../wire.js';
 

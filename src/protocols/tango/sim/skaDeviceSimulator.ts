@@ -19,7 +19,7 @@
  * subscriber; simulated time comes from the system's clock. `close()` clears every timer and subscription.
  */
 
-import { checkDuration } from '../../../api/duration.js';
+import { checkDuration } from '../../../../machines/core/duration.js';
 import type { Clock } from '../../../engine/clock.js';
 import { getDefaultSystem, type OrrerySystem } from '../../../engine/system.js';
 import { CancelledError, InvalidArgumentError } from '../../../errors.js';

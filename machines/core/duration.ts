@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../../src/errors.js';
 
 /**
  * The one validator for every duration option in milliseconds (timeouts, settle times, deadlines, periods).
