@@ -30,3 +30,20 @@ it('status-and-tasks.ts: callback, Status.all keeping the child timeout, a super
     'polled true state 1',
   ]);
 });
+
+it("issue 8 item 11: own-machine.ts: a user's machine under a supervisor logs with its own bindings and is inspected", async () => {
+  const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', here('./own-machine.ts')], {
+    timeout: 30_000,
+  });
+  const logs = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  expect(logs.map((l) => [l.actor, l.machine, l.msg])).toEqual([
+    ['shutter-1', 'shutter', 'closed'],
+    ['shutter-1', 'shutter', 'opening'],
+    ['shutter-1', 'shutter', 'open'],
+  ]);
+  expect(stderr).toMatch(/^inspector: http:\/\/127\.0\.0\.1:\d+\/$/m);
+  expect(stderr).toMatch(/^state: open$/m);
+});
