@@ -23,6 +23,7 @@ import { Tracker } from '../../src/inspector/tracker.js';
 import { invokeLrc } from '../../src/protocols/tango/lrc/invokeLrc.js';
 import { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
 import { ResultCode } from '../../src/protocols/tango/wire.js';
+import { connectPage, type Msg } from './support/pageClient.js';
 
 let system: OrrerySystem;
 let inspector: Inspector | undefined;
@@ -40,40 +41,8 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
 });
 
-type Msg = { type: string; [k: string]: any };
-
 function connect(url: string, opts: WebSocket.ClientOptions & { origin?: string } = {}) {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}ws`, opts);
-  sockets.push(ws);
-  const messages: Msg[] = [];
-  const raw: string[] = [];
-  const waiters: Array<() => void> = [];
-  ws.on('message', (data) => {
-    raw.push(String(data));
-    messages.push(JSON.parse(String(data)));
-    for (const w of waiters.splice(0)) w();
-  });
-  const next = async (pred: (m: Msg) => boolean, timeoutMs = 10_000): Promise<Msg> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = messages.find(pred);
-      if (found) return found;
-      if (Date.now() > deadline)
-        throw new Error(`no matching message; got ${messages.map((m) => m.type).join(',')}`);
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
-  };
-  const opened = new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })),
-  );
-  return { ws, messages, raw, next, opened, closed };
+  return connectPage(url, sockets, opts);
 }
 
 function httpGet(url: string, headers: Record<string, string> = {}) {

@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { assign, createActor, fromCallback, setup } from 'xstate';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
 import { InvalidArgumentError } from '../../src/errors.js';
@@ -15,6 +15,7 @@ import { registerMachine } from '../../src/inspector/charts.js';
 import { createInspector, type InspectorWithInspect } from '../../src/inspector/createInspector.js';
 import { type Inspector, startInspector } from '../../src/inspector/server.js';
 import { type InspectorView, inspectorViews, registerInspectorView } from '../../src/inspector/views.js';
+import { connectPage, type Msg } from './support/pageClient.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -58,31 +59,8 @@ afterEach(async () => {
   system = undefined;
 });
 
-type Msg = { type: string; [k: string]: any };
-
-function connect(url: string) {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}ws`);
-  sockets.push(ws);
-  const messages: Msg[] = [];
-  const waiters: Array<() => void> = [];
-  ws.on('message', (data) => {
-    messages.push(JSON.parse(String(data)));
-    for (const w of waiters.splice(0)) w();
-  });
-  const next = async (pred: (m: Msg) => boolean, timeoutMs = 3000): Promise<Msg> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = messages.find(pred);
-      if (found) return found;
-      if (Date.now() > deadline)
-        throw new Error(`no matching message; got ${messages.map((m) => m.type).join(',')}`);
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
-  };
-  return { messages, next };
+function connect(url: string, opts: WebSocket.ClientOptions & { origin?: string } = {}) {
+  return connectPage(url, sockets, opts);
 }
 
 function httpGet(url: string) {

@@ -1,12 +1,13 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { assign, setup } from 'xstate';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { machineSvg, toMermaid } from '../../src/inspector/chart.js';
 import { createRedactor } from '../../src/inspector/redact.js';
 import { type Inspector, startInspector } from '../../src/inspector/server.js';
+import { connectPage, type Msg } from './support/pageClient.js';
 
 const counter = setup({
   types: {
@@ -44,38 +45,8 @@ afterEach(async () => {
   await system?.stop();
 });
 
-type Msg = { type: string; [k: string]: any };
-
-function connect(url: string, opts: { origin?: string } = {}) {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}ws`, opts.origin ? { origin: opts.origin } : {});
-  sockets.push(ws);
-  const messages: Msg[] = [];
-  const raw: string[] = [];
-  const waiters: Array<() => void> = [];
-  ws.on('message', (data) => {
-    raw.push(String(data));
-    messages.push(JSON.parse(String(data)));
-    for (const w of waiters.splice(0)) w();
-  });
-  const next = async (pred: (m: Msg) => boolean, timeoutMs = 3000): Promise<Msg> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = messages.find(pred);
-      if (found) return found;
-      if (Date.now() > deadline)
-        throw new Error(`no matching message; got ${messages.map((m) => m.type).join(',')}`);
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
-  };
-  const opened = new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  const closed = new Promise<{ code: number }>((resolve) => ws.once('close', (code) => resolve({ code })));
-  return { ws, messages, raw, next, opened, closed };
+function connect(url: string, opts: WebSocket.ClientOptions & { origin?: string } = {}) {
+  return connectPage(url, sockets, opts);
 }
 
 function httpGet(url: string, headers: Record<string, string> = {}) {
