@@ -18,7 +18,7 @@ import type { Actor, SnapshotFrom } from 'xstate';
 import { checkDuration } from '../../../../machines/core/duration.js';
 import type { LrcOutput } from '../../../../machines/tango/lrc.js';
 import { invokeLrcFailure, lrcErrors } from '../../../../machines/tango/lrcErrors.js';
-import { Lifecycle, nextId } from '../../../api/lifecycle.js';
+import { checkSignal, checkSystem, Lifecycle, nextId } from '../../../api/lifecycle.js';
 import type { Logger } from '../../../engine/logging.js';
 import { getDefaultSystem, type OrrerySystem } from '../../../engine/system.js';
 import { CancelledError, InvalidArgumentError } from '../../../errors.js';
@@ -192,14 +192,12 @@ export function checkLrcOptions(
     if (!isObject(l) || typeof l.warn !== 'function' || typeof l.error !== 'function')
       throw bad('logger', 'a pino-compatible logger (warn, error, ...)');
   }
-  if (o.signal !== undefined) {
-    const sig = o.signal as unknown as Record<string, unknown>;
-    if (!isObject(sig) || typeof sig.aborted !== 'boolean' || typeof sig.addEventListener !== 'function')
-      throw bad('signal', 'an AbortSignal');
-  }
-  if (o.system !== undefined) {
-    const sys = o.system as unknown as Record<string, unknown>;
-    if (!isObject(sys) || typeof sys.spawnDetached !== 'function') throw bad('system', 'an OrrerySystem');
+  try {
+    // the core facades' checks, so `signal` and `system` mean the same everywhere
+    checkSignal(o.signal);
+    checkSystem(o.system);
+  } catch (err) {
+    throw new InvalidArgumentError(`${who}: ${(err as Error).message}`);
   }
   if (o.clientVersions !== undefined) {
     const v = o.clientVersions as unknown;
