@@ -455,7 +455,10 @@ export class Tracker {
     if (iv?.summarise) {
       const summarise = iv.summarise;
       this.#summarise(view, iv, () =>
-        summarise(s.context, view.summary as object | undefined, this.#opts.redact),
+        summarise(s.context, view.summary as object | undefined, this.#opts.redact, {
+          value: s.value,
+          status: s.status,
+        }),
       );
     }
   }

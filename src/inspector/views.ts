@@ -2,11 +2,14 @@
  * The inspector's view registry. The inspector knows no protocol by name: a protocol (or a user) registers which
  * machine it draws, what to show from that machine's context and events, and the page panel that lists it.
  *
- * - `summarise(context, previous, redact)` folds an actor's context into its summary (called on each snapshot).
+ * - `summarise(context, previous, redact, snapshot)` folds an actor's context into its summary (called on each
+ *   snapshot; `snapshot` carries the state value and the actor's status).
  * - `onEvent(type, event, { context, summary, redact })` folds an event the actor received into its summary;
  *   return undefined when the event says nothing new.
  * - `panel` names the side panel (`id`, `title`, `empty` text) and which summary fields the page shows on each
- *   actor's card (`card.title`, `card.status`, `card.progress` as 0..100, `card.fields`).
+ *   actor's card (`card.title`, `card.status`, `card.progress` as 0..100, `card.fields`, and `card.list`: a field
+ *   holding rows `{ name, value, status }` drawn as a table whose status cells are coloured by their status word,
+ *   e.g. a device's sensors).
  *
  * Both functions run at flush time, never on the engine's call stack; one that throws leaves that actor's summary
  * as it was (the failure is logged). Summaries pass the inspector's redactor before they leave the process.
@@ -29,7 +32,7 @@ export interface InspectorPanel {
   /** Text shown while the panel lists no actor. Default `none yet`. */
   empty?: string;
   /** Which summary fields each actor's card shows. Absent fields show the actor's id and state. */
-  card?: { title?: string; status?: string; progress?: string; fields?: string[] };
+  card?: { title?: string; status?: string; progress?: string; fields?: string[]; list?: string };
 }
 
 export interface InspectorViewEventContext<S> {
@@ -41,7 +44,12 @@ export interface InspectorViewEventContext<S> {
 export interface InspectorView<S extends object = Record<string, unknown>> {
   /** The machine's id (`createMachine({ id })`), as the inspector shows it in an actor's `machine`. */
   machine: string;
-  summarise?(context: unknown, previous: S | undefined, redact: Redactor): S | undefined;
+  summarise?(
+    context: unknown,
+    previous: S | undefined,
+    redact: Redactor,
+    snapshot?: { value: unknown; status?: string },
+  ): S | undefined;
   onEvent?(type: string, event: unknown, ctx: InspectorViewEventContext<S>): S | undefined;
   panel?: InspectorPanel;
 }
@@ -83,7 +91,7 @@ function checkView(view: InspectorView<object>): void {
   if (c === undefined) return;
   if (!c || typeof c !== 'object')
     throw new InvalidArgumentError(`inspector view '${view.machine}': panel.card must be an object`);
-  for (const name of ['title', 'status', 'progress'] as const) {
+  for (const name of ['title', 'status', 'progress', 'list'] as const) {
     if (c[name] !== undefined && typeof c[name] !== 'string')
       throw new InvalidArgumentError(
         `inspector view '${view.machine}': panel.card.${name} must be a field name`,

@@ -56,6 +56,25 @@ function viewCard(a, card) {
         )
       : undefined,
     el('div', { class: 'result' }, parts.filter(Boolean).join(' · ')),
+    card.list ? listTable(s[card.list]) : undefined,
+  );
+}
+
+/** A card's `list` field: rows `{ name, value, status }`, the status cell coloured by its word (at most 50 rows). */
+function listTable(rows) {
+  if (!Array.isArray(rows) || rows.length === 0) return undefined;
+  return el(
+    'table',
+    { class: 'view-list' },
+    ...rows.slice(0, 50).map((r) =>
+      el(
+        'tr',
+        { dataset: { name: String(r?.name ?? '') } },
+        el('td', {}, String(r?.name ?? '')),
+        el('td', { class: `status ${String(r?.status ?? '')}` }, String(r?.status ?? '')),
+        el('td', { class: 'data' }, shown(r?.value ?? '')),
+      ),
+    ),
   );
 }
 

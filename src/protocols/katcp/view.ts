@@ -1,0 +1,170 @@
+/**
+ * What the inspector shows of a KATCP InspectingClient actor (machine id 'inspectingClient'): the device's
+ * address, its state combination as katcp-python prints it (`[connected !synced model_changed data_synced]`),
+ * the model changes as they happen (the last few), the counts of requests and sensors, and the sensors with their
+ * status (coloured on the page) and value.
+ *
+ * Everything comes from the machine's context: the facade folds sensor readings into it in batches
+ * (`SENSOR.READINGS`, at most a few per second), so the view never sits on the sensor hot path.
+ *
+ * Importing this module registers the view with the inspector's view registry; the InspectingClient facade
+ * imports it, so every process that runs one shows it in the "KATCP devices" panel.
+ */
+import type { Redactor } from '../../inspector/redact.js';
+import { type InspectorView, registerInspectorView } from '../../inspector/views.js';
+
+/** How many model changes a card keeps. */
+export const MODEL_CHANGE_HISTORY = 5;
+/** How many sensors a card lists. */
+export const LISTED_SENSORS = 50;
+
+export interface SensorRow {
+  name: string;
+  status: string;
+  value: unknown;
+}
+
+export interface InspectingClientSummary {
+  address?: string;
+  /** A word for the card's status colour: synced, modelChanged, dataSynced, inspecting, disconnected, stopped. */
+  phase?: string;
+  /** `[connected !synced !model_changed data_synced]` */
+  state?: string;
+  flags?: string;
+  requests?: number;
+  sensorCount?: number;
+  /** The last model changes, newest first: `sensors +a -b; requests +c`. */
+  changes?: string[];
+  sensors?: SensorRow[];
+  error?: string | null;
+}
+
+interface ChangeSet {
+  added?: unknown;
+  removed?: unknown;
+}
+interface ContextLike {
+  address?: unknown;
+  flags?: unknown;
+  requests?: unknown;
+  sensors?: unknown;
+  readings?: unknown;
+  modelChanges?: { requests?: ChangeSet; sensors?: ChangeSet } | null;
+  lastError?: unknown;
+}
+
+const names = (v: unknown): string[] =>
+  Array.isArray(v) ? v.map(String) : v instanceof Set ? [...v].map(String) : [];
+
+/** `sensors +a +b -c; requests +d` (modified items show as both + and -). */
+export function describeModelChanges(changes: ContextLike['modelChanges']): string | null {
+  if (!changes) return null;
+  const parts: string[] = [];
+  for (const kind of ['sensors', 'requests'] as const) {
+    const c = changes[kind];
+    if (!c) continue;
+    const words = [...names(c.added).map((n) => `+${n}`), ...names(c.removed).map((n) => `-${n}`)];
+    if (words.length) parts.push(`${kind} ${words.join(' ')}`);
+  }
+  return parts.length ? parts.join('; ') : null;
+}
+
+/** katcp-python's `str(InspectingClientStateType)`. */
+export function stateText(flags: {
+  connected: boolean;
+  synced: boolean;
+  modelChanged: boolean;
+  dataSynced: boolean;
+}): string {
+  const w = (on: boolean, word: string) => (on ? word : `!${word}`);
+  return `[${w(flags.connected, 'connected')} ${w(flags.synced, 'synced')} ${w(flags.modelChanged, 'model_changed')} ${w(flags.dataSynced, 'data_synced')}]`;
+}
+
+function phaseOf(value: unknown): string {
+  const top =
+    typeof value === 'string' ? value : value && typeof value === 'object' ? Object.keys(value)[0] : '';
+  const sub =
+    value && typeof value === 'object'
+      ? (Object.values(value as Record<string, unknown>)[0] as unknown)
+      : undefined;
+  if (top === 'connected' && typeof sub === 'string') return sub;
+  return String(top ?? '');
+}
+
+function flagsOf(phase: string): {
+  connected: boolean;
+  synced: boolean;
+  modelChanged: boolean;
+  dataSynced: boolean;
+} {
+  const connected = phase !== 'disconnected' && phase !== 'stopped' && phase !== '';
+  return {
+    connected,
+    synced: phase === 'synced',
+    modelChanged: phase === 'modelChanged',
+    dataSynced: phase === 'synced' || phase === 'modelChanged' || phase === 'dataSynced',
+  };
+}
+
+/** Fold the machine's context (and its state value, when known) into the summary. */
+export function inspectingClientFromContext(
+  summary: InspectingClientSummary,
+  context: unknown,
+  redact: Redactor,
+  value?: unknown,
+): InspectingClientSummary {
+  const c = (context ?? {}) as ContextLike;
+  const next: InspectingClientSummary = { ...summary };
+  if (typeof c.address === 'string') next.address = c.address;
+  if (typeof c.flags === 'string') next.flags = c.flags;
+  const requests = c.requests && typeof c.requests === 'object' ? Object.keys(c.requests) : [];
+  const sensors = c.sensors && typeof c.sensors === 'object' ? Object.keys(c.sensors).sort() : [];
+  next.requests = requests.length;
+  next.sensorCount = sensors.length;
+  const readings = (c.readings && typeof c.readings === 'object' ? c.readings : {}) as Record<
+    string,
+    { status?: unknown; value?: unknown } | undefined
+  >;
+  next.sensors = sensors.slice(0, LISTED_SENSORS).map((name) => {
+    const r = readings[name];
+    return {
+      name,
+      status: typeof r?.status === 'string' ? r.status : 'unknown',
+      value: r ? redact(r.value) : '',
+    };
+  });
+  const change = describeModelChanges(c.modelChanges);
+  const history = summary.changes ?? [];
+  if (change && history[0] !== change) next.changes = [change, ...history].slice(0, MODEL_CHANGE_HISTORY);
+  if (c.lastError instanceof Error) {
+    next.error = `${String(c.lastError.name)}: ${String(redact(String(c.lastError.message)))}`;
+  } else if (c.lastError === null) next.error = null;
+  if (value !== undefined) {
+    const phase = phaseOf(value);
+    next.phase = phase;
+    next.state = stateText(flagsOf(phase));
+  }
+  return next;
+}
+
+/** The InspectingClient's inspector view: a card per device in the "KATCP devices" panel. */
+export const inspectingClientInspectorView: InspectorView<InspectingClientSummary> = {
+  machine: 'inspectingClient',
+  summarise: (context, previous, redact, snapshot) =>
+    inspectingClientFromContext(previous ?? {}, context, redact, snapshot?.value),
+  onEvent: (_type, _event, { context, summary, redact }) =>
+    inspectingClientFromContext(summary ?? {}, context, redact),
+  panel: {
+    id: 'katcp',
+    title: 'KATCP devices',
+    empty: 'no InspectingClient yet',
+    card: {
+      title: 'address',
+      status: 'phase',
+      fields: ['state', 'flags', 'requests', 'sensorCount', 'changes', 'error'],
+      list: 'sensors',
+    },
+  },
+};
+
+registerInspectorView(inspectingClientInspectorView);
