@@ -178,7 +178,8 @@ const LF_BUF = Buffer.from('\n');
 
 /** A message as text (for logs and the CLI): the line without its end of line, escapes kept. */
 export function messageText(m: KatcpMessage): string {
-  return formatMessage(m).toString('utf8', 0, -1).replace(/\n$/, '');
+  const bytes = formatMessage(m);
+  return bytes.toString('utf8', 0, bytes.length - 1); // without the LF
 }
 
 function isBlank(b: number): boolean {
