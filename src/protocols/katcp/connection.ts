@@ -1,0 +1,151 @@
+/**
+ * The socket of a KATCP client connection: the `transport` actor of `machines/katcp/connection.ts`, on a Node
+ * `net.Socket` and a streaming `KatcpParser`.
+ *
+ *   start ──net.connect──► 'connect': TRANSPORT.OPEN        'error' before 'connect': TRANSPORT.FAILED (ConnectError)
+ *   each line ──► `#version-connect katcp-protocol V`: TRANSPORT.VERSION, or TRANSPORT.PROTOCOL_ERROR (not 5.x)
+ *             ──► `#disconnect reason`: TRANSPORT.DISCONNECT
+ *             ──► every message (those two included): `sink.message(m)`, straight to the facade (no XState event)
+ *             ──► a line over `maxLineLength`: TRANSPORT.PROTOCOL_ERROR (LineTooLongError); other bad lines logged
+ *   'end' ──► TRANSPORT.EOF      'close' ──► TRANSPORT.CLOSED {error}      CLOSE (from the machine) ──► destroy
+ *   stop ──► destroy (leaving `live` always releases the socket)
+ *
+ * The facade writes through the `KatcpLink` it gets in `sink.open(link)`; writes made in one tick are corked
+ * into one system call. A peer that never sends a newline costs at most `maxLineLength` bytes (the parser's
+ * bound), then the connection is dropped with the LineTooLongError.
+ */
+import { Socket } from 'node:net';
+import { fromCallback } from 'xstate';
+import type {
+  KatcpTransportCommand,
+  KatcpTransportEvent,
+  KatcpTransportInput,
+} from '../../../machines/katcp/connection.js';
+import type { Logger } from '../../engine/logging.js';
+import { argText, type KatcpMessage, KatcpParser } from './codec.js';
+import { ConnectError, type KatcpSyntaxError, LineTooLongError } from './errors.js';
+import { parseProtocolVersion } from './wire.js';
+
+/** The write side of an open connection, handed to the facade. */
+export interface KatcpLink {
+  /** Queue bytes (one or more whole lines); writes of one tick go out together. False once the socket is gone. */
+  write(bytes: Buffer): boolean;
+  /** Bytes held by the parser for the line in progress (never more than its `maxLineLength`). */
+  readonly buffered: number;
+  /** Settles when the socket is closed (its file descriptor released). */
+  readonly closed: Promise<void>;
+}
+
+/** Where the transport delivers what is not a lifecycle event. */
+export interface KatcpTransportSink {
+  /** A socket was created (before it connects): the facade may write once TRANSPORT.OPEN is sent. */
+  open(link: KatcpLink): void;
+  /** Every parsed message, in order. */
+  message(message: KatcpMessage): void;
+  /** The logger for what is dropped (bad lines); called lazily. */
+  logger(): Logger;
+}
+
+export interface KatcpTransportOptions {
+  /** Longest line accepted, in bytes (default 1 MiB, the codec's). */
+  maxLineLength?: number;
+}
+
+/**
+ * The `transport` actor logic for `katcpConnectionMachine.provide({ actors: { transport } })`: one socket per
+ * run of `live`, messages to `sink`.
+ */
+export function katcpTransport(sink: KatcpTransportSink, options: KatcpTransportOptions = {}) {
+  return fromCallback<KatcpTransportCommand, KatcpTransportInput, KatcpTransportEvent>(
+    ({ input, sendBack, receive }) => {
+      const parser = new KatcpParser({ maxLineLength: options.maxLineLength });
+      const socket = new Socket();
+      let connected = false;
+      let lastError: Error | null = null;
+      let stopped = false;
+      let corked = false;
+      let resolveClosed!: () => void;
+      const closed = new Promise<void>((resolve) => {
+        resolveClosed = resolve;
+      });
+      const send = (event: KatcpTransportEvent) => {
+        if (!stopped) sendBack(event);
+      };
+      const uncork = () => {
+        corked = false;
+        socket.uncork();
+      };
+      const link: KatcpLink = {
+        write(bytes) {
+          if (socket.destroyed || !connected) return false;
+          if (!corked) {
+            corked = true;
+            socket.cork();
+            process.nextTick(uncork);
+          }
+          socket.write(bytes);
+          return true;
+        },
+        get buffered() {
+          return parser.buffered;
+        },
+        closed,
+      };
+      const onMessage = (m: KatcpMessage) => {
+        if (m.type === 'inform') {
+          if (m.name === 'version-connect' && argText(m, 0) === 'katcp-protocol') {
+            try {
+              send({ type: 'TRANSPORT.VERSION', version: parseProtocolVersion(m.args[1] ?? '') });
+            } catch (error) {
+              send({ type: 'TRANSPORT.PROTOCOL_ERROR', error: error as Error });
+            }
+          } else if (m.name === 'disconnect') {
+            send({ type: 'TRANSPORT.DISCONNECT', reason: argText(m, 0) });
+          }
+        }
+        if (!stopped) sink.message(m);
+      };
+      const onError = (error: KatcpSyntaxError) => {
+        if (error instanceof LineTooLongError) {
+          send({ type: 'TRANSPORT.PROTOCOL_ERROR', error });
+          return;
+        }
+        // aiokatcp: a client ignores garbage (it must not answer it)
+        sink.logger().warn({ err: error }, 'malformed KATCP message received');
+      };
+
+      socket.setNoDelay(true);
+      socket.on('connect', () => {
+        connected = true;
+        send({ type: 'TRANSPORT.OPEN' });
+      });
+      socket.on('data', (chunk: Buffer) => {
+        if (!stopped) parser.push(chunk, onMessage, onError);
+      });
+      socket.on('end', () => send({ type: 'TRANSPORT.EOF' }));
+      socket.on('error', (error: Error) => {
+        lastError = error;
+      });
+      socket.on('close', () => {
+        resolveClosed();
+        if (!connected) {
+          const where = `${input.host}:${input.port}`;
+          const cause = lastError ?? new Error('connection closed before it was established');
+          send({
+            type: 'TRANSPORT.FAILED',
+            error: new ConnectError(`Failed to connect to ${where}: ${cause.message}`, { cause }),
+          });
+        } else send({ type: 'TRANSPORT.CLOSED', error: lastError });
+      });
+      receive((command) => {
+        if (command.type === 'CLOSE') socket.destroy();
+      });
+      sink.open(link);
+      socket.connect({ host: input.host, port: input.port });
+      return () => {
+        stopped = true;
+        socket.destroy();
+      };
+    },
+  );
+}
