@@ -303,7 +303,10 @@ export class KatcpClient {
   addInformHandler(name: string, handler: (msg: KatcpMessage) => void): () => void {
     if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function');
     let set = this.#informHandlers.get(name);
-    if (!set) this.#informHandlers.set(name, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.#informHandlers.set(name, set);
+    }
     const h = (msg: KatcpMessage) => handler(msg);
     set.add(h);
     return () => {
