@@ -151,6 +151,12 @@ describe('issue 9 item 2: connection lifecycle over a real socket (aiokatcp test
     await stateIs(other, 'closed');
     expect(other.lastError).not.toBeNull();
     await expect(other.waitConnected()).rejects.toBe(other.lastError);
+    // negotiating, auto-reconnect: sleeping
+    const { client: fourth } = track(new KatcpClient('127.0.0.1', peer.port, { system }));
+    const c4 = await peer.nextConnection();
+    await stateIs(fourth, 'negotiating');
+    c4.socket.resetAndDestroy();
+    await stateIs(fourth, 'sleeping');
     // connected, no auto-reconnect: closed
     peer.greeting = [GREETING_MID];
     const { client: third } = track(
@@ -191,7 +197,8 @@ describe('issue 9 item 2: connection lifecycle over a real socket (aiokatcp test
     const { client: other, states } = track(
       new KatcpClient('127.0.0.1', peer.port, { system, autoReconnect: false }),
     );
-    (await peer.nextConnection(), await peer.nextConnection()).end();
+    await peer.nextConnection(); // the first client's
+    (await peer.nextConnection()).end();
     await stateIs(other, 'closed');
     expect(states).toEqual(['connecting', 'negotiating', 'disconnecting', 'closed']);
     expect(other.lastError).toBeInstanceOf(ConnectionResetError);
