@@ -20,10 +20,15 @@ const commands: Record<
     summary: 'invoke a long running command on the built-in SKA device simulator',
     load: async () => (await import('./lrc.js')).lrcCommand,
   },
+  katcp: {
+    summary:
+      'send a KATCP request or watch sensors: orrery katcp HOST:PORT ?request [args] | --watch SENSOR...',
+    load: async () => (await import('./katcp.js')).katcpCommand,
+  },
 };
 
 function usage(): string {
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
   return [
     'usage: orrery <command> [options]',
     '',
