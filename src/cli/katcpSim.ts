@@ -1,0 +1,130 @@
+/**
+ * `orrery katcp-sim [--port N] [--host H] [--interval ms]`: run the KATCP simulator (a device server whose sensors
+ * change on their own, see `src/protocols/katcp/sim.ts`) until Ctrl+C (SIGINT or SIGTERM) or a client's `?halt`;
+ * either way the process exits 0 by itself. Bad options exit 2 with a one-line message, as does a taken port.
+ */
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import { InvalidArgumentError, ListenError, PortInUseError } from '../errors.js';
+import { createKatcpSimulator } from '../protocols/katcp/sim.js';
+import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
+import { parseDuration, parsePort } from './options.js';
+
+/** KATCP's customary port. */
+export const DEFAULT_KATCP_PORT = 7147;
+
+const HELP = `usage: orrery katcp-sim [options]
+
+Runs a KATCP v5 device server with changing sensors (temperature, counter, mode, ok, when) and the requests
+?bump, ?echo, ?add a b, ?sleep s besides the standard ones. Stops on Ctrl+C or a client's ?halt.
+
+options:
+  --port <n>        TCP port (default ${DEFAULT_KATCP_PORT}; 0 for any free port); a taken port is an error (exit 2)
+  --host <addr>     address to listen on (default 127.0.0.1)
+  --allow-remote    allow a non-loopback --host (anyone who can reach it can ?halt the simulator)
+  --interval <ms>   time between sensor updates in milliseconds (default 100)
+  --log-level <l>   ${LOG_LEVELS.join('|')} (default warn)
+  --json            log raw pino JSON lines
+  -h, --help        show this help`;
+
+function usageError(message: string): number {
+  console.error(`orrery katcp-sim: ${message}; see 'orrery katcp-sim --help'`);
+  return 2;
+}
+
+function isLoopback(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+/** Run the simulator until a signal or `?halt`; resolves the exit code. */
+export async function katcpSimCommand(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'allow-remote': { type: 'boolean' },
+        interval: { type: 'string' },
+        'log-level': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    return usageError((err as Error).message.replace(/\s*\n\s*/g, ' ').replace(/\.$/, ''));
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  let port: number;
+  let interval: number;
+  let level: string;
+  const host = (values.host as string | undefined) ?? '127.0.0.1';
+  try {
+    port = values.port === undefined ? DEFAULT_KATCP_PORT : parsePort('--port', values.port as string);
+    interval =
+      values.interval === undefined
+        ? 100
+        : parseDuration('--interval', values.interval as string, { unitMs: 1, unit: 'milliseconds' });
+    if (interval === 0) throw new InvalidArgumentError('--interval must be more than 0 milliseconds');
+    level = checkLogLevel('--log-level', (values['log-level'] as string | undefined) ?? 'warn');
+    if (host === '') throw new InvalidArgumentError('--host needs an address');
+    if (!isLoopback(host) && !values['allow-remote']) {
+      throw new InvalidArgumentError(
+        `--host ${host} is not a loopback address (add --allow-remote to allow it)`,
+      );
+    }
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) return usageError(err.message);
+    throw err;
+  }
+  const logger = createCliLogger({
+    level,
+    json: Boolean(values.json),
+    destination: process.stderr,
+  });
+  const sim = createKatcpSimulator({ host, port, updateIntervalMs: interval, logger });
+  let address: { host: string; port: number };
+  try {
+    address = await sim.listen();
+  } catch (err) {
+    await sim.close();
+    if (err instanceof PortInUseError || err instanceof ListenError) {
+      console.error(`orrery katcp-sim: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const shown = address.host.includes(':') ? `[${address.host}]` : address.host;
+  console.log(`katcp simulator listening on ${shown}:${address.port}`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const finish = (why: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+      logger.info({ reason: why }, 'stopping the katcp simulator');
+      sim.close().then(
+        () => {
+          console.log(`katcp simulator stopped (${why})`);
+          resolve(0);
+        },
+        (err) => {
+          console.error(`orrery katcp-sim: stop failed: ${(err as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    const onSigint = () => finish('SIGINT');
+    const onSigterm = () => finish('SIGTERM');
+    process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigterm);
+    void sim.waitClosed().then(() => finish(sim.halted ? '?halt' : 'closed'));
+  });
+}

@@ -1,0 +1,85 @@
+/**
+ * issue 9 item 4: the KATCP simulator behind `orrery katcp-sim` and the demo: sensors that change on the clock
+ * (a TestClock here), its requests, and nothing left scheduled after close() or ?halt.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createKatcpSimulator, type KatcpSimulator } from '../../src/protocols/katcp/sim.js';
+import { TestClock } from '../../src/testing/index.js';
+import { closeAllRawClients, RawClient } from './support/exampleServer.js';
+
+const sims: KatcpSimulator[] = [];
+afterEach(async () => {
+  await closeAllRawClients();
+  await Promise.all(sims.splice(0).map((s) => s.close()));
+});
+
+async function start() {
+  const clock = new TestClock();
+  let r = 0;
+  const randoms = [0.9, 0.9, 0.1];
+  const sim = createKatcpSimulator({
+    clock,
+    now: () => 1000 + clock.now() / 1000,
+    random: () => randoms[r++ % 3],
+  });
+  sims.push(sim);
+  const { port } = await sim.listen();
+  const c = await RawClient.connect(port);
+  await c.waitForLines(3);
+  return { sim, clock, c };
+}
+
+describe('issue 9 item 4: the KATCP simulator', () => {
+  it('changes its sensors every 100 ms of the clock, sampled like any sensor', async () => {
+    const { sim, clock, c } = await start();
+    expect(c.lines[2]).toBe('#version-connect katcp-device orrery-katcp-sim-1.0 orrery-katcp-sim-1.0.0');
+    await c.request('sensor-sampling', 1, 'counter,temperature', 'event');
+    clock.advance(300);
+    expect(sim.counter.value).toBe(3);
+    expect(sim.temperature.value).toBeCloseTo(20 + 0.4 + 0.4 - 0.4, 9);
+    expect(sim.when.value).toBeCloseTo(1000.3, 9);
+    await c.request('watchdog', 2);
+    const statuses = c.lines
+      .filter((l) => l.startsWith('#sensor-status'))
+      .map((l) => l.split(' ').slice(3).join(' '));
+    expect(statuses).toEqual([
+      'counter nominal 0',
+      'temperature nominal 20.0',
+      'temperature nominal 20.4',
+      'counter nominal 1',
+      'temperature nominal 20.8',
+      'counter nominal 2',
+      'temperature nominal 20.4',
+      'counter nominal 3',
+    ]);
+    clock.advance(20 * 100 - 300);
+    expect(sim.mode.value).toBe('slewing');
+  });
+
+  it('?bump, ?echo, ?add, ?sleep on the clock', async () => {
+    const { clock, c } = await start();
+    expect(await c.request('bump', 1)).toEqual(['!bump[1] ok 1']);
+    expect(await c.request('echo', 2, 'a\\_b', '\\@')).toEqual(['!echo[2] ok a\\_b \\@']);
+    expect(await c.request('add', 3, '1', '2')).toEqual(['!add[3] ok 3']);
+    expect((await c.request('add', 4, '1', 'x'))[0]).toMatch(/^!add\[4\] fail not\\_a\\_float/);
+    c.send('?sleep[5] 0.5');
+    await c.request('watchdog', 6);
+    expect(c.lines.some((l) => l.startsWith('!sleep[5]'))).toBe(false);
+    clock.advance(500);
+    expect(await c.waitFor((l) => l.startsWith('!sleep[5]'))).toBe('!sleep[5] ok');
+    const hint = await c.request('request-timeout-hint', 7, 'sleep');
+    expect(hint).toEqual(['#request-timeout-hint[7] sleep 60.0', '!request-timeout-hint[7] ok 1']);
+  });
+
+  it('close() and ?halt stop the updater: nothing is left on the clock', async () => {
+    const { sim, clock, c } = await start();
+    expect(clock.pending).toBe(1);
+    await c.request('halt', 1);
+    await sim.waitClosed();
+    expect(clock.pending).toBe(0);
+    const before = sim.counter.value;
+    clock.advance(1000);
+    expect(sim.counter.value).toBe(before);
+    expect(() => createKatcpSimulator({ updateIntervalMs: 0 })).toThrow(/updateIntervalMs/);
+  });
+});
