@@ -1,0 +1,440 @@
+/**
+ * The InspectingClient facade over real TCP on loopback against the DeviceServer (through a line proxy where the
+ * wire must be held back, broken or watched), under a TestClock: katcp-python's test-pinned state sequences
+ * (checklist 9.5 items 1, 2), incremental re-inspection on #interface-changed, lookups, sampling, requests.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { InvalidArgumentError, InvalidStateError, TimeoutError } from '../../src/errors.js';
+import { FailReply, RequestTimeoutError } from '../../src/protocols/katcp/errors.js';
+import {
+  InspectingClient,
+  type InspectingClientOptions,
+  type ModelChangeSets,
+  STATES,
+} from '../../src/protocols/katcp/inspectingClient.js';
+import { Sensor } from '../../src/protocols/katcp/sensor.js';
+import { useTestSystem } from '../support/testSystem.js';
+import { flush, KatcpProxy, pump, TestDevice } from './support/devices.js';
+
+const ts = useTestSystem();
+const open: { stop(): Promise<void> }[] = [];
+const servers: { close(): Promise<void> }[] = [];
+
+afterEach(async () => {
+  for (const c of open.splice(0)) await c.stop();
+  for (const s of servers.splice(0).reverse()) await s.close();
+});
+
+type Call = [string, ModelChangeSets | null];
+
+async function setup(
+  options: InspectingClientOptions & { hold?: boolean; proxy?: boolean; flags?: string } = {},
+) {
+  const system = ts.start();
+  const clock = ts.clock;
+  const { hold = false, proxy: useProxy = true, flags, ...rest } = options;
+  const device = await TestDevice.start({ clock, flags });
+  servers.push(device);
+  let proxy: KatcpProxy | null = null;
+  if (useProxy) {
+    proxy = await KatcpProxy.start(device.port);
+    proxy.holdGreeting = hold;
+    servers.push(proxy);
+  }
+  const calls: Call[] = [];
+  const client = new InspectingClient('127.0.0.1', proxy ? proxy.port : device.port, {
+    system,
+    random: () => 0.5,
+    stateCallback: (s, c) => {
+      calls.push([String(s), c]);
+    },
+    ...rest,
+  });
+  open.push(client);
+  return { system, clock, device, proxy: proxy as KatcpProxy, client, calls };
+}
+
+const S0 = String(STATES.disconnected);
+const S1 = String(STATES.inspecting);
+const S2 = String(STATES.modelChanged);
+const S3 = String(STATES.dataSynced);
+const S4 = String(STATES.synced);
+
+describe('issue 9 item 3: InspectingClient state sequences (katcp-python test-pinned, checklist 9.5 item 1)', () => {
+  it('from connect with #version-connect held back: S0, S1, then S2 with every sensor and request added, then S4, and no more', async () => {
+    const { client, proxy, device, calls } = await setup({ hold: true });
+    await client.connect();
+    await pump(() => proxy.connectionCount === 1 && calls.length >= 2, { what: 'S1' });
+    await flush();
+    expect(calls).toEqual([
+      [S0, null],
+      [S1, null],
+    ]);
+    expect(client.state.equals(STATES.inspecting)).toBe(true);
+    proxy.release();
+    await client.untilSynced();
+    await pump(() => calls.length >= 4, { what: 'S4 callback' });
+    await flush();
+    expect(calls.map((c) => c[0])).toEqual([S0, S1, S2, S4]);
+    expect(calls[2][1]).toEqual({
+      requests: { added: new Set(device.server.requests), removed: new Set() },
+      sensors: { added: new Set(device.sensorNames), removed: new Set() },
+    });
+    expect(calls[3][1]).toBeNull();
+    expect(client.requests).toEqual([...device.server.requests].sort());
+    expect(client.sensors).toEqual(device.sensorNames);
+    expect(String(client.state)).toBe('[connected synced !model_changed data_synced]');
+    // the wire: ?help then ?sensor-list (no ?request-timeout-hint: the server has no T flag)
+    expect(proxy.requestNames()).toEqual(['help', 'sensor-list']);
+  });
+
+  it('server stop gives exactly one S0 callback; after a restart S1, S3 (nothing changed), S4', async () => {
+    const { client, device, calls, clock } = await setup({ proxy: false });
+    await client.connect();
+    await client.untilSynced();
+    await pump(() => calls.length === 4);
+    await device.stop();
+    await client.untilNotSynced();
+    await pump(() => calls.length >= 5);
+    await flush();
+    expect(calls.map((c) => c[0])).toEqual([S0, S1, S2, S4, S0]);
+    expect(client.connected).toBe(false);
+    // the same device comes back on the same port: reconnect (jittered backoff on the clock), nothing changed: S3
+    await device.reopen();
+    await pump(() => client.synced && calls.length >= 8, { clock, step: 50, what: 'resynced' });
+    expect(calls.slice(5).map((c) => c[0])).toEqual([S1, S3, S4]);
+    expect(calls[6][1]).toBeNull();
+  });
+
+  it('client stop gives exactly one S0 callback, and leaves nothing running', async () => {
+    const { client, calls, system } = await setup({ proxy: false });
+    await client.connect();
+    await client.untilSynced();
+    await pump(() => calls.length === 4);
+    await client.stop();
+    expect(calls.map((c) => c[0])).toEqual([S0, S1, S2, S4, S0]);
+    expect(client.stopped).toBe(true);
+    expect(client.connection?.state).toBe('closed');
+    await client.untilStopped();
+    await expect(client.untilSynced()).rejects.toThrow(/stopped/);
+    // the supervisor this client made is gone with both actors
+    expect(system.supervisorActor('katcp:127.0.0.1:' + client.port)).toBeUndefined();
+    await client.stop(); // idempotent
+  });
+
+  it('the supervisor holds both actors; a second client of the same address gets its own supervisor', async () => {
+    const { client, system, device } = await setup({ proxy: false });
+    await client.connect();
+    await client.untilSynced();
+    const sup = `katcp:127.0.0.1:${device.port}`;
+    expect(system.supervisorActor(sup)).toBeDefined();
+    const names = system
+      .actors()
+      .filter((a) => a.supervisor === sup)
+      .map((a) => a.id);
+    expect(names.sort()).toEqual([`${sup}:connection`, `${sup}:inspector`]);
+    const second = new InspectingClient('127.0.0.1', device.port, { system });
+    open.push(second);
+    await second.connect();
+    await second.untilSynced();
+    expect(system.supervisorActor(`${sup}:2`)).toBeDefined();
+  });
+});
+
+describe('issue 9 item 3: broken inspection backs off and recovers (checklist 9.5 item 2)', () => {
+  for (const broken of ['help', 'sensor-list'] as const) {
+    it(`a failing ?${broken} repeats unsynced states with growing delays; after repair S2 with full changes then S4`, async () => {
+      const { client, proxy, device, calls, clock } = await setup({
+        initialResyncDelay: 100,
+        maxResyncDelay: 2000,
+      });
+      proxy.failing.set(broken, 'broken on purpose');
+      await client.connect();
+      const delays: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const failures = proxy.requestNames().filter((n) => n === broken).length;
+        await pump(
+          () => proxy.requestNames().filter((n) => n === broken).length > failures && isWaiting(client),
+          {
+            clock,
+            step: 5,
+            what: `failure ${i + 1}`,
+          },
+        );
+        delays.push(client.actor!.getSnapshot().context.resyncDelay);
+        expect(client.lastError?.message).toMatch(
+          /Error reply during sync process for 127\.0\.0\.1:\d+: .*broken/,
+        );
+      }
+      // katcp-python's formula with random 0.5, r = 0.95: ((1 - r) + r * 0.5) * base, base 100, 300, 900
+      expect(delays).toEqual([52.5, 157.5, 472.5].map((d) => expect.closeTo(d, 6)));
+      expect(calls.every(([s]) => s === S0 || s === S1)).toBe(true);
+      expect(calls.filter(([s]) => s === S1).length).toBeGreaterThanOrEqual(3);
+      proxy.failing.clear();
+      await pump(() => client.synced, { clock, step: 5, what: 'synced after repair' });
+      await pump(() => calls.at(-1)?.[0] === S4);
+      const tail = calls.slice(-2);
+      expect(tail.map((c) => c[0])).toEqual([S2, S4]);
+      expect(tail[0][1]?.sensors?.added).toEqual(new Set(device.sensorNames));
+      expect(tail[0][1]?.requests?.added).toEqual(new Set(device.server.requests));
+      // the backoff is reset after a successful sync (the fix of katcp-python's dead success())
+      expect(client.actor!.getSnapshot().context.backoff.delay).toBeCloseTo(52.5, 6);
+    });
+  }
+});
+
+function isWaiting(client: InspectingClient): boolean {
+  return client.actor!.getSnapshot().matches({ connected: 'resyncWait' });
+}
+
+describe('issue 9 item 3: #interface-changed re-inspects incrementally', () => {
+  it('a sensor added then removed: only ?sensor-list <name> on the wire, S2 with that change', async () => {
+    const { client, proxy, device, calls } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    await pump(() => calls.length === 4);
+    const mark = proxy.requests.length;
+    device.addSensor(
+      new Sensor({ name: 'pressure', type: 'float', description: 'air pressure', units: 'hPa' }),
+    );
+    await pump(() => client.sensors.includes('pressure') && client.synced && calls.length === 7);
+    expect(proxy.requests.slice(mark).map((l) => l.replace(/\[\d+\]/, ''))).toEqual([
+      '?sensor-list pressure',
+    ]);
+    expect(calls.slice(4).map((c) => c[0])).toEqual([S1, S2, S4]);
+    expect(calls[5][1]).toEqual({ sensors: { added: new Set(['pressure']), removed: new Set() } });
+    expect(client.sensorInfo('pressure')).toEqual({
+      name: 'pressure',
+      description: 'air pressure',
+      units: 'hPa',
+      type: 'float',
+      params: [],
+    });
+
+    const mark2 = proxy.requests.length;
+    device.removeSensor('pressure');
+    await pump(() => !client.sensors.includes('pressure') && client.synced && calls.length === 10);
+    expect(proxy.requests.slice(mark2).map((l) => l.replace(/\[\d+\]/, ''))).toEqual([
+      '?sensor-list pressure',
+    ]);
+    expect(calls[8][1]).toEqual({ sensors: { added: new Set(), removed: new Set(['pressure']) } });
+  });
+
+  it('a request added then removed: only ?help <name> on the wire', async () => {
+    const { client, proxy, device, calls } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    await pump(() => calls.length === 4);
+    const mark = proxy.requests.length;
+    device.addRequest('reset', 'start again');
+    await pump(() => client.requests.includes('reset') && client.synced && calls.length === 7);
+    expect(proxy.requests.slice(mark).map((l) => l.replace(/\[\d+\]/, ''))).toEqual(['?help reset']);
+    expect(calls[5][1]).toEqual({ requests: { added: new Set(['reset']), removed: new Set() } });
+    expect(await client.futureGetRequest('reset')).toEqual({
+      name: 'reset',
+      description: 'start again',
+      timeoutHint: null,
+    });
+    device.removeRequest('reset');
+    await pump(() => !client.requests.includes('reset') && client.synced && calls.length === 10);
+    expect(calls[8][1]).toEqual({ requests: { added: new Set(), removed: new Set(['reset']) } });
+    expect(await client.futureGetRequest('reset', { update: false })).toBeNull();
+  });
+
+  it('a modified sensor is in both added and removed, and its cached Sensor object is rebuilt', async () => {
+    const { client, device, calls } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    const before = await client.futureGetSensor('count');
+    device.addSensor(new Sensor({ name: 'count', type: 'integer', description: 'a better counter' }));
+    await pump(() => client.sensorInfo('count')?.description === 'a better counter' && client.synced);
+    await pump(() => calls.at(-1)?.[0] === S4);
+    expect(calls.at(-2)?.[1]).toEqual({
+      sensors: { added: new Set(['count']), removed: new Set(['count']) },
+    });
+    const after = await client.futureGetSensor('count');
+    expect(after).not.toBe(before);
+    expect(after?.description).toBe('a better counter');
+  });
+
+  it('request timeout hints are inspected when the server has the T flag', async () => {
+    const { client, proxy } = await setup({ flags: 'MIBT' });
+    await client.connect();
+    await client.untilSynced();
+    expect(proxy.requestNames()).toEqual(['help', 'request-timeout-hint', 'sensor-list']);
+    expect(client.requestInfo('echo')).toEqual({
+      name: 'echo',
+      description: 'Return the arguments',
+      timeoutHint: null,
+    });
+  });
+
+  it('client.inspect() re-lists everything and resolves with the changes (null when none)', async () => {
+    const { client, proxy } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    const mark = proxy.requests.length;
+    expect(await client.inspect()).toBeNull();
+    expect(proxy.requestNames().slice(mark)).toEqual(['help', 'sensor-list']);
+  });
+});
+
+describe('issue 9 item 3: lookups, requests, sensors', () => {
+  it('futureGetSensor builds the Sensor lazily once, caches it, and #sensor-status updates it', async () => {
+    const { client, device, proxy } = await setup();
+    await client.connect();
+    const sensor = await client.futureGetSensor('temperature');
+    expect(sensor).toBeInstanceOf(Sensor);
+    expect(await client.futureGetSensor('temperature')).toBe(sensor);
+    expect(sensor?.units).toBe('degC');
+    expect(await client.setSamplingStrategy('temperature', 'auto')).toEqual([true, 'auto']);
+    device.sensor('temperature')!.set(21.5, 'warn', 1_700_000_123);
+    await pump(() => sensor?.value === 21.5);
+    expect(sensor?.status).toBe('warn');
+    expect(sensor?.timestamp).toBe(1_700_000_123);
+    // an unknown name is looked up by name, once, and answers null
+    const mark = proxy.requests.length;
+    expect(await client.futureGetSensor('nosuch')).toBeNull();
+    expect(proxy.requests.slice(mark).map((l) => l.replace(/\[\d+\]/, ''))).toEqual(['?sensor-list nosuch']);
+    expect(await client.futureCheckSensor('nosuch', { update: false })).toBe(false);
+    expect(proxy.requests.length).toBe(mark + 1);
+    expect(await client.futureCheckRequest('echo')).toBe(true);
+  });
+
+  it('custom sensorFactory and requestFactory are used', async () => {
+    const made: string[] = [];
+    const { client } = await setup({
+      sensorFactory: (info) => {
+        made.push(info.name);
+        return new Sensor({ name: info.name, type: 'string', description: `custom ${info.description}` });
+      },
+      requestFactory: (info) => ({ name: info.name.toUpperCase(), description: '', timeoutHint: 1 }),
+    });
+    await client.connect();
+    expect((await client.futureGetSensor('mode'))?.description).toBe('custom operating mode');
+    expect(made).toEqual(['mode']);
+    expect((await client.futureGetRequest('echo'))?.name).toBe('ECHO');
+  });
+
+  it('handleSensorValue routes #sensor-value informs like #sensor-status', async () => {
+    const { client, device } = await setup({ handleSensorValue: true });
+    await client.connect();
+    await client.untilSynced();
+    const count = await client.futureGetSensor('count');
+    device.sensor('count')!.set(41);
+    // an unsolicited #sensor-value, as some servers send
+    device.server.massInform('sensor-value', '1700000001', '1', 'count', 'nominal', '42');
+    await pump(() => count?.value === 42);
+    expect(count?.timestamp).toBe(1_700_000_001);
+  });
+
+  it('simpleRequest returns the reply and informs whatever the code; typed errors otherwise', async () => {
+    const { client, clock, proxy } = await setup();
+    await expect(client.simpleRequest('echo')).rejects.toThrow(/Not connected/);
+    await client.connect();
+    await client.untilSynced();
+    const { reply, informs } = await client.simpleRequest('echo', 'a b', 3);
+    expect(reply.args.map(String)).toEqual(['ok', 'a b', '3']);
+    expect(informs).toEqual([]);
+    const bad = await client.simpleRequest('add', 'x');
+    expect(String(bad.reply.args[0])).toBe('fail');
+    const help = await client.simpleRequest('help');
+    expect(help.informs.length).toBeGreaterThan(5);
+    proxy.silent.add('echo');
+    const late = client.simpleRequestWith({ timeout: 200 }, 'echo', 'never');
+    await flush();
+    clock.advance(200);
+    await expect(late).rejects.toBeInstanceOf(RequestTimeoutError);
+    await expect(client.connection!.request('add', 'x')).rejects.toBeInstanceOf(FailReply);
+  });
+
+  it('until* waits time out with TimeoutError, abort with CancelledError, and remove their listeners', async () => {
+    const { client, clock, proxy } = await setup({ hold: true });
+    await client.connect();
+    const w = client.untilSynced({ timeout: 1000 });
+    clock.advance(1000);
+    await expect(w).rejects.toBeInstanceOf(TimeoutError);
+    const ac = new AbortController();
+    const w2 = client.untilDataSynced({ signal: ac.signal });
+    ac.abort();
+    await expect(w2).rejects.toThrow(/cancelled/);
+    await client.untilConnected();
+    expect(client.connected).toBe(true);
+    await client.untilState(STATES.inspecting);
+    proxy.release();
+    await client.untilState(STATES.synced);
+    const notSynced = client.untilNotSynced({ timeout: 10 });
+    clock.advance(10);
+    await expect(notSynced).rejects.toBeInstanceOf(TimeoutError);
+  });
+
+  it('guards its arguments', async () => {
+    const { system } = await setup({ proxy: false });
+    expect(() => new InspectingClient('', 1)).toThrow(InvalidArgumentError);
+    expect(() => new InspectingClient('h', 70000)).toThrow(InvalidArgumentError);
+    expect(() => new InspectingClient('h', 1, { syncTimeout: -1, system })).toThrow(InvalidArgumentError);
+    expect(() => new InspectingClient('h', 1, { random: 3 as never, system })).toThrow(InvalidArgumentError);
+    expect(() => new InspectingClient('h', 1, { initialResyncDelay: 10, maxResyncDelay: 5, system })).toThrow(
+      InvalidArgumentError,
+    );
+    const c = new InspectingClient('127.0.0.1', 1, { system });
+    open.push(c);
+    await expect(c.untilSynced({ timeout: -5 })).rejects.toThrow(InvalidArgumentError);
+    await expect(c.futureGetSensor('')).rejects.toThrow(InvalidArgumentError);
+    expect(await c.setSamplingStrategy('x', 'period -1')).toEqual([false, expect.stringMatching(/period/)]);
+    expect(await c.setSamplingStrategy('x', 'bogus')).toEqual([
+      false,
+      expect.stringMatching(/not a sampling/),
+    ]);
+    await c.stop();
+    await expect(c.connect()).rejects.toBeInstanceOf(InvalidStateError);
+  });
+});
+
+describe('issue 9 item 3: sampling strategies are cached and re-applied', () => {
+  it('setSamplingStrategy normalises, caches before sending, and answers [ok, normalised]', async () => {
+    const { client, proxy } = await setup();
+    // cached even while not connected (the send fails)
+    const early = await client.setSamplingStrategy('count', ['period', 0.5]);
+    expect(early[0]).toBe(false);
+    expect(client.samplingStrategies.get('count')).toEqual({ strategy: 'period', period: 0.5 });
+    await client.connect();
+    await client.untilSynced();
+    // re-applied on S2 without being asked again
+    await pump(() => proxy.requests.some((l) => /^\?sensor-sampling\[\d+\] count period 0\.5$/.test(l)));
+    expect(
+      await client.setSamplingStrategy('mode', { strategy: 'event-rate', shortest: 0.1, longest: 1 }),
+    ).toEqual([true, 'event-rate 0.1 1']);
+    const bad = await client.setSamplingStrategy('nosuch', 'auto');
+    expect(bad[0]).toBe(false);
+  });
+
+  it('setSamplingStrategies uses the bulk comma form with flag B', async () => {
+    const { client, proxy } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    const mark = proxy.requests.length;
+    const r = await client.setSamplingStrategies(['count', 'temperature'], 'event');
+    expect([...r.values()]).toEqual([
+      [true, 'event'],
+      [true, 'event'],
+    ]);
+    expect(proxy.requests.slice(mark).map((l) => l.replace(/\[\d+\]/, ''))).toEqual([
+      '?sensor-sampling count,temperature event',
+    ]);
+  });
+
+  it('without flag B, one request per sensor', async () => {
+    const { client, proxy } = await setup({ flags: 'MI' });
+    await client.connect();
+    await client.untilSynced();
+    const mark = proxy.requests.length;
+    await client.setSamplingStrategies(['count', 'temperature'], 'auto');
+    expect(
+      proxy.requests
+        .slice(mark)
+        .map((l) => l.replace(/\[\d+\]/, ''))
+        .sort(),
+    ).toEqual(['?sensor-sampling count auto', '?sensor-sampling temperature auto']);
+  });
+});
