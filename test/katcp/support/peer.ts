@@ -110,33 +110,23 @@ export class PeerConnection {
 }
 
 export class RawPeer {
-  readonly server: Server;
   readonly port: number;
   readonly connections: PeerConnection[] = [];
   greeting: readonly string[];
+  #server: Server | null;
+  readonly #closing: Promise<void>[] = [];
   #taken = 0;
   #waiting: (() => void) | null = null;
 
   private constructor(server: Server, port: number, options: RawPeerOptions) {
-    this.server = server;
     this.port = port;
     this.greeting = options.greeting ?? [GREETING_MID];
-    server.on('connection', (socket) => {
-      const conn = new PeerConnection(socket);
-      this.connections.push(conn);
-      if (this.greeting.length) conn.send(...this.greeting);
-      const w = this.#waiting;
-      this.#waiting = null;
-      w?.();
-    });
+    this.#server = server;
+    this.#serve(server);
   }
 
   static async start(options: RawPeerOptions = {}): Promise<RawPeer> {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    const server = await listen(0);
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no TCP address');
     return new RawPeer(server, address.port, options);
@@ -152,12 +142,50 @@ export class RawPeer {
     return this.connections[this.#taken++];
   }
 
+  /** Stop listening: new connections are refused, open ones stay. */
+  refuse(): void {
+    const server = this.#server;
+    if (!server) return;
+    this.#server = null;
+    this.#closing.push(new Promise((resolve) => server.close(() => resolve())));
+  }
+
+  /** Listen again on the same port. */
+  async accept(): Promise<void> {
+    if (this.#server) return;
+    this.#server = await listen(this.port);
+    this.#serve(this.#server);
+  }
+
   /** Destroy every connection and close the server. */
   async close(): Promise<void> {
+    this.refuse();
     for (const c of this.connections) c.destroy();
     await Promise.all(this.connections.map((c) => c.closed));
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await Promise.all(this.#closing);
   }
+
+  #serve(server: Server): void {
+    server.on('connection', (socket) => {
+      const conn = new PeerConnection(socket);
+      this.connections.push(conn);
+      if (this.greeting.length) conn.send(...this.greeting);
+      const w = this.#waiting;
+      this.#waiting = null;
+      w?.();
+    });
+  }
+}
+
+function listen(port: number): Promise<Server> {
+  const server = createServer();
+  return new Promise<Server>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
 }
 
 /** A port on 127.0.0.1 with nothing listening (a server is opened and closed): connecting is refused. */
