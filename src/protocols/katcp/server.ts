@@ -198,8 +198,11 @@ class ClientConnection implements ClientInfo {
     this.parser = new KatcpParser({ maxLineLength });
   }
 
+  #info: ClientInfo | undefined;
+  /** A frozen snapshot for handlers (made once). */
   info(): ClientInfo {
-    return { id: this.id, address: this.address };
+    this.#info ??= Object.freeze({ id: this.id, address: this.address });
+    return this.#info;
   }
 
   setSampler(name: string, sampler: SensorSampler | null): void {
