@@ -64,8 +64,8 @@ export const DEFAULT_MAX_BACKLOG = 8 * 1024 * 1024;
 export const DEFAULT_MAX_PENDING = 100;
 
 /** KATCP log levels, most to least severe (`?log-level`). */
-export const LOG_LEVELS = ['off', 'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'all'] as const;
-export type KatcpLogLevel = (typeof LOG_LEVELS)[number];
+export const KATCP_LOG_LEVELS = ['off', 'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'all'] as const;
+export type KatcpLogLevel = (typeof KATCP_LOG_LEVELS)[number];
 
 /** A connected client as the server sees it. */
 export interface ClientInfo {
@@ -442,8 +442,8 @@ export class DeviceServer {
    * (aiokatcp's `LogHandler`).
    */
   log(level: Exclude<KatcpLogLevel, 'off' | 'all'>, message: string, loggerName = 'orrery.katcp'): void {
-    const current = LOG_LEVELS.indexOf(this.#logLevel);
-    if (this.#logLevel === 'off' || LOG_LEVELS.indexOf(level) > current) return;
+    const current = KATCP_LOG_LEVELS.indexOf(this.#logLevel);
+    if (this.#logLevel === 'off' || KATCP_LOG_LEVELS.indexOf(level) > current) return;
     this.massInform('log', level, formatPythonFloat(this.#now()), loggerName, message);
   }
 
@@ -821,8 +821,8 @@ export class DeviceServer {
       (_ctx, level) => {
         if (level !== undefined) {
           const l = level.toString('utf8');
-          if (!(LOG_LEVELS as readonly string[]).includes(l)) {
-            throw new FailReply(`'${l}' is not a valid value for LogLevel (${LOG_LEVELS.join(', ')})`);
+          if (!(KATCP_LOG_LEVELS as readonly string[]).includes(l)) {
+            throw new FailReply(`'${l}' is not a valid value for LogLevel (${KATCP_LOG_LEVELS.join(', ')})`);
           }
           this.#logLevel = l as KatcpLogLevel;
         }
