@@ -214,6 +214,8 @@ export class SensorMonitor {
         this.#sensors.delete(name);
       }
     });
+    // after a reconnect every sensor counts as unsubscribed: bring them all in line
+    for (const s of this.#sensors.values()) this.#updateSensorState(s);
     this.#trigger(true);
   }
 
