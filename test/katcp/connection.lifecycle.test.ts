@@ -355,5 +355,12 @@ describe('issue 9 item 2: connection lifecycle over a real socket (aiokatcp test
     );
     await client.waitConnected();
     expect(system.actors().find((a) => a.id === 'dev-1')?.supervisor).toBe('katcp');
+    // removed from its supervisor: the client is closed, pending requests fail, the socket is released
+    const req = client.request('x').catch((e: unknown) => e);
+    client.actor.stop();
+    expect(await req).toBeInstanceOf(CancelledError);
+    expect(client.state).toBe('closed');
+    await client.waitClosed();
+    await expect(client.waitConnected()).rejects.toBeInstanceOf(CancelledError);
   });
 });

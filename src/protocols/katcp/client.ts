@@ -183,6 +183,11 @@ export class KatcpClient {
           restart: 'transient',
         })) as unknown as ActorHandle<ConnectionLogic>;
     this.#ref = this.#handle.current;
+    // the actor stopped or removed without reaching `closed` (a supervisor stopped it): the client is closed
+    this.#handle.subscribe({
+      complete: () => this.#gone(new CancelledError('the KATCP connection actor was stopped')),
+      error: (err) => this.#gone(err instanceof Error ? err : new CancelledError(String(err))),
+    });
   }
 
   /** Construct and wait for the negotiation (`waitConnected`); on failure the client is closed and the error thrown. */
@@ -352,7 +357,7 @@ export class KatcpClient {
 
   /** Close for good (idempotent): resolves when the state is `closed` and the socket is released. */
   async close(): Promise<void> {
-    if (this.#state !== 'closed') this.#ref?.send({ type: 'CLOSE' });
+    if (this.#state !== 'closed') this.#handle.current?.send({ type: 'CLOSE' });
     await this.waitClosed();
   }
 
@@ -434,7 +439,14 @@ export class KatcpClient {
     return error instanceof BrokenPipeError && error.message === 'Connection closed by client';
   }
 
+  #gone(error: Error): void {
+    if (this.#state !== 'closed') this.#systemStopped(error);
+  }
+
+  /** The system stopped (or the actor is gone): the client is closed with `error`, nothing is left pending. */
   #systemStopped(error: Error): void {
+    if (this.#stopError) return;
+    this.#forgetStop();
     this.#stopError = error;
     const old = this.#state;
     this.#state = 'closed';
