@@ -25,6 +25,11 @@ const commands: Record<
       'send a KATCP request or watch sensors: orrery katcp HOST:PORT ?request [args] | --watch SENSOR...',
     load: async () => (await import('./katcp.js')).katcpCommand,
   },
+  'katcp-sim': {
+    summary:
+      'run a KATCP device simulator with changing sensors: orrery katcp-sim [--port N] [--host H]',
+    load: async () => (await import('./katcpSim.js')).katcpSimCommand,
+  },
 };
 
 function usage(): string {
