@@ -4,6 +4,8 @@ import { statusMachine } from './core/status.js';
 import { streamingTaskMachine } from './core/streamingTask.js';
 import { supervisorMachine } from './core/supervisor.js';
 import { timeoutIteratorMachine } from './core/timeoutIterator.js';
+import { katcpConnectionMachine } from './katcp/connection.js';
+import { inspectingClientMachine } from './katcp/inspectingClient.js';
 import { lrcMachine } from './tango/lrc.js';
 
 export const machines = {
@@ -13,4 +15,6 @@ export const machines = {
   timeoutIterator: timeoutIteratorMachine,
   streamingTask: streamingTaskMachine,
   lrc: lrcMachine,
+  katcpConnection: katcpConnectionMachine,
+  inspectingClient: inspectingClientMachine,
 } as const;
