@@ -2,10 +2,14 @@
  * `npm run bench`: prints a table of the engine's figures. Never part of `npm test` (no timed assertions).
  * Each case runs in a fresh node process (with --expose-gc for the heap figures), so one case's garbage and heap
  * growth do not slow the next.
+ *
+ * `npm run bench -- <case> [args...]` runs one case (e.g. `npm run bench -- katcp`); cases that are not part of
+ * the default run (`katcp-soak <seconds>`) only run that way.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { inspectorClientRows } from './inspectorClients.bench.js';
+import { katcpRows, katcpSoakRows } from './katcp.bench.js';
 import { benchLrc } from './lrc.bench.js';
 import { spawnSupervised } from './spawn.bench.js';
 import {
@@ -17,7 +21,7 @@ import {
 type Row = [string, string, string];
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
 
-const cases: Record<string, () => Promise<Row[]> | Row[]> = {
+const cases: Record<string, (args: string[]) => Promise<Row[]> | Row[]> = {
   status: () => [
     ['Status create+finish', `${fmt(statusLifecyclesPerSecond())} /s`, '>= 200,000 /s'],
     ['  same machine, bare XState actors (floor)', `${fmt(bareXStateLifecyclesPerSecond())} /s`, ''],
@@ -29,6 +33,7 @@ const cases: Record<string, () => Promise<Row[]> | Row[]> = {
   'spawn-100k': () => spawnRows(100_000),
   lrc: async () => Object.entries(await benchLrc()).map(([k, v]): Row => [k, String(v), '']),
   'inspector-clients': () => inspectorClientRows(),
+  katcp: () => katcpRows(),
 };
 
 function heapRows(n: number): Row[] {
@@ -56,17 +61,35 @@ function spawnRows(n: number): Row[] {
   ];
 }
 
+/** Cases run only when named on the command line (long soaks). */
+const onDemand: Record<string, (args: string[]) => Promise<Row[]> | Row[]> = {
+  'katcp-soak': (args) => katcpSoakRows(args),
+};
+
 async function main(): Promise<void> {
   const only = process.argv.indexOf('--case');
   if (only >= 0) {
-    // child mode: one case, rows as JSON on stdout
-    process.stdout.write(JSON.stringify(await cases[process.argv[only + 1]]()));
+    // child mode: one case, rows as JSON on stdout (progress, if any, on stderr)
+    const name = process.argv[only + 1];
+    const run = cases[name] ?? onDemand[name];
+    process.stdout.write(JSON.stringify(await run(process.argv.slice(only + 2))));
+    return;
+  }
+  const [named, ...args] = process.argv.slice(2);
+  if (named !== undefined && !cases[named] && !onDemand[named]) {
+    const all = [...Object.keys(cases), ...Object.keys(onDemand)].join(', ');
+    console.error(`bench: unknown case '${named}' (cases: ${all})`);
+    process.exitCode = 2;
     return;
   }
   const self = fileURLToPath(import.meta.url);
   const rows: Row[] = [];
-  for (const name of Object.keys(cases)) {
-    const out = execFileSync(process.execPath, ['--expose-gc', self, '--case', name], { encoding: 'utf8' });
+  for (const name of named === undefined ? Object.keys(cases) : [named]) {
+    const out = execFileSync(process.execPath, ['--expose-gc', self, '--case', name, ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
     rows.push(...(JSON.parse(out) as Row[]));
   }
   const w = [0, 1, 2].map((i) =>
