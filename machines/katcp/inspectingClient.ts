@@ -248,6 +248,19 @@ export interface InspectingClientContext {
   pendingScope: InspectionScope | null;
   /** Inspections that succeeded (for the inspector and tests). */
   inspections: number;
+  /**
+   * The last reading of each known sensor, as the facade folds them in (`SENSOR.READINGS`, in batches a few
+   * times a second, never per update): what the inspector shows. Readings of sensors no longer in the index are
+   * dropped with the next batch.
+   */
+  readings: Record<string, SensorReadingSummary>;
+}
+
+/** A sensor reading as the inspector shows it (timestamp in seconds, KATCP's unit). */
+export interface SensorReadingSummary {
+  status: string;
+  value: unknown;
+  timestamp: number;
 }
 
 /** Events the machine takes. */
@@ -257,6 +270,7 @@ export type InspectingClientEvent =
   | { type: 'CONNECTION.DOWN'; error: Error | null }
   | { type: 'INTERFACE_CHANGED'; changes: InterfaceChange[] }
   | { type: 'MODEL.UPDATE'; result: InspectionResult }
+  | { type: 'SENSOR.READINGS'; readings: Record<string, SensorReadingSummary> }
   | { type: 'STOP' };
 
 /** What the machine emits on entering each of S0..S4. */
@@ -366,9 +380,29 @@ export const inspectingClientMachine = setup({
       scope: { ...FULL_SCOPE },
       pendingScope: null,
       inspections: 0,
+      readings: {},
     };
   },
   initial: 'disconnected',
+  on: {
+    'SENSOR.READINGS': {
+      actions: assign({
+        readings: ({ context, event }) => {
+          const next: Record<string, SensorReadingSummary> = Object.create(null);
+          const incoming = (event as { readings?: unknown }).readings;
+          const batch = (incoming && typeof incoming === 'object' ? incoming : {}) as Record<
+            string,
+            SensorReadingSummary
+          >;
+          for (const name of Object.keys(context.sensors)) {
+            const r = Object.hasOwn(batch, name) ? batch[name] : context.readings[name];
+            if (r) next[name] = r;
+          }
+          return next;
+        },
+      }),
+    },
+  },
   states: {
     disconnected: {
       entry: [announce(CLIENT_STATES.S0), assign({ pendingScope: null })],

@@ -545,6 +545,22 @@ describe('issue 9 item 3: the inspectingClient machine', () => {
     expect(s3.names()).toEqual(['S1', 'S3']);
   });
 
+  it('issue 9 item 6: SENSOR.READINGS folds a batch of readings into context for the inspector, only for sensors in the index, in any state, without an emit', async () => {
+    const h = startHarness();
+    const reading = (value: number, status = 'nominal') => ({ status, value, timestamp: 1795421238.5 });
+    h.send({ type: 'SENSOR.READINGS', readings: { 'counter-queries': reading(1) } }); // S0, nothing known yet
+    expect(h.ctx().readings).toEqual({});
+    h.send({ type: 'CONNECTION.READY', flags: '' });
+    await h.resolve(DEVICE);
+    expect(h.name()).toBe('S4');
+    h.send({ type: 'SENSOR.READINGS', readings: { 'counter-queries': reading(2), ghost: reading(9) } });
+    h.send({ type: 'SENSOR.READINGS', readings: { total: reading(7, 'warn') } });
+    expect(h.ctx().readings).toEqual({ 'counter-queries': reading(2), total: reading(7, 'warn') });
+    h.send({ type: 'SENSOR.READINGS', readings: null } as never);
+    expect(Object.keys(h.ctx().readings).sort()).toEqual(['counter-queries', 'total']);
+    expect(h.names()).toEqual(['S0', 'S1', 'S2', 'S4']);
+  });
+
   it('issue 9 item 3: a failing callbacksDone still reaches S4 (the facade logs it); interface changes in S3 wait for S4', async () => {
     const h = await synced({}, { failCallbacks: true });
     expect(h.ctx().inspections).toBe(1);

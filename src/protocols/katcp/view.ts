@@ -26,7 +26,7 @@ export interface SensorRow {
 
 export interface InspectingClientSummary {
   address?: string;
-  /** A word for the card's status colour: synced, modelChanged, dataSynced, inspecting, disconnected, stopped. */
+  /** A word for the card's status: synced, modelChanged, dataSynced, inspecting, resyncWait, disconnected, stopped. */
   phase?: string;
   /** `[connected !synced !model_changed data_synced]` */
   state?: string;
@@ -80,29 +80,45 @@ export function stateText(flags: {
   return `[${w(flags.connected, 'connected')} ${w(flags.synced, 'synced')} ${w(flags.modelChanged, 'model_changed')} ${w(flags.dataSynced, 'data_synced')}]`;
 }
 
-function phaseOf(value: unknown): string {
-  const top =
-    typeof value === 'string' ? value : value && typeof value === 'object' ? Object.keys(value)[0] : '';
-  const sub =
-    value && typeof value === 'object'
-      ? (Object.values(value as Record<string, unknown>)[0] as unknown)
-      : undefined;
-  if (top === 'connected' && typeof sub === 'string') return sub;
-  return String(top ?? '');
+/** The path of state names to the active leaf (`connected.inspected.synced` -> those three). */
+function leafPath(value: unknown): string[] {
+  const path: string[] = [];
+  let v = value;
+  for (let depth = 0; depth < 8 && v !== undefined && v !== null; depth++) {
+    if (typeof v === 'string') {
+      path.push(v);
+      break;
+    }
+    if (typeof v !== 'object') break;
+    const [key] = Object.keys(v as object);
+    if (key === undefined) break;
+    path.push(key);
+    v = (v as Record<string, unknown>)[key];
+  }
+  return path;
 }
 
-function flagsOf(phase: string): {
-  connected: boolean;
-  synced: boolean;
-  modelChanged: boolean;
-  dataSynced: boolean;
+/**
+ * The card's status word and katcp-python's four flags, from the machine's state value: S0 `disconnected` or
+ * `stopped`; S1 `connected.syncing.*` or `connected.resyncWait`; S2..S4 `connected.inspected.*`.
+ */
+export function phaseOf(value: unknown): {
+  phase: string;
+  flags: { connected: boolean; synced: boolean; modelChanged: boolean; dataSynced: boolean };
 } {
-  const connected = phase !== 'disconnected' && phase !== 'stopped' && phase !== '';
+  const path = leafPath(value);
+  const leaf = path[path.length - 1] ?? '';
+  const connected = path[0] === 'connected';
+  const inspected = connected && path[1] === 'inspected';
+  const phase = !connected ? leaf : inspected ? leaf : path[1] === 'resyncWait' ? 'resyncWait' : 'inspecting';
   return {
-    connected,
-    synced: phase === 'synced',
-    modelChanged: phase === 'modelChanged',
-    dataSynced: phase === 'synced' || phase === 'modelChanged' || phase === 'dataSynced',
+    phase,
+    flags: {
+      connected,
+      synced: inspected && leaf === 'synced',
+      modelChanged: inspected && leaf === 'modelChanged',
+      dataSynced: inspected,
+    },
   };
 }
 
@@ -140,9 +156,9 @@ export function inspectingClientFromContext(
     next.error = `${String(c.lastError.name)}: ${String(redact(String(c.lastError.message)))}`;
   } else if (c.lastError === null) next.error = null;
   if (value !== undefined) {
-    const phase = phaseOf(value);
+    const { phase, flags } = phaseOf(value);
     next.phase = phase;
-    next.state = stateText(flagsOf(phase));
+    next.state = stateText(flags);
   }
   return next;
 }
