@@ -292,6 +292,14 @@ describe('issue 9 item 3: lookups, requests, sensors', () => {
     await pump(() => sensor?.value === 21.5);
     expect(sensor?.status).toBe('warn');
     expect(sensor?.timestamp).toBe(1_700_000_123);
+    // the inspector's copy: folded into the machine's context in batches, at most once a second (clock time)
+    expect(client.actor!.getSnapshot().context.readings.temperature).toBeUndefined();
+    ts.clock.advance(1000);
+    expect(client.actor!.getSnapshot().context.readings.temperature).toEqual({
+      status: 'warn',
+      value: 21.5,
+      timestamp: 1_700_000_123,
+    });
     // an unknown name is looked up by name, once, and answers null
     const mark = proxy.requests.length;
     expect(await client.futureGetSensor('nosuch')).toBeNull();

@@ -292,7 +292,7 @@ export class InspectingClient {
   #monitor: SensorMonitor | null = null;
   #stopped: Promise<void> | null = null;
   /** Readings not yet folded into the machine's context for the inspector. */
-  #readings = new Map<string, { status: string; value: unknown }>();
+  #readings = new Map<string, { status: string; value: unknown; timestamp: number }>();
   #readingsTimer: unknown = undefined;
   #logger: Logger | null = null;
 
@@ -1258,13 +1258,14 @@ export class InspectingClient {
 
   /** Fold readings into the machine's context for the inspector, at most once per READINGS_INTERVAL. */
   #noteReading(name: string, sensor: Sensor): void {
-    this.#readings.set(name, sensor.reading as never);
+    this.#readings.set(name, sensor.reading);
     if (this.#readingsTimer !== undefined || this.#phase !== 'running') return;
     this.#readingsTimer = this.#system.clock.setTimeout(() => {
       this.#readingsTimer = undefined;
       if (this.#phase !== 'running' || this.#readings.size === 0) return;
-      const readings: Record<string, { status: string; value: unknown }> = {};
-      for (const [n, r] of this.#readings) readings[n] = { status: r.status, value: r.value };
+      const readings: Record<string, { status: string; value: unknown; timestamp: number }> = {};
+      for (const [n, r] of this.#readings)
+        readings[n] = { status: r.status, value: r.value, timestamp: r.timestamp };
       this.#readings = new Map();
       this.#send({ type: 'SENSOR.READINGS', readings });
     }, READINGS_INTERVAL);
