@@ -52,7 +52,7 @@ import { KatcpClient, type RawReply, type RequestOptions } from './client.js';
 import { type ArgValue, argText, type KatcpMessage, messageText } from './codec.js';
 import { BrokenPipeError, KatcpError, SyncError } from './errors.js';
 import { Sensor } from './sensor.js';
-import { type AbstractSensorWatcher, SensorMonitor } from './sensorWatcher.js';
+import { type AbstractSensorWatcher, SensorMonitor, type SyncState } from './sensorWatcher.js';
 import './view.js';
 import {
   decodeFloat,
@@ -933,7 +933,7 @@ export class InspectingClient {
   }
 
   /** The watchers' synchronisation state (`disconnected` when there is no watcher). */
-  get sensorSyncState(): string {
+  get sensorSyncState(): SyncState {
     return this.#monitor?.state ?? 'disconnected';
   }
 
