@@ -2,9 +2,10 @@
  * `KatcpClient`: a KATCP v5 client (aiokatcp `Client`) on the `katcpConnection` machine.
  *
  * The machine owns the connection's lifecycle (connect, negotiate `#version-connect`, disconnect, reconnect with
- * aiokatcp's jittered backoff, close); this facade owns the requests. Requests, replies and informs never pass
- * through XState: the socket's messages come here directly (`KatcpTransportSink.message`) and requests are written
- * to the socket directly, so the hot path is a Map lookup.
+ * aiokatcp's jittered backoff, close); this facade owns the requests, whose bookkeeping (ids, the serialised
+ * queue, timeouts, matching replies and informs) is `PendingRequests` (`pendingRequests.ts`). Requests, replies
+ * and informs never pass through XState: the socket's messages come here directly (`KatcpTransportSink.message`)
+ * and requests are written to the socket directly, so the hot path is a Map lookup.
  *
  * - Requests are accepted only while `connected` (else `BrokenPipeError('Not connected')`).
  * - With the server's `I` flag, requests are pipelined with message ids 1, 2, 3, ... (an explicit `mid` is
@@ -35,10 +36,13 @@ import type { Logger } from '../../engine/logging.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import { getDefaultSystem, type OrrerySystem } from '../../engine/system.js';
 import { CancelledError, InvalidArgumentError, TimeoutError } from '../../errors.js';
-import { type ArgValue, encodeArg, formatMessage, type KatcpMessage, MAX_MID, messageText } from './codec.js';
+import { type ArgValue, type KatcpMessage, MAX_MID, messageText } from './codec.js';
 import { type KatcpLink, katcpTransport } from './connection.js';
-import { BrokenPipeError, FailReply, InvalidReply, RequestTimeoutError } from './errors.js';
+import { BrokenPipeError } from './errors.js';
+import { type PendingRequestOptions, PendingRequests, type RawReply } from './pendingRequests.js';
 import type { ProtocolVersion } from './wire.js';
+
+export type { RawReply } from './pendingRequests.js';
 
 export type ConnectionState = KatcpConnectionState;
 
@@ -67,29 +71,13 @@ export interface RequestOptions {
   mid?: number;
 }
 
-export interface RawReply {
-  reply: KatcpMessage;
-  informs: KatcpMessage[];
-}
-
 export interface WaitOptions {
   timeout?: number;
   signal?: AbortSignal;
 }
 
 type ConnectionLogic = typeof katcpConnectionMachine;
-
-interface Pending {
-  readonly name: string;
-  readonly key: number;
-  /** The request line, kept until it is written (serialised mode). */
-  line: Buffer | null;
-  readonly informs: KatcpMessage[];
-  readonly deadline: number;
-  readonly resolve: (reply: RawReply) => void;
-  readonly reject: (error: Error) => void;
-  abort: { signal: AbortSignal; listener: () => void } | null;
-}
+type InformHandler = (msg: KatcpMessage) => void;
 
 interface Waiter {
   readonly resolve: () => void;
@@ -99,6 +87,7 @@ interface Waiter {
 
 let clientCount = 0;
 const DEFAULT_REQUEST_TIMEOUT = 5000;
+const EMPTY_OPTIONS: RequestOptions = Object.freeze({});
 
 function safely(logger: () => Logger, what: string, fn: () => void): void {
   try {
@@ -120,15 +109,10 @@ export class KatcpClient {
   #context: KatcpConnectionContext | null = null;
   #link: KatcpLink | null = null;
   readonly #links = new Set<Promise<void>>();
-  #midMode = false;
-  #nextMid = 1;
-  #nextKey = 1;
-  /** Pending requests: by message id with `I`, else by a private key in call order (the first is on the wire). */
-  readonly #pending = new Map<number, Pending>();
-  #sweepAt = Number.POSITIVE_INFINITY;
-  #sweepTimer: unknown = undefined;
-  readonly #informHandlers = new Map<string, Set<(msg: KatcpMessage) => void>>();
-  readonly #anyInform = new Set<(msg: KatcpMessage) => void>();
+  readonly #pending: PendingRequests;
+  /** Inform handlers by name, copied on change (dispatch iterates a snapshot without copying). */
+  readonly #informHandlers = new Map<string, InformHandler[]>();
+  #anyInform: InformHandler[] = [];
   readonly #stateListeners = new Set<(state: ConnectionState, error: Error | null) => void>();
   readonly #connected = new Set<() => void>();
   readonly #disconnected = new Set<() => void>();
@@ -159,6 +143,7 @@ export class KatcpClient {
     this.port = port;
     this.#system = system;
     this.#requestTimeout = timeout ?? DEFAULT_REQUEST_TIMEOUT;
+    this.#pending = new PendingRequests(system.clock, (line) => this.#link?.write(line));
     const transport = katcpTransport(
       {
         open: (link) => this.#open(link),
@@ -243,86 +228,59 @@ export class KatcpClient {
 
   /** `ok` -> the arguments after `ok` and the informs; `fail` -> FailReply; anything else -> InvalidReply. */
   request(name: string, ...args: ArgValue[]): Promise<[Buffer[], KatcpMessage[]]> {
-    return this.requestWith({}, name, ...args);
+    try {
+      return this.#pending.send(name, args, this.#checked(name, EMPTY_OPTIONS));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** `request` with a timeout, an AbortSignal or an explicit message id. */
-  async requestWith(
+  requestWith(
     options: RequestOptions,
     name: string,
     ...args: ArgValue[]
   ): Promise<[Buffer[], KatcpMessage[]]> {
-    const { reply, informs } = await this.requestRaw(name, args, options);
-    const code = reply.args[0]?.toString('utf8');
-    if (code === 'ok') return [reply.args.slice(1) as Buffer[], informs];
-    if (code === 'fail') throw new FailReply(reply.args[1]?.toString('utf8') ?? 'Unknown error');
-    const text = reply.args[1]?.toString('utf8');
-    throw new InvalidReply(
-      text ?? (code === undefined ? 'Reply without a code' : `Unknown reply code ${code}`),
-    );
+    try {
+      return this.#pending.send(name, args, this.#checked(name, options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Send a request and get its reply and informs, whatever the reply code. */
   requestRaw(name: string, args: readonly ArgValue[] = [], options: RequestOptions = {}): Promise<RawReply> {
-    let line: Buffer;
-    let timeout: number;
-    let mid: number | null = null;
     try {
-      if (options === null || typeof options !== 'object')
-        throw new InvalidArgumentError('options must be an object');
-      timeout = checkDuration('timeout', options.timeout, false) ?? this.#requestTimeout;
-      checkSignal(options.signal);
-      if (
-        options.mid !== undefined &&
-        (!Number.isInteger(options.mid) || options.mid < 1 || options.mid > MAX_MID)
-      ) {
-        throw new InvalidArgumentError(`mid must be an integer in 1..${MAX_MID}, got ${String(options.mid)}`);
-      }
-      if (this.#state !== 'connected' || this.#link === null) throw new BrokenPipeError('Not connected');
-      if (options.signal?.aborted) throw new CancelledError(`request ${name} was cancelled`);
-      if (this.#midMode) {
-        mid = options.mid ?? this.#allocateMid();
-        if (this.#pending.has(mid)) throw new InvalidArgumentError(`message id ${mid} is already pending`);
-      } else mid = options.mid ?? null;
-      line = formatMessage({ type: 'request', name, mid, args: args.map(encodeArg) });
+      return this.#pending.sendRaw(name, args, this.#checked(name, options));
     } catch (error) {
       return Promise.reject(error);
     }
-    const key = this.#midMode ? (mid as number) : this.#nextKey++;
-    return new Promise<RawReply>((resolve, reject) => {
-      const deadline = isNever(timeout) ? Number.POSITIVE_INFINITY : this.#system.clock.now() + timeout;
-      const p: Pending = { name, key, line, informs: [], deadline, resolve, reject, abort: null };
-      if (options.signal) {
-        const signal = options.signal;
-        const listener = () => this.#fail(p, new CancelledError(`request ${name} was cancelled`));
-        signal.addEventListener('abort', listener, { once: true });
-        p.abort = { signal, listener };
-      }
-      this.#pending.set(key, p);
-      if (this.#midMode || this.#pending.size === 1) this.#send(p);
-      if (deadline < this.#sweepAt) this.#armSweep(deadline);
-    });
   }
 
   /** Handle unsolicited informs named `name`; returns a function that removes the handler. */
   addInformHandler(name: string, handler: (msg: KatcpMessage) => void): () => void {
     if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function');
-    let set = this.#informHandlers.get(name);
-    if (!set) {
-      set = new Set();
-      this.#informHandlers.set(name, set);
-    }
-    const h = (msg: KatcpMessage) => handler(msg);
-    set.add(h);
+    // a handler of its own, so the same function added twice is removed once per remover
+    const h: InformHandler = (msg) => handler(msg);
+    this.#informHandlers.set(name, [...(this.#informHandlers.get(name) ?? []), h]);
+    let removed = false;
     return () => {
-      set.delete(h);
-      if (set.size === 0 && this.#informHandlers.get(name) === set) this.#informHandlers.delete(name);
+      if (removed) return;
+      removed = true;
+      const rest = (this.#informHandlers.get(name) ?? []).filter((x) => x !== h);
+      if (rest.length === 0) this.#informHandlers.delete(name);
+      else this.#informHandlers.set(name, rest);
     };
   }
 
   /** Handle every unsolicited inform. */
   onInform(handler: (msg: KatcpMessage) => void): () => void {
-    return this.#addTo(this.#anyInform, handler);
+    if (typeof handler !== 'function') throw new InvalidArgumentError('callback must be a function');
+    // a set of functions: the same one added twice runs once
+    if (!this.#anyInform.includes(handler)) this.#anyInform = [...this.#anyInform, handler];
+    return () => {
+      this.#anyInform = this.#anyInform.filter((x) => x !== handler);
+    };
   }
 
   onStateChange(listener: (state: ConnectionState, error: Error | null) => void): () => void {
@@ -382,12 +340,9 @@ export class KatcpClient {
     this.#state = state;
     this.#context = context;
     const error = context.lastError;
-    if (state === 'connected') {
-      this.#midMode = context.protocol?.flags.includes('I') ?? false;
-      this.#nextMid = 1;
-    }
+    if (state === 'connected') this.#pending.reset(context.protocol?.flags.includes('I') ?? false);
     if (old === 'connected' && state !== 'connected') {
-      this.#failAll(error ?? new BrokenPipeError('Not connected'));
+      this.#pending.failAll(error ?? new BrokenPipeError('Not connected'));
       for (const cb of [...this.#disconnected]) safely(() => this.#logger(), 'disconnected callback', cb);
     }
     if ((old === 'connecting' || old === 'negotiating') && state !== 'negotiating' && state !== 'connected') {
@@ -450,13 +405,13 @@ export class KatcpClient {
     this.#stopError = error;
     const old = this.#state;
     this.#state = 'closed';
-    if (old === 'connected') this.#failAll(error);
+    if (old === 'connected') this.#pending.failAll(error);
     for (const w of [...this.#waiters]) {
       this.#waiters.delete(w);
       if (w.until('closed')) w.resolve();
       else w.reject(error);
     }
-    this.#clearSweep();
+    this.#pending.dispose();
     for (const l of [...this.#stateListeners])
       safely(
         () => this.#logger(),
@@ -474,122 +429,53 @@ export class KatcpClient {
 
   // ---- requests ----
 
-  #allocateMid(): number {
-    let mid = this.#nextMid;
-    while (this.#pending.has(mid)) mid = mid >= MAX_MID ? 1 : mid + 1;
-    this.#nextMid = mid >= MAX_MID ? 1 : mid + 1;
-    return mid;
-  }
-
-  #send(p: Pending): void {
-    const line = p.line;
-    p.line = null;
-    if (line && this.#link) this.#link.write(line);
-  }
-
-  #settle(p: Pending): boolean {
-    if (this.#pending.get(p.key) !== p) return false;
-    this.#pending.delete(p.key);
-    if (p.abort) p.abort.signal.removeEventListener('abort', p.abort.listener);
-    if (this.#pending.size === 0) {
-      if (this.#sweepTimer !== undefined) this.#clearSweep();
-    } else if (!this.#midMode) {
-      const next = this.#pending.values().next().value as Pending;
-      if (next.line) this.#send(next);
+  /** The checked options of a request (InvalidArgumentError, BrokenPipeError, CancelledError: nothing sent). */
+  #checked(name: string, options: RequestOptions): PendingRequestOptions {
+    if (options === null || typeof options !== 'object')
+      throw new InvalidArgumentError('options must be an object');
+    const timeout = checkDuration('timeout', options.timeout, false) ?? this.#requestTimeout;
+    const signal = checkSignal(options.signal);
+    const mid = options.mid;
+    if (mid !== undefined && (!Number.isInteger(mid) || mid < 1 || mid > MAX_MID)) {
+      throw new InvalidArgumentError(`mid must be an integer in 1..${MAX_MID}, got ${String(mid)}`);
     }
-    return true;
-  }
-
-  #fail(p: Pending, error: Error): void {
-    if (this.#settle(p)) p.reject(error);
-  }
-
-  #failAll(error: Error): void {
-    const all = [...this.#pending.values()];
-    this.#pending.clear();
-    this.#clearSweep();
-    for (const p of all) {
-      if (p.abort) p.abort.signal.removeEventListener('abort', p.abort.listener);
-      p.reject(error);
-    }
-  }
-
-  /** One timer for every request timeout: armed for the earliest deadline, re-armed after each sweep. */
-  #armSweep(at: number): void {
-    this.#clearSweep();
-    if (at === Number.POSITIVE_INFINITY) return;
-    const clock = this.#system.clock;
-    this.#sweepAt = at;
-    this.#sweepTimer = clock.setTimeout(() => this.#sweep(), Math.max(0, at - clock.now()));
-  }
-
-  #clearSweep(): void {
-    if (this.#sweepTimer !== undefined) this.#system.clock.clearTimeout(this.#sweepTimer);
-    this.#sweepTimer = undefined;
-    this.#sweepAt = Number.POSITIVE_INFINITY;
-  }
-
-  #sweep(): void {
-    this.#sweepTimer = undefined;
-    this.#sweepAt = Number.POSITIVE_INFINITY;
-    const now = this.#system.clock.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const p of [...this.#pending.values()]) {
-      if (p.deadline <= now) {
-        this.#fail(p, new RequestTimeoutError(`Request ${p.name} timed out`));
-      } else if (p.deadline < next) next = p.deadline;
-    }
-    if (next < this.#sweepAt) this.#armSweep(next);
+    if (this.#state !== 'connected' || this.#link === null) throw new BrokenPipeError('Not connected');
+    if (signal?.aborted) throw new CancelledError(`request ${name} was cancelled`);
+    return { timeout, signal, mid };
   }
 
   // ---- messages from the socket (not XState events) ----
 
   #dispatch(m: KatcpMessage): void {
-    if (m.type === 'request') {
-      this.#debug(m, 'request from the server ignored');
-      return;
-    }
-    const p = this.#owner(m);
-    if (m.type === 'reply') {
-      if (p && this.#settle(p)) p.resolve({ reply: m, informs: p.informs });
+    if (this.#pending.take(m)) return;
+    if (m.type !== 'inform') {
+      if (m.type === 'request') this.#debug(m, 'request from the server ignored');
       else this.#debug(m, 'reply to no pending request ignored (possibly cancelled or timed out)');
-      return;
-    }
-    if (p) {
-      p.informs.push(m);
       return;
     }
     if (m.mid !== null) {
       this.#debug(m, 'inform for no pending request ignored');
       return;
     }
-    const set = this.#informHandlers.get(m.name);
-    if (set)
-      for (const h of [...set])
-        safely(
-          () => this.#logger(),
-          `inform handler for ${m.name}`,
-          () => h(m),
-        );
-    for (const h of [...this.#anyInform])
-      safely(
-        () => this.#logger(),
-        'inform handler',
-        () => h(m),
-      );
-    if (!set && this.#anyInform.size === 0) this.#debug(m, 'unhandled inform');
-  }
-
-  /** The pending request a reply or inform belongs to: by id with `I`, else the one on the wire, by name. */
-  #owner(m: KatcpMessage): Pending | undefined {
-    if (this.#midMode) {
-      if (m.mid === null) return undefined;
-      const p = this.#pending.get(m.mid);
-      return p && p.name === m.name ? p : undefined;
+    const named = this.#informHandlers.get(m.name);
+    const any = this.#anyInform;
+    if (named !== undefined) {
+      for (let i = 0; i < named.length; i++) {
+        try {
+          named[i](m);
+        } catch (err) {
+          this.#logger().error({ err }, `inform handler for ${m.name} threw`);
+        }
+      }
     }
-    if (this.#pending.size === 0) return undefined;
-    const p = this.#pending.values().next().value as Pending;
-    return p.line === null && p.name === m.name ? p : undefined;
+    for (let i = 0; i < any.length; i++) {
+      try {
+        any[i](m);
+      } catch (err) {
+        this.#logger().error({ err }, 'inform handler threw');
+      }
+    }
+    if (named === undefined && any.length === 0) this.#debug(m, 'unhandled inform');
   }
 
   // ---- helpers ----

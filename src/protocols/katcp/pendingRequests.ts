@@ -1,0 +1,284 @@
+/**
+ * The request bookkeeping of a `KatcpClient` connection (aiokatcp `Client`'s `_future_map` and `_request_lock`):
+ * pending requests, message ids, the serialised queue of a server without the `I` flag, timeouts, cancellation,
+ * and the matching of replies and informs. No sockets and no logging: lines go out through `write`, messages come
+ * in through `take`, time is the system clock's.
+ *
+ *   send(name, args) ──► pending (by mid with `I`; else by a private key, in call order)
+ *        │  with `I`: written at once (the writes of one turn leave in one system call, see connection.ts)
+ *        │  without:  written when it reaches the head of the queue (one outstanding request at a time)
+ *        ▼
+ *   take(#name[mid] ...)  ──► appended to its request's informs
+ *   take(!name[mid] ...)  ──► settled: `ok` -> [args after ok, informs]; `fail` -> FailReply; else InvalidReply
+ *                             (`sendRaw`: the reply and informs as they came)
+ *   deadline passed  ──► RequestTimeoutError     signal aborted ──► CancelledError     failAll(e) ──► e
+ *
+ * Cost per request (the hot path): one Map entry, one promise, one line written; a reply is one Map lookup by
+ * mid. Timeouts share one sweep timer armed for the earliest deadline; it is not re-armed per request (deadlines
+ * only grow for a given timeout) and, once nothing is pending, it is released at the end of the current
+ * microtask checkpoint, so a request awaited in a loop keeps the same timer and an idle client holds none.
+ *
+ * Differences from aiokatcp, on purpose: request timeouts are built in (aiokatcp has none; katcp-python fakes a
+ * `fail` reply); a timed out or cancelled request is forgotten (its late reply is ignored, as with an unknown id).
+ */
+import type { Clock } from '../../engine/clock.js';
+import { CancelledError, InvalidArgumentError } from '../../errors.js';
+import { type ArgValue, encodeArg, formatMessage, type KatcpMessage, MAX_MID } from './codec.js';
+import { FailReply, InvalidReply, RequestTimeoutError } from './errors.js';
+
+/** A reply and the informs that came before it, as they came. */
+export interface RawReply {
+  reply: KatcpMessage;
+  informs: KatcpMessage[];
+}
+
+/** What `send` resolves with: the reply's arguments after `ok`, and the informs. */
+export type RequestResult = [Buffer[], KatcpMessage[]];
+
+/** One request's settings, already checked by the caller. */
+export interface PendingRequestOptions {
+  /** Milliseconds until RequestTimeoutError; Infinity for none. */
+  timeout: number;
+  signal?: AbortSignal;
+  /** Send with this message id (only with the `I` flag; 1..MAX_MID, must not be pending). */
+  mid?: number;
+}
+
+interface Pending {
+  readonly name: string;
+  readonly key: number;
+  /** The request line, kept until it is written (serialised mode). */
+  line: Buffer | null;
+  readonly informs: KatcpMessage[];
+  readonly deadline: number;
+  /** Resolve with the raw reply (`sendRaw`) or check its code (`send`). */
+  readonly raw: boolean;
+  resolve: (value: never) => void;
+  reject: (error: Error) => void;
+  abort: { signal: AbortSignal; listener: () => void } | null;
+}
+
+const NO_ARGS: readonly Buffer[] = [];
+const O = 0x6f;
+const K = 0x6b;
+
+/** The pending requests of one client; `reset` starts each new connection (ids from 1). */
+export class PendingRequests {
+  readonly #clock: Clock;
+  readonly #write: (line: Buffer) => void;
+  /** By message id with `I`, else by a private key in call order (the first is the one on the wire). */
+  readonly #pending = new Map<number, Pending>();
+  #midMode = false;
+  #nextMid = 1;
+  #nextKey = 1;
+  #sweepAt = Number.POSITIVE_INFINITY;
+  #sweepTimer: unknown = undefined;
+  #idleCheck = false;
+  readonly #releaseIfIdle = () => {
+    this.#idleCheck = false;
+    if (this.#pending.size === 0) this.#clearSweep();
+  };
+
+  /** `write` sends one line (LF-terminated) on the current connection. */
+  constructor(clock: Clock, write: (line: Buffer) => void) {
+    this.#clock = clock;
+    this.#write = write;
+  }
+
+  /** Requests sent or queued. */
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /** True when requests carry message ids (the server has the `I` flag). */
+  get midMode(): boolean {
+    return this.#midMode;
+  }
+
+  /** A new connection: message ids (with `I`) or serialised requests (without), ids from 1 again. */
+  reset(midMode: boolean): void {
+    this.#midMode = midMode;
+    this.#nextMid = 1;
+  }
+
+  /**
+   * Send `?name args...`: `ok` -> the arguments after `ok` and the informs; `fail` -> FailReply; anything else
+   * -> InvalidReply. Throws (synchronously) InvalidArgumentError for a message id already pending and
+   * KatcpSyntaxError for a bad name or argument; nothing is sent then.
+   */
+  send(name: string, args: readonly ArgValue[], options: PendingRequestOptions): Promise<RequestResult> {
+    return this.#add(name, args, options, false) as Promise<RequestResult>;
+  }
+
+  /** `send`, resolving with the reply and informs whatever the reply code. */
+  sendRaw(name: string, args: readonly ArgValue[], options: PendingRequestOptions): Promise<RawReply> {
+    return this.#add(name, args, options, true) as Promise<RawReply>;
+  }
+
+  /**
+   * A message from the server: true when it belongs to a pending request (an inform is kept with it, a reply
+   * settles it); false for anything else (unsolicited informs, unknown ids, late replies, server requests).
+   */
+  take(m: KatcpMessage): boolean {
+    if (m.type === 'request') return false;
+    let p: Pending | undefined;
+    if (this.#midMode) {
+      if (m.mid === null) return false;
+      p = this.#pending.get(m.mid);
+      if (p === undefined || p.name !== m.name) return false;
+    } else {
+      if (this.#pending.size === 0) return false;
+      p = this.#pending.values().next().value as Pending;
+      if (p.line !== null || p.name !== m.name) return false;
+    }
+    if (m.type === 'inform') {
+      p.informs.push(m);
+      return true;
+    }
+    this.#settle(p);
+    if (p.raw) {
+      p.resolve({ reply: m, informs: p.informs } as never);
+      return true;
+    }
+    const a = m.args;
+    const code = a[0];
+    if (code !== undefined && code.length === 2 && code[0] === O && code[1] === K) {
+      p.resolve([a.length === 1 ? [] : a.slice(1), p.informs] as never);
+    } else {
+      const text = a[1]?.toString('utf8');
+      const c = code?.toString('utf8');
+      if (c === 'fail') p.reject(new FailReply(text ?? 'Unknown error'));
+      else
+        p.reject(
+          new InvalidReply(text ?? (c === undefined ? 'Reply without a code' : `Unknown reply code ${c}`)),
+        );
+    }
+    return true;
+  }
+
+  /** Fail every pending request with `error` (the connection is gone); releases the sweep timer. */
+  failAll(error: Error): void {
+    const all = [...this.#pending.values()];
+    this.#pending.clear();
+    this.#clearSweep();
+    for (const p of all) {
+      if (p.abort) p.abort.signal.removeEventListener('abort', p.abort.listener);
+      p.reject(error);
+    }
+  }
+
+  /** Release the sweep timer (the client is closed). */
+  dispose(): void {
+    this.#clearSweep();
+  }
+
+  #add(
+    name: string,
+    args: readonly ArgValue[],
+    options: PendingRequestOptions,
+    raw: boolean,
+  ): Promise<unknown> {
+    let mid: number | null;
+    let key: number;
+    if (this.#midMode) {
+      mid = options.mid ?? this.#allocateMid();
+      if (this.#pending.has(mid)) throw new InvalidArgumentError(`message id ${mid} is already pending`);
+      key = mid;
+    } else {
+      mid = options.mid ?? null;
+      key = this.#nextKey++;
+    }
+    const encoded = args.length === 0 ? NO_ARGS : args.map(encodeArg);
+    const line = formatMessage({ type: 'request', name, mid, args: encoded });
+    const timeout = options.timeout;
+    const deadline = timeout === Number.POSITIVE_INFINITY ? timeout : this.#clock.now() + timeout;
+    const p: Pending = {
+      name,
+      key,
+      line,
+      informs: [],
+      deadline,
+      raw,
+      resolve: undefined as unknown as Pending['resolve'],
+      reject: undefined as unknown as Pending['reject'],
+      abort: null,
+    };
+    const promise = new Promise<unknown>((resolve, reject) => {
+      p.resolve = resolve;
+      p.reject = reject;
+    });
+    const signal = options.signal;
+    if (signal) {
+      const listener = () => this.#fail(p, new CancelledError(`request ${name} was cancelled`));
+      signal.addEventListener('abort', listener, { once: true });
+      p.abort = { signal, listener };
+    }
+    this.#pending.set(key, p);
+    if (this.#midMode || this.#pending.size === 1) this.#send(p);
+    if (deadline < this.#sweepAt) this.#armSweep(deadline);
+    return promise;
+  }
+
+  #allocateMid(): number {
+    let mid = this.#nextMid;
+    while (this.#pending.has(mid)) mid = mid >= MAX_MID ? 1 : mid + 1;
+    this.#nextMid = mid >= MAX_MID ? 1 : mid + 1;
+    return mid;
+  }
+
+  #send(p: Pending): void {
+    const line = p.line;
+    p.line = null;
+    if (line) this.#write(line);
+  }
+
+  /** Forget `p` (false if it was already settled); write the next queued request in serialised mode. */
+  #settle(p: Pending): boolean {
+    if (this.#pending.get(p.key) !== p) return false;
+    this.#pending.delete(p.key);
+    if (p.abort) p.abort.signal.removeEventListener('abort', p.abort.listener);
+    if (this.#pending.size === 0) {
+      if (this.#sweepTimer !== undefined && !this.#idleCheck) {
+        this.#idleCheck = true;
+        queueMicrotask(this.#releaseIfIdle);
+      }
+    } else if (!this.#midMode) {
+      const next = this.#pending.values().next().value as Pending;
+      if (next.line) this.#send(next);
+    }
+    return true;
+  }
+
+  #fail(p: Pending, error: Error): void {
+    if (this.#settle(p)) p.reject(error);
+  }
+
+  /** One timer for every request timeout, armed for the earliest deadline. */
+  #armSweep(at: number): void {
+    this.#clearSweep();
+    if (at === Number.POSITIVE_INFINITY) return;
+    const clock = this.#clock;
+    this.#sweepAt = at;
+    this.#sweepTimer = clock.setTimeout(() => this.#sweep(), Math.max(0, at - clock.now()));
+  }
+
+  #clearSweep(): void {
+    if (this.#sweepTimer !== undefined) this.#clock.clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Number.POSITIVE_INFINITY;
+  }
+
+  #sweep(): void {
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Number.POSITIVE_INFINITY;
+    const now = this.#clock.now();
+    let next = Number.POSITIVE_INFINITY;
+    const expired: Pending[] = [];
+    for (const p of this.#pending.values()) {
+      if (p.deadline <= now) expired.push(p);
+      else if (p.deadline < next) next = p.deadline;
+    }
+    for (const p of expired) this.#fail(p, new RequestTimeoutError(`Request ${p.name} timed out`));
+    if (next < this.#sweepAt) this.#armSweep(next);
+  }
+}
