@@ -10,6 +10,7 @@ import { createSystem, type OrrerySystem } from '../engine/system.js';
 import { PortInUseError } from '../errors.js';
 import { type Inspector, startInspector } from '../inspector/server.js';
 import { flakyControllerMachine, mountPollerMachine } from './demoMachines.js';
+import { startKatcpDemo } from './katcpDemo.js';
 import { startLrcDemo } from './lrcDemo.js';
 
 export interface DemoOptions {
@@ -31,7 +32,7 @@ export interface Demo {
   inspector: Inspector;
   /** Set when `port` was taken and the inspector fell back to a free port. */
   portInUse?: PortInUseError;
-  /** Simulators that were found and started (e.g. 'lrc'). */
+  /** Simulators that were started ('lrc', 'katcp'). */
   simulators: string[];
   stop(): Promise<void>;
 }
@@ -126,6 +127,12 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     const lrc = startLrcDemo(system, { logger });
     cleanups.push(() => lrc.stop());
     simulators.push('lrc');
+
+    // the KATCP simulator with changing sensors, and an InspectingClient under the 'katcp' supervisor
+    const katcp = await startKatcpDemo(system, { logger });
+    cleanups.push(() => katcp.stop());
+    simulators.push('katcp');
+    logger.info({ device: katcp.address }, 'KATCP simulator listening');
 
     let stopped: Promise<void> | undefined;
     const stop = () => {

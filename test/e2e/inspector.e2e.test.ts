@@ -104,6 +104,31 @@ describe.skipIf(!canRun)('inspector in a browser', () => {
       await page.locator('#chart svg g.state.active').first().waitFor();
     }
 
+    expect(demo.simulators).toContain('katcp');
+    {
+      // issue 9 item 6: the InspectingClient's card: synced, its sensors with status colours, values changing live
+      const card = page.locator('.view-panel[data-machine="inspectingClient"] .view-card').first();
+      await card.locator('.head .status.synced').waitFor({ timeout: 20_000 });
+      expect(await card.locator('.result').textContent()).toContain(
+        '[connected synced !model_changed data_synced]',
+      );
+      const counter = card.locator('.view-list tr[data-name="counter"]');
+      await counter.locator('td.status.nominal').waitFor({ timeout: 20_000 });
+      const value = await counter.locator('td.data').textContent();
+      await page.waitForFunction(
+        (before) =>
+          document.querySelector(
+            '.view-panel[data-machine="inspectingClient"] .view-list tr[data-name="counter"] td.data',
+          )?.textContent !== before,
+        value,
+        { timeout: 20_000 },
+      );
+      const colour = await counter.locator('td.status').evaluate((td) => getComputedStyle(td).color);
+      expect(colour).toBe('rgb(21, 128, 61)'); // --ok
+      await tree.locator('li.actor[data-machine="inspectingClient"] > .row').first().click();
+      await page.locator('#chart svg g.state.active').first().waitFor();
+    }
+
     mkdirSync(dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot });
     expect(external).toEqual([]);

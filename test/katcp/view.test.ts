@@ -93,6 +93,7 @@ describe('KATCP inspector view', () => {
       i % 2 ? `sensors +s${i} -s${i}` : `sensors +s${i}`,
     );
     expect(s.changes).toEqual(expected);
+    expect(s.lastChange).toBe(expected[0]);
     expect(
       describeModelChanges({
         requests: { added: ['a'], removed: [] },

@@ -35,6 +35,8 @@ export interface InspectingClientSummary {
   sensorCount?: number;
   /** The last model changes, newest first: `sensors +a -b; requests +c`. */
   changes?: string[];
+  /** The newest of them (what the card shows). */
+  lastChange?: string;
   sensors?: SensorRow[];
   error?: string | null;
 }
@@ -151,7 +153,10 @@ export function inspectingClientFromContext(
   });
   const change = describeModelChanges(c.modelChanges);
   const history = summary.changes ?? [];
-  if (change && history[0] !== change) next.changes = [change, ...history].slice(0, MODEL_CHANGE_HISTORY);
+  if (change && history[0] !== change) {
+    next.changes = [change, ...history].slice(0, MODEL_CHANGE_HISTORY);
+    next.lastChange = change;
+  }
   if (c.lastError instanceof Error) {
     next.error = `${String(c.lastError.name)}: ${String(redact(String(c.lastError.message)))}`;
   } else if (c.lastError === null) next.error = null;
@@ -177,7 +182,7 @@ export const inspectingClientInspectorView: InspectorView<InspectingClientSummar
     card: {
       title: 'address',
       status: 'phase',
-      fields: ['state', 'flags', 'requests', 'sensorCount', 'changes', 'error'],
+      fields: ['state', 'flags', 'requests', 'sensorCount', 'lastChange', 'error'],
       list: 'sensors',
     },
   },
