@@ -1,0 +1,124 @@
+/**
+ * The options of an `InspectingClient` and the argument checks of its API: everything a caller passes is checked
+ * here before anything is created or sent, and bad input throws `InvalidArgumentError`. Durations are milliseconds.
+ */
+import { checkDuration } from '../../../machines/core/duration.js';
+import type { RequestInfo, SensorInfo } from '../../../machines/katcp/inspectingClient.js';
+import { checkSignal } from '../../api/lifecycle.js';
+import type { Supervisor } from '../../engine/supervisor.js';
+import type { OrrerySystem } from '../../engine/system.js';
+import { InvalidArgumentError } from '../../errors.js';
+import type { KatcpRequest } from './modelObjects.js';
+import type { Sensor } from './sensor.js';
+import type { StateCallback } from './stateCallbacks.js';
+
+export interface WaitOptions {
+  /** Milliseconds (Infinity: none). */
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+export interface LookupOptions extends WaitOptions {
+  /** Ask the server when the name is not known (default true, katcp-python's `_update_on_lookup`). */
+  update?: boolean;
+}
+
+export interface InspectingClientOptions {
+  /** The system whose clock drives backoff, timeouts and sampling (default: the process default system). */
+  system?: OrrerySystem;
+  /** Spawn both actors under this supervisor (default: a new supervisor `katcp:<host>:<port>[:n]`, removed on stop). */
+  supervisor?: Supervisor | string;
+  /** Reconnect after a lost connection (default true). */
+  autoReconnect?: boolean;
+  /** Per-request timeout in ms (default 5000), also for the inspection's requests. */
+  requestTimeout?: number;
+  /** One bound over a whole inspection, ms (default 20_000, katcp-python's sync_timeout). */
+  syncTimeout?: number;
+  /** First resync delay after a failed inspection, ms (default 5_000). */
+  initialResyncDelay?: number;
+  /** Longest resync delay, ms (default 90_000). */
+  maxResyncDelay?: number;
+  /** Random source in [0, 1) for the resync and reconnect jitter (default Math.random). */
+  random?: () => number;
+  /** Inspect on the first connection (default true); false skips the first inspection exactly once. */
+  initialInspection?: boolean;
+  /** Route `#sensor-value` informs like `#sensor-status` (katcp-python's `handle_sensor_value()`). */
+  handleSensorValue?: boolean;
+  /** Builds the Sensor objects of `futureGetSensor` (default: a `Sensor` of the info's type, `string` if unknown). */
+  sensorFactory?: (info: SensorInfo) => Sensor;
+  /** Builds the request objects of `futureGetRequest` (default: a frozen `{name, description, timeoutHint}`). */
+  requestFactory?: (info: RequestInfo) => KatcpRequest;
+  /** The state callback (see `setStateCallback`). */
+  stateCallback?: StateCallback;
+  /** Longest line accepted from the server, bytes (default 1 MiB). */
+  maxLineLength?: number;
+}
+
+/** Check the constructor's arguments (the options' types and ranges; the system is checked by the caller). */
+export function checkClientOptions(host: string, port: number, options: InspectingClientOptions): void {
+  if (typeof host !== 'string' || host === '')
+    throw new InvalidArgumentError('host must be a non-empty string');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError(`port must be an integer in 0..65535, got ${String(port)}`);
+  }
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentError('options must be an object');
+  checkDuration('requestTimeout', options.requestTimeout, true);
+  checkDuration('syncTimeout', options.syncTimeout, true);
+  checkDuration('initialResyncDelay', options.initialResyncDelay, true);
+  checkDuration('maxResyncDelay', options.maxResyncDelay, true);
+  if (
+    options.initialResyncDelay !== undefined &&
+    options.maxResyncDelay !== undefined &&
+    options.initialResyncDelay > options.maxResyncDelay
+  ) {
+    throw new InvalidArgumentError('initialResyncDelay must not exceed maxResyncDelay');
+  }
+  for (const key of ['random', 'sensorFactory', 'requestFactory', 'stateCallback'] as const) {
+    if (options[key] !== undefined && options[key] !== null && typeof options[key] !== 'function') {
+      throw new InvalidArgumentError(`${key} must be a function`);
+    }
+  }
+  for (const key of ['autoReconnect', 'initialInspection', 'handleSensorValue'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') {
+      throw new InvalidArgumentError(`${key} must be a boolean`);
+    }
+  }
+  const max = options.maxLineLength;
+  if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
+    throw new InvalidArgumentError(`maxLineLength must be a positive integer, got ${String(max)}`);
+  }
+  const sup = options.supervisor;
+  if (sup !== undefined && typeof sup !== 'string' && (typeof sup !== 'object' || sup === null)) {
+    throw new InvalidArgumentError('supervisor must be a Supervisor or a supervisor name');
+  }
+}
+
+/** A non-empty string, or InvalidArgumentError naming `what`. */
+export function checkName(what: string, name: unknown): string {
+  if (typeof name !== 'string' || name === '') {
+    throw new InvalidArgumentError(`${what} must be a non-empty string, got ${String(name)}`);
+  }
+  return name;
+}
+
+/** `{timeout, signal}` of a wait, checked: timeout null when none. */
+export function checkWait(options: WaitOptions | undefined): {
+  timeout: number | null;
+  signal: AbortSignal | undefined;
+} {
+  if (options === undefined) return { timeout: null, signal: undefined };
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentError('options must be an object');
+  return { timeout: checkDuration('timeout', options.timeout, true), signal: checkSignal(options.signal) };
+}
+
+/** The `update` option of the lookups (default true). */
+export function checkUpdate(options: LookupOptions): boolean {
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentError('options must be an object');
+  if (options.update !== undefined && typeof options.update !== 'boolean') {
+    throw new InvalidArgumentError('update must be a boolean');
+  }
+  return options.update ?? true;
+}

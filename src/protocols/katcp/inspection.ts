@@ -1,0 +1,124 @@
+/**
+ * The wire side of an `InspectingClient` inspection: the machine's `inspect` actor and the single-name lookups.
+ * `?help` (and `?request-timeout-hint` when the server has flag `T`) for requests, `?sensor-list` for sensors,
+ * either in full (`'all'`) or by name. A full listing answered with a failure is a SyncError
+ * (`Error reply during sync process for <address>: ...`), any other failure is wrapped in a SyncError
+ * (`Sync of <address> failed: ...`); a named lookup the server does not know gives no entry (the name is removed
+ * from the model), and informs about other names are ignored.
+ */
+import type {
+  InspectionResult,
+  InspectionScope,
+  RequestInfo,
+  SensorInfo,
+} from '../../../machines/katcp/inspectingClient.js';
+import type { RawReply } from './client.js';
+import { type ArgValue, argText, type KatcpMessage, messageText } from './codec.js';
+import { SyncError } from './errors.js';
+import { decodeFloat } from './wire.js';
+
+/** The device being inspected: its address (for messages) and a way to send it a request. */
+export interface InspectedDevice {
+  readonly address: string;
+  request(name: string, args: ArgValue[], signal: AbortSignal | undefined): Promise<RawReply>;
+}
+
+/** Whether a reply's code is `ok`. */
+export function isOk(reply: KatcpMessage): boolean {
+  return reply.args[0]?.toString('utf8') === 'ok';
+}
+
+/** Inspect `scope` of the device: the machine's `inspect` actor (and the single-name lookups). */
+export async function inspectDevice(
+  device: InspectedDevice,
+  scope: InspectionScope,
+  flags: string,
+  signal: AbortSignal,
+): Promise<InspectionResult> {
+  const requests: RequestInfo[] = [];
+  const sensors: SensorInfo[] = [];
+  try {
+    if (scope.requests === 'all') requests.push(...(await inspectRequests(device, null, flags, signal)));
+    else if (scope.requests) {
+      const found = await Promise.all(scope.requests.map((n) => inspectRequests(device, n, flags, signal)));
+      for (const f of found) requests.push(...f);
+    }
+    if (scope.sensors === 'all') sensors.push(...(await inspectSensors(device, null, signal)));
+    else if (scope.sensors) {
+      const found = await Promise.all(scope.sensors.map((n) => inspectSensors(device, n, signal)));
+      for (const f of found) sensors.push(...f);
+    }
+  } catch (error) {
+    if (error instanceof SyncError) throw error;
+    const e = error as Error;
+    throw new SyncError(`Sync of ${device.address} failed: ${e?.message ?? String(e)}`, { cause: error });
+  }
+  return { scope, requests, sensors };
+}
+
+async function inspectRequests(
+  device: InspectedDevice,
+  name: string | null,
+  flags: string,
+  signal?: AbortSignal,
+): Promise<RequestInfo[]> {
+  const { reply, informs } = await device.request('help', name === null ? [] : [name], signal);
+  if (!isOk(reply)) {
+    if (name !== null) return []; // a named lookup the server does not know: removed
+    throw new SyncError(`Error reply during sync process for ${device.address}: ${messageText(reply)}`);
+  }
+  const infos = new Map<string, RequestInfo>();
+  for (const m of informs) {
+    if (m.name !== 'help' || m.args.length < 1) continue;
+    const n = argText(m, 0);
+    if (name !== null && n !== name) continue;
+    infos.set(n, { name: n, description: argText(m, 1), timeoutHint: null });
+  }
+  if (flags.includes('T') && infos.size > 0) {
+    const hint = await device.request('request-timeout-hint', name === null ? [] : [name], signal);
+    if (!isOk(hint.reply)) {
+      throw new SyncError(
+        `Error retrieving request timeout hints for ${device.address}: ${messageText(hint.reply)}`,
+      );
+    }
+    for (const m of hint.informs) {
+      if (m.name !== 'request-timeout-hint' || m.args.length < 2) continue;
+      const info = infos.get(argText(m, 0));
+      if (!info) continue;
+      let h: number;
+      try {
+        h = decodeFloat(m.args[1]);
+      } catch {
+        continue;
+      }
+      if (h > 0) info.timeoutHint = h;
+    }
+  }
+  return [...infos.values()];
+}
+
+async function inspectSensors(
+  device: InspectedDevice,
+  name: string | null,
+  signal?: AbortSignal,
+): Promise<SensorInfo[]> {
+  const { reply, informs } = await device.request('sensor-list', name === null ? [] : [name], signal);
+  if (!isOk(reply)) {
+    if (name !== null) return [];
+    throw new SyncError(`Error reply during sync process for ${device.address}: ${messageText(reply)}`);
+  }
+  const out: SensorInfo[] = [];
+  for (const m of informs) {
+    if (m.name !== 'sensor-list' || m.args.length < 4) continue;
+    const n = argText(m, 0);
+    if (name !== null && n !== name) continue;
+    out.push({
+      name: n,
+      description: argText(m, 1),
+      units: argText(m, 2),
+      type: argText(m, 3),
+      params: m.args.slice(4).map((a) => a.toString('utf8')),
+    });
+  }
+  return out;
+}
