@@ -1,41 +1,6 @@
-/**
- * `InspectingClient`: katcp-python's `InspectingClientAsync` in TypeScript idiom, on the `inspectingClient` machine
- * (`machines/katcp/inspectingClient.ts`) and a `KatcpClient` connection actor, both under one supervisor.
- *
- *   connection (KatcpClient)           machine (inspectingClient)                 user
- *   negotiating ──CONNECTION.UP──────► S0 ─► S1 ──inspect actor (?help, ?request-timeout-hint, ?sensor-list)
- *   connected ──CONNECTION.READY {flags}─►   S1 ──ok──► S2 / S3 ──callbacksDone──► S4      state callback
- *   left negotiating/connected ─DOWN─►  S0 (once per drop)                            (serialised, may be async)
- *   #interface-changed, #device-changed ─INTERFACE_CHANGED─► S4 ─► S1 (incremental re-inspection)
- *   #sensor-status (#sensor-value) ──────────────────────────────────► Sensor objects, sensor watchers (direct)
- *   stop() ──STOP──► S0 (once), final; connection closed; supervisor removed
- *
- * The machine owns the state and the model index (requests, sensors); this facade provides its effects: the
- * `inspect` actor (the wire side of an inspection), `callbacksDone` (the state-callback queue has drained, so S4 is
- * announced after the S2/S3 callback settled) and `reapplySampling` (run on every S2/S3: every cached strategy of a
- * sensor that still exists is sent again). Sensor readings never go through the machine: `#sensor-status` updates
- * the `Sensor` objects and the watchers directly (the hot path).
- *
- * Durations are milliseconds (`syncTimeout: 20_000` is katcp-python's 20 s); sampling strategy parameters stay
- * seconds, as on the wire (`'period 0.5'`).
- *
- * Differences from upstream, on purpose: every `until*` wait takes `{timeout, signal}` and rejects with
- * TimeoutError / CancelledError (and with CancelledError once the client is stopped) instead of hanging; a
- * state callback may await `futureGetSensor` in S2/S3 without deadlocking (data is synced there, and the machine
- * waits for the callback before S4); `simpleRequest` rejects with typed errors (RequestTimeoutError,
- * BrokenPipeError) instead of returning fake `fail` replies; `setSamplingStrategies` uses the bulk comma form
- * when the server has flag `B`; the resync backoff is reset after a successful sync (see the machine); unknown
- * sensors in `#sensor-status` cause at most one on-demand lookup per name until the model next changes, at most
- * `MAX_PENDING_LOOKUPS` at a time, so a hostile server cannot flood the client with lookups.
- */
-import type { AnyActorRef } from 'xstate';
-import { fromPromise } from 'xstate';
 import {
   type ClientState,
-  type InspectingClientInput,
-  type InspectionResult,
   type InspectionScope,
-  inspectingClientMachine,
   type ModelChanges,
   type RequestInfo,
   type SensorInfo,
@@ -44,10 +9,10 @@ import {
 import { checkSystem } from '../../api/lifecycle.js';
 import type { ActorHandle } from '../../engine/handle.js';
 import type { Logger } from '../../engine/logging.js';
-import type { Supervisor } from '../../engine/supervisor.js';
 import { getDefaultSystem, type OrrerySystem } from '../../engine/system.js';
 import { CancelledError, InvalidArgumentError, InvalidStateError } from '../../errors.js';
-import { KatcpClient, type RawReply, type RequestOptions } from './client.js';
+import type { KatcpClient, RawReply, RequestOptions } from './client.js';
+import { ClientActors, type InspectingClientLogic as Logic } from './clientActors.js';
 import type { ArgValue } from './codec.js';
 import { BrokenPipeError, KatcpError } from './errors.js';
 import {
@@ -74,7 +39,7 @@ import { SensorStatusDispatch } from './sensorStatus.js';
 import { type StateCallback, StateCallbacks } from './stateCallbacks.js';
 import { StateWaits } from './stateWaits.js';
 import './view.js';
-import { parseInterfaceChanged, type SamplingStrategy } from './wire.js';
+import type { SamplingStrategy } from './wire.js';
 
 export type { ClientState, RequestInfo, SensorInfo } from '../../../machines/katcp/inspectingClient.js';
 export type { InspectingClientOptions, LookupOptions, WaitOptions } from './inspectingClientOptions.js';
@@ -84,12 +49,7 @@ export type { SamplingResult, StrategyInput } from './samplingStrategies.js';
 export { MAX_PENDING_LOOKUPS } from './sensorStatus.js';
 export type { StateCallback } from './stateCallbacks.js';
 
-const DEFAULT_SUPERVISOR_PREFIX = 'katcp';
-
-type Logic = typeof inspectingClientMachine;
 type Phase = 'new' | 'running' | 'stopping' | 'stopped';
-
-let supervisorCounter = 0;
 
 /** The facade: see the module comment. */
 export class InspectingClient {
@@ -102,19 +62,10 @@ export class InspectingClient {
   readonly #objects: ModelObjects;
   readonly #strategies: SamplingStrategies;
   readonly #status: SensorStatusDispatch;
+  readonly #actors: ClientActors;
   /** The device as the inspections see it: requests go through the connection while running. */
   readonly #device: InspectedDevice;
   #phase: Phase = 'new';
-  #supervisor: Supervisor | string | undefined;
-  #ownSupervisor: Supervisor | undefined;
-  #client: KatcpClient | null = null;
-  #handle: ActorHandle<Logic> | null = null;
-  #actor: AnyActorRef | null = null;
-  #offState: (() => void) | null = null;
-  #unsubscribe: { unsubscribe(): void } | null = null;
-  readonly #cleanups: (() => void)[] = [];
-  /** Whether the connection is in negotiating or connected (a DOWN is owed when it leaves). */
-  #up = false;
   readonly #inspectWaiters = new Set<(changes: ModelChangeSets | null) => void>();
   #monitor: SensorMonitor | null = null;
   #stopped: Promise<void> | null = null;
@@ -126,7 +77,6 @@ export class InspectingClient {
     this.host = host;
     this.port = port;
     this.#options = { ...options };
-    this.#supervisor = options.supervisor;
     const running = () => this.#phase === 'running';
     this.#device = {
       address: this.address,
@@ -177,6 +127,28 @@ export class InspectingClient {
         return log();
       },
     });
+    const self = this;
+    this.#actors = new ClientActors(
+      {
+        host,
+        port,
+        address: this.address,
+        system: this.#system,
+        options: this.#options,
+        running,
+        device: this.#device,
+        callbacks: this.#callbacks,
+        reapplySampling: () => this.reapplySamplingStrategies(),
+        onState: (st, changes) => this.#onState(st, changes),
+        changed: () => this.#waits.check(),
+        sensorStatus: (m) => this.#status.dispatch(m),
+        stop: () => this.stop(),
+        get logger() {
+          return self.#log();
+        },
+      },
+      options.supervisor,
+    );
   }
 
   /** `host:port`. */
@@ -206,103 +178,7 @@ export class InspectingClient {
 
   #start(): void {
     this.#phase = 'running';
-    const system = this.#system;
-    let supervisor = this.#supervisor;
-    let base: string;
-    if (supervisor === undefined) {
-      let name = `${DEFAULT_SUPERVISOR_PREFIX}:${this.host}:${this.port}`;
-      for (let n = 2; system.supervisorActor(name) !== undefined; n++) {
-        name = `${DEFAULT_SUPERVISOR_PREFIX}:${this.host}:${this.port}:${n}`;
-      }
-      this.#ownSupervisor = system.supervisor(name, { strategy: 'one_for_one' });
-      supervisor = this.#ownSupervisor;
-      base = name;
-    } else {
-      base = `katcp:${this.host}:${this.port}:${++supervisorCounter}`;
-    }
-    this.#supervisor = supervisor;
-    const o = this.#options;
-    const input: InspectingClientInput = {
-      address: this.address,
-      syncTimeout: o.syncTimeout,
-      initialResyncDelay: o.initialResyncDelay,
-      maxResyncDelay: o.maxResyncDelay,
-      random: o.random,
-      initialInspection: o.initialInspection,
-    };
-    for (const key of Object.keys(input) as (keyof InspectingClientInput)[]) {
-      if (input[key] === undefined) delete input[key];
-    }
-    const logic = inspectingClientMachine.provide({
-      actors: {
-        inspect: fromPromise<InspectionResult, { scope: InspectionScope; flags: string }>(
-          ({ input, signal }) => inspectDevice(this.#device, input.scope, input.flags, signal),
-        ),
-        callbacksDone: fromPromise<void, void>(() => this.#callbacks.done()),
-      },
-      actions: {
-        reapplySampling: () => {
-          queueMicrotask(() => void this.reapplySamplingStrategies());
-        },
-      },
-    } as never) as Logic;
-    this.#handle = system.spawn(logic, {
-      supervisor,
-      id: `${base}:inspector`,
-      input,
-      restart: 'transient',
-    } as never) as ActorHandle<Logic>;
-    // the machine entered S0 on start, before anyone could listen: that first S0 goes to the callback here
-    this.#callbacks.enqueue(STATES.disconnected, null);
-    this.#attach();
-    this.#unsubscribe = this.#handle.subscribe({
-      next: () => {
-        if (this.#handle?.current && this.#handle.current !== this.#actor) {
-          this.#attach();
-          this.#callbacks.enqueue(STATES.disconnected, null);
-        }
-        this.#waits.check();
-      },
-      error: () => this.#waits.check(),
-      complete: () => this.#waits.check(),
-    });
-    const client = new KatcpClient(this.host, this.port, {
-      system,
-      supervisor,
-      id: `${base}:connection`,
-      autoReconnect: o.autoReconnect,
-      requestTimeout: o.requestTimeout,
-      maxLineLength: o.maxLineLength,
-      random: o.random,
-    });
-    this.#client = client;
-    this.#cleanups.push(
-      client.onStateChange((s, error) => this.#connectionState(s, error)),
-      client.addInformHandler('interface-changed', (m) =>
-        this.#send({ type: 'INTERFACE_CHANGED', changes: parseInterfaceChanged(m.args) }),
-      ),
-      client.addInformHandler('device-changed', () => {
-        this.#log().warn('#device-changed is deprecated; re-inspecting everything');
-        this.#send({ type: 'INTERFACE_CHANGED', changes: [{ kind: 'all' }] });
-      }),
-      client.addInformHandler('sensor-status', (m) => this.#status.dispatch(m)),
-      this.#system.onStop(() => void this.stop()),
-    );
-    if (o.handleSensorValue) {
-      this.#cleanups.push(client.addInformHandler('sensor-value', (m) => this.#status.dispatch(m)));
-    }
-    this.#connectionState(client.state, client.lastError);
-  }
-
-  #attach(): void {
-    this.#offState?.();
-    const actor = this.#handle?.current;
-    this.#actor = actor ?? null;
-    if (!actor) return;
-    const sub = actor.on('state', (e: { state: ClientState; modelChanges: ModelChanges | null }) =>
-      this.#onState(e.state, e.modelChanges),
-    );
-    this.#offState = () => sub.unsubscribe();
+    this.#actors.start();
   }
 
   /**
@@ -323,26 +199,10 @@ export class InspectingClient {
   }
 
   async #doStop(): Promise<void> {
-    this.#send({ type: 'STOP' });
-    for (const c of this.#cleanups.splice(0)) c();
+    this.#actors.stopping();
     this.#monitor?.close();
     this.#status.stopTimer();
-    try {
-      await this.#client?.close();
-    } catch (err) {
-      this.#log().warn({ err }, 'closing the connection failed');
-    }
-    this.#offState?.();
-    this.#offState = null;
-    this.#unsubscribe?.unsubscribe();
-    this.#unsubscribe = null;
-    if (!this.#system.stopped) {
-      this.#handle?.stop();
-      if (this.#ownSupervisor) {
-        const parent = this.#system.root;
-        parent.stopChild(this.#ownSupervisor.systemId);
-      }
-    }
+    await this.#actors.close();
     await this.#callbacks.settled;
     this.#phase = 'stopped';
     this.#status.clearLookups();
@@ -368,9 +228,10 @@ export class InspectingClient {
 
   /** The current state (S0 before `connect` and after `stop`). */
   get state(): InspectingClientState {
-    if (this.#phase !== 'running' || !this.#handle) return STATES.disconnected;
+    const handle = this.#actors.handle;
+    if (this.#phase !== 'running' || !handle) return STATES.disconnected;
     try {
-      return new InspectingClientState(stateOf(this.#handle.getSnapshot()));
+      return new InspectingClientState(stateOf(handle.getSnapshot()));
     } catch {
       return STATES.disconnected;
     }
@@ -387,15 +248,15 @@ export class InspectingClient {
   }
   /** The connection's protocol flags (`''` while not connected). */
   get flags(): string {
-    return this.#client?.protocol?.flags ?? '';
+    return this.#actors.client?.protocol?.flags ?? '';
   }
   /** The connection (a `KatcpClient`), once started. */
   get connection(): KatcpClient | null {
-    return this.#client;
+    return this.#actors.client;
   }
   /** The machine's actor handle, once started. */
   get actor(): ActorHandle<Logic> | null {
-    return this.#handle;
+    return this.#actors.handle;
   }
   /** The last error of the machine (a failed inspection) or null. */
   get lastError(): Error | null {
@@ -477,11 +338,11 @@ export class InspectingClient {
   simpleRequestWith(options: RequestOptions, name: string, ...args: ArgValue[]): Promise<RawReply> {
     try {
       checkName('request name', name);
-      if (!this.#client || this.#phase !== 'running') throw new BrokenPipeError('Not connected');
+      this.#requireClient();
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#client.requestRaw(name, args, options);
+    return this.#requireClient().requestRaw(name, args, options);
   }
 
   // ---- model lookups ----
@@ -632,8 +493,9 @@ export class InspectingClient {
   // ---- internals ----
 
   #requireClient(): KatcpClient {
-    if (!this.#client || this.#phase !== 'running') throw new BrokenPipeError('Not connected');
-    return this.#client;
+    const client = this.#actors.client;
+    if (!client || this.#phase !== 'running') throw new BrokenPipeError('Not connected');
+    return client;
   }
 
   #log(): Logger {
@@ -644,35 +506,11 @@ export class InspectingClient {
   #context():
     | { requests: Record<string, RequestInfo>; sensors: Record<string, SensorInfo>; lastError?: unknown }
     | undefined {
-    const actor = this.#actor ?? this.#handle?.current;
-    if (!actor) return undefined;
-    return (actor.getSnapshot() as { context?: any }).context;
+    return this.#actors.context();
   }
 
   #send(event: { type: string; [k: string]: unknown }): void {
-    const actor = this.#handle?.current;
-    if (!actor) return;
-    try {
-      actor.send(event as never);
-    } catch (err) {
-      this.#log().warn({ err, event: event.type }, 'could not send to the InspectingClient machine');
-    }
-  }
-
-  #connectionState(s: string, error: Error | null): void {
-    if (this.#phase !== 'running') return;
-    if (s === 'negotiating') {
-      if (!this.#up) {
-        this.#up = true;
-        this.#send({ type: 'CONNECTION.UP' });
-      }
-    } else if (s === 'connected') {
-      this.#up = true;
-      this.#send({ type: 'CONNECTION.READY', flags: this.#client?.protocol?.flags ?? '' });
-    } else if (this.#up) {
-      this.#up = false;
-      this.#send({ type: 'CONNECTION.DOWN', error });
-    }
+    this.#actors.send(event);
   }
 
   /** A state the machine entered: internal bookkeeping now, the user's callback queued. */
