@@ -1,3 +1,41 @@
+/**
+ * `InspectingClient`: katcp-python's `InspectingClientAsync` in TypeScript idiom, on the `inspectingClient` machine
+ * (`machines/katcp/inspectingClient.ts`) and a `KatcpClient` connection actor, both under one supervisor.
+ *
+ *   connection (KatcpClient)           machine (inspectingClient)                 user
+ *   negotiating ──CONNECTION.UP──────► S0 ─► S1 ──inspect actor (?help, ?request-timeout-hint, ?sensor-list)
+ *   connected ──CONNECTION.READY {flags}─►   S1 ──ok──► S2 / S3 ──callbacksDone──► S4      state callback
+ *   left negotiating/connected ─DOWN─►  S0 (once per drop)                            (serialised, may be async)
+ *   #interface-changed, #device-changed ─INTERFACE_CHANGED─► S4 ─► S1 (incremental re-inspection)
+ *   #sensor-status (#sensor-value) ──────────────────────────────────► Sensor objects, sensor watchers (direct)
+ *   stop() ──STOP──► S0 (once), final; connection closed; supervisor removed
+ *
+ * The machine owns the state and the model index (requests, sensors); this facade provides its effects: the
+ * `inspect` actor (the wire side of an inspection), `callbacksDone` (the state-callback queue has drained, so S4 is
+ * announced after the S2/S3 callback settled) and `reapplySampling` (run on every S2/S3: every cached strategy of a
+ * sensor that still exists is sent again). Sensor readings never go through the machine: `#sensor-status` updates
+ * the `Sensor` objects and the watchers directly (the hot path).
+ *
+ * This file is the public face and the glue; each concept is a file of its own: `clientActors.ts` (the machine and
+ * the connection under one supervisor), `inspection.ts` (the `inspect` actor's requests), `stateCallbacks.ts`
+ * (the serialised callback queue, `callbacksDone`), `stateWaits.ts` (the `until*` waits), `modelObjects.ts` (the
+ * Sensor and request objects), `samplingStrategies.ts` (the strategy cache, set, bulk set, re-apply),
+ * `sensorStatus.ts` (the hot path, unknown-sensor lookups, readings for the inspector), `inspectingClientState.ts`
+ * (the state value, S0..S4) and `inspectingClientOptions.ts` (options and argument checks). Every public name is
+ * exported from here.
+ *
+ * Durations are milliseconds (`syncTimeout: 20_000` is katcp-python's 20 s); sampling strategy parameters stay
+ * seconds, as on the wire (`'period 0.5'`).
+ *
+ * Differences from upstream, on purpose: every `until*` wait takes `{timeout, signal}` and rejects with
+ * TimeoutError / CancelledError (and with CancelledError once the client is stopped) instead of hanging; a
+ * state callback may await `futureGetSensor` in S2/S3 without deadlocking (data is synced there, and the machine
+ * waits for the callback before S4); `simpleRequest` rejects with typed errors (RequestTimeoutError,
+ * BrokenPipeError) instead of returning fake `fail` replies; `setSamplingStrategies` uses the bulk comma form
+ * when the server has flag `B`; the resync backoff is reset after a successful sync (see the machine); unknown
+ * sensors in `#sensor-status` cause at most one on-demand lookup per name until the model next changes, at most
+ * `MAX_PENDING_LOOKUPS` at a time, so a hostile server cannot flood the client with lookups.
+ */
 import {
   type ClientState,
   type InspectionScope,
