@@ -39,7 +39,7 @@ import { CancelledError, InvalidArgumentError, TimeoutError } from '../../errors
 import { type ArgValue, type KatcpMessage, MAX_MID, messageText } from './codec.js';
 import { type KatcpLink, katcpTransport } from './connection.js';
 import { BrokenPipeError } from './errors.js';
-import { type PendingRequestOptions, PendingRequests, type RawReply } from './pendingRequests.js';
+import { PendingRequests, type RawReply } from './pendingRequests.js';
 import type { ProtocolVersion } from './wire.js';
 
 export type { RawReply } from './pendingRequests.js';
@@ -87,7 +87,6 @@ interface Waiter {
 
 let clientCount = 0;
 const DEFAULT_REQUEST_TIMEOUT = 5000;
-const EMPTY_OPTIONS: RequestOptions = Object.freeze({});
 
 function safely(logger: () => Logger, what: string, fn: () => void): void {
   try {
@@ -229,7 +228,8 @@ export class KatcpClient {
   /** `ok` -> the arguments after `ok` and the informs; `fail` -> FailReply; anything else -> InvalidReply. */
   request(name: string, ...args: ArgValue[]): Promise<[Buffer[], KatcpMessage[]]> {
     try {
-      return this.#pending.send(name, args, this.#checked(name, EMPTY_OPTIONS));
+      this.#ready(name, undefined);
+      return this.#pending.send(name, args, this.#requestTimeout);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -242,7 +242,7 @@ export class KatcpClient {
     ...args: ArgValue[]
   ): Promise<[Buffer[], KatcpMessage[]]> {
     try {
-      return this.#pending.send(name, args, this.#checked(name, options));
+      return this.#pending.send(name, args, this.#checked(name, options), options.signal, options.mid);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -251,7 +251,7 @@ export class KatcpClient {
   /** Send a request and get its reply and informs, whatever the reply code. */
   requestRaw(name: string, args: readonly ArgValue[] = [], options: RequestOptions = {}): Promise<RawReply> {
     try {
-      return this.#pending.sendRaw(name, args, this.#checked(name, options));
+      return this.#pending.sendRaw(name, args, this.#checked(name, options), options.signal, options.mid);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -429,8 +429,11 @@ export class KatcpClient {
 
   // ---- requests ----
 
-  /** The checked options of a request (InvalidArgumentError, BrokenPipeError, CancelledError: nothing sent). */
-  #checked(name: string, options: RequestOptions): PendingRequestOptions {
+  /**
+   * A request's options checked (InvalidArgumentError), then the connection (BrokenPipeError) and the signal
+   * (CancelledError): nothing is sent when this throws. Returns the request's timeout in ms.
+   */
+  #checked(name: string, options: RequestOptions): number {
     if (options === null || typeof options !== 'object')
       throw new InvalidArgumentError('options must be an object');
     const timeout = checkDuration('timeout', options.timeout, false) ?? this.#requestTimeout;
@@ -439,9 +442,13 @@ export class KatcpClient {
     if (mid !== undefined && (!Number.isInteger(mid) || mid < 1 || mid > MAX_MID)) {
       throw new InvalidArgumentError(`mid must be an integer in 1..${MAX_MID}, got ${String(mid)}`);
     }
+    this.#ready(name, signal);
+    return timeout;
+  }
+
+  #ready(name: string, signal: AbortSignal | undefined): void {
     if (this.#state !== 'connected' || this.#link === null) throw new BrokenPipeError('Not connected');
     if (signal?.aborted) throw new CancelledError(`request ${name} was cancelled`);
-    return { timeout, signal, mid };
   }
 
   // ---- messages from the socket (not XState events) ----

@@ -23,8 +23,8 @@
  */
 import type { Clock } from '../../engine/clock.js';
 import { CancelledError, InvalidArgumentError } from '../../errors.js';
-import { type ArgValue, encodeArg, formatMessage, type KatcpMessage, MAX_MID } from './codec.js';
-import { FailReply, InvalidReply, RequestTimeoutError } from './errors.js';
+import { type ArgValue, encodeArg, formatMessage, isValidName, type KatcpMessage, MAX_MID } from './codec.js';
+import { FailReply, InvalidReply, KatcpSyntaxError, RequestTimeoutError } from './errors.js';
 
 /** A reply and the informs that came before it, as they came. */
 export interface RawReply {
@@ -35,20 +35,11 @@ export interface RawReply {
 /** What `send` resolves with: the reply's arguments after `ok`, and the informs. */
 export type RequestResult = [Buffer[], KatcpMessage[]];
 
-/** One request's settings, already checked by the caller. */
-export interface PendingRequestOptions {
-  /** Milliseconds until RequestTimeoutError; Infinity for none. */
-  timeout: number;
-  signal?: AbortSignal;
-  /** Send with this message id (only with the `I` flag; 1..MAX_MID, must not be pending). */
-  mid?: number;
-}
-
 interface Pending {
   readonly name: string;
   readonly key: number;
   /** The request line, kept until it is written (serialised mode). */
-  line: Buffer | null;
+  line: Buffer | string | null;
   readonly informs: KatcpMessage[];
   readonly deadline: number;
   /** Resolve with the raw reply (`sendRaw`) or check its code (`send`). */
@@ -58,14 +49,15 @@ interface Pending {
   abort: { signal: AbortSignal; listener: () => void } | null;
 }
 
-const NO_ARGS: readonly Buffer[] = [];
 const O = 0x6f;
 const K = 0x6b;
 
 /** The pending requests of one client; `reset` starts each new connection (ids from 1). */
 export class PendingRequests {
   readonly #clock: Clock;
-  readonly #write: (line: Buffer) => void;
+  readonly #write: (line: Buffer | string) => void;
+  /** The last request name found valid (a loop of the same request checks it once). */
+  #validName = '';
   /** By message id with `I`, else by a private key in call order (the first is the one on the wire). */
   readonly #pending = new Map<number, Pending>();
   #midMode = false;
@@ -79,8 +71,8 @@ export class PendingRequests {
     if (this.#pending.size === 0) this.#clearSweep();
   };
 
-  /** `write` sends one line (LF-terminated) on the current connection. */
-  constructor(clock: Clock, write: (line: Buffer) => void) {
+  /** `write` sends one line (LF-terminated; a string is ASCII) on the current connection. */
+  constructor(clock: Clock, write: (line: Buffer | string) => void) {
     this.#clock = clock;
     this.#write = write;
   }
@@ -103,16 +95,30 @@ export class PendingRequests {
 
   /**
    * Send `?name args...`: `ok` -> the arguments after `ok` and the informs; `fail` -> FailReply; anything else
-   * -> InvalidReply. Throws (synchronously) InvalidArgumentError for a message id already pending and
-   * KatcpSyntaxError for a bad name or argument; nothing is sent then.
+   * -> InvalidReply. `timeout` is in ms (Infinity for none: RequestTimeoutError after it), `signal` cancels
+   * (CancelledError), `mid` is an explicit message id (with `I` only; 1..MAX_MID, checked by the caller). Throws
+   * (synchronously) InvalidArgumentError for a message id already pending and KatcpSyntaxError for a bad name or
+   * argument; nothing is sent then.
    */
-  send(name: string, args: readonly ArgValue[], options: PendingRequestOptions): Promise<RequestResult> {
-    return this.#add(name, args, options, false) as Promise<RequestResult>;
+  send(
+    name: string,
+    args: readonly ArgValue[],
+    timeout: number,
+    signal?: AbortSignal,
+    mid?: number,
+  ): Promise<RequestResult> {
+    return this.#add(name, args, timeout, signal, mid, false) as Promise<RequestResult>;
   }
 
   /** `send`, resolving with the reply and informs whatever the reply code. */
-  sendRaw(name: string, args: readonly ArgValue[], options: PendingRequestOptions): Promise<RawReply> {
-    return this.#add(name, args, options, true) as Promise<RawReply>;
+  sendRaw(
+    name: string,
+    args: readonly ArgValue[],
+    timeout: number,
+    signal?: AbortSignal,
+    mid?: number,
+  ): Promise<RawReply> {
+    return this.#add(name, args, timeout, signal, mid, true) as Promise<RawReply>;
   }
 
   /**
@@ -136,10 +142,14 @@ export class PendingRequests {
       return true;
     }
     this.#settle(p);
-    if (p.raw) {
-      p.resolve({ reply: m, informs: p.informs } as never);
-      return true;
-    }
+    if (p.raw) p.resolve({ reply: m, informs: p.informs } as never);
+    else this.#conclude(p, m);
+    this.#whenIdle();
+    return true;
+  }
+
+  /** Settle a `send` by its reply code. */
+  #conclude(p: Pending, m: KatcpMessage): void {
     const a = m.args;
     const code = a[0];
     if (code !== undefined && code.length === 2 && code[0] === O && code[1] === K) {
@@ -153,7 +163,6 @@ export class PendingRequests {
           new InvalidReply(text ?? (c === undefined ? 'Reply without a code' : `Unknown reply code ${c}`)),
         );
     }
-    return true;
   }
 
   /** Fail every pending request with `error` (the connection is gone); releases the sweep timer. */
@@ -175,22 +184,32 @@ export class PendingRequests {
   #add(
     name: string,
     args: readonly ArgValue[],
-    options: PendingRequestOptions,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    explicitMid: number | undefined,
     raw: boolean,
   ): Promise<unknown> {
     let mid: number | null;
     let key: number;
     if (this.#midMode) {
-      mid = options.mid ?? this.#allocateMid();
+      mid = explicitMid ?? this.#allocateMid();
       if (this.#pending.has(mid)) throw new InvalidArgumentError(`message id ${mid} is already pending`);
       key = mid;
     } else {
-      mid = options.mid ?? null;
+      mid = explicitMid ?? null;
       key = this.#nextKey++;
     }
-    const encoded = args.length === 0 ? NO_ARGS : args.map(encodeArg);
-    const line = formatMessage({ type: 'request', name, mid, args: encoded });
-    const timeout = options.timeout;
+    let line: Buffer | string;
+    if (args.length === 0) {
+      // the hot path (`?watchdog`): the line as ASCII text, no Buffer of its own (the batch is one write)
+      if (name !== this.#validName) {
+        if (typeof name !== 'string' || !isValidName(name)) {
+          throw new KatcpSyntaxError(`invalid message name ${JSON.stringify(String(name))}`);
+        }
+        this.#validName = name;
+      }
+      line = mid === null ? `?${name}\n` : `?${name}[${mid}]\n`;
+    } else line = formatMessage({ type: 'request', name, mid, args: args.map(encodeArg) });
     const deadline = timeout === Number.POSITIVE_INFINITY ? timeout : this.#clock.now() + timeout;
     const p: Pending = {
       name,
@@ -207,7 +226,6 @@ export class PendingRequests {
       p.resolve = resolve;
       p.reject = reject;
     });
-    const signal = options.signal;
     if (signal) {
       const listener = () => this.#fail(p, new CancelledError(`request ${name} was cancelled`));
       signal.addEventListener('abort', listener, { once: true });
@@ -237,12 +255,7 @@ export class PendingRequests {
     if (this.#pending.get(p.key) !== p) return false;
     this.#pending.delete(p.key);
     if (p.abort) p.abort.signal.removeEventListener('abort', p.abort.listener);
-    if (this.#pending.size === 0) {
-      if (this.#sweepTimer !== undefined && !this.#idleCheck) {
-        this.#idleCheck = true;
-        queueMicrotask(this.#releaseIfIdle);
-      }
-    } else if (!this.#midMode) {
+    if (this.#pending.size !== 0 && !this.#midMode) {
       const next = this.#pending.values().next().value as Pending;
       if (next.line) this.#send(next);
     }
@@ -250,7 +263,20 @@ export class PendingRequests {
   }
 
   #fail(p: Pending, error: Error): void {
-    if (this.#settle(p)) p.reject(error);
+    if (!this.#settle(p)) return;
+    p.reject(error);
+    this.#whenIdle();
+  }
+
+  /**
+   * Nothing pending: release the sweep timer at the end of this microtask checkpoint, after the reactions to the
+   * request just settled (queued before this), so a caller that awaits it and sends the next keeps the timer.
+   */
+  #whenIdle(): void {
+    if (this.#pending.size === 0 && this.#sweepTimer !== undefined && !this.#idleCheck) {
+      this.#idleCheck = true;
+      queueMicrotask(this.#releaseIfIdle);
+    }
   }
 
   /** One timer for every request timeout, armed for the earliest deadline. */
