@@ -47,3 +47,18 @@ it("issue 8 item 11: own-machine.ts: a user's machine under a supervisor logs wi
   expect(stderr).toMatch(/^inspector: http:\/\/127\.0\.0\.1:\d+\/$/m);
   expect(stderr).toMatch(/^state: open$/m);
 });
+
+it('issue 9: katcp-client.ts: S0, S1, S2 with every simulator sensor added, S4, a sampled sensor, a request, one S0 on stop', async () => {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', here('./katcp-client.ts')], {
+    timeout: 30_000,
+  });
+  expect(stdout.trim().split('\n').map((l) => l.trimEnd())).toEqual([
+    '[!connected !synced !model_changed !data_synced]',
+    '[connected !synced !model_changed !data_synced]',
+    '[connected !synced model_changed data_synced] counter mode ok temperature when',
+    '[connected synced !model_changed data_synced]',
+    'counter nominal',
+    'add ok 5',
+    '[!connected !synced !model_changed !data_synced]',
+  ]);
+});
