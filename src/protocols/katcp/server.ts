@@ -15,15 +15,20 @@
  * requests from one client run concurrently (replies can come back out of order, matched by message id) up to
  * `maxPending` in flight, then the server stops reading that client until one finishes.
  *
- * Standard requests, replying as aiokatcp 1.9 does: `?help [name]`, `?halt`, `?watchdog`, `?version-list`,
- * `?client-list`, `?log-level [level]`, `?sensor-list [name|/regex/]`, `?sensor-value [name|/regex/]`,
- * `?sensor-sampling name[,name...] [strategy [params]]` (bulk form atomic), `?request-timeout-hint [name]`.
+ * A pending async handler's `ctx.signal` is aborted (CancelledError) when its client goes away or the server
+ * closes (aiokatcp cancels pending requests on stop), so `close()` leaves nothing of it scheduled.
+ *
+ * Standard requests (`standardRequests.ts`), replying as aiokatcp 1.9 does: `?help [name]`, `?halt`, `?watchdog`,
+ * `?version-list`, `?client-list`, `?log-level [level]`, `?sensor-list [name|/regex/]`,
+ * `?sensor-value [name|/regex/]`, `?sensor-sampling name[,name...] [strategy [params]]` (bulk form atomic),
+ * `?request-timeout-hint [name]`. One client's reading, requests and output: `serverConnection.ts` (every line
+ * produced for a client in one event-loop turn goes out in one socket write).
  * On connect: `#version-connect` x3 to the new client, `#client-connected addr` to the others. A line that does not
  * parse gets `#log error <ts> orrery.katcp <message>` (never a reply); an over-long line also disconnects.
  *
  * Differences from aiokatcp, on purpose: a handler's uncaught error replies `fail <Name>: <message>`, not the
  * server's traceback; the default line limit is 1 MiB (aiokatcp 16 MiB) and the write backlog limit 8 MiB
- * (aiokatcp twice the line limit), checked on every message written, not only on asynchronous informs; requests
+ * (aiokatcp twice the line limit), checked on every socket write, not only on asynchronous informs; requests
  * are read with backpressure (not read while the client's replies are not drained); `?request-timeout-hint` is
  * always there (aiokatcp 1.9 has none), the `T` flag only when a request has a hint; `maxPending` is per client
  * (aiokatcp: per server); replies and informs from a client are ignored, as aiokatcp does.
@@ -32,72 +37,33 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { type Clock, checkClock, realClock } from '../../engine/clock.js';
 import { checkLogger, type Logger, silentLogger } from '../../engine/logging.js';
-import { InvalidArgumentError, InvalidStateError, ListenError, PortInUseError } from '../../errors.js';
 import {
-  type ArgValue,
-  DEFAULT_MAX_LINE_LENGTH,
-  formatMessage,
-  isValidName,
-  type KatcpMessage,
-  KatcpParser,
-} from './codec.js';
+  CancelledError,
+  InvalidArgumentError,
+  InvalidStateError,
+  ListenError,
+  PortInUseError,
+} from '../../errors.js';
+import { type ArgValue, DEFAULT_MAX_LINE_LENGTH, formatMessage, isValidName } from './codec.js';
+import { formatPythonFloat } from './sampling.js';
+import type { Sensor } from './sensor.js';
 import {
-  FailReply,
-  InvalidReply,
-  KatcpDecodeError,
-  type KatcpSyntaxError,
-  LineTooLongError,
-} from './errors.js';
-import {
-  createSampler,
-  formatPythonFloat,
-  formatSamplingParameters,
-  parseSamplingRequest,
-  type SensorSampler,
-} from './sampling.js';
-import type { Reading, Sensor } from './sensor.js';
-import { formatSensorValue, type SensorValue } from './wire.js';
+  ClientConnection,
+  type ClientInfo,
+  type ConnectionHost,
+  type RequestEntry,
+  type RequestHandler,
+} from './serverConnection.js';
+import { formatLine, toBuffer } from './serverFormat.js';
+import { KATCP_LOG_LEVELS, type KatcpLogLevel, standardRequests } from './standardRequests.js';
 
 /** Default write backlog (bytes queued for a client that does not read) before it is disconnected: 8 MiB. */
 export const DEFAULT_MAX_BACKLOG = 8 * 1024 * 1024;
 /** Default requests in flight per client before the server stops reading it (aiokatcp `max_pending`). */
 export const DEFAULT_MAX_PENDING = 100;
 
-/** KATCP log levels, most to least severe (`?log-level`). */
-export const KATCP_LOG_LEVELS = ['off', 'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'all'] as const;
-export type KatcpLogLevel = (typeof KATCP_LOG_LEVELS)[number];
-
-/** A connected client as the server sees it. */
-export interface ClientInfo {
-  /** Sequence number, from 1, in connection order. */
-  readonly id: number;
-  /** `host:port` (`[v6]:port`), as in `#client-list` and `#client-connected`. */
-  readonly address: string;
-}
-
-/** What a request handler gets besides the request's arguments. */
-export interface RequestContext {
-  readonly client: ClientInfo;
-  /** The request's name. */
-  readonly name: string;
-  /** The request's message id, or null. */
-  readonly mid: number | null;
-  /** Send `#name[mid] args...` to the requester (before the reply). Throws InvalidStateError after it. */
-  inform(...args: ArgValue[]): void;
-  /** Send `#name args...` to every client (no message id). */
-  informAll(...args: ArgValue[]): void;
-  /** True once the reply was sent (the client went away or the handler finished). */
-  readonly replied: boolean;
-}
-
-/**
- * A request handler: the arguments are the request's, as bytes. Its return value (or the promise's) is the reply's
- * arguments after `ok` (nothing: `!name ok`).
- */
-export type RequestHandler = (
-  ctx: RequestContext,
-  ...args: Buffer[]
-) => readonly ArgValue[] | void | Promise<readonly ArgValue[] | void>;
+export type { ClientInfo, RequestContext, RequestHandler } from './serverConnection.js';
+export { KATCP_LOG_LEVELS, type KatcpLogLevel } from './standardRequests.js';
 
 export interface RequestOptions {
   /** `?request-timeout-hint`: how long a client should wait for the reply, in seconds (KATCP's unit). */
@@ -132,14 +98,6 @@ export interface DeviceServerOptions {
   logger?: Logger;
 }
 
-interface RequestEntry {
-  description: string;
-  handler: RequestHandler;
-  timeoutHint?: number;
-  minArgs: number;
-  maxArgs: number;
-}
-
 function libraryVersion(): string {
   for (const rel of ['../../../package.json', '../../../../package.json']) {
     try {
@@ -156,20 +114,6 @@ function libraryVersion(): string {
 }
 const LIBRARY_VERSION = libraryVersion();
 
-/** A sensor value as aiokatcp writes it (floats with Python's repr, `1.0`). */
-function sensorValueText(sensor: Sensor, value: SensorValue): string {
-  if ((sensor.type === 'float' || sensor.type === 'timestamp') && typeof value === 'number') {
-    return formatPythonFloat(value);
-  }
-  return formatSensorValue(value);
-}
-
-function formatAddress(host: string | undefined, port: number | undefined): string {
-  const h = host ?? 'unknown';
-  const bare = h.startsWith('::ffff:') && h.includes('.') ? h.slice(7) : h;
-  return `${bare.includes(':') ? `[${bare}]` : bare}:${port ?? 0}`;
-}
-
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 1) {
@@ -177,59 +121,6 @@ function positiveInt(name: string, value: number | undefined, fallback: number):
   }
   return value;
 }
-
-/** Server-side state of one client connection. */
-class ClientConnection implements ClientInfo {
-  readonly id: number;
-  readonly address: string;
-  readonly socket: Socket;
-  readonly parser: KatcpParser;
-  readonly samplers = new Map<string, SensorSampler>();
-  /** Requests in flight. */
-  pending = 0;
-  /** Requests read but not started (maxPending reached, or the writes are not drained). */
-  readonly queue: KatcpMessage[] = [];
-  closed = false;
-
-  constructor(id: number, socket: Socket, maxLineLength: number) {
-    this.id = id;
-    this.socket = socket;
-    this.address = formatAddress(socket.remoteAddress, socket.remotePort);
-    this.parser = new KatcpParser({ maxLineLength });
-  }
-
-  #info: ClientInfo | undefined;
-  /** A frozen snapshot for handlers (made once). */
-  info(): ClientInfo {
-    this.#info ??= Object.freeze({ id: this.id, address: this.address });
-    return this.#info;
-  }
-
-  setSampler(name: string, sampler: SensorSampler | null): void {
-    this.samplers.get(name)?.close();
-    this.samplers.delete(name);
-    if (sampler) this.samplers.set(name, sampler);
-  }
-
-  closeSamplers(): void {
-    for (const s of this.samplers.values()) s.close();
-    this.samplers.clear();
-  }
-}
-
-const STANDARD_HELP: Record<string, string> = {
-  'client-list': 'Request the list of connected clients.',
-  halt: 'Halt the device server.',
-  help: 'Return help on the available requests.',
-  'log-level': 'Query or set the current logging level.',
-  'request-timeout-hint':
-    'Return the suggested timeout (seconds) of a request, or of every request that has one.',
-  'sensor-list': 'Request the list of sensors.',
-  'sensor-sampling': 'Configure or query the way a sensor is sampled.',
-  'sensor-value': 'Request the value of a sensor or sensors.',
-  'version-list': 'Request the list of versions of roles and subcomponents.',
-  watchdog: 'Check that the server is still alive.',
-};
 
 export class DeviceServer {
   readonly #host: string;
@@ -250,6 +141,7 @@ export class DeviceServer {
   readonly #sockets = new Set<Socket>();
   #server: Server | null = null;
   #address: { host: string; port: number } | null = null;
+  readonly #host_: ConnectionHost;
   #nextClientId = 1;
   #logLevel: KatcpLogLevel = 'warn';
   #stopping = false;
@@ -286,6 +178,7 @@ export class DeviceServer {
     this.#logger = (checkLogger('logger', options.logger) ?? silentLogger()).child({
       component: 'katcp-server',
     });
+    this.#host_ = this.#connectionHost();
     this.#addStandardRequests();
   }
 
@@ -434,7 +327,7 @@ export class DeviceServer {
   /** Send `#name args...` to every client. */
   massInform(name: string, ...args: ArgValue[]): void {
     const bytes = formatMessage({ type: 'inform', name, mid: null, args: args.map(toBuffer) });
-    for (const c of [...this.#clients]) this.#write(c, bytes);
+    for (const c of [...this.#clients]) c.write(bytes);
   }
 
   /**
@@ -468,13 +361,9 @@ export class DeviceServer {
     const serverClosed = server
       ? new Promise<void>((resolve) => server.close(() => resolve()))
       : Promise.resolve();
-    const bye = formatMessage({
-      type: 'inform',
-      name: 'disconnect',
-      mid: null,
-      args: [Buffer.from('server shutting down')],
-    });
-    for (const c of [...this.#clients]) this.#disconnect(c, bye, 'server closing');
+    const bye = formatLine('inform', 'disconnect', null, ['server shutting down']);
+    const why = new CancelledError('the KATCP server is closing');
+    for (const c of [...this.#clients]) c.disconnect(bye, 'server closing', why);
     const sockets = [...this.#sockets].map(
       (s) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve()))),
     );
@@ -488,237 +377,54 @@ export class DeviceServer {
   // ------------------------------------------------------------------------------------------------------------
   // Connections
 
+  /** What each connection uses of the server. */
+  #connectionHost(): ConnectionHost {
+    const server = this;
+    return {
+      maxLineLength: this.#maxLineLength,
+      maxBacklog: this.#maxBacklog,
+      maxPending: this.#maxPending,
+      logger: this.#logger,
+      get stopping() {
+        return server.#stopping;
+      },
+      now: this.#now,
+      request: (name) => this.#requests.get(name),
+      massInform: (name, ...args) => this.massInform(name, ...args),
+      forget: (client) => {
+        this.#clients.delete(client);
+      },
+    };
+  }
+
   #accept(socket: Socket): void {
     if (this.#stopping) {
       socket.destroy();
       return;
     }
     socket.setNoDelay(true);
-    const client = new ClientConnection(this.#nextClientId++, socket, this.#maxLineLength);
+    const client = new ClientConnection(this.#nextClientId++, socket, this.#host_);
     const others = [...this.#clients];
     this.#clients.add(client);
     this.#sockets.add(socket);
     this.#logger.debug({ client: client.address }, 'katcp client connected');
-    socket.on('data', (chunk: Buffer) => this.#onData(client, chunk));
-    socket.on('drain', () => this.#pump(client));
+    socket.on('data', (chunk: Buffer) => client.onData(chunk));
+    socket.on('drain', () => client.pump());
     socket.on('error', (err) =>
       this.#logger.debug({ err, client: client.address }, 'katcp client socket error'),
     );
     socket.on('close', () => {
       this.#sockets.delete(socket);
-      this.#drop(client);
+      client.drop();
     });
-    for (const [name, ...args] of this.#versionInfo()) {
-      this.#send(client, {
-        type: 'inform',
-        name: 'version-connect',
-        mid: null,
-        args: [name, ...args].map(toBuffer),
-      });
-    }
-    const hello = formatMessage({
-      type: 'inform',
-      name: 'client-connected',
-      mid: null,
-      args: [Buffer.from(client.address)],
-    });
-    for (const c of others) this.#write(c, hello);
-  }
-
-  /** Forget a client: its samplers, its queue. */
-  #drop(client: ClientConnection): void {
-    if (!this.#clients.delete(client)) return;
-    client.closed = true;
-    client.queue.length = 0;
-    client.socket.resume(); // let a paused socket see the peer's end
-    client.closeSamplers();
-    client.parser.reset();
-    this.#logger.debug({ client: client.address }, 'katcp client gone');
-  }
-
-  /**
-   * Send `last` (if any), end the socket and forget the client; the socket is destroyed if the peer does not close
-   * its end within a second (a real timer, unref'ed: it is not device time).
-   */
-  #disconnect(client: ClientConnection, last: Buffer | null, why: string): void {
-    const socket = client.socket;
-    this.#drop(client);
-    this.#logger.info({ client: client.address, reason: why }, 'disconnecting katcp client');
-    if (socket.destroyed) return;
-    if (last && socket.writableLength <= this.#maxBacklog) socket.end(last);
-    else socket.end();
-    const timer = setTimeout(() => socket.destroy(), 1000);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
-  }
-
-  #onData(client: ClientConnection, chunk: Buffer): void {
-    if (client.closed) return;
-    client.parser.push(
-      chunk,
-      (m) => {
-        if (client.closed || m.type !== 'request') return;
-        client.queue.push(m);
-      },
-      (err) => this.#onParseError(client, err),
-    );
-    this.#pump(client);
-  }
-
-  #onParseError(client: ClientConnection, err: KatcpSyntaxError): void {
-    if (client.closed) return;
-    this.#send(client, {
-      type: 'inform',
-      name: 'log',
-      mid: null,
-      args: ['error', formatPythonFloat(this.#now()), 'orrery.katcp', err.message].map(toBuffer),
-    });
-    if (err instanceof LineTooLongError) {
-      const bye = formatMessage({
-        type: 'inform',
-        name: 'disconnect',
-        mid: null,
-        args: [Buffer.from(`line longer than ${err.limit} bytes`)],
-      });
-      this.#disconnect(client, bye, 'line too long');
-    }
-  }
-
-  /** Start queued requests while there is room; read the socket only when nothing waits. */
-  #pump(client: ClientConnection): void {
-    while (
-      !client.closed &&
-      !this.#stopping &&
-      client.queue.length > 0 &&
-      client.pending < this.#maxPending &&
-      !client.socket.writableNeedDrain
-    ) {
-      const m = client.queue.shift() as KatcpMessage;
-      this.#handle(client, m);
-    }
-    if (client.closed) return;
-    if (client.queue.length > 0) client.socket.pause();
-    else if (client.socket.isPaused()) client.socket.resume();
-  }
-
-  // ------------------------------------------------------------------------------------------------------------
-  // Writing
-
-  /** Write bytes to a client; over the backlog limit the client is disconnected (it does not read). */
-  #write(client: ClientConnection, bytes: Buffer): void {
-    if (client.closed) return;
-    client.socket.write(bytes);
-    if (client.socket.writableLength > this.#maxBacklog) {
-      this.#logger.warn(
-        { client: client.address, backlog: client.socket.writableLength },
-        'disconnecting katcp client because it is too slow',
-      );
-      const socket = client.socket;
-      this.#drop(client);
-      socket.destroy();
-    }
-  }
-
-  #send(client: ClientConnection, m: KatcpMessage): void {
-    this.#write(client, formatMessage(m));
-  }
-
-  #sensorStatus(client: ClientConnection, sensor: Sensor, reading: Reading): void {
-    this.#send(client, {
-      type: 'inform',
-      name: 'sensor-status',
-      mid: null,
-      args: [
-        formatPythonFloat(reading.timestamp),
-        '1',
-        sensor.name,
-        reading.status,
-        sensorValueText(sensor, reading.value),
-      ].map(toBuffer),
-    });
-  }
-
-  // ------------------------------------------------------------------------------------------------------------
-  // Requests
-
-  #handle(client: ClientConnection, req: KatcpMessage): void {
-    let replied = false;
-    const reply = (args: readonly ArgValue[]) => {
-      if (replied) return;
-      replied = true;
-      this.#send(client, { type: 'reply', name: req.name, mid: req.mid, args: args.map(toBuffer) });
-    };
-    const ctx: RequestContext = {
-      client: client.info(),
-      name: req.name,
-      mid: req.mid,
-      inform: (...args) => {
-        if (replied) throw new InvalidStateError(`request ?${req.name} has already been replied to`);
-        this.#send(client, { type: 'inform', name: req.name, mid: req.mid, args: args.map(toBuffer) });
-      },
-      informAll: (...args) => this.massInform(req.name, ...args),
-      get replied() {
-        return replied;
-      },
-    };
-    const entry = this.#requests.get(req.name);
-    if (!entry) {
-      reply(['invalid', `unknown request ${req.name}`]);
-      return;
-    }
-    if (req.args.length > entry.maxArgs) {
-      reply(['fail', `too many arguments for ${req.name}`]);
-      return;
-    }
-    if (req.args.length < entry.minArgs) {
-      reply(['fail', `too few arguments for ${req.name}`]);
-      return;
-    }
-    const fail = (err: unknown) => reply(this.#failure(req.name, err));
-    let result: ReturnType<RequestHandler>;
-    try {
-      result = entry.handler(ctx, ...req.args);
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    if (!isPromise(result)) {
-      try {
-        reply(['ok', ...replyArgs(result)]);
-      } catch (err) {
-        replied = false;
-        fail(err);
-      }
-      return;
-    }
-    client.pending++;
-    result
-      .then((value) => {
-        try {
-          reply(['ok', ...replyArgs(value)]);
-        } catch (err) {
-          replied = false;
-          fail(err);
-        }
-      }, fail)
-      .finally(() => {
-        client.pending--;
-        replied = true; // late informs from the handler now throw
-        this.#pump(client);
-      });
-  }
-
-  /** The reply arguments for a handler's error. */
-  #failure(name: string, err: unknown): ArgValue[] {
-    if (err instanceof InvalidReply) return ['invalid', err.message];
-    if (err instanceof FailReply) return ['fail', err.message];
-    const e = err instanceof Error ? err : new Error(String(err));
-    this.#logger.error({ err: e, request: name }, 'uncaught error in a KATCP request handler');
-    return ['fail', `${e.name}: ${e.message}`];
+    for (const row of this.#versionInfo()) client.write(formatLine('inform', 'version-connect', null, row));
+    const hello = formatLine('inform', 'client-connected', null, [client.address]);
+    for (const c of others) c.write(hello);
   }
 
   #versionInfo(): string[][] {
-    const anyHint = [...this.#requests.values()].some((r) => r.timeoutHint !== undefined);
+    let anyHint = false;
+    for (const r of this.#requests.values()) if (r.timeoutHint !== undefined) anyHint = true;
     const flags = this.#flags ?? `MIB${anyHint ? 'T' : ''}`;
     return [
       ['katcp-protocol', flags ? `5.1-${flags}` : '5.1'],
@@ -727,220 +433,40 @@ export class DeviceServer {
     ];
   }
 
-  /** The sensors `?sensor-list` / `?sensor-value` name: all, one, or `/regex/`; sorted by name. */
-  #matchSensors(pattern: Buffer | undefined): Sensor[] {
-    let matched: Sensor[];
-    if (pattern === undefined) matched = [...this.#sensors.values()];
-    else {
-      const name = pattern.toString('utf8');
-      if (name.length > 1 && name.startsWith('/') && name.endsWith('/')) {
-        let re: RegExp;
-        try {
-          re = new RegExp(name.slice(1, -1));
-        } catch (err) {
-          throw new FailReply((err as Error).message);
-        }
-        matched = [...this.#sensors.values()].filter((s) => re.test(s.name));
-      } else {
-        const s = this.#sensors.get(name);
-        // the wording matters: katcp-python's inspecting client looks for "Unknown sensor"
-        if (!s) throw new FailReply(`Unknown sensor '${name}'`);
-        matched = [s];
+  #halt(): void {
+    if (this.#halted) return;
+    this.#halted = true;
+    // after `!halt ok` is written (the reply follows the handler's synchronous return)
+    queueMicrotask(() => {
+      try {
+        this.#onHalt?.();
+      } catch (err) {
+        this.#logger.error({ err }, 'onHalt threw');
       }
-    }
-    return matched.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      void this.close();
+    });
   }
 
   #addStandardRequests(): void {
-    const std = (name: string, handler: RequestHandler, minArgs: number, maxArgs: number) =>
-      this.#requests.set(name, { description: STANDARD_HELP[name], handler, minArgs, maxArgs });
-
-    std(
-      'help',
-      (ctx, name) => {
-        let rows: [string, string][];
-        if (name === undefined) {
-          rows = this.requests.map((n) => [
-            n,
-            (this.#requests.get(n) as RequestEntry).description.split('\n')[0],
-          ]);
-        } else {
-          const key = name.toString('utf8');
-          const entry = this.#requests.get(key);
-          if (!entry) throw new FailReply(`request ${key} is not known`);
-          rows = [[key, entry.description]];
-        }
-        for (const row of rows) ctx.inform(...row);
-        return [rows.length];
+    const server = this;
+    const entries = standardRequests({
+      clock: this.#clock,
+      requests: this.#requests,
+      sensors: this.#sensors,
+      clients: () => this.#clients,
+      clientOf: (id) => {
+        for (const c of this.#clients) if (c.id === id) return c;
+        return undefined;
       },
-      0,
-      1,
-    );
-    std(
-      'halt',
-      () => {
-        if (!this.#halted) {
-          this.#halted = true;
-          // after `!halt ok` is written (the reply follows this synchronous return)
-          queueMicrotask(() => {
-            try {
-              this.#onHalt?.();
-            } catch (err) {
-              this.#logger.error({ err }, 'onHalt threw');
-            }
-            void this.close();
-          });
-        }
+      versionInfo: () => this.#versionInfo(),
+      get logLevel() {
+        return server.#logLevel;
       },
-      0,
-      0,
-    );
-    std('watchdog', () => {}, 0, 0);
-    std(
-      'version-list',
-      (ctx) => {
-        const rows = this.#versionInfo();
-        for (const row of rows) ctx.inform(...row);
-        return [rows.length];
+      set logLevel(level: KatcpLogLevel) {
+        server.#logLevel = level;
       },
-      0,
-      0,
-    );
-    std(
-      'client-list',
-      (ctx) => {
-        const clients = [...this.#clients];
-        for (const c of clients) ctx.inform(c.address);
-        return [clients.length];
-      },
-      0,
-      0,
-    );
-    std(
-      'log-level',
-      (_ctx, level) => {
-        if (level !== undefined) {
-          const l = level.toString('utf8');
-          if (!(KATCP_LOG_LEVELS as readonly string[]).includes(l)) {
-            throw new FailReply(`'${l}' is not a valid value for LogLevel (${KATCP_LOG_LEVELS.join(', ')})`);
-          }
-          this.#logLevel = l as KatcpLogLevel;
-        }
-        return [this.#logLevel];
-      },
-      0,
-      1,
-    );
-    std(
-      'request-timeout-hint',
-      (ctx, name) => {
-        let rows: [string, string][];
-        if (name === undefined) {
-          rows = this.requests
-            .map((n) => [n, this.#requests.get(n)?.timeoutHint] as const)
-            .filter((r): r is readonly [string, number] => r[1] !== undefined)
-            .map(([n, h]) => [n, formatPythonFloat(h)]);
-        } else {
-          const key = name.toString('utf8');
-          const entry = this.#requests.get(key);
-          if (!entry) throw new FailReply(`request ${key} is not known`);
-          rows = [[key, formatPythonFloat(entry.timeoutHint ?? 0)]];
-        }
-        for (const row of rows) ctx.inform(...row);
-        return [rows.length];
-      },
-      0,
-      1,
-    );
-    std(
-      'sensor-list',
-      (ctx, name) => {
-        const sensors = this.#matchSensors(name);
-        for (const s of sensors) ctx.inform(s.name, s.description, s.units, s.type, ...s.params);
-        return [sensors.length];
-      },
-      0,
-      1,
-    );
-    std(
-      'sensor-value',
-      (ctx, name) => {
-        const sensors = this.#matchSensors(name);
-        for (const s of sensors) {
-          const r = s.reading;
-          ctx.inform(formatPythonFloat(r.timestamp), '1', s.name, r.status, sensorValueText(s, r.value));
-        }
-        return [sensors.length];
-      },
-      0,
-      1,
-    );
-    std(
-      'sensor-sampling',
-      (ctx, nameArg, ...strategyWords) => {
-        const name = nameArg.toString('utf8');
-        const client = this.#clientOf(ctx.client.id);
-        const names = strategyWords.length === 0 ? [name] : name.split(',');
-        const sensors = names.map((n) => {
-          const s = this.#sensors.get(n);
-          if (!s) throw new FailReply(`Unknown sensor '${n}'`);
-          return s;
-        });
-        if (strategyWords.length === 0) {
-          const sampler = client?.samplers.get(sensors[0].name);
-          return [name, ...(sampler ? formatSamplingParameters(sensors[0], sampler.strategy) : ['none'])];
-        }
-        // validate for every sensor first: the bulk form is atomic
-        const strategies = sensors.map((s) => {
-          try {
-            return parseSamplingRequest(s, strategyWords);
-          } catch (err) {
-            if (err instanceof KatcpDecodeError) throw new FailReply(err.message);
-            throw err;
-          }
-        });
-        let params: string[] = ['none'];
-        sensors.forEach((s, i) => {
-          if (!client || client.closed) return;
-          const sampler = createSampler(
-            s,
-            strategies[i],
-            (sensor, reading) => this.#sensorStatus(client, sensor, reading),
-            this.#clock,
-          );
-          client.setSampler(s.name, sampler);
-          params = formatSamplingParameters(s, strategies[i]);
-        });
-        return [name, ...params];
-      },
-      1,
-      Number.POSITIVE_INFINITY,
-    );
+      halt: () => this.#halt(),
+    });
+    for (const [name, entry] of entries) this.#requests.set(name, entry);
   }
-
-  #clientOf(id: number): ClientConnection | undefined {
-    for (const c of this.#clients) if (c.id === id) return c;
-    return undefined;
-  }
-}
-
-function toBuffer(value: ArgValue): Buffer {
-  if (Buffer.isBuffer(value)) return value;
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  if (typeof value === 'number')
-    return Buffer.from(Number.isInteger(value) ? String(value) : formatPythonFloat(value));
-  if (typeof value === 'boolean') return Buffer.from(value ? '1' : '0');
-  if (typeof value === 'bigint') return Buffer.from(value.toString());
-  throw new InvalidArgumentError(`cannot send a ${typeof value} as a KATCP argument`);
-}
-
-/** A handler's return value as reply arguments (a single value is one argument, as aiokatcp). */
-function replyArgs(value: unknown): readonly ArgValue[] {
-  if (value === undefined || value === null) return [];
-  return Array.isArray(value) ? value : [value as ArgValue];
-}
-
-function isPromise<T>(v: unknown): v is Promise<T> {
-  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
 }
