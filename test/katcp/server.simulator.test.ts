@@ -3,6 +3,7 @@
  * (a TestClock here), its requests, and nothing left scheduled after close() or ?halt.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { CancelledError } from '../../src/errors.js';
 import { createKatcpSimulator, type KatcpSimulator } from '../../src/protocols/katcp/sim.js';
 import { TestClock } from '../../src/testing/index.js';
 import { closeAllRawClients, RawClient } from './support/exampleServer.js';
@@ -81,5 +82,54 @@ describe('issue 9 item 4: the KATCP simulator', () => {
     clock.advance(1000);
     expect(sim.counter.value).toBe(before);
     expect(() => createKatcpSimulator({ updateIntervalMs: 0 })).toThrow(/updateIntervalMs/);
+  });
+});
+
+describe('issue 9 item 4: pending requests when the server closes or the client leaves', () => {
+  it('close() with a ?sleep pending: its signal is aborted, its timer cleared, nothing left on the clock', async () => {
+    const { sim, clock, c } = await start();
+    c.send('?sleep[1] 30');
+    await c.request('watchdog', 2); // the sleep has started
+    expect(clock.pending).toBe(2); // the updater and the sleep
+    await sim.close();
+    expect(clock.pending).toBe(0);
+    await c.closed;
+    expect(c.lines.some((l) => l.startsWith('!sleep'))).toBe(false);
+    expect(c.lines.at(-1)).toBe('#disconnect server\\_shutting\\_down');
+  });
+
+  it('a client that leaves with a ?sleep pending: its timer is cleared, the server serves others', async () => {
+    const { sim, clock, c } = await start();
+    const other = await RawClient.connect((sim.address as { port: number }).port);
+    await other.waitForLines(3);
+    c.send('?sleep[1] 30');
+    await c.request('watchdog', 2);
+    expect(clock.pending).toBe(2);
+    c.socket.destroy();
+    await c.closed;
+    await other.request('watchdog', 3); // the server has seen the close by now
+    expect(sim.clients).toHaveLength(1);
+    expect(clock.pending).toBe(1); // only the updater
+  });
+
+  it('a handler sees ctx.signal aborted with a CancelledError on close(), and its late reply goes nowhere', async () => {
+    const { sim, c } = await start();
+    const reasons: unknown[] = [];
+    sim.addRequest('wait', 'Wait for the server to close', (ctx) => {
+      return new Promise<string[]>((resolve) => {
+        ctx.signal.addEventListener('abort', () => {
+          reasons.push(ctx.signal.reason);
+          resolve(['too late']);
+        });
+      });
+    });
+    await c.waitFor((l) => l === '#interface-changed request wait added');
+    c.send('?wait[1]');
+    await c.request('watchdog', 2);
+    await sim.close();
+    await c.closed;
+    expect(reasons).toHaveLength(1);
+    expect(reasons[0]).toBeInstanceOf(CancelledError);
+    expect(c.lines.some((l) => l.startsWith('!wait'))).toBe(false);
   });
 });

@@ -133,7 +133,7 @@ export class KatcpSimulator extends DeviceServer {
     this.addRequest(
       'sleep',
       'Reply after the given number of seconds',
-      (_ctx, seconds) => {
+      (ctx, seconds) => {
         let s: number;
         try {
           s = decodeFloat(seconds);
@@ -141,7 +141,19 @@ export class KatcpSimulator extends DeviceServer {
           throw new FailReply((err as Error).message);
         }
         if (!(Number.isFinite(s) && s >= 0)) throw new FailReply(`seconds must be >= 0, got ${seconds}`);
-        return new Promise<void>((resolve) => this.#clock.setTimeout(resolve, s * 1000));
+        // the timer goes when the client leaves or the server closes (ctx.signal), so nothing stays scheduled
+        const signal = ctx.signal;
+        return new Promise<void>((resolve, reject) => {
+          const timer = this.#clock.setTimeout(() => {
+            signal.removeEventListener('abort', onAbort);
+            resolve();
+          }, s * 1000);
+          const onAbort = () => {
+            this.#clock.clearTimeout(timer);
+            reject(signal.reason);
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+        });
       },
       { minArgs: 1, maxArgs: 1, timeoutHint: 60 },
     );
