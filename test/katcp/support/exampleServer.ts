@@ -62,10 +62,22 @@ export function createExampleServer(options: ExampleServerOptions = {}): Example
   server.addRequest(
     'sleep',
     'Sleep for some amount of time',
-    (_ctx, time) => {
+    (ctx, time) => {
       const seconds = decodeFloat(time);
       const c = clock ?? { setTimeout, clearTimeout, now: () => performance.now() };
-      return new Promise<void>((resolve) => c.setTimeout(resolve, seconds * 1000));
+      // the timer goes when the client leaves or the server closes, so nothing stays scheduled
+      const signal = ctx.signal;
+      return new Promise<void>((resolve, reject) => {
+        const timer = c.setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, seconds * 1000);
+        const onAbort = () => {
+          c.clearTimeout(timer);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
     },
     { minArgs: 1, maxArgs: 1 },
   );
