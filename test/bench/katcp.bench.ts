@@ -7,6 +7,7 @@
  * sequential, 17k-19k/s pipelined. Targets: >= 20k/s sequential, >= 50k/s pipelined, >= 100k sensor updates/s.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { KatcpClient } from '../../src/protocols/katcp/client.js';
 import { InspectingClient } from '../../src/protocols/katcp/inspectingClient.js';
@@ -18,8 +19,8 @@ function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-async function startServer(): Promise<{ child: ChildProcess; port: number }> {
-  const script = fileURLToPath(new URL('./katcpServer.js', import.meta.url));
+async function startServer(name = 'katcpServer'): Promise<{ child: ChildProcess; port: number }> {
+  const script = fileURLToPath(new URL(`./${name}.js`, import.meta.url));
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -38,6 +39,35 @@ async function stopServer(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;
+}
+
+/**
+ * The ceiling of any sequential request/reply rate here: bare Node sockets, one `?watchdog\n` echoed back at a time
+ * by a server in another process, for `ms` (no KATCP at all).
+ */
+async function rawRoundTrips(ms: number): Promise<number> {
+  const { child, port } = await startServer('echoServer');
+  try {
+    const socket = connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const line = Buffer.from('?watchdog\n');
+    let n = 0;
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      socket.on('data', () => {
+        n++;
+        if (performance.now() - t0 >= ms) resolve();
+        else socket.write(line);
+      });
+      socket.write(line);
+    });
+    const rate = n / ((performance.now() - t0) / 1000);
+    socket.destroy();
+    return rate;
+  } finally {
+    await stopServer(child);
+  }
 }
 
 /** Sequential `?watchdog` for `ms`: one request in flight at a time. */
@@ -103,7 +133,9 @@ async function withPeers<T>(fn: (client: KatcpClient, ic: InspectingClient) => P
 }
 
 export async function katcpRows(): Promise<Row[]> {
-  return withPeers(async (client, ic) => {
+  await rawRoundTrips(500); // warm-up
+  const raw = await rawRoundTrips(3000);
+  const rows = await withPeers(async (client, ic): Promise<Row[]> => {
     await sequential(client, 500); // warm-up
     const seq = await sequential(client, 3000);
     await pipelined(client, 5000, 2); // warm-up
@@ -122,6 +154,10 @@ export async function katcpRows(): Promise<Row[]> {
       ],
     ];
   });
+  return [
+    ['raw TCP round trips, two processes, no KATCP (ceiling of sequential)', `${fmt(raw)} /s`, ''],
+    ...rows,
+  ];
 }
 
 /** The three workloads in a loop for `seconds`, heap (after GC) sampled every 10 s. */

@@ -119,6 +119,8 @@ describe('the packed tarball (issue 8 item 12)', () => {
       'dist/src/cli/main.js',
       'dist/src/protocols/tango/index.js',
       'dist/src/protocols/tango/index.d.ts',
+      'dist/src/protocols/katcp/index.js',
+      'dist/src/protocols/katcp/index.d.ts',
       'dist/src/testing/index.js',
       'dist/src/testing/index.d.ts',
       'visualizations/inspector/index.html',
@@ -167,13 +169,14 @@ describe('the packed tarball (issue 8 item 12)', () => {
     expect(dangling).toEqual([]);
   });
 
-  it("issue 8 item 12: a scratch project installs the tarball and type-checks against 'orrery', 'orrery/testing' and 'orrery/tango'", () => {
+  it("issue 8 item 12: a scratch project installs the tarball and type-checks against 'orrery', 'orrery/testing', 'orrery/tango' and 'orrery/katcp'", () => {
     writeFileSync(
       join(consumer, 'consumer.ts'),
       `import { createMachine } from 'xstate';
 import { createSystem, InvalidArgumentError, renderStatechart, Status, type StatechartFormat } from 'orrery';
 import { TestClock, transitionCoverage } from 'orrery/testing';
 import { invokeLrc, type LrcUpdate, ResultCode, SkaDeviceSimulator } from 'orrery/tango';
+import { DeviceServer, InspectingClient, KatcpClient, Sensor, type SensorStatus } from 'orrery/katcp';
 
 const shutter = createMachine({ id: 'shutter', initial: 'closed', states: { closed: { on: { OPEN: 'open' } }, open: {} } });
 const clock = new TestClock();
@@ -187,6 +190,13 @@ export const ok: number = ResultCode.OK;
 export const updates = (u: LrcUpdate) => u.status;
 export const call: typeof invokeLrc = invokeLrc;
 export const code: string = new InvalidArgumentError('x').code;
+export const katcpServer = new DeviceServer({ clock });
+katcpServer.addSensor(new Sensor({ name: 'temp', type: 'float' }));
+export const katcp: typeof KatcpClient.connect = KatcpClient.connect;
+export const inspecting = (port: number) => new InspectingClient('127.0.0.1', port, { system });
+export const nominal: SensorStatus = 'nominal';
+// @ts-expect-error a sensor status is one of KATCP's words
+export const bogus: SensorStatus = 'green';
 // the types are real, not any:
 // @ts-expect-error timeout is a number of milliseconds
 new Status({ system, timeout: '5s' });
