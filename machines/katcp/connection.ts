@@ -115,6 +115,22 @@ type Ev<T extends KatcpConnectionEvent['type']> = Extract<KatcpConnectionEvent, 
 const resetByPeer = () => new ConnectionResetError('Connection reset by peer');
 const closedByClient = () => new BrokenPipeError('Connection closed by client');
 
+/** What ends a negotiating or connected connection (the same in both, as in aiokatcp's `_set_state`). */
+const endsALiveConnection = {
+  'TRANSPORT.PROTOCOL_ERROR': { target: 'disconnecting', actions: 'recordProtocolError' },
+  'TRANSPORT.DISCONNECT': { target: 'disconnecting', actions: 'recordDisconnect' },
+  'TRANSPORT.EOF': { target: 'disconnecting', actions: 'recordEof' },
+  CLOSE: { target: 'disconnecting', actions: 'recordClose' },
+  'TRANSPORT.CLOSED': [
+    {
+      guard: 'reconnects',
+      target: '#katcpConnection.sleeping',
+      actions: ['recordLost', 'scheduleReconnect'],
+    },
+    { target: '#katcpConnection.closed', actions: 'recordLost' },
+  ],
+} as const;
+
 export const katcpConnectionMachine = setup({
   types: {
     context: {} as KatcpConnectionContext,
@@ -222,35 +238,13 @@ export const katcpConnectionMachine = setup({
           entry: { type: 'enterState', params: { state: 'negotiating' } },
           on: {
             'TRANSPORT.VERSION': { target: 'connected', actions: 'recordVersion' },
-            'TRANSPORT.PROTOCOL_ERROR': { target: 'disconnecting', actions: 'recordProtocolError' },
-            'TRANSPORT.DISCONNECT': { target: 'disconnecting', actions: 'recordDisconnect' },
-            'TRANSPORT.EOF': { target: 'disconnecting', actions: 'recordEof' },
-            CLOSE: { target: 'disconnecting', actions: 'recordClose' },
-            'TRANSPORT.CLOSED': [
-              {
-                guard: 'reconnects',
-                target: '#katcpConnection.sleeping',
-                actions: ['recordLost', 'scheduleReconnect'],
-              },
-              { target: '#katcpConnection.closed', actions: 'recordLost' },
-            ],
+            ...endsALiveConnection,
           },
         },
         connected: {
           entry: { type: 'enterState', params: { state: 'connected' } },
           on: {
-            'TRANSPORT.PROTOCOL_ERROR': { target: 'disconnecting', actions: 'recordProtocolError' },
-            'TRANSPORT.DISCONNECT': { target: 'disconnecting', actions: 'recordDisconnect' },
-            'TRANSPORT.EOF': { target: 'disconnecting', actions: 'recordEof' },
-            CLOSE: { target: 'disconnecting', actions: 'recordClose' },
-            'TRANSPORT.CLOSED': [
-              {
-                guard: 'reconnects',
-                target: '#katcpConnection.sleeping',
-                actions: ['recordLost', 'scheduleReconnect'],
-              },
-              { target: '#katcpConnection.closed', actions: 'recordLost' },
-            ],
+            ...endsALiveConnection,
           },
         },
         disconnecting: {

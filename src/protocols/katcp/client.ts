@@ -96,6 +96,17 @@ function safely(logger: () => Logger, what: string, fn: () => void): void {
   }
 }
 
+/** A client's host, port and options argument: InvalidArgumentError unless a host, a TCP port and an object. */
+export function checkEndpoint(host: unknown, port: unknown, options: unknown): void {
+  if (typeof host !== 'string' || host === '')
+    throw new InvalidArgumentError('host must be a non-empty string');
+  if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535) {
+    throw new InvalidArgumentError(`port must be an integer in 0..65535, got ${String(port)}`);
+  }
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentError('options must be an object');
+}
+
 export class KatcpClient {
   readonly host: string;
   readonly port: number;
@@ -122,13 +133,7 @@ export class KatcpClient {
 
   /** Starts connecting at once (every option is checked first: InvalidArgumentError). */
   constructor(host: string, port: number, options: KatcpClientOptions = {}) {
-    if (typeof host !== 'string' || host === '')
-      throw new InvalidArgumentError('host must be a non-empty string');
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new InvalidArgumentError(`port must be an integer in 0..65535, got ${String(port)}`);
-    }
-    if (options === null || typeof options !== 'object')
-      throw new InvalidArgumentError('options must be an object');
+    checkEndpoint(host, port, options);
     const timeout = checkDuration('requestTimeout', options.requestTimeout, false);
     if (options.random !== undefined && typeof options.random !== 'function') {
       throw new InvalidArgumentError('random must be a function');

@@ -2,12 +2,14 @@
  * The options of an `InspectingClient` and the argument checks of its API: everything a caller passes is checked
  * here before anything is created or sent, and bad input throws `InvalidArgumentError`. Durations are milliseconds.
  */
+
 import { checkDuration } from '../../../machines/core/duration.js';
 import type { RequestInfo, SensorInfo } from '../../../machines/katcp/inspectingClient.js';
 import { checkSignal } from '../../api/lifecycle.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import type { OrrerySystem } from '../../engine/system.js';
 import { InvalidArgumentError } from '../../errors.js';
+import { checkEndpoint } from './client.js';
 import type { KatcpRequest } from './modelObjects.js';
 import type { Sensor } from './sensor.js';
 import type { StateCallback } from './stateCallbacks.js';
@@ -56,13 +58,7 @@ export interface InspectingClientOptions {
 
 /** Check the constructor's arguments (the options' types and ranges; the system is checked by the caller). */
 export function checkClientOptions(host: string, port: number, options: InspectingClientOptions): void {
-  if (typeof host !== 'string' || host === '')
-    throw new InvalidArgumentError('host must be a non-empty string');
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new InvalidArgumentError(`port must be an integer in 0..65535, got ${String(port)}`);
-  }
-  if (options === null || typeof options !== 'object')
-    throw new InvalidArgumentError('options must be an object');
+  checkEndpoint(host, port, options);
   checkDuration('requestTimeout', options.requestTimeout, true);
   checkDuration('syncTimeout', options.syncTimeout, true);
   checkDuration('initialResyncDelay', options.initialResyncDelay, true);

@@ -27,6 +27,7 @@ import {
   decodeFloat,
   decodeInt,
   formatSensorValue,
+  formatStrategy,
   type SamplingStrategy,
   type SensorValue,
   STRATEGIES,
@@ -136,21 +137,7 @@ export function parseSamplingRequest(sensor: Sensor, words: readonly Buffer[]): 
  * durations as Python floats (`event-rate 0.1 1.0`), the difference in the sensor's type (`differential 2`).
  */
 export function formatSamplingParameters(sensor: Sensor, s: SamplingStrategy): string[] {
-  const diff = (d: number) => (sensor.type === 'integer' ? String(d) : formatPythonFloat(d));
-  switch (s.strategy) {
-    case 'none':
-    case 'auto':
-    case 'event':
-      return [s.strategy];
-    case 'period':
-      return [s.strategy, formatPythonFloat(s.period)];
-    case 'differential':
-      return [s.strategy, diff(s.difference)];
-    case 'event-rate':
-      return [s.strategy, formatPythonFloat(s.shortest), formatPythonFloat(s.longest)];
-    case 'differential-rate':
-      return [s.strategy, diff(s.difference), formatPythonFloat(s.shortest), formatPythonFloat(s.longest)];
-  }
+  return formatStrategy(s, formatPythonFloat, sensor.type === 'integer' ? String : formatPythonFloat);
 }
 
 function sameValue(a: SensorValue | undefined, b: SensorValue): boolean {

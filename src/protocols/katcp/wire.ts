@@ -267,21 +267,29 @@ export function parseStrategy(
   }
 }
 
-/** A strategy as its words on the wire: `['event-rate', '0.1', '1.0']`. */
-export function formatStrategy(s: SamplingStrategy): string[] {
+/**
+ * A strategy as its words on the wire: `['event-rate', '0.1', '1']`. `duration` writes the periods (default
+ * `formatFloat`), `difference` the differential's threshold (default `duration`): the server passes Python's float
+ * spelling and the sensor's own type, as aiokatcp echoes them.
+ */
+export function formatStrategy(
+  s: SamplingStrategy,
+  duration: (seconds: number) => string = formatFloat,
+  difference: (value: number) => string = duration,
+): string[] {
   switch (s.strategy) {
     case 'none':
     case 'auto':
     case 'event':
       return [s.strategy];
     case 'period':
-      return [s.strategy, formatFloat(s.period)];
+      return [s.strategy, duration(s.period)];
     case 'differential':
-      return [s.strategy, formatFloat(s.difference)];
+      return [s.strategy, difference(s.difference)];
     case 'event-rate':
-      return [s.strategy, formatFloat(s.shortest), formatFloat(s.longest)];
+      return [s.strategy, duration(s.shortest), duration(s.longest)];
     case 'differential-rate':
-      return [s.strategy, formatFloat(s.difference), formatFloat(s.shortest), formatFloat(s.longest)];
+      return [s.strategy, difference(s.difference), duration(s.shortest), duration(s.longest)];
   }
 }
 
