@@ -26,8 +26,7 @@ const commands: Record<
     load: async () => (await import('./katcp.js')).katcpCommand,
   },
   'katcp-sim': {
-    summary:
-      'run a KATCP device simulator with changing sensors: orrery katcp-sim [--port N] [--host H]',
+    summary: 'run a KATCP device simulator with changing sensors: orrery katcp-sim [--port N] [--host H]',
     load: async () => (await import('./katcpSim.js')).katcpSimCommand,
   },
 };

@@ -66,15 +66,17 @@ function listTable(rows) {
   return el(
     'table',
     { class: 'view-list' },
-    ...rows.slice(0, 50).map((r) =>
-      el(
-        'tr',
-        { dataset: { name: String(r?.name ?? '') } },
-        el('td', {}, String(r?.name ?? '')),
-        el('td', { class: `status ${String(r?.status ?? '')}` }, String(r?.status ?? '')),
-        el('td', { class: 'data' }, shown(r?.value ?? '')),
+    ...rows
+      .slice(0, 50)
+      .map((r) =>
+        el(
+          'tr',
+          { dataset: { name: String(r?.name ?? '') } },
+          el('td', {}, String(r?.name ?? '')),
+          el('td', { class: `status ${String(r?.status ?? '')}` }, String(r?.status ?? '')),
+          el('td', { class: 'data' }, shown(r?.value ?? '')),
+        ),
       ),
-    ),
   );
 }
 
