@@ -299,6 +299,16 @@ describe('issue 9 item 1: wire decoder properties', () => {
         )
         .map(([s, p]) => [s, ...p]),
       fc.array(anyArg.map(String), { maxLength: 4 }),
+      // well-formed ones too, so every run sees several strategies parsed (the guard below stays deterministic)
+      fc.constantFrom(
+        ['none'],
+        ['auto'],
+        ['event'],
+        ['period', '0.5'],
+        ['differential', '2'],
+        ['event-rate', '0.1', '1'],
+        ['differential-rate', '1', '0.1', '10'],
+      ),
     );
     const outcomes = new Set<string>();
     fc.assert(
