@@ -9,8 +9,27 @@
  * - `Actor#logic`, a machine's `id`: what an actor runs and its name; `Actor#_parent`: its parent.
  * - `Actor#logger` and the `logger` option: the function XState's `log()` action calls; per actor when given.
  * - the `_transitions` of a `@xstate.microstep` inspection event: the transition definitions it took.
+ * - built-in action objects (`assign`, `raise`, `emit`, `cancel`, `log`, ...): functions whose hidden `resolve`
+ *   tells them apart from custom actions, with their arguments in hidden fields (`assignment`, `event`, `id`,
+ *   `delay`, `sendId`, `value`, `label`) and their kind in `type` (the compiled runner reads them).
+ * - built-in guards (`not`, `and`, `or`, `stateIn`): functions whose hidden `check` tells them apart, with their
+ *   operands in `guards`.
+ * - `system.getSnapshot()._scheduledEvents`: the delayed events an actor system has armed (the differential test).
  */
-import { type Actor, type AnyActorLogic, type AnyActorRef, createActor } from 'xstate';
+import {
+  type Actor,
+  type AnyActorLogic,
+  type AnyActorRef,
+  and,
+  assign,
+  cancel,
+  createActor,
+  emit,
+  log,
+  not,
+  or,
+  raise,
+} from 'xstate';
 
 /** The function XState's `log()` action calls with its label and value. */
 export type XStateLogFunction = (...args: unknown[]) => void;
@@ -88,4 +107,96 @@ export function createChildActor(
     input: options.input,
     ...(factory ? { logger: actorLogger(factory, options.id, logicId(options.logic)) } : {}),
   } as never);
+}
+
+/** What an action object is, as the compiled runner needs to know it (see `describeAction`). */
+export type ActionDescription =
+  | { kind: 'custom' }
+  | { kind: 'assign'; assignment: unknown }
+  | { kind: 'raise'; event: unknown; id: unknown; delay: unknown }
+  | { kind: 'emit'; event: unknown }
+  | { kind: 'cancel'; sendId: unknown }
+  | { kind: 'log'; value: unknown; label: unknown }
+  /** Any other XState built-in (sendTo, spawnChild, stopChild, enqueueActions, ...), by its `type`. */
+  | { kind: 'builtin'; type: string };
+
+type Hidden = Record<string, unknown>;
+const hiddenOf = (f: unknown): Hidden => f as Hidden;
+const RESOLVE = {
+  assign: hiddenOf(assign({})).resolve,
+  raise: hiddenOf(raise({ type: 'x' })).resolve,
+  emit: hiddenOf(emit({ type: 'x' })).resolve,
+  cancel: hiddenOf(cancel('x')).resolve,
+  log: hiddenOf(log('x')).resolve,
+};
+
+/**
+ * Tells an action (the function in a state node's `entry`/`exit`, a transition's `actions`, or a machine's
+ * `implementations.actions`) apart: a custom action (a plain function XState calls with `({context, event, self,
+ * system}, params)`) or one of XState's built-ins with the arguments it was created with.
+ */
+export function describeAction(action: unknown): ActionDescription {
+  if (typeof action !== 'function' || !('resolve' in action)) return { kind: 'custom' };
+  const a = hiddenOf(action);
+  switch (a.resolve) {
+    case RESOLVE.assign:
+      return { kind: 'assign', assignment: a.assignment };
+    case RESOLVE.raise:
+      return { kind: 'raise', event: a.event, id: a.id, delay: a.delay };
+    case RESOLVE.emit:
+      return { kind: 'emit', event: a.event };
+    case RESOLVE.cancel:
+      return { kind: 'cancel', sendId: a.sendId };
+    case RESOLVE.log:
+      return { kind: 'log', value: a.value, label: a.label };
+    default:
+      return { kind: 'builtin', type: String(a.type) };
+  }
+}
+
+/** What a guard function is (see `describeGuard`). */
+export type GuardDescription =
+  | { kind: 'function' }
+  | { kind: 'not' | 'and' | 'or'; guards: readonly unknown[] }
+  /** `stateIn` or any other XState built-in guard. */
+  | { kind: 'builtin' };
+
+const CHECK = {
+  not: hiddenOf(not('x')).check,
+  and: hiddenOf(and(['x'])).check,
+  or: hiddenOf(or(['x'])).check,
+};
+
+/**
+ * Tells a guard function apart: a plain function XState calls with `({context, event}, params)`, or the built-in
+ * `not`/`and`/`or` with their operand guards (references as written: names, `{type, params}` or functions).
+ */
+export function describeGuard(guard: unknown): GuardDescription {
+  if (typeof guard !== 'function' || !('check' in guard)) return { kind: 'function' };
+  const g = hiddenOf(guard);
+  const guards = Array.isArray(g.guards) ? (g.guards as unknown[]) : [];
+  if (g.check === CHECK.not) return { kind: 'not', guards };
+  if (g.check === CHECK.and) return { kind: 'and', guards };
+  if (g.check === CHECK.or) return { kind: 'or', guards };
+  return { kind: 'builtin' };
+}
+
+/** One delayed event an actor has armed: its scheduling id, the event and the delay it was armed with. */
+export interface ScheduledEvent {
+  id: string;
+  event: { type: string };
+  delay: number;
+}
+
+/** The delayed events `actor` has armed and not yet delivered or cancelled (`after` timers, delayed sends). */
+export function scheduledEventsOf(actor: AnyActorRef): ScheduledEvent[] {
+  const snapshot = (
+    actor.system as unknown as { getSnapshot(): { _scheduledEvents?: Record<string, Hidden> } }
+  ).getSnapshot();
+  const out: ScheduledEvent[] = [];
+  for (const entry of Object.values(snapshot._scheduledEvents ?? {})) {
+    if (entry.source !== actor) continue;
+    out.push({ id: String(entry.id), event: entry.event as { type: string }, delay: entry.delay as number });
+  }
+  return out;
 }

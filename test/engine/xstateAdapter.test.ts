@@ -3,15 +3,33 @@
  * what each adapter function relies on, so an XState upgrade that changes one fails here, not in the product.
  */
 import { describe, expect, it } from 'vitest';
-import { createActor, fromCallback, log, setup } from 'xstate';
+import {
+  and,
+  assign,
+  cancel,
+  createActor,
+  emit,
+  enqueueActions,
+  fromCallback,
+  log,
+  not,
+  or,
+  raise,
+  sendTo,
+  setup,
+  stateIn,
+} from 'xstate';
 import {
   actorLogger,
   createChildActor,
+  describeAction,
+  describeGuard,
   logFactoryOf,
   logicId,
   logicOf,
   microstepTransitions,
   parentOf,
+  scheduledEventsOf,
   stopActor,
 } from '../../machines/core/xstateAdapter.js';
 
@@ -99,5 +117,68 @@ describe('xstateAdapter', () => {
     // without a factory, XState's own default logger is used
     const plain = createActor(parentMachine);
     expect(logFactoryOf(plain)).toBeUndefined();
+  });
+
+  it('issue 10 item 2: describeAction tells custom actions from built-ins and reads their arguments', () => {
+    const custom = () => {};
+    expect(describeAction(custom)).toEqual({ kind: 'custom' });
+    const assignment = { n: 1 };
+    expect(describeAction(assign(assignment))).toEqual({ kind: 'assign', assignment });
+    const ev = { type: 'X' };
+    expect(describeAction(raise(ev))).toEqual({ kind: 'raise', event: ev, id: undefined, delay: undefined });
+    expect(describeAction(raise(ev, { id: 'r', delay: 5 }))).toEqual({
+      kind: 'raise',
+      event: ev,
+      id: 'r',
+      delay: 5,
+    });
+    expect(describeAction(emit(ev))).toEqual({ kind: 'emit', event: ev });
+    expect(describeAction(cancel('r'))).toEqual({ kind: 'cancel', sendId: 'r' });
+    expect(describeAction(log('v', 'label'))).toEqual({ kind: 'log', value: 'v', label: 'label' });
+    expect(describeAction(sendTo('a', ev))).toEqual({ kind: 'builtin', type: 'xstate.sendTo' });
+    expect(describeAction(enqueueActions(() => {}))).toEqual({
+      kind: 'builtin',
+      type: 'xstate.enqueueActions',
+    });
+  });
+
+  it("issue 10 item 2: after delays are XState's own delayed raise in entry and cancel in exit", () => {
+    const m = setup({}).createMachine({
+      id: 'm',
+      initial: 'a',
+      states: { a: { after: { 10: 'b' } }, b: {} },
+    });
+    const a = m.root.states.a;
+    expect(describeAction(a.entry[0])).toEqual({
+      kind: 'raise',
+      event: { type: 'xstate.after.10.m.a' },
+      id: 'xstate.after.10.m.a',
+      delay: 10,
+    });
+    expect(describeAction(a.exit[0])).toEqual({ kind: 'cancel', sendId: 'xstate.after.10.m.a' });
+  });
+
+  it('issue 10 item 2: describeGuard tells functions from not/and/or (with their operands) and other built-ins', () => {
+    const g = () => true;
+    expect(describeGuard(g)).toEqual({ kind: 'function' });
+    expect(describeGuard(not('x'))).toEqual({ kind: 'not', guards: ['x'] });
+    expect(describeGuard(and(['x', g]))).toEqual({ kind: 'and', guards: ['x', g] });
+    expect(describeGuard(or([{ type: 'y' }]))).toEqual({ kind: 'or', guards: [{ type: 'y' }] });
+    expect(describeGuard(stateIn('#a'))).toEqual({ kind: 'builtin' });
+  });
+
+  it('issue 10 item 3: scheduledEventsOf lists the delayed events an actor armed, until they are cancelled', () => {
+    const m = setup({}).createMachine({
+      id: 'sched',
+      initial: 'a',
+      states: { a: { after: { 100: 'b' }, on: { GO: 'b' } }, b: {} },
+    });
+    const actor = createActor(m).start();
+    expect(scheduledEventsOf(actor)).toEqual([
+      { id: 'xstate.after.100.sched.a', event: { type: 'xstate.after.100.sched.a' }, delay: 100 },
+    ]);
+    actor.send({ type: 'GO' });
+    expect(scheduledEventsOf(actor)).toEqual([]);
+    actor.stop();
   });
 });

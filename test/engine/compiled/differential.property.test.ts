@@ -1,0 +1,250 @@
+/**
+ * issue 10 item 3: the differential test, the compiled runner's gate. For every compiled machine (statusMachine and
+ * the fixtures that exercise every supported feature), fast-check draws an input and a sequence of events and
+ * clock advances; XState's interpreter (`createActor` on a TestClock) and the compiled runner (on a second
+ * TestClock, through a host written here) run it side by side, compared after EVERY step: state value, status,
+ * tags, context, output, error (class and message), the armed delays (event type and due time), emitted events,
+ * log() calls, custom action calls and the sequence of transitions taken (source, event, targets).
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type AnyActorRef, type AnyStateMachine, createActor, type EventObject } from 'xstate';
+import { statusMachine } from '../../../machines/core/status.js';
+import { microstepTransitions, scheduledEventsOf } from '../../../machines/core/xstateAdapter.js';
+import {
+  CompiledMachine,
+  compileMachine,
+  type Lifecycle,
+  type LifecycleHost,
+  startLifecycle,
+} from '../../../src/engine/compiled/index.js';
+import { TestClock } from '../../../src/testing/testClock.js';
+import { type TransitionCoverage, transitionCoverage } from '../../../src/testing/transitionCoverage.js';
+import { propertyRuns } from '../../support/propertyRuns.js';
+import { type Fixture, fixtures, useSink } from './fixtures.js';
+
+type Step = EventObject | { advance: number };
+
+interface Armed {
+  type: string;
+  at: number;
+}
+
+const describeTransition = (t: unknown): string => {
+  const d = t as { source: { id: string }; eventType: string | null; target?: { id: string }[] };
+  return `${d.source.id}:${d.eventType}->${d.target?.map((n) => n.id).join(',') ?? ''}`;
+};
+
+/** XState's side: an actor on a TestClock whose timers are paired with the delayed events XState armed. */
+class XStateSide {
+  readonly clock = new TestClock();
+  readonly armed = new Map<unknown, Armed>();
+  readonly emitted: unknown[] = [];
+  readonly logs: unknown[][] = [];
+  readonly micro: string[] = [];
+  readonly sink: unknown[] = [];
+  actor!: AnyActorRef;
+
+  constructor(machine: AnyStateMachine, id: string, input: unknown, coverage?: TransitionCoverage) {
+    const self = this;
+    const clock = {
+      setTimeout(fn: () => void, ms: number) {
+        const at = self.clock.now() + (ms > 0 ? ms : 0);
+        let timer: unknown;
+        const id = self.clock.setTimeout(() => {
+          self.armed.delete(timer);
+          fn();
+        }, ms);
+        timer = id;
+        if (ms !== Number.POSITIVE_INFINITY) {
+          const known = new Set([...self.armed.values()].map((a) => a.type));
+          const fresh = scheduledEventsOf(self.actor).find((e) => !known.has(e.event.type));
+          self.armed.set(id, { type: fresh?.event.type ?? '?', at });
+        }
+        return id;
+      },
+      clearTimeout(id: unknown) {
+        self.clock.clearTimeout(id);
+        self.armed.delete(id);
+      },
+    };
+    useSink(this.sink);
+    this.actor = createActor(machine, {
+      id,
+      input,
+      clock,
+      logger: (...args: unknown[]) => this.logs.push(args),
+      inspect: (ev) => {
+        coverage?.inspect(ev);
+        if (ev.type !== '@xstate.microstep' || ev.actorRef.id !== id) return;
+        this.micro.push(`${ev.event.type}|${microstepTransitions(ev).map(describeTransition).join(';')}`);
+      },
+    } as never);
+    this.actor.on('*', (e: unknown) => this.emitted.push(e));
+    this.actor.subscribe({ error: () => {} });
+    this.actor.start();
+  }
+
+  step(s: Step): void {
+    useSink(this.sink);
+    if ('advance' in s) this.clock.advance(s.advance);
+    else this.actor.send(s);
+  }
+}
+
+/** The runner's side: a lifecycle whose host arms its delays on a second TestClock. */
+class RunnerSide implements LifecycleHost {
+  readonly clock = new TestClock();
+  readonly armed = new Set<{ id: unknown; type: string; at: number }>();
+  readonly emitted: unknown[] = [];
+  readonly logs: unknown[][] = [];
+  readonly micro: string[] = [];
+  readonly sink: unknown[] = [];
+  readonly lc: Lifecycle;
+
+  constructor(compiled: CompiledMachine, id: string, input: unknown) {
+    useSink(this.sink);
+    this.lc = startLifecycle(compiled, {
+      id,
+      input,
+      host: this,
+      onEmit: (_lc, e) => this.emitted.push(e),
+      observer: {
+        event: () => {},
+        snapshot: () => {},
+        microstep: (_lc, event, transitions) =>
+          this.micro.push(`${event.type}|${transitions.map(describeTransition).join(';')}`),
+      },
+    });
+  }
+
+  schedule(lc: Lifecycle, ms: number, event: EventObject): unknown {
+    if (ms === Number.POSITIVE_INFINITY) return null;
+    const timer = { id: undefined as unknown, type: event.type, at: this.clock.now() + (ms > 0 ? ms : 0) };
+    timer.id = this.clock.setTimeout(() => {
+      this.armed.delete(timer);
+      lc.fire(event);
+    }, ms);
+    this.armed.add(timer);
+    return timer;
+  }
+
+  cancel(handle: unknown): void {
+    const timer = handle as { id: unknown } | null;
+    if (!timer) return;
+    this.clock.clearTimeout(timer.id);
+    this.armed.delete(timer as never);
+  }
+
+  log(_lc: Lifecycle, args: unknown[]): void {
+    this.logs.push(args);
+  }
+
+  step(s: Step): void {
+    useSink(this.sink);
+    if ('advance' in s) this.clock.advance(s.advance);
+    else this.lc.send(s);
+  }
+}
+
+const sortArmed = (armed: Iterable<Armed>) =>
+  [...armed].map((a) => `${a.type}@${a.at}`).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+
+function errorShape(err: unknown): unknown {
+  if (err instanceof Error) return { class: err.constructor.name, name: err.name, message: err.message };
+  return err;
+}
+
+function compare(x: XStateSide, r: RunnerSide, where: string): void {
+  const snap = x.actor.getSnapshot();
+  const lc = r.lc;
+  const at = `${where}`;
+  expect(lc.status, at).toBe(snap.status);
+  expect(lc.value, at).toEqual(snap.value);
+  expect([...lc.snapshot().tags].sort(), at).toEqual([...(snap.tags ?? [])].sort());
+  expect(lc.context, at).toEqual(snap.context);
+  expect(lc.output, at).toEqual(snap.output);
+  expect(errorShape(lc.error), at).toEqual(errorShape(snap.error));
+  expect(sortArmed(r.armed), at).toEqual(sortArmed(x.armed.values()));
+  expect(r.micro, at).toEqual(x.micro);
+  expect(r.emitted, at).toEqual(x.emitted);
+  expect(r.logs, at).toEqual(x.logs);
+  expect(r.sink, at).toEqual(x.sink);
+}
+
+/** Runs one input and walk on both sides, comparing after every step. */
+function runDifferential(
+  machine: AnyStateMachine,
+  input: unknown,
+  steps: readonly Step[],
+  coverage?: TransitionCoverage,
+): void {
+  const compiled = compileMachine(machine);
+  if (!(compiled instanceof CompiledMachine))
+    throw new Error(`${machine.id} is refused: ${compiled.refused}`);
+  const id = 'lc-1';
+  const x = new XStateSide(machine, id, input, coverage);
+  const r = new RunnerSide(compiled, id, input);
+  compare(x, r, 'start');
+  steps.forEach((s, i) => {
+    x.step(s);
+    r.step(s);
+    compare(x, r, `step ${i}: ${JSON.stringify(s)}`);
+  });
+}
+
+const statusFixture: Fixture = {
+  name: 'status',
+  machine: statusMachine,
+  events: fc.oneof(
+    fc.constant({ type: 'FINISH' }),
+    fc.nat(9).map((k) => ({ type: 'FAIL', error: new Error(`fail ${k}`) })),
+    fc.nat(9).map((k) => ({ type: 'CANCEL', error: new RangeError(`cancel ${k}`) })),
+    fc.nat(100).map((current) => ({ type: 'PROGRESS', update: { current } })),
+  ),
+  input: fc.record(
+    {
+      timeout: fc.oneof(
+        fc.constant(null),
+        fc.integer({ min: 0, max: 200 }),
+        fc.constant(Number.POSITIVE_INFINITY),
+      ),
+      settleTime: fc.oneof(
+        fc.constant(0),
+        fc.integer({ min: 1, max: 100 }),
+        fc.constant(Number.POSITIVE_INFINITY),
+      ),
+      name: fc.constantFrom('move', 'shutter'),
+    },
+    { requiredKeys: ['timeout', 'settleTime'] },
+  ),
+  maxAdvance: 150,
+};
+
+const all: Fixture[] = [statusFixture, ...fixtures];
+
+describe('compiled runner vs XState interpreter', () => {
+  beforeAll(() => {
+    // XState's development build warns for every event sent to an actor that is done; the runner ignores them too.
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+  });
+  afterAll(() => vi.restoreAllMocks());
+
+  for (const f of all) {
+    it(`issue 10 item 3: ${f.name}: the runner and XState agree after every step of random walks`, () => {
+      const step: fc.Arbitrary<Step> = fc.oneof(
+        { weight: 3, arbitrary: f.events as fc.Arbitrary<Step> },
+        { weight: 1, arbitrary: fc.integer({ min: 0, max: f.maxAdvance }).map((advance) => ({ advance })) },
+      );
+      const coverage = transitionCoverage();
+      fc.assert(
+        fc.property(f.input, fc.array(step, { maxLength: 25 }), (input, steps) => {
+          runDifferential(f.machine, input, steps, coverage);
+        }),
+        { numRuns: propertyRuns(1000) },
+      );
+      // the walks took every transition of the machine (so every feature it exercises was compared)
+      if (propertyRuns(1000) >= 1000) expect(coverage.missing(f.machine)).toEqual([]);
+    });
+  }
+});
