@@ -1,0 +1,318 @@
+/**
+ * One deadline structure per system (issue 10 item 4): every delay a system's lifecycles arm goes here, and the
+ * whole structure holds ONE timer of the system's clock, armed for (no later than) the earliest deadline, so a
+ * `TestClock` drives it like any other timer.
+ *
+ * Built for many lifecycles with the same few delays (100,000 statuses with a 60 s timeout):
+ * - one FIFO doubly-linked list per distinct delay: a deadline armed later with the same delay is due no earlier
+ *   (the clock is monotonic), so arming appends to the tail and the list stays sorted without a search;
+ * - the non-empty lists in a binary heap ordered by their head (due time, then arm order), a handful of entries;
+ * - a handle is the list node itself: `fire` and `arg` are stored in it, so arming allocates one small object and
+ *   no closure; cancel unlinks it. Arm and cancel are O(1) (O(log d) heap work, d distinct delays, only when a
+ *   list's head changes).
+ *
+ * The clock timer is not moved for every change: arming an earlier deadline re-arms it, but cancelling the
+ * earliest one leaves it in place (it fires, finds nothing due and re-arms for the new head), and when the last
+ * deadline is cancelled the timer is released at the end of the current microtask checkpoint, so a lifecycle
+ * created and finished in a loop keeps one timer instead of setting and clearing one each time. `clear()` releases
+ * it at once.
+ *
+ * Durations follow the clocks' rules: `Infinity` arms nothing (`arm` returns null), NaN or a negative delay is 0, a
+ * delay beyond Node's timer limit is fine (the clock chains its timers). Firing: every deadline due at or before
+ * the clock's now fires in due order, ties in arm order; deadlines armed by a firing callback fire no earlier than
+ * the next timer (so a callback re-arming itself with 0 cannot starve the event loop); a callback that throws is
+ * reported to `onError` and the others still fire.
+ */
+import type { Clock } from './clock.js';
+
+/** An armed deadline; pass it to `Deadlines.cancel`. */
+export interface DeadlineHandle {
+  /** The clock time (ms) at which it falls due. */
+  readonly dueAt: number;
+}
+
+export interface DeadlinesOptions {
+  /**
+   * Called with whatever a firing callback throws (the other due callbacks still fire). Default: rethrown in a
+   * microtask, so it surfaces as an uncaught exception, as a throwing timer callback would.
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** Empty delay lists kept for reuse, beyond which an emptied list is forgotten. */
+const KEEP_EMPTY_LISTS = 32;
+
+/** One deadline: a node of its delay's list (and the public handle). */
+class Entry<A = any> implements DeadlineHandle {
+  prev: Entry | null = null;
+  next: Entry | null = null;
+  /** The list it is armed in; null once fired or cancelled. */
+  list: DelayList | null;
+  readonly dueAt: number;
+  readonly seq: number;
+  fire: ((arg: A) => void) | null;
+  arg: A | undefined;
+
+  constructor(list: DelayList, dueAt: number, seq: number, fire: (arg: A) => void, arg: A | undefined) {
+    this.list = list;
+    this.dueAt = dueAt;
+    this.seq = seq;
+    this.fire = fire;
+    this.arg = arg;
+  }
+}
+
+/** The deadlines armed with one delay, in due (= arm) order. */
+class DelayList {
+  head: Entry | null = null;
+  tail: Entry | null = null;
+  /** Position in the heap; -1 while empty (not in the heap). */
+  index = -1;
+
+  constructor(
+    readonly owner: Deadlines,
+    readonly ms: number,
+  ) {}
+}
+
+/** a's head falls due before b's (ties: armed first). Both lists are non-empty. */
+function before(a: DelayList, b: DelayList): boolean {
+  const x = a.head as Entry;
+  const y = b.head as Entry;
+  return x.dueAt < y.dueAt || (x.dueAt === y.dueAt && x.seq < y.seq);
+}
+
+function rethrow(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
+}
+
+export class Deadlines {
+  readonly #clock: Clock;
+  readonly #onError: (error: unknown) => void;
+  /** Delay lists by delay, empty ones included (up to KEEP_EMPTY_LISTS of them). */
+  readonly #lists = new Map<number, DelayList>();
+  /** Non-empty lists, a binary min-heap by head. */
+  readonly #heap: DelayList[] = [];
+  #size = 0;
+  #seq = 0;
+  /** The clock timer (undefined: none) and the time it is armed for (Infinity: none). */
+  #timer: unknown = undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #firing = false;
+  #idleCheck = false;
+  readonly #onTimer = () => this.#fireDue();
+  readonly #releaseIfIdle = () => {
+    this.#idleCheck = false;
+    if (this.#size === 0) this.#clearTimer();
+  };
+
+  constructor(clock: Clock, options: DeadlinesOptions = {}) {
+    this.#clock = clock;
+    this.#onError = options.onError ?? rethrow;
+  }
+
+  /** Deadlines armed and not yet fired or cancelled. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** When the earliest armed deadline falls due, or undefined when none is armed. */
+  get nextAt(): number | undefined {
+    return this.#heap.length === 0 ? undefined : (this.#heap[0].head as Entry).dueAt;
+  }
+
+  /**
+   * Call `fire(arg)` once `ms` milliseconds from the clock's now. Returns the handle to cancel it, or null for
+   * `Infinity` (never: nothing is armed). NaN and negative delays are 0.
+   */
+  arm<A>(ms: number, fire: (arg: A) => void, arg?: A): DeadlineHandle | null {
+    if (ms === Number.POSITIVE_INFINITY) return null;
+    const delay = ms > 0 ? ms : 0;
+    let list = this.#lists.get(delay);
+    if (list === undefined) {
+      list = new DelayList(this, delay);
+      this.#lists.set(delay, list);
+    }
+    const now = this.#clock.now();
+    const entry = new Entry<A>(list, now + delay, ++this.#seq, fire, arg);
+    const tail = list.tail;
+    if (tail === null) {
+      list.head = entry;
+      list.tail = entry;
+      this.#push(list);
+    } else {
+      entry.prev = tail;
+      tail.next = entry;
+      list.tail = entry;
+    }
+    this.#size++;
+    if (entry.dueAt < this.#timerAt && !this.#firing) this.#armTimer(entry.dueAt, now);
+    return entry;
+  }
+
+  /** Cancel an armed deadline: it will not fire. A no-op for null, a fired or cancelled one, or another's handle. */
+  cancel(handle: DeadlineHandle | null | undefined): void {
+    if (handle == null) return;
+    const entry = handle as Entry;
+    const list = entry.list;
+    if (list === null || list === undefined || list.owner !== this) return;
+    this.#unlink(entry, list);
+    entry.fire = null;
+    entry.arg = undefined;
+    if (this.#size === 0 && !this.#firing) this.#whenIdle();
+  }
+
+  /** Cancel every armed deadline and release the clock timer now. */
+  clear(): void {
+    for (const list of this.#heap) {
+      for (let e = list.head; e !== null; ) {
+        const next: Entry | null = e.next;
+        e.list = null;
+        e.prev = null;
+        e.next = null;
+        e.fire = null;
+        e.arg = undefined;
+        e = next;
+      }
+      list.head = null;
+      list.tail = null;
+      list.index = -1;
+    }
+    this.#heap.length = 0;
+    this.#lists.clear();
+    this.#size = 0;
+    this.#clearTimer();
+  }
+
+  /** Remove `entry` from `list` (and the list from the heap when it empties; re-sift when its head changes). */
+  #unlink(entry: Entry, list: DelayList): void {
+    const { prev, next } = entry;
+    if (prev === null) list.head = next;
+    else prev.next = next;
+    if (next === null) list.tail = prev;
+    else next.prev = prev;
+    entry.prev = null;
+    entry.next = null;
+    entry.list = null;
+    this.#size--;
+    if (prev !== null) return;
+    // the head changed: later (never earlier) in its list
+    if (next === null) this.#removeList(list);
+    else this.#down(list.index);
+  }
+
+  /** The timer fired: run every deadline due by now that was armed before this pass, then re-arm for the rest. */
+  #fireDue(): void {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    const now = this.#clock.now();
+    const lastSeq = this.#seq;
+    this.#firing = true;
+    try {
+      const heap = this.#heap;
+      while (heap.length > 0) {
+        const list = heap[0];
+        const entry = list.head as Entry;
+        if (entry.dueAt > now || entry.seq > lastSeq) break;
+        this.#unlink(entry, list);
+        const fire = entry.fire as (arg: unknown) => void;
+        const arg = entry.arg;
+        entry.fire = null;
+        entry.arg = undefined;
+        try {
+          fire(arg);
+        } catch (err) {
+          this.#report(err);
+        }
+      }
+    } finally {
+      this.#firing = false;
+    }
+    const next = this.nextAt;
+    if (next !== undefined && this.#timer === undefined) this.#armTimer(next, this.#clock.now());
+  }
+
+  #report(err: unknown): void {
+    try {
+      this.#onError(err);
+    } catch (again) {
+      rethrow(again);
+    }
+  }
+
+  #armTimer(at: number, now: number): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = this.#clock.setTimeout(this.#onTimer, at > now ? at - now : 0);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  /** Nothing armed: release the timer at the end of this microtask checkpoint unless something is armed by then. */
+  #whenIdle(): void {
+    if (this.#timer !== undefined && !this.#idleCheck) {
+      this.#idleCheck = true;
+      queueMicrotask(this.#releaseIfIdle);
+    }
+  }
+
+  // the heap of non-empty lists, by head
+
+  #push(list: DelayList): void {
+    list.index = this.#heap.length;
+    this.#heap.push(list);
+    this.#up(list.index);
+  }
+
+  #removeList(list: DelayList): void {
+    const heap = this.#heap;
+    const i = list.index;
+    const last = heap.pop() as DelayList;
+    list.index = -1;
+    if (last !== list) {
+      heap[i] = last;
+      last.index = i;
+      this.#down(i);
+      this.#up(last.index);
+    }
+    if (this.#lists.size > KEEP_EMPTY_LISTS) this.#lists.delete(list.ms);
+  }
+
+  #up(i: number): void {
+    const heap = this.#heap;
+    const item = heap[i];
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(item, heap[parent])) break;
+      heap[i] = heap[parent];
+      heap[i].index = i;
+      i = parent;
+    }
+    heap[i] = item;
+    item.index = i;
+  }
+
+  #down(i: number): void {
+    const heap = this.#heap;
+    const n = heap.length;
+    const item = heap[i];
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      const child = right < n && before(heap[right], heap[left]) ? right : left;
+      if (!before(heap[child], item)) break;
+      heap[i] = heap[child];
+      heap[i].index = i;
+      i = child;
+    }
+    heap[i] = item;
+    item.index = i;
+  }
+}
