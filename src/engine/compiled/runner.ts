@@ -1,31 +1,22 @@
 /**
- * The compiled runner: XState v5's step rules applied to a small record per lifecycle (`Lifecycle`), following
- * the plan `compile.ts` built once per machine. An event selects one transition (deepest active state first,
- * document order, guards with `{context, event}` and params); its exit set runs (innermost first), then its
- * actions, then its entry set (outermost first, entering the initial states of compound targets); then eventless
- * transitions and raised events run to quiescence, as XState's macrostep does. Delays are armed through a
- * `LifecycleHost` on entry and cancelled on exit; a top-level final state ends the lifecycle with the machine's
- * `output`. The differential test (`test/engine/compiled/differential.property.test.ts`) holds it to XState's
- * interpreter step by step.
+ * The compiled runner's lifecycle record (`Lifecycle`): the current state node, the context, the status and the
+ * armed delays of one lifecycle of a compiled machine, and nothing per lifecycle beyond them (no closures; value,
+ * tags and snapshots are built on demand). `step.ts` moves it by XState v5's step rules, following the plan
+ * `compile.ts` built once per machine; delays are armed through a `LifecycleHost` on entry and cancelled on exit;
+ * a top-level final state ends it with the machine's `output`. The differential test
+ * (`test/engine/compiled/differential.property.test.ts`) holds it to XState's interpreter step by step.
  *
  * Timing as XState's actor: while running, custom actions and `log()` run inside the step; emitted events are
  * delivered when the step is over; at start every custom action and log runs after the initial step, then the
  * emitted events. An error (a throwing guard, action, delay, output or context) puts the lifecycle in status
- * 'error' with it, cancels its delays and is reported to `onError`; it never throws out of `send`. Differences
- * from XState's actor, on purpose: `self` is the lifecycle (`id`, `send`, `getSnapshot`); `self.getSnapshot()`
- * inside an action sees the step in progress; `spawn` in `assign` throws.
+ * 'error' with it (state and context as before the failing step), cancels its delays and is reported to
+ * `onError`; it never throws out of `send`. Events sent from inside a step are queued, as in XState's mailbox.
+ * Differences from XState's actor, on purpose: `self` is the lifecycle (`id`, `send`, `getSnapshot`);
+ * `self.getSnapshot()` inside an action sees the step in progress; `spawn` in `assign` throws.
  */
 import { type EventObject, matchesState, pathToStateValue, type StateValue } from 'xstate';
-import {
-  ActionKind,
-  type CompiledAction,
-  type CompiledGuard,
-  CompiledMachine,
-  type CompiledNode,
-  type CompiledTransition,
-  GuardKind,
-  planOf,
-} from './compile.js';
+import { CompiledMachine, type CompiledNode } from './compile.js';
+import { ACTIVE, DONE, ERROR, initialStep, macrostep, NONE, STOPPED, type StepLifecycle } from './step.js';
 
 /** What a lifecycle needs from its system: delays (one deadline structure per system) and logging. */
 export interface LifecycleHost {
@@ -84,54 +75,16 @@ export interface LifecycleOptions {
 
 type Callbacks = Pick<LifecycleOptions, 'onDone' | 'onEmit' | 'onError'>;
 
-const ACTIVE = 0;
-const DONE = 1;
-const ERROR = 2;
-const STOPPED = 3;
 const STATUS: readonly LifecycleStatus[] = ['active', 'done', 'error', 'stopped'];
 const BUSY = 1;
 const STOP_PENDING = 2;
-const NONE: readonly unknown[] = Object.freeze([]);
 const STOP_EVENT: EventObject = Object.freeze({ type: 'xstate.stop' });
-
-function noSpawn(): never {
-  throw new Error('spawn is not supported by the compiled runner');
-}
-
-/** XState's reportUnhandledError: a throwing listener fails in a macrotask of its own. */
-function reportUnhandled(err: unknown): void {
-  setTimeout(() => {
-    throw err;
-  });
-}
-
-/** Scratch state of one macrostep. */
-class Step {
-  queue: EventObject[] | null = null;
-  emits: EventObject[] | null = null;
-  /** At start: custom actions and logs, run after the initial step ([fn, info, params] or [null, args]). */
-  deferred: unknown[][] | null = null;
-  changed = false;
-  constructor(readonly init: boolean) {}
-  raise(event: EventObject): void {
-    if (this.queue) this.queue.push(event);
-    else this.queue = [event];
-  }
-  emit(event: EventObject): void {
-    if (this.emits) this.emits.push(event);
-    else this.emits = [event];
-  }
-  defer(call: unknown[]): void {
-    if (this.deferred) this.deferred.push(call);
-    else this.deferred = [call];
-  }
-}
 
 /**
  * One running lifecycle of a compiled machine: the current state, the context, the status and the armed delays.
  * Create it with `startLifecycle`.
  */
-export class Lifecycle {
+export class Lifecycle implements StepLifecycle {
   observer: LifecycleObserver | null;
   owner: unknown;
   /** The current atomic or final state. */
@@ -392,369 +345,11 @@ function tagsOf(node: CompiledNode): ReadonlySet<string> {
 export function startLifecycle(compiled: CompiledMachine, options: LifecycleOptions): Lifecycle {
   if (!(compiled instanceof CompiledMachine)) throw new TypeError('startLifecycle needs a compiled machine');
   const lc = new Lifecycle(compiled, options.id, options.host, options);
-  const initEvent: EventObject = { type: 'xstate.init', input: options.input } as EventObject;
-  const cfg = compiled.context;
-  let preCtx: unknown = typeof cfg !== 'function' && cfg ? cfg : {};
-  lc._setContext(preCtx);
-  const step = new Step(true);
   lc._busy();
-  let failed = false;
   try {
-    if (typeof cfg === 'function') {
-      preCtx = Object.assign({}, preCtx, cfg({ spawn: noSpawn, input: options.input, self: lc }));
-      lc._setContext(preCtx);
-    }
-    const entry = compiled.initialEntry;
-    for (let i = 0; i < entry.length; i++) {
-      const n = entry[i];
-      runActions(lc, step, n.entry, initEvent);
-      if (n.initialActions.length) runActions(lc, step, n.initialActions, initEvent);
-      if (n.isFinal) enterFinal(lc, step, n, initEvent);
-    }
-    lc.node = compiled.initialLeaf;
-    if (lc._state === DONE) exitAll(lc, step, initEvent);
-    settle(lc, step, initEvent);
-  } catch (err) {
-    lc._reset(compiled.initialLeaf, preCtx);
-    lc._fail(err);
-    failed = true;
-  }
-  if (lc.observer) lc.observer.event(lc, initEvent);
-  if (failed) {
-    report(lc, lc.error);
+    initialStep(lc, options.input);
+  } finally {
     lc.drain();
-    return lc;
   }
-  complete(lc, step, initEvent);
-  lc.drain();
   return lc;
-}
-
-function report(lc: Lifecycle, err: unknown): void {
-  const onError = lc._cb?.onError;
-  if (onError) {
-    try {
-      onError(lc, err);
-    } catch (e) {
-      reportUnhandled(e);
-    }
-  }
-}
-
-/** One macrostep for an external event (the lifecycle is active and marked busy). */
-function macrostep(lc: Lifecycle, event: EventObject): void {
-  const prevNode = lc.node;
-  const prevCtx = lc.context;
-  const step = new Step(false);
-  try {
-    if (event.type === '*') throw new Error(`An event cannot have the wildcard type ('*')`);
-    const t = select(lc, event);
-    if (!t && typeof event.type === 'string' && event.type.startsWith('xstate.error.actor')) {
-      if (lc.observer) lc.observer.microstep(lc, event, NONE);
-      lc._fail((event as { error?: unknown }).error);
-      report(lc, lc.error);
-      if (lc.observer) lc.observer.snapshot(lc, event);
-      return;
-    }
-    microstep(lc, step, t, event);
-    if (lc.observer) lc.observer.microstep(lc, event, t ? t.defs : NONE);
-    settle(lc, step, event);
-  } catch (err) {
-    lc._reset(prevNode, prevCtx);
-    lc._fail(err);
-    report(lc, err);
-    return;
-  }
-  complete(lc, step, event);
-}
-
-/** Eventless transitions and raised events, to quiescence (XState's macrostep loop). */
-function settle(lc: Lifecycle, step: Step, event: EventObject): void {
-  let ev = event;
-  let eventless = true;
-  let iterations = 0;
-  const max = lc.compiled.maxIterations;
-  while (lc._state === ACTIVE) {
-    if (++iterations > max) {
-      throw new Error(
-        `Infinite loop detected: the machine has processed more than ${max} microsteps without reaching a stable state. This usually happens when there's a cycle of transitions (e.g., eventless transitions or raised events causing state A -> B -> C -> A).`,
-      );
-    }
-    let t: CompiledTransition | null = eventless ? selectEventless(lc, ev) : null;
-    const fromEventless: boolean = t !== null;
-    if (!fromEventless) {
-      const q = step.queue;
-      if (!q || q.length === 0) break;
-      ev = q.shift()!;
-      t = select(lc, ev);
-    }
-    step.changed = false;
-    microstep(lc, step, t, ev);
-    eventless = fromEventless ? step.changed : true;
-    if (lc.observer) lc.observer.microstep(lc, ev, t ? t.defs : NONE);
-  }
-}
-
-/** After a successful macrostep: deferred actions (at start), emitted events, done, observers. */
-function complete(lc: Lifecycle, step: Step, event: EventObject): void {
-  if (lc._state === DONE) cancelAllTimers(lc);
-  const deferred = step.deferred;
-  if (deferred) {
-    try {
-      for (const d of deferred) {
-        if (d[0] === null) lc.host.log?.(lc, d[1] as unknown[]);
-        else (d[0] as (a: unknown, p: unknown) => void)(d[1], d[2]);
-      }
-    } catch (err) {
-      lc._fail(err);
-      if (lc.observer) lc.observer.snapshot(lc, event);
-      report(lc, err);
-      return;
-    }
-  }
-  const emits = step.emits;
-  if (emits) {
-    const onEmit = lc._cb?.onEmit;
-    for (const e of emits) {
-      if (lc.observer?.emitted) lc.observer.emitted(lc, e);
-      if (onEmit) {
-        try {
-          onEmit(lc, e);
-        } catch (err) {
-          reportUnhandled(err);
-        }
-      }
-    }
-  }
-  if (lc._state === DONE) {
-    const onDone = lc._cb?.onDone;
-    if (onDone) {
-      try {
-        onDone(lc);
-      } catch (err) {
-        reportUnhandled(err);
-      }
-    }
-  }
-  if (lc.observer) lc.observer.snapshot(lc, event);
-}
-
-function matchesDescriptor(type: string, descriptor: string): boolean {
-  if (descriptor === '*') return true;
-  const partial = descriptor.split('.');
-  const tokens = type.split('.');
-  for (let i = 0; i < partial.length; i++) {
-    if (partial[i] === '*') return i === partial.length - 1;
-    if (partial[i] !== tokens[i]) return false;
-  }
-  return true;
-}
-
-function guardPasses(lc: Lifecycle, t: CompiledTransition, event: EventObject, node: CompiledNode): boolean {
-  if (t.guard === null) return true;
-  try {
-    return !!evalGuard(t.guard, lc.context, event);
-  } catch (err) {
-    const name = t.guardName;
-    throw new Error(
-      `Unable to evaluate guard ${name ? `'${name}' ` : ''}in transition for event '${event.type}' in state node '${node.id}':\n${(err as { message: string }).message}`,
-    );
-  }
-}
-
-/** The transition an event selects: deepest active state first, then its ancestors; document order. */
-function select(lc: Lifecycle, event: EventObject): CompiledTransition | null {
-  const type = event.type;
-  for (let n: CompiledNode | null = lc.node; n; n = n.parent) {
-    const exact = n.on.get(type);
-    if (exact) for (const t of exact) if (guardPasses(lc, t, event, n)) return t;
-    const wild = n.wildcards;
-    for (let i = 0; i < wild.length; i++) {
-      if (wild[i][0] === type || !matchesDescriptor(type, wild[i][0])) continue;
-      for (const t of wild[i][1]) if (guardPasses(lc, t, event, n)) return t;
-    }
-  }
-  return null;
-}
-
-function selectEventless(lc: Lifecycle, event: EventObject): CompiledTransition | null {
-  for (let n: CompiledNode | null = lc.node; n; n = n.parent) {
-    const always = n.always;
-    if (!always) continue;
-    for (const t of always) if (t.guard === null || evalGuard(t.guard, lc.context, event)) return t;
-  }
-  return null;
-}
-
-function evalGuard(g: CompiledGuard, context: unknown, event: EventObject): unknown {
-  const params =
-    g.hasParams && typeof g.params === 'function'
-      ? (g.params as (a: unknown) => unknown)({ context, event })
-      : g.params;
-  switch (g.kind) {
-    case GuardKind.fn:
-      return g.impl({ context, event }, params);
-    case GuardKind.not:
-      return !evalGuard(g.operands![0], context, event);
-    case GuardKind.and:
-      return g.operands!.every((o) => evalGuard(o, context, event));
-    case GuardKind.or:
-      return g.operands!.some((o) => evalGuard(o, context, event));
-    default:
-      throw new Error(`Guard '${g.impl}' is not implemented.'.`);
-  }
-}
-
-/** One microstep: exit set, transition actions, entry set (XState's microstep for one transition). */
-function microstep(lc: Lifecycle, step: Step, t: CompiledTransition | null, event: EventObject): void {
-  if (t === null) return;
-  const prevNode = lc.node;
-  if (t.target === null) {
-    runActions(lc, step, t.actions, event);
-    return;
-  }
-  const plan = planOf(t, lc.compiled.root);
-  const domain = plan.domain;
-  for (let n: CompiledNode | null = lc.node; n !== domain && n; n = n.parent)
-    runActions(lc, step, n.exit, event);
-  if (plan.exitDomain) runActions(lc, step, domain!.exit, event);
-  runActions(lc, step, t.actions, event);
-  const entry = plan.entry;
-  for (let i = 0; i < entry.length; i++) {
-    const n = entry[i];
-    runActions(lc, step, n.entry, event);
-    if (plan.defaultEntry[i] && n.initialActions.length) runActions(lc, step, n.initialActions, event);
-    if (n.isFinal) enterFinal(lc, step, n, event);
-  }
-  lc.node = plan.leaf;
-  if (lc._state === DONE) exitAll(lc, step, event);
-  if (lc.node !== prevNode) step.changed = true;
-}
-
-function exitAll(lc: Lifecycle, step: Step, event: EventObject): void {
-  for (let n: CompiledNode | null = lc.node; n; n = n.parent) runActions(lc, step, n.exit, event);
-}
-
-function resolveOutput(mapper: unknown, context: unknown, event: unknown, self: Lifecycle): unknown {
-  return typeof mapper === 'function' ? mapper({ context, event, self }) : mapper;
-}
-
-/** A final state was entered: its parent's done event; the lifecycle is done when the parent is the root. */
-function enterFinal(lc: Lifecycle, step: Step, n: CompiledNode, event: EventObject): void {
-  const parent = n.parent!;
-  const own = n.node.output;
-  const output = own !== undefined ? resolveOutput(own, lc.context, event, lc) : undefined;
-  step.raise({ type: parent.doneType, output } as EventObject);
-  if (parent.parent) return;
-  const machineOutput = lc.compiled.output;
-  if (machineOutput === undefined) {
-    lc._done(undefined);
-    return;
-  }
-  const doneOutput = own !== undefined ? resolveOutput(own, lc.context, event, lc) : undefined;
-  const doneEvent = { type: n.doneType, output: doneOutput };
-  lc._done(resolveOutput(machineOutput, lc.context, doneEvent, lc));
-}
-
-function paramsOf(a: CompiledAction, context: unknown, event: EventObject): unknown {
-  if (!a.hasParams) return undefined;
-  return typeof a.params === 'function'
-    ? (a.params as (x: unknown) => unknown)({ context, event })
-    : a.params;
-}
-
-function runActions(lc: Lifecycle, step: Step, actions: readonly CompiledAction[], event: EventObject): void {
-  for (let i = 0; i < actions.length; i++) {
-    const a = actions[i];
-    switch (a.kind) {
-      case ActionKind.after: {
-        const delay = a.extra;
-        let ms: unknown = delay;
-        if (typeof delay === 'string') {
-          const cfg = lc.compiled.delays[delay];
-          ms =
-            typeof cfg === 'function'
-              ? cfg({ context: lc.context, event, self: lc, system: lc.host.system }, undefined)
-              : cfg;
-        }
-        if (typeof ms !== 'number') step.raise(a.impl);
-        else {
-          const handle = lc.host.schedule(lc, ms, a.impl);
-          if (handle !== null && handle !== undefined) lc._arm(a.impl, handle);
-        }
-        break;
-      }
-      case ActionKind.afterCancel:
-        lc._disarm(a.extra);
-        break;
-      case ActionKind.assign: {
-        const context = lc.context;
-        const params = paramsOf(a, context, event);
-        const args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
-        const assignment = a.impl;
-        let partial: Record<string, unknown>;
-        if (typeof assignment === 'function') partial = assignment(args, params);
-        else {
-          partial = {};
-          for (const key of Object.keys(assignment)) {
-            const p = assignment[key];
-            partial[key] = typeof p === 'function' ? p(args, params) : p;
-          }
-        }
-        lc._setContext(Object.assign({}, context, partial));
-        step.changed = true;
-        break;
-      }
-      case ActionKind.custom: {
-        const context = lc.context;
-        const info = { context, event, self: lc, system: lc.host.system };
-        const params = paramsOf(a, context, event);
-        if (step.init) step.defer([a.impl, info, params]);
-        else a.impl(info, params);
-        break;
-      }
-      case ActionKind.raise: {
-        const context = lc.context;
-        const params = paramsOf(a, context, event);
-        const spec = a.impl;
-        if (typeof spec === 'string') {
-          throw new Error(
-            `Only event objects may be used with raise; use raise({ type: "${spec}" }) instead`,
-          );
-        }
-        const raised =
-          typeof spec === 'function'
-            ? spec({ context, event, self: lc, system: lc.host.system }, params)
-            : spec;
-        step.raise(raised);
-        break;
-      }
-      case ActionKind.emit: {
-        const context = lc.context;
-        const params = paramsOf(a, context, event);
-        const spec = a.impl;
-        const emitted =
-          typeof spec === 'function'
-            ? spec({ context, event, self: lc, system: lc.host.system }, params)
-            : spec;
-        step.emit(emitted);
-        break;
-      }
-      case ActionKind.log: {
-        const context = lc.context;
-        const params = paramsOf(a, context, event);
-        const spec = a.impl;
-        const value =
-          typeof spec === 'function'
-            ? spec({ context, event, self: lc, system: lc.host.system }, params)
-            : spec;
-        const args = a.extra ? [a.extra, value] : [value];
-        if (step.init) step.defer([null, args]);
-        else lc.host.log?.(lc, args);
-        break;
-      }
-      default:
-        break;
-    }
-  }
 }
