@@ -11,7 +11,7 @@
  * - the `_transitions` of a `@xstate.microstep` inspection event: the transition definitions it took.
  * - built-in action objects (`assign`, `raise`, `emit`, `cancel`, `log`, ...): functions whose hidden `resolve`
  *   tells them apart from custom actions, with their arguments in hidden fields (`assignment`, `event`, `id`,
- *   `delay`, `sendId`, `value`, `label`) and their kind in `type` (the compiled runner reads them).
+ *   `delay`, `sendId`, `value`, `label`, `collect`) and their kind in `type` (the compiled runner reads them).
  * - built-in guards (`not`, `and`, `or`, `stateIn`): functions whose hidden `check` tells them apart, with their
  *   operands in `guards`.
  * - `system.getSnapshot()._scheduledEvents`: the delayed events an actor system has armed (the differential test).
@@ -25,6 +25,7 @@ import {
   cancel,
   createActor,
   emit,
+  enqueueActions,
   log,
   not,
   or,
@@ -117,6 +118,8 @@ export type ActionDescription =
   | { kind: 'emit'; event: unknown }
   | { kind: 'cancel'; sendId: unknown }
   | { kind: 'log'; value: unknown; label: unknown }
+  /** `enqueueActions(collect)`: `collect` is called with `({context, event, enqueue, check, self, system}, params)`. */
+  | { kind: 'enqueueActions'; collect: unknown }
   /** Any other XState built-in (sendTo, spawnChild, stopChild, enqueueActions, ...), by its `type`. */
   | { kind: 'builtin'; type: string };
 
@@ -128,6 +131,7 @@ const RESOLVE = {
   emit: hiddenOf(emit({ type: 'x' })).resolve,
   cancel: hiddenOf(cancel('x')).resolve,
   log: hiddenOf(log('x')).resolve,
+  enqueueActions: hiddenOf(enqueueActions(() => {})).resolve,
 };
 
 /**
@@ -149,6 +153,8 @@ export function describeAction(action: unknown): ActionDescription {
       return { kind: 'cancel', sendId: a.sendId };
     case RESOLVE.log:
       return { kind: 'log', value: a.value, label: a.label };
+    case RESOLVE.enqueueActions:
+      return { kind: 'enqueueActions', collect: a.collect };
     default:
       return { kind: 'builtin', type: String(a.type) };
   }

@@ -18,6 +18,7 @@ import {
   sendTo,
   setup,
   stateIn,
+  stopChild,
 } from 'xstate';
 import {
   actorLogger,
@@ -136,10 +137,9 @@ describe('xstateAdapter', () => {
     expect(describeAction(cancel('r'))).toEqual({ kind: 'cancel', sendId: 'r' });
     expect(describeAction(log('v', 'label'))).toEqual({ kind: 'log', value: 'v', label: 'label' });
     expect(describeAction(sendTo('a', ev))).toEqual({ kind: 'builtin', type: 'xstate.sendTo' });
-    expect(describeAction(enqueueActions(() => {}))).toEqual({
-      kind: 'builtin',
-      type: 'xstate.enqueueActions',
-    });
+    const collect = () => {};
+    expect(describeAction(enqueueActions(collect))).toEqual({ kind: 'enqueueActions', collect });
+    expect(describeAction(stopChild('kid'))).toEqual({ kind: 'builtin', type: 'xstate.stopChild' });
   });
 
   it("issue 10 item 2: after delays are XState's own delayed raise in entry and cancel in exit", () => {

@@ -6,9 +6,9 @@
  *
  * Supported: atomic, compound and final states; `on` (exact, `*` and `prefix.*` descriptors), `always`, `after`
  * (numbers or named delays), `onDone` of compound states, `reenter`; actions `assign`, `raise` (not delayed),
- * `emit`, `log`, named and inline functions; guards as named or inline functions and `not`/`and`/`or`; `context`
+ * `emit`, `log`, `enqueueActions` (what it enqueues is checked when it runs), named and inline functions; guards as named or inline functions and `not`/`and`/`or`; `context`
  * as an object or a function of `{input}`; `output`. Refused: parallel and history states, `invoke`, `sendTo`,
- * `spawnChild`, `stopChild`, `enqueueActions`, `cancel`, delayed `raise`, `stateIn`, transitions with several
+ * `spawnChild`, `stopChild`, `cancel`, delayed `raise`, `stateIn`, transitions with several
  * targets. Only XState's public state graph is read here; XState's action and guard objects are read through
  * `machines/core/xstateAdapter.ts`.
  */
@@ -29,6 +29,8 @@ export const ActionKind = {
   afterCancel: 6,
   /** A named action the machine does not implement: XState does nothing. */
   none: 7,
+  /** `enqueueActions(collect)`: the actions `collect` enqueues are compiled and run when it runs. */
+  enqueue: 8,
 } as const;
 
 /** One resolved action. */
@@ -274,6 +276,8 @@ function compileAction(
       return new CompiledAction(ActionKind.emit, d.event, params, hasParams, undefined);
     case 'log':
       return new CompiledAction(ActionKind.log, d.value, params, hasParams, d.label);
+    case 'enqueueActions':
+      return new CompiledAction(ActionKind.enqueue, d.collect, params, hasParams, undefined);
     case 'raise': {
       if (d.delay === undefined)
         return new CompiledAction(ActionKind.raise, d.event, params, hasParams, undefined);
@@ -295,6 +299,21 @@ function compileAction(
       throw new Refusal(`${label}: cancel`);
     default:
       throw new Refusal(`${label}: ${d.type}`);
+  }
+}
+
+/**
+ * Compiles an action or a guard met at run time (what `enqueueActions` enqueues, what its `check` tests); one the
+ * runner does not support throws (the lifecycle fails with that error).
+ */
+export function compileAtRunTime(machine: AnyStateMachine, ref: unknown, guard: true): CompiledGuard;
+export function compileAtRunTime(machine: AnyStateMachine, ref: unknown, guard: false): CompiledAction;
+export function compileAtRunTime(machine: AnyStateMachine, ref: unknown, guard: boolean): unknown {
+  try {
+    return guard ? compileGuard(machine, ref, 'check()', 0) : compileAction(machine, ref, 'enqueueActions');
+  } catch (err) {
+    if (err instanceof Refusal) throw new Error(`not supported by the compiled runner: ${err.message}`);
+    throw err;
   }
 }
 

@@ -7,7 +7,7 @@
  * `compile.ts`'s, computed once. Each function mirrors the XState function it is named after (`macrostep`,
  * `microstep`, `selectTransitions`, `selectEventlessTransitions`, `evaluateGuard`, `resolveActionsAndContext`).
  */
-import type { EventObject } from 'xstate';
+import { assign, type EventObject, emit, raise } from 'xstate';
 import {
   ActionKind,
   type CompiledAction,
@@ -15,6 +15,7 @@ import {
   type CompiledMachine,
   type CompiledNode,
   type CompiledTransition,
+  compileAtRunTime,
   GuardKind,
   planOf,
 } from './compile.js';
@@ -468,8 +469,44 @@ function runActions(
         else lc.host.log?.(lc, args);
         break;
       }
+      case ActionKind.enqueue:
+        runEnqueued(lc, step, a, event);
+        break;
       default:
         break;
     }
   }
+}
+
+function unsupported(name: string): () => never {
+  return () => {
+    throw new Error(`not supported by the compiled runner: enqueue.${name}`);
+  };
+}
+
+/** `enqueueActions`: collect the actions (XState's resolveEnqueueActions), then run them in order. */
+function runEnqueued(lc: StepLifecycle, step: Step, a: CompiledAction, event: EventObject): void {
+  const context = lc.context;
+  const params = paramsOf(a, context, event);
+  const machine = lc.compiled.machine;
+  const list: unknown[] = [];
+  const enqueue = Object.assign((action: unknown) => void list.push(action), {
+    assign: (...args: unknown[]) => void list.push((assign as (...x: unknown[]) => unknown)(...args)),
+    raise: (...args: unknown[]) => void list.push((raise as (...x: unknown[]) => unknown)(...args)),
+    emit: (...args: unknown[]) => void list.push((emit as (...x: unknown[]) => unknown)(...args)),
+    cancel: unsupported('cancel'),
+    sendTo: unsupported('sendTo'),
+    sendParent: unsupported('sendParent'),
+    spawnChild: unsupported('spawnChild'),
+    stopChild: unsupported('stopChild'),
+  });
+  const check = (guard: unknown) => evalGuard(compileAtRunTime(machine, guard, true), context, event);
+  a.impl({ context, event, enqueue, check, self: lc, system: lc.host.system }, params);
+  if (list.length === 0) return;
+  runActions(
+    lc,
+    step,
+    list.map((ref) => compileAtRunTime(machine, ref, false)),
+    event,
+  );
 }

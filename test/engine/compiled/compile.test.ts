@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import {
   cancel,
   createMachine,
-  enqueueActions,
   fromPromise,
   raise,
   sendParent,
@@ -65,7 +64,6 @@ describe('compileMachine', () => {
       [sendParent({ type: 'X' }), /xstate\.sendTo/],
       [spawnChild(child), /xstate\.spawnChild/],
       [stopChild('kid'), /xstate\.stopChild/],
-      [enqueueActions(() => {}), /xstate\.enqueueActions/],
       [cancel('t'), /cancel/],
       [raise({ type: 'LATER' }, { delay: 100 }), /delayed raise/],
     ];

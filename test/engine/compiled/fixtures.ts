@@ -4,7 +4,7 @@
  * side (XState or the runner) it is driving, so their calls are compared too.
  */
 import fc from 'fast-check';
-import { type AnyStateMachine, and, assign, emit, log, not, or, raise, setup } from 'xstate';
+import { type AnyStateMachine, and, assign, emit, enqueueActions, log, not, or, raise, setup } from 'xstate';
 
 let current: unknown[] = [];
 /** Where custom actions write; the test switches it between the two sides. */
@@ -155,6 +155,17 @@ export const chainMachine = setup({
           ],
         },
         INTERNAL: { actions: assign({ hops: ({ context }) => context.hops + 1 }) },
+        // an event sent to itself from an action is processed after the step, as XState's mailbox does
+        RELAY: { actions: [({ self }) => self.send({ type: 'PULSE', n: 5 }), raise({ type: 'INTERNAL' })] },
+        BATCH: {
+          actions: enqueueActions(({ enqueue, check, event }) => {
+            enqueue.assign({ count: ({ context }) => context.count + n(event) });
+            if (check(({ context }) => context.count > 2)) enqueue.raise({ type: 'INTERNAL' });
+            enqueue.emit(({ context }) => ({ type: 'batched', count: context.count }));
+            enqueue('effect');
+            if (check(not(({ event: e }) => (e as Ev).flag === true))) enqueue({ type: 'effect' });
+          }),
+        },
         ECHO: { guard: ({ event }) => n(event) > 3, target: 'step1', actions: 'effect' },
       },
     },
@@ -209,6 +220,8 @@ export const chainMachine = setup({
 const chainTypes = [
   'START',
   'PULSE',
+  'RELAY',
+  'BATCH',
   'BACK',
   'AGAIN',
   'LOOP',

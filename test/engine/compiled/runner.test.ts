@@ -3,7 +3,7 @@
  * errors reported and never thrown, events sent from inside a step, the observer's order, snapshots.
  */
 import { describe, expect, it } from 'vitest';
-import { assign, type EventObject, setup } from 'xstate';
+import { assign, type EventObject, enqueueActions, setup } from 'xstate';
 import { statusMachine } from '../../../machines/core/status.js';
 import {
   type CompiledMachine,
@@ -202,5 +202,28 @@ describe('compiled runner', () => {
     expect([...snap.tags].sort()).toEqual(['busy', 'deep']);
     expect(lc.owner).toBe(owner);
     expect(lc.getSnapshot().value).toEqual(snap.value);
+  });
+
+  it('issue 10 item 2: enqueueActions runs what it enqueues; an action the runner cannot run fails the lifecycle', () => {
+    const m = setup({}).createMachine({
+      context: { n: 0 },
+      on: {
+        ADD: {
+          actions: enqueueActions(({ enqueue }) => enqueue.assign({ n: ({ context }) => context.n + 1 })),
+        },
+        TELL: { actions: enqueueActions(({ enqueue }) => enqueue.sendTo('someone', { type: 'X' })) },
+      },
+    });
+    const errors: unknown[] = [];
+    const lc = startLifecycle(compileMachine(m) as CompiledMachine, {
+      id: 'q2',
+      host: new RecordingHost(),
+      onError: (_l, e) => errors.push(e),
+    });
+    lc.send({ type: 'ADD' });
+    expect(lc.context).toEqual({ n: 1 });
+    lc.send({ type: 'TELL' });
+    expect(lc.status).toBe('error');
+    expect((errors[0] as Error).message).toBe('not supported by the compiled runner: enqueue.sendTo');
   });
 });
