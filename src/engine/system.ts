@@ -16,6 +16,7 @@ import {
   type ActorRefFromLogic,
   type AnyActorLogic,
   type AnyActorRef,
+  type AnyStateMachine,
   createActor,
   type InputFrom,
   type InspectionEvent,
@@ -39,6 +40,8 @@ import {
 import { type ActorLogFactory, actorLogger, logicId, logicOf } from '../../machines/core/xstateAdapter.js';
 import { ActorRegistryError, InvalidArgumentError, SystemStoppedError, toError } from '../errors.js';
 import { type Clock, checkClock, realClock } from './clock.js';
+import type { Lifecycle } from './compiled/index.js';
+import { CompiledLifecycles, checkSpawnCompiled, type SpawnCompiledOptions } from './compiledLifecycles.js';
 import { globalInspectors } from './globalInspection.js';
 import { ActorHandle, type HandleChange } from './handle.js';
 import { type EngineEvent, InspectionBus } from './inspectionBus.js';
@@ -169,6 +172,8 @@ export class OrrerySystem implements SupervisorHost {
       if (log.enabled('info')) log.logger.info(args.map(logText).join(' '));
     };
   };
+  /** Compiled lifecycles (issue 10 item 5): `spawnCompiled`, found and listed as virtual actors. */
+  readonly #compiled: CompiledLifecycles;
   #stopped = false;
   /** The error every lifecycle of this system ends with when it stops. */
   #stopError: SystemStoppedError | undefined;
@@ -183,6 +188,13 @@ export class OrrerySystem implements SupervisorHost {
     this.logger = logger ?? silentLogger();
     this.clock = clock ?? realClock;
     for (const fn of globalInspectors) this.bus.observe(fn);
+    this.#compiled = new CompiledLifecycles({
+      clock: this.clock,
+      logger: this.logger,
+      bus: this.bus,
+      system: { get: (systemId) => this.get(systemId) },
+      log: (actor, machine, args) => this.#logFactory(actor, machine)(args),
+    });
     this.#rootActor = createActor(supervisorMachine, {
       id: SUP_PREFIX + 'root',
       systemId: SUP_PREFIX + 'root',
@@ -221,7 +233,9 @@ export class OrrerySystem implements SupervisorHost {
     logic?: TLogic,
   ): ActorRefFromLogic<TLogic> | undefined {
     const ref: AnyActorRef | undefined =
-      this.#bySystemId.get(systemId) ?? this.#rootActor.system.get(systemId);
+      this.#bySystemId.get(systemId) ??
+      (this.#compiled.get(systemId) as AnyActorRef | undefined) ??
+      this.#rootActor.system.get(systemId);
     if (ref && logic !== undefined && logicOf(ref) !== logic) {
       throw new ActorRegistryError(
         `'${systemId}' runs ${machineId(logicOf(ref))}, not the ${machineId(logic)} logic asked for`,
@@ -257,6 +271,7 @@ export class OrrerySystem implements SupervisorHost {
     });
     walk(this.#rootActor, 'root');
     out.push(...this.#detached.values());
+    for (const info of this.#compiled.infos()) out.push(info as unknown as ActorInfo);
     return out;
   }
 
@@ -415,6 +430,41 @@ export class OrrerySystem implements SupervisorHost {
     return actor;
   }
 
+  // ---------------------------------------------------------------- compiled lifecycles (issue 10 item 5)
+
+  /**
+   * Start a lifecycle of `machine` on the compiled runner: a small record, not an XState actor, registered with
+   * this system as `spawnDetached` registers an actor. `system.get(systemId)` and `system.actors()` show it as a
+   * virtual actor, the inspector and `system.inspect` see it (XState's inspection events, built only while someone
+   * observes), `system.stop()` calls `onSystemStop` and stops it. Throws InvalidArgumentError for a machine the
+   * runner refuses (spawn it with `spawnDetached`), ActorRegistryError for a taken systemId or a stopped system.
+   */
+  spawnCompiled(machine: AnyStateMachine, options?: SpawnCompiledOptions): Lifecycle {
+    const opts = checkSpawnCompiled(machine, options);
+    this.#assertRunning();
+    if (opts.systemId !== undefined && this.get(opts.systemId)) {
+      throw new ActorRegistryError(`systemId '${opts.systemId}' is already registered`);
+    }
+    return this.#compiled.spawn(machine, opts);
+  }
+
+  /** Stop a compiled lifecycle and forget it (its timers are cancelled; its virtual actor's observers complete). */
+  stopCompiled(lifecycle: Lifecycle): void {
+    this.#compiled.stop(lifecycle);
+  }
+
+  /** Number of live compiled lifecycles. */
+  get compiledCount(): number {
+    return this.#compiled.size;
+  }
+
+  /** The virtual actor of a compiled lifecycle (what `system.get` and the inspector see). */
+  actorOf(lifecycle: Lifecycle): AnyActorRef {
+    return this.#compiled.actorOf(lifecycle) as unknown as AnyActorRef;
+  }
+
+  // ---------------------------------------------------------------- end of compiled lifecycles
+
   /** Start a child under a supervisor; returns its actor. Throws on a duplicate id or systemId. */
   startChild(sup: Supervisor, spec: ChildSpec): AnyActorRef {
     checkChildSpec(spec);
@@ -503,11 +553,13 @@ export class OrrerySystem implements SupervisorHost {
       this.#stopHooks.delete(actor);
       this.#runStopHook(hook, actor.id, error);
     }
+    this.#compiled.runStopHooks(error);
     for (const listener of [...this.#stopListeners]) {
       if (!this.#stopListeners.delete(listener)) continue;
       this.#runStopHook(listener, 'system', error);
     }
     for (const actor of [...this.#detached.keys()]) (actor as Actor<AnyActorLogic>).stop();
+    this.#compiled.stopAll();
     this.#detached.clear();
     this.#bySystemId.clear();
     if (this.#rootActor.getSnapshot().status === 'active') this.#rootActor.send({ type: 'SHUTDOWN' });

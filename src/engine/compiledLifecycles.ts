@@ -1,0 +1,394 @@
+/**
+ * The compiled lifecycles of one actor system (issue 10 item 5): what `system.spawnCompiled` starts, keeps and
+ * stops, and how they are seen as actors.
+ *
+ * A lifecycle is the compiled runner's small record (`src/engine/compiled/`); this registry keeps the live ones
+ * in one Map (lifecycle -> its registration: `onSystemStop` and `systemId`, or null when it has neither), so
+ * `system.stop()` ends them (each `onSystemStop` first, while it still runs, then `stop()`), `system.get(systemId)`
+ * finds them and `system.actors()` lists them. Nothing else is kept per lifecycle: no closure, no actor, no
+ * subscription. Its virtual actor (`virtualActor.ts`) is created when something asks (`get`, `actors()`,
+ * an inspection observer) and kept in a WeakMap beside it.
+ *
+ * Inspection: the registry is one source of the system's inspection bus. When the bus becomes active (its first
+ * observer), every live lifecycle gets its virtual actor as `observer` and an `@xstate.actor` event, so a late
+ * inspector sees lifecycles that started before it; lifecycles spawned while it is active are announced before
+ * their init event. When the last observer leaves, each lifecycle's observer goes back to null (unless its
+ * virtual actor has subscribers of its own).
+ *
+ * Timers: `host` arms the runner's delayed events on the system's clock (so a TestClock drives them); a delayed
+ * event is delivered with `firing` set, so its `@xstate.event` comes from the actor itself, as XState's scheduler
+ * reports it.
+ */
+import type { AnyStateMachine, EventObject, InspectionEvent, Observer, Subscription } from 'xstate';
+import { InvalidArgumentError, type SystemStoppedError, toError } from '../errors.js';
+import type { Clock } from './clock.js';
+import {
+  type CompiledMachine,
+  compileMachine,
+  type Lifecycle,
+  type LifecycleHost,
+  startLifecycle,
+} from './compiled/index.js';
+import type { EngineEvent } from './inspectionBus.js';
+import { LazyActorLogger, type Logger } from './logging.js';
+import { VirtualActor, type VirtualActorHost, type VirtualActorSystem } from './virtualActor.js';
+
+/** The options of `system.spawnCompiled(machine, options)`. */
+export interface SpawnCompiledOptions {
+  /** The actor id the inspector shows (default `<machine id>-<n>`). */
+  id?: string;
+  /** Register it under this systemId: `system.get(systemId)` finds its virtual actor. */
+  systemId?: string;
+  /** The machine's input (its `context` function gets it, as with `createActor`). */
+  input?: unknown;
+  /**
+   * Called by `system.stop()` while the lifecycle still runs, before it is stopped (as for `spawnDetached`):
+   * the facade ends its lifecycle with this error. Errors thrown are logged. It gets the lifecycle too, so one
+   * function can serve every lifecycle of a facade (with `owner`), without a closure each.
+   */
+  onSystemStop?: (error: SystemStoppedError, lifecycle: Lifecycle) => void;
+  /** Called when the lifecycle reaches a final state (the runner's `onDone`). */
+  onDone?: (lifecycle: Lifecycle) => void;
+  /** Called with each event the machine emits (the runner's `onEmit`). */
+  onEmit?: (lifecycle: Lifecycle, emitted: EventObject) => void;
+  /** Kept as `lifecycle.owner` (its facade, say), so shared callbacks need no closure per lifecycle. */
+  owner?: unknown;
+}
+
+const NO_OPTIONS: SpawnCompiledOptions = Object.freeze({});
+
+/**
+ * Check `spawnCompiled`'s arguments before anything is created (InvalidArgumentError naming the bad one): a state
+ * machine, an options object, non-empty string ids, functions for the callbacks. Returns the options.
+ */
+export function checkSpawnCompiled(
+  machine: unknown,
+  options: SpawnCompiledOptions | undefined,
+): SpawnCompiledOptions {
+  const m = machine as { root?: unknown; transition?: unknown } | null;
+  if (m === null || typeof m !== 'object' || typeof m.transition !== 'function' || m.root === undefined) {
+    throw new InvalidArgumentError(
+      'spawnCompiled needs a state machine (createMachine or setup().createMachine)',
+    );
+  }
+  if (options === undefined) return NO_OPTIONS;
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError('spawnCompiled options must be an object');
+  }
+  const { id, systemId, onSystemStop, onDone, onEmit } = options;
+  if (id !== undefined && (typeof id !== 'string' || id === '')) {
+    throw new InvalidArgumentError(`id must be a non-empty string, got ${String(id)}`);
+  }
+  if (systemId !== undefined && (typeof systemId !== 'string' || systemId === '')) {
+    throw new InvalidArgumentError(`systemId must be a non-empty string, got ${String(systemId)}`);
+  }
+  if (onSystemStop !== undefined && typeof onSystemStop !== 'function') {
+    throw new InvalidArgumentError('onSystemStop must be a function');
+  }
+  if (onDone !== undefined && typeof onDone !== 'function')
+    throw new InvalidArgumentError('onDone must be a function');
+  if (onEmit !== undefined && typeof onEmit !== 'function')
+    throw new InvalidArgumentError('onEmit must be a function');
+  return options;
+}
+
+/** A live compiled lifecycle as `system.actors()` lists it. */
+export interface CompiledActorInfo {
+  id: string;
+  systemId?: string;
+  machine: string;
+  ref: VirtualActor;
+}
+
+/** What the registry needs from its system (structural, so the engine has no import circle). */
+export interface CompiledLifecyclesDeps {
+  clock: Clock;
+  logger: Logger;
+  bus: {
+    readonly active: boolean;
+    dispatch(event: InspectionEvent): void;
+    addSource(source: { system: { inspect(o: Observer<InspectionEvent>): Subscription } }): void;
+    emitEngineEvent(event: EngineEvent): void;
+  };
+  /** The `system` object of every virtual actor and of the machine's actions (`get(systemId)`). */
+  system: VirtualActorSystem;
+  /** Where a lifecycle's `log()` goes: its `{actor, machine}` logger, as an XState actor's. */
+  log?: (actor: string, machine: string, args: unknown[]) => void;
+}
+
+type StopHook = (error: SystemStoppedError, lifecycle: Lifecycle) => void;
+
+/** What the registry keeps of a lifecycle registered under a systemId. */
+class Registration {
+  constructor(
+    readonly systemId: string,
+    public onSystemStop: StopHook | undefined,
+  ) {}
+}
+
+/** A live lifecycle's entry: nothing, its onSystemStop hook alone, or its registration (with a systemId). */
+type Entry = Registration | StopHook | null;
+
+const systemIdOf = (entry: Entry | undefined): string | undefined =>
+  entry instanceof Registration ? entry.systemId : undefined;
+
+const hookOf = (entry: Entry | undefined): StopHook | undefined =>
+  entry instanceof Registration ? entry.onSystemStop : (entry ?? undefined);
+
+let spawned = 0;
+
+export class CompiledLifecycles implements VirtualActorHost {
+  /** The runner's host: delayed events on the system's clock. */
+  readonly host: LifecycleHost;
+  readonly system: VirtualActorSystem;
+  readonly #deps: CompiledLifecyclesDeps;
+  readonly #live = new Map<Lifecycle, Entry>();
+  readonly #bySystemId = new Map<string, Lifecycle>();
+  readonly #actors = new WeakMap<Lifecycle, VirtualActor>();
+  #inspecting = false;
+  #firing: Lifecycle | null = null;
+
+  constructor(deps: CompiledLifecyclesDeps) {
+    this.#deps = deps;
+    this.system = deps.system;
+    const clock = deps.clock;
+    this.host = {
+      schedule: (lifecycle, ms, event) => {
+        if (ms === Number.POSITIVE_INFINITY) return null;
+        return clock.setTimeout(() => this.#deliverDelayed(lifecycle, event), ms);
+      },
+      cancel: (handle) => {
+        if (handle !== null && handle !== undefined) clock.clearTimeout(handle);
+      },
+      log: (lifecycle, args) => deps.log?.(lifecycle.id, machineName(lifecycle.compiled.machine), args),
+      system: deps.system,
+    };
+    // told when the bus gets its first observer and when its last one leaves
+    deps.bus.addSource({
+      system: {
+        inspect: () => {
+          this.#startInspecting();
+          return { unsubscribe: () => this.#stopInspecting() };
+        },
+      },
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------ VirtualActorHost
+
+  get inspecting(): boolean {
+    return this.#inspecting;
+  }
+
+  get firing(): Lifecycle | null {
+    return this.#firing;
+  }
+
+  readonly dispatch = (event: InspectionEvent): void => {
+    this.#deps.bus.dispatch(event);
+  };
+
+  // ------------------------------------------------------------------------------------------ registry
+
+  /** Number of live compiled lifecycles. */
+  get size(): number {
+    return this.#live.size;
+  }
+
+  /** Whether `systemId` names a live compiled lifecycle. */
+  has(systemId: string): boolean {
+    return this.#bySystemId.has(systemId);
+  }
+
+  /** The virtual actor of the live lifecycle registered as `systemId`. */
+  get(systemId: string): VirtualActor | undefined {
+    const lc = this.#bySystemId.get(systemId);
+    return lc ? this.actorOf(lc) : undefined;
+  }
+
+  /** The virtual actor of a lifecycle (created on first use, then kept beside it). */
+  actorOf(lifecycle: Lifecycle): VirtualActor {
+    let actor = this.#actors.get(lifecycle);
+    if (!actor) {
+      actor = new VirtualActor(
+        this,
+        lifecycle.compiled.machine as AnyStateMachine,
+        lifecycle,
+        systemIdOf(this.#live.get(lifecycle)),
+      );
+      this.#actors.set(lifecycle, actor);
+    }
+    return actor;
+  }
+
+  /** Every live compiled lifecycle, as `system.actors()` lists actors. */
+  infos(): CompiledActorInfo[] {
+    const out: CompiledActorInfo[] = [];
+    for (const [lc, entry] of this.#live) {
+      const info: CompiledActorInfo = {
+        id: lc.id,
+        machine: machineName(lc.compiled.machine),
+        ref: this.actorOf(lc),
+      };
+      const systemId = systemIdOf(entry);
+      if (systemId !== undefined) info.systemId = systemId;
+      out.push(info);
+    }
+    return out;
+  }
+
+  /**
+   * Start a lifecycle of `machine` (compiled once per machine by the runner). The caller checks that the system
+   * runs and that `systemId` is free in the whole system. Throws InvalidArgumentError when the runner refuses the
+   * machine (it uses what the runner does not support: spawn it with `spawnDetached` instead).
+   */
+  spawn(machine: AnyStateMachine, options: SpawnCompiledOptions = NO_OPTIONS): Lifecycle {
+    const compiled = compileMachine(machine);
+    if ('refused' in compiled) {
+      throw new InvalidArgumentError(
+        `machine '${machineName(machine)}' cannot be compiled (${compiled.refused}); spawn it with spawnDetached`,
+      );
+    }
+    return this.#start(compiled, options);
+  }
+
+  /**
+   * End every live lifecycle for `system.stop()`: each `onSystemStop` hook first (once, while its lifecycle still
+   * runs; a hook that throws is logged), then every lifecycle still active is stopped (its timers cancelled).
+   */
+  runStopHooks(error: SystemStoppedError): void {
+    for (const [lc, entry] of [...this.#live]) {
+      const hook = hookOf(entry);
+      if (!hook || this.#live.get(lc) !== entry) continue;
+      // each hook runs once
+      if (entry instanceof Registration) entry.onSystemStop = undefined;
+      else this.#live.set(lc, null);
+      try {
+        hook(error, lc);
+      } catch (err) {
+        this.#deps.logger.error(
+          { err: toError(err), actor: lc.id },
+          'ending a lifecycle on system stop failed',
+        );
+      }
+    }
+  }
+
+  /** Stop every live lifecycle (after `runStopHooks`); the registry is empty afterwards. */
+  stopAll(): void {
+    for (const lc of [...this.#live.keys()]) this.stop(lc);
+    this.#live.clear();
+    this.#bySystemId.clear();
+  }
+
+  /**
+   * Stop one lifecycle (its timers are cancelled; its virtual actor, when observing, reports it as XState reports
+   * a stopped actor) and forget it.
+   */
+  stop(lifecycle: Lifecycle): void {
+    lifecycle.stop();
+    this.#release(lifecycle);
+  }
+
+  // ------------------------------------------------------------------------------------------ internals
+
+  #start(compiled: CompiledMachine, options: SpawnCompiledOptions): Lifecycle {
+    const { systemId, onSystemStop, onDone, onEmit } = options;
+    const id = options.id ?? `${machineName(compiled.machine)}-${++spawned}`;
+    const entry: Entry =
+      systemId !== undefined ? new Registration(systemId, onSystemStop) : (onSystemStop ?? null);
+    // while inspected, the virtual actor is announced (`@xstate.actor`) before the runner reports the init
+    // event, and observes from then on; the lifecycle does not exist yet: the actor adopts it on its first call
+    let announcing: VirtualActor | undefined;
+    if (this.#inspecting) {
+      announcing = new VirtualActor(this, compiled.machine as AnyStateMachine, null, systemId);
+      announcing.announce();
+    }
+    const lc = startLifecycle(compiled, {
+      id,
+      input: options.input,
+      host: this.host,
+      owner: options.owner,
+      observer: announcing ?? null,
+      onDone: onDone ? (done: Lifecycle) => this.#done(done, onDone) : this.#onDone,
+      onEmit,
+      onError: this.#onError,
+    });
+    if (announcing) {
+      announcing.adopt(lc);
+      this.#actors.set(lc, announcing);
+    }
+    if (lc.status !== 'active') return lc; // ended while starting: never registered
+    this.#live.set(lc, entry);
+    if (systemId !== undefined) this.#bySystemId.set(systemId, lc);
+    return lc;
+  }
+
+  #deliverDelayed(lifecycle: Lifecycle, event: EventObject): void {
+    const previous = this.#firing;
+    this.#firing = lifecycle;
+    try {
+      lifecycle.fire(event);
+    } finally {
+      this.#firing = previous;
+    }
+  }
+
+  readonly #onDone = (lifecycle: Lifecycle): void => {
+    this.#release(lifecycle);
+  };
+
+  #done(lifecycle: Lifecycle, onDone: (lifecycle: Lifecycle) => void): void {
+    this.#release(lifecycle);
+    onDone(lifecycle);
+  }
+
+  readonly #onError = (lifecycle: Lifecycle, error: unknown): void => {
+    this.#release(lifecycle);
+    const err = error ?? lifecycle.error;
+    this.#actors.get(lifecycle)?.failed(err);
+    const machine = machineName(lifecycle.compiled.machine);
+    new LazyActorLogger(this.#deps.logger, lifecycle.id, machine).logger.error(
+      { err: toError(err) },
+      'actor crashed',
+    );
+    this.#deps.bus.emitEngineEvent({ type: 'actor.failed', actor: lifecycle.id, error: err });
+  };
+
+  #release(lifecycle: Lifecycle): void {
+    const entry = this.#live.get(lifecycle);
+    if (!this.#live.delete(lifecycle)) return;
+    const systemId = systemIdOf(entry);
+    if (systemId !== undefined && this.#bySystemId.get(systemId) === lifecycle) {
+      this.#bySystemId.delete(systemId);
+    }
+  }
+
+  #startInspecting(): void {
+    if (this.#inspecting) return;
+    this.#inspecting = true;
+    for (const lc of [...this.#live.keys()]) {
+      const actor = this.actorOf(lc);
+      actor.announced = false;
+      actor.sync();
+      actor.announce();
+    }
+  }
+
+  #stopInspecting(): void {
+    if (!this.#inspecting) return;
+    this.#inspecting = false;
+    for (const lc of this.#live.keys()) {
+      const actor = this.#actors.get(lc);
+      if (actor) {
+        actor.announced = false;
+        actor.sync();
+      } else if (lc.observer) lc.observer = null;
+    }
+  }
+}
+
+function machineName(machine: unknown): string {
+  const id = (machine as { id?: unknown } | null)?.id;
+  return typeof id === 'string' && id !== '' ? id : 'machine';
+}
