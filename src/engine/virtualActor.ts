@@ -73,8 +73,6 @@ export class VirtualActor implements LifecycleObserver {
   #built: BuiltSnapshot | undefined;
   /** Whether `@xstate.actor` went out for it while the current observation lasts. */
   announced = false;
-  /** Whether the event being processed took a microstep yet (XState reports one, empty, when it takes none). */
-  #stepped = true;
 
   /**
    * `lifecycle` is null for an actor announced before its lifecycle exists (spawned while inspected): it adopts
@@ -242,8 +240,6 @@ export class VirtualActor implements LifecycleObserver {
     this.#lifecycle ??= lc;
     if (!this.#host.inspecting) return;
     this.#announce();
-    // XState's macrostep reports a microstep for every event but its init event, even one that selects nothing
-    this.#stepped = event.type === 'xstate.init';
     this.#host.dispatch({
       type: '@xstate.event',
       sourceRef: this.#host.firing === lc ? this : undefined,
@@ -255,7 +251,6 @@ export class VirtualActor implements LifecycleObserver {
 
   microstep(lc: Lifecycle, event: EventObject, transitions: readonly unknown[]): void {
     this.#lifecycle ??= lc;
-    this.#stepped = true;
     if (!this.#host.inspecting) return;
     this.#host.dispatch({
       type: '@xstate.microstep',
@@ -274,7 +269,6 @@ export class VirtualActor implements LifecycleObserver {
       this.#fail(lc.error);
       return;
     }
-    if (!this.#stepped) this.microstep(lc, event, []);
     const snapshot = this.#observers?.size || this.#host.inspecting ? this.getSnapshot() : undefined;
     if (this.#observers && (status === 'active' || status === 'done')) {
       for (const observer of [...this.#observers]) guarded(() => observer.next?.(snapshot));

@@ -15,6 +15,7 @@ import {
   log,
   setup,
 } from 'xstate';
+import { statusMachine } from '../../machines/core/status.js';
 import { logicOf, microstepTransitions, parentOf } from '../../machines/core/xstateAdapter.js';
 import { globalInspectors } from '../../src/engine/globalInspection.js';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
@@ -276,6 +277,38 @@ describe('issue 10 item 5: virtual actors', () => {
     expect(xstate.length).toBeGreaterThan(10);
     expect(compiled).toEqual(xstate);
   });
+
+  it.each([
+    ['finished after settling', ['PROGRESS', 'FINISH', 50]],
+    ['timed out', [100, 'FINISH']],
+    ['cancelled while settling', ['FINISH', 'CANCEL']],
+  ] as const)(
+    'issue 10 item 5: a Status lifecycle (%s) reports what its XState actor reports',
+    (_name, steps) => {
+      const run = (compiled: boolean) => {
+        const clock = new TestClock();
+        const s = createSystem({ clock });
+        const events: InspectionEvent[] = [];
+        s.inspect((e) => e.type !== '@xstate.action' && events.push(e));
+        const options = { id: 'st-1', input: { timeout: 90, settleTime: 20, name: 'dome' } };
+        const self: AnyActorRef = compiled
+          ? s.actorOf(s.spawnCompiled(statusMachine, options))
+          : s.spawnDetached(statusMachine, options);
+        for (const step of steps) {
+          if (typeof step === 'number') clock.advance(step);
+          else if (step === 'PROGRESS')
+            self.send({ type: step, update: { current: 1, initial: 0, target: 2 } });
+          else if (step === 'CANCEL') self.send({ type: step, error: new Error('cancelled') });
+          else self.send({ type: step });
+        }
+        void s.stop();
+        return events.filter((e) => e.actorRef === self).map((e) => shape(e, self));
+      };
+      const xstate = run(false);
+      expect(xstate.some((e: any) => e.type === '@xstate.microstep')).toBe(true);
+      expect(run(true)).toEqual(xstate);
+    },
+  );
 
   it('issue 10 item 5: a stopped lifecycle reports what a stopped XState actor reports', () => {
     const run = (compiled: boolean) => {
