@@ -6,10 +6,12 @@
  * Built for many lifecycles with the same few delays (100,000 statuses with a 60 s timeout):
  * - one FIFO doubly-linked list per distinct delay: a deadline armed later with the same delay is due no earlier
  *   (the clock is monotonic), so arming appends to the tail and the list stays sorted without a search;
- * - the non-empty lists in a binary heap ordered by their head (due time, then arm order), a handful of entries;
- * - a handle is the list node itself: `fire` and `arg` are stored in it, so arming allocates one small object and
- *   no closure; cancel unlinks it. Arm and cancel are O(1) (O(log d) heap work, d distinct delays, only when a
- *   list's head changes).
+ * - the non-empty lists in a binary heap ordered by their head (due time; on a tie the longer delay first, which is
+ *   the one armed at the earlier clock time), a handful of entries;
+ * - a handle is the list node itself: `fire` and `arg` are stored in it, so arming allocates one small object (88
+ *   bytes on Node 20 x64) and no closure; cancel unlinks it. Arm and cancel are O(1) (O(log d) heap work, d distinct
+ *   delays, only when a list's head changes). No sequence number is stored: within a list arm order is list order,
+ *   across lists equal due times armed at different clock times are ordered by their delays.
  *
  * The clock timer is not moved for every change: arming an earlier deadline re-arms it, but cancelling the
  * earliest one leaves it in place (it fires, finds nothing due and re-arms for the new head), and when the last
@@ -19,9 +21,10 @@
  *
  * Durations follow the clocks' rules: `Infinity` arms nothing (`arm` returns null), NaN or a negative delay is 0, a
  * delay beyond Node's timer limit is fine (the clock chains its timers). Firing: every deadline due at or before
- * the clock's now fires in due order, ties in arm order; deadlines armed by a firing callback fire no earlier than
- * the next timer (so a callback re-arming itself with 0 cannot starve the event loop); a callback that throws is
- * reported to `onError` and the others still fire.
+ * the clock's now fires in due order, ties in arm order (exactly so unless two different delays armed at the same
+ * clock time round to the same due time); deadlines armed by a firing callback are linked once the pass is over and
+ * fire no earlier than the next timer (so a callback re-arming itself with 0 cannot starve the event loop); a
+ * callback that throws is reported to `onError` and the others still fire.
  */
 import type { Clock } from './clock.js';
 
@@ -44,19 +47,18 @@ const KEEP_EMPTY_LISTS = 32;
 
 /** One deadline: a node of its delay's list (and the public handle). */
 class Entry<A = any> implements DeadlineHandle {
+  /** The previous node; the entry itself while it waits for a firing pass to end (armed, not yet linked). */
   prev: Entry | null = null;
   next: Entry | null = null;
   /** The list it is armed in; null once fired or cancelled. */
   list: DelayList | null;
   readonly dueAt: number;
-  readonly seq: number;
   fire: ((arg: A) => void) | null;
   arg: A | undefined;
 
-  constructor(list: DelayList, dueAt: number, seq: number, fire: (arg: A) => void, arg: A | undefined) {
+  constructor(list: DelayList, dueAt: number, fire: (arg: A) => void, arg: A | undefined) {
     this.list = list;
     this.dueAt = dueAt;
-    this.seq = seq;
     this.fire = fire;
     this.arg = arg;
   }
@@ -75,11 +77,14 @@ class DelayList {
   ) {}
 }
 
-/** a's head falls due before b's (ties: armed first). Both lists are non-empty. */
+/**
+ * a's head falls due before b's. On a tie the longer delay goes first: due at the same time, it was armed at the
+ * earlier clock time (when the sums are exact). Both lists are non-empty.
+ */
 function before(a: DelayList, b: DelayList): boolean {
-  const x = a.head as Entry;
-  const y = b.head as Entry;
-  return x.dueAt < y.dueAt || (x.dueAt === y.dueAt && x.seq < y.seq);
+  const x = (a.head as Entry).dueAt;
+  const y = (b.head as Entry).dueAt;
+  return x < y || (x === y && a.ms > b.ms);
 }
 
 function rethrow(error: unknown): void {
@@ -96,7 +101,8 @@ export class Deadlines {
   /** Non-empty lists, a binary min-heap by head. */
   readonly #heap: DelayList[] = [];
   #size = 0;
-  #seq = 0;
+  /** Deadlines armed by callbacks of the current firing pass, linked when it ends (in arm order). */
+  readonly #deferred: Entry[] = [];
   /** The clock timer (undefined: none) and the time it is armed for (Infinity: none). */
   #timer: unknown = undefined;
   #timerAt = Number.POSITIVE_INFINITY;
@@ -130,25 +136,17 @@ export class Deadlines {
   arm<A>(ms: number, fire: (arg: A) => void, arg?: A): DeadlineHandle | null {
     if (ms === Number.POSITIVE_INFINITY) return null;
     const delay = ms > 0 ? ms : 0;
-    let list = this.#lists.get(delay);
-    if (list === undefined) {
-      list = new DelayList(this, delay);
-      this.#lists.set(delay, list);
-    }
+    const list = this.#listFor(delay);
     const now = this.#clock.now();
-    const entry = new Entry<A>(list, now + delay, ++this.#seq, fire, arg);
-    const tail = list.tail;
-    if (tail === null) {
-      list.head = entry;
-      list.tail = entry;
-      this.#push(list);
-    } else {
-      entry.prev = tail;
-      tail.next = entry;
-      list.tail = entry;
-    }
+    const entry = new Entry<A>(list, now + delay, fire, arg);
     this.#size++;
-    if (entry.dueAt < this.#timerAt && !this.#firing) this.#armTimer(entry.dueAt, now);
+    if (this.#firing) {
+      entry.prev = entry;
+      this.#deferred.push(entry);
+      return entry;
+    }
+    this.#link(entry, list);
+    if (entry.dueAt < this.#timerAt) this.#armTimer(entry.dueAt, now);
     return entry;
   }
 
@@ -158,7 +156,12 @@ export class Deadlines {
     const entry = handle as Entry;
     const list = entry.list;
     if (list === null || list === undefined || list.owner !== this) return;
-    this.#unlink(entry, list);
+    if (entry.prev === entry) {
+      // armed during this firing pass, not linked yet: forgotten when the pass ends
+      entry.prev = null;
+      entry.list = null;
+      this.#size--;
+    } else this.#unlink(entry, list);
     entry.fire = null;
     entry.arg = undefined;
     if (this.#size === 0 && !this.#firing) this.#whenIdle();
@@ -180,10 +183,40 @@ export class Deadlines {
       list.tail = null;
       list.index = -1;
     }
+    for (const e of this.#deferred) {
+      e.list = null;
+      e.prev = null;
+      e.fire = null;
+      e.arg = undefined;
+    }
+    this.#deferred.length = 0;
     this.#heap.length = 0;
     this.#lists.clear();
     this.#size = 0;
     this.#clearTimer();
+  }
+
+  #listFor(delay: number): DelayList {
+    let list = this.#lists.get(delay);
+    if (list === undefined) {
+      list = new DelayList(this, delay);
+      this.#lists.set(delay, list);
+    }
+    return list;
+  }
+
+  /** Append `entry` to `list` (its deadlines stay in due order: the clock is monotonic). */
+  #link(entry: Entry, list: DelayList): void {
+    const tail = list.tail;
+    entry.prev = tail;
+    if (tail === null) {
+      list.head = entry;
+      list.tail = entry;
+      this.#push(list);
+    } else {
+      tail.next = entry;
+      list.tail = entry;
+    }
   }
 
   /** Remove `entry` from `list` (and the list from the heap when it empties; re-sift when its head changes). */
@@ -203,19 +236,18 @@ export class Deadlines {
     else this.#down(list.index);
   }
 
-  /** The timer fired: run every deadline due by now that was armed before this pass, then re-arm for the rest. */
+  /** The timer fired: run every deadline due by now, link the ones the callbacks armed, re-arm for the rest. */
   #fireDue(): void {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     const now = this.#clock.now();
-    const lastSeq = this.#seq;
     this.#firing = true;
     try {
       const heap = this.#heap;
       while (heap.length > 0) {
         const list = heap[0];
         const entry = list.head as Entry;
-        if (entry.dueAt > now || entry.seq > lastSeq) break;
+        if (entry.dueAt > now) break;
         this.#unlink(entry, list);
         const fire = entry.fire as (arg: unknown) => void;
         const arg = entry.arg;
@@ -229,6 +261,15 @@ export class Deadlines {
       }
     } finally {
       this.#firing = false;
+      const deferred = this.#deferred;
+      for (let i = 0; i < deferred.length; i++) {
+        const e = deferred[i];
+        // its list may have emptied and been forgotten during the pass: link to the one current for its delay
+        if (e.list === null) continue;
+        e.list = this.#listFor(e.list.ms);
+        this.#link(e, e.list);
+      }
+      deferred.length = 0;
     }
     const next = this.nextAt;
     if (next !== undefined && this.#timer === undefined) this.#armTimer(next, this.#clock.now());

@@ -192,6 +192,21 @@ describe('issue 10 item 4: Deadlines', () => {
     expect(clock.now()).toBe(10);
     clock.advance(5);
     expect(fired).toEqual(['first', 'third', 'armed-0', 'armed-5']);
+    // a deadline armed by one callback and cancelled by a later one of the same pass never fires
+    let armedInPass: DeadlineHandle | null = null;
+    deadlines.arm(1, () => {
+      armedInPass = deadlines.arm(0, log, 'armed-then-cancelled');
+      deadlines.arm(0, log, 'armed-kept');
+    });
+    deadlines.arm(1, () => {
+      expect(deadlines.size).toBe(2);
+      deadlines.cancel(armedInPass);
+      deadlines.cancel(armedInPass);
+      expect(deadlines.size).toBe(1);
+    });
+    clock.advance(1);
+    expect(fired.slice(-1)).toEqual(['armed-kept']);
+    expect(deadlines.size).toBe(0);
     // a callback re-arming itself with 0 runs once per timer, it does not loop within one pass
     let count = 0;
     const again = () => {
