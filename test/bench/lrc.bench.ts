@@ -67,10 +67,15 @@ async function round(total: number, devicesCount: number, protocol: 1 | 2, negot
   return { perSecond: total / (elapsed / 1000), p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
 }
 
-/** Best of two rounds of 10,000 concurrent LRCs per protocol version and negotiation mode. */
-export async function benchLrc(): Promise<Record<string, string | number>> {
+type Row = [string, string, string];
+
+/**
+ * Best of two rounds of 10,000 concurrent LRCs on 500 devices per protocol version and negotiation mode: the
+ * issue's row (target >= 25,000 /s for v2 and v1) and the device update -> callback latency.
+ */
+export async function benchLrc(): Promise<Row[]> {
   const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d });
-  const out: Record<string, string | number> = {};
+  const rows: Row[] = [];
   await round(1000, 50, 2, 'perCall'); // warm-up
   for (const negotiation of ['perCall', 'cached'] as const) {
     for (const protocol of [2, 1] as const) {
@@ -79,11 +84,14 @@ export async function benchLrc(): Promise<Record<string, string | number>> {
         const res = await round(10_000, 500, protocol, negotiation);
         if (res.perSecond > best.perSecond) best = res;
       }
-      const what = `10k concurrent, v${protocol}, ${negotiation} negotiation`;
-      out[`LRC lifecycles, ${what} (target >= 20,000 /s)`] = `${fmt(best.perSecond)} /s`;
-      out[`LRC update -> callback p50 / p99, ${what} (target p99 < 5 ms)`] =
-        `${fmt(best.p50, 3)} / ${fmt(best.p99, 3)} ms`;
+      const what = `v${protocol}, ${negotiation} negotiation`;
+      rows.push([`10k concurrent LRCs on 500 devices, ${what}`, `${fmt(best.perSecond)} /s`, '>= 25,000 /s']);
+      rows.push([
+        `  LRC update -> callback p50 / p99, ${what}`,
+        `${fmt(best.p50, 3)} / ${fmt(best.p99, 3)} ms`,
+        'p99 < 5 ms',
+      ]);
     }
   }
-  return out;
+  return rows;
 }

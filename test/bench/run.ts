@@ -8,46 +8,29 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { deadlineRows } from './floor.bench.js';
 import { inspectorClientRows } from './inspectorClients.bench.js';
 import { katcpRows, katcpSoakRows } from './katcp.bench.js';
 import { benchLrc } from './lrc.bench.js';
 import { spawnSupervised } from './spawn.bench.js';
-import {
-  bareXStateLifecyclesPerSecond,
-  pendingStatusHeap,
-  statusLifecyclesPerSecond,
-} from './status.bench.js';
+import { heapRows, statusInspectorRows, statusRows } from './status.bench.js';
 
 type Row = [string, string, string];
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
 
 const cases: Record<string, (args: string[]) => Promise<Row[]> | Row[]> = {
-  status: () => [
-    ['Status create+finish', `${fmt(statusLifecyclesPerSecond())} /s`, '>= 200,000 /s'],
-    ['  same machine, bare XState actors (floor)', `${fmt(bareXStateLifecyclesPerSecond())} /s`, ''],
-  ],
+  status: () => statusRows(),
+  'status-inspector': () => statusInspectorRows(),
   'status-heap-10k': () => heapRows(10_000),
   'status-heap-100k': () => heapRows(100_000),
+  deadlines: () => deadlineRows(),
   'spawn-1k': () => spawnRows(1_000),
   'spawn-10k': () => spawnRows(10_000),
   'spawn-100k': () => spawnRows(100_000),
-  lrc: async () => Object.entries(await benchLrc()).map(([k, v]): Row => [k, String(v), '']),
+  lrc: () => benchLrc(),
   'inspector-clients': () => inspectorClientRows(),
   katcp: () => katcpRows(),
 };
-
-function heapRows(n: number): Row[] {
-  const h = pendingStatusHeap(n);
-  const big = n === 100_000;
-  return [
-    [
-      `heap per pending Status @ ${fmt(n)}`,
-      `${fmt(h.bytesPerStatus)} B`,
-      big ? `total < 1 GiB (${fmt(h.heapMiB)} MiB heap)` : '',
-    ],
-    [`create ${fmt(n)} pending Status`, `${fmt(h.createMs)} ms`, big ? '< 2,000 ms' : ''],
-  ];
-}
 
 function spawnRows(n: number): Row[] {
   const s = spawnSupervised(n);
