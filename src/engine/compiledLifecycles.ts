@@ -208,6 +208,8 @@ export class CompiledLifecycles implements VirtualActorHost {
 
   /** The virtual actor of a lifecycle (created on first use, then kept beside it). */
   actorOf(lifecycle: Lifecycle): VirtualActor {
+    const observer = lifecycle.observer;
+    if (observer instanceof VirtualActor) return observer;
     let actor = this.#actors.get(lifecycle);
     if (!actor) {
       actor = new VirtualActor(
@@ -314,14 +316,17 @@ export class CompiledLifecycles implements VirtualActorHost {
       onEmit,
       onError: this.#onError,
     });
-    if (announcing) {
-      announcing.adopt(lc);
-      this.#actors.set(lc, announcing);
-    }
+    // while it observes, the lifecycle's observer is where its virtual actor is found (see `park`)
+    announcing?.adopt(lc);
     if (lc.status !== 'active') return lc; // ended while starting: never registered
     this.#live.set(lc, entry);
     if (systemId !== undefined) this.#bySystemId.set(systemId, lc);
     return lc;
+  }
+
+  /** Keep the virtual actor of a live lifecycle it no longer observes, so it is the same actor next time. */
+  park(lifecycle: Lifecycle, actor: VirtualActor): void {
+    if (this.#live.has(lifecycle)) this.#actors.set(lifecycle, actor);
   }
 
   #deliverDelayed(lifecycle: Lifecycle, event: EventObject): void {
@@ -346,7 +351,8 @@ export class CompiledLifecycles implements VirtualActorHost {
   readonly #onError = (lifecycle: Lifecycle, error: unknown): void => {
     this.#release(lifecycle);
     const err = error ?? lifecycle.error;
-    this.#actors.get(lifecycle)?.failed(err);
+    const observer = lifecycle.observer;
+    (observer instanceof VirtualActor ? observer : this.#actors.get(lifecycle))?.failed(err);
     const machine = machineName(lifecycle.compiled.machine);
     new LazyActorLogger(this.#deps.logger, lifecycle.id, machine).logger.error(
       { err: toError(err) },
@@ -379,11 +385,12 @@ export class CompiledLifecycles implements VirtualActorHost {
     if (!this.#inspecting) return;
     this.#inspecting = false;
     for (const lc of this.#live.keys()) {
-      const actor = this.#actors.get(lc);
+      const observer = lc.observer;
+      const actor = observer instanceof VirtualActor ? observer : this.#actors.get(lc);
       if (actor) {
         actor.announced = false;
         actor.sync();
-      } else if (lc.observer) lc.observer = null;
+      } else if (observer) lc.observer = null;
     }
   }
 }

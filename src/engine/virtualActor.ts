@@ -46,18 +46,32 @@ export interface VirtualActorHost {
   /** The lifecycle whose delayed (`after`) event is being delivered now, if any. */
   readonly firing: Lifecycle | null;
   readonly system: VirtualActorSystem;
+  /** Keep `actor` for `lifecycle` when it stops being its observer (it is found there while it observes). */
+  park(lifecycle: Lifecycle, actor: VirtualActor): void;
   /** Stop the lifecycle and forget it (the runner reports the stop to this actor while it observes). */
   stop(lifecycle: Lifecycle): void;
 }
 
 let sessions = 0;
 
-/** The snapshot an observer of XState's actor would see, and what it was built from (for reuse). */
-interface BuiltSnapshot {
-  snapshot: any;
-  status: string;
-  value: unknown;
-  context: unknown;
+/**
+ * XState's snapshot of each state node a lifecycle can be in (by the runner's node), built once by the machine's
+ * `resolveState`: a lifecycle's snapshot is a copy with its own status, context, output and error. XState's
+ * snapshot methods (`matches`, `hasTag`, `can`, `getMeta`, `toJSON`) are shared functions that read `this`.
+ */
+const templates = new WeakMap<object, Record<string, unknown>>();
+
+function templateOf(machine: AnyStateMachine, lc: Lifecycle): Record<string, unknown> {
+  const node = lc.node as object;
+  let template = templates.get(node);
+  if (!template) {
+    template = machine.resolveState({ value: lc.value, context: {} as never }) as unknown as Record<
+      string,
+      unknown
+    >;
+    templates.set(node, template);
+  }
+  return template;
 }
 
 export class VirtualActor implements LifecycleObserver {
@@ -70,7 +84,9 @@ export class VirtualActor implements LifecycleObserver {
   #lifecycle: Lifecycle;
   #observers: Set<Observer<any>> | undefined;
   #listeners: Map<string, Set<(emitted: EventObject) => void>> | undefined;
-  #built: BuiltSnapshot | undefined;
+  /** The last snapshot built, reused while the lifecycle's node, status and context are the same. */
+  #built: { status: string; context: unknown } | undefined;
+  #builtNode: object | undefined;
   /** Whether `@xstate.actor` went out for it while the current observation lasts. */
   announced = false;
 
@@ -137,12 +153,20 @@ export class VirtualActor implements LifecycleObserver {
     const built = this.#built;
     const status = lc.status;
     const context = lc.context;
-    if (built && built.status === status && built.context === context) {
-      const value = lc.value;
-      if (built.value === value || sameValue(built.value, value)) return built.snapshot;
-      return this.#build(status, value, context);
+    if (built && built.status === status && built.context === context && this.#builtNode === lc.node) {
+      return built;
     }
-    return this.#build(status, lc.value, context);
+    const snapshot = {
+      ...templateOf(this.logic, lc),
+      status,
+      output: lc.output,
+      error: lc.error,
+      context,
+      children: {},
+    };
+    this.#built = snapshot;
+    this.#builtNode = lc.node;
+    return snapshot;
   }
 
   getPersistedSnapshot(): any {
@@ -231,7 +255,10 @@ export class VirtualActor implements LifecycleObserver {
     const lc = this.#lifecycle;
     const wanted = lc.status === 'active' && (this.#host.inspecting || this.watched);
     if (wanted) lc.observer = this;
-    else if (lc.observer === this) lc.observer = null;
+    else if (lc.observer === this) {
+      lc.observer = null;
+      this.#host.park(lc, this);
+    }
   }
 
   // --------------------------------------------------------------------------- LifecycleObserver (the runner)
@@ -324,33 +351,6 @@ export class VirtualActor implements LifecycleObserver {
     if (this.#lifecycle.observer === this) this.#lifecycle.observer = null;
     if (observers) for (const observer of observers) guarded(() => observer.error?.(error));
   }
-
-  #build(status: string, value: unknown, context: unknown): any {
-    const lc = this.#lifecycle;
-    const snapshot = this.logic.resolveState({
-      value: value as never,
-      context: context as never,
-      status: status as never,
-      output: lc.output,
-      error: lc.error,
-    }) as { status: string };
-    // resolveState calls any snapshot in a final state 'done'; a lifecycle stopped or failed there is not
-    snapshot.status = status;
-    this.#built = { snapshot, status, value, context };
-    return snapshot;
-  }
-}
-
-/** Whether two state values name the same state (the runner may build a compound value afresh). */
-function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) {
-    if (!sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
-  }
-  return true;
 }
 
 /** Run an observer's callback; what it throws must not break the lifecycle (XState reports it the same way). */
