@@ -488,6 +488,7 @@ describe('issue 10 item 5: virtual actors', () => {
     ]);
     inspection.unsubscribe();
     expect(lc.observer).toBeNull();
+    expect(s.get('door')).toBe(ref); // the same actor (same sessionId) once observation ends
     lc.send({ type: 'OPEN' });
     expect(events).toHaveLength(4);
 
@@ -503,6 +504,7 @@ describe('issue 10 item 5: virtual actors', () => {
     again.unsubscribe();
     sub2.unsubscribe();
     expect(second.observer).toBeNull();
+    expect(s.actorOf(second)).toBe(seen[0].actorRef);
   });
 
   it('issue 10 item 5: transition coverage records the transitions a compiled lifecycle takes', () => {
