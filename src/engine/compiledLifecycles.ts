@@ -15,9 +15,10 @@
  * their init event. When the last observer leaves, each lifecycle's observer goes back to null (unless its
  * virtual actor has subscribers of its own).
  *
- * Timers: `host` arms the runner's delayed events on the system's clock (so a TestClock drives them); a delayed
- * event is delivered with `firing` set, so its `@xstate.event` comes from the actor itself, as XState's scheduler
- * reports it.
+ * Timers: `host` arms the runner's delayed events on the system's `Deadlines` when it is given one (no closure
+ * and no clock timer per lifecycle), else as timers of the system's clock; either way a TestClock drives them. A
+ * delayed event is delivered with `firing` set, so its `@xstate.event` comes from the actor itself, as XState's
+ * scheduler reports it.
  */
 import type { AnyStateMachine, EventObject, InspectionEvent, Observer, Subscription } from 'xstate';
 import { InvalidArgumentError, type SystemStoppedError, toError } from '../errors.js';
@@ -114,6 +115,17 @@ export interface CompiledLifecyclesDeps {
   system: VirtualActorSystem;
   /** Where a lifecycle's `log()` goes: its `{actor, machine}` logger, as an XState actor's. */
   log?: (actor: string, machine: string, args: unknown[]) => void;
+  /**
+   * The system's deadline structure (`Deadlines` of `deadlines.ts`, on the same clock): delays are armed there
+   * with no closure and no clock timer per lifecycle. Without it, each delay is a timer of `clock`.
+   */
+  deadlines?: DeadlineStructure;
+}
+
+/** What the registry uses of `Deadlines` (structural). */
+export interface DeadlineStructure {
+  arm<A>(ms: number, fire: (arg: A) => void, arg?: A): unknown;
+  cancel(handle: never): void;
 }
 
 type StopHook = (error: SystemStoppedError, lifecycle: Lifecycle) => void;
@@ -145,21 +157,26 @@ export class CompiledLifecycles implements VirtualActorHost {
   readonly #live = new Map<Lifecycle, Entry>();
   readonly #bySystemId = new Map<string, Lifecycle>();
   readonly #actors = new WeakMap<Lifecycle, VirtualActor>();
+  readonly #fires = new WeakMap<EventObject, (lifecycle: Lifecycle) => void>();
   #inspecting = false;
   #firing: Lifecycle | null = null;
 
   constructor(deps: CompiledLifecyclesDeps) {
     this.#deps = deps;
     this.system = deps.system;
-    const clock = deps.clock;
+    const { clock, deadlines } = deps;
     this.host = {
-      schedule: (lifecycle, ms, event) => {
-        if (ms === Number.POSITIVE_INFINITY) return null;
-        return clock.setTimeout(() => this.#deliverDelayed(lifecycle, event), ms);
-      },
-      cancel: (handle) => {
-        if (handle !== null && handle !== undefined) clock.clearTimeout(handle);
-      },
+      schedule: deadlines
+        ? (lifecycle, ms, event) => deadlines.arm(ms, this.#fireOf(event), lifecycle)
+        : (lifecycle, ms, event) => {
+            if (ms === Number.POSITIVE_INFINITY) return null;
+            return clock.setTimeout(() => this.#deliverDelayed(lifecycle, event), ms);
+          },
+      cancel: deadlines
+        ? (handle) => deadlines.cancel(handle as never)
+        : (handle) => {
+            if (handle !== null && handle !== undefined) clock.clearTimeout(handle);
+          },
       log: (lifecycle, args) => deps.log?.(lifecycle.id, machineName(lifecycle.compiled.machine), args),
       system: deps.system,
     };
@@ -327,6 +344,19 @@ export class CompiledLifecycles implements VirtualActorHost {
   /** Keep the virtual actor of a live lifecycle it no longer observes, so it is the same actor next time. */
   park(lifecycle: Lifecycle, actor: VirtualActor): void {
     if (this.#live.has(lifecycle)) this.#actors.set(lifecycle, actor);
+  }
+
+  /**
+   * The deadline callback that delivers `event` to the lifecycle it is armed with. The runner's delayed events are
+   * the machine's own objects (one per `after` of a state), so one function per event serves every lifecycle.
+   */
+  #fireOf(event: EventObject): (lifecycle: Lifecycle) => void {
+    let fire = this.#fires.get(event);
+    if (!fire) {
+      fire = (lifecycle: Lifecycle) => this.#deliverDelayed(lifecycle, event);
+      this.#fires.set(event, fire);
+    }
+    return fire;
   }
 
   #deliverDelayed(lifecycle: Lifecycle, event: EventObject): void {

@@ -17,7 +17,11 @@ import {
 } from 'xstate';
 import { statusMachine } from '../../machines/core/status.js';
 import { logicOf, microstepTransitions, parentOf } from '../../machines/core/xstateAdapter.js';
+import { CompiledLifecycles } from '../../src/engine/compiledLifecycles.js';
+import { Deadlines } from '../../src/engine/deadlines.js';
 import { globalInspectors } from '../../src/engine/globalInspection.js';
+import { InspectionBus } from '../../src/engine/inspectionBus.js';
+import { silentLogger } from '../../src/engine/logging.js';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
 import { ActorRegistryError, InvalidArgumentError, SystemStoppedError } from '../../src/errors.js';
 import { type Inspector, startInspector } from '../../src/inspector/server.js';
@@ -432,6 +436,42 @@ describe('issue 10 item 5: virtual actors', () => {
       for (const client of server.clients) client.terminate();
       await new Promise((r) => server.close(r));
     }
+  });
+
+  it("issue 10 item 5: with the system's Deadlines, delays need one clock timer and no closure per lifecycle", () => {
+    const clock = new TestClock();
+    const deadlines = new Deadlines(clock);
+    const bus = new InspectionBus();
+    const events: InspectionEvent[] = [];
+    bus.observe((e) => events.push(e));
+    const registry = new CompiledLifecycles({
+      clock,
+      logger: silentLogger(),
+      bus,
+      system: { get: () => undefined },
+      deadlines,
+    });
+    const a = registry.spawn(door, { id: 'a' });
+    const b = registry.spawn(door, { id: 'b' });
+    a.send({ type: 'OPEN' });
+    clock.advance(400);
+    b.send({ type: 'OPEN' });
+    expect(deadlines.size).toBe(2);
+    expect(clock.pending).toBe(1); // one clock timer for both
+    clock.advance(600);
+    expect([a.value, b.value]).toEqual(['closed', 'open']);
+    clock.advance(400);
+    expect(b.value).toBe('closed');
+    expect(deadlines.size).toBe(0);
+    // the after event came from the actor itself, as XState's scheduler relays it
+    const after = events.find(
+      (e) => e.type === '@xstate.event' && e.event.type.startsWith('xstate.after.') && e.actorRef.id === 'a',
+    ) as { sourceRef?: unknown; actorRef: unknown };
+    expect(after.sourceRef).toBe(after.actorRef);
+    a.send({ type: 'OPEN' });
+    registry.stop(a);
+    expect(deadlines.size).toBe(0);
+    expect(registry.size).toBe(1);
   });
 
   it('issue 10 item 5: subscribe and on reach the lifecycle, emitted events included', () => {
