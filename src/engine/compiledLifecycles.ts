@@ -3,11 +3,14 @@
  * stops, and how they are seen as actors.
  *
  * A lifecycle is the compiled runner's small record (`src/engine/compiled/`); this registry keeps the live ones
- * in one Map (lifecycle -> its registration: `onSystemStop` and `systemId`, or null when it has neither), so
+ * in one Map (lifecycle -> null, its `onSystemStop` hook, or a registration with its `systemId`), so
  * `system.stop()` ends them (each `onSystemStop` first, while it still runs, then `stop()`), `system.get(systemId)`
  * finds them and `system.actors()` lists them. Nothing else is kept per lifecycle: no closure, no actor, no
- * subscription. Its virtual actor (`virtualActor.ts`) is created when something asks (`get`, `actors()`,
- * an inspection observer) and kept in a WeakMap beside it.
+ * subscription. A lifecycle leaves the registry when it is done, fails, or is stopped through `stop` here
+ * (`system.stopCompiled`, or its virtual actor's `stop()`). Its virtual actor (`virtualActor.ts`) is created when
+ * something asks (`get`, `actors()`, an inspection observer); while it observes, the lifecycle's `observer` is
+ * where it is found, otherwise a WeakMap beside the lifecycle keeps it (one entry per lifecycle while observed
+ * would cost the GC more than the rest of the lifecycle).
  *
  * Inspection: the registry is one source of the system's inspection bus. When the bus becomes active (its first
  * observer), every live lifecycle gets its virtual actor as `observer` and an `@xstate.actor` event, so a late

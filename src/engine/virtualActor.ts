@@ -10,8 +10,9 @@
  * the system's inspection bus is active, or it has subscribers or emitted-event listeners. With `observer` null,
  * the runner builds no event, snapshot or inspection object at all.
  *
- * Inspection events are XState's, in XState's order and shape, with the actor's XState snapshot built by the
- * machine's own public `resolveState`: `@xstate.actor` (when created while observed, or when observation starts),
+ * Inspection events are XState's, in XState's order and shape, with XState's snapshot (a copy of the one the
+ * machine's public `resolveState` builds once per state node, with the lifecycle's status, context, output, error):
+ * `@xstate.actor` (when created while observed, or when observation starts),
  * `@xstate.event` (the init event `{type: 'xstate.init', input}` first; a delayed `after` event comes from the
  * actor itself, `sourceRef` = the actor, as XState's scheduler relays it), `@xstate.microstep` (the runner's
  * TransitionDefinitions as `_transitions`, so transition coverage counts them) and `@xstate.snapshot` (after an
