@@ -42,6 +42,7 @@ import { ActorRegistryError, InvalidArgumentError, SystemStoppedError, toError }
 import { type Clock, checkClock, realClock } from './clock.js';
 import type { Lifecycle } from './compiled/index.js';
 import { CompiledLifecycles, checkSpawnCompiled, type SpawnCompiledOptions } from './compiledLifecycles.js';
+import { Deadlines } from './deadlines.js';
 import { globalInspectors } from './globalInspection.js';
 import { ActorHandle, type HandleChange } from './handle.js';
 import { type EngineEvent, InspectionBus } from './inspectionBus.js';
@@ -174,6 +175,7 @@ export class OrrerySystem implements SupervisorHost {
   };
   /** Compiled lifecycles (issue 10 item 5): `spawnCompiled`, found and listed as virtual actors. */
   readonly #compiled: CompiledLifecycles;
+  readonly #deadlines: Deadlines;
   #stopped = false;
   /** The error every lifecycle of this system ends with when it stops. */
   #stopError: SystemStoppedError | undefined;
@@ -188,7 +190,12 @@ export class OrrerySystem implements SupervisorHost {
     this.logger = logger ?? silentLogger();
     this.clock = clock ?? realClock;
     for (const fn of globalInspectors) this.bus.observe(fn);
+    // one deadline structure for every compiled lifecycle's delays (one clock timer, O(1) arm and cancel)
+    this.#deadlines = new Deadlines(this.clock, {
+      onError: (err) => this.logger.error({ err: toError(err) }, 'a delayed event failed'),
+    });
     this.#compiled = new CompiledLifecycles({
+      deadlines: this.#deadlines,
       clock: this.clock,
       logger: this.logger,
       bus: this.bus,
@@ -560,6 +567,7 @@ export class OrrerySystem implements SupervisorHost {
     }
     for (const actor of [...this.#detached.keys()]) (actor as Actor<AnyActorLogic>).stop();
     this.#compiled.stopAll();
+    this.#deadlines.clear();
     this.#detached.clear();
     this.#bySystemId.clear();
     if (this.#rootActor.getSnapshot().status === 'active') this.#rootActor.send({ type: 'SHUTDOWN' });
