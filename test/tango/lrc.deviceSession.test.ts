@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import type { LrcEvent } from '../../machines/tango/lrc.js';
-import { lrcMachine } from '../../machines/tango/lrc.js';
+import { lrcMachine, MAX_BUFFERED_EVENTS } from '../../machines/tango/lrc.js';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
 import { invokeLrc, type LrcUpdate } from '../../src/protocols/tango/lrc/invokeLrc.js';
 import { LrcDeviceSession, lrcLogic } from '../../src/protocols/tango/lrc/session.js';
@@ -132,6 +132,55 @@ describe('issue 10 item 6: one LRC session per device', () => {
     for (const t of targets) t.call.close();
     expect(listeners).toHaveLength(0);
     expect(session(port)).toMatchObject({ subscriptionCount: 0, callCount: 0 });
+  });
+
+  it(`issue 10 item 6: value events before the command id are kept once per subscription (at most ${MAX_BUFFERED_EVENTS}), only while a call waits`, async () => {
+    let reply!: (r: unknown) => void;
+    const listeners: ((e: AttributeEvent) => void)[] = [];
+    const port: DevicePort = {
+      name: 'test/kept/1',
+      attributeList: async () => ['_lrcEvent'],
+      readAttribute: async () => [2, 2],
+      commandInout: () => new Promise((r) => (reply = r)),
+      subscribeChangeEvent: async (_a, cb) => {
+        listeners.push(cb);
+        return () => listeners.splice(listeners.indexOf(cb), 1);
+      },
+    };
+    const open = () => {
+      const events: LrcEvent[] = [];
+      const call = session(port).open(
+        { send: (e) => void events.push(e) },
+        { command: 'Go', args: undefined, parity: false, cacheNegotiation: false },
+      );
+      call.connect(['_lrcEvent']);
+      return { call, events };
+    };
+    const a = open();
+    const b = open();
+    await flush();
+    a.call.invoke();
+    const late = (i: number) => ({
+      attribute: '_lrcEvent',
+      value: [i % 2 ? 'mine' : 'other', `{"progress": ${i}}`],
+    });
+    for (let i = 0; i < MAX_BUFFERED_EVENTS + 6; i++) listeners[0](late(i));
+    // one copy for the two waiting calls, bounded as a per-call buffer was
+    expect(session(port).keptEvents).toBe(MAX_BUFFERED_EVENTS);
+    reply([[ResultCode.QUEUED], ['mine']]);
+    await flush();
+    const invoked = a.events.find((e) => e.type === 'INVOKED') as Extract<LrcEvent, { type: 'INVOKED' }>;
+    // the last MAX_BUFFERED_EVENTS events, those naming the command
+    expect(invoked.held).toEqual(
+      Array.from({ length: MAX_BUFFERED_EVENTS + 6 }, (_, i) => late(i))
+        .slice(6)
+        .filter((_, i) => i % 2),
+    );
+    expect(session(port).keptEvents).toBe(MAX_BUFFERED_EVENTS); // b still waits
+    b.call.close();
+    expect(session(port).keptEvents).toBe(0);
+    a.call.close();
+    expect(listeners).toHaveLength(0);
   });
 
   it('issue 10 item 6: calls of both protocol versions on one device each get their own attributes and events', async () => {

@@ -127,7 +127,7 @@ describe('issue 8 item 1: the LRC session is its own module', () => {
 
   it('issue 8 item 2: the machine reads only the parsed reply (I/O actions that send one drive it to submitted)', async () => {
     const submitted: string[] = [];
-    const logic = lrcMachine.provide({ actions: parsedOnlyIo as never });
+    const logic = lrcMachine.provide({ actions: parsedOnlyIo });
     const actor = createActor(logic, {
       input: { device: fakeDevice(null).port, command: 'On', callback: () => {}, knownVersions: [2, 2] },
     });

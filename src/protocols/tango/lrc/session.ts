@@ -471,4 +471,4 @@ export const lrcIoActions = {
 };
 
 /** The `lrc` machine with its device I/O: what the facades spawn, one actor per call. */
-export const lrcLogic = lrcMachine.provide({ actions: lrcIoActions as never });
+export const lrcLogic = lrcMachine.provide({ actions: lrcIoActions });
