@@ -436,8 +436,9 @@ export function forgetLrcNegotiation(device: DevicePort): void {
 /** The session's call of each `lrc` actor (made by its first I/O action, closed by `release` or its end). */
 const callsOf = new WeakMap<object, LrcCall>();
 
+/** An actor's end, when it can be observed (XState actors: `subscribe`). */
 interface Observable {
-  subscribe(observer: { complete?: () => void; error?: (err: unknown) => void }): unknown;
+  subscribe?(observer: { complete?: () => void; error?: (err: unknown) => void }): unknown;
 }
 
 function callOf(context: LrcContext, self: LrcCallTarget & Observable): LrcCall {
@@ -452,7 +453,7 @@ function callOf(context: LrcContext, self: LrcCallTarget & Observable): LrcCall 
     callsOf.set(self, call);
     // an actor stopped from outside runs no exit action: its end still closes the call
     const opened = call;
-    self.subscribe({ complete: () => opened.close(), error: () => opened.close() });
+    self.subscribe?.({ complete: () => opened.close(), error: () => opened.close() });
   }
   return call;
 }
