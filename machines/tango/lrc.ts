@@ -2,10 +2,10 @@
  * The client side of an SKA Long Running Command (ska-tango-base `invoke_lrc`) as an XState v5 machine.
  *
  *   validating ──► session ─────────────────────────────────────────────────────────────────► finished
- *                   │ (invokes deviceIo, the one I/O actor: negotiation, the attribute subscriptions, the
- *                   │  invocation and the v1 result read; leaving `session` stops it, which unsubscribes)
+ *                   │ (the call's time in its device's LRC session: entering each state asks the session for
+ *                   │  one I/O action; leaving `session` (`release`) drops the call's share of the subscriptions)
  *                   ├ negotiating ──NEGOTIATED──► subscribing ──SUBSCRIBED──► invoking ──INVOKED──► monitoring
- *                   │   (value events wait in deviceIo until the command id is known, then come in one batch)
+ *                   │   (value events wait in the session until the command id is known, then come in one batch)
  *                   ├ monitoring: submitted ─► staging ─► queued ─► inProgress
  *                   │   (waiting events replayed on entry; a terminal status ends it)
  *                   │   └ reconciling (`reconcile` only: after an error event, CheckLongRunningCommandStatus;
@@ -26,37 +26,29 @@
  * With the protocol versions known from an earlier call (`knownVersions`), validating goes straight to
  * `session.subscribing`, or to notStarted if they do not overlap the client's.
  *
- * No I/O here: the device calls are done by the `deviceIo` actor, supplied with `.provide()`
- * (`src/protocols/tango/lrc/session.ts` implements it on a `DevicePort`, with an optional per-device negotiation
- * cache); it parses the device's reply once (`parseLrcReply`) and hands the machine the parsed reply. The machine drives it with
- * CONNECT, INVOKE, READ_RESULT and CHECK_STATUS; it answers with the events of `LrcEvent`, after dropping the events that
- * cannot change anything (other commands', and, unless `parity`, v1 statuses repeating the last one). The status bookkeeping
- * (de-duplication, stale events, v1 result ordering) is the pure reducer in `lrcReducer.ts`.
+ * No I/O here, no invoke and no child actor: the machine names its device I/O actions (`LrcIoAction`: negotiate,
+ * connect, invoke, checkStatus, readResult, release) and the LRC session of the device implements them with
+ * `.provide()` (`src/protocols/tango/lrc/session.ts`: one session per `DevicePort`, with the negotiation cache, one
+ * subscription per attribute shared by the device's calls, routing by command id). The session answers with the
+ * events of `LrcEvent`, sent to the call's actor, after dropping the events that cannot change anything (other
+ * commands', and, unless `parity`, v1 statuses repeating the last one); it parses the device's reply once
+ * (`parseLrcReply`). Without them (the bare machine), negotiating or subscribing fails at once (notStarted). The
+ * status bookkeeping (de-duplication, stale events, v1 result ordering) is the pure reducer in `lrcReducer.ts`.
  */
-import { type ActorRefFrom, assign, emit, enqueueActions, fromCallback, sendTo, setup } from 'xstate';
+import { type ActorRefFrom, assign, emit, enqueueActions, setup } from 'xstate';
 import {
   CLIENT_PROTOCOL_VERSIONS,
   decodeLrcEvent,
   isTerminalStatus,
   LRC_ATTRIBUTES,
   type LrcUpdate,
-  lrcAttributesFor,
   ResultCode,
   TaskStatus,
 } from '../../src/protocols/tango/wire.js';
 import { deliver, progressFields } from './lrcDelivery.js';
 import { lrcErrors } from './lrcErrors.js';
 import { reduceLrcEvent, replayLrcEvents } from './lrcReducer.js';
-import type {
-  LrcContext,
-  LrcEmitted,
-  LrcEvent,
-  LrcInput,
-  LrcIoCommand,
-  LrcIoInput,
-  LrcOutcome,
-  LrcOutput,
-} from './lrcTypes.js';
+import type { LrcContext, LrcEmitted, LrcEvent, LrcInput, LrcOutcome, LrcOutput } from './lrcTypes.js';
 
 export { invokeLrcFailure } from './lrcErrors.js';
 export type * from './lrcTypes.js';
@@ -68,6 +60,8 @@ export const MAX_BUFFERED_EVENTS = 1000;
  * 3 s); `resultTimeout` overrides it.
  */
 export const DEFAULT_RESULT_TIMEOUT_MS = 3000;
+/** The error of a bare machine, whose device I/O actions were not provided. */
+export const IO_NOT_PROVIDED = "lrc machine: its device I/O (the LRC session's actions) is not provided";
 
 type Ev<T extends LrcEvent['type']> = Extract<LrcEvent, { type: T }>;
 /** A duration (already checked by the facade) that never expires: no timer is armed for it. */
@@ -86,17 +80,6 @@ export const lrcMachine = setup({
     input: {} as LrcInput,
     output: {} as LrcOutput,
     emitted: {} as LrcEmitted,
-  },
-  actors: {
-    /**
-     * The device I/O of one call. On start: reads the protocol versions (NEGOTIATED with (min, max) or null when
-     * the device has no such attribute, or NEGOTIATION_FAILED). CONNECT: subscribes (DEVICE_EVENT, then
-     * SUBSCRIBED or SUBSCRIBE_FAILED); value events wait until the command id is known. INVOKE: runs the command
-     * (INVOKED or INVOKE_FAILED). READ_RESULT (v1): RESULT_READ or RESULT_FAILED. Stopping it unsubscribes.
-     */
-    deviceIo: fromCallback<LrcIoCommand, LrcIoInput, LrcEvent>(({ sendBack }) => {
-      sendBack({ type: 'NEGOTIATION_FAILED', error: new Error("lrc machine: 'deviceIo' not provided") });
-    }),
   },
   guards: {
     callbackIsInvalid: ({ context }) => typeof context.callback !== 'function' || context.callback.length > 1,
@@ -180,16 +163,18 @@ export const lrcMachine = setup({
         return [...kept, e];
       },
     }),
-    connect: sendTo('io', ({ context }) => ({
-      type: 'CONNECT' as const,
-      attributes: lrcAttributesFor(context.protocolVersion!),
-    })),
-    invoke: sendTo('io', { type: 'INVOKE' as const }),
-    readResult: sendTo('io', { type: 'READ_RESULT' as const }),
-    checkStatus: sendTo('io', ({ context }) => ({
-      type: 'CHECK_STATUS' as const,
-      commandId: context.commandId!,
-    })),
+    // The device I/O (implemented by the LRC session with `.provide()`; see `lrcIoActions`). On its own the
+    // machine has none: negotiating or subscribing fails at once, so a bare machine ends notStarted.
+    negotiate: enqueueActions(({ enqueue }) =>
+      enqueue.raise({ type: 'NEGOTIATION_FAILED', error: new Error(IO_NOT_PROVIDED) }),
+    ),
+    connect: enqueueActions(({ enqueue }) =>
+      enqueue.raise({ type: 'SUBSCRIBE_FAILED', attribute: '', error: new Error(IO_NOT_PROVIDED) }),
+    ),
+    invoke: enqueueActions(() => {}),
+    readResult: enqueueActions(() => {}),
+    checkStatus: enqueueActions(() => {}),
+    release: enqueueActions(() => {}),
     announceSubmitted: emit(({ context }) => ({
       type: 'lrc.submitted' as const,
       commandId: context.commandId!,
@@ -313,22 +298,13 @@ export const lrcMachine = setup({
       ],
     },
     session: {
-      invoke: {
-        id: 'io',
-        src: 'deviceIo',
-        input: ({ context }) => ({
-          device: context.device,
-          command: context.command,
-          args: context.args,
-          cacheNegotiation: context.cacheNegotiation,
-          negotiate: context.knownVersions === undefined,
-          parity: context.parity,
-        }),
-      },
+      // the call leaves its device session (its subscriptions released) whenever it ends
+      exit: 'release',
       always: { guard: 'terminalDelivered', target: 'finished' },
       initial: 'negotiating',
       states: {
         negotiating: {
+          entry: 'negotiate',
           on: {
             NEGOTIATED: [
               { guard: 'versionsOverlap', target: 'subscribing', actions: 'chooseVersion' },

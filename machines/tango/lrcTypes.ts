@@ -1,4 +1,4 @@
-/** The types of the `lrc` machine (input, context, output, events, and what its `deviceIo` actor is asked). */
+/** The types of the `lrc` machine (input, context, output, events, and the names of its device I/O actions). */
 
 import type { AttributeEvent, DevicePort } from '../../src/protocols/tango/port.js';
 import type { LrcReply, LrcUpdate, TaskStatus } from '../../src/protocols/tango/wire.js';
@@ -71,7 +71,7 @@ export interface LrcOutput {
   error: Error | null;
 }
 
-/** What the `deviceIo` actor reports (and UNSUBSCRIBE, from the caller). */
+/** What the device I/O (the LRC session) reports (and UNSUBSCRIBE, from the caller). */
 export type LrcEvent =
   | { type: 'NEGOTIATED'; versions: readonly [number, number] | null }
   | { type: 'NEGOTIATION_FAILED'; error: unknown }
@@ -79,7 +79,7 @@ export type LrcEvent =
   | { type: 'SUBSCRIBED' }
   | { type: 'SUBSCRIBE_FAILED'; attribute: string; error: unknown }
   /**
-   * The reply, parsed once by the I/O actor (`parseLrcReply`; null when it has another shape); when accepted,
+   * The reply, parsed once by the session (`parseLrcReply`; null when it has another shape); when accepted,
    * `held` has the value events about the command that came before it.
    */
   | { type: 'INVOKED'; reply: LrcReply | null; held: readonly AttributeEvent[] }
@@ -100,24 +100,19 @@ export type LrcEvent =
   /** Raised by the machine itself at the deadline, `timeout` ms after the start (only for a finite timeout). */
   | { type: 'DEADLINE' };
 
-/** What the machine asks of the `deviceIo` actor. */
-export type LrcIoCommand =
-  | { type: 'CONNECT'; attributes: readonly string[] }
-  | { type: 'INVOKE' }
-  | { type: 'READ_RESULT' }
-  /** Run `CheckLongRunningCommandStatus(commandId)`: STATUS_CHECKED or STATUS_CHECK_FAILED. */
-  | { type: 'CHECK_STATUS'; commandId: string };
-
-export interface LrcIoInput {
-  device: DevicePort;
-  command: string;
-  args: unknown;
-  cacheNegotiation: boolean;
-  /** Read the protocol versions on start (NEGOTIATED or NEGOTIATION_FAILED); false when they are known. */
-  negotiate: boolean;
-  /** v1 parity: forward every status event (otherwise those repeating this command's last status are dropped). */
-  parity: boolean;
-}
+/**
+ * The device I/O actions of the machine, by name (the LRC session implements them with `.provide()`): each reads
+ * what it needs from the context and answers later by sending the events of `LrcEvent` to the call's actor.
+ * - `negotiate` (entering negotiating): NEGOTIATED (min, max) or null, or NEGOTIATION_FAILED
+ * - `connect` (entering subscribing): the attributes of `protocolVersion`; value events wait in the session until
+ *   the command id is known; SUBSCRIBED or SUBSCRIBE_FAILED; error events come at once as DEVICE_EVENT
+ * - `invoke` (entering invoking): INVOKED (the parsed reply and the held events about the command) or INVOKE_FAILED;
+ *   then every event about the command id as DEVICE_EVENT (v1 status repeats dropped unless `parity`)
+ * - `checkStatus` (entering reconciling): STATUS_CHECKED or STATUS_CHECK_FAILED
+ * - `readResult` (entering fetchingResult, v1): RESULT_READ or RESULT_FAILED
+ * - `release` (leaving the session state): nothing more is sent; the call's share of the subscriptions goes
+ */
+export type LrcIoAction = 'negotiate' | 'connect' | 'invoke' | 'checkStatus' | 'readResult' | 'release';
 
 export type LrcEmitted =
   | { type: 'lrc.submitted'; commandId: string; protocolVersion: number }

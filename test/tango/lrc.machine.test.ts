@@ -4,7 +4,7 @@
  * the warnings it emits, and its defaults when used without `invokeLrc`.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { lrcMachine, MAX_BUFFERED_EVENTS } from '../../machines/tango/lrc.js';
+import { IO_NOT_PROVIDED, lrcMachine, MAX_BUFFERED_EVENTS } from '../../machines/tango/lrc.js';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { DevFailed, ProtocolVersionError, ResultCodeError } from '../../src/protocols/tango/errors.js';
@@ -233,7 +233,7 @@ describe('issue 7 item 18: the lrc machine', () => {
     expect(subs.actor.getSnapshot().context).toMatchObject({ status: TaskStatus.COMPLETED, terminal: true });
   });
 
-  it('issue 7 item 18: used on its own, the machine refuses a two-argument callback and needs its deviceIo', async () => {
+  it('issue 7 item 18: used on its own, the machine refuses a two-argument callback and needs its device I/O', async () => {
     const positional = system.spawnDetached(lrcLogic, {
       input: { device, command: 'On', callback: ((_s: unknown, _p: unknown) => {}) as never },
     });
@@ -242,7 +242,7 @@ describe('issue 7 item 18: the lrc machine', () => {
     const out = bare.getSnapshot().output!;
     expect(out.outcome).toBe('notStarted');
     expect(out.error).toBeInstanceOf(DevFailed);
-    expect((out.error as DevFailed).errors[0].desc).toBe("lrc machine: 'deviceIo' not provided");
+    expect((out.error as DevFailed).errors[0].desc).toBe(IO_NOT_PROVIDED);
   });
 
   it('issue 7 item 18: used on its own, known versions skip the negotiation and nothing is cached by default', async () => {

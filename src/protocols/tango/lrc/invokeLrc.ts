@@ -1,7 +1,8 @@
 /**
  * `invokeLrc`: ska-tango-base's Long Running Command client in TypeScript idiom. One `lrc` machine actor per
  * call, detached in an Orrery system. This facade only checks the arguments, spawns the actor and adapts its
- * outcome to promises; the device I/O is the session actor of `session.ts` (with its negotiation cache).
+ * outcome to promises; the device I/O is the LRC session of the device (`session.ts`: one per DevicePort, shared
+ * by every call on it: negotiation cache, one subscription per attribute, routing by command id).
  *
  * Differences from upstream, on purpose: the callback takes one update object; events that arrive before the
  * command id is known are buffered and replayed (no 4 s wait); subscriptions end deterministically (terminal

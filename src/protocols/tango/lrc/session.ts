@@ -1,301 +1,475 @@
 /**
- * The LRC session: the device I/O of one `lrc` machine actor (its `deviceIo`), implemented on a `DevicePort`,
- * and the per-device cache of negotiated protocol versions it shares between calls (`negotiation: 'cached'`).
+ * The LRC session of a device: one per `DevicePort` (weakly held), shared by every LRC call on that device. It owns
+ * the device I/O of those calls (the `lrc` machine's I/O actions, provided here: `lrcLogic`):
  *
- *   start ──(negotiate)──► NEGOTIATED | NEGOTIATION_FAILED        (shared per device when cached)
- *   CONNECT ──► subscribeChangeEvent per attribute ──► SUBSCRIBED | SUBSCRIBE_FAILED
- *   INVOKE ──► commandInout ──► INVOKED {reply: parseLrcReply(...), held} | INVOKE_FAILED
- *   CHECK_STATUS ──► CheckLongRunningCommandStatus ──► STATUS_CHECKED | STATUS_CHECK_FAILED
- *   READ_RESULT ──► readAttribute(result) ──► RESULT_READ | RESULT_FAILED
- *   stop ──► every subscription released
+ *   negotiate   ──► NEGOTIATED | NEGOTIATION_FAILED          per call, or one per session when cached
+ *   connect     ──► SUBSCRIBED | SUBSCRIBE_FAILED            one subscription per attribute for all the calls
+ *   invoke      ──► INVOKED {reply: parseLrcReply(...), held} | INVOKE_FAILED
+ *   checkStatus ──► STATUS_CHECKED | STATUS_CHECK_FAILED     (CheckLongRunningCommandStatus)
+ *   readResult  ──► RESULT_READ | RESULT_FAILED              (v1)
+ *   release     ──► the call's share of the subscriptions goes; the last call on an attribute unsubscribes it
  *
- * The device reply is parsed here, once, by the wire module (`parseLrcReply`); the machine gets the parsed
- * reply. Until the command id is known, value events wait here (then only those about the command go on);
- * v1 status repeats are dropped here unless `parity`. A port that throws synchronously, answers garbage or sends
- * malformed events gives typed events (a DevFailed with an `SKA_*` reason), never a crashed actor.
+ * Routing, not fan-out: a value event goes only to the calls whose command id it names (a Map from command id to
+ * call, looked up for each id of the event's (id, value, ...) spectrum); an error event goes to every call on that
+ * subscription (it may concern any of them). Until a call knows its command id, the value events of its
+ * attributes are kept once per subscription (at most `MAX_BUFFERED_EVENTS`, only while some call waits); the call
+ * gets those naming its id with INVOKED, exactly the events a per-call subscription would have held. v1 status
+ * repeats are dropped per call unless `parity`. Per-command order is the device's order.
+ *
+ * Negotiation cache (`negotiation: 'cached'`, newer ska-tango-base's `connect_lrc_interface`): one negotiation
+ * per session, shared by concurrent calls while pending; dropped on a transport error of any call (negotiation,
+ * subscription, invocation, status check, result read), on an error event, and by `forgetLrcNegotiation()`.
+ * A failed negotiation is never kept. Per-call negotiation (the default, as upstream) reads the versions each time.
  */
-import { fromCallback } from 'xstate';
 import {
+  type LrcContext,
   type LrcEvent,
-  type LrcIoCommand,
-  type LrcIoInput,
   lrcMachine,
   MAX_BUFFERED_EVENTS,
 } from '../../../../machines/tango/lrc.js';
-import { type DevError, DevFailed } from '../errors.js';
 import type { AttributeEvent, DevicePort, Unsubscribe } from '../port.js';
 import {
   describeValue,
   LRC_ATTRIBUTES,
+  lrcAttributesFor,
   pairedValue,
-  pairIndex,
   parseLrcReply,
   toTaskStatus,
 } from '../wire.js';
-
-type Versions = readonly [number, number] | null;
-
-/**
- * Protocol versions per device, for calls with `negotiation: 'cached'` (newer ska-tango-base negotiates once per
- * connection with `connect_lrc_interface`). One entry per device (weakly held): concurrent calls share a pending
- * negotiation. An entry is dropped when a call on that device fails with a transport error (negotiation,
- * subscription, invocation or result read), when an error event arrives (the device may have restarted), and by
- * `forget()`. A failed negotiation is never kept.
- */
-class NegotiationCache {
-  readonly #entries = new WeakMap<DevicePort, { versions?: Versions; pending: Promise<Versions> }>();
-
-  /** The versions known for `device`: (min, max), null (none), or undefined when not known. */
-  versionsOf(device: DevicePort): Versions | undefined {
-    return this.#entries.get(device)?.versions;
-  }
-
-  /** The negotiation of `device`: the pending or settled one in the cache, or `negotiate()` kept until it fails. */
-  share(device: DevicePort, negotiate: () => Promise<Versions>): Promise<Versions> {
-    const cached = this.#entries.get(device);
-    if (cached) return cached.pending;
-    const entry: { versions?: Versions; pending: Promise<Versions> } = { pending: negotiate() };
-    this.#entries.set(device, entry);
-    entry.pending.then(
-      (versions) => {
-        entry.versions = versions;
-      },
-      () => {
-        if (this.#entries.get(device) === entry) this.#entries.delete(device);
-      },
-    );
-    return entry.pending;
-  }
-
-  forget(device: DevicePort): void {
-    this.#entries.delete(device);
-  }
-}
-
-const negotiations = new NegotiationCache();
-
-/** The cached protocol versions of `device`: (min, max), null (none), or undefined when not known. */
-export function cachedLrcNegotiation(device: DevicePort): Versions | undefined {
-  return negotiations.versionsOf(device);
-}
-
-/** Drop the cached protocol versions of `device` (e.g. after it restarted); the next call negotiates again. */
-export function forgetLrcNegotiation(device: DevicePort): void {
-  negotiations.forget(device);
-}
-
-/**
- * Call a DevicePort method so that whatever it does ends as a promise: a synchronous throw becomes a rejection,
- * a plain value a resolution (a port is foreign code; nothing it does may crash the call's actor).
- */
-function attempt<T>(call: () => Promise<T> | T): Promise<T> {
-  try {
-    return Promise.resolve(call());
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
-
-function portFault(reason: string, desc: string, origin: string): DevFailed {
-  return new DevFailed([{ reason, desc, origin, severity: 'ERR' }]);
-}
-
-/** Reads `lrcProtocolVersions` as (min, max), or null when the device has no such attribute. */
-async function readProtocolVersions(device: DevicePort): Promise<Versions> {
-  const wanted = LRC_ATTRIBUTES.versions.toLowerCase();
-  const names = await attempt(() => device.attributeList());
-  if (!Array.isArray(names)) {
-    const desc = `attributeList() answered ${describeValue(names)}, not a list of names`;
-    throw portFault('SKA_InvalidAttributeList', desc, device.name);
-  }
-  if (!names.some((n) => typeof n === 'string' && n.toLowerCase() === wanted)) return null;
-  const v = await attempt(() => device.readAttribute(LRC_ATTRIBUTES.versions));
-  const pair = Array.isArray(v) && v.length >= 2 ? v.slice(0, 2).map(versionNumber) : [];
-  if (pair.length !== 2 || pair.some((x) => x === undefined)) {
-    const desc = `${LRC_ATTRIBUTES.versions} is ${describeValue(v)}, not (min, max)`;
-    throw portFault('SKA_InvalidProtocolVersions', desc, device.name);
-  }
-  return pair as [number, number];
-}
-
-/** An integer protocol version from a number or a numeric string (DevLong64 may come as either). */
-function versionNumber(x: unknown): number | undefined {
-  const n =
-    typeof x === 'number'
-      ? x
-      : typeof x === 'bigint' || (typeof x === 'string' && x.trim() !== '')
-        ? Number(x)
-        : Number.NaN;
-  return Number.isInteger(n) ? n : undefined;
-}
-
-/**
- * A change event as the machine may rely on it: an object with a string attribute, and, on an error event, an
- * array of errors. Anything else the port sends becomes an error event saying so (events may have been lost).
- */
-function wellFormed(event: unknown, device: string): AttributeEvent {
-  const e = event as AttributeEvent | null | undefined;
-  if (e !== null && typeof e === 'object' && typeof e.attribute === 'string') {
-    if (e.errors === undefined || (Array.isArray(e.errors) && e.errors.length)) return e;
-  }
-  const attribute = e !== null && typeof e === 'object' && typeof e.attribute === 'string' ? e.attribute : '';
-  const errors: DevError[] = [
-    {
-      reason: 'SKA_InvalidEvent',
-      desc: `a malformed change event from ${device}: ${describeEvent(e)}`,
-      origin: 'invokeLrc',
-      severity: 'ERR',
-    },
-  ];
-  return { attribute, errors };
-}
-
-function describeEvent(e: unknown): string {
-  if (e === null || typeof e !== 'object') return describeValue(e);
-  const errors = (e as AttributeEvent).errors;
-  if (typeof (e as AttributeEvent).attribute !== 'string') return 'no attribute name';
-  return `errors is ${Array.isArray(errors) ? 'empty' : typeof errors}`;
-}
+import { attempt, portFault, readProtocolVersions, type Versions, wellFormed } from './portGuards.js';
 
 const STATUS_ATTRIBUTE = LRC_ATTRIBUTES.status.toLowerCase();
 /** ska-tango-base's command answering a command id's status name (NOT_FOUND once forgotten). */
 const CHECK_STATUS_COMMAND = 'CheckLongRunningCommandStatus';
 
-/** Whether an event may concern `commandId`: error events, or an LRC spectrum with that id at an even index. */
-function mentions(event: AttributeEvent, commandId: string): boolean {
-  return event.errors !== undefined || pairIndex(event.value, commandId) >= 0;
+/** Where a call's events go: its actor. */
+export interface LrcCallTarget {
+  send(event: LrcEvent): void;
 }
 
-/** The device I/O of one `lrc` machine actor (its `deviceIo`), on the input's DevicePort. */
-export const lrcSession = fromCallback<LrcIoCommand, LrcIoInput, LrcEvent>(({ input, sendBack, receive }) => {
-  const { device } = input;
-  let closed = false;
-  const send = (event: LrcEvent) => {
-    if (!closed) sendBack(event);
-  };
-  const forget = () => {
-    if (input.cacheNegotiation) negotiations.forget(device);
-  };
-  // Until the command id is known, value events wait here (other commands' events are dropped when it is)
-  // instead of going through the machine: with k calls starting at once on one device, that is k^2 events.
-  let watched: string | undefined;
-  let held: AttributeEvent[] | undefined = [];
-  // v1: every status event lists every command of the device, so with k calls on a device each call would
-  // see k times its own status again; the reducer drops such repeats (unless parity), so they stop here
-  let lastStatus: unknown;
-  const repeatsStatus = (event: AttributeEvent, id: string) => {
-    if (input.parity || event.attribute.toLowerCase() !== STATUS_ATTRIBUTE) return false;
+/** What the session needs to know of a call (the `lrc` machine's context has it). */
+export interface LrcCallSpec {
+  command: string;
+  args: unknown;
+  /** v1: forward every status event (otherwise the repeats of this command's last status are dropped). */
+  parity: boolean;
+  /** Use the session's negotiation (`negotiation: 'cached'`). */
+  cacheNegotiation: boolean;
+}
+
+/** One change-event subscription of the device, shared by the calls on its attribute. */
+interface SharedSubscription {
+  readonly attribute: string;
+  readonly calls: Set<LrcCall>;
+  /** Settles when the device answered the subscription: undefined, or the failure to report. */
+  ready: Promise<{ error: unknown } | undefined>;
+  unsubscribe?: Unsubscribe;
+  /** Calls on it that do not know their command id yet: its value events are kept only while there are some. */
+  waiting: number;
+  /** Value events kept for those calls, with their arrival number, oldest first. */
+  kept: { seq: number; event: AttributeEvent }[];
+}
+
+/** The ways a call can be followed by its session; the `lrc` machine's I/O actions call these. */
+export class LrcCall {
+  readonly session: LrcDeviceSession;
+  readonly spec: LrcCallSpec;
+  /** The command id, once the device gave it. */
+  commandId: string | undefined;
+  closed = false;
+  readonly #target: LrcCallTarget;
+  /** Its subscriptions, and the arrival number each started at. */
+  readonly subs: SharedSubscription[] = [];
+  readonly since: number[] = [];
+  waiting = true;
+  /** Another call with the same command id (a port replying the same id twice), in the session's map. */
+  sameId: LrcCall | undefined;
+  /** The value event last routed to it (an id listed twice in one event is one delivery). */
+  routed = -1;
+  #lastStatus: unknown;
+
+  constructor(session: LrcDeviceSession, target: LrcCallTarget, spec: LrcCallSpec) {
+    this.session = session;
+    this.#target = target;
+    this.spec = spec;
+  }
+
+  send(event: LrcEvent): void {
+    if (!this.closed) this.#target.send(event);
+  }
+
+  /** v1 without parity: whether this status event repeats the last status this call was given (and remember it). */
+  repeatsStatus(event: AttributeEvent, id: string): boolean {
+    if (this.spec.parity || event.attribute.toLowerCase() !== STATUS_ATTRIBUTE) return false;
     const raw = pairedValue(event.value, id);
     if (raw === undefined || toTaskStatus(raw) === undefined) return false;
-    if (raw === lastStatus) return true;
-    lastStatus = raw;
+    if (raw === this.#lastStatus) return true;
+    this.#lastStatus = raw;
     return false;
-  };
-  const forward = (raw: AttributeEvent) => {
-    if (closed) return;
-    const event = wellFormed(raw, device.name);
-    if (event.errors) forget();
-    if (held && !event.errors) {
-      if (held.length >= MAX_BUFFERED_EVENTS) held.shift();
-      held.push(event);
-    } else if (watched === undefined) send({ type: 'DEVICE_EVENT', event });
-    else if (mentions(event, watched) && (event.errors || !repeatsStatus(event, watched)))
-      send({ type: 'DEVICE_EVENT', event });
-  };
-  const unsubscribes: Unsubscribe[] = [];
-  const release = (u: Unsubscribe) => {
-    try {
-      u();
-    } catch {
-      // upstream logs EventSystemFailed on unsubscribe as a warning and carries on
+  }
+
+  negotiate(): void {
+    this.session.negotiateFor(this);
+  }
+  connect(attributes: readonly string[]): void {
+    void this.session.connect(this, attributes);
+  }
+  invoke(): void {
+    this.session.invoke(this);
+  }
+  checkStatus(commandId: string): void {
+    this.session.checkStatus(this, commandId);
+  }
+  readResult(): void {
+    this.session.readResult(this);
+  }
+  /** Nothing more is sent; its share of the subscriptions goes. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.session.release(this);
+  }
+}
+
+/** Release a device subscription; upstream logs EventSystemFailed on unsubscribe as a warning and carries on. */
+function unsubscribeQuietly(u: Unsubscribe): void {
+  try {
+    u();
+  } catch {
+    // nothing to do
+  }
+}
+
+const sessions = new WeakMap<DevicePort, LrcDeviceSession>();
+
+export class LrcDeviceSession {
+  readonly device: DevicePort;
+  #negotiation: { versions?: Versions; pending: Promise<Versions> } | undefined;
+  readonly #subs = new Map<string, SharedSubscription>();
+  readonly #byId = new Map<string, LrcCall>();
+  #calls = 0;
+  /** Arrival number of the last value event. */
+  #seq = 0;
+
+  /** The session of `device` (made on first use). */
+  static of(device: DevicePort): LrcDeviceSession {
+    let session = sessions.get(device);
+    if (!session) {
+      session = new LrcDeviceSession(device);
+      sessions.set(device, session);
     }
-  };
-  const subscribe = async (attributes: readonly string[]) => {
-    for (const attribute of attributes) {
-      let unsubscribe: Unsubscribe;
-      try {
-        unsubscribe = await attempt(() => device.subscribeChangeEvent(attribute, forward));
-      } catch (error) {
-        forget();
-        return send({ type: 'SUBSCRIBE_FAILED', attribute, error });
-      }
-      if (typeof unsubscribe !== 'function') {
-        forget();
-        const desc = `subscribeChangeEvent('${attribute}') answered ${describeValue(unsubscribe)}, not an unsubscribe function`;
-        const error = portFault('SKA_InvalidSubscription', desc, device.name);
-        return send({ type: 'SUBSCRIBE_FAILED', attribute, error });
-      }
-      if (closed) return release(unsubscribe);
-      unsubscribes.push(unsubscribe);
-    }
-    send({ type: 'SUBSCRIBED' });
-  };
-  const invoke = () =>
-    attempt(() => device.commandInout(input.command, input.args)).then(
-      (raw) => {
-        if (closed) return;
-        const reply = parseLrcReply(raw); // the one parse of the reply
-        const id = reply?.commandId;
-        const early = held!;
-        held = undefined;
-        let events: AttributeEvent[] = [];
-        if (id !== undefined) {
-          watched = id;
-          events = early.filter((e) => mentions(e, id));
-          for (const e of events) repeatsStatus(e, id); // remember the last status
-        }
-        send({ type: 'INVOKED', reply, held: events });
+    return session;
+  }
+
+  /** The session of `device` if it has one. */
+  static existing(device: DevicePort): LrcDeviceSession | undefined {
+    return sessions.get(device);
+  }
+
+  private constructor(device: DevicePort) {
+    this.device = device;
+  }
+
+  /** A new call on this device; `target` gets its events until `close()`. */
+  open(target: LrcCallTarget, spec: LrcCallSpec): LrcCall {
+    this.#calls++;
+    return new LrcCall(this, target, spec);
+  }
+
+  /** Calls open on this device. */
+  get callCount(): number {
+    return this.#calls;
+  }
+  /** Device subscriptions this session holds (open or being made). */
+  get subscriptionCount(): number {
+    return this.#subs.size;
+  }
+  /** Value events kept for calls that do not know their command id yet. */
+  get keptEvents(): number {
+    let n = 0;
+    for (const s of this.#subs.values()) n += s.kept.length;
+    return n;
+  }
+
+  /** The cached protocol versions: (min, max), null (none), or undefined when not known. */
+  get cachedVersions(): Versions | undefined {
+    return this.#negotiation?.versions;
+  }
+
+  forgetNegotiation(): void {
+    this.#negotiation = undefined;
+  }
+
+  /** The session's negotiation: the pending or settled one, or a new one kept until it fails. */
+  #sharedNegotiation(): Promise<Versions> {
+    if (this.#negotiation) return this.#negotiation.pending;
+    const entry: { versions?: Versions; pending: Promise<Versions> } = {
+      pending: readProtocolVersions(this.device),
+    };
+    this.#negotiation = entry;
+    entry.pending.then(
+      (versions) => {
+        entry.versions = versions;
       },
-      (error) => {
-        forget();
-        send({ type: 'INVOKE_FAILED', error });
+      () => {
+        if (this.#negotiation === entry) this.#negotiation = undefined;
       },
     );
-  const checkStatus = (commandId: string) =>
-    attempt(() => device.commandInout(CHECK_STATUS_COMMAND, commandId)).then(
+    return entry.pending;
+  }
+
+  negotiateFor(call: LrcCall): void {
+    const pending = call.spec.cacheNegotiation
+      ? this.#sharedNegotiation()
+      : readProtocolVersions(this.device);
+    pending.then(
+      (versions) => call.send({ type: 'NEGOTIATED', versions }),
+      (error) => call.send({ type: 'NEGOTIATION_FAILED', error }),
+    );
+  }
+
+  /** Join (or make) the subscription of each attribute in turn; SUBSCRIBED once all are open. */
+  async connect(call: LrcCall, attributes: readonly string[]): Promise<void> {
+    for (const attribute of attributes) {
+      if (call.closed) return;
+      const failure = await this.#join(call, attribute).ready;
+      if (failure) {
+        this.forgetNegotiation();
+        return call.send({ type: 'SUBSCRIBE_FAILED', attribute, error: failure.error });
+      }
+    }
+    call.send({ type: 'SUBSCRIBED' });
+  }
+
+  /** `call` joins the subscription of `attribute`, made now if there is none (it gets even the first event). */
+  #join(call: LrcCall, attribute: string): SharedSubscription {
+    const existing = this.#subs.get(attribute);
+    if (existing) {
+      this.#add(call, existing);
+      return existing;
+    }
+    // made before subscribing: the device may send the first event before it answers
+    const sub: SharedSubscription = {
+      attribute,
+      calls: new Set(),
+      ready: Promise.resolve(undefined),
+      waiting: 0,
+      kept: [],
+    };
+    this.#subs.set(attribute, sub);
+    this.#add(call, sub);
+    const onEvent = (raw: AttributeEvent) => this.#route(sub, raw);
+    sub.ready = attempt(() => this.device.subscribeChangeEvent(attribute, onEvent)).then(
+      (unsubscribe) => {
+        if (typeof unsubscribe !== 'function') {
+          const desc = `subscribeChangeEvent('${attribute}') answered ${describeValue(unsubscribe)}, not an unsubscribe function`;
+          return this.#failed(sub, portFault('SKA_InvalidSubscription', desc, this.device.name));
+        }
+        if (sub.calls.size === 0) {
+          // every call left while it was being made
+          if (this.#subs.get(attribute) === sub) this.#subs.delete(attribute);
+          unsubscribeQuietly(unsubscribe);
+          return undefined;
+        }
+        sub.unsubscribe = unsubscribe;
+        return undefined;
+      },
+      (error) => this.#failed(sub, error),
+    );
+    return sub;
+  }
+
+  #add(call: LrcCall, sub: SharedSubscription): void {
+    sub.calls.add(call);
+    sub.waiting++;
+    call.subs.push(sub);
+    call.since.push(this.#seq);
+  }
+
+  /** A subscription that could not be made: forgotten (the next call tries again); its calls are told. */
+  #failed(sub: SharedSubscription, error: unknown): { error: unknown } {
+    if (this.#subs.get(sub.attribute) === sub) this.#subs.delete(sub.attribute);
+    return { error };
+  }
+
+  /** One change event of a shared subscription, to the calls it concerns. */
+  #route(sub: SharedSubscription, raw: AttributeEvent): void {
+    if (sub.calls.size === 0) return;
+    const event = wellFormed(raw, this.device.name);
+    if (event.errors) {
+      this.forgetNegotiation();
+      for (const call of [...sub.calls]) call.send({ type: 'DEVICE_EVENT', event });
+      return;
+    }
+    const seq = ++this.#seq;
+    if (sub.waiting > 0) {
+      if (sub.kept.length >= MAX_BUFFERED_EVENTS) sub.kept.shift();
+      sub.kept.push({ seq, event });
+    }
+    const value = event.value;
+    if (!Array.isArray(value) || this.#byId.size === 0) return;
+    for (let i = 0; i < value.length; i += 2) {
+      const id = value[i];
+      if (typeof id !== 'string') continue;
+      for (let call = this.#byId.get(id); call; call = call.sameId) {
+        if (call.routed === seq || !sub.calls.has(call)) continue;
+        call.routed = seq;
+        if (!call.repeatsStatus(event, id)) call.send({ type: 'DEVICE_EVENT', event });
+      }
+    }
+  }
+
+  invoke(call: LrcCall): void {
+    attempt(() => this.device.commandInout(call.spec.command, call.spec.args)).then(
+      (raw) => {
+        if (call.closed) return;
+        const reply = parseLrcReply(raw); // the one parse of the reply
+        const id = reply?.commandId;
+        const held = id === undefined ? [] : this.#heldFor(call, id);
+        this.#stopWaiting(call);
+        if (id !== undefined) {
+          call.commandId = id;
+          call.sameId = this.#byId.get(id);
+          this.#byId.set(id, call);
+          for (const e of held) call.repeatsStatus(e, id); // remember the last status
+        }
+        call.send({ type: 'INVOKED', reply, held });
+      },
+      (error) => {
+        this.forgetNegotiation();
+        call.send({ type: 'INVOKE_FAILED', error });
+      },
+    );
+  }
+
+  /**
+   * The value events a per-call subscription would have held for `call` until now (its last
+   * `MAX_BUFFERED_EVENTS` on its attributes since it joined them) that name `id`, in arrival order.
+   */
+  #heldFor(call: LrcCall, id: string): AttributeEvent[] {
+    let kept: { seq: number; event: AttributeEvent }[] = [];
+    call.subs.forEach((sub, i) => {
+      for (const k of sub.kept) if (k.seq > call.since[i]) kept.push(k);
+    });
+    if (call.subs.length > 1) kept.sort((a, b) => a.seq - b.seq);
+    if (kept.length > MAX_BUFFERED_EVENTS) kept = kept.slice(-MAX_BUFFERED_EVENTS);
+    const held: AttributeEvent[] = [];
+    for (const { event } of kept) if (pairedIndexOf(event.value, id)) held.push(event);
+    return held;
+  }
+
+  #stopWaiting(call: LrcCall): void {
+    if (!call.waiting) return;
+    call.waiting = false;
+    for (const sub of call.subs) if (--sub.waiting === 0) sub.kept.length = 0;
+  }
+
+  checkStatus(call: LrcCall, commandId: string): void {
+    attempt(() => this.device.commandInout(CHECK_STATUS_COMMAND, commandId)).then(
       (answer) => {
         const status = toTaskStatus(answer);
-        if (status !== undefined) return send({ type: 'STATUS_CHECKED', status });
+        if (status !== undefined) return call.send({ type: 'STATUS_CHECKED', status });
         const desc = `${CHECK_STATUS_COMMAND} answered ${describeValue(answer)}, not a task status`;
-        send({
+        call.send({
           type: 'STATUS_CHECK_FAILED',
-          error: portFault('SKA_InvalidTaskStatus', desc, device.name),
+          error: portFault('SKA_InvalidTaskStatus', desc, this.device.name),
         });
       },
       (error) => {
-        forget();
-        send({ type: 'STATUS_CHECK_FAILED', error });
+        this.forgetNegotiation();
+        call.send({ type: 'STATUS_CHECK_FAILED', error });
       },
-    );
-  const readResult = () =>
-    attempt(() => device.readAttribute(LRC_ATTRIBUTES.result)).then(
-      (value) => send({ type: 'RESULT_READ', value }),
-      (error) => {
-        forget();
-        send({ type: 'RESULT_FAILED', error });
-      },
-    );
-  receive((command) => {
-    if (command.type === 'CONNECT') void subscribe(command.attributes);
-    else if (command.type === 'INVOKE') void invoke();
-    else if (command.type === 'CHECK_STATUS') void checkStatus(command.commandId);
-    else if (command.type === 'READ_RESULT') void readResult();
-  });
-
-  // negotiation (unless the machine knew the versions), shared with calls on the same device when cached
-  if (input.negotiate) {
-    const negotiate = () => readProtocolVersions(device);
-    const pending = input.cacheNegotiation ? negotiations.share(device, negotiate) : negotiate();
-    pending.then(
-      (versions) => send({ type: 'NEGOTIATED', versions }),
-      (error) => send({ type: 'NEGOTIATION_FAILED', error }),
     );
   }
-  return () => {
-    closed = true;
-    for (const u of unsubscribes.splice(0)) release(u);
-  };
-});
+
+  readResult(call: LrcCall): void {
+    attempt(() => this.device.readAttribute(LRC_ATTRIBUTES.result)).then(
+      (value) => call.send({ type: 'RESULT_READ', value }),
+      (error) => {
+        this.forgetNegotiation();
+        call.send({ type: 'RESULT_FAILED', error });
+      },
+    );
+  }
+
+  /** `call` is closed: out of the id map and of its subscriptions; a subscription left without calls ends. */
+  release(call: LrcCall): void {
+    this.#calls--;
+    this.#stopWaiting(call);
+    const id = call.commandId;
+    if (id !== undefined) {
+      let prev: LrcCall | undefined;
+      for (let c = this.#byId.get(id); c; prev = c, c = c.sameId) {
+        if (c !== call) continue;
+        if (prev) prev.sameId = c.sameId;
+        else if (c.sameId) this.#byId.set(id, c.sameId);
+        else this.#byId.delete(id);
+        break;
+      }
+    }
+    for (const sub of call.subs.splice(0)) {
+      sub.calls.delete(call);
+      if (sub.calls.size || !sub.unsubscribe) continue; // still shared, or still being made (ended when made)
+      if (this.#subs.get(sub.attribute) === sub) this.#subs.delete(sub.attribute);
+      unsubscribeQuietly(sub.unsubscribe);
+    }
+  }
+}
+
+/** Whether a flat (id, value, ...) spectrum names `id` at an even index. */
+function pairedIndexOf(value: unknown, id: string): boolean {
+  if (!Array.isArray(value)) return false;
+  for (let i = 0; i < value.length; i += 2) if (value[i] === id) return true;
+  return false;
+}
+
+/** The cached protocol versions of `device`: (min, max), null (none), or undefined when not known. */
+export function cachedLrcNegotiation(device: DevicePort): Versions | undefined {
+  return LrcDeviceSession.existing(device)?.cachedVersions;
+}
+
+/** Drop the cached protocol versions of `device` (e.g. after it restarted); the next call negotiates again. */
+export function forgetLrcNegotiation(device: DevicePort): void {
+  LrcDeviceSession.existing(device)?.forgetNegotiation();
+}
+
+/** The session's call of each `lrc` actor (made by its first I/O action, closed by `release` or its end). */
+const callsOf = new WeakMap<object, LrcCall>();
+
+/** An actor's end, when it can be observed (XState actors: `subscribe`). */
+interface Observable {
+  subscribe?(observer: { complete?: () => void; error?: (err: unknown) => void }): unknown;
+}
+
+function callOf(context: LrcContext, self: LrcCallTarget & Observable): LrcCall {
+  let call = callsOf.get(self);
+  if (!call) {
+    call = LrcDeviceSession.of(context.device).open(self, {
+      command: context.command,
+      args: context.args,
+      parity: context.parity,
+      cacheNegotiation: context.cacheNegotiation,
+    });
+    callsOf.set(self, call);
+    // an actor stopped from outside runs no exit action: its end still closes the call
+    const opened = call;
+    self.subscribe?.({ complete: () => opened.close(), error: () => opened.close() });
+  }
+  return call;
+}
+
+type IoArgs = { context: LrcContext; self: LrcCallTarget & Observable };
+
+/** The `lrc` machine's device I/O actions, implemented by the device's session. */
+export const lrcIoActions = {
+  negotiate: ({ context, self }: IoArgs) => callOf(context, self).negotiate(),
+  connect: ({ context, self }: IoArgs) =>
+    callOf(context, self).connect(lrcAttributesFor(context.protocolVersion!)),
+  invoke: ({ context, self }: IoArgs) => callOf(context, self).invoke(),
+  checkStatus: ({ context, self }: IoArgs) => callOf(context, self).checkStatus(context.commandId!),
+  readResult: ({ context, self }: IoArgs) => callOf(context, self).readResult(),
+  release: ({ self }: IoArgs) => callsOf.get(self)?.close(),
+};
 
 /** The `lrc` machine with its device I/O: what the facades spawn, one actor per call. */
-export const lrcLogic = lrcMachine.provide({ actors: { deviceIo: lrcSession } });
+export const lrcLogic = lrcMachine.provide({ actions: lrcIoActions });

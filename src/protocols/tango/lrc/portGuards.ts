@@ -1,0 +1,84 @@
+/**
+ * A `DevicePort` is foreign code: every call the LRC session makes on one, and every event it sends, goes through
+ * here, so that whatever the port does (throw synchronously, answer garbage, send malformed events) ends as a
+ * promise or a well-formed event carrying a DevFailed with an `SKA_*` reason, never as a crashed call.
+ */
+import { type DevError, DevFailed } from '../errors.js';
+import type { AttributeEvent, DevicePort } from '../port.js';
+import { describeValue, LRC_ATTRIBUTES } from '../wire.js';
+
+/** A device's LRC protocol range (min, max), or null when it has none (a v1-only device). */
+export type Versions = readonly [number, number] | null;
+
+/**
+ * Call a DevicePort method so that whatever it does ends as a promise: a synchronous throw becomes a rejection,
+ * a plain value a resolution (a port is foreign code; nothing it does may crash the call's actor).
+ */
+export function attempt<T>(call: () => Promise<T> | T): Promise<T> {
+  try {
+    return Promise.resolve(call());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+export function portFault(reason: string, desc: string, origin: string): DevFailed {
+  return new DevFailed([{ reason, desc, origin, severity: 'ERR' }]);
+}
+
+/** Reads `lrcProtocolVersions` as (min, max), or null when the device has no such attribute. */
+export async function readProtocolVersions(device: DevicePort): Promise<Versions> {
+  const wanted = LRC_ATTRIBUTES.versions.toLowerCase();
+  const names = await attempt(() => device.attributeList());
+  if (!Array.isArray(names)) {
+    const desc = `attributeList() answered ${describeValue(names)}, not a list of names`;
+    throw portFault('SKA_InvalidAttributeList', desc, device.name);
+  }
+  if (!names.some((n) => typeof n === 'string' && n.toLowerCase() === wanted)) return null;
+  const v = await attempt(() => device.readAttribute(LRC_ATTRIBUTES.versions));
+  const pair = Array.isArray(v) && v.length >= 2 ? v.slice(0, 2).map(versionNumber) : [];
+  if (pair.length !== 2 || pair.some((x) => x === undefined)) {
+    const desc = `${LRC_ATTRIBUTES.versions} is ${describeValue(v)}, not (min, max)`;
+    throw portFault('SKA_InvalidProtocolVersions', desc, device.name);
+  }
+  return pair as [number, number];
+}
+
+/** An integer protocol version from a number or a numeric string (DevLong64 may come as either). */
+function versionNumber(x: unknown): number | undefined {
+  const n =
+    typeof x === 'number'
+      ? x
+      : typeof x === 'bigint' || (typeof x === 'string' && x.trim() !== '')
+        ? Number(x)
+        : Number.NaN;
+  return Number.isInteger(n) ? n : undefined;
+}
+
+/**
+ * A change event as the machine may rely on it: an object with a string attribute, and, on an error event, an
+ * array of errors. Anything else the port sends becomes an error event saying so (events may have been lost).
+ */
+export function wellFormed(event: unknown, device: string): AttributeEvent {
+  const e = event as AttributeEvent | null | undefined;
+  if (e !== null && typeof e === 'object' && typeof e.attribute === 'string') {
+    if (e.errors === undefined || (Array.isArray(e.errors) && e.errors.length)) return e;
+  }
+  const attribute = e !== null && typeof e === 'object' && typeof e.attribute === 'string' ? e.attribute : '';
+  const errors: DevError[] = [
+    {
+      reason: 'SKA_InvalidEvent',
+      desc: `a malformed change event from ${device}: ${describeEvent(e)}`,
+      origin: 'invokeLrc',
+      severity: 'ERR',
+    },
+  ];
+  return { attribute, errors };
+}
+
+function describeEvent(e: unknown): string {
+  if (e === null || typeof e !== 'object') return describeValue(e);
+  const errors = (e as AttributeEvent).errors;
+  if (typeof (e as AttributeEvent).attribute !== 'string') return 'no attribute name';
+  return `errors is ${Array.isArray(errors) ? 'empty' : typeof errors}`;
+}
