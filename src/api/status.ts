@@ -3,15 +3,29 @@
  *
  * Times are milliseconds. Callbacks run on the event loop, in registration order, exactly once; `wait()` resolves
  * after the callbacks have run (ophyd returns before them, on another thread). No thread and no timer per status
- * beyond the machine's own XState delays; only a caller's `wait(ms)` arms a timer of its own. `Infinity` as a
+ * beyond the machine's own delays; only a caller's `wait(ms)` arms a timer of its own. `Infinity` as a
  * timeout, settle time or wait arms no timer at all.
+ *
+ * The machine runs on the compiled runner (`system.spawnCompiled`, issue 10): a small lifecycle record per status,
+ * its delays on the system's one deadline structure, and one set of shared functions (`onDone`, `onSystemStop`,
+ * with the status as the lifecycle's `owner`) for every status, so a status keeps no closure of its own. Lazy
+ * parts: the callbacks (the first one kept as it is, an array from the second on), the waiters, the abort listener
+ * (only with a signal), the progress watchers (from the first update or `watch()`), the id string (built when
+ * asked: `status-<n>`), and the virtual actor `status.actor` (built when asked, as `system.get` builds it).
  *
  * Every lifecycle ends: stopping the status' system fails a pending (or settling) status with the system's
  * SystemStoppedError (a CancelledError), so its callbacks run once, waiters reject and watchers end.
  */
-import type { Actor, SnapshotFrom } from 'xstate';
 import { checkDuration, isNever } from '../../machines/core/duration.js';
-import { type StatusOutcome, type StatusProgress, statusMachine } from '../../machines/core/status.js';
+import {
+  type StatusActor,
+  type StatusContext,
+  type StatusEvent,
+  type StatusOutcome,
+  type StatusProgress,
+  statusMachine,
+} from '../../machines/core/status.js';
+import type { Lifecycle as CompiledLifecycle } from '../engine/compiled/index.js';
 import type { OrrerySystem } from '../engine/system.js';
 import {
   AggregateStatusError,
@@ -24,7 +38,7 @@ import {
   UnknownStatusFailure,
   WaitTimeoutError,
 } from '../errors.js';
-import { checkSignal, checkSystem, Lifecycle, nextId, resolveSystem } from './lifecycle.js';
+import { checkSignal, checkSystem, Lifecycle, resolveSystem } from './lifecycle.js';
 import { ProgressWatchers, type WatcherUpdate } from './statusProgress.js';
 
 export type { StatusProgress, WatcherUpdate };
@@ -76,61 +90,69 @@ export interface FollowedActor<TSnapshot> {
 export class Status {
   readonly name: string | undefined;
   readonly #system: OrrerySystem;
-  readonly #actor: Actor<typeof statusMachine>;
-  readonly #timeout: number | null;
-  readonly #settleTime: number;
+  /** The status machine's compiled lifecycle (its context holds timeout, settle time, error and progress). */
+  readonly #lc: CompiledLifecycle;
   readonly #createdAt: number;
-  #callbacks: StatusCallback[] = [];
-  #waiters = new Set<Waiter>();
+  /** The callbacks still to run: none, the first one as it is, or an array from the second one on. */
+  #callbacks: StatusCallback | StatusCallback[] | undefined = undefined;
+  #waiters: Set<Waiter> | undefined = undefined;
   #externallyCompleted = false;
-  /** Ends once, with the shadow copy of the machine's final state; holds the signal's abort listener. */
-  readonly #lifecycle = new Lifecycle<{ state: StatusOutcome; error: Error | null }>();
-  #watchers: ProgressWatchers | undefined;
+  /** The machine's final state once done (the error is the lifecycle's context.error). */
+  #outcome: StatusOutcome | undefined = undefined;
+  /** Holds the signal's abort listener (only with a signal, until the status ends). */
+  #abort: Lifecycle<null> | undefined = undefined;
+  #watchers: ProgressWatchers | undefined = undefined;
   /** Statuses this one was composed of (Status.all / Status.any), for `contains()`. */
-  protected readonly parts: readonly Status[] = [];
+  protected readonly parts: readonly Status[] = NO_PARTS;
 
   constructor(options: StatusOptions = {}) {
     const { timeout, settleTime } = checkOptions(options);
-    this.#timeout = timeout;
-    this.#settleTime = settleTime;
     this.name = options.name;
-    this.#system = resolveSystem(options.system);
-    this.#createdAt = this.#system.clock.now();
-    this.#actor = this.#system.spawnDetached(statusMachine, {
-      id: nextId('status'),
+    const system = resolveSystem(options.system);
+    this.#system = system;
+    this.#createdAt = system.clock.now();
+    this.#lc = system.spawnCompiled(statusMachine, {
+      // `status-<n>`, built when first asked for
+      id: ++statusCount,
       systemId: options.systemId,
       input: { timeout, settleTime, name: options.name },
-      observer: { next: (snapshot) => this.#onSnapshot(snapshot) },
-      onSystemStop: (error) => this.#onSystemStop(error),
+      owner: this,
+      onDone: Status.#onDone,
+      onSystemStop: Status.#onSystemStop,
     });
     // a fresh status is pending; the listener is removed when it completes
-    this.#lifecycle.onAbort(options.signal, (reason) => this.cancel(reason));
+    const signal = options.signal;
+    if (signal) {
+      const abort = new Lifecycle<null>();
+      this.#abort = abort;
+      abort.onAbort(signal, (reason) => this.cancel(reason));
+    }
   }
 
-  /** The status' actor (for the inspector or `system.inspect`). */
-  get actor(): Actor<typeof statusMachine> {
-    return this.#actor;
+  /** The status' actor, as the inspector, `system.get` and `system.inspect` see it (built when first asked for). */
+  get actor(): StatusActor {
+    return this.#system.actorOf(this.#lc) as unknown as StatusActor;
   }
   get timeout(): number | null {
-    return this.#timeout;
+    return this.#context.timeout;
   }
   get settleTime(): number {
-    return this.#settleTime;
+    return this.#context.settleTime;
   }
   /** True once the status has completed, successfully or not. */
   get done(): boolean {
-    return this.#lifecycle.ended;
+    return this.#outcome !== undefined;
   }
   /** True once completed successfully. */
   get success(): boolean {
-    return this.#lifecycle.outcome?.state === 'succeeded';
+    return this.#outcome === 'succeeded';
   }
   /** 'pending' | 'settling' | 'succeeded' | 'failed' | 'timedOut' | 'cancelled'. */
   get state(): 'pending' | 'settling' | StatusOutcome {
-    const outcome = this.#lifecycle.outcome;
-    if (outcome) return outcome.state;
+    const outcome = this.#outcome;
+    if (outcome) return outcome;
     // an active status is in bounded.* or unbounded.* ('starting' is left at once)
-    const v = this.#actor.getSnapshot().value as {
+    const v = this.#lc.value as {
       bounded?: 'pending' | 'settling';
       unbounded?: 'pending' | 'settling';
     };
@@ -138,12 +160,14 @@ export class Status {
   }
   /** The callbacks still to run. */
   get callbacks(): readonly StatusCallback[] {
-    return this.#callbacks;
+    const callbacks = this.#callbacks;
+    if (callbacks === undefined) return NO_CALLBACKS;
+    return typeof callbacks === 'function' ? [callbacks] : callbacks;
   }
 
   /** Mark as finished successfully (after settleTime). Allowed once; see the late-call rule in `setException`. */
   setFinished(): void {
-    if (this.#claimCompletion()) this.#actor.send({ type: 'FINISH' });
+    if (this.#claimCompletion()) this.#lc.send(FINISH);
   }
 
   /**
@@ -153,7 +177,7 @@ export class Status {
    */
   setException(error: Error | (new () => Error)): void {
     const err = Status.#toException(error);
-    if (this.#claimCompletion()) this.#actor.send({ type: 'FAIL', error: err });
+    if (this.#claimCompletion()) this.#send({ type: 'FAIL', error: err });
   }
 
   /**
@@ -171,19 +195,24 @@ export class Status {
               cause: reason,
             },
           );
-    this.#actor.send({ type: 'CANCEL', error: err });
+    this.#send({ type: 'CANCEL', error: err });
   }
 
   /** Register `cb(status)`, run once on completion; immediately if already done. Exceptions are logged. */
   addCallback(cb: StatusCallback): void {
     if (typeof cb !== 'function') throw new InvalidArgumentError('addCallback needs a function');
     if (this.done) this.#runCallback(cb);
-    else this.#callbacks.push(cb);
+    else {
+      const callbacks = this.#callbacks;
+      if (callbacks === undefined) this.#callbacks = cb;
+      else if (typeof callbacks === 'function') this.#callbacks = [callbacks, cb];
+      else callbacks.push(cb);
+    }
   }
 
   /** The failure, or null while pending or on success. */
   exception(): Error | null {
-    return this.#lifecycle.outcome?.error ?? null;
+    return this.#outcome === undefined ? null : this.#context.error;
   }
 
   /**
@@ -198,10 +227,11 @@ export class Status {
       const waiter: Waiter = { resolve, reject, timer: undefined };
       if (!isNever(ms)) {
         waiter.timer = this.#system.clock.setTimeout(() => {
-          this.#waiters.delete(waiter);
+          this.#waiters?.delete(waiter);
           reject(new WaitTimeoutError(`${this} has not completed yet.`));
         }, ms as number);
       }
+      this.#waiters ??= new Set();
       this.#waiters.add(waiter);
     });
   }
@@ -221,7 +251,12 @@ export class Status {
   update(progress: StatusProgress): void {
     if (progress === null || typeof progress !== 'object')
       throw new InvalidArgumentError('update needs an object');
-    if (!this.done) this.#actor.send({ type: 'PROGRESS', update: { ...progress } });
+    if (this.done) return;
+    const lc = this.#lc;
+    this.#send({ type: 'PROGRESS', update: { ...progress } });
+    // watchers exist from the first update on, so `lastUpdate` and a late `watch()` see it with its elapsed time
+    const recorded = (lc.context as StatusContext).progress;
+    if (recorded && lc.status === 'active') this.#progressWatchers().publish(recorded);
   }
 
   /** The latest progress update, with elapsed/remaining, or undefined. */
@@ -537,7 +572,7 @@ export class Status {
 
   toString(): string {
     const name = this.name ? `name=${this.name}, ` : '';
-    return `Status(${name}id=${this.#actor.id}, done=${this.done}, success=${this.success})`;
+    return `Status(${name}id=${this.#lc.id}, done=${this.done}, success=${this.success})`;
   }
 
   /**
@@ -550,16 +585,30 @@ export class Status {
     // once claimed, the status is done or settling, and a settling status ignores FINISH and FAIL
     if (this.done) return;
     this.#externallyCompleted = true;
-    this.#actor.send(error ? { type: 'FAIL', error } : { type: 'FINISH' });
+    this.#send(error ? { type: 'FAIL', error } : FINISH);
   }
 
   /** `system.stop()` while pending or settling: fail with its SystemStoppedError (a CancelledError). */
-  #onSystemStop(error: SystemStoppedError): void {
-    this.cancel(error);
+  static #onSystemStop(this: void, error: SystemStoppedError, lc: CompiledLifecycle): void {
+    (lc.owner as Status).cancel(error);
+  }
+
+  /** The lifecycle reached a final state: one function for every status (the status is the lifecycle's owner). */
+  static #onDone(this: void, lc: CompiledLifecycle): void {
+    (lc.owner as Status).#finish(lc);
+  }
+
+  /** Send the machine one of its events. */
+  #send(event: StatusEvent): void {
+    this.#lc.send(event);
+  }
+
+  get #context(): StatusContext {
+    return this.#lc.context as StatusContext;
   }
 
   get #logger() {
-    return this.#system.loggerFor(this.#actor, 'status').logger;
+    return this.#system.loggerFor(this.actor, 'status').logger;
   }
 
   /** The ophyd completion rule; returns true if the event should be sent. */
@@ -573,24 +622,30 @@ export class Status {
     return !this.done;
   }
 
-  #onSnapshot(snapshot: SnapshotFrom<typeof statusMachine>): void {
-    if (snapshot.status !== 'done') {
-      // watchers exist from the first update on, so `lastUpdate` and a late `watch()` see it with its elapsed time
-      const progress = snapshot.context.progress;
-      if (progress) this.#progressWatchers().publish(progress);
-      return;
+  /** Done: the outcome recorded, the abort listener released, then callbacks, waiters and watchers told. */
+  #finish(lc: CompiledLifecycle): void {
+    // a top-level final state: its value is its name
+    this.#outcome = lc.value as StatusOutcome;
+    const error = (lc.context as StatusContext).error;
+    const abort = this.#abort;
+    if (abort) {
+      this.#abort = undefined;
+      abort.end(null);
     }
-    const error = snapshot.context.error;
-    this.#lifecycle.end({ state: snapshot.value as StatusOutcome, error });
     const callbacks = this.#callbacks;
-    this.#callbacks = [];
-    for (const cb of callbacks) this.#runCallback(cb);
+    if (callbacks !== undefined) {
+      this.#callbacks = undefined;
+      if (typeof callbacks === 'function') this.#runCallback(callbacks);
+      else for (const cb of callbacks) this.#runCallback(cb);
+    }
     const waiters = this.#waiters;
-    this.#waiters = new Set();
-    for (const w of waiters) {
-      if (w.timer !== undefined) this.#system.clock.clearTimeout(w.timer);
-      if (error) w.reject(error);
-      else w.resolve();
+    if (waiters) {
+      this.#waiters = undefined;
+      for (const w of waiters) {
+        if (w.timer !== undefined) this.#system.clock.clearTimeout(w.timer);
+        if (error) w.reject(error);
+        else w.resolve();
+      }
     }
     this.#watchers?.end(error);
   }
@@ -636,6 +691,11 @@ export class Status {
   }
 }
 
+let statusCount = 0;
+const NO_PARTS: readonly Status[] = Object.freeze([]);
+const NO_CALLBACKS: readonly StatusCallback[] = Object.freeze([]);
+const FINISH = Object.freeze({ type: 'FINISH' as const });
+
 /**
  * Validate every option before anything is spawned (a bad option must not leave an orphan actor registered).
  * Throws InvalidArgumentError; returns the checked durations.
@@ -647,7 +707,7 @@ function checkOptions(options: unknown): { timeout: number | null; settleTime: n
   const o = options as StatusOptions;
   const timeout = checkDuration('timeout', o.timeout, true);
   const settleTime = checkDuration('settleTime', o.settleTime, false) ?? 0;
-  // systemId is checked by system.spawnDetached, before it registers anything
+  // systemId is checked by system.spawnCompiled, before it registers anything
   checkSignal(o.signal);
   if (o.name !== undefined && typeof o.name !== 'string') {
     throw new InvalidArgumentError(`name must be a string, got ${describe(o.name)}`);

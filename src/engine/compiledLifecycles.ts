@@ -3,11 +3,13 @@
  * stops, and how they are seen as actors.
  *
  * A lifecycle is the compiled runner's small record (`src/engine/compiled/`); this registry keeps the live ones
- * in one Map (lifecycle -> null, its `onSystemStop` hook, or a registration with its `systemId`), so
- * `system.stop()` ends them (each `onSystemStop` first, while it still runs, then `stop()`), `system.get(systemId)`
- * finds them and `system.actors()` lists them. Nothing else is kept per lifecycle: no closure, no actor, no
- * subscription. A lifecycle leaves the registry when it is done, fails, or is stopped through `stop` here
- * (`system.stopCompiled`, or its virtual actor's `stop()`). Its virtual actor (`virtualActor.ts`) is created when
+ * in a doubly-linked list through the lifecycles' own registry slots (its entry: null, its `onSystemStop` hook, or
+ * a registration with its `systemId`; a Map by systemId only for those), so `system.stop()` ends them (each
+ * `onSystemStop` first, while it still runs, then `stop()`), `system.get(systemId)` finds them and
+ * `system.actors()` lists them. Nothing else is kept per lifecycle: no closure, no actor, no subscription, no hash
+ * table entry; lifecycles spawned with the same `onDone`/`onEmit` functions share one callbacks object. A lifecycle
+ * leaves the registry however it ends (the runner's `ended` host hook): done, failed, or stopped (directly,
+ * through `system.stopCompiled`, or its virtual actor's `stop()`). Its virtual actor (`virtualActor.ts`) is created when
  * something asks (`get`, `actors()`, an inspection observer); while it observes, the lifecycle's `observer` is
  * where it is found, otherwise a WeakMap beside the lifecycle keeps it (one entry per lifecycle while observed
  * would cost the GC more than the rest of the lifecycle).
@@ -30,6 +32,7 @@ import {
   type CompiledMachine,
   compileMachine,
   type Lifecycle,
+  type LifecycleCallbacks,
   type LifecycleHost,
   startLifecycle,
 } from './compiled/index.js';
@@ -39,8 +42,11 @@ import { VirtualActor, type VirtualActorHost, type VirtualActorSystem } from './
 
 /** The options of `system.spawnCompiled(machine, options)`. */
 export interface SpawnCompiledOptions {
-  /** The actor id the inspector shows (default `<machine id>-<n>`). */
-  id?: string;
+  /**
+   * The actor id the inspector shows (default `<machine id>-<n>`). A number `n` stands for `<machine id>-<n>`,
+   * built only when the id is first asked for.
+   */
+  id?: string | number;
   /** Register it under this systemId: `system.get(systemId)` finds its virtual actor. */
   systemId?: string;
   /** The machine's input (its `context` function gets it, as with `createActor`). */
@@ -80,8 +86,11 @@ export function checkSpawnCompiled(
     throw new InvalidArgumentError('spawnCompiled options must be an object');
   }
   const { id, systemId, onSystemStop, onDone, onEmit } = options;
-  if (id !== undefined && (typeof id !== 'string' || id === '')) {
-    throw new InvalidArgumentError(`id must be a non-empty string, got ${String(id)}`);
+  if (
+    id !== undefined &&
+    !(typeof id === 'string' ? id !== '' : typeof id === 'number' && Number.isSafeInteger(id) && id >= 0)
+  ) {
+    throw new InvalidArgumentError(`id must be a non-empty string or a counter, got ${String(id)}`);
   }
   if (systemId !== undefined && (typeof systemId !== 'string' || systemId === '')) {
     throw new InvalidArgumentError(`systemId must be a non-empty string, got ${String(systemId)}`);
@@ -157,10 +166,21 @@ export class CompiledLifecycles implements VirtualActorHost {
   readonly host: LifecycleHost;
   readonly system: VirtualActorSystem;
   readonly #deps: CompiledLifecyclesDeps;
-  readonly #live = new Map<Lifecycle, Entry>();
+  /**
+   * The live lifecycles, in spawn order: a doubly-linked list through the lifecycles' registry slots (`_reg` is
+   * the entry, `_prev`/`_next` the neighbours), so registering and releasing cost no hash table work (a Map that
+   * goes from one entry to none reallocates its table on every delete).
+   */
+  #head: Lifecycle | null = null;
+  #tail: Lifecycle | null = null;
+  #size = 0;
   readonly #bySystemId = new Map<string, Lifecycle>();
   readonly #actors = new WeakMap<Lifecycle, VirtualActor>();
   readonly #fires = new WeakMap<EventObject, (lifecycle: Lifecycle) => void>();
+  /** The runner's callbacks object for each (onDone, onEmit) pair, shared by every lifecycle spawned with it. */
+  readonly #byDone = new WeakMap<object, LifecycleCallbacks>();
+  readonly #byEmit = new WeakMap<object, WeakMap<object, LifecycleCallbacks>>();
+  #plainCallbacks: LifecycleCallbacks | undefined;
   #inspecting = false;
   #firing: Lifecycle | null = null;
 
@@ -181,6 +201,8 @@ export class CompiledLifecycles implements VirtualActorHost {
             if (handle !== null && handle !== undefined) clock.clearTimeout(handle);
           },
       log: (lifecycle, args) => deps.log?.(lifecycle.id, machineName(lifecycle.compiled.machine), args),
+      // however a lifecycle ends (done, failed, stopped directly or through here), it leaves the registry
+      ended: (lifecycle) => this.#release(lifecycle),
       system: deps.system,
     };
     // told when the bus gets its first observer and when its last one leaves
@@ -212,7 +234,7 @@ export class CompiledLifecycles implements VirtualActorHost {
 
   /** Number of live compiled lifecycles. */
   get size(): number {
-    return this.#live.size;
+    return this.#size;
   }
 
   /** Whether `systemId` names a live compiled lifecycle. */
@@ -236,7 +258,7 @@ export class CompiledLifecycles implements VirtualActorHost {
         this,
         lifecycle.compiled.machine as AnyStateMachine,
         lifecycle,
-        systemIdOf(this.#live.get(lifecycle)),
+        systemIdOf(this.#entryOf(lifecycle)),
       );
       this.#actors.set(lifecycle, actor);
     }
@@ -246,7 +268,8 @@ export class CompiledLifecycles implements VirtualActorHost {
   /** Every live compiled lifecycle, as `system.actors()` lists actors. */
   infos(): CompiledActorInfo[] {
     const out: CompiledActorInfo[] = [];
-    for (const [lc, entry] of this.#live) {
+    for (let lc = this.#head; lc; lc = lc._next) {
+      const entry = lc._reg as Entry;
       const info: CompiledActorInfo = {
         id: lc.id,
         machine: machineName(lc.compiled.machine),
@@ -279,12 +302,13 @@ export class CompiledLifecycles implements VirtualActorHost {
    * runs; a hook that throws is logged), then every lifecycle still active is stopped (its timers cancelled).
    */
   runStopHooks(error: SystemStoppedError): void {
-    for (const [lc, entry] of [...this.#live]) {
+    for (const lc of this.#list()) {
+      const entry = lc._reg as Entry | undefined;
       const hook = hookOf(entry);
-      if (!hook || this.#live.get(lc) !== entry) continue;
+      if (!hook) continue;
       // each hook runs once
       if (entry instanceof Registration) entry.onSystemStop = undefined;
-      else this.#live.set(lc, null);
+      else lc._reg = null;
       try {
         hook(error, lc);
       } catch (err) {
@@ -298,8 +322,15 @@ export class CompiledLifecycles implements VirtualActorHost {
 
   /** Stop every live lifecycle (after `runStopHooks`); the registry is empty afterwards. */
   stopAll(): void {
-    for (const lc of [...this.#live.keys()]) this.stop(lc);
-    this.#live.clear();
+    for (const lc of this.#list()) this.stop(lc);
+    for (let lc = this.#head; lc; ) {
+      const next: Lifecycle | null = lc._next;
+      lc._reg = undefined;
+      lc._prev = lc._next = null;
+      lc = next;
+    }
+    this.#head = this.#tail = null;
+    this.#size = 0;
     this.#bySystemId.clear();
   }
 
@@ -316,7 +347,7 @@ export class CompiledLifecycles implements VirtualActorHost {
 
   #start(compiled: CompiledMachine, options: SpawnCompiledOptions): Lifecycle {
     const { systemId, onSystemStop, onDone, onEmit } = options;
-    const id = options.id ?? `${machineName(compiled.machine)}-${++spawned}`;
+    const id = options.id ?? ++spawned;
     const entry: Entry =
       systemId !== undefined ? new Registration(systemId, onSystemStop) : (onSystemStop ?? null);
     // while inspected, the virtual actor is announced (`@xstate.actor`) before the runner reports the init
@@ -332,21 +363,19 @@ export class CompiledLifecycles implements VirtualActorHost {
       host: this.host,
       owner: options.owner,
       observer: announcing ?? null,
-      onDone: onDone ? (done: Lifecycle) => this.#done(done, onDone) : this.#onDone,
-      onEmit,
-      onError: this.#onError,
+      callbacks: this.#callbacksFor(onDone, onEmit),
     });
     // while it observes, the lifecycle's observer is where its virtual actor is found (see `park`)
     announcing?.adopt(lc);
     if (lc.status !== 'active') return lc; // ended while starting: never registered
-    this.#live.set(lc, entry);
+    this.#link(lc, entry);
     if (systemId !== undefined) this.#bySystemId.set(systemId, lc);
     return lc;
   }
 
   /** Keep the virtual actor of a live lifecycle it no longer observes, so it is the same actor next time. */
   park(lifecycle: Lifecycle, actor: VirtualActor): void {
-    if (this.#live.has(lifecycle)) this.#actors.set(lifecycle, actor);
+    if (this.#entryOf(lifecycle) !== undefined) this.#actors.set(lifecycle, actor);
   }
 
   /**
@@ -372,17 +401,41 @@ export class CompiledLifecycles implements VirtualActorHost {
     }
   }
 
-  readonly #onDone = (lifecycle: Lifecycle): void => {
-    this.#release(lifecycle);
-  };
-
-  #done(lifecycle: Lifecycle, onDone: (lifecycle: Lifecycle) => void): void {
-    this.#release(lifecycle);
-    onDone(lifecycle);
+  /**
+   * The runner's callbacks for `onDone` and `onEmit` (the host's `ended` releases the lifecycle before either
+   * runs): one object per distinct pair, so lifecycles spawned with shared functions keep nothing of their own.
+   */
+  #callbacksFor(
+    onDone: SpawnCompiledOptions['onDone'],
+    onEmit: SpawnCompiledOptions['onEmit'],
+  ): LifecycleCallbacks {
+    if (!onEmit) {
+      if (!onDone) {
+        this.#plainCallbacks ??= { onError: this.#onError };
+        return this.#plainCallbacks;
+      }
+      let made = this.#byDone.get(onDone);
+      if (!made) {
+        made = { onDone, onError: this.#onError };
+        this.#byDone.set(onDone, made);
+      }
+      return made;
+    }
+    let byDone = this.#byEmit.get(onEmit);
+    if (!byDone) {
+      byDone = new WeakMap();
+      this.#byEmit.set(onEmit, byDone);
+    }
+    const key: object = onDone ?? NO_OPTIONS;
+    let made = byDone.get(key);
+    if (!made) {
+      made = { onDone, onEmit, onError: this.#onError };
+      byDone.set(key, made);
+    }
+    return made;
   }
 
   readonly #onError = (lifecycle: Lifecycle, error: unknown): void => {
-    this.#release(lifecycle);
     const err = error ?? lifecycle.error;
     const observer = lifecycle.observer;
     (observer instanceof VirtualActor ? observer : this.#actors.get(lifecycle))?.failed(err);
@@ -394,9 +447,40 @@ export class CompiledLifecycles implements VirtualActorHost {
     this.#deps.bus.emitEngineEvent({ type: 'actor.failed', actor: lifecycle.id, error: err });
   };
 
+  /** The registry entry of a live lifecycle of this registry; undefined for any other. */
+  #entryOf(lifecycle: Lifecycle): Entry | undefined {
+    return lifecycle.host === this.host ? (lifecycle._reg as Entry | undefined) : undefined;
+  }
+
+  /** Register a lifecycle at the end of the list. */
+  #link(lifecycle: Lifecycle, entry: Entry): void {
+    lifecycle._reg = entry;
+    lifecycle._next = null;
+    lifecycle._prev = this.#tail;
+    if (this.#tail) this.#tail._next = lifecycle;
+    else this.#head = lifecycle;
+    this.#tail = lifecycle;
+    this.#size++;
+  }
+
+  /** The live lifecycles now, in spawn order (a copy: walking it may release them). */
+  #list(): Lifecycle[] {
+    const out: Lifecycle[] = [];
+    for (let lc = this.#head; lc; lc = lc._next) out.push(lc);
+    return out;
+  }
+
   #release(lifecycle: Lifecycle): void {
-    const entry = this.#live.get(lifecycle);
-    if (!this.#live.delete(lifecycle)) return;
+    const entry = this.#entryOf(lifecycle);
+    if (entry === undefined) return;
+    const { _prev: prev, _next: next } = lifecycle;
+    if (prev) prev._next = next;
+    else this.#head = next;
+    if (next) next._prev = prev;
+    else this.#tail = prev;
+    lifecycle._reg = undefined;
+    lifecycle._prev = lifecycle._next = null;
+    this.#size--;
     const systemId = systemIdOf(entry);
     if (systemId !== undefined && this.#bySystemId.get(systemId) === lifecycle) {
       this.#bySystemId.delete(systemId);
@@ -406,7 +490,7 @@ export class CompiledLifecycles implements VirtualActorHost {
   #startInspecting(): void {
     if (this.#inspecting) return;
     this.#inspecting = true;
-    for (const lc of [...this.#live.keys()]) {
+    for (const lc of this.#list()) {
       const actor = this.actorOf(lc);
       actor.announced = false;
       actor.sync();
@@ -417,7 +501,7 @@ export class CompiledLifecycles implements VirtualActorHost {
   #stopInspecting(): void {
     if (!this.#inspecting) return;
     this.#inspecting = false;
-    for (const lc of this.#live.keys()) {
+    for (let lc = this.#head; lc; lc = lc._next) {
       const observer = lc.observer;
       const actor = observer instanceof VirtualActor ? observer : this.#actors.get(lc);
       if (actor) {

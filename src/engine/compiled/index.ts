@@ -12,6 +12,7 @@ export {
 } from './compile.js';
 export {
   Lifecycle,
+  type LifecycleCallbacks,
   type LifecycleHost,
   type LifecycleObserver,
   type LifecycleOptions,

@@ -16,7 +16,17 @@
  */
 import { type EventObject, matchesState, pathToStateValue, type StateValue } from 'xstate';
 import { CompiledMachine, type CompiledNode } from './compile.js';
-import { ACTIVE, DONE, ERROR, initialStep, macrostep, NONE, STOPPED, type StepLifecycle } from './step.js';
+import {
+  ACTIVE,
+  DONE,
+  ERROR,
+  ended,
+  initialStep,
+  macrostep,
+  NONE,
+  STOPPED,
+  type StepLifecycle,
+} from './step.js';
 
 /** What a lifecycle needs from its system: delays (one deadline structure per system) and logging. */
 export interface LifecycleHost {
@@ -29,6 +39,11 @@ export interface LifecycleHost {
   cancel(handle: unknown): void;
   /** Where XState's `log()` goes: `(label, value)` or `(value)`, as XState's logger gets them. */
   log?(lifecycle: Lifecycle, args: unknown[]): void;
+  /**
+   * Called once when the lifecycle leaves 'active': done (before `onDone`), failed (before `onError`) or stopped
+   * (by whoever called `stop()`), so a registry forgets it however it ends. What it throws is reported unhandled.
+   */
+  ended?(lifecycle: Lifecycle): void;
   /** Passed to actions as `system`. */
   readonly system?: unknown;
 }
@@ -62,7 +77,11 @@ export interface LifecycleSnapshot {
 }
 
 export interface LifecycleOptions {
-  id: string;
+  /**
+   * The id (`self.id`, the inspector's actor id). A number `n` stands for `<machine id>-<n>`, a string built the
+   * first time the id is asked for (most lifecycles never are).
+   */
+  id: string | number;
   input?: unknown;
   host: LifecycleHost;
   observer?: LifecycleObserver | null;
@@ -71,9 +90,16 @@ export interface LifecycleOptions {
   onDone?(lifecycle: Lifecycle): void;
   onEmit?(lifecycle: Lifecycle, emitted: EventObject): void;
   onError?(lifecycle: Lifecycle, error: unknown): void;
+  /**
+   * `onDone`, `onEmit` and `onError` in one object that many lifecycles share (it is kept as it is, so nothing is
+   * kept per lifecycle for them); when given, the three options of the same names are ignored.
+   */
+  callbacks?: LifecycleCallbacks | null;
 }
 
-type Callbacks = Pick<LifecycleOptions, 'onDone' | 'onEmit' | 'onError'>;
+/** The callbacks of a lifecycle (see `LifecycleOptions`); one object may serve many lifecycles. */
+export type LifecycleCallbacks = Pick<LifecycleOptions, 'onDone' | 'onEmit' | 'onError'>;
+type Callbacks = LifecycleCallbacks;
 
 const STATUS: readonly LifecycleStatus[] = ['active', 'done', 'error', 'stopped'];
 const BUSY = 1;
@@ -89,6 +115,7 @@ export class Lifecycle implements StepLifecycle {
   owner: unknown;
   /** The current atomic or final state. */
   node: CompiledNode;
+  private _id: string | number;
   private ctx: any;
   private state = ACTIVE;
   private flags = 0;
@@ -100,18 +127,42 @@ export class Lifecycle implements StepLifecycle {
   private more: unknown[] | null = null;
   private queue: EventObject[] | null = null;
   private cb: Callbacks | null;
+  /**
+   * @internal Slots of the registry that keeps the lifecycle (`CompiledLifecycles`): its entry there (undefined
+   * while not registered) and its neighbours in the registry's list, so registering is no hash table entry.
+   */
+  _reg: unknown = undefined;
+  /** @internal */ _prev: Lifecycle | null = null;
+  /** @internal */ _next: Lifecycle | null = null;
 
   constructor(
     readonly compiled: CompiledMachine,
-    readonly id: string,
+    id: string | number,
     readonly host: LifecycleHost,
     options: LifecycleOptions,
   ) {
+    this._id = id;
     this.observer = options.observer ?? null;
     this.owner = options.owner;
-    this.cb = options.onDone || options.onEmit || options.onError ? options : null;
+    const shared = options.callbacks;
+    this.cb =
+      shared !== undefined
+        ? shared
+        : options.onDone || options.onEmit || options.onError
+          ? { onDone: options.onDone, onEmit: options.onEmit, onError: options.onError }
+          : null;
     this.node = compiled.initialLeaf;
     this.ctx = undefined;
+  }
+
+  /** The id: as given, or `<machine id>-<n>` for a number `n` (built once, on first use). */
+  get id(): string {
+    const id = this._id;
+    if (typeof id === 'string') return id;
+    const machineId = (this.compiled.machine as { id?: unknown }).id;
+    const built = `${typeof machineId === 'string' && machineId !== '' ? machineId : 'machine'}-${id}`;
+    this._id = built;
+    return built;
   }
 
   get status(): LifecycleStatus {
@@ -199,6 +250,7 @@ export class Lifecycle implements StepLifecycle {
     this.state = STOPPED;
     this.queue = null;
     cancelAllTimers(this);
+    ended(this);
     const o = this.observer;
     if (o) {
       o.microstep(this, STOP_EVENT, NONE);

@@ -39,6 +39,7 @@ export interface StepHost {
   schedule(lc: any, ms: number, event: EventObject): unknown;
   cancel(handle: unknown): void;
   log?(lc: any, args: unknown[]): void;
+  ended?(lc: any): void;
   readonly system?: unknown;
 }
 export interface StepCallbacks {
@@ -68,6 +69,18 @@ export interface StepLifecycle {
 
 function noSpawn(): never {
   throw new Error('spawn is not supported by the compiled runner');
+}
+
+/** The host's `ended` hook: once, when the lifecycle leaves 'active' (done, error; `stop` calls it too). */
+export function ended(lc: StepLifecycle): void {
+  const hook = lc.host.ended;
+  if (hook) {
+    try {
+      hook(lc);
+    } catch (err) {
+      reportUnhandled(err);
+    }
+  }
 }
 
 /** XState's reportUnhandledError: a throwing listener fails in a macrotask of its own. */
@@ -137,6 +150,7 @@ export function initialStep(lc: StepLifecycle, input: unknown): void {
 }
 
 function report(lc: StepLifecycle, err: unknown): void {
+  ended(lc);
   const onError = lc._cb?.onError;
   if (onError) {
     try {
@@ -233,6 +247,7 @@ function complete(lc: StepLifecycle, step: Step, event: EventObject): void {
     }
   }
   if (lc._state === DONE) {
+    ended(lc);
     const onDone = lc._cb?.onDone;
     if (onDone) {
       try {
