@@ -47,6 +47,15 @@ const isActive = (ref: AnyActorRef): boolean => {
   }
 };
 
+/** Whether a snapshot says its actor ended; one that cannot be read leaves the actor to the next sweep. */
+const hasEnded = (snapshot: unknown): boolean => {
+  try {
+    return (snapshot as { status?: string } | undefined)?.status !== 'active';
+  } catch {
+    return false;
+  }
+};
+
 /** The actors seen through an `inspect` function, shaped like the part of a system the inspector observes. */
 class InspectedActors implements InspectedSystem {
   readonly #observers = new Set<(event: InspectionEvent) => void>();
@@ -62,10 +71,7 @@ class InspectedActors implements InspectedSystem {
     if (event.type === '@xstate.actor') {
       this.#actors.add(event.actorRef as AnyActorRef);
       if (this.#actors.size >= this.#sweepAt) this.#sweep();
-    } else if (
-      event.type === '@xstate.snapshot' &&
-      (event.snapshot as { status?: string }).status !== 'active'
-    )
+    } else if (event.type === '@xstate.snapshot' && hasEnded(event.snapshot))
       this.#actors.delete(event.actorRef as AnyActorRef);
     for (const o of this.#observers) {
       try {

@@ -76,6 +76,12 @@ const DEFAULT_LIMITS: RedactLimits = {
   maxNodes: 2000,
 };
 
+/** Key names remembered per redactor (their decision), and the longest remembered. */
+const MAX_CACHED_KEYS = 4096;
+const MAX_CACHED_KEY = 100;
+/** The path given to nested values when no `redact` path needs one (never written). */
+const NO_PATH: string[] = [];
+
 /** Strings longer than this are not parsed as JSON (they are scrubbed as text, then cut). */
 const MAX_JSON_TEXT = 16 * 1024;
 /** A key inside text: an identifier, optionally dotted or dashed. */
@@ -115,11 +121,26 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
   const lim = { ...DEFAULT_LIMITS, ...limits };
   const names = new Set(extra.filter((p) => !p.includes('.')).map(normalise));
   const paths = extra.filter((p) => p.includes('.')).map((p) => p.split('.'));
+  /** Whether values need their path (only `redact` paths use it). */
+  const withPaths = paths.length > 0;
   /** A key name (of an object, a pair, or inside text) that is redacted wherever it is. */
-  const isKey = (key: string): boolean => {
+  const decide = (key: string): boolean => {
     if (isSensitiveKey(key) || names.has(normalise(key))) return true;
     const dot = key.lastIndexOf('.');
-    return dot >= 0 && isKey(key.slice(dot + 1));
+    return dot >= 0 && decide(key.slice(dot + 1));
+  };
+  // the decision per key name, remembered (the same few keys come back in every snapshot); bounded
+  const decided = new Map<string, boolean>();
+  const isKey = (key: string): boolean => {
+    let yes = decided.get(key);
+    if (yes === undefined) {
+      yes = decide(key);
+      if (key.length <= MAX_CACHED_KEY) {
+        if (decided.size >= MAX_CACHED_KEYS) decided.clear();
+        decided.set(key, yes);
+      }
+    }
+    return yes;
   };
   const keyRedacted = (key: string, path: string[]): boolean => {
     if (isKey(key)) return true;
@@ -267,7 +288,11 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
             }
             // a [name, value] pair (headers, Map entries, flat header lists) with a sensitive name
             const pairKey = typeof previous === 'string' && KEY_LIKE.test(previous) && isKey(previous);
-            out.push(pairKey ? redacted() : (walk(item, depth + 1, [...path, String(i)]) ?? null));
+            out.push(
+              pairKey
+                ? redacted()
+                : (walk(item, depth + 1, withPaths ? [...path, String(i)] : NO_PATH) ?? null),
+            );
             previous = item;
           }
           if (arr.length > lim.maxItems) out.push(`…(${arr.length - lim.maxItems} more)`);
@@ -285,7 +310,7 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
             break;
           }
           const k = typeof entry === 'string' ? entry : entry[0];
-          const p = [...path, k];
+          const p = withPaths ? [...path, k] : NO_PATH;
           let shown: unknown;
           if (keyRedacted(k, p)) shown = redacted();
           else {

@@ -410,6 +410,7 @@ export async function startInspector(
         batch.stopped.length > 0 ||
         batch.events.length > 0 ||
         batch.engine.length > 0 ||
+        batch.finished !== undefined ||
         batch.dropped > 0;
       let shared: Buffer | undefined; // the batch, serialised once for every client
       let hello: Buffer | undefined; // the snapshot, serialised once for every client (re)joining

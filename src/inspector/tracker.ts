@@ -6,6 +6,12 @@
  * Serialisation and redaction happen once per flush (every batch interval), never on the engine's call stack, and
  * never wait on a socket. A value that cannot be read or redacted costs its own entry only ('[unreadable]'), never
  * the flush.
+ *
+ * Actors that start and end between two flushes (a Status created and finished at memory speed) are kept per
+ * machine in a small ring: the last `FINISHED_SHOWN` of each machine are sent in full (the page's lists of recent
+ * outcomes show fewer), the older ones only as counts per machine, final status and state (`Batch.finished`). So
+ * a flush costs the same whether 20 or 200,000 lifecycles ended since the last one, and the tracker holds no
+ * reference to an actor that ended unseen.
  */
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
 import { logicId, logicOf, parentOf } from '../../machines/core/xstateAdapter.js';
@@ -59,9 +65,24 @@ export interface EngineView {
   [key: string]: unknown;
 }
 
+/** Actors that started and ended since the last flush and are not in `actors`: how many, by machine and outcome. */
+export interface FinishedCount {
+  machine: string;
+  /** The final snapshot status ('done', 'error', 'stopped'). */
+  status: string;
+  /** The final state, when it is a top-level state name. */
+  value?: string;
+  count: number;
+}
+
 export interface Batch {
   actors: ActorView[];
   stopped: string[];
+  /**
+   * Actors that started and ended since the last flush beyond the last `FINISHED_SHOWN` of their machine (those
+   * are in `actors` and `stopped`), counted; present only when there are some.
+   */
+  finished?: FinishedCount[];
   events: EventView[];
   engine: EngineView[];
   /** Events dropped by the rate cap or the ring since the last flush. */
@@ -139,15 +160,82 @@ export interface TrackerOptions {
 
 /** Engine events kept between flushes (oldest dropped). */
 const MAX_PENDING_ENGINE = 1000;
+/** Actors of one machine that started and ended within one flush interval sent in full (the page lists 12). */
+export const FINISHED_SHOWN = 20;
+
+/**
+ * The actors of one machine (logic) that started and ended since the last flush: the last `FINISHED_SHOWN` with
+ * their final snapshot (and creation order), the older ones counted by final status and top-level state.
+ */
+class Finished {
+  readonly refs: (AnyActorRef | undefined)[] = new Array(FINISHED_SHOWN);
+  readonly snapshots: unknown[] = new Array(FINISHED_SHOWN);
+  readonly order: number[] = new Array(FINISHED_SHOWN).fill(0);
+  start = 0;
+  size = 0;
+  /** status -> top-level state ('' for none) -> how many were not kept. */
+  counts: Map<string, Map<string, number>> | undefined;
+  push(ref: AnyActorRef, snapshot: unknown, order: number): void {
+    let i: number;
+    if (this.size === FINISHED_SHOWN) {
+      i = this.start;
+      this.#count(this.snapshots[i]);
+      this.start = (i + 1) % FINISHED_SHOWN;
+    } else i = (this.start + this.size++) % FINISHED_SHOWN;
+    this.refs[i] = ref;
+    this.snapshots[i] = snapshot;
+    this.order[i] = order;
+  }
+  #count(snapshot: unknown): void {
+    let status = 'stopped';
+    let value = '';
+    try {
+      const s = snapshot as { status?: unknown; value?: unknown };
+      if (typeof s.status === 'string') status = s.status;
+      if (typeof s.value === 'string') value = s.value;
+    } catch {
+      // a snapshot that cannot be read is counted as a stopped actor
+    }
+    this.counts ??= new Map();
+    let byValue = this.counts.get(status);
+    if (!byValue) {
+      byValue = new Map();
+      this.counts.set(status, byValue);
+    }
+    byValue.set(value, (byValue.get(value) ?? 0) + 1);
+  }
+}
 
 type Internal = AnyActorRef & { src?: unknown; systemId?: string };
+
+/** Whether a snapshot says its actor has ended (a snapshot that cannot be read is left to the flush). */
+function hasEnded(snapshot: unknown): boolean {
+  try {
+    const status = (snapshot as { status?: unknown } | undefined)?.status;
+    return typeof status === 'string' && status !== 'active';
+  } catch {
+    return false;
+  }
+}
 
 export class Tracker {
   readonly #system: InspectedSystem;
   readonly #opts: TrackerOptions;
   readonly #live = new Map<AnyActorRef, ActorView>();
-  readonly #created = new Set<AnyActorRef>();
+  /**
+   * Actors announced since the last flush, in order (`#createdOrder`: their announcement numbers). One that ends
+   * while it is the latest announced leaves the list for `#finished` (no lookup by actor on the engine's stack).
+   */
+  #created: AnyActorRef[] = [];
+  #createdOrder: number[] = [];
+  #createdSeq = 0;
+  #lastLogic: unknown;
+  #lastFinished: Finished | undefined;
+  /** Events dropped by the rate cap since the clock was last read. */
+  #rateSkip = 0;
   readonly #dirty = new Map<AnyActorRef, unknown>();
+  /** Per logic: the actors that started and ended since the last flush (never entered `#live`). */
+  #finished = new Map<unknown, Finished>();
   readonly #raw: Ring<RawEvent>;
   readonly #recentEvents: Ring<EventView>;
   readonly #recentEngine = new Ring<EngineView>(200);
@@ -180,9 +268,11 @@ export class Tracker {
   start(): void {
     if (this.#inspectSub) return;
     this.#inspectSub = this.#system.inspect(this.#onInspect);
+    const seen = new Set<AnyActorRef>();
     const seed = (ref: AnyActorRef) => {
-      if (this.#live.has(ref) || this.#created.has(ref)) return;
-      this.#created.add(ref);
+      if (this.#live.has(ref) || seen.has(ref)) return;
+      seen.add(ref);
+      this.#announce(ref);
       const children = (ref.getSnapshot() as { children?: Record<string, AnyActorRef> } | undefined)
         ?.children;
       for (const child of Object.values(children ?? {})) if (child) seed(child);
@@ -195,8 +285,12 @@ export class Tracker {
     this.#inspectSub?.unsubscribe();
     this.#inspectSub = undefined;
     this.#live.clear();
-    this.#created.clear();
+    this.#created = [];
+    this.#createdOrder = [];
     this.#dirty.clear();
+    this.#finished = new Map();
+    this.#lastLogic = undefined;
+    this.#lastFinished = undefined;
     this.#raw.drain();
     this.#recentEvents.drain();
   }
@@ -213,12 +307,30 @@ export class Tracker {
   readonly #onInspect = (e: InspectionEvent): void => {
     switch (e.type) {
       case '@xstate.actor':
-        this.#created.add(e.actorRef as AnyActorRef);
+        this.#announce(e.actorRef as AnyActorRef);
         return;
-      case '@xstate.snapshot':
-        this.#dirty.set(e.actorRef as AnyActorRef, e.snapshot);
+      case '@xstate.snapshot': {
+        const ref = e.actorRef as AnyActorRef;
+        const snapshot = e.snapshot;
+        const last = this.#created.length - 1;
+        if (last >= 0 && this.#created[last] === ref && !this.#live.has(ref)) {
+          // announced since the last flush: the flush shows its snapshot then; if it has ended already, it is
+          // kept per machine (the last few in full, the rest counted) and leaves the list
+          if (hasEnded(snapshot) && this.#ended(ref, snapshot, this.#createdOrder[last])) {
+            this.#created.pop();
+            this.#createdOrder.pop();
+          } else if (this.#dirty.size > 0) this.#dirty.delete(ref); // an older one must not be shown instead
+          return;
+        }
+        this.#dirty.set(ref, snapshot);
         return;
+      }
       case '@xstate.event': {
+        // past the cap the clock is read once per 256 dropped events (the window ends that much later at most)
+        if (this.#rateCount >= this.#opts.maxEventsPerSecond && (++this.#rateSkip & 255) !== 0) {
+          this.#rateDropped++;
+          return;
+        }
         const t = Date.now();
         if (t - this.#rateWindow >= 1000) {
           this.#rateWindow = t;
@@ -238,6 +350,31 @@ export class Tracker {
       }
     }
   };
+
+  /** An actor that started and ended since the last flush: kept per machine (the last few, the rest counted). */
+  #ended(ref: AnyActorRef, snapshot: unknown, order: number): boolean {
+    let logic: unknown;
+    try {
+      logic = logicOf(ref);
+    } catch {
+      return false; // shown as any other actor, at flush time
+    }
+    if (this.#dirty.size > 0) this.#dirty.delete(ref);
+    let finished = logic === this.#lastLogic ? this.#lastFinished : this.#finished.get(logic);
+    if (!finished) {
+      finished = new Finished();
+      this.#finished.set(logic, finished);
+    }
+    this.#lastLogic = logic;
+    this.#lastFinished = finished;
+    finished.push(ref, snapshot, order);
+    return true;
+  }
+
+  #announce(ref: AnyActorRef): void {
+    this.#created.push(ref);
+    this.#createdOrder.push(++this.#createdSeq);
+  }
 
   #onEngine(e: EngineEvent): void {
     // redacted at flush time, like everything else (an engine event may hold an error with any content)
@@ -278,15 +415,39 @@ export class Tracker {
       infos ??= new Map(this.#system.actors().map((i) => [i.ref, i]));
       return infos.get(ref);
     };
-    const created = [...this.#created];
-    this.#created.clear();
-    for (const ref of created) {
-      if (this.#live.has(ref)) continue;
+    // in announcement order: the actors announced since the last flush, and the last few of each machine among
+    // those that have ended since (with their final snapshot); the older ones of those are only counted
+    const created: Array<{ ref: AnyActorRef; order: number; ended: boolean; snapshot?: unknown }> = [];
+    for (let i = 0; i < this.#created.length; i++)
+      created.push({ ref: this.#created[i], order: this.#createdOrder[i], ended: false });
+    this.#created = [];
+    this.#createdOrder = [];
+    const finished = this.#finished;
+    const counted: Array<{ ref: AnyActorRef; counts: Map<string, Map<string, number>> }> = [];
+    if (finished.size > 0) {
+      this.#finished = new Map();
+      this.#lastLogic = undefined;
+      this.#lastFinished = undefined;
+      for (const f of finished.values()) {
+        for (let j = 0; j < f.size; j++) {
+          const i = (f.start + j) % FINISHED_SHOWN;
+          created.push({ ref: f.refs[i]!, order: f.order[i], ended: true, snapshot: f.snapshots[i] });
+        }
+        if (f.counts)
+          counted.push({ ref: f.refs[(f.start + f.size - 1) % FINISHED_SHOWN]!, counts: f.counts });
+      }
+      created.sort((a, b) => a.order - b.order);
+    }
+    for (const c of created) {
+      const ref = c.ref;
+      if (this.#live.has(ref)) continue; // shown already (announced twice)
       this.#guard('an actor', () => {
         const view = this.#newView(ref, info(ref), now);
         this.#live.set(ref, view);
         changed.set(ref, view);
-        this.#update(view, ref.getSnapshot(), now);
+        // a running actor's latest snapshot, if it changed since, is shown once below
+        if (c.ended) this.#update(view, c.snapshot, now);
+        else if (!this.#dirty.has(ref)) this.#update(view, ref.getSnapshot(), now);
       });
     }
     const dirty = [...this.#dirty];
@@ -300,6 +461,18 @@ export class Tracker {
         }
         changed.set(ref, view);
         this.#update(view, snapshot, now);
+      });
+    }
+    const finishedCounts: FinishedCount[] = [];
+    for (const { ref, counts } of counted) {
+      this.#guard('a count of finished actors', () => {
+        const machine = this.#machineOf(ref, logicOf(ref));
+        for (const [status, byValue] of counts)
+          for (const [value, count] of byValue) {
+            const fc: FinishedCount = { machine, status, count };
+            if (value) fc.value = value;
+            finishedCounts.push(fc);
+          }
       });
     }
     const events: EventView[] = [];
@@ -329,6 +502,7 @@ export class Tracker {
       });
     }
     const batch: Batch = { actors: [...changed.values()], stopped, events, engine, dropped };
+    if (finishedCounts.length > 0) batch.finished = finishedCounts;
     if (this.#viewsVersion !== inspectorViewsVersion()) {
       this.#viewsVersion = inspectorViewsVersion();
       batch.views = inspectorViews();
@@ -386,8 +560,7 @@ export class Tracker {
     const r = ref as Internal;
     const logic = logicOf(ref);
     const chart = this.#opts.charts.keyFor(logic);
-    const machine =
-      logicId(logic) !== 'actor' && chart ? logicId(logic) : typeof r.src === 'string' ? r.src : 'actor';
+    const machine = this.#machineOf(ref, logic, chart);
     const view: ActorView = { key: ref.sessionId, id: ref.id, machine, status: 'active', updatedAt: now };
     const systemId = info?.systemId ?? r.systemId;
     if (systemId) view.systemId = systemId;
@@ -396,6 +569,12 @@ export class Tracker {
     if (info?.supervisor) view.supervisor = info.supervisor;
     if (chart) view.chart = chart;
     return view;
+  }
+
+  /** The machine name the page shows for an actor: its machine's id when it has a chart, else its `src`. */
+  #machineOf(ref: AnyActorRef, logic: unknown, chart = this.#opts.charts.keyFor(logic)): string {
+    const src = (ref as Internal).src;
+    return logicId(logic) !== 'actor' && chart ? logicId(logic) : typeof src === 'string' ? src : 'actor';
   }
 
   /** Let the actor's registered view fold an event it received into its summary. */
