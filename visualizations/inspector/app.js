@@ -79,6 +79,13 @@ function setViews(views) {
 
 function onBatch(msg) {
   if (msg.views) setViews(msg.views);
+  // actors that started and ended within one batch, past the last few of their machine (sent in full): counted
+  for (const f of msg.finished ?? []) {
+    if (f.machine !== 'status' || f.status !== 'done') continue;
+    const outcome = f.value ?? 'done';
+    state.statusCounts[outcome] = (state.statusCounts[outcome] ?? 0) + f.count;
+    dirty.side = true;
+  }
   for (const a of msg.actors) upsert(a);
   for (const key of msg.stopped) remove(key);
   if (msg.events.length && !$('#log-pause').checked) {
