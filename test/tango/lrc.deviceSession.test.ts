@@ -230,7 +230,7 @@ describe('issue 10 item 6: one LRC session per device', () => {
     const actor = createActor(lrcLogic, { input: { device, command: 'Go', callback: () => {} } });
     actor.start();
     await flush();
-    expect(actor.getSnapshot().matches({ session: 'monitoring' })).toBe(true);
+    expect(actor.getSnapshot().matches({ unbounded: { session: 'monitoring' } })).toBe(true);
     expect(device.subscriptionCount).toBe(1);
     actor.stop();
     expect(device.subscriptionCount).toBe(0);

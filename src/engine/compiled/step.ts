@@ -58,6 +58,7 @@ export interface StepLifecycle {
   readonly error: unknown;
   readonly _state: number;
   readonly _cb: StepCallbacks | null;
+  readonly owner: unknown;
   _setContext(ctx: unknown): void;
   _fail(err: unknown): void;
   _done(output: unknown): void;
@@ -81,7 +82,25 @@ export function ended(lc: StepLifecycle): void {
       reportUnhandled(err);
     }
   }
+  // then its owner's, when it has one (`LifecycleOwner`): however it ends, with nothing kept per lifecycle
+  const owner = lc.owner as { [LIFECYCLE_ENDED]?: (lc: StepLifecycle) => void } | null | undefined;
+  if (owner !== null && typeof owner === 'object') {
+    const own = owner[LIFECYCLE_ENDED];
+    if (typeof own === 'function') {
+      try {
+        own.call(owner, lc);
+      } catch (err) {
+        reportUnhandled(err);
+      }
+    }
+  }
 }
+
+/**
+ * The method an owner (`LifecycleOptions.owner`) may have to be told when its lifecycle leaves 'active' (done,
+ * failed or stopped), right after the host's `ended` hook and before `onDone`/`onError`.
+ */
+export const LIFECYCLE_ENDED: unique symbol = Symbol('orrery.lifecycleEnded');
 
 /** XState's reportUnhandledError: a throwing listener fails in a macrotask of its own. */
 function reportUnhandled(err: unknown): void {
