@@ -39,6 +39,7 @@ import {
 import { attempt, portFault, readProtocolVersions, type Versions, wellFormed } from './portGuards.js';
 
 const STATUS_ATTRIBUTE = LRC_ATTRIBUTES.status.toLowerCase();
+const SUBSCRIBED: LrcEvent = Object.freeze({ type: 'SUBSCRIBED' });
 /** ska-tango-base's command answering a command id's status name (NOT_FOUND once forgotten). */
 const CHECK_STATUS_COMMAND = 'CheckLongRunningCommandStatus';
 
@@ -101,7 +102,12 @@ export class LrcCall {
   /** v1 without parity: whether this status event repeats the last status this call was given (and remember it). */
   repeatsStatus(event: AttributeEvent, id: string): boolean {
     if (this.spec.parity || event.attribute.toLowerCase() !== STATUS_ATTRIBUTE) return false;
-    const raw = pairedValue(event.value, id);
+    return this.repeatsRawStatus(pairedValue(event.value, id));
+  }
+
+  /** The same for the raw status paired with this call's id in a status event (the caller checked both). */
+  repeatsRawStatus(raw: unknown): boolean {
+    if (this.spec.parity) return false;
     if (raw === undefined || toTaskStatus(raw) === undefined) return false;
     if (raw === this.#lastStatus) return true;
     this.#lastStatus = raw;
@@ -112,7 +118,7 @@ export class LrcCall {
     this.session.negotiateFor(this);
   }
   connect(attributes: readonly string[]): void {
-    void this.session.connect(this, attributes);
+    this.session.connect(this, attributes);
   }
   invoke(): void {
     this.session.invoke(this);
@@ -228,17 +234,41 @@ export class LrcDeviceSession {
     );
   }
 
-  /** Join (or make) the subscription of each attribute in turn; SUBSCRIBED once all are open. */
-  async connect(call: LrcCall, attributes: readonly string[]): Promise<void> {
-    for (const attribute of attributes) {
+  /**
+   * Join (or make) the subscription of each attribute in turn; SUBSCRIBED once all are open: at once when they
+   * all are already (the usual case for a device's later calls), else when the device has answered.
+   */
+  connect(call: LrcCall, attributes: readonly string[]): void {
+    for (let i = 0; i < attributes.length; i++) {
       if (call.closed) return;
-      const failure = await this.#join(call, attribute).ready;
-      if (failure) {
-        this.forgetNegotiation();
-        return call.send({ type: 'SUBSCRIBE_FAILED', attribute, error: failure.error });
+      const sub = this.#join(call, attributes[i]);
+      if (sub.unsubscribe === undefined) {
+        void this.#connectWhenReady(call, attributes, i, sub);
+        return;
       }
     }
-    call.send({ type: 'SUBSCRIBED' });
+    call.send(SUBSCRIBED);
+  }
+
+  /** `connect` from the subscription of `attributes[i]`, being made (or failed): the rest in turn. */
+  async #connectWhenReady(
+    call: LrcCall,
+    attributes: readonly string[],
+    i: number,
+    first: SharedSubscription,
+  ): Promise<void> {
+    let sub = first;
+    for (;;) {
+      const failure = await sub.ready;
+      if (failure) {
+        this.forgetNegotiation();
+        return call.send({ type: 'SUBSCRIBE_FAILED', attribute: attributes[i], error: failure.error });
+      }
+      if (++i >= attributes.length) break;
+      if (call.closed) return;
+      sub = this.#join(call, attributes[i]);
+    }
+    call.send(SUBSCRIBED);
   }
 
   /** `call` joins the subscription of `attribute`, made now if there is none (it gets even the first event). */
@@ -298,7 +328,9 @@ export class LrcDeviceSession {
     const event = wellFormed(raw, this.device.name);
     if (event.errors) {
       this.forgetNegotiation();
-      for (const call of [...sub.calls]) call.send({ type: 'DEVICE_EVENT', event });
+      // one event object for every call (events are never changed)
+      const shared: LrcEvent = { type: 'DEVICE_EVENT', event };
+      for (const call of [...sub.calls]) call.send(shared);
       return;
     }
     const seq = ++this.#seq;
@@ -308,13 +340,18 @@ export class LrcDeviceSession {
     }
     const value = event.value;
     if (!Array.isArray(value) || this.#byId.size === 0) return;
+    let shared: LrcEvent | undefined;
+    // v1 status events repeat every command's status: a call is not sent a status it was already given
+    const isStatus = event.attribute.toLowerCase() === STATUS_ATTRIBUTE;
     for (let i = 0; i < value.length; i += 2) {
       const id = value[i];
       if (typeof id !== 'string') continue;
       for (let call = this.#byId.get(id); call; call = call.sameId) {
         if (call.routed === seq || !sub.calls.has(call)) continue;
         call.routed = seq;
-        if (!call.repeatsStatus(event, id)) call.send({ type: 'DEVICE_EVENT', event });
+        // the first pair naming `id` (as `pairedValue` finds it): this call is routed once per event
+        if (!isStatus || !call.repeatsRawStatus(value[i + 1]))
+          call.send((shared ??= { type: 'DEVICE_EVENT', event }));
       }
     }
   }
