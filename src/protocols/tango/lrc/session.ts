@@ -350,8 +350,9 @@ export class LrcDeviceSession {
         if (call.routed === seq || !sub.calls.has(call)) continue;
         call.routed = seq;
         // the first pair naming `id` (as `pairedValue` finds it): this call is routed once per event
-        if (!isStatus || !call.repeatsRawStatus(value[i + 1]))
-          call.send((shared ??= { type: 'DEVICE_EVENT', event }));
+        if (isStatus && call.repeatsRawStatus(value[i + 1])) continue;
+        shared ??= { type: 'DEVICE_EVENT', event };
+        call.send(shared);
       }
     }
   }
