@@ -1,29 +1,32 @@
 /**
  * The client side of an SKA Long Running Command (ska-tango-base `invoke_lrc`) as an XState v5 machine.
  *
- *   validating ──► session ─────────────────────────────────────────────────────────────────► finished
- *                   │ (the call's time in its device's LRC session: entering each state asks the session for
- *                   │  one I/O action; leaving `session` (`release`) drops the call's share of the subscriptions)
- *                   ├ negotiating ──NEGOTIATED──► subscribing ──SUBSCRIBED──► invoking ──INVOKED──► monitoring
- *                   │   (value events wait in the session until the command id is known, then come in one batch)
- *                   ├ monitoring: submitted ─► staging ─► queued ─► inProgress
- *                   │   (waiting events replayed on entry; a terminal status ends it)
- *                   │   └ reconciling (`reconcile` only: after an error event, CheckLongRunningCommandStatus;
- *                   │     a terminal answer ends it, v1 via fetchingResult; otherwise back to the status states)
- *                   └ fetchingResult (v1 only: terminal status came before its result; the read is bounded by
- *                     `resultTimeout`: a failed or unanswered read gives an {error} update, the output's error
- *                     (DevFailed or TimeoutError), then the terminal status)
+ *   validating ──[finite timeout]──► bounded ──after(deadline)──► timedOut   (`timeout` ms after the start)
+ *              └─────────────────────► unbounded  (no deadline: no timer is armed at all)
+ *   bounded | unbounded (the same states; chosen once, as the status machine chooses its deadline):
+ *   versions ──► session ─────────────────────────────────────────────────────────────────► finished
+ *                 │ (the call's time in its device's LRC session: entering each state asks the session for
+ *                 │  one I/O action; leaving `session` (`release`) drops the call's share of the subscriptions)
+ *                 ├ negotiating ──NEGOTIATED──► subscribing ──SUBSCRIBED──► invoking ──INVOKED──► monitoring
+ *                 │   (value events wait in the session until the command id is known, then come in one batch)
+ *                 ├ monitoring: submitted ─► staging ─► queued ─► inProgress
+ *                 │   (waiting events replayed on entry; a terminal status ends it)
+ *                 │   └ reconciling (`reconcile` only: after an error event, CheckLongRunningCommandStatus;
+ *                 │     a terminal answer ends it, v1 via fetchingResult; otherwise back to the status states)
+ *                 └ fetchingResult (v1 only: terminal status came before its result; the read is bounded by
+ *                   `resultTimeout` (its `bounded` child; `unbounded` for an infinite one, no timer): a failed or
+ *                   unanswered read gives an {error} update, the output's error (DevFailed or TimeoutError), then
+ *                   the terminal status)
  *   any failure before submission ──► notStarted (callback, versions, subscribe, invoke, REJECTED, other code, an
  *   accepted reply without a command id)
  *   UNSUBSCRIBE ──► released (by the caller, its AbortSignal, or the system stopping: the event's error is kept;
  *   when the system stops, a submitted call's callback gets it as a last {error} update)
- *   DEADLINE ──► timedOut: raised at the deadline, `timeout` ms after the start; no timer is armed without a
- *   timeout or with an infinite one (the delayed event is cancelled when the actor ends)
  *
  * Words: a `timeout` (the call's, `resultTimeout`) is a duration in milliseconds; the deadline is the moment the
- * call's timeout falls due (the DEADLINE event), never a duration of its own.
+ * call's timeout falls due (the `after(deadline)` of `bounded`), never a duration of its own. Every delay is an
+ * `after` of a state, so the machine runs on the compiled runner as well as on XState's interpreter.
  *
- * With the protocol versions known from an earlier call (`knownVersions`), validating goes straight to
+ * With the protocol versions known from an earlier call (`knownVersions`), `versions` goes straight to
  * `session.subscribing`, or to notStarted if they do not overlap the client's.
  *
  * No I/O here, no invoke and no child actor: the machine names its device I/O actions (`LrcIoAction`: negotiate,
@@ -73,6 +76,126 @@ const reply = (e: LrcEvent) => (e as Ev<'INVOKED'>).reply;
 const failure = (e: LrcEvent) => (e as { error?: unknown }).error;
 const where = (context: LrcContext) => [context.device.name, context.command] as const;
 
+/**
+ * The call once its callback is valid: the same states with a deadline (`bounded`) and without (`unbounded`), so
+ * a call without a timeout arms no timer. `variant` names the state they are in (absolute targets need it).
+ */
+function call<V extends 'bounded' | 'unbounded'>(variant: V) {
+  return {
+    initial: 'versions',
+    states: {
+      versions: {
+        always: [
+          { guard: 'versionsUnknown', target: 'session' },
+          // versions known from an earlier call: straight to subscribing
+          { guard: 'versionsOverlap', target: 'session.subscribing', actions: 'chooseVersion' },
+          { target: '#lrc.notStarted', actions: 'recordIncompatible' },
+        ],
+      },
+      session: {
+        // the call leaves its device session (its subscriptions released) whenever it ends
+        exit: 'release',
+        always: { guard: 'terminalDelivered', target: '#lrc.finished' },
+        initial: 'negotiating',
+        states: {
+          negotiating: {
+            entry: 'negotiate',
+            on: {
+              NEGOTIATED: [
+                { guard: 'versionsOverlap', target: 'subscribing', actions: 'chooseVersion' },
+                { target: '#lrc.notStarted', actions: 'recordIncompatible' },
+              ],
+              NEGOTIATION_FAILED: { target: '#lrc.notStarted', actions: 'recordNegotiationFailure' },
+            },
+          },
+          subscribing: {
+            entry: 'connect',
+            on: {
+              SUBSCRIBED: { target: 'invoking' },
+              SUBSCRIBE_FAILED: { target: '#lrc.notStarted', actions: 'recordSubscribeFailure' },
+              DEVICE_EVENT: { actions: 'bufferEvent' },
+            },
+          },
+          invoking: {
+            entry: 'invoke',
+            on: {
+              INVOKED: [
+                { guard: 'accepted', target: 'monitoring', actions: 'recordCommandId' },
+                { guard: 'rejected', target: '#lrc.notStarted', actions: 'recordRejection' },
+                { target: '#lrc.notStarted', actions: 'recordUnexpectedCode' },
+              ],
+              INVOKE_FAILED: { target: '#lrc.notStarted', actions: 'recordInvokeFailure' },
+              DEVICE_EVENT: { actions: 'bufferEvent' },
+            },
+          },
+          monitoring: {
+            entry: ['announceSubmitted', 'replayBufferedEvents'],
+            on: {
+              DEVICE_EVENT: [
+                { guard: 'reconcileAfterError', target: '.reconciling', actions: 'applyDeviceEvent' },
+                { actions: 'applyDeviceEvent' },
+              ],
+            },
+            always: { guard: 'awaitingResult', target: 'fetchingResult' },
+            initial: 'submitted',
+            states: {
+              submitted: {
+                always: [
+                  { guard: 'statusIsStaging', target: 'staging' },
+                  { guard: 'statusIsQueued', target: 'queued' },
+                  { guard: 'statusIsInProgress', target: 'inProgress' },
+                ],
+              },
+              staging: {
+                always: [
+                  { guard: 'statusIsQueued', target: 'queued' },
+                  { guard: 'statusIsInProgress', target: 'inProgress' },
+                ],
+              },
+              queued: { always: { guard: 'statusIsInProgress', target: 'inProgress' } },
+              inProgress: {},
+              // one check at a time; events go on being applied meanwhile; `submitted` finds the status state
+              reconciling: {
+                entry: 'checkStatus',
+                on: {
+                  DEVICE_EVENT: { actions: 'applyDeviceEvent' },
+                  STATUS_CHECKED: [
+                    {
+                      guard: 'checkedTerminalNeedsResult',
+                      target: `#lrc.${variant}.session.fetchingResult` as const,
+                      actions: 'holdCheckedTerminal',
+                    },
+                    { guard: 'checkedTerminal', target: '#lrc.finished', actions: 'deliverCheckedTerminal' },
+                    { target: 'submitted' }, // NOT_FOUND or not terminal: keep monitoring
+                  ],
+                  STATUS_CHECK_FAILED: { target: 'submitted', actions: 'deliverCheckFailure' },
+                },
+              },
+            },
+          },
+          // bounded by `resultTimeout` (chosen once, as the deadline); an event carrying the result may come first
+          fetchingResult: {
+            entry: 'readResult',
+            on: {
+              RESULT_READ: { actions: 'deliverFetchedResult' },
+              RESULT_FAILED: { actions: 'deliverResultFailure' },
+              DEVICE_EVENT: { actions: 'applyDeviceEvent' },
+            },
+            initial: 'reading',
+            states: {
+              reading: {
+                always: [{ guard: 'hasResultTimeout', target: 'bounded' }, { target: 'unbounded' }],
+              },
+              bounded: { after: { resultTimeout: { actions: 'deliverResultTimeout' } } },
+              unbounded: {},
+            },
+          },
+        },
+      },
+    },
+  } as const;
+}
+
 export const lrcMachine = setup({
   types: {
     context: {} as LrcContext,
@@ -82,6 +205,9 @@ export const lrcMachine = setup({
     emitted: {} as LrcEmitted,
   },
   guards: {
+    /** A finite timeout: the call has a deadline (otherwise no timer is armed for it). */
+    hasDeadline: ({ context }) => !isNever(context.timeout),
+    hasResultTimeout: ({ context }) => !isNever(context.resultTimeout),
     callbackIsInvalid: ({ context }) => typeof context.callback !== 'function' || context.callback.length > 1,
     versionsUnknown: ({ context }) => context.knownVersions === undefined,
     versionsOverlap: ({ context, event }) => {
@@ -105,6 +231,10 @@ export const lrcMachine = setup({
       isTerminalStatus((event as Ev<'STATUS_CHECKED'>).status) &&
       context.protocolVersion === 1 &&
       !context.resultSeen,
+  },
+  delays: {
+    deadline: ({ context }) => context.timeout!,
+    resultTimeout: ({ context }) => context.resultTimeout!,
   },
   actions: {
     recordInvalidCallback: assign({ error: () => lrcErrors.invalidCallback() }),
@@ -220,11 +350,6 @@ export const lrcMachine = setup({
         deliver(context, [{ error: lrcErrors.resultTimeoutStack(error, device, command) }, update]),
       );
     }),
-    /** fetchingResult is only left for a final state: the delayed event goes with the actor, as DEADLINE does. */
-    armResultTimeout: enqueueActions(({ context, enqueue }) => {
-      if (!isNever(context.resultTimeout))
-        enqueue.raise({ type: 'RESULT_TIMEOUT' }, { delay: context.resultTimeout });
-    }),
     holdCheckedTerminal: assign({
       pendingTerminal: ({ event }) => ({ status: (event as Ev<'STATUS_CHECKED'>).status }),
     }),
@@ -237,9 +362,6 @@ export const lrcMachine = setup({
       const error = lrcErrors.statusCheck(failure(event), context.commandId!, ...where(context));
       enqueue.emit({ type: 'lrc.warning', message: error.message });
       enqueue(() => deliver(context, [{ error: error.errors }]));
-    }),
-    armDeadline: enqueueActions(({ context, enqueue }) => {
-      if (!isNever(context.timeout)) enqueue.raise({ type: 'DEADLINE' }, { delay: context.timeout! });
     }),
     recordOutcome: assign({
       outcome: (_, params: { outcome: LrcOutcome }) => params.outcome,
@@ -273,11 +395,8 @@ export const lrcMachine = setup({
     error: null,
   }),
   initial: 'validating',
-  // a timer only when there is a deadline (a finite timeout); it goes when the actor ends
-  entry: 'armDeadline',
   on: {
     UNSUBSCRIBE: { target: '#lrc.released', actions: ['recordRelease', 'notifyRelease'] },
-    DEADLINE: { target: '#lrc.timedOut', actions: 'recordTimeout' },
   },
   output: ({ context }) => ({
     outcome: context.outcome!,
@@ -291,105 +410,17 @@ export const lrcMachine = setup({
     validating: {
       always: [
         { guard: 'callbackIsInvalid', target: 'notStarted', actions: 'recordInvalidCallback' },
-        { guard: 'versionsUnknown', target: 'session' },
-        // versions known from an earlier call: straight to subscribing
-        { guard: 'versionsOverlap', target: 'session.subscribing', actions: 'chooseVersion' },
-        { target: 'notStarted', actions: 'recordIncompatible' },
+        // chosen once: a call without a deadline (no timeout, or an infinite one) arms no timer at all
+        { guard: 'hasDeadline', target: 'bounded' },
+        { target: 'unbounded' },
       ],
     },
-    session: {
-      // the call leaves its device session (its subscriptions released) whenever it ends
-      exit: 'release',
-      always: { guard: 'terminalDelivered', target: 'finished' },
-      initial: 'negotiating',
-      states: {
-        negotiating: {
-          entry: 'negotiate',
-          on: {
-            NEGOTIATED: [
-              { guard: 'versionsOverlap', target: 'subscribing', actions: 'chooseVersion' },
-              { target: '#lrc.notStarted', actions: 'recordIncompatible' },
-            ],
-            NEGOTIATION_FAILED: { target: '#lrc.notStarted', actions: 'recordNegotiationFailure' },
-          },
-        },
-        subscribing: {
-          entry: 'connect',
-          on: {
-            SUBSCRIBED: { target: 'invoking' },
-            SUBSCRIBE_FAILED: { target: '#lrc.notStarted', actions: 'recordSubscribeFailure' },
-            DEVICE_EVENT: { actions: 'bufferEvent' },
-          },
-        },
-        invoking: {
-          entry: 'invoke',
-          on: {
-            INVOKED: [
-              { guard: 'accepted', target: 'monitoring', actions: 'recordCommandId' },
-              { guard: 'rejected', target: '#lrc.notStarted', actions: 'recordRejection' },
-              { target: '#lrc.notStarted', actions: 'recordUnexpectedCode' },
-            ],
-            INVOKE_FAILED: { target: '#lrc.notStarted', actions: 'recordInvokeFailure' },
-            DEVICE_EVENT: { actions: 'bufferEvent' },
-          },
-        },
-        monitoring: {
-          entry: ['announceSubmitted', 'replayBufferedEvents'],
-          on: {
-            DEVICE_EVENT: [
-              { guard: 'reconcileAfterError', target: '.reconciling', actions: 'applyDeviceEvent' },
-              { actions: 'applyDeviceEvent' },
-            ],
-          },
-          always: { guard: 'awaitingResult', target: 'fetchingResult' },
-          initial: 'submitted',
-          states: {
-            submitted: {
-              always: [
-                { guard: 'statusIsStaging', target: 'staging' },
-                { guard: 'statusIsQueued', target: 'queued' },
-                { guard: 'statusIsInProgress', target: 'inProgress' },
-              ],
-            },
-            staging: {
-              always: [
-                { guard: 'statusIsQueued', target: 'queued' },
-                { guard: 'statusIsInProgress', target: 'inProgress' },
-              ],
-            },
-            queued: { always: { guard: 'statusIsInProgress', target: 'inProgress' } },
-            inProgress: {},
-            // one check at a time; events go on being applied meanwhile; `submitted` finds the status state again
-            reconciling: {
-              entry: 'checkStatus',
-              on: {
-                DEVICE_EVENT: { actions: 'applyDeviceEvent' },
-                STATUS_CHECKED: [
-                  {
-                    guard: 'checkedTerminalNeedsResult',
-                    target: '#lrc.session.fetchingResult',
-                    actions: 'holdCheckedTerminal',
-                  },
-                  { guard: 'checkedTerminal', target: '#lrc.finished', actions: 'deliverCheckedTerminal' },
-                  { target: 'submitted' }, // NOT_FOUND or not terminal: keep monitoring
-                ],
-                STATUS_CHECK_FAILED: { target: 'submitted', actions: 'deliverCheckFailure' },
-              },
-            },
-          },
-        },
-        // bounded by `resultTimeout`; an event carrying the result may still come first
-        fetchingResult: {
-          entry: ['readResult', 'armResultTimeout'],
-          on: {
-            RESULT_READ: { actions: 'deliverFetchedResult' },
-            RESULT_FAILED: { actions: 'deliverResultFailure' },
-            RESULT_TIMEOUT: { actions: 'deliverResultTimeout' },
-            DEVICE_EVENT: { actions: 'applyDeviceEvent' },
-          },
-        },
-      },
+    // the call with its deadline, `timeout` ms after the start
+    bounded: {
+      after: { deadline: { target: 'timedOut', actions: 'recordTimeout' } },
+      ...call('bounded'),
     },
+    unbounded: call('unbounded'),
     finished: { type: 'final', entry: { type: 'recordOutcome', params: { outcome: 'finished' } } },
     notStarted: { type: 'final', entry: { type: 'recordOutcome', params: { outcome: 'notStarted' } } },
     timedOut: { type: 'final', entry: { type: 'recordOutcome', params: { outcome: 'timedOut' } } },

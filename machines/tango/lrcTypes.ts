@@ -86,8 +86,6 @@ export type LrcEvent =
   | { type: 'INVOKE_FAILED'; error: unknown }
   | { type: 'RESULT_READ'; value: unknown }
   | { type: 'RESULT_FAILED'; error: unknown }
-  /** Raised by the machine itself when the v1 result read has not answered within `resultTimeout` ms. */
-  | { type: 'RESULT_TIMEOUT' }
   /** The answer of `CheckLongRunningCommandStatus` (NOT_FOUND included). */
   | { type: 'STATUS_CHECKED'; status: TaskStatus }
   /** The check failed, or answered something that is not a status name. */
@@ -96,9 +94,7 @@ export type LrcEvent =
    * End the call (the command goes on). `error` is kept as the outcome's error; with `notify`, a submitted call's
    * callback also gets it as a last `{error}` update (the system stopping: the caller did not ask for the end).
    */
-  | { type: 'UNSUBSCRIBE'; error?: Error; notify?: boolean }
-  /** Raised by the machine itself at the deadline, `timeout` ms after the start (only for a finite timeout). */
-  | { type: 'DEADLINE' };
+  | { type: 'UNSUBSCRIBE'; error?: Error; notify?: boolean };
 
 /**
  * The device I/O actions of the machine, by name (the LRC session implements them with `.provide()`): each reads

@@ -230,11 +230,27 @@ describe('issue 10 item 6: one LRC session per device', () => {
     const actor = createActor(lrcLogic, { input: { device, command: 'Go', callback: () => {} } });
     actor.start();
     await flush();
-    expect(actor.getSnapshot().matches({ session: 'monitoring' })).toBe(true);
+    expect(actor.getSnapshot().matches({ unbounded: { session: 'monitoring' } })).toBe(true);
     expect(device.subscriptionCount).toBe(1);
     actor.stop();
     expect(device.subscriptionCount).toBe(0);
     expect(session(device).callCount).toBe(0);
+    await runFor(clock, 100);
+  });
+
+  it('issue 10 items 5, 6: a call on the compiled runner stopped from outside (its virtual actor) still leaves its session and settles', async () => {
+    const subs = await invokeLrc(() => {}, device, 'Go', undefined, { system, timeout: 60_000 });
+    expect(subs.actor.getSnapshot().matches({ bounded: { session: 'monitoring' } })).toBe(true);
+    expect(device.subscriptionCount).toBe(1);
+    expect(system.compiledCount).toBe(1);
+    subs.actor.stop();
+    expect(subs.active).toBe(false);
+    expect(device.subscriptionCount).toBe(0);
+    expect(session(device).callCount).toBe(0);
+    expect(system.compiledCount).toBe(0);
+    const out = await subs.finished;
+    expect(out.outcome).toBe('released');
+    expect(out.commandId).toBe(subs.commandId);
     await runFor(clock, 100);
   });
 

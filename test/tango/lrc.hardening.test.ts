@@ -285,7 +285,7 @@ describe('issue 7 item 11: system.stop() ends pending LRCs', () => {
     await runFor(clock, 400);
     port.release((e) => e.attribute !== 'longRunningCommandResult');
     await flush();
-    expect(subs.actor.getSnapshot().matches({ session: 'fetchingResult' })).toBe(true);
+    expect(subs.actor.getSnapshot().matches({ unbounded: { session: 'fetchingResult' } })).toBe(true);
     await system.stop();
     expect((await subs.finished).error).toBeInstanceOf(SystemStoppedError);
     expect(port.open).toBe(0);

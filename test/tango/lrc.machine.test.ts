@@ -51,11 +51,11 @@ describe('issue 7 item 18: the lrc machine', () => {
     port.release((_e, i) => i === 0); // the subscription's first event only: no status known at submission
     const subs = await p;
     const value = () => subs.actor.getSnapshot().value;
-    expect(value()).toEqual({ session: { monitoring: 'submitted' } });
+    expect(value()).toEqual({ unbounded: { session: { monitoring: 'submitted' } } });
     const next = async (expected: string) => {
       port.release((_e, i) => i === 0);
       await flush();
-      expect(value()).toEqual({ session: { monitoring: expected } });
+      expect(value()).toEqual({ unbounded: { session: { monitoring: expected } } });
     };
     await next('staging');
     await next('queued');
@@ -64,20 +64,20 @@ describe('issue 7 item 18: the lrc machine', () => {
     // a check that finds the command still running goes back to the status state
     port.inject({ attribute: '_lrcEvent', errors: [devError('lost')] });
     port.release((e) => e.errors !== undefined);
-    expect(value()).toEqual({ session: { monitoring: 'reconciling' } });
+    expect(value()).toEqual({ unbounded: { session: { monitoring: 'reconciling' } } });
     await flush();
-    expect(value()).toEqual({ session: { monitoring: 'inProgress' } });
+    expect(value()).toEqual({ unbounded: { session: { monitoring: 'inProgress' } } });
     // statuses can skip states: STAGING straight to IN_PROGRESS (Abort) and QUEUED straight to IN_PROGRESS
     const abortPort = new ScriptedPort(device, { hold: true });
     const a = invokeLrc(() => {}, abortPort, 'Abort', undefined, { system });
     await flush();
     abortPort.release((_e, i) => i < 2);
     const abort = await a;
-    expect(abort.actor.getSnapshot().value).toEqual({ session: { monitoring: 'staging' } });
+    expect(abort.actor.getSnapshot().value).toEqual({ unbounded: { session: { monitoring: 'staging' } } });
     await flush();
     abortPort.release((e) => JSON.stringify(e.value).includes('"status\\":2'));
     await flush();
-    expect(abort.actor.getSnapshot().value).toEqual({ session: { monitoring: 'inProgress' } });
+    expect(abort.actor.getSnapshot().value).toEqual({ unbounded: { session: { monitoring: 'inProgress' } } });
     abortPort.release();
     port.release();
     await runFor(clock, 400);
@@ -89,10 +89,10 @@ describe('issue 7 item 18: the lrc machine', () => {
     await flush();
     quick.release((_e, i) => i < 3); // initial, STAGING, QUEUED
     const qs = await q;
-    expect(qs.actor.getSnapshot().value).toEqual({ session: { monitoring: 'queued' } });
+    expect(qs.actor.getSnapshot().value).toEqual({ unbounded: { session: { monitoring: 'queued' } } });
     await flush();
     quick.release((e) => JSON.stringify(e.value).includes('"status\\":2'));
-    expect(qs.actor.getSnapshot().value).toEqual({ session: { monitoring: 'inProgress' } });
+    expect(qs.actor.getSnapshot().value).toEqual({ unbounded: { session: { monitoring: 'inProgress' } } });
     quick.release();
     await flush();
     expect(qs.active).toBe(false);
@@ -108,7 +108,7 @@ describe('issue 7 item 18: the lrc machine', () => {
     await runFor(clock, 400);
     port.release((e) => e.attribute !== 'longRunningCommandResult');
     await flush();
-    expect(subs.actor.getSnapshot().value).toEqual({ session: 'fetchingResult' });
+    expect(subs.actor.getSnapshot().value).toEqual({ unbounded: { session: { fetchingResult: 'bounded' } } });
     port.release();
     await flush();
     expect(subs.actor.getSnapshot().value).toBe('finished');

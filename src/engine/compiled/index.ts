@@ -11,11 +11,13 @@ export {
   refusalOf,
 } from './compile.js';
 export {
+  LIFECYCLE_ENDED,
   Lifecycle,
   type LifecycleCallbacks,
   type LifecycleHost,
   type LifecycleObserver,
   type LifecycleOptions,
+  type LifecycleOwner,
   type LifecycleSnapshot,
   type LifecycleStatus,
   startLifecycle,

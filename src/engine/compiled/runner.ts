@@ -22,6 +22,7 @@ import {
   ERROR,
   ended,
   initialStep,
+  LIFECYCLE_ENDED,
   macrostep,
   NONE,
   STOPPED,
@@ -85,7 +86,11 @@ export interface LifecycleOptions {
   input?: unknown;
   host: LifecycleHost;
   observer?: LifecycleObserver | null;
-  /** Anything the caller wants to find from the lifecycle (its facade, say), so callbacks need no closure. */
+  /**
+   * Anything the caller wants to find from the lifecycle (its facade, say), so callbacks need no closure. An owner
+   * with a `[LIFECYCLE_ENDED](lifecycle)` method (`LifecycleOwner`) is told when the lifecycle leaves 'active',
+   * however it ends (done, failed, stopped), after the host's `ended` hook and before `onDone`/`onError`.
+   */
   owner?: unknown;
   onDone?(lifecycle: Lifecycle): void;
   onEmit?(lifecycle: Lifecycle, emitted: EventObject): void;
@@ -95,6 +100,13 @@ export interface LifecycleOptions {
    * kept per lifecycle for them); when given, the three options of the same names are ignored.
    */
   callbacks?: LifecycleCallbacks | null;
+}
+
+export { LIFECYCLE_ENDED };
+
+/** An owner told when its lifecycle ends (see `LifecycleOptions.owner`). */
+export interface LifecycleOwner {
+  [LIFECYCLE_ENDED](lifecycle: Lifecycle): void;
 }
 
 /** The callbacks of a lifecycle (see `LifecycleOptions`); one object may serve many lifecycles. */

@@ -7,7 +7,8 @@
  * `compile.ts`'s, computed once. Each function mirrors the XState function it is named after (`macrostep`,
  * `microstep`, `selectTransitions`, `selectEventlessTransitions`, `evaluateGuard`, `resolveActionsAndContext`).
  */
-import { assign, type EventObject, emit, raise } from 'xstate';
+import { type EventObject, raise } from 'xstate';
+import { describeAction } from '../../../machines/core/xstateAdapter.js';
 import {
   ActionKind,
   type CompiledAction,
@@ -58,6 +59,7 @@ export interface StepLifecycle {
   readonly error: unknown;
   readonly _state: number;
   readonly _cb: StepCallbacks | null;
+  readonly owner: unknown;
   _setContext(ctx: unknown): void;
   _fail(err: unknown): void;
   _done(output: unknown): void;
@@ -81,7 +83,25 @@ export function ended(lc: StepLifecycle): void {
       reportUnhandled(err);
     }
   }
+  // then its owner's, when it has one (`LifecycleOwner`): however it ends, with nothing kept per lifecycle
+  const owner = lc.owner as { [LIFECYCLE_ENDED]?: (lc: StepLifecycle) => void } | null | undefined;
+  if (owner !== null && typeof owner === 'object') {
+    const own = owner[LIFECYCLE_ENDED];
+    if (typeof own === 'function') {
+      try {
+        own.call(owner, lc);
+      } catch (err) {
+        reportUnhandled(err);
+      }
+    }
+  }
 }
+
+/**
+ * The method an owner (`LifecycleOptions.owner`) may have to be told when its lifecycle leaves 'active' (done,
+ * failed or stopped), right after the host's `ended` hook and before `onDone`/`onError`.
+ */
+export const LIFECYCLE_ENDED: unique symbol = Symbol('orrery.lifecycleEnded');
 
 /** XState's reportUnhandledError: a throwing listener fails in a macrotask of its own. */
 function reportUnhandled(err: unknown): void {
@@ -389,6 +409,48 @@ function paramsOf(a: CompiledAction, context: unknown, event: EventObject): unkn
     : a.params;
 }
 
+function applyAssign(
+  lc: StepLifecycle,
+  step: Step,
+  assignment: any,
+  params: unknown,
+  event: EventObject,
+): void {
+  const context = lc.context;
+  const args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
+  let partial: Record<string, unknown>;
+  if (typeof assignment === 'function') partial = assignment(args, params);
+  else {
+    partial = {};
+    for (const key of Object.keys(assignment)) {
+      const p = assignment[key];
+      partial[key] = typeof p === 'function' ? p(args, params) : p;
+    }
+  }
+  lc._setContext(Object.assign({}, context, partial));
+  step.changed = true;
+}
+
+function runCustom(lc: StepLifecycle, step: Step, fn: any, params: unknown, event: EventObject): void {
+  const info = { context: lc.context, event, self: lc, system: lc.host.system };
+  if (step.init) step.defer([fn, info, params]);
+  else fn(info, params);
+}
+
+/** An event (or emitted event) as given, or what its function returns. */
+function resolveSpec(lc: StepLifecycle, spec: any, params: unknown, event: EventObject): EventObject {
+  return typeof spec === 'function'
+    ? spec({ context: lc.context, event, self: lc, system: lc.host.system }, params)
+    : spec;
+}
+
+function applyRaise(lc: StepLifecycle, step: Step, spec: any, params: unknown, event: EventObject): void {
+  if (typeof spec === 'string') {
+    throw new Error(`Only event objects may be used with raise; use raise({ type: "${spec}" }) instead`);
+  }
+  step.raise(resolveSpec(lc, spec, params, event));
+}
+
 function runActions(
   lc: StepLifecycle,
   step: Step,
@@ -418,59 +480,18 @@ function runActions(
       case ActionKind.afterCancel:
         lc._disarm(a.extra);
         break;
-      case ActionKind.assign: {
-        const context = lc.context;
-        const params = paramsOf(a, context, event);
-        const args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
-        const assignment = a.impl;
-        let partial: Record<string, unknown>;
-        if (typeof assignment === 'function') partial = assignment(args, params);
-        else {
-          partial = {};
-          for (const key of Object.keys(assignment)) {
-            const p = assignment[key];
-            partial[key] = typeof p === 'function' ? p(args, params) : p;
-          }
-        }
-        lc._setContext(Object.assign({}, context, partial));
-        step.changed = true;
+      case ActionKind.assign:
+        applyAssign(lc, step, a.impl, paramsOf(a, lc.context, event), event);
         break;
-      }
-      case ActionKind.custom: {
-        const context = lc.context;
-        const info = { context, event, self: lc, system: lc.host.system };
-        const params = paramsOf(a, context, event);
-        if (step.init) step.defer([a.impl, info, params]);
-        else a.impl(info, params);
+      case ActionKind.custom:
+        runCustom(lc, step, a.impl, paramsOf(a, lc.context, event), event);
         break;
-      }
-      case ActionKind.raise: {
-        const context = lc.context;
-        const params = paramsOf(a, context, event);
-        const spec = a.impl;
-        if (typeof spec === 'string') {
-          throw new Error(
-            `Only event objects may be used with raise; use raise({ type: "${spec}" }) instead`,
-          );
-        }
-        const raised =
-          typeof spec === 'function'
-            ? spec({ context, event, self: lc, system: lc.host.system }, params)
-            : spec;
-        step.raise(raised);
+      case ActionKind.raise:
+        applyRaise(lc, step, a.impl, paramsOf(a, lc.context, event), event);
         break;
-      }
-      case ActionKind.emit: {
-        const context = lc.context;
-        const params = paramsOf(a, context, event);
-        const spec = a.impl;
-        const emitted =
-          typeof spec === 'function'
-            ? spec({ context, event, self: lc, system: lc.host.system }, params)
-            : spec;
-        step.emit(emitted);
+      case ActionKind.emit:
+        step.emit(resolveSpec(lc, a.impl, paramsOf(a, lc.context, event), event));
         break;
-      }
       case ActionKind.log: {
         const context = lc.context;
         const params = paramsOf(a, context, event);
@@ -499,29 +520,87 @@ function unsupported(name: string): () => never {
   };
 }
 
+/**
+ * What `enqueueActions` collects, flat: (kind, what, options) triples. `enqueue.assign/raise/emit` are recorded as
+ * they are (no XState action object is made, none compiled) and run as the runner's own assign/raise/emit; other
+ * references (`enqueue(fn)`, `enqueue('name')`, XState action objects) go through `compileAtRunTime`, except plain
+ * functions, which run as custom actions. One `enqueue` and one `check` serve every lifecycle: the collecting
+ * list and the guard's context and event are module state, saved and restored around each collection.
+ */
+const ENQ_REF = 0;
+const ENQ_ASSIGN = 1;
+const ENQ_RAISE = 2;
+const ENQ_EMIT = 3;
+let collecting: unknown[] | null = null;
+let checkMachine: StepLifecycle['compiled']['machine'] | null = null;
+let checkContext: unknown;
+let checkEvent: EventObject | undefined;
+
+function collected(kind: number, what: unknown, options: unknown): void {
+  if (collecting) collecting.push(kind, what, options);
+}
+
+const ENQUEUE = Object.assign((action: unknown) => collected(ENQ_REF, action, undefined), {
+  assign: (assignment: unknown) => collected(ENQ_ASSIGN, assignment, undefined),
+  raise: (event: unknown, options?: unknown) => collected(ENQ_RAISE, event, options),
+  emit: (event: unknown) => collected(ENQ_EMIT, event, undefined),
+  cancel: unsupported('cancel'),
+  sendTo: unsupported('sendTo'),
+  sendParent: unsupported('sendParent'),
+  spawnChild: unsupported('spawnChild'),
+  stopChild: unsupported('stopChild'),
+});
+
+function CHECK(guard: unknown): unknown {
+  if (!checkMachine) throw new Error('check() called outside enqueueActions');
+  return evalGuard(compileAtRunTime(checkMachine, guard, true), checkContext, checkEvent!);
+}
+
 /** `enqueueActions`: collect the actions (XState's resolveEnqueueActions), then run them in order. */
 function runEnqueued(lc: StepLifecycle, step: Step, a: CompiledAction, event: EventObject): void {
   const context = lc.context;
   const params = paramsOf(a, context, event);
   const machine = lc.compiled.machine;
   const list: unknown[] = [];
-  const enqueue = Object.assign((action: unknown) => void list.push(action), {
-    assign: (...args: unknown[]) => void list.push((assign as (...x: unknown[]) => unknown)(...args)),
-    raise: (...args: unknown[]) => void list.push((raise as (...x: unknown[]) => unknown)(...args)),
-    emit: (...args: unknown[]) => void list.push((emit as (...x: unknown[]) => unknown)(...args)),
-    cancel: unsupported('cancel'),
-    sendTo: unsupported('sendTo'),
-    sendParent: unsupported('sendParent'),
-    spawnChild: unsupported('spawnChild'),
-    stopChild: unsupported('stopChild'),
-  });
-  const check = (guard: unknown) => evalGuard(compileAtRunTime(machine, guard, true), context, event);
-  a.impl({ context, event, enqueue, check, self: lc, system: lc.host.system }, params);
-  if (list.length === 0) return;
-  runActions(
-    lc,
-    step,
-    list.map((ref) => compileAtRunTime(machine, ref, false)),
-    event,
-  );
+  const savedList = collecting;
+  const savedMachine = checkMachine;
+  const savedContext = checkContext;
+  const savedEvent = checkEvent;
+  collecting = list;
+  checkMachine = machine;
+  checkContext = context;
+  checkEvent = event;
+  try {
+    a.impl({ context, event, enqueue: ENQUEUE, check: CHECK, self: lc, system: lc.host.system }, params);
+  } finally {
+    collecting = savedList;
+    checkMachine = savedMachine;
+    checkContext = savedContext;
+    checkEvent = savedEvent;
+  }
+  for (let i = 0; i < list.length; i += 3) {
+    const what = list[i + 1];
+    switch (list[i]) {
+      case ENQ_ASSIGN:
+        applyAssign(lc, step, what, undefined, event);
+        break;
+      case ENQ_EMIT:
+        step.emit(resolveSpec(lc, what, undefined, event));
+        break;
+      case ENQ_RAISE: {
+        const options = list[i + 2];
+        if (options === undefined) {
+          applyRaise(lc, step, what, undefined, event);
+          break;
+        }
+        const ref = (raise as (...x: unknown[]) => unknown)(what, options);
+        runActions(lc, step, [compileAtRunTime(machine, ref, false)], event);
+        break;
+      }
+      default:
+        if (typeof what === 'function' && describeAction(what).kind === 'custom') {
+          runCustom(lc, step, what, undefined, event);
+        } else runActions(lc, step, [compileAtRunTime(machine, what, false)], event);
+    }
+  }
 }

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type AnyActorRef, type AnyStateMachine, createActor, type EventObject } from 'xstate';
 import { statusMachine } from '../../../machines/core/status.js';
 import { microstepTransitions, scheduledEventsOf } from '../../../machines/core/xstateAdapter.js';
+import { lrcMachine } from '../../../machines/tango/lrc.js';
 import {
   CompiledMachine,
   compileMachine,
@@ -18,6 +19,7 @@ import {
   type LifecycleHost,
   startLifecycle,
 } from '../../../src/engine/compiled/index.js';
+import { LRC_ATTRIBUTES, ResultCode, TaskStatus } from '../../../src/protocols/tango/wire.js';
 import { TestClock } from '../../../src/testing/testClock.js';
 import { type TransitionCoverage, transitionCoverage } from '../../../src/testing/transitionCoverage.js';
 import { propertyRuns } from '../../support/propertyRuns.js';
@@ -249,4 +251,113 @@ describe('compiled runner vs XState interpreter', () => {
       if (propertyRuns(RUNS) >= RUNS) expect(coverage.missing(f.machine)).toEqual([]);
     });
   }
+});
+
+/**
+ * The lrc machine with stub device I/O (actions that do nothing: the walk sends the session's answers), its walks
+ * starting with a random part of the usual sequence (negotiated, subscribed, accepted) so they reach monitoring,
+ * reconciling and the v1 result read. Its own test: the walks are not required to take every transition.
+ */
+const noIo = () => {};
+const lrcStub = lrcMachine.provide({
+  actions: {
+    negotiate: noIo,
+    connect: noIo,
+    invoke: noIo,
+    checkStatus: noIo,
+    readResult: noIo,
+    release: noIo,
+  },
+});
+const LRC_ID = 'cmd-1';
+const statusNames = ['STAGING', 'QUEUED', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'ABORTED', 'NOT_FOUND'];
+const lrcEvents: fc.Arbitrary<EventObject> = fc.oneof(
+  fc.constantFrom([1, 1], [1, 2], [2, 2], [5, 6]).map((versions) => ({ type: 'NEGOTIATED', versions })),
+  fc.constant({ type: 'NEGOTIATION_FAILED', error: new Error('down') }),
+  fc.constant({ type: 'SUBSCRIBED' }),
+  fc.constant({ type: 'SUBSCRIBE_FAILED', attribute: LRC_ATTRIBUTES.status, error: new Error('no') }),
+  fc.constantFrom(ResultCode.QUEUED, ResultCode.REJECTED, ResultCode.FAILED).map((code) => ({
+    type: 'INVOKED',
+    reply: { code, text: LRC_ID, commandId: code === ResultCode.QUEUED ? LRC_ID : undefined },
+    held: [],
+  })),
+  fc.constant({ type: 'INVOKE_FAILED', error: new Error('invoke') }),
+  fc
+    .record({
+      attribute: fc.constantFrom(LRC_ATTRIBUTES.status, LRC_ATTRIBUTES.result, LRC_ATTRIBUTES.progress),
+      status: fc.constantFrom(...statusNames),
+      n: fc.nat(100),
+    })
+    .map(({ attribute, status, n }) => ({
+      type: 'DEVICE_EVENT',
+      event: {
+        attribute,
+        value:
+          attribute === LRC_ATTRIBUTES.status
+            ? [LRC_ID, status]
+            : attribute === LRC_ATTRIBUTES.result
+              ? [LRC_ID, JSON.stringify([0, `r${n}`])]
+              : [LRC_ID, String(n)],
+      },
+    })),
+  fc.constant({
+    type: 'DEVICE_EVENT',
+    event: { attribute: LRC_ATTRIBUTES.status, errors: [{ reason: 'lost', desc: 'lost', origin: 'x' }] },
+  }),
+  fc
+    .constantFrom(TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED, TaskStatus.NOT_FOUND)
+    .map((status) => ({ type: 'STATUS_CHECKED', status })),
+  fc.constant({ type: 'STATUS_CHECK_FAILED', error: new Error('check') }),
+  fc.constant({ type: 'RESULT_READ', value: [LRC_ID, JSON.stringify([0, 'done'])] }),
+  fc.constant({ type: 'RESULT_FAILED', error: new Error('read') }),
+  fc.constant({ type: 'UNSUBSCRIBE', error: new Error('bye') }),
+);
+const lrcInput = fc.record({
+  device: fc.constant({ name: 'diff/lrc/1' }),
+  command: fc.constant('On'),
+  callback: fc.constant(() => {}),
+  // given, so both sides' contexts hold the same function (the machine's default is a new one each time)
+  onCallbackError: fc.constant(() => {}),
+  timeout: fc.oneof(
+    fc.constant(null),
+    fc.integer({ min: 0, max: 200 }),
+    fc.constant(Number.POSITIVE_INFINITY),
+  ),
+  resultTimeout: fc.oneof(fc.integer({ min: 0, max: 100 }), fc.constant(Number.POSITIVE_INFINITY)),
+  reconcile: fc.boolean(),
+  knownVersions: fc.constantFrom(undefined, [1, 1], [5, 6]),
+});
+const usual: Step[] = [
+  { type: 'NEGOTIATED', versions: [1, 1] } as EventObject,
+  { type: 'SUBSCRIBED' },
+  {
+    type: 'INVOKED',
+    reply: { code: ResultCode.QUEUED, text: LRC_ID, commandId: LRC_ID },
+    held: [],
+  } as EventObject,
+];
+
+describe('compiled runner vs XState interpreter: the lrc machine', () => {
+  beforeAll(() => {
+    vi.spyOn(console, 'warn').mockImplementation(() => {});
+  });
+  afterAll(() => vi.restoreAllMocks());
+
+  it('issue 10 item 3: lrc (stub device I/O): the runner and XState agree after every step of random walks', () => {
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      { weight: 4, arbitrary: lrcEvents as fc.Arbitrary<Step> },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 150 }).map((advance) => ({ advance })) },
+    );
+    fc.assert(
+      fc.property(
+        lrcInput,
+        fc.constantFrom(0, 1, 2, 3, 3, 3),
+        fc.array(step, { maxLength: 20 }),
+        (input, k, steps) => {
+          runDifferential(lrcStub, input, [...usual.slice(0, k), ...steps]);
+        },
+      ),
+      { numRuns: propertyRuns(1000) },
+    );
+  });
 });

@@ -1,7 +1,9 @@
 /**
- * `invokeLrc`: ska-tango-base's Long Running Command client in TypeScript idiom. One `lrc` machine actor per
- * call, detached in an Orrery system. This facade only checks the arguments, spawns the actor and adapts its
- * outcome to promises; the device I/O is the LRC session of the device (`session.ts`: one per DevicePort, shared
+ * `invokeLrc`: ska-tango-base's Long Running Command client in TypeScript idiom. One `lrc` machine lifecycle per
+ * call on the compiled runner (`system.spawnCompiled`: a virtual actor for the inspector and `system.get`; the
+ * call's facade is the lifecycle's owner, with shared callbacks; an XState actor via `spawnDetached` only if the
+ * machine did not compile). This facade only checks the arguments, spawns the call and adapts its outcome to
+ * promises; the device I/O is the LRC session of the device (`session.ts`: one per DevicePort, shared
  * by every call on it: negotiation cache, one subscription per attribute, routing by command id).
  *
  * Differences from upstream, on purpose: the callback takes one update object; events that arrive before the
@@ -15,17 +17,23 @@
  * A DevicePort that throws synchronously, answers garbage or sends malformed events gives typed errors, never a
  * crashed actor or a leaked subscription; no error message carries a command argument's value.
  */
-import type { Actor, SnapshotFrom } from 'xstate';
+import type { Actor, AnyActorRef, SnapshotFrom } from 'xstate';
 import { checkDuration } from '../../../../machines/core/duration.js';
-import type { LrcOutput } from '../../../../machines/tango/lrc.js';
+import type { LrcContext, LrcEmitted, LrcEvent, LrcOutput } from '../../../../machines/tango/lrc.js';
 import { invokeLrcFailure, lrcErrors } from '../../../../machines/tango/lrcErrors.js';
 import { checkSignal, checkSystem, Lifecycle, nextId } from '../../../api/lifecycle.js';
+import {
+  type Lifecycle as CompiledLifecycle,
+  isCompiled,
+  LIFECYCLE_ENDED,
+  type LifecycleOwner,
+} from '../../../engine/compiled/index.js';
 import type { Logger } from '../../../engine/logging.js';
 import { getDefaultSystem, type OrrerySystem } from '../../../engine/system.js';
 import { CancelledError, InvalidArgumentError } from '../../../errors.js';
 import type { DevicePort } from '../port.js';
 import { describeValue, type LrcUpdate } from '../wire.js';
-import { cachedLrcNegotiation, lrcLogic } from './session.js';
+import { cachedLrcNegotiation, type LrcCall, type LrcCallHolder, lrcLogic } from './session.js';
 // registers the LRC's inspector view: every process that runs an LRC shows it in the inspector
 import '../view.js';
 
@@ -84,6 +92,13 @@ export interface InvokeLrcOptions {
   negotiation?: 'perCall' | 'cached';
 }
 
+/** What `LrcSubscriptions` follows: the call's actor (XState) or its compiled lifecycle's facade. */
+interface FollowedCall {
+  readonly actor: Actor<typeof lrcLogic>;
+  readonly active: boolean;
+  unsubscribe(): void;
+}
+
 /** The subscriptions of one invoked LRC. */
 export class LrcSubscriptions implements Disposable {
   readonly commandId: string;
@@ -93,39 +108,47 @@ export class LrcSubscriptions implements Disposable {
    * with a SystemStoppedError; the callback's last update is then an `{error}` saying so). Never rejects.
    */
   readonly finished: Promise<LrcOutput>;
-  readonly #actor: Actor<typeof lrcLogic>;
+  readonly #call: FollowedCall;
 
-  constructor(
-    actor: Actor<typeof lrcLogic>,
-    commandId: string,
-    protocolVersion: number,
-    finished: Promise<LrcOutput>,
-  ) {
-    this.#actor = actor;
+  constructor(call: FollowedCall, commandId: string, protocolVersion: number, finished: Promise<LrcOutput>) {
+    this.#call = call;
     this.commandId = commandId;
     this.protocolVersion = protocolVersion;
     this.finished = finished;
   }
 
-  /** The call's actor (for the inspector). */
+  /** The call's actor (for the inspector; on the compiled runner, its virtual actor). */
   get actor(): Actor<typeof lrcLogic> {
-    return this.#actor;
+    return this.#call.actor;
   }
 
   /** True until a terminal status or unsubscribe(). */
   get active(): boolean {
-    return this.#actor.getSnapshot().status === 'active';
+    return this.#call.active;
   }
 
   /** Stop receiving updates (the command itself goes on). Idempotent. */
   unsubscribe(): void {
-    if (this.active) this.#actor.send({ type: 'UNSUBSCRIBE' });
+    this.#call.unsubscribe();
   }
 
   [Symbol.dispose](): void {
     this.unsubscribe();
   }
 }
+
+/** An XState actor as `LrcSubscriptions` follows it (the fallback when the machine does not compile). */
+class DetachedCall implements FollowedCall {
+  constructor(readonly actor: Actor<typeof lrcLogic>) {}
+  get active(): boolean {
+    return this.actor.getSnapshot().status === 'active';
+  }
+  unsubscribe(): void {
+    if (this.active) this.actor.send(UNSUBSCRIBE);
+  }
+}
+
+const UNSUBSCRIBE = Object.freeze({ type: 'UNSUBSCRIBE' as const });
 
 /** A running LRC call: `submitted` settles when the command id is known (or the call failed). */
 export interface LrcLaunch {
@@ -280,6 +303,208 @@ export function launchLrc(
     submitted.catch(() => {});
     return { submitted, finished: Promise.resolve(endedOutput(error)) };
   }
+  if (COMPILED) return new CompiledCall(system, callback, device, command, args, options);
+  return launchDetached(system, callback, device, command, args, options);
+}
+
+/** The `lrc` machine runs on the compiled runner (it does; XState's interpreter otherwise). */
+const COMPILED = isCompiled(lrcLogic);
+let compiledCount = 0;
+
+/** The machine's input for one call. */
+function inputOf(
+  callback: LrcCallback,
+  device: DevicePort,
+  command: string,
+  args: unknown,
+  options: CheckedLrcOptions,
+  onCallbackError: (err: unknown) => void,
+) {
+  const cached = options.negotiation === 'cached';
+  return {
+    device,
+    command,
+    args,
+    callback,
+    onCallbackError,
+    parity: options.parity,
+    timeout: options.timeout,
+    resultTimeout: options.resultTimeout,
+    reconcile: options.reconcile,
+    clientVersions: options.clientVersions,
+    cacheNegotiation: cached,
+    knownVersions: cached ? cachedLrcNegotiation(device) : undefined,
+  };
+}
+
+/**
+ * One call on the compiled runner (`system.spawnCompiled`): the lifecycle's owner, so the shared callbacks find it
+ * without a closure each; it keeps its session call (`LrcCallHolder`) and is told when the lifecycle ends however
+ * it ends (`LifecycleOwner`: done, failed, stopped), which closes that call and settles the promises.
+ */
+class CompiledCall implements LrcLaunch, LrcCallHolder, LifecycleOwner, FollowedCall {
+  readonly submitted: Promise<LrcSubscriptions>;
+  readonly finished: Promise<LrcOutput>;
+  lrcCall: LrcCall | undefined = undefined;
+  readonly #system: OrrerySystem;
+  readonly #command: string;
+  readonly #device: DevicePort;
+  readonly #logger: Logger | undefined;
+  readonly #lc: CompiledLifecycle;
+  #subs: LrcSubscriptions | undefined = undefined;
+  #resolveSubmitted!: (s: LrcSubscriptions) => void;
+  #rejectSubmitted!: (e: Error) => void;
+  #resolveFinished!: (o: LrcOutput) => void;
+  /** Holds the signal's abort listener (only with a signal, until the call ends). */
+  #abort: Lifecycle<null> | undefined = undefined;
+  #ended = false;
+
+  constructor(
+    system: OrrerySystem,
+    callback: LrcCallback,
+    device: DevicePort,
+    command: string,
+    args: unknown,
+    options: CheckedLrcOptions,
+  ) {
+    this.#system = system;
+    this.#command = command;
+    this.#device = device;
+    this.#logger = options.logger;
+    this.submitted = new Promise<LrcSubscriptions>((res, rej) => {
+      this.#resolveSubmitted = res;
+      this.#rejectSubmitted = rej;
+    });
+    this.submitted.catch(noop); // callers of launchLrc may only await `finished`
+    this.finished = new Promise<LrcOutput>((res) => {
+      this.#resolveFinished = res;
+    });
+    this.#lc = system.spawnCompiled(lrcLogic, {
+      // `lrc-<n>`, built when first asked for
+      id: ++compiledCount,
+      input: inputOf(callback, device, command, args, options, (err) => this.#onCallbackError(err)),
+      owner: this,
+      onEmit: CompiledCall.#onEmit,
+      onSystemStop: CompiledCall.#onSystemStop,
+    });
+    const signal = options.signal;
+    if (signal && !this.#ended) {
+      const abort = new Lifecycle<null>();
+      this.#abort = abort;
+      abort.onAbort(signal, () => this.#lc.send(unsubscribe(new CancelledError(`${command} was cancelled`))));
+    }
+  }
+
+  /** The virtual actor of the call's lifecycle (the inspector's, `system.get`'s). */
+  get actor(): Actor<typeof lrcLogic> {
+    return this.#system.actorOf(this.#lc) as unknown as Actor<typeof lrcLogic>;
+  }
+
+  get active(): boolean {
+    return this.#lc.status === 'active';
+  }
+
+  unsubscribe(): void {
+    if (this.#lc.status === 'active') this.#lc.send(UNSUBSCRIBE);
+  }
+
+  /** The system stopping ends the call while it runs: subscriptions released, SystemStoppedError kept. */
+  static #onSystemStop(this: void, error: Error, lc: CompiledLifecycle): void {
+    lc.send(unsubscribe(error, true));
+  }
+
+  static #onEmit(this: void, lc: CompiledLifecycle, e: { type: string }): void {
+    (lc.owner as CompiledCall).#emitted(lc, e as LrcEmitted);
+  }
+
+  #emitted(lc: CompiledLifecycle, e: LrcEmitted): void {
+    if (this.#ended) return;
+    if (e.type === 'lrc.submitted') {
+      this.#subs = new LrcSubscriptions(this, e.commandId, e.protocolVersion, this.finished);
+      this.#resolveSubmitted(this.#subs);
+    } else if (e.type === 'lrc.warning') {
+      const message = e.message;
+      this.#safely((l) => l.warn({ command: this.#command, commandId: this.#subs?.commandId }, message));
+    }
+    void lc;
+  }
+
+  /** The lifecycle ended (done, failed or stopped): the session call closed, the outcome settled. */
+  [LIFECYCLE_ENDED](lc: CompiledLifecycle): void {
+    this.lrcCall?.close();
+    if (this.#ended) return;
+    this.#ended = true;
+    const abort = this.#abort;
+    if (abort) {
+      this.#abort = undefined;
+      abort.end(null);
+    }
+    const status = lc.status;
+    const command = this.#command;
+    let output: LrcOutput;
+    if (status === 'done') output = lc.output as LrcOutput;
+    else {
+      const c = lc.context as LrcContext | undefined;
+      const last = {
+        status: c?.status ?? null,
+        commandId: c?.commandId ?? null,
+        protocolVersion: c?.protocolVersion ?? null,
+        replyCode: c?.replyCode ?? null,
+      };
+      output =
+        status === 'error'
+          ? // not expected (device faults are events): still an outcome, with a typed error keeping the cause
+            {
+              outcome: last.commandId ? 'released' : 'notStarted',
+              ...last,
+              error: invokeLrcFailure(
+                lc.error,
+                'The LRC client failed.',
+                `invokeLrc(${this.#device.name}, ${command})`,
+              ),
+            }
+          : {
+              outcome: 'released',
+              ...last,
+              error: new CancelledError(`${command} was stopped with its actor system`),
+            };
+    }
+    if (!this.#subs)
+      this.#rejectSubmitted(output.error ?? new CancelledError(`${command} ended before it was submitted`));
+    this.#resolveFinished(output);
+  }
+
+  #onCallbackError(err: unknown): void {
+    const command = this.#command;
+    this.#safely((l) => l.error({ err, command }, 'lrc callback failed'));
+  }
+
+  /** Logging is never fatal: a throwing logger is the user's, and the call goes on. */
+  #safely(write: (l: Logger) => void): void {
+    try {
+      write(this.#logger ?? this.#system.loggerFor(this.actor as unknown as AnyActorRef, 'lrc').logger);
+    } catch {
+      // nothing better to do with a logger that throws
+    }
+  }
+}
+
+function noop(): void {}
+
+function unsubscribe(error: Error, notify?: boolean): LrcEvent {
+  return notify ? { type: 'UNSUBSCRIBE', error, notify } : { type: 'UNSUBSCRIBE', error };
+}
+
+/** The call as an XState actor (`spawnDetached`), when the machine does not compile. */
+function launchDetached(
+  system: OrrerySystem,
+  callback: LrcCallback,
+  device: DevicePort,
+  command: string,
+  args: unknown,
+  options: CheckedLrcOptions,
+): LrcLaunch {
+  const signal = options.signal;
   let last: SnapshotFrom<typeof lrcLogic> | undefined;
   let actor: Actor<typeof lrcLogic> | undefined;
   let subs: LrcSubscriptions | undefined;
@@ -321,20 +546,7 @@ export function launchLrc(
   });
   actor = system.spawnDetached(lrcLogic, {
     id: nextId('lrc'),
-    input: {
-      device,
-      command,
-      args,
-      callback,
-      onCallbackError,
-      parity: options.parity,
-      timeout: options.timeout,
-      resultTimeout: options.resultTimeout,
-      reconcile: options.reconcile,
-      clientVersions: options.clientVersions,
-      cacheNegotiation: options.negotiation === 'cached',
-      knownVersions: options.negotiation === 'cached' ? cachedLrcNegotiation(device) : undefined,
-    },
+    input: inputOf(callback, device, command, args, options, onCallbackError),
     // the system stopping ends the call while its actor runs: subscriptions released, SystemStoppedError kept
     onSystemStop: (error) => actor?.send({ type: 'UNSUBSCRIBE', error, notify: true }),
     observer: {
@@ -360,7 +572,7 @@ export function launchLrc(
   });
   if (last?.status === 'active') {
     actor.on('lrc.submitted', (e) => {
-      subs = new LrcSubscriptions(actor!, e.commandId, e.protocolVersion, finished);
+      subs = new LrcSubscriptions(new DetachedCall(actor!), e.commandId, e.protocolVersion, finished);
       resolveSubmitted(subs);
     });
     actor.on('lrc.warning', (e) => safely((l) => l.warn({ command, commandId: subs?.commandId }, e.message)));

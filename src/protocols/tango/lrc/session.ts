@@ -39,6 +39,7 @@ import {
 import { attempt, portFault, readProtocolVersions, type Versions, wellFormed } from './portGuards.js';
 
 const STATUS_ATTRIBUTE = LRC_ATTRIBUTES.status.toLowerCase();
+const SUBSCRIBED: LrcEvent = Object.freeze({ type: 'SUBSCRIBED' });
 /** ska-tango-base's command answering a command id's status name (NOT_FOUND once forgotten). */
 const CHECK_STATUS_COMMAND = 'CheckLongRunningCommandStatus';
 
@@ -101,7 +102,12 @@ export class LrcCall {
   /** v1 without parity: whether this status event repeats the last status this call was given (and remember it). */
   repeatsStatus(event: AttributeEvent, id: string): boolean {
     if (this.spec.parity || event.attribute.toLowerCase() !== STATUS_ATTRIBUTE) return false;
-    const raw = pairedValue(event.value, id);
+    return this.repeatsRawStatus(pairedValue(event.value, id));
+  }
+
+  /** The same for the raw status paired with this call's id in a status event (the caller checked both). */
+  repeatsRawStatus(raw: unknown): boolean {
+    if (this.spec.parity) return false;
     if (raw === undefined || toTaskStatus(raw) === undefined) return false;
     if (raw === this.#lastStatus) return true;
     this.#lastStatus = raw;
@@ -112,7 +118,7 @@ export class LrcCall {
     this.session.negotiateFor(this);
   }
   connect(attributes: readonly string[]): void {
-    void this.session.connect(this, attributes);
+    this.session.connect(this, attributes);
   }
   invoke(): void {
     this.session.invoke(this);
@@ -228,17 +234,41 @@ export class LrcDeviceSession {
     );
   }
 
-  /** Join (or make) the subscription of each attribute in turn; SUBSCRIBED once all are open. */
-  async connect(call: LrcCall, attributes: readonly string[]): Promise<void> {
-    for (const attribute of attributes) {
+  /**
+   * Join (or make) the subscription of each attribute in turn; SUBSCRIBED once all are open: at once when they
+   * all are already (the usual case for a device's later calls), else when the device has answered.
+   */
+  connect(call: LrcCall, attributes: readonly string[]): void {
+    for (let i = 0; i < attributes.length; i++) {
       if (call.closed) return;
-      const failure = await this.#join(call, attribute).ready;
-      if (failure) {
-        this.forgetNegotiation();
-        return call.send({ type: 'SUBSCRIBE_FAILED', attribute, error: failure.error });
+      const sub = this.#join(call, attributes[i]);
+      if (sub.unsubscribe === undefined) {
+        void this.#connectWhenReady(call, attributes, i, sub);
+        return;
       }
     }
-    call.send({ type: 'SUBSCRIBED' });
+    call.send(SUBSCRIBED);
+  }
+
+  /** `connect` from the subscription of `attributes[i]`, being made (or failed): the rest in turn. */
+  async #connectWhenReady(
+    call: LrcCall,
+    attributes: readonly string[],
+    i: number,
+    first: SharedSubscription,
+  ): Promise<void> {
+    let sub = first;
+    for (;;) {
+      const failure = await sub.ready;
+      if (failure) {
+        this.forgetNegotiation();
+        return call.send({ type: 'SUBSCRIBE_FAILED', attribute: attributes[i], error: failure.error });
+      }
+      if (++i >= attributes.length) break;
+      if (call.closed) return;
+      sub = this.#join(call, attributes[i]);
+    }
+    call.send(SUBSCRIBED);
   }
 
   /** `call` joins the subscription of `attribute`, made now if there is none (it gets even the first event). */
@@ -298,7 +328,9 @@ export class LrcDeviceSession {
     const event = wellFormed(raw, this.device.name);
     if (event.errors) {
       this.forgetNegotiation();
-      for (const call of [...sub.calls]) call.send({ type: 'DEVICE_EVENT', event });
+      // one event object for every call (events are never changed)
+      const shared: LrcEvent = { type: 'DEVICE_EVENT', event };
+      for (const call of [...sub.calls]) call.send(shared);
       return;
     }
     const seq = ++this.#seq;
@@ -308,13 +340,19 @@ export class LrcDeviceSession {
     }
     const value = event.value;
     if (!Array.isArray(value) || this.#byId.size === 0) return;
+    let shared: LrcEvent | undefined;
+    // v1 status events repeat every command's status: a call is not sent a status it was already given
+    const isStatus = event.attribute.toLowerCase() === STATUS_ATTRIBUTE;
     for (let i = 0; i < value.length; i += 2) {
       const id = value[i];
       if (typeof id !== 'string') continue;
       for (let call = this.#byId.get(id); call; call = call.sameId) {
         if (call.routed === seq || !sub.calls.has(call)) continue;
         call.routed = seq;
-        if (!call.repeatsStatus(event, id)) call.send({ type: 'DEVICE_EVENT', event });
+        // the first pair naming `id` (as `pairedValue` finds it): this call is routed once per event
+        if (isStatus && call.repeatsRawStatus(value[i + 1])) continue;
+        shared ??= { type: 'DEVICE_EVENT', event };
+        call.send(shared);
       }
     }
   }
@@ -433,23 +471,47 @@ export function forgetLrcNegotiation(device: DevicePort): void {
   LrcDeviceSession.existing(device)?.forgetNegotiation();
 }
 
-/** The session's call of each `lrc` actor (made by its first I/O action, closed by `release` or its end). */
+/**
+ * A call's lifecycle owner that keeps the call's session call itself (the LRC facade on the compiled runner,
+ * whose `self` is the lifecycle and `self.owner` the facade): no WeakMap entry, and the owner closes the call
+ * when its lifecycle ends, however it ends.
+ */
+export interface LrcCallHolder {
+  lrcCall: LrcCall | undefined;
+}
+
+/** The session's call of each XState `lrc` actor (made by its first I/O action, closed by `release` or its end). */
 const callsOf = new WeakMap<object, LrcCall>();
 
-/** An actor's end, when it can be observed (XState actors: `subscribe`). */
+/** An actor's end, when it can be observed (XState actors: `subscribe`); a lifecycle's owner (`LrcCallHolder`). */
 interface Observable {
   subscribe?(observer: { complete?: () => void; error?: (err: unknown) => void }): unknown;
+  owner?: unknown;
+}
+
+function holderOf(self: Observable): LrcCallHolder | undefined {
+  const owner = self.owner as LrcCallHolder | undefined;
+  return owner !== null && typeof owner === 'object' && 'lrcCall' in owner ? owner : undefined;
+}
+
+function openCall(context: LrcContext, self: LrcCallTarget): LrcCall {
+  return LrcDeviceSession.of(context.device).open(self, {
+    command: context.command,
+    args: context.args,
+    parity: context.parity,
+    cacheNegotiation: context.cacheNegotiation,
+  });
 }
 
 function callOf(context: LrcContext, self: LrcCallTarget & Observable): LrcCall {
+  const holder = holderOf(self);
+  if (holder) {
+    holder.lrcCall ??= openCall(context, self);
+    return holder.lrcCall;
+  }
   let call = callsOf.get(self);
   if (!call) {
-    call = LrcDeviceSession.of(context.device).open(self, {
-      command: context.command,
-      args: context.args,
-      parity: context.parity,
-      cacheNegotiation: context.cacheNegotiation,
-    });
+    call = openCall(context, self);
     callsOf.set(self, call);
     // an actor stopped from outside runs no exit action: its end still closes the call
     const opened = call;
@@ -468,7 +530,7 @@ export const lrcIoActions = {
   invoke: ({ context, self }: IoArgs) => callOf(context, self).invoke(),
   checkStatus: ({ context, self }: IoArgs) => callOf(context, self).checkStatus(context.commandId!),
   readResult: ({ context, self }: IoArgs) => callOf(context, self).readResult(),
-  release: ({ self }: IoArgs) => callsOf.get(self)?.close(),
+  release: ({ self }: IoArgs) => (holderOf(self)?.lrcCall ?? callsOf.get(self))?.close(),
 };
 
 /** The `lrc` machine with its device I/O: what the facades spawn, one actor per call. */
