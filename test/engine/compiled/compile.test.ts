@@ -39,7 +39,7 @@ describe('compileMachine', () => {
     }
   });
 
-  it("issue 10 item 2: lrcMachine no longer invokes (its I/O is the device session's actions), so it compiles; the LRC facade still runs it on XState (its deadline is a delayed raise, refused when it runs)", () => {
+  it("issue 10 item 2: lrcMachine no longer invokes (its I/O is the device session's actions), so it compiles, and invokeLrc runs every call on the runner", () => {
     expect(isCompiled(lrcMachine)).toBe(true);
     expect(refusalOf(lrcMachine)).toBeUndefined();
   });
