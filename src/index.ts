@@ -55,6 +55,7 @@ export {
   type StatechartFormat,
 } from './charts/renderStatechart.js';
 export { type Clock, realClock } from './engine/clock.js';
+export { compileMachine, isCompiled, refusalOf } from './engine/compiled/index.js';
 export { ActorHandle } from './engine/handle.js';
 export { type EngineEvent, InspectionBus } from './engine/inspectionBus.js';
 export { type Logger, silentLogger } from './engine/logging.js';

@@ -16,6 +16,7 @@ import {
   stopChild,
 } from 'xstate';
 import { statusMachine } from '../../../machines/core/status.js';
+import { machines } from '../../../machines/index.js';
 import { lrcMachine } from '../../../machines/tango/lrc.js';
 import {
   CompiledMachine,
@@ -94,5 +95,25 @@ describe('compileMachine', () => {
         states: { a: { on: { GO: { guard: 'unknown', actions: 'unknownAction' } } } },
       }),
     ).toBeUndefined();
+  });
+});
+
+describe('the registry and the runner', () => {
+  it('issue 10 item 2: the registry tells which machines run compiled (status, lrc) and why the others stay on XState', () => {
+    const report = Object.fromEntries(
+      Object.entries(machines).map(([name, m]) => [name, refusalOf(m as never) ?? 'compiled']),
+    );
+    expect(report.status).toBe('compiled');
+    expect(report.lrc).toBe('compiled');
+    for (const name of [
+      'supervisor',
+      'backgroundTask',
+      'timeoutIterator',
+      'streamingTask',
+      'katcpConnection',
+      'inspectingClient',
+    ]) {
+      expect(report[name], name).toMatch(/invokes an actor/);
+    }
   });
 });
