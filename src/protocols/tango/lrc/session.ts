@@ -107,9 +107,10 @@ export class LrcCall {
 
   /** The same for the raw status paired with this call's id in a status event (the caller checked both). */
   repeatsRawStatus(raw: unknown): boolean {
-    if (this.spec.parity) return false;
-    if (raw === undefined || toTaskStatus(raw) === undefined) return false;
+    if (this.spec.parity || raw === undefined) return false;
+    // only a valid status is remembered: the same raw value is one (no need to parse it again)
     if (raw === this.#lastStatus) return true;
+    if (toTaskStatus(raw) === undefined) return false;
     this.#lastStatus = raw;
     return false;
   }
@@ -385,6 +386,32 @@ export class LrcDeviceSession {
    * `MAX_BUFFERED_EVENTS` on its attributes since it joined them) that name `id`, in arrival order.
    */
   #heldFor(call: LrcCall, id: string): AttributeEvent[] {
+    const subs = call.subs;
+    // where each subscription's events since the call joined it start (kept is in arrival order)
+    const from: number[] = [];
+    let total = 0;
+    for (let i = 0; i < subs.length; i++) {
+      const kept = subs[i].kept;
+      let j = kept.length;
+      while (j > 0 && kept[j - 1].seq > call.since[i]) j--;
+      from.push(j);
+      total += kept.length - j;
+    }
+    if (total === 0) return [];
+    if (total > MAX_BUFFERED_EVENTS) return this.#heldBeyondLimit(call, id);
+    // all of them count: only those naming `id` are gathered (and ordered, when from several subscriptions)
+    const held: { seq: number; event: AttributeEvent }[] = [];
+    for (let i = 0; i < subs.length; i++) {
+      const kept = subs[i].kept;
+      for (let j = from[i]; j < kept.length; j++)
+        if (pairedIndexOf(kept[j].event.value, id)) held.push(kept[j]);
+    }
+    if (subs.length > 1 && held.length > 1) held.sort((a, b) => a.seq - b.seq);
+    return held.map((k) => k.event);
+  }
+
+  /** `#heldFor` when more than `MAX_BUFFERED_EVENTS` were kept since the call joined: the newest of them only. */
+  #heldBeyondLimit(call: LrcCall, id: string): AttributeEvent[] {
     let kept: { seq: number; event: AttributeEvent }[] = [];
     call.subs.forEach((sub, i) => {
       for (const k of sub.kept) if (k.seq > call.since[i]) kept.push(k);

@@ -47,25 +47,28 @@ export class SkaCommandTracker {
   readonly #epochMs: number;
   readonly #removalTimeMs: number;
   readonly #push: (attribute: string, value?: unknown) => void;
+  readonly #wants: (attribute: string) => boolean;
   readonly #nextUuid: () => number;
   readonly #timers = new Set<unknown>();
   /** Tracked commands in creation order (finished ones until removed). */
   readonly #commands = new Map<string, TrackedCommand>();
   readonly #finished: TrackedCommand[] = [];
   #lastResult: [string, string] = ['', ''];
-  #lastEvent: [string, string] | [] = [];
 
   constructor(options: {
     clock: Clock;
     epochMs: number;
     removalTimeMs: number;
     push: (attribute: string, value?: unknown) => void;
+    /** Whether a change event of `attribute` would reach anyone (default: yes); its value is made only then. */
+    wants?: (attribute: string) => boolean;
     nextUuid: () => number;
   }) {
     this.#clock = options.clock;
     this.#epochMs = options.epochMs;
     this.#removalTimeMs = options.removalTimeMs;
     this.#push = options.push;
+    this.#wants = options.wants ?? (() => true);
     this.#nextUuid = options.nextUuid;
   }
 
@@ -113,8 +116,7 @@ export class SkaCommandTracker {
       }
     }
     // v2: one event with everything this call changed
-    this.#lastEvent = [uid, JSON.stringify(change)];
-    this.#push(LRC_ATTRIBUTES.event, this.#lastEvent);
+    if (this.#wants(LRC_ATTRIBUTES.event)) this.#push(LRC_ATTRIBUTES.event, [uid, JSON.stringify(change)]);
     // v1: status related events after result and progress, to preserve their order
     if (change.result !== undefined) this.#push(LRC_ATTRIBUTES.result);
     if (change.progress !== undefined) this.#push(LRC_ATTRIBUTES.progress);

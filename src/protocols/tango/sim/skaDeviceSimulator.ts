@@ -167,6 +167,7 @@ export class SkaDeviceSimulator implements DevicePort {
       epochMs: options.epochMs ?? Date.now() - this.#clock.now(),
       removalTimeMs,
       push: (attribute, value) => this.#push(attribute, value),
+      wants: (attribute) => !this.#closed && (this.#subscribers.get(attribute)?.length ?? 0) > 0,
       nextUuid: options.uuid ?? (() => Math.floor(Math.random() * 2 ** 48)),
     });
   }
