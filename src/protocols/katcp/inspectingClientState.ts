@@ -36,9 +36,14 @@ export class InspectingClientState implements ClientState {
     );
   }
   toString(): string {
-    const w = (on: boolean, word: string) => (on ? word : `!${word}`);
-    return `[${w(this.connected, 'connected')} ${w(this.synced, 'synced')} ${w(this.modelChanged, 'model_changed')} ${w(this.dataSynced, 'data_synced')}]`;
+    return stateText(this);
   }
+}
+
+/** katcp-python's `str(InspectingClientStateType)`: `[connected !synced model_changed data_synced]`. */
+export function stateText(flags: ClientState): string {
+  const w = (on: boolean, word: string) => (on ? word : `!${word}`);
+  return `[${w(flags.connected, 'connected')} ${w(flags.synced, 'synced')} ${w(flags.modelChanged, 'model_changed')} ${w(flags.dataSynced, 'data_synced')}]`;
 }
 
 const state = (connected: boolean, synced: boolean, modelChanged: boolean, dataSynced: boolean) =>

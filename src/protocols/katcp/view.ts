@@ -12,6 +12,9 @@
  */
 import type { Redactor } from '../../inspector/redact.js';
 import { type InspectorView, registerInspectorView } from '../../inspector/views.js';
+import { stateText } from './inspectingClientState.js';
+
+export { stateText };
 
 /** How many model changes a card keeps. */
 export const MODEL_CHANGE_HISTORY = 5;
@@ -69,17 +72,6 @@ export function describeModelChanges(changes: ContextLike['modelChanges']): stri
     if (words.length) parts.push(`${kind} ${words.join(' ')}`);
   }
   return parts.length ? parts.join('; ') : null;
-}
-
-/** katcp-python's `str(InspectingClientStateType)`. */
-export function stateText(flags: {
-  connected: boolean;
-  synced: boolean;
-  modelChanged: boolean;
-  dataSynced: boolean;
-}): string {
-  const w = (on: boolean, word: string) => (on ? word : `!${word}`);
-  return `[${w(flags.connected, 'connected')} ${w(flags.synced, 'synced')} ${w(flags.modelChanged, 'model_changed')} ${w(flags.dataSynced, 'data_synced')}]`;
 }
 
 /** The path of state names to the active leaf (`connected.inspected.synced` -> those three). */
