@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import type { AnyStateMachine } from 'xstate';
 import { isStateMachine, renderStatechart, type StatechartFormat } from '../charts/renderStatechart.js';
 import { InvalidArgumentError, OrreryError } from '../errors.js';
+import { argsErrorText } from './options.js';
 
 export const CHARTS_HELP = `usage: orrery charts <module>[#<export>] [--out dir] [--format svg|mmd]
 
@@ -162,7 +163,7 @@ export async function chartsCommand(argv: string[]): Promise<number> {
       },
     }));
   } catch (err) {
-    return usageError((err as Error).message.replace(/\s*\n\s*/g, ' ').replace(/\.$/, ''));
+    return usageError(argsErrorText(err));
   }
   if (values.help) {
     console.log(CHARTS_HELP);

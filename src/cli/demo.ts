@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { startDemo } from '../demo/scenario.js';
 import { InvalidArgumentError, PortInUseError } from '../errors.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
-import { parseDuration, parsePort } from './options.js';
+import { argsErrorText, parseDuration, parsePort } from './options.js';
 
 /** The inspector's port when --port is not given. */
 export const DEFAULT_PORT = 7420;
@@ -48,8 +48,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       },
     }));
   } catch (err) {
-    // node:util's messages span several lines: a usage error is one
-    return usageError((err as Error).message.replace(/\s*\n\s*/g, ' ').replace(/\.$/, ''));
+    return usageError(argsErrorText(err));
   }
   if (values.help) {
     console.log(HELP);

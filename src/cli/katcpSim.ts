@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { InvalidArgumentError, ListenError, PortInUseError } from '../errors.js';
 import { createKatcpSimulator } from '../protocols/katcp/sim.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
-import { parseDuration, parsePort } from './options.js';
+import { argsErrorText, parseDuration, parsePort } from './options.js';
 
 /** KATCP's customary port. */
 export const DEFAULT_KATCP_PORT = 7147;
@@ -54,7 +54,7 @@ export async function katcpSimCommand(argv: string[]): Promise<number> {
       },
     }));
   } catch (err) {
-    return usageError((err as Error).message.replace(/\s*\n\s*/g, ' ').replace(/\.$/, ''));
+    return usageError(argsErrorText(err));
   }
   if (values.help) {
     console.log(HELP);

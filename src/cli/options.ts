@@ -64,3 +64,10 @@ export function parseDuration(
   if (Number.isFinite(n) && !Number.isFinite(ms)) refuse(option, raw as string, rule, 'too large');
   return checkDuration(option, ms, false) as number;
 }
+
+/** A `node:util` parseArgs error as one usage-error line (its messages span several lines and end with a dot). */
+export function argsErrorText(err: unknown): string {
+  return String((err as Error)?.message ?? err)
+    .replace(/\s*\n\s*/g, ' ')
+    .replace(/\.$/, '');
+}
