@@ -16,6 +16,7 @@
  * so a peer that never sends a newline costs no memory.
  */
 import { KatcpSyntaxError, LineTooLongError } from './errors.js';
+import { formatFloat } from './wire.js';
 
 export type MessageType = 'request' | 'reply' | 'inform';
 
@@ -95,11 +96,7 @@ export function encodeArg(value: ArgValue): Buffer {
 
 /** A number as KATCP writes it: `inf`, `-inf`, `nan` for the non-finite ones (never `Infinity`/`NaN`). */
 export function formatNumber(value: number): string {
-  if (Number.isNaN(value)) return 'nan';
-  if (value === Number.POSITIVE_INFINITY) return 'inf';
-  if (value === Number.NEGATIVE_INFINITY) return '-inf';
-  if (Object.is(value, -0)) return '-0.0';
-  return String(value);
+  return Object.is(value, -0) ? '-0.0' : formatFloat(value);
 }
 
 /** Build a message; `args` are encoded with `encodeArg`. Throws KatcpSyntaxError on a bad name or id. */
