@@ -1,0 +1,197 @@
+/**
+ * The socket of a Channel Access virtual circuit: the `socket` actor of `machines/ca/circuit.ts`, on a Node
+ * `net.Socket` and a streaming `FrameParser`.
+ *
+ *   start ──net.connect──► 'connect': handshake (VERSION(priority), HOST_NAME, CLIENT_NAME) + the bytes queued
+ *                          while connecting, in one write; then SOCKET_CONNECTED
+ *   'data' ──► lastHeard = clock.now(); HEARD (at most once per `heardEveryMs`, at once while an ECHO is out)
+ *          ──► each frame: VERSION -> the server's minor version, ECHO -> dropped (the reply to our probe),
+ *              any other -> `sink.frame(frame)` (straight to the facade, never an XState event)
+ *          ──► a malformed frame (CaProtocolError): the socket is destroyed, PROTOCOL_ERROR
+ *   'close' ──► SOCKET_CLOSED {error}   ECHO (machine) ──► write an ECHO   CLOSE (machine) ──► destroy
+ *   stop ──► destroy (leaving `live` always releases the socket)
+ *
+ * Writes of one event-loop turn leave as one `socket.write` at the end of the turn (`process.nextTick`), as the
+ * KATCP transport does. While connecting, writes are queued up to `maxQueuedBytes` (a CircuitQueueFullError
+ * beyond); after the socket is gone `write` returns false.
+ */
+import { Socket } from 'node:net';
+import { fromCallback } from 'xstate';
+import type {
+  CircuitMachineInput,
+  CircuitSocketCommand,
+  CircuitSocketEvent,
+} from '../../../machines/ca/circuit.js';
+import type { Clock } from '../../engine/clock.js';
+import type { Logger } from '../../engine/logging.js';
+import { echo } from './commands.js';
+import { Command } from './constants.js';
+import { CaError, CaProtocolError } from './errors.js';
+import { type CaFrame, FrameParser } from './frame.js';
+
+/** More bytes were sent to a connecting circuit than it queues (`maxQueuedBytes`). */
+export class CircuitQueueFullError extends CaError {
+  override readonly code: string = 'ORRERY_CA_QUEUE_FULL';
+}
+
+/** The write side of a circuit's socket, handed to the connection. */
+export interface CircuitLink {
+  /** Queue bytes (one or more whole messages): false once the socket is gone; CircuitQueueFullError while
+   *  connecting beyond `maxQueuedBytes`. */
+  write(bytes: Uint8Array): boolean;
+  /** Bytes waiting for the connection (or the end of this turn). */
+  readonly queuedBytes: number;
+  /** Bytes the parser holds for an incomplete frame. */
+  readonly buffered: number;
+  /** Settles when the socket is closed (its file descriptor released). */
+  readonly closed: Promise<void>;
+}
+
+/** What the socket actor needs from its connection. */
+export interface CircuitSocketSink {
+  readonly host: string;
+  readonly port: number;
+  /** VERSION(priority) + HOST_NAME + CLIENT_NAME, written first. */
+  readonly handshake: Uint8Array;
+  readonly clock: Clock;
+  /** HEARD is sent at most once per this many ms (the silence timer's granularity). */
+  readonly heardEveryMs: number;
+  readonly maxQueuedBytes: number;
+  /** Largest payload accepted from the server (FrameParser `maxPayload`). */
+  readonly maxPayload?: number;
+  open(link: CircuitLink): void;
+  /** Bytes arrived at `now` (clock time). */
+  heard(now: number): void;
+  /** The server's VERSION (its minor protocol version). */
+  version(minor: number): void;
+  /** Every frame but VERSION and ECHO, in order. Must not throw. */
+  frame(frame: CaFrame): void;
+  logger(): Logger;
+}
+
+/** The `socket` actor logic for `circuitMachine.provide({ actors: { socket } })`. */
+export function circuitSocket(sink: CircuitSocketSink) {
+  return fromCallback<CircuitSocketCommand, CircuitMachineInput, CircuitSocketEvent>(
+    ({ sendBack, receive }) => {
+      const parser = new FrameParser({ maxPayload: sink.maxPayload });
+      const socket = new Socket();
+      let connected = false;
+      let stopped = false;
+      let failed = false;
+      let lastError: Error | null = null;
+      let echoOut = false;
+      let lastHeardSent = Number.NEGATIVE_INFINITY;
+      let batch: Uint8Array[] = [];
+      let batchBytes = 0;
+      let resolveClosed!: () => void;
+      const closed = new Promise<void>((resolve) => {
+        resolveClosed = resolve;
+      });
+      const send = (event: CircuitSocketEvent) => {
+        if (!stopped) sendBack(event);
+      };
+      const flush = () => {
+        const parts = batch;
+        const bytes = batchBytes;
+        batch = [];
+        batchBytes = 0;
+        if (socket.destroyed || parts.length === 0) return;
+        if (parts.length === 1) {
+          socket.write(parts[0]);
+          return;
+        }
+        const out = Buffer.allocUnsafe(bytes);
+        let at = 0;
+        for (const part of parts) {
+          out.set(part, at);
+          at += part.length;
+        }
+        socket.write(out);
+      };
+      const link: CircuitLink = {
+        write(bytes) {
+          if (stopped || failed || socket.destroyed) return false;
+          if (!connected) {
+            if (batchBytes + bytes.length > sink.maxQueuedBytes) {
+              throw new CircuitQueueFullError(
+                `circuit to ${sink.host}:${sink.port} is connecting and already queues ${batchBytes} bytes ` +
+                  `(limit ${sink.maxQueuedBytes}); ${bytes.length} more refused`,
+              );
+            }
+          } else if (batch.length === 0) process.nextTick(flush);
+          batch.push(bytes);
+          batchBytes += bytes.length;
+          return true;
+        },
+        get queuedBytes() {
+          return batchBytes;
+        },
+        get buffered() {
+          return parser.buffered;
+        },
+        closed,
+      };
+      const onFrame = (frame: CaFrame) => {
+        if (frame.command === Command.VERSION) sink.version(frame.count);
+        else if (frame.command !== Command.ECHO) sink.frame(frame);
+      };
+
+      socket.setNoDelay(true);
+      socket.on('connect', () => {
+        connected = true;
+        batch.unshift(sink.handshake);
+        batchBytes += sink.handshake.length;
+        flush();
+        send({ type: 'SOCKET_CONNECTED' });
+      });
+      socket.on('data', (chunk: Buffer) => {
+        if (stopped || failed) return;
+        const now = sink.clock.now();
+        sink.heard(now);
+        if (echoOut || now - lastHeardSent >= sink.heardEveryMs) {
+          echoOut = false;
+          lastHeardSent = now;
+          send({ type: 'HEARD' });
+        }
+        try {
+          parser.push(chunk, onFrame);
+        } catch (error) {
+          failed = true;
+          const err =
+            error instanceof CaProtocolError
+              ? error
+              : new CaProtocolError(`circuit to ${sink.host}:${sink.port}: ${String(error)}`, {
+                  cause: error,
+                });
+          sink.logger().warn({ err }, 'malformed Channel Access message: closing the circuit');
+          socket.destroy();
+          send({ type: 'PROTOCOL_ERROR', error: err });
+        }
+      });
+      socket.on('error', (error: Error) => {
+        lastError = error;
+      });
+      socket.on('close', () => {
+        resolveClosed();
+        batch = [];
+        batchBytes = 0;
+        if (!failed) send({ type: 'SOCKET_CLOSED', error: lastError });
+      });
+      receive((command) => {
+        if (command.type === 'CLOSE') socket.destroy();
+        else if (command.type === 'ECHO') {
+          echoOut = true;
+          link.write(echo());
+        }
+      });
+      sink.open(link);
+      socket.connect({ host: sink.host, port: sink.port });
+      return () => {
+        stopped = true;
+        batch = [];
+        batchBytes = 0;
+        socket.destroy();
+      };
+    },
+  );
+}
