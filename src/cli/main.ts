@@ -25,6 +25,10 @@ const commands: Record<
       'send a KATCP request or watch sensors: orrery katcp HOST:PORT ?request [args] | --watch SENSOR...',
     load: async () => (await import('./katcp.js')).katcpCommand,
   },
+  ca: {
+    summary: 'Channel Access like caproto-get/put/monitor: orrery ca get PV... | put PV DATA | monitor PV...',
+    load: async () => (await import('./ca.js')).caCommand,
+  },
   'katcp-sim': {
     summary: 'run a KATCP device simulator with changing sensors: orrery katcp-sim [--port N] [--host H]',
     load: async () => (await import('./katcpSim.js')).katcpSimCommand,
