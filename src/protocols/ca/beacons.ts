@@ -55,6 +55,8 @@ export class BeaconMonitor {
   #timer: unknown;
   #socket: Socket | undefined;
   #registered = false;
+  #bound = false;
+  #boundWaiters: (() => void)[] = [];
   #closed = false;
   #started = false;
   /** Beacons taken (stats). */
@@ -71,6 +73,11 @@ export class BeaconMonitor {
   /** The monitor listens on the repeater port itself. */
   get listening(): boolean {
     return this.#socket !== undefined;
+  }
+  /** Resolves once the fallback listener is bound to the repeater port. */
+  whenListening(): Promise<void> {
+    if (this.#bound) return Promise.resolve();
+    return new Promise((resolve) => this.#boundWaiters.push(resolve));
   }
   /** Servers whose beacons are tracked. */
   get servers(): number {
@@ -136,6 +143,7 @@ export class BeaconMonitor {
     this.#closed = true;
     this.#disarm();
     this.#listeners = [];
+    this.#boundWaiters = [];
     this.#socket?.close();
     this.#socket = undefined;
   }
@@ -170,11 +178,19 @@ export class BeaconMonitor {
     this.#socket = socket;
     socket.on('error', (err) => {
       this.#o.logger.debug({ err, port: this.#o.repeaterPort }, 'cannot listen on the repeater port');
-      if (this.#socket === socket) this.#socket = undefined;
-      socket.close();
+      if (this.#socket !== socket) return;
+      this.#socket = undefined;
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
     });
     socket.on('listening', () => {
-      if (this.#socket === socket) this.#disarm(); // beacons come straight here: no more registration retries
+      if (this.#socket !== socket) return;
+      this.#disarm(); // beacons come straight here: no more registration retries
+      this.#bound = true;
+      for (const w of this.#boundWaiters.splice(0)) w();
     });
     socket.on('message', (msg, rinfo) => {
       let frames: ReturnType<typeof decodeDatagram>;
