@@ -123,7 +123,7 @@ describe('issue 11 item 2: SearchEngine (unit tests of the wire behaviour agains
       { length: 300 },
       (_, i) => `beamline:motor:${String(i).padStart(4, '0')}:position`,
     );
-    names.forEach((n, cid) => engine.add(cid, n));
+    for (const [cid, n] of names.entries()) engine.add(cid, n);
     await peer.until((ds) => ds.reduce((n, d) => n + searches(d).length, 0) >= 300);
     const ds = peer.datagrams;
     expect(ds.length).toBeGreaterThan(1);
