@@ -1,0 +1,588 @@
+/**
+ * `orrery ca get|put|monitor`: caproto-get, caproto-put and caproto-monitor over Orrery's Channel Access client
+ * (the sync API on a Context of the command's own, disconnected at the end). Their flags where they make sense,
+ * their output lines (see caFormat.ts), plus `--json` (one object per response).
+ *
+ * Differences from caproto, on purpose: durations are milliseconds (`--timeout 2000`, `--duration 5000`); errors
+ * go to stderr with exit code 1 (caproto prints them to stdout and exits 0); usage errors exit 2; the PVs of a
+ * `get` are read concurrently (printed in order); `-w` (seconds), `--no-repeater`, `--no-color`, `--file`,
+ * `--array-pad`, `-s`, `-V` are not offered (there is no repeater to spawn).
+ *
+ * Exit codes: 0 every operation succeeded (a monitor ended by Ctrl+C, `--duration` or `--count`); 1 a PV not
+ * found or not answering within `--timeout`, a refused or failed request, a monitor whose callback failed;
+ * 2 bad usage.
+ */
+import type { Logger } from '../engine/logging.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { CaEnv } from '../protocols/ca/addressList.js';
+import { block, subscribe } from '../protocols/ca/block.js';
+import { ChannelType, dbrName, SubscriptionType } from '../protocols/ca/constants.js';
+import { Context } from '../protocols/ca/context.js';
+import { CaError, CaTimeoutError, CaValueError } from '../protocols/ca/errors.js';
+import { readType } from '../protocols/ca/pvTypes.js';
+import { type DataTypeSpec, read, readWriteRead } from '../protocols/ca/sync.js';
+import {
+  checkFormat,
+  type DataFormat,
+  lineTokens,
+  PyTimeDelta,
+  pyFormat,
+  type ResponseLike,
+  responseJson,
+} from './caFormat.js';
+import { createCliLogger } from './log.js';
+import { parseDuration, parseNumber } from './options.js';
+
+type Sub = 'get' | 'put' | 'monitor';
+
+const COMMON = `  --timeout MS     milliseconds to find, connect and get each answer (default 2000; 'inf' for never)
+  -p, --priority N circuit priority 0 (lowest, default) .. 99
+  -n               ENUM values as their index (default: the state string)
+  --json           one JSON object per response: {pv_name, data, data_type, data_count, status, ...metadata}
+  -v               log the client's steps to stderr (-vv for more)`;
+const DATA_FORMAT = `  -d, --d_type T   request type: a DBR id (20), a name (TIME_DOUBLE, dbr_enum) or a class (native, status,
+                   time, graphic, control); --list-types lists them
+  -# COUNT         request (print) the first COUNT elements
+  -S               print a CHAR array as a string
+  -e N, -f N, -g N floats as %e / %f / %g with N digits (default %g); -lx -lo -lb: rounded, hex/octal/binary
+  -0x -0o -0b      integers in hex / octal / binary
+  -F SEP           SEP between the fields of a line and the elements of an array`;
+
+const HELP: Record<Sub, string> = {
+  get: `usage: orrery ca get PV [PV...] [options]
+
+Reads each PV once (caproto-get) and prints '{pv_name: <40}  {response.data}'.
+  --format F       Python format string: {pv_name} {response.data} {response.data[0]} {response.status.name}
+                   {response.data_type} {response.metadata.units} {timestamp} {timestamp:%Y-%m-%d %H:%M:%S.%f}
+  -t, --terse      the data only (a scalar without brackets)
+  -a, -l, --wide   'name timestamp value status' (reads the TIME type)
+${DATA_FORMAT}
+${COMMON}
+Exit code: 0 ok, 1 a PV not found / not answering / refused, 2 bad usage.`,
+  put: `usage: orrery ca put PV DATA [options]
+
+Writes DATA (caproto-put: 5, 1.5, 'text', [1, 2] or a bare word as a string) between two reads, and prints
+'Old : {pv_name: <40}  {response.data}' and 'New : ...'. A string to an ENUM PV writes the state by name.
+  -c, --notify     put with completion: wait for the server to report the write done (then New shows it)
+  -a, --array      DATA is space-separated elements
+  -S               DATA is a string (no parsing)
+  --format F       as get, plus {which} (Old/New)
+  -t, --terse      the data only;  -l, --wide  'name timestamp value status'
+${COMMON}
+Exit code: 0 ok, 1 a PV not found / not answering / write refused or failed, 2 bad usage.`,
+  monitor: `usage: orrery ca monitor PV [PV...] [options]
+
+Subscribes to each PV (caproto-monitor) and prints every update as
+'{pv_name: <40}  {timestamp:%Y-%m-%d %H:%M:%S.%f} {response.data}' until Ctrl+C.
+  -m MASK          any of v (value), a (alarm), l (log/archive), p (property); default va
+  --duration MS    stop after MS milliseconds;  --count N (or --maximum N): stop after N updates
+  --format F       as get, plus {callback_count} and {timedelta} (since the previous update)
+${DATA_FORMAT.split('\n').slice(2).join('\n')}
+${COMMON}
+Exit code: 0 ended by Ctrl+C / --duration / --count, 1 a PV not found or a failure, 2 bad usage.`,
+};
+
+const USAGE = `usage: orrery ca get PV... | put PV DATA | monitor PV... [options]   (orrery ca <get|put|monitor> --help)`;
+
+/** Where the command writes, its environment, and what ends a monitor (tests run it in-process). */
+export interface CaCommandIO {
+  stdout?: (line: string) => void;
+  stderr?: (line: string) => void;
+  /** Ends a monitor as Ctrl+C does, or cancels a get/put. */
+  signal?: AbortSignal;
+  /** EPICS_CA_* variables (default process.env). */
+  env?: CaEnv;
+}
+
+export interface CaArgs {
+  sub: Sub;
+  pvs: string[];
+  data?: unknown;
+  format?: string;
+  terse: boolean;
+  wide: boolean;
+  json: boolean;
+  verbose: number;
+  timeout: number;
+  priority: number;
+  forceIntEnums: boolean;
+  dataType?: DataTypeSpec;
+  dataCount?: number;
+  notify: boolean;
+  mask: number;
+  duration?: number;
+  count?: number;
+  fmt: DataFormat;
+  listTypes: boolean;
+}
+
+const CLASSES = ['native', 'status', 'time', 'graphic', 'control'];
+
+function parseDataType(raw: string | undefined): DataTypeSpec {
+  if (raw === undefined) throw new InvalidArgumentError('-d needs a data type');
+  if (CLASSES.includes(raw.toLowerCase())) return raw.toLowerCase();
+  try {
+    readType(raw, ChannelType.DOUBLE);
+  } catch {
+    throw new InvalidArgumentError(`-d: unknown data type ${JSON.stringify(raw)}; see --list-types`);
+  }
+  return /^\d+$/.test(raw) ? Number(raw) : raw;
+}
+
+/** caproto-put's `ast.literal_eval(data)`, falling back to the text itself. */
+export function literal(raw: string): unknown {
+  const t = raw.trim();
+  if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t)) return Number(t);
+  if (/^'.*'$/s.test(t)) return t.slice(1, -1);
+  if (/^".*"$/s.test(t) || /^\[.*\]$/s.test(t)) {
+    try {
+      return JSON.parse(t.startsWith('[') ? t.replace(/'/g, '"') : t);
+    } catch {
+      return raw;
+    }
+  }
+  if (t === 'True') return 1;
+  if (t === 'False') return 0;
+  return raw;
+}
+
+function maskOf(raw: string | undefined): number {
+  if (raw === undefined || raw === '' || /[^valp]/.test(raw)) {
+    throw new InvalidArgumentError(`-m expects letters from v, a, l, p, got ${JSON.stringify(raw ?? '')}`);
+  }
+  let mask = 0;
+  if (raw.includes('v')) mask |= SubscriptionType.DBE_VALUE;
+  if (raw.includes('a')) mask |= SubscriptionType.DBE_ALARM;
+  if (raw.includes('l')) mask |= SubscriptionType.DBE_LOG;
+  if (raw.includes('p')) mask |= SubscriptionType.DBE_PROPERTY;
+  return mask;
+}
+
+const WITH_VALUE = new Set(['-d', '-p', '-e', '-f', '-g', '-F', '-#', '-m']);
+
+/** The parsed command line; an InvalidArgumentError (one line) for bad usage. */
+export function parseCaArgs(argv: string[]): CaArgs {
+  const [sub, ...rest] = argv;
+  if (sub !== 'get' && sub !== 'put' && sub !== 'monitor') {
+    throw new InvalidArgumentError(
+      sub === undefined
+        ? 'expected get, put or monitor'
+        : `unknown subcommand ${JSON.stringify(sub)} (get, put, monitor)`,
+    );
+  }
+  const a: CaArgs = {
+    sub,
+    pvs: [],
+    terse: false,
+    wide: false,
+    json: false,
+    verbose: 0,
+    timeout: 2000,
+    priority: 0,
+    forceIntEnums: false,
+    notify: false,
+    mask: SubscriptionType.DBE_VALUE | SubscriptionType.DBE_ALARM,
+    fmt: {},
+    listTypes: false,
+  };
+  const positional: string[] = [];
+  let asArray = false;
+  let asString = false;
+  const only = (name: string, ...subs: Sub[]) => {
+    if (!subs.includes(sub)) throw new InvalidArgumentError(`${name} is not an option of 'ca ${sub}'`);
+  };
+  for (let i = 0; i < rest.length; i++) {
+    let arg = rest[i];
+    if (arg === '--') {
+      positional.push(...rest.slice(i + 1));
+      break;
+    }
+    if (
+      !arg.startsWith('-') ||
+      arg === '-' ||
+      (/^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(arg) && !/^-0[xob]$/.test(arg))
+    ) {
+      positional.push(arg);
+      continue;
+    }
+    let inline: string | undefined;
+    if (arg.startsWith('--') && arg.includes('=')) {
+      inline = arg.slice(arg.indexOf('=') + 1);
+      arg = arg.slice(0, arg.indexOf('='));
+    } else if (!arg.startsWith('--') && arg.length > 2 && WITH_VALUE.has(arg.slice(0, 2))) {
+      inline = arg.slice(2);
+      arg = arg.slice(0, 2);
+    }
+    const value = () => (inline !== undefined ? inline : rest[++i]);
+    const flag = () => {
+      if (inline !== undefined) throw new InvalidArgumentError(`${arg} takes no value`);
+    };
+    const digits = (name: string) =>
+      parseNumber(name, value(), { what: 'a number of digits', integer: true, min: 0, max: 100 });
+    switch (arg) {
+      case '--json':
+        flag();
+        a.json = true;
+        break;
+      case '-v':
+      case '--verbose':
+        flag();
+        a.verbose++;
+        break;
+      case '-vv':
+      case '-vvv':
+        flag();
+        a.verbose += arg.length - 1;
+        break;
+      case '--timeout':
+        a.timeout = parseDuration('--timeout', value(), { unitMs: 1, unit: 'milliseconds', infinity: true });
+        break;
+      case '-p':
+      case '--priority':
+        a.priority = parseNumber(arg, value(), { what: 'a priority 0-99', integer: true, min: 0, max: 99 });
+        break;
+      case '-n':
+        flag();
+        a.forceIntEnums = true;
+        break;
+      case '--format':
+        a.format = value();
+        if (a.format === undefined) throw new InvalidArgumentError('--format needs a value');
+        break;
+      case '-t':
+      case '--terse':
+        flag();
+        a.terse = true;
+        break;
+      case '-l':
+      case '--wide':
+        flag();
+        only(arg, 'get', 'put');
+        a.wide = true;
+        break;
+      case '-a':
+        flag();
+        if (sub === 'put') asArray = true;
+        else {
+          only(arg, 'get');
+          a.wide = true;
+        }
+        break;
+      case '--array':
+        flag();
+        only(arg, 'put');
+        asArray = true;
+        break;
+      case '-c':
+      case '--notify':
+        flag();
+        only(arg, 'put', 'get');
+        a.notify = true;
+        break;
+      case '-S':
+        flag();
+        if (sub === 'put') asString = true;
+        else a.fmt.charAsString = true;
+        break;
+      case '-d':
+      case '--d_type':
+        only(arg, 'get', 'monitor');
+        a.dataType = parseDataType(value());
+        break;
+      case '--list-types':
+        flag();
+        a.listTypes = true;
+        break;
+      case '-#':
+        only(arg, 'get', 'monitor');
+        a.dataCount = parseNumber('-#', value(), { what: 'an element count', integer: true, min: 0 });
+        break;
+      case '-e':
+      case '-f':
+      case '-g':
+        a.fmt.float = { kind: arg[1] as 'e' | 'f' | 'g', digits: digits(arg) };
+        break;
+      case '-lx':
+      case '-lo':
+      case '-lb':
+        flag();
+        a.fmt.float = { kind: arg.slice(1) as 'lx' | 'lo' | 'lb' };
+        break;
+      case '-0x':
+      case '-0o':
+      case '-0b':
+        flag();
+        a.fmt.int = arg.slice(1) as '0x' | '0o' | '0b';
+        break;
+      case '-F':
+        a.fmt.separator = value();
+        if (a.fmt.separator === undefined) throw new InvalidArgumentError('-F needs a separator');
+        break;
+      case '-m':
+        only(arg, 'monitor');
+        a.mask = maskOf(value());
+        break;
+      case '--duration':
+        only(arg, 'monitor');
+        a.duration = parseDuration('--duration', value(), {
+          unitMs: 1,
+          unit: 'milliseconds',
+          infinity: true,
+        });
+        break;
+      case '--count':
+      case '--maximum':
+        only(arg, 'monitor');
+        a.count = parseNumber(arg, value(), { what: 'a number of updates', integer: true, min: 1 });
+        break;
+      default:
+        throw new InvalidArgumentError(`unknown option ${arg}`);
+    }
+  }
+  if (a.listTypes) return a;
+  if (a.terse && a.wide) throw new InvalidArgumentError('-t and --wide go one at a time');
+  if (sub === 'put') {
+    if (positional.length !== 2)
+      throw new InvalidArgumentError('expected PV DATA (quote DATA with spaces, or use -a)');
+    a.pvs = [positional[0]];
+    const raw = positional[1];
+    a.data = asString
+      ? raw
+      : asArray
+        ? raw
+            .split(' ')
+            .filter((s) => s !== '')
+            .map(literal)
+        : literal(raw);
+  } else {
+    if (positional.length === 0) throw new InvalidArgumentError('expected at least one PV name');
+    a.pvs = positional;
+  }
+  if (a.pvs.some((p) => p === '')) throw new InvalidArgumentError('a PV name cannot be empty');
+  if (a.format !== undefined && !a.json) {
+    const names = ['pv_name', 'response', 'response_data', 'timestamp'];
+    if (sub === 'put') names.push('which');
+    if (sub === 'monitor') names.push('callback_count', 'timedelta');
+    checkFormat(a.format, names);
+  }
+  return a;
+}
+
+function listTypes(): string {
+  const lines = [
+    'Request a general class of types:',
+    '',
+    ...CLASSES,
+    '',
+    'or one of the following specific types, specified by number or by (case-insensitive) name:',
+    '',
+  ];
+  for (let id = 0; id <= 38; id++) lines.push(`${String(id).padEnd(2)} ${dbrName(id).replace(/^DBR_/, '')}`);
+  lines.push('', "Type name may be preceded by 'DBR_' (ex. DBR_STRING is equivalent to STRING)");
+  return lines.join('\n');
+}
+
+/** The template of one line (caproto's defaults, or --format). */
+function template(a: CaArgs, count: number): { text: string; fmt: DataFormat } {
+  const fmt: DataFormat = { ...a.fmt };
+  if (a.format !== undefined) return { text: a.format, fmt };
+  const sep = a.fmt.separator;
+  const join = (fields: string[], dflt: string) => fields.join(sep ?? dflt);
+  if (a.terse) {
+    if (count === 1) fmt.noBrackets = true;
+    return { text: '{response.data}', fmt };
+  }
+  if (a.wide)
+    return {
+      text: join(['{pv_name}', '{timestamp}', '{response.data}', '{response.status.name}'], ' '),
+      fmt,
+    };
+  if (a.sub === 'put') return { text: `{which} : ${join(['{pv_name: <40}', '{response.data}'], '  ')}`, fmt };
+  if (a.sub === 'monitor')
+    return {
+      text: join(
+        [
+          sep === undefined ? '{pv_name: <40}' : '{pv_name}',
+          '{timestamp:%Y-%m-%d %H:%M:%S.%f} {response.data}',
+        ],
+        '  ',
+      ),
+      fmt,
+    };
+  return { text: join([sep === undefined ? '{pv_name: <40}' : '{pv_name}', '{response.data}'], '  '), fmt };
+}
+
+function line(a: CaArgs, pv: string, r: ResponseLike, extra: Record<string, unknown> = {}): string {
+  if (a.json) return responseJson(pv, r, extra);
+  const { text, fmt } = template(a, r.data.length);
+  return pyFormat(text, lineTokens(pv, r, fmt, extra));
+}
+
+/** One line for an error (caproto prints `str(exc)`). */
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** `orrery ca`: the exit code (0 ok, 1 failure, 2 bad usage). `io` lets a caller run it in-process. */
+export async function caCommand(argv: string[], io: CaCommandIO = {}): Promise<number> {
+  const out = io.stdout ?? ((l: string) => void process.stdout.write(`${l}\n`));
+  const err = io.stderr ?? ((l: string) => void process.stderr.write(`${l}\n`));
+  const sub = argv[0];
+  const options = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    out(`${USAGE}\n\n${HELP.get}\n\n${HELP.put}\n\n${HELP.monitor}`);
+    return sub === undefined ? 2 : 0;
+  }
+  if (
+    (sub === 'get' || sub === 'put' || sub === 'monitor') &&
+    (options.includes('--help') || options.includes('-h'))
+  ) {
+    out(HELP[sub]);
+    return 0;
+  }
+  let a: CaArgs;
+  try {
+    a = parseCaArgs(argv);
+  } catch (e) {
+    if (!(e instanceof InvalidArgumentError)) throw e;
+    err(
+      `orrery ca${sub === 'get' || sub === 'put' || sub === 'monitor' ? ` ${sub}` : ''}: ${e.message}; see 'orrery ca ${['get', 'put', 'monitor'].includes(sub) ? `${sub} ` : ''}--help'`,
+    );
+    return 2;
+  }
+  if (a.listTypes) {
+    out(listTypes());
+    return 0;
+  }
+  const logger: Logger | undefined =
+    a.verbose > 0
+      ? createCliLogger({
+          level: a.verbose > 1 ? 'trace' : 'debug',
+          json: a.json,
+          destination: process.stderr,
+        })
+      : undefined;
+  const context = new Context({ env: io.env ?? process.env, timeout: a.timeout, logger });
+  const fail = (e: unknown): number => {
+    if (
+      e instanceof CaError ||
+      e instanceof CaTimeoutError ||
+      e instanceof CaValueError ||
+      e instanceof InvalidArgumentError
+    ) {
+      err(`orrery ca ${a.sub}: ${errorText(e)}`);
+      return 1;
+    }
+    throw e;
+  };
+  try {
+    if (a.sub === 'get') return await runGet(a, context, out, fail);
+    if (a.sub === 'put') return await runPut(a, context, out, fail);
+    return await runMonitor(a, context, io.signal, out, fail);
+  } finally {
+    await context.disconnect();
+  }
+}
+
+async function runGet(
+  a: CaArgs,
+  context: Context,
+  out: (l: string) => void,
+  fail: (e: unknown) => number,
+): Promise<number> {
+  const dataType = a.wide ? 'time' : a.dataType;
+  const reads = a.pvs.map((pv) =>
+    read(pv, {
+      context,
+      timeout: a.timeout,
+      priority: a.priority,
+      dataType,
+      dataCount: a.dataCount,
+      forceIntEnums: a.forceIntEnums,
+    }).then(
+      (r) => ({ r }),
+      (e: unknown) => ({ e }),
+    ),
+  );
+  let code = 0;
+  for (let i = 0; i < reads.length; i++) {
+    const result = await reads[i];
+    if ('e' in result) code = Math.max(code, fail(result.e));
+    else out(line(a, a.pvs[i], result.r));
+  }
+  return code;
+}
+
+async function runPut(
+  a: CaArgs,
+  context: Context,
+  out: (l: string) => void,
+  fail: (e: unknown) => number,
+): Promise<number> {
+  const pv = a.pvs[0];
+  try {
+    const [initial, , final] = await readWriteRead(pv, a.data, {
+      context,
+      timeout: a.timeout,
+      priority: a.priority,
+      notify: a.notify,
+      forceIntEnums: a.forceIntEnums,
+      readDataType: a.wide ? 'time' : undefined,
+    });
+    out(line(a, pv, initial, { which: 'Old' }));
+    out(line(a, pv, final, { which: 'New' }));
+    return 0;
+  } catch (e) {
+    return fail(e);
+  }
+}
+
+async function runMonitor(
+  a: CaArgs,
+  context: Context,
+  signal: AbortSignal | undefined,
+  out: (l: string) => void,
+  fail: (e: unknown) => number,
+): Promise<number> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  if (signal?.aborted) stop.abort();
+  else signal?.addEventListener('abort', onSignal, { once: true });
+  let count = 0;
+  let previous: number | undefined;
+  const subs = a.pvs.map((pv) =>
+    subscribe(pv, { priority: a.priority, dataType: a.dataType, dataCount: a.dataCount, mask: a.mask }),
+  );
+  for (const s of subs) {
+    s.addCallback((_sub, r) => {
+      count++;
+      const t = r.metadata.timestamp;
+      const extra: Record<string, unknown> = { callback_count: count };
+      if (t !== undefined) {
+        extra.timedelta = new PyTimeDelta(previous === undefined ? Date.now() / 1000 - t : t - previous);
+        previous = t;
+      }
+      out(line(a, s.pvName, r, a.json ? { callback_count: count } : extra));
+      if (a.count !== undefined && count >= a.count) running.interrupt();
+    });
+  }
+  const running = block(subs, {
+    context,
+    timeout: a.timeout,
+    duration: a.duration,
+    forceIntEnums: a.forceIntEnums,
+    signal: stop.signal,
+  });
+  try {
+    await running;
+    return 0;
+  } catch (e) {
+    return fail(e);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    signal?.removeEventListener('abort', onSignal);
+  }
+}
