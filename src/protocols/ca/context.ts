@@ -1,0 +1,337 @@
+/**
+ * A Channel Access client context (caproto threading client's `Context`): one SearchEngine (UDP), one circuit per
+ * (server address, priority) shared by its channels, PVs cached per (name, priority), and every channel,
+ * subscription and circuit an actor under the context's own supervisor (`ca:context:<n>`).
+ *
+ *   getPv(name) ──► PV (channel actor: searching) ──SearchEngine result──► FOUND ──► circuitFor(address, priority)
+ *   circuit closed ──► its channels re-search by themselves; the next FOUND opens a new circuit
+ *   disconnect() ──► every PV closed (EVENT_CANCEL, CLEAR_CHANNEL), circuits and search closed, actors removed;
+ *                    terminal: any later use throws ContextDisconnectedError
+ *
+ * Differences from upstream, on purpose: no threads (everything runs on the event loop); EVENTS_OFF is
+ * remembered and sent on circuits opened later too; durations are milliseconds.
+ */
+import { hostname, userInfo } from 'node:os';
+import type { ChannelAddress } from '../../../machines/ca/channel.js';
+import { checkDuration } from '../../../machines/core/duration.js';
+import type { Clock } from '../../engine/clock.js';
+import { type Logger, silentLogger } from '../../engine/logging.js';
+import type { Supervisor } from '../../engine/supervisor.js';
+import { createSystem, type OrrerySystem } from '../../engine/system.js';
+import { type CaClientConfig, type CaEnv, clientConfigFromEnv, parseAddressList } from './addressList.js';
+import { CircuitConnection } from './circuit.js';
+import { CircuitChannels, type CircuitLike } from './circuitChannels.js';
+import { eventsOff, eventsOn } from './commands.js';
+import { MAX_PRIORITY } from './constants.js';
+import { CaValueError, ContextDisconnectedError } from './errors.js';
+import { type AccessRightsCallback, type ConnectionStateCallback, PV, type PvHost } from './pv.js';
+import { SearchEngine, type SearchResult } from './search.js';
+
+export interface ContextOptions {
+  /** ms; default config.timeoutMs (2000). */
+  timeout?: number;
+  /** 'host' or 'host:port'; default from env EPICS_CA_ADDR_LIST. */
+  addressList?: readonly string[];
+  autoAddressList?: boolean;
+  serverPort?: number;
+  repeaterPort?: number;
+  /** Silence on a circuit before an echo probe, ms (EPICS_CA_CONN_TMO). */
+  connectionTimeout?: number;
+  env?: CaEnv;
+  hostName?: string;
+  clientName?: string;
+  /** Actors are spawned under it (default: a system of the context's own, stopped by disconnect()). */
+  system?: OrrerySystem;
+  clock?: Clock;
+  logger?: Logger;
+  /** @internal Tests: the UDP search and the circuits (default SearchEngine and CircuitConnection). */
+  transport?: ContextTransport;
+}
+
+/** What the context's search does (SearchEngine's API). */
+export interface SearchLike {
+  start(): Promise<void>;
+  add(cid: number, name: string): void;
+  remove(cid: number): void;
+  onResult(listener: (result: SearchResult) => void): () => void;
+  close(): void;
+}
+
+/** @internal Where the context gets its search and circuits (tests give fakes). */
+export interface ContextTransport {
+  createSearch(config: CaClientConfig, clock: Clock, logger: Logger): SearchLike;
+  openCircuit(options: {
+    key: { host: string; port: number; priority: number };
+    clock: Clock;
+    hostName: string;
+    clientName: string;
+    connectionTimeoutMs: number;
+    logger: Logger;
+    system: OrrerySystem;
+    supervisor: Supervisor;
+  }): CircuitLike;
+}
+
+export interface GetPvOptions {
+  priority?: number;
+  connectionStateCallback?: ConnectionStateCallback;
+  accessRightsCallback?: AccessRightsCallback;
+  /** Accepted for caproto's signature; each operation has its own timeout. */
+  timeout?: number;
+}
+
+const defaultTransport: ContextTransport = {
+  createSearch: (config, clock, logger) => new SearchEngine({ config, clock, logger }),
+  openCircuit: (options) => CircuitConnection.open(options),
+};
+
+let contextCount = 0;
+
+function userName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The client configuration: the environment with the options on top. */
+function configOf(options: ContextOptions): CaClientConfig {
+  const env = clientConfigFromEnv(options.env ?? process.env);
+  const serverPort = options.serverPort ?? env.serverPort;
+  const auto = options.autoAddressList ?? env.autoAddressList;
+  let searchAddresses = env.searchAddresses;
+  if (
+    options.addressList !== undefined ||
+    options.serverPort !== undefined ||
+    options.autoAddressList !== undefined
+  ) {
+    const listed =
+      options.addressList !== undefined
+        ? parseAddressList(options.addressList.join(' '), serverPort, 'addressList')
+        : parseAddressList((options.env ?? process.env).EPICS_CA_ADDR_LIST, serverPort, 'EPICS_CA_ADDR_LIST');
+    searchAddresses = auto ? [...listed, { host: '255.255.255.255', port: serverPort }] : listed;
+  }
+  const connectionTimeoutMs =
+    checkDuration('connectionTimeout', options.connectionTimeout, false) ?? env.connectionTimeoutMs;
+  return {
+    searchAddresses,
+    autoAddressList: auto,
+    serverPort,
+    repeaterPort: options.repeaterPort ?? env.repeaterPort,
+    connectionTimeoutMs,
+    timeoutMs: checkDuration('timeout', options.timeout, false) ?? env.timeoutMs,
+  };
+}
+
+export class Context {
+  readonly config: CaClientConfig;
+  readonly #system: OrrerySystem;
+  readonly #ownSystem: boolean;
+  readonly #supervisor: Supervisor;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #transport: ContextTransport;
+  readonly #hostName: string;
+  readonly #clientName: string;
+  readonly #search: SearchLike;
+  #searchReady = false;
+  /** Searches asked for before the UDP socket was bound. */
+  readonly #searchQueue = new Map<number, string>();
+  readonly #pvs = new Map<string, PV>();
+  readonly #byCid = new Map<number, PV>();
+  readonly #circuits = new Map<string, CircuitChannels>();
+  readonly #cleanups: (() => void)[] = [];
+  readonly #host: PvHost;
+  #nextCid = 1;
+  #eventsOff = false;
+  #disconnected = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: ContextOptions = {}) {
+    if (options === null || typeof options !== 'object')
+      throw new CaValueError('Context options must be an object');
+    this.config = configOf(options);
+    this.#ownSystem = options.system === undefined;
+    this.#system = options.system ?? createSystem({ clock: options.clock, logger: options.logger });
+    this.#clock = options.clock ?? this.#system.clock;
+    this.#logger = (options.logger ?? this.#system.logger ?? silentLogger()).child({ ca: 'context' });
+    this.#transport = options.transport ?? defaultTransport;
+    this.#hostName = options.hostName ?? hostname();
+    this.#clientName = options.clientName ?? userName();
+    let name = `ca:context:${++contextCount}`;
+    while (this.#system.supervisorActor(name) !== undefined) name = `ca:context:${++contextCount}`;
+    this.#supervisor = this.#system.supervisor(name, { strategy: 'one_for_one' });
+    this.#search = this.#transport.createSearch(this.config, this.#clock, this.#logger);
+    this.#cleanups.push(
+      this.#search.onResult((r) => this.#byCid.get(r.cid)?.foundAt(r.address, r.minorVersion)),
+      this.#system.onStop(() => void this.disconnect()),
+    );
+    this.#search.start().then(
+      () => {
+        if (this.#disconnected) return;
+        this.#searchReady = true;
+        for (const [cid, pvName] of this.#searchQueue) this.#search.add(cid, pvName);
+        this.#searchQueue.clear();
+      },
+      (err: unknown) => this.#logger.error({ err }, 'the UDP search socket could not start'),
+    );
+    const self = this;
+    this.#host = {
+      context: this,
+      get system() {
+        return self.#system;
+      },
+      get supervisor() {
+        return self.#supervisor;
+      },
+      get logger() {
+        return self.#logger;
+      },
+      get clock() {
+        return self.#clock;
+      },
+      get timeoutMs() {
+        return self.config.timeoutMs;
+      },
+      checkOpen: () => this.#checkOpen(),
+      searchAdd: (cid, pvName) => {
+        if (this.#disconnected) return;
+        if (this.#searchReady) this.#search.add(cid, pvName);
+        else this.#searchQueue.set(cid, pvName);
+      },
+      searchRemove: (cid) => {
+        this.#searchQueue.delete(cid);
+        if (this.#searchReady && !this.#disconnected) this.#search.remove(cid);
+      },
+      circuitFor: (address, priority) => this.#circuitFor(address, priority),
+    };
+  }
+
+  /** The actor system the context's actors run in. */
+  get system(): OrrerySystem {
+    return this.#system;
+  }
+  /** The supervisor of the context's channels, subscriptions and circuits. */
+  get supervisor(): Supervisor {
+    return this.#supervisor;
+  }
+  get disconnected(): boolean {
+    return this.#disconnected;
+  }
+  /** The live circuits (inspection, tests). */
+  get circuits(): readonly CircuitChannels[] {
+    return [...this.#circuits.values()];
+  }
+  /** Every PV made so far. */
+  get pvs(): readonly PV[] {
+    return [...this.#pvs.values()];
+  }
+
+  /** PVs for `names`, cached per (name, priority): the same objects for the same names. Callbacks are added. */
+  getPvs(names: readonly string[], options: GetPvOptions = {}): PV[] {
+    this.#checkOpen();
+    if (!Array.isArray(names)) throw new CaValueError('getPvs needs an array of names');
+    const priority = options.priority ?? 0;
+    if (!Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY) {
+      throw new CaValueError(`priority must be an integer 0..${MAX_PRIORITY}, got ${String(priority)}`);
+    }
+    return names.map((name) => {
+      if (typeof name !== 'string' || name === '' || name.length > 500) {
+        throw new CaValueError(
+          `a PV name must be a non-empty string of at most 500 characters, got ${String(name)}`,
+        );
+      }
+      const key = `${priority}\u0000${name}`;
+      let pv = this.#pvs.get(key);
+      if (!pv) {
+        const cid = this.#nextCid++;
+        pv = new PV(this.#host, cid, name, priority);
+        this.#pvs.set(key, pv);
+        this.#byCid.set(cid, pv);
+      }
+      if (options.connectionStateCallback) pv.onConnectionState(options.connectionStateCallback);
+      if (options.accessRightsCallback) pv.onAccessRights(options.accessRightsCallback);
+      return pv;
+    });
+  }
+
+  getPv(name: string, options: GetPvOptions = {}): PV {
+    return this.getPvs([name], options)[0] as PV;
+  }
+
+  /** EVENTS_OFF on every circuit (and on circuits opened later) until eventsOn(). */
+  eventsOff(): void {
+    this.#checkOpen();
+    this.#eventsOff = true;
+    for (const c of this.#circuits.values()) c.send(eventsOff());
+  }
+
+  /** EVENTS_ON on every circuit: the server sends the latest value of each monitor, then resumes. */
+  eventsOn(): void {
+    this.#checkOpen();
+    this.#eventsOff = false;
+    for (const c of this.#circuits.values()) c.send(eventsOn());
+  }
+
+  /** Terminal: closes every PV, circuit and the search; later use throws ContextDisconnectedError. */
+  disconnect(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#disconnected = true;
+    this.#closing = this.#close();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.disconnect();
+  }
+
+  async #close(): Promise<void> {
+    const error = new ContextDisconnectedError();
+    for (const off of this.#cleanups.splice(0)) off();
+    for (const pv of this.#pvs.values()) pv.close(error);
+    const circuits = [...this.#circuits.values()];
+    this.#circuits.clear();
+    for (const c of circuits) c.close(error);
+    try {
+      this.#search.close();
+    } catch (err) {
+      this.#logger.warn({ err }, 'closing the search failed');
+    }
+    await Promise.all(
+      circuits.map((c) => (c.circuit as { closed?: Promise<void> }).closed ?? Promise.resolve()),
+    );
+    if (this.#ownSystem) {
+      await this.#system.stop();
+    } else if (!this.#system.stopped) {
+      this.#system.root.stopChild(this.#supervisor.systemId);
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#disconnected) throw new ContextDisconnectedError();
+  }
+
+  #circuitFor(address: ChannelAddress, priority: number): CircuitChannels {
+    const key = `${address.host}:${address.port}:${priority}`;
+    const existing = this.#circuits.get(key);
+    if (existing && !existing.closed) return existing;
+    const circuit = this.#transport.openCircuit({
+      key: { host: address.host, port: address.port, priority },
+      clock: this.#clock,
+      hostName: this.#hostName,
+      clientName: this.#clientName,
+      connectionTimeoutMs: this.config.connectionTimeoutMs,
+      logger: this.#logger,
+      system: this.#system,
+      supervisor: this.#supervisor,
+    });
+    const channels = new CircuitChannels(circuit, this.#logger, (self, error) => {
+      if (this.#circuits.get(key) === self) this.#circuits.delete(key);
+      if (!this.#disconnected) this.#logger.info({ circuit: key, err: error }, 'circuit closed');
+    });
+    this.#circuits.set(key, channels);
+    if (this.#eventsOff) channels.send(eventsOff());
+    return channels;
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The channel actor of one PV: `machines/ca/channel.ts` spawned under the context's supervisor, given its effects
+ * (search, circuit, CLEAR_CHANNEL, the PV's announcements), and the channel's side of the circuit routing
+ * (`ChannelRoute`). What the machine decides, the binding mirrors in plain fields (sid, native type and count,
+ * circuit) so the hot path reads them without a snapshot.
+ */
+import type { Actor } from 'xstate';
+import {
+  type ChannelAddress,
+  type ChannelEvent,
+  type ChannelStateName,
+  channelMachine,
+} from '../../../machines/ca/channel.js';
+import type { Logger } from '../../engine/logging.js';
+import type { Supervisor } from '../../engine/supervisor.js';
+import type { OrrerySystem } from '../../engine/system.js';
+import type { CircuitChannels } from './circuitChannels.js';
+import type { NativeType } from './constants.js';
+
+/** What a channel needs from its Context. */
+export interface ChannelHost {
+  readonly system: OrrerySystem;
+  readonly supervisor: Supervisor;
+  readonly logger: Logger;
+  searchAdd(cid: number, name: string): void;
+  searchRemove(cid: number): void;
+  /** The circuit for (address, priority), opened if there is none alive. */
+  circuitFor(address: ChannelAddress, priority: number): CircuitChannels;
+}
+
+/** What the channel tells its PV. */
+export interface ChannelListener {
+  found(): void;
+  connected(): void;
+  disconnected(): void;
+  accessRightsChanged(rights: number): void;
+}
+
+export type ChannelLogic = typeof channelMachine;
+
+export class ChannelBinding {
+  readonly cid: number;
+  readonly name: string;
+  readonly priority: number;
+  /** The circuit the channel is created on (connecting, connected), else null. */
+  circuit: CircuitChannels | null = null;
+  sid = 0;
+  nativeType: NativeType | undefined = undefined;
+  nativeCount: number | undefined = undefined;
+  rights = 0;
+  connected = false;
+  readonly #host: ChannelHost;
+  readonly #actor: Actor<ChannelLogic>;
+  readonly #stop: () => void;
+  readonly #effects: (() => void)[] = [];
+  #sending = 0;
+
+  constructor(host: ChannelHost, cid: number, name: string, priority: number, listener: ChannelListener) {
+    this.cid = cid;
+    this.name = name;
+    this.priority = priority;
+    this.#host = host;
+    // Effects run after the machine's step, outside XState's action context: they send to other actors (the
+    // subscriptions, a new circuit's machine), which XState does not allow from inside a custom action.
+    const guarded =
+      (what: string, fn: (args: any) => void) =>
+      (args: any): void => {
+        const context = { context: args.context };
+        this.#effect(() => {
+          try {
+            fn(context);
+          } catch (err) {
+            host.logger.error({ err, pv: name }, `channel action ${what} failed`);
+          }
+        });
+      };
+    const logic = channelMachine.provide({
+      actions: {
+        startSearch: guarded('startSearch', () => host.searchAdd(cid, name)),
+        stopSearch: guarded('stopSearch', () => host.searchRemove(cid)),
+        createChannel: guarded('createChannel', ({ context }) => {
+          listener.found();
+          const address = context.address as ChannelAddress;
+          let circuit: CircuitChannels;
+          try {
+            circuit = host.circuitFor(address, priority);
+          } catch (err) {
+            host.logger.warn({ err, pv: name }, 'could not open a circuit');
+            queueMicrotask(() => this.send({ type: 'CIRCUIT_LOST' }));
+            return;
+          }
+          this.circuit = circuit;
+          circuit.addChannel(cid, name, this);
+        }),
+        forgetChannel: guarded('forgetChannel', () => {
+          this.circuit?.removeChannel(cid);
+          this.circuit = null;
+        }),
+        clearChannel: guarded('clearChannel', () => {
+          this.circuit?.clearChannel(cid, this.sid);
+          this.circuit = null;
+        }),
+        announceConnected: guarded('announceConnected', ({ context }) => {
+          this.sid = context.sid as number;
+          this.nativeType = context.nativeType as NativeType;
+          this.nativeCount = context.nativeCount as number;
+          this.rights = context.accessRights;
+          this.connected = true;
+          listener.connected();
+        }),
+        announceDisconnected: guarded('announceDisconnected', () => {
+          this.connected = false;
+          listener.disconnected();
+        }),
+        accessRightsChanged: guarded('accessRightsChanged', ({ context }) => {
+          this.rights = context.accessRights;
+          listener.accessRightsChanged(context.accessRights);
+        }),
+      },
+    });
+    const handle = host.system.spawn(logic, {
+      supervisor: host.supervisor,
+      id: `ca-channel:${name}@${priority}#${cid}`,
+      input: { name, priority },
+      restart: 'temporary',
+    });
+    this.#actor = handle.current as Actor<ChannelLogic>;
+    this.#stop = () => handle.stop();
+    this.#drain();
+  }
+
+  /** The machine's state name. */
+  get state(): ChannelStateName {
+    const snapshot = this.#actor.getSnapshot();
+    return (typeof snapshot.value === 'string' ? snapshot.value : 'closed') as ChannelStateName;
+  }
+
+  /** The machine's context (address, minor version, counters). */
+  get details() {
+    return this.#actor.getSnapshot().context;
+  }
+
+  get actorId(): string {
+    return this.#actor.id;
+  }
+
+  send(event: ChannelEvent): void {
+    if (this.#actor.getSnapshot().status !== 'active') return;
+    this.#sending++;
+    try {
+      this.#actor.send(event);
+    } finally {
+      this.#sending--;
+    }
+    this.#drain();
+  }
+
+  /** Run `fn` once the current step is over: after `send` returns, or in a microtask for a timer's step. */
+  #effect(fn: () => void): void {
+    this.#effects.push(fn);
+    if (this.#sending === 0 && this.#effects.length === 1) queueMicrotask(() => this.#drain());
+  }
+
+  #drain(): void {
+    if (this.#sending > 0) return;
+    for (let fn = this.#effects.shift(); fn; fn = this.#effects.shift()) fn();
+  }
+
+  /** The search answered: where the channel lives. */
+  foundAt(address: ChannelAddress, minorVersion: number): void {
+    this.send({ type: 'FOUND', address, minorVersion });
+  }
+
+  /** CLOSE, then remove the actor from the supervisor. */
+  close(): void {
+    this.send({ type: 'CLOSE' });
+    try {
+      this.#stop();
+    } catch (err) {
+      this.#host.logger.debug({ err, pv: this.name }, 'channel actor already gone');
+    }
+  }
+
+  // ChannelRoute (frames of the circuit)
+  created(sid: number, nativeType: number, nativeCount: number): void {
+    this.send({ type: 'CREATED', sid, nativeType, nativeCount });
+  }
+  accessRights(rights: number): void {
+    this.send({ type: 'ACCESS_RIGHTS', rights });
+  }
+  createFailed(): void {
+    this.send({ type: 'CREATE_FAILED' });
+  }
+  serverDisconnected(): void {
+    this.send({ type: 'SERVER_DISCONNECTED' });
+  }
+  circuitLost(): void {
+    this.send({ type: 'CIRCUIT_LOST' });
+  }
+}

@@ -1,0 +1,309 @@
+/**
+ * A Channel Access monitor of a PV (caproto threading client's `Subscription`): `machines/ca/subscription.ts`
+ * spawned under the context's supervisor decides when EVENT_ADD and EVENT_CANCEL go out; updates go from the
+ * circuit to the callbacks here directly.
+ *
+ * - the first callback activates it (EVENT_ADD, also before the channel is connected: it goes out on connection);
+ *   a later callback at once receives the most recent response; removing the last one sends EVENT_CANCEL, and
+ *   nothing more is delivered from that moment (routing stops synchronously);
+ * - after a reconnection (IOC restart) it re-activates by itself;
+ * - `status(predicate)` is `Status.fromSubscription` over it; `for await (const r of sub)` reads a bounded queue
+ *   that keeps the latest responses when full.
+ *
+ * Differences from upstream, on purpose: callbacks are held strongly (caproto keeps weak references: a lambda
+ * vanishes) and removed by their token; a failed update (ECA status other than NORMAL) is logged and kept in
+ * `lastError`, not delivered.
+ */
+import type { Actor } from 'xstate';
+import { subscriptionMachine } from '../../../machines/ca/subscription.js';
+import { Status, type StatusOptions } from '../../api/status.js';
+import type { Logger } from '../../engine/logging.js';
+import type { Supervisor } from '../../engine/supervisor.js';
+import type { OrrerySystem } from '../../engine/system.js';
+import { eventAddRequest, eventCancelRequest } from './commands.js';
+import { DEFAULT_EVENT_MASK, type NativeType } from './constants.js';
+import { decodeDbr } from './dbr.js';
+import { CaStatusError, CaValueError } from './errors.js';
+import type { CaFrame } from './frame.js';
+import type { PV } from './pv.js';
+import type { ChannelBinding } from './pvChannel.js';
+import { checkCount, type EventResponse, readType } from './pvTypes.js';
+import { SubscriptionQueue } from './subscriptionQueue.js';
+
+export type { EventResponse } from './pvTypes.js';
+
+export interface SubscribeOptions {
+  /** DBR id or name, or a class ('time', 'control', ...); default the native type (ENUM as STRING). */
+  dataType?: number | string;
+  /** Elements per update; default 0 (as many as the server has). */
+  dataCount?: number;
+  low?: number;
+  high?: number;
+  to?: number;
+  /** DBE_* bits; default DBE_VALUE | DBE_ALARM. */
+  mask?: number;
+  forceIntEnums?: boolean;
+}
+
+export type SubscriptionCallback = (sub: Subscription, response: EventResponse) => void;
+
+/** @internal What a Subscription needs from its PV. */
+export interface SubscriptionHost {
+  readonly system: OrrerySystem;
+  readonly supervisor: Supervisor;
+  readonly logger: Logger;
+  readonly channel: ChannelBinding;
+  /** Wake an idle channel. */
+  wake(): void;
+}
+
+/** The cache key of identical subscribe() arguments. */
+export function subscriptionKey(o: SubscribeOptions): string {
+  const mask = o.mask ?? DEFAULT_EVENT_MASK;
+  if (!Number.isInteger(mask) || mask <= 0 || mask > 0xffff)
+    throw new CaValueError(`bad event mask ${String(mask)}`);
+  if (o.dataType !== undefined) readType(o.dataType, 0);
+  for (const k of ['low', 'high', 'to'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'number') throw new CaValueError(`${k} must be a number`);
+  }
+  return JSON.stringify([
+    o.dataType ?? null,
+    checkCount(o.dataCount) ?? 0,
+    o.low ?? 0,
+    o.high ?? 0,
+    o.to ?? 0,
+    mask,
+    !!o.forceIntEnums,
+  ]);
+}
+
+let subscriptionCount = 0;
+
+export class Subscription {
+  readonly pv: PV;
+  readonly options: Readonly<SubscribeOptions>;
+  readonly #host: SubscriptionHost;
+  readonly #callbacks = new Map<number, SubscriptionCallback>();
+  #nextToken = 1;
+  readonly #actor: Actor<typeof subscriptionMachine>;
+  readonly #stop: () => void;
+  #subid: number | null = null;
+  #dataType = 0;
+  #dataCount = 0;
+  #mostRecent: EventResponse | undefined;
+  #lastError: Error | undefined;
+  #updates = 0;
+  readonly #closeListeners = new Set<() => void>();
+
+  /** @internal Made by `PV.subscribe`. */
+  constructor(pv: PV, options: SubscribeOptions, host: SubscriptionHost) {
+    this.pv = pv;
+    this.options = { ...options };
+    this.#host = host;
+    const logic = subscriptionMachine.provide({
+      actions: {
+        sendEventAdd: () => this.#guard('sendEventAdd', () => this.#eventAdd()),
+        sendEventCancel: () => this.#guard('sendEventCancel', () => this.#eventCancel()),
+        forgetSubscription: () => this.#guard('forgetSubscription', () => this.#forget()),
+      },
+    });
+    const handle = host.system.spawn(logic, {
+      supervisor: host.supervisor,
+      id: `ca-subscription:${pv.name}@${pv.priority}#${++subscriptionCount}`,
+      input: { channelConnected: host.channel.connected },
+      restart: 'temporary',
+    });
+    this.#actor = handle.current as Actor<typeof subscriptionMachine>;
+    this.#stop = () => handle.stop();
+  }
+
+  /** The machine's state: inactive, pending, active or closed. */
+  get state(): string {
+    const v = this.#actor.getSnapshot().value;
+    return typeof v === 'string' ? v : 'closed';
+  }
+  get actorId(): string {
+    return this.#actor.id;
+  }
+  get callbackCount(): number {
+    return this.#callbacks.size;
+  }
+  get mostRecentResponse(): EventResponse | undefined {
+    return this.#mostRecent;
+  }
+  /** The last failed update or EVENT_ADD error. */
+  get lastError(): Error | undefined {
+    return this.#lastError;
+  }
+  /** Updates received since the subscription was made. */
+  get updates(): number {
+    return this.#updates;
+  }
+  /** EVENT_ADD requests sent (1 + re-activations). */
+  get activations(): number {
+    return this.#actor.getSnapshot().context.activations;
+  }
+
+  /** Add a callback (held strongly); returns its token. The first activates; a later one gets the latest now. */
+  addCallback(callback: SubscriptionCallback): number {
+    if (typeof callback !== 'function') throw new CaValueError('addCallback needs a function');
+    if (this.state === 'closed') throw new CaValueError(`the subscription of ${this.pv.name} is closed`);
+    const token = this.#nextToken++;
+    this.#callbacks.set(token, callback);
+    if (this.#callbacks.size === 1) {
+      this.#host.wake();
+      this.#send('ACTIVATE');
+    } else if (this.#mostRecent) {
+      this.#call(callback, this.#mostRecent);
+    }
+    return token;
+  }
+
+  /** Remove a callback by its token; the last one sends EVENT_CANCEL. Unknown tokens are ignored. */
+  removeCallback(token: number): void {
+    if (!this.#callbacks.delete(token)) return;
+    if (this.#callbacks.size === 0) this.#send('DEACTIVATE');
+  }
+
+  /** Remove every callback (EVENT_CANCEL if active). The subscription can be used again. */
+  clear(): void {
+    if (this.#callbacks.size === 0) return;
+    this.#callbacks.clear();
+    this.#send('DEACTIVATE');
+  }
+
+  /** A Status that finishes at the first response `predicate` accepts (`Status.fromSubscription`). */
+  status(predicate: (response: EventResponse) => boolean, options: StatusOptions = {}): Status {
+    return Status.fromSubscription<EventResponse>(
+      (cb) => {
+        const token = this.addCallback((_sub, response) => cb(response));
+        return () => this.removeCallback(token);
+      },
+      predicate,
+      { system: this.#host.system, name: `${this.pv.name} monitor`, ...options },
+    );
+  }
+
+  /** Updates as an async iterator over a bounded queue (default 1000; the oldest are dropped when full). */
+  values(options: { capacity?: number } = {}): AsyncIterableIterator<EventResponse> {
+    return new SubscriptionQueue(this, options.capacity ?? 1000);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<EventResponse> {
+    return this.values();
+  }
+
+  /** @internal The channel connected. */
+  channelConnected(): void {
+    this.#send('CONNECTED');
+  }
+  /** @internal The channel was lost. */
+  channelLost(): void {
+    this.#send('LOST');
+  }
+  /** @internal Called once when the subscription closes (iterators end). */
+  onClose(listener: () => void): () => void {
+    this.#closeListeners.add(listener);
+    return () => void this.#closeListeners.delete(listener);
+  }
+
+  /** @internal The context ends. */
+  close(): void {
+    this.#callbacks.clear();
+    for (const listener of [...this.#closeListeners]) listener();
+    this.#closeListeners.clear();
+    this.#send('CLOSE');
+    try {
+      this.#stop();
+    } catch (err) {
+      this.#host.logger.debug({ err }, 'subscription actor already gone');
+    }
+  }
+
+  #send(type: 'ACTIVATE' | 'DEACTIVATE' | 'CONNECTED' | 'LOST' | 'CLOSE'): void {
+    if (this.#actor.getSnapshot().status !== 'active') return;
+    this.#actor.send({ type });
+  }
+
+  #eventAdd(): void {
+    const ch = this.#host.channel;
+    const circuit = ch.circuit;
+    if (!circuit) return;
+    const o = this.options;
+    this.#dataType = readType(o.dataType, ch.nativeType as NativeType, o.forceIntEnums);
+    this.#dataCount = o.dataCount ?? 0;
+    const subid = circuit.addSubscription({
+      event: (frame) => this.#event(frame),
+      failed: (error) => this.#failed(error),
+    });
+    this.#subid = subid;
+    circuit.send(
+      eventAddRequest(
+        this.#dataType,
+        this.#dataCount,
+        ch.sid,
+        subid,
+        o.mask ?? DEFAULT_EVENT_MASK,
+        o.low ?? 0,
+        o.high ?? 0,
+        o.to ?? 0,
+      ),
+    );
+  }
+
+  #eventCancel(): void {
+    const ch = this.#host.channel;
+    const circuit = ch.circuit;
+    if (this.#subid !== null && circuit) {
+      circuit.removeSubscription(this.#subid);
+      circuit.send(eventCancelRequest(this.#dataType, this.#dataCount, ch.sid, this.#subid));
+    }
+    this.#subid = null;
+  }
+
+  #forget(): void {
+    if (this.#subid !== null) this.#host.channel.circuit?.removeSubscription(this.#subid);
+    this.#subid = null;
+  }
+
+  #event(frame: CaFrame): void {
+    if (frame.p1 !== 1) {
+      this.#failed(new CaStatusError(frame.p1, `monitor of ${this.pv.name}`));
+      return;
+    }
+    if (frame.payload.length === 0) return; // an EVENT_CANCEL acknowledgement
+    const value = decodeDbr(frame.dataType, frame.count, frame.payload);
+    const response: EventResponse = {
+      data: value.data,
+      dataType: frame.dataType,
+      dataCount: frame.count,
+      status: frame.p1,
+      metadata: value.metadata,
+      subscriptionId: frame.p2,
+    };
+    this.#updates++;
+    this.#mostRecent = response;
+    for (const [token, cb] of [...this.#callbacks]) if (this.#callbacks.has(token)) this.#call(cb, response);
+  }
+
+  #failed(error: Error): void {
+    this.#lastError = error;
+    this.#host.logger.warn({ err: error, pv: this.pv.name }, 'monitor update failed');
+  }
+
+  #call(cb: SubscriptionCallback, response: EventResponse): void {
+    try {
+      cb(this, response);
+    } catch (err) {
+      this.#host.logger.error({ err, pv: this.pv.name }, 'a subscription callback threw');
+    }
+  }
+
+  #guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#host.logger.error({ err, pv: this.pv.name }, `subscription action ${what} failed`);
+    }
+  }
+}
