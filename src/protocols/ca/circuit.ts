@@ -281,7 +281,11 @@ export class CircuitConnection {
     this.#frameListeners = [];
     // the actor reached its final state (or is gone): remove it, then release the socket and our own system
     queueMicrotask(() => {
-      if (!this.#system.stopped) this.#handle.stop();
+      try {
+        if (!this.#system.stopped) this.#handle.stop();
+      } catch (err) {
+        this.#log.debug({ err }, 'circuit actor already removed');
+      }
       void (link?.closed ?? Promise.resolve()).then(async () => {
         if (this.#ownSystem) await this.#system.stop();
         this.#resolveClosed();
