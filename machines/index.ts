@@ -1,4 +1,5 @@
 // Every machine of Orrery, by name: the source of the generated statecharts and of the transition-coverage check.
+import { circuitMachine } from './ca/circuit.js';
 import { backgroundTaskMachine } from './core/backgroundTask.js';
 import { statusMachine } from './core/status.js';
 import { streamingTaskMachine } from './core/streamingTask.js';
@@ -17,4 +18,5 @@ export const machines = {
   lrc: lrcMachine,
   katcpConnection: katcpConnectionMachine,
   inspectingClient: inspectingClientMachine,
+  caCircuit: circuitMachine,
 } as const;
