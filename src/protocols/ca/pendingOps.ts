@@ -73,14 +73,23 @@ export class PendingOps {
     if (signal?.aborted)
       throw new CancelledError(`${this.#host.name}: operation aborted`, { cause: signal.reason });
     this.#busy++;
+    let lost: CaDisconnectedError | undefined;
     try {
       for (let n = 1; ; n++) {
-        await this.#host.connected(deadline, totalMs, signal);
+        try {
+          await this.#host.connected(deadline, totalMs, signal);
+        } catch (err) {
+          // after a circuit death, the timeout says what killed the circuit
+          if (lost && err instanceof CaTimeoutError) throw new CaTimeoutError(err.message, { cause: lost });
+          throw err;
+        }
         try {
           return await attempt(deadline);
         } catch (err) {
-          if (err instanceof CaDisconnectedError && n < CIRCUIT_DEATH_ATTEMPTS && clock.now() < deadline)
+          if (err instanceof CaDisconnectedError && n < CIRCUIT_DEATH_ATTEMPTS && clock.now() < deadline) {
+            lost = err;
             continue;
+          }
           throw err;
         }
       }
