@@ -1,5 +1,7 @@
 // Every machine of Orrery, by name: the source of the generated statecharts and of the transition-coverage check.
+import { channelMachine } from './ca/channel.js';
 import { circuitMachine } from './ca/circuit.js';
+import { subscriptionMachine } from './ca/subscription.js';
 import { backgroundTaskMachine } from './core/backgroundTask.js';
 import { statusMachine } from './core/status.js';
 import { streamingTaskMachine } from './core/streamingTask.js';
@@ -19,4 +21,6 @@ export const machines = {
   katcpConnection: katcpConnectionMachine,
   inspectingClient: inspectingClientMachine,
   caCircuit: circuitMachine,
+  caChannel: channelMachine,
+  caSubscription: subscriptionMachine,
 } as const;
