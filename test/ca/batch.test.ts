@@ -22,7 +22,7 @@ describe('issue 11 item 3: Batch', () => {
     const statuses: number[] = [];
     {
       await using writes = new Batch();
-      pvs.forEach((pv, i) => writes.write(pv, i * 1.5, (r) => statuses.push(r.status)));
+      for (const [i, pv] of pvs.entries()) writes.write(pv, i * 1.5, (r) => void statuses.push(r.status));
       expect(writes.size).toBe(10);
     }
     expect(statuses).toEqual(Array(10).fill(Eca.NORMAL));
