@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { caRows } from './ca.bench.js';
 import { deadlineRows } from './floor.bench.js';
 import { inspectorClientRows } from './inspectorClients.bench.js';
 import { katcpRows, katcpSoakRows } from './katcp.bench.js';
@@ -30,6 +31,7 @@ const cases: Record<string, (args: string[]) => Promise<Row[]> | Row[]> = {
   lrc: () => benchLrc(),
   'inspector-clients': () => inspectorClientRows(),
   katcp: () => katcpRows(),
+  ca: (args) => caRows(args),
 };
 
 function spawnRows(n: number): Row[] {

@@ -104,11 +104,27 @@ export function deadline(timeout: number): () => number {
   return () => Math.max(0, end - performance.now());
 }
 
+/** Each Context's PVs by priority and name: the same objects its `getPv` caches, found without its option checks. */
+const pvCache = new WeakMap<Context, Map<string, PV>>();
+
 /** The PV `name` on `context` (or the default); its operations wait for the connection themselves. */
 function pvOf(name: string, options: SyncCallOptions): PV {
-  if (typeof name !== 'string' || name === '') throw new CaValueError('a PV name must be a non-empty string');
   const context = options.context ?? defaultContext();
-  return context.getPv(name, { priority: checkPriority(options.priority) });
+  const priority = options.priority ?? 0;
+  let pvs = pvCache.get(context);
+  if (pvs === undefined) {
+    pvs = new Map();
+    pvCache.set(context, pvs);
+  }
+  const key = `${priority}:${name}`;
+  let pv = pvs.get(key);
+  if (pv === undefined) {
+    if (typeof name !== 'string' || name === '')
+      throw new CaValueError('a PV name must be a non-empty string');
+    pv = context.getPv(name, { priority: checkPriority(priority) });
+    pvs.set(key, pv);
+  }
+  return pv;
 }
 
 /**
