@@ -185,16 +185,21 @@ export interface FrameParserOptions {
 /** Streaming TCP parser: bytes split/merged arbitrarily; emits each complete frame in order. After it throws
  *  (CaProtocolError) it stays failed (the circuit is closed by its owner). Memory bounded by maxPayload.
  *
- *  A frame that arrives inside one chunk is handed out as a view into that chunk (no copy); a frame spread over
- *  chunks is gathered into one fresh buffer. An exception thrown by `onFrame` propagates out of `push` and leaves
- *  the parser failed too (the rest of that chunk is lost, so the stream position is). */
+ *  A frame that arrives inside one chunk is handed out as a view into that chunk (no copy). A frame spread over
+ *  chunks is gathered into a fresh payload buffer allocated once its header is known, each chunk copied in as it
+ *  arrives (while it is still in cache); header bytes split across chunks wait in a 24-byte scratch. An exception
+ *  thrown by `onFrame` propagates out of `push` and leaves the parser failed too (the rest of that chunk is lost,
+ *  so the stream position is). */
 export class FrameParser {
   readonly #maxPayload: number;
-  /** Bytes of an incomplete frame: pieces of earlier chunks, in order. */
-  #pieces: Buffer[] = [];
-  #pendingBytes = 0;
-  /** Size (header + payload) of the incomplete frame once its header is known, else 0. */
-  #frameSize = 0;
+  /** Header bytes of an incomplete frame whose header is not complete yet. */
+  readonly #head = Buffer.alloc(EXTENDED_HEADER_SIZE);
+  #headBytes = 0;
+  /** The incomplete frame whose header is known: its header, payload buffer and how much of it is filled. */
+  #header: CaHeader | undefined;
+  #headerSize = 0;
+  #payload: Buffer | undefined;
+  #filled = 0;
   #failure: unknown;
   #failed = false;
 
@@ -206,9 +211,9 @@ export class FrameParser {
     this.#maxPayload = max;
   }
 
-  /** Bytes held for an incomplete frame. */
+  /** Bytes held for an incomplete frame (header included). */
   get buffered(): number {
-    return this.#pendingBytes;
+    return this.#payload === undefined ? this.#headBytes : this.#headerSize + this.#filled;
   }
 
   push(chunk: Buffer, onFrame: (frame: CaFrame) => void): void {
@@ -218,42 +223,44 @@ export class FrameParser {
     } catch (error) {
       this.#failed = true;
       this.#failure = error;
-      this.#pieces = [];
-      this.#pendingBytes = 0;
+      this.#payload = undefined;
+      this.#header = undefined;
+      this.#headBytes = 0;
       throw error;
     }
   }
 
   #push(chunk: Buffer, onFrame: (frame: CaFrame) => void): void {
     let offset = 0;
-    if (this.#pendingBytes > 0) {
-      if (chunk.length === 0) return;
-      this.#pieces.push(chunk);
-      this.#pendingBytes += chunk.length;
-      if (this.#frameSize === 0) {
-        this.#frameSize = this.#frameSizeFromPieces();
-        if (this.#frameSize === 0) return;
-      }
-      if (this.#pendingBytes < this.#frameSize) return;
-      const whole = Buffer.concat(this.#pieces, this.#frameSize);
-      offset = chunk.length - (this.#pendingBytes - this.#frameSize);
-      this.#pieces = [];
-      this.#pendingBytes = 0;
-      this.#frameSize = 0;
-      const read = readHeader(whole, 0)!;
-      onFrame(frameOf(read.header, whole.subarray(read.headerSize)));
+    if (this.#headBytes > 0) {
+      offset = this.#fillHead(chunk);
+      if (this.#header === undefined) return;
+    }
+    if (this.#header !== undefined) {
+      const payload = this.#payload!;
+      const n = Math.min(chunk.length - offset, payload.length - this.#filled);
+      chunk.copy(payload, this.#filled, offset, offset + n);
+      this.#filled += n;
+      offset += n;
+      if (this.#filled < payload.length) return;
+      const header = this.#header;
+      this.#header = undefined;
+      this.#payload = undefined;
+      this.#filled = 0;
+      onFrame(frameOf(header, payload));
     }
     while (offset < chunk.length) {
       const remaining = chunk.length - offset;
       const read = remaining < HEADER_SIZE ? undefined : readHeader(chunk, offset);
       if (read === undefined) {
-        this.#keep(chunk, offset, 0);
+        this.#headBytes = chunk.copy(this.#head, 0, offset);
         return;
       }
       this.#checkPayload(read.payloadSize);
       const size = read.headerSize + read.payloadSize;
       if (remaining < size) {
-        this.#keep(chunk, offset, size);
+        this.#start(read.header, read.headerSize, read.payloadSize);
+        this.#filled = chunk.copy(this.#payload!, 0, offset + read.headerSize);
         return;
       }
       onFrame(frameOf(read.header, chunk.subarray(offset + read.headerSize, offset + size)));
@@ -269,27 +276,36 @@ export class FrameParser {
     }
   }
 
-  /** Keeps the tail of `chunk` from `offset` as the start of an incomplete frame (copied when it is less than
-   *  half of the chunk, so a small tail does not hold a large chunk alive). */
-  #keep(chunk: Buffer, offset: number, frameSize: number): void {
-    const tail = chunk.subarray(offset);
-    this.#pieces = [tail.length * 2 < chunk.length ? Buffer.from(tail) : tail];
-    this.#pendingBytes = tail.length;
-    this.#frameSize = frameSize;
+  #start(header: CaHeader, headerSize: number, payloadSize: number): void {
+    this.#header = header;
+    this.#headerSize = headerSize;
+    this.#payload = Buffer.allocUnsafe(payloadSize);
+    this.#filled = 0;
   }
 
-  /** The size of the incomplete frame when enough of its header has arrived, else 0. */
-  #frameSizeFromPieces(): number {
-    if (this.#pendingBytes < HEADER_SIZE) return 0;
-    const head = Buffer.alloc(Math.min(this.#pendingBytes, EXTENDED_HEADER_SIZE));
-    let filled = 0;
-    for (const piece of this.#pieces) {
-      filled += piece.copy(head, filled, 0, Math.min(piece.length, head.length - filled));
-      if (filled === head.length) break;
+  /** Completes the split header from `chunk`; returns the bytes of `chunk` used. Once the header is whole the
+   *  frame is started (its payload buffer allocated). */
+  #fillHead(chunk: Buffer): number {
+    let used = 0;
+    for (;;) {
+      const wanted =
+        this.#headBytes >= HEADER_SIZE &&
+        this.#head.readUInt16BE(2) === EXTENDED_MARKER &&
+        this.#head.readUInt16BE(6) === 0
+          ? EXTENDED_HEADER_SIZE
+          : HEADER_SIZE;
+      if (this.#headBytes < wanted) {
+        const n = chunk.copy(this.#head, this.#headBytes, used, used + wanted - this.#headBytes);
+        this.#headBytes += n;
+        used += n;
+        if (this.#headBytes < wanted) return used;
+        if (wanted === HEADER_SIZE) continue; // it may announce an extended header
+      }
+      const read = readHeader(this.#head.subarray(0, this.#headBytes), 0)!;
+      this.#headBytes = 0;
+      this.#checkPayload(read.payloadSize);
+      this.#start(read.header, read.headerSize, read.payloadSize);
+      return used;
     }
-    const read = readHeader(head, 0);
-    if (read === undefined) return 0;
-    this.#checkPayload(read.payloadSize);
-    return read.headerSize + read.payloadSize;
   }
 }
