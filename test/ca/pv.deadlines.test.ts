@@ -1,0 +1,242 @@
+/**
+ * Context and PV on a TestClock with an in-process search and circuits (issue 11 items 2, 3 and 6): per-request
+ * deadlines that free the ioid and drop a late reply, up to three attempts across circuit deaths within one
+ * deadline, AbortSignal, failure ECA and ERROR replies as typed errors, CREATE_CH_FAIL back-off, SERVER_DISCONN
+ * re-search with the monitor re-activated, stray CREATE_CHAN cleared, goIdle refused while in use, disconnect.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { CancelledError } from '../../src/errors.js';
+import {
+  createChanFailResponse,
+  createChanResponse,
+  errorResponse,
+  eventAddResponse,
+  readNotifyResponse,
+  serverDisconnResponse,
+  writeNotifyResponse,
+} from '../../src/protocols/ca/commands.js';
+import { Command, Eca } from '../../src/protocols/ca/constants.js';
+import { Context } from '../../src/protocols/ca/context.js';
+import { encodeDbr } from '../../src/protocols/ca/dbr.js';
+import {
+  CaDisconnectedError,
+  CaStatusError,
+  CaTimeoutError,
+  ContextDisconnectedError,
+  ErrorResponseReceived,
+} from '../../src/protocols/ca/errors.js';
+import { encodeFrame } from '../../src/protocols/ca/frame.js';
+import { TestClock } from '../../src/testing/index.js';
+import { advance, flush } from '../support/simulatedTime.js';
+import { fakeTransport } from './support/fakeTransport.js';
+
+const contexts: Context[] = [];
+afterEach(async () => {
+  for (const c of contexts.splice(0)) await c.disconnect();
+});
+
+function setup(timeout = 1000) {
+  const clock = new TestClock();
+  const fake = fakeTransport();
+  const context = new Context({
+    clock,
+    transport: fake.transport,
+    timeout,
+    env: {},
+    hostName: 'h',
+    clientName: 'u',
+  });
+  contexts.push(context);
+  return { clock, fake, context };
+}
+
+const double = (v: number) => encodeDbr(6, Float64Array.of(v));
+const outcome = <T>(p: Promise<T>) => {
+  const o: { value?: T; error?: unknown; settled: boolean } = { settled: false };
+  p.then(
+    (value) => Object.assign(o, { value, settled: true }),
+    (error: unknown) => Object.assign(o, { error, settled: true }),
+  );
+  return o;
+};
+
+describe('issue 11 item 6: deadlines, late replies and circuit deaths (TestClock)', () => {
+  it('frees the ioid at the deadline; the late reply is dropped', async () => {
+    const { clock, fake, context } = setup();
+    const pv = context.getPv('D:X');
+    await pv.waitForConnection();
+    expect(pv.channelState).toBe('connected');
+    const read = outcome(pv.read({ timeout: 100 }));
+    await flush();
+    const [request] = fake.circuit.sentOf(Command.READ_NOTIFY);
+    expect(context.circuits[0]!.pendingOps).toBe(1);
+    await advance(clock, 99);
+    expect(read.settled).toBe(false);
+    await advance(clock, 1);
+    expect(read.error).toBeInstanceOf(CaTimeoutError);
+    expect((read.error as Error).message).toBe(
+      `Server at 127.0.0.1:5064 did not respond to attempt to read channel named D:X within 0.1-second timeout. The ioid of the expected response is ${request!.p2}.`,
+    );
+    expect(context.circuits[0]!.pendingOps).toBe(0);
+    expect(pv.pendingRequests).toBe(0);
+    fake.circuit.reply(readNotifyResponse(6, 1, Eca.NORMAL, request!.p2, double(1)));
+    const next = pv.read();
+    await flush();
+    const [, second] = fake.circuit.sentOf(Command.READ_NOTIFY);
+    expect(second!.p2).not.toBe(request!.p2);
+    fake.circuit.reply(readNotifyResponse(6, 1, Eca.NORMAL, second!.p2, double(2)));
+    expect(Array.from((await next).data as Float64Array)).toEqual([2]);
+  });
+
+  it('retries across circuit deaths within one deadline; the third death fails the request', async () => {
+    const { fake, context } = setup(10_000);
+    const pv = context.getPv('D:RETRY');
+    await pv.waitForConnection();
+    const read = outcome(pv.read());
+    for (let n = 1; n <= 2; n++) {
+      await flush();
+      expect(fake.circuit.sentOf(Command.READ_NOTIFY)).toHaveLength(1);
+      fake.circuit.close(new Error(`death ${n}`));
+      await flush();
+    }
+    await flush();
+    expect(fake.circuits).toHaveLength(3);
+    const [request] = fake.circuit.sentOf(Command.READ_NOTIFY);
+    fake.circuit.reply(readNotifyResponse(6, 1, Eca.NORMAL, request!.p2, double(7)));
+    await flush();
+    expect(Array.from(read.value!.data as Float64Array)).toEqual([7]);
+    const again = outcome(pv.read());
+    for (let n = 1; n <= 3; n++) {
+      await flush();
+      fake.circuit.close(new Error(`death ${n}`));
+      await flush();
+    }
+    await flush();
+    expect(again.error).toBeInstanceOf(CaDisconnectedError);
+    expect((again.error as Error).message).toMatch(/closed: death 3$/);
+  });
+
+  it('an AbortSignal cancels a request and frees its ioid', async () => {
+    const { fake, context } = setup();
+    const pv = context.getPv('D:ABORT');
+    await pv.waitForConnection();
+    const controller = new AbortController();
+    const write = outcome(pv.write(1, { signal: controller.signal }));
+    await flush();
+    expect(fake.circuit.sentOf(Command.WRITE_NOTIFY)).toHaveLength(1);
+    controller.abort();
+    await flush();
+    expect(write.error).toBeInstanceOf(CancelledError);
+    expect(context.circuits[0]!.pendingOps).toBe(0);
+    await expect(pv.read({ signal: controller.signal })).rejects.toBeInstanceOf(CancelledError);
+    await expect(pv.waitForConnection({ signal: controller.signal })).resolves.toBeUndefined();
+  });
+
+  it('a failure ECA is a CaStatusError, a server ERROR an ErrorResponseReceived', async () => {
+    const { fake, context } = setup();
+    const pv = context.getPv('D:ERR');
+    await pv.waitForConnection();
+    const write = outcome(pv.write(1));
+    const read = outcome(pv.read());
+    await flush();
+    const [w] = fake.circuit.sentOf(Command.WRITE_NOTIFY);
+    const [r] = fake.circuit.sentOf(Command.READ_NOTIFY);
+    fake.circuit.reply(writeNotifyResponse(6, 1, Eca.PUTFAIL, w!.p2));
+    fake.circuit.reply(errorResponse(pv.cid, Eca.BADTYPE, encodeFrame(r!), 'bad type'));
+    await flush();
+    expect(write.error).toBeInstanceOf(CaStatusError);
+    expect((write.error as CaStatusError).ecaName).toBe('ECA_PUTFAIL');
+    expect(read.error).toBeInstanceOf(ErrorResponseReceived);
+    expect((read.error as ErrorResponseReceived).serverMessage).toBe('bad type');
+  });
+});
+
+describe('issue 11 item 2: channel lifecycle over fake circuits (TestClock)', () => {
+  it('CREATE_CH_FAIL backs off 1 s, then searches again and connects', async () => {
+    const { clock, fake, context } = setup();
+    fake.search.autoAnswer = null;
+    fake.settings.autoCreate = false;
+    const pv = context.getPv('D:FAIL');
+    await flush();
+    fake.search.answer('D:FAIL');
+    await flush();
+    fake.circuit.reply(createChanFailResponse(pv.cid));
+    expect(pv.channelState).toBe('backingOff');
+    await advance(clock, 999);
+    expect(fake.search.adds).toEqual(['D:FAIL']);
+    await advance(clock, 1);
+    expect(pv.channelState).toBe('searching');
+    expect(fake.search.adds).toEqual(['D:FAIL', 'D:FAIL']);
+    fake.search.answer('D:FAIL');
+    await flush();
+    fake.circuit.reply(createChanResponse(6, 1, pv.cid, 5));
+    expect(pv.connected).toBe(true);
+  });
+
+  it('SERVER_DISCONN re-searches; the monitor goes pending and is re-added on reconnection', async () => {
+    const { fake, context } = setup();
+    const pv = context.getPv('D:SD');
+    const sub = pv.subscribe();
+    const values: number[] = [];
+    sub.addCallback((_s, r) => values.push(Number(r.data[0])));
+    await pv.waitForConnection();
+    const [add1] = fake.circuit.sentOf(Command.EVENT_ADD);
+    fake.circuit.reply(eventAddResponse(6, 1, Eca.NORMAL, add1!.p2, double(1)));
+    fake.circuit.reply(serverDisconnResponse(pv.cid));
+    expect(sub.state).toBe('pending');
+    // an update for the forgotten subscription id is not delivered
+    fake.circuit.reply(eventAddResponse(6, 1, Eca.NORMAL, add1!.p2, double(99)));
+    await pv.waitForConnection();
+    const adds = fake.circuit.sentOf(Command.EVENT_ADD);
+    expect(adds).toHaveLength(2);
+    fake.circuit.reply(eventAddResponse(6, 1, Eca.NORMAL, adds[1]!.p2, double(2)));
+    expect(values).toEqual([1, 2]);
+    expect(sub.activations).toBe(2);
+    expect(fake.circuits).toHaveLength(1);
+  });
+
+  it('a CREATE_CHAN reply nobody waits for is cleared on the server', async () => {
+    const { fake, context } = setup();
+    await context.getPv('D:ANY').waitForConnection();
+    fake.circuit.reply(createChanResponse(6, 1, 4242, 77));
+    const [clear] = fake.circuit.sentOf(Command.CLEAR_CHANNEL);
+    expect([clear!.p1, clear!.p2]).toEqual([77, 4242]);
+  });
+
+  it('goIdle is refused while a request is in flight or a monitor has callbacks', async () => {
+    const { fake, context } = setup();
+    const pv = context.getPv('D:IDLE');
+    await pv.waitForConnection();
+    const read = pv.read();
+    await flush();
+    pv.goIdle();
+    expect(pv.channelState).toBe('connected');
+    const [r] = fake.circuit.sentOf(Command.READ_NOTIFY);
+    fake.circuit.reply(readNotifyResponse(6, 1, Eca.NORMAL, r!.p2, double(1)));
+    await read;
+    const token = pv.subscribe().addCallback(() => {});
+    pv.goIdle();
+    expect(pv.channelState).toBe('connected');
+    pv.subscribe().removeCallback(token);
+    pv.goIdle();
+    expect(pv.channelState).toBe('idle');
+    expect(fake.circuit.sentOf(Command.CLEAR_CHANNEL)).toHaveLength(1);
+  });
+
+  it('disconnect cancels monitors, clears channels, fails pending requests and closes the search', async () => {
+    const { fake, context } = setup();
+    const pv = context.getPv('D:END');
+    pv.subscribe().addCallback(() => {});
+    await pv.waitForConnection();
+    const read = outcome(pv.read());
+    await flush();
+    await context.disconnect();
+    await flush();
+    expect(read.error).toBeInstanceOf(ContextDisconnectedError);
+    expect(fake.circuit.sentOf(Command.EVENT_CANCEL)).toHaveLength(1);
+    expect(fake.circuit.sentOf(Command.CLEAR_CHANNEL)).toHaveLength(1);
+    expect(fake.circuit.state).toBe('closed');
+    expect(fake.search.closed).toBe(true);
+    expect(context.system.stopped).toBe(true);
+  });
+});
