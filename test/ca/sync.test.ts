@@ -1,0 +1,286 @@
+/**
+ * caproto's sync API (`read`, `write`, `readWriteRead`, `subscribe`, `block`, `interrupt`) against a real CaServer
+ * on loopback (port 0, EPICS_CA_ADDR_LIST=127.0.0.1:<port>, no auto address list). Each test runs on a Context of
+ * its own, except the one that checks the shared default Context. No timing is asserted: waits are for events.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Block, block, interrupt, subscribe } from '../../src/protocols/ca/block.js';
+import { DbrType, Eca } from '../../src/protocols/ca/constants.js';
+import { Context } from '../../src/protocols/ca/context.js';
+import { CaTimeoutError, CaValueError } from '../../src/protocols/ca/errors.js';
+import type { EventResponse } from '../../src/protocols/ca/pvTypes.js';
+import { CaServer } from '../../src/protocols/ca/server.js';
+import {
+  closeDefaultContext,
+  defaultContext,
+  read,
+  readWriteRead,
+  write,
+} from '../../src/protocols/ca/sync.js';
+import { TestClock } from '../../src/testing/testClock.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup() {
+  const server = await CaServer.start({
+    port: 0,
+    interfaces: ['127.0.0.1'],
+    pvs: [
+      { name: 'sync:x', type: 'double', value: 1.5, units: 'mm', precision: 2 },
+      { name: 'sync:mode', type: 'enum', value: 1, enumStrings: ['off', 'on', 'auto'] },
+      { name: 'sync:name', type: 'string', value: 'hello' },
+      { name: 'sync:wave', type: 'long', value: [1, 2, 3, 4] },
+    ],
+  });
+  const env = { EPICS_CA_ADDR_LIST: `127.0.0.1:${server.port}`, EPICS_CA_AUTO_ADDR_LIST: 'NO' };
+  const context = new Context({ env });
+  cleanups.push(
+    () => server.close(),
+    () => context.disconnect(),
+  );
+  return { server, env, context };
+}
+
+/** Resolves when `cond()` holds (checked on every event-loop turn); fails after a generous deadline. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('issue 11 item 3: sync read, write, readWriteRead', () => {
+  it('issue 11 item 3: read gives the native type, ENUM as its state string unless forceIntEnums', async () => {
+    const { context } = await setup();
+    const x = await read('sync:x', { context });
+    expect(x.dataType).toBe(DbrType.DOUBLE);
+    expect(Array.from(x.data as Float64Array)).toEqual([1.5]);
+    expect(x.status).toBe(Eca.NORMAL);
+    const mode = await read('sync:mode', { context });
+    expect(mode.dataType).toBe(DbrType.STRING);
+    expect(mode.data).toEqual(['on']);
+    const index = await read('sync:mode', { context, forceIntEnums: true });
+    expect(index.dataType).toBe(DbrType.ENUM);
+    expect(Array.from(index.data as Uint16Array)).toEqual([1]);
+    expect((await read('sync:name', { context })).data).toEqual(['hello']);
+    expect(Array.from((await read('sync:wave', { context })).data as Int32Array)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('issue 11 item 3: read takes a DBR id, a name or a class (time, control) and a count', async () => {
+    const { context } = await setup();
+    const time = await read('sync:x', { context, dataType: 'time' });
+    expect(time.dataType).toBe(DbrType.TIME_DOUBLE);
+    expect(typeof time.metadata.timestamp).toBe('number');
+    const ctrl = await read('sync:x', { context, dataType: 'control' });
+    expect(ctrl.dataType).toBe(DbrType.CTRL_DOUBLE);
+    expect(ctrl.metadata.units).toBe('mm');
+    const text = await read('sync:x', { context, dataType: DbrType.STRING });
+    expect(text.dataType).toBe(DbrType.STRING);
+    expect(Number((text.data as string[])[0])).toBe(1.5);
+    expect((await read('sync:x', { context, dataType: 'DBR_STS_DOUBLE' })).dataType).toBe(DbrType.STS_DOUBLE);
+    const two = await read('sync:wave', { context, dataCount: 2 });
+    expect(Array.from(two.data as Int32Array)).toEqual([1, 2]);
+    await expect(read('sync:x', { context, dataType: 'nonsense' })).rejects.toBeInstanceOf(CaValueError);
+  });
+
+  it('issue 11 item 3: write without notify resolves undefined; with notify the WRITE_NOTIFY response', async () => {
+    const { server, context } = await setup();
+    expect(await write('sync:x', 2.5, { context })).toBeUndefined();
+    await until(() => server.pv('sync:x')?.data[0] === 2.5, 'the WRITE to land');
+    const response = await write('sync:x', 3.5, { context, notify: true });
+    expect(response).toMatchObject({ status: Eca.NORMAL, dataType: DbrType.DOUBLE, dataCount: 1 });
+    expect(Array.from((await read('sync:x', { context })).data as Float64Array)).toEqual([3.5]);
+  });
+
+  it('issue 11 item 3: a string to an ENUM channel is written as the state name', async () => {
+    const { context } = await setup();
+    await write('sync:mode', 'auto', { context, notify: true });
+    expect((await read('sync:mode', { context })).data).toEqual(['auto']);
+    await write('sync:mode', 0, { context, notify: true });
+    expect((await read('sync:mode', { context })).data).toEqual(['off']);
+  });
+
+  it('issue 11 item 3: readWriteRead returns [initial, write response or null, final] over one channel', async () => {
+    const { server, context } = await setup();
+    const [initial, response, final] = await readWriteRead('sync:x', 7, { context, notify: true });
+    expect(Array.from(initial.data as Float64Array)).toEqual([1.5]);
+    expect(response).toMatchObject({ status: Eca.NORMAL });
+    expect(Array.from(final.data as Float64Array)).toEqual([7]);
+    const [, none] = await readWriteRead('sync:x', 8, { context });
+    expect(none).toBeNull();
+    const [, , timed] = await readWriteRead('sync:mode', 'off', {
+      context,
+      notify: true,
+      readDataType: 'time',
+    });
+    expect(timed.dataType).toBe(DbrType.TIME_STRING);
+    expect(timed.data).toEqual(['off']);
+    expect(server.clientCount).toBe(1);
+    expect(server.clients[0]?.channels).toBe(2);
+  });
+
+  it('issue 11 item 3: calls reuse the circuit and the channel (caproto reconnects per call)', async () => {
+    const { server, context } = await setup();
+    for (let i = 0; i < 20; i++) await read('sync:x', { context });
+    await read('sync:name', { context });
+    expect(server.clientCount).toBe(1);
+    expect(server.clients[0]?.channels).toBe(2);
+  });
+
+  it('issue 11 item 3: a missing PV rejects with CaTimeoutError after the timeout', async () => {
+    const { context } = await setup();
+    await expect(read('sync:missing', { context, timeout: 200 })).rejects.toBeInstanceOf(CaTimeoutError);
+    await expect(write('sync:missing', 1, { context, timeout: 200 })).rejects.toBeInstanceOf(CaTimeoutError);
+    await expect(readWriteRead('sync:missing', 1, { context, timeout: 200 })).rejects.toBeInstanceOf(
+      CaTimeoutError,
+    );
+  });
+
+  it('issue 11 item 3: bad arguments are CaValueError or InvalidArgumentError before any I/O', async () => {
+    const { context } = await setup();
+    await expect(read('', { context })).rejects.toBeInstanceOf(CaValueError);
+    await expect(read('sync:x', { context, priority: 100 })).rejects.toBeInstanceOf(CaValueError);
+    await expect(read('sync:x', { context, timeout: -1 })).rejects.toThrow(/timeout/);
+    expect(() => subscribe('')).toThrow(CaValueError);
+    expect(() => subscribe('sync:x', { mask: 0 })).toThrow(CaValueError);
+    expect(() => subscribe('sync:x').addCallback(42 as never)).toThrow(CaValueError);
+  });
+
+  it('issue 11 item 3: the shared default Context serves calls without a context, until closed', async () => {
+    const { env } = await setup();
+    const shared = defaultContext({ env });
+    expect(defaultContext()).toBe(shared);
+    expect((await read('sync:name')).data).toEqual(['hello']);
+    await write('sync:name', 'bye', { notify: true });
+    expect((await read('sync:name')).data).toEqual(['bye']);
+    await closeDefaultContext();
+    const fresh = defaultContext({ env });
+    expect(fresh).not.toBe(shared);
+    await closeDefaultContext();
+  });
+});
+
+describe('issue 11 item 3: sync subscribe, block, interrupt', () => {
+  it('issue 11 item 3: subscribe does no I/O; block delivers (sub, response) with the TIME_ type', async () => {
+    const { server, context } = await setup();
+    const sub = subscribe('sync:x');
+    const seen: [unknown, EventResponse][] = [];
+    sub.addCallback((s, r) => seen.push([s, r]));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(server.clientCount).toBe(0);
+    const running = block(sub, { context });
+    await until(() => seen.length === 1, 'the first update');
+    server.pv('sync:x')?.write(4);
+    await until(() => seen.length === 2, 'the second update');
+    interrupt(running);
+    const result = await running;
+    expect(result).toEqual({ reason: 'interrupted', responses: 2 });
+    expect(seen[0][0]).toBe(sub);
+    expect(seen[1][1].dataType).toBe(DbrType.TIME_DOUBLE);
+    expect(Array.from(seen[1][1].data as Float64Array)).toEqual([4]);
+    expect(typeof seen[1][1].metadata.timestamp).toBe('number');
+    // the block's monitor is gone: a later post reaches nobody
+    server.pv('sync:x')?.write(5);
+    await read('sync:x', { context });
+    expect(seen).toHaveLength(2);
+  });
+
+  it('issue 11 item 3: ENUM monitors as TIME_STRING, or TIME_ENUM with forceIntEnums', async () => {
+    const { context } = await setup();
+    const strings: unknown[] = [];
+    const ints: unknown[] = [];
+    const a = subscribe('sync:mode');
+    a.addCallback((_s, r) => strings.push([r.dataType, r.data[0]]));
+    const b = subscribe('sync:mode', { priority: 1 });
+    b.addCallback((_s, r) => ints.push([r.dataType, r.data[0]]));
+    const one = block(a, { context });
+    const two = block(b, { context, forceIntEnums: true });
+    await until(() => strings.length === 1 && ints.length === 1, 'both first updates');
+    one.interrupt();
+    two.interrupt();
+    await Promise.all([one, two]);
+    expect(strings).toEqual([[DbrType.TIME_STRING, 'on']]);
+    expect(ints).toEqual([[DbrType.TIME_ENUM, 1]]);
+  });
+
+  it('issue 11 item 3: interrupt(block) stops only that block (caproto stops every block)', async () => {
+    const { server, context } = await setup();
+    const first: number[] = [];
+    const second: number[] = [];
+    const s1 = subscribe('sync:x');
+    s1.addCallback((_s, r) => first.push(Number(r.data[0])));
+    const s2 = subscribe('sync:x', { mask: 1 });
+    s2.addCallback((_s, r) => second.push(Number(r.data[0])));
+    const b1 = block(s1, { context });
+    const b2 = block(s2, { context });
+    await until(() => first.length === 1 && second.length === 1, 'both first updates');
+    interrupt(b1);
+    interrupt(b1); // idempotent
+    expect(await b1).toMatchObject({ reason: 'interrupted' });
+    expect(b1.active).toBe(false);
+    expect(b2.active).toBe(true);
+    server.pv('sync:x')?.write(9);
+    await until(() => second.length === 2, 'the second block to go on');
+    expect(first).toEqual([1.5]);
+    expect(second).toEqual([1.5, 9]);
+    s2.interrupt(); // the subscription stops the blocks running it
+    expect(await b2).toMatchObject({ reason: 'interrupted' });
+  });
+
+  it('issue 11 item 3: block ends after duration on the clock, and when its signal aborts', async () => {
+    const { context } = await setup();
+    const clock = new TestClock();
+    let n = 0;
+    const sub = subscribe('sync:x');
+    sub.addCallback(() => n++);
+    const timed: Block = sub.block({ context, duration: 60_000, clock });
+    await until(() => n === 1, 'the first update');
+    expect(timed.active).toBe(true);
+    clock.advance(60_000);
+    expect(await timed).toEqual({ reason: 'duration', responses: 1 });
+    const controller = new AbortController();
+    const aborted = block([sub], { context, signal: controller.signal });
+    await until(() => n === 2, 'the first update of the second block');
+    controller.abort();
+    expect(await aborted).toEqual({ reason: 'aborted', responses: 1 });
+  });
+
+  it('issue 11 item 3: a missing PV rejects the block with CaTimeoutError; a throwing callback ends it', async () => {
+    const { context } = await setup();
+    await expect(block(subscribe('sync:missing'), { context, timeout: 200 })).rejects.toBeInstanceOf(
+      CaTimeoutError,
+    );
+    const sub = subscribe('sync:x');
+    const boom = new Error('enough');
+    sub.addCallback(() => {
+      throw boom;
+    });
+    await expect(block(sub, { context })).rejects.toBe(boom);
+  });
+
+  it('issue 11 item 3: removeCallback and clear stop delivery to those callbacks', async () => {
+    const { server, context } = await setup();
+    const a: number[] = [];
+    const b: number[] = [];
+    const sub = subscribe('sync:x');
+    const ta = sub.addCallback((_s, r) => a.push(Number(r.data[0])));
+    sub.addCallback((_s, r) => b.push(Number(r.data[0])));
+    const running = block(sub, { context });
+    await until(() => a.length === 1 && b.length === 1, 'the first update');
+    sub.removeCallback(ta);
+    server.pv('sync:x')?.write(2);
+    await until(() => b.length === 2, 'the second update');
+    expect(a).toEqual([1.5]);
+    sub.clear();
+    expect(sub.callbackCount).toBe(0);
+    server.pv('sync:x')?.write(3);
+    await read('sync:x', { context });
+    expect(b).toEqual([1.5, 2]);
+    running.interrupt();
+    await running;
+  });
+});
