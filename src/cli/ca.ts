@@ -38,7 +38,8 @@ type Sub = 'get' | 'put' | 'monitor';
 const COMMON = `  --timeout MS     milliseconds to find, connect and get each answer (default 2000; 'inf' for never)
   -p, --priority N circuit priority 0 (lowest, default) .. 99
   -n               ENUM values as their index (default: the state string)
-  --json           one JSON object per response: {pv_name, data, data_type, data_count, status, ...metadata}
+  --json           one JSON object per response: {pv_name, data, data_type, data_count, status (ECA),
+                   alarm_status, severity, timestamp, units, ... as the type carries them}
   -v               log the client's steps to stderr (-vv for more)`;
 const DATA_FORMAT = `  -d, --d_type T   request type: a DBR id (20), a name (TIME_DOUBLE, dbr_enum) or a class (native, status,
                    time, graphic, control); --list-types lists them

@@ -256,10 +256,13 @@ export function checkFormat(template: string, names: readonly string[]): void {
   }
 }
 
-/** One response as JSON: `{pv_name, data, data_type, data_count, status, ...metadata}` (data plain JS). */
+/**
+ * One response as JSON: `{pv_name, data, data_type, data_count, status, ...metadata}` (data plain JS; `status` is
+ * the ECA name, the alarm status is `alarm_status`).
+ */
 export function responseJson(pvName: string, r: ResponseLike, extra: Record<string, unknown> = {}): string {
   const data = Array.from(r.data as ArrayLike<string | number>);
-  const { stamp: _stamp, ...metadata } = r.metadata;
+  const { stamp: _stamp, status: alarmStatus, ...metadata } = r.metadata;
   return JSON.stringify(
     {
       pv_name: pvName,
@@ -268,6 +271,7 @@ export function responseJson(pvName: string, r: ResponseLike, extra: Record<stri
       data_type: dbrName(r.dataType),
       data_count: r.dataCount,
       status: ecaName(r.status),
+      ...(alarmStatus === undefined ? {} : { alarm_status: alarmStatus }),
       ...metadata,
     },
     (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v),

@@ -1,0 +1,267 @@
+/**
+ * `orrery ca get|put|monitor` against a real CaServer on loopback (port 0; EPICS_CA_ADDR_LIST=127.0.0.1:<port>,
+ * no auto address list): caproto-get/put/monitor's default lines, -t, --wide, -d, --format, --json, -n, -S, the
+ * data-format flags, put with and without -c, monitor ended by --count, --duration, an AbortSignal (in-process)
+ * and SIGINT (the CLI in a child process), a missing PV (exit 1) and bad usage (exit 2). Also the formatting
+ * helpers (Python's %g, str.format fields) on their own.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { caCommand, literal, parseCaArgs } from '../../src/cli/ca.js';
+import { formatData, formatG, PyTimeDelta, pyFormat } from '../../src/cli/caFormat.js';
+import { CaServer } from '../../src/protocols/ca/server.js';
+
+const cleanups: (() => unknown)[] = [];
+const signalListeners = () => process.listenerCount('SIGINT') + process.listenerCount('SIGTERM');
+const listenersBefore = signalListeners();
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  expect(signalListeners()).toBe(listenersBefore);
+});
+
+async function startServer() {
+  const server = await CaServer.start({
+    port: 0,
+    interfaces: ['127.0.0.1'],
+    pvs: [
+      { name: 'cli:x', type: 'double', value: 1.5, units: 'mm', precision: 3 },
+      { name: 'cli:mode', type: 'enum', value: 1, enumStrings: ['off', 'on'] },
+      { name: 'cli:wave', type: 'long', value: [1, 2, 3] },
+      { name: 'cli:text', type: 'char', value: 'hello' },
+    ],
+  });
+  cleanups.push(() => server.close());
+  const env = { EPICS_CA_ADDR_LIST: `127.0.0.1:${server.port}`, EPICS_CA_AUTO_ADDR_LIST: 'NO' };
+  return { server, env };
+}
+
+/** The command in-process: its exit code and output lines. */
+function run(argv: string[], env: Record<string, string> = {}, signal?: AbortSignal) {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const code = caCommand(argv, { env, stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l), signal });
+  return { code, stdout, stderr };
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 15_000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('issue 11 item 4: orrery ca get', () => {
+  it('issue 11 item 4: prints caproto-get lines for each PV, in order', async () => {
+    const { env } = await startServer();
+    const r = run(['get', 'cli:x', 'cli:mode', 'cli:wave', 'cli:text'], env);
+    expect(await r.code).toBe(0);
+    expect(r.stdout).toEqual([
+      `${'cli:x'.padEnd(40)}  [1.5]`,
+      `${'cli:mode'.padEnd(40)}  [on]`,
+      `${'cli:wave'.padEnd(40)}  [1 2 3]`,
+      `${'cli:text'.padEnd(40)}  [104 101 108 108 111 0]`,
+    ]);
+  });
+
+  it('issue 11 item 4: -t, -n, -S, --wide, -F and the number formats', async () => {
+    const { env } = await startServer();
+    const terse = run(['get', '-t', 'cli:x', 'cli:wave', '-n', 'cli:mode'], env);
+    expect(await terse.code).toBe(0);
+    expect(terse.stdout).toEqual(['1.5', '[1 2 3]', '1']);
+    const text = run(['get', '-S', '-t', 'cli:text'], env);
+    expect(await text.code).toBe(0);
+    expect(text.stdout).toEqual(['hello']);
+    const wide = run(['get', '--wide', 'cli:x'], env);
+    expect(await wide.code).toBe(0);
+    expect(wide.stdout[0]).toMatch(/^cli:x \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \[1\.5\] ECA_NORMAL$/);
+    const formats = run(['get', '-e3', '-0x', '-F', ',', 'cli:x', 'cli:wave'], env);
+    expect(await formats.code).toBe(0);
+    expect(formats.stdout).toEqual(['cli:x,[1.500e+00]', 'cli:wave,[0x1,0x2,0x3]']);
+  });
+
+  it('issue 11 item 4: -d picks the type, --format renders Python fields, --json one object per PV', async () => {
+    const { env } = await startServer();
+    const format =
+      '{pv_name} {response.data[0]:.2f} {response.metadata.units} {response.status} {response.data_type}';
+    const r = run(['get', '-d', 'control', '--format', format, 'cli:x'], env);
+    expect(await r.code).toBe(0);
+    expect(r.stdout).toEqual(['cli:x 1.50 mm ECA_NORMAL DBR_CTRL_DOUBLE']);
+    const json = run(['get', '--json', 'cli:x', 'cli:wave', '-d', 'time'], env);
+    expect(await json.code).toBe(0);
+    const [x, wave] = json.stdout.map((l) => JSON.parse(l));
+    expect(x).toMatchObject({
+      pv_name: 'cli:x',
+      data: 1.5,
+      data_type: 'DBR_TIME_DOUBLE',
+      status: 'ECA_NORMAL',
+    });
+    expect(typeof x.timestamp).toBe('number');
+    expect(wave).toMatchObject({ data: [1, 2, 3], data_count: 3 });
+  });
+
+  it('issue 11 item 4: a missing PV prints the timeout on stderr and exits 1, the others still print', async () => {
+    const { env } = await startServer();
+    const r = run(['get', '--timeout', '200', 'cli:missing', 'cli:x'], env);
+    expect(await r.code).toBe(1);
+    expect(r.stderr).toHaveLength(1);
+    expect(r.stderr[0]).toMatch(/^orrery ca get: .*cli:missing.*timeout/);
+    expect(r.stdout).toEqual([`${'cli:x'.padEnd(40)}  [1.5]`]);
+  });
+});
+
+describe('issue 11 item 4: orrery ca put', () => {
+  it('issue 11 item 4: prints Old and New like caproto-put; -c waits for completion', async () => {
+    const { server, env } = await startServer();
+    const r = run(['put', '-c', 'cli:x', '2.25'], env);
+    expect(await r.code).toBe(0);
+    expect(r.stdout).toEqual([`Old : ${'cli:x'.padEnd(40)}  [1.5]`, `New : ${'cli:x'.padEnd(40)}  [2.25]`]);
+    expect(server.pv('cli:x')?.data[0]).toBe(2.25);
+    const negative = run(['put', '-t', '-c', 'cli:x', '-5'], env);
+    expect(await negative.code).toBe(0);
+    expect(negative.stdout).toEqual(['2.25', '-5']);
+  });
+
+  it('issue 11 item 4: an ENUM by state name, an array with -a, a string with -S', async () => {
+    const { server, env } = await startServer();
+    const e = run(['put', '-c', 'cli:mode', 'off'], env);
+    expect(await e.code).toBe(0);
+    expect(e.stdout[1]).toBe(`New : ${'cli:mode'.padEnd(40)}  [off]`);
+    const a = run(['put', '-c', '-a', 'cli:wave', '4 5 6'], env);
+    expect(await a.code).toBe(0);
+    expect(Array.from(server.pv('cli:wave')?.data as Int32Array)).toEqual([4, 5, 6]);
+    const s = run(['put', '-c', '-S', 'cli:mode', 'on', '--format', '{which}={response.data[0]}'], env);
+    expect(await s.code).toBe(0);
+    expect(s.stdout).toEqual(['Old=off', 'New=on']);
+  });
+
+  it('issue 11 item 4: a refused write exits 1 with the reason', async () => {
+    const { env } = await startServer();
+    const r = run(['put', '-c', 'cli:mode', 'nonsense'], env);
+    expect(await r.code).toBe(1);
+    expect(r.stderr[0]).toMatch(/^orrery ca put: /);
+  });
+});
+
+describe('issue 11 item 4: orrery ca monitor', () => {
+  it('issue 11 item 4: prints each update until --count, with caproto-monitor timestamps', async () => {
+    const { server, env } = await startServer();
+    const r = run(['monitor', 'cli:x', '--count', '2'], env);
+    await until(() => r.stdout.length === 1, 'the first update');
+    server.pv('cli:x')?.write(9);
+    expect(await r.code).toBe(0);
+    expect(r.stdout).toHaveLength(2);
+    expect(r.stdout[1]).toMatch(/^cli:x {35} {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \[9\]$/);
+  });
+
+  it('issue 11 item 4: --format with {callback_count}; ends on --duration and on the AbortSignal', async () => {
+    const { env } = await startServer();
+    const timed = run(
+      ['monitor', 'cli:mode', '--duration', '100', '--format', '{callback_count}:{response.data}'],
+      env,
+    );
+    expect(await timed.code).toBe(0);
+    expect(timed.stdout).toEqual(['1:[on]']);
+    const controller = new AbortController();
+    const json = run(['monitor', '--json', '-n', 'cli:mode'], env, controller.signal);
+    await until(() => json.stdout.length === 1, 'the first update');
+    controller.abort();
+    expect(await json.code).toBe(0);
+    expect(JSON.parse(json.stdout[0])).toMatchObject({
+      pv_name: 'cli:mode',
+      data: 1,
+      data_type: 'DBR_TIME_ENUM',
+    });
+  });
+
+  it('issue 11 item 4: the CLI in a child process exits 0 on SIGINT', async () => {
+    const { env } = await startServer();
+    const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', main, 'ca', 'monitor', 'cli:x'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    cleanups.push(() => child.exitCode === null && child.kill('SIGKILL'));
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await until(() => out.includes('[1.5]'), 'the first update from the child');
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  }, 30_000);
+
+  it('issue 11 item 4: a missing PV exits 1', async () => {
+    const { env } = await startServer();
+    const r = run(['monitor', '--timeout', '200', 'cli:missing'], env);
+    expect(await r.code).toBe(1);
+    expect(r.stderr[0]).toMatch(/cli:missing/);
+  });
+});
+
+describe('issue 11 item 4: orrery ca usage and formatting', () => {
+  it('issue 11 item 4: bad usage exits 2 with one line naming the problem', async () => {
+    const cases: [string[], RegExp][] = [
+      [[], /usage/],
+      [['fetch', 'x'], /unknown subcommand "fetch"/],
+      [['get'], /at least one PV/],
+      [['get', '--bogus', 'x'], /unknown option --bogus/],
+      [['get', '--timeout', 'soon', 'x'], /--timeout expects/],
+      [['get', '-p', '100', 'x'], /-p expects a priority/],
+      [['get', '-d', 'float128', 'x'], /-d: unknown data type/],
+      [['get', '--format', '{nope}', 'x'], /unknown field \{nope\}/],
+      [['put', 'x'], /expected PV DATA/],
+      [['monitor', '-m', 'q', 'x'], /-m expects/],
+      [['monitor', '--count', '0', 'x'], /--count expects/],
+      [['put', '-m', 'v', 'x', '1'], /-m is not an option of 'ca put'/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = run(argv);
+      expect(await r.code, argv.join(' ')).toBe(2);
+      expect([...r.stderr, ...r.stdout].join('\n')).toMatch(message);
+    }
+    const help = run(['monitor', '--help']);
+    expect(await help.code).toBe(0);
+    expect(help.stdout[0]).toMatch(/^usage: orrery ca monitor/);
+    const types = run(['get', '--list-types']);
+    expect(await types.code).toBe(0);
+    expect(types.stdout[0]).toMatch(/20 TIME_DOUBLE/);
+  });
+
+  it('issue 11 item 4: options parse as caproto spells them', () => {
+    expect(parseCaArgs(['get', '-e5', '-p', '99', '-#', '2', 'a'])).toMatchObject({
+      pvs: ['a'],
+      priority: 99,
+      dataCount: 2,
+      fmt: { float: { kind: 'e', digits: 5 } },
+    });
+    expect(parseCaArgs(['monitor', '-m', 'vlp', '--maximum=3', 'a', 'b'])).toMatchObject({
+      mask: 11,
+      count: 3,
+    });
+    expect(parseCaArgs(['put', 'a', '--', '-x'])).toMatchObject({ data: '-x' });
+    expect([literal('5'), literal('1e3'), literal("'a b'"), literal('[1, 2]'), literal('word')]).toEqual([
+      5,
+      1000,
+      'a b',
+      [1, 2],
+      'word',
+    ]);
+  });
+
+  it("issue 11 item 4: Python's %g, str.format fields and timedelta", () => {
+    expect(
+      [1, 0.5, 1e6, 1.5e-5, 123456789, -0.0001, Number.NaN, Number.POSITIVE_INFINITY].map((v) => formatG(v)),
+    ).toEqual(['1', '0.5', '1e+06', '1.5e-05', '1.23457e+08', '-0.0001', 'nan', 'inf']);
+    expect(formatG(Math.PI, 3)).toBe('3.14');
+    expect(formatData(new Float64Array([1.5, 2]))).toBe('[1.5 2]');
+    expect(formatData(new Int32Array(0))).toBe('[]');
+    expect(formatData(['a', 'b'], { separator: ',', noBrackets: true })).toBe('a,b');
+    expect(pyFormat('{a: <5}|{b:>4}|{c:^5}|{{x}}', { a: 'ab', b: 7, c: 'c' })).toBe('ab   |   7|  c  |{x}');
+    expect(() => pyFormat('{zz}', { a: 1 })).toThrow(/unknown field/);
+    expect(String(new PyTimeDelta(1.5))).toBe('0:00:01.500000');
+    expect(String(new PyTimeDelta(90_061))).toBe('1 day, 1:01:01');
+  });
+});
