@@ -301,10 +301,12 @@ export class Context {
     await Promise.all(
       circuits.map((c) => (c.circuit as { closed?: Promise<void> }).closed ?? Promise.resolve()),
     );
-    if (this.#ownSystem) {
-      await this.#system.stop();
-    } else if (!this.#system.stopped) {
-      this.#system.root.stopChild(this.#supervisor.systemId);
+    try {
+      if (this.#ownSystem) await this.#system.stop();
+      else if (!this.#system.stopped) this.#system.root.stopChild(this.#supervisor.systemId);
+    } catch (err) {
+      // the user's system is stopping by itself: it removes the supervisor
+      this.#logger.debug({ err }, 'the context supervisor was already going');
     }
   }
 

@@ -12,7 +12,6 @@ import { checkDuration } from '../../../machines/core/duration.js';
 import type { Status, StatusOptions } from '../../api/status.js';
 import type { Clock } from '../../engine/clock.js';
 import type { Logger } from '../../engine/logging.js';
-import { CancelledError } from '../../errors.js';
 import { readNotifyRequest, writeNotifyRequest, writeRequest } from './commands.js';
 import { type NativeType, nativeOf } from './constants.js';
 import { toNativeArray } from './convert.js';
@@ -24,6 +23,7 @@ import { putStatus } from './putStatus.js';
 import { ChannelBinding, type ChannelHost } from './pvChannel.js';
 import { checkCount, type ReadResponse, readType, type WriteResponse, writeType } from './pvTypes.js';
 import { type SubscribeOptions, Subscription, subscriptionKey } from './subscription.js';
+import { Waiters } from './waiters.js';
 
 export type { ReadResponse, WriteResponse } from './pvTypes.js';
 
@@ -62,11 +62,6 @@ export interface PutOptions extends Omit<StatusOptions, 'system' | 'signal' | 't
   dataType?: number | string;
 }
 
-interface Waiter {
-  resolve(): void;
-  reject(error: Error): void;
-}
-
 export class PV {
   readonly name: string;
   readonly priority: number;
@@ -76,8 +71,8 @@ export class PV {
   readonly #ops: PendingOps;
   readonly #connectionCallbacks = new Set<ConnectionStateCallback>();
   readonly #rightsCallbacks = new Set<AccessRightsCallback>();
-  readonly #connectWaiters = new Set<Waiter>();
-  readonly #searchWaiters = new Set<Waiter>();
+  readonly #connectWaiters: Waiters;
+  readonly #searchWaiters: Waiters;
   readonly #subscriptions = new Map<string, Subscription>();
   #lastState: ConnectionState | undefined;
   readonly #log: Logger;
@@ -89,13 +84,15 @@ export class PV {
     this.context = host.context;
     this.#host = host;
     this.#log = host.logger;
+    this.#connectWaiters = new Waiters(host.clock, name);
+    this.#searchWaiters = new Waiters(host.clock, name);
     this.#ops = new PendingOps({
       name,
       clock: host.clock,
       connected: (deadline, total, signal) => this.#connected(deadline, total, signal),
     });
     this.#channel = new ChannelBinding(host, cid, name, priority, {
-      found: () => this.#settle(this.#searchWaiters),
+      found: () => this.#searchWaiters.settleAll(),
       connected: () => this.#onConnected(),
       disconnected: () => this.#onDisconnected(),
       accessRightsChanged: (rights) => this.#emitRights(rights),
@@ -142,8 +139,7 @@ export class PV {
     this.#wake();
     const s = this.#channel.state;
     if (s !== 'searching' && s !== 'backingOff' && s !== 'idle') return;
-    return this.#wait(
-      this.#searchWaiters,
+    return this.#searchWaiters.wait(
       this.#host.clock.now() + total,
       options.signal,
       () =>
@@ -292,8 +288,8 @@ export class PV {
     this.#subscriptions.clear();
     this.#channel.close();
     this.#ops.failAll(error);
-    this.#fail(this.#connectWaiters, error);
-    this.#fail(this.#searchWaiters, error);
+    this.#connectWaiters.failAll(error);
+    this.#searchWaiters.failAll(error);
     this.#connectionCallbacks.clear();
     this.#rightsCallbacks.clear();
   }
@@ -352,60 +348,16 @@ export class PV {
     if (this.#channel.connected) return Promise.resolve();
     this.#host.checkOpen();
     this.#wake();
-    return this.#wait(
-      this.#connectWaiters,
+    return this.#connectWaiters.wait(
       deadline,
       signal,
       () => new CaTimeoutError(`${this.name} could not connect within ${seconds(total)}-second timeout.`),
     );
   }
 
-  #wait(
-    set: Set<Waiter>,
-    deadline: number,
-    signal: AbortSignal | undefined,
-    onTimeout: () => Error,
-  ): Promise<void> {
-    if (signal?.aborted)
-      return Promise.reject(new CancelledError(`${this.name}: wait aborted`, { cause: signal.reason }));
-    const clock = this.#host.clock;
-    return new Promise<void>((resolve, reject) => {
-      let timer: unknown;
-      const done = () => {
-        set.delete(waiter);
-        if (timer !== undefined) clock.clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const waiter: Waiter = {
-        resolve: () => {
-          done();
-          resolve();
-        },
-        reject: (error) => {
-          done();
-          reject(error);
-        },
-      };
-      const onAbort = () =>
-        waiter.reject(new CancelledError(`${this.name}: wait aborted`, { cause: signal?.reason }));
-      set.add(waiter);
-      const left = deadline - clock.now();
-      if (left !== Number.POSITIVE_INFINITY)
-        timer = clock.setTimeout(() => waiter.reject(onTimeout()), Math.max(0, left));
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  #settle(set: Set<Waiter>): void {
-    for (const w of [...set]) w.resolve();
-  }
-  #fail(set: Set<Waiter>, error: Error): void {
-    for (const w of [...set]) w.reject(error);
-  }
-
   #onConnected(): void {
-    this.#settle(this.#searchWaiters);
-    this.#settle(this.#connectWaiters);
+    this.#searchWaiters.settleAll();
+    this.#connectWaiters.settleAll();
     for (const sub of this.#subscriptions.values()) sub.channelConnected();
     this.#emitState('connected');
     this.#emitRights(this.accessRights);
