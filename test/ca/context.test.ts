@@ -4,6 +4,7 @@
  * go idle, connection and access-rights callbacks, terminal disconnect.
  */
 import { describe, expect, it } from 'vitest';
+import { createSystem } from '../../src/engine/system.js';
 import { ChannelType, DbrType, Eca } from '../../src/protocols/ca/constants.js';
 import {
   CaStatusError,
@@ -150,5 +151,25 @@ describe('issue 11 item 3: Context and PV against a real CaServer', () => {
     expect(ctx.disconnected).toBe(true);
     expect(ctx.circuits).toHaveLength(0);
     await ctx.disconnect();
+  });
+
+  it('channels, subscriptions and circuits are actors under the context supervisor; system.stop() disconnects', async () => {
+    const server = await peers.server({ pvs: PVS });
+    const system = createSystem();
+    const ctx = peers.context(server, { system });
+    const pv = ctx.getPv('T:LONG');
+    const sub = pv.subscribe();
+    const first = new Promise<void>((resolve) => sub.addCallback(() => resolve()));
+    await first;
+    const children = ctx.supervisor.children();
+    expect(children).toContain(pv.actorId);
+    expect(children).toContain(sub.actorId);
+    expect(children.some((id) => !id.startsWith('ca-channel:') && !id.startsWith('ca-subscription:'))).toBe(
+      true,
+    );
+    expect(system.get(`supervisor:${ctx.supervisor.name}`)).toBeDefined();
+    await system.stop();
+    expect(ctx.disconnected).toBe(true);
+    await expect(pv.read()).rejects.toBeInstanceOf(ContextDisconnectedError);
   });
 });
