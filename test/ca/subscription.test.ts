@@ -106,6 +106,25 @@ describe('issue 11 item 3: Subscription against a real CaServer', () => {
     expect(sub.state).toBe('inactive');
   });
 
+  it("the iterator's queue is bounded: a slow consumer gets the latest responses, the oldest are dropped", async () => {
+    const server = await peers.server({ pvs: [{ name: 'S:BOUND', type: 'double', value: 0 }] });
+    const ctx = peers.context(server);
+    const pv = ctx.getPv('S:BOUND');
+    const sub = pv.subscribe();
+    const c = collector(sub);
+    await c.until(1);
+    const queue = sub.values({ capacity: 2 });
+    for (const v of [1, 2, 3, 4, 5]) await pv.write(v);
+    await c.until(6);
+    const seen: number[] = [];
+    for (let n = 0; n < 2; n++) seen.push(value((await queue.next()).value as EventResponse));
+    expect(seen).toEqual([4, 5]);
+    expect(queue.dropped).toBe(4);
+    await queue.return?.();
+    expect((await queue.next()).done).toBe(true);
+    expect(sub.callbackCount).toBe(1);
+  });
+
   it('status(predicate) finishes at the first accepted response and releases its callback', async () => {
     const server = await peers.server({ pvs: [{ name: 'S:ST', type: 'double', value: 0 }] });
     const ctx = peers.context(server);

@@ -185,7 +185,7 @@ export class Subscription {
   }
 
   /** Updates as an async iterator over a bounded queue (default 1000; the oldest are dropped when full). */
-  values(options: { capacity?: number } = {}): AsyncIterableIterator<EventResponse> {
+  values(options: { capacity?: number } = {}): SubscriptionQueue {
     return new SubscriptionQueue(this, options.capacity ?? 1000);
   }
 
