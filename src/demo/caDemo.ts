@@ -39,6 +39,8 @@ export interface CaDemo {
   pvs: string[];
   /** Put-completion Status objects made so far. */
   readonly puts: number;
+  /** Calls `listener` with each put-completion Status as it starts; returns a function that stops that. */
+  onPut(listener: (status: Status) => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ export async function startCaDemo(system: OrrerySystem, options: CaDemoOptions):
     timers.add(t);
   };
   const settles = new Set<() => void>();
+  const putListeners = new Set<(status: Status) => void>();
 
   const walk = `${prefix}random_walk`;
   const slow = `${prefix}slow`;
@@ -129,6 +132,13 @@ export async function startCaDemo(system: OrrerySystem, options: CaDemoOptions):
         inFlight.delete(s);
         logger.info({ pv: slow, put: n, outcome: s.state, err: s.exception() ?? undefined }, 'CA put done');
       });
+      for (const listener of [...putListeners]) {
+        try {
+          listener(status);
+        } catch (err) {
+          logger.warn({ err }, 'a CA demo put listener threw');
+        }
+      }
       later(putEveryMs, put);
     };
     later(Math.min(putEveryMs, 1000), put);
@@ -146,11 +156,16 @@ export async function startCaDemo(system: OrrerySystem, options: CaDemoOptions):
       get puts() {
         return puts;
       },
+      onPut(listener) {
+        putListeners.add(listener);
+        return () => void putListeners.delete(listener);
+      },
       stop() {
         stopped ??= (async () => {
           stopping = true;
           for (const t of timers) clock.clearTimeout(t);
           timers.clear();
+          putListeners.clear();
           for (const settle of settles) settle();
           settles.clear();
           for (const s of inFlight) if (!s.done) s.cancel('demo stopping');

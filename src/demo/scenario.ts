@@ -9,6 +9,7 @@ import type { Logger } from '../engine/logging.js';
 import { createSystem, type OrrerySystem } from '../engine/system.js';
 import { PortInUseError } from '../errors.js';
 import { type Inspector, startInspector } from '../inspector/server.js';
+import { startCaDemo } from './caDemo.js';
 import { flakyControllerMachine, mountPollerMachine } from './demoMachines.js';
 import { startKatcpDemo } from './katcpDemo.js';
 import { startLrcDemo } from './lrcDemo.js';
@@ -32,7 +33,7 @@ export interface Demo {
   inspector: Inspector;
   /** Set when `port` was taken and the inspector fell back to a free port. */
   portInUse?: PortInUseError;
-  /** Simulators that were started ('lrc', 'katcp'). */
+  /** Simulators that were started ('lrc', 'katcp', 'ca'). */
   simulators: string[];
   stop(): Promise<void>;
 }
@@ -133,6 +134,12 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     cleanups.push(() => katcp.stop());
     simulators.push('katcp');
     logger.info({ device: katcp.address }, 'KATCP simulator listening');
+
+    // a Channel Access server (random walk, a slow put) and a Context monitoring it, put-completion Status objects
+    const ca = await startCaDemo(system, { logger });
+    cleanups.push(() => ca.stop());
+    simulators.push('ca');
+    logger.info({ server: ca.address, pvs: ca.pvs }, 'CA server listening');
 
     let stopped: Promise<void> | undefined;
     const stop = () => {
