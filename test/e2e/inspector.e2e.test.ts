@@ -135,6 +135,58 @@ describe.skipIf(!canRun)('inspector in a browser', () => {
     expect(errors).toEqual([]);
   });
 
+  it('issue 11 item 7: shows the CA channel card with a live value and rate, and the circuit card', async () => {
+    expect(demo.simulators).toContain('ca');
+    const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(String(err)));
+    await page.goto(demo.url);
+    await page.locator('#conn.on').waitFor({ timeout: 10_000 });
+    const panel = page.locator('.view-panel[data-machine="caChannel"]');
+    const card = panel.locator('.view-card', { hasText: 'demo:random_walk' }).first();
+    await card.locator('.head .status.connected').waitFor({ timeout: 20_000 });
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('.view-panel[data-machine="caChannel"] .view-card')].some(
+          (c) => c.textContent?.includes('demo:random_walk') && /rate \d+\.\d\/s/.test(c.textContent ?? ''),
+        ),
+      undefined,
+      { timeout: 20_000 },
+    );
+    const text = await card.locator('.result').textContent();
+    expect(text).toMatch(/value -?\d/);
+    expect(text).toContain('DBR_DOUBLE x1');
+    expect(text).toContain('read/write');
+    // the value changes live
+    const value = /value (\S+)/.exec(text ?? '')?.[1];
+    await page.waitForFunction(
+      (before) =>
+        [...document.querySelectorAll('.view-panel[data-machine="caChannel"] .view-card')].some(
+          (c) =>
+            c.textContent?.includes('demo:random_walk') &&
+            /value (\S+)/.exec(c.textContent ?? '')?.[1] !== before,
+        ),
+      value,
+      { timeout: 20_000 },
+    );
+    // the circuit: its server, priority and channel count
+    const circuit = page.locator('.view-panel[data-machine="caCircuit"] .view-card').first();
+    await circuit.locator('.head .status.connected').waitFor({ timeout: 20_000 });
+    await page.waitForFunction(
+      () =>
+        /channels 2/.test(
+          document.querySelector('.view-panel[data-machine="caCircuit"] .view-card .result')?.textContent ??
+            '',
+        ),
+      undefined,
+      { timeout: 20_000 },
+    );
+    await page.locator('#actor-tree li.actor[data-machine="caChannel"] > .row').first().click();
+    await page.locator('#chart svg g.state.active').first().waitFor();
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('stays responsive with 1,000 live actors and 10k events/s, and the engine loses no event', async () => {
     const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
     await page.goto(demo.url);
