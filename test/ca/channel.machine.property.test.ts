@@ -72,9 +72,9 @@ describe('issue 11 item 2: CA machine invariants under random events', () => {
           const held = c('createChannel') - c('forgetChannel') - c('clearChannel');
           expect(held).toBe(state === 'connecting' || state === 'connected' ? 1 : 0);
           expect(clock.pending).toBe(state === 'backingOff' ? 1 : 0);
-          announced.forEach((a, i) =>
-            expect(a).toBe(i % 2 === 0 ? 'announceConnected' : 'announceDisconnected'),
-          );
+          for (const [i, a] of announced.entries()) {
+            expect(a).toBe(i % 2 === 0 ? 'announceConnected' : 'announceDisconnected');
+          }
           expect(announced.length % 2 === 1).toBe(state === 'connected');
           expect(s.status === 'done').toBe(state === 'closed');
         }
