@@ -11,6 +11,7 @@
  * Differences from upstream, on purpose: no threads (everything runs on the event loop); EVENTS_OFF is
  * remembered and sent on circuits opened later too; durations are milliseconds.
  */
+import './view.js';
 import { hostname, userInfo } from 'node:os';
 import type { ChannelAddress } from '../../../machines/ca/channel.js';
 import { checkDuration } from '../../../machines/core/duration.js';
