@@ -1,0 +1,225 @@
+/**
+ * issue 11 items 4 and 6 (server part): hostile and slow clients. A malformed frame closes THAT circuit (logged)
+ * while others keep being served; a client that never reads gets its monitor updates coalesced (bounded memory)
+ * and is disconnected past the hard cap; random bytes never crash the server; close() leaves no socket or timer.
+ */
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as cmd from '../../src/protocols/ca/commands.js';
+import { Command, DbrType, Eca, SubscriptionType } from '../../src/protocols/ca/constants.js';
+import { decodeDbr } from '../../src/protocols/ca/dbr.js';
+import { encodeFrame } from '../../src/protocols/ca/frame.js';
+import { CaServer, type CaServerOptions } from '../../src/protocols/ca/server.js';
+import { propertyRuns } from '../support/propertyRuns.js';
+import { closeAllRaw, RawCircuit } from './support/rawCa.js';
+
+/** A pino-shaped logger that records what it is given. */
+function recordingLogger() {
+  const lines: { level: string; msg: string }[] = [];
+  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  const at =
+    (level: string) =>
+    (obj: unknown, msg?: string): void => {
+      const line = { level, msg: typeof obj === 'string' ? obj : (msg ?? '') };
+      lines.push(line);
+      for (const w of waiters.filter((w) => w.re.test(line.msg))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    };
+  /** Resolves once a line matching `re` was logged. */
+  const logged = (re: RegExp): Promise<void> =>
+    lines.some((l) => re.test(l.msg))
+      ? Promise.resolve()
+      : new Promise((resolve) => waiters.push({ re, resolve }));
+  const logger = {
+    child: () => logger,
+    trace: at('trace'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+  };
+  return { logger, lines, logged };
+}
+
+const servers: CaServer[] = [];
+async function start(options: CaServerOptions = {}): Promise<CaServer> {
+  const s = await CaServer.start({
+    port: 0,
+    env: {},
+    beaconAddresses: [],
+    pvs: [
+      { name: 'h:long', type: 'long', value: 1 },
+      { name: 'h:wave', type: 'double', value: new Float64Array(10_000) },
+      { name: 'h:big', type: 'double', value: new Float64Array(100_000).fill(1) },
+    ],
+    ...options,
+  });
+  servers.push(s);
+  return s;
+}
+afterEach(async () => {
+  closeAllRaw();
+  for (const s of servers.splice(0)) await s.close();
+});
+
+/** An extended WRITE header announcing a 100 MB payload (never sent). */
+function hugeHeader(): Buffer {
+  const h = Buffer.alloc(24);
+  h.writeUInt16BE(Command.WRITE, 0);
+  h.writeUInt16BE(0xffff, 2);
+  h.writeUInt16BE(DbrType.DOUBLE, 4);
+  h.writeUInt32BE(100_000_000, 16);
+  h.writeUInt32BE(12_500_000, 20);
+  return h;
+}
+
+/** The bystander still gets answers. */
+async function stillServed(server: CaServer): Promise<void> {
+  const c = await RawCircuit.open(server.port);
+  const ch = await c.createChannel('h:long');
+  const f = await c.read(ch.sid, DbrType.LONG);
+  expect(f.p1).toBe(Eca.NORMAL);
+}
+
+describe('issue 11 item 6: malformed frames close that circuit only', () => {
+  it('an oversized payload, an unknown command, a server-only command, a short EVENT_ADD each close their circuit', async () => {
+    const { logger, lines } = recordingLogger();
+    const server = await start({ logger, maxRequestBytes: 4096 });
+    const bystander = await RawCircuit.open(server.port);
+    const ch = await bystander.createChannel('h:long');
+    const attacks: Buffer[] = [
+      hugeHeader(),
+      encodeFrame({ command: 99, dataType: 0, count: 0, p1: 0, p2: 0 }),
+      cmd.accessRightsResponse(1, 3),
+      encodeFrame({ command: Command.EVENT_ADD, dataType: 6, count: 1, p1: 1, p2: 1 }, Buffer.alloc(8)),
+    ];
+    for (const attack of attacks) {
+      const c = await RawCircuit.open(server.port);
+      if (attack.readUInt16BE(0) === Command.EVENT_ADD) await c.createChannel('h:long');
+      c.send(attack);
+      await c.closed;
+      const f = await bystander.read(ch.sid, DbrType.LONG);
+      expect(f.p1).toBe(Eca.NORMAL);
+    }
+    const closing = lines.filter((l) => l.level === 'warn' && l.msg.startsWith('closing CA circuit'));
+    expect(closing).toHaveLength(4);
+    expect(closing[0].msg).toMatch(/exceeds the limit of/);
+    expect(closing[1].msg).toMatch(/CMD_99/);
+    expect(lines.some((l) => l.level === 'error')).toBe(false);
+    expect(server.clientCount).toBe(1);
+  });
+
+  it('an unknown command gets ERROR ECA_INTERNAL before the close', async () => {
+    const server = await start();
+    const c = await RawCircuit.open(server.port);
+    c.send(encodeFrame({ command: 42, dataType: 0, count: 0, p1: 0, p2: 0 }));
+    await c.closed;
+    const err = c.frames.find((f) => f.command === Command.ERROR);
+    expect(err?.p2).toBe(Eca.INTERNAL);
+    expect(cmd.parseErrorResponse(err!).text).toMatch(/Invalid Request Code 42/);
+  });
+
+  it('random bytes from clients never crash the server', async () => {
+    const server = await start({ maxRequestBytes: 65536 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 200 }), { maxLength: 8 }),
+        async (chunks) => {
+          const c = await RawCircuit.connect(server.port);
+          for (const chunk of chunks) c.send(chunk);
+          // the server closes on our end (whatever it made of the bytes), or earlier on its own
+          c.socket.end();
+          await c.closed;
+        },
+      ),
+      { numRuns: propertyRuns(40) },
+    );
+    await stillServed(server);
+  });
+});
+
+describe('issue 11 item 4: a client that does not read', () => {
+  it('gets its monitor updates coalesced (bounded backlog), then the latest value once it reads', async () => {
+    const highWaterBytes = 256 * 1024;
+    const server = await start({ highWaterBytes });
+    const c = await RawCircuit.open(server.port);
+    const ch = await c.createChannel('h:wave');
+    const subid = c.id();
+    c.send(cmd.eventAddRequest(DbrType.DOUBLE, 0, ch.sid, subid, SubscriptionType.DBE_VALUE));
+    await c.waitFor((f) => f.command === Command.EVENT_ADD && f.p2 === subid);
+    c.socket.pause();
+    const pv = server.pv('h:wave')!;
+    const updates = 400; // 80 kB each: 32 MB offered, far more than the socket buffers hold
+    let maxBacklog = 0;
+    for (let i = 1; i <= updates; i++) {
+      pv.write(new Float64Array(10_000).fill(i));
+      if (i % 10 === 0) {
+        await new Promise((r) => setImmediate(r));
+        maxBacklog = Math.max(maxBacklog, server.clients[0].backlog);
+      }
+    }
+    expect(maxBacklog).toBeGreaterThan(0);
+    expect(maxBacklog).toBeLessThan(highWaterBytes + 512 * 1024);
+    c.socket.resume();
+    const last = await c.waitFor(
+      (f) =>
+        f.command === Command.EVENT_ADD &&
+        f.p2 === subid &&
+        decodeDbr(f.dataType, f.count, Buffer.from(f.payload)).data[0] === updates,
+    );
+    const values = c.frames
+      .slice(0, c.frames.indexOf(last) + 1)
+      .filter((f) => f.command === Command.EVENT_ADD && f.p2 === subid)
+      .map((f) => decodeDbr(f.dataType, f.count, Buffer.from(f.payload)).data[0]);
+    expect(values.length).toBeLessThan(updates);
+    for (let i = 1; i < values.length; i++) expect(values[i]).toBeGreaterThan(values[i - 1]); // in order
+    // and requests are answered again
+    expect((await c.read(ch.sid, DbrType.DOUBLE, 1)).p1).toBe(Eca.NORMAL);
+  });
+
+  it('is disconnected past the hard cap, logged, while others keep being served', async () => {
+    const { logger, logged } = recordingLogger();
+    const server = await start({ logger, highWaterBytes: 64 * 1024 * 1024, maxBacklogBytes: 512 * 1024 });
+    const c = await RawCircuit.open(server.port);
+    const ch = await c.createChannel('h:big');
+    c.socket.pause();
+    for (let i = 0; i < 100; i++) c.send(cmd.readNotifyRequest(DbrType.DOUBLE, 0, ch.sid, 1000 + i)); // 80 MB
+    await logged(/does not read/);
+    c.socket.resume(); // to see the end
+    await c.closed;
+    expect(server.clientCount).toBe(0);
+    await stillServed(server);
+  });
+});
+
+describe('issue 11 item 4: close()', () => {
+  it('closes every circuit and socket and leaves no timer', async () => {
+    const kinds = ['TCPServerWrap', 'TCPSocketWrap', 'UDPWrap', 'Timeout'];
+    const count = () => {
+      const info = process.getActiveResourcesInfo();
+      return Object.fromEntries(kinds.map((k) => [k, info.filter((r) => r === k).length]));
+    };
+    const before = count();
+    const server = await CaServer.start({
+      port: 0,
+      env: {},
+      beaconAddresses: [{ host: '127.0.0.1', port: 9 }],
+      beaconPeriodMs: 10,
+      pvs: [{ name: 'x', type: 'long', value: 1 }],
+    });
+    const c = await RawCircuit.open(server.port);
+    const ch = await c.createChannel('x');
+    c.send(cmd.eventAddRequest(DbrType.LONG, 0, ch.sid, 1, SubscriptionType.DBE_VALUE));
+    await c.waitFor((f) => f.command === Command.EVENT_ADD);
+    expect(server.clientCount).toBe(1);
+    await server.close();
+    await c.closed;
+    expect(server.clientCount).toBe(0);
+    await server.close(); // idempotent
+    expect(() => server.pv('x')!.write(2)).not.toThrow(); // nobody left to post to
+    const after = count();
+    for (const k of kinds) expect(after[k], k).toBeLessThanOrEqual(before[k]);
+  });
+});
