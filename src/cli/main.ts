@@ -33,6 +33,11 @@ const commands: Record<
     summary: 'run a KATCP device simulator with changing sensors: orrery katcp-sim [--port N] [--host H]',
     load: async () => (await import('./katcpSim.js')).katcpSimCommand,
   },
+  'ca-sim': {
+    summary:
+      'run a Channel Access server (IOC simulator) with a random-walk PV: orrery ca-sim [--port N] [--pvs FILE]',
+    load: async () => (await import('./caSim.js')).caSimCommand,
+  },
 };
 
 function usage(): string {
