@@ -64,7 +64,7 @@ export function parsePvDefinitions(json: unknown): PvDefinition[] {
       (Array.isArray(v) && v.every((e) => typeof e === 'number' || typeof e === 'string'));
     if (!ok) throw new CaValueError(`${where}.value must be a number, string, boolean or array of them`);
     try {
-      new ServerPvImpl(def, () => 0); // the value fits the type and maxCount
+      new ServerPvImpl(def, () => Date.now() / 1000); // the value fits the type and maxCount
     } catch (err) {
       throw new CaValueError(`${where}.value: ${(err as Error).message}`, { cause: err });
     }
