@@ -371,7 +371,7 @@ export function readValue(r: CdrReader, tc: TypeCode, depth = 0): unknown {
     }
     case TK.array: {
       if (tc.element.kind === TK.octet) return r.octets(tc.length);
-      r.need(tc.length * minSize(tc.element), 'array');
+      r.need(tc.length * Math.max(1, minSize(tc.element)), 'array');
       return readElements(r, tc.element, tc.length, depth);
     }
     case TK.struct:
