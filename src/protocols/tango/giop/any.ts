@@ -5,9 +5,11 @@
  * arrays and structs as `tk_alias`/`tk_struct` with their `IDL:Tango/...:1.0` repository ids, exactly as the
  * captures show: servers extract with omniORB's `>>=`, which compares TypeCodes structurally.
  */
+
+import { readAny, writeAny } from './anyValue.js';
 import type { CdrReader, CdrWriter } from './cdr.js';
 import { GiopEncodeError } from './errors.js';
-import { type Any, readAny, TK, type TypeCode, unalias, writeAny } from './typecode.js';
+import { type Any, TK, type TypeCode, unalias } from './typecode.js';
 
 /** Tango `DevState` labels, by ordinal. */
 export const DEV_STATES = [

@@ -6,6 +6,7 @@
  */
 import { type DevError, DevFailed } from '../errors.js';
 import { readTangoAny, type TangoValue, writeTangoAny } from './any.js';
+import { writeAny } from './anyValue.js';
 import { type AttributeConfig5, readAttributeConfig5, writeAttributeConfig5 } from './attributeConfig.js';
 import type { CdrReader, CdrWriter } from './cdr.js';
 import {
@@ -35,7 +36,7 @@ import {
   writeDevCmdInfo2,
   writeDevErrorList,
 } from './tangoTypes.js';
-import { type Any, writeAny } from './typecode.js';
+import type { Any } from './typecode.js';
 
 export const DEV_FAILED_ID = 'IDL:Tango/DevFailed:1.0';
 export const MULTI_DEV_FAILED_ID = 'IDL:Tango/MultiDevFailed:1.0';
