@@ -51,6 +51,7 @@ const PVS: PvDefinition[] = [
   { name: 't:wave', type: 'double', value: [1, 2, 3], maxCount: 10 },
   { name: 't:big', type: 'double', value: Array.from({ length: 100_000 }, (_, i) => i) },
   { name: 't:ro', type: 'long', value: 5, access: 'read-only' },
+  { name: 't:chars', type: 'char', value: 'x'.repeat(20_000) },
   {
     name: 't:slow',
     type: 'double',
@@ -296,6 +297,21 @@ describe('issue 11 item 4: CA server, reads', () => {
     const reply = await c.waitFor((g) => g.command === Command.WRITE_NOTIFY && g.p2 === 77);
     expect(reply.p1).toBe(Eca.NORMAL);
     expect((server.pv('t:big')!.data as Float64Array)[12_345]).toBe(0.5);
+  });
+
+  it('pads a large payload that is not a multiple of 8 (sent without a copy) and stays in step', async () => {
+    const c = await RawCircuit.open(server.port);
+    const ch = await c.createChannel('t:chars');
+    expect(ch.count).toBe(20_001);
+    for (let i = 0; i < 2; i++) {
+      const f = await c.read(ch.sid, DbrType.TIME_CHAR);
+      expect(f.payload.length).toBe(20_016); // 15 metadata + 20 001 values, padded to 8
+      expect(decode(f).data.length).toBe(20_001);
+      expect(f.payload.subarray(15 + 20_001).every((b) => b === 0)).toBe(true);
+    }
+    const from = c.frames.length;
+    c.send(cmd.echo());
+    expect((await c.waitFor((f) => f.command <= Command.SERVER_DISCONN, from)).command).toBe(Command.ECHO);
   });
 
   it('replies ERROR with the request header and a text for a bad sid or DBR type', async () => {
