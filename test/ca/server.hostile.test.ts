@@ -194,6 +194,20 @@ describe('issue 11 item 4: a client that does not read', () => {
   });
 });
 
+describe('issue 11 item 6: IOC restart', () => {
+  it('a server restarted on the same port serves again (TCP and UDP), and a client reconnects', async () => {
+    const first = await start();
+    const port = first.port;
+    const c = await RawCircuit.open(port);
+    await c.createChannel('h:long');
+    await first.close();
+    await c.closed;
+    const second = await start({ port });
+    expect(second.port).toBe(port);
+    await stillServed(second);
+  });
+});
+
 describe('issue 11 item 4: close()', () => {
   it('closes every circuit and socket and leaves no timer', async () => {
     const kinds = ['TCPServerWrap', 'TCPSocketWrap', 'UDPWrap', 'Timeout'];
