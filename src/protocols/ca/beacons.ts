@@ -23,6 +23,24 @@ import { ipToU32, repeaterRegister, u32ToIp } from './commands.js';
 import { Command } from './constants.js';
 import { type CaHeader, decodeDatagram } from './frame.js';
 
+const nextImmediate = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Closes a UDP socket; resolves once its handle is gone from the event loop: its 'close' event comes on the next
+ * tick, libuv drops the handle in the loop's close phase, which the second `setImmediate` is after.
+ */
+export async function closeUdp(socket: Socket): Promise<void> {
+  await new Promise<void>((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed (a failed bind closes it)
+    }
+  });
+  await nextImmediate();
+  await nextImmediate();
+}
+
 export interface BeaconMonitorOptions {
   clock: Clock;
   logger: Logger;
@@ -57,8 +75,10 @@ export class BeaconMonitor {
   #registered = false;
   #bound = false;
   #boundWaiters: (() => void)[] = [];
+  #released: Promise<void> | undefined;
   #closed = false;
   #started = false;
+  #unref = false;
   /** Beacons taken (stats). */
   beaconsSeen = 0;
 
@@ -138,14 +158,23 @@ export class BeaconMonitor {
     if (anomaly) this.#newServer({ host, port }, 'beacon anomaly');
   }
 
-  close(): void {
-    if (this.#closed) return;
+  /** The fallback listener stops keeping the process alive (now, or when it binds later). */
+  unref(): void {
+    this.#unref = true;
+    this.#socket?.unref();
+  }
+
+  /** Stops the timer at once; resolves once the fallback listener (if any) is released. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closed) return this.#released ?? Promise.resolve();
     this.#closed = true;
     this.#disarm();
     this.#listeners = [];
     this.#boundWaiters = [];
-    this.#socket?.close();
+    const socket = this.#socket;
     this.#socket = undefined;
+    if (socket) this.#released = closeUdp(socket);
+    return this.#released ?? Promise.resolve();
   }
 
   #newServer(address: CaAddress, why: string): void {
@@ -176,6 +205,7 @@ export class BeaconMonitor {
   #listen(): void {
     const socket = createSocket({ type: 'udp4', reuseAddr: true });
     this.#socket = socket;
+    if (this.#unref) socket.unref();
     socket.on('error', (err) => {
       this.#o.logger.debug({ err, port: this.#o.repeaterPort }, 'cannot listen on the repeater port');
       if (this.#socket !== socket) return;

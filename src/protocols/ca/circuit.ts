@@ -63,6 +63,8 @@ export interface CircuitOptions {
   maxQueuedBytes?: number;
   /** Largest payload accepted from the server (default the FrameParser's 64 MiB). */
   maxPayload?: number;
+  /** The socket does not keep the process alive (as `unref()`). */
+  unref?: boolean;
 }
 
 type CircuitLogic = typeof circuitMachine;
@@ -145,6 +147,7 @@ export class CircuitConnection {
       heardEveryMs: Math.min(HEARD_EVERY_MS, connectionTimeoutMs / 10),
       maxQueuedBytes: options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
       maxPayload: options.maxPayload,
+      unref: options.unref === true,
       open: (link) => {
         this.#link = link;
       },
@@ -219,6 +222,11 @@ export class CircuitConnection {
   /** The machine's actor (its handle). */
   get actor(): ActorHandle<CircuitLogic> {
     return this.#handle;
+  }
+
+  /** The circuit's socket stops keeping the process alive (its echo timer runs on the system's clock). */
+  unref(): void {
+    this.#link?.unref();
   }
 
   /** Queue whole messages; false when the circuit is closed; CircuitQueueFullError over the connect queue. */

@@ -45,6 +45,8 @@ export interface CircuitLink {
   readonly buffered: number;
   /** Settles when the socket is closed (its file descriptor released). */
   readonly closed: Promise<void>;
+  /** The socket stops keeping the process alive. */
+  unref(): void;
 }
 
 /** What the socket actor needs from its connection. */
@@ -59,6 +61,8 @@ export interface CircuitSocketSink {
   readonly maxQueuedBytes: number;
   /** Largest payload accepted from the server (FrameParser `maxPayload`). */
   readonly maxPayload?: number;
+  /** Unref the socket from the start (it does not keep the process alive). */
+  readonly unref?: boolean;
   open(link: CircuitLink): void;
   /** Bytes arrived at `now` (clock time). */
   heard(now: number): void;
@@ -130,6 +134,9 @@ export function circuitSocket(sink: CircuitSocketSink) {
           return parser.buffered;
         },
         closed,
+        unref() {
+          socket.unref();
+        },
       };
       const onFrame = (frame: CaFrame) => {
         if (frame.command === Command.VERSION) sink.version(frame.count);
@@ -137,6 +144,7 @@ export function circuitSocket(sink: CircuitSocketSink) {
       };
 
       socket.setNoDelay(true);
+      if (sink.unref) socket.unref();
       socket.on('connect', () => {
         connected = true;
         batch.unshift(sink.handshake);

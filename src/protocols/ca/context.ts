@@ -15,7 +15,7 @@ import './view.js';
 import { hostname, userInfo } from 'node:os';
 import type { ChannelAddress } from '../../../machines/ca/channel.js';
 import { checkDuration } from '../../../machines/core/duration.js';
-import type { Clock } from '../../engine/clock.js';
+import { type Clock, realClock } from '../../engine/clock.js';
 import { type Logger, silentLogger } from '../../engine/logging.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import { createSystem, type OrrerySystem } from '../../engine/system.js';
@@ -26,7 +26,8 @@ import { eventsOff, eventsOn } from './commands.js';
 import { MAX_PRIORITY } from './constants.js';
 import { CaValueError, ContextDisconnectedError } from './errors.js';
 import { type AccessRightsCallback, type ConnectionStateCallback, PV, type PvHost } from './pv.js';
-import { SearchEngine, type SearchResult } from './search.js';
+import { SearchEngine, type SearchResult, type SearchStats } from './search.js';
+import { UnrefClock } from './unrefClock.js';
 
 export interface ContextOptions {
   /** ms; default config.timeoutMs (2000). */
@@ -45,6 +46,8 @@ export interface ContextOptions {
   system?: OrrerySystem;
   clock?: Clock;
   logger?: Logger;
+  /** The context's sockets and background timers do not keep the process alive (as `unref()`). */
+  unref?: boolean;
   /** @internal Tests: the UDP search and the circuits (default SearchEngine and CircuitConnection). */
   transport?: ContextTransport;
 }
@@ -55,7 +58,12 @@ export interface SearchLike {
   add(cid: number, name: string): void;
   remove(cid: number): void;
   onResult(listener: (result: SearchResult) => void): () => void;
-  close(): void;
+  /** Resolves once the socket is released (SearchEngine); a fake may return nothing. */
+  close(): void | Promise<void>;
+  /** The schedule's figures (SearchEngine). */
+  readonly stats?: SearchStats;
+  /** Its sockets stop keeping the process alive (SearchEngine). */
+  unref?(): void;
 }
 
 /** @internal Where the context gets its search and circuits (tests give fakes). */
@@ -70,6 +78,7 @@ export interface ContextTransport {
     logger: Logger;
     system: OrrerySystem;
     supervisor: Supervisor;
+    unref: boolean;
   }): CircuitLike;
 }
 
@@ -131,6 +140,8 @@ export class Context {
   readonly #ownSystem: boolean;
   readonly #supervisor: Supervisor;
   readonly #clock: Clock;
+  /** Background timers (search, beacons, and the actors of a system of the context's own): unref-able. */
+  readonly #backgroundClock: UnrefClock;
   readonly #logger: Logger;
   readonly #transport: ContextTransport;
   readonly #hostName: string;
@@ -142,11 +153,14 @@ export class Context {
   readonly #pvs = new Map<string, PV>();
   readonly #byCid = new Map<number, PV>();
   readonly #circuits = new Map<string, CircuitChannels>();
+  /** Every circuit whose socket is not released yet (closed ones included): disconnect() waits for them. */
+  readonly #unreleased = new Set<Promise<void>>();
   readonly #cleanups: (() => void)[] = [];
   readonly #host: PvHost;
   #nextCid = 1;
   #eventsOff = false;
   #disconnected = false;
+  #unref = false;
   #closing: Promise<void> | undefined;
 
   constructor(options: ContextOptions = {}) {
@@ -154,8 +168,9 @@ export class Context {
       throw new CaValueError('Context options must be an object');
     this.config = configOf(options);
     this.#ownSystem = options.system === undefined;
-    this.#system = options.system ?? createSystem({ clock: options.clock, logger: options.logger });
-    this.#clock = options.clock ?? this.#system.clock;
+    this.#clock = options.clock ?? options.system?.clock ?? realClock;
+    this.#backgroundClock = new UnrefClock(this.#clock);
+    this.#system = options.system ?? createSystem({ clock: this.#backgroundClock, logger: options.logger });
     this.#logger = (options.logger ?? this.#system.logger ?? silentLogger()).child({ ca: 'context' });
     this.#transport = options.transport ?? defaultTransport;
     this.#hostName = options.hostName ?? hostname();
@@ -163,7 +178,8 @@ export class Context {
     let name = `ca:context:${++contextCount}`;
     while (this.#system.supervisorActor(name) !== undefined) name = `ca:context:${++contextCount}`;
     this.#supervisor = this.#system.supervisor(name, { strategy: 'one_for_one' });
-    this.#search = this.#transport.createSearch(this.config, this.#clock, this.#logger);
+    this.#search = this.#transport.createSearch(this.config, this.#backgroundClock, this.#logger);
+    if (options.unref) this.unref();
     this.#cleanups.push(
       this.#search.onResult((r) => this.#byCid.get(r.cid)?.foundAt(r.address, r.minorVersion)),
       this.#system.onStop(() => void this.disconnect()),
@@ -224,6 +240,29 @@ export class Context {
   get circuits(): readonly CircuitChannels[] {
     return [...this.#circuits.values()];
   }
+  /** The UDP search schedule: unanswered and retired searches, the current back-off, datagrams sent. */
+  get searchStats(): SearchStats {
+    return this.#search.stats ?? { unanswered: 0, retired: 0, intervalMs: 0, datagramsSent: 0 };
+  }
+  /** True once `unref()` was called. */
+  get unrefd(): boolean {
+    return this.#unref;
+  }
+
+  /**
+   * The context's UDP, beacon and circuit sockets and its background timers (search schedule, echo probes,
+   * back-offs) stop keeping the process alive, now and for sockets opened later: a script exits by itself when
+   * nothing else is pending. A read or write being awaited still keeps it alive until its reply or deadline.
+   * Idempotent. With a `system` of your own, the timers of its clock are yours to manage.
+   */
+  unref(): void {
+    if (this.#unref) return;
+    this.#unref = true;
+    this.#backgroundClock.unref();
+    this.#search.unref?.();
+    for (const c of this.#circuits.values()) (c.circuit as { unref?: () => void }).unref?.();
+  }
+
   /** Every PV made so far. */
   get pvs(): readonly PV[] {
     return [...this.#pvs.values()];
@@ -294,14 +333,16 @@ export class Context {
     const circuits = [...this.#circuits.values()];
     this.#circuits.clear();
     for (const c of circuits) c.close(error);
+    let searchClosed: Promise<void> | undefined;
     try {
-      this.#search.close();
+      searchClosed = Promise.resolve(this.#search.close()).catch((err: unknown) => {
+        this.#logger.warn({ err }, 'closing the search failed');
+      });
     } catch (err) {
       this.#logger.warn({ err }, 'closing the search failed');
     }
-    await Promise.all(
-      circuits.map((c) => (c.circuit as { closed?: Promise<void> }).closed ?? Promise.resolve()),
-    );
+    // resolves once every socket is released: the search's and every circuit's, closed earlier ones included
+    await Promise.all([searchClosed, ...this.#unreleased]);
     try {
       if (this.#ownSystem) await this.#system.stop();
       else if (!this.#system.stopped) this.#system.root.stopChild(this.#supervisor.systemId);
@@ -328,7 +369,16 @@ export class Context {
       logger: this.#logger,
       system: this.#system,
       supervisor: this.#supervisor,
+      unref: this.#unref,
     });
+    const released = (circuit as { closed?: Promise<void> }).closed;
+    if (released) {
+      const tracked = released.then(
+        () => void this.#unreleased.delete(tracked),
+        () => void this.#unreleased.delete(tracked),
+      );
+      this.#unreleased.add(tracked);
+    }
     const channels = new CircuitChannels(circuit, this.#logger, (self, error) => {
       if (this.#circuits.get(key) === self) this.#circuits.delete(key);
       if (!this.#disconnected) this.#logger.info({ circuit: key, err: error }, 'circuit closed');

@@ -19,7 +19,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import type { Clock } from '../../engine/clock.js';
 import { type Logger, silentLogger } from '../../engine/logging.js';
 import type { CaAddress, CaClientConfig } from './addressList.js';
-import { BeaconMonitor } from './beacons.js';
+import { BeaconMonitor, closeUdp } from './beacons.js';
 import { searchRequest, searchResponseMinor, u32ToIp, udpVersion } from './commands.js';
 import { Command, SEARCH_MAX_DATAGRAM_BYTES } from './constants.js';
 import { CaValueError } from './errors.js';
@@ -75,6 +75,8 @@ export class SearchEngine {
   #sequence = 0;
   #datagramsSent = 0;
   #closed = false;
+  #closing: Promise<void> | undefined;
+  #unref = false;
   readonly #sendFailures = new Set<string>();
 
   constructor(options: SearchEngineOptions) {
@@ -136,9 +138,10 @@ export class SearchEngine {
     });
     socket.on('error', (err) => this.#log.warn({ err }, 'CA search socket error'));
     if (this.#closed) {
-      socket.close();
+      await closeUdp(socket);
       return;
     }
+    if (this.#unref) socket.unref();
     if (!this.#loopbackOnly) socket.setBroadcast(true);
     this.#socket = socket;
     this.#beacons?.start();
@@ -183,18 +186,30 @@ export class SearchEngine {
     };
   }
 
-  /** Stop everything (idempotent): no socket, no timer left. */
-  close(): void {
-    if (this.#closed) return;
+  /** The sockets (search, beacon fallback) stop keeping the process alive, now and when bound later. */
+  unref(): void {
+    this.#unref = true;
+    this.#socket?.unref();
+    this.#beacons?.unref();
+  }
+
+  /** Stop everything (idempotent): no timer is left at once; resolves once every socket is released (a bind in
+   *  progress included). */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
     this.#closed = true;
     this.#schedule.close();
-    this.#beacons?.close();
+    const beaconsClosed = this.#beacons?.close();
     this.#answered.clear();
     this.#resultListeners = [];
     this.#serverListeners = [];
     const socket = this.#socket;
     this.#socket = undefined;
-    socket?.close();
+    const socketClosed = socket ? closeUdp(socket) : undefined;
+    // a bind in progress closes its socket when it ends (see #bind)
+    const bound = this.#starting?.catch(() => {});
+    this.#closing = Promise.all([beaconsClosed, socketClosed, bound]).then(() => {});
+    return this.#closing;
   }
 
   // ---- sending ----

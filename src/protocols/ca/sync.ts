@@ -69,8 +69,7 @@ let shared: Context | undefined;
  */
 export function defaultContext(options?: ContextOptions): Context {
   if (shared === undefined) {
-    shared = new Context(options);
-    (shared as { unref?: () => void }).unref?.();
+    shared = new Context({ ...options, unref: true });
   }
   return shared;
 }
