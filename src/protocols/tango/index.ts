@@ -8,6 +8,7 @@ export {
   ProtocolVersionError,
   ResultCodeError,
 } from './errors.js';
+export * as giop from './giop/index.js';
 export {
   DEFAULT_RESULT_TIMEOUT_MS,
   type InvokeLrcOptions,
