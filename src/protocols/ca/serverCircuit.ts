@@ -12,6 +12,8 @@
  * mark no further request is processed (they wait in a queue of at most one socket chunk, the socket paused), so
  * memory is bounded; past `maxBacklogBytes` the client is disconnected.
  *
+ * Reads and writes are answered by `serverRequests.ts`, monitors by the channels (`serverChannel.ts`).
+ *
  * A malformed frame (parser failure, an unknown or server-only command, a short EVENT_ADD) closes this circuit,
  * logged at warn; other circuits are not affected. Bad ids and types get a CA ERROR reply and the circuit goes on.
  *
@@ -22,14 +24,20 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../../engine/logging.js';
 import * as cmd from './commands.js';
-import { AccessRights, Command, Eca, familyOf, nativeOf, SEARCH_DO_REPLY } from './constants.js';
-import type { CaArray } from './dbr.js';
-import { dbrSize, decodeDbr } from './dbr.js';
+import { Command, Eca, SEARCH_DO_REPLY } from './constants.js';
 import { CaConversionError, CaProtocolError } from './errors.js';
-import { type CaFrame, EXTENDED_HEADER_SIZE, FrameParser, HEADER_SIZE } from './frame.js';
+import { type CaFrame, FrameParser } from './frame.js';
 import { type ChannelCircuit, ServerChannel, ServerSubscription } from './serverChannel.js';
 import { OutputBuffer } from './serverOutput.js';
 import type { ServerPvImpl } from './serverPv.js';
+import {
+  answerRead,
+  applyWrite,
+  type RequestCircuit,
+  readableType,
+  requestHeader,
+  zeros,
+} from './serverRequests.js';
 
 /** What a circuit needs of its server (internal). */
 export interface CircuitHost {
@@ -48,34 +56,6 @@ export interface CircuitHost {
 const MAX_PENDING_PUTS = 1024;
 const NO_CID = 0xffffffff;
 const MAX_NAME = 256;
-
-function isPromise(v: unknown): v is Promise<unknown> {
-  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
-}
-
-/** The request's header as it was on the wire (16 or 24 bytes), for an ERROR reply. */
-function requestHeader(frame: CaFrame): Buffer {
-  const size = frame.payload.length;
-  const extended = size >= 0xffff || frame.count >= 0xffff;
-  const h = Buffer.alloc(extended ? EXTENDED_HEADER_SIZE : HEADER_SIZE);
-  h.writeUInt16BE(frame.command, 0);
-  h.writeUInt16BE(extended ? 0xffff : size, 2);
-  h.writeUInt16BE(frame.dataType, 4);
-  h.writeUInt16BE(extended ? 0 : frame.count, 6);
-  h.writeUInt32BE(frame.p1 >>> 0, 8);
-  h.writeUInt32BE(frame.p2 >>> 0, 12);
-  if (extended) {
-    h.writeUInt32BE(size, 16);
-    h.writeUInt32BE(frame.count >>> 0, 20);
-  }
-  return h;
-}
-
-/** A type a client may read or subscribe: 0..34, STSACK_STRING, CLASS_NAME. */
-function readableType(dataType: number): boolean {
-  const family = familyOf(dataType);
-  return family !== undefined && (family !== 'special' || dataType >= 37);
-}
 
 export class ServerCircuit implements ChannelCircuit {
   readonly id: number;
@@ -107,6 +87,7 @@ export class ServerCircuit implements ChannelCircuit {
     this.address = `${h.startsWith('::ffff:') ? h.slice(7) : h}:${socket.remotePort ?? 0}`;
     this.#parser = new FrameParser({ maxPayload: host.maxRequestBytes });
     this.#out = new OutputBuffer(socket, this.#afterFlush);
+    (this.#io as { out: OutputBuffer }).out = this.#out;
     this.#out.bytes(cmd.versionResponse());
   }
 
@@ -295,120 +276,30 @@ export class ServerCircuit implements ChannelCircuit {
     this.#out.bytes(cmd.clearChannelResponse(f.p1, f.p2));
   }
 
-  /** A zero-filled payload for a failed read of `count` elements (count already checked against the PV). */
-  #zeros(dataType: number, count: number): Buffer {
-    return Buffer.alloc(dbrSize(dataType, Math.max(1, count)));
-  }
-
   #read(f: CaFrame): void {
     const channel = this.#channel(f);
-    if (channel === undefined) return;
-    const { dataType, p2: ioid } = f;
-    const reply = f.command;
-    if (!readableType(dataType)) {
-      this.#error(f, channel.cid, Eca.BADTYPE, `invalid DBR type ${dataType}`);
-      return;
-    }
-    const pv = channel.pv;
-    if (f.count > pv.maxCount) {
-      this.#error(f, channel.cid, Eca.BADCOUNT, `count ${f.count} > element count ${pv.maxCount}`);
-      return;
-    }
-    // READ (deprecated) answers with the sid in p1, READ_NOTIFY with the status
-    const statusOr = (eca: number) => (reply === Command.READ ? f.p1 : eca);
-    if ((pv.rights & AccessRights.READ) === 0) {
-      const n = f.count === 0 ? pv.data.length : f.count;
-      this.#out.frame(reply, dataType, n, statusOr(Eca.NORDACCESS), ioid, this.#zeros(dataType, n));
-      return;
-    }
-    let encoded: { payload: Buffer; count: number };
-    try {
-      encoded = pv.encode(dataType, f.count);
-    } catch (err) {
-      const eca = err instanceof CaConversionError ? Eca.NOCONVERT : Eca.GETFAIL;
-      const n = f.count === 0 ? pv.data.length : f.count;
-      this.#out.frame(reply, dataType, n, statusOr(eca), ioid, this.#zeros(dataType, n));
-      return;
-    }
-    this.#out.frame(reply, dataType, encoded.count, statusOr(Eca.NORMAL), ioid, encoded.payload);
+    if (channel !== undefined) answerRead(this.#io, channel, f);
   }
 
   #write(f: CaFrame): void {
     const channel = this.#channel(f);
-    if (channel === undefined) return;
-    const notify = f.command === Command.WRITE_NOTIFY;
-    const fail = (eca: number, text: string) => {
-      if (notify) this.#out.frame(Command.WRITE_NOTIFY, f.dataType, f.count, eca, f.p2);
-      else this.#error(f, channel.cid, eca, text);
-    };
-    const pv = channel.pv;
-    const family = familyOf(f.dataType);
-    if (family === undefined || family === 'special') {
-      fail(Eca.BADTYPE, `invalid DBR type ${f.dataType}`);
-      return;
-    }
-    if ((pv.rights & AccessRights.WRITE) === 0) {
-      fail(Eca.NOWTACCESS, 'write access denied');
-      return;
-    }
-    if (f.count === 0 || f.count > pv.maxCount) {
-      fail(Eca.BADCOUNT, `count ${f.count} not in 1..${pv.maxCount}`);
-      return;
-    }
-    let data: CaArray;
-    try {
-      const decoded = decodeDbr(f.dataType, f.count, f.payload).data;
-      data = pv.convertPut(nativeOf(f.dataType), decoded);
-      if (data === decoded) data = copyOf(data); // never keep a view into the socket's chunk
-    } catch (err) {
-      const eca = err instanceof CaConversionError ? Eca.NOCONVERT : Eca.PUTFAIL;
-      fail(eca, (err as Error).message);
-      return;
-    }
-    const onPut = pv.onPut;
-    let result: unknown;
-    if (onPut !== undefined) {
-      try {
-        result = onPut(data, pv);
-      } catch (err) {
-        fail(Eca.PUTFAIL, String((err as Error)?.message ?? err));
-        return;
-      }
-    }
-    if (!isPromise(result)) {
-      pv.store(data);
-      if (notify) this.#out.frame(Command.WRITE_NOTIFY, f.dataType, f.count, Eca.NORMAL, f.p2);
-      return;
-    }
-    this.#pendingPuts++;
-    const { dataType, count, p2: ioid } = f;
-    const header = notify ? undefined : requestHeader(f);
-    result.then(
-      () => {
-        pv.store(data);
-        this.#putSettled(notify, dataType, count, ioid, Eca.NORMAL, channel, header, '');
-      },
-      (err: unknown) =>
-        this.#putSettled(notify, dataType, count, ioid, Eca.PUTFAIL, channel, header, String(err)),
-    );
+    if (channel !== undefined) applyWrite(this.#io, channel, f);
   }
 
-  #putSettled(
-    notify: boolean,
-    dataType: number,
-    count: number,
-    ioid: number,
-    eca: number,
-    channel: ServerChannel,
-    header: Buffer | undefined,
-    text: string,
-  ): void {
-    this.#pendingPuts--;
-    if (this.closed || this.#channels.get(channel.sid) !== channel) return;
-    if (notify) this.#out.frame(Command.WRITE_NOTIFY, dataType, count, eca, ioid);
-    else if (eca !== Eca.NORMAL && header) this.#out.bytes(cmd.errorResponse(channel.cid, eca, header, text));
-    this.resume();
-  }
+  /** What the read and write handlers use of this circuit. */
+  readonly #io: RequestCircuit = {
+    out: undefined as unknown as OutputBuffer, // set in the constructor
+    error: (f, cid, eca, text) => this.#error(f, cid, eca, text),
+    putStarted: () => {
+      this.#pendingPuts++;
+    },
+    putSettled: (channel, reply) => {
+      this.#pendingPuts--;
+      if (this.closed || this.#channels.get(channel.sid) !== channel) return;
+      if (reply !== undefined) this.#out.bytes(reply);
+      this.resume();
+    },
+  };
 
   #eventAdd(f: CaFrame): void {
     const channel = this.#channel(f);
@@ -478,14 +369,7 @@ export class ServerCircuit implements ChannelCircuit {
     const pv = sub.channel.pv;
     const n = sub.count === 0 ? pv.data.length : sub.count;
     if (!sub.channel.readable) {
-      this.#out.frame(
-        Command.EVENT_ADD,
-        sub.dataType,
-        n,
-        Eca.NORDACCESS,
-        sub.subid,
-        this.#zeros(sub.dataType, n),
-      );
+      this.#out.frame(Command.EVENT_ADD, sub.dataType, n, Eca.NORDACCESS, sub.subid, zeros(sub.dataType, n));
       return;
     }
     try {
@@ -493,7 +377,7 @@ export class ServerCircuit implements ChannelCircuit {
       this.#out.frame(Command.EVENT_ADD, sub.dataType, count, Eca.NORMAL, sub.subid, payload);
     } catch (err) {
       const eca = err instanceof CaConversionError ? Eca.NOCONVERT : Eca.GETFAIL;
-      this.#out.frame(Command.EVENT_ADD, sub.dataType, n, eca, sub.subid, this.#zeros(sub.dataType, n));
+      this.#out.frame(Command.EVENT_ADD, sub.dataType, n, eca, sub.subid, zeros(sub.dataType, n));
     }
   }
 
@@ -554,8 +438,4 @@ export class ServerCircuit implements ChannelCircuit {
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
   }
-}
-
-function copyOf(data: CaArray): CaArray {
-  return Array.isArray(data) ? [...data] : (data as Float64Array).slice();
 }

@@ -12,19 +12,7 @@
  * Differences from upstream, on purpose: a write of an identical value posts no VALUE event (rsrv with MDEL=0
  * posts none either; caproto posts every write); there is no dead-band (MDEL/ADEL): every change posts.
  */
-
-import {
-  AccessRights,
-  ChannelType,
-  DbrType,
-  MAX_ENUM_STATES,
-  MAX_ENUM_STRING_SIZE,
-  MAX_PV_NAME_SIZE,
-  MAX_UNITS_SIZE,
-  type NativeType,
-  nativeOf,
-  SubscriptionType,
-} from './constants.js';
+import { DbrType, type NativeType, nativeOf, SubscriptionType } from './constants.js';
 import { convertArray, toNativeArray } from './convert.js';
 import {
   type CaArray,
@@ -35,199 +23,36 @@ import {
   toUnixSeconds,
 } from './dbr.js';
 import { CaValueError } from './errors.js';
+import {
+  accessBits,
+  checkProperties,
+  checkPvDefinition,
+  LIMIT_FIELDS,
+  LIMIT_KEYS,
+  NATIVE_TYPES,
+  PV_ACCESS,
+  type PvAccess,
+  type PvDefinition,
+  type PvObserver,
+  type PvProperties,
+  type ServerPv,
+} from './pvDefinition.js';
 
-export type PvType = 'string' | 'short' | 'int' | 'float' | 'enum' | 'char' | 'long' | 'double';
-export type PvAccess = 'read-write' | 'read-only' | 'write-only' | 'none';
-
-export interface PvLimits {
-  upperDisp?: number;
-  lowerDisp?: number;
-  upperAlarm?: number;
-  upperWarning?: number;
-  lowerWarning?: number;
-  lowerAlarm?: number;
-  upperCtrl?: number;
-  lowerCtrl?: number;
-}
-
-export interface PvDefinition {
-  name: string;
-  type: PvType;
-  value: number | string | boolean | readonly (number | string)[] | CaArray;
-  /** Elements; default: the value's length (1 for a scalar; CHAR from a string: its length + 1). */
-  maxCount?: number;
-  enumStrings?: string[];
-  units?: string;
-  precision?: number;
-  limits?: PvLimits;
-  /** Default read-write. */
-  access?: PvAccess;
-  /** Runs on every put (WRITE, WRITE_NOTIFY) with the converted data BEFORE it is stored; may be async: a
-   *  WRITE_NOTIFY is answered when it settles; a throw/reject -> ECA_PUTFAIL and nothing stored. */
-  onPut?: (data: CaArray, pv: ServerPv) => void | Promise<void>;
-}
-
-/** Display metadata that `setMetadata` changes (posting DBE_PROPERTY). */
-export interface PvProperties {
-  units?: string;
-  precision?: number;
-  limits?: PvLimits;
-  enumStrings?: string[];
-}
-
-export interface ServerPv {
-  readonly name: string;
-  readonly nativeType: NativeType;
-  readonly maxCount: number;
-  /** The current value (its length is the current element count, at most maxCount). */
-  readonly data: CaArray;
-  /** status/severity/stamp/timestamp/units/precision/limits/enumStrings (a new object after each change). */
-  readonly metadata: DbrMetadata;
-  readonly access: PvAccess;
-  /** Stores a new value (converted with toNativeArray), stamps it, posts monitors by mask (VALUE|LOG on value
-   *  change, ALARM when status/severity change). CaValueError when it does not fit the PV. */
-  write(value: unknown, options?: { status?: number; severity?: number; timestamp?: number }): void;
-  /** Changes units/precision/limits/enum strings and posts DBE_PROPERTY. */
-  setMetadata(properties: PvProperties): void;
-  /** Re-sends ACCESS_RIGHTS to every connected channel. */
-  setAccess(access: PvAccess): void;
-}
-
-/** What the PV needs of a channel open on it (implemented by the circuit's channel). */
-export interface PvObserver {
-  /** The PV changed: post to the subscriptions whose mask intersects `mask`. */
-  pvChanged(mask: number): void;
-  /** Access rights changed: re-send ACCESS_RIGHTS. */
-  accessChanged(): void;
-  /** The PV was removed from the server: SERVER_DISCONN. */
-  pvRemoved(): void;
-}
-
-const TYPES: Record<PvType, NativeType> = {
-  string: ChannelType.STRING,
-  short: ChannelType.SHORT,
-  int: ChannelType.SHORT,
-  float: ChannelType.FLOAT,
-  enum: ChannelType.ENUM,
-  char: ChannelType.CHAR,
-  long: ChannelType.LONG,
-  double: ChannelType.DOUBLE,
-};
-export const PV_TYPES = Object.keys(TYPES) as PvType[];
-export const PV_ACCESS: readonly PvAccess[] = ['read-write', 'read-only', 'write-only', 'none'];
-const LIMIT_KEYS: readonly (keyof PvLimits)[] = [
-  'upperDisp',
-  'lowerDisp',
-  'upperAlarm',
-  'upperWarning',
-  'lowerWarning',
-  'lowerAlarm',
-  'upperCtrl',
-  'lowerCtrl',
-];
-const LIMIT_FIELDS: Record<keyof PvLimits, keyof DbrMetadata> = {
-  upperDisp: 'upperDispLimit',
-  lowerDisp: 'lowerDispLimit',
-  upperAlarm: 'upperAlarmLimit',
-  upperWarning: 'upperWarningLimit',
-  lowerWarning: 'lowerWarningLimit',
-  lowerAlarm: 'lowerAlarmLimit',
-  upperCtrl: 'upperCtrlLimit',
-  lowerCtrl: 'lowerCtrlLimit',
-};
+export type {
+  PvAccess,
+  PvDefinition,
+  PvLimits,
+  PvObserver,
+  PvProperties,
+  PvType,
+  ServerPv,
+} from './pvDefinition.js';
+export { accessBits, checkPvDefinition, PV_ACCESS, PV_TYPES } from './pvDefinition.js';
 
 /** Most encodings kept per PV between changes (a client asking many counts cannot grow it). */
 const MAX_CACHED_ENCODINGS = 8;
 /** What DBR_CLASS_NAME answers (rsrv: the record type). */
 const CLASS_NAME = 'orrery';
-
-function latin1Length(text: string): number {
-  return Buffer.byteLength(text, 'latin1');
-}
-
-/** ACCESS_RIGHTS bits of an access setting. */
-export function accessBits(access: PvAccess): number {
-  switch (access) {
-    case 'read-write':
-      return AccessRights.READ_WRITE;
-    case 'read-only':
-      return AccessRights.READ;
-    case 'write-only':
-      return AccessRights.WRITE;
-    default:
-      return AccessRights.NO_ACCESS;
-  }
-}
-
-function checkProperties(p: PvProperties, where: string, native: NativeType | undefined): void {
-  if (p.units !== undefined) {
-    if (typeof p.units !== 'string' || latin1Length(p.units) >= MAX_UNITS_SIZE) {
-      throw new CaValueError(`${where}.units must be a string of at most ${MAX_UNITS_SIZE - 1} bytes`);
-    }
-  }
-  if (p.precision !== undefined) {
-    if (!Number.isInteger(p.precision) || p.precision < 0 || p.precision > 17) {
-      throw new CaValueError(`${where}.precision must be an integer 0..17, got ${String(p.precision)}`);
-    }
-  }
-  if (p.limits !== undefined) {
-    if (p.limits === null || typeof p.limits !== 'object' || Array.isArray(p.limits)) {
-      throw new CaValueError(`${where}.limits must be an object`);
-    }
-    for (const key of Object.keys(p.limits)) {
-      if (!LIMIT_KEYS.includes(key as keyof PvLimits)) {
-        throw new CaValueError(`${where}.limits.${key} is not a limit (${LIMIT_KEYS.join(', ')})`);
-      }
-      const v = (p.limits as Record<string, unknown>)[key];
-      if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v))) {
-        throw new CaValueError(`${where}.limits.${key} must be a number`);
-      }
-    }
-  }
-  if (p.enumStrings !== undefined) {
-    if (!Array.isArray(p.enumStrings) || p.enumStrings.length > MAX_ENUM_STATES) {
-      throw new CaValueError(`${where}.enumStrings must be an array of at most ${MAX_ENUM_STATES} strings`);
-    }
-    p.enumStrings.forEach((s, i) => {
-      if (typeof s !== 'string' || latin1Length(s) >= MAX_ENUM_STRING_SIZE) {
-        throw new CaValueError(
-          `${where}.enumStrings[${i}] must be a string of at most ${MAX_ENUM_STRING_SIZE - 1} bytes`,
-        );
-      }
-    });
-    if (native !== undefined && native !== ChannelType.ENUM) {
-      throw new CaValueError(`${where}.enumStrings is only for type 'enum'`);
-    }
-  }
-}
-
-/** Checks a definition; CaValueError naming the bad field (`where` prefixes it: `pvs[2]`). */
-export function checkPvDefinition(def: PvDefinition, where = 'pv'): void {
-  if (def === null || typeof def !== 'object') throw new CaValueError(`${where} must be an object`);
-  const name = def.name;
-  if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) {
-    throw new CaValueError(`${where}.name must be a non-empty string without NUL`);
-  }
-  if (latin1Length(name) > MAX_PV_NAME_SIZE) {
-    throw new CaValueError(`${where}.name is longer than ${MAX_PV_NAME_SIZE} bytes`);
-  }
-  if (!PV_TYPES.includes(def.type)) {
-    throw new CaValueError(
-      `${where}.type must be one of ${PV_TYPES.join(', ')}, got ${JSON.stringify(def.type)}`,
-    );
-  }
-  const native = TYPES[def.type];
-  checkProperties(def, where, native);
-  if (def.access !== undefined && !PV_ACCESS.includes(def.access)) {
-    throw new CaValueError(`${where}.access must be one of ${PV_ACCESS.join(', ')}`);
-  }
-  if (def.onPut !== undefined && typeof def.onPut !== 'function') {
-    throw new CaValueError(`${where}.onPut must be a function`);
-  }
-  if (def.maxCount !== undefined && (!Number.isSafeInteger(def.maxCount) || def.maxCount < 1)) {
-    throw new CaValueError(`${where}.maxCount must be a positive integer, got ${String(def.maxCount)}`);
-  }
-}
 
 function sameData(a: CaArray, b: CaArray): boolean {
   if (a.length !== b.length) return false;
@@ -265,7 +90,7 @@ export class ServerPvImpl implements ServerPv {
   constructor(def: PvDefinition, now: () => number) {
     checkPvDefinition(def);
     this.name = def.name;
-    this.nativeType = TYPES[def.type];
+    this.nativeType = NATIVE_TYPES[def.type];
     this.#now = now;
     const enumStrings = def.enumStrings ? [...def.enumStrings] : undefined;
     let data: CaArray;
