@@ -110,11 +110,12 @@ export {
   type ReadOptions,
   type WriteOptions,
 } from './pv.js';
+export type { PvAccess, PvDefinition, PvLimits, PvProperties, PvType, ServerPv } from './pvDefinition.js';
 export { loadPvFile, PvFileError, parsePvDefinitions } from './pvFile.js';
 export type { EventResponse, ReadResponse, WriteResponse } from './pvTypes.js';
 export { SearchEngine, type SearchEngineOptions, type SearchResult } from './search.js';
 export { CaServer, type CaServerOptions } from './server.js';
-export type { PvAccess, PvDefinition, PvLimits, PvType, ServerPv } from './serverPv.js';
+export { CaSimulator, type CaSimulatorOptions } from './sim.js';
 export { type SubscribeOptions, Subscription, type SubscriptionCallback } from './subscription.js';
 export {
   closeDefaultContext,
