@@ -62,3 +62,10 @@ it('issue 9: katcp-client.ts: S0, S1, S2 with every simulator sensor added, S4, 
     '[!connected !synced !model_changed !data_synced]',
   ]);
 });
+
+it('issue 11 item 3: ca-client.ts reads with metadata, puts with completion, monitors and reads through the sync API', async () => {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', here('./ca-client.ts')], {
+    timeout: 30_000,
+  });
+  expect(stdout.trim().split('\n')).toEqual(['read 21.5 degC', 'monitor idle -> busy', 'sync read 21.5']);
+});
