@@ -1,67 +1,356 @@
 /**
- * `DeviceProxy`: a native Tango client for one device (PyTango's `DeviceProxy`, camelCase). STUB: the API only;
- * the implementation follows.
+ * `DeviceProxy`: a native Tango client for one device, PyTango's `DeviceProxy` in camelCase, over GIOP with no
+ * CORBA library. `new DeviceProxy(name)` is lazy (the first call resolves and connects); `DeviceProxy.connect`
+ * resolves and pings first.
+ *
+ * Resolution: `tango://host:port/dom/fam/member#dbase=no` talks to the server at host:port with the device name as
+ * object key; otherwise `DbImportDevice` on the database (the name's host:port, else `TANGO_HOST`, several hosts
+ * tried in order) gives the device's IOR, cached; when a connect to the device fails the import is done again
+ * once (the server may have moved). Connections are shared per server endpoint within a system
+ * (`giopRequests.ts`), each an actor under the system's `tango` supervisor (or `options.supervisor`).
+ *
+ * `commandInout(cmd, arg)` is one round trip: the argument's Tango type comes from `command_list_query_2`, fetched
+ * once per proxy (PyTango asks `command_query` before every `command_inout`). `writeAttribute` fetches the
+ * attribute's config once. Errors: `DevFailed` with the device's stack, `AttributeNotFoundError` (a `DevFailed`)
+ * for a missing attribute, `TangoTimeoutError` (default 3 s, cppTango's), `TangoConnectionError`,
+ * `TangoClosedError` after `close()`, `TangoTypeError` for a value of the wrong shape.
  */
+import { checkDuration } from '../../../machines/core/duration.js';
+import { checkSystem } from '../../api/lifecycle.js';
+import { getDefaultSystem, type OrrerySystem } from '../../engine/system.js';
+import {
+  AttributeNotFoundError,
+  TangoClosedError,
+  TangoConnectionError,
+  TangoNameError,
+} from './clientErrors.js';
+import { CLIENT_IDENT, DeviceDirectory } from './database.js';
 import type { CommandInfo, DeviceAttribute, DeviceProxyOptions, DevStateName } from './deviceTypes.js';
+import {
+  fromTangoValue,
+  guessType,
+  toAttributeValue4,
+  toDeviceAttribute,
+  toTangoValue,
+  typeName,
+} from './deviceValues.js';
+import { DevFailed } from './errors.js';
+import { DEV_STATES, type TangoValue } from './giop/any.js';
 import type { AttributeConfig5 } from './giop/attributeConfig.js';
-import { parseDeviceName } from './tangoName.js';
+import type { CdrReader, CdrWriter } from './giop/cdr.js';
+import {
+  type CommandValue,
+  commandInout4,
+  commandListQuery2,
+  commandQuery2,
+  getAdmName,
+  getAttributeConfig5,
+  getState,
+  getStatus,
+  ping,
+  readAttributes5,
+  writeAttributes4,
+} from './giop/operations.js';
+import type { AttributeValue5, DevCmdInfo } from './giop/tangoTypes.js';
+import type { GiopConnection } from './giopConnection.js';
+import { type ConnectionPool, callObject, type ObjectRef, poolFor } from './giopRequests.js';
+import { formatDeviceName, parseDeviceName, parseTangoHost, type TangoDeviceName } from './tangoName.js';
 
-const todo = (): Promise<never> => Promise.reject(new Error('DeviceProxy: not implemented yet'));
+export const DEFAULT_TIMEOUT_MS = 3_000;
+const SOURCES = { DEV: 0, CACHE: 1, CACHE_DEV: 2 } as const;
+/** cppTango's `AllAttr_3`: every attribute's config. */
+const ALL_ATTRIBUTES = 'All attributes_3';
+
+const directories = new WeakMap<ConnectionPool, DeviceDirectory>();
+
+function commandInfo(c: DevCmdInfo): CommandInfo {
+  return {
+    cmdName: c.cmd_name,
+    dispLevel: c.level ?? 0,
+    cmdTag: c.cmd_tag,
+    inType: typeName(c.in_type) === 'DevEnum' ? 'Unknown' : (typeName(c.in_type) as CommandInfo['inType']),
+    outType:
+      typeName(c.out_type) === 'DevEnum' ? 'Unknown' : (typeName(c.out_type) as CommandInfo['outType']),
+    inTypeDesc: c.in_type_desc,
+    outTypeDesc: c.out_type_desc,
+  };
+}
 
 export class DeviceProxy {
-  /** `dom/fam/member`. */
+  /** `dom/fam/member`, as written. */
   readonly name: string;
-  constructor(name: string, _options: DeviceProxyOptions = {}) {
-    this.name = parseDeviceName(name).device;
+  /** `tango://host:port/dom/fam/member[#dbase=no]` (the database hosts, or the server without one). */
+  readonly fullName: string;
+  readonly system: OrrerySystem;
+  readonly #parsed: TangoDeviceName;
+  readonly #timeout: number;
+  readonly #source: number;
+  readonly #pool: ConnectionPool;
+  readonly #directory: DeviceDirectory;
+  readonly #connections = new Map<string, GiopConnection>();
+  #ref: ObjectRef | undefined;
+  #resolving: Promise<ObjectRef> | undefined;
+  #commands: Map<string, DevCmdInfo> | undefined;
+  #commandsLoading: Promise<Map<string, DevCmdInfo>> | undefined;
+  readonly #configs = new Map<string, AttributeConfig5>();
+  #closed = false;
+
+  constructor(name: string, options: DeviceProxyOptions = {}) {
+    if (options === null || typeof options !== 'object')
+      throw new TangoNameError('options must be an object');
+    const parsed = parseDeviceName(name);
+    if (parsed.hosts.length === 0) {
+      const tangoHost = options.tangoHost ?? process.env.TANGO_HOST;
+      if (tangoHost === undefined || tangoHost === '') {
+        throw new TangoNameError(`"${name}" names no database host and TANGO_HOST is not set`);
+      }
+      parsed.hosts = parseTangoHost(tangoHost);
+    }
+    const source = options.source ?? 'CACHE_DEV';
+    if (!(source in SOURCES))
+      throw new TangoNameError(`source must be DEV, CACHE or CACHE_DEV, got ${source}`);
+    this.#parsed = parsed;
+    this.name = parsed.device;
+    this.fullName = formatDeviceName(parsed);
+    this.#timeout = checkDuration('timeout', options.timeout, false) ?? DEFAULT_TIMEOUT_MS;
+    this.#source = SOURCES[source];
+    this.system = checkSystem(options.system) ?? getDefaultSystem();
+    this.#pool = poolFor(this.system, { supervisor: options.supervisor });
+    let directory = directories.get(this.#pool);
+    if (directory === undefined) {
+      directory = new DeviceDirectory();
+      directories.set(this.#pool, directory);
+    }
+    this.#directory = directory;
+    if (parsed.noDatabase) {
+      const h = parsed.hosts[0];
+      this.#ref = { host: h.host, port: h.port, objectKey: new TextEncoder().encode(parsed.device) };
+    }
   }
-  /** Resolves the device (database import or `#dbase=no`) and pings it. */
+
+  /** A proxy whose device is resolved and answered a ping (else the error, and nothing is left open). */
   static async connect(name: string, options: DeviceProxyOptions = {}): Promise<DeviceProxy> {
-    return new DeviceProxy(name, options);
+    const proxy = new DeviceProxy(name, options);
+    try {
+      await proxy.ping();
+      return proxy;
+    } catch (error) {
+      await proxy.close();
+      throw error;
+    }
   }
-  commandInout(_command: string, _argin?: unknown): Promise<unknown> {
-    return todo();
+
+  /** The per-request timeout, ms. */
+  get timeout(): number {
+    return this.#timeout;
   }
-  readAttribute(_attribute: string): Promise<DeviceAttribute> {
-    return todo();
+
+  // ---- commands ----
+
+  /** Runs a command with a plain argument (typed by the command's `in_type`); resolves with a plain result. */
+  async commandInout(command: string, argin?: unknown): Promise<unknown> {
+    const commands = this.#commands ?? (await this.#loadCommands());
+    const info = commands.get(command.toLowerCase());
+    const inType = info === undefined ? guessType(argin) : typeName(info.in_type);
+    const type = inType === 'DevEnum' ? 'DevShort' : inType === 'Unknown' ? guessType(argin) : inType;
+    return fromTangoValue(await this.commandInoutRaw(command, toTangoValue(type, argin)));
   }
-  readAttributes(_attributes: readonly string[]): Promise<DeviceAttribute[]> {
-    return todo();
+
+  /** Runs a command with a typed argument (no command query at all); resolves with the typed result. */
+  commandInoutRaw(command: string, argin: TangoValue = { type: 'DevVoid' }): Promise<CommandValue> {
+    return this.#call(commandInout4.name, commandInout4.readResult, (w) =>
+      commandInout4.writeArgs(w, { command, argin, source: this.#source, clientIdent: CLIENT_IDENT }),
+    );
   }
-  writeAttribute(_attribute: string, _value: unknown): Promise<void> {
-    return todo();
+
+  async commandListQuery(): Promise<CommandInfo[]> {
+    const list = await this.#call(commandListQuery2.name, commandListQuery2.readResult);
+    this.#commands = new Map(list.map((c) => [c.cmd_name.toLowerCase(), c]));
+    return list.map(commandInfo);
   }
-  writeAttributes(_values: readonly (readonly [string, unknown])[]): Promise<void> {
-    return todo();
+
+  async commandQuery(command: string): Promise<CommandInfo> {
+    return commandInfo(
+      await this.#call(commandQuery2.name, commandQuery2.readResult, (w) =>
+        commandQuery2.writeArgs(w, command),
+      ),
+    );
   }
-  /** Round trip time in microseconds. */
-  ping(): Promise<number> {
-    return todo();
+
+  // ---- attributes ----
+
+  async readAttribute(attribute: string): Promise<DeviceAttribute> {
+    const [one] = await this.readAttributes([attribute]);
+    return one;
   }
-  state(): Promise<DevStateName> {
-    return todo();
+
+  /** Reads several attributes in one round trip; any attribute in error raises its DevFailed. */
+  async readAttributes(attributes: readonly string[]): Promise<DeviceAttribute[]> {
+    const names = [...attributes];
+    const values = await this.#call(readAttributes5.name, readAttributes5.readResult, (w) =>
+      readAttributes5.writeArgs(w, { names, source: this.#source, clientIdent: CLIENT_IDENT }),
+    );
+    return values.map((v, i) => this.#attribute(v, names[i] ?? v.name));
   }
+
+  #attribute(v: AttributeValue5, requested: string): DeviceAttribute {
+    if (v.err_list.length > 0) {
+      if (v.err_list.some((e) => e.reason === 'API_AttrNotFound')) {
+        throw new AttributeNotFoundError(requested, v.err_list);
+      }
+      throw new DevFailed(v.err_list);
+    }
+    return toDeviceAttribute(v);
+  }
+
+  async writeAttribute(attribute: string, value: unknown): Promise<void> {
+    await this.writeAttributes([[attribute, value]]);
+  }
+
+  /** Writes several attributes in one round trip (after fetching, once, the config of any not yet known). */
+  async writeAttributes(values: readonly (readonly [string, unknown])[]): Promise<void> {
+    const missing = values.map(([n]) => n).filter((n) => !this.#configs.has(n.toLowerCase()));
+    if (missing.length > 0) await this.getAttributeConfigs(missing);
+    const encoded = values.map(([n, v]) =>
+      toAttributeValue4(this.#configs.get(n.toLowerCase()) as AttributeConfig5, v),
+    );
+    await this.#call(writeAttributes4.name, writeAttributes4.readResult, (w) =>
+      writeAttributes4.writeArgs(w, { values: encoded, clientIdent: CLIENT_IDENT }),
+    );
+  }
+
+  async getAttributeConfig(attribute: string): Promise<AttributeConfig5> {
+    const [one] = await this.getAttributeConfigs([attribute]);
+    return one;
+  }
+
+  async getAttributeConfigs(attributes: readonly string[]): Promise<AttributeConfig5[]> {
+    const names = [...attributes];
+    const configs = await this.#call(getAttributeConfig5.name, getAttributeConfig5.readResult, (w) =>
+      getAttributeConfig5.writeArgs(w, names),
+    );
+    for (const c of configs) this.#configs.set(c.name.toLowerCase(), c);
+    return configs;
+  }
+
+  /** Names of the device's attributes (PyTango `get_attribute_list`). */
+  async attributeList(): Promise<string[]> {
+    return (await this.getAttributeConfigs([ALL_ATTRIBUTES])).map((c) => c.name);
+  }
+
+  // ---- device ----
+
+  /** Round trip of a `ping`, in microseconds (PyTango's unit). */
+  async ping(): Promise<number> {
+    const start = process.hrtime.bigint();
+    await this.#call(ping.name, ping.readResult);
+    return Number((process.hrtime.bigint() - start) / 1000n);
+  }
+
+  async state(): Promise<DevStateName> {
+    return DEV_STATES[await this.#call(getState.name, getState.readResult)];
+  }
+
   status(): Promise<string> {
-    return todo();
+    return this.#call(getStatus.name, getStatus.readResult);
   }
-  commandListQuery(): Promise<CommandInfo[]> {
-    return todo();
-  }
-  commandQuery(_command: string): Promise<CommandInfo> {
-    return todo();
-  }
-  getAttributeConfig(_attribute: string): Promise<AttributeConfig5> {
-    return todo();
-  }
-  getAttributeConfigs(_attributes: readonly string[]): Promise<AttributeConfig5[]> {
-    return todo();
-  }
-  attributeList(): Promise<string[]> {
-    return todo();
-  }
+
+  /** The admin device's name, `dserver/<exec>/<instance>`. */
   adminName(): Promise<string> {
-    return todo();
+    return this.#call(getAdmName.name, getAdmName.readResult);
   }
-  close(): Promise<void> {
-    return Promise.resolve();
+
+  /** Releases this proxy's connections (shared ones close when their last user releases them). Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const held = [...this.#connections.values()];
+    this.#connections.clear();
+    await Promise.all(held.map((c) => this.#pool.release(c)));
   }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- plumbing ----
+
+  #connect = (host: string, port: number): GiopConnection => {
+    const key = `${host.toLowerCase()}:${port}`;
+    let c = this.#connections.get(key);
+    if (c === undefined || c.closed) {
+      c = this.#pool.acquire(host, port);
+      this.#connections.set(key, c);
+    }
+    return c;
+  };
+
+  #loadCommands(): Promise<Map<string, DevCmdInfo>> {
+    this.#commandsLoading ??= this.#call(commandListQuery2.name, commandListQuery2.readResult).then(
+      (list) => {
+        this.#commands = new Map(list.map((c) => [c.cmd_name.toLowerCase(), c]));
+        return this.#commands;
+      },
+      (error) => {
+        this.#commandsLoading = undefined;
+        throw error;
+      },
+    );
+    return this.#commandsLoading;
+  }
+
+  #resolve(): Promise<ObjectRef> {
+    this.#resolving ??= this.#directory
+      .importDevice(this.#connect, this.#parsed.hosts, this.name, this.#timeout)
+      .then((imported) => {
+        const iiop = imported.ior.iiop;
+        if (iiop === undefined) {
+          throw new TangoConnectionError(this.fullName, 'the device IOR has no IIOP profile');
+        }
+        this.#ref = { host: iiop.host, port: iiop.port, objectKey: iiop.objectKey };
+        return this.#ref;
+      })
+      .finally(() => {
+        this.#resolving = undefined;
+      });
+    return this.#resolving;
+  }
+
+  #call<R>(
+    operation: string,
+    readResult: (r: CdrReader) => R,
+    writeArgs?: (w: CdrWriter) => void,
+  ): Promise<R> {
+    if (this.#closed) return Promise.reject(new TangoClosedError(`DeviceProxy ${this.name} is closed`));
+    const spec = { operation, readResult, writeArgs, timeout: this.#timeout };
+    const ref = this.#ref;
+    if (ref !== undefined && this.#parsed.noDatabase)
+      return callObject(this.#connect, ref, spec, this.#forwarded);
+    return this.#callResolved(spec, ref);
+  }
+
+  async #callResolved<R>(
+    spec: {
+      operation: string;
+      readResult: (r: CdrReader) => R;
+      writeArgs?: (w: CdrWriter) => void;
+      timeout: number;
+    },
+    known: ObjectRef | undefined,
+  ): Promise<R> {
+    const ref = known ?? (await this.#resolve());
+    try {
+      return await callObject(this.#connect, ref, spec, this.#forwarded);
+    } catch (error) {
+      // the server may have moved (restarted on another port): import the device again, once
+      if (!(error instanceof TangoConnectionError) || error.sent || known === undefined) throw error;
+      this.#directory.forget(this.#parsed.hosts, this.name);
+      this.#ref = undefined;
+      const again = await this.#resolve();
+      return await callObject(this.#connect, again, spec, this.#forwarded);
+    }
+  }
+
+  #forwarded = (to: ObjectRef, permanent: boolean): void => {
+    if (permanent) this.#ref = to;
+  };
 }

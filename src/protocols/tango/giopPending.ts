@@ -1,0 +1,136 @@
+/**
+ * The requests of one GIOP connection: ids, the queue of requests waiting for a socket, the ones sent and
+ * awaiting a reply, and their timeouts. Timeouts share one timer on the system clock armed for the earliest
+ * deadline (not re-armed per request: with the same timeout for all, deadlines arrive in order). Pure
+ * bookkeeping: the connection facade writes and reads the socket.
+ */
+import type { Clock } from '../../engine/clock.js';
+
+export interface PendingRequest {
+  readonly id: number;
+  /** The encoded GIOP Request (kept to be re-sent after a CloseConnection). */
+  readonly message: Uint8Array;
+  readonly operation: string;
+  /** Absolute deadline on the clock, ms (Infinity: none). */
+  readonly deadline: number;
+  readonly timeoutMs: number;
+  /** Whether it was written to a socket (a lost socket then fails it: it may have run). */
+  sent: boolean;
+  /** Called once with the Reply's body reader outcome. */
+  settle(error: Error | null, reply: unknown): void;
+}
+
+export class PendingRequests {
+  readonly #clock: Clock;
+  readonly #onTimeout: (request: PendingRequest) => void;
+  readonly #pending = new Map<number, PendingRequest>();
+  /** Requests waiting for a socket, in call order (may hold ids already timed out: skipped). */
+  #unsent: PendingRequest[] = [];
+  #nextId = 1;
+  #sweepAt = Number.POSITIVE_INFINITY;
+  #sweepTimer: unknown;
+
+  constructor(clock: Clock, onTimeout: (request: PendingRequest) => void) {
+    this.#clock = clock;
+    this.#onTimeout = onTimeout;
+  }
+
+  get size(): number {
+    return this.#pending.size;
+  }
+  get unsentCount(): number {
+    let n = 0;
+    for (const p of this.#unsent) if (this.#pending.get(p.id) === p) n++;
+    return n;
+  }
+
+  /** The next request id (GIOP ulong, wraps, skips ids still pending). */
+  nextId(): number {
+    let id = this.#nextId;
+    while (this.#pending.has(id)) id = id >= 0xffffffff ? 1 : id + 1;
+    this.#nextId = id >= 0xffffffff ? 1 : id + 1;
+    return id;
+  }
+
+  deadline(timeoutMs: number): number {
+    return timeoutMs === Number.POSITIVE_INFINITY ? timeoutMs : this.#clock.now() + timeoutMs;
+  }
+
+  /** Records a request; `sent` says whether it already went to a socket (else it waits in the queue). */
+  add(request: PendingRequest): void {
+    this.#pending.set(request.id, request);
+    if (!request.sent) this.#unsent.push(request);
+    if (request.deadline < this.#sweepAt) this.#arm(request.deadline);
+  }
+
+  /** Removes and returns the request a reply answers (undefined: unknown or already timed out). */
+  take(id: number): PendingRequest | undefined {
+    const p = this.#pending.get(id);
+    if (p !== undefined) {
+      this.#pending.delete(id);
+      if (this.#pending.size === 0) this.#disarm();
+    }
+    return p;
+  }
+
+  /** The requests waiting for a socket, in order; they are marked sent and leave the queue. */
+  drainUnsent(): PendingRequest[] {
+    const out = this.#unsent.filter((p) => this.#pending.get(p.id) === p);
+    this.#unsent = [];
+    for (const p of out) p.sent = true;
+    return out;
+  }
+
+  /** Sent requests go back to the queue, ahead of the waiting ones (the server closed without answering). */
+  requeueSent(): void {
+    const sent = [...this.#pending.values()].filter((p) => p.sent);
+    for (const p of sent) p.sent = false;
+    const waiting = this.#unsent.filter((p) => this.#pending.get(p.id) === p);
+    this.#unsent = [...sent, ...waiting];
+  }
+
+  /** Fails the requests chosen by `which` (all by default) with the error `errorFor` gives each. */
+  fail(
+    errorFor: (request: PendingRequest) => Error,
+    which: (request: PendingRequest) => boolean = () => true,
+  ): void {
+    const chosen = [...this.#pending.values()].filter(which);
+    for (const p of chosen) this.#pending.delete(p.id);
+    if (chosen.length > 0) this.#unsent = this.#unsent.filter((p) => this.#pending.get(p.id) === p);
+    if (this.#pending.size === 0) this.#disarm();
+    for (const p of chosen) p.settle(errorFor(p), undefined);
+  }
+
+  /** Releases the timer (nothing may be pending). */
+  dispose(): void {
+    this.#disarm();
+  }
+
+  #arm(at: number): void {
+    this.#disarm();
+    if (at === Number.POSITIVE_INFINITY) return;
+    this.#sweepAt = at;
+    this.#sweepTimer = this.#clock.setTimeout(() => this.#sweep(), Math.max(0, at - this.#clock.now()));
+  }
+
+  #disarm(): void {
+    if (this.#sweepTimer !== undefined) this.#clock.clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Number.POSITIVE_INFINITY;
+  }
+
+  #sweep(): void {
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Number.POSITIVE_INFINITY;
+    const now = this.#clock.now();
+    let next = Number.POSITIVE_INFINITY;
+    const expired: PendingRequest[] = [];
+    for (const p of this.#pending.values()) {
+      if (p.deadline <= now) expired.push(p);
+      else if (p.deadline < next) next = p.deadline;
+    }
+    for (const p of expired) this.#pending.delete(p.id);
+    if (next < this.#sweepAt) this.#arm(next);
+    for (const p of expired) this.#onTimeout(p);
+  }
+}
