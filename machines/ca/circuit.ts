@@ -56,6 +56,10 @@ export type CircuitMachineState = 'connecting' | 'connected' | 'probing' | 'unre
 export interface CircuitMachineInput {
   /** `host:port` of the server, for error messages. */
   address: string;
+  /** The circuit's priority (0..99, VERSION's priority field): one circuit per (address, priority). */
+  priority: number;
+  /** How the `socket` actor finds its connection (the connection's id for the circuit; default `address`). */
+  circuitId?: string;
   /** Silence on the circuit before an ECHO probe (`EPICS_CA_CONN_TMO`), ms; Infinity for never. */
   connectionTimeoutMs: number;
   /** How long an ECHO may stay unanswered before the circuit is unresponsive (libca 5 s), ms. */
@@ -63,6 +67,7 @@ export interface CircuitMachineInput {
 }
 
 export interface CircuitMachineContext extends CircuitMachineInput {
+  circuitId: string;
   reason: CircuitCloseReason | null;
   error: Error | null;
   /** ECHO probes sent over the circuit's life. */
@@ -165,6 +170,8 @@ export const circuitMachine = setup({
   id: 'caCircuit',
   context: ({ input }) => ({
     address: input.address,
+    priority: input.priority,
+    circuitId: input.circuitId ?? input.address,
     connectionTimeoutMs: input.connectionTimeoutMs,
     echoTimeoutMs: input.echoTimeoutMs,
     reason: null,
@@ -179,6 +186,8 @@ export const circuitMachine = setup({
         src: 'socket',
         input: ({ context }) => ({
           address: context.address,
+          priority: context.priority,
+          circuitId: context.circuitId,
           connectionTimeoutMs: context.connectionTimeoutMs,
           echoTimeoutMs: context.echoTimeoutMs,
         }),

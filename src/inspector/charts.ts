@@ -45,6 +45,8 @@ export function registerMachine(machine: AnyStateMachine, id?: string): () => vo
 
 export class ChartRegistry {
   readonly #keys = new WeakMap<object, string>();
+  /** Chart keys by machine definition (`machine.config`): the copies `.provide()` makes share their original's. */
+  readonly #byConfig = new WeakMap<object, string>();
   readonly #machines = new Map<string, AnyStateMachine>();
   readonly #svgs = new Map<string, Promise<string>>();
   readonly #live: () => Iterable<unknown>;
@@ -55,13 +57,24 @@ export class ChartRegistry {
     for (const [name, machine] of Object.entries(machines)) this.#register(machine as AnyStateMachine, name);
   }
 
-  /** The chart key of an actor's logic, or undefined when it is not a state machine. */
+  /**
+   * The chart key of an actor's logic, or undefined when it is not a state machine. A copy made by `.provide()`
+   * (same definition, other implementations) gets its original's chart; once the registry is full, a machine
+   * falls back to the chart of a known machine with its id.
+   */
   keyFor(logic: unknown): string | undefined {
     if (!isStateMachine(logic)) return undefined;
     const known = this.#keys.get(logic);
     if (known) return known;
     for (const [key, machine] of registered) if (machine === logic) return this.#register(logic, key);
-    return this.#register(logic, logic.id);
+    const config = (logic as { config?: unknown }).config;
+    const sameDefinition =
+      config !== null && typeof config === 'object' ? this.#byConfig.get(config) : undefined;
+    if (sameDefinition !== undefined) {
+      this.#keys.set(logic, sameDefinition);
+      return sameDefinition;
+    }
+    return this.#register(logic, logic.id) ?? (this.#machines.has(logic.id) ? logic.id : undefined);
   }
 
   /** Names of every known chart. */
@@ -121,6 +134,9 @@ export class ChartRegistry {
     }
     this.#keys.set(machine, base);
     this.#machines.set(base, machine);
+    const config = (machine as { config?: unknown }).config;
+    if (config !== null && typeof config === 'object' && !this.#byConfig.has(config))
+      this.#byConfig.set(config, base);
     return base;
   }
 }

@@ -18,6 +18,7 @@ import { logicId, logicOf, parentOf } from '../../machines/core/xstateAdapter.js
 import type { EngineEvent } from '../engine/inspectionBus.js';
 import type { Logger } from '../engine/logging.js';
 import type { ChartRegistry } from './charts.js';
+import { isStateMachine } from './graph.js';
 import { copyStateValue, type Redactor, UNREADABLE } from './redact.js';
 import {
   type InspectorView,
@@ -571,10 +572,17 @@ export class Tracker {
     return view;
   }
 
-  /** The machine name the page shows for an actor: its machine's id when it has a chart, else its `src`. */
+  /**
+   * The machine name the page shows for an actor (and its inspector view's key): its machine's id for a state
+   * machine (with or without a chart: a full chart registry must not hide its card), else its `src`.
+   */
   #machineOf(ref: AnyActorRef, logic: unknown, chart = this.#opts.charts.keyFor(logic)): string {
     const src = (ref as Internal).src;
-    return logicId(logic) !== 'actor' && chart ? logicId(logic) : typeof src === 'string' ? src : 'actor';
+    return logicId(logic) !== 'actor' && (chart !== undefined || isStateMachine(logic))
+      ? logicId(logic)
+      : typeof src === 'string'
+        ? src
+        : 'actor';
   }
 
   /** Let the actor's registered view fold an event it received into its summary. */

@@ -52,7 +52,12 @@ function harness() {
     machine.provide({ actions: { enterState: (_, p) => void entered.push(p.state) } }),
     {
       clock,
-      input: { address: '10.0.0.1:5064', connectionTimeoutMs: CONN_TMO, echoTimeoutMs: ECHO_TMO },
+      input: {
+        address: '10.0.0.1:5064',
+        priority: 0,
+        connectionTimeoutMs: CONN_TMO,
+        echoTimeoutMs: ECHO_TMO,
+      },
       inspect: (e) => {
         coverage.inspect(e);
         recordTransitions(e);

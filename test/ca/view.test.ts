@@ -300,6 +300,54 @@ describe('issue 11 item 7: CA inspector view', () => {
     }
   });
 
+  it('issue 11 item 7: one chart per CA machine however many actors; a searching card shows the real back-off; circuits show their priority from the machine', async () => {
+    const server = await peers.server({ pvs: [{ name: 'V:a', type: 'double', value: 1 }] });
+    const ctx = peers.context(server);
+    const tracker = new Tracker(ctx.system, {
+      redact: createRedactor(),
+      charts: new ChartRegistry(),
+      bufferSize: 10_000,
+      maxEventsPerSecond: 1_000_000,
+    });
+    tracker.start();
+    const feed = new CaInspectorFeed(ctx, { periodMs: 60_000 }); // sampled by hand below
+    try {
+      const pvs = Array.from({ length: 30 }, (_, i) => ctx.getPv('V:a', { priority: i }));
+      for (const pv of pvs) pv.subscribe().addCallback(() => {});
+      const missing = ctx.getPv('V:missing');
+      await Promise.all(pvs.map((pv) => pv.waitForConnection()));
+      expect(pvs[3]?.subscriptions).toHaveLength(1);
+      expect(pvs[3]?.subscriptions[0]).toBe(pvs[3]?.subscribe());
+      expect(missing.channelState).toBe('searching');
+      feed.sample();
+      const actors = new Map<string, ActorView>();
+      for (const a of tracker.snapshot().actors) actors.set(a.key, a);
+      for (const a of tracker.flush().actors) actors.set(a.key, a);
+      const of = (machine: string) => [...actors.values()].filter((a) => a.machine === machine);
+      for (const machine of ['caChannel', 'caSubscription', 'caCircuit']) {
+        expect(new Set(of(machine).map((a) => a.chart))).toEqual(new Set([machine]));
+      }
+      expect(of('caChannel')).toHaveLength(31);
+      expect(of('caSubscription')).toHaveLength(30);
+      const priorities = of('caCircuit').map((a) => (a.summary as CaCircuitSummary).priority);
+      expect(new Set(priorities)).toEqual(new Set(pvs.map((_, i) => i)));
+      const card = of('caChannel').find((a) => (a.summary as CaChannelSummary).name === 'V:missing');
+      const stats = ctx.searchStats;
+      expect(stats.unanswered).toBe(1);
+      expect((card?.summary as CaChannelSummary | undefined)?.search).toEqual({
+        intervalMs: stats.intervalMs,
+        unanswered: 1,
+        retired: stats.retired,
+      });
+      expect((card?.summary as CaChannelSummary | undefined)?.meaning).toContain(
+        `back-off ${stats.intervalMs >= 1000 ? `${+(stats.intervalMs / 1000).toFixed(1)} s` : `${stats.intervalMs} ms`}`,
+      );
+    } finally {
+      feed.close();
+      tracker.dispose();
+    }
+  });
+
   it('issue 11 item 7: the feed stops with its context and holds nothing after close', async () => {
     const server = await peers.server({ pvs: [{ name: 'V:y', type: 'double', value: 1 }] });
     const ctx = peers.context(server);

@@ -28,7 +28,7 @@ import type { ActorHandle } from '../../engine/handle.js';
 import { type Logger, silentLogger } from '../../engine/logging.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import { createSystem, type OrrerySystem } from '../../engine/system.js';
-import { type CircuitLink, circuitSocket } from './circuitSocket.js';
+import { type CircuitLink, type CircuitSocketSink, circuitSocket } from './circuitSocket.js';
 import { clientName, hostName, versionRequest } from './commands.js';
 import { ECHO_TIMEOUT_MS, MAX_PRIORITY } from './constants.js';
 import { CaDisconnectedError, CaValueError } from './errors.js';
@@ -77,6 +77,21 @@ const HEARD_EVERY_MS = 1000;
 
 let circuitCount = 0;
 
+/** Live connections by actor id: how the shared machine's effects find theirs. */
+const connections = new Map<string, CircuitConnection>();
+
+/**
+ * The circuit machine with its effects, provided ONCE for every circuit (one logic object: the inspector draws one
+ * chart); per-circuit things travel in the input (`circuitId`) and are looked up here.
+ */
+const circuitLogic = circuitMachine.provide({
+  actors: { socket: circuitSocket((input) => connections.get(input.circuitId ?? '')?.sink) },
+  actions: {
+    enterState: ({ context, self }, params) =>
+      connections.get(self.id)?.enterState(params.state, context.reason, context.error),
+  },
+});
+
 function checkOptions(options: CircuitOptions): void {
   if (options === null || typeof options !== 'object') throw new CaValueError('options must be an object');
   const key = options.key;
@@ -98,6 +113,8 @@ function checkOptions(options: CircuitOptions): void {
 export class CircuitConnection {
   readonly key: CircuitKey;
   readonly actorId: string;
+  /** @internal What the shared socket actor uses of this connection. */
+  readonly sink: CircuitSocketSink;
   readonly #clock: Clock;
   readonly #system: OrrerySystem;
   readonly #ownSystem: boolean;
@@ -139,7 +156,7 @@ export class CircuitConnection {
       hostName(options.hostName),
       clientName(options.clientName),
     ]);
-    const socket = circuitSocket({
+    this.sink = {
       host,
       port,
       handshake,
@@ -159,22 +176,19 @@ export class CircuitConnection {
       },
       frame: (frame) => this.#dispatch(frame),
       logger: () => this.#log,
-    });
-    const logic = circuitMachine.provide({
-      actors: { socket },
-      actions: {
-        enterState: ({ context }, params) => this.#enter(params.state, context.reason, context.error),
-      },
-    });
+    };
     const supervisor = options.supervisor ?? this.#defaultSupervisor();
     this.#forgetStop = this.#system.onStop((error) => this.#gone(error));
-    this.#handle = this.#system.spawn(logic, {
+    connections.set(this.actorId, this);
+    this.#handle = this.#system.spawn(circuitLogic, {
       supervisor,
       id: this.actorId,
       systemId: this.actorId,
       restart: 'temporary',
       input: {
         address: `${host}:${port}`,
+        priority,
+        circuitId: this.actorId,
         connectionTimeoutMs,
         echoTimeoutMs: options.echoTimeoutMs ?? ECHO_TIMEOUT_MS,
       },
@@ -259,7 +273,8 @@ export class CircuitConnection {
 
   // ---- the machine's enterState ----
 
-  #enter(state: CircuitMachineState, reason: CircuitCloseReason | null, error: Error | null): void {
+  /** @internal The machine entered `state` (its shared `enterState` action). */
+  enterState(state: CircuitMachineState, reason: CircuitCloseReason | null, error: Error | null): void {
     this.#machineState = state;
     const outer: CircuitState = state === 'probing' ? 'connected' : state;
     if (state === 'closed') {
@@ -282,6 +297,7 @@ export class CircuitConnection {
     this.#closeReason = reason;
     this.#error = error;
     this.#forgetStop();
+    connections.delete(this.actorId);
     const link = this.#link;
     this.#link = null;
     this.#tell('closed', error);

@@ -73,10 +73,21 @@ export interface CircuitSocketSink {
   logger(): Logger;
 }
 
-/** The `socket` actor logic for `circuitMachine.provide({ actors: { socket } })`. */
-export function circuitSocket(sink: CircuitSocketSink) {
+/**
+ * The `socket` actor logic for `circuitMachine.provide({ actors: { socket } })`, made once and shared by every
+ * circuit: `sinkFor` finds the connection of a circuit from the machine's input (its `circuitId`).
+ */
+export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSocketSink | undefined) {
   return fromCallback<CircuitSocketCommand, CircuitMachineInput, CircuitSocketEvent>(
-    ({ sendBack, receive }) => {
+    ({ sendBack, receive, input }) => {
+      const sink = sinkFor(input);
+      if (sink === undefined) {
+        sendBack({
+          type: 'SOCKET_CLOSED',
+          error: new CaError(`no connection for circuit ${String(input.circuitId ?? input.address)}`),
+        });
+        return () => {};
+      }
       const parser = new FrameParser({ maxPayload: sink.maxPayload });
       const socket = new Socket();
       let connected = false;

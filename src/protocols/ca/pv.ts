@@ -127,6 +127,10 @@ export class PV {
     const a = this.#channel.details.address;
     return a ? `${a.host}:${a.port}` : undefined;
   }
+  /** The subscriptions `subscribe` made (cached: one per distinct options), until the context disconnects. */
+  get subscriptions(): readonly Subscription[] {
+    return [...this.#subscriptions.values()];
+  }
   /** Requests of this PV waiting for a reply. */
   get pendingRequests(): number {
     return this.#ops.size;

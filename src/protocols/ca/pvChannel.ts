@@ -7,6 +7,7 @@
 import type { Actor } from 'xstate';
 import {
   type ChannelAddress,
+  type ChannelContext,
   type ChannelEvent,
   type ChannelStateName,
   channelMachine,
@@ -38,6 +39,42 @@ export interface ChannelListener {
 
 export type ChannelLogic = typeof channelMachine;
 
+type EffectName =
+  | 'startSearch'
+  | 'stopSearch'
+  | 'createChannel'
+  | 'forgetChannel'
+  | 'clearChannel'
+  | 'announceConnected'
+  | 'announceDisconnected'
+  | 'accessRightsChanged';
+
+/** Live bindings by their actor's id: how the shared machine's effects find theirs. */
+const bindings = new Map<string, ChannelBinding>();
+let channelCount = 0;
+
+const effect =
+  (name: EffectName) =>
+  ({ context, self }: { context: ChannelContext; self: { id: string } }): void =>
+    bindings.get(self.id)?.effect(name, context);
+
+/**
+ * The channel machine with its effects, provided ONCE for every channel (one logic object: the inspector draws one
+ * chart, and no machine is built per PV); each effect finds its binding by the actor's id.
+ */
+const channelLogic = channelMachine.provide({
+  actions: {
+    startSearch: effect('startSearch'),
+    stopSearch: effect('stopSearch'),
+    createChannel: effect('createChannel'),
+    forgetChannel: effect('forgetChannel'),
+    clearChannel: effect('clearChannel'),
+    announceConnected: effect('announceConnected'),
+    announceDisconnected: effect('announceDisconnected'),
+    accessRightsChanged: effect('accessRightsChanged'),
+  },
+});
+
 export class ChannelBinding {
   readonly cid: number;
   readonly name: string;
@@ -53,6 +90,8 @@ export class ChannelBinding {
   readonly #actor: Actor<ChannelLogic>;
   readonly #stop: () => void;
   readonly #effects: (() => void)[] = [];
+  readonly #actions: Record<EffectName, (context: ChannelContext) => void>;
+  readonly #id: string;
   #sending = 0;
 
   constructor(host: ChannelHost, cid: number, name: string, priority: number, listener: ChannelListener) {
@@ -60,73 +99,78 @@ export class ChannelBinding {
     this.name = name;
     this.priority = priority;
     this.#host = host;
-    // Effects run after the machine's step, outside XState's action context: they send to other actors (the
-    // subscriptions, a new circuit's machine), which XState does not allow from inside a custom action.
-    const guarded =
-      (what: string, fn: (args: any) => void) =>
-      (args: any): void => {
-        const context = { context: args.context };
-        this.#effect(() => {
-          try {
-            fn(context);
-          } catch (err) {
-            host.logger.error({ err, pv: name }, `channel action ${what} failed`);
-          }
-        });
-      };
-    const logic = channelMachine.provide({
-      actions: {
-        startSearch: guarded('startSearch', () => host.searchAdd(cid, name)),
-        stopSearch: guarded('stopSearch', () => host.searchRemove(cid)),
-        createChannel: guarded('createChannel', ({ context }) => {
-          listener.found();
-          const address = context.address as ChannelAddress;
-          let circuit: CircuitChannels;
-          try {
-            circuit = host.circuitFor(address, priority);
-          } catch (err) {
-            host.logger.warn({ err, pv: name }, 'could not open a circuit');
-            queueMicrotask(() => this.send({ type: 'CIRCUIT_LOST' }));
-            return;
-          }
-          this.circuit = circuit;
-          circuit.addChannel(cid, name, this);
-        }),
-        forgetChannel: guarded('forgetChannel', () => {
-          this.circuit?.removeChannel(cid);
-          this.circuit = null;
-        }),
-        clearChannel: guarded('clearChannel', () => {
-          this.circuit?.clearChannel(cid, this.sid);
-          this.circuit = null;
-        }),
-        announceConnected: guarded('announceConnected', ({ context }) => {
-          this.sid = context.sid as number;
-          this.nativeType = context.nativeType as NativeType;
-          this.nativeCount = context.nativeCount as number;
-          this.rights = context.accessRights;
-          this.connected = true;
-          listener.connected();
-        }),
-        announceDisconnected: guarded('announceDisconnected', () => {
-          this.connected = false;
-          listener.disconnected();
-        }),
-        accessRightsChanged: guarded('accessRightsChanged', ({ context }) => {
-          this.rights = context.accessRights;
-          listener.accessRightsChanged(context.accessRights);
-        }),
+    this.#actions = {
+      startSearch: () => host.searchAdd(cid, name),
+      stopSearch: () => host.searchRemove(cid),
+      createChannel: (context) => {
+        listener.found();
+        const address = context.address as ChannelAddress;
+        let circuit: CircuitChannels;
+        try {
+          circuit = host.circuitFor(address, priority);
+        } catch (err) {
+          host.logger.warn({ err, pv: name }, 'could not open a circuit');
+          queueMicrotask(() => this.send({ type: 'CIRCUIT_LOST' }));
+          return;
+        }
+        this.circuit = circuit;
+        circuit.addChannel(cid, name, this);
       },
-    });
-    const handle = host.system.spawn(logic, {
+      forgetChannel: () => {
+        this.circuit?.removeChannel(cid);
+        this.circuit = null;
+      },
+      clearChannel: () => {
+        this.circuit?.clearChannel(cid, this.sid);
+        this.circuit = null;
+      },
+      announceConnected: (context) => {
+        this.sid = context.sid as number;
+        this.nativeType = context.nativeType as NativeType;
+        this.nativeCount = context.nativeCount as number;
+        this.rights = context.accessRights;
+        this.connected = true;
+        listener.connected();
+      },
+      announceDisconnected: () => {
+        this.connected = false;
+        listener.disconnected();
+      },
+      accessRightsChanged: (context) => {
+        this.rights = context.accessRights;
+        listener.accessRightsChanged(context.accessRights);
+      },
+    };
+    this.#id = `ca-channel:${name}@${priority}#${++channelCount}`;
+    bindings.set(this.#id, this);
+    const handle = host.system.spawn(channelLogic, {
       supervisor: host.supervisor,
-      id: `ca-channel:${name}@${priority}#${cid}`,
+      id: this.#id,
       input: { name, priority },
       restart: 'temporary',
     });
     this.#actor = handle.current as Actor<ChannelLogic>;
+    const forget = () => {
+      if (bindings.get(this.#id) === this) bindings.delete(this.#id);
+    };
+    this.#actor.subscribe({ complete: forget, error: forget });
     this.#stop = () => handle.stop();
     this.#drain();
+  }
+
+  /**
+   * @internal The machine ran effect `name` (the shared logic's action). Effects run after the machine's step,
+   * outside XState's action context: they send to other actors (the subscriptions, a new circuit's machine), which
+   * XState does not allow from inside a custom action.
+   */
+  effect(name: EffectName, context: ChannelContext): void {
+    this.#effect(() => {
+      try {
+        this.#actions[name](context);
+      } catch (err) {
+        this.#host.logger.error({ err, pv: this.name }, `channel action ${name} failed`);
+      }
+    });
   }
 
   /** The machine's state name. */
@@ -174,6 +218,7 @@ export class ChannelBinding {
   /** CLOSE, then remove the actor from the supervisor. */
   close(): void {
     this.send({ type: 'CLOSE' });
+    if (bindings.get(this.#id) === this) bindings.delete(this.#id);
     try {
       this.#stop();
     } catch (err) {

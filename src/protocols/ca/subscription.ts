@@ -79,6 +79,25 @@ export function subscriptionKey(o: SubscribeOptions): string {
 
 let subscriptionCount = 0;
 
+type SubscriptionEffect = 'sendEventAdd' | 'sendEventCancel' | 'forgetSubscription';
+
+/** Live subscriptions by their actor's id: how the shared machine's effects find theirs. */
+const subscriptions = new Map<string, Subscription>();
+
+const effect =
+  (name: SubscriptionEffect) =>
+  ({ self }: { self: { id: string } }): void =>
+    subscriptions.get(self.id)?.effect(name);
+
+/** The subscription machine with its effects, provided ONCE for every monitor (one logic, one chart). */
+const subscriptionLogic = subscriptionMachine.provide({
+  actions: {
+    sendEventAdd: effect('sendEventAdd'),
+    sendEventCancel: effect('sendEventCancel'),
+    forgetSubscription: effect('forgetSubscription'),
+  },
+});
+
 export class Subscription {
   readonly pv: PV;
   readonly options: Readonly<SubscribeOptions>;
@@ -100,21 +119,29 @@ export class Subscription {
     this.pv = pv;
     this.options = { ...options };
     this.#host = host;
-    const logic = subscriptionMachine.provide({
-      actions: {
-        sendEventAdd: () => this.#guard('sendEventAdd', () => this.#eventAdd()),
-        sendEventCancel: () => this.#guard('sendEventCancel', () => this.#eventCancel()),
-        forgetSubscription: () => this.#guard('forgetSubscription', () => this.#forget()),
-      },
-    });
-    const handle = host.system.spawn(logic, {
+    const id = `ca-subscription:${pv.name}@${pv.priority}#${++subscriptionCount}`;
+    subscriptions.set(id, this);
+    const handle = host.system.spawn(subscriptionLogic, {
       supervisor: host.supervisor,
-      id: `ca-subscription:${pv.name}@${pv.priority}#${++subscriptionCount}`,
+      id,
       input: { channelConnected: host.channel.connected },
       restart: 'temporary',
     });
     this.#actor = handle.current as Actor<typeof subscriptionMachine>;
+    const forget = () => {
+      if (subscriptions.get(id) === this) subscriptions.delete(id);
+    };
+    this.#actor.subscribe({ complete: forget, error: forget });
     this.#stop = () => handle.stop();
+  }
+
+  /** @internal The machine ran effect `name` (the shared logic's action). */
+  effect(name: SubscriptionEffect): void {
+    this.#guard(name, () => {
+      if (name === 'sendEventAdd') this.#eventAdd();
+      else if (name === 'sendEventCancel') this.#eventCancel();
+      else this.#forget();
+    });
   }
 
   /** The machine's state: inactive, pending, active or closed. */
@@ -213,6 +240,7 @@ export class Subscription {
     for (const listener of [...this.#closeListeners]) listener();
     this.#closeListeners.clear();
     this.#send('CLOSE');
+    if (subscriptions.get(this.actorId) === this) subscriptions.delete(this.actorId);
     try {
       this.#stop();
     } catch (err) {

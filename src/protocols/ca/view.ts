@@ -33,6 +33,17 @@ import {
 /** Event types the feed sends (no machine handles them: they exist for the inspector). */
 export const CA_MONITOR_SAMPLE = 'ca.inspect.monitor';
 export const CA_CIRCUIT_SAMPLE = 'ca.inspect.circuit';
+export const CA_SEARCH_SAMPLE = 'ca.inspect.search';
+
+/** The context's UDP search schedule (`Context.searchStats`), sent to each searching channel when it changes. */
+export interface CaSearchSample {
+  type: typeof CA_SEARCH_SAMPLE;
+  t: number;
+  /** The back-off every unanswered search currently sees (ms). */
+  intervalMs: number;
+  unanswered: number;
+  retired: number;
+}
 
 /** The monitors of one channel, read at `t` (clock ms). */
 export interface CaMonitorSample {
@@ -190,9 +201,11 @@ function channelMeaning(
   switch (s.phase) {
     case 'searching': {
       const age = now - (s.searchingSince ?? now);
+      // the context's real schedule once the feed sent it (else the longest back-off this age can see)
       const { intervalMs, retired } = s.search
         ? { intervalMs: s.search.intervalMs, retired: age >= SEARCH_RETIREMENT_AGE_MS }
         : searchBackoff(age);
+      const others = s.search && s.search.unanswered > 1 ? `, ${s.search.unanswered} names unanswered` : '';
       return retired
         ? {
             phase: 'retired',
@@ -200,7 +213,7 @@ function channelMeaning(
           }
         : {
             phase: 'searching',
-            meaning: `searching for ${ms(age)}: UDP search back-off ${ms(intervalMs)} (30 ms doubling to 5 s)`,
+            meaning: `searching for ${ms(age)}: UDP search back-off ${ms(intervalMs)} (30 ms doubling to 5 s${others})`,
           };
     }
     case 'connecting':
@@ -274,10 +287,13 @@ export const caChannelInspectorView: InspectorView<CaChannelSummary> = {
   machine: 'caChannel',
   summarise: (context, previous, redact, snapshot) =>
     caChannelFromContext(previous ?? {}, context, redact, snapshot?.value),
-  onEvent: (type, event, { context, summary, redact }) =>
-    type === CA_MONITOR_SAMPLE
-      ? caChannelFromContext(summary ?? {}, context, redact, undefined, event as CaMonitorSample)
-      : undefined,
+  onEvent: (type, event, { context, summary, redact }) => {
+    if (type === CA_MONITOR_SAMPLE)
+      return caChannelFromContext(summary ?? {}, context, redact, undefined, event as CaMonitorSample);
+    if (type !== CA_SEARCH_SAMPLE) return undefined;
+    const { intervalMs, unanswered, retired } = event as CaSearchSample;
+    return caChannelFromContext({ ...summary, search: { intervalMs, unanswered, retired } }, context, redact);
+  },
   panel: {
     id: 'ca-channels',
     title: 'Channel Access channels',
@@ -308,6 +324,7 @@ export interface CaCircuitSummary {
 
 interface CircuitContextLike {
   address?: unknown;
+  priority?: unknown;
   connectionTimeoutMs?: unknown;
   echoTimeoutMs?: unknown;
   reason?: unknown;
@@ -334,6 +351,7 @@ export function caCircuitFromContext(
   const c = (context ?? {}) as CircuitContextLike;
   const s: CaCircuitSummary = { ...previous };
   if (typeof c.address === 'string') s.address = c.address;
+  if (typeof c.priority === 'number') s.priority = c.priority;
   if (typeof c.echoesSent === 'number') s.echoes = c.echoesSent;
   if (typeof c.reason === 'string') s.reason = c.reason;
   if (c.error instanceof Error) s.error = `${c.error.name}: ${String(redact(c.error.message))}`;

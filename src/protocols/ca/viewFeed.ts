@@ -3,7 +3,9 @@
  * to the callbacks directly, and a circuit's channel count lives in its routing tables. A `CaInspectorFeed` READS
  * them every `periodMs` on the context's clock (pull: the monitor hot path is untouched) and sends each channel
  * actor a `ca.inspect.monitor` sample (updates counter, newest value shortened, its type) and each circuit actor a
- * `ca.inspect.circuit` sample (priority, channels, monitors, pending requests). The machines ignore these events;
+ * `ca.inspect.circuit` sample (channels, monitors, pending requests); each channel still searching gets the
+ * context's real search schedule (`Context.searchStats`) as `ca.inspect.search` when it changes. The machines
+ * ignore these events;
  * the inspector's view folds them in and computes the monitor rate from the counters.
  *
  * A channel whose counter did not move is re-sampled only every RATE_WINDOW_MS (so its rate decays to 0 without an
@@ -26,8 +28,10 @@ import type { Subscription } from './subscription.js';
 import {
   CA_CIRCUIT_SAMPLE,
   CA_MONITOR_SAMPLE,
+  CA_SEARCH_SAMPLE,
   type CaCircuitSample,
   type CaMonitorSample,
+  type CaSearchSample,
   RATE_WINDOW_MS,
   shortValue,
 } from './view.js';
@@ -52,6 +56,8 @@ export class CaInspectorFeed {
   readonly #watched = new Set<Subscription>();
   /** Per channel actor id: what was last sent. */
   readonly #sentChannel = new Map<string, Sent>();
+  /** Per searching channel actor id: the search figures last sent. */
+  readonly #sentSearch = new Map<string, string>();
   /** Per circuit actor id: the counts last sent. */
   readonly #sentCircuit = new Map<string, string>();
   readonly #refs = new Map<string, AnyActorRef>();
@@ -98,6 +104,7 @@ export class CaInspectorFeed {
     }
     const now = this.#clock.now();
     this.#sampleMonitors(now);
+    this.#sampleSearches(now);
     this.#sampleCircuits(now);
   }
 
@@ -109,6 +116,7 @@ export class CaInspectorFeed {
     this.#watched.clear();
     this.#sentChannel.clear();
     this.#sentCircuit.clear();
+    this.#sentSearch.clear();
     this.#refs.clear();
     this.#offStop();
   }
@@ -157,6 +165,28 @@ export class CaInspectorFeed {
     for (const id of this.#sentChannel.keys()) if (!byChannel.has(id)) this.#sentChannel.delete(id);
   }
 
+  /** Each searching channel gets the context's real search schedule when it changed. */
+  #sampleSearches(now: number): void {
+    const stats = this.#context.searchStats;
+    const key = `${stats.intervalMs},${stats.unanswered},${stats.retired}`;
+    const searching = new Set<string>();
+    for (const pv of this.#context.pvs) {
+      if (pv.channelState !== 'searching') continue;
+      const id = pv.actorId;
+      searching.add(id);
+      if (this.#sentSearch.get(id) === key) continue;
+      const sample: CaSearchSample = {
+        type: CA_SEARCH_SAMPLE,
+        t: now,
+        intervalMs: stats.intervalMs,
+        unanswered: stats.unanswered,
+        retired: stats.retired,
+      };
+      if (this.#send(id, sample, false)) this.#sentSearch.set(id, key);
+    }
+    for (const id of this.#sentSearch.keys()) if (!searching.has(id)) this.#sentSearch.delete(id);
+  }
+
   #sampleCircuits(now: number): void {
     const seen = new Set<string>();
     for (const channels of this.#context.circuits) {
@@ -181,7 +211,7 @@ export class CaInspectorFeed {
   }
 
   /** Send to the actor `id` (a circuit is registered under its id as systemId; a channel is found by id). */
-  #send(id: string, event: CaMonitorSample | CaCircuitSample, bySystemId: boolean): boolean {
+  #send(id: string, event: CaMonitorSample | CaSearchSample | CaCircuitSample, bySystemId: boolean): boolean {
     let ref = this.#refs.get(id);
     if (!isLive(ref)) {
       this.#refs.delete(id);
