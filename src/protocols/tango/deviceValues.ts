@@ -158,7 +158,9 @@ export function fromTangoValue(v: CommandValue): unknown {
     case 'DevVarDoubleStringArray':
       return [v.value.dvalue, v.value.svalue];
     case 'DevEncoded':
-      return [v.value.encoded_format, v.value.encoded_data];
+      return [v.value.encoded_format, Uint8Array.from(v.value.encoded_data)];
+    case 'DevVarCharArray':
+      return Uint8Array.from(v.value);
     default:
       return v.value;
   }
