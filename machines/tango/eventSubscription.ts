@@ -319,7 +319,13 @@ export const eventSubscriptionMachine = setup({
                   actions: {
                     type: 'deliver',
                     params: ({ context }) => ({
-                      events: [{ attribute: context.attribute, errors: [eventTimeoutError(context)], source: 'event' }],
+                      events: [
+                        {
+                          attribute: context.attribute,
+                          errors: [eventTimeoutError(context)],
+                          source: 'event',
+                        },
+                      ],
                     }),
                   },
                 },

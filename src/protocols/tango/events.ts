@@ -1,0 +1,453 @@
+/**
+ * Tango change events over ZMQ, natively: `TangoEventConsumer` (cppTango's `ZmqEventConsumer`) subscribes with
+ * `ZmqEventSubscriptionChange` on the device's admin device, listens on one ZMQ SUB socket for every server's
+ * heartbeats and events, and runs one `eventSubscription` machine per subscription (first read delivered as the
+ * first event, de-duplication by counter, heartbeat supervision, re-confirmation every 200 s, on heartbeat loss an
+ * `API_EventTimeout` error event then re-subscription every 10 s until the server answers, on new ports if it
+ * restarted).
+ *
+ *   const events = TangoEventConsumer.forSystem(system);          // or new TangoEventConsumer({ system })
+ *   const sub = await events.subscribe(proxy, 'counter', (e) => console.log(e.errors ?? e.value?.value));
+ *   ...
+ *   sub.unsubscribe();
+ *
+ * `subscribe` resolves once the first read was delivered; it rejects with a `DevFailed` (reason
+ * `API_EventSubscriptionFailed` on top of the server's stack) when the server refuses or cannot be reached. A
+ * callback that throws is its own problem (the error is logged, delivery goes on).
+ */
+import type { Actor } from 'xstate';
+import { checkDuration } from '../../../machines/core/duration.js';
+import {
+  type DeliveredEvent,
+  type EventChannel,
+  type EventSubscriptionStateName,
+  eventSubscriptionMachine,
+} from '../../../machines/tango/eventSubscription.js';
+import { getDefaultSystem, type OrrerySystem } from '../../engine/system.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { DeviceProxy } from './deviceProxy.js';
+import type { DeviceAttribute } from './deviceTypes.js';
+import { toDeviceAttribute } from './deviceValues.js';
+import { type DevError, DevFailed } from './errors.js';
+import {
+  confirmSubscriptionArgs,
+  decodeZmqMessage,
+  parseSubscriptionReply,
+  subscriptionChangeArgs,
+} from './eventDecode.js';
+import { formatDeviceName, parseDeviceName } from './tangoName.js';
+import { ZmqEventSocket } from './zmqSubscriber.js';
+
+/** What a subscription's callback gets: a value (a `DeviceAttribute`, as `readAttribute` gives), or errors. */
+export interface TangoEvent {
+  device: string;
+  attribute: string;
+  value?: DeviceAttribute;
+  errors?: readonly DevError[];
+  /** 'read': the first synchronous read (or the read after a re-subscription); 'event': from the server. */
+  source: 'read' | 'event';
+}
+
+export type TangoEventCallback = (event: TangoEvent) => void;
+
+export interface TangoEventConsumerOptions {
+  system?: OrrerySystem;
+  /** No heartbeat for this long: the subscription is lost (default 15 s; servers send one every 10 s). */
+  heartbeatTimeoutMs?: number;
+  /** Re-subscription attempts after a loss, every (default 10 s). */
+  resubscribeMs?: number;
+  /** EventConfirmSubscription, every (default 200 s). */
+  confirmMs?: number;
+}
+
+export interface SubscribeOptions {
+  /** Tango event name (default 'change'; also 'periodic', 'archive', 'user_event'). */
+  eventName?: 'change' | 'periodic' | 'archive' | 'user_event';
+}
+
+type SubscriptionActor = Actor<typeof eventSubscriptionMachine>;
+
+/** Any failure as a Tango error stack. */
+export function errorsOf(error: unknown): DevError[] {
+  if (error instanceof DevFailed && error.errors.length) return [...error.errors];
+  const e = error instanceof Error ? error : new Error(String(error));
+  return [{ reason: `API_${e.name}`, desc: e.message, origin: 'TangoEventConsumer', severity: 'ERR' }];
+}
+
+const consumers = new WeakMap<OrrerySystem, TangoEventConsumer>();
+
+/** The key heartbeats are routed by: the channel name, lower case, without `#dbase=no`. */
+function channelKey(channel: string): string {
+  return channel.replace(/#dbase=no$/, '').toLowerCase();
+}
+const HEARTBEAT = '.heartbeat';
+
+/** One subscription: its machine, its routing, its callback. */
+export class EventSubscription {
+  readonly device: string;
+  readonly attribute: string;
+  readonly actor: SubscriptionActor;
+  /** Topic and endpoints currently routed to this subscription (null when none). */
+  #routed: { channel: EventChannel; heartbeatTopic: string } | null = null;
+  #attempt = 0;
+  #released = false;
+
+  constructor(
+    consumer: TangoEventConsumer,
+    readonly proxy: DeviceProxy,
+    attribute: string,
+    callback: TangoEventCallback,
+    options: Required<SubscribeOptions> & { timing: Required<Omit<TangoEventConsumerOptions, 'system'>> },
+    ready: { resolve: () => void; reject: (error: unknown) => void },
+  ) {
+    this.device = proxy.name;
+    this.attribute = attribute;
+    const logic = eventSubscriptionMachine.provide({
+      actions: {
+        subscribe: () => void this.#subscribe(consumer, options.eventName),
+        readValue: () => void this.#read(),
+        deliver: (_, params) => this.#deliver(consumer, callback, params.events),
+        confirm: () => void consumer.confirm(this, options.eventName),
+        release: () => this.#release(consumer),
+      },
+    });
+    const system = proxy.system;
+    this.actor = system.spawnDetached(logic, {
+      id: `tango-event:${proxy.name}/${attribute}`,
+      input: {
+        device: proxy.name,
+        attribute,
+        eventName: options.eventName,
+        heartbeatTimeoutMs: options.timing.heartbeatTimeoutMs,
+        resubscribeMs: options.timing.resubscribeMs,
+        confirmMs: options.timing.confirmMs,
+      },
+      onSystemStop: () => this.unsubscribe(),
+    }) as SubscriptionActor;
+    const watch = this.actor.subscribe((s) => {
+      if (s.matches('active')) ready.resolve();
+      if (s.matches('failed')) {
+        const top: DevError = {
+          reason: 'API_EventSubscriptionFailed',
+          desc: `Subscribing to the ${options.eventName} event of ${proxy.name}/${attribute} failed`,
+          origin: 'TangoEventConsumer.subscribe',
+          severity: 'ERR',
+        };
+        ready.reject(new DevFailed([...(s.context.lastErrors ?? []), top]));
+      }
+      if (s.status !== 'active') {
+        ready.reject(
+          new DevFailed([
+            {
+              reason: 'API_EventSubscriptionFailed',
+              desc: 'unsubscribed',
+              origin: 'TangoEventConsumer.subscribe',
+              severity: 'ERR',
+            },
+          ]),
+        );
+        watch.unsubscribe();
+      }
+    });
+  }
+
+  /** The machine's state (`active` while events flow). */
+  get state(): EventSubscriptionStateName {
+    const s = this.actor.getSnapshot();
+    if (s.status !== 'active') return s.matches('failed') ? 'failed' : 'unsubscribed';
+    return (typeof s.value === 'string' ? s.value : Object.keys(s.value)[0]) as EventSubscriptionStateName;
+  }
+
+  /** Stop the subscription (the final `unsubscribed` state releases its routing). Idempotent. */
+  unsubscribe(): void {
+    if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'UNSUBSCRIBE' });
+  }
+
+  /** The routed topic, for the consumer. */
+  get topic(): string | undefined {
+    return this.#routed?.channel.topic;
+  }
+
+  /** Sends an event to the machine while it runs. */
+  send(event: Parameters<SubscriptionActor['send']>[0]): void {
+    if (this.actor.getSnapshot().status === 'active') this.actor.send(event);
+  }
+
+  async #subscribe(consumer: TangoEventConsumer, eventName: string): Promise<void> {
+    const attempt = ++this.#attempt;
+    try {
+      const admin = await consumer.adminOf(this.proxy);
+      const reply = await admin.commandInoutRaw('ZmqEventSubscriptionChange', {
+        type: 'DevVarStringArray',
+        value: subscriptionChangeArgs(this.proxy.name, this.attribute, 'subscribe', eventName),
+      });
+      if (reply.type !== 'DevVarLongStringArray') {
+        throw new DevFailed([
+          {
+            reason: 'API_EventSubscriptionFailed',
+            desc: `ZmqEventSubscriptionChange answered ${reply.type}`,
+            origin: 'TangoEventConsumer',
+            severity: 'ERR',
+          },
+        ]);
+      }
+      const info = parseSubscriptionReply(reply.value.lvalue, reply.value.svalue);
+      if (attempt !== this.#attempt || this.#released) return;
+      const channel: EventChannel = {
+        heartbeatEndpoint: info.heartbeatEndpoint,
+        eventEndpoint: info.eventEndpoint,
+        topic: info.topic,
+        channel: info.channel,
+      };
+      this.#release(consumer);
+      this.#released = false;
+      const heartbeatTopic = `${info.channel}${info.topic.includes('#dbase=no') ? '#dbase=no' : ''}${HEARTBEAT}`;
+      this.#routed = { channel, heartbeatTopic };
+      consumer.route(this, channel, heartbeatTopic);
+      this.send({ type: 'SUBSCRIBED', channel });
+    } catch (error) {
+      if (attempt === this.#attempt) this.send({ type: 'SUBSCRIBE_FAILED', errors: errorsOf(error) });
+    }
+  }
+
+  async #read(): Promise<void> {
+    try {
+      const value = await this.proxy.readAttribute(this.attribute);
+      this.send({ type: 'READ_DONE', value });
+    } catch (error) {
+      this.send({ type: 'READ_FAILED', errors: errorsOf(error) });
+    }
+  }
+
+  #deliver(
+    consumer: TangoEventConsumer,
+    callback: TangoEventCallback,
+    events: readonly DeliveredEvent[],
+  ): void {
+    for (const e of events) {
+      const event: TangoEvent = { device: this.device, attribute: this.attribute, source: e.source };
+      if (e.errors) event.errors = e.errors;
+      else event.value = e.value as DeviceAttribute;
+      try {
+        callback(event);
+      } catch (error) {
+        consumer.system.loggerFor(this.actor).logger.error({ err: error }, 'event callback threw');
+      }
+    }
+  }
+
+  #release(consumer: TangoEventConsumer): void {
+    this.#released = true;
+    const routed = this.#routed;
+    this.#routed = null;
+    if (routed) consumer.unroute(this, routed.channel, routed.heartbeatTopic);
+  }
+}
+
+export class TangoEventConsumer {
+  readonly system: OrrerySystem;
+  readonly #timing: Required<Omit<TangoEventConsumerOptions, 'system'>>;
+  #socket: ZmqEventSocket | null = null;
+  readonly #byTopic = new Map<string, Set<EventSubscription>>();
+  readonly #byChannel = new Map<string, Set<EventSubscription>>();
+  readonly #admins = new Map<string, Promise<DeviceProxy>>();
+  readonly #subscriptions = new Set<EventSubscription>();
+  #closed = false;
+  /** Messages that did not decode (GiopProtocolError), for the inspector and tests. */
+  malformed = 0;
+
+  constructor(options: TangoEventConsumerOptions = {}) {
+    if (options === null || typeof options !== 'object')
+      throw new InvalidArgumentError('TangoEventConsumer options must be an object');
+    this.system = options.system ?? getDefaultSystem();
+    this.#timing = {
+      heartbeatTimeoutMs: checkDuration('heartbeatTimeoutMs', options.heartbeatTimeoutMs, false) ?? 15_000,
+      resubscribeMs: checkDuration('resubscribeMs', options.resubscribeMs, false) ?? 10_000,
+      confirmMs: checkDuration('confirmMs', options.confirmMs, false) ?? 200_000,
+    };
+    this.system.onStop(() => void this.close());
+  }
+
+  /** The system's own consumer (made on first use, closed when the system stops). */
+  static forSystem(system: OrrerySystem = getDefaultSystem()): TangoEventConsumer {
+    let consumer = consumers.get(system);
+    if (!consumer || consumer.#closed) {
+      consumer = new TangoEventConsumer({ system });
+      consumers.set(system, consumer);
+    }
+    return consumer;
+  }
+
+  /** Open subscriptions. */
+  get subscriptionCount(): number {
+    return this.#subscriptions.size;
+  }
+
+  /** The ZMQ socket (null before the first subscription and after close()). */
+  get socket(): ZmqEventSocket | null {
+    return this.#socket;
+  }
+
+  /** Subscribe to an attribute's events; resolves once the first read was delivered. */
+  async subscribe(
+    proxy: DeviceProxy,
+    attribute: string,
+    callback: TangoEventCallback,
+    options: SubscribeOptions = {},
+  ): Promise<EventSubscription> {
+    if (!(proxy instanceof DeviceProxy)) throw new InvalidArgumentError('subscribe needs a DeviceProxy');
+    if (typeof attribute !== 'string' || attribute === '')
+      throw new InvalidArgumentError('subscribe needs an attribute name');
+    if (typeof callback !== 'function') throw new InvalidArgumentError('subscribe needs a callback function');
+    if (this.#closed) throw new InvalidArgumentError('this TangoEventConsumer is closed');
+    const eventName = options?.eventName ?? 'change';
+    let sub!: EventSubscription;
+    await new Promise<void>((resolve, reject) => {
+      sub = new EventSubscription(
+        this,
+        proxy,
+        attribute,
+        callback,
+        { eventName, timing: this.#timing },
+        {
+          resolve,
+          reject,
+        },
+      );
+      this.#subscriptions.add(sub);
+      sub.actor.subscribe({ complete: () => this.#subscriptions.delete(sub) });
+      if (sub.actor.getSnapshot().status !== 'active') this.#subscriptions.delete(sub);
+    });
+    return sub;
+  }
+
+  /** The admin device of `proxy`'s server (one proxy per admin device, owned by the consumer). */
+  adminOf(proxy: DeviceProxy): Promise<DeviceProxy> {
+    const key = proxy.fullName.toLowerCase();
+    let admin = this.#admins.get(key);
+    if (!admin) {
+      admin = proxy.adminName().then((name) => {
+        const parsed = parseDeviceName(proxy.fullName);
+        // lower case: without a database the object key is the name as the server registered it, in lower case
+        return new DeviceProxy(formatDeviceName({ ...parsed, device: name.toLowerCase() }), {
+          system: proxy.system,
+          timeout: proxy.timeout,
+        });
+      });
+      admin.catch(() => this.#admins.delete(key));
+      this.#admins.set(key, admin);
+    }
+    return admin;
+  }
+
+  /** EventConfirmSubscription for one subscription (answer not awaited by the machine; failures ignored). */
+  async confirm(sub: EventSubscription, eventName: string): Promise<void> {
+    try {
+      const admin = await this.adminOf(sub.proxy);
+      await admin.commandInoutRaw('EventConfirmSubscription', {
+        type: 'DevVarStringArray',
+        value: confirmSubscriptionArgs([{ device: sub.device, attribute: sub.attribute, eventName }]),
+      });
+    } catch {
+      // a lost server shows as a lost heartbeat
+    }
+  }
+
+  route(sub: EventSubscription, channel: EventChannel, heartbeatTopic: string): void {
+    const socket = this.#ensureSocket();
+    socket.connect(channel.heartbeatEndpoint);
+    socket.connect(channel.eventEndpoint);
+    socket.subscribe(channel.topic);
+    socket.subscribe(heartbeatTopic);
+    add(this.#byTopic, channel.topic, sub);
+    add(this.#byChannel, channelKey(channel.channel), sub);
+  }
+
+  unroute(sub: EventSubscription, channel: EventChannel, heartbeatTopic: string): void {
+    remove(this.#byTopic, channel.topic, sub);
+    remove(this.#byChannel, channelKey(channel.channel), sub);
+    const socket = this.#socket;
+    if (!socket) return;
+    socket.unsubscribe(channel.topic);
+    socket.unsubscribe(heartbeatTopic);
+    socket.disconnect(channel.heartbeatEndpoint);
+    socket.disconnect(channel.eventEndpoint);
+  }
+
+  #ensureSocket(): ZmqEventSocket {
+    this.#socket ??= new ZmqEventSocket(
+      (frames) => this.#dispatch(frames),
+      (error) => this.system.logger.warn({ err: error }, 'Tango event socket failed'),
+    );
+    return this.#socket;
+  }
+
+  #dispatch(frames: Buffer[]): void {
+    let message: ReturnType<typeof decodeZmqMessage>;
+    try {
+      message = decodeZmqMessage(frames);
+    } catch {
+      this.malformed++;
+      return;
+    }
+    if (message.kind === 'heartbeat') {
+      const key = channelKey(message.topic.slice(0, -HEARTBEAT.length));
+      for (const sub of this.#byChannel.get(key) ?? []) sub.send({ type: 'HEARTBEAT' });
+      return;
+    }
+    if (message.kind !== 'event') return;
+    const subs = this.#byTopic.get(message.topic);
+    if (!subs?.size) return;
+    const { ctr, payload } = message;
+    let errors: readonly DevError[] | undefined = message.errors;
+    let value: DeviceAttribute | undefined;
+    if (!errors && message.value) {
+      if (message.value.err_list.length) errors = message.value.err_list;
+      else {
+        try {
+          value = toDeviceAttribute(message.value);
+        } catch (error) {
+          errors = errorsOf(error);
+        }
+      }
+    }
+    for (const sub of subs) {
+      sub.send(
+        errors ? { type: 'ZMQ_EVENT', ctr, payload, errors } : { type: 'ZMQ_EVENT', ctr, payload, value },
+      );
+    }
+  }
+
+  /** Ends every subscription, closes the socket and the admin proxies. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const sub of [...this.#subscriptions]) sub.unsubscribe();
+    this.#subscriptions.clear();
+    const socket = this.#socket;
+    this.#socket = null;
+    const admins = [...this.#admins.values()];
+    this.#admins.clear();
+    await Promise.all([
+      socket?.close(),
+      ...admins.map((a) =>
+        a.then(
+          (p) => p.close(),
+          () => {},
+        ),
+      ),
+    ]);
+  }
+}
+
+function add<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  const set = map.get(key);
+  if (set) set.add(value);
+  else map.set(key, new Set([value]));
+}
+function remove<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(value);
+  if (!set.size) map.delete(key);
+}
