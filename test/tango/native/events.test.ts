@@ -39,7 +39,9 @@ function collector() {
       }
   };
   const until = (p: (e: TangoEvent, all: TangoEvent[]) => boolean) =>
-    events.some((e) => p(e, events)) ? Promise.resolve() : new Promise<void>((resolve) => waits.push({ p, resolve }));
+    events.some((e) => p(e, events))
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => waits.push({ p, resolve }));
   return { events, cb, until };
 }
 
@@ -69,4 +71,89 @@ describe('issue 12 item 3: change events from the PyTango fixture', () => {
       await consumer.close();
     }
   }, 30_000);
+
+  it('issue 12 item 3: an error event carries the server stack and the subscription goes on; a write pushes its value', async () => {
+    const consumer = new TangoEventConsumer({ system });
+    try {
+      const c = collector();
+      const counter = await consumer.subscribe(proxy, 'counter', c.cb);
+      await proxy.commandInout('PushCounterError');
+      await c.until((e) => e.errors !== undefined);
+      const error = c.events.find((e) => e.errors)!;
+      expect(error.errors?.[0]).toMatchObject({
+        reason: 'Fixture_CounterError',
+        desc: 'counter failed on purpose',
+      });
+      expect(error.value).toBeUndefined();
+      const d = collector();
+      const dval = await consumer.subscribe(proxy, 'dval', d.cb);
+      await proxy.writeAttribute('dval', 2.5);
+      await d.until((e) => e.value?.value === 2.5);
+      expect(d.events.at(-1)).toMatchObject({ source: 'event', attribute: 'dval' });
+      expect(counter.state).toBe('active');
+      expect(consumer.subscriptionCount).toBe(2);
+      counter.unsubscribe();
+      dval.unsubscribe();
+      expect(consumer.subscriptionCount).toBe(0);
+      expect(consumer.socket?.topics.size).toBe(0);
+      expect(consumer.socket?.endpoints.size).toBe(0);
+    } finally {
+      await consumer.close();
+    }
+  }, 30_000);
+
+  it('issue 12 item 3: a missing attribute is a DevFailed naming the subscription, nothing left routed', async () => {
+    const consumer = new TangoEventConsumer({ system });
+    try {
+      const err = await consumer.subscribe(proxy, 'noSuchAttribute', () => {}).catch((e) => e);
+      expect(err).toBeInstanceOf(DevFailed);
+      expect(err.errors.at(-1).reason).toBe('API_EventSubscriptionFailed');
+      expect(err.errors.length).toBeGreaterThan(1);
+      expect(consumer.subscriptionCount).toBe(0);
+    } finally {
+      await consumer.close();
+    }
+  }, 30_000);
+});
+
+describe('issue 12 item 6: the server killed and restarted on the same port', () => {
+  it('issue 12 item 6: an API_EventTimeout error event, then the events resume by themselves', async () => {
+    const own = await LrcDeviceServer.start({ instance: 'restart' });
+    const ownSystem = createSystem();
+    const device = new DeviceProxy(own.name, { system: ownSystem });
+    // servers send a heartbeat every 10 s: lost after 12 s without one; retry every second
+    const consumer = new TangoEventConsumer({
+      system: ownSystem,
+      heartbeatTimeoutMs: 12_000,
+      resubscribeMs: 1000,
+    });
+    try {
+      const c = collector();
+      const sub = await consumer.subscribe(device, 'counter', c.cb);
+      await device.commandInout('PushCounter', 2);
+      await c.until((e) => e.value?.value === 2);
+      const before = sub.actor.getSnapshot().context.channel;
+      await own.kill();
+      await c.until((e) => e.errors?.[0]?.reason === 'API_EventTimeout');
+      expect(['resubscribing', 'retrying']).toContain(sub.state);
+      await own.restart();
+      // the re-subscription's read (the restarted counter is 0), then new events
+      await c.until((e, all) => e.source === 'read' && all.indexOf(e) > 0);
+      const after = sub.actor.getSnapshot().context.channel;
+      expect(after?.eventEndpoint).not.toBe(before?.eventEndpoint);
+      await device.commandInout('PushCounter', 1);
+      await c.until((e, all) => e.value?.value === 1 && all.indexOf(e) > 3);
+      expect(sub.state).toBe('active');
+      const view = (e: TangoEvent) => e.errors?.[0].reason ?? `${e.source}:${e.value?.value}`;
+      const timeout = c.events.findIndex((e) => e.errors);
+      expect(c.events.slice(0, timeout).map(view)).toEqual(['read:0', 'event:1', 'event:2']);
+      expect(view(c.events[timeout])).toBe('API_EventTimeout');
+      expect(c.events.slice(-2).map(view)).toEqual(['read:0', 'event:1']);
+    } finally {
+      await consumer.close();
+      await device.close();
+      await ownSystem.stop();
+      await own.stop();
+    }
+  }, 90_000);
 });
