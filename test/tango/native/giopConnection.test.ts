@@ -1,0 +1,249 @@
+// The GIOP connection and DeviceProxy against scripted GIOP servers on loopback: GIOP 1.0 replies, CloseConnection
+// (unanswered requests re-sent), LOCATION_FORWARD followed once, system exceptions, bad bytes, the bound on
+// requests outstanding, and device resolution through a database's DbImportDevice.
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
+import { TangoBusyError, TangoConnectionError } from '../../../src/protocols/tango/clientErrors.js';
+import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
+import { DevFailed } from '../../../src/protocols/tango/errors.js';
+import { GiopStream } from '../../../src/protocols/tango/giop/framer.js';
+import type { GiopRequest } from '../../../src/protocols/tango/giop/giop.js';
+import {
+  encodeCloseConnection,
+  encodeReply,
+  writeSystemException,
+} from '../../../src/protocols/tango/giop/giopEncode.js';
+import { type CdrWriter, GiopSystemException } from '../../../src/protocols/tango/giop/index.js';
+import { encodeIiopProfile, stringifyIor, writeIor } from '../../../src/protocols/tango/giop/ior.js';
+import { commandInout4 } from '../../../src/protocols/tango/giop/operations.js';
+
+type Answer = (req: GiopRequest, socket: Socket, n: number) => void;
+
+interface Scripted {
+  server: Server;
+  port: number;
+  requests: GiopRequest[];
+  connections: number;
+  close(): Promise<void>;
+}
+
+async function scripted(answer: Answer): Promise<Scripted> {
+  const sockets = new Set<Socket>();
+  const s: Scripted = {
+    server: createServer((socket) => {
+      s.connections++;
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      const stream = new GiopStream();
+      socket.on('data', (chunk) => {
+        for (const m of stream.push(chunk)) {
+          if (m.type !== 'Request') continue;
+          s.requests.push(m);
+          answer(m, socket, s.requests.length);
+        }
+      });
+      socket.on('error', () => {});
+    }),
+    port: 0,
+    requests: [],
+    connections: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const x of sockets) x.destroy();
+        s.server.close(() => resolve());
+      }),
+  };
+  await new Promise<void>((resolve) => s.server.listen(0, '127.0.0.1', resolve));
+  s.port = (s.server.address() as { port: number }).port;
+  return s;
+}
+
+const reply = (req: GiopRequest, status: number, body: (w: CdrWriter) => void, minor = 2) =>
+  encodeReply({ minor, requestId: req.requestId, status }, body);
+const longResult = (v: number) => (w: CdrWriter) =>
+  commandInout4.writeResult(w, { type: 'DevLong', value: v });
+/** Answers command_inout_4 with its DevLong argument plus `add`. */
+function echo(req: GiopRequest, add = 0): (w: CdrWriter) => void {
+  const args = commandInout4.readArgs(req.body);
+  return longResult((args.argin as { value: number }).value + add);
+}
+
+const servers: Scripted[] = [];
+const systems: OrrerySystem[] = [];
+async function serve(answer: Answer): Promise<Scripted> {
+  const s = await scripted(answer);
+  servers.push(s);
+  return s;
+}
+function proxy(port: number, device = 'a/b/c'): DeviceProxy {
+  const system = createSystem();
+  systems.push(system);
+  return new DeviceProxy(`tango://127.0.0.1:${port}/${device}#dbase=no`, { system, timeout: 5_000 });
+}
+afterEach(async () => {
+  for (const s of systems.splice(0)) await s.stop();
+  for (const s of servers.splice(0)) await s.close();
+});
+afterAll(async () => {});
+
+const DEVLONG = { type: 'DevLong', value: 0 } as const;
+
+describe('issue 12 item 1: the GIOP connection against scripted servers', () => {
+  it('issue 12 item 1: GIOP 1.0 replies are accepted; the object key is the device name', async () => {
+    const s = await serve((req, socket) => socket.write(reply(req, 0, echo(req, 1), 0)));
+    const d = proxy(s.port, 'dom/fam/member');
+    expect(await d.commandInoutRaw('Echo', { ...DEVLONG, value: 41 })).toEqual({
+      type: 'DevLong',
+      value: 42,
+    });
+    expect(Buffer.from(s.requests[0].objectKey).toString()).toBe('dom/fam/member');
+    expect(s.requests[0].minor).toBe(2);
+  });
+
+  it('issue 12 item 1: after CloseConnection the unanswered request is re-sent on a new connection', async () => {
+    const s = await serve((req, socket, n) => {
+      if (n === 1) socket.end(encodeCloseConnection(2));
+      else socket.write(reply(req, 0, echo(req)));
+    });
+    const d = proxy(s.port);
+    expect(await d.commandInoutRaw('Echo', { ...DEVLONG, value: 7 })).toEqual({ type: 'DevLong', value: 7 });
+    expect(s.connections).toBe(2);
+  });
+
+  it('issue 12 item 1: LOCATION_FORWARD is followed once, to the new endpoint and key', async () => {
+    const target = await serve((req, socket) => socket.write(reply(req, 0, echo(req, 100))));
+    const profile = encodeIiopProfile({
+      major: 1,
+      minor: 2,
+      host: '127.0.0.1',
+      port: target.port,
+      objectKey: Buffer.from('moved'),
+      components: [],
+    });
+    const ior = { typeId: 'IDL:Tango/Device_5:1.0', profiles: [{ tag: 0, data: profile }], iiop: undefined };
+    const s = await serve((req, socket) => socket.write(reply(req, 3, (w) => writeIor(w, ior))));
+    const d = proxy(s.port);
+    expect(await d.commandInoutRaw('Echo', { ...DEVLONG, value: 1 })).toEqual({
+      type: 'DevLong',
+      value: 101,
+    });
+    expect(Buffer.from(target.requests[0].objectKey).toString()).toBe('moved');
+  });
+
+  it('issue 12 item 1: a system exception is a GiopSystemException; a DevFailed keeps its stack', async () => {
+    const s = await serve((req, socket, n) => {
+      if (n === 1) {
+        socket.write(
+          reply(req, 2, (w) =>
+            writeSystemException(
+              w,
+              new GiopSystemException('IDL:omg.org/CORBA/OBJECT_NOT_EXIST:1.0', 0x41540001, 'COMPLETED_NO'),
+            ),
+          ),
+        );
+      } else {
+        socket.write(
+          reply(req, 1, (w) => {
+            w.string('IDL:Tango/DevFailed:1.0');
+            w.ulong(2);
+            for (const reason of ['API_First', 'API_Second']) {
+              w.string(reason);
+              w.ulong(1);
+              w.string(`${reason} desc`);
+              w.string('origin');
+            }
+          }),
+        );
+      }
+    });
+    const d = proxy(s.port);
+    const sys = await d.ping().catch((e: unknown) => e);
+    expect(sys).toBeInstanceOf(GiopSystemException);
+    expect((sys as GiopSystemException).repoId).toMatch(/OBJECT_NOT_EXIST/);
+    const failed = await d.ping().catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(DevFailed);
+    expect((failed as DevFailed).errors.map((e) => e.reason)).toEqual(['API_First', 'API_Second']);
+  });
+
+  it('issue 12 item 1: bad bytes drop the connection: the sent request fails typed, the next one reconnects', async () => {
+    const s = await serve((req, socket, n) => {
+      if (n === 1) socket.write(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'));
+      else socket.write(reply(req, 0, echo(req)));
+    });
+    const d = proxy(s.port);
+    const error = await d.commandInoutRaw('Echo', { ...DEVLONG, value: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TangoConnectionError);
+    expect((error as TangoConnectionError).sent).toBe(true);
+    expect(await d.commandInoutRaw('Echo', { ...DEVLONG, value: 2 })).toEqual({ type: 'DevLong', value: 2 });
+  });
+
+  it('issue 12 item 1: a refused connect fails with TangoConnectionError (not sent)', async () => {
+    const s = await serve(() => {});
+    const port = s.port;
+    await s.close();
+    servers.length = 0;
+    const error = await proxy(port)
+      .ping()
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TangoConnectionError);
+    expect((error as TangoConnectionError).sent).toBe(false);
+  });
+
+  it('issue 12 item 1: requests outstanding are bounded (TangoBusyError past the bound)', async () => {
+    const s = await serve(() => {});
+    const { GiopConnection } = await import('../../../src/protocols/tango/giopConnection.js');
+    const system = createSystem();
+    systems.push(system);
+    const c = new GiopConnection('127.0.0.1', s.port, { system, maxPending: 3 });
+    const spec = {
+      objectKey: Buffer.from('k'),
+      operation: 'ping',
+      readResult: () => undefined,
+      timeout: 60_000,
+    };
+    const held = [c.request(spec), c.request(spec), c.request(spec)].map((p) => p.catch((e: unknown) => e));
+    await expect(c.request(spec)).rejects.toBeInstanceOf(TangoBusyError);
+    await c.close();
+    for (const e of await Promise.all(held)) expect((e as Error).name).toBe('TangoClosedError');
+  });
+
+  it('issue 12 item 2: a name without #dbase=no is resolved by DbImportDevice on the database key', async () => {
+    const device = await serve((req, socket) => socket.write(reply(req, 0, echo(req, 5))));
+    const profile = encodeIiopProfile({
+      major: 1,
+      minor: 2,
+      host: '127.0.0.1',
+      port: device.port,
+      objectKey: Buffer.from([0xfe, 1, 2, 3]),
+      components: [],
+    });
+    const iorText = stringifyIor({
+      typeId: 'IDL:Tango/Device_5:1.0',
+      profiles: [{ tag: 0, data: profile }],
+      iiop: undefined,
+    });
+    const db = await serve((req, socket) => {
+      const args = commandInout4.readArgs(req.body);
+      socket.write(
+        reply(req, 0, (w) =>
+          commandInout4.writeResult(w, {
+            type: 'DevVarLongStringArray',
+            value: {
+              lvalue: [1, 123],
+              svalue: [String(args.argin.value), iorText, '5', 'Srv/1', 'host', 'Cls'],
+            },
+          }),
+        ),
+      );
+    });
+    const system = createSystem();
+    systems.push(system);
+    const d = new DeviceProxy('dom/fam/member', { system, tangoHost: `127.0.0.1:1,127.0.0.1:${db.port}` });
+    expect(await d.commandInoutRaw('Echo', { ...DEVLONG, value: 1 })).toEqual({ type: 'DevLong', value: 6 });
+    expect(await d.commandInoutRaw('Echo', { ...DEVLONG, value: 2 })).toEqual({ type: 'DevLong', value: 7 });
+    expect(db.requests.length).toBe(1); // cached
+    expect(Buffer.from(db.requests[0].objectKey).toString()).toBe('database');
+    expect([...device.requests[0].objectKey]).toEqual([0xfe, 1, 2, 3]);
+  });
+});
