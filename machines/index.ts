@@ -9,6 +9,7 @@ import { supervisorMachine } from './core/supervisor.js';
 import { timeoutIteratorMachine } from './core/timeoutIterator.js';
 import { katcpConnectionMachine } from './katcp/connection.js';
 import { inspectingClientMachine } from './katcp/inspectingClient.js';
+import { giopConnectionMachine } from './tango/giopConnection.js';
 import { lrcMachine } from './tango/lrc.js';
 
 export const machines = {
@@ -18,6 +19,7 @@ export const machines = {
   timeoutIterator: timeoutIteratorMachine,
   streamingTask: streamingTaskMachine,
   lrc: lrcMachine,
+  giopConnection: giopConnectionMachine,
   katcpConnection: katcpConnectionMachine,
   inspectingClient: inspectingClientMachine,
   caCircuit: circuitMachine,

@@ -1,6 +1,24 @@
 // `orrery/tango`: the Tango protocol stack (SKA long running commands), re-exports only.
 
+export { giopConnectionMachine } from '../../../machines/tango/giopConnection.js';
 export { type LrcActor, lrcMachine } from '../../../machines/tango/lrc.js';
+export {
+  AttributeNotFoundError,
+  TangoBusyError,
+  TangoClosedError,
+  TangoConnectionError,
+  TangoNameError,
+  TangoTimeoutError,
+  TangoTypeError,
+} from './clientErrors.js';
+export { DEFAULT_TIMEOUT_MS, DeviceProxy } from './deviceProxy.js';
+export type {
+  AttrDataFormatName,
+  AttrQualityName,
+  CommandInfo,
+  DeviceAttribute,
+  DeviceProxyOptions,
+} from './deviceTypes.js';
 export {
   CommandError,
   type DevError,
@@ -9,6 +27,7 @@ export {
   ResultCodeError,
 } from './errors.js';
 export * as giop from './giop/index.js';
+export { GiopConnection, type GiopConnectionOptions } from './giopConnection.js';
 export {
   DEFAULT_RESULT_TIMEOUT_MS,
   type InvokeLrcOptions,
@@ -33,6 +52,13 @@ export {
   SkaDeviceSimulator,
   type SkaDeviceSimulatorOptions,
 } from './sim/skaDeviceSimulator.js';
+export {
+  formatDeviceName,
+  parseDeviceName,
+  parseTangoHost,
+  type TangoDeviceName,
+  type TangoEndpoint,
+} from './tangoName.js';
 export {
   CLIENT_PROTOCOL_VERSIONS,
   isTerminalStatus,
