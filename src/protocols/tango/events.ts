@@ -203,8 +203,8 @@ export class EventSubscription {
       this.#released = false;
       const heartbeatTopic = `${info.channel}${info.topic.includes('#dbase=no') ? '#dbase=no' : ''}${HEARTBEAT}`;
       this.#routed = { channel, heartbeatTopic };
-      consumer.route(this, channel, heartbeatTopic);
-      this.send({ type: 'SUBSCRIBED', channel });
+      await consumer.route(this, channel, heartbeatTopic);
+      if (attempt === this.#attempt && !this.#released) this.send({ type: 'SUBSCRIBED', channel });
     } catch (error) {
       if (attempt === this.#attempt) this.send({ type: 'SUBSCRIBE_FAILED', errors: errorsOf(error) });
     }
@@ -353,14 +353,17 @@ export class TangoEventConsumer {
     }
   }
 
-  route(sub: EventSubscription, channel: EventChannel, heartbeatTopic: string): void {
+  /** Route a subscription's topic and heartbeats to it; resolves once both endpoints are connected. */
+  async route(sub: EventSubscription, channel: EventChannel, heartbeatTopic: string): Promise<void> {
     const socket = this.#ensureSocket();
-    socket.connect(channel.heartbeatEndpoint);
-    socket.connect(channel.eventEndpoint);
+    const known = socket.endpoints;
+    // a server that came back on new ports: the old endpoints nobody uses any more are let go
+    if (!known.has(channel.eventEndpoint)) socket.prune();
     socket.subscribe(channel.topic);
     socket.subscribe(heartbeatTopic);
     add(this.#byTopic, channel.topic, sub);
     add(this.#byChannel, channelKey(channel.channel), sub);
+    await Promise.all([socket.connect(channel.heartbeatEndpoint), socket.connect(channel.eventEndpoint)]);
   }
 
   unroute(sub: EventSubscription, channel: EventChannel, heartbeatTopic: string): void {
@@ -370,8 +373,8 @@ export class TangoEventConsumer {
     if (!socket) return;
     socket.unsubscribe(channel.topic);
     socket.unsubscribe(heartbeatTopic);
-    socket.disconnect(channel.heartbeatEndpoint);
-    socket.disconnect(channel.eventEndpoint);
+    socket.release(channel.heartbeatEndpoint);
+    socket.release(channel.eventEndpoint);
   }
 
   #ensureSocket(): ZmqEventSocket {

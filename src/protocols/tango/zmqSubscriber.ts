@@ -2,8 +2,13 @@
  * The ZMQ SUB socket of Tango's event consumer (npm `zeromq`, libzmq prebuilt inside the package): one socket for
  * every server's heartbeat and event PUB sockets, connections and topic subscriptions counted by reference (two
  * subscriptions on one server share its endpoints), every multipart message handed to `onMessage` as it arrives.
- * libzmq reconnects a lost TCP connection by itself; endpoints a restarted server no longer uses are disconnected
- * by the consumer (`release`). `close()` ends the receive loop and frees the socket (linger 0).
+ *
+ * `connect()` resolves once the ZMTP handshake with the endpoint is done (or after `readyTimeoutMs`), so that the
+ * topic subscription reaches the publisher before the caller makes the device push anything (a PUB socket drops
+ * what it publishes before it knows the subscriber: ZMQ's "slow joiner"). Endpoints stay connected when their last
+ * user releases them (a later subscription on the same server is then ready at once); `prune()` disconnects the
+ * unused ones (the consumer calls it when a restarted server announced new endpoints). libzmq reconnects a lost
+ * TCP connection by itself. `close()` ends the receive loop and frees the socket (linger 0).
  */
 import { Subscriber } from 'zeromq';
 
@@ -12,15 +17,25 @@ export class ZmqEventSocket {
   readonly #endpoints = new Map<string, number>();
   readonly #topics = new Map<string, number>();
   readonly #loop: Promise<void>;
+  /** Endpoints whose ZMTP handshake is done (until they disconnect). */
+  readonly #handshaken = new Set<string>();
+  readonly #waiting = new Map<string, Set<() => void>>();
+  readonly #readyTimeoutMs: number;
   #closed = false;
 
   constructor(
     onMessage: (frames: Buffer[]) => void,
     onError: (error: unknown) => void = () => {},
-    options: { receiveHighWaterMark?: number } = {},
+    options: { receiveHighWaterMark?: number; readyTimeoutMs?: number } = {},
   ) {
     // 1000: what servers announce as zmq_sub_event_hwm
     this.#socket = new Subscriber({ linger: 0, receiveHighWaterMark: options.receiveHighWaterMark ?? 1000 });
+    this.#readyTimeoutMs = options.readyTimeoutMs ?? 2000;
+    this.#socket.events.on('handshake', ({ address }) => {
+      this.#handshaken.add(address);
+      for (const resolve of this.#waiting.get(address) ?? []) resolve();
+    });
+    this.#socket.events.on('disconnect', ({ address }) => this.#handshaken.delete(address));
     this.#loop = this.#receive(onMessage, onError);
   }
 
@@ -28,7 +43,7 @@ export class ZmqEventSocket {
     return this.#closed;
   }
 
-  /** Endpoints connected (by reference count). */
+  /** Endpoints connected, with their users (0: kept connected until `prune()`). */
   get endpoints(): ReadonlyMap<string, number> {
     return this.#endpoints;
   }
@@ -55,22 +70,43 @@ export class ZmqEventSocket {
     }
   }
 
-  connect(endpoint: string): void {
-    if (this.#closed) return;
-    const n = this.#endpoints.get(endpoint) ?? 0;
-    if (n === 0) this.#socket.connect(endpoint);
-    this.#endpoints.set(endpoint, n + 1);
+  /** Use an endpoint; resolves once its handshake is done (at most `readyTimeoutMs` later). */
+  connect(endpoint: string): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const n = this.#endpoints.get(endpoint);
+    if (n === undefined) this.#socket.connect(endpoint);
+    this.#endpoints.set(endpoint, (n ?? 0) + 1);
+    if (this.#handshaken.has(endpoint)) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let waiters = this.#waiting.get(endpoint);
+      if (!waiters) {
+        waiters = new Set();
+        this.#waiting.set(endpoint, waiters);
+      }
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        if (!waiters.size && this.#waiting.get(endpoint) === waiters) this.#waiting.delete(endpoint);
+        resolve();
+      };
+      const timer = setTimeout(done, this.#readyTimeoutMs);
+      waiters.add(done);
+    });
   }
 
-  disconnect(endpoint: string): void {
+  /** Stop using an endpoint (it stays connected until `prune()`). */
+  release(endpoint: string): void {
     const n = this.#endpoints.get(endpoint);
-    if (n === undefined) return;
-    if (n > 1) {
-      this.#endpoints.set(endpoint, n - 1);
-      return;
-    }
-    this.#endpoints.delete(endpoint);
-    if (!this.#closed) {
+    if (n !== undefined && n > 0) this.#endpoints.set(endpoint, n - 1);
+  }
+
+  /** Disconnect every endpoint nobody uses. */
+  prune(): void {
+    for (const [endpoint, n] of [...this.#endpoints]) {
+      if (n > 0) continue;
+      this.#endpoints.delete(endpoint);
+      this.#handshaken.delete(endpoint);
+      if (this.#closed) continue;
       try {
         this.#socket.disconnect(endpoint);
       } catch {
@@ -101,6 +137,7 @@ export class ZmqEventSocket {
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
+      for (const waiters of [...this.#waiting.values()]) for (const done of [...waiters]) done();
       this.#endpoints.clear();
       this.#topics.clear();
       this.#socket.close();

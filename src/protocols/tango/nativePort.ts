@@ -1,0 +1,96 @@
+/**
+ * `NativeDevicePort`: the `DevicePort` of a real Tango device, over the native client (`DeviceProxy` for commands
+ * and reads, `TangoEventConsumer` for change events), so that `invokeLrc`, `LongRunningCommand` and the LRC device
+ * sessions run against real devices:
+ *
+ *   const device = await NativeDevicePort.connect('tango://127.0.0.1:45678/test/lrc/1#dbase=no', { system });
+ *   const result = await new LongRunningCommand('On', { system }).run(device);
+ *   await device.close();
+ *
+ * Values are plain JavaScript as `DeviceProxy` gives them: a command's `DevVarLongStringArray` is
+ * `[numbers, strings]` (the `[[ResultCode], [commandId]]` of an LRC reply), an attribute read is its value only
+ * (a spectrum of strings is a string array, `lrcProtocolVersions` a bigint pair), and a change event is
+ * `{attribute, value}` or `{attribute, errors}` (errors: the server's stack, or `API_EventTimeout` when its
+ * heartbeat stopped; the subscription then re-subscribes by itself).
+ */
+import { DeviceProxy } from './deviceProxy.js';
+import type { DeviceProxyOptions } from './deviceTypes.js';
+import { TangoEventConsumer } from './events.js';
+import type { AttributeEvent, DevicePort, Unsubscribe } from './port.js';
+
+export interface NativeDevicePortOptions {
+  /** The consumer of the change events (default: the proxy's system's own, `TangoEventConsumer.forSystem`). */
+  consumer?: TangoEventConsumer;
+}
+
+export class NativeDevicePort implements DevicePort {
+  /** Device name, `dom/fam/member`. */
+  readonly name: string;
+  readonly proxy: DeviceProxy;
+  readonly consumer: TangoEventConsumer;
+  readonly #ownsProxy: boolean;
+  readonly #unsubscribes = new Set<Unsubscribe>();
+
+  constructor(proxy: DeviceProxy, options: NativeDevicePortOptions = {}, ownsProxy = false) {
+    this.proxy = proxy;
+    this.name = proxy.name;
+    this.consumer = options.consumer ?? TangoEventConsumer.forSystem(proxy.system);
+    this.#ownsProxy = ownsProxy;
+  }
+
+  /** A port on its own `DeviceProxy` (resolved and pinged; closed with the port). */
+  static async connect(
+    name: string,
+    options: DeviceProxyOptions & NativeDevicePortOptions = {},
+  ): Promise<NativeDevicePort> {
+    const { consumer, ...proxyOptions } = options ?? {};
+    const proxy = await DeviceProxy.connect(name, proxyOptions);
+    return new NativeDevicePort(proxy, { consumer }, true);
+  }
+
+  commandInout(command: string, args?: unknown): Promise<unknown> {
+    return this.proxy.commandInout(command, args);
+  }
+
+  async readAttribute(attribute: string): Promise<unknown> {
+    return (await this.proxy.readAttribute(attribute)).value;
+  }
+
+  attributeList(): Promise<readonly string[]> {
+    return this.proxy.attributeList();
+  }
+
+  async subscribeChangeEvent(
+    attribute: string,
+    callback: (event: AttributeEvent) => void,
+  ): Promise<Unsubscribe> {
+    const sub = await this.consumer.subscribe(this.proxy, attribute, (e) =>
+      callback(
+        e.errors
+          ? { attribute: e.attribute, errors: e.errors }
+          : { attribute: e.attribute, value: e.value?.value },
+      ),
+    );
+    const unsubscribe = () => {
+      this.#unsubscribes.delete(unsubscribe);
+      sub.unsubscribe();
+    };
+    this.#unsubscribes.add(unsubscribe);
+    return unsubscribe;
+  }
+
+  /** Open change-event subscriptions made through this port. */
+  get subscriptionCount(): number {
+    return this.#unsubscribes.size;
+  }
+
+  /** Ends this port's subscriptions, and closes its proxy if `connect` made it. Idempotent. */
+  async close(): Promise<void> {
+    for (const unsubscribe of [...this.#unsubscribes]) unsubscribe();
+    if (this.#ownsProxy) await this.proxy.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
