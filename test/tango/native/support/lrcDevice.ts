@@ -87,12 +87,16 @@ export class LrcDeviceServer {
     this.#output = '';
     const timeoutMs = this.#options.startTimeoutMs ?? 20_000;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`lrcDevice.py did not start in ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => fail(new Error(`lrcDevice.py did not start in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       const onData = (chunk: Buffer) => {
         this.#output += chunk.toString();
         if (this.#output.includes(READY)) done();
       };
-      const onExit = (code: number | null) => fail(new Error(`lrcDevice.py exited (${code}): ${this.#output}`));
+      const onExit = (code: number | null) =>
+        fail(new Error(`lrcDevice.py exited (${code}): ${this.#output}`));
       const cleanup = () => {
         clearTimeout(timer);
         child.off('exit', onExit);
