@@ -77,13 +77,7 @@ function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]
       return { progress: state, updates: Object.keys(update).length ? [update] : [], warnings };
     const terminal = state.pendingTerminal;
     return {
-      progress: {
-        ...state,
-        status: terminal.status!,
-        terminal: true,
-        resultSeen: true,
-        pendingTerminal: null,
-      },
+      progress: progressWith(state, terminal.status!, true, true, null),
       updates: [update, terminal],
       warnings,
     };
@@ -98,19 +92,42 @@ function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]
     if (stale || rank(s) < 0 || (repeat && !(state.parity && state.protocolVersion === 1))) {
       delete update.status;
     } else if (!repeat) {
-      next = { ...next, status: s, terminal: isTerminalStatus(s) };
+      next = progressWith(next, s, isTerminalStatus(s), next.resultSeen, next.pendingTerminal);
     }
   }
-  if ('result' in update && !next.resultSeen) next = { ...next, resultSeen: true };
+  if ('result' in update && !next.resultSeen)
+    next = progressWith(next, next.status, next.terminal, true, next.pendingTerminal);
   // (a terminal `next` is a new status: the reducer is not called once terminal)
   if (next.terminal && state.protocolVersion === 1 && !next.resultSeen) {
     // hold the terminal status back until its result is known
     const held: LrcUpdate = { status: update.status };
     delete update.status;
-    next = { ...next, status: state.status, terminal: false, pendingTerminal: held };
+    next = progressWith(next, state.status, false, next.resultSeen, held);
   }
   const updates = Object.keys(update).length ? [update] : [];
   return { progress: next, updates, warnings };
+}
+
+/**
+ * New bookkeeping: the LrcProgress fields of `state` with these four changed (the machine passes its whole
+ * context as `state`; only the bookkeeping is copied, not the call's other fields).
+ */
+function progressWith(
+  state: LrcProgress,
+  status: TaskStatus | null,
+  terminal: boolean,
+  resultSeen: boolean,
+  pendingTerminal: LrcUpdate | null,
+): LrcProgress {
+  return {
+    protocolVersion: state.protocolVersion,
+    commandId: state.commandId,
+    parity: state.parity,
+    status,
+    terminal,
+    resultSeen,
+    pendingTerminal,
+  };
 }
 
 /** Apply buffered events in arrival order. */

@@ -146,7 +146,8 @@ export function initialStep(lc: StepLifecycle, input: unknown): void {
   let failed = false;
   try {
     if (typeof cfg === 'function') {
-      preCtx = Object.assign({}, preCtx, cfg({ spawn: noSpawn, input, self: lc }));
+      // XState's assign: `Object.assign({}, ...)`, into the machine's `{}` (see `ContextObject`)
+      preCtx = Object.assign(new compiled.ContextObject(), preCtx, cfg({ spawn: noSpawn, input, self: lc }));
       lc._setContext(preCtx);
     }
     const entry = compiled.initialEntry;
@@ -422,14 +423,18 @@ function applyAssign(
   if (typeof assignment === 'function') partial = assignment(args, params);
   else {
     partial = {};
-    for (const key of Object.keys(assignment)) {
+    // XState's `Object.keys(assignment)`: the same keys in the same order, with no array made per assign
+    for (const key in assignment) {
+      if (!hasOwn.call(assignment, key)) continue;
       const p = assignment[key];
       partial[key] = typeof p === 'function' ? p(args, params) : p;
     }
   }
-  lc._setContext(Object.assign({}, context, partial));
+  lc._setContext(Object.assign(new lc.compiled.ContextObject(), context, partial));
   step.changed = true;
 }
+
+const hasOwn = Object.prototype.hasOwnProperty;
 
 function runCustom(lc: StepLifecycle, step: Step, fn: any, params: unknown, event: EventObject): void {
   const info = { context: lc.context, event, self: lc, system: lc.host.system };

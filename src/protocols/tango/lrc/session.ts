@@ -43,6 +43,11 @@ const SUBSCRIBED: LrcEvent = Object.freeze({ type: 'SUBSCRIBED' });
 /** ska-tango-base's command answering a command id's status name (NOT_FOUND once forgotten). */
 const CHECK_STATUS_COMMAND = 'CheckLongRunningCommandStatus';
 
+/** Whether an event's attribute is the v1 status list (any case). */
+function isStatusAttribute(attribute: string): boolean {
+  return attribute.toLowerCase() === STATUS_ATTRIBUTE;
+}
+
 /** Where a call's events go: its actor. */
 export interface LrcCallTarget {
   send(event: LrcEvent): void;
@@ -69,6 +74,9 @@ interface SharedSubscription {
   waiting: number;
   /** Value events kept for those calls, with their arrival number, oldest first. */
   kept: { seq: number; event: AttributeEvent }[];
+  /** The attribute name of its last value event, and whether that names the v1 status list. */
+  named: string;
+  namesStatus: boolean;
 }
 
 /** The ways a call can be followed by its session; the `lrc` machine's I/O actions call these. */
@@ -101,7 +109,7 @@ export class LrcCall {
 
   /** v1 without parity: whether this status event repeats the last status this call was given (and remember it). */
   repeatsStatus(event: AttributeEvent, id: string): boolean {
-    if (this.spec.parity || event.attribute.toLowerCase() !== STATUS_ATTRIBUTE) return false;
+    if (this.spec.parity || !isStatusAttribute(event.attribute)) return false;
     return this.repeatsRawStatus(pairedValue(event.value, id));
   }
 
@@ -286,6 +294,8 @@ export class LrcDeviceSession {
       ready: Promise.resolve(undefined),
       waiting: 0,
       kept: [],
+      named: '',
+      namesStatus: false,
     };
     this.#subs.set(attribute, sub);
     this.#add(call, sub);
@@ -343,7 +353,12 @@ export class LrcDeviceSession {
     if (!Array.isArray(value) || this.#byId.size === 0) return;
     let shared: LrcEvent | undefined;
     // v1 status events repeat every command's status: a call is not sent a status it was already given
-    const isStatus = event.attribute.toLowerCase() === STATUS_ATTRIBUTE;
+    // (the answer for the attribute name its last event had: not lower-cased for every event)
+    if (event.attribute !== sub.named) {
+      sub.named = event.attribute;
+      sub.namesStatus = isStatusAttribute(event.attribute);
+    }
+    const isStatus = sub.namesStatus;
     for (let i = 0; i < value.length; i += 2) {
       const id = value[i];
       if (typeof id !== 'string') continue;
