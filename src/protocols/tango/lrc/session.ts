@@ -31,6 +31,7 @@ import type { AttributeEvent, DevicePort, Unsubscribe } from '../port.js';
 import {
   describeValue,
   LRC_ATTRIBUTES,
+  lrcAttributeKey,
   lrcAttributesFor,
   pairedValue,
   parseLrcReply,
@@ -45,7 +46,7 @@ const CHECK_STATUS_COMMAND = 'CheckLongRunningCommandStatus';
 
 /** Whether an event's attribute is the v1 status list (any case). */
 function isStatusAttribute(attribute: string): boolean {
-  return attribute.toLowerCase() === STATUS_ATTRIBUTE;
+  return lrcAttributeKey(attribute) === STATUS_ATTRIBUTE;
 }
 
 /** Where a call's events go: its actor. */
@@ -73,10 +74,7 @@ interface SharedSubscription {
   /** Calls on it that do not know their command id yet: its value events are kept only while there are some. */
   waiting: number;
   /** Value events kept for those calls, with their arrival number, oldest first. */
-  kept: { seq: number; event: AttributeEvent }[];
-  /** The attribute name of its last value event, and whether that names the v1 status list. */
-  named: string;
-  namesStatus: boolean;
+  kept: Kept[];
 }
 
 /** The ways a call can be followed by its session; the `lrc` machine's I/O actions call these. */
@@ -294,8 +292,6 @@ export class LrcDeviceSession {
       ready: Promise.resolve(undefined),
       waiting: 0,
       kept: [],
-      named: '',
-      namesStatus: false,
     };
     this.#subs.set(attribute, sub);
     this.#add(call, sub);
@@ -353,12 +349,7 @@ export class LrcDeviceSession {
     if (!Array.isArray(value) || this.#byId.size === 0) return;
     let shared: LrcEvent | undefined;
     // v1 status events repeat every command's status: a call is not sent a status it was already given
-    // (the answer for the attribute name its last event had: not lower-cased for every event)
-    if (event.attribute !== sub.named) {
-      sub.named = event.attribute;
-      sub.namesStatus = isStatusAttribute(event.attribute);
-    }
-    const isStatus = sub.namesStatus;
+    const isStatus = isStatusAttribute(event.attribute);
     for (let i = 0; i < value.length; i += 2) {
       const id = value[i];
       if (typeof id !== 'string') continue;
@@ -415,14 +406,16 @@ export class LrcDeviceSession {
     if (total === 0) return [];
     if (total > MAX_BUFFERED_EVENTS) return this.#heldBeyondLimit(call, id);
     // all of them count: only those naming `id` are gathered (and ordered, when from several subscriptions)
-    const held: { seq: number; event: AttributeEvent }[] = [];
+    // each subscription's in arrival order: merged by arrival number (no sort)
+    const runs: Kept[][] = [];
     for (let i = 0; i < subs.length; i++) {
       const kept = subs[i].kept;
+      const run: Kept[] = [];
       for (let j = from[i]; j < kept.length; j++)
-        if (pairedIndexOf(kept[j].event.value, id)) held.push(kept[j]);
+        if (pairedIndexOf(kept[j].event.value, id)) run.push(kept[j]);
+      if (run.length) runs.push(run);
     }
-    if (subs.length > 1 && held.length > 1) held.sort((a, b) => a.seq - b.seq);
-    return held.map((k) => k.event);
+    return mergedByArrival(runs);
   }
 
   /** `#heldFor` when more than `MAX_BUFFERED_EVENTS` were kept since the call joined: the newest of them only. */
@@ -493,6 +486,26 @@ export class LrcDeviceSession {
       if (this.#subs.get(sub.attribute) === sub) this.#subs.delete(sub.attribute);
       unsubscribeQuietly(sub.unsubscribe);
     }
+  }
+}
+
+type Kept = { seq: number; event: AttributeEvent };
+
+/** The events of lists each in arrival order, in arrival order (arrival numbers are unique). */
+function mergedByArrival(runs: readonly Kept[][]): AttributeEvent[] {
+  const out: AttributeEvent[] = [];
+  if (runs.length === 1) {
+    for (const k of runs[0]) out.push(k.event);
+    return out;
+  }
+  const at = runs.map(() => 0);
+  for (;;) {
+    let best = -1;
+    for (let r = 0; r < runs.length; r++) {
+      if (at[r] < runs[r].length && (best < 0 || runs[r][at[r]].seq < runs[best][at[best]].seq)) best = r;
+    }
+    if (best < 0) return out;
+    out.push(runs[best][at[best]++].event);
   }
 }
 

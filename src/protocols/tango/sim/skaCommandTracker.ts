@@ -190,8 +190,12 @@ export class SkaCommandTracker {
 
   /** (uid, status name) of every tracked command, flat. */
   #statusList(): string[] {
-    const out: string[] = [];
-    for (const c of this.#commands.values()) out.push(c.uid, taskStatusName(c.status));
+    const out = new Array<string>(2 * this.#commands.size);
+    let k = 0;
+    for (const c of this.#commands.values()) {
+      out[k++] = c.uid;
+      out[k++] = taskStatusName(c.status);
+    }
     return out;
   }
 
