@@ -17,7 +17,10 @@ import {
   decodeLrcEvent,
   isTerminalStatus,
   type LrcUpdate,
+  lrcAttributeKey,
+  pairIndex,
   TaskStatus,
+  taskStatusName,
 } from '../../src/protocols/tango/wire.js';
 
 export interface LrcProgress {
@@ -60,6 +63,7 @@ const NOTHING: string[] = [];
 export function reduceLrcEvent(state: LrcProgress, event: AttributeEvent): LrcStep {
   if (state.terminal || state.commandId === null) return { progress: state, updates: [], warnings: NOTHING };
   if (event.errors) return { progress: state, updates: [{ error: event.errors }], warnings: NOTHING };
+  if (repeatsStatusName(state, event)) return { progress: state, updates: [], warnings: NOTHING };
   const decoded = decodeLrcEvent(event.attribute, event.value, state.commandId);
   if (!decoded) return { progress: state, updates: [], warnings: NOTHING };
   const step = reduceDecoded(state, decoded.update, decoded.warnings);
@@ -67,6 +71,18 @@ export function reduceLrcEvent(state: LrcProgress, event: AttributeEvent): LrcSt
   if (decoded.unknownStatus && state.parity && state.protocolVersion === 1)
     step.updates.push({ status: undefined });
   return step;
+}
+
+/**
+ * A v1 status event naming the current status by its name, when repeats are not delivered (not `parity` on v1):
+ * what decoding it would come to (the status dropped, nothing else in it), known without decoding it (a v1 status
+ * list repeats every command's status on every change, so this is most of them).
+ */
+function repeatsStatusName(state: LrcProgress, event: AttributeEvent): boolean {
+  if (state.status === null || (state.parity && state.protocolVersion === 1)) return false;
+  if (lrcAttributeKey(event.attribute) !== 'longrunningcommandstatus') return false;
+  const i = pairIndex(event.value, state.commandId!);
+  return i >= 0 && (event.value as unknown[])[i + 1] === taskStatusName(state.status);
 }
 
 function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]): LrcStep {
@@ -77,13 +93,7 @@ function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]
       return { progress: state, updates: Object.keys(update).length ? [update] : [], warnings };
     const terminal = state.pendingTerminal;
     return {
-      progress: {
-        ...state,
-        status: terminal.status!,
-        terminal: true,
-        resultSeen: true,
-        pendingTerminal: null,
-      },
+      progress: progressWith(state, terminal.status!, true, true, null),
       updates: [update, terminal],
       warnings,
     };
@@ -98,19 +108,42 @@ function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]
     if (stale || rank(s) < 0 || (repeat && !(state.parity && state.protocolVersion === 1))) {
       delete update.status;
     } else if (!repeat) {
-      next = { ...next, status: s, terminal: isTerminalStatus(s) };
+      next = progressWith(next, s, isTerminalStatus(s), next.resultSeen, next.pendingTerminal);
     }
   }
-  if ('result' in update && !next.resultSeen) next = { ...next, resultSeen: true };
+  if ('result' in update && !next.resultSeen)
+    next = progressWith(next, next.status, next.terminal, true, next.pendingTerminal);
   // (a terminal `next` is a new status: the reducer is not called once terminal)
   if (next.terminal && state.protocolVersion === 1 && !next.resultSeen) {
     // hold the terminal status back until its result is known
     const held: LrcUpdate = { status: update.status };
     delete update.status;
-    next = { ...next, status: state.status, terminal: false, pendingTerminal: held };
+    next = progressWith(next, state.status, false, next.resultSeen, held);
   }
   const updates = Object.keys(update).length ? [update] : [];
   return { progress: next, updates, warnings };
+}
+
+/**
+ * New bookkeeping: the LrcProgress fields of `state` with these four changed (the machine passes its whole
+ * context as `state`; only the bookkeeping is copied, not the call's other fields).
+ */
+function progressWith(
+  state: LrcProgress,
+  status: TaskStatus | null,
+  terminal: boolean,
+  resultSeen: boolean,
+  pendingTerminal: LrcUpdate | null,
+): LrcProgress {
+  return {
+    protocolVersion: state.protocolVersion,
+    commandId: state.commandId,
+    parity: state.parity,
+    status,
+    terminal,
+    resultSeen,
+    pendingTerminal,
+  };
 }
 
 /** Apply buffered events in arrival order. */
@@ -119,6 +152,9 @@ export function replayLrcEvents(state: LrcProgress, events: readonly AttributeEv
   const updates: LrcUpdate[] = [];
   const warnings: string[] = [];
   for (const e of events) {
+    // (what reduceLrcEvent comes to for a repeated status, without its answer object)
+    if (!progress.terminal && progress.commandId !== null && !e.errors && repeatsStatusName(progress, e))
+      continue;
     const step = reduceLrcEvent(progress, e);
     progress = step.progress;
     updates.push(...step.updates);

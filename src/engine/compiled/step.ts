@@ -146,7 +146,8 @@ export function initialStep(lc: StepLifecycle, input: unknown): void {
   let failed = false;
   try {
     if (typeof cfg === 'function') {
-      preCtx = Object.assign({}, preCtx, cfg({ spawn: noSpawn, input, self: lc }));
+      // XState's assign: `Object.assign({}, ...)`, into the machine's `{}` (see `ContextObject`)
+      preCtx = Object.assign(new compiled.ContextObject(), preCtx, cfg({ spawn: noSpawn, input, self: lc }));
       lc._setContext(preCtx);
     }
     const entry = compiled.initialEntry;
@@ -422,14 +423,18 @@ function applyAssign(
   if (typeof assignment === 'function') partial = assignment(args, params);
   else {
     partial = {};
-    for (const key of Object.keys(assignment)) {
+    // XState's `Object.keys(assignment)`: the same keys in the same order, with no array made per assign
+    for (const key in assignment) {
+      if (!hasOwn.call(assignment, key)) continue;
       const p = assignment[key];
       partial[key] = typeof p === 'function' ? p(args, params) : p;
     }
   }
-  lc._setContext(Object.assign({}, context, partial));
+  lc._setContext(Object.assign(new lc.compiled.ContextObject(), context, partial));
   step.changed = true;
 }
+
+const hasOwn = Object.prototype.hasOwnProperty;
 
 function runCustom(lc: StepLifecycle, step: Step, fn: any, params: unknown, event: EventObject): void {
   const info = { context: lc.context, event, self: lc, system: lc.host.system };
@@ -531,13 +536,25 @@ const ENQ_REF = 0;
 const ENQ_ASSIGN = 1;
 const ENQ_RAISE = 2;
 const ENQ_EMIT = 3;
-let collecting: unknown[] | null = null;
+/** A collection's triples (`n` values of `items`); kept for the next collection once run (no array each time). */
+class Collected {
+  readonly items: unknown[] = [];
+  n = 0;
+}
+const spareCollections: Collected[] = [];
+let collecting: Collected | null = null;
 let checkMachine: StepLifecycle['compiled']['machine'] | null = null;
 let checkContext: unknown;
 let checkEvent: EventObject | undefined;
 
 function collected(kind: number, what: unknown, options: unknown): void {
-  if (collecting) collecting.push(kind, what, options);
+  const c = collecting;
+  if (c) {
+    const items = c.items;
+    items[c.n++] = kind;
+    items[c.n++] = what;
+    items[c.n++] = options;
+  }
 }
 
 const ENQUEUE = Object.assign((action: unknown) => collected(ENQ_REF, action, undefined), {
@@ -561,24 +578,44 @@ function runEnqueued(lc: StepLifecycle, step: Step, a: CompiledAction, event: Ev
   const context = lc.context;
   const params = paramsOf(a, context, event);
   const machine = lc.compiled.machine;
-  const list: unknown[] = [];
+  const collection = spareCollections.pop() ?? new Collected();
   const savedList = collecting;
   const savedMachine = checkMachine;
   const savedContext = checkContext;
   const savedEvent = checkEvent;
-  collecting = list;
+  collecting = collection;
   checkMachine = machine;
   checkContext = context;
   checkEvent = event;
   try {
     a.impl({ context, event, enqueue: ENQUEUE, check: CHECK, self: lc, system: lc.host.system }, params);
+  } catch (err) {
+    release(collection);
+    throw err;
   } finally {
     collecting = savedList;
     checkMachine = savedMachine;
     checkContext = savedContext;
     checkEvent = savedEvent;
   }
-  for (let i = 0; i < list.length; i += 3) {
+  try {
+    runCollected(lc, step, collection.items, collection.n, event);
+  } finally {
+    release(collection);
+  }
+}
+
+/** A collection emptied (nothing kept alive by it) and kept for the next one. */
+function release(c: Collected): void {
+  const items = c.items;
+  for (let i = 0; i < c.n; i++) items[i] = undefined;
+  c.n = 0;
+  spareCollections.push(c);
+}
+
+function runCollected(lc: StepLifecycle, step: Step, list: unknown[], n: number, event: EventObject): void {
+  const machine = lc.compiled.machine;
+  for (let i = 0; i < n; i += 3) {
     const what = list[i + 1];
     switch (list[i]) {
       case ENQ_ASSIGN:

@@ -164,6 +164,25 @@ export function parseLrcReply(reply: unknown): LrcReply | null {
 }
 
 /**
+ * The lower-cased name of an attribute (Tango compares names case-insensitively): the usual spellings of the LRC
+ * attributes are answered without making a lower-cased copy.
+ */
+export function lrcAttributeKey(attribute: string): string {
+  switch (attribute) {
+    case LRC_ATTRIBUTES.status:
+      return 'longrunningcommandstatus';
+    case LRC_ATTRIBUTES.progress:
+      return 'longrunningcommandprogress';
+    case LRC_ATTRIBUTES.result:
+      return 'longrunningcommandresult';
+    case LRC_ATTRIBUTES.event:
+      return '_lrcevent';
+    default:
+      return attribute.toLowerCase();
+  }
+}
+
+/**
  * Decode a change event of one LRC attribute for `commandId`; null when the event is about other commands.
  * Attribute names are compared case-insensitively (Tango lower-cases them in event topics).
  */
@@ -177,7 +196,7 @@ export function decodeLrcEvent(attribute: string, value: unknown, commandId: str
     return { update: { error: [lrcError(desc)] }, warnings: [desc] };
   }
   const raw = values[i + 1];
-  switch (attribute.toLowerCase()) {
+  switch (lrcAttributeKey(attribute)) {
     case 'longrunningcommandstatus': {
       const status = toTaskStatus(raw);
       if (status === undefined) {

@@ -31,6 +31,7 @@ import type { AttributeEvent, DevicePort, Unsubscribe } from '../port.js';
 import {
   describeValue,
   LRC_ATTRIBUTES,
+  lrcAttributeKey,
   lrcAttributesFor,
   pairedValue,
   parseLrcReply,
@@ -42,6 +43,11 @@ const STATUS_ATTRIBUTE = LRC_ATTRIBUTES.status.toLowerCase();
 const SUBSCRIBED: LrcEvent = Object.freeze({ type: 'SUBSCRIBED' });
 /** ska-tango-base's command answering a command id's status name (NOT_FOUND once forgotten). */
 const CHECK_STATUS_COMMAND = 'CheckLongRunningCommandStatus';
+
+/** Whether an event's attribute is the v1 status list (any case). */
+function isStatusAttribute(attribute: string): boolean {
+  return lrcAttributeKey(attribute) === STATUS_ATTRIBUTE;
+}
 
 /** Where a call's events go: its actor. */
 export interface LrcCallTarget {
@@ -68,7 +74,7 @@ interface SharedSubscription {
   /** Calls on it that do not know their command id yet: its value events are kept only while there are some. */
   waiting: number;
   /** Value events kept for those calls, with their arrival number, oldest first. */
-  kept: { seq: number; event: AttributeEvent }[];
+  kept: Kept[];
 }
 
 /** The ways a call can be followed by its session; the `lrc` machine's I/O actions call these. */
@@ -101,7 +107,7 @@ export class LrcCall {
 
   /** v1 without parity: whether this status event repeats the last status this call was given (and remember it). */
   repeatsStatus(event: AttributeEvent, id: string): boolean {
-    if (this.spec.parity || event.attribute.toLowerCase() !== STATUS_ATTRIBUTE) return false;
+    if (this.spec.parity || !isStatusAttribute(event.attribute)) return false;
     return this.repeatsRawStatus(pairedValue(event.value, id));
   }
 
@@ -343,7 +349,7 @@ export class LrcDeviceSession {
     if (!Array.isArray(value) || this.#byId.size === 0) return;
     let shared: LrcEvent | undefined;
     // v1 status events repeat every command's status: a call is not sent a status it was already given
-    const isStatus = event.attribute.toLowerCase() === STATUS_ATTRIBUTE;
+    const isStatus = isStatusAttribute(event.attribute);
     for (let i = 0; i < value.length; i += 2) {
       const id = value[i];
       if (typeof id !== 'string') continue;
@@ -400,14 +406,16 @@ export class LrcDeviceSession {
     if (total === 0) return [];
     if (total > MAX_BUFFERED_EVENTS) return this.#heldBeyondLimit(call, id);
     // all of them count: only those naming `id` are gathered (and ordered, when from several subscriptions)
-    const held: { seq: number; event: AttributeEvent }[] = [];
+    // each subscription's in arrival order: merged by arrival number (no sort)
+    const runs: Kept[][] = [];
     for (let i = 0; i < subs.length; i++) {
       const kept = subs[i].kept;
+      const run: Kept[] = [];
       for (let j = from[i]; j < kept.length; j++)
-        if (pairedIndexOf(kept[j].event.value, id)) held.push(kept[j]);
+        if (pairedIndexOf(kept[j].event.value, id)) run.push(kept[j]);
+      if (run.length) runs.push(run);
     }
-    if (subs.length > 1 && held.length > 1) held.sort((a, b) => a.seq - b.seq);
-    return held.map((k) => k.event);
+    return mergedByArrival(runs);
   }
 
   /** `#heldFor` when more than `MAX_BUFFERED_EVENTS` were kept since the call joined: the newest of them only. */
@@ -478,6 +486,26 @@ export class LrcDeviceSession {
       if (this.#subs.get(sub.attribute) === sub) this.#subs.delete(sub.attribute);
       unsubscribeQuietly(sub.unsubscribe);
     }
+  }
+}
+
+type Kept = { seq: number; event: AttributeEvent };
+
+/** The events of lists each in arrival order, in arrival order (arrival numbers are unique). */
+function mergedByArrival(runs: readonly Kept[][]): AttributeEvent[] {
+  const out: AttributeEvent[] = [];
+  if (runs.length === 1) {
+    for (const k of runs[0]) out.push(k.event);
+    return out;
+  }
+  const at = runs.map(() => 0);
+  for (;;) {
+    let best = -1;
+    for (let r = 0; r < runs.length; r++) {
+      if (at[r] < runs[r].length && (best < 0 || runs[r][at[r]].seq < runs[best][at[best]].seq)) best = r;
+    }
+    if (best < 0) return out;
+    out.push(runs[best][at[best]++].event);
   }
 }
 

@@ -53,6 +53,8 @@ export class SkaCommandTracker {
   /** Tracked commands in creation order (finished ones until removed). */
   readonly #commands = new Map<string, TrackedCommand>();
   readonly #finished: TrackedCommand[] = [];
+  /** `String(progress)` of the tracked commands, made once per change (not for every event of every command). */
+  readonly #progressText = new Map<string, string>();
   #lastResult: [string, string] = ['', ''];
 
   constructor(options: {
@@ -94,7 +96,10 @@ export class SkaCommandTracker {
     const cmd = this.#commands.get(uid);
     if (!cmd) return;
     if (change.status === TaskStatus.IN_PROGRESS && cmd.startedAt === undefined) cmd.startedAt = this.now();
-    if (change.progress !== undefined) cmd.progress = change.progress;
+    if (change.progress !== undefined) {
+      cmd.progress = change.progress;
+      this.#progressText.set(uid, String(change.progress));
+    }
     if (change.result !== undefined) {
       cmd.result = change.result;
       this.#lastResult = [uid, JSON.stringify(change.result)];
@@ -109,6 +114,7 @@ export class SkaCommandTracker {
         const timer = this.#clock.setTimeout(() => {
           this.#timers.delete(timer);
           this.#commands.delete(uid);
+          this.#progressText.delete(uid);
           this.#push(LRC_ATTRIBUTES.status);
           this.#push(LRC_ATTRIBUTES.progress);
         }, this.#removalTimeMs);
@@ -148,9 +154,9 @@ export class SkaCommandTracker {
   read(attribute: string): unknown {
     switch (attribute.toLowerCase()) {
       case 'longrunningcommandstatus':
-        return this.#flat((c) => taskStatusName(c.status));
+        return this.#statusList();
       case 'longrunningcommandprogress':
-        return this.#flat((c) => (c.progress === undefined ? undefined : String(c.progress)));
+        return this.#progressList();
       case 'longrunningcommandresult':
         return [...this.#lastResult];
       case '_lrcevent':
@@ -182,11 +188,22 @@ export class SkaCommandTracker {
     this.#timers.clear();
   }
 
-  #flat(value: (c: TrackedCommand) => string | undefined): string[] {
+  /** (uid, status name) of every tracked command, flat. */
+  #statusList(): string[] {
+    const out = new Array<string>(2 * this.#commands.size);
+    let k = 0;
+    for (const c of this.#commands.values()) {
+      out[k++] = c.uid;
+      out[k++] = taskStatusName(c.status);
+    }
+    return out;
+  }
+
+  /** (uid, progress as text) of every tracked command with a progress, flat. */
+  #progressList(): string[] {
     const out: string[] = [];
     for (const c of this.#commands.values()) {
-      const v = value(c);
-      if (v !== undefined) out.push(c.uid, v);
+      if (c.progress !== undefined) out.push(c.uid, this.#progressText.get(c.uid) ?? String(c.progress));
     }
     return out;
   }

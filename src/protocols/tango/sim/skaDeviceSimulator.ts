@@ -119,6 +119,17 @@ type Subscriber = (event: AttributeEvent) => void;
 
 const BUILT_IN = new Set(['Abort', 'AbortCommands', 'CheckLongRunningCommandStatus', 'State', 'Status']);
 
+/** One event to each subscriber, in order; a subscriber's failure is its own (Tango logs it in the event thread). */
+function deliverTo(subscribers: readonly Subscriber[], event: AttributeEvent): void {
+  for (let j = 0; j < subscribers.length; j++) {
+    try {
+      subscribers[j](event);
+    } catch {
+      // the subscriber's own failure
+    }
+  }
+}
+
 function devFailed(reason: string, desc: string, origin: string): DevFailed {
   return new DevFailed([{ reason, desc, origin, severity: 'ERR' }]);
 }
@@ -336,33 +347,27 @@ export class SkaDeviceSimulator implements DevicePort {
     this.#deliver(subscribers, { attribute, value: value ?? this.#tracker.read(attribute) });
   }
 
+  /**
+   * Deliver an event now, unless already delivering: then it is queued, delivered after the ones before it (so
+   * an event pushed from inside a callback waits its turn).
+   */
   #deliver(subscribers: readonly Subscriber[], event: AttributeEvent): void {
-    this.#outboxTo.push(subscribers);
-    this.#outboxEvents.push(event);
-    this.#drain();
-  }
-
-  /** Deliver queued events in push order; an event pushed from inside a callback waits its turn. */
-  #drain(): void {
-    if (this.#draining) return;
+    if (this.#draining) {
+      this.#outboxTo.push(subscribers);
+      this.#outboxEvents.push(event);
+      return;
+    }
     this.#draining = true;
     const to = this.#outboxTo;
     const events = this.#outboxEvents;
     try {
-      for (let i = 0; i < to.length; i++) {
-        const subscribers = to[i];
-        const event = events[i];
-        for (let j = 0; j < subscribers.length; j++) {
-          try {
-            subscribers[j](event);
-          } catch {
-            // a subscriber's failure is its own (Tango logs it in the event thread)
-          }
-        }
-      }
+      deliverTo(subscribers, event);
+      for (let i = 0; i < to.length; i++) deliverTo(to[i], events[i]);
     } finally {
-      to.length = 0;
-      events.length = 0;
+      if (to.length) {
+        to.length = 0;
+        events.length = 0;
+      }
       this.#draining = false;
     }
   }
