@@ -29,6 +29,11 @@ const commands: Record<
     summary: 'Channel Access like caproto-get/put/monitor: orrery ca get PV... | put PV DATA | monitor PV...',
     load: async () => (await import('./ca.js')).caCommand,
   },
+  tango: {
+    summary:
+      'a Tango device, natively: orrery tango DEVICE COMMAND [ARG] | ATTRIBUTE [VALUE] | --watch ATTRIBUTE...',
+    load: async () => (await import('./tango.js')).tangoCommand,
+  },
   'katcp-sim': {
     summary: 'run a KATCP device simulator with changing sensors: orrery katcp-sim [--port N] [--host H]',
     load: async () => (await import('./katcpSim.js')).katcpSimCommand,
