@@ -5,10 +5,11 @@
  *
  * `connect()` resolves once the ZMTP handshake with the endpoint is done (or after `readyTimeoutMs`), so that the
  * topic subscription reaches the publisher before the caller makes the device push anything (a PUB socket drops
- * what it publishes before it knows the subscriber: ZMQ's "slow joiner"). Endpoints stay connected when their last
- * user releases them (a later subscription on the same server is then ready at once); `prune()` disconnects the
- * unused ones (the consumer calls it when a restarted server announced new endpoints). libzmq reconnects a lost
- * TCP connection by itself. `close()` ends the receive loop and frees the socket (linger 0).
+ * what it publishes before it knows the subscriber: ZMQ's "slow joiner"). Endpoints stay connected and topics
+ * subscribed when their last user releases them (a later subscription on the same server or attribute is then
+ * ready at once); `prune()` lets the unused ones go (the consumer calls it when a restarted server announced new
+ * endpoints). libzmq reconnects a lost TCP connection by itself. `close()` ends the receive loop and frees the
+ * socket (linger 0).
  */
 import { Subscriber } from 'zeromq';
 
@@ -48,7 +49,7 @@ export class ZmqEventSocket {
     return this.#endpoints;
   }
 
-  /** Topic prefixes subscribed (by reference count). */
+  /** Topic prefixes subscribed, with their users (0: kept subscribed until `prune()`). */
   get topics(): ReadonlyMap<string, number> {
     return this.#topics;
   }
@@ -100,8 +101,13 @@ export class ZmqEventSocket {
     if (n !== undefined && n > 0) this.#endpoints.set(endpoint, n - 1);
   }
 
-  /** Disconnect every endpoint nobody uses. */
+  /** Disconnect every endpoint and unsubscribe every topic nobody uses. */
   prune(): void {
+    for (const [topic, n] of [...this.#topics]) {
+      if (n > 0) continue;
+      this.#topics.delete(topic);
+      if (!this.#closed) this.#socket.unsubscribe(topic);
+    }
     for (const [endpoint, n] of [...this.#endpoints]) {
       if (n > 0) continue;
       this.#endpoints.delete(endpoint);
@@ -117,20 +123,19 @@ export class ZmqEventSocket {
 
   subscribe(topic: string): void {
     if (this.#closed) return;
-    const n = this.#topics.get(topic) ?? 0;
-    if (n === 0) this.#socket.subscribe(topic);
-    this.#topics.set(topic, n + 1);
+    const n = this.#topics.get(topic);
+    if (n === undefined) this.#socket.subscribe(topic);
+    this.#topics.set(topic, (n ?? 0) + 1);
   }
 
+  /**
+   * Stop using a topic. It stays subscribed (until `prune()`): a later subscription to it then needs no new
+   * SUBSCRIBE to reach the publisher before the device pushes. Its messages are dropped by the consumer's routing,
+   * and the server stops publishing it 600 s after the last EventConfirmSubscription.
+   */
   unsubscribe(topic: string): void {
     const n = this.#topics.get(topic);
-    if (n === undefined) return;
-    if (n > 1) {
-      this.#topics.set(topic, n - 1);
-      return;
-    }
-    this.#topics.delete(topic);
-    if (!this.#closed) this.#socket.unsubscribe(topic);
+    if (n !== undefined && n > 0) this.#topics.set(topic, n - 1);
   }
 
   /** Closes the socket and waits for the receive loop to end. Idempotent. */
