@@ -15,6 +15,7 @@ import { katcpRows, katcpSoakRows } from './katcp.bench.js';
 import { benchLrc } from './lrc.bench.js';
 import { spawnSupervised } from './spawn.bench.js';
 import { heapRows, statusInspectorRows, statusRows } from './status.bench.js';
+import { tangoRows } from './tango.bench.js';
 
 type Row = [string, string, string];
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits });
@@ -32,6 +33,7 @@ const cases: Record<string, (args: string[]) => Promise<Row[]> | Row[]> = {
   'inspector-clients': () => inspectorClientRows(),
   katcp: () => katcpRows(),
   ca: (args) => caRows(args),
+  tango: (args) => tangoRows(args),
 };
 
 function spawnRows(n: number): Row[] {
