@@ -4,18 +4,21 @@
  *
  *   start ──net.connect──► 'connect': handshake (VERSION(priority), HOST_NAME, CLIENT_NAME) + the bytes queued
  *                          while connecting, in one write; then SOCKET_CONNECTED
- *   'data' ──► lastHeard = clock.now(); HEARD (at most once per `heardEveryMs`, at once while an ECHO is out)
+ *   read ──► lastHeard = clock.now(); HEARD (at most once per `heardEveryMs`, at once while an ECHO is out)
  *          ──► each frame: VERSION -> the server's minor version, ECHO -> dropped (the reply to our probe),
  *              any other -> `sink.frame(frame)` (straight to the facade, never an XState event)
  *          ──► a malformed frame (CaProtocolError): the socket is destroyed, PROTOCOL_ERROR
  *   'close' ──► SOCKET_CLOSED {error}   ECHO (machine) ──► write an ECHO   CLOSE (machine) ──► destroy
  *   stop ──► destroy (leaving `live` always releases the socket)
  *
+ * Reads use `onread` with the parser's `readBuffer()`: the kernel copies the rest of a large frame (an 800 kB array)
+ * straight into the payload buffer the frame is handed out in, and small reads into a reusable chunk.
+ *
  * Writes of one event-loop turn leave as one `socket.write` at the end of the turn (`process.nextTick`), as the
  * KATCP transport does. While connecting, writes are queued up to `maxQueuedBytes` (a CircuitQueueFullError
  * beyond); after the socket is gone `write` returns false.
  */
-import { Socket } from 'node:net';
+import { connect } from 'node:net';
 import { fromCallback } from 'xstate';
 import type {
   CircuitMachineInput,
@@ -89,7 +92,16 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
         return () => {};
       }
       const parser = new FrameParser({ maxPayload: sink.maxPayload });
-      const socket = new Socket();
+      // the kernel copies each read into the buffer the parser chooses: the rest of a large frame's own payload
+      // (no copy in user space), else the parser's reusable chunk
+      const socket = connect({
+        host: sink.host,
+        port: sink.port,
+        onread: {
+          buffer: () => parser.readBuffer(),
+          callback: (n: number, buffer: Uint8Array) => received(buffer as Buffer, n),
+        },
+      });
       let connected = false;
       let stopped = false;
       let failed = false;
@@ -163,8 +175,8 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
         flush();
         send({ type: 'SOCKET_CONNECTED' });
       });
-      socket.on('data', (chunk: Buffer) => {
-        if (stopped || failed) return;
+      const received = (buffer: Buffer, n: number): boolean => {
+        if (stopped || failed) return true;
         const now = sink.clock.now();
         sink.heard(now);
         if (echoOut || now - lastHeardSent >= sink.heardEveryMs) {
@@ -173,7 +185,7 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
           send({ type: 'HEARD' });
         }
         try {
-          parser.push(chunk, onFrame);
+          parser.pushRead(buffer, n, onFrame);
         } catch (error) {
           failed = true;
           const err =
@@ -186,7 +198,8 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
           socket.destroy();
           send({ type: 'PROTOCOL_ERROR', error: err });
         }
-      });
+        return true;
+      };
       socket.on('error', (error: Error) => {
         lastError = error;
       });
@@ -204,7 +217,6 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
         }
       });
       sink.open(link);
-      socket.connect({ host: sink.host, port: sink.port });
       return () => {
         stopped = true;
         batch = [];
