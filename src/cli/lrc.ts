@@ -1,6 +1,8 @@
 /**
- * `orrery lrc <command> [args] [--json] [--protocol 1|2] [--timeout ms|inf] [--inspect [port]]`: run a long running command on the
- * built-in SKA device simulator (commands On, Off, Standby, Scan, Configure, Reset, Abort). `args` is JSON when it
+ * `orrery lrc <command> [args] [--device NAME] [--json] [--protocol 1|2] [--timeout ms|inf] [--inspect [port]]`: run a
+ * long running command on the built-in SKA device simulator (commands On, Off, Standby, Scan, Configure, Reset,
+ * Abort), or with `--device` on a real Tango device (`tango://host:port/dom/fam/member[#dbase=no]`, or
+ * `dom/fam/member` through TANGO_HOST) over the native client. `args` is JSON when it
  * parses, a string otherwise. On a TTY a live progress bar, otherwise one plain line per update (`IN_PROGRESS`,
  * `progress 33%`); `--json` prints one JSON object per update and a final `{"result": ...}` line. Exit code 0 when the command completed OK, 1 otherwise.
  */
@@ -12,12 +14,17 @@ import { type Inspector, startInspector } from '../inspector/server.js';
 import { DevFailed } from '../protocols/tango/errors.js';
 import { type LrcUpdate, resultCodeName, taskStatusName } from '../protocols/tango/lrc/invokeLrc.js';
 import { LongRunningCommand, type LrcResult } from '../protocols/tango/lrc/longRunningCommand.js';
+import { NativeDevicePort } from '../protocols/tango/nativePort.js';
+import type { DevicePort } from '../protocols/tango/port.js';
 import { parseDuration, parsePort } from './options.js';
 
-const HELP = `usage: orrery lrc <command> [args] [--json] [--protocol 1|2] [--timeout ms|inf] [--inspect [port]]
+const HELP = `usage: orrery lrc <command> [args] [--device NAME] [--json] [--protocol 1|2] [--timeout ms|inf] [--inspect [port]]
 
-Runs a long running command on the built-in SKA device simulator 'sim/ska/1' (state OFF at start).
+Runs a long running command on the built-in SKA device simulator 'sim/ska/1' (state OFF at start), or on a real
+Tango device with --device.
 commands: On, Off, Standby, Scan, Configure ('{"fail": true}' makes it fail), Reset, Abort
+  --device      a Tango device (tango://host:port/dom/fam/member, '#dbase=no' for a server without a database,
+                or dom/fam/member through TANGO_HOST), reached with Orrery's native Tango client
   --json        one JSON object per update, then {"result": ...} (otherwise a live progress bar on a terminal,
                 one plain line per update when piped)
   --protocol    LRC protocol version to use, 1 or 2 (default: negotiated, 2)
@@ -34,6 +41,7 @@ interface Parsed {
   protocol?: 1 | 2;
   timeout: number;
   inspect?: number;
+  device?: string;
 }
 
 /** Does `next` look like --inspect's optional port (rather than the command or its argument)? */
@@ -64,6 +72,10 @@ function parse(argv: string[]): Parsed {
       out.protocol = v === '1' ? 1 : 2;
     } else if (name === '--timeout') {
       out.timeout = parseDuration('--timeout', value(), { unitMs: 1, unit: 'milliseconds', infinity: true });
+    } else if (name === '--device') {
+      const v = value();
+      if (v === undefined || v === '') throw new InvalidArgumentError('--device needs a Tango device name');
+      out.device = v;
     } else if (name === '--inspect') {
       const v = inline !== undefined ? inline : looksLikePort(argv[i + 1]) ? argv[++i] : undefined;
       out.inspect = v === undefined ? 0 : parsePort('--inspect', v);
@@ -154,7 +166,19 @@ export async function lrcCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const system = createSystem();
-  const device = builtInDevice({ system });
+  let device: DevicePort & { close(): Promise<void> };
+  if (parsed.device === undefined) device = builtInDevice({ system });
+  else {
+    try {
+      device = await NativeDevicePort.connect(parsed.device, { system });
+    } catch (err) {
+      await system.stop();
+      console.error(
+        `orrery lrc: cannot reach ${parsed.device}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return 1;
+    }
+  }
   let inspector: Inspector | undefined;
   if (parsed.inspect !== undefined) {
     try {
