@@ -9,6 +9,7 @@ import { supervisorMachine } from './core/supervisor.js';
 import { timeoutIteratorMachine } from './core/timeoutIterator.js';
 import { katcpConnectionMachine } from './katcp/connection.js';
 import { inspectingClientMachine } from './katcp/inspectingClient.js';
+import { eventSubscriptionMachine } from './tango/eventSubscription.js';
 import { giopConnectionMachine } from './tango/giopConnection.js';
 import { lrcMachine } from './tango/lrc.js';
 
@@ -20,6 +21,7 @@ export const machines = {
   streamingTask: streamingTaskMachine,
   lrc: lrcMachine,
   giopConnection: giopConnectionMachine,
+  tangoEventSubscription: eventSubscriptionMachine,
   katcpConnection: katcpConnectionMachine,
   inspectingClient: inspectingClientMachine,
   caCircuit: circuitMachine,

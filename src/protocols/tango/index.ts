@@ -1,5 +1,6 @@
 // `orrery/tango`: the Tango protocol stack (SKA long running commands), re-exports only.
 
+export { eventSubscriptionMachine } from '../../../machines/tango/eventSubscription.js';
 export { giopConnectionMachine } from '../../../machines/tango/giopConnection.js';
 export { type LrcActor, lrcMachine } from '../../../machines/tango/lrc.js';
 export {
@@ -26,6 +27,15 @@ export {
   ProtocolVersionError,
   ResultCodeError,
 } from './errors.js';
+export { decodeZmqMessage } from './eventDecode.js';
+export { EventSubscription } from './eventSubscriber.js';
+export {
+  type SubscribeOptions as TangoSubscribeOptions,
+  type TangoEvent,
+  type TangoEventCallback,
+  TangoEventConsumer,
+  type TangoEventConsumerOptions,
+} from './events.js';
 export * as giop from './giop/index.js';
 export { GiopConnection, type GiopConnectionOptions } from './giopConnection.js';
 export {
@@ -44,6 +54,7 @@ export {
   type RunOptions,
 } from './lrc/longRunningCommand.js';
 export { cachedLrcNegotiation, forgetLrcNegotiation } from './lrc/session.js';
+export { NativeDevicePort, type NativeDevicePortOptions } from './nativePort.js';
 export type { AttributeEvent, DevicePort, Unsubscribe } from './port.js';
 export {
   type CommandHandler,
