@@ -16,6 +16,8 @@
  *   on the next connection (GIOP: the server did not process them).
  * - Replies: DevFailed (with its stack), MultiDevFailedError, GiopSystemException, GiopUserException,
  *   LocationForward (followed by the caller, `giopRequests.ts`) reject the request; bad bytes drop the connection.
+ * - The inspector (`nativeView.ts`) gets `pending` and `roundTrips` as a `tango.inspect.connection` event sent to
+ *   the actor at most every 500 ms while replies arrive (the machine ignores it).
  * - At most `maxPending` requests outstanding (default 10 000; more: `TangoBusyError`). `close()` fails what is
  *   pending with `TangoClosedError` and resolves once the socket is released; the system stopping does the same.
  */
@@ -35,6 +37,7 @@ import { encodeRequest } from './giop/giopEncode.js';
 import { readReplyResult } from './giop/operations.js';
 import { type PendingRequest, PendingRequests } from './giopPending.js';
 import { type GiopLink, giopTransport } from './giopTransport.js';
+import { TANGO_CONNECTION_SAMPLE } from './nativeView.js';
 
 export type { GiopConnectionState } from '../../../machines/tango/giopConnection.js';
 
@@ -68,6 +71,8 @@ export interface RequestSpec<R> {
 
 type Logic = typeof giopConnectionMachine;
 let connectionCount = 0;
+/** At most one inspector sample (`tango.inspect.connection`) per this many ms while replies arrive. */
+const SAMPLE_MS = 500;
 
 export class GiopConnection {
   readonly host: string;
@@ -84,6 +89,8 @@ export class GiopConnection {
   #context: GiopConnectionContext | null = null;
   #closedError: Error | null = null;
   #connectQueued = false;
+  #roundTrips = 0;
+  #sampledAt = Number.NEGATIVE_INFINITY;
   readonly #closedWaiters = new Set<() => void>();
   readonly #forgetStop: () => void;
 
@@ -143,6 +150,10 @@ export class GiopConnection {
   }
   get pendingCount(): number {
     return this.#pending.size;
+  }
+  /** Replies received so far. */
+  get roundTrips(): number {
+    return this.#roundTrips;
   }
   /** Bytes the framer holds for a reply in progress. */
   get bufferedBytes(): number {
@@ -283,7 +294,22 @@ export class GiopConnection {
   #reply(m: GiopMessage): void {
     if (m.type !== 'Reply') return; // LocateReply: never asked
     const p = this.#pending.take(m.requestId);
+    this.#roundTrips++;
     if (p !== undefined) p.settle(null, m);
+    const now = this.#system.clock.now();
+    if (now - this.#sampledAt >= SAMPLE_MS) this.#sample(now);
+  }
+
+  /** The counters for the inspector's view (the machine ignores the event), at most every SAMPLE_MS. */
+  #sample(now: number): void {
+    this.#sampledAt = now;
+    const actor = this.#handle.current;
+    if (actor === undefined || actor.getSnapshot().status !== 'active') return;
+    actor.send({
+      type: TANGO_CONNECTION_SAMPLE,
+      pending: this.#pending.size,
+      roundTrips: this.#roundTrips,
+    } as never);
   }
 
   #finish(error: Error): void {
