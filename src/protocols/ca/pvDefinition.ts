@@ -58,10 +58,13 @@ export interface ServerPv {
   readonly name: string;
   readonly nativeType: NativeType;
   readonly maxCount: number;
-  /** The current value (its length is the current element count, at most maxCount). */
+  /** The current value (its length is the current element count, at most maxCount). Never change it in place
+   *  (encoded replies are cached until the next change): `write` a new value. */
   readonly data: CaArray;
   /** status/severity/stamp/timestamp/units/precision/limits/enumStrings (a new object after each change). */
   readonly metadata: DbrMetadata;
+  /** Increments on every change of value, alarm, stamp or metadata (the key of the cached encodings). */
+  readonly version: number;
   readonly access: PvAccess;
   /** Stores a new value (converted with toNativeArray), stamps it, posts monitors by mask (VALUE|LOG on value
    *  change, ALARM when status/severity change). CaValueError when it does not fit the PV. */

@@ -6,8 +6,10 @@
  *
  * Responses are encoded here (`encode(dataType, count)`): the native value converted to the requested type
  * (`convertArray`, rsrv/dbConvert rules), cut or zero-filled to the requested count, with the metadata of the
- * requested family. Encoded payloads are cached until the next change (a few entries at most), so many
- * subscribers of one PV with the same type share one encoding per update.
+ * requested family. Encoded payloads are cached per (dataType, count) for the PV's current `version` (which
+ * every change of value, alarm, stamp or metadata increments; a few entries at most), so repeated reads of an
+ * 800 kB array cost no encoding, and the monitors of many clients of one update share one encoding. A cached
+ * payload is never written again (a change makes new buffers), so the circuits hand it to the socket as it is.
  *
  * Differences from upstream, on purpose: a write of an identical value posts no VALUE event (rsrv with MDEL=0
  * posts none either; caproto posts every write); there is no dead-band (MDEL/ADEL): every change posts.
@@ -84,7 +86,9 @@ export class ServerPvImpl implements ServerPv {
   #metadata: DbrMetadata;
   #access: PvAccess;
   #removed = false;
+  #version = 0;
   readonly #now: () => number;
+  /** Encodings of the current version, by dataType + 64 * count (immutable buffers). */
   readonly #cache = new Map<number, { payload: Buffer; count: number }>();
 
   constructor(def: PvDefinition, now: () => number) {
@@ -142,6 +146,9 @@ export class ServerPvImpl implements ServerPv {
   }
   get removed(): boolean {
     return this.#removed;
+  }
+  get version(): number {
+    return this.#version;
   }
 
   #properties(p: PvProperties): DbrMetadata {
@@ -234,6 +241,7 @@ export class ServerPvImpl implements ServerPv {
   }
 
   #changed(mask: number): void {
+    this.#version++;
     this.#cache.clear();
     if (mask === 0) return;
     for (const o of this.observers) o.pvChanged(mask);
@@ -241,8 +249,9 @@ export class ServerPvImpl implements ServerPv {
 
   /**
    * The payload of a response of `dataType` (0..34, or 37/38) with `count` elements (0: the current count) and
-   * the count to put in its header. CaConversionError when the value cannot be converted, CaValueError when a
-   * string does not fit.
+   * the count to put in its header, cached until the next change (the same object for the same version, type
+   * and count; never mutated). CaConversionError when the value cannot be converted, CaValueError when a string
+   * does not fit.
    */
   encode(dataType: number, count: number): { payload: Buffer; count: number } {
     const key = dataType + 64 * count;
