@@ -1,28 +1,31 @@
 /**
- * The demo's Channel Access part (issue 11 item 7): a CaServer on 127.0.0.1 (a free port, beacons to 127.0.0.1
- * only) serving a random-walk PV (caproto's `random_walk` example, on the system's clock) and a PV whose put
- * completes after a delay; a Context on the same system (its channels, monitors and circuits under the `ca:context`
- * supervisor, shown in the inspector's CA panels) with a monitor on the random walk, and every few seconds a
- * put-completion Status on the slow PV, so the inspector shows Status objects finishing.
- * `stop()` stops the puts, the feed, the context, then the server: no socket or timer is left.
+ * The demo's Channel Access part (issue 11 item 7): the CA simulator of `orrery ca-sim` (`CaSimulator`: the random
+ * walk `x` with alarms, counter, waveform, `setpoint` whose put completes after a delay with `readback` following,
+ * the `mode` enum, ...) on 127.0.0.1 (a free port, beacons to 127.0.0.1 only) under the prefix
+ * `demo:random_walk:` (caproto's `random_walk` example names its walk `random_walk:x`), on the system's clock; a
+ * Context on the same system (its channels, monitors and circuits under the `ca:context` supervisor, shown in the
+ * inspector's CA panels) monitoring the walk and the setpoint, and every few seconds a put-completion Status on the
+ * setpoint, so the inspector shows Status objects finishing.
+ * `stop()` stops the puts, the feed, the context, then the simulator: no socket or timer is left.
  */
 import type { Status } from '../api/status.js';
 import type { Logger } from '../engine/logging.js';
 import type { OrrerySystem } from '../engine/system.js';
 import { DEFAULT_REPEATER_PORT } from '../protocols/ca/constants.js';
 import { Context } from '../protocols/ca/context.js';
-import { CaServer, type PvDefinition } from '../protocols/ca/server.js';
+import type { CaServer } from '../protocols/ca/server.js';
+import { CaSimulator } from '../protocols/ca/sim.js';
 import type { Subscription } from '../protocols/ca/subscription.js';
 import '../protocols/ca/view.js';
 import { CaInspectorFeed } from '../protocols/ca/viewFeed.js';
 
 export interface CaDemoOptions {
   logger: Logger;
-  /** PV name prefix (default `demo:`). */
+  /** PV name prefix (default `demo:random_walk:`). */
   prefix?: string;
-  /** Random-walk step period (ms, default 200). */
+  /** Time between two steps of the walk (the simulator's update interval, ms, default 200). */
   walkPeriodMs?: number;
-  /** How long a put on `<prefix>slow` takes to complete (ms, default 1500). */
+  /** How long a put on `<prefix>setpoint` takes to complete (ms, default 1500). */
   putDelayMs?: number;
   /** Time between two put-completion Status objects (ms, default 3000). */
   putEveryMs?: number;
@@ -31,11 +34,13 @@ export interface CaDemoOptions {
 export interface CaDemo {
   /** `127.0.0.1:port` of the server. */
   address: string;
+  simulator: CaSimulator;
   server: CaServer;
   context: Context;
+  /** The monitor on the random walk `<prefix>x` (DBR_TIME_DOUBLE). */
   monitor: Subscription;
   feed: CaInspectorFeed;
-  /** Names of the PVs served. */
+  /** Names of the PVs served (the simulator's). */
   pvs: string[];
   /** Put-completion Status objects made so far. */
   readonly puts: number;
@@ -46,9 +51,8 @@ export interface CaDemo {
 
 export async function startCaDemo(system: OrrerySystem, options: CaDemoOptions): Promise<CaDemo> {
   const { logger } = options;
-  const prefix = options.prefix ?? 'demo:';
+  const prefix = options.prefix ?? 'demo:random_walk:';
   const clock = system.clock;
-  const walkPeriodMs = options.walkPeriodMs ?? 200;
   const putDelayMs = options.putDelayMs ?? 1500;
   const putEveryMs = options.putEveryMs ?? 3000;
   const timers = new Set<unknown>();
@@ -60,51 +64,24 @@ export async function startCaDemo(system: OrrerySystem, options: CaDemoOptions):
     }, ms);
     timers.add(t);
   };
-  const settles = new Set<() => void>();
   const putListeners = new Set<(status: Status) => void>();
 
-  const walk = `${prefix}random_walk`;
-  const slow = `${prefix}slow`;
-  const pvs: PvDefinition[] = [
-    { name: walk, type: 'double', value: 0, units: 'mm', precision: 3 },
-    {
-      name: slow,
-      type: 'double',
-      value: 0,
-      units: 's',
-      // the put completes after putDelayMs on the clock (WRITE_NOTIFY answered then); stop() settles it at once
-      onPut: () =>
-        new Promise<void>((resolve) => {
-          settles.add(resolve);
-          later(putDelayMs, () => {
-            settles.delete(resolve);
-            resolve();
-          });
-        }),
-    },
-    { name: `${prefix}mode`, type: 'enum', value: 0, enumStrings: ['idle', 'walking', 'fault'] },
-  ];
-  const server = await CaServer.start({
-    pvs,
+  const simulator = await CaSimulator.start({
+    prefix,
+    updateIntervalMs: options.walkPeriodMs ?? 200,
+    putDelayMs,
     interfaces: ['127.0.0.1'],
     port: 0,
     beaconAddresses: [{ host: '127.0.0.1', port: DEFAULT_REPEATER_PORT }],
     clock,
     logger,
   });
+  const server = simulator.server;
+  const walk = `${prefix}x`;
+  const setpoint = `${prefix}setpoint`;
   let context: Context | undefined;
   let feed: CaInspectorFeed | undefined;
   try {
-    const walkPv = server.pv(walk);
-    server.pv(`${prefix}mode`)?.write('walking');
-    let position = 0;
-    const step = () => {
-      position += Math.random() - 0.5;
-      walkPv?.write(position);
-      later(walkPeriodMs, step);
-    };
-    later(walkPeriodMs, step);
-
     context = new Context({
       system,
       clock,
@@ -117,20 +94,24 @@ export async function startCaDemo(system: OrrerySystem, options: CaDemoOptions):
     const monitor = context.getPv(walk).subscribe({ dataType: 'time' });
     monitor.addCallback(() => {});
     feed.watch(monitor);
-    const slowPv = context.getPv(slow);
-    const slowMonitor = slowPv.subscribe();
-    slowMonitor.addCallback(() => {});
-    feed.watch(slowMonitor);
+    const setpointPv = context.getPv(setpoint);
+    const setpointMonitor = setpointPv.subscribe();
+    setpointMonitor.addCallback(() => {});
+    feed.watch(setpointMonitor);
 
     let puts = 0;
     const inFlight = new Set<Status>();
     const put = () => {
       const n = ++puts;
-      const status = slowPv.put(n, { timeout: putDelayMs + 5000 });
+      // completes after the simulator's put delay (WRITE_NOTIFY answered then); the readback follows
+      const status = setpointPv.put(n, { timeout: putDelayMs + 5000 });
       inFlight.add(status);
       status.addCallback((s) => {
         inFlight.delete(s);
-        logger.info({ pv: slow, put: n, outcome: s.state, err: s.exception() ?? undefined }, 'CA put done');
+        logger.info(
+          { pv: setpoint, put: n, outcome: s.state, err: s.exception() ?? undefined },
+          'CA put done',
+        );
       });
       for (const listener of [...putListeners]) {
         try {
@@ -148,11 +129,12 @@ export async function startCaDemo(system: OrrerySystem, options: CaDemoOptions):
     let stopped: Promise<void> | undefined;
     return {
       address: `127.0.0.1:${server.port}`,
+      simulator,
       server,
       context: ctx,
       monitor,
       feed: fd,
-      pvs: pvs.map((p) => p.name),
+      pvs: server.pvNames,
       get puts() {
         return puts;
       },
@@ -166,12 +148,10 @@ export async function startCaDemo(system: OrrerySystem, options: CaDemoOptions):
           for (const t of timers) clock.clearTimeout(t);
           timers.clear();
           putListeners.clear();
-          for (const settle of settles) settle();
-          settles.clear();
           for (const s of inFlight) if (!s.done) s.cancel('demo stopping');
           fd.close();
           await ctx.disconnect();
-          await server.close();
+          await simulator.close(); // drops the put delay still running
         })();
         return stopped;
       },
@@ -181,7 +161,7 @@ export async function startCaDemo(system: OrrerySystem, options: CaDemoOptions):
     for (const t of timers) clock.clearTimeout(t);
     feed?.close();
     await context?.disconnect().catch(() => {});
-    await server.close();
+    await simulator.close();
     throw err;
   }
 }

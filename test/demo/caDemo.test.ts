@@ -1,7 +1,8 @@
 /**
- * The demo's Channel Access part (issue 11 item 7): a CaServer on loopback with the random walk, a Context on the
- * demo's system monitoring it, put-completion Status objects finishing on the slow PV; stopping it (also with a put
- * in flight) leaves no socket, server or timer behind. Waits are for events, never sleeps.
+ * The demo's Channel Access part (issue 11 item 7): the CA simulator of `orrery ca-sim` on loopback with the random
+ * walk, a Context on the demo's system monitoring it, put-completion Status objects finishing on the setpoint (its
+ * put completes after a delay, the readback follows); stopping it (also with a put in flight) leaves no socket,
+ * server or timer behind. Waits are for events, never sleeps.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Status } from '../../src/api/status.js';
@@ -32,6 +33,21 @@ async function released(before: Record<string, number>): Promise<void> {
   }
 }
 
+/** The simulator's PVs (sorted, as CaServer.pvNames lists them). */
+const SIM_PVS = [
+  'counter',
+  'interval',
+  'message',
+  'mode',
+  'name',
+  'readback',
+  'serial',
+  'setpoint',
+  'step',
+  'waveform',
+  'x',
+];
+
 let system: OrrerySystem | undefined;
 afterEach(async () => {
   await system?.stop();
@@ -49,7 +65,9 @@ describe('issue 11 item 7: the CA demo', () => {
       putEveryMs: 100,
     });
     expect(demo.address).toMatch(/^127\.0\.0\.1:\d+$/);
-    expect(demo.pvs).toEqual(['demo:random_walk', 'demo:slow', 'demo:mode']);
+    // the same IOC as `orrery ca-sim`, under the demo's prefix
+    expect(demo.pvs).toEqual(SIM_PVS.map((n) => `demo:random_walk:${n}`));
+    expect(demo.simulator.server).toBe(demo.server);
 
     // the monitor sees the walk move
     await new Promise<void>((resolve) => {
@@ -73,6 +91,8 @@ describe('issue 11 item 7: the CA demo', () => {
     });
     expect(done.state).toBe('succeeded');
     expect(done.success).toBe(true);
+    // the simulator's readback followed the completed put
+    expect(Number(demo.server.pv('demo:random_walk:readback')?.data[0])).toBeGreaterThanOrEqual(1);
     expect(demo.puts).toBeGreaterThanOrEqual(1);
     expect(demo.feed.watching).toBe(2);
 
@@ -104,6 +124,6 @@ describe('issue 11 item 7: the CA demo', () => {
     await released(before);
     expect(inFlight.done).toBe(true);
     expect(inFlight.state).toBe('cancelled');
-    expect(demo.pvs[0]).toBe('x:random_walk');
+    expect(demo.pvs).toContain('x:x');
   });
 });
