@@ -3,13 +3,13 @@
  * simulator (an IOC with a random-walk PV, see `src/protocols/ca/sim.ts`) until Ctrl+C (SIGINT or SIGTERM), then
  * exit 0. Loopback only unless `--allow-remote`. Bad options, a bad PV file or a taken port exit 2 with one line.
  */
-import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError, ListenError, PortInUseError } from '../errors.js';
 import { parseAddressList } from '../protocols/ca/addressList.js';
 import { CaValueError } from '../protocols/ca/errors.js';
 import { loadPvFile, type PvDefinition } from '../protocols/ca/server.js';
 import { CaSimulator } from '../protocols/ca/sim.js';
+import { isLoopback } from '../transport/address.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
 import { argsErrorText, parseDuration, parsePort } from './options.js';
 
@@ -36,11 +36,6 @@ options:
 function usageError(message: string): number {
   console.error(`orrery ca-sim: ${message}; see 'orrery ca-sim --help'`);
   return 2;
-}
-
-function isLoopback(host: string): boolean {
-  if (host === 'localhost' || host === '::1') return true;
-  return isIP(host) === 4 && host.startsWith('127.');
 }
 
 /** Run the simulator until a signal; resolves the exit code. */

@@ -3,10 +3,10 @@
  * change on their own, see `src/protocols/katcp/sim.ts`) until Ctrl+C (SIGINT or SIGTERM) or a client's `?halt`;
  * either way the process exits 0 by itself. Bad options exit 2 with a one-line message, as does a taken port.
  */
-import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError, ListenError, PortInUseError } from '../errors.js';
 import { createKatcpSimulator } from '../protocols/katcp/sim.js';
+import { isLoopback } from '../transport/address.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
 import { argsErrorText, parseDuration, parsePort } from './options.js';
 
@@ -30,11 +30,6 @@ options:
 function usageError(message: string): number {
   console.error(`orrery katcp-sim: ${message}; see 'orrery katcp-sim --help'`);
   return 2;
-}
-
-function isLoopback(host: string): boolean {
-  if (host === 'localhost' || host === '::1') return true;
-  return isIP(host) === 4 && host.startsWith('127.');
 }
 
 /** Run the simulator until a signal or `?halt`; resolves the exit code. */

@@ -41,6 +41,7 @@ import {
   toError,
 } from '../errors.js';
 import { machineEventTypes } from '../testing/transitionCoverage.js';
+import { isLoopback } from '../transport/address.js';
 import { CHART_ID_RE, ChartRegistry } from './charts.js';
 import { createRedactor } from './redact.js';
 import { type InspectedSystem, Tracker } from './tracker.js';
@@ -131,11 +132,6 @@ const TYPES: Record<string, string> = {
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
   "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-function isLoopback(host: string): boolean {
-  if (host === 'localhost' || host === '::1') return true;
-  return isIP(host) === 4 && host.startsWith('127.');
-}
 
 const isWildcard = (host: string) => host === '0.0.0.0' || host === '::';
 

@@ -18,6 +18,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import type { Clock } from '../../engine/clock.js';
 import { type Logger, silentLogger } from '../../engine/logging.js';
+import { isLoopback } from '../../transport/address.js';
 import type { CaAddress, CaClientConfig } from './addressList.js';
 import { BeaconMonitor, closeUdp } from './beacons.js';
 import { searchRequest, searchResponseMinor, u32ToIp, udpVersion } from './commands.js';
@@ -51,10 +52,6 @@ export interface SearchStats {
 /** Answered cids remembered for the "found on multiple servers" warning (oldest forgotten first). */
 const MAX_ANSWERED = 4096;
 const NO_IP = 0xffffffff;
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
 
 function addressText(a: CaAddress): string {
   return `${a.host}:${a.port}`;
