@@ -21,6 +21,7 @@ import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { type Clock, checkClock, realClock } from '../../engine/clock.js';
 import { checkLogger, type Logger, silentLogger } from '../../engine/logging.js';
 import { InvalidArgumentError, ListenError, PortInUseError } from '../../errors.js';
+import { isLoopback } from '../../transport/address.js';
 import { type CaAddress, type CaEnv, envPort, serverConfigFromEnv } from './addressList.js';
 import { BeaconSender } from './beaconSender.js';
 import { ipToU32 } from './commands.js';
@@ -72,10 +73,6 @@ function positive(name: string, value: number | undefined, fallback: number): nu
     throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`);
   }
   return value;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
 interface Bound {

@@ -15,7 +15,7 @@
  *
  * @example
  * const feed = new CaInspectorFeed(context);   // circuits are watched by themselves
- * const sub = context.getPv('sim:random_walk').subscribe();
+ * const sub = context.getPv('sim:x').subscribe();
  * sub.addCallback(() => {});
  * feed.watch(sub);                             // its channel's card shows the value and updates/s
  */
