@@ -143,12 +143,12 @@ describe.skipIf(!canRun)('inspector in a browser', () => {
     await page.goto(demo.url);
     await page.locator('#conn.on').waitFor({ timeout: 10_000 });
     const panel = page.locator('.view-panel[data-machine="caChannel"]');
-    const card = panel.locator('.view-card', { hasText: 'demo:random_walk' }).first();
+    const card = panel.locator('.view-card', { hasText: 'demo:random_walk:x' }).first();
     await card.locator('.head .status.connected').waitFor({ timeout: 20_000 });
     await page.waitForFunction(
       () =>
         [...document.querySelectorAll('.view-panel[data-machine="caChannel"] .view-card')].some(
-          (c) => c.textContent?.includes('demo:random_walk') && /rate \d+\.\d\/s/.test(c.textContent ?? ''),
+          (c) => c.textContent?.includes('demo:random_walk:x') && /rate \d+\.\d\/s/.test(c.textContent ?? ''),
         ),
       undefined,
       { timeout: 20_000 },
@@ -163,7 +163,7 @@ describe.skipIf(!canRun)('inspector in a browser', () => {
       (before) =>
         [...document.querySelectorAll('.view-panel[data-machine="caChannel"] .view-card')].some(
           (c) =>
-            c.textContent?.includes('demo:random_walk') &&
+            c.textContent?.includes('demo:random_walk:x') &&
             /value (\S+)/.exec(c.textContent ?? '')?.[1] !== before,
         ),
       value,
