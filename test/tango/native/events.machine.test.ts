@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createActor } from 'xstate';
+import { createActor, type InspectionEvent } from 'xstate';
 import {
   DEFAULT_CONFIRM_MS,
   DEFAULT_HEARTBEAT_TIMEOUT_MS,
@@ -20,8 +20,14 @@ import {
 import { TestClock } from '../../../src/testing/testClock.js';
 import { transitionCoverage } from '../../../src/testing/transitionCoverage.js';
 import { propertyRuns } from '../../support/propertyRuns.js';
+import { recordTransitions } from '../../support/transitions.js';
 
 const coverage = transitionCoverage();
+// the suite's own coverage, and the repository-wide record the transition check reads
+const inspect = (e: InspectionEvent) => {
+  coverage.inspect(e);
+  recordTransitions(e);
+};
 const CHANNEL: EventChannel = {
   heartbeatEndpoint: 'tcp://127.0.0.1:1',
   eventEndpoint: 'tcp://127.0.0.1:2',
@@ -46,7 +52,7 @@ function harness() {
   const actor = createActor(logic, {
     input: { device: 'test/lrc/1', attribute: 'counter' },
     clock,
-    inspect: coverage.inspect,
+    inspect,
   } as never);
   actor.start();
   const state = () => {
