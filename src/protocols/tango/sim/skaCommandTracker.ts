@@ -7,6 +7,7 @@
  */
 import { isNever } from '../../../../machines/core/duration.js';
 import type { Clock } from '../../../engine/clock.js';
+import { type DeadlineHandle, Deadlines } from '../../../engine/deadlines.js';
 import { LRC_ATTRIBUTES, TaskStatus, taskStatusName } from '../wire.js';
 
 export interface TrackedCommand {
@@ -49,7 +50,14 @@ export class SkaCommandTracker {
   readonly #push: (attribute: string, value?: unknown) => void;
   readonly #wants: (attribute: string) => boolean;
   readonly #nextUuid: () => number;
-  readonly #timers = new Set<unknown>();
+  /** Where the removals are armed (the device's deadline structure, shared with its sleeping tasks). */
+  readonly #deadlines: Deadlines;
+  /**
+   * The removals armed, in arm order from `#removalsHead` (one delay: they fire in this order, so the one firing is
+   * always the oldest).
+   */
+  #removals: (DeadlineHandle | null)[] = [];
+  #removalsHead = 0;
   /** Tracked commands in creation order (finished ones until removed). */
   readonly #commands = new Map<string, TrackedCommand>();
   readonly #finished: TrackedCommand[] = [];
@@ -61,12 +69,15 @@ export class SkaCommandTracker {
     clock: Clock;
     epochMs: number;
     removalTimeMs: number;
+    /** The deadline structure to arm removals in (default: one of its own on `clock`). */
+    deadlines?: Deadlines;
     push: (attribute: string, value?: unknown) => void;
     /** Whether a change event of `attribute` would reach anyone (default: yes); its value is made only then. */
     wants?: (attribute: string) => boolean;
     nextUuid: () => number;
   }) {
     this.#clock = options.clock;
+    this.#deadlines = options.deadlines ?? new Deadlines(options.clock);
     this.#epochMs = options.epochMs;
     this.#removalTimeMs = options.removalTimeMs;
     this.#push = options.push;
@@ -110,16 +121,8 @@ export class SkaCommandTracker {
       cmd.finishedAt = this.now();
       this.#finished.push(cmd);
       if (this.#finished.length > LRC_FINISHED_MAX_LENGTH) this.#finished.shift();
-      if (!isNever(this.#removalTimeMs)) {
-        const timer = this.#clock.setTimeout(() => {
-          this.#timers.delete(timer);
-          this.#commands.delete(uid);
-          this.#progressText.delete(uid);
-          this.#push(LRC_ATTRIBUTES.status);
-          this.#push(LRC_ATTRIBUTES.progress);
-        }, this.#removalTimeMs);
-        this.#timers.add(timer);
-      }
+      if (!isNever(this.#removalTimeMs))
+        this.#removals.push(this.#deadlines.arm(this.#removalTimeMs, this.#removeFinished, uid));
     }
     // v2: one event with everything this call changed
     if (this.#wants(LRC_ATTRIBUTES.event)) this.#push(LRC_ATTRIBUTES.event, [uid, JSON.stringify(change)]);
@@ -180,13 +183,33 @@ export class SkaCommandTracker {
 
   /** Every timer still armed (removal of finished commands). */
   get pendingTimers(): number {
-    return this.#timers.size;
+    return this.#removals.length - this.#removalsHead;
   }
 
   close(): void {
-    for (const t of this.#timers) this.#clock.clearTimeout(t);
-    this.#timers.clear();
+    const removals = this.#removals;
+    for (let i = this.#removalsHead; i < removals.length; i++) this.#deadlines.cancel(removals[i]);
+    this.#removals = [];
+    this.#removalsHead = 0;
   }
+
+  /** A finished command leaves the v1 attributes (`removalTimeMs` after it finished). */
+  readonly #removeFinished = (uid: string): void => {
+    // the oldest armed removal is the one firing
+    const removals = this.#removals;
+    removals[this.#removalsHead++] = null;
+    if (this.#removalsHead === removals.length) {
+      removals.length = 0;
+      this.#removalsHead = 0;
+    } else if (this.#removalsHead >= 1024 && this.#removalsHead * 2 >= removals.length) {
+      removals.splice(0, this.#removalsHead);
+      this.#removalsHead = 0;
+    }
+    this.#commands.delete(uid);
+    this.#progressText.delete(uid);
+    this.#push(LRC_ATTRIBUTES.status);
+    this.#push(LRC_ATTRIBUTES.progress);
+  };
 
   /** (uid, status name) of every tracked command, flat. */
   #statusList(): string[] {
