@@ -27,6 +27,11 @@ export interface CommandUpdate {
   result?: unknown;
 }
 
+/** A tracked command and where it is in the v1 status list (`slot`: its uid's index). */
+interface Tracked extends TrackedCommand {
+  slot: number;
+}
+
 /** The most recent finished commands kept in `lrcFinished` (`LRC_FINISHED_MAX_LENGTH`). */
 export const LRC_FINISHED_MAX_LENGTH = 100;
 
@@ -59,7 +64,12 @@ export class SkaCommandTracker {
   #removals: (DeadlineHandle | null)[] = [];
   #removalsHead = 0;
   /** Tracked commands in creation order (finished ones until removed). */
-  readonly #commands = new Map<string, TrackedCommand>();
+  readonly #commands = new Map<string, Tracked>();
+  /**
+   * The v1 status list (uid, status name, ...) of the tracked commands, kept up to date as statuses change (an event
+   * is a copy of it); null until next needed after a command was removed.
+   */
+  #statusFlat: string[] | null = null;
   readonly #finished: TrackedCommand[] = [];
   /** `String(progress)` of the tracked commands, made once per change (not for every event of every command). */
   readonly #progressText = new Map<string, string>();
@@ -93,7 +103,13 @@ export class SkaCommandTracker {
   /** `generate_command_id`: `{time.time()}_{uuid4().fields[-1]}_{name}`; pushes STAGING before returning. */
   newCommand(name: string): string {
     const uid = `${this.now() / 1000}_${this.#nextUuid()}_${name}`;
-    this.#commands.set(uid, { uid, name, status: TaskStatus.STAGING, submittedAt: this.now() });
+    const cmd: Tracked = { uid, name, status: TaskStatus.STAGING, submittedAt: this.now(), slot: -1 };
+    this.#commands.set(uid, cmd);
+    const flat = this.#statusFlat;
+    if (flat !== null) {
+      cmd.slot = flat.length;
+      flat.push(uid, taskStatusName(cmd.status));
+    }
     this.update(uid, { status: TaskStatus.STAGING });
     return uid;
   }
@@ -115,7 +131,10 @@ export class SkaCommandTracker {
       cmd.result = change.result;
       this.#lastResult = [uid, JSON.stringify(change.result)];
     }
-    if (change.status !== undefined) cmd.status = change.status;
+    if (change.status !== undefined) {
+      cmd.status = change.status;
+      if (this.#statusFlat !== null) this.#statusFlat[cmd.slot + 1] = taskStatusName(change.status);
+    }
     const finished = change.status !== undefined && FINISHED.has(change.status);
     if (finished) {
       cmd.finishedAt = this.now();
@@ -206,6 +225,7 @@ export class SkaCommandTracker {
       this.#removalsHead = 0;
     }
     this.#commands.delete(uid);
+    this.#statusFlat = null;
     this.#progressText.delete(uid);
     this.#push(LRC_ATTRIBUTES.status);
     this.#push(LRC_ATTRIBUTES.progress);
@@ -213,13 +233,18 @@ export class SkaCommandTracker {
 
   /** (uid, status name) of every tracked command, flat. */
   #statusList(): string[] {
-    const out = new Array<string>(2 * this.#commands.size);
-    let k = 0;
-    for (const c of this.#commands.values()) {
-      out[k++] = c.uid;
-      out[k++] = taskStatusName(c.status);
+    let flat = this.#statusFlat;
+    if (flat === null) {
+      flat = new Array<string>(2 * this.#commands.size);
+      let k = 0;
+      for (const c of this.#commands.values()) {
+        c.slot = k;
+        flat[k++] = c.uid;
+        flat[k++] = taskStatusName(c.status);
+      }
+      this.#statusFlat = flat;
     }
-    return out;
+    return flat.slice();
   }
 
   /** (uid, progress as text) of every tracked command with a progress, flat. */
