@@ -250,32 +250,38 @@ export class LrcDeviceSession {
       if (call.closed) return;
       const sub = this.#join(call, attributes[i]);
       if (sub.unsubscribe === undefined) {
-        void this.#connectWhenReady(call, attributes, i, sub);
+        this.#connectWhenReady(call, attributes, i, sub);
         return;
       }
     }
     call.send(SUBSCRIBED);
   }
 
-  /** `connect` from the subscription of `attributes[i]`, being made (or failed): the rest in turn. */
-  async #connectWhenReady(
+  /**
+   * `connect` from the subscription of `attributes[i]`, being made (or failed): the rest in turn, each once its
+   * subscription has answered (a reaction of its `ready` each: as `await`ing it would, without an async frame).
+   */
+  #connectWhenReady(call: LrcCall, attributes: readonly string[], i: number, sub: SharedSubscription): void {
+    sub.ready.then((failure) => this.#subscriptionReady(call, attributes, i, failure));
+  }
+
+  #subscriptionReady(
     call: LrcCall,
     attributes: readonly string[],
     i: number,
-    first: SharedSubscription,
-  ): Promise<void> {
-    let sub = first;
-    for (;;) {
-      const failure = await sub.ready;
-      if (failure) {
-        this.forgetNegotiation();
-        return call.send({ type: 'SUBSCRIBE_FAILED', attribute: attributes[i], error: failure.error });
-      }
-      if (++i >= attributes.length) break;
-      if (call.closed) return;
-      sub = this.#join(call, attributes[i]);
+    failure: { error: unknown } | undefined,
+  ): void {
+    if (failure) {
+      this.forgetNegotiation();
+      call.send({ type: 'SUBSCRIBE_FAILED', attribute: attributes[i], error: failure.error });
+      return;
     }
-    call.send(SUBSCRIBED);
+    if (++i >= attributes.length) {
+      call.send(SUBSCRIBED);
+      return;
+    }
+    if (call.closed) return;
+    this.#connectWhenReady(call, attributes, i, this.#join(call, attributes[i]));
   }
 
   /** `call` joins the subscription of `attribute`, made now if there is none (it gets even the first event). */
@@ -354,7 +360,8 @@ export class LrcDeviceSession {
       const id = value[i];
       if (typeof id !== 'string') continue;
       for (let call = this.#byId.get(id); call; call = call.sameId) {
-        if (call.routed === seq || !sub.calls.has(call)) continue;
+        // (a call is in `sub.calls` exactly when `sub` is in its `subs`: one, or a few, to look through)
+        if (call.routed === seq || !call.subs.includes(sub)) continue;
         call.routed = seq;
         // the first pair naming `id` (as `pairedValue` finds it): this call is routed once per event
         if (isStatus && call.repeatsRawStatus(value[i + 1])) continue;

@@ -30,6 +30,8 @@ export interface CommandUpdate {
 /** A tracked command and where it is in the v1 status list (`slot`: its uid's index). */
 interface Tracked extends TrackedCommand {
   slot: number;
+  /** `String(progress)`, made when a v1 progress list first needs it after a change (not for every event). */
+  progressText?: string;
 }
 
 /** The most recent finished commands kept in `lrcFinished` (`LRC_FINISHED_MAX_LENGTH`). */
@@ -71,8 +73,6 @@ export class SkaCommandTracker {
    */
   #statusFlat: string[] | null = null;
   readonly #finished: TrackedCommand[] = [];
-  /** `String(progress)` of the tracked commands, made once per change (not for every event of every command). */
-  readonly #progressText = new Map<string, string>();
   #lastResult: [string, string] = ['', ''];
 
   constructor(options: {
@@ -125,7 +125,7 @@ export class SkaCommandTracker {
     if (change.status === TaskStatus.IN_PROGRESS && cmd.startedAt === undefined) cmd.startedAt = this.now();
     if (change.progress !== undefined) {
       cmd.progress = change.progress;
-      this.#progressText.set(uid, String(change.progress));
+      cmd.progressText = undefined;
     }
     if (change.result !== undefined) {
       cmd.result = change.result;
@@ -226,7 +226,6 @@ export class SkaCommandTracker {
     }
     this.#commands.delete(uid);
     this.#statusFlat = null;
-    this.#progressText.delete(uid);
     this.#push(LRC_ATTRIBUTES.status);
     this.#push(LRC_ATTRIBUTES.progress);
   };
@@ -251,7 +250,9 @@ export class SkaCommandTracker {
   #progressList(): string[] {
     const out: string[] = [];
     for (const c of this.#commands.values()) {
-      if (c.progress !== undefined) out.push(c.uid, this.#progressText.get(c.uid) ?? String(c.progress));
+      if (c.progress === undefined) continue;
+      c.progressText ??= String(c.progress);
+      out.push(c.uid, c.progressText);
     }
     return out;
   }
