@@ -8,7 +8,7 @@
 import { isNever } from '../../../../machines/core/duration.js';
 import type { Clock } from '../../../engine/clock.js';
 import { type DeadlineHandle, Deadlines } from '../../../engine/deadlines.js';
-import { LRC_ATTRIBUTES, TaskStatus, taskStatusName } from '../wire.js';
+import { LRC_ATTRIBUTES, lrcAttributeKey, TaskStatus, taskStatusName } from '../wire.js';
 
 export interface TrackedCommand {
   uid: string;
@@ -174,7 +174,8 @@ export class SkaCommandTracker {
 
   /** Values of the LRC attributes, by lower-cased name; undefined for other names. */
   read(attribute: string): unknown {
-    switch (attribute.toLowerCase()) {
+    // (the usual spellings of the LRC attributes without a lower-cased copy)
+    switch (lrcAttributeKey(attribute)) {
       case 'longrunningcommandstatus':
         return this.#statusList();
       case 'longrunningcommandprogress':

@@ -26,7 +26,7 @@ import { getDefaultSystem, type OrrerySystem } from '../../../engine/system.js';
 import { CancelledError, InvalidArgumentError } from '../../../errors.js';
 import { DevFailed } from '../errors.js';
 import type { AttributeEvent, DevicePort, Unsubscribe } from '../port.js';
-import { LRC_ATTRIBUTES, ResultCode, TaskStatus } from '../wire.js';
+import { LRC_ATTRIBUTES, lrcAttributeKey, ResultCode, TaskStatus } from '../wire.js';
 import {
   LazyAbort,
   type QueuedTask,
@@ -82,6 +82,9 @@ interface ExecutableTask extends QueuedTask {
 }
 
 type Subscriber = (event: AttributeEvent) => void;
+
+/** `lrcProtocolVersions`, lower-cased (attribute names are compared in lower case). */
+const VERSIONS_NAME = LRC_ATTRIBUTES.versions.toLowerCase();
 
 const BUILT_IN = new Set(['Abort', 'AbortCommands', 'CheckLongRunningCommandStatus', 'State', 'Status']);
 
@@ -188,13 +191,13 @@ export class SkaDeviceSimulator implements DevicePort {
 
   async readAttribute(attribute: string): Promise<unknown> {
     this.#assertOpen();
-    const lower = attribute.toLowerCase();
+    const lower = attribute === LRC_ATTRIBUTES.versions ? VERSIONS_NAME : lrcAttributeKey(attribute);
     if (!this.#byLowerName.has(lower)) {
       throw devFailed('API_AttrNotFound', `${attribute} attribute not found`, `${this.name}::read_attribute`);
     }
     if (lower === 'state') return this.state;
     if (lower === 'status') return `The device is in ${this.state} state.`;
-    if (lower === LRC_ATTRIBUTES.versions.toLowerCase()) return [...this.protocolVersions!];
+    if (lower === VERSIONS_NAME) return [...this.protocolVersions!];
     return this.#tracker.read(attribute);
   }
 
