@@ -38,6 +38,7 @@ import {
   toTaskStatus,
 } from '../wire.js';
 import { attempt, portFault, readProtocolVersions, type Versions, wellFormed } from './portGuards.js';
+import { routeStatusList, type StatusDiff, unsettle } from './statusRouting.js';
 
 const STATUS_ATTRIBUTE = LRC_ATTRIBUTES.status.toLowerCase();
 const SUBSCRIBED: LrcEvent = Object.freeze({ type: 'SUBSCRIBED' });
@@ -65,7 +66,7 @@ export interface LrcCallSpec {
 }
 
 /** One change-event subscription of the device, shared by the calls on its attribute. */
-interface SharedSubscription {
+interface SharedSubscription extends StatusDiff {
   readonly attribute: string;
   readonly calls: Set<LrcCall>;
   /** Settles when the device answered the subscription: undefined, or the failure to report. */
@@ -119,6 +120,19 @@ export class LrcCall {
     if (toTaskStatus(raw) === undefined) return false;
     this.#lastStatus = raw;
     return false;
+  }
+
+  /**
+   * The raw status paired with this call's id in a status event, routed by difference (`statusRouting.ts`): 0 it
+   * repeats the remembered status (dropped), 1 sent and now remembered, 2 sent and not remembered (`parity`, no
+   * value, not a status). The same answers as `repeatsRawStatus`, told apart.
+   */
+  statusDelivery(raw: unknown): 0 | 1 | 2 {
+    if (this.spec.parity || raw === undefined) return 2;
+    if (raw === this.#lastStatus) return 0;
+    if (toTaskStatus(raw) === undefined) return 2;
+    this.#lastStatus = raw;
+    return 1;
   }
 
   negotiate(): void {
@@ -298,6 +312,9 @@ export class LrcDeviceSession {
       ready: Promise.resolve(undefined),
       waiting: 0,
       kept: [],
+      prevStatus: null,
+      settled: [],
+      noDiff: false,
     };
     this.#subs.set(attribute, sub);
     this.#add(call, sub);
@@ -327,6 +344,8 @@ export class LrcDeviceSession {
     sub.waiting++;
     call.subs.push(sub);
     call.since.push(this.#seq);
+    // (a call joins before it knows its id: only a call joining late would need this)
+    if (call.commandId !== undefined) unsettle([sub], call.commandId);
   }
 
   /** A subscription that could not be made: forgotten (the next call tries again); its calls are told. */
@@ -353,9 +372,13 @@ export class LrcDeviceSession {
     }
     const value = event.value;
     if (!Array.isArray(value) || this.#byId.size === 0) return;
-    let shared: LrcEvent | undefined;
     // v1 status events repeat every command's status: a call is not sent a status it was already given
     const isStatus = isStatusAttribute(event.attribute);
+    if (isStatus && !sub.noDiff) {
+      routeStatusList(sub, event, value, seq, this.#lookup);
+      return;
+    }
+    let shared: LrcEvent | undefined;
     for (let i = 0; i < value.length; i += 2) {
       const id = value[i];
       if (typeof id !== 'string') continue;
@@ -371,6 +394,8 @@ export class LrcDeviceSession {
     }
   }
 
+  readonly #lookup = (id: string): LrcCall | undefined => this.#byId.get(id);
+
   invoke(call: LrcCall): void {
     attempt(() => this.device.commandInout(call.spec.command, call.spec.args)).then(
       (raw) => {
@@ -383,6 +408,7 @@ export class LrcDeviceSession {
           call.commandId = id;
           call.sameId = this.#byId.get(id);
           this.#byId.set(id, call);
+          unsettle(call.subs, id);
           for (const e of held) call.repeatsStatus(e, id); // remember the last status
         }
         call.send({ type: 'INVOKED', reply, held });
@@ -486,6 +512,7 @@ export class LrcDeviceSession {
         else this.#byId.delete(id);
         break;
       }
+      unsettle(call.subs, id);
     }
     for (const sub of call.subs.splice(0)) {
       sub.calls.delete(call);
