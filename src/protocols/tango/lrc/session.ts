@@ -87,8 +87,8 @@ export class LrcCall {
   closed = false;
   readonly #target: LrcCallTarget;
   /** Its subscriptions, and the arrival number each started at. */
-  readonly subs: SharedSubscription[] = [];
-  readonly since: number[] = [];
+  subs: SharedSubscription[] = [];
+  since: number[] = [];
   waiting = true;
   /** Another call with the same command id (a port replying the same id twice), in the session's map. */
   sameId: LrcCall | undefined;
@@ -342,8 +342,9 @@ export class LrcDeviceSession {
   #add(call: LrcCall, sub: SharedSubscription): void {
     sub.calls.add(call);
     sub.waiting++;
-    call.subs.push(sub);
-    call.since.push(this.#seq);
+    // arrays of their size (a call has one to three): `push` onto an empty array reserves 17 places
+    call.subs = appended(call.subs, sub);
+    call.since = appended(call.since, this.#seq);
     // (a call joins before it knows its id: only a call joining late would need this)
     if (call.commandId !== undefined) unsettle([sub], call.commandId);
   }
@@ -514,7 +515,9 @@ export class LrcDeviceSession {
       }
       unsettle(call.subs, id);
     }
-    for (const sub of call.subs.splice(0)) {
+    const subs = call.subs;
+    call.subs = [];
+    for (const sub of subs) {
       sub.calls.delete(call);
       if (sub.calls.size || !sub.unsubscribe) continue; // still shared, or still being made (ended when made)
       if (this.#subs.get(sub.attribute) === sub) this.#subs.delete(sub.attribute);
@@ -524,6 +527,16 @@ export class LrcDeviceSession {
 }
 
 type Kept = { seq: number; event: AttributeEvent };
+
+/** A copy of `list` with `item` after its elements, of its exact size. */
+function appended<T>(list: readonly T[], item: T): T[] {
+  const n = list.length;
+  if (n === 0) return [item];
+  const out = new Array<T>(n + 1);
+  for (let i = 0; i < n; i++) out[i] = list[i];
+  out[n] = item;
+  return out;
+}
 
 /** The events of lists each in arrival order, in arrival order (arrival numbers are unique). */
 function mergedByArrival(runs: readonly Kept[][]): AttributeEvent[] {
