@@ -319,7 +319,8 @@ export const lrcMachine = setup({
     }),
     applyDeviceEvent: enqueueActions(({ context, event, enqueue }) => {
       const step = reduceLrcEvent(context, (event as Ev<'DEVICE_EVENT'>).event);
-      if (step.progress !== context) enqueue.assign(progressFields(step.progress));
+      // new bookkeeping is a fresh LrcProgress (plain values, no functions): assigned as it is
+      if (step.progress !== context) enqueue.assign(step.progress);
       for (const message of step.warnings) enqueue.emit({ type: 'lrc.warning', message });
       if (step.updates.length) enqueue(() => deliver(context, step.updates));
     }),

@@ -90,7 +90,7 @@ function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]
     // the held terminal status goes out right after the result; progress still passes, statuses do not
     delete update.status;
     if (!('result' in update))
-      return { progress: state, updates: Object.keys(update).length ? [update] : [], warnings };
+      return { progress: state, updates: hasFields(update) ? [update] : [], warnings };
     const terminal = state.pendingTerminal;
     return {
       progress: progressWith(state, terminal.status!, true, true, null),
@@ -120,8 +120,14 @@ function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]
     delete update.status;
     next = progressWith(next, state.status, false, next.resultSeen, held);
   }
-  const updates = Object.keys(update).length ? [update] : [];
+  const updates = hasFields(update) ? [update] : [];
   return { progress: next, updates, warnings };
+}
+
+/** Whether an update has any field left (`Object.keys(update).length > 0`, without the array). */
+function hasFields(update: LrcUpdate): boolean {
+  for (const key in update) if (Object.hasOwn(update, key)) return true;
+  return false;
 }
 
 /**

@@ -418,17 +418,47 @@ function applyAssign(
   event: EventObject,
 ): void {
   const context = lc.context;
-  const args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
-  let partial: Record<string, unknown>;
-  if (typeof assignment === 'function') partial = assignment(args, params);
-  else {
-    partial = {};
-    // XState's `Object.keys(assignment)`: the same keys in the same order, with no array made per assign
+  let next: Record<string, unknown>;
+  if (typeof assignment === 'function') {
+    const args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
+    next = Object.assign(new lc.compiled.ContextObject(), context, assignment(args, params));
+  } else if (hasOwn.call(assignment, '__proto__')) {
+    applyAssignSlowly(lc, step, assignment, params, event);
+    return;
+  } else {
+    // XState builds the partial context from `Object.keys(assignment)` (each function given the same arguments,
+    // with the context before this assign), then copies it over a copy of the context: written straight into the
+    // copy here, in the same order (no partial object, no key array, the arguments made only for a function)
+    next = Object.assign(new lc.compiled.ContextObject(), context);
+    let args: object | undefined;
     for (const key in assignment) {
       if (!hasOwn.call(assignment, key)) continue;
       const p = assignment[key];
-      partial[key] = typeof p === 'function' ? p(args, params) : p;
+      if (typeof p !== 'function') next[key] = p;
+      else {
+        if (args === undefined) args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
+        next[key] = p(args, params);
+      }
     }
+  }
+  lc._setContext(next);
+  step.changed = true;
+}
+
+/** `applyAssign` for an assignment object with an own `__proto__` key: through a partial object, as XState does. */
+function applyAssignSlowly(
+  lc: StepLifecycle,
+  step: Step,
+  assignment: any,
+  params: unknown,
+  event: EventObject,
+): void {
+  const context = lc.context;
+  const args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
+  const partial: Record<string, unknown> = {};
+  for (const key of Object.keys(assignment)) {
+    const p = assignment[key];
+    partial[key] = typeof p === 'function' ? p(args, params) : p;
   }
   lc._setContext(Object.assign(new lc.compiled.ContextObject(), context, partial));
   step.changed = true;

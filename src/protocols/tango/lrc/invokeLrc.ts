@@ -344,7 +344,6 @@ function inputOf(
  */
 class CompiledCall implements LrcLaunch, LrcCallHolder, LifecycleOwner, FollowedCall {
   readonly submitted: Promise<LrcSubscriptions>;
-  readonly finished: Promise<LrcOutput>;
   lrcCall: LrcCall | undefined = undefined;
   readonly #system: OrrerySystem;
   readonly #command: string;
@@ -354,7 +353,11 @@ class CompiledCall implements LrcLaunch, LrcCallHolder, LifecycleOwner, Followed
   #subs: LrcSubscriptions | undefined = undefined;
   #resolveSubmitted!: (s: LrcSubscriptions) => void;
   #rejectSubmitted!: (e: Error) => void;
-  #resolveFinished!: (o: LrcOutput) => void;
+  /** `finished`, made when first asked for (usually once submitted): a call in flight holds one promise less. */
+  #finished: Promise<LrcOutput> | undefined = undefined;
+  #resolveFinished: ((o: LrcOutput) => void) | undefined = undefined;
+  /** The outcome, once the call ended. */
+  #output: LrcOutput | undefined = undefined;
   /** Holds the signal's abort listener (only with a signal, until the call ends). */
   #abort: Lifecycle<null> | undefined = undefined;
   #ended = false;
@@ -375,10 +378,6 @@ class CompiledCall implements LrcLaunch, LrcCallHolder, LifecycleOwner, Followed
       this.#resolveSubmitted = res;
       this.#rejectSubmitted = rej;
     });
-    this.submitted.catch(noop); // callers of launchLrc may only await `finished`
-    this.finished = new Promise<LrcOutput>((res) => {
-      this.#resolveFinished = res;
-    });
     this.#lc = system.spawnCompiled(lrcLogic, {
       // `lrc-<n>`, built when first asked for
       id: ++compiledCount,
@@ -393,6 +392,20 @@ class CompiledCall implements LrcLaunch, LrcCallHolder, LifecycleOwner, Followed
       this.#abort = abort;
       abort.onAbort(signal, () => this.#lc.send(unsubscribe(new CancelledError(`${command} was cancelled`))));
     }
+  }
+
+  /** Resolves when the call ends, with its outcome; never rejects. */
+  get finished(): Promise<LrcOutput> {
+    if (this.#finished === undefined) {
+      const output = this.#output;
+      this.#finished =
+        output !== undefined
+          ? Promise.resolve(output)
+          : new Promise<LrcOutput>((res) => {
+              this.#resolveFinished = res;
+            });
+    }
+    return this.#finished;
   }
 
   /** The virtual actor of the call's lifecycle (the inspector's, `system.get`'s). */
@@ -469,9 +482,13 @@ class CompiledCall implements LrcLaunch, LrcCallHolder, LifecycleOwner, Followed
               error: new CancelledError(`${command} was stopped with its actor system`),
             };
     }
-    if (!this.#subs)
+    this.#output = output;
+    if (!this.#subs) {
+      // (callers of launchLrc may only await `finished`: handled before it is rejected, not on every call)
+      this.submitted.catch(noop);
       this.#rejectSubmitted(output.error ?? new CancelledError(`${command} ended before it was submitted`));
-    this.#resolveFinished(output);
+    }
+    this.#resolveFinished?.(output);
   }
 
   #onCallbackError(err: unknown): void {

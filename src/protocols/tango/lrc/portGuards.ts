@@ -28,13 +28,12 @@ export function portFault(reason: string, desc: string, origin: string): DevFail
 
 /** Reads `lrcProtocolVersions` as (min, max), or null when the device has no such attribute. */
 export async function readProtocolVersions(device: DevicePort): Promise<Versions> {
-  const wanted = LRC_ATTRIBUTES.versions.toLowerCase();
   const names = await attempt(() => device.attributeList());
   if (!Array.isArray(names)) {
     const desc = `attributeList() answered ${describeValue(names)}, not a list of names`;
     throw portFault('SKA_InvalidAttributeList', desc, device.name);
   }
-  if (!names.some((n) => typeof n === 'string' && n.toLowerCase() === wanted)) return null;
+  if (!names.some(isVersionsAttribute)) return null;
   const v = await attempt(() => device.readAttribute(LRC_ATTRIBUTES.versions));
   const pair = Array.isArray(v) && v.length >= 2 ? v.slice(0, 2).map(versionNumber) : [];
   if (pair.length !== 2 || pair.some((x) => x === undefined)) {
@@ -42,6 +41,14 @@ export async function readProtocolVersions(device: DevicePort): Promise<Versions
     throw portFault('SKA_InvalidProtocolVersions', desc, device.name);
   }
   return pair as [number, number];
+}
+
+const VERSIONS_NAME = LRC_ATTRIBUTES.versions.toLowerCase();
+
+/** Whether a name of `attributeList()` is `lrcProtocolVersions`, in any case (lower-cased only when it may be). */
+function isVersionsAttribute(n: unknown): boolean {
+  if (n === LRC_ATTRIBUTES.versions) return true;
+  return typeof n === 'string' && n.length === VERSIONS_NAME.length && n.toLowerCase() === VERSIONS_NAME;
 }
 
 /** An integer protocol version from a number or a numeric string (DevLong64 may come as either). */

@@ -38,6 +38,7 @@ import {
   toTaskStatus,
 } from '../wire.js';
 import { attempt, portFault, readProtocolVersions, type Versions, wellFormed } from './portGuards.js';
+import { routeStatusList, type StatusDiff, unsettle } from './statusRouting.js';
 
 const STATUS_ATTRIBUTE = LRC_ATTRIBUTES.status.toLowerCase();
 const SUBSCRIBED: LrcEvent = Object.freeze({ type: 'SUBSCRIBED' });
@@ -65,7 +66,7 @@ export interface LrcCallSpec {
 }
 
 /** One change-event subscription of the device, shared by the calls on its attribute. */
-interface SharedSubscription {
+interface SharedSubscription extends StatusDiff {
   readonly attribute: string;
   readonly calls: Set<LrcCall>;
   /** Settles when the device answered the subscription: undefined, or the failure to report. */
@@ -86,8 +87,8 @@ export class LrcCall {
   closed = false;
   readonly #target: LrcCallTarget;
   /** Its subscriptions, and the arrival number each started at. */
-  readonly subs: SharedSubscription[] = [];
-  readonly since: number[] = [];
+  subs: SharedSubscription[] = [];
+  since: number[] = [];
   waiting = true;
   /** Another call with the same command id (a port replying the same id twice), in the session's map. */
   sameId: LrcCall | undefined;
@@ -119,6 +120,19 @@ export class LrcCall {
     if (toTaskStatus(raw) === undefined) return false;
     this.#lastStatus = raw;
     return false;
+  }
+
+  /**
+   * The raw status paired with this call's id in a status event, routed by difference (`statusRouting.ts`): 0 it
+   * repeats the remembered status (dropped), 1 sent and now remembered, 2 sent and not remembered (`parity`, no
+   * value, not a status). The same answers as `repeatsRawStatus`, told apart.
+   */
+  statusDelivery(raw: unknown): 0 | 1 | 2 {
+    if (this.spec.parity || raw === undefined) return 2;
+    if (raw === this.#lastStatus) return 0;
+    if (toTaskStatus(raw) === undefined) return 2;
+    this.#lastStatus = raw;
+    return 1;
   }
 
   negotiate(): void {
@@ -250,32 +264,38 @@ export class LrcDeviceSession {
       if (call.closed) return;
       const sub = this.#join(call, attributes[i]);
       if (sub.unsubscribe === undefined) {
-        void this.#connectWhenReady(call, attributes, i, sub);
+        this.#connectWhenReady(call, attributes, i, sub);
         return;
       }
     }
     call.send(SUBSCRIBED);
   }
 
-  /** `connect` from the subscription of `attributes[i]`, being made (or failed): the rest in turn. */
-  async #connectWhenReady(
+  /**
+   * `connect` from the subscription of `attributes[i]`, being made (or failed): the rest in turn, each once its
+   * subscription has answered (a reaction of its `ready` each: as `await`ing it would, without an async frame).
+   */
+  #connectWhenReady(call: LrcCall, attributes: readonly string[], i: number, sub: SharedSubscription): void {
+    sub.ready.then((failure) => this.#subscriptionReady(call, attributes, i, failure));
+  }
+
+  #subscriptionReady(
     call: LrcCall,
     attributes: readonly string[],
     i: number,
-    first: SharedSubscription,
-  ): Promise<void> {
-    let sub = first;
-    for (;;) {
-      const failure = await sub.ready;
-      if (failure) {
-        this.forgetNegotiation();
-        return call.send({ type: 'SUBSCRIBE_FAILED', attribute: attributes[i], error: failure.error });
-      }
-      if (++i >= attributes.length) break;
-      if (call.closed) return;
-      sub = this.#join(call, attributes[i]);
+    failure: { error: unknown } | undefined,
+  ): void {
+    if (failure) {
+      this.forgetNegotiation();
+      call.send({ type: 'SUBSCRIBE_FAILED', attribute: attributes[i], error: failure.error });
+      return;
     }
-    call.send(SUBSCRIBED);
+    if (++i >= attributes.length) {
+      call.send(SUBSCRIBED);
+      return;
+    }
+    if (call.closed) return;
+    this.#connectWhenReady(call, attributes, i, this.#join(call, attributes[i]));
   }
 
   /** `call` joins the subscription of `attribute`, made now if there is none (it gets even the first event). */
@@ -292,6 +312,9 @@ export class LrcDeviceSession {
       ready: Promise.resolve(undefined),
       waiting: 0,
       kept: [],
+      prevStatus: null,
+      settled: [],
+      noDiff: false,
     };
     this.#subs.set(attribute, sub);
     this.#add(call, sub);
@@ -319,8 +342,11 @@ export class LrcDeviceSession {
   #add(call: LrcCall, sub: SharedSubscription): void {
     sub.calls.add(call);
     sub.waiting++;
-    call.subs.push(sub);
-    call.since.push(this.#seq);
+    // arrays of their size (a call has one to three): `push` onto an empty array reserves 17 places
+    call.subs = appended(call.subs, sub);
+    call.since = appended(call.since, this.#seq);
+    // (a call joins before it knows its id: only a call joining late would need this)
+    if (call.commandId !== undefined) unsettle([sub], call.commandId);
   }
 
   /** A subscription that could not be made: forgotten (the next call tries again); its calls are told. */
@@ -347,14 +373,19 @@ export class LrcDeviceSession {
     }
     const value = event.value;
     if (!Array.isArray(value) || this.#byId.size === 0) return;
-    let shared: LrcEvent | undefined;
     // v1 status events repeat every command's status: a call is not sent a status it was already given
     const isStatus = isStatusAttribute(event.attribute);
+    if (isStatus && !sub.noDiff) {
+      routeStatusList(sub, event, value, seq, this.#lookup);
+      return;
+    }
+    let shared: LrcEvent | undefined;
     for (let i = 0; i < value.length; i += 2) {
       const id = value[i];
       if (typeof id !== 'string') continue;
       for (let call = this.#byId.get(id); call; call = call.sameId) {
-        if (call.routed === seq || !sub.calls.has(call)) continue;
+        // (a call is in `sub.calls` exactly when `sub` is in its `subs`: one, or a few, to look through)
+        if (call.routed === seq || !call.subs.includes(sub)) continue;
         call.routed = seq;
         // the first pair naming `id` (as `pairedValue` finds it): this call is routed once per event
         if (isStatus && call.repeatsRawStatus(value[i + 1])) continue;
@@ -363,6 +394,8 @@ export class LrcDeviceSession {
       }
     }
   }
+
+  readonly #lookup = (id: string): LrcCall | undefined => this.#byId.get(id);
 
   invoke(call: LrcCall): void {
     attempt(() => this.device.commandInout(call.spec.command, call.spec.args)).then(
@@ -376,6 +409,7 @@ export class LrcDeviceSession {
           call.commandId = id;
           call.sameId = this.#byId.get(id);
           this.#byId.set(id, call);
+          unsettle(call.subs, id);
           for (const e of held) call.repeatsStatus(e, id); // remember the last status
         }
         call.send({ type: 'INVOKED', reply, held });
@@ -479,8 +513,11 @@ export class LrcDeviceSession {
         else this.#byId.delete(id);
         break;
       }
+      unsettle(call.subs, id);
     }
-    for (const sub of call.subs.splice(0)) {
+    const subs = call.subs;
+    call.subs = [];
+    for (const sub of subs) {
       sub.calls.delete(call);
       if (sub.calls.size || !sub.unsubscribe) continue; // still shared, or still being made (ended when made)
       if (this.#subs.get(sub.attribute) === sub) this.#subs.delete(sub.attribute);
@@ -490,6 +527,16 @@ export class LrcDeviceSession {
 }
 
 type Kept = { seq: number; event: AttributeEvent };
+
+/** A copy of `list` with `item` after its elements, of its exact size. */
+function appended<T>(list: readonly T[], item: T): T[] {
+  const n = list.length;
+  if (n === 0) return [item];
+  const out = new Array<T>(n + 1);
+  for (let i = 0; i < n; i++) out[i] = list[i];
+  out[n] = item;
+  return out;
+}
 
 /** The events of lists each in arrival order, in arrival order (arrival numbers are unique). */
 function mergedByArrival(runs: readonly Kept[][]): AttributeEvent[] {

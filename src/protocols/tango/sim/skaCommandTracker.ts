@@ -7,7 +7,8 @@
  */
 import { isNever } from '../../../../machines/core/duration.js';
 import type { Clock } from '../../../engine/clock.js';
-import { LRC_ATTRIBUTES, TaskStatus, taskStatusName } from '../wire.js';
+import { type DeadlineHandle, Deadlines } from '../../../engine/deadlines.js';
+import { LRC_ATTRIBUTES, lrcAttributeKey, TaskStatus, taskStatusName } from '../wire.js';
 
 export interface TrackedCommand {
   uid: string;
@@ -24,6 +25,13 @@ export interface CommandUpdate {
   status?: TaskStatus;
   progress?: number | string;
   result?: unknown;
+}
+
+/** A tracked command and where it is in the v1 status list (`slot`: its uid's index). */
+interface Tracked extends TrackedCommand {
+  slot: number;
+  /** `String(progress)`, made when a v1 progress list first needs it after a change (not for every event). */
+  progressText?: string;
 }
 
 /** The most recent finished commands kept in `lrcFinished` (`LRC_FINISHED_MAX_LENGTH`). */
@@ -49,24 +57,37 @@ export class SkaCommandTracker {
   readonly #push: (attribute: string, value?: unknown) => void;
   readonly #wants: (attribute: string) => boolean;
   readonly #nextUuid: () => number;
-  readonly #timers = new Set<unknown>();
+  /** Where the removals are armed (the device's deadline structure, shared with its sleeping tasks). */
+  readonly #deadlines: Deadlines;
+  /**
+   * The removals armed, in arm order from `#removalsHead` (one delay: they fire in this order, so the one firing is
+   * always the oldest).
+   */
+  #removals: (DeadlineHandle | null)[] = [];
+  #removalsHead = 0;
   /** Tracked commands in creation order (finished ones until removed). */
-  readonly #commands = new Map<string, TrackedCommand>();
+  readonly #commands = new Map<string, Tracked>();
+  /**
+   * The v1 status list (uid, status name, ...) of the tracked commands, kept up to date as statuses change (an event
+   * is a copy of it); null until next needed after a command was removed.
+   */
+  #statusFlat: string[] | null = null;
   readonly #finished: TrackedCommand[] = [];
-  /** `String(progress)` of the tracked commands, made once per change (not for every event of every command). */
-  readonly #progressText = new Map<string, string>();
   #lastResult: [string, string] = ['', ''];
 
   constructor(options: {
     clock: Clock;
     epochMs: number;
     removalTimeMs: number;
+    /** The deadline structure to arm removals in (default: one of its own on `clock`). */
+    deadlines?: Deadlines;
     push: (attribute: string, value?: unknown) => void;
     /** Whether a change event of `attribute` would reach anyone (default: yes); its value is made only then. */
     wants?: (attribute: string) => boolean;
     nextUuid: () => number;
   }) {
     this.#clock = options.clock;
+    this.#deadlines = options.deadlines ?? new Deadlines(options.clock);
     this.#epochMs = options.epochMs;
     this.#removalTimeMs = options.removalTimeMs;
     this.#push = options.push;
@@ -82,7 +103,13 @@ export class SkaCommandTracker {
   /** `generate_command_id`: `{time.time()}_{uuid4().fields[-1]}_{name}`; pushes STAGING before returning. */
   newCommand(name: string): string {
     const uid = `${this.now() / 1000}_${this.#nextUuid()}_${name}`;
-    this.#commands.set(uid, { uid, name, status: TaskStatus.STAGING, submittedAt: this.now() });
+    const cmd: Tracked = { uid, name, status: TaskStatus.STAGING, submittedAt: this.now(), slot: -1 };
+    this.#commands.set(uid, cmd);
+    const flat = this.#statusFlat;
+    if (flat !== null) {
+      cmd.slot = flat.length;
+      flat.push(uid, taskStatusName(cmd.status));
+    }
     this.update(uid, { status: TaskStatus.STAGING });
     return uid;
   }
@@ -98,28 +125,23 @@ export class SkaCommandTracker {
     if (change.status === TaskStatus.IN_PROGRESS && cmd.startedAt === undefined) cmd.startedAt = this.now();
     if (change.progress !== undefined) {
       cmd.progress = change.progress;
-      this.#progressText.set(uid, String(change.progress));
+      cmd.progressText = undefined;
     }
     if (change.result !== undefined) {
       cmd.result = change.result;
       this.#lastResult = [uid, JSON.stringify(change.result)];
     }
-    if (change.status !== undefined) cmd.status = change.status;
+    if (change.status !== undefined) {
+      cmd.status = change.status;
+      if (this.#statusFlat !== null) this.#statusFlat[cmd.slot + 1] = taskStatusName(change.status);
+    }
     const finished = change.status !== undefined && FINISHED.has(change.status);
     if (finished) {
       cmd.finishedAt = this.now();
       this.#finished.push(cmd);
       if (this.#finished.length > LRC_FINISHED_MAX_LENGTH) this.#finished.shift();
-      if (!isNever(this.#removalTimeMs)) {
-        const timer = this.#clock.setTimeout(() => {
-          this.#timers.delete(timer);
-          this.#commands.delete(uid);
-          this.#progressText.delete(uid);
-          this.#push(LRC_ATTRIBUTES.status);
-          this.#push(LRC_ATTRIBUTES.progress);
-        }, this.#removalTimeMs);
-        this.#timers.add(timer);
-      }
+      if (!isNever(this.#removalTimeMs))
+        this.#removals.push(this.#deadlines.arm(this.#removalTimeMs, this.#removeFinished, uid));
     }
     // v2: one event with everything this call changed
     if (this.#wants(LRC_ATTRIBUTES.event)) this.#push(LRC_ATTRIBUTES.event, [uid, JSON.stringify(change)]);
@@ -152,7 +174,8 @@ export class SkaCommandTracker {
 
   /** Values of the LRC attributes, by lower-cased name; undefined for other names. */
   read(attribute: string): unknown {
-    switch (attribute.toLowerCase()) {
+    // (the usual spellings of the LRC attributes without a lower-cased copy)
+    switch (lrcAttributeKey(attribute)) {
       case 'longrunningcommandstatus':
         return this.#statusList();
       case 'longrunningcommandprogress':
@@ -180,30 +203,57 @@ export class SkaCommandTracker {
 
   /** Every timer still armed (removal of finished commands). */
   get pendingTimers(): number {
-    return this.#timers.size;
+    return this.#removals.length - this.#removalsHead;
   }
 
   close(): void {
-    for (const t of this.#timers) this.#clock.clearTimeout(t);
-    this.#timers.clear();
+    const removals = this.#removals;
+    for (let i = this.#removalsHead; i < removals.length; i++) this.#deadlines.cancel(removals[i]);
+    this.#removals = [];
+    this.#removalsHead = 0;
   }
+
+  /** A finished command leaves the v1 attributes (`removalTimeMs` after it finished). */
+  readonly #removeFinished = (uid: string): void => {
+    // the oldest armed removal is the one firing
+    const removals = this.#removals;
+    removals[this.#removalsHead++] = null;
+    if (this.#removalsHead === removals.length) {
+      removals.length = 0;
+      this.#removalsHead = 0;
+    } else if (this.#removalsHead >= 1024 && this.#removalsHead * 2 >= removals.length) {
+      removals.splice(0, this.#removalsHead);
+      this.#removalsHead = 0;
+    }
+    this.#commands.delete(uid);
+    this.#statusFlat = null;
+    this.#push(LRC_ATTRIBUTES.status);
+    this.#push(LRC_ATTRIBUTES.progress);
+  };
 
   /** (uid, status name) of every tracked command, flat. */
   #statusList(): string[] {
-    const out = new Array<string>(2 * this.#commands.size);
-    let k = 0;
-    for (const c of this.#commands.values()) {
-      out[k++] = c.uid;
-      out[k++] = taskStatusName(c.status);
+    let flat = this.#statusFlat;
+    if (flat === null) {
+      flat = new Array<string>(2 * this.#commands.size);
+      let k = 0;
+      for (const c of this.#commands.values()) {
+        c.slot = k;
+        flat[k++] = c.uid;
+        flat[k++] = taskStatusName(c.status);
+      }
+      this.#statusFlat = flat;
     }
-    return out;
+    return flat.slice();
   }
 
   /** (uid, progress as text) of every tracked command with a progress, flat. */
   #progressList(): string[] {
     const out: string[] = [];
     for (const c of this.#commands.values()) {
-      if (c.progress !== undefined) out.push(c.uid, this.#progressText.get(c.uid) ?? String(c.progress));
+      if (c.progress === undefined) continue;
+      c.progressText ??= String(c.progress);
+      out.push(c.uid, c.progressText);
     }
     return out;
   }

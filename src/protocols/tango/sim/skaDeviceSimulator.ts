@@ -21,34 +21,22 @@
 
 import { checkDuration } from '../../../../machines/core/duration.js';
 import type { Clock } from '../../../engine/clock.js';
+import { type DeadlineHandle, Deadlines } from '../../../engine/deadlines.js';
 import { getDefaultSystem, type OrrerySystem } from '../../../engine/system.js';
 import { CancelledError, InvalidArgumentError } from '../../../errors.js';
 import { DevFailed } from '../errors.js';
 import type { AttributeEvent, DevicePort, Unsubscribe } from '../port.js';
-import { LRC_ATTRIBUTES, ResultCode, TaskStatus } from '../wire.js';
+import { LRC_ATTRIBUTES, lrcAttributeKey, ResultCode, TaskStatus } from '../wire.js';
+import {
+  LazyAbort,
+  type QueuedTask,
+  RunningTask,
+  type SimulatedTask,
+  type TaskHost,
+} from './simulatedTask.js';
 import { SkaCommandTracker } from './skaCommandTracker.js';
 
-/** What a command handler gets: its arguments, progress reporting, simulated sleep and the abort signal. */
-export interface SimulatedTask {
-  readonly id: string;
-  readonly command: string;
-  readonly args: unknown;
-  readonly device: SkaDeviceSimulator;
-  /** Aborted by `Abort`/`AbortCommands` (and by `close()`). */
-  readonly signal: AbortSignal;
-  readonly aborted: boolean;
-  /** Report IN_PROGRESS now (otherwise at the first progress() or when the handler returns). */
-  inProgress(): void;
-  progress(value: number | string): void;
-  /**
-   * Upstream's `task_callback(status=IN_PROGRESS, progress=...)`: report the status and/or the progress in one
-   * update (v2: one `_lrcEvent` with both). The only status a task reports itself is IN_PROGRESS (its end comes from
-   * what the handler returns or throws); anything else is an InvalidArgumentError.
-   */
-  update(change: { status?: typeof TaskStatus.IN_PROGRESS; progress?: number | string }): void;
-  /** Wait `ms` of simulated time; rejects with CancelledError when the task is aborted. */
-  sleep(ms: number): Promise<void>;
-}
+export type { SimulatedTask } from './simulatedTask.js';
 
 /**
  * Returns the result (usually `[ResultCode, message]`; nothing: COMPLETED without a result); throwing makes the
@@ -88,34 +76,15 @@ export interface SkaDeviceSimulatorOptions {
   uuid?: () => number;
 }
 
-/** An abort flag whose AbortSignal is only made when a handler asks for it (most never do). */
-class LazyAbort {
-  aborted = false;
-  #controller: AbortController | undefined;
-  get signal(): AbortSignal {
-    if (!this.#controller) {
-      this.#controller = new AbortController();
-      if (this.aborted) this.#controller.abort();
-    }
-    return this.#controller.signal;
-  }
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.#controller?.abort();
-  }
-}
-
-interface QueuedTask {
-  uid: string;
-  name: string;
-  args: unknown;
+interface ExecutableTask extends QueuedTask {
   spec: CommandSpec;
-  abort: LazyAbort;
   settled?: Promise<void>;
 }
 
 type Subscriber = (event: AttributeEvent) => void;
+
+/** `lrcProtocolVersions`, lower-cased (attribute names are compared in lower case). */
+const VERSIONS_NAME = LRC_ATTRIBUTES.versions.toLowerCase();
 
 const BUILT_IN = new Set(['Abort', 'AbortCommands', 'CheckLongRunningCommandStatus', 'State', 'Status']);
 
@@ -153,13 +122,21 @@ export class SkaDeviceSimulator implements DevicePort {
   readonly #outboxTo: (readonly Subscriber[])[] = [];
   readonly #outboxEvents: AttributeEvent[] = [];
   #draining = false;
-  readonly #queue: QueuedTask[] = [];
-  #executing: QueuedTask | null = null;
+  readonly #queue: ExecutableTask[] = [];
+  #executing: ExecutableTask | null = null;
   #idle: (() => void)[] = [];
-  readonly #sleeps = new Map<unknown, () => void>();
+  /**
+   * The device's timers (sleeping tasks, removal of finished commands): one deadline structure on its clock, one
+   * clock timer for the earliest, due ones fired in due order, ties in arm order.
+   */
+  readonly #deadlines: Deadlines;
+  /** The cancel function of each sleeping task with a finite sleep. */
+  readonly #sleeps = new Set<() => void>();
   /** Sleeps of Infinity ms: no timer, ended only by an abort or close(). */
   readonly #endlessSleeps = new Set<() => void>();
   #closed = false;
+  /** What its running tasks use of the device (one object for all of them). */
+  readonly #taskHost: TaskHost;
 
   constructor(options: SkaDeviceSimulatorOptions) {
     const commands = checkSimulatorOptions(options);
@@ -173,8 +150,17 @@ export class SkaDeviceSimulator implements DevicePort {
     for (const n of this.#names) this.#byLowerName.set(n.toLowerCase(), n);
     this.#clock = options.clock ?? options.system?.clock ?? getDefaultSystem().clock;
     for (const [name, spec] of commands) this.#commands.set(name, spec);
+    this.#deadlines = new Deadlines(this.#clock);
+    this.#taskHost = {
+      device: this,
+      report: (uid, change) => {
+        if (!this.#closed) this.#tracker.update(uid, change);
+      },
+      sleep: (ms, signal) => this.#sleep(ms, signal),
+    };
     this.#tracker = new SkaCommandTracker({
       clock: this.#clock,
+      deadlines: this.#deadlines,
       epochMs: options.epochMs ?? Date.now() - this.#clock.now(),
       removalTimeMs,
       push: (attribute, value) => this.#push(attribute, value),
@@ -205,13 +191,13 @@ export class SkaDeviceSimulator implements DevicePort {
 
   async readAttribute(attribute: string): Promise<unknown> {
     this.#assertOpen();
-    const lower = attribute.toLowerCase();
+    const lower = attribute === LRC_ATTRIBUTES.versions ? VERSIONS_NAME : lrcAttributeKey(attribute);
     if (!this.#byLowerName.has(lower)) {
       throw devFailed('API_AttrNotFound', `${attribute} attribute not found`, `${this.name}::read_attribute`);
     }
     if (lower === 'state') return this.state;
     if (lower === 'status') return `The device is in ${this.state} state.`;
-    if (lower === LRC_ATTRIBUTES.versions.toLowerCase()) return [...this.protocolVersions!];
+    if (lower === VERSIONS_NAME) return [...this.protocolVersions!];
     return this.#tracker.read(attribute);
   }
 
@@ -297,13 +283,11 @@ export class SkaDeviceSimulator implements DevicePort {
     this.#closed = true;
     for (const t of [...this.#queue, ...(this.#executing ? [this.#executing] : [])]) t.abort.abort();
     this.#queue.length = 0;
-    for (const [timer, cancel] of this.#sleeps) {
-      this.#clock.clearTimeout(timer);
-      cancel();
-    }
+    for (const cancel of [...this.#sleeps]) cancel();
     this.#sleeps.clear();
     for (const cancel of [...this.#endlessSleeps]) cancel();
     this.#tracker.close();
+    this.#deadlines.clear();
     this.#subscribers.clear();
     this.#outboxTo.length = 0;
     this.#outboxEvents.length = 0;
@@ -411,90 +395,27 @@ export class SkaDeviceSimulator implements DevicePort {
     void this.#runNext();
   }
 
-  async #execute(t: QueuedTask): Promise<void> {
-    const tracker = this.#tracker;
-    const update = (change: Parameters<SkaCommandTracker['update']>[1]) => {
-      if (!this.#closed) tracker.update(t.uid, change);
-    };
+  async #execute(t: ExecutableTask): Promise<void> {
+    const host = this.#taskHost;
     try {
       if (t.spec.isCmdAllowed && !t.spec.isCmdAllowed(this)) {
-        return update({
+        return host.report(t.uid, {
           status: TaskStatus.REJECTED,
           result: [ResultCode.NOT_ALLOWED, 'Command is not allowed'],
         });
       }
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      return update({
+      return host.report(t.uid, {
         status: TaskStatus.REJECTED,
         result: [ResultCode.REJECTED, `Exception from 'is_cmd_allowed' method: ${msg}`],
       });
     }
-    let started = false;
-    const start = () => {
-      if (!started && !t.abort.aborted) {
-        started = true;
-        update({ status: TaskStatus.IN_PROGRESS });
-      }
-    };
-    const task: SimulatedTask = {
-      id: t.uid,
-      command: t.name,
-      args: t.args,
-      device: this,
-      get signal() {
-        return t.abort.signal;
-      },
-      get aborted() {
-        return t.abort.aborted;
-      },
-      inProgress: start,
-      progress: (value) => {
-        if (t.abort.aborted) return;
-        start();
-        update({ progress: value });
-      },
-      update: (change) => {
-        if (change === null || typeof change !== 'object')
-          throw new InvalidArgumentError('task.update needs {status?, progress?}');
-        const { status, progress } = change;
-        if (status !== undefined && status !== TaskStatus.IN_PROGRESS)
-          throw new InvalidArgumentError(
-            'task.update: a task reports only IN_PROGRESS; its end is what the handler returns or throws',
-          );
-        if (t.abort.aborted) return;
-        const one: Parameters<SkaCommandTracker['update']>[1] = {};
-        if (status !== undefined && !started) {
-          started = true;
-          one.status = status;
-        }
-        if (progress !== undefined) one.progress = progress;
-        if (one.status !== undefined || one.progress !== undefined) update(one);
-      },
-      sleep: (ms) => this.#sleep(checkDuration('sleep', ms ?? Number.NaN, false)!, t.abort.signal),
-    };
-    const aborted = () =>
-      update({ status: TaskStatus.ABORTED, result: [ResultCode.ABORTED, 'Command has been aborted'] });
+    const task = new RunningTask(host, t);
     try {
-      const result = await t.spec.execute(task);
-      if (t.abort.aborted) return aborted();
-      start();
-      const code = Array.isArray(result) ? result[0] : ResultCode.OK;
-      const status =
-        code === ResultCode.FAILED
-          ? TaskStatus.FAILED
-          : code === ResultCode.ABORTED
-            ? TaskStatus.ABORTED
-            : TaskStatus.COMPLETED;
-      // nothing returned: COMPLETED without a result (upstream invents none)
-      update(result === undefined ? { status } : { status, result });
+      task.finish(await t.spec.execute(task));
     } catch (err) {
-      if (t.abort.aborted) return aborted();
-      const msg = err instanceof Error ? err.message : String(err);
-      update({
-        status: TaskStatus.FAILED,
-        result: [ResultCode.FAILED, `Unhandled exception during execution: ${msg}`],
-      });
+      task.fail(err);
     }
   }
 
@@ -512,17 +433,18 @@ export class SkaDeviceSimulator implements DevicePort {
         signal.addEventListener('abort', cancel, { once: true });
         return;
       }
+      let deadline: DeadlineHandle | null = null;
       const cancel = () => {
-        this.#clock.clearTimeout(timer);
-        this.#sleeps.delete(timer);
+        this.#deadlines.cancel(deadline);
+        this.#sleeps.delete(cancel);
         reject(new CancelledError('task aborted'));
       };
-      const timer = this.#clock.setTimeout(() => {
-        this.#sleeps.delete(timer);
+      deadline = this.#deadlines.arm(ms, () => {
+        this.#sleeps.delete(cancel);
         signal.removeEventListener('abort', cancel);
         resolve();
-      }, ms);
-      this.#sleeps.set(timer, cancel);
+      });
+      this.#sleeps.add(cancel);
       signal.addEventListener('abort', cancel, { once: true });
     });
   }
