@@ -37,6 +37,7 @@ import {
   parseLrcReply,
   toTaskStatus,
 } from '../wire.js';
+import { KeptEvents } from './keptEvents.js';
 import { attempt, portFault, readProtocolVersions, type Versions, wellFormed } from './portGuards.js';
 import { routeStatusList, type StatusDiff, unsettle } from './statusRouting.js';
 
@@ -74,8 +75,8 @@ interface SharedSubscription extends StatusDiff {
   unsubscribe?: Unsubscribe;
   /** Calls on it that do not know their command id yet: its value events are kept only while there are some. */
   waiting: number;
-  /** Value events kept for those calls, with their arrival number, oldest first. */
-  kept: Kept[];
+  /** Value events kept for those calls, with their arrival number, oldest first, indexed by the ids they name. */
+  readonly kept: KeptEvents;
 }
 
 /** The ways a call can be followed by its session; the `lrc` machine's I/O actions call these. */
@@ -311,7 +312,7 @@ export class LrcDeviceSession {
       calls: new Set(),
       ready: Promise.resolve(undefined),
       waiting: 0,
-      kept: [],
+      kept: new KeptEvents(MAX_BUFFERED_EVENTS),
       prevStatus: null,
       settled: [],
       noDiff: false,
@@ -367,10 +368,7 @@ export class LrcDeviceSession {
       return;
     }
     const seq = ++this.#seq;
-    if (sub.waiting > 0) {
-      if (sub.kept.length >= MAX_BUFFERED_EVENTS) sub.kept.shift();
-      sub.kept.push({ seq, event });
-    }
+    if (sub.waiting > 0) sub.kept.push(seq, event);
     const value = event.value;
     if (!Array.isArray(value) || this.#byId.size === 0) return;
     // v1 status events repeat every command's status: a call is not sent a status it was already given
@@ -428,35 +426,31 @@ export class LrcDeviceSession {
   #heldFor(call: LrcCall, id: string): AttributeEvent[] {
     const subs = call.subs;
     // where each subscription's events since the call joined it start (kept is in arrival order)
-    const from: number[] = [];
+    const from = new Array<number>(subs.length);
     let total = 0;
     for (let i = 0; i < subs.length; i++) {
       const kept = subs[i].kept;
-      let j = kept.length;
-      while (j > 0 && kept[j - 1].seq > call.since[i]) j--;
-      from.push(j);
-      total += kept.length - j;
+      from[i] = kept.firstAfter(call.since[i]);
+      total += kept.end - from[i];
     }
     if (total === 0) return [];
-    if (total > MAX_BUFFERED_EVENTS) return this.#heldBeyondLimit(call, id);
-    // all of them count: only those naming `id` are gathered (and ordered, when from several subscriptions)
-    // each subscription's in arrival order: merged by arrival number (no sort)
-    const runs: Kept[][] = [];
+    if (total > MAX_BUFFERED_EVENTS) return this.#heldBeyondLimit(call, id, from);
+    // all of them count: only those naming `id` (the index of each subscription), merged by arrival number
+    if (subs.length === 1) return eventsAt(subs[0].kept, subs[0].kept.positionsOf(id, from[0]));
+    const runs: { kept: KeptEvents; at: readonly number[] }[] = [];
     for (let i = 0; i < subs.length; i++) {
-      const kept = subs[i].kept;
-      const run: Kept[] = [];
-      for (let j = from[i]; j < kept.length; j++)
-        if (pairedIndexOf(kept[j].event.value, id)) run.push(kept[j]);
-      if (run.length) runs.push(run);
+      const at = subs[i].kept.positionsOf(id, from[i]);
+      if (at.length) runs.push({ kept: subs[i].kept, at });
     }
     return mergedByArrival(runs);
   }
 
   /** `#heldFor` when more than `MAX_BUFFERED_EVENTS` were kept since the call joined: the newest of them only. */
-  #heldBeyondLimit(call: LrcCall, id: string): AttributeEvent[] {
+  #heldBeyondLimit(call: LrcCall, id: string, from: readonly number[]): AttributeEvent[] {
     let kept: { seq: number; event: AttributeEvent }[] = [];
     call.subs.forEach((sub, i) => {
-      for (const k of sub.kept) if (k.seq > call.since[i]) kept.push(k);
+      for (let p = from[i]; p < sub.kept.end; p++)
+        kept.push({ seq: sub.kept.seqAt(p), event: sub.kept.eventAt(p) });
     });
     if (call.subs.length > 1) kept.sort((a, b) => a.seq - b.seq);
     if (kept.length > MAX_BUFFERED_EVENTS) kept = kept.slice(-MAX_BUFFERED_EVENTS);
@@ -468,7 +462,7 @@ export class LrcDeviceSession {
   #stopWaiting(call: LrcCall): void {
     if (!call.waiting) return;
     call.waiting = false;
-    for (const sub of call.subs) if (--sub.waiting === 0) sub.kept.length = 0;
+    for (const sub of call.subs) if (--sub.waiting === 0) sub.kept.clear();
   }
 
   checkStatus(call: LrcCall, commandId: string): void {
@@ -526,8 +520,6 @@ export class LrcDeviceSession {
   }
 }
 
-type Kept = { seq: number; event: AttributeEvent };
-
 /** A copy of `list` with `item` after its elements, of its exact size. */
 function appended<T>(list: readonly T[], item: T): T[] {
   const n = list.length;
@@ -538,21 +530,32 @@ function appended<T>(list: readonly T[], item: T): T[] {
   return out;
 }
 
-/** The events of lists each in arrival order, in arrival order (arrival numbers are unique). */
-function mergedByArrival(runs: readonly Kept[][]): AttributeEvent[] {
+/** The kept events at positions `at`, in order. */
+function eventsAt(kept: KeptEvents, at: readonly number[]): AttributeEvent[] {
+  const out = new Array<AttributeEvent>(at.length);
+  for (let i = 0; i < at.length; i++) out[i] = kept.eventAt(at[i]);
+  return out;
+}
+
+/** The events at positions of several subscriptions (each ascending), in arrival order (arrival numbers are unique). */
+function mergedByArrival(runs: readonly { kept: KeptEvents; at: readonly number[] }[]): AttributeEvent[] {
+  if (runs.length === 0) return [];
+  if (runs.length === 1) return eventsAt(runs[0].kept, runs[0].at);
   const out: AttributeEvent[] = [];
-  if (runs.length === 1) {
-    for (const k of runs[0]) out.push(k.event);
-    return out;
-  }
-  const at = runs.map(() => 0);
+  const next = runs.map(() => 0);
   for (;;) {
     let best = -1;
+    let bestSeq = 0;
     for (let r = 0; r < runs.length; r++) {
-      if (at[r] < runs[r].length && (best < 0 || runs[r][at[r]].seq < runs[best][at[best]].seq)) best = r;
+      if (next[r] >= runs[r].at.length) continue;
+      const seq = runs[r].kept.seqAt(runs[r].at[next[r]]);
+      if (best < 0 || seq < bestSeq) {
+        best = r;
+        bestSeq = seq;
+      }
     }
     if (best < 0) return out;
-    out.push(runs[best][at[best]++].event);
+    out.push(runs[best].kept.eventAt(runs[best].at[next[best]++]));
   }
 }
 
