@@ -408,7 +408,7 @@ export class LrcDeviceSession {
           call.sameId = this.#byId.get(id);
           this.#byId.set(id, call);
           unsettle(call.subs, id);
-          for (const e of held) call.repeatsStatus(e, id); // remember the last status
+          for (let i = 0; i < held.length; i++) call.repeatsStatus(held[i], id); // remember the last status
         }
         call.send({ type: 'INVOKED', reply, held });
       },

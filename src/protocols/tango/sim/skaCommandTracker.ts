@@ -30,6 +30,10 @@ export interface CommandUpdate {
 /** A tracked command and where it is in the v1 status list (`slot`: its uid's index). */
 interface Tracked extends TrackedCommand {
   slot: number;
+  /** Creation number (a re-used uid keeps its first). */
+  order: number;
+  /** Index of its uid in the v1 progress list, -1 while it is not there. */
+  progressSlot: number;
   /** `String(progress)`, made when a v1 progress list first needs it after a change (not for every event). */
   progressText?: string;
 }
@@ -72,6 +76,14 @@ export class SkaCommandTracker {
    * is a copy of it); null until next needed after a command was removed.
    */
   #statusFlat: string[] | null = null;
+  /**
+   * The v1 progress list (uid, progress as text, ...) of the tracked commands with a progress, kept up to date while
+   * progress changes in place or is new for the latest such command; null until next needed otherwise.
+   */
+  #progressFlat: string[] | null = null;
+  /** Creation number of the last command in `#progressFlat`. */
+  #progressLast = -1;
+  #created = 0;
   readonly #finished: TrackedCommand[] = [];
   #lastResult: [string, string] = ['', ''];
 
@@ -103,7 +115,18 @@ export class SkaCommandTracker {
   /** `generate_command_id`: `{time.time()}_{uuid4().fields[-1]}_{name}`; pushes STAGING before returning. */
   newCommand(name: string): string {
     const uid = `${this.now() / 1000}_${this.#nextUuid()}_${name}`;
-    const cmd: Tracked = { uid, name, status: TaskStatus.STAGING, submittedAt: this.now(), slot: -1 };
+    const again = this.#commands.get(uid);
+    const order = again ? again.order : this.#created++;
+    const cmd: Tracked = {
+      uid,
+      name,
+      status: TaskStatus.STAGING,
+      submittedAt: this.now(),
+      slot: -1,
+      order,
+      progressSlot: -1,
+    };
+    if (again) this.#progressFlat = null;
     this.#commands.set(uid, cmd);
     const flat = this.#statusFlat;
     if (flat !== null) {
@@ -126,6 +149,7 @@ export class SkaCommandTracker {
     if (change.progress !== undefined) {
       cmd.progress = change.progress;
       cmd.progressText = undefined;
+      this.#progressChanged(cmd);
     }
     if (change.result !== undefined) {
       cmd.result = change.result;
@@ -150,7 +174,7 @@ export class SkaCommandTracker {
     if (change.progress !== undefined) this.#push(LRC_ATTRIBUTES.progress);
     if (change.status !== undefined) {
       this.#push(LRC_ATTRIBUTES.status);
-      for (const name of DEPRECATED_QUEUE_ATTRIBUTES) this.#push(name);
+      for (let i = 0; i < DEPRECATED_QUEUE_ATTRIBUTES.length; i++) this.#push(DEPRECATED_QUEUE_ATTRIBUTES[i]);
       this.#push('lrcQueue');
       this.#push('lrcExecuting');
       if (finished) this.#push('lrcFinished');
@@ -227,6 +251,7 @@ export class SkaCommandTracker {
     }
     this.#commands.delete(uid);
     this.#statusFlat = null;
+    this.#progressFlat = null;
     this.#push(LRC_ATTRIBUTES.status);
     this.#push(LRC_ATTRIBUTES.progress);
   };
@@ -249,13 +274,37 @@ export class SkaCommandTracker {
 
   /** (uid, progress as text) of every tracked command with a progress, flat. */
   #progressList(): string[] {
-    const out: string[] = [];
-    for (const c of this.#commands.values()) {
-      if (c.progress === undefined) continue;
-      c.progressText ??= String(c.progress);
-      out.push(c.uid, c.progressText);
+    let flat = this.#progressFlat;
+    if (flat === null) {
+      flat = [];
+      let last = -1;
+      for (const c of this.#commands.values()) {
+        c.progressSlot = -1;
+        if (c.progress === undefined) continue;
+        c.progressText ??= String(c.progress);
+        c.progressSlot = flat.length;
+        flat.push(c.uid, c.progressText);
+        last = c.order;
+      }
+      this.#progressFlat = flat;
+      this.#progressLast = last;
     }
-    return out;
+    return flat.slice();
+  }
+
+  /** Keep the v1 progress list up to date (in place, or appended for a command after every listed one). */
+  #progressChanged(cmd: Tracked): void {
+    const flat = this.#progressFlat;
+    if (flat === null) return;
+    if (cmd.progressSlot >= 0) {
+      cmd.progressText = String(cmd.progress);
+      flat[cmd.progressSlot + 1] = cmd.progressText;
+    } else if (cmd.order > this.#progressLast) {
+      cmd.progressText = String(cmd.progress);
+      cmd.progressSlot = flat.length;
+      flat.push(cmd.uid, cmd.progressText);
+      this.#progressLast = cmd.order;
+    } else this.#progressFlat = null;
   }
 
   #where(status: TaskStatus): TrackedCommand[] {
