@@ -169,7 +169,7 @@ describe('the packed tarball (issue 8 item 12)', () => {
     expect(dangling).toEqual([]);
   });
 
-  it("issue 8 item 12: a scratch project installs the tarball and type-checks against 'orrery', 'orrery/testing', 'orrery/tango' and 'orrery/katcp'", () => {
+  it("issue 8 item 12: a scratch project installs the tarball and type-checks against 'orrery', 'orrery/testing', 'orrery/tango', 'orrery/katcp' and 'orrery/ca'", () => {
     writeFileSync(
       join(consumer, 'consumer.ts'),
       `import { createMachine } from 'xstate';
@@ -177,6 +177,8 @@ import { createSystem, InvalidArgumentError, renderStatechart, Status, type Stat
 import { TestClock, transitionCoverage } from 'orrery/testing';
 import { invokeLrc, type LrcUpdate, ResultCode, SkaDeviceSimulator } from 'orrery/tango';
 import { DeviceServer, InspectingClient, KatcpClient, Sensor, type SensorStatus } from 'orrery/katcp';
+import { CaServer, Context, type ReadResponse, read as caRead } from 'orrery/ca';
+import { DeviceProxy } from 'orrery/tango';
 
 const shutter = createMachine({ id: 'shutter', initial: 'closed', states: { closed: { on: { OPEN: 'open' } }, open: {} } });
 const clock = new TestClock();
@@ -202,6 +204,12 @@ export const bogus: SensorStatus = 'green';
 new Status({ system, timeout: '5s' });
 // @ts-expect-error 'png' is not a chart format
 renderStatechart(shutter, { format: 'png' });
+export const caServer: Promise<CaServer> = CaServer.start({ port: 0, pvs: [{ name: 'x', type: 'double', value: 1 }] });
+export const caContext = new Context({ addressList: ['127.0.0.1:5064'], autoAddressList: false, system });
+export const caGet: (pv: string) => Promise<ReadResponse> = (pv) => caRead(pv, { timeout: 1000 });
+// @ts-expect-error a PV type is one of the CA native types
+CaServer.start({ pvs: [{ name: 'y', type: 'quaternion', value: 1 }] });
+export const proxy = new DeviceProxy('tango://127.0.0.1:10000/sys/tg_test/1#dbase=no', { system });
 status.setFinished();
 `,
     );
