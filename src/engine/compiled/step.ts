@@ -466,10 +466,42 @@ function applyAssignSlowly(
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
+/** A custom action's argument object (XState's `{context, event, self, system}`). */
+interface CustomArgs {
+  context: unknown;
+  event: EventObject | undefined;
+  self: StepLifecycle | undefined;
+  system: unknown;
+}
+/**
+ * Argument objects of custom actions that ran (not deferred): kept for the next action, one per action running at
+ * a time (a reentrant action takes another), filled before each call and emptied after it, so none keeps a
+ * context or event alive.
+ */
+const spareCustomArgs: CustomArgs[] = [];
+
 function runCustom(lc: StepLifecycle, step: Step, fn: any, params: unknown, event: EventObject): void {
-  const info = { context: lc.context, event, self: lc, system: lc.host.system };
-  if (step.init) step.defer([fn, info, params]);
-  else fn(info, params);
+  if (step.init) {
+    // deferred until the initial step is over: an object of its own
+    step.defer([fn, { context: lc.context, event, self: lc, system: lc.host.system }, params]);
+    return;
+  }
+  const info = spareCustomArgs.pop() ?? {
+    context: undefined,
+    event: undefined,
+    self: undefined,
+    system: undefined,
+  };
+  info.context = lc.context;
+  info.event = event;
+  info.self = lc;
+  info.system = lc.host.system;
+  try {
+    fn(info, params);
+  } finally {
+    info.context = info.event = info.self = info.system = undefined;
+    spareCustomArgs.push(info);
+  }
 }
 
 /** An event (or emitted event) as given, or what its function returns. */
@@ -603,6 +635,18 @@ function CHECK(guard: unknown): unknown {
   return evalGuard(compileAtRunTime(checkMachine, guard, true), checkContext, checkEvent!);
 }
 
+/** An `enqueueActions` function's argument object (XState's `{context, event, enqueue, check, self, system}`). */
+interface EnqueueArgs {
+  context: unknown;
+  event: EventObject | undefined;
+  readonly enqueue: typeof ENQUEUE;
+  readonly check: typeof CHECK;
+  self: StepLifecycle | undefined;
+  system: unknown;
+}
+/** As `spareCustomArgs`, for `enqueueActions` (one per collection running at a time). */
+const spareEnqueueArgs: EnqueueArgs[] = [];
+
 /** `enqueueActions`: collect the actions (XState's resolveEnqueueActions), then run them in order. */
 function runEnqueued(lc: StepLifecycle, step: Step, a: CompiledAction, event: EventObject): void {
   const context = lc.context;
@@ -617,12 +661,26 @@ function runEnqueued(lc: StepLifecycle, step: Step, a: CompiledAction, event: Ev
   checkMachine = machine;
   checkContext = context;
   checkEvent = event;
+  const args = spareEnqueueArgs.pop() ?? {
+    context: undefined,
+    event: undefined,
+    enqueue: ENQUEUE,
+    check: CHECK,
+    self: undefined,
+    system: undefined,
+  };
+  args.context = context;
+  args.event = event;
+  args.self = lc;
+  args.system = lc.host.system;
   try {
-    a.impl({ context, event, enqueue: ENQUEUE, check: CHECK, self: lc, system: lc.host.system }, params);
+    a.impl(args, params);
   } catch (err) {
     release(collection);
     throw err;
   } finally {
+    args.context = args.event = args.self = args.system = undefined;
+    spareEnqueueArgs.push(args);
     collecting = savedList;
     checkMachine = savedMachine;
     checkContext = savedContext;
