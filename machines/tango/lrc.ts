@@ -211,9 +211,12 @@ export const lrcMachine = setup({
     callbackIsInvalid: ({ context }) => typeof context.callback !== 'function' || context.callback.length > 1,
     versionsUnknown: ({ context }) => context.knownVersions === undefined,
     versionsOverlap: ({ context, event }) => {
-      const [smin, smax] = negotiated(context, event) ?? [1, 1];
-      const [cmin, cmax] = context.clientVersions;
-      return smin <= cmax && cmin <= smax;
+      // (indexed, not destructured: no iterator per check)
+      const server = negotiated(context, event);
+      const smin = server == null ? 1 : server[0];
+      const smax = server == null ? 1 : server[1];
+      const client = context.clientVersions;
+      return smin <= client[1] && client[0] <= smax;
     },
     /** QUEUED or STARTED with a command id (a non-empty string): anything else cannot be followed. */
     accepted: ({ event }) => reply(event)?.commandId !== undefined,
@@ -240,7 +243,7 @@ export const lrcMachine = setup({
     recordInvalidCallback: assign({ error: () => lrcErrors.invalidCallback() }),
     chooseVersion: assign(({ context, event }) => {
       const server = negotiated(context, event);
-      const [, smax] = server ?? [1, 1];
+      const smax = server == null ? 1 : server[1];
       return { serverVersions: server, protocolVersion: Math.min(smax, context.clientVersions[1]) };
     }),
     recordIncompatible: assign({

@@ -6,7 +6,8 @@ import type { LrcContext } from './lrcTypes.js';
 
 /** Call the callback once per update, in order; a throwing callback is reported, never fatal (nor is the report). */
 export function deliver(context: LrcContext, updates: readonly LrcUpdate[]): void {
-  for (const u of updates) {
+  for (let i = 0; i < updates.length; i++) {
+    const u = updates[i];
     try {
       context.callback(u);
     } catch (err) {

@@ -160,14 +160,15 @@ export function replayLrcEvents(state: LrcProgress, events: readonly AttributeEv
   let progress = state;
   const updates: LrcUpdate[] = [];
   const warnings: string[] = [];
-  for (const e of events) {
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
     // (what reduceLrcEvent comes to for a repeated status, without its answer object)
     if (!progress.terminal && progress.commandId !== null && !e.errors && repeatsStatusName(progress, e))
       continue;
     const step = reduceLrcEvent(progress, e);
     progress = step.progress;
-    updates.push(...step.updates);
-    warnings.push(...step.warnings);
+    for (let j = 0; j < step.updates.length; j++) updates.push(step.updates[j]);
+    for (let j = 0; j < step.warnings.length; j++) warnings.push(step.warnings[j]);
   }
   return { progress, updates, warnings };
 }
