@@ -2,7 +2,8 @@
  * Allocation of the LRC benchmark's workload (10,000 concurrent LRCs on 500 simulated devices), measured with V8's
  * GC profiler: bytes freed by every collection during the run plus the heap's growth over it, i.e. everything
  * allocated, collected or not. Deterministic to within a few percent (unlike throughput on a shared machine), so
- * it tells whether a change allocates less. Not a case of `npm run bench`; run it on its own after a build:
+ * it tells whether a change allocates less. Its calls per second are lower than `lrc.bench.ts`'s (the profiler
+ * costs): compare those with the benchmark, not here. Not a case of `npm run bench`; run it on its own after a build:
  *
  *   node --expose-gc dist/test/bench/lrcAlloc.js [protocol 1|2] [perCall|cached] [rounds]
  *
