@@ -10,7 +10,7 @@
  *                 ├ negotiating ──NEGOTIATED──► subscribing ──SUBSCRIBED──► invoking ──INVOKED──► monitoring
  *                 │   (value events wait in the session until the command id is known, then come in one batch)
  *                 ├ monitoring: submitted ─► staging ─► queued ─► inProgress
- *                 │   (waiting events replayed on entry; a terminal status ends it)
+ *                 │   (waiting events replayed as it is entered, by INVOKED; a terminal status ends it)
  *                 │   └ reconciling (`reconcile` only: after an error event, CheckLongRunningCommandStatus;
  *                 │     a terminal answer ends it, v1 via fetchingResult; otherwise back to the status states)
  *                 └ fetchingResult (v1 only: terminal status came before its result; the read is bounded by
@@ -38,7 +38,7 @@
  * (`parseLrcReply`). Without them (the bare machine), negotiating or subscribing fails at once (notStarted). The
  * status bookkeeping (de-duplication, stale events, v1 result ordering) is the pure reducer in `lrcReducer.ts`.
  */
-import { type ActorRefFrom, assign, emit, enqueueActions, setup } from 'xstate';
+import { type ActorRefFrom, assign, enqueueActions, setup } from 'xstate';
 import {
   CLIENT_PROTOCOL_VERSIONS,
   decodeLrcEvent,
@@ -48,7 +48,7 @@ import {
   ResultCode,
   TaskStatus,
 } from '../../src/protocols/tango/wire.js';
-import { deliver, progressFields } from './lrcDelivery.js';
+import { deliver } from './lrcDelivery.js';
 import { lrcErrors } from './lrcErrors.js';
 import { reduceLrcEvent, replayLrcEvents } from './lrcReducer.js';
 import type { LrcContext, LrcEmitted, LrcEvent, LrcInput, LrcOutcome, LrcOutput } from './lrcTypes.js';
@@ -129,7 +129,7 @@ function call<V extends 'bounded' | 'unbounded'>(variant: V) {
             },
           },
           monitoring: {
-            entry: ['announceSubmitted', 'replayBufferedEvents'],
+            // entered only by INVOKED, whose `recordCommandId` announces the submission and replays what waited
             on: {
               DEVICE_EVENT: [
                 { guard: 'reconcileAfterError', target: '.reconciling', actions: 'applyDeviceEvent' },
@@ -211,9 +211,12 @@ export const lrcMachine = setup({
     callbackIsInvalid: ({ context }) => typeof context.callback !== 'function' || context.callback.length > 1,
     versionsUnknown: ({ context }) => context.knownVersions === undefined,
     versionsOverlap: ({ context, event }) => {
-      const [smin, smax] = negotiated(context, event) ?? [1, 1];
-      const [cmin, cmax] = context.clientVersions;
-      return smin <= cmax && cmin <= smax;
+      // (indexed, not destructured: no iterator per check)
+      const server = negotiated(context, event);
+      const smin = server == null ? 1 : server[0];
+      const smax = server == null ? 1 : server[1];
+      const client = context.clientVersions;
+      return smin <= client[1] && client[0] <= smax;
     },
     /** QUEUED or STARTED with a command id (a non-empty string): anything else cannot be followed. */
     accepted: ({ event }) => reply(event)?.commandId !== undefined,
@@ -240,7 +243,7 @@ export const lrcMachine = setup({
     recordInvalidCallback: assign({ error: () => lrcErrors.invalidCallback() }),
     chooseVersion: assign(({ context, event }) => {
       const server = negotiated(context, event);
-      const [, smax] = server ?? [1, 1];
+      const smax = server == null ? 1 : server[1];
       return { serverVersions: server, protocolVersion: Math.min(smax, context.clientVersions[1]) };
     }),
     recordIncompatible: assign({
@@ -267,12 +270,52 @@ export const lrcMachine = setup({
       replyCode: ({ event }) => reply(event)?.code ?? null,
       error: ({ context, event }) => lrcErrors.unexpectedCode(context.command, reply(event)),
     }),
-    /** The command id, and the events about it that came before it (after the error events kept here). */
-    recordCommandId: assign(({ context, event }) => {
+    /**
+     * The command id; then, as monitoring starts (the only way in), the submission announced and the events about
+     * the command that came before its id (the error events kept here, then the session's held ones) replayed in
+     * arrival order: what the status states start from, in one context copy.
+     */
+    recordCommandId: enqueueActions(({ context, event, enqueue }) => {
       const r = reply(event)!;
+      const commandId = r.commandId!;
       const held = (event as Ev<'INVOKED'>).held;
-      const buffered = held.length ? [...context.buffered, ...held] : context.buffered;
-      return { commandId: r.commandId!, replyCode: r.code, buffered };
+      const kept = context.buffered;
+      const waiting = held.length === 0 ? kept : kept.length === 0 ? held : [...kept, ...held];
+      const submitted = {
+        type: 'lrc.submitted' as const,
+        commandId,
+        protocolVersion: context.protocolVersion!,
+      };
+      if (waiting.length === 0) {
+        enqueue.assign({ commandId, replyCode: r.code });
+        enqueue.emit(submitted);
+        return;
+      }
+      const step = replayLrcEvents(
+        {
+          protocolVersion: context.protocolVersion,
+          commandId,
+          parity: context.parity,
+          status: context.status,
+          terminal: context.terminal,
+          resultSeen: context.resultSeen,
+          pendingTerminal: context.pendingTerminal,
+        },
+        waiting,
+      );
+      const p = step.progress;
+      enqueue.assign({
+        commandId,
+        replyCode: r.code,
+        buffered: [],
+        status: p.status,
+        terminal: p.terminal,
+        resultSeen: p.resultSeen,
+        pendingTerminal: p.pendingTerminal,
+      });
+      enqueue.emit(submitted);
+      for (const message of step.warnings) enqueue.emit({ type: 'lrc.warning', message });
+      if (step.updates.length) enqueue(() => deliver(context, step.updates));
     }),
     recordTimeout: assign({
       error: ({ context }) =>
@@ -305,18 +348,6 @@ export const lrcMachine = setup({
     readResult: enqueueActions(() => {}),
     checkStatus: enqueueActions(() => {}),
     release: enqueueActions(() => {}),
-    announceSubmitted: emit(({ context }) => ({
-      type: 'lrc.submitted' as const,
-      commandId: context.commandId!,
-      protocolVersion: context.protocolVersion!,
-    })),
-    replayBufferedEvents: enqueueActions(({ context, enqueue }) => {
-      if (!context.buffered.length) return;
-      const step = replayLrcEvents(context, context.buffered);
-      enqueue.assign({ ...progressFields(step.progress), buffered: [] });
-      for (const message of step.warnings) enqueue.emit({ type: 'lrc.warning', message });
-      if (step.updates.length) enqueue(() => deliver(context, step.updates));
-    }),
     applyDeviceEvent: enqueueActions(({ context, event, enqueue }) => {
       const step = reduceLrcEvent(context, (event as Ev<'DEVICE_EVENT'>).event);
       // new bookkeeping is a fresh LrcProgress (plain values, no functions): assigned as it is

@@ -2,22 +2,12 @@
  * What the `lrc` machine's actions hand to the context and to the caller's callback (kept out of the machine file).
  */
 import type { LrcUpdate } from '../../src/protocols/tango/wire.js';
-import type { LrcProgress } from './lrcReducer.js';
 import type { LrcContext } from './lrcTypes.js';
-
-/** The reducer's fields only (an assign object must not carry the context's functions: they would run). */
-export function progressFields(p: LrcProgress): Partial<LrcContext> {
-  return {
-    status: p.status,
-    terminal: p.terminal,
-    resultSeen: p.resultSeen,
-    pendingTerminal: p.pendingTerminal,
-  };
-}
 
 /** Call the callback once per update, in order; a throwing callback is reported, never fatal (nor is the report). */
 export function deliver(context: LrcContext, updates: readonly LrcUpdate[]): void {
-  for (const u of updates) {
+  for (let i = 0; i < updates.length; i++) {
+    const u = updates[i];
     try {
       context.callback(u);
     } catch (err) {

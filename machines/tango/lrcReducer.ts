@@ -58,18 +58,21 @@ function rank(status: TaskStatus): number {
   }
 }
 
+/** No warnings, no updates: shared empty arrays (callers read a step's arrays, never add to them). */
 const NOTHING: string[] = [];
+const NO_UPDATES: LrcUpdate[] = [];
 
 export function reduceLrcEvent(state: LrcProgress, event: AttributeEvent): LrcStep {
-  if (state.terminal || state.commandId === null) return { progress: state, updates: [], warnings: NOTHING };
+  if (state.terminal || state.commandId === null)
+    return { progress: state, updates: NO_UPDATES, warnings: NOTHING };
   if (event.errors) return { progress: state, updates: [{ error: event.errors }], warnings: NOTHING };
-  if (repeatsStatusName(state, event)) return { progress: state, updates: [], warnings: NOTHING };
+  if (repeatsStatusName(state, event)) return { progress: state, updates: NO_UPDATES, warnings: NOTHING };
   const decoded = decodeLrcEvent(event.attribute, event.value, state.commandId);
-  if (!decoded) return { progress: state, updates: [], warnings: NOTHING };
+  if (!decoded) return { progress: state, updates: NO_UPDATES, warnings: NOTHING };
   const step = reduceDecoded(state, decoded.update, decoded.warnings);
   // upstream v1: convert() failed, so after cb(error=...) comes cb(status=None)
   if (decoded.unknownStatus && state.parity && state.protocolVersion === 1)
-    step.updates.push({ status: undefined });
+    step.updates = [...step.updates, { status: undefined }];
   return step;
 }
 
@@ -90,7 +93,7 @@ function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]
     // the held terminal status goes out right after the result; progress still passes, statuses do not
     delete update.status;
     if (!('result' in update))
-      return { progress: state, updates: hasFields(update) ? [update] : [], warnings };
+      return { progress: state, updates: hasFields(update) ? [update] : NO_UPDATES, warnings };
     const terminal = state.pendingTerminal;
     return {
       progress: progressWith(state, terminal.status!, true, true, null),
@@ -120,7 +123,7 @@ function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]
     delete update.status;
     next = progressWith(next, state.status, false, next.resultSeen, held);
   }
-  const updates = hasFields(update) ? [update] : [];
+  const updates = hasFields(update) ? [update] : NO_UPDATES;
   return { progress: next, updates, warnings };
 }
 
@@ -157,14 +160,15 @@ export function replayLrcEvents(state: LrcProgress, events: readonly AttributeEv
   let progress = state;
   const updates: LrcUpdate[] = [];
   const warnings: string[] = [];
-  for (const e of events) {
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
     // (what reduceLrcEvent comes to for a repeated status, without its answer object)
     if (!progress.terminal && progress.commandId !== null && !e.errors && repeatsStatusName(progress, e))
       continue;
     const step = reduceLrcEvent(progress, e);
     progress = step.progress;
-    updates.push(...step.updates);
-    warnings.push(...step.warnings);
+    for (let j = 0; j < step.updates.length; j++) updates.push(step.updates[j]);
+    for (let j = 0; j < step.warnings.length; j++) warnings.push(step.warnings[j]);
   }
   return { progress, updates, warnings };
 }

@@ -190,7 +190,6 @@ export function decodeLrcEvent(attribute: string, value: unknown, commandId: str
   const i = pairIndex(value, commandId);
   if (i < 0) return null;
   const values = value as unknown[];
-  const warnings: string[] = [];
   if (i + 1 >= values.length) {
     const desc = `'${attribute}' event for ${commandId} has no value after the command id.`;
     return { update: { error: [lrcError(desc)] }, warnings: [desc] };
@@ -203,70 +202,88 @@ export function decodeLrcEvent(attribute: string, value: unknown, commandId: str
         const desc = `Unknown task status ${describeValue(raw)} for ${commandId}.`;
         return { update: { error: [lrcError(desc)] }, warnings: [desc], unknownStatus: true };
       }
-      return { update: { status }, warnings };
+      return { update: { status }, warnings: NO_WARNINGS };
     }
     case 'longrunningcommandprogress': {
       if (typeof raw === 'string' && raw.trim() !== '' && Number.isInteger(Number(raw)))
-        return { update: { progress: Number(raw) }, warnings };
-      warnings.push(`progress of ${commandId} is not an int: ${describeValue(raw)}`);
-      return { update: { progress: raw as string }, warnings };
+        return { update: { progress: Number(raw) }, warnings: NO_WARNINGS };
+      return {
+        update: { progress: raw as string },
+        warnings: [`progress of ${commandId} is not an int: ${describeValue(raw)}`],
+      };
     }
-    case 'longrunningcommandresult':
-      return decodeJson(raw, commandId, (result) => ({ result }));
-    case '_lrcevent':
-      return decodeJson(raw, commandId, (event) => decodeV2Event(event, commandId, warnings), warnings);
+    case 'longrunningcommandresult': {
+      const parsed = parseLrcJson(raw, commandId);
+      return parsed instanceof Undecodable
+        ? parsed.decoded
+        : { update: { result: parsed }, warnings: NO_WARNINGS };
+    }
+    case '_lrcevent': {
+      const parsed = parseLrcJson(raw, commandId);
+      return parsed instanceof Undecodable ? parsed.decoded : decodeV2Event(parsed, commandId);
+    }
     default:
       return null;
   }
 }
 
-function decodeJson(
-  raw: unknown,
-  commandId: string,
-  build: (parsed: any) => LrcUpdate,
-  warnings: string[] = [],
-): DecodedLrcEvent {
-  let parsed: unknown;
+/**
+ * The warnings of an event that has none: one shared empty array (callers read warnings, never add to them; a
+ * decoding that has some makes its own array).
+ */
+const NO_WARNINGS: string[] = [];
+
+/** An LRC event's json that does not parse: its decoding (an {error} update and its warning). */
+class Undecodable {
+  constructor(readonly decoded: DecodedLrcEvent) {}
+}
+
+function parseLrcJson(raw: unknown, commandId: string): unknown {
   try {
-    parsed = JSON.parse(String(raw));
+    return JSON.parse(String(raw));
   } catch {
     const text = typeof raw === 'string' ? JSON.stringify(raw.slice(0, 200)) : describeValue(raw);
     const desc = `Undecodable LRC event json for ${commandId}: ${text}`;
-    return { update: { error: [lrcError(desc)] }, warnings: [desc] };
+    return new Undecodable({ update: { error: [lrcError(desc)] }, warnings: [desc] });
   }
-  return { update: build(parsed), warnings };
 }
 
-function decodeV2Event(event: any, commandId: string, warnings: string[]): LrcUpdate {
+function decodeV2Event(event: any, commandId: string): DecodedLrcEvent {
   if (event === null || typeof event !== 'object' || Array.isArray(event)) {
     const desc = `LRC event for ${commandId} is not a json object.`;
-    warnings.push(desc);
-    return { error: [lrcError(desc)] };
+    return { update: { error: [lrcError(desc)] }, warnings: [desc] };
   }
+  let warnings = NO_WARNINGS;
   // key order of a delivered update: progress, result, extra keys, error, status (the server's own order)
-  const { status, progress, result, ...rest } = event;
+  const { status, progress, result } = event;
   const update: LrcUpdate = {};
   if (progress !== undefined) {
     if (!Number.isInteger(progress)) {
-      warnings.push(
+      warnings = [
         `'${commandId.split('_').slice(2).join('_')}' command's progress is not an int, but ${typeof progress}. ` +
           'Its type may be checked and enforced in the future.',
-      );
+      ];
     }
     update.progress = progress;
   }
   if (result !== undefined) update.result = result;
-  Object.assign(update, rest);
+  // the other keys, in the event's order, assigned as `Object.assign(update, rest)` would (without the `rest`)
+  for (const key in event) {
+    if (key === 'status' || key === 'progress' || key === 'result' || !hasOwn.call(event, key)) continue;
+    (update as Record<string, unknown>)[key] = event[key];
+  }
   if (status !== undefined) {
     const s = toTaskStatus(status);
     if (s === undefined) {
       const desc = `Unknown task status ${describeValue(status)} for ${commandId}.`;
-      warnings.push(desc);
+      warnings = warnings === NO_WARNINGS ? [desc] : [...warnings, desc];
       update.error = [lrcError(desc)];
     } else update.status = s;
   }
-  return update;
+  return { update, warnings };
 }
+
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /** The result code of a result in the usual `[ResultCode, message]` shape, or undefined. */
 export function resultCodeOf(result: unknown): number | undefined {
