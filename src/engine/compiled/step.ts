@@ -242,8 +242,7 @@ function complete(lc: StepLifecycle, step: Step, event: EventObject): void {
   const deferred = step.deferred;
   if (deferred) {
     try {
-      for (let i = 0; i < deferred.length; i++) {
-        const d = deferred[i];
+      for (const d of deferred) {
         if (d[0] === null) lc.host.log?.(lc, d[1] as unknown[]);
         else (d[0] as (a: unknown, p: unknown) => void)(d[1], d[2]);
       }
@@ -257,8 +256,7 @@ function complete(lc: StepLifecycle, step: Step, event: EventObject): void {
   const emits = step.emits;
   if (emits) {
     const onEmit = lc._cb?.onEmit;
-    for (let i = 0; i < emits.length; i++) {
-      const e = emits[i];
+    for (const e of emits) {
       if (lc.observer?.emitted) lc.observer.emitted(lc, e);
       if (onEmit) {
         try {
@@ -316,13 +314,11 @@ function select(lc: StepLifecycle, event: EventObject): CompiledTransition | nul
   const type = event.type;
   for (let n: CompiledNode | null = lc.node; n; n = n.parent) {
     const exact = n.on.get(type);
-    if (exact)
-      for (let i = 0; i < exact.length; i++) if (guardPasses(lc, exact[i], event, n)) return exact[i];
+    if (exact) for (const t of exact) if (guardPasses(lc, t, event, n)) return t;
     const wild = n.wildcards;
     for (let i = 0; i < wild.length; i++) {
       if (wild[i][0] === type || !matchesDescriptor(type, wild[i][0])) continue;
-      const ts = wild[i][1];
-      for (let j = 0; j < ts.length; j++) if (guardPasses(lc, ts[j], event, n)) return ts[j];
+      for (const t of wild[i][1]) if (guardPasses(lc, t, event, n)) return t;
     }
   }
   return null;
@@ -332,10 +328,7 @@ function selectEventless(lc: StepLifecycle, event: EventObject): CompiledTransit
   for (let n: CompiledNode | null = lc.node; n; n = n.parent) {
     const always = n.always;
     if (!always) continue;
-    for (let i = 0; i < always.length; i++) {
-      const t = always[i];
-      if (t.guard === null || evalGuard(t.guard, lc.context, event)) return t;
-    }
+    for (const t of always) if (t.guard === null || evalGuard(t.guard, lc.context, event)) return t;
   }
   return null;
 }
@@ -427,12 +420,8 @@ function applyAssign(
   const context = lc.context;
   let next: Record<string, unknown>;
   if (typeof assignment === 'function') {
-    const args = assignArgs(lc, context, event);
-    try {
-      next = Object.assign(new lc.compiled.ContextObject(), context, assignment(args, params));
-    } finally {
-      releaseAssignArgs(args);
-    }
+    const args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
+    next = Object.assign(new lc.compiled.ContextObject(), context, assignment(args, params));
   } else if (hasOwn.call(assignment, '__proto__')) {
     applyAssignSlowly(lc, step, assignment, params, event);
     return;
@@ -441,54 +430,19 @@ function applyAssign(
     // with the context before this assign), then copies it over a copy of the context: written straight into the
     // copy here, in the same order (no partial object, no key array, the arguments made only for a function)
     next = Object.assign(new lc.compiled.ContextObject(), context);
-    let args: AssignArgs | undefined;
-    try {
-      for (const key in assignment) {
-        if (!hasOwn.call(assignment, key)) continue;
-        const p = assignment[key];
-        if (typeof p !== 'function') next[key] = p;
-        else {
-          if (args === undefined) args = assignArgs(lc, context, event);
-          next[key] = p(args, params);
-        }
+    let args: object | undefined;
+    for (const key in assignment) {
+      if (!hasOwn.call(assignment, key)) continue;
+      const p = assignment[key];
+      if (typeof p !== 'function') next[key] = p;
+      else {
+        if (args === undefined) args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
+        next[key] = p(args, params);
       }
-    } finally {
-      if (args !== undefined) releaseAssignArgs(args);
     }
   }
   lc._setContext(next);
   step.changed = true;
-}
-
-/** An assigner's argument object (XState's `{context, event, spawn, self, system}`). */
-interface AssignArgs {
-  context: unknown;
-  event: EventObject | undefined;
-  readonly spawn: typeof noSpawn;
-  self: StepLifecycle | undefined;
-  system: unknown;
-}
-/** As `spareCustomArgs`, for assigners (one per assign running at a time). */
-const spareAssignArgs: AssignArgs[] = [];
-
-function assignArgs(lc: StepLifecycle, context: unknown, event: EventObject): AssignArgs {
-  const args = spareAssignArgs.pop() ?? {
-    context: undefined,
-    event: undefined,
-    spawn: noSpawn,
-    self: undefined,
-    system: undefined,
-  };
-  args.context = context;
-  args.event = event;
-  args.self = lc;
-  args.system = lc.host.system;
-  return args;
-}
-
-function releaseAssignArgs(args: AssignArgs): void {
-  args.context = args.event = args.self = args.system = undefined;
-  spareAssignArgs.push(args);
 }
 
 /** `applyAssign` for an assignment object with an own `__proto__` key: through a partial object, as XState does. */
@@ -512,42 +466,10 @@ function applyAssignSlowly(
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
-/** A custom action's argument object (XState's `{context, event, self, system}`). */
-interface CustomArgs {
-  context: unknown;
-  event: EventObject | undefined;
-  self: StepLifecycle | undefined;
-  system: unknown;
-}
-/**
- * Argument objects of custom actions that ran (not deferred): kept for the next action, one per action running at
- * a time (a reentrant action takes another), filled before each call and emptied after it, so none keeps a
- * context or event alive.
- */
-const spareCustomArgs: CustomArgs[] = [];
-
 function runCustom(lc: StepLifecycle, step: Step, fn: any, params: unknown, event: EventObject): void {
-  if (step.init) {
-    // deferred until the initial step is over: an object of its own
-    step.defer([fn, { context: lc.context, event, self: lc, system: lc.host.system }, params]);
-    return;
-  }
-  const info = spareCustomArgs.pop() ?? {
-    context: undefined,
-    event: undefined,
-    self: undefined,
-    system: undefined,
-  };
-  info.context = lc.context;
-  info.event = event;
-  info.self = lc;
-  info.system = lc.host.system;
-  try {
-    fn(info, params);
-  } finally {
-    info.context = info.event = info.self = info.system = undefined;
-    spareCustomArgs.push(info);
-  }
+  const info = { context: lc.context, event, self: lc, system: lc.host.system };
+  if (step.init) step.defer([fn, info, params]);
+  else fn(info, params);
 }
 
 /** An event (or emitted event) as given, or what its function returns. */
@@ -681,18 +603,6 @@ function CHECK(guard: unknown): unknown {
   return evalGuard(compileAtRunTime(checkMachine, guard, true), checkContext, checkEvent!);
 }
 
-/** An `enqueueActions` function's argument object (XState's `{context, event, enqueue, check, self, system}`). */
-interface EnqueueArgs {
-  context: unknown;
-  event: EventObject | undefined;
-  readonly enqueue: typeof ENQUEUE;
-  readonly check: typeof CHECK;
-  self: StepLifecycle | undefined;
-  system: unknown;
-}
-/** As `spareCustomArgs`, for `enqueueActions` (one per collection running at a time). */
-const spareEnqueueArgs: EnqueueArgs[] = [];
-
 /** `enqueueActions`: collect the actions (XState's resolveEnqueueActions), then run them in order. */
 function runEnqueued(lc: StepLifecycle, step: Step, a: CompiledAction, event: EventObject): void {
   const context = lc.context;
@@ -707,26 +617,12 @@ function runEnqueued(lc: StepLifecycle, step: Step, a: CompiledAction, event: Ev
   checkMachine = machine;
   checkContext = context;
   checkEvent = event;
-  const args = spareEnqueueArgs.pop() ?? {
-    context: undefined,
-    event: undefined,
-    enqueue: ENQUEUE,
-    check: CHECK,
-    self: undefined,
-    system: undefined,
-  };
-  args.context = context;
-  args.event = event;
-  args.self = lc;
-  args.system = lc.host.system;
   try {
-    a.impl(args, params);
+    a.impl({ context, event, enqueue: ENQUEUE, check: CHECK, self: lc, system: lc.host.system }, params);
   } catch (err) {
     release(collection);
     throw err;
   } finally {
-    args.context = args.event = args.self = args.system = undefined;
-    spareEnqueueArgs.push(args);
     collecting = savedList;
     checkMachine = savedMachine;
     checkContext = savedContext;
