@@ -57,7 +57,7 @@ describe('KeptEvents', () => {
                 .map((p) => ({ seq: kept.seqAt(p), event: kept.eventAt(p) }));
               const want = naming(model, id, after);
               expect(got.map((k) => k.seq)).toEqual(want.map((k) => k.seq));
-              got.forEach((k, i) => expect(k.event).toBe(want[i].event));
+              for (const [i, k] of got.entries()) expect(k.event).toBe(want[i].event);
             }
           }
         }
