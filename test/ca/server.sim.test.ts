@@ -120,6 +120,22 @@ describe('issue 11 item 4: CA simulator', () => {
     expect(sim.server.pv('sim:interval')!.data[0]).toBe(1000);
   });
 
+  it('close() fails a setpoint put still in its delay (CancelledError), nothing left pending', async () => {
+    const clock = new TestClock();
+    sim = await CaSimulator.start({ port: 0, env: {}, beaconAddresses: [], clock, putDelayMs: 5000 });
+    const setpoint = sim.server.pv('sim:setpoint');
+    if (setpoint === undefined) throw new Error('no setpoint PV');
+    const put = sim.onPut(setpoint, Float64Array.of(4));
+    expect(put).toBeInstanceOf(Promise);
+    const outcome = (put as Promise<void>).then(
+      () => 'resolved',
+      (err: Error) => err.name,
+    );
+    await sim.close();
+    expect(await outcome).toBe('CancelledError');
+    expect(clock.pending).toBe(0);
+  });
+
   it('serves the typed PVs and extra ones, with a prefix; close() leaves nothing scheduled', async () => {
     const clock = new TestClock();
     sim = await CaSimulator.start({

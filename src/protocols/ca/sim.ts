@@ -21,7 +21,7 @@
  * left scheduled.
  */
 import { type Clock, checkClock, realClock } from '../../engine/clock.js';
-import { InvalidArgumentError } from '../../errors.js';
+import { CancelledError, InvalidArgumentError } from '../../errors.js';
 import { AlarmSeverity } from './constants.js';
 import type { CaArray } from './dbr.js';
 import { CaServer, type CaServerOptions, type PvDefinition, type ServerPv } from './server.js';
@@ -56,7 +56,8 @@ export class CaSimulator {
   readonly #putDelayMs: number;
   #intervalMs: number;
   #timer: unknown = undefined;
-  readonly #putTimers = new Set<unknown>();
+  /** Pending setpoint puts: their timer and how to fail them when the simulator closes. */
+  readonly #putTimers = new Map<unknown, (err: Error) => void>();
   #ticks = 0;
   #closed = false;
   readonly #x: ServerPv;
@@ -153,24 +154,27 @@ export class CaSimulator {
     if (pv.name === `${p}setpoint`) {
       const mode = this.server.pv(`${p}mode`);
       mode?.write('moving');
-      return new Promise<void>((resolve) => {
+      return new Promise<void>((resolve, reject) => {
         const timer = this.#clock.setTimeout(() => {
           this.#putTimers.delete(timer);
           this.server.pv(`${p}readback`)?.write(data);
           mode?.write('idle');
           resolve();
         }, this.#putDelayMs);
-        this.#putTimers.add(timer);
+        this.#putTimers.set(timer, reject);
       });
     }
   }
 
-  /** Stops the updater, drops pending put delays, closes the server. */
+  /** Stops the updater, fails pending setpoint puts (`CancelledError`), closes the server. */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    for (const t of this.#putTimers) this.#clock.clearTimeout(t);
+    for (const [t, reject] of this.#putTimers) {
+      this.#clock.clearTimeout(t);
+      reject(new CancelledError(`${this.prefix}setpoint put cancelled: the simulator closed`));
+    }
     this.#putTimers.clear();
     await this.server.close();
   }
