@@ -27,6 +27,7 @@ import type {
 } from '../../../machines/ca/circuit.js';
 import type { Clock } from '../../engine/clock.js';
 import type { Logger } from '../../engine/logging.js';
+import { WriteBatch } from '../../transport/writeBatch.js';
 import { echo } from './commands.js';
 import { Command } from './constants.js';
 import { CaError, CaProtocolError } from './errors.js';
@@ -108,8 +109,7 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
       let lastError: Error | null = null;
       let echoOut = false;
       let lastHeardSent = Number.NEGATIVE_INFINITY;
-      let batch: Uint8Array[] = [];
-      let batchBytes = 0;
+      const batch = new WriteBatch(socket);
       let resolveClosed!: () => void;
       const closed = new Promise<void>((resolve) => {
         resolveClosed = resolve;
@@ -117,41 +117,22 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
       const send = (event: CircuitSocketEvent) => {
         if (!stopped) sendBack(event);
       };
-      const flush = () => {
-        const parts = batch;
-        const bytes = batchBytes;
-        batch = [];
-        batchBytes = 0;
-        if (socket.destroyed || parts.length === 0) return;
-        if (parts.length === 1) {
-          socket.write(parts[0]);
-          return;
-        }
-        const out = Buffer.allocUnsafe(bytes);
-        let at = 0;
-        for (const part of parts) {
-          out.set(part, at);
-          at += part.length;
-        }
-        socket.write(out);
-      };
       const link: CircuitLink = {
         write(bytes) {
           if (stopped || failed || socket.destroyed) return false;
           if (!connected) {
-            if (batchBytes + bytes.length > sink.maxQueuedBytes) {
+            if (batch.bytes + bytes.length > sink.maxQueuedBytes) {
               throw new CircuitQueueFullError(
-                `circuit to ${sink.host}:${sink.port} is connecting and already queues ${batchBytes} bytes ` +
+                `circuit to ${sink.host}:${sink.port} is connecting and already queues ${batch.bytes} bytes ` +
                   `(limit ${sink.maxQueuedBytes}); ${bytes.length} more refused`,
               );
             }
-          } else if (batch.length === 0) process.nextTick(flush);
-          batch.push(bytes);
-          batchBytes += bytes.length;
+          }
+          batch.push(bytes, connected);
           return true;
         },
         get queuedBytes() {
-          return batchBytes;
+          return batch.bytes;
         },
         get buffered() {
           return parser.buffered;
@@ -171,8 +152,7 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
       socket.on('connect', () => {
         connected = true;
         batch.unshift(sink.handshake);
-        batchBytes += sink.handshake.length;
-        flush();
+        batch.flush();
         send({ type: 'SOCKET_CONNECTED' });
       });
       const received = (buffer: Buffer, n: number): boolean => {
@@ -205,8 +185,7 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
       });
       socket.on('close', () => {
         resolveClosed();
-        batch = [];
-        batchBytes = 0;
+        batch.clear();
         if (!failed) send({ type: 'SOCKET_CLOSED', error: lastError });
       });
       receive((command) => {
@@ -219,8 +198,7 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
       sink.open(link);
       return () => {
         stopped = true;
-        batch = [];
-        batchBytes = 0;
+        batch.clear();
         socket.destroy();
       };
     },

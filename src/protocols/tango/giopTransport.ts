@@ -17,6 +17,7 @@
 import { Socket } from 'node:net';
 import { fromCallback } from 'xstate';
 import type { GiopTransportEvent, GiopTransportInput } from '../../../machines/tango/giopConnection.js';
+import { WriteBatch } from '../../transport/writeBatch.js';
 import { GiopProtocolError } from './giop/errors.js';
 import { GiopStream } from './giop/framer.js';
 import type { GiopMessage } from './giop/giop.js';
@@ -51,8 +52,7 @@ export function giopTransport(sink: GiopTransportSink, options: GiopTransportOpt
     let stopped = false;
     let failed = false;
     let lastError: Error | null = null;
-    let batch: Uint8Array[] = [];
-    let batchBytes = 0;
+    const batch = new WriteBatch(socket);
     let resolveClosed!: () => void;
     const closed = new Promise<void>((resolve) => {
       resolveClosed = resolve;
@@ -60,30 +60,10 @@ export function giopTransport(sink: GiopTransportSink, options: GiopTransportOpt
     const send = (event: GiopTransportEvent) => {
       if (!stopped) sendBack(event);
     };
-    const flush = () => {
-      const parts = batch;
-      const bytes = batchBytes;
-      batch = [];
-      batchBytes = 0;
-      if (socket.destroyed) return;
-      if (parts.length === 1) {
-        socket.write(parts[0]);
-        return;
-      }
-      const out = Buffer.allocUnsafe(bytes);
-      let at = 0;
-      for (const p of parts) {
-        out.set(p, at);
-        at += p.length;
-      }
-      socket.write(out);
-    };
     const link: GiopLink = {
       write(message) {
         if (socket.destroyed || !connected) return false;
-        if (batch.length === 0) process.nextTick(flush);
         batch.push(message);
-        batchBytes += message.length;
         return true;
       },
       get buffered() {
