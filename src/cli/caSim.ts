@@ -12,6 +12,7 @@ import { CaSimulator } from '../protocols/ca/sim.js';
 import { isLoopback } from '../transport/address.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
 import { argsErrorText, parseDuration, parsePort } from './options.js';
+import { hostPort, runUntilStopped } from './simulatorRun.js';
 
 const HELP = `usage: orrery ca-sim [options]
 
@@ -119,32 +120,7 @@ export async function caSimCommand(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const shown = sim.server.host.includes(':') ? `[${sim.server.host}]` : sim.server.host;
-  console.log(`ca simulator listening on ${shown}:${sim.port}`);
+  console.log(`ca simulator listening on ${hostPort(sim.server.host, sim.port)}`);
   console.log(`PVs: ${sim.server.pvNames.join(' ')}`);
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const finish = (why: string) => {
-      if (stopping) return;
-      stopping = true;
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigterm);
-      logger.info({ reason: why }, 'stopping the ca simulator');
-      sim.close().then(
-        () => {
-          console.log(`ca simulator stopped (${why})`);
-          resolve(0);
-        },
-        (err) => {
-          console.error(`orrery ca-sim: stop failed: ${(err as Error).message}`);
-          resolve(1);
-        },
-      );
-    };
-    const onSigint = () => finish('SIGINT');
-    const onSigterm = () => finish('SIGTERM');
-    process.once('SIGINT', onSigint);
-    process.once('SIGTERM', onSigterm);
-  });
+  return runUntilStopped('ca', sim, logger);
 }

@@ -9,6 +9,7 @@ import { createKatcpSimulator } from '../protocols/katcp/sim.js';
 import { isLoopback } from '../transport/address.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
 import { argsErrorText, parseDuration, parsePort } from './options.js';
+import { hostPort, runUntilStopped } from './simulatorRun.js';
 
 /** KATCP's customary port. */
 export const DEFAULT_KATCP_PORT = 7147;
@@ -94,32 +95,7 @@ export async function katcpSimCommand(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const shown = address.host.includes(':') ? `[${address.host}]` : address.host;
-  console.log(`katcp simulator listening on ${shown}:${address.port}`);
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const finish = (why: string) => {
-      if (stopping) return;
-      stopping = true;
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigterm);
-      logger.info({ reason: why }, 'stopping the katcp simulator');
-      sim.close().then(
-        () => {
-          console.log(`katcp simulator stopped (${why})`);
-          resolve(0);
-        },
-        (err) => {
-          console.error(`orrery katcp-sim: stop failed: ${(err as Error).message}`);
-          resolve(1);
-        },
-      );
-    };
-    const onSigint = () => finish('SIGINT');
-    const onSigterm = () => finish('SIGTERM');
-    process.once('SIGINT', onSigint);
-    process.once('SIGTERM', onSigterm);
-    void sim.waitClosed().then(() => finish(sim.halted ? '?halt' : 'closed'));
-  });
+  console.log(`katcp simulator listening on ${hostPort(address.host, address.port)}`);
+  const ended = sim.waitClosed().then(() => (sim.halted ? '?halt' : 'closed'));
+  return runUntilStopped('katcp', sim, logger, ended);
 }
