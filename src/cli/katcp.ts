@@ -31,7 +31,7 @@ import {
 } from '../protocols/katcp/codec.js';
 import { FailReply, InvalidReply, KatcpError, RequestTimeoutError } from '../protocols/katcp/errors.js';
 import { decodeInt, decodeTimestamp, formatStrategy, parseStrategy } from '../protocols/katcp/wire.js';
-import { parseDuration, parsePort } from './options.js';
+import { parseDuration, parsePort, scanLongOptions } from './options.js';
 
 const HELP = `usage: orrery katcp HOST:PORT ?request [args...] [--json] [--timeout ms|inf]
        orrery katcp HOST:PORT --watch SENSOR... [--strategy "event"] [--json] [--timeout ms|inf]
@@ -83,29 +83,11 @@ export function parseHostPort(raw: string | undefined): { host: string; port: nu
 
 /** The parsed command line; an InvalidArgumentError (one line) for bad usage. */
 function parse(argv: string[]): Parsed {
-  const positional: string[] = [];
   let json = false;
   let watch = false;
   let strategy: string | undefined;
   let timeout = 5000;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg : arg.slice(0, eq);
-    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-    const value = () => (inline !== undefined ? inline : argv[++i]);
-    const flag = () => {
-      if (inline !== undefined) throw new InvalidArgumentError(`${name} takes no value`);
-      return true;
-    };
+  const positional = scanLongOptions(argv, ({ name, value, flag }) => {
     if (name === '--json') json = flag();
     else if (name === '--watch') watch = flag();
     else if (name === '--timeout') {
@@ -114,7 +96,7 @@ function parse(argv: string[]): Parsed {
       strategy = value();
       if (strategy === undefined) throw new InvalidArgumentError('--strategy needs a value');
     } else throw new InvalidArgumentError(`unknown option ${name}`);
-  }
+  });
   const { host, port } = parseHostPort(positional[0]);
   const rest = positional.slice(1);
   if (watch) {

@@ -71,3 +71,44 @@ export function argsErrorText(err: unknown): string {
     .replace(/\s*\n\s*/g, ' ')
     .replace(/\.$/, '');
 }
+
+/** One `--name[=value]` option as `scanLongOptions` hands it over. */
+export interface LongOption {
+  readonly name: string;
+  /** The option's value: after `=`, else the next argument (consumed; undefined at the end). */
+  value(): string | undefined;
+  /** For a flag: true, or an InvalidArgumentError when it was given `=value`. */
+  flag(): true;
+}
+
+/**
+ * Scans a command line whose options are `--long` only (`-5`, `-inf` or `-x` are values): each option goes to
+ * `onOption`, which takes its value or flag and throws for an unknown one; `--` ends the options. Returns the
+ * positional arguments in order.
+ */
+export function scanLongOptions(argv: readonly string[], onOption: (option: LongOption) => void): string[] {
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      positional.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    onOption({
+      name,
+      value: () => (inline !== undefined ? inline : argv[++i]),
+      flag: () => {
+        if (inline !== undefined) throw new InvalidArgumentError(`${name} takes no value`);
+        return true;
+      },
+    });
+  }
+  return positional;
+}

@@ -9,7 +9,7 @@
  * DevVarDoubleStringArray: `[[1, 2], ["a", "b"]]`; image attributes: a JSON array of rows.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { parseDuration, parseNumber } from './options.js';
+import { parseDuration, parseNumber, scanLongOptions } from './options.js';
 
 export const HELP = `usage: orrery tango DEVICE COMMAND [ARG]            run a command (ARG read by the command's input type)
        orrery tango DEVICE ATTRIBUTE [VALUE]        read an attribute, or write VALUE and read it back
@@ -46,32 +46,13 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
 
 /** The parsed command line; an InvalidArgumentError (one line) for bad usage. */
 export function parseTangoArgs(argv: readonly string[]): TangoArgs {
-  const positional: string[] = [];
   let json = false;
   let watch = false;
   let kind: TangoArgs['kind'];
   let timeout = 3000;
   let count: number | undefined;
   let duration: number | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
-    // options are --long only: '-5', '-inf' or '-x' are values
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg : arg.slice(0, eq);
-    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-    const value = () => (inline !== undefined ? inline : argv[++i]);
-    const flag = () => {
-      if (inline !== undefined) throw new InvalidArgumentError(`${name} takes no value`);
-      return true;
-    };
+  const positional = scanLongOptions(argv, ({ name, value, flag }) => {
     if (name === '--json') json = flag();
     else if (name === '--watch') watch = flag();
     else if (name === '--command' || name === '--attribute') {
@@ -87,7 +68,7 @@ export function parseTangoArgs(argv: readonly string[]): TangoArgs {
     } else if (name === '--count') {
       count = parseNumber('--count', value(), { what: 'a whole number of events', integer: true, min: 1 });
     } else throw new InvalidArgumentError(`unknown option ${name}`);
-  }
+  });
   const [device, ...rest] = positional;
   if (device === undefined || device === '') throw new InvalidArgumentError('expected a DEVICE name');
   for (const n of watch ? rest : rest.slice(0, 1)) {

@@ -1,6 +1,6 @@
 /** The CLI's strict numeric option parsing (`src/cli/options.ts`), used by every numeric flag. */
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseNumber, parsePort } from '../../src/cli/options.js';
+import { parseDuration, parseNumber, parsePort, scanLongOptions } from '../../src/cli/options.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 
 const rule = { what: 'a number' };
@@ -68,5 +68,32 @@ describe('issue 7 item 9: strict numbers for CLI options', () => {
     const ms = { unitMs: 1, unit: 'milliseconds', infinity: true };
     expect(parseDuration('--timeout', 'inf', ms)).toBe(Number.POSITIVE_INFINITY);
     expect(parseDuration('--timeout', '0', ms)).toBe(0);
+  });
+});
+
+describe('scanLongOptions', () => {
+  it('hands --name, --name=value and --name value over, keeps positionals in order, stops at --', () => {
+    const seen: Array<[string, string | true | undefined]> = [];
+    const positional = scanLongOptions(
+      ['dev', '--json', '--timeout=5', '-5', '--count', '3', 'x', '--', '--not-an-option'],
+      ({ name, value, flag }) => {
+        seen.push([name, name === '--json' ? flag() : value()]);
+      },
+    );
+    expect(seen).toEqual([
+      ['--json', true],
+      ['--timeout', '5'],
+      ['--count', '3'],
+    ]);
+    expect(positional).toEqual(['dev', '-5', 'x', '--not-an-option']);
+  });
+
+  it('a flag given a value, and a value missing at the end', () => {
+    expect(() => scanLongOptions(['--json=1'], ({ flag }) => void flag())).toThrow(/--json takes no value/);
+    let value: string | undefined = 'unset';
+    scanLongOptions(['--timeout'], (o) => {
+      value = o.value();
+    });
+    expect(value).toBeUndefined();
   });
 });
