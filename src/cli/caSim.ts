@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError, ListenError, PortInUseError } from '../errors.js';
-import { parseAddressList } from '../protocols/ca/addressList.js';
+import { serverConfigFromEnv } from '../protocols/ca/addressList.js';
 import { CaValueError } from '../protocols/ca/errors.js';
 import { loadPvFile, type PvDefinition } from '../protocols/ca/server.js';
 import { CaSimulator } from '../protocols/ca/sim.js';
@@ -86,12 +86,8 @@ export async function caSimCommand(argv: string[]): Promise<number> {
     level = checkLogLevel('--log-level', (values['log-level'] as string | undefined) ?? 'warn');
     const host = values.host as string | undefined;
     if (host === '') throw new InvalidArgumentError('--host needs an address');
-    const fromEnv = process.env.EPICS_CAS_INTF_ADDR_LIST?.trim()
-      ? parseAddressList(process.env.EPICS_CAS_INTF_ADDR_LIST, 0, 'EPICS_CAS_INTF_ADDR_LIST').map(
-          (a) => a.host,
-        )
-      : undefined;
-    interfaces = host !== undefined ? [host] : (fromEnv ?? ['127.0.0.1']);
+    // the server's own default when --host is not given: EPICS_CAS_INTF_ADDR_LIST, else loopback
+    interfaces = host !== undefined ? [host] : [...(serverConfigFromEnv().interfaces ?? ['127.0.0.1'])];
     const remote = interfaces.find((h) => !isLoopback(h));
     if (remote !== undefined && !values['allow-remote']) {
       throw new InvalidArgumentError(`${remote} is not a loopback address (add --allow-remote to allow it)`);
