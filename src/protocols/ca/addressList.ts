@@ -92,11 +92,35 @@ export interface CaClientConfig {
   readonly timeoutMs: number;
 }
 
-/** The client configuration from `env` (default `process.env`). */
-export function clientConfigFromEnv(env: CaEnv = process.env): CaClientConfig {
-  const serverPort = envPort(env, 'EPICS_CA_SERVER_PORT', DEFAULT_SERVER_PORT);
-  const autoAddressList = envFlag(env.EPICS_CA_AUTO_ADDR_LIST, true);
-  const listed = parseAddressList(env.EPICS_CA_ADDR_LIST, serverPort, 'EPICS_CA_ADDR_LIST');
+/** What a `Context`'s options put on top of the environment (each one replaces its variable). */
+export interface ClientConfigOverrides {
+  /** Replaces `EPICS_CA_ADDR_LIST`: `host` or `host:port` entries. */
+  readonly addressList?: readonly string[];
+  readonly autoAddressList?: boolean;
+  readonly serverPort?: number;
+  readonly repeaterPort?: number;
+}
+
+/**
+ * The client configuration from `env` (default `process.env`), with `overrides` on top. The environment is read
+ * (and checked) even where an override replaces it.
+ */
+export function clientConfigFromEnv(
+  env: CaEnv = process.env,
+  overrides: ClientConfigOverrides = {},
+): CaClientConfig {
+  const envServerPort = envPort(env, 'EPICS_CA_SERVER_PORT', DEFAULT_SERVER_PORT);
+  const envAuto = envFlag(env.EPICS_CA_AUTO_ADDR_LIST, true);
+  const envListed = parseAddressList(env.EPICS_CA_ADDR_LIST, envServerPort, 'EPICS_CA_ADDR_LIST');
+  const envRepeaterPort = envPort(env, 'EPICS_CA_REPEATER_PORT', DEFAULT_REPEATER_PORT);
+  const serverPort = overrides.serverPort ?? envServerPort;
+  const autoAddressList = overrides.autoAddressList ?? envAuto;
+  const listed =
+    overrides.addressList !== undefined
+      ? parseAddressList(overrides.addressList.join(' '), serverPort, 'addressList')
+      : overrides.serverPort !== undefined
+        ? parseAddressList(env.EPICS_CA_ADDR_LIST, serverPort, 'EPICS_CA_ADDR_LIST')
+        : envListed;
   const searchAddresses = autoAddressList
     ? [...listed, { host: '255.255.255.255', port: serverPort }]
     : listed;
@@ -104,7 +128,7 @@ export function clientConfigFromEnv(env: CaEnv = process.env): CaClientConfig {
     searchAddresses,
     autoAddressList,
     serverPort,
-    repeaterPort: envPort(env, 'EPICS_CA_REPEATER_PORT', DEFAULT_REPEATER_PORT),
+    repeaterPort: overrides.repeaterPort ?? envRepeaterPort,
     connectionTimeoutMs: envSecondsAsMs(env, 'EPICS_CA_CONN_TMO', DEFAULT_CONN_TMO_MS),
     timeoutMs: envSecondsAsMs(env, 'CAPROTO_DEFAULT_TIMEOUT', DEFAULT_TIMEOUT_MS),
   };

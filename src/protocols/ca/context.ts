@@ -19,7 +19,7 @@ import { type Clock, realClock } from '../../engine/clock.js';
 import { type Logger, silentLogger } from '../../engine/logging.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import { createSystem, type OrrerySystem } from '../../engine/system.js';
-import { type CaClientConfig, type CaEnv, clientConfigFromEnv, parseAddressList } from './addressList.js';
+import { type CaClientConfig, type CaEnv, clientConfigFromEnv } from './addressList.js';
 import { CircuitConnection } from './circuit.js';
 import { CircuitChannels, type CircuitLike } from './circuitChannels.js';
 import { eventsOff, eventsOn } from './commands.js';
@@ -107,30 +107,12 @@ function userName(): string {
 
 /** The client configuration: the environment with the options on top. */
 function configOf(options: ContextOptions): CaClientConfig {
-  const env = clientConfigFromEnv(options.env ?? process.env);
-  const serverPort = options.serverPort ?? env.serverPort;
-  const auto = options.autoAddressList ?? env.autoAddressList;
-  let searchAddresses = env.searchAddresses;
-  if (
-    options.addressList !== undefined ||
-    options.serverPort !== undefined ||
-    options.autoAddressList !== undefined
-  ) {
-    const listed =
-      options.addressList !== undefined
-        ? parseAddressList(options.addressList.join(' '), serverPort, 'addressList')
-        : parseAddressList((options.env ?? process.env).EPICS_CA_ADDR_LIST, serverPort, 'EPICS_CA_ADDR_LIST');
-    searchAddresses = auto ? [...listed, { host: '255.255.255.255', port: serverPort }] : listed;
-  }
-  const connectionTimeoutMs =
-    checkDuration('connectionTimeout', options.connectionTimeout, false) ?? env.connectionTimeoutMs;
+  const config = clientConfigFromEnv(options.env ?? process.env, options);
   return {
-    searchAddresses,
-    autoAddressList: auto,
-    serverPort,
-    repeaterPort: options.repeaterPort ?? env.repeaterPort,
-    connectionTimeoutMs,
-    timeoutMs: checkDuration('timeout', options.timeout, false) ?? env.timeoutMs,
+    ...config,
+    connectionTimeoutMs:
+      checkDuration('connectionTimeout', options.connectionTimeout, false) ?? config.connectionTimeoutMs,
+    timeoutMs: checkDuration('timeout', options.timeout, false) ?? config.timeoutMs,
   };
 }
 
