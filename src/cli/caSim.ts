@@ -9,10 +9,10 @@ import { serverConfigFromEnv } from '../protocols/ca/addressList.js';
 import { CaValueError } from '../protocols/ca/errors.js';
 import { loadPvFile, type PvDefinition } from '../protocols/ca/server.js';
 import { CaSimulator } from '../protocols/ca/sim.js';
-import { isLoopback } from '../transport/address.js';
+import { hostPort, isLoopback } from '../transport/address.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
 import { argsErrorText, parseDuration, parsePort } from './options.js';
-import { hostPort, runUntilStopped } from './simulatorRun.js';
+import { runUntilStopped } from './simulatorRun.js';
 
 const HELP = `usage: orrery ca-sim [options]
 

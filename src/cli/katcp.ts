@@ -31,6 +31,7 @@ import {
 } from '../protocols/katcp/codec.js';
 import { FailReply, InvalidReply, KatcpError, RequestTimeoutError } from '../protocols/katcp/errors.js';
 import { decodeInt, decodeTimestamp, formatStrategy, parseStrategy } from '../protocols/katcp/wire.js';
+import { hostPort } from '../transport/address.js';
 import { parseDuration, parsePort, scanLongOptions } from './options.js';
 
 const HELP = `usage: orrery katcp HOST:PORT ?request [args...] [--json] [--timeout ms|inf]
@@ -179,7 +180,7 @@ function interruption(signal: AbortSignal | undefined): { interrupted: Promise<v
   return { interrupted, release };
 }
 
-const where = (p: Parsed) => (p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`);
+const where = (p: Parsed) => hostPort(p.host, p.port);
 
 /**
  * `orrery katcp`: the exit code (0 ok, 1 fail/invalid/no reply/connection lost, 2 bad usage or no connection).

@@ -6,10 +6,10 @@
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError, ListenError, PortInUseError } from '../errors.js';
 import { createKatcpSimulator } from '../protocols/katcp/sim.js';
-import { isLoopback } from '../transport/address.js';
+import { hostPort, isLoopback } from '../transport/address.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
 import { argsErrorText, parseDuration, parsePort } from './options.js';
-import { hostPort, runUntilStopped } from './simulatorRun.js';
+import { runUntilStopped } from './simulatorRun.js';
 
 /** KATCP's customary port. */
 export const DEFAULT_KATCP_PORT = 7147;

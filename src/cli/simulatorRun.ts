@@ -1,14 +1,9 @@
 /**
- * What the simulator commands (`orrery katcp-sim`, `orrery ca-sim`) share once their simulator is up: the
- * `host:port` line they print, and running until Ctrl+C (SIGINT), SIGTERM or the simulator's own end, then closing
- * it once and resolving the exit code (0, or 1 when closing failed).
+ * What the simulator commands (`orrery katcp-sim`, `orrery ca-sim`) share once their simulator is up: running
+ * until Ctrl+C (SIGINT), SIGTERM or the simulator's own end, then closing it once and resolving the exit code (0,
+ * or 1 when closing failed).
  */
 import type { Logger } from '../engine/logging.js';
-
-/** `host:port`, an IPv6 host in brackets. */
-export function hostPort(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
 
 /**
  * Resolves the exit code once the simulator stopped: on SIGINT or SIGTERM, or when `ended` resolves (with the

@@ -17,6 +17,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../../engine/logging.js';
 import { CancelledError, InvalidStateError } from '../../errors.js';
+import { hostPort } from '../../transport/address.js';
 import { type ArgValue, type KatcpMessage, KatcpParser } from './codec.js';
 import { FailReply, InvalidReply, type KatcpSyntaxError, LineTooLongError } from './errors.js';
 import { formatPythonFloat, type SensorSampler } from './sampling.js';
@@ -90,7 +91,7 @@ const FLUSH_AT = 64 * 1024;
 function formatAddress(host: string | undefined, port: number | undefined): string {
   const h = host ?? 'unknown';
   const bare = h.startsWith('::ffff:') && h.includes('.') ? h.slice(7) : h;
-  return `${bare.includes(':') ? `[${bare}]` : bare}:${port ?? 0}`;
+  return hostPort(bare, port ?? 0);
 }
 
 function isPromise<T>(v: unknown): v is Promise<T> {

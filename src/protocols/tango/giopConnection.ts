@@ -30,6 +30,7 @@ import {
 import type { ActorHandle } from '../../engine/handle.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import type { OrrerySystem } from '../../engine/system.js';
+import { hostPort } from '../../transport/address.js';
 import { TangoBusyError, TangoClosedError, TangoConnectionError, TangoTimeoutError } from './clientErrors.js';
 import type { CdrReader, CdrWriter } from './giop/cdr.js';
 import type { GiopMessage } from './giop/giop.js';
@@ -97,7 +98,7 @@ export class GiopConnection {
   constructor(host: string, port: number, options: GiopConnectionOptions) {
     this.host = host;
     this.port = port;
-    this.endpoint = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    this.endpoint = hostPort(host, port);
     const connectTimeout = checkDuration('connectTimeout', options.connectTimeout, false) ?? undefined;
     this.#system = options.system;
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;

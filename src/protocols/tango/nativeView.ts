@@ -15,6 +15,7 @@
  */
 import type { Redactor } from '../../inspector/redact.js';
 import { type InspectorView, registerInspectorView } from '../../inspector/views.js';
+import { hostPort } from '../../transport/address.js';
 
 /** The event a GIOP connection actor receives with the facade's counters (ignored by the machine). */
 export const TANGO_CONNECTION_SAMPLE = 'tango.inspect.connection';
@@ -71,7 +72,7 @@ export function connectionFromContext(
   const c = (context ?? {}) as { host?: unknown; port?: unknown; connections?: unknown; lastError?: unknown };
   const next: GiopConnectionSummary = { ...summary };
   if (typeof c.host === 'string' && typeof c.port === 'number') {
-    next.endpoint = c.host.includes(':') ? `[${c.host}]:${c.port}` : `${c.host}:${c.port}`;
+    next.endpoint = hostPort(c.host, c.port);
   }
   if (typeof c.connections === 'number') next.connections = c.connections;
   const error = errorText(c.lastError, redact);

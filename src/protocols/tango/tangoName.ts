@@ -10,6 +10,8 @@
  * `TANGO_HOST` is `host:port` or several, comma separated (`db1:10000,db2:10000`: tried in order). Device names
  * are case-insensitive in Tango; the name is kept as written (servers compare case-insensitively). Pure.
  */
+
+import { hostPort } from '../../transport/address.js';
 import { TangoNameError } from './clientErrors.js';
 
 export interface TangoEndpoint {
@@ -90,8 +92,6 @@ export function parseDeviceName(name: string): TangoDeviceName {
 /** The canonical full name, `tango://host:port/dom/fam/member[#dbase=no]`. */
 export function formatDeviceName(name: TangoDeviceName): string {
   if (name.hosts.length === 0) return name.device;
-  const hosts = name.hosts.map((h) =>
-    h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`,
-  );
+  const hosts = name.hosts.map((h) => hostPort(h.host, h.port));
   return `tango://${hosts.join(',')}/${name.device}${name.noDatabase ? '#dbase=no' : ''}`;
 }
