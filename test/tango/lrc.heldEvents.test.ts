@@ -1,7 +1,8 @@
 /**
  * Issue 10 item 6: the events a call gets with INVOKED from its device session are exactly those a per-call
  * subscription would have held: the last `MAX_BUFFERED_EVENTS` value events on its attributes since it joined
- * them, in arrival order, those naming its command id (whatever the number of attributes, calls and events).
+ * them, in arrival order, those naming its command id (whatever the number of attributes, calls and events);
+ * without `parity`, less the v1 status repeats that live routing drops too.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -113,4 +114,51 @@ describe('issue 10 item 6: events held until the command id is known', () => {
       );
     });
   }
+});
+
+describe('issue 10 item 6: held v1 statuses without parity', () => {
+  it('issue 10 item 6: INVOKED drops the held v1 status repeats live routing drops (valid statuses only), then routing goes on from the last one', async () => {
+    let listener: ((e: AttributeEvent) => void) | undefined;
+    let reply: ((r: unknown) => void) | undefined;
+    const port: DevicePort = {
+      name: 'test/held/2',
+      attributeList: async () => ATTRIBUTES,
+      readAttribute: async () => [1, 1],
+      commandInout: () => new Promise((r) => (reply = r)),
+      subscribeChangeEvent: async (_a, cb) => {
+        listener = cb;
+        return () => (listener = undefined);
+      },
+    };
+    const events: LrcEvent[] = [];
+    const call = LrcDeviceSession.of(port).open(
+      { send: (e) => void events.push(e) },
+      { command: 'Go', args: undefined, parity: false, cacheNegotiation: false },
+    );
+    call.connect([ATTRIBUTES[0]]);
+    await flush();
+    const status = (...pairs: string[]): AttributeEvent => ({ attribute: ATTRIBUTES[0], value: pairs });
+    const sent = [
+      status('A', 'STAGING'),
+      status('A', 'STAGING', 'B', 'STAGING'),
+      status('A', 'QUEUED', 'B', 'STAGING'),
+      status('A', 'QUEUED', 'B', 'QUEUED'),
+      status('A', 'BOGUS'),
+      status('A', 'BOGUS'),
+      status('B', 'QUEUED'),
+      status('A', 'QUEUED'),
+    ];
+    for (const e of sent) listener!(e);
+    call.invoke();
+    reply!([[ResultCode.QUEUED], ['A']]);
+    await flush();
+    // not a status (BOGUS) is never remembered: both kept, and QUEUED after them still repeats the last status
+    expect(heldOf(events)).toEqual([sent[0], sent[2], sent[4], sent[5]]);
+    const live = [status('A', 'QUEUED'), status('A', 'IN_PROGRESS', 'B', 'QUEUED')];
+    for (const e of live) listener!(e);
+    expect(events.filter((e) => e.type === 'DEVICE_EVENT')).toEqual([
+      { type: 'DEVICE_EVENT', event: live[1] },
+    ]);
+    call.close();
+  });
 });

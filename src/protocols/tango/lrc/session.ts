@@ -13,8 +13,9 @@
  * call, looked up for each id of the event's (id, value, ...) spectrum); an error event goes to every call on that
  * subscription (it may concern any of them). Until a call knows its command id, the value events of its
  * attributes are kept once per subscription (at most `MAX_BUFFERED_EVENTS`, only while some call waits); the call
- * gets those naming its id with INVOKED, exactly the events a per-call subscription would have held. v1 status
- * repeats are dropped per call unless `parity`. Per-command order is the device's order.
+ * gets those naming its id with INVOKED, exactly the events a per-call subscription would have held, less the v1
+ * status repeats. v1 status repeats (a valid status equal to the last one the call was given) are dropped per call,
+ * held or live, unless `parity`. Per-command order is the device's order.
  *
  * Negotiation cache (`negotiation: 'cached'`, newer ska-tango-base's `connect_lrc_interface`): one negotiation
  * per session, shared by concurrent calls while pending; dropped on a transport error of any call (negotiation,
@@ -408,7 +409,10 @@ export class LrcDeviceSession {
           call.sameId = this.#byId.get(id);
           this.#byId.set(id, call);
           unsettle(call.subs, id);
-          for (let i = 0; i < held.length; i++) call.repeatsStatus(held[i], id); // remember the last status
+          // v1 status repeats dropped as live routing drops them (the last valid status remembered)
+          let kept = 0;
+          for (let i = 0; i < held.length; i++) if (!call.repeatsStatus(held[i], id)) held[kept++] = held[i];
+          held.length = kept;
         }
         call.send({ type: 'INVOKED', reply, held });
       },

@@ -380,8 +380,11 @@ export class SkaDeviceSimulator implements DevicePort {
     return [[ResultCode.STARTED], [uid]];
   }
 
-  /** The executor: one task at a time, in submission order. */
-  async #runNext(): Promise<void> {
+  /**
+   * The executor: one task at a time, in submission order; the next one starts once the last one's end has been
+   * reported (a reaction of its `settled`, as awaiting it would: no async frames per task).
+   */
+  #runNext(): void {
     if (this.#executing) return;
     const task = this.#queue.shift();
     if (!task || this.#closed) {
@@ -390,33 +393,48 @@ export class SkaDeviceSimulator implements DevicePort {
     }
     this.#executing = task;
     task.settled = this.#execute(task);
-    await task.settled;
-    this.#executing = null;
-    void this.#runNext();
+    task.settled.then(this.#taskSettled);
   }
 
-  async #execute(t: ExecutableTask): Promise<void> {
+  readonly #taskSettled = (): void => {
+    this.#executing = null;
+    this.#runNext();
+  };
+
+  /**
+   * Run a task: its end is reported a turn after its handler returns (or when the promise it returned settles), at
+   * once when the handler throws or the task may not run. Settles once the end was reported.
+   */
+  #execute(t: ExecutableTask): Promise<void> {
     const host = this.#taskHost;
     try {
       if (t.spec.isCmdAllowed && !t.spec.isCmdAllowed(this)) {
-        return host.report(t.uid, {
+        host.report(t.uid, {
           status: TaskStatus.REJECTED,
           result: [ResultCode.NOT_ALLOWED, 'Command is not allowed'],
         });
+        return SETTLED;
       }
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      return host.report(t.uid, {
+      host.report(t.uid, {
         status: TaskStatus.REJECTED,
         result: [ResultCode.REJECTED, `Exception from 'is_cmd_allowed' method: ${msg}`],
       });
+      return SETTLED;
     }
     const task = new RunningTask(host, t);
+    let returned: unknown;
     try {
-      task.finish(await t.spec.execute(task));
+      returned = t.spec.execute(task);
     } catch (err) {
       task.fail(err);
+      return SETTLED;
     }
+    return Promise.resolve(returned).then(
+      (result) => task.finish(result),
+      (err) => task.fail(err),
+    );
   }
 
   #sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -449,6 +467,9 @@ export class SkaDeviceSimulator implements DevicePort {
     });
   }
 }
+
+/** What a task that ended at once settles with. */
+const SETTLED: Promise<void> = Promise.resolve();
 
 const isFunction = (f: unknown): boolean => typeof f === 'function';
 const optionalFunction = (f: unknown): boolean => f === undefined || typeof f === 'function';
