@@ -29,7 +29,10 @@ const cases: Record<string, (args: string[]) => Promise<Row[]> | Row[]> = {
   'spawn-1k': () => spawnRows(1_000),
   'spawn-10k': () => spawnRows(10_000),
   'spawn-100k': () => spawnRows(100_000),
-  lrc: () => benchLrc(),
+  'lrc-v2': () => benchLrc(2, 'perCall'),
+  'lrc-v1': () => benchLrc(1, 'perCall'),
+  'lrc-v2-cached': () => benchLrc(2, 'cached'),
+  'lrc-v1-cached': () => benchLrc(1, 'cached'),
   'inspector-clients': () => inspectorClientRows(),
   katcp: () => katcpRows(),
   ca: (args) => caRows(args),
@@ -48,6 +51,11 @@ function spawnRows(n: number): Row[] {
   ];
 }
 
+/** Names that stand for several cases (each still in a process of its own). */
+const groups: Record<string, string[]> = {
+  lrc: ['lrc-v2', 'lrc-v1', 'lrc-v2-cached', 'lrc-v1-cached'],
+};
+
 /** Cases run only when named on the command line (long soaks). */
 const onDemand: Record<string, (args: string[]) => Promise<Row[]> | Row[]> = {
   'katcp-soak': (args) => katcpSoakRows(args),
@@ -63,15 +71,15 @@ async function main(): Promise<void> {
     return;
   }
   const [named, ...args] = process.argv.slice(2);
-  if (named !== undefined && !cases[named] && !onDemand[named]) {
-    const all = [...Object.keys(cases), ...Object.keys(onDemand)].join(', ');
+  if (named !== undefined && !cases[named] && !onDemand[named] && !groups[named]) {
+    const all = [...Object.keys(cases), ...Object.keys(groups), ...Object.keys(onDemand)].join(', ');
     console.error(`bench: unknown case '${named}' (cases: ${all})`);
     process.exitCode = 2;
     return;
   }
   const self = fileURLToPath(import.meta.url);
   const rows: Row[] = [];
-  for (const name of named === undefined ? Object.keys(cases) : [named]) {
+  for (const name of named === undefined ? Object.keys(cases) : (groups[named] ?? [named])) {
     const out = execFileSync(process.execPath, ['--expose-gc', self, '--case', name, ...args], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
