@@ -47,6 +47,25 @@ const DEPRECATED_QUEUE_ATTRIBUTES = [
   'longRunningCommandInProgress',
 ];
 
+/** `JSON.stringify({status})` of each status: what most v2 events carry. */
+const STATUS_JSON: readonly string[] = Array.from(
+  { length: Math.max(...Object.values(TaskStatus)) + 1 },
+  (_, status) => JSON.stringify({ status }),
+);
+
+/** `JSON.stringify(change)`, without stringifying a change that is a status alone. */
+function changeJson(change: CommandUpdate): string {
+  let keys = 0;
+  for (const key in change) {
+    if (key !== 'status') return JSON.stringify(change);
+    keys++;
+  }
+  const status = change.status;
+  return keys === 1 && typeof status === 'number' && STATUS_JSON[status] !== undefined
+    ? STATUS_JSON[status]
+    : JSON.stringify(change);
+}
+
 const FINISHED = new Set<number>([
   TaskStatus.COMPLETED,
   TaskStatus.ABORTED,
@@ -60,6 +79,7 @@ export class SkaCommandTracker {
   readonly #removalTimeMs: number;
   readonly #push: (attribute: string, value?: unknown) => void;
   readonly #wants: (attribute: string) => boolean;
+  readonly #wantsV1: () => boolean;
   readonly #nextUuid: () => number;
   /** Where the removals are armed (the device's deadline structure, shared with its sleeping tasks). */
   readonly #deadlines: Deadlines;
@@ -84,6 +104,9 @@ export class SkaCommandTracker {
   /** Creation number of the last command in `#progressFlat`. */
   #progressLast = -1;
   #created = 0;
+  /** The epoch milliseconds `#text` (their seconds as text) was made for. */
+  #textMs = Number.NaN;
+  #text = '';
   readonly #finished: TrackedCommand[] = [];
   #lastResult: [string, string] = ['', ''];
 
@@ -96,6 +119,8 @@ export class SkaCommandTracker {
     push: (attribute: string, value?: unknown) => void;
     /** Whether a change event of `attribute` would reach anyone (default: yes); its value is made only then. */
     wants?: (attribute: string) => boolean;
+    /** Whether any attribute but `_lrcEvent` has a subscriber (default: yes); no v1 event is pushed otherwise. */
+    wantsV1?: () => boolean;
     nextUuid: () => number;
   }) {
     this.#clock = options.clock;
@@ -104,6 +129,7 @@ export class SkaCommandTracker {
     this.#removalTimeMs = options.removalTimeMs;
     this.#push = options.push;
     this.#wants = options.wants ?? (() => true);
+    this.#wantsV1 = options.wantsV1 ?? (() => true);
     this.#nextUuid = options.nextUuid;
   }
 
@@ -114,7 +140,10 @@ export class SkaCommandTracker {
 
   /** `generate_command_id`: `{time.time()}_{uuid4().fields[-1]}_{name}`; pushes STAGING before returning. */
   newCommand(name: string): string {
-    const uid = `${this.now() / 1000}_${this.#nextUuid()}_${name}`;
+    // flat, as an id read off the wire is (a template literal makes a tree of string pieces, each kept alive by
+    // every holder of the id; `charCodeAt` flattens it once, and GC then drops the pieces)
+    const uid = `${this.#secondsText()}_${this.#nextUuid()}_${name}`;
+    uid.charCodeAt(0);
     const again = this.#commands.get(uid);
     const order = again ? again.order : this.#created++;
     const cmd: Tracked = {
@@ -135,6 +164,16 @@ export class SkaCommandTracker {
     }
     this.update(uid, { status: TaskStatus.STAGING });
     return uid;
+  }
+
+  /** `time.time()` as Python prints it (the shortest round-trip text, as JavaScript's), made once per millisecond. */
+  #secondsText(): string {
+    const ms = this.now();
+    if (ms !== this.#textMs) {
+      this.#textMs = ms;
+      this.#text = String(ms / 1000);
+    }
+    return this.#text;
   }
 
   get(uid: string): TrackedCommand | undefined {
@@ -168,7 +207,9 @@ export class SkaCommandTracker {
         this.#removals.push(this.#deadlines.arm(this.#removalTimeMs, this.#removeFinished, uid));
     }
     // v2: one event with everything this call changed
-    if (this.#wants(LRC_ATTRIBUTES.event)) this.#push(LRC_ATTRIBUTES.event, [uid, JSON.stringify(change)]);
+    if (this.#wants(LRC_ATTRIBUTES.event)) this.#push(LRC_ATTRIBUTES.event, [uid, changeJson(change)]);
+    // v1 (none of its attributes subscribed: no event to make)
+    if (!this.#wantsV1()) return;
     // v1: status related events after result and progress, to preserve their order
     if (change.result !== undefined) this.#push(LRC_ATTRIBUTES.result);
     if (change.progress !== undefined) this.#push(LRC_ATTRIBUTES.progress);

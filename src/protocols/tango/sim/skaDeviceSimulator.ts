@@ -135,6 +135,8 @@ export class SkaDeviceSimulator implements DevicePort {
   /** Sleeps of Infinity ms: no timer, ended only by an abort or close(). */
   readonly #endlessSleeps = new Set<() => void>();
   #closed = false;
+  /** Subscriptions to any attribute but `_lrcEvent` (the tracker makes no v1 event while there are none). */
+  #v1Subscribers = 0;
   /** What its running tasks use of the device (one object for all of them). */
   readonly #taskHost: TaskHost;
 
@@ -165,6 +167,7 @@ export class SkaDeviceSimulator implements DevicePort {
       removalTimeMs,
       push: (attribute, value) => this.#push(attribute, value),
       wants: (attribute) => !this.#closed && (this.#subscribers.get(attribute)?.length ?? 0) > 0,
+      wantsV1: () => !this.#closed && this.#v1Subscribers > 0,
       nextUuid: options.uuid ?? (() => Math.floor(Math.random() * 2 ** 48)),
     });
   }
@@ -217,15 +220,18 @@ export class SkaDeviceSimulator implements DevicePort {
     // a fresh function per subscription, so one callback subscribed twice counts twice
     const entry: Subscriber = (event) => callback(event);
     this.#subscribers.set(name, [...(this.#subscribers.get(name) ?? []), entry]);
+    const v1 = name !== LRC_ATTRIBUTES.event;
+    if (v1) this.#v1Subscribers++;
     // like Tango, the current value arrives as the first event
     this.#deliver([entry], { attribute: name, value: await this.readAttribute(name) });
     return () => {
       const list = this.#subscribers.get(name);
-      if (list?.includes(entry))
-        this.#subscribers.set(
-          name,
-          list.filter((e) => e !== entry),
-        );
+      if (!list?.includes(entry)) return;
+      this.#subscribers.set(
+        name,
+        list.filter((e) => e !== entry),
+      );
+      if (v1) this.#v1Subscribers--;
     };
   }
 
@@ -289,6 +295,7 @@ export class SkaDeviceSimulator implements DevicePort {
     this.#tracker.close();
     this.#deadlines.clear();
     this.#subscribers.clear();
+    this.#v1Subscribers = 0;
     this.#outboxTo.length = 0;
     this.#outboxEvents.length = 0;
     for (const resolve of this.#idle.splice(0)) resolve();

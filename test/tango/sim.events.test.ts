@@ -1,0 +1,98 @@
+/**
+ * Issue 10 item 7: the simulated device's cheaper event making keeps the events as they were: the v2 `_lrcEvent`
+ * text is `JSON.stringify` of the change (a status alone from a table), command ids are the same text, and v1
+ * events are made exactly while some v1 attribute has a subscriber.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { AttributeEvent } from '../../src/protocols/tango/port.js';
+import { SkaCommandTracker } from '../../src/protocols/tango/sim/skaCommandTracker.js';
+import { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
+import { LRC_ATTRIBUTES, ResultCode, TaskStatus } from '../../src/protocols/tango/wire.js';
+import { TestClock } from '../../src/testing/testClock.js';
+import { propertyRuns } from '../support/propertyRuns.js';
+import { flush } from './support/lrcHarness.js';
+
+describe('issue 10 item 7: simulator events', () => {
+  it('issue 10 item 7: every v2 event text is JSON.stringify of the change; ids are seconds_uuid_name', () => {
+    const change = fc.oneof(
+      fc.record({ status: fc.constantFrom(...Object.values(TaskStatus)) }),
+      fc.record(
+        {
+          status: fc.constantFrom(...Object.values(TaskStatus)),
+          progress: fc.oneof(fc.integer(), fc.string()),
+          result: fc.jsonValue(),
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(change, fc.nat(3)), { maxLength: 20 }), (changes) => {
+        const clock = new TestClock();
+        const texts: unknown[] = [];
+        let uuid = 0;
+        const tracker = new SkaCommandTracker({
+          clock,
+          epochMs: 1_733_150_000_123,
+          removalTimeMs: Number.POSITIVE_INFINITY, // (a removed command has no more events)
+          nextUuid: () => uuid++,
+          push: (attribute, value) => {
+            if (attribute === LRC_ATTRIBUTES.event) texts.push(value);
+          },
+        });
+        const uid = tracker.newCommand('Go');
+        expect(uid).toBe(`${(1_733_150_000_123 + clock.now()) / 1000}_0_Go`);
+        const expected: unknown[] = [[uid, JSON.stringify({ status: TaskStatus.STAGING })]];
+        for (const [c, advance] of changes) {
+          clock.advance(advance);
+          tracker.update(uid, c);
+          expected.push([uid, JSON.stringify(c)]);
+        }
+        const second = tracker.newCommand('Scan');
+        expect(second).toBe(`${(1_733_150_000_123 + clock.now()) / 1000}_1_Scan`);
+        expected.push([second, JSON.stringify({ status: TaskStatus.STAGING })]);
+        expect(texts).toEqual(expected);
+      }),
+      { numRuns: propertyRuns(300) },
+    );
+  });
+
+  it('issue 10 item 7: v1 events are made only while a v1 attribute has a subscriber, from its first change on', async () => {
+    const device = new SkaDeviceSimulator({
+      name: 'test/sim/events',
+      clock: new TestClock(),
+      commands: { Go: () => [ResultCode.OK, 'done'] },
+    });
+    const seen: AttributeEvent[] = [];
+    const unsubscribeV2 = await device.subscribeChangeEvent(LRC_ATTRIBUTES.event, (e) => void seen.push(e));
+    await device.commandInout('Go');
+    await flush();
+    expect(seen.filter((e) => e.attribute !== LRC_ATTRIBUTES.event)).toEqual([]);
+    const statuses: AttributeEvent[] = [];
+    const unsubscribeV1 = await device.subscribeChangeEvent(
+      LRC_ATTRIBUTES.status,
+      (e) => void statuses.push(e),
+    );
+    const [, [id]] = (await device.commandInout('Go')) as [number[], string[]];
+    await flush();
+    const names = statuses.map((e) => {
+      const v = e.value as string[];
+      return v[v.indexOf(id) + 1];
+    });
+    // the first event is the current value (the command not there yet), then each of its changes
+    expect(names.slice(1)).toEqual(['STAGING', 'QUEUED', 'IN_PROGRESS', 'COMPLETED']);
+    unsubscribeV1();
+    const before = statuses.length;
+    await device.commandInout('Go');
+    await flush();
+    expect(statuses.length).toBe(before);
+    unsubscribeV1(); // twice: counted once
+    const again: AttributeEvent[] = [];
+    await device.subscribeChangeEvent(LRC_ATTRIBUTES.status, (e) => void again.push(e));
+    await device.commandInout('Go');
+    await flush();
+    expect(again.length).toBe(5);
+    unsubscribeV2();
+    await device.close();
+  });
+});
