@@ -1,77 +1,28 @@
 /**
  * XState v5's step rules for one compiled lifecycle (`runner.ts` keeps the record, this module moves it): a
- * macrostep selects one transition for an event (deepest active state first, document order, guards with
- * `{context, event}` and params), runs its exit set (innermost first), its actions and its entry set (outermost
- * first, entering the initial states of compound targets), then eventless transitions and raised events to
- * quiescence; the initial step enters the initial states the same way. The exit/entry plan of each transition is
- * `compile.ts`'s, computed once. Each function mirrors the XState function it is named after (`macrostep`,
- * `microstep`, `selectTransitions`, `selectEventlessTransitions`, `evaluateGuard`, `resolveActionsAndContext`).
+ * macrostep selects one transition for an event (deepest active state first, document order), runs its exit set
+ * (innermost first), its actions and its entry set (outermost first, entering the initial states of compound
+ * targets), then eventless transitions and raised events to quiescence; the initial step enters the initial states
+ * the same way. The exit/entry plan of each transition is `compile.ts`'s, computed once; actions and guards are
+ * `actions.ts`'s. Each function mirrors the XState function it is named after (`macrostep`, `microstep`,
+ * `selectTransitions`, `selectEventlessTransitions`).
  */
-import { type EventObject, raise } from 'xstate';
-import { describeAction } from '../../../machines/core/xstateAdapter.js';
-import {
-  ActionKind,
-  type CompiledAction,
-  type CompiledGuard,
-  type CompiledMachine,
-  type CompiledNode,
-  type CompiledTransition,
-  compileAtRunTime,
-  GuardKind,
-  planOf,
-} from './compile.js';
+import type { EventObject } from 'xstate';
+import { evalGuard, runActions } from './actions.js';
+import { type CompiledNode, type CompiledTransition, planOf } from './compile.js';
+import { ACTIVE, DONE, NONE, noSpawn, Step, type StepLifecycle } from './stepTypes.js';
 
-/** Lifecycle statuses (`runner.ts` names them). */
-export const ACTIVE = 0;
-export const DONE = 1;
-export const ERROR = 2;
-export const STOPPED = 3;
-/** No transitions: what observers get for a microstep that took none. */
-export const NONE: readonly unknown[] = Object.freeze([]);
-
-/** What the step functions see of a lifecycle's observer, host and callbacks (`runner.ts` types them). */
-export interface StepObserver {
-  event(lc: any, event: EventObject): void;
-  microstep(lc: any, event: EventObject, transitions: readonly unknown[]): void;
-  snapshot(lc: any, event: EventObject): void;
-  emitted?(lc: any, emitted: EventObject): void;
-}
-export interface StepHost {
-  schedule(lc: any, ms: number, event: EventObject): unknown;
-  cancel(handle: unknown): void;
-  log?(lc: any, args: unknown[]): void;
-  ended?(lc: any): void;
-  readonly system?: unknown;
-}
-export interface StepCallbacks {
-  onDone?(lc: any): void;
-  onEmit?(lc: any, emitted: EventObject): void;
-  onError?(lc: any, error: unknown): void;
-}
-
-/** The lifecycle record as the step functions read and write it (`Lifecycle` in `runner.ts`). */
-export interface StepLifecycle {
-  readonly compiled: CompiledMachine;
-  readonly host: StepHost;
-  readonly observer: StepObserver | null;
-  node: CompiledNode;
-  readonly context: any;
-  readonly error: unknown;
-  readonly _state: number;
-  readonly _cb: StepCallbacks | null;
-  readonly owner: unknown;
-  _setContext(ctx: unknown): void;
-  _fail(err: unknown): void;
-  _done(output: unknown): void;
-  _reset(node: CompiledNode, ctx: unknown): void;
-  _arm(event: EventObject, handle: unknown): void;
-  _disarm(type: string): void;
-  _disarmAll(): void;
-}
-
-function noSpawn(): never {
-  throw new Error('spawn is not supported by the compiled runner');
-}
+export {
+  ACTIVE,
+  DONE,
+  ERROR,
+  NONE,
+  STOPPED,
+  type StepCallbacks,
+  type StepHost,
+  type StepLifecycle,
+  type StepObserver,
+} from './stepTypes.js';
 
 /** The host's `ended` hook: once, when the lifecycle leaves 'active' (done, error; `stop` calls it too). */
 export function ended(lc: StepLifecycle): void {
@@ -108,28 +59,6 @@ function reportUnhandled(err: unknown): void {
   setTimeout(() => {
     throw err;
   });
-}
-
-/** Scratch state of one macrostep. */
-class Step {
-  queue: EventObject[] | null = null;
-  emits: EventObject[] | null = null;
-  /** At start: custom actions and logs, run after the initial step ([fn, info, params] or [null, args]). */
-  deferred: unknown[][] | null = null;
-  changed = false;
-  constructor(readonly init: boolean) {}
-  raise(event: EventObject): void {
-    if (this.queue) this.queue.push(event);
-    else this.queue = [event];
-  }
-  emit(event: EventObject): void {
-    if (this.emits) this.emits.push(event);
-    else this.emits = [event];
-  }
-  defer(call: unknown[]): void {
-    if (this.deferred) this.deferred.push(call);
-    else this.deferred = [call];
-  }
 }
 
 /**
@@ -333,25 +262,6 @@ function selectEventless(lc: StepLifecycle, event: EventObject): CompiledTransit
   return null;
 }
 
-function evalGuard(g: CompiledGuard, context: unknown, event: EventObject): unknown {
-  const params =
-    g.hasParams && typeof g.params === 'function'
-      ? (g.params as (a: unknown) => unknown)({ context, event })
-      : g.params;
-  switch (g.kind) {
-    case GuardKind.fn:
-      return g.impl({ context, event }, params);
-    case GuardKind.not:
-      return !evalGuard(g.operands![0], context, event);
-    case GuardKind.and:
-      return g.operands!.every((o) => evalGuard(o, context, event));
-    case GuardKind.or:
-      return g.operands!.some((o) => evalGuard(o, context, event));
-    default:
-      throw new Error(`Guard '${g.impl}' is not implemented.'.`);
-  }
-}
-
 /** One microstep: exit set, transition actions, entry set (XState's microstep for one transition). */
 function microstep(lc: StepLifecycle, step: Step, t: CompiledTransition | null, event: EventObject): void {
   if (t === null) return;
@@ -401,273 +311,4 @@ function enterFinal(lc: StepLifecycle, step: Step, n: CompiledNode, event: Event
   const doneOutput = own !== undefined ? resolveOutput(own, lc.context, event, lc) : undefined;
   const doneEvent = { type: n.doneType, output: doneOutput };
   lc._done(resolveOutput(machineOutput, lc.context, doneEvent, lc));
-}
-
-function paramsOf(a: CompiledAction, context: unknown, event: EventObject): unknown {
-  if (!a.hasParams) return undefined;
-  return typeof a.params === 'function'
-    ? (a.params as (x: unknown) => unknown)({ context, event })
-    : a.params;
-}
-
-function applyAssign(
-  lc: StepLifecycle,
-  step: Step,
-  assignment: any,
-  params: unknown,
-  event: EventObject,
-): void {
-  const context = lc.context;
-  let next: Record<string, unknown>;
-  if (typeof assignment === 'function') {
-    const args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
-    next = Object.assign(new lc.compiled.ContextObject(), context, assignment(args, params));
-  } else if (hasOwn.call(assignment, '__proto__')) {
-    applyAssignSlowly(lc, step, assignment, params, event);
-    return;
-  } else {
-    // XState builds the partial context from `Object.keys(assignment)` (each function given the same arguments,
-    // with the context before this assign), then copies it over a copy of the context: written straight into the
-    // copy here, in the same order (no partial object, no key array, the arguments made only for a function)
-    next = Object.assign(new lc.compiled.ContextObject(), context);
-    let args: object | undefined;
-    for (const key in assignment) {
-      if (!hasOwn.call(assignment, key)) continue;
-      const p = assignment[key];
-      if (typeof p !== 'function') next[key] = p;
-      else {
-        if (args === undefined) args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
-        next[key] = p(args, params);
-      }
-    }
-  }
-  lc._setContext(next);
-  step.changed = true;
-}
-
-/** `applyAssign` for an assignment object with an own `__proto__` key: through a partial object, as XState does. */
-function applyAssignSlowly(
-  lc: StepLifecycle,
-  step: Step,
-  assignment: any,
-  params: unknown,
-  event: EventObject,
-): void {
-  const context = lc.context;
-  const args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
-  const partial: Record<string, unknown> = {};
-  for (const key of Object.keys(assignment)) {
-    const p = assignment[key];
-    partial[key] = typeof p === 'function' ? p(args, params) : p;
-  }
-  lc._setContext(Object.assign(new lc.compiled.ContextObject(), context, partial));
-  step.changed = true;
-}
-
-const hasOwn = Object.prototype.hasOwnProperty;
-
-function runCustom(lc: StepLifecycle, step: Step, fn: any, params: unknown, event: EventObject): void {
-  const info = { context: lc.context, event, self: lc, system: lc.host.system };
-  if (step.init) step.defer([fn, info, params]);
-  else fn(info, params);
-}
-
-/** An event (or emitted event) as given, or what its function returns. */
-function resolveSpec(lc: StepLifecycle, spec: any, params: unknown, event: EventObject): EventObject {
-  return typeof spec === 'function'
-    ? spec({ context: lc.context, event, self: lc, system: lc.host.system }, params)
-    : spec;
-}
-
-function applyRaise(lc: StepLifecycle, step: Step, spec: any, params: unknown, event: EventObject): void {
-  if (typeof spec === 'string') {
-    throw new Error(`Only event objects may be used with raise; use raise({ type: "${spec}" }) instead`);
-  }
-  step.raise(resolveSpec(lc, spec, params, event));
-}
-
-function runActions(
-  lc: StepLifecycle,
-  step: Step,
-  actions: readonly CompiledAction[],
-  event: EventObject,
-): void {
-  for (let i = 0; i < actions.length; i++) {
-    const a = actions[i];
-    switch (a.kind) {
-      case ActionKind.after: {
-        const delay = a.extra;
-        let ms: unknown = delay;
-        if (typeof delay === 'string') {
-          const cfg = lc.compiled.delays[delay];
-          ms =
-            typeof cfg === 'function'
-              ? cfg({ context: lc.context, event, self: lc, system: lc.host.system }, undefined)
-              : cfg;
-        }
-        if (typeof ms !== 'number') step.raise(a.impl);
-        else {
-          const handle = lc.host.schedule(lc, ms, a.impl);
-          if (handle !== null && handle !== undefined) lc._arm(a.impl, handle);
-        }
-        break;
-      }
-      case ActionKind.afterCancel:
-        lc._disarm(a.extra);
-        break;
-      case ActionKind.assign:
-        applyAssign(lc, step, a.impl, paramsOf(a, lc.context, event), event);
-        break;
-      case ActionKind.custom:
-        runCustom(lc, step, a.impl, paramsOf(a, lc.context, event), event);
-        break;
-      case ActionKind.raise:
-        applyRaise(lc, step, a.impl, paramsOf(a, lc.context, event), event);
-        break;
-      case ActionKind.emit:
-        step.emit(resolveSpec(lc, a.impl, paramsOf(a, lc.context, event), event));
-        break;
-      case ActionKind.log: {
-        const context = lc.context;
-        const params = paramsOf(a, context, event);
-        const spec = a.impl;
-        const value =
-          typeof spec === 'function'
-            ? spec({ context, event, self: lc, system: lc.host.system }, params)
-            : spec;
-        const args = a.extra ? [a.extra, value] : [value];
-        if (step.init) step.defer([null, args]);
-        else lc.host.log?.(lc, args);
-        break;
-      }
-      case ActionKind.enqueue:
-        runEnqueued(lc, step, a, event);
-        break;
-      default:
-        break;
-    }
-  }
-}
-
-function unsupported(name: string): () => never {
-  return () => {
-    throw new Error(`not supported by the compiled runner: enqueue.${name}`);
-  };
-}
-
-/**
- * What `enqueueActions` collects, flat: (kind, what, options) triples. `enqueue.assign/raise/emit` are recorded as
- * they are (no XState action object is made, none compiled) and run as the runner's own assign/raise/emit; other
- * references (`enqueue(fn)`, `enqueue('name')`, XState action objects) go through `compileAtRunTime`, except plain
- * functions, which run as custom actions. One `enqueue` and one `check` serve every lifecycle: the collecting
- * list and the guard's context and event are module state, saved and restored around each collection.
- */
-const ENQ_REF = 0;
-const ENQ_ASSIGN = 1;
-const ENQ_RAISE = 2;
-const ENQ_EMIT = 3;
-/** A collection's triples (`n` values of `items`); kept for the next collection once run (no array each time). */
-class Collected {
-  readonly items: unknown[] = [];
-  n = 0;
-}
-const spareCollections: Collected[] = [];
-let collecting: Collected | null = null;
-let checkMachine: StepLifecycle['compiled']['machine'] | null = null;
-let checkContext: unknown;
-let checkEvent: EventObject | undefined;
-
-function collected(kind: number, what: unknown, options: unknown): void {
-  const c = collecting;
-  if (c) {
-    const items = c.items;
-    items[c.n++] = kind;
-    items[c.n++] = what;
-    items[c.n++] = options;
-  }
-}
-
-const ENQUEUE = Object.assign((action: unknown) => collected(ENQ_REF, action, undefined), {
-  assign: (assignment: unknown) => collected(ENQ_ASSIGN, assignment, undefined),
-  raise: (event: unknown, options?: unknown) => collected(ENQ_RAISE, event, options),
-  emit: (event: unknown) => collected(ENQ_EMIT, event, undefined),
-  cancel: unsupported('cancel'),
-  sendTo: unsupported('sendTo'),
-  sendParent: unsupported('sendParent'),
-  spawnChild: unsupported('spawnChild'),
-  stopChild: unsupported('stopChild'),
-});
-
-function CHECK(guard: unknown): unknown {
-  if (!checkMachine) throw new Error('check() called outside enqueueActions');
-  return evalGuard(compileAtRunTime(checkMachine, guard, true), checkContext, checkEvent!);
-}
-
-/** `enqueueActions`: collect the actions (XState's resolveEnqueueActions), then run them in order. */
-function runEnqueued(lc: StepLifecycle, step: Step, a: CompiledAction, event: EventObject): void {
-  const context = lc.context;
-  const params = paramsOf(a, context, event);
-  const machine = lc.compiled.machine;
-  const collection = spareCollections.pop() ?? new Collected();
-  const savedList = collecting;
-  const savedMachine = checkMachine;
-  const savedContext = checkContext;
-  const savedEvent = checkEvent;
-  collecting = collection;
-  checkMachine = machine;
-  checkContext = context;
-  checkEvent = event;
-  try {
-    a.impl({ context, event, enqueue: ENQUEUE, check: CHECK, self: lc, system: lc.host.system }, params);
-  } catch (err) {
-    release(collection);
-    throw err;
-  } finally {
-    collecting = savedList;
-    checkMachine = savedMachine;
-    checkContext = savedContext;
-    checkEvent = savedEvent;
-  }
-  try {
-    runCollected(lc, step, collection.items, collection.n, event);
-  } finally {
-    release(collection);
-  }
-}
-
-/** A collection emptied (nothing kept alive by it) and kept for the next one. */
-function release(c: Collected): void {
-  const items = c.items;
-  for (let i = 0; i < c.n; i++) items[i] = undefined;
-  c.n = 0;
-  spareCollections.push(c);
-}
-
-function runCollected(lc: StepLifecycle, step: Step, list: unknown[], n: number, event: EventObject): void {
-  const machine = lc.compiled.machine;
-  for (let i = 0; i < n; i += 3) {
-    const what = list[i + 1];
-    switch (list[i]) {
-      case ENQ_ASSIGN:
-        applyAssign(lc, step, what, undefined, event);
-        break;
-      case ENQ_EMIT:
-        step.emit(resolveSpec(lc, what, undefined, event));
-        break;
-      case ENQ_RAISE: {
-        const options = list[i + 2];
-        if (options === undefined) {
-          applyRaise(lc, step, what, undefined, event);
-          break;
-        }
-        const ref = (raise as (...x: unknown[]) => unknown)(what, options);
-        runActions(lc, step, [compileAtRunTime(machine, ref, false)], event);
-        break;
-      }
-      default:
-        if (typeof what === 'function' && describeAction(what).kind === 'custom') {
-          runCustom(lc, step, what, undefined, event);
-        } else runActions(lc, step, [compileAtRunTime(machine, what, false)], event);
-    }
-  }
 }
