@@ -33,7 +33,8 @@ import { getDefaultSystem, type OrrerySystem } from '../../../engine/system.js';
 import { CancelledError, InvalidArgumentError } from '../../../errors.js';
 import type { DevicePort } from '../port.js';
 import { describeValue, type LrcUpdate } from '../wire.js';
-import { cachedLrcNegotiation, type LrcCall, type LrcCallHolder, lrcLogic } from './session.js';
+import { type LrcCallHolder, lrcLogic } from './lrcLogic.js';
+import { cachedLrcNegotiation, type LrcCall } from './session.js';
 // registers the LRC's inspector view: every process that runs an LRC shows it in the inspector
 import '../view.js';
 
@@ -48,7 +49,8 @@ export {
   TaskStatus,
   taskStatusName,
 } from '../wire.js';
-export { cachedLrcNegotiation, forgetLrcNegotiation, lrcLogic } from './session.js';
+export { lrcLogic } from './lrcLogic.js';
+export { cachedLrcNegotiation, forgetLrcNegotiation } from './session.js';
 
 /** Called with every update of the command: check each field for presence; several may come at once. */
 export type LrcCallback = (update: LrcUpdate) => void;

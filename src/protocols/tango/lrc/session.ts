@@ -1,6 +1,6 @@
 /**
  * The LRC session of a device: one per `DevicePort` (weakly held), shared by every LRC call on that device. It owns
- * the device I/O of those calls (the `lrc` machine's I/O actions, provided here: `lrcLogic`):
+ * the device I/O of those calls (the `lrc` machine's I/O actions, provided in `lrcLogic.ts`):
  *
  *   negotiate   ──► NEGOTIATED | NEGOTIATION_FAILED          per call, or one per session when cached
  *   connect     ──► SUBSCRIBED | SUBSCRIBE_FAILED            one subscription per attribute for all the calls
@@ -22,22 +22,17 @@
  * subscription, invocation, status check, result read), on an error event, and by `forgetLrcNegotiation()`.
  * A failed negotiation is never kept. Per-call negotiation (the default, as upstream) reads the versions each time.
  */
-import {
-  type LrcContext,
-  type LrcEvent,
-  lrcMachine,
-  MAX_BUFFERED_EVENTS,
-} from '../../../../machines/tango/lrc.js';
+import { type LrcEvent, MAX_BUFFERED_EVENTS } from '../../../../machines/tango/lrc.js';
 import type { AttributeEvent, DevicePort, Unsubscribe } from '../port.js';
 import {
   describeValue,
   LRC_ATTRIBUTES,
   lrcAttributeKey,
-  lrcAttributesFor,
   pairedValue,
   parseLrcReply,
   toTaskStatus,
 } from '../wire.js';
+import { heldEvents } from './heldEvents.js';
 import { KeptEvents } from './keptEvents.js';
 import { attempt, portFault, readProtocolVersions, type Versions, wellFormed } from './portGuards.js';
 import { routeStatusList, type StatusDiff, unsettle } from './statusRouting.js';
@@ -402,7 +397,7 @@ export class LrcDeviceSession {
         if (call.closed) return;
         const reply = parseLrcReply(raw); // the one parse of the reply
         const id = reply?.commandId;
-        const held = id === undefined ? [] : this.#heldFor(call, id);
+        const held = id === undefined ? [] : heldEvents(call.subs, call.since, id);
         this.#stopWaiting(call);
         if (id !== undefined) {
           call.commandId = id;
@@ -421,46 +416,6 @@ export class LrcDeviceSession {
         call.send({ type: 'INVOKE_FAILED', error });
       },
     );
-  }
-
-  /**
-   * The value events a per-call subscription would have held for `call` until now (its last
-   * `MAX_BUFFERED_EVENTS` on its attributes since it joined them) that name `id`, in arrival order.
-   */
-  #heldFor(call: LrcCall, id: string): AttributeEvent[] {
-    const subs = call.subs;
-    // where each subscription's events since the call joined it start (kept is in arrival order)
-    const from = new Array<number>(subs.length);
-    let total = 0;
-    for (let i = 0; i < subs.length; i++) {
-      const kept = subs[i].kept;
-      from[i] = kept.firstAfter(call.since[i]);
-      total += kept.end - from[i];
-    }
-    if (total === 0) return [];
-    if (total > MAX_BUFFERED_EVENTS) return this.#heldBeyondLimit(call, id, from);
-    // all of them count: only those naming `id` (the index of each subscription), merged by arrival number
-    if (subs.length === 1) return eventsAt(subs[0].kept, subs[0].kept.positionsOf(id, from[0]));
-    const runs: { kept: KeptEvents; at: readonly number[] }[] = [];
-    for (let i = 0; i < subs.length; i++) {
-      const at = subs[i].kept.positionsOf(id, from[i]);
-      if (at.length) runs.push({ kept: subs[i].kept, at });
-    }
-    return mergedByArrival(runs);
-  }
-
-  /** `#heldFor` when more than `MAX_BUFFERED_EVENTS` were kept since the call joined: the newest of them only. */
-  #heldBeyondLimit(call: LrcCall, id: string, from: readonly number[]): AttributeEvent[] {
-    let kept: { seq: number; event: AttributeEvent }[] = [];
-    call.subs.forEach((sub, i) => {
-      for (let p = from[i]; p < sub.kept.end; p++)
-        kept.push({ seq: sub.kept.seqAt(p), event: sub.kept.eventAt(p) });
-    });
-    if (call.subs.length > 1) kept.sort((a, b) => a.seq - b.seq);
-    if (kept.length > MAX_BUFFERED_EVENTS) kept = kept.slice(-MAX_BUFFERED_EVENTS);
-    const held: AttributeEvent[] = [];
-    for (const { event } of kept) if (pairedIndexOf(event.value, id)) held.push(event);
-    return held;
   }
 
   #stopWaiting(call: LrcCall): void {
@@ -534,42 +489,6 @@ function appended<T>(list: readonly T[], item: T): T[] {
   return out;
 }
 
-/** The kept events at positions `at`, in order. */
-function eventsAt(kept: KeptEvents, at: readonly number[]): AttributeEvent[] {
-  const out = new Array<AttributeEvent>(at.length);
-  for (let i = 0; i < at.length; i++) out[i] = kept.eventAt(at[i]);
-  return out;
-}
-
-/** The events at positions of several subscriptions (each ascending), in arrival order (arrival numbers are unique). */
-function mergedByArrival(runs: readonly { kept: KeptEvents; at: readonly number[] }[]): AttributeEvent[] {
-  if (runs.length === 0) return [];
-  if (runs.length === 1) return eventsAt(runs[0].kept, runs[0].at);
-  const out: AttributeEvent[] = [];
-  const next = runs.map(() => 0);
-  for (;;) {
-    let best = -1;
-    let bestSeq = 0;
-    for (let r = 0; r < runs.length; r++) {
-      if (next[r] >= runs[r].at.length) continue;
-      const seq = runs[r].kept.seqAt(runs[r].at[next[r]]);
-      if (best < 0 || seq < bestSeq) {
-        best = r;
-        bestSeq = seq;
-      }
-    }
-    if (best < 0) return out;
-    out.push(runs[best].kept.eventAt(runs[best].at[next[best]++]));
-  }
-}
-
-/** Whether a flat (id, value, ...) spectrum names `id` at an even index. */
-function pairedIndexOf(value: unknown, id: string): boolean {
-  if (!Array.isArray(value)) return false;
-  for (let i = 0; i < value.length; i += 2) if (value[i] === id) return true;
-  return false;
-}
-
 /** The cached protocol versions of `device`: (min, max), null (none), or undefined when not known. */
 export function cachedLrcNegotiation(device: DevicePort): Versions | undefined {
   return LrcDeviceSession.existing(device)?.cachedVersions;
@@ -579,68 +498,3 @@ export function cachedLrcNegotiation(device: DevicePort): Versions | undefined {
 export function forgetLrcNegotiation(device: DevicePort): void {
   LrcDeviceSession.existing(device)?.forgetNegotiation();
 }
-
-/**
- * A call's lifecycle owner that keeps the call's session call itself (the LRC facade on the compiled runner,
- * whose `self` is the lifecycle and `self.owner` the facade): no WeakMap entry, and the owner closes the call
- * when its lifecycle ends, however it ends.
- */
-export interface LrcCallHolder {
-  lrcCall: LrcCall | undefined;
-}
-
-/** The session's call of each XState `lrc` actor (made by its first I/O action, closed by `release` or its end). */
-const callsOf = new WeakMap<object, LrcCall>();
-
-/** An actor's end, when it can be observed (XState actors: `subscribe`); a lifecycle's owner (`LrcCallHolder`). */
-interface Observable {
-  subscribe?(observer: { complete?: () => void; error?: (err: unknown) => void }): unknown;
-  owner?: unknown;
-}
-
-function holderOf(self: Observable): LrcCallHolder | undefined {
-  const owner = self.owner as LrcCallHolder | undefined;
-  return owner !== null && typeof owner === 'object' && 'lrcCall' in owner ? owner : undefined;
-}
-
-function openCall(context: LrcContext, self: LrcCallTarget): LrcCall {
-  return LrcDeviceSession.of(context.device).open(self, {
-    command: context.command,
-    args: context.args,
-    parity: context.parity,
-    cacheNegotiation: context.cacheNegotiation,
-  });
-}
-
-function callOf(context: LrcContext, self: LrcCallTarget & Observable): LrcCall {
-  const holder = holderOf(self);
-  if (holder) {
-    holder.lrcCall ??= openCall(context, self);
-    return holder.lrcCall;
-  }
-  let call = callsOf.get(self);
-  if (!call) {
-    call = openCall(context, self);
-    callsOf.set(self, call);
-    // an actor stopped from outside runs no exit action: its end still closes the call
-    const opened = call;
-    self.subscribe?.({ complete: () => opened.close(), error: () => opened.close() });
-  }
-  return call;
-}
-
-type IoArgs = { context: LrcContext; self: LrcCallTarget & Observable };
-
-/** The `lrc` machine's device I/O actions, implemented by the device's session. */
-export const lrcIoActions = {
-  negotiate: ({ context, self }: IoArgs) => callOf(context, self).negotiate(),
-  connect: ({ context, self }: IoArgs) =>
-    callOf(context, self).connect(lrcAttributesFor(context.protocolVersion!)),
-  invoke: ({ context, self }: IoArgs) => callOf(context, self).invoke(),
-  checkStatus: ({ context, self }: IoArgs) => callOf(context, self).checkStatus(context.commandId!),
-  readResult: ({ context, self }: IoArgs) => callOf(context, self).readResult(),
-  release: ({ self }: IoArgs) => (holderOf(self)?.lrcCall ?? callsOf.get(self))?.close(),
-};
-
-/** The `lrc` machine with its device I/O: what the facades spawn, one actor per call. */
-export const lrcLogic = lrcMachine.provide({ actions: lrcIoActions });
