@@ -1,7 +1,7 @@
 /**
  * One Tango event subscription (cppTango's `ZmqEventConsumer` + `EventConsumerKeepAliveThread`, for one attribute
  * and event name) as an XState v5 machine: subscribe, deliver the first synchronous read as the first event,
- * de-duplicate by counter, supervise the server's heartbeat, re-confirm the subscription, and on heartbeat loss
+ * de-duplicate by counter, report a counter gap (missed events), supervise the server's heartbeat, re-confirm the subscription, and on heartbeat loss
  * report an error event and subscribe again until the server answers (it may come back on new ZMQ ports).
  *
  *   ──► subscribing ──SUBSCRIBED──► reading ──READ_DONE / READ_FAILED──► active ═══════════════════════════╗
@@ -13,7 +13,9 @@
  *                                                          │     (after heartbeatTimeoutMs: lost ─────────╫─┐
  *                                                          │  confirmation: waiting ──after confirmMs──►   ║ │
  *                                                          │     waiting (confirm)                         ║ │
- *                                                          │  ZMQ_EVENT: deliver, or drop a duplicate      ║ │
+ *                                                          │  ZMQ_EVENT: deliver (after a gap: an          ║ │
+ *                                                          │    API_MissedEvents error event first), or    ║ │
+ *                                                          │    drop a duplicate                           ║ │
  *                                                          └──────────────────────────────────────────────╝ │
  *     ┌──────────────────────── (deliver: an API_EventTimeout error event) ◄──────────────────────────────────┘
  *     ▼
@@ -36,6 +38,14 @@
  * (libzmq bug 283); an event whose counter equals the last delivered one is dropped. Without a database the
  * counter is always 0, so there a duplicate is the same counter and the same payload bytes.
  *
+ * Missed events (cppTango `ZmqEventConsumer::push_zmq_event`): when the counter of an event that is delivered
+ * is ahead of the last delivered one by 2 or more, one error event goes to the callback first (reason
+ * `API_MissedEvents`, desc "Missed some events! Zmq queue has reached HWM?", origin
+ * "ZmqEventConsumer::push_zmq_event()", severity ERR), then the event; `missed` counts the events skipped. As
+ * upstream: the difference is taken modulo 2^32 as a signed 32-bit number, so a counter that goes back (a
+ * restarted server) or wraps past 2^32 - 1 by one is no gap; no report for the first event of a subscription,
+ * nor after an event with counter 0 (so never without a database, where the counter is always 0).
+ *
  * Differences from upstream, on purpose:
  * - one machine per subscription (cppTango: one keep-alive thread for every subscription of the process); the
  *   consumer forwards each server's heartbeats to that server's subscriptions;
@@ -44,7 +54,12 @@
  * - events that arrive while the first read is in flight are held and delivered after it (cppTango may deliver
  *   them before the read); the held list is bounded (`MAX_HELD_EVENTS`, the oldest dropped);
  * - a subscription that fails at first fails (`failed`), as PyTango's `subscribe_event` raises; there is no
- *   stateless mode.
+ *   stateless mode;
+ * - the counter is forgotten at every (re)subscription, so the first event after one is never a duplicate nor
+ *   reported missed (cppTango keeps it through a reconnection: after an outage of a server that went on
+ *   counting it reports missed events, and it may drop a restarted server's first event when its counter equals
+ *   the old one);
+ * - repeats of one counter are all dropped (cppTango drops one repeat, then delivers the next).
  */
 import { assign, setup } from 'xstate';
 import type { DevError } from '../../src/protocols/tango/errors.js';
@@ -111,6 +126,8 @@ export interface EventSubscriptionContext {
   held: ZmqEventMessage[];
   delivered: number;
   duplicates: number;
+  /** Events the counter says were skipped (the sum of the reported gaps). */
+  missed: number;
   subscriptions: number;
   lastErrors: readonly DevError[] | null;
 }
@@ -148,16 +165,43 @@ export function isDuplicateEvent(
   return e.ctr !== 0 || bytesEqual(context.lastPayload, e.payload);
 }
 
-/** The held events that are not duplicates, in order, and the de-duplication state after them. */
+/**
+ * How many events the counter skipped before `ctr`, a fresh event following `lastCtr` (0: none, or no check), as
+ * cppTango reckons: `ctr - lastCtr` modulo 2^32 as a signed 32-bit number, a gap from 2 up; no check for the first
+ * event (`lastCtr` null) nor after counter 0 (no database).
+ */
+export function missedBefore(lastCtr: number | null, ctr: number): number {
+  if (lastCtr === null || lastCtr === 0) return 0;
+  const step = (ctr - lastCtr) | 0;
+  return step >= 2 ? step - 1 : 0;
+}
+
+/** cppTango's missed-events report, word for word. */
+export function missedEventsError(): DevError {
+  return {
+    reason: 'API_MissedEvents',
+    desc: 'Missed some events! Zmq queue has reached HWM?',
+    origin: 'ZmqEventConsumer::push_zmq_event()',
+    severity: 'ERR',
+  };
+}
+
+/** A fresh event and how many events the counter skipped before it. */
+export interface FreshEvent {
+  event: ZmqEventMessage;
+  missed: number;
+}
+
+/** The held events that are not duplicates, in order, each with its gap, and the counter state after them. */
 export function freshEvents(
   context: Pick<EventSubscriptionContext, 'lastCtr' | 'lastPayload'>,
   events: readonly ZmqEventMessage[],
-): { fresh: ZmqEventMessage[]; lastCtr: number | null; lastPayload: Uint8Array | null } {
+): { fresh: FreshEvent[]; lastCtr: number | null; lastPayload: Uint8Array | null } {
   let state = { lastCtr: context.lastCtr, lastPayload: context.lastPayload };
-  const fresh: ZmqEventMessage[] = [];
+  const fresh: FreshEvent[] = [];
   for (const e of events) {
     if (isDuplicateEvent(state, e)) continue;
-    fresh.push(e);
+    fresh.push({ event: e, missed: missedBefore(state.lastCtr, e.ctr) });
     state = { lastCtr: e.ctr, lastPayload: e.payload };
   }
   return { fresh, ...state };
@@ -178,6 +222,17 @@ function delivered(context: EventSubscriptionContext, e: ZmqEventMessage): Deliv
     : { attribute: context.attribute, value: e.value, source: 'event' };
 }
 
+/** What the callback gets for a fresh event: after a gap, the missed-events error event first. */
+function deliveries(context: EventSubscriptionContext, { event, missed }: FreshEvent): DeliveredEvent[] {
+  const e = delivered(context, event);
+  return missed ? [{ attribute: context.attribute, errors: [missedEventsError()], source: 'event' }, e] : [e];
+}
+
+/** The held events, de-duplicated, as the callback gets them. */
+function heldDeliveries(context: EventSubscriptionContext): DeliveredEvent[] {
+  return freshEvents(context, context.held).fresh.flatMap((f) => deliveries(context, f));
+}
+
 /** What the held events leave behind once delivered. */
 function afterHeld(context: EventSubscriptionContext): Partial<EventSubscriptionContext> {
   const { fresh, lastCtr, lastPayload } = freshEvents(context, context.held);
@@ -187,6 +242,7 @@ function afterHeld(context: EventSubscriptionContext): Partial<EventSubscription
     lastPayload,
     delivered: context.delivered + fresh.length,
     duplicates: context.duplicates + context.held.length - fresh.length,
+    missed: context.missed + fresh.reduce((sum, f) => sum + f.missed, 0),
   };
 }
 
@@ -204,7 +260,12 @@ export const eventSubscriptionMachine = setup({
     release: () => {},
     rememberEvent: assign(({ context, event }) => {
       const e = event as ZmqEventMessage;
-      return { lastCtr: e.ctr, lastPayload: e.payload, delivered: context.delivered + 1 };
+      return {
+        lastCtr: e.ctr,
+        lastPayload: e.payload,
+        delivered: context.delivered + 1,
+        missed: context.missed + missedBefore(context.lastCtr, e.ctr),
+      };
     }),
     countDuplicate: assign({ duplicates: ({ context }) => context.duplicates + 1 }),
     holdEvent: assign({
@@ -243,17 +304,24 @@ export const eventSubscriptionMachine = setup({
     held: [],
     delivered: 0,
     duplicates: 0,
+    missed: 0,
     subscriptions: 0,
     lastErrors: null,
   }),
   on: {
     UNSUBSCRIBE: '.unsubscribed',
-    // outside `reading`: delivered at once, unless it repeats the last one
+    // outside `reading`: delivered at once (after a counter gap, the missed-events report first), unless it
+    // repeats the last one
     ZMQ_EVENT: [
       { guard: 'duplicate', actions: 'countDuplicate' },
       {
         actions: [
-          { type: 'deliver', params: ({ context, event }) => ({ events: [delivered(context, event)] }) },
+          {
+            type: 'deliver',
+            params: ({ context, event }) => ({
+              events: deliveries(context, { event, missed: missedBefore(context.lastCtr, event.ctr) }),
+            }),
+          },
           'rememberEvent',
         ],
       },
@@ -280,7 +348,7 @@ export const eventSubscriptionMachine = setup({
               params: ({ context, event }) => ({
                 events: [
                   { attribute: context.attribute, value: event.value, source: 'read' },
-                  ...freshEvents(context, context.held).fresh.map((e) => delivered(context, e)),
+                  ...heldDeliveries(context),
                 ],
               }),
             },
@@ -296,7 +364,7 @@ export const eventSubscriptionMachine = setup({
               params: ({ context, event }) => ({
                 events: [
                   { attribute: context.attribute, errors: event.errors, source: 'read' },
-                  ...freshEvents(context, context.held).fresh.map((e) => delivered(context, e)),
+                  ...heldDeliveries(context),
                 ],
               }),
             },

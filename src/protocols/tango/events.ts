@@ -2,7 +2,8 @@
  * Tango change events over ZMQ, natively: `TangoEventConsumer` (cppTango's `ZmqEventConsumer`) subscribes with
  * `ZmqEventSubscriptionChange` on the device's admin device, listens on one ZMQ SUB socket for every server's
  * heartbeats and events, and runs one `eventSubscription` machine per subscription (first read delivered as the
- * first event, de-duplication by counter, heartbeat supervision, re-confirmation every 200 s, on heartbeat loss an
+ * first event, de-duplication by counter, an `API_MissedEvents` error event before an event that follows a
+ * counter gap, heartbeat supervision, re-confirmation every 200 s, on heartbeat loss an
  * `API_EventTimeout` error event then re-subscription every 10 s until the server answers, on new ports if it
  * restarted).
  *

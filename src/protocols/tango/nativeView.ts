@@ -7,8 +7,8 @@
  *   opened, the last error from its context; requests pending and round trips so far from the
  *   `tango.inspect.connection` samples the facade (`giopConnection.ts`) sends its actor now and then while replies
  *   arrive (the machine ignores them: requests never pass through XState).
- * - A subscription: device/attribute and event name, state, events delivered and duplicates dropped,
- *   (re)subscriptions, the last error stack from its context; the time of the last event and of the last heartbeat
+ * - A subscription: device/attribute and event name, state, events delivered, duplicates dropped and events
+ *   missed (counter gaps, each reported to the callback as an API_MissedEvents error event), (re)subscriptions, the last error stack from its context; the time of the last event and of the last heartbeat
  *   from the ZMQ_EVENT and HEARTBEAT events it receives (taken when the inspector folds them in).
  *
  * Importing this module registers both views with the inspector's view registry.
@@ -42,6 +42,7 @@ export interface EventSubscriptionSummary {
   state?: string;
   events?: number;
   duplicates?: number;
+  missed?: number;
   subscriptions?: number;
   lastEvent?: string;
   lastHeartbeat?: string;
@@ -107,6 +108,7 @@ interface SubscriptionContextLike {
   eventName?: unknown;
   delivered?: unknown;
   duplicates?: unknown;
+  missed?: unknown;
   subscriptions?: unknown;
   lastErrors?: unknown;
 }
@@ -124,6 +126,7 @@ export function subscriptionFromContext(
   if (typeof c.eventName === 'string') next.eventName = c.eventName;
   if (typeof c.delivered === 'number') next.events = c.delivered;
   if (typeof c.duplicates === 'number') next.duplicates = c.duplicates;
+  if (typeof c.missed === 'number') next.missed = c.missed;
   if (typeof c.subscriptions === 'number') next.subscriptions = c.subscriptions;
   if (Array.isArray(c.lastErrors) && c.lastErrors.length > 0) {
     const top = c.lastErrors[c.lastErrors.length - 1] as { reason?: unknown; desc?: unknown };
@@ -150,7 +153,16 @@ export const eventSubscriptionInspectorView: InspectorView<EventSubscriptionSumm
     card: {
       title: 'name',
       status: 'state',
-      fields: ['eventName', 'events', 'lastEvent', 'lastHeartbeat', 'duplicates', 'subscriptions', 'error'],
+      fields: [
+        'eventName',
+        'events',
+        'lastEvent',
+        'lastHeartbeat',
+        'duplicates',
+        'missed',
+        'subscriptions',
+        'error',
+      ],
     },
   },
 };

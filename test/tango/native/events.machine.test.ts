@@ -82,9 +82,10 @@ describe('issue 12 item 3: the event subscription machine', () => {
     h.send({ type: 'READ_DONE', value: 0 });
     h.zmq(8, 2);
     h.zmq(8, 2);
-    h.zmq(10, 4); // 9 missed: delivered anyway
-    expect(h.delivered.map(view)).toEqual(['read:0', 'event:1', 'event:2', 'event:4']);
+    h.zmq(10, 4); // 9 missed: reported, then delivered
+    expect(h.delivered.map(view)).toEqual(['read:0', 'event:1', 'event:2', 'API_MissedEvents', 'event:4']);
     expect(h.actor.getSnapshot().context.duplicates).toBe(2);
+    expect(h.actor.getSnapshot().context.missed).toBe(1);
     h.send({ type: 'UNSUBSCRIBE' });
     expect(h.state()).toBe('unsubscribed');
     expect(h.calls.at(-1)).toBe('release');

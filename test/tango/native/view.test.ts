@@ -68,13 +68,14 @@ describe('issue 12 item 7: the Tango inspector views as functions', () => {
     expect(connectionFromContext({ pending: 5 }, ctx, redact, 'closed').pending).toBe(0);
   });
 
-  it('issue 12 item 7: a subscription card shows name, counts and the top of the error stack; events stamp times', () => {
+  it('issue 12 item 7: a subscription card shows name, counts (missed events too) and the top of the error stack; events stamp times', () => {
     const ctx = {
       device: 'test/lrc/1',
       attribute: 'counter',
       eventName: 'change',
       delivered: 7,
       duplicates: 1,
+      missed: 3,
       subscriptions: 2,
       lastErrors: [
         { reason: 'API_Original', desc: 'first', origin: 'x', severity: 'ERR' },
@@ -87,6 +88,7 @@ describe('issue 12 item 7: the Tango inspector views as functions', () => {
       eventName: 'change',
       events: 7,
       duplicates: 1,
+      missed: 3,
       subscriptions: 2,
       error: 'API_EventTimeout: no heartbeat',
       state: 'active',
