@@ -1,8 +1,9 @@
 /**
  * One Tango event subscription (cppTango's `ZmqEventConsumer` + `EventConsumerKeepAliveThread`, for one attribute
  * and event name) as an XState v5 machine: subscribe, deliver the first synchronous read as the first event,
- * de-duplicate by counter, report a counter gap (missed events), supervise the server's heartbeat, re-confirm the subscription, and on heartbeat loss
- * report an error event and subscribe again until the server answers (it may come back on new ZMQ ports).
+ * de-duplicate by counter, report a counter gap (missed events), supervise the server's heartbeat, re-confirm the
+ * subscription, and on heartbeat loss report an error event and subscribe again until the server answers (it may
+ * come back on new ZMQ ports).
  *
  *   ──► subscribing ──SUBSCRIBED──► reading ──READ_DONE / READ_FAILED──► active ═══════════════════════════╗
  *          │ (entry: subscribe)        (entry: readValue;                                                  ║
