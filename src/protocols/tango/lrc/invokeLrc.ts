@@ -18,10 +18,9 @@
  * crashed actor or a leaked subscription; no error message carries a command argument's value.
  */
 import type { Actor, AnyActorRef, SnapshotFrom } from 'xstate';
-import { checkDuration } from '../../../../machines/core/duration.js';
 import type { LrcContext, LrcEmitted, LrcEvent, LrcOutput } from '../../../../machines/tango/lrc.js';
 import { invokeLrcFailure, lrcErrors } from '../../../../machines/tango/lrcErrors.js';
-import { checkSignal, checkSystem, Lifecycle, nextId } from '../../../api/lifecycle.js';
+import { Lifecycle, nextId } from '../../../api/lifecycle.js';
 import {
   type Lifecycle as CompiledLifecycle,
   isCompiled,
@@ -30,10 +29,17 @@ import {
 } from '../../../engine/compiled/index.js';
 import type { Logger } from '../../../engine/logging.js';
 import { getDefaultSystem, type OrrerySystem } from '../../../engine/system.js';
-import { CancelledError, InvalidArgumentError } from '../../../errors.js';
+import { CancelledError } from '../../../errors.js';
 import type { DevicePort } from '../port.js';
-import { describeValue, type LrcUpdate } from '../wire.js';
+import type { LrcUpdate } from '../wire.js';
 import { type LrcCallHolder, lrcLogic } from './lrcLogic.js';
+import {
+  type CheckedLrcOptions,
+  checkCommandName,
+  checkDevicePort,
+  checkLrcOptions,
+  type InvokeLrcOptions,
+} from './lrcOptions.js';
 import { cachedLrcNegotiation, type LrcCall } from './session.js';
 // registers the LRC's inspector view: every process that runs an LRC shows it in the inspector
 import '../view.js';
@@ -50,49 +56,17 @@ export {
   taskStatusName,
 } from '../wire.js';
 export { lrcLogic } from './lrcLogic.js';
+export {
+  type CheckedLrcOptions,
+  checkCommandName,
+  checkDevicePort,
+  checkLrcOptions,
+  type InvokeLrcOptions,
+} from './lrcOptions.js';
 export { cachedLrcNegotiation, forgetLrcNegotiation } from './session.js';
 
 /** Called with every update of the command: check each field for presence; several may come at once. */
 export type LrcCallback = (update: LrcUpdate) => void;
-
-export interface InvokeLrcOptions {
-  /** pino-compatible logger; the system's (bound to the actor) otherwise. */
-  logger?: Logger;
-  /** Aborting unsubscribes (before submission, invokeLrc rejects with CancelledError). Does not abort the command. */
-  signal?: AbortSignal;
-  /** Actor system to run in; the process default otherwise. */
-  system?: OrrerySystem;
-  /** Protocol v1: deliver repeated statuses as upstream does. */
-  parity?: boolean;
-  /**
-   * Milliseconds (not seconds: `timeout: 5` is 5 ms) the whole call (negotiation, submission and monitoring) may
-   * take; at its deadline (this call + timeout) it gives up with a TimeoutError. The same `timeout` as
-   * `LongRunningCommand.run`'s. Absent, null or Infinity: no deadline (no timer armed). Checked like every Orrery
-   * duration (`checkDuration`).
-   */
-  timeout?: number | null;
-  /**
-   * Protocol v1: milliseconds the result read after a terminal status may take (default
-   * `DEFAULT_RESULT_TIMEOUT_MS`, 3000; Infinity: no bound). When it expires the callback gets an `{error}` update
-   * and the terminal status, and the outcome's `error` is a TimeoutError.
-   */
-  resultTimeout?: number | null;
-  /**
-   * After an error event while monitoring (events may have been lost), ask the device
-   * `CheckLongRunningCommandStatus(commandId)`: a terminal status not yet delivered is delivered (v1: after reading
-   * the result) and the call finishes; NOT_FOUND or a non-terminal status: monitoring goes on; a failed check is an
-   * `{error}` update. Default false (upstream does not check).
-   */
-  reconcile?: boolean;
-  /** The client's supported protocol range, default (1, 2); e.g. (1, 1) forces protocol v1. */
-  clientVersions?: readonly [number, number];
-  /**
-   * 'perCall' (default, as upstream's `invoke_lrc`): read the device's protocol versions on every call.
-   * 'cached': reuse them from an earlier call on the same DevicePort (as `connect_lrc_interface` does); the cache
-   * entry is dropped on a transport error or an error event, and by `forgetLrcNegotiation(device)`.
-   */
-  negotiation?: 'perCall' | 'cached';
-}
 
 /** What `LrcSubscriptions` follows: the call's actor (XState) or its compiled lifecycle's facade. */
 interface FollowedCall {
@@ -156,117 +130,6 @@ const UNSUBSCRIBE = Object.freeze({ type: 'UNSUBSCRIBE' as const });
 export interface LrcLaunch {
   submitted: Promise<LrcSubscriptions>;
   finished: Promise<LrcOutput>;
-}
-
-const INVOKE_OPTIONS = new Set([
-  'logger',
-  'signal',
-  'system',
-  'parity',
-  'timeout',
-  'resultTimeout',
-  'reconcile',
-  'clientVersions',
-  'negotiation',
-]);
-/** Options of the other LRC facade, named in the error when given to this one. */
-const HINTS: Record<string, string> = {
-  deadline: "'timeout' (the call's duration in ms; its deadline is the moment the timeout falls due)",
-};
-
-/** The checked options of one call (what the machine is given). */
-export interface CheckedLrcOptions {
-  logger?: Logger;
-  signal?: AbortSignal;
-  system?: OrrerySystem;
-  parity?: boolean;
-  timeout: number | null;
-  resultTimeout: number | null;
-  reconcile?: boolean;
-  clientVersions?: readonly [number, number];
-  negotiation?: 'perCall' | 'cached';
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object';
-
-/**
- * Check every option of an LRC call (`who` names the facade in messages): InvalidArgumentError for an unknown
- * key or a value of the wrong type; durations through `checkDuration`. `allowed` defaults to invokeLrc's options.
- */
-export function checkLrcOptions(
-  who: string,
-  options: unknown,
-  allowed: ReadonlySet<string> = INVOKE_OPTIONS,
-  hints: Record<string, string> = HINTS,
-): CheckedLrcOptions {
-  if (options === undefined || options === null) options = {};
-  if (!isObject(options) || Array.isArray(options))
-    throw new InvalidArgumentError(`${who} options must be an object, got ${describeValue(options)}`);
-  for (const key of Object.keys(options)) {
-    if (!allowed.has(key)) {
-      const hint = hints[key] ? ` (did you mean ${hints[key]}?)` : '';
-      throw new InvalidArgumentError(`${who} has no option '${key}'${hint}`);
-    }
-  }
-  const o = options as InvokeLrcOptions & Record<string, unknown>;
-  const bad = (name: string, what: string) =>
-    new InvalidArgumentError(`${who}: ${name} must be ${what}, got ${describeValue(o[name])}`);
-  for (const name of ['parity', 'reconcile'] as const)
-    if (o[name] !== undefined && typeof o[name] !== 'boolean') throw bad(name, 'a boolean');
-  if (o.logger !== undefined) {
-    const l = o.logger as unknown as Record<string, unknown>;
-    if (!isObject(l) || typeof l.warn !== 'function' || typeof l.error !== 'function')
-      throw bad('logger', 'a pino-compatible logger (warn, error, ...)');
-  }
-  try {
-    // the core facades' checks, so `signal` and `system` mean the same everywhere
-    checkSignal(o.signal);
-    checkSystem(o.system);
-  } catch (err) {
-    throw new InvalidArgumentError(`${who}: ${(err as Error).message}`);
-  }
-  if (o.clientVersions !== undefined) {
-    const v = o.clientVersions as unknown;
-    if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => Number.isInteger(x) && x >= 1) || v[0] > v[1])
-      throw bad('clientVersions', 'a (min, max) pair of protocol versions (integers >= 1, min <= max)');
-  }
-  if (o.negotiation !== undefined && o.negotiation !== 'perCall' && o.negotiation !== 'cached')
-    throw bad('negotiation', "'perCall' or 'cached'");
-  return {
-    logger: o.logger,
-    signal: o.signal,
-    system: o.system,
-    parity: o.parity,
-    timeout: checkDuration('timeout', o.timeout, true),
-    resultTimeout: checkDuration('resultTimeout', o.resultTimeout, true),
-    reconcile: o.reconcile,
-    clientVersions: o.clientVersions,
-    negotiation: o.negotiation,
-  };
-}
-
-const PORT_METHODS = ['commandInout', 'readAttribute', 'attributeList', 'subscribeChangeEvent'] as const;
-
-/** InvalidArgumentError unless `device` has the DevicePort shape (a string name and the four methods). */
-export function checkDevicePort(who: string, device: unknown): asserts device is DevicePort {
-  const d = device as Record<string, unknown>;
-  const missing = isObject(d) ? PORT_METHODS.filter((m) => typeof d[m] !== 'function') : [...PORT_METHODS];
-  if (!isObject(d) || typeof d.name !== 'string' || missing.length) {
-    const what = !isObject(d)
-      ? `got ${describeValue(device)}`
-      : typeof d.name !== 'string'
-        ? 'its name is not a string'
-        : `missing: ${missing.join(', ')}`;
-    throw new InvalidArgumentError(`${who} needs a DevicePort ({name, ${PORT_METHODS.join(', ')}}); ${what}`);
-  }
-}
-
-/** InvalidArgumentError unless `command` is a non-empty string. */
-export function checkCommandName(who: string, command: unknown): asserts command is string {
-  if (typeof command !== 'string' || !command)
-    throw new InvalidArgumentError(
-      `${who} needs a command name (a non-empty string), got ${describeValue(command)}`,
-    );
 }
 
 /** The outcome of a call that ended before its actor existed (a signal aborted before the call). */
