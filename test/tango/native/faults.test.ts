@@ -27,7 +27,7 @@ describe('issue 12 item 6: faults against a real TangoTest', () => {
   it('issue 12 item 6: a stopped server gives TangoTimeoutError, the connection then serves again', async () => {
     const device = await DeviceProxy.connect(server.name, { system, timeout: 300 });
     expect(await device.commandInout('DevLong', 0)).toBe(0); // the command list is known from here on
-    server.pause();
+    await server.pause();
     try {
       const error = await device.commandInout('DevLong', 1).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TangoTimeoutError);
@@ -75,7 +75,7 @@ describe('issue 12 item 6: faults against a real TangoTest', () => {
   it('issue 12 item 1: stopping the system fails what is pending and releases the socket', async () => {
     const own = createSystem();
     const device = await DeviceProxy.connect(server.name, { system: own, timeout: 60_000 });
-    server.pause();
+    await server.pause();
     const pending = device.commandInout('DevLong', 3).catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 50));
     await own.stop();

@@ -5,6 +5,7 @@
  * afterAll) kills it and waits for the exit. Never call set_attribute_config on it: it crashes in no-db mode.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export const TANGO_TEST_BINARY = '/usr/lib/tango/TangoTest';
@@ -15,13 +16,36 @@ export interface TangoTestServer {
   /** `tango://127.0.0.1:PORT/sys/tg_test/1#dbase=no`. */
   readonly name: string;
   readonly pid: number;
-  pause(): void;
+  /** SIGSTOP, resolved once the kernel reports every thread of the server stopped (it can no longer answer). */
+  pause(): Promise<void>;
   resume(): void;
   /** SIGKILL and wait for the exit. */
   kill(): Promise<void>;
   /** Start again on the same port (after `kill`). */
   restart(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * Resolves once every thread of `pid` is stopped (`T` in /proc/<pid>/task/<tid>/stat): SIGSTOP is only pending until
+ * the kernel gets to each thread, and on a loaded machine a thread may still read and answer a request meanwhile.
+ */
+async function stopped(pid: number): Promise<void> {
+  const state = (stat: string) => stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  for (let i = 0; i < 500; i++) {
+    let all = true;
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const s = state(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+        if (s !== 'T' && s !== 't') all = false;
+      }
+    } catch {
+      return; // gone (or no /proc): nothing more to wait for
+    }
+    if (all) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`TangoTest (pid ${pid}) did not stop within 5 s of SIGSTOP`);
 }
 
 export function freePort(): Promise<number> {
@@ -87,7 +111,10 @@ export async function startTangoTest(): Promise<TangoTestServer> {
         get pid() {
           return child.pid ?? -1;
         },
-        pause: () => child.kill('SIGSTOP'),
+        pause: async () => {
+          child.kill('SIGSTOP');
+          await stopped(child.pid ?? -1);
+        },
         resume: () => child.kill('SIGCONT'),
         kill: async () => {
           child.kill('SIGKILL');
