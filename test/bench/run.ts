@@ -12,7 +12,7 @@ import { caRows } from './ca.bench.js';
 import { deadlineRows } from './floor.bench.js';
 import { inspectorClientRows } from './inspectorClients.bench.js';
 import { katcpRows, katcpSoakRows } from './katcp.bench.js';
-import { benchLrc } from './lrc.bench.js';
+import { benchLrc, benchLrcDevices } from './lrc.bench.js';
 import { spawnSupervised } from './spawn.bench.js';
 import { heapRows, statusInspectorRows, statusRows } from './status.bench.js';
 import { tangoRows } from './tango.bench.js';
@@ -29,6 +29,8 @@ const cases: Record<string, (args: string[]) => Promise<Row[]> | Row[]> = {
   'spawn-1k': () => spawnRows(1_000),
   'spawn-10k': () => spawnRows(10_000),
   'spawn-100k': () => spawnRows(100_000),
+  'lrc-devices-v2': () => benchLrcDevices(2),
+  'lrc-devices-v1': () => benchLrcDevices(1),
   'lrc-v2': () => benchLrc(2, 'perCall'),
   'lrc-v1': () => benchLrc(1, 'perCall'),
   'lrc-v2-cached': () => benchLrc(2, 'cached'),
@@ -53,7 +55,7 @@ function spawnRows(n: number): Row[] {
 
 /** Names that stand for several cases (each still in a process of its own). */
 const groups: Record<string, string[]> = {
-  lrc: ['lrc-v2', 'lrc-v1', 'lrc-v2-cached', 'lrc-v1-cached'],
+  lrc: ['lrc-devices-v2', 'lrc-devices-v1', 'lrc-v2', 'lrc-v1', 'lrc-v2-cached', 'lrc-v1-cached'],
 };
 
 /** Cases run only when named on the command line (long soaks). */
