@@ -216,8 +216,9 @@ class CompiledCall implements LrcLaunch, LrcCallHolder, LifecycleOwner, Followed
   readonly #logger: Logger | undefined;
   readonly #lc: CompiledLifecycle;
   #subs: LrcSubscriptions | undefined = undefined;
-  #resolveSubmitted!: (s: LrcSubscriptions) => void;
-  #rejectSubmitted!: (e: Error) => void;
+  /** `submitted`'s resolving functions, dropped once it settled (a call in flight keeps two closures less). */
+  #resolveSubmitted: ((s: LrcSubscriptions) => void) | undefined;
+  #rejectSubmitted: ((e: Error) => void) | undefined;
   /** `finished`, made when first asked for (usually once submitted): a call in flight holds one promise less. */
   #finished: Promise<LrcOutput> | undefined = undefined;
   #resolveFinished: ((o: LrcOutput) => void) | undefined = undefined;
@@ -299,7 +300,9 @@ class CompiledCall implements LrcLaunch, LrcCallHolder, LifecycleOwner, Followed
     if (this.#ended) return;
     if (e.type === 'lrc.submitted') {
       this.#subs = new LrcSubscriptions(this, e.commandId, e.protocolVersion, this.finished);
-      this.#resolveSubmitted(this.#subs);
+      const resolve = this.#resolveSubmitted;
+      this.#resolveSubmitted = this.#rejectSubmitted = undefined;
+      resolve?.(this.#subs);
     } else if (e.type === 'lrc.warning') {
       const message = e.message;
       this.#safely((l) => l.warn({ command: this.#command, commandId: this.#subs?.commandId }, message));
@@ -351,7 +354,9 @@ class CompiledCall implements LrcLaunch, LrcCallHolder, LifecycleOwner, Followed
     if (!this.#subs) {
       // (callers of launchLrc may only await `finished`: handled before it is rejected, not on every call)
       this.submitted.catch(noop);
-      this.#rejectSubmitted(output.error ?? new CancelledError(`${command} ended before it was submitted`));
+      const reject = this.#rejectSubmitted;
+      this.#resolveSubmitted = this.#rejectSubmitted = undefined;
+      reject?.(output.error ?? new CancelledError(`${command} ended before it was submitted`));
     }
     this.#resolveFinished?.(output);
   }
