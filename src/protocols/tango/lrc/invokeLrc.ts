@@ -56,13 +56,7 @@ export {
   taskStatusName,
 } from '../wire.js';
 export { lrcLogic } from './lrcLogic.js';
-export {
-  type CheckedLrcOptions,
-  checkCommandName,
-  checkDevicePort,
-  checkLrcOptions,
-  type InvokeLrcOptions,
-} from './lrcOptions.js';
+export type { InvokeLrcOptions } from './lrcOptions.js';
 export { cachedLrcNegotiation, forgetLrcNegotiation } from './session.js';
 
 /** Called with every update of the command: check each field for presence; several may come at once. */

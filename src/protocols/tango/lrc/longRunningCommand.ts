@@ -20,16 +20,8 @@ import type { OrrerySystem } from '../../../engine/system.js';
 import { InvalidArgumentError } from '../../../errors.js';
 import { DevFailed } from '../errors.js';
 import type { DevicePort } from '../port.js';
-import {
-  checkCommandName,
-  checkDevicePort,
-  checkLrcOptions,
-  type LrcUpdate,
-  launchLrc,
-  ResultCode,
-  resultCodeOf,
-  TaskStatus,
-} from './invokeLrc.js';
+import { type LrcUpdate, launchLrc, ResultCode, resultCodeOf, TaskStatus } from './invokeLrc.js';
+import { checkCommandName, checkDevicePort, checkLrcOptions } from './lrcOptions.js';
 
 export interface LrcResult {
   /** The name of the command. */
