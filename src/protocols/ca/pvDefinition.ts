@@ -78,7 +78,8 @@ export interface ServerPv {
   readonly version: number;
   readonly access: PvAccess;
   /** Stores a new value (converted with toNativeArray), stamps it, posts monitors by mask (VALUE|LOG on value
-   *  change, ALARM when status/severity change). CaValueError when it does not fit the PV. */
+   *  change, each past its dead-band on a numeric scalar; ALARM when status/severity change). CaValueError when it
+   *  does not fit the PV. */
   write(value: unknown, options?: { status?: number; severity?: number; timestamp?: number }): void;
   /** The monitor dead-bands in force (0 and 0 unless set; always 0 for string and array PVs). */
   readonly deadband: Readonly<Required<PvDeadband>>;

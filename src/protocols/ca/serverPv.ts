@@ -15,9 +15,11 @@
  * payload is never written again (a change makes new buffers), so the circuits hand it to the socket as it is.
  *
  * Differences from upstream, on purpose: a write of an identical value posts no VALUE event unless the dead-band
- * is negative (as an EPICS ai record with MDEL=0; caproto posts every write and has no dead-bands); dead-bands are
- * on every numeric scalar PV (EPICS: on the analog records, ai/ao/calc...; not on longin/mbbi, which post any
- * change), and not on strings or arrays, where any change posts VALUE|LOG (an identical write posts nothing).
+ * is negative (as an EPICS ai record with MDEL=0; caproto posts every write and has no dead-bands). Dead-bands are
+ * on every numeric scalar PV, enum and char included, always compared as doubles with `recGblCheckDeadband`'s rules
+ * (EPICS: ai/ao/calc use that function; longin/longout compare integers, casting MDEL to an integer; mbbi/bi have
+ * no dead-band and post any change); strings and arrays have none: any change posts VALUE|LOG, an identical write
+ * nothing. A NaN written over NaN posts no VALUE (it used to, when identical data was compared with `!==`).
  */
 import { ChannelType, DbrType, type NativeType, nativeOf, SubscriptionType } from './constants.js';
 import { convertArray, toNativeArray } from './convert.js';
