@@ -19,7 +19,8 @@
  * on every numeric scalar PV, enum and char included, always compared as doubles with `recGblCheckDeadband`'s rules
  * (EPICS: ai/ao/calc use that function; longin/longout compare integers, casting MDEL to an integer; mbbi/bi have
  * no dead-band and post any change); strings and arrays have none: any change posts VALUE|LOG, an identical write
- * nothing. A NaN written over NaN posts no VALUE (it used to, when identical data was compared with `!==`).
+ * nothing. On a numeric scalar, NaN written over NaN posts nothing (recGblCheckDeadband; it posted VALUE|LOG
+ * before the dead-bands, when data was compared with `!==`).
  */
 import { ChannelType, DbrType, type NativeType, nativeOf, SubscriptionType } from './constants.js';
 import { convertArray, toNativeArray } from './convert.js';
