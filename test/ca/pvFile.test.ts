@@ -26,6 +26,8 @@ const GOOD = [
     units: 'degC',
     precision: 2,
     limits: { lowerCtrl: -50, upperCtrl: 150 },
+    mdel: 0.1,
+    adel: -1,
   },
   { name: 'demo:mode', type: 'enum', value: 'idle', enumStrings: ['idle', 'busy'] },
   { name: 'demo:wave', type: 'double', value: [1, 2, 3], maxCount: 1000, access: 'read-only' },
@@ -45,6 +47,8 @@ describe('issue 11 item 4: loadPvFile', () => {
       expect([...(server.pv('demo:wave')!.data as Float64Array)]).toEqual([1, 2, 3]);
       expect(server.pv('demo:mode')!.metadata.enumStrings).toEqual(['idle', 'busy']);
       expect(server.pv('demo:chars')!.maxCount).toBe(4);
+      expect(server.pv('demo:temp')!.deadband).toEqual({ mdel: 0.1, adel: -1 });
+      expect(server.pv('demo:mode')!.deadband).toEqual({ mdel: 0, adel: 0 });
       expect(server.pv('demo:temp')!.metadata).toMatchObject({
         units: 'degC',
         precision: 2,
@@ -83,6 +87,21 @@ describe('issue 11 item 4: loadPvFile', () => {
       /enumStrings/,
     ],
     ['too many enum states', [{ name: 'a', type: 'enum', value: 0, enumStrings: Array(17).fill('s') }], /16/],
+    [
+      'a dead-band on a string',
+      [{ name: 'a', type: 'string', value: 'x', mdel: 1 }],
+      /pvs\[0\]\.mdel is only/,
+    ],
+    [
+      'a dead-band on an array',
+      [{ name: 'a', type: 'double', value: [1, 2], adel: 1 }],
+      /pvs\[0\]\.adel is only for scalar PVs/,
+    ],
+    [
+      'a dead-band as text',
+      [{ name: 'a', type: 'double', value: 1, mdel: '0.5' }],
+      /pvs\[0\]\.mdel must be a number/,
+    ],
     [
       'repeated name',
       [

@@ -56,6 +56,7 @@ function pvs(): PvDefinition[] {
     { name: `${P}ro`, type: 'long', value: 5, access: 'read-only' },
     { name: `${P}mon`, type: 'long', value: 0 },
     { name: `${P}counter`, type: 'long', value: 0 },
+    { name: `${P}dead`, type: 'double', value: 0, mdel: 1 },
   ];
 }
 
@@ -225,6 +226,10 @@ describe('issue 11 item 5: pyepics (libca) against the Orrery CA server', () => 
     const ticks = m.server_ticks as number[];
     expect(ticks.length).toBeGreaterThanOrEqual(6);
     for (let i = 1; i < ticks.length; i++) expect(ticks[i]).toBe(ticks[i - 1] + 1);
+  });
+
+  it('issue 11 item 4: a monitor of a PV with MDEL 1 gets only the puts that move it by more than 1', () => {
+    expect(section('monitor').deadband_puts).toEqual([0, 1.5, 3, 10]);
   });
 
   it('a missing PV times out in the configured time', () => {

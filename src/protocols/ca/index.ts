@@ -110,7 +110,15 @@ export {
   type ReadOptions,
   type WriteOptions,
 } from './pv.js';
-export type { PvAccess, PvDefinition, PvLimits, PvProperties, PvType, ServerPv } from './pvDefinition.js';
+export type {
+  PvAccess,
+  PvDeadband,
+  PvDefinition,
+  PvLimits,
+  PvProperties,
+  PvType,
+  ServerPv,
+} from './pvDefinition.js';
 export { loadPvFile, PvFileError, parsePvDefinitions } from './pvFile.js';
 export type { EventResponse, ReadResponse, WriteResponse } from './pvTypes.js';
 export { SearchEngine, type SearchEngineOptions, type SearchResult } from './search.js';

@@ -41,9 +41,20 @@ export interface PvDefinition {
   limits?: PvLimits;
   /** Default read-write. */
   access?: PvAccess;
+  /** Monitor dead-band (EPICS MDEL), numeric scalar PVs only: DBE_VALUE is posted when the value differs from the
+   *  last one posted with DBE_VALUE by more than this. Default 0 (any change); negative: every write posts. */
+  mdel?: number;
+  /** Archive dead-band (EPICS ADEL), the same for DBE_LOG against the last value posted with DBE_LOG. */
+  adel?: number;
   /** Runs on every put (WRITE, WRITE_NOTIFY) with the converted data BEFORE it is stored; may be async: a
    *  WRITE_NOTIFY is answered when it settles; a throw/reject -> ECA_PUTFAIL and nothing stored. */
   onPut?: (data: CaArray, pv: ServerPv) => void | Promise<void>;
+}
+
+/** Monitor dead-bands that `setDeadband` changes (numeric scalar PVs; EPICS MDEL and ADEL). */
+export interface PvDeadband {
+  mdel?: number;
+  adel?: number;
 }
 
 /** Display metadata that `setMetadata` changes (posting DBE_PROPERTY). */
@@ -67,10 +78,16 @@ export interface ServerPv {
   readonly version: number;
   readonly access: PvAccess;
   /** Stores a new value (converted with toNativeArray), stamps it, posts monitors by mask (VALUE|LOG on value
-   *  change, ALARM when status/severity change). CaValueError when it does not fit the PV. */
+   *  change, each past its dead-band on a numeric scalar; ALARM when status/severity change). CaValueError when it
+   *  does not fit the PV. */
   write(value: unknown, options?: { status?: number; severity?: number; timestamp?: number }): void;
+  /** The monitor dead-bands in force (0 and 0 unless set; always 0 for string and array PVs). */
+  readonly deadband: Readonly<Required<PvDeadband>>;
   /** Changes units/precision/limits/enum strings and posts DBE_PROPERTY. */
   setMetadata(properties: PvProperties): void;
+  /** Changes the monitor dead-bands (the last posted values are kept, as when EPICS's MDEL/ADEL are written);
+   *  posts nothing. CaValueError on a string or array PV, or for a value that is not a number. */
+  setDeadband(deadband: PvDeadband): void;
   /** Re-sends ACCESS_RIGHTS to every connected channel. */
   setAccess(access: PvAccess): void;
 }
@@ -178,6 +195,35 @@ export function checkProperties(p: PvProperties, where: string, native: NativeTy
   }
 }
 
+/** Elements of a definition's value as `toNativeArray` makes them (CHAR from a string: its length + 1). */
+function valueCount(type: PvType, value: unknown): number {
+  if (type === 'char' && typeof value === 'string') return value.length + 1;
+  if (Array.isArray(value) || ArrayBuffer.isView(value)) return (value as ArrayLike<unknown>).length;
+  return 1;
+}
+
+/**
+ * Checks monitor dead-bands: numbers (not NaN), only on numeric PVs of one element (`count`: the PV's maxCount),
+ * as EPICS has MDEL/ADEL on its scalar analog records only.
+ */
+export function checkDeadband(d: PvDeadband, where: string, native: NativeType, count: number): void {
+  for (const key of ['mdel', 'adel'] as const) {
+    const v = d[key] as unknown;
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || Number.isNaN(v)) {
+      throw new CaValueError(
+        `${where}.${key} must be a number, got ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`,
+      );
+    }
+    if (native === ChannelType.STRING) {
+      throw new CaValueError(`${where}.${key} is only for numeric PVs, not type 'string'`);
+    }
+    if (count > 1) {
+      throw new CaValueError(`${where}.${key} is only for scalar PVs (1 element), not ${count} elements`);
+    }
+  }
+}
+
 /** Checks a definition; CaValueError naming the bad field (`where` prefixes it: `pvs[2]`). */
 export function checkPvDefinition(def: PvDefinition, where = 'pv'): void {
   if (def === null || typeof def !== 'object') throw new CaValueError(`${where} must be an object`);
@@ -204,4 +250,5 @@ export function checkPvDefinition(def: PvDefinition, where = 'pv'): void {
   if (def.maxCount !== undefined && (!Number.isSafeInteger(def.maxCount) || def.maxCount < 1)) {
     throw new CaValueError(`${where}.maxCount must be a positive integer, got ${String(def.maxCount)}`);
   }
+  checkDeadband(def, where, native, def.maxCount ?? valueCount(def.type, def.value));
 }

@@ -3,7 +3,7 @@
  * definitions or `{ "pvs": [...] }`. Each definition is `PvDefinition` without `onPut`:
  *
  *   [{ "name": "demo:temp", "type": "double", "value": 21.5, "units": "degC", "precision": 2,
- *      "limits": { "lowerCtrl": -50, "upperCtrl": 150 } },
+ *      "limits": { "lowerCtrl": -50, "upperCtrl": 150 }, "mdel": 0.1, "adel": 1 },
  *    { "name": "demo:mode", "type": "enum", "value": "idle", "enumStrings": ["idle", "busy"] },
  *    { "name": "demo:wave", "type": "double", "value": [1, 2, 3], "maxCount": 1000, "access": "read-only" }]
  *
@@ -33,6 +33,8 @@ const KEYS = new Set([
   'precision',
   'limits',
   'access',
+  'mdel',
+  'adel',
 ]);
 
 /** Checks parsed JSON as PV definitions; CaValueError naming the field (`pvs[1].value ...`). */

@@ -33,7 +33,15 @@ import { type PvDefinition, type ServerPv, ServerPvImpl } from './serverPv.js';
 import { answerSearches, type SearchHost } from './serverSearch.js';
 
 export { loadPvFile, PvFileError } from './pvFile.js';
-export type { PvAccess, PvDefinition, PvLimits, PvProperties, PvType, ServerPv } from './serverPv.js';
+export type {
+  PvAccess,
+  PvDeadband,
+  PvDefinition,
+  PvLimits,
+  PvProperties,
+  PvType,
+  ServerPv,
+} from './serverPv.js';
 
 export interface CaServerOptions {
   pvs?: readonly PvDefinition[];

@@ -2,7 +2,10 @@
  * One process variable of the CA server: its native type and element count, its current value, alarm state,
  * time stamp and display metadata, its access rights, and the channels open on it. A change posts to every
  * channel's subscriptions by event mask (VALUE|LOG when the value changed, ALARM when status/severity changed,
- * PROPERTY when units/limits/precision/enum strings changed), as rsrv's `db_post_events` does.
+ * PROPERTY when units/limits/precision/enum strings changed), as rsrv's `db_post_events` does. A numeric PV of one
+ * element has EPICS's monitor dead-bands (`mdel`, `adel`; deadband.ts): VALUE is posted when the value moved more
+ * than MDEL from the last value posted with VALUE, LOG the same with ADEL, as the analog records' `monitor()` does
+ * with `recGblCheckDeadband` (both 0 by default: any change posts; negative: every write posts).
  *
  * Responses are encoded here (`encode(dataType, count)`): the native value converted to the requested type
  * (`convertArray`, rsrv/dbConvert rules), cut or zero-filled to the requested count, with the metadata of the
@@ -11,10 +14,15 @@
  * 800 kB array cost no encoding, and the monitors of many clients of one update share one encoding. A cached
  * payload is never written again (a change makes new buffers), so the circuits hand it to the socket as it is.
  *
- * Differences from upstream, on purpose: a write of an identical value posts no VALUE event (rsrv with MDEL=0
- * posts none either; caproto posts every write); there is no dead-band (MDEL/ADEL): every change posts.
+ * Differences from upstream, on purpose: a write of an identical value posts no VALUE event unless the dead-band
+ * is negative (as an EPICS ai record with MDEL=0; caproto posts every write and has no dead-bands). Dead-bands are
+ * on every numeric scalar PV, enum and char included, always compared as doubles with `recGblCheckDeadband`'s rules
+ * (EPICS: ai/ao/calc use that function; longin/longout compare integers, casting MDEL to an integer; mbbi/bi have
+ * no dead-band and post any change); strings and arrays have none: any change posts VALUE|LOG, an identical write
+ * nothing. On a numeric scalar, NaN written over NaN posts nothing (recGblCheckDeadband; it posted VALUE|LOG
+ * before the dead-bands, when data was compared with `!==`).
  */
-import { DbrType, type NativeType, nativeOf, SubscriptionType } from './constants.js';
+import { ChannelType, DbrType, type NativeType, nativeOf, SubscriptionType } from './constants.js';
 import { convertArray, toNativeArray } from './convert.js';
 import {
   type CaArray,
@@ -24,9 +32,11 @@ import {
   fromUnixSeconds,
   toUnixSeconds,
 } from './dbr.js';
+import { passesDeadband } from './deadband.js';
 import { CaValueError } from './errors.js';
 import {
   accessBits,
+  checkDeadband,
   checkProperties,
   checkPvDefinition,
   LIMIT_FIELDS,
@@ -34,6 +44,7 @@ import {
   NATIVE_TYPES,
   PV_ACCESS,
   type PvAccess,
+  type PvDeadband,
   type PvDefinition,
   type PvObserver,
   type PvProperties,
@@ -42,6 +53,7 @@ import {
 
 export type {
   PvAccess,
+  PvDeadband,
   PvDefinition,
   PvLimits,
   PvObserver,
@@ -87,6 +99,13 @@ export class ServerPvImpl implements ServerPv {
   #access: PvAccess;
   #removed = false;
   #version = 0;
+  /** Numeric with maxCount 1: the dead-bands apply (otherwise any change posts VALUE|LOG). */
+  readonly #scalar: boolean;
+  #mdel = 0;
+  #adel = 0;
+  /** The last values posted with DBE_VALUE and DBE_LOG (EPICS MLST, ALST). */
+  #mlst = 0;
+  #alst = 0;
   readonly #now: () => number;
   /** Encodings of the current version, by dataType + 64 * count (immutable buffers). */
   readonly #cache = new Map<number, { payload: Buffer; count: number }>();
@@ -115,6 +134,13 @@ export class ServerPvImpl implements ServerPv {
       );
     }
     this.#data = data;
+    this.#scalar = this.nativeType !== ChannelType.STRING && this.maxCount === 1;
+    if (this.#scalar) {
+      this.#mdel = def.mdel ?? 0;
+      this.#adel = def.adel ?? 0;
+      // as the analog records' init_record: the initial value counts as posted
+      this.#mlst = this.#alst = data.length === 1 ? Number(data[0]) : Number.NaN;
+    }
     this.#access = def.access ?? 'read-write';
     this.onPut = def.onPut;
     const stamp = fromUnixSeconds(now());
@@ -149,6 +175,9 @@ export class ServerPvImpl implements ServerPv {
   }
   get version(): number {
     return this.#version;
+  }
+  get deadband(): Readonly<Required<PvDeadband>> {
+    return { mdel: this.#mdel, adel: this.#adel };
   }
 
   #properties(p: PvProperties): DbrMetadata {
@@ -191,8 +220,7 @@ export class ServerPvImpl implements ServerPv {
     const old = this.#metadata;
     const newStatus = status ?? old.status ?? 0;
     const newSeverity = severity ?? old.severity ?? 0;
-    let mask = 0;
-    if (!sameData(this.#data, data)) mask |= SubscriptionType.DBE_VALUE | SubscriptionType.DBE_LOG;
+    let mask = this.#valueMask(data);
     if (newStatus !== old.status || newSeverity !== old.severity) mask |= SubscriptionType.DBE_ALARM;
     this.#data = data;
     const stamp = fromUnixSeconds(timestamp ?? this.#now());
@@ -204,6 +232,34 @@ export class ServerPvImpl implements ServerPv {
       timestamp: toUnixSeconds(stamp),
     };
     this.#changed(mask);
+  }
+
+  /** DBE_VALUE and DBE_LOG bits for a new value, by dead-band for a numeric scalar (updating MLST/ALST). */
+  #valueMask(data: CaArray): number {
+    const { DBE_VALUE, DBE_LOG } = SubscriptionType;
+    if (!this.#scalar || data.length !== 1) {
+      // strings, arrays, or an empty write to a scalar: any change posts both
+      return sameData(this.#data, data) ? 0 : DBE_VALUE | DBE_LOG;
+    }
+    const value = Number(data[0]);
+    let mask = 0;
+    if (this.#data.length !== 1 || passesDeadband(this.#mlst, value, this.#mdel)) {
+      mask |= DBE_VALUE;
+      this.#mlst = value;
+    }
+    if (this.#data.length !== 1 || passesDeadband(this.#alst, value, this.#adel)) {
+      mask |= DBE_LOG;
+      this.#alst = value;
+    }
+    return mask;
+  }
+
+  setDeadband(deadband: PvDeadband): void {
+    if (deadband === null || typeof deadband !== 'object')
+      throw new CaValueError('deadband must be an object');
+    checkDeadband(deadband, 'deadband', this.nativeType, this.maxCount);
+    if (deadband.mdel !== undefined) this.#mdel = deadband.mdel;
+    if (deadband.adel !== undefined) this.#adel = deadband.adel;
   }
 
   setMetadata(properties: PvProperties): void {

@@ -151,6 +151,17 @@ def monitor():
         time.sleep(0.01)
     r['client_puts'] = list(got)
     pv.clear_callbacks()
+    dead = []
+    dpv = epics.PV(P + 'dead', auto_monitor=True, callback=lambda value=None, **kw: dead.append(plain(value)))
+    dpv.wait_for_connection(timeout=TIMEOUT)
+    while not dead and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for v in [0.5, 1.5, 2.0, 3.0, 10.0]:
+        epics.caput(P + 'dead', v, wait=True, timeout=TIMEOUT)
+    while (not dead or dead[-1] != 10.0) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    r['deadband_puts'] = list(dead)
+    dpv.clear_callbacks()
     ticks = []
     tick = epics.PV(P + 'counter', auto_monitor=True, callback=lambda value=None, **kw: ticks.append(plain(value)))
     tick.wait_for_connection(timeout=TIMEOUT)
