@@ -4,6 +4,7 @@ import {
   clientConfigFromEnv,
   envFlag,
   parseAddressList,
+  parseNameServers,
   serverConfigFromEnv,
 } from '../../src/protocols/ca/addressList.js';
 import { CaValueError } from '../../src/protocols/ca/errors.js';
@@ -31,6 +32,7 @@ describe('issue 11 item 2: EPICS address lists and environment', () => {
     expect(defaults).toEqual({
       searchAddresses: [{ host: '255.255.255.255', port: 5064 }],
       autoAddressList: true,
+      nameServers: [],
       serverPort: 5064,
       repeaterPort: 5065,
       connectionTimeoutMs: 30_000,
@@ -55,6 +57,40 @@ describe('issue 11 item 2: EPICS address lists and environment', () => {
     });
     expect(() => clientConfigFromEnv({ EPICS_CA_SERVER_PORT: 'x' })).toThrow(/EPICS_CA_SERVER_PORT/);
     expect(() => clientConfigFromEnv({ EPICS_CA_CONN_TMO: '-1' })).toThrow(/EPICS_CA_CONN_TMO/);
+  });
+
+  it('issue 11 item 2: parseNameServers: host[:port] (default port), duplicates dropped, no broadcast', () => {
+    expect(parseNameServers(undefined, 5064)).toEqual([]);
+    expect(parseNameServers(' gw.example  127.0.0.1:5070\t127.0.0.1:5070 gw.example:5064 ', 5064)).toEqual([
+      { host: 'gw.example', port: 5064 },
+      { host: '127.0.0.1', port: 5070 },
+    ]);
+    expect(() => parseNameServers('255.255.255.255', 5064)).toThrow(CaValueError);
+    expect(() => parseNameServers('10.0.0.1 255.255.255.255:5064', 5064)).toThrow(
+      /EPICS_CA_NAME_SERVERS: 255\.255\.255\.255 is a broadcast address/,
+    );
+    expect(() => parseNameServers('h:0', 5064)).toThrow(/EPICS_CA_NAME_SERVERS: bad entry/);
+  });
+
+  it('issue 11 item 2: clientConfigFromEnv: EPICS_CA_NAME_SERVERS, the nameServers option replaces it', () => {
+    const env = { EPICS_CA_NAME_SERVERS: '127.0.0.1 10.0.0.2:5080', EPICS_CA_SERVER_PORT: '6000' };
+    expect(clientConfigFromEnv(env).nameServers).toEqual([
+      { host: '127.0.0.1', port: 6000 },
+      { host: '10.0.0.2', port: 5080 },
+    ]);
+    expect(clientConfigFromEnv(env, { serverPort: 7000 }).nameServers).toEqual([
+      { host: '127.0.0.1', port: 7000 },
+      { host: '10.0.0.2', port: 5080 },
+    ]);
+    expect(clientConfigFromEnv(env, { nameServers: ['gw'] }).nameServers).toEqual([
+      { host: 'gw', port: 6000 },
+    ]);
+    expect(clientConfigFromEnv(env, { nameServers: [] }).nameServers).toEqual([]);
+    expect(() => clientConfigFromEnv({}, { nameServers: ['255.255.255.255'] })).toThrow(/nameServers/);
+    // the environment is still checked where the option replaces it
+    expect(() => clientConfigFromEnv({ EPICS_CA_NAME_SERVERS: 'h:x' }, { nameServers: [] })).toThrow(
+      /EPICS_CA_NAME_SERVERS/,
+    );
   });
 
   it('clientConfigFromEnv overrides: each replaces its variable; the environment is still checked', () => {

@@ -4,6 +4,9 @@
  *
  * Differences from upstream, on purpose: caproto falls back to 255.255.255.255 when `EPICS_CA_ADDR_LIST` is empty
  * even with `EPICS_CA_AUTO_ADDR_LIST=NO`; Orrery follows libca (no destinations at all, searches then time out).
+ * `EPICS_CA_NAME_SERVERS` (libca `cac::cac`: host[:port] entries, default port `EPICS_CA_SERVER_PORT`, duplicates
+ * dropped) rejects the broadcast address 255.255.255.255 with a `CaValueError` (CAref: name servers are TCP hosts;
+ * libca does not check and retries the impossible connection forever).
  */
 import { isIP } from 'node:net';
 import {
@@ -51,6 +54,34 @@ export function parseAddressList(
   return out;
 }
 
+const BROADCAST = '255.255.255.255';
+
+/**
+ * Parses an `EPICS_CA_NAME_SERVERS`-style list: `host` or `host:port` entries (default `defaultPort`), duplicates
+ * dropped (libca `removeDuplicateAddresses`). Throws `CaValueError` for a bad entry or the broadcast address (a
+ * name server is reached over TCP).
+ */
+export function parseNameServers(
+  text: string | undefined,
+  defaultPort: number,
+  variable = 'EPICS_CA_NAME_SERVERS',
+): CaAddress[] {
+  const out: CaAddress[] = [];
+  const seen = new Set<string>();
+  for (const a of parseAddressList(text, defaultPort, variable)) {
+    if (a.host === BROADCAST) {
+      throw new CaValueError(
+        `${variable}: ${BROADCAST} is a broadcast address, a name server must be a host`,
+      );
+    }
+    const key = `${a.host}:${a.port}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(a);
+  }
+  return out;
+}
+
 /** EPICS boolean: only NO/no/No/false/0 (case-insensitive) are false; unset gives `fallback`. */
 export function envFlag(value: string | undefined, fallback: boolean): boolean {
   if (value === undefined || value.trim() === '') return fallback;
@@ -84,6 +115,8 @@ export interface CaClientConfig {
   /** Where searches go: `EPICS_CA_ADDR_LIST` (+ 255.255.255.255 when `autoAddressList`). */
   readonly searchAddresses: readonly CaAddress[];
   readonly autoAddressList: boolean;
+  /** `EPICS_CA_NAME_SERVERS`: searches also go over a TCP connection to each (CA V4.12; absent = none). */
+  readonly nameServers?: readonly CaAddress[];
   readonly serverPort: number;
   readonly repeaterPort: number;
   /** `EPICS_CA_CONN_TMO` in ms: silence on a circuit before an echo probe. */
@@ -97,6 +130,8 @@ export interface ClientConfigOverrides {
   /** Replaces `EPICS_CA_ADDR_LIST`: `host` or `host:port` entries. */
   readonly addressList?: readonly string[];
   readonly autoAddressList?: boolean;
+  /** Replaces `EPICS_CA_NAME_SERVERS`: `host` or `host:port` entries. */
+  readonly nameServers?: readonly string[];
   readonly serverPort?: number;
   readonly repeaterPort?: number;
 }
@@ -113,6 +148,7 @@ export function clientConfigFromEnv(
   const envAuto = envFlag(env.EPICS_CA_AUTO_ADDR_LIST, true);
   const envListed = parseAddressList(env.EPICS_CA_ADDR_LIST, envServerPort, 'EPICS_CA_ADDR_LIST');
   const envRepeaterPort = envPort(env, 'EPICS_CA_REPEATER_PORT', DEFAULT_REPEATER_PORT);
+  const envNameServers = parseNameServers(env.EPICS_CA_NAME_SERVERS, envServerPort);
   const serverPort = overrides.serverPort ?? envServerPort;
   const autoAddressList = overrides.autoAddressList ?? envAuto;
   const listed =
@@ -121,12 +157,19 @@ export function clientConfigFromEnv(
       : overrides.serverPort !== undefined
         ? parseAddressList(env.EPICS_CA_ADDR_LIST, serverPort, 'EPICS_CA_ADDR_LIST')
         : envListed;
+  const nameServers =
+    overrides.nameServers !== undefined
+      ? parseNameServers(overrides.nameServers.join(' '), serverPort, 'nameServers')
+      : overrides.serverPort !== undefined
+        ? parseNameServers(env.EPICS_CA_NAME_SERVERS, serverPort)
+        : envNameServers;
   const searchAddresses = autoAddressList
     ? [...listed, { host: '255.255.255.255', port: serverPort }]
     : listed;
   return {
     searchAddresses,
     autoAddressList,
+    nameServers,
     serverPort,
     repeaterPort: overrides.repeaterPort ?? envRepeaterPort,
     connectionTimeoutMs: envSecondsAsMs(env, 'EPICS_CA_CONN_TMO', DEFAULT_CONN_TMO_MS),

@@ -1,7 +1,8 @@
 /**
- * A Channel Access client context (caproto threading client's `Context`): one SearchEngine (UDP), one circuit per
- * (server address, priority) shared by its channels, PVs cached per (name, priority), and every channel,
- * subscription and circuit an actor under the context's own supervisor (`ca:context:<n>`).
+ * A Channel Access client context (caproto threading client's `Context`): one SearchEngine (UDP, and TCP to each
+ * `EPICS_CA_NAME_SERVERS` entry), one circuit per (server address, priority) shared by its channels, PVs cached
+ * per (name, priority), and every channel, subscription and circuit an actor under the context's own supervisor
+ * (`ca:context:<n>`).
  *
  *   getPv(name) ──► PV (channel actor: searching) ──SearchEngine result──► FOUND ──► circuitFor(address, priority)
  *   circuit closed ──► its channels re-search by themselves; the next FOUND opens a new circuit
@@ -35,6 +36,8 @@ export interface ContextOptions {
   /** 'host' or 'host:port'; default from env EPICS_CA_ADDR_LIST. */
   addressList?: readonly string[];
   autoAddressList?: boolean;
+  /** 'host' or 'host:port' name servers searched over TCP; default from env EPICS_CA_NAME_SERVERS. */
+  nameServers?: readonly string[];
   serverPort?: number;
   repeaterPort?: number;
   /** Silence on a circuit before an echo probe, ms (EPICS_CA_CONN_TMO). */
@@ -68,7 +71,12 @@ export interface SearchLike {
 
 /** @internal Where the context gets its search and circuits (tests give fakes). */
 export interface ContextTransport {
-  createSearch(config: CaClientConfig, clock: Clock, logger: Logger): SearchLike;
+  createSearch(
+    config: CaClientConfig,
+    clock: Clock,
+    logger: Logger,
+    identity?: { hostName: string; clientName: string },
+  ): SearchLike;
   openCircuit(options: {
     key: { host: string; port: number; priority: number };
     clock: Clock;
@@ -91,7 +99,7 @@ export interface GetPvOptions {
 }
 
 const defaultTransport: ContextTransport = {
-  createSearch: (config, clock, logger) => new SearchEngine({ config, clock, logger }),
+  createSearch: (config, clock, logger, identity) => new SearchEngine({ config, clock, logger, ...identity }),
   openCircuit: (options) => CircuitConnection.open(options),
 };
 
@@ -160,7 +168,10 @@ export class Context {
     let name = `ca:context:${++contextCount}`;
     while (this.#system.supervisorActor(name) !== undefined) name = `ca:context:${++contextCount}`;
     this.#supervisor = this.#system.supervisor(name, { strategy: 'one_for_one' });
-    this.#search = this.#transport.createSearch(this.config, this.#backgroundClock, this.#logger);
+    this.#search = this.#transport.createSearch(this.config, this.#backgroundClock, this.#logger, {
+      hostName: this.#hostName,
+      clientName: this.#clientName,
+    });
     if (options.unref) this.unref();
     this.#cleanups.push(
       this.#search.onResult((r) => this.#byCid.get(r.cid)?.foundAt(r.address, r.minorVersion)),

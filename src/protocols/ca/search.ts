@@ -13,6 +13,10 @@
  *   port is the dataType field; the minor version the payload's first u16. The first answer wins (`onResult`,
  *   once per cid, and the search stops); a later answer from another server is a warning "found on multiple
  *   servers". Malformed datagrams are logged at debug and ignored.
+ * - Name servers (`config.nameServers`, `EPICS_CA_NAME_SERVERS`): one `NameServerLink` (TCP, `nameServer.ts`)
+ *   each; every round's SEARCH messages also go over each ready link (libca sends each round to every search
+ *   destination, UDP and TCP), a link that becomes ready gets every unanswered search at once, and its replies are
+ *   routed like UDP ones.
  * Every timer runs on the injected clock (a TestClock drives the whole schedule in tests).
  */
 import { createSocket, type Socket } from 'node:dgram';
@@ -25,6 +29,7 @@ import { searchRequest, searchResponseMinor, u32ToIp, udpVersion } from './comma
 import { Command, SEARCH_MAX_DATAGRAM_BYTES } from './constants.js';
 import { CaValueError } from './errors.js';
 import { type CaFrame, decodeDatagram } from './frame.js';
+import { NameServerLink } from './nameServer.js';
 import { type PendingSearch, SearchSchedule } from './searchSchedule.js';
 
 export interface SearchResult {
@@ -40,6 +45,9 @@ export interface SearchEngineOptions {
   logger?: Logger;
   /** Register with the repeater / listen for beacons (default true). */
   beacons?: boolean;
+  /** Sent to name servers (CLIENT_NAME, HOST_NAME) when their link opens. */
+  hostName?: string;
+  clientName?: string;
 }
 
 export interface SearchStats {
@@ -75,6 +83,7 @@ export class SearchEngine {
   #closing: Promise<void> | undefined;
   #unref = false;
   readonly #sendFailures = new Set<string>();
+  readonly #nameServers: readonly NameServerLink[];
 
   constructor(options: SearchEngineOptions) {
     if (options === null || typeof options !== 'object') throw new CaValueError('options must be an object');
@@ -94,6 +103,29 @@ export class SearchEngine {
       });
       this.#beacons.onNewServer((address) => this.#newServer(address));
     }
+    this.#nameServers = (this.#config.nameServers ?? []).map((address) => {
+      const link: NameServerLink = new NameServerLink({
+        address,
+        clock: this.#clock,
+        logger: this.#log,
+        connectTimeoutMs: this.#config.connectionTimeoutMs,
+        maxRetryMs: this.#config.connectionTimeoutMs,
+        hostName: options.hostName ?? 'localhost',
+        clientName: options.clientName ?? 'orrery',
+        onReady: () => {
+          if (!this.#closed) link.send(this.#schedule.all().map((p) => p.request));
+        },
+        onSearchReply: (frame, server, minor) => {
+          if (!this.#closed) this.#searchReply(frame, server, minor, addressText(address));
+        },
+      });
+      return link;
+    });
+  }
+
+  /** The name-server links (`config.nameServers`), in order. */
+  get nameServers(): readonly NameServerLink[] {
+    return this.#nameServers;
   }
 
   get stats(): SearchStats {
@@ -119,6 +151,7 @@ export class SearchEngine {
 
   /** Binds the UDP socket and starts the beacon monitor; searches added before go out then. Idempotent. */
   start(): Promise<void> {
+    if (!this.#closed) for (const link of this.#nameServers) link.start();
     this.#starting ??= this.#bind();
     return this.#starting;
   }
@@ -188,6 +221,7 @@ export class SearchEngine {
     this.#unref = true;
     this.#socket?.unref();
     this.#beacons?.unref();
+    for (const link of this.#nameServers) link.unref();
   }
 
   /** Stop everything (idempotent): no timer is left at once; resolves once every socket is released (a bind in
@@ -205,13 +239,18 @@ export class SearchEngine {
     const socketClosed = socket ? closeUdp(socket) : undefined;
     // a bind in progress closes its socket when it ends (see #bind)
     const bound = this.#starting?.catch(() => {});
-    this.#closing = Promise.all([beaconsClosed, socketClosed, bound]).then(() => {});
+    const linksClosed = this.#nameServers.map((link) => link.close());
+    this.#closing = Promise.all([beaconsClosed, socketClosed, bound, ...linksClosed]).then(() => {});
     return this.#closing;
   }
 
   // ---- sending ----
 
   #sendRound(due: readonly PendingSearch[]): void {
+    if (this.#nameServers.length > 0) {
+      const requests = due.map((p) => p.request);
+      for (const link of this.#nameServers) link.send(requests);
+    }
     if (!this.#socket) return; // not bound yet: start() sends them
     let i = 0;
     while (i < due.length) {
@@ -259,7 +298,7 @@ export class SearchEngine {
     for (const frame of frames) {
       switch (frame.command) {
         case Command.SEARCH:
-          this.#searchReply(frame, source);
+          this.#udpSearchReply(frame, source);
           break;
         case Command.RSRV_IS_UP:
           this.#beacons?.beacon(frame, source);
@@ -279,15 +318,18 @@ export class SearchEngine {
     }
   }
 
-  #searchReply(frame: CaFrame, source: string): void {
+  #udpSearchReply(frame: CaFrame, source: string): void {
+    const host = frame.p1 === NO_IP || frame.p1 === 0 ? source : u32ToIp(frame.p1);
+    this.#searchReply(frame, { host, port: frame.dataType }, searchResponseMinor(frame), source);
+  }
+
+  /** A SEARCH reply (UDP or a name server's) naming `address` as the PV's server. */
+  #searchReply(frame: CaFrame, address: CaAddress, minorVersion: number, source: string): void {
     const cid = frame.p2;
-    const port = frame.dataType;
-    if (port < 1) {
+    if (address.port < 1) {
       this.#log.debug({ from: source, cid }, 'search reply without a TCP port ignored');
       return;
     }
-    const host = frame.p1 === NO_IP || frame.p1 === 0 ? source : u32ToIp(frame.p1);
-    const address: CaAddress = { host, port };
     const pending = this.#schedule.get(cid);
     if (pending === undefined) {
       const earlier = this.#answered.get(cid);
@@ -310,7 +352,7 @@ export class SearchEngine {
       cid,
       name: pending.name,
       address,
-      minorVersion: searchResponseMinor(frame),
+      minorVersion,
     };
     for (const l of this.#resultListeners) {
       try {

@@ -73,6 +73,11 @@ export class SearchSchedule {
     return this.#armedMs;
   }
 
+  /** Every unanswered search, in the order added (a name server that just connected gets them all). */
+  all(): PendingSearch[] {
+    return [...this.#pending.values()];
+  }
+
   get(cid: number): PendingSearch | undefined {
     return this.#pending.get(cid);
   }
