@@ -31,7 +31,11 @@ async function server(): Promise<CaServer> {
 }
 
 /** Runs `code` (an ES module body) in a child Node with tsx; resolves with its exit code and output. */
-function runChild(code: string, port: number): Promise<{ code: number | null; out: string; err: string }> {
+function runChild(
+  code: string,
+  port: number,
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
       cwd: root,
@@ -41,6 +45,7 @@ function runChild(code: string, port: number): Promise<{ code: number | null; ou
         EPICS_CA_AUTO_ADDR_LIST: 'NO',
         // a repeater port of nobody's: the beacon fallback listener binds it in the child
         EPICS_CA_REPEATER_PORT: String(20_000 + Math.floor(Math.random() * 20_000)),
+        ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -120,6 +125,43 @@ describe('issue 11 item 2: disconnect releases every socket and timer before it 
     const before = JSON.parse(/BEFORE (.*)/.exec(result.out)?.[1] ?? 'null') as string[];
     expect(before).toContain('TCPSocketWrap');
     expect(before).toContain('UDPWrap');
+    expect(JSON.parse(/HANDLES (.*)/.exec(result.out)?.[1] ?? 'null')).toEqual([]);
+  }, 90_000);
+
+  it("issue 11 item 2: an unref'd Context with name-server links (one refused, retrying) lets the script end", async () => {
+    const s = await server();
+    const code = `
+      import { Context } from ${sources('context.ts')};
+      const context = new Context({ unref: true, addressList: [], nameServers: ['127.0.0.1:' + process.env.NS_PORT, '127.0.0.1:1'] });
+      const r = await context.getPv('rel:x').read({ timeout: 20000 });
+      console.log('VALUE ' + r.data[0]);
+    `;
+    const result = await runChild(code, s.port, { NS_PORT: String(s.port) });
+    expect(result.out).toContain('VALUE 2.5');
+    expect(result.code).toBe(0);
+  }, 90_000);
+
+  it('issue 11 item 2: disconnect() also releases the name-server links, connected or waiting to reconnect', async () => {
+    const s = await server();
+    // one name server up (the CaServer), one refused (port 1): its link sits in the back-off timer
+    const code = `
+      import { Context } from ${sources('context.ts')};
+      const context = new Context({ addressList: [], nameServers: ['127.0.0.1:' + process.env.NS_PORT, '127.0.0.1:1'] });
+      const pv = context.getPv('rel:x');
+      const r = await pv.read({ timeout: 20000 });
+      console.log('VALUE ' + r.data[0]);
+      context.getPv('rel:missing'); // still searching at disconnect
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      ${handlesLine.replace('HANDLES', 'BEFORE')}
+      await context.disconnect();
+      ${handlesLine}
+      process.exit(0);
+    `;
+    const result = await runChild(code, s.port, { NS_PORT: String(s.port) });
+    expect(result.code).toBe(0);
+    expect(result.out).toContain('VALUE 2.5');
+    const before = JSON.parse(/BEFORE (.*)/.exec(result.out)?.[1] ?? 'null') as string[];
+    expect(before.filter((r) => r === 'TCPSocketWrap').length).toBeGreaterThanOrEqual(2); // link + circuit
     expect(JSON.parse(/HANDLES (.*)/.exec(result.out)?.[1] ?? 'null')).toEqual([]);
   }, 90_000);
 
