@@ -3,7 +3,8 @@
  * reads, writes with completion and monitors Orrery's CA server on 127.0.0.1 (random port, address list pointing
  * at it, auto address list off, repeater port a free one: nothing leaves loopback). The python side
  * (support/pyepics_conformance.py) prints one JSON result; this test asserts on it. Never skipped: without pyepics
- * it fails, saying what to install.
+ * it fails, saying what to install. Then libca with EPICS_CA_NAME_SERVERS only (no UDP destination) finds a PV
+ * of the server over TCP (issue 11 item 2).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -238,4 +239,61 @@ describe('issue 11 item 5: pyepics (libca) against the Orrery CA server', () => 
     expect(m.elapsed).toBeGreaterThanOrEqual(0.9);
     expect(m.elapsed).toBeLessThan(30);
   });
+});
+
+describe('issue 11 item 2: pyepics (libca) searching over TCP through EPICS_CA_NAME_SERVERS', () => {
+  // libca with no UDP destination at all: its only search destination is the TCP name-server circuit to Orrery's
+  // server (VERSION, then SEARCH on it; the reply's 0xFFFFFFFF address means "the name server itself").
+  const CODE = `
+import json, sys, time, epics
+P = sys.argv[1]
+r = {}
+r['before'] = epics.caget(P + 'long', timeout=10.0)
+r['put'] = epics.caput(P + 'long', 4242, wait=True, timeout=10.0)
+r['after'] = epics.caget(P + 'long', timeout=10.0)
+t0 = time.monotonic()
+r['missing'] = epics.caget(P + 'ns-missing', timeout=1.0)
+r['missing_elapsed'] = time.monotonic() - t0
+sys.stdout.write('RESULT ' + json.dumps(r) + '\\n')
+sys.stdout.flush()
+import os
+os._exit(0)
+`;
+
+  it('issue 11 item 2: with AUTO_ADDR_LIST=NO and an empty ADDR_LIST, libca reads and writes a PV found over TCP', async () => {
+    const repeaterPort = await freeUdpPort();
+    const ran2 = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(PYTHON, ['-c', CODE, P], {
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          EPICS_CA_AUTO_ADDR_LIST: 'NO',
+          EPICS_CA_ADDR_LIST: '',
+          EPICS_CA_NAME_SERVERS: `127.0.0.1:${server.port}`,
+          EPICS_CA_REPEATER_PORT: String(repeaterPort),
+        },
+        cwd: '/tmp',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => {
+        stdout += d;
+      });
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    const line = ran2.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    if (!line)
+      throw new Error(`pyepics printed no result (exit ${ran2.code}):\n${ran2.stdout}\n${ran2.stderr}`);
+    const r = JSON.parse(line.slice('RESULT '.length)) as Result;
+    expect(typeof r.before).toBe('number');
+    expect(r.put).toBe(1);
+    expect(r.after).toBe(4242);
+    expect(r.missing).toBeNull();
+    expect(r.missing_elapsed).toBeGreaterThanOrEqual(0.9);
+    expect(ran2.code).toBe(0);
+  }, 60_000);
 });
