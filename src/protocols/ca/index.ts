@@ -14,6 +14,7 @@ export {
   type CaServerConfig,
   clientConfigFromEnv,
   parseAddressList,
+  parseNameServers,
   serverConfigFromEnv,
 } from './addressList.js';
 export {
