@@ -1,6 +1,7 @@
 // Every machine of Orrery, by name: the source of the generated statecharts and of the transition-coverage check.
 import { channelMachine } from './ca/channel.js';
 import { circuitMachine } from './ca/circuit.js';
+import { nameServerLinkMachine } from './ca/nameServerLink.js';
 import { subscriptionMachine } from './ca/subscription.js';
 import { backgroundTaskMachine } from './core/backgroundTask.js';
 import { statusMachine } from './core/status.js';
@@ -27,4 +28,5 @@ export const machines = {
   caCircuit: circuitMachine,
   caChannel: channelMachine,
   caSubscription: subscriptionMachine,
+  caNameServerLink: nameServerLinkMachine,
 } as const;

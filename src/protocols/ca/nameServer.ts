@@ -15,7 +15,14 @@
  *   retried after a back-off of 250 ms doubling to `maxRetryMs` (libca retries a name server's connect every
  *   `EPICS_CA_CONN_TMO`, and reopens a dropped one at its next search round); a link that became ready resets the
  *   back-off. The first failure of an outage is a warning, the others debug.
- * - `close()` destroys the socket and clears the timer; it resolves once the socket is released.
+ * - `close()` destroys the socket and stops the link's actor; it resolves once the socket is released.
+ *
+ * The lifecycle (connecting bounded by `connectTimeoutMs`, open, ready, not usable, waiting with the back-off,
+ * closed) is `machines/ca/nameServerLink.ts`, spawned as a `temporary` actor under a supervisor of the given system
+ * (`ca:nameServers` unless one is given; a system of its own on `clock` when none is given, stopped by `close()`),
+ * so its delays run on the system's clock. The socket is this class's: the machine's named actions (openSocket,
+ * sendGreeting, destroySocket, notifyReady, warn, debug) call it back, and it sends the machine SOCKET_CONNECTED,
+ * VERSION and SOCKET_CLOSED. SEARCH requests and replies never pass through the machine.
  *
  * Differences from libca, on purpose: the link is a search-only connection: channels found through it open the
  * normal channel circuit to the server (a second TCP connection when the name server is that server; libca shares
@@ -23,21 +30,30 @@
  * copied onto the TCP stream (a TCP VERSION sets the circuit's priority).
  */
 import { connect, type Socket } from 'node:net';
+import {
+  NAME_SERVER_FIRST_RETRY_MS,
+  type NameServerLinkMachineState,
+  type NameServerLinkReport,
+  type NameServerSocketEvent,
+  nameServerLinkMachine,
+} from '../../../machines/ca/nameServerLink.js';
 import type { Clock } from '../../engine/clock.js';
+import type { ActorHandle } from '../../engine/handle.js';
 import type { Logger } from '../../engine/logging.js';
+import type { Supervisor } from '../../engine/supervisor.js';
+import { createSystem, type OrrerySystem } from '../../engine/system.js';
 import type { CaAddress } from './addressList.js';
 import { clientName, hostName, u32ToIp, versionRequest } from './commands.js';
 import { Command } from './constants.js';
 import { type CaFrame, FrameParser } from './frame.js';
 
-/** The first wait before reconnecting; doubled per failure up to `maxRetryMs`. */
-export const NAME_SERVER_FIRST_RETRY_MS = 250;
-/** CA V4.12: TCP search (`CA_V412`). */
-const TCP_SEARCH_MINOR = 12;
+export { NAME_SERVER_FIRST_RETRY_MS };
+
 const NO_IP = 0xffffffff;
 
 export interface NameServerLinkOptions {
   address: CaAddress;
+  /** The clock of the link's timers (a system made here runs on it). */
   clock: Clock;
   logger: Logger;
   /** Bound on one connection attempt, ms. */
@@ -50,29 +66,57 @@ export interface NameServerLinkOptions {
   onReady(): void;
   /** A SEARCH reply, with the server it names (already resolved against this name server's address). */
   onSearchReply(frame: CaFrame, server: CaAddress, minorVersion: number): void;
+  /** The system to spawn the link's actor in (default a system of its own on `clock`, stopped by `close()`). */
+  system?: OrrerySystem;
+  /** Supervisor to spawn it under (default `ca:nameServers` of the system, created when missing). */
+  supervisor?: Supervisor | string;
 }
 
 type State = 'idle' | 'connecting' | 'open' | 'ready' | 'waiting' | 'closed';
+type NameServerLinkLogic = typeof nameServerLinkMachine;
+
+/** The supervisor links go under when none is given. */
+export const NAME_SERVER_SUPERVISOR = 'ca:nameServers';
+
+let linkCount = 0;
+
+/** Live links by actor id: how the shared machine's effects find theirs. */
+const links = new Map<string, NameServerLink>();
+
+/** The machine with its effects, provided ONCE for every link (one logic object: one chart in the inspector). */
+const nameServerLinkLogic = nameServerLinkMachine.provide({
+  actions: {
+    enterState: ({ self }, params) => links.get(self.id)?.enterState(params.state),
+    openSocket: ({ self }) => links.get(self.id)?.openSocket(),
+    sendGreeting: ({ self }) => links.get(self.id)?.sendGreeting(),
+    destroySocket: ({ self }) => links.get(self.id)?.destroySocket(),
+    notifyReady: ({ self }) => links.get(self.id)?.notifyReady(),
+    warn: ({ self }, report) => links.get(self.id)?.report('warn', report),
+    debug: ({ self }, report) => links.get(self.id)?.report('debug', report),
+  },
+});
 
 export class NameServerLink {
   readonly address: CaAddress;
   readonly #o: NameServerLinkOptions;
   #state: State = 'idle';
   #socket: Socket | undefined;
-  #timer: unknown;
-  #retryMs = NAME_SERVER_FIRST_RETRY_MS;
   #minor = 0;
   #unref = false;
-  #warned = false;
   #socketClosed: Promise<void> = Promise.resolve();
   #connects = 0;
+  #actorId: string | undefined;
+  #handle: ActorHandle<NameServerLinkLogic> | undefined;
+  #system: OrrerySystem | undefined;
+  #ownSystem = false;
+  #closing: Promise<void> | undefined;
 
   constructor(options: NameServerLinkOptions) {
     this.#o = options;
     this.address = options.address;
   }
 
-  /** 'ready' once the server's VERSION allows TCP search. */
+  /** 'ready' once the server's VERSION allows TCP search ('open' while it says minor < 12). */
   get state(): State {
     return this.#state;
   }
@@ -82,9 +126,34 @@ export class NameServerLink {
     return this.#connects;
   }
 
-  /** Connects (idempotent). */
+  /** The link's actor (a `caNameServerLink` machine), once started. */
+  get actor(): ActorHandle<NameServerLinkLogic> | undefined {
+    return this.#handle;
+  }
+
+  /** Connects (idempotent): spawns the link's actor. */
   start(): void {
-    if (this.#state === 'idle') this.#connect();
+    if (this.#state !== 'idle') return;
+    this.#state = 'connecting';
+    this.#ownSystem = this.#o.system === undefined;
+    const system = this.#o.system ?? createSystem({ clock: this.#o.clock, logger: this.#o.logger });
+    this.#system = system;
+    const id = `ca:nameServer:${this.#text()}:${++linkCount}`;
+    this.#actorId = id;
+    links.set(id, this);
+    this.#handle = system.spawn(nameServerLinkLogic, {
+      supervisor: this.#o.supervisor ?? this.#defaultSupervisor(system),
+      id,
+      systemId: id,
+      restart: 'temporary',
+      input: {
+        address: this.#text(),
+        linkId: id,
+        connectTimeoutMs: this.#o.connectTimeoutMs,
+        maxRetryMs: this.#o.maxRetryMs,
+      },
+    }) as unknown as ActorHandle<NameServerLinkLogic>;
+    this.#handle.subscribe({ complete: () => this.#gone(), error: () => this.#gone() });
   }
 
   /** Sends SEARCH messages if the link is ready; false otherwise. */
@@ -99,27 +168,32 @@ export class NameServerLink {
     this.#socket?.unref();
   }
 
+  /** Destroys the socket and stops the actor (idempotent); resolves once the socket is released. */
   close(): Promise<void> {
+    if (this.#closing) return this.#closing;
     if (this.#state !== 'closed') {
-      this.#state = 'closed';
-      this.#clearTimer();
-      this.#socket?.destroy();
-      this.#socket = undefined;
+      this.#handle?.current?.send({ type: 'CLOSE' });
+      this.#gone();
     }
-    return this.#socketClosed;
+    const system = this.#system;
+    const own = this.#ownSystem;
+    this.#closing = this.#socketClosed.then(async () => {
+      if (own && system && !system.stopped) await system.stop();
+    });
+    return this.#closing;
   }
 
-  #text(): string {
-    return `${this.address.host}:${this.address.port}`;
+  // ---- the machine's effects ----
+
+  /** @internal The machine entered `state`. */
+  enterState(state: NameServerLinkMachineState): void {
+    if (this.#state === 'closed') return;
+    this.#state = state === 'notUsable' ? 'open' : state;
+    if (state === 'closed') this.#gone();
   }
 
-  #clearTimer(): void {
-    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #connect(): void {
-    this.#state = 'connecting';
+  /** @internal */
+  openSocket(): void {
     this.#connects++;
     this.#minor = 0;
     const socket = connect({ host: this.address.host, port: this.address.port });
@@ -127,49 +201,77 @@ export class NameServerLink {
     if (this.#unref) socket.unref();
     this.#socketClosed = new Promise((resolve) => socket.once('close', () => resolve()));
     const parser = new FrameParser();
-    this.#timer = this.#o.clock.setTimeout(() => {
-      this.#timer = undefined;
-      this.#lost(socket, new Error(`connect timed out after ${this.#o.connectTimeoutMs} ms`));
-    }, this.#o.connectTimeoutMs);
-    socket.on('connect', () => {
-      if (this.#socket !== socket) return;
-      this.#clearTimer();
-      this.#state = 'open';
-      socket.setNoDelay(true);
-      socket.setKeepAlive(true);
-      socket.write(
-        Buffer.concat([versionRequest(0), clientName(this.#o.clientName), hostName(this.#o.hostName)]),
-      );
-    });
+    const tell = (event: NameServerSocketEvent) => {
+      if (this.#socket === socket) this.#handle?.current?.send(event);
+    };
+    socket.on('connect', () => tell({ type: 'SOCKET_CONNECTED' }));
     socket.on('data', (chunk: Buffer) => {
       if (this.#socket !== socket) return;
       try {
-        parser.push(chunk, (frame) => this.#frame(frame));
+        parser.push(chunk, (frame) => this.#frame(socket, frame));
       } catch (err) {
-        this.#lost(socket, err);
+        tell({ type: 'SOCKET_CLOSED', error: err instanceof Error ? err : new Error(String(err)) });
       }
     });
-    socket.on('error', (err) => this.#lost(socket, err));
-    socket.on('close', () => this.#lost(socket, new Error('connection closed')));
+    socket.on('error', (error) => tell({ type: 'SOCKET_CLOSED', error }));
+    socket.on('close', () => tell({ type: 'SOCKET_CLOSED', error: new Error('connection closed') }));
   }
 
-  #frame(frame: CaFrame): void {
+  /** @internal VERSION (priority 0), CLIENT_NAME, HOST_NAME. */
+  sendGreeting(): void {
+    const socket = this.#socket;
+    if (!socket) return;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true);
+    socket.write(
+      Buffer.concat([versionRequest(0), clientName(this.#o.clientName), hostName(this.#o.hostName)]),
+    );
+  }
+
+  /** @internal */
+  destroySocket(): void {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    socket?.destroy();
+  }
+
+  /** @internal */
+  notifyReady(): void {
+    this.#o.onReady();
+  }
+
+  /** @internal The machine's `warn` and `debug` reports. */
+  report(level: 'warn' | 'debug', report: NameServerLinkReport): void {
+    const log = this.#o.logger;
+    const nameServer = this.#text();
+    switch (report.what) {
+      case 'failed': {
+        const fields = { nameServer, err: report.error, retryInMs: report.retryInMs };
+        if (level === 'warn') log.warn(fields, 'CA name server connection failed or closed; retrying');
+        else log.debug(fields, 'CA name server connection failed');
+        return;
+      }
+      case 'ready':
+        log[level]({ nameServer, minor: report.minor }, 'CA name server connected');
+        return;
+      case 'noTcpSearch':
+        log[level](
+          { nameServer, minor: report.minor },
+          'CA name server does not support TCP search (needs protocol minor >= 12): no search sent to it',
+        );
+        return;
+    }
+  }
+
+  #text(): string {
+    return `${this.address.host}:${this.address.port}`;
+  }
+
+  #frame(socket: Socket, frame: CaFrame): void {
     switch (frame.command) {
       case Command.VERSION:
         this.#minor = frame.count;
-        if (this.#minor >= TCP_SEARCH_MINOR) {
-          if (this.#state === 'ready') return;
-          this.#state = 'ready';
-          this.#retryMs = NAME_SERVER_FIRST_RETRY_MS;
-          this.#warned = false;
-          this.#o.logger.debug({ nameServer: this.#text(), minor: this.#minor }, 'CA name server connected');
-          this.#o.onReady();
-        } else {
-          this.#o.logger.warn(
-            { nameServer: this.#text(), minor: this.#minor },
-            'CA name server does not support TCP search (needs protocol minor >= 12): no search sent to it',
-          );
-        }
+        if (this.#socket === socket) this.#handle?.current?.send({ type: 'VERSION', minor: frame.count });
         return;
       case Command.SEARCH: {
         const server: CaAddress =
@@ -183,23 +285,17 @@ export class NameServerLink {
     }
   }
 
-  /** The connection failed or ended: release it and retry after the back-off (unless closed). */
-  #lost(socket: Socket, err: unknown): void {
-    if (this.#socket !== socket) return;
-    this.#socket = undefined;
-    socket.destroy();
-    this.#clearTimer();
-    if (this.#state === 'closed') return;
-    const wait = this.#retryMs;
-    this.#retryMs = Math.min(this.#retryMs * 2, Math.max(this.#o.maxRetryMs, NAME_SERVER_FIRST_RETRY_MS));
-    const fields = { nameServer: this.#text(), err, retryInMs: wait };
-    if (this.#warned) this.#o.logger.debug(fields, 'CA name server connection failed');
-    else this.#o.logger.warn(fields, 'CA name server connection failed or closed; retrying');
-    this.#warned = true;
-    this.#state = 'waiting';
-    this.#timer = this.#o.clock.setTimeout(() => {
-      this.#timer = undefined;
-      if (this.#state === 'waiting') this.#connect();
-    }, wait);
+  /** The actor is done (closed, stopped, or its system stopped): release the socket, forget the link. */
+  #gone(): void {
+    this.#state = 'closed';
+    this.destroySocket();
+    if (this.#actorId !== undefined) links.delete(this.#actorId);
+  }
+
+  #defaultSupervisor(system: OrrerySystem): string {
+    if (system.supervisorActor(NAME_SERVER_SUPERVISOR) === undefined) {
+      system.supervisor(NAME_SERVER_SUPERVISOR, { strategy: 'one_for_one' });
+    }
+    return NAME_SERVER_SUPERVISOR;
   }
 }
