@@ -71,9 +71,13 @@ function freeUdpPort(): Promise<number> {
   });
 }
 
-function runPython(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the conformance script (or `args`) with `env`; what it printed and its exit code. */
+function runPython(
+  env: NodeJS.ProcessEnv,
+  args: readonly string[] = [SCRIPT, P],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(PYTHON, [SCRIPT, P], { env, cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(PYTHON, args, { env, cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -262,29 +266,17 @@ os._exit(0)
 
   it('issue 11 item 2: with AUTO_ADDR_LIST=NO and an empty ADDR_LIST, libca reads and writes a PV found over TCP', async () => {
     const repeaterPort = await freeUdpPort();
-    const ran2 = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(PYTHON, ['-c', CODE, P], {
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          EPICS_CA_AUTO_ADDR_LIST: 'NO',
-          EPICS_CA_ADDR_LIST: '',
-          EPICS_CA_NAME_SERVERS: `127.0.0.1:${server.port}`,
-          EPICS_CA_REPEATER_PORT: String(repeaterPort),
-        },
-        cwd: '/tmp',
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', (d) => {
-        stderr += d;
-      });
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const ran2 = await runPython(
+      {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        EPICS_CA_AUTO_ADDR_LIST: 'NO',
+        EPICS_CA_ADDR_LIST: '',
+        EPICS_CA_NAME_SERVERS: `127.0.0.1:${server.port}`,
+        EPICS_CA_REPEATER_PORT: String(repeaterPort),
+      },
+      ['-c', CODE, P],
+    );
     const line = ran2.stdout.split('\n').find((l) => l.startsWith('RESULT '));
     if (!line)
       throw new Error(`pyepics printed no result (exit ${ran2.code}):\n${ran2.stdout}\n${ran2.stderr}`);
