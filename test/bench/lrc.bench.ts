@@ -102,20 +102,35 @@ const WARM_UP_ROUNDS = 2;
 /** Timed rounds; the row is their median. */
 const TIMED_ROUNDS = 5;
 
+const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d });
+
+/**
+ * `WARM_UP_ROUNDS` untimed rounds of `run`, then `TIMED_ROUNDS` timed ones: the median round (by `perSecond`)
+ * and the text of the slowest-fastest range.
+ */
+async function steadyState<R extends { perSecond: number }>(
+  run: () => Promise<R>,
+): Promise<{ median: R; range: string }> {
+  for (let r = 0; r < WARM_UP_ROUNDS; r++) await run();
+  const rounds: R[] = [];
+  for (let r = 0; r < TIMED_ROUNDS; r++) rounds.push(await run());
+  rounds.sort((a, b) => a.perSecond - b.perSecond);
+  const range = `${fmt(rounds[0].perSecond)}-${fmt(rounds[rounds.length - 1].perSecond)}`;
+  return { median: rounds[rounds.length >> 1], range };
+}
+
 /**
  * The simulated devices alone, the reference the issue quotes (about 98k commands/s): a process of its own (after
  * LRC rounds, the devices run 1.5-2x slower in the same process: their call sites have seen the client's code).
  */
 export async function benchLrcDevices(protocol: 1 | 2): Promise<Row[]> {
-  const fmt = (x: number) => x.toLocaleString('en-US', { maximumFractionDigits: 0 });
-  for (let r = 0; r < WARM_UP_ROUNDS; r++) await devicesAlone(10_000, 500, protocol);
-  const rounds: number[] = [];
-  for (let r = 0; r < TIMED_ROUNDS; r++) rounds.push(await devicesAlone(10_000, 500, protocol));
-  rounds.sort((a, b) => a - b);
+  const { median, range } = await steadyState(async () => ({
+    perSecond: await devicesAlone(10_000, 500, protocol),
+  }));
   return [
     [
-      `the simulated devices alone: 10k commands on 500 devices, no LRC client, v${protocol} (median of ${TIMED_ROUNDS}; range ${fmt(rounds[0])}-${fmt(rounds[rounds.length - 1])})`,
-      `${fmt(rounds[rounds.length >> 1])} /s`,
+      `the simulated devices alone: 10k commands on 500 devices, no LRC client, v${protocol} (median of ${TIMED_ROUNDS}; range ${range})`,
+      `${fmt(median.perSecond)} /s`,
       '',
     ],
   ];
@@ -128,13 +143,7 @@ export async function benchLrcDevices(protocol: 1 | 2): Promise<Row[]> {
  * >= 25,000 /s for v2 and v1.
  */
 export async function benchLrc(protocol: 1 | 2, negotiation: Negotiation): Promise<Row[]> {
-  const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d });
-  for (let r = 0; r < WARM_UP_ROUNDS; r++) await round(10_000, 500, protocol, negotiation);
-  const rounds: Awaited<ReturnType<typeof round>>[] = [];
-  for (let r = 0; r < TIMED_ROUNDS; r++) rounds.push(await round(10_000, 500, protocol, negotiation));
-  rounds.sort((a, b) => a.perSecond - b.perSecond);
-  const median = rounds[rounds.length >> 1];
-  const range = `${fmt(rounds[0].perSecond)}-${fmt(rounds[rounds.length - 1].perSecond)}`;
+  const { median, range } = await steadyState(() => round(10_000, 500, protocol, negotiation));
   const what = `v${protocol}, ${negotiation} negotiation`;
   return [
     [
