@@ -134,13 +134,16 @@ const RESOLVE = {
   enqueueActions: hiddenOf(enqueueActions(() => {})).resolve,
 };
 
+/** A custom action's description: one object (descriptions are read, never changed). */
+const CUSTOM: ActionDescription = Object.freeze({ kind: 'custom' as const });
+
 /**
  * Tells an action (the function in a state node's `entry`/`exit`, a transition's `actions`, or a machine's
  * `implementations.actions`) apart: a custom action (a plain function XState calls with `({context, event, self,
  * system}, params)`) or one of XState's built-ins with the arguments it was created with.
  */
 export function describeAction(action: unknown): ActionDescription {
-  if (typeof action !== 'function' || !('resolve' in action)) return { kind: 'custom' };
+  if (typeof action !== 'function' || !('resolve' in action)) return CUSTOM;
   const a = hiddenOf(action);
   switch (a.resolve) {
     case RESOLVE.assign:

@@ -27,20 +27,42 @@ export function portFault(reason: string, desc: string, origin: string): DevFail
 }
 
 /** Reads `lrcProtocolVersions` as (min, max), or null when the device has no such attribute. */
-export async function readProtocolVersions(device: DevicePort): Promise<Versions> {
-  const names = await attempt(() => device.attributeList());
-  if (!Array.isArray(names)) {
-    const desc = `attributeList() answered ${describeValue(names)}, not a list of names`;
-    throw portFault('SKA_InvalidAttributeList', desc, device.name);
-  }
-  if (!names.some(isVersionsAttribute)) return null;
-  const v = await attempt(() => device.readAttribute(LRC_ATTRIBUTES.versions));
-  const pair = Array.isArray(v) && v.length >= 2 ? v.slice(0, 2).map(versionNumber) : [];
-  if (pair.length !== 2 || pair.some((x) => x === undefined)) {
-    const desc = `${LRC_ATTRIBUTES.versions} is ${describeValue(v)}, not (min, max)`;
-    throw portFault('SKA_InvalidProtocolVersions', desc, device.name);
-  }
-  return pair as [number, number];
+export function readProtocolVersions(device: DevicePort): Promise<Versions> {
+  return new Promise((resolve, reject) => withProtocolVersions(device, resolve, reject));
+}
+
+/**
+ * `readProtocolVersions` with its outcome given to `done` or `failed` (exactly one, once): the attribute list,
+ * then the versions, each a reaction of the port's promise (no async frame, no promise of its own per call).
+ */
+export function withProtocolVersions(
+  device: DevicePort,
+  done: (versions: Versions) => void,
+  failed: (error: unknown) => void,
+): void {
+  attempt(() => device.attributeList()).then((names) => {
+    if (!Array.isArray(names)) {
+      const desc = `attributeList() answered ${describeValue(names)}, not a list of names`;
+      failed(portFault('SKA_InvalidAttributeList', desc, device.name));
+    } else if (!names.some(isVersionsAttribute)) done(null);
+    else
+      attempt(() => device.readAttribute(LRC_ATTRIBUTES.versions)).then((v) => {
+        const pair = versionsOf(v);
+        if (pair) done(pair);
+        else {
+          const desc = `${LRC_ATTRIBUTES.versions} is ${describeValue(v)}, not (min, max)`;
+          failed(portFault('SKA_InvalidProtocolVersions', desc, device.name));
+        }
+      }, failed);
+  }, failed);
+}
+
+/** (min, max) of an `lrcProtocolVersions` value, or undefined when it is not one. */
+function versionsOf(v: unknown): [number, number] | undefined {
+  if (!Array.isArray(v) || v.length < 2) return undefined;
+  const min = versionNumber(v[0]);
+  const max = versionNumber(v[1]);
+  return min === undefined || max === undefined ? undefined : [min, max];
 }
 
 const VERSIONS_NAME = LRC_ATTRIBUTES.versions.toLowerCase();

@@ -34,7 +34,14 @@ import {
 } from '../wire.js';
 import { heldEvents } from './heldEvents.js';
 import { KeptEvents } from './keptEvents.js';
-import { attempt, portFault, readProtocolVersions, type Versions, wellFormed } from './portGuards.js';
+import {
+  attempt,
+  portFault,
+  readProtocolVersions,
+  type Versions,
+  wellFormed,
+  withProtocolVersions,
+} from './portGuards.js';
 import { routeStatusList, type StatusDiff, unsettle } from './statusRouting.js';
 
 const STATUS_ATTRIBUTE = LRC_ATTRIBUTES.status.toLowerCase();
@@ -69,6 +76,11 @@ interface SharedSubscription extends StatusDiff {
   /** Settles when the device answered the subscription: undefined, or the failure to report. */
   ready: Promise<{ error: unknown } | undefined>;
   unsubscribe?: Unsubscribe;
+  /**
+   * Calls waiting for it to answer, as flat (call, attributes, index) triples, woken in order by its one reaction
+   * to `ready`; null once it answered (a call joining later reacts to `ready` itself).
+   */
+  waiters: unknown[] | null;
   /** Calls on it that do not know their command id yet: its value events are kept only while there are some. */
   waiting: number;
   /** Value events kept for those calls, with their arrival number, oldest first, indexed by the ids they name. */
@@ -243,13 +255,10 @@ export class LrcDeviceSession {
   }
 
   negotiateFor(call: LrcCall): void {
-    const pending = call.spec.cacheNegotiation
-      ? this.#sharedNegotiation()
-      : readProtocolVersions(this.device);
-    pending.then(
-      (versions) => call.send({ type: 'NEGOTIATED', versions }),
-      (error) => call.send({ type: 'NEGOTIATION_FAILED', error }),
-    );
+    const done = (versions: Versions) => call.send({ type: 'NEGOTIATED', versions });
+    const failed = (error: unknown) => call.send({ type: 'NEGOTIATION_FAILED', error });
+    if (call.spec.cacheNegotiation) this.#sharedNegotiation().then(done, failed);
+    else withProtocolVersions(this.device, done, failed);
   }
 
   /**
@@ -270,10 +279,28 @@ export class LrcDeviceSession {
 
   /**
    * `connect` from the subscription of `attributes[i]`, being made (or failed): the rest in turn, each once its
-   * subscription has answered (a reaction of its `ready` each: as `await`ing it would, without an async frame).
+   * subscription has answered (as `await`ing its `ready` would, without an async frame: the calls waiting for one
+   * subscription are woken in order by its one reaction, no promise or closure per call).
    */
   #connectWhenReady(call: LrcCall, attributes: readonly string[], i: number, sub: SharedSubscription): void {
-    sub.ready.then((failure) => this.#subscriptionReady(call, attributes, i, failure));
+    if (sub.waiters !== null) sub.waiters.push(call, attributes, i);
+    else sub.ready.then((failure) => this.#subscriptionReady(call, attributes, i, failure));
+  }
+
+  /** `sub` answered: the calls waiting for it go on, in the order they came (one's failure is not the others'). */
+  #wake(sub: SharedSubscription, failure: { error: unknown } | undefined): void {
+    const w = sub.waiters!;
+    sub.waiters = null;
+    for (let k = 0; k < w.length; k += 3) {
+      try {
+        this.#subscriptionReady(w[k] as LrcCall, w[k + 1] as readonly string[], w[k + 2] as number, failure);
+      } catch (err) {
+        // as a reaction of its own would: unhandled, the other calls still woken
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
   }
 
   #subscriptionReady(
@@ -307,6 +334,7 @@ export class LrcDeviceSession {
       attribute,
       calls: new Set(),
       ready: Promise.resolve(undefined),
+      waiters: [],
       waiting: 0,
       kept: new KeptEvents(MAX_BUFFERED_EVENTS),
       prevStatus: null,
@@ -333,6 +361,7 @@ export class LrcDeviceSession {
       },
       (error) => this.#failed(sub, error),
     );
+    sub.ready.then((failure) => this.#wake(sub, failure));
     return sub;
   }
 
