@@ -94,21 +94,22 @@ export function checkLrcOptions(
   if (options === undefined || options === null) options = {};
   if (!isObject(options) || Array.isArray(options))
     throw new InvalidArgumentError(`${who} options must be an object, got ${describeValue(options)}`);
-  for (const key of Object.keys(options)) {
+  // (own enumerable keys, as Object.keys has them, without the array)
+  for (const key in options) {
+    if (!hasOwn.call(options, key)) continue;
     if (!allowed.has(key)) {
       const hint = hints[key] ? ` (did you mean ${hints[key]}?)` : '';
       throw new InvalidArgumentError(`${who} has no option '${key}'${hint}`);
     }
   }
   const o = options as InvokeLrcOptions & Record<string, unknown>;
-  const bad = (name: string, what: string) =>
-    new InvalidArgumentError(`${who}: ${name} must be ${what}, got ${describeValue(o[name])}`);
-  for (const name of ['parity', 'reconcile'] as const)
-    if (o[name] !== undefined && typeof o[name] !== 'boolean') throw bad(name, 'a boolean');
+  if (o.parity !== undefined && typeof o.parity !== 'boolean') throw badOption(who, o, 'parity', 'a boolean');
+  if (o.reconcile !== undefined && typeof o.reconcile !== 'boolean')
+    throw badOption(who, o, 'reconcile', 'a boolean');
   if (o.logger !== undefined) {
     const l = o.logger as unknown as Record<string, unknown>;
     if (!isObject(l) || typeof l.warn !== 'function' || typeof l.error !== 'function')
-      throw bad('logger', 'a pino-compatible logger (warn, error, ...)');
+      throw badOption(who, o, 'logger', 'a pino-compatible logger (warn, error, ...)');
   }
   try {
     // the core facades' checks, so `signal` and `system` mean the same everywhere
@@ -119,11 +120,16 @@ export function checkLrcOptions(
   }
   if (o.clientVersions !== undefined) {
     const v = o.clientVersions as unknown;
-    if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => Number.isInteger(x) && x >= 1) || v[0] > v[1])
-      throw bad('clientVersions', 'a (min, max) pair of protocol versions (integers >= 1, min <= max)');
+    if (!Array.isArray(v) || v.length !== 2 || !isVersion(v[0]) || !isVersion(v[1]) || v[0] > v[1])
+      throw badOption(
+        who,
+        o,
+        'clientVersions',
+        'a (min, max) pair of protocol versions (integers >= 1, min <= max)',
+      );
   }
   if (o.negotiation !== undefined && o.negotiation !== 'perCall' && o.negotiation !== 'cached')
-    throw bad('negotiation', "'perCall' or 'cached'");
+    throw badOption(who, o, 'negotiation', "'perCall' or 'cached'");
   return {
     logger: o.logger,
     signal: o.signal,
@@ -137,11 +143,25 @@ export function checkLrcOptions(
   };
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
+const isVersion = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 1;
+
+function badOption(
+  who: string,
+  o: Record<string, unknown>,
+  name: string,
+  what: string,
+): InvalidArgumentError {
+  return new InvalidArgumentError(`${who}: ${name} must be ${what}, got ${describeValue(o[name])}`);
+}
+
 const PORT_METHODS = ['commandInout', 'readAttribute', 'attributeList', 'subscribeChangeEvent'] as const;
 
 /** InvalidArgumentError unless `device` has the DevicePort shape (a string name and the four methods). */
 export function checkDevicePort(who: string, device: unknown): asserts device is DevicePort {
   const d = device as Record<string, unknown>;
+  if (isObject(d) && typeof d.name === 'string' && hasPortMethods(d)) return;
   const missing = isObject(d) ? PORT_METHODS.filter((m) => typeof d[m] !== 'function') : [...PORT_METHODS];
   if (!isObject(d) || typeof d.name !== 'string' || missing.length) {
     const what = !isObject(d)
@@ -151,6 +171,11 @@ export function checkDevicePort(who: string, device: unknown): asserts device is
         : `missing: ${missing.join(', ')}`;
     throw new InvalidArgumentError(`${who} needs a DevicePort ({name, ${PORT_METHODS.join(', ')}}); ${what}`);
   }
+}
+
+function hasPortMethods(d: Record<string, unknown>): boolean {
+  for (let i = 0; i < PORT_METHODS.length; i++) if (typeof d[PORT_METHODS[i]] !== 'function') return false;
+  return true;
 }
 
 /** InvalidArgumentError unless `command` is a non-empty string. */
