@@ -12,22 +12,34 @@
  *      │                           notUsable (a link, but no search; warned once) ────────────┘
  *      │                                                                                      │
  *      │ after connectTimeout  ─┐                                                              │
- *      │ SOCKET_CLOSED {error} ─┴─► (any of connecting, open, notUsable, ready) ──► waiting ─────┘
+ *      │ SOCKET_CLOSED {error} ─┼─► (any of connecting, open, notUsable, ready) ──► waiting ─────┘
+ *      │ after echoDeadline    ─┘   (from the `probing` of notUsable or ready: recordEchoTimeout)
  *      │                            actions: destroySocket, recordFailure, reportFailure
  *      ▼
  *   CLOSE (from every state but closed) ──► closed (final; entry: destroySocket)
  *
+ *   inside ready and inside notUsable, the same echo supervision (libca's tcpiiu, as `caCircuit`):
+ *
+ *     quiet ──after silence (silenceMs)──► probing (entry: sendEcho) ──after echoDeadline──► waiting (above)
+ *      ▲  │ HEARD (re-entered: the           │
+ *      │  └─ silence timer restarts)         │
+ *      └────────────────HEARD────────────────┘
+ *
  * Events come from the socket side (`src/protocols/ca/nameServer.ts`): SOCKET_CONNECTED (TCP up), VERSION {minor}
- * (the server's VERSION reply), SOCKET_CLOSED {error?} (refused, reset, peer FIN, a malformed frame); and from the
- * owner: CLOSE. SEARCH replies and search requests never pass through the machine.
+ * (the server's VERSION reply), HEARD (bytes arrived; throttled by the socket side, at once while an echo is
+ * outstanding), SOCKET_CLOSED {error?} (refused, reset, peer FIN, a malformed frame); and from the owner: CLOSE.
+ * SEARCH replies and search requests never pass through the machine.
  *
  * The back-off: the first wait is 250 ms, doubled per failure up to `maxRetryMs` (never below 250 ms); a link that
  * becomes ready resets it. The first failure of an outage is reported with `warn`, the others with `debug`; an
- * outage ends when the link becomes ready.
+ * outage ends when the link becomes ready. A link silent for `silenceMs` in `ready` or `notUsable` is sent an
+ * ECHO; one that stays silent `echoTimeoutMs` more has failed (a CaTimeoutError), as a dropped one.
  *
  * Invariants (checked by `test/ca/nameServerLink.machine.test.ts`):
  * - `openSocket` runs exactly once per entry of `connecting`; `destroySocket` on every way out of a state that has
- *   a socket; no timer runs in `open`, `notUsable`, `ready` or `closed`;
+ *   a socket; no timer runs in `open` or `closed`; in `ready` and `notUsable` exactly one runs (the silence or the
+ *   echo deadline), none at all when `silenceMs` is Infinity;
+ * - exactly one ECHO (`sendEcho`) is sent per entry of `probing`, and none elsewhere;
  * - `waitMs` of the n-th failure in a row is min(250 * 2^(n-1), max(maxRetryMs, 250)).
  *
  * Differences from upstream, on purpose:
@@ -35,14 +47,21 @@
  *   round; Orrery backs off from 250 ms, doubling up to `maxRetryMs` (the connection timeout), so a name server
  *   that comes up late is found quickly and one that stays down costs little;
  * - a server whose VERSION says minor < 12 keeps its link (`notUsable`) but gets no search, as libca
- *   (`SearchDestTCP::searchRequest`, `CA_V412`); Orrery reports it once, as a warning.
+ *   (`SearchDestTCP::searchRequest`, `CA_V412`); Orrery reports it once, as a warning;
+ * - libca keeps an unresponsive tcpiiu open until the kernel reports it dead; Orrery drops the link when its echo
+ *   goes unanswered and reconnects with the back-off (as `caCircuit` closes an unresponsive circuit, after caproto);
+ * - durations are milliseconds from the input (`EPICS_CA_CONN_TMO` and libca's 5 s `CA_ECHO_TIMEOUT`), so a
+ *   TestClock drives the whole curve.
  */
 import { assign, setup } from 'xstate';
+import { CaTimeoutError } from '../../src/protocols/ca/errors.js';
 
 /** The first wait before reconnecting, ms; doubled per failure up to `maxRetryMs`. */
 export const NAME_SERVER_FIRST_RETRY_MS = 250;
 /** CA V4.12: TCP search (`CA_V412`). */
 export const TCP_SEARCH_MINOR = 12;
+/** libca `CA_ECHO_TIMEOUT`: how long an ECHO may stay unanswered, ms (the default of `echoTimeoutMs`). */
+export const NAME_SERVER_ECHO_TIMEOUT_MS = 5000;
 
 /** The states of a name-server link. */
 export type NameServerLinkMachineState = 'connecting' | 'open' | 'notUsable' | 'ready' | 'waiting' | 'closed';
@@ -56,10 +75,15 @@ export interface NameServerLinkMachineInput {
   connectTimeoutMs: number;
   /** Largest wait between attempts, ms. */
   maxRetryMs: number;
+  /** Silence on a ready (or not usable) link before an ECHO probe (`EPICS_CA_CONN_TMO`), ms; Infinity for never. */
+  silenceMs: number;
+  /** How long an ECHO may stay unanswered before the link has failed, ms (default libca's 5000). */
+  echoTimeoutMs?: number;
 }
 
 export interface NameServerLinkMachineContext extends NameServerLinkMachineInput {
   linkId: string;
+  echoTimeoutMs: number;
   /** The next failure's wait, ms. */
   retryMs: number;
   /** The current (last chosen) wait, ms. */
@@ -70,6 +94,8 @@ export interface NameServerLinkMachineContext extends NameServerLinkMachineInput
   warned: boolean;
   /** Connection attempts so far. */
   connects: number;
+  /** ECHO probes sent so far. */
+  echoesSent: number;
   /** The last failure. */
   error: Error | null;
 }
@@ -78,6 +104,7 @@ export interface NameServerLinkMachineContext extends NameServerLinkMachineInput
 export type NameServerSocketEvent =
   | { type: 'SOCKET_CONNECTED' }
   | { type: 'VERSION'; minor: number }
+  | { type: 'HEARD' }
   | { type: 'SOCKET_CLOSED'; error?: Error | null };
 
 export type NameServerLinkMachineEvent = NameServerSocketEvent | { type: 'CLOSE' };
@@ -87,6 +114,14 @@ export type NameServerLinkReport =
   | { what: 'failed'; error: Error | null; retryInMs: number }
   | { what: 'ready'; minor: number }
   | { what: 'noTcpSearch'; minor: number };
+
+/** The wait of this failure and of the next one (the back-off). */
+function nextWait(context: NameServerLinkMachineContext): { waitMs: number; retryMs: number } {
+  return {
+    waitMs: context.retryMs,
+    retryMs: Math.min(context.retryMs * 2, Math.max(context.maxRetryMs, NAME_SERVER_FIRST_RETRY_MS)),
+  };
+}
 
 const linkSetup = setup({
   types: {
@@ -105,19 +140,28 @@ const linkSetup = setup({
     destroySocket: () => {},
     /** The link can take searches (again). */
     notifyReady: () => {},
+    /** Write an ECHO (header only); the socket side then sends HEARD at once on the next bytes. */
+    sendEcho: () => {},
     warn: (_, _params: NameServerLinkReport) => {},
     debug: (_, _params: NameServerLinkReport) => {},
     countConnect: assign({ connects: ({ context }) => context.connects + 1, minor: 0 }),
     recordVersion: assign({
       minor: ({ context, event }) => (event.type === 'VERSION' ? event.minor : context.minor),
     }),
+    countEcho: assign({ echoesSent: ({ context }) => context.echoesSent + 1 }),
     recordFailure: assign(({ context, event }) => ({
       error:
         event.type === 'SOCKET_CLOSED'
           ? (event.error ?? new Error('connection closed'))
           : new Error(`connect timed out after ${context.connectTimeoutMs} ms`),
-      waitMs: context.retryMs,
-      retryMs: Math.min(context.retryMs * 2, Math.max(context.maxRetryMs, NAME_SERVER_FIRST_RETRY_MS)),
+      ...nextWait(context),
+    })),
+    recordEchoTimeout: assign(({ context }) => ({
+      error: new CaTimeoutError(
+        `Name server ${context.address} did not answer an echo within ${context.echoTimeoutMs} ms ` +
+          `(after ${context.silenceMs} ms of silence)`,
+      ),
+      ...nextWait(context),
     })),
     resetBackoff: assign({ retryMs: NAME_SERVER_FIRST_RETRY_MS, warned: false }),
   },
@@ -127,6 +171,8 @@ const linkSetup = setup({
   delays: {
     connectTimeout: ({ context }) => context.connectTimeoutMs,
     backoff: ({ context }) => context.waitMs,
+    silence: ({ context }) => context.silenceMs,
+    echoDeadline: ({ context }) => context.echoTimeoutMs,
   },
 });
 
@@ -141,6 +187,27 @@ const reportFailure = linkSetup.enqueueActions(({ context, enqueue }) => {
 /** Every way out of a state with a socket but `CLOSE`: release the socket, wait, retry. */
 const failed = { target: 'waiting', actions: ['destroySocket', 'recordFailure', reportFailure] } as const;
 
+/** The echo supervision of `ready` and `notUsable` (libca's tcpiiu, as `caCircuit`'s connected/probing). */
+const supervised = {
+  initial: 'quiet',
+  states: {
+    quiet: {
+      after: { silence: 'probing' },
+      on: { HEARD: { target: 'quiet', reenter: true } },
+    },
+    probing: {
+      entry: ['sendEcho', 'countEcho'],
+      after: {
+        echoDeadline: {
+          target: '#caNameServerLink.waiting',
+          actions: ['destroySocket', 'recordEchoTimeout', reportFailure],
+        },
+      },
+      on: { HEARD: 'quiet' },
+    },
+  },
+} as const;
+
 export const nameServerLinkMachine = linkSetup.createMachine({
   id: 'caNameServerLink',
   context: ({ input }) => ({
@@ -148,11 +215,14 @@ export const nameServerLinkMachine = linkSetup.createMachine({
     linkId: input.linkId ?? input.address,
     connectTimeoutMs: input.connectTimeoutMs,
     maxRetryMs: input.maxRetryMs,
+    silenceMs: input.silenceMs,
+    echoTimeoutMs: input.echoTimeoutMs ?? NAME_SERVER_ECHO_TIMEOUT_MS,
     retryMs: NAME_SERVER_FIRST_RETRY_MS,
     waitMs: NAME_SERVER_FIRST_RETRY_MS,
     minor: 0,
     warned: false,
     connects: 0,
+    echoesSent: 0,
     error: null,
   }),
   initial: 'connecting',
@@ -189,6 +259,7 @@ export const nameServerLinkMachine = linkSetup.createMachine({
         SOCKET_CLOSED: failed,
         CLOSE: 'closed',
       },
+      ...supervised,
     },
     ready: {
       entry: [
@@ -201,6 +272,7 @@ export const nameServerLinkMachine = linkSetup.createMachine({
         SOCKET_CLOSED: failed,
         CLOSE: 'closed',
       },
+      ...supervised,
     },
     waiting: {
       entry: { type: 'enterState', params: { state: 'waiting' } },

@@ -2,14 +2,18 @@
  * The name-server link on the wire (issue 11 item 2), SearchEngine against a raw TCP peer: VERSION (priority 0),
  * CLIENT_NAME and HOST_NAME first; no SEARCH before the server's VERSION says minor >= 12 (libca `CA_V412`), then
  * every unanswered search at once and each later round; replies routed by cid, 0xFFFFFFFF meaning the name server
- * itself (host AND port, libca `tcpiiu::searchRespNotify`); a dropped link is opened again and searched again.
+ * itself (host AND port, libca `tcpiiu::searchRespNotify`); a dropped link is opened again and searched again; an
+ * idle link is probed with ECHO (libca's tcpiiu supervision): answered, it stays ready; unanswered, it is dropped
+ * and connected again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { realClock } from '../../src/engine/clock.js';
 import type { CaClientConfig } from '../../src/protocols/ca/addressList.js';
-import { ipToU32, nameOf, searchResponse } from '../../src/protocols/ca/commands.js';
+import { echo, ipToU32, nameOf, searchResponse } from '../../src/protocols/ca/commands.js';
 import { Command } from '../../src/protocols/ca/constants.js';
+import { CaTimeoutError } from '../../src/protocols/ca/errors.js';
 import { encodeFrame } from '../../src/protocols/ca/frame.js';
+import { NameServerLink } from '../../src/protocols/ca/nameServer.js';
 import { SearchEngine, type SearchResult } from '../../src/protocols/ca/search.js';
 import { closedPort, RawTcpPeer } from './support/rawPeer.js';
 
@@ -55,6 +59,37 @@ async function until(check: () => boolean): Promise<void> {
 }
 
 const searches = (frames: { command: number }[]) => frames.filter((f) => f.command === Command.SEARCH);
+const echoes = (frames: { command: number }[]) => frames.filter((f) => f.command === Command.ECHO);
+
+/** A link alone (real clock, small durations) and what it warned. */
+function linkTo(port: number, silenceMs: number, echoTimeoutMs: number) {
+  const warnings: { obj: unknown; msg?: string }[] = [];
+  const logger = {
+    child: () => logger,
+    trace() {},
+    debug() {},
+    info() {},
+    warn: (obj: unknown, msg?: string) => void warnings.push({ obj, msg }),
+    error() {},
+  };
+  let readies = 0;
+  const link = new NameServerLink({
+    address: { host: '127.0.0.1', port },
+    clock: realClock,
+    logger,
+    connectTimeoutMs: 2000,
+    maxRetryMs: 2000,
+    silenceMs,
+    echoTimeoutMs,
+    hostName: 'h1',
+    clientName: 'u1',
+    onReady: () => void readies++,
+    onSearchReply: () => {},
+  });
+  cleanups.push(() => link.close());
+  link.start();
+  return { link, warnings, readies: () => readies };
+}
 
 describe('issue 11 item 2: the name-server link on the wire', () => {
   it('issue 11 item 2: opens with VERSION/CLIENT_NAME/HOST_NAME, searches only after a V4.12+ VERSION, routes replies', async () => {
@@ -128,5 +163,54 @@ describe('issue 11 item 2: the name-server link on the wire', () => {
     await again.until((f) => searches(f).length >= 1);
     expect(nameOf(searches(again.frames)[0].payload)).toBe('A');
     expect(second.engine.nameServers[0].connects).toBe(2);
+  });
+
+  it('idle link: the ECHO after silenceMs is answered, the link stays ready on its one connection', async () => {
+    const peer = await RawTcpPeer.start();
+    cleanups.push(() => peer.close());
+    const { link, warnings, readies } = linkTo(peer.port, 30, 500);
+    const conn = await peer.connection();
+    await conn.received(3);
+    conn.send(version(13));
+    await until(() => link.state === 'ready');
+    for (let n = 1; n <= 3; n++) {
+      await conn.until((f) => echoes(f).length >= n);
+      const probe = echoes(conn.frames)[n - 1];
+      expect([probe.dataType, probe.count, probe.p1, probe.p2, probe.payload.length]).toEqual([
+        0, 0, 0, 0, 0,
+      ]);
+      conn.send(echo()); // the server's reply
+    }
+    expect(link.state).toBe('ready');
+    expect(link.connects).toBe(1);
+    expect(link.echoes).toBeGreaterThanOrEqual(3);
+    expect(peer.connections).toHaveLength(1);
+    expect(conn.isClosed).toBe(false);
+    expect(readies()).toBe(1);
+    expect(warnings).toEqual([]);
+  });
+
+  it('idle link: an ECHO never answered drops the link (CaTimeoutError warned) and it connects again', async () => {
+    const peer = await RawTcpPeer.start();
+    cleanups.push(() => peer.close());
+    const { link, warnings, readies } = linkTo(peer.port, 30, 40);
+    const first = await peer.connection(0);
+    await first.received(3);
+    first.send(version(13));
+    await first.until((f) => echoes(f).length >= 1); // read, never answered
+    await first.closed; // the client gave up on it
+    expect(echoes(first.frames)).toHaveLength(1); // exactly one ECHO per probe
+    expect(warnings).toHaveLength(1);
+    const err = (warnings[0].obj as { err: Error }).err;
+    expect(err).toBeInstanceOf(CaTimeoutError);
+    expect(err.message).toBe(
+      `Name server 127.0.0.1:${peer.port} did not answer an echo within 40 ms (after 30 ms of silence)`,
+    );
+    const again = await peer.connection(1); // after the 250 ms back-off
+    await again.received(3);
+    again.send(version(13));
+    await until(() => readies() === 2);
+    expect(link.state).toBe('ready');
+    expect(link.connects).toBe(2);
   });
 });

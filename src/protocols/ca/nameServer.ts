@@ -15,14 +15,19 @@
  *   retried after a back-off of 250 ms doubling to `maxRetryMs` (libca retries a name server's connect every
  *   `EPICS_CA_CONN_TMO`, and reopens a dropped one at its next search round); a link that became ready resets the
  *   back-off. The first failure of an outage is a warning, the others debug.
+ * - Liveness (libca's tcpiiu echo, as the circuits): a ready (or not usable) link silent for `silenceMs` (the
+ *   circuits' `EPICS_CA_CONN_TMO`) is sent an ECHO; if nothing at all arrives within `echoTimeoutMs` (libca 5 s)
+ *   the link has failed (a CaTimeoutError, reported as any failure) and is reconnected with the back-off. Any bytes
+ *   received count: the machine hears HEARD at most once per `min(1 s, silenceMs / 10)`, at once while an echo is
+ *   outstanding (the server's ECHO reply is then dropped).
  * - `close()` destroys the socket and stops the link's actor; it resolves once the socket is released.
  *
  * The lifecycle (connecting bounded by `connectTimeoutMs`, open, ready, not usable, waiting with the back-off,
  * closed) is `machines/ca/nameServerLink.ts`, spawned as a `temporary` actor under a supervisor of the given system
  * (`ca:nameServers` unless one is given; a system of its own on `clock` when none is given, stopped by `close()`),
  * so its delays run on the system's clock. The socket is this class's: the machine's named actions (openSocket,
- * sendGreeting, destroySocket, notifyReady, warn, debug) call it back, and it sends the machine SOCKET_CONNECTED,
- * VERSION and SOCKET_CLOSED. SEARCH requests and replies never pass through the machine.
+ * sendGreeting, sendEcho, destroySocket, notifyReady, warn, debug) call it back, and it sends the machine
+ * SOCKET_CONNECTED, VERSION, HEARD and SOCKET_CLOSED. SEARCH requests and replies never pass through the machine.
  *
  * Differences from libca, on purpose: the link is a search-only connection: channels found through it open the
  * normal channel circuit to the server (a second TCP connection when the name server is that server; libca shares
@@ -43,13 +48,15 @@ import type { Logger } from '../../engine/logging.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import { createSystem, type OrrerySystem } from '../../engine/system.js';
 import type { CaAddress } from './addressList.js';
-import { clientName, hostName, u32ToIp, versionRequest } from './commands.js';
-import { Command } from './constants.js';
+import { clientName, echo, hostName, u32ToIp, versionRequest } from './commands.js';
+import { Command, ECHO_TIMEOUT_MS } from './constants.js';
 import { type CaFrame, FrameParser } from './frame.js';
 
 export { NAME_SERVER_FIRST_RETRY_MS };
 
 const NO_IP = 0xffffffff;
+/** HEARD is sent at most once per this many ms (and per a tenth of `silenceMs`), as the circuits. */
+const HEARD_EVERY_MS = 1000;
 
 export interface NameServerLinkOptions {
   address: CaAddress;
@@ -60,6 +67,10 @@ export interface NameServerLinkOptions {
   connectTimeoutMs: number;
   /** Largest wait between attempts, ms. */
   maxRetryMs: number;
+  /** Silence on a connected link before an ECHO probe (`EPICS_CA_CONN_TMO`), ms; Infinity for never. */
+  silenceMs: number;
+  /** ECHO reply deadline, ms (default libca's 5000). */
+  echoTimeoutMs?: number;
   hostName: string;
   clientName: string;
   /** The link can take searches (again). */
@@ -89,6 +100,7 @@ const nameServerLinkLogic = nameServerLinkMachine.provide({
     enterState: ({ self }, params) => links.get(self.id)?.enterState(params.state),
     openSocket: ({ self }) => links.get(self.id)?.openSocket(),
     sendGreeting: ({ self }) => links.get(self.id)?.sendGreeting(),
+    sendEcho: ({ self }) => links.get(self.id)?.sendEcho(),
     destroySocket: ({ self }) => links.get(self.id)?.destroySocket(),
     notifyReady: ({ self }) => links.get(self.id)?.notifyReady(),
     warn: ({ self }, report) => links.get(self.id)?.report('warn', report),
@@ -105,6 +117,9 @@ export class NameServerLink {
   #unref = false;
   #socketClosed: Promise<void> = Promise.resolve();
   #connects = 0;
+  #echoes = 0;
+  /** An ECHO is outstanding on the current socket: the next bytes send HEARD at once. */
+  #echoOut = false;
   #actorId: string | undefined;
   #handle: ActorHandle<NameServerLinkLogic> | undefined;
   #system: OrrerySystem | undefined;
@@ -124,6 +139,11 @@ export class NameServerLink {
   /** Connection attempts so far (tests). */
   get connects(): number {
     return this.#connects;
+  }
+
+  /** ECHO probes written so far (tests). */
+  get echoes(): number {
+    return this.#echoes;
   }
 
   /** The link's actor (a `caNameServerLink` machine), once started. */
@@ -151,6 +171,8 @@ export class NameServerLink {
         linkId: id,
         connectTimeoutMs: this.#o.connectTimeoutMs,
         maxRetryMs: this.#o.maxRetryMs,
+        silenceMs: this.#o.silenceMs,
+        echoTimeoutMs: this.#o.echoTimeoutMs ?? ECHO_TIMEOUT_MS,
       },
     }) as unknown as ActorHandle<NameServerLinkLogic>;
     this.#handle.subscribe({ complete: () => this.#gone(), error: () => this.#gone() });
@@ -196,6 +218,10 @@ export class NameServerLink {
   openSocket(): void {
     this.#connects++;
     this.#minor = 0;
+    this.#echoOut = false;
+    const clock = this.#o.clock;
+    const heardEveryMs = Math.min(HEARD_EVERY_MS, this.#o.silenceMs / 10);
+    let lastHeardSent = Number.NEGATIVE_INFINITY;
     const socket = connect({ host: this.address.host, port: this.address.port });
     this.#socket = socket;
     if (this.#unref) socket.unref();
@@ -207,6 +233,12 @@ export class NameServerLink {
     socket.on('connect', () => tell({ type: 'SOCKET_CONNECTED' }));
     socket.on('data', (chunk: Buffer) => {
       if (this.#socket !== socket) return;
+      const now = clock.now();
+      if (this.#echoOut || now - lastHeardSent >= heardEveryMs) {
+        this.#echoOut = false;
+        lastHeardSent = now;
+        tell({ type: 'HEARD' });
+      }
       try {
         parser.push(chunk, (frame) => this.#frame(socket, frame));
       } catch (err) {
@@ -226,6 +258,15 @@ export class NameServerLink {
     socket.write(
       Buffer.concat([versionRequest(0), clientName(this.#o.clientName), hostName(this.#o.hostName)]),
     );
+  }
+
+  /** @internal An ECHO (header only); the reply, as any bytes, is HEARD. */
+  sendEcho(): void {
+    const socket = this.#socket;
+    if (!socket) return;
+    this.#echoes++;
+    this.#echoOut = true;
+    socket.write(echo());
   }
 
   /** @internal */
@@ -281,7 +322,7 @@ export class NameServerLink {
         return;
       }
       default:
-        return; // NOT_FOUND (DO_REPLY only), ECHO, ...
+        return; // NOT_FOUND (DO_REPLY only), ECHO (the reply to our probe: HEARD already), ...
     }
   }
 

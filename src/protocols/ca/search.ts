@@ -110,6 +110,7 @@ export class SearchEngine {
         logger: this.#log,
         connectTimeoutMs: this.#config.connectionTimeoutMs,
         maxRetryMs: this.#config.connectionTimeoutMs,
+        silenceMs: this.#config.connectionTimeoutMs,
         hostName: options.hostName ?? 'localhost',
         clientName: options.clientName ?? 'orrery',
         onReady: () => {
