@@ -137,31 +137,30 @@ def denied():
     return r
 
 
-def monitor():
-    r = {}
+def put_and_watch(name, values, deadline):
+    """Monitor P+name, wait for its first update, caput each of values; the updates seen once the last one arrived
+    (or at deadline)."""
     got = []
-    pv = epics.PV(P + 'mon', auto_monitor=True, callback=lambda value=None, **kw: got.append(plain(value)))
+    pv = epics.PV(P + name, auto_monitor=True, callback=lambda value=None, **kw: got.append(plain(value)))
     pv.wait_for_connection(timeout=TIMEOUT)
-    deadline = time.monotonic() + TIMEOUT
+    if deadline is None:
+        deadline = time.monotonic() + TIMEOUT
     while not got and time.monotonic() < deadline:
         time.sleep(0.01)
-    for v in [1, 2, 3, 4, 5]:
-        epics.caput(P + 'mon', v, wait=True, timeout=TIMEOUT)
-    while (not got or got[-1] != 5) and time.monotonic() < deadline:
+    for v in values:
+        epics.caput(P + name, v, wait=True, timeout=TIMEOUT)
+    while (not got or got[-1] != values[-1]) and time.monotonic() < deadline:
         time.sleep(0.01)
-    r['client_puts'] = list(got)
+    seen = list(got)
     pv.clear_callbacks()
-    dead = []
-    dpv = epics.PV(P + 'dead', auto_monitor=True, callback=lambda value=None, **kw: dead.append(plain(value)))
-    dpv.wait_for_connection(timeout=TIMEOUT)
-    while not dead and time.monotonic() < deadline:
-        time.sleep(0.01)
-    for v in [0.5, 1.5, 2.0, 3.0, 10.0]:
-        epics.caput(P + 'dead', v, wait=True, timeout=TIMEOUT)
-    while (not dead or dead[-1] != 10.0) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    r['deadband_puts'] = list(dead)
-    dpv.clear_callbacks()
+    return seen, deadline
+
+
+def monitor():
+    r = {}
+    # one deadline for both: TIMEOUT from the first PV's connection
+    r['client_puts'], deadline = put_and_watch('mon', [1, 2, 3, 4, 5], None)
+    r['deadband_puts'], _ = put_and_watch('dead', [0.5, 1.5, 2.0, 3.0, 10.0], deadline)
     ticks = []
     tick = epics.PV(P + 'counter', auto_monitor=True, callback=lambda value=None, **kw: ticks.append(plain(value)))
     tick.wait_for_connection(timeout=TIMEOUT)
