@@ -33,6 +33,7 @@ import { clientName, hostName, versionRequest } from './commands.js';
 import { ECHO_TIMEOUT_MS, MAX_PRIORITY } from './constants.js';
 import { CaDisconnectedError, CaValueError } from './errors.js';
 import type { CaFrame } from './frame.js';
+import { heardEveryMs } from './heard.js';
 
 export type { CircuitCloseReason } from '../../../machines/ca/circuit.js';
 export { CircuitQueueFullError } from './circuitSocket.js';
@@ -72,8 +73,6 @@ type CircuitLogic = typeof circuitMachine;
 /** The supervisor circuits go under when none is given. */
 export const CIRCUIT_SUPERVISOR = 'ca:circuits';
 const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
-/** HEARD reaches the machine at most this often (bounded by a tenth of the connection timeout). */
-const HEARD_EVERY_MS = 1000;
 
 let circuitCount = 0;
 
@@ -161,7 +160,7 @@ export class CircuitConnection {
       port,
       handshake,
       clock: this.#clock,
-      heardEveryMs: Math.min(HEARD_EVERY_MS, connectionTimeoutMs / 10),
+      heardEveryMs: heardEveryMs(connectionTimeoutMs),
       maxQueuedBytes: options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
       maxPayload: options.maxPayload,
       unref: options.unref === true,

@@ -32,6 +32,7 @@ import { echo } from './commands.js';
 import { Command } from './constants.js';
 import { CaError, CaProtocolError } from './errors.js';
 import { type CaFrame, FrameParser } from './frame.js';
+import { HeardThrottle } from './heard.js';
 
 /** More bytes were sent to a connecting circuit than it queues (`maxQueuedBytes`). */
 export class CircuitQueueFullError extends CaError {
@@ -107,8 +108,7 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
       let stopped = false;
       let failed = false;
       let lastError: Error | null = null;
-      let echoOut = false;
-      let lastHeardSent = Number.NEGATIVE_INFINITY;
+      const heard = new HeardThrottle(sink.heardEveryMs);
       const batch = new WriteBatch(socket);
       let resolveClosed!: () => void;
       const closed = new Promise<void>((resolve) => {
@@ -159,11 +159,7 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
         if (stopped || failed) return true;
         const now = sink.clock.now();
         sink.heard(now);
-        if (echoOut || now - lastHeardSent >= sink.heardEveryMs) {
-          echoOut = false;
-          lastHeardSent = now;
-          send({ type: 'HEARD' });
-        }
+        if (heard.heard(now)) send({ type: 'HEARD' });
         try {
           parser.pushRead(buffer, n, onFrame);
         } catch (error) {
@@ -191,7 +187,7 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
       receive((command) => {
         if (command.type === 'CLOSE') socket.destroy();
         else if (command.type === 'ECHO') {
-          echoOut = true;
+          heard.echoSent();
           link.write(echo());
         }
       });

@@ -51,12 +51,11 @@ import type { CaAddress } from './addressList.js';
 import { clientName, echo, hostName, u32ToIp, versionRequest } from './commands.js';
 import { Command, ECHO_TIMEOUT_MS } from './constants.js';
 import { type CaFrame, FrameParser } from './frame.js';
+import { HeardThrottle, heardEveryMs } from './heard.js';
 
 export { NAME_SERVER_FIRST_RETRY_MS };
 
 const NO_IP = 0xffffffff;
-/** HEARD is sent at most once per this many ms (and per a tenth of `silenceMs`), as the circuits. */
-const HEARD_EVERY_MS = 1000;
 
 export interface NameServerLinkOptions {
   address: CaAddress;
@@ -118,8 +117,8 @@ export class NameServerLink {
   #socketClosed: Promise<void> = Promise.resolve();
   #connects = 0;
   #echoes = 0;
-  /** An ECHO is outstanding on the current socket: the next bytes send HEARD at once. */
-  #echoOut = false;
+  /** The current socket's HEARD throttle (at once while an ECHO is outstanding), as the circuits'. */
+  #heard: HeardThrottle | undefined;
   #actorId: string | undefined;
   #handle: ActorHandle<NameServerLinkLogic> | undefined;
   #system: OrrerySystem | undefined;
@@ -218,10 +217,9 @@ export class NameServerLink {
   openSocket(): void {
     this.#connects++;
     this.#minor = 0;
-    this.#echoOut = false;
     const clock = this.#o.clock;
-    const heardEveryMs = Math.min(HEARD_EVERY_MS, this.#o.silenceMs / 10);
-    let lastHeardSent = Number.NEGATIVE_INFINITY;
+    const heard = new HeardThrottle(heardEveryMs(this.#o.silenceMs));
+    this.#heard = heard;
     const socket = connect({ host: this.address.host, port: this.address.port });
     this.#socket = socket;
     if (this.#unref) socket.unref();
@@ -233,12 +231,7 @@ export class NameServerLink {
     socket.on('connect', () => tell({ type: 'SOCKET_CONNECTED' }));
     socket.on('data', (chunk: Buffer) => {
       if (this.#socket !== socket) return;
-      const now = clock.now();
-      if (this.#echoOut || now - lastHeardSent >= heardEveryMs) {
-        this.#echoOut = false;
-        lastHeardSent = now;
-        tell({ type: 'HEARD' });
-      }
+      if (heard.heard(clock.now())) tell({ type: 'HEARD' });
       try {
         parser.push(chunk, (frame) => this.#frame(socket, frame));
       } catch (err) {
@@ -265,7 +258,7 @@ export class NameServerLink {
     const socket = this.#socket;
     if (!socket) return;
     this.#echoes++;
-    this.#echoOut = true;
+    this.#heard?.echoSent();
     socket.write(echo());
   }
 
