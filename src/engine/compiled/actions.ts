@@ -14,6 +14,7 @@ import {
   compileAtRunTime,
   GuardKind,
 } from './compile.js';
+import { hasShape } from './contextCopy.js';
 import { noSpawn, type Step, type StepLifecycle } from './stepTypes.js';
 
 export function evalGuard(g: CompiledGuard, context: unknown, event: EventObject): unknown {
@@ -42,6 +43,17 @@ function paramsOf(a: CompiledAction, context: unknown, event: EventObject): unkn
     : a.params;
 }
 
+/**
+ * A copy of `context` (XState's `Object.assign({}, context)`): the machine's literal copy when the context has its
+ * fields (`contextCopy.ts`), otherwise into the machine's `ContextObject`.
+ */
+export function copyContext(lc: StepLifecycle, context: object): Record<string, unknown> {
+  const compiled = lc.compiled;
+  const shape = compiled.shape;
+  if (shape && hasShape(context, shape.keys)) return shape.copy(context);
+  return Object.assign(new compiled.ContextObject(), context) as Record<string, unknown>;
+}
+
 function applyAssign(
   lc: StepLifecycle,
   step: Step,
@@ -53,7 +65,9 @@ function applyAssign(
   let next: Record<string, unknown>;
   if (typeof assignment === 'function') {
     const args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
-    next = Object.assign(new lc.compiled.ContextObject(), context, assignment(args, params));
+    // (the assignment runs before the copy is made, as in XState)
+    const partial = assignment(args, params);
+    next = Object.assign(copyContext(lc, context), partial);
   } else if (hasOwn.call(assignment, '__proto__')) {
     applyAssignSlowly(lc, step, assignment, params, event);
     return;
@@ -61,7 +75,7 @@ function applyAssign(
     // XState builds the partial context from `Object.keys(assignment)` (each function given the same arguments,
     // with the context before this assign), then copies it over a copy of the context: written straight into the
     // copy here, in the same order (no partial object, no key array, the arguments made only for a function)
-    next = Object.assign(new lc.compiled.ContextObject(), context);
+    next = copyContext(lc, context);
     let args: object | undefined;
     for (const key in assignment) {
       if (!hasOwn.call(assignment, key)) continue;

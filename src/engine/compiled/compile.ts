@@ -12,8 +12,10 @@
  * targets. Only XState's public state graph is read here; XState's action and guard objects are read through
  * `machines/core/xstateAdapter.ts`.
  */
+
 import type { AnyStateMachine, AnyStateNode, EventObject } from 'xstate';
 import { describeAction, describeGuard } from '../../../machines/core/xstateAdapter.js';
+import type { LearnedShape } from './contextCopy.js';
 
 /** Action kinds of the runner. */
 export const ActionKind = {
@@ -143,6 +145,11 @@ export class CompiledMachine {
    * `Object.assign` makes it a dictionary: several KB a copy for the 23 fields of the `lrc` machine, and slow reads).
    */
   readonly ContextObject: new () => object = contextConstructor();
+  /**
+   * The fields of its contexts and their literal copy (`contextCopy.ts`), learned from its first context: undefined
+   * until then, null when its contexts are copied by `Object.assign` only.
+   */
+  shape: LearnedShape = undefined;
   constructor(readonly machine: AnyStateMachine) {
     this.context = (machine.config as { context?: unknown }).context;
     this.output = machine.root.output;

@@ -10,6 +10,7 @@
 import type { EventObject } from 'xstate';
 import { evalGuard, runActions } from './actions.js';
 import { type CompiledNode, type CompiledTransition, planOf } from './compile.js';
+import { hasShape, learnShape, literalCopyable } from './contextCopy.js';
 import { ACTIVE, DONE, NONE, noSpawn, Step, type StepLifecycle } from './stepTypes.js';
 
 export {
@@ -75,10 +76,11 @@ export function initialStep(lc: StepLifecycle, input: unknown): void {
   let failed = false;
   try {
     if (typeof cfg === 'function') {
-      // XState's assign: `Object.assign({}, ...)`, into the machine's `{}` (see `ContextObject`)
-      preCtx = Object.assign(new compiled.ContextObject(), preCtx, cfg({ spawn: noSpawn, input, self: lc }));
+      // XState's assign: `Object.assign({}, {}, factory(...))` (see `contextCopy.ts`)
+      const made = cfg({ spawn: noSpawn, input, self: lc });
+      preCtx = initialContext(compiled, made);
       lc._setContext(preCtx);
-    }
+    } else if (compiled.shape === undefined) compiled.shape = learnShape(preCtx);
     const entry = compiled.initialEntry;
     for (let i = 0; i < entry.length; i++) {
       const n = entry[i];
@@ -97,6 +99,21 @@ export function initialStep(lc: StepLifecycle, input: unknown): void {
   if (lc.observer) lc.observer.event(lc, initEvent);
   if (failed) report(lc, lc.error);
   else complete(lc, step, initEvent);
+}
+
+/**
+ * The first context from what the context factory made: its literal copy when it has the machine's fields (learned
+ * from the first one), otherwise `Object.assign` into the machine's `ContextObject`. A context with symbol keys
+ * (which a literal would not copy) turns the literal copy off for the machine.
+ */
+function initialContext(compiled: StepLifecycle['compiled'], made: unknown): unknown {
+  if (compiled.shape === undefined) compiled.shape = learnShape(made);
+  const shape = compiled.shape;
+  if (shape !== null && made !== null && typeof made === 'object') {
+    if (!literalCopyable(made)) compiled.shape = null;
+    else if (hasShape(made, shape.keys)) return shape.copy(made);
+  }
+  return Object.assign(new compiled.ContextObject(), made);
 }
 
 function report(lc: StepLifecycle, err: unknown): void {

@@ -1,0 +1,153 @@
+/**
+ * issue 10 item 2: the compiled runner copies contexts with a literal of the machine's fields (`contextCopy.ts`);
+ * every context it makes is the one XState's `Object.assign({}, context, partial)` makes: the same fields in the
+ * same order, the same values, the same prototype, for machines whose contexts keep their fields and for those
+ * whose contexts do not (a field added by assign, added or deleted in place, symbol keys, getters, `__proto__`).
+ */
+import { describe, expect, it } from 'vitest';
+import { type AnyStateMachine, assign, createActor, type EventObject, setup } from 'xstate';
+import { hasShape, learnShape } from '../../../src/engine/compiled/contextCopy.js';
+import {
+  type CompiledMachine,
+  compileMachine,
+  type LifecycleHost,
+  startLifecycle,
+} from '../../../src/engine/compiled/index.js';
+
+const host: LifecycleHost = { schedule: () => null, cancel: () => {} };
+
+/** Own keys (strings then symbols, in order), prototype and values of a context. */
+function anatomy(ctx: object) {
+  return {
+    keys: Reflect.ownKeys(ctx),
+    proto: Object.getPrototypeOf(ctx),
+    values: Reflect.ownKeys(ctx).map((k) => (ctx as Record<PropertyKey, unknown>)[k]),
+    descriptors: Reflect.ownKeys(ctx).map((k) => {
+      const d = Object.getOwnPropertyDescriptor(ctx, k)!;
+      return [d.enumerable, d.writable, 'get' in d && d.get !== undefined];
+    }),
+  };
+}
+
+/** Runs `events` through XState's actor and through two compiled lifecycles (the second with the learned shape). */
+function compare(machine: AnyStateMachine, events: EventObject[]) {
+  const compiled = compileMachine(machine) as CompiledMachine;
+  const actor = createActor(machine).start();
+  const first = startLifecycle(compiled, { id: 'a', host });
+  const second = startLifecycle(compiled, { id: 'b', host });
+  const check = () => {
+    const expected = anatomy(actor.getSnapshot().context);
+    expect(anatomy(first.context)).toEqual(expected);
+    expect(anatomy(second.context)).toEqual(expected);
+  };
+  check();
+  for (const e of events) {
+    actor.send(e);
+    first.send(e);
+    second.send(e);
+    check();
+  }
+  return compiled;
+}
+
+const ADD = { type: 'ADD' };
+const SET = { type: 'SET' };
+
+describe('compiled runner: context copies', () => {
+  it('issue 10 item 2: a context keeping its fields is copied by the literal, as Object.assign copies it', () => {
+    const m = setup({}).createMachine({
+      context: () => ({ a: 1, b: 'x', c: [1], '0': 'zero', 'odd-name': 2, "q'uote\n": 3 }),
+      on: { SET: { actions: assign({ a: ({ context }) => context.a + 1 }) } },
+    });
+    const compiled = compare(m, [SET, SET]);
+    expect(compiled.shape?.keys).toEqual(['0', 'a', 'b', 'c', 'odd-name', "q'uote\n"]);
+  });
+
+  it('issue 10 item 2: a field added by assign, then copies of the new shape (Object.assign for them)', () => {
+    const m = setup({}).createMachine({
+      context: { a: 1 } as { a: number; b?: number },
+      on: {
+        ADD: { actions: assign({ b: 2 }) },
+        SET: { actions: assign(({ context }) => ({ a: context.a + 1 })) },
+      },
+    });
+    compare(m, [SET, ADD, SET, SET]);
+  });
+
+  it('issue 10 item 2: fields added or deleted in place by an action are seen (copied as XState copies them)', () => {
+    const m = setup({}).createMachine({
+      context: () => ({ a: 1, b: 2 }) as Record<string, number>,
+      on: {
+        ADD: {
+          actions: ({ context }) => {
+            context.extra = 9;
+          },
+        },
+        DEL: {
+          actions: ({ context }) => {
+            delete context.a;
+          },
+        },
+        SET: { actions: assign({ b: ({ context }) => context.b + 1 }) },
+      },
+    });
+    compare(m, [SET, ADD, SET, { type: 'DEL' }, SET]);
+  });
+
+  it('issue 10 item 2: symbol keys turn the literal off for the machine (a literal would drop them)', () => {
+    const sym = Symbol('s');
+    const m = setup({}).createMachine({
+      context: () => ({ a: 1, [sym]: 'kept' }),
+      on: { SET: { actions: assign({ a: ({ context }) => context.a + 1 }) } },
+    });
+    const compiled = compare(m, [SET, SET]);
+    expect(compiled.shape).toBeNull();
+  });
+
+  it('issue 10 item 2: getters are read once into data fields; a __proto__ field or a class instance gets no literal', () => {
+    let reads = 0;
+    const withGetter = setup({}).createMachine({
+      context: () => ({
+        a: 1,
+        get b() {
+          reads++;
+          return 5;
+        },
+      }),
+      on: { SET: { actions: assign({ a: ({ context }) => context.a + 1 }) } },
+    });
+    compare(withGetter, [SET]);
+    expect(reads).toBeGreaterThan(0);
+
+    const withProto = setup({}).createMachine({
+      context: () => JSON.parse('{"a": 1, "__proto__": {"p": 1}}') as { a: number },
+      on: { SET: { actions: assign({ a: ({ context }) => context.a + 1 }) } },
+    });
+    expect(compare(withProto, [SET, SET]).shape).toBeNull();
+
+    class Ctx {
+      a = 1;
+    }
+    const instance = setup({}).createMachine({
+      context: () => new Ctx(),
+      on: { SET: { actions: assign({ a: ({ context }) => context.a + 1 }) } },
+    });
+    compare(instance, [SET, SET]);
+  });
+
+  it('issue 10 item 2: an inherited enumerable field is never taken for an own one', () => {
+    const proto = { inherited: 1 };
+    const m = setup({}).createMachine({
+      context: { a: 1 },
+      on: { SET: { actions: assign({ a: ({ context }) => context.a + 1 }) } },
+    });
+    compare(m, [SET]);
+    expect(learnShape(Object.assign(Object.create(proto), { a: 1 }))).toBeNull();
+    // a context with the learned fields plus an inherited enumerable one does not have the shape
+    const shape = learnShape({ a: 1 })!;
+    expect(hasShape({ a: 2 }, shape.keys)).toBe(true);
+    expect(hasShape(Object.assign(Object.create(proto), { a: 1 }), shape.keys)).toBe(false);
+    expect(hasShape({ a: 1, b: 2 }, shape.keys)).toBe(false);
+    expect(hasShape({}, shape.keys)).toBe(false);
+  });
+});
