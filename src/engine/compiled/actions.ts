@@ -17,14 +17,29 @@ import {
 import { hasShape } from './contextCopy.js';
 import { noSpawn, type Step, type StepLifecycle } from './stepTypes.js';
 
+/**
+ * The `{context, event}` last given to a guard (or a guard's params function): given again to the next one with the
+ * same context and event (a lifecycle checks several guards against the same pair at every step). It is never
+ * changed once made, so sharing it is invisible to the guards.
+ */
+let lastGuardArgs: { context: unknown; event: EventObject } = { context: undefined, event: { type: '' } };
+
+function guardArgs(context: unknown, event: EventObject): { context: unknown; event: EventObject } {
+  const last = lastGuardArgs;
+  if (last.context === context && last.event === event) return last;
+  const made = { context, event };
+  lastGuardArgs = made;
+  return made;
+}
+
 export function evalGuard(g: CompiledGuard, context: unknown, event: EventObject): unknown {
   const params =
     g.hasParams && typeof g.params === 'function'
-      ? (g.params as (a: unknown) => unknown)({ context, event })
+      ? (g.params as (a: unknown) => unknown)(guardArgs(context, event))
       : g.params;
   switch (g.kind) {
     case GuardKind.fn:
-      return g.impl({ context, event }, params);
+      return g.impl(guardArgs(context, event), params);
     case GuardKind.not:
       return !evalGuard(g.operands![0], context, event);
     case GuardKind.and:
@@ -112,8 +127,20 @@ function applyAssignSlowly(
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
+/**
+ * The `{context, event, self, system}` last given to a custom action: given again to the next one of the same
+ * lifecycle with the same context and event (entry actions of several states, an action list). Never changed once
+ * made, so sharing it is invisible to the actions (one that keeps it keeps what it was given).
+ */
+let lastInfo: { context: unknown; event: EventObject; self: StepLifecycle; system: unknown } | null = null;
+
 function runCustom(lc: StepLifecycle, step: Step, fn: any, params: unknown, event: EventObject): void {
-  const info = { context: lc.context, event, self: lc, system: lc.host.system };
+  const context = lc.context;
+  let info = lastInfo;
+  if (info === null || info.context !== context || info.event !== event || info.self !== lc) {
+    info = { context, event, self: lc, system: lc.host.system };
+    lastInfo = info;
+  }
   if (step.init) step.defer([fn, info, params]);
   else fn(info, params);
 }
