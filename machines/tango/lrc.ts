@@ -314,7 +314,8 @@ export const lrcMachine = setup({
         pendingTerminal: p.pendingTerminal,
       });
       enqueue.emit(submitted);
-      for (const message of step.warnings) enqueue.emit({ type: 'lrc.warning', message });
+      const warnings = step.warnings;
+      for (let i = 0; i < warnings.length; i++) enqueue.emit({ type: 'lrc.warning', message: warnings[i] });
       if (step.updates.length) enqueue(() => deliver(context, step.updates));
     }),
     recordTimeout: assign({
@@ -352,7 +353,8 @@ export const lrcMachine = setup({
       const step = reduceLrcEvent(context, (event as Ev<'DEVICE_EVENT'>).event);
       // new bookkeeping is a fresh LrcProgress (plain values, no functions): assigned as it is
       if (step.progress !== context) enqueue.assign(step.progress);
-      for (const message of step.warnings) enqueue.emit({ type: 'lrc.warning', message });
+      const warnings = step.warnings;
+      for (let i = 0; i < warnings.length; i++) enqueue.emit({ type: 'lrc.warning', message: warnings[i] });
       if (step.updates.length) enqueue(() => deliver(context, step.updates));
     }),
     /** v1: the result read after a terminal status that came first; then the held-back status. */

@@ -188,7 +188,8 @@ function complete(lc: StepLifecycle, step: Step, event: EventObject): void {
   const deferred = step.deferred;
   if (deferred) {
     try {
-      for (const d of deferred) {
+      for (let i = 0; i < deferred.length; i++) {
+        const d = deferred[i];
         if (d[0] === null) lc.host.log?.(lc, d[1] as unknown[]);
         else (d[0] as (a: unknown, p: unknown) => void)(d[1], d[2]);
       }
@@ -202,7 +203,8 @@ function complete(lc: StepLifecycle, step: Step, event: EventObject): void {
   const emits = step.emits;
   if (emits) {
     const onEmit = lc._cb?.onEmit;
-    for (const e of emits) {
+    for (let i = 0; i < emits.length; i++) {
+      const e = emits[i];
       if (lc.observer?.emitted) lc.observer.emitted(lc, e);
       if (onEmit) {
         try {
@@ -260,11 +262,13 @@ function select(lc: StepLifecycle, event: EventObject): CompiledTransition | nul
   const type = event.type;
   for (let n: CompiledNode | null = lc.node; n; n = n.parent) {
     const exact = n.on.get(type);
-    if (exact) for (const t of exact) if (guardPasses(lc, t, event, n)) return t;
+    if (exact)
+      for (let i = 0; i < exact.length; i++) if (guardPasses(lc, exact[i], event, n)) return exact[i];
     const wild = n.wildcards;
     for (let i = 0; i < wild.length; i++) {
       if (wild[i][0] === type || !matchesDescriptor(type, wild[i][0])) continue;
-      for (const t of wild[i][1]) if (guardPasses(lc, t, event, n)) return t;
+      const ts = wild[i][1];
+      for (let j = 0; j < ts.length; j++) if (guardPasses(lc, ts[j], event, n)) return ts[j];
     }
   }
   return null;
@@ -274,7 +278,10 @@ function selectEventless(lc: StepLifecycle, event: EventObject): CompiledTransit
   for (let n: CompiledNode | null = lc.node; n; n = n.parent) {
     const always = n.always;
     if (!always) continue;
-    for (const t of always) if (t.guard === null || evalGuard(t.guard, lc.context, event)) return t;
+    for (let i = 0; i < always.length; i++) {
+      const t = always[i];
+      if (t.guard === null || evalGuard(t.guard, lc.context, event)) return t;
+    }
   }
   return null;
 }

@@ -450,7 +450,8 @@ export class LrcDeviceSession {
   #stopWaiting(call: LrcCall): void {
     if (!call.waiting) return;
     call.waiting = false;
-    for (const sub of call.subs) if (--sub.waiting === 0) sub.kept.clear();
+    const subs = call.subs;
+    for (let i = 0; i < subs.length; i++) if (--subs[i].waiting === 0) subs[i].kept.clear();
   }
 
   checkStatus(call: LrcCall, commandId: string): void {
@@ -499,7 +500,8 @@ export class LrcDeviceSession {
     }
     const subs = call.subs;
     call.subs = [];
-    for (const sub of subs) {
+    for (let i = 0; i < subs.length; i++) {
+      const sub = subs[i];
       sub.calls.delete(call);
       if (sub.calls.size || !sub.unsubscribe) continue; // still shared, or still being made (ended when made)
       if (this.#subs.get(sub.attribute) === sub) this.#subs.delete(sub.attribute);
