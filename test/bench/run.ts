@@ -12,7 +12,7 @@ import { caRows } from './ca.bench.js';
 import { deadlineRows } from './floor.bench.js';
 import { inspectorClientRows } from './inspectorClients.bench.js';
 import { katcpRows, katcpSoakRows } from './katcp.bench.js';
-import { benchLrc, benchLrcDevices } from './lrc.bench.js';
+import { benchLrc, benchLrcDevices, lrcCostRows } from './lrc.bench.js';
 import { spawnSupervised } from './spawn.bench.js';
 import { heapRows, statusInspectorRows, statusRows } from './status.bench.js';
 import { tangoRows } from './tango.bench.js';
@@ -89,6 +89,7 @@ async function main(): Promise<void> {
     });
     rows.push(...(JSON.parse(out) as Row[]));
   }
+  rows.push(...lrcCostRows(rows));
   const w = [0, 1, 2].map((i) =>
     Math.max(...rows.map((r) => r[i].length), ['measure', 'result', 'target'][i].length),
   );
