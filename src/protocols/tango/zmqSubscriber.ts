@@ -4,8 +4,11 @@
  * subscriptions on one server share its endpoints), every multipart message handed to `onMessage` as it arrives.
  *
  * `connect()` resolves once the ZMTP handshake with the endpoint is done (or after `readyTimeoutMs`), so that the
- * topic subscription reaches the publisher before the caller makes the device push anything (a PUB socket drops
- * what it publishes before it knows the subscriber: ZMQ's "slow joiner"). Endpoints stay connected and topics
+ * topic subscription is on its way to the publisher before the caller makes the device push anything (a PUB socket
+ * drops what it publishes before it knows the subscriber: ZMQ's "slow joiner"). That narrows the window without
+ * closing it: the server takes in the subscription on its side of the connection, which can lag the subscriber's
+ * handshake, and nothing on the wire says when it has (against the PyTango fixture on a loaded machine, about 1
+ * push in 40 made right after the handshake was lost; none made 30 ms later). Endpoints stay connected and topics
  * subscribed when their last user releases them (a later subscription on the same server or attribute is then
  * ready at once); `prune()` lets the unused ones go (the consumer calls it when a restarted server announced new
  * endpoints). libzmq reconnects a lost TCP connection by itself. `close()` ends the receive loop and frees the
