@@ -13,6 +13,7 @@
  * `{attribute, value}` or `{attribute, errors}` (errors: the server's stack, or `API_EventTimeout` when its
  * heartbeat stopped; the subscription then re-subscribes by itself).
  */
+import { TangoClosedError } from './clientErrors.js';
 import { DeviceProxy } from './deviceProxy.js';
 import type { DeviceProxyOptions } from './deviceTypes.js';
 import { TangoEventConsumer } from './events.js';
@@ -30,6 +31,7 @@ export class NativeDevicePort implements DevicePort {
   readonly consumer: TangoEventConsumer;
   readonly #ownsProxy: boolean;
   readonly #unsubscribes = new Set<Unsubscribe>();
+  #closed = false;
 
   constructor(proxy: DeviceProxy, options: NativeDevicePortOptions = {}, ownsProxy = false) {
     this.proxy = proxy;
@@ -64,13 +66,22 @@ export class NativeDevicePort implements DevicePort {
     attribute: string,
     callback: (event: AttributeEvent) => void,
   ): Promise<Unsubscribe> {
-    const sub = await this.consumer.subscribe(this.proxy, attribute, (e) =>
+    if (this.#closed) throw new TangoClosedError(`NativeDevicePort ${this.name} is closed`);
+    const sub = await this.consumer.subscribe(this.proxy, attribute, (e) => {
+      if (this.#closed) return;
       callback(
         e.errors
           ? { attribute: e.attribute, errors: e.errors }
           : { attribute: e.attribute, value: e.value?.value },
-      ),
-    );
+      );
+    });
+    if (this.#closed) {
+      // closed while the subscription was being made: it ends now, it does not outlive the port
+      sub.unsubscribe();
+      throw new TangoClosedError(
+        `NativeDevicePort ${this.name} was closed while subscribing to ${attribute}`,
+      );
+    }
     const unsubscribe = () => {
       this.#unsubscribes.delete(unsubscribe);
       sub.unsubscribe();
@@ -84,8 +95,12 @@ export class NativeDevicePort implements DevicePort {
     return this.#unsubscribes.size;
   }
 
-  /** Ends this port's subscriptions, and closes its proxy if `connect` made it. Idempotent. */
+  /**
+   * Ends this port's subscriptions (one still being made ends when it is made, its caller gets a TangoClosedError)
+   * and closes its proxy if `connect` made it; later subscriptions are refused (TangoClosedError). Idempotent.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     for (const unsubscribe of [...this.#unsubscribes]) unsubscribe();
     if (this.#ownsProxy) await this.proxy.close();
   }

@@ -1,0 +1,83 @@
+/**
+ * issue 12 item 4: `NativeDevicePort.close()` ends every subscription made through the port, also one that was
+ * still being made when the port closed (it used to be kept only once made, and outlived the port); a
+ * subscription asked for after close is refused. Against a consumer whose subscriptions answer when told to.
+ */
+import { describe, expect, it } from 'vitest';
+import { TangoClosedError } from '../../src/protocols/tango/clientErrors.js';
+import type { DeviceProxy } from '../../src/protocols/tango/deviceProxy.js';
+import type { TangoEventConsumer } from '../../src/protocols/tango/events.js';
+import { NativeDevicePort } from '../../src/protocols/tango/nativePort.js';
+import type { AttributeEvent } from '../../src/protocols/tango/port.js';
+
+type Deliver = (e: { attribute: string; value?: { value: unknown } }) => void;
+
+/** A consumer whose subscriptions are answered by `answer()`, counting the live ones. */
+function pendingConsumer() {
+  const pending: { deliver: Deliver; answer: () => void }[] = [];
+  let live = 0;
+  const consumer = {
+    subscribe(_proxy: unknown, _attribute: string, deliver: Deliver) {
+      return new Promise((resolve) => {
+        pending.push({
+          deliver,
+          answer: () => {
+            live++;
+            let ended = false;
+            resolve({
+              unsubscribe: () => {
+                if (!ended) live--;
+                ended = true;
+              },
+            });
+          },
+        });
+      });
+    },
+  };
+  return { consumer: consumer as unknown as TangoEventConsumer, pending, live: () => live };
+}
+
+const proxy = { name: 'test/port/1', system: undefined } as unknown as DeviceProxy;
+
+describe('NativeDevicePort', () => {
+  it('issue 12 item 4: a subscription still being made when the port closes ends when made; its caller gets a TangoClosedError', async () => {
+    const c = pendingConsumer();
+    const port = new NativeDevicePort(proxy, { consumer: c.consumer });
+    const seen: AttributeEvent[] = [];
+    const subscribing = port.subscribeChangeEvent('counter', (e) => seen.push(e));
+    await Promise.resolve();
+    expect(c.pending).toHaveLength(1);
+    await port.close();
+    // the consumer answers after the close: an event it delivers is not passed on, the subscription is ended
+    c.pending[0].deliver({ attribute: 'counter', value: { value: 1 } });
+    c.pending[0].answer();
+    await expect(subscribing).rejects.toBeInstanceOf(TangoClosedError);
+    await expect(subscribing).rejects.toThrow(/closed while subscribing to counter/);
+    expect(c.live()).toBe(0);
+    expect(port.subscriptionCount).toBe(0);
+    expect(seen).toEqual([]);
+  });
+
+  it('issue 12 item 4: close ends the open subscriptions; a subscription asked for after close is refused', async () => {
+    const c = pendingConsumer();
+    const port = new NativeDevicePort(proxy, { consumer: c.consumer });
+    const seen: AttributeEvent[] = [];
+    const subscribing = port.subscribeChangeEvent('counter', (e) => seen.push(e));
+    await Promise.resolve();
+    c.pending[0].answer();
+    await subscribing;
+    c.pending[0].deliver({ attribute: 'counter', value: { value: 7 } });
+    expect(seen).toEqual([{ attribute: 'counter', value: 7 }]);
+    expect(c.live()).toBe(1);
+    expect(port.subscriptionCount).toBe(1);
+    await port.close();
+    expect(c.live()).toBe(0);
+    expect(port.subscriptionCount).toBe(0);
+    c.pending[0].deliver({ attribute: 'counter', value: { value: 8 } });
+    expect(seen).toHaveLength(1);
+    await expect(port.subscribeChangeEvent('counter', () => {})).rejects.toBeInstanceOf(TangoClosedError);
+    expect(c.pending).toHaveLength(1);
+    await port.close(); // idempotent
+  });
+});
