@@ -9,7 +9,9 @@
  * a field an action added or deleted in place): the copy is then what `Object.assign({}, context)` makes (the same
  * fields in the same order, getters read once, `Object.prototype`). Anything else is copied by `Object.assign`: a
  * context of other fields, one that inherits enumerable fields, a machine whose contexts have symbol keys or a
- * `__proto__` field (learned as refused), fewer than `MIN_FIELDS` or more than `MAX_FIELDS` fields.
+ * `__proto__` field (learned as refused), fewer than `MIN_FIELDS` or more than `MAX_FIELDS` fields. The one thing
+ * the walk cannot see is a symbol-keyed field an action adds to a context in place (XState changes contexts by
+ * `assign` only; its docs forbid changing them in place): the literal copy would not carry it over.
  */
 
 /** More fields than this: no literal (a generated function of that size is not worth it). */
