@@ -90,7 +90,11 @@ interface SharedSubscription extends StatusDiff {
 /** The ways a call can be followed by its session; the `lrc` machine's I/O actions call these. */
 export class LrcCall {
   readonly session: LrcDeviceSession;
-  readonly spec: LrcCallSpec;
+  /** The call's `LrcCallSpec`, kept as fields of its own (one object less per call in flight). */
+  readonly command: string;
+  readonly args: unknown;
+  readonly parity: boolean;
+  readonly cacheNegotiation: boolean;
   /** The command id, once the device gave it. */
   commandId: string | undefined;
   closed = false;
@@ -108,7 +112,10 @@ export class LrcCall {
   constructor(session: LrcDeviceSession, target: LrcCallTarget, spec: LrcCallSpec) {
     this.session = session;
     this.#target = target;
-    this.spec = spec;
+    this.command = spec.command;
+    this.args = spec.args;
+    this.parity = spec.parity;
+    this.cacheNegotiation = spec.cacheNegotiation;
   }
 
   send(event: LrcEvent): void {
@@ -117,13 +124,13 @@ export class LrcCall {
 
   /** v1 without parity: whether this status event repeats the last status this call was given (and remember it). */
   repeatsStatus(event: AttributeEvent, id: string): boolean {
-    if (this.spec.parity || !isStatusAttribute(event.attribute)) return false;
+    if (this.parity || !isStatusAttribute(event.attribute)) return false;
     return this.repeatsRawStatus(pairedValue(event.value, id));
   }
 
   /** The same for the raw status paired with this call's id in a status event (the caller checked both). */
   repeatsRawStatus(raw: unknown): boolean {
-    if (this.spec.parity || raw === undefined) return false;
+    if (this.parity || raw === undefined) return false;
     // only a valid status is remembered: the same raw value is one (no need to parse it again)
     if (raw === this.#lastStatus) return true;
     if (toTaskStatus(raw) === undefined) return false;
@@ -137,7 +144,7 @@ export class LrcCall {
    * value, not a status). The same answers as `repeatsRawStatus`, told apart.
    */
   statusDelivery(raw: unknown): 0 | 1 | 2 {
-    if (this.spec.parity || raw === undefined) return 2;
+    if (this.parity || raw === undefined) return 2;
     if (raw === this.#lastStatus) return 0;
     if (toTaskStatus(raw) === undefined) return 2;
     this.#lastStatus = raw;
@@ -257,7 +264,7 @@ export class LrcDeviceSession {
   negotiateFor(call: LrcCall): void {
     const done = (versions: Versions) => call.send({ type: 'NEGOTIATED', versions });
     const failed = (error: unknown) => call.send({ type: 'NEGOTIATION_FAILED', error });
-    if (call.spec.cacheNegotiation) this.#sharedNegotiation().then(done, failed);
+    if (call.cacheNegotiation) this.#sharedNegotiation().then(done, failed);
     else withProtocolVersions(this.device, done, failed);
   }
 
@@ -421,7 +428,7 @@ export class LrcDeviceSession {
   readonly #lookup = (id: string): LrcCall | undefined => this.#byId.get(id);
 
   invoke(call: LrcCall): void {
-    attempt(() => this.device.commandInout(call.spec.command, call.spec.args)).then(
+    attempt(() => this.device.commandInout(call.command, call.args)).then(
       (raw) => {
         if (call.closed) return;
         const reply = parseLrcReply(raw); // the one parse of the reply
