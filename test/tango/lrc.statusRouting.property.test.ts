@@ -156,6 +156,37 @@ async function run(steps: Step[]): Promise<void> {
 }
 
 describe('issue 10 item 6: v1 status lists routed by difference', () => {
+  it('issue 10 item 6: an id listed twice whose first pair repeats a settled entry is routed at that first pair only', async () => {
+    // fast-check's counterexample (seed 1161705227): B's first pair in the second list is the settled (B,
+    // IN_PROGRESS) of the first list, skipped; its second pair (B, STAGING) was routed as if it were the first
+    await run([
+      { kind: 'open', id: 1, parity: false },
+      { kind: 'open', id: 0, parity: false },
+      {
+        kind: 'emit',
+        pairs: [
+          [0, 0],
+          [1, 2],
+          [2, 0],
+          [3, 0],
+        ],
+        odd: false,
+        same: false,
+      },
+      {
+        kind: 'emit',
+        pairs: [
+          [0, 0],
+          [1, 2],
+          [1, 0],
+        ],
+        odd: false,
+        same: false,
+      },
+      { kind: 'flush' },
+    ]);
+  });
+
   it('issue 10 item 6: every call gets exactly the status events that routing each entry gives it', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), (steps) => run(steps)),

@@ -107,6 +107,8 @@ export class LrcCall {
   sameId: LrcCall | undefined;
   /** The value event last routed to it (an id listed twice in one event is one delivery). */
   routed = -1;
+  /** The pair of the status list last routed to it by difference where its id was (see `statusRouting.ts`). */
+  pairAt = -1;
   #lastStatus: unknown;
 
   constructor(session: LrcDeviceSession, target: LrcCallTarget, spec: LrcCallSpec) {

@@ -10,7 +10,9 @@
  *   remembered (a valid status, no `parity`) at this very entry, or when its id has no call;
  * - a call getting its command id, or leaving, unsettles every entry naming that id (`unsettle`);
  * - a list naming an id twice where a call is concerned turns the difference off for that subscription for good
- *   (the call is routed at the first pair only, as before), so a settled entry is always its id's first pair.
+ *   (the call is routed at the first pair only, as before), so a settled entry is always its id's first pair; a
+ *   first pair skipped as settled is recognised by the pair the call was last routed at (`pairAt`), so the second
+ *   pair is never taken for the first.
  * Marks are only ever cleared early (an extra look-up), never set early.
  */
 
@@ -20,6 +22,8 @@ import type { AttributeEvent } from '../port.js';
 /** What routing needs of a call (`LrcCall`). */
 export interface StatusRoutedCall {
   routed: number;
+  /** The pair of the last list routed to it where its id was (-1: none). */
+  pairAt: number;
   readonly subs: readonly object[];
   readonly sameId: StatusRoutedCall | undefined;
   /** 0: the status repeats the remembered one (dropped); 1: sent, now remembered; 2: sent, not remembered. */
@@ -60,13 +64,15 @@ export function routeStatusList(
     if (typeof id === 'string') {
       for (let call = lookup(id); call; call = call.sameId) {
         if (!call.subs.includes(sub)) continue;
-        if (call.routed === seq) {
-          // a second pair naming this call's id: routed at the first one only, as before
+        if (call.routed === seq || skippedBefore(call.pairAt, k, id, value, prev, settled)) {
+          // a second pair naming this call's id (the first routed, or skipped as settled): routed at the first
+          // one only, as before
           sub.noDiff = true;
           now = false;
           continue;
         }
         call.routed = seq;
+        call.pairAt = k;
         const delivery = call.statusDelivery(raw);
         if (delivery === 0) continue;
         if (delivery === 2) now = false;
@@ -77,6 +83,24 @@ export function routeStatusList(
     settled[k] = now;
   }
   sub.prevStatus = sub.noDiff ? null : value;
+}
+
+/**
+ * Whether pair `j` (a call's pair in the previous list), before pair `k`, names `id` and was skipped in this list
+ * as settled: then it was that call's first pair in this list too (a settled entry is its id's first pair), and
+ * pair `k` is a second one.
+ */
+function skippedBefore(
+  j: number,
+  k: number,
+  id: string,
+  value: readonly unknown[],
+  prev: readonly unknown[] | null,
+  settled: readonly boolean[],
+): boolean {
+  if (j < 0 || j >= k || prev === null || value[2 * j] !== id) return false;
+  const i = 2 * j;
+  return i + 1 < prev.length && prev[i] === id && prev[i + 1] === value[i + 1] && settled[j];
 }
 
 /** `id` got a call, or lost one: the entries naming it in the previous lists of `subs` are looked up again. */
