@@ -62,8 +62,7 @@ function paramsOf(a: CompiledAction, context: unknown, event: EventObject): unkn
  * A copy of `context` (XState's `Object.assign({}, context)`): the machine's literal copy when the context has its
  * fields (`contextCopy.ts`), otherwise into the machine's `ContextObject`.
  */
-export function copyContext(lc: StepLifecycle, context: object): Record<string, unknown> {
-  const compiled = lc.compiled;
+export function copyContext(compiled: StepLifecycle['compiled'], context: object): Record<string, unknown> {
   const shape = compiled.shape;
   if (shape && hasShape(context, shape.keys)) return shape.copy(context);
   return Object.assign(new compiled.ContextObject(), context) as Record<string, unknown>;
@@ -82,7 +81,7 @@ function applyAssign(
     const args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
     // (the assignment runs before the copy is made, as in XState)
     const partial = assignment(args, params);
-    next = Object.assign(copyContext(lc, context), partial);
+    next = Object.assign(copyContext(lc.compiled, context), partial);
   } else if (hasOwn.call(assignment, '__proto__')) {
     applyAssignSlowly(lc, step, assignment, params, event);
     return;
@@ -90,7 +89,7 @@ function applyAssign(
     // XState builds the partial context from `Object.keys(assignment)` (each function given the same arguments,
     // with the context before this assign), then copies it over a copy of the context: written straight into the
     // copy here, in the same order (no partial object, no key array, the arguments made only for a function)
-    next = copyContext(lc, context);
+    next = copyContext(lc.compiled, context);
     let args: object | undefined;
     for (const key in assignment) {
       if (!hasOwn.call(assignment, key)) continue;

@@ -41,7 +41,7 @@ export type LearnedShape = ContextShape | null | undefined;
 export function learnShape(context: unknown): ContextShape | null {
   if (context === null || typeof context !== 'object') return null;
   if (Object.getPrototypeOf(context) !== Object.prototype) return null;
-  if (Object.getOwnPropertySymbols(context).length > 0) return null;
+  if (hasSymbolKeys(context)) return null;
   const keys: string[] = [];
   for (const key in context) {
     if (!Object.hasOwn(context, key) || key === '__proto__' || keys.length >= MAX_FIELDS) return null;
@@ -61,9 +61,7 @@ export function hasShape(context: object, keys: readonly string[]): boolean {
   return i === keys.length;
 }
 
-/** Whether a context may be copied by a literal at all: no symbol keys (a literal would not copy them). */
-export function literalCopyable(context: unknown): boolean {
-  return (
-    context !== null && typeof context === 'object' && Object.getOwnPropertySymbols(context).length === 0
-  );
+/** Whether a context has symbol keys (a literal would not copy them: the machine's contexts then never get one). */
+export function hasSymbolKeys(context: object): boolean {
+  return Object.getOwnPropertySymbols(context).length > 0;
 }

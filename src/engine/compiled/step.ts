@@ -8,9 +8,9 @@
  * `selectTransitions`, `selectEventlessTransitions`).
  */
 import type { EventObject } from 'xstate';
-import { evalGuard, runActions } from './actions.js';
+import { copyContext, evalGuard, runActions } from './actions.js';
 import { type CompiledNode, type CompiledTransition, planOf } from './compile.js';
-import { hasShape, learnShape, literalCopyable } from './contextCopy.js';
+import { hasSymbolKeys, learnShape } from './contextCopy.js';
 import { ACTIVE, DONE, NONE, noSpawn, Step, type StepLifecycle } from './stepTypes.js';
 
 export {
@@ -108,12 +108,9 @@ export function initialStep(lc: StepLifecycle, input: unknown): void {
  */
 function initialContext(compiled: StepLifecycle['compiled'], made: unknown): unknown {
   if (compiled.shape === undefined) compiled.shape = learnShape(made);
-  const shape = compiled.shape;
-  if (shape !== null && made !== null && typeof made === 'object') {
-    if (!literalCopyable(made)) compiled.shape = null;
-    else if (hasShape(made, shape.keys)) return shape.copy(made);
-  }
-  return Object.assign(new compiled.ContextObject(), made);
+  if (made === null || typeof made !== 'object') return Object.assign(new compiled.ContextObject(), made);
+  if (compiled.shape !== null && hasSymbolKeys(made)) compiled.shape = null;
+  return copyContext(compiled, made);
 }
 
 function report(lc: StepLifecycle, err: unknown): void {
