@@ -75,6 +75,10 @@ const negotiated = (context: LrcContext, e: LrcEvent) =>
 const reply = (e: LrcEvent) => (e as Ev<'INVOKED'>).reply;
 const failure = (e: LrcEvent) => (e as { error?: unknown }).error;
 const where = (context: LrcContext) => [context.device.name, context.command] as const;
+/** Each warning of a decoding or reduction as an `lrc.warning`, in order (indexed: no iterator per event). */
+function emitWarnings(enqueue: { emit(e: LrcEmitted): void }, warnings: readonly string[]): void {
+  for (let i = 0; i < warnings.length; i++) enqueue.emit({ type: 'lrc.warning', message: warnings[i] });
+}
 
 /**
  * The call once its callback is valid: the same states with a deadline (`bounded`) and without (`unbounded`), so
@@ -314,8 +318,7 @@ export const lrcMachine = setup({
         pendingTerminal: p.pendingTerminal,
       });
       enqueue.emit(submitted);
-      const warnings = step.warnings;
-      for (let i = 0; i < warnings.length; i++) enqueue.emit({ type: 'lrc.warning', message: warnings[i] });
+      emitWarnings(enqueue, step.warnings);
       if (step.updates.length) enqueue(() => deliver(context, step.updates));
     }),
     recordTimeout: assign({
@@ -353,8 +356,7 @@ export const lrcMachine = setup({
       const step = reduceLrcEvent(context, (event as Ev<'DEVICE_EVENT'>).event);
       // new bookkeeping is a fresh LrcProgress (plain values, no functions): assigned as it is
       if (step.progress !== context) enqueue.assign(step.progress);
-      const warnings = step.warnings;
-      for (let i = 0; i < warnings.length; i++) enqueue.emit({ type: 'lrc.warning', message: warnings[i] });
+      emitWarnings(enqueue, step.warnings);
       if (step.updates.length) enqueue(() => deliver(context, step.updates));
     }),
     /** v1: the result read after a terminal status that came first; then the held-back status. */
@@ -362,7 +364,7 @@ export const lrcMachine = setup({
       const value = (event as Ev<'RESULT_READ'>).value;
       const decoded = decodeLrcEvent(LRC_ATTRIBUTES.result, value, context.commandId!);
       const updates: LrcUpdate[] = decoded ? [decoded.update] : [];
-      for (const message of decoded?.warnings ?? []) enqueue.emit({ type: 'lrc.warning', message });
+      if (decoded) emitWarnings(enqueue, decoded.warnings);
       updates.push(context.pendingTerminal!);
       enqueue.assign({ status: context.pendingTerminal!.status!, terminal: true, pendingTerminal: null });
       enqueue(() => deliver(context, updates));
