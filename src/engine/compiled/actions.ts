@@ -14,7 +14,7 @@ import {
   compileAtRunTime,
   GuardKind,
 } from './compile.js';
-import { hasShape } from './contextCopy.js';
+import { hasShape, mergeFor } from './contextCopy.js';
 import { noSpawn, type Step, type StepLifecycle } from './stepTypes.js';
 
 /**
@@ -86,6 +86,16 @@ function applyAssign(
     applyAssignSlowly(lc, step, assignment, params, event);
     return;
   } else {
+    const shape = lc.compiled.shape;
+    if (shape && hasShape(context, shape.keys)) {
+      // the context and the assignment's fields in one literal (`mergeFor`), as XState's copy below comes to
+      const merge = mergeFor(shape, assignment);
+      if (merge !== null) {
+        lc._setContext(merge(context, assignment, params, assignerArgs, lc, event));
+        step.changed = true;
+        return;
+      }
+    }
     // XState builds the partial context from `Object.keys(assignment)` (each function given the same arguments,
     // with the context before this assign), then copies it over a copy of the context: written straight into the
     // copy here, in the same order (no partial object, no key array, the arguments made only for a function)
@@ -103,6 +113,12 @@ function applyAssign(
   }
   lc._setContext(next);
   step.changed = true;
+}
+
+/** What an assigner is given (made once per assign, only when the assignment has one). */
+function assignerArgs(context: object, lc: unknown, event: unknown): object {
+  const self = lc as StepLifecycle;
+  return { context, event, spawn: noSpawn, self, system: self.host.system };
 }
 
 /** `applyAssign` for an assignment object with an own `__proto__` key: through a partial object, as XState does. */

@@ -23,8 +23,27 @@ const MAX_FIELDS = 64;
  */
 const MIN_FIELDS = 8;
 
-/** The fields of a machine's contexts and their literal copy. */
+/**
+ * An assign's copy with its fields written in one literal: the context's fields, those named by the assignment
+ * object `p` taken from it (a function there is called, in `p`'s order, with `args(c, x, y)` made once, as XState
+ * calls assigners).
+ */
+export type ContextMerge = (
+  c: object,
+  p: object,
+  params: unknown,
+  args: (c: object, x: unknown, y: unknown) => object,
+  x: unknown,
+  y: unknown,
+) => Record<string, unknown>;
+
+/** Assignment objects of other fields than these, past this many learned: no merge (Object.assign as before). */
+const MAX_MERGES = 8;
+
+/** The fields of a machine's contexts, their literal copy, and the merges learned for its assignment objects. */
 export class ContextShape {
+  /** Each learned merge with the fields of the assignment objects it is for, in their order. */
+  readonly merges: { keys: readonly string[]; merge: ContextMerge }[] = [];
   constructor(
     readonly keys: readonly string[],
     readonly copy: (context: object) => Record<string, unknown>,
@@ -64,4 +83,52 @@ export function hasShape(context: object, keys: readonly string[]): boolean {
 /** Whether a context has symbol keys (a literal would not copy them: the machine's contexts then never get one). */
 export function hasSymbolKeys(context: object): boolean {
   return Object.getOwnPropertySymbols(context).length > 0;
+}
+
+/**
+ * The merge for an assignment object `p` (`assign({...})`, `enqueue.assign({...})`) onto a context of `shape`:
+ * learned from the first object of its fields, then found by walking them (as `hasShape` does). Null when `p` is not
+ * a plain object of the context's own fields (a new field, `__proto__`, inherited fields, another prototype), or
+ * past `MAX_MERGES`: the caller copies and writes field by field then. XState builds a partial object of the
+ * fields `Object.keys(p)` gives (their assigners called in that order, each with the context before the assign) and
+ * copies it over `Object.assign({}, context)`: the merge makes that object at once, with no partial and no keyed
+ * writes (symbol keys of `p` are ignored by both).
+ */
+export function mergeFor(shape: ContextShape, p: object): ContextMerge | null {
+  // (a plain object's enumerable fields are its own: the walk then sees exactly what `Object.keys` gives)
+  if (Object.getPrototypeOf(p) !== Object.prototype) return null;
+  const merges = shape.merges;
+  for (let i = 0; i < merges.length; i++) if (hasShape(p, merges[i].keys)) return merges[i].merge;
+  if (merges.length >= MAX_MERGES) return null;
+  const keys: string[] = [];
+  for (const key in p) {
+    if (!Object.hasOwn(p, key) || key === '__proto__' || !shape.keys.includes(key)) return null;
+    keys.push(key);
+  }
+  if (keys.length === 0) return null;
+  const q = (k: string) => JSON.stringify(k);
+  // the assignment's values first, in its order (assigners called there), then the literal
+  const values = keys
+    .map(
+      (k, i) =>
+        `let v${i} = p[${q(k)}];\nif (typeof v${i} === 'function') v${i} = v${i}(a ??= args(c, x, y), params);`,
+    )
+    .join('\n');
+  const fields = shape.keys
+    .map((k) => {
+      const i = keys.indexOf(k);
+      return `${q(k)}: ${i < 0 ? `c[${q(k)}]` : `v${i}`}`;
+    })
+    .join(',\n');
+  const merge = new Function(
+    'c',
+    'p',
+    'params',
+    'args',
+    'x',
+    'y',
+    `let a;\n${values}\nreturn {\n${fields}\n};`,
+  ) as ContextMerge;
+  merges.push({ keys, merge });
+  return merge;
 }

@@ -5,8 +5,8 @@
  * whose contexts do not (a field added by assign, added or deleted in place, symbol keys, getters, `__proto__`).
  */
 import { describe, expect, it } from 'vitest';
-import { type AnyStateMachine, assign, createActor, type EventObject, setup } from 'xstate';
-import { hasShape, learnShape } from '../../../src/engine/compiled/contextCopy.js';
+import { type AnyStateMachine, assign, createActor, type EventObject, enqueueActions, setup } from 'xstate';
+import { hasShape, learnShape, mergeFor } from '../../../src/engine/compiled/contextCopy.js';
 import {
   type CompiledMachine,
   compileMachine,
@@ -162,5 +162,81 @@ describe('compiled runner: context copies', () => {
     expect(hasShape({}, shape.keys)).toBe(false);
     // a context of few fields is copied by Object.assign (the literal would not be faster)
     expect(learnShape({ a: 1, b: 2 })).toBeNull();
+  });
+
+  it('issue 10 item 2: an assignment object is merged in one literal, as XState copies its partial over the context', () => {
+    const calls: string[] = [];
+    type C = { a: number; b: number; status: string } & typeof PAD;
+    const m = setup({ types: { context: {} as C } }).createMachine({
+      context: () => ({ a: 1, b: 2, status: 'x', ...PAD }),
+      on: {
+        // the fields of the assignment in another order than the context's; an assigner among plain values
+        SET: {
+          actions: enqueueActions(({ context, enqueue }) =>
+            enqueue.assign({ status: `s${context.a}`, a: context.a + 1, p7: 70 }),
+          ),
+        },
+        FN: {
+          actions: assign({
+            b: ({ context }) => {
+              calls.push(`b saw a=${context.a}`);
+              return context.b + 1;
+            },
+            a: ({ context }) => {
+              calls.push(`a saw a=${context.a}`);
+              return context.a * 10;
+            },
+          }),
+        },
+        // a new field: appended, as Object.assign appends it (no merge for it)
+        ADD: { actions: enqueueActions(({ enqueue }) => enqueue.assign({ extra: 1 } as never)) },
+        // an inherited field is not the assignment's (Object.keys leaves it out), nor a getter read twice
+        PROTO: {
+          actions: enqueueActions(({ enqueue }) =>
+            enqueue.assign(Object.assign(Object.create({ b: 99 }), { a: 5 }) as never),
+          ),
+        },
+        GET: {
+          actions: enqueueActions(({ enqueue }) => {
+            let reads = 0;
+            enqueue.assign({
+              get a() {
+                reads++;
+                return reads;
+              },
+            });
+          }),
+        },
+      },
+    });
+    const compiled = compare(m, [
+      SET,
+      { type: 'FN' },
+      SET,
+      { type: 'GET' },
+      { type: 'PROTO' },
+      SET,
+      { type: 'ADD' },
+    ]);
+    // each assigner called once per engine, in the assignment's order, with the context before the assign
+    expect(calls).toEqual(['b saw a=2', 'a saw a=2', 'b saw a=2', 'a saw a=2', 'b saw a=2', 'a saw a=2']);
+    expect(compiled.shape?.merges.map((x) => x.keys)).toEqual([['status', 'a', 'p7'], ['b', 'a'], ['a']]);
+  });
+
+  it('issue 10 item 2: no merge for an assignment of fields the context lacks, of another prototype, or past the limit', () => {
+    const shape = learnShape({ a: 1, ...PAD })!;
+    expect(mergeFor(shape, { zzz: 1 })).toBeNull();
+    expect(mergeFor(shape, {})).toBeNull();
+    expect(mergeFor(shape, Object.assign(Object.create(null), { a: 1 }))).toBeNull();
+    expect(mergeFor(shape, JSON.parse('{"__proto__": 1}'))).toBeNull();
+    const keys = ['a', ...Object.keys(PAD)];
+    for (const k of keys) expect(mergeFor(shape, { [k]: 0 })).not.toBeNull();
+    // 8 learned: the ninth set of fields gets none; a learned one is still found
+    expect(shape.merges).toHaveLength(8);
+    expect(mergeFor(shape, { a: 0, p1: 0 })).toBeNull();
+    expect(mergeFor(shape, { p3: 7 })).toBe(shape.merges[3].merge);
+    const merged = shape.merges[3].merge({ a: 1, ...PAD }, { p3: 7 }, undefined, () => ({}), null, null);
+    expect(merged).toEqual({ a: 1, ...PAD, p3: 7 });
+    expect(Object.keys(merged)).toEqual(keys);
   });
 });
