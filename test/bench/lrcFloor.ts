@@ -12,11 +12,14 @@
  *   device, shared by the device's calls, made when first needed (in turn, each once the one before answered) and
  *   released when the last call on it ends;
  * - while some call on the device does not know its command id yet, the device's value events are kept (with the
- *   subscription they came on); a call that gets its id takes those naming it from the ones that came since it
- *   subscribed (the STAGING/QUEUED statuses pushed before the reply), in arrival order, then live events;
+ *   subscription they came on); a call that gets its id is first given, in arrival order, the kept events naming
+ *   it (the STAGING/QUEUED statuses pushed before the reply, and whatever else came before it), then live ones.
+ *   It looks only at those kept since it sent its command (a command id is the device's answer to the command: no
+ *   event names it before; Orrery's session keeps them from the subscription on, the same events for this id);
  * - `commandInout`, the reply parsed with `parseLrcReply`; later events are routed by command id (a Map from id to
  *   call, looked up for each id of an event's (id, value, ...) spectrum; an event reaches a call once, at the first
- *   pair naming it), never to every call;
+ *   pair naming it), never to every call; a v1 status list is looked up entry by entry (Orrery's session routes it
+ *   by its difference with the previous list: the floor does not, and pays a look-up per entry);
  * - decoding with `decodeLrcEvent` (v2 `_lrcEvent` json; v1 status, progress, result lists), given the call's pair
  *   only (one scratch pair, no copy: the decoder's answer is the same as on the whole list, without its search);
  * - statuses only move forward (stale and repeated ones dropped: a v1 status list naming the call's current
@@ -188,7 +191,6 @@ class FloorDevice {
       call.subs.push(sub);
       if (!call.waiting) {
         call.waiting = true;
-        call.since = this.keptEvents.length;
         this.waiting++;
       }
       if (sub.unsubscribe === undefined) await sub.ready;
@@ -205,7 +207,7 @@ class FloorDevice {
     }
   }
 
-  /** The kept events (since the call subscribed, on its subscriptions) naming `id`, applied to it in order. */
+  /** The kept events (since the call sent its command, on its subscriptions) naming `id`, applied to it in order. */
   replayKept(call: FloorCall, id: string): void {
     const events = this.keptEvents;
     const subs = this.keptSubs;
@@ -246,7 +248,7 @@ class FloorCall {
   replyCode = 0;
   subs: FloorSub[] = [];
   waiting = false;
-  /** Where the kept events start for it. */
+  /** Where the kept events start for it: when it sent its command. */
   since = 0;
   /** The event last routed to it. */
   routed = -1;
@@ -397,6 +399,7 @@ export async function floorLrc(
   let reply: ReturnType<typeof parseLrcReply>;
   try {
     await device.join(call, lrcAttributesFor(protocol));
+    call.since = device.keptEvents.length;
     reply = parseLrcReply(await port.commandInout(command, args));
   } catch (error) {
     device.release(call);
