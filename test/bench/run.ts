@@ -12,7 +12,7 @@ import { caRows } from './ca.bench.js';
 import { deadlineRows } from './floor.bench.js';
 import { inspectorClientRows } from './inspectorClients.bench.js';
 import { katcpRows, katcpSoakRows } from './katcp.bench.js';
-import { benchLrc, benchLrcDevices, lrcCostRows } from './lrc.bench.js';
+import { benchLrc, benchLrcDevices, benchLrcFloor, lrcCostRows } from './lrc.bench.js';
 import { spawnSupervised } from './spawn.bench.js';
 import { heapRows, statusInspectorRows, statusRows } from './status.bench.js';
 import { tangoRows } from './tango.bench.js';
@@ -31,6 +31,8 @@ const cases: Record<string, (args: string[]) => Promise<Row[]> | Row[]> = {
   'spawn-100k': () => spawnRows(100_000),
   'lrc-devices-v2': () => benchLrcDevices(2),
   'lrc-devices-v1': () => benchLrcDevices(1),
+  'lrc-floor-v2': () => benchLrcFloor(2),
+  'lrc-floor-v1': () => benchLrcFloor(1),
   'lrc-v2': () => benchLrc(2, 'perCall'),
   'lrc-v1': () => benchLrc(1, 'perCall'),
   'lrc-v2-cached': () => benchLrc(2, 'cached'),
@@ -55,7 +57,16 @@ function spawnRows(n: number): Row[] {
 
 /** Names that stand for several cases (each still in a process of its own). */
 const groups: Record<string, string[]> = {
-  lrc: ['lrc-devices-v2', 'lrc-devices-v1', 'lrc-v2', 'lrc-v1', 'lrc-v2-cached', 'lrc-v1-cached'],
+  lrc: [
+    'lrc-devices-v2',
+    'lrc-devices-v1',
+    'lrc-floor-v2',
+    'lrc-floor-v1',
+    'lrc-v2',
+    'lrc-v1',
+    'lrc-v2-cached',
+    'lrc-v1-cached',
+  ],
 };
 
 /** Cases run only when named on the command line (long soaks). */
