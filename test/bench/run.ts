@@ -12,7 +12,7 @@ import { caRows } from './ca.bench.js';
 import { deadlineRows } from './floor.bench.js';
 import { inspectorClientRows } from './inspectorClients.bench.js';
 import { katcpRows, katcpSoakRows } from './katcp.bench.js';
-import { benchLrc, benchLrcDevices, benchLrcFloor, lrcCostRows } from './lrc.bench.js';
+import { benchLrc, benchLrcDevices, benchLrcFloor, benchLrcSession, lrcCostRows } from './lrc.bench.js';
 import { spawnSupervised } from './spawn.bench.js';
 import { heapRows, statusInspectorRows, statusRows } from './status.bench.js';
 import { tangoRows } from './tango.bench.js';
@@ -33,6 +33,8 @@ const cases: Record<string, (args: string[]) => Promise<Row[]> | Row[]> = {
   'lrc-devices-v1': () => benchLrcDevices(1),
   'lrc-floor-v2': () => benchLrcFloor(2),
   'lrc-floor-v1': () => benchLrcFloor(1),
+  'lrc-session-v2': () => benchLrcSession(2),
+  'lrc-session-v1': () => benchLrcSession(1),
   'lrc-v2': () => benchLrc(2, 'perCall'),
   'lrc-v1': () => benchLrc(1, 'perCall'),
   'lrc-v2-cached': () => benchLrc(2, 'cached'),
@@ -62,6 +64,8 @@ const groups: Record<string, string[]> = {
     'lrc-devices-v1',
     'lrc-floor-v2',
     'lrc-floor-v1',
+    'lrc-session-v2',
+    'lrc-session-v1',
     'lrc-v2',
     'lrc-v1',
     'lrc-v2-cached',
