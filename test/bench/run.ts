@@ -13,6 +13,7 @@ import { deadlineRows } from './floor.bench.js';
 import { inspectorClientRows } from './inspectorClients.bench.js';
 import { katcpRows, katcpSoakRows } from './katcp.bench.js';
 import { benchLrc, benchLrcDevices, benchLrcFloor, benchLrcSession, lrcCostRows } from './lrc.bench.js';
+import { benchLrcMachine } from './lrcMachine.bench.js';
 import { spawnSupervised } from './spawn.bench.js';
 import { heapRows, statusInspectorRows, statusRows } from './status.bench.js';
 import { tangoRows } from './tango.bench.js';
@@ -35,6 +36,8 @@ const cases: Record<string, (args: string[]) => Promise<Row[]> | Row[]> = {
   'lrc-floor-v1': () => benchLrcFloor(1),
   'lrc-session-v2': () => benchLrcSession(2),
   'lrc-session-v1': () => benchLrcSession(1),
+  'lrc-machine-v2': () => benchLrcMachine(2),
+  'lrc-machine-v1': () => benchLrcMachine(1),
   'lrc-v2': () => benchLrc(2, 'perCall'),
   'lrc-v1': () => benchLrc(1, 'perCall'),
   'lrc-v2-cached': () => benchLrc(2, 'cached'),
@@ -66,6 +69,8 @@ const groups: Record<string, string[]> = {
     'lrc-floor-v1',
     'lrc-session-v2',
     'lrc-session-v1',
+    'lrc-machine-v2',
+    'lrc-machine-v1',
     'lrc-v2',
     'lrc-v1',
     'lrc-v2-cached',
