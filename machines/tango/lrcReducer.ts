@@ -19,8 +19,9 @@ import {
   type LrcUpdate,
   lrcAttributeKey,
   pairIndex,
-  TaskStatus,
+  type TaskStatus,
   taskStatusName,
+  taskStatusRank,
 } from '../../src/protocols/tango/wire.js';
 
 export interface LrcProgress {
@@ -41,21 +42,6 @@ export interface LrcStep {
   progress: LrcProgress;
   updates: LrcUpdate[];
   warnings: string[];
-}
-
-function rank(status: TaskStatus): number {
-  switch (status) {
-    case TaskStatus.STAGING:
-      return 0;
-    case TaskStatus.QUEUED:
-      return 1;
-    case TaskStatus.IN_PROGRESS:
-      return 2;
-    case TaskStatus.NOT_FOUND:
-      return -1;
-    default:
-      return 3;
-  }
 }
 
 /** No warnings, no updates: shared empty arrays (callers read a step's arrays, never add to them). */
@@ -107,8 +93,8 @@ function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]
     const s = update.status;
     const current = state.status;
     const repeat = current === s;
-    const stale = current !== null && !repeat && rank(s) < rank(current);
-    if (stale || rank(s) < 0 || (repeat && !(state.parity && state.protocolVersion === 1))) {
+    const stale = current !== null && !repeat && taskStatusRank(s) < taskStatusRank(current);
+    if (stale || taskStatusRank(s) < 0 || (repeat && !(state.parity && state.protocolVersion === 1))) {
       delete update.status;
     } else if (!repeat) {
       next = progressWith(next, s, isTerminalStatus(s), next.resultSeen, next.pendingTerminal);

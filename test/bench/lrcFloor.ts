@@ -47,8 +47,9 @@ import {
   lrcAttributeKey,
   lrcAttributesFor,
   parseLrcReply,
-  TaskStatus,
+  type TaskStatus,
   taskStatusName,
+  taskStatusRank,
 } from '../../src/protocols/tango/wire.js';
 
 export type FloorCallback = (update: LrcUpdate) => void;
@@ -82,22 +83,6 @@ function isVersionsName(n: unknown): boolean {
     n === LRC_ATTRIBUTES.versions ||
     (typeof n === 'string' && n.length === VERSIONS_KEY.length && n.toLowerCase() === VERSIONS_KEY)
   );
-}
-
-/** `lrcReducer.ts`'s order of statuses: NOT_FOUND never delivered, every terminal status last. */
-function rank(status: TaskStatus): number {
-  switch (status) {
-    case TaskStatus.STAGING:
-      return 0;
-    case TaskStatus.QUEUED:
-      return 1;
-    case TaskStatus.IN_PROGRESS:
-      return 2;
-    case TaskStatus.NOT_FOUND:
-      return -1;
-    default:
-      return 3;
-  }
 }
 
 function hasFields(update: LrcUpdate): boolean {
@@ -311,7 +296,12 @@ class FloorCall {
     const s = update.status;
     const current = this.status;
     if (s !== undefined) {
-      if (current === s || (current !== null && rank(s) < rank(current)) || rank(s) < 0) delete update.status;
+      if (
+        current === s ||
+        (current !== null && taskStatusRank(s) < taskStatusRank(current)) ||
+        taskStatusRank(s) < 0
+      )
+        delete update.status;
       else {
         this.status = s;
         terminal = isTerminalStatus(s);

@@ -56,6 +56,26 @@ export function isTerminalStatus(status: number): boolean {
   );
 }
 
+/**
+ * Where a status stands in the SKA TaskStatus diagram: STAGING 0, QUEUED 1, IN_PROGRESS 2, every terminal status
+ * 3 (reachable from any state); NOT_FOUND -1 (a status a command is never given). A client moves a command's status
+ * only forward along it.
+ */
+export function taskStatusRank(status: TaskStatus): number {
+  switch (status) {
+    case TaskStatus.STAGING:
+      return 0;
+    case TaskStatus.QUEUED:
+      return 1;
+    case TaskStatus.IN_PROGRESS:
+      return 2;
+    case TaskStatus.NOT_FOUND:
+      return -1;
+    default:
+      return 3;
+  }
+}
+
 /** The client's own supported protocol range (`_SUPPORTED_LRC_PROTOCOL_VERSIONS`). */
 export const CLIENT_PROTOCOL_VERSIONS: readonly [number, number] = [1, 2];
 
