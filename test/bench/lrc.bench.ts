@@ -119,19 +119,25 @@ type Row = [string, string, string];
 const WARM_UP_ROUNDS = 2;
 /** Timed rounds; the row is their median. */
 const TIMED_ROUNDS = 5;
+/**
+ * Timed rounds of the devices alone, the reference of every cost row: a round is short (about 0.1 s), and five of
+ * them ranged over 1.2-1.6x, so its median takes more.
+ */
+const DEVICE_ROUNDS = 15;
 
 const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d });
 
 /**
- * `WARM_UP_ROUNDS` untimed rounds of `run`, then `TIMED_ROUNDS` timed ones: the median round (by `perSecond`)
- * and the text of the slowest-fastest range.
+ * `WARM_UP_ROUNDS` untimed rounds of `run`, then `timed` (`TIMED_ROUNDS`) timed ones: the median round (by
+ * `perSecond`) and the text of the slowest-fastest range.
  */
 async function steadyState<R extends { perSecond: number }>(
   run: () => Promise<R>,
+  timed = TIMED_ROUNDS,
 ): Promise<{ median: R; range: string }> {
   for (let r = 0; r < WARM_UP_ROUNDS; r++) await run();
   const rounds: R[] = [];
-  for (let r = 0; r < TIMED_ROUNDS; r++) rounds.push(await run());
+  for (let r = 0; r < timed; r++) rounds.push(await run());
   rounds.sort((a, b) => a.perSecond - b.perSecond);
   const range = `${fmt(rounds[0].perSecond)}-${fmt(rounds[rounds.length - 1].perSecond)}`;
   return { median: rounds[rounds.length >> 1], range };
@@ -142,12 +148,13 @@ async function steadyState<R extends { perSecond: number }>(
  * LRC rounds, the devices run 1.5-2x slower in the same process: their call sites have seen the client's code).
  */
 export async function benchLrcDevices(protocol: 1 | 2): Promise<Row[]> {
-  const { median, range } = await steadyState(async () => ({
-    perSecond: await devicesAlone(10_000, 500, protocol),
-  }));
+  const { median, range } = await steadyState(
+    async () => ({ perSecond: await devicesAlone(10_000, 500, protocol) }),
+    DEVICE_ROUNDS,
+  );
   return [
     [
-      `the simulated devices alone: 10k commands on 500 devices, no LRC client, v${protocol} (median of ${TIMED_ROUNDS}; range ${range})`,
+      `the simulated devices alone: 10k commands on 500 devices, no LRC client, v${protocol} (median of ${DEVICE_ROUNDS}; range ${range})`,
       `${fmt(median.perSecond)} /s`,
       '',
     ],
