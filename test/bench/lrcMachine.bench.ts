@@ -11,9 +11,9 @@
  */
 
 import type { LrcEvent } from '../../machines/tango/lrc.js';
-import { lrcMachine } from '../../machines/tango/lrc.js';
 import { createSystem } from '../../src/engine/system.js';
 import type { DevicePort } from '../../src/protocols/tango/port.js';
+import { lrcStubLogic } from '../support/lrcStub.js';
 
 type Row = [string, string, string];
 
@@ -63,17 +63,6 @@ function eventsOf(protocol: 1 | 2, id: string): LrcEvent[] {
 
 /** `npm run bench -- lrc-machine-v1` / `-v2`: microseconds per call, median of the timed rounds. */
 export function benchLrcMachine(protocol: 1 | 2): Row[] {
-  const noop = () => {};
-  const logic = lrcMachine.provide({
-    actions: {
-      negotiate: noop,
-      connect: noop,
-      invoke: noop,
-      checkStatus: noop,
-      readResult: noop,
-      release: noop,
-    },
-  });
   const system = createSystem();
   const device = { name: 'bench/ska/0' } as DevicePort;
   const calls = Array.from({ length: CALLS }, (_, i) => eventsOf(protocol, `1764700000.0_${i}_Go`));
@@ -88,7 +77,7 @@ export function benchLrcMachine(protocol: 1 | 2): Row[] {
     const lcs = [];
     for (let i = 0; i < CALLS; i++) {
       lcs.push(
-        system.spawnCompiled(logic, {
+        system.spawnCompiled(lrcStubLogic, {
           id: i,
           input: { device, command: 'Go', callback, clientVersions: [1, protocol] as const },
         }),

@@ -7,25 +7,14 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AnyActorRef, EventObject } from 'xstate';
-import { type LrcEvent, lrcMachine } from '../../machines/tango/lrc.js';
+import type { LrcEvent } from '../../machines/tango/lrc.js';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
 import type { DevicePort } from '../../src/protocols/tango/port.js';
 import { LRC_ATTRIBUTES, ResultCode, TaskStatus } from '../../src/protocols/tango/wire.js';
 import { TestClock } from '../../src/testing/testClock.js';
+import { lrcStubLogic } from '../support/lrcStub.js';
 
 const ID = '1700000000.0_1_On';
-const noIo = () => {};
-/** The machine with device I/O that does nothing: the test sends the session's answers itself. */
-const stubLogic = lrcMachine.provide({
-  actions: {
-    negotiate: noIo,
-    connect: noIo,
-    invoke: noIo,
-    checkStatus: noIo,
-    readResult: noIo,
-    release: noIo,
-  },
-});
 const device = { name: 'test/bounded/1' } as DevicePort;
 const status = (s: string): LrcEvent => ({
   type: 'DEVICE_EVENT',
@@ -64,8 +53,8 @@ afterEach(async () => {
 /** The same call on XState's interpreter and on the compiled runner, compared after every event. */
 function both(input: Record<string, unknown>): Run {
   const full = { device, command: 'On', callback: () => {}, timeout: 1e9, ...input } as never;
-  const actor = system.spawnDetached(stubLogic, { input: full }) as AnyActorRef;
-  const lc = system.spawnCompiled(stubLogic, { input: full });
+  const actor = system.spawnDetached(lrcStubLogic, { input: full }) as AnyActorRef;
+  const lc = system.spawnCompiled(lrcStubLogic, { input: full });
   const same = () => expect(lc.value).toEqual(actor.getSnapshot().value);
   same();
   return {

@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type AnyActorRef, type AnyStateMachine, createActor, type EventObject } from 'xstate';
 import { statusMachine } from '../../../machines/core/status.js';
 import { microstepTransitions, scheduledEventsOf } from '../../../machines/core/xstateAdapter.js';
-import { lrcMachine } from '../../../machines/tango/lrc.js';
 import {
   CompiledMachine,
   compileMachine,
@@ -22,6 +21,7 @@ import {
 import { LRC_ATTRIBUTES, ResultCode, TaskStatus } from '../../../src/protocols/tango/wire.js';
 import { TestClock } from '../../../src/testing/testClock.js';
 import { type TransitionCoverage, transitionCoverage } from '../../../src/testing/transitionCoverage.js';
+import { lrcStubLogic } from '../../support/lrcStub.js';
 import { propertyRuns } from '../../support/propertyRuns.js';
 import { type Fixture, fixtures, useSink } from './fixtures.js';
 
@@ -258,17 +258,6 @@ describe('compiled runner vs XState interpreter', () => {
  * starting with a random part of the usual sequence (negotiated, subscribed, accepted) so they reach monitoring,
  * reconciling and the v1 result read. Its own test: the walks are not required to take every transition.
  */
-const noIo = () => {};
-const lrcStub = lrcMachine.provide({
-  actions: {
-    negotiate: noIo,
-    connect: noIo,
-    invoke: noIo,
-    checkStatus: noIo,
-    readResult: noIo,
-    release: noIo,
-  },
-});
 const LRC_ID = 'cmd-1';
 const statusNames = ['STAGING', 'QUEUED', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'ABORTED', 'NOT_FOUND'];
 const lrcEvents: fc.Arbitrary<EventObject> = fc.oneof(
@@ -354,7 +343,7 @@ describe('compiled runner vs XState interpreter: the lrc machine', () => {
         fc.constantFrom(0, 1, 2, 3, 3, 3),
         fc.array(step, { maxLength: 20 }),
         (input, k, steps) => {
-          runDifferential(lrcStub, input, [...usual.slice(0, k), ...steps]);
+          runDifferential(lrcStubLogic, input, [...usual.slice(0, k), ...steps]);
         },
       ),
       { numRuns: propertyRuns(1000) },
