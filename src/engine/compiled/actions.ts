@@ -64,7 +64,16 @@ function paramsOf(a: CompiledAction, context: unknown, event: EventObject): unkn
  */
 export function copyContext(compiled: StepLifecycle['compiled'], context: object): Record<string, unknown> {
   const shape = compiled.shape;
-  if (shape && hasShape(context, shape.keys)) return shape.copy(context);
+  return copyChecked(compiled, context, shape != null && hasShape(context, shape.keys));
+}
+
+/** `copyContext` once it is known whether `context` has the machine's shape. */
+function copyChecked(
+  compiled: StepLifecycle['compiled'],
+  context: object,
+  shaped: boolean,
+): Record<string, unknown> {
+  if (shaped) return compiled.shape!.copy(context);
   return Object.assign(new compiled.ContextObject(), context) as Record<string, unknown>;
 }
 
@@ -78,16 +87,16 @@ function applyAssign(
   const context = lc.context;
   let next: Record<string, unknown>;
   if (typeof assignment === 'function') {
-    const args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
     // (the assignment runs before the copy is made, as in XState)
-    const partial = assignment(args, params);
+    const partial = assignment(assignerArgs(context, lc, event), params);
     next = Object.assign(copyContext(lc.compiled, context), partial);
   } else if (hasOwn.call(assignment, '__proto__')) {
     applyAssignSlowly(lc, step, assignment, params, event);
     return;
   } else {
     const shape = lc.compiled.shape;
-    if (shape && hasShape(context, shape.keys)) {
+    const shaped = shape != null && hasShape(context, shape.keys);
+    if (shaped) {
       // the context and the assignment's fields in one literal (`mergeFor`), as XState's copy below comes to
       const merge = mergeFor(shape, assignment);
       if (merge !== null) {
@@ -98,15 +107,16 @@ function applyAssign(
     }
     // XState builds the partial context from `Object.keys(assignment)` (each function given the same arguments,
     // with the context before this assign), then copies it over a copy of the context: written straight into the
-    // copy here, in the same order (no partial object, no key array, the arguments made only for a function)
-    next = copyContext(lc.compiled, context);
+    // copy here, in the same order (no partial object, no key array, the arguments made only for a function); the
+    // shape was checked above
+    next = copyChecked(lc.compiled, context, shaped);
     let args: object | undefined;
     for (const key in assignment) {
       if (!hasOwn.call(assignment, key)) continue;
       const p = assignment[key];
       if (typeof p !== 'function') next[key] = p;
       else {
-        if (args === undefined) args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
+        if (args === undefined) args = assignerArgs(context, lc, event);
         next[key] = p(args, params);
       }
     }
@@ -115,7 +125,7 @@ function applyAssign(
   step.changed = true;
 }
 
-/** What an assigner is given (made once per assign, only when the assignment has one). */
+/** What an assign's function (or an assignment object's assigners) is given, made once per assign. */
 function assignerArgs(context: object, lc: unknown, event: unknown): object {
   const self = lc as StepLifecycle;
   return { context, event, spawn: noSpawn, self, system: self.host.system };
@@ -130,7 +140,7 @@ function applyAssignSlowly(
   event: EventObject,
 ): void {
   const context = lc.context;
-  const args = { context, event, spawn: noSpawn, self: lc, system: lc.host.system };
+  const args = assignerArgs(context, lc, event);
   const partial: Record<string, unknown> = {};
   for (const key of Object.keys(assignment)) {
     const p = assignment[key];
