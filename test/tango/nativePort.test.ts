@@ -40,13 +40,19 @@ function pendingConsumer() {
 
 const proxy = { name: 'test/port/1', system: undefined } as unknown as DeviceProxy;
 
+/** A port on a `pendingConsumer`, subscribing to 'counter' (asked of the consumer, not answered yet). */
+async function subscribingPort() {
+  const c = pendingConsumer();
+  const port = new NativeDevicePort(proxy, { consumer: c.consumer });
+  const seen: AttributeEvent[] = [];
+  const subscribing = port.subscribeChangeEvent('counter', (e) => seen.push(e));
+  await Promise.resolve();
+  return { c, port, seen, subscribing };
+}
+
 describe('NativeDevicePort', () => {
   it('issue 12 item 4: a subscription still being made when the port closes ends when made; its caller gets a TangoClosedError', async () => {
-    const c = pendingConsumer();
-    const port = new NativeDevicePort(proxy, { consumer: c.consumer });
-    const seen: AttributeEvent[] = [];
-    const subscribing = port.subscribeChangeEvent('counter', (e) => seen.push(e));
-    await Promise.resolve();
+    const { c, port, seen, subscribing } = await subscribingPort();
     expect(c.pending).toHaveLength(1);
     await port.close();
     // the consumer answers after the close: an event it delivers is not passed on, the subscription is ended
@@ -60,11 +66,7 @@ describe('NativeDevicePort', () => {
   });
 
   it('issue 12 item 4: close ends the open subscriptions; a subscription asked for after close is refused', async () => {
-    const c = pendingConsumer();
-    const port = new NativeDevicePort(proxy, { consumer: c.consumer });
-    const seen: AttributeEvent[] = [];
-    const subscribing = port.subscribeChangeEvent('counter', (e) => seen.push(e));
-    await Promise.resolve();
+    const { c, port, seen, subscribing } = await subscribingPort();
     c.pending[0].answer();
     await subscribing;
     c.pending[0].deliver({ attribute: 'counter', value: { value: 7 } });
