@@ -22,6 +22,7 @@ import {
   type TaskStatus,
   taskStatusName,
   taskStatusRank,
+  updateHasFields,
 } from '../../src/protocols/tango/wire.js';
 
 export interface LrcProgress {
@@ -79,7 +80,7 @@ function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]
     // the held terminal status goes out right after the result; progress still passes, statuses do not
     delete update.status;
     if (!('result' in update))
-      return { progress: state, updates: hasFields(update) ? [update] : NO_UPDATES, warnings };
+      return { progress: state, updates: updateHasFields(update) ? [update] : NO_UPDATES, warnings };
     const terminal = state.pendingTerminal;
     return {
       progress: progressWith(state, terminal.status!, true, true, null),
@@ -109,14 +110,8 @@ function reduceDecoded(state: LrcProgress, update: LrcUpdate, warnings: string[]
     delete update.status;
     next = progressWith(next, state.status, false, next.resultSeen, held);
   }
-  const updates = hasFields(update) ? [update] : NO_UPDATES;
+  const updates = updateHasFields(update) ? [update] : NO_UPDATES;
   return { progress: next, updates, warnings };
-}
-
-/** Whether an update has any field left (`Object.keys(update).length > 0`, without the array). */
-function hasFields(update: LrcUpdate): boolean {
-  for (const key in update) if (Object.hasOwn(update, key)) return true;
-  return false;
 }
 
 /**

@@ -50,6 +50,7 @@ import {
   type TaskStatus,
   taskStatusName,
   taskStatusRank,
+  updateHasFields,
 } from '../../src/protocols/tango/wire.js';
 
 export type FloorCallback = (update: LrcUpdate) => void;
@@ -83,11 +84,6 @@ function isVersionsName(n: unknown): boolean {
     n === LRC_ATTRIBUTES.versions ||
     (typeof n === 'string' && n.length === VERSIONS_KEY.length && n.toLowerCase() === VERSIONS_KEY)
   );
-}
-
-function hasFields(update: LrcUpdate): boolean {
-  for (const key in update) if (Object.hasOwn(update, key)) return true;
-  return false;
 }
 
 /** The (id, value) pair given to the decoder (never kept by it). */
@@ -280,7 +276,7 @@ class FloorCall {
       // the held terminal status goes out right after the result; progress still passes, statuses do not
       delete update.status;
       if (!('result' in update)) {
-        if (hasFields(update)) this.#deliver(update);
+        if (updateHasFields(update)) this.#deliver(update);
         return;
       }
       this.pending = null;
@@ -316,7 +312,7 @@ class FloorCall {
       terminal = false;
       this.#readResult();
     }
-    if (hasFields(update)) this.#deliver(update);
+    if (updateHasFields(update)) this.#deliver(update);
     if (terminal) {
       this.terminal = true;
       this.#end();

@@ -20,6 +20,7 @@ import {
   isTerminalStatus,
   type LrcUpdate,
   lrcAttributesFor,
+  updateHasFields,
 } from '../../src/protocols/tango/wire.js';
 
 /** One call, as the session's target: events in order, one at a time (sent from inside a step: queued). */
@@ -90,10 +91,7 @@ class DriverCall {
       if (status <= this.#status) delete u.status;
       else this.#status = status;
     }
-    for (const _ in u) {
-      this.#callback(u);
-      break;
-    }
+    if (updateHasFields(u)) this.#callback(u);
     if (u.status !== undefined && isTerminalStatus(u.status)) {
       this.#finished = true;
       this.#call.close();

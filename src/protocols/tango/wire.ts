@@ -102,6 +102,12 @@ export interface LrcUpdate {
   [key: string]: unknown;
 }
 
+/** Whether an update has any field left (`Object.keys(update).length > 0`, without the array): one to deliver. */
+export function updateHasFields(update: LrcUpdate): boolean {
+  for (const key in update) if (Object.hasOwn(update, key)) return true;
+  return false;
+}
+
 /** What one change event of an LRC attribute says about one command. */
 export interface DecodedLrcEvent {
   update: LrcUpdate;
