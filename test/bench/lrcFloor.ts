@@ -37,6 +37,7 @@
  * (synchronous throws, malformed events or answers). A failure (negotiation, subscription, invocation, a reply
  * that is not QUEUED/STARTED with an id) rejects the call's promise with a plain Error.
  */
+import { isVersionsAttribute } from '../../src/protocols/tango/lrc/portGuards.js';
 import type { AttributeEvent, DevicePort, Unsubscribe } from '../../src/protocols/tango/port.js';
 import {
   CLIENT_PROTOCOL_VERSIONS,
@@ -76,15 +77,7 @@ export interface FloorSubscriptions {
   readonly finished: Promise<FloorOutput>;
 }
 
-const VERSIONS_KEY = LRC_ATTRIBUTES.versions.toLowerCase();
 const STATUS_KEY = 'longrunningcommandstatus';
-
-function isVersionsName(n: unknown): boolean {
-  return (
-    n === LRC_ATTRIBUTES.versions ||
-    (typeof n === 'string' && n.length === VERSIONS_KEY.length && n.toLowerCase() === VERSIONS_KEY)
-  );
-}
 
 /** The (id, value) pair given to the decoder (never kept by it). */
 const PAIR: unknown[] = ['', undefined];
@@ -370,7 +363,7 @@ export async function floorLrc(
   const names = await port.attributeList();
   let min = 1;
   let max = 1;
-  if (names.some(isVersionsName)) {
+  if (names.some(isVersionsAttribute)) {
     const versions = (await port.readAttribute(LRC_ATTRIBUTES.versions)) as unknown[];
     min = Number(versions[0]);
     max = Number(versions[1]);

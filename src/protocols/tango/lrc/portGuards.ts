@@ -68,7 +68,7 @@ function versionsOf(v: unknown): [number, number] | undefined {
 const VERSIONS_NAME = LRC_ATTRIBUTES.versions.toLowerCase();
 
 /** Whether a name of `attributeList()` is `lrcProtocolVersions`, in any case (lower-cased only when it may be). */
-function isVersionsAttribute(n: unknown): boolean {
+export function isVersionsAttribute(n: unknown): boolean {
   if (n === LRC_ATTRIBUTES.versions) return true;
   return typeof n === 'string' && n.length === VERSIONS_NAME.length && n.toLowerCase() === VERSIONS_NAME;
 }
