@@ -150,6 +150,8 @@ export class CompiledMachine {
    * until then, null when its contexts are copied by `Object.assign` only.
    */
   shape: LearnedShape = undefined;
+  /** The runner's last lifecycle kind (host and shared callbacks) for this machine, reused while they match. */
+  lastKind: unknown = null;
   constructor(readonly machine: AnyStateMachine) {
     this.context = (machine.config as { context?: unknown }).context;
     this.output = machine.root.output;

@@ -114,8 +114,41 @@ export type LifecycleCallbacks = Pick<LifecycleOptions, 'onDone' | 'onEmit' | 'o
 type Callbacks = LifecycleCallbacks;
 
 const STATUS: readonly LifecycleStatus[] = ['active', 'done', 'error', 'stopped'];
-const BUSY = 1;
-const STOP_PENDING = 2;
+/** `bits`: the status (ACTIVE, DONE, ERROR, STOPPED) in the two low bits, then these flags. */
+const STATE = 3;
+const BUSY = 4;
+const STOP_PENDING = 8;
+
+/**
+ * What many lifecycles share: their compiled machine, host and callbacks (one object per system, machine and set
+ * of shared callbacks, so a lifecycle holds one field for the three).
+ */
+class Kind {
+  constructor(
+    readonly compiled: CompiledMachine,
+    readonly host: LifecycleHost,
+    readonly cb: Callbacks | null,
+  ) {}
+}
+
+/** The kind of a lifecycle: the compiled machine's last one when it matches (one system, shared callbacks). */
+function kindOf(compiled: CompiledMachine, host: LifecycleHost, options: LifecycleOptions): Kind {
+  const shared = options.callbacks;
+  if (shared === undefined) {
+    const cb =
+      options.onDone || options.onEmit || options.onError
+        ? { onDone: options.onDone, onEmit: options.onEmit, onError: options.onError }
+        : null;
+    // callbacks of its own: a kind of its own (a plain lifecycle shares the last plain kind)
+    if (cb !== null) return new Kind(compiled, host, cb);
+  }
+  const cb = shared ?? null;
+  const last = compiled.lastKind as Kind | null;
+  if (last !== null && last.host === host && last.cb === cb) return last;
+  const kind = new Kind(compiled, host, cb);
+  compiled.lastKind = kind;
+  return kind;
+}
 const STOP_EVENT: EventObject = Object.freeze({ type: 'xstate.stop' });
 
 /**
@@ -127,10 +160,11 @@ export class Lifecycle implements StepLifecycle {
   owner: unknown;
   /** The current atomic or final state. */
   node: CompiledNode;
+  private readonly kind: Kind;
   private _id: string | number;
   private ctx: any;
-  private state = ACTIVE;
-  private flags = 0;
+  /** The status and the BUSY and STOP_PENDING flags. */
+  private bits = ACTIVE;
   private out: unknown = undefined;
   private err: unknown = undefined;
   /** The first armed delay (its event and host handle), the others in pairs in `more`. */
@@ -138,7 +172,6 @@ export class Lifecycle implements StepLifecycle {
   private t0h: unknown = null;
   private more: unknown[] | null = null;
   private queue: EventObject[] | null = null;
-  private cb: Callbacks | null;
   /**
    * @internal Slots of the registry that keeps the lifecycle (`CompiledLifecycles`): its entry there (undefined
    * while not registered) and its neighbours in the registry's list, so registering is no hash table entry.
@@ -148,23 +181,24 @@ export class Lifecycle implements StepLifecycle {
   /** @internal */ _next: Lifecycle | null = null;
 
   constructor(
-    readonly compiled: CompiledMachine,
+    compiled: CompiledMachine,
     id: string | number,
-    readonly host: LifecycleHost,
+    host: LifecycleHost,
     options: LifecycleOptions,
   ) {
+    this.kind = kindOf(compiled, host, options);
     this._id = id;
     this.observer = options.observer ?? null;
     this.owner = options.owner;
-    const shared = options.callbacks;
-    this.cb =
-      shared !== undefined
-        ? shared
-        : options.onDone || options.onEmit || options.onError
-          ? { onDone: options.onDone, onEmit: options.onEmit, onError: options.onError }
-          : null;
     this.node = compiled.initialLeaf;
     this.ctx = undefined;
+  }
+
+  get compiled(): CompiledMachine {
+    return this.kind.compiled;
+  }
+  get host(): LifecycleHost {
+    return this.kind.host;
   }
 
   /** The id: as given, or `<machine id>-<n>` for a number `n` (built once, on first use). */
@@ -178,7 +212,7 @@ export class Lifecycle implements StepLifecycle {
   }
 
   get status(): LifecycleStatus {
-    return STATUS[this.state];
+    return STATUS[this.bits & STATE];
   }
   get value(): StateValue {
     return stateValueOf(this.compiled, this.node);
@@ -203,7 +237,14 @@ export class Lifecycle implements StepLifecycle {
 
   /** A plain snapshot-like object of the current state. */
   snapshot(): LifecycleSnapshot {
-    return new Snapshot(STATUS[this.state], this.value, this.ctx, this.out, this.err, tagsOf(this.node));
+    return new Snapshot(
+      STATUS[this.bits & STATE],
+      this.value,
+      this.ctx,
+      this.out,
+      this.err,
+      tagsOf(this.node),
+    );
   }
 
   /** Same as `snapshot()`, so `self.getSnapshot()` works in actions. */
@@ -219,13 +260,15 @@ export class Lifecycle implements StepLifecycle {
       );
     }
     if (this.observer) this.observer.event(this, event);
-    if (this.state !== ACTIVE || this.flags & STOP_PENDING) return;
-    if (this.flags & BUSY) {
+    const bits = this.bits;
+    // not active (the status bits), or a stop pending
+    if (bits & (STATE | STOP_PENDING)) return;
+    if (bits & BUSY) {
       if (this.queue) this.queue.push(event);
       else this.queue = [event];
       return;
     }
-    this.flags |= BUSY;
+    this.bits = bits | BUSY;
     try {
       macrostep(this, event);
     } finally {
@@ -249,9 +292,9 @@ export class Lifecycle implements StepLifecycle {
 
   /** Stops the lifecycle (status 'stopped', no exit actions, delays cancelled), as XState stops an actor. */
   stop(): void {
-    if (this.state !== ACTIVE) return;
-    if (this.flags & BUSY) {
-      this.flags |= STOP_PENDING;
+    if ((this.bits & STATE) !== ACTIVE) return;
+    if (this.bits & BUSY) {
+      this.bits |= STOP_PENDING;
       this.queue = null;
       return;
     }
@@ -259,7 +302,7 @@ export class Lifecycle implements StepLifecycle {
   }
 
   private finishStop(): void {
-    this.state = STOPPED;
+    this.bits = (this.bits & ~STATE) | STOPPED;
     this.queue = null;
     cancelAllTimers(this);
     ended(this);
@@ -274,46 +317,46 @@ export class Lifecycle implements StepLifecycle {
   drain(): void {
     for (;;) {
       const q = this.queue;
-      if (this.state !== ACTIVE || !q || q.length === 0) break;
+      if ((this.bits & STATE) !== ACTIVE || !q || q.length === 0) break;
       macrostep(this, q.shift()!);
     }
     this.queue = null;
-    this.flags &= ~BUSY;
-    if (this.flags & STOP_PENDING) {
-      this.flags &= ~STOP_PENDING;
-      if (this.state === ACTIVE) this.finishStop();
+    this.bits &= ~BUSY;
+    if (this.bits & STOP_PENDING) {
+      this.bits &= ~STOP_PENDING;
+      if ((this.bits & STATE) === ACTIVE) this.finishStop();
     }
   }
 
   // --- internal, for the step functions below ---
 
   /** @internal */ _busy(): void {
-    this.flags |= BUSY;
+    this.bits |= BUSY;
   }
   /** @internal */ _setContext(ctx: unknown): void {
     this.ctx = ctx;
   }
   /** @internal */ _fail(err: unknown): void {
-    this.state = ERROR;
+    this.bits = (this.bits & ~STATE) | ERROR;
     this.err = err;
     this.queue = null;
     cancelAllTimers(this);
   }
   /** @internal */ _done(output: unknown): void {
-    this.state = DONE;
+    this.bits = (this.bits & ~STATE) | DONE;
     this.out = output;
   }
   /** @internal */ _reset(node: CompiledNode, ctx: unknown): void {
     this.node = node;
     this.ctx = ctx;
-    this.state = ACTIVE;
+    this.bits &= ~STATE; // ACTIVE
     this.out = undefined;
   }
   /** @internal */ get _state(): number {
-    return this.state;
+    return this.bits & STATE;
   }
   /** @internal */ get _cb(): Callbacks | null {
-    return this.cb;
+    return this.kind.cb;
   }
   /** @internal */ _arm(event: EventObject, handle: unknown): void {
     if (this.t0ev === null) {

@@ -226,4 +226,32 @@ describe('compiled runner', () => {
     expect(lc.status).toBe('error');
     expect((errors[0] as Error).message).toBe('not supported by the compiled runner: enqueue.sendTo');
   });
+
+  it('issue 10: lifecycles of one machine on different hosts, with shared or own callbacks, each keep their own', () => {
+    const hosts = [new RecordingHost(), new RecordingHost()];
+    const seen: string[] = [];
+    const shared = { onDone: (l: Lifecycle) => seen.push(`shared ${l.id}`) };
+    const start = (id: string, host: RecordingHost, own: boolean) =>
+      startLifecycle(status, {
+        id,
+        input: { timeout: 1000, settleTime: 0 },
+        host,
+        ...(own ? { onDone: (l: Lifecycle) => seen.push(`own ${l.id}`) } : { callbacks: shared }),
+      });
+    // alternating hosts and callbacks: every lifecycle arms on its own host and reports to its own callbacks
+    const lcs = [
+      start('a', hosts[0], false),
+      start('b', hosts[1], false),
+      start('c', hosts[0], true),
+      start('d', hosts[0], false),
+      start('e', hosts[1], true),
+    ];
+    expect(lcs.map((lc) => hosts.indexOf(lc.host as RecordingHost))).toEqual([0, 1, 0, 0, 1]);
+    expect([...hosts[0].armed.values()].map((a) => a.lc.id)).toEqual(['a', 'c', 'd']);
+    expect([...hosts[1].armed.values()].map((a) => a.lc.id)).toEqual(['b', 'e']);
+    for (const lc of lcs) lc.send({ type: 'FINISH' });
+    expect(seen).toEqual(['shared a', 'shared b', 'own c', 'shared d', 'own e']);
+    expect(hosts[0].armed.size + hosts[1].armed.size).toBe(0);
+    expect(lcs.every((lc) => lc.compiled === status && lc.status === 'done')).toBe(true);
+  });
 });
