@@ -9,9 +9,11 @@
  * The machine runs on the compiled runner (`system.spawnCompiled`, issue 10): a small lifecycle record per status,
  * its delays on the system's one deadline structure, and one set of shared functions (`onDone`, `onSystemStop`,
  * with the status as the lifecycle's `owner`) for every status, so a status keeps no closure of its own. Lazy
- * parts: the callbacks (the first one kept as it is, an array from the second on), the waiters, the abort listener
- * (only with a signal), the progress watchers (from the first update or `watch()`), the id string (built when
- * asked: `status-<n>`), and the virtual actor `status.actor` (built when asked, as `system.get` builds it).
+ * parts: the callbacks (the first one kept as it is, an array from the second on); the waiters, the abort listener
+ * (only with a signal) and the progress watchers (from the first update or `watch()`), in one object made on first
+ * use; the id string (built when asked: `status-<n>`), and the virtual actor `status.actor` (built when asked, as
+ * `system.get` builds it). The name is read from the machine's context, the outcome and the claimed completion
+ * share one number: a pending status is 408 B with its lifecycle, context and deadline (`npm run bench`).
  *
  * Every lifecycle ends: stopping the status' system fails a pending (or settling) status with the system's
  * SystemStoppedError (a CancelledError), so its callbacks run once, waiters reject and watchers end.
@@ -66,6 +68,24 @@ export interface StatusOptions {
   systemId?: string;
 }
 
+/** `#phase`'s bit for a claimed completion; the outcome is `#phase >> 1`, an index in `OUTCOMES` (0: pending). */
+const CLAIMED = 1;
+const OUTCOMES: readonly (StatusOutcome | undefined)[] = [
+  undefined,
+  'succeeded',
+  'failed',
+  'timedOut',
+  'cancelled',
+];
+
+/** The parts of a status that few statuses use, kept together so a plain status holds one field for them. */
+interface RareParts {
+  waiters: Set<Waiter> | undefined;
+  /** Holds the signal's abort listener (only with a signal, until the status ends). */
+  abort: Lifecycle<null> | undefined;
+  watchers: ProgressWatchers | undefined;
+}
+
 interface Waiter {
   resolve: () => void;
   reject: (err: Error) => void;
@@ -88,26 +108,22 @@ export interface FollowedActor<TSnapshot> {
 }
 
 export class Status {
-  readonly name: string | undefined;
   readonly #system: OrrerySystem;
-  /** The status machine's compiled lifecycle (its context holds timeout, settle time, error and progress). */
+  /** The status machine's compiled lifecycle (its context holds name, timeout, settle time, error, progress). */
   readonly #lc: CompiledLifecycle;
   readonly #createdAt: number;
   /** The callbacks still to run: none, the first one as it is, or an array from the second one on. */
   #callbacks: StatusCallback | StatusCallback[] | undefined = undefined;
-  #waiters: Set<Waiter> | undefined = undefined;
-  #externallyCompleted = false;
-  /** The machine's final state once done (the error is the lifecycle's context.error). */
-  #outcome: StatusOutcome | undefined = undefined;
-  /** Holds the signal's abort listener (only with a signal, until the status ends). */
-  #abort: Lifecycle<null> | undefined = undefined;
-  #watchers: ProgressWatchers | undefined = undefined;
-  /** Statuses this one was composed of (Status.all / Status.any), for `contains()`. */
-  protected readonly parts: readonly Status[] = NO_PARTS;
+  /**
+   * Where the status is: `CLAIMED` once a completion was claimed (setFinished/setException, or from inside), and,
+   * once done, the index of its outcome (the machine's final state) in `OUTCOMES` times two (see `#outcome`).
+   */
+  #phase = 0;
+  /** What few statuses use (waiters, the abort listener, progress watchers), made on first use. */
+  #rare: RareParts | undefined = undefined;
 
   constructor(options: StatusOptions = {}) {
     const { timeout, settleTime } = checkOptions(options);
-    this.name = options.name;
     const system = resolveSystem(options.system);
     this.#system = system;
     this.#createdAt = system.clock.now();
@@ -124,9 +140,19 @@ export class Status {
     const signal = options.signal;
     if (signal) {
       const abort = new Lifecycle<null>();
-      this.#abort = abort;
+      this.#rareParts().abort = abort;
       abort.onAbort(signal, (reason) => this.cancel(reason));
     }
+  }
+
+  /** A name for logs and the inspector (ophyd's `obj.name`), as given. */
+  get name(): string | undefined {
+    return this.#context.name;
+  }
+
+  /** Statuses this one was composed of (Status.all / Status.any), for `contains()`: none for a plain status. */
+  protected get parts(): readonly Status[] {
+    return NO_PARTS;
   }
 
   /** The status' actor, as the inspector, `system.get` and `system.inspect` see it (built when first asked for). */
@@ -141,11 +167,19 @@ export class Status {
   }
   /** True once the status has completed, successfully or not. */
   get done(): boolean {
-    return this.#outcome !== undefined;
+    return this.#phase > CLAIMED;
   }
   /** True once completed successfully. */
   get success(): boolean {
     return this.#outcome === 'succeeded';
+  }
+  /** The machine's final state once done (the error is the lifecycle's context.error). */
+  get #outcome(): StatusOutcome | undefined {
+    return OUTCOMES[this.#phase >> 1];
+  }
+  /** Whether a completion was claimed (setFinished, setException, or from inside). */
+  get #claimed(): boolean {
+    return (this.#phase & CLAIMED) !== 0;
   }
   /** 'pending' | 'settling' | 'succeeded' | 'failed' | 'timedOut' | 'cancelled'. */
   get state(): 'pending' | 'settling' | StatusOutcome {
@@ -227,12 +261,13 @@ export class Status {
       const waiter: Waiter = { resolve, reject, timer: undefined };
       if (!isNever(ms)) {
         waiter.timer = this.#system.clock.setTimeout(() => {
-          this.#waiters?.delete(waiter);
+          this.#rare?.waiters?.delete(waiter);
           reject(new WaitTimeoutError(`${this} has not completed yet.`));
         }, ms as number);
       }
-      this.#waiters ??= new Set();
-      this.#waiters.add(waiter);
+      const rare = this.#rareParts();
+      rare.waiters ??= new Set();
+      rare.waiters.add(waiter);
     });
   }
 
@@ -261,7 +296,7 @@ export class Status {
 
   /** The latest progress update, with elapsed/remaining, or undefined. */
   get lastUpdate(): WatcherUpdate | undefined {
-    return this.#watchers?.last;
+    return this.#rare?.watchers?.last;
   }
 
   /**
@@ -275,8 +310,14 @@ export class Status {
   }
 
   #progressWatchers(): ProgressWatchers {
-    this.#watchers ??= new ProgressWatchers(this.#createdAt, () => this.#system.clock.now());
-    return this.#watchers;
+    const rare = this.#rareParts();
+    rare.watchers ??= new ProgressWatchers(this.#createdAt, () => this.#system.clock.now());
+    return rare.watchers;
+  }
+
+  #rareParts(): RareParts {
+    this.#rare ??= { waiters: undefined, abort: undefined, watchers: undefined };
+    return this.#rare;
   }
 
   /** True if `status` is this one or one it was composed of (recursively), like ophyd's `in` on AndStatus. */
@@ -478,7 +519,7 @@ export class Status {
       };
       // the current snapshot first: an actor that already ended is judged by its last snapshot, not subscribed to
       examine(actor.getSnapshot());
-      if (status.done || status.#externallyCompleted) return () => {};
+      if (status.done || status.#claimed) return () => {};
       const subscription = actor.subscribe({
         next: examine,
         error: (err) => fail(toError(err)),
@@ -495,7 +536,7 @@ export class Status {
    * at once if it was done before `attach` returned); an `attach` that throws fails the status and rethrows.
    */
   #follow(attach: (check: (p: () => boolean) => void, fail: (err: Error) => void) => () => void): Status {
-    const settled = () => this.done || this.#externallyCompleted;
+    const settled = () => this.done || this.#claimed;
     const check = (p: () => boolean) => {
       if (settled()) return;
       let held: boolean;
@@ -584,7 +625,7 @@ export class Status {
   #complete(error: Error | null): void {
     // once claimed, the status is done or settling, and a settling status ignores FINISH and FAIL
     if (this.done) return;
-    this.#externallyCompleted = true;
+    this.#phase |= CLAIMED;
     this.#send(error ? { type: 'FAIL', error } : FINISH);
   }
 
@@ -613,23 +654,24 @@ export class Status {
 
   /** The ophyd completion rule; returns true if the event should be sent. */
   #claimCompletion(): boolean {
-    if (this.#externallyCompleted) {
+    if (this.#claimed) {
       throw new InvalidStateError(
         `Either setFinished() or setException() has already been called on ${this}`,
       );
     }
-    this.#externallyCompleted = true;
+    this.#phase |= CLAIMED;
     return !this.done;
   }
 
   /** Done: the outcome recorded, the abort listener released, then callbacks, waiters and watchers told. */
   #finish(lc: CompiledLifecycle): void {
     // a top-level final state: its value is its name
-    this.#outcome = lc.value as StatusOutcome;
+    this.#phase = (this.#phase & CLAIMED) | (OUTCOMES.indexOf(lc.value as StatusOutcome) << 1);
     const error = (lc.context as StatusContext).error;
-    const abort = this.#abort;
+    const rare = this.#rare;
+    const abort = rare?.abort;
     if (abort) {
-      this.#abort = undefined;
+      rare!.abort = undefined;
       abort.end(null);
     }
     const callbacks = this.#callbacks;
@@ -638,16 +680,16 @@ export class Status {
       if (typeof callbacks === 'function') this.#runCallback(callbacks);
       else for (const cb of callbacks) this.#runCallback(cb);
     }
-    const waiters = this.#waiters;
+    const waiters = rare?.waiters;
     if (waiters) {
-      this.#waiters = undefined;
+      rare!.waiters = undefined;
       for (const w of waiters) {
         if (w.timer !== undefined) this.#system.clock.clearTimeout(w.timer);
         if (error) w.reject(error);
         else w.resolve();
       }
     }
-    this.#watchers?.end(error);
+    rare?.watchers?.end(error);
   }
 
   #runCallback(cb: StatusCallback): void {
@@ -771,9 +813,12 @@ function errs(failed: readonly Status[]): Error[] {
 
 /** A status composed of others (Status.all / Status.any). */
 class ComposedStatus extends Status {
-  protected override readonly parts: readonly Status[];
+  readonly #parts: readonly Status[];
   constructor(options: StatusOptions, parts: readonly Status[]) {
     super(options);
-    this.parts = parts;
+    this.#parts = parts;
+  }
+  protected override get parts(): readonly Status[] {
+    return this.#parts;
   }
 }
