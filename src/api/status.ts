@@ -13,7 +13,7 @@
  * (only with a signal) and the progress watchers (from the first update or `watch()`), in one object made on first
  * use; the id string (built when asked: `status-<n>`), and the virtual actor `status.actor` (built when asked, as
  * `system.get` builds it). The name is read from the machine's context, the outcome and the claimed completion
- * share one number: a pending status is 408 B with its lifecycle, context and deadline (`npm run bench`).
+ * share one number.
  *
  * Every lifecycle ends: stopping the status' system fails a pending (or settling) status with the system's
  * SystemStoppedError (a CancelledError), so its callbacks run once, waiters reject and watchers end.
