@@ -60,7 +60,7 @@ function paramsOf(a: CompiledAction, context: unknown, event: EventObject): unkn
 
 /**
  * A copy of `context` (XState's `Object.assign({}, context)`): the machine's literal copy when the context has its
- * fields (`contextCopy.ts`), otherwise into the machine's `ContextObject`.
+ * fields, the machine's spread when its contexts are small (`contextCopy.ts`), otherwise into its `ContextObject`.
  */
 export function copyContext(compiled: StepLifecycle['compiled'], context: object): Record<string, unknown> {
   const shape = compiled.shape;
@@ -74,6 +74,8 @@ function copyChecked(
   shaped: boolean,
 ): Record<string, unknown> {
   if (shaped) return compiled.shape!.copy(context);
+  const spread = compiled.spread;
+  if (spread !== null && !hasOwn.call(context, '__proto__')) return spread(context);
   return Object.assign(new compiled.ContextObject(), context) as Record<string, unknown>;
 }
 

@@ -15,7 +15,7 @@
 
 import type { AnyStateMachine, AnyStateNode, EventObject } from 'xstate';
 import { describeAction, describeGuard } from '../../../machines/core/xstateAdapter.js';
-import type { LearnedShape } from './contextCopy.js';
+import type { LearnedShape, SmallCopy } from './contextCopy.js';
 
 /** Action kinds of the runner. */
 export const ActionKind = {
@@ -150,6 +150,8 @@ export class CompiledMachine {
    * until then, null when its contexts are copied by `Object.assign` only.
    */
   shape: LearnedShape = undefined;
+  /** The spread copy of its contexts when the first one was small (`smallCopyFor`), learned with `shape`. */
+  spread: SmallCopy | null = null;
   /** The runner's last lifecycle kind (host and shared callbacks) for this machine, reused while they match. */
   lastKind: unknown = null;
   constructor(readonly machine: AnyStateMachine) {

@@ -239,4 +239,70 @@ describe('compiled runner: context copies', () => {
     expect(merged).toEqual({ a: 1, ...PAD, p3: 7 });
     expect(Object.keys(merged)).toEqual(keys);
   });
+
+  it("issue 10: a small context is copied by the machine's spread, as Object.assign copies it (symbols, getters, in-place fields)", () => {
+    const sym = Symbol('s');
+    let reads = 0;
+    const m = setup({}).createMachine({
+      context: () =>
+        ({
+          a: 1,
+          '0': 'zero',
+          [sym]: 'kept',
+          get g() {
+            reads++;
+            return 5;
+          },
+        }) as Record<string, unknown>,
+      on: {
+        SET: { actions: assign({ a: ({ context }) => (context.a as number) + 1 }) },
+        FN: { actions: assign(({ context }) => ({ b: context.a })) },
+        ADD: {
+          actions: ({ context }) => {
+            context.extra = 9;
+          },
+        },
+      },
+    });
+    const compiled = compare(m, [SET, { type: 'FN' }, { type: 'ADD' }, SET]);
+    expect(compiled.shape).toBeNull();
+    expect(compiled.spread).not.toBeNull();
+    expect(reads).toBeGreaterThan(0);
+  });
+
+  it('issue 10: an own __proto__ field sets the prototype as Object.assign does, not copied by the spread', () => {
+    // a small first context, then an action defines an own enumerable `__proto__` field in place
+    const m = setup({}).createMachine({
+      context: () => ({ a: 1 }) as Record<string, unknown>,
+      on: {
+        POISON: {
+          actions: ({ context }) => {
+            Object.defineProperty(context, '__proto__', {
+              value: { inherited: 1 },
+              enumerable: true,
+              writable: true,
+              configurable: true,
+            });
+          },
+        },
+        SET: { actions: assign({ a: ({ context }) => (context.a as number) + 1 }) },
+      },
+    });
+    const compiled = compare(m, [SET, { type: 'POISON' }, SET, SET]);
+    expect(compiled.spread).not.toBeNull();
+    // a first context with an own __proto__ field, or not a plain object: no spread (Object.assign for them)
+    const parsed = setup({}).createMachine({
+      context: () => JSON.parse('{"a": 1, "__proto__": {"p": 1}}') as { a: number },
+      on: { SET: { actions: assign({ a: ({ context }) => context.a + 1 }) } },
+    });
+    expect(compare(parsed, [SET, SET]).spread).toBeNull();
+    class Small {
+      a = 1;
+    }
+    const instance = setup({}).createMachine({
+      context: () => new Small(),
+      on: { SET: { actions: assign({ a: ({ context }) => context.a + 1 }) } },
+    });
+    expect(compare(instance, [SET, SET]).spread).toBeNull();
+  });
 });
