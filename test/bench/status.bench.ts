@@ -19,6 +19,8 @@ import {
   floorLifecyclesPerSecond,
   floorPendingHeap,
   gc,
+  HEAP_ROUNDS,
+  medianOf,
   medianP99,
   nodeTimers,
 } from './floor.bench.js';
@@ -194,23 +196,33 @@ export async function statusInspectorRows(ms = 3000): Promise<Row[]> {
   }
 }
 
-/** Heap per live pending Status (with a 60 s timeout, so each holds its deadline) and creation time. */
-export function pendingStatusHeap(n: number): { bytesPerStatus: number; createMs: number; heapMiB: number } {
+/**
+ * Heap per live pending Status (with a 60 s timeout, so each holds its deadline) and creation time: `rounds`
+ * rounds of creating `n` (each ended before the next), their medians and the range of the creation times.
+ */
+export function pendingStatusHeap(
+  n: number,
+  rounds = HEAP_ROUNDS,
+): { bytesPerStatus: number; createMs: number; createRange: [number, number] } {
   const system = createSystem();
   // warm the code paths so the first statuses do not pay for compilation
   for (let i = 0; i < 1000; i++) new Status({ system, timeout: TIMEOUT }).cancel();
-  gc();
-  const before = process.memoryUsage().heapUsed;
-  const t0 = performance.now();
-  const live: Status[] = new Array(n);
-  for (let i = 0; i < n; i++) live[i] = new Status({ system, timeout: TIMEOUT });
-  const createMs = performance.now() - t0;
-  gc();
-  const after = process.memoryUsage().heapUsed;
-  const result = { bytesPerStatus: (after - before) / n, createMs, heapMiB: after / 2 ** 20 };
-  for (const s of live) s.cancel();
+  const bytes: number[] = [];
+  const times: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const t0 = performance.now();
+    const live: Status[] = new Array(n);
+    for (let i = 0; i < n; i++) live[i] = new Status({ system, timeout: TIMEOUT });
+    times.push(performance.now() - t0);
+    gc();
+    bytes.push((process.memoryUsage().heapUsed - before) / n);
+    for (const s of live) s.cancel();
+  }
   void system.stop();
-  return result;
+  const t = medianOf(times);
+  return { bytesPerStatus: medianOf(bytes).median, createMs: t.median, createRange: [t.min, t.max] };
 }
 
 /** `npm run bench -- status-heap-10k` / `status-heap-100k`. */
@@ -218,14 +230,23 @@ export function heapRows(n: number): Row[] {
   const h = pendingStatusHeap(n);
   const f = floorPendingHeap(n);
   const big = n === 100_000;
+  const range = ([min, max]: [number, number], digits = 0) => `range ${fmt(min, digits)}-${fmt(max, digits)}`;
   return [
     [
-      `heap per pending Status, 60 s timeout @ ${fmt(n)}`,
+      `heap per pending Status, 60 s timeout @ ${fmt(n)} (median of ${HEAP_ROUNDS})`,
       `${fmt(h.bytesPerStatus)} B`,
       big ? '<= 600 B' : '',
     ],
     ['  floor: plain class pending, timeout on Deadlines', `${fmt(f.bytesPerStatus)} B`, ''],
-    [`create ${fmt(n)} pending Status, 60 s timeout`, `${fmt(h.createMs)} ms`, big ? '<= 250 ms' : ''],
-    [`  floor: create ${fmt(n)} plain class pending`, `${fmt(f.createMs, 1)} ms`, ''],
+    [
+      `create ${fmt(n)} pending Status, 60 s timeout (median of ${HEAP_ROUNDS}; ${range(h.createRange)})`,
+      `${fmt(h.createMs)} ms`,
+      big ? '<= 250 ms' : '',
+    ],
+    [
+      `  floor: create ${fmt(n)} plain class pending (median of ${HEAP_ROUNDS}; ${range(f.createRange, 1)})`,
+      `${fmt(f.createMs, 1)} ms`,
+      '',
+    ],
   ];
 }
