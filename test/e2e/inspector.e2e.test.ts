@@ -204,6 +204,12 @@ describe.skipIf(!canRun)('inspector in a browser', () => {
       requestAnimationFrame(tick);
     });
 
+    // the row as the page first drew it: the 1,000 actors below rebuild the tree many times, moving this element
+    // (a row under the pointer is never replaced by a copy)
+    const devicesRow = page.locator('#actor-tree .row', { hasText: 'supervisor:devices' }).first();
+    await devicesRow.waitFor({ timeout: 10_000 });
+    const firstRow = await devicesRow.elementHandle();
+
     const counter = setup({ types: { context: {} as { n: number } } }).createMachine({
       id: 'loadCounter',
       context: { n: 0 },
@@ -245,12 +251,16 @@ describe.skipIf(!canRun)('inspector in a browser', () => {
     // the page kept drawing frames and a click still selects. The frame gap and click latency are reported
     // figures, not assertions (no wall-clock thresholds in `npm test`: they fail on a loaded machine).
     const maxGap = await page.evaluate(() => (window as unknown as { maxGap: number }).maxGap);
+    expect(
+      await page.evaluate(() => document.querySelectorAll('#actor-tree .row[data-key]').length),
+    ).toBeGreaterThan(1000);
+    expect(await firstRow!.evaluate((row) => row.isConnected)).toBe(true);
     const t0 = Date.now();
-    await page.locator('#actor-tree .row', { hasText: 'supervisor:devices' }).first().click();
+    await devicesRow.click({ timeout: 30_000 });
     await page.locator('#detail-title', { hasText: 'supervisor:devices' }).waitFor({ timeout: 30_000 });
     console.info(
       `e2e load: ${sent} events, longest frame gap ${Math.round(maxGap)} ms, click to selection ${Date.now() - t0} ms`,
     );
     await page.close();
-  });
+  }, 120_000); // its waits add up to more than the default 60 s on a loaded machine (a hang guard, not a threshold)
 });

@@ -150,9 +150,35 @@ function activePaths(value, prefix = '') {
 }
 
 const label = (a) => a.systemId || a.id;
-/** The rendered row of each actor in the tree, so state changes update it in place (rows stay clickable). */
+/**
+ * The rendered row (and list item) of each actor in the tree, kept across rebuilds: state changes update it in
+ * place, and a rebuild (an actor added or gone) moves the same elements, so a row under the pointer is never
+ * replaced by a copy while it is clicked, however busy the system.
+ */
 const rows = new Map();
 const changedRows = new Set();
+
+/** The kept row of `a`, brought up to date (made on first use). */
+function rowOf(a) {
+  let r = rows.get(a.key);
+  if (!r) {
+    const dot = el('span', { class: 'dot' });
+    const name = el('span', { class: 'name' });
+    const machine = el('span', { class: 'machine' });
+    const value = el('span', { class: 'value' });
+    const row = el('div', { class: 'row', dataset: { key: a.key } }, dot, name, machine, value);
+    const li = el('li', { class: 'actor', dataset: { key: a.key } }, row);
+    r = { row, dot, name, machine, value, li };
+    rows.set(a.key, r);
+  }
+  r.row.className = `row${a.key === state.selected ? ' selected' : ''}`;
+  r.dot.className = `dot ${a.status}`;
+  r.name.textContent = label(a);
+  r.machine.textContent = a.machine;
+  r.value.textContent = valueText(a.value);
+  r.li.dataset.machine = a.machine;
+  return r;
+}
 
 function updateRows() {
   if ($('#tree-filter').value.trim()) {
@@ -183,24 +209,15 @@ function renderTree() {
   }
   const matches = (a) =>
     !filter || `${label(a)} ${a.machine} ${valueText(a.value)}`.toLowerCase().includes(filter);
-  rows.clear();
   changedRows.clear();
+  const shownKeys = new Set();
   const item = (a) => {
-    const dot = el('span', { class: `dot ${a.status}` });
-    const value = el('span', { class: 'value' }, valueText(a.value));
-    const row = el(
-      'div',
-      { class: `row${a.key === state.selected ? ' selected' : ''}`, dataset: { key: a.key } },
-      dot,
-      el('span', { class: 'name' }, label(a)),
-      el('span', { class: 'machine' }, a.machine),
-      value,
-    );
-    rows.set(a.key, { row, dot, value });
-    const li = el('li', { class: 'actor', dataset: { key: a.key, machine: a.machine } }, row);
+    const r = rowOf(a);
+    shownKeys.add(a.key);
     const kids = (children.get(a.key) ?? []).filter((k) => matches(k) || children.has(k.key));
-    if (kids.length) li.append(el('ul', {}, ...kids.map(item)));
-    return li;
+    if (kids.length) r.li.replaceChildren(r.row, el('ul', {}, ...kids.map(item)));
+    else r.li.replaceChildren(r.row);
+    return r.li;
   };
   const tree = $('#actor-tree');
   const supervised = roots.filter((a) => a.machine === 'supervisor');
@@ -225,6 +242,8 @@ function renderTree() {
     );
   }
   tree.replaceChildren(...nodes);
+  // the rows of actors gone or not shown are dropped (made again if they come back)
+  for (const key of rows.keys()) if (!shownKeys.has(key)) rows.delete(key);
 }
 
 function select(key) {
