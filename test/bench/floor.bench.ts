@@ -187,27 +187,49 @@ export function medianOf(values: number[]): { median: number; min: number; max: 
   return { median: sorted[sorted.length >> 1], min: sorted[0], max: sorted[sorted.length - 1] };
 }
 
-/** Heap per pending floor status with a 60 s timeout on Deadlines, and the time to create them. */
-export function floorPendingHeap(
+/** Heap per pending object and creation time, the medians of `pendingRounds`' rounds. */
+export interface PendingHeap {
+  bytesPerStatus: number;
+  createMs: number;
+  createRange: [number, number];
+}
+
+/**
+ * `rounds` rounds of creating `n` pending objects with `make` (timed), measuring the heap they hold (after a full
+ * GC), then ending them with `end` before the next round.
+ */
+export function pendingRounds<T>(
   n: number,
-  rounds = HEAP_ROUNDS,
-): { bytesPerStatus: number; createMs: number; createRange: [number, number] } {
-  const timers = deadlineTimers();
+  rounds: number,
+  make: () => T,
+  end: (made: T) => void,
+): PendingHeap {
   const bytes: number[] = [];
   const times: number[] = [];
   for (let r = 0; r < rounds; r++) {
     gc();
     const before = process.memoryUsage().heapUsed;
     const t0 = performance.now();
-    const live: PlainStatus[] = new Array(n);
-    for (let i = 0; i < n; i++) live[i] = new PlainStatus(timers, 60_000);
+    const live: T[] = new Array(n);
+    for (let i = 0; i < n; i++) live[i] = make();
     times.push(performance.now() - t0);
     gc();
     bytes.push((process.memoryUsage().heapUsed - before) / n);
-    for (const s of live) s.setFinished();
+    for (const made of live) end(made);
   }
   const t = medianOf(times);
   return { bytesPerStatus: medianOf(bytes).median, createMs: t.median, createRange: [t.min, t.max] };
+}
+
+/** Heap per pending floor status with a 60 s timeout on Deadlines, and the time to create them. */
+export function floorPendingHeap(n: number, rounds = HEAP_ROUNDS): PendingHeap {
+  const timers = deadlineTimers();
+  return pendingRounds(
+    n,
+    rounds,
+    () => new PlainStatus(timers, 60_000),
+    (s) => s.setFinished(),
+  );
 }
 
 type Row = [string, string, string];

@@ -18,11 +18,11 @@ import {
   floorFinishToCallback,
   floorLifecyclesPerSecond,
   floorPendingHeap,
-  gc,
   HEAP_ROUNDS,
-  medianOf,
   medianP99,
   nodeTimers,
+  type PendingHeap,
+  pendingRounds,
 } from './floor.bench.js';
 
 const TIMEOUT = 60_000;
@@ -200,29 +200,18 @@ export async function statusInspectorRows(ms = 3000): Promise<Row[]> {
  * Heap per live pending Status (with a 60 s timeout, so each holds its deadline) and creation time: `rounds`
  * rounds of creating `n` (each ended before the next), their medians and the range of the creation times.
  */
-export function pendingStatusHeap(
-  n: number,
-  rounds = HEAP_ROUNDS,
-): { bytesPerStatus: number; createMs: number; createRange: [number, number] } {
+export function pendingStatusHeap(n: number, rounds = HEAP_ROUNDS): PendingHeap {
   const system = createSystem();
   // warm the code paths so the first statuses do not pay for compilation
   for (let i = 0; i < 1000; i++) new Status({ system, timeout: TIMEOUT }).cancel();
-  const bytes: number[] = [];
-  const times: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    gc();
-    const before = process.memoryUsage().heapUsed;
-    const t0 = performance.now();
-    const live: Status[] = new Array(n);
-    for (let i = 0; i < n; i++) live[i] = new Status({ system, timeout: TIMEOUT });
-    times.push(performance.now() - t0);
-    gc();
-    bytes.push((process.memoryUsage().heapUsed - before) / n);
-    for (const s of live) s.cancel();
-  }
+  const heap = pendingRounds(
+    n,
+    rounds,
+    () => new Status({ system, timeout: TIMEOUT }),
+    (s) => s.cancel(),
+  );
   void system.stop();
-  const t = medianOf(times);
-  return { bytesPerStatus: medianOf(bytes).median, createMs: t.median, createRange: [t.min, t.max] };
+  return heap;
 }
 
 /** `npm run bench -- status-heap-10k` / `status-heap-100k`. */
