@@ -216,6 +216,8 @@ export function pendingRounds<T>(
     gc();
     bytes.push((process.memoryUsage().heapUsed - before) / n);
     for (const made of live) end(made);
+    // dropped here: a stack slot of the optimized loop may still hold the array when the next round measures
+    live.length = 0;
   }
   const t = medianOf(times);
   return { bytesPerStatus: medianOf(bytes).median, createMs: t.median, createRange: [t.min, t.max] };
