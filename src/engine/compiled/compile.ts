@@ -150,7 +150,7 @@ export class CompiledMachine {
    * until then, null when its contexts are copied by `Object.assign` only.
    */
   shape: LearnedShape = undefined;
-  /** The spread copy of its contexts when the first one was small (`smallCopyFor`), learned with `shape`. */
+  /** The spread copy of its contexts when the first one was small (`learnCopies`), learned with `shape`. */
   spread: SmallCopy | null = null;
   /** The runner's last lifecycle kind (host and shared callbacks) for this machine, reused while they match. */
   lastKind: unknown = null;

@@ -8,7 +8,7 @@
  * for a context whose enumerable fields are exactly those, in that order (checked by walking them, which also sees
  * a field an action added or deleted in place): the copy is then what `Object.assign({}, context)` makes (the same
  * fields in the same order, getters read once, `Object.prototype`). The contexts of a machine whose first context
- * has fewer than `MIN_FIELDS` fields are copied by a spread of the machine's own (`smallCopyFor`). Anything else is
+ * has fewer than `MIN_FIELDS` fields are copied by a spread of the machine's own (`learnCopies`). Anything else is
  * copied by `Object.assign`: a context of other fields, one that inherits enumerable fields, a machine whose contexts
  * have symbol keys or a `__proto__` field (learned as refused), more than `MAX_FIELDS` fields. The one thing the walk
  * cannot see is a symbol-keyed field an action adds to a context in place (XState changes contexts by `assign` only;
@@ -18,7 +18,7 @@
 /** More fields than this: no literal (a generated function of that size is not worth it). */
 const MAX_FIELDS = 64;
 /**
- * Fewer fields than this: no literal but a spread (`smallCopyFor`). Copying a few fields costs about what the checks
+ * Fewer fields than this: no literal but a spread (`learnCopies`). Copying a few fields costs about what the checks
  * of a literal copy do (the symbol check of each first context, the walk of its fields): the Status machine's
  * 5-field contexts ran 5-8 % slower with the literal, the `lrc` machine's 23 fields 6-10 % faster.
  */
@@ -28,22 +28,23 @@ const MIN_FIELDS = 8;
 export type SmallCopy = (context: object) => Record<string, unknown>;
 
 /**
- * The copy for the contexts of a machine whose first context is a plain object of fewer than `MIN_FIELDS` fields
- * (null otherwise): a spread in a function of the machine's own, so its copy site sees that machine's contexts only
- * and V8 clones them whole (about 40 ns for 5 fields on the bench machine, where `Object.assign` onto a new object
- * adds them one by one in about 200). To a context without an own `__proto__` field (the caller checks) a spread is
- * what `Object.assign({}, context)` is: the own enumerable fields, string keys then symbols, in order, getters read
- * once, `Object.prototype`. (An own `__proto__` field would set the prototype through `Object.assign` but be copied
- * as a field by a spread.) Past about 8 fields V8 stops cloning and a spread is slower than `Object.assign`.
+ * What a machine learns from its first context (`context`), in one walk of its fields: `shape`, the literal copy of
+ * its fields (`learnShape`), and `spread`, for a plain object of fewer than `MIN_FIELDS` fields, a spread in a
+ * function of the machine's own, so its copy site sees that machine's contexts only and V8 clones them whole (about
+ * 40 ns for 5 fields on the bench machine, where `Object.assign` onto a new object adds them one by one in about
+ * 200). To a context without an own `__proto__` field (the caller checks) a spread is what
+ * `Object.assign({}, context)` is: the own enumerable fields, string keys then symbols, in order, getters read once,
+ * `Object.prototype`. (An own `__proto__` field would set the prototype through `Object.assign` but be copied as a
+ * field by a spread.) Past about 8 fields V8 stops cloning and a spread is slower than `Object.assign`.
  */
-export function smallCopyFor(context: unknown): SmallCopy | null {
-  if (context === null || typeof context !== 'object') return null;
-  if (Object.getPrototypeOf(context) !== Object.prototype) return null;
-  let n = 0;
-  for (const key in context) {
-    if (!Object.hasOwn(context, key) || key === '__proto__' || ++n >= MIN_FIELDS) return null;
-  }
-  return new Function('c', 'return { ...c };') as SmallCopy;
+export function learnCopies(
+  machine: { shape: LearnedShape; spread: SmallCopy | null },
+  context: unknown,
+): void {
+  const keys = plainFields(context);
+  machine.shape = shapeFrom(context as object, keys);
+  machine.spread =
+    keys !== null && keys.length < MIN_FIELDS ? (new Function('c', 'return { ...c };') as SmallCopy) : null;
 }
 
 /**
@@ -81,15 +82,27 @@ export type LearnedShape = ContextShape | null | undefined;
  * an inherited enumerable field, a `__proto__` field, too few or too many fields, not a plain object).
  */
 export function learnShape(context: unknown): ContextShape | null {
+  return shapeFrom(context as object, plainFields(context));
+}
+
+/**
+ * The fields of a plain object, in order: null when it is not one, or has an inherited enumerable field, a
+ * `__proto__` field or more than `MAX_FIELDS` fields.
+ */
+function plainFields(context: unknown): string[] | null {
   if (context === null || typeof context !== 'object') return null;
   if (Object.getPrototypeOf(context) !== Object.prototype) return null;
-  if (hasSymbolKeys(context)) return null;
   const keys: string[] = [];
   for (const key in context) {
     if (!Object.hasOwn(context, key) || key === '__proto__' || keys.length >= MAX_FIELDS) return null;
     keys.push(key);
   }
-  if (keys.length < MIN_FIELDS) return null;
+  return keys;
+}
+
+/** The shape of a context of these plain fields (`plainFields`): null without them, with symbol keys, or too few. */
+function shapeFrom(context: object, keys: string[] | null): ContextShape | null {
+  if (keys === null || keys.length < MIN_FIELDS || hasSymbolKeys(context)) return null;
   // each key as a JSON string literal, so any field name is safe in the generated code
   const fields = keys.map((k) => `${JSON.stringify(k)}: c[${JSON.stringify(k)}]`).join(',\n');
   const copy = new Function('c', `return {\n${fields}\n};`) as (c: object) => Record<string, unknown>;

@@ -10,7 +10,7 @@
 import type { EventObject } from 'xstate';
 import { copyContext, evalGuard, runActions } from './actions.js';
 import { type CompiledNode, type CompiledTransition, planOf } from './compile.js';
-import { hasSymbolKeys, learnShape, smallCopyFor } from './contextCopy.js';
+import { hasSymbolKeys, learnCopies } from './contextCopy.js';
 import { ACTIVE, DONE, NONE, noSpawn, Step, type StepLifecycle } from './stepTypes.js';
 
 export {
@@ -80,7 +80,7 @@ export function initialStep(lc: StepLifecycle, input: unknown): void {
       const made = cfg({ spawn: noSpawn, input, self: lc });
       preCtx = initialContext(compiled, made);
       lc._setContext(preCtx);
-    } else if (compiled.shape === undefined) learn(compiled, preCtx);
+    } else if (compiled.shape === undefined) learnCopies(compiled, preCtx);
     const entry = compiled.initialEntry;
     for (let i = 0; i < entry.length; i++) {
       const n = entry[i];
@@ -107,16 +107,10 @@ export function initialStep(lc: StepLifecycle, input: unknown): void {
  * (which a literal would not copy) turns the literal copy off for the machine.
  */
 function initialContext(compiled: StepLifecycle['compiled'], made: unknown): unknown {
-  if (compiled.shape === undefined) learn(compiled, made);
+  if (compiled.shape === undefined) learnCopies(compiled, made);
   if (made === null || typeof made !== 'object') return Object.assign(new compiled.ContextObject(), made);
   if (compiled.shape !== null && hasSymbolKeys(made)) compiled.shape = null;
   return copyContext(compiled, made);
-}
-
-/** What a machine learns from its first context: the literal copy of its fields, or the spread of a small one. */
-function learn(compiled: StepLifecycle['compiled'], context: unknown): void {
-  compiled.shape = learnShape(context);
-  if (compiled.shape === null) compiled.spread = smallCopyFor(context);
 }
 
 function report(lc: StepLifecycle, err: unknown): void {
