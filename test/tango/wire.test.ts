@@ -96,6 +96,31 @@ describe('issue 8 item 4: the wire module, v2 events', () => {
     expect(decodeLrcEvent('_lrcevent', [ID, '{"progress": 5}'], ID)?.update).toEqual({ progress: 5 });
   });
 
+  it('issue 10: a status alone decodes as the parsed json does, in both spellings, and a near miss is parsed', () => {
+    for (const status of Object.values(TaskStatus)) {
+      for (const json of [`{"status": ${status}}`, `{"status":${status}}`, `{ "status" : ${status} }`]) {
+        const decoded = decodeLrcEvent(LRC_ATTRIBUTES.event, [ID, json], ID);
+        expect(decoded).toEqual({ update: { status }, warnings: [] });
+        expect(Object.keys(decoded!.update)).toEqual(['status']);
+        // a fresh update each time: a caller that changes it changes nobody else's
+        expect(decodeLrcEvent(LRC_ATTRIBUTES.event, [ID, json], ID)!.update).not.toBe(decoded!.update);
+      }
+    }
+    // not a known status, or more than a status: parsed and checked as before
+    expect(decodeLrcEvent(LRC_ATTRIBUTES.event, [ID, '{"status": 8}'], ID)?.warnings).toEqual([
+      `Unknown task status 8 for ${ID}.`,
+    ]);
+    expect(
+      decodeLrcEvent(LRC_ATTRIBUTES.event, [ID, '{"status": 5, "result": [0, "ok"]}'], ID)?.update,
+    ).toEqual({
+      result: [0, 'ok'],
+      status: TaskStatus.COMPLETED,
+    });
+    expect(decodeLrcEvent(LRC_ATTRIBUTES.event, [ID, '{"status": 2.0}'], ID)?.update).toEqual({
+      status: TaskStatus.IN_PROGRESS,
+    });
+  });
+
   it("issue 8 item 4: a v2 progress that is not an int is delivered with upstream's warning", () => {
     const decoded = decodeLrcEvent(LRC_ATTRIBUTES.event, [ID, '{"progress": "half"}'], ID);
     expect(decoded?.update).toEqual({ progress: 'half' });

@@ -245,6 +245,9 @@ export function decodeLrcEvent(attribute: string, value: unknown, commandId: str
         : { update: { result: parsed }, warnings: NO_WARNINGS };
     }
     case '_lrcevent': {
+      // most events are a status alone, in one of two spellings: no parse, no object to read back
+      const status = typeof raw === 'string' ? STATUS_ONLY_JSON.get(raw) : undefined;
+      if (status !== undefined) return { update: { status }, warnings: NO_WARNINGS };
       const parsed = parseLrcJson(raw, commandId);
       return parsed instanceof Undecodable ? parsed.decoded : decodeV2Event(parsed, commandId);
     }
@@ -252,6 +255,20 @@ export function decodeLrcEvent(attribute: string, value: unknown, commandId: str
       return null;
   }
 }
+
+/**
+ * The `_lrcEvent` json of a status alone, as ska-tango-base's `json.dumps` writes it (`{"status": 2}`) and as
+ * `JSON.stringify` does (`{"status":2}`), for each task status: what `decodeV2Event` makes of it, without parsing.
+ */
+const STATUS_ONLY_JSON = new Map<string, TaskStatus>(
+  STATUS_NAMES.flatMap((name) => {
+    const status = TaskStatus[name];
+    return [
+      [`{"status": ${status}}`, status],
+      [`{"status":${status}}`, status],
+    ] as const;
+  }),
+);
 
 /**
  * The warnings of an event that has none: one shared empty array (callers read warnings, never add to them; a
