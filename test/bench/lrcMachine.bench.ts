@@ -7,7 +7,7 @@
  *
  * A v1 call's events: NEGOTIATED (1, 1), SUBSCRIBED, INVOKED with the STAGING and QUEUED status lists held before
  * the id was known, then IN_PROGRESS, a progress, the result and COMPLETED; a v2 call's: the same with `_lrcEvent`
- * json (the result with COMPLETED in one event).
+ * json as ska-tango-base writes it (`json.dumps`: statuses as integers; the result with COMPLETED in one event).
  */
 
 import type { LrcEvent } from '../../machines/tango/lrc.js';
@@ -52,12 +52,12 @@ function eventsOf(protocol: 1 | 2, id: string): LrcEvent[] {
     { type: 'NEGOTIATED', versions: [1, 2] },
     { type: 'SUBSCRIBED' },
     invoked([
-      { attribute: '_lrcEvent', value: [id, '{"status": "STAGING"}'] },
-      { attribute: '_lrcEvent', value: [id, '{"status": "QUEUED"}'] },
+      { attribute: '_lrcEvent', value: [id, '{"status": 0}'] },
+      { attribute: '_lrcEvent', value: [id, '{"status": 1}'] },
     ]),
-    lrcEvent('{"status": "IN_PROGRESS"}'),
+    lrcEvent('{"status": 2}'),
     lrcEvent('{"progress": 1}'),
-    lrcEvent('{"status": "COMPLETED", "result": [0, "done"]}'),
+    lrcEvent('{"status": 5, "result": [0, "done"]}'),
   ];
 }
 
