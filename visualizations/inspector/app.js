@@ -19,7 +19,7 @@ const state = {
   rate: 0,
 };
 const dirty = { tree: true, detail: true, log: true, side: true };
-const charts = new Map(); // chart key -> Promise<SVGElement|null>
+const charts = new Map(); // chart key -> Promise<SVGElement | null | undefined> (see chartFor)
 let ws;
 // id of the last event sent from the form: its ack or refusal (only declared events of a state machine are
 // accepted in read-write mode) is shown next to the form
@@ -254,22 +254,31 @@ function select(key) {
   if ($('#log-selected').checked) dirty.log = true;
 }
 
+/**
+ * A machine's chart: the SVG, null when the server has none (404, kept), or undefined when it could not be had
+ * (a failed request, a server error): forgotten after `CHART_RETRY_MS`, so a later render asks again.
+ */
+const CHART_RETRY_MS = 2000;
 function chartFor(key) {
-  if (!charts.has(key)) {
-    charts.set(
-      key,
-      fetch(`charts/${encodeURIComponent(key)}.svg`)
-        .then((r) => (r.ok ? r.text() : null))
-        .then((text) => {
-          if (!text) return null;
-          const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
-          const svg = doc.documentElement;
-          return svg.nodeName === 'svg' ? svg : null;
-        })
-        .catch(() => null),
-    );
+  let chart = charts.get(key);
+  if (!chart) {
+    chart = fetch(`charts/${encodeURIComponent(key)}.svg`)
+      .then((r) => (r.ok ? r.text() : r.status === 404 ? null : undefined))
+      .then((text) => {
+        if (typeof text !== 'string') return text;
+        const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+        const svg = doc.documentElement;
+        return svg.nodeName === 'svg' ? svg : null;
+      })
+      .catch(() => undefined);
+    charts.set(key, chart);
+    const asked = chart;
+    chart.then((svg) => {
+      if (svg === undefined)
+        setTimeout(() => charts.get(key) === asked && charts.delete(key), CHART_RETRY_MS);
+    });
   }
-  return charts.get(key);
+  return chart;
 }
 
 let shownChart = null;
@@ -307,7 +316,8 @@ async function renderDetail() {
   if (shownChart !== a.chart) {
     const svg = await chartFor(a.chart);
     if (state.selected !== a.key) return;
-    shownChart = a.chart;
+    // (a chart that could not be had is asked for again by a later render)
+    shownChart = svg === undefined ? null : a.chart;
     box.replaceChildren(
       svg ? document.importNode(svg, true) : el('div', { class: 'muted' }, 'chart unavailable'),
     );
