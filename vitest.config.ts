@@ -10,7 +10,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     // every core (Vitest's default leaves one idle: on a 2-core machine the suite ran one file at a time, 9 of
-    // `.ci/run`'s 11 minutes; two at a time it takes about 6); no test times anything, so sharing cores is safe
+    // `.ci/run`'s 11 minutes; two at a time it takes about 6); no test asserts a duration, so sharing cores is safe
     maxWorkers: Math.max(1, availableParallelism()),
   },
 });

@@ -256,7 +256,7 @@ function select(key) {
 
 /**
  * A machine's chart: the SVG, null when the server has none (404, kept), or undefined when it could not be had
- * (a failed request, a server error): forgotten after `CHART_RETRY_MS`, so a later render asks again.
+ * (a failed request, a server error): forgotten after `CHART_RETRY_MS`, then the detail is drawn again and asks.
  */
 const CHART_RETRY_MS = 2000;
 function chartFor(key) {
@@ -274,8 +274,14 @@ function chartFor(key) {
     charts.set(key, chart);
     const asked = chart;
     chart.then((svg) => {
-      if (svg === undefined)
-        setTimeout(() => charts.get(key) === asked && charts.delete(key), CHART_RETRY_MS);
+      if (svg === undefined) {
+        setTimeout(() => {
+          if (charts.get(key) !== asked) return;
+          charts.delete(key);
+          // the detail asks again even when the selected actor does not change meanwhile
+          dirty.detail = true;
+        }, CHART_RETRY_MS);
+      }
     });
   }
   return chart;
