@@ -212,7 +212,7 @@ export class Lifecycle implements StepLifecycle {
   }
 
   get status(): LifecycleStatus {
-    return STATUS[this.bits & STATE];
+    return STATUS[this._state];
   }
   get value(): StateValue {
     return stateValueOf(this.compiled, this.node);
@@ -237,14 +237,7 @@ export class Lifecycle implements StepLifecycle {
 
   /** A plain snapshot-like object of the current state. */
   snapshot(): LifecycleSnapshot {
-    return new Snapshot(
-      STATUS[this.bits & STATE],
-      this.value,
-      this.ctx,
-      this.out,
-      this.err,
-      tagsOf(this.node),
-    );
+    return new Snapshot(STATUS[this._state], this.value, this.ctx, this.out, this.err, tagsOf(this.node));
   }
 
   /** Same as `snapshot()`, so `self.getSnapshot()` works in actions. */
@@ -292,7 +285,7 @@ export class Lifecycle implements StepLifecycle {
 
   /** Stops the lifecycle (status 'stopped', no exit actions, delays cancelled), as XState stops an actor. */
   stop(): void {
-    if ((this.bits & STATE) !== ACTIVE) return;
+    if (this._state !== ACTIVE) return;
     if (this.bits & BUSY) {
       this.bits |= STOP_PENDING;
       this.queue = null;
@@ -302,7 +295,7 @@ export class Lifecycle implements StepLifecycle {
   }
 
   private finishStop(): void {
-    this.bits = (this.bits & ~STATE) | STOPPED;
+    this.setState(STOPPED);
     this.queue = null;
     cancelAllTimers(this);
     ended(this);
@@ -317,14 +310,14 @@ export class Lifecycle implements StepLifecycle {
   drain(): void {
     for (;;) {
       const q = this.queue;
-      if ((this.bits & STATE) !== ACTIVE || !q || q.length === 0) break;
+      if (this._state !== ACTIVE || !q || q.length === 0) break;
       macrostep(this, q.shift()!);
     }
     this.queue = null;
     this.bits &= ~BUSY;
     if (this.bits & STOP_PENDING) {
       this.bits &= ~STOP_PENDING;
-      if ((this.bits & STATE) === ACTIVE) this.finishStop();
+      if (this._state === ACTIVE) this.finishStop();
     }
   }
 
@@ -337,23 +330,27 @@ export class Lifecycle implements StepLifecycle {
     this.ctx = ctx;
   }
   /** @internal */ _fail(err: unknown): void {
-    this.bits = (this.bits & ~STATE) | ERROR;
+    this.setState(ERROR);
     this.err = err;
     this.queue = null;
     cancelAllTimers(this);
   }
   /** @internal */ _done(output: unknown): void {
-    this.bits = (this.bits & ~STATE) | DONE;
+    this.setState(DONE);
     this.out = output;
   }
   /** @internal */ _reset(node: CompiledNode, ctx: unknown): void {
     this.node = node;
     this.ctx = ctx;
-    this.bits &= ~STATE; // ACTIVE
+    this.setState(ACTIVE);
     this.out = undefined;
   }
   /** @internal */ get _state(): number {
     return this.bits & STATE;
+  }
+  /** The status (ACTIVE, DONE, ERROR, STOPPED), the flags kept. */
+  private setState(state: number): void {
+    this.bits = (this.bits & ~STATE) | state;
   }
   /** @internal */ get _cb(): Callbacks | null {
     return this.kind.cb;
