@@ -21,7 +21,8 @@
  * virtual actor has subscribers of its own).
  *
  * Timers: `host` arms the runner's delayed events on the system's `Deadlines` when it is given one (no closure
- * and no clock timer per lifecycle), else as timers of the system's clock; either way a TestClock drives them. A
+ * and no clock timer per lifecycle; a lifecycle's first delay on the lifecycle itself, a node of the structure, so
+ * arming it allocates nothing), else as timers of the system's clock; either way a TestClock drives them. A
  * delayed event is delivered with `firing` set, so its `@xstate.event` comes from the actor itself, as XState's
  * scheduler reports it.
  */
@@ -138,6 +139,9 @@ export interface CompiledLifecyclesDeps {
 export interface DeadlineStructure {
   arm<A>(ms: number, fire: (arg: A) => void, arg?: A): unknown;
   cancel(handle: never): void;
+  /** A lifecycle's first delay is armed on the lifecycle itself (a `DeadlineNode`: no handle object). */
+  armNode(node: Lifecycle, ms: number): boolean;
+  cancelNode(node: Lifecycle): unknown;
 }
 
 type StopHook = (error: SystemStoppedError, lifecycle: Lifecycle) => void;
@@ -200,6 +204,10 @@ export class CompiledLifecycles implements VirtualActorHost {
         : (handle) => {
             if (handle !== null && handle !== undefined) clock.clearTimeout(handle);
           },
+      // a lifecycle's first delay: the lifecycle itself is the deadline structure's node
+      armOwn: deadlines ? (lifecycle, ms) => deadlines.armNode(lifecycle, ms) : undefined,
+      cancelOwn: deadlines ? (lifecycle) => deadlines.cancelNode(lifecycle) : undefined,
+      ownDue: (lifecycle, event) => this.#deliverDelayed(lifecycle, event, true),
       log: (lifecycle, args) => deps.log?.(lifecycle.id, machineName(lifecycle.compiled.machine), args),
       // however a lifecycle ends (done, failed, stopped directly or through here), it leaves the registry
       ended: (lifecycle) => this.#release(lifecycle),
@@ -391,11 +399,13 @@ export class CompiledLifecycles implements VirtualActorHost {
     return fire;
   }
 
-  #deliverDelayed(lifecycle: Lifecycle, event: EventObject): void {
+  /** A delay of `lifecycle` fell due: `own`, its first, armed on the lifecycle itself (already disarmed there). */
+  #deliverDelayed(lifecycle: Lifecycle, event: EventObject, own = false): void {
     const previous = this.#firing;
     this.#firing = lifecycle;
     try {
-      lifecycle.fire(event);
+      if (own) lifecycle.send(event);
+      else lifecycle.fire(event);
     } finally {
       this.#firing = previous;
     }

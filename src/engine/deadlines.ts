@@ -8,10 +8,13 @@
  *   (the clock is monotonic), so arming appends to the tail and the list stays sorted without a search;
  * - the non-empty lists in a binary heap ordered by their head (due time; on a tie the longer delay first, which is
  *   the one armed at the earlier clock time), a handful of entries;
- * - a handle is the list node itself: `fire` and `arg` are stored in it, so arming allocates one small object (88
- *   bytes on Node 20 x64) and no closure; cancel unlinks it. Arm and cancel are O(1) (O(log d) heap work, d distinct
- *   delays, only when a list's head changes). No sequence number is stored: within a list arm order is list order,
- *   across lists equal due times armed at different clock times are ordered by their delays.
+ * - a handle is the list node itself: `arm` makes one small object holding `fire` and `arg` (72 bytes on Node 20 x64,
+ *   and its due time), no closure; an owner with one deadline at a time can be the node itself (`armNode`: the
+ *   structure's four fields in the owner, nothing allocated per deadline, as Linux's and libuv's timers are embedded
+ *   in their owners; a compiled lifecycle's first delay is armed so). Cancel unlinks it. Arm and cancel are O(1)
+ *   (O(log d) heap work, d distinct delays, only when a list's head changes). No sequence number is stored: within
+ *   a list arm order is list order, across lists equal due times armed at different clock times are ordered by
+ *   their delays.
  *
  * The clock timer is not moved for every change: arming an earlier deadline re-arms it, but cancelling the
  * earliest one leaves it in place (it fires, finds nothing due and re-arms for the new head), and when the last
@@ -34,6 +37,24 @@ export interface DeadlineHandle {
   readonly dueAt: number;
 }
 
+/**
+ * A deadline that is a node of its delay's list. `arm` makes one (an entry) per deadline; an owner with one deadline
+ * at a time can be the node itself (`armNode`), so arming allocates nothing: the kernel's and libuv's timers are
+ * embedded in their owners the same way. The fields belong to the structure: an owner declares them (initialised to
+ * null) and never writes them.
+ */
+export interface DeadlineNode {
+  /** The previous node; the node itself while it waits for a firing pass to end (armed, not yet linked). */
+  dlPrev: DeadlineNode | null;
+  dlNext: DeadlineNode | null;
+  /** The list it is armed in (opaque to its owner); null while not armed. */
+  dlList: unknown;
+  /** The clock time at which it falls due, while armed (null before its first arming). */
+  dlDueAt: number | null;
+  /** It fell due (it is no longer armed: it may be armed again from here). */
+  deadlineDue(): void;
+}
+
 export interface DeadlinesOptions {
   /**
    * Called with whatever a firing callback throws (the other due callbacks still fire). Default: rethrown in a
@@ -45,29 +66,37 @@ export interface DeadlinesOptions {
 /** Empty delay lists kept for reuse, beyond which an emptied list is forgotten. */
 const KEEP_EMPTY_LISTS = 32;
 
-/** One deadline: a node of its delay's list (and the public handle). */
-class Entry<A = any> implements DeadlineHandle {
-  /** The previous node; the entry itself while it waits for a firing pass to end (armed, not yet linked). */
-  prev: Entry | null = null;
-  next: Entry | null = null;
-  /** The list it is armed in; null once fired or cancelled. */
-  list: DelayList | null;
-  readonly dueAt: number;
+/** The node of one `arm`: its callback and argument (and the public handle). */
+class Entry<A = any> implements DeadlineNode, DeadlineHandle {
+  dlPrev: DeadlineNode | null = null;
+  dlNext: DeadlineNode | null = null;
+  dlList: unknown = null;
+  dlDueAt: number | null = null;
   fire: ((arg: A) => void) | null;
   arg: A | undefined;
 
-  constructor(list: DelayList, dueAt: number, fire: (arg: A) => void, arg: A | undefined) {
-    this.list = list;
-    this.dueAt = dueAt;
+  constructor(fire: (arg: A) => void, arg: A | undefined) {
     this.fire = fire;
     this.arg = arg;
+  }
+
+  get dueAt(): number {
+    return this.dlDueAt as number;
+  }
+
+  deadlineDue(): void {
+    const fire = this.fire as (arg: A) => void;
+    const arg = this.arg as A;
+    this.fire = null;
+    this.arg = undefined;
+    fire(arg);
   }
 }
 
 /** The deadlines armed with one delay, in due (= arm) order. */
 class DelayList {
-  head: Entry | null = null;
-  tail: Entry | null = null;
+  head: DeadlineNode | null = null;
+  tail: DeadlineNode | null = null;
   /** Position in the heap; -1 while empty (not in the heap). */
   index = -1;
 
@@ -77,14 +106,28 @@ class DelayList {
   ) {}
 }
 
+/** When a linked node falls due. */
+const dueOf = (node: DeadlineNode | null): number => (node as DeadlineNode).dlDueAt as number;
+
 /**
  * a's head falls due before b's. On a tie the longer delay goes first: due at the same time, it was armed at the
  * earlier clock time (when the sums are exact). Both lists are non-empty.
  */
 function before(a: DelayList, b: DelayList): boolean {
-  const x = (a.head as Entry).dueAt;
-  const y = (b.head as Entry).dueAt;
+  const x = dueOf(a.head);
+  const y = dueOf(b.head);
   return x < y || (x === y && a.ms > b.ms);
+}
+
+/** A node no longer armed (its entry's callback and argument let go). */
+function forget(n: DeadlineNode): void {
+  n.dlList = null;
+  n.dlPrev = null;
+  n.dlNext = null;
+  if (n instanceof Entry) {
+    n.fire = null;
+    n.arg = undefined;
+  }
 }
 
 function rethrow(error: unknown): void {
@@ -101,8 +144,11 @@ export class Deadlines {
   /** Non-empty lists, a binary min-heap by head. */
   readonly #heap: DelayList[] = [];
   #size = 0;
-  /** Deadlines armed by callbacks of the current firing pass, linked when it ends (in arm order). */
-  readonly #deferred: Entry[] = [];
+  /**
+   * Nodes armed by callbacks of the current firing pass, linked when it ends (in arm order); a slot is null once
+   * its node was cancelled meanwhile.
+   */
+  readonly #deferred: (DeadlineNode | null)[] = [];
   /** The clock timer (undefined: none) and the time it is armed for (Infinity: none). */
   #timer: unknown = undefined;
   #timerAt = Number.POSITIVE_INFINITY;
@@ -126,7 +172,7 @@ export class Deadlines {
 
   /** When the earliest armed deadline falls due, or undefined when none is armed. */
   get nextAt(): number | undefined {
-    return this.#heap.length === 0 ? undefined : (this.#heap[0].head as Entry).dueAt;
+    return this.#heap.length === 0 ? undefined : dueOf(this.#heap[0].head);
   }
 
   /**
@@ -135,60 +181,80 @@ export class Deadlines {
    */
   arm<A>(ms: number, fire: (arg: A) => void, arg?: A): DeadlineHandle | null {
     if (ms === Number.POSITIVE_INFINITY) return null;
+    const entry = new Entry<A>(fire, arg);
+    this.#armNode(entry, ms);
+    return entry;
+  }
+
+  /**
+   * Arm `node` itself (no object is made) to have its `deadlineDue()` called once `ms` milliseconds from the clock's
+   * now; a node armed already is cancelled first. Returns false for `Infinity` (nothing is armed). NaN and negative
+   * delays are 0.
+   */
+  armNode(node: DeadlineNode, ms: number): boolean {
+    if (node.dlList !== null) this.cancelNode(node);
+    if (ms === Number.POSITIVE_INFINITY) return false;
+    this.#armNode(node, ms);
+    return true;
+  }
+
+  #armNode(node: DeadlineNode, ms: number): void {
     const delay = ms > 0 ? ms : 0;
     const list = this.#listFor(delay);
     const now = this.#clock.now();
-    const entry = new Entry<A>(list, now + delay, fire, arg);
+    const dueAt = now + delay;
+    node.dlList = list;
+    node.dlDueAt = dueAt;
     this.#size++;
     if (this.#firing) {
-      entry.prev = entry;
-      this.#deferred.push(entry);
-      return entry;
+      node.dlPrev = node;
+      this.#deferred.push(node);
+      return;
     }
-    this.#link(entry, list);
-    if (entry.dueAt < this.#timerAt) this.#armTimer(entry.dueAt, now);
-    return entry;
+    this.#link(node, list);
+    if (dueAt < this.#timerAt) this.#armTimer(dueAt, now);
   }
 
   /** Cancel an armed deadline: it will not fire. A no-op for null, a fired or cancelled one, or another's handle. */
   cancel(handle: DeadlineHandle | null | undefined): void {
-    if (handle == null) return;
-    const entry = handle as Entry;
-    const list = entry.list;
-    if (list === null || list === undefined || list.owner !== this) return;
-    if (entry.prev === entry) {
+    if (!(handle instanceof Entry)) return;
+    if (!this.cancelNode(handle)) return;
+    handle.fire = null;
+    handle.arg = undefined;
+  }
+
+  /**
+   * Cancel `node`'s deadline: `deadlineDue()` will not be called. Returns false (and does nothing) when it is not
+   * armed here.
+   */
+  cancelNode(node: DeadlineNode): boolean {
+    const list = node.dlList as DelayList | null;
+    if (list === null || list === undefined || list.owner !== this) return false;
+    if (node.dlPrev === node) {
       // armed during this firing pass, not linked yet: forgotten when the pass ends
-      entry.prev = null;
-      entry.list = null;
+      const deferred = this.#deferred;
+      deferred[deferred.lastIndexOf(node)] = null;
+      node.dlPrev = null;
+      node.dlList = null;
       this.#size--;
-    } else this.#unlink(entry, list);
-    entry.fire = null;
-    entry.arg = undefined;
+    } else this.#unlink(node, list);
     if (this.#size === 0 && !this.#firing) this.#whenIdle();
+    return true;
   }
 
   /** Cancel every armed deadline and release the clock timer now. */
   clear(): void {
     for (const list of this.#heap) {
-      for (let e = list.head; e !== null; ) {
-        const next: Entry | null = e.next;
-        e.list = null;
-        e.prev = null;
-        e.next = null;
-        e.fire = null;
-        e.arg = undefined;
-        e = next;
+      for (let n = list.head; n !== null; ) {
+        const next: DeadlineNode | null = n.dlNext;
+        forget(n);
+        n = next;
       }
       list.head = null;
       list.tail = null;
       list.index = -1;
     }
-    for (const e of this.#deferred) {
-      e.list = null;
-      e.prev = null;
-      e.fire = null;
-      e.arg = undefined;
-    }
+    for (const n of this.#deferred) if (n !== null) forget(n);
     this.#deferred.length = 0;
     this.#heap.length = 0;
     this.#lists.clear();
@@ -205,30 +271,32 @@ export class Deadlines {
     return list;
   }
 
-  /** Append `entry` to `list` (its deadlines stay in due order: the clock is monotonic). */
-  #link(entry: Entry, list: DelayList): void {
+  /** Append `node` to `list` (its deadlines stay in due order: the clock is monotonic). */
+  #link(node: DeadlineNode, list: DelayList): void {
     const tail = list.tail;
-    entry.prev = tail;
+    node.dlPrev = tail;
+    node.dlNext = null;
     if (tail === null) {
-      list.head = entry;
-      list.tail = entry;
+      list.head = node;
+      list.tail = node;
       this.#push(list);
     } else {
-      tail.next = entry;
-      list.tail = entry;
+      tail.dlNext = node;
+      list.tail = node;
     }
   }
 
-  /** Remove `entry` from `list` (and the list from the heap when it empties; re-sift when its head changes). */
-  #unlink(entry: Entry, list: DelayList): void {
-    const { prev, next } = entry;
+  /** Remove `node` from `list` (and the list from the heap when it empties; re-sift when its head changes). */
+  #unlink(node: DeadlineNode, list: DelayList): void {
+    const prev = node.dlPrev;
+    const next = node.dlNext;
     if (prev === null) list.head = next;
-    else prev.next = next;
+    else prev.dlNext = next;
     if (next === null) list.tail = prev;
-    else next.prev = prev;
-    entry.prev = null;
-    entry.next = null;
-    entry.list = null;
+    else next.dlPrev = prev;
+    node.dlPrev = null;
+    node.dlNext = null;
+    node.dlList = null;
     this.#size--;
     if (prev !== null) return;
     // the head changed: later (never earlier) in its list
@@ -246,15 +314,11 @@ export class Deadlines {
       const heap = this.#heap;
       while (heap.length > 0) {
         const list = heap[0];
-        const entry = list.head as Entry;
-        if (entry.dueAt > now) break;
-        this.#unlink(entry, list);
-        const fire = entry.fire as (arg: unknown) => void;
-        const arg = entry.arg;
-        entry.fire = null;
-        entry.arg = undefined;
+        const node = list.head as DeadlineNode;
+        if ((node.dlDueAt as number) > now) break;
+        this.#unlink(node, list);
         try {
-          fire(arg);
+          node.deadlineDue();
         } catch (err) {
           this.#report(err);
         }
@@ -263,11 +327,13 @@ export class Deadlines {
       this.#firing = false;
       const deferred = this.#deferred;
       for (let i = 0; i < deferred.length; i++) {
-        const e = deferred[i];
-        // its list may have emptied and been forgotten during the pass: link to the one current for its delay
-        if (e.list === null) continue;
-        e.list = this.#listFor(e.list.ms);
-        this.#link(e, e.list);
+        const n = deferred[i];
+        // (null: cancelled meanwhile); its list may have emptied and been forgotten during the pass: linked to the
+        // one current for its delay
+        if (n === null) continue;
+        const list = this.#listFor((n.dlList as DelayList).ms);
+        n.dlList = list;
+        this.#link(n, list);
       }
       deferred.length = 0;
     }

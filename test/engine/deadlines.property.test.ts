@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type DeadlineHandle, Deadlines } from '../../src/engine/deadlines.js';
+import { type DeadlineHandle, type DeadlineNode, Deadlines } from '../../src/engine/deadlines.js';
 import { TestClock } from '../../src/testing/index.js';
 import { propertyRuns } from '../support/propertyRuns.js';
 
@@ -228,6 +228,128 @@ describe('issue 10 item 4: Deadlines against a reference model', () => {
           ],
         ],
       },
+    );
+  });
+  it('issue 10 item 4: nodes armed on themselves (armNode), re-armed, cancelled, and re-armed from their own firing, fire as the model', () => {
+    type NodeCmd =
+      | { kind: 'arm'; node: number; ms: number; reaction: Reaction }
+      | { kind: 'cancel'; node: number }
+      | { kind: 'advance'; ms: number };
+    const NODES = 4;
+    const nodeCmd: fc.Arbitrary<NodeCmd> = fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.record({
+          kind: fc.constant('arm' as const),
+          node: fc.nat(NODES - 1),
+          ms: delay,
+          reaction,
+        }),
+      },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('cancel' as const), node: fc.nat(NODES - 1) }) },
+      {
+        weight: 4,
+        arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 30 }) }),
+      },
+    );
+    fc.assert(
+      fc.property(fc.array(nodeCmd, { maxLength: 60 }), (cmds) => {
+        const clock = new TestClock();
+        const deadlines = new Deadlines(clock);
+        const fired: [number, number][] = [];
+        // each node: the structure's fields, and what it does when due (arm a node, itself included, or cancel one)
+        const reactions: Reaction[] = Array.from({ length: NODES }, () => ({}));
+        const nodes: DeadlineNode[] = Array.from({ length: NODES }, (_, k) => ({
+          dlPrev: null,
+          dlNext: null,
+          dlList: null,
+          dlDueAt: null,
+          deadlineDue() {
+            fired.push([k, clock.now()]);
+            const r = reactions[k];
+            if (r.cancel !== undefined) deadlines.cancelNode(nodes[r.cancel % NODES]);
+            if (r.arm !== undefined) {
+              const target = (k + (r.cancel ?? 0)) % NODES;
+              reactions[target] = {};
+              deadlines.armNode(nodes[target], r.arm);
+            }
+          },
+        }));
+        // the model: at most one deadline per node; arming one that is armed replaces it (a new arm order)
+        const model = new Map<number, { dueAt: number; seq: number }>();
+        const modelReactions: Reaction[] = Array.from({ length: NODES }, () => ({}));
+        const modelFired: [number, number][] = [];
+        let seq = 0;
+        let now = 0;
+        const modelArm = (k: number, ms: number) => {
+          model.delete(k);
+          if (ms !== Number.POSITIVE_INFINITY) model.set(k, { dueAt: now + (ms > 0 ? ms : 0), seq: seq++ });
+        };
+        const first = () => {
+          let best: [number, { dueAt: number; seq: number }] | undefined;
+          for (const e of model)
+            if (
+              !best ||
+              e[1].dueAt < best[1].dueAt ||
+              (e[1].dueAt === best[1].dueAt && e[1].seq < best[1].seq)
+            )
+              best = e;
+          return best;
+        };
+        for (const c of cmds) {
+          if (c.kind === 'arm') {
+            reactions[c.node] = c.reaction;
+            modelReactions[c.node] = c.reaction;
+            expect(deadlines.armNode(nodes[c.node], c.ms)).toBe(c.ms !== Number.POSITIVE_INFINITY);
+            modelArm(c.node, c.ms);
+          } else if (c.kind === 'cancel') {
+            deadlines.cancelNode(nodes[c.node]);
+            model.delete(c.node);
+          } else {
+            clock.advance(c.ms);
+            const end = now + c.ms;
+            // deadlines armed while firing fire no earlier than the next pass: the model takes the due ones of
+            // this pass first (by due time, then arm order), then the pass's arms at the pass's clock time
+            for (;;) {
+              const passAt = first()?.[1].dueAt;
+              if (passAt === undefined || passAt > end) break;
+              now = Math.max(now, passAt);
+              const due = [...model].filter(([, d]) => d.dueAt <= now);
+              due.sort(([, a], [, b]) => a.dueAt - b.dueAt || a.seq - b.seq);
+              const pending: [number, number][] = [];
+              for (const [k] of due) {
+                if (!model.has(k)) continue;
+                model.delete(k);
+                modelFired.push([k, now]);
+                const r = modelReactions[k];
+                if (r.cancel !== undefined) {
+                  const victim = r.cancel % NODES;
+                  model.delete(victim);
+                  for (let i = pending.length - 1; i >= 0; i--)
+                    if (pending[i][0] === victim) pending.splice(i, 1);
+                }
+                if (r.arm !== undefined) {
+                  const target = (k + (r.cancel ?? 0)) % NODES;
+                  modelReactions[target] = {};
+                  model.delete(target);
+                  for (let i = pending.length - 1; i >= 0; i--)
+                    if (pending[i][0] === target) pending.splice(i, 1);
+                  if (r.arm !== Number.POSITIVE_INFINITY) pending.push([target, r.arm]);
+                }
+              }
+              for (const [k, ms] of pending) modelArm(k, ms);
+            }
+            now = end;
+          }
+          expect(fired).toEqual(modelFired);
+          expect(deadlines.size).toBe(model.size);
+          expect(deadlines.nextAt).toBe(first()?.[1].dueAt);
+        }
+        deadlines.clear();
+        expect(clock.pending).toBe(0);
+        for (const n of nodes) expect(n.dlList).toBeNull();
+      }),
+      { numRuns: propertyRuns(1000) },
     );
   });
 });

@@ -206,10 +206,7 @@ export function runActions(
               : cfg;
         }
         if (typeof ms !== 'number') step.raise(a.impl);
-        else {
-          const handle = lc.host.schedule(lc, ms, a.impl);
-          if (handle !== null && handle !== undefined) lc._arm(a.impl, handle);
-        }
+        else lc._armDelay(ms, a.impl);
         break;
       }
       case ActionKind.afterCancel:

@@ -15,6 +15,7 @@
  * `self.getSnapshot()` inside an action sees the step in progress; `spawn` in `assign` throws.
  */
 import { type EventObject, matchesState, pathToStateValue, type StateValue } from 'xstate';
+import type { DeadlineNode } from '../deadlines.js';
 import { CompiledMachine, type CompiledNode } from './compile.js';
 import {
   ACTIVE,
@@ -38,6 +39,15 @@ export interface LifecycleHost {
   schedule(lifecycle: Lifecycle, ms: number, event: EventObject): unknown;
   /** Cancel an armed delay (null: nothing). */
   cancel(handle: unknown): void;
+  /**
+   * Optional, with `cancelOwn` and `ownDue`: arm a lifecycle's first delay on the lifecycle itself, a node of the
+   * host's deadline structure (`DeadlineNode` of `deadlines.ts`), so a delay costs no handle object. Returns false
+   * for Infinity (nothing armed). When it falls due the structure calls `lifecycle.deadlineDue()`, which hands its
+   * event to `ownDue` (the host then sends it to the lifecycle).
+   */
+  armOwn?(lifecycle: Lifecycle, ms: number): boolean;
+  cancelOwn?(lifecycle: Lifecycle): void;
+  ownDue?(lifecycle: Lifecycle, event: EventObject): void;
   /** Where XState's `log()` goes: `(label, value)` or `(value)`, as XState's logger gets them. */
   log?(lifecycle: Lifecycle, args: unknown[]): void;
   /**
@@ -155,8 +165,7 @@ const STOP_EVENT: EventObject = Object.freeze({ type: 'xstate.stop' });
  * One running lifecycle of a compiled machine: the current state, the context, the status and the armed delays.
  * Create it with `startLifecycle`.
  */
-export class Lifecycle implements StepLifecycle {
-  observer: LifecycleObserver | null;
+export class Lifecycle implements StepLifecycle, DeadlineNode {
   owner: unknown;
   /** The current atomic or final state. */
   node: CompiledNode;
@@ -165,13 +174,21 @@ export class Lifecycle implements StepLifecycle {
   private ctx: any;
   /** The status and the BUSY and STOP_PENDING flags. */
   private bits = ACTIVE;
-  /** The first armed delay (its event and host handle), the others in pairs in `x.more`. */
-  private t0ev: EventObject | null = null;
-  private t0h: unknown = null;
   /**
-   * What few lifecycles use, made on first use (`extras()`): the output (a machine's with an output, once done), the
-   * error, the delays beyond the first, the events sent during a step. One field instead of four keeps a lifecycle
-   * 24 bytes smaller (each field is 8 bytes on Node's V8, which has no pointer compression).
+   * The first delay's event when it is armed on the lifecycle itself (a host with `armOwn`); every other armed
+   * delay is an (event, host handle) pair in `x.more`.
+   */
+  private t0ev: EventObject | null = null;
+  /** @internal The lifecycle as a node of its host's deadline structure (`DeadlineNode`): the structure's fields. */
+  dlPrev: DeadlineNode | null = null;
+  /** @internal */ dlNext: DeadlineNode | null = null;
+  /** @internal */ dlList: unknown = null;
+  /** @internal */ dlDueAt: number | null = null;
+  /**
+   * What few lifecycles use, made on first use (`extras()`): the observer (while inspected), the output (a
+   * machine's with an output, once done), the error, the delays beyond the first, the events sent during a step. One
+   * field instead of five keeps a lifecycle 32 bytes smaller (each field is 8 bytes on Node's V8, which has no
+   * pointer compression).
    */
   private x: Extras | null = null;
   /**
@@ -194,6 +211,16 @@ export class Lifecycle implements StepLifecycle {
     this.owner = options.owner;
     this.node = compiled.initialLeaf;
     this.ctx = undefined;
+  }
+
+  /** Who sees its steps as XState's inspection sees an actor's (its virtual actor while inspected), or null. */
+  get observer(): LifecycleObserver | null {
+    const x = this.x;
+    return x === null ? null : x.observer;
+  }
+  set observer(observer: LifecycleObserver | null) {
+    if (observer !== null) this.extras().observer = observer;
+    else if (this.x !== null) this.x.observer = null;
   }
 
   get compiled(): CompiledMachine {
@@ -281,16 +308,19 @@ export class Lifecycle implements StepLifecycle {
 
   /** Called by the host when the delay armed with `event` falls due; nothing if it is no longer armed. */
   fire(event: EventObject): void {
-    if (this.t0ev === event) {
-      this.t0ev = null;
-      this.t0h = null;
-    } else {
-      const more = this.x === null ? null : this.x.more;
-      const i = more ? more.indexOf(event) : -1;
-      if (i < 0) return;
-      more!.splice(i, 2);
-    }
+    const more = this.x === null ? null : this.x.more;
+    const i = more ? more.indexOf(event) : -1;
+    if (i < 0) return;
+    more!.splice(i, 2);
     this.send(event);
+  }
+
+  /** @internal Called by the host's deadline structure: the first delay, armed on the lifecycle itself, is due. */
+  deadlineDue(): void {
+    const event = this.t0ev;
+    if (event === null) return;
+    this.t0ev = null;
+    this.host.ownDue!(this, event);
   }
 
   /** Stops the lifecycle (status 'stopped', no exit actions, delays cancelled), as XState stops an actor. */
@@ -377,22 +407,23 @@ export class Lifecycle implements StepLifecycle {
   /** @internal */ get _cb(): Callbacks | null {
     return this.kind.cb;
   }
-  /** @internal */ _arm(event: EventObject, handle: unknown): void {
-    if (this.t0ev === null) {
-      this.t0ev = event;
-      this.t0h = handle;
-    } else {
-      const x = this.extras();
-      if (x.more) x.more.push(event, handle);
-      else x.more = [event, handle];
+  /** @internal Arm a delayed event: on the lifecycle itself when the host can and no delay is there yet. */
+  _armDelay(ms: number, event: EventObject): void {
+    const host = this.host;
+    if (this.t0ev === null && host.armOwn !== undefined) {
+      if (host.armOwn(this, ms)) this.t0ev = event;
+      return;
     }
+    const handle = host.schedule(this, ms, event);
+    if (handle === null || handle === undefined) return;
+    const x = this.extras();
+    if (x.more) x.more.push(event, handle);
+    else x.more = [event, handle];
   }
   /** @internal */ _disarm(type: string): void {
     if (this.t0ev !== null && this.t0ev.type === type) {
-      const h = this.t0h;
       this.t0ev = null;
-      this.t0h = null;
-      this.host.cancel(h);
+      this.host.cancelOwn!(this);
       return;
     }
     const more = this.x === null ? null : this.x.more;
@@ -408,10 +439,8 @@ export class Lifecycle implements StepLifecycle {
   }
   /** @internal */ _disarmAll(): void {
     if (this.t0ev !== null) {
-      const h = this.t0h;
       this.t0ev = null;
-      this.t0h = null;
-      this.host.cancel(h);
+      this.host.cancelOwn!(this);
     }
     const more = this.x === null ? null : this.x.more;
     if (more) {
@@ -419,7 +448,7 @@ export class Lifecycle implements StepLifecycle {
       for (let i = 1; i < more.length; i += 2) this.host.cancel(more[i]);
     }
   }
-  /** The delays armed now: their events, in arming order. */
+  /** The delays armed now: their events (the one armed on the lifecycle itself first, then in arming order). */
   armedEvents(): EventObject[] {
     const out: EventObject[] = [];
     if (this.t0ev) out.push(this.t0ev);
@@ -431,6 +460,7 @@ export class Lifecycle implements StepLifecycle {
 
 /** A lifecycle's rarely used parts (see `Lifecycle.x`). */
 class Extras {
+  observer: LifecycleObserver | null = null;
   out: unknown = undefined;
   err: unknown = undefined;
   more: unknown[] | null = null;

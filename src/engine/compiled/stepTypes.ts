@@ -49,7 +49,7 @@ export interface StepLifecycle {
   _fail(err: unknown): void;
   _done(output: unknown): void;
   _reset(node: CompiledNode, ctx: unknown): void;
-  _arm(event: EventObject, handle: unknown): void;
+  _armDelay(ms: number, event: EventObject): void;
   _disarm(type: string): void;
   _disarmAll(): void;
 }

@@ -18,6 +18,7 @@ import {
   type LifecycleHost,
   startLifecycle,
 } from '../../../src/engine/compiled/index.js';
+import { Deadlines } from '../../../src/engine/deadlines.js';
 import { LRC_ATTRIBUTES, ResultCode, TaskStatus } from '../../../src/protocols/tango/wire.js';
 import { TestClock } from '../../../src/testing/testClock.js';
 import { type TransitionCoverage, transitionCoverage } from '../../../src/testing/transitionCoverage.js';
@@ -94,9 +95,17 @@ class XStateSide {
   }
 }
 
-/** The runner's side: a lifecycle whose host arms its delays on a second TestClock. */
+/**
+ * The runner's side: a lifecycle whose host arms its delays on a second TestClock, each with a clock timer of its own,
+ * or (`own`) as the system's host does: on a deadline structure (`Deadlines`) on that clock, the lifecycle's first
+ * delay armed on the lifecycle itself (`armOwn`), the others as entries.
+ */
 class RunnerSide implements LifecycleHost {
   readonly clock = new TestClock();
+  readonly deadlines = new Deadlines(this.clock);
+  armOwn?: (lc: Lifecycle, ms: number) => boolean;
+  cancelOwn?: (lc: Lifecycle) => void;
+  ownDue?: (lc: Lifecycle, event: EventObject) => void;
   readonly armed = new Set<{ id: unknown; type: string; at: number }>();
   readonly emitted: unknown[] = [];
   readonly logs: unknown[][] = [];
@@ -104,7 +113,19 @@ class RunnerSide implements LifecycleHost {
   readonly sink: unknown[] = [];
   readonly lc: Lifecycle;
 
-  constructor(compiled: CompiledMachine, id: string, input: unknown) {
+  constructor(
+    compiled: CompiledMachine,
+    id: string,
+    input: unknown,
+    readonly own = false,
+  ) {
+    if (own) {
+      this.armOwn = (lc, ms) => this.deadlines.armNode(lc, ms);
+      this.cancelOwn = (lc) => {
+        this.deadlines.cancelNode(lc);
+      };
+      this.ownDue = (lc, event) => lc.send(event);
+    }
     useSink(this.sink);
     this.lc = startLifecycle(compiled, {
       id,
@@ -122,6 +143,17 @@ class RunnerSide implements LifecycleHost {
 
   schedule(lc: Lifecycle, ms: number, event: EventObject): unknown {
     if (ms === Number.POSITIVE_INFINITY) return null;
+    if (this.own) {
+      const timer = { id: undefined as unknown, type: event.type, at: 0 };
+      const handle = this.deadlines.arm(ms, () => {
+        this.armed.delete(timer);
+        lc.fire(event);
+      });
+      timer.id = handle;
+      timer.at = handle!.dueAt;
+      this.armed.add(timer);
+      return timer;
+    }
     const timer = { id: undefined as unknown, type: event.type, at: this.clock.now() + (ms > 0 ? ms : 0) };
     timer.id = this.clock.setTimeout(() => {
       this.armed.delete(timer);
@@ -131,10 +163,19 @@ class RunnerSide implements LifecycleHost {
     return timer;
   }
 
+  /** Every armed delay: the one on the lifecycle itself (`own`), then the others. */
+  armedNow(): Armed[] {
+    const out: Armed[] = [...this.armed];
+    const first = this.lc.armedEvents()[0];
+    if (this.lc.dlList !== null && first) out.push({ type: first.type, at: this.lc.dlDueAt! });
+    return out;
+  }
+
   cancel(handle: unknown): void {
     const timer = handle as { id: unknown } | null;
     if (!timer) return;
-    this.clock.clearTimeout(timer.id);
+    if (this.own) this.deadlines.cancel(timer.id as never);
+    else this.clock.clearTimeout(timer.id);
     this.armed.delete(timer as never);
   }
 
@@ -167,7 +208,9 @@ function compare(x: XStateSide, r: RunnerSide, where: string): void {
   expect(lc.context, at).toEqual(snap.context);
   expect(lc.output, at).toEqual(snap.output);
   expect(errorShape(lc.error), at).toEqual(errorShape(snap.error));
-  expect(sortArmed(r.armed), at).toEqual(sortArmed(x.armed.values()));
+  expect(sortArmed(r.armedNow()), at).toEqual(sortArmed(x.armed.values()));
+  // nothing left armed in the deadline structure that the lifecycle no longer counts
+  if (r.own) expect(r.deadlines.size, at).toBe(x.armed.size);
   expect(r.micro, at).toEqual(x.micro);
   expect(r.emitted, at).toEqual(x.emitted);
   expect(r.logs, at).toEqual(x.logs);
@@ -180,13 +223,14 @@ function runDifferential(
   input: unknown,
   steps: readonly Step[],
   coverage?: TransitionCoverage,
+  own = false,
 ): void {
   const compiled = compileMachine(machine);
   if (!(compiled instanceof CompiledMachine))
     throw new Error(`${machine.id} is refused: ${compiled.refused}`);
   const id = 'lc-1';
   const x = new XStateSide(machine, id, input, coverage);
-  const r = new RunnerSide(compiled, id, input);
+  const r = new RunnerSide(compiled, id, input, own);
   compare(x, r, 'start');
   steps.forEach((s, i) => {
     x.step(s);
@@ -242,8 +286,9 @@ describe('compiled runner vs XState interpreter', () => {
       );
       const coverage = transitionCoverage();
       fc.assert(
-        fc.property(f.input, fc.array(step, { maxLength: 25 }), (input, steps) => {
-          runDifferential(f.machine, input, steps, coverage);
+        // `own`: the runner's delays on a deadline structure, its first one on the lifecycle itself, as in a system
+        fc.property(f.input, fc.array(step, { maxLength: 25 }), fc.boolean(), (input, steps, own) => {
+          runDifferential(f.machine, input, steps, coverage, own);
         }),
         { numRuns: propertyRuns(RUNS) },
       );
@@ -342,8 +387,9 @@ describe('compiled runner vs XState interpreter: the lrc machine', () => {
         lrcInput,
         fc.constantFrom(0, 1, 2, 3, 3, 3),
         fc.array(step, { maxLength: 20 }),
-        (input, k, steps) => {
-          runDifferential(lrcStubLogic, input, [...usual.slice(0, k), ...steps]);
+        fc.boolean(),
+        (input, k, steps, own) => {
+          runDifferential(lrcStubLogic, input, [...usual.slice(0, k), ...steps], undefined, own);
         },
       ),
       { numRuns: propertyRuns(1000) },
