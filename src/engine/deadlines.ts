@@ -231,7 +231,8 @@ export class Deadlines {
     const list = node.dlList as DelayList | null;
     if (list === null || list === undefined || list.owner !== this) return false;
     if (node.dlPrev === node) {
-      // armed during this firing pass, not linked yet: forgotten when the pass ends
+      // armed during this firing pass, not linked yet: forgotten when the pass ends (searched from the end: a node
+      // cancelled in the pass that armed it is usually among the last armed)
       const deferred = this.#deferred;
       deferred[deferred.lastIndexOf(node)] = null;
       node.dlPrev = null;
