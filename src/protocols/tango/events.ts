@@ -186,6 +186,8 @@ export class TangoEventConsumer {
     add(this.#byTopic, channel.topic, sub);
     add(this.#byChannel, channelKey(channel.channel), sub);
     await Promise.all([socket.connect(channel.heartbeatEndpoint), socket.connect(channel.eventEndpoint)]);
+    // a new connection or topic: the publisher's time to take the subscription in (ZMQ's slow joiner)
+    await socket.settled(channel.eventEndpoint, channel.topic);
   }
 
   unroute(sub: EventSubscription, channel: EventChannel, heartbeatTopic: string): void {

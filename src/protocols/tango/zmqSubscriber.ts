@@ -8,7 +8,11 @@
  * drops what it publishes before it knows the subscriber: ZMQ's "slow joiner"). That narrows the window without
  * closing it: the server takes in the subscription on its side of the connection, which can lag the subscriber's
  * handshake, and nothing on the wire says when it has (against the PyTango fixture on a loaded machine, about 1
- * push in 40 made right after the handshake was lost; none made 30 ms later). Endpoints stay connected and topics
+ * push in 40 made right after the handshake was lost; none made 30 ms later). So `settled()` waits until
+ * `settleMs` (default 60 ms) have passed since the handshake of the endpoint and the SUBSCRIBE of the topic a
+ * subscription uses, when either is that recent: only a subscription on a new connection or topic waits (a
+ * device's first LRC call lost its first statuses, or its terminal one, in that window); cppTango does not wait, and
+ * its maintainers say a subscriber may then miss the first events (cppTango issue 524). Endpoints stay connected and topics
  * subscribed when their last user releases them (a later subscription on the same server or attribute is then
  * ready at once); `prune()` lets the unused ones go (the consumer calls it when a restarted server announced new
  * endpoints). libzmq reconnects a lost TCP connection by itself. `close()` ends the receive loop and frees the
@@ -25,18 +29,27 @@ export class ZmqEventSocket {
   readonly #handshaken = new Set<string>();
   readonly #waiting = new Map<string, Set<() => void>>();
   readonly #readyTimeoutMs: number;
+  /** When (performance.now()) each endpoint's last handshake was done and each topic's SUBSCRIBE was sent. */
+  readonly #handshakeAt = new Map<string, number>();
+  readonly #subscribedAt = new Map<string, number>();
+  readonly #settleMs: number;
+  /** The waits of `settled()` (ended at once by `close()`). */
+  readonly #settling = new Map<ReturnType<typeof setTimeout>, () => void>();
   #closed = false;
 
   constructor(
     onMessage: (frames: Buffer[]) => void,
     onError: (error: unknown) => void = () => {},
-    options: { receiveHighWaterMark?: number; readyTimeoutMs?: number } = {},
+    options: { receiveHighWaterMark?: number; readyTimeoutMs?: number; settleMs?: number } = {},
   ) {
     // 1000: what servers announce as zmq_sub_event_hwm
     this.#socket = new Subscriber({ linger: 0, receiveHighWaterMark: options.receiveHighWaterMark ?? 1000 });
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 2000;
+    this.#settleMs = options.settleMs ?? 60;
     this.#socket.events.on('handshake', ({ address }) => {
       this.#handshaken.add(address);
+      // (libzmq sends every subscription again on a new connection)
+      this.#handshakeAt.set(address, performance.now());
       for (const resolve of this.#waiting.get(address) ?? []) resolve();
     });
     this.#socket.events.on('disconnect', ({ address }) => this.#handshaken.delete(address));
@@ -109,12 +122,14 @@ export class ZmqEventSocket {
     for (const [topic, n] of [...this.#topics]) {
       if (n > 0) continue;
       this.#topics.delete(topic);
+      this.#subscribedAt.delete(topic);
       if (!this.#closed) this.#socket.unsubscribe(topic);
     }
     for (const [endpoint, n] of [...this.#endpoints]) {
       if (n > 0) continue;
       this.#endpoints.delete(endpoint);
       this.#handshaken.delete(endpoint);
+      this.#handshakeAt.delete(endpoint);
       if (this.#closed) continue;
       try {
         this.#socket.disconnect(endpoint);
@@ -127,8 +142,37 @@ export class ZmqEventSocket {
   subscribe(topic: string): void {
     if (this.#closed) return;
     const n = this.#topics.get(topic);
-    if (n === undefined) this.#socket.subscribe(topic);
+    if (n === undefined) {
+      this.#socket.subscribe(topic);
+      this.#subscribedAt.set(topic, performance.now());
+    }
     this.#topics.set(topic, (n ?? 0) + 1);
+  }
+
+  /**
+   * Resolves once `settleMs` have passed since the handshake of `endpoint` and the SUBSCRIBE of `topic` (at once
+   * when both are older, or on `close()`): time for the publisher to take the subscription in before the caller
+   * makes the device push (see the header).
+   */
+  settled(endpoint: string, topic: string): Promise<void> {
+    const latest = Math.max(
+      this.#handshakeAt.get(endpoint) ?? Number.NEGATIVE_INFINITY,
+      this.#subscribedAt.get(topic) ?? Number.NEGATIVE_INFINITY,
+    );
+    const wait = latest + this.#settleMs - performance.now();
+    if (this.#closed || !(wait > 0)) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#settling.delete(timer);
+        resolve();
+      }, wait);
+      this.#settling.set(timer, resolve);
+    });
+  }
+
+  /** Waits of `settled()` in progress. */
+  get settling(): number {
+    return this.#settling.size;
   }
 
   /**
@@ -146,6 +190,13 @@ export class ZmqEventSocket {
     if (!this.#closed) {
       this.#closed = true;
       for (const waiters of [...this.#waiting.values()]) for (const done of [...waiters]) done();
+      for (const [timer, resolve] of [...this.#settling]) {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#settling.clear();
+      this.#handshakeAt.clear();
+      this.#subscribedAt.clear();
       this.#endpoints.clear();
       this.#topics.clear();
       this.#socket.close();
