@@ -280,11 +280,23 @@ describe.skipIf(!canRun)('inspector in a browser', () => {
       await page.evaluate(() => document.querySelectorAll('#actor-tree .row[data-key]').length),
     ).toBeGreaterThan(1000);
     expect(await firstRow!.evaluate((row) => row.isConnected)).toBe(true);
+    // a click that lands while the tree moves the row can select its neighbour: clicked again until the detail shows
+    // it (as `selectActor` does), the attempts reported with the latency
     const t0 = Date.now();
-    await devicesRow.click({ timeout: 30_000 });
-    await page.locator('#detail-title', { hasText: 'supervisor:devices' }).waitFor({ timeout: 30_000 });
+    const title = page.locator('#detail-title', { hasText: 'supervisor:devices' });
+    let attempts = 0;
+    for (;;) {
+      attempts++;
+      await devicesRow.click({ timeout: 30_000 });
+      try {
+        await title.waitFor({ timeout: 15_000 });
+        break;
+      } catch (err) {
+        if (attempts >= 4) throw err;
+      }
+    }
     console.info(
-      `e2e load: ${sent} events, longest frame gap ${Math.round(maxGap)} ms, click to selection ${Date.now() - t0} ms`,
+      `e2e load: ${sent} events, longest frame gap ${Math.round(maxGap)} ms, click to selection ${Date.now() - t0} ms (${attempts} click${attempts > 1 ? 's' : ''})`,
     );
     await page.close();
   }, 120_000); // its waits add up to more than the default 60 s on a loaded machine (a hang guard, not a threshold)
