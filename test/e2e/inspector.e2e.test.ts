@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AnyActorRef, assign, setup } from 'xstate';
 import { type Demo, startDemo } from '../../src/demo/scenario.js';
@@ -20,22 +20,32 @@ const screenshot = join(root, 'test-results', 'inspector.png');
 const canRun = existsSync(CHROMIUM) || Boolean(process.env.CI);
 
 /**
- * Click the first tree row of an actor of `machine` until the page shows one selected: the tree moves rows while
- * lifecycles come and go, and a click that Playwright aimed at a row can land on the row that moved under the
- * pointer between its hit test and the click (a run with two test files per core once waited 30 s for a chart after
- * a click that selected nothing).
+ * Click `target` until `shown` appears (each wait `waitMs`, at most `attempts` clicks); returns the clicks made. The
+ * tree moves rows while lifecycles come and go, and a click that Playwright aimed at a row can land on the row that
+ * moved under the pointer between its hit test and the click (a run with two test files per core once waited 30 s
+ * for a chart after a click that selected nothing).
  */
-async function selectActor(page: Page, machine: string): Promise<void> {
-  const rows = `#actor-tree li.actor[data-machine="${machine}"] > .row`;
+async function clickUntil(
+  target: Locator,
+  shown: Locator,
+  attempts: number,
+  waitMs: number,
+): Promise<number> {
   for (let attempt = 1; ; attempt++) {
-    await page.locator(rows).first().click({ timeout: 30_000 });
+    await target.click({ timeout: 30_000 });
     try {
-      await page.locator(`${rows}.selected`).first().waitFor({ timeout: 5_000 });
-      return;
+      await shown.waitFor({ timeout: waitMs });
+      return attempt;
     } catch (err) {
-      if (attempt >= 5) throw err;
+      if (attempt >= attempts) throw err;
     }
   }
+}
+
+/** Click the first tree row of an actor of `machine` until the page shows one selected (`clickUntil`). */
+async function selectActor(page: Page, machine: string): Promise<void> {
+  const rows = `#actor-tree li.actor[data-machine="${machine}"] > .row`;
+  await clickUntil(page.locator(rows).first(), page.locator(`${rows}.selected`).first(), 5, 5_000);
 }
 
 describe.skipIf(!canRun)('inspector in a browser', () => {
@@ -281,20 +291,10 @@ describe.skipIf(!canRun)('inspector in a browser', () => {
     ).toBeGreaterThan(1000);
     expect(await firstRow!.evaluate((row) => row.isConnected)).toBe(true);
     // a click that lands while the tree moves the row can select its neighbour: clicked again until the detail shows
-    // it (as `selectActor` does), the attempts reported with the latency
+    // it, the attempts reported with the latency
     const t0 = Date.now();
     const title = page.locator('#detail-title', { hasText: 'supervisor:devices' });
-    let attempts = 0;
-    for (;;) {
-      attempts++;
-      await devicesRow.click({ timeout: 30_000 });
-      try {
-        await title.waitFor({ timeout: 15_000 });
-        break;
-      } catch (err) {
-        if (attempts >= 4) throw err;
-      }
-    }
+    const attempts = await clickUntil(devicesRow, title, 4, 15_000);
     console.info(
       `e2e load: ${sent} events, longest frame gap ${Math.round(maxGap)} ms, click to selection ${Date.now() - t0} ms (${attempts} click${attempts > 1 ? 's' : ''})`,
     );
