@@ -12,8 +12,8 @@
  * `settleMs` (default 60 ms) have passed since the handshake of the endpoint and the SUBSCRIBE of the topic a
  * subscription uses, when either is that recent: only a subscription on a new connection or topic waits (a
  * device's first LRC call lost its first statuses, or its terminal one, in that window); cppTango does not wait, and
- * its maintainers say a subscriber may then miss the first events (cppTango issue 524). Endpoints stay connected and topics
- * subscribed when their last user releases them (a later subscription on the same server or attribute is then
+ * its maintainers say a subscriber may then miss the first events (cppTango issue 524). Endpoints stay connected and
+ * topics subscribed when their last user releases them (a later subscription on the same server or attribute is then
  * ready at once); `prune()` lets the unused ones go (the consumer calls it when a restarted server announced new
  * endpoints). libzmq reconnects a lost TCP connection by itself. `close()` ends the receive loop and frees the
  * socket (linger 0).
@@ -25,11 +25,12 @@ export class ZmqEventSocket {
   readonly #endpoints = new Map<string, number>();
   readonly #topics = new Map<string, number>();
   readonly #loop: Promise<void>;
-  /** Endpoints whose ZMTP handshake is done (until they disconnect). */
-  readonly #handshaken = new Set<string>();
   readonly #waiting = new Map<string, Set<() => void>>();
   readonly #readyTimeoutMs: number;
-  /** When (performance.now()) each endpoint's last handshake was done and each topic's SUBSCRIBE was sent. */
+  /**
+   * Endpoints whose ZMTP handshake is done (until they disconnect), with when (performance.now()) it was; and when
+   * each topic's SUBSCRIBE was sent.
+   */
   readonly #handshakeAt = new Map<string, number>();
   readonly #subscribedAt = new Map<string, number>();
   readonly #settleMs: number;
@@ -47,12 +48,11 @@ export class ZmqEventSocket {
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 2000;
     this.#settleMs = options.settleMs ?? 60;
     this.#socket.events.on('handshake', ({ address }) => {
-      this.#handshaken.add(address);
       // (libzmq sends every subscription again on a new connection)
       this.#handshakeAt.set(address, performance.now());
       for (const resolve of this.#waiting.get(address) ?? []) resolve();
     });
-    this.#socket.events.on('disconnect', ({ address }) => this.#handshaken.delete(address));
+    this.#socket.events.on('disconnect', ({ address }) => this.#handshakeAt.delete(address));
     this.#loop = this.#receive(onMessage, onError);
   }
 
@@ -93,7 +93,7 @@ export class ZmqEventSocket {
     const n = this.#endpoints.get(endpoint);
     if (n === undefined) this.#socket.connect(endpoint);
     this.#endpoints.set(endpoint, (n ?? 0) + 1);
-    if (this.#handshaken.has(endpoint)) return Promise.resolve();
+    if (this.#handshakeAt.has(endpoint)) return Promise.resolve();
     return new Promise<void>((resolve) => {
       let waiters = this.#waiting.get(endpoint);
       if (!waiters) {
@@ -128,7 +128,6 @@ export class ZmqEventSocket {
     for (const [endpoint, n] of [...this.#endpoints]) {
       if (n > 0) continue;
       this.#endpoints.delete(endpoint);
-      this.#handshaken.delete(endpoint);
       this.#handshakeAt.delete(endpoint);
       if (this.#closed) continue;
       try {
