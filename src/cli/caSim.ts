@@ -3,7 +3,6 @@
  * simulator (an IOC with a random-walk PV, see `src/protocols/ca/sim.ts`) until Ctrl+C (SIGINT or SIGTERM), then
  * exit 0. Loopback only unless `--allow-remote`. Bad options, a bad PV file or a taken port exit 2 with one line.
  */
-import { parseArgs } from 'node:util';
 import { InvalidArgumentError, ListenError, PortInUseError } from '../errors.js';
 import { serverConfigFromEnv } from '../protocols/ca/addressList.js';
 import { CaValueError } from '../protocols/ca/errors.js';
@@ -11,7 +10,7 @@ import { loadPvFile, type PvDefinition } from '../protocols/ca/server.js';
 import { CaSimulator } from '../protocols/ca/sim.js';
 import { hostPort, isLoopback } from '../transport/address.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
-import { argsErrorText, parseDuration, parsePort } from './options.js';
+import { parseCommandArgs, parseDuration, parsePort, usageError } from './options.js';
 import { runUntilStopped } from './simulatorRun.js';
 
 const HELP = `usage: orrery ca-sim [options]
@@ -34,37 +33,26 @@ options:
   --json             log raw pino JSON lines
   -h, --help         show this help`;
 
-function usageError(message: string): number {
-  console.error(`orrery ca-sim: ${message}; see 'orrery ca-sim --help'`);
-  return 2;
-}
-
 /** Run the simulator until a signal; resolves the exit code. */
 export async function caSimCommand(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'allow-remote': { type: 'boolean' },
-        interval: { type: 'string' },
-        'put-delay': { type: 'string' },
-        prefix: { type: 'string' },
-        pvs: { type: 'string' },
-        'log-level': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    return usageError(argsErrorText(err));
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const args = parseCommandArgs(
+    'ca-sim',
+    argv,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'allow-remote': { type: 'boolean' },
+      interval: { type: 'string' },
+      'put-delay': { type: 'string' },
+      prefix: { type: 'string' },
+      pvs: { type: 'string' },
+      'log-level': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    HELP,
+  );
+  if (typeof args === 'number') return args;
+  const values = args.values;
   let port: number | undefined;
   let interval: number;
   let putDelay: number;
@@ -94,7 +82,7 @@ export async function caSimCommand(argv: string[]): Promise<number> {
     }
     if (values.pvs !== undefined) extra = await loadPvFile(values.pvs as string);
   } catch (err) {
-    if (err instanceof InvalidArgumentError) return usageError(err.message);
+    if (err instanceof InvalidArgumentError) return usageError('ca-sim', err.message);
     throw err;
   }
   const logger = createCliLogger({ level, json: Boolean(values.json), destination: process.stderr });

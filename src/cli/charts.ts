@@ -15,11 +15,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { AnyStateMachine } from 'xstate';
 import { isStateMachine, renderStatechart, type StatechartFormat } from '../charts/renderStatechart.js';
 import { InvalidArgumentError, OrreryError } from '../errors.js';
-import { argsErrorText } from './options.js';
+import { parseCommandArgs, usageError } from './options.js';
 
 export const CHARTS_HELP = `usage: orrery charts <module>[#<export>] [--out dir] [--format svg|mmd]
 
@@ -144,33 +143,23 @@ function chartName(exportName: string, file: string): string {
   return exportName === 'default' ? basename(file, extname(file)) : exportName;
 }
 
-function usageError(message: string): number {
-  console.error(`orrery charts: ${message}; see 'orrery charts --help'`);
-  return 2;
-}
-
 export async function chartsCommand(argv: string[]): Promise<number> {
-  let values: { out?: string; format?: string; help?: boolean };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' },
-        format: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    return usageError(argsErrorText(err));
-  }
-  if (values.help) {
-    console.log(CHARTS_HELP);
-    return 0;
-  }
+  const args = parseCommandArgs(
+    'charts',
+    argv,
+    {
+      out: { type: 'string' },
+      format: { type: 'string' },
+    },
+    CHARTS_HELP,
+    true,
+  );
+  if (typeof args === 'number') return args;
+  const { positionals } = args;
+  const values = args.values as { out?: string; format?: string };
   if (positionals.length !== 1) {
     return usageError(
+      'charts',
       positionals.length === 0
         ? 'expected <module>#<export>'
         : `expected one <module>#<export>, got ${positionals.length}`,
@@ -178,14 +167,14 @@ export async function chartsCommand(argv: string[]): Promise<number> {
   }
   const format = (values.format ?? 'svg') as StatechartFormat;
   if (format !== 'svg' && format !== 'mmd')
-    return usageError(`--format must be svg or mmd, got '${values.format}'`);
-  if (values.out === '') return usageError('--out needs a directory');
+    return usageError('charts', `--format must be svg or mmd, got '${values.format}'`);
+  if (values.out === '') return usageError('charts', '--out needs a directory');
   const cwd = process.cwd();
   let found: Array<[string, AnyStateMachine]>;
   try {
     found = await loadMachines(parseTarget(positionals[0] as string), cwd);
   } catch (err) {
-    if (err instanceof InvalidArgumentError) return usageError(err.message);
+    if (err instanceof InvalidArgumentError) return usageError('charts', err.message);
     if (err instanceof ChartModuleLoadError) {
       console.error(`orrery charts: ${err.message}`);
       return 1;

@@ -2,11 +2,10 @@
  * `orrery demo` (and `npm start`): the commissioning demo with its inspector, in one process. Ctrl+C (SIGINT or
  * SIGTERM) stops everything and the process exits by itself.
  */
-import { parseArgs } from 'node:util';
 import { startDemo } from '../demo/scenario.js';
 import { InvalidArgumentError, PortInUseError } from '../errors.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
-import { argsErrorText, parseDuration, parsePort } from './options.js';
+import { parseCommandArgs, parseDuration, parsePort, usageError } from './options.js';
 
 /** The inspector's port when --port is not given. */
 export const DEFAULT_PORT = 7420;
@@ -26,34 +25,23 @@ options:
   --json            log raw pino JSON lines instead of pino-pretty's readable lines
   -h, --help        show this help`;
 
-function usageError(message: string): number {
-  console.error(`orrery demo: ${message}; see 'orrery demo --help'`);
-  return 2;
-}
-
 export async function demoCommand(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'allow-remote': { type: 'boolean' },
-        'read-write': { type: 'boolean' },
-        duration: { type: 'string' },
-        'log-level': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    return usageError(argsErrorText(err));
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const args = parseCommandArgs(
+    'demo',
+    argv,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'allow-remote': { type: 'boolean' },
+      'read-write': { type: 'boolean' },
+      duration: { type: 'string' },
+      'log-level': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    HELP,
+  );
+  if (typeof args === 'number') return args;
+  const values = args.values;
   let port: number | undefined;
   let durationMs: number | undefined;
   let level: string;
@@ -65,7 +53,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
         : parseDuration('--duration', values.duration as string, { unitMs: 1000, unit: 'seconds' });
     level = checkLogLevel('--log-level', (values['log-level'] as string | undefined) ?? 'info');
   } catch (err) {
-    if (err instanceof InvalidArgumentError) return usageError(err.message);
+    if (err instanceof InvalidArgumentError) return usageError('demo', err.message);
     throw err;
   }
   const logger = createCliLogger({ level, json: Boolean(values.json) });
@@ -82,7 +70,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
       fallbackToFreePort: port === undefined,
     });
   } catch (err) {
-    if (err instanceof InvalidArgumentError) return usageError(err.message); // e.g. a --host it refuses
+    if (err instanceof InvalidArgumentError) return usageError('demo', err.message); // e.g. a --host it refuses
     if (!(err instanceof PortInUseError)) throw err;
     console.error(err.message); // the one line: `port 7420 is in use`
     return 2;

@@ -3,12 +3,11 @@
  * change on their own, see `src/protocols/katcp/sim.ts`) until Ctrl+C (SIGINT or SIGTERM) or a client's `?halt`;
  * either way the process exits 0 by itself. Bad options exit 2 with a one-line message, as does a taken port.
  */
-import { parseArgs } from 'node:util';
 import { InvalidArgumentError, ListenError, PortInUseError } from '../errors.js';
 import { createKatcpSimulator } from '../protocols/katcp/sim.js';
 import { hostPort, isLoopback } from '../transport/address.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
-import { argsErrorText, parseDuration, parsePort } from './options.js';
+import { parseCommandArgs, parseDuration, parsePort, usageError } from './options.js';
 import { runUntilStopped } from './simulatorRun.js';
 
 /** KATCP's customary port. */
@@ -28,34 +27,23 @@ options:
   --json            log raw pino JSON lines
   -h, --help        show this help`;
 
-function usageError(message: string): number {
-  console.error(`orrery katcp-sim: ${message}; see 'orrery katcp-sim --help'`);
-  return 2;
-}
-
 /** Run the simulator until a signal or `?halt`; resolves the exit code. */
 export async function katcpSimCommand(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'allow-remote': { type: 'boolean' },
-        interval: { type: 'string' },
-        'log-level': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    return usageError(argsErrorText(err));
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const args = parseCommandArgs(
+    'katcp-sim',
+    argv,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'allow-remote': { type: 'boolean' },
+      interval: { type: 'string' },
+      'log-level': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    HELP,
+  );
+  if (typeof args === 'number') return args;
+  const values = args.values;
   let port: number;
   let interval: number;
   let level: string;
@@ -75,7 +63,7 @@ export async function katcpSimCommand(argv: string[]): Promise<number> {
       );
     }
   } catch (err) {
-    if (err instanceof InvalidArgumentError) return usageError(err.message);
+    if (err instanceof InvalidArgumentError) return usageError('katcp-sim', err.message);
     throw err;
   }
   const logger = createCliLogger({

@@ -5,6 +5,7 @@
  * Every refusal is an InvalidArgumentError whose message names the option and the value, one line, for the
  * command to print as its usage error (exit 2). Durations then go through `checkDuration`, the one duration rule.
  */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { checkDuration } from '../../machines/core/duration.js';
 import { InvalidArgumentError } from '../errors.js';
 
@@ -70,6 +71,46 @@ export function argsErrorText(err: unknown): string {
   return String((err as Error)?.message ?? err)
     .replace(/\s*\n\s*/g, ' ')
     .replace(/\.$/, '');
+}
+
+/** A usage error of `orrery <command>`, one line on stderr pointing at its help; returns the exit code, 2. */
+export function usageError(command: string, message: string): number {
+  console.error(`orrery ${command}: ${message}; see 'orrery ${command} --help'`);
+  return 2;
+}
+
+/** What `parseCommandArgs` read: the flags' values and the positional arguments. */
+export interface CommandArgs {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/**
+ * The command line of `orrery <command>` read by `node:util`'s parseArgs with `options` and `-h`/`--help`: what it
+ * read, or the exit code when the command is done (0 after printing `help`, 2 after a usage error).
+ */
+export function parseCommandArgs(
+  command: string,
+  argv: string[],
+  options: ParseArgsConfig['options'],
+  help: string,
+  allowPositionals = false,
+): CommandArgs | number {
+  let parsed: CommandArgs;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+    }) as CommandArgs;
+  } catch (err) {
+    return usageError(command, argsErrorText(err));
+  }
+  if (parsed.values.help) {
+    console.log(help);
+    return 0;
+  }
+  return parsed;
 }
 
 /** One `--name[=value]` option as `scanLongOptions` hands it over. */
