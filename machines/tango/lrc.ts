@@ -13,6 +13,9 @@
  *                 │   (waiting events replayed as it is entered, by INVOKED; a terminal status ends it)
  *                 │   └ reconciling (`reconcile` only: after an error event, CheckLongRunningCommandStatus;
  *                 │     a terminal answer ends it, v1 via fetchingResult; otherwise back to the status states)
+ *                 │       ◄──after(recheck)── rechecking ◄──STATUS_CHECK_FAILED──┘ (the device did not answer,
+ *                 │     say in the outage an error event announced: asked again 1 s later, then 2, 4, ... up to
+ *                 │     30 s between checks, until it answers; another error event asks at once)
  *                 └ fetchingResult (v1 only: terminal status came before its result; the read is bounded by
  *                   `resultTimeout` (its `bounded` child; `unbounded` for an infinite one, no timer): a failed or
  *                   unanswered read gives an {error} update, the output's error (DevFailed or TimeoutError), then
@@ -63,6 +66,13 @@ export const MAX_BUFFERED_EVENTS = 1000;
  * 3 s); `resultTimeout` overrides it.
  */
 export const DEFAULT_RESULT_TIMEOUT_MS = 3000;
+/**
+ * `reconcile`: after a status check that failed, the next one comes this long later, the wait doubling after each
+ * failure up to `RECHECK_MAX_MS` (a device that is down answers nothing: the call still learns its end once it is
+ * back, with no further error event needed).
+ */
+export const RECHECK_FIRST_MS = 1000;
+export const RECHECK_MAX_MS = 30_000;
 /** The error of a bare machine, whose device I/O actions were not provided. */
 export const IO_NOT_PROVIDED = "lrc machine: its device I/O (the LRC session's actions) is not provided";
 
@@ -170,10 +180,16 @@ function call<V extends 'bounded' | 'unbounded'>(variant: V) {
                       actions: 'holdCheckedTerminal',
                     },
                     { guard: 'checkedTerminal', target: '#lrc.finished', actions: 'deliverCheckedTerminal' },
-                    { target: 'submitted' }, // NOT_FOUND or not terminal: keep monitoring
+                    // NOT_FOUND or not terminal: keep monitoring
+                    { target: 'submitted', actions: 'forgetCheckFailures' },
                   ],
-                  STATUS_CHECK_FAILED: { target: 'submitted', actions: 'deliverCheckFailure' },
+                  STATUS_CHECK_FAILED: { target: 'rechecking', actions: 'deliverCheckFailure' },
                 },
+              },
+              // the check failed: asked again after `recheck` (doubling with each failure in a row); events go on
+              // being applied, and an error event asks at once (monitoring's DEVICE_EVENT)
+              rechecking: {
+                after: { recheck: { target: 'reconciling' } },
               },
             },
           },
@@ -242,6 +258,8 @@ export const lrcMachine = setup({
   delays: {
     deadline: ({ context }) => context.timeout!,
     resultTimeout: ({ context }) => context.resultTimeout!,
+    recheck: ({ context }) =>
+      Math.min(RECHECK_FIRST_MS * 2 ** Math.max(0, context.checkFailures - 1), RECHECK_MAX_MS),
   },
   actions: {
     recordInvalidCallback: assign({ error: () => lrcErrors.invalidCallback() }),
@@ -396,9 +414,11 @@ export const lrcMachine = setup({
     }),
     deliverCheckFailure: enqueueActions(({ context, event, enqueue }) => {
       const error = lrcErrors.statusCheck(failure(event), context.commandId!, ...where(context));
+      enqueue.assign({ checkFailures: context.checkFailures + 1 });
       enqueue.emit({ type: 'lrc.warning', message: error.message });
       enqueue(() => deliver(context, [{ error: error.errors }]));
     }),
+    forgetCheckFailures: assign({ checkFailures: 0 }),
     recordOutcome: assign({
       outcome: (_, params: { outcome: LrcOutcome }) => params.outcome,
     }),
@@ -427,6 +447,7 @@ export const lrcMachine = setup({
     terminal: false,
     resultSeen: false,
     pendingTerminal: null,
+    checkFailures: 0,
     outcome: null,
     error: null,
   }),

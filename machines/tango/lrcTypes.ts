@@ -57,6 +57,8 @@ export interface LrcContext extends LrcProgress {
   buffered: AttributeEvent[];
   /** The result code the command returned. */
   replyCode: number | null;
+  /** `reconcile`: status checks failed in a row (the next one waits longer: the `recheck` delay). */
+  checkFailures: number;
   outcome: LrcOutcome | null;
   error: Error | null;
 }

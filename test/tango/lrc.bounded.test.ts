@@ -106,7 +106,7 @@ describe('issue 10 item 2: the bounded variant of the lrc machine', () => {
     }
   });
 
-  it('issue 10 item 2: monitoring follows the status; reconciling checks after an error event; the v1 result read (unbounded) may fail', () => {
+  it('issue 10 item 2: monitoring follows the status; reconciling checks after an error event, and again later while the check fails; the v1 result read (unbounded) may fail', () => {
     const run = both({ reconcile: true, resultTimeout: Number.POSITIVE_INFINITY });
     run.send(NEGOTIATED_V1);
     run.send({ type: 'SUBSCRIBED' });
@@ -121,8 +121,24 @@ describe('issue 10 item 2: the bounded variant of the lrc machine', () => {
     run.send({ type: 'STATUS_CHECKED', status: TaskStatus.IN_PROGRESS });
     run.send(errorEvent);
     run.send({ type: 'STATUS_CHECK_FAILED', error: new Error('check failed') });
+    // asked again 1 s later, then after 2 s, ...
+    expect(run.value()).toEqual({ bounded: { session: { monitoring: 'rechecking' } } });
+    clock.advance(999);
+    expect(run.value()).toEqual({ bounded: { session: { monitoring: 'rechecking' } } });
+    clock.advance(1);
+    expect(run.value()).toEqual({ bounded: { session: { monitoring: 'reconciling' } } });
+    run.send({ type: 'STATUS_CHECK_FAILED', error: new Error('check failed again') });
+    clock.advance(1999);
+    expect(run.value()).toEqual({ bounded: { session: { monitoring: 'rechecking' } } });
+    clock.advance(1);
+    run.send({ type: 'STATUS_CHECKED', status: TaskStatus.IN_PROGRESS });
     expect(run.value()).toEqual({ bounded: { session: { monitoring: 'inProgress' } } });
+    // an answer resets the waits; an error event while waiting asks at once
     run.send(errorEvent);
+    run.send({ type: 'STATUS_CHECK_FAILED', error: new Error('check failed') });
+    clock.advance(500);
+    run.send(errorEvent);
+    expect(run.value()).toEqual({ bounded: { session: { monitoring: 'reconciling' } } });
     run.send({ type: 'STATUS_CHECKED', status: TaskStatus.COMPLETED });
     expect(run.value()).toEqual({ bounded: { session: { fetchingResult: 'unbounded' } } });
     run.send({ type: 'RESULT_FAILED', error: new Error('read failed') });

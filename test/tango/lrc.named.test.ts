@@ -442,6 +442,47 @@ describe('9.1.14 reconciliation via CheckLongRunningCommandStatus after an error
     expect((await plain.finished).status).toBe(S.COMPLETED);
   });
 
+  it('the device does not answer the check (an outage): asked again 1 s, 2 s, 4 s later until it does; its answer ends the call', async () => {
+    const down = {
+      reason: 'API_CantConnectToDevice',
+      desc: 'Failed to connect to device test/reference/1',
+      origin: 'Connection::connect',
+      severity: 'ERR' as const,
+    };
+    let answering = false;
+    const { port, checks } = lossyPort((id) => {
+      if (!answering) throw new DevFailed([down]);
+      return device.commandInout('CheckLongRunningCommandStatus', id);
+    });
+    const updates: LrcUpdate[] = [];
+    const subs = await invokeLrc((u) => updates.push(u), port, 'On', undefined, { system, reconcile: true });
+    await runFor(clock, 400); // the command completes on the device; its terminal event is lost
+    expect(statuses(updates)).toEqual(['STAGING', 'QUEUED', 'IN_PROGRESS']);
+    port.inject({ attribute: '_lrcEvent', errors: lost });
+    await flush();
+    expect(checks).toHaveLength(1);
+    await runFor(clock, 990);
+    expect(checks).toHaveLength(1);
+    await runFor(clock, 10); // 1 s after the first failure
+    expect(checks).toHaveLength(2);
+    await runFor(clock, 2000); // 2 s after the second
+    expect(checks).toHaveLength(3);
+    answering = true; // the device is back, and says no event about it
+    await runFor(clock, 3990);
+    expect(checks).toHaveLength(3);
+    expect(subs.active).toBe(true);
+    await runFor(clock, 10); // 4 s after the third
+    expect(checks).toEqual([subs.commandId, subs.commandId, subs.commandId, subs.commandId]);
+    // the error event's update, one per failed check with the device's stack, then the status the check found
+    const errors = updates.filter((u) => u.error !== undefined);
+    expect(errors).toHaveLength(4);
+    expect(errors.slice(1).map((u) => u.error![0].reason)).toEqual(Array(3).fill('API_CantConnectToDevice'));
+    expect(updates.at(-1)).toEqual({ status: S.COMPLETED });
+    expect(subs.active).toBe(false);
+    expect(port.open).toBe(0);
+    expect(await subs.finished).toMatchObject({ outcome: 'finished', status: S.COMPLETED });
+  });
+
   it('the check itself fails: an {error} update with the stack, and monitoring goes on', async () => {
     const timeout = {
       reason: 'API_DeviceTimedOut',
