@@ -37,7 +37,9 @@ export interface InvokeLrcOptions {
    * After an error event while monitoring (events may have been lost), ask the device
    * `CheckLongRunningCommandStatus(commandId)`: a terminal status not yet delivered is delivered (v1: after reading
    * the result) and the call finishes; NOT_FOUND or a non-terminal status: monitoring goes on; a failed check is an
-   * `{error}` update. Default false (upstream does not check).
+   * `{error}` update, and the check is made again 1 s later, then 2, 4, ... up to 30 s apart, until the device
+   * answers (a device down for a while: the call still learns how its command ended). Default false (upstream does
+   * not check).
    */
   reconcile?: boolean;
   /** The client's supported protocol range, default (1, 2); e.g. (1, 1) forces protocol v1. */
