@@ -16,7 +16,7 @@ import { type LrcUpdate, resultCodeName, taskStatusName } from '../protocols/tan
 import { LongRunningCommand, type LrcResult } from '../protocols/tango/lrc/longRunningCommand.js';
 import { NativeDevicePort } from '../protocols/tango/nativePort.js';
 import type { DevicePort } from '../protocols/tango/port.js';
-import { parseDuration, parsePort } from './options.js';
+import { parseDuration, parsePort, usageError } from './options.js';
 
 const HELP = `usage: orrery lrc <command> [args] [--device NAME] [--json] [--protocol 1|2] [--timeout ms|inf] [--inspect [port]]
 
@@ -162,8 +162,7 @@ export async function lrcCommand(argv: string[]): Promise<number> {
     parsed = parse(argv);
   } catch (err) {
     if (!(err instanceof InvalidArgumentError)) throw err;
-    console.error(`orrery lrc: ${err.message}; see 'orrery lrc --help'`);
-    return 2;
+    return usageError('lrc', err.message);
   }
   const system = createSystem();
   let device: DevicePort & { close(): Promise<void> };

@@ -67,7 +67,7 @@ export function parseDuration(
 }
 
 /** A `node:util` parseArgs error as one usage-error line (its messages span several lines and end with a dot). */
-export function argsErrorText(err: unknown): string {
+function argsErrorText(err: unknown): string {
   return String((err as Error)?.message ?? err)
     .replace(/\s*\n\s*/g, ' ')
     .replace(/\.$/, '');
