@@ -12,7 +12,9 @@
  *                 ├ monitoring: submitted ─► staging ─► queued ─► inProgress
  *                 │   (waiting events replayed as it is entered, by INVOKED; a terminal status ends it)
  *                 │   └ reconciling (`reconcile` only: after an error event, CheckLongRunningCommandStatus;
- *                 │     a terminal answer ends it, v1 via fetchingResult; otherwise back to the status states)
+ *                 │     a terminal answer ends it, v1 via fetchingResult; NOT_FOUND ──► lost (the device no
+ *                 │     longer knows the command: restarted, or forgot it once ended); otherwise back to the
+ *                 │     status states)
  *                 │       ◄──after(recheck)── rechecking ◄──STATUS_CHECK_FAILED──┘ (the device did not answer,
  *                 │     say in the outage an error event announced: asked again 1 s later, then 2, 4, ... up to
  *                 │     30 s between checks, until it answers; another error event asks at once)
@@ -180,7 +182,10 @@ function call<V extends 'bounded' | 'unbounded'>(variant: V) {
                       actions: 'holdCheckedTerminal',
                     },
                     { guard: 'checkedTerminal', target: '#lrc.finished', actions: 'deliverCheckedTerminal' },
-                    // NOT_FOUND or not terminal: keep monitoring
+                    // the device no longer knows the accepted command (it restarted, or forgot it once ended):
+                    // no event will ever end the call, so it ends here
+                    { guard: 'checkedNotFound', target: '#lrc.lost', actions: 'deliverLost' },
+                    // not terminal: keep monitoring
                     { target: 'submitted', actions: 'forgetCheckFailures' },
                   ],
                   STATUS_CHECK_FAILED: { target: 'rechecking', actions: 'deliverCheckFailure' },
@@ -249,6 +254,7 @@ export const lrcMachine = setup({
     reconcileAfterError: ({ context, event }) =>
       context.reconcile && (event as Ev<'DEVICE_EVENT'>).event.errors !== undefined,
     checkedTerminal: ({ event }) => isTerminalStatus((event as Ev<'STATUS_CHECKED'>).status),
+    checkedNotFound: ({ event }) => (event as Ev<'STATUS_CHECKED'>).status === TaskStatus.NOT_FOUND,
     /** v1 without the result yet: read it first, as when a terminal status event comes before it. */
     checkedTerminalNeedsResult: ({ context, event }) =>
       isTerminalStatus((event as Ev<'STATUS_CHECKED'>).status) &&
@@ -418,6 +424,12 @@ export const lrcMachine = setup({
       enqueue.emit({ type: 'lrc.warning', message: error.message });
       enqueue(() => deliver(context, [{ error: error.errors }]));
     }),
+    /** The check answered NOT_FOUND: an {error} update saying the command is lost, kept as the outcome's error. */
+    deliverLost: enqueueActions(({ context, enqueue }) => {
+      const error = lrcErrors.lost(context.commandId!, ...where(context));
+      enqueue.assign({ error });
+      enqueue(() => deliver(context, [{ error: error.errors }]));
+    }),
     forgetCheckFailures: assign({ checkFailures: 0 }),
     recordOutcome: assign({
       outcome: (_, params: { outcome: LrcOutcome }) => params.outcome,
@@ -482,6 +494,7 @@ export const lrcMachine = setup({
     notStarted: { type: 'final', entry: { type: 'recordOutcome', params: { outcome: 'notStarted' } } },
     timedOut: { type: 'final', entry: { type: 'recordOutcome', params: { outcome: 'timedOut' } } },
     released: { type: 'final', entry: { type: 'recordOutcome', params: { outcome: 'released' } } },
+    lost: { type: 'final', entry: { type: 'recordOutcome', params: { outcome: 'lost' } } },
   },
 });
 

@@ -77,6 +77,21 @@ export const lrcErrors = {
   },
   statusCheck: (error: unknown, commandId: string, device: string, command: string) =>
     invokeLrcFailure(error, `CheckLongRunningCommandStatus(${commandId}) failed.`, origin(device, command)),
+  /**
+   * `reconcile`: CheckLongRunningCommandStatus answered NOT_FOUND for a command the device had accepted (a DevFailed
+   * whose one entry says so; the callback's last `{error}` update and the outcome's error).
+   */
+  lost: (commandId: string, device: string, command: string) =>
+    new DevFailed([
+      {
+        reason: 'SKA_CommandNotFound',
+        desc:
+          `CheckLongRunningCommandStatus(${commandId}) answered NOT_FOUND: ${device} no longer knows the command ` +
+          '(it restarted, or forgot the command after it ended); how the command ended is unknown.',
+        origin: origin(device, command),
+        severity: 'ERR',
+      },
+    ]),
   /** v1: the result read after a terminal status failed. */
   resultRead: (error: unknown, device: string, command: string) =>
     invokeLrcFailure(error, READ_RESULT_DESC, origin(device, command)),

@@ -37,7 +37,13 @@ export interface LrcInput {
   knownVersions?: readonly [number, number] | null;
 }
 
-export type LrcOutcome = 'finished' | 'notStarted' | 'timedOut' | 'released';
+/**
+ * How a call ended: its command reached a terminal status (`finished`), was never submitted (`notStarted`), its
+ * deadline came (`timedOut`), the caller, its signal or the system ended it (`released`), or (`reconcile`) the device
+ * answered NOT_FOUND for the command it had accepted (`lost`: it restarted, or forgot the command once it ended;
+ * how the command ended is not known).
+ */
+export type LrcOutcome = 'finished' | 'notStarted' | 'timedOut' | 'released' | 'lost';
 
 export interface LrcContext extends LrcProgress {
   device: DevicePort;

@@ -145,6 +145,21 @@ describe('issue 10 item 2: the bounded variant of the lrc machine', () => {
     expect(run.outcome()).toBe('finished');
   });
 
+  it('reconcile: a check answering NOT_FOUND (the device forgot the command) ends the call lost, its deadline disarmed', () => {
+    const run = both({ reconcile: true });
+    run.send(NEGOTIATED_V1);
+    run.send({ type: 'SUBSCRIBED' });
+    run.send(accepted);
+    run.send(status('IN_PROGRESS'));
+    run.send(errorEvent);
+    expect(run.value()).toEqual({ bounded: { session: { monitoring: 'reconciling' } } });
+    const armed = clock.pending;
+    run.send({ type: 'STATUS_CHECKED', status: TaskStatus.NOT_FOUND });
+    expect(run.value()).toBe('lost');
+    expect(run.outcome()).toBe('lost');
+    expect(clock.pending).toBeLessThan(armed); // both deadlines (XState's and the runner's) let go
+  });
+
   it('issue 10 item 2: a bounded result read times out when no answer comes within resultTimeout', () => {
     const run = both({ resultTimeout: 10 });
     run.send(NEGOTIATED_V1);

@@ -272,6 +272,34 @@ describe('LongRunningCommand with reconcile', () => {
     expect(r.taskStatusEvents.at(-1)).toBe(TaskStatus.COMPLETED);
     expect(port.open).toBe(0);
   });
+
+  it('a device that restarted (its tracker empty) answers NOT_FOUND: the run ends with SKA_CommandNotFound, resultCode UNKNOWN', async () => {
+    // the restarted device: a fresh simulator of the same name answers the check; the old one's events stop
+    const restarted = referenceDevice({ clock });
+    try {
+      const port = new ScriptedPort(device, {
+        drop: (e) => e.errors === undefined, // the old device's value events
+        commands: {
+          CheckLongRunningCommandStatus: (id) => restarted.commandInout('CheckLongRunningCommandStatus', id),
+        },
+      });
+      const statuses: TaskStatus[] = [];
+      const run = new LongRunningCommand('On', { system, reconcile: true }).run(port, {
+        onUpdate: (u) => u.status !== undefined && statuses.push(u.status),
+      });
+      await runFor(clock, 50);
+      port.inject({ attribute: '_lrcEvent', errors: [devError('API_EventTimeout')] });
+      const r = await run;
+      expect(r.resultCode).toBe(ResultCode.UNKNOWN);
+      expect(r.exception).toBeInstanceOf(DevFailed);
+      expect((r.exception as DevFailed).errors.map((e) => e.reason)).toEqual(['SKA_CommandNotFound']);
+      expect(r.commandId).toMatch(/_On$/);
+      expect(statuses).toEqual([]); // every event of the old device was lost
+      expect(port.open).toBe(0);
+    } finally {
+      await restarted.close();
+    }
+  });
 });
 
 describe('the simulator', () => {

@@ -413,24 +413,17 @@ describe('9.1.14 reconciliation via CheckLongRunningCommandStatus after an error
     });
   }
 
-  it('finds NOT_FOUND (or a status still running) and keeps monitoring; without reconcile, no check', async () => {
-    let answer: string | undefined = 'NOT_FOUND';
-    const { port, checks } = lossyPort(
-      (id) => answer ?? device.commandInout('CheckLongRunningCommandStatus', id),
-    );
+  it('finds a status still running and keeps monitoring; without reconcile, no check', async () => {
+    const { port, checks } = lossyPort();
     port.options.drop = undefined; // nothing lost here
     const updates: LrcUpdate[] = [];
     const subs = await invokeLrc((u) => updates.push(u), port, 'On', undefined, { system, reconcile: true });
     await runFor(clock, 150);
     port.inject({ attribute: '_lrcEvent', errors: lost });
     await flush();
+    expect(checks).toEqual([subs.commandId]); // the device's own answer: IN_PROGRESS
     expect(updates.at(-1)).toEqual({ error: lost });
     expect(subs.active).toBe(true);
-    answer = undefined; // the device's own answer: IN_PROGRESS
-    port.inject({ attribute: '_lrcEvent', errors: lost });
-    await flush();
-    expect(checks).toEqual([subs.commandId, subs.commandId]);
-    expect(updates.at(-1)).toEqual({ error: lost });
     await runFor(clock, 300);
     expect(statuses(updates)).toEqual(['STAGING', 'QUEUED', 'IN_PROGRESS', 'COMPLETED']);
     expect(port.open).toBe(0);
@@ -438,9 +431,53 @@ describe('9.1.14 reconciliation via CheckLongRunningCommandStatus after an error
     const plain = await invokeLrc(() => {}, port, 'Off', undefined, { system });
     port.inject({ attribute: '_lrcEvent', errors: lost });
     await runFor(clock, 400);
-    expect(checks).toHaveLength(2);
+    expect(checks).toHaveLength(1);
     expect((await plain.finished).status).toBe(S.COMPLETED);
   });
+
+  for (const [label, clientVersions] of [
+    ['v2', [1, 2]],
+    ['v1', [1, 1]],
+  ] as const) {
+    it(`finds NOT_FOUND (the device restarted and forgot the command): the call ends, outcome lost, an {error} update, nothing left subscribed (${label})`, async () => {
+      // the device's answer once it restarted: its tracker never heard of the command (no event will end the call)
+      const { port, checks } = lossyPort(() => 'NOT_FOUND');
+      const updates: LrcUpdate[] = [];
+      const subs = await invokeLrc((u) => updates.push(u), port, 'On', undefined, {
+        system,
+        clientVersions,
+        reconcile: true,
+      });
+      await runFor(clock, 150);
+      expect(statuses(updates)).toEqual(['STAGING', 'QUEUED', 'IN_PROGRESS']);
+      const before = updates.length;
+      port.inject({ attribute: 'any', errors: lost }); // to every subscription: v1 has three, one check
+      await flush();
+      const id = subs.commandId;
+      const notFound = {
+        reason: 'SKA_CommandNotFound',
+        desc:
+          `CheckLongRunningCommandStatus(${id}) answered NOT_FOUND: test/reference/1 no longer knows the command ` +
+          '(it restarted, or forgot the command after it ended); how the command ended is unknown.',
+        origin: 'invokeLrc(test/reference/1, On)',
+        severity: 'ERR',
+      };
+      const errorEvents = clientVersions[1] === 1 ? 3 : 1;
+      expect(checks).toEqual([id]);
+      expect(updates.slice(before)).toEqual([
+        ...Array(errorEvents).fill({ error: lost }),
+        { error: [notFound] },
+      ]);
+      expect(subs.active).toBe(false);
+      expect(port.open).toBe(0);
+      const out = await subs.finished;
+      expect(out).toMatchObject({ outcome: 'lost', status: S.IN_PROGRESS, commandId: id });
+      expect(out.error).toBeInstanceOf(DevFailed);
+      expect((out.error as DevFailed).errors).toEqual([notFound]);
+      await runFor(clock, 400); // the command's own end (its events still come): nothing more is delivered
+      expect(updates.length).toBe(before + errorEvents + 1);
+    });
+  }
 
   it('the device does not answer the check (an outage): asked again 1 s, 2 s, 4 s later until it does; its answer ends the call', async () => {
     const down = {

@@ -74,8 +74,9 @@ export class LrcSubscriptions implements Disposable {
   readonly commandId: string;
   readonly protocolVersion: number;
   /**
-   * Resolves when the monitoring ends: terminal status, unsubscribe, the deadline or system stop (outcome `released`
-   * with a SystemStoppedError; the callback's last update is then an `{error}` saying so). Never rejects.
+   * Resolves when the monitoring ends: terminal status, unsubscribe, the deadline, a command the device no longer
+   * knows (`reconcile`, outcome `lost`) or system stop (outcome `released` with a SystemStoppedError; the callback's
+   * last update is then an `{error}` saying so). Never rejects.
    */
   readonly finished: Promise<LrcOutput>;
   readonly #call: FollowedCall;

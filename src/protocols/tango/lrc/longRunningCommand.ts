@@ -10,8 +10,9 @@
  * every outcome of the command itself is an `LrcResult`: a rejection (`CommandError`, resultCode REJECTED), an
  * unexpected reply code (`ResultCodeError`, that code; UNKNOWN for an accepted reply without a command id), a
  * transport failure (`DevFailed`, FAILED), a timeout (`TimeoutError`, UNKNOWN), a cancellation (`CancelledError`,
- * UNKNOWN), the system stopping (`SystemStoppedError`, UNKNOWN), or a terminal status with its result (and, v1, the
- * error of a result read that failed or timed out).
+ * UNKNOWN), the system stopping (`SystemStoppedError`, UNKNOWN), a command the device no longer knows (`reconcile`:
+ * `DevFailed` SKA_CommandNotFound, UNKNOWN), or a terminal status with its result (and, v1, the error of a result
+ * read that failed or timed out).
  */
 
 import { checkDuration } from '../../../../machines/core/duration.js';

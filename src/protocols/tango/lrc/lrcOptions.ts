@@ -36,7 +36,9 @@ export interface InvokeLrcOptions {
   /**
    * After an error event while monitoring (events may have been lost), ask the device
    * `CheckLongRunningCommandStatus(commandId)`: a terminal status not yet delivered is delivered (v1: after reading
-   * the result) and the call finishes; NOT_FOUND or a non-terminal status: monitoring goes on; a failed check is an
+   * the result) and the call finishes; NOT_FOUND (the device no longer knows the command it accepted: it restarted,
+   * or forgot the command once it ended) ends the call with outcome `lost`, an `{error}` update and a DevFailed
+   * (`SKA_CommandNotFound`) as the outcome's error; a non-terminal status: monitoring goes on; a failed check is an
    * `{error}` update, and the check is made again 1 s later, then 2, 4, ... up to 30 s apart, until the device
    * answers (a device down for a while: the call still learns how its command ended). Default false (upstream does
    * not check).
