@@ -33,6 +33,15 @@ export function errorsOf(error: unknown): DevError[] {
   return [{ reason: `API_${e.name}`, desc: e.message, origin: 'TangoEventConsumer', severity: 'ERR' }];
 }
 
+/**
+ * A machine action whose I/O starts once the action has returned (a microtask later): the I/O may start other
+ * actors (a GIOP connection under its supervisor, whose machine then assigns and raises), and XState's development
+ * build reports any assign, raise or emit made while a custom action is on the stack as the action's own misuse.
+ */
+function afterAction(work: () => Promise<void>): () => void {
+  return () => queueMicrotask(() => void work());
+}
+
 /** One subscription: its machine, its routing, its callback. */
 export class EventSubscription {
   readonly device: string;
@@ -55,10 +64,10 @@ export class EventSubscription {
     this.attribute = attribute;
     const logic = eventSubscriptionMachine.provide({
       actions: {
-        subscribe: () => void this.#subscribe(consumer, options.eventName),
-        readValue: () => void this.#read(),
+        subscribe: afterAction(() => this.#subscribe(consumer, options.eventName)),
+        readValue: afterAction(() => this.#read()),
         deliver: (_, params) => this.#deliver(consumer, callback, params.events),
-        confirm: () => void consumer.confirm(this, options.eventName),
+        confirm: afterAction(() => consumer.confirm(this, options.eventName)),
         release: () => this.#release(consumer),
       },
     });
@@ -125,6 +134,8 @@ export class EventSubscription {
   }
 
   async #subscribe(consumer: TangoEventConsumer, eventName: string): Promise<void> {
+    // unsubscribed before the I/O started: nothing to ask the server for
+    if (this.actor.getSnapshot().status !== 'active') return;
     const attempt = ++this.#attempt;
     try {
       const admin = await consumer.adminOf(this.proxy);
