@@ -6,33 +6,26 @@
  * event that will never come. The heartbeat timeout is short so the loss shows in a second, not in 15.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
 import { DevFailed } from '../../../src/protocols/tango/errors.js';
-import { TangoEventConsumer } from '../../../src/protocols/tango/events.js';
 import { invokeLrc, type LrcUpdate, TaskStatus } from '../../../src/protocols/tango/lrc/invokeLrc.js';
-import { NativeDevicePort } from '../../../src/protocols/tango/nativePort.js';
-import { LrcDeviceServer } from './support/lrcDevice.js';
+import { type LrcFixture, startLrcFixture } from './support/lrcDevice.js';
 
-let server: LrcDeviceServer;
-let system: OrrerySystem;
-let consumer: TangoEventConsumer;
-let device: NativeDevicePort;
+let fixture: LrcFixture;
 
 beforeAll(async () => {
   // a slow On (three 30 s steps): it is still running on the device when the server dies
-  server = await LrcDeviceServer.start({ env: { LRC_STEP_S: '30' } });
-  system = createSystem();
-  consumer = new TangoEventConsumer({ system, heartbeatTimeoutMs: 1500, resubscribeMs: 500 });
-  device = await NativeDevicePort.connect(server.name, { system, consumer, timeout: 3000 });
+  fixture = await startLrcFixture(
+    { env: { LRC_STEP_S: '30' } },
+    { heartbeatTimeoutMs: 1500, resubscribeMs: 500 },
+    { timeout: 3000 },
+  );
 }, 30_000);
 afterAll(async () => {
-  await device?.close();
-  await consumer?.close();
-  await system?.stop();
-  await server?.stop();
+  await fixture?.close();
 });
 
 it('reconcile: the server killed and restarted under a running command: the check answers NOT_FOUND, the call ends lost', async () => {
+  const { server, system, device } = fixture;
   const updates: LrcUpdate[] = [];
   const subs = await invokeLrc((u) => updates.push(u), device, 'On', undefined, { system, reconcile: true });
   const until = async (what: () => boolean) => {

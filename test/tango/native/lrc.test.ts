@@ -6,9 +6,8 @@
  * progress, and LongRunningCommand's results.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
+import type { OrrerySystem } from '../../../src/engine/system.js';
 import { CommandError, DevFailed } from '../../../src/protocols/tango/errors.js';
-import { TangoEventConsumer } from '../../../src/protocols/tango/events.js';
 import {
   invokeLrc,
   type LrcUpdate,
@@ -17,25 +16,19 @@ import {
   taskStatusName,
 } from '../../../src/protocols/tango/lrc/invokeLrc.js';
 import { LongRunningCommand } from '../../../src/protocols/tango/lrc/longRunningCommand.js';
-import { NativeDevicePort } from '../../../src/protocols/tango/nativePort.js';
-import { LrcDeviceServer } from './support/lrcDevice.js';
+import type { NativeDevicePort } from '../../../src/protocols/tango/nativePort.js';
+import { type LrcFixture, startLrcFixture } from './support/lrcDevice.js';
 
-let server: LrcDeviceServer;
+let fixture: LrcFixture;
 let system: OrrerySystem;
-let consumer: TangoEventConsumer;
 let device: NativeDevicePort;
 
 beforeAll(async () => {
-  server = await LrcDeviceServer.start();
-  system = createSystem();
-  consumer = new TangoEventConsumer({ system });
-  device = await NativeDevicePort.connect(server.name, { system, consumer });
+  fixture = await startLrcFixture();
+  ({ system, device } = fixture);
 }, 30_000);
 afterAll(async () => {
-  await device?.close();
-  await consumer?.close();
-  await system?.stop();
-  await server?.stop();
+  await fixture?.close();
 });
 beforeEach(async () => {
   // every scenario starts from the reference device's state, with nothing running

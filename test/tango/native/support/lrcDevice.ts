@@ -8,6 +8,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createSystem, type OrrerySystem } from '../../../../src/engine/system.js';
+import type { DeviceProxyOptions } from '../../../../src/protocols/tango/deviceTypes.js';
+import {
+  TangoEventConsumer,
+  type TangoEventConsumerOptions,
+} from '../../../../src/protocols/tango/events.js';
+import { NativeDevicePort } from '../../../../src/protocols/tango/nativePort.js';
 
 export const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/lrcDevice.py');
 export const PYTHON = '/usr/bin/python3';
@@ -149,4 +156,33 @@ export class LrcDeviceServer {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/** A fixture server with what a test follows it through: a system, an event consumer and a NativeDevicePort. */
+export interface LrcFixture {
+  server: LrcDeviceServer;
+  system: OrrerySystem;
+  consumer: TangoEventConsumer;
+  device: NativeDevicePort;
+  /** Closes the port and the consumer, stops the system, then the server. */
+  close(): Promise<void>;
+}
+
+/** Starts the fixture server (`options`), then a system, a consumer (`consumerOptions`) and a port on it. */
+export async function startLrcFixture(
+  options: LrcDeviceOptions = {},
+  consumerOptions: Omit<TangoEventConsumerOptions, 'system'> = {},
+  portOptions: DeviceProxyOptions = {},
+): Promise<LrcFixture> {
+  const server = await LrcDeviceServer.start(options);
+  const system = createSystem();
+  const consumer = new TangoEventConsumer({ system, ...consumerOptions });
+  const device = await NativeDevicePort.connect(server.name, { system, consumer, ...portOptions });
+  const close = async () => {
+    await device.close();
+    await consumer.close();
+    await system.stop();
+    await server.stop();
+  };
+  return { server, system, consumer, device, close };
 }
