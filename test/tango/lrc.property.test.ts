@@ -3,11 +3,15 @@
  * device script: several LRCs (accepted, rejected on submission, rejected at execution, failing, unknown to the
  * device, or refused by a full queue) with random progress sequences, an optional Abort, and per-call transport
  * perturbations (events held and released later with cross-attribute reordering, every event duplicated, old
- * events delivered again late (stale), late
- * subscriptions, unsubscribe or cancel mid-flight, a deadline). Invariants:
+ * events delivered again late (stale), late subscriptions, unsubscribe or cancel mid-flight, a deadline) and, with
+ * `reconcile`, lost events: every terminal status lost, or the device restarted mid-call (its value events gone,
+ * CheckLongRunningCommandStatus answering NOT_FOUND), with an error event every 100 ms. Invariants:
  * - an accepted call that is not unsubscribed delivers exactly one terminal status, the one the script implies;
  * - the status sequence starts at STAGING and follows the SKA TaskStatus diagram (plus QUEUED -> FAILED, which
- *   upstream's own test_command_exception pins); repeats only in v1 parity mode;
+ *   upstream's own test_command_exception pins); repeats only in v1 parity mode; with lost events, statuses only
+ *   move forward (the check's answer may skip states);
+ * - a call whose device restarted either ended before the restart showed or ends `lost`: no terminal status, its
+ *   last update the SKA_CommandNotFound error (LongRunningCommand: resultCode UNKNOWN); it never waits forever;
  * - nothing is delivered after the terminal status or after unsubscribe; a refused call delivers nothing;
  * - no subscription, timer or actor is left afterwards; LongRunningCommand.run settles exactly once.
  */
@@ -18,16 +22,19 @@ import { TimeoutError } from '../../src/errors.js';
 import { CommandError, DevFailed } from '../../src/protocols/tango/errors.js';
 import {
   invokeLrc,
+  type LrcOutput,
   type LrcSubscriptions,
   type LrcUpdate,
   ResultCode,
   TaskStatus,
 } from '../../src/protocols/tango/lrc/invokeLrc.js';
 import { LongRunningCommand, type LrcResult } from '../../src/protocols/tango/lrc/longRunningCommand.js';
+import type { AttributeEvent } from '../../src/protocols/tango/port.js';
 import { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
+import { taskStatusRank } from '../../src/protocols/tango/wire.js';
 import { TestClock } from '../../src/testing/testClock.js';
 import { propertyRuns } from '../support/propertyRuns.js';
-import { flush, ScriptedPort } from './support/lrcHarness.js';
+import { devError, flush, ScriptedPort } from './support/lrcHarness.js';
 
 type Kind = 'ok' | 'fail' | 'reject' | 'execRejected' | 'unknown';
 const COMMAND: Record<Kind, string> = {
@@ -62,6 +69,9 @@ const callArb = fc.record({
   stopAt: fc.option(fc.integer({ min: 0, max: 200 }), { nil: undefined }),
   viaLongRunningCommand: fc.boolean(),
   timeout: fc.option(fc.integer({ min: 20, max: 300 }), { nil: undefined }),
+  /** `reconcile` and what is lost: nothing (no reconcile), every terminal status, or the device (restarted). */
+  loss: fc.constantFrom<'none' | 'terminal' | 'restart'>('none', 'none', 'terminal', 'restart'),
+  restartAt: fc.integer({ min: 0, max: 250 }),
 });
 const scenarioArb = fc.record({
   clientVersions: fc.constantFrom<readonly [number, number]>([1, 1], [1, 2]),
@@ -85,7 +95,23 @@ interface Run {
   startedAt: number;
   started: boolean;
   abortCtl: AbortController;
+  /** invokeLrc's outcome once the call ended. */
+  output?: LrcOutput;
+  restarted: boolean;
 }
+
+/** A value event carrying a terminal status (v2 json, or a v1 status list naming one). */
+const TERMINAL_NAMES = ['COMPLETED', 'ABORTED', 'FAILED', 'REJECTED'];
+function carriesTerminal(e: AttributeEvent): boolean {
+  return (
+    Array.isArray(e.value) &&
+    e.value.some(
+      (v) => typeof v === 'string' && (TERMINAL_NAMES.includes(v) || /"status": ?[3567]\b/.test(v)),
+    )
+  );
+}
+const notFound = (error: unknown) =>
+  error instanceof DevFailed && error.errors.some((e) => e.reason === 'SKA_CommandNotFound');
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -135,10 +161,12 @@ function checkRun(r: Run, protocol: number, parity: boolean, aborted: boolean): 
   expect(statuses.filter((s) => TERMINAL.includes(s)).length).toBeLessThanOrEqual(1);
   if (r.stoppedAfter !== undefined) expect(r.updates.length).toBe(r.stoppedAfter);
   // a legal sequence
-  if (statuses.length) expect(statuses[0]).toBe(S.STAGING);
+  const lossy = r.call.loss !== 'none';
+  if (statuses.length && !lossy) expect(statuses[0]).toBe(S.STAGING);
   for (let i = 1; i < statuses.length; i++) {
     const [a, b] = [statuses[i - 1], statuses[i]];
     if (a === b) expect(parity && protocol === 1, `repeat ${a}`).toBe(true);
+    else if (lossy) expect(taskStatusRank(b), `${a} -> ${b}`).toBeGreaterThan(taskStatusRank(a));
     else expect(LEGAL[a], `${a} -> ${b}`).toContain(b);
   }
   const refused =
@@ -148,6 +176,15 @@ function checkRun(r: Run, protocol: number, parity: boolean, aborted: boolean): 
     const err = r.invokeError ?? r.lrcResult?.exception;
     if (r.stoppedAfter !== undefined || err instanceof TimeoutError) return;
     expect(err).toBeInstanceOf(r.call.kind === 'unknown' ? DevFailed : CommandError);
+    return;
+  }
+  const lost = r.lrcResult ? notFound(r.lrcResult.exception) : r.output?.outcome === 'lost';
+  if (lost) {
+    expect(r.restarted, 'lost without a restart').toBe(true);
+    expect(terminalAt).toBe(-1);
+    expect(notFound(new DevFailed(r.updates.at(-1)?.error ?? []))).toBe(true);
+    if (r.lrcResult) expect(r.lrcResult.resultCode).toBe(ResultCode.UNKNOWN);
+    else expect(notFound(r.output!.error)).toBe(true);
     return;
   }
   const timedOut = r.lrcResult?.exception instanceof TimeoutError;
@@ -176,12 +213,14 @@ describe('LRC client, model-based', () => {
             duplicate: call.duplicate,
             echo: call.echo,
             lateSubscription: call.late,
+            drop: call.loss === 'terminal' ? carriesTerminal : undefined,
           }),
           updates: [],
           settled: 0,
           startedAt: 0,
           started: false,
           abortCtl: new AbortController(),
+          restarted: false,
         }));
         const start = (r: Run) => {
           r.started = true;
@@ -189,8 +228,9 @@ describe('LRC client, model-based', () => {
           const { call } = r;
           const args = { steps: call.steps, stepMs: call.stepMs, crash: call.kind === 'fail' };
           const record = (u: LrcUpdate) => r.updates.push(u);
+          const callOptions = { ...options, reconcile: call.loss !== 'none' };
           if (call.viaLongRunningCommand) {
-            const lrc = new LongRunningCommand(COMMAND[call.kind], options);
+            const lrc = new LongRunningCommand(COMMAND[call.kind], callOptions);
             lrc
               .run(r.port, { args, timeout: call.timeout, signal: r.abortCtl.signal, onUpdate: record })
               .then(
@@ -201,9 +241,12 @@ describe('LRC client, model-based', () => {
                 () => r.settled++,
               );
           } else {
-            invokeLrc(record, r.port, COMMAND[call.kind], args, options).then(
+            invokeLrc(record, r.port, COMMAND[call.kind], args, callOptions).then(
               (s) => {
                 r.subs = s;
+                s.finished.then((o) => {
+                  r.output = o;
+                });
               },
               (e) => {
                 r.invokeError = e;
@@ -223,6 +266,22 @@ describe('LRC client, model-based', () => {
                 if (r.subs || r.call.viaLongRunningCommand) r.stoppedAfter = r.updates.length;
               }
             }
+            if (
+              r.started &&
+              r.call.loss === 'restart' &&
+              !r.restarted &&
+              t - r.startedAt >= r.call.restartAt
+            ) {
+              // the device restarted: its value events stop, and it never heard of the command
+              r.restarted = true;
+              r.port.options = {
+                ...r.port.options,
+                drop: (e) => e.errors === undefined,
+                commands: { CheckLongRunningCommandStatus: () => 'NOT_FOUND' },
+              };
+            }
+            if (r.started && r.call.loss !== 'none' && t % 100 === 0)
+              r.port.inject({ attribute: 'any', errors: [devError('heartbeat lost')] });
             if (random() < 0.5) r.port.releaseSubscriptions();
             const attrs = new Set(
               [
