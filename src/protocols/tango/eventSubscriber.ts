@@ -134,8 +134,9 @@ export class EventSubscription {
   }
 
   async #subscribe(consumer: TangoEventConsumer, eventName: string): Promise<void> {
-    // unsubscribed before the I/O started: nothing to ask the server for
-    if (this.actor.getSnapshot().status !== 'active') return;
+    // unsubscribed before the I/O started (or its spawn failed): nothing to ask the server for
+    const actor = this.actor as SubscriptionActor | undefined;
+    if (actor?.getSnapshot().status !== 'active') return;
     const attempt = ++this.#attempt;
     try {
       const admin = await consumer.adminOf(this.proxy);
