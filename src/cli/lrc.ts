@@ -1,6 +1,6 @@
 /**
- * `orrery lrc <command> [args] [--device NAME] [--json] [--protocol 1|2] [--timeout ms|inf] [--inspect [port]]`: run a
- * long running command on the built-in SKA device simulator (commands On, Off, Standby, Scan, Configure, Reset,
+ * `orrery lrc <command> [args] [--device NAME] [--json] [--protocol 1|2] [--timeout ms|inf] [--reconcile]
+ * [--inspect [port]]`: run a long running command on the built-in SKA device simulator (commands On, Off, Standby, Scan, Configure, Reset,
  * Abort), or with `--device` on a real Tango device (`tango://host:port/dom/fam/member[#dbase=no]`, or
  * `dom/fam/member` through TANGO_HOST) over the native client. `args` is JSON when it
  * parses, a string otherwise. On a TTY a live progress bar, otherwise one plain line per update (`IN_PROGRESS`,
@@ -18,7 +18,7 @@ import { NativeDevicePort } from '../protocols/tango/nativePort.js';
 import type { DevicePort } from '../protocols/tango/port.js';
 import { parseDuration, parsePort, usageError } from './options.js';
 
-const HELP = `usage: orrery lrc <command> [args] [--device NAME] [--json] [--protocol 1|2] [--timeout ms|inf] [--inspect [port]]
+const HELP = `usage: orrery lrc <command> [args] [--device NAME] [--json] [--protocol 1|2] [--timeout ms|inf] [--reconcile] [--inspect [port]]
 
 Runs a long running command on the built-in SKA device simulator 'sim/ska/1' (state OFF at start), or on a real
 Tango device with --device.
@@ -30,6 +30,9 @@ commands: On, Off, Standby, Scan, Configure ('{"fail": true}' makes it fail), Re
   --protocol    LRC protocol version to use, 1 or 2 (default: negotiated, 2)
   --timeout     give up after this many milliseconds (a decimal number, 0 or more; 'inf' for never;
                 default 60000)
+  --reconcile   after an error event (a lost connection, missed events), ask the device for the command's status
+                (CheckLongRunningCommandStatus): a status whose event was lost still ends the run, and a device
+                that restarted meanwhile (NOT_FOUND) ends it with SKA_CommandNotFound
   --inspect     serve the inspector on 127.0.0.1 (port 0 = any free port, the default), print its URL on
                 stderr, and keep it up after the command until Ctrl+C; a port that is taken is an error (exit 2)
 options take their value as the next argument or after '=' (--timeout=5000)`;
@@ -40,6 +43,7 @@ interface Parsed {
   json: boolean;
   protocol?: 1 | 2;
   timeout: number;
+  reconcile: boolean;
   inspect?: number;
   device?: string;
 }
@@ -52,7 +56,7 @@ function looksLikePort(next: string | undefined): next is string {
 /** The parsed command line; an InvalidArgumentError (one line) for bad usage. */
 function parse(argv: string[]): Parsed {
   const rest: string[] = [];
-  const out: Partial<Parsed> = { json: false, timeout: 60_000 };
+  const out: Partial<Parsed> = { json: false, timeout: 60_000, reconcile: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -62,6 +66,9 @@ function parse(argv: string[]): Parsed {
     if (name === '--json') {
       if (inline !== undefined) throw new InvalidArgumentError('--json takes no value');
       out.json = true;
+    } else if (name === '--reconcile') {
+      if (inline !== undefined) throw new InvalidArgumentError('--reconcile takes no value');
+      out.reconcile = true;
     } else if (name === '--protocol') {
       const v = value();
       if (v !== '1' && v !== '2') {
@@ -206,6 +213,7 @@ export async function lrcCommand(argv: string[]): Promise<number> {
     const lrc = new LongRunningCommand(parsed.command, {
       system,
       clientVersions: parsed.protocol ? [parsed.protocol, parsed.protocol] : undefined,
+      reconcile: parsed.reconcile,
     });
     const result = await lrc.run(device, { args: parsed.args, timeout: parsed.timeout, onUpdate });
     if (tty) process.stdout.write('\n');

@@ -45,6 +45,15 @@ describe('orrery lrc', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/--protocol must be 1 or 2/);
     expect((await orrery('nope')).code).toBe(2);
+    const flag = await orrery('lrc', 'On', '--reconcile=yes');
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/--reconcile takes no value/);
+  });
+
+  it('--reconcile on the simulator: the run is the same, COMPLETED, exit 0', async () => {
+    const { code, stdout } = await orrery('lrc', 'On', '--reconcile');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/COMPLETED/);
   });
 
   it('--inspect serves the inspector, keeps it up after the command, and quits on SIGINT', async () => {

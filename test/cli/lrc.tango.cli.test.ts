@@ -1,5 +1,5 @@
 /** `orrery lrc --device`: the same command line against a real Tango device (the PyTango LRC fixture, no database). */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LrcDeviceServer } from '../tango/native/support/lrcDevice.js';
@@ -59,4 +59,67 @@ describe('issue 12 item 4: orrery lrc accepts a Tango device name', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/--device needs a Tango device name/);
   }, 60_000);
+});
+
+describe('orrery lrc --reconcile against a real device that restarts', () => {
+  let slow: LrcDeviceServer;
+  beforeAll(async () => {
+    // a slow On (three 30 s steps): still running when its server is killed
+    slow = await LrcDeviceServer.start({ instance: 'cliRestart', env: { LRC_STEP_S: '30' } });
+  }, 60_000);
+  afterAll(async () => {
+    await slow?.stop();
+  });
+
+  it('the server killed and restarted mid-command: the heartbeat loss, the check, SKA_CommandNotFound, exit 1', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        main,
+        'lrc',
+        'On',
+        '--device',
+        slow.name,
+        '--json',
+        '--reconcile',
+        '--timeout',
+        'inf',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (c: Buffer) => {
+          stdout += c.toString();
+          if (stdout.includes('"IN_PROGRESS"')) resolve();
+        });
+        void exited.then(() => resolve());
+      });
+      await slow.restart(); // a device that never heard of the command; no event will end the run
+      // the consumer's default heartbeat timeout (15 s) shows the loss, then the check answers NOT_FOUND
+      const code = await exited;
+      expect(stderr).toBe('');
+      expect(code).toBe(1);
+      const lines = stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      const reasons = lines.flatMap((l) => (l.error ? [l.error[0].reason] : []));
+      expect(reasons).toContain('API_EventTimeout');
+      expect(reasons.at(-1)).toBe('SKA_CommandNotFound');
+      const result = lines.at(-1).result;
+      expect(result).toMatchObject({ command: 'On', resultCode: 4 }); // ResultCode.UNKNOWN
+      expect(result.exception.message).toMatch(/NOT_FOUND/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 90_000);
 });
