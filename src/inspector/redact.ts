@@ -91,6 +91,19 @@ const KEY_LIKE = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 // is a quoted string, a one-level {...} or [...], or a bare word (with an auth scheme in front, if any).
 const KEY_VALUE =
   /(\\?["']?)([A-Za-z_][A-Za-z0-9_.-]{0,63})\1\s*[:=]\s*(\\?"(?:[^"\\]|\\.)*?\\?"|'[^']*'|\{[^{}]*\}|\[[^[\]]*\]|(?:(?:bearer|basic|digest|negotiate|token)\s+)?[^\s,;&'"<>)\]}]+)/gi;
+/**
+ * A sensitive-looking key whose quoted or bracketed value a cut left open: the value (group 3) runs to the end of the
+ * text without its closing quote or bracket (`…"token":"ABCD` at the cut of a long text).
+ */
+const OPEN_VALUE =
+  /(\\?["']?)([A-Za-z_][A-Za-z0-9_.-]{0,63})\1\s*[:=]\s*(\\?"(?:[^"\\]|\\.)*|'[^']*|\{[^{}]*|\[[^[\]]*)$/;
+/**
+ * Text up to this long is scrubbed whole before it is cut (so a quoted secret across the cut is seen whole); longer
+ * text is scrubbed in its first `maxString + SCRUB_MARGIN` characters, and a sensitive value left open at the end of
+ * those is redacted to the end.
+ */
+const MAX_SCRUB_TEXT = 16 * 1024;
+const SCRUB_MARGIN = 1024;
 const AUTH_SCHEME = /\b(bearer)\s+[A-Za-z0-9._~+/=-]+|\b(basic)\s+[A-Za-z0-9+/]{8,}={0,2}/gi;
 const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*):[^\s/?#@]*@/gi;
@@ -165,6 +178,17 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
     }
     return out + s.slice(last);
   };
+  /** `s` (a window of a longer text) with a sensitive value its end left open redacted to the end. */
+  const redactOpenTail = (s: string): string => {
+    for (let from = 0; from < s.length; ) {
+      const m = OPEN_VALUE.exec(from === 0 ? s : s.slice(from));
+      if (!m) return s;
+      const valueStart = from + m.index + m[0].length - m[3].length;
+      if (isKey(m[2])) return s.slice(0, valueStart) + REDACTED;
+      from = valueStart + 1; // a key that is not sensitive: its open value may hold one that is
+    }
+    return s;
+  };
   const scrub = (s: string): string => {
     let out = s;
     // Stryker disable next-line ConditionalExpression,LogicalOperator,StringLiteral: fast paths, equivalent
@@ -188,6 +212,14 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
     let hits = 0;
     const stack = new Set<object>();
     const cut = (s: string, length: number) => (length > lim.maxString ? `${s}…(${length})` : s);
+    /** The first `maxString` characters of a scrubbed text, a `[REDACTED]` across the cut kept whole. */
+    const upToLimit = (s: string): string => {
+      if (s.length <= lim.maxString) return s;
+      let end = lim.maxString;
+      const marker = s.lastIndexOf(REDACTED, end);
+      if (marker >= 0 && marker + REDACTED.length > end) end = marker + REDACTED.length;
+      return s.slice(0, end);
+    };
 
     const text = (v: string, depth: number, path: string[]): string => {
       // Stryker disable next-line ConditionalExpression,LogicalOperator: a fast path (JSON.parse rejects the rest)
@@ -203,10 +235,12 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
           // not JSON after all: scrubbed as text
         }
       }
-      const head = v.slice(0, lim.maxString);
-      const shown = scrub(head);
-      if (shown !== head) hits++;
-      return cut(shown, v.length);
+      // scrubbed before the cut, so the cut cannot leave half a secret that no pattern sees any more
+      const window = v.length <= MAX_SCRUB_TEXT ? v : v.slice(0, lim.maxString + SCRUB_MARGIN);
+      let shown = scrub(window);
+      if (window !== v) shown = redactOpenTail(shown);
+      if (shown !== window) hits++;
+      return cut(upToLimit(shown), v.length);
     };
 
     const redacted = (): string => {

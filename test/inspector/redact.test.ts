@@ -218,6 +218,21 @@ describe('issue 7 item 18: redact.ts', () => {
     expect(createRedactor([], { maxString: 3 })({ s: 'abcdef' })).toEqual({ s: 'abc…(6)' });
     // a secret cut in the middle is still redacted
     expect(createRedactor([], { maxString: 14 })('password=hunter2')).toBe(`password=${REDACTED}…(16)`);
+    // quoted: the text is scrubbed before it is cut, so no part of the secret shows (it did when cut first)
+    expect(createRedactor([], { maxString: 16 })('"password":"hunter2"')).toBe(`"password":${REDACTED}…(20)`);
+    const quoted = `${'x'.repeat(480)} "token":"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd"`;
+    expect(r(quoted)).toBe(`${'x'.repeat(480)} "token":${REDACTED}…(${quoted.length})`);
+    expect(r({ lastError: `${quoted} and more` })).toEqual({
+      lastError: `${'x'.repeat(480)} "token":${REDACTED} …(${quoted.length + 9})`, // 500 characters shown
+    });
+    // past 16 KiB only a window is scrubbed: a sensitive value the window's end leaves open is redacted to its end
+    const pad = 'y'.repeat(16 * 1024);
+    const open = `${'x'.repeat(480)} "secret":"${'S'.repeat(2000)}" ${pad}`;
+    expect(r(open)).toBe(`${'x'.repeat(480)} "secret":${REDACTED}…(${open.length})`);
+    const nested = `${'x'.repeat(400)} config={"a": 1, 'apiKey': '${'K'.repeat(2000)}' ${pad}`;
+    expect(r(nested)).toBe(`${'x'.repeat(400)} config={"a": 1, 'apiKey': ${REDACTED}…(${nested.length})`);
+    const harmless = `${'x'.repeat(480)} "note":"${'n'.repeat(2000)}" ${pad}`;
+    expect(r(harmless)).toBe(`${harmless.slice(0, 500)}…(${harmless.length})`);
     // JSON text that needed redaction is cut after it
     const json = createRedactor([], { maxString: 20 })(JSON.stringify({ token: 't', pad: 'y'.repeat(40) }));
     expect(json).toMatch(/^\{"token":"\[REDACTED\]…\(\d+\)$/);
@@ -384,7 +399,7 @@ describe('issue 7 item 18: redact.ts', () => {
     expect(createRedactor(['serial'])('{"serial": 1}')).toBe(`{"serial":"${REDACTED}"}`);
     const big = JSON.stringify({ token: 'abc', pad: 'x'.repeat(17_000) });
     expect(createRedactor([], { maxString: 30 })(big)).toBe(
-      `{"token":${REDACTED},"pad":"xxxxxxxx…(${big.length})`,
+      `{"token":${REDACTED},"pad":"xxx…(${big.length})`,
     );
     expect(r('{}')).toBe('{}');
     // a secret in a nested string counts: the JSON is redacted as a value (and re-serialised)
