@@ -250,7 +250,12 @@ export class BackgroundTask {
 
   /** Call `listener(task)` once the task completes (at once if it has); used by BackgroundTaskProcessor. */
   onCompleted(listener: (task: BackgroundTask) => void): void {
-    if (this.completed) listener(this);
+    if (typeof listener !== 'function') {
+      throw new InvalidArgumentError(
+        `listener must be a function, got ${listener === null ? 'null' : typeof listener}`,
+      );
+    }
+    if (this.completed) this.#runListener(listener);
     else this.#completionListeners.push(listener);
   }
 
@@ -287,8 +292,7 @@ export class BackgroundTask {
     this.#state = state;
     if (this.#actor) this.#runs = this.#actor.getSnapshot().context.runs;
     if (error) {
-      const logger =
-        this.#logger ?? (this.#actor && this.#system.loggerFor(this.#actor, 'backgroundTask').logger);
+      const logger = this.#taskLogger;
       if (error instanceof SystemStoppedError) {
         logger?.warn({ err: error, task: this.name }, 'Task abandoned: the actor system was stopped.');
       } else logger?.error({ err: error, task: this.name }, 'Error during processing of task.');
@@ -296,7 +300,24 @@ export class BackgroundTask {
     this.#resolveDone();
     const listeners = this.#completionListeners;
     this.#completionListeners = [];
-    for (const listener of listeners) listener(this);
+    for (const listener of listeners) this.#runListener(listener);
+  }
+
+  /** The task's logger, else its actor's `{actor, machine}` child logger once it has one. */
+  get #taskLogger(): Logger | undefined {
+    return this.#logger ?? (this.#actor && this.#system.loggerFor(this.#actor, 'backgroundTask').logger);
+  }
+
+  /** A throwing completion listener is logged (as a throwing Status callback) and the others still run. */
+  #runListener(listener: (task: BackgroundTask) => void): void {
+    try {
+      listener(this);
+    } catch (err) {
+      (this.#taskLogger ?? this.#system.logger).error(
+        { err, task: this.name },
+        'An error was raised while running a task completion listener',
+      );
+    }
   }
 }
 
@@ -336,6 +357,9 @@ export class BackgroundTaskProcessor {
     action: TaskAction,
     options: { logger?: Logger; frequency?: number | null } = {},
   ): BackgroundTask {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('submitTask options must be an object');
+    }
     const task = new BackgroundTask(action, {
       logger: options.logger ?? this.#logger,
       frequency: options.frequency,

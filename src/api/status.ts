@@ -41,7 +41,7 @@ import {
   WaitTimeoutError,
 } from '../errors.js';
 import { checkSignal, checkSystem, Lifecycle, resolveSystem } from './lifecycle.js';
-import { ProgressWatchers, type WatcherUpdate } from './statusProgress.js';
+import { ProgressWatchers, progressKey, type WatcherUpdate } from './statusProgress.js';
 
 export type { StatusProgress, WatcherUpdate };
 export type StatusCallback = (status: Status) => void;
@@ -84,6 +84,8 @@ interface RareParts {
   /** Holds the signal's abort listener (only with a signal, until the status ends). */
   abort: Lifecycle<null> | undefined;
   watchers: ProgressWatchers | undefined;
+  /** A combined status' (Status.all / any): removes its check from the parts still pending, once it is done. */
+  releaseParts: (() => void) | undefined;
 }
 
 interface Waiter {
@@ -288,10 +290,15 @@ export class Status {
       throw new InvalidArgumentError('update needs an object');
     if (this.done) return;
     const lc = this.#lc;
-    this.#send({ type: 'PROGRESS', update: { ...progress } });
+    const update = { ...progress };
+    // an update that cannot be keyed (BigInt, a cycle) throws InvalidArgumentError before any state changes
+    const key = progressKey(update);
+    this.#send({ type: 'PROGRESS', update });
     // watchers exist from the first update on, so `lastUpdate` and a late `watch()` see it with its elapsed time
     const recorded = (lc.context as StatusContext).progress;
-    if (recorded && lc.status === 'active') this.#progressWatchers().publish(recorded);
+    if (recorded && lc.status === 'active') {
+      this.#progressWatchers().publish(recorded, recorded === update ? key : undefined);
+    }
   }
 
   /** The latest progress update, with elapsed/remaining, or undefined. */
@@ -316,7 +323,7 @@ export class Status {
   }
 
   #rareParts(): RareParts {
-    this.#rare ??= { waiters: undefined, abort: undefined, watchers: undefined };
+    this.#rare ??= { waiters: undefined, abort: undefined, watchers: undefined, releaseParts: undefined };
     return this.#rare;
   }
 
@@ -382,7 +389,14 @@ export class Status {
       const outcome = decide(parts);
       if (outcome !== undefined) combined.#complete(outcome);
     };
-    for (const s of parts) s.addCallback(check);
+    // once done, the combined status leaves no check behind on a part that outlives it
+    combined.#rareParts().releaseParts = () => {
+      for (const s of parts) s.#removeCallback(check);
+    };
+    for (const s of parts) {
+      if (combined.done) break;
+      s.addCallback(check);
+    }
     if (!parts.length) combined.#complete(empty);
     return combined;
   }
@@ -598,14 +612,14 @@ export class Status {
         value = sync ? await result.value : result.value;
       } catch (err) {
         ended();
-        this.#complete(err instanceof Error ? err : new UnknownStatusFailure(describe(err), { cause: err }));
+        this.#complete(asFailure(err));
         return;
       }
       if (this.done) return;
       try {
         this.update(value as StatusProgress);
       } catch (err) {
-        this.#complete(err as Error);
+        this.#complete(asFailure(err));
         return;
       }
     }
@@ -674,6 +688,11 @@ export class Status {
       rare!.abort = undefined;
       abort.end(null);
     }
+    const releaseParts = rare?.releaseParts;
+    if (releaseParts) {
+      rare!.releaseParts = undefined;
+      releaseParts();
+    }
     const callbacks = this.#callbacks;
     if (callbacks !== undefined) {
       this.#callbacks = undefined;
@@ -690,6 +709,16 @@ export class Status {
       }
     }
     rare?.watchers?.end(error);
+  }
+
+  /** Remove one registration of `cb` (a no-op if it has none, or once done: the callbacks were taken then). */
+  #removeCallback(cb: StatusCallback): void {
+    const callbacks = this.#callbacks;
+    if (callbacks === cb) this.#callbacks = undefined;
+    else if (Array.isArray(callbacks)) {
+      const i = callbacks.indexOf(cb);
+      if (i >= 0) callbacks.splice(i, 1);
+    }
   }
 
   #runCallback(cb: StatusCallback): void {
@@ -798,6 +827,11 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
   return Object.prototype.toString.call(value);
+}
+
+/** A thrown value as a status failure: an Error as it is, anything else in an UnknownStatusFailure (its cause). */
+function asFailure(err: unknown): Error {
+  return err instanceof Error ? err : new UnknownStatusFailure(describe(err), { cause: err });
 }
 
 /** A cancellation reason as text: a string as it is, an Error by its message, anything else described. */

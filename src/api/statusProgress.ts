@@ -1,4 +1,5 @@
 import type { StatusProgress } from '../../machines/core/status.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** ophyd-async `WatcherUpdate`, with times in milliseconds. */
 export interface WatcherUpdate extends StatusProgress {
@@ -20,10 +21,27 @@ export function fractionRemaining(p: StatusProgress): number | undefined {
   return Number.isNaN(f) ? undefined : Math.min(1, Math.max(0, f));
 }
 
+/**
+ * The de-duplication key of a progress update (its JSON). Throws InvalidArgumentError for an update that has none
+ * (a BigInt, a cycle, a throwing toJSON or getter): it cannot be progress.
+ */
+export function progressKey(p: StatusProgress): string {
+  try {
+    return JSON.stringify(p);
+  } catch (cause) {
+    throw new InvalidArgumentError(
+      `a progress update must be plain JSON-serialisable data${cause instanceof Error ? `: ${cause.message}` : ''}`,
+      { cause },
+    );
+  }
+}
+
 interface Sink {
   queue: WatcherUpdate[];
   wake: (() => void) | undefined;
   closed: boolean;
+  /** The last next() call: each one waits for it, so calls made at once are served in order, none lost. */
+  tail: Promise<unknown>;
 }
 
 /**
@@ -51,10 +69,10 @@ export class ProgressWatchers {
     return this.#last;
   }
 
-  publish(p: StatusProgress): void {
+  /** Publish `p`; `key` is its `progressKey` when the caller already has it. */
+  publish(p: StatusProgress, key: string = progressKey(p)): void {
     if (p === this.#lastSource) return;
     this.#lastSource = p;
-    const key = JSON.stringify(p);
     if (key === this.#lastKey) return;
     this.#lastKey = key;
     const elapsed = this.#now() - this.#createdAt;
@@ -78,26 +96,37 @@ export class ProgressWatchers {
 
   iterator(endedNow?: { error: Error | null }): AsyncIterableIterator<WatcherUpdate> {
     if (endedNow) this.#ended = endedNow;
-    const sink: Sink = { queue: this.#last ? [this.#last] : [], wake: undefined, closed: false };
+    const sink: Sink = {
+      queue: this.#last ? [this.#last] : [],
+      wake: undefined,
+      closed: false,
+      tail: Promise.resolve(),
+    };
     this.#sinks.add(sink);
-    const it: AsyncIterableIterator<WatcherUpdate> = {
-      next: async () => {
-        for (;;) {
-          if (sink.closed) return { value: undefined, done: true };
-          const item = sink.queue.shift();
-          if (item) return { value: item, done: false };
-          if (this.#ended) {
-            // delivered once: later next() calls report done, as a finished async generator does
-            this.#sinks.delete(sink);
-            sink.closed = true;
-            if (this.#ended.error) throw this.#ended.error;
-            return { value: undefined, done: true };
-          }
-          await new Promise<void>((r) => {
-            sink.wake = r;
-          });
-          sink.wake = undefined;
+    const pull = async (): Promise<IteratorResult<WatcherUpdate>> => {
+      for (;;) {
+        if (sink.closed) return { value: undefined, done: true };
+        const item = sink.queue.shift();
+        if (item) return { value: item, done: false };
+        if (this.#ended) {
+          // delivered once: later next() calls report done, as a finished async generator does
+          this.#sinks.delete(sink);
+          sink.closed = true;
+          if (this.#ended.error) throw this.#ended.error;
+          return { value: undefined, done: true };
         }
+        await new Promise<void>((r) => {
+          sink.wake = r;
+        });
+        sink.wake = undefined;
+      }
+    };
+    const it: AsyncIterableIterator<WatcherUpdate> = {
+      // as an async generator queues next() calls: one waits at a time, in call order
+      next: () => {
+        const result = sink.tail.then(pull);
+        sink.tail = result.catch(() => {});
+        return result;
       },
       return: async () => {
         this.#sinks.delete(sink);

@@ -106,7 +106,11 @@ export class StreamingTask<T> {
     itemHandler: ItemHandler<T>,
     options: StreamingTaskOptions = {},
   ) {
-    if (typeof taskName !== 'string') throw new InvalidArgumentError('taskName must be a string');
+    if (typeof taskName !== 'string' || taskName === '') {
+      throw new InvalidArgumentError(
+        `taskName must be a non-empty string, got ${taskName === '' ? 'an empty string' : typeof taskName}`,
+      );
+    }
     if (typeof itemGenerator !== 'function')
       throw new InvalidArgumentError('itemGenerator must be a function');
     if (typeof itemHandler !== 'function') throw new InvalidArgumentError('itemHandler must be a function');
@@ -169,6 +173,8 @@ export class StreamingTask<T> {
         ),
       },
     });
+    // spawned first: if spawning throws, the last run's outcome and `done` stay as they were
+    const actor = this.#system.spawnDetached(logic, { id: this.taskName });
     // one lifecycle per run: it ends once, and ending removes the run's abort listener
     const run = new Lifecycle<StreamingTaskOutcome>();
     let resolveDone!: () => void;
@@ -182,7 +188,6 @@ export class StreamingTask<T> {
       if (error) this.#reportError(error, actor);
       resolveDone();
     };
-    const actor = this.#system.spawnDetached(logic, { id: this.taskName });
     this.#actor = actor;
     actor.subscribe({
       next: (snapshot: StreamingTaskSnapshot) => {

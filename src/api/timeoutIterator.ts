@@ -119,7 +119,18 @@ export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
   #spawn(): Actor<typeof timeoutIteratorMachine> {
     const source = this.#source;
     const logic = timeoutIteratorMachine.provide({
-      actors: { pull: fromPromise<IteratorResult<unknown>, void>(async () => await source.next()) },
+      actors: {
+        pull: fromPromise<IteratorResult<unknown>, void>(async () => {
+          const result = (await source.next()) as IteratorResult<unknown> | null;
+          // as Status.watchable (JS itself throws a TypeError): a non-object breaks the iterator protocol
+          if (result === null || typeof result !== 'object') {
+            throw new InvalidArgumentError(
+              `the source iterator gave ${typeof result === 'function' ? 'a function' : String(result)}, not an iterator result`,
+            );
+          }
+          return result;
+        }),
+      },
     });
     const actor = this.#system.spawnDetached(logic, {
       id: nextId('timeoutIterator'),

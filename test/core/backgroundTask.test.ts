@@ -346,3 +346,49 @@ describe('RunState and argument checks', () => {
     expect(() => new BackgroundTaskProcessor(null as never)).toThrow(InvalidArgumentError);
   });
 });
+
+describe('completion listeners and submitTask options (review)', () => {
+  it('a throwing onCompleted listener is logged and the later listeners still run', async () => {
+    const { lines, logger } = captureLogs();
+    const task = new BackgroundTask(() => {}, { system: sim.start(), logger });
+    const seen: string[] = [];
+    task.onCompleted(() => {
+      throw new Error('listener bad');
+    });
+    task.onCompleted((t) => seen.push(t.name));
+    task.run();
+    await task.done;
+    await flush();
+    expect(seen).toEqual([task.name]);
+    const line = lines.find((l) => l.msg === 'An error was raised while running a task completion listener');
+    expect(line.err.message).toBe('listener bad');
+    expect(line.task).toBe(task.name);
+    // on a completed task the listener runs at once, with the same protection
+    task.onCompleted(() => {
+      throw new Error('late listener bad');
+    });
+    expect(
+      lines.filter((l) => l.msg === 'An error was raised while running a task completion listener'),
+    ).toHaveLength(2);
+  });
+
+  it('onCompleted with a non-function throws InvalidArgumentError and registers nothing', async () => {
+    const task = new BackgroundTask(() => {}, { system: sim.start() });
+    expect(() => task.onCompleted(42 as never)).toThrow(InvalidArgumentError);
+    expect(() => task.onCompleted(null as never)).toThrow('listener must be a function, got null');
+    task.run();
+    await task.done;
+    expect(() => task.onCompleted('x' as never)).toThrow('listener must be a function, got string');
+  });
+
+  it('submitTask with non-object options throws InvalidArgumentError (undefined stays allowed)', async () => {
+    const processor = new BackgroundTaskProcessor({ system: sim.start() });
+    for (const options of [null, 42, 'x']) {
+      expect(() => processor.submitTask(() => {}, options as never)).toThrow(InvalidArgumentError);
+    }
+    expect(processor.tasks).toHaveLength(0);
+    const task = processor.submitTask(() => {}, undefined);
+    await task.done;
+    expect(processor.tasks).toHaveLength(0);
+  });
+});

@@ -13,6 +13,7 @@ import {
   Status,
   StatusTimeoutError,
   TimeoutError,
+  UnknownStatusFailure,
   WaitTimeoutError,
 } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
@@ -425,5 +426,124 @@ describe('engine integration', () => {
     st.setFinished();
     await st.wait();
     expect(String(st)).toMatch(/done=true, success=true/);
+  });
+});
+
+describe('review: combined statuses leave nothing on parts that outlive them', () => {
+  it('Status.all / Status.any remove their check from the parts still pending once they complete', () => {
+    const longLived = mk();
+    const own = () => {};
+    longLived.addCallback(own);
+    for (let i = 0; i < 1000; i++) {
+      Status.all([longLived], { system, timeout: 10 });
+      clock.advance(10);
+    }
+    expect(longLived.callbacks).toEqual([own]);
+    // every way of completing: a part failing, cancel, a part succeeding (any), a status already done
+    const other = mk();
+    const all = Status.all([longLived, other, longLived]);
+    other.setException(new Error('x'));
+    expect(all.done).toBe(true);
+    const cancelled = Status.any([longLived]);
+    cancelled.cancel();
+    const done = mk();
+    done.setFinished();
+    const any = Status.any([longLived, done, longLived]);
+    expect(any.success).toBe(true);
+    expect(longLived.callbacks).toEqual([own]);
+    // a pending combination still sees its parts complete
+    const pending = Status.all([longLived]);
+    expect(longLived.callbacks).toHaveLength(2);
+    longLived.setFinished();
+    expect(pending.success).toBe(true);
+  });
+});
+
+describe('review: watch() iterators', () => {
+  it('next() calls made at once are each settled, in call order (as an async generator queues them)', async () => {
+    const st = mk();
+    const it = st.watch();
+    const first = it.next();
+    const second = it.next();
+    const third = it.next();
+    st.update({ current: 1 });
+    st.update({ current: 2 });
+    st.setFinished();
+    const results = await Promise.all([first, second, third]);
+    expect(results.map((r) => (r.done ? 'done' : r.value.current))).toEqual([1, 2, 'done']);
+    // on failure: the waiting calls get the updates, the next one the error, later ones done
+    const failing = mk();
+    const it2 = failing.watch();
+    const calls = [it2.next(), it2.next(), it2.next(), it2.next()];
+    failing.update({ current: 1 });
+    failing.setException(new Error('fault'));
+    const settled = await Promise.allSettled(calls);
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason.message).toBe('fault');
+    expect((settled[2] as PromiseFulfilledResult<IteratorResult<unknown>>).value.done).toBe(true);
+  });
+
+  it('return() settles every waiting next() as done', async () => {
+    const st = mk();
+    const it = st.watch();
+    const waiting = [it.next(), it.next()];
+    await it.return?.();
+    expect((await Promise.all(waiting)).map((r) => r.done)).toEqual([true, true]);
+  });
+});
+
+describe('review: progress updates that cannot be progress', () => {
+  it('update() with a BigInt or a cyclic value throws InvalidArgumentError before any state changes', async () => {
+    const st = mk();
+    const cyclic: Record<string, unknown> = { current: 1 };
+    cyclic.self = cyclic;
+    for (const bad of [
+      { current: 10n },
+      cyclic,
+      {
+        extra: {
+          toJSON: () => {
+            throw new Error('no');
+          },
+        },
+      },
+      {
+        extra: {
+          toJSON: () => {
+            throw Object.create(null);
+          },
+        },
+      },
+    ]) {
+      expect(() => st.update(bad as never)).toThrow(InvalidArgumentError);
+      expect(st.lastUpdate).toBeUndefined();
+      expect(st.actor.getSnapshot().context.progress).toBeNull();
+    }
+    st.update({ current: 2 });
+    expect(() => st.update({ current: 3n } as never)).toThrow(
+      'a progress update must be plain JSON-serialisable data',
+    );
+    expect(st.lastUpdate).toMatchObject({ current: 2 });
+    expect(st.actor.getSnapshot().context.progress).toEqual({ current: 2 });
+    const it = st.watch();
+    st.setFinished();
+    expect((await it.next()).value).toMatchObject({ current: 2 });
+    expect((await it.next()).done).toBe(true);
+  });
+});
+
+describe('review: watchable failures are Errors', () => {
+  it('an update whose getter throws a non-Error fails the status with an UnknownStatusFailure (its cause)', async () => {
+    const bad = {
+      get current(): number {
+        throw 'nope';
+      },
+    };
+    const st = Status.watchable([bad], { system });
+    await expect(st.wait()).rejects.toBeInstanceOf(UnknownStatusFailure);
+    const error = st.exception();
+    expect(error).toBeInstanceOf(UnknownStatusFailure);
+    expect(error?.cause).toBe('nope');
+    expect(error?.message).toBe('"nope"');
   });
 });

@@ -219,7 +219,7 @@ describe('StreamingTask', () => {
     const noItems = () => [];
     const ignore = () => {};
     expect(() => new StreamingTask(1 as never, noItems, ignore, { system: s })).toThrow(
-      'taskName must be a string',
+      'taskName must be a non-empty string, got number',
     );
     expect(() => new StreamingTask('x', null as never, ignore, { system: s })).toThrow(
       'itemGenerator must be a function',
@@ -316,5 +316,54 @@ describe('issue 7: StreamingTask hardening', () => {
     expect(() => task.start(null as never)).toThrow(InvalidArgumentError);
     expect(task.actor).toBeUndefined();
     expect(s.detachedCount).toBe(0);
+  });
+});
+
+describe('review: a start() that cannot spawn loses no outcome', () => {
+  it('an empty taskName is refused with InvalidArgumentError before anything is spawned', () => {
+    const s = sim.start();
+    expect(
+      () =>
+        new StreamingTask(
+          '',
+          () => [],
+          () => {},
+          { system: s },
+        ),
+    ).toThrow(InvalidArgumentError);
+    expect(
+      () =>
+        new StreamingTask(
+          '',
+          () => [],
+          () => {},
+          { system: s },
+        ),
+    ).toThrow('taskName must be a non-empty string');
+    expect(s.detachedCount).toBe(0);
+  });
+
+  it('when spawning throws, done and stop() stay settled and the last outcome is kept', async () => {
+    const s = sim.start();
+    const task = new StreamingTask(
+      'once',
+      () => [1],
+      () => {},
+      { system: s },
+    );
+    task.start();
+    await task.done;
+    expect(task.outcome).toBe('exhausted');
+    const failure = new InvalidArgumentError('spawn refused');
+    s.spawnDetached = () => {
+      throw failure;
+    };
+    expect(() => task.start()).toThrow(failure);
+    let settled = 0;
+    void task.done.then(() => settled++);
+    void task.stop().then(() => settled++);
+    await flush();
+    expect(settled).toBe(2);
+    expect(task.outcome).toBe('exhausted');
   });
 });

@@ -352,3 +352,24 @@ describe('issue 7: TimeoutIterator hardening', () => {
     actor.stop();
   });
 });
+
+describe('review: a source that breaks the iterator protocol', () => {
+  it('a next() result that is not an object fails the iteration with InvalidArgumentError once, then it is done', async () => {
+    const system = sim.start();
+    for (const bad of [42, null, undefined, 'x']) {
+      let pulls = 0;
+      const source = {
+        next: () => {
+          pulls++;
+          return bad as never;
+        },
+      };
+      const it = new TimeoutIterator<number>(source, { system });
+      const first = it.next();
+      await expect(first).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(first).rejects.toThrow('not an iterator result');
+      await expect(it.next()).resolves.toEqual({ done: true, value: undefined });
+      expect(pulls).toBe(1);
+    }
+  });
+});
