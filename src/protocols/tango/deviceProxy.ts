@@ -23,6 +23,7 @@ import {
   TangoClosedError,
   TangoConnectionError,
   TangoNameError,
+  TangoTypeError,
 } from './clientErrors.js';
 import { CLIENT_IDENT, DeviceDirectory } from './database.js';
 import type { CommandInfo, DeviceAttribute, DeviceProxyOptions, DevStateName } from './deviceTypes.js';
@@ -76,6 +77,31 @@ function commandInfo(c: DevCmdInfo): CommandInfo {
   };
 }
 
+const kindOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+/** A command or attribute name given to a public method (else `TangoTypeError`). */
+function checkName(what: string, v: unknown): string {
+  if (typeof v !== 'string') throw new TangoTypeError(`${what} must be a string, got ${kindOf(v)}`);
+  return v;
+}
+
+/** A list of attribute names, copied (else `TangoTypeError`). */
+function checkNames(v: unknown): string[] {
+  if (!Array.isArray(v)) throw new TangoTypeError(`attribute names must be an array, got ${kindOf(v)}`);
+  return v.map((n) => checkName('an attribute name', n));
+}
+
+/** `[name, value]` pairs for `writeAttributes`, copied (else `TangoTypeError`). */
+function checkWrites(v: unknown): (readonly [string, unknown])[] {
+  if (!Array.isArray(v))
+    throw new TangoTypeError(`writeAttributes needs an array of [name, value], got ${kindOf(v)}`);
+  return v.map((pair) => {
+    if (!Array.isArray(pair) || pair.length !== 2)
+      throw new TangoTypeError(`writeAttributes needs [name, value] pairs, got ${kindOf(pair)}`);
+    return [checkName('an attribute name', pair[0]), pair[1]] as const;
+  });
+}
+
 export class DeviceProxy {
   /** `dom/fam/member`, as written. */
   readonly name: string;
@@ -93,6 +119,8 @@ export class DeviceProxy {
   #commands: Map<string, DevCmdInfo> | undefined;
   #commandsLoading: Promise<Map<string, DevCmdInfo>> | undefined;
   readonly #configs = new Map<string, AttributeConfig5>();
+  /** Rejects each call in flight (`close()` fails them with `TangoClosedError`). */
+  readonly #inFlight = new Set<(error: Error) => void>();
   #closed = false;
 
   constructor(name: string, options: DeviceProxyOptions = {}) {
@@ -149,6 +177,7 @@ export class DeviceProxy {
 
   /** Runs a command with a plain argument (typed by the command's `in_type`); resolves with a plain result. */
   async commandInout(command: string, argin?: unknown): Promise<unknown> {
+    checkName('the command name', command);
     const commands = this.#commands ?? (await this.#loadCommands());
     const info = commands.get(command.toLowerCase());
     const inType = info === undefined ? guessType(argin) : typeName(info.in_type);
@@ -158,6 +187,13 @@ export class DeviceProxy {
 
   /** Runs a command with a typed argument (no command query at all); resolves with the typed result. */
   commandInoutRaw(command: string, argin: TangoValue = { type: 'DevVoid' }): Promise<CommandValue> {
+    try {
+      checkName('the command name', command);
+      if (typeof argin !== 'object' || argin === null || typeof argin.type !== 'string')
+        throw new TangoTypeError(`argin must be a TangoValue ({ type, value }), got ${kindOf(argin)}`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#call(commandInout4.name, commandInout4.readResult, (w) =>
       commandInout4.writeArgs(w, { command, argin, source: this.#source, clientIdent: CLIENT_IDENT }),
     );
@@ -170,6 +206,7 @@ export class DeviceProxy {
   }
 
   async commandQuery(command: string): Promise<CommandInfo> {
+    checkName('the command name', command);
     return commandInfo(
       await this.#call(commandQuery2.name, commandQuery2.readResult, (w) =>
         commandQuery2.writeArgs(w, command),
@@ -180,13 +217,14 @@ export class DeviceProxy {
   // ---- attributes ----
 
   async readAttribute(attribute: string): Promise<DeviceAttribute> {
+    checkName('the attribute name', attribute);
     const [one] = await this.readAttributes([attribute]);
     return one;
   }
 
   /** Reads several attributes in one round trip; any attribute in error raises its DevFailed. */
   async readAttributes(attributes: readonly string[]): Promise<DeviceAttribute[]> {
-    const names = [...attributes];
+    const names = checkNames(attributes);
     const values = await this.#call(readAttributes5.name, readAttributes5.readResult, (w) =>
       readAttributes5.writeArgs(w, { names, source: this.#source, clientIdent: CLIENT_IDENT }),
     );
@@ -204,11 +242,13 @@ export class DeviceProxy {
   }
 
   async writeAttribute(attribute: string, value: unknown): Promise<void> {
+    checkName('the attribute name', attribute);
     await this.writeAttributes([[attribute, value]]);
   }
 
   /** Writes several attributes in one round trip (after fetching, once, the config of any not yet known). */
-  async writeAttributes(values: readonly (readonly [string, unknown])[]): Promise<void> {
+  async writeAttributes(pairs: readonly (readonly [string, unknown])[]): Promise<void> {
+    const values = checkWrites(pairs);
     const missing = values.map(([n]) => n).filter((n) => !this.#configs.has(n.toLowerCase()));
     if (missing.length > 0) await this.getAttributeConfigs(missing);
     const encoded = values.map(([n, v]) =>
@@ -220,12 +260,13 @@ export class DeviceProxy {
   }
 
   async getAttributeConfig(attribute: string): Promise<AttributeConfig5> {
+    checkName('the attribute name', attribute);
     const [one] = await this.getAttributeConfigs([attribute]);
     return one;
   }
 
   async getAttributeConfigs(attributes: readonly string[]): Promise<AttributeConfig5[]> {
-    const names = [...attributes];
+    const names = checkNames(attributes);
     const configs = await this.#call(getAttributeConfig5.name, getAttributeConfig5.readResult, (w) =>
       getAttributeConfig5.writeArgs(w, names),
     );
@@ -260,9 +301,14 @@ export class DeviceProxy {
     return this.#call(getAdmName.name, getAdmName.readResult);
   }
 
-  /** Releases this proxy's connections (shared ones close when their last user releases them). Idempotent. */
+  /**
+   * Releases this proxy's connections (shared ones close when their last user releases them). Idempotent. Calls
+   * in flight reject with `TangoClosedError` and open nothing more (no database fallback, forward or re-import).
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const fail of [...this.#inFlight]) fail(this.#closedError());
+    this.#inFlight.clear();
     const held = [...this.#connections.values()];
     this.#connections.clear();
     await Promise.all(held.map((c) => this.#pool.release(c)));
@@ -274,7 +320,12 @@ export class DeviceProxy {
 
   // ---- plumbing ----
 
+  #closedError(): TangoClosedError {
+    return new TangoClosedError(`DeviceProxy ${this.name} is closed`);
+  }
+
   #connect = (host: string, port: number): GiopConnection => {
+    if (this.#closed) throw this.#closedError();
     const key = `${host.toLowerCase()}:${port}`;
     let c = this.#connections.get(key);
     if (c === undefined || c.closed) {
@@ -320,12 +371,20 @@ export class DeviceProxy {
     readResult: (r: CdrReader) => R,
     writeArgs?: (w: CdrWriter) => void,
   ): Promise<R> {
-    if (this.#closed) return Promise.reject(new TangoClosedError(`DeviceProxy ${this.name} is closed`));
+    if (this.#closed) return Promise.reject(this.#closedError());
     const spec = { operation, readResult, writeArgs, timeout: this.#timeout };
     const ref = this.#ref;
     if (ref !== undefined && this.#parsed.noDatabase)
-      return callObject(this.#connect, ref, spec, this.#forwarded);
-    return this.#callResolved(spec, ref);
+      return this.#track(callObject(this.#connect, ref, spec, this.#forwarded));
+    return this.#track(this.#callResolved(spec, ref));
+  }
+
+  /** The call's outcome, unless `close()` comes first (then `TangoClosedError`). */
+  #track<R>(call: Promise<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.#inFlight.add(reject);
+      call.then(resolve, reject).finally(() => this.#inFlight.delete(reject));
+    });
   }
 
   async #callResolved<R>(
@@ -338,19 +397,23 @@ export class DeviceProxy {
     known: ObjectRef | undefined,
   ): Promise<R> {
     const ref = known ?? (await this.#resolve());
+    if (this.#closed) throw this.#closedError();
     try {
       return await callObject(this.#connect, ref, spec, this.#forwarded);
     } catch (error) {
       // the server may have moved (restarted on another port): import the device again, once
       if (!(error instanceof TangoConnectionError) || error.sent || known === undefined) throw error;
+      if (this.#closed) throw this.#closedError();
       this.#directory.forget(this.#parsed.hosts, this.name);
       this.#ref = undefined;
       const again = await this.#resolve();
+      if (this.#closed) throw this.#closedError();
       return await callObject(this.#connect, again, spec, this.#forwarded);
     }
   }
 
   #forwarded = (to: ObjectRef, permanent: boolean): void => {
+    if (this.#closed) throw this.#closedError();
     if (permanent) this.#ref = to;
   };
 }

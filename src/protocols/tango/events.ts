@@ -75,6 +75,8 @@ export class TangoEventConsumer {
   readonly #admins = new Map<string, Promise<DeviceProxy>>();
   readonly #subscriptions = new Set<EventSubscription>();
   #closed = false;
+  /** Removes the system's stop listener (a closed consumer is not kept alive by its system). */
+  #forgetStop: () => void = () => {};
   /** Messages that did not decode (GiopProtocolError), for the inspector and tests. */
   malformed = 0;
 
@@ -87,7 +89,7 @@ export class TangoEventConsumer {
       resubscribeMs: checkDuration('resubscribeMs', options.resubscribeMs, false) ?? 10_000,
       confirmMs: checkDuration('confirmMs', options.confirmMs, false) ?? 200_000,
     };
-    this.system.onStop(() => void this.close());
+    this.#forgetStop = this.system.onStop(() => void this.close());
   }
 
   /** The system's own consumer (made on first use, closed when the system stops). */
@@ -249,6 +251,7 @@ export class TangoEventConsumer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#forgetStop();
     for (const sub of [...this.#subscriptions]) sub.unsubscribe();
     this.#subscriptions.clear();
     const socket = this.#socket;

@@ -13,13 +13,17 @@
  * - The socket lost with requests outstanding: those sent fail with `TangoConnectionError` (`sent: true`, they may
  *   have run); those waiting are sent on the next connection. A failed connect fails every waiting request with
  *   `TangoConnectionError` (`sent: false`). After the server's CloseConnection, unanswered requests are re-sent
- *   on the next connection (GIOP: the server did not process them).
+ *   on the next connection (GIOP: the server did not process them), at most `MAX_RESENDS` (2) times each; a
+ *   request the server closes on once more fails with `TangoConnectionError` (`sent: false`).
  * - Replies: DevFailed (with its stack), MultiDevFailedError, GiopSystemException, GiopUserException,
  *   LocationForward (followed by the caller, `giopRequests.ts`) reject the request; bad bytes drop the connection.
  * - The inspector (`nativeView.ts`) gets `pending` and `roundTrips` as a `tango.inspect.connection` event sent to
  *   the actor at most every 500 ms while replies arrive (the machine ignores it).
- * - At most `maxPending` requests outstanding (default 10 000; more: `TangoBusyError`). `close()` fails what is
- *   pending with `TangoClosedError` and resolves once the socket is released; the system stopping does the same.
+ * - At most `maxPending` requests outstanding (default 10 000; more: `TangoBusyError`), and at most
+ *   `maxQueuedBytes` (16 MiB) written and not yet taken by a server that stops reading (requests that timed out
+ *   stay in the socket): past it a request fails with `TangoBusyError`, unsent (a lone larger request still goes).
+ *   `close()` fails what is pending with `TangoClosedError` and resolves once the socket is released; the system
+ *   stopping does the same.
  */
 import { checkDuration } from '../../../machines/core/duration.js';
 import {
@@ -43,6 +47,8 @@ import { TANGO_CONNECTION_SAMPLE } from './nativeView.js';
 export type { GiopConnectionState } from '../../../machines/tango/giopConnection.js';
 
 export const DEFAULT_MAX_PENDING = 10_000;
+/** Bytes queued in the socket (written, not yet taken by the server) past which requests are refused: 16 MiB. */
+export const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 export interface GiopConnectionOptions {
   system: OrrerySystem;
@@ -54,6 +60,8 @@ export interface GiopConnectionOptions {
   connectTimeout?: number;
   /** Requests outstanding at once (default 10 000). */
   maxPending?: number;
+  /** Bytes queued for a server that is not reading, past which requests fail with `TangoBusyError` (16 MiB). */
+  maxQueuedBytes?: number;
   /** Largest reply accepted, bytes (default 64 MiB). */
   maxMessageSize?: number;
   /** Back-off jitter in [0, 1) (default Math.random). */
@@ -82,6 +90,7 @@ export class GiopConnection {
   readonly endpoint: string;
   readonly #system: OrrerySystem;
   readonly #maxPending: number;
+  readonly #maxQueuedBytes: number;
   readonly #handle: ActorHandle<Logic>;
   readonly #pending: PendingRequests;
   readonly #links = new Set<Promise<void>>();
@@ -102,6 +111,7 @@ export class GiopConnection {
     const connectTimeout = checkDuration('connectTimeout', options.connectTimeout, false) ?? undefined;
     this.#system = options.system;
     this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.#pending = new PendingRequests(options.system.clock, (p) =>
       p.settle(new TangoTimeoutError(this.endpoint, p.operation, p.timeoutMs), undefined),
     );
@@ -160,6 +170,10 @@ export class GiopConnection {
   get bufferedBytes(): number {
     return this.#link?.buffered ?? 0;
   }
+  /** Bytes written and not yet taken by the server's side (the socket's write queue). */
+  get queuedBytes(): number {
+    return this.#link?.queued ?? 0;
+  }
   get actor(): ActorHandle<Logic> {
     return this.#handle;
   }
@@ -195,6 +209,14 @@ export class GiopConnection {
     } catch (error) {
       return Promise.reject(error);
     }
+    const queued = this.queuedBytes;
+    if (queued > 0 && queued + message.length > this.#maxQueuedBytes) {
+      return Promise.reject(
+        new TangoBusyError(
+          `${queued} bytes already queued for ${this.endpoint} (the server is not reading); ${spec.operation} not sent`,
+        ),
+      );
+    }
     return new Promise<R>((resolve, reject) => {
       const connected = this.#state === 'connected' && this.#link !== null;
       const request: PendingRequest = {
@@ -204,6 +226,7 @@ export class GiopConnection {
         timeoutMs: spec.timeout,
         deadline: this.#pending.deadline(spec.timeout),
         sent: connected,
+        resends: 0,
         settle: (error, reply) => {
           if (error !== null) {
             reject(error);
@@ -244,7 +267,7 @@ export class GiopConnection {
       case 'idle':
         this.#link = null;
         if (old === 'connected') {
-          if (context.peerClosed) this.#pending.requeueSent();
+          if (context.peerClosed) this.#requeueSent();
           else this.#failSent(context.lastError);
         }
         if (this.#pending.unsentCount > 0) this.#connect();
@@ -279,6 +302,18 @@ export class GiopConnection {
           sent: true,
         }),
       (p) => p.sent,
+    );
+  }
+
+  /** After a CloseConnection: re-send what was sent, but fail what the server closed on too often (not run). */
+  #requeueSent(): void {
+    this.#pending.requeueSent(
+      (p) =>
+        new TangoConnectionError(
+          this.endpoint,
+          `the server sent CloseConnection ${p.resends + 1} times without answering ${p.operation}`,
+          { sent: false },
+        ),
     );
   }
 

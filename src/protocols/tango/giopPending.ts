@@ -6,6 +6,12 @@
  */
 import type { Clock } from '../../engine/clock.js';
 
+/**
+ * Times one request is re-sent after the server's CloseConnection before it fails instead: a server that closes
+ * every connection without answering must not make the client reconnect and re-send forever.
+ */
+export const MAX_RESENDS = 2;
+
 export interface PendingRequest {
   readonly id: number;
   /** The encoded GIOP Request (kept to be re-sent after a CloseConnection). */
@@ -16,6 +22,8 @@ export interface PendingRequest {
   readonly timeoutMs: number;
   /** Whether it was written to a socket (a lost socket then fails it: it may have run). */
   sent: boolean;
+  /** Times it was re-sent after a CloseConnection (at most `MAX_RESENDS`). */
+  resends: number;
   /** Called once with the Reply's body reader outcome. */
   settle(error: Error | null, reply: unknown): void;
 }
@@ -81,10 +89,17 @@ export class PendingRequests {
     return out;
   }
 
-  /** Sent requests go back to the queue, ahead of the waiting ones (the server closed without answering). */
-  requeueSent(): void {
+  /**
+   * Sent requests go back to the queue, ahead of the waiting ones (the server closed without answering); those
+   * already re-sent `MAX_RESENDS` times fail instead, with the error `exhausted` gives each.
+   */
+  requeueSent(exhausted: (request: PendingRequest) => Error): void {
+    this.fail(exhausted, (p) => p.sent && p.resends >= MAX_RESENDS);
     const sent = [...this.#pending.values()].filter((p) => p.sent);
-    for (const p of sent) p.sent = false;
+    for (const p of sent) {
+      p.sent = false;
+      p.resends++;
+    }
     const waiting = this.#unsent.filter((p) => this.#pending.get(p.id) === p);
     this.#unsent = [...sent, ...waiting];
   }

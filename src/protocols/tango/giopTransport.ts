@@ -12,7 +12,8 @@
  * The facade writes through the `GiopLink` it gets in `sink.open(link)`: the messages written in one turn of the
  * event loop leave as one `socket.write` at the end of the turn (`process.nextTick`), so a burst of pipelined
  * requests costs one system call. Memory is bounded by the framer (one message of at most `maxMessageSize`, 64 MiB
- * by default) and by the facade's bound on requests outstanding.
+ * by default) and by the facade's bounds on requests outstanding and on the bytes queued for a server that does
+ * not read (`queued`: the facade refuses requests past its bound; requests that time out stay in the socket).
  */
 import { Socket } from 'node:net';
 import { fromCallback } from 'xstate';
@@ -28,6 +29,8 @@ export interface GiopLink {
   write(message: Uint8Array): boolean;
   /** Bytes the framer holds for a message in progress. */
   readonly buffered: number;
+  /** Bytes written and not yet taken by the kernel (the socket's `writableLength`, plus this turn's batch). */
+  readonly queued: number;
   /** Settles when the socket is closed (its file descriptor released). */
   readonly closed: Promise<void>;
 }
@@ -68,6 +71,9 @@ export function giopTransport(sink: GiopTransportSink, options: GiopTransportOpt
       },
       get buffered() {
         return stream.bufferedBytes;
+      },
+      get queued() {
+        return socket.writableLength + batch.bytes;
       },
       closed,
     };

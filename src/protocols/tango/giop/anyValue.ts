@@ -2,7 +2,8 @@
  * Values described by a TypeCode, and CORBA `any`s: numbers for integer kinds and float/double, bigint for
  * (u)longlong, booleans, strings for char/string, a Uint8Array (zero-copy) for `sequence<octet>`, arrays for other
  * sequences/arrays, objects keyed by member name for struct/except, the ordinal for enum, `{ discriminator, value }`
- * for union, the content's value for alias, an `Any` for any, `undefined` for null/void. Nesting is bounded.
+ * for union, the content's value for alias, an `Any` for any, `undefined` for null/void. Nesting is bounded, and
+ * every value read (even one of no bytes) is counted against the reader's budget (`CdrReader.spend`).
  */
 import type { CdrReader, CdrWriter } from './cdr.js';
 import { GiopEncodeError, GiopProtocolError } from './errors.js';
@@ -21,6 +22,7 @@ import {
 /** Reads a value of type `tc`. */
 export function readValue(r: CdrReader, tc: TypeCode, depth = 0): unknown {
   if (depth > MAX_TYPECODE_DEPTH) throw new GiopProtocolError('value nested too deep');
+  r.spend();
   switch (tc.kind) {
     case TK.null:
     case TK.void:
@@ -97,12 +99,15 @@ function readElements(r: CdrReader, element: TypeCode, n: number, depth: number)
   const out = new Array<unknown>(n);
   switch (element.kind) {
     case TK.double:
+      r.spend(n);
       for (let i = 0; i < n; i++) out[i] = r.double();
       return out;
     case TK.long:
+      r.spend(n);
       for (let i = 0; i < n; i++) out[i] = r.long();
       return out;
     case TK.string:
+      r.spend(n);
       for (let i = 0; i < n; i++) out[i] = r.string();
       return out;
     default:

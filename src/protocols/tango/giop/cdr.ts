@@ -6,6 +6,10 @@
  * Every read checks the bytes left and raises `GiopProtocolError`; sequence counts are checked against the bytes
  * left before anything is allocated, so hostile counts cannot make a reader allocate more than its input.
  * Padding bytes are skipped, never validated (omniORB leaves them uninitialised).
+ *
+ * TypeCode-driven decoding (`typecode.ts`, `anyValue.ts`) also `spend`s one unit per value or TypeCode node it
+ * reads, from a budget shared by a reader and its encapsulations (default `max(4096, 8 × window bytes)`): values
+ * that take no bytes (null, void, empty structs) and TypeCode back-references cannot multiply the work per byte.
  */
 import { GiopEncodeError, GiopProtocolError } from './errors.js';
 
@@ -22,7 +26,19 @@ export interface CdrReaderOptions {
   origin?: number;
   /** When given, every skipped padding range is recorded here as `[start, length]` pairs (absolute offsets). */
   padding?: number[];
+  /** Values and TypeCode nodes left to decode (shared with encapsulations); default from the window size. */
+  budget?: CdrBudget;
 }
+
+/** What is left of a reader's decoding budget (see `CdrReader.spend`). */
+export interface CdrBudget {
+  left: number;
+}
+
+/** The least decoding budget of a reader, whatever its size. */
+export const MIN_DECODE_BUDGET = 4096;
+/** Decoding budget per byte of a reader's window. */
+export const DECODE_BUDGET_PER_BYTE = 8;
 
 /** Reads CDR from a byte buffer. `pos` is an absolute offset into `buf`. */
 export class CdrReader {
@@ -33,6 +49,7 @@ export class CdrReader {
   littleEndian: boolean;
   pos: number;
   readonly padding: number[] | undefined;
+  readonly budget: CdrBudget;
 
   constructor(buf: Uint8Array, options: CdrReaderOptions) {
     this.buf = buf;
@@ -44,6 +61,17 @@ export class CdrReader {
     this.padding = options.padding;
     if (this.pos < 0 || this.end > buf.length || this.pos > this.end) {
       throw new GiopProtocolError(`bad CDR window [${this.pos}, ${this.end}) of ${buf.length} bytes`);
+    }
+    this.budget = options.budget ?? {
+      left: Math.max(MIN_DECODE_BUDGET, DECODE_BUDGET_PER_BYTE * (this.end - this.pos)),
+    };
+  }
+
+  /** Counts `n` decoded values or TypeCode nodes against the budget; past it, `GiopProtocolError`. */
+  spend(n = 1): void {
+    this.budget.left -= n;
+    if (this.budget.left < 0) {
+      throw new GiopProtocolError('CDR decoding budget exceeded (too many values for the message size)');
     }
   }
 
@@ -214,6 +242,7 @@ export class CdrReader {
       end: start + len,
       origin: start,
       padding: this.padding,
+      budget: this.budget,
     });
     const v = body(inner);
     this.pos = start + len;

@@ -4,8 +4,10 @@
  * joins a GIOP 1.1/1.2 Request or Reply flagged "more fragments" with its Fragment messages (GIOP 1.2 fragments
  * name their request, so several may interleave), and `GiopStream` does both and decodes.
  *
- * Memory is bounded: the framer holds at most one message (header + `maxMessageSize`), the assembler at most
- * `maxPendingFragmented` partial messages of at most `maxMessageSize` bytes in all. A violation raises
+ * Memory is bounded: the framer holds at most one message (header + `maxMessageSize`), copied into one buffer
+ * that grows with what arrived (a peer trickling a byte per TCP segment costs a byte per byte, not a Buffer
+ * each), the assembler at most `maxPendingFragmented` partial messages of at most `maxMessageSize` bytes in all,
+ * each also copied into one growing buffer. A violation raises
  * `GiopProtocolError`, after which the framer stays failed (the connection must be dropped).
  */
 import { GiopProtocolError } from './errors.js';
@@ -27,8 +29,9 @@ export interface FramerOptions {
 /** Cuts a byte stream into complete GIOP messages (header + body). */
 export class GiopFramer {
   private readonly maxMessageSize: number;
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
+  /** The message in progress (its header alone until the header is complete), its first `filled` bytes. */
+  private buffer: Uint8Array = EMPTY;
+  private filled = 0;
   private needed = GIOP_HEADER_SIZE;
   private haveHeader = false;
   private failure: GiopProtocolError | undefined;
@@ -39,78 +42,83 @@ export class GiopFramer {
 
   /** Bytes held, waiting for the rest of a message. */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.filled;
   }
 
-  /** Feeds bytes; returns every message they complete (views of the input where possible). */
+  /** Bytes of memory held for the message in progress (at most twice what arrived, at most the message). */
+  get retainedBytes(): number {
+    return this.buffer.length;
+  }
+
+  /**
+   * Feeds bytes; returns every message they complete. A message wholly inside `chunk` is a view of it; the
+   * bytes of a message split across chunks are copied into one buffer (never a list of the caller's chunks).
+   */
   push(chunk: Uint8Array): Uint8Array[] {
     if (this.failure !== undefined) throw this.failure;
     const out: Uint8Array[] = [];
-    if (chunk.length === 0) return out;
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
     try {
-      while (this.buffered >= this.needed) {
-        if (!this.haveHeader) {
-          const header = this.peek(GIOP_HEADER_SIZE);
-          const h = decodeHeader(header);
-          if (h.size > this.maxMessageSize) {
-            throw new GiopProtocolError(`GIOP message of ${h.size} bytes exceeds ${this.maxMessageSize}`);
+      let at = 0;
+      while (at < chunk.length) {
+        if (this.filled === 0 && chunk.length - at >= GIOP_HEADER_SIZE) {
+          const total = this.messageSize(chunk.subarray(at, at + GIOP_HEADER_SIZE));
+          if (total <= chunk.length - at) {
+            out.push(chunk.subarray(at, at + total));
+            at += total;
+            continue;
           }
           this.haveHeader = true;
-          this.needed = GIOP_HEADER_SIZE + h.size;
-          continue;
+          this.needed = total;
         }
-        out.push(this.take(this.needed));
-        this.haveHeader = false;
-        this.needed = GIOP_HEADER_SIZE;
+        const n = Math.min(this.needed - this.filled, chunk.length - at);
+        this.reserve(this.filled + n);
+        this.buffer.set(chunk.subarray(at, at + n), this.filled);
+        this.filled += n;
+        at += n;
+        if (this.filled < this.needed) break;
+        if (!this.haveHeader) {
+          this.haveHeader = true;
+          this.needed = this.messageSize(this.buffer.subarray(0, GIOP_HEADER_SIZE));
+          if (this.filled < this.needed) continue;
+        }
+        out.push(this.buffer.length === this.filled ? this.buffer : this.buffer.slice(0, this.filled));
+        this.reset();
       }
     } catch (e) {
       this.failure =
         e instanceof GiopProtocolError ? e : new GiopProtocolError('GIOP framing failed', { cause: e });
-      this.chunks = [];
-      this.buffered = 0;
+      this.reset();
       throw this.failure;
     }
     return out;
   }
 
-  /** The first `n` buffered bytes without consuming them. */
-  private peek(n: number): Uint8Array {
-    const first = this.chunks[0];
-    if (first.length >= n) return first.subarray(0, n);
-    const joined = this.join(n);
-    this.chunks.unshift(joined.subarray(0));
-    return joined;
+  /** Header + body size of the message a header announces (refused past `maxMessageSize`). */
+  private messageSize(header: Uint8Array): number {
+    const h = decodeHeader(header);
+    if (h.size > this.maxMessageSize) {
+      throw new GiopProtocolError(`GIOP message of ${h.size} bytes exceeds ${this.maxMessageSize}`);
+    }
+    return GIOP_HEADER_SIZE + h.size;
   }
 
-  /** Joins the first `n` buffered bytes into one array, consuming them from the chunk list. */
-  private join(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0];
-      const used = Math.min(c.length, n - filled);
-      out.set(c.subarray(0, used), filled);
-      filled += used;
-      if (used === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(used);
-    }
-    return out;
+  /** Grows the buffer to hold `n` bytes: doubling, never past the message's size. */
+  private reserve(n: number): void {
+    if (n <= this.buffer.length) return;
+    const grown = new Uint8Array(Math.min(this.needed, Math.max(n, 2 * this.buffer.length, 1024)));
+    grown.set(this.buffer.subarray(0, this.filled));
+    this.buffer = grown;
   }
 
-  /** Consumes and returns the first `n` bytes (zero-copy when they sit in one chunk). */
-  private take(n: number): Uint8Array {
-    this.buffered -= n;
-    const first = this.chunks[0];
-    if (first.length >= n) {
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    return this.join(n);
+  private reset(): void {
+    this.buffer = EMPTY;
+    this.filled = 0;
+    this.needed = GIOP_HEADER_SIZE;
+    this.haveHeader = false;
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 export interface AssemblerOptions {
   maxMessageSize?: number;
@@ -119,7 +127,8 @@ export interface AssemblerOptions {
 }
 
 interface Partial {
-  parts: Uint8Array[];
+  /** The message so far (its first `size` bytes; grows by doubling). */
+  bytes: Uint8Array;
   size: number;
 }
 
@@ -163,31 +172,30 @@ export class FragmentAssembler {
     const key = h.minor >= 2 ? readRequestId(message, h.littleEndian) : -1;
     if (this.pending.has(key)) throw new GiopProtocolError(`second fragmented message for request ${key}`);
     if (this.pending.size >= this.maxPending) throw new GiopProtocolError('too many fragmented messages');
-    const partial: Partial = { parts: [], size: 0 };
+    const partial: Partial = { bytes: EMPTY, size: 0 };
     this.pending.set(key, partial);
     this.add(partial, message);
     return undefined;
   }
 
   private add(partial: Partial, data: Uint8Array): void {
-    partial.size += data.length;
+    const size = partial.size + data.length;
     this.pendingBytes += data.length;
-    if (
-      partial.size - GIOP_HEADER_SIZE > this.maxMessageSize ||
-      this.pendingBytes > this.maxMessageSize * 2
-    ) {
+    if (size - GIOP_HEADER_SIZE > this.maxMessageSize || this.pendingBytes > this.maxMessageSize * 2) {
       throw new GiopProtocolError(`fragmented GIOP message exceeds ${this.maxMessageSize} bytes`);
     }
-    partial.parts.push(data);
+    if (size > partial.bytes.length) {
+      const cap = GIOP_HEADER_SIZE + this.maxMessageSize;
+      const grown = new Uint8Array(Math.min(cap, Math.max(size, 2 * partial.bytes.length, 1024)));
+      grown.set(partial.bytes.subarray(0, partial.size));
+      partial.bytes = grown;
+    }
+    partial.bytes.set(data, partial.size);
+    partial.size = size;
   }
 
   private finish(partial: Partial): Uint8Array {
-    const out = new Uint8Array(partial.size);
-    let at = 0;
-    for (const p of partial.parts) {
-      out.set(p, at);
-      at += p.length;
-    }
+    const out = partial.bytes.length === partial.size ? partial.bytes : partial.bytes.slice(0, partial.size);
     out[6] &= ~2;
     const le = (out[6] & 1) === 1;
     new DataView(out.buffer).setUint32(8, partial.size - GIOP_HEADER_SIZE, le);

@@ -2,7 +2,9 @@
  * CORBA TypeCodes and their CDR encoding: simple kinds, and the complex kinds that carry an encapsulation
  * (alias, sequence, struct, except, enum, union, array, objref). Indirections (`0xffffffff` + offset) are
  * decoded when they point back at a TypeCode already read in the same stream; nesting is bounded
- * (`MAX_TYPECODE_DEPTH`) so hostile input cannot exhaust the stack. Values of a TypeCode: `anyValue.ts`.
+ * (`MAX_TYPECODE_DEPTH`) so hostile input cannot exhaust the stack. Back-references make a TypeCode a DAG
+ * whose tree may be exponentially larger than its bytes: every node read is counted against the reader's budget
+ * (`CdrReader.spend`), and `minSize` is memoised per node. Values of a TypeCode: `anyValue.ts`.
  */
 import type { CdrReader, CdrWriter } from './cdr.js';
 import { GiopEncodeError, GiopProtocolError } from './errors.js';
@@ -102,6 +104,7 @@ export function readTypeCode(r: CdrReader): TypeCode {
 
 function readTc(r: CdrReader, depth: number, seen: Map<number, TypeCode>): TypeCode {
   if (depth > MAX_TYPECODE_DEPTH) throw new GiopProtocolError('TypeCode nested too deep');
+  r.spend();
   r.align(4);
   const at = r.pos;
   const kind = r.ulong();
@@ -266,9 +269,23 @@ export function unalias(tc: TypeCode): TypeCode {
   return t;
 }
 
-/** The least number of bytes a value of this type occupies (bounds sequence counts before allocation). */
+const minSizes = new WeakMap<TypeCode, number>();
+
+/**
+ * The least number of bytes a value of this type occupies (bounds sequence counts before allocation). Memoised
+ * per TypeCode object: a struct whose members share TypeCodes (back-references) costs one visit per node.
+ */
 export function minSize(tc: TypeCode, depth = 0): number {
   if (depth > MAX_TYPECODE_DEPTH) return 1;
+  let n = minSizes.get(tc);
+  if (n === undefined) {
+    n = computeMinSize(tc, depth);
+    minSizes.set(tc, n);
+  }
+  return n;
+}
+
+function computeMinSize(tc: TypeCode, depth: number): number {
   switch (tc.kind) {
     case TK.null:
     case TK.void:
@@ -302,7 +319,7 @@ export function minSize(tc: TypeCode, depth = 0): number {
     case TK.except: {
       let n = 0;
       for (const m of tc.members) n += minSize(m.type, depth + 1);
-      return n;
+      return Math.min(n, 1 << 30);
     }
     case TK.union:
       return minSize(tc.discriminator, depth + 1);

@@ -1,0 +1,245 @@
+// Hostile or broken peers against the GIOP connection and DeviceProxy, on scripted loopback servers: a small reply
+// whose TypeCode back-references describe exponentially many values, a server that answers every request with
+// CloseConnection, close() while a call is in flight (database fallback, shared connection), and a server that
+// stops reading. Each ends in a typed error, with nothing left open.
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
+import {
+  TangoBusyError,
+  TangoClosedError,
+  TangoConnectionError,
+  TangoTimeoutError,
+} from '../../../src/protocols/tango/clientErrors.js';
+import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
+import { GiopStream } from '../../../src/protocols/tango/giop/framer.js';
+import type { GiopRequest } from '../../../src/protocols/tango/giop/giop.js';
+import { encodeCloseConnection, encodeReply } from '../../../src/protocols/tango/giop/giopEncode.js';
+import { type CdrWriter, GiopProtocolError, TK } from '../../../src/protocols/tango/giop/index.js';
+import { encodeIiopProfile, stringifyIor } from '../../../src/protocols/tango/giop/ior.js';
+import { commandInout4 } from '../../../src/protocols/tango/giop/operations.js';
+import { GiopConnection } from '../../../src/protocols/tango/giopConnection.js';
+import { MAX_RESENDS } from '../../../src/protocols/tango/giopPending.js';
+import { poolFor } from '../../../src/protocols/tango/giopRequests.js';
+
+type Answer = (req: GiopRequest, socket: Socket) => void;
+
+interface Scripted {
+  port: number;
+  connections: number;
+  requests: number;
+  sockets: Set<Socket>;
+}
+
+const servers: { server: Server; sockets: Set<Socket> }[] = [];
+const systems: OrrerySystem[] = [];
+
+/** A GIOP server on loopback: `answer` gets each Request; `onConnection` (if given) takes the socket instead. */
+async function serve(answer: Answer, onConnection?: (socket: Socket) => void): Promise<Scripted> {
+  const sockets = new Set<Socket>();
+  const s: Scripted = { port: 0, connections: 0, requests: 0, sockets };
+  const server = createServer((socket) => {
+    s.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    if (onConnection !== undefined) {
+      onConnection(socket);
+      return;
+    }
+    const stream = new GiopStream();
+    socket.on('data', (chunk) => {
+      for (const m of stream.push(chunk)) {
+        if (m.type !== 'Request') continue;
+        s.requests++;
+        answer(m, socket);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push({ server, sockets });
+  s.port = (server.address() as { port: number }).port;
+  return s;
+}
+
+function system(): OrrerySystem {
+  const s = createSystem();
+  systems.push(s);
+  return s;
+}
+
+afterEach(async () => {
+  for (const s of systems.splice(0)) await s.stop();
+  for (const { server, sockets } of servers.splice(0)) {
+    for (const x of sockets) x.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+const longReply = (req: GiopRequest, v: number) =>
+  encodeReply({ minor: 2, requestId: req.requestId, status: 0 }, (w) =>
+    commandInout4.writeResult(w, { type: 'DevLong', value: v }),
+  );
+
+/** struct S_k { S_{k-1} a; S_{k-1} b; } with b's TypeCode an indirection to a's; S_0 = tk_null. */
+function writeBomb(w: CdrWriter, k: number): number {
+  w.align(4);
+  const at = w.pos;
+  if (k === 0) {
+    w.ulong(TK.null);
+    return at;
+  }
+  w.ulong(TK.struct);
+  w.encapsulation((e) => {
+    e.string('IDL:S:1.0');
+    e.string('S');
+    e.ulong(2);
+    e.string('a');
+    const inner = writeBomb(e, k - 1);
+    e.string('b');
+    e.align(4);
+    const p = e.pos;
+    e.ulong(0xffffffff);
+    e.long(inner - (p + 4));
+  });
+  return at;
+}
+
+describe('hostile peers', () => {
+  it('a command_inout reply whose any describes 2^16 values in about 1.5 KB fails with GiopProtocolError', async () => {
+    const s = await serve((req, socket) =>
+      socket.write(
+        encodeReply({ minor: 2, requestId: req.requestId, status: 0 }, (w) => void writeBomb(w, 16)),
+      ),
+    );
+    const d = new DeviceProxy(`tango://127.0.0.1:${s.port}/a/b/c#dbase=no`, { system: system() });
+    await expect(d.commandInoutRaw('X')).rejects.toBeInstanceOf(GiopProtocolError);
+    await d.close();
+  });
+
+  it(`a server answering every request with CloseConnection: re-sent ${MAX_RESENDS} times, then TangoConnectionError (not sent)`, async () => {
+    const s = await serve((_req, socket) => socket.end(encodeCloseConnection(2)));
+    const c = new GiopConnection('127.0.0.1', s.port, { system: system() });
+    const error = await c
+      .request({ objectKey: Buffer.from('k'), operation: 'ping', readResult: () => 0, timeout: 10_000 })
+      .catch((e: unknown) => e);
+    expect(error).not.toBeInstanceOf(TangoTimeoutError);
+    expect(error).toBeInstanceOf(TangoConnectionError);
+    expect((error as TangoConnectionError).sent).toBe(false);
+    expect(s.requests).toBe(1 + MAX_RESENDS);
+    expect(s.connections).toBe(1 + MAX_RESENDS);
+    // the connection is not left reconnecting; a later request may still be served
+    expect(c.pendingCount).toBe(0);
+    await c.close();
+  });
+
+  it('close() while DbImportDevice is in flight: the call rejects TangoClosedError, no database fallback, nothing left in the pool', async () => {
+    const device = await serve((req, socket) => socket.write(longReply(req, 1)));
+    const ior = stringifyIor({
+      typeId: 'IDL:Tango/Device_5:1.0',
+      iiop: undefined,
+      profiles: [
+        {
+          tag: 0,
+          data: encodeIiopProfile({
+            major: 1,
+            minor: 2,
+            host: '127.0.0.1',
+            port: device.port,
+            objectKey: Buffer.from('a/b/c'),
+            components: [],
+          }),
+        },
+      ],
+    });
+    let silentGotRequest!: () => void;
+    const asked = new Promise<void>((resolve) => {
+      silentGotRequest = resolve;
+    });
+    const silentDb = await serve(() => silentGotRequest()); // never answers
+    const db = await serve((req, socket) =>
+      socket.write(
+        encodeReply({ minor: 2, requestId: req.requestId, status: 0 }, (w) =>
+          commandInout4.writeResult(w, {
+            type: 'DevVarLongStringArray',
+            value: { lvalue: [1, 1], svalue: ['a/b/c', ior, '5', 'S/1', 'h', 'C'] },
+          }),
+        ),
+      ),
+    );
+    const sys = system();
+    const d = new DeviceProxy('a/b/c', {
+      system: sys,
+      tangoHost: `127.0.0.1:${silentDb.port},127.0.0.1:${db.port}`,
+      timeout: 30_000,
+    });
+    const call = d.commandInoutRaw('X').catch((e: unknown) => e);
+    await asked;
+    await d.close();
+    expect(await call).toBeInstanceOf(TangoClosedError);
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(poolFor(sys).size).toBe(0);
+    expect(db.connections).toBe(0);
+    expect(device.connections).toBe(0);
+    await expect(d.ping()).rejects.toBeInstanceOf(TangoClosedError);
+  });
+
+  it('close() with a call in flight on a shared connection: that call rejects TangoClosedError, the other proxy goes on', async () => {
+    let held: (() => void) | undefined;
+    const s = await serve((req, socket) => {
+      const args = commandInout4.readArgs(req.body);
+      if (args.command === 'Slow') held = () => socket.write(longReply(req, 2));
+      else socket.write(longReply(req, 1));
+    });
+    const sys = system();
+    const name = `tango://127.0.0.1:${s.port}/a/b/c#dbase=no`;
+    const a = new DeviceProxy(name, { system: sys, timeout: 10_000 });
+    const b = new DeviceProxy(name, { system: sys, timeout: 30_000 });
+    expect(await b.commandInoutRaw('Fast')).toEqual({ type: 'DevLong', value: 1 });
+    const slow = a.commandInoutRaw('Slow').catch((e: unknown) => e);
+    while (held === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+    await a.close();
+    expect(await slow).toBeInstanceOf(TangoClosedError);
+    held();
+    expect(await b.commandInoutRaw('Fast')).toEqual({ type: 'DevLong', value: 1 });
+    await b.close();
+    expect(poolFor(sys).size).toBe(0);
+  });
+
+  it('a server that stops reading: bytes queued in the socket are bounded, past the bound TangoBusyError (not sent)', async () => {
+    const s = await serve(
+      () => {},
+      (socket) => socket.pause(),
+    );
+    const maxQueuedBytes = 1024 * 1024;
+    const c = new GiopConnection('127.0.0.1', s.port, { system: system(), maxQueuedBytes });
+    const big = new Uint8Array(64 * 1024);
+    const spec = {
+      objectKey: Buffer.from('k'),
+      operation: 'big',
+      writeArgs: (w: CdrWriter) => w.octetSeq(big),
+      readResult: () => 0,
+      timeout: 60_000,
+    };
+    const outcomes: Promise<unknown>[] = [];
+    let busy: unknown;
+    let maxQueued = 0;
+    // 64 MiB in all if nothing stops it (the kernel's buffers take a few MB at most)
+    for (let i = 0; i < 1024 && busy === undefined; i++) {
+      outcomes.push(
+        c.request(spec).catch((e: unknown) => {
+          if (e instanceof TangoBusyError) busy ??= e;
+          return e;
+        }),
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+      maxQueued = Math.max(maxQueued, c.queuedBytes);
+    }
+    expect(busy).toBeInstanceOf(TangoBusyError);
+    expect(maxQueued).toBeLessThanOrEqual(maxQueuedBytes + big.length + 1024);
+    expect(c.state).toBe('connected');
+    await c.close();
+    const rest = await Promise.all(outcomes);
+    expect(rest.every((e) => e instanceof TangoBusyError || e instanceof TangoClosedError)).toBe(true);
+  });
+});
