@@ -235,6 +235,31 @@ describe('issue 11 item 2: CircuitConnection (unit tests of the wire behaviour a
     expect(() => h.circuit.send(Buffer.alloc(24))).toThrow(CircuitQueueFullError);
   });
 
+  it('once connected, unsent bytes are bounded too: a server that reads nothing gets CircuitQueueFullError', async () => {
+    const limit = 1024 * 1024;
+    const h = await open({ maxQueuedBytes: limit });
+    await waitState(h.circuit, 'connected');
+    const conn = await h.peer.connection();
+    conn.socket.pause(); // accepts, never reads
+    const chunk = Buffer.alloc(256 * 1024);
+    let error: unknown;
+    let sent = 0;
+    // the kernel's buffers take some MB first; past them the socket may hold at most `limit` unsent bytes
+    while (sent < 256 * 1024 * 1024) {
+      try {
+        h.circuit.send(chunk);
+      } catch (err) {
+        error = err;
+        break;
+      }
+      sent += chunk.length;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(error).toBeInstanceOf(CircuitQueueFullError);
+    expect(h.circuit.queuedBytes).toBeLessThanOrEqual(limit);
+    expect(h.circuit.state).toBe('connected');
+  });
+
   it('without a system it makes its own on the clock and stops it when closed', async () => {
     const peer = await RawTcpPeer.start();
     cleanups.push(() => peer.close());

@@ -73,6 +73,14 @@ describe('issue 11 item 3: Context and PV against a real CaServer', () => {
     await expect(d!.read({ dataType: 'DBR_NOPE' })).rejects.toBeInstanceOf(CaValueError);
   });
 
+  it('a PV name with a NUL is refused at once; a PV asked for after it is found and read', async () => {
+    const server = await peers.server({ pvs: PVS });
+    const ctx = peers.context(server);
+    expect(() => ctx.getPv('A\u0000B')).toThrow(CaValueError);
+    expect(() => ctx.getPvs(['T:DOUBLE', 'C\u0000D'])).toThrow(CaValueError);
+    expect(Array.from((await ctx.getPv('T:LONG').read()).data as Int32Array)).toEqual([42]);
+  });
+
   it('a missing PV times out in the configured time with caproto messages', async () => {
     const server = await peers.server({ pvs: PVS });
     const ctx = peers.context(server, { timeout: 300 });

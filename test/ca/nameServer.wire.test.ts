@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { realClock } from '../../src/engine/clock.js';
 import type { CaClientConfig } from '../../src/protocols/ca/addressList.js';
+import { CircuitQueueFullError } from '../../src/protocols/ca/circuit.js';
 import { echo, ipToU32, nameOf, searchResponse } from '../../src/protocols/ca/commands.js';
 import { Command } from '../../src/protocols/ca/constants.js';
 import { CaTimeoutError } from '../../src/protocols/ca/errors.js';
@@ -62,7 +63,7 @@ const searches = (frames: { command: number }[]) => frames.filter((f) => f.comma
 const echoes = (frames: { command: number }[]) => frames.filter((f) => f.command === Command.ECHO);
 
 /** A link alone (real clock, small durations) and what it warned. */
-function linkTo(port: number, silenceMs: number, echoTimeoutMs: number) {
+function linkTo(port: number, silenceMs: number, echoTimeoutMs: number, maxQueuedBytes?: number) {
   const warnings: { obj: unknown; msg?: string }[] = [];
   const logger = {
     child: () => logger,
@@ -81,6 +82,7 @@ function linkTo(port: number, silenceMs: number, echoTimeoutMs: number) {
     maxRetryMs: 2000,
     silenceMs,
     echoTimeoutMs,
+    maxQueuedBytes,
     hostName: 'h1',
     clientName: 'u1',
     onReady: () => void readies++,
@@ -92,6 +94,28 @@ function linkTo(port: number, silenceMs: number, echoTimeoutMs: number) {
 }
 
 describe('issue 11 item 2: the name-server link on the wire', () => {
+  it('a name server that reads nothing fails the link with CircuitQueueFullError; it is connected again', async () => {
+    const peer = await RawTcpPeer.start();
+    cleanups.push(() => peer.close());
+    const { link, warnings } = linkTo(peer.port, 60_000, 60_000, 1024 * 1024);
+    const conn = await peer.connection();
+    await conn.received(3);
+    conn.send(version(13));
+    await until(() => link.state === 'ready');
+    conn.socket.pause(); // accepts, never reads
+    const chunk = Buffer.alloc(256 * 1024);
+    let sent = 0;
+    // the kernel's buffers take some MB first; past them the link refuses and fails
+    while (sent < 256 * 1024 * 1024 && link.send([chunk])) {
+      sent += chunk.length;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(link.state).not.toBe('ready');
+    await until(() => warnings.length > 0);
+    expect((warnings[0]!.obj as { err: unknown }).err).toBeInstanceOf(CircuitQueueFullError);
+    await peer.connection(1); // reconnected after the back-off
+  });
+
   it('issue 11 item 2: opens with VERSION/CLIENT_NAME/HOST_NAME, searches only after a V4.12+ VERSION, routes replies', async () => {
     const peer = await RawTcpPeer.start();
     cleanups.push(() => peer.close());

@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CancelledError } from '../../src/errors.js';
+import { CircuitQueueFullError } from '../../src/protocols/ca/circuit.js';
 import {
   createChanFailResponse,
   createChanResponse,
@@ -22,6 +23,7 @@ import {
   CaDisconnectedError,
   CaStatusError,
   CaTimeoutError,
+  CaValueError,
   ContextDisconnectedError,
   ErrorResponseReceived,
 } from '../../src/protocols/ca/errors.js';
@@ -132,6 +134,48 @@ describe('issue 11 item 6: deadlines, late replies and circuit deaths (TestClock
     await expect(pv.waitForConnection({ signal: controller.signal })).resolves.toBeUndefined();
   });
 
+  it('a signal aborted right after read()/write()/put() on a connected PV cancels them and frees the ioid', async () => {
+    const { fake, context } = setup();
+    const pv = context.getPv('D:ABORT:LATE');
+    await pv.waitForConnection();
+    const readAbort = new AbortController();
+    const read = outcome(pv.read({ signal: readAbort.signal }));
+    readAbort.abort();
+    const writeAbort = new AbortController();
+    const write = outcome(pv.write(1, { wait: true, timeout: null, signal: writeAbort.signal }));
+    writeAbort.abort();
+    const put = pv.put(2);
+    put.cancel();
+    await flush();
+    // replies to whatever went out must not resolve them
+    for (const r of fake.circuit.sentOf(Command.READ_NOTIFY)) {
+      fake.circuit.reply(readNotifyResponse(6, 1, Eca.NORMAL, r.p2, double(1)));
+    }
+    for (const w of fake.circuit.sentOf(Command.WRITE_NOTIFY)) {
+      fake.circuit.reply(writeNotifyResponse(6, 1, Eca.NORMAL, w.p2));
+    }
+    await flush();
+    expect(read.error).toBeInstanceOf(CancelledError);
+    expect(write.error).toBeInstanceOf(CancelledError);
+    expect(put.exception()).toBeInstanceOf(CancelledError);
+    expect(context.circuits[0]!.pendingOps).toBe(0);
+    expect(pv.pendingRequests).toBe(0);
+  });
+
+  it('a request the circuit refuses (CircuitQueueFullError) fails with it and holds no ioid or timer', async () => {
+    const { clock, fake, context } = setup();
+    const pv = context.getPv('D:FULL');
+    await pv.waitForConnection();
+    const full = new CircuitQueueFullError('full');
+    fake.circuit.send = () => {
+      throw full;
+    };
+    await expect(pv.write(1)).rejects.toBe(full);
+    await expect(pv.read()).rejects.toBe(full);
+    expect(context.circuits[0]!.pendingOps).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+
   it('a failure ECA is a CaStatusError, a server ERROR an ErrorResponseReceived', async () => {
     const { fake, context } = setup();
     const pv = context.getPv('D:ERR');
@@ -221,6 +265,51 @@ describe('issue 11 item 2: channel lifecycle over fake circuits (TestClock)', ()
     pv.goIdle();
     expect(pv.channelState).toBe('idle');
     expect(fake.circuit.sentOf(Command.CLEAR_CHANNEL)).toHaveLength(1);
+  });
+
+  it('a queued search the search refuses does not keep the others from being searched', async () => {
+    const { fake, context } = setup();
+    const add = fake.search.add.bind(fake.search);
+    fake.search.add = (cid, name) => {
+      if (name === 'D:REFUSED') throw new CaValueError('refused');
+      add(cid, name);
+    };
+    // queued before the search has started
+    context.getPv('D:REFUSED');
+    const good = context.getPv('D:GOOD');
+    const connected = outcome(good.waitForConnection());
+    await flush();
+    await flush();
+    expect(fake.search.adds).toEqual(['D:GOOD']);
+    expect(connected.settled).toBe(true);
+    expect(connected.error).toBeUndefined();
+  });
+
+  it('a circuit that cannot be opened fails the waits with its error and backs off before searching again', async () => {
+    const { clock, fake, context } = setup(10_000);
+    fake.search.autoAnswer = null;
+    const refusal = new CaValueError('no circuit');
+    fake.transport.openCircuit = () => {
+      throw refusal;
+    };
+    const pv = context.getPv('D:NOCIRCUIT');
+    const read = outcome(pv.read());
+    await flush();
+    fake.search.answer('D:NOCIRCUIT');
+    await flush();
+    expect(read.error).toBe(refusal);
+    expect(pv.channelState).toBe('backingOff');
+    expect(fake.search.adds).toEqual(['D:NOCIRCUIT']);
+    await advance(clock, 999);
+    expect(fake.search.adds).toHaveLength(1);
+    await advance(clock, 1);
+    expect(fake.search.adds).toHaveLength(2);
+    // a connection timeout no circuit accepts is refused by the Context itself
+    for (const connectionTimeout of [0, -1, Number.NaN]) {
+      expect(() => new Context({ connectionTimeout, env: {}, transport: fake.transport })).toThrow(
+        CaValueError,
+      );
+    }
   });
 
   it('disconnect cancels monitors, clears channels, fails pending requests and closes the search', async () => {

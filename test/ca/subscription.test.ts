@@ -5,10 +5,12 @@
  * iterator's bounded queue, `status(predicate)`, and put-completion Status objects.
  */
 import { describe, expect, it } from 'vitest';
+import { createSystem } from '../../src/engine/system.js';
 import { StatusTimeoutError } from '../../src/errors.js';
 import { DbrType } from '../../src/protocols/ca/constants.js';
-import { CaStatusError, CaTimeoutError } from '../../src/protocols/ca/errors.js';
+import { CaStatusError, CaTimeoutError, ContextDisconnectedError } from '../../src/protocols/ca/errors.js';
 import type { EventResponse, Subscription } from '../../src/protocols/ca/subscription.js';
+import { SubscriptionQueue } from '../../src/protocols/ca/subscriptionQueue.js';
 import { deferred, useCaPeers } from './support/caContext.js';
 
 const peers = useCaPeers();
@@ -123,6 +125,64 @@ describe('issue 11 item 3: Subscription against a real CaServer', () => {
     await queue.return?.();
     expect((await queue.next()).done).toBe(true);
     expect(sub.callbackCount).toBe(1);
+  });
+
+  it('next() called again before the last settled: each gets its own response in order; the end settles every one', async () => {
+    let deliver: (r: EventResponse) => void = () => {};
+    let closeListener: () => void = () => {};
+    const stub = {
+      onClose: (listener: () => void) => {
+        closeListener = listener;
+        return () => {};
+      },
+      addCallback: (cb: (sub: unknown, r: EventResponse) => void) => {
+        deliver = (r) => cb(stub, r);
+        return 1;
+      },
+      removeCallback: () => {},
+    };
+    const track = (p: Promise<IteratorResult<EventResponse>>) => {
+      const o: { result?: IteratorResult<EventResponse> } = {};
+      void p.then((result) => {
+        o.result = result;
+      });
+      return o;
+    };
+    const response = (v: number) => ({ data: Float64Array.of(v) }) as unknown as EventResponse;
+    const queue = new SubscriptionQueue(stub as unknown as Subscription, 10);
+    const waiting = [queue.next(), queue.next(), queue.next()].map(track);
+    deliver(response(1));
+    deliver(response(2));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(waiting.map((o) => o.result && value(o.result.value as EventResponse))).toEqual([1, 2, undefined]);
+    await queue.return();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(waiting[2]!.result).toEqual({ value: undefined, done: true });
+    // and when the subscription closes (its Context disconnected)
+    const other = new SubscriptionQueue(stub as unknown as Subscription, 10);
+    const ends = [other.next(), other.next()].map(track);
+    closeListener();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ends.map((o) => o.result)).toEqual([
+      { value: undefined, done: true },
+      { value: undefined, done: true },
+    ]);
+  });
+
+  it('status(predicate) fails with ContextDisconnectedError when the Context disconnects (system of the caller)', async () => {
+    const server = await peers.server({ pvs: [{ name: 'S:GONE', type: 'double', value: 0 }] });
+    const system = createSystem();
+    try {
+      const ctx = peers.context(server, { system });
+      const sub = ctx.getPv('S:GONE').subscribe();
+      const status = sub.status(() => false);
+      await ctx.disconnect();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(status.done).toBe(true);
+      expect(status.exception()).toBeInstanceOf(ContextDisconnectedError);
+    } finally {
+      await system.stop();
+    }
   });
 
   it('status(predicate) finishes at the first accepted response and releases its callback', async () => {

@@ -4,10 +4,12 @@
  * its own, except the one that checks the shared default Context. No timing is asserted: waits are for events.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { Batch } from '../../src/protocols/ca/batch.js';
 import { type Block, block, interrupt, subscribe } from '../../src/protocols/ca/block.js';
-import { DbrType, Eca } from '../../src/protocols/ca/constants.js';
+import { createChanResponse, serverDisconnResponse } from '../../src/protocols/ca/commands.js';
+import { ChannelType, Command, DbrType, Eca } from '../../src/protocols/ca/constants.js';
 import { Context } from '../../src/protocols/ca/context.js';
-import { CaTimeoutError, CaValueError } from '../../src/protocols/ca/errors.js';
+import { CaTimeoutError, CaValueError, ContextDisconnectedError } from '../../src/protocols/ca/errors.js';
 import type { EventResponse } from '../../src/protocols/ca/pvTypes.js';
 import { CaServer } from '../../src/protocols/ca/server.js';
 import {
@@ -18,6 +20,7 @@ import {
   write,
 } from '../../src/protocols/ca/sync.js';
 import { TestClock } from '../../src/testing/testClock.js';
+import { fakeTransport } from './support/fakeTransport.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -150,6 +153,43 @@ describe('issue 11 item 3: sync read, write, readWriteRead', () => {
     expect(() => subscribe('sync:x').addCallback(42 as never)).toThrow(CaValueError);
   });
 
+  it('wrong argument types are CaValueError, never a raw TypeError', async () => {
+    const { context } = await setup();
+    const pv = context.getPv('sync:x');
+    const sub = subscribe('sync:x');
+    const calls: [string, () => unknown][] = [
+      ['read(Symbol())', () => read(Symbol() as never, { context })],
+      ["read(x, { context: 'nope' })", () => read('sync:x', { context: 'nope' as never })],
+      ['read(x, { context: {} })', () => read('sync:x', { context: {} as never })],
+      ['read(x, null)', () => read('sync:x', null as never)],
+      ['write(x, 1, null)', () => write('sync:x', 1, null as never)],
+      ['readWriteRead(x, 1, null)', () => readWriteRead('sync:x', 1, null as never)],
+      ['pv.read(null)', () => pv.read(null as never)],
+      ['pv.write(1, null)', () => pv.write(1, null as never)],
+      ['pv.waitForConnection(null)', () => pv.waitForConnection(null as never)],
+      ['pv.waitForSearch(null)', () => pv.waitForSearch(null as never)],
+      ["ctx.getPv('X', null)", () => context.getPv('X', null as never)],
+      ['ctx.getPvs([Object.create(null)])', () => context.getPvs([Object.create(null)])],
+      ['pv.subscribe(null)', () => pv.subscribe(null as never)],
+      ['pv.put(1, null)', () => pv.put(1, null as never)],
+      ['new Batch(null)', () => new Batch(null as never)],
+      ['batch.read({}, cb)', () => new Batch().read({} as never, () => {})],
+      ['batch.write(Object.create(null), 1)', () => new Batch().write(Object.create(null), 1)],
+      ["subscribe('x', null)", () => subscribe('sync:x', null as never)],
+      ['block(sub, null)', () => block(sub, null as never)],
+      ["block(sub, { context: 'nope' })", () => block(sub, { context: 'nope' as never })],
+    ];
+    for (const [what, call] of calls) {
+      let error: unknown;
+      try {
+        await call();
+      } catch (err) {
+        error = err;
+      }
+      expect(error, what).toBeInstanceOf(CaValueError);
+    }
+  });
+
   it('issue 11 item 3: the shared default Context serves calls without a context, until closed', async () => {
     const { env } = await setup();
     const shared = defaultContext({ env });
@@ -260,6 +300,59 @@ describe('issue 11 item 3: sync subscribe, block, interrupt', () => {
       throw boom;
     });
     await expect(block(sub, { context })).rejects.toBe(boom);
+  });
+
+  it('a running block rejects with ContextDisconnectedError when its Context disconnects', async () => {
+    const { context } = await setup();
+    let n = 0;
+    const sub = subscribe('sync:x');
+    sub.addCallback(() => n++);
+    const running = block(sub, { context });
+    const ended: { error?: unknown } = {};
+    running.then(
+      () => {},
+      (error: unknown) => {
+        ended.error = error;
+      },
+    );
+    await until(() => n === 1, 'the first update');
+    await context.disconnect();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ended.error).toBeInstanceOf(ContextDisconnectedError);
+    expect(running.active).toBe(false);
+  });
+
+  it('a channel lost between connecting and subscribing is subscribed once it is back', async () => {
+    const clock = new TestClock();
+    const fake = fakeTransport();
+    fake.settings.autoCreate = false;
+    const context = new Context({
+      clock,
+      transport: fake.transport,
+      env: {},
+      hostName: 'h',
+      clientName: 'u',
+    });
+    cleanups.push(() => context.disconnect());
+    const flush = () => new Promise((resolve) => setImmediate(resolve));
+    const sub = subscribe('F:LOST');
+    const running = block(sub, { context, clock });
+    await flush(); // found: CREATE_CHAN sent
+    const pv = context.getPv('F:LOST');
+    fake.circuit.reply(createChanResponse(ChannelType.DOUBLE, 1, pv.cid, 1)); // the block's wait is over...
+    fake.circuit.reply(serverDisconnResponse(pv.cid)); // ...and the channel is gone before it subscribes
+    await flush(); // found again: a second CREATE_CHAN, not answered yet
+    expect(pv.connected).toBe(false);
+    expect(fake.circuit.sentOf(Command.CREATE_CHAN)).toHaveLength(2);
+    expect(running.active).toBe(true);
+    fake.circuit.reply(createChanResponse(ChannelType.DOUBLE, 1, pv.cid, 2));
+    expect(pv.connected).toBe(true);
+    await flush();
+    const adds = fake.circuit.sentOf(Command.EVENT_ADD);
+    expect(adds).toHaveLength(1);
+    expect(adds[0]!.dataType).toBe(DbrType.TIME_DOUBLE);
+    running.interrupt();
+    await running;
   });
 
   it('issue 11 item 3: removeCallback and clear stop delivery to those callbacks', async () => {

@@ -13,8 +13,8 @@
  */
 import { checkDuration } from '../../../machines/core/duration.js';
 import { CaValueError } from './errors.js';
-import type { PV } from './pv.js';
-import type { ReadResponse, WriteResponse } from './pvTypes.js';
+import { PV } from './pv.js';
+import { checkOptions, describeArg, type ReadResponse, type WriteResponse } from './pvTypes.js';
 
 export interface BatchOptions {
   /** ms for the whole batch (connection + replies); default each PV's context timeout. */
@@ -60,6 +60,7 @@ export class Batch {
   #sent = false;
 
   constructor(options: BatchOptions = {}) {
+    checkOptions(options, 'Batch');
     this.#timeout = checkDuration('timeout', options.timeout, false) ?? undefined;
   }
 
@@ -70,7 +71,8 @@ export class Batch {
 
   /** Queue a READ_NOTIFY; `callback(response)` gets the reply. */
   read(pv: PV, callback: (response: ReadResponse) => void, options: BatchReadOptions = {}): void {
-    this.#check(callback, true);
+    this.#check(pv, callback, true);
+    checkOptions(options, 'read');
     this.#requests.push({ kind: 'read', pv, callback, options });
   }
 
@@ -81,7 +83,8 @@ export class Batch {
     callback?: (response: WriteResponse) => void,
     options: BatchWriteOptions = {},
   ): void {
-    this.#check(callback, false);
+    this.#check(pv, callback, false);
+    checkOptions(options, 'write');
     this.#requests.push({ kind: 'write', pv, data, callback, options });
   }
 
@@ -138,8 +141,9 @@ export class Batch {
     if (!this.#sent) await this.send();
   }
 
-  #check(callback: unknown, required: boolean): void {
+  #check(pv: unknown, callback: unknown, required: boolean): void {
     if (this.#sent) throw new CaValueError('this Batch was already sent');
+    if (!(pv instanceof PV)) throw new CaValueError(`a Batch request needs a PV, got ${describeArg(pv)}`);
     if (callback === undefined && !required) return;
     if (typeof callback !== 'function') throw new CaValueError('a Batch callback must be a function');
   }

@@ -9,7 +9,8 @@
  * - Callbacks are held strongly and removed with their token (caproto holds weak references: a lambda vanishes).
  * - A Block is a promise: `await block(subs)`; it resolves with why it ended (`duration`, `interrupted`, `aborted`:
  *   caproto swallows the KeyboardInterrupt the same way) and rejects with CaTimeoutError when a channel does not
- *   connect within `timeout`, or with the error a callback threw (the callback ends the block, as in caproto).
+ *   connect within `timeout`, with ContextDisconnectedError when its Context is disconnected, or with the error a
+ *   callback threw (the callback ends the block, as in caproto).
  * - The channels connect concurrently (caproto: one after the other, each with the whole timeout), and a circuit
  *   lost while blocking is not an error: the Context reconnects and re-subscribes (caproto raises "Disconnected",
  *   its issue #182).
@@ -21,11 +22,11 @@ import { checkDuration } from '../../../machines/core/duration.js';
 import { type Clock, realClock } from '../../engine/clock.js';
 import { DEFAULT_EVENT_MASK } from './constants.js';
 import type { Context } from './context.js';
-import { CaValueError } from './errors.js';
+import { CaValueError, ContextDisconnectedError } from './errors.js';
 import type { PV } from './pv.js';
-import { type EventResponse, readType } from './pvTypes.js';
+import { checkOptions, type EventResponse } from './pvTypes.js';
 import type { Subscription as ContextSubscription } from './subscription.js';
-import { checkPriority, checkTimeout, type DataTypeSpec, defaultContext } from './sync.js';
+import { checkPriority, checkTimeout, contextOf, type DataTypeSpec } from './sync.js';
 
 export interface SyncSubscribeOptions {
   /** Circuit priority 0..99 (default 0). */
@@ -57,6 +58,7 @@ export class SyncSubscription {
     if (typeof pvName !== 'string' || pvName === '') {
       throw new CaValueError('a PV name must be a non-empty string');
     }
+    checkOptions(options, 'subscribe');
     this.pvName = pvName;
     this.priority = checkPriority(options.priority);
     const mask = options.mask ?? DEFAULT_EVENT_MASK;
@@ -160,6 +162,7 @@ export class Block implements PromiseLike<BlockResult> {
   #responses = 0;
 
   constructor(subscriptions: readonly SyncSubscription[], options: BlockOptions = {}) {
+    checkOptions(options, 'block');
     for (const s of subscriptions) {
       if (!(s instanceof SyncSubscription))
         throw new CaValueError('block() takes subscriptions from subscribe()');
@@ -214,13 +217,13 @@ export class Block implements PromiseLike<BlockResult> {
     options: BlockOptions,
   ): Promise<BlockResult> {
     const clock = options.clock ?? realClock;
-    const context = options.context ?? defaultContext();
+    const context = contextOf(options);
     const signal = options.signal;
     const onAbort = () => this.#end({ reason: 'aborted' });
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
     const stopWaiting = new AbortController();
-    const attached: { sub: ContextSubscription; token: number }[] = [];
+    const attached: { sub: ContextSubscription; token: number; offClose: () => void }[] = [];
     let timer: unknown;
     for (const s of this.subscriptions) s._attach(this);
     try {
@@ -237,11 +240,11 @@ export class Block implements PromiseLike<BlockResult> {
       if (first !== undefined) return this.#outcome(first);
       this.subscriptions.forEach((s, i) => {
         const pv = pvs[i];
-        const native = pv.nativeType;
-        if (native === undefined) return; // lost again already: the Context re-subscribes once it is back
-        const dataType = readType(s.options.dataType ?? 'time', native, options.forceIntEnums);
+        // the type (a class such as 'time') is matched to the native type when the EVENT_ADD goes out: a channel
+        // lost again already is subscribed once it is back
         const sub = pv.subscribe({
-          dataType,
+          dataType: s.options.dataType ?? 'time',
+          forceIntEnums: options.forceIntEnums,
           dataCount: s.options.dataCount,
           low: s.options.low,
           high: s.options.high,
@@ -257,7 +260,9 @@ export class Block implements PromiseLike<BlockResult> {
             this.#end({ error });
           }
         });
-        attached.push({ sub, token });
+        // the Context disconnected: the subscription is gone for good, and so is the block
+        const offClose = sub.onClose(() => this.#end({ error: new ContextDisconnectedError() }));
+        attached.push({ sub, token, offClose });
       });
       if (duration !== undefined && duration !== Number.POSITIVE_INFINITY) {
         timer = clock.setTimeout(() => this.#end({ reason: 'duration' }), duration);
@@ -268,7 +273,10 @@ export class Block implements PromiseLike<BlockResult> {
       stopWaiting.abort();
       if (timer !== undefined) clock.clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      for (const { sub, token } of attached) sub.removeCallback(token);
+      for (const { sub, token, offClose } of attached) {
+        offClose();
+        sub.removeCallback(token);
+      }
       for (const s of this.subscriptions) s._detach(this);
     }
   }

@@ -8,7 +8,9 @@
  *
  * - `send(bytes)` queues whole messages: before the connection they wait (bounded by `maxQueuedBytes`, a
  *   CircuitQueueFullError beyond) behind the handshake VERSION(priority), HOST_NAME, CLIENT_NAME; once connected
- *   the writes of one turn leave in one `socket.write`. After the circuit closed it returns false.
+ *   the writes of one turn leave in one `socket.write`, and the bytes the socket has not written yet stay bounded
+ *   by `maxQueuedBytes` too (a server that stops reading: CircuitQueueFullError). After the circuit closed it
+ *   returns false.
  * - `onFrame` listeners get every frame but VERSION and ECHO replies, in order (a throwing listener is logged).
  * - `onState` listeners hear each state once, `closed` exactly once with its error: CaDisconnectedError (connect
  *   failure, peer close, `close()` without an error), CaProtocolError (malformed frame), CaTimeoutError
@@ -60,7 +62,7 @@ export interface CircuitOptions {
   system?: OrrerySystem;
   /** Supervisor to spawn the circuit under (default `ca:circuits` of the system, created when missing). */
   supervisor?: Supervisor | string;
-  /** Bytes `send` may queue while connecting (default 16 MiB). */
+  /** Bytes `send` may queue unsent, while connecting or once connected (default 16 MiB). */
   maxQueuedBytes?: number;
   /** Largest payload accepted from the server (default the FrameParser's 64 MiB). */
   maxPayload?: number;
@@ -242,7 +244,7 @@ export class CircuitConnection {
     this.#link?.unref();
   }
 
-  /** Queue whole messages; false when the circuit is closed; CircuitQueueFullError over the connect queue. */
+  /** Queue whole messages; false when the circuit is closed; CircuitQueueFullError over `maxQueuedBytes` unsent. */
   send(bytes: Uint8Array): boolean {
     if (this.#state === 'closed' || this.#link === null) return false;
     return this.#link.write(bytes);

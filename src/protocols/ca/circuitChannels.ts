@@ -113,7 +113,14 @@ export class CircuitChannels {
       return;
     }
     this.#channels.set(cid, route);
-    this.circuit.send(createChanRequest(cid, name));
+    try {
+      this.circuit.send(createChanRequest(cid, name));
+    } catch (err) {
+      // refused (CircuitQueueFullError: the server reads nothing): the channel backs off and tries again
+      this.#channels.delete(cid);
+      this.#logger.warn({ err, pv: name }, 'CREATE_CHAN could not be queued');
+      queueMicrotask(() => route.createFailed());
+    }
   }
 
   removeChannel(cid: number): void {

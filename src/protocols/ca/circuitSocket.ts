@@ -16,7 +16,9 @@
  *
  * Writes of one event-loop turn leave as one `socket.write` at the end of the turn (`process.nextTick`), as the
  * KATCP transport does. While connecting, writes are queued up to `maxQueuedBytes` (a CircuitQueueFullError
- * beyond); after the socket is gone `write` returns false.
+ * beyond); once connected the same bound holds for the bytes not yet written to the kernel (the socket's
+ * `writableLength` and this turn's batch), so a server that stops reading gets a CircuitQueueFullError, not
+ * unbounded memory; after the socket is gone `write` returns false.
  */
 import { connect } from 'node:net';
 import { fromCallback } from 'xstate';
@@ -34,15 +36,15 @@ import { CaError, CaProtocolError } from './errors.js';
 import { type CaFrame, FrameParser } from './frame.js';
 import { HeardThrottle } from './heard.js';
 
-/** More bytes were sent to a connecting circuit than it queues (`maxQueuedBytes`). */
+/** More bytes were sent to a circuit than it queues unsent (`maxQueuedBytes`): connecting, or a server not reading. */
 export class CircuitQueueFullError extends CaError {
   override readonly code: string = 'ORRERY_CA_QUEUE_FULL';
 }
 
 /** The write side of a circuit's socket, handed to the connection. */
 export interface CircuitLink {
-  /** Queue bytes (one or more whole messages): false once the socket is gone; CircuitQueueFullError while
-   *  connecting beyond `maxQueuedBytes`. */
+  /** Queue bytes (one or more whole messages): false once the socket is gone; CircuitQueueFullError beyond
+   *  `maxQueuedBytes` unsent. */
   write(bytes: Uint8Array): boolean;
   /** Bytes waiting for the connection (or the end of this turn). */
   readonly queuedBytes: number;
@@ -127,6 +129,15 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
                   `(limit ${sink.maxQueuedBytes}); ${bytes.length} more refused`,
               );
             }
+          } else {
+            // a server that stops reading: what the socket still holds counts too, so memory stays bounded
+            const queued = socket.writableLength + batch.bytes;
+            if (queued + bytes.length > sink.maxQueuedBytes) {
+              throw new CircuitQueueFullError(
+                `circuit to ${sink.host}:${sink.port} already queues ${queued} unsent bytes ` +
+                  `(limit ${sink.maxQueuedBytes}); ${bytes.length} more refused`,
+              );
+            }
           }
           batch.push(bytes, connected);
           return true;
@@ -188,7 +199,12 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
         if (command.type === 'CLOSE') socket.destroy();
         else if (command.type === 'ECHO') {
           heard.echoSent();
-          link.write(echo());
+          try {
+            link.write(echo());
+          } catch (err) {
+            // the queue is full (the server reads nothing): no reply will come, the echo deadline closes it
+            sink.logger().debug({ err }, 'ECHO not queued');
+          }
         }
       });
       sink.open(link);

@@ -58,6 +58,11 @@ function pvName(name: string): Buffer {
   return bytes;
 }
 
+/** Throws CaValueError for a PV name no request can carry (empty, a NUL, over 500 bytes), as SEARCH would. */
+export function checkPvName(name: string): void {
+  pvName(name);
+}
+
 /** TCP VERSION from the client: `(0,0,priority,13,0,0)`. */
 export function versionRequest(priority: number): Buffer {
   return build(Command.VERSION, priority, CA_MINOR_VERSION, 0, 0);

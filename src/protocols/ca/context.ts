@@ -23,10 +23,11 @@ import { createSystem, type OrrerySystem } from '../../engine/system.js';
 import { type CaClientConfig, type CaEnv, clientConfigFromEnv } from './addressList.js';
 import { CircuitConnection } from './circuit.js';
 import { CircuitChannels, type CircuitLike } from './circuitChannels.js';
-import { eventsOff, eventsOn } from './commands.js';
+import { checkPvName, eventsOff, eventsOn } from './commands.js';
 import { MAX_PRIORITY } from './constants.js';
 import { CaValueError, ContextDisconnectedError } from './errors.js';
 import { type AccessRightsCallback, type ConnectionStateCallback, PV, type PvHost } from './pv.js';
+import { checkOptions, describeArg } from './pvTypes.js';
 import { SearchEngine, type SearchResult, type SearchStats } from './search.js';
 import { UnrefClock } from './unrefClock.js';
 
@@ -113,13 +114,23 @@ function userName(): string {
   }
 }
 
+/** A connection timeout in ms: positive (Infinity for never), as every circuit requires (0 is EPICS_CA_CONN_TMO=0). */
+function checkConnectionTimeout(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !(value > 0)) {
+    throw new CaValueError(
+      `connectionTimeout must be a positive number of ms (or Infinity for never), got ${describeArg(value)}`,
+    );
+  }
+  return value;
+}
+
 /** The client configuration: the environment with the options on top. */
 function configOf(options: ContextOptions): CaClientConfig {
   const config = clientConfigFromEnv(options.env ?? process.env, options);
   return {
     ...config,
-    connectionTimeoutMs:
-      checkDuration('connectionTimeout', options.connectionTimeout, false) ?? config.connectionTimeoutMs,
+    connectionTimeoutMs: checkConnectionTimeout(options.connectionTimeout) ?? config.connectionTimeoutMs,
     timeoutMs: checkDuration('timeout', options.timeout, false) ?? config.timeoutMs,
   };
 }
@@ -181,7 +192,14 @@ export class Context {
       () => {
         if (this.#disconnected) return;
         this.#searchReady = true;
-        for (const [cid, pvName] of this.#searchQueue) this.#search.add(cid, pvName);
+        for (const [cid, pvName] of this.#searchQueue) {
+          // one refused name never keeps the others from being searched
+          try {
+            this.#search.add(cid, pvName);
+          } catch (err) {
+            this.#logger.error({ err, pv: pvName }, 'a queued search could not start');
+          }
+        }
         this.#searchQueue.clear();
       },
       (err: unknown) => this.#logger.error({ err }, 'the UDP search socket could not start'),
@@ -265,6 +283,7 @@ export class Context {
   getPvs(names: readonly string[], options: GetPvOptions = {}): PV[] {
     this.#checkOpen();
     if (!Array.isArray(names)) throw new CaValueError('getPvs needs an array of names');
+    checkOptions(options, 'getPvs');
     const priority = options.priority ?? 0;
     if (!Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY) {
       throw new CaValueError(`priority must be an integer 0..${MAX_PRIORITY}, got ${String(priority)}`);
@@ -272,9 +291,10 @@ export class Context {
     return names.map((name) => {
       if (typeof name !== 'string' || name === '' || name.length > 500) {
         throw new CaValueError(
-          `a PV name must be a non-empty string of at most 500 characters, got ${String(name)}`,
+          `a PV name must be a non-empty string of at most 500 characters, got ${describeArg(name)}`,
         );
       }
+      checkPvName(name); // a NUL: no SEARCH could carry it
       const key = `${priority}\u0000${name}`;
       let pv = this.#pvs.get(key);
       if (!pv) {

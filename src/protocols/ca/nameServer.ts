@@ -48,6 +48,7 @@ import type { Logger } from '../../engine/logging.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import { createSystem, type OrrerySystem } from '../../engine/system.js';
 import type { CaAddress } from './addressList.js';
+import { CircuitQueueFullError } from './circuitSocket.js';
 import { clientName, echo, hostName, u32ToIp, versionRequest } from './commands.js';
 import { Command, ECHO_TIMEOUT_MS } from './constants.js';
 import { type CaFrame, FrameParser } from './frame.js';
@@ -56,6 +57,8 @@ import { HeardThrottle, heardEveryMs } from './heard.js';
 export { NAME_SERVER_FIRST_RETRY_MS };
 
 const NO_IP = 0xffffffff;
+/** Unsent bytes a link's socket may hold (as a circuit's default `maxQueuedBytes`). */
+const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 export interface NameServerLinkOptions {
   address: CaAddress;
@@ -76,6 +79,8 @@ export interface NameServerLinkOptions {
   onReady(): void;
   /** A SEARCH reply, with the server it names (already resolved against this name server's address). */
   onSearchReply(frame: CaFrame, server: CaAddress, minorVersion: number): void;
+  /** Bytes the socket may hold unsent (a name server that stops reading) before the link fails (default 16 MiB). */
+  maxQueuedBytes?: number;
   /** The system to spawn the link's actor in (default a system of its own on `clock`, stopped by `close()`). */
   system?: OrrerySystem;
   /** Supervisor to spawn it under (default `ca:nameServers` of the system, created when missing). */
@@ -177,10 +182,24 @@ export class NameServerLink {
     this.#handle.subscribe({ complete: () => this.#gone(), error: () => this.#gone() });
   }
 
-  /** Sends SEARCH messages if the link is ready; false otherwise. */
+  /**
+   * Sends SEARCH messages if the link is ready; false otherwise. A server that stops reading fails the link (a
+   * CircuitQueueFullError, reconnected with the back-off) once its socket would hold over `maxQueuedBytes` unsent.
+   */
   send(requests: readonly Buffer[]): boolean {
-    if (this.#state !== 'ready' || !this.#socket || requests.length === 0) return false;
-    this.#socket.write(requests.length === 1 ? requests[0] : Buffer.concat(requests));
+    const socket = this.#socket;
+    if (this.#state !== 'ready' || !socket || requests.length === 0) return false;
+    const bytes = requests.length === 1 ? requests[0] : Buffer.concat(requests);
+    const limit = this.#o.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    if (socket.writableLength + bytes.length > limit) {
+      const error = new CircuitQueueFullError(
+        `CA name server ${this.#text()} reads nothing: ${socket.writableLength} bytes unsent ` +
+          `(limit ${limit}); ${bytes.length} more refused`,
+      );
+      this.#handle?.current?.send({ type: 'SOCKET_CLOSED', error });
+      return false;
+    }
+    socket.write(bytes);
     return true;
   }
 

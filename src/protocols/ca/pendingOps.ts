@@ -70,8 +70,7 @@ export class PendingOps {
   ): Promise<T> {
     const clock = this.#host.clock;
     const deadline = clock.now() + totalMs;
-    if (signal?.aborted)
-      throw new CancelledError(`${this.#host.name}: operation aborted`, { cause: signal.reason });
+    this.#checkAborted(signal);
     this.#busy++;
     let lost: CaDisconnectedError | undefined;
     try {
@@ -83,6 +82,8 @@ export class PendingOps {
           if (lost && err instanceof CaTimeoutError) throw new CaTimeoutError(err.message, { cause: lost });
           throw err;
         }
+        // aborted while waiting for the channel (or before an already-connected channel's turn came)
+        this.#checkAborted(signal);
         try {
           return await attempt(deadline);
         } catch (err) {
@@ -112,12 +113,17 @@ export class PendingOps {
   ): Promise<T> {
     const clock = this.#host.clock;
     return new Promise<T>((resolve, reject) => {
+      // an abort listener added to an aborted signal never runs: refuse before taking an ioid
+      if (signal?.aborted) {
+        reject(this.#cancelled(signal));
+        return;
+      }
       let timer: unknown;
       let entry: InFlight | undefined;
       const onAbort = () => {
         circuit.dropOp(ioid);
         finish();
-        reject(new CancelledError(`${this.#host.name}: operation aborted`, { cause: signal?.reason }));
+        reject(this.#cancelled(signal));
       };
       const finish = () => {
         if (timer !== undefined) clock.clearTimeout(timer);
@@ -155,12 +161,30 @@ export class PendingOps {
         );
       }
       signal?.addEventListener('abort', onAbort, { once: true });
-      if (!circuit.send(build(ioid))) {
+      let sent: boolean;
+      try {
+        sent = circuit.send(build(ioid));
+      } catch (err) {
+        // a refused write (CircuitQueueFullError, a bad argument): the ioid and the timer are freed
+        circuit.dropOp(ioid);
+        finish();
+        reject(err);
+        return;
+      }
+      if (!sent) {
         circuit.dropOp(ioid);
         finish();
         reject(new CaDisconnectedError(`${this.#host.name}: the circuit is closed`));
       }
     });
+  }
+
+  #checkAborted(signal: AbortSignal | undefined): void {
+    if (signal?.aborted) throw this.#cancelled(signal);
+  }
+
+  #cancelled(signal: AbortSignal | undefined): CancelledError {
+    return new CancelledError(`${this.#host.name}: operation aborted`, { cause: signal?.reason });
   }
 
   /** The channel was lost on a live circuit (SERVER_DISCONN, idle): its requests fail and are retried. */

@@ -21,7 +21,14 @@ import type { CaFrame } from './frame.js';
 import { PendingOps, seconds } from './pendingOps.js';
 import { putStatus } from './putStatus.js';
 import { ChannelBinding, type ChannelHost } from './pvChannel.js';
-import { checkCount, type ReadResponse, readType, type WriteResponse, writeType } from './pvTypes.js';
+import {
+  checkCount,
+  checkOptions,
+  type ReadResponse,
+  readType,
+  type WriteResponse,
+  writeType,
+} from './pvTypes.js';
 import { type SubscribeOptions, Subscription, subscriptionKey } from './subscription.js';
 import { Waiters } from './waiters.js';
 
@@ -93,6 +100,7 @@ export class PV {
     });
     this.#channel = new ChannelBinding(host, cid, name, priority, {
       found: () => this.#searchWaiters.settleAll(),
+      failed: (error) => this.#connectWaiters.failAll(error),
       connected: () => this.#onConnected(),
       disconnected: () => this.#onDisconnected(),
       accessRightsChanged: (rights) => this.#emitRights(rights),
@@ -139,6 +147,7 @@ export class PV {
   /** Resolves once a server answered the search (caproto `wait_for_search`). */
   async waitForSearch(options: { timeout?: number | null; signal?: AbortSignal } = {}): Promise<void> {
     this.#host.checkOpen();
+    checkOptions(options, 'waitForSearch');
     const total = this.#timeout(options.timeout);
     this.#wake();
     const s = this.#channel.state;
@@ -156,6 +165,7 @@ export class PV {
   /** Resolves once the channel is connected (caproto `wait_for_connection`). */
   async waitForConnection(options: { timeout?: number | null; signal?: AbortSignal } = {}): Promise<void> {
     this.#host.checkOpen();
+    checkOptions(options, 'waitForConnection');
     const total = this.#timeout(options.timeout);
     return this.#connected(this.#host.clock.now() + total, total, options.signal);
   }
@@ -163,6 +173,7 @@ export class PV {
   /** READ_NOTIFY; a failure ECA -> CaStatusError; no reply by the deadline -> CaTimeoutError. */
   async read(options: ReadOptions = {}): Promise<ReadResponse> {
     this.#host.checkOpen();
+    checkOptions(options, 'read');
     const total = this.#timeout(options.timeout);
     const count = checkCount(options.dataCount);
     if (options.dataType !== undefined) readType(options.dataType, 0); // bad types fail before any I/O
@@ -189,6 +200,7 @@ export class PV {
    */
   async write(data: unknown, options: WriteOptions = {}): Promise<WriteResponse | undefined> {
     this.#host.checkOpen();
+    checkOptions(options, 'write');
     const wait = options.wait ?? true;
     const notify = options.notify ?? wait;
     if (wait && !notify) throw new CaValueError('Must set notify=true in order to use wait=true.');
@@ -227,12 +239,14 @@ export class PV {
   /** Put with completion as a Status: finishes on WRITE_NOTIFY ECA_NORMAL, fails with CaStatusError / CaTimeoutError. */
   put(data: unknown, options: PutOptions = {}): Status {
     this.#host.checkOpen();
+    checkOptions(options, 'put');
     return putStatus(this, this.#host.system, data, options);
   }
 
   /** The subscription for these options (the same object for identical options, caproto's cache). */
   subscribe(options: SubscribeOptions = {}): Subscription {
     this.#host.checkOpen();
+    checkOptions(options, 'subscribe');
     const key = subscriptionKey(options);
     let sub = this.#subscriptions.get(key);
     if (!sub) {

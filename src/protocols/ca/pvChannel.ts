@@ -32,6 +32,8 @@ export interface ChannelHost {
 /** What the channel tells its PV. */
 export interface ChannelListener {
   found(): void;
+  /** No circuit could be opened for the server found (`error`): the waits for the connection fail with it. */
+  failed(error: Error): void;
   connected(): void;
   disconnected(): void;
   accessRightsChanged(rights: number): void;
@@ -110,7 +112,9 @@ export class ChannelBinding {
           circuit = host.circuitFor(address, priority);
         } catch (err) {
           host.logger.warn({ err, pv: name }, 'could not open a circuit');
-          queueMicrotask(() => this.send({ type: 'CIRCUIT_LOST' }));
+          listener.failed(err instanceof Error ? err : new Error(String(err)));
+          // backs off before searching again (CIRCUIT_LOST would re-search at once, and fail again, forever)
+          queueMicrotask(() => this.send({ type: 'CREATE_FAILED' }));
           return;
         }
         this.circuit = circuit;

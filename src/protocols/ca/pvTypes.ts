@@ -73,6 +73,22 @@ function checkType(spec: number | string): number {
   return type;
 }
 
+/** A bad argument for an error message, whatever it is (`String()` throws for some objects). */
+export function describeArg(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'string') return JSON.stringify(value);
+  return String(value);
+}
+
+/** Throws CaValueError unless `options` is an object (callers default `undefined` to `{}`): `null` included. */
+export function checkOptions(options: unknown, what: string): void {
+  if (options === null || typeof options !== 'object') {
+    throw new CaValueError(`${what} options must be an object, got ${describeArg(options)}`);
+  }
+}
+
 /** A data count option: undefined, or a non-negative integer (0 = as many as the server has). */
 export function checkCount(count: unknown): number | undefined {
   if (count === undefined) return undefined;

@@ -23,7 +23,7 @@ import type { OrrerySystem } from '../../engine/system.js';
 import { eventAddRequest, eventCancelRequest } from './commands.js';
 import { DEFAULT_EVENT_MASK, type NativeType } from './constants.js';
 import { decodeDbr } from './dbr.js';
-import { CaStatusError, CaValueError } from './errors.js';
+import { CaStatusError, CaValueError, ContextDisconnectedError } from './errors.js';
 import type { CaFrame } from './frame.js';
 import type { PV } from './pv.js';
 import type { ChannelBinding } from './pvChannel.js';
@@ -78,6 +78,9 @@ export function subscriptionKey(o: SubscribeOptions): string {
 }
 
 let subscriptionCount = 0;
+
+/** What `status()` hears when the subscription closes. */
+const CLOSED: unique symbol = Symbol('closed');
 
 type SubscriptionEffect = 'sendEventAdd' | 'sendEventCancel' | 'forgetSubscription';
 
@@ -199,14 +202,25 @@ export class Subscription {
     this.#send('DEACTIVATE');
   }
 
-  /** A Status that finishes at the first response `predicate` accepts (`Status.fromSubscription`). */
+  /**
+   * A Status that finishes at the first response `predicate` accepts (`Status.fromSubscription`); it fails with
+   * ContextDisconnectedError if the subscription closes first (its Context disconnected).
+   */
   status(predicate: (response: EventResponse) => boolean, options: StatusOptions = {}): Status {
-    return Status.fromSubscription<EventResponse>(
+    if (typeof predicate !== 'function') throw new CaValueError('status needs a predicate function');
+    return Status.fromSubscription<EventResponse | typeof CLOSED>(
       (cb) => {
         const token = this.addCallback((_sub, response) => cb(response));
-        return () => this.removeCallback(token);
+        const offClose = this.onClose(() => cb(CLOSED));
+        return () => {
+          offClose();
+          this.removeCallback(token);
+        };
       },
-      predicate,
+      (response) => {
+        if (response === CLOSED) throw new ContextDisconnectedError(`the monitor of ${this.pv.name} closed`);
+        return predicate(response);
+      },
       { system: this.#host.system, name: `${this.pv.name} monitor`, ...options },
     );
   }

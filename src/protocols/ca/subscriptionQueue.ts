@@ -13,7 +13,8 @@ export class SubscriptionQueue implements AsyncIterableIterator<EventResponse> {
   readonly #capacity: number;
   readonly #queue: EventResponse[] = [];
   #head = 0;
-  #waiting: ((result: IteratorResult<EventResponse>) => void) | null = null;
+  /** `next()` calls waiting for a response, oldest first. */
+  #waiting: ((result: IteratorResult<EventResponse>) => void)[] = [];
   #token: number | null;
   #offClose: () => void;
   #done = false;
@@ -31,9 +32,8 @@ export class SubscriptionQueue implements AsyncIterableIterator<EventResponse> {
   }
 
   #push(response: EventResponse): void {
-    if (this.#waiting) {
-      const resolve = this.#waiting;
-      this.#waiting = null;
+    const resolve = this.#waiting.shift();
+    if (resolve) {
       resolve({ value: response, done: false });
       return;
     }
@@ -55,7 +55,7 @@ export class SubscriptionQueue implements AsyncIterableIterator<EventResponse> {
     }
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => {
-      this.#waiting = resolve;
+      this.#waiting.push(resolve);
     });
   }
 
@@ -77,7 +77,7 @@ export class SubscriptionQueue implements AsyncIterableIterator<EventResponse> {
     if (this.#token !== null) this.#sub.removeCallback(this.#token);
     this.#token = null;
     const waiting = this.#waiting;
-    this.#waiting = null;
-    waiting?.({ value: undefined, done: true });
+    this.#waiting = [];
+    for (const resolve of waiting) resolve({ value: undefined, done: true });
   }
 }

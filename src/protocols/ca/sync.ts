@@ -19,7 +19,7 @@ import { DEFAULT_TIMEOUT_MS, MAX_PRIORITY } from './constants.js';
 import { Context, type ContextOptions } from './context.js';
 import { CaValueError } from './errors.js';
 import type { PV } from './pv.js';
-import type { ReadResponse, WriteResponse } from './pvTypes.js';
+import { checkOptions, describeArg, type ReadResponse, type WriteResponse } from './pvTypes.js';
 
 /**
  * A requested data type: a DBR id (`20`), a name (`'DBR_TIME_DOUBLE'`, `'time_double'`, `'ENUM'`) or, as in
@@ -96,6 +96,16 @@ export function checkPriority(value: unknown): number {
   return value;
 }
 
+/** `options.context` (a Context, checked) or the shared default one. */
+export function contextOf(options: { context?: Context }): Context {
+  const context = options.context;
+  if (context === undefined) return defaultContext();
+  if (!(context instanceof Context)) {
+    throw new CaValueError(`context must be a Context, got ${describeArg(context)}`);
+  }
+  return context;
+}
+
 /** A deadline over several steps: the ms left (never negative), Infinity for never. */
 export function deadline(timeout: number): () => number {
   if (timeout === Number.POSITIVE_INFINITY) return () => timeout;
@@ -108,7 +118,8 @@ const pvCache = new WeakMap<Context, Map<string, PV>>();
 
 /** The PV `name` on `context` (or the default); its operations wait for the connection themselves. */
 function pvOf(name: string, options: SyncCallOptions): PV {
-  const context = options.context ?? defaultContext();
+  if (typeof name !== 'string' || name === '') throw new CaValueError('a PV name must be a non-empty string');
+  const context = contextOf(options);
   const priority = options.priority ?? 0;
   let pvs = pvCache.get(context);
   if (pvs === undefined) {
@@ -118,8 +129,6 @@ function pvOf(name: string, options: SyncCallOptions): PV {
   const key = `${priority}:${name}`;
   let pv = pvs.get(key);
   if (pv === undefined) {
-    if (typeof name !== 'string' || name === '')
-      throw new CaValueError('a PV name must be a non-empty string');
     pv = context.getPv(name, { priority: checkPriority(priority) });
     pvs.set(key, pv);
   }
@@ -132,6 +141,7 @@ function pvOf(name: string, options: SyncCallOptions): PV {
  * CaStatusError for a failing ECA, ErrorResponseReceived when the server refuses the request.
  */
 export async function read(pvName: string, options: SyncReadOptions = {}): Promise<ReadResponse> {
+  checkOptions(options, 'read');
   const timeout = checkTimeout(options.timeout);
   return pvOf(pvName, options).read({
     timeout,
@@ -152,6 +162,7 @@ export async function write(
   data: unknown,
   options: SyncWriteOptions = {},
 ): Promise<WriteResponse | undefined> {
+  checkOptions(options, 'write');
   const timeout = checkTimeout(options.timeout);
   const notify = options.notify ?? false;
   return pvOf(pvName, options).write(data, { wait: notify, notify, timeout, dataType: options.dataType });
@@ -167,6 +178,7 @@ export async function readWriteRead(
   data: unknown,
   options: ReadWriteReadOptions = {},
 ): Promise<[ReadResponse, WriteResponse | null, ReadResponse]> {
+  checkOptions(options, 'readWriteRead');
   const left = deadline(checkTimeout(options.timeout));
   const pv = pvOf(pvName, options);
   const notify = options.notify ?? false;
