@@ -3,9 +3,12 @@ import { CancelledError, InvalidArgumentError } from '../../src/errors.js';
 import { KatcpClient } from '../../src/protocols/katcp/client.js';
 import {
   BrokenPipeError,
+  ConnectionResetError,
   FailReply,
   InvalidReply,
+  ProtocolError,
   RequestTimeoutError,
+  WriteBacklogError,
 } from '../../src/protocols/katcp/errors.js';
 import { useTestSystem } from '../support/testSystem.js';
 import { GREETING_MID, GREETING_NO_MID, RawPeer, stateIs } from './support/peer.js';
@@ -111,6 +114,41 @@ describe('issue 9 item 2: KatcpClient requests over a real socket (aiokatcp test
     expect((await second)[0].map(String)).toEqual(['2']);
   });
 
+  it('no-mid server: a late reply to a timed-out request is not taken for the next one (held until it comes)', async () => {
+    const { conn, client } = await setup([GREETING_NO_MID]);
+    const temp = client.requestWith({ timeout: 1000 }, 'sensor-value', 'temp');
+    const pressure = client.request('sensor-value', 'pressure');
+    expect((await conn.nextRequest()).args.map(String)).toEqual(['temp']);
+    t.clock.advance(1000);
+    await expect(temp).rejects.toBeInstanceOf(RequestTimeoutError);
+    expect(client.pendingCount).toBe(1);
+    // the server answers temp late: its reply and inform are swallowed, then pressure goes out
+    conn.send('#sensor-value 1.0 1 temp nominal 21.5', '!sensor-value ok 1');
+    expect((await conn.nextRequest()).args.map(String)).toEqual(['pressure']);
+    conn.send('#sensor-value 1.0 1 pressure nominal 1013', '!sensor-value ok 1');
+    const [, informs] = await pressure;
+    expect(informs.map((m) => m.args.map(String)[2])).toEqual(['pressure']);
+  });
+
+  it('no-mid server: no late reply within the timeout again: the connection is dropped with ProtocolError', async () => {
+    const { conn, client } = await setup([GREETING_NO_MID]);
+    const a = client.requestWith({ timeout: 1000 }, 'a');
+    let b: unknown = 'pending';
+    client.request('b').catch((e: unknown) => {
+      b = e;
+    });
+    await conn.nextRequest();
+    t.clock.advance(1000);
+    await expect(a).rejects.toBeInstanceOf(RequestTimeoutError);
+    t.clock.advance(1000);
+    await new Promise((r) => setImmediate(r));
+    expect(b).toBeInstanceOf(ProtocolError);
+    await conn.closed;
+    await client.waitDisconnected();
+    expect(client.lastError).toBeInstanceOf(ProtocolError);
+    expect(conn.lines).toEqual(['?a']);
+  });
+
   it('a timeout rejects with RequestTimeoutError (server never answers) and a late reply is ignored', async () => {
     const { conn, client } = await setup();
     const slow = client.requestWith({ timeout: 1000 }, 'slow');
@@ -186,5 +224,41 @@ describe('issue 9 item 2: KatcpClient requests over a real socket (aiokatcp test
     await expect(client.request('early')).rejects.toThrow(new BrokenPipeError('Not connected'));
     conn.send(GREETING_MID);
     await client.waitConnected();
+  });
+});
+
+describe('a server that stops reading (the write backlog)', () => {
+  it('drops the connection with WriteBacklogError past maxBacklog unsent bytes: memory bounded, requests fail typed', async () => {
+    const system = t.start();
+    peer = await RawPeer.start();
+    client = new KatcpClient('127.0.0.1', peer.port, {
+      system,
+      maxBacklog: 1024 * 1024,
+      requestTimeout: Number.POSITIVE_INFINITY,
+      autoReconnect: false,
+    });
+    const conn = await peer.nextConnection();
+    await client.waitConnected();
+    conn.socket.pause(); // greets, then never reads again
+    const arg = Buffer.alloc(256 * 1024, 0x61);
+    const outcomes: Promise<unknown>[] = [];
+    // the loopback's socket buffers hold a few MiB: past them 1 MiB more, not everything (the old code went on)
+    const cap = 200;
+    while (client.state === 'connected' && outcomes.length < cap) {
+      outcomes.push(
+        client.request('put', arg).then(
+          () => 'ok',
+          (err: unknown) => err,
+        ),
+      );
+      await new Promise((r) => setImmediate(r)); // let the batch go out
+    }
+    expect(outcomes.length).toBeLessThan(cap);
+    await client.waitClosed();
+    expect(client.lastError).toBeInstanceOf(WriteBacklogError);
+    expect(client.lastError).toBeInstanceOf(ConnectionResetError);
+    for (const outcome of await Promise.all(outcomes)) expect(outcome).toBeInstanceOf(WriteBacklogError);
+    expect(client.pendingCount).toBe(0);
+    expect(() => new KatcpClient('127.0.0.1', 1, { system, maxBacklog: 0 })).toThrow(InvalidArgumentError);
   });
 });

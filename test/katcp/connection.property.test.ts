@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_BACKOFF_MS, MIN_BACKOFF_MS } from '../../machines/katcp/connection.js';
 import { createSystem, type OrrerySystem } from '../../src/index.js';
 import { type ConnectionState, KatcpClient } from '../../src/protocols/katcp/client.js';
-import { BrokenPipeError, RequestTimeoutError } from '../../src/protocols/katcp/errors.js';
+import { BrokenPipeError, ProtocolError, RequestTimeoutError } from '../../src/protocols/katcp/errors.js';
 import { TestClock } from '../../src/testing/index.js';
 import { propertyRuns } from '../support/propertyRuns.js';
 import { GREETING_MID, GREETING_NO_MID, type PeerConnection, RawPeer, until } from './support/peer.js';
@@ -120,8 +120,9 @@ const commands = [
       else await r.peer.accept();
     }),
   ),
-  fc.boolean().map((answer) =>
-    cmd(answer ? 'request' : 'request times out', async (r) => {
+  fc.constantFrom('answered', 'late', 'unanswered').map((how) =>
+    cmd(how === 'answered' ? 'request' : `request times out (${how})`, async (r) => {
+      const answer = how === 'answered';
       const id = ++r.requests;
       if (r.client.state !== 'connected' || !r.conn) {
         await expect(r.client.request('ping')).rejects.toThrow(new BrokenPipeError('Not connected'));
@@ -139,6 +140,27 @@ const commands = [
       } else {
         r.clock.advance(1000);
         expect(await pending).toBeInstanceOf(RequestTimeoutError);
+        const id = req.mid === null ? '' : `[${req.mid}]`;
+        if (how === 'late') {
+          // the late reply and its inform are ignored (without ids: swallowed, the next request is not held)
+          const synced = new Promise<void>((resolve) => {
+            const off = r.client.addInformHandler('sync', () => {
+              off();
+              resolve();
+            });
+          });
+          r.conn.send(`#ping${id} late`, `!ping${id} ok late`, '#sync');
+          await synced;
+        } else if (req.mid === null) {
+          // without ids, no late reply within the timeout again: the replies cannot be matched, the
+          // connection is dropped
+          r.clock.advance(1000);
+          await until(
+            (l) => r.client.onStateChange(l),
+            () => r.client.state !== 'connected',
+          );
+          expect(r.client.lastError).toBeInstanceOf(ProtocolError);
+        }
       }
     }),
   ),

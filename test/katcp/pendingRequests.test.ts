@@ -12,6 +12,7 @@ import {
   FailReply,
   InvalidReply,
   KatcpSyntaxError,
+  ProtocolError,
   RequestTimeoutError,
 } from '../../src/protocols/katcp/errors.js';
 import { PendingRequests } from '../../src/protocols/katcp/pendingRequests.js';
@@ -106,6 +107,71 @@ describe('issue 9 item 2: PendingRequests, the request bookkeeping of KatcpClien
     expect((await second)[0].map(String)).toEqual(['2']);
   });
 
+  it('without ids: a timed-out request on the wire swallows its late informs and reply; the next is written after', async () => {
+    const { clock, written, pending } = setup(false);
+    const temp = pending.sendRaw('sensor-value', ['temp'], 1000);
+    const pressure = pending.sendRaw('sensor-value', ['pressure'], 5000);
+    clock.advance(1000);
+    await expect(temp).rejects.toBeInstanceOf(RequestTimeoutError);
+    expect(pending.size).toBe(1);
+    // pressure is held back: the server has not answered temp yet
+    expect(written).toEqual(['?sensor-value temp\n']);
+    expect(pending.take(msg('#sensor-value 1.0 1 temp nominal 21.5'))).toBe(true);
+    expect(pending.take(msg('!sensor-value ok 1'))).toBe(true);
+    expect(written).toEqual(['?sensor-value temp\n', '?sensor-value pressure\n']);
+    expect(pending.take(msg('#sensor-value 1.0 1 pressure nominal 1013'))).toBe(true);
+    expect(pending.take(msg('!sensor-value ok 1'))).toBe(true);
+    const got = await pressure;
+    expect(got.informs.map((m) => m.args.map(String))).toEqual([['1.0', '1', 'pressure', 'nominal', '1013']]);
+    await settled();
+    expect(pending.size).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('without ids: a cancelled request on the wire is held the same way', async () => {
+    const { written, pending } = setup(false);
+    const ac = new AbortController();
+    const a = pending.send('get', ['a'], 5000, ac.signal);
+    const b = pending.send('get', ['b'], 5000);
+    ac.abort();
+    await expect(a).rejects.toBeInstanceOf(CancelledError);
+    expect(written).toEqual(['?get a\n']);
+    expect(pending.take(msg('!get ok from-a'))).toBe(true);
+    expect(written).toEqual(['?get a\n', '?get b\n']);
+    pending.take(msg('!get ok from-b'));
+    expect((await b)[0].map(String)).toEqual(['from-b']);
+  });
+
+  it('without ids: no late reply within the timeout again: every request fails with ProtocolError, drop is called', async () => {
+    const clock = new TestClock();
+    const written: string[] = [];
+    const dropped: Error[] = [];
+    const pending = new PendingRequests(
+      clock,
+      (line) => written.push(String(line)),
+      (e) => dropped.push(e),
+    );
+    pending.reset(false);
+    const a = pending.send('a', [], 1000);
+    let outcome: unknown = 'pending';
+    pending.send('b', [], 10_000).catch((e: unknown) => {
+      outcome = e;
+    });
+    clock.advance(1000);
+    await expect(a).rejects.toBeInstanceOf(RequestTimeoutError);
+    clock.advance(999);
+    expect(dropped).toEqual([]);
+    clock.advance(1);
+    await settled();
+    expect(outcome).toBeInstanceOf(ProtocolError);
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]).toBeInstanceOf(ProtocolError);
+    expect(written).toEqual(['?a\n']);
+    expect(pending.size).toBe(0);
+    expect(clock.pending).toBe(0);
+    expect(pending.take(msg('!a ok'))).toBe(false);
+  });
+
   it('one sweep timer: kept across back-to-back requests, each times out at its own deadline, none left idle', async () => {
     const { clock, pending } = setup();
     const a = pending.send('a', [], 1000);
@@ -196,6 +262,7 @@ describe('issue 9 item 2: PendingRequests, the request bookkeeping of KatcpClien
         interface Model {
           name: string;
           mid: number | null;
+          timeout: number;
           deadline: number;
           informs: number;
           ac: AbortController | null;
@@ -204,10 +271,18 @@ describe('issue 9 item 2: PendingRequests, the request bookkeeping of KatcpClien
         }
         const live: Model[] = [];
         const all: Model[] = [];
+        /** Without ids: the timed-out or cancelled request on the wire, held until its late reply. */
+        let placeholder: { name: string; deadline: number } | null = null;
         let n = 0;
         const finish = (m: Model, outcome: string) => {
           live.splice(live.indexOf(m), 1);
           m.expect = outcome;
+        };
+        /** `m` times out or is cancelled at `t`: without ids, the one on the wire becomes the placeholder. */
+        const giveUp = (m: Model, t: number, outcome: string) => {
+          if (!midMode && placeholder === null && m === live[0])
+            placeholder = { name: m.name, deadline: t + m.timeout };
+          finish(m, outcome);
         };
         for (const o of ops) {
           if (o.op === 'send') {
@@ -218,6 +293,7 @@ describe('issue 9 item 2: PendingRequests, the request bookkeeping of KatcpClien
             const m: Model = {
               name,
               mid: null,
+              timeout: o.timeout,
               deadline: clock.now() + o.timeout,
               informs: 0,
               ac,
@@ -238,6 +314,11 @@ describe('issue 9 item 2: PendingRequests, the request bookkeeping of KatcpClien
             );
             live.push(m);
             all.push(m);
+          } else if ((o.op === 'reply' || o.op === 'inform') && placeholder !== null) {
+            // its late informs and reply are swallowed; the reply lets the next request go out
+            const line = o.op === 'inform' ? `#${placeholder.name} i` : `!${placeholder.name} ${o.code}`;
+            expect(pending.take(msg(line))).toBe(true);
+            if (o.op === 'reply') placeholder = null;
           } else if (o.op === 'reply' || o.op === 'inform') {
             if (live.length === 0) continue;
             // without ids only the request on the wire (the oldest) can be answered
@@ -259,31 +340,46 @@ describe('issue 9 item 2: PendingRequests, the request bookkeeping of KatcpClien
             const m = abortable[o.pick % abortable.length];
             if (!m.ac) continue;
             m.ac.abort();
-            finish(m, 'CancelledError');
+            giveUp(m, clock.now(), 'CancelledError');
           } else if (o.op === 'advance') {
+            // sweep by sweep: a placeholder that expires fails everything left with ProtocolError
             const end = clock.now() + o.ms;
-            const due = live.filter((m) => m.deadline <= end);
+            for (;;) {
+              const t = Math.min(
+                placeholder?.deadline ?? Number.POSITIVE_INFINITY,
+                ...live.map((m) => m.deadline),
+              );
+              if (t > end) break;
+              if (placeholder !== null && placeholder.deadline <= t) {
+                placeholder = null;
+                for (const m of [...live]) finish(m, 'ProtocolError');
+                continue;
+              }
+              for (const m of live.filter((x) => x.deadline <= t)) giveUp(m, t, 'RequestTimeoutError');
+            }
             clock.advance(o.ms);
-            for (const m of due) finish(m, 'RequestTimeoutError');
           } else {
             pending.failAll(new BrokenPipeError('dropped'));
+            placeholder = null;
             for (const m of [...live]) finish(m, 'BrokenPipeError');
           }
           expect(pending.size).toBe(live.length);
-          // without ids, exactly the oldest live request has been written (and nothing after it)
+          // without ids, exactly the head (the placeholder, else the oldest live request) has been written
           if (!midMode) {
             // in call order, each once (a request settled while queued is never written)
             const order = written.map((l) => Number(l.slice(2)));
             expect(order).toEqual([...new Set(order)].sort((x, y) => x - y));
-            if (live.length > 0) expect(written.at(-1)).toBe(`?${live[0].name}\n`);
+            const head = placeholder ?? live[0];
+            if (head !== undefined) expect(written.at(-1)).toBe(`?${head.name}\n`);
           }
         }
         await settled();
         for (const m of all) expect(m.outcome).toBe(m.expect);
         // nothing pending -> no timer (the idle release has run); else at most the one sweep timer, which is
         // armed whenever a finite deadline is pending
-        const finite = live.some((m) => Number.isFinite(m.deadline));
-        if (live.length === 0) expect(clock.pending).toBe(0);
+        const held = placeholder !== null && Number.isFinite(placeholder.deadline);
+        const finite = held || live.some((m) => Number.isFinite(m.deadline));
+        if (live.length === 0 && placeholder === null) expect(clock.pending).toBe(0);
         else expect(clock.pending).toBeLessThanOrEqual(1);
         if (finite) expect(clock.pending).toBe(1);
         pending.failAll(new BrokenPipeError('end'));

@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PortInUseError } from '../../src/errors.js';
+import { InvalidStateError, PortInUseError } from '../../src/errors.js';
 import { Sensor } from '../../src/protocols/katcp/sensor.js';
 import { DeviceServer } from '../../src/protocols/katcp/server.js';
 import { TestClock } from '../../src/testing/index.js';
@@ -73,6 +73,40 @@ describe('issue 9 item 4: malformed input', () => {
     c.send(`?echo ${'x'.repeat(200)}`);
     await c.closed;
     expect(c.lines.at(-1)).toBe('#disconnect line\\_longer\\_than\\_100\\_bytes');
+  });
+});
+
+describe('a client regex that would backtrack for ever (ReDoS)', () => {
+  it('?sensor-list / ?sensor-value refuse nested quantifiers and the like with !fail; plain ones still match', async () => {
+    const { server, port } = await start();
+    // 18 characters: the old code ran the evil regex to the end (milliseconds here; a 34-character name froze it)
+    server.addSensor(new Sensor({ name: 'antenna-positioner', type: 'integer', initial: 0 }));
+    server.addSensor(new Sensor({ name: 'a-temp-b', type: 'integer', initial: 0 }));
+    const c = await connected(port);
+    const evil = [
+      '/^([a-z-]+)+X$/',
+      '/^(a|a)*X$/',
+      '/((\\\\w|-))+X/', // KATCP escapes a backslash
+      '/(.*)*X/',
+      '/^.*.*.*.*X$/',
+      '/^.?.?.?.?.?.?X$/',
+      '/(a)\\\\1/',
+      '/(?=.*X)/',
+      `/${'a'.repeat(257)}/`,
+    ];
+    let mid = 0;
+    for (const re of evil)
+      for (const req of ['sensor-list', 'sensor-value']) {
+        const reply = await c.request(req, ++mid, re);
+        expect(reply).toHaveLength(1);
+        expect(reply[0]).toMatch(new RegExp(`^!${req}\\[${mid}\\] fail refused\\\\_regex:`));
+      }
+    expect(await c.request('watchdog', ++mid)).toEqual([`!watchdog[${mid}] ok`]);
+    expect((await c.request('sensor-list', ++mid, '/temp/')).at(-1)).toBe(`!sensor-list[${mid}] ok 1`);
+    expect((await c.request('sensor-value', ++mid, '/^a.*b$/')).at(-1)).toBe(`!sensor-value[${mid}] ok 1`);
+    expect((await c.request('sensor-list', ++mid, '/^(antenna|a)-/')).at(-1)).toBe(
+      `!sensor-list[${mid}] ok 2`,
+    );
   });
 });
 
@@ -166,6 +200,25 @@ describe('issue 9 item 4: stopping', () => {
     expect(c.lines.slice(-2)).toEqual(['!halt[2] ok', '#disconnect server\\_shutting\\_down']);
     expect(halts).toBe(1);
     expect(server.halted).toBe(true);
+  });
+
+  it('close() while listen() is binding: listen() rejects with InvalidStateError (it never settled)', async () => {
+    for (const host of ['127.0.0.1', 'localhost']) {
+      const server = new DeviceServer({ host });
+      servers.push(server);
+      let outcome: unknown = 'pending';
+      const listening = server.listen();
+      listening.then(
+        (a) => (outcome = a),
+        (err: unknown) => (outcome = err),
+      );
+      await server.close();
+      await new Promise((r) => setImmediate(r));
+      expect(outcome).toBeInstanceOf(InvalidStateError);
+      expect((outcome as Error).message).toMatch(/closed before it was listening/);
+      expect(server.address).toBeNull();
+      await expect(server.listen()).rejects.toBeInstanceOf(InvalidStateError);
+    }
   });
 
   it('a taken port rejects listen() with PortInUseError and leaves nothing listening', async () => {

@@ -10,13 +10,16 @@
  * - Requests are accepted only while `connected` (else `BrokenPipeError('Not connected')`).
  * - With the server's `I` flag, requests are pipelined with message ids 1, 2, 3, ... (an explicit `mid` is
  *   respected); replies and their informs are matched by id, in any order.
- * - Without it, requests are serialised (one outstanding at a time, in call order) and matched by name.
+ * - Without it, requests are serialised (one outstanding at a time, in call order) and matched by name; a request
+ *   that timed out or was cancelled on the wire holds the next one back until its late reply (swallowed), for as
+ *   long as its timeout again, else the connection is dropped with a ProtocolError (see `pendingRequests.ts`).
  * - A request's timeout (`requestTimeout`, default 5000 ms, Infinity for none) rejects with RequestTimeoutError
  *   and forgets the request (a late reply is ignored); an aborted `signal` rejects with CancelledError. Timeouts
  *   share one sweep timer on the system clock.
  * - Leaving `connected` fails every pending request with the machine's `lastError` (ConnectionResetError after a
  *   peer close, BrokenPipeError after `#disconnect` or `close()`, the ProtocolError or LineTooLongError that
- *   dropped the connection); the system stopping fails them with SystemStoppedError.
+ *   dropped the connection, WriteBacklogError when the server stops reading and more than `maxBacklog` bytes
+ *   are left unsent); the system stopping fails them with SystemStoppedError.
  * - Informs that belong to no request go to `addInformHandler(name)` and `onInform` handlers; unsolicited replies,
  *   server requests and informs with an unknown id are logged at debug and ignored. Callback errors are logged.
  *
@@ -53,6 +56,11 @@ export interface KatcpClientOptions {
   requestTimeout?: number;
   /** Longest line accepted from the server, in bytes (default 1 MiB). */
   maxLineLength?: number;
+  /**
+   * Bytes the client may have unsent, a server that does not read, before it drops the connection with a
+   * WriteBacklogError (default 16 MiB, `DEFAULT_CLIENT_MAX_BACKLOG`).
+   */
+  maxBacklog?: number;
   /** The system whose clock drives backoff and request timeouts (default: the process default). */
   system?: OrrerySystem;
   /** Spawn the connection actor under this supervisor (else detached). */
@@ -142,19 +150,27 @@ export class KatcpClient {
     if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
       throw new InvalidArgumentError(`maxLineLength must be a positive integer, got ${String(max)}`);
     }
+    const maxBacklog = options.maxBacklog;
+    if (maxBacklog !== undefined && (!Number.isSafeInteger(maxBacklog) || maxBacklog < 1)) {
+      throw new InvalidArgumentError(`maxBacklog must be a positive integer, got ${String(maxBacklog)}`);
+    }
     const system = checkSystem(options.system) ?? getDefaultSystem();
     this.host = host;
     this.port = port;
     this.#system = system;
     this.#requestTimeout = timeout ?? DEFAULT_REQUEST_TIMEOUT;
-    this.#pending = new PendingRequests(system.clock, (line) => this.#link?.write(line));
+    this.#pending = new PendingRequests(
+      system.clock,
+      (line) => this.#link?.write(line),
+      (error) => this.#link?.abort(error),
+    );
     const transport = katcpTransport(
       {
         open: (link) => this.#open(link),
         message: (m) => this.#dispatch(m),
         logger: () => this.#logger(),
       },
-      { maxLineLength: max },
+      { maxLineLength: max, maxBacklog },
     );
     const logic = katcpConnectionMachine.provide({
       actors: { transport },

@@ -14,7 +14,9 @@
  * event loop are gathered and leave as one `socket.write` (one system call) at the end of the turn
  * (`process.nextTick`): a lone request is written at once, a burst of 5,000 pipelined requests is one buffer,
  * copied once, instead of 5,000 stream writes. A peer that never sends a newline costs at most `maxLineLength` bytes (the parser's
- * bound), then the connection is dropped with the LineTooLongError.
+ * bound), then the connection is dropped with the LineTooLongError. A peer that stops reading costs at most
+ * `maxBacklog` unsent bytes (checked after every socket write, as the server does): past it the socket is destroyed
+ * with a WriteBacklogError (TRANSPORT.CLOSED with that error: pending requests fail with it, the client reconnects).
  */
 import { Socket } from 'node:net';
 import { fromCallback } from 'xstate';
@@ -25,7 +27,7 @@ import type {
 } from '../../../machines/katcp/connection.js';
 import type { Logger } from '../../engine/logging.js';
 import { argText, type KatcpMessage, KatcpParser } from './codec.js';
-import { ConnectError, type KatcpSyntaxError, LineTooLongError } from './errors.js';
+import { ConnectError, type KatcpSyntaxError, LineTooLongError, WriteBacklogError } from './errors.js';
 import { parseProtocolVersion } from './wire.js';
 
 /** The write side of an open connection, handed to the facade. */
@@ -39,6 +41,8 @@ export interface KatcpLink {
   readonly buffered: number;
   /** Settles when the socket is closed (its file descriptor released). */
   readonly closed: Promise<void>;
+  /** Drop the connection with `error` (TRANSPORT.CLOSED with it: pending requests fail with it). */
+  abort(error: Error): void;
 }
 
 /** Where the transport delivers what is not a lifecycle event. */
@@ -51,9 +55,14 @@ export interface KatcpTransportSink {
   logger(): Logger;
 }
 
+/** Default bytes a client may have unsent (the server does not read) before it drops the connection: 16 MiB. */
+export const DEFAULT_CLIENT_MAX_BACKLOG = 16 * 1024 * 1024;
+
 export interface KatcpTransportOptions {
   /** Longest line accepted, in bytes (default 1 MiB, the codec's). */
   maxLineLength?: number;
+  /** Unsent bytes (a server that does not read) before the connection is dropped (default 16 MiB). */
+  maxBacklog?: number;
 }
 
 /**
@@ -64,6 +73,7 @@ export function katcpTransport(sink: KatcpTransportSink, options: KatcpTransport
   return fromCallback<KatcpTransportCommand, KatcpTransportInput, KatcpTransportEvent>(
     ({ input, sendBack, receive }) => {
       const parser = new KatcpParser({ maxLineLength: options.maxLineLength });
+      const maxBacklog = options.maxBacklog ?? DEFAULT_CLIENT_MAX_BACKLOG;
       const socket = new Socket();
       let connected = false;
       let lastError: Error | null = null;
@@ -88,18 +98,22 @@ export function katcpTransport(sink: KatcpTransportSink, options: KatcpTransport
           const line = lines[0];
           if (typeof line === 'string') socket.write(line, 'latin1');
           else socket.write(line);
-          return;
-        }
-        const out = Buffer.allocUnsafe(bytes);
-        let at = 0;
-        for (const line of lines) {
-          if (typeof line === 'string') at += out.write(line, at, 'latin1');
-          else {
-            out.set(line, at);
-            at += line.length;
+        } else {
+          const out = Buffer.allocUnsafe(bytes);
+          let at = 0;
+          for (const line of lines) {
+            if (typeof line === 'string') at += out.write(line, at, 'latin1');
+            else {
+              out.set(line, at);
+              at += line.length;
+            }
           }
+          socket.write(out);
         }
-        socket.write(out);
+        // the server does not read: drop the connection rather than hold its requests without bound
+        if (socket.writableLength > maxBacklog) {
+          socket.destroy(new WriteBacklogError(maxBacklog, socket.writableLength));
+        }
       };
       const link: KatcpLink = {
         write(line) {
@@ -113,6 +127,9 @@ export function katcpTransport(sink: KatcpTransportSink, options: KatcpTransport
           return parser.buffered;
         },
         closed,
+        abort(error) {
+          if (!socket.destroyed) socket.destroy(error);
+        },
       };
       const onMessage = (m: KatcpMessage) => {
         if (m.type === 'inform') {

@@ -58,6 +58,21 @@ export class ConnectionResetError extends KatcpError {
   override readonly code: string = 'ORRERY_KATCP_CONNECTION_RESET';
 }
 
+/**
+ * The server stopped reading: the bytes the client could not send passed its `maxBacklog`, so the client dropped
+ * the connection (its pending requests fail with this error; it reconnects as after any lost connection).
+ */
+export class WriteBacklogError extends ConnectionResetError {
+  override readonly code: string = 'ORRERY_KATCP_WRITE_BACKLOG';
+  readonly limit: number;
+  constructor(limit: number, backlog: number) {
+    super(
+      `the KATCP server does not read: ${backlog} bytes unsent, over the client's maxBacklog of ${limit}`,
+    );
+    this.limit = limit;
+  }
+}
+
 /** A TCP connection attempt failed (refused, unreachable, DNS): `cause` is the socket error. */
 export class ConnectError extends KatcpError {
   override readonly code: string = 'ORRERY_KATCP_CONNECT';

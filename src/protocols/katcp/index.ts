@@ -66,6 +66,7 @@ export {
   ProtocolError,
   RequestTimeoutError,
   SyncError,
+  WriteBacklogError,
 } from './errors.js';
 export {
   type ClientState,

@@ -13,18 +13,26 @@
  *                             (`sendRaw`: the reply and informs as they came)
  *   deadline passed  ──► RequestTimeoutError     signal aborted ──► CancelledError     failAll(e) ──► e
  *
+ * Without ids a reply is matched by name alone, so a timed-out or cancelled request that is already on the wire
+ * stays at the head of the queue as a placeholder (rejected at once, no longer counted in `size`): it swallows
+ * its own late informs and reply, and the next request is written only after that reply. If the reply does not
+ * come within the request's timeout again, every request fails with a ProtocolError and `drop` is called (the
+ * client drops the connection and reconnects): the replies on that connection can no longer be matched. With an
+ * infinite timeout a cancelled request's placeholder waits for its reply for ever (as the request would have).
+ *
  * Cost per request (the hot path): one Map entry, one promise, one line written; a reply is one Map lookup by
  * mid. Timeouts share one sweep timer armed for the earliest deadline; it is not re-armed per request (deadlines
  * only grow for a given timeout) and, once nothing is pending, it is released at the end of the current
  * microtask checkpoint, so a request awaited in a loop keeps the same timer and an idle client holds none.
  *
  * Differences from aiokatcp, on purpose: request timeouts are built in (aiokatcp has none; katcp-python fakes a
- * `fail` reply); a timed out or cancelled request is forgotten (its late reply is ignored, as with an unknown id).
+ * `fail` reply); a timed out or cancelled request is forgotten (its late reply is ignored, as with an unknown id;
+ * without ids it is swallowed by the placeholder above).
  */
 import type { Clock } from '../../engine/clock.js';
 import { CancelledError, InvalidArgumentError } from '../../errors.js';
 import { type ArgValue, encodeArg, formatMessage, isValidName, type KatcpMessage, MAX_MID } from './codec.js';
-import { FailReply, InvalidReply, KatcpSyntaxError, RequestTimeoutError } from './errors.js';
+import { FailReply, InvalidReply, KatcpSyntaxError, ProtocolError, RequestTimeoutError } from './errors.js';
 
 /** A reply and the informs that came before it, as they came. */
 export interface RawReply {
@@ -41,7 +49,9 @@ interface Pending {
   /** The request line, kept until it is written (serialised mode). */
   line: Buffer | string | null;
   readonly informs: KatcpMessage[];
-  readonly deadline: number;
+  /** The request's timeout in ms (a placeholder waits as long again for the late reply). */
+  readonly timeout: number;
+  deadline: number;
   /** Resolve with the raw reply (`sendRaw`) or check its code (`send`). */
   readonly raw: boolean;
   resolve: (value: never) => void;
@@ -60,6 +70,9 @@ export class PendingRequests {
   #validName = '';
   /** By message id with `I`, else by a private key in call order (the first is the one on the wire). */
   readonly #pending = new Map<number, Pending>();
+  /** Without ids: the timed-out or cancelled request on the wire, kept at the head until its late reply. */
+  #placeholder: Pending | null = null;
+  readonly #drop: (error: Error) => void;
   #midMode = false;
   #nextMid = 1;
   #nextKey = 1;
@@ -71,15 +84,19 @@ export class PendingRequests {
     if (this.#pending.size === 0) this.#clearSweep();
   };
 
-  /** `write` sends one line (LF-terminated; a string is ASCII) on the current connection. */
-  constructor(clock: Clock, write: (line: Buffer | string) => void) {
+  /**
+   * `write` sends one line (LF-terminated; a string is ASCII) on the current connection; `drop` drops it (without
+   * ids, a placeholder's late reply did not come: see above).
+   */
+  constructor(clock: Clock, write: (line: Buffer | string) => void, drop: (error: Error) => void = () => {}) {
     this.#clock = clock;
     this.#write = write;
+    this.#drop = drop;
   }
 
-  /** Requests sent or queued. */
+  /** Requests sent or queued (not a placeholder). */
   get size(): number {
-    return this.#pending.size;
+    return this.#pending.size - (this.#placeholder === null ? 0 : 1);
   }
 
   /** True when requests carry message ids (the server has the `I` flag). */
@@ -137,6 +154,15 @@ export class PendingRequests {
       p = this.#pending.values().next().value as Pending;
       if (p.line !== null || p.name !== m.name) return false;
     }
+    if (p === this.#placeholder) {
+      // the late informs and reply of a request that timed out or was cancelled: swallowed
+      if (m.type === 'reply') {
+        this.#placeholder = null;
+        this.#settle(p);
+        this.#whenIdle();
+      }
+      return true;
+    }
     if (m.type === 'inform') {
       p.informs.push(m);
       return true;
@@ -169,6 +195,7 @@ export class PendingRequests {
   failAll(error: Error): void {
     const all = [...this.#pending.values()];
     this.#pending.clear();
+    this.#placeholder = null;
     this.#clearSweep();
     for (const p of all) {
       if (p.abort) p.abort.signal.removeEventListener('abort', p.abort.listener);
@@ -216,6 +243,7 @@ export class PendingRequests {
       key,
       line,
       informs: [],
+      timeout,
       deadline,
       raw,
       resolve: undefined as unknown as Pending['resolve'],
@@ -263,9 +291,33 @@ export class PendingRequests {
   }
 
   #fail(p: Pending, error: Error): void {
+    if (!this.#midMode && p.line === null && this.#pending.get(p.key) === p) {
+      if (p === this.#placeholder) {
+        this.#lost(p);
+        return;
+      }
+      // on the wire without an id: its late reply would be taken for the next request's (matched by name)
+      this.#placeholder = p;
+      if (p.abort) p.abort.signal.removeEventListener('abort', p.abort.listener);
+      p.abort = null;
+      p.deadline = p.timeout === Number.POSITIVE_INFINITY ? p.timeout : this.#clock.now() + p.timeout;
+      if (p.deadline < this.#sweepAt) this.#armSweep(p.deadline);
+      p.reject(error);
+      return;
+    }
     if (!this.#settle(p)) return;
     p.reject(error);
     this.#whenIdle();
+  }
+
+  /** A placeholder's late reply did not come either: the replies on this connection cannot be matched. */
+  #lost(p: Pending): void {
+    const error = new ProtocolError(
+      `no reply to ?${p.name} within twice its timeout from a server without message ids: ` +
+        'the connection is dropped, a late reply would be taken for the next request',
+    );
+    this.failAll(error);
+    this.#drop(error);
   }
 
   /**
@@ -305,6 +357,6 @@ export class PendingRequests {
       else if (p.deadline < next) next = p.deadline;
     }
     for (const p of expired) this.#fail(p, new RequestTimeoutError(`Request ${p.name} timed out`));
-    if (next < this.#sweepAt) this.#armSweep(next);
+    if (this.#pending.size > 0 && next < this.#sweepAt) this.#armSweep(next);
   }
 }

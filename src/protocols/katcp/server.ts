@@ -31,7 +31,9 @@
  * (aiokatcp twice the line limit), checked on every socket write, not only on asynchronous informs; requests
  * are read with backpressure (not read while the client's replies are not drained); `?request-timeout-hint` is
  * always there (aiokatcp 1.9 has none), the `T` flag only when a request has a hint; `maxPending` is per client
- * (aiokatcp: per server); replies and informs from a client are ignored, as aiokatcp does.
+ * (aiokatcp: per server); replies and informs from a client are ignored, as aiokatcp does; a `/regex/` of
+ * `?sensor-list` / `?sensor-value` that could backtrack for too long (nested quantifiers, backreferences, more
+ * than 2 quantifiers, over 256 characters: `unsafePatternReason` in `standardRequests.ts`) replies `fail`.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -266,7 +268,10 @@ export class DeviceServer {
   // ------------------------------------------------------------------------------------------------------------
   // Running
 
-  /** Start listening; resolves the bound address. PortInUseError when the port is taken, ListenError otherwise. */
+  /**
+   * Start listening; resolves the bound address. PortInUseError when the port is taken, ListenError otherwise,
+   * InvalidStateError when the server is (or gets) closed before it listens.
+   */
   async listen(): Promise<{ host: string; port: number }> {
     if (this.#server || this.#stopping) {
       throw new InvalidStateError(
@@ -277,7 +282,13 @@ export class DeviceServer {
     server.on('error', (err) => this.#logger.error({ err }, 'katcp server error'));
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
+      // close() while binding: Node then emits neither 'listening' nor 'error', only 'close'
+      const onClose = () => {
+        server.off('error', onError);
+        reject(new InvalidStateError('the server was closed before it was listening'));
+      };
       const onError = (err: NodeJS.ErrnoException) => {
+        server.off('close', onClose);
         this.#server = null;
         server.close();
         if (err.code === 'EADDRINUSE') reject(new PortInUseError(this.#port, this.#host, { cause: err }));
@@ -292,11 +303,14 @@ export class DeviceServer {
           );
       };
       server.once('error', onError);
+      server.once('close', onClose);
       server.listen(this.#port, this.#host, () => {
         server.off('error', onError);
+        server.off('close', onClose);
         resolve();
       });
     });
+    if (this.#stopping) throw new InvalidStateError('the server was closed before it was listening');
     const bound = server.address();
     const port = typeof bound === 'object' && bound ? bound.port : this.#port;
     this.#address = { host: this.#host, port };

@@ -11,7 +11,9 @@
  * before the queue existed: a client that does not read is dropped once it passes `maxBacklog`.
  *
  * Requests: a handler that returns synchronously is replied to synchronously (no promise in between); an async
- * one counts against `maxPending` until it settles. Every request's context has a lazily made `signal`, aborted
+ * one counts against `maxPending` until it settles (a returned thenable is adopted by a promise, so one whose
+ * `then` throws or calls back twice settles its request once). Whatever a handler throws, the request gets its
+ * `!reply fail` (an error that cannot be made a string included) and nothing escapes to the process. Every request's context has a lazily made `signal`, aborted
  * when the client goes away or the server closes, so a pending handler can stop its timers and work.
  */
 import type { Socket } from 'node:net';
@@ -98,6 +100,19 @@ function isPromise<T>(v: unknown): v is Promise<T> {
   return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
 }
 
+/** `String(err)` that never throws (an object without a prototype, a throwing `toString`, a hostile proxy). */
+function describeError(err: unknown): string {
+  try {
+    return String(err);
+  } catch {
+    try {
+      return Object.prototype.toString.call(err);
+    } catch {
+      return 'unprintable error';
+    }
+  }
+}
+
 /** One request being handled: its context for the handler, and its reply (sent once). */
 class ServerRequest implements RequestContext {
   readonly #conn: ClientConnection;
@@ -154,18 +169,23 @@ class ServerRequest implements RequestContext {
     }
   }
 
-  /** Reply the failure for a handler's error (nothing once the client is gone). */
+  /** Reply the failure for a handler's error (nothing once the client is gone). Never throws: any error is one. */
   fail(err: unknown): void {
     if (this.#replied || this.#conn.closed) return;
-    if (err instanceof InvalidReply) this.reply('invalid', [err.message]);
-    else if (err instanceof FailReply) this.reply('fail', [err.message]);
-    else {
-      const e = err instanceof Error ? err : new Error(String(err));
-      this.#conn.host.logger.error(
-        { err: e, request: this.name },
-        'uncaught error in a KATCP request handler',
-      );
-      this.reply('fail', [`${e.name}: ${e.message}`]);
+    try {
+      if (err instanceof InvalidReply) this.reply('invalid', [err.message]);
+      else if (err instanceof FailReply) this.reply('fail', [err.message]);
+      else {
+        const e = err instanceof Error ? err : new Error(describeError(err));
+        this.#conn.host.logger.error(
+          { err: e, request: this.name },
+          'uncaught error in a KATCP request handler',
+        );
+        this.reply('fail', [`${e.name}: ${e.message}`]);
+      }
+    } catch {
+      // a hostile error object (throwing getters, a proxy): reply what can be said of it
+      this.reply('fail', [`Error: ${describeError(err)}`]);
     }
   }
 
@@ -338,33 +358,38 @@ export class ClientConnection implements ClientInfo {
       return;
     }
     let result: ReturnType<RequestHandler>;
+    let thenable: boolean;
     try {
       result = entry.handler(req, ...m.args);
+      thenable = isPromise(result); // a throwing `then` getter is the handler's error
     } catch (err) {
       req.fail(err);
       return;
     }
-    if (!isPromise(result)) {
+    if (!thenable) {
       req.replyValue(result);
       return;
     }
     this.pending++;
     this.#inFlight.add(req);
-    result.then(
-      (value) => {
-        req.replyValue(value);
-        this.#settled(req);
-      },
-      (err: unknown) => {
-        req.fail(err);
-        this.#settled(req);
-      },
-    );
+    // adopted, not `result.then(...)`: a hostile thenable's `then` may throw (a rejection) or call back twice
+    // (only the first counts); the request settles exactly once whatever happens while replying
+    Promise.resolve()
+      .then(() => result)
+      .then(
+        (value) => req.replyValue(value),
+        (err: unknown) => req.fail(err),
+      )
+      .finally(() => this.#settled(req))
+      .catch((err: unknown) =>
+        this.host.logger.error({ err, request: req.name }, 'error while replying to a KATCP request'),
+      );
   }
 
+  /** An async request settled (once per request: it leaves `#inFlight` once). */
   #settled(req: ServerRequest): void {
+    if (!this.#inFlight.delete(req)) return;
     this.pending--;
-    this.#inFlight.delete(req);
     req.settle(); // late informs from the handler now throw
     this.pump();
   }

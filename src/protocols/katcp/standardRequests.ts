@@ -2,7 +2,8 @@
  * The device server's standard requests, replying as aiokatcp 1.9 does: `?help [name]`, `?halt`, `?watchdog`,
  * `?version-list`, `?client-list`, `?log-level [level]`, `?sensor-list [name|/regex/]`,
  * `?sensor-value [name|/regex/]`, `?sensor-sampling name[,name...] [strategy [params]]` (the bulk form is atomic)
- * and `?request-timeout-hint [name]`. They are ordinary request handlers over what the server lends them
+ * and `?request-timeout-hint [name]` (a `/regex/` that could backtrack for too long is refused with `fail`: the
+ * server cannot interrupt it). They are ordinary request handlers over what the server lends them
  * (`StandardRequestHost`), declared by `DeviceServer` before any of the user's.
  */
 import type { Clock } from '../../engine/clock.js';
@@ -53,6 +54,91 @@ const STANDARD_HELP: Record<string, string> = {
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** Longest `/regex/` a client may give `?sensor-list` / `?sensor-value` (without the slashes). */
+export const MAX_SENSOR_PATTERN_LENGTH = 256;
+/** Most quantifiers in such a regex: each one can multiply the backtracking by a sensor name's length. */
+export const MAX_SENSOR_PATTERN_QUANTIFIERS = 2;
+
+/**
+ * Why a client's regex could backtrack for too long (null: it is safe to run). JavaScript regexes cannot be
+ * interrupted, so one like `/^([a-z-]+)+X$/` against a 34-character name would freeze the server: refused are
+ * backreferences, a repeated group holding a quantifier or an alternation (star height > 1, as safe-regex),
+ * a lookaround holding a quantifier, more than MAX_SENSOR_PATTERN_QUANTIFIERS quantifiers and patterns longer
+ * than MAX_SENSOR_PATTERN_LENGTH. A syntax error is left to `new RegExp`.
+ */
+export function unsafePatternReason(src: string): string | null {
+  if (src.length > MAX_SENSOR_PATTERN_LENGTH)
+    return `regex longer than ${MAX_SENSOR_PATTERN_LENGTH} characters`;
+  interface Group {
+    lookaround: boolean;
+    /** A quantifier somewhere inside. */
+    repeats: boolean;
+    /** A `|` somewhere inside. */
+    alternates: boolean;
+  }
+  const root: Group = { lookaround: false, repeats: false, alternates: false };
+  const stack: Group[] = [root];
+  let quantifiers = 0;
+  /** What a quantifier here would apply to: nothing, a single atom, or the group just closed. */
+  let last: Group | 'atom' | null = null;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    const top = stack[stack.length - 1];
+    if (c === '\\') {
+      const next = src[i + 1] ?? '';
+      if (/[1-9k]/.test(next)) return 'backreferences are not allowed';
+      i++;
+      last = 'atom';
+    } else if (c === '[') {
+      let j = i + 1;
+      if (src[j] === '^') j++;
+      while (j < src.length && src[j] !== ']') j += src[j] === '\\' ? 2 : 1;
+      i = j;
+      last = 'atom';
+    } else if (c === '(') {
+      const head = /^\(\?(?:<[=!]|[=!:]|<[^>]*>)?/.exec(src.slice(i, i + 64))?.[0] ?? '(';
+      const lookaround = /^\(\?<?[=!]/.test(head);
+      stack.push({ lookaround, repeats: false, alternates: false });
+      i += head.length - 1;
+      last = null;
+    } else if (c === ')') {
+      if (stack.length === 1) continue; // unbalanced: new RegExp refuses it
+      const group = stack.pop() as Group;
+      if (group.lookaround && group.repeats) return 'a quantifier inside a lookaround is not allowed';
+      const parent = stack[stack.length - 1];
+      parent.repeats ||= group.repeats;
+      parent.alternates ||= group.alternates;
+      last = group;
+    } else if (c === '|') {
+      top.alternates = true;
+      last = null;
+    } else if (c === '*' || c === '+' || c === '?' || c === '{') {
+      const braces = c === '{' ? /^\{(\d+)(,(\d*))?\}/.exec(src.slice(i)) : null;
+      if (c === '{' && !braces) {
+        last = 'atom'; // a literal brace
+        continue;
+      }
+      if (last === null) continue; // nothing to repeat: new RegExp refuses it
+      if (++quantifiers > MAX_SENSOR_PATTERN_QUANTIFIERS)
+        return `more than ${MAX_SENSOR_PATTERN_QUANTIFIERS} quantifiers`;
+      const max = braces
+        ? braces[2] === undefined
+          ? Number(braces[1])
+          : Number(braces[3] || Infinity)
+        : c === '?'
+          ? 1
+          : Infinity;
+      if (last !== 'atom' && max > 1 && (last.repeats || last.alternates))
+        return 'a repeated group holding a quantifier or an alternation (nested quantifiers) is not allowed';
+      top.repeats = true;
+      if (braces) i += braces[0].length - 1;
+      if (src[i + 1] === '?') i++; // lazy
+      last = null;
+    } else last = 'atom';
+  }
+  return null;
+}
+
 /** The sensors `?sensor-list` / `?sensor-value` name: all, one, or `/regex/`; sorted by name. */
 function matchSensors(sensors: ReadonlyMap<string, Sensor>, pattern: Buffer | undefined): Sensor[] {
   let matched: Sensor[];
@@ -61,8 +147,11 @@ function matchSensors(sensors: ReadonlyMap<string, Sensor>, pattern: Buffer | un
     const name = pattern.toString('utf8');
     if (name.length > 1 && name.startsWith('/') && name.endsWith('/')) {
       let re: RegExp;
+      const source = name.slice(1, -1);
+      const unsafe = unsafePatternReason(source);
+      if (unsafe !== null) throw new FailReply(`refused regex: ${unsafe}`);
       try {
-        re = new RegExp(name.slice(1, -1));
+        re = new RegExp(source);
       } catch (err) {
         throw new FailReply((err as Error).message);
       }
