@@ -10,6 +10,7 @@ import {
   RequestTimeoutError,
   WriteBacklogError,
 } from '../../src/protocols/katcp/errors.js';
+import { InspectingClient } from '../../src/protocols/katcp/inspectingClient.js';
 import { useTestSystem } from '../support/testSystem.js';
 import { GREETING_MID, GREETING_NO_MID, RawPeer, stateIs } from './support/peer.js';
 
@@ -260,5 +261,46 @@ describe('a server that stops reading (the write backlog)', () => {
     for (const outcome of await Promise.all(outcomes)) expect(outcome).toBeInstanceOf(WriteBacklogError);
     expect(client.pendingCount).toBe(0);
     expect(() => new KatcpClient('127.0.0.1', 1, { system, maxBacklog: 0 })).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('the InspectingClient and a server that stops reading', () => {
+  it('its maxBacklog reaches its connection: past it, WriteBacklogError; a bad value is refused at construction', async () => {
+    const system = t.start();
+    peer = await RawPeer.start();
+    expect(() => new InspectingClient('127.0.0.1', peer!.port, { system, maxBacklog: 0 })).toThrow(
+      InvalidArgumentError,
+    );
+    const ic = new InspectingClient('127.0.0.1', peer.port, {
+      system,
+      maxBacklog: 1024 * 1024,
+      autoReconnect: false,
+      requestTimeout: Number.POSITIVE_INFINITY,
+      syncTimeout: Number.POSITIVE_INFINITY,
+    });
+    try {
+      const connecting = ic.connect();
+      const conn = await peer.nextConnection();
+      await connecting;
+      await ic.connection!.waitConnected();
+      conn.socket.pause(); // greets, then never reads again (the inspection's ?help waits for ever)
+      const arg = Buffer.alloc(256 * 1024, 0x61);
+      const outcomes: Promise<unknown>[] = [];
+      // 15 MiB: past what the loopback's buffers take plus 1 MiB, short of the 16 MiB default
+      const cap = 60;
+      while (ic.connection?.state === 'connected' && outcomes.length < cap) {
+        outcomes.push(
+          ic.simpleRequest('put', arg).then(
+            () => 'ok',
+            (err: unknown) => err,
+          ),
+        );
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(outcomes.length).toBeLessThan(cap);
+      for (const outcome of await Promise.all(outcomes)) expect(outcome).toBeInstanceOf(WriteBacklogError);
+    } finally {
+      await ic.stop();
+    }
   });
 });

@@ -161,6 +161,7 @@ export class ClientActors {
       autoReconnect: o.autoReconnect,
       requestTimeout: o.requestTimeout,
       maxLineLength: o.maxLineLength,
+      maxBacklog: o.maxBacklog,
       random: o.random,
     });
     this.#client = client;

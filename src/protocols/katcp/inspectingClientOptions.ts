@@ -54,6 +54,8 @@ export interface InspectingClientOptions {
   stateCallback?: StateCallback;
   /** Longest line accepted from the server, bytes (default 1 MiB). */
   maxLineLength?: number;
+  /** Unsent bytes before the connection is dropped with WriteBacklogError (default 16 MiB; see `KatcpClient`). */
+  maxBacklog?: number;
 }
 
 /** Check the constructor's arguments (the options' types and ranges; the system is checked by the caller). */
@@ -63,6 +65,10 @@ export function checkClientOptions(host: string, port: number, options: Inspecti
   checkDuration('syncTimeout', options.syncTimeout, true);
   checkDuration('initialResyncDelay', options.initialResyncDelay, true);
   checkDuration('maxResyncDelay', options.maxResyncDelay, true);
+  const maxBacklog = options.maxBacklog;
+  if (maxBacklog !== undefined && (!Number.isSafeInteger(maxBacklog) || maxBacklog < 1)) {
+    throw new InvalidArgumentError(`maxBacklog must be a positive integer, got ${String(maxBacklog)}`);
+  }
   if (
     options.initialResyncDelay !== undefined &&
     options.maxResyncDelay !== undefined &&
