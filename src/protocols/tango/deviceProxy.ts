@@ -251,9 +251,21 @@ export class DeviceProxy {
     const values = checkWrites(pairs);
     const missing = values.map(([n]) => n).filter((n) => !this.#configs.has(n.toLowerCase()));
     if (missing.length > 0) await this.getAttributeConfigs(missing);
-    const encoded = values.map(([n, v]) =>
-      toAttributeValue4(this.#configs.get(n.toLowerCase()) as AttributeConfig5, v),
-    );
+    const encoded = values.map(([n, v]) => {
+      const config = this.#configs.get(n.toLowerCase());
+      // a server whose configuration reply left the attribute out: as a missing attribute, never a raw TypeError
+      if (config === undefined) {
+        throw new AttributeNotFoundError(n, [
+          {
+            reason: 'API_AttrNotFound',
+            desc: `${this.name} gave no configuration for attribute ${n}`,
+            origin: 'DeviceProxy.writeAttributes',
+            severity: 'ERR',
+          },
+        ]);
+      }
+      return toAttributeValue4(config, v);
+    });
     await this.#call(writeAttributes4.name, writeAttributes4.readResult, (w) =>
       writeAttributes4.writeArgs(w, { values: encoded, clientIdent: CLIENT_IDENT }),
     );

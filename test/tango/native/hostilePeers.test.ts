@@ -6,6 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
 import {
+  AttributeNotFoundError,
   TangoBusyError,
   TangoClosedError,
   TangoConnectionError,
@@ -17,7 +18,7 @@ import type { GiopRequest } from '../../../src/protocols/tango/giop/giop.js';
 import { encodeCloseConnection, encodeReply } from '../../../src/protocols/tango/giop/giopEncode.js';
 import { type CdrWriter, GiopProtocolError, TK } from '../../../src/protocols/tango/giop/index.js';
 import { encodeIiopProfile, stringifyIor } from '../../../src/protocols/tango/giop/ior.js';
-import { commandInout4 } from '../../../src/protocols/tango/giop/operations.js';
+import { commandInout4, getAttributeConfig5 } from '../../../src/protocols/tango/giop/operations.js';
 import { GiopConnection } from '../../../src/protocols/tango/giopConnection.js';
 import { MAX_RESENDS } from '../../../src/protocols/tango/giopPending.js';
 import { poolFor } from '../../../src/protocols/tango/giopRequests.js';
@@ -241,5 +242,28 @@ describe('hostile peers', () => {
     await c.close();
     const rest = await Promise.all(outcomes);
     expect(rest.every((e) => e instanceof TangoBusyError || e instanceof TangoClosedError)).toBe(true);
+  });
+});
+
+describe('a configuration reply that leaves the attribute out', () => {
+  it('writeAttributes raises AttributeNotFoundError (it was a raw TypeError) and sends no write', async () => {
+    const operations: string[] = [];
+    const s = await serve((req, socket) => {
+      operations.push(req.operation);
+      // get_attribute_config_5 answers an empty list: the attribute asked for is not in it
+      socket.write(
+        encodeReply({ minor: 2, requestId: req.requestId, status: 0 }, (w) =>
+          getAttributeConfig5.writeResult(w, []),
+        ),
+      );
+    });
+    const d = new DeviceProxy(`tango://127.0.0.1:${s.port}/a/b/c#dbase=no`, {
+      system: system(),
+      timeout: 10_000,
+    });
+    const error = await d.writeAttributes([['double_scalar', 1.5]]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AttributeNotFoundError);
+    expect((error as AttributeNotFoundError).attribute).toBe('double_scalar');
+    expect(operations).toEqual(['get_attribute_config_5']);
   });
 });
