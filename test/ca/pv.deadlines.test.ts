@@ -176,6 +176,27 @@ describe('issue 11 item 6: deadlines, late replies and circuit deaths (TestClock
     expect(clock.pending).toBe(0);
   });
 
+  it('eventsOff/eventsOn reach every circuit when one refuses (CircuitQueueFullError): that one is thrown after', async () => {
+    const { fake, context } = setup();
+    fake.search.autoAnswer = null;
+    const a = context.getPv('D:A');
+    const b = context.getPv('D:B');
+    await flush();
+    fake.search.answer('D:A', { host: '127.0.0.1', port: 5064 });
+    fake.search.answer('D:B', { host: '127.0.0.1', port: 5065 });
+    await Promise.all([a.waitForConnection(), b.waitForConnection()]);
+    expect(fake.circuits).toHaveLength(2);
+    const [refusing, other] = fake.circuits;
+    const full = new CircuitQueueFullError('full');
+    refusing!.send = () => {
+      throw full;
+    };
+    expect(() => context.eventsOff()).toThrow(full);
+    expect(other!.sentOf(Command.EVENTS_OFF)).toHaveLength(1);
+    expect(() => context.eventsOn()).toThrow(full);
+    expect(other!.sentOf(Command.EVENTS_ON)).toHaveLength(1);
+  });
+
   it('a failure ECA is a CaStatusError, a server ERROR an ErrorResponseReceived', async () => {
     const { fake, context } = setup();
     const pv = context.getPv('D:ERR');

@@ -317,14 +317,30 @@ export class Context {
   eventsOff(): void {
     this.#checkOpen();
     this.#eventsOff = true;
-    for (const c of this.#circuits.values()) c.send(eventsOff());
+    this.#sendToEveryCircuit(eventsOff);
+  }
+
+  /**
+   * One message to every circuit: a circuit that refuses it (CircuitQueueFullError: its server stopped reading)
+   * does not keep it from the others; the first refusal is thrown once every circuit was tried.
+   */
+  #sendToEveryCircuit(message: () => Buffer): void {
+    let refused: unknown;
+    for (const c of this.#circuits.values()) {
+      try {
+        c.send(message());
+      } catch (err) {
+        refused ??= err;
+      }
+    }
+    if (refused !== undefined) throw refused;
   }
 
   /** EVENTS_ON on every circuit: the server sends the latest value of each monitor, then resumes. */
   eventsOn(): void {
     this.#checkOpen();
     this.#eventsOff = false;
-    for (const c of this.#circuits.values()) c.send(eventsOn());
+    this.#sendToEveryCircuit(eventsOn);
   }
 
   /** Terminal: closes every PV, circuit and the search; later use throws ContextDisconnectedError. */
