@@ -16,12 +16,13 @@ import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
 import { GiopStream } from '../../../src/protocols/tango/giop/framer.js';
 import type { GiopRequest } from '../../../src/protocols/tango/giop/giop.js';
 import { encodeCloseConnection, encodeReply } from '../../../src/protocols/tango/giop/giopEncode.js';
-import { type CdrWriter, GiopProtocolError, TK } from '../../../src/protocols/tango/giop/index.js';
+import { type CdrWriter, GiopProtocolError } from '../../../src/protocols/tango/giop/index.js';
 import { encodeIiopProfile, stringifyIor } from '../../../src/protocols/tango/giop/ior.js';
 import { commandInout4, getAttributeConfig5 } from '../../../src/protocols/tango/giop/operations.js';
 import { GiopConnection } from '../../../src/protocols/tango/giopConnection.js';
 import { MAX_RESENDS } from '../../../src/protocols/tango/giopPending.js';
 import { poolFor } from '../../../src/protocols/tango/giopRequests.js';
+import { writeBomb } from '../giop/support/typecodeBomb.js';
 
 type Answer = (req: GiopRequest, socket: Socket) => void;
 
@@ -81,30 +82,6 @@ const longReply = (req: GiopRequest, v: number) =>
   encodeReply({ minor: 2, requestId: req.requestId, status: 0 }, (w) =>
     commandInout4.writeResult(w, { type: 'DevLong', value: v }),
   );
-
-/** struct S_k { S_{k-1} a; S_{k-1} b; } with b's TypeCode an indirection to a's; S_0 = tk_null. */
-function writeBomb(w: CdrWriter, k: number): number {
-  w.align(4);
-  const at = w.pos;
-  if (k === 0) {
-    w.ulong(TK.null);
-    return at;
-  }
-  w.ulong(TK.struct);
-  w.encapsulation((e) => {
-    e.string('IDL:S:1.0');
-    e.string('S');
-    e.ulong(2);
-    e.string('a');
-    const inner = writeBomb(e, k - 1);
-    e.string('b');
-    e.align(4);
-    const p = e.pos;
-    e.ulong(0xffffffff);
-    e.long(inner - (p + 4));
-  });
-  return at;
-}
 
 describe('hostile peers', () => {
   it('a command_inout reply whose any describes 2^16 values in about 1.5 KB fails with GiopProtocolError', async () => {
