@@ -30,7 +30,12 @@ import type { ActorHandle } from '../../engine/handle.js';
 import { type Logger, silentLogger } from '../../engine/logging.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import { createSystem, type OrrerySystem } from '../../engine/system.js';
-import { type CircuitLink, type CircuitSocketSink, circuitSocket } from './circuitSocket.js';
+import {
+  type CircuitLink,
+  type CircuitSocketSink,
+  circuitSocket,
+  DEFAULT_MAX_QUEUED_BYTES,
+} from './circuitSocket.js';
 import { clientName, hostName, versionRequest } from './commands.js';
 import { ECHO_TIMEOUT_MS, MAX_PRIORITY } from './constants.js';
 import { CaDisconnectedError, CaValueError } from './errors.js';
@@ -74,7 +79,6 @@ type CircuitLogic = typeof circuitMachine;
 
 /** The supervisor circuits go under when none is given. */
 export const CIRCUIT_SUPERVISOR = 'ca:circuits';
-const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 let circuitCount = 0;
 

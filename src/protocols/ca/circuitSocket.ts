@@ -36,6 +36,9 @@ import { CaError, CaProtocolError } from './errors.js';
 import { type CaFrame, FrameParser } from './frame.js';
 import { HeardThrottle } from './heard.js';
 
+/** Unsent bytes a circuit or a name-server link may hold by default (`maxQueuedBytes`): 16 MiB. */
+export const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+
 /** More bytes were sent to a circuit than it queues unsent (`maxQueuedBytes`): connecting, or a server not reading. */
 export class CircuitQueueFullError extends CaError {
   override readonly code: string = 'ORRERY_CA_QUEUE_FULL';

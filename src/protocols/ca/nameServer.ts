@@ -48,7 +48,7 @@ import type { Logger } from '../../engine/logging.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import { createSystem, type OrrerySystem } from '../../engine/system.js';
 import type { CaAddress } from './addressList.js';
-import { CircuitQueueFullError } from './circuitSocket.js';
+import { CircuitQueueFullError, DEFAULT_MAX_QUEUED_BYTES } from './circuitSocket.js';
 import { clientName, echo, hostName, u32ToIp, versionRequest } from './commands.js';
 import { Command, ECHO_TIMEOUT_MS } from './constants.js';
 import { type CaFrame, FrameParser } from './frame.js';
@@ -57,8 +57,6 @@ import { HeardThrottle, heardEveryMs } from './heard.js';
 export { NAME_SERVER_FIRST_RETRY_MS };
 
 const NO_IP = 0xffffffff;
-/** Unsent bytes a link's socket may hold (as a circuit's default `maxQueuedBytes`). */
-const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 export interface NameServerLinkOptions {
   address: CaAddress;
