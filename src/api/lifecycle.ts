@@ -118,8 +118,19 @@ export class Lifecycle<T> {
   }
 }
 
-/** A value for an error message: a string quoted, an object by its tag; never throws. */
-function describe(value: unknown): string {
+/**
+ * The result of an iterator's `next()` (awaited), checked as `for await` checks it: anything but an object breaks
+ * the iterator protocol, an InvalidArgumentError naming `iterator` (JS itself throws a TypeError).
+ */
+export function iteratorResult(result: unknown, iterator: string): IteratorResult<unknown> {
+  if (result === null || typeof result !== 'object') {
+    throw new InvalidArgumentError(`${iterator} gave ${describe(result)}, not an iterator result`);
+  }
+  return result as IteratorResult<unknown>;
+}
+
+/** A value for an error message: a string quoted, an object or function by its tag; never throws. */
+export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
   return Object.prototype.toString.call(value);

@@ -40,7 +40,7 @@ import {
   UnknownStatusFailure,
   WaitTimeoutError,
 } from '../errors.js';
-import { checkSignal, checkSystem, Lifecycle, resolveSystem } from './lifecycle.js';
+import { checkSignal, checkSystem, describe, iteratorResult, Lifecycle, resolveSystem } from './lifecycle.js';
 import { ProgressWatchers, progressKey, type WatcherUpdate } from './statusProgress.js';
 
 export type { StatusProgress, WatcherUpdate };
@@ -597,12 +597,7 @@ export class Status {
     for (;;) {
       let value: unknown;
       try {
-        const result = (await iterator.next()) as IteratorResult<unknown> | null;
-        if (result === null || typeof result !== 'object') {
-          throw new InvalidArgumentError(
-            `the updates' iterator gave ${describe(result)}, not an iterator result`,
-          );
-        }
+        const result = iteratorResult(await iterator.next(), "the updates' iterator");
         if (result.done) {
           ended();
           this.#complete(null);
@@ -816,17 +811,6 @@ function closeIterator(
   } catch (err) {
     onError(err);
   }
-}
-
-/**
- * A short description of a value for an error message: a string quoted, an object or function by its tag
- * (`[object Object]`), other values (null included) as String() gives them. Never throws, unlike
- * String(Object.create(null)).
- */
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
-  return Object.prototype.toString.call(value);
 }
 
 /** A thrown value as a status failure: an Error as it is, anything else in an UnknownStatusFailure (its cause). */

@@ -12,7 +12,7 @@ import {
 } from '../../machines/core/timeoutIterator.js';
 import type { OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError, SystemStoppedError } from '../errors.js';
-import { checkSignal, checkSystem, Lifecycle, nextId, resolveSystem } from './lifecycle.js';
+import { checkSignal, checkSystem, iteratorResult, Lifecycle, nextId, resolveSystem } from './lifecycle.js';
 
 export interface TimeoutIteratorOptions {
   /**
@@ -120,16 +120,10 @@ export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
     const source = this.#source;
     const logic = timeoutIteratorMachine.provide({
       actors: {
-        pull: fromPromise<IteratorResult<unknown>, void>(async () => {
-          const result = (await source.next()) as IteratorResult<unknown> | null;
-          // as Status.watchable (JS itself throws a TypeError): a non-object breaks the iterator protocol
-          if (result === null || typeof result !== 'object') {
-            throw new InvalidArgumentError(
-              `the source iterator gave ${typeof result === 'function' ? 'a function' : String(result)}, not an iterator result`,
-            );
-          }
-          return result;
-        }),
+        // as Status.watchable: a result that is not an object breaks the iterator protocol
+        pull: fromPromise<IteratorResult<unknown>, void>(async () =>
+          iteratorResult(await source.next(), 'the source iterator'),
+        ),
       },
     });
     const actor = this.#system.spawnDetached(logic, {
