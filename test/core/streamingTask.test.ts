@@ -322,24 +322,15 @@ describe('issue 7: StreamingTask hardening', () => {
 describe('review: a start() that cannot spawn loses no outcome', () => {
   it('an empty taskName is refused with InvalidArgumentError before anything is spawned', () => {
     const s = sim.start();
-    expect(
-      () =>
-        new StreamingTask(
-          '',
-          () => [],
-          () => {},
-          { system: s },
-        ),
-    ).toThrow(InvalidArgumentError);
-    expect(
-      () =>
-        new StreamingTask(
-          '',
-          () => [],
-          () => {},
-          { system: s },
-        ),
-    ).toThrow('taskName must be a non-empty string');
+    const unnamed = () =>
+      new StreamingTask(
+        '',
+        () => [],
+        () => {},
+        { system: s },
+      );
+    expect(unnamed).toThrow(InvalidArgumentError);
+    expect(unnamed).toThrow('taskName must be a non-empty string');
     expect(s.detachedCount).toBe(0);
   });
 
