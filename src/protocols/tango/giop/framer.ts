@@ -104,10 +104,7 @@ export class GiopFramer {
 
   /** Grows the buffer to hold `n` bytes: doubling, never past the message's size. */
   private reserve(n: number): void {
-    if (n <= this.buffer.length) return;
-    const grown = new Uint8Array(Math.min(this.needed, Math.max(n, 2 * this.buffer.length, 1024)));
-    grown.set(this.buffer.subarray(0, this.filled));
-    this.buffer = grown;
+    this.buffer = room(this.buffer, this.filled, n, this.needed);
   }
 
   private reset(): void {
@@ -119,6 +116,17 @@ export class GiopFramer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * `bytes` (its first `used` bytes kept) with room for `n`: itself when it has it, else a copy grown by doubling
+ * (at least 1 KiB), never past `cap` (the largest the message can be).
+ */
+function room(bytes: Uint8Array, used: number, n: number, cap: number): Uint8Array {
+  if (n <= bytes.length) return bytes;
+  const grown = new Uint8Array(Math.min(cap, Math.max(n, 2 * bytes.length, 1024)));
+  grown.set(bytes.subarray(0, used));
+  return grown;
+}
 
 export interface AssemblerOptions {
   maxMessageSize?: number;
@@ -184,12 +192,7 @@ export class FragmentAssembler {
     if (size - GIOP_HEADER_SIZE > this.maxMessageSize || this.pendingBytes > this.maxMessageSize * 2) {
       throw new GiopProtocolError(`fragmented GIOP message exceeds ${this.maxMessageSize} bytes`);
     }
-    if (size > partial.bytes.length) {
-      const cap = GIOP_HEADER_SIZE + this.maxMessageSize;
-      const grown = new Uint8Array(Math.min(cap, Math.max(size, 2 * partial.bytes.length, 1024)));
-      grown.set(partial.bytes.subarray(0, partial.size));
-      partial.bytes = grown;
-    }
+    partial.bytes = room(partial.bytes, partial.size, size, GIOP_HEADER_SIZE + this.maxMessageSize);
     partial.bytes.set(data, partial.size);
     partial.size = size;
   }
