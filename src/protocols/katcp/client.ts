@@ -115,6 +115,15 @@ export function checkEndpoint(host: unknown, port: unknown, options: unknown): v
     throw new InvalidArgumentError('options must be an object');
 }
 
+/** An optional count or size option: undefined, or a safe integer of 1 or more (else InvalidArgumentError). */
+export function checkPositiveInteger(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || (value as number) < 1) {
+    throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value as number;
+}
+
 export class KatcpClient {
   readonly host: string;
   readonly port: number;
@@ -150,10 +159,7 @@ export class KatcpClient {
     if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
       throw new InvalidArgumentError(`maxLineLength must be a positive integer, got ${String(max)}`);
     }
-    const maxBacklog = options.maxBacklog;
-    if (maxBacklog !== undefined && (!Number.isSafeInteger(maxBacklog) || maxBacklog < 1)) {
-      throw new InvalidArgumentError(`maxBacklog must be a positive integer, got ${String(maxBacklog)}`);
-    }
+    const maxBacklog = checkPositiveInteger('maxBacklog', options.maxBacklog);
     const system = checkSystem(options.system) ?? getDefaultSystem();
     this.host = host;
     this.port = port;

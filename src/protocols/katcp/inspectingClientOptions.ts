@@ -9,7 +9,7 @@ import { checkSignal } from '../../api/lifecycle.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import type { OrrerySystem } from '../../engine/system.js';
 import { InvalidArgumentError } from '../../errors.js';
-import { checkEndpoint } from './client.js';
+import { checkEndpoint, checkPositiveInteger } from './client.js';
 import type { KatcpRequest } from './modelObjects.js';
 import type { Sensor } from './sensor.js';
 import type { StateCallback } from './stateCallbacks.js';
@@ -65,10 +65,7 @@ export function checkClientOptions(host: string, port: number, options: Inspecti
   checkDuration('syncTimeout', options.syncTimeout, true);
   checkDuration('initialResyncDelay', options.initialResyncDelay, true);
   checkDuration('maxResyncDelay', options.maxResyncDelay, true);
-  const maxBacklog = options.maxBacklog;
-  if (maxBacklog !== undefined && (!Number.isSafeInteger(maxBacklog) || maxBacklog < 1)) {
-    throw new InvalidArgumentError(`maxBacklog must be a positive integer, got ${String(maxBacklog)}`);
-  }
+  checkPositiveInteger('maxBacklog', options.maxBacklog);
   if (
     options.initialResyncDelay !== undefined &&
     options.maxResyncDelay !== undefined &&
