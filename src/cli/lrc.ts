@@ -1,10 +1,11 @@
 /**
  * `orrery lrc <command> [args] [--device NAME] [--json] [--protocol 1|2] [--timeout ms|inf] [--reconcile]
- * [--inspect [port]]`: run a long running command on the built-in SKA device simulator (commands On, Off, Standby, Scan, Configure, Reset,
- * Abort), or with `--device` on a real Tango device (`tango://host:port/dom/fam/member[#dbase=no]`, or
- * `dom/fam/member` through TANGO_HOST) over the native client. `args` is JSON when it
- * parses, a string otherwise. On a TTY a live progress bar, otherwise one plain line per update (`IN_PROGRESS`,
- * `progress 33%`); `--json` prints one JSON object per update and a final `{"result": ...}` line. Exit code 0 when the command completed OK, 1 otherwise.
+ * [--inspect [port]]`: run a long running command on the built-in SKA device simulator (commands On, Off,
+ * Standby, Scan, Configure, Reset, Abort), or with `--device` on a real Tango device
+ * (`tango://host:port/dom/fam/member[#dbase=no]`, or `dom/fam/member` through TANGO_HOST) over the native client.
+ * `args` is JSON when it parses, a string otherwise. On a TTY a live progress bar, otherwise one plain line per
+ * update (`IN_PROGRESS`, `progress 33%`); `--json` prints one JSON object per update and a final
+ * `{"result": ...}` line. Exit code 0 when the command completed OK, 1 otherwise.
  */
 
 import { builtInDevice } from '../demo/lrcDemo.js';

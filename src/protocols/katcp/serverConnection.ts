@@ -13,8 +13,9 @@
  * Requests: a handler that returns synchronously is replied to synchronously (no promise in between); an async
  * one counts against `maxPending` until it settles (a returned thenable is adopted by a promise, so one whose
  * `then` throws or calls back twice settles its request once). Whatever a handler throws, the request gets its
- * `!reply fail` (an error that cannot be made a string included) and nothing escapes to the process. Every request's context has a lazily made `signal`, aborted
- * when the client goes away or the server closes, so a pending handler can stop its timers and work.
+ * `!reply fail` (an error that cannot be made a string included) and nothing escapes to the process. Every
+ * request's context has a lazily made `signal`, aborted when the client goes away or the server closes, so a
+ * pending handler can stop its timers and work.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../../engine/logging.js';
