@@ -6,8 +6,8 @@
  * come back on new ZMQ ports).
  *
  *   ──► subscribing ──SUBSCRIBED──► reading ──READ_DONE / READ_FAILED──► active ═══════════════════════════╗
- *          │ (entry: subscribe)        (entry: readValue;                                                  ║
- *          │                            ZMQ_EVENT held)   (deliver: the read, then the held events)       ║
+ *          │ (entry: subscribe;        (entry: readValue;                                                  ║
+ *          │  ZMQ_EVENT held)           ZMQ_EVENT held)   (deliver: the read, then the held events)       ║
  *          └──SUBSCRIBE_FAILED──► failed (final)            ┌──────────────────────────────────────────────╢
  *                                                          │ active (parallel)                            ║
  *                                                          │  heartbeat: watching ──HEARTBEAT──► watching  ║
@@ -25,8 +25,8 @@
  *     ▲                   └──SUBSCRIBE_FAILED──► retrying ──after resubscribeMs──┐
  *     └──────────────────────────────────────────────────────────────────────────┘
  *   UNSUBSCRIBE from any state but the finals ──► unsubscribed (final). Both finals run `release`.
- *   ZMQ_EVENT outside `reading` is delivered at once unless it is a duplicate; HEARTBEAT outside `active` is
- *   ignored.
+ *   ZMQ_EVENT outside `subscribing` and `reading` is delivered at once unless it is a duplicate; HEARTBEAT
+ *   outside `active` is ignored.
  *
  * Effects are named actions with default no-ops, supplied by the event consumer (`src/protocols/tango/events.ts`)
  * with `.provide()`: `subscribe` (ZmqEventSubscriptionChange on the admin device, connect the ZMQ socket to the
@@ -52,8 +52,10 @@
  *   consumer forwards each server's heartbeats to that server's subscriptions;
  * - heartbeat loss is a deadline reset by each heartbeat (`heartbeatTimeoutMs`, default 15 s: the server sends one
  *   every 10 s) instead of a 10 s poll, so a heartbeat late by a few ms is not a loss;
- * - events that arrive while the first read is in flight are held and delivered after it (cppTango may deliver
- *   them before the read); the held list is bounded (`MAX_HELD_EVENTS`, the oldest dropped);
+ * - events that arrive before the first read answered (while subscribing: the topic is routed before the ZMQ
+ *   connection settles, and another subscription of the same attribute may already be receiving it; while the
+ *   read is in flight) are held and delivered after it, so the first read is always the first delivery (cppTango
+ *   may deliver them before the read); the held list is bounded (`MAX_HELD_EVENTS`, the oldest dropped);
  * - a subscription that fails at first fails (`failed`), as PyTango's `subscribe_event` raises; there is no
  *   stateless mode;
  * - the counter is forgotten at every (re)subscription, so the first event after one is never a duplicate nor
@@ -311,8 +313,8 @@ export const eventSubscriptionMachine = setup({
   }),
   on: {
     UNSUBSCRIBE: '.unsubscribed',
-    // outside `reading`: delivered at once (after a counter gap, the missed-events report first), unless it
-    // repeats the last one
+    // outside `subscribing` and `reading`: delivered at once (after a counter gap, the missed-events report first),
+    // unless it repeats the last one
     ZMQ_EVENT: [
       { guard: 'duplicate', actions: 'countDuplicate' },
       {
@@ -334,6 +336,8 @@ export const eventSubscriptionMachine = setup({
       on: {
         SUBSCRIBED: { target: 'reading', actions: 'storeChannel' },
         SUBSCRIBE_FAILED: { target: 'failed', actions: 'storeErrors' },
+        // held for after the first read, as in `reading` (a failed subscription drops them)
+        ZMQ_EVENT: { actions: 'holdEvent' },
       },
     },
     reading: {

@@ -92,6 +92,24 @@ describe('issue 12 item 3: the event subscription machine', () => {
     expect(h.clock.pending).toBe(0);
   });
 
+  it('events that arrive while subscribing (another subscription of the attribute already routes its topic) are held: the first read is still the first delivery', () => {
+    const h = harness();
+    h.zmq(5, 5);
+    h.zmq(5, 5);
+    h.zmq(6, 6);
+    expect(h.delivered).toEqual([]);
+    h.send({ type: 'SUBSCRIBED', channel: CHANNEL });
+    h.zmq(7, 7);
+    h.send({ type: 'READ_DONE', value: 4 });
+    expect(h.delivered.map(view)).toEqual(['read:4', 'event:5', 'event:6', 'event:7']);
+    // a subscription that fails drops what it held
+    const f = harness();
+    f.zmq(1, 1);
+    f.send({ type: 'SUBSCRIBE_FAILED', errors: ERR });
+    expect(f.state()).toBe('failed');
+    expect(f.delivered).toEqual([]);
+  });
+
   it('issue 12 item 3: without a database (counter always 0), only identical bytes are duplicates', () => {
     const h = harness();
     h.send({ type: 'SUBSCRIBED', channel: CHANNEL });
@@ -211,10 +229,9 @@ describe('issue 12 item 3: the subscription machine against a model', () => {
           switch (s.kind) {
             case 'subscribed':
               h.send({ type: 'SUBSCRIBED', channel: CHANNEL });
-              if (state === 'subscribing' || state === 'resubscribing') {
-                state = 'reading';
-                lastDeliveredCtr = null;
-              }
+              // (the events held while first subscribing go on being de-duplicated among themselves)
+              if (state === 'resubscribing') lastDeliveredCtr = null;
+              if (state === 'subscribing' || state === 'resubscribing') state = 'reading';
               break;
             case 'subscribeFailed':
               h.send({ type: 'SUBSCRIBE_FAILED', errors: ERR });
@@ -239,7 +256,7 @@ describe('issue 12 item 3: the subscription machine against a model', () => {
               if (!s.repeat) ctr++;
               h.zmq(ctr, ctr);
               const fresh = lastDeliveredCtr !== ctr;
-              if (state === 'reading') {
+              if (state === 'subscribing' || state === 'reading') {
                 if (fresh) held++;
                 lastDeliveredCtr = ctr;
               } else if (state !== 'failed' && state !== 'unsubscribed' && fresh) {
