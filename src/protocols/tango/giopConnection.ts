@@ -247,7 +247,16 @@ export class GiopConnection {
 
   /** Closes for good (idempotent): fails what is pending, resolves once the socket is released. */
   async close(): Promise<void> {
-    if (this.#state !== 'closed') this.#handle.current?.send({ type: 'CLOSE' });
+    if (this.#state !== 'closed') {
+      const current = this.#handle.current;
+      if (current !== undefined) current.send({ type: 'CLOSE' });
+      else {
+        // the actor crashed and its supervisor waits to restart it: no incarnation would answer CLOSE, so the
+        // connection ends here, and the restart is called off (the actor is removed for good)
+        this.#gone(new TangoClosedError(`connection to ${this.endpoint} closed`));
+        this.#handle.stop();
+      }
+    }
     if (this.#state !== 'closed') {
       await new Promise<void>((resolve) => this.#closedWaiters.add(resolve));
     }

@@ -190,6 +190,44 @@ describe('issue 12 item 1: the GIOP connection against scripted servers', () => 
     expect((error as TangoConnectionError).sent).toBe(false);
   });
 
+  it('close() while the supervisor waits to restart the crashed connection actor settles, fails what waits and ends the actor for good', async () => {
+    const s = await serve(() => {});
+    const { GiopConnection } = await import('../../../src/protocols/tango/giopConnection.js');
+    const system = createSystem();
+    systems.push(system);
+    const supervisor = system.supervisor('tango-test', {
+      backoff: { initialMs: 300, maxMs: 300, factor: 1 },
+    });
+    const c = new GiopConnection('127.0.0.1', s.port, { system, supervisor });
+    const spec = {
+      objectKey: Buffer.from('k'),
+      operation: 'ping',
+      readResult: () => undefined,
+      timeout: 60_000,
+    };
+    const waiting = c.request(spec).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    // the actor crashes (an unhandled error event fails a machine): its restart is 300 ms away
+    c.actor.current!.send({ type: 'xstate.error.actor.x', error: new Error('boom') } as never);
+    expect(c.actor.current).toBeUndefined();
+    const closed = await Promise.race([
+      c.close().then(() => 'closed'),
+      new Promise((r) => setTimeout(() => r('hung'), 2000)),
+    ]);
+    expect(closed).toBe('closed');
+    expect(c.closed).toBe(true);
+    expect(((await waiting) as Error).name).toBe('TangoClosedError');
+    // no incarnation comes back after close()
+    await new Promise((r) => setTimeout(r, 600));
+    expect(c.actor.current).toBeUndefined();
+    expect(system.get(c.actor.id)).toBeUndefined();
+    // the crashed incarnation's socket went with it
+    expect(s.connections).toBe(1);
+    const open = await new Promise<number>((r) => s.server.getConnections((_, n) => r(n)));
+    expect(open).toBe(0);
+    await expect(c.request(spec)).rejects.toThrow(/closed/);
+  });
+
   it('issue 12 item 1: requests outstanding are bounded (TangoBusyError past the bound)', async () => {
     const s = await serve(() => {});
     const { GiopConnection } = await import('../../../src/protocols/tango/giopConnection.js');
