@@ -7,7 +7,9 @@
  *   │                                                                                            │
  *   │  connecting ──OPEN──► negotiating ──VERSION (5.x)──► connected                             │
  *   │      │                   │ PROTOCOL_ERROR, DISCONNECT,     │ DISCONNECT, EOF, CLOSE,        │
- *   │      │                   │ EOF, CLOSE                      │ PROTOCOL_ERROR                 │
+ *   │      │                   │ EOF, CLOSE,                     │ PROTOCOL_ERROR                 │
+ *   │      │                   │ after negotiationTimeout [armed]│                                │
+ *   │      │                   │ (NegotiationTimeoutError)       │                                │
  *   │      │                   └──────────► disconnecting ◄──────┘  (entry: CLOSE to transport)  │
  *   │      │                                     │ CLOSED                                       │
  *   └──────┼─────────────────────────────────────┼──────────────────────────────────────────────┘
@@ -15,6 +17,13 @@
  *          ▼                                                    ▼ ▼
  *     [autoReconnect] ──► sleeping ──after sleepMs──► live.connecting        else ──► closed (final)
  *   CLOSE from sleeping or connecting ──► closed directly.
+ *
+ * Negotiation timeout: a peer that accepts the TCP connection but never sends `#version-connect katcp-protocol`
+ * (the wrong port, a service that is not KATCP) would hold `negotiating` for ever. After `negotiationTimeoutMs`
+ * there (the `after` delay `negotiationTimeout`, on the system's clock; default 5000 ms; the guard
+ * `negotiationTimeoutArmed` keeps `Infinity` from ever firing) the machine goes to `disconnecting` with a
+ * `NegotiationTimeoutError` as `lastError`, as after a bad version: the socket is closed, the facade runs the
+ * failed-connect callbacks, and the machine reconnects with the backoff below (or closes without autoReconnect).
  *
  * Events come from the `transport` actor (the socket and its parser, `src/protocols/katcp/connection.ts`):
  * `TRANSPORT.OPEN` (TCP up), `TRANSPORT.VERSION` (a valid `#version-connect katcp-protocol 5.x`),
@@ -28,7 +37,8 @@
  *   `disconnecting`, `sleeping` and `closed`;
  * - the transport (the socket) exists iff the state is in `live` (connecting, negotiating, connected,
  *   disconnecting); `disconnecting` means the socket is being closed;
- * - a backoff timer exists iff the state is `sleeping`;
+ * - a backoff timer exists iff the state is `sleeping`; a negotiation timer iff the state is `negotiating` (and
+ *   `negotiationTimeoutMs` is finite);
  * - `closed` is final: nothing leaves it; `CLOSE` disables auto-reconnect, so a client being closed never sleeps;
  * - leaving `connected` fails every pending request with `lastError` (done by the facade in `enterState`).
  *
@@ -46,16 +56,28 @@
  * - a line over the parser's limit (1 MiB by default; aiokatcp's limit is 16 MiB) is a protocol error that drops
  *   the connection, with the LineTooLongError as `lastError`;
  * - request timeouts (aiokatcp has none) live in the facade, not here: they do not change the connection;
- * - a `CLOSE` while connecting does not run the failed-connect callbacks (closing is not a failure).
+ * - a `CLOSE` while connecting does not run the failed-connect callbacks (closing is not a failure);
+ * - negotiation is bounded (`negotiationTimeoutMs`, default 5 s; aiokatcp waits for `#version-connect` for ever):
+ *   a silent peer is a failed connect with a `NegotiationTimeoutError`, then the usual backoff.
  */
 import { assign, fromCallback, sendTo, setup } from 'xstate';
-import { BrokenPipeError, ConnectionResetError } from '../../src/protocols/katcp/errors.js';
+import {
+  BrokenPipeError,
+  ConnectionResetError,
+  NegotiationTimeoutError,
+} from '../../src/protocols/katcp/errors.js';
 import type { ProtocolVersion } from '../../src/protocols/katcp/wire.js';
+import { checkDuration } from '../core/duration.js';
 
 /** aiokatcp `_MIN_BACKOFF` (0.5 s), in milliseconds. */
 export const MIN_BACKOFF_MS = 500;
 /** aiokatcp `_MAX_BACKOFF` (60 s), in milliseconds. */
 export const MAX_BACKOFF_MS = 60_000;
+/**
+ * How long `negotiating` waits for `#version-connect katcp-protocol` before dropping the connection (5 s, as the
+ * default request timeout): a KATCP server sends it as soon as it accepts, so only a silent peer waits this long.
+ */
+export const DEFAULT_NEGOTIATION_TIMEOUT_MS = 5000;
 
 /** The states of a KATCP connection (aiokatcp `_ClientState`, lower case). */
 export type KatcpConnectionState =
@@ -73,6 +95,11 @@ export interface KatcpConnectionInput {
   autoReconnect?: boolean;
   /** Jitter source in [0, 1) (default Math.random). */
   random?: () => number;
+  /**
+   * ms in `negotiating` without `#version-connect katcp-protocol` before the connection is dropped with a
+   * NegotiationTimeoutError (default 5000, `DEFAULT_NEGOTIATION_TIMEOUT_MS`); Infinity: wait for ever.
+   */
+  negotiationTimeoutMs?: number;
 }
 
 export interface KatcpConnectionContext {
@@ -87,6 +114,8 @@ export interface KatcpConnectionContext {
   backoffMs: number;
   /** The current (or last) sleep before reconnecting, in ms. */
   sleepMs: number;
+  /** The bound on `negotiating`, in ms (Infinity: none). */
+  negotiationTimeoutMs: number;
 }
 
 /** What the transport actor tells the machine. */
@@ -169,6 +198,11 @@ export const katcpConnectionMachine = setup({
     }),
     recordEof: assign({ lastError: resetByPeer }),
     recordConnectFailure: assign({ lastError: ({ event }) => (event as Ev<'TRANSPORT.FAILED'>).error }),
+    /** No `#version-connect katcp-protocol` within the negotiation timeout. */
+    recordNegotiationTimeout: assign({
+      lastError: ({ context }) =>
+        new NegotiationTimeoutError(`${context.host}:${context.port}`, context.negotiationTimeoutMs),
+    }),
     /** The socket was lost under a live connection: its error, else a reset by the peer. */
     recordLost: assign({
       lastError: ({ event }) => (event as Ev<'TRANSPORT.CLOSED'>).error ?? resetByPeer(),
@@ -193,9 +227,12 @@ export const katcpConnectionMachine = setup({
   },
   guards: {
     reconnects: ({ context }) => context.autoReconnect,
+    /** Infinity arms no negotiation timeout (Orrery's clocks keep no timer for it; this covers any other clock). */
+    negotiationTimeoutArmed: ({ context }) => context.negotiationTimeoutMs !== Number.POSITIVE_INFINITY,
   },
   delays: {
     backoff: ({ context }) => context.sleepMs,
+    negotiationTimeout: ({ context }) => context.negotiationTimeoutMs,
   },
 }).createMachine({
   id: 'katcpConnection',
@@ -208,6 +245,9 @@ export const katcpConnectionMachine = setup({
     lastError: null,
     backoffMs: MIN_BACKOFF_MS,
     sleepMs: 0,
+    negotiationTimeoutMs:
+      checkDuration('negotiationTimeoutMs', input.negotiationTimeoutMs, false) ??
+      DEFAULT_NEGOTIATION_TIMEOUT_MS,
   }),
   initial: 'live',
   states: {
@@ -236,6 +276,13 @@ export const katcpConnectionMachine = setup({
         },
         negotiating: {
           entry: { type: 'enterState', params: { state: 'negotiating' } },
+          after: {
+            negotiationTimeout: {
+              guard: 'negotiationTimeoutArmed',
+              target: 'disconnecting',
+              actions: 'recordNegotiationTimeout',
+            },
+          },
           on: {
             'TRANSPORT.VERSION': { target: 'connected', actions: 'recordVersion' },
             ...endsALiveConnection,

@@ -5,10 +5,19 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_BACKOFF_MS, MIN_BACKOFF_MS } from '../../machines/katcp/connection.js';
+import {
+  DEFAULT_NEGOTIATION_TIMEOUT_MS,
+  MAX_BACKOFF_MS,
+  MIN_BACKOFF_MS,
+} from '../../machines/katcp/connection.js';
 import { createSystem, type OrrerySystem } from '../../src/index.js';
 import { type ConnectionState, KatcpClient } from '../../src/protocols/katcp/client.js';
-import { BrokenPipeError, ProtocolError, RequestTimeoutError } from '../../src/protocols/katcp/errors.js';
+import {
+  BrokenPipeError,
+  NegotiationTimeoutError,
+  ProtocolError,
+  RequestTimeoutError,
+} from '../../src/protocols/katcp/errors.js';
 import { TestClock } from '../../src/testing/index.js';
 import { propertyRuns } from '../support/propertyRuns.js';
 import { GREETING_MID, GREETING_NO_MID, type PeerConnection, RawPeer, until } from './support/peer.js';
@@ -24,10 +33,15 @@ interface Real {
   conn: PeerConnection | null;
   wasClosed: boolean;
   requests: number;
+  /** The client's negotiation timeout, ms (Infinity: none armed). */
+  negotiationTimeoutMs: number;
 }
 
 interface Model {
   closed: boolean;
+  autoReconnect: boolean;
+  /** The negotiation timeout the client was given (or the default), ms; Infinity: it never fires. */
+  negotiationTimeoutMs: number;
 }
 
 /** Wait until the client rests in a state that only the test can move it out of. */
@@ -58,8 +72,10 @@ function checkInvariants(r: Real): void {
   if (state !== 'connected') expect(client.pendingCount).toBe(0);
   // the transport (socket) exists iff live
   expect(Boolean(snapshot.children.transport)).toBe(LIVE.includes(state));
-  // a backoff timer exists iff sleeping (no request is pending between commands)
-  expect(clock.pending).toBe(state === 'sleeping' ? 1 : 0);
+  // a backoff timer exists iff sleeping, a negotiation timer iff negotiating with a finite timeout (no request is
+  // pending between commands)
+  const negotiationTimer = state === 'negotiating' && r.negotiationTimeoutMs !== Number.POSITIVE_INFINITY;
+  expect(clock.pending).toBe(state === 'sleeping' || negotiationTimer ? 1 : 0);
   const { backoffMs, sleepMs } = snapshot.context;
   expect(backoffMs).toBeGreaterThanOrEqual(MIN_BACKOFF_MS);
   expect(backoffMs).toBeLessThanOrEqual(MAX_BACKOFF_MS);
@@ -70,10 +86,10 @@ function checkInvariants(r: Real): void {
 }
 
 type Cmd = fc.AsyncCommand<Model, Real>;
-const cmd = (name: string, run: (r: Real) => Promise<void>): Cmd => ({
+const cmd = (name: string, run: (r: Real, m: Model) => Promise<void>): Cmd => ({
   check: (m) => !m.closed || name !== 'close',
   async run(m, r) {
-    await run(r);
+    await run(r, m);
     await settle(r);
     if (name === 'close') m.closed = true;
     checkInvariants(r);
@@ -165,6 +181,29 @@ const commands = [
     }),
   ),
   fc.constant(
+    cmd('peer stays silent past the negotiation timeout', async (r, m) => {
+      if (r.client.state !== 'negotiating') return;
+      if (m.negotiationTimeoutMs === Number.POSITIVE_INFINITY) {
+        // none armed: negotiating for as long as the peer says nothing
+        r.clock.advance(MAX_BACKOFF_MS);
+        expect(r.client.state).toBe('negotiating');
+        return;
+      }
+      r.clock.advance(m.negotiationTimeoutMs - 1);
+      expect(r.client.state).toBe('negotiating');
+      r.clock.advance(1);
+      expect(r.client.state).toBe('disconnecting');
+      await until(
+        (l) => r.client.onStateChange(l),
+        () => !LIVE.includes(r.client.state),
+      );
+      // a failed connect: the socket is closed, then the backoff (or closed without auto-reconnect)
+      expect(r.client.lastError).toBeInstanceOf(NegotiationTimeoutError);
+      expect(r.client.state).toBe(m.autoReconnect ? 'sleeping' : 'closed');
+      await r.peer.connections.at(-1)!.closed;
+    }),
+  ),
+  fc.constant(
     cmd('advance the clock', async (r) => {
       if (r.client.state !== 'sleeping') return;
       r.clock.advance(r.client.actor.getSnapshot().context.sleepMs);
@@ -195,7 +234,9 @@ describe('issue 9 item 7: connection machine, model-based against a real peer on
         fc.commands(commands, { maxCommands: 25 }),
         fc.boolean(),
         fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
-        async (cmds, autoReconnect, jitter) => {
+        // undefined: the default; Infinity: never armed
+        fc.constantFrom(undefined, 1, 2500, Number.POSITIVE_INFINITY),
+        async (cmds, autoReconnect, jitter, negotiationTimeout) => {
           const clock = new TestClock();
           const system = createSystem({ clock });
           const peer = await RawPeer.start({ greeting: [] });
@@ -203,12 +244,24 @@ describe('issue 9 item 7: connection machine, model-based against a real peer on
             system,
             autoReconnect,
             random: () => jitter,
+            negotiationTimeout,
           });
-          const real: Real = { system, clock, peer, client, conn: null, wasClosed: false, requests: 0 };
+          const negotiationTimeoutMs = negotiationTimeout ?? DEFAULT_NEGOTIATION_TIMEOUT_MS;
+          const real: Real = {
+            system,
+            clock,
+            peer,
+            client,
+            conn: null,
+            wasClosed: false,
+            requests: 0,
+            negotiationTimeoutMs,
+          };
+          const model: Model = { closed: false, autoReconnect, negotiationTimeoutMs };
           try {
             await settle(real);
             checkInvariants(real);
-            await fc.asyncModelRun(() => ({ model: { closed: false }, real }), cmds);
+            await fc.asyncModelRun(() => ({ model, real }), cmds);
           } finally {
             await client.close();
             await peer.close();

@@ -8,6 +8,11 @@
  * and requests are written to the socket directly, so the hot path is a Map lookup.
  *
  * - Requests are accepted only while `connected` (else `BrokenPipeError('Not connected')`).
+ * - A peer that accepts the TCP connection but sends no `#version-connect katcp-protocol` within
+ *   `negotiationTimeout` (default 5000 ms) is dropped with a NegotiationTimeoutError (a ProtocolError): a failed
+ *   connect, so the failed-connect callbacks get it, it is logged and the client reconnects with its backoff, or
+ *   closes without `autoReconnect` (then `waitConnected()` rejects with it). A `waitConnected({ timeout })` that
+ *   times out has the last such error as its TimeoutError's `cause`.
  * - With the server's `I` flag, requests are pipelined with message ids 1, 2, 3, ... (an explicit `mid` is
  *   respected); replies and their informs are matched by id, in any order.
  * - Without it, requests are serialised (one outstanding at a time, in call order) and matched by name; a request
@@ -24,7 +29,8 @@
  *   server requests and informs with an unknown id are logged at debug and ignored. Callback errors are logged.
  *
  * Differences from aiokatcp, on purpose: request timeouts are built in (typed, not a fake `fail` reply as in
- * katcp-python); a line over `maxLineLength` (1 MiB) drops the connection instead of being skipped.
+ * katcp-python); a line over `maxLineLength` (1 MiB) drops the connection instead of being skipped; negotiation
+ * is bounded by `negotiationTimeout` (aiokatcp waits for `#version-connect` for ever).
  */
 import type { AnyActorRef } from 'xstate';
 import { checkDuration, isNever } from '../../../machines/core/duration.js';
@@ -54,6 +60,12 @@ export interface KatcpClientOptions {
   autoReconnect?: boolean;
   /** Per-request timeout in ms (default 5000, katcp-python's 5 s); Infinity for none. */
   requestTimeout?: number;
+  /**
+   * ms the TCP-connected peer has to send `#version-connect katcp-protocol` before the connection is dropped with
+   * a NegotiationTimeoutError and retried with the backoff (default 5000, `DEFAULT_NEGOTIATION_TIMEOUT_MS`);
+   * Infinity waits for ever, as aiokatcp does.
+   */
+  negotiationTimeout?: number;
   /** Longest line accepted from the server, in bytes (default 1 MiB). */
   maxLineLength?: number;
   /**
@@ -152,6 +164,7 @@ export class KatcpClient {
   constructor(host: string, port: number, options: KatcpClientOptions = {}) {
     checkEndpoint(host, port, options);
     const timeout = checkDuration('requestTimeout', options.requestTimeout, false);
+    const negotiationTimeout = checkDuration('negotiationTimeout', options.negotiationTimeout, false);
     if (options.random !== undefined && typeof options.random !== 'function') {
       throw new InvalidArgumentError('random must be a function');
     }
@@ -182,7 +195,13 @@ export class KatcpClient {
       actors: { transport },
       actions: { enterState: ({ context }, params) => this.#enterState(params.state, context) },
     });
-    const input = { host, port, autoReconnect: options.autoReconnect ?? true, random: options.random };
+    const input = {
+      host,
+      port,
+      autoReconnect: options.autoReconnect ?? true,
+      random: options.random,
+      negotiationTimeoutMs: negotiationTimeout ?? undefined,
+    };
     const id = options.id ?? `katcp:${host}:${port}:${++clientCount}`;
     this.#forgetStop = system.onStop((error) => this.#systemStopped(error));
     this.#handle = (options.supervisor === undefined
@@ -326,7 +345,10 @@ export class KatcpClient {
     return this.#addTo(this.#failedConnect, cb);
   }
 
-  /** Resolves once connected (now if already); rejects with `lastError` when closed, TimeoutError, CancelledError. */
+  /**
+   * Resolves once connected (now if already), waiting through reconnects; rejects with `lastError` when closed,
+   * CancelledError, or TimeoutError (its `cause` the last failure, e.g. a NegotiationTimeoutError, if any).
+   */
   waitConnected(options: WaitOptions = {}): Promise<void> {
     return this.#wait((s) => s === 'connected', 'connected', options);
   }
@@ -545,10 +567,11 @@ export class KatcpClient {
         const onAbort = () => w.reject(new CancelledError(`wait for ${what} was cancelled`));
         signal?.addEventListener('abort', onAbort, { once: true });
         if (!isNever(timeout)) {
-          timer = clock.setTimeout(
-            () => w.reject(new TimeoutError(`not ${what} within ${timeout} ms`)),
-            timeout as number,
-          );
+          timer = clock.setTimeout(() => {
+            // why it is not there yet (a refused connect, a silent peer...), when there was a failure
+            const cause = this.lastError ?? undefined;
+            w.reject(new TimeoutError(`not ${what} within ${timeout} ms`, cause && { cause }));
+          }, timeout as number);
         }
         this.#waiters.add(w);
       });

@@ -160,6 +160,7 @@ export class ClientActors {
       id: `${base}:connection`,
       autoReconnect: o.autoReconnect,
       requestTimeout: o.requestTimeout,
+      negotiationTimeout: o.negotiationTimeout,
       maxLineLength: o.maxLineLength,
       maxBacklog: o.maxBacklog,
       random: o.random,

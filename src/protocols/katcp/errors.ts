@@ -38,6 +38,26 @@ export class ProtocolError extends KatcpError {
   override readonly code: string = 'ORRERY_KATCP_PROTOCOL';
 }
 
+/**
+ * The peer accepted the TCP connection but sent no `#version-connect katcp-protocol` within the client's
+ * `negotiationTimeout` (the wrong port, a service that is not KATCP, a hung server), so the client dropped the
+ * connection; it reconnects with its backoff as after any failed connect. A ProtocolError (the peer did not speak
+ * KATCP), not a TimeoutError: a caller's own waits (`waitConnected({ timeout })`) still time out with TimeoutError.
+ * aiokatcp has no such bound (its client stays connecting for ever).
+ */
+export class NegotiationTimeoutError extends ProtocolError {
+  override readonly code: string = 'ORRERY_KATCP_NEGOTIATION_TIMEOUT';
+  /** `host:port` of the peer. */
+  readonly address: string;
+  /** The negotiation timeout that expired, in ms. */
+  readonly timeout: number;
+  constructor(address: string, timeout: number) {
+    super(`No #version-connect katcp-protocol from ${address} within ${timeout} ms (not a KATCP server?)`);
+    this.address = address;
+    this.timeout = timeout;
+  }
+}
+
 /** The server answered `fail`: the message is the reply's second argument (aiokatcp `FailReply`). */
 export class FailReply extends KatcpError {
   override readonly code: string = 'ORRERY_KATCP_FAIL_REPLY';

@@ -6,6 +6,7 @@ export {
   type ExponentialRandomBackoffOptions,
 } from '../../../machines/katcp/backoff.js';
 export {
+  DEFAULT_NEGOTIATION_TIMEOUT_MS,
   type KatcpConnectionContext,
   type KatcpConnectionState,
   katcpConnectionMachine,
@@ -63,6 +64,7 @@ export {
   KatcpError,
   KatcpSyntaxError,
   LineTooLongError,
+  NegotiationTimeoutError,
   ProtocolError,
   RequestTimeoutError,
   SyncError,

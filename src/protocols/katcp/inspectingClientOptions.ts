@@ -34,6 +34,11 @@ export interface InspectingClientOptions {
   autoReconnect?: boolean;
   /** Per-request timeout in ms (default 5000), also for the inspection's requests. */
   requestTimeout?: number;
+  /**
+   * ms the peer has to send `#version-connect katcp-protocol` once TCP is up, before the connection is dropped
+   * with a NegotiationTimeoutError and retried (default 5000; Infinity: for ever; see `KatcpClient`).
+   */
+  negotiationTimeout?: number;
   /** One bound over a whole inspection, ms (default 20_000, katcp-python's sync_timeout). */
   syncTimeout?: number;
   /** First resync delay after a failed inspection, ms (default 5_000). */
@@ -62,6 +67,7 @@ export interface InspectingClientOptions {
 export function checkClientOptions(host: string, port: number, options: InspectingClientOptions): void {
   checkEndpoint(host, port, options);
   checkDuration('requestTimeout', options.requestTimeout, true);
+  checkDuration('negotiationTimeout', options.negotiationTimeout, false);
   checkDuration('syncTimeout', options.syncTimeout, true);
   checkDuration('initialResyncDelay', options.initialResyncDelay, true);
   checkDuration('maxResyncDelay', options.maxResyncDelay, true);
