@@ -7,7 +7,8 @@
  *   │  connecting ──SOCKET_CONNECTED──► connected ──after connectionTimeoutMs (silence)──► probing              │
  *   │      │                              ▲   │ HEARD (re-entered: the silence timer restarts)  │ entry: sendEcho│
  *   │      │ SOCKET_CLOSED                │   └──────────────┘                                  │                │
- *   │      │ (connect failed)             └────────────────────────HEARD────────────────────────┤                │
+ *   │      │ (connect failed), or         └────────────────────────HEARD────────────────────────┤                │
+ *   │      │ after connectTimeoutMs (no answer: recordConnectTimeout)                           │                │
  *   │      │                                                                                    │ after         │
  *   │      │                                                            unresponsive ◄─────────┘ echoTimeoutMs  │
  *   │      │                                                            (entry: closeSocket)                    │
@@ -25,10 +26,16 @@
  * The first reason recorded wins: a circuit closed because it was unresponsive stays `unresponsive` (with its
  * CaTimeoutError) even if the socket then reports a reset or the owner closes it meanwhile.
  *
+ * The TCP connect is bounded: a server whose SYN goes unanswered (a blackholed address, a firewall dropping
+ * packets) would otherwise keep the circuit `connecting` for the kernel's ~127 s. After `connectTimeoutMs`
+ * (default `connectionTimeoutMs`) in `connecting` the circuit closes with a CaTimeoutError (reason
+ * `connect-failed`); leaving `live` stops the socket actor, which destroys the socket.
+ *
  * Invariants (checked by `test/ca/circuit.machine.property.test.ts`):
  * - the socket actor exists iff the state is in `live`; `closed` is final and nothing leaves it;
  * - `reason` and `error` are null in every state of `live` but `unresponsive`, and set in `closed`;
- * - exactly one ECHO is sent per entry of `probing`; no timer runs in `connecting`, `unresponsive` or `closed`.
+ * - exactly one ECHO is sent per entry of `probing`; in `connecting` only the connect deadline runs (none when
+ *   `connectTimeoutMs` is Infinity); no timer runs in `unresponsive` or `closed`.
  *
  * Differences from upstream, on purpose:
  * - libca keeps an unresponsive circuit open until the kernel reports it dead (channels only look disconnected);
@@ -64,10 +71,13 @@ export interface CircuitMachineInput {
   connectionTimeoutMs: number;
   /** How long an ECHO may stay unanswered before the circuit is unresponsive (libca 5 s), ms. */
   echoTimeoutMs: number;
+  /** Bound on the TCP connect, ms (default `connectionTimeoutMs`); Infinity for never. */
+  connectTimeoutMs?: number;
 }
 
 export interface CircuitMachineContext extends CircuitMachineInput {
   circuitId: string;
+  connectTimeoutMs: number;
   reason: CircuitCloseReason | null;
   error: Error | null;
   /** ECHO probes sent over the circuit's life. */
@@ -131,6 +141,15 @@ export const circuitMachine = setup({
           ),
       };
     }),
+    recordConnectTimeout: assign(({ context }) => ({
+      reason: firstReason(context, () => 'connect-failed' as const),
+      error:
+        context.error ??
+        new CaTimeoutError(
+          `Failed to connect to ${context.address}: no answer within ${context.connectTimeoutMs} ms ` +
+            '(the TCP connect timed out)',
+        ),
+    })),
     recordPeerClosed: assign(({ context, event }) => {
       const cause = (event as Ev<'SOCKET_CLOSED'>).error ?? undefined;
       return {
@@ -163,6 +182,7 @@ export const circuitMachine = setup({
     })),
   },
   delays: {
+    connectDeadline: ({ context }) => context.connectTimeoutMs,
     silence: ({ context }) => context.connectionTimeoutMs,
     echoDeadline: ({ context }) => context.echoTimeoutMs,
   },
@@ -174,6 +194,7 @@ export const circuitMachine = setup({
     circuitId: input.circuitId ?? input.address,
     connectionTimeoutMs: input.connectionTimeoutMs,
     echoTimeoutMs: input.echoTimeoutMs,
+    connectTimeoutMs: input.connectTimeoutMs ?? input.connectionTimeoutMs,
     reason: null,
     error: null,
     echoesSent: 0,
@@ -190,6 +211,7 @@ export const circuitMachine = setup({
           circuitId: context.circuitId,
           connectionTimeoutMs: context.connectionTimeoutMs,
           echoTimeoutMs: context.echoTimeoutMs,
+          connectTimeoutMs: context.connectTimeoutMs,
         }),
       },
       on: {
@@ -201,6 +223,7 @@ export const circuitMachine = setup({
       states: {
         connecting: {
           entry: { type: 'enterState', params: { state: 'connecting' } },
+          after: { connectDeadline: { target: '#caCircuit.closed', actions: 'recordConnectTimeout' } },
           on: {
             SOCKET_CONNECTED: 'connected',
             SOCKET_CLOSED: { target: '#caCircuit.closed', actions: 'recordConnectFailure' },

@@ -1,7 +1,7 @@
 /**
  * The circuit machine alone (`machines/ca/circuit.ts`) on a TestClock, with a recording stand-in for its socket
  * actor: a model-based fast-check test (random socket events, CLOSEs and clock advances compared with a small
- * model of the silence / echo timers after every step) and every declared transition taken.
+ * model of the connect deadline and the silence / echo timers after every step) and every declared transition taken.
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -27,6 +27,7 @@ afterEach(() => {
 
 const CONN_TMO = 1000;
 const ECHO_TMO = 300;
+const CONNECT_TMO = 700;
 
 function harness() {
   const clock = new TestClock();
@@ -57,6 +58,7 @@ function harness() {
         priority: 0,
         connectionTimeoutMs: CONN_TMO,
         echoTimeoutMs: ECHO_TMO,
+        connectTimeoutMs: CONNECT_TMO,
       },
       inspect: (e) => {
         coverage.inspect(e);
@@ -86,10 +88,12 @@ function harness() {
 /** What the model predicts. */
 interface Model {
   state: 'connecting' | 'connected' | 'probing' | 'unresponsive' | 'closed';
-  /** Clock time the armed timer fires (connected: silence; probing: echo deadline). */
+  /** Clock time the armed timer fires (connecting: connect deadline; connected: silence; probing: echo deadline). */
   dueAt: number;
   echoes: number;
   reason: string | null;
+  /** The connect deadline passed (connect-failed with a CaTimeoutError). */
+  connectTimedOut: boolean;
 }
 
 type Step =
@@ -116,7 +120,11 @@ function modelStep(m: Model, step: Step, now: number): void {
   if (step.kind === 'advance') {
     const end = now + step.ms;
     for (;;) {
-      if (m.state === 'connected' && m.dueAt <= end) {
+      if (m.state === 'connecting' && m.dueAt <= end) {
+        m.state = 'closed';
+        m.reason = 'connect-failed';
+        m.connectTimedOut = true;
+      } else if (m.state === 'connected' && m.dueAt <= end) {
         m.state = 'probing';
         m.echoes++;
         m.dueAt += ECHO_TMO;
@@ -160,7 +168,13 @@ describe('issue 11 item 2: the circuit machine, model-based on a TestClock', () 
     fc.assert(
       fc.property(fc.array(steps, { maxLength: 40 }), (list) => {
         const h = harness();
-        const m: Model = { state: 'connecting', dueAt: 0, echoes: 0, reason: null };
+        const m: Model = {
+          state: 'connecting',
+          dueAt: CONNECT_TMO,
+          echoes: 0,
+          reason: null,
+          connectTimedOut: false,
+        };
         for (const step of list) {
           const now = h.clock.now();
           if (m.state === 'closed' && step.kind === 'event') continue; // nothing reaches a final actor
@@ -172,7 +186,7 @@ describe('issue 11 item 2: the circuit machine, model-based on a TestClock', () 
           expect(h.state()).toBe(m.state);
           expect(h.socketAlive()).toBe(m.state !== 'closed');
           expect(h.commands.filter((c) => c === 'ECHO')).toHaveLength(m.echoes);
-          const timers = m.state === 'connected' || m.state === 'probing' ? 1 : 0;
+          const timers = m.state === 'connecting' || m.state === 'connected' || m.state === 'probing' ? 1 : 0;
           expect(h.clock.pending).toBe(timers);
           if (timers) expect(h.clock.nextAt()).toBe(m.dueAt);
           const { context } = h.actor.getSnapshot();
@@ -180,7 +194,7 @@ describe('issue 11 item 2: the circuit machine, model-based on a TestClock', () 
             const out = h.actor.getSnapshot().output!;
             expect(out.reason).toBe(m.reason);
             const kind =
-              m.reason === 'unresponsive'
+              m.reason === 'unresponsive' || m.connectTimedOut
                 ? CaTimeoutError
                 : m.reason === 'protocol-error'
                   ? CaProtocolError
@@ -212,6 +226,23 @@ describe('issue 11 item 2: the circuit machine, model-based on a TestClock', () 
     expect(out.error.message).toContain('10.0.0.1:5064');
   });
 
+  it('the connect deadline: connect-failed with a CaTimeoutError at connectTimeoutMs, none once connected', () => {
+    const h = harness();
+    h.clock.advance(CONNECT_TMO - 1);
+    expect(h.state()).toBe('connecting');
+    h.clock.advance(1);
+    const out = h.actor.getSnapshot().output!;
+    expect(out.reason).toBe('connect-failed');
+    expect(out.error).toBeInstanceOf(CaTimeoutError);
+    expect(out.error.message).toContain('10.0.0.1:5064');
+    expect(h.socketAlive()).toBe(false);
+    expect(h.clock.pending).toBe(0);
+    const up = harness();
+    up.fromSocket({ type: 'SOCKET_CONNECTED' });
+    up.clock.advance(CONNECT_TMO);
+    expect(up.state()).toBe('connected');
+  });
+
   it('CLOSE carries its error to the output', () => {
     const h = harness();
     const error = new Error('mine');
@@ -223,6 +254,7 @@ describe('issue 11 item 2: the circuit machine, model-based on a TestClock', () 
     // a deterministic walk through each transition, whatever the property drew
     const walks: ((h: ReturnType<typeof harness>) => void)[] = [
       (h) => h.fromSocket({ type: 'SOCKET_CLOSED' }),
+      (h) => h.clock.advance(CONNECT_TMO),
       (h) => {
         h.fromSocket({ type: 'SOCKET_CONNECTED' });
         h.fromSocket({ type: 'HEARD' });

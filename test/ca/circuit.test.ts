@@ -22,7 +22,7 @@ import { Command } from '../../src/protocols/ca/constants.js';
 import { CaDisconnectedError, CaProtocolError, CaTimeoutError } from '../../src/protocols/ca/errors.js';
 import type { CaFrame } from '../../src/protocols/ca/frame.js';
 import { TestClock } from '../../src/testing/index.js';
-import { closedPort, RawTcpPeer } from './support/rawPeer.js';
+import { blackholePort, closedPort, RawTcpPeer } from './support/rawPeer.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -40,7 +40,13 @@ interface Harness {
 }
 
 async function open(
-  options: { port?: number; priority?: number; maxQueuedBytes?: number } = {},
+  options: {
+    port?: number;
+    priority?: number;
+    maxQueuedBytes?: number;
+    connectionTimeoutMs?: number;
+    connectTimeoutMs?: number;
+  } = {},
 ): Promise<Harness> {
   const peer = await RawTcpPeer.start();
   const clock = new TestClock();
@@ -51,7 +57,8 @@ async function open(
     system,
     hostName: 'testhost',
     clientName: 'tester',
-    connectionTimeoutMs: 30_000,
+    connectionTimeoutMs: options.connectionTimeoutMs ?? 30_000,
+    connectTimeoutMs: options.connectTimeoutMs,
     maxQueuedBytes: options.maxQueuedBytes,
   });
   const states: [CircuitState, Error | undefined][] = [];
@@ -201,6 +208,43 @@ describe('issue 11 item 2: CircuitConnection (unit tests of the wire behaviour a
     expect(h.circuit.closeReason).toBe('connect-failed');
   });
 
+  it('a connect the server never answers (blackholed SYN) is bounded: at connectTimeoutMs the socket is destroyed, CaTimeoutError', async () => {
+    const hole = await blackholePort();
+    cleanups.push(() => hole.close());
+    const h = await open({ port: hole.port, connectTimeoutMs: 500 });
+    // real time passes and the SYN stays unanswered: without a bound the kernel would wait ~127 s
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(h.circuit.state).toBe('connecting');
+    expect(h.clock.pending).toBe(1); // the connect deadline, on the system's clock
+    h.clock.advance(499);
+    expect(h.circuit.state).toBe('connecting');
+    h.clock.advance(1);
+    expect(h.circuit.state).toBe('closed');
+    expect(h.circuit.error).toBeInstanceOf(CaTimeoutError);
+    expect(h.circuit.error?.message).toContain(`127.0.0.1:${hole.port}`);
+    expect(h.circuit.error?.message).toContain('500 ms');
+    expect(h.circuit.closeReason).toBe('connect-failed');
+    expect(h.states).toEqual([['closed', h.circuit.error]]);
+    expect(h.circuit.send(echo())).toBe(false);
+    await h.circuit.closed; // the socket is released
+    expect(h.clock.pending).toBe(0);
+    expect(h.system.get(h.circuit.actorId)).toBeUndefined();
+  });
+
+  it('the connect is bounded by connectionTimeoutMs by default, by 30 s when that is Infinity; the deadline goes once connected', async () => {
+    const hole = await blackholePort();
+    cleanups.push(() => hole.close());
+    const byConnTmo = await open({ port: hole.port, connectionTimeoutMs: 2000 });
+    expect(byConnTmo.clock.nextAt()).toBe(2000);
+    const never = await open({ port: hole.port, connectionTimeoutMs: Number.POSITIVE_INFINITY });
+    expect(never.clock.nextAt()).toBe(30_000);
+    // a circuit that connects cancels its connect deadline (nothing runs in connected with Infinity)
+    const up = await open({ connectionTimeoutMs: Number.POSITIVE_INFINITY, connectTimeoutMs: 1000 });
+    expect(up.clock.pending).toBe(1);
+    await waitState(up.circuit, 'connected');
+    expect(up.clock.pending).toBe(0);
+  });
+
   it('close(): listeners hear closed once with the error given, send returns false, nothing is left', async () => {
     const h = await open();
     await waitState(h.circuit, 'connected');
@@ -292,6 +336,9 @@ describe('issue 11 item 2: CircuitConnection (unit tests of the wire behaviour a
     expect(() =>
       CircuitConnection.open({ ...base, connectionTimeoutMs: -1, key: { host: 'a', port: 1, priority: 0 } }),
     ).toThrow(/connectionTimeoutMs/);
+    expect(() =>
+      CircuitConnection.open({ ...base, connectTimeoutMs: 0, key: { host: 'a', port: 1, priority: 0 } }),
+    ).toThrow(/connectTimeoutMs/);
   });
 
   it('the system stopping closes the circuit once and releases the socket', async () => {

@@ -6,7 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CancelledError } from '../../src/errors.js';
-import { CircuitQueueFullError } from '../../src/protocols/ca/circuit.js';
+import { block, subscribe } from '../../src/protocols/ca/block.js';
+import { CircuitConnection, CircuitQueueFullError } from '../../src/protocols/ca/circuit.js';
 import {
   createChanFailResponse,
   createChanResponse,
@@ -31,6 +32,7 @@ import { encodeFrame } from '../../src/protocols/ca/frame.js';
 import { TestClock } from '../../src/testing/index.js';
 import { advance, flush } from '../support/simulatedTime.js';
 import { fakeTransport } from './support/fakeTransport.js';
+import { blackholePort } from './support/rawPeer.js';
 
 const contexts: Context[] = [];
 afterEach(async () => {
@@ -216,6 +218,93 @@ describe('issue 11 item 6: deadlines, late replies and circuit deaths (TestClock
   });
 });
 
+describe('a monitor whose EVENT_ADD the circuit refuses (CircuitQueueFullError: the server stopped reading)', () => {
+  const refuseEventAdd = (error: Error) => (f: { command: number }) =>
+    f.command === Command.EVENT_ADD ? error : undefined;
+
+  it('ends with that error: its iterator throws it, status() and onClose get it, nothing is left, the circuit keeps working', async () => {
+    const { clock, fake, context } = setup();
+    const pv = context.getPv('D:MONFULL');
+    await pv.waitForConnection();
+    const full = new CircuitQueueFullError('full');
+    fake.circuit.refuse = refuseEventAdd(full);
+    const sub = pv.subscribe();
+    const ended: (Error | undefined)[] = [];
+    sub.onClose((error) => ended.push(error));
+    const values = sub.values();
+    const next = outcome(values.next());
+    const status = sub.status(() => true);
+    await flush();
+    expect(next.error).toBe(full);
+    expect(await values.next()).toEqual({ value: undefined, done: true });
+    expect(status.exception()).toBe(full);
+    expect(ended).toEqual([full]);
+    expect(sub.state).toBe('closed');
+    expect(sub.lastError).toBe(full);
+    expect(sub.callbackCount).toBe(0);
+    expect(context.circuits[0]!.subscriptionCount).toBe(0);
+    expect(context.supervisor.children()).not.toContain(sub.actorId);
+    expect(() => sub.addCallback(() => {})).toThrow(CaValueError);
+    // the channel and its circuit keep working: a read, and a new monitor once the server reads again
+    fake.circuit.refuse = null;
+    const read = outcome(pv.read());
+    await flush();
+    const [r] = fake.circuit.sentOf(Command.READ_NOTIFY);
+    fake.circuit.reply(readNotifyResponse(6, 1, Eca.NORMAL, r!.p2, double(5)));
+    await flush();
+    expect(read.value?.data[0]).toBe(5);
+    const again = pv.subscribe();
+    expect(again).not.toBe(sub);
+    const got: number[] = [];
+    again.addCallback((_s, response) => got.push(Number(response.data[0])));
+    const [add] = fake.circuit.sentOf(Command.EVENT_ADD);
+    fake.circuit.reply(eventAddResponse(6, 1, Eca.NORMAL, add!.p2, double(7)));
+    expect(got).toEqual([7]);
+    expect(again.state).toBe('active');
+    expect(context.circuits[0]!.subscriptionCount).toBe(1);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('a block whose monitor cannot be subscribed ends with the refusal', async () => {
+    const { clock, fake, context } = setup();
+    await context.getPv('D:BLOCKFULL').waitForConnection();
+    const full = new CircuitQueueFullError('full');
+    fake.circuit.refuse = refuseEventAdd(full);
+    const running = outcome(block(subscribe('D:BLOCKFULL'), { context, clock }));
+    await flush();
+    await flush();
+    expect(running.error).toBe(full);
+    expect(context.circuits[0]!.subscriptionCount).toBe(0);
+  });
+
+  it('a re-subscription after a reconnection that the new circuit refuses ends the monitor with the error', async () => {
+    const { fake, context } = setup();
+    const pv = context.getPv('D:RESUB');
+    const sub = pv.subscribe();
+    const values: number[] = [];
+    sub.addCallback((_s, r) => values.push(Number(r.data[0])));
+    const ended: (Error | undefined)[] = [];
+    sub.onClose((error) => ended.push(error));
+    await pv.waitForConnection();
+    const [add] = fake.circuit.sentOf(Command.EVENT_ADD);
+    fake.circuit.reply(eventAddResponse(6, 1, Eca.NORMAL, add!.p2, double(1)));
+    const full = new CircuitQueueFullError('full');
+    fake.settings.refuse = refuseEventAdd(full);
+    fake.circuit.close(new CaDisconnectedError('the server went away'));
+    await flush();
+    await pv.waitForConnection();
+    await flush();
+    expect(fake.circuits).toHaveLength(2);
+    expect(sub.activations).toBe(2);
+    expect(ended).toEqual([full]);
+    expect(sub.state).toBe('closed');
+    expect(sub.lastError).toBe(full);
+    expect(context.circuits[0]!.subscriptionCount).toBe(0);
+    expect(pv.connected).toBe(true);
+    expect(values).toEqual([1]);
+  });
+});
+
 describe('issue 11 item 2: channel lifecycle over fake circuits (TestClock)', () => {
   it('CREATE_CH_FAIL backs off 1 s, then searches again and connects', async () => {
     const { clock, fake, context } = setup();
@@ -330,6 +419,59 @@ describe('issue 11 item 2: channel lifecycle over fake circuits (TestClock)', ()
       expect(() => new Context({ connectionTimeout, env: {}, transport: fake.transport })).toThrow(
         CaValueError,
       );
+    }
+  });
+
+  it('a circuit whose connect is never answered (blackhole) closes at the connection timeout: waits fail with its CaTimeoutError, the channel backs off and tries again', async () => {
+    const hole = await blackholePort();
+    try {
+      const clock = new TestClock();
+      const fake = fakeTransport();
+      fake.search.autoAnswer = { host: '127.0.0.1', port: hole.port };
+      const circuits: CircuitConnection[] = [];
+      const context = new Context({
+        clock,
+        env: {},
+        hostName: 'h',
+        clientName: 'u',
+        timeout: 10_000,
+        connectionTimeout: 500,
+        transport: {
+          createSearch: fake.transport.createSearch,
+          openCircuit: (options) => {
+            const circuit = CircuitConnection.open(options);
+            circuits.push(circuit);
+            return circuit;
+          },
+        },
+      });
+      contexts.push(context);
+      const pv = context.getPv('D:HOLE');
+      const connected = outcome(pv.waitForConnection());
+      await flush();
+      expect(pv.channelState).toBe('connecting');
+      expect(circuits).toHaveLength(1);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // real time: the SYN goes unanswered
+      expect(circuits[0]!.state).toBe('connecting');
+      await advance(clock, 500);
+      expect(circuits[0]!.state).toBe('closed');
+      expect(connected.error).toBeInstanceOf(CaTimeoutError);
+      expect((connected.error as Error).message).toContain(`127.0.0.1:${hole.port}`);
+      expect(pv.channelState).toBe('backingOff');
+      await circuits[0]!.closed; // its socket is released
+      expect(context.circuits).toHaveLength(0);
+      // the back-off of a circuit that cannot be opened: 1 s, then a new search and a new circuit
+      await advance(clock, 999);
+      expect(fake.search.adds).toHaveLength(1);
+      await advance(clock, 1);
+      expect(fake.search.adds).toHaveLength(2);
+      expect(circuits).toHaveLength(2);
+      expect(circuits[1]!.state).toBe('connecting');
+      await context.disconnect();
+      expect(circuits[1]!.state).toBe('closed');
+      expect(clock.pending).toBe(0);
+    } finally {
+      await hole.close();
     }
   });
 

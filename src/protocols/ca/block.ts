@@ -260,8 +260,11 @@ export class Block implements PromiseLike<BlockResult> {
             this.#end({ error });
           }
         });
-        // the Context disconnected: the subscription is gone for good, and so is the block
-        const offClose = sub.onClose(() => this.#end({ error: new ContextDisconnectedError() }));
+        // the Context disconnected, or the monitor could not be subscribed (its EVENT_ADD refused): the
+        // subscription is gone for good, and so is the block, with that error
+        const offClose = sub.onClose((error) =>
+          this.#end({ error: error ?? new ContextDisconnectedError() }),
+        );
         attached.push({ sub, token, offClose });
       });
       if (duration !== undefined && duration !== Number.POSITIVE_INFINITY) {

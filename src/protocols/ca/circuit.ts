@@ -11,10 +11,14 @@
  *   the writes of one turn leave in one `socket.write`, and the bytes the socket has not written yet stay bounded
  *   by `maxQueuedBytes` too (a server that stops reading: CircuitQueueFullError). After the circuit closed it
  *   returns false.
+ * - The TCP connect is bounded by `connectTimeoutMs` (default `connectionTimeoutMs`, 30 s when that is Infinity):
+ *   a server whose SYN goes unanswered closes the circuit with a CaTimeoutError then (reason `connect-failed`,
+ *   the socket destroyed), not after the kernel's ~127 s.
  * - `onFrame` listeners get every frame but VERSION and ECHO replies, in order (a throwing listener is logged).
  * - `onState` listeners hear each state once, `closed` exactly once with its error: CaDisconnectedError (connect
  *   failure, peer close, `close()` without an error), CaProtocolError (malformed frame), CaTimeoutError
- *   (unresponsive), SystemStoppedError (the system stopped), or the error given to `close(error)`.
+ *   (unresponsive, or the connect not answered in time), SystemStoppedError (the system stopped), or the error
+ *   given to `close(error)`.
  * - After `closed` no socket and no timer of the circuit is left (`closed` promise: the socket is released).
  *
  * Differences from caproto, on purpose: one actor per circuit with an explicit state (caproto keeps flags and an
@@ -37,7 +41,7 @@ import {
   DEFAULT_MAX_QUEUED_BYTES,
 } from './circuitSocket.js';
 import { clientName, hostName, versionRequest } from './commands.js';
-import { ECHO_TIMEOUT_MS, MAX_PRIORITY } from './constants.js';
+import { DEFAULT_CONN_TMO_MS, ECHO_TIMEOUT_MS, MAX_PRIORITY } from './constants.js';
 import { CaDisconnectedError, CaValueError } from './errors.js';
 import type { CaFrame } from './frame.js';
 import { heardEveryMs } from './heard.js';
@@ -63,6 +67,12 @@ export interface CircuitOptions {
   connectionTimeoutMs: number;
   /** ECHO reply deadline, ms (default libca's 5000). */
   echoTimeoutMs?: number;
+  /**
+   * Bound on the TCP connect, ms: a server that does not answer by then closes the circuit with a CaTimeoutError
+   * (the socket destroyed). Default `connectionTimeoutMs`, or `EPICS_CA_CONN_TMO`'s default 30 s when that is
+   * Infinity (the echo probe can be turned off, the connect bound cannot).
+   */
+  connectTimeoutMs?: number;
   logger?: Logger;
   system?: OrrerySystem;
   /** Supervisor to spawn the circuit under (default `ca:circuits` of the system, created when missing). */
@@ -108,11 +118,18 @@ function checkOptions(options: CircuitOptions): void {
   if (!Number.isInteger(key.priority) || key.priority < 0 || key.priority > MAX_PRIORITY) {
     throw new CaValueError(`key.priority must be an integer 0..${MAX_PRIORITY}, got ${String(key.priority)}`);
   }
-  for (const name of ['connectionTimeoutMs', 'echoTimeoutMs'] as const) {
+  for (const name of ['connectionTimeoutMs', 'echoTimeoutMs', 'connectTimeoutMs'] as const) {
     const v = options[name];
-    if (v === undefined && name === 'echoTimeoutMs') continue;
+    if (v === undefined && name !== 'connectionTimeoutMs') continue;
     if (typeof v !== 'number' || !(v > 0)) throw new CaValueError(`${name} must be a positive number of ms`);
   }
+}
+
+/** The connect bound of a circuit (see `CircuitOptions.connectTimeoutMs`): always finite unless given so. */
+function connectTimeoutOf(options: CircuitOptions): number {
+  if (options.connectTimeoutMs !== undefined) return options.connectTimeoutMs;
+  const t = options.connectionTimeoutMs;
+  return Number.isFinite(t) ? t : DEFAULT_CONN_TMO_MS;
 }
 
 export class CircuitConnection {
@@ -196,6 +213,7 @@ export class CircuitConnection {
         circuitId: this.actorId,
         connectionTimeoutMs,
         echoTimeoutMs: options.echoTimeoutMs ?? ECHO_TIMEOUT_MS,
+        connectTimeoutMs: connectTimeoutOf(options),
       },
     }) as unknown as ActorHandle<CircuitLogic>;
     this.#handle.subscribe({

@@ -9,6 +9,8 @@
  *   EVENT_ADD (by subid) ──► SubscriptionRoute (an EVENT_CANCEL acknowledgement finds nothing: dropped)
  *   ERROR ──► the op, subscription or channel named by the failing request's header
  *   circuit closed ──► every op fails with CaDisconnectedError, every channel gets circuitLost, tables emptied
+ *   circuit closed before it ever connected (TCP connect refused or timed out) ──► every channel gets
+ *                      connectFailed with the circuit's error instead (its waits fail with it; it backs off)
  *
  * A CREATE_CHAN answer for a cid nobody waits for any more (the PV was closed while connecting) is cleared on the
  * server at once, so no server channel outlives its client.
@@ -40,6 +42,11 @@ export interface ChannelRoute {
   createFailed(): void;
   serverDisconnected(): void;
   circuitLost(error: Error): void;
+  /**
+   * The circuit closed before it ever connected (its TCP connect was refused or timed out, `error` says which): as
+   * when no circuit can be opened, the channel's waits fail with `error` and it backs off before searching again.
+   */
+  connectFailed(error: Error): void;
 }
 
 /** A read or write waiting for its reply. */
@@ -69,15 +76,19 @@ export class CircuitChannels {
   #nextSubid = 1;
   #closed = false;
   #closeError: Error | null = null;
+  /** The circuit reached `connected` (a circuit given already connected counts). */
+  #opened: boolean;
 
   constructor(circuit: CircuitLike, logger: Logger, onClosed: (self: CircuitChannels, error: Error) => void) {
     this.circuit = circuit;
     this.#logger = logger;
     this.#onClosed = onClosed;
+    this.#opened = circuit.state === 'connected' || circuit.state === 'unresponsive';
     this.#offs.push(
       circuit.onFrame((frame) => this.#frame(frame)),
       circuit.onState((state, error) => {
-        if (state === 'closed') this.#lost(error);
+        if (state === 'connected') this.#opened = true;
+        else if (state === 'closed') this.#lost(error);
       }),
     );
     if (circuit.state === 'closed') queueMicrotask(() => this.#lost(undefined));
@@ -278,6 +289,7 @@ export class CircuitChannels {
     this.#subscriptions.clear();
     this.#onClosed(this, cause);
     for (const op of ops) op.fail(failure);
-    for (const channel of channels) channel.circuitLost(cause);
+    if (this.#opened) for (const channel of channels) channel.circuitLost(cause);
+    else for (const channel of channels) channel.connectFailed(cause);
   }
 }

@@ -6,6 +6,8 @@
  *
  *   getPv(name) ──► PV (channel actor: searching) ──SearchEngine result──► FOUND ──► circuitFor(address, priority)
  *   circuit closed ──► its channels re-search by themselves; the next FOUND opens a new circuit
+ *   circuit never connected (TCP connect refused, or not answered within the connection timeout) ──► its
+ *                      channels' waits fail with its error; they back off (1 s doubling to 30 s), then re-search
  *   disconnect() ──► every PV closed (EVENT_CANCEL, CLEAR_CHANNEL), circuits and search closed, actors removed;
  *                    terminal: any later use throws ContextDisconnectedError
  *
@@ -41,7 +43,10 @@ export interface ContextOptions {
   nameServers?: readonly string[];
   serverPort?: number;
   repeaterPort?: number;
-  /** Silence on a circuit before an echo probe, ms (EPICS_CA_CONN_TMO). */
+  /**
+   * Silence on a circuit before an echo probe, ms (EPICS_CA_CONN_TMO); also the bound on a circuit's TCP connect
+   * (30 s when this is Infinity): a server that does not answer it closes the circuit with a CaTimeoutError.
+   */
   connectionTimeout?: number;
   env?: CaEnv;
   hostName?: string;

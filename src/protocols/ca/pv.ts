@@ -135,7 +135,10 @@ export class PV {
     const a = this.#channel.details.address;
     return a ? `${a.host}:${a.port}` : undefined;
   }
-  /** The subscriptions `subscribe` made (cached: one per distinct options), until the context disconnects. */
+  /**
+   * The subscriptions `subscribe` made (cached: one per distinct options), until the context disconnects; one that
+   * ended with an error (its EVENT_ADD refused) is no longer among them.
+   */
   get subscriptions(): readonly Subscription[] {
     return [...this.#subscriptions.values()];
   }
@@ -243,7 +246,10 @@ export class PV {
     return putStatus(this, this.#host.system, data, options);
   }
 
-  /** The subscription for these options (the same object for identical options, caproto's cache). */
+  /**
+   * The subscription for these options (the same object for identical options, caproto's cache, until it ends:
+   * one whose EVENT_ADD was refused is replaced by a new one).
+   */
   subscribe(options: SubscribeOptions = {}): Subscription {
     this.#host.checkOpen();
     checkOptions(options, 'subscribe');
@@ -258,6 +264,11 @@ export class PV {
         wake: () => this.#wake(),
       });
       this.#subscriptions.set(key, sub);
+      // one that ended (its EVENT_ADD refused) is forgotten: the next subscribe() makes a new one
+      const made = sub;
+      made.onClose(() => {
+        if (this.#subscriptions.get(key) === made) this.#subscriptions.delete(key);
+      });
     }
     return sub;
   }

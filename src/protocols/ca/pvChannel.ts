@@ -32,7 +32,10 @@ export interface ChannelHost {
 /** What the channel tells its PV. */
 export interface ChannelListener {
   found(): void;
-  /** No circuit could be opened for the server found (`error`): the waits for the connection fail with it. */
+  /**
+   * No circuit could be opened for the server found, or its TCP connect was refused or timed out (`error`): the
+   * waits for the connection fail with it.
+   */
   failed(error: Error): void;
   connected(): void;
   disconnected(): void;
@@ -94,6 +97,7 @@ export class ChannelBinding {
   readonly #effects: (() => void)[] = [];
   readonly #actions: Record<EffectName, (context: ChannelContext) => void>;
   readonly #id: string;
+  readonly #listener: ChannelListener;
   #sending = 0;
 
   constructor(host: ChannelHost, cid: number, name: string, priority: number, listener: ChannelListener) {
@@ -101,6 +105,7 @@ export class ChannelBinding {
     this.name = name;
     this.priority = priority;
     this.#host = host;
+    this.#listener = listener;
     this.#actions = {
       startSearch: () => host.searchAdd(cid, name),
       stopSearch: () => host.searchRemove(cid),
@@ -245,5 +250,15 @@ export class ChannelBinding {
   }
   circuitLost(): void {
     this.send({ type: 'CIRCUIT_LOST' });
+  }
+  /** The circuit never connected: as when it cannot be opened, the waits fail with `error` and the channel backs off. */
+  connectFailed(error: Error): void {
+    if (this.state !== 'connecting') {
+      this.send({ type: 'CIRCUIT_LOST' });
+      return;
+    }
+    this.#host.logger.debug({ err: error, pv: this.name }, 'the circuit could not connect: backing off');
+    this.#listener.failed(error);
+    this.send({ type: 'CREATE_FAILED' });
   }
 }

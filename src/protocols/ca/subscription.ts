@@ -7,6 +7,10 @@
  *   a later callback at once receives the most recent response; removing the last one sends EVENT_CANCEL, and
  *   nothing more is delivered from that moment (routing stops synchronously);
  * - after a reconnection (IOC restart) it re-activates by itself;
+ * - an EVENT_ADD that cannot be sent (the circuit refuses it: CircuitQueueFullError when its server stopped
+ *   reading; first activation or re-activation alike) ends the subscription with that error: `onClose` listeners
+ *   get it, iterators throw it, `status()` fails with it and `lastError` keeps it; its subscription id is released,
+ *   its actor removed and its PV forgets it (`pv.subscribe()` then makes a new one); the circuit is left as it is;
  * - `status(predicate)` is `Status.fromSubscription` over it; `for await (const r of sub)` reads a bounded queue
  *   that keeps the latest responses when full.
  *
@@ -23,7 +27,7 @@ import type { OrrerySystem } from '../../engine/system.js';
 import { eventAddRequest, eventCancelRequest } from './commands.js';
 import { DEFAULT_EVENT_MASK, type NativeType } from './constants.js';
 import { decodeDbr } from './dbr.js';
-import { CaStatusError, CaValueError, ContextDisconnectedError } from './errors.js';
+import { CaError, CaStatusError, CaValueError, ContextDisconnectedError } from './errors.js';
 import type { CaFrame } from './frame.js';
 import type { PV } from './pv.js';
 import type { ChannelBinding } from './pvChannel.js';
@@ -115,7 +119,10 @@ export class Subscription {
   #mostRecent: EventResponse | undefined;
   #lastError: Error | undefined;
   #updates = 0;
-  readonly #closeListeners = new Set<() => void>();
+  readonly #closeListeners = new Set<(error?: Error) => void>();
+  #closed = false;
+  /** The error the subscription ended with (a refused EVENT_ADD), if it did. */
+  #endError: Error | undefined;
 
   /** @internal Made by `PV.subscribe`. */
   constructor(pv: PV, options: SubscribeOptions, host: SubscriptionHost) {
@@ -161,7 +168,7 @@ export class Subscription {
   get mostRecentResponse(): EventResponse | undefined {
     return this.#mostRecent;
   }
-  /** The last failed update or EVENT_ADD error. */
+  /** The last failed update or EVENT_ADD error (the error the subscription ended with, if one did). */
   get lastError(): Error | undefined {
     return this.#lastError;
   }
@@ -177,7 +184,13 @@ export class Subscription {
   /** Add a callback (held strongly); returns its token. The first activates; a later one gets the latest now. */
   addCallback(callback: SubscriptionCallback): number {
     if (typeof callback !== 'function') throw new CaValueError('addCallback needs a function');
-    if (this.state === 'closed') throw new CaValueError(`the subscription of ${this.pv.name} is closed`);
+    if (this.#closed || this.state === 'closed') {
+      const why = this.#endError;
+      throw new CaValueError(
+        `the subscription of ${this.pv.name} is closed${why ? `: ${why.message}` : ''}`,
+        why ? { cause: why } : undefined,
+      );
+    }
     const token = this.#nextToken++;
     this.#callbacks.set(token, callback);
     if (this.#callbacks.size === 1) {
@@ -204,21 +217,28 @@ export class Subscription {
 
   /**
    * A Status that finishes at the first response `predicate` accepts (`Status.fromSubscription`); it fails with
-   * ContextDisconnectedError if the subscription closes first (its Context disconnected).
+   * ContextDisconnectedError if the subscription closes first (its Context disconnected), or with the error the
+   * subscription ended with (an EVENT_ADD the circuit refused).
    */
   status(predicate: (response: EventResponse) => boolean, options: StatusOptions = {}): Status {
     if (typeof predicate !== 'function') throw new CaValueError('status needs a predicate function');
+    let ended: Error | undefined;
     return Status.fromSubscription<EventResponse | typeof CLOSED>(
       (cb) => {
         const token = this.addCallback((_sub, response) => cb(response));
-        const offClose = this.onClose(() => cb(CLOSED));
+        const offClose = this.onClose((error) => {
+          ended = error;
+          cb(CLOSED);
+        });
         return () => {
           offClose();
           this.removeCallback(token);
         };
       },
       (response) => {
-        if (response === CLOSED) throw new ContextDisconnectedError(`the monitor of ${this.pv.name} closed`);
+        if (response === CLOSED) {
+          throw ended ?? new ContextDisconnectedError(`the monitor of ${this.pv.name} closed`);
+        }
         return predicate(response);
       },
       { system: this.#host.system, name: `${this.pv.name} monitor`, ...options },
@@ -242,16 +262,34 @@ export class Subscription {
   channelLost(): void {
     this.#send('LOST');
   }
-  /** @internal Called once when the subscription closes (iterators end). */
-  onClose(listener: () => void): () => void {
+  /**
+   * `listener` is called once when the subscription ends: with the error it ended with (its EVENT_ADD could not be
+   * sent, e.g. a CircuitQueueFullError), or without one when its Context disconnects. Iterators, `status()` and
+   * `block` end through it. Not called when added after the end. Returns its removal.
+   */
+  onClose(listener: (error?: Error) => void): () => void {
+    if (typeof listener !== 'function') throw new CaValueError('onClose needs a function');
+    if (this.#closed) return () => {};
     this.#closeListeners.add(listener);
     return () => void this.#closeListeners.delete(listener);
   }
 
-  /** @internal The context ends. */
-  close(): void {
+  /** @internal The context ends (no error), or the subscription failed (`error`, also kept in `lastError`). */
+  close(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (error) {
+      this.#lastError = error;
+      this.#endError = error;
+    }
     this.#callbacks.clear();
-    for (const listener of [...this.#closeListeners]) listener();
+    for (const listener of [...this.#closeListeners]) {
+      try {
+        listener(error);
+      } catch (err) {
+        this.#host.logger.error({ err, pv: this.pv.name }, 'a subscription close listener threw');
+      }
+    }
     this.#closeListeners.clear();
     this.#send('CLOSE');
     if (subscriptions.get(this.actorId) === this) subscriptions.delete(this.actorId);
@@ -267,30 +305,62 @@ export class Subscription {
     this.#actor.send({ type });
   }
 
+  /**
+   * EVENT_ADD on the channel's circuit (the machine entered `active`: the first activation or one after a
+   * reconnection). A request the circuit refuses (CircuitQueueFullError) or that cannot be built releases its
+   * subscription id at once and ends the subscription with the error; a circuit already closed sends nothing and
+   * routes nothing (the channel's loss follows, and its reconnection re-activates).
+   */
   #eventAdd(): void {
     const ch = this.#host.channel;
     const circuit = ch.circuit;
     if (!circuit) return;
     const o = this.options;
-    this.#dataType = readType(o.dataType, ch.nativeType as NativeType, o.forceIntEnums);
-    this.#dataCount = o.dataCount ?? 0;
-    const subid = circuit.addSubscription({
-      event: (frame) => this.#event(frame),
-      failed: (error) => this.#failed(error),
-    });
-    this.#subid = subid;
-    circuit.send(
-      eventAddRequest(
-        this.#dataType,
-        this.#dataCount,
-        ch.sid,
-        subid,
-        o.mask ?? DEFAULT_EVENT_MASK,
-        o.low ?? 0,
-        o.high ?? 0,
-        o.to ?? 0,
-      ),
+    let subid: number | null = null;
+    try {
+      this.#dataType = readType(o.dataType, ch.nativeType as NativeType, o.forceIntEnums);
+      this.#dataCount = o.dataCount ?? 0;
+      subid = circuit.addSubscription({
+        event: (frame) => this.#event(frame),
+        failed: (error) => this.#failed(error),
+      });
+      this.#subid = subid;
+      const sent = circuit.send(
+        eventAddRequest(
+          this.#dataType,
+          this.#dataCount,
+          ch.sid,
+          subid,
+          o.mask ?? DEFAULT_EVENT_MASK,
+          o.low ?? 0,
+          o.high ?? 0,
+          o.to ?? 0,
+        ),
+      );
+      if (!sent) {
+        circuit.removeSubscription(subid);
+        this.#subid = null;
+      }
+    } catch (err) {
+      if (subid !== null) circuit.removeSubscription(subid);
+      this.#subid = null;
+      this.#activationFailed(
+        err instanceof Error ? err : new CaError(`EVENT_ADD for ${this.pv.name} failed: ${String(err)}`),
+      );
+    }
+  }
+
+  /**
+   * The EVENT_ADD could not be sent: the subscription ends with `error`. Closing runs after the machine's step (a
+   * microtask): an action must not stop its own actor.
+   */
+  #activationFailed(error: Error): void {
+    this.#lastError = error;
+    this.#host.logger.warn(
+      { err: error, pv: this.pv.name },
+      'monitor could not be subscribed (EVENT_ADD not sent): the subscription ends',
     );
+    queueMicrotask(() => this.close(error));
   }
 
   #eventCancel(): void {

@@ -2,7 +2,9 @@
  * `for await (const response of subscription)`: a callback on the subscription feeding a bounded queue. When the
  * consumer falls behind by `capacity` responses the oldest are dropped (`dropped` counts them), so memory stays
  * bounded and the consumer always reaches the latest value. `return()` (a `break`) removes the callback (the last
- * one sends EVENT_CANCEL); the iterator ends when the subscription closes (context disconnected).
+ * one sends EVENT_CANCEL); the iterator ends when the subscription closes (context disconnected). A subscription
+ * that ends with an error (its EVENT_ADD refused: CircuitQueueFullError) makes the iterator throw that error once
+ * the responses already queued were read (a waiting `next()` rejects with it); it is done after.
  */
 import { CaValueError } from './errors.js';
 import type { EventResponse } from './pvTypes.js';
@@ -14,10 +16,15 @@ export class SubscriptionQueue implements AsyncIterableIterator<EventResponse> {
   readonly #queue: EventResponse[] = [];
   #head = 0;
   /** `next()` calls waiting for a response, oldest first. */
-  #waiting: ((result: IteratorResult<EventResponse>) => void)[] = [];
+  #waiting: {
+    resolve: (result: IteratorResult<EventResponse>) => void;
+    reject: (error: Error) => void;
+  }[] = [];
   #token: number | null;
   #offClose: () => void;
   #done = false;
+  /** The error the subscription ended with, until a `next()` has thrown it. */
+  #error: Error | undefined;
   /** Responses dropped because the queue was full. */
   dropped = 0;
 
@@ -27,14 +34,14 @@ export class SubscriptionQueue implements AsyncIterableIterator<EventResponse> {
     }
     this.#sub = sub;
     this.#capacity = capacity;
-    this.#offClose = sub.onClose(() => this.#end());
+    this.#offClose = sub.onClose((error) => this.#end(error));
     this.#token = sub.addCallback((_s, response) => this.#push(response));
   }
 
   #push(response: EventResponse): void {
-    const resolve = this.#waiting.shift();
-    if (resolve) {
-      resolve({ value: response, done: false });
+    const waiter = this.#waiting.shift();
+    if (waiter) {
+      waiter.resolve({ value: response, done: false });
       return;
     }
     this.#queue.push(response);
@@ -53,14 +60,20 @@ export class SubscriptionQueue implements AsyncIterableIterator<EventResponse> {
       const value = this.#queue[this.#head++] as EventResponse;
       return Promise.resolve({ value, done: false });
     }
+    const error = this.#error;
+    if (error !== undefined) {
+      this.#error = undefined;
+      return Promise.reject(error);
+    }
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => {
-      this.#waiting.push(resolve);
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ resolve, reject });
     });
   }
 
   return(): Promise<IteratorResult<EventResponse>> {
     this.#end();
+    this.#error = undefined;
     this.#queue.length = 0;
     this.#head = 0;
     return Promise.resolve({ value: undefined, done: true });
@@ -70,7 +83,8 @@ export class SubscriptionQueue implements AsyncIterableIterator<EventResponse> {
     return this;
   }
 
-  #end(): void {
+  /** No more responses: the subscription closed (with `error` if it failed) or the consumer stopped. */
+  #end(error?: Error): void {
     if (this.#done) return;
     this.#done = true;
     this.#offClose();
@@ -78,6 +92,10 @@ export class SubscriptionQueue implements AsyncIterableIterator<EventResponse> {
     this.#token = null;
     const waiting = this.#waiting;
     this.#waiting = [];
-    for (const resolve of waiting) resolve({ value: undefined, done: true });
+    // the first waiting next() throws the error (a waiter means the queue is empty); later ones are done
+    const first = error === undefined ? undefined : waiting.shift();
+    if (first) first.reject(error as Error);
+    else this.#error = error;
+    for (const w of waiting) w.resolve({ value: undefined, done: true });
   }
 }

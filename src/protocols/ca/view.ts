@@ -333,7 +333,8 @@ interface CircuitContextLike {
 }
 
 const CIRCUIT_MEANINGS: Record<string, (c: CircuitContextLike) => string> = {
-  connecting: () => 'TCP connecting; VERSION, HOST_NAME, CLIENT_NAME queued',
+  connecting: () =>
+    'TCP connecting (bounded by the connection timeout); VERSION, HOST_NAME, CLIENT_NAME queued',
   connected: (c) => `connected; echo after ${ms(Number(c.connectionTimeoutMs))} of silence`,
   probing: (c) => `silent: ECHO sent, ${ms(Number(c.echoTimeoutMs))} to answer`,
   unresponsive: () => 'no answer to ECHO: closing, its channels search again',

@@ -20,6 +20,11 @@ export class FakeCircuit implements CircuitLike {
   readonly sent: CaFrame[] = [];
   /** Answer CREATE_CHAN at once (else the test does). */
   autoCreate = true;
+  /**
+   * Refuse messages as a circuit whose server stopped reading does: `send` throws what this returns for one of the
+   * frames (a CircuitQueueFullError), and nothing of those bytes is sent.
+   */
+  refuse: ((frame: CaFrame) => Error | undefined) | null = null;
   readonly #frames = new Set<(frame: CaFrame) => void>();
   readonly #states = new Set<(state: State, error?: Error) => void>();
 
@@ -30,6 +35,10 @@ export class FakeCircuit implements CircuitLike {
   send(bytes: Uint8Array): boolean {
     if (this.state === 'closed') return false;
     const frames = decodeDatagram(Buffer.from(bytes));
+    for (const f of frames) {
+      const refused = this.refuse?.(f);
+      if (refused) throw refused;
+    }
     this.sent.push(...frames);
     for (const f of frames) {
       if (f.command === Command.CREATE_CHAN && this.autoCreate) {
@@ -102,12 +111,13 @@ export class FakeSearch implements SearchLike {
 export function fakeTransport() {
   const search = new FakeSearch();
   const circuits: FakeCircuit[] = [];
-  const settings = { autoCreate: true };
+  const settings: { autoCreate: boolean; refuse: FakeCircuit['refuse'] } = { autoCreate: true, refuse: null };
   const transport: ContextTransport = {
     createSearch: () => search,
     openCircuit: (options) => {
       const c = new FakeCircuit(options.key);
       c.autoCreate = settings.autoCreate;
+      c.refuse = settings.refuse;
       circuits.push(c);
       return c;
     },
@@ -116,7 +126,7 @@ export function fakeTransport() {
     search,
     circuits,
     transport,
-    /** Whether new circuits answer CREATE_CHAN by themselves. */
+    /** Whether new circuits answer CREATE_CHAN by themselves, and what they refuse (`FakeCircuit.refuse`). */
     settings,
     get circuit(): FakeCircuit {
       const c = circuits.at(-1);

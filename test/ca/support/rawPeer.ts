@@ -3,7 +3,8 @@
  * sends what a test tells it to), built on `commands.ts` and the frame codec. Loopback only, random ports.
  */
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { type CaFrame, decodeDatagram, FrameParser } from '../../../src/protocols/ca/frame.js';
 
 /** Resolves when `check()` holds, re-checked on every `poke` (no sleeps). */
@@ -165,4 +166,50 @@ export async function closedPort(): Promise<number> {
   const port = typeof a === 'object' && a !== null ? a.port : 0;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** The listener of `blackholePort`: it runs in a worker whose event loop is blocked, so it never accepts. */
+const BLACKHOLE_WORKER = `
+const { createServer } = require('node:net');
+const { parentPort, workerData } = require('node:worker_threads');
+const server = createServer();
+server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+  parentPort.postMessage(server.address().port);
+  // blocked until released: nothing is ever accepted, so the kernel's accept queue fills and stays full
+  Atomics.wait(new Int32Array(workerData), 0, 0);
+  server.close();
+});
+`;
+
+/**
+ * A loopback port whose SYNs go unanswered, as a blackholed address (a firewall dropping packets), without root: a
+ * listener with a backlog of 1 that never accepts, its accept queue filled by two connections made here (Linux
+ * drops a SYN while the queue is full; the client retries it for ~127 s). `close()` releases everything.
+ */
+export async function blackholePort(): Promise<{ port: number; close(): Promise<void> }> {
+  const release = new SharedArrayBuffer(4);
+  const worker = new Worker(BLACKHOLE_WORKER, { eval: true, workerData: release });
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const fillers: Socket[] = [];
+  for (let i = 0; i < 2; i++) {
+    const socket = connect(port, '127.0.0.1');
+    fillers.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+  }
+  return {
+    port,
+    async close() {
+      for (const s of fillers) s.destroy();
+      Atomics.store(new Int32Array(release), 0, 1);
+      Atomics.notify(new Int32Array(release), 0);
+      await exited;
+    },
+  };
 }
