@@ -10,6 +10,12 @@
  *   (`'device.host'`, `'params.*.pin'`, `*` = any key) matches from the root of the value being sent.
  * - Key/value pairs given as arrays (`[['Authorization', 'Bearer x']]`, flat `['Cookie', 'a=b']`) are redacted
  *   like object keys.
+ * - One set of rules whatever holds a value: a Map whose keys are all primitives is shown as an object (its keys
+ *   are keys); a Map with an object key is shown as its entries, `[[key, value], ...]`, each key walked as a value
+ *   (a key's text, `String(key)`, would show an Error's message, a URL's password, a function's source, and make
+ *   two object keys one), and a string key naming a secret still hides its value; a Set is shown as an array. An
+ *   object's (or a Map's) key that holds a credential as text (a URL with a password, `password=x`) is scrubbed as
+ *   any text is.
  * - Inside strings (error messages, JSON kept as text): `key=value`, `key: value`, `"key":"value"` with a
  *   sensitive key, `Bearer` / `Basic` credentials, JWTs and `user:password@` in URLs are redacted; a string that
  *   holds JSON is parsed and redacted as a value.
@@ -104,6 +110,8 @@ const OPEN_VALUE =
  */
 const MAX_SCRUB_TEXT = 16 * 1024;
 const SCRUB_MARGIN = 1024;
+/** What text needs before `scrub` can change it (a pair's `:` or `=`, an auth scheme's space, a JWT's start). */
+const MAY_HOLD_SECRET = /[:=\s]|eyJ/;
 const AUTH_SCHEME = /\b(bearer)\s+[A-Za-z0-9._~+/=-]+|\b(basic)\s+[A-Za-z0-9+/]{8,}={0,2}/gi;
 const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*):[^\s/?#@]*@/gi;
@@ -205,6 +213,8 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
     if (out.includes('eyJ')) out = out.replace(JWT, REDACTED);
     return out;
   };
+  /** A key as shown: an object key is text too, and may hold a credential (a URL used as a key). */
+  const keyText = (key: string): string => (MAY_HOLD_SECRET.test(key) ? scrub(key) : key);
 
   return (value: unknown) => {
     let nodes = 0;
@@ -332,10 +342,12 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
           if (arr.length > lim.maxItems) out.push(`…(${arr.length - lim.maxItems} more)`);
           return out;
         }
-        const keys: Array<[string, unknown]> | string[] =
-          o instanceof Map
-            ? [...o.entries()].map(([k, x]): [string, unknown] => [String(k), x])
-            : Object.keys(o);
+        let keys: Array<[string, unknown]> | string[];
+        if (o instanceof Map) {
+          const entries = [...o.entries()];
+          if (entries.some(([k]) => isObjectLike(k))) return mapEntries(entries, depth, path);
+          keys = entries.map(([k, x]): [string, unknown] => [String(k), x]);
+        } else keys = Object.keys(o);
         const out: Record<string, unknown> = {};
         let n = 0;
         for (const entry of keys) {
@@ -345,6 +357,8 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
           }
           const k = typeof entry === 'string' ? entry : entry[0];
           const p = withPaths ? [...path, k] : NO_PATH;
+          const shownKey = keyText(k);
+          if (shownKey !== k) hits++;
           let shown: unknown;
           if (keyRedacted(k, p)) shown = redacted();
           else {
@@ -357,22 +371,50 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
             }
           }
           // Stryker disable next-line ConditionalExpression: equivalent (defineProperty for every key, only slower)
-          if (k === '__proto__')
-            Object.defineProperty(out, k, {
+          if (shownKey === '__proto__')
+            Object.defineProperty(out, shownKey, {
               value: shown,
               enumerable: true,
               writable: true,
               configurable: true,
             });
-          else out[k] = shown;
+          else out[shownKey] = shown;
         }
         return out;
       } finally {
         stack.delete(o);
       }
     };
+
+    /**
+     * A Map with an object key, as its entries (`o` is on the stack): each key walked as a value, each value too
+     * unless its key is a string naming a secret. In `redact` paths an entry is its index, a string key's value
+     * its key (as in the object form); the entries are capped as array items.
+     */
+    const mapEntries = (entries: Array<[unknown, unknown]>, depth: number, path: string[]): unknown[] => {
+      const n = Math.min(entries.length, lim.maxItems);
+      const out: unknown[] = [];
+      for (let i = 0; i < n; i++) {
+        const [k, x] = entries[i];
+        const at = withPaths ? [...path, String(i)] : NO_PATH;
+        const valueAt = withPaths && typeof k === 'string' ? [...path, k] : at;
+        const key = walk(k, depth + 1, at) ?? null;
+        const value =
+          typeof k === 'string' && keyRedacted(k, valueAt)
+            ? redacted()
+            : (walk(x, depth + 1, valueAt) ?? null);
+        out.push([key, value]);
+      }
+      if (entries.length > lim.maxItems) out.push(`…(${entries.length - lim.maxItems} more)`);
+      return out;
+    };
     return walk(value, 0, []);
   };
+}
+
+/** An object or a function: a value whose text (`String(v)`) may be anything, a secret included. */
+function isObjectLike(v: unknown): boolean {
+  return (typeof v === 'object' && v !== null) || typeof v === 'function';
 }
 
 /** A plain copy of a snapshot value (state names are not redacted: a state may well be called 'token'). */
