@@ -22,7 +22,15 @@ import {
   TaskCompletedError,
   toError,
 } from '../errors.js';
-import { checkSignal, checkSystem, Lifecycle, nextId, resolveSystem } from './lifecycle.js';
+import {
+  checkSignal,
+  checkSystem,
+  describe,
+  Lifecycle,
+  nextId,
+  readOptions,
+  resolveSystem,
+} from './lifecycle.js';
 
 // kept here for callers that imported them from this module before `lifecycle.ts` existed
 export { checkSignal, checkSystem, RunState, type RunStateName };
@@ -86,10 +94,31 @@ function checkSupervisor(supervisor: unknown): Supervisor | string | undefined {
 
 function checkName(name: unknown): string | undefined {
   if (name !== undefined && (typeof name !== 'string' || name === '')) {
-    throw new InvalidArgumentError(`name must be a non-empty string, got ${String(name)}`);
+    throw new InvalidArgumentError(`name must be a non-empty string, got ${describe(name)}`);
   }
   return name;
 }
+
+const checkTaskLogger = (value: unknown) => checkLogger('logger', value);
+
+/** Each BackgroundTask option's check, in the order they are checked. */
+const TASK_OPTION_CHECKS = {
+  frequency: checkFrequency,
+  stopTimeout: (value: unknown) => checkDuration('stopTimeout', value, true),
+  system: checkSystem,
+  supervisor: checkSupervisor,
+  logger: checkTaskLogger,
+  signal: checkSignal,
+  name: checkName,
+} as const;
+
+const PROCESSOR_OPTION_CHECKS = {
+  logger: checkTaskLogger,
+  system: checkSystem,
+  supervisor: checkSupervisor,
+} as const;
+
+const SUBMIT_OPTION_CHECKS = { logger: checkTaskLogger, frequency: checkFrequency } as const;
 
 /**
  * Runs `action` once, or `frequency` times a second until stopped, on an actor of the system. The task has to be
@@ -118,18 +147,17 @@ export class BackgroundTask {
   #inFlight = false;
 
   constructor(action: TaskAction, options: BackgroundTaskOptions = {}) {
-    // every argument is checked before anything is created or registered (the default system included)
+    // every argument is checked before anything is created or registered (the default system included); an options
+    // object that is none is refused before the action is looked at, as it always was
     if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError('BackgroundTask options must be an object');
+      throw new InvalidArgumentError(`BackgroundTask options must be an object, got ${describe(options)}`);
     }
     const checkedAction = checkAction(action);
-    const frequency = checkFrequency(options.frequency);
-    const stopTimeout = checkDuration('stopTimeout', options.stopTimeout, true);
-    const system = checkSystem(options.system);
-    const supervisor = checkSupervisor(options.supervisor);
-    const logger = checkLogger('logger', options.logger);
-    const signal = checkSignal(options.signal);
-    const name = checkName(options.name);
+    const { frequency, stopTimeout, system, supervisor, logger, signal, name } = readOptions(
+      'BackgroundTask',
+      options,
+      TASK_OPTION_CHECKS,
+    );
     this.#action = checkedAction;
     this.frequency = frequency;
     this.stopTimeout = stopTimeout;
@@ -339,12 +367,14 @@ export class BackgroundTaskProcessor {
   readonly #supervisor: Supervisor | string | undefined;
 
   constructor(options: BackgroundTaskProcessorOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError('BackgroundTaskProcessor options must be an object');
-    }
-    this.#logger = checkLogger('logger', options.logger);
-    this.#system = checkSystem(options.system);
-    this.#supervisor = checkSupervisor(options.supervisor);
+    const { logger, system, supervisor } = readOptions(
+      'BackgroundTaskProcessor',
+      options,
+      PROCESSOR_OPTION_CHECKS,
+    );
+    this.#logger = logger;
+    this.#system = system;
+    this.#supervisor = supervisor;
   }
 
   /** The tasks still running, in submission order. */
@@ -357,12 +387,14 @@ export class BackgroundTaskProcessor {
     action: TaskAction,
     options: { logger?: Logger; frequency?: number | null } = {},
   ): BackgroundTask {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError('submitTask options must be an object');
-    }
+    const { logger, frequency } = readOptions(
+      'BackgroundTaskProcessor.submitTask',
+      options,
+      SUBMIT_OPTION_CHECKS,
+    );
     const task = new BackgroundTask(action, {
-      logger: options.logger ?? this.#logger,
-      frequency: options.frequency,
+      logger: logger ?? this.#logger,
+      frequency,
       system: this.#system,
       supervisor: this.#supervisor,
     });

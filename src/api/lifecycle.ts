@@ -3,6 +3,8 @@
  * facades may adopt it too), in one place:
  *
  * - `resolveSystem(system)`: a checked `system` option, or the process default (`getDefaultSystem()`);
+ * - `readOptions(facade, options, checks)`: a caller's options object, each option read once and checked, before
+ *   anything is created;
  * - `checkSystem` / `checkSignal`: option checks that throw InvalidArgumentError before anything is created;
  * - `nextId(prefix)`: `prefix-1`, `prefix-2`, ... (one counter per prefix) for actor ids;
  * - `Lifecycle<T>`: ends exactly once. It holds the abort listener of the caller's signal (added once, removed
@@ -15,6 +17,74 @@
  */
 import { getDefaultSystem, OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError, type SystemStoppedError } from '../errors.js';
+
+/** The check of one option: the value read in, the checked value out; throws InvalidArgumentError if it is bad. */
+export type OptionCheck = (value: unknown) => unknown;
+
+/**
+ * A caller's options object, read and checked before anything is created: each option named in `checks` is read
+ * exactly once, in `checks`' order, and given to its check. Reading once means a getter cannot hand the checks one
+ * value and the construction another (a Status spawned and its timeout armed before a second read threw).
+ *
+ * The object may be hostile (a Proxy whose traps throw, a throwing getter, a revoked Proxy), and so may a value
+ * (the checks describe it in their messages): what reading or checking throws, other than the check's own
+ * InvalidArgumentError, becomes an InvalidArgumentError naming `facade` and the option, the original as `cause`.
+ * `undefined` is no options; anything else that is not an object throws InvalidArgumentError.
+ */
+export function readOptions<C extends Record<string, OptionCheck>>(
+  facade: string,
+  options: unknown,
+  checks: C,
+): { [K in keyof C]: ReturnType<C[K]> } {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new InvalidArgumentError(`${facade} options must be an object, got ${describe(options)}`);
+  }
+  const source = (options ?? {}) as Record<string, unknown>;
+  const checked: Record<string, unknown> = {};
+  for (const name in checks) {
+    let value: unknown;
+    try {
+      value = source[name];
+    } catch (cause) {
+      throw optionError(facade, name, 'read', cause);
+    }
+    try {
+      checked[name] = checks[name](value);
+    } catch (cause) {
+      if (isInvalidArgument(cause)) throw cause;
+      throw optionError(facade, name, 'checked', cause);
+    }
+  }
+  return checked as { [K in keyof C]: ReturnType<C[K]> };
+}
+
+/**
+ * The InvalidArgumentError for an option of `facade` that could not be read (a throwing getter or Proxy trap) or
+ * checked (its value threw while being looked at), the thrown value as `cause`.
+ */
+export function optionError(facade: string, option: string, what: 'read' | 'checked', cause: unknown) {
+  return new InvalidArgumentError(`${facade} option '${option}' cannot be ${what}: ${reasonOf(cause)}`, {
+    cause,
+  });
+}
+
+/** Whether a thrown value is a check's own error (a thrown Proxy may throw even from `instanceof`). */
+export function isInvalidArgument(value: unknown): boolean {
+  try {
+    return value instanceof InvalidArgumentError;
+  } catch {
+    return false;
+  }
+}
+
+/** A thrown value for an error message: an Error's message, anything else described; never throws. */
+function reasonOf(value: unknown): string {
+  try {
+    return value instanceof Error ? String(value.message) : describe(value);
+  } catch {
+    return 'an unreadable value';
+  }
+}
 
 /** `system` if it is an OrrerySystem, undefined if absent; else throws InvalidArgumentError. */
 export function checkSystem(system: unknown): OrrerySystem | undefined {
@@ -129,9 +199,16 @@ export function iteratorResult(result: unknown, iterator: string): IteratorResul
   return result as IteratorResult<unknown>;
 }
 
-/** A value for an error message: a string quoted, an object or function by its tag; never throws. */
+/**
+ * A value for an error message: a string quoted, an object or function by its tag; never throws (the tag of a
+ * Proxy is read through its traps, and a revoked one throws for it).
+ */
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
-  return Object.prototype.toString.call(value);
+  try {
+    return Object.prototype.toString.call(value);
+  } catch {
+    return `an unreadable ${typeof value}`;
+  }
 }

@@ -40,7 +40,16 @@ import {
   UnknownStatusFailure,
   WaitTimeoutError,
 } from '../errors.js';
-import { checkSignal, checkSystem, describe, iteratorResult, Lifecycle, resolveSystem } from './lifecycle.js';
+import {
+  checkSignal,
+  checkSystem,
+  describe,
+  isInvalidArgument,
+  iteratorResult,
+  Lifecycle,
+  optionError,
+  resolveSystem,
+} from './lifecycle.js';
 import { ProgressWatchers, progressKey, type WatcherUpdate } from './statusProgress.js';
 
 export type { StatusProgress, WatcherUpdate };
@@ -125,21 +134,20 @@ export class Status {
   #rare: RareParts | undefined = undefined;
 
   constructor(options: StatusOptions = {}) {
-    const { timeout, settleTime } = checkOptions(options);
-    const system = resolveSystem(options.system);
+    const { timeout, settleTime, signal, name, system: given, systemId } = checkOptions('Status', options);
+    const system = resolveSystem(given);
     this.#system = system;
     this.#createdAt = system.clock.now();
     this.#lc = system.spawnCompiled(statusMachine, {
       // `status-<n>`, built when first asked for
       id: ++statusCount,
-      systemId: options.systemId,
-      input: { timeout, settleTime, name: options.name },
+      systemId,
+      input: { timeout, settleTime, name },
       owner: this,
       onDone: Status.#onDone,
       onSystemStop: Status.#onSystemStop,
     });
     // a fresh status is pending; the listener is removed when it completes
-    const signal = options.signal;
     if (signal) {
       const abort = new Lifecycle<null>();
       this.#rareParts().abort = abort;
@@ -342,7 +350,7 @@ export class Status {
    * `errors` are the failures of every child that had failed by then (ophyd's AndStatus keeps none).
    */
   static all(statuses: readonly Status[], options: StatusOptions = {}): Status {
-    return Status.#compose(statuses, options, null, (parts) => {
+    return Status.#compose('Status.all', statuses, options, null, (parts) => {
       const failed = parts.filter((s) => s.done && !s.success);
       if (failed.length)
         return new AggregateStatusError(`${failed.length} of ${parts.length} statuses failed`, errs(failed));
@@ -353,6 +361,7 @@ export class Status {
   /** Succeeds as soon as one status succeeds; fails when all have failed, keeping every error. */
   static any(statuses: readonly Status[], options: StatusOptions = {}): Status {
     return Status.#compose(
+      'Status.any',
       statuses,
       options,
       new AggregateStatusError('Status.any of no statuses', []),
@@ -372,15 +381,16 @@ export class Status {
    * (not with an aggregate of its parts' ones).
    */
   static #compose(
+    facade: string,
     statuses: readonly Status[],
     options: StatusOptions,
     empty: Error | null,
     decide: (parts: readonly Status[]) => Error | null | undefined,
   ): Status {
     const parts = Status.#checkParts(statuses);
-    checkOptions(options);
+    const checked = checkOptions(facade, options);
     const combined = new ComposedStatus(
-      { ...options, system: options.system ?? (parts.length ? parts[0].#system : undefined) },
+      { ...checked, system: checked.system ?? (parts.length ? parts[0].#system : undefined) },
       parts,
     );
     const check = () => {
@@ -413,7 +423,7 @@ export class Status {
    * an iterable of updates before anything is spawned.
    */
   static watchable(updates: StatusUpdates | StatusUpdatesFactory, options: StatusOptions = {}): Status {
-    checkOptions(options);
+    const checked = checkOptions('Status.watchable', options);
     const controller = new AbortController();
     const source = typeof updates === 'function' ? updates(controller.signal) : updates;
     if (!isIterable(source)) {
@@ -427,7 +437,7 @@ export class Status {
     let status: Status;
     try {
       opened = openIterator(source);
-      status = new Status(options);
+      status = new Status(checked);
     } catch (err) {
       controller.abort(err);
       if (opened) closeIterator(opened.iterator, () => {});
@@ -476,8 +486,7 @@ export class Status {
         `Status.fromSubscription needs a predicate function, got ${describe(predicate)}`,
       );
     }
-    checkOptions(options);
-    const status = new Status(options);
+    const status = new Status(checkOptions('Status.fromSubscription', options));
     return status.#follow((check) => {
       const release = subscribe((value: T) => check(() => predicate(value)));
       if (typeof release === 'function') return () => release();
@@ -518,8 +527,7 @@ export class Status {
         `Status.fromActor needs a predicate function, got ${describe(predicate)}`,
       );
     }
-    checkOptions(options);
-    const status = new Status(options);
+    const status = new Status(checkOptions('Status.fromActor', options));
     const who = `actor ${typeof actor.id === 'string' ? actor.id : describe(actor)}`;
     return status.#follow((check, fail) => {
       const examine = (snapshot: TSnapshot) => {
@@ -762,24 +770,96 @@ const NO_PARTS: readonly Status[] = Object.freeze([]);
 const NO_CALLBACKS: readonly StatusCallback[] = Object.freeze([]);
 const FINISH = Object.freeze({ type: 'FINISH' as const });
 
+/** The checked options of a Status (what the constructor and the builders use; never the caller's object again). */
+interface CheckedStatusOptions {
+  timeout: number | null;
+  settleTime: number;
+  signal: AbortSignal | undefined;
+  name: string | undefined;
+  system: OrrerySystem | undefined;
+  systemId: string | undefined;
+}
+
 /**
- * Validate every option before anything is spawned (a bad option must not leave an orphan actor registered).
- * Throws InvalidArgumentError; returns the checked durations.
+ * Read and validate every option once, before anything is spawned (a bad option must not leave an orphan actor
+ * registered, nor a getter read a second time leave a status half built): `readOptions`' rules (see
+ * `lifecycle.ts`), written out for the Status, whose construction is the hot path of every lifecycle (named reads
+ * of a caller's usual `{ timeout }` stay monomorphic; the generic reader cost a third of the Status throughput).
+ * Throws InvalidArgumentError naming `facade`; returns the checked options, which a constructor given them reads
+ * safely.
  */
-function checkOptions(options: unknown): { timeout: number | null; settleTime: number } {
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidArgumentError(`Status options must be an object, got ${describe(options)}`);
+function checkOptions(facade: string, options: unknown): CheckedStatusOptions {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new InvalidArgumentError(`${facade} options must be an object, got ${describe(options)}`);
   }
+  if (options === undefined)
+    return checkValues(facade, undefined, undefined, undefined, undefined, undefined, undefined);
   const o = options as StatusOptions;
-  const timeout = checkDuration('timeout', o.timeout, true);
-  const settleTime = checkDuration('settleTime', o.settleTime, false) ?? 0;
-  // systemId is checked by system.spawnCompiled, before it registers anything
-  checkSignal(o.signal);
-  if (o.name !== undefined && typeof o.name !== 'string') {
-    throw new InvalidArgumentError(`name must be a string, got ${describe(o.name)}`);
+  // each option read once, in this order; `at` names the one being read when a getter or a Proxy trap throws
+  let at = 'timeout';
+  let timeout: unknown;
+  let settleTime: unknown;
+  let signal: unknown;
+  let name: unknown;
+  let system: unknown;
+  let systemId: unknown;
+  try {
+    timeout = o.timeout;
+    at = 'settleTime';
+    settleTime = o.settleTime;
+    at = 'signal';
+    signal = o.signal;
+    at = 'name';
+    name = o.name;
+    at = 'system';
+    system = o.system;
+    at = 'systemId';
+    systemId = o.systemId;
+  } catch (cause) {
+    throw optionError(facade, at, 'read', cause);
   }
-  checkSystem(o.system);
-  return { timeout, settleTime };
+  return checkValues(facade, timeout, settleTime, signal, name, system, systemId);
+}
+
+function checkValues(
+  facade: string,
+  timeout: unknown,
+  settleTime: unknown,
+  signal: unknown,
+  name: unknown,
+  system: unknown,
+  systemId: unknown,
+): CheckedStatusOptions {
+  let at = 'timeout';
+  try {
+    const t = checkDuration('timeout', timeout, true);
+    at = 'settleTime';
+    const settle = checkDuration('settleTime', settleTime, false) ?? 0;
+    at = 'signal';
+    const sig = checkSignal(signal);
+    at = 'name';
+    if (name !== undefined && typeof name !== 'string') {
+      throw new InvalidArgumentError(`name must be a string, got ${describe(name)}`);
+    }
+    at = 'system';
+    const sys = checkSystem(system);
+    at = 'systemId';
+    // system.spawnCompiled checks it again before it registers anything, but describes a bad one with String()
+    if (systemId !== undefined && (typeof systemId !== 'string' || systemId === '')) {
+      throw new InvalidArgumentError(`systemId must be a non-empty string, got ${describe(systemId)}`);
+    }
+    return {
+      timeout: t,
+      settleTime: settle,
+      signal: sig,
+      name: name as string | undefined,
+      system: sys,
+      systemId: systemId as string | undefined,
+    };
+  } catch (cause) {
+    if (isInvalidArgument(cause)) throw cause;
+    throw optionError(facade, at, 'checked', cause);
+  }
 }
 
 /** An object with an async or sync iterator (strings excluded: their characters are no progress updates). */

@@ -12,7 +12,7 @@ import {
 import { checkLogger, type Logger } from '../engine/logging.js';
 import type { OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError, SystemStoppedError, toError } from '../errors.js';
-import { checkSignal, checkSystem, Lifecycle, resolveSystem } from './lifecycle.js';
+import { checkSignal, checkSystem, describe, Lifecycle, readOptions, resolveSystem } from './lifecycle.js';
 
 export type ItemGenerator<T> = (signal: AbortSignal) => AsyncIterable<T> | Iterable<T>;
 export type ItemHandler<T> = (item: T) => void | Promise<void>;
@@ -89,6 +89,20 @@ async function consume<T>(
   }
 }
 
+/** Each StreamingTask option's check, in the order they are checked. */
+const OPTION_CHECKS = {
+  exceptionHandler: (value: unknown): ((error: Error) => void) | undefined => {
+    if (value !== undefined && typeof value !== 'function') {
+      throw new InvalidArgumentError(`exceptionHandler must be a function, got ${describe(value)}`);
+    }
+    return value as ((error: Error) => void) | undefined;
+  },
+  logger: (value: unknown) => checkLogger('logger', value),
+  system: checkSystem,
+} as const;
+
+const START_OPTION_CHECKS = { signal: checkSignal } as const;
+
 export class StreamingTask<T> {
   readonly taskName: string;
   readonly #generator: ItemGenerator<T>;
@@ -114,19 +128,12 @@ export class StreamingTask<T> {
     if (typeof itemGenerator !== 'function')
       throw new InvalidArgumentError('itemGenerator must be a function');
     if (typeof itemHandler !== 'function') throw new InvalidArgumentError('itemHandler must be a function');
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError('StreamingTask options must be an object');
-    }
-    if (options.exceptionHandler !== undefined && typeof options.exceptionHandler !== 'function') {
-      throw new InvalidArgumentError('exceptionHandler must be a function');
-    }
     // every option is checked before anything is created or registered (the default system included)
-    const logger = checkLogger('logger', options.logger);
-    const system = checkSystem(options.system);
+    const { exceptionHandler, logger, system } = readOptions('StreamingTask', options, OPTION_CHECKS);
     this.taskName = taskName;
     this.#generator = itemGenerator;
     this.#handler = itemHandler;
-    this.#exceptionHandler = options.exceptionHandler;
+    this.#exceptionHandler = exceptionHandler;
     this.#logger = logger;
     this.#system = resolveSystem(system);
   }
@@ -157,10 +164,7 @@ export class StreamingTask<T> {
    * stopped system (the last run's outcome and `done` stay as they were).
    */
   start(options: { signal?: AbortSignal } = {}): void {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError('start options must be an object');
-    }
-    const signal = checkSignal(options.signal);
+    const { signal } = readOptions('StreamingTask.start', options, START_OPTION_CHECKS);
     if (this.#actor?.getSnapshot().status === 'active') return;
     if (signal?.aborted) return;
     if (this.#system.stopped) throw new SystemStoppedError('the actor system has been stopped');

@@ -12,7 +12,15 @@ import {
 } from '../../machines/core/timeoutIterator.js';
 import type { OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError, SystemStoppedError } from '../errors.js';
-import { checkSignal, checkSystem, iteratorResult, Lifecycle, nextId, resolveSystem } from './lifecycle.js';
+import {
+  checkSignal,
+  checkSystem,
+  iteratorResult,
+  Lifecycle,
+  nextId,
+  readOptions,
+  resolveSystem,
+} from './lifecycle.js';
 
 export interface TimeoutIteratorOptions {
   /**
@@ -50,6 +58,14 @@ function toSource<T>(iterable: unknown): Source<T> {
 
 const DONE = { done: true, value: undefined } as const;
 
+/** Each TimeoutIterator option's check, in the order they are checked. */
+const OPTION_CHECKS = {
+  timeout: (value: unknown) => checkDuration('timeout', value, false) ?? 0,
+  expectedRate: (value: unknown) => checkDuration('expectedRate', value, false) ?? 0,
+  signal: checkSignal,
+  system: checkSystem,
+} as const;
+
 export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
   readonly timeout: number;
   readonly expectedRate: number;
@@ -62,14 +78,8 @@ export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
   #delivered = 0;
 
   constructor(iterable: Iterable<T> | AsyncIterable<T> | Source<T>, options: TimeoutIteratorOptions = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError('TimeoutIterator options must be an object');
-    }
     // every option is checked before the source is touched or anything is created or registered
-    const timeout = checkDuration('timeout', options.timeout, false) ?? 0;
-    const expectedRate = checkDuration('expectedRate', options.expectedRate, false) ?? 0;
-    const signal = checkSignal(options.signal);
-    const system = checkSystem(options.system);
+    const { timeout, expectedRate, signal, system } = readOptions('TimeoutIterator', options, OPTION_CHECKS);
     this.#source = toSource<T>(iterable);
     this.timeout = timeout;
     this.expectedRate = expectedRate;
