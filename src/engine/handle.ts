@@ -11,7 +11,62 @@ import type {
   SnapshotFrom,
   Subscription,
 } from 'xstate';
-import { ActorRegistryError } from '../errors.js';
+import { ActorRegistryError, InvalidArgumentError } from '../errors.js';
+
+const CALLBACKS = ['next', 'error', 'complete'] as const;
+
+/**
+ * An observer as the engine's subscribe methods take it, checked at the call: a function (the `next` callback), or
+ * an object whose `next`, `error` and `complete` are functions where present. Anything else is refused here with
+ * an InvalidArgumentError naming `method`: XState takes it and fails later, inside its loop of observers, where it
+ * rethrows the TypeError on a timer and so ends the process. Each callback is read once (a getter cannot pass the
+ * check and give something else later) and called with the observer as `this`, as XState calls it.
+ */
+export function checkObserver<T>(method: string, observerOrNext: unknown): Partial<Observer<T>> {
+  if (typeof observerOrNext === 'function') return { next: observerOrNext as (value: T) => void };
+  if (observerOrNext === null || typeof observerOrNext !== 'object') {
+    throw new InvalidArgumentError(
+      `${method} needs an observer (a function, or an object with next, error or complete functions), got ${describeValue(observerOrNext)}`,
+    );
+  }
+  const observer = observerOrNext as Record<string, unknown>;
+  const checked: Partial<Observer<T>> = {};
+  for (const name of CALLBACKS) {
+    let callback: unknown;
+    try {
+      callback = observer[name];
+    } catch (cause) {
+      throw new InvalidArgumentError(`${method}: the observer's ${name} cannot be read`, { cause });
+    }
+    if (callback === undefined) continue;
+    if (typeof callback !== 'function') {
+      throw new InvalidArgumentError(
+        `${method}: the observer's ${name} must be a function, got ${describeValue(callback)}`,
+      );
+    }
+    checked[name] = (...args: unknown[]) => Reflect.apply(callback, observer, args);
+  }
+  return checked;
+}
+
+/** A listener (a function) checked at the call, for the same reason as `checkObserver`. */
+export function checkListener<F extends (...args: never[]) => unknown>(method: string, listener: unknown): F {
+  if (typeof listener !== 'function') {
+    throw new InvalidArgumentError(`${method} needs a function, got ${describeValue(listener)}`);
+  }
+  return listener as F;
+}
+
+/** A value for an error message; never throws (a revoked Proxy throws even for its tag). */
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
+  try {
+    return Object.prototype.toString.call(value);
+  } catch {
+    return `an unreadable ${typeof value}`;
+  }
+}
 
 /** What happens to the actor behind a handle: a new incarnation started, or it is gone for good. */
 export type HandleChange = { type: 'respawned'; ref: AnyActorRef } | { type: 'removed' };
@@ -73,13 +128,12 @@ export class ActorHandle<TLogic extends AnyActorLogic> {
    * Observe every incarnation: `next` gets each snapshot, and the first snapshot of every new incarnation; a
    * supervised actor's `error` or `complete` comes once, when it is gone for good (removed by its supervisor, or
    * the system stopped), with the error of its last crash if it crashed. A detached actor's come as XState sends
-   * them.
+   * them. Anything but a function or an observer object throws InvalidArgumentError (see `checkObserver`).
    */
   subscribe(
     observerOrNext: Partial<Observer<SnapshotFrom<TLogic>>> | ((snapshot: SnapshotFrom<TLogic>) => void),
   ): Subscription {
-    const observer: Partial<Observer<SnapshotFrom<TLogic>>> =
-      typeof observerOrNext === 'function' ? { next: observerOrNext } : observerOrNext;
+    const observer = checkObserver<SnapshotFrom<TLogic>>('ActorHandle.subscribe', observerOrNext);
     if (!this.#source.supervised) {
       const ref = this.current ?? this.#last;
       if (!ref) throw new ActorRegistryError(`actor '${this.id}' has no incarnation`);

@@ -1,4 +1,5 @@
 import type { InspectionEvent, Observer, Subscription } from 'xstate';
+import { checkListener, checkObserver } from './handle.js';
 
 type InspectionObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 
@@ -48,8 +49,14 @@ export class InspectionBus {
     this.#attached.delete(actor);
   }
 
-  observe(observer: InspectionObserver): Subscription {
-    const fn = typeof observer === 'function' ? observer : (e: InspectionEvent) => observer.next?.(e);
+  /**
+   * Add an observer of every inspection event. What is not an observer throws InvalidArgumentError naming `method`
+   * (the public method the caller used) before inspection starts: `dispatch` would swallow its TypeError on every
+   * event, while it kept every actor system attached.
+   */
+  observe(observer: InspectionObserver, method = 'InspectionBus.observe'): Subscription {
+    const next = checkObserver<InspectionEvent>(method, observer).next;
+    const fn = next ?? (() => {});
     const first = this.#observers.size === 0;
     this.#observers.add(fn);
     if (first) for (const s of this.#sources) this.#attach(s);
@@ -64,7 +71,12 @@ export class InspectionBus {
     };
   }
 
-  onEngineEvent(listener: (event: EngineEvent) => void): Subscription {
+  /** Add a listener of engine events; anything but a function throws InvalidArgumentError naming `method`. */
+  onEngineEvent(
+    listener: (event: EngineEvent) => void,
+    method = 'InspectionBus.onEngineEvent',
+  ): Subscription {
+    checkListener(method, listener);
     this.#engineListeners.add(listener);
     return { unsubscribe: () => void this.#engineListeners.delete(listener) };
   }

@@ -302,14 +302,17 @@ export class OrrerySystem implements SupervisorHost {
     return l;
   }
 
-  /** Observe every XState inspection event of the system (attaches lazily; zero cost without observers). */
+  /**
+   * Observe every XState inspection event of the system (attaches lazily; zero cost without observers). What is
+   * not an observer throws InvalidArgumentError.
+   */
   inspect(observer: Observer<InspectionEvent> | ((event: InspectionEvent) => void)): Subscription {
-    return this.bus.observe(observer);
+    return this.bus.observe(observer, 'system.inspect');
   }
 
-  /** Observe supervisor restarts, escalations and detached-actor crashes. */
+  /** Observe supervisor restarts, escalations and detached-actor crashes; a listener must be a function. */
   onEngineEvent(listener: (event: EngineEvent) => void): Subscription {
-    return this.bus.onEngineEvent(listener);
+    return this.bus.onEngineEvent(listener, 'system.onEngineEvent');
   }
 
   /** Create a supervisor under `parent` (root by default). Supervisors are permanent children. */

@@ -21,17 +21,18 @@
  * Subscribers are told as XState tells them: `next` for active and done snapshots (before the inspection
  * snapshot event), then `complete` when done or stopped, `error` when it errored.
  */
-import {
-  type AnyActorLogic,
-  type AnyActorRef,
-  type AnyStateMachine,
-  type EventObject,
-  type InspectionEvent,
-  type Observer,
-  type Subscription,
-  toObserver,
+import type {
+  AnyActorLogic,
+  AnyActorRef,
+  AnyStateMachine,
+  EventObject,
+  InspectionEvent,
+  Observer,
+  Subscription,
 } from 'xstate';
+import { InvalidArgumentError } from '../errors.js';
 import type { Lifecycle, LifecycleObserver } from './compiled/index.js';
+import { checkListener, checkObserver } from './handle.js';
 
 /** The `system` a virtual actor exposes (XState actors expose their actor system there): lookups by systemId. */
 export interface VirtualActorSystem {
@@ -178,12 +179,20 @@ export class VirtualActor implements LifecycleObserver {
     return { xstate$$type: 1, id: this.id };
   }
 
+  /**
+   * As XState's `Actor#subscribe`: an observer, or up to three callbacks. What is not one is refused at the call
+   * (InvalidArgumentError): a callback that is no function would throw inside `snapshot()`'s loop of observers,
+   * rethrown on a microtask, where it ends the process.
+   */
   subscribe(
     nextOrObserver?: Observer<any> | ((snapshot: any) => void),
     error?: (err: unknown) => void,
     complete?: () => void,
   ): Subscription {
-    const observer = toObserver(nextOrObserver, error, complete);
+    const observer: Observer<any> =
+      error === undefined && complete === undefined
+        ? checkObserver('actor.subscribe', nextOrObserver)
+        : checkObserver('actor.subscribe', { next: nextOrObserver, error, complete });
     const status = this.#lifecycle.status;
     if (status !== 'active') {
       // as XState's stopped actor: complete when done, error when it errored, nothing when stopped
@@ -201,8 +210,13 @@ export class VirtualActor implements LifecycleObserver {
     };
   }
 
-  /** Listen to the machine's emitted events of one type (`'*'`: every type), as XState's `Actor#on`. */
+  /**
+   * Listen to the machine's emitted events of one type (`'*'`: every type), as XState's `Actor#on`. A type that is
+   * no string or a handler that is no function is refused at the call (InvalidArgumentError), as in `subscribe`.
+   */
   on(type: string, handler: (emitted: any) => void): Subscription {
+    if (typeof type !== 'string') throw new InvalidArgumentError('actor.on needs an event type (a string)');
+    checkListener('actor.on', handler);
     const wrapped = (emitted: EventObject) => handler(emitted);
     if (this.#lifecycle.status === 'active') {
       this.#listeners ??= new Map();
@@ -224,11 +238,13 @@ export class VirtualActor implements LifecycleObserver {
     };
   }
 
-  /** As XState's `Actor#select`: the selected value, told when it changes. */
+  /** As XState's `Actor#select`: the selected value, told when it changes. Bad arguments throw at the call. */
   select<T>(selector: (snapshot: any) => T, equal: (a: T, b: T) => boolean = Object.is) {
+    checkListener('actor.select', selector);
+    checkListener('actor.select (its equality)', equal);
     return {
       subscribe: (observerOrFn: Observer<T> | ((value: T) => void)) => {
-        const observer = toObserver(observerOrFn);
+        const observer = checkObserver<T>('actor.select().subscribe', observerOrFn);
         let previous = selector(this.getSnapshot());
         return this.subscribe((snapshot) => {
           const next = selector(snapshot);
