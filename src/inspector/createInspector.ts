@@ -24,7 +24,7 @@ import type { EngineEvent } from '../engine/inspectionBus.js';
 import { type Logger, silentLogger } from '../engine/logging.js';
 import { InvalidArgumentError } from '../errors.js';
 import { type Inspector, type InspectorOptions, startInspector } from './server.js';
-import type { InspectedSystem } from './tracker.js';
+import { type InspectedSystem, isStopSnapshot } from './tracker.js';
 
 export interface CreateInspectorOptions extends InspectorOptions {
   /** Where the inspector reports its own failures (pino-compatible). Silent by default. */
@@ -71,7 +71,8 @@ class InspectedActors implements InspectedSystem {
     if (event.type === '@xstate.actor') {
       this.#actors.add(event.actorRef as AnyActorRef);
       if (this.#actors.size >= this.#sweepAt) this.#sweep();
-    } else if (event.type === '@xstate.snapshot' && hasEnded(event.snapshot))
+    } else if (event.type === '@xstate.snapshot' && (hasEnded(event.snapshot) || isStopSnapshot(event)))
+      // stopped: logic that ignores the stop (fromTransition, hand-written) still says 'active' afterwards
       this.#actors.delete(event.actorRef as AnyActorRef);
     for (const o of this.#observers) {
       try {

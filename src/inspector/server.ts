@@ -19,7 +19,9 @@
  * the client gets a fresh snapshot when its socket drains (it loses old log lines, never the current state). Every
  * frame written to a client, replies included, counts against `maxClientBuffer` too: a client that reaches it
  * (flooding requests and never reading) is closed with 1013. Malformed or refused messages count towards a limit
- * that closes the client with 1008.
+ * that closes the client with 1008. At most `maxClients` pages at once (one more gets 503 at the upgrade), and an
+ * HTTP connection idle for `idleTimeoutMs` before or inside a request is closed, so connections opened and
+ * abandoned pin nothing for long.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -80,6 +82,16 @@ export interface InspectorOptions {
    * this many bytes is closed (1013). Default 4 × highWaterMark; at least highWaterMark.
    */
   maxClientBuffer?: number;
+  /**
+   * Pages (WebSocket clients) served at once; one more gets HTTP 503 at the upgrade. Each page may hold up to
+   * about 2 × highWaterMark of unsent data, so this bounds what pages opened and abandoned can pin. Default 32.
+   */
+  maxClients?: number;
+  /**
+   * An HTTP connection that sends nothing for this many milliseconds (no request yet, or one stalled half-way)
+   * is closed. WebSocket pages are not affected. Default 10000.
+   */
+  idleTimeoutMs?: number;
 }
 
 export interface InspectorStats {
@@ -216,6 +228,12 @@ function checkOptions(options: InspectorOptions): void {
     throw new InvalidArgumentError(`maxEventsPerSecond must be a positive number, got ${String(rate)}`);
 }
 
+/** A client message's id (echoed in its reply) and how to refuse it. */
+interface Outcome {
+  id: unknown;
+  refuse: (message: string) => void;
+}
+
 /** Serve the inspector for `system`. Resolves once listening; rejects with a typed error if it cannot listen. */
 export async function startInspector(
   system: InspectedSystem,
@@ -239,6 +257,8 @@ export async function startInspector(
   if (cap < highWater)
     throw new InvalidArgumentError(`maxClientBuffer (${cap}) must be at least highWaterMark (${highWater})`);
   const maxPayload = positiveInteger('maxPayload', options.maxPayload, 64 * 1024);
+  const maxClients = positiveInteger('maxClients', options.maxClients, 32);
+  const idleTimeout = positiveInteger('idleTimeoutMs', options.idleTimeoutMs, 10_000);
   const redact = createRedactor(options.redact ?? []);
   const assets = findAssets();
 
@@ -273,6 +293,9 @@ export async function startInspector(
       else res.destroy();
     });
   });
+  // A connection that never sends a request (or stalls half-way through one) is dropped: node keeps it for ever
+  // otherwise. ws clears the timeout of a socket it upgrades, so pages are not affected.
+  server.setTimeout(idleTimeout);
 
   // Listen before anything else exists: a failure leaves nothing behind (no WebSocket server re-emitting the
   // error unhandled, no engine subscription, nothing listening).
@@ -318,12 +341,17 @@ export async function startInspector(
     if (!allowedHost(req.headers.host)) return void res.writeHead(421).end('misdirected request');
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
     const headers = {
       'content-security-policy': CSP,
       'x-content-type-options': 'nosniff',
       'cache-control': 'no-store',
     };
+    let path: string;
+    try {
+      path = new URL(req.url ?? '/', 'http://x').pathname;
+    } catch {
+      return void res.writeHead(400, headers).end('bad request target');
+    }
     const asset = ASSETS[path];
     if (asset) {
       const body = await readFile(join(assets, asset));
@@ -350,10 +378,14 @@ export async function startInspector(
     maxPayload,
     perMessageDeflate: false,
     closeTimeout: 5000,
-    verifyClient: ({ req, origin }: { req: IncomingMessage; origin: string }) => {
-      if (!allowedHost(req.headers.host)) return false;
-      if (!origin) return true; // not a browser
-      return allowedOrigin(origin, req.headers.host);
+    verifyClient: (
+      { req, origin }: { req: IncomingMessage; origin: string },
+      done: (ok: boolean, code?: number, message?: string) => void,
+    ) => {
+      if (!allowedHost(req.headers.host)) return done(false, 401);
+      if (origin && !allowedOrigin(origin, req.headers.host)) return done(false, 401); // none: not a browser
+      if (clients.size >= maxClients) return done(false, 503, 'too many inspector pages');
+      done(true);
     },
   } as ConstructorParameters<typeof WebSocketServer>[0]);
   wss.on('error', (err) => system.logger.error({ err }, 'inspector WebSocket server error'));
@@ -458,14 +490,29 @@ export async function startInspector(
     return { ok: false };
   };
 
+  /**
+   * Handle one client message. Every message gets its outcome: a reply, or an error that counts towards
+   * `MAX_REFUSED`, also when handling it fails unexpectedly (that error is logged once per message and costs the
+   * client a refusal, so a client cannot make the server log without bound).
+   */
   const onMessage = (client: Client, data: unknown, isBinary: boolean) => {
     if (client.closing) return;
-    let id: unknown;
-    const refuse = (message: string) => {
-      reply(client, { type: 'error', message }, id);
+    const outcome: Outcome = { id: undefined, refuse: () => {} };
+    outcome.refuse = (message: string) => {
+      reply(client, { type: 'error', message }, outcome.id);
       if (++client.refused >= MAX_REFUSED)
         closeClient(client, 1008, 'too many malformed or refused messages');
     };
+    try {
+      handleMessage(client, data, isBinary, outcome);
+    } catch (err) {
+      system.logger.warn({ err: toError(err) }, 'inspector: a client message could not be handled');
+      outcome.refuse('the message could not be handled');
+    }
+  };
+
+  const handleMessage = (client: Client, data: unknown, isBinary: boolean, outcome: Outcome) => {
+    const { refuse } = outcome;
     if (isBinary) return refuse('binary messages are not accepted');
     let msg: unknown;
     try {
@@ -481,7 +528,8 @@ export async function startInspector(
       return refuse(
         `malformed message: id must be a number or a string of at most ${MAX_ID_LENGTH} characters`,
       );
-    id = checked.id;
+    const id = checked.id;
+    outcome.id = id;
     switch (m.type) {
       case 'ping':
         return reply(client, { type: 'pong' }, id);
@@ -495,7 +543,12 @@ export async function startInspector(
         return reply(client, { type: 'ack' }, id);
       }
       default:
-        return refuse(`unknown message type '${String(m.type).slice(0, 100)}'`);
+        // named only when it is text: turning any JSON into text can fail (an array nested 30,000 deep)
+        return refuse(
+          typeof m.type === 'string'
+            ? `unknown message type '${m.type.slice(0, 100)}'`
+            : `unknown message type (${m.type === null ? 'null' : Array.isArray(m.type) ? 'an array' : typeof m.type})`,
+        );
     }
   };
 
@@ -551,7 +604,9 @@ export async function startInspector(
       try {
         onMessage(client, data, isBinary);
       } catch (err) {
+        // not even the refusal could be sent
         system.logger.error({ err: toError(err) }, 'inspector: handling a client message failed');
+        closeClient(client, 1011, 'internal error');
       }
     });
     ws.on('error', () => ws.terminate());

@@ -219,6 +219,33 @@ function hasEnded(snapshot: unknown): boolean {
   }
 }
 
+/** The event XState sends an actor it stops (its last `@xstate.snapshot` is caused by it). */
+const XSTATE_STOP = 'xstate.stop';
+
+/**
+ * Whether an inspection event is the last snapshot of an actor being stopped. Logic that ignores XState's stop
+ * event (`fromTransition`, hand-written logic) keeps `status: 'active'` in its snapshot for ever, although the
+ * actor is stopped: this event is the only sign of it.
+ */
+export function isStopSnapshot(e: InspectionEvent): boolean {
+  try {
+    return e.type === '@xstate.snapshot' && (e.event as { type?: unknown } | undefined)?.type === XSTATE_STOP;
+  } catch {
+    return false;
+  }
+}
+
+/** The snapshot of a `@xstate.snapshot` event; for a stopped actor's last one, with `status: 'stopped'`. */
+function stopped(e: InspectionEvent & { snapshot: unknown }): unknown {
+  const snapshot = e.snapshot;
+  if (!isStopSnapshot(e) || hasEnded(snapshot)) return snapshot;
+  try {
+    return { ...(snapshot as object), status: 'stopped' };
+  } catch {
+    return { status: 'stopped' };
+  }
+}
+
 export class Tracker {
   readonly #system: InspectedSystem;
   readonly #opts: TrackerOptions;
@@ -265,20 +292,37 @@ export class Tracker {
     return this.#live.size;
   }
 
-  /** Start observing inspection events (the engine attaches inspection lazily, on the first observer). */
+  /**
+   * Start observing inspection events (the engine attaches inspection lazily, on the first observer). Never
+   * throws: an actor whose children cannot be read is shown without them (it runs in the WebSocket upgrade
+   * handler, where a throw would be an uncaught exception), and the tree is walked without recursion.
+   */
   start(): void {
     if (this.#inspectSub) return;
     this.#inspectSub = this.#system.inspect(this.#onInspect);
     const seen = new Set<AnyActorRef>();
-    const seed = (ref: AnyActorRef) => {
-      if (this.#live.has(ref) || seen.has(ref)) return;
+    let stack: AnyActorRef[];
+    try {
+      stack = this.#system.actors().map((info) => info.ref);
+    } catch (err) {
+      this.#warn(err, 'inspector: the live actors could not be listed');
+      return;
+    }
+    stack.reverse(); // depth first, in the system's order
+    while (stack.length > 0) {
+      const ref = stack.pop()!;
+      if (!ref || this.#live.has(ref) || seen.has(ref)) continue;
       seen.add(ref);
       this.#announce(ref);
-      const children = (ref.getSnapshot() as { children?: Record<string, AnyActorRef> } | undefined)
-        ?.children;
-      for (const child of Object.values(children ?? {})) if (child) seed(child);
-    };
-    for (const info of this.#system.actors()) seed(info.ref);
+      try {
+        const children = (ref.getSnapshot() as { children?: Record<string, AnyActorRef> } | undefined)
+          ?.children;
+        const list = Object.values(children ?? {});
+        for (let i = list.length - 1; i >= 0; i--) if (list[i]) stack.push(list[i]);
+      } catch {
+        // an actor whose snapshot cannot tell its children is shown without them
+      }
+    }
   }
 
   /** Stop observing and forget the actor table (the engine detaches inspection after its last observer). */
@@ -312,7 +356,7 @@ export class Tracker {
         return;
       case '@xstate.snapshot': {
         const ref = e.actorRef as AnyActorRef;
-        const snapshot = e.snapshot;
+        const snapshot = stopped(e);
         const last = this.#created.length - 1;
         if (last >= 0 && this.#created[last] === ref && !this.#live.has(ref)) {
           // announced since the last flush: the flush shows its snapshot then; if it has ended already, it is
@@ -394,14 +438,15 @@ export class Tracker {
     try {
       fn();
     } catch (err) {
-      try {
-        this.#opts.logger?.warn(
-          { err: err instanceof Error ? err : String(err) },
-          `inspector: ${what} skipped`,
-        );
-      } catch {
-        // not even the error can be shown
-      }
+      this.#warn(err, `inspector: ${what} skipped`);
+    }
+  }
+
+  #warn(err: unknown, msg: string): void {
+    try {
+      this.#opts.logger?.warn({ err: err instanceof Error ? err : String(err) }, msg);
+    } catch {
+      // not even the error can be shown
     }
   }
 
@@ -481,7 +526,11 @@ export class Tracker {
     const stopped: string[] = [];
     for (const [ref, view] of this.#live) {
       this.#guard('an actor status', () => {
-        const status = (ref.getSnapshot() as { status?: string } | undefined)?.status ?? 'stopped';
+        // an ended status is final (a stopped actor whose logic ignores the stop still says 'active' itself)
+        const status =
+          view.status !== 'active'
+            ? view.status
+            : ((ref.getSnapshot() as { status?: string } | undefined)?.status ?? 'stopped');
         if (status === 'active') return;
         this.#live.delete(ref);
         stopped.push(view.key);

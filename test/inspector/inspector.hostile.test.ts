@@ -1,0 +1,298 @@
+/**
+ * The inspector server and tracker under hostile or broken clients and actors: what a review found, each pinned
+ * by a test that failed before its fix.
+ */
+import { request } from 'node:http';
+import { type Socket, connect as tcpConnect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type WebSocket from 'ws';
+import { type AnyActorLogic, assign, createActor, fromTransition, setup, stopChild } from 'xstate';
+import type { Logger } from '../../src/engine/logging.js';
+import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { ChartRegistry } from '../../src/inspector/charts.js';
+import { createInspector, type InspectorWithInspect } from '../../src/inspector/createInspector.js';
+import { createRedactor } from '../../src/inspector/redact.js';
+import { type Inspector, startInspector } from '../../src/inspector/server.js';
+import { Tracker } from '../../src/inspector/tracker.js';
+import { connectPage, type Msg } from './support/pageClient.js';
+
+let system: OrrerySystem | undefined;
+let inspector: Inspector | undefined;
+let plain: InspectorWithInspect | undefined;
+const sockets: WebSocket[] = [];
+const raw: Socket[] = [];
+
+afterEach(async () => {
+  for (const ws of sockets.splice(0)) ws.terminate();
+  for (const s of raw.splice(0)) s.destroy();
+  await inspector?.close();
+  inspector = undefined;
+  await plain?.close();
+  plain = undefined;
+  await system?.stop();
+  system = undefined;
+});
+
+function memoryLogger() {
+  const lines: Array<{ level: string; msg?: string }> = [];
+  const logger: Logger = {
+    child: () => logger,
+    trace: () => {},
+    debug: () => {},
+    info: () => {},
+    warn: (_obj, msg) => void lines.push({ level: 'warn', msg }),
+    error: (_obj, msg) => void lines.push({ level: 'error', msg }),
+  };
+  return { logger, lines };
+}
+
+/** Write `text` on a raw TCP connection; resolves with what came back once the server closes it (or after `ms`). */
+function rawExchange(url: string, text: string, ms = 2000): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve) => {
+    const s = tcpConnect(Number(port), '127.0.0.1', () => s.write(text));
+    raw.push(s);
+    let out = '';
+    const timer = setTimeout(() => resolve(`${out}[still open]`), ms);
+    s.setEncoding('latin1');
+    s.on('data', (d) => (out += d));
+    s.on('error', () => {});
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
+const statusLine = (response: string) => response.split('\r\n')[0];
+
+function httpGet(url: string) {
+  return new Promise<number>((resolve, reject) => {
+    const req = request(url, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Custom logic whose snapshot cannot tell its children: reading `children` throws. */
+function unreadableChildren(): AnyActorLogic {
+  const snapshot = { status: 'active', output: undefined, error: undefined, context: { n: 1 } };
+  Object.defineProperty(snapshot, 'children', {
+    enumerable: false,
+    get() {
+      throw new Error('children says no');
+    },
+  });
+  return {
+    transition: (s: unknown) => s,
+    getInitialSnapshot: () => snapshot,
+    getPersistedSnapshot: (s: unknown) => s,
+  } as unknown as AnyActorLogic;
+}
+
+const ticker = fromTransition((n: number) => n + 1, 0);
+
+describe('the inspector under hostile or broken clients and actors', () => {
+  it('a page connecting while an actor cannot tell its children neither crashes the process nor loses the page', async () => {
+    // unit: seeding the tracker reads every live actor's children; an unreadable one must cost that actor only
+    const sys = {
+      logger: memoryLogger().logger,
+      inspect: () => ({ unsubscribe: () => {} }),
+      onEngineEvent: () => ({ unsubscribe: () => {} }),
+      actors: () => [{ ref: createActor(unreadableChildren()).start() }],
+      get: () => undefined,
+    };
+    const t = new Tracker(sys, {
+      redact: createRedactor([]),
+      charts: new ChartRegistry(),
+      bufferSize: 100,
+      maxEventsPerSecond: 1000,
+    });
+    expect(() => t.start()).not.toThrow();
+    expect(t.flush().actors).toHaveLength(1);
+    t.dispose();
+
+    // end to end: the seeding runs in the WebSocket upgrade handler, where a throw is an uncaught exception
+    plain = await createInspector({ batchIntervalMs: 20 });
+    createActor(unreadableChildren(), { inspect: plain.inspect, systemId: 'odd' }).start();
+    const c = connectPage(plain.url, sockets);
+    const hello = await c.next((m) => m.type === 'hello', 3000);
+    expect(hello.actors.some((a: Msg) => a.systemId === 'odd' && a.context?.n === 1)).toBe(true);
+  });
+
+  it('stopped actors whose logic ignores the stop (fromTransition, custom logic) are shown stopped and forgotten', async () => {
+    // createInspector: 200 transition actors started and stopped while a page watches
+    plain = await createInspector({ batchIntervalMs: 20 });
+    const c = connectPage(plain.url, sockets);
+    await c.next((m) => m.type === 'hello');
+    const stoppedKeys = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const a = createActor(ticker, { inspect: plain.inspect }).start();
+      a.send({ type: 'TICK' });
+      stoppedKeys.add(a.sessionId);
+      a.stop();
+    }
+    // the page is told: each one is in a batch's `stopped` (or ended within a flush and counted)
+    const told = () => {
+      const keys = new Set<string>();
+      let counted = 0;
+      for (const m of c.messages) {
+        if (m.type !== 'batch') continue;
+        for (const key of m.stopped as string[]) if (stoppedKeys.has(key)) keys.add(key);
+        for (const f of (m.finished ?? []) as Msg[]) counted += f.count;
+      }
+      return keys.size + counted;
+    };
+    const until = Date.now() + 3000;
+    while (told() < 200 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(told()).toBe(200);
+    expect(plain.stats().liveActors).toBe(0);
+    // a page that connects later sees none of them, and the inspect function holds none of them
+    sockets.splice(0).forEach((ws) => {
+      ws.terminate();
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const late = connectPage(plain.url, sockets);
+    const hello = await late.next((m) => m.type === 'hello');
+    expect(hello.actors.filter((a: Msg) => stoppedKeys.has(a.key))).toEqual([]);
+
+    // an Orrery system: a machine spawning and stopping transition children while a page watches
+    system = createSystem();
+    const parent = setup({ actors: { ticker } }).createMachine({
+      id: 'spawner',
+      context: { n: 0 },
+      on: {
+        SPAWN: {
+          actions: assign(({ spawn, context }) => {
+            spawn('ticker', { id: `t${context.n}` });
+            return { n: context.n + 1 };
+          }),
+        },
+        STOP: { actions: stopChild(({ context }) => `t${context.n - 1}`) },
+      },
+    });
+    const p = system.spawn(parent, { systemId: 'spawner' });
+    inspector = await startInspector(system, { batchIntervalMs: 20 });
+    const page = connectPage(inspector.url, sockets);
+    await page.next((m) => m.type === 'hello');
+    const base = inspector.stats().liveActors;
+    for (let i = 0; i < 100; i++) {
+      p.send({ type: 'SPAWN' });
+      await new Promise((r) => setTimeout(r, 0));
+      p.send({ type: 'STOP' });
+    }
+    // the page saw the last one come and go; the tracker holds none of them
+    await page.next((m) => m.type === 'batch' && m.actors.some((a: Msg) => a.id === 't99'));
+    await new Promise((r) => setTimeout(r, 150));
+    expect(inspector.stats().liveActors).toBe(base);
+  });
+
+  it('a message the server fails on is answered (with its id), counted as refused, and not a log line each', async () => {
+    const { logger, lines } = memoryLogger();
+    system = createSystem({ logger });
+    inspector = await startInspector(system, { batchIntervalMs: 20 });
+    const c = connectPage(inspector.url, sockets);
+    await c.next((m) => m.type === 'hello');
+    // a `type` nested so deeply that turning it into text overflows the stack
+    const deep = `${'['.repeat(30_000)}${']'.repeat(30_000)}`;
+    for (let i = 0; i < 20; i++) c.ws.send(`{"id":${i},"type":${deep}}`);
+    const closed = await Promise.race([
+      c.closed,
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000)),
+    ]);
+    for (let i = 0; i < 20; i++) expect(c.messages.some((m) => m.type === 'error' && m.id === i)).toBe(true);
+    expect(closed?.code).toBe(1008);
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
+  it('a request target that is not a URL gets 400, not 500; traversal and odd requests stay 4xx', async () => {
+    system = createSystem();
+    inspector = await startInspector(system);
+    const url = inspector.url;
+    const get = (target: string, extra = '') =>
+      rawExchange(url, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${extra}\r\n`);
+    expect(statusLine(await get('//['))).toBe('HTTP/1.1 400 Bad Request');
+    expect(statusLine(await get('http://[/'))).toBe('HTTP/1.1 400 Bad Request');
+    // what already held: traversal, encoded traversal, unknown methods, huge headers, no Host
+    expect(statusLine(await get('/../../etc/passwd'))).toBe('HTTP/1.1 404 Not Found');
+    expect(statusLine(await get('/%2e%2e/%2e%2e/etc/passwd'))).toBe('HTTP/1.1 404 Not Found');
+    expect(statusLine(await get('/charts/..%2f..%2fpackage.json.svg'))).toBe('HTTP/1.1 400 Bad Request');
+    expect(statusLine(await get('/', `X-Pad: ${'a'.repeat(20_000)}\r\n`))).toMatch(/ 431 /);
+    expect(
+      statusLine(await rawExchange(url, 'BREW / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')),
+    ).toMatch(/ 4\d\d /);
+    expect(
+      statusLine(await rawExchange(url, 'DELETE / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')),
+    ).toMatch(/ 405 /);
+    expect(statusLine(await rawExchange(url, 'GET / HTTP/1.0\r\n\r\n'))).toMatch(/ 421 /);
+    expect(await httpGet(url)).toBe(200); // and it still serves
+  });
+
+  it('WebSocket upgrades with bad or missing headers are refused with a 4xx', async () => {
+    system = createSystem();
+    inspector = await startInspector(system);
+    const upgrade = (lines: string[]) =>
+      rawExchange(inspector!.url, `${['GET /ws HTTP/1.1', ...lines].join('\r\n')}\r\n\r\n`);
+    const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==';
+    const base = ['Host: 127.0.0.1', 'Upgrade: websocket', 'Connection: Upgrade'];
+    expect(statusLine(await upgrade([...base, 'Sec-WebSocket-Version: 13']))).toMatch(/ 400 /);
+    expect(statusLine(await upgrade([...base, key, 'Sec-WebSocket-Version: 99']))).toMatch(/ 400 /);
+    expect(statusLine(await upgrade([...base.slice(1), key, 'Sec-WebSocket-Version: 13']))).toMatch(/ 401 /);
+    expect(
+      statusLine(await upgrade([...base, key, 'Sec-WebSocket-Version: 13', 'Origin: http://evil.example'])),
+    ).toMatch(/ 401 /);
+    expect(inspector.stats().clients).toEqual([]);
+  });
+
+  it('connections opened and abandoned are closed (no request, half a request); pages are not', async () => {
+    system = createSystem();
+    inspector = await startInspector(system, { idleTimeoutMs: 300, batchIntervalMs: 50 });
+    const page = connectPage(inspector.url, sockets);
+    await page.next((m) => m.type === 'hello');
+    const t0 = Date.now();
+    const [silent, half, halfUpgrade] = await Promise.all([
+      rawExchange(inspector.url, '', 3000),
+      rawExchange(inspector.url, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n', 3000),
+      rawExchange(inspector.url, 'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n', 3000),
+    ]);
+    expect(silent).not.toContain('[still open]');
+    expect(half).not.toContain('[still open]');
+    expect(halfUpgrade).not.toContain('[still open]');
+    expect(Date.now() - t0).toBeLessThan(2500);
+    // the page idled past the timeout too (it sends nothing): still served
+    await new Promise((r) => setTimeout(r, 200));
+    expect(page.ws.readyState).toBe(page.ws.OPEN);
+    page.ws.send(JSON.stringify({ type: 'ping', id: 'still-there' }));
+    await page.next((m) => m.type === 'pong' && m.id === 'still-there');
+    expect(await httpGet(inspector.url)).toBe(200);
+  });
+
+  it('WebSocket pages are capped: past maxClients an upgrade gets 503 and holds nothing; a freed slot is reusable', async () => {
+    system = createSystem();
+    inspector = await startInspector(system, { batchIntervalMs: 20 });
+    const pages = Array.from({ length: 40 }, () => connectPage(inspector!.url, sockets));
+    const results = await Promise.allSettled(pages.map((p) => p.opened));
+    const accepted = results.filter((r) => r.status === 'fulfilled').length;
+    expect(accepted).toBe(32);
+    expect(inspector.stats().clients).toHaveLength(32);
+    const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(String(refused.reason)).toMatch(/503/);
+    // one leaves: its slot is free again
+    const open = pages.filter((_p, i) => results[i].status === 'fulfilled');
+    open[0].ws.close();
+    await open[0].closed;
+    const deadline = Date.now() + 2000;
+    while (inspector.stats().clients.length > 31 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    const again = connectPage(inspector.url, sockets);
+    await again.opened;
+    await again.next((m) => m.type === 'hello');
+    // the limits are checked like every other option
+    await expect(startInspector(system, { maxClients: 0 })).rejects.toThrow(InvalidArgumentError);
+    await expect(startInspector(system, { idleTimeoutMs: 1.5 })).rejects.toThrow(InvalidArgumentError);
+  });
+});
