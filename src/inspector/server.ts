@@ -384,6 +384,10 @@ export async function startInspector(
     ) => {
       if (!allowedHost(req.headers.host)) return done(false, 401);
       if (origin && !allowedOrigin(origin, req.headers.host)) return done(false, 401); // none: not a browser
+      // ws reads `Sec-WebSocket-Origin` alone for protocol version 8: a foreign `Origin` is refused all the same
+      const named = req.headers.origin;
+      if (typeof named === 'string' && named !== origin && !allowedOrigin(named, req.headers.host))
+        return done(false, 401);
       if (clients.size >= maxClients) return done(false, 503, 'too many inspector pages');
       done(true);
     },

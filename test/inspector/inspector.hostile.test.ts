@@ -245,6 +245,20 @@ describe('the inspector under hostile or broken clients and actors', () => {
     expect(
       statusLine(await upgrade([...base, key, 'Sec-WebSocket-Version: 13', 'Origin: http://evil.example'])),
     ).toMatch(/ 401 /);
+    // protocol version 8 names its origin Sec-WebSocket-Origin (all ws looks at then): a foreign Origin is still refused
+    expect(
+      statusLine(await upgrade([...base, key, 'Sec-WebSocket-Version: 8', 'Origin: http://evil.example'])),
+    ).toMatch(/ 401 /);
+    expect(
+      statusLine(
+        await upgrade([
+          ...base,
+          key,
+          'Sec-WebSocket-Version: 8',
+          'Sec-WebSocket-Origin: http://evil.example',
+        ]),
+      ),
+    ).toMatch(/ 401 /);
     expect(inspector.stats().clients).toEqual([]);
   });
 
