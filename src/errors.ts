@@ -124,6 +124,20 @@ export class InspectorEventError extends OrreryError {
   override readonly code: string = 'ORRERY_INSPECTOR_EVENT';
 }
 
+/**
+ * A value for an error message: a string quoted, an object or function by its tag (never a function's source);
+ * never throws (the tag of a Proxy is read through its traps, and a revoked one throws for it).
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
+  try {
+    return Object.prototype.toString.call(value);
+  } catch {
+    return `an unreadable ${typeof value}`;
+  }
+}
+
 /** Turn anything thrown into an Error, keeping the original as `cause`. */
 export function toError(value: unknown): Error {
   if (value instanceof Error) return value;

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../src/errors.js';
+import { describeValue as describe, InvalidArgumentError } from '../../src/errors.js';
 
 /**
  * The one validator for every duration option in milliseconds (timeouts, settle times, deadlines, periods).
@@ -41,11 +41,4 @@ export function checkFrequency(name: string, value: unknown, allowNull: boolean)
 /** True when a checked duration arms no timer at all. */
 export function isNever(ms: number | null): boolean {
   return ms === null || ms === Number.POSITIVE_INFINITY;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  if (typeof value === 'object') return Object.prototype.toString.call(value);
-  return String(value);
 }

@@ -16,7 +16,7 @@
  * timeout), never a duration of its own.
  */
 import { getDefaultSystem, OrrerySystem } from '../engine/system.js';
-import { InvalidArgumentError, type SystemStoppedError } from '../errors.js';
+import { describeValue, InvalidArgumentError, type SystemStoppedError } from '../errors.js';
 
 /** The check of one option: the value read in, the checked value out; throws InvalidArgumentError if it is bad. */
 export type OptionCheck = (value: unknown) => unknown;
@@ -199,16 +199,5 @@ export function iteratorResult(result: unknown, iterator: string): IteratorResul
   return result as IteratorResult<unknown>;
 }
 
-/**
- * A value for an error message: a string quoted, an object or function by its tag; never throws (the tag of a
- * Proxy is read through its traps, and a revoked one throws for it).
- */
-export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
-  try {
-    return Object.prototype.toString.call(value);
-  } catch {
-    return `an unreadable ${typeof value}`;
-  }
-}
+/** A value for an error message (`describeValue`): a string quoted, an object or function by its tag; never throws. */
+export const describe = describeValue;

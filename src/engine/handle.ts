@@ -11,7 +11,7 @@ import type {
   SnapshotFrom,
   Subscription,
 } from 'xstate';
-import { ActorRegistryError, InvalidArgumentError } from '../errors.js';
+import { ActorRegistryError, describeValue, InvalidArgumentError } from '../errors.js';
 
 const CALLBACKS = ['next', 'error', 'complete'] as const;
 
@@ -55,17 +55,6 @@ export function checkListener<F extends (...args: never[]) => unknown>(method: s
     throw new InvalidArgumentError(`${method} needs a function, got ${describeValue(listener)}`);
   }
   return listener as F;
-}
-
-/** A value for an error message; never throws (a revoked Proxy throws even for its tag). */
-function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
-  try {
-    return Object.prototype.toString.call(value);
-  } catch {
-    return `an unreadable ${typeof value}`;
-  }
 }
 
 /** What happens to the actor behind a handle: a new incarnation started, or it is gone for good. */
