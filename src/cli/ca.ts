@@ -16,8 +16,9 @@ import type { Logger } from '../engine/logging.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { CaEnv } from '../protocols/ca/addressList.js';
 import { block, subscribe } from '../protocols/ca/block.js';
+import { AccessRights, Eca } from '../protocols/ca/constants.js';
 import { Context } from '../protocols/ca/context.js';
-import { CaError, CaTimeoutError, CaValueError } from '../protocols/ca/errors.js';
+import { CaError, CaStatusError, CaTimeoutError, CaValueError } from '../protocols/ca/errors.js';
 import { read, readWriteRead } from '../protocols/ca/sync.js';
 import { type CaArgs, HELP, listTypes, parseCaArgs, USAGE } from './caArgs.js';
 import {
@@ -28,6 +29,7 @@ import {
   type ResponseLike,
   responseJson,
 } from './caFormat.js';
+import { interruption, stderrLine, stdoutLine } from './interrupt.js';
 import { createCliLogger } from './log.js';
 
 export { literal, parseCaArgs } from './caArgs.js';
@@ -85,8 +87,8 @@ function errorText(e: unknown): string {
 
 /** `orrery ca`: the exit code (0 ok, 1 failure, 2 bad usage). `io` lets a caller run it in-process. */
 export async function caCommand(argv: string[], io: CaCommandIO = {}): Promise<number> {
-  const out = io.stdout ?? ((l: string) => void process.stdout.write(`${l}\n`));
-  const err = io.stderr ?? ((l: string) => void process.stderr.write(`${l}\n`));
+  const out = io.stdout ?? stdoutLine;
+  const err = io.stderr ?? stderrLine;
   const sub = argv[0];
   const options = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
   if (sub === undefined || sub === '--help' || sub === '-h') {
@@ -138,7 +140,7 @@ export async function caCommand(argv: string[], io: CaCommandIO = {}): Promise<n
   try {
     if (a.sub === 'get') return await runGet(a, context, out, fail);
     if (a.sub === 'put') return await runPut(a, context, out, fail);
-    return await runMonitor(a, context, io.signal, out, fail);
+    return await runMonitor(a, context, io.signal, io.stdout === undefined, out, fail);
   } finally {
     await context.disconnect();
   }
@@ -181,9 +183,15 @@ async function runPut(
 ): Promise<number> {
   const pv = a.pvs[0];
   try {
+    // a plain WRITE (no -c) gets no answer: a PV the server does not let us write would print Old/New and exit 0
+    const started = Date.now();
+    const channel = context.getPv(pv, { priority: a.priority });
+    await channel.waitForConnection({ timeout: a.timeout });
+    if ((channel.accessRights & AccessRights.WRITE) === 0)
+      throw new CaStatusError(Eca.NOWTACCESS, `write to ${pv}`);
     const [initial, , final] = await readWriteRead(pv, a.data, {
       context,
-      timeout: a.timeout,
+      timeout: Math.max(0, a.timeout - (Date.now() - started)),
       priority: a.priority,
       notify: a.notify,
       forceIntEnums: a.forceIntEnums,
@@ -201,15 +209,12 @@ async function runMonitor(
   a: CaArgs,
   context: Context,
   signal: AbortSignal | undefined,
+  toStdout: boolean,
   out: (l: string) => void,
   fail: (e: unknown) => number,
 ): Promise<number> {
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  if (signal?.aborted) stop.abort();
-  else signal?.addEventListener('abort', onSignal, { once: true });
+  // Ctrl+C, SIGTERM, `signal`, or (writing to the real stdout) its reader going away
+  const stop = interruption(signal, { output: toStdout });
   let count = 0;
   let previous: number | undefined;
   const subs = a.pvs.map((pv) =>
@@ -241,8 +246,6 @@ async function runMonitor(
   } catch (e) {
     return fail(e);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    signal?.removeEventListener('abort', onSignal);
+    stop.release();
   }
 }

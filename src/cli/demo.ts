@@ -1,9 +1,11 @@
 /**
  * `orrery demo` (and `npm start`): the commissioning demo with its inspector, in one process. Ctrl+C (SIGINT or
- * SIGTERM) stops everything and the process exits by itself.
+ * SIGTERM), the end of --duration or a closed stdout (its logs' reader went away) stops everything and the process
+ * exits by itself.
  */
 import { startDemo } from '../demo/scenario.js';
 import { InvalidArgumentError, PortInUseError } from '../errors.js';
+import { interruption } from './interrupt.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
 import { parseCommandArgs, parseDuration, parsePort, usageError } from './options.js';
 
@@ -83,9 +85,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     const clock = demo.system.clock;
     let timer: unknown;
+    const interrupt = interruption(undefined, { output: true });
     const finish = (why: string) => {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigterm);
+      interrupt.release();
       clock.clearTimeout(timer);
       logger.info({ reason: why }, 'stopping the demo');
       demo.stop().then(
@@ -96,10 +98,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
         },
       );
     };
-    const onSigint = () => finish('SIGINT');
-    const onSigterm = () => finish('SIGTERM');
-    process.once('SIGINT', onSigint);
-    process.once('SIGTERM', onSigterm);
+    void interrupt.interrupted.then(finish);
     // the system clock: a --duration past Node's timer limit (about 24.8 days) still waits that long
     if (durationMs !== undefined) timer = clock.setTimeout(() => finish('duration'), durationMs);
   });

@@ -32,7 +32,8 @@ import {
 import { FailReply, InvalidReply, KatcpError, RequestTimeoutError } from '../protocols/katcp/errors.js';
 import { decodeInt, decodeTimestamp, formatStrategy, parseStrategy } from '../protocols/katcp/wire.js';
 import { hostPort } from '../transport/address.js';
-import { parseDuration, parsePort, scanLongOptions } from './options.js';
+import { interruption, stderrLine, stdoutLine } from './interrupt.js';
+import { parseDuration, parsePort, refuseCredentials, scanLongOptions } from './options.js';
 
 const HELP = `usage: orrery katcp HOST:PORT ?request [args...] [--json] [--timeout ms|inf]
        orrery katcp HOST:PORT --watch SENSOR... [--strategy "event"] [--json] [--timeout ms|inf]
@@ -72,6 +73,7 @@ interface Parsed {
 /** `host:port`, `[v6]:port`; an InvalidArgumentError (one line) otherwise. */
 export function parseHostPort(raw: string | undefined): { host: string; port: number } {
   if (raw === undefined || raw === '') throw new InvalidArgumentError('expected HOST:PORT');
+  refuseCredentials('HOST:PORT', raw);
   const m = /^\[([^\]]+)\]:([^:]*)$/.exec(raw) ?? /^([^:[\]]+):([^:]*)$/.exec(raw);
   if (!m) {
     const hint = (raw.match(/:/g)?.length ?? 0) > 1 ? ' (an IPv6 address goes in brackets: [::1]:7147)' : '';
@@ -159,27 +161,6 @@ export function sensorUpdates(
   return out;
 }
 
-/** A promise for SIGINT/SIGTERM or `signal`, and a function that removes the listeners. */
-function interruption(signal: AbortSignal | undefined): { interrupted: Promise<void>; release: () => void } {
-  let release = () => {};
-  const interrupted = new Promise<void>((resolve) => {
-    const done = () => {
-      release();
-      resolve();
-    };
-    release = () => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      signal?.removeEventListener('abort', done);
-    };
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-    if (signal?.aborted) done();
-    else signal?.addEventListener('abort', done, { once: true });
-  });
-  return { interrupted, release };
-}
-
 const where = (p: Parsed) => hostPort(p.host, p.port);
 
 /**
@@ -187,8 +168,8 @@ const where = (p: Parsed) => hostPort(p.host, p.port);
  * `io` lets a caller run it in-process: where the lines go and an AbortSignal that ends a watch.
  */
 export async function katcpCommand(argv: string[], io: KatcpCommandIO = {}): Promise<number> {
-  const out = io.stdout ?? ((line: string) => void process.stdout.write(`${line}\n`));
-  const err = io.stderr ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const out = io.stdout ?? stdoutLine;
+  const err = io.stderr ?? stderrLine;
   const options = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
   if (options.includes('--help') || options.includes('-h')) {
     out(HELP);
@@ -207,9 +188,9 @@ export async function katcpCommand(argv: string[], io: KatcpCommandIO = {}): Pro
     return 2;
   }
   const system = createSystem();
-  const { interrupted, release } = interruption(io.signal);
-  const stop = new AbortController();
-  void interrupted.then(() => stop.abort());
+  // Ctrl+C, SIGTERM, io.signal, or (writing to the real stdout) its reader going away
+  const stop = interruption(io.signal, { output: io.stdout === undefined });
+  const interrupted = stop.interrupted.then(() => {});
   let client: KatcpClient | undefined;
   try {
     try {
@@ -237,7 +218,7 @@ export async function katcpCommand(argv: string[], io: KatcpCommandIO = {}): Pro
     if (parsed.request) return await runRequest(client, parsed, stop.signal, out, err);
     return await runWatch(client, parsed, interrupted, stop.signal, out, err);
   } finally {
-    release();
+    stop.release();
     await client?.close();
     await system.stop();
   }

@@ -10,6 +10,7 @@ import { levels, pino } from 'pino';
 import { prettyFactory } from 'pino-pretty';
 import type { Logger } from '../engine/logging.js';
 import { InvalidArgumentError } from '../errors.js';
+import { isClosed } from './interrupt.js';
 
 /** Every level `--log-level` accepts, most verbose first. */
 export const LOG_LEVELS: readonly string[] = [
@@ -74,6 +75,11 @@ export function createCliLogger(options: CliLoggerOptions): Logger {
   const format = options.json
     ? undefined
     : prettyLines({ level: options.level, colorize: out.isTTY === true });
-  const stream = { write: (line: string) => void out.write(format ? format(line) : line) };
+  // nothing once the destination is closed (stdout whose reader went away: see interrupt.ts)
+  const stream = {
+    write: (line: string) => {
+      if (!isClosed(out)) out.write(format ? format(line) : line);
+    },
+  };
   return pino({ level: options.level, base: undefined }, stream) as unknown as Logger;
 }

@@ -5,19 +5,24 @@
  * (`tango://host:port/dom/fam/member[#dbase=no]`, or `dom/fam/member` through TANGO_HOST) over the native client.
  * `args` is JSON when it parses, a string otherwise. On a TTY a live progress bar, otherwise one plain line per
  * update (`IN_PROGRESS`, `progress 33%`); `--json` prints one JSON object per update and a final
- * `{"result": ...}` line. Exit code 0 when the command completed OK, 1 otherwise.
+ * `{"result": ...}` line. `--timeout` bounds the whole command, connecting to `--device` included. Ctrl+C or
+ * SIGTERM during the run cancels it (one line on stderr; the device is not asked to abort). Exit code 0 when the
+ * command completed OK, 1 otherwise (2 for bad usage).
  */
 
+import { isNever } from '../../machines/core/duration.js';
 import { builtInDevice } from '../demo/lrcDemo.js';
 import { createSystem } from '../engine/system.js';
 import { InvalidArgumentError, PortInUseError } from '../errors.js';
 import { type Inspector, startInspector } from '../inspector/server.js';
+import { DEFAULT_TIMEOUT_MS } from '../protocols/tango/deviceProxy.js';
 import { DevFailed } from '../protocols/tango/errors.js';
 import { type LrcUpdate, resultCodeName, taskStatusName } from '../protocols/tango/lrc/invokeLrc.js';
 import { LongRunningCommand, type LrcResult } from '../protocols/tango/lrc/longRunningCommand.js';
 import { NativeDevicePort } from '../protocols/tango/nativePort.js';
 import type { DevicePort } from '../protocols/tango/port.js';
-import { parseDuration, parsePort, usageError } from './options.js';
+import { interruption, isClosed } from './interrupt.js';
+import { parseDuration, parsePort, refuseCredentials, usageError } from './options.js';
 
 const HELP = `usage: orrery lrc <command> [args] [--device NAME] [--json] [--protocol 1|2] [--timeout ms|inf] [--reconcile] [--inspect [port]]
 
@@ -29,8 +34,8 @@ commands: On, Off, Standby, Scan, Configure ('{"fail": true}' makes it fail), Re
   --json        one JSON object per update, then {"result": ...} (otherwise a live progress bar on a terminal,
                 one plain line per update when piped)
   --protocol    LRC protocol version to use, 1 or 2 (default: negotiated, 2)
-  --timeout     give up after this many milliseconds (a decimal number, 0 or more; 'inf' for never;
-                default 60000)
+  --timeout     give up after this many milliseconds, reaching --device included (a decimal number, 0 or
+                more; 'inf' for never; default 60000)
   --reconcile   after an error event (a lost connection, missed events), ask the device for the command's status
                 (CheckLongRunningCommandStatus): a status whose event was lost still ends the run, and a device
                 that restarted meanwhile (NOT_FOUND) ends it with SKA_CommandNotFound
@@ -83,6 +88,7 @@ function parse(argv: string[]): Parsed {
     } else if (name === '--device') {
       const v = value();
       if (v === undefined || v === '') throw new InvalidArgumentError('--device needs a Tango device name');
+      refuseCredentials('--device', v);
       out.device = v;
     } else if (name === '--inspect') {
       const v = inline !== undefined ? inline : looksLikePort(argv[i + 1]) ? argv[++i] : undefined;
@@ -143,17 +149,11 @@ function summary(r: LrcResult): string {
   return lines.join('\n');
 }
 
-function untilInterrupted(message: string): Promise<void> {
+/** Waits, with the message on stderr, for Ctrl+C, SIGTERM or a closed stdout. */
+async function untilInterrupted(message: string): Promise<void> {
   console.error(message);
-  return new Promise((resolve) => {
-    const done = () => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
-    };
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
+  const interrupt = interruption(undefined, { output: true });
+  await interrupt.interrupted;
 }
 
 export async function lrcCommand(argv: string[]): Promise<number> {
@@ -168,65 +168,119 @@ export async function lrcCommand(argv: string[]): Promise<number> {
   let parsed: Parsed;
   try {
     parsed = parse(argv);
+    const tangoHost = process.env.TANGO_HOST;
+    if (parsed.device !== undefined && !parsed.device.includes('://') && tangoHost !== undefined)
+      refuseCredentials('TANGO_HOST', tangoHost);
   } catch (err) {
     if (!(err instanceof InvalidArgumentError)) throw err;
     return usageError('lrc', err.message);
   }
   const system = createSystem();
+  const clock = system.clock;
+  const started = clock.now();
+  // --timeout bounds the whole command: connecting to --device, then the run gets what is left
+  const remaining = () =>
+    isNever(parsed.timeout) ? parsed.timeout : Math.max(0, parsed.timeout - (clock.now() - started));
+  // Ctrl+C, SIGTERM or a closed stdout: stop connecting, cancel the run (the device is closed, not left behind)
+  const interrupt = interruption(undefined, { output: true });
+  const interruptedLine = () => {
+    const why = interrupt.reason();
+    if (why === 'SIGINT' || why === 'SIGTERM')
+      console.error(`orrery lrc: ${parsed.command} interrupted (${why})`);
+  };
   let device: DevicePort & { close(): Promise<void> };
   if (parsed.device === undefined) device = builtInDevice({ system });
   else {
-    try {
-      device = await NativeDevicePort.connect(parsed.device, { system });
-    } catch (err) {
-      await system.stop();
-      console.error(
-        `orrery lrc: cannot reach ${parsed.device}: ${err instanceof Error ? err.message : String(err)}`,
+    const name = parsed.device;
+    const connecting = NativeDevicePort.connect(name, {
+      system,
+      timeout: Math.min(DEFAULT_TIMEOUT_MS, parsed.timeout),
+    });
+    let timer: unknown;
+    const gaveUp = new Promise<'timeout' | 'interrupted'>((resolve) => {
+      if (!isNever(parsed.timeout)) timer = clock.setTimeout(() => resolve('timeout'), parsed.timeout);
+      void interrupt.interrupted.then(() => resolve('interrupted'));
+    });
+    const first = await Promise.race([
+      connecting.then(
+        (port) => ({ port }),
+        (error: unknown) => ({ error }),
+      ),
+      gaveUp,
+    ]);
+    clock.clearTimeout(timer);
+    if (typeof first === 'string' || 'error' in first) {
+      interrupt.release();
+      void connecting.then(
+        (port) => port.close(),
+        () => {},
       );
+      await system.stop();
+      if (first === 'interrupted') interruptedLine();
+      else {
+        const why =
+          first === 'timeout'
+            ? `no answer within ${parsed.timeout} ms`
+            : first.error instanceof Error
+              ? first.error.message
+              : String(first.error);
+        console.error(`orrery lrc: cannot reach ${name}: ${why}`);
+      }
       return 1;
     }
+    device = first.port;
   }
   let inspector: Inspector | undefined;
-  if (parsed.inspect !== undefined) {
-    try {
-      inspector = await startInspector(system, { port: parsed.inspect });
-    } catch (err) {
-      await device.close();
-      await system.stop();
-      if (!(err instanceof PortInUseError)) throw err;
-      console.error(err.message); // the one line: `port 7420 is in use`
-      return 2;
-    }
-    console.error(`Orrery inspector: ${inspector.url}`);
-  }
-  const tty = !parsed.json && process.stdout.isTTY === true;
-  let status = 'STAGING';
-  let progress = 0;
-  const draw = () => process.stdout.write(`\r${parsed.command} ${bar(progress)} ${status.padEnd(12)}`);
-  const onUpdate = (u: LrcUpdate) => {
-    if (u.status !== undefined) status = taskStatusName(u.status);
-    if (typeof u.progress === 'number') progress = u.progress;
-    if (parsed.json) console.log(JSON.stringify(describe(u)));
-    else if (tty) draw();
-    else console.log(plainLine(u));
-  };
   try {
+    if (parsed.inspect !== undefined) {
+      try {
+        inspector = await startInspector(system, { port: parsed.inspect });
+      } catch (err) {
+        if (!(err instanceof PortInUseError)) throw err;
+        console.error(err.message); // the one line: `port 7420 is in use`
+        return 2;
+      }
+      console.error(`Orrery inspector: ${inspector.url}`);
+    }
+    const tty = !parsed.json && process.stdout.isTTY === true;
+    let status = 'STAGING';
+    let progress = 0;
+    const draw = () => {
+      if (!isClosed(process.stdout))
+        process.stdout.write(`\r${parsed.command} ${bar(progress)} ${status.padEnd(12)}`);
+    };
+    const onUpdate = (u: LrcUpdate) => {
+      if (u.status !== undefined) status = taskStatusName(u.status);
+      if (typeof u.progress === 'number') progress = u.progress;
+      if (parsed.json) console.log(JSON.stringify(describe(u)));
+      else if (tty) draw();
+      else console.log(plainLine(u));
+    };
     const lrc = new LongRunningCommand(parsed.command, {
       system,
       clientVersions: parsed.protocol ? [parsed.protocol, parsed.protocol] : undefined,
       reconcile: parsed.reconcile,
     });
-    const result = await lrc.run(device, { args: parsed.args, timeout: parsed.timeout, onUpdate });
-    if (tty) process.stdout.write('\n');
+    const result = await lrc.run(device, {
+      args: parsed.args,
+      timeout: remaining(),
+      onUpdate,
+      signal: interrupt.signal,
+    });
+    interrupt.release();
+    if (tty && !isClosed(process.stdout)) process.stdout.write('\n');
+    interruptedLine();
     if (parsed.json) {
       const { exception, ...rest } = result;
       const err = exception && { ...exception, name: exception.name, message: exception.message };
       console.log(JSON.stringify({ result: { ...rest, exception: err ?? null } }));
     } else console.log(summary(result));
     const code = result.exception === null && result.resultCode === 0 ? 0 : 1;
-    if (inspector) await untilInterrupted('inspector still up: Ctrl+C to quit');
+    if (inspector && interrupt.reason() === undefined)
+      await untilInterrupted('inspector still up: Ctrl+C to quit');
     return code;
   } finally {
+    interrupt.release();
     await inspector?.close();
     await device.close();
     await system.stop();

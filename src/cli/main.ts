@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 /**
  * `orrery <command>`: one file per subcommand, dispatched here. Subcommand modules are loaded on demand so a
- * command starts without loading the others.
+ * command starts without loading the others. A standard output whose reader goes away (`orrery ... | head -1`)
+ * stops the command (see interrupt.ts) and is reported here in one line, exit 1 (or the command's own non-zero
+ * code).
  */
+import { outputClosed, outputClosedReason, watchOutput } from './interrupt.js';
+
 const commands: Record<
   string,
   { summary: string; load: () => Promise<(argv: string[]) => Promise<number>> }
@@ -71,9 +75,27 @@ async function main(argv: string[]): Promise<number> {
   return (await command.load())(rest);
 }
 
+/** The one line for a stdout closed under the command (during its run, or while its last output drains). */
+function outputClosedLine(): void {
+  const [name] = process.argv.slice(2);
+  const known = name !== undefined && name in commands;
+  console.error(
+    `orrery${known ? ` ${name}` : ''}: standard output closed (${outputClosedReason()}); stopped`,
+  );
+}
+
+watchOutput();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    const closed = outputClosed();
+    const onClosed = () => {
+      outputClosedLine();
+      if (process.exitCode === 0) process.exitCode = 1;
+    };
+    // output the command wrote may still be draining into the pipe, and fail once its reader is gone
+    if (closed.aborted) onClosed();
+    else closed.addEventListener('abort', onClosed, { once: true });
   },
   (err) => {
     console.error(err instanceof Error ? `orrery: ${err.message}` : err);

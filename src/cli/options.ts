@@ -66,6 +66,30 @@ export function parseDuration(
   return checkDuration(option, ms, false) as number;
 }
 
+/** A `user:password@` (or `token@`) at the start of `text`, after `//` or after a space or quote. */
+const USERINFO = /(^|\/\/|[\s"'])([^\s/@"']+)@/g;
+
+/** `text` with the password of any `user:password@host` in it shown as `***` (`user:***@host`, `***@host`). */
+export function redactCredentials(text: string): string {
+  return text.replace(USERINFO, (_all, lead: string, info: string) => {
+    const colon = info.indexOf(':');
+    return `${lead}${colon < 0 ? '***' : `${info.slice(0, colon)}:***`}@`;
+  });
+}
+
+/**
+ * Refuses `raw` (a device name, HOST:PORT, TANGO_HOST) when it carries a user or password: none of the protocols
+ * logs in, so it would only be echoed in messages. The InvalidArgumentError shows it redacted.
+ */
+export function refuseCredentials(what: string, raw: string): void {
+  const redacted = redactCredentials(raw);
+  if (redacted !== raw) {
+    throw new InvalidArgumentError(
+      `${what} ${JSON.stringify(redacted)} carries a user or password; leave them out (nothing logs in)`,
+    );
+  }
+}
+
 /** A `node:util` parseArgs error as one usage-error line (its messages span several lines and end with a dot). */
 function argsErrorText(err: unknown): string {
   return String((err as Error)?.message ?? err)

@@ -4,6 +4,7 @@
  * or 1 when closing failed).
  */
 import type { Logger } from '../engine/logging.js';
+import { interruption } from './interrupt.js';
 
 /**
  * Resolves the exit code once the simulator stopped: on SIGINT or SIGTERM, or when `ended` resolves (with the
@@ -17,11 +18,11 @@ export function runUntilStopped(
 ): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
+    const interrupt = interruption();
     const finish = (why: string) => {
       if (stopping) return;
       stopping = true;
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigterm);
+      interrupt.release();
       logger.info({ reason: why }, `stopping the ${name} simulator`);
       sim.close().then(
         () => {
@@ -34,10 +35,7 @@ export function runUntilStopped(
         },
       );
     };
-    const onSigint = () => finish('SIGINT');
-    const onSigterm = () => finish('SIGTERM');
-    process.once('SIGINT', onSigint);
-    process.once('SIGTERM', onSigterm);
+    void interrupt.interrupted.then(finish);
     void ended?.then(finish);
   });
 }

@@ -24,6 +24,8 @@ import { InvalidArgumentError } from '../errors.js';
 import { DeviceProxy } from '../protocols/tango/deviceProxy.js';
 import { typeName } from '../protocols/tango/deviceValues.js';
 import { type TangoEvent, TangoEventConsumer } from '../protocols/tango/events.js';
+import { interruption, stderrLine, stdoutLine } from './interrupt.js';
+import { refuseCredentials } from './options.js';
 import { HELP, parseAttributeValue, parseCommandArg, parseTangoArgs, type TangoArgs } from './tangoArgs.js';
 import { attributeLine, commandLine, errorText, eventLine } from './tangoFormat.js';
 
@@ -41,8 +43,8 @@ export interface TangoCommandIO {
 
 /** `orrery tango`: the exit code (0 ok, 1 failure, 2 bad usage). */
 export async function tangoCommand(argv: string[], io: TangoCommandIO = {}): Promise<number> {
-  const out = io.stdout ?? ((l: string) => void process.stdout.write(`${l}\n`));
-  const err = io.stderr ?? ((l: string) => void process.stderr.write(`${l}\n`));
+  const out = io.stdout ?? stdoutLine;
+  const err = io.stderr ?? stderrLine;
   const options = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
   if (argv.length === 0 || options.includes('--help') || options.includes('-h')) {
     out(HELP);
@@ -59,11 +61,20 @@ export async function tangoCommand(argv: string[], io: TangoCommandIO = {}): Pro
     if (e instanceof InvalidArgumentError) return usage(e.message);
     throw e;
   }
+  const tangoHost = io.tangoHost ?? process.env.TANGO_HOST;
+  if (!a.device.includes('://') && tangoHost !== undefined) {
+    try {
+      refuseCredentials('TANGO_HOST', tangoHost);
+    } catch (e) {
+      if (e instanceof InvalidArgumentError) return usage(e.message);
+      throw e;
+    }
+  }
   const system = createSystem();
   let proxy: DeviceProxy | undefined;
   try {
     proxy = new DeviceProxy(a.device, { system, timeout: a.timeout, tangoHost: io.tangoHost });
-    if (a.watch) return await runWatch(a, proxy, system, io.signal, out, err);
+    if (a.watch) return await runWatch(a, proxy, system, io.signal, io.stdout === undefined, out, err);
     return await runOnce(a, proxy, out);
   } catch (e) {
     if (e instanceof InvalidArgumentError) return usage(e.message);
@@ -105,17 +116,19 @@ async function runWatch(
   proxy: DeviceProxy,
   system: OrrerySystem,
   signal: AbortSignal | undefined,
+  toStdout: boolean,
   out: (l: string) => void,
   err: (l: string) => void,
 ): Promise<number> {
   const watch = a.watch as NonNullable<TangoArgs['watch']>;
   const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  if (signal?.aborted) stop.abort();
-  else signal?.addEventListener('abort', onSignal, { once: true });
-  const timer = watch.duration === undefined ? undefined : system.clock.setTimeout(onSignal, watch.duration);
+  // Ctrl+C, SIGTERM, `signal`, or (writing to the real stdout) its reader going away
+  const interrupt = interruption(signal, { output: toStdout });
+  const onInterrupt = () => stop.abort();
+  if (interrupt.signal.aborted) stop.abort();
+  else interrupt.signal.addEventListener('abort', onInterrupt, { once: true });
+  const timer =
+    watch.duration === undefined ? undefined : system.clock.setTimeout(() => stop.abort(), watch.duration);
   const consumer = new TangoEventConsumer({ system });
   let count = 0;
   const print = (attribute: string) => (e: TangoEvent) => {
@@ -144,9 +157,8 @@ async function runWatch(
     return 0;
   } finally {
     if (timer !== undefined) system.clock.clearTimeout(timer);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    signal?.removeEventListener('abort', onSignal);
+    interrupt.signal.removeEventListener('abort', onInterrupt);
+    interrupt.release();
     await consumer.close();
   }
 }

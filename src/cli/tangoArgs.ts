@@ -2,14 +2,15 @@
  * The command line of `orrery tango` (see tango.ts) and the text-to-value rules for a command's argument and an
  * attribute's new value. Every refusal is a one-line InvalidArgumentError for the usage message (exit 2).
  *
- * Values, by Tango type: integers are decimal literals (the 64-bit types exact, as bigint), floats any decimal
- * literal or `nan` / `inf` / `-inf`, booleans `true` / `false` / `1` / `0`, a DevState its name (`ON`) or number,
+ * Values, by Tango type: integers are decimal literals in the type's range (the 64-bit types exact, as bigint),
+ * floats any decimal literal the type can hold (too large for it is refused, not written as infinity) or `nan` /
+ * `inf` / `-inf`, booleans `true` / `false` / `1` / `0`, a DevState its name (`ON`) or number,
  * a DevString the text as it is. Arrays (DevVar*Array, spectrum attributes): a JSON array (`[1, 2.5]`,
  * `["a", "b c"]`) or the items separated by commas (`1,2,3`; for strings, `a,b`); DevVarLongStringArray and
  * DevVarDoubleStringArray: `[[1, 2], ["a", "b"]]`; image attributes: a JSON array of rows.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { parseDuration, parseNumber, scanLongOptions } from './options.js';
+import { parseDuration, parseNumber, refuseCredentials, scanLongOptions } from './options.js';
 
 export const HELP = `usage: orrery tango DEVICE COMMAND [ARG]            run a command (ARG read by the command's input type)
        orrery tango DEVICE ATTRIBUTE [VALUE]        read an attribute, or write VALUE and read it back
@@ -71,6 +72,7 @@ export function parseTangoArgs(argv: readonly string[]): TangoArgs {
   });
   const [device, ...rest] = positional;
   if (device === undefined || device === '') throw new InvalidArgumentError('expected a DEVICE name');
+  refuseCredentials('DEVICE', device);
   for (const n of watch ? rest : rest.slice(0, 1)) {
     if (!NAME.test(n))
       throw new InvalidArgumentError(`${JSON.stringify(n)} is not a Tango command or attribute name`);
@@ -113,11 +115,15 @@ export function parseScalar(type: string, text: string): unknown {
     case 'DevULong64':
       if (!INTEGER.test(t)) refuse(text, `an integer (${type})`);
       return BigInt(t);
+    case 'DevUChar':
+      // the codec writes an octet modulo 256 (300 would be written as 44): refuse it here
+      if (!INTEGER.test(t)) refuse(text, `an integer (${type})`);
+      if (Number(t) < 0 || Number(t) > 255) refuse(text, `in range for ${type} (0 to 255)`);
+      return Number(t);
     case 'DevShort':
     case 'DevLong':
     case 'DevUShort':
     case 'DevULong':
-    case 'DevUChar':
     case 'DevEnum':
       if (!INTEGER.test(t)) refuse(text, `an integer (${type})`);
       return Number(t);
@@ -128,7 +134,11 @@ export function parseScalar(type: string, text: string): unknown {
       if (/^\+?inf(inity)?$/.test(l)) return Number.POSITIVE_INFINITY;
       if (/^-inf(inity)?$/.test(l)) return Number.NEGATIVE_INFINITY;
       if (!FLOAT.test(t)) refuse(text, `a number (${type})`);
-      return Number(t);
+      // a finite number too large for the type would be written as inf: only 'inf' says that
+      const n = Number(t);
+      if (!Number.isFinite(type === 'DevFloat' ? Math.fround(n) : n))
+        refuse(text, `in range for ${type} (write inf or -inf for infinity)`);
+      return n;
     }
     case 'DevState':
       return INTEGER.test(t) ? Number(t) : t.toUpperCase();
