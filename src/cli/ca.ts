@@ -124,7 +124,15 @@ export async function caCommand(argv: string[], io: CaCommandIO = {}): Promise<n
           destination: process.stderr,
         })
       : undefined;
-  const context = new Context({ env: io.env ?? process.env, timeout: a.timeout, logger });
+  let context: Context;
+  try {
+    context = new Context({ env: io.env ?? process.env, timeout: a.timeout, logger });
+  } catch (e) {
+    // a malformed EPICS_CA_* variable: bad usage (exit 2), as `orrery ca-sim` reports EPICS_CAS_*
+    if (!(e instanceof InvalidArgumentError || e instanceof CaValueError)) throw e;
+    err(`orrery ca ${a.sub}: ${errorText(e)}; see 'orrery ca ${a.sub} --help'`);
+    return 2;
+  }
   const fail = (e: unknown): number => {
     if (
       e instanceof CaError ||
@@ -141,6 +149,10 @@ export async function caCommand(argv: string[], io: CaCommandIO = {}): Promise<n
     if (a.sub === 'get') return await runGet(a, context, out, fail);
     if (a.sub === 'put') return await runPut(a, context, out, fail);
     return await runMonitor(a, context, io.signal, io.stdout === undefined, out, fail);
+  } catch (e) {
+    // a `--format` field a response turned out not to have (`{response.metadata.units}` of a type without units):
+    // one line, exit 1, as caproto's AttributeError ends it
+    return fail(e);
   } finally {
     await context.disconnect();
   }

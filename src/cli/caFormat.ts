@@ -186,12 +186,48 @@ function lookup(tokens: Record<string, unknown>, path: string): unknown {
   let value: unknown = tokens[head[0]];
   const rest = path.slice(head[0].length);
   for (const m of rest.matchAll(/\.([A-Za-z_]\w*)|\[(\d+)\]/g)) {
-    // `{response.data[0]}` indexes the values; `{response.data}` is the printed array
-    if (value === null || value === undefined) break;
-    value =
-      m[1] !== undefined ? (value as Record<string, unknown>)[m[1]] : (value as unknown[])[Number(m[2])];
+    // `{response.data[0]}` indexes the values; `{response.data}` is the printed array. What is not there is an
+    // error, as Python's AttributeError / IndexError (never the text 'undefined')
+    if (m[1] !== undefined) {
+      if (value === null || typeof value !== 'object' || !(m[1] in value)) {
+        throw new InvalidArgumentError(`--format: {${path}} has no attribute '${m[1]}'`);
+      }
+      value = (value as Record<string, unknown>)[m[1]];
+    } else {
+      const index = Number(m[2]);
+      if (!Array.isArray(value) || index >= value.length) {
+        throw new InvalidArgumentError(`--format: {${path}}: index ${index} out of range`);
+      }
+      value = value[index];
+    }
   }
   return value;
+}
+
+/** Python's format-spec subset `applySpec` takes (a datetime takes any strftime text). */
+const SPEC = /^(?:(.)?([<>^]))?(0)?(\d+)?(?:\.(\d+))?([efgdsxob%])?$/;
+
+/**
+ * The attributes of `{response...}` every response has (`metadata`'s depend on the data type: checked when a line
+ * is printed), and of `{response.status...}`.
+ */
+const RESPONSE_ATTRIBUTES = ['data', 'data_elements', 'data_type', 'data_count', 'status', 'metadata'];
+const STATUS_ATTRIBUTES = ['name', 'code', 'description'];
+
+/** `{response.x}` / `{response.status.y}` with an attribute no response has: refused before any I/O. */
+function checkResponsePath(field: string): void {
+  const parts = /^response(?:\.([A-Za-z_]\w*))?(?:\.([A-Za-z_]\w*))?/.exec(field);
+  if (!parts || parts[1] === undefined) return;
+  if (!RESPONSE_ATTRIBUTES.includes(parts[1])) {
+    throw new InvalidArgumentError(
+      `--format: {${field}}: a response has no attribute '${parts[1]}' (it has ${RESPONSE_ATTRIBUTES.join(', ')})`,
+    );
+  }
+  if (parts[1] === 'status' && parts[2] !== undefined && !STATUS_ATTRIBUTES.includes(parts[2])) {
+    throw new InvalidArgumentError(
+      `--format: {${field}}: a status has no attribute '${parts[2]}' (it has ${STATUS_ATTRIBUTES.join(', ')})`,
+    );
+  }
 }
 
 /** Python's format-spec subset: `[[fill]align][width][.precision][type]` (and strftime for a datetime). */
@@ -199,7 +235,7 @@ function applySpec(value: unknown, spec: string | undefined): string {
   if (value instanceof PyDateTime) return spec ? value.format(spec) : value.toString();
   if (spec === undefined || spec === '')
     return typeof value === 'number' ? formatNumber(value) : String(value);
-  const m = /^(?:(.)?([<>^]))?(0)?(\d+)?(?:\.(\d+))?([efgdsxob%])?$/.exec(spec);
+  const m = SPEC.exec(spec);
   if (!m) throw new InvalidArgumentError(`--format: unsupported format spec ':${spec}'`);
   const [, fill = ' ', align, zero, width, precision, type] = m;
   let text: string;
@@ -242,7 +278,10 @@ export function pyFormat(template: string, tokens: Record<string, unknown>): str
   });
 }
 
-/** Checks a `--format` template against the tokens a command offers (before any I/O). */
+/**
+ * Checks a `--format` template against the tokens a command offers, the `{response...}` attributes and the format
+ * specs (before any I/O: a usage error, exit 2).
+ */
 export function checkFormat(template: string, names: readonly string[]): void {
   const sample: Record<string, unknown> = {};
   for (const n of names) sample[n] = '';
@@ -252,6 +291,11 @@ export function checkFormat(template: string, names: readonly string[]): void {
     if (!head) throw new InvalidArgumentError(`--format: bad field ${m[0]}`);
     if (!names.includes(head[0])) {
       throw new InvalidArgumentError(`--format: unknown field {${head[0]}} (fields: ${names.join(', ')})`);
+    }
+    checkResponsePath(m[1] as string);
+    const spec = m[2];
+    if (spec !== undefined && spec !== '' && head[0] !== 'timestamp' && !SPEC.test(spec)) {
+      throw new InvalidArgumentError(`--format: unsupported format spec ':${spec}' in ${m[0]}`);
     }
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Strict parsing of the CLI's numeric options. `Number()` takes `''` for 0, `' 5 '` for 5, `0x10` for 16 and
- * `1e400` for Infinity; here only a plain decimal literal is a number, a literal too large for a double is refused
+ * `1e400` for Infinity; here only a plain decimal literal is a number (for a whole-number option such as a port,
+ * digits only, as Python's `int()`: not `80.0` or `8e1`), a literal too large for a double is refused
  * rather than read as Infinity, and `inf` / `infinity` (any case) is Infinity only where the option documents it.
  * Every refusal is an InvalidArgumentError whose message names the option and the value, one line, for the
  * command to print as its usage error (exit 2). Durations then go through `checkDuration`, the one duration rule.
@@ -10,6 +11,8 @@ import { checkDuration } from '../../machines/core/duration.js';
 import { InvalidArgumentError } from '../errors.js';
 
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+/** What Python's `int()` takes (argparse `type=int`): digits and a sign, no point and no exponent. */
+const INTEGER = /^[+-]?\d+$/;
 const INFINITY = /^\+?inf(inity)?$/i;
 
 export interface NumberRule {
@@ -36,7 +39,7 @@ export function parseNumber(option: string, raw: string | undefined, rule: Numbe
     if (rule.infinity) return Number.POSITIVE_INFINITY;
     refuse(option, raw, rule);
   }
-  if (!DECIMAL.test(raw)) refuse(option, raw, rule);
+  if (!(rule.integer ? INTEGER : DECIMAL).test(raw)) refuse(option, raw, rule);
   const n = Number(raw);
   if (!Number.isFinite(n)) refuse(option, raw, rule, 'too large');
   if (rule.integer && !Number.isInteger(n)) refuse(option, raw, rule, 'not a whole number');

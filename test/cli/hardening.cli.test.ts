@@ -299,3 +299,66 @@ describe('orrery ca put on a PV the server does not let us write', () => {
     expect(stdout.at(-1)).toMatch(/^New : hard:x\s+\[4\]$/);
   });
 });
+
+describe('orrery ca: --format and EPICS_CA_* mistakes are usage errors (exit 2) found before any I/O', () => {
+  /** `orrery ca ...` in-process against no server at all: anything that got as far as I/O would time out. */
+  async function ca(argv: string[], env: Record<string, string> = {}) {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const code = await caCommand(argv, {
+      env: { EPICS_CA_ADDR_LIST: '127.0.0.1:1', EPICS_CA_AUTO_ADDR_LIST: 'NO', ...env },
+      stdout: (l) => stdout.push(l),
+      stderr: (l) => stderr.push(l),
+    });
+    return { code, stdout, stderr };
+  }
+
+  it.each([
+    ['{response.data:q}', /unsupported format spec ':q' in \{response\.data:q\}/],
+    ['{pv_name:40z}', /unsupported format spec ':40z'/],
+    ['{response.nope}', /\{response\.nope\}: a response has no attribute 'nope'/],
+    ['{response.status.nope}', /a status has no attribute 'nope'/],
+  ])('get --format %s', async (format, message) => {
+    const r = await ca(['get', '--timeout', '0.2', '--format', format, 'hard:x']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toEqual([]);
+    expect(r.stderr).toEqual([expect.stringMatching(message)]);
+    expect(r.stderr[0]).not.toMatch(/timeout|Timeout/);
+  });
+
+  it('a strftime spec on {timestamp} is still taken', async () => {
+    const env = await caServer();
+    const stdout: string[] = [];
+    const code = await caCommand(['get', '-d', 'time', '--format', '{pv_name} {timestamp:%Y}', 'hard:x'], {
+      env,
+      stdout: (l) => stdout.push(l),
+    });
+    expect(code).toBe(0);
+    expect(stdout).toEqual([expect.stringMatching(/^hard:x \d{4}$/)]);
+  });
+
+  it('a metadata field the data type does not have is an error naming it, not the text "undefined"', async () => {
+    const env = await caServer();
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const code = await caCommand(['get', '--format', '{response.metadata.units}', 'hard:x'], {
+      env,
+      stdout: (l) => stdout.push(l),
+      stderr: (l) => stderr.push(l),
+    });
+    expect(code).not.toBe(0);
+    expect(stdout.join('\n')).not.toMatch(/undefined/);
+    expect(stderr.join('\n')).toMatch(/\{response\.metadata\.units\} has no attribute 'units'/);
+  });
+
+  it('a malformed EPICS_CA_SERVER_PORT: exit 2 with one line naming it (as ca-sim does for EPICS_CAS_*)', async () => {
+    const r = await ca(['get', 'hard:x'], { EPICS_CA_SERVER_PORT: 'abc' });
+    expect(r).toEqual({
+      code: 2,
+      stdout: [],
+      stderr: [
+        expect.stringMatching(/^orrery ca get: EPICS_CA_SERVER_PORT .*"abc".*see 'orrery ca get --help'$/),
+      ],
+    });
+  });
+});

@@ -54,7 +54,9 @@ describe('issue 7 item 9: strict numbers for CLI options', () => {
   it('issue 7 item 9: ports are whole numbers 0-65535', () => {
     expect(parsePort('--port', '0')).toBe(0);
     expect(parsePort('--port', '65535')).toBe(65535);
-    for (const raw of ['65536', '-1', '80.5', '1e400', 'inf', '']) {
+    // as Python's int(): a sign and digits only
+    expect(parsePort('--port', '+80')).toBe(80);
+    for (const raw of ['65536', '-1', '80.5', '80.0', '8e1', '80.', '1e400', 'inf', '']) {
       expect(() => parsePort('--port', raw), raw).toThrow(/^--port expects a port number \(0-65535\)/);
     }
   });
