@@ -37,7 +37,17 @@ function runClients(url: string, n: number): void {
         if (++ready === n) process.send?.({ ready });
       }
     });
-    ws.on('error', () => {});
+    // a page the server refused (503 past its maxClients) would leave the parent waiting for ever: told instead
+    ws.on('unexpected-response', (_req, res) => {
+      process.send?.({ error: `page ${i} refused: HTTP ${res.statusCode}` });
+      process.exit(1);
+    });
+    ws.on('error', (err) => {
+      if (!hello) {
+        process.send?.({ error: `page ${i}: ${err.message}` });
+        process.exit(1);
+      }
+    });
   }
   process.on('message', (m) => {
     if (m === 'bytes') process.send?.({ bytes });
@@ -71,7 +81,8 @@ export async function engineThroughputWithClients(
     await system.stop();
     return { eventsPerSecond, bytesToClients: 0 };
   }
-  const inspector = await startInspector(system, { port: 0 });
+  // every page admitted (the server's default admits 32)
+  const inspector = await startInspector(system, { port: 0, maxClients: clients });
   // the pages stand for browsers on other machines: their process runs at the lowest priority, so that what is
   // measured is the server's cost, not two processes sharing the cores
   const child = spawn(
@@ -90,7 +101,11 @@ export async function engineThroughputWithClients(
   );
   try {
     await new Promise<void>((resolve, reject) => {
-      child.once('message', () => resolve());
+      child.once('message', (m) => {
+        const error = (m as { error?: string }).error;
+        if (error) reject(new Error(`inspector pages: ${error}`));
+        else resolve();
+      });
       child.once('exit', (code) => reject(new Error(`client process exited (${code})`)));
     });
     await throughput(send, 500); // warm up, with every page connected
