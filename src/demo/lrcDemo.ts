@@ -83,11 +83,14 @@ export function startLrcDemo(
   const cancel = new AbortController();
   let wake: (() => void) | undefined;
   let timer: unknown;
+  // once stopped, no pause: a run that ends after stop() (cancelled) must not send the loop into another wait
   const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      wake = resolve;
-      timer = clock.setTimeout(resolve, ms);
-    });
+    stopped
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          wake = resolve;
+          timer = clock.setTimeout(resolve, ms);
+        });
   const run = async (command: string, args?: unknown) => {
     if (stopped) return;
     const r = await new LongRunningCommand(command, { system, logger }).run(device, {
