@@ -17,6 +17,7 @@ import { parseCommandArg, parseScalar } from '../../src/cli/tangoArgs.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { CaServer } from '../../src/protocols/ca/server.js';
 import { createKatcpSimulator } from '../../src/protocols/katcp/sim.js';
+import { spawnCli } from '../support/cliProcess.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
@@ -29,38 +30,9 @@ afterEach(async () => {
   expect(signalListeners()).toBe(listenersBefore);
 });
 
-/** The CLI in a child process, its output so far, its exit (code and signal), and a wait for its output. */
+/** The CLI in a child process (see test/support/cliProcess.ts). */
 function orrery(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  cleanups.push(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const out = { stdout: '', stderr: '' };
-  child.stdout.on('data', (d) => {
-    out.stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    out.stderr += d;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    child.on('exit', (code, signal) => r({ code, signal })),
-  );
-  const waitFor = async (re: RegExp, within = 20_000): Promise<void> => {
-    const end = Date.now() + within;
-    while (!re.test(out.stdout + out.stderr)) {
-      if (child.exitCode !== null || child.signalCode !== null)
-        throw new Error(`exited without ${re}:\n${out.stdout}\n${out.stderr}`);
-      if (Date.now() > end) throw new Error(`no ${re} in:\n${out.stdout}\n${out.stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  /** The exit, or 'still running' after `ms`. */
-  const exit = (ms: number) =>
-    Promise.race([exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), ms))]);
-  return { child, out, waitFor, exit };
+  return spawnCli(args, cleanups, env);
 }
 
 /** Run a command function in-process with console output captured. */

@@ -4,9 +4,7 @@
  * calling the command functions; whatever needs a real process (exit code, stderr, signals) spawns the CLI through
  * tsx, as the other CLI tests do.
  */
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_PORT, demoCommand } from '../../src/cli/demo.js';
@@ -15,8 +13,7 @@ import { lrcCommand } from '../../src/cli/lrc.js';
 import { startDemo } from '../../src/demo/scenario.js';
 import type { Logger } from '../../src/engine/logging.js';
 import { TestClock } from '../../src/testing/testClock.js';
-
-const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+import { spawnCli } from '../support/cliProcess.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -38,29 +35,9 @@ async function holdPort(port = 0): Promise<number> {
   return bound;
 }
 
-/** The CLI in a child process: its output so far, its exit code, and a wait for a pattern in its output. */
+/** The CLI in a child process (see test/support/cliProcess.ts). */
 function orrery(...args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { stdio: 'pipe' });
-  cleanups.push(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const out = { stdout: '', stderr: '' };
-  child.stdout.on('data', (d) => {
-    out.stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    out.stderr += d;
-  });
-  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  const waitFor = async (re: RegExp): Promise<RegExpExecArray> => {
-    for (;;) {
-      const m = re.exec(out.stdout + out.stderr);
-      if (m) return m;
-      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} without ${re}:\n${out.stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  return { child, out, exited, waitFor };
+  return spawnCli(args, cleanups);
 }
 
 /** Run a command function in-process with console output captured. */
@@ -78,14 +55,14 @@ describe('issue 7 item 1: a port that is taken', () => {
   it('issue 7 item 1: demo --port <busy> prints `port N is in use` on stderr, nothing else, and exits 2', async () => {
     const port = await holdPort();
     const demo = orrery('demo', '--port', String(port));
-    expect(await demo.exited).toBe(2);
+    expect((await demo.exited).code).toBe(2);
     expect(demo.out.stderr).toBe(`port ${port} is in use\n`);
   });
 
   it('issue 7 item 1: lrc --inspect <busy> prints `port N is in use` on stderr, nothing else, and exits 2', async () => {
     const port = await holdPort();
     const lrc = orrery('lrc', 'On', '--inspect', String(port));
-    expect(await lrc.exited).toBe(2);
+    expect((await lrc.exited).code).toBe(2);
     expect(lrc.out.stderr).toBe(`port ${port} is in use\n`);
   });
 
@@ -95,7 +72,7 @@ describe('issue 7 item 1: a port that is taken', () => {
     const demo = orrery('demo', '--duration', '0', '--log-level', 'warn');
     const [, port] = await demo.waitFor(/Orrery inspector: http:\/\/127\.0\.0\.1:(\d+)\//);
     expect(Number(port)).not.toBe(DEFAULT_PORT);
-    expect(await demo.exited).toBe(0);
+    expect((await demo.exited).code).toBe(0);
     expect(demo.out.stderr).toBe(
       `port ${DEFAULT_PORT} is in use: serving the inspector on a free port instead\n`,
     );
@@ -164,7 +141,7 @@ describe('issue 7 item 9: numeric CLI options are parsed strictly', () => {
     await demo.waitFor(/Orrery inspector: /);
     await new Promise((r) => setTimeout(r, 300)); // give a wrongly armed 1 ms timer time to fire
     demo.child.kill('SIGINT');
-    expect(await demo.exited).toBe(0);
+    expect((await demo.exited).code).toBe(0);
     const stopping = demo.out.stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))
