@@ -283,8 +283,6 @@ export function pyFormat(template: string, tokens: Record<string, unknown>): str
  * specs (before any I/O: a usage error, exit 2).
  */
 export function checkFormat(template: string, names: readonly string[]): void {
-  const sample: Record<string, unknown> = {};
-  for (const n of names) sample[n] = '';
   for (const m of template.matchAll(FIELD)) {
     if (m[0] === '{{' || m[0] === '}}') continue;
     const head = /^[A-Za-z_]\w*/.exec(m[1] ?? '');
