@@ -22,7 +22,13 @@ import { LongRunningCommand, type LrcResult } from '../protocols/tango/lrc/longR
 import { NativeDevicePort } from '../protocols/tango/nativePort.js';
 import type { DevicePort } from '../protocols/tango/port.js';
 import { interruption, isClosed } from './interrupt.js';
-import { parseDuration, parsePort, refuseCredentials, usageError } from './options.js';
+import {
+  parseDuration,
+  parsePort,
+  refuseCredentials,
+  refuseTangoHostCredentials,
+  usageError,
+} from './options.js';
 
 const HELP = `usage: orrery lrc <command> [args] [--device NAME] [--json] [--protocol 1|2] [--timeout ms|inf] [--reconcile] [--inspect [port]]
 
@@ -168,9 +174,7 @@ export async function lrcCommand(argv: string[]): Promise<number> {
   let parsed: Parsed;
   try {
     parsed = parse(argv);
-    const tangoHost = process.env.TANGO_HOST;
-    if (parsed.device !== undefined && !parsed.device.includes('://') && tangoHost !== undefined)
-      refuseCredentials('TANGO_HOST', tangoHost);
+    if (parsed.device !== undefined) refuseTangoHostCredentials(parsed.device, process.env.TANGO_HOST);
   } catch (err) {
     if (!(err instanceof InvalidArgumentError)) throw err;
     return usageError('lrc', err.message);

@@ -93,6 +93,11 @@ export function refuseCredentials(what: string, raw: string): void {
   }
 }
 
+/** `refuseCredentials` for TANGO_HOST, when `device` is reached through it (a name without `tango://`). */
+export function refuseTangoHostCredentials(device: string, tangoHost: string | undefined): void {
+  if (!device.includes('://') && tangoHost !== undefined) refuseCredentials('TANGO_HOST', tangoHost);
+}
+
 /** A `node:util` parseArgs error as one usage-error line (its messages span several lines and end with a dot). */
 function argsErrorText(err: unknown): string {
   return String((err as Error)?.message ?? err)

@@ -25,7 +25,7 @@ import { DeviceProxy } from '../protocols/tango/deviceProxy.js';
 import { typeName } from '../protocols/tango/deviceValues.js';
 import { type TangoEvent, TangoEventConsumer } from '../protocols/tango/events.js';
 import { interruption, stderrLine, stdoutLine } from './interrupt.js';
-import { refuseCredentials } from './options.js';
+import { refuseTangoHostCredentials } from './options.js';
 import { HELP, parseAttributeValue, parseCommandArg, parseTangoArgs, type TangoArgs } from './tangoArgs.js';
 import { attributeLine, commandLine, errorText, eventLine } from './tangoFormat.js';
 
@@ -61,14 +61,11 @@ export async function tangoCommand(argv: string[], io: TangoCommandIO = {}): Pro
     if (e instanceof InvalidArgumentError) return usage(e.message);
     throw e;
   }
-  const tangoHost = io.tangoHost ?? process.env.TANGO_HOST;
-  if (!a.device.includes('://') && tangoHost !== undefined) {
-    try {
-      refuseCredentials('TANGO_HOST', tangoHost);
-    } catch (e) {
-      if (e instanceof InvalidArgumentError) return usage(e.message);
-      throw e;
-    }
+  try {
+    refuseTangoHostCredentials(a.device, io.tangoHost ?? process.env.TANGO_HOST);
+  } catch (e) {
+    if (e instanceof InvalidArgumentError) return usage(e.message);
+    throw e;
   }
   const system = createSystem();
   let proxy: DeviceProxy | undefined;
