@@ -31,6 +31,7 @@
  */
 import type { Clock } from '../../engine/clock.js';
 import { CancelledError, InvalidArgumentError } from '../../errors.js';
+import { DeadlineSweep } from '../../transport/deadlineSweep.js';
 import { type ArgValue, encodeArg, formatMessage, isValidName, type KatcpMessage, MAX_MID } from './codec.js';
 import { FailReply, InvalidReply, KatcpSyntaxError, ProtocolError, RequestTimeoutError } from './errors.js';
 
@@ -76,12 +77,12 @@ export class PendingRequests {
   #midMode = false;
   #nextMid = 1;
   #nextKey = 1;
-  #sweepAt = Number.POSITIVE_INFINITY;
-  #sweepTimer: unknown = undefined;
+  /** One timer for every request timeout, armed for the earliest deadline. */
+  readonly #sweep: DeadlineSweep<Pending>;
   #idleCheck = false;
   readonly #releaseIfIdle = () => {
     this.#idleCheck = false;
-    if (this.#pending.size === 0) this.#clearSweep();
+    if (this.#pending.size === 0) this.#sweep.clear();
   };
 
   /**
@@ -92,6 +93,9 @@ export class PendingRequests {
     this.#clock = clock;
     this.#write = write;
     this.#drop = drop;
+    this.#sweep = new DeadlineSweep(clock, this.#pending, (expired) => {
+      for (const p of expired) this.#fail(p, new RequestTimeoutError(`Request ${p.name} timed out`));
+    });
   }
 
   /** Requests sent or queued (not a placeholder). */
@@ -196,7 +200,7 @@ export class PendingRequests {
     const all = [...this.#pending.values()];
     this.#pending.clear();
     this.#placeholder = null;
-    this.#clearSweep();
+    this.#sweep.clear();
     for (const p of all) {
       if (p.abort) p.abort.signal.removeEventListener('abort', p.abort.listener);
       p.reject(error);
@@ -205,7 +209,7 @@ export class PendingRequests {
 
   /** Release the sweep timer (the client is closed). */
   dispose(): void {
-    this.#clearSweep();
+    this.#sweep.clear();
   }
 
   #add(
@@ -261,7 +265,7 @@ export class PendingRequests {
     }
     this.#pending.set(key, p);
     if (this.#midMode || this.#pending.size === 1) this.#send(p);
-    if (deadline < this.#sweepAt) this.#armSweep(deadline);
+    this.#sweep.armFor(deadline);
     return promise;
   }
 
@@ -301,7 +305,7 @@ export class PendingRequests {
       if (p.abort) p.abort.signal.removeEventListener('abort', p.abort.listener);
       p.abort = null;
       p.deadline = p.timeout === Number.POSITIVE_INFINITY ? p.timeout : this.#clock.now() + p.timeout;
-      if (p.deadline < this.#sweepAt) this.#armSweep(p.deadline);
+      this.#sweep.armFor(p.deadline);
       p.reject(error);
       return;
     }
@@ -325,38 +329,9 @@ export class PendingRequests {
    * request just settled (queued before this), so a caller that awaits it and sends the next keeps the timer.
    */
   #whenIdle(): void {
-    if (this.#pending.size === 0 && this.#sweepTimer !== undefined && !this.#idleCheck) {
+    if (this.#pending.size === 0 && this.#sweep.armed && !this.#idleCheck) {
       this.#idleCheck = true;
       queueMicrotask(this.#releaseIfIdle);
     }
-  }
-
-  /** One timer for every request timeout, armed for the earliest deadline. */
-  #armSweep(at: number): void {
-    this.#clearSweep();
-    if (at === Number.POSITIVE_INFINITY) return;
-    const clock = this.#clock;
-    this.#sweepAt = at;
-    this.#sweepTimer = clock.setTimeout(() => this.#sweep(), Math.max(0, at - clock.now()));
-  }
-
-  #clearSweep(): void {
-    if (this.#sweepTimer !== undefined) this.#clock.clearTimeout(this.#sweepTimer);
-    this.#sweepTimer = undefined;
-    this.#sweepAt = Number.POSITIVE_INFINITY;
-  }
-
-  #sweep(): void {
-    this.#sweepTimer = undefined;
-    this.#sweepAt = Number.POSITIVE_INFINITY;
-    const now = this.#clock.now();
-    let next = Number.POSITIVE_INFINITY;
-    const expired: Pending[] = [];
-    for (const p of this.#pending.values()) {
-      if (p.deadline <= now) expired.push(p);
-      else if (p.deadline < next) next = p.deadline;
-    }
-    for (const p of expired) this.#fail(p, new RequestTimeoutError(`Request ${p.name} timed out`));
-    if (this.#pending.size > 0 && next < this.#sweepAt) this.#armSweep(next);
   }
 }

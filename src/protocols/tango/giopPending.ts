@@ -1,10 +1,11 @@
 /**
  * The requests of one GIOP connection: ids, the queue of requests waiting for a socket, the ones sent and
  * awaiting a reply, and their timeouts. Timeouts share one timer on the system clock armed for the earliest
- * deadline (not re-armed per request: with the same timeout for all, deadlines arrive in order). Pure
- * bookkeeping: the connection facade writes and reads the socket.
+ * deadline (`DeadlineSweep`, as KATCP's requests). Pure bookkeeping: the connection facade writes and reads the
+ * socket.
  */
 import type { Clock } from '../../engine/clock.js';
+import { DeadlineSweep } from '../../transport/deadlineSweep.js';
 
 /**
  * Times one request is re-sent after the server's CloseConnection before it fails instead: a server that closes
@@ -35,12 +36,12 @@ export class PendingRequests {
   /** Requests waiting for a socket, in call order (may hold ids already timed out: skipped). */
   #unsent: PendingRequest[] = [];
   #nextId = 1;
-  #sweepAt = Number.POSITIVE_INFINITY;
-  #sweepTimer: unknown;
+  readonly #sweep: DeadlineSweep<PendingRequest>;
 
   constructor(clock: Clock, onTimeout: (request: PendingRequest) => void) {
     this.#clock = clock;
     this.#onTimeout = onTimeout;
+    this.#sweep = new DeadlineSweep(clock, this.#pending, (expired) => this.#expired(expired));
   }
 
   get size(): number {
@@ -68,7 +69,7 @@ export class PendingRequests {
   add(request: PendingRequest): void {
     this.#pending.set(request.id, request);
     if (!request.sent) this.#unsent.push(request);
-    if (request.deadline < this.#sweepAt) this.#arm(request.deadline);
+    this.#sweep.armFor(request.deadline);
   }
 
   /** Removes and returns the request a reply answers (undefined: unknown or already timed out). */
@@ -76,7 +77,7 @@ export class PendingRequests {
     const p = this.#pending.get(id);
     if (p !== undefined) {
       this.#pending.delete(id);
-      if (this.#pending.size === 0) this.#disarm();
+      if (this.#pending.size === 0) this.#sweep.clear();
     }
     return p;
   }
@@ -112,40 +113,18 @@ export class PendingRequests {
     const chosen = [...this.#pending.values()].filter(which);
     for (const p of chosen) this.#pending.delete(p.id);
     if (chosen.length > 0) this.#unsent = this.#unsent.filter((p) => this.#pending.get(p.id) === p);
-    if (this.#pending.size === 0) this.#disarm();
+    if (this.#pending.size === 0) this.#sweep.clear();
     for (const p of chosen) p.settle(errorFor(p), undefined);
   }
 
   /** Releases the timer (nothing may be pending). */
   dispose(): void {
-    this.#disarm();
+    this.#sweep.clear();
   }
 
-  #arm(at: number): void {
-    this.#disarm();
-    if (at === Number.POSITIVE_INFINITY) return;
-    this.#sweepAt = at;
-    this.#sweepTimer = this.#clock.setTimeout(() => this.#sweep(), Math.max(0, at - this.#clock.now()));
-  }
-
-  #disarm(): void {
-    if (this.#sweepTimer !== undefined) this.#clock.clearTimeout(this.#sweepTimer);
-    this.#sweepTimer = undefined;
-    this.#sweepAt = Number.POSITIVE_INFINITY;
-  }
-
-  #sweep(): void {
-    this.#sweepTimer = undefined;
-    this.#sweepAt = Number.POSITIVE_INFINITY;
-    const now = this.#clock.now();
-    let next = Number.POSITIVE_INFINITY;
-    const expired: PendingRequest[] = [];
-    for (const p of this.#pending.values()) {
-      if (p.deadline <= now) expired.push(p);
-      else if (p.deadline < next) next = p.deadline;
-    }
+  /** Requests past their deadline: forgotten (a late reply is unknown), then each told. */
+  #expired(expired: PendingRequest[]): void {
     for (const p of expired) this.#pending.delete(p.id);
-    if (next < this.#sweepAt) this.#arm(next);
     for (const p of expired) this.#onTimeout(p);
   }
 }
