@@ -446,3 +446,27 @@ describe('issue 9 item 3: sampling strategies are cached and re-applied', () => 
     ).toEqual(['?sensor-sampling count auto', '?sensor-sampling temperature auto']);
   });
 });
+
+describe('review: waits and inspect() keep their contract', () => {
+  it('untilState refuses a state that is none of S0..S4 (katcp-python until_state raises ValueError) instead of waiting for ever', async () => {
+    const { client, clock } = await setup({ proxy: false });
+    const illegal = [
+      { connected: false, synced: true, modelChanged: false, dataSynced: false },
+      { connected: true, synced: true, modelChanged: true, dataSynced: true },
+      { connected: 1, synced: 0, modelChanged: 0, dataSynced: 0 },
+      { connected: true },
+    ];
+    for (const s of illegal) {
+      const w = client.untilState(s as never, { timeout: 10 });
+      clock.advance(10);
+      await expect(w).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    const hostile = {
+      get connected(): boolean {
+        throw new Error('boom');
+      },
+    };
+    await expect(client.untilState(hostile as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.untilState(null as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});

@@ -55,6 +55,7 @@ import type { ArgValue } from './codec.js';
 import { BrokenPipeError, KatcpError } from './errors.js';
 import {
   checkClientOptions,
+  checkClientState,
   checkName,
   checkUpdate,
   checkWait,
@@ -329,11 +330,17 @@ export class InspectingClient {
     this.#callbacks.callback = cb;
   }
 
-  /** Wait until the state equals `desired` (now if it does). */
+  /**
+   * Wait until the state equals `desired` (now if it does); rejects with InvalidArgumentError unless `desired` is
+   * one of S0..S4 (katcp-python raises ValueError).
+   */
   untilState(desired: ClientState, options: WaitOptions = {}): Promise<void> {
-    if (desired === null || typeof desired !== 'object')
-      throw new InvalidArgumentError('untilState needs a state');
-    const want = new InspectingClientState(desired);
+    let want: InspectingClientState;
+    try {
+      want = new InspectingClientState(checkClientState(desired));
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#waits.wait(
       () => want.equals(this.state),
       `state ${want}`,
