@@ -469,4 +469,23 @@ describe('review: waits and inspect() keep their contract', () => {
     await expect(client.untilState(hostile as never)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(client.untilState(null as never)).rejects.toBeInstanceOf(InvalidArgumentError);
   });
+
+  it('inspect({ timeout }) rejects with TimeoutError when the inspection does not end in time', async () => {
+    const { client, clock, proxy } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    proxy.silent.add('help');
+    const inspection = client.inspect({ timeout: 1000 });
+    let outcome: unknown = 'pending';
+    inspection.then(
+      (v) => {
+        outcome = v;
+      },
+      (e) => {
+        outcome = e;
+      },
+    );
+    await pump(() => outcome !== 'pending', { clock, step: 100, what: 'inspect settled' });
+    expect(outcome).toBeInstanceOf(TimeoutError);
+  });
 });

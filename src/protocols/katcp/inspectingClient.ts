@@ -48,7 +48,7 @@ import { checkSystem } from '../../api/lifecycle.js';
 import type { ActorHandle } from '../../engine/handle.js';
 import type { Logger } from '../../engine/logging.js';
 import { getDefaultSystem, type OrrerySystem } from '../../engine/system.js';
-import { CancelledError, InvalidArgumentError, InvalidStateError } from '../../errors.js';
+import { CancelledError, InvalidArgumentError, InvalidStateError, TimeoutError } from '../../errors.js';
 import type { KatcpClient, RawReply, RequestOptions } from './client.js';
 import { ClientActors, type InspectingClientLogic as Logic } from './clientActors.js';
 import type { ArgValue } from './codec.js';
@@ -434,24 +434,37 @@ export class InspectingClient {
 
   /**
    * Re-inspect the whole device now (katcp-python `inspect`): resolves with the model changes of that inspection
-   * (null when nothing changed), once it is data-synced.
+   * (null when nothing changed), once it is data-synced. Rejects with TimeoutError after `timeout` ms (the
+   * inspection itself goes on, retried with the backoff as any other) and with CancelledError on `signal`.
    */
   inspect(options: WaitOptions = {}): Promise<ModelChangeSets | null> {
-    const { signal } = checkWait(options);
+    const { timeout, signal } = checkWait(options);
     if (this.#phase !== 'running')
       return Promise.reject(new BrokenPipeError('InspectingClient is not running'));
+    const clock = this.#system.clock;
     return new Promise<ModelChangeSets | null>((resolve, reject) => {
-      const onAbort = () => {
+      let timer: unknown;
+      const settle = () => {
         this.#inspectWaiters.delete(done);
+        signal?.removeEventListener('abort', onAbort);
+        if (timer !== undefined) clock.clearTimeout(timer as never);
+      };
+      const onAbort = () => {
+        settle();
         reject(new CancelledError('inspect was cancelled'));
       };
       const done = (changes: ModelChangeSets | null) => {
-        this.#inspectWaiters.delete(done);
-        signal?.removeEventListener('abort', onAbort);
+        settle();
         resolve(changes);
       };
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeout !== null && timeout !== Number.POSITIVE_INFINITY) {
+        timer = clock.setTimeout(() => {
+          settle();
+          reject(new TimeoutError(`inspection of ${this.address} not done within ${timeout} ms`));
+        }, timeout);
+      }
       this.#inspectWaiters.add(done);
       this.#send({ type: 'INTERFACE_CHANGED', changes: [{ kind: 'all' }] });
     });
