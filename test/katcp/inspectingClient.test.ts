@@ -4,7 +4,7 @@
  * (checklist 9.5 items 1, 2), incremental re-inspection on #interface-changed, lookups, sampling, requests.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, InvalidStateError, TimeoutError } from '../../src/errors.js';
+import { CancelledError, InvalidArgumentError, InvalidStateError, TimeoutError } from '../../src/errors.js';
 import { FailReply, RequestTimeoutError } from '../../src/protocols/katcp/errors.js';
 import {
   InspectingClient,
@@ -487,5 +487,16 @@ describe('review: waits and inspect() keep their contract', () => {
     );
     await pump(() => outcome !== 'pending', { clock, step: 100, what: 'inspect settled' });
     expect(outcome).toBeInstanceOf(TimeoutError);
+  });
+
+  it('inspect() pending when the client stops rejects with CancelledError, not a null that says nothing changed', async () => {
+    const { client, proxy } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    proxy.silent.add('help');
+    const inspection = client.inspect();
+    await pump(() => proxy.requestNames().filter((n) => n === 'help').length === 2, { what: '?help sent' });
+    await client.stop();
+    await expect(inspection).rejects.toBeInstanceOf(CancelledError);
   });
 });

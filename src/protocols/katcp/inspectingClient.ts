@@ -105,7 +105,8 @@ export class InspectingClient {
   /** The device as the inspections see it: requests go through the connection while running. */
   readonly #device: InspectedDevice;
   #phase: Phase = 'new';
-  readonly #inspectWaiters = new Set<(changes: ModelChangeSets | null) => void>();
+  /** The pending `inspect()` calls: given the changes of the next inspection, or the error that ends them. */
+  readonly #inspectWaiters = new Set<(outcome: ModelChangeSets | null | Error) => void>();
   #monitor: SensorMonitor | null = null;
   #stopped: Promise<void> | null = null;
   #logger: Logger | null = null;
@@ -245,7 +246,8 @@ export class InspectingClient {
     await this.#callbacks.settled;
     this.#phase = 'stopped';
     this.#status.clearLookups();
-    for (const w of [...this.#inspectWaiters]) w(null);
+    for (const w of [...this.#inspectWaiters])
+      w(new CancelledError(`InspectingClient ${this.address} is stopped`));
     this.#waits.check();
   }
 
@@ -435,7 +437,8 @@ export class InspectingClient {
   /**
    * Re-inspect the whole device now (katcp-python `inspect`): resolves with the model changes of that inspection
    * (null when nothing changed), once it is data-synced. Rejects with TimeoutError after `timeout` ms (the
-   * inspection itself goes on, retried with the backoff as any other) and with CancelledError on `signal`.
+   * inspection itself goes on, retried with the backoff as any other), with CancelledError on `signal` and when
+   * the client stops first (never a null that would say nothing changed).
    */
   inspect(options: WaitOptions = {}): Promise<ModelChangeSets | null> {
     const { timeout, signal } = checkWait(options);
@@ -453,9 +456,10 @@ export class InspectingClient {
         settle();
         reject(new CancelledError('inspect was cancelled'));
       };
-      const done = (changes: ModelChangeSets | null) => {
+      const done = (outcome: ModelChangeSets | null | Error) => {
         settle();
-        resolve(changes);
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
       };
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
