@@ -31,6 +31,8 @@ export interface SensorWatcherOptions {
   logger?: Logger;
 }
 
+const closedError = () => new CancelledError('the sensor watcher is closed: its client was stopped');
+
 /**
  * A watcher that mirrors the device's sensors into `sensors` (a Map of `Sensor`s, aiokatcp `SensorWatcher`):
  * added and removed with the device, readings decoded with the sensor's type, every sensor `unreachable` while
@@ -45,7 +47,8 @@ export class SensorWatcher implements AbstractSensorWatcher {
   readonly #clock: Clock;
   readonly #logger: Logger | undefined;
   #state: SyncState = 'disconnected';
-  readonly #waiters = new Set<() => void>();
+  /** The pending `untilSynced` calls: given null once synced, or the error that ends them. */
+  readonly #waiters = new Set<(error: Error | null) => void>();
 
   constructor(options: SensorWatcherOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -72,7 +75,10 @@ export class SensorWatcher implements AbstractSensorWatcher {
     return this.#state === 'synced';
   }
 
-  /** Resolves when the state is `synced` (at once if it is); TimeoutError / CancelledError otherwise. */
+  /**
+   * Resolves when the state is `synced` (at once if it is); TimeoutError / CancelledError otherwise, and
+   * CancelledError once the state is `closed` (the client stopped: it can never be synced again).
+   */
   untilSynced(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
     if (this.synced) return Promise.resolve();
     const { timeout, signal } = options;
@@ -83,6 +89,7 @@ export class SensorWatcher implements AbstractSensorWatcher {
       throw new InvalidArgumentError('signal must be an AbortSignal');
     }
     if (signal?.aborted) return Promise.reject(new CancelledError('untilSynced was cancelled'));
+    if (this.#state === 'closed') return Promise.reject(closedError());
     return new Promise<void>((resolve, reject) => {
       let timer: unknown;
       const done = () => {
@@ -90,9 +97,10 @@ export class SensorWatcher implements AbstractSensorWatcher {
         if (timer !== undefined) this.#clock.clearTimeout(timer as never);
         signal?.removeEventListener('abort', onAbort);
       };
-      const waiter = () => {
+      const waiter = (error: Error | null) => {
         done();
-        resolve();
+        if (error) reject(error);
+        else resolve();
       };
       const onAbort = () => {
         done();
@@ -162,7 +170,8 @@ export class SensorWatcher implements AbstractSensorWatcher {
       for (const s of this.sensors.values())
         s.setReading({ value: s.value, status: 'unreachable', timestamp: now });
     }
-    if (state === 'synced') for (const w of [...this.#waiters]) w();
+    if (state === 'synced') for (const w of [...this.#waiters]) w(null);
+    else if (state === 'closed') for (const w of [...this.#waiters]) w(closedError());
   }
 
   #names(name: string): readonly string[] {
