@@ -397,6 +397,23 @@ describe('issue 9 item 3: lookups, requests, sensors', () => {
     await c.stop();
     await expect(c.connect()).rejects.toBeInstanceOf(InvalidStateError);
   });
+  it('names of Object.prototype members are not taken for requests or sensors of the device', async () => {
+    const { client, proxy } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    for (const name of ['toString', 'constructor', 'hasOwnProperty', '__proto__']) {
+      expect(client.requestInfo(name)).toBeUndefined();
+      expect(client.sensorInfo(name)).toBeUndefined();
+      expect(await client.futureCheckRequest(name, { update: false })).toBe(false);
+      expect(await client.futureGetSensor(name)).toBeNull();
+      expect(await client.futureGetRequest(name)).toBeNull();
+    }
+    // a cached strategy of a sensor the device lacks is not re-sent on every sync
+    expect((await client.setSamplingStrategy('constructor', 'auto'))[0]).toBe(false);
+    const mark = proxy.requests.length;
+    expect([...(await client.reapplySamplingStrategies()).keys()]).toEqual([]);
+    expect(proxy.requests.slice(mark)).toEqual([]);
+  });
 });
 
 describe('issue 9 item 3: sampling strategies are cached and re-applied', () => {

@@ -312,13 +312,18 @@ export class InspectingClient {
   get sensors(): string[] {
     return Object.keys(this.#context()?.sensors ?? {}).sort();
   }
-  /** What the model says of a request (no lookup). */
+  /**
+   * What the model says of a request (no lookup). Own entries only: the index is a plain object, so `toString`
+   * or `constructor` would otherwise be found on its prototype.
+   */
   requestInfo(name: string): RequestInfo | undefined {
-    return this.#context()?.requests[name];
+    const requests = this.#context()?.requests;
+    return requests && Object.hasOwn(requests, name) ? requests[name] : undefined;
   }
-  /** What the model says of a sensor (no lookup). */
+  /** What the model says of a sensor (no lookup; own entries only, as `requestInfo`). */
   sensorInfo(name: string): SensorInfo | undefined {
-    return this.#context()?.sensors[name];
+    const sensors = this.#context()?.sensors;
+    return sensors && Object.hasOwn(sensors, name) ? sensors[name] : undefined;
   }
 
   /**
