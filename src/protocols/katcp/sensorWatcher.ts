@@ -8,6 +8,7 @@ import type { SensorInfo } from '../../../machines/katcp/inspectingClient.js';
 import { type Clock, realClock } from '../../engine/clock.js';
 import type { Logger } from '../../engine/logging.js';
 import { CancelledError, InvalidArgumentError, TimeoutError } from '../../errors.js';
+import { checkWait } from './inspectingClientOptions.js';
 import { Sensor } from './sensor.js';
 import type { AbstractSensorWatcher, SyncState } from './sensorMonitor.js';
 import { decodeSensorValue, SENSOR_TYPES, type SensorStatus, type SensorType } from './wire.js';
@@ -80,14 +81,15 @@ export class SensorWatcher implements AbstractSensorWatcher {
    * CancelledError once the state is `closed` (the client stopped: it can never be synced again).
    */
   untilSynced(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
+    let timeout: number | null;
+    let signal: AbortSignal | undefined;
+    try {
+      // checked as the client's waits are: bad options reject (a null was a TypeError thrown at the caller)
+      ({ timeout, signal } = checkWait(options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.synced) return Promise.resolve();
-    const { timeout, signal } = options;
-    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
-      throw new InvalidArgumentError(`timeout must be a number >= 0 (ms), got ${String(timeout)}`);
-    }
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new InvalidArgumentError('signal must be an AbortSignal');
-    }
     if (signal?.aborted) return Promise.reject(new CancelledError('untilSynced was cancelled'));
     if (this.#state === 'closed') return Promise.reject(closedError());
     return new Promise<void>((resolve, reject) => {
@@ -108,7 +110,7 @@ export class SensorWatcher implements AbstractSensorWatcher {
       };
       this.#waiters.add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) {
+      if (timeout !== null && timeout !== Number.POSITIVE_INFINITY) {
         timer = this.#clock.setTimeout(() => {
           done();
           reject(new TimeoutError(`sensor watcher not synced within ${timeout} ms`));
