@@ -4,7 +4,7 @@
  * (checklist 9.5 items 1, 2), incremental re-inspection on #interface-changed, lookups, sampling, requests.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, InvalidStateError, TimeoutError } from '../../src/errors.js';
+import { CancelledError, InvalidArgumentError, InvalidStateError, TimeoutError } from '../../src/errors.js';
 import { FailReply, RequestTimeoutError } from '../../src/protocols/katcp/errors.js';
 import {
   InspectingClient,
@@ -397,6 +397,23 @@ describe('issue 9 item 3: lookups, requests, sensors', () => {
     await c.stop();
     await expect(c.connect()).rejects.toBeInstanceOf(InvalidStateError);
   });
+  it('names of Object.prototype members are not taken for requests or sensors of the device', async () => {
+    const { client, proxy } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    for (const name of ['toString', 'constructor', 'hasOwnProperty', '__proto__']) {
+      expect(client.requestInfo(name)).toBeUndefined();
+      expect(client.sensorInfo(name)).toBeUndefined();
+      expect(await client.futureCheckRequest(name, { update: false })).toBe(false);
+      expect(await client.futureGetSensor(name)).toBeNull();
+      expect(await client.futureGetRequest(name)).toBeNull();
+    }
+    // a cached strategy of a sensor the device lacks is not re-sent on every sync
+    expect((await client.setSamplingStrategy('constructor', 'auto'))[0]).toBe(false);
+    const mark = proxy.requests.length;
+    expect([...(await client.reapplySamplingStrategies()).keys()]).toEqual([]);
+    expect(proxy.requests.slice(mark)).toEqual([]);
+  });
 });
 
 describe('issue 9 item 3: sampling strategies are cached and re-applied', () => {
@@ -444,5 +461,59 @@ describe('issue 9 item 3: sampling strategies are cached and re-applied', () => 
         .map((l) => l.replace(/\[\d+\]/, ''))
         .sort(),
     ).toEqual(['?sensor-sampling count auto', '?sensor-sampling temperature auto']);
+  });
+});
+
+describe('review: waits and inspect() keep their contract', () => {
+  it('untilState refuses a state that is none of S0..S4 (katcp-python until_state raises ValueError) instead of waiting for ever', async () => {
+    const { client, clock } = await setup({ proxy: false });
+    const illegal = [
+      { connected: false, synced: true, modelChanged: false, dataSynced: false },
+      { connected: true, synced: true, modelChanged: true, dataSynced: true },
+      { connected: 1, synced: 0, modelChanged: 0, dataSynced: 0 },
+      { connected: true },
+    ];
+    for (const s of illegal) {
+      const w = client.untilState(s as never, { timeout: 10 });
+      clock.advance(10);
+      await expect(w).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    const hostile = {
+      get connected(): boolean {
+        throw new Error('boom');
+      },
+    };
+    await expect(client.untilState(hostile as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.untilState(null as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('inspect({ timeout }) rejects with TimeoutError when the inspection does not end in time', async () => {
+    const { client, clock, proxy } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    proxy.silent.add('help');
+    const inspection = client.inspect({ timeout: 1000 });
+    let outcome: unknown = 'pending';
+    inspection.then(
+      (v) => {
+        outcome = v;
+      },
+      (e) => {
+        outcome = e;
+      },
+    );
+    await pump(() => outcome !== 'pending', { clock, step: 100, what: 'inspect settled' });
+    expect(outcome).toBeInstanceOf(TimeoutError);
+  });
+
+  it('inspect() pending when the client stops rejects with CancelledError, not a null that says nothing changed', async () => {
+    const { client, proxy } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    proxy.silent.add('help');
+    const inspection = client.inspect();
+    await pump(() => proxy.requestNames().filter((n) => n === 'help').length === 2, { what: '?help sent' });
+    await client.stop();
+    await expect(inspection).rejects.toBeInstanceOf(CancelledError);
   });
 });

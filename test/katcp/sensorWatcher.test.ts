@@ -3,6 +3,7 @@
  * real TCP against the DeviceServer, through the line proxy that records the `?sensor-sampling` requests.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { CancelledError, InvalidArgumentError } from '../../src/errors.js';
 import {
   InspectingClient,
   type InspectingClientOptions,
@@ -212,5 +213,29 @@ describe('issue 9 item 3: sensor watchers (aiokatcp, checklist 9.5 item 7)', () 
     w.sensorRemoved('a');
     expect(w.sensors.size).toBe(0);
     await flush(1);
+  });
+
+  it('SensorWatcher.untilSynced pending when the client stops rejects with CancelledError (closed never becomes synced)', async () => {
+    const { client, proxy, clock } = await setup();
+    proxy.silent.add('sensor-sampling');
+    const w = new SensorWatcher({ clock });
+    client.addSensorWatcher(w);
+    expect(w.state).toBe('syncing');
+    const wait = expect(w.untilSynced()).rejects.toBeInstanceOf(CancelledError);
+    await client.stop();
+    expect(w.state).toBe('closed');
+    await wait;
+    await expect(w.untilSynced()).rejects.toBeInstanceOf(CancelledError);
+  });
+
+  it('SensorWatcher.untilSynced: bad options reject with InvalidArgumentError (null options were a TypeError)', async () => {
+    const w = new SensorWatcher();
+    for (const bad of [null, 5, { timeout: Number.NaN }, { timeout: -1 }, { signal: {} }]) {
+      let result: Promise<void> | undefined;
+      expect(() => {
+        result = w.untilSynced(bad as never);
+      }).not.toThrow();
+      await expect(result).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
   });
 });

@@ -48,13 +48,14 @@ import { checkSystem } from '../../api/lifecycle.js';
 import type { ActorHandle } from '../../engine/handle.js';
 import type { Logger } from '../../engine/logging.js';
 import { getDefaultSystem, type OrrerySystem } from '../../engine/system.js';
-import { CancelledError, InvalidArgumentError, InvalidStateError } from '../../errors.js';
+import { CancelledError, InvalidArgumentError, InvalidStateError, TimeoutError } from '../../errors.js';
 import type { KatcpClient, RawReply, RequestOptions } from './client.js';
 import { ClientActors, type InspectingClientLogic as Logic } from './clientActors.js';
 import type { ArgValue } from './codec.js';
 import { BrokenPipeError, KatcpError } from './errors.js';
 import {
   checkClientOptions,
+  checkClientState,
   checkName,
   checkUpdate,
   checkWait,
@@ -104,7 +105,8 @@ export class InspectingClient {
   /** The device as the inspections see it: requests go through the connection while running. */
   readonly #device: InspectedDevice;
   #phase: Phase = 'new';
-  readonly #inspectWaiters = new Set<(changes: ModelChangeSets | null) => void>();
+  /** The pending `inspect()` calls: given the changes of the next inspection, or the error that ends them. */
+  readonly #inspectWaiters = new Set<(outcome: ModelChangeSets | null | Error) => void>();
   #monitor: SensorMonitor | null = null;
   #stopped: Promise<void> | null = null;
   #logger: Logger | null = null;
@@ -244,7 +246,8 @@ export class InspectingClient {
     await this.#callbacks.settled;
     this.#phase = 'stopped';
     this.#status.clearLookups();
-    for (const w of [...this.#inspectWaiters]) w(null);
+    for (const w of [...this.#inspectWaiters])
+      w(new CancelledError(`InspectingClient ${this.address} is stopped`));
     this.#waits.check();
   }
 
@@ -309,13 +312,18 @@ export class InspectingClient {
   get sensors(): string[] {
     return Object.keys(this.#context()?.sensors ?? {}).sort();
   }
-  /** What the model says of a request (no lookup). */
+  /**
+   * What the model says of a request (no lookup). Own entries only: the index is a plain object, so `toString`
+   * or `constructor` would otherwise be found on its prototype.
+   */
   requestInfo(name: string): RequestInfo | undefined {
-    return this.#context()?.requests[name];
+    const requests = this.#context()?.requests;
+    return requests && Object.hasOwn(requests, name) ? requests[name] : undefined;
   }
-  /** What the model says of a sensor (no lookup). */
+  /** What the model says of a sensor (no lookup; own entries only, as `requestInfo`). */
   sensorInfo(name: string): SensorInfo | undefined {
-    return this.#context()?.sensors[name];
+    const sensors = this.#context()?.sensors;
+    return sensors && Object.hasOwn(sensors, name) ? sensors[name] : undefined;
   }
 
   /**
@@ -329,11 +337,17 @@ export class InspectingClient {
     this.#callbacks.callback = cb;
   }
 
-  /** Wait until the state equals `desired` (now if it does). */
+  /**
+   * Wait until the state equals `desired` (now if it does); rejects with InvalidArgumentError unless `desired` is
+   * one of S0..S4 (katcp-python raises ValueError).
+   */
   untilState(desired: ClientState, options: WaitOptions = {}): Promise<void> {
-    if (desired === null || typeof desired !== 'object')
-      throw new InvalidArgumentError('untilState needs a state');
-    const want = new InspectingClientState(desired);
+    let want: InspectingClientState;
+    try {
+      want = new InspectingClientState(checkClientState(desired));
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#waits.wait(
       () => want.equals(this.state),
       `state ${want}`,
@@ -427,24 +441,39 @@ export class InspectingClient {
 
   /**
    * Re-inspect the whole device now (katcp-python `inspect`): resolves with the model changes of that inspection
-   * (null when nothing changed), once it is data-synced.
+   * (null when nothing changed), once it is data-synced. Rejects with TimeoutError after `timeout` ms (the
+   * inspection itself goes on, retried with the backoff as any other), with CancelledError on `signal` and when
+   * the client stops first (never a null that would say nothing changed).
    */
   inspect(options: WaitOptions = {}): Promise<ModelChangeSets | null> {
-    const { signal } = checkWait(options);
+    const { timeout, signal } = checkWait(options);
     if (this.#phase !== 'running')
       return Promise.reject(new BrokenPipeError('InspectingClient is not running'));
+    const clock = this.#system.clock;
     return new Promise<ModelChangeSets | null>((resolve, reject) => {
-      const onAbort = () => {
-        this.#inspectWaiters.delete(done);
-        reject(new CancelledError('inspect was cancelled'));
-      };
-      const done = (changes: ModelChangeSets | null) => {
+      let timer: unknown;
+      const settle = () => {
         this.#inspectWaiters.delete(done);
         signal?.removeEventListener('abort', onAbort);
-        resolve(changes);
+        if (timer !== undefined) clock.clearTimeout(timer as never);
+      };
+      const onAbort = () => {
+        settle();
+        reject(new CancelledError('inspect was cancelled'));
+      };
+      const done = (outcome: ModelChangeSets | null | Error) => {
+        settle();
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
       };
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeout !== null && timeout !== Number.POSITIVE_INFINITY) {
+        timer = clock.setTimeout(() => {
+          settle();
+          reject(new TimeoutError(`inspection of ${this.address} not done within ${timeout} ms`));
+        }, timeout);
+      }
       this.#inspectWaiters.add(done);
       this.#send({ type: 'INTERFACE_CHANGED', changes: [{ kind: 'all' }] });
     });

@@ -4,7 +4,12 @@
  */
 
 import { checkDuration } from '../../../machines/core/duration.js';
-import type { RequestInfo, SensorInfo } from '../../../machines/katcp/inspectingClient.js';
+import {
+  type ClientState,
+  clientStateName,
+  type RequestInfo,
+  type SensorInfo,
+} from '../../../machines/katcp/inspectingClient.js';
 import { checkSignal } from '../../api/lifecycle.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import type { OrrerySystem } from '../../engine/system.js';
@@ -126,4 +131,32 @@ export function checkUpdate(options: LookupOptions): boolean {
     throw new InvalidArgumentError('update must be a boolean');
   }
   return options.update ?? true;
+}
+
+/**
+ * The state `untilState` waits for: its four flags read once each, booleans, and one of the five legal
+ * combinations S0..S4 (katcp-python's `until_state` raises ValueError for any other), since a wait for a state
+ * the client can never be in would never end.
+ */
+export function checkClientState(desired: unknown): ClientState {
+  if (desired === null || typeof desired !== 'object')
+    throw new InvalidArgumentError('untilState needs a state');
+  let flags: ClientState;
+  try {
+    const d = desired as ClientState;
+    flags = {
+      connected: d.connected,
+      synced: d.synced,
+      modelChanged: d.modelChanged,
+      dataSynced: d.dataSynced,
+    };
+  } catch (error) {
+    throw new InvalidArgumentError('untilState: the state could not be read', { cause: error });
+  }
+  if (!Object.values(flags).every((f) => typeof f === 'boolean') || clientStateName(flags) === null) {
+    throw new InvalidArgumentError(
+      `untilState needs one of the five states S0..S4, got ${JSON.stringify(flags) ?? String(flags)}`,
+    );
+  }
+  return flags;
 }

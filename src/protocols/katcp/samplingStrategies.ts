@@ -105,7 +105,7 @@ export class SamplingStrategies {
     const sensors = this.#host.sensors();
     const groups = new Map<string, { strategy: SamplingStrategy; names: string[] }>();
     for (const [name, strategy] of this.#strategies) {
-      if (!(name in sensors)) continue;
+      if (!Object.hasOwn(sensors, name)) continue; // own entries: `in` would find `constructor` on the prototype
       const key = formatStrategy(strategy).join(' ');
       let g = groups.get(key);
       if (!g) {

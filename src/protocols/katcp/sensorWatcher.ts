@@ -8,6 +8,7 @@ import type { SensorInfo } from '../../../machines/katcp/inspectingClient.js';
 import { type Clock, realClock } from '../../engine/clock.js';
 import type { Logger } from '../../engine/logging.js';
 import { CancelledError, InvalidArgumentError, TimeoutError } from '../../errors.js';
+import { checkWait } from './inspectingClientOptions.js';
 import { Sensor } from './sensor.js';
 import type { AbstractSensorWatcher, SyncState } from './sensorMonitor.js';
 import { decodeSensorValue, SENSOR_TYPES, type SensorStatus, type SensorType } from './wire.js';
@@ -31,6 +32,8 @@ export interface SensorWatcherOptions {
   logger?: Logger;
 }
 
+const closedError = () => new CancelledError('the sensor watcher is closed: its client was stopped');
+
 /**
  * A watcher that mirrors the device's sensors into `sensors` (a Map of `Sensor`s, aiokatcp `SensorWatcher`):
  * added and removed with the device, readings decoded with the sensor's type, every sensor `unreachable` while
@@ -45,7 +48,8 @@ export class SensorWatcher implements AbstractSensorWatcher {
   readonly #clock: Clock;
   readonly #logger: Logger | undefined;
   #state: SyncState = 'disconnected';
-  readonly #waiters = new Set<() => void>();
+  /** The pending `untilSynced` calls: given null once synced, or the error that ends them. */
+  readonly #waiters = new Set<(error: Error | null) => void>();
 
   constructor(options: SensorWatcherOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -72,17 +76,22 @@ export class SensorWatcher implements AbstractSensorWatcher {
     return this.#state === 'synced';
   }
 
-  /** Resolves when the state is `synced` (at once if it is); TimeoutError / CancelledError otherwise. */
+  /**
+   * Resolves when the state is `synced` (at once if it is); TimeoutError / CancelledError otherwise, and
+   * CancelledError once the state is `closed` (the client stopped: it can never be synced again).
+   */
   untilSynced(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
+    let timeout: number | null;
+    let signal: AbortSignal | undefined;
+    try {
+      // checked as the client's waits are: bad options reject (a null was a TypeError thrown at the caller)
+      ({ timeout, signal } = checkWait(options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.synced) return Promise.resolve();
-    const { timeout, signal } = options;
-    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
-      throw new InvalidArgumentError(`timeout must be a number >= 0 (ms), got ${String(timeout)}`);
-    }
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new InvalidArgumentError('signal must be an AbortSignal');
-    }
     if (signal?.aborted) return Promise.reject(new CancelledError('untilSynced was cancelled'));
+    if (this.#state === 'closed') return Promise.reject(closedError());
     return new Promise<void>((resolve, reject) => {
       let timer: unknown;
       const done = () => {
@@ -90,9 +99,10 @@ export class SensorWatcher implements AbstractSensorWatcher {
         if (timer !== undefined) this.#clock.clearTimeout(timer as never);
         signal?.removeEventListener('abort', onAbort);
       };
-      const waiter = () => {
+      const waiter = (error: Error | null) => {
         done();
-        resolve();
+        if (error) reject(error);
+        else resolve();
       };
       const onAbort = () => {
         done();
@@ -100,7 +110,7 @@ export class SensorWatcher implements AbstractSensorWatcher {
       };
       this.#waiters.add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) {
+      if (timeout !== null && timeout !== Number.POSITIVE_INFINITY) {
         timer = this.#clock.setTimeout(() => {
           done();
           reject(new TimeoutError(`sensor watcher not synced within ${timeout} ms`));
@@ -162,7 +172,8 @@ export class SensorWatcher implements AbstractSensorWatcher {
       for (const s of this.sensors.values())
         s.setReading({ value: s.value, status: 'unreachable', timestamp: now });
     }
-    if (state === 'synced') for (const w of [...this.#waiters]) w();
+    if (state === 'synced') for (const w of [...this.#waiters]) w(null);
+    else if (state === 'closed') for (const w of [...this.#waiters]) w(closedError());
   }
 
   #names(name: string): readonly string[] {
