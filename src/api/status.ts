@@ -230,15 +230,11 @@ export class Status {
    */
   cancel(reason?: unknown): void {
     if (this.done) return;
-    const err =
-      reason instanceof CancelledError
-        ? reason
-        : new CancelledError(
-            `${this} was cancelled${reason === undefined ? '' : `: ${reasonText(reason)}`}`,
-            {
-              cause: reason,
-            },
-          );
+    const err = isCancelledError(reason)
+      ? reason
+      : new CancelledError(`${this} was cancelled${reason === undefined ? '' : `: ${reasonText(reason)}`}`, {
+          cause: reason,
+        });
     this.#send({ type: 'CANCEL', error: err });
   }
 
@@ -898,10 +894,29 @@ function asFailure(err: unknown): Error {
   return err instanceof Error ? err : new UnknownStatusFailure(describe(err), { cause: err });
 }
 
-/** A cancellation reason as text: a string as it is, an Error by its message, anything else described. */
+/**
+ * Whether a cancellation reason is a CancelledError. Never throws: a reason that throws when looked at (a revoked
+ * Proxy) is none, as cancel() also runs in the signal's abort listener, where a throw is an uncaught exception.
+ */
+function isCancelledError(reason: unknown): reason is CancelledError {
+  try {
+    return reason instanceof CancelledError;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A cancellation reason as text: a string as it is, an Error by its message, anything else described; never
+ * throws (see `isCancelledError`).
+ */
 function reasonText(reason: unknown): string {
   if (typeof reason === 'string') return reason;
-  return reason instanceof Error ? reason.message : describe(reason);
+  try {
+    return reason instanceof Error ? String(reason.message) : describe(reason);
+  } catch {
+    return 'an unreadable value';
+  }
 }
 
 /** The errors of failed statuses (every failed status has one). */
