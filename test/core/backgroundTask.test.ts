@@ -167,6 +167,24 @@ describe('9.2.2 one-shot, periodic, errors (test_background_task.py)', () => {
     expect(task.exception()?.cause).toBe('text');
   });
 
+  it('a thrown value that String() cannot convert, or a revoked Proxy, is kept as the cause too', async () => {
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    for (const thrown of [Object.create(null), revoked.proxy]) {
+      const task = new BackgroundTask(
+        () => {
+          throw thrown;
+        },
+        { system: sim.start() },
+      );
+      task.run();
+      await task.done;
+      expect(task.hasErrored()).toBe(true);
+      expect(task.exception()?.cause).toBe(thrown);
+      expect(task.exception()?.message).toMatch(/^non-Error thrown: /);
+    }
+  });
+
   it('logs "Error during processing of task." through the actor-bound system logger', async () => {
     const { lines, logger } = captureLogs();
     const task = new BackgroundTask(() => Promise.reject(new Error('bad')), {
