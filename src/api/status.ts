@@ -889,9 +889,19 @@ function closeIterator(
   }
 }
 
-/** A thrown value as a status failure: an Error as it is, anything else in an UnknownStatusFailure (its cause). */
+/**
+ * A thrown value as a status failure: an Error as it is, anything else in an UnknownStatusFailure (its cause).
+ * Never throws: `#consume` must not reject (the status would stay pending), and `instanceof` on a revoked Proxy
+ * throws, so such a value is no Error.
+ */
 function asFailure(err: unknown): Error {
-  return err instanceof Error ? err : new UnknownStatusFailure(describe(err), { cause: err });
+  let isError = false;
+  try {
+    isError = err instanceof Error;
+  } catch {
+    // the prototype of a Proxy is read through its traps
+  }
+  return isError ? (err as Error) : new UnknownStatusFailure(describe(err), { cause: err });
 }
 
 /**

@@ -133,6 +133,15 @@ describe('issue 7 item 3: watchable errors fail the status, never the process', 
     expect(st.exception()?.cause).toBe(thrown);
   });
 
+  it('review: a revoked Proxy thrown by the iterator fails with UnknownStatusFailure too (not left pending)', async () => {
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const st = Status.watchable(throwsAfter(Promise.resolve(), revoked.proxy), { system });
+    await flush();
+    expect(st.exception()).toBeInstanceOf(UnknownStatusFailure);
+    expect(st.exception()?.cause).toBe(revoked.proxy);
+  });
+
   it('issue 7 item 3: the iterator ending or throwing after a setFinished (still settling) is no error', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => {
