@@ -728,36 +728,55 @@ export class Status {
     }
   }
 
+  /**
+   * `error` as the Error to fail with (an Error class instantiated), or InvalidArgumentError. A value that throws
+   * when looked at (a revoked Proxy, a throwing `prototype` getter or trap) is no Error either: the trap's error is
+   * the InvalidArgumentError's cause, never thrown as it is.
+   */
   static #toException(error: unknown): Error {
     let err = error;
-    if (typeof err === 'function' && err.prototype instanceof Error) {
-      const ErrorClass = err as new () => Error;
-      try {
-        err = new ErrorClass();
-      } catch (cause) {
+    try {
+      if (typeof err === 'function' && err.prototype instanceof Error) {
+        const ErrorClass = err as new () => Error;
+        try {
+          err = new ErrorClass();
+        } catch (cause) {
+          throw new InvalidArgumentError(
+            `could not instantiate ${ErrorClass.name} without arguments; pass an instance instead`,
+            { cause },
+          );
+        }
+      }
+      if (!(err instanceof Error)) {
+        throw new InvalidArgumentError(`Expected an Error, got ${typeof error}: ${describe(error)}`);
+      }
+      if (err instanceof StatusTimeoutError || err instanceof WaitTimeoutError) {
         throw new InvalidArgumentError(
-          `could not instantiate ${ErrorClass.name} without arguments; pass an instance instead`,
-          { cause },
+          `${err.constructor.name} has special significance and cannot be set as the exception. ` +
+            'Use a plain TimeoutError instead.',
         );
       }
+    } catch (cause) {
+      if (isInvalidArgument(cause)) throw cause;
+      throw new InvalidArgumentError(`Expected an Error, got ${typeof error}: ${describe(error)}`, { cause });
     }
-    if (!(err instanceof Error)) {
-      throw new InvalidArgumentError(`Expected an Error, got ${typeof error}: ${describe(error)}`);
-    }
-    if (err instanceof StatusTimeoutError || err instanceof WaitTimeoutError) {
-      throw new InvalidArgumentError(
-        `${err.constructor.name} has special significance and cannot be set as the exception. ` +
-          'Use a plain TimeoutError instead.',
-      );
-    }
-    return err;
+    return err as Error;
   }
 
+  /**
+   * A copy of `statuses`, checked to be Status objects; else InvalidArgumentError, also for a list or a part that
+   * throws when looked at (a revoked Proxy), the thrown error as cause.
+   */
   static #checkParts(statuses: readonly Status[]): Status[] {
-    if (!Array.isArray(statuses) || !statuses.every((s) => s instanceof Status)) {
-      throw new InvalidArgumentError('expected an array of Status objects');
+    try {
+      if (Array.isArray(statuses)) {
+        const parts = [...statuses];
+        if (parts.every((s) => s instanceof Status)) return parts;
+      }
+    } catch (cause) {
+      throw new InvalidArgumentError('expected an array of Status objects', { cause });
     }
-    return [...statuses];
+    throw new InvalidArgumentError('expected an array of Status objects');
   }
 }
 

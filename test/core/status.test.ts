@@ -585,3 +585,34 @@ describe('review: cancellation reasons that throw when looked at', () => {
     expect(other.exception()?.message).toMatch(/was cancelled: an unreadable value$/);
   });
 });
+
+describe('review: hostile arguments get InvalidArgumentError', () => {
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  const trapped = new Proxy(function Trapped() {}, {
+    get() {
+      throw new Error('trap');
+    },
+    getPrototypeOf() {
+      throw new Error('trap');
+    },
+  });
+
+  it('setException with a revoked Proxy or a trapping one throws InvalidArgumentError; the status stays pending', () => {
+    const st = mk();
+    for (const bad of [revoked.proxy, trapped]) {
+      expect(() => st.setException(bad as never)).toThrow(InvalidArgumentError);
+      expect(() => st.setException(bad as never)).toThrow(/Expected an Error, got/);
+    }
+    expect(st.done).toBe(false);
+    st.setException(new RangeError('real'));
+    expect(st.exception()).toBeInstanceOf(RangeError);
+  });
+
+  it('Status.all / Status.any of a list holding a revoked Proxy, or a revoked list, throw InvalidArgumentError', () => {
+    for (const bad of [[mk(), revoked.proxy], revoked.proxy]) {
+      expect(() => Status.all(bad as never)).toThrow(InvalidArgumentError);
+      expect(() => Status.any(bad as never)).toThrow('expected an array of Status objects');
+    }
+  });
+});
