@@ -16,6 +16,7 @@ import { checkLogger, type Logger } from '../engine/logging.js';
 import { Supervisor } from '../engine/supervisor.js';
 import type { OrrerySystem } from '../engine/system.js';
 import {
+  CancelledError,
   InvalidArgumentError,
   InvalidStateError,
   SystemStoppedError,
@@ -238,8 +239,7 @@ export class BackgroundTask {
       next: (snapshot) => this.#onSnapshot(snapshot),
       error: (err) => this.#complete(RunState.ERRORED, toError(err)),
       // stopped from outside (system.stop(), supervisor shutdown) without reaching a final state
-      complete: () =>
-        this.#complete(this.#state === RunState.ERRORED ? RunState.ERRORED : RunState.STOPPED, null),
+      complete: () => this.#endFromOutside(),
     });
     actor.send({ type: 'RUN' });
   }
@@ -300,6 +300,21 @@ export class BackgroundTask {
   #endWithSystem(error: SystemStoppedError): void {
     if (this.#inFlight) this.#complete(RunState.ERRORED, error);
     else this.#complete(RunState.STOPPED, null);
+  }
+
+  /**
+   * The actor was stopped from outside (a supervisor's `stopChild` or shutdown) before reaching a final state. An
+   * action in flight was abandoned (its signal is aborted), so the task ends ERRORED with a CancelledError, as a
+   * system stop or a stop timeout ends it with an error: a clean STOPPED would report work that never finished as
+   * done. Between runs it simply ends STOPPED.
+   */
+  #endFromOutside(): void {
+    if (this.#inFlight) {
+      this.#complete(
+        RunState.ERRORED,
+        new CancelledError(`Task ${this.name} was stopped from outside; its action was abandoned.`),
+      );
+    } else this.#complete(this.#state === RunState.ERRORED ? RunState.ERRORED : RunState.STOPPED, null);
   }
 
   #abortTask(): void {
