@@ -27,6 +27,7 @@ import {
   checkSignal,
   checkSystem,
   describe,
+  isThenable,
   Lifecycle,
   nextId,
   readOptions,
@@ -351,16 +352,24 @@ export class BackgroundTask {
     return this.#logger ?? (this.#actor && this.#system.loggerFor(this.#actor, 'backgroundTask').logger);
   }
 
-  /** A throwing completion listener is logged (as a throwing Status callback) and the others still run. */
+  /**
+   * A throwing completion listener (or an async one whose promise rejects) is logged, as a throwing Status callback
+   * is, and the others still run.
+   */
   #runListener(listener: (task: BackgroundTask) => void): void {
     try {
-      listener(this);
+      const returned: unknown = listener(this);
+      if (isThenable(returned)) Promise.resolve(returned).catch((err) => this.#listenerFailed(err));
     } catch (err) {
-      (this.#taskLogger ?? this.#system.logger).error(
-        { err, task: this.name },
-        'An error was raised while running a task completion listener',
-      );
+      this.#listenerFailed(err);
     }
+  }
+
+  #listenerFailed(err: unknown): void {
+    (this.#taskLogger ?? this.#system.logger).error(
+      { err, task: this.name },
+      'An error was raised while running a task completion listener',
+    );
   }
 }
 

@@ -45,6 +45,7 @@ import {
   checkSystem,
   describe,
   isInvalidArgument,
+  isThenable,
   iteratorResult,
   Lifecycle,
   optionError,
@@ -238,7 +239,10 @@ export class Status {
     this.#send({ type: 'CANCEL', error: err });
   }
 
-  /** Register `cb(status)`, run once on completion; immediately if already done. Exceptions are logged. */
+  /**
+   * Register `cb(status)`, run once on completion; immediately if already done. Exceptions (and the rejection of
+   * an async callback's promise) are logged.
+   */
   addCallback(cb: StatusCallback): void {
     if (typeof cb !== 'function') throw new InvalidArgumentError('addCallback needs a function');
     if (this.done) this.#runCallback(cb);
@@ -720,12 +724,18 @@ export class Status {
     }
   }
 
+  /** Run `cb(this)`; what it throws, or what an async callback's promise rejects with, is logged. */
   #runCallback(cb: StatusCallback): void {
     try {
-      cb(this);
+      const returned: unknown = cb(this);
+      if (isThenable(returned)) Promise.resolve(returned).catch((err) => this.#callbackFailed(err));
     } catch (err) {
-      this.#logger.error({ err }, 'An error was raised while running a Status callback');
+      this.#callbackFailed(err);
     }
+  }
+
+  #callbackFailed(err: unknown): void {
+    this.#logger.error({ err }, 'An error was raised while running a Status callback');
   }
 
   /**

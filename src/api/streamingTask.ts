@@ -16,6 +16,7 @@ import {
   checkSignal,
   checkSystem,
   describe,
+  isThenable,
   iteratorResult,
   Lifecycle,
   readOptions,
@@ -245,10 +246,14 @@ export class StreamingTask<T> {
       logger.error({ err: error, task: this.taskName }, 'Error during processing of streamed items.');
       return;
     }
-    try {
-      this.#exceptionHandler(error);
-    } catch (err) {
+    const failed = (err: unknown) =>
       logger.error({ err, task: this.taskName }, 'The exception handler of a streaming task threw.');
+    try {
+      const returned: unknown = this.#exceptionHandler(error);
+      // an async handler's rejection is logged as a throw is: unhandled, it would end the process
+      if (isThenable(returned)) Promise.resolve(returned).catch(failed);
+    } catch (err) {
+      failed(err);
     }
   }
 }

@@ -390,6 +390,22 @@ describe('completion listeners and submitTask options (review)', () => {
     ).toHaveLength(2);
   });
 
+  it('an async onCompleted listener whose promise rejects is logged too, not left unhandled', async () => {
+    const { lines, logger } = captureLogs();
+    const task = new BackgroundTask(() => {}, { system: sim.start(), logger });
+    task.onCompleted(async () => {
+      throw new Error('async listener bad');
+    });
+    task.run();
+    await task.done;
+    await flush();
+    const logged = lines.filter(
+      (l) => l.msg === 'An error was raised while running a task completion listener',
+    );
+    expect(logged.map((l) => l.err.message)).toEqual(['async listener bad']);
+    expect(logged[0].task).toBe(task.name);
+  });
+
   it('onCompleted with a non-function throws InvalidArgumentError and registers nothing', async () => {
     const task = new BackgroundTask(() => {}, { system: sim.start() });
     expect(() => task.onCompleted(42 as never)).toThrow(InvalidArgumentError);

@@ -788,6 +788,27 @@ describe('issue 7 item 18: behaviours the mutation run found unpinned', () => {
     void sys.stop();
   });
 
+  it('review: an async callback whose promise rejects is logged as a throwing one is, not left unhandled', async () => {
+    const { lines, logger } = captureLogs();
+    const sys = createSystem({ clock, logger });
+    const st = new Status({ system: sys });
+    const after = vi.fn();
+    st.addCallback(async () => {
+      throw new Error('async callback bug');
+    });
+    st.addCallback(after);
+    st.setFinished();
+    // a callback added once done runs at once, with the same protection
+    st.addCallback(() => Promise.reject(new Error('late async callback bug')));
+    await flush();
+    expect(after).toHaveBeenCalledTimes(1);
+    expect(lines.map((l) => [l.msg, l.err?.message])).toEqual([
+      ['An error was raised while running a Status callback', 'async callback bug'],
+      ['An error was raised while running a Status callback', 'late async callback bug'],
+    ]);
+    void sys.stop();
+  });
+
   it("issue 7 item 18: the signal's abort listener is removed when the status completes", () => {
     const ac = new AbortController();
     const st = mk({ signal: ac.signal });

@@ -408,3 +408,35 @@ describe('review: an item generator that breaks the iterator protocol', () => {
     expect(errors[0].message).toMatch('has no next() method');
   });
 });
+
+describe('review: an async exception handler', () => {
+  it('whose promise rejects is logged as a throwing one is, not left unhandled', async () => {
+    const lines: any[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(JSON.parse(chunk.toString()));
+        cb();
+      },
+    });
+    const task = new StreamingTask(
+      'async-handler',
+      () => [1],
+      () => {
+        throw new Error('handler failed');
+      },
+      {
+        system: sim.start(),
+        logger: pino(stream) as never,
+        exceptionHandler: async () => {
+          throw new Error('async handler of handler');
+        },
+      },
+    );
+    task.start();
+    await task.done;
+    await flush();
+    expect(lines.map((l) => [l.msg, l.err?.message])).toEqual([
+      ['The exception handler of a streaming task threw.', 'async handler of handler'],
+    ]);
+  });
+});
