@@ -138,10 +138,27 @@ export function describeValue(value: unknown): string {
   }
 }
 
-/** Turn anything thrown into an Error, keeping the original as `cause`. */
+/**
+ * Turn anything thrown into an Error, keeping the original as `cause`. Never throws: it runs where a thrown value
+ * becomes an outcome (a task's error, a status' failure), and a throw there lost the value and the outcome. A value
+ * that `String()` cannot convert (no `toString`) is described; a revoked Proxy is no Error.
+ */
 export function toError(value: unknown): Error {
-  if (value instanceof Error) return value;
-  return new OrreryError(typeof value === 'string' ? value : `non-Error thrown: ${String(value)}`, {
+  try {
+    if (value instanceof Error) return value;
+  } catch {
+    // `instanceof` reads the prototype, through the traps of a Proxy
+  }
+  return new OrreryError(typeof value === 'string' ? value : `non-Error thrown: ${textOf(value)}`, {
     cause: value,
   });
+}
+
+/** `String(value)`, or its description (`describeValue`) when converting it throws. */
+function textOf(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return describeValue(value);
+  }
 }

@@ -16,6 +16,7 @@ import { checkLogger, type Logger } from '../engine/logging.js';
 import { Supervisor } from '../engine/supervisor.js';
 import type { OrrerySystem } from '../engine/system.js';
 import {
+  CancelledError,
   InvalidArgumentError,
   InvalidStateError,
   SystemStoppedError,
@@ -26,6 +27,7 @@ import {
   checkSignal,
   checkSystem,
   describe,
+  isThenable,
   Lifecycle,
   nextId,
   readOptions,
@@ -238,8 +240,7 @@ export class BackgroundTask {
       next: (snapshot) => this.#onSnapshot(snapshot),
       error: (err) => this.#complete(RunState.ERRORED, toError(err)),
       // stopped from outside (system.stop(), supervisor shutdown) without reaching a final state
-      complete: () =>
-        this.#complete(this.#state === RunState.ERRORED ? RunState.ERRORED : RunState.STOPPED, null),
+      complete: () => this.#endFromOutside(),
     });
     actor.send({ type: 'RUN' });
   }
@@ -302,6 +303,21 @@ export class BackgroundTask {
     else this.#complete(RunState.STOPPED, null);
   }
 
+  /**
+   * The actor was stopped from outside (a supervisor's `stopChild` or shutdown) before reaching a final state. An
+   * action in flight was abandoned (its signal is aborted), so the task ends ERRORED with a CancelledError, as a
+   * system stop or a stop timeout ends it with an error: a clean STOPPED would report work that never finished as
+   * done. Between runs it simply ends STOPPED.
+   */
+  #endFromOutside(): void {
+    if (this.#inFlight) {
+      this.#complete(
+        RunState.ERRORED,
+        new CancelledError(`Task ${this.name} was stopped from outside; its action was abandoned.`),
+      );
+    } else this.#complete(this.#state === RunState.ERRORED ? RunState.ERRORED : RunState.STOPPED, null);
+  }
+
   #abortTask(): void {
     if (this.#actor) void this.stop();
     else this.#complete(RunState.STOPPED, null);
@@ -336,16 +352,24 @@ export class BackgroundTask {
     return this.#logger ?? (this.#actor && this.#system.loggerFor(this.#actor, 'backgroundTask').logger);
   }
 
-  /** A throwing completion listener is logged (as a throwing Status callback) and the others still run. */
+  /**
+   * A throwing completion listener (or an async one whose promise rejects) is logged, as a throwing Status callback
+   * is, and the others still run.
+   */
   #runListener(listener: (task: BackgroundTask) => void): void {
     try {
-      listener(this);
+      const returned: unknown = listener(this);
+      if (isThenable(returned)) Promise.resolve(returned).catch((err) => this.#listenerFailed(err));
     } catch (err) {
-      (this.#taskLogger ?? this.#system.logger).error(
-        { err, task: this.name },
-        'An error was raised while running a task completion listener',
-      );
+      this.#listenerFailed(err);
     }
+  }
+
+  #listenerFailed(err: unknown): void {
+    (this.#taskLogger ?? this.#system.logger).error(
+      { err, task: this.name },
+      'An error was raised while running a task completion listener',
+    );
   }
 }
 

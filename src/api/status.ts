@@ -45,6 +45,7 @@ import {
   checkSystem,
   describe,
   isInvalidArgument,
+  isThenable,
   iteratorResult,
   Lifecycle,
   optionError,
@@ -230,19 +231,18 @@ export class Status {
    */
   cancel(reason?: unknown): void {
     if (this.done) return;
-    const err =
-      reason instanceof CancelledError
-        ? reason
-        : new CancelledError(
-            `${this} was cancelled${reason === undefined ? '' : `: ${reasonText(reason)}`}`,
-            {
-              cause: reason,
-            },
-          );
+    const err = isCancelledError(reason)
+      ? reason
+      : new CancelledError(`${this} was cancelled${reason === undefined ? '' : `: ${reasonText(reason)}`}`, {
+          cause: reason,
+        });
     this.#send({ type: 'CANCEL', error: err });
   }
 
-  /** Register `cb(status)`, run once on completion; immediately if already done. Exceptions are logged. */
+  /**
+   * Register `cb(status)`, run once on completion; immediately if already done. Exceptions (and the rejection of
+   * an async callback's promise) are logged.
+   */
   addCallback(cb: StatusCallback): void {
     if (typeof cb !== 'function') throw new InvalidArgumentError('addCallback needs a function');
     if (this.done) this.#runCallback(cb);
@@ -724,44 +724,69 @@ export class Status {
     }
   }
 
+  /** Run `cb(this)`; what it throws, or what an async callback's promise rejects with, is logged. */
   #runCallback(cb: StatusCallback): void {
     try {
-      cb(this);
+      const returned: unknown = cb(this);
+      if (isThenable(returned)) Promise.resolve(returned).catch((err) => this.#callbackFailed(err));
     } catch (err) {
-      this.#logger.error({ err }, 'An error was raised while running a Status callback');
+      this.#callbackFailed(err);
     }
   }
 
+  #callbackFailed(err: unknown): void {
+    this.#logger.error({ err }, 'An error was raised while running a Status callback');
+  }
+
+  /**
+   * `error` as the Error to fail with (an Error class instantiated), or InvalidArgumentError. A value that throws
+   * when looked at (a revoked Proxy, a throwing `prototype` getter or trap) is no Error either: the trap's error is
+   * the InvalidArgumentError's cause, never thrown as it is.
+   */
   static #toException(error: unknown): Error {
     let err = error;
-    if (typeof err === 'function' && err.prototype instanceof Error) {
-      const ErrorClass = err as new () => Error;
-      try {
-        err = new ErrorClass();
-      } catch (cause) {
+    try {
+      if (typeof err === 'function' && err.prototype instanceof Error) {
+        const ErrorClass = err as new () => Error;
+        try {
+          err = new ErrorClass();
+        } catch (cause) {
+          throw new InvalidArgumentError(
+            `could not instantiate ${ErrorClass.name} without arguments; pass an instance instead`,
+            { cause },
+          );
+        }
+      }
+      if (!(err instanceof Error)) {
+        throw new InvalidArgumentError(`Expected an Error, got ${typeof error}: ${describe(error)}`);
+      }
+      if (err instanceof StatusTimeoutError || err instanceof WaitTimeoutError) {
         throw new InvalidArgumentError(
-          `could not instantiate ${ErrorClass.name} without arguments; pass an instance instead`,
-          { cause },
+          `${err.constructor.name} has special significance and cannot be set as the exception. ` +
+            'Use a plain TimeoutError instead.',
         );
       }
+    } catch (cause) {
+      if (isInvalidArgument(cause)) throw cause;
+      throw new InvalidArgumentError(`Expected an Error, got ${typeof error}: ${describe(error)}`, { cause });
     }
-    if (!(err instanceof Error)) {
-      throw new InvalidArgumentError(`Expected an Error, got ${typeof error}: ${describe(error)}`);
-    }
-    if (err instanceof StatusTimeoutError || err instanceof WaitTimeoutError) {
-      throw new InvalidArgumentError(
-        `${err.constructor.name} has special significance and cannot be set as the exception. ` +
-          'Use a plain TimeoutError instead.',
-      );
-    }
-    return err;
+    return err as Error;
   }
 
+  /**
+   * A copy of `statuses`, checked to be Status objects; else InvalidArgumentError, also for a list or a part that
+   * throws when looked at (a revoked Proxy), the thrown error as cause.
+   */
   static #checkParts(statuses: readonly Status[]): Status[] {
-    if (!Array.isArray(statuses) || !statuses.every((s) => s instanceof Status)) {
-      throw new InvalidArgumentError('expected an array of Status objects');
+    try {
+      if (Array.isArray(statuses)) {
+        const parts = [...statuses];
+        if (parts.every((s) => s instanceof Status)) return parts;
+      }
+    } catch (cause) {
+      throw new InvalidArgumentError('expected an array of Status objects', { cause });
     }
-    return [...statuses];
+    throw new InvalidArgumentError('expected an array of Status objects');
   }
 }
 
@@ -893,15 +918,44 @@ function closeIterator(
   }
 }
 
-/** A thrown value as a status failure: an Error as it is, anything else in an UnknownStatusFailure (its cause). */
+/**
+ * A thrown value as a status failure: an Error as it is, anything else in an UnknownStatusFailure (its cause).
+ * Never throws: `#consume` must not reject (the status would stay pending), and `instanceof` on a revoked Proxy
+ * throws, so such a value is no Error.
+ */
 function asFailure(err: unknown): Error {
-  return err instanceof Error ? err : new UnknownStatusFailure(describe(err), { cause: err });
+  let isError = false;
+  try {
+    isError = err instanceof Error;
+  } catch {
+    // the prototype of a Proxy is read through its traps
+  }
+  return isError ? (err as Error) : new UnknownStatusFailure(describe(err), { cause: err });
 }
 
-/** A cancellation reason as text: a string as it is, an Error by its message, anything else described. */
+/**
+ * Whether a cancellation reason is a CancelledError. Never throws: a reason that throws when looked at (a revoked
+ * Proxy) is none, as cancel() also runs in the signal's abort listener, where a throw is an uncaught exception.
+ */
+function isCancelledError(reason: unknown): reason is CancelledError {
+  try {
+    return reason instanceof CancelledError;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A cancellation reason as text: a string as it is, an Error by its message, anything else described; never
+ * throws (see `isCancelledError`).
+ */
 function reasonText(reason: unknown): string {
   if (typeof reason === 'string') return reason;
-  return reason instanceof Error ? reason.message : describe(reason);
+  try {
+    return reason instanceof Error ? String(reason.message) : describe(reason);
+  } catch {
+    return 'an unreadable value';
+  }
 }
 
 /** The errors of failed statuses (every failed status has one). */

@@ -12,7 +12,16 @@ import {
 import { checkLogger, type Logger } from '../engine/logging.js';
 import type { OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError, SystemStoppedError, toError } from '../errors.js';
-import { checkSignal, checkSystem, describe, Lifecycle, readOptions, resolveSystem } from './lifecycle.js';
+import {
+  checkSignal,
+  checkSystem,
+  describe,
+  isThenable,
+  iteratorResult,
+  Lifecycle,
+  readOptions,
+  resolveSystem,
+} from './lifecycle.js';
 
 export type ItemGenerator<T> = (signal: AbortSignal) => AsyncIterable<T> | Iterable<T>;
 export type ItemHandler<T> = (item: T) => void | Promise<void>;
@@ -48,14 +57,28 @@ function eitherAborted(a: AbortSignal, b: AbortSignal): AbortSignal {
   return controller.signal;
 }
 
+/**
+ * The iterator of what the item generator returned. One without a `next()` method breaks the iterator protocol:
+ * an InvalidArgumentError (JS itself throws a TypeError), as `Status.watchable` and `TimeoutIterator` report it.
+ */
 function iteratorOf<T>(iterable: unknown): Iterator<T> | AsyncIterator<T> {
   const it = iterable as Record<symbol, unknown> | null;
-  if (it !== null && typeof it === 'object') {
-    if (typeof it[Symbol.asyncIterator] === 'function')
-      return (it[Symbol.asyncIterator] as () => AsyncIterator<T>)();
-    if (typeof it[Symbol.iterator] === 'function') return (it[Symbol.iterator] as () => Iterator<T>)();
+  const open =
+    it !== null && typeof it === 'object'
+      ? typeof it[Symbol.asyncIterator] === 'function'
+        ? it[Symbol.asyncIterator]
+        : it[Symbol.iterator]
+      : undefined;
+  if (typeof open !== 'function') {
+    throw new InvalidArgumentError('the item generator must return an iterable or an async iterable');
   }
-  throw new InvalidArgumentError('the item generator must return an iterable or an async iterable');
+  const iterator = open.call(it) as Iterator<T> | AsyncIterator<T>;
+  if (typeof (iterator as Partial<Iterator<T>> | null)?.next !== 'function') {
+    throw new InvalidArgumentError(
+      `the item generator's iterator has no next() method: ${describe(iterator)}`,
+    );
+  }
+  return iterator;
 }
 
 /** Pull items and hand them to `handler` until the generator ends or `signal` aborts. */
@@ -69,8 +92,10 @@ async function consume<T>(
   let exhausted = false;
   try {
     while (!signal.aborted) {
-      const result = await Promise.race([iterator.next(), abort.promise]);
-      if (result === ABORTED || signal.aborted) return;
+      const raced = await Promise.race([iterator.next(), abort.promise]);
+      if (raced === ABORTED || signal.aborted) return;
+      // a result that is not an object would be handed on as `undefined` for ever (a number) or fail untyped (null)
+      const result = iteratorResult(raced, "the item generator's iterator") as IteratorResult<T>;
       if (result.done) {
         exhausted = true;
         return;
@@ -221,10 +246,14 @@ export class StreamingTask<T> {
       logger.error({ err: error, task: this.taskName }, 'Error during processing of streamed items.');
       return;
     }
-    try {
-      this.#exceptionHandler(error);
-    } catch (err) {
+    const failed = (err: unknown) =>
       logger.error({ err, task: this.taskName }, 'The exception handler of a streaming task threw.');
+    try {
+      const returned: unknown = this.#exceptionHandler(error);
+      // an async handler's rejection is logged as a throw is: unhandled, it would end the process
+      if (isThenable(returned)) Promise.resolve(returned).catch(failed);
+    } catch (err) {
+      failed(err);
     }
   }
 }

@@ -15,6 +15,7 @@ import {
   BackgroundTask,
   BackgroundTaskProcessor,
   backgroundTaskMachine,
+  CancelledError,
   createSystem,
   InvalidArgumentError,
   type OrrerySystem,
@@ -249,6 +250,35 @@ describe('issue 7 item 11: system.stop() ends every task', () => {
     await Promise.all([waiting.done, busy.done]);
     expect(listeners.live).toBe(0);
     expect(sim.clock.pending).toBe(0);
+  });
+
+  it('review: a supervisor stopping the actor of a task whose action is in flight ends it ERRORED, not STOPPED', async () => {
+    const s = sim.start();
+    const rack = s.supervisor('rack');
+    const { action, calls } = controlled();
+    const busy = new BackgroundTask(action, { system: s, supervisor: rack, frequency: 10, name: 'busy' });
+    const waiting = new BackgroundTask(() => {}, {
+      system: s,
+      supervisor: rack,
+      frequency: 10,
+      name: 'idle',
+    });
+    busy.run();
+    waiting.run();
+    await advance(sim.clock, 5);
+    expect(busy.state).toBe(RunState.RUNNING);
+    rack.stopChild('busy');
+    rack.stopChild('idle');
+    await busy.done;
+    await waiting.done;
+    // the action was abandoned (its signal aborted): the task did not stop cleanly
+    expect(calls[0].signal.aborted).toBe(true);
+    expect(busy.state).toBe(RunState.ERRORED);
+    expect(busy.exception()).toBeInstanceOf(CancelledError);
+    expect(busy.exception()?.message).toMatch(/action was abandoned/);
+    // between runs nothing is abandoned: a clean stop
+    expect(waiting.state).toBe(RunState.STOPPED);
+    expect(waiting.exception()).toBeNull();
   });
 
   it('issue 7 item 11: a supervised task that completes on its own lets go of its system-stop listener', async () => {

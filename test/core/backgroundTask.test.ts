@@ -167,6 +167,24 @@ describe('9.2.2 one-shot, periodic, errors (test_background_task.py)', () => {
     expect(task.exception()?.cause).toBe('text');
   });
 
+  it('a thrown value that String() cannot convert, or a revoked Proxy, is kept as the cause too', async () => {
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    for (const thrown of [Object.create(null), revoked.proxy]) {
+      const task = new BackgroundTask(
+        () => {
+          throw thrown;
+        },
+        { system: sim.start() },
+      );
+      task.run();
+      await task.done;
+      expect(task.hasErrored()).toBe(true);
+      expect(task.exception()?.cause).toBe(thrown);
+      expect(task.exception()?.message).toMatch(/^non-Error thrown: /);
+    }
+  });
+
   it('logs "Error during processing of task." through the actor-bound system logger', async () => {
     const { lines, logger } = captureLogs();
     const task = new BackgroundTask(() => Promise.reject(new Error('bad')), {
@@ -370,6 +388,22 @@ describe('completion listeners and submitTask options (review)', () => {
     expect(
       lines.filter((l) => l.msg === 'An error was raised while running a task completion listener'),
     ).toHaveLength(2);
+  });
+
+  it('an async onCompleted listener whose promise rejects is logged too, not left unhandled', async () => {
+    const { lines, logger } = captureLogs();
+    const task = new BackgroundTask(() => {}, { system: sim.start(), logger });
+    task.onCompleted(async () => {
+      throw new Error('async listener bad');
+    });
+    task.run();
+    await task.done;
+    await flush();
+    const logged = lines.filter(
+      (l) => l.msg === 'An error was raised while running a task completion listener',
+    );
+    expect(logged.map((l) => l.err.message)).toEqual(['async listener bad']);
+    expect(logged[0].task).toBe(task.name);
   });
 
   it('onCompleted with a non-function throws InvalidArgumentError and registers nothing', async () => {

@@ -133,6 +133,15 @@ describe('issue 7 item 3: watchable errors fail the status, never the process', 
     expect(st.exception()?.cause).toBe(thrown);
   });
 
+  it('review: a revoked Proxy thrown by the iterator fails with UnknownStatusFailure too (not left pending)', async () => {
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const st = Status.watchable(throwsAfter(Promise.resolve(), revoked.proxy), { system });
+    await flush();
+    expect(st.exception()).toBeInstanceOf(UnknownStatusFailure);
+    expect(st.exception()?.cause).toBe(revoked.proxy);
+  });
+
   it('issue 7 item 3: the iterator ending or throwing after a setFinished (still settling) is no error', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => {
@@ -776,6 +785,27 @@ describe('issue 7 item 18: behaviours the mutation run found unpinned', () => {
       msg: 'An error was raised while running a Status callback',
       err: { message: 'callback bug' },
     });
+    void sys.stop();
+  });
+
+  it('review: an async callback whose promise rejects is logged as a throwing one is, not left unhandled', async () => {
+    const { lines, logger } = captureLogs();
+    const sys = createSystem({ clock, logger });
+    const st = new Status({ system: sys });
+    const after = vi.fn();
+    st.addCallback(async () => {
+      throw new Error('async callback bug');
+    });
+    st.addCallback(after);
+    st.setFinished();
+    // a callback added once done runs at once, with the same protection
+    st.addCallback(() => Promise.reject(new Error('late async callback bug')));
+    await flush();
+    expect(after).toHaveBeenCalledTimes(1);
+    expect(lines.map((l) => [l.msg, l.err?.message])).toEqual([
+      ['An error was raised while running a Status callback', 'async callback bug'],
+      ['An error was raised while running a Status callback', 'late async callback bug'],
+    ]);
     void sys.stop();
   });
 

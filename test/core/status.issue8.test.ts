@@ -337,3 +337,22 @@ describe('issue 8 item 10: Status.fromActor', () => {
     expect(() => Status.fromActor(actor, null as never, { system })).toThrow(InvalidArgumentError);
   });
 });
+
+describe('review: a predicate that throws a value String() cannot convert', () => {
+  it('fails the status with an Error keeping it as cause, instead of throwing into the source', () => {
+    const src = source<number>();
+    const thrown = Object.create(null) as object;
+    const st = Status.fromSubscription(
+      src.subscribe,
+      () => {
+        throw thrown;
+      },
+      { system },
+    );
+    expect(() => src.emit(1)).not.toThrow();
+    expect(st.state).toBe('failed');
+    expect(st.exception()?.cause).toBe(thrown);
+    expect(st.exception()?.message).toBe('non-Error thrown: [object Object]');
+    expect(src.unsubscribe).toHaveBeenCalledTimes(1);
+  });
+});

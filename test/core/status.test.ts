@@ -547,3 +547,72 @@ describe('review: watchable failures are Errors', () => {
     expect(error?.message).toBe('"nope"');
   });
 });
+
+describe('review: cancellation reasons that throw when looked at', () => {
+  it("an abort reason that is a revoked Proxy cancels the status; the signal's listener does not throw", () => {
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const ac = new AbortController();
+    const st = mk({ signal: ac.signal });
+    // a listener that throws is an uncaught exception of the process (Node's EventTarget reports it on the next
+    // tick, and vitest fails the run for it), and the status stayed pending for ever
+    ac.abort(revoked.proxy);
+    expect(st.state).toBe('cancelled');
+    expect(st.exception()).toBeInstanceOf(CancelledError);
+    expect(st.exception()?.cause).toBe(revoked.proxy);
+  });
+
+  it('cancel() with a reason whose prototype or message cannot be read cancels, naming it as unreadable', () => {
+    const hostile = new Proxy(
+      {},
+      {
+        getPrototypeOf() {
+          throw new Error('trap');
+        },
+      },
+    );
+    const st = mk();
+    expect(() => st.cancel(hostile)).not.toThrow();
+    expect(st.exception()).toBeInstanceOf(CancelledError);
+    expect(st.exception()?.cause).toBe(hostile);
+    const badMessage = Object.defineProperty(new Error('x'), 'message', {
+      get() {
+        throw new Error('no message');
+      },
+    });
+    const other = mk();
+    expect(() => other.cancel(badMessage)).not.toThrow();
+    expect(other.exception()?.message).toMatch(/was cancelled: an unreadable value$/);
+  });
+});
+
+describe('review: hostile arguments get InvalidArgumentError', () => {
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  const trapped = new Proxy(function Trapped() {}, {
+    get() {
+      throw new Error('trap');
+    },
+    getPrototypeOf() {
+      throw new Error('trap');
+    },
+  });
+
+  it('setException with a revoked Proxy or a trapping one throws InvalidArgumentError; the status stays pending', () => {
+    const st = mk();
+    for (const bad of [revoked.proxy, trapped]) {
+      expect(() => st.setException(bad as never)).toThrow(InvalidArgumentError);
+      expect(() => st.setException(bad as never)).toThrow(/Expected an Error, got/);
+    }
+    expect(st.done).toBe(false);
+    st.setException(new RangeError('real'));
+    expect(st.exception()).toBeInstanceOf(RangeError);
+  });
+
+  it('Status.all / Status.any of a list holding a revoked Proxy, or a revoked list, throw InvalidArgumentError', () => {
+    for (const bad of [[mk(), revoked.proxy], revoked.proxy]) {
+      expect(() => Status.all(bad as never)).toThrow(InvalidArgumentError);
+      expect(() => Status.any(bad as never)).toThrow('expected an array of Status objects');
+    }
+  });
+});

@@ -358,3 +358,85 @@ describe('review: a start() that cannot spawn loses no outcome', () => {
     expect(task.outcome).toBe('exhausted');
   });
 });
+
+describe('review: an item generator that breaks the iterator protocol', () => {
+  it('a next() result that is not an object fails the run with InvalidArgumentError, the handler never called', async () => {
+    const s = sim.start();
+    for (const bad of [42, null, undefined, 'x']) {
+      const errors: Error[] = [];
+      let handled = 0;
+      let pulls = 0;
+      const source = {
+        [Symbol.iterator]: () => ({
+          next: () => {
+            // a guard, so that the test fails instead of spinning for ever when the result is not checked
+            if (++pulls > 100) throw new Error('pulled 100 times');
+            return bad as never;
+          },
+        }),
+      };
+      const task = new StreamingTask<number>(
+        'broken',
+        () => source,
+        () => void handled++,
+        { system: s, exceptionHandler: (e) => errors.push(e) },
+      );
+      task.start();
+      await task.done;
+      expect(task.outcome).toBe('failed');
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toBeInstanceOf(InvalidArgumentError);
+      expect(errors[0].message).toMatch('not an iterator result');
+      expect(handled).toBe(0);
+      expect(pulls).toBe(1);
+    }
+  });
+
+  it('an iterable whose iterator has no next() fails the run with InvalidArgumentError', async () => {
+    const errors: Error[] = [];
+    const task = new StreamingTask<number>(
+      'no-next',
+      () => ({ [Symbol.asyncIterator]: () => ({}) as never }),
+      () => {},
+      { system: sim.start(), exceptionHandler: (e) => errors.push(e) },
+    );
+    task.start();
+    await task.done;
+    expect(task.outcome).toBe('failed');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(InvalidArgumentError);
+    expect(errors[0].message).toMatch('has no next() method');
+  });
+});
+
+describe('review: an async exception handler', () => {
+  it('whose promise rejects is logged as a throwing one is, not left unhandled', async () => {
+    const lines: any[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(JSON.parse(chunk.toString()));
+        cb();
+      },
+    });
+    const task = new StreamingTask(
+      'async-handler',
+      () => [1],
+      () => {
+        throw new Error('handler failed');
+      },
+      {
+        system: sim.start(),
+        logger: pino(stream) as never,
+        exceptionHandler: async () => {
+          throw new Error('async handler of handler');
+        },
+      },
+    );
+    task.start();
+    await task.done;
+    await flush();
+    expect(lines.map((l) => [l.msg, l.err?.message])).toEqual([
+      ['The exception handler of a streaming task threw.', 'async handler of handler'],
+    ]);
+  });
+});
