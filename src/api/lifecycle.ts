@@ -199,6 +199,40 @@ export function iteratorResult(result: unknown, iterator: string): IteratorResul
   return result as IteratorResult<unknown>;
 }
 
+/** How long a loop of items ready at once may hold the event loop before it lets it run (`EventLoopShare`). */
+export const MAX_HOLD_MS = 10;
+
+/**
+ * A loop that pulls its items on microtasks only (a sync iterator, or an async one whose items are ready at once)
+ * never lets the event loop run: no timer fires (a timeout, a `stop()` or `cancel()` from a timer), no I/O is read,
+ * and the process looks frozen until the items end, perhaps never. Upstream runs these loops on a thread of their
+ * own. Call `turn()` after each item: it keeps one `setImmediate` probe pending to learn whether the event loop has
+ * run since, and once the loop has held it for `MAX_HOLD_MS` (wall time) with the probe still pending, it lets the
+ * event loop run before the next item. A loop whose items come from I/O or timers never waits here (the probe
+ * has fired by the next item). Real time, not the system clock: this is about the process.
+ */
+export class EventLoopShare {
+  /** When the pending probe was set: the event loop is known to have run just before. */
+  #since = 0;
+  #probing = false;
+  readonly #ran = () => {
+    this.#probing = false;
+  };
+
+  /** undefined while the loop may go on; else a promise settled on the event loop's next turn. */
+  turn(): Promise<void> | undefined {
+    if (!this.#probing) {
+      this.#probing = true;
+      this.#since = performance.now();
+      setImmediate(this.#ran);
+      return undefined;
+    }
+    if (performance.now() - this.#since < MAX_HOLD_MS) return undefined;
+    // (after the probe, queued first: the next turn() sets a new one)
+    return new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
 /**
  * Whether a caller's callback returned a promise (or another thenable): an async callback. Its rejection must be
  * handled as a throw of the callback is (logged), since a rejection nobody handles ends the process.

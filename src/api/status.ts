@@ -44,6 +44,7 @@ import {
   checkSignal,
   checkSystem,
   describe,
+  EventLoopShare,
   isInvalidArgument,
   isThenable,
   iteratorResult,
@@ -602,6 +603,8 @@ export class Status {
    * breaks the iterator protocol); a bad update fails the status without it, so the iterator is returned.
    */
   async #consume(iterator: Iterator<unknown> | AsyncIterator<unknown>, sync: boolean, ended: () => void) {
+    // updates ready at once must not hold the event loop (the timeout, or a cancel() from a timer, could never come)
+    const share = new EventLoopShare();
     for (;;) {
       let value: unknown;
       try {
@@ -624,6 +627,11 @@ export class Status {
       } catch (err) {
         this.#complete(asFailure(err));
         return;
+      }
+      const turn = share.turn();
+      if (turn) {
+        await turn;
+        if (this.done) return;
       }
     }
   }

@@ -16,6 +16,7 @@ import {
   checkSignal,
   checkSystem,
   describe,
+  EventLoopShare,
   isThenable,
   iteratorResult,
   Lifecycle,
@@ -89,6 +90,8 @@ async function consume<T>(
 ): Promise<void> {
   const iterator = iteratorOf<T>(generator(signal));
   const abort = whenAborted(signal);
+  // items ready at once must not hold the event loop (a stop() from a timer could never come)
+  const share = new EventLoopShare();
   let exhausted = false;
   try {
     while (!signal.aborted) {
@@ -101,6 +104,8 @@ async function consume<T>(
         return;
       }
       await handler(result.value);
+      const turn = share.turn();
+      if (turn) await turn;
     }
   } catch (err) {
     if (!signal.aborted) throw err;

@@ -940,3 +940,21 @@ describe('issue 7 item 18: behaviours the mutation run found unpinned', () => {
     void sys.stop();
   });
 });
+
+describe('review: a watchable whose updates are ready at once does not starve the event loop', () => {
+  it('a sync iterable of updates that never ends: cancel() from a real timer ends the status', async () => {
+    const limit = 1_000_000;
+    let n = 0;
+    const st = Status.watchable(
+      (function* () {
+        while (n < limit) yield { current: n++, target: limit };
+      })(),
+      { system },
+    );
+    await new Promise<void>((resolve) => setTimeout(() => resolve(st.cancel()), 5));
+    expect(st.done).toBe(true);
+    expect(st.success).toBe(false);
+    // before, the timer fired only once every update was consumed (the status had succeeded)
+    expect(n).toBeLessThan(limit);
+  });
+});

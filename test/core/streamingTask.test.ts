@@ -440,3 +440,45 @@ describe('review: an async exception handler', () => {
     ]);
   });
 });
+
+describe('review: a generator whose items are ready at once does not starve the event loop', () => {
+  // upstream runs the generator on a thread of its own; here a loop of sync items (or async ones ready at once)
+  // would run on microtasks only: no timer fires, so a stop() from a timer (or any I/O) waits for the generator
+  it('a sync generator that never ends: stop() from a real timer ends the run', async () => {
+    const limit = 2_000_000;
+    let n = 0;
+    const task = new StreamingTask(
+      'tight',
+      function* () {
+        while (n < limit) yield n++;
+      },
+      () => {},
+      { system: sim.start() },
+    );
+    task.start();
+    const stopped = new Promise<void>((resolve) => setTimeout(() => resolve(task.stop()), 5));
+    await stopped;
+    await task.done;
+    expect(task.outcome).toBe('stopped');
+    // before, the timer fired only once the 2,000,000 items were all handled (outcome 'exhausted')
+    expect(n).toBeLessThan(limit);
+  });
+
+  it('an async generator whose items are ready at once: stop() from a real timer ends the run', async () => {
+    const limit = 1_000_000;
+    let n = 0;
+    const task = new StreamingTask(
+      'tight-async',
+      async function* () {
+        while (n < limit) yield n++;
+      },
+      () => {},
+      { system: sim.start() },
+    );
+    task.start();
+    await new Promise<void>((resolve) => setTimeout(() => resolve(task.stop()), 5));
+    await task.done;
+    expect(task.outcome).toBe('stopped');
+    expect(n).toBeLessThan(limit);
+  });
+});
