@@ -25,7 +25,9 @@ import {
 export interface TimeoutIteratorOptions {
   /**
    * Milliseconds (not seconds: `5` is 5 ms) each item may take to arrive; 0 (the default) or Infinity waits
-   * forever. A miss throws TimeoutError. Each `next()`'s deadline is the moment it was asked plus this timeout.
+   * forever. A miss throws TimeoutError. Each `next()`'s deadline is the moment it was asked plus this timeout;
+   * items are pulled one at a time, so a `next()` asked while another is pending gets its deadline when its turn
+   * comes (as a `for await` loop, which never asks twice at once, sees no difference).
    */
   timeout?: number;
   /** Ends the iteration (upstream `abort_event`): pending and later `next()` calls resolve `done`. */
