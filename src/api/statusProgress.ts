@@ -69,6 +69,11 @@ export class ProgressWatchers {
     return this.#last;
   }
 
+  /** Watchers updates are fanned out to (none once ended: nothing more is published). */
+  get watching(): number {
+    return this.#sinks.size;
+  }
+
   /** Publish `p`; `key` is its `progressKey` when the caller already has it. */
   publish(p: StatusProgress, key: string = progressKey(p)): void {
     if (p === this.#lastSource) return;
@@ -89,9 +94,14 @@ export class ProgressWatchers {
     }
   }
 
+  /**
+   * Nothing more is published: every watcher is woken (it delivers what it queued, then the end) and let go, so a
+   * `watch()` never iterated is not kept as long as the status lives.
+   */
   end(error: Error | null): void {
     this.#ended = { error };
     for (const s of this.#sinks) s.wake?.();
+    this.#sinks.clear();
   }
 
   iterator(endedNow?: { error: Error | null }): AsyncIterableIterator<WatcherUpdate> {
@@ -102,7 +112,8 @@ export class ProgressWatchers {
       closed: false,
       tail: Promise.resolve(),
     };
-    this.#sinks.add(sink);
+    // (once ended, nothing will be published to it: it only delivers what it has)
+    if (!this.#ended) this.#sinks.add(sink);
     const pull = async (): Promise<IteratorResult<WatcherUpdate>> => {
       for (;;) {
         if (sink.closed) return { value: undefined, done: true };
