@@ -67,8 +67,11 @@ export interface StatusOptions {
    * is creation + timeout + settleTime. null, undefined or Infinity: no deadline (no timer).
    */
   timeout?: number | null;
-  /** Milliseconds between setFinished() and success. Default 0; Infinity settles for ever (no timer). */
-  settleTime?: number;
+  /**
+   * Milliseconds between setFinished() and success. Default 0 (null too, as ophyd's `settle_time=None`); Infinity
+   * settles for ever (no timer).
+   */
+  settleTime?: number | null;
   /** Cancels the status (done, not success, exception() is a CancelledError). */
   signal?: AbortSignal;
   /** Actor system to run in; the process default otherwise. */
@@ -867,7 +870,8 @@ function checkValues(
   try {
     const t = checkDuration('timeout', timeout, true);
     at = 'settleTime';
-    const settle = checkDuration('settleTime', settleTime, false) ?? 0;
+    // null as ophyd's settle_time=None: no settling
+    const settle = settleTime === null ? 0 : (checkDuration('settleTime', settleTime, false) ?? 0);
     at = 'signal';
     const sig = checkSignal(signal);
     at = 'name';

@@ -353,7 +353,7 @@ describe('issue 7 item 12: options are validated before anything is registered',
     ["systemId ''", { systemId: '' }, /systemId must be a non-empty string/],
     ['system {}', { system: {} }, /system must be an OrrerySystem/],
     ['timeout "10"', { timeout: '10' }, /timeout must be a non-negative number/],
-    ['settleTime null', { settleTime: null }, /settleTime must be a non-negative number/],
+    ['settleTime -1', { settleTime: -1 }, /settleTime must be a non-negative number/],
     ['settleTime NaN', { settleTime: Number.NaN }, /settleTime/],
   ];
 

@@ -95,6 +95,13 @@ describe('9.3.2 completion is allowed once', () => {
     expect(st.success).toBe(true);
   });
 
+  it('settleTime null is no settling, as ophyd settle_time=None (success at once on setFinished)', () => {
+    const st = mk({ settleTime: null });
+    expect(st.settleTime).toBe(0);
+    st.setFinished();
+    expect(st.success).toBe(true);
+  });
+
   it('a non-Error exception is rejected with InvalidArgumentError', () => {
     const st = mk();
     expect(() => st.setException('boom' as never)).toThrow(InvalidArgumentError);
