@@ -178,6 +178,38 @@ describe('issue 11 item 6: deadlines, late replies and circuit deaths (TestClock
     expect(clock.pending).toBe(0);
   });
 
+  it('a signal that is not an AbortSignal is a CaValueError before any request: no ioid, waiter or timer is left', async () => {
+    const { clock, fake, context } = setup();
+    const pv = context.getPv('D:SIGNAL');
+    await pv.waitForConnection();
+    fake.search.autoAnswer = null;
+    const unconnected = context.getPv('D:SIGNAL:UNCONNECTED');
+    const hostile = [{}, 'abort', { aborted: false, addEventListener: 1 }];
+    for (const signal of hostile) {
+      const calls: [string, () => unknown][] = [
+        ['pv.read', () => pv.read({ signal: signal as never, timeout: null })],
+        ['pv.write', () => pv.write(1, { signal: signal as never, timeout: null })],
+        ['pv.waitForConnection', () => unconnected.waitForConnection({ signal: signal as never })],
+        ['pv.waitForSearch', () => unconnected.waitForSearch({ signal: signal as never })],
+        ['block', () => block(subscribe('D:SIGNAL'), { context, signal: signal as never })],
+      ];
+      for (const [what, call] of calls) {
+        let error: unknown;
+        try {
+          await call();
+        } catch (err) {
+          error = err;
+        }
+        expect(error, `${what} with signal ${JSON.stringify(signal)}`).toBeInstanceOf(CaValueError);
+      }
+    }
+    expect(fake.circuit.sentOf(Command.READ_NOTIFY)).toHaveLength(0);
+    expect(fake.circuit.sentOf(Command.WRITE_NOTIFY)).toHaveLength(0);
+    expect(context.circuits[0]!.pendingOps).toBe(0);
+    expect(pv.pendingRequests).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+
   it('eventsOff/eventsOn reach every circuit when one refuses (CircuitQueueFullError): that one is thrown after', async () => {
     const { fake, context } = setup();
     fake.search.autoAnswer = null;

@@ -24,7 +24,7 @@ import { DEFAULT_EVENT_MASK } from './constants.js';
 import type { Context } from './context.js';
 import { CaValueError, ContextDisconnectedError } from './errors.js';
 import type { PV } from './pv.js';
-import { checkOptions, type EventResponse } from './pvTypes.js';
+import { checkOptions, checkSignal, type EventResponse } from './pvTypes.js';
 import type { Subscription as ContextSubscription } from './subscription.js';
 import { checkPriority, checkTimeout, contextOf, type DataTypeSpec } from './sync.js';
 
@@ -163,6 +163,7 @@ export class Block implements PromiseLike<BlockResult> {
 
   constructor(subscriptions: readonly SyncSubscription[], options: BlockOptions = {}) {
     checkOptions(options, 'block');
+    checkSignal(options.signal);
     for (const s of subscriptions) {
       if (!(s instanceof SyncSubscription))
         throw new CaValueError('block() takes subscriptions from subscribe()');

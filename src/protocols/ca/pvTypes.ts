@@ -97,3 +97,14 @@ export function checkCount(count: unknown): number | undefined {
   }
   return count;
 }
+
+/**
+ * A `signal` option: undefined, or an AbortSignal. Anything else is refused before a request takes an ioid, a
+ * timer or a waiter (it would throw a TypeError halfway through, leaving them behind).
+ */
+export function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new CaValueError(`signal must be an AbortSignal, got ${describeArg(signal)}`);
+  }
+  return signal;
+}
