@@ -190,6 +190,42 @@ describe('issue 11 item 3: sync read, write, readWriteRead', () => {
     }
   });
 
+  it('hostile option values (a BigInt, a circular or prototype-less object) are CaValueError, not a TypeError from the message', async () => {
+    const { context } = await setup();
+    const pv = context.getPv('sync:x');
+    await pv.waitForConnection();
+    const bare = Object.create(null) as never;
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const calls: [string, () => unknown][] = [
+      ['pv.read({ dataType: 1n })', () => pv.read({ dataType: 1n as never })],
+      ['pv.read({ dataType: circular })', () => pv.read({ dataType: circular as never })],
+      ['pv.write(1, { dataType: 1n })', () => pv.write(1, { dataType: 1n as never })],
+      ['pv.read({ dataCount: bare })', () => pv.read({ dataCount: bare })],
+      ['pv.write(bare)', () => pv.write(bare)],
+      ['pv.write([bare])', () => pv.write([bare])],
+      ['pv.subscribe({ mask: bare })', () => pv.subscribe({ mask: bare })],
+      ['pv.subscribe({ dataType: 1n })', () => pv.subscribe({ dataType: 1n as never })],
+      ['sub.values({ capacity: bare })', () => pv.subscribe().values({ capacity: bare })],
+      ["getPvs(['x'], { priority: bare })", () => context.getPvs(['sync:x'], { priority: bare })],
+      ['read(x, { priority: bare })', () => read('sync:other', { context, priority: bare })],
+      ['read(x, { dataCount: bare })', () => read('sync:x', { context, dataCount: bare })],
+      ["subscribe('x', { mask: bare })", () => subscribe('sync:x', { mask: bare })],
+      ["subscribe('x', { dataCount: bare })", () => subscribe('sync:x', { dataCount: bare })],
+      // sync:x at priority 0 is cached by now: the cache must not let a bad priority through
+      ["read(x, { priority: '0' })", () => read('sync:x', { context, priority: '0' as never })],
+    ];
+    for (const [what, call] of calls) {
+      let error: unknown;
+      try {
+        await call();
+      } catch (err) {
+        error = err;
+      }
+      expect(error, what).toBeInstanceOf(CaValueError);
+    }
+  });
+
   it('issue 11 item 3: the shared default Context serves calls without a context, until closed', async () => {
     const { env } = await setup();
     const shared = defaultContext({ env });

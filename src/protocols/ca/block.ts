@@ -24,7 +24,7 @@ import { DEFAULT_EVENT_MASK } from './constants.js';
 import type { Context } from './context.js';
 import { CaValueError, ContextDisconnectedError } from './errors.js';
 import type { PV } from './pv.js';
-import { checkOptions, checkSignal, type EventResponse } from './pvTypes.js';
+import { checkOptions, checkSignal, describeArg, type EventResponse } from './pvTypes.js';
 import type { Subscription as ContextSubscription } from './subscription.js';
 import { checkPriority, checkTimeout, contextOf, type DataTypeSpec } from './sync.js';
 
@@ -63,10 +63,10 @@ export class SyncSubscription {
     this.priority = checkPriority(options.priority);
     const mask = options.mask ?? DEFAULT_EVENT_MASK;
     if (!Number.isInteger(mask) || mask <= 0 || mask > 0xffff) {
-      throw new CaValueError(`mask must be a non-zero combination of DBE_* bits, got ${String(mask)}`);
+      throw new CaValueError(`mask must be a non-zero combination of DBE_* bits, got ${describeArg(mask)}`);
     }
     if (options.dataCount !== undefined && (!Number.isInteger(options.dataCount) || options.dataCount < 0)) {
-      throw new CaValueError(`dataCount must be a whole number >= 0, got ${String(options.dataCount)}`);
+      throw new CaValueError(`dataCount must be a whole number >= 0, got ${describeArg(options.dataCount)}`);
     }
     this.options = {
       dataType: options.dataType,

@@ -291,7 +291,7 @@ export class Context {
     checkOptions(options, 'getPvs');
     const priority = options.priority ?? 0;
     if (!Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY) {
-      throw new CaValueError(`priority must be an integer 0..${MAX_PRIORITY}, got ${String(priority)}`);
+      throw new CaValueError(`priority must be an integer 0..${MAX_PRIORITY}, got ${describeArg(priority)}`);
     }
     return names.map((name) => {
       if (typeof name !== 'string' || name === '' || name.length > 500) {

@@ -91,7 +91,7 @@ export function checkTimeout(value: unknown, name = 'timeout'): number {
 export function checkPriority(value: unknown): number {
   if (value === undefined) return 0;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_PRIORITY) {
-    throw new CaValueError(`priority must be an integer 0..${MAX_PRIORITY}, got ${String(value)}`);
+    throw new CaValueError(`priority must be an integer 0..${MAX_PRIORITY}, got ${describeArg(value)}`);
   }
   return value;
 }
@@ -120,7 +120,8 @@ const pvCache = new WeakMap<Context, Map<string, PV>>();
 function pvOf(name: string, options: SyncCallOptions): PV {
   if (typeof name !== 'string' || name === '') throw new CaValueError('a PV name must be a non-empty string');
   const context = contextOf(options);
-  const priority = options.priority ?? 0;
+  // checked before it makes the cache key: a cached PV must not let a bad priority through
+  const priority = checkPriority(options.priority);
   let pvs = pvCache.get(context);
   if (pvs === undefined) {
     pvs = new Map();
@@ -129,7 +130,7 @@ function pvOf(name: string, options: SyncCallOptions): PV {
   const key = `${priority}:${name}`;
   let pv = pvs.get(key);
   if (pv === undefined) {
-    pv = context.getPv(name, { priority: checkPriority(priority) });
+    pv = context.getPv(name, { priority });
     pvs.set(key, pv);
   }
   return pv;
