@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSystem } from '../../src/engine/system.js';
 import { ChannelType, DbrType, Eca } from '../../src/protocols/ca/constants.js';
+import { Context } from '../../src/protocols/ca/context.js';
 import {
   CaStatusError,
   CaTimeoutError,
@@ -142,6 +143,35 @@ describe('issue 11 item 3: Context and PV against a real CaServer', () => {
     expect(a).not.toBe(b);
     await Promise.all([a.read(), b.read()]);
     expect(ctx.circuits.map((c) => c.circuit.key.priority).sort()).toEqual([0, 99]);
+  });
+
+  it('a bad serverPort, repeaterPort, addressList or nameServers option is a CaValueError when the Context is made', async () => {
+    // a port outside 1..65535 was accepted, and every UDP search to it then threw a RangeError from a timer:
+    // an uncaught exception that ends the process
+    const bad: Record<string, unknown>[] = [
+      { serverPort: -1 },
+      { serverPort: 70_000 },
+      { serverPort: 1.5 },
+      { serverPort: '5064' },
+      { repeaterPort: 1e9 },
+      { repeaterPort: 0 },
+      { addressList: '127.0.0.1' },
+      { addressList: [1] },
+      { addressList: [Object.create(null)] },
+      { nameServers: '127.0.0.1' },
+      { nameServers: [null] },
+    ];
+    for (const options of bad) {
+      let made: Context | undefined;
+      let error: unknown;
+      try {
+        made = new Context({ env: {}, autoAddressList: false, addressList: ['127.0.0.1'], ...options });
+      } catch (err) {
+        error = err;
+      }
+      await made?.disconnect();
+      expect(error, JSON.stringify(options)).toBeInstanceOf(CaValueError);
+    }
   });
 
   it('disconnect is terminal: ContextDisconnectedError afterwards; actors are gone', async () => {
