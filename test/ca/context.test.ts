@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createSystem } from '../../src/engine/system.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { block, subscribe } from '../../src/protocols/ca/block.js';
 import { ChannelType, DbrType, Eca } from '../../src/protocols/ca/constants.js';
 import { Context } from '../../src/protocols/ca/context.js';
 import {
@@ -171,6 +173,49 @@ describe('issue 11 item 3: Context and PV against a real CaServer', () => {
       }
       await made?.disconnect();
       expect(error, JSON.stringify(options)).toBeInstanceOf(CaValueError);
+    }
+  });
+
+  it('hostName, clientName, clock, system, logger and env of the wrong type are refused when the Context is made', async () => {
+    // they were accepted, and every read then failed with a raw TypeError (HOST_NAME of a number, clock.now of {},
+    // EPICS_CA_CONN_TMO: 5 .trim()), or the constructor threw one
+    const system = createSystem();
+    const bad: Record<string, unknown>[] = [
+      { hostName: 5 },
+      { clientName: Object.create(null) },
+      { clock: {} },
+      { clock: Object.create(null) },
+      { system: {} },
+      { system, logger: {} },
+      { env: 'EPICS_CA_ADDR_LIST=127.0.0.1' },
+      { env: { EPICS_CA_CONN_TMO: 5 } },
+    ];
+    try {
+      for (const options of bad) {
+        let made: Context | undefined;
+        let error: unknown;
+        try {
+          made = new Context({ autoAddressList: false, addressList: ['127.0.0.1'], env: {}, ...options });
+        } catch (err) {
+          error = err;
+        }
+        await made?.disconnect();
+        expect(error, String(Object.keys(options))).toBeInstanceOf(InvalidArgumentError);
+        expect(error, String(Object.keys(options))).not.toBeInstanceOf(TypeError);
+      }
+      let error: unknown;
+      try {
+        const context = new Context({ autoAddressList: false, addressList: ['127.0.0.1'], env: {} });
+        await block(subscribe('X:Y'), { context, clock: {} as never, timeout: 0 }).then(
+          () => context.disconnect(),
+          () => context.disconnect(),
+        );
+      } catch (err) {
+        error = err;
+      }
+      expect(error, 'block clock').toBeInstanceOf(InvalidArgumentError);
+    } finally {
+      await system.stop();
     }
   });
 

@@ -19,7 +19,7 @@
  */
 
 import { checkDuration } from '../../../machines/core/duration.js';
-import { type Clock, realClock } from '../../engine/clock.js';
+import { type Clock, checkClock, realClock } from '../../engine/clock.js';
 import { DEFAULT_EVENT_MASK } from './constants.js';
 import type { Context } from './context.js';
 import { CaValueError, ContextDisconnectedError } from './errors.js';
@@ -164,6 +164,7 @@ export class Block implements PromiseLike<BlockResult> {
   constructor(subscriptions: readonly SyncSubscription[], options: BlockOptions = {}) {
     checkOptions(options, 'block');
     checkSignal(options.signal);
+    checkClock(options.clock);
     for (const s of subscriptions) {
       if (!(s instanceof SyncSubscription))
         throw new CaValueError('block() takes subscriptions from subscribe()');

@@ -18,8 +18,9 @@ import './view.js';
 import { hostname, userInfo } from 'node:os';
 import type { ChannelAddress } from '../../../machines/ca/channel.js';
 import { checkDuration } from '../../../machines/core/duration.js';
-import { type Clock, realClock } from '../../engine/clock.js';
-import { type Logger, silentLogger } from '../../engine/logging.js';
+import { checkSystem } from '../../api/lifecycle.js';
+import { type Clock, checkClock, realClock } from '../../engine/clock.js';
+import { checkLogger, type Logger, silentLogger } from '../../engine/logging.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import { createSystem, type OrrerySystem } from '../../engine/system.js';
 import { type CaClientConfig, type CaEnv, clientConfigFromEnv } from './addressList.js';
@@ -130,9 +131,43 @@ function checkConnectionTimeout(value: unknown): number | undefined {
   return value;
 }
 
+/** An identity option (`hostName`, `clientName`): a string when given (it is sent in HOST_NAME / CLIENT_NAME). */
+function checkName(name: string, value: unknown): string | undefined {
+  if (value !== undefined && typeof value !== 'string') {
+    throw new CaValueError(`${name} must be a string, got ${describeArg(value)}`);
+  }
+  return value;
+}
+
+/** The `env` option: an object of strings (the variables are parsed as text), or undefined for `process.env`. */
+function checkEnv(env: unknown): CaEnv | undefined {
+  if (env === undefined) return undefined;
+  if (env === null || typeof env !== 'object') {
+    throw new CaValueError(`env must be an object of strings (as process.env), got ${describeArg(env)}`);
+  }
+  for (const [variable, value] of Object.entries(env)) {
+    if (value !== undefined && typeof value !== 'string') {
+      throw new CaValueError(`env.${variable} must be a string, got ${describeArg(value)}`);
+    }
+  }
+  return env as CaEnv;
+}
+
+/**
+ * The options that are objects or names, checked before anything is made: a wrong one used to fail every later
+ * read with a raw TypeError (a HOST_NAME of a number, `clock.now` missing) instead of the constructor.
+ */
+function checkObjects(options: ContextOptions): void {
+  checkName('hostName', options.hostName);
+  checkName('clientName', options.clientName);
+  checkClock(options.clock);
+  checkSystem(options.system);
+  checkLogger('logger', options.logger);
+}
+
 /** The client configuration: the environment with the options on top. */
 function configOf(options: ContextOptions): CaClientConfig {
-  const config = clientConfigFromEnv(options.env ?? process.env, options);
+  const config = clientConfigFromEnv(checkEnv(options.env) ?? process.env, options);
   return {
     ...config,
     connectionTimeoutMs: checkConnectionTimeout(options.connectionTimeout) ?? config.connectionTimeoutMs,
@@ -172,6 +207,7 @@ export class Context {
   constructor(options: ContextOptions = {}) {
     if (options === null || typeof options !== 'object')
       throw new CaValueError('Context options must be an object');
+    checkObjects(options);
     this.config = configOf(options);
     this.#ownSystem = options.system === undefined;
     this.#clock = options.clock ?? options.system?.clock ?? realClock;
