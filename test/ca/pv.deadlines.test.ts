@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CancelledError } from '../../src/errors.js';
+import { Batch } from '../../src/protocols/ca/batch.js';
 import { block, subscribe } from '../../src/protocols/ca/block.js';
 import { CircuitConnection, CircuitQueueFullError } from '../../src/protocols/ca/circuit.js';
 import {
@@ -208,6 +209,25 @@ describe('issue 11 item 6: deadlines, late replies and circuit deaths (TestClock
     expect(context.circuits[0]!.pendingOps).toBe(0);
     expect(pv.pendingRequests).toBe(0);
     expect(clock.pending).toBe(0);
+  });
+
+  it("a Batch's timeout bounds the whole batch: a PV that connects late has only what is left for its reply", async () => {
+    const { clock, fake, context } = setup(10_000);
+    fake.search.autoAnswer = null;
+    const pv = context.getPv('D:BATCH:LATE');
+    const batch = new Batch({ timeout: 1000 });
+    batch.read(pv, () => {});
+    const sent = outcome(batch.send());
+    await advance(clock, 900);
+    fake.search.answer('D:BATCH:LATE');
+    await flush();
+    expect(pv.connected).toBe(true);
+    expect(fake.circuit.sentOf(Command.READ_NOTIFY)).toHaveLength(1);
+    // no reply: the read fails at the batch's deadline (1000 ms after send()), not a whole timeout after connecting
+    await advance(clock, 100);
+    expect(sent.settled).toBe(true);
+    expect(sent.value?.failures.map((f) => f.error)).toEqual([expect.any(CaTimeoutError)]);
+    expect(context.circuits[0]!.pendingOps).toBe(0);
   });
 
   it('eventsOff/eventsOn reach every circuit when one refuses (CircuitQueueFullError): that one is thrown after', async () => {

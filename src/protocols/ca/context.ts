@@ -281,6 +281,10 @@ export class Context {
   get system(): OrrerySystem {
     return this.#system;
   }
+  /** The clock every deadline of the context's requests and waits runs on. */
+  get clock(): Clock {
+    return this.#clock;
+  }
   /** The supervisor of the context's channels, subscriptions and circuits. */
   get supervisor(): Supervisor {
     return this.#supervisor;
