@@ -6,9 +6,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Batch } from '../../src/protocols/ca/batch.js';
 import { type Block, block, interrupt, subscribe } from '../../src/protocols/ca/block.js';
-import { createChanResponse, serverDisconnResponse } from '../../src/protocols/ca/commands.js';
+import {
+  createChanResponse,
+  readNotifyResponse,
+  serverDisconnResponse,
+} from '../../src/protocols/ca/commands.js';
 import { ChannelType, Command, DbrType, Eca } from '../../src/protocols/ca/constants.js';
 import { Context } from '../../src/protocols/ca/context.js';
+import { encodeDbr } from '../../src/protocols/ca/dbr.js';
 import { CaTimeoutError, CaValueError, ContextDisconnectedError } from '../../src/protocols/ca/errors.js';
 import type { EventResponse } from '../../src/protocols/ca/pvTypes.js';
 import { CaServer } from '../../src/protocols/ca/server.js';
@@ -224,6 +229,38 @@ describe('issue 11 item 3: sync read, write, readWriteRead', () => {
       }
       expect(error, what).toBeInstanceOf(CaValueError);
     }
+  });
+
+  it("readWriteRead's timeout is one deadline on the Context's clock over its three requests", async () => {
+    const clock = new TestClock();
+    const fake = fakeTransport();
+    const context = new Context({
+      clock,
+      transport: fake.transport,
+      env: {},
+      hostName: 'h',
+      clientName: 'u',
+    });
+    cleanups.push(() => context.disconnect());
+    const flush = () => new Promise((resolve) => setImmediate(resolve));
+    const outcome: { error?: unknown; settled: boolean } = { settled: false };
+    readWriteRead('F:RWR', 2, { context, timeout: 1000 }).then(
+      () => Object.assign(outcome, { settled: true }),
+      (error: unknown) => Object.assign(outcome, { error, settled: true }),
+    );
+    await flush();
+    const [initial] = fake.circuit.sentOf(Command.READ_NOTIFY);
+    clock.advance(900); // the first reply comes 900 ms into the call...
+    fake.circuit.reply(
+      readNotifyResponse(ChannelType.DOUBLE, 1, Eca.NORMAL, initial!.p2, encodeDbr(6, Float64Array.of(1))),
+    );
+    await flush();
+    expect(fake.circuit.sentOf(Command.WRITE)).toHaveLength(1);
+    expect(fake.circuit.sentOf(Command.READ_NOTIFY)).toHaveLength(2);
+    clock.advance(100); // ...so the final read, never answered, has 100 ms left, not another 1000
+    await flush();
+    expect(outcome.settled).toBe(true);
+    expect(outcome.error).toBeInstanceOf(CaTimeoutError);
   });
 
   it('issue 11 item 3: the shared default Context serves calls without a context, until closed', async () => {

@@ -15,6 +15,7 @@
  *   does; the sync client applies it to each step.
  */
 import { checkDuration } from '../../../machines/core/duration.js';
+import type { Clock } from '../../engine/clock.js';
 import { DEFAULT_TIMEOUT_MS, MAX_PRIORITY } from './constants.js';
 import { Context, type ContextOptions } from './context.js';
 import { CaValueError } from './errors.js';
@@ -106,11 +107,14 @@ export function contextOf(options: { context?: Context }): Context {
   return context;
 }
 
-/** A deadline over several steps: the ms left (never negative), Infinity for never. */
-export function deadline(timeout: number): () => number {
+/**
+ * A deadline over several steps: the ms left (never negative), Infinity for never. Measured on `clock`, the clock
+ * of the Context whose requests it bounds (their own deadlines run on it).
+ */
+export function deadline(timeout: number, clock: Clock): () => number {
   if (timeout === Number.POSITIVE_INFINITY) return () => timeout;
-  const end = performance.now() + timeout;
-  return () => Math.max(0, end - performance.now());
+  const end = clock.now() + timeout;
+  return () => Math.max(0, end - clock.now());
 }
 
 /** Each Context's PVs by priority and name: the same objects its `getPv` caches, found without its option checks. */
@@ -180,8 +184,9 @@ export async function readWriteRead(
   options: ReadWriteReadOptions = {},
 ): Promise<[ReadResponse, WriteResponse | null, ReadResponse]> {
   checkOptions(options, 'readWriteRead');
-  const left = deadline(checkTimeout(options.timeout));
+  const timeout = checkTimeout(options.timeout);
   const pv = pvOf(pvName, options);
+  const left = deadline(timeout, pv.context.clock);
   const notify = options.notify ?? false;
   const readOptions = { dataType: options.readDataType, forceIntEnums: options.forceIntEnums };
   const initial = await pv.read({ ...readOptions, timeout: left() });
