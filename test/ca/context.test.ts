@@ -84,6 +84,22 @@ describe('issue 11 item 3: Context and PV against a real CaServer', () => {
     expect(Array.from((await ctx.getPv('T:LONG').read()).data as Int32Array)).toEqual([42]);
   });
 
+  it('a PV name with a character outside latin-1 is refused at once, not searched as another name', async () => {
+    // 'T:\u012d' was written as latin-1 byte by byte: U+012D became 0x2D, and the search asked for 'T:-'
+    const server = await peers.server({ pvs: [...PVS, { name: 'T:-', type: 'long' as const, value: 5 }] });
+    const ctx = peers.context(server, { timeout: 300 });
+    let error: unknown;
+    try {
+      await ctx.getPv('T:\u012d').read();
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(CaValueError);
+    expect(() => ctx.getPvs(['T:DOUBLE', 'T:\u4e2d'])).toThrow(CaValueError);
+    // latin-1 itself is fine: 'T:\u00e9' is searched as it is (and not found here)
+    await expect(ctx.getPv('T:\u00e9').read()).rejects.toBeInstanceOf(CaTimeoutError);
+  });
+
   it('a missing PV times out in the configured time with caproto messages', async () => {
     const server = await peers.server({ pvs: PVS });
     const ctx = peers.context(server, { timeout: 300 });
