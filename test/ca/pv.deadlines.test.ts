@@ -5,7 +5,7 @@
  * re-search with the monitor re-activated, stray CREATE_CHAN cleared, goIdle refused while in use, disconnect.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { CancelledError } from '../../src/errors.js';
+import { CancelledError, InvalidArgumentError } from '../../src/errors.js';
 import { Batch } from '../../src/protocols/ca/batch.js';
 import { block, subscribe } from '../../src/protocols/ca/block.js';
 import { CircuitConnection, CircuitQueueFullError } from '../../src/protocols/ca/circuit.js';
@@ -228,6 +228,18 @@ describe('issue 11 item 6: deadlines, late replies and circuit deaths (TestClock
     expect(sent.settled).toBe(true);
     expect(sent.value?.failures.map((f) => f.error)).toEqual([expect.any(CaTimeoutError)]);
     expect(context.circuits[0]!.pendingOps).toBe(0);
+  });
+
+  it('put() with a bad Status option throws before anything is written: no WRITE_NOTIFY, no request left', async () => {
+    const { fake, context } = setup();
+    const pv = context.getPv('D:PUT:BAD');
+    await pv.waitForConnection();
+    expect(() => pv.put(1, { settleTime: -1 })).toThrow(InvalidArgumentError);
+    expect(() => pv.put(1, { name: 5 as never })).toThrow(InvalidArgumentError);
+    await flush();
+    // the refused put must not move the device, nor leave a request whose failure nobody would handle
+    expect(fake.circuit.sentOf(Command.WRITE_NOTIFY)).toHaveLength(0);
+    expect(pv.pendingRequests).toBe(0);
   });
 
   it('eventsOff/eventsOn reach every circuit when one refuses (CircuitQueueFullError): that one is thrown after', async () => {
