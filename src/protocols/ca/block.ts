@@ -19,7 +19,7 @@
  */
 
 import { checkDuration } from '../../../machines/core/duration.js';
-import { type Clock, checkClock, realClock } from '../../engine/clock.js';
+import { type Clock, checkClock, MAX_TIMER_DELAY, realClock } from '../../engine/clock.js';
 import { DEFAULT_EVENT_MASK } from './constants.js';
 import type { Context } from './context.js';
 import { CaValueError, ContextDisconnectedError } from './errors.js';
@@ -227,6 +227,10 @@ export class Block implements PromiseLike<BlockResult> {
     const stopWaiting = new AbortController();
     const attached: { sub: ContextSubscription; token: number; offClose: () => void }[] = [];
     let timer: unknown;
+    // a running block holds the process, as an awaited read does: the default Context's sockets and timers are
+    // unref'd, so `await block(subs)` without a duration otherwise let the script end at once, once connected
+    // (caproto's block blocks until interrupted). A Node timer, not `clock`: it is about the process, not time.
+    const keepAlive = setInterval(() => {}, MAX_TIMER_DELAY);
     for (const s of this.subscriptions) s._attach(this);
     try {
       const pvs: PV[] = this.subscriptions.map((s) => context.getPv(s.pvName, { priority: s.priority }));
@@ -275,6 +279,7 @@ export class Block implements PromiseLike<BlockResult> {
       return this.#outcome(await ended);
     } finally {
       this.#end({ reason: 'interrupted' }); // ended for everyone from now on
+      clearInterval(keepAlive);
       stopWaiting.abort();
       if (timer !== undefined) clock.clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);

@@ -308,8 +308,9 @@ export class Context {
   /**
    * The context's UDP, beacon and circuit sockets and its background timers (search schedule, echo probes,
    * back-offs) stop keeping the process alive, now and for sockets opened later: a script exits by itself when
-   * nothing else is pending. A read or write being awaited still keeps it alive until its reply or deadline.
-   * Idempotent. With a `system` of your own, the timers of its clock are yours to manage.
+   * nothing else is pending. A read or write being awaited still keeps it alive until its reply or deadline, a
+   * running `block` until it ends. Idempotent. With a `system` of your own, the timers of its clock are yours to
+   * manage.
    */
   unref(): void {
     if (this.#unref) return;
