@@ -104,6 +104,30 @@ describe('issue 11 item 3: a Context lets the process go', () => {
   }, 90_000);
 });
 
+describe('a wait without a deadline keeps the process alive', () => {
+  it("read, write and waitForConnection with an infinite timeout on unref'd Contexts wait for their answer, then let go", async () => {
+    const s = await server();
+    // with timeout Infinity no deadline timer is armed: nothing held the process, and it ended before the reply
+    const code = `
+      import { read, write } from ${sources('sync.ts')};
+      import { Context } from ${sources('context.ts')};
+      const r = await read('rel:x', { timeout: Infinity });
+      console.log('VALUE ' + r.data[0]);
+      const w = await write('rel:x', 3.5, { notify: true, timeout: Infinity });
+      console.log('WRITTEN ' + w.status);
+      const context = new Context({ unref: true });
+      await context.getPv('rel:wave').waitForConnection({ timeout: null });
+      console.log('CONNECTED');
+    `;
+    const result = await runChild(code, s.port);
+    expect(result.err).not.toMatch(/Error/);
+    expect(result.out).toContain('VALUE 2.5');
+    expect(result.out).toContain('WRITTEN 1');
+    expect(result.out).toContain('CONNECTED');
+    expect(result.code).toBe(0);
+  }, 90_000);
+});
+
 describe('a running block keeps the process alive', () => {
   it('block(sub) without a duration on the default Context runs until interrupted, as caproto blocks', async () => {
     const s = await server();

@@ -19,7 +19,7 @@
  */
 
 import { checkDuration } from '../../../machines/core/duration.js';
-import { type Clock, checkClock, MAX_TIMER_DELAY, realClock } from '../../engine/clock.js';
+import { type Clock, checkClock, realClock } from '../../engine/clock.js';
 import { DEFAULT_EVENT_MASK } from './constants.js';
 import type { Context } from './context.js';
 import { CaValueError, ContextDisconnectedError } from './errors.js';
@@ -27,6 +27,7 @@ import type { PV } from './pv.js';
 import { checkOptions, checkSignal, describeArg, type EventResponse } from './pvTypes.js';
 import type { Subscription as ContextSubscription } from './subscription.js';
 import { checkPriority, checkTimeout, contextOf, type DataTypeSpec } from './sync.js';
+import { holdProcess } from './unrefClock.js';
 
 export interface SyncSubscribeOptions {
   /** Circuit priority 0..99 (default 0). */
@@ -229,8 +230,8 @@ export class Block implements PromiseLike<BlockResult> {
     let timer: unknown;
     // a running block holds the process, as an awaited read does: the default Context's sockets and timers are
     // unref'd, so `await block(subs)` without a duration otherwise let the script end at once, once connected
-    // (caproto's block blocks until interrupted). A Node timer, not `clock`: it is about the process, not time.
-    const keepAlive = setInterval(() => {}, MAX_TIMER_DELAY);
+    // (caproto's block blocks until interrupted)
+    const release = holdProcess();
     for (const s of this.subscriptions) s._attach(this);
     try {
       const pvs: PV[] = this.subscriptions.map((s) => context.getPv(s.pvName, { priority: s.priority }));
@@ -279,7 +280,7 @@ export class Block implements PromiseLike<BlockResult> {
       return this.#outcome(await ended);
     } finally {
       this.#end({ reason: 'interrupted' }); // ended for everyone from now on
-      clearInterval(keepAlive);
+      release();
       stopWaiting.abort();
       if (timer !== undefined) clock.clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
