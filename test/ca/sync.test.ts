@@ -344,6 +344,12 @@ describe('issue 11 item 3: sync subscribe, block, interrupt', () => {
     expect(await b2).toMatchObject({ reason: 'interrupted' });
   });
 
+  it("interrupt() without a block (caproto's call) is a CaValueError naming what to pass, not a TypeError", () => {
+    for (const arg of [undefined, null, {}]) {
+      expect(() => interrupt(arg as never), String(arg)).toThrow(CaValueError);
+    }
+  });
+
   it('issue 11 item 3: block ends after duration on the clock, and when its signal aborts', async () => {
     const { context } = await setup();
     const clock = new TestClock();

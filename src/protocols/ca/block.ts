@@ -315,5 +315,11 @@ export function block(
 
 /** Stops `b` only (idempotent). caproto's `interrupt()` stops every block in the process: see the module comment. */
 export function interrupt(b: Block): void {
+  // caproto's interrupt() takes nothing: say what this one needs rather than fail on `undefined.interrupt`
+  if (!(b instanceof Block)) {
+    throw new CaValueError(
+      `interrupt(block) needs the Block that block() returned (it stops only that one), got ${describeArg(b)}`,
+    );
+  }
   b.interrupt();
 }
