@@ -263,6 +263,43 @@ describe('issue 11 item 3: sync read, write, readWriteRead', () => {
     expect(outcome.error).toBeInstanceOf(CaTimeoutError);
   });
 
+  it("without a timeout, the sync calls and block use the Context's: CAPROTO_DEFAULT_TIMEOUT or its timeout option", async () => {
+    const clock = new TestClock();
+    const fake = fakeTransport();
+    fake.search.autoAnswer = null; // nothing is ever found
+    const viaEnv = new Context({ clock, transport: fake.transport, env: { CAPROTO_DEFAULT_TIMEOUT: '0.3' } });
+    const viaOption = new Context({ clock, transport: fake.transport, env: {}, timeout: 300 });
+    cleanups.push(
+      () => viaEnv.disconnect(),
+      () => viaOption.disconnect(),
+    );
+    const flush = () => new Promise((resolve) => setImmediate(resolve));
+    const calls = [viaEnv, viaOption].flatMap((context) => [
+      read('F:NOWHERE', { context }),
+      write('F:NOWHERE', 1, { context }),
+      readWriteRead('F:NOWHERE', 1, { context }),
+      block(subscribe('F:NOWHERE'), { context }).then(() => undefined),
+    ]);
+    const settled = calls.map(() => false);
+    const errors: unknown[] = [];
+    calls.forEach((call, i) => {
+      call.then(
+        () => {
+          settled[i] = true;
+        },
+        (error: unknown) => {
+          settled[i] = true;
+          errors[i] = error;
+        },
+      );
+    });
+    await flush();
+    clock.advance(300); // caproto's GLOBAL_DEFAULT_TIMEOUT is the env's; the sync calls used 2000 ms regardless
+    await flush();
+    expect(settled).toEqual(calls.map(() => true));
+    for (const error of errors) expect(error).toBeInstanceOf(CaTimeoutError);
+  });
+
   it('issue 11 item 3: the shared default Context serves calls without a context, until closed', async () => {
     const { env } = await setup();
     const shared = defaultContext({ env });

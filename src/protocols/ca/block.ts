@@ -134,7 +134,10 @@ export function subscribe(pvName: string, options?: SyncSubscribeOptions): SyncS
 export interface BlockOptions {
   /** ms to run once every channel is subscribed (default: until interrupted). */
   duration?: number;
-  /** ms for every channel to connect (default 2000): CaTimeoutError otherwise. */
+  /**
+   * ms for every channel to connect (default the Context's timeout: 2000 unless `CAPROTO_DEFAULT_TIMEOUT` or its
+   * `timeout` option says otherwise): CaTimeoutError otherwise.
+   */
   timeout?: number;
   /** Monitor ENUM channels as their index (default: as the state string). */
   forceIntEnums?: boolean;
@@ -215,7 +218,7 @@ export class Block implements PromiseLike<BlockResult> {
 
   async #run(
     ended: Promise<Ending>,
-    timeout: number,
+    timeout: number | undefined,
     duration: number | undefined,
     options: BlockOptions,
   ): Promise<BlockResult> {

@@ -16,7 +16,7 @@
  */
 import { checkDuration } from '../../../machines/core/duration.js';
 import type { Clock } from '../../engine/clock.js';
-import { DEFAULT_TIMEOUT_MS, MAX_PRIORITY } from './constants.js';
+import { MAX_PRIORITY } from './constants.js';
 import { Context, type ContextOptions } from './context.js';
 import { CaValueError } from './errors.js';
 import type { PV } from './pv.js';
@@ -31,7 +31,10 @@ export type DataTypeSpec = number | string;
 
 /** Options every sync call takes. */
 export interface SyncCallOptions {
-  /** ms for the whole call: search, connection and reply (default 2000; `Infinity` for never). */
+  /**
+   * ms for the whole call: search, connection and reply (default the Context's: 2000 unless `CAPROTO_DEFAULT_TIMEOUT`
+   * or its `timeout` option says otherwise; `Infinity` for never).
+   */
   timeout?: number;
   /** Circuit priority 0..99 (default 0). */
   priority?: number;
@@ -82,9 +85,12 @@ export async function closeDefaultContext(): Promise<void> {
   await context?.disconnect();
 }
 
-/** A validated timeout in ms (default 2000). */
-export function checkTimeout(value: unknown, name = 'timeout'): number {
-  if (value === undefined) return DEFAULT_TIMEOUT_MS;
+/**
+ * A validated timeout in ms, or undefined for the Context's own: `CAPROTO_DEFAULT_TIMEOUT` or its `timeout` option,
+ * else 2000 (caproto's GLOBAL_DEFAULT_TIMEOUT, read from the environment, is every sync call's default).
+ */
+export function checkTimeout(value: unknown, name = 'timeout'): number | undefined {
+  if (value === undefined) return undefined;
   return checkDuration(name, value, false) as number;
 }
 
@@ -186,7 +192,7 @@ export async function readWriteRead(
   checkOptions(options, 'readWriteRead');
   const timeout = checkTimeout(options.timeout);
   const pv = pvOf(pvName, options);
-  const left = deadline(timeout, pv.context.clock);
+  const left = deadline(timeout ?? pv.context.config.timeoutMs, pv.context.clock);
   const notify = options.notify ?? false;
   const readOptions = { dataType: options.readDataType, forceIntEnums: options.forceIntEnums };
   const initial = await pv.read({ ...readOptions, timeout: left() });
