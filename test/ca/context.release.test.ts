@@ -104,6 +104,54 @@ describe('issue 11 item 3: a Context lets the process go', () => {
   }, 90_000);
 });
 
+describe('a wait without a deadline keeps the process alive', () => {
+  it("read, write and waitForConnection with an infinite timeout on unref'd Contexts wait for their answer, then let go", async () => {
+    const s = await server();
+    // with timeout Infinity no deadline timer is armed: nothing held the process, and it ended before the reply
+    const code = `
+      import { read, write } from ${sources('sync.ts')};
+      import { Context } from ${sources('context.ts')};
+      const r = await read('rel:x', { timeout: Infinity });
+      console.log('VALUE ' + r.data[0]);
+      const w = await write('rel:x', 3.5, { notify: true, timeout: Infinity });
+      console.log('WRITTEN ' + w.status);
+      const context = new Context({ unref: true });
+      await context.getPv('rel:wave').waitForConnection({ timeout: null });
+      console.log('CONNECTED');
+    `;
+    const result = await runChild(code, s.port);
+    expect(result.err).not.toMatch(/Error/);
+    expect(result.out).toContain('VALUE 2.5');
+    expect(result.out).toContain('WRITTEN 1');
+    expect(result.out).toContain('CONNECTED');
+    expect(result.code).toBe(0);
+  }, 90_000);
+});
+
+describe('a running block keeps the process alive', () => {
+  it('block(sub) without a duration on the default Context runs until interrupted, as caproto blocks', async () => {
+    const s = await server();
+    // the interrupt's timer is unref'd: only the running block may keep the script alive until it fires
+    const code = `
+      import { block, subscribe } from ${sources('block.ts')};
+      const sub = subscribe('rel:x');
+      let running;
+      sub.addCallback((_s, r) => {
+        console.log('UPDATE ' + r.data[0]);
+        setTimeout(() => running.interrupt(), 300).unref();
+      });
+      running = block(sub, { timeout: 20000 });
+      const result = await running;
+      console.log('ENDED ' + result.reason);
+    `;
+    const result = await runChild(code, s.port);
+    expect(result.err).not.toMatch(/Error/);
+    expect(result.out).toContain('UPDATE 2.5');
+    expect(result.out).toContain('ENDED interrupted');
+    expect(result.code).toBe(0);
+  }, 90_000);
+});
+
 describe('issue 11 item 2: disconnect releases every socket and timer before it resolves', () => {
   it('issue 11 item 2: after await disconnect() the process holds no socket and no timer of the context', async () => {
     const s = await server();

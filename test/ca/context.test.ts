@@ -5,7 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createSystem } from '../../src/engine/system.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { block, subscribe } from '../../src/protocols/ca/block.js';
 import { ChannelType, DbrType, Eca } from '../../src/protocols/ca/constants.js';
+import { Context } from '../../src/protocols/ca/context.js';
 import {
   CaStatusError,
   CaTimeoutError,
@@ -81,6 +84,22 @@ describe('issue 11 item 3: Context and PV against a real CaServer', () => {
     expect(Array.from((await ctx.getPv('T:LONG').read()).data as Int32Array)).toEqual([42]);
   });
 
+  it('a PV name with a character outside latin-1 is refused at once, not searched as another name', async () => {
+    // 'T:\u012d' was written as latin-1 byte by byte: U+012D became 0x2D, and the search asked for 'T:-'
+    const server = await peers.server({ pvs: [...PVS, { name: 'T:-', type: 'long' as const, value: 5 }] });
+    const ctx = peers.context(server, { timeout: 300 });
+    let error: unknown;
+    try {
+      await ctx.getPv('T:\u012d').read();
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(CaValueError);
+    expect(() => ctx.getPvs(['T:DOUBLE', 'T:\u4e2d'])).toThrow(CaValueError);
+    // latin-1 itself is fine: 'T:\u00e9' is searched as it is (and not found here)
+    await expect(ctx.getPv('T:\u00e9').read()).rejects.toBeInstanceOf(CaTimeoutError);
+  });
+
   it('a missing PV times out in the configured time with caproto messages', async () => {
     const server = await peers.server({ pvs: PVS });
     const ctx = peers.context(server, { timeout: 300 });
@@ -142,6 +161,78 @@ describe('issue 11 item 3: Context and PV against a real CaServer', () => {
     expect(a).not.toBe(b);
     await Promise.all([a.read(), b.read()]);
     expect(ctx.circuits.map((c) => c.circuit.key.priority).sort()).toEqual([0, 99]);
+  });
+
+  it('a bad serverPort, repeaterPort, addressList or nameServers option is a CaValueError when the Context is made', async () => {
+    // a port outside 1..65535 was accepted, and every UDP search to it then threw a RangeError from a timer:
+    // an uncaught exception that ends the process
+    const bad: Record<string, unknown>[] = [
+      { serverPort: -1 },
+      { serverPort: 70_000 },
+      { serverPort: 1.5 },
+      { serverPort: '5064' },
+      { repeaterPort: 1e9 },
+      { repeaterPort: 0 },
+      { addressList: '127.0.0.1' },
+      { addressList: [1] },
+      { addressList: [Object.create(null)] },
+      { nameServers: '127.0.0.1' },
+      { nameServers: [null] },
+    ];
+    for (const options of bad) {
+      let made: Context | undefined;
+      let error: unknown;
+      try {
+        made = new Context({ env: {}, autoAddressList: false, addressList: ['127.0.0.1'], ...options });
+      } catch (err) {
+        error = err;
+      }
+      await made?.disconnect();
+      expect(error, JSON.stringify(options)).toBeInstanceOf(CaValueError);
+    }
+  });
+
+  it('hostName, clientName, clock, system, logger and env of the wrong type are refused when the Context is made', async () => {
+    // they were accepted, and every read then failed with a raw TypeError (HOST_NAME of a number, clock.now of {},
+    // EPICS_CA_CONN_TMO: 5 .trim()), or the constructor threw one
+    const system = createSystem();
+    const bad: Record<string, unknown>[] = [
+      { hostName: 5 },
+      { clientName: Object.create(null) },
+      { clock: {} },
+      { clock: Object.create(null) },
+      { system: {} },
+      { system, logger: {} },
+      { env: 'EPICS_CA_ADDR_LIST=127.0.0.1' },
+      { env: { EPICS_CA_CONN_TMO: 5 } },
+    ];
+    try {
+      for (const options of bad) {
+        let made: Context | undefined;
+        let error: unknown;
+        try {
+          made = new Context({ autoAddressList: false, addressList: ['127.0.0.1'], env: {}, ...options });
+        } catch (err) {
+          error = err;
+        }
+        await made?.disconnect();
+        expect(error, String(Object.keys(options))).toBeInstanceOf(InvalidArgumentError);
+        expect(error, String(Object.keys(options))).not.toBeInstanceOf(TypeError);
+      }
+      let error: unknown;
+      try {
+        const context = new Context({ autoAddressList: false, addressList: ['127.0.0.1'], env: {} });
+        await block(subscribe('X:Y'), { context, clock: {} as never, timeout: 0 }).then(
+          () => context.disconnect(),
+          () => context.disconnect(),
+        );
+      } catch (err) {
+        error = err;
+      }
+      expect(error, 'block clock').toBeInstanceOf(InvalidArgumentError);
+    } finally {
+      await system.stop();
+    }
   });
 
   it('disconnect is terminal: ContextDisconnectedError afterwards; actors are gone', async () => {

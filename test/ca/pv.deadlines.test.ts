@@ -5,7 +5,8 @@
  * re-search with the monitor re-activated, stray CREATE_CHAN cleared, goIdle refused while in use, disconnect.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { CancelledError } from '../../src/errors.js';
+import { CancelledError, InvalidArgumentError } from '../../src/errors.js';
+import { Batch } from '../../src/protocols/ca/batch.js';
 import { block, subscribe } from '../../src/protocols/ca/block.js';
 import { CircuitConnection, CircuitQueueFullError } from '../../src/protocols/ca/circuit.js';
 import {
@@ -176,6 +177,69 @@ describe('issue 11 item 6: deadlines, late replies and circuit deaths (TestClock
     await expect(pv.read()).rejects.toBe(full);
     expect(context.circuits[0]!.pendingOps).toBe(0);
     expect(clock.pending).toBe(0);
+  });
+
+  it('a signal that is not an AbortSignal is a CaValueError before any request: no ioid, waiter or timer is left', async () => {
+    const { clock, fake, context } = setup();
+    const pv = context.getPv('D:SIGNAL');
+    await pv.waitForConnection();
+    fake.search.autoAnswer = null;
+    const unconnected = context.getPv('D:SIGNAL:UNCONNECTED');
+    const hostile = [{}, 'abort', { aborted: false, addEventListener: 1 }];
+    for (const signal of hostile) {
+      const calls: [string, () => unknown][] = [
+        ['pv.read', () => pv.read({ signal: signal as never, timeout: null })],
+        ['pv.write', () => pv.write(1, { signal: signal as never, timeout: null })],
+        ['pv.waitForConnection', () => unconnected.waitForConnection({ signal: signal as never })],
+        ['pv.waitForSearch', () => unconnected.waitForSearch({ signal: signal as never })],
+        ['block', () => block(subscribe('D:SIGNAL'), { context, signal: signal as never })],
+      ];
+      for (const [what, call] of calls) {
+        let error: unknown;
+        try {
+          await call();
+        } catch (err) {
+          error = err;
+        }
+        expect(error, `${what} with signal ${JSON.stringify(signal)}`).toBeInstanceOf(CaValueError);
+      }
+    }
+    expect(fake.circuit.sentOf(Command.READ_NOTIFY)).toHaveLength(0);
+    expect(fake.circuit.sentOf(Command.WRITE_NOTIFY)).toHaveLength(0);
+    expect(context.circuits[0]!.pendingOps).toBe(0);
+    expect(pv.pendingRequests).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("a Batch's timeout bounds the whole batch: a PV that connects late has only what is left for its reply", async () => {
+    const { clock, fake, context } = setup(10_000);
+    fake.search.autoAnswer = null;
+    const pv = context.getPv('D:BATCH:LATE');
+    const batch = new Batch({ timeout: 1000 });
+    batch.read(pv, () => {});
+    const sent = outcome(batch.send());
+    await advance(clock, 900);
+    fake.search.answer('D:BATCH:LATE');
+    await flush();
+    expect(pv.connected).toBe(true);
+    expect(fake.circuit.sentOf(Command.READ_NOTIFY)).toHaveLength(1);
+    // no reply: the read fails at the batch's deadline (1000 ms after send()), not a whole timeout after connecting
+    await advance(clock, 100);
+    expect(sent.settled).toBe(true);
+    expect(sent.value?.failures.map((f) => f.error)).toEqual([expect.any(CaTimeoutError)]);
+    expect(context.circuits[0]!.pendingOps).toBe(0);
+  });
+
+  it('put() with a bad Status option throws before anything is written: no WRITE_NOTIFY, no request left', async () => {
+    const { fake, context } = setup();
+    const pv = context.getPv('D:PUT:BAD');
+    await pv.waitForConnection();
+    expect(() => pv.put(1, { settleTime: -1 })).toThrow(InvalidArgumentError);
+    expect(() => pv.put(1, { name: 5 as never })).toThrow(InvalidArgumentError);
+    await flush();
+    // the refused put must not move the device, nor leave a request whose failure nobody would handle
+    expect(fake.circuit.sentOf(Command.WRITE_NOTIFY)).toHaveLength(0);
+    expect(pv.pendingRequests).toBe(0);
   });
 
   it('eventsOff/eventsOn reach every circuit when one refuses (CircuitQueueFullError): that one is thrown after', async () => {

@@ -6,9 +6,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Batch } from '../../src/protocols/ca/batch.js';
 import { type Block, block, interrupt, subscribe } from '../../src/protocols/ca/block.js';
-import { createChanResponse, serverDisconnResponse } from '../../src/protocols/ca/commands.js';
+import {
+  createChanResponse,
+  readNotifyResponse,
+  serverDisconnResponse,
+} from '../../src/protocols/ca/commands.js';
 import { ChannelType, Command, DbrType, Eca } from '../../src/protocols/ca/constants.js';
 import { Context } from '../../src/protocols/ca/context.js';
+import { encodeDbr } from '../../src/protocols/ca/dbr.js';
 import { CaTimeoutError, CaValueError, ContextDisconnectedError } from '../../src/protocols/ca/errors.js';
 import type { EventResponse } from '../../src/protocols/ca/pvTypes.js';
 import { CaServer } from '../../src/protocols/ca/server.js';
@@ -190,6 +195,111 @@ describe('issue 11 item 3: sync read, write, readWriteRead', () => {
     }
   });
 
+  it('hostile option values (a BigInt, a circular or prototype-less object) are CaValueError, not a TypeError from the message', async () => {
+    const { context } = await setup();
+    const pv = context.getPv('sync:x');
+    await pv.waitForConnection();
+    const bare = Object.create(null) as never;
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const calls: [string, () => unknown][] = [
+      ['pv.read({ dataType: 1n })', () => pv.read({ dataType: 1n as never })],
+      ['pv.read({ dataType: circular })', () => pv.read({ dataType: circular as never })],
+      ['pv.write(1, { dataType: 1n })', () => pv.write(1, { dataType: 1n as never })],
+      ['pv.read({ dataCount: bare })', () => pv.read({ dataCount: bare })],
+      ['pv.write(bare)', () => pv.write(bare)],
+      ['pv.write([bare])', () => pv.write([bare])],
+      ['pv.subscribe({ mask: bare })', () => pv.subscribe({ mask: bare })],
+      ['pv.subscribe({ dataType: 1n })', () => pv.subscribe({ dataType: 1n as never })],
+      ['sub.values({ capacity: bare })', () => pv.subscribe().values({ capacity: bare })],
+      ["getPvs(['x'], { priority: bare })", () => context.getPvs(['sync:x'], { priority: bare })],
+      ['read(x, { priority: bare })', () => read('sync:other', { context, priority: bare })],
+      ['read(x, { dataCount: bare })', () => read('sync:x', { context, dataCount: bare })],
+      ["subscribe('x', { mask: bare })", () => subscribe('sync:x', { mask: bare })],
+      ["subscribe('x', { dataCount: bare })", () => subscribe('sync:x', { dataCount: bare })],
+      // sync:x at priority 0 is cached by now: the cache must not let a bad priority through
+      ["read(x, { priority: '0' })", () => read('sync:x', { context, priority: '0' as never })],
+    ];
+    for (const [what, call] of calls) {
+      let error: unknown;
+      try {
+        await call();
+      } catch (err) {
+        error = err;
+      }
+      expect(error, what).toBeInstanceOf(CaValueError);
+    }
+  });
+
+  it("readWriteRead's timeout is one deadline on the Context's clock over its three requests", async () => {
+    const clock = new TestClock();
+    const fake = fakeTransport();
+    const context = new Context({
+      clock,
+      transport: fake.transport,
+      env: {},
+      hostName: 'h',
+      clientName: 'u',
+    });
+    cleanups.push(() => context.disconnect());
+    const flush = () => new Promise((resolve) => setImmediate(resolve));
+    const outcome: { error?: unknown; settled: boolean } = { settled: false };
+    readWriteRead('F:RWR', 2, { context, timeout: 1000 }).then(
+      () => Object.assign(outcome, { settled: true }),
+      (error: unknown) => Object.assign(outcome, { error, settled: true }),
+    );
+    await flush();
+    const [initial] = fake.circuit.sentOf(Command.READ_NOTIFY);
+    clock.advance(900); // the first reply comes 900 ms into the call...
+    fake.circuit.reply(
+      readNotifyResponse(ChannelType.DOUBLE, 1, Eca.NORMAL, initial!.p2, encodeDbr(6, Float64Array.of(1))),
+    );
+    await flush();
+    expect(fake.circuit.sentOf(Command.WRITE)).toHaveLength(1);
+    expect(fake.circuit.sentOf(Command.READ_NOTIFY)).toHaveLength(2);
+    clock.advance(100); // ...so the final read, never answered, has 100 ms left, not another 1000
+    await flush();
+    expect(outcome.settled).toBe(true);
+    expect(outcome.error).toBeInstanceOf(CaTimeoutError);
+  });
+
+  it("without a timeout, the sync calls and block use the Context's: CAPROTO_DEFAULT_TIMEOUT or its timeout option", async () => {
+    const clock = new TestClock();
+    const fake = fakeTransport();
+    fake.search.autoAnswer = null; // nothing is ever found
+    const viaEnv = new Context({ clock, transport: fake.transport, env: { CAPROTO_DEFAULT_TIMEOUT: '0.3' } });
+    const viaOption = new Context({ clock, transport: fake.transport, env: {}, timeout: 300 });
+    cleanups.push(
+      () => viaEnv.disconnect(),
+      () => viaOption.disconnect(),
+    );
+    const flush = () => new Promise((resolve) => setImmediate(resolve));
+    const calls = [viaEnv, viaOption].flatMap((context) => [
+      read('F:NOWHERE', { context }),
+      write('F:NOWHERE', 1, { context }),
+      readWriteRead('F:NOWHERE', 1, { context }),
+      block(subscribe('F:NOWHERE'), { context }).then(() => undefined),
+    ]);
+    const settled = calls.map(() => false);
+    const errors: unknown[] = [];
+    calls.forEach((call, i) => {
+      call.then(
+        () => {
+          settled[i] = true;
+        },
+        (error: unknown) => {
+          settled[i] = true;
+          errors[i] = error;
+        },
+      );
+    });
+    await flush();
+    clock.advance(300); // caproto's GLOBAL_DEFAULT_TIMEOUT is the env's; the sync calls used 2000 ms regardless
+    await flush();
+    expect(settled).toEqual(calls.map(() => true));
+    for (const error of errors) expect(error).toBeInstanceOf(CaTimeoutError);
+  });
+
   it('issue 11 item 3: the shared default Context serves calls without a context, until closed', async () => {
     const { env } = await setup();
     const shared = defaultContext({ env });
@@ -269,6 +379,12 @@ describe('issue 11 item 3: sync subscribe, block, interrupt', () => {
     expect(second).toEqual([1.5, 9]);
     s2.interrupt(); // the subscription stops the blocks running it
     expect(await b2).toMatchObject({ reason: 'interrupted' });
+  });
+
+  it("interrupt() without a block (caproto's call) is a CaValueError naming what to pass, not a TypeError", () => {
+    for (const arg of [undefined, null, {}]) {
+      expect(() => interrupt(arg as never), String(arg)).toThrow(CaValueError);
+    }
   });
 
   it('issue 11 item 3: block ends after duration on the clock, and when its signal aborts', async () => {

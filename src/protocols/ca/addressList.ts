@@ -9,6 +9,7 @@
  * libca does not check and retries the impossible connection forever).
  */
 import { isIP } from 'node:net';
+import { describeValue } from '../../errors.js';
 import {
   DEFAULT_CONN_TMO_MS,
   DEFAULT_REPEATER_PORT,
@@ -137,8 +138,31 @@ export interface ClientConfigOverrides {
 }
 
 /**
+ * A port option: undefined, or an integer 1..65535. Checked here, as the variables are: a port out of range would
+ * make every UDP search throw a RangeError from a timer.
+ */
+function portOption(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new CaValueError(`${name} must be a port number 1..65535, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** A list option (`host` or `host:port` strings) as the text of the variable it replaces. */
+function listOption(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((entry) => typeof entry === 'string')) {
+    throw new CaValueError(
+      `${name} must be an array of 'host' or 'host:port' strings, got ${describeValue(value)}`,
+    );
+  }
+  return value.join(' ');
+}
+
+/**
  * The client configuration from `env` (default `process.env`), with `overrides` on top. The environment is read
- * (and checked) even where an override replaces it.
+ * (and checked) even where an override replaces it; so are the overrides (CaValueError).
  */
 export function clientConfigFromEnv(
   env: CaEnv = process.env,
@@ -149,17 +173,20 @@ export function clientConfigFromEnv(
   const envListed = parseAddressList(env.EPICS_CA_ADDR_LIST, envServerPort, 'EPICS_CA_ADDR_LIST');
   const envRepeaterPort = envPort(env, 'EPICS_CA_REPEATER_PORT', DEFAULT_REPEATER_PORT);
   const envNameServers = parseNameServers(env.EPICS_CA_NAME_SERVERS, envServerPort);
-  const serverPort = overrides.serverPort ?? envServerPort;
+  const serverPort = portOption('serverPort', overrides.serverPort) ?? envServerPort;
+  const repeaterPort = portOption('repeaterPort', overrides.repeaterPort) ?? envRepeaterPort;
+  const addressList = listOption('addressList', overrides.addressList);
+  const nameServerList = listOption('nameServers', overrides.nameServers);
   const autoAddressList = overrides.autoAddressList ?? envAuto;
   const listed =
-    overrides.addressList !== undefined
-      ? parseAddressList(overrides.addressList.join(' '), serverPort, 'addressList')
+    addressList !== undefined
+      ? parseAddressList(addressList, serverPort, 'addressList')
       : overrides.serverPort !== undefined
         ? parseAddressList(env.EPICS_CA_ADDR_LIST, serverPort, 'EPICS_CA_ADDR_LIST')
         : envListed;
   const nameServers =
-    overrides.nameServers !== undefined
-      ? parseNameServers(overrides.nameServers.join(' '), serverPort, 'nameServers')
+    nameServerList !== undefined
+      ? parseNameServers(nameServerList, serverPort, 'nameServers')
       : overrides.serverPort !== undefined
         ? parseNameServers(env.EPICS_CA_NAME_SERVERS, serverPort)
         : envNameServers;
@@ -171,7 +198,7 @@ export function clientConfigFromEnv(
     autoAddressList,
     nameServers,
     serverPort,
-    repeaterPort: overrides.repeaterPort ?? envRepeaterPort,
+    repeaterPort,
     connectionTimeoutMs: envSecondsAsMs(env, 'EPICS_CA_CONN_TMO', DEFAULT_CONN_TMO_MS),
     timeoutMs: envSecondsAsMs(env, 'CAPROTO_DEFAULT_TIMEOUT', DEFAULT_TIMEOUT_MS),
   };

@@ -96,9 +96,12 @@ export class Batch {
     this.#requests = [];
     const result: BatchResult = { completed: 0, failures: [] };
     const pvs = [...new Set(requests.map((r) => r.pv))];
-    const connected = await Promise.allSettled(
-      pvs.map((pv) => pv.waitForConnection({ timeout: this.#timeout })),
+    // one deadline per PV on its context's clock, taken now: the connection wait and the reply share it
+    const deadlines = new Map(
+      pvs.map((pv) => [pv, pv.context.clock.now() + (this.#timeout ?? pv.context.config.timeoutMs)]),
     );
+    const left = (pv: PV) => Math.max(0, (deadlines.get(pv) as number) - pv.context.clock.now());
+    const connected = await Promise.allSettled(pvs.map((pv) => pv.waitForConnection({ timeout: left(pv) })));
     const unconnected = new Map<PV, Error>();
     pvs.forEach((pv, i) => {
       const outcome = connected[i];
@@ -112,7 +115,7 @@ export class Batch {
       }
       try {
         if (r.kind === 'read') {
-          const response = await r.pv.read({ ...r.options, timeout: this.#timeout });
+          const response = await r.pv.read({ ...r.options, timeout: left(r.pv) });
           r.callback(response);
         } else {
           const notify = r.callback !== undefined;
@@ -120,7 +123,7 @@ export class Batch {
             ...r.options,
             wait: notify,
             notify,
-            timeout: this.#timeout,
+            timeout: left(r.pv),
           });
           if (r.callback && response) r.callback(response);
         }

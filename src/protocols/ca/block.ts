@@ -19,14 +19,15 @@
  */
 
 import { checkDuration } from '../../../machines/core/duration.js';
-import { type Clock, realClock } from '../../engine/clock.js';
+import { type Clock, checkClock, realClock } from '../../engine/clock.js';
 import { DEFAULT_EVENT_MASK } from './constants.js';
 import type { Context } from './context.js';
 import { CaValueError, ContextDisconnectedError } from './errors.js';
 import type { PV } from './pv.js';
-import { checkOptions, type EventResponse } from './pvTypes.js';
+import { checkOptions, checkSignal, describeArg, type EventResponse } from './pvTypes.js';
 import type { Subscription as ContextSubscription } from './subscription.js';
 import { checkPriority, checkTimeout, contextOf, type DataTypeSpec } from './sync.js';
+import { holdProcess } from './unrefClock.js';
 
 export interface SyncSubscribeOptions {
   /** Circuit priority 0..99 (default 0). */
@@ -63,10 +64,10 @@ export class SyncSubscription {
     this.priority = checkPriority(options.priority);
     const mask = options.mask ?? DEFAULT_EVENT_MASK;
     if (!Number.isInteger(mask) || mask <= 0 || mask > 0xffff) {
-      throw new CaValueError(`mask must be a non-zero combination of DBE_* bits, got ${String(mask)}`);
+      throw new CaValueError(`mask must be a non-zero combination of DBE_* bits, got ${describeArg(mask)}`);
     }
     if (options.dataCount !== undefined && (!Number.isInteger(options.dataCount) || options.dataCount < 0)) {
-      throw new CaValueError(`dataCount must be a whole number >= 0, got ${String(options.dataCount)}`);
+      throw new CaValueError(`dataCount must be a whole number >= 0, got ${describeArg(options.dataCount)}`);
     }
     this.options = {
       dataType: options.dataType,
@@ -133,7 +134,10 @@ export function subscribe(pvName: string, options?: SyncSubscribeOptions): SyncS
 export interface BlockOptions {
   /** ms to run once every channel is subscribed (default: until interrupted). */
   duration?: number;
-  /** ms for every channel to connect (default 2000): CaTimeoutError otherwise. */
+  /**
+   * ms for every channel to connect (default the Context's timeout: 2000 unless `CAPROTO_DEFAULT_TIMEOUT` or its
+   * `timeout` option says otherwise): CaTimeoutError otherwise.
+   */
   timeout?: number;
   /** Monitor ENUM channels as their index (default: as the state string). */
   forceIntEnums?: boolean;
@@ -163,6 +167,8 @@ export class Block implements PromiseLike<BlockResult> {
 
   constructor(subscriptions: readonly SyncSubscription[], options: BlockOptions = {}) {
     checkOptions(options, 'block');
+    checkSignal(options.signal);
+    checkClock(options.clock);
     for (const s of subscriptions) {
       if (!(s instanceof SyncSubscription))
         throw new CaValueError('block() takes subscriptions from subscribe()');
@@ -212,7 +218,7 @@ export class Block implements PromiseLike<BlockResult> {
 
   async #run(
     ended: Promise<Ending>,
-    timeout: number,
+    timeout: number | undefined,
     duration: number | undefined,
     options: BlockOptions,
   ): Promise<BlockResult> {
@@ -225,6 +231,10 @@ export class Block implements PromiseLike<BlockResult> {
     const stopWaiting = new AbortController();
     const attached: { sub: ContextSubscription; token: number; offClose: () => void }[] = [];
     let timer: unknown;
+    // a running block holds the process, as an awaited read does: the default Context's sockets and timers are
+    // unref'd, so `await block(subs)` without a duration otherwise let the script end at once, once connected
+    // (caproto's block blocks until interrupted)
+    const release = holdProcess();
     for (const s of this.subscriptions) s._attach(this);
     try {
       const pvs: PV[] = this.subscriptions.map((s) => context.getPv(s.pvName, { priority: s.priority }));
@@ -273,6 +283,7 @@ export class Block implements PromiseLike<BlockResult> {
       return this.#outcome(await ended);
     } finally {
       this.#end({ reason: 'interrupted' }); // ended for everyone from now on
+      release();
       stopWaiting.abort();
       if (timer !== undefined) clock.clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -307,5 +318,11 @@ export function block(
 
 /** Stops `b` only (idempotent). caproto's `interrupt()` stops every block in the process: see the module comment. */
 export function interrupt(b: Block): void {
+  // caproto's interrupt() takes nothing: say what this one needs rather than fail on `undefined.interrupt`
+  if (!(b instanceof Block)) {
+    throw new CaValueError(
+      `interrupt(block) needs the Block that block() returned (it stops only that one), got ${describeArg(b)}`,
+    );
+  }
   b.interrupt();
 }

@@ -51,6 +51,11 @@ function pvName(name: string): Buffer {
   if (typeof name !== 'string' || name.length === 0)
     throw new CaValueError('a PV name must be a non-empty string');
   if (name.includes('\0')) throw new CaValueError(`PV name ${JSON.stringify(name)} contains a NUL`);
+  // latin-1 strictly (as caproto's encode): Buffer's 'latin1' would keep the low byte of U+0100 and above, and
+  // so search for another name
+  if (/[\u0100-\uffff]/.test(name)) {
+    throw new CaValueError(`PV name ${JSON.stringify(name)} is not latin-1`);
+  }
   const bytes = nulTerminated(name);
   if (bytes.length - 1 > MAX_PV_NAME_SIZE) {
     throw new CaValueError(`PV name of ${bytes.length - 1} bytes is longer than ${MAX_PV_NAME_SIZE}`);
@@ -58,7 +63,10 @@ function pvName(name: string): Buffer {
   return bytes;
 }
 
-/** Throws CaValueError for a PV name no request can carry (empty, a NUL, over 500 bytes), as SEARCH would. */
+/**
+ * Throws CaValueError for a PV name no request can carry (empty, a NUL, a character outside latin-1, over 500
+ * bytes), as SEARCH would.
+ */
 export function checkPvName(name: string): void {
   pvName(name);
 }

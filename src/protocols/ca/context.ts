@@ -18,8 +18,9 @@ import './view.js';
 import { hostname, userInfo } from 'node:os';
 import type { ChannelAddress } from '../../../machines/ca/channel.js';
 import { checkDuration } from '../../../machines/core/duration.js';
-import { type Clock, realClock } from '../../engine/clock.js';
-import { type Logger, silentLogger } from '../../engine/logging.js';
+import { checkSystem } from '../../api/lifecycle.js';
+import { type Clock, checkClock, realClock } from '../../engine/clock.js';
+import { checkLogger, type Logger, silentLogger } from '../../engine/logging.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import { createSystem, type OrrerySystem } from '../../engine/system.js';
 import { type CaClientConfig, type CaEnv, clientConfigFromEnv } from './addressList.js';
@@ -130,9 +131,43 @@ function checkConnectionTimeout(value: unknown): number | undefined {
   return value;
 }
 
+/** An identity option (`hostName`, `clientName`): a string when given (it is sent in HOST_NAME / CLIENT_NAME). */
+function checkName(name: string, value: unknown): string | undefined {
+  if (value !== undefined && typeof value !== 'string') {
+    throw new CaValueError(`${name} must be a string, got ${describeArg(value)}`);
+  }
+  return value;
+}
+
+/** The `env` option: an object of strings (the variables are parsed as text), or undefined for `process.env`. */
+function checkEnv(env: unknown): CaEnv | undefined {
+  if (env === undefined) return undefined;
+  if (env === null || typeof env !== 'object') {
+    throw new CaValueError(`env must be an object of strings (as process.env), got ${describeArg(env)}`);
+  }
+  for (const [variable, value] of Object.entries(env)) {
+    if (value !== undefined && typeof value !== 'string') {
+      throw new CaValueError(`env.${variable} must be a string, got ${describeArg(value)}`);
+    }
+  }
+  return env as CaEnv;
+}
+
+/**
+ * The options that are objects or names, checked before anything is made: a wrong one used to fail every later
+ * read with a raw TypeError (a HOST_NAME of a number, `clock.now` missing) instead of the constructor.
+ */
+function checkObjects(options: ContextOptions): void {
+  checkName('hostName', options.hostName);
+  checkName('clientName', options.clientName);
+  checkClock(options.clock);
+  checkSystem(options.system);
+  checkLogger('logger', options.logger);
+}
+
 /** The client configuration: the environment with the options on top. */
 function configOf(options: ContextOptions): CaClientConfig {
-  const config = clientConfigFromEnv(options.env ?? process.env, options);
+  const config = clientConfigFromEnv(checkEnv(options.env) ?? process.env, options);
   return {
     ...config,
     connectionTimeoutMs: checkConnectionTimeout(options.connectionTimeout) ?? config.connectionTimeoutMs,
@@ -172,6 +207,7 @@ export class Context {
   constructor(options: ContextOptions = {}) {
     if (options === null || typeof options !== 'object')
       throw new CaValueError('Context options must be an object');
+    checkObjects(options);
     this.config = configOf(options);
     this.#ownSystem = options.system === undefined;
     this.#clock = options.clock ?? options.system?.clock ?? realClock;
@@ -245,6 +281,10 @@ export class Context {
   get system(): OrrerySystem {
     return this.#system;
   }
+  /** The clock every deadline of the context's requests and waits runs on. */
+  get clock(): Clock {
+    return this.#clock;
+  }
   /** The supervisor of the context's channels, subscriptions and circuits. */
   get supervisor(): Supervisor {
     return this.#supervisor;
@@ -268,8 +308,9 @@ export class Context {
   /**
    * The context's UDP, beacon and circuit sockets and its background timers (search schedule, echo probes,
    * back-offs) stop keeping the process alive, now and for sockets opened later: a script exits by itself when
-   * nothing else is pending. A read or write being awaited still keeps it alive until its reply or deadline.
-   * Idempotent. With a `system` of your own, the timers of its clock are yours to manage.
+   * nothing else is pending. A read or write being awaited still keeps it alive until its reply or deadline, a
+   * running `block` until it ends. Idempotent. With a `system` of your own, the timers of its clock are yours to
+   * manage.
    */
   unref(): void {
     if (this.#unref) return;
@@ -291,7 +332,7 @@ export class Context {
     checkOptions(options, 'getPvs');
     const priority = options.priority ?? 0;
     if (!Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY) {
-      throw new CaValueError(`priority must be an integer 0..${MAX_PRIORITY}, got ${String(priority)}`);
+      throw new CaValueError(`priority must be an integer 0..${MAX_PRIORITY}, got ${describeArg(priority)}`);
     }
     return names.map((name) => {
       if (typeof name !== 'string' || name === '' || name.length > 500) {

@@ -18,6 +18,8 @@
  * text, an enum index past the state strings, a string longer than 39 bytes (CaValueError); fractions are
  * truncated toward zero for integer types (numpy's cast, as caproto).
  */
+// describeValue, not String(): a value without a prototype (or a throwing toString) must still give a CaValueError
+import { describeValue as describe } from '../../errors.js';
 import { ChannelType, type NativeType } from './constants.js';
 import type { CaArray } from './dbr.js';
 import { CaConversionError, CaValueError } from './errors.js';
@@ -60,11 +62,6 @@ export function parseNumber(text: string, empty?: number): number | undefined {
 }
 
 // ------------------------------------------------------------------------------------------- user -> native
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  return String(value);
-}
 
 function checkedString(text: string): string {
   if (text.length > MAX_STRING_BYTES) {

@@ -18,6 +18,7 @@ import { CancelledError } from '../../errors.js';
 import type { CircuitChannels, PendingOp } from './circuitChannels.js';
 import { CaDisconnectedError, CaTimeoutError } from './errors.js';
 import type { CaFrame } from './frame.js';
+import { holdProcess } from './unrefClock.js';
 
 /** caproto `CIRCUIT_DEATH_ATTEMPTS`. */
 export const CIRCUIT_DEATH_ATTEMPTS = 3;
@@ -119,6 +120,7 @@ export class PendingOps {
         return;
       }
       let timer: unknown;
+      let release: (() => void) | undefined;
       let entry: InFlight | undefined;
       const onAbort = () => {
         circuit.dropOp(ioid);
@@ -128,6 +130,8 @@ export class PendingOps {
       const finish = () => {
         if (timer !== undefined) clock.clearTimeout(timer);
         timer = undefined;
+        release?.();
+        release = undefined;
         signal?.removeEventListener('abort', onAbort);
         if (entry) this.#inFlight.delete(entry);
       };
@@ -159,6 +163,8 @@ export class PendingOps {
           },
           Math.max(0, left),
         );
+      } else {
+        release = holdProcess();
       }
       signal?.addEventListener('abort', onAbort, { once: true });
       let sent: boolean;

@@ -14,9 +14,10 @@ import type { PutOptions, PV } from './pv.js';
 export function putStatus(pv: PV, system: OrrerySystem, data: unknown, options: PutOptions): Status {
   const { timeout, dataType, ...statusOptions } = options;
   const abort = new AbortController();
+  // the status first: a bad Status option throws before anything is written (and leaves no request behind)
+  const status = new Status({ name: `put ${pv.name}`, ...statusOptions, system });
   // the request starts at once; a bad argument rejects it, which fails the status
   const request = pv.write(data, { wait: true, timeout, dataType, signal: abort.signal });
-  const status = new Status({ name: `put ${pv.name}`, ...statusOptions, system });
   request.then(
     () => {
       if (!status.done) status.setFinished();

@@ -24,6 +24,7 @@ import { ChannelBinding, type ChannelHost } from './pvChannel.js';
 import {
   checkCount,
   checkOptions,
+  checkSignal,
   type ReadResponse,
   readType,
   type WriteResponse,
@@ -151,6 +152,7 @@ export class PV {
   async waitForSearch(options: { timeout?: number | null; signal?: AbortSignal } = {}): Promise<void> {
     this.#host.checkOpen();
     checkOptions(options, 'waitForSearch');
+    checkSignal(options.signal);
     const total = this.#timeout(options.timeout);
     this.#wake();
     const s = this.#channel.state;
@@ -169,6 +171,7 @@ export class PV {
   async waitForConnection(options: { timeout?: number | null; signal?: AbortSignal } = {}): Promise<void> {
     this.#host.checkOpen();
     checkOptions(options, 'waitForConnection');
+    checkSignal(options.signal);
     const total = this.#timeout(options.timeout);
     return this.#connected(this.#host.clock.now() + total, total, options.signal);
   }
@@ -177,6 +180,7 @@ export class PV {
   async read(options: ReadOptions = {}): Promise<ReadResponse> {
     this.#host.checkOpen();
     checkOptions(options, 'read');
+    checkSignal(options.signal);
     const total = this.#timeout(options.timeout);
     const count = checkCount(options.dataCount);
     if (options.dataType !== undefined) readType(options.dataType, 0); // bad types fail before any I/O
@@ -204,6 +208,7 @@ export class PV {
   async write(data: unknown, options: WriteOptions = {}): Promise<WriteResponse | undefined> {
     this.#host.checkOpen();
     checkOptions(options, 'write');
+    checkSignal(options.signal);
     const wait = options.wait ?? true;
     const notify = options.notify ?? wait;
     if (wait && !notify) throw new CaValueError('Must set notify=true in order to use wait=true.');

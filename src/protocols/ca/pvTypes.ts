@@ -68,7 +68,7 @@ export function writeType(spec: number | string | undefined, native: NativeType,
 function checkType(spec: number | string): number {
   const type = typeof spec === 'number' || typeof spec === 'string' ? parseDbrType(spec) : undefined;
   if (type === undefined || type > 34) {
-    throw new CaValueError(`unknown DBR type ${JSON.stringify(spec)} (a DBR id 0..34, a name or a class)`);
+    throw new CaValueError(`unknown DBR type ${describeArg(spec)} (a DBR id 0..34, a name or a class)`);
   }
   return type;
 }
@@ -93,7 +93,18 @@ export function checkOptions(options: unknown, what: string): void {
 export function checkCount(count: unknown): number | undefined {
   if (count === undefined) return undefined;
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 0xffffffff) {
-    throw new CaValueError(`dataCount must be a non-negative integer, got ${String(count)}`);
+    throw new CaValueError(`dataCount must be a non-negative integer, got ${describeArg(count)}`);
   }
   return count;
+}
+
+/**
+ * A `signal` option: undefined, or an AbortSignal. Anything else is refused before a request takes an ioid, a
+ * timer or a waiter (it would throw a TypeError halfway through, leaving them behind).
+ */
+export function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new CaValueError(`signal must be an AbortSignal, got ${describeArg(signal)}`);
+  }
+  return signal;
 }

@@ -31,7 +31,7 @@ import { CaError, CaStatusError, CaValueError, ContextDisconnectedError } from '
 import type { CaFrame } from './frame.js';
 import type { PV } from './pv.js';
 import type { ChannelBinding } from './pvChannel.js';
-import { checkCount, type EventResponse, readType } from './pvTypes.js';
+import { checkCount, describeArg, type EventResponse, readType } from './pvTypes.js';
 import { SubscriptionQueue } from './subscriptionQueue.js';
 
 export type { EventResponse } from './pvTypes.js';
@@ -65,7 +65,7 @@ export interface SubscriptionHost {
 export function subscriptionKey(o: SubscribeOptions): string {
   const mask = o.mask ?? DEFAULT_EVENT_MASK;
   if (!Number.isInteger(mask) || mask <= 0 || mask > 0xffff)
-    throw new CaValueError(`bad event mask ${String(mask)}`);
+    throw new CaValueError(`bad event mask ${describeArg(mask)}`);
   if (o.dataType !== undefined) readType(o.dataType, 0);
   for (const k of ['low', 'high', 'to'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'number') throw new CaValueError(`${k} must be a number`);

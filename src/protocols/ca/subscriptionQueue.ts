@@ -7,7 +7,7 @@
  * the responses already queued were read (a waiting `next()` rejects with it); it is done after.
  */
 import { CaValueError } from './errors.js';
-import type { EventResponse } from './pvTypes.js';
+import { describeArg, type EventResponse } from './pvTypes.js';
 import type { Subscription } from './subscription.js';
 
 export class SubscriptionQueue implements AsyncIterableIterator<EventResponse> {
@@ -30,7 +30,7 @@ export class SubscriptionQueue implements AsyncIterableIterator<EventResponse> {
 
   constructor(sub: Subscription, capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new CaValueError(`capacity must be a positive integer, got ${String(capacity)}`);
+      throw new CaValueError(`capacity must be a positive integer, got ${describeArg(capacity)}`);
     }
     this.#sub = sub;
     this.#capacity = capacity;

@@ -15,7 +15,8 @@
  *   does; the sync client applies it to each step.
  */
 import { checkDuration } from '../../../machines/core/duration.js';
-import { DEFAULT_TIMEOUT_MS, MAX_PRIORITY } from './constants.js';
+import type { Clock } from '../../engine/clock.js';
+import { MAX_PRIORITY } from './constants.js';
 import { Context, type ContextOptions } from './context.js';
 import { CaValueError } from './errors.js';
 import type { PV } from './pv.js';
@@ -30,7 +31,10 @@ export type DataTypeSpec = number | string;
 
 /** Options every sync call takes. */
 export interface SyncCallOptions {
-  /** ms for the whole call: search, connection and reply (default 2000; `Infinity` for never). */
+  /**
+   * ms for the whole call: search, connection and reply (default the Context's: 2000 unless `CAPROTO_DEFAULT_TIMEOUT`
+   * or its `timeout` option says otherwise; `Infinity` for never).
+   */
   timeout?: number;
   /** Circuit priority 0..99 (default 0). */
   priority?: number;
@@ -81,9 +85,12 @@ export async function closeDefaultContext(): Promise<void> {
   await context?.disconnect();
 }
 
-/** A validated timeout in ms (default 2000). */
-export function checkTimeout(value: unknown, name = 'timeout'): number {
-  if (value === undefined) return DEFAULT_TIMEOUT_MS;
+/**
+ * A validated timeout in ms, or undefined for the Context's own: `CAPROTO_DEFAULT_TIMEOUT` or its `timeout` option,
+ * else 2000 (caproto's GLOBAL_DEFAULT_TIMEOUT, read from the environment, is every sync call's default).
+ */
+export function checkTimeout(value: unknown, name = 'timeout'): number | undefined {
+  if (value === undefined) return undefined;
   return checkDuration(name, value, false) as number;
 }
 
@@ -91,7 +98,7 @@ export function checkTimeout(value: unknown, name = 'timeout'): number {
 export function checkPriority(value: unknown): number {
   if (value === undefined) return 0;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_PRIORITY) {
-    throw new CaValueError(`priority must be an integer 0..${MAX_PRIORITY}, got ${String(value)}`);
+    throw new CaValueError(`priority must be an integer 0..${MAX_PRIORITY}, got ${describeArg(value)}`);
   }
   return value;
 }
@@ -106,11 +113,14 @@ export function contextOf(options: { context?: Context }): Context {
   return context;
 }
 
-/** A deadline over several steps: the ms left (never negative), Infinity for never. */
-export function deadline(timeout: number): () => number {
+/**
+ * A deadline over several steps: the ms left (never negative), Infinity for never. Measured on `clock`, the clock
+ * of the Context whose requests it bounds (their own deadlines run on it).
+ */
+export function deadline(timeout: number, clock: Clock): () => number {
   if (timeout === Number.POSITIVE_INFINITY) return () => timeout;
-  const end = performance.now() + timeout;
-  return () => Math.max(0, end - performance.now());
+  const end = clock.now() + timeout;
+  return () => Math.max(0, end - clock.now());
 }
 
 /** Each Context's PVs by priority and name: the same objects its `getPv` caches, found without its option checks. */
@@ -120,7 +130,8 @@ const pvCache = new WeakMap<Context, Map<string, PV>>();
 function pvOf(name: string, options: SyncCallOptions): PV {
   if (typeof name !== 'string' || name === '') throw new CaValueError('a PV name must be a non-empty string');
   const context = contextOf(options);
-  const priority = options.priority ?? 0;
+  // checked before it makes the cache key: a cached PV must not let a bad priority through
+  const priority = checkPriority(options.priority);
   let pvs = pvCache.get(context);
   if (pvs === undefined) {
     pvs = new Map();
@@ -129,7 +140,7 @@ function pvOf(name: string, options: SyncCallOptions): PV {
   const key = `${priority}:${name}`;
   let pv = pvs.get(key);
   if (pv === undefined) {
-    pv = context.getPv(name, { priority: checkPriority(priority) });
+    pv = context.getPv(name, { priority });
     pvs.set(key, pv);
   }
   return pv;
@@ -179,8 +190,9 @@ export async function readWriteRead(
   options: ReadWriteReadOptions = {},
 ): Promise<[ReadResponse, WriteResponse | null, ReadResponse]> {
   checkOptions(options, 'readWriteRead');
-  const left = deadline(checkTimeout(options.timeout));
+  const timeout = checkTimeout(options.timeout);
   const pv = pvOf(pvName, options);
+  const left = deadline(timeout ?? pv.context.config.timeoutMs, pv.context.clock);
   const notify = options.notify ?? false;
   const readOptions = { dataType: options.readDataType, forceIntEnums: options.forceIntEnums };
   const initial = await pv.read({ ...readOptions, timeout: left() });

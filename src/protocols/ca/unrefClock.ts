@@ -6,7 +6,18 @@
  * Requests a caller waits for (read/write deadlines, connection waits) do NOT use it: a script awaiting a read
  * keeps running until the reply or the deadline.
  */
-import type { Clock } from '../../engine/clock.js';
+import { type Clock, MAX_TIMER_DELAY } from '../../engine/clock.js';
+
+/**
+ * Holds the process for a caller waiting with no deadline (a timeout of Infinity, a running `block`): a wait with a
+ * deadline holds it through its timer, but the context's sockets may be unref'd, and with nothing armed the
+ * process would end under the awaiting caller. A plain Node timer, whatever the context's clock: it is about the
+ * process, not time. Returns its release.
+ */
+export function holdProcess(): () => void {
+  const handle = setInterval(() => {}, MAX_TIMER_DELAY);
+  return () => clearInterval(handle);
+}
 
 /** Unrefs a Node timer (or the current leg of the real clock's long timer); anything else is left alone. */
 function unrefTimer(id: unknown): void {

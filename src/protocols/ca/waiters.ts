@@ -4,6 +4,7 @@
  */
 import type { Clock } from '../../engine/clock.js';
 import { CancelledError } from '../../errors.js';
+import { holdProcess } from './unrefClock.js';
 
 interface Waiter {
   resolve(): void;
@@ -33,9 +34,11 @@ export class Waiters {
     const clock = this.#clock;
     return new Promise<void>((resolve, reject) => {
       let timer: unknown;
+      let release: (() => void) | undefined;
       const done = () => {
         this.#set.delete(waiter);
         if (timer !== undefined) clock.clearTimeout(timer);
+        release?.();
         signal?.removeEventListener('abort', onAbort);
       };
       const waiter: Waiter = {
@@ -54,6 +57,8 @@ export class Waiters {
       const left = deadline - clock.now();
       if (left !== Number.POSITIVE_INFINITY) {
         timer = clock.setTimeout(() => waiter.reject(onTimeout()), Math.max(0, left));
+      } else {
+        release = holdProcess();
       }
       signal?.addEventListener('abort', onAbort, { once: true });
     });
