@@ -14,7 +14,12 @@ import {
 import { ChannelType, Command, DbrType, Eca } from '../../src/protocols/ca/constants.js';
 import { Context } from '../../src/protocols/ca/context.js';
 import { encodeDbr } from '../../src/protocols/ca/dbr.js';
-import { CaTimeoutError, CaValueError, ContextDisconnectedError } from '../../src/protocols/ca/errors.js';
+import {
+  CaTimeoutError,
+  CaValueError,
+  ContextDisconnectedError,
+  ErrorResponseReceived,
+} from '../../src/protocols/ca/errors.js';
 import type { EventResponse } from '../../src/protocols/ca/pvTypes.js';
 import { CaServer } from '../../src/protocols/ca/server.js';
 import {
@@ -416,6 +421,39 @@ describe('issue 11 item 3: sync subscribe, block, interrupt', () => {
       throw boom;
     });
     await expect(block(sub, { context })).rejects.toBe(boom);
+  });
+
+  it("a monitor the server refuses (EVENT_ADD answered CA_PROTO_ERROR) ends the block with that error, as caproto's", async () => {
+    const { context } = await setup();
+    // 4 elements: a count of 1000 is ECA_BADCOUNT
+    const sub = subscribe('sync:wave', { dataCount: 1000 });
+    let n = 0;
+    sub.addCallback(() => n++);
+    // before, the block ran on with no update (the error only logged), for ever without a duration
+    const error = await block(sub, { context, timeout: 2000 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ErrorResponseReceived);
+    expect((error as ErrorResponseReceived).eca).toBe(Eca.BADCOUNT);
+    expect(n).toBe(0);
+  });
+
+  it('a refused monitor ends: its iterator throws the error, status() fails with it, lastError keeps it', async () => {
+    const { context } = await setup();
+    const pv = context.getPv('sync:wave');
+    const sub = pv.subscribe({ dataCount: 1000 });
+    const closed = new Promise<unknown>((resolve) => sub.onClose(resolve));
+    const iterated = (async () => {
+      for await (const _ of sub) return 'an update';
+      return 'ended';
+    })().catch((e: unknown) => e);
+    const got = await iterated;
+    expect(got).toBeInstanceOf(ErrorResponseReceived);
+    expect(await closed).toBe(got);
+    expect(sub.lastError).toBe(got);
+    // the PV forgets it: a new subscribe() makes a new one
+    expect(pv.subscribe({ dataCount: 1000 })).not.toBe(sub);
   });
 
   it('a running block rejects with ContextDisconnectedError when its Context disconnects', async () => {

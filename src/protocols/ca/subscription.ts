@@ -11,6 +11,8 @@
  *   reading; first activation or re-activation alike) ends the subscription with that error: `onClose` listeners
  *   get it, iterators throw it, `status()` fails with it and `lastError` keeps it; its subscription id is released,
  *   its actor removed and its PV forgets it (`pv.subscribe()` then makes a new one); the circuit is left as it is;
+ *   so does an EVENT_ADD the server refuses (CA_PROTO_ERROR, `ErrorResponseReceived`: a count or type it cannot
+ *   serve, no read access), as caproto's `block` raises it;
  * - `status(predicate)` is `Status.fromSubscription` over it; `for await (const r of sub)` reads a bounded queue
  *   that keeps the latest responses when full.
  *
@@ -322,7 +324,7 @@ export class Subscription {
       this.#dataCount = o.dataCount ?? 0;
       subid = circuit.addSubscription({
         event: (frame) => this.#event(frame),
-        failed: (error) => this.#failed(error),
+        failed: (error) => this.#refused(error),
       });
       this.#subid = subid;
       const sent = circuit.send(
@@ -354,13 +356,20 @@ export class Subscription {
    * The EVENT_ADD could not be sent: the subscription ends with `error`. Closing runs after the machine's step (a
    * microtask): an action must not stop its own actor.
    */
-  #activationFailed(error: Error): void {
+  #activationFailed(error: Error, why = 'monitor could not be subscribed (EVENT_ADD not sent)'): void {
     this.#lastError = error;
-    this.#host.logger.warn(
-      { err: error, pv: this.pv.name },
-      'monitor could not be subscribed (EVENT_ADD not sent): the subscription ends',
-    );
+    this.#host.logger.warn({ err: error, pv: this.pv.name }, `${why}: the subscription ends`);
     queueMicrotask(() => this.close(error));
+  }
+
+  /**
+   * The server refused the EVENT_ADD (CA_PROTO_ERROR: a count or type it cannot serve, no read access): no update
+   * will ever come, so the subscription ends with that error as one whose EVENT_ADD could not be sent (caproto's
+   * `block` raises it). Its id is forgotten first: the server holds nothing to cancel.
+   */
+  #refused(error: Error): void {
+    this.#forget();
+    this.#activationFailed(error, 'monitor refused by the server (EVENT_ADD answered with an error)');
   }
 
   #eventCancel(): void {
