@@ -15,6 +15,7 @@ import { ChannelType, Command, DbrType, Eca } from '../../src/protocols/ca/const
 import { Context } from '../../src/protocols/ca/context.js';
 import { encodeDbr } from '../../src/protocols/ca/dbr.js';
 import {
+  CaStatusError,
   CaTimeoutError,
   CaValueError,
   ContextDisconnectedError,
@@ -107,6 +108,21 @@ describe('issue 11 item 3: sync read, write, readWriteRead', () => {
     const response = await write('sync:x', 3.5, { context, notify: true });
     expect(response).toMatchObject({ status: Eca.NORMAL, dataType: DbrType.DOUBLE, dataCount: 1 });
     expect(Array.from((await read('sync:x', { context })).data as Float64Array)).toEqual([3.5]);
+  });
+
+  it('an ENUM index past its states is refused by the server (ECA_PUTFAIL, as rsrv), the value kept', async () => {
+    const { server, context } = await setup();
+    // three states: 0..2
+    const error = await write('sync:mode', 5, { context, notify: true, forceIntEnums: true }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    // before, 5 was stored and read back as the index 5 of a PV with three states
+    expect(error).toBeInstanceOf(CaStatusError);
+    expect((error as CaStatusError).eca).toBe(Eca.PUTFAIL);
+    expect(server.pv('sync:mode')?.data[0]).toBe(1);
+    await write('sync:mode', 2, { context, notify: true, forceIntEnums: true });
+    expect((await read('sync:mode', { context })).data).toEqual(['auto']);
   });
 
   it('issue 11 item 3: a string to an ENUM channel is written as the state name', async () => {

@@ -333,11 +333,23 @@ export class ServerPvImpl implements ServerPv {
     return encoded;
   }
 
-  /** Converts a client's put (decoded data of native type `from`) to this PV's native type. */
+  /**
+   * Converts a client's put (decoded data of native type `from`) to this PV's native type. An ENUM index past the
+   * PV's states is refused (rsrv: the record's put fails, ECA_PUTFAIL), as an unknown state name is.
+   */
   convertPut(from: NativeType, data: CaArray): CaArray {
-    return convertArray(from, this.nativeType, data, {
-      enumStrings: this.#metadata.enumStrings,
+    const enumStrings = this.#metadata.enumStrings;
+    const converted = convertArray(from, this.nativeType, data, {
+      enumStrings,
       precision: this.#metadata.precision,
     });
+    if (this.nativeType === ChannelType.ENUM && enumStrings !== undefined && enumStrings.length > 0) {
+      for (let i = 0; i < converted.length; i++) {
+        const index = converted[i] as number;
+        if (index >= enumStrings.length)
+          throw new CaValueError(`pv ${this.name}: ${index} is not a state (${enumStrings.length} states)`);
+      }
+    }
+    return converted;
   }
 }
