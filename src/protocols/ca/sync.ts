@@ -45,7 +45,7 @@ export interface SyncCallOptions {
 export interface SyncReadOptions extends SyncCallOptions {
   dataType?: DataTypeSpec;
   dataCount?: number;
-  /** READ_NOTIFY (default) or the old READ. */
+  /** Accepted as caproto's; a read is always a READ_NOTIFY (READ is deprecated: `pv.read`'s `notify`). */
   notify?: boolean;
   /** Read ENUM channels as their index (default: as the state string). */
   forceIntEnums?: boolean;
