@@ -23,6 +23,13 @@ export interface InspectedDevice {
   request(name: string, args: ArgValue[], signal: AbortSignal | undefined): Promise<RawReply>;
 }
 
+/**
+ * Named lookups of one kind made one by one at most; a scope naming more (an `#interface-changed` listing thousands
+ * of sensors) is one full listing kept to the names asked, as katcp-python re-inspects in full on every change: the
+ * same model, without a flood of requests.
+ */
+export const MAX_NAMED_LOOKUPS = 64;
+
 /** Whether a reply's code is `ok`. */
 export function isOk(reply: KatcpMessage): boolean {
   return reply.args[0]?.toString('utf8') === 'ok';
@@ -39,11 +46,15 @@ export async function inspectDevice(
   const sensors: SensorInfo[] = [];
   try {
     if (scope.requests === 'all') requests.push(...(await inspectRequests(device, null, flags, signal)));
+    else if (scope.requests && scope.requests.length > MAX_NAMED_LOOKUPS)
+      requests.push(...only(await inspectRequests(device, null, flags, signal), scope.requests));
     else if (scope.requests) {
       const found = await Promise.all(scope.requests.map((n) => inspectRequests(device, n, flags, signal)));
       for (const f of found) requests.push(...f);
     }
     if (scope.sensors === 'all') sensors.push(...(await inspectSensors(device, null, signal)));
+    else if (scope.sensors && scope.sensors.length > MAX_NAMED_LOOKUPS)
+      sensors.push(...only(await inspectSensors(device, null, signal), scope.sensors));
     else if (scope.sensors) {
       const found = await Promise.all(scope.sensors.map((n) => inspectSensors(device, n, signal)));
       for (const f of found) sensors.push(...f);
@@ -54,6 +65,12 @@ export async function inspectDevice(
     throw new SyncError(`Sync of ${device.address} failed: ${e?.message ?? String(e)}`, { cause: error });
   }
   return { scope, requests, sensors };
+}
+
+/** The items of a full listing that a named scope asked for. */
+function only<T extends { name: string }>(listed: T[], names: readonly string[]): T[] {
+  const asked = new Set(names);
+  return listed.filter((item) => asked.has(item.name));
 }
 
 async function inspectRequests(
