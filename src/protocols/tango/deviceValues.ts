@@ -201,11 +201,13 @@ export function toDeviceAttribute(av: AttributeValue5): DeviceAttribute {
   const rx = av.r_dim.dim_x;
   const ry = av.r_dim.dim_y;
   const readCount = format === 2 ? rx * ry : format === 1 ? rx : Math.min(all.length, 1);
-  const hasWrite = av.w_dim.dim_x > 0 && all.length > readCount;
+  const writable = av.w_dim.dim_x > 0;
+  // a write-only attribute sends its set point once, as the read value: it is the set point too (as PyTango's w_value)
+  const wFrom = all.length > readCount ? readCount : 0;
   return {
     name: av.name,
     value: shape(all, 0, rx, ry, format),
-    wValue: hasWrite ? shape(all, readCount, av.w_dim.dim_x, av.w_dim.dim_y, format) : undefined,
+    wValue: writable ? shape(all, wFrom, av.w_dim.dim_x, av.w_dim.dim_y, format) : undefined,
     quality: (ATTR_QUALITY[av.quality] ?? 'ATTR_INVALID') as AttrQualityName,
     dataFormat: (ATTR_DATA_FORMAT[av.data_format] ?? 'FMT_UNKNOWN') as AttrDataFormatName,
     type: av.value.kind === 'DEVICE_STATE' ? 'DevState' : typeName(av.data_type),

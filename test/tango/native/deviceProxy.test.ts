@@ -135,6 +135,13 @@ describe('issue 12 item 6: attributes written and read back through TangoTest', 
     }
   });
 
+  it('a write-only attribute read back: its one value is both value and wValue (PyTango w_value 2.5)', async () => {
+    await device.writeAttribute('ampli', 2.5);
+    const read = await device.readAttribute('ampli');
+    expect([read.value, read.wValue, read.wDimX]).toEqual([2.5, 2.5, 1]);
+    expect((await device.readAttribute('short_scalar_ro')).wValue).toBeUndefined();
+  });
+
   it('issue 12 item 6: read-only spectrum and image attributes, a large image in fragments', async () => {
     const [spectrum, image, big] = await device.readAttributes([
       'long64_spectrum_ro',
