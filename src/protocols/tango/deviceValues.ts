@@ -12,6 +12,7 @@ import { TangoTypeError } from './clientErrors.js';
 import type { AttrDataFormatName, AttrQualityName, DeviceAttribute } from './deviceTypes.js';
 import { DEV_STATES, TANGO_TYPE_NUMBERS, type TangoTypeName, type TangoValue } from './giop/any.js';
 import type { AttributeConfig5 } from './giop/attributeConfig.js';
+import { GiopEncodeError } from './giop/errors.js';
 import type { CommandValue } from './giop/operations.js';
 import {
   ATTR_DATA_FORMAT,
@@ -60,6 +61,15 @@ function bool(v: unknown): boolean {
   if (v === 0 || v === 1) return v === 1;
   throw new TangoTypeError(`expected a boolean, got ${String(v)}`);
 }
+/** Bytes, each checked: a Uint8Array would wrap 300 to 44 and -1 to 255 (PyTango raises OverflowError). */
+function octets(items: unknown[]): Uint8Array {
+  return Uint8Array.from(items, (item) => {
+    const n = num(item);
+    if (!Number.isInteger(n) || n < 0 || n > 0xff)
+      throw new GiopEncodeError(`octet out of range [0, 255]: ${n}`);
+    return n;
+  });
+}
 function list(v: unknown): unknown[] {
   if (Array.isArray(v)) return v;
   if (ArrayBuffer.isView(v) && !(v instanceof DataView))
@@ -95,7 +105,7 @@ export function toTangoValue(type: TangoTypeName, v: unknown): TangoValue {
     case 'DevState':
       return { type, value: state(v) };
     case 'DevVarCharArray':
-      return { type, value: v instanceof Uint8Array ? v : Uint8Array.from(list(v).map(num)) };
+      return { type, value: v instanceof Uint8Array ? v : octets(list(v)) };
     case 'DevVarShortArray':
     case 'DevVarLongArray':
     case 'DevVarFloatArray':
@@ -243,7 +253,7 @@ function attrValue(kind: AttrValue['kind'], items: unknown[]): AttrValue {
     case 'ATT_ULONG64':
       return { kind, value: items.map(big) };
     case 'ATT_UCHAR':
-      return { kind, value: Uint8Array.from(items.map(num)) };
+      return { kind, value: octets(items) };
     case 'ATT_STRING':
       return { kind, value: items.map(str) };
     case 'ATT_STATE':

@@ -5,6 +5,7 @@ import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
 import { AttributeNotFoundError, TangoTypeError } from '../../../src/protocols/tango/clientErrors.js';
 import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
 import { DevFailed } from '../../../src/protocols/tango/errors.js';
+import { GiopEncodeError } from '../../../src/protocols/tango/giop/errors.js';
 import { startTangoTest, type TangoTestServer } from './support/tangoTest.js';
 
 let server: TangoTestServer;
@@ -81,6 +82,16 @@ describe('issue 12 item 6: every command type round trips through TangoTest', ()
     await expect(device.commandInout('DevVarLongArray', 'nope')).rejects.toBeInstanceOf(TangoTypeError);
     await expect(device.commandInout('DevShort', 40_000)).rejects.toThrow(/short/);
     expect(await device.commandInout('DevShort', 1)).toBe(1);
+  });
+
+  it('bytes out of 0..255 are refused (GiopEncodeError, as PyTango overflows), not wrapped into another value', async () => {
+    for (const bad of [[1, 300], [-1], [1.5], [Number.NaN]]) {
+      await expect(device.commandInout('DevVarCharArray', bad)).rejects.toBeInstanceOf(GiopEncodeError);
+    }
+    await device.writeAttribute('uchar_scalar', 7);
+    await expect(device.writeAttribute('uchar_scalar', 300)).rejects.toBeInstanceOf(GiopEncodeError);
+    await expect(device.writeAttribute('uchar_spectrum', [1, 256])).rejects.toBeInstanceOf(GiopEncodeError);
+    expect((await device.readAttribute('uchar_scalar')).wValue).toBe(7);
   });
 });
 
