@@ -5,7 +5,7 @@ import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
 import { AttributeNotFoundError, TangoTypeError } from '../../../src/protocols/tango/clientErrors.js';
 import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
 import { DevFailed } from '../../../src/protocols/tango/errors.js';
-import { GiopEncodeError } from '../../../src/protocols/tango/giop/errors.js';
+import { GiopEncodeError, MultiDevFailedError } from '../../../src/protocols/tango/giop/errors.js';
 import { startTangoTest, type TangoTestServer } from './support/tangoTest.js';
 
 let server: TangoTestServer;
@@ -199,6 +199,20 @@ describe('issue 12 item 6: errors keep their Tango stacks', () => {
     expect(error).toBeInstanceOf(DevFailed);
     expect((error as AttributeNotFoundError).attribute).toBe('no_such_attribute');
     expect((error as DevFailed).errors.map((e) => e.reason)).toContain('API_AttrNotFound');
+  });
+
+  it('a write the server refuses (MultiDevFailed) is a DevFailed: the server stack, then API_AttributeFailed (as PyTango)', async () => {
+    const error = await device.writeAttribute('short_scalar_ro', 1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DevFailed);
+    expect(error).toBeInstanceOf(MultiDevFailedError);
+    expect((error as DevFailed).errors.map((e) => e.reason)).toEqual([
+      'API_AttrNotWritable',
+      'API_AttributeFailed',
+    ]);
+    expect((error as MultiDevFailedError).failures[0]).toMatchObject({
+      name: 'short_scalar_ro',
+      indexInCall: 0,
+    });
   });
 
   it('issue 12 item 6: an attribute whose read throws is DevFailed with its stack', async () => {
