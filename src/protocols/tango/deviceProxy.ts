@@ -102,6 +102,19 @@ function checkWrites(v: unknown): (readonly [string, unknown])[] {
   });
 }
 
+/**
+ * The server's `API_AttrNotFound` (get_attribute_config raises it for a missing attribute, where a read reports it
+ * in the element) as `AttributeNotFoundError`, naming the attribute its message names (cppTango: `<name> attribute
+ * not found`); any other error as it is.
+ */
+function attributeNotFound(error: unknown, names: readonly string[]): unknown {
+  if (!(error instanceof DevFailed) || error instanceof AttributeNotFoundError) return error;
+  const desc = error.errors.find((e) => e.reason === 'API_AttrNotFound')?.desc.toLowerCase();
+  if (desc === undefined) return error;
+  const name = names.find((n) => desc.startsWith(`${n.toLowerCase()} `)) ?? names.join(', ');
+  return new AttributeNotFoundError(name, error.errors);
+}
+
 export class DeviceProxy {
   /** `dom/fam/member`, as written. */
   readonly name: string;
@@ -281,7 +294,9 @@ export class DeviceProxy {
     const names = checkNames(attributes);
     const configs = await this.#call(getAttributeConfig5.name, getAttributeConfig5.readResult, (w) =>
       getAttributeConfig5.writeArgs(w, names),
-    );
+    ).catch((error: unknown) => {
+      throw attributeNotFound(error, names);
+    });
     for (const c of configs) this.#configs.set(c.name.toLowerCase(), c);
     return configs;
   }

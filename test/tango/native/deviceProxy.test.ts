@@ -215,6 +215,19 @@ describe('issue 12 item 6: errors keep their Tango stacks', () => {
     });
   });
 
+  it('a missing attribute written or asked its config is AttributeNotFoundError too (the server raises API_AttrNotFound)', async () => {
+    for (const call of [
+      () => device.writeAttribute('no_such_attribute', 1),
+      () => device.getAttributeConfig('no_such_attribute'),
+      () => device.getAttributeConfigs(['double_scalar', 'no_such_attribute']),
+    ]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AttributeNotFoundError);
+      expect((error as AttributeNotFoundError).attribute).toBe('no_such_attribute');
+      expect((error as DevFailed).errors.map((e) => e.reason)).toContain('API_AttrNotFound');
+    }
+  });
+
   it('issue 12 item 6: an attribute whose read throws is DevFailed with its stack', async () => {
     const error = await device.readAttribute('throw_exception').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DevFailed);
