@@ -148,8 +148,9 @@ export class DeviceProxy {
       parsed.hosts = parseTangoHost(tangoHost);
     }
     const source = options.source ?? 'CACHE_DEV';
-    if (!(source in SOURCES))
-      throw new TangoNameError(`source must be DEV, CACHE or CACHE_DEV, got ${source}`);
+    // own keys only: `in` also takes what every object inherits (toString, constructor)
+    if (typeof source !== 'string' || !Object.hasOwn(SOURCES, source))
+      throw new TangoNameError(`source must be DEV, CACHE or CACHE_DEV, got ${String(source)}`);
     this.#parsed = parsed;
     this.name = parsed.device;
     this.fullName = formatDeviceName(parsed);
