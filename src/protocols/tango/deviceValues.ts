@@ -187,7 +187,8 @@ function elements(v: AttrValue): unknown[] | Uint8Array {
     case 'ATT_NO_DATA':
       return [];
     case 'ATT_ENCODED':
-      return v.value.map((e) => [e.encoded_format, e.encoded_data]);
+      // copied, as a command's DevEncoded result: the decoder's bytes are a view that would keep the whole reply
+      return v.value.map((e) => [e.encoded_format, Uint8Array.from(e.encoded_data)]);
     default:
       return v.value;
   }
