@@ -436,8 +436,23 @@ export class DeviceProxy {
       this.#ref = undefined;
       const again = await this.#resolve();
       if (this.#closed) throw this.#closedError();
+      this.#letGo(ref, again);
       return await callObject(this.#connect, again, spec, this.#forwarded);
     }
+  }
+
+  /**
+   * The device was found again at another endpoint (its server restarted on a new port): this proxy's connection
+   * to the old one is released, else each move would hold one more connection actor until `close()`. One still
+   * carrying requests is left to them (released by `close()`).
+   */
+  #letGo(from: ObjectRef, to: ObjectRef): void {
+    const key = `${from.host.toLowerCase()}:${from.port}`;
+    if (key === `${to.host.toLowerCase()}:${to.port}`) return;
+    const c = this.#connections.get(key);
+    if (c === undefined || c.pendingCount > 0) return;
+    this.#connections.delete(key);
+    void this.#pool.release(c);
   }
 
   #forwarded = (to: ObjectRef, permanent: boolean): void => {
