@@ -86,6 +86,8 @@ function pair(v: unknown, what: string): [unknown[], unknown[]] {
 export function toTangoValue(type: TangoTypeName, v: unknown): TangoValue {
   switch (type) {
     case 'DevVoid':
+      // an argument would be dropped and the command run anyway; PyTango refuses it
+      if (v !== undefined && v !== null) throw new TangoTypeError('a DevVoid command takes no argument');
       return { type };
     case 'DevBoolean':
       return { type, value: bool(v) };

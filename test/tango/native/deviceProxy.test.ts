@@ -84,6 +84,13 @@ describe('issue 12 item 6: every command type round trips through TangoTest', ()
     expect(await device.commandInout('DevShort', 1)).toBe(1);
   });
 
+  it('an argument given to a DevVoid command is TangoTypeError, nothing run (PyTango: cannot insert a value in a DEV_VOID)', async () => {
+    await expect(device.commandInout('DevVoid', 5)).rejects.toBeInstanceOf(TangoTypeError);
+    await expect(device.commandInout('DevVoid', [])).rejects.toBeInstanceOf(TangoTypeError);
+    expect(await device.commandInout('DevVoid', null)).toBeUndefined();
+    expect(await device.commandInout('DevVoid', undefined)).toBeUndefined();
+  });
+
   it('bytes out of 0..255 are refused (GiopEncodeError, as PyTango overflows), not wrapped into another value', async () => {
     for (const bad of [[1, 300], [-1], [1.5], [Number.NaN]]) {
       await expect(device.commandInout('DevVarCharArray', bad)).rejects.toBeInstanceOf(GiopEncodeError);
