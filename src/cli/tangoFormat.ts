@@ -108,10 +108,10 @@ export function stackText(errors: readonly { reason: string; desc: string }[]): 
 
 /** One line for a failure: a DevFailed's stack (a failed write: each attribute's), else the name and message. */
 export function errorText(e: unknown): string {
-  if (e instanceof DevFailed) return stackText(e.errors);
   if (e instanceof MultiDevFailedError && e.failures.length > 0) {
     return e.failures.map((f) => `${f.name}: ${stackText(f.errors)}`).join('; ');
   }
+  if (e instanceof DevFailed) return stackText(e.errors);
   if (e instanceof Error) return `${e.name}: ${e.message}`;
   return String(e);
 }

@@ -102,6 +102,19 @@ function checkWrites(v: unknown): (readonly [string, unknown])[] {
   });
 }
 
+/**
+ * The server's `API_AttrNotFound` (get_attribute_config raises it for a missing attribute, where a read reports it
+ * in the element) as `AttributeNotFoundError`, naming the attribute its message names (cppTango: `<name> attribute
+ * not found`); any other error as it is.
+ */
+function attributeNotFound(error: unknown, names: readonly string[]): unknown {
+  if (!(error instanceof DevFailed) || error instanceof AttributeNotFoundError) return error;
+  const desc = error.errors.find((e) => e.reason === 'API_AttrNotFound')?.desc.toLowerCase();
+  if (desc === undefined) return error;
+  const name = names.find((n) => desc.startsWith(`${n.toLowerCase()} `)) ?? names.join(', ');
+  return new AttributeNotFoundError(name, error.errors);
+}
+
 export class DeviceProxy {
   /** `dom/fam/member`, as written. */
   readonly name: string;
@@ -135,8 +148,9 @@ export class DeviceProxy {
       parsed.hosts = parseTangoHost(tangoHost);
     }
     const source = options.source ?? 'CACHE_DEV';
-    if (!(source in SOURCES))
-      throw new TangoNameError(`source must be DEV, CACHE or CACHE_DEV, got ${source}`);
+    // own keys only: `in` also takes what every object inherits (toString, constructor)
+    if (typeof source !== 'string' || !Object.hasOwn(SOURCES, source))
+      throw new TangoNameError(`source must be DEV, CACHE or CACHE_DEV, got ${String(source)}`);
     this.#parsed = parsed;
     this.name = parsed.device;
     this.fullName = formatDeviceName(parsed);
@@ -281,7 +295,9 @@ export class DeviceProxy {
     const names = checkNames(attributes);
     const configs = await this.#call(getAttributeConfig5.name, getAttributeConfig5.readResult, (w) =>
       getAttributeConfig5.writeArgs(w, names),
-    );
+    ).catch((error: unknown) => {
+      throw attributeNotFound(error, names);
+    });
     for (const c of configs) this.#configs.set(c.name.toLowerCase(), c);
     return configs;
   }
@@ -420,8 +436,23 @@ export class DeviceProxy {
       this.#ref = undefined;
       const again = await this.#resolve();
       if (this.#closed) throw this.#closedError();
+      this.#letGo(ref, again);
       return await callObject(this.#connect, again, spec, this.#forwarded);
     }
+  }
+
+  /**
+   * The device was found again at another endpoint (its server restarted on a new port): this proxy's connection
+   * to the old one is released, else each move would hold one more connection actor until `close()`. One still
+   * carrying requests is left to them (released by `close()`).
+   */
+  #letGo(from: ObjectRef, to: ObjectRef): void {
+    const key = `${from.host.toLowerCase()}:${from.port}`;
+    if (key === `${to.host.toLowerCase()}:${to.port}`) return;
+    const c = this.#connections.get(key);
+    if (c === undefined || c.pendingCount > 0) return;
+    this.#connections.delete(key);
+    void this.#pool.release(c);
   }
 
   #forwarded = (to: ObjectRef, permanent: boolean): void => {

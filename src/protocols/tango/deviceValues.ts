@@ -12,6 +12,7 @@ import { TangoTypeError } from './clientErrors.js';
 import type { AttrDataFormatName, AttrQualityName, DeviceAttribute } from './deviceTypes.js';
 import { DEV_STATES, TANGO_TYPE_NUMBERS, type TangoTypeName, type TangoValue } from './giop/any.js';
 import type { AttributeConfig5 } from './giop/attributeConfig.js';
+import { GiopEncodeError } from './giop/errors.js';
 import type { CommandValue } from './giop/operations.js';
 import {
   ATTR_DATA_FORMAT,
@@ -60,6 +61,15 @@ function bool(v: unknown): boolean {
   if (v === 0 || v === 1) return v === 1;
   throw new TangoTypeError(`expected a boolean, got ${String(v)}`);
 }
+/** Bytes, each checked: a Uint8Array would wrap 300 to 44 and -1 to 255 (PyTango raises OverflowError). */
+function octets(items: unknown[]): Uint8Array {
+  return Uint8Array.from(items, (item) => {
+    const n = num(item);
+    if (!Number.isInteger(n) || n < 0 || n > 0xff)
+      throw new GiopEncodeError(`octet out of range [0, 255]: ${n}`);
+    return n;
+  });
+}
 function list(v: unknown): unknown[] {
   if (Array.isArray(v)) return v;
   if (ArrayBuffer.isView(v) && !(v instanceof DataView))
@@ -76,6 +86,8 @@ function pair(v: unknown, what: string): [unknown[], unknown[]] {
 export function toTangoValue(type: TangoTypeName, v: unknown): TangoValue {
   switch (type) {
     case 'DevVoid':
+      // an argument would be dropped and the command run anyway; PyTango refuses it
+      if (v !== undefined && v !== null) throw new TangoTypeError('a DevVoid command takes no argument');
       return { type };
     case 'DevBoolean':
       return { type, value: bool(v) };
@@ -95,7 +107,7 @@ export function toTangoValue(type: TangoTypeName, v: unknown): TangoValue {
     case 'DevState':
       return { type, value: state(v) };
     case 'DevVarCharArray':
-      return { type, value: v instanceof Uint8Array ? v : Uint8Array.from(list(v).map(num)) };
+      return { type, value: v instanceof Uint8Array ? v : octets(list(v)) };
     case 'DevVarShortArray':
     case 'DevVarLongArray':
     case 'DevVarFloatArray':
@@ -177,7 +189,8 @@ function elements(v: AttrValue): unknown[] | Uint8Array {
     case 'ATT_NO_DATA':
       return [];
     case 'ATT_ENCODED':
-      return v.value.map((e) => [e.encoded_format, e.encoded_data]);
+      // copied, as a command's DevEncoded result: the decoder's bytes are a view that would keep the whole reply
+      return v.value.map((e) => [e.encoded_format, Uint8Array.from(e.encoded_data)]);
     default:
       return v.value;
   }
@@ -201,11 +214,13 @@ export function toDeviceAttribute(av: AttributeValue5): DeviceAttribute {
   const rx = av.r_dim.dim_x;
   const ry = av.r_dim.dim_y;
   const readCount = format === 2 ? rx * ry : format === 1 ? rx : Math.min(all.length, 1);
-  const hasWrite = av.w_dim.dim_x > 0 && all.length > readCount;
+  const writable = av.w_dim.dim_x > 0;
+  // a write-only attribute sends its set point once, as the read value: it is the set point too (as PyTango's w_value)
+  const wFrom = all.length > readCount ? readCount : 0;
   return {
     name: av.name,
     value: shape(all, 0, rx, ry, format),
-    wValue: hasWrite ? shape(all, readCount, av.w_dim.dim_x, av.w_dim.dim_y, format) : undefined,
+    wValue: writable ? shape(all, wFrom, av.w_dim.dim_x, av.w_dim.dim_y, format) : undefined,
     quality: (ATTR_QUALITY[av.quality] ?? 'ATTR_INVALID') as AttrQualityName,
     dataFormat: (ATTR_DATA_FORMAT[av.data_format] ?? 'FMT_UNKNOWN') as AttrDataFormatName,
     type: av.value.kind === 'DEVICE_STATE' ? 'DevState' : typeName(av.data_type),
@@ -241,7 +256,7 @@ function attrValue(kind: AttrValue['kind'], items: unknown[]): AttrValue {
     case 'ATT_ULONG64':
       return { kind, value: items.map(big) };
     case 'ATT_UCHAR':
-      return { kind, value: Uint8Array.from(items.map(num)) };
+      return { kind, value: octets(items) };
     case 'ATT_STRING':
       return { kind, value: items.map(str) };
     case 'ATT_STATE':

@@ -56,6 +56,9 @@ export interface SubscribeOptions {
   eventName?: 'change' | 'periodic' | 'archive' | 'user_event';
 }
 
+/** The events whose payload is an attribute value (the others' messages are dropped by `decodeZmqMessage`). */
+const EVENT_NAMES: ReadonlySet<unknown> = new Set(['change', 'periodic', 'archive', 'user_event']);
+
 const consumers = new WeakMap<OrrerySystem, TangoEventConsumer>();
 
 /** The key heartbeats are routed by: the channel name, lower case, without `#dbase=no`. */
@@ -125,6 +128,10 @@ export class TangoEventConsumer {
     if (typeof callback !== 'function') throw new InvalidArgumentError('subscribe needs a callback function');
     if (this.#closed) throw new InvalidArgumentError('this TangoEventConsumer is closed');
     const eventName = options?.eventName ?? 'change';
+    if (!EVENT_NAMES.has(eventName))
+      throw new InvalidArgumentError(
+        `eventName must be change, periodic, archive or user_event, got ${String(eventName)}`,
+      );
     let sub!: EventSubscription;
     await new Promise<void>((resolve, reject) => {
       sub = new EventSubscription(

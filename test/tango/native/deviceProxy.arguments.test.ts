@@ -4,7 +4,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
-import { TangoTypeError } from '../../../src/protocols/tango/clientErrors.js';
+import { TangoNameError, TangoTypeError } from '../../../src/protocols/tango/clientErrors.js';
 import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
 import { GiopStream } from '../../../src/protocols/tango/giop/framer.js';
 import { encodeReply } from '../../../src/protocols/tango/giop/giopEncode.js';
@@ -81,5 +81,12 @@ describe('DeviceProxy argument types', () => {
     await expect(untyped().getAttributeConfigs(undefined)).rejects.toBeInstanceOf(TangoTypeError);
     await expect(untyped().getAttributeConfig({})).rejects.toBeInstanceOf(TangoTypeError);
     expect(requests).toBe(before);
+  });
+
+  it('a source that is not DEV, CACHE or CACHE_DEV (toString, which every object has) is refused when made', () => {
+    const name = 'tango://127.0.0.1:1/a/b/c#dbase=no';
+    for (const source of ['toString', 'constructor', '__proto__', 'dev', Symbol('DEV')]) {
+      expect(() => new DeviceProxy(name, { system, source: source as any })).toThrow(TangoNameError);
+    }
   });
 });

@@ -5,6 +5,7 @@ import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
 import { AttributeNotFoundError, TangoTypeError } from '../../../src/protocols/tango/clientErrors.js';
 import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
 import { DevFailed } from '../../../src/protocols/tango/errors.js';
+import { GiopEncodeError, MultiDevFailedError } from '../../../src/protocols/tango/giop/errors.js';
 import { startTangoTest, type TangoTestServer } from './support/tangoTest.js';
 
 let server: TangoTestServer;
@@ -82,6 +83,23 @@ describe('issue 12 item 6: every command type round trips through TangoTest', ()
     await expect(device.commandInout('DevShort', 40_000)).rejects.toThrow(/short/);
     expect(await device.commandInout('DevShort', 1)).toBe(1);
   });
+
+  it('an argument given to a DevVoid command is TangoTypeError, nothing run (PyTango: cannot insert a value in a DEV_VOID)', async () => {
+    await expect(device.commandInout('DevVoid', 5)).rejects.toBeInstanceOf(TangoTypeError);
+    await expect(device.commandInout('DevVoid', [])).rejects.toBeInstanceOf(TangoTypeError);
+    expect(await device.commandInout('DevVoid', null)).toBeUndefined();
+    expect(await device.commandInout('DevVoid', undefined)).toBeUndefined();
+  });
+
+  it('bytes out of 0..255 are refused (GiopEncodeError, as PyTango overflows), not wrapped into another value', async () => {
+    for (const bad of [[1, 300], [-1], [1.5], [Number.NaN]]) {
+      await expect(device.commandInout('DevVarCharArray', bad)).rejects.toBeInstanceOf(GiopEncodeError);
+    }
+    await device.writeAttribute('uchar_scalar', 7);
+    await expect(device.writeAttribute('uchar_scalar', 300)).rejects.toBeInstanceOf(GiopEncodeError);
+    await expect(device.writeAttribute('uchar_spectrum', [1, 256])).rejects.toBeInstanceOf(GiopEncodeError);
+    expect((await device.readAttribute('uchar_scalar')).wValue).toBe(7);
+  });
 });
 
 const WRITES: [string, unknown][] = [
@@ -135,6 +153,13 @@ describe('issue 12 item 6: attributes written and read back through TangoTest', 
     }
   });
 
+  it('a write-only attribute read back: its one value is both value and wValue (PyTango w_value 2.5)', async () => {
+    await device.writeAttribute('ampli', 2.5);
+    const read = await device.readAttribute('ampli');
+    expect([read.value, read.wValue, read.wDimX]).toEqual([2.5, 2.5, 1]);
+    expect((await device.readAttribute('short_scalar_ro')).wValue).toBeUndefined();
+  });
+
   it('issue 12 item 6: read-only spectrum and image attributes, a large image in fragments', async () => {
     const [spectrum, image, big] = await device.readAttributes([
       'long64_spectrum_ro',
@@ -181,6 +206,33 @@ describe('issue 12 item 6: errors keep their Tango stacks', () => {
     expect(error).toBeInstanceOf(DevFailed);
     expect((error as AttributeNotFoundError).attribute).toBe('no_such_attribute');
     expect((error as DevFailed).errors.map((e) => e.reason)).toContain('API_AttrNotFound');
+  });
+
+  it('a write the server refuses (MultiDevFailed) is a DevFailed: the server stack, then API_AttributeFailed (as PyTango)', async () => {
+    const error = await device.writeAttribute('short_scalar_ro', 1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DevFailed);
+    expect(error).toBeInstanceOf(MultiDevFailedError);
+    expect((error as DevFailed).errors.map((e) => e.reason)).toEqual([
+      'API_AttrNotWritable',
+      'API_AttributeFailed',
+    ]);
+    expect((error as MultiDevFailedError).failures[0]).toMatchObject({
+      name: 'short_scalar_ro',
+      indexInCall: 0,
+    });
+  });
+
+  it('a missing attribute written or asked its config is AttributeNotFoundError too (the server raises API_AttrNotFound)', async () => {
+    for (const call of [
+      () => device.writeAttribute('no_such_attribute', 1),
+      () => device.getAttributeConfig('no_such_attribute'),
+      () => device.getAttributeConfigs(['double_scalar', 'no_such_attribute']),
+    ]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AttributeNotFoundError);
+      expect((error as AttributeNotFoundError).attribute).toBe('no_such_attribute');
+      expect((error as DevFailed).errors.map((e) => e.reason)).toContain('API_AttrNotFound');
+    }
   });
 
   it('issue 12 item 6: an attribute whose read throws is DevFailed with its stack', async () => {

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
+import { InvalidArgumentError } from '../../../src/errors.js';
 import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
 import { TangoEventConsumer } from '../../../src/protocols/tango/events.js';
 
@@ -53,5 +54,18 @@ describe('TangoEventConsumer lifecycle', () => {
     await system.stop();
     await expect(consumer.subscribe(proxy, 'x', () => {})).rejects.toThrow(/closed/);
     expect(listeners()).toBe(0);
+  });
+
+  it('an event name it cannot deliver is refused before any I/O (it subscribed, then dropped every event)', async () => {
+    const { system } = countingSystem();
+    const proxy = new DeviceProxy('tango://127.0.0.1:1/a/b/c#dbase=no', { system });
+    const consumer = new TangoEventConsumer({ system });
+    for (const eventName of ['attr_conf', 'data_ready', 'intr_change', 42]) {
+      await expect(
+        consumer.subscribe(proxy, 'x', () => {}, { eventName: eventName as 'change' }),
+      ).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    expect(consumer.subscriptionCount).toBe(0);
+    await consumer.close();
   });
 });

@@ -244,3 +244,58 @@ describe('a configuration reply that leaves the attribute out', () => {
     expect(operations).toEqual(['get_attribute_config_5']);
   });
 });
+
+describe('a device whose server moved (restarted on another port, found again through the database)', () => {
+  it('the proxy lets go of its connection to the old endpoint: one connection per endpoint it uses, not one more per move', async () => {
+    const iorAt = (port: number) =>
+      stringifyIor({
+        typeId: 'IDL:Tango/Device_5:1.0',
+        iiop: undefined,
+        profiles: [
+          {
+            tag: 0,
+            data: encodeIiopProfile({
+              major: 1,
+              minor: 2,
+              host: '127.0.0.1',
+              port,
+              objectKey: Buffer.from('a/b/c'),
+              components: [],
+            }),
+          },
+        ],
+      });
+    let devicePort = 0;
+    const db = await serve((req, socket) =>
+      socket.write(
+        encodeReply({ minor: 2, requestId: req.requestId, status: 0 }, (w) =>
+          commandInout4.writeResult(w, {
+            type: 'DevVarLongStringArray',
+            value: { lvalue: [1, 1], svalue: ['a/b/c', iorAt(devicePort), '5', 'S/1', 'h', 'C'] },
+          }),
+        ),
+      ),
+    );
+    const sys = system();
+    const d = new DeviceProxy('a/b/c', { system: sys, tangoHost: `127.0.0.1:${db.port}`, timeout: 10_000 });
+    for (let move = 1; move <= 3; move++) {
+      const device = await serve((req, socket) => socket.write(longReply(req, move)));
+      devicePort = device.port;
+      // a request written before the client saw the old socket close is lost with it (sent): asked again
+      const answer = await d
+        .commandInoutRaw('X')
+        .catch((e: unknown) =>
+          e instanceof TangoConnectionError && e.sent ? d.commandInoutRaw('X') : Promise.reject(e),
+        );
+      expect(answer).toEqual({ type: 'DevLong', value: move });
+      expect(poolFor(sys).size).toBe(2); // the database and the device where it is now
+      // the server goes away: its port refuses connections from now on
+      const gone = servers.find((s) => (s.server.address() as { port: number } | null)?.port === device.port);
+      for (const x of gone?.sockets ?? []) x.destroy();
+      await new Promise((resolve) => gone?.server.close(resolve));
+    }
+    await d.close();
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(poolFor(sys).size).toBe(0);
+  });
+});

@@ -6,7 +6,7 @@
  * `DevFailed` user exception decodes to it). Pure: machines may import this module.
  */
 import { InvalidArgumentError, OrreryError } from '../../../errors.js';
-import type { DevError } from '../errors.js';
+import { type DevError, DevFailed } from '../errors.js';
 import type { Ior } from './ior.js';
 
 /** Bytes that do not follow GIOP/CDR/Tango IDL: truncated, oversized, bad magic, unknown discriminator. */
@@ -53,17 +53,28 @@ export interface NamedDevError {
   errors: DevError[];
 }
 
-/** `Tango::MultiDevFailed`: some attributes of a `write_attributes_4` call failed. */
-export class MultiDevFailedError extends OrreryError {
+/**
+ * `Tango::MultiDevFailed`: some attributes of a `write_attributes_4` call failed. A `DevFailed` whose stack is the
+ * one PyTango's `write_attribute` raises (the first failure's stack, then `API_AttributeFailed`), so that a write
+ * the device refuses is caught as every other device error; `failures` keeps each attribute's own stack.
+ */
+export class MultiDevFailedError extends DevFailed {
   override readonly code: string = 'ORRERY_TANGO_MULTI_DEV_FAILED';
   readonly failures: readonly NamedDevError[];
   constructor(failures: readonly NamedDevError[]) {
     const first = failures[0];
-    super(
-      first === undefined
-        ? 'MultiDevFailed'
-        : `writing ${failures.map((f) => f.name).join(', ')} failed: ${first.errors.at(-1)?.desc ?? ''}`,
-    );
+    super([
+      ...(first?.errors ?? []),
+      {
+        reason: 'API_AttributeFailed',
+        desc:
+          first === undefined
+            ? 'MultiDevFailed'
+            : `writing ${failures.map((f) => f.name).join(', ')} failed: ${first.errors.at(-1)?.desc ?? ''}`,
+        origin: 'DeviceProxy::write_attributes',
+        severity: 'ERR',
+      },
+    ]);
     this.failures = failures;
   }
 }
