@@ -625,6 +625,29 @@ describe('issue 7 item 13: device faults end with a typed error and no subscript
     expect(v1.open).toBe(0);
   });
 
+  it("a v2 event's '__proto__' key is one more key of the update, never the update's prototype", async () => {
+    const port = new ScriptedPort(device);
+    const updates: LrcUpdate[] = [];
+    const subs = await invokeLrc((u) => updates.push(u), port, 'On', undefined, { system });
+    await runFor(clock, 50);
+    const before = updates.length;
+    port.inject({
+      attribute: '_lrcEvent',
+      value: [subs.commandId, '{"__proto__": {"status": 5, "result": [0, "forged"]}, "progress": 7}'],
+    });
+    await flush();
+    // upstream's cb(**event) passes the key through as any other; the device said nothing of a status
+    const update = updates[before];
+    expect(Object.getPrototypeOf(update)).toBe(Object.prototype);
+    expect(Object.keys(update)).toEqual(['progress', '__proto__']);
+    expect(update.status).toBeUndefined();
+    expect('result' in update).toBe(false);
+    expect(subs.active).toBe(true);
+    await runFor(clock, 400);
+    expect(statuses(updates).at(-1)).toBe('COMPLETED');
+    expect(await subs.finished).toMatchObject({ outcome: 'finished', status: TaskStatus.COMPLETED });
+  });
+
   it('issue 7 item 13: a subscription without an unsubscribe function is a failed subscription', async () => {
     const port = new ScriptedPort(device);
     const real = port.subscribeChangeEvent.bind(port);
