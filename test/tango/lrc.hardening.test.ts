@@ -703,6 +703,45 @@ describe('issue 7 item 13: device faults end with a typed error and no subscript
     expect(actor.getSnapshot().output).toMatchObject({ outcome: 'finished', status: TaskStatus.COMPLETED });
     expect(calls).toBe(4); // STAGING, QUEUED, IN_PROGRESS, result with COMPLETED
   });
+
+  it("an async callback's (or onUpdate's) rejection is logged as a throw is, never an unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const logged: unknown[] = [];
+      const logger = {
+        warn: () => {},
+        error: (o: { err: unknown }) => logged.push(o.err),
+        info: () => {},
+        debug: () => {},
+        trace: () => {},
+        child: () => logger,
+      };
+      const subs = await invokeLrc(
+        async (u: LrcUpdate) => {
+          if (u.status === TaskStatus.QUEUED) throw new Error('async callback bug');
+        },
+        device,
+        'On',
+        undefined,
+        { system, logger },
+      );
+      const run = new LongRunningCommand('Standby', { system, logger }).run(device, {
+        onUpdate: async (u) => {
+          if (u.status === TaskStatus.QUEUED) throw new Error('async onUpdate bug');
+        },
+      });
+      await runFor(clock, 800);
+      expect(await subs.finished).toMatchObject({ outcome: 'finished', status: TaskStatus.COMPLETED });
+      expect((await run).taskStatusEvents.at(-1)).toBe(TaskStatus.COMPLETED);
+      await new Promise((resolve) => setTimeout(resolve, 5)); // unhandled rejections are reported after a turn
+      expect(unhandled).toEqual([]);
+      expect(logged.map((e) => (e as Error).message)).toEqual(['async callback bug', 'async onUpdate bug']);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });
 
 describe('issue 7 item 16: the simulator, closer to ska-tango-base', () => {

@@ -123,7 +123,8 @@ export class LongRunningCommand {
         if (update.status !== undefined) statuses.push(update.status);
         if ('result' in update) result = update.result;
         if (update.error) errors = update.error;
-        onUpdate?.(update);
+        // returned: an async onUpdate's rejection is reported as the callback's own (never left unhandled)
+        return onUpdate?.(update);
       },
       device,
       this.command,
