@@ -57,6 +57,21 @@ describe('issue 10 item 7: simulator events', () => {
     );
   });
 
+  it('a command id made on a whole second has its seconds as Python prints time.time(): 1636437568.0', () => {
+    const clock = new TestClock();
+    const tracker = new SkaCommandTracker({
+      clock,
+      epochMs: 1_636_437_568_000,
+      removalTimeMs: Number.POSITIVE_INFINITY,
+      nextUuid: () => 235210334802782,
+      push: () => {},
+    });
+    // f"{time.time()}_{uuid4().fields[-1]}_{name}": a float's repr always has its decimal point
+    expect(tracker.newCommand('On')).toBe('1636437568.0_235210334802782_On');
+    clock.advance(72);
+    expect(tracker.newCommand('On')).toBe('1636437568.072_235210334802782_On');
+  });
+
   it('issue 10 item 7: v1 events are made only while a v1 attribute has a subscriber, from its first change on', async () => {
     const device = new SkaDeviceSimulator({
       name: 'test/sim/events',

@@ -166,12 +166,16 @@ export class SkaCommandTracker {
     return uid;
   }
 
-  /** `time.time()` as Python prints it (the shortest round-trip text, as JavaScript's), made once per millisecond. */
+  /**
+   * `time.time()` as Python prints it (the shortest round-trip text, as JavaScript's, but a float's repr keeps its
+   * decimal point on a whole second: `1636437568.0`), made once per millisecond.
+   */
   #secondsText(): string {
     const ms = this.now();
     if (ms !== this.#textMs) {
       this.#textMs = ms;
-      this.#text = String(ms / 1000);
+      const seconds = ms / 1000;
+      this.#text = Number.isInteger(seconds) ? `${seconds}.0` : String(seconds);
     }
     return this.#text;
   }
