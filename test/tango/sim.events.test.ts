@@ -72,6 +72,27 @@ describe('issue 10 item 7: simulator events', () => {
     expect(tracker.newCommand('On')).toBe('1636437568.072_235210334802782_On');
   });
 
+  it('a command id made again (a fixed uuid, the same millisecond) is listed once in the v1 status list, with its new status', () => {
+    const clock = new TestClock();
+    const lists: unknown[] = [];
+    const tracker: SkaCommandTracker = new SkaCommandTracker({
+      clock,
+      epochMs: 1_636_437_568_000,
+      removalTimeMs: Number.POSITIVE_INFINITY,
+      nextUuid: () => 7,
+      push: (attribute, value) => {
+        if (attribute === LRC_ATTRIBUTES.status) lists.push(value ?? tracker.read(attribute));
+      },
+    });
+    const first = tracker.newCommand('On');
+    tracker.newCommand('Off');
+    tracker.update(first, { status: TaskStatus.COMPLETED, result: [ResultCode.OK, 'On done'] });
+    // ska-tango-base's CommandTracker keeps commands in a dict: the entry is replaced where it was
+    expect(tracker.newCommand('On')).toBe(first);
+    expect(lists.at(-1)).toEqual([first, 'STAGING', '1636437568.0_7_Off', 'STAGING']);
+    expect(tracker.read(LRC_ATTRIBUTES.status)).toEqual(lists.at(-1));
+  });
+
   it('issue 10 item 7: v1 events are made only while a v1 attribute has a subscriber, from its first change on', async () => {
     const device = new SkaDeviceSimulator({
       name: 'test/sim/events',

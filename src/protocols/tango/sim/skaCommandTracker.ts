@@ -159,8 +159,14 @@ export class SkaCommandTracker {
     this.#commands.set(uid, cmd);
     const flat = this.#statusFlat;
     if (flat !== null) {
-      cmd.slot = flat.length;
-      flat.push(uid, taskStatusName(cmd.status));
+      if (again) {
+        // a dict entry replaced where it was (ska-tango-base's `_commands[command_id] = ...`): listed once
+        cmd.slot = again.slot;
+        flat[cmd.slot + 1] = taskStatusName(cmd.status);
+      } else {
+        cmd.slot = flat.length;
+        flat.push(uid, taskStatusName(cmd.status));
+      }
     }
     this.update(uid, { status: TaskStatus.STAGING });
     return uid;
