@@ -275,6 +275,18 @@ describe('issue 7 item 11: system.stop() ends pending LRCs', () => {
     expect(device.subscriptionCount).toBe(0);
   });
 
+  it('on a system already stopped, invokeLrc rejects with SystemStoppedError and LongRunningCommand gives it as the exception, nothing sent', async () => {
+    await system.stop();
+    const port = new ScriptedPort(device);
+    const err = await invokeLrc(() => {}, port, 'On', undefined, { system }).catch((e) => e);
+    expect(err).toBeInstanceOf(SystemStoppedError);
+    const r = await new LongRunningCommand('Standby', { system }).run(port);
+    expect(r.exception).toBeInstanceOf(SystemStoppedError);
+    expect(r).toMatchObject({ resultCode: ResultCode.UNKNOWN, commandId: null, taskStatusEvents: [] });
+    expect(port.open).toBe(0);
+    expect(device.queueLength).toBe(0);
+  });
+
   it('issue 7 item 11: a v1 call waiting for its result read is released too', async () => {
     const port = new ScriptedPort(device, { hold: true });
     const p = invokeLrc(() => {}, port, 'On', undefined, { system, clientVersions: [1, 1] });
