@@ -637,6 +637,25 @@ describe('issue 7 item 13: device faults end with a typed error and no subscript
     expect(v1.open).toBe(0);
   });
 
+  it('an error event whose stack has an entry that is no error object is a malformed event (LongRunningCommand still resolves)', async () => {
+    const port = new ScriptedPort(device);
+    const updates: LrcUpdate[] = [];
+    const run = new LongRunningCommand('On', { system }).run(port, { onUpdate: (u) => updates.push(u) });
+    await runFor(clock, 50);
+    port.inject({ attribute: '_lrcEvent', errors: [devError('before a hole'), null] } as never);
+    await runFor(clock, 400);
+    const r = await run;
+    expect(r.taskStatusEvents.at(-1)).toBe(TaskStatus.COMPLETED);
+    expect(r.resultCode).toBe(ResultCode.OK);
+    expect(r.exception).toBeInstanceOf(DevFailed);
+    const errors = updates.filter((u) => u.error).map((u) => u.error);
+    expect(errors).toEqual([[expect.objectContaining({ reason: 'SKA_InvalidEvent' })]]);
+    expect(errors[0]?.[0].desc).toBe(
+      'a malformed change event from test/reference/1: errors has an entry that is not an error (null)',
+    );
+    expect(port.open).toBe(0);
+  });
+
   it("a v2 event's '__proto__' key is one more key of the update, never the update's prototype", async () => {
     const port = new ScriptedPort(device);
     const updates: LrcUpdate[] = [];
