@@ -93,6 +93,23 @@ describe('issue 10 item 7: simulator events', () => {
     expect(tracker.read(LRC_ATTRIBUTES.status)).toEqual(lists.at(-1));
   });
 
+  it("a subscription's first event is the value when it was made, before any change that follows (never after it)", async () => {
+    const device = new SkaDeviceSimulator({
+      name: 'test/sim/first',
+      clock: new TestClock(),
+      commands: { Go: () => [ResultCode.OK, 'done'] },
+    });
+    const lists: unknown[] = [];
+    // a command invoked while the subscription is being made (before its promise settled)
+    const subscribed = device.subscribeChangeEvent(LRC_ATTRIBUTES.status, (e) => void lists.push(e.value));
+    const [, [id]] = (await device.commandInout('Go')) as [number[], string[]];
+    await subscribed;
+    // as Tango: the current value first, then each change; the last event is the attribute's value
+    expect(lists.slice(0, 3)).toEqual([[], [id, 'STAGING'], [id, 'QUEUED']]);
+    expect(lists.at(-1)).toEqual(await device.readAttribute(LRC_ATTRIBUTES.status));
+    await device.close();
+  });
+
   it('issue 10 item 7: v1 events are made only while a v1 attribute has a subscriber, from its first change on', async () => {
     const device = new SkaDeviceSimulator({
       name: 'test/sim/events',
