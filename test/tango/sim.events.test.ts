@@ -93,6 +93,27 @@ describe('issue 10 item 7: simulator events', () => {
     expect(tracker.read(LRC_ATTRIBUTES.status)).toEqual(lists.at(-1));
   });
 
+  it('a result JSON cannot hold is sent as its text (upstream: str(result)); the command completes and the next one runs', async () => {
+    const device = new SkaDeviceSimulator({
+      name: 'test/sim/text',
+      clock: new TestClock(),
+      commands: { Big: () => [ResultCode.OK, 5n], Go: () => [ResultCode.OK, 'go'] },
+    });
+    const events: unknown[] = [];
+    await device.subscribeChangeEvent(LRC_ATTRIBUTES.event, (e) => void events.push(e.value));
+    const results: unknown[] = [];
+    await device.subscribeChangeEvent(LRC_ATTRIBUTES.result, (e) => void results.push(e.value));
+    const [, [big]] = (await device.commandInout('Big')) as [number[], string[]];
+    const [, [go]] = (await device.commandInout('Go')) as [number[], string[]];
+    await device.whenIdle();
+    await flush();
+    expect(events).toContainEqual([big, JSON.stringify({ status: TaskStatus.COMPLETED, result: '0,5' })]);
+    expect(events).toContainEqual([go, JSON.stringify({ status: TaskStatus.COMPLETED, result: [0, 'go'] })]);
+    expect(results).toContainEqual([big, '"0,5"']);
+    expect(await device.commandInout('CheckLongRunningCommandStatus', big)).toBe('COMPLETED');
+    await device.close();
+  });
+
   it("a subscription's first event is the value when it was made, before any change that follows (never after it)", async () => {
     const device = new SkaDeviceSimulator({
       name: 'test/sim/first',

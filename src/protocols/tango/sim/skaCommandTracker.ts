@@ -66,6 +66,24 @@ function changeJson(change: CommandUpdate): string {
     : JSON.stringify(change);
 }
 
+/** `JSON.stringify(value)`, or undefined when JSON cannot hold it (it throws, or has no JSON text). */
+function jsonOf(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `str(value)` as far as JavaScript has one (`String`), its type when even that throws. */
+function textOf(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return `(${typeof value})`;
+  }
+}
+
 const FINISHED = new Set<number>([
   TaskStatus.COMPLETED,
   TaskStatus.ABORTED,
@@ -190,7 +208,10 @@ export class SkaCommandTracker {
     return this.#commands.get(uid);
   }
 
-  /** `update_command_info`: record what changed and push the change events. */
+  /**
+   * `update_command_info`: record what changed and push the change events. A result JSON cannot hold (a BigInt, a
+   * cycle, a function) is recorded and sent as its text, as upstream sends `str(result)` after a FutureWarning.
+   */
   update(uid: string, change: CommandUpdate): void {
     const cmd = this.#commands.get(uid);
     if (!cmd) return;
@@ -201,8 +222,13 @@ export class SkaCommandTracker {
       this.#progressChanged(cmd);
     }
     if (change.result !== undefined) {
+      let json = jsonOf(change.result);
+      if (json === undefined) {
+        change = { ...change, result: textOf(change.result) };
+        json = JSON.stringify(change.result);
+      }
       cmd.result = change.result;
-      this.#lastResult = [uid, JSON.stringify(change.result)];
+      this.#lastResult = [uid, json];
     }
     if (change.status !== undefined) {
       cmd.status = change.status;
