@@ -656,6 +656,22 @@ describe('issue 7 item 13: device faults end with a typed error and no subscript
     expect(port.open).toBe(0);
   });
 
+  it("a v2 event's own 'error' key that is no error stack does not make LongRunningCommand.run reject", async () => {
+    const port = new ScriptedPort(device);
+    const updates: LrcUpdate[] = [];
+    const run = new LongRunningCommand('On', { system }).run(port, { onUpdate: (u) => updates.push(u) });
+    await runFor(clock, 50);
+    const executing = (await device.readAttribute('lrcExecuting')) as string[];
+    const commandId = JSON.parse(executing[0]).uid as string;
+    port.inject({ attribute: '_lrcEvent', value: [commandId, '{"progress": 1, "error": [null]}'] });
+    await runFor(clock, 400);
+    const r = await run;
+    // upstream's cb(**event) passes the key on as it is; the run still ends with its result, no stack to keep
+    expect(updates.some((u) => Array.isArray(u.error) && u.error[0] === null)).toBe(true);
+    expect(r.taskStatusEvents.at(-1)).toBe(TaskStatus.COMPLETED);
+    expect(r).toMatchObject({ resultCode: ResultCode.OK, exception: null });
+  });
+
   it("a v2 event's '__proto__' key is one more key of the update, never the update's prototype", async () => {
     const port = new ScriptedPort(device);
     const updates: LrcUpdate[] = [];
