@@ -4,18 +4,37 @@
 import type { LrcUpdate } from '../../src/protocols/tango/wire.js';
 import type { LrcContext } from './lrcTypes.js';
 
-/** Call the callback once per update, in order; a throwing callback is reported, never fatal (nor is the report). */
+/**
+ * Call the callback once per update, in order; a throwing callback is reported, never fatal (nor is the report).
+ * An async callback's rejection is reported the same way: a rejection nobody handles would end the process.
+ */
 export function deliver(context: LrcContext, updates: readonly LrcUpdate[]): void {
   for (let i = 0; i < updates.length; i++) {
     const u = updates[i];
     try {
-      context.callback(u);
+      const returned: unknown = context.callback(u);
+      // (a plain callback returns undefined: one comparison on the usual path)
+      if (returned !== undefined && isThenable(returned))
+        Promise.resolve(returned).then(undefined, (err) => report(context, err));
     } catch (err) {
-      try {
-        context.onCallbackError(err);
-      } catch {
-        // the report failed too: the next update is still delivered
-      }
+      report(context, err);
     }
   }
+}
+
+function report(context: LrcContext, err: unknown): void {
+  try {
+    context.onCallbackError(err);
+  } catch {
+    // the report failed too: the next update is still delivered
+  }
+}
+
+/** Whether a callback returned a promise or another thenable (an async callback). */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }

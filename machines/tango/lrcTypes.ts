@@ -10,7 +10,7 @@ export interface LrcInput {
   args?: unknown;
   /** Receives every update; it must take one object argument. */
   callback: (update: LrcUpdate) => void;
-  /** Called when the callback throws (the machine carries on); ignored by default. */
+  /** Called when the callback throws or its promise rejects (the machine carries on); ignored by default. */
   onCallbackError?: (error: unknown) => void;
   /** v1: deliver repeated statuses as upstream does (default: de-duplicate). */
   parity?: boolean;

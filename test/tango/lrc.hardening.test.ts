@@ -275,6 +275,18 @@ describe('issue 7 item 11: system.stop() ends pending LRCs', () => {
     expect(device.subscriptionCount).toBe(0);
   });
 
+  it('on a system already stopped, invokeLrc rejects with SystemStoppedError and LongRunningCommand gives it as the exception, nothing sent', async () => {
+    await system.stop();
+    const port = new ScriptedPort(device);
+    const err = await invokeLrc(() => {}, port, 'On', undefined, { system }).catch((e) => e);
+    expect(err).toBeInstanceOf(SystemStoppedError);
+    const r = await new LongRunningCommand('Standby', { system }).run(port);
+    expect(r.exception).toBeInstanceOf(SystemStoppedError);
+    expect(r).toMatchObject({ resultCode: ResultCode.UNKNOWN, commandId: null, taskStatusEvents: [] });
+    expect(port.open).toBe(0);
+    expect(device.queueLength).toBe(0);
+  });
+
   it('issue 7 item 11: a v1 call waiting for its result read is released too', async () => {
     const port = new ScriptedPort(device, { hold: true });
     const p = invokeLrc(() => {}, port, 'On', undefined, { system, clientVersions: [1, 1] });
@@ -625,6 +637,64 @@ describe('issue 7 item 13: device faults end with a typed error and no subscript
     expect(v1.open).toBe(0);
   });
 
+  it('an error event whose stack has an entry that is no error object is a malformed event (LongRunningCommand still resolves)', async () => {
+    const port = new ScriptedPort(device);
+    const updates: LrcUpdate[] = [];
+    const run = new LongRunningCommand('On', { system }).run(port, { onUpdate: (u) => updates.push(u) });
+    await runFor(clock, 50);
+    port.inject({ attribute: '_lrcEvent', errors: [devError('before a hole'), null] } as never);
+    await runFor(clock, 400);
+    const r = await run;
+    expect(r.taskStatusEvents.at(-1)).toBe(TaskStatus.COMPLETED);
+    expect(r.resultCode).toBe(ResultCode.OK);
+    expect(r.exception).toBeInstanceOf(DevFailed);
+    const errors = updates.filter((u) => u.error).map((u) => u.error);
+    expect(errors).toEqual([[expect.objectContaining({ reason: 'SKA_InvalidEvent' })]]);
+    expect(errors[0]?.[0].desc).toBe(
+      'a malformed change event from test/reference/1: errors has an entry that is not an error (null)',
+    );
+    expect(port.open).toBe(0);
+  });
+
+  it("a v2 event's own 'error' key that is no error stack does not make LongRunningCommand.run reject", async () => {
+    const port = new ScriptedPort(device);
+    const updates: LrcUpdate[] = [];
+    const run = new LongRunningCommand('On', { system }).run(port, { onUpdate: (u) => updates.push(u) });
+    await runFor(clock, 50);
+    const executing = (await device.readAttribute('lrcExecuting')) as string[];
+    const commandId = JSON.parse(executing[0]).uid as string;
+    port.inject({ attribute: '_lrcEvent', value: [commandId, '{"progress": 1, "error": [null]}'] });
+    await runFor(clock, 400);
+    const r = await run;
+    // upstream's cb(**event) passes the key on as it is; the run still ends with its result, no stack to keep
+    expect(updates.some((u) => Array.isArray(u.error) && u.error[0] === null)).toBe(true);
+    expect(r.taskStatusEvents.at(-1)).toBe(TaskStatus.COMPLETED);
+    expect(r).toMatchObject({ resultCode: ResultCode.OK, exception: null });
+  });
+
+  it("a v2 event's '__proto__' key is one more key of the update, never the update's prototype", async () => {
+    const port = new ScriptedPort(device);
+    const updates: LrcUpdate[] = [];
+    const subs = await invokeLrc((u) => updates.push(u), port, 'On', undefined, { system });
+    await runFor(clock, 50);
+    const before = updates.length;
+    port.inject({
+      attribute: '_lrcEvent',
+      value: [subs.commandId, '{"__proto__": {"status": 5, "result": [0, "forged"]}, "progress": 7}'],
+    });
+    await flush();
+    // upstream's cb(**event) passes the key through as any other; the device said nothing of a status
+    const update = updates[before];
+    expect(Object.getPrototypeOf(update)).toBe(Object.prototype);
+    expect(Object.keys(update)).toEqual(['progress', '__proto__']);
+    expect(update.status).toBeUndefined();
+    expect('result' in update).toBe(false);
+    expect(subs.active).toBe(true);
+    await runFor(clock, 400);
+    expect(statuses(updates).at(-1)).toBe('COMPLETED');
+    expect(await subs.finished).toMatchObject({ outcome: 'finished', status: TaskStatus.COMPLETED });
+  });
+
   it('issue 7 item 13: a subscription without an unsubscribe function is a failed subscription', async () => {
     const port = new ScriptedPort(device);
     const real = port.subscribeChangeEvent.bind(port);
@@ -679,6 +749,45 @@ describe('issue 7 item 13: device faults end with a typed error and no subscript
     await runFor(clock, 20);
     expect(actor.getSnapshot().output).toMatchObject({ outcome: 'finished', status: TaskStatus.COMPLETED });
     expect(calls).toBe(4); // STAGING, QUEUED, IN_PROGRESS, result with COMPLETED
+  });
+
+  it("an async callback's (or onUpdate's) rejection is logged as a throw is, never an unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const logged: unknown[] = [];
+      const logger = {
+        warn: () => {},
+        error: (o: { err: unknown }) => logged.push(o.err),
+        info: () => {},
+        debug: () => {},
+        trace: () => {},
+        child: () => logger,
+      };
+      const subs = await invokeLrc(
+        async (u: LrcUpdate) => {
+          if (u.status === TaskStatus.QUEUED) throw new Error('async callback bug');
+        },
+        device,
+        'On',
+        undefined,
+        { system, logger },
+      );
+      const run = new LongRunningCommand('Standby', { system, logger }).run(device, {
+        onUpdate: async (u) => {
+          if (u.status === TaskStatus.QUEUED) throw new Error('async onUpdate bug');
+        },
+      });
+      await runFor(clock, 800);
+      expect(await subs.finished).toMatchObject({ outcome: 'finished', status: TaskStatus.COMPLETED });
+      expect((await run).taskStatusEvents.at(-1)).toBe(TaskStatus.COMPLETED);
+      await new Promise((resolve) => setTimeout(resolve, 5)); // unhandled rejections are reported after a turn
+      expect(unhandled).toEqual([]);
+      expect(logged.map((e) => (e as Error).message)).toEqual(['async callback bug', 'async onUpdate bug']);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });
 

@@ -57,6 +57,80 @@ describe('issue 10 item 7: simulator events', () => {
     );
   });
 
+  it('a command id made on a whole second has its seconds as Python prints time.time(): 1636437568.0', () => {
+    const clock = new TestClock();
+    const tracker = new SkaCommandTracker({
+      clock,
+      epochMs: 1_636_437_568_000,
+      removalTimeMs: Number.POSITIVE_INFINITY,
+      nextUuid: () => 235210334802782,
+      push: () => {},
+    });
+    // f"{time.time()}_{uuid4().fields[-1]}_{name}": a float's repr always has its decimal point
+    expect(tracker.newCommand('On')).toBe('1636437568.0_235210334802782_On');
+    clock.advance(72);
+    expect(tracker.newCommand('On')).toBe('1636437568.072_235210334802782_On');
+  });
+
+  it('a command id made again (a fixed uuid, the same millisecond) is listed once in the v1 status list, with its new status', () => {
+    const clock = new TestClock();
+    const lists: unknown[] = [];
+    const tracker: SkaCommandTracker = new SkaCommandTracker({
+      clock,
+      epochMs: 1_636_437_568_000,
+      removalTimeMs: Number.POSITIVE_INFINITY,
+      nextUuid: () => 7,
+      push: (attribute, value) => {
+        if (attribute === LRC_ATTRIBUTES.status) lists.push(value ?? tracker.read(attribute));
+      },
+    });
+    const first = tracker.newCommand('On');
+    tracker.newCommand('Off');
+    tracker.update(first, { status: TaskStatus.COMPLETED, result: [ResultCode.OK, 'On done'] });
+    // ska-tango-base's CommandTracker keeps commands in a dict: the entry is replaced where it was
+    expect(tracker.newCommand('On')).toBe(first);
+    expect(lists.at(-1)).toEqual([first, 'STAGING', '1636437568.0_7_Off', 'STAGING']);
+    expect(tracker.read(LRC_ATTRIBUTES.status)).toEqual(lists.at(-1));
+  });
+
+  it('a result JSON cannot hold is sent as its text (upstream: str(result)); the command completes and the next one runs', async () => {
+    const device = new SkaDeviceSimulator({
+      name: 'test/sim/text',
+      clock: new TestClock(),
+      commands: { Big: () => [ResultCode.OK, 5n], Go: () => [ResultCode.OK, 'go'] },
+    });
+    const events: unknown[] = [];
+    await device.subscribeChangeEvent(LRC_ATTRIBUTES.event, (e) => void events.push(e.value));
+    const results: unknown[] = [];
+    await device.subscribeChangeEvent(LRC_ATTRIBUTES.result, (e) => void results.push(e.value));
+    const [, [big]] = (await device.commandInout('Big')) as [number[], string[]];
+    const [, [go]] = (await device.commandInout('Go')) as [number[], string[]];
+    await device.whenIdle();
+    await flush();
+    expect(events).toContainEqual([big, JSON.stringify({ status: TaskStatus.COMPLETED, result: '0,5' })]);
+    expect(events).toContainEqual([go, JSON.stringify({ status: TaskStatus.COMPLETED, result: [0, 'go'] })]);
+    expect(results).toContainEqual([big, '"0,5"']);
+    expect(await device.commandInout('CheckLongRunningCommandStatus', big)).toBe('COMPLETED');
+    await device.close();
+  });
+
+  it("a subscription's first event is the value when it was made, before any change that follows (never after it)", async () => {
+    const device = new SkaDeviceSimulator({
+      name: 'test/sim/first',
+      clock: new TestClock(),
+      commands: { Go: () => [ResultCode.OK, 'done'] },
+    });
+    const lists: unknown[] = [];
+    // a command invoked while the subscription is being made (before its promise settled)
+    const subscribed = device.subscribeChangeEvent(LRC_ATTRIBUTES.status, (e) => void lists.push(e.value));
+    const [, [id]] = (await device.commandInout('Go')) as [number[], string[]];
+    await subscribed;
+    // as Tango: the current value first, then each change; the last event is the attribute's value
+    expect(lists.slice(0, 3)).toEqual([[], [id, 'STAGING'], [id, 'QUEUED']]);
+    expect(lists.at(-1)).toEqual(await device.readAttribute(LRC_ATTRIBUTES.status));
+    await device.close();
+  });
+
   it('issue 10 item 7: v1 events are made only while a v1 attribute has a subscriber, from its first change on', async () => {
     const device = new SkaDeviceSimulator({
       name: 'test/sim/events',

@@ -313,7 +313,17 @@ function decodeV2Event(event: any, commandId: string): DecodedLrcEvent {
   // the other keys, in the event's order, assigned as `Object.assign(update, rest)` would (without the `rest`)
   for (const key in event) {
     if (key === 'status' || key === 'progress' || key === 'result' || !hasOwn.call(event, key)) continue;
-    (update as Record<string, unknown>)[key] = event[key];
+    if (key === '__proto__') {
+      // JSON.parse makes it an own key: assigned, it would become the update's prototype (a device sending
+      // `{"__proto__": {"status": 5}}` would end the call with a status it never sent); upstream's `cb(**event)`
+      // passes it as any other key
+      Object.defineProperty(update, key, {
+        value: event[key],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else (update as Record<string, unknown>)[key] = event[key];
   }
   if (status !== undefined) {
     const s = toTaskStatus(status);

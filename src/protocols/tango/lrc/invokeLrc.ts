@@ -29,7 +29,7 @@ import {
 } from '../../../engine/compiled/index.js';
 import type { Logger } from '../../../engine/logging.js';
 import { getDefaultSystem, type OrrerySystem } from '../../../engine/system.js';
-import { CancelledError } from '../../../errors.js';
+import { CancelledError, SystemStoppedError } from '../../../errors.js';
 import type { DevicePort } from '../port.js';
 import type { LrcUpdate } from '../wire.js';
 import { type LrcCallHolder, lrcLogic } from './lrcLogic.js';
@@ -127,9 +127,11 @@ export interface LrcLaunch {
   finished: Promise<LrcOutput>;
 }
 
-/** The outcome of a call that ended before its actor existed (a signal aborted before the call). */
-function endedOutput(error: Error): LrcOutput {
-  return {
+/** A call that ended before its actor existed (a signal aborted before the call, a stopped system). */
+function endedLaunch(error: Error): LrcLaunch {
+  const submitted = Promise.reject(error);
+  submitted.catch(() => {});
+  const output: LrcOutput = {
     outcome: 'released',
     status: null,
     commandId: null,
@@ -137,6 +139,7 @@ function endedOutput(error: Error): LrcOutput {
     replyCode: null,
     error,
   };
+  return { submitted, finished: Promise.resolve(output) };
 }
 
 /**
@@ -158,10 +161,12 @@ export function launchLrc(
   const signal = options.signal;
   if (signal?.aborted) {
     // nothing spawned, nothing sent
-    const error = new CancelledError(`${command} was cancelled`, { cause: signal.reason });
-    const submitted = Promise.reject(error);
-    submitted.catch(() => {});
-    return { submitted, finished: Promise.resolve(endedOutput(error)) };
+    return endedLaunch(new CancelledError(`${command} was cancelled`, { cause: signal.reason }));
+  }
+  if (system.stopped) {
+    // a stopped system spawns nothing (its ActorRegistryError is not an outcome of the call): nothing sent, the
+    // SystemStoppedError a call running when it stopped ends with
+    return endedLaunch(new SystemStoppedError(`${command}: the actor system has been stopped`));
   }
   if (COMPILED) return new CompiledCall(system, callback, device, command, args, options);
   return launchDetached(system, callback, device, command, args, options);

@@ -122,8 +122,10 @@ export class LongRunningCommand {
       (update) => {
         if (update.status !== undefined) statuses.push(update.status);
         if ('result' in update) result = update.result;
-        if (update.error) errors = update.error;
-        onUpdate?.(update);
+        // (a v2 event may carry an `error` key of its own, passed on as upstream does: only a stack is one)
+        if (isErrorStack(update.error)) errors = update.error;
+        // returned: an async onUpdate's rejection is reported as the callback's own (never left unhandled)
+        return onUpdate?.(update);
       },
       device,
       this.command,
@@ -146,6 +148,14 @@ export class LongRunningCommand {
     }
     return { ...base, resultCode: code, result, exception: out.error };
   }
+}
+
+/** A non-empty array of error objects: what `new DevFailed(errors)` can be made of. */
+function isErrorStack(errors: unknown): errors is LrcUpdate['error'] {
+  if (!Array.isArray(errors) || errors.length === 0) return false;
+  for (let i = 0; i < errors.length; i++)
+    if (errors[i] === null || typeof errors[i] !== 'object') return false;
+  return true;
 }
 
 /** `options` without the given keys (checked separately); anything that is not an object is passed as is. */

@@ -85,13 +85,18 @@ function versionNumber(x: unknown): number | undefined {
 }
 
 /**
- * A change event as the machine may rely on it: an object with a string attribute, and, on an error event, an
- * array of errors. Anything else the port sends becomes an error event saying so (events may have been lost).
+ * A change event as the machine may rely on it: an object with a string attribute, and, on an error event, a
+ * non-empty array of error objects (a null entry would break whoever reads the stack, `new DevFailed(errors)`
+ * included). Anything else the port sends becomes an error event saying so (events may have been lost).
  */
 export function wellFormed(event: unknown, device: string): AttributeEvent {
   const e = event as AttributeEvent | null | undefined;
   if (e !== null && typeof e === 'object' && typeof e.attribute === 'string') {
-    if (e.errors === undefined || (Array.isArray(e.errors) && e.errors.length)) return e;
+    if (
+      e.errors === undefined ||
+      (Array.isArray(e.errors) && e.errors.length && e.errors.every(isErrorEntry))
+    )
+      return e;
   }
   const attribute = e !== null && typeof e === 'object' && typeof e.attribute === 'string' ? e.attribute : '';
   const errors: DevError[] = [
@@ -105,9 +110,17 @@ export function wellFormed(event: unknown, device: string): AttributeEvent {
   return { attribute, errors };
 }
 
+/** An entry of an error event's stack: an object (a DevError, as far as the client can tell). */
+function isErrorEntry(entry: unknown): boolean {
+  return entry !== null && typeof entry === 'object';
+}
+
 function describeEvent(e: unknown): string {
   if (e === null || typeof e !== 'object') return describeValue(e);
   const errors = (e as AttributeEvent).errors;
   if (typeof (e as AttributeEvent).attribute !== 'string') return 'no attribute name';
-  return `errors is ${Array.isArray(errors) ? 'empty' : typeof errors}`;
+  if (!Array.isArray(errors)) return `errors is ${typeof errors}`;
+  if (errors.length === 0) return 'errors is empty';
+  const bad = errors.find((x) => !isErrorEntry(x));
+  return `errors has an entry that is not an error (${describeValue(bad)})`;
 }

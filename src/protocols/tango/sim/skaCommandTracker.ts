@@ -66,6 +66,24 @@ function changeJson(change: CommandUpdate): string {
     : JSON.stringify(change);
 }
 
+/** `JSON.stringify(value)`, or undefined when JSON cannot hold it (it throws, or has no JSON text). */
+function jsonOf(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `str(value)` as far as JavaScript has one (`String`), its type when even that throws. */
+function textOf(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return `(${typeof value})`;
+  }
+}
+
 const FINISHED = new Set<number>([
   TaskStatus.COMPLETED,
   TaskStatus.ABORTED,
@@ -159,19 +177,29 @@ export class SkaCommandTracker {
     this.#commands.set(uid, cmd);
     const flat = this.#statusFlat;
     if (flat !== null) {
-      cmd.slot = flat.length;
-      flat.push(uid, taskStatusName(cmd.status));
+      if (again) {
+        // a dict entry replaced where it was (ska-tango-base's `_commands[command_id] = ...`): listed once
+        cmd.slot = again.slot;
+        flat[cmd.slot + 1] = taskStatusName(cmd.status);
+      } else {
+        cmd.slot = flat.length;
+        flat.push(uid, taskStatusName(cmd.status));
+      }
     }
     this.update(uid, { status: TaskStatus.STAGING });
     return uid;
   }
 
-  /** `time.time()` as Python prints it (the shortest round-trip text, as JavaScript's), made once per millisecond. */
+  /**
+   * `time.time()` as Python prints it (the shortest round-trip text, as JavaScript's, but a float's repr keeps its
+   * decimal point on a whole second: `1636437568.0`), made once per millisecond.
+   */
   #secondsText(): string {
     const ms = this.now();
     if (ms !== this.#textMs) {
       this.#textMs = ms;
-      this.#text = String(ms / 1000);
+      const seconds = ms / 1000;
+      this.#text = Number.isInteger(seconds) ? `${seconds}.0` : String(seconds);
     }
     return this.#text;
   }
@@ -180,7 +208,10 @@ export class SkaCommandTracker {
     return this.#commands.get(uid);
   }
 
-  /** `update_command_info`: record what changed and push the change events. */
+  /**
+   * `update_command_info`: record what changed and push the change events. A result JSON cannot hold (a BigInt, a
+   * cycle, a function) is recorded and sent as its text, as upstream sends `str(result)` after a FutureWarning.
+   */
   update(uid: string, change: CommandUpdate): void {
     const cmd = this.#commands.get(uid);
     if (!cmd) return;
@@ -191,8 +222,13 @@ export class SkaCommandTracker {
       this.#progressChanged(cmd);
     }
     if (change.result !== undefined) {
+      let json = jsonOf(change.result);
+      if (json === undefined) {
+        change = { ...change, result: textOf(change.result) };
+        json = JSON.stringify(change.result);
+      }
       cmd.result = change.result;
-      this.#lastResult = [uid, JSON.stringify(change.result)];
+      this.#lastResult = [uid, json];
     }
     if (change.status !== undefined) {
       cmd.status = change.status;

@@ -193,6 +193,11 @@ export class SkaDeviceSimulator implements DevicePort {
   }
 
   async readAttribute(attribute: string): Promise<unknown> {
+    return this.#read(attribute);
+  }
+
+  /** An attribute's value now (DevFailed when the device is closed or has no such attribute). */
+  #read(attribute: string): unknown {
     this.#assertOpen();
     const lower = attribute === LRC_ATTRIBUTES.versions ? VERSIONS_NAME : lrcAttributeKey(attribute);
     if (!this.#byLowerName.has(lower)) {
@@ -222,8 +227,9 @@ export class SkaDeviceSimulator implements DevicePort {
     this.#subscribers.set(name, [...(this.#subscribers.get(name) ?? []), entry]);
     const v1 = name !== LRC_ATTRIBUTES.event;
     if (v1) this.#v1Subscribers++;
-    // like Tango, the current value arrives as the first event
-    this.#deliver([entry], { attribute: name, value: await this.readAttribute(name) });
+    // like Tango, the current value arrives as the first event, before any change made after the subscription
+    // (read and delivered now: a value read now and delivered a turn later would come after those changes)
+    this.#deliver([entry], { attribute: name, value: this.#read(name) });
     return () => {
       const list = this.#subscribers.get(name);
       if (!list?.includes(entry)) return;
