@@ -28,8 +28,8 @@ export interface InvokeLrcOptions {
    */
   timeout?: number | null;
   /**
-   * Protocol v1: milliseconds the result read after a terminal status may take (default
-   * `DEFAULT_RESULT_TIMEOUT_MS`, 3000; Infinity: no bound). When it expires the callback gets an `{error}` update
+   * Protocol v1: milliseconds the result read after a terminal status may take (absent or null: the default
+   * `DEFAULT_RESULT_TIMEOUT_MS`, 3000, Tango's client timeout; Infinity: no bound). When it expires the callback gets an `{error}` update
    * and the terminal status, and the outcome's `error` is a TimeoutError.
    */
   resultTimeout?: number | null;
