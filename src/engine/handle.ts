@@ -115,9 +115,10 @@ export class ActorHandle<TLogic extends AnyActorLogic> {
 
   /**
    * Observe every incarnation: `next` gets each snapshot, and the first snapshot of every new incarnation; a
-   * supervised actor's `error` or `complete` comes once, when it is gone for good (removed by its supervisor, or
-   * the system stopped), with the error of its last crash if it crashed. A detached actor's come as XState sends
-   * them. Anything but a function or an observer object throws InvalidArgumentError (see `checkObserver`).
+   * supervised actor's `error` or `complete` comes once, when it is gone for good (removed by its supervisor,
+   * stopped with it or with the system), with the error of its last crash if it crashed. A detached actor's come
+   * as XState sends them. Anything but a function or an observer object throws InvalidArgumentError (see
+   * `checkObserver`).
    */
   subscribe(
     observerOrNext: Partial<Observer<SnapshotFrom<TLogic>>> | ((snapshot: SnapshotFrom<TLogic>) => void),

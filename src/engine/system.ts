@@ -645,6 +645,17 @@ export class OrrerySystem implements SupervisorHost {
     }
   }
 
+  /**
+   * Tell the handles of every child of supervisor `name` that it is gone: its children were stopped and, spawned
+   * into this incarnation, do not come back with the next one.
+   */
+  #removeChildrenOf(name: string): void {
+    for (const key of [...this.#watchers.keys()]) {
+      if (key.startsWith(`${name}\u0000`))
+        this.#tellHandles(name, key.slice(name.length + 1), { type: 'removed' });
+    }
+  }
+
   /** Log a supervisor's emitted events and relay them on the bus (re-hooked when the supervisor restarts). */
   #hookSupervisor(ref: SupervisorActor, name: string): void {
     if (this.#hooked.has(ref)) return;
@@ -656,18 +667,20 @@ export class OrrerySystem implements SupervisorHost {
       this.bus,
       (child, childName) => this.#hookSupervisor(child, childName),
     );
+    // a supervisor that escalates, is stopped by its parent (removed, or restarted with a sibling) or shuts down
+    // takes its children with it, and they do not come back with a next incarnation: before, only escalation was
+    // seen here and the handles' subscriptions of the others stayed open until the system stopped. (An observer
+    // without `error` would make XState report the escalation as an unhandled error.)
+    ref.subscribe({
+      complete: () => this.#removeChildrenOf(name),
+      error: () => this.#removeChildrenOf(name),
+    });
     ref.on('*', (e: SupervisorEmitted) => {
       if (e.type === 'child.respawned') {
         for (const child of childrenOf(ref.getSnapshot())) {
           if (child.ref && e.ids.includes(child.id)) {
             this.#tellHandles(name, child.id, { type: 'respawned', ref: child.ref });
           }
-        }
-      } else if (e.type === 'supervisor.escalated') {
-        // its children are stopped and, spawned into this incarnation, do not come back with the next one
-        for (const key of [...this.#watchers.keys()]) {
-          if (key.startsWith(`${name}\u0000`))
-            this.#tellHandles(name, key.slice(name.length + 1), { type: 'removed' });
         }
       } else if (e.type === 'child.removed' || e.type === 'child.refused') {
         // a refused duplicate names a child that is still here: only a child that is gone is removed

@@ -111,6 +111,27 @@ describe('restart-stable handles', () => {
     expect(handle.current).toBeUndefined();
   });
 
+  it('subscriptions of the children of a supervisor stopped or restarted by its parent complete (they do not come back)', () => {
+    system = createSystem({ clock: new TestClock(), root: { strategy: 'one_for_all' } });
+    system.supervisor('rack');
+    system.supervisor('shelf');
+    const inRack = system.spawn(workerMachine, { supervisor: 'rack', id: 'w' });
+    const inShelf = system.spawn(workerMachine, { supervisor: 'shelf', id: 'w' });
+    const sibling = system.spawn(workerMachine, { supervisor: 'root', id: 'sibling' });
+    const ends: string[] = [];
+    inRack.subscribe({ complete: () => ends.push('rack complete'), error: () => ends.push('rack error') });
+    inShelf.subscribe({ complete: () => ends.push('shelf complete'), error: () => ends.push('shelf error') });
+    // removed by its parent: its child is stopped with it
+    system.root.stopChild('supervisor:rack');
+    expect(ends).toEqual(['rack complete']);
+    expect(inRack.current).toBeUndefined();
+    // restarted by its parent (one_for_all, a sibling crashed): the new incarnation starts without the child
+    sibling.send({ type: 'CRASH' });
+    expect(system.supervisorActor('shelf')?.getSnapshot().status).toBe('active');
+    expect(inShelf.current).toBeUndefined();
+    expect(ends).toEqual(['rack complete', 'shelf complete']);
+  });
+
   it('issue 8 item 7: a detached handle is the actor itself; stop() stops it', () => {
     system = createSystem({ clock: new TestClock() });
     const handle = system.spawn(counter, { systemId: 'd', input: { start: 1 } });
