@@ -355,6 +355,10 @@ export class OrrerySystem implements SupervisorHost {
         supervised: true,
         current: () =>
           childrenOf(this.supervisorActor(sup.name)?.getSnapshot()).find((c) => c.id === id)?.ref,
+        gone: () => {
+          const snapshot = this.supervisorActor(sup.name)?.getSnapshot();
+          return snapshot?.status !== 'active' || !childrenOf(snapshot).some((c) => c.id === id);
+        },
         watch: (listener) => this.#watch(sup.name, id, listener),
         stop: () => this.supervisorActor(sup.name)?.send({ type: 'STOP_CHILD', id }),
       });

@@ -132,6 +132,32 @@ describe('restart-stable handles', () => {
     expect(ends).toEqual(['rack complete', 'shelf complete']);
   });
 
+  it('a subscription made after the child is gone completes at once, and keeps nothing', async () => {
+    system = createSystem({ clock: new TestClock() });
+    system.supervisor('rack');
+    const removed = system.spawn(workerMachine, { supervisor: 'root', id: 'w' });
+    const exited = system.spawn(workerMachine, { supervisor: 'root', id: 't', restart: 'temporary' });
+    const inRack = system.spawn(workerMachine, { supervisor: 'rack', id: 'r' });
+    removed.stop();
+    exited.send({ type: 'EXIT' });
+    system.root.stopChild('supervisor:rack');
+    const ends: string[] = [];
+    for (const [name, handle] of [
+      ['w', removed],
+      ['t', exited],
+      ['r', inRack],
+    ] as const) {
+      handle.subscribe({
+        complete: () => ends.push(`${name} complete`),
+        error: () => ends.push(`${name} error`),
+      });
+    }
+    expect(ends).toEqual(['w complete', 't complete', 'r complete']);
+    await system.stop();
+    // nothing was left waiting for the system to stop
+    expect(ends).toHaveLength(3);
+  });
+
   it('issue 8 item 7: a detached handle is the actor itself; stop() stops it', () => {
     system = createSystem({ clock: new TestClock() });
     const handle = system.spawn(counter, { systemId: 'd', input: { start: 1 } });
