@@ -38,9 +38,15 @@ import {
   supervisorNameOf,
 } from '../../machines/core/supervisor.js';
 import { type ActorLogFactory, actorLogger, logicId, logicOf } from '../../machines/core/xstateAdapter.js';
-import { ActorRegistryError, InvalidArgumentError, SystemStoppedError, toError } from '../errors.js';
+import {
+  ActorRegistryError,
+  describeValue,
+  InvalidArgumentError,
+  SystemStoppedError,
+  toError,
+} from '../errors.js';
 import { type Clock, checkClock, realClock } from './clock.js';
-import type { Lifecycle } from './compiled/index.js';
+import { Lifecycle } from './compiled/index.js';
 import { CompiledLifecycles, checkSpawnCompiled, type SpawnCompiledOptions } from './compiledLifecycles.js';
 import { Deadlines } from './deadlines.js';
 import { globalInspectors } from './globalInspection.js';
@@ -132,6 +138,19 @@ function supervisorInput(name: string, options: unknown): SupervisorOptions & { 
     children: undefined,
   });
   return { name, strategy, intensity, periodMs, backoff };
+}
+
+/**
+ * `value` if it is a compiled lifecycle; anything else is an InvalidArgumentError naming `method` (it used to fail
+ * inside the registry with a TypeError, or, for a virtual actor, to be stopped through its own `stop`).
+ */
+function checkLifecycle(method: string, value: unknown): Lifecycle {
+  if (!(value instanceof Lifecycle)) {
+    throw new InvalidArgumentError(
+      `${method} needs a lifecycle (what spawnCompiled returned), got ${describeValue(value)}`,
+    );
+  }
+  return value;
 }
 
 /** Check the id, systemId and restart type of `spawn()` options. */
@@ -464,7 +483,7 @@ export class OrrerySystem implements SupervisorHost {
 
   /** Stop a compiled lifecycle and forget it (its timers are cancelled; its virtual actor's observers complete). */
   stopCompiled(lifecycle: Lifecycle): void {
-    this.#compiled.stop(lifecycle);
+    this.#compiled.stop(checkLifecycle('stopCompiled', lifecycle));
   }
 
   /** Number of live compiled lifecycles. */
@@ -474,7 +493,7 @@ export class OrrerySystem implements SupervisorHost {
 
   /** The virtual actor of a compiled lifecycle (what `system.get` and the inspector see). */
   actorOf(lifecycle: Lifecycle): AnyActorRef {
-    return this.#compiled.actorOf(lifecycle) as unknown as AnyActorRef;
+    return this.#compiled.actorOf(checkLifecycle('actorOf', lifecycle)) as unknown as AnyActorRef;
   }
 
   // ---------------------------------------------------------------- end of compiled lifecycles
