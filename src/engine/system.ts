@@ -510,9 +510,24 @@ export class OrrerySystem implements SupervisorHost {
     if (spec.systemId !== undefined && this.get(spec.systemId)) {
       throw new ActorRegistryError(`systemId '${spec.systemId}' is already registered`);
     }
-    ref.send({ type: 'START_CHILD', spec });
+    // a child that fails as it starts is removed at once (OTP's start_child): its crash is the error thrown here
+    let crash: { error: unknown } | undefined;
+    const listening = ref.on('child.exited', (e) => {
+      if (e.id === spec.id && e.reason === 'crash') crash = { error: e.error };
+    });
+    try {
+      ref.send({ type: 'START_CHILD', spec });
+    } finally {
+      listening.unsubscribe();
+    }
     const child = childrenOf(ref.getSnapshot()).find((c) => c.id === spec.id)?.ref;
-    if (!child) throw new ActorRegistryError(`supervisor '${sup.name}' did not start '${spec.id}'`);
+    if (!child) {
+      const why = crash ? `: it failed as it started (${toError(crash.error).message})` : '';
+      throw new ActorRegistryError(
+        `supervisor '${sup.name}' did not start '${spec.id}'${why}`,
+        crash && { cause: crash.error },
+      );
+    }
     if (spec.logic === supervisorMachine) this.#hookChildSupervisor(child, spec.id);
     this.bus.emitEngineEvent({
       type: 'actor.spawned',
