@@ -145,13 +145,19 @@ export function declaredTransitions(machine: AnyStateMachine): Map<string, strin
   return out;
 }
 
-/** Event types a machine declares a transition for (XState's own `xstate.*` events excluded). */
+/**
+ * Event types a machine declares a transition for (XState's own `xstate.*` events excluded), read from the state
+ * nodes: splitting the transition keys on '|' cut an event type or a machine id that contains one.
+ */
 export function machineEventTypes(machine: AnyStateMachine): string[] {
   const types = new Set<string>();
-  for (const label of declaredTransitions(machine).keys()) {
-    const eventType = label.split('|')[2];
-    if (eventType && !eventType.startsWith('xstate.') && !eventType.includes('*')) types.add(eventType);
-  }
+  const walk = (node: DirectedGraphNode) => {
+    for (const eventType of (node.stateNode as any).transitions.keys() as Iterable<string>) {
+      if (eventType && !eventType.startsWith('xstate.') && !eventType.includes('*')) types.add(eventType);
+    }
+    for (const c of node.children) walk(c);
+  };
+  walk(toDirectedGraph(machine));
   return [...types].sort();
 }
 

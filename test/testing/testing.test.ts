@@ -31,6 +31,15 @@ describe('orrery/testing', () => {
     expect(machineEventTypes(shutter)).toEqual(['CLOSE', 'FAULT', 'OPEN', 'RESET']);
   });
 
+  it('machineEventTypes gives event types and machine ids containing "|" as they are', () => {
+    const piped = setup({}).createMachine({
+      id: 'rack|1',
+      initial: 'manual',
+      states: { manual: { on: { 'MODE|AUTO': 'auto', STOP: 'manual' } }, auto: {} },
+    });
+    expect(machineEventTypes(piped)).toEqual(['MODE|AUTO', 'STOP']);
+  });
+
   it('eventsFor + TestClock + transitionCoverage: a property over random sequences, with full coverage', () => {
     const coverage = transitionCoverage();
     fc.assert(
