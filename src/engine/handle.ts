@@ -66,6 +66,11 @@ export interface HandleSource {
   current(): AnyActorRef | undefined;
   /** Whether a supervisor restarts the actor (false for a detached actor). */
   readonly supervised: boolean;
+  /**
+   * The actor as spawned, when there is one incarnation only (a detached actor): the last incarnation even if it
+   * ended as it started, so its output or error can be read (`current()` is undefined by then).
+   */
+  readonly spawned?: AnyActorRef;
   /** Whether a supervised actor is gone for good: its supervisor has no such child (any more), or is not running. */
   gone?(): boolean;
   /** Be told of new incarnations and of the removal; returns a function that stops telling. */
@@ -84,7 +89,7 @@ export class ActorHandle<TLogic extends AnyActorLogic> {
     this.id = id;
     this.systemId = systemId;
     this.#source = source;
-    this.#last = source.current();
+    this.#last = source.current() ?? source.spawned;
   }
 
   /** The current incarnation (a different actor after each restart), or undefined while there is none. */

@@ -385,6 +385,7 @@ export class OrrerySystem implements SupervisorHost {
     const actor = this.spawnDetached(logic, opts);
     return new ActorHandle<TLogic>(actor.id, opts.systemId, {
       supervised: false,
+      spawned: actor,
       current: () => (this.#detached.has(actor) ? actor : undefined),
       watch: () => () => {},
       stop: () => actor.stop(),

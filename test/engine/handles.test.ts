@@ -169,6 +169,33 @@ describe('restart-stable handles', () => {
     expect(handle.getSnapshot().status).toBe('stopped');
   });
 
+  it('a detached actor that ends as it starts is still seen through its handle: its output, or its crash', () => {
+    system = createSystem({ clock: new TestClock() });
+    const quick = setup({ types: { output: {} as number } }).createMachine({
+      id: 'quick',
+      initial: 'done',
+      states: { done: { type: 'final' } },
+      output: () => 42,
+    });
+    const broken = setup({
+      actions: {
+        boom: () => {
+          throw new Error('broken at start');
+        },
+      },
+    }).createMachine({ id: 'broken', entry: 'boom' });
+    const done = system.spawn(quick);
+    expect(done.current).toBeUndefined();
+    expect(done.getSnapshot().status).toBe('done');
+    expect(done.getSnapshot().output).toBe(42);
+    const failed = system.spawn(broken);
+    expect(failed.getSnapshot().status).toBe('error');
+    const ends: unknown[] = [];
+    done.subscribe({ complete: () => ends.push('complete') });
+    failed.subscribe({ error: (e) => ends.push((e as Error).message) });
+    expect(ends).toEqual(['complete', 'broken at start']);
+  });
+
   it('issue 8 item 7: system.get is typed by the logic passed, and refuses an actor running other logic', () => {
     system = createSystem({ clock: new TestClock() });
     system.spawn(counter, { supervisor: 'root', id: 'c', systemId: 'c', input: { start: 3 } });
