@@ -38,6 +38,7 @@ import {
   createChild,
   type EscalationInput,
   type ExitEvent,
+  enqueueRemoveFailedStarts,
   enqueueRespawn,
   enqueueStop,
   exitDecision,
@@ -102,10 +103,15 @@ export const supervisorMachine = setup({
     /**
      * Spawn the given specs (in order) and record them; one assign, one children copy. Specs that cannot start
      * (invalid, an id already here, a systemId already taken) are refused before any actor is created, so none
-     * is left behind. `announce` emits `child.started` for each child started.
+     * is left behind. `announce` emits `child.started` for each child started. `dynamic` (START_CHILD,
+     * START_CHILDREN: OTP's start_child) removes a child that fails as it starts instead of restarting it (see
+     * `enqueueRemoveFailedStarts`).
      */
     startChildren: enqueueActions(
-      ({ context, enqueue, self }, params: { specs: readonly unknown[]; announce?: boolean }) => {
+      (
+        { context, enqueue, self },
+        params: { specs: readonly unknown[]; announce?: boolean; dynamic?: boolean },
+      ) => {
         const { accepted, refused } = admit(context, self.system, params.specs);
         for (const r of refused) enqueue.emit({ type: 'child.refused', id: r.id, reason: r.reason });
         const refs = { ...context.refs };
@@ -118,6 +124,14 @@ export const supervisorMachine = setup({
         if (params.announce) {
           for (const spec of accepted)
             enqueue.emit({ type: 'child.started', id: spec.id, restart: spec.restart });
+        }
+        if (params.dynamic && created.length) {
+          // a nested action: it is resolved after the children above were started, so it sees which failed
+          enqueue(
+            enqueueActions(({ context: now, enqueue: next }: any) =>
+              enqueueRemoveFailedStarts(next, now, created),
+            ),
+          );
         }
       },
     ),
@@ -213,11 +227,14 @@ export const supervisorMachine = setup({
         START_CHILD: {
           actions: {
             type: 'startChildren',
-            params: ({ event }) => ({ specs: [event.spec], announce: true }),
+            params: ({ event }) => ({ specs: [event.spec], announce: true, dynamic: true }),
           },
         },
         START_CHILDREN: {
-          actions: { type: 'startChildren', params: ({ event }) => ({ specs: event.specs }) },
+          actions: {
+            type: 'startChildren',
+            params: ({ event }) => ({ specs: event.specs, dynamic: true }),
+          },
         },
         STOP_CHILD: {
           actions: { type: 'stopChildren', params: ({ event }) => ({ ids: [event.id], remove: true }) },

@@ -393,6 +393,29 @@ export function enqueueStop(
     if (remove.includes(spec.id)) enqueue.emit({ type: 'child.removed', id: spec.id });
 }
 
+/**
+ * Report and remove the children of `started` that failed as they started (an entry action threw, a callback
+ * threw). OTP's start_child returns such a child's error and leaves the supervisor as it was; restarting it instead
+ * spent the restart intensity on a child that never ran, and could fail the supervisor and stop every sibling with
+ * it. Its crash is reported (`child.exited`), what it left running is reaped and it is removed (`child.removed`);
+ * its error event, still queued, is then ignored as stale. Restarts (`enqueueRespawn`) are not affected: a child
+ * that fails as it restarts counts towards the intensity, as in OTP.
+ */
+export function enqueueRemoveFailedStarts(
+  enqueue: any,
+  context: SupervisorContext,
+  started: readonly AnyActorRef[],
+): void {
+  const failed = started.filter(
+    (ref) => context.refs[ref.id] === ref && ref.getSnapshot().status === 'error',
+  );
+  if (!failed.length) return;
+  for (const ref of failed)
+    enqueue.emit({ type: 'child.exited', id: ref.id, reason: 'crash', error: ref.getSnapshot().error });
+  const ids = failed.map((ref) => ref.id);
+  enqueueStop(enqueue, context, ids, ids);
+}
+
 /** What a child's exit asks of the supervisor: nothing, remove it, or restart a set of children. */
 export function exitDecision(ctx: SupervisorContext, ev: ExitEvent): 'ignore' | 'remove' | 'restart' {
   const spec = ctx.specs.find((s) => s.id === ev.actorId);

@@ -66,6 +66,13 @@ export interface HandleSource {
   current(): AnyActorRef | undefined;
   /** Whether a supervisor restarts the actor (false for a detached actor). */
   readonly supervised: boolean;
+  /**
+   * The actor as spawned, when there is one incarnation only (a detached actor): the last incarnation even if it
+   * ended as it started, so its output or error can be read (`current()` is undefined by then).
+   */
+  readonly spawned?: AnyActorRef;
+  /** Whether a supervised actor is gone for good: its supervisor has no such child (any more), or is not running. */
+  gone?(): boolean;
   /** Be told of new incarnations and of the removal; returns a function that stops telling. */
   watch(listener: (change: HandleChange) => void): () => void;
   /** Stop the actor for good (a supervised one is removed from its supervisor). */
@@ -82,7 +89,7 @@ export class ActorHandle<TLogic extends AnyActorLogic> {
     this.id = id;
     this.systemId = systemId;
     this.#source = source;
-    this.#last = source.current();
+    this.#last = source.current() ?? source.spawned;
   }
 
   /** The current incarnation (a different actor after each restart), or undefined while there is none. */
@@ -115,9 +122,10 @@ export class ActorHandle<TLogic extends AnyActorLogic> {
 
   /**
    * Observe every incarnation: `next` gets each snapshot, and the first snapshot of every new incarnation; a
-   * supervised actor's `error` or `complete` comes once, when it is gone for good (removed by its supervisor, or
-   * the system stopped), with the error of its last crash if it crashed. A detached actor's come as XState sends
-   * them. Anything but a function or an observer object throws InvalidArgumentError (see `checkObserver`).
+   * supervised actor's `error` or `complete` comes once, when it is gone for good (removed by its supervisor,
+   * stopped with it or with the system), with the error of its last crash if it crashed; a subscription made
+   * after that completes at once. A detached actor's come as XState sends them. Anything but a function or an
+   * observer object throws InvalidArgumentError (see `checkObserver`).
    */
   subscribe(
     observerOrNext: Partial<Observer<SnapshotFrom<TLogic>>> | ((snapshot: SnapshotFrom<TLogic>) => void),
@@ -127,6 +135,11 @@ export class ActorHandle<TLogic extends AnyActorLogic> {
       const ref = this.current ?? this.#last;
       if (!ref) throw new ActorRegistryError(`actor '${this.id}' has no incarnation`);
       return ref.subscribe(observer as Observer<any>);
+    }
+    if (this.#source.gone?.()) {
+      // no removal is coming to end it: it would wait, and be kept, until the system stopped
+      observer.complete?.();
+      return { unsubscribe: () => {} };
     }
     let inner: Subscription | undefined;
     let lastError: { error: unknown } | undefined;

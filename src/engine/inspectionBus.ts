@@ -56,7 +56,8 @@ export class InspectionBus {
    */
   observe(observer: InspectionObserver, method = 'InspectionBus.observe'): Subscription {
     const next = checkObserver<InspectionEvent>(method, observer).next;
-    const fn = next ?? (() => {});
+    // one entry per call: the same function observed twice is two subscriptions, each ended by its own unsubscribe
+    const fn = next ? (event: InspectionEvent) => next(event) : () => {};
     const first = this.#observers.size === 0;
     this.#observers.add(fn);
     if (first) for (const s of this.#sources) this.#attach(s);
@@ -77,8 +78,10 @@ export class InspectionBus {
     method = 'InspectionBus.onEngineEvent',
   ): Subscription {
     checkListener(method, listener);
-    this.#engineListeners.add(listener);
-    return { unsubscribe: () => void this.#engineListeners.delete(listener) };
+    // one entry per call, as in `observe`
+    const entry = (event: EngineEvent) => listener(event);
+    this.#engineListeners.add(entry);
+    return { unsubscribe: () => void this.#engineListeners.delete(entry) };
   }
 
   emitEngineEvent(event: EngineEvent): void {

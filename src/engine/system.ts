@@ -38,9 +38,15 @@ import {
   supervisorNameOf,
 } from '../../machines/core/supervisor.js';
 import { type ActorLogFactory, actorLogger, logicId, logicOf } from '../../machines/core/xstateAdapter.js';
-import { ActorRegistryError, InvalidArgumentError, SystemStoppedError, toError } from '../errors.js';
+import {
+  ActorRegistryError,
+  describeValue,
+  InvalidArgumentError,
+  SystemStoppedError,
+  toError,
+} from '../errors.js';
 import { type Clock, checkClock, realClock } from './clock.js';
-import type { Lifecycle } from './compiled/index.js';
+import { Lifecycle } from './compiled/index.js';
 import { CompiledLifecycles, checkSpawnCompiled, type SpawnCompiledOptions } from './compiledLifecycles.js';
 import { Deadlines } from './deadlines.js';
 import { globalInspectors } from './globalInspection.js';
@@ -132,6 +138,19 @@ function supervisorInput(name: string, options: unknown): SupervisorOptions & { 
     children: undefined,
   });
   return { name, strategy, intensity, periodMs, backoff };
+}
+
+/**
+ * `value` if it is a compiled lifecycle; anything else is an InvalidArgumentError naming `method` (it used to fail
+ * inside the registry with a TypeError, or, for a virtual actor, to be stopped through its own `stop`).
+ */
+function checkLifecycle(method: string, value: unknown): Lifecycle {
+  if (!(value instanceof Lifecycle)) {
+    throw new InvalidArgumentError(
+      `${method} needs a lifecycle (what spawnCompiled returned), got ${describeValue(value)}`,
+    );
+  }
+  return value;
 }
 
 /** Check the id, systemId and restart type of `spawn()` options. */
@@ -355,6 +374,10 @@ export class OrrerySystem implements SupervisorHost {
         supervised: true,
         current: () =>
           childrenOf(this.supervisorActor(sup.name)?.getSnapshot()).find((c) => c.id === id)?.ref,
+        gone: () => {
+          const snapshot = this.supervisorActor(sup.name)?.getSnapshot();
+          return snapshot?.status !== 'active' || !childrenOf(snapshot).some((c) => c.id === id);
+        },
         watch: (listener) => this.#watch(sup.name, id, listener),
         stop: () => this.supervisorActor(sup.name)?.send({ type: 'STOP_CHILD', id }),
       });
@@ -362,6 +385,7 @@ export class OrrerySystem implements SupervisorHost {
     const actor = this.spawnDetached(logic, opts);
     return new ActorHandle<TLogic>(actor.id, opts.systemId, {
       supervised: false,
+      spawned: actor,
       current: () => (this.#detached.has(actor) ? actor : undefined),
       watch: () => () => {},
       stop: () => actor.stop(),
@@ -460,7 +484,7 @@ export class OrrerySystem implements SupervisorHost {
 
   /** Stop a compiled lifecycle and forget it (its timers are cancelled; its virtual actor's observers complete). */
   stopCompiled(lifecycle: Lifecycle): void {
-    this.#compiled.stop(lifecycle);
+    this.#compiled.stop(checkLifecycle('stopCompiled', lifecycle));
   }
 
   /** Number of live compiled lifecycles. */
@@ -470,7 +494,7 @@ export class OrrerySystem implements SupervisorHost {
 
   /** The virtual actor of a compiled lifecycle (what `system.get` and the inspector see). */
   actorOf(lifecycle: Lifecycle): AnyActorRef {
-    return this.#compiled.actorOf(lifecycle) as unknown as AnyActorRef;
+    return this.#compiled.actorOf(checkLifecycle('actorOf', lifecycle)) as unknown as AnyActorRef;
   }
 
   // ---------------------------------------------------------------- end of compiled lifecycles
@@ -487,9 +511,24 @@ export class OrrerySystem implements SupervisorHost {
     if (spec.systemId !== undefined && this.get(spec.systemId)) {
       throw new ActorRegistryError(`systemId '${spec.systemId}' is already registered`);
     }
-    ref.send({ type: 'START_CHILD', spec });
+    // a child that fails as it starts is removed at once (OTP's start_child): its crash is the error thrown here
+    let crash: { error: unknown } | undefined;
+    const listening = ref.on('child.exited', (e) => {
+      if (e.id === spec.id && e.reason === 'crash') crash = { error: e.error };
+    });
+    try {
+      ref.send({ type: 'START_CHILD', spec });
+    } finally {
+      listening.unsubscribe();
+    }
     const child = childrenOf(ref.getSnapshot()).find((c) => c.id === spec.id)?.ref;
-    if (!child) throw new ActorRegistryError(`supervisor '${sup.name}' did not start '${spec.id}'`);
+    if (!child) {
+      const why = crash ? `: it failed as it started (${toError(crash.error).message})` : '';
+      throw new ActorRegistryError(
+        `supervisor '${sup.name}' did not start '${spec.id}'${why}`,
+        crash && { cause: crash.error },
+      );
+    }
     if (spec.logic === supervisorMachine) this.#hookChildSupervisor(child, spec.id);
     this.bus.emitEngineEvent({
       type: 'actor.spawned',
@@ -645,6 +684,17 @@ export class OrrerySystem implements SupervisorHost {
     }
   }
 
+  /**
+   * Tell the handles of every child of supervisor `name` that it is gone: its children were stopped and, spawned
+   * into this incarnation, do not come back with the next one.
+   */
+  #removeChildrenOf(name: string): void {
+    for (const key of [...this.#watchers.keys()]) {
+      if (key.startsWith(`${name}\u0000`))
+        this.#tellHandles(name, key.slice(name.length + 1), { type: 'removed' });
+    }
+  }
+
   /** Log a supervisor's emitted events and relay them on the bus (re-hooked when the supervisor restarts). */
   #hookSupervisor(ref: SupervisorActor, name: string): void {
     if (this.#hooked.has(ref)) return;
@@ -656,18 +706,20 @@ export class OrrerySystem implements SupervisorHost {
       this.bus,
       (child, childName) => this.#hookSupervisor(child, childName),
     );
+    // a supervisor that escalates, is stopped by its parent (removed, or restarted with a sibling) or shuts down
+    // takes its children with it, and they do not come back with a next incarnation: before, only escalation was
+    // seen here and the handles' subscriptions of the others stayed open until the system stopped. (An observer
+    // without `error` would make XState report the escalation as an unhandled error.)
+    ref.subscribe({
+      complete: () => this.#removeChildrenOf(name),
+      error: () => this.#removeChildrenOf(name),
+    });
     ref.on('*', (e: SupervisorEmitted) => {
       if (e.type === 'child.respawned') {
         for (const child of childrenOf(ref.getSnapshot())) {
           if (child.ref && e.ids.includes(child.id)) {
             this.#tellHandles(name, child.id, { type: 'respawned', ref: child.ref });
           }
-        }
-      } else if (e.type === 'supervisor.escalated') {
-        // its children are stopped and, spawned into this incarnation, do not come back with the next one
-        for (const key of [...this.#watchers.keys()]) {
-          if (key.startsWith(`${name}\u0000`))
-            this.#tellHandles(name, key.slice(name.length + 1), { type: 'removed' });
         }
       } else if (e.type === 'child.removed' || e.type === 'child.refused') {
         // a refused duplicate names a child that is still here: only a child that is gone is removed

@@ -13,7 +13,7 @@
 import fc from 'fast-check';
 import type { AnyStateMachine, EventObject } from 'xstate';
 import { InvalidArgumentError } from '../errors.js';
-import { machineEventTypes } from './transitionCoverage.js';
+import { checkMachine, machineEventTypes } from './transitionCoverage.js';
 import { buildWalk, type WalkOptions, type WalkStep } from './walk.js';
 
 export type { WalkOptions, WalkStep } from './walk.js';
@@ -27,6 +27,7 @@ export function eventsFor(
   machine: AnyStateMachine,
   payloads: Record<string, fc.Arbitrary<Record<string, unknown>>> = {},
 ): fc.Arbitrary<EventObject> {
+  checkMachine('eventsFor', machine);
   const types = machineEventTypes(machine);
   if (!types.length) throw new Error(`machine '${machine.id}' declares no events of its own`);
   return fc

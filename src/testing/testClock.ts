@@ -17,7 +17,11 @@ export class TestClock implements Clock {
   #seq = 0;
   #timers = new Map<number, Timer>();
 
+  /** `start` is the clock's first `now()`: a finite number, else a RangeError (at NaN no timer would ever fire). */
   constructor(start = 0) {
+    if (typeof start !== 'number' || !Number.isFinite(start)) {
+      throw new RangeError(`TestClock must start at a finite number of milliseconds, got ${String(start)}`);
+    }
     this.#now = start;
   }
 

@@ -13,6 +13,7 @@
 import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
 import { type DirectedGraphNode, toDirectedGraph } from 'xstate/graph';
 import { logicOf, microstepTransitions } from '../../machines/core/xstateAdapter.js';
+import { describeValue, InvalidArgumentError } from '../errors.js';
 
 export function transitionKey(machine: string, source: string, eventType: string, index: number): string {
   return `${machine}|${source}|${eventType}|${index}`;
@@ -120,11 +121,25 @@ export function transitionRecorder(): (event: InspectionEvent) => string[] {
 }
 
 /**
+ * Throw InvalidArgumentError naming `method` unless `machine` is a state machine (its root state node is what the
+ * helpers below walk; anything else failed inside `xstate/graph` with a TypeError).
+ */
+export function checkMachine(method: string, machine: unknown): asserts machine is AnyStateMachine {
+  const m = machine as { root?: unknown; getTransitionData?: unknown } | null;
+  if (m === null || typeof m !== 'object' || typeof m.getTransitionData !== 'function' || !m.root) {
+    throw new InvalidArgumentError(
+      `${method} needs a state machine (createMachine or setup().createMachine), got ${describeValue(machine)}`,
+    );
+  }
+}
+
+/**
  * Every declared transition of `machine`, key -> readable label. The state nodes come from `xstate/graph`'s
  * `toDirectedGraph`; its edges leave out eventless (`always`) transitions, so each node's own `transitions` and
  * `always` lists are read instead.
  */
 export function declaredTransitions(machine: AnyStateMachine): Map<string, string> {
+  checkMachine('declaredTransitions', machine);
   const out = new Map<string, string>();
   const walk = (node: DirectedGraphNode) => {
     const sn = node.stateNode as any;
@@ -145,13 +160,20 @@ export function declaredTransitions(machine: AnyStateMachine): Map<string, strin
   return out;
 }
 
-/** Event types a machine declares a transition for (XState's own `xstate.*` events excluded). */
+/**
+ * Event types a machine declares a transition for (XState's own `xstate.*` events excluded), read from the state
+ * nodes: splitting the transition keys on '|' cut an event type or a machine id that contains one.
+ */
 export function machineEventTypes(machine: AnyStateMachine): string[] {
+  checkMachine('machineEventTypes', machine);
   const types = new Set<string>();
-  for (const label of declaredTransitions(machine).keys()) {
-    const eventType = label.split('|')[2];
-    if (eventType && !eventType.startsWith('xstate.') && !eventType.includes('*')) types.add(eventType);
-  }
+  const walk = (node: DirectedGraphNode) => {
+    for (const eventType of (node.stateNode as any).transitions.keys() as Iterable<string>) {
+      if (eventType && !eventType.startsWith('xstate.') && !eventType.includes('*')) types.add(eventType);
+    }
+    for (const c of node.children) walk(c);
+  };
+  walk(toDirectedGraph(machine));
   return [...types].sort();
 }
 

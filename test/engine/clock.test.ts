@@ -149,6 +149,12 @@ describe('issue 7 item 9: the TestClock', () => {
       expect(() => clock.advance(ms)).toThrow(RangeError);
     expect(clock.now()).toBe(5);
   });
+
+  it('a TestClock starting at NaN, Infinity or a string is refused (its timers would never fire)', () => {
+    for (const start of [Number.NaN, Number.POSITIVE_INFINITY, '5', null])
+      expect(() => new TestClock(start as number)).toThrow(RangeError);
+    expect(new TestClock(-10).now()).toBe(-10);
+  });
 });
 
 describe('issue 7 item 9: the real clock and the TestClock agree', () => {

@@ -111,6 +111,53 @@ describe('restart-stable handles', () => {
     expect(handle.current).toBeUndefined();
   });
 
+  it('subscriptions of the children of a supervisor stopped or restarted by its parent complete (they do not come back)', () => {
+    system = createSystem({ clock: new TestClock(), root: { strategy: 'one_for_all' } });
+    system.supervisor('rack');
+    system.supervisor('shelf');
+    const inRack = system.spawn(workerMachine, { supervisor: 'rack', id: 'w' });
+    const inShelf = system.spawn(workerMachine, { supervisor: 'shelf', id: 'w' });
+    const sibling = system.spawn(workerMachine, { supervisor: 'root', id: 'sibling' });
+    const ends: string[] = [];
+    inRack.subscribe({ complete: () => ends.push('rack complete'), error: () => ends.push('rack error') });
+    inShelf.subscribe({ complete: () => ends.push('shelf complete'), error: () => ends.push('shelf error') });
+    // removed by its parent: its child is stopped with it
+    system.root.stopChild('supervisor:rack');
+    expect(ends).toEqual(['rack complete']);
+    expect(inRack.current).toBeUndefined();
+    // restarted by its parent (one_for_all, a sibling crashed): the new incarnation starts without the child
+    sibling.send({ type: 'CRASH' });
+    expect(system.supervisorActor('shelf')?.getSnapshot().status).toBe('active');
+    expect(inShelf.current).toBeUndefined();
+    expect(ends).toEqual(['rack complete', 'shelf complete']);
+  });
+
+  it('a subscription made after the child is gone completes at once, and keeps nothing', async () => {
+    system = createSystem({ clock: new TestClock() });
+    system.supervisor('rack');
+    const removed = system.spawn(workerMachine, { supervisor: 'root', id: 'w' });
+    const exited = system.spawn(workerMachine, { supervisor: 'root', id: 't', restart: 'temporary' });
+    const inRack = system.spawn(workerMachine, { supervisor: 'rack', id: 'r' });
+    removed.stop();
+    exited.send({ type: 'EXIT' });
+    system.root.stopChild('supervisor:rack');
+    const ends: string[] = [];
+    for (const [name, handle] of [
+      ['w', removed],
+      ['t', exited],
+      ['r', inRack],
+    ] as const) {
+      handle.subscribe({
+        complete: () => ends.push(`${name} complete`),
+        error: () => ends.push(`${name} error`),
+      });
+    }
+    expect(ends).toEqual(['w complete', 't complete', 'r complete']);
+    await system.stop();
+    // nothing was left waiting for the system to stop
+    expect(ends).toHaveLength(3);
+  });
+
   it('issue 8 item 7: a detached handle is the actor itself; stop() stops it', () => {
     system = createSystem({ clock: new TestClock() });
     const handle = system.spawn(counter, { systemId: 'd', input: { start: 1 } });
@@ -120,6 +167,33 @@ describe('restart-stable handles', () => {
     handle.stop();
     expect(handle.current).toBeUndefined();
     expect(handle.getSnapshot().status).toBe('stopped');
+  });
+
+  it('a detached actor that ends as it starts is still seen through its handle: its output, or its crash', () => {
+    system = createSystem({ clock: new TestClock() });
+    const quick = setup({ types: { output: {} as number } }).createMachine({
+      id: 'quick',
+      initial: 'done',
+      states: { done: { type: 'final' } },
+      output: () => 42,
+    });
+    const broken = setup({
+      actions: {
+        boom: () => {
+          throw new Error('broken at start');
+        },
+      },
+    }).createMachine({ id: 'broken', entry: 'boom' });
+    const done = system.spawn(quick);
+    expect(done.current).toBeUndefined();
+    expect(done.getSnapshot().status).toBe('done');
+    expect(done.getSnapshot().output).toBe(42);
+    const failed = system.spawn(broken);
+    expect(failed.getSnapshot().status).toBe('error');
+    const ends: unknown[] = [];
+    done.subscribe({ complete: () => ends.push('complete') });
+    failed.subscribe({ error: (e) => ends.push((e as Error).message) });
+    expect(ends).toEqual(['complete', 'broken at start']);
   });
 
   it('issue 8 item 7: system.get is typed by the logic passed, and refuses an actor running other logic', () => {

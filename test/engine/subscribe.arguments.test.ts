@@ -146,6 +146,21 @@ describe('subscribe-like methods refuse what is not an observer or a listener, a
     expect(states).toEqual(['done']);
   });
 
+  it('one function observed twice is two subscriptions: ending one leaves the other (inspect, onEngineEvent)', () => {
+    system = createSystem({ clock: new TestClock() });
+    const events: string[] = [];
+    const fn = (e: { type: string }) => events.push(e.type);
+    const first = system.inspect(fn);
+    system.inspect(fn);
+    const firstEngine = system.onEngineEvent(fn);
+    system.onEngineEvent(fn);
+    first.unsubscribe();
+    firstEngine.unsubscribe();
+    system.spawn(counter, { supervisor: 'root', id: 'c' }).send({ type: 'INC' });
+    expect(events).toContain('@xstate.snapshot');
+    expect(events).toContain('actor.spawned');
+  });
+
   it('system.inspect refuses a bad observer without starting inspection; onEngineEvent refuses a bad listener', () => {
     system = createSystem({ clock: new TestClock() });
     for (const [what, bad] of BAD_OBSERVERS) {

@@ -36,6 +36,21 @@ const probed = setup({
   on: { CRASH: { actions: 'crash' } },
 });
 
+/** A machine child that invokes a probe, then fails as it starts (an entry action throws). */
+const failsAtStart = setup({
+  actors: { probe },
+  actions: {
+    boom: () => {
+      throw new Error('init failed');
+    },
+  },
+}).createMachine({
+  id: 'failsAtStart',
+  invoke: { src: 'probe', input: ({ self }) => ({ id: self.id }) },
+  initial: 'up',
+  states: { up: { entry: 'boom' } },
+});
+
 let system: OrrerySystem | undefined;
 afterEach(async () => {
   await system?.stop();
@@ -201,6 +216,38 @@ describe('operations', () => {
     expect(system.root.children()).toEqual(['y', 'z']);
     expect(system.get('x')).toBeUndefined();
     expect(log.slice(3)).toEqual(['stop y', 'start y', 'stop x']);
+    expect(system.root.restarts()).toEqual({});
+  });
+
+  it('a child that fails as it starts is not started (OTP start_child): no restart, its supervisor and siblings go on', () => {
+    system = createSystem({ clock: new TestClock(), root: { intensity: 1 } });
+    const events: string[] = [];
+    system.onEngineEvent((e) => events.push(`${e.type} ${'child' in e ? e.child : e.actor}`));
+    const w = system.spawn(workerMachine, { supervisor: 'root', id: 'w' });
+    const first = w.current;
+    let thrown: unknown;
+    try {
+      system.spawn(failsAtStart, { supervisor: 'root', id: 'b' });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ActorRegistryError);
+    expect(((thrown as Error).cause as Error).message).toBe('init failed');
+    // what the crashed child invoked is stopped with it
+    expect(log).toEqual(['start b', 'stop b']);
+    expect(events).toEqual(['actor.spawned w', 'child.exited b']);
+    expect(system.root.state).toBe('running');
+    expect(system.root.children()).toEqual(['w']);
+    expect(system.root.restarts()).toEqual({});
+    expect(w.current).toBe(first);
+    // a batch starts the others
+    system.root.startChildren([
+      { id: 'x', logic: probed },
+      { id: 'y', logic: failsAtStart },
+      { id: 'z', logic: probed },
+    ]);
+    expect(system.root.children()).toEqual(['w', 'x', 'z']);
+    expect(system.root.state).toBe('running');
     expect(system.root.restarts()).toEqual({});
   });
 

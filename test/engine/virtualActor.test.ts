@@ -199,6 +199,18 @@ describe('issue 10 item 5: virtual actors', () => {
     expect(() => system!.spawnCompiled(door, { onSystemStop: 1 as never })).toThrow(InvalidArgumentError);
   });
 
+  it('stopCompiled and actorOf refuse what is not a lifecycle with an InvalidArgumentError', () => {
+    system = createSystem({ clock: new TestClock() });
+    const lc = system.spawnCompiled(door);
+    for (const bad of [undefined, null, {}, 'door-1', system.actorOf(lc)]) {
+      expect(() => system!.stopCompiled(bad as never)).toThrow(InvalidArgumentError);
+      expect(() => system!.actorOf(bad as never)).toThrow(InvalidArgumentError);
+    }
+    expect(lc.status).toBe('active');
+    system.stopCompiled(lc);
+    expect(lc.status).toBe('stopped');
+  });
+
   it('issue 10 item 5: system.stop() calls onSystemStop while the lifecycle runs, then stops it; nothing stays scheduled', async () => {
     const clock = new TestClock();
     system = createSystem({ clock });

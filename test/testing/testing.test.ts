@@ -5,9 +5,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { assign, createActor, setup } from 'xstate';
+import { InvalidArgumentError } from '../../src/errors.js';
 import { eventsFor } from '../../src/testing/arbitraries.js';
 import { TestClock } from '../../src/testing/index.js';
-import { machineEventTypes, transitionCoverage } from '../../src/testing/transitionCoverage.js';
+import {
+  declaredTransitions,
+  machineEventTypes,
+  transitionCoverage,
+} from '../../src/testing/transitionCoverage.js';
 
 /** A user's shutter: OPEN/CLOSE with a 100 ms motion, FAULT latches until RESET. */
 const shutter = setup({
@@ -29,6 +34,24 @@ const shutter = setup({
 describe('orrery/testing', () => {
   it('machineEventTypes lists the events a machine declares', () => {
     expect(machineEventTypes(shutter)).toEqual(['CLOSE', 'FAULT', 'OPEN', 'RESET']);
+  });
+
+  it('machineEventTypes gives event types and machine ids containing "|" as they are', () => {
+    const piped = setup({}).createMachine({
+      id: 'rack|1',
+      initial: 'manual',
+      states: { manual: { on: { 'MODE|AUTO': 'auto', STOP: 'manual' } }, auto: {} },
+    });
+    expect(machineEventTypes(piped)).toEqual(['MODE|AUTO', 'STOP']);
+  });
+
+  it('what is not a machine is an InvalidArgumentError for the coverage helpers and eventsFor', () => {
+    for (const bad of [undefined, null, {}, 'shutter', createActor(shutter)]) {
+      expect(() => machineEventTypes(bad as never)).toThrow(InvalidArgumentError);
+      expect(() => declaredTransitions(bad as never)).toThrow(InvalidArgumentError);
+      expect(() => transitionCoverage().missing(bad as never)).toThrow(InvalidArgumentError);
+      expect(() => eventsFor(bad as never)).toThrow(InvalidArgumentError);
+    }
   });
 
   it('eventsFor + TestClock + transitionCoverage: a property over random sequences, with full coverage', () => {
