@@ -32,6 +32,7 @@ import {
 import { encodeFrame } from '../../src/protocols/ca/frame.js';
 import { TestClock } from '../../src/testing/index.js';
 import { advance, flush } from '../support/simulatedTime.js';
+import { expectCaValueErrors } from './support/expectCaValueErrors.js';
 import { fakeTransport } from './support/fakeTransport.js';
 import { blackholePort } from './support/rawPeer.js';
 
@@ -194,15 +195,7 @@ describe('issue 11 item 6: deadlines, late replies and circuit deaths (TestClock
         ['pv.waitForSearch', () => unconnected.waitForSearch({ signal: signal as never })],
         ['block', () => block(subscribe('D:SIGNAL'), { context, signal: signal as never })],
       ];
-      for (const [what, call] of calls) {
-        let error: unknown;
-        try {
-          await call();
-        } catch (err) {
-          error = err;
-        }
-        expect(error, `${what} with signal ${JSON.stringify(signal)}`).toBeInstanceOf(CaValueError);
-      }
+      await expectCaValueErrors(calls, ` with signal ${JSON.stringify(signal)}`);
     }
     expect(fake.circuit.sentOf(Command.READ_NOTIFY)).toHaveLength(0);
     expect(fake.circuit.sentOf(Command.WRITE_NOTIFY)).toHaveLength(0);

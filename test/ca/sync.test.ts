@@ -31,6 +31,7 @@ import {
   write,
 } from '../../src/protocols/ca/sync.js';
 import { TestClock } from '../../src/testing/testClock.js';
+import { expectCaValueErrors } from './support/expectCaValueErrors.js';
 import { fakeTransport } from './support/fakeTransport.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -205,15 +206,7 @@ describe('issue 11 item 3: sync read, write, readWriteRead', () => {
       ['block(sub, null)', () => block(sub, null as never)],
       ["block(sub, { context: 'nope' })", () => block(sub, { context: 'nope' as never })],
     ];
-    for (const [what, call] of calls) {
-      let error: unknown;
-      try {
-        await call();
-      } catch (err) {
-        error = err;
-      }
-      expect(error, what).toBeInstanceOf(CaValueError);
-    }
+    await expectCaValueErrors(calls);
   });
 
   it('hostile option values (a BigInt, a circular or prototype-less object) are CaValueError, not a TypeError from the message', async () => {
@@ -241,15 +234,7 @@ describe('issue 11 item 3: sync read, write, readWriteRead', () => {
       // sync:x at priority 0 is cached by now: the cache must not let a bad priority through
       ["read(x, { priority: '0' })", () => read('sync:x', { context, priority: '0' as never })],
     ];
-    for (const [what, call] of calls) {
-      let error: unknown;
-      try {
-        await call();
-      } catch (err) {
-        error = err;
-      }
-      expect(error, what).toBeInstanceOf(CaValueError);
-    }
+    await expectCaValueErrors(calls);
   });
 
   it("readWriteRead's timeout is one deadline on the Context's clock over its three requests", async () => {
