@@ -59,6 +59,16 @@ async function setup() {
   return { server, env, context };
 }
 
+/** A Context on a TestClock over a fake transport (no sockets); `autoCreate` false: channels are created by hand. */
+function fakeContext(autoCreate = true) {
+  const clock = new TestClock();
+  const fake = fakeTransport();
+  if (!autoCreate) fake.settings.autoCreate = false;
+  const context = new Context({ clock, transport: fake.transport, env: {}, hostName: 'h', clientName: 'u' });
+  cleanups.push(() => context.disconnect());
+  return { clock, fake, context };
+}
+
 /** Resolves when `cond()` holds (checked on every event-loop turn); fails after a generous deadline. */
 async function until(cond: () => boolean, what: string): Promise<void> {
   const end = Date.now() + 10_000;
@@ -238,16 +248,7 @@ describe('issue 11 item 3: sync read, write, readWriteRead', () => {
   });
 
   it("readWriteRead's timeout is one deadline on the Context's clock over its three requests", async () => {
-    const clock = new TestClock();
-    const fake = fakeTransport();
-    const context = new Context({
-      clock,
-      transport: fake.transport,
-      env: {},
-      hostName: 'h',
-      clientName: 'u',
-    });
-    cleanups.push(() => context.disconnect());
+    const { clock, fake, context } = fakeContext();
     const flush = () => new Promise((resolve) => setImmediate(resolve));
     const outcome: { error?: unknown; settled: boolean } = { settled: false };
     readWriteRead('F:RWR', 2, { context, timeout: 1000 }).then(
@@ -478,17 +479,7 @@ describe('issue 11 item 3: sync subscribe, block, interrupt', () => {
   });
 
   it('a channel lost between connecting and subscribing is subscribed once it is back', async () => {
-    const clock = new TestClock();
-    const fake = fakeTransport();
-    fake.settings.autoCreate = false;
-    const context = new Context({
-      clock,
-      transport: fake.transport,
-      env: {},
-      hostName: 'h',
-      clientName: 'u',
-    });
-    cleanups.push(() => context.disconnect());
+    const { clock, fake, context } = fakeContext(false);
     const flush = () => new Promise((resolve) => setImmediate(resolve));
     const sub = subscribe('F:LOST');
     const running = block(sub, { context, clock });
