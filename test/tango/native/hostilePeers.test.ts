@@ -83,6 +83,27 @@ const longReply = (req: GiopRequest, v: number) =>
     commandInout4.writeResult(w, { type: 'DevLong', value: v }),
   );
 
+/** The stringified IOR of device a/b/c (Device_5) at 127.0.0.1:`port`, as a database's DbImportDevice gives it. */
+function deviceIorAt(port: number): string {
+  return stringifyIor({
+    typeId: 'IDL:Tango/Device_5:1.0',
+    iiop: undefined,
+    profiles: [
+      {
+        tag: 0,
+        data: encodeIiopProfile({
+          major: 1,
+          minor: 2,
+          host: '127.0.0.1',
+          port,
+          objectKey: Buffer.from('a/b/c'),
+          components: [],
+        }),
+      },
+    ],
+  });
+}
+
 describe('hostile peers', () => {
   it('a command_inout reply whose any describes 2^16 values in about 1.5 KB fails with GiopProtocolError', async () => {
     const s = await serve((req, socket) =>
@@ -113,23 +134,7 @@ describe('hostile peers', () => {
 
   it('close() while DbImportDevice is in flight: the call rejects TangoClosedError, no database fallback, nothing left in the pool', async () => {
     const device = await serve((req, socket) => socket.write(longReply(req, 1)));
-    const ior = stringifyIor({
-      typeId: 'IDL:Tango/Device_5:1.0',
-      iiop: undefined,
-      profiles: [
-        {
-          tag: 0,
-          data: encodeIiopProfile({
-            major: 1,
-            minor: 2,
-            host: '127.0.0.1',
-            port: device.port,
-            objectKey: Buffer.from('a/b/c'),
-            components: [],
-          }),
-        },
-      ],
-    });
+    const ior = deviceIorAt(device.port);
     let silentGotRequest!: () => void;
     const asked = new Promise<void>((resolve) => {
       silentGotRequest = resolve;
@@ -247,31 +252,13 @@ describe('a configuration reply that leaves the attribute out', () => {
 
 describe('a device whose server moved (restarted on another port, found again through the database)', () => {
   it('the proxy lets go of its connection to the old endpoint: one connection per endpoint it uses, not one more per move', async () => {
-    const iorAt = (port: number) =>
-      stringifyIor({
-        typeId: 'IDL:Tango/Device_5:1.0',
-        iiop: undefined,
-        profiles: [
-          {
-            tag: 0,
-            data: encodeIiopProfile({
-              major: 1,
-              minor: 2,
-              host: '127.0.0.1',
-              port,
-              objectKey: Buffer.from('a/b/c'),
-              components: [],
-            }),
-          },
-        ],
-      });
     let devicePort = 0;
     const db = await serve((req, socket) =>
       socket.write(
         encodeReply({ minor: 2, requestId: req.requestId, status: 0 }, (w) =>
           commandInout4.writeResult(w, {
             type: 'DevVarLongStringArray',
-            value: { lvalue: [1, 1], svalue: ['a/b/c', iorAt(devicePort), '5', 'S/1', 'h', 'C'] },
+            value: { lvalue: [1, 1], svalue: ['a/b/c', deviceIorAt(devicePort), '5', 'S/1', 'h', 'C'] },
           }),
         ),
       ),
