@@ -387,8 +387,19 @@ export function enqueueStop(
     delete refs[spec.id];
   }
   if (stopping.length) enqueue(() => stopping.forEach(stopNow));
-  const specs = remove.length ? context.specs.filter((s) => !remove.includes(s.id)) : context.specs;
-  enqueue.assign({ refs, specs });
+  if (remove.length === 0) {
+    enqueue.assign({ refs, specs: context.specs });
+  } else {
+    // a removed child's restart count goes with it: counts are per child, and a supervisor whose children come
+    // and go under new ids (temporary workers) would otherwise keep one entry per id it ever restarted
+    const specs = context.specs.filter((s) => !remove.includes(s.id));
+    let restarts = context.restarts;
+    if (remove.some((id) => Object.hasOwn(restarts, id))) {
+      restarts = { ...restarts };
+      for (const id of remove) delete restarts[id];
+    }
+    enqueue.assign({ refs, specs, restarts });
+  }
   for (const spec of order)
     if (remove.includes(spec.id)) enqueue.emit({ type: 'child.removed', id: spec.id });
 }

@@ -51,6 +51,8 @@ function exit(m: Model, id: string, crashed: boolean): void {
   m.renewed = [];
   if (spec.restart === 'temporary' || (spec.restart === 'transient' && !crashed)) {
     m.specs = m.specs.filter((s) => s.id !== id);
+    // a removed child's restart count goes with it
+    delete m.counts[id];
     return;
   }
   const recent = m.restarts.filter((t) => t + m.period > m.now).length;

@@ -113,6 +113,21 @@ describe('restart types', () => {
     expect(system.root.restarts()).toEqual({ permanent: 1 });
   });
 
+  it('a removed child takes its restart count with it: children that come and go under new ids leave none', () => {
+    // intensity high enough for every crash below
+    system = createSystem({ clock: new TestClock(), root: { intensity: 10_000 } });
+    for (let i = 0; i < 200; i++) {
+      const id = `worker-${i}`;
+      system.spawn(workerMachine, { supervisor: 'root', id, restart: 'transient' });
+      system.root.child(id)!.send({ type: 'CRASH' }); // restarted once
+      expect(system.root.restarts()[id]).toBe(1);
+      system.root.child(id)!.send({ type: 'EXIT' }); // a transient child's normal exit: removed
+    }
+    expect(system.root.children()).toEqual([]);
+    // before, one entry per worker ever restarted, kept as long as the supervisor lives
+    expect(system.root.restarts()).toEqual({});
+  });
+
   it('a crashed transient child is restarted, a crashed temporary child is not', () => {
     system = createSystem({ clock: new TestClock() });
     system.spawn(workerMachine, { supervisor: 'root', id: 'tr', restart: 'transient' });
