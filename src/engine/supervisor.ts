@@ -33,7 +33,7 @@ export class Supervisor {
   get ref(): SupervisorActor | undefined {
     return this.#system.supervisorActor(this.name);
   }
-  /** Restart counts per child since this incarnation of the supervisor started. */
+  /** Restart counts per child since this incarnation of the supervisor started (a removed child leaves none). */
   restarts(): Record<string, number> {
     return restartsOf(this.ref?.getSnapshot());
   }
