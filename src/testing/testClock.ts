@@ -72,7 +72,8 @@ export class TestClock implements Clock {
       this.#now = Math.max(this.#now, next.at);
       next.fn();
     }
-    this.#now = end;
+    // (a timer's callback may have advanced the clock past `end` itself: time never goes back)
+    this.#now = Math.max(this.#now, end);
   }
 
   /** Fire timers until none is left (bounded, so a self-rescheduling timer cannot hang a test). */

@@ -150,6 +150,20 @@ describe('issue 7 item 9: the TestClock', () => {
     expect(clock.now()).toBe(5);
   });
 
+  it('a timer that advances the clock further from its callback: time never goes back once the outer advance ends', () => {
+    const clock = new TestClock();
+    const fired: number[] = [];
+    clock.setTimeout(() => {
+      fired.push(clock.now());
+      clock.advance(100); // to 110
+    }, 10);
+    clock.setTimeout(() => fired.push(clock.now()), 50);
+    clock.advance(20);
+    // before, the outer advance set now() back to 20 after the inner one had reached 110
+    expect(clock.now()).toBe(110);
+    expect(fired).toEqual([10, 50]);
+  });
+
   it('a TestClock starting at NaN, Infinity or a string is refused (its timers would never fire)', () => {
     for (const start of [Number.NaN, Number.POSITIVE_INFINITY, '5', null])
       expect(() => new TestClock(start as number)).toThrow(RangeError);
