@@ -57,6 +57,18 @@ describe('issue 8 item 4: the wire module, v1 attributes', () => {
     expect(decodeLrcEvent(LRC_ATTRIBUTES.progress, [ID, ' '], ID)?.warnings).toHaveLength(1);
   });
 
+  it("v1 progress text is a number exactly when Python's int() takes it (no hex, exponent or point)", () => {
+    const progress = (text: string) =>
+      decodeLrcEvent(LRC_ATTRIBUTES.progress, [ID, text], ID)?.update.progress;
+    // before, Number() read these as 16, 100, 1, 0 and 0
+    for (const text of ['0x10', '1e2', '1.0', '0b0', '0o0', 'Infinity', ''])
+      expect(progress(text)).toBe(text);
+    expect(progress(' 42 ')).toBe(42);
+    expect(progress('+7')).toBe(7);
+    expect(progress('-3')).toBe(-3);
+    expect(progress('1_000')).toBe(1000);
+  });
+
   it('issue 8 item 4: v1 longRunningCommandResult is (id, json) of the most recent result', () => {
     const result = [ResultCode.OK, 'On command completed OK'];
     expect(decodeLrcEvent(LRC_ATTRIBUTES.result, [ID, JSON.stringify(result)], ID)).toEqual({

@@ -209,6 +209,12 @@ export function lrcAttributeKey(attribute: string): string {
 }
 
 /**
+ * The text Python's `int()` reads as a v1 progress (upstream converts it so): decimal digits, a sign, `_` between
+ * digits, blanks around; not `Number()`'s hex, binary, octal, exponent, point or Infinity.
+ */
+const PYTHON_INT = /^\s*[+-]?\d+(?:_\d+)*\s*$/;
+
+/**
  * Decode a change event of one LRC attribute for `commandId`; null when the event is about other commands.
  * Attribute names are compared case-insensitively (Tango lower-cases them in event topics).
  */
@@ -231,8 +237,8 @@ export function decodeLrcEvent(attribute: string, value: unknown, commandId: str
       return { update: { status }, warnings: NO_WARNINGS };
     }
     case 'longrunningcommandprogress': {
-      if (typeof raw === 'string' && raw.trim() !== '' && Number.isInteger(Number(raw)))
-        return { update: { progress: Number(raw) }, warnings: NO_WARNINGS };
+      if (typeof raw === 'string' && PYTHON_INT.test(raw))
+        return { update: { progress: Number(raw.replace(/_/g, '')) }, warnings: NO_WARNINGS };
       return {
         update: { progress: raw as string },
         warnings: [`progress of ${commandId} is not an int: ${describeValue(raw)}`],
