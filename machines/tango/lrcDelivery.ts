@@ -2,6 +2,7 @@
  * What the `lrc` machine's actions hand to the context and to the caller's callback (kept out of the machine file).
  */
 import type { LrcUpdate } from '../../src/protocols/tango/wire.js';
+import { isThenable } from '../core/thenable.js';
 import type { LrcContext } from './lrcTypes.js';
 
 /**
@@ -28,13 +29,4 @@ function report(context: LrcContext, err: unknown): void {
   } catch {
     // the report failed too: the next update is still delivered
   }
-}
-
-/** Whether a callback returned a promise or another thenable (an async callback). */
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }

@@ -3,6 +3,7 @@
  * `background_task`, `RunState`) in TypeScript idiom: one `backgroundTask` machine actor per task, no thread and no
  * polling reaper. Times are milliseconds, frequencies Hz.
  */
+
 import { type Actor, fromPromise } from 'xstate';
 import {
   type BackgroundTaskSnapshot,
@@ -12,6 +13,7 @@ import {
   runStateOf,
 } from '../../machines/core/backgroundTask.js';
 import { checkDuration, checkFrequency as checkHz } from '../../machines/core/duration.js';
+import { isThenable } from '../../machines/core/thenable.js';
 import { checkLogger, type Logger } from '../engine/logging.js';
 import { Supervisor } from '../engine/supervisor.js';
 import type { OrrerySystem } from '../engine/system.js';
@@ -27,7 +29,6 @@ import {
   checkSignal,
   checkSystem,
   describe,
-  isThenable,
   Lifecycle,
   nextId,
   readOptions,

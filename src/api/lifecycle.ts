@@ -233,17 +233,5 @@ export class EventLoopShare {
   }
 }
 
-/**
- * Whether a caller's callback returned a promise (or another thenable): an async callback. Its rejection must be
- * handled as a throw of the callback is (logged), since a rejection nobody handles ends the process.
- */
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
-
 /** A value for an error message (`describeValue`): a string quoted, an object or function by its tag; never throws. */
 export const describe = describeValue;

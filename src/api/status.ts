@@ -18,6 +18,7 @@
  * Every lifecycle ends: stopping the status' system fails a pending (or settling) status with the system's
  * SystemStoppedError (a CancelledError), so its callbacks run once, waiters reject and watchers end.
  */
+
 import { checkDuration, isNever } from '../../machines/core/duration.js';
 import {
   type StatusActor,
@@ -27,6 +28,7 @@ import {
   type StatusProgress,
   statusMachine,
 } from '../../machines/core/status.js';
+import { isThenable } from '../../machines/core/thenable.js';
 import type { Lifecycle as CompiledLifecycle } from '../engine/compiled/index.js';
 import type { OrrerySystem } from '../engine/system.js';
 import {
@@ -46,7 +48,6 @@ import {
   describe,
   EventLoopShare,
   isInvalidArgument,
-  isThenable,
   iteratorResult,
   Lifecycle,
   optionError,

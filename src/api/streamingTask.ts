@@ -3,12 +3,14 @@
  * handler, until stopped or the generator ends. The generator gets an AbortSignal (upstream: a threading.Event
  * abort event) that `stop()` aborts. Each `start()` runs one `streamingTask` machine actor.
  */
+
 import { type Actor, fromPromise } from 'xstate';
 import {
   type StreamingTaskOutcome,
   type StreamingTaskSnapshot,
   streamingTaskMachine,
 } from '../../machines/core/streamingTask.js';
+import { isThenable } from '../../machines/core/thenable.js';
 import { checkLogger, type Logger } from '../engine/logging.js';
 import type { OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError, SystemStoppedError, toError } from '../errors.js';
@@ -17,7 +19,6 @@ import {
   checkSystem,
   describe,
   EventLoopShare,
-  isThenable,
   iteratorResult,
   Lifecycle,
   readOptions,
