@@ -144,18 +144,26 @@ export function describeValue(value: unknown): string {
  * that `String()` cannot convert (no `toString`) is described; a revoked Proxy is no Error.
  */
 export function toError(value: unknown): Error {
-  try {
-    if (value instanceof Error) return value;
-  } catch {
-    // `instanceof` reads the prototype, through the traps of a Proxy
-  }
+  if (isInstance(value, Error)) return value;
   return new OrreryError(typeof value === 'string' ? value : `non-Error thrown: ${textOf(value)}`, {
     cause: value,
   });
 }
 
+/**
+ * `value instanceof type`, never throwing: `instanceof` reads the prototype, through the traps of a Proxy (a revoked
+ * one throws), and such a value is no instance. For checks that run where a throw would lose an outcome.
+ */
+export function isInstance<T>(value: unknown, type: abstract new (...args: never[]) => T): value is T {
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
+}
+
 /** `String(value)`, or its description (`describeValue`) when converting it throws. */
-function textOf(value: unknown): string {
+export function textOf(value: unknown): string {
   try {
     return String(value);
   } catch {

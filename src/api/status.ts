@@ -36,6 +36,7 @@ import {
   CancelledError,
   InvalidArgumentError,
   InvalidStateError,
+  isInstance,
   StatusTimeoutError,
   type SystemStoppedError,
   toError,
@@ -236,7 +237,8 @@ export class Status {
    */
   cancel(reason?: unknown): void {
     if (this.done) return;
-    const err = isCancelledError(reason)
+    // (never throws: a reason that throws when looked at, a revoked Proxy, is no CancelledError)
+    const err = isInstance(reason, CancelledError)
       ? reason
       : new CancelledError(`${this} was cancelled${reason === undefined ? '' : `: ${reasonText(reason)}`}`, {
           cause: reason,
@@ -937,30 +939,12 @@ function closeIterator(
  * throws, so such a value is no Error.
  */
 function asFailure(err: unknown): Error {
-  let isError = false;
-  try {
-    isError = err instanceof Error;
-  } catch {
-    // the prototype of a Proxy is read through its traps
-  }
-  return isError ? (err as Error) : new UnknownStatusFailure(describe(err), { cause: err });
-}
-
-/**
- * Whether a cancellation reason is a CancelledError. Never throws: a reason that throws when looked at (a revoked
- * Proxy) is none, as cancel() also runs in the signal's abort listener, where a throw is an uncaught exception.
- */
-function isCancelledError(reason: unknown): reason is CancelledError {
-  try {
-    return reason instanceof CancelledError;
-  } catch {
-    return false;
-  }
+  return isInstance(err, Error) ? err : new UnknownStatusFailure(describe(err), { cause: err });
 }
 
 /**
  * A cancellation reason as text: a string as it is, an Error by its message, anything else described; never
- * throws (see `isCancelledError`).
+ * throws (cancel() also runs in the signal's abort listener, where a throw is an uncaught exception).
  */
 function reasonText(reason: unknown): string {
   if (typeof reason === 'string') return reason;

@@ -8,6 +8,7 @@
 import { isNever } from '../../../../machines/core/duration.js';
 import type { Clock } from '../../../engine/clock.js';
 import { type DeadlineHandle, Deadlines } from '../../../engine/deadlines.js';
+import { textOf } from '../../../errors.js';
 import { LRC_ATTRIBUTES, lrcAttributeKey, TaskStatus, taskStatusName } from '../wire.js';
 
 export interface TrackedCommand {
@@ -72,15 +73,6 @@ function jsonOf(value: unknown): string | undefined {
     return JSON.stringify(value);
   } catch {
     return undefined;
-  }
-}
-
-/** `str(value)` as far as JavaScript has one (`String`), its type when even that throws. */
-function textOf(value: unknown): string {
-  try {
-    return String(value);
-  } catch {
-    return `(${typeof value})`;
   }
 }
 
