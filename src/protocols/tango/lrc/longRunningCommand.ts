@@ -23,6 +23,7 @@ import { DevFailed } from '../errors.js';
 import type { DevicePort } from '../port.js';
 import { type LrcUpdate, launchLrc, ResultCode, resultCodeOf, TaskStatus } from './invokeLrc.js';
 import { checkCommandName, checkDevicePort, checkLrcOptions } from './lrcOptions.js';
+import { isErrorStack } from './portGuards.js';
 
 export interface LrcResult {
   /** The name of the command. */
@@ -148,14 +149,6 @@ export class LongRunningCommand {
     }
     return { ...base, resultCode: code, result, exception: out.error };
   }
-}
-
-/** A non-empty array of error objects: what `new DevFailed(errors)` can be made of. */
-function isErrorStack(errors: unknown): errors is LrcUpdate['error'] {
-  if (!Array.isArray(errors) || errors.length === 0) return false;
-  for (let i = 0; i < errors.length; i++)
-    if (errors[i] === null || typeof errors[i] !== 'object') return false;
-  return true;
 }
 
 /** `options` without the given keys (checked separately); anything that is not an object is passed as is. */

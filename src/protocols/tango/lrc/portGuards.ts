@@ -92,11 +92,7 @@ function versionNumber(x: unknown): number | undefined {
 export function wellFormed(event: unknown, device: string): AttributeEvent {
   const e = event as AttributeEvent | null | undefined;
   if (e !== null && typeof e === 'object' && typeof e.attribute === 'string') {
-    if (
-      e.errors === undefined ||
-      (Array.isArray(e.errors) && e.errors.length && e.errors.every(isErrorEntry))
-    )
-      return e;
+    if (e.errors === undefined || isErrorStack(e.errors)) return e;
   }
   const attribute = e !== null && typeof e === 'object' && typeof e.attribute === 'string' ? e.attribute : '';
   const errors: DevError[] = [
@@ -110,7 +106,15 @@ export function wellFormed(event: unknown, device: string): AttributeEvent {
   return { attribute, errors };
 }
 
-/** An entry of an error event's stack: an object (a DevError, as far as the client can tell). */
+/**
+ * An error stack the client can use: a non-empty array of objects (DevErrors, as far as it can tell), what an error
+ * event must carry and what `new DevFailed(errors)` can be made of.
+ */
+export function isErrorStack(errors: unknown): errors is DevError[] {
+  return Array.isArray(errors) && errors.length > 0 && errors.every(isErrorEntry);
+}
+
+/** An entry of an error stack: an object (a DevError, as far as the client can tell). */
 function isErrorEntry(entry: unknown): boolean {
   return entry !== null && typeof entry === 'object';
 }
