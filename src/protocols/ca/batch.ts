@@ -15,6 +15,7 @@ import { checkDuration } from '../../../machines/core/duration.js';
 import { CaValueError } from './errors.js';
 import { PV } from './pv.js';
 import { checkOptions, describeArg, type ReadResponse, type WriteResponse } from './pvTypes.js';
+import { deadline } from './sync.js';
 
 export interface BatchOptions {
   /** ms for the whole batch (connection + replies); default each PV's context timeout. */
@@ -98,9 +99,9 @@ export class Batch {
     const pvs = [...new Set(requests.map((r) => r.pv))];
     // one deadline per PV on its context's clock, taken now: the connection wait and the reply share it
     const deadlines = new Map(
-      pvs.map((pv) => [pv, pv.context.clock.now() + (this.#timeout ?? pv.context.config.timeoutMs)]),
+      pvs.map((pv) => [pv, deadline(this.#timeout ?? pv.context.config.timeoutMs, pv.context.clock)]),
     );
-    const left = (pv: PV) => Math.max(0, (deadlines.get(pv) as number) - pv.context.clock.now());
+    const left = (pv: PV) => (deadlines.get(pv) as () => number)();
     const connected = await Promise.allSettled(pvs.map((pv) => pv.waitForConnection({ timeout: left(pv) })));
     const unconnected = new Map<PV, Error>();
     pvs.forEach((pv, i) => {
