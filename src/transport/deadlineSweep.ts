@@ -38,11 +38,13 @@ export class DeadlineSweep<T extends HasDeadline> {
     return this.#timer !== undefined;
   }
 
-  /** A request with this deadline was added (or given a new one): the timer fires by then. */
+  /**
+   * A request with this deadline was added (or given a new one): the timer fires by then. (Infinity, no deadline,
+   * is never earlier than the one armed: it arms nothing.)
+   */
   armFor(deadline: number): void {
     if (deadline >= this.#at) return;
     this.clear();
-    if (deadline === Number.POSITIVE_INFINITY) return;
     const clock = this.#clock;
     this.#at = deadline;
     this.#timer = clock.setTimeout(this.#fire, Math.max(0, deadline - clock.now()));
