@@ -472,6 +472,8 @@ describe('review: waits and inspect() keep their contract', () => {
       { connected: true, synced: true, modelChanged: true, dataSynced: true },
       { connected: 1, synced: 0, modelChanged: 0, dataSynced: 0 },
       { connected: true },
+      // a flag JSON cannot write: the refusal's message must still be made (JSON.stringify threw a TypeError)
+      { connected: 1n, synced: false, modelChanged: false, dataSynced: false },
     ];
     for (const s of illegal) {
       const w = client.untilState(s as never, { timeout: 10 });

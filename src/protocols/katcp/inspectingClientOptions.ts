@@ -13,7 +13,7 @@ import {
 import { checkSignal } from '../../api/lifecycle.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import type { OrrerySystem } from '../../engine/system.js';
-import { InvalidArgumentError } from '../../errors.js';
+import { describeValue, InvalidArgumentError } from '../../errors.js';
 import { checkEndpoint, checkPositiveInteger } from './client.js';
 import type { KatcpRequest } from './modelObjects.js';
 import type { Sensor } from './sensor.js';
@@ -154,9 +154,11 @@ export function checkClientState(desired: unknown): ClientState {
     throw new InvalidArgumentError('untilState: the state could not be read', { cause: error });
   }
   if (!Object.values(flags).every((f) => typeof f === 'boolean') || clientStateName(flags) === null) {
-    throw new InvalidArgumentError(
-      `untilState needs one of the five states S0..S4, got ${JSON.stringify(flags) ?? String(flags)}`,
-    );
+    // (each flag described: JSON.stringify throws on a BigInt)
+    const got = Object.entries(flags)
+      .map(([name, value]) => `${name}: ${describeValue(value)}`)
+      .join(', ');
+    throw new InvalidArgumentError(`untilState needs one of the five states S0..S4, got {${got}}`);
   }
   return flags;
 }
