@@ -227,6 +227,29 @@ describe('issue 10 item 6: one LRC session per device', () => {
     expect(port.open).toBe(0);
   });
 
+  it('issue 10 item 6: a subscription that has not answered when its last call ends is left: the next call makes its own, the late one is ended when it answers', async () => {
+    const port = new ScriptedPort(device, { lateSubscription: true });
+    const first = invokeLrc(() => {}, port, 'Go', 1, { system, timeout: 100 }).catch((e) => e);
+    await runFor(clock, 150);
+    expect((await first).name).toBe('TimeoutError');
+    // nothing waits on it any more: the session no longer holds it
+    expect(session(port).subscriptionCount).toBe(0);
+    expect(session(port).callCount).toBe(0);
+    // the device answers subscriptions again: a new call is not held up by the one that never answered
+    port.options = {};
+    const p = invokeLrc(() => {}, port, 'Go', 2, { system, timeout: 1000 });
+    await flush();
+    const subs = await p;
+    await runFor(clock, 100);
+    expect((await subs.finished).outcome).toBe('finished');
+    expect(port.open).toBe(0);
+    // the first subscription answers at last: it is ended at once (no call wants it), nothing leaks
+    port.releaseSubscriptions();
+    await flush();
+    expect(port.open).toBe(0);
+    expect(session(port).subscriptionCount).toBe(0);
+  });
+
   it('issue 10 item 6: an actor stopped from outside (no exit action runs) still leaves its session', async () => {
     const actor = createActor(lrcLogic, { input: { device, command: 'Go', callback: () => {} } });
     actor.start();

@@ -512,9 +512,11 @@ export class LrcDeviceSession {
     for (let i = 0; i < subs.length; i++) {
       const sub = subs[i];
       sub.calls.delete(call);
-      if (sub.calls.size || !sub.unsubscribe) continue; // still shared, or still being made (ended when made)
+      if (sub.calls.size) continue; // still shared
+      // the last call on it: forgotten, so the next call makes a subscription of its own rather than wait on one
+      // that may never answer; one still being made is ended when it answers (`#join`)
       if (this.#subs.get(sub.attribute) === sub) this.#subs.delete(sub.attribute);
-      unsubscribeQuietly(sub.unsubscribe);
+      if (sub.unsubscribe) unsubscribeQuietly(sub.unsubscribe);
     }
   }
 }
