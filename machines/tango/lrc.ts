@@ -11,7 +11,8 @@
  *                 │   (value events wait in the session until the command id is known, then come in one batch)
  *                 ├ monitoring: submitted ─► staging ─► queued ─► inProgress
  *                 │   (waiting events replayed as it is entered, by INVOKED; a terminal status ends it)
- *                 │   └ reconciling (`reconcile` only: after an error event, CheckLongRunningCommandStatus;
+ *                 │   └ reconciling (`reconcile` only: after an error event, or as monitoring starts when one came
+ *                 │     before the command id, CheckLongRunningCommandStatus;
  *                 │     a terminal answer ends it, v1 via fetchingResult; NOT_FOUND ──► lost (the device no
  *                 │     longer knows the command: restarted, or forgot it once ended); otherwise back to the
  *                 │     status states)
@@ -87,6 +88,7 @@ const negotiated = (context: LrcContext, e: LrcEvent) =>
 const reply = (e: LrcEvent) => (e as Ev<'INVOKED'>).reply;
 const failure = (e: LrcEvent) => (e as { error?: unknown }).error;
 const where = (context: LrcContext) => [context.device.name, context.command] as const;
+const isErrorEvent = (e: { errors?: unknown }) => e.errors !== undefined;
 /** Each warning of a decoding or reduction as an `lrc.warning`, in order (indexed: no iterator per event). */
 function emitWarnings(enqueue: { emit(e: LrcEmitted): void }, warnings: readonly string[]): void {
   for (let i = 0; i < warnings.length; i++) enqueue.emit({ type: 'lrc.warning', message: warnings[i] });
@@ -136,6 +138,9 @@ function call<V extends 'bounded' | 'unbounded'>(variant: V) {
             entry: 'invoke',
             on: {
               INVOKED: [
+                // an error event came before the command id (kept in `buffered`): events about the command may
+                // have been lost meanwhile, so, with `reconcile`, monitoring starts by asking its status
+                { guard: 'acceptedAfterError', target: 'monitoring.reconciling', actions: 'recordCommandId' },
                 { guard: 'accepted', target: 'monitoring', actions: 'recordCommandId' },
                 { guard: 'rejected', target: '#lrc.notStarted', actions: 'recordRejection' },
                 { target: '#lrc.notStarted', actions: 'recordUnexpectedCode' },
@@ -245,6 +250,8 @@ export const lrcMachine = setup({
     },
     /** QUEUED or STARTED with a command id (a non-empty string): anything else cannot be followed. */
     accepted: ({ event }) => reply(event)?.commandId !== undefined,
+    acceptedAfterError: ({ context, event }) =>
+      context.reconcile && reply(event)?.commandId !== undefined && context.buffered.some(isErrorEvent),
     rejected: ({ event }) => reply(event)?.code === ResultCode.REJECTED,
     statusIsStaging: ({ context }) => context.status === TaskStatus.STAGING,
     statusIsQueued: ({ context }) => context.status === TaskStatus.QUEUED,

@@ -577,6 +577,72 @@ describe('9.1.14 reconciliation via CheckLongRunningCommandStatus after an error
     expect(checks).toHaveLength(3);
     expect(port.open).toBe(0);
   });
+
+  for (const [label, clientVersions, after] of [
+    ['v2', [1, 2], [{ status: S.COMPLETED }]],
+    [
+      'v1: the result read and delivered first',
+      [1, 1],
+      [{ result: [0, 'On command completed OK'] }, { status: S.COMPLETED }],
+    ],
+  ] as const) {
+    it(`an error event before the command id is known also asks: the command ended in the outage, every event of it lost (${label})`, async () => {
+      const during = [devError('during invoke')];
+      let outage = true;
+      let answer!: () => void;
+      const checks: unknown[] = [];
+      const port: ScriptedPort = new ScriptedPort(device, {
+        errorDuringInvoke: true, // an error event while the command is being invoked
+        drop: (e) => outage && e.errors === undefined, // and every value event until its reply comes
+        commands: {
+          // the device runs the command; its reply reaches the client only once the command has ended
+          On: (args) => slowReply('On', args),
+          Off: (args) => slowReply('Off', args),
+          CheckLongRunningCommandStatus: (id) => {
+            checks.push(id);
+            return device.commandInout('CheckLongRunningCommandStatus', id);
+          },
+        },
+      });
+      async function slowReply(command: string, args: unknown) {
+        port.options.errorDuringInvoke = false;
+        const reply = await device.commandInout(command, args);
+        await new Promise<void>((r) => {
+          answer = r;
+        });
+        return reply;
+      }
+      const run = async (command: string, reconcile: boolean) => {
+        const updates: LrcUpdate[] = [];
+        const p = invokeLrc((u) => updates.push(u), port, command, undefined, {
+          system,
+          clientVersions,
+          reconcile,
+        });
+        await runFor(clock, 400); // the command runs to its end on the device; the client hears nothing of it
+        outage = false;
+        answer();
+        const subs = await p;
+        await flush();
+        return { updates, subs };
+      };
+      const { updates, subs } = await run('On', true);
+      expect(checks).toEqual([subs.commandId]);
+      const errorEvents = clientVersions[1] === 1 ? 3 : 1;
+      expect(updates).toEqual([...Array(errorEvents).fill({ error: during }), ...after]);
+      expect(subs.active).toBe(false);
+      expect(port.open).toBe(0);
+      expect(await subs.finished).toMatchObject({ outcome: 'finished', status: S.COMPLETED });
+      // without reconcile: no check, and nothing will ever end the call
+      outage = true;
+      port.options.errorDuringInvoke = true;
+      const plain = await run('Off', false);
+      expect(checks).toHaveLength(1);
+      expect(plain.subs.active).toBe(true);
+      plain.subs.unsubscribe();
+      expect(port.open).toBe(0);
+    });
+  }
 });
 
 describe('the trace of a real Tango 9.3 LRC (test/tango/fixtures/lrc_v1_trace.json)', () => {

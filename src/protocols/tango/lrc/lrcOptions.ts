@@ -34,8 +34,8 @@ export interface InvokeLrcOptions {
    */
   resultTimeout?: number | null;
   /**
-   * After an error event while monitoring (events may have been lost), ask the device
-   * `CheckLongRunningCommandStatus(commandId)`: a terminal status not yet delivered is delivered (v1: after reading
+   * After an error event while monitoring (events may have been lost), or as monitoring starts when one came before
+   * the command id was known, ask the device `CheckLongRunningCommandStatus(commandId)`: a terminal status not yet delivered is delivered (v1: after reading
    * the result) and the call finishes; NOT_FOUND (the device no longer knows the command it accepted: it restarted,
    * or forgot the command once it ended) ends the call with outcome `lost`, an `{error}` update and a DevFailed
    * (`SKA_CommandNotFound`) as the outcome's error; a non-terminal status: monitoring goes on; a failed check is an
