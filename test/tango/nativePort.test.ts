@@ -2,11 +2,16 @@
  * issue 12 item 4: `NativeDevicePort.close()` ends every subscription made through the port, also one that was
  * still being made when the port closed (it used to be kept only once made, and outlived the port); a
  * subscription asked for after close is refused. Against a consumer whose subscriptions answer when told to.
+ * A port on its system's shared consumer subscribes through the system's next one once that consumer was closed
+ * (it kept the closed one, and every later subscription was refused).
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
+import { InvalidArgumentError } from '../../src/errors.js';
 import { TangoClosedError } from '../../src/protocols/tango/clientErrors.js';
-import type { DeviceProxy } from '../../src/protocols/tango/deviceProxy.js';
-import type { TangoEventConsumer } from '../../src/protocols/tango/events.js';
+import { DeviceProxy } from '../../src/protocols/tango/deviceProxy.js';
+import { DevFailed } from '../../src/protocols/tango/errors.js';
+import { TangoEventConsumer } from '../../src/protocols/tango/events.js';
 import { NativeDevicePort } from '../../src/protocols/tango/nativePort.js';
 import type { AttributeEvent } from '../../src/protocols/tango/port.js';
 
@@ -39,6 +44,11 @@ function pendingConsumer() {
 }
 
 const proxy = { name: 'test/port/1', system: undefined } as unknown as DeviceProxy;
+
+const systems: OrrerySystem[] = [];
+afterEach(async () => {
+  for (const s of systems.splice(0)) await s.stop();
+});
 
 /** A port on a `pendingConsumer`, subscribing to 'counter' (asked of the consumer, not answered yet). */
 async function subscribingPort() {
@@ -81,5 +91,33 @@ describe('NativeDevicePort', () => {
     await expect(port.subscribeChangeEvent('counter', () => {})).rejects.toBeInstanceOf(TangoClosedError);
     expect(c.pending).toHaveLength(1);
     await port.close(); // idempotent
+  });
+});
+
+describe("NativeDevicePort and its system's shared consumer", () => {
+  it('a port whose shared consumer was closed subscribes through a fresh one; a consumer it was given stays its own', async () => {
+    const system = createSystem();
+    systems.push(system);
+    // nothing listens there: a subscription that reaches a consumer fails on the connection, not on a closed consumer
+    const device = new DeviceProxy('tango://127.0.0.1:1/test/port/1#dbase=no', { system, timeout: 2_000 });
+    const port = new NativeDevicePort(device);
+    const shared = TangoEventConsumer.forSystem(system);
+    expect(port.consumer).toBe(shared);
+    await shared.close();
+    const error = await port.subscribeChangeEvent('counter', () => {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DevFailed);
+    expect((error as DevFailed).errors.at(-1)?.reason).toBe('API_EventSubscriptionFailed');
+    expect(port.consumer).not.toBe(shared);
+    expect(port.consumer).toBe(TangoEventConsumer.forSystem(system));
+
+    // a consumer given to the port is the caller's: closed by them, the port says so
+    const given = new TangoEventConsumer({ system });
+    const own = new NativeDevicePort(device, { consumer: given });
+    await given.close();
+    await expect(own.subscribeChangeEvent('counter', () => {})).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(own.consumer).toBe(given);
+    await port.close();
+    await own.close();
+    await device.close();
   });
 });

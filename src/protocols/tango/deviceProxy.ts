@@ -442,9 +442,10 @@ export class DeviceProxy {
   }
 
   /**
-   * The device was found again at another endpoint (its server restarted on a new port): this proxy's connection
-   * to the old one is released, else each move would hold one more connection actor until `close()`. One still
-   * carrying requests is left to them (released by `close()`).
+   * The device was found again at another endpoint (its server restarted on a new port, or a permanent
+   * LOCATION_FORWARD moved it): this proxy's connection to the old one is released, else each move would hold one
+   * more connection actor until `close()` (the pool closes it once no other proxy uses it). One still carrying
+   * requests is left to them (released by `close()`).
    */
   #letGo(from: ObjectRef, to: ObjectRef): void {
     const key = `${from.host.toLowerCase()}:${from.port}`;
@@ -455,8 +456,11 @@ export class DeviceProxy {
     void this.#pool.release(c);
   }
 
-  #forwarded = (to: ObjectRef, permanent: boolean): void => {
+  #forwarded = (to: ObjectRef, permanent: boolean, from: ObjectRef): void => {
     if (this.#closed) throw this.#closedError();
-    if (permanent) this.#ref = to;
+    if (!permanent) return;
+    // moved for good: this proxy's calls go to the new reference from now on, none to the old endpoint
+    this.#ref = to;
+    this.#letGo(from, to);
   };
 }

@@ -6,7 +6,8 @@
  *   bigint, DevState as its name, DevVarCharArray as a Uint8Array);
  * - `AttributeValue_5` to a `DeviceAttribute` (read part and set point split by `r_dim` / `w_dim`, images as rows);
  * - a value to write to an `AttributeValue_4`, by the attribute's configured type and format.
- * A value of the wrong shape raises `TangoTypeError`; numbers out of range raise the codec's `GiopEncodeError`.
+ * A value of the wrong shape raises `TangoTypeError`; numbers out of range raise the codec's `GiopEncodeError` (also a
+ * bigint too large for a double, whatever the type: PyTango's OverflowError).
  */
 import { TangoTypeError } from './clientErrors.js';
 import type { AttrDataFormatName, AttrQualityName, DeviceAttribute } from './deviceTypes.js';
@@ -41,9 +42,19 @@ function state(v: unknown): number {
   }
   throw new TangoTypeError(`not a DevState: ${String(v)}`);
 }
-function num(v: unknown): number {
+/**
+ * A number for a value of Tango type `type`. A bigint too large for a double raises `GiopEncodeError`, as PyTango
+ * raises OverflowError for an int too large for a float: Number() would make it Infinity, which a DevDouble or
+ * DevFloat carries to the device as it is (the integer types' range checks would refuse it, naming Infinity).
+ */
+function num(v: unknown, type: string): number {
   if (typeof v === 'number') return v;
-  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'bigint') {
+    const n = Number(v);
+    if (!Number.isFinite(n))
+      throw new GiopEncodeError(`${type} out of range: ${v} is too large for a double`);
+    return n;
+  }
   if (typeof v === 'boolean') return v ? 1 : 0;
   throw new TangoTypeError(`expected a number, got ${typeof v}`);
 }
@@ -62,9 +73,9 @@ function bool(v: unknown): boolean {
   throw new TangoTypeError(`expected a boolean, got ${String(v)}`);
 }
 /** Bytes, each checked: a Uint8Array would wrap 300 to 44 and -1 to 255 (PyTango raises OverflowError). */
-function octets(items: unknown[]): Uint8Array {
+function octets(items: unknown[], type: string): Uint8Array {
   return Uint8Array.from(items, (item) => {
-    const n = num(item);
+    const n = num(item, type);
     if (!Number.isInteger(n) || n < 0 || n > 0xff)
       throw new GiopEncodeError(`octet out of range [0, 255]: ${n}`);
     return n;
@@ -98,7 +109,7 @@ export function toTangoValue(type: TangoTypeName, v: unknown): TangoValue {
     case 'DevUShort':
     case 'DevULong':
     case 'DevUChar':
-      return { type, value: num(v) };
+      return { type, value: num(v, type) };
     case 'DevLong64':
     case 'DevULong64':
       return { type, value: big(v) };
@@ -107,14 +118,14 @@ export function toTangoValue(type: TangoTypeName, v: unknown): TangoValue {
     case 'DevState':
       return { type, value: state(v) };
     case 'DevVarCharArray':
-      return { type, value: v instanceof Uint8Array ? v : octets(list(v)) };
+      return { type, value: v instanceof Uint8Array ? v : octets(list(v), type) };
     case 'DevVarShortArray':
     case 'DevVarLongArray':
     case 'DevVarFloatArray':
     case 'DevVarDoubleArray':
     case 'DevVarUShortArray':
     case 'DevVarULongArray':
-      return { type, value: list(v).map(num) };
+      return { type, value: list(v).map((x) => num(x, type)) };
     case 'DevVarStateArray':
       return { type, value: list(v).map(state) };
     case 'DevVarLong64Array':
@@ -126,11 +137,11 @@ export function toTangoValue(type: TangoTypeName, v: unknown): TangoValue {
       return { type, value: list(v).map(bool) };
     case 'DevVarLongStringArray': {
       const [l, s] = pair(v, type);
-      return { type, value: { lvalue: l.map(num), svalue: s.map(str) } };
+      return { type, value: { lvalue: l.map((x) => num(x, type)), svalue: s.map(str) } };
     }
     case 'DevVarDoubleStringArray': {
       const [d, s] = pair(v, type);
-      return { type, value: { dvalue: d.map(num), svalue: s.map(str) } };
+      return { type, value: { dvalue: d.map((x) => num(x, type)), svalue: s.map(str) } };
     }
     case 'DevEncoded': {
       const p = list(v);
@@ -248,7 +259,8 @@ const ATTR_KIND: Partial<Record<TangoTypeName | 'DevEnum', AttrValue['kind']>> =
   DevState: 'ATT_STATE',
 };
 
-function attrValue(kind: AttrValue['kind'], items: unknown[]): AttrValue {
+/** The value of an attribute of Tango type `type` (`kind` on the wire). */
+function attrValue(kind: AttrValue['kind'], items: unknown[], type: string): AttrValue {
   switch (kind) {
     case 'ATT_BOOL':
       return { kind, value: items.map(bool) };
@@ -256,7 +268,7 @@ function attrValue(kind: AttrValue['kind'], items: unknown[]): AttrValue {
     case 'ATT_ULONG64':
       return { kind, value: items.map(big) };
     case 'ATT_UCHAR':
-      return { kind, value: octets(items) };
+      return { kind, value: octets(items, type) };
     case 'ATT_STRING':
       return { kind, value: items.map(str) };
     case 'ATT_STATE':
@@ -267,7 +279,7 @@ function attrValue(kind: AttrValue['kind'], items: unknown[]): AttrValue {
     case 'ATT_DOUBLE':
     case 'ATT_USHORT':
     case 'ATT_ULONG':
-      return { kind, value: items.map(num) };
+      return { kind, value: items.map((x) => num(x, type)) };
     default:
       throw new TangoTypeError(`cannot write attributes of kind ${kind}`);
   }
@@ -297,7 +309,7 @@ export function toAttributeValue4(config: AttributeConfig5, value: unknown): Att
     items = rows.flat();
   }
   return {
-    value: attrValue(kind, items),
+    value: attrValue(kind, items, type),
     quality: 0,
     data_format: 3,
     time: { tv_sec: 0, tv_usec: 0, tv_nsec: 0 },

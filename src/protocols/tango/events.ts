@@ -73,6 +73,8 @@ export class TangoEventConsumer {
   readonly system: OrrerySystem;
   readonly #timing: Required<Omit<TangoEventConsumerOptions, 'system'>>;
   #socket: ZmqEventSocket | null = null;
+  /** The socket each routed subscription was routed on (its routing is released there, not on a newer socket). */
+  readonly #routedOn = new Map<EventSubscription, ZmqEventSocket>();
   readonly #byTopic = new Map<string, Set<EventSubscription>>();
   readonly #byChannel = new Map<string, Set<EventSubscription>>();
   readonly #admins = new Map<string, Promise<DeviceProxy>>();
@@ -110,7 +112,7 @@ export class TangoEventConsumer {
     return this.#subscriptions.size;
   }
 
-  /** The ZMQ socket (null before the first subscription and after close()). */
+  /** The ZMQ socket (null before the first subscription, after close() and once its receive failed). */
   get socket(): ZmqEventSocket | null {
     return this.#socket;
   }
@@ -187,6 +189,7 @@ export class TangoEventConsumer {
   /** Route a subscription's topic and heartbeats to it; resolves once both endpoints are connected. */
   async route(sub: EventSubscription, channel: EventChannel, heartbeatTopic: string): Promise<void> {
     const socket = this.#ensureSocket();
+    this.#routedOn.set(sub, socket);
     const known = socket.endpoints;
     // a server that came back on new ports: the old endpoints nobody uses any more are let go
     if (!known.has(channel.eventEndpoint)) socket.prune();
@@ -202,7 +205,8 @@ export class TangoEventConsumer {
   unroute(sub: EventSubscription, channel: EventChannel, heartbeatTopic: string): void {
     remove(this.#byTopic, channel.topic, sub);
     remove(this.#byChannel, channelKey(channel.channel), sub);
-    const socket = this.#socket;
+    const socket = this.#routedOn.get(sub);
+    this.#routedOn.delete(sub);
     if (!socket) return;
     socket.unsubscribe(channel.topic);
     socket.unsubscribe(heartbeatTopic);
@@ -211,11 +215,19 @@ export class TangoEventConsumer {
   }
 
   #ensureSocket(): ZmqEventSocket {
-    this.#socket ??= new ZmqEventSocket(
+    if (this.#socket) return this.#socket;
+    const socket = new ZmqEventSocket(
       (frames) => this.#dispatch(frames),
-      (error) => this.system.logger.warn({ err: error }, 'Tango event socket failed'),
+      (error) => {
+        // a socket whose receive failed closed itself: the next route makes a new one; the subscriptions routed on
+        // it get no more heartbeats, so they report API_EventTimeout and re-subscribe (onto the new one), as after
+        // any lost server
+        if (socket.closed && this.#socket === socket) this.#socket = null;
+        this.system.logger.warn({ err: error }, 'Tango event socket failed');
+      },
     );
-    return this.#socket;
+    this.#socket = socket;
+    return socket;
   }
 
   #dispatch(frames: Buffer[]): void {

@@ -107,13 +107,14 @@ function defaultSupervisor(system: OrrerySystem): string {
 
 /**
  * Calls an operation on `ref` through `connect(host, port)`. A LOCATION_FORWARD reply is followed once (a
- * second forward is an error); `onForward` learns the new reference (a permanent forward replaces it).
+ * second forward is an error); `onForward` learns the new reference and the one it replaces, `from` (a permanent
+ * forward replaces it).
  */
 export async function callObject<R>(
   connect: (host: string, port: number) => GiopConnection,
   ref: ObjectRef,
   spec: Omit<RequestSpec<R>, 'objectKey'>,
-  onForward?: (to: ObjectRef, permanent: boolean) => void,
+  onForward?: (to: ObjectRef, permanent: boolean, from: ObjectRef) => void,
 ): Promise<R> {
   try {
     return await connect(ref.host, ref.port).request({ ...spec, objectKey: ref.objectKey });
@@ -121,7 +122,7 @@ export async function callObject<R>(
     if (!(error instanceof LocationForward) || error.ior.iiop === undefined) throw error;
     const { host, port, objectKey } = error.ior.iiop;
     const to = { host, port, objectKey };
-    onForward?.(to, error.permanent);
+    onForward?.(to, error.permanent, ref);
     return await connect(host, port).request({ ...spec, objectKey });
   }
 }

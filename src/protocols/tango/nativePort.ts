@@ -20,7 +20,10 @@ import { TangoEventConsumer } from './events.js';
 import type { AttributeEvent, DevicePort, Unsubscribe } from './port.js';
 
 export interface NativeDevicePortOptions {
-  /** The consumer of the change events (default: the proxy's system's own, `TangoEventConsumer.forSystem`). */
+  /**
+   * The consumer of the change events (default: the proxy's system's own, `TangoEventConsumer.forSystem`, taken
+   * at each subscription: once it was closed, the system's next one).
+   */
   consumer?: TangoEventConsumer;
 }
 
@@ -28,7 +31,8 @@ export class NativeDevicePort implements DevicePort {
   /** Device name, `dom/fam/member`. */
   readonly name: string;
   readonly proxy: DeviceProxy;
-  readonly consumer: TangoEventConsumer;
+  /** The consumer given in the options (undefined: the system's own). */
+  readonly #consumer: TangoEventConsumer | undefined;
   readonly #ownsProxy: boolean;
   readonly #unsubscribes = new Set<Unsubscribe>();
   #closed = false;
@@ -36,8 +40,17 @@ export class NativeDevicePort implements DevicePort {
   constructor(proxy: DeviceProxy, options: NativeDevicePortOptions = {}, ownsProxy = false) {
     this.proxy = proxy;
     this.name = proxy.name;
-    this.consumer = options.consumer ?? TangoEventConsumer.forSystem(proxy.system);
+    this.#consumer = options.consumer;
     this.#ownsProxy = ownsProxy;
+  }
+
+  /**
+   * The consumer subscriptions go to. The system's shared one is looked up each time: any of its users may close it,
+   * and a port that kept the closed one could never subscribe again. A consumer given in the options is the
+   * caller's, closed or not.
+   */
+  get consumer(): TangoEventConsumer {
+    return this.#consumer ?? TangoEventConsumer.forSystem(this.proxy.system);
   }
 
   /** A port on its own `DeviceProxy` (resolved and pinged; closed with the port). */

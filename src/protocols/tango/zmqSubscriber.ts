@@ -16,7 +16,7 @@
  * topics subscribed when their last user releases them (a later subscription on the same server or attribute is then
  * ready at once); `prune()` lets the unused ones go (the consumer calls it when a restarted server announced new
  * endpoints). libzmq reconnects a lost TCP connection by itself. `close()` ends the receive loop and frees the
- * socket (linger 0).
+ * socket (linger 0); a `receive()` that fails closes the socket the same way, then reports the error to `onError`.
  */
 import { Subscriber } from 'zeromq';
 
@@ -76,7 +76,12 @@ export class ZmqEventSocket {
       try {
         frames = await this.#socket.receive();
       } catch (error) {
-        if (!this.#closed) onError(error);
+        if (this.#closed) return;
+        // the socket receives nothing more: it is freed now and reports `closed`, so that its user makes a new one
+        // instead of routing later subscriptions to a socket nobody reads (close() waits for this loop, which ends
+        // here)
+        void this.close();
+        onError(error);
         return;
       }
       try {

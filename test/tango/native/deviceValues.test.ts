@@ -1,7 +1,17 @@
-// Tango values to plain JavaScript (deviceValues.ts) without a server: what the decoder hands over (zero-copy views
-// into the reply) becomes the values a user keeps.
+// Tango values to and from plain JavaScript (deviceValues.ts) without a server: what the decoder hands over
+// (zero-copy views into the reply) becomes the values a user keeps; a bigint too large for a double is refused for a
+// floating-point argument or attribute, as PyTango raises OverflowError (it silently became Infinity).
 import { describe, expect, it } from 'vitest';
-import { fromTangoValue, toDeviceAttribute } from '../../../src/protocols/tango/deviceValues.js';
+import { InvalidArgumentError } from '../../../src/errors.js';
+import {
+  fromTangoValue,
+  toAttributeValue4,
+  toDeviceAttribute,
+  toTangoValue,
+} from '../../../src/protocols/tango/deviceValues.js';
+import type { TangoTypeName } from '../../../src/protocols/tango/giop/any.js';
+import type { AttributeConfig5 } from '../../../src/protocols/tango/giop/attributeConfig.js';
+import { GiopEncodeError } from '../../../src/protocols/tango/giop/errors.js';
 import type { AttributeValue5 } from '../../../src/protocols/tango/giop/tangoTypes.js';
 
 describe('DevEncoded values', () => {
@@ -34,5 +44,58 @@ describe('DevEncoded values', () => {
       expect([...b]).toEqual([0, 1, 255]);
       expect(b.buffer.byteLength).toBe(3);
     }
+  });
+});
+
+describe('a bigint beyond the double range', () => {
+  const HUGE = 2n ** 1024n; // Number(HUGE) is Infinity, as is Number(2n ** 1024n - 1n) (it rounds up)
+
+  /** The error `f` throws (undefined when it returns). */
+  function thrown(f: () => unknown): unknown {
+    try {
+      f();
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  }
+  function expectRefused(f: () => unknown, type: string): void {
+    const error = thrown(f);
+    expect(error).toBeInstanceOf(GiopEncodeError);
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as Error).message).toContain(type);
+  }
+
+  it('is refused as a DevDouble or DevFloat command argument, scalar or in an array, naming the type (PyTango: OverflowError)', () => {
+    const cases: [TangoTypeName, unknown][] = [
+      ['DevDouble', HUGE],
+      ['DevDouble', -HUGE],
+      ['DevDouble', HUGE - 1n],
+      ['DevFloat', HUGE],
+      ['DevVarDoubleArray', [1, HUGE]],
+      ['DevVarFloatArray', [-HUGE]],
+      ['DevVarDoubleStringArray', [[HUGE], ['a']]],
+    ];
+    for (const [type, value] of cases) expectRefused(() => toTangoValue(type, value), type);
+  });
+
+  it('is refused as a DevDouble or DevFloat attribute value to write, scalar or spectrum, naming the type', () => {
+    const config = (data_type: number, data_format: number) =>
+      ({ name: 'x', data_type, data_format }) as AttributeConfig5;
+    expectRefused(() => toAttributeValue4(config(5, 0), HUGE), 'DevDouble');
+    expectRefused(() => toAttributeValue4(config(4, 0), -HUGE), 'DevFloat');
+    expectRefused(() => toAttributeValue4(config(5, 1), [0, HUGE]), 'DevDouble');
+    expectRefused(() => toAttributeValue4(config(4, 2), [[HUGE]]), 'DevFloat');
+  });
+
+  it('a bigint in the double range is its number: the largest double exactly; for DevFloat what that number gives', () => {
+    const max = BigInt(Number.MAX_VALUE);
+    expect(toTangoValue('DevDouble', max)).toEqual({ type: 'DevDouble', value: Number.MAX_VALUE });
+    expect(toTangoValue('DevVarDoubleArray', [-max, 2n])).toEqual({
+      type: 'DevVarDoubleArray',
+      value: [-Number.MAX_VALUE, 2],
+    });
+    // beyond float32 but not double: as the number 1e39 (the float32 on the wire is Infinity, as PyTango's cast)
+    expect(toTangoValue('DevFloat', 10n ** 39n)).toEqual(toTangoValue('DevFloat', 1e39));
   });
 });

@@ -1,17 +1,24 @@
 /**
  * TangoEventConsumer and its system: a closed consumer removes its stop listener (the system would otherwise keep
  * every closed consumer reachable until it stops, one more per `forSystem` after a close); an open one is still
- * closed by the system stopping.
+ * closed by the system stopping. And its ZMQ socket: one whose receive fails while it is open is closed and
+ * replaced, against a real ZMQ PUB socket on loopback (it used to be kept, and every later subscription was routed
+ * to a socket nobody read).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Publisher, Subscriber } from 'zeromq';
+import type { EventChannel } from '../../../machines/tango/eventSubscription.js';
 import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
-import { TangoEventConsumer } from '../../../src/protocols/tango/events.js';
+import { type EventSubscription, TangoEventConsumer } from '../../../src/protocols/tango/events.js';
 
 const systems: OrrerySystem[] = [];
+const publishers: Publisher[] = [];
 afterEach(async () => {
+  vi.restoreAllMocks();
   for (const s of systems.splice(0)) await s.stop();
+  for (const p of publishers.splice(0)) p.close();
 });
 
 /** A system whose stop listeners are counted (added minus removed). */
@@ -67,5 +74,68 @@ describe('TangoEventConsumer lifecycle', () => {
     }
     expect(consumer.subscriptionCount).toBe(0);
     await consumer.close();
+  });
+});
+
+describe("TangoEventConsumer's ZMQ socket", () => {
+  const CHANNEL = 'tango://127.0.0.1:10000/dserver/fixture/inst#dbase=no';
+  const HEARTBEAT_TOPIC = `${CHANNEL}.heartbeat`;
+
+  /** A subscription as the consumer's routing sees it: it counts the heartbeats routed to it. */
+  function routedSub() {
+    let heartbeats = 0;
+    const sub = {
+      send: (e: { type: string }) => {
+        if (e.type === 'HEARTBEAT') heartbeats++;
+      },
+    } as unknown as EventSubscription;
+    return { sub, heartbeats: () => heartbeats };
+  }
+
+  /** Publishes heartbeats (3 frames, as a server's heartbeat socket) until `got()` or 5 s have passed. */
+  async function heartbeatUntil(pub: Publisher, got: () => boolean): Promise<boolean> {
+    const deadline = performance.now() + 5_000;
+    while (!got() && performance.now() < deadline) {
+      await pub.send([HEARTBEAT_TOPIC, Buffer.from([1]), Buffer.alloc(8)]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return got();
+  }
+
+  it('a socket whose receive fails while open is closed and dropped: the next subscription gets a new one and its messages; releasing one routed on the old socket does not touch the new one', async () => {
+    const system = createSystem();
+    systems.push(system);
+    const pub = new Publisher({ linger: 0 });
+    publishers.push(pub);
+    await pub.bind('tcp://127.0.0.1:*');
+    const endpoint = pub.lastEndpoint as string;
+    const channel: EventChannel = {
+      heartbeatEndpoint: endpoint,
+      eventEndpoint: endpoint,
+      topic: 'tango://127.0.0.1:10000/test/fixture/1/counter#dbase=no.idl5_change',
+      channel: CHANNEL,
+    };
+    const close = vi.spyOn(Subscriber.prototype, 'close');
+    // the first socket's first receive fails (libzmq's error on a socket that is still open)
+    vi.spyOn(Subscriber.prototype, 'receive').mockRejectedValueOnce(new Error('receive failed on purpose'));
+    const consumer = new TangoEventConsumer({ system });
+    const first = routedSub();
+    const routing = consumer.route(first.sub, channel, HEARTBEAT_TOPIC);
+    const dead = consumer.socket;
+    await routing;
+
+    const second = routedSub();
+    await consumer.route(second.sub, channel, HEARTBEAT_TOPIC);
+    expect(await heartbeatUntil(pub, () => second.heartbeats() > 0)).toBe(true);
+    expect(consumer.socket).not.toBe(dead);
+    expect(dead?.closed).toBe(true);
+    expect(close).toHaveBeenCalledTimes(1);
+    // the first subscription lets go of its routing (as it does on its heartbeat loss, to re-subscribe): the new
+    // socket keeps the second one's endpoint and topics
+    consumer.unroute(first.sub, channel, HEARTBEAT_TOPIC);
+    expect(consumer.socket?.endpoints.get(endpoint)).toBe(2);
+    expect(consumer.socket?.topics.get(HEARTBEAT_TOPIC)).toBe(1);
+    await consumer.close();
+    expect(close).toHaveBeenCalledTimes(2);
   });
 });

@@ -1,6 +1,7 @@
 // The GIOP connection and DeviceProxy against scripted GIOP servers on loopback: GIOP 1.0 replies, CloseConnection
-// (unanswered requests re-sent), LOCATION_FORWARD followed once, system exceptions, bad bytes, the bound on
-// requests outstanding, and device resolution through a database's DbImportDevice.
+// (unanswered requests re-sent), LOCATION_FORWARD followed once (a permanent one lets go of the old endpoint's
+// connection), system exceptions, bad bytes, the bound on requests outstanding, and device resolution through a
+// database's DbImportDevice.
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
@@ -17,6 +18,7 @@ import {
 import { type CdrWriter, GiopSystemException } from '../../../src/protocols/tango/giop/index.js';
 import { encodeIiopProfile, stringifyIor, writeIor } from '../../../src/protocols/tango/giop/ior.js';
 import { commandInout4 } from '../../../src/protocols/tango/giop/operations.js';
+import { poolFor } from '../../../src/protocols/tango/giopRequests.js';
 
 type Answer = (req: GiopRequest, socket: Socket, n: number) => void;
 
@@ -129,6 +131,71 @@ describe('issue 12 item 1: the GIOP connection against scripted servers', () => 
       value: 101,
     });
     expect(Buffer.from(target.requests[0].objectKey).toString()).toBe('moved');
+  });
+
+  it('a permanent LOCATION_FORWARD moves the proxy: its connection to the old endpoint is released, unless another proxy still uses it', async () => {
+    const target = await serve((req, socket) => socket.write(reply(req, 0, echo(req, 100))));
+    const profile = encodeIiopProfile({
+      major: 1,
+      minor: 2,
+      host: '127.0.0.1',
+      port: target.port,
+      objectKey: Buffer.from('moved'),
+      components: [],
+    });
+    const ior = { typeId: 'IDL:Tango/Device_5:1.0', profiles: [{ tag: 0, data: profile }], iiop: undefined };
+    // a/b/c has moved for good (LOCATION_FORWARD_PERM); x/y/z still lives here
+    const old = await serve((req, socket) =>
+      socket.write(
+        Buffer.from(req.objectKey).toString() === 'a/b/c'
+          ? reply(req, 4, (w) => writeIor(w, ior))
+          : reply(req, 0, echo(req)),
+      ),
+    );
+    const moved = proxy(old.port);
+    const pool = poolFor(moved.system);
+    // two calls in flight on the old connection, both forwarded: the one that finds it idle lets it go
+    expect(
+      await Promise.all([
+        moved.commandInoutRaw('Echo', { ...DEVLONG, value: 1 }),
+        moved.commandInoutRaw('Echo', { ...DEVLONG, value: 2 }),
+      ]),
+    ).toEqual([
+      { type: 'DevLong', value: 101 },
+      { type: 'DevLong', value: 102 },
+    ]);
+    expect(pool.size).toBe(1); // the target's only
+    expect(await moved.commandInoutRaw('Echo', { ...DEVLONG, value: 3 })).toEqual({
+      type: 'DevLong',
+      value: 103,
+    });
+    expect(old.requests).toHaveLength(2); // the forwarded reference is used from now on
+
+    // another proxy of the system on the old endpoint: the connection is shared, the move leaves it to that proxy
+    const stays = new DeviceProxy(`tango://127.0.0.1:${old.port}/x/y/z#dbase=no`, {
+      system: moved.system,
+      timeout: 5_000,
+    });
+    expect(await stays.commandInoutRaw('Echo', { ...DEVLONG, value: 3 })).toEqual({
+      type: 'DevLong',
+      value: 3,
+    });
+    const shared = new DeviceProxy(`tango://127.0.0.1:${old.port}/a/b/c#dbase=no`, {
+      system: moved.system,
+      timeout: 5_000,
+    });
+    expect(await shared.commandInoutRaw('Echo', { ...DEVLONG, value: 4 })).toEqual({
+      type: 'DevLong',
+      value: 104,
+    });
+    expect(pool.size).toBe(2);
+    expect(await stays.commandInoutRaw('Echo', { ...DEVLONG, value: 5 })).toEqual({
+      type: 'DevLong',
+      value: 5,
+    });
+    expect(old.connections).toBe(2); // the first one closed with the move; the second is still the one in use
+    await Promise.all([moved.close(), stays.close(), shared.close()]);
+    expect(pool.size).toBe(0);
   });
 
   it('issue 12 item 1: a system exception is a GiopSystemException; a DevFailed keeps its stack', async () => {
