@@ -113,17 +113,22 @@ describe('issue 12 item 1: the GIOP connection against scripted servers', () => 
     expect(s.connections).toBe(2);
   });
 
-  it('issue 12 item 1: LOCATION_FORWARD is followed once, to the new endpoint and key', async () => {
-    const target = await serve((req, socket) => socket.write(reply(req, 0, echo(req, 100))));
+  /** The IOR a LOCATION_FORWARD reply names: the object `moved` on loopback at `port`. */
+  const movedTo = (port: number) => {
     const profile = encodeIiopProfile({
       major: 1,
       minor: 2,
       host: '127.0.0.1',
-      port: target.port,
+      port,
       objectKey: Buffer.from('moved'),
       components: [],
     });
-    const ior = { typeId: 'IDL:Tango/Device_5:1.0', profiles: [{ tag: 0, data: profile }], iiop: undefined };
+    return { typeId: 'IDL:Tango/Device_5:1.0', profiles: [{ tag: 0, data: profile }], iiop: undefined };
+  };
+
+  it('issue 12 item 1: LOCATION_FORWARD is followed once, to the new endpoint and key', async () => {
+    const target = await serve((req, socket) => socket.write(reply(req, 0, echo(req, 100))));
+    const ior = movedTo(target.port);
     const s = await serve((req, socket) => socket.write(reply(req, 3, (w) => writeIor(w, ior))));
     const d = proxy(s.port);
     expect(await d.commandInoutRaw('Echo', { ...DEVLONG, value: 1 })).toEqual({
@@ -135,15 +140,7 @@ describe('issue 12 item 1: the GIOP connection against scripted servers', () => 
 
   it('a permanent LOCATION_FORWARD moves the proxy: its connection to the old endpoint is released, unless another proxy still uses it', async () => {
     const target = await serve((req, socket) => socket.write(reply(req, 0, echo(req, 100))));
-    const profile = encodeIiopProfile({
-      major: 1,
-      minor: 2,
-      host: '127.0.0.1',
-      port: target.port,
-      objectKey: Buffer.from('moved'),
-      components: [],
-    });
-    const ior = { typeId: 'IDL:Tango/Device_5:1.0', profiles: [{ tag: 0, data: profile }], iiop: undefined };
+    const ior = movedTo(target.port);
     // a/b/c has moved for good (LOCATION_FORWARD_PERM); x/y/z still lives here
     const old = await serve((req, socket) =>
       socket.write(
