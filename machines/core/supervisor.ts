@@ -95,6 +95,9 @@ export const supervisorMachine = setup({
     exitIgnored: ({ context, event }) => exitDecision(context, event as ExitEvent) === 'ignore',
     exitRemoves: ({ context, event }) => exitDecision(context, event as ExitEvent) === 'remove',
     intensityExceeded: ({ context }) => context.recent + 1 > context.intensity,
+    /** The child a RESTART_CHILD names is temporary, which OTP never restarts. */
+    temporaryChild: ({ context, event }) =>
+      context.specs.some((s) => s.id === (event as { id?: unknown }).id && s.restart === 'temporary'),
   },
   delays: {
     period: ({ context }) => context.periodMs,
@@ -144,6 +147,11 @@ export const supervisorMachine = setup({
       enqueueRespawn(enqueue, context, self, params.ids),
     ),
     reportExit: emit(({ event }) => exitedEvent(event as ExitEvent)),
+    refuseRestart: emit(({ event }) => ({
+      type: 'child.refused' as const,
+      id: (event as { id: string }).id,
+      reason: 'a temporary child is never restarted',
+    })),
     removeExited: enqueueActions(({ context, event, enqueue }) => {
       const id = (event as ExitEvent).actorId;
       enqueueStop(enqueue, context, [id], [id]);
@@ -239,12 +247,16 @@ export const supervisorMachine = setup({
         STOP_CHILD: {
           actions: { type: 'stopChildren', params: ({ event }) => ({ ids: [event.id], remove: true }) },
         },
-        RESTART_CHILD: {
-          actions: [
-            { type: 'stopChildren', params: ({ event }) => ({ ids: [event.id], remove: false }) },
-            { type: 'respawn', params: ({ event }) => ({ ids: [event.id] }) },
-          ],
-        },
+        // a temporary child is refused and runs on (the engine's restartChild throws instead of sending this)
+        RESTART_CHILD: [
+          { guard: 'temporaryChild', actions: 'refuseRestart' },
+          {
+            actions: [
+              { type: 'stopChildren', params: ({ event }) => ({ ids: [event.id], remove: false }) },
+              { type: 'respawn', params: ({ event }) => ({ ids: [event.id] }) },
+            ],
+          },
+        ],
         RESPAWN: {
           actions: { type: 'respawn', params: ({ event }) => ({ ids: event.ids }) },
         },

@@ -81,7 +81,10 @@ export type SupervisorEmitted =
   | { type: 'child.exited'; id: string; reason: 'normal' | 'crash'; error?: unknown }
   | { type: 'child.restarted'; ids: string[]; trigger: string; delayMs: number; error?: unknown }
   | { type: 'child.removed'; id: string }
-  /** A spec sent straight to the machine that it did not start (the engine's own calls throw instead). */
+  /**
+   * A spec sent straight to the machine that it did not start, or a RESTART_CHILD of a temporary child (the engine's
+   * own calls throw instead).
+   */
   | { type: 'child.refused'; id: string; reason: string }
   | { type: 'child.respawned'; ids: string[] }
   | { type: 'supervisor.escalated'; child: string; error: unknown };

@@ -26,7 +26,8 @@
  *        │                          └── (changes kept during the inspection) ──────► syncing.inspecting
  *        └────────── DOWN (from any connected state; none while already S0) ◄──────────
  *   STOP from anywhere ──► stopped (final; S0 announced once if it was connected)
- *   MODEL.UPDATE in S2/S3/S4: a single-name lookup merged into the index, no state change, no emit.
+ *   MODEL.UPDATE in S1..S4 (connected): a single-name lookup merged into the index, no state change, no emit;
+ *   an inspection in flight then goes over it for its own scope only.
  *   The index changes only on a successful inspection (or MODEL.UPDATE): a failed one leaves it as it was, as
  *   upstream restores its snapshot. It is kept across DOWN, so an inspection after a reconnect reports only what
  *   changed meanwhile.
@@ -423,6 +424,16 @@ export const inspectingClientMachine = setup({
           actions: assign({ lastError: ({ context, event }) => event.error ?? context.lastError }),
         },
         STOP: { target: '#inspectingClient.stopped', actions: announce(CLIENT_STATES.S0) },
+        // a lookup started while data was synced may answer after an #interface-changed started a re-inspection
+        // (or while a failed one waits to retry): merged then too, as upstream updates its index whatever its
+        // state; dropped there, the name the lookup found stayed unknown to a re-inspection of another scope
+        'MODEL.UPDATE': {
+          guard: 'updateIsWellFormed',
+          actions: assign(({ context, event }) => {
+            const { requests, sensors } = applyInspection(context, event.result, event.result.scope);
+            return { requests, sensors };
+          }),
+        },
       },
       states: {
         syncing: {
@@ -518,13 +529,6 @@ export const inspectingClientMachine = setup({
         inspected: {
           initial: 'dataSynced',
           on: {
-            'MODEL.UPDATE': {
-              guard: 'updateIsWellFormed',
-              actions: assign(({ context, event }) => {
-                const { requests, sensors } = applyInspection(context, event.result, event.result.scope);
-                return { requests, sensors };
-              }),
-            },
             INTERFACE_CHANGED: { actions: 'keepChanges' },
           },
           states: {

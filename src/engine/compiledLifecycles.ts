@@ -16,9 +16,10 @@
  *
  * Inspection: the registry is one source of the system's inspection bus. When the bus becomes active (its first
  * observer), every live lifecycle gets its virtual actor as `observer` and an `@xstate.actor` event, so a late
- * inspector sees lifecycles that started before it; lifecycles spawned while it is active are announced before
- * their init event. When the last observer leaves, each lifecycle's observer goes back to null (unless its
- * virtual actor has subscribers of its own).
+ * inspector sees lifecycles that started before it; lifecycles spawned while it is active are announced as the
+ * runner reports their initial step (before its first microstep or its init event), once their virtual actor has
+ * its lifecycle. When the last observer leaves, each lifecycle's observer goes back to null (unless its virtual
+ * actor has subscribers of its own).
  *
  * Timers: `host` arms the runner's delayed events on the system's `Deadlines` when it is given one (no closure
  * and no clock timer per lifecycle; a lifecycle's first delay on the lifecycle itself, a node of the structure, so
@@ -358,23 +359,22 @@ export class CompiledLifecycles implements VirtualActorHost {
     const id = options.id ?? ++spawned;
     const entry: Entry =
       systemId !== undefined ? new Registration(systemId, onSystemStop) : (onSystemStop ?? null);
-    // while inspected, the virtual actor is announced (`@xstate.actor`) before the runner reports the init
-    // event, and observes from then on; the lifecycle does not exist yet: the actor adopts it on its first call
-    let announcing: VirtualActor | undefined;
-    if (this.#inspecting) {
-      announcing = new VirtualActor(this, compiled.machine as AnyStateMachine, null, systemId);
-      announcing.announce();
-    }
+    // while inspected, the virtual actor observes from the start; the lifecycle does not exist yet: the actor adopts
+    // it on the runner's first call and only then announces itself (`@xstate.actor`), before its first microstep or
+    // init event. Announced earlier, an inspection observer got an actor with no lifecycle behind it: its snapshot
+    // was undefined and send, subscribe and on threw a TypeError.
+    const observing = this.#inspecting
+      ? new VirtualActor(this, compiled.machine as AnyStateMachine, null, systemId)
+      : null;
+    // while it observes, the lifecycle's observer is where its virtual actor is found (see `park`)
     const lc = startLifecycle(compiled, {
       id,
       input: options.input,
       host: this.host,
       owner: options.owner,
-      observer: announcing ?? null,
+      observer: observing,
       callbacks: this.#callbacksFor(onDone, onEmit),
     });
-    // while it observes, the lifecycle's observer is where its virtual actor is found (see `park`)
-    announcing?.adopt(lc);
     if (lc.status !== 'active') return lc; // ended while starting: never registered
     this.#link(lc, entry);
     if (systemId !== undefined) this.#bySystemId.set(systemId, lc);

@@ -6,7 +6,7 @@ import {
   restartsOf,
   type SupervisorActor,
 } from '../../machines/core/supervisor.js';
-import { InvalidArgumentError } from '../errors.js';
+import { ActorRegistryError, InvalidArgumentError } from '../errors.js';
 
 /** The systemId prefix of supervisors (`supervisor:<name>`): a naming convention, never used to recognise one. */
 export const SUP_PREFIX = 'supervisor:';
@@ -61,8 +61,19 @@ export class Supervisor {
   stopChild(id: string): void {
     this.ref?.send({ type: 'STOP_CHILD', id: checkId(id) });
   }
+  /**
+   * Stop child `id` and start it again: a new incarnation under the same id and systemId. A temporary child is
+   * never restarted, as in OTP: restarting one throws ActorRegistryError and leaves it running.
+   */
   restartChild(id: string): void {
-    this.ref?.send({ type: 'RESTART_CHILD', id: checkId(id) });
+    checkId(id);
+    const child = childrenOf(this.ref?.getSnapshot()).find((c) => c.id === id);
+    if (child?.restart === 'temporary') {
+      throw new ActorRegistryError(
+        `supervisor '${this.name}' does not restart '${id}': a temporary child is never restarted`,
+      );
+    }
+    this.ref?.send({ type: 'RESTART_CHILD', id });
   }
 }
 

@@ -12,7 +12,8 @@
  *
  * Inspection events are XState's, in XState's order and shape, with XState's snapshot (a copy of the one the
  * machine's public `resolveState` builds once per state node, with the lifecycle's status, context, output, error):
- * `@xstate.actor` (when created while observed, or when observation starts),
+ * `@xstate.actor` (when observation starts, or, for one started while observed, as the runner reports its initial
+ * step: it has its lifecycle by then, so an observer can read, send to and subscribe to it at once),
  * `@xstate.event` (the init event `{type: 'xstate.init', input}` first; a delayed `after` event comes from the
  * actor itself, `sourceRef` = the actor, as XState's scheduler relays it), `@xstate.microstep` (the runner's
  * TransitionDefinitions as `_transitions`, so transition coverage counts them) and `@xstate.snapshot` (after an
@@ -93,8 +94,8 @@ export class VirtualActor implements LifecycleObserver {
   announced = false;
 
   /**
-   * `lifecycle` is null for an actor announced before its lifecycle exists (spawned while inspected): it adopts
-   * the lifecycle the runner reports first (the init event).
+   * `lifecycle` is null for an actor made before its lifecycle exists (spawned while inspected): it adopts the
+   * lifecycle on the runner's first call, and only then announces itself (see `microstep` and `event`).
    */
   constructor(
     host: VirtualActorHost,
@@ -106,11 +107,6 @@ export class VirtualActor implements LifecycleObserver {
     this.logic = machine;
     this.#lifecycle = lifecycle as Lifecycle;
     this.systemId = systemId;
-  }
-
-  /** Show `lifecycle` (an actor announced before its lifecycle existed). */
-  adopt(lifecycle: Lifecycle): void {
-    this.#lifecycle ??= lifecycle;
   }
 
   /** The lifecycle this actor shows. */
@@ -151,7 +147,7 @@ export class VirtualActor implements LifecycleObserver {
   /** The XState snapshot of the lifecycle now (built lazily, reused while the lifecycle has not changed). */
   getSnapshot(): any {
     const lc = this.#lifecycle;
-    if (!lc) return undefined; // announced, not started yet (XState's actor has no snapshot then either)
+    if (!lc) return undefined; // not reachable before its lifecycle exists: it is announced after that
     const built = this.#built;
     const status = lc.status;
     const context = lc.context;
@@ -296,6 +292,8 @@ export class VirtualActor implements LifecycleObserver {
   microstep(lc: Lifecycle, event: EventObject, transitions: readonly unknown[]): void {
     this.#lifecycle ??= lc;
     if (!this.#host.inspecting) return;
+    // an eventless transition of the initial step comes before the init event: the actor is announced here then
+    this.#announce();
     this.#host.dispatch({
       type: '@xstate.microstep',
       actorRef: this,

@@ -19,6 +19,7 @@ import {
   supervisorMachine,
 } from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
+import { recordTransitions } from '../support/transitions.js';
 import { workerMachine } from '../support/workerMachine.js';
 
 const log: string[] = [];
@@ -296,6 +297,25 @@ describe('issue 7 item 18: supervisor machine behaviours mutation testing showed
     expect(actor.system.get('mount')).toBe(actor.getSnapshot().context.refs.b);
     actor.send({ type: 'SHUTDOWN' });
     for (const id of ['cam', 'mount', 'g']) expect(actor.system.get(id)).toBeUndefined();
+  });
+
+  it('RESTART_CHILD sent straight to the machine leaves a temporary child running and reports it refused', () => {
+    const actor = createActor(supervisorMachine, { input: { name: 'temp' }, inspect: recordTransitions });
+    const emitted: unknown[] = [];
+    actor.on('*', (e) => emitted.push(e));
+    actor.start();
+    actor.send({ type: 'START_CHILD', spec: { id: 't', logic: probed, restart: 'temporary' } });
+    const t = actor.getSnapshot().context.refs.t;
+    actor.send({ type: 'RESTART_CHILD', id: 't' });
+    expect(actor.getSnapshot().context.refs.t).toBe(t);
+    expect(t.getSnapshot().status).toBe('active');
+    expect(log).toEqual(['start t']);
+    expect(emitted).toEqual([
+      { type: 'child.started', id: 't', restart: 'temporary' },
+      { type: 'child.refused', id: 't', reason: 'a temporary child is never restarted' },
+    ]);
+    actor.send({ type: 'SHUTDOWN' });
+    expect(log).toEqual(['start t', 'stop t']);
   });
 
   it('issue 7 item 18: a child whose systemId was taken during its backoff is removed, not respawned over the holder', () => {

@@ -234,6 +234,26 @@ describe('operations', () => {
     expect(system.root.restarts()).toEqual({});
   });
 
+  it('restartChild refuses a temporary child (OTP never restarts one): ActorRegistryError, the child runs on untouched', () => {
+    system = createSystem({ clock: new TestClock() });
+    system.spawn(probed, { supervisor: 'root', id: 't', systemId: 't', restart: 'temporary' });
+    const t = system.get('t');
+    let thrown: unknown;
+    try {
+      system.root.restartChild('t');
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ActorRegistryError);
+    expect((thrown as Error).message).toBe(
+      "supervisor 'root' does not restart 't': a temporary child is never restarted",
+    );
+    expect(system.get('t')).toBe(t);
+    expect(t!.getSnapshot().status).toBe('active');
+    expect(log).toEqual(['start t']);
+    expect(system.root.children()).toEqual(['t']);
+  });
+
   it('a child that fails as it starts is not started (OTP start_child): no restart, its supervisor and siblings go on', () => {
     system = createSystem({ clock: new TestClock(), root: { intensity: 1 } });
     const events: string[] = [];

@@ -566,6 +566,66 @@ describe('issue 10 item 5: virtual actors', () => {
     expect(s.actorOf(second)).toBe(seen[0].actorRef);
   });
 
+  it('an inspection observer can use a virtual actor at its @xstate.actor event, as it can an XState actor', () => {
+    // read, send to, subscribe to and listen to the actor the moment it is announced; before, the virtual actor
+    // was announced before its lifecycle existed: send, subscribe and on threw a TypeError there, getSnapshot()
+    // gave undefined and the id was the session id
+    const run = (compiled: boolean) => {
+      const s = createSystem({ clock: new TestClock() });
+      const seen: Record<string, unknown> = {};
+      const values: unknown[] = [];
+      const emitted: unknown[] = [];
+      s.inspect((e) => {
+        if (e.type !== '@xstate.actor' || logicOf(e.actorRef as AnyActorRef) !== door) return;
+        const ref = e.actorRef as AnyActorRef;
+        const attempt = (name: string, fn: () => unknown) => {
+          try {
+            seen[name] = fn();
+          } catch (err) {
+            seen[name] = err instanceof TypeError ? `TypeError: ${err.message}` : 'thrown';
+          }
+        };
+        attempt('id', () => ref.id);
+        attempt('lookup', () => ref.system.get('door') ?? 'not registered yet');
+        if (compiled) attempt('snapshot', () => ref.getSnapshot());
+        attempt('subscribe', () => void ref.subscribe((snap: any) => values.push(snap.value)));
+        attempt('on', () => void ref.on('opened', (ev: unknown) => emitted.push(ev)));
+        attempt('send', () => ref.send({ type: 'OPEN' }));
+      });
+      const options = { id: 'door-7', systemId: 'door', input: { limit: 3 } };
+      const ref = compiled ? s.actorOf(s.spawnCompiled(door, options)) : s.spawnDetached(door, options);
+      const result = {
+        seen,
+        values,
+        emitted,
+        value: ref.getSnapshot().value,
+        opens: ref.getSnapshot().context.opens,
+      };
+      void s.stop();
+      return result;
+    };
+    const xstate = run(false);
+    const compiled = run(true);
+    expect(xstate).toEqual({
+      seen: {
+        id: 'door-7',
+        lookup: 'not registered yet',
+        subscribe: undefined,
+        on: undefined,
+        send: undefined,
+      },
+      // the event sent then is processed once the actor has started
+      values: ['closed', 'open'],
+      emitted: [{ type: 'opened', opens: 1 }],
+      value: 'open',
+      opens: 1,
+    });
+    // XState's actor has no snapshot yet (its development build throws); the virtual actor shows its first one
+    const { snapshot, ...rest } = compiled.seen;
+    expect(snapshot).toMatchObject({ status: 'active', value: 'closed', context: { opens: 0, limit: 3 } });
+    expect({ ...compiled, seen: rest }).toEqual(xstate);
+  });
+
   it('issue 10 item 5: transition coverage records the transitions a compiled lifecycle takes', () => {
     system = createSystem({ clock: new TestClock() });
     const coverage = transitionCoverage();

@@ -403,7 +403,8 @@ class Update extends Cmd {
   async apply(m: Model, r: Real) {
     const scope: InspectionScope = { requests: null, sensors: [this.name] };
     r.actor.send({ type: 'MODEL.UPDATE', result: answer(this.device, scope) });
-    if (m.phase === 'delivering' || m.phase === 'S4')
+    // merged in every connected state, during an inspection too (a lookup answered after an #interface-changed)
+    if (m.phase !== 'S0' && m.phase !== 'stopped')
       applyRef(m.sensors, answer(this.device, scope).sensors, scope.sensors);
   }
   toString = () => `MODEL.UPDATE ${this.name} ${JSON.stringify(this.device.sensors)}`;

@@ -510,7 +510,7 @@ describe('issue 9 item 3: the inspectingClient machine', () => {
     expect(s.names()).toEqual(['S0', 'S1', 'S4']);
   });
 
-  it('issue 9 item 3: MODEL.UPDATE merges a lookup in any data-synced state without a state change or an emit; elsewhere, or malformed, it is ignored', async () => {
+  it('issue 9 item 3: MODEL.UPDATE merges a lookup in any connected state without a state change or an emit; disconnected, or malformed, it is ignored', async () => {
     const h = startHarness({}, { holdCallbacks: true });
     const lookup = (name: string) => ({
       type: 'MODEL.UPDATE' as const,
@@ -518,8 +518,9 @@ describe('issue 9 item 3: the inspectingClient machine', () => {
     });
     h.send(lookup('early')); // S0
     h.send({ type: 'CONNECTION.READY', flags: '' });
-    h.send(lookup('early')); // S1
     expect(h.ctx().sensors).toEqual({});
+    h.send(lookup('early')); // S1: merged, and the full inspection then lists what the device has
+    expect(Object.keys(h.ctx().sensors)).toEqual(['early']);
     await h.resolve(DEVICE);
     expect(h.name()).toBe('S2');
     h.send(lookup('in.s2'));
@@ -543,6 +544,40 @@ describe('issue 9 item 3: the inspectingClient machine', () => {
     s3.send(lookup('in.s3'));
     expect(s3.ctx().sensors['in.s3']).toBeDefined();
     expect(s3.names()).toEqual(['S1', 'S3']);
+  });
+
+  it('MODEL.UPDATE during a re-inspection (a lookup answered after an #interface-changed) is merged, not dropped', async () => {
+    const h = await synced({}, { holdCallbacks: true });
+    h.send({ type: 'INTERFACE_CHANGED', changes: [{ kind: 'request', name: 'reset', change: 'added' }] });
+    expect(h.name()).toBe('S1');
+    expect(h.current.input.scope).toEqual({ requests: ['reset'], sensors: null });
+    h.send({
+      type: 'MODEL.UPDATE',
+      result: {
+        scope: { requests: null, sensors: ['looked.up'] },
+        requests: [],
+        sensors: [sensor('looked.up')],
+      },
+    });
+    expect(h.ctx().sensors['looked.up']).toEqual(sensor('looked.up'));
+    await h.resolve({
+      requests: [{ name: 'reset', description: 'start again', timeoutHint: null }],
+      sensors: [],
+    });
+    expect(h.names()).toEqual(['S1', 'S2']);
+    // the lookup is no change of the inspection (as in S4), and the inspection of another scope keeps it
+    expect(h.emitted[1].modelChanges).toEqual({ requests: { added: ['reset'], removed: [] } });
+    expect(h.ctx().sensors['looked.up']).toBeDefined();
+    // the same while waiting to retry a failed inspection
+    h.send({ type: 'INTERFACE_CHANGED', changes: [] });
+    await h.drain();
+    await h.reject();
+    expect(h.value()).toEqual({ connected: 'resyncWait' });
+    h.send({
+      type: 'MODEL.UPDATE',
+      result: { scope: { requests: null, sensors: ['later'] }, requests: [], sensors: [sensor('later')] },
+    });
+    expect(h.ctx().sensors.later).toBeDefined();
   });
 
   it('issue 9 item 6: SENSOR.READINGS folds a batch of readings into context for the inspector, only for sensors in the index, in any state, without an emit', async () => {

@@ -309,6 +309,45 @@ describe('issue 9 item 3: lookups, requests, sensors', () => {
     expect(await client.futureCheckRequest('echo')).toBe(true);
   });
 
+  it('a lookup in flight when #interface-changed starts a re-inspection is not lost: it answers with the model once re-synced', async () => {
+    // the first inspection skipped: the model is empty, so futureGetSensor asks the server by name
+    const { client, device, proxy, calls } = await setup({ initialInspection: false });
+    await client.connect();
+    await client.untilSynced();
+    await pump(() => calls.length === 3);
+    expect(client.sensors).toEqual([]);
+    proxy.holding.add('sensor-list');
+    proxy.holding.add('help');
+    const mark = proxy.requests.length;
+    let answer: Sensor | null | undefined;
+    const lookup = client.futureGetSensor('temperature').then((s) => {
+      answer = s;
+      return s;
+    });
+    await pump(() => proxy.requests.length === mark + 1);
+    // a request appears: the machine re-inspects it (S1) while the lookup waits for its reply
+    device.addRequest('reset');
+    await pump(() => proxy.requests.length === mark + 2 && client.connected && !client.state.dataSynced);
+    expect(proxy.requests.slice(mark).map((l) => l.replace(/\[\d+\]/, ''))).toEqual([
+      '?sensor-list temperature',
+      '?help reset',
+    ]);
+    // the lookup answers during the re-inspection: its MODEL.UPDATE used to be dropped there (answer: null)
+    proxy.releaseRequests('sensor-list');
+    await pump(() => answer !== undefined || client.sensorInfo('temperature') !== undefined);
+    expect(client.sensorInfo('temperature')?.units).toBe('degC');
+    // as katcp-python's future_check_sensor, the answer is the model once data is synced again
+    await flush();
+    expect(answer).toBeUndefined();
+    proxy.releaseRequests('help');
+    expect(await lookup).toBeInstanceOf(Sensor);
+    expect(answer?.name).toBe('temperature');
+    await pump(() => client.synced && calls.length === 6);
+    expect(calls.slice(3).map((c) => c[0])).toEqual([S1, S2, S4]);
+    expect(calls[4][1]).toEqual({ requests: { added: new Set(['reset']), removed: new Set() } });
+    expect(client.sensors).toEqual(['temperature']);
+  });
+
   it('custom sensorFactory and requestFactory are used', async () => {
     const made: string[] = [];
     const { client } = await setup({

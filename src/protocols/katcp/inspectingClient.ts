@@ -401,7 +401,9 @@ export class InspectingClient {
 
   /**
    * Whether the device has the sensor (katcp-python `future_check_sensor`): waits until data is synced, then, if
-   * the name is unknown and `update` (default true), asks the server about that name only.
+   * the name is unknown and `update` (default true), asks the server about that name only, and answers from the
+   * model once data is synced again (as upstream, which checks again without update): an `#interface-changed`
+   * while the lookup was in flight re-inspects the device, and the answer is the model that re-inspection left.
    */
   async futureCheckSensor(name: string, options: LookupOptions = {}): Promise<boolean> {
     checkName('sensor name', name);
@@ -410,6 +412,7 @@ export class InspectingClient {
     if (this.sensorInfo(name)) return true;
     if (!update) return false;
     await this.#lookup({ requests: null, sensors: [name] }, options.signal);
+    await this.untilDataSynced(options);
     return this.sensorInfo(name) !== undefined;
   }
 
@@ -421,6 +424,7 @@ export class InspectingClient {
     if (this.requestInfo(name)) return true;
     if (!update) return false;
     await this.#lookup({ requests: [name], sensors: null }, options.signal);
+    await this.untilDataSynced(options);
     return this.requestInfo(name) !== undefined;
   }
 

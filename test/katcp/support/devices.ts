@@ -2,8 +2,9 @@
  * Devices for the InspectingClient tests: a real `DeviceServer` declared with a few requests and sensors, that can
  * be restarted on the same port, and `KatcpProxy`, a line-level TCP proxy in front of it that can hold back the
  * server's `#version-connect` (checklist 9.5 item 1), answer chosen requests with `fail` in place of the server
- * (a broken `?help` / `?sensor-list`), never answer chosen requests (a server that never answers), drop every
- * connection, and records every request line the clients wrote (to see what went on the wire).
+ * (a broken `?help` / `?sensor-list`), never answer chosen requests (a server that never answers), hold chosen
+ * requests back until the test lets them through (a reply that comes late), drop every connection, and records
+ * every request line the clients wrote (to see what went on the wire).
  *
  * Everything listens on 127.0.0.1 port 0 and `close()` destroys every socket.
  */
@@ -145,7 +146,8 @@ interface ProxyLink {
 /**
  * A line-level proxy between InspectingClients and a device. Requests named in `failing` are answered
  * `!name[mid] fail <message>` by the proxy (the server never sees them); requests named in `silent` are swallowed
- * (never answered). `holdGreeting` holds everything the server sends on a new connection until `release()`.
+ * (never answered); requests named in `holding` reach the server only when `releaseRequests(name)` lets them
+ * through. `holdGreeting` holds everything the server sends on a new connection until `release()`.
  */
 export class KatcpProxy {
   readonly server: Server;
@@ -156,6 +158,9 @@ export class KatcpProxy {
   readonly requests: string[] = [];
   readonly failing = new Map<string, string>();
   readonly silent = new Set<string>();
+  readonly holding = new Set<string>();
+  /** The requests kept back by `holding`, with the way to send each on to the server. */
+  #heldRequests: Array<{ name: string; send(): void }> = [];
   holdGreeting = false;
   #listeners = new Set<() => void>();
 
@@ -195,6 +200,14 @@ export class KatcpProxy {
       link.held = null;
       if (held && !link.client.destroyed) for (const b of held) link.client.write(b);
     }
+  }
+
+  /** Stop holding requests named `name`, and send those held so far on to the server, in order. */
+  releaseRequests(name: string): void {
+    this.holding.delete(name);
+    const now = this.#heldRequests.filter((r) => r.name === name);
+    this.#heldRequests = this.#heldRequests.filter((r) => r.name !== name);
+    for (const r of now) r.send();
   }
 
   /** Destroy every proxied connection (both sides): the client sees the connection reset. */
@@ -273,6 +286,8 @@ export class KatcpProxy {
       });
       if (link.held) link.held.push(reply);
       else if (!link.client.destroyed) link.client.write(reply);
+    } else if (m.type === 'request' && this.holding.has(m.name)) {
+      this.#heldRequests.push({ name: m.name, send: () => forward(line) });
     } else if (!(m.type === 'request' && this.silent.has(m.name))) forward(line);
     for (const l of [...this.#listeners]) l();
   }
