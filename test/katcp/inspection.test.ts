@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RawReply } from '../../src/protocols/katcp/client.js';
 import type { ArgValue, KatcpMessage } from '../../src/protocols/katcp/codec.js';
+import { SyncError } from '../../src/protocols/katcp/errors.js';
 import {
   type InspectedDevice,
   inspectDevice,
@@ -27,8 +28,11 @@ function scriptedDevice(sensors: string[], requests: string[]) {
       sent.push(wanted === null ? `?${name}` : `?${name} ${wanted}`);
       const known = name === 'sensor-list' ? sensors : requests;
       const listed = wanted === null ? known : known.filter((n) => n === wanted);
-      if (wanted !== null && listed.length === 0)
-        return { reply: msg('reply', name, ['fail', `Unknown ${name} ${wanted}`]), informs: [] };
+      if (wanted !== null && listed.length === 0) {
+        // aiokatcp's words (katcp-python's are `Unknown request` / `Unknown sensor`)
+        const text = name === 'help' ? `request ${wanted} is not known` : `Unknown sensor '${wanted}'`;
+        return { reply: msg('reply', name, ['fail', text]), informs: [] };
+      }
       const informs = listed.map((n) =>
         name === 'sensor-list'
           ? msg('inform', name, [n, `${n} sensor`, 'mm', 'float', '0', '10'])
@@ -74,5 +78,34 @@ describe('inspectDevice: a named re-inspection scope', () => {
     expect(result.requests.map((r) => r.name)).toEqual(['r0', 'r2', 'r4', 'r6', 'r8']);
     // the scope is kept as asked: the names not listed are removed from the model
     expect(result.scope.sensors).toBe(asked);
+  });
+
+  it('a named lookup the server fails for another reason than not knowing the name is a SyncError, as katcp-python (only "unknown" means gone)', async () => {
+    const said: Record<string, string> = {};
+    const device: InspectedDevice = {
+      address: 'scripted:7147',
+      async request(name: string, args: ArgValue[]): Promise<RawReply> {
+        return { reply: msg('reply', name, ['fail', said[`${name} ${String(args[0])}`]]), informs: [] };
+      },
+    };
+    const scope = (requests: string[], sensors: string[]) =>
+      inspectDevice(device, { requests, sensors }, '', new AbortController().signal);
+    // the words of katcp-python's and aiokatcp's servers for a name they do not know: no entry
+    said['help a'] = 'Unknown request.';
+    said['help b'] = 'request b is not known';
+    said['sensor-list c'] = 'Unknown sensor.';
+    said['sensor-list d'] = "Unknown sensor 'd'";
+    const gone = await scope(['a', 'b'], ['c', 'd']);
+    expect(gone.requests).toEqual([]);
+    expect(gone.sensors).toEqual([]);
+    // anything else: the server could not answer, which says nothing about the name
+    said['help e'] = 'Traceback (most recent call last): KeyError';
+    said['sensor-list f'] = 'device busy';
+    await expect(scope(['e'], [])).rejects.toThrow(
+      new SyncError(
+        'Error reply during sync process for scripted:7147: !help fail Traceback\\_(most\\_recent\\_call\\_last):\\_KeyError',
+      ),
+    );
+    await expect(scope([], ['f'])).rejects.toThrow(SyncError);
   });
 });

@@ -404,6 +404,8 @@ export class InspectingClient {
    * the name is unknown and `update` (default true), asks the server about that name only, and answers from the
    * model once data is synced again (as upstream, which checks again without update): an `#interface-changed`
    * while the lookup was in flight re-inspects the device, and the answer is the model that re-inspection left.
+   * A server that fails the lookup for another reason than not knowing the name rejects it with SyncError, as
+   * katcp-python raises it.
    */
   async futureCheckSensor(name: string, options: LookupOptions = {}): Promise<boolean> {
     checkName('sensor name', name);

@@ -4,7 +4,9 @@
  * either in full (`'all'`) or by name. A full listing answered with a failure is a SyncError
  * (`Error reply during sync process for <address>: ...`), any other failure is wrapped in a SyncError
  * (`Sync of <address> failed: ...`); a named lookup the server does not know gives no entry (the name is removed
- * from the model), and informs about other names are ignored.
+ * from the model), and informs about other names are ignored. A named lookup's failure means "not known" only when
+ * its message says so (`notKnown`), as katcp-python's `Unknown request` / `Unknown sensor` check; any other failure
+ * is a SyncError like a full listing's: the server could not answer, which says nothing about the name.
  */
 import type {
   InspectionResult,
@@ -29,6 +31,18 @@ export interface InspectedDevice {
  * same model, without a flood of requests.
  */
 export const MAX_NAMED_LOOKUPS = 64;
+
+/**
+ * Whether a failed named lookup's message says the server does not know the name: katcp-python's servers reply
+ * `Unknown request` / `Unknown sensor` (what its InspectingClient checks for), aiokatcp's `request <name> is not
+ * known` and `Unknown sensor '<name>'`.
+ */
+const NOT_KNOWN = /\bunknown (request|sensor)\b|\bis not known\b/i;
+
+function notKnown(reply: KatcpMessage): boolean {
+  const text = reply.args[1]?.toString('utf8');
+  return text !== undefined && NOT_KNOWN.test(text);
+}
 
 /** Whether a reply's code is `ok`. */
 export function isOk(reply: KatcpMessage): boolean {
@@ -81,7 +95,7 @@ async function inspectRequests(
 ): Promise<RequestInfo[]> {
   const { reply, informs } = await device.request('help', name === null ? [] : [name], signal);
   if (!isOk(reply)) {
-    if (name !== null) return []; // a named lookup the server does not know: removed
+    if (name !== null && notKnown(reply)) return []; // a named lookup the server does not know: removed
     throw new SyncError(`Error reply during sync process for ${device.address}: ${messageText(reply)}`);
   }
   const infos = new Map<string, RequestInfo>();
@@ -121,7 +135,7 @@ async function inspectSensors(
 ): Promise<SensorInfo[]> {
   const { reply, informs } = await device.request('sensor-list', name === null ? [] : [name], signal);
   if (!isOk(reply)) {
-    if (name !== null) return [];
+    if (name !== null && notKnown(reply)) return [];
     throw new SyncError(`Error reply during sync process for ${device.address}: ${messageText(reply)}`);
   }
   const out: SensorInfo[] = [];
