@@ -417,12 +417,35 @@ function isObjectLike(v: unknown): boolean {
   return (typeof v === 'object' && v !== null) || typeof v === 'function';
 }
 
-/** A plain copy of a snapshot value (state names are not redacted: a state may well be called 'token'). */
-export function copyStateValue(value: unknown, depth = 0): unknown {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'object') return String(value);
-  if (depth > 20) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = copyStateValue(v, depth + 1);
-  return out;
+/** Nesting and size limits of a copied state value (a machine's value is a small tree of state names). */
+const MAX_STATE_DEPTH = 20;
+const MAX_STATE_NODES = 1000;
+const MAX_STATE_NAME = 200;
+
+/**
+ * A plain copy of a snapshot value (state names are not redacted: a state may well be called 'token'). A machine's
+ * value is a small tree of state names, but hand-written logic may keep anything there: the copy is bounded in
+ * depth and size (a cycle, or one object shared at every level, would otherwise be handed to JSON.stringify whole,
+ * which throws on the cycle and closes every page, or copied into millions of nodes), a name is cut, a function is
+ * not shown as its source, and a value that cannot be read is '[unreadable]'.
+ */
+export function copyStateValue(value: unknown): unknown {
+  let nodes = 0;
+  const copy = (v: unknown, depth: number): unknown => {
+    if (v === undefined || v === null) return null;
+    if (typeof v === 'function') return '[Function]';
+    if (typeof v !== 'object') {
+      const name = String(v);
+      return name.length > MAX_STATE_NAME ? `${name.slice(0, MAX_STATE_NAME)}…(${name.length})` : name;
+    }
+    if (depth > MAX_STATE_DEPTH || ++nodes > MAX_STATE_NODES) return '[…]';
+    try {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = copy(x, depth + 1);
+      return out;
+    } catch {
+      return UNREADABLE;
+    }
+  };
+  return copy(value, 0);
 }
