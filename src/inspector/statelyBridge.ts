@@ -34,12 +34,18 @@ export interface StatelyBridgeOptions {
 
 export interface StatelyBridge {
   readonly connected: boolean;
-  /** Events dropped while disconnected. */
+  /** Events dropped: while disconnected (beyond `maxDeferredEvents`), or while the server leaves 1 MiB unread. */
   readonly dropped: number;
   stop(): void;
 }
 
-/** A WebSocket transport with a bounded queue while disconnected and reconnection that stops with it. */
+/** Unsent bytes a connected server may leave in the socket before events are dropped. */
+const MAX_BUFFERED = 1 << 20;
+
+/**
+ * A WebSocket transport with a bounded queue while disconnected, a bounded send buffer while connected, and
+ * reconnection that stops with it.
+ */
 class BridgeSocket {
   #ws: WebSocket | undefined;
   #queue: string[] = [];
@@ -75,6 +81,12 @@ class BridgeSocket {
 
   send(event: unknown): void {
     if (this.#stopped) return;
+    if (this.open && this.#ws!.bufferedAmount > MAX_BUFFERED) {
+      // A server that does not read (stalled, or slower than the system) must not grow the socket's send buffer
+      // without bound: past the limit the event is dropped and counted, as while disconnected.
+      this.dropped++;
+      return;
+    }
     const message = JSON.stringify(event);
     if (this.open) this.#ws!.send(message);
     else {

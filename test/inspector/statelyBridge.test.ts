@@ -179,6 +179,30 @@ describe('bridgeToStately', () => {
     bridge.stop();
   });
 
+  it('a server that does not read costs bounded memory: past the limit events are dropped and counted', async () => {
+    const { url } = await listen();
+    server!.on('connection', (ws) => (ws as unknown as { _socket: { pause(): void } })._socket.pause());
+    system = createSystem();
+    const bridge = bridgeToStately(system, { url });
+    await until(() => bridge.connected);
+    // each event carries a snapshot of about 25 kB (the redactor keeps 50 keys of 450 characters)
+    const big = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'x'.repeat(450)]));
+    const flood = setup({ types: { context: {} as Record<string, unknown> } }).createMachine({
+      id: 'flood',
+      context: () => ({ ...big, n: 0 }),
+      on: { TICK: { actions: assign({ n: ({ context }) => (context.n as number) + 1 }) } },
+    });
+    const actor = system.spawn(flood, { id: 'flood' });
+    // 4000 events, about 100 MB of messages: far more than the kernel's socket buffers take
+    for (let round = 0; round < 8; round++) {
+      for (let i = 0; i < 500; i++) actor.send({ type: 'TICK' });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await until(() => bridge.dropped > 0, 3000);
+    expect(bridge.connected).toBe(true);
+    bridge.stop();
+  });
+
   it('rejects a URL that is not ws:// or wss://', () => {
     system = createSystem();
     expect(() => bridgeToStately(system!, { url: 'http://stately.ai' })).toThrow(InvalidArgumentError);
