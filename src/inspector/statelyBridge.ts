@@ -41,6 +41,8 @@ export interface StatelyBridge {
 
 /** Unsent bytes a connected server may leave in the socket before events are dropped. */
 const MAX_BUFFERED = 1 << 20;
+/** How long `stop()` waits for the server to answer the close frame before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
 
 /**
  * A WebSocket transport with a bounded queue while disconnected, a bounded send buffer while connected, and
@@ -102,7 +104,12 @@ class BridgeSocket {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#queue = [];
-    this.#ws?.close();
+    const ws = this.#ws;
+    if (!ws) return;
+    ws.close();
+    // A server that does not read never answers the close frame (it waits behind the unsent data), and ws would
+    // keep the socket, and the process, for 30 s: drop the socket after a short grace period instead.
+    setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 }
 
