@@ -24,8 +24,9 @@
  *   the leak seen in `@statelyai/inspect`); actor refs become `{$actor: id}`.
  * - A value that cannot be read (a throwing getter, a revoked Proxy, a Proxy whose traps throw) becomes
  *   '[unreadable]': the redactor never throws.
- * - Depth, keys per object, array items, string lengths and the total number of values are capped; only real
- *   cycles become '[Circular]' (an object referenced twice is shown twice).
+ * - Depth, keys per object, array items, string lengths and the total number of values are capped; keys and names
+ *   (an object's key, an error's name, a symbol's description, a function's name, a RegExp) are scrubbed and cut
+ *   as strings are; only real cycles become '[Circular]' (an object referenced twice is shown twice).
  */
 
 export const REDACTED = '[REDACTED]';
@@ -214,9 +215,6 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
     if (out.includes('eyJ')) out = out.replace(JWT, REDACTED);
     return out;
   };
-  /** A key as shown: an object key is text too, and may hold a credential (a URL used as a key). */
-  const keyText = (key: string): string => (MAY_HOLD_SECRET.test(key) ? scrub(key) : key);
-
   return (value: unknown) => {
     let nodes = 0;
     /** Redactions made so far in this call (to tell whether a JSON text needed any). */
@@ -246,13 +244,25 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
           // not JSON after all: scrubbed as text
         }
       }
-      // scrubbed before the cut, so the cut cannot leave half a secret that no pattern sees any more
+      return scrubbed(v);
+    };
+
+    /** Text scrubbed, then cut (scrubbed before the cut, so the cut cannot leave half a secret no pattern sees). */
+    const scrubbed = (v: string): string => {
       const window = v.length <= MAX_SCRUB_TEXT ? v : v.slice(0, lim.maxString + SCRUB_MARGIN);
       let shown = scrub(window);
       if (window !== v) shown = redactOpenTail(shown);
       if (shown !== window) hits++;
       return cut(upToLimit(shown), v.length);
     };
+
+    /**
+     * A key or a name as shown (an object key, an error's name, a symbol's description, a function's name, a
+     * RegExp): text too, so it is scrubbed (a URL with a password used as a key) and cut like any string, else a
+     * key of a million characters was sent whole in every snapshot.
+     */
+    const nameText = (s: string): string =>
+      s.length > lim.maxString || MAY_HOLD_SECRET.test(s) ? scrubbed(s) : s;
 
     const redacted = (): string => {
       hits++;
@@ -290,9 +300,9 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
         case 'bigint':
           return `${v}n`;
         case 'symbol':
-          return v.toString();
+          return nameText(v.toString());
         case 'function':
-          return `[Function ${v.name || 'anonymous'}]`;
+          return `[Function ${nameText(String(v.name || 'anonymous'))}]`;
       }
       if (v === null) return null;
       const o = v as object;
@@ -301,14 +311,14 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
       if (isLogic(o)) return { $logic: (o as { id?: string }).id ?? 'anonymous' };
       if (o instanceof Error) {
         const e = o as Error & { code?: unknown };
-        const out: Record<string, unknown> = { $error: field(() => String(e.name)) };
+        const out: Record<string, unknown> = { $error: field(() => nameText(String(e.name))) };
         out.message = field(() => walk(e.message, depth, path));
         const code = field(() => (e.code ? walk(String(e.code), depth, path) : undefined));
         if (code !== undefined) out.code = code;
         return out;
       }
       if (o instanceof Date) return Number.isNaN(o.getTime()) ? 'Invalid Date' : o.toISOString();
-      if (o instanceof RegExp) return String(o);
+      if (o instanceof RegExp) return nameText(String(o));
       if (ArrayBuffer.isView(o) || o instanceof ArrayBuffer)
         return `[${o.constructor.name}(${o.byteLength})]`;
       if (o instanceof Promise || o instanceof WeakMap || o instanceof WeakSet)
@@ -364,7 +374,7 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
           const entry = keys[n];
           const k = typeof entry === 'string' ? entry : entry[0];
           const p = withPaths ? [...path, k] : NO_PATH;
-          const shownKey = keyText(k);
+          const shownKey = nameText(k);
           if (shownKey !== k) hits++;
           let shown: unknown;
           if (keyRedacted(k, p)) shown = redacted();

@@ -203,6 +203,32 @@ describe('issue 7 item 18: redact.ts', () => {
     });
   });
 
+  it('keys and names are text too: an object key, an error name, a symbol, a function name and a RegExp are cut and scrubbed', () => {
+    // a key of 100,000 characters was sent whole (in every snapshot), and an error's name was sent as is
+    const SECRET = 'Zq7SECRETxK';
+    const longKey = 'k'.repeat(100_000);
+    const keys = Object.keys(r({ [longKey]: 1 }) as object);
+    expect(keys).toEqual([`${'k'.repeat(500)}…(100000)`]);
+    const err = new Error('login failed');
+    err.name = `AuthError password=${SECRET}`;
+    const longName = new Error('x');
+    longName.name = 'N'.repeat(100_000);
+    const named = () => 1;
+    Object.defineProperty(named, 'name', { value: `token=${SECRET}` });
+    const shown = JSON.stringify(
+      r({ err, longName, sym: Symbol(`token=${SECRET}`), named, re: new RegExp(`password=${SECRET}`) }),
+    );
+    expect(shown).not.toContain(SECRET);
+    expect(shown.length).toBeLessThan(2000);
+    expect(r(err)).toEqual({ $error: `AuthError password=${REDACTED}`, message: 'login failed' });
+    // what held: short plain names are shown as they are
+    expect(r({ f: function move() {}, s: Symbol('tick'), re: /ab+c/i })).toEqual({
+      f: '[Function move]',
+      s: 'Symbol(tick)',
+      re: '/ab+c/i',
+    });
+  });
+
   it('issue 7 item 18: array and set items are capped (default 50) with a count of the rest', () => {
     const arr = (n: number) => Array.from({ length: n }, (_, i) => i);
     expect(r(arr(50))).toEqual(arr(50));
