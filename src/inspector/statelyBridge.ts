@@ -149,11 +149,41 @@ function redactSnapshot(snapshot: unknown, redact: Redactor): Record<string, unk
 /** Inspection events waiting to be converted (oldest dropped beyond this). */
 const MAX_PENDING = 10_000;
 
+/**
+ * Options checked before anything starts: what is not an option throws InvalidArgumentError (a URL ws cannot
+ * parse was its SyntaxError; a NaN or negative reconnectMs reconnected every millisecond, a NaN maxDeferredEvents
+ * never dropped anything while disconnected).
+ */
+function checkOptions(options: StatelyBridgeOptions): void {
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentError('bridgeToStately options must be an object');
+  const url = options.url ?? 'ws://localhost:8080';
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    // not a URL: refused below
+  }
+  if (!parsed || !/^wss?:\/\//.test(url) || !parsed.host)
+    throw new InvalidArgumentError(`bridgeToStately needs a ws:// or wss:// URL, got ${String(url)}`);
+  const { reconnectMs, maxDeferredEvents, redact } = options;
+  if (reconnectMs !== undefined && (!Number.isInteger(reconnectMs) || reconnectMs <= 0))
+    throw new InvalidArgumentError(`reconnectMs must be a positive integer, got ${String(reconnectMs)}`);
+  if (maxDeferredEvents !== undefined && (!Number.isInteger(maxDeferredEvents) || maxDeferredEvents < 0))
+    throw new InvalidArgumentError(
+      `maxDeferredEvents must be a non-negative integer, got ${String(maxDeferredEvents)}`,
+    );
+  if (
+    redact !== undefined &&
+    (!Array.isArray(redact) || redact.some((x) => typeof x !== 'string' || !x.trim()))
+  )
+    throw new InvalidArgumentError('redact must be an array of non-empty strings');
+}
+
 /** Stream the system's inspection events to a Stately inspector server. `stop()` leaves no socket or timer. */
 export function bridgeToStately(system: OrrerySystem, options: StatelyBridgeOptions = {}): StatelyBridge {
+  checkOptions(options);
   const url = options.url ?? 'ws://localhost:8080';
-  if (!/^wss?:\/\//.test(url))
-    throw new InvalidArgumentError(`bridgeToStately needs a ws:// or wss:// URL, got ${url}`);
   const redact = createRedactor(options.redact ?? []);
   const socket = new BridgeSocket(url, options.reconnectMs ?? 5000, options.maxDeferredEvents ?? 200);
   const inspector = createInspector(

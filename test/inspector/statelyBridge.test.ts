@@ -207,6 +207,30 @@ describe('bridgeToStately', () => {
     await until(() => sockets() < before, 3000);
   });
 
+  it('rejects bad options with InvalidArgumentError and starts nothing', () => {
+    system = createSystem();
+    const bad: unknown[] = [
+      null,
+      'ws://localhost:8080',
+      { url: 'ws://' }, // not a URL: was a SyntaxError from ws
+      { url: 'ws://a b' },
+      { reconnectMs: Number.NaN }, // was accepted: a reconnection every millisecond
+      { reconnectMs: -5 },
+      { reconnectMs: '100' },
+      { maxDeferredEvents: Number.NaN }, // was accepted: a queue without bound while disconnected
+      { maxDeferredEvents: -1 },
+      { maxDeferredEvents: 1.5 },
+      { redact: 'password' }, // was a TypeError
+      { redact: [42] },
+    ];
+    for (const options of bad)
+      expect(() => bridgeToStately(system!, options as never), JSON.stringify(options)).toThrow(
+        InvalidArgumentError,
+      );
+    // what held: the defaults and plain values
+    bridgeToStately(system, { url: 'ws://127.0.0.1:1', reconnectMs: 50, maxDeferredEvents: 0 }).stop();
+  });
+
   it('rejects a URL that is not ws:// or wss://', () => {
     system = createSystem();
     expect(() => bridgeToStately(system!, { url: 'http://stately.ai' })).toThrow(InvalidArgumentError);
