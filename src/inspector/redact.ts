@@ -11,7 +11,8 @@
  * - Key/value pairs given as arrays (`[['Authorization', 'Bearer x']]`, flat `['Cookie', 'a=b']`) are redacted
  *   like object keys.
  * - One set of rules whatever holds a value: a Map whose keys are all primitives is shown as an object (its keys
- *   are keys); a Map with an object key is shown as its entries, `[[key, value], ...]`, each key walked as a value
+ *   are keys); a Map with an object key (among the entries shown: a Map or Set is read only as far as it is
+ *   shown) is shown as its entries, `[[key, value], ...]`, each key walked as a value
  *   (a key's text, `String(key)`, would show an Error's message, a URL's password, a function's source, and make
  *   two object keys one), and a string key naming a secret still hides its value; a Set is shown as an array. An
  *   object's (or a Map's) key that holds a credential as text (a URL with a password, `password=x`) is scrubbed as
@@ -23,8 +24,9 @@
  *   the leak seen in `@statelyai/inspect`); actor refs become `{$actor: id}`.
  * - A value that cannot be read (a throwing getter, a revoked Proxy, a Proxy whose traps throw) becomes
  *   '[unreadable]': the redactor never throws.
- * - Depth, keys per object, array items, string lengths and the total number of values are capped; only real
- *   cycles become '[Circular]' (an object referenced twice is shown twice).
+ * - Depth, keys per object, array items, string lengths and the total number of values are capped; keys and names
+ *   (an object's key, an error's name, a symbol's description, a function's name, a RegExp) are scrubbed and cut
+ *   as strings are; only real cycles become '[Circular]' (an object referenced twice is shown twice).
  */
 
 export const REDACTED = '[REDACTED]';
@@ -93,10 +95,14 @@ const MAX_JSON_TEXT = 16 * 1024;
 /** A key inside text: an identifier, optionally dotted or dashed. */
 const KEY_LIKE = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 
-// `key=value`, `key: value`, `"key":"value"`, `'key': 'value'`, `\"key\":\"value\"` (JSON inside JSON). The value
-// is a quoted string, a one-level {...} or [...], or a bare word (with an auth scheme in front, if any).
-const KEY_VALUE =
-  /(\\?["']?)([A-Za-z_][A-Za-z0-9_.-]{0,63})\1\s*[:=]\s*(\\?"(?:[^"\\]|\\.)*?\\?"|'[^']*'|\{[^{}]*\}|\[[^[\]]*\]|(?:(?:bearer|basic|digest|negotiate|token)\s+)?[^\s,;&'"<>)\]}]+)/gi;
+// `key=value`, `key: value`, `"key":"value"`, `'key': 'value'`, `\"key\":\"value\"` (JSON inside JSON): the key and
+// its separator (KEY), then, only after a sensitive key, its value (VALUE, from where KEY ended): a quoted string, a
+// one-level {...} or [...], or a bare word (with an auth scheme in front, if any). Matching the value only after a
+// sensitive key keeps the scan linear: `de:ad:be:ef:…` is a chain of pairs whose bare values each run to the end of
+// the text, and scanning each of them cost O(n²) (2.5 s for 50 such texts of 16 KiB).
+const KEY = /(\\?["']?)([A-Za-z_][A-Za-z0-9_.-]{0,63})\1\s*[:=]\s*/gi;
+const VALUE =
+  /\\?"(?:[^"\\]|\\.)*?\\?"|'[^']*'|\{[^{}]*\}|\[[^[\]]*\]|(?:(?:bearer|basic|digest|negotiate|token)\s+)?[^\s,;&'"<>)\]}]+/iy;
 /**
  * A sensitive-looking key whose quoted or bracketed value a cut left open: the value (group 3) runs to the end of the
  * text without its closing quote or bracket (`…"token":"ABCD` at the cut of a long text).
@@ -175,14 +181,17 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
   const scrubKeyValues = (s: string): string => {
     let out = '';
     let last = 0;
-    KEY_VALUE.lastIndex = 0;
-    for (let m = KEY_VALUE.exec(s); m; m = KEY_VALUE.exec(s)) {
-      const end = m.index + m[0].length;
-      const valueStart = end - m[3].length;
-      if (isKey(m[2])) {
-        out += s.slice(last, valueStart) + REDACTED;
-        last = end;
-      } else KEY_VALUE.lastIndex = valueStart; // `failed: password=x`: the value may hold a pair itself
+    KEY.lastIndex = 0;
+    for (let m = KEY.exec(s); m; m = KEY.exec(s)) {
+      // not a sensitive key: the scan goes on from its value (`failed: password=x`: it may hold a pair itself)
+      if (!isKey(m[2])) continue;
+      const valueStart = m.index + m[0].length;
+      VALUE.lastIndex = valueStart;
+      const value = VALUE.exec(s);
+      if (!value) continue;
+      out += s.slice(last, valueStart) + REDACTED;
+      last = valueStart + value[0].length;
+      KEY.lastIndex = last;
     }
     return out + s.slice(last);
   };
@@ -213,9 +222,6 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
     if (out.includes('eyJ')) out = out.replace(JWT, REDACTED);
     return out;
   };
-  /** A key as shown: an object key is text too, and may hold a credential (a URL used as a key). */
-  const keyText = (key: string): string => (MAY_HOLD_SECRET.test(key) ? scrub(key) : key);
-
   return (value: unknown) => {
     let nodes = 0;
     /** Redactions made so far in this call (to tell whether a JSON text needed any). */
@@ -245,13 +251,25 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
           // not JSON after all: scrubbed as text
         }
       }
-      // scrubbed before the cut, so the cut cannot leave half a secret that no pattern sees any more
+      return scrubbed(v);
+    };
+
+    /** Text scrubbed, then cut (scrubbed before the cut, so the cut cannot leave half a secret no pattern sees). */
+    const scrubbed = (v: string): string => {
       const window = v.length <= MAX_SCRUB_TEXT ? v : v.slice(0, lim.maxString + SCRUB_MARGIN);
       let shown = scrub(window);
       if (window !== v) shown = redactOpenTail(shown);
       if (shown !== window) hits++;
       return cut(upToLimit(shown), v.length);
     };
+
+    /**
+     * A key or a name as shown (an object key, an error's name, a symbol's description, a function's name, a
+     * RegExp): text too, so it is scrubbed (a URL with a password used as a key) and cut like any string, else a
+     * key of a million characters was sent whole in every snapshot.
+     */
+    const nameText = (s: string): string =>
+      s.length > lim.maxString || MAY_HOLD_SECRET.test(s) ? scrubbed(s) : s;
 
     const redacted = (): string => {
       hits++;
@@ -289,9 +307,9 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
         case 'bigint':
           return `${v}n`;
         case 'symbol':
-          return v.toString();
+          return nameText(v.toString());
         case 'function':
-          return `[Function ${v.name || 'anonymous'}]`;
+          return `[Function ${nameText(String(v.name || 'anonymous'))}]`;
       }
       if (v === null) return null;
       const o = v as object;
@@ -300,14 +318,14 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
       if (isLogic(o)) return { $logic: (o as { id?: string }).id ?? 'anonymous' };
       if (o instanceof Error) {
         const e = o as Error & { code?: unknown };
-        const out: Record<string, unknown> = { $error: field(() => String(e.name)) };
+        const out: Record<string, unknown> = { $error: field(() => nameText(String(e.name))) };
         out.message = field(() => walk(e.message, depth, path));
         const code = field(() => (e.code ? walk(String(e.code), depth, path) : undefined));
         if (code !== undefined) out.code = code;
         return out;
       }
       if (o instanceof Date) return Number.isNaN(o.getTime()) ? 'Invalid Date' : o.toISOString();
-      if (o instanceof RegExp) return String(o);
+      if (o instanceof RegExp) return nameText(String(o));
       if (ArrayBuffer.isView(o) || o instanceof ArrayBuffer)
         return `[${o.constructor.name}(${o.byteLength})]`;
       if (o instanceof Promise || o instanceof WeakMap || o instanceof WeakSet)
@@ -317,7 +335,9 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
       stack.add(o);
       try {
         if (Array.isArray(o) || o instanceof Set) {
-          const arr: unknown[] = Array.isArray(o) ? o : [...o];
+          // a Set is read only as far as it is shown (one of a million entries costs what 50 cost)
+          const arr: unknown[] = Array.isArray(o) ? o : firstOf(o, lim.maxItems);
+          const total = Array.isArray(o) ? o.length : Math.max(o.size, arr.length);
           const n = Math.min(arr.length, lim.maxItems);
           const out: unknown[] = [];
           let previous: unknown;
@@ -339,25 +359,29 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
             );
             previous = item;
           }
-          if (arr.length > lim.maxItems) out.push(`…(${arr.length - lim.maxItems} more)`);
+          if (total > lim.maxItems) out.push(`…(${total - lim.maxItems} more)`);
           return out;
         }
         let keys: Array<[string, unknown]> | string[];
+        let total: number;
         if (o instanceof Map) {
-          const entries = [...o.entries()];
-          if (entries.some(([k]) => isObjectLike(k))) return mapEntries(entries, depth, path);
+          // Read only as far as either form shows: copying every entry of a Map of a million entries took about
+          // 0.4 s for each snapshot of it. Whether it is shown as entries is decided by the entries read (the rest
+          // is never read, so no key of theirs can leak).
+          const entries = firstOf(o.entries(), Math.max(lim.maxKeys, lim.maxItems));
+          total = Math.max(o.size, entries.length);
+          if (entries.some(([k]) => isObjectLike(k))) return mapEntries(entries, total, depth, path);
           keys = entries.map(([k, x]): [string, unknown] => [String(k), x]);
-        } else keys = Object.keys(o);
+        } else {
+          keys = Object.keys(o);
+          total = keys.length;
+        }
         const out: Record<string, unknown> = {};
-        let n = 0;
-        for (const entry of keys) {
-          if (++n > lim.maxKeys) {
-            out['…'] = `${keys.length - lim.maxKeys} more keys`;
-            break;
-          }
+        for (let n = 0; n < keys.length && n < lim.maxKeys; n++) {
+          const entry = keys[n];
           const k = typeof entry === 'string' ? entry : entry[0];
           const p = withPaths ? [...path, k] : NO_PATH;
-          const shownKey = keyText(k);
+          const shownKey = nameText(k);
           if (shownKey !== k) hits++;
           let shown: unknown;
           if (keyRedacted(k, p)) shown = redacted();
@@ -380,6 +404,7 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
             });
           else out[shownKey] = shown;
         }
+        if (total > lim.maxKeys) out['…'] = `${total - lim.maxKeys} more keys`;
         return out;
       } finally {
         stack.delete(o);
@@ -391,7 +416,12 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
      * unless its key is a string naming a secret. In `redact` paths an entry is its index, a string key's value
      * its key (as in the object form); the entries are capped as array items.
      */
-    const mapEntries = (entries: Array<[unknown, unknown]>, depth: number, path: string[]): unknown[] => {
+    const mapEntries = (
+      entries: Array<[unknown, unknown]>,
+      total: number,
+      depth: number,
+      path: string[],
+    ): unknown[] => {
       const n = Math.min(entries.length, lim.maxItems);
       const out: unknown[] = [];
       for (let i = 0; i < n; i++) {
@@ -405,11 +435,22 @@ export function createRedactor(extra: readonly string[] = [], limits: Partial<Re
             : (walk(x, depth + 1, valueAt) ?? null);
         out.push([key, value]);
       }
-      if (entries.length > lim.maxItems) out.push(`…(${entries.length - lim.maxItems} more)`);
+      if (total > lim.maxItems) out.push(`…(${total - lim.maxItems} more)`);
       return out;
     };
     return walk(value, 0, []);
   };
+}
+
+/** The first `n` items of an iterable, the rest not read (a Map or Set may hold a million). */
+function firstOf<T>(items: Iterable<T>, n: number): T[] {
+  const out: T[] = [];
+  if (n <= 0) return out;
+  for (const item of items) {
+    out.push(item);
+    if (out.length >= n) break;
+  }
+  return out;
 }
 
 /** An object or a function: a value whose text (`String(v)`) may be anything, a secret included. */
@@ -417,12 +458,35 @@ function isObjectLike(v: unknown): boolean {
   return (typeof v === 'object' && v !== null) || typeof v === 'function';
 }
 
-/** A plain copy of a snapshot value (state names are not redacted: a state may well be called 'token'). */
-export function copyStateValue(value: unknown, depth = 0): unknown {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'object') return String(value);
-  if (depth > 20) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = copyStateValue(v, depth + 1);
-  return out;
+/** Nesting and size limits of a copied state value (a machine's value is a small tree of state names). */
+const MAX_STATE_DEPTH = 20;
+const MAX_STATE_NODES = 1000;
+const MAX_STATE_NAME = 200;
+
+/**
+ * A plain copy of a snapshot value (state names are not redacted: a state may well be called 'token'). A machine's
+ * value is a small tree of state names, but hand-written logic may keep anything there: the copy is bounded in
+ * depth and size (a cycle, or one object shared at every level, would otherwise be handed to JSON.stringify whole,
+ * which throws on the cycle and closes every page, or copied into millions of nodes), a name is cut, a function is
+ * not shown as its source, and a value that cannot be read is '[unreadable]'.
+ */
+export function copyStateValue(value: unknown): unknown {
+  let nodes = 0;
+  const copy = (v: unknown, depth: number): unknown => {
+    if (v === undefined || v === null) return null;
+    if (typeof v === 'function') return '[Function]';
+    if (typeof v !== 'object') {
+      const name = String(v);
+      return name.length > MAX_STATE_NAME ? `${name.slice(0, MAX_STATE_NAME)}…(${name.length})` : name;
+    }
+    if (depth > MAX_STATE_DEPTH || ++nodes > MAX_STATE_NODES) return '[…]';
+    try {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = copy(x, depth + 1);
+      return out;
+    } catch {
+      return UNREADABLE;
+    }
+  };
+  return copy(value, 0);
 }

@@ -34,12 +34,20 @@ export interface StatelyBridgeOptions {
 
 export interface StatelyBridge {
   readonly connected: boolean;
-  /** Events dropped while disconnected. */
+  /** Events dropped: while disconnected (beyond `maxDeferredEvents`), or while the server leaves 1 MiB unread. */
   readonly dropped: number;
   stop(): void;
 }
 
-/** A WebSocket transport with a bounded queue while disconnected and reconnection that stops with it. */
+/** Unsent bytes a connected server may leave in the socket before events are dropped. */
+const MAX_BUFFERED = 1 << 20;
+/** How long `stop()` waits for the server to answer the close frame before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * A WebSocket transport with a bounded queue while disconnected, a bounded send buffer while connected, and
+ * reconnection that stops with it.
+ */
 class BridgeSocket {
   #ws: WebSocket | undefined;
   #queue: string[] = [];
@@ -75,6 +83,12 @@ class BridgeSocket {
 
   send(event: unknown): void {
     if (this.#stopped) return;
+    if (this.open && this.#ws!.bufferedAmount > MAX_BUFFERED) {
+      // A server that does not read (stalled, or slower than the system) must not grow the socket's send buffer
+      // without bound: past the limit the event is dropped and counted, as while disconnected.
+      this.dropped++;
+      return;
+    }
     const message = JSON.stringify(event);
     if (this.open) this.#ws!.send(message);
     else {
@@ -90,7 +104,12 @@ class BridgeSocket {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#queue = [];
-    this.#ws?.close();
+    const ws = this.#ws;
+    if (!ws) return;
+    ws.close();
+    // A server that does not read never answers the close frame (it waits behind the unsent data), and ws would
+    // keep the socket, and the process, for 30 s: drop the socket after a short grace period instead.
+    setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 }
 
@@ -130,11 +149,41 @@ function redactSnapshot(snapshot: unknown, redact: Redactor): Record<string, unk
 /** Inspection events waiting to be converted (oldest dropped beyond this). */
 const MAX_PENDING = 10_000;
 
+/**
+ * Options checked before anything starts: what is not an option throws InvalidArgumentError (a URL ws cannot
+ * parse was its SyntaxError; a NaN or negative reconnectMs reconnected every millisecond, a NaN maxDeferredEvents
+ * never dropped anything while disconnected).
+ */
+function checkOptions(options: StatelyBridgeOptions): void {
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentError('bridgeToStately options must be an object');
+  const url = options.url ?? 'ws://localhost:8080';
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    // not a URL: refused below
+  }
+  if (!parsed || !/^wss?:\/\//.test(url) || !parsed.host)
+    throw new InvalidArgumentError(`bridgeToStately needs a ws:// or wss:// URL, got ${String(url)}`);
+  const { reconnectMs, maxDeferredEvents, redact } = options;
+  if (reconnectMs !== undefined && (!Number.isInteger(reconnectMs) || reconnectMs <= 0))
+    throw new InvalidArgumentError(`reconnectMs must be a positive integer, got ${String(reconnectMs)}`);
+  if (maxDeferredEvents !== undefined && (!Number.isInteger(maxDeferredEvents) || maxDeferredEvents < 0))
+    throw new InvalidArgumentError(
+      `maxDeferredEvents must be a non-negative integer, got ${String(maxDeferredEvents)}`,
+    );
+  if (
+    redact !== undefined &&
+    (!Array.isArray(redact) || redact.some((x) => typeof x !== 'string' || !x.trim()))
+  )
+    throw new InvalidArgumentError('redact must be an array of non-empty strings');
+}
+
 /** Stream the system's inspection events to a Stately inspector server. `stop()` leaves no socket or timer. */
 export function bridgeToStately(system: OrrerySystem, options: StatelyBridgeOptions = {}): StatelyBridge {
+  checkOptions(options);
   const url = options.url ?? 'ws://localhost:8080';
-  if (!/^wss?:\/\//.test(url))
-    throw new InvalidArgumentError(`bridgeToStately needs a ws:// or wss:// URL, got ${url}`);
   const redact = createRedactor(options.redact ?? []);
   const socket = new BridgeSocket(url, options.reconnectMs ?? 5000, options.maxDeferredEvents ?? 200);
   const inspector = createInspector(

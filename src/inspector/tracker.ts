@@ -8,10 +8,11 @@
  * the flush.
  *
  * Actors that start and end between two flushes (a Status created and finished at memory speed) are kept per
- * machine in a small ring: the last `FINISHED_SHOWN` of each machine are sent in full (the page's lists of recent
- * outcomes show fewer), the older ones only as counts per machine, final status and state (`Batch.finished`). So
- * a flush costs the same whether 20 or 200,000 lifecycles ended since the last one, and the tracker holds no
- * reference to an actor that ended unseen.
+ * machine in a small ring (per logic object; past 64 distinct logics in one interval, per machine name, since logic
+ * built per call is a new object for every actor): the last `FINISHED_SHOWN` of each machine are sent in full (the
+ * page's lists of recent outcomes show fewer), the older ones only as counts per machine, final status and state
+ * (`Batch.finished`). So a flush costs the same whether 20 or 200,000 lifecycles ended since the last one, and the
+ * tracker holds no reference to an actor that ended unseen.
  */
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
 import { logicId, logicOf, parentOf } from '../../machines/core/xstateAdapter.js';
@@ -163,6 +164,8 @@ export interface TrackerOptions {
 const MAX_PENDING_ENGINE = 1000;
 /** Actors of one machine that started and ended within one flush interval sent in full (the page lists 12). */
 export const FINISHED_SHOWN = 20;
+/** Distinct logics whose ended actors are kept apart within one flush interval; past it, by machine name. */
+const MAX_FINISHED_LOGICS = 64;
 
 /**
  * The actors of one machine (logic) that started and ended since the last flush: the last `FINISHED_SHOWN` with
@@ -407,13 +410,29 @@ export class Tracker {
     if (this.#dirty.size > 0) this.#dirty.delete(ref);
     let finished = logic === this.#lastLogic ? this.#lastFinished : this.#finished.get(logic);
     if (!finished) {
-      finished = new Finished();
-      this.#finished.set(logic, finished);
+      // Logic built per call (an inline fromPromise or machine) is a new object for every actor: kept per logic,
+      // each was its machine's only one and sent in full, so the flush grew with the rate again. Past a few
+      // distinct logics in one interval, actors are kept per machine name instead (the name the page shows).
+      const key = this.#finished.size < MAX_FINISHED_LOGICS ? logic : this.#nameKey(ref, logic);
+      finished = this.#finished.get(key);
+      if (!finished) {
+        finished = new Finished();
+        this.#finished.set(key, finished);
+      }
     }
     this.#lastLogic = logic;
     this.#lastFinished = finished;
     finished.push(ref, snapshot, order);
     return true;
+  }
+
+  /** The machine name an actor is shown under, as a key of `#finished` (its logic when the name cannot be read). */
+  #nameKey(ref: AnyActorRef, logic: unknown): unknown {
+    try {
+      return `machine:${this.#machineOf(ref, logic)}`;
+    } catch {
+      return logic;
+    }
   }
 
   #announce(ref: AnyActorRef): void {

@@ -285,6 +285,41 @@ describe('the inspector under hostile or broken clients and actors', () => {
     expect(await httpGet(inspector.url)).toBe(200);
   });
 
+  it('an actor whose state value is cyclic or a huge shared tree (hand-written logic) is shown; no page is closed', async () => {
+    // hand-written logic may keep anything as its snapshot's `value`; the copy of it must stay JSON-safe and bounded
+    const cyclic: Record<string, unknown> = { phase: 'slewing' };
+    cyclic.self = cyclic;
+    let shared: unknown = 'leaf';
+    for (let i = 0; i < 18; i++) shared = { a: shared, b: shared }; // 2^18 leaves when copied in full
+    const logicWithValue = (value: unknown): AnyActorLogic =>
+      ({
+        transition: (s: unknown) => s,
+        getInitialSnapshot: () => ({
+          status: 'active',
+          output: undefined,
+          error: undefined,
+          context: {},
+          value,
+        }),
+        getPersistedSnapshot: (s: unknown) => s,
+      }) as unknown as AnyActorLogic;
+    plain = await createInspector({ batchIntervalMs: 20 });
+    createActor(logicWithValue(cyclic), { inspect: plain.inspect, systemId: 'cyclic' }).start();
+    createActor(logicWithValue(shared), { inspect: plain.inspect, systemId: 'shared' }).start();
+    const c = connectPage(plain.url, sockets);
+    const outcome = await Promise.race([
+      c.next((m) => m.type === 'hello', 3000),
+      c.closed.then(({ code }) => ({ type: `closed ${code}` }) as Msg),
+    ]);
+    expect(outcome.type).toBe('hello');
+    const shown = (id: string) => outcome.actors.find((a: Msg) => a.systemId === id);
+    expect(shown('cyclic').value.phase).toBe('slewing');
+    expect(JSON.stringify(shown('shared').value).length).toBeLessThan(100_000);
+    // and the page goes on receiving batches
+    c.ws.send(JSON.stringify({ type: 'ping', id: 'alive' }));
+    await c.next((m) => m.type === 'pong' && m.id === 'alive');
+  });
+
   it('WebSocket pages are capped: past maxClients an upgrade gets 503 and holds nothing; a freed slot is reusable', async () => {
     system = createSystem();
     inspector = await startInspector(system, { batchIntervalMs: 20 });

@@ -191,6 +191,28 @@ describe('issue 10: the inspector at memory speed', () => {
     t.dispose();
   });
 
+  it('lifecycles whose logic is built per call (an inline machine) are counted by machine too', () => {
+    // each actor has its own logic object: kept per logic, every one of them was its machine's only one and sent
+    // in full (2000 ended, 2000 in the batch), so the flush grew with the rate again
+    system = createSystem();
+    const t = tracker(system);
+    const n = 2000;
+    for (let i = 0; i < n; i++) {
+      const perCall = setup({ types: { context: {} as { token: string } } }).createMachine({
+        id: 'perCall',
+        context: { token: 'tok-secret' },
+        initial: 'go',
+        states: { go: { always: 'end' }, end: { type: 'final' } },
+      });
+      system.spawn(perCall, { restart: 'temporary' });
+    }
+    const batch = t.flush();
+    expect(batch.actors.length).toBeLessThan(200);
+    expect(outcomes(batch, 'perCall')).toEqual({ end: n });
+    expect(JSON.stringify(batch)).not.toContain('tok-secret');
+    t.dispose();
+  });
+
   it('issue 10 item 7: createInspector: hostile snapshots of a plain actor never throw; counts reach the page', async () => {
     const ins = await createInspector({ batchIntervalMs: 10 });
     try {

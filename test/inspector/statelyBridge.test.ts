@@ -179,6 +179,58 @@ describe('bridgeToStately', () => {
     bridge.stop();
   });
 
+  it('a server that does not read costs bounded memory (events past the limit are dropped and counted), and stop() drops its socket', async () => {
+    const { url } = await listen();
+    server!.on('connection', (ws) => (ws as unknown as { _socket: { pause(): void } })._socket.pause());
+    system = createSystem();
+    const bridge = bridgeToStately(system, { url });
+    await until(() => bridge.connected);
+    // each event carries a snapshot of about 25 kB (the redactor keeps 50 keys of 450 characters)
+    const big = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, 'x'.repeat(450)]));
+    const flood = setup({ types: { context: {} as Record<string, unknown> } }).createMachine({
+      id: 'flood',
+      context: () => ({ ...big, n: 0 }),
+      on: { TICK: { actions: assign({ n: ({ context }) => (context.n as number) + 1 }) } },
+    });
+    const actor = system.spawn(flood, { id: 'flood' });
+    // 4000 events, about 100 MB of messages: far more than the kernel's socket buffers take
+    for (let round = 0; round < 8; round++) {
+      for (let i = 0; i < 500; i++) actor.send({ type: 'TICK' });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await until(() => bridge.dropped > 0, 3000);
+    expect(bridge.connected).toBe(true);
+    // stop() leaves no socket behind although the server never answers the close frame (ws would wait 30 s)
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const before = sockets();
+    bridge.stop();
+    await until(() => sockets() < before, 3000);
+  });
+
+  it('rejects bad options with InvalidArgumentError and starts nothing', () => {
+    system = createSystem();
+    const bad: unknown[] = [
+      null,
+      'ws://localhost:8080',
+      { url: 'ws://' }, // not a URL: was a SyntaxError from ws
+      { url: 'ws://a b' },
+      { reconnectMs: Number.NaN }, // was accepted: a reconnection every millisecond
+      { reconnectMs: -5 },
+      { reconnectMs: '100' },
+      { maxDeferredEvents: Number.NaN }, // was accepted: a queue without bound while disconnected
+      { maxDeferredEvents: -1 },
+      { maxDeferredEvents: 1.5 },
+      { redact: 'password' }, // was a TypeError
+      { redact: [42] },
+    ];
+    for (const options of bad)
+      expect(() => bridgeToStately(system!, options as never), JSON.stringify(options)).toThrow(
+        InvalidArgumentError,
+      );
+    // what held: the defaults and plain values
+    bridgeToStately(system, { url: 'ws://127.0.0.1:1', reconnectMs: 50, maxDeferredEvents: 0 }).stop();
+  });
+
   it('rejects a URL that is not ws:// or wss://', () => {
     system = createSystem();
     expect(() => bridgeToStately(system!, { url: 'http://stately.ai' })).toThrow(InvalidArgumentError);
