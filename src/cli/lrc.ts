@@ -15,6 +15,7 @@ import { builtInDevice } from '../demo/lrcDemo.js';
 import { createSystem } from '../engine/system.js';
 import { InvalidArgumentError, PortInUseError } from '../errors.js';
 import { type Inspector, startInspector } from '../inspector/server.js';
+import { TangoNameError } from '../protocols/tango/clientErrors.js';
 import { DEFAULT_TIMEOUT_MS } from '../protocols/tango/deviceProxy.js';
 import { DevFailed } from '../protocols/tango/errors.js';
 import { type LrcUpdate, resultCodeName, taskStatusName } from '../protocols/tango/lrc/invokeLrc.js';
@@ -220,6 +221,9 @@ export async function lrcCommand(argv: string[]): Promise<number> {
         () => {},
       );
       await system.stop();
+      // a name (or TANGO_HOST) that does not parse is bad usage, as `orrery tango` reports it: nothing was reached
+      if (typeof first !== 'string' && first.error instanceof TangoNameError)
+        return usageError('lrc', `--device: ${first.error.message}`);
       if (first === 'interrupted') interruptedLine();
       else {
         const why =

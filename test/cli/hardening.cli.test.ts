@@ -226,6 +226,30 @@ describe('orrery lrc --timeout bounds the connection to --device too', () => {
   });
 });
 
+describe('orrery lrc --device with a name that does not parse is bad usage, as in orrery tango', () => {
+  it.each([
+    ['a/b', {}],
+    ['tango://127.0.0.1:99999/a/b/c', {}],
+    ['tango://127.0.0.1:1/a/b/c#dbase=maybe', {}],
+    ['a/b/c', { TANGO_HOST: '' }],
+    ['a/b/c', { TANGO_HOST: 'garbage' }],
+  ])('--device %s (%o): one usage line, exit 2, not "cannot reach" and exit 1', async (device, env) => {
+    for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
+    try {
+      const r = await capture(() => lrcCommand(['On', '--device', device, '--timeout', '3000']));
+      expect(r.code).toBe(2);
+      expect(r.out).toEqual([]);
+      expect(r.err).toHaveLength(1);
+      expect(r.err[0]).toMatch(/^orrery lrc: --device: .*; see 'orrery lrc --help'$/);
+      // and what `orrery tango` says of the same name, exit 2 too
+      const io = { stdout: () => {}, stderr: () => {}, tangoHost: (env as { TANGO_HOST?: string }).TANGO_HOST };
+      expect(await tangoCommand([device, 'State'], io)).toBe(2);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
+
 describe('orrery lrc on SIGINT / SIGTERM during the run', () => {
   it.each(['SIGINT', 'SIGTERM'] as const)(
     '%s cancels the run: one line on stderr, exit 1 (not killed by the signal)',
