@@ -242,7 +242,11 @@ describe('orrery lrc --device with a name that does not parse is bad usage, as i
       expect(r.err).toHaveLength(1);
       expect(r.err[0]).toMatch(/^orrery lrc: --device: .*; see 'orrery lrc --help'$/);
       // and what `orrery tango` says of the same name, exit 2 too
-      const io = { stdout: () => {}, stderr: () => {}, tangoHost: (env as { TANGO_HOST?: string }).TANGO_HOST };
+      const io = {
+        stdout: () => {},
+        stderr: () => {},
+        tangoHost: (env as { TANGO_HOST?: string }).TANGO_HOST,
+      };
       expect(await tangoCommand([device, 'State'], io)).toBe(2);
     } finally {
       vi.unstubAllEnvs();
@@ -321,6 +325,28 @@ describe('orrery ca: --format and EPICS_CA_* mistakes are usage errors (exit 2) 
     expect(r.stderr).toEqual([expect.stringMatching(message)]);
     expect(r.stderr[0]).not.toMatch(/timeout|Timeout/);
   });
+
+  it.each([
+    ['get', 'over 500 characters', 'x'.repeat(501)],
+    ['get', 'far over 500 characters', 'x'.repeat(100_000)],
+    ['get', 'a NUL', 'a\u0000b'],
+    ['monitor', 'not latin-1', 'temp\u20ac'],
+    ['put', 'over 500 characters', 'x'.repeat(501)],
+  ])(
+    'ca %s: a PV name no search can carry (%s) is bad usage like an empty one, in one short line',
+    async (sub, _what, pv) => {
+      const argv = sub === 'put' ? [sub, '--timeout', '200', pv, '1'] : [sub, '--timeout', '200', pv];
+      const r = await ca(argv);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toEqual([]);
+      expect(r.stderr).toEqual([
+        expect.stringMatching(new RegExp(`^orrery ca ${sub}: .*PV name.*; see 'orrery ca ${sub} --help'$`)),
+      ]);
+      expect(r.stderr[0].length).toBeLessThan(300);
+      // as an empty one is
+      expect((await ca(sub === 'put' ? [sub, '', '1'] : [sub, ''])).code).toBe(2);
+    },
+  );
 
   it('a strftime spec on {timestamp} is still taken', async () => {
     const env = await caServer();
