@@ -129,6 +129,20 @@ describe('a closed stdout (orrery ... | head -1)', () => {
     expectOneCleanLine(cli.out.stderr, /^orrery katcp: standard output closed/);
   }, 30_000);
 
+  it.each([
+    ['katcp-sim', /^orrery katcp-sim: standard output closed/],
+    ['ca-sim', /^orrery ca-sim: standard output closed/],
+  ])(
+    '%s whose first line cannot be written stops and exits 1 (it kept serving until Ctrl+C)',
+    async (name, line) => {
+      const cli = orrery([name, '--port', '0']);
+      cli.child.stdout.destroy(); // gone before the simulator prints where it listens: that write fails with EPIPE
+      expect(await cli.exit(10_000)).toEqual({ code: 1, signal: null });
+      expectOneCleanLine(cli.out.stderr, line);
+    },
+    30_000,
+  );
+
   it('demo (logs on stdout) stops everything and exits 1, no stack trace', async () => {
     const cli = orrery(['demo', '--port', '0', '--log-level', 'info']);
     await cli.waitFor(/Orrery inspector: /);
