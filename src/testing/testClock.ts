@@ -35,8 +35,11 @@ export class TestClock implements Clock {
   /** Same duration rules as the real clock: `Infinity` never fires (no timer is kept), NaN or negative is 0. */
   setTimeout(fn: (...args: any[]) => void, ms: number): number {
     const id = ++this.#seq;
-    if (ms === Number.POSITIVE_INFINITY) return id;
-    const delay = ms > 0 ? ms : 0;
+    // The delay is read as Node reads it (`after *= 1`): a numeric string is its number, not text appended to
+    // now().
+    const n = Number(ms);
+    if (n === Number.POSITIVE_INFINITY) return id;
+    const delay = n > 0 ? n : 0;
     this.#timers.set(id, { id, at: this.#now + delay, seq: id, fn });
     return id;
   }
@@ -62,11 +65,18 @@ export class TestClock implements Clock {
    * `MAX_AT_ONE_INSTANT` timers at one instant `advance` throws instead of hanging the test.
    */
   advance(ms: number): void {
+    // A number only: `now + '5'` concatenates (10 + '5' went to 105), and null, an object or a bigint would pass
+    // the comparison below by coercion.
+    if (typeof ms !== 'number') {
+      throw new RangeError(`TestClock advances by a number of milliseconds, got ${typeof ms}`);
+    }
     if (!(ms >= 0)) throw new RangeError('TestClock cannot go back in time');
     if (ms === Number.POSITIVE_INFINITY) {
       throw new RangeError('TestClock cannot advance by Infinity; use runAll() to fire every pending timer');
     }
     const end = this.#now + ms;
+    // Past the largest double the end is Infinity: every timer would fire and time would stay there for good.
+    if (!Number.isFinite(end)) throw new RangeError(`TestClock cannot advance past ${Number.MAX_VALUE} ms`);
     let instant = Number.NaN;
     let atInstant = 0;
     for (;;) {

@@ -55,3 +55,37 @@ describe('TestClock: a timer that re-arms itself with 0 ms', () => {
     expect(fired).toEqual(['a', 'b', 'nested at 10']);
   });
 });
+
+describe('TestClock: advance takes a number of ms, nothing else', () => {
+  it.each([
+    ['a string', '5'],
+    ['null', null],
+    ['a bigint', 5n],
+    ['an object', { valueOf: () => 5 }],
+  ])(
+    'advance(%s) is a RangeError and time stays put (a string was concatenated: 10 + "5" went to 105)',
+    (_what, ms) => {
+      const clock = new TestClock(10);
+      const fired: number[] = [];
+      clock.setTimeout(() => fired.push(clock.now()), 50);
+      expect(() => clock.advance(ms as never)).toThrow(RangeError);
+      expect(clock.now()).toBe(10);
+      expect(fired).toEqual([]);
+    },
+  );
+
+  it('an advance whose end is past the largest double is refused like Infinity: time never reaches Infinity', () => {
+    const clock = new TestClock(Number.MAX_VALUE);
+    expect(() => clock.advance(Number.MAX_VALUE)).toThrow(RangeError);
+    expect(clock.now()).toBe(Number.MAX_VALUE);
+  });
+
+  it('a delay given as a numeric string is read as Node reads it (a number), not concatenated to now()', () => {
+    const clock = new TestClock(10);
+    const fired: number[] = [];
+    clock.setTimeout(() => fired.push(clock.now()), '5' as never);
+    expect(clock.nextAt()).toBe(15);
+    clock.advance(5);
+    expect(fired).toEqual([15]);
+  });
+});
