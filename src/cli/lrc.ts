@@ -106,6 +106,9 @@ function parse(argv: string[]): Parsed {
   if (rest.length < 1 || rest.length > 2) {
     throw new InvalidArgumentError('expected a command and at most one argument');
   }
+  // An empty name is bad usage, found here before any I/O: LongRunningCommand would refuse it only after --device
+  // was reached, its InvalidArgumentError escaping the command (main.ts's 'orrery: ...', exit 1).
+  if (rest[0] === '') throw new InvalidArgumentError('expected a command name, got an empty one');
   out.command = rest[0];
   if (rest.length === 2) {
     try {

@@ -268,6 +268,17 @@ describe('orrery lrc --device with a name that does not parse is bad usage, as i
   });
 });
 
+describe('orrery lrc with an empty command name', () => {
+  it('is one usage line and exit 2 (it escaped as an InvalidArgumentError from LongRunningCommand, exit 1)', async () => {
+    for (const argv of [[''], ['', '{"fail": true}'], ['--json', '']]) {
+      const r = await capture(() => lrcCommand(argv));
+      expect({ argv, code: r.code }).toEqual({ argv, code: 2 });
+      expect(r.out).toEqual([]);
+      expect(r.err).toEqual([expect.stringMatching(/^orrery lrc: .*command.*; see 'orrery lrc --help'$/)]);
+    }
+  });
+});
+
 describe('orrery lrc on SIGINT / SIGTERM during the run', () => {
   it.each(['SIGINT', 'SIGTERM'] as const)(
     '%s cancels the run: one line on stderr, exit 1 (not killed by the signal)',
