@@ -4,7 +4,8 @@
  * InvalidArgumentError for the usage message (exit 2), and the help texts.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { ChannelType, dbrName, SubscriptionType } from '../protocols/ca/constants.js';
+import { checkPvName } from '../protocols/ca/commands.js';
+import { ChannelType, dbrName, MAX_PV_NAME_SIZE, SubscriptionType } from '../protocols/ca/constants.js';
 import { readType } from '../protocols/ca/pvTypes.js';
 import type { DataTypeSpec } from '../protocols/ca/sync.js';
 import { checkFormat, type DataFormat } from './caFormat.js';
@@ -327,6 +328,16 @@ export function parseCaArgs(argv: string[]): CaArgs {
     a.pvs = positional;
   }
   if (a.pvs.some((p) => p === '')) throw new InvalidArgumentError('a PV name cannot be empty');
+  // a name no SEARCH can carry is bad usage too, found here before any I/O (the client would refuse it only once
+  // the Context is up, exit 1); the length first, so a huge name is not echoed back in the message
+  for (const pv of a.pvs) {
+    if (pv.length > MAX_PV_NAME_SIZE) {
+      throw new InvalidArgumentError(
+        `a PV name has at most ${MAX_PV_NAME_SIZE} characters, got one of ${pv.length}`,
+      );
+    }
+    checkPvName(pv);
+  }
   if (a.format !== undefined && !a.json) {
     const names = ['pv_name', 'response', 'response_data', 'timestamp'];
     if (sub === 'put') names.push('which');

@@ -4,13 +4,14 @@
  * `.ts`/`.mts` when `tsx` is installed in your project or Node strips types itself); `#<export>` names the export
  * (`#default` for the default export); without it every exported machine is drawn. Files are written as
  * `<out>/<export>.<format>` (default: the working directory, format `svg`). Bad input (no module, a module or
- * export that does not exist, an export that is not a machine, an unknown flag) is a one-line error and exit 2;
- * a module that throws while loading exits 1.
+ * export that does not exist, a directory, an export that is not a machine, an unknown flag, an --out that is a
+ * file) is a one-line error and exit 2; a module that throws while loading, or an --out that cannot be written,
+ * exits 1.
  *
  * Orrery's own statecharts (`visualizations/`) are kept by the repository's `npm run charts`, not by this command.
  */
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
@@ -110,6 +111,9 @@ export async function loadMachines(
   const file = resolve(cwd, target.modulePath);
   if (!existsSync(file))
     throw new InvalidArgumentError(`module not found: ${target.modulePath} (looked for ${file})`);
+  // Node refuses a directory import with an error that would pass for the module throwing while it loads (exit 1).
+  if (statSync(file).isDirectory())
+    throw new InvalidArgumentError(`${target.modulePath} is a directory, not a module`);
   const mod = await importModule(file, cwd);
   if (target.exportName !== undefined) {
     if (!(target.exportName in mod)) {
@@ -182,12 +186,25 @@ export async function chartsCommand(argv: string[]): Promise<number> {
     throw err;
   }
   const outDir = resolve(cwd, values.out ?? '.');
-  await mkdir(outDir, { recursive: true });
   const written: string[] = [];
-  for (const [name, machine] of found) {
-    const path = join(outDir, `${name}.${format}`);
-    await writeFile(path, await renderStatechart(machine, { format }));
-    written.push(relative(cwd, path) || path);
+  try {
+    await mkdir(outDir, { recursive: true });
+    for (const [name, machine] of found) {
+      const path = join(outDir, `${name}.${format}`);
+      await writeFile(path, await renderStatechart(machine, { format }));
+      written.push(relative(cwd, path) || path);
+    }
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    // An --out that is a file, or a path through one, is bad usage (exit 2); any other file system error is one
+    // line naming the command (exit 1) rather than main.ts's bare 'orrery: EACCES: ...'.
+    if (code === 'EEXIST' || code === 'ENOTDIR')
+      return usageError('charts', `--out ${values.out ?? '.'} is not a directory`);
+    if (typeof code !== 'string') throw err;
+    console.error(
+      `orrery charts: cannot write into ${relative(cwd, outDir) || outDir}: ${(err as Error).message}`,
+    );
+    return 1;
   }
   console.log(`wrote ${written.join(', ')}`);
   return 0;

@@ -15,6 +15,7 @@ import { builtInDevice } from '../demo/lrcDemo.js';
 import { createSystem } from '../engine/system.js';
 import { InvalidArgumentError, PortInUseError } from '../errors.js';
 import { type Inspector, startInspector } from '../inspector/server.js';
+import { TangoNameError } from '../protocols/tango/clientErrors.js';
 import { DEFAULT_TIMEOUT_MS } from '../protocols/tango/deviceProxy.js';
 import { DevFailed } from '../protocols/tango/errors.js';
 import { type LrcUpdate, resultCodeName, taskStatusName } from '../protocols/tango/lrc/invokeLrc.js';
@@ -105,6 +106,9 @@ function parse(argv: string[]): Parsed {
   if (rest.length < 1 || rest.length > 2) {
     throw new InvalidArgumentError('expected a command and at most one argument');
   }
+  // An empty name is bad usage, found here before any I/O: LongRunningCommand would refuse it only after --device
+  // was reached, its InvalidArgumentError escaping the command (main.ts's 'orrery: ...', exit 1).
+  if (rest[0] === '') throw new InvalidArgumentError('expected a command name, got an empty one');
   out.command = rest[0];
   if (rest.length === 2) {
     try {
@@ -220,6 +224,9 @@ export async function lrcCommand(argv: string[]): Promise<number> {
         () => {},
       );
       await system.stop();
+      // a name (or TANGO_HOST) that does not parse is bad usage, as `orrery tango` reports it: nothing was reached
+      if (typeof first !== 'string' && first.error instanceof TangoNameError)
+        return usageError('lrc', `--device: ${first.error.message}`);
       if (first === 'interrupted') interruptedLine();
       else {
         const why =

@@ -176,6 +176,31 @@ describe('orrery charts (issue 8 item 6)', () => {
     expect(userFiles()).toEqual(before);
   });
 
+  it('an --out that is a file (or under one) and a module path that is a directory: one usage line, exit 2', async () => {
+    const before = userFiles();
+    const cases: Array<[string[], RegExp]> = [
+      [
+        ['src/shutter.js#shutterMachine', '--out', 'README.md'],
+        /^orrery charts: --out README\.md is not a directory; see 'orrery charts --help'\n$/,
+      ],
+      [
+        ['src/shutter.js#shutterMachine', '--out', 'README.md/charts'],
+        /^orrery charts: --out README\.md\/charts is not a directory; see 'orrery charts --help'\n$/,
+      ],
+      [
+        ['src#shutterMachine'],
+        /^orrery charts: src is a directory, not a module; see 'orrery charts --help'\n$/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const { code, stdout, stderr } = await orrery('charts', ...args);
+      expect({ args, code, stderr }).toEqual({ args, code: 2, stderr: expect.stringMatching(message) });
+      expect(stdout).toBe('');
+    }
+    expect(userFiles()).toEqual(before);
+    expect(readFileSync(join(project, 'README.md'), 'utf8')).toBe('# my beamline\n');
+  });
+
   it('issue 8 item 6: a module that throws while loading exits 1 with its error', async () => {
     const { code, stderr } = await orrery('charts', 'src/broken.js#m');
     expect(code).toBe(1);

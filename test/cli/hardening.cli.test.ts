@@ -129,6 +129,20 @@ describe('a closed stdout (orrery ... | head -1)', () => {
     expectOneCleanLine(cli.out.stderr, /^orrery katcp: standard output closed/);
   }, 30_000);
 
+  it.each([
+    ['katcp-sim', /^orrery katcp-sim: standard output closed/],
+    ['ca-sim', /^orrery ca-sim: standard output closed/],
+  ])(
+    '%s whose first line cannot be written stops and exits 1 (it kept serving until Ctrl+C)',
+    async (name, line) => {
+      const cli = orrery([name, '--port', '0']);
+      cli.child.stdout.destroy(); // gone before the simulator prints where it listens: that write fails with EPIPE
+      expect(await cli.exit(10_000)).toEqual({ code: 1, signal: null });
+      expectOneCleanLine(cli.out.stderr, line);
+    },
+    30_000,
+  );
+
   it('demo (logs on stdout) stops everything and exits 1, no stack trace', async () => {
     const cli = orrery(['demo', '--port', '0', '--log-level', 'info']);
     await cli.waitFor(/Orrery inspector: /);
@@ -226,6 +240,45 @@ describe('orrery lrc --timeout bounds the connection to --device too', () => {
   });
 });
 
+describe('orrery lrc --device with a name that does not parse is bad usage, as in orrery tango', () => {
+  it.each([
+    ['a/b', {}],
+    ['tango://127.0.0.1:99999/a/b/c', {}],
+    ['tango://127.0.0.1:1/a/b/c#dbase=maybe', {}],
+    ['a/b/c', { TANGO_HOST: '' }],
+    ['a/b/c', { TANGO_HOST: 'garbage' }],
+  ])('--device %s (%o): one usage line, exit 2, not "cannot reach" and exit 1', async (device, env) => {
+    for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
+    try {
+      const r = await capture(() => lrcCommand(['On', '--device', device, '--timeout', '3000']));
+      expect(r.code).toBe(2);
+      expect(r.out).toEqual([]);
+      expect(r.err).toHaveLength(1);
+      expect(r.err[0]).toMatch(/^orrery lrc: --device: .*; see 'orrery lrc --help'$/);
+      // and what `orrery tango` says of the same name, exit 2 too
+      const io = {
+        stdout: () => {},
+        stderr: () => {},
+        tangoHost: (env as { TANGO_HOST?: string }).TANGO_HOST,
+      };
+      expect(await tangoCommand([device, 'State'], io)).toBe(2);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
+
+describe('orrery lrc with an empty command name', () => {
+  it('is one usage line and exit 2 (it escaped as an InvalidArgumentError from LongRunningCommand, exit 1)', async () => {
+    for (const argv of [[''], ['', '{"fail": true}'], ['--json', '']]) {
+      const r = await capture(() => lrcCommand(argv));
+      expect({ argv, code: r.code }).toEqual({ argv, code: 2 });
+      expect(r.out).toEqual([]);
+      expect(r.err).toEqual([expect.stringMatching(/^orrery lrc: .*command.*; see 'orrery lrc --help'$/)]);
+    }
+  });
+});
+
 describe('orrery lrc on SIGINT / SIGTERM during the run', () => {
   it.each(['SIGINT', 'SIGTERM'] as const)(
     '%s cancels the run: one line on stderr, exit 1 (not killed by the signal)',
@@ -297,6 +350,28 @@ describe('orrery ca: --format and EPICS_CA_* mistakes are usage errors (exit 2) 
     expect(r.stderr).toEqual([expect.stringMatching(message)]);
     expect(r.stderr[0]).not.toMatch(/timeout|Timeout/);
   });
+
+  it.each([
+    ['get', 'over 500 characters', 'x'.repeat(501)],
+    ['get', 'far over 500 characters', 'x'.repeat(100_000)],
+    ['get', 'a NUL', 'a\u0000b'],
+    ['monitor', 'not latin-1', 'temp\u20ac'],
+    ['put', 'over 500 characters', 'x'.repeat(501)],
+  ])(
+    'ca %s: a PV name no search can carry (%s) is bad usage like an empty one, in one short line',
+    async (sub, _what, pv) => {
+      const argv = sub === 'put' ? [sub, '--timeout', '200', pv, '1'] : [sub, '--timeout', '200', pv];
+      const r = await ca(argv);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toEqual([]);
+      expect(r.stderr).toEqual([
+        expect.stringMatching(new RegExp(`^orrery ca ${sub}: .*PV name.*; see 'orrery ca ${sub} --help'$`)),
+      ]);
+      expect(r.stderr[0].length).toBeLessThan(300);
+      // as an empty one is
+      expect((await ca(sub === 'put' ? [sub, '', '1'] : [sub, ''])).code).toBe(2);
+    },
+  );
 
   it('a strftime spec on {timestamp} is still taken', async () => {
     const env = await caServer();
