@@ -618,6 +618,8 @@ describe('9.1.14 reconciliation via CheckLongRunningCommandStatus after an error
           system,
           clientVersions,
           reconcile,
+          // v1 with a deadline (the call's `bounded` states), v2 without (`unbounded`)
+          timeout: clientVersions[1] === 1 ? 60_000 : undefined,
         });
         await runFor(clock, 400); // the command runs to its end on the device; the client hears nothing of it
         outage = false;
