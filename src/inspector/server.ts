@@ -34,6 +34,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { AnyActorRef, AnyStateMachine } from 'xstate';
 import { supervisorMachine } from '../../machines/core/supervisor.js';
 import { logicOf } from '../../machines/core/xstateAdapter.js';
+import { MAX_TIMER_DELAY } from '../engine/clock.js';
 import {
   InspectorEventError,
   InvalidArgumentError,
@@ -68,7 +69,7 @@ export interface InspectorOptions {
   maxEventsPerSecond?: number;
   /** Log lines kept between flushes (oldest dropped) and replayed to a page that connects (up to 500). Default 1000. */
   bufferSize?: number;
-  /** Batch interval in milliseconds. Default 100. */
+  /** Batch interval in milliseconds (at most 2^31 - 1, Node's timer limit). Default 100. */
   batchIntervalMs?: number;
   /** Largest accepted client message in bytes. Default 64 KiB. */
   maxPayload?: number;
@@ -89,7 +90,7 @@ export interface InspectorOptions {
   maxClients?: number;
   /**
    * An HTTP connection that sends nothing for this many milliseconds (no request yet, or one stalled half-way)
-   * is closed. WebSocket pages are not affected. Default 10000.
+   * is closed (at most 2^31 - 1, Node's timer limit). WebSocket pages are not affected. Default 10000.
    */
   idleTimeoutMs?: number;
 }
@@ -209,6 +210,20 @@ function positiveInteger(name: string, value: unknown, fallback: number): number
   return value;
 }
 
+/**
+ * A duration option given to a Node timer: a positive integer of milliseconds, at most Node's timer limit. Node
+ * fires a longer timer after 1 ms, so a batch interval of 30 days flushed every millisecond and an idle timeout of
+ * 30 days closed every HTTP connection at once: past the limit the option is refused instead.
+ */
+function timerMs(name: string, value: unknown, fallback: number): number {
+  const ms = positiveInteger(name, value, fallback);
+  if (ms > MAX_TIMER_DELAY)
+    throw new InvalidArgumentError(
+      `${name} must be at most ${MAX_TIMER_DELAY} ms (Node's timer limit), got ${String(value)}`,
+    );
+  return ms;
+}
+
 function checkOptions(options: InspectorOptions): void {
   if (options === null || typeof options !== 'object')
     throw new InvalidArgumentError('startInspector options must be an object');
@@ -251,14 +266,14 @@ export async function startInspector(
     throw new InvalidArgumentError(`invalid port ${String(port)}`);
   const readOnly = options.readOnly ?? true;
   const bufferSize = Math.max(10, positiveInteger('bufferSize', options.bufferSize, 1000));
-  const interval = Math.max(10, positiveInteger('batchIntervalMs', options.batchIntervalMs, 100));
+  const interval = Math.max(10, timerMs('batchIntervalMs', options.batchIntervalMs, 100));
   const highWater = positiveInteger('highWaterMark', options.highWaterMark, 1 << 20);
   const cap = positiveInteger('maxClientBuffer', options.maxClientBuffer, 4 * highWater);
   if (cap < highWater)
     throw new InvalidArgumentError(`maxClientBuffer (${cap}) must be at least highWaterMark (${highWater})`);
   const maxPayload = positiveInteger('maxPayload', options.maxPayload, 64 * 1024);
   const maxClients = positiveInteger('maxClients', options.maxClients, 32);
-  const idleTimeout = positiveInteger('idleTimeoutMs', options.idleTimeoutMs, 10_000);
+  const idleTimeout = timerMs('idleTimeoutMs', options.idleTimeoutMs, 10_000);
   const redact = createRedactor(options.redact ?? []);
   const assets = findAssets();
 

@@ -16,6 +16,7 @@ import { createInspector } from '@statelyai/inspect';
 import { WebSocket } from 'ws';
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
 import { parentOf } from '../../machines/core/xstateAdapter.js';
+import { MAX_TIMER_DELAY } from '../engine/clock.js';
 import type { OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError } from '../errors.js';
 import { copyStateValue, createRedactor, type Redactor } from './redact.js';
@@ -26,7 +27,10 @@ export interface StatelyBridgeOptions {
   url?: string;
   /** Extra keys or dotted paths to redact, as for `startInspector`. */
   redact?: readonly string[];
-  /** Milliseconds between reconnection attempts. Default 5000 (as `@statelyai/inspect`). */
+  /**
+   * Milliseconds between reconnection attempts (at most 2^31 - 1, Node's timer limit). Default 5000 (as
+   * `@statelyai/inspect`).
+   */
   reconnectMs?: number;
   /** Events kept while disconnected (oldest dropped first). Default 200 (as `@statelyai/inspect`). */
   maxDeferredEvents?: number;
@@ -152,7 +156,8 @@ const MAX_PENDING = 10_000;
 /**
  * Options checked before anything starts: what is not an option throws InvalidArgumentError (a URL ws cannot
  * parse was its SyntaxError; a NaN or negative reconnectMs reconnected every millisecond, a NaN maxDeferredEvents
- * never dropped anything while disconnected).
+ * never dropped anything while disconnected, and a reconnectMs past Node's timer limit, 2^31 - 1 ms, reconnected
+ * every millisecond too: Node fires a longer timer after 1 ms).
  */
 function checkOptions(options: StatelyBridgeOptions): void {
   if (options === null || typeof options !== 'object')
@@ -167,8 +172,13 @@ function checkOptions(options: StatelyBridgeOptions): void {
   if (!parsed || !/^wss?:\/\//.test(url) || !parsed.host)
     throw new InvalidArgumentError(`bridgeToStately needs a ws:// or wss:// URL, got ${String(url)}`);
   const { reconnectMs, maxDeferredEvents, redact } = options;
-  if (reconnectMs !== undefined && (!Number.isInteger(reconnectMs) || reconnectMs <= 0))
-    throw new InvalidArgumentError(`reconnectMs must be a positive integer, got ${String(reconnectMs)}`);
+  if (
+    reconnectMs !== undefined &&
+    (!Number.isInteger(reconnectMs) || reconnectMs <= 0 || reconnectMs > MAX_TIMER_DELAY)
+  )
+    throw new InvalidArgumentError(
+      `reconnectMs must be a positive integer of at most ${MAX_TIMER_DELAY} ms, got ${String(reconnectMs)}`,
+    );
   if (maxDeferredEvents !== undefined && (!Number.isInteger(maxDeferredEvents) || maxDeferredEvents < 0))
     throw new InvalidArgumentError(
       `maxDeferredEvents must be a non-negative integer, got ${String(maxDeferredEvents)}`,

@@ -14,6 +14,7 @@ import { ChartRegistry } from '../../src/inspector/charts.js';
 import { createInspector, type InspectorWithInspect } from '../../src/inspector/createInspector.js';
 import { createRedactor } from '../../src/inspector/redact.js';
 import { type Inspector, startInspector } from '../../src/inspector/server.js';
+import { bridgeToStately } from '../../src/inspector/statelyBridge.js';
 import { Tracker } from '../../src/inspector/tracker.js';
 import { connectPage, type Msg } from './support/pageClient.js';
 
@@ -343,5 +344,26 @@ describe('the inspector under hostile or broken clients and actors', () => {
     // the limits are checked like every other option
     await expect(startInspector(system, { maxClients: 0 })).rejects.toThrow(InvalidArgumentError);
     await expect(startInspector(system, { idleTimeoutMs: 1.5 })).rejects.toThrow(InvalidArgumentError);
+  });
+
+  it("timer options past Node's limit (2^31 - 1 ms) are refused with InvalidArgumentError, not clamped to 1 ms", async () => {
+    // Node fires a timer of more than 2^31 - 1 ms after 1 ms: a batchIntervalMs of 30 days flushed every
+    // millisecond, an idleTimeoutMs of 30 days closed every HTTP connection at once, a reconnectMs of 30 days
+    // reconnected the Stately bridge every millisecond
+    system = createSystem();
+    const month = 30 * 24 * 3600 * 1000;
+    for (const name of ['batchIntervalMs', 'idleTimeoutMs'] as const) {
+      const started = startInspector(system, { [name]: month });
+      await expect(started).rejects.toThrow(InvalidArgumentError);
+      await expect(started).rejects.toThrow(name);
+      await started.then((i) => i.close()).catch(() => {}); // before the fix: it listened
+    }
+    expect(() => bridgeToStately(system!, { url: 'ws://127.0.0.1:9', reconnectMs: month })).toThrow(
+      InvalidArgumentError,
+    );
+    // the limit itself is a legal timer
+    inspector = await startInspector(system, { batchIntervalMs: 2 ** 31 - 1, idleTimeoutMs: 2 ** 31 - 1 });
+    const bridge = bridgeToStately(system, { url: 'ws://127.0.0.1:9', reconnectMs: 2 ** 31 - 1 });
+    bridge.stop();
   });
 });
