@@ -19,10 +19,12 @@
  * the client gets a fresh snapshot when its socket drains (it loses old log lines, never the current state). Every
  * frame written to a client, replies included, counts against `maxClientBuffer` too: a client that reaches it
  * (flooding requests and never reading) is closed with 1013. Malformed or refused messages count towards a limit
- * that closes the client with 1008. At most `maxClients` pages at once (one more gets 503 at the upgrade), and an
- * HTTP connection idle for `idleTimeoutMs` before or inside a request is closed, so connections opened and
- * abandoned pin nothing for long.
+ * that closes the client with 1008. At most `maxClients` pages at once (one more gets 503 at the upgrade), an
+ * HTTP connection idle for `idleTimeoutMs` before or inside a request is closed, and a page that leaves a ping
+ * unanswered for `stallTimeoutMs` (it does not read) is closed with 1013, so connections and pages opened and
+ * abandoned pin nothing, and hold no slot, for long.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -93,6 +95,12 @@ export interface InspectorOptions {
    * is closed (at most 2^31 - 1, Node's timer limit). WebSocket pages are not affected. Default 10000.
    */
   idleTimeoutMs?: number;
+  /**
+   * A page that has not read what it was sent for this many milliseconds (it leaves a WebSocket ping unanswered
+   * that long: the ping waits behind everything sent before it) is closed with 1013 and its slot freed, so pages
+   * that never read cannot hold every `maxClients` slot. At most 2^31 - 1. Default 30000.
+   */
+  stallTimeoutMs?: number;
 }
 
 export interface InspectorStats {
@@ -122,6 +130,8 @@ const CLOSE_GRACE_MS = 1000;
 const MAX_REFUSED = 20;
 /** Longest `id` echoed back in a reply. */
 const MAX_ID_LENGTH = 128;
+/** How often a page is pinged to tell whether it still reads (more often when `stallTimeoutMs` is shorter). */
+const PING_EVERY_MS = 5000;
 /** Bytes charged per frame on top of its length (per-write bookkeeping), so floods of tiny replies are bounded. */
 const FRAME_OVERHEAD = 256;
 /** Nesting and size limits of an event payload sent by the page. */
@@ -182,6 +192,11 @@ class Client {
   /** Bytes (plus per-frame overhead) handed to the socket and not yet written out. */
   charged = 0;
   closing = false;
+  /** When the ping not answered yet was sent, and its payload (undefined while none is outstanding). */
+  pingedAt: number | undefined;
+  ping: Buffer | undefined;
+  /** When the client last answered a ping, or connected. */
+  answeredAt = Date.now();
   constructor(readonly ws: WebSocket) {}
   push(frame: Buffer, events: number): void {
     this.queue.push(frame);
@@ -274,6 +289,8 @@ export async function startInspector(
   const maxPayload = positiveInteger('maxPayload', options.maxPayload, 64 * 1024);
   const maxClients = positiveInteger('maxClients', options.maxClients, 32);
   const idleTimeout = timerMs('idleTimeoutMs', options.idleTimeoutMs, 10_000);
+  const stallTimeout = timerMs('stallTimeoutMs', options.stallTimeoutMs, 30_000);
+  const pingEvery = Math.min(PING_EVERY_MS, stallTimeout);
   const redact = createRedactor(options.redact ?? []);
   const assets = findAssets();
 
@@ -449,8 +466,30 @@ export async function startInspector(
     ...tracker.snapshot(),
   });
 
+  /**
+   * Whether a client has stalled, and then it is closed. A page that does not read waited for a fresh snapshot
+   * for ever and kept its slot, so `maxClients` such pages locked every other page out. Each page is pinged now
+   * and then; its pong comes only once it has read everything sent before the ping, so a ping left unanswered for
+   * `stallTimeout` means the page has not read for that long, whether its socket is full or the system is quiet.
+   * The ping carries random bytes the pong must echo: pongs sent unasked by a client that never reads prove nothing.
+   */
+  const stalled = (c: Client, now: number): boolean => {
+    if (c.pingedAt !== undefined) {
+      if (now - c.pingedAt < stallTimeout) return false;
+      closeClient(c, 1013, `stalled: the client has not read for ${stallTimeout} ms`);
+      return true;
+    }
+    if (now - c.answeredAt >= pingEvery && c.ws.readyState === c.ws.OPEN) {
+      c.pingedAt = now;
+      c.ping = randomBytes(8);
+      c.ws.ping(c.ping);
+    }
+    return false;
+  };
+
   const tick = () => {
     try {
+      const now = Date.now();
       const batch = tracker.flush();
       const changed =
         batch.actors.length > 0 ||
@@ -463,7 +502,7 @@ export async function startInspector(
       let hello: Buffer | undefined; // the snapshot, serialised once for every client (re)joining
       for (const c of clients) {
         try {
-          if (c.closing) continue;
+          if (c.closing || stalled(c, now)) continue;
           if (c.resync) {
             if (c.ws.bufferedAmount > highWater) continue; // a snapshot once it drains
             c.resync = false;
@@ -627,6 +666,12 @@ export async function startInspector(
         system.logger.error({ err: toError(err) }, 'inspector: handling a client message failed');
         closeClient(client, 1011, 'internal error');
       }
+    });
+    ws.on('pong', (data) => {
+      if (!client.ping?.equals(data)) return; // not the answer to our ping
+      client.ping = undefined;
+      client.pingedAt = undefined;
+      client.answeredAt = Date.now();
     });
     ws.on('error', () => ws.terminate());
     ws.on('close', () => {

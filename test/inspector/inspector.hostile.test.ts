@@ -23,8 +23,10 @@ let inspector: Inspector | undefined;
 let plain: InspectorWithInspect | undefined;
 const sockets: WebSocket[] = [];
 const raw: Socket[] = [];
+const afterThis: Array<() => void> = [];
 
 afterEach(async () => {
+  for (const f of afterThis.splice(0)) f();
   for (const ws of sockets.splice(0)) ws.terminate();
   for (const s of raw.splice(0)) s.destroy();
   await inspector?.close();
@@ -365,5 +367,38 @@ describe('the inspector under hostile or broken clients and actors', () => {
     inspector = await startInspector(system, { batchIntervalMs: 2 ** 31 - 1, idleTimeoutMs: 2 ** 31 - 1 });
     const bridge = bridgeToStately(system, { url: 'ws://127.0.0.1:9', reconnectMs: 2 ** 31 - 1 });
     bridge.stop();
+  });
+
+  it('pages that stop reading are closed after stallTimeoutMs (1013) and free their slots; a reading page stays', async () => {
+    // A page whose socket is not read waited for a fresh snapshot for ever and kept its slot: maxClients such
+    // pages locked every other page out (503) until the process ended.
+    system = createSystem();
+    inspector = await startInspector(system, { batchIntervalMs: 20, maxClients: 3, stallTimeoutMs: 400 });
+    const [stalledA, stalledB, reading] = [0, 1, 2].map(() => connectPage(inspector!.url, sockets));
+    for (const p of [stalledA, stalledB, reading]) await p.next((m) => m.type === 'hello');
+    stalledA.ws.pause(); // never reads again
+    stalledB.ws.pause(); // never reads again, but sends pongs nobody asked for: they must not keep it
+    const pongs = setInterval(() => stalledB.ws.pong(Buffer.from('alive')), 50);
+    afterThis.push(() => clearInterval(pongs));
+    const locked = connectPage(inspector.url, sockets);
+    await expect(locked.opened).rejects.toThrow(/503/);
+    const t0 = Date.now();
+    while (inspector.stats().clients.length > 1 && Date.now() - t0 < 5000)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(inspector.stats().clients).toHaveLength(1);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    // the slots are free again; the page that reads was kept
+    const late = connectPage(inspector.url, sockets);
+    await late.next((m) => m.type === 'hello');
+    reading.ws.send(JSON.stringify({ type: 'ping', id: 'still-served' }));
+    await reading.next((m) => m.type === 'pong' && m.id === 'still-served');
+    // a stalled page that reads again finds the close frame: the slow-consumer code, with the reason
+    stalledA.ws.resume();
+    const closed = await stalledA.closed;
+    expect(closed.code).toBe(1013);
+    expect(closed.reason).toMatch(/not read/);
+    // the timeout is checked like every other timer option
+    await expect(startInspector(system, { stallTimeoutMs: 0 })).rejects.toThrow(InvalidArgumentError);
+    await expect(startInspector(system, { stallTimeoutMs: 2 ** 31 })).rejects.toThrow(InvalidArgumentError);
   });
 });
