@@ -401,4 +401,43 @@ describe('the inspector under hostile or broken clients and actors', () => {
     await expect(startInspector(system, { stallTimeoutMs: 0 })).rejects.toThrow(InvalidArgumentError);
     await expect(startInspector(system, { stallTimeoutMs: 2 ** 31 })).rejects.toThrow(InvalidArgumentError);
   });
+
+  it('event types, actor ids and system ids are scrubbed and cut as other text is', () => {
+    // They were sent as they were: a long event type went out with every one of the ~1000 events of a batch (at
+    // half a megabyte, longer than any string V8 can build: JSON.stringify threw, which closed every page at every
+    // flush), and a secret in an event type or an id reached the page.
+    system = createSystem();
+    const t = new Tracker(system, {
+      redact: createRedactor([]),
+      charts: new ChartRegistry(),
+      bufferSize: 1000,
+      maxEventsPerSecond: 100_000,
+    });
+    t.start();
+    t.flush();
+    const machine = setup({}).createMachine({ id: 'names', initial: 'idle', states: { idle: {} } });
+    const id = `I${'d'.repeat(100_000)}`;
+    const systemId = `db password=Zq1SECRETxK ${'s'.repeat(100_000)}`;
+    const actor = system.spawn(machine, { id, systemId });
+    const hugeType = 'E'.repeat(100_000);
+    for (let i = 0; i < 200; i++) actor.send({ type: hugeType } as never);
+    actor.send({ type: 'login token=Zq2SECRETxK' } as never);
+    const batch = t.flush();
+    const text = JSON.stringify(batch);
+    expect(text).not.toMatch(/Zq\dSECRETxK/);
+    expect(text.length).toBeLessThan(300_000); // 200 events of a 500-character type at most, not 20 MB
+    const view = batch.actors.find((a) => a.id.startsWith('Iddd'))!;
+    expect(view.id.length).toBeLessThan(600);
+    expect(view.systemId!.length).toBeLessThan(600);
+    expect(view.systemId).toContain('[REDACTED]');
+    const events = batch.events.filter((e) => e.targetId === view.id && e.type !== 'xstate.init');
+    expect(events).toHaveLength(201);
+    for (const e of events) expect(e.type.length).toBeLessThan(600);
+    expect(events[0].type.startsWith('EEEE')).toBe(true);
+    expect(events[200].type).toBe('login token=[REDACTED]');
+    // a short plain name is shown as it is
+    actor.send({ type: 'OPEN' } as never);
+    expect(t.flush().events.map((e) => e.type)).toEqual(['OPEN']);
+    t.dispose();
+  });
 });
