@@ -24,6 +24,7 @@ import { copyStateValue, type Redactor, UNREADABLE } from './redact.js';
 import {
   type InspectorView,
   type InspectorViewInfo,
+  inspectorPanelFor,
   inspectorViewFor,
   inspectorViews,
   inspectorViewsVersion,
@@ -738,8 +739,9 @@ export class Tracker {
     if (s.context !== undefined) view.context = this.#opts.redact(s.context);
     if (s.output !== undefined) view.output = this.#opts.redact(s.output);
     if (s.error !== undefined) view.error = this.#opts.redact(s.error);
+    const panel = inspectorPanelFor(view.machine); // as checked at registration: plain JSON
+    if (panel) view.panel = panel.id;
     const iv = inspectorViewFor(view.machine);
-    if (iv?.panel) view.panel = iv.panel.id;
     if (iv?.summarise) {
       const summarise = iv.summarise;
       this.#summarise(view, iv, () =>

@@ -16,6 +16,7 @@ import { createRedactor } from '../../src/inspector/redact.js';
 import { type Inspector, startInspector } from '../../src/inspector/server.js';
 import { bridgeToStately } from '../../src/inspector/statelyBridge.js';
 import { Tracker } from '../../src/inspector/tracker.js';
+import { inspectorViews, registerInspectorView } from '../../src/inspector/views.js';
 import { connectPage, type Msg } from './support/pageClient.js';
 
 let system: OrrerySystem | undefined;
@@ -439,5 +440,40 @@ describe('the inspector under hostile or broken clients and actors', () => {
     actor.send({ type: 'OPEN' } as never);
     expect(t.flush().events.map((e) => e.type)).toEqual(['OPEN']);
     t.dispose();
+  });
+
+  it('a view panel that is not plain JSON is refused at registration; one changed afterwards breaks no page', async () => {
+    // Panels were sent as registered, unknown fields included: a BigInt or a cycle in one view's panel made
+    // JSON.stringify throw for every snapshot and batch, so every page was closed (1011) and every new one too.
+    const cyclic: Record<string, unknown> = { id: 'cyclic', title: 'Cyclic' };
+    cyclic.self = cyclic;
+    const bad = [
+      cyclic,
+      { id: 'big', title: 'Big', count: 10n },
+      { id: 'card', title: 'Card', card: { status: 'phase', limit: 10n } },
+      { id: 'typo', title: 'Typo', card: { feilds: ['a'] } },
+    ];
+    for (const panel of bad)
+      expect(() => registerInspectorView({ machine: `badPanel-${panel.id}`, panel: panel as never })).toThrow(
+        InvalidArgumentError,
+      );
+    expect(inspectorViews().some((v) => v.machine.startsWith('badPanel-'))).toBe(false);
+    // a panel changed after its registration: the page is sent it as it was registered
+    const panel = { id: 'later', title: 'Later', card: { status: 'phase', fields: ['a'] } };
+    afterThis.push(registerInspectorView({ machine: 'laterPanel', panel }));
+    Object.assign(panel, { count: 10n });
+    Object.assign(panel.card, { self: panel.card });
+    panel.card.fields.push(10n as never);
+    plain = await createInspector({ batchIntervalMs: 20 });
+    const c = connectPage(plain.url, sockets);
+    const outcome = await Promise.race([
+      c.next((m) => m.type === 'hello', 3000),
+      c.closed.then(({ code }) => ({ type: `closed ${code}` }) as Msg),
+    ]);
+    expect(outcome.type).toBe('hello');
+    expect(outcome.views).toContainEqual({
+      machine: 'laterPanel',
+      panel: { id: 'later', title: 'Later', card: { status: 'phase', fields: ['a'] } },
+    });
   });
 });
