@@ -34,6 +34,11 @@ export interface StatelyBridgeOptions {
   reconnectMs?: number;
   /** Events kept while disconnected (oldest dropped first). Default 200 (as `@statelyai/inspect`). */
   maxDeferredEvents?: number;
+  /**
+   * Milliseconds a connection may take to be accepted as a WebSocket (the opening handshake) before it is given up
+   * and retried after `reconnectMs` (at most 2^31 - 1). Default 10000.
+   */
+  handshakeTimeoutMs?: number;
 }
 
 export interface StatelyBridge {
@@ -47,6 +52,13 @@ export interface StatelyBridge {
 const MAX_BUFFERED = 1 << 20;
 /** How long `stop()` waits for the server to answer the close frame before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
+/**
+ * Largest message taken from the server. The bridge never uses what the server sends (a Stately inspector server
+ * relays every client's events to every other client, and replays its last 200 to one that connects), yet ws took
+ * messages of up to 100 MiB each. One larger than this closes the socket (1009) and the bridge reconnects as after
+ * any close; inspection messages are far smaller (the redactor bounds snapshots, definitions are a few kB).
+ */
+const MAX_INCOMING = 1 << 20;
 
 /**
  * A WebSocket transport with a bounded queue while disconnected, a bounded send buffer while connected, and
@@ -62,6 +74,7 @@ class BridgeSocket {
     readonly url: string,
     readonly reconnectMs: number,
     readonly maxDeferred: number,
+    readonly handshakeTimeoutMs: number,
   ) {}
 
   get open(): boolean {
@@ -70,7 +83,12 @@ class BridgeSocket {
 
   start(): void {
     if (this.#stopped) return;
-    const ws = new WebSocket(this.url);
+    // A server that accepts the connection and never answers the upgrade left the bridge connecting for ever: the
+    // handshake is given up after a while, and 'close' schedules the retry as after any failed attempt.
+    const ws = new WebSocket(this.url, {
+      handshakeTimeout: this.handshakeTimeoutMs,
+      maxPayload: MAX_INCOMING,
+    });
     this.#ws = ws;
     ws.on('open', () => {
       for (const message of this.#queue.splice(0)) ws.send(message);
@@ -171,14 +189,14 @@ function checkOptions(options: StatelyBridgeOptions): void {
   }
   if (!parsed || !/^wss?:\/\//.test(url) || !parsed.host)
     throw new InvalidArgumentError(`bridgeToStately needs a ws:// or wss:// URL, got ${String(url)}`);
-  const { reconnectMs, maxDeferredEvents, redact } = options;
-  if (
-    reconnectMs !== undefined &&
-    (!Number.isInteger(reconnectMs) || reconnectMs <= 0 || reconnectMs > MAX_TIMER_DELAY)
-  )
-    throw new InvalidArgumentError(
-      `reconnectMs must be a positive integer of at most ${MAX_TIMER_DELAY} ms, got ${String(reconnectMs)}`,
-    );
+  const { maxDeferredEvents, redact } = options;
+  for (const name of ['reconnectMs', 'handshakeTimeoutMs'] as const) {
+    const ms = options[name];
+    if (ms !== undefined && (!Number.isInteger(ms) || ms <= 0 || ms > MAX_TIMER_DELAY))
+      throw new InvalidArgumentError(
+        `${name} must be a positive integer of at most ${MAX_TIMER_DELAY} ms, got ${String(ms)}`,
+      );
+  }
   if (maxDeferredEvents !== undefined && (!Number.isInteger(maxDeferredEvents) || maxDeferredEvents < 0))
     throw new InvalidArgumentError(
       `maxDeferredEvents must be a non-negative integer, got ${String(maxDeferredEvents)}`,
@@ -195,7 +213,12 @@ export function bridgeToStately(system: OrrerySystem, options: StatelyBridgeOpti
   checkOptions(options);
   const url = options.url ?? 'ws://localhost:8080';
   const redact = createRedactor(options.redact ?? []);
-  const socket = new BridgeSocket(url, options.reconnectMs ?? 5000, options.maxDeferredEvents ?? 200);
+  const socket = new BridgeSocket(
+    url,
+    options.reconnectMs ?? 5000,
+    options.maxDeferredEvents ?? 200,
+    options.handshakeTimeoutMs ?? 10_000,
+  );
   const inspector = createInspector(
     socket as never,
     {
