@@ -9,8 +9,8 @@
  * events, and snapshots rebuilt from status, value, context, output and error only (`@statelyai/inspect` would
  * serialise the raw snapshot, error objects' own fields included, and throw on an unreadable value), and the
  * machine definition, where `@statelyai/inspect` would send a machine's literal initial context (and literal
- * `input` / `params`). Inspection events are converted off the engine's call stack, from a bounded queue; a value
- * that cannot be converted costs that one event, never the process.
+ * `input` / `params`, and `meta`). Inspection events are converted off the engine's call stack, from a bounded
+ * queue; a value that cannot be converted costs that one event, never the process.
  */
 import { createInspector } from '@statelyai/inspect';
 import { WebSocket } from 'ws';
@@ -135,12 +135,15 @@ class BridgeSocket {
   }
 }
 
-/** Keys of a machine config that hold literal data (the rest, states and transitions, is what Stately draws). */
-const DATA_KEYS = new Set(['context', 'input', 'params', 'output']);
+/**
+ * Keys of a machine config that hold literal data (the rest, states and transitions, is what Stately draws).
+ * `meta` (the machine's and each state's) is data too: it was sent as it was, whatever it held.
+ */
+const DATA_KEYS = new Set(['context', 'input', 'params', 'output', 'meta']);
 
 /**
  * Redact a JSON-stringified machine config: its `context` is the machine's literal initial context, and any
- * `input`, `params` or `output` in it is literal data too. The rest (states, transitions) is left whole.
+ * `input`, `params`, `output` or `meta` in it is literal data too. The rest (states, transitions) is left whole.
  */
 function redactDefinition(definition: string, redact: Redactor): string {
   const walk = (v: unknown, depth: number): unknown => {

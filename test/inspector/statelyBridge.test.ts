@@ -280,4 +280,30 @@ describe('bridgeToStately', () => {
     expect(closes[0]).toBe(1009);
     bridge.stop();
   });
+
+  it("a machine's meta (the machine's and its states') is redacted in the definition, like its literal context", async () => {
+    // Only context, input, params and output of a definition were redacted: meta went to Stately as it was.
+    const { url, messages, raw } = await listen();
+    system = createSystem();
+    const bridge = bridgeToStately(system, { url });
+    await until(() => bridge.connected);
+    const dome = setup({}).createMachine({
+      id: 'dome',
+      meta: { label: 'Dome', apiKey: 'Zq6SECRETxK' },
+      initial: 'closed',
+      states: {
+        closed: { meta: { help: 'open with token=Zq7SECRETxK', view: { password: 'Zq8SECRETxK' } } },
+      },
+    });
+    system.spawn(dome, { id: 'dome' });
+    await until(() => messages.some((m) => m.type === '@xstate.actor' && m.name === 'dome'));
+    const definition = JSON.parse(messages.find((m) => m.name === 'dome').definition);
+    expect(definition.meta).toEqual({ label: 'Dome', apiKey: '[REDACTED]' });
+    expect(definition.states.closed.meta).toEqual({
+      help: 'open with token=[REDACTED]',
+      view: { password: '[REDACTED]' },
+    });
+    expect(raw.join('\n')).not.toMatch(/Zq\dSECRETxK/);
+    bridge.stop();
+  });
 });
