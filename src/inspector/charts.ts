@@ -90,8 +90,11 @@ export class ChartRegistry {
     let svg = this.#svgs.get(key);
     if (!svg) {
       svg = machineSvg(machine);
-      this.#svgs.set(key, svg);
-      svg.catch(() => this.#svgs.delete(key));
+      // kept only for a machine the registry keeps (past its cap a registered machine is drawn on each request)
+      if (this.#machines.get(key) === machine) {
+        this.#svgs.set(key, svg);
+        svg.catch(() => this.#svgs.delete(key));
+      }
     }
     return svg;
   }
@@ -99,6 +102,9 @@ export class ChartRegistry {
   #find(key: string): AnyStateMachine | undefined {
     const user = registered.get(key);
     if (user) {
+      // Kept under the cap like every other machine: ids registered, drawn and removed one after another grew
+      // the machine and SVG caches for ever. Past the cap the machine is served without being kept.
+      if (!this.#machines.has(key) && this.#machines.size >= MAX_CHARTS) return user;
       if (this.#machines.get(key) !== user) {
         this.#svgs.delete(key); // registered after another machine had this id here: the registration wins
         this.#machines.set(key, user);

@@ -19,10 +19,12 @@
  * the client gets a fresh snapshot when its socket drains (it loses old log lines, never the current state). Every
  * frame written to a client, replies included, counts against `maxClientBuffer` too: a client that reaches it
  * (flooding requests and never reading) is closed with 1013. Malformed or refused messages count towards a limit
- * that closes the client with 1008. At most `maxClients` pages at once (one more gets 503 at the upgrade), and an
- * HTTP connection idle for `idleTimeoutMs` before or inside a request is closed, so connections opened and
- * abandoned pin nothing for long.
+ * that closes the client with 1008. At most `maxClients` pages at once (one more gets 503 at the upgrade), an
+ * HTTP connection idle for `idleTimeoutMs` before or inside a request is closed, and a page that leaves a ping
+ * unanswered for `stallTimeoutMs` (it does not read) is closed with 1013, so connections and pages opened and
+ * abandoned pin nothing, and hold no slot, for long.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -34,6 +36,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { AnyActorRef, AnyStateMachine } from 'xstate';
 import { supervisorMachine } from '../../machines/core/supervisor.js';
 import { logicOf } from '../../machines/core/xstateAdapter.js';
+import { MAX_TIMER_DELAY } from '../engine/clock.js';
 import {
   InspectorEventError,
   InvalidArgumentError,
@@ -68,7 +71,7 @@ export interface InspectorOptions {
   maxEventsPerSecond?: number;
   /** Log lines kept between flushes (oldest dropped) and replayed to a page that connects (up to 500). Default 1000. */
   bufferSize?: number;
-  /** Batch interval in milliseconds. Default 100. */
+  /** Batch interval in milliseconds (at most 2^31 - 1, Node's timer limit). Default 100. */
   batchIntervalMs?: number;
   /** Largest accepted client message in bytes. Default 64 KiB. */
   maxPayload?: number;
@@ -89,9 +92,15 @@ export interface InspectorOptions {
   maxClients?: number;
   /**
    * An HTTP connection that sends nothing for this many milliseconds (no request yet, or one stalled half-way)
-   * is closed. WebSocket pages are not affected. Default 10000.
+   * is closed (at most 2^31 - 1, Node's timer limit). WebSocket pages are not affected. Default 10000.
    */
   idleTimeoutMs?: number;
+  /**
+   * A page that has not read what it was sent for this many milliseconds (it leaves a WebSocket ping unanswered
+   * that long: the ping waits behind everything sent before it) is closed with 1013 and its slot freed, so pages
+   * that never read cannot hold every `maxClients` slot. At most 2^31 - 1. Default 30000.
+   */
+  stallTimeoutMs?: number;
 }
 
 export interface InspectorStats {
@@ -121,6 +130,8 @@ const CLOSE_GRACE_MS = 1000;
 const MAX_REFUSED = 20;
 /** Longest `id` echoed back in a reply. */
 const MAX_ID_LENGTH = 128;
+/** How often a page is pinged to tell whether it still reads (more often when `stallTimeoutMs` is shorter). */
+const PING_EVERY_MS = 5000;
 /** Bytes charged per frame on top of its length (per-write bookkeeping), so floods of tiny replies are bounded. */
 const FRAME_OVERHEAD = 256;
 /** Nesting and size limits of an event payload sent by the page. */
@@ -181,6 +192,11 @@ class Client {
   /** Bytes (plus per-frame overhead) handed to the socket and not yet written out. */
   charged = 0;
   closing = false;
+  /** When the ping not answered yet was sent, and its payload (undefined while none is outstanding). */
+  pingedAt: number | undefined;
+  ping: Buffer | undefined;
+  /** When the client last answered a ping, or connected. */
+  answeredAt = Date.now();
   constructor(readonly ws: WebSocket) {}
   push(frame: Buffer, events: number): void {
     this.queue.push(frame);
@@ -207,6 +223,20 @@ function positiveInteger(name: string, value: unknown, fallback: number): number
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
     throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`);
   return value;
+}
+
+/**
+ * A duration option given to a Node timer: a positive integer of milliseconds, at most Node's timer limit. Node
+ * fires a longer timer after 1 ms, so a batch interval of 30 days flushed every millisecond and an idle timeout of
+ * 30 days closed every HTTP connection at once: past the limit the option is refused instead.
+ */
+function timerMs(name: string, value: unknown, fallback: number): number {
+  const ms = positiveInteger(name, value, fallback);
+  if (ms > MAX_TIMER_DELAY)
+    throw new InvalidArgumentError(
+      `${name} must be at most ${MAX_TIMER_DELAY} ms (Node's timer limit), got ${String(value)}`,
+    );
+  return ms;
 }
 
 function checkOptions(options: InspectorOptions): void {
@@ -251,14 +281,16 @@ export async function startInspector(
     throw new InvalidArgumentError(`invalid port ${String(port)}`);
   const readOnly = options.readOnly ?? true;
   const bufferSize = Math.max(10, positiveInteger('bufferSize', options.bufferSize, 1000));
-  const interval = Math.max(10, positiveInteger('batchIntervalMs', options.batchIntervalMs, 100));
+  const interval = Math.max(10, timerMs('batchIntervalMs', options.batchIntervalMs, 100));
   const highWater = positiveInteger('highWaterMark', options.highWaterMark, 1 << 20);
   const cap = positiveInteger('maxClientBuffer', options.maxClientBuffer, 4 * highWater);
   if (cap < highWater)
     throw new InvalidArgumentError(`maxClientBuffer (${cap}) must be at least highWaterMark (${highWater})`);
   const maxPayload = positiveInteger('maxPayload', options.maxPayload, 64 * 1024);
   const maxClients = positiveInteger('maxClients', options.maxClients, 32);
-  const idleTimeout = positiveInteger('idleTimeoutMs', options.idleTimeoutMs, 10_000);
+  const idleTimeout = timerMs('idleTimeoutMs', options.idleTimeoutMs, 10_000);
+  const stallTimeout = timerMs('stallTimeoutMs', options.stallTimeoutMs, 30_000);
+  const pingEvery = Math.min(PING_EVERY_MS, stallTimeout);
   const redact = createRedactor(options.redact ?? []);
   const assets = findAssets();
 
@@ -434,8 +466,30 @@ export async function startInspector(
     ...tracker.snapshot(),
   });
 
+  /**
+   * Whether a client has stalled, and then it is closed. A page that does not read waited for a fresh snapshot
+   * for ever and kept its slot, so `maxClients` such pages locked every other page out. Each page is pinged now
+   * and then; its pong comes only once it has read everything sent before the ping, so a ping left unanswered for
+   * `stallTimeout` means the page has not read for that long, whether its socket is full or the system is quiet.
+   * The ping carries random bytes the pong must echo: pongs sent unasked by a client that never reads prove nothing.
+   */
+  const stalled = (c: Client, now: number): boolean => {
+    if (c.pingedAt !== undefined) {
+      if (now - c.pingedAt < stallTimeout) return false;
+      closeClient(c, 1013, `stalled: the client has not read for ${stallTimeout} ms`);
+      return true;
+    }
+    if (now - c.answeredAt >= pingEvery && c.ws.readyState === c.ws.OPEN) {
+      c.pingedAt = now;
+      c.ping = randomBytes(8);
+      c.ws.ping(c.ping);
+    }
+    return false;
+  };
+
   const tick = () => {
     try {
+      const now = Date.now();
       const batch = tracker.flush();
       const changed =
         batch.actors.length > 0 ||
@@ -448,7 +502,7 @@ export async function startInspector(
       let hello: Buffer | undefined; // the snapshot, serialised once for every client (re)joining
       for (const c of clients) {
         try {
-          if (c.closing) continue;
+          if (c.closing || stalled(c, now)) continue;
           if (c.resync) {
             if (c.ws.bufferedAmount > highWater) continue; // a snapshot once it drains
             c.resync = false;
@@ -612,6 +666,12 @@ export async function startInspector(
         system.logger.error({ err: toError(err) }, 'inspector: handling a client message failed');
         closeClient(client, 1011, 'internal error');
       }
+    });
+    ws.on('pong', (data) => {
+      if (!client.ping?.equals(data)) return; // not the answer to our ping
+      client.ping = undefined;
+      client.pingedAt = undefined;
+      client.answeredAt = Date.now();
     });
     ws.on('error', () => ws.terminate());
     ws.on('close', () => {

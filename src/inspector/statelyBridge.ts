@@ -9,13 +9,14 @@
  * events, and snapshots rebuilt from status, value, context, output and error only (`@statelyai/inspect` would
  * serialise the raw snapshot, error objects' own fields included, and throw on an unreadable value), and the
  * machine definition, where `@statelyai/inspect` would send a machine's literal initial context (and literal
- * `input` / `params`). Inspection events are converted off the engine's call stack, from a bounded queue; a value
- * that cannot be converted costs that one event, never the process.
+ * `input` / `params`, and `meta`). Inspection events are converted off the engine's call stack, from a bounded
+ * queue; a value that cannot be converted costs that one event, never the process.
  */
 import { createInspector } from '@statelyai/inspect';
 import { WebSocket } from 'ws';
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
 import { parentOf } from '../../machines/core/xstateAdapter.js';
+import { MAX_TIMER_DELAY } from '../engine/clock.js';
 import type { OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError } from '../errors.js';
 import { copyStateValue, createRedactor, type Redactor } from './redact.js';
@@ -26,10 +27,18 @@ export interface StatelyBridgeOptions {
   url?: string;
   /** Extra keys or dotted paths to redact, as for `startInspector`. */
   redact?: readonly string[];
-  /** Milliseconds between reconnection attempts. Default 5000 (as `@statelyai/inspect`). */
+  /**
+   * Milliseconds between reconnection attempts (at most 2^31 - 1, Node's timer limit). Default 5000 (as
+   * `@statelyai/inspect`).
+   */
   reconnectMs?: number;
   /** Events kept while disconnected (oldest dropped first). Default 200 (as `@statelyai/inspect`). */
   maxDeferredEvents?: number;
+  /**
+   * Milliseconds a connection may take to be accepted as a WebSocket (the opening handshake) before it is given up
+   * and retried after `reconnectMs` (at most 2^31 - 1). Default 10000.
+   */
+  handshakeTimeoutMs?: number;
 }
 
 export interface StatelyBridge {
@@ -43,6 +52,13 @@ export interface StatelyBridge {
 const MAX_BUFFERED = 1 << 20;
 /** How long `stop()` waits for the server to answer the close frame before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
+/**
+ * Largest message taken from the server. The bridge never uses what the server sends (a Stately inspector server
+ * relays every client's events to every other client, and replays its last 200 to one that connects), yet ws took
+ * messages of up to 100 MiB each. One larger than this closes the socket (1009) and the bridge reconnects as after
+ * any close; inspection messages are far smaller (the redactor bounds snapshots, definitions are a few kB).
+ */
+const MAX_INCOMING = 1 << 20;
 
 /**
  * A WebSocket transport with a bounded queue while disconnected, a bounded send buffer while connected, and
@@ -58,6 +74,7 @@ class BridgeSocket {
     readonly url: string,
     readonly reconnectMs: number,
     readonly maxDeferred: number,
+    readonly handshakeTimeoutMs: number,
   ) {}
 
   get open(): boolean {
@@ -66,7 +83,12 @@ class BridgeSocket {
 
   start(): void {
     if (this.#stopped) return;
-    const ws = new WebSocket(this.url);
+    // A server that accepts the connection and never answers the upgrade left the bridge connecting for ever: the
+    // handshake is given up after a while, and 'close' schedules the retry as after any failed attempt.
+    const ws = new WebSocket(this.url, {
+      handshakeTimeout: this.handshakeTimeoutMs,
+      maxPayload: MAX_INCOMING,
+    });
     this.#ws = ws;
     ws.on('open', () => {
       for (const message of this.#queue.splice(0)) ws.send(message);
@@ -113,12 +135,15 @@ class BridgeSocket {
   }
 }
 
-/** Keys of a machine config that hold literal data (the rest, states and transitions, is what Stately draws). */
-const DATA_KEYS = new Set(['context', 'input', 'params', 'output']);
+/**
+ * Keys of a machine config that hold literal data (the rest, states and transitions, is what Stately draws).
+ * `meta` (the machine's and each state's) is data too: it was sent as it was, whatever it held.
+ */
+const DATA_KEYS = new Set(['context', 'input', 'params', 'output', 'meta']);
 
 /**
  * Redact a JSON-stringified machine config: its `context` is the machine's literal initial context, and any
- * `input`, `params` or `output` in it is literal data too. The rest (states, transitions) is left whole.
+ * `input`, `params`, `output` or `meta` in it is literal data too. The rest (states, transitions) is left whole.
  */
 function redactDefinition(definition: string, redact: Redactor): string {
   const walk = (v: unknown, depth: number): unknown => {
@@ -152,7 +177,8 @@ const MAX_PENDING = 10_000;
 /**
  * Options checked before anything starts: what is not an option throws InvalidArgumentError (a URL ws cannot
  * parse was its SyntaxError; a NaN or negative reconnectMs reconnected every millisecond, a NaN maxDeferredEvents
- * never dropped anything while disconnected).
+ * never dropped anything while disconnected, and a reconnectMs past Node's timer limit, 2^31 - 1 ms, reconnected
+ * every millisecond too: Node fires a longer timer after 1 ms).
  */
 function checkOptions(options: StatelyBridgeOptions): void {
   if (options === null || typeof options !== 'object')
@@ -166,9 +192,14 @@ function checkOptions(options: StatelyBridgeOptions): void {
   }
   if (!parsed || !/^wss?:\/\//.test(url) || !parsed.host)
     throw new InvalidArgumentError(`bridgeToStately needs a ws:// or wss:// URL, got ${String(url)}`);
-  const { reconnectMs, maxDeferredEvents, redact } = options;
-  if (reconnectMs !== undefined && (!Number.isInteger(reconnectMs) || reconnectMs <= 0))
-    throw new InvalidArgumentError(`reconnectMs must be a positive integer, got ${String(reconnectMs)}`);
+  const { maxDeferredEvents, redact } = options;
+  for (const name of ['reconnectMs', 'handshakeTimeoutMs'] as const) {
+    const ms = options[name];
+    if (ms !== undefined && (!Number.isInteger(ms) || ms <= 0 || ms > MAX_TIMER_DELAY))
+      throw new InvalidArgumentError(
+        `${name} must be a positive integer of at most ${MAX_TIMER_DELAY} ms, got ${String(ms)}`,
+      );
+  }
   if (maxDeferredEvents !== undefined && (!Number.isInteger(maxDeferredEvents) || maxDeferredEvents < 0))
     throw new InvalidArgumentError(
       `maxDeferredEvents must be a non-negative integer, got ${String(maxDeferredEvents)}`,
@@ -185,7 +216,12 @@ export function bridgeToStately(system: OrrerySystem, options: StatelyBridgeOpti
   checkOptions(options);
   const url = options.url ?? 'ws://localhost:8080';
   const redact = createRedactor(options.redact ?? []);
-  const socket = new BridgeSocket(url, options.reconnectMs ?? 5000, options.maxDeferredEvents ?? 200);
+  const socket = new BridgeSocket(
+    url,
+    options.reconnectMs ?? 5000,
+    options.maxDeferredEvents ?? 200,
+    options.handshakeTimeoutMs ?? 10_000,
+  );
   const inspector = createInspector(
     socket as never,
     {

@@ -24,6 +24,7 @@ import { copyStateValue, type Redactor, UNREADABLE } from './redact.js';
 import {
   type InspectorView,
   type InspectorViewInfo,
+  inspectorPanelFor,
   inspectorViewFor,
   inspectorViews,
   inspectorViewsVersion,
@@ -166,6 +167,9 @@ const MAX_PENDING_ENGINE = 1000;
 export const FINISHED_SHOWN = 20;
 /** Distinct logics whose ended actors are kept apart within one flush interval; past it, by machine name. */
 const MAX_FINISHED_LOGICS = 64;
+/** Names (event types, actor ids) remembered as shown, and the longest remembered. */
+const MAX_CACHED_NAMES = 4096;
+const MAX_CACHED_NAME = 100;
 
 /**
  * The actors of one machine (logic) that started and ended since the last flush: the last `FINISHED_SHOWN` with
@@ -278,6 +282,8 @@ export class Tracker {
   #rateCount = 0;
   #rateDropped = 0;
   #viewsVersion = inspectorViewsVersion();
+  /** Event types and actor ids as the page is sent them (`#name`). */
+  readonly #names = new Map<string, string>();
 
   constructor(system: InspectedSystem, opts: TrackerOptions) {
     this.#system = system;
@@ -585,11 +591,11 @@ export class Tracker {
       t: raw.t,
       type: UNREADABLE,
       target: raw.target.sessionId,
-      targetId: raw.target.id,
+      targetId: this.#name(raw.target.id),
     };
     if (raw.source) {
       view.source = raw.source.sessionId;
-      view.sourceId = raw.source.id;
+      view.sourceId = this.#name(raw.source.id);
     }
     events.push(view);
     this.#recentEvents.push(view);
@@ -601,13 +607,35 @@ export class Tracker {
       view.data = UNREADABLE;
       return;
     }
-    view.type = typeof type === 'string' ? type : String(this.#opts.redact(type));
+    view.type = typeof type === 'string' ? this.#name(type) : String(this.#opts.redact(type));
     if (type === 'xstate.init' && data.input !== undefined) {
       // an actor's input usually becomes its context: `redact` paths apply from the input's root too
       const { input, ...rest } = data;
       view.data = { ...(this.#opts.redact(rest) as object), input: this.#opts.redact(input) };
     } else if (Object.keys(data).length > 0) view.data = this.#opts.redact(data);
-    this.#viewEvent(raw, view.type, changed);
+    // the view is given the event as it is (its own code, in the process), its type too
+    this.#viewEvent(raw, typeof type === 'string' ? type : view.type, changed);
+  }
+
+  /**
+   * A name as the page is sent it (an event type, an actor's id or system id): scrubbed and cut by the redactor as
+   * any text is. Names were sent as they were: a secret in one reached the page, and a long event type went out
+   * with each of the ~1000 events of a batch (at half a megabyte, the batch was longer than any string V8 can
+   * build, so JSON.stringify threw and every page was closed at every flush).
+   */
+  #name(name: string): string {
+    let shown = this.#names.get(name);
+    if (shown === undefined) {
+      const redacted = this.#opts.redact(name);
+      shown = typeof redacted === 'string' ? redacted : UNREADABLE;
+      // remembered: the same few event types and target ids come back with every event (a redactor call costs
+      // microseconds, a flush shows up to `bufferSize` events); bounded like the redactor's own key cache
+      if (name.length <= MAX_CACHED_NAME) {
+        if (this.#names.size >= MAX_CACHED_NAMES) this.#names.clear();
+        this.#names.set(name, shown);
+      }
+    }
+    return shown;
   }
 
   /** The full picture for a page that connects now: every live actor, recent engine events and log lines. */
@@ -630,12 +658,18 @@ export class Tracker {
     const logic = logicOf(ref);
     const chart = this.#opts.charts.keyFor(logic);
     const machine = this.#machineOf(ref, logic, chart);
-    const view: ActorView = { key: ref.sessionId, id: ref.id, machine, status: 'active', updatedAt: now };
+    const view: ActorView = {
+      key: ref.sessionId,
+      id: this.#name(ref.id),
+      machine,
+      status: 'active',
+      updatedAt: now,
+    };
     const systemId = info?.systemId ?? r.systemId;
-    if (systemId) view.systemId = systemId;
+    if (systemId) view.systemId = this.#name(systemId);
     const parent = parentOf(ref);
     if (parent) view.parent = parent.sessionId;
-    if (info?.supervisor) view.supervisor = info.supervisor;
+    if (info?.supervisor) view.supervisor = this.#name(info.supervisor);
     if (chart) view.chart = chart;
     return view;
   }
@@ -705,8 +739,9 @@ export class Tracker {
     if (s.context !== undefined) view.context = this.#opts.redact(s.context);
     if (s.output !== undefined) view.output = this.#opts.redact(s.output);
     if (s.error !== undefined) view.error = this.#opts.redact(s.error);
+    const panel = inspectorPanelFor(view.machine); // as checked at registration: plain JSON
+    if (panel) view.panel = panel.id;
     const iv = inspectorViewFor(view.machine);
-    if (iv?.panel) view.panel = iv.panel.id;
     if (iv?.summarise) {
       const summarise = iv.summarise;
       this.#summarise(view, iv, () =>

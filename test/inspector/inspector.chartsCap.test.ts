@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { assign, setup } from 'xstate';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
-import { ChartRegistry } from '../../src/inspector/charts.js';
+import { ChartRegistry, registerMachine } from '../../src/inspector/charts.js';
 import { createRedactor } from '../../src/inspector/redact.js';
 import { Tracker } from '../../src/inspector/tracker.js';
 import { registerInspectorView } from '../../src/inspector/views.js';
@@ -109,5 +109,24 @@ describe('issue 11 item 7: cards past the chart registry cap', () => {
       expect(a.summary).toEqual({ presses: 1 });
       expect(a.chart).toBeDefined();
     }
+  });
+
+  it('machines registered under ever-new ids fill the registry up to its cap only (served past it, not kept)', async () => {
+    // A chart asked for by the id a machine was registered under was kept in the registry's machine and SVG
+    // caches without the cap: registering, drawing and removing ever-new ids grew both for ever.
+    const charts = new ChartRegistry();
+    const tiny = setup({}).createMachine({ id: 'capTiny', initial: 'a', states: { a: {} } });
+    const drawn: Array<Promise<string>> = [];
+    for (let i = 0; i < 600; i++) {
+      const remove = registerMachine(tiny, `capTiny-${i}`);
+      const svg = charts.svg(`capTiny-${i}`);
+      expect(svg).toBeDefined(); // served while registered, past the cap too
+      drawn.push(svg!);
+      remove();
+    }
+    expect((await Promise.all(drawn)).every((svg) => svg.includes('<svg'))).toBe(true);
+    // none of them is registered any more: what the registry still knows is what it kept, at most 500
+    expect(charts.keys().length).toBeLessThanOrEqual(500);
+    expect(charts.keys().filter((k) => k.startsWith('capTiny-')).length).toBeGreaterThan(0);
   });
 });

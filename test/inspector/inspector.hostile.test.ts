@@ -14,7 +14,9 @@ import { ChartRegistry } from '../../src/inspector/charts.js';
 import { createInspector, type InspectorWithInspect } from '../../src/inspector/createInspector.js';
 import { createRedactor } from '../../src/inspector/redact.js';
 import { type Inspector, startInspector } from '../../src/inspector/server.js';
+import { bridgeToStately } from '../../src/inspector/statelyBridge.js';
 import { Tracker } from '../../src/inspector/tracker.js';
+import { inspectorViews, registerInspectorView } from '../../src/inspector/views.js';
 import { connectPage, type Msg } from './support/pageClient.js';
 
 let system: OrrerySystem | undefined;
@@ -22,8 +24,10 @@ let inspector: Inspector | undefined;
 let plain: InspectorWithInspect | undefined;
 const sockets: WebSocket[] = [];
 const raw: Socket[] = [];
+const afterThis: Array<() => void> = [];
 
 afterEach(async () => {
+  for (const f of afterThis.splice(0)) f();
   for (const ws of sockets.splice(0)) ws.terminate();
   for (const s of raw.splice(0)) s.destroy();
   await inspector?.close();
@@ -343,5 +347,133 @@ describe('the inspector under hostile or broken clients and actors', () => {
     // the limits are checked like every other option
     await expect(startInspector(system, { maxClients: 0 })).rejects.toThrow(InvalidArgumentError);
     await expect(startInspector(system, { idleTimeoutMs: 1.5 })).rejects.toThrow(InvalidArgumentError);
+  });
+
+  it("timer options past Node's limit (2^31 - 1 ms) are refused with InvalidArgumentError, not clamped to 1 ms", async () => {
+    // Node fires a timer of more than 2^31 - 1 ms after 1 ms: a batchIntervalMs of 30 days flushed every
+    // millisecond, an idleTimeoutMs of 30 days closed every HTTP connection at once, a reconnectMs of 30 days
+    // reconnected the Stately bridge every millisecond
+    system = createSystem();
+    const month = 30 * 24 * 3600 * 1000;
+    for (const name of ['batchIntervalMs', 'idleTimeoutMs'] as const) {
+      const started = startInspector(system, { [name]: month });
+      await expect(started).rejects.toThrow(InvalidArgumentError);
+      await expect(started).rejects.toThrow(name);
+      await started.then((i) => i.close()).catch(() => {}); // before the fix: it listened
+    }
+    expect(() => bridgeToStately(system!, { url: 'ws://127.0.0.1:9', reconnectMs: month })).toThrow(
+      InvalidArgumentError,
+    );
+    // the limit itself is a legal timer
+    inspector = await startInspector(system, { batchIntervalMs: 2 ** 31 - 1, idleTimeoutMs: 2 ** 31 - 1 });
+    const bridge = bridgeToStately(system, { url: 'ws://127.0.0.1:9', reconnectMs: 2 ** 31 - 1 });
+    bridge.stop();
+  });
+
+  it('pages that stop reading are closed after stallTimeoutMs (1013) and free their slots; a reading page stays', async () => {
+    // A page whose socket is not read waited for a fresh snapshot for ever and kept its slot: maxClients such
+    // pages locked every other page out (503) until the process ended.
+    system = createSystem();
+    inspector = await startInspector(system, { batchIntervalMs: 20, maxClients: 3, stallTimeoutMs: 400 });
+    const [stalledA, stalledB, reading] = [0, 1, 2].map(() => connectPage(inspector!.url, sockets));
+    for (const p of [stalledA, stalledB, reading]) await p.next((m) => m.type === 'hello');
+    stalledA.ws.pause(); // never reads again
+    stalledB.ws.pause(); // never reads again, but sends pongs nobody asked for: they must not keep it
+    const pongs = setInterval(() => stalledB.ws.pong(Buffer.from('alive')), 50);
+    afterThis.push(() => clearInterval(pongs));
+    const locked = connectPage(inspector.url, sockets);
+    await expect(locked.opened).rejects.toThrow(/503/);
+    const t0 = Date.now();
+    while (inspector.stats().clients.length > 1 && Date.now() - t0 < 5000)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(inspector.stats().clients).toHaveLength(1);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    // the slots are free again; the page that reads was kept
+    const late = connectPage(inspector.url, sockets);
+    await late.next((m) => m.type === 'hello');
+    reading.ws.send(JSON.stringify({ type: 'ping', id: 'still-served' }));
+    await reading.next((m) => m.type === 'pong' && m.id === 'still-served');
+    // a stalled page that reads again finds the close frame: the slow-consumer code, with the reason
+    stalledA.ws.resume();
+    const closed = await stalledA.closed;
+    expect(closed.code).toBe(1013);
+    expect(closed.reason).toMatch(/not read/);
+    // the timeout is checked like every other timer option
+    await expect(startInspector(system, { stallTimeoutMs: 0 })).rejects.toThrow(InvalidArgumentError);
+    await expect(startInspector(system, { stallTimeoutMs: 2 ** 31 })).rejects.toThrow(InvalidArgumentError);
+  });
+
+  it('event types, actor ids and system ids are scrubbed and cut as other text is', () => {
+    // They were sent as they were: a long event type went out with every one of the ~1000 events of a batch (at
+    // half a megabyte, longer than any string V8 can build: JSON.stringify threw, which closed every page at every
+    // flush), and a secret in an event type or an id reached the page.
+    system = createSystem();
+    const t = new Tracker(system, {
+      redact: createRedactor([]),
+      charts: new ChartRegistry(),
+      bufferSize: 1000,
+      maxEventsPerSecond: 100_000,
+    });
+    t.start();
+    t.flush();
+    const machine = setup({}).createMachine({ id: 'names', initial: 'idle', states: { idle: {} } });
+    const id = `I${'d'.repeat(100_000)}`;
+    const systemId = `db password=Zq1SECRETxK ${'s'.repeat(100_000)}`;
+    const actor = system.spawn(machine, { id, systemId });
+    const hugeType = 'E'.repeat(100_000);
+    for (let i = 0; i < 200; i++) actor.send({ type: hugeType } as never);
+    actor.send({ type: 'login token=Zq2SECRETxK' } as never);
+    const batch = t.flush();
+    const text = JSON.stringify(batch);
+    expect(text).not.toMatch(/Zq\dSECRETxK/);
+    expect(text.length).toBeLessThan(300_000); // 200 events of a 500-character type at most, not 20 MB
+    const view = batch.actors.find((a) => a.id.startsWith('Iddd'))!;
+    expect(view.id.length).toBeLessThan(600);
+    expect(view.systemId!.length).toBeLessThan(600);
+    expect(view.systemId).toContain('[REDACTED]');
+    const events = batch.events.filter((e) => e.targetId === view.id && e.type !== 'xstate.init');
+    expect(events).toHaveLength(201);
+    for (const e of events) expect(e.type.length).toBeLessThan(600);
+    expect(events[0].type.startsWith('EEEE')).toBe(true);
+    expect(events[200].type).toBe('login token=[REDACTED]');
+    // a short plain name is shown as it is
+    actor.send({ type: 'OPEN' } as never);
+    expect(t.flush().events.map((e) => e.type)).toEqual(['OPEN']);
+    t.dispose();
+  });
+
+  it('a view panel that is not plain JSON is refused at registration; one changed afterwards breaks no page', async () => {
+    // Panels were sent as registered, unknown fields included: a BigInt or a cycle in one view's panel made
+    // JSON.stringify throw for every snapshot and batch, so every page was closed (1011) and every new one too.
+    const cyclic: Record<string, unknown> = { id: 'cyclic', title: 'Cyclic' };
+    cyclic.self = cyclic;
+    const bad = [
+      cyclic,
+      { id: 'big', title: 'Big', count: 10n },
+      { id: 'card', title: 'Card', card: { status: 'phase', limit: 10n } },
+      { id: 'typo', title: 'Typo', card: { feilds: ['a'] } },
+    ];
+    for (const panel of bad)
+      expect(() => registerInspectorView({ machine: `badPanel-${panel.id}`, panel: panel as never })).toThrow(
+        InvalidArgumentError,
+      );
+    expect(inspectorViews().some((v) => v.machine.startsWith('badPanel-'))).toBe(false);
+    // a panel changed after its registration: the page is sent it as it was registered
+    const panel = { id: 'later', title: 'Later', card: { status: 'phase', fields: ['a'] } };
+    afterThis.push(registerInspectorView({ machine: 'laterPanel', panel }));
+    Object.assign(panel, { count: 10n });
+    Object.assign(panel.card, { self: panel.card });
+    panel.card.fields.push(10n as never);
+    plain = await createInspector({ batchIntervalMs: 20 });
+    const c = connectPage(plain.url, sockets);
+    const outcome = await Promise.race([
+      c.next((m) => m.type === 'hello', 3000),
+      c.closed.then(({ code }) => ({ type: `closed ${code}` }) as Msg),
+    ]);
+    expect(outcome.type).toBe('hello');
+    expect(outcome.views).toContainEqual({
+      machine: 'laterPanel',
+      panel: { id: 'later', title: 'Later', card: { status: 'phase', fields: ['a'] } },
+    });
   });
 });

@@ -3,6 +3,7 @@
  * server: messages in @statelyai/inspect's format, secrets redacted (context, events and the machine definition's
  * literal initial context), buffered while disconnected, and nothing left running after stop().
  */
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { assign, setup } from 'xstate';
@@ -22,7 +23,11 @@ const vault = setup({
 
 let server: WebSocketServer | undefined;
 let system: OrrerySystem | undefined;
+let tcp: { server: Server; sockets: Socket[] } | undefined;
 afterEach(async () => {
+  for (const s of tcp?.sockets ?? []) s.destroy();
+  await new Promise((r) => (tcp ? tcp.server.close(r) : r(undefined)));
+  tcp = undefined;
   await system?.stop();
   for (const client of server?.clients ?? []) client.terminate(); // a failed test's bridge must not hang close()
   await new Promise((r) => (server ? server.close(r) : r(undefined)));
@@ -234,5 +239,71 @@ describe('bridgeToStately', () => {
   it('rejects a URL that is not ws:// or wss://', () => {
     system = createSystem();
     expect(() => bridgeToStately(system!, { url: 'http://stately.ai' })).toThrow(InvalidArgumentError);
+  });
+
+  it('a server that accepts the connection but never answers the upgrade is given up after handshakeTimeoutMs, then retried', async () => {
+    // No handshake timeout was set: a server that accepts TCP and never answers left the bridge connecting for ever.
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => void sockets.push(s));
+    tcp = { server: silent, sockets };
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const { port } = silent.address() as { port: number };
+    system = createSystem();
+    const bridge = bridgeToStately(system, {
+      url: `ws://127.0.0.1:${port}`,
+      reconnectMs: 50,
+      handshakeTimeoutMs: 200,
+    });
+    await until(() => sockets.length >= 3, 3000); // the first attempt and at least two retries
+    expect(bridge.connected).toBe(false);
+    bridge.stop();
+    for (const options of [
+      { handshakeTimeoutMs: 0 },
+      { handshakeTimeoutMs: 1.5 },
+      { handshakeTimeoutMs: 2 ** 31 },
+    ])
+      expect(() => bridgeToStately(system!, options), JSON.stringify(options)).toThrow(InvalidArgumentError);
+  });
+
+  it('a message from the server larger than 1 MiB closes the socket (1009) instead of being taken whole; the bridge reconnects', async () => {
+    // Messages from the server are never used, yet ws took them up to its default of 100 MiB each.
+    const { url } = await listen();
+    const closes: number[] = [];
+    let connections = 0;
+    server!.on('connection', (ws) => {
+      ws.on('close', (code) => closes.push(code));
+      if (++connections === 1) ws.send('x'.repeat(2 * 1024 * 1024));
+    });
+    system = createSystem();
+    const bridge = bridgeToStately(system, { url, reconnectMs: 50 });
+    await until(() => connections >= 2 && bridge.connected, 3000);
+    expect(closes[0]).toBe(1009);
+    bridge.stop();
+  });
+
+  it("a machine's meta (the machine's and its states') is redacted in the definition, like its literal context", async () => {
+    // Only context, input, params and output of a definition were redacted: meta went to Stately as it was.
+    const { url, messages, raw } = await listen();
+    system = createSystem();
+    const bridge = bridgeToStately(system, { url });
+    await until(() => bridge.connected);
+    const dome = setup({}).createMachine({
+      id: 'dome',
+      meta: { label: 'Dome', apiKey: 'Zq6SECRETxK' },
+      initial: 'closed',
+      states: {
+        closed: { meta: { help: 'open with token=Zq7SECRETxK', view: { password: 'Zq8SECRETxK' } } },
+      },
+    });
+    system.spawn(dome, { id: 'dome' });
+    await until(() => messages.some((m) => m.type === '@xstate.actor' && m.name === 'dome'));
+    const definition = JSON.parse(messages.find((m) => m.name === 'dome').definition);
+    expect(definition.meta).toEqual({ label: 'Dome', apiKey: '[REDACTED]' });
+    expect(definition.states.closed.meta).toEqual({
+      help: 'open with token=[REDACTED]',
+      view: { password: '[REDACTED]' },
+    });
+    expect(raw.join('\n')).not.toMatch(/Zq\dSECRETxK/);
+    bridge.stop();
   });
 });
