@@ -11,9 +11,10 @@
  */
 
 import { isNever } from '../../machines/core/duration.js';
+import { lrcErrors } from '../../machines/tango/lrcErrors.js';
 import { builtInDevice } from '../demo/lrcDemo.js';
 import { createSystem } from '../engine/system.js';
-import { InvalidArgumentError, PortInUseError } from '../errors.js';
+import { InvalidArgumentError, PortInUseError, TimeoutError } from '../errors.js';
 import { type Inspector, startInspector } from '../inspector/server.js';
 import { TangoNameError } from '../protocols/tango/clientErrors.js';
 import { DEFAULT_TIMEOUT_MS } from '../protocols/tango/deviceProxy.js';
@@ -272,12 +273,18 @@ export async function lrcCommand(argv: string[]): Promise<number> {
       clientVersions: parsed.protocol ? [parsed.protocol, parsed.protocol] : undefined,
       reconcile: parsed.reconcile,
     });
+    const budget = remaining();
     const result = await lrc.run(device, {
       args: parsed.args,
-      timeout: remaining(),
+      timeout: budget,
       onUpdate,
       signal: interrupt.signal,
     });
+    // The run was given what was left of --timeout, so its own TimeoutError says that unrounded rest ("within
+    // 297.49 ms"), a number the user never wrote: it says the user's --timeout instead.
+    const ranOut = lrcErrors.timeout(parsed.command, device.name, budget, result.commandId);
+    if (result.exception instanceof TimeoutError && result.exception.message === ranOut.message)
+      result.exception = lrcErrors.timeout(parsed.command, device.name, parsed.timeout, result.commandId);
     interrupt.release();
     if (tty && !isClosed(process.stdout)) process.stdout.write('\n');
     interruptedLine();
