@@ -105,6 +105,26 @@ describe('issue 11 item 4: orrery ca-sim', () => {
     }
   });
 
+  it("a --prefix or a --pvs name no client can search for (the client's PV name rule) is a usage error, exit 2", async () => {
+    const euroFile = join(dir, 'euro.json');
+    writeFileSync(euroFile, JSON.stringify([{ name: 'temp\u20ac', type: 'double', value: 1 }]));
+    for (const [args, message] of [
+      [['--prefix', '\u00e9\u20ac'], /^orrery ca-sim: --prefix: PV name "\u00e9\u20acx" is not latin-1; see/],
+      [
+        ['--prefix', 'a'.repeat(495)],
+        /^orrery ca-sim: --prefix: PV name of 502 bytes is longer than 500; see/,
+      ],
+      [['--pvs', euroFile], /euro\.json: pvs\[0\]\.name: PV name "temp\u20ac" is not latin-1/],
+    ] as const) {
+      const sim = run('--port', '0', ...args);
+      const still = new Promise<string>((r) => setTimeout(() => r('still serving'), 10_000));
+      expect(await Promise.race([sim.exited, still]), args.join(' ').slice(0, 40)).toBe(2);
+      expect(sim.stderr()).toMatch(message);
+      expect(sim.stderr().trim().split('\n')).toHaveLength(1);
+      expect(sim.stdout()).toBe('');
+    }
+  });
+
   it('a taken port exits 2: port N is in use', async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
