@@ -25,6 +25,7 @@ import { NativeDevicePort } from '../protocols/tango/nativePort.js';
 import type { DevicePort } from '../protocols/tango/port.js';
 import { interruption, isClosed } from './interrupt.js';
 import {
+  onlyOnce,
   parseDuration,
   parsePort,
   refuseCredentials,
@@ -71,12 +72,15 @@ function looksLikePort(next: string | undefined): next is string {
 function parse(argv: string[]): Parsed {
   const rest: string[] = [];
   const out: Partial<Parsed> = { json: false, timeout: 60_000, reconcile: false };
+  // no option repeats: the last one would silently win (`--timeout 5 --timeout 500`)
+  const once = onlyOnce();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const name = eq < 0 ? arg : arg.slice(0, eq);
     const inline = eq < 0 ? undefined : arg.slice(eq + 1);
     const value = () => (inline !== undefined ? inline : argv[++i]);
+    if (arg.startsWith('--')) once(name);
     if (name === '--json') {
       if (inline !== undefined) throw new InvalidArgumentError('--json takes no value');
       out.json = true;
