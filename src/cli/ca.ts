@@ -31,6 +31,7 @@ import {
 } from './caFormat.js';
 import { interruption, stderrLine, stdoutLine } from './interrupt.js';
 import { createCliLogger } from './log.js';
+import { streamingStdout } from './streamingOutput.js';
 
 export { literal, parseCaArgs } from './caArgs.js';
 
@@ -148,7 +149,9 @@ export async function caCommand(argv: string[], io: CaCommandIO = {}): Promise<n
   try {
     if (a.sub === 'get') return await runGet(a, context, out, fail);
     if (a.sub === 'put') return await runPut(a, context, out, fail);
-    return await runMonitor(a, context, io.signal, io.stdout === undefined, out, fail);
+    // a monitor streams: behind a slow reader its lines are dropped past a bound (streamingOutput.ts)
+    const lines = io.stdout ?? streamingStdout('ca monitor').line;
+    return await runMonitor(a, context, io.signal, io.stdout === undefined, lines, fail);
   } catch (e) {
     // a `--format` field a response turned out not to have (`{response.metadata.units}` of a type without units):
     // one line, exit 1, as caproto's AttributeError ends it

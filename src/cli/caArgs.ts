@@ -9,7 +9,7 @@ import { ChannelType, dbrName, MAX_PV_NAME_SIZE, SubscriptionType } from '../pro
 import { readType } from '../protocols/ca/pvTypes.js';
 import type { DataTypeSpec } from '../protocols/ca/sync.js';
 import { checkFormat, type DataFormat } from './caFormat.js';
-import { parseDuration, parseNumber } from './options.js';
+import { onlyOnce, parseDuration, parseNumber } from './options.js';
 
 export type Sub = 'get' | 'put' | 'monitor';
 
@@ -129,6 +129,31 @@ function maskOf(raw: string | undefined): number {
 
 const WITH_VALUE = new Set(['-d', '-p', '-e', '-f', '-g', '-F', '-#', '-m']);
 
+/** The verbosity flags: they add up (`-v -v`, `-vv`), so they are the ones that may repeat. */
+const REPEATABLE = new Set(['-v', '--verbose', '-vv', '-vvv']);
+
+/** The option an alias stands for (`-p` is `--priority`); `-a` is `--array` for put and `--wide` otherwise. */
+function optionKey(arg: string, sub: Sub): string {
+  switch (arg) {
+    case '-p':
+      return '--priority';
+    case '-t':
+      return '--terse';
+    case '-l':
+      return '--wide';
+    case '-a':
+      return sub === 'put' ? '--array' : '--wide';
+    case '-c':
+      return '--notify';
+    case '-d':
+      return '--d_type';
+    case '--maximum':
+      return '--count';
+    default:
+      return arg;
+  }
+}
+
 /** The parsed command line; an InvalidArgumentError (one line) for bad usage. */
 export function parseCaArgs(argv: string[]): CaArgs {
   const [sub, ...rest] = argv;
@@ -160,6 +185,8 @@ export function parseCaArgs(argv: string[]): CaArgs {
   const only = (name: string, ...subs: Sub[]) => {
     if (!subs.includes(sub)) throw new InvalidArgumentError(`${name} is not an option of 'ca ${sub}'`);
   };
+  // an option given twice is refused (the last one would silently win), its aliases counted as the option
+  const once = onlyOnce();
   for (let i = 0; i < rest.length; i++) {
     let arg = rest[i];
     if (arg === '--') {
@@ -182,6 +209,7 @@ export function parseCaArgs(argv: string[]): CaArgs {
       inline = arg.slice(2);
       arg = arg.slice(0, 2);
     }
+    if (!REPEATABLE.has(arg)) once(optionKey(arg, sub), arg);
     const value = () => (inline !== undefined ? inline : rest[++i]);
     const flag = () => {
       if (inline !== undefined) throw new InvalidArgumentError(`${arg} takes no value`);

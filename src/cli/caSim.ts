@@ -7,7 +7,7 @@ import { InvalidArgumentError, ListenError, PortInUseError } from '../errors.js'
 import { serverConfigFromEnv } from '../protocols/ca/addressList.js';
 import { CaValueError } from '../protocols/ca/errors.js';
 import { loadPvFile, type PvDefinition } from '../protocols/ca/server.js';
-import { CaSimulator } from '../protocols/ca/sim.js';
+import { CaSimulator, checkPrefix } from '../protocols/ca/sim.js';
 import { hostPort, isLoopback } from '../transport/address.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
 import { parseCommandArgs, parseDuration, parsePort, usageError } from './options.js';
@@ -61,6 +61,9 @@ export async function caSimCommand(argv: string[]): Promise<number> {
   let extra: PvDefinition[] = [];
   const prefix = (values.prefix as string | undefined) ?? 'sim:';
   try {
+    // A prefix that makes a PV name no client can search for (not latin-1, too long) is bad usage: the
+    // simulator would otherwise serve PVs nobody can find.
+    checkPrefix(prefix, '--prefix');
     port = values.port === undefined ? undefined : parsePort('--port', values.port as string);
     const ms = { unitMs: 1, unit: 'milliseconds' };
     interval =

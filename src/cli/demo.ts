@@ -8,6 +8,7 @@ import { InvalidArgumentError, PortInUseError } from '../errors.js';
 import { interruption } from './interrupt.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
 import { parseCommandArgs, parseDuration, parsePort, usageError } from './options.js';
+import { streamingStdout } from './streamingOutput.js';
 
 /** The inspector's port when --port is not given. */
 export const DEFAULT_PORT = 7420;
@@ -58,7 +59,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
     if (err instanceof InvalidArgumentError) return usageError('demo', err.message);
     throw err;
   }
-  const logger = createCliLogger({ level, json: Boolean(values.json) });
+  // the demo's log lines stream for as long as it runs: behind a slow reader they are dropped past a bound
+  const logger = createCliLogger({ level, json: Boolean(values.json), destination: streamingStdout('demo') });
 
   let demo: Awaited<ReturnType<typeof startDemo>>;
   try {

@@ -34,6 +34,7 @@ import { decodeInt, decodeTimestamp, formatStrategy, parseStrategy } from '../pr
 import { hostPort } from '../transport/address.js';
 import { interruption, stderrLine, stdoutLine } from './interrupt.js';
 import { parseDuration, parsePort, refuseCredentials, scanLongOptions } from './options.js';
+import { streamingStdout } from './streamingOutput.js';
 
 const HELP = `usage: orrery katcp HOST:PORT ?request [args...] [--json] [--timeout ms|inf]
        orrery katcp HOST:PORT --watch SENSOR... [--strategy "event"] [--json] [--timeout ms|inf]
@@ -216,7 +217,9 @@ export async function katcpCommand(argv: string[], io: KatcpCommandIO = {}): Pro
       return 2;
     }
     if (parsed.request) return await runRequest(client, parsed, stop.signal, out, err);
-    return await runWatch(client, parsed, interrupted, stop.signal, out, err);
+    // a watch streams: behind a slow reader its lines are dropped past a bound (streamingOutput.ts)
+    const lines = io.stdout ?? streamingStdout('katcp --watch').line;
+    return await runWatch(client, parsed, interrupted, stop.signal, lines, err);
   } finally {
     stop.release();
     await client?.close();

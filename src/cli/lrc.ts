@@ -11,9 +11,10 @@
  */
 
 import { isNever } from '../../machines/core/duration.js';
+import { lrcErrors } from '../../machines/tango/lrcErrors.js';
 import { builtInDevice } from '../demo/lrcDemo.js';
 import { createSystem } from '../engine/system.js';
-import { InvalidArgumentError, PortInUseError } from '../errors.js';
+import { InvalidArgumentError, PortInUseError, TimeoutError } from '../errors.js';
 import { type Inspector, startInspector } from '../inspector/server.js';
 import { TangoNameError } from '../protocols/tango/clientErrors.js';
 import { DEFAULT_TIMEOUT_MS } from '../protocols/tango/deviceProxy.js';
@@ -24,6 +25,7 @@ import { NativeDevicePort } from '../protocols/tango/nativePort.js';
 import type { DevicePort } from '../protocols/tango/port.js';
 import { interruption, isClosed } from './interrupt.js';
 import {
+  onlyOnce,
   parseDuration,
   parsePort,
   refuseCredentials,
@@ -70,12 +72,15 @@ function looksLikePort(next: string | undefined): next is string {
 function parse(argv: string[]): Parsed {
   const rest: string[] = [];
   const out: Partial<Parsed> = { json: false, timeout: 60_000, reconcile: false };
+  // no option repeats: the last one would silently win (`--timeout 5 --timeout 500`)
+  const once = onlyOnce();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const name = eq < 0 ? arg : arg.slice(0, eq);
     const inline = eq < 0 ? undefined : arg.slice(eq + 1);
     const value = () => (inline !== undefined ? inline : argv[++i]);
+    if (arg.startsWith('--')) once(name);
     if (name === '--json') {
       if (inline !== undefined) throw new InvalidArgumentError('--json takes no value');
       out.json = true;
@@ -272,12 +277,18 @@ export async function lrcCommand(argv: string[]): Promise<number> {
       clientVersions: parsed.protocol ? [parsed.protocol, parsed.protocol] : undefined,
       reconcile: parsed.reconcile,
     });
+    const budget = remaining();
     const result = await lrc.run(device, {
       args: parsed.args,
-      timeout: remaining(),
+      timeout: budget,
       onUpdate,
       signal: interrupt.signal,
     });
+    // The run was given what was left of --timeout, so its own TimeoutError says that unrounded rest ("within
+    // 297.49 ms"), a number the user never wrote: it says the user's --timeout instead.
+    const ranOut = lrcErrors.timeout(parsed.command, device.name, budget, result.commandId);
+    if (result.exception instanceof TimeoutError && result.exception.message === ranOut.message)
+      result.exception = lrcErrors.timeout(parsed.command, device.name, parsed.timeout, result.commandId);
     interrupt.release();
     if (tty && !isClosed(process.stdout)) process.stdout.write('\n');
     interruptedLine();

@@ -98,6 +98,22 @@ export function refuseTangoHostCredentials(device: string, tangoHost: string | u
   if (!device.includes('://') && tangoHost !== undefined) refuseCredentials('TANGO_HOST', tangoHost);
 }
 
+/**
+ * What refuses an option given twice (`--port 1 --port 2`), which would otherwise silently take the last value: a
+ * function to call with each option as it is met, before its value is read, that throws an InvalidArgumentError
+ * naming it the second time. `key` is the option's own name (an alias gives the name it stands for, so `-p 1
+ * --priority 2` is a repeat too), `as` how the user wrote it. An option documented as repeatable is not passed.
+ */
+export function onlyOnce(): (key: string, as?: string) => void {
+  const seen = new Map<string, string>();
+  return (key, as = key) => {
+    const first = seen.get(key);
+    if (first !== undefined)
+      throw new InvalidArgumentError(`${as} given twice${first === as ? '' : ` (once as ${first})`}`);
+    seen.set(key, as);
+  };
+}
+
 /** A `node:util` parseArgs error as one usage-error line (its messages span several lines and end with a dot). */
 function argsErrorText(err: unknown): string {
   return String((err as Error)?.message ?? err)
@@ -119,7 +135,8 @@ export interface CommandArgs {
 
 /**
  * The command line of `orrery <command>` read by `node:util`'s parseArgs with `options` and `-h`/`--help`: what it
- * read, or the exit code when the command is done (0 after printing `help`, 2 after a usage error).
+ * read, or the exit code when the command is done (0 after printing `help`, 2 after a usage error). An option
+ * given twice is a usage error unless it is `multiple` (repeatable).
  */
 export function parseCommandArgs(
   command: string,
@@ -128,13 +145,14 @@ export function parseCommandArgs(
   help: string,
   allowPositionals = false,
 ): CommandArgs | number {
-  let parsed: CommandArgs;
+  let parsed: CommandArgs & { tokens: ReturnType<typeof parseArgs>['tokens'] };
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals,
+      tokens: true,
       options: { ...options, help: { type: 'boolean', short: 'h' } },
-    }) as CommandArgs;
+    }) as CommandArgs & { tokens: ReturnType<typeof parseArgs>['tokens'] };
   } catch (err) {
     return usageError(command, argsErrorText(err));
   }
@@ -142,7 +160,18 @@ export function parseCommandArgs(
     console.log(help);
     return 0;
   }
-  return parsed;
+  // parseArgs keeps the last of a repeated option: a typo (`--port 1 --port 2`) would go unnoticed
+  const once = onlyOnce();
+  try {
+    for (const token of parsed.tokens ?? []) {
+      if (token.kind === 'option' && options?.[token.name]?.multiple !== true)
+        once(token.name, token.rawName);
+    }
+  } catch (err) {
+    if (!(err instanceof InvalidArgumentError)) throw err;
+    return usageError(command, err.message);
+  }
+  return { values: parsed.values, positionals: parsed.positionals };
 }
 
 /** One `--name[=value]` option as `scanLongOptions` hands it over. */
@@ -156,11 +185,17 @@ export interface LongOption {
 
 /**
  * Scans a command line whose options are `--long` only (`-5`, `-inf` or `-x` are values): each option goes to
- * `onOption`, which takes its value or flag and throws for an unknown one; `--` ends the options. Returns the
- * positional arguments in order.
+ * `onOption`, which takes its value or flag and throws for an unknown one; `--` ends the options. An option given
+ * again is an InvalidArgumentError naming it, unless it is one of `repeatable`. Returns the positional arguments
+ * in order.
  */
-export function scanLongOptions(argv: readonly string[], onOption: (option: LongOption) => void): string[] {
+export function scanLongOptions(
+  argv: readonly string[],
+  onOption: (option: LongOption) => void,
+  repeatable: readonly string[] = [],
+): string[] {
   const positional: string[] = [];
+  const once = onlyOnce();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--') {
@@ -174,6 +209,8 @@ export function scanLongOptions(argv: readonly string[], onOption: (option: Long
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg : arg.slice(0, eq);
     const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    // checked before the value is read, so the message names the repeat rather than a bad second value
+    if (!repeatable.includes(name)) once(name);
     onOption({
       name,
       value: () => (inline !== undefined ? inline : argv[++i]),

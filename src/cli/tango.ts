@@ -26,6 +26,7 @@ import { typeName } from '../protocols/tango/deviceValues.js';
 import { type TangoEvent, TangoEventConsumer } from '../protocols/tango/events.js';
 import { interruption, stderrLine, stdoutLine } from './interrupt.js';
 import { refuseTangoHostCredentials } from './options.js';
+import { streamingStdout } from './streamingOutput.js';
 import { HELP, parseAttributeValue, parseCommandArg, parseTangoArgs, type TangoArgs } from './tangoArgs.js';
 import { attributeLine, commandLine, errorText, eventLine } from './tangoFormat.js';
 
@@ -71,7 +72,11 @@ export async function tangoCommand(argv: string[], io: TangoCommandIO = {}): Pro
   let proxy: DeviceProxy | undefined;
   try {
     proxy = new DeviceProxy(a.device, { system, timeout: a.timeout, tangoHost: io.tangoHost });
-    if (a.watch) return await runWatch(a, proxy, system, io.signal, io.stdout === undefined, out, err);
+    if (a.watch) {
+      // a watch streams: behind a slow reader its lines are dropped past a bound (streamingOutput.ts)
+      const lines = io.stdout ?? streamingStdout('tango --watch').line;
+      return await runWatch(a, proxy, system, io.signal, io.stdout === undefined, lines, err);
+    }
     return await runOnce(a, proxy, out);
   } catch (e) {
     if (e instanceof InvalidArgumentError) return usage(e.message);

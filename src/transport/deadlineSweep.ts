@@ -7,6 +7,9 @@
  *   armFor(deadline) ──► armed for min(deadline, the one armed)     (Infinity arms nothing)
  *   clock fires      ──► onExpired(the requests past their deadline) ──► armed for the earliest one left
  *   clear()          ──► no timer (the table is empty, or closed)
+ *
+ * An `onExpired` that throws does not end the sweep: the timer is armed again all the same, and the error is
+ * rethrown in a microtask of its own (an uncaught exception, as a throwing timer callback's would be).
  */
 import type { Clock } from '../engine/clock.js';
 
@@ -67,7 +70,17 @@ export class DeadlineSweep<T extends HasDeadline> {
       if (p.deadline <= now) expired.push(p);
       else if (p.deadline < next) next = p.deadline;
     }
-    if (expired.length > 0) this.#onExpired(expired);
+    if (expired.length > 0) {
+      try {
+        this.#onExpired(expired);
+      } catch (err) {
+        // A throwing callback must not stop the sweep: thrown through the clock's timer, it left the timer unarmed
+        // and every other request without a timeout. It surfaces later, unhandled, as the engine's Deadlines do.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
     // (settling may have emptied the table, or armed an earlier deadline)
     if (this.#pending.size > 0) this.armFor(next);
   }

@@ -98,10 +98,31 @@ describe('issue 11 item 4: orrery ca-sim', () => {
       [['--pvs', badFile], /bad\.json: pvs\[0\]\.type must be one of/],
       [['--pvs', join(dir, 'missing.json')], /missing\.json: cannot read: ENOENT/],
     ] as const) {
-      const sim = run('--port', '0', ...args);
+      // (--port 0 unless the case is about --port: an option given twice is a usage error of its own)
+      const sim = run(...(args[0] === '--port' ? [] : ['--port', '0']), ...args);
       expect(await sim.exited, args.join(' ')).toBe(2);
       expect(sim.stderr()).toMatch(message);
       expect(sim.stderr().trim().split('\n')).toHaveLength(1);
+    }
+  });
+
+  it("a --prefix or a --pvs name no client can search for (the client's PV name rule) is a usage error, exit 2", async () => {
+    const euroFile = join(dir, 'euro.json');
+    writeFileSync(euroFile, JSON.stringify([{ name: 'temp\u20ac', type: 'double', value: 1 }]));
+    for (const [args, message] of [
+      [['--prefix', '\u00e9\u20ac'], /^orrery ca-sim: --prefix: PV name "\u00e9\u20acx" is not latin-1; see/],
+      [
+        ['--prefix', 'a'.repeat(495)],
+        /^orrery ca-sim: --prefix: PV name of 502 bytes is longer than 500; see/,
+      ],
+      [['--pvs', euroFile], /euro\.json: pvs\[0\]\.name: PV name "temp\u20ac" is not latin-1/],
+    ] as const) {
+      const sim = run('--port', '0', ...args);
+      const still = new Promise<string>((r) => setTimeout(() => r('still serving'), 10_000));
+      expect(await Promise.race([sim.exited, still]), args.join(' ').slice(0, 40)).toBe(2);
+      expect(sim.stderr()).toMatch(message);
+      expect(sim.stderr().trim().split('\n')).toHaveLength(1);
+      expect(sim.stdout()).toBe('');
     }
   });
 

@@ -50,6 +50,16 @@ describe('orrery lrc', () => {
     expect(flag.stderr).toMatch(/--reconcile takes no value/);
   });
 
+  it('a run past --timeout says the timeout the user gave, not what was left of it', async () => {
+    const { code, stdout } = await orrery('lrc', 'Scan', '--timeout', '300');
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/error: TimeoutError: Scan on sim\/ska\/1 did not finish within 300 ms/);
+    const json = await orrery('lrc', 'Scan', '--timeout', '300', '--json');
+    expect(json.code).toBe(1);
+    const { result } = JSON.parse(json.stdout.trim().split('\n').at(-1) as string);
+    expect(result.exception.message).toMatch(/^Scan on sim\/ska\/1 did not finish within 300 ms/);
+  });
+
   it('--reconcile on the simulator: the run is the same, COMPLETED, exit 0', async () => {
     const { code, stdout } = await orrery('lrc', 'On', '--reconcile');
     expect(code).toBe(0);

@@ -104,4 +104,45 @@ describe('DeadlineSweep', () => {
     expect(clock.pending).toBe(1);
     expect(clock.nextAt()).toBe(30);
   });
+
+  it('an onExpired that throws: the sweep goes on for the deadlines left, the throw surfaces later (unhandled)', async () => {
+    const clock = new TestClock();
+    const pending = new Map<number, Req>([
+      [1, { id: 1, deadline: 10 }],
+      [2, { id: 2, deadline: 40 }],
+    ]);
+    const boom = new Error('settling failed');
+    const timedOut: number[] = [];
+    const sweep = new DeadlineSweep(clock, pending, (expired) => {
+      for (const r of expired) {
+        pending.delete(r.id);
+        timedOut.push(r.id);
+      }
+      if (timedOut.length === 1) throw boom;
+    });
+    const caught: unknown[] = [];
+    const original = globalThis.queueMicrotask;
+    globalThis.queueMicrotask = (fn) =>
+      original(() => {
+        try {
+          fn();
+        } catch (err) {
+          caught.push(err);
+        }
+      });
+    try {
+      sweep.armFor(10);
+      // the throw does not escape the clock's timer callback
+      expect(() => clock.advance(10)).not.toThrow();
+      expect(timedOut).toEqual([1]);
+      expect(sweep.armed).toBe(true);
+      expect(clock.nextAt()).toBe(40);
+      clock.advance(30);
+      expect(timedOut).toEqual([1, 2]);
+      await Promise.resolve();
+    } finally {
+      globalThis.queueMicrotask = original;
+    }
+    expect(caught).toEqual([boom]);
+  });
 });

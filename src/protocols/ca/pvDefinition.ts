@@ -3,12 +3,13 @@
  * served PV (`ServerPv`), and the checks that name the bad field of a definition (`pvs[2].type must be ...`).
  * Pure: no sockets, no timers.
  */
+
+import { checkPvName } from './commands.js';
 import {
   AccessRights,
   ChannelType,
   MAX_ENUM_STATES,
   MAX_ENUM_STRING_SIZE,
-  MAX_PV_NAME_SIZE,
   MAX_UNITS_SIZE,
   type NativeType,
 } from './constants.js';
@@ -231,8 +232,13 @@ export function checkPvDefinition(def: PvDefinition, where = 'pv'): void {
   if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) {
     throw new CaValueError(`${where}.name must be a non-empty string without NUL`);
   }
-  if (latin1Length(name) > MAX_PV_NAME_SIZE) {
-    throw new CaValueError(`${where}.name is longer than ${MAX_PV_NAME_SIZE} bytes`);
+  // The client's own rule (latin-1, at most 500 bytes): a name no client can put in a SEARCH would
+  // be served for nobody (a length check alone let `temp€` through).
+  try {
+    checkPvName(name);
+  } catch (err) {
+    if (!(err instanceof CaValueError)) throw err;
+    throw new CaValueError(`${where}.name: ${err.message}`);
   }
   if (!PV_TYPES.includes(def.type)) {
     throw new CaValueError(

@@ -22,8 +22,10 @@
  */
 import { type Clock, checkClock, realClock } from '../../engine/clock.js';
 import { CancelledError, InvalidArgumentError } from '../../errors.js';
+import { checkPvName } from './commands.js';
 import { AlarmSeverity } from './constants.js';
 import type { CaArray } from './dbr.js';
+import { CaValueError } from './errors.js';
 import { CaServer, type CaServerOptions, type PvDefinition, type ServerPv } from './server.js';
 
 export interface CaSimulatorOptions extends CaServerOptions {
@@ -46,6 +48,23 @@ function positiveMs(name: string, value: number): number {
     throw new InvalidArgumentError(`${name} must be a number of milliseconds > 0, got ${String(value)}`);
   }
   return value;
+}
+
+/**
+ * Throws InvalidArgumentError, naming `option`, for a prefix that is no string or makes one of the simulator's PV
+ * names one no client can search for: each name goes through the client's own rule (`checkPvName`: no NUL,
+ * latin-1, at most 500 bytes), so `start` never serves a PV nobody can find.
+ */
+export function checkPrefix(prefix: unknown, option = 'prefix'): asserts prefix is string {
+  if (typeof prefix !== 'string') throw new InvalidArgumentError(`${option} must be a string`);
+  for (const { name } of simulatorPvs(prefix, 1, () => {})) {
+    try {
+      checkPvName(name);
+    } catch (err) {
+      if (!(err instanceof CaValueError)) throw err;
+      throw new InvalidArgumentError(`${option}: ${err.message}`);
+    }
+  }
 }
 
 export class CaSimulator {
@@ -79,7 +98,7 @@ export class CaSimulator {
   /** Starts the server and the updater. */
   static async start(options: CaSimulatorOptions = {}): Promise<CaSimulator> {
     const { prefix = 'sim:', updateIntervalMs = 100, putDelayMs = 1000, random = Math.random } = options;
-    if (typeof prefix !== 'string') throw new InvalidArgumentError('prefix must be a string');
+    checkPrefix(prefix);
     positiveMs('updateIntervalMs', updateIntervalMs);
     if (!(Number.isFinite(putDelayMs) && putDelayMs >= 0)) {
       throw new InvalidArgumentError(
