@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MAX_TIMER_DELAY, realClock } from '../../src/engine/clock.js';
 import { type DeadlineHandle, Deadlines } from '../../src/engine/deadlines.js';
 import { TestClock } from '../../src/testing/index.js';
+import { catchMicrotaskThrows } from '../support/microtaskThrows.js';
 
 /** Lets queued microtasks run (the idle timer release happens at the end of a microtask checkpoint). */
 const checkpoint = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -246,16 +247,7 @@ describe('issue 10 item 4: Deadlines', () => {
     // without onError the error surfaces later, as a throwing timer callback's would
     const plain = new Deadlines(clock);
     const seen: string[] = [];
-    const caught: unknown[] = [];
-    const original = globalThis.queueMicrotask;
-    globalThis.queueMicrotask = (fn) =>
-      original(() => {
-        try {
-          fn();
-        } catch (err) {
-          caught.push(err);
-        }
-      });
+    const { caught, restore } = catchMicrotaskThrows();
     try {
       plain.arm(1, () => {
         throw boom;
@@ -265,7 +257,7 @@ describe('issue 10 item 4: Deadlines', () => {
       expect(seen).toEqual(['after']);
       await checkpoint();
     } finally {
-      globalThis.queueMicrotask = original;
+      restore();
     }
     expect(caught).toEqual([boom]);
   });

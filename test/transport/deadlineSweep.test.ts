@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TestClock } from '../../src/testing/testClock.js';
 import { DeadlineSweep } from '../../src/transport/deadlineSweep.js';
+import { catchMicrotaskThrows } from '../support/microtaskThrows.js';
 
 interface Req {
   id: number;
@@ -120,16 +121,7 @@ describe('DeadlineSweep', () => {
       }
       if (timedOut.length === 1) throw boom;
     });
-    const caught: unknown[] = [];
-    const original = globalThis.queueMicrotask;
-    globalThis.queueMicrotask = (fn) =>
-      original(() => {
-        try {
-          fn();
-        } catch (err) {
-          caught.push(err);
-        }
-      });
+    const { caught, restore } = catchMicrotaskThrows();
     try {
       sweep.armFor(10);
       // the throw does not escape the clock's timer callback
@@ -141,7 +133,7 @@ describe('DeadlineSweep', () => {
       expect(timedOut).toEqual([1, 2]);
       await Promise.resolve();
     } finally {
-      globalThis.queueMicrotask = original;
+      restore();
     }
     expect(caught).toEqual([boom]);
   });
