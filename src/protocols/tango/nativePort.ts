@@ -28,8 +28,6 @@ export interface NativeDevicePortOptions {
 }
 
 export class NativeDevicePort implements DevicePort {
-  /** Device name, `dom/fam/member`. */
-  readonly name: string;
   readonly proxy: DeviceProxy;
   /** The consumer given in the options (undefined: the system's own). */
   readonly #consumer: TangoEventConsumer | undefined;
@@ -39,9 +37,13 @@ export class NativeDevicePort implements DevicePort {
 
   constructor(proxy: DeviceProxy, options: NativeDevicePortOptions = {}, ownsProxy = false) {
     this.proxy = proxy;
-    this.name = proxy.name;
     this.#consumer = options.consumer;
     this.#ownsProxy = ownsProxy;
+  }
+
+  /** Device name, `dom/fam/member` (the proxy's: for an alias, the device it names once resolved). */
+  get name(): string {
+    return this.proxy.name;
   }
 
   /**
