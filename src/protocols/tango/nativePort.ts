@@ -102,10 +102,12 @@ export class NativeDevicePort implements DevicePort {
       sub.unsubscribe();
     };
     this.#unsubscribes.add(unsubscribe);
+    // one its consumer ended (closing) is no longer this port's to count
+    sub.onEnded(() => this.#unsubscribes.delete(unsubscribe));
     return unsubscribe;
   }
 
-  /** Open change-event subscriptions made through this port. */
+  /** Open change-event subscriptions made through this port (not those its consumer ended on closing). */
   get subscriptionCount(): number {
     return this.#unsubscribes.size;
   }
