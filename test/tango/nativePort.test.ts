@@ -17,22 +17,35 @@ import type { AttributeEvent } from '../../src/protocols/tango/port.js';
 
 type Deliver = (e: { attribute: string; value?: { value: unknown } }) => void;
 
-/** A consumer whose subscriptions are answered by `answer()`, counting the live ones. */
+/**
+ * A consumer whose subscriptions are answered by `answer()`, counting the live ones; `end()` ends an answered one as
+ * the consumer does on closing (its `onEnded` listeners are told).
+ */
 function pendingConsumer() {
-  const pending: { deliver: Deliver; answer: () => void }[] = [];
+  const pending: { deliver: Deliver; answer: () => void; end: () => void }[] = [];
   let live = 0;
   const consumer = {
     subscribe(_proxy: unknown, _attribute: string, deliver: Deliver) {
       return new Promise((resolve) => {
+        const listeners: (() => void)[] = [];
+        let ended = false;
+        const end = () => {
+          if (!ended) {
+            live--;
+            ended = true;
+            for (const l of listeners.splice(0)) l();
+          }
+        };
         pending.push({
           deliver,
+          end,
           answer: () => {
             live++;
-            let ended = false;
             resolve({
-              unsubscribe: () => {
-                if (!ended) live--;
-                ended = true;
+              unsubscribe: end,
+              onEnded: (listener: () => void) => {
+                if (ended) listener();
+                else listeners.push(listener);
               },
             });
           },
@@ -91,6 +104,20 @@ describe('NativeDevicePort', () => {
     await expect(port.subscribeChangeEvent('counter', () => {})).rejects.toBeInstanceOf(TangoClosedError);
     expect(c.pending).toHaveLength(1);
     await port.close(); // idempotent
+  });
+
+  it('a subscription its consumer ended (closing) is no longer counted; unsubscribing it later is harmless', async () => {
+    const { c, port, subscribing } = await subscribingPort();
+    c.pending[0].answer();
+    const unsubscribe = await subscribing;
+    expect(port.subscriptionCount).toBe(1);
+    c.pending[0].end(); // the consumer closed
+    expect(c.live()).toBe(0);
+    expect(port.subscriptionCount).toBe(0);
+    unsubscribe();
+    await port.close();
+    expect(port.subscriptionCount).toBe(0);
+    expect(c.live()).toBe(0);
   });
 });
 

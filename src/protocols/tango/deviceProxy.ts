@@ -6,8 +6,11 @@
  * Resolution: `tango://host:port/dom/fam/member#dbase=no` talks to the server at host:port with the device name as
  * object key; otherwise `DbImportDevice` on the database (the name's host:port, else `TANGO_HOST`, several hosts
  * tried in order) gives the device's IOR, cached; when a connect to the device fails the import is done again
- * once (the server may have moved). Connections are shared per server endpoint within a system
- * (`giopRequests.ts`), each an actor under the system's `tango` supervisor (or `options.supervisor`).
+ * once (the server may have moved). A name with no '/' (`my_alias`, `tango://host:port/my_alias`) is an alias: the
+ * first call asks the database `DbGetAliasDevice` for its device name (cached with the import), then imports that
+ * device; `name` is the device name from then on, `alias` the alias (PyTango's `dev_name()` and `alias()`).
+ * Connections are shared per server endpoint within a system (`giopRequests.ts`), each an actor under the system's
+ * `tango` supervisor (or `options.supervisor`).
  *
  * `commandInout(cmd, arg)` is one round trip: the argument's Tango type comes from `command_list_query_2`, fetched
  * once per proxy (PyTango asks `command_query` before every `command_inout`). `writeAttribute` fetches the
@@ -116,12 +119,12 @@ function attributeNotFound(error: unknown, names: readonly string[]): unknown {
 }
 
 export class DeviceProxy {
-  /** `dom/fam/member`, as written. */
-  readonly name: string;
-  /** `tango://host:port/dom/fam/member[#dbase=no]` (the database hosts, or the server without one). */
-  readonly fullName: string;
+  /** The alias this proxy was made with (PyTango `alias()`), undefined when it was given a device name. */
+  readonly alias: string | undefined;
   readonly system: OrrerySystem;
   readonly #parsed: TangoDeviceName;
+  /** `dom/fam/member`: as written, or the database's answer for an alias (undefined until then). */
+  #device: string | undefined;
   readonly #timeout: number;
   readonly #source: number;
   readonly #pool: ConnectionPool;
@@ -152,8 +155,8 @@ export class DeviceProxy {
     if (typeof source !== 'string' || !Object.hasOwn(SOURCES, source))
       throw new TangoNameError(`source must be DEV, CACHE or CACHE_DEV, got ${String(source)}`);
     this.#parsed = parsed;
-    this.name = parsed.device;
-    this.fullName = formatDeviceName(parsed);
+    this.alias = parsed.alias ? parsed.device : undefined;
+    this.#device = parsed.alias ? undefined : parsed.device;
     this.#timeout = checkDuration('timeout', options.timeout, false) ?? DEFAULT_TIMEOUT_MS;
     this.#source = SOURCES[source];
     this.system = checkSystem(options.system) ?? getDefaultSystem();
@@ -180,6 +183,30 @@ export class DeviceProxy {
       await proxy.close();
       throw error;
     }
+  }
+
+  /**
+   * `dom/fam/member`, as written (PyTango `dev_name()`); for an alias, the device the database names, known once
+   * the proxy is resolved (after `DeviceProxy.connect`, `resolveName()` or any call), the alias until then.
+   */
+  get name(): string {
+    return this.#device ?? this.#parsed.device;
+  }
+
+  /** `tango://host:port/dom/fam/member[#dbase=no]` (the database hosts, or the server without one), as `name`. */
+  get fullName(): string {
+    return formatDeviceName({
+      hosts: this.#parsed.hosts,
+      noDatabase: this.#parsed.noDatabase,
+      device: this.name,
+    });
+  }
+
+  /** The device name, asking the database the device of an alias not resolved yet (`DbGetAliasDevice`). */
+  async resolveName(): Promise<string> {
+    if (this.#device !== undefined) return this.#device;
+    if (this.#closed) throw this.#closedError();
+    return this.#track(this.#aliasDevice());
   }
 
   /** The per-request timeout, ms. */
@@ -377,9 +404,25 @@ export class DeviceProxy {
     return this.#commandsLoading;
   }
 
+  /** The device an alias names (the database's answer, cached), kept as this proxy's device name. */
+  async #aliasDevice(): Promise<string> {
+    if (this.#device !== undefined) return this.#device;
+    const device = await this.#directory.resolveAlias(
+      this.#connect,
+      this.#parsed.hosts,
+      this.#parsed.device,
+      this.#timeout,
+    );
+    this.#device ??= device;
+    return this.#device;
+  }
+
   #resolve(): Promise<ObjectRef> {
-    this.#resolving ??= this.#directory
-      .importDevice(this.#connect, this.#parsed.hosts, this.name, this.#timeout)
+    this.#resolving ??= this.#aliasDevice()
+      .then((device) => {
+        if (this.#closed) throw this.#closedError();
+        return this.#directory.importDevice(this.#connect, this.#parsed.hosts, device, this.#timeout);
+      })
       .then((imported) => {
         const iiop = imported.ior.iiop;
         if (iiop === undefined) {

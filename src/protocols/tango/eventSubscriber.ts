@@ -123,6 +123,24 @@ export class EventSubscription {
     if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'UNSUBSCRIBE' });
   }
 
+  /**
+   * Calls `listener` once, when the subscription has ended (unsubscribed, by its user or its consumer closing, or
+   * failed); at once if it already has.
+   */
+  onEnded(listener: () => void): void {
+    if (this.actor.getSnapshot().status !== 'active') {
+      listener();
+      return;
+    }
+    let called = false;
+    const once = () => {
+      if (called) return;
+      called = true;
+      listener();
+    };
+    this.actor.subscribe({ complete: once, error: once });
+  }
+
   /** The routed topic, for the consumer. */
   get topic(): string | undefined {
     return this.#routed?.channel.topic;

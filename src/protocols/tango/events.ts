@@ -134,6 +134,9 @@ export class TangoEventConsumer {
       throw new InvalidArgumentError(
         `eventName must be change, periodic, archive or user_event, got ${String(eventName)}`,
       );
+    // an alias is resolved first: the subscription names the device (cppTango subscribes with the device name)
+    await proxy.resolveName();
+    if (this.#closed) throw new InvalidArgumentError('this TangoEventConsumer is closed');
     let sub!: EventSubscription;
     await new Promise<void>((resolve, reject) => {
       sub = new EventSubscription(

@@ -28,8 +28,6 @@ export interface NativeDevicePortOptions {
 }
 
 export class NativeDevicePort implements DevicePort {
-  /** Device name, `dom/fam/member`. */
-  readonly name: string;
   readonly proxy: DeviceProxy;
   /** The consumer given in the options (undefined: the system's own). */
   readonly #consumer: TangoEventConsumer | undefined;
@@ -39,9 +37,13 @@ export class NativeDevicePort implements DevicePort {
 
   constructor(proxy: DeviceProxy, options: NativeDevicePortOptions = {}, ownsProxy = false) {
     this.proxy = proxy;
-    this.name = proxy.name;
     this.#consumer = options.consumer;
     this.#ownsProxy = ownsProxy;
+  }
+
+  /** Device name, `dom/fam/member` (the proxy's: for an alias, the device it names once resolved). */
+  get name(): string {
+    return this.proxy.name;
   }
 
   /**
@@ -100,10 +102,12 @@ export class NativeDevicePort implements DevicePort {
       sub.unsubscribe();
     };
     this.#unsubscribes.add(unsubscribe);
+    // one its consumer ended (closing) is no longer this port's to count
+    sub.onEnded(() => this.#unsubscribes.delete(unsubscribe));
     return unsubscribe;
   }
 
-  /** Open change-event subscriptions made through this port. */
+  /** Open change-event subscriptions made through this port (not those its consumer ended on closing). */
   get subscriptionCount(): number {
     return this.#unsubscribes.size;
   }

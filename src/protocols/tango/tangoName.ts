@@ -6,6 +6,8 @@
  *   tango://host:port/dom/fam/member           the same
  *   tango://host:port/dom/fam/member#dbase=no  no database: the server itself listens at host:port and the
  *                                              device's object key is its name (corbaloc)
+ *   my_alias, tango://host:port/my_alias       a device alias (no '/'), which the database resolves to a device
+ *                                              name (cppTango's DbGetAliasDevice); never with #dbase=no
  *
  * `TANGO_HOST` is `host:port` or several, comma separated (`db1:10000,db2:10000`: tried in order). Device names
  * are case-insensitive in Tango; the name is kept as written (servers compare case-insensitively). Pure.
@@ -26,9 +28,12 @@ export interface TangoDeviceName {
   hosts: TangoEndpoint[];
   /** `#dbase=no`: no database, `hosts[0]` is the device server. */
   noDatabase: boolean;
+  /** `device` is an alias (the name had no '/'), for the database to resolve; absent for a device name. */
+  alias?: true;
 }
 
 const DEVICE = /^[^/\s#]+\/[^/\s#]+\/[^/\s#]+$/;
+const ALIAS = /^[^/\s#:]+$/;
 
 function parseEndpoint(text: string, what: string): TangoEndpoint {
   let host: string;
@@ -74,22 +79,28 @@ export function parseDeviceName(name: string): TangoDeviceName {
   const hadScheme = /^tango:\/\//i.test(rest);
   if (hadScheme) rest = rest.slice('tango://'.length);
   const parts = rest.split('/');
+  const bad = () =>
+    new TangoNameError(`"${name}" is not [tango://host:port/]domain/family/member or an alias`);
+  // an alias is one part; after host:port (with the scheme, or a ':' as in host:port/alias) two
+  const alias = parts.length === 1 ? !hadScheme : parts.length === 2 && (hadScheme || parts[0].includes(':'));
   let hosts: TangoEndpoint[] = [];
-  if (parts.length === 4) {
+  if (parts.length === 4 || (alias && parts.length === 2)) {
     hosts = parts[0].split(',').map((h) => parseEndpoint(h, 'host'));
     rest = parts.slice(1).join('/');
-  } else if (hadScheme || parts.length !== 3) {
-    throw new TangoNameError(`"${name}" is not [tango://host:port/]domain/family/member`);
+  } else if (!alias && (hadScheme || parts.length !== 3)) {
+    throw bad();
   }
-  if (!DEVICE.test(rest))
-    throw new TangoNameError(`"${name}" is not [tango://host:port/]domain/family/member`);
+  if (!(alias ? ALIAS : DEVICE).test(rest)) throw bad();
+  if (alias && noDatabase) {
+    throw new TangoNameError(`"${name}": an alias needs a database to resolve it, not #dbase=no`);
+  }
   if (noDatabase && hosts.length === 0) {
     throw new TangoNameError(`"${name}": #dbase=no needs the server's host:port in the name`);
   }
-  return { device: rest, hosts, noDatabase };
+  return alias ? { device: rest, hosts, noDatabase, alias: true } : { device: rest, hosts, noDatabase };
 }
 
-/** The canonical full name, `tango://host:port/dom/fam/member[#dbase=no]`. */
+/** The canonical full name, `tango://host:port/dom/fam/member[#dbase=no]` (or `tango://host:port/alias`). */
 export function formatDeviceName(name: TangoDeviceName): string {
   if (name.hosts.length === 0) return name.device;
   const hosts = name.hosts.map((h) => hostPort(h.host, h.port));

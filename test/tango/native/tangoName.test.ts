@@ -42,6 +42,33 @@ describe('issue 12 item 2: Tango names', () => {
     expect(() => parseDeviceName(name)).toThrow(TangoNameError);
   });
 
+  it('device aliases: a name with no "/" is an alias, through a database only', () => {
+    expect(parseDeviceName('my_alias')).toEqual({
+      device: 'my_alias',
+      hosts: [],
+      noDatabase: false,
+      alias: true,
+    });
+    const withHost = parseDeviceName('tango://db:10000/my_alias');
+    expect(withHost).toEqual({
+      device: 'my_alias',
+      hosts: [{ host: 'db', port: 10000 }],
+      noDatabase: false,
+      alias: true,
+    });
+    expect(formatDeviceName(withHost)).toBe('tango://db:10000/my_alias');
+    expect(parseDeviceName('db:10000/my_alias#dbase=yes')).toEqual(withHost);
+    // a device name is never an alias
+    expect(parseDeviceName('a/b/c').alias).toBeUndefined();
+  });
+
+  it.each(['my_alias#dbase=no', 'tango://h:1/my_alias#dbase=no', 'tango://my_alias', 'a b', 'tango://h:1/'])(
+    'device aliases: "%s" is a TangoNameError',
+    (name) => {
+      expect(() => parseDeviceName(name)).toThrow(TangoNameError);
+    },
+  );
+
   it('issue 12 item 2: bad TANGO_HOST values', () => {
     for (const v of ['', 'host', 'host:', ':1', 'h:1,'])
       expect(() => parseTangoHost(v)).toThrow(TangoNameError);

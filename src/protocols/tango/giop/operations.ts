@@ -275,6 +275,23 @@ export function dbImportDeviceArgs(device: string, clientIdent: ClntIdent): Comm
   return { command: 'DbImportDevice', argin: { type: 'DevString', value: device }, source: 2, clientIdent };
 }
 
+/** `command_inout_4("DbGetAliasDevice", alias)` arguments: the device an alias names (answered as a DevString). */
+export function dbGetAliasDeviceArgs(alias: string, clientIdent: ClntIdent): CommandInoutArgs {
+  return { command: 'DbGetAliasDevice', argin: { type: 'DevString', value: alias }, source: 2, clientIdent };
+}
+
+/** Reads the `DevString` (the device name) `DbGetAliasDevice` returns. */
+export function parseDbGetAliasDevice(result: CommandValue): string {
+  if (result.type !== 'DevString') {
+    throw new GiopProtocolError(`DbGetAliasDevice returned ${result.type}, not DevString`);
+  }
+  if (!/^[^/\s#]+\/[^/\s#]+\/[^/\s#]+$/.test(result.value))
+    throw new GiopProtocolError(
+      `DbGetAliasDevice returned ${JSON.stringify(result.value)}, not a device name`,
+    );
+  return result.value;
+}
+
 /** Reads the `DevVarLongStringArray` `DbImportDevice` returns. */
 export function parseDbImportDevice(result: CommandValue): ImportedDevice {
   if (result.type !== 'DevVarLongStringArray') {
