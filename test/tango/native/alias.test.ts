@@ -1,69 +1,19 @@
 // Device aliases, as cppTango resolves them: a name with no '/' is an alias, which the database turns into a device
 // name (command_inout_4("DbGetAliasDevice", alias) on the `database` object, a DevString each way) before the usual
 // DbImportDevice. Against a scripted database and device servers on loopback.
-import { createServer, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
+import { describe, expect, it } from 'vitest';
 import { TangoNameError } from '../../../src/protocols/tango/clientErrors.js';
 import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
 import { DevFailed } from '../../../src/protocols/tango/errors.js';
-import { GiopStream } from '../../../src/protocols/tango/giop/framer.js';
 import { type GiopRequest, REPLY_STATUS } from '../../../src/protocols/tango/giop/giop.js';
 import { encodeReply } from '../../../src/protocols/tango/giop/giopEncode.js';
 import type { CdrWriter } from '../../../src/protocols/tango/giop/index.js';
 import { encodeIiopProfile, stringifyIor } from '../../../src/protocols/tango/giop/ior.js';
 import { commandInout4, writeDevFailed } from '../../../src/protocols/tango/giop/operations.js';
 import { NativeDevicePort } from '../../../src/protocols/tango/nativePort.js';
+import { loopbackPeers } from './support/scriptedGiop.js';
 
-interface Scripted {
-  port: number;
-  requests: GiopRequest[];
-  close(): Promise<void>;
-}
-
-const servers: Scripted[] = [];
-const systems: OrrerySystem[] = [];
-
-async function serve(answer: (req: GiopRequest, socket: Socket) => void): Promise<Scripted> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    const stream = new GiopStream();
-    socket.on('data', (chunk) => {
-      for (const m of stream.push(chunk)) {
-        if (m.type !== 'Request') continue;
-        s.requests.push(m);
-        answer(m, socket);
-      }
-    });
-  });
-  const s: Scripted = {
-    port: 0,
-    requests: [],
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const x of sockets) x.destroy();
-        server.close(() => resolve());
-      }),
-  };
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  s.port = (server.address() as { port: number }).port;
-  servers.push(s);
-  return s;
-}
-
-function system(): OrrerySystem {
-  const s = createSystem();
-  systems.push(s);
-  return s;
-}
-
-afterEach(async () => {
-  for (const s of systems.splice(0)) await s.stop();
-  for (const s of servers.splice(0)) await s.close();
-});
+const { serve, system } = loopbackPeers();
 
 const ok = (req: GiopRequest, body: (w: CdrWriter) => void) =>
   encodeReply({ minor: 2, requestId: req.requestId, status: REPLY_STATUS.NO_EXCEPTION }, body);

@@ -1,0 +1,89 @@
+/**
+ * A GIOP server on loopback for tests: `answer` gets each Request (with its number, counted from 1) and the
+ * socket to reply on; `onConnection`, if given, takes each socket instead (a peer that misbehaves at the byte
+ * level). `close()` destroys its sockets and closes it. `loopbackPeers` keeps a test file's servers and systems and
+ * closes them after each test.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterEach } from 'vitest';
+import { createSystem, type OrrerySystem } from '../../../../src/engine/system.js';
+import { GiopStream } from '../../../../src/protocols/tango/giop/framer.js';
+import type { GiopRequest } from '../../../../src/protocols/tango/giop/giop.js';
+
+export type Answer = (req: GiopRequest, socket: Socket, n: number) => void;
+
+export interface ScriptedGiop {
+  readonly server: Server;
+  port: number;
+  readonly requests: GiopRequest[];
+  connections: number;
+  readonly sockets: Set<Socket>;
+  close(): Promise<void>;
+}
+
+export async function scriptedGiop(
+  answer: Answer,
+  onConnection?: (socket: Socket) => void,
+): Promise<ScriptedGiop> {
+  const sockets = new Set<Socket>();
+  const s: ScriptedGiop = {
+    server: createServer((socket) => {
+      s.connections++;
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => {});
+      if (onConnection !== undefined) {
+        onConnection(socket);
+        return;
+      }
+      const stream = new GiopStream();
+      socket.on('data', (chunk) => {
+        for (const m of stream.push(chunk)) {
+          if (m.type !== 'Request') continue;
+          s.requests.push(m);
+          answer(m, socket, s.requests.length);
+        }
+      });
+    }),
+    port: 0,
+    requests: [],
+    connections: 0,
+    sockets,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const x of sockets) x.destroy();
+        s.server.close(() => resolve());
+      }),
+  };
+  await new Promise<void>((resolve) => s.server.listen(0, '127.0.0.1', resolve));
+  s.port = (s.server.address() as { port: number }).port;
+  return s;
+}
+
+/**
+ * The scripted servers and actor systems of a test file, all closed after each test (registers the `afterEach`):
+ * `serve` makes a server (`scriptedGiop`), `system` an actor system.
+ */
+export function loopbackPeers(): {
+  serve(answer: Answer, onConnection?: (socket: Socket) => void): Promise<ScriptedGiop>;
+  system(): OrrerySystem;
+} {
+  const servers: ScriptedGiop[] = [];
+  const systems: OrrerySystem[] = [];
+  afterEach(async () => {
+    for (const s of systems.splice(0)) await s.stop();
+    for (const s of servers.splice(0)) await s.close();
+  });
+  return {
+    serve: async (answer, onConnection) => {
+      const s = await scriptedGiop(answer, onConnection);
+      servers.push(s);
+      return s;
+    },
+    system: () => {
+      const s = createSystem();
+      systems.push(s);
+      return s;
+    },
+  };
+}
