@@ -8,10 +8,9 @@ import { DevFailed } from '../../../src/protocols/tango/errors.js';
 import { type GiopRequest, REPLY_STATUS } from '../../../src/protocols/tango/giop/giop.js';
 import { encodeReply } from '../../../src/protocols/tango/giop/giopEncode.js';
 import type { CdrWriter } from '../../../src/protocols/tango/giop/index.js';
-import { encodeIiopProfile, stringifyIor } from '../../../src/protocols/tango/giop/ior.js';
 import { commandInout4, writeDevFailed } from '../../../src/protocols/tango/giop/operations.js';
 import { NativeDevicePort } from '../../../src/protocols/tango/nativePort.js';
-import { loopbackPeers } from './support/scriptedGiop.js';
+import { deviceIorText, loopbackPeers } from './support/scriptedGiop.js';
 
 const { serve, system } = loopbackPeers();
 
@@ -23,26 +22,6 @@ const deviceAnswering = (value: number) =>
   serve((req, socket) =>
     socket.write(ok(req, (w) => commandInout4.writeResult(w, { type: 'DevLong', value }))),
   );
-
-function iorAt(port: number, key: string): string {
-  return stringifyIor({
-    typeId: 'IDL:Tango/Device_5:1.0',
-    iiop: undefined,
-    profiles: [
-      {
-        tag: 0,
-        data: encodeIiopProfile({
-          major: 1,
-          minor: 2,
-          host: '127.0.0.1',
-          port,
-          objectKey: Buffer.from(key),
-          components: [],
-        }),
-      },
-    ],
-  });
-}
 
 interface FakeDatabase extends Scripted {
   /** `command(argin)` of each request, in order. */
@@ -91,7 +70,10 @@ async function fakeDatabase(aliases: Record<string, string>): Promise<FakeDataba
         ok(req, (w) =>
           commandInout4.writeResult(w, {
             type: 'DevVarLongStringArray',
-            value: { lvalue: [1, 42], svalue: [argin, iorAt(port, argin), '5', 'Srv/1', 'host', 'Cls'] },
+            value: {
+              lvalue: [1, 42],
+              svalue: [argin, deviceIorText(port, argin), '5', 'Srv/1', 'host', 'Cls'],
+            },
           }),
         ),
       );

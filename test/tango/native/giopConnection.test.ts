@@ -13,10 +13,10 @@ import {
   writeSystemException,
 } from '../../../src/protocols/tango/giop/giopEncode.js';
 import { type CdrWriter, GiopSystemException } from '../../../src/protocols/tango/giop/index.js';
-import { encodeIiopProfile, stringifyIor, writeIor } from '../../../src/protocols/tango/giop/ior.js';
+import { writeIor } from '../../../src/protocols/tango/giop/ior.js';
 import { commandInout4 } from '../../../src/protocols/tango/giop/operations.js';
 import { poolFor } from '../../../src/protocols/tango/giopRequests.js';
-import { loopbackPeers } from './support/scriptedGiop.js';
+import { deviceIor, deviceIorText, loopbackPeers } from './support/scriptedGiop.js';
 
 const reply = (req: GiopRequest, status: number, body: (w: CdrWriter) => void, minor = 2) =>
   encodeReply({ minor, requestId: req.requestId, status }, body);
@@ -60,22 +60,9 @@ describe('issue 12 item 1: the GIOP connection against scripted servers', () => 
     expect(s.connections).toBe(2);
   });
 
-  /** The IOR a LOCATION_FORWARD reply names: the object `moved` on loopback at `port`. */
-  const movedTo = (port: number) => {
-    const profile = encodeIiopProfile({
-      major: 1,
-      minor: 2,
-      host: '127.0.0.1',
-      port,
-      objectKey: Buffer.from('moved'),
-      components: [],
-    });
-    return { typeId: 'IDL:Tango/Device_5:1.0', profiles: [{ tag: 0, data: profile }], iiop: undefined };
-  };
-
   it('issue 12 item 1: LOCATION_FORWARD is followed once, to the new endpoint and key', async () => {
     const target = await serve((req, socket) => socket.write(reply(req, 0, echo(req, 100))));
-    const ior = movedTo(target.port);
+    const ior = deviceIor(target.port, 'moved');
     const s = await serve((req, socket) => socket.write(reply(req, 3, (w) => writeIor(w, ior))));
     const d = proxy(s.port);
     expect(await d.commandInoutRaw('Echo', { ...DEVLONG, value: 1 })).toEqual({
@@ -87,7 +74,7 @@ describe('issue 12 item 1: the GIOP connection against scripted servers', () => 
 
   it('a permanent LOCATION_FORWARD moves the proxy: its connection to the old endpoint is released, unless another proxy still uses it', async () => {
     const target = await serve((req, socket) => socket.write(reply(req, 0, echo(req, 100))));
-    const ior = movedTo(target.port);
+    const ior = deviceIor(target.port, 'moved');
     // a/b/c has moved for good (LOCATION_FORWARD_PERM); x/y/z still lives here
     const old = await serve((req, socket) =>
       socket.write(
@@ -256,19 +243,7 @@ describe('issue 12 item 1: the GIOP connection against scripted servers', () => 
 
   it('issue 12 item 2: a name without #dbase=no is resolved by DbImportDevice on the database key', async () => {
     const device = await serve((req, socket) => socket.write(reply(req, 0, echo(req, 5))));
-    const profile = encodeIiopProfile({
-      major: 1,
-      minor: 2,
-      host: '127.0.0.1',
-      port: device.port,
-      objectKey: Buffer.from([0xfe, 1, 2, 3]),
-      components: [],
-    });
-    const iorText = stringifyIor({
-      typeId: 'IDL:Tango/Device_5:1.0',
-      profiles: [{ tag: 0, data: profile }],
-      iiop: undefined,
-    });
+    const iorText = deviceIorText(device.port, new Uint8Array([0xfe, 1, 2, 3]));
     const db = await serve((req, socket) => {
       const args = commandInout4.readArgs(req.body);
       socket.write(

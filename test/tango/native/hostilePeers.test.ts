@@ -10,13 +10,12 @@ import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
 import type { GiopRequest } from '../../../src/protocols/tango/giop/giop.js';
 import { encodeCloseConnection, encodeReply } from '../../../src/protocols/tango/giop/giopEncode.js';
 import { type CdrWriter, GiopProtocolError } from '../../../src/protocols/tango/giop/index.js';
-import { encodeIiopProfile, stringifyIor } from '../../../src/protocols/tango/giop/ior.js';
 import { commandInout4, getAttributeConfig5 } from '../../../src/protocols/tango/giop/operations.js';
 import { GiopConnection } from '../../../src/protocols/tango/giopConnection.js';
 import { MAX_RESENDS } from '../../../src/protocols/tango/giopPending.js';
 import { poolFor } from '../../../src/protocols/tango/giopRequests.js';
 import { writeBomb } from '../giop/support/typecodeBomb.js';
-import { loopbackPeers } from './support/scriptedGiop.js';
+import { deviceIorText, loopbackPeers } from './support/scriptedGiop.js';
 
 const { serve, system } = loopbackPeers();
 
@@ -24,27 +23,6 @@ const longReply = (req: GiopRequest, v: number) =>
   encodeReply({ minor: 2, requestId: req.requestId, status: 0 }, (w) =>
     commandInout4.writeResult(w, { type: 'DevLong', value: v }),
   );
-
-/** The stringified IOR of device a/b/c (Device_5) at 127.0.0.1:`port`, as a database's DbImportDevice gives it. */
-function deviceIorAt(port: number): string {
-  return stringifyIor({
-    typeId: 'IDL:Tango/Device_5:1.0',
-    iiop: undefined,
-    profiles: [
-      {
-        tag: 0,
-        data: encodeIiopProfile({
-          major: 1,
-          minor: 2,
-          host: '127.0.0.1',
-          port,
-          objectKey: Buffer.from('a/b/c'),
-          components: [],
-        }),
-      },
-    ],
-  });
-}
 
 describe('hostile peers', () => {
   it('a command_inout reply whose any describes 2^16 values in about 1.5 KB fails with GiopProtocolError', async () => {
@@ -76,7 +54,7 @@ describe('hostile peers', () => {
 
   it('close() while DbImportDevice is in flight: the call rejects TangoClosedError, no database fallback, nothing left in the pool', async () => {
     const device = await serve((req, socket) => socket.write(longReply(req, 1)));
-    const ior = deviceIorAt(device.port);
+    const ior = deviceIorText(device.port);
     let silentGotRequest!: () => void;
     const asked = new Promise<void>((resolve) => {
       silentGotRequest = resolve;
@@ -200,7 +178,7 @@ describe('a device whose server moved (restarted on another port, found again th
         encodeReply({ minor: 2, requestId: req.requestId, status: 0 }, (w) =>
           commandInout4.writeResult(w, {
             type: 'DevVarLongStringArray',
-            value: { lvalue: [1, 1], svalue: ['a/b/c', deviceIorAt(devicePort), '5', 'S/1', 'h', 'C'] },
+            value: { lvalue: [1, 1], svalue: ['a/b/c', deviceIorText(devicePort), '5', 'S/1', 'h', 'C'] },
           }),
         ),
       ),

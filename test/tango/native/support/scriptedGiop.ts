@@ -2,13 +2,14 @@
  * A GIOP server on loopback for tests: `answer` gets each Request (with its number, counted from 1) and the
  * socket to reply on; `onConnection`, if given, takes each socket instead (a peer that misbehaves at the byte
  * level). `close()` destroys its sockets and closes it. `loopbackPeers` keeps a test file's servers and systems and
- * closes them after each test.
+ * closes them after each test; `deviceIor` / `deviceIorText` give the IOR of a device on loopback.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach } from 'vitest';
 import { createSystem, type OrrerySystem } from '../../../../src/engine/system.js';
 import { GiopStream } from '../../../../src/protocols/tango/giop/framer.js';
 import type { GiopRequest } from '../../../../src/protocols/tango/giop/giop.js';
+import { encodeIiopProfile, type Ior, stringifyIor } from '../../../../src/protocols/tango/giop/ior.js';
 
 export type Answer = (req: GiopRequest, socket: Socket, n: number) => void;
 
@@ -86,4 +87,22 @@ export function loopbackPeers(): {
       return s;
     },
   };
+}
+
+/** The IOR of a Device_5 object on loopback at `port` with object key `key` (a device name, or any bytes). */
+export function deviceIor(port: number, key: string | Uint8Array = 'a/b/c'): Ior {
+  const profile = encodeIiopProfile({
+    major: 1,
+    minor: 2,
+    host: '127.0.0.1',
+    port,
+    objectKey: typeof key === 'string' ? Buffer.from(key) : key,
+    components: [],
+  });
+  return { typeId: 'IDL:Tango/Device_5:1.0', profiles: [{ tag: 0, data: profile }], iiop: undefined };
+}
+
+/** `deviceIor` as text, as a database's DbImportDevice gives it. */
+export function deviceIorText(port: number, key: string | Uint8Array = 'a/b/c'): string {
+  return stringifyIor(deviceIor(port, key));
 }
