@@ -59,8 +59,10 @@ async function until(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
-const searches = (frames: { command: number }[]) => frames.filter((f) => f.command === Command.SEARCH);
-const echoes = (frames: { command: number }[]) => frames.filter((f) => f.command === Command.ECHO);
+const searches = <F extends { command: number }>(frames: F[]) =>
+  frames.filter((f) => f.command === Command.SEARCH);
+const echoes = <F extends { command: number }>(frames: F[]) =>
+  frames.filter((f) => f.command === Command.ECHO);
 
 /** A link alone (real clock, small durations) and what it warned. */
 function linkTo(port: number, silenceMs: number, echoTimeoutMs: number, maxQueuedBytes?: number) {

@@ -48,7 +48,7 @@ describe('issue 11 item 2: EPICS_CA_NAME_SERVERS (search over TCP)', () => {
     expect(ctx.config.searchAddresses).toEqual([]);
     expect(ctx.config.nameServers).toEqual([{ host: '127.0.0.1', port: server.port }]);
     const pv = ctx.getPv('NS:X');
-    expect(Array.from((await pv.read()).data)).toEqual([1.5]);
+    expect(Array.from<number | string>((await pv.read()).data)).toEqual([1.5]);
     const sub = pv.subscribe();
     const values: number[] = [];
     const got = deferred();
@@ -59,7 +59,7 @@ describe('issue 11 item 2: EPICS_CA_NAME_SERVERS (search over TCP)', () => {
     await pv.write(4.25);
     await got.promise;
     expect(values[0]).toBe(1.5);
-    expect(Array.from((await pv.read()).data)).toEqual([4.25]);
+    expect(Array.from<number | string>((await pv.read()).data)).toEqual([4.25]);
     expect((await ctx.getPv('NS:S').read()).data).toEqual(['hi']);
   });
 
@@ -70,7 +70,7 @@ describe('issue 11 item 2: EPICS_CA_NAME_SERVERS (search over TCP)', () => {
       addressList: [],
       nameServers: [`127.0.0.1:${server.port}`],
     });
-    expect(Array.from((await ctx.getPv('NS:X').read()).data)).toEqual([1.5]);
+    expect(Array.from<number | string>((await ctx.getPv('NS:X').read()).data)).toEqual([1.5]);
   });
 
   it('issue 11 item 2: a PV the name server does not have times out as configured', async () => {
@@ -92,7 +92,7 @@ describe('issue 11 item 2: EPICS_CA_NAME_SERVERS (search over TCP)', () => {
     // refused connections in the meantime: no crash, retries with back-off
     await new Promise((resolve) => setTimeout(resolve, 700));
     await peers.server({ port, pvs: PVS });
-    expect(Array.from((await read).data)).toEqual([1.5]);
+    expect(Array.from<number | string>((await read).data)).toEqual([1.5]);
   }, 30_000);
 
   it('issue 11 item 2: a dropped name-server connection is opened again; the channel is found again through it', async () => {
@@ -100,7 +100,7 @@ describe('issue 11 item 2: EPICS_CA_NAME_SERVERS (search over TCP)', () => {
     const port = server.port;
     const ctx = nameServerContext(port, 20_000);
     const pv = ctx.getPv('NS:X');
-    expect(Array.from((await pv.read()).data)).toEqual([1.5]);
+    expect(Array.from<number | string>((await pv.read()).data)).toEqual([1.5]);
     const lost = deferred();
     pv.onConnectionState((_pv, state) => {
       if (state === 'disconnected') lost.resolve();
@@ -109,6 +109,6 @@ describe('issue 11 item 2: EPICS_CA_NAME_SERVERS (search over TCP)', () => {
     peers.forget(server);
     await lost.promise;
     server = await peers.server({ port, pvs: [{ name: 'NS:X', type: 'double', value: 7 }] });
-    expect(Array.from((await pv.read({ timeout: 20_000 })).data)).toEqual([7]);
+    expect(Array.from<number | string>((await pv.read({ timeout: 20_000 })).data)).toEqual([7]);
   }, 30_000);
 });

@@ -57,7 +57,7 @@ function setup(timeout = 1000) {
 }
 
 const double = (v: number) => encodeDbr(6, Float64Array.of(v));
-const outcome = <T>(p: Promise<T>) => {
+const outcome = <T>(p: PromiseLike<T>) => {
   const o: { value?: T; error?: unknown; settled: boolean } = { settled: false };
   p.then(
     (value) => Object.assign(o, { value, settled: true }),

@@ -172,7 +172,7 @@ describe('issue 11 item 4: a client that does not read', () => {
     const values = c.frames
       .slice(0, c.frames.indexOf(last) + 1)
       .filter((f) => f.command === Command.EVENT_ADD && f.p2 === subid)
-      .map((f) => decodeDbr(f.dataType, f.count, Buffer.from(f.payload)).data[0]);
+      .map((f) => decodeDbr(f.dataType, f.count, Buffer.from(f.payload)).data[0] as number);
     expect(values.length).toBeLessThan(updates);
     for (let i = 1; i < values.length; i++) expect(values[i]).toBeGreaterThan(values[i - 1]); // in order
     // and requests are answered again

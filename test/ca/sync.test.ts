@@ -124,7 +124,7 @@ describe('issue 11 item 3: sync read, write, readWriteRead', () => {
   it('an ENUM index past its states is refused by the server (ECA_PUTFAIL, as rsrv), the value kept', async () => {
     const { server, context } = await setup();
     // three states: 0..2
-    const error = await write('sync:mode', 5, { context, notify: true, forceIntEnums: true }).then(
+    const error = await write('sync:mode', 5, { context, notify: true }).then(
       () => null,
       (e: unknown) => e,
     );
@@ -132,7 +132,7 @@ describe('issue 11 item 3: sync read, write, readWriteRead', () => {
     expect(error).toBeInstanceOf(CaStatusError);
     expect((error as CaStatusError).eca).toBe(Eca.PUTFAIL);
     expect(server.pv('sync:mode')?.data[0]).toBe(1);
-    await write('sync:mode', 2, { context, notify: true, forceIntEnums: true });
+    await write('sync:mode', 2, { context, notify: true });
     expect((await read('sync:mode', { context })).data).toEqual(['auto']);
   });
 

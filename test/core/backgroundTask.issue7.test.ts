@@ -9,7 +9,7 @@
  * sentinel timer, no wall-clock threshold).
  */
 import { describe, expect, it } from 'vitest';
-import { createActor } from 'xstate';
+import { type AnyActorRef, createActor } from 'xstate';
 import {
   ActorRegistryError,
   BackgroundTask,
@@ -410,7 +410,7 @@ describe('issue 7 item 18: the backgroundTask machine checks its own input', () 
       clock: new TestClock(),
       input: { frequency: 1, stopTimeout: null },
       inspect: (e) => {
-        const isMachine = e.actorRef.src === backgroundTaskMachine;
+        const isMachine = (e.actorRef as AnyActorRef).src === backgroundTaskMachine;
         if (isMachine && (e.type === '@xstate.microstep' || e.type === '@xstate.snapshot')) {
           record(e.snapshot as never);
         }

@@ -695,7 +695,7 @@ describe('issue 7 item 18: behaviours the mutation run found unpinned', () => {
     const other = mk();
     expect(() => other.setException(null as never)).toThrow(/^Expected an Error, got object: null$/);
     expect(() => other.setException('boom' as never)).toThrow(/^Expected an Error, got string: "boom"$/);
-    expect(() => other.setException(StatusTimeoutError)).toThrow(
+    expect(() => other.setException(StatusTimeoutError as never)).toThrow(
       /^StatusTimeoutError has special significance and cannot be set as the exception. Use a plain TimeoutError instead.$/,
     );
     class NeedsArgs extends Error {
@@ -873,8 +873,9 @@ describe('issue 7 item 18: behaviours the mutation run found unpinned', () => {
   it('issue 7 item 18: a watchable stops consuming its iterator once the status is done', async () => {
     let n = 0;
     const iterator = {
-      next: vi.fn(async () =>
-        n < 100 ? { done: false, value: { current: n++ } } : { done: true, value: undefined },
+      next: vi.fn(
+        async (): Promise<IteratorResult<{ current: number }>> =>
+          n < 100 ? { done: false, value: { current: n++ } } : { done: true, value: undefined },
       ),
       [Symbol.asyncIterator]: () => iterator,
     };

@@ -3,7 +3,7 @@
  * MoveStatus), the timeout message naming the status; all on a TestClock.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { assign, createActor, setup } from 'xstate';
+import { assign, createActor, type Observer, setup } from 'xstate';
 import {
   CancelledError,
   createSystem,
@@ -238,7 +238,7 @@ describe('issue 8 item 10: Status.fromActor', () => {
     const spied = {
       id: actor.id,
       getSnapshot: () => actor.getSnapshot(),
-      subscribe: (o: Parameters<typeof actor.subscribe>[0]) => {
+      subscribe: (o: Observer<ReturnType<typeof actor.getSnapshot>>) => {
         const sub = actor.subscribe(o as never);
         return {
           unsubscribe: () => {

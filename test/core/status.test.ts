@@ -111,9 +111,9 @@ describe('9.3.2 completion is allowed once', () => {
 
   it('StatusTimeoutError and WaitTimeoutError (class or instance) cannot be set', () => {
     const st = mk();
-    expect(() => st.setException(StatusTimeoutError)).toThrow(/special significance/);
+    expect(() => st.setException(StatusTimeoutError as never)).toThrow(/special significance/);
     expect(() => st.setException(new WaitTimeoutError('x'))).toThrow(InvalidArgumentError);
-    expect(() => st.setException(WaitTimeoutError)).toThrow(InvalidArgumentError);
+    expect(() => st.setException(WaitTimeoutError as never)).toThrow(InvalidArgumentError);
     expect(st.done).toBe(false);
   });
 

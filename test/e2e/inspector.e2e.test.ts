@@ -1,3 +1,6 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// (the page.evaluate callbacks run in the browser: document, window, getComputedStyle, requestAnimationFrame)
 /**
  * Browser test of the commissioning view: runs the demo in-process, opens the inspector in Debian's chromium
  * (playwright-core, no downloaded browser), and checks the actor tree, a live statechart highlight, and an LRC's

@@ -8,7 +8,14 @@
  *   the restart window empties.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AnyActorRef, createActor, fromCallback, type InspectionEvent, setup } from 'xstate';
+import {
+  type AnyActorLogic,
+  type AnyActorRef,
+  createActor,
+  fromCallback,
+  type InspectionEvent,
+  setup,
+} from 'xstate';
 import {
   ActorRegistryError,
   createSystem,
@@ -151,7 +158,9 @@ describe('issue 7 item 10: supervisor options are validated', () => {
     ).toThrow(/child 'b': restart must be one of/);
     expect(() => system!.root.startChildren({} as never)).toThrow(InvalidArgumentError);
     expect(() => system!.spawn(probed, { supervisor: 'root', id: '' })).toThrow(InvalidArgumentError);
-    expect(() => system!.spawn({} as never, { supervisor: 'root', id: 'x' })).toThrow(InvalidArgumentError);
+    expect(() => system!.spawn({} as AnyActorLogic, { supervisor: 'root', id: 'x' })).toThrow(
+      InvalidArgumentError,
+    );
     expect(() => system!.spawn(probed, 'a' as never)).toThrow(InvalidArgumentError);
     expect(() => system!.root.stopChild(3 as never)).toThrow('a child id must be a string, got number');
     expect(() => system!.root.restartChild(undefined as never)).toThrow(InvalidArgumentError);
@@ -184,7 +193,8 @@ describe('issue 7 item 10: supervisor options are validated', () => {
 function actorsCreated() {
   const created: AnyActorRef[] = [];
   const inspect = (e: InspectionEvent) => {
-    if (e.type === '@xstate.actor' && e.actorRef.src === probed) created.push(e.actorRef);
+    if (e.type === '@xstate.actor' && (e.actorRef as AnyActorRef).src === probed)
+      created.push(e.actorRef as AnyActorRef);
   };
   return { created, inspect };
 }
@@ -449,7 +459,7 @@ describe('issue 7 item 18: what the supervisor emits and keeps (survivors of the
   }
 
   it('issue 7 item 18: a supervisor started without input has the defaults and an empty record', () => {
-    const actor = createActor(supervisorMachine);
+    const actor = createActor(supervisorMachine, undefined as never); // no options, so no input, on purpose
     actor.start();
     expect(actor.getSnapshot().status).toBe('active');
     expect(actor.getSnapshot().context).toEqual({

@@ -257,7 +257,9 @@ describe('operations', () => {
   it('a child that fails as it starts is not started (OTP start_child): no restart, its supervisor and siblings go on', () => {
     system = createSystem({ clock: new TestClock(), root: { intensity: 1 } });
     const events: string[] = [];
-    system.onEngineEvent((e) => events.push(`${e.type} ${'child' in e ? e.child : e.actor}`));
+    system.onEngineEvent((e) =>
+      events.push(`${e.type} ${'child' in e ? e.child : 'actor' in e ? e.actor : undefined}`),
+    );
     const w = system.spawn(workerMachine, { supervisor: 'root', id: 'w' });
     const first = w.current;
     let thrown: unknown;

@@ -484,7 +484,10 @@ describe('issue 10 item 5: virtual actors', () => {
     expect(deadlines.size).toBe(0);
     // the after event came from the actor itself, as XState's scheduler relays it
     const after = events.find(
-      (e) => e.type === '@xstate.event' && e.event.type.startsWith('xstate.after.') && e.actorRef.id === 'a',
+      (e) =>
+        e.type === '@xstate.event' &&
+        e.event.type.startsWith('xstate.after.') &&
+        (e.actorRef as AnyActorRef).id === 'a',
     ) as { sourceRef?: unknown; actorRef: unknown };
     expect(after.sourceRef).toBe(after.actorRef);
     a.send({ type: 'OPEN' });
@@ -641,7 +644,7 @@ describe('issue 10 item 5: virtual actors', () => {
     sub.unsubscribe();
     // the same coverage as an XState actor driven the same way
     const xs = transitionCoverage();
-    const actor = createActor(door, { inspect: xs.inspect }).start();
+    const actor = createActor(door, { inspect: xs.inspect, input: undefined }).start();
     for (const type of ['OPEN', 'CLOSE', 'LOCK'] as const) actor.send({ type });
     expect([...xs.taken].every((k) => coverage.taken.has(k))).toBe(true);
   });

@@ -57,6 +57,7 @@ interface Real {
   calls: Array<{
     input: InspectInput;
     signal: AbortSignal;
+    settled: boolean;
     resolve(r: InspectionResult): void;
     reject(e: unknown): void;
   }>;

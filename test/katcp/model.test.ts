@@ -63,11 +63,11 @@ describe('issue 9 item 3: model changes (katcp-python _difference / _update_inde
     // upstream: name 'A', original [B, C], updated [] -> A is not removed (never known), B and C stay
     expect(difference(['B', 'C'], [], ['A'], new Set())).toEqual({ added: [], removed: [] });
     const start = indexOf([sen('B'), sen('C')]);
-    const a = applyListing(start, [], ['A']);
+    const a = applyListing<SensorInfo>(start, [], ['A']);
     expect(a.diff).toBeNull();
     expect(Object.keys(a.index).sort()).toEqual(['B', 'C']);
     // the named one, known and now missing, is removed; the others stay although absent from the lookup
-    const b = applyListing(start, [], ['B']);
+    const b = applyListing<SensorInfo>(start, [], ['B']);
     expect(b.diff).toEqual({ added: [], removed: ['B'] });
     expect(Object.keys(b.index)).toEqual(['C']);
   });

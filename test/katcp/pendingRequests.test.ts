@@ -272,7 +272,8 @@ describe('issue 9 item 2: PendingRequests, the request bookkeeping of KatcpClien
         const live: Model[] = [];
         const all: Model[] = [];
         /** Without ids: the timed-out or cancelled request on the wire, held until its late reply. */
-        let placeholder: { name: string; deadline: number } | null = null;
+        // typed by `as`: the assignments are in closures, which narrowing by the initialiser cannot see
+        let placeholder = null as { name: string; deadline: number } | null;
         let n = 0;
         const finish = (m: Model, outcome: string) => {
           live.splice(live.indexOf(m), 1);

@@ -30,7 +30,9 @@ function fixture(name: string): string[] {
 
 const parse = (line: string) => parseLine(Buffer.from(line, 'latin1')) as KatcpMessage;
 const text = (args: Buffer[]) => args.map((a) => a.toString('utf8'));
-const outcome = (p: Promise<[Buffer[], KatcpMessage[]]>) =>
+const outcome = (
+  p: Promise<[Buffer[], KatcpMessage[]]>,
+): Promise<{ args?: string[]; informs?: string[][]; error?: Error }> =>
   p.then(
     ([args, informs]) => ({ args: text(args), informs: informs.map(argsText) }),
     (error: Error) => ({ error }),

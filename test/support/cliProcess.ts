@@ -3,13 +3,15 @@
  * signals, stderr, a closed stdout. Its output so far, its end (code and signal), a wait for a pattern in its output
  * and a bounded wait for its end. The process is killed by the cleanup pushed onto `cleanups` if still running.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 export interface CliProcess {
-  readonly child: ChildProcess;
+  /** Spawned with stdin ignored, stdout and stderr piped. */
+  readonly child: ChildProcessByStdio<null, Readable, Readable>;
   /** Everything it printed so far. */
   readonly out: { stdout: string; stderr: string };
   /** Its end, once its output is closed too. */

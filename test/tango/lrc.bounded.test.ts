@@ -24,7 +24,7 @@ const errorEvent: LrcEvent = {
   type: 'DEVICE_EVENT',
   event: {
     attribute: LRC_ATTRIBUTES.status,
-    errors: [{ reason: 'API_EventTimeout', desc: 'lost', origin: 'x' }],
+    errors: [{ reason: 'API_EventTimeout', desc: 'lost', origin: 'x', severity: 'ERR' }],
   },
 };
 const accepted: LrcEvent = {

@@ -81,7 +81,7 @@ const scenarioArb = fc.record({
   abortAt: fc.option(fc.integer({ min: 0, max: 150 }), { nil: undefined }),
   seed: fc.integer(),
 });
-type Call = fc.Infer<typeof callArb>;
+type Call = typeof callArb extends fc.Arbitrary<infer T> ? T : never;
 
 interface Run {
   call: Call;

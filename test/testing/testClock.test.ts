@@ -61,7 +61,7 @@ describe('TestClock: advance takes a number of ms, nothing else', () => {
     ['a string', '5'],
     ['null', null],
     ['a bigint', 5n],
-    ['an object', { valueOf: () => 5 }],
+    ['an object', { valueOf: (): number => 5 }],
   ])(
     'advance(%s) is a RangeError and time stays put (a string was concatenated: 10 + "5" went to 105)',
     (_what, ms) => {

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assign, createActor, setup } from 'xstate';
+import { assign, createActor, type EventFrom, setup } from 'xstate';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { eventsFor } from '../../src/testing/arbitraries.js';
 import { TestClock } from '../../src/testing/index.js';
@@ -62,7 +62,7 @@ describe('orrery/testing', () => {
         const actor = createActor(shutter, { clock, inspect: coverage.inspect }).start();
         for (const [event, ms] of steps) {
           const before = actor.getSnapshot().value;
-          actor.send(event);
+          actor.send(event as EventFrom<typeof shutter>);
           // invariant: a fault latches until RESET
           if (before === 'faulted' && event.type !== 'RESET')
             expect(actor.getSnapshot().value).toBe('faulted');
@@ -85,7 +85,7 @@ describe('orrery/testing', () => {
     });
     const samples = fc.sample(eventsFor(m, { SET: fc.record({ value: fc.nat(9) }) }), 50);
     for (const e of samples) {
-      if (e.type === 'SET') expect((e as { value: number }).value).toBeGreaterThanOrEqual(0);
+      if (e.type === 'SET') expect((e as { type: 'SET'; value: number }).value).toBeGreaterThanOrEqual(0);
       else expect(e).toEqual({ type: 'GO' });
     }
   });

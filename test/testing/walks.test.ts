@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createActor, setup } from 'xstate';
+import { createActor, type EventFrom, setup } from 'xstate';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { createSystem, type OrrerySystem } from '../../src/index.js';
 import { eventsFor, walksOf } from '../../src/testing/arbitraries.js';
@@ -60,7 +60,7 @@ function missingWithEventsFor(seed: number): string[] {
         const clock = new TestClock();
         const actor = createActor(shutter, { clock, inspect: coverage.inspect }).start();
         for (const [event, ms] of steps) {
-          actor.send(event);
+          actor.send(event as EventFrom<typeof shutter>);
           clock.advance(ms);
         }
         actor.stop();

@@ -8,7 +8,13 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type AnyActorRef, type AnyStateMachine, createActor, type EventObject } from 'xstate';
+import {
+  type AnyActorRef,
+  type AnyStateMachine,
+  createActor,
+  type EventObject,
+  type InspectionEvent,
+} from 'xstate';
 import { statusMachine } from '../../../machines/core/status.js';
 import { microstepTransitions, scheduledEventsOf } from '../../../machines/core/xstateAdapter.js';
 import {
@@ -77,9 +83,9 @@ class XStateSide {
       input,
       clock,
       logger: (...args: unknown[]) => this.logs.push(args),
-      inspect: (ev) => {
+      inspect: (ev: InspectionEvent) => {
         coverage?.inspect(ev);
-        if (ev.type !== '@xstate.microstep' || ev.actorRef.id !== id) return;
+        if (ev.type !== '@xstate.microstep' || (ev.actorRef as AnyActorRef).id !== id) return;
         this.micro.push(`${ev.event.type}|${microstepTransitions(ev).map(describeTransition).join(';')}`);
       },
     } as never);

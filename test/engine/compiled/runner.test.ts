@@ -64,7 +64,7 @@ describe('compiled runner', () => {
     expect(host.armed.size).toBe(0);
     expect(host.cancelled).toHaveLength(1);
     expect(done).toEqual([lc]);
-    lc.send({ type: 'FAIL', error: new Error('late') }); // ignored once done
+    lc.send({ type: 'FAIL', error: new Error('late') } as EventObject); // ignored once done
     expect(lc.value).toBe('succeeded');
     expect(done).toHaveLength(1);
   });
@@ -209,7 +209,9 @@ describe('compiled runner', () => {
       context: { n: 0 },
       on: {
         ADD: {
-          actions: enqueueActions(({ enqueue }) => enqueue.assign({ n: ({ context }) => context.n + 1 })),
+          actions: enqueueActions(({ enqueue }) =>
+            enqueue.assign({ n: ({ context }: { context: { n: number } }) => context.n + 1 }),
+          ),
         },
         TELL: { actions: enqueueActions(({ enqueue }) => enqueue.sendTo('someone', { type: 'X' })) },
       },

@@ -64,7 +64,7 @@ export function createExampleServer(options: ExampleServerOptions = {}): Example
     'Sleep for some amount of time',
     (ctx, time) => {
       const seconds = decodeFloat(time);
-      const c = clock ?? { setTimeout, clearTimeout, now: () => performance.now() };
+      const c: Clock = clock ?? { setTimeout, clearTimeout, now: () => performance.now() };
       // the timer goes when the client leaves or the server closes, so nothing stays scheduled
       const signal = ctx.signal;
       return new Promise<void>((resolve, reject) => {

@@ -210,9 +210,9 @@ export function until(subscribe: (listener: () => void) => () => void, cond: () 
 }
 
 /** Resolve when the client is in `state` (now or after a state change). */
-export function stateIs(
-  client: { state: string; onStateChange(l: (s: never, e: Error | null) => void): () => void },
-  state: string,
+export function stateIs<S extends string>(
+  client: { state: S; onStateChange(l: (s: S, e: Error | null) => void): () => void },
+  state: NoInfer<S>,
 ): Promise<void> {
   return until(
     (l) => client.onStateChange(l),

@@ -10,7 +10,7 @@ import { encodeReply } from '../../../src/protocols/tango/giop/giopEncode.js';
 import type { CdrWriter } from '../../../src/protocols/tango/giop/index.js';
 import { commandInout4, writeDevFailed } from '../../../src/protocols/tango/giop/operations.js';
 import { NativeDevicePort } from '../../../src/protocols/tango/nativePort.js';
-import { deviceIorText, loopbackPeers } from './support/scriptedGiop.js';
+import { deviceIorText, loopbackPeers, type ScriptedGiop } from './support/scriptedGiop.js';
 
 const { serve, system } = loopbackPeers();
 
@@ -23,7 +23,7 @@ const deviceAnswering = (value: number) =>
     socket.write(ok(req, (w) => commandInout4.writeResult(w, { type: 'DevLong', value }))),
   );
 
-interface FakeDatabase extends Scripted {
+interface FakeDatabase extends ScriptedGiop {
   /** `command(argin)` of each request, in order. */
   asked: string[];
   /** Where DbImportDevice sends each device (lower-case name → port). */
@@ -42,7 +42,7 @@ async function fakeDatabase(aliases: Record<string, string>): Promise<FakeDataba
     expect(req.operation).toBe('command_inout_4');
     const args = commandInout4.readArgs(req.body);
     expect(args.argin.type).toBe('DevString'); // both commands take a DevString, as cppTango sends them
-    const argin = String(args.argin.value);
+    const argin = String('value' in args.argin ? args.argin.value : undefined);
     asked.push(`${args.command}(${argin})`);
     if (args.command === 'DbGetAliasDevice') {
       const device = aliases[argin];

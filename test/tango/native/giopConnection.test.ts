@@ -252,7 +252,14 @@ describe('issue 12 item 1: the GIOP connection against scripted servers', () => 
             type: 'DevVarLongStringArray',
             value: {
               lvalue: [1, 123],
-              svalue: [String(args.argin.value), iorText, '5', 'Srv/1', 'host', 'Cls'],
+              svalue: [
+                String('value' in args.argin ? args.argin.value : undefined),
+                iorText,
+                '5',
+                'Srv/1',
+                'host',
+                'Cls',
+              ],
             },
           }),
         ),

@@ -6,6 +6,7 @@
  * bus) and a change-event subscription on the PyTango fixture.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AnyActorRef } from 'xstate';
 import { createSystem } from '../../../src/engine/system.js';
 import { createRedactor } from '../../../src/inspector/redact.js';
 import { inspectorViewFor, inspectorViews } from '../../../src/inspector/views.js';
@@ -137,7 +138,7 @@ describe('issue 12 item 7: the views fed by real actors', () => {
       const ev = e.event as { type: string; pending?: number; roundTrips?: number };
       if (ev.type === TANGO_CONNECTION_SAMPLE) {
         samples.push({ pending: ev.pending as number, roundTrips: ev.roundTrips as number });
-        connectionActor = e.actorRef.id;
+        connectionActor = (e.actorRef as AnyActorRef).id;
       }
     });
     const proxy = new DeviceProxy(tangoTest.name, { system });
