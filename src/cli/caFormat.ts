@@ -283,6 +283,9 @@ export function pyFormat(template: string, tokens: Record<string, unknown>): str
  * specs (before any I/O: a usage error, exit 2).
  */
 export function checkFormat(template: string, names: readonly string[]): void {
+  // a brace left once every field and `{{` / `}}` is taken out has no pair: Python's str.format raises ValueError
+  const single = /[{}]/.exec(template.replace(FIELD, ''));
+  if (single) throw new InvalidArgumentError(`--format: single '${single[0]}' encountered in format string`);
   for (const m of template.matchAll(FIELD)) {
     if (m[0] === '{{' || m[0] === '}}') continue;
     const head = /^[A-Za-z_]\w*/.exec(m[1] ?? '');

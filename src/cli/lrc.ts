@@ -39,7 +39,8 @@ Runs a long running command on the built-in SKA device simulator 'sim/ska/1' (st
 Tango device with --device.
 commands: On, Off, Standby, Scan, Configure ('{"fail": true}' makes it fail), Reset, Abort
   --device      a Tango device (tango://host:port/dom/fam/member, '#dbase=no' for a server without a database,
-                or dom/fam/member through TANGO_HOST), reached with Orrery's native Tango client
+                or dom/fam/member through TANGO_HOST; a name with no '/' is a device alias, resolved by the
+                database), reached with Orrery's native Tango client
   --json        one JSON object per update, then {"result": ...} (otherwise a live progress bar on a terminal,
                 one plain line per update when piped)
   --protocol    LRC protocol version to use, 1 or 2 (default: negotiated, 2)

@@ -17,8 +17,9 @@ export const HELP = `usage: orrery tango DEVICE COMMAND [ARG]            run a c
        orrery tango DEVICE --watch ATTRIBUTE...     print change events until Ctrl+C / --count / --duration
 
 DEVICE is tango://HOST:PORT/dom/fam/member (through that database), tango://HOST:PORT/dom/fam/member#dbase=no
-(a server without a database) or dom/fam/member (the database named by TANGO_HOST). A name that is one of the
-device's commands runs it; otherwise it is an attribute (--command / --attribute say which).
+(a server without a database) or dom/fam/member (the database named by TANGO_HOST); a name with no '/' is a
+device alias, resolved by the database (tango://HOST:PORT/my_alias, or my_alias through TANGO_HOST). A name that
+is one of the device's commands runs it; otherwise it is an attribute (--command / --attribute say which).
   ARG / VALUE   numbers, true/false, a state name (ON), text as is; arrays as JSON ([1, 2], ["a", "b"]) or
                 comma-separated (1,2,3); DevVarLongStringArray / DevVarDoubleStringArray as [[1, 2], ["a", "b"]];
                 an image as a JSON array of rows. Use -- before a value that starts with '-' and is no number.

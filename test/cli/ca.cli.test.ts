@@ -212,6 +212,9 @@ describe('issue 11 item 4: orrery ca usage and formatting', () => {
       [['get', '-p', '100', 'x'], /-p expects a priority/],
       [['get', '-d', 'float128', 'x'], /-d: unknown data type/],
       [['get', '--format', '{nope}', 'x'], /unknown field \{nope\}/],
+      // Python's str.format refuses a brace without its pair (ValueError), as the rest of --format follows it
+      [['get', '--format', '{pv_name', 'x'], /--format: single '\{' encountered in format string/],
+      [['get', '--format', 'pv}', 'x'], /--format: single '\}' encountered in format string/],
       [['put', 'x'], /expected PV DATA/],
       [['monitor', '-m', 'q', 'x'], /-m expects/],
       [['monitor', '--count', '0', 'x'], /--count expects/],
