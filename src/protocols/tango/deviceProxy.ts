@@ -57,7 +57,7 @@ import {
 } from './giop/operations.js';
 import type { AttributeValue5, DevCmdInfo } from './giop/tangoTypes.js';
 import type { GiopConnection } from './giopConnection.js';
-import { type ConnectionPool, callObject, type ObjectRef, poolFor } from './giopRequests.js';
+import { type ConnectionPool, callObject, endpointKey, type ObjectRef, poolFor } from './giopRequests.js';
 import { formatDeviceName, parseDeviceName, parseTangoHost, type TangoDeviceName } from './tangoName.js';
 
 export const DEFAULT_TIMEOUT_MS = 3_000;
@@ -381,7 +381,7 @@ export class DeviceProxy {
 
   #connect = (host: string, port: number): GiopConnection => {
     if (this.#closed) throw this.#closedError();
-    const key = `${host.toLowerCase()}:${port}`;
+    const key = endpointKey(host, port);
     let c = this.#connections.get(key);
     if (c === undefined || c.closed) {
       c = this.#pool.acquire(host, port);
@@ -491,8 +491,8 @@ export class DeviceProxy {
    * requests is left to them (released by `close()`).
    */
   #letGo(from: ObjectRef, to: ObjectRef): void {
-    const key = `${from.host.toLowerCase()}:${from.port}`;
-    if (key === `${to.host.toLowerCase()}:${to.port}`) return;
+    const key = endpointKey(from.host, from.port);
+    if (key === endpointKey(to.host, to.port)) return;
     const c = this.#connections.get(key);
     if (c === undefined || c.pendingCount > 0) return;
     this.#connections.delete(key);

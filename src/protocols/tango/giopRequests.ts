@@ -41,7 +41,7 @@ export class ConnectionPool {
 
   /** The shared connection to host:port (one more user: `release` it). */
   acquire(host: string, port: number): GiopConnection {
-    const key = `${host.toLowerCase()}:${port}`;
+    const key = endpointKey(host, port);
     let entry = this.#entries.get(key);
     if (entry === undefined || entry.connection.closed) {
       const supervisor = this.#options.supervisor ?? defaultSupervisor(this.system);
@@ -61,7 +61,7 @@ export class ConnectionPool {
 
   /** One user less; the last one closes the connection (resolves when its socket is released). */
   async release(connection: GiopConnection): Promise<void> {
-    const key = `${connection.host.toLowerCase()}:${connection.port}`;
+    const key = endpointKey(connection.host, connection.port);
     const entry = this.#entries.get(key);
     if (entry === undefined || entry.connection !== connection) {
       await connection.close();
@@ -103,6 +103,11 @@ function defaultSupervisor(system: OrrerySystem): string {
     system.supervisor(TANGO_SUPERVISOR, { strategy: 'one_for_one', intensity: 10, periodMs: 10_000 });
   }
   return TANGO_SUPERVISOR;
+}
+
+/** The key of a server endpoint, one per host (any case) and port: what connections are shared and kept by. */
+export function endpointKey(host: string, port: number): string {
+  return `${host.toLowerCase()}:${port}`;
 }
 
 /**
