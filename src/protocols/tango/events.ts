@@ -51,13 +51,13 @@ export interface TangoEventConsumerOptions {
   confirmMs?: number;
 }
 
+/** The events whose payload is an attribute value (the others' messages are dropped by `decodeZmqMessage`). */
+const EVENT_NAMES = ['change', 'periodic', 'archive', 'user_event'] as const;
+
 export interface SubscribeOptions {
   /** Tango event name (default 'change'; also 'periodic', 'archive', 'user_event'). */
-  eventName?: 'change' | 'periodic' | 'archive' | 'user_event';
+  eventName?: (typeof EVENT_NAMES)[number];
 }
-
-/** The events whose payload is an attribute value (the others' messages are dropped by `decodeZmqMessage`). */
-const EVENT_NAMES: ReadonlySet<unknown> = new Set(['change', 'periodic', 'archive', 'user_event']);
 
 const consumers = new WeakMap<OrrerySystem, TangoEventConsumer>();
 
@@ -130,7 +130,7 @@ export class TangoEventConsumer {
     if (typeof callback !== 'function') throw new InvalidArgumentError('subscribe needs a callback function');
     if (this.#closed) throw new InvalidArgumentError('this TangoEventConsumer is closed');
     const eventName = options?.eventName ?? 'change';
-    if (!EVENT_NAMES.has(eventName))
+    if (!(EVENT_NAMES as readonly unknown[]).includes(eventName))
       throw new InvalidArgumentError(
         `eventName must be change, periodic, archive or user_event, got ${String(eventName)}`,
       );
