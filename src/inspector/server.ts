@@ -36,7 +36,6 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { AnyActorRef, AnyStateMachine } from 'xstate';
 import { supervisorMachine } from '../../machines/core/supervisor.js';
 import { logicOf } from '../../machines/core/xstateAdapter.js';
-import { MAX_TIMER_DELAY } from '../engine/clock.js';
 import {
   InspectorEventError,
   InvalidArgumentError,
@@ -48,6 +47,7 @@ import {
 import { machineEventTypes } from '../testing/transitionCoverage.js';
 import { isLoopback } from '../transport/address.js';
 import { CHART_ID_RE, ChartRegistry } from './charts.js';
+import { positiveInteger, timerMs } from './optionChecks.js';
 import { createRedactor } from './redact.js';
 import { type InspectedSystem, Tracker } from './tracker.js';
 
@@ -216,27 +216,6 @@ class Client {
     this.queuedBytes = 0;
     this.queuedEvents = 0;
   }
-}
-
-function positiveInteger(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
-    throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`);
-  return value;
-}
-
-/**
- * A duration option given to a Node timer: a positive integer of milliseconds, at most Node's timer limit. Node
- * fires a longer timer after 1 ms, so a batch interval of 30 days flushed every millisecond and an idle timeout of
- * 30 days closed every HTTP connection at once: past the limit the option is refused instead.
- */
-function timerMs(name: string, value: unknown, fallback: number): number {
-  const ms = positiveInteger(name, value, fallback);
-  if (ms > MAX_TIMER_DELAY)
-    throw new InvalidArgumentError(
-      `${name} must be at most ${MAX_TIMER_DELAY} ms (Node's timer limit), got ${String(value)}`,
-    );
-  return ms;
 }
 
 function checkOptions(options: InspectorOptions): void {

@@ -16,9 +16,9 @@ import { createInspector } from '@statelyai/inspect';
 import { WebSocket } from 'ws';
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
 import { parentOf } from '../../machines/core/xstateAdapter.js';
-import { MAX_TIMER_DELAY } from '../engine/clock.js';
 import type { OrrerySystem } from '../engine/system.js';
 import { InvalidArgumentError } from '../errors.js';
+import { timerMs } from './optionChecks.js';
 import { copyStateValue, createRedactor, type Redactor } from './redact.js';
 import { Ring } from './tracker.js';
 
@@ -193,13 +193,7 @@ function checkOptions(options: StatelyBridgeOptions): void {
   if (!parsed || !/^wss?:\/\//.test(url) || !parsed.host)
     throw new InvalidArgumentError(`bridgeToStately needs a ws:// or wss:// URL, got ${String(url)}`);
   const { maxDeferredEvents, redact } = options;
-  for (const name of ['reconnectMs', 'handshakeTimeoutMs'] as const) {
-    const ms = options[name];
-    if (ms !== undefined && (!Number.isInteger(ms) || ms <= 0 || ms > MAX_TIMER_DELAY))
-      throw new InvalidArgumentError(
-        `${name} must be a positive integer of at most ${MAX_TIMER_DELAY} ms, got ${String(ms)}`,
-      );
-  }
+  for (const name of ['reconnectMs', 'handshakeTimeoutMs'] as const) timerMs(name, options[name], 1);
   if (maxDeferredEvents !== undefined && (!Number.isInteger(maxDeferredEvents) || maxDeferredEvents < 0))
     throw new InvalidArgumentError(
       `maxDeferredEvents must be a non-negative integer, got ${String(maxDeferredEvents)}`,
