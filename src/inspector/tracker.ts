@@ -274,7 +274,8 @@ export class Tracker {
   readonly #raw: Ring<RawEvent>;
   readonly #recentEvents: Ring<EventView>;
   readonly #recentEngine = new Ring<EngineView>(200);
-  #pendingEngine: Array<{ t: number; event: EngineEvent }> = [];
+  /** Engine events since the last flush (the oldest dropped, and counted, past `MAX_PENDING_ENGINE`). */
+  readonly #pendingEngine = new Ring<{ t: number; event: EngineEvent }>(MAX_PENDING_ENGINE);
   #engineSub: Subscription;
   #inspectSub: Subscription | undefined;
   #seq = 0;
@@ -352,7 +353,8 @@ export class Tracker {
   /** Detach from the engine for good. */
   dispose(): void {
     this.stop();
-    this.#pendingEngine = [];
+    this.#pendingEngine.drain();
+    this.#pendingEngine.dropped = 0;
     this.#engineSub.unsubscribe();
   }
 
@@ -449,7 +451,6 @@ export class Tracker {
   #onEngine(e: EngineEvent): void {
     // redacted at flush time, like everything else (an engine event may hold an error with any content)
     this.#pendingEngine.push({ t: Date.now(), event: e });
-    if (this.#pendingEngine.length > MAX_PENDING_ENGINE) this.#pendingEngine.shift();
   }
 
   #engineView(t: number, e: EngineEvent): EngineView {
@@ -565,11 +566,12 @@ export class Tracker {
         }
       });
     }
-    const dropped = this.#raw.dropped + this.#rateDropped;
+    const dropped = this.#raw.dropped + this.#rateDropped + this.#pendingEngine.dropped;
     this.#raw.dropped = 0;
+    this.#pendingEngine.dropped = 0;
     this.#rateDropped = 0;
     const engine: EngineView[] = [];
-    for (const { t, event } of this.#pendingEngine.splice(0)) {
+    for (const { t, event } of this.#pendingEngine.drain()) {
       this.#guard('an engine event', () => {
         const view = this.#engineView(t, event);
         engine.push(view);

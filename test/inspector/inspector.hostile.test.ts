@@ -403,6 +403,42 @@ describe('the inspector under hostile or broken clients and actors', () => {
     await expect(startInspector(system, { stallTimeoutMs: 2 ** 31 })).rejects.toThrow(InvalidArgumentError);
   });
 
+  it('engine events beyond what a flush keeps are counted as dropped, not lost silently', () => {
+    // A burst of supervisor events between two flushes kept the last 1000 and forgot the others without a trace:
+    // the page's "dropped" counter said nothing was lost.
+    let listener: ((e: { type: string; actor: string; error: unknown }) => void) | undefined;
+    const sys = {
+      logger: memoryLogger().logger,
+      inspect: () => ({ unsubscribe: () => {} }),
+      onEngineEvent: (l: typeof listener) => {
+        listener = l;
+        return { unsubscribe: () => {} };
+      },
+      actors: () => [],
+      get: () => undefined,
+    };
+    const t = new Tracker(sys as never, {
+      redact: createRedactor([]),
+      charts: new ChartRegistry(),
+      bufferSize: 100,
+      maxEventsPerSecond: 1000,
+    });
+    t.start();
+    t.flush();
+    for (let i = 0; i < 1500; i++) listener!({ type: 'actor.failed', actor: `a${i}`, error: null });
+    const batch = t.flush();
+    expect(batch.engine).toHaveLength(1000);
+    expect((batch.engine[0] as { actor?: string }).actor).toBe('a500');
+    expect((batch.engine[999] as { actor?: string }).actor).toBe('a1499');
+    expect(batch.dropped).toBe(500);
+    // counted once: the next flush starts from nothing
+    listener!({ type: 'actor.failed', actor: 'b', error: null });
+    const next = t.flush();
+    expect(next.engine).toHaveLength(1);
+    expect(next.dropped).toBe(0);
+    t.dispose();
+  });
+
   it('event types, actor ids and system ids are scrubbed and cut as other text is', () => {
     // They were sent as they were: a long event type went out with every one of the ~1000 events of a batch (at
     // half a megabyte, longer than any string V8 can build: JSON.stringify threw, which closed every page at every
