@@ -682,11 +682,14 @@ export class Tracker {
    */
   #machineOf(ref: AnyActorRef, logic: unknown, chart = this.#opts.charts.keyFor(logic)): string {
     const src = (ref as Internal).src;
-    return logicId(logic) !== 'actor' && (chart !== undefined || isStateMachine(logic))
-      ? logicId(logic)
-      : typeof src === 'string'
-        ? src
-        : 'actor';
+    const name =
+      logicId(logic) !== 'actor' && (chart !== undefined || isStateMachine(logic))
+        ? logicId(logic)
+        : typeof src === 'string'
+          ? src
+          : 'actor';
+    // scrubbed and cut as an actor id is: it goes out with every view of the machine's actors
+    return this.#name(name);
   }
 
   /** Let the actor's registered view fold an event it received into its summary. */

@@ -439,6 +439,47 @@ describe('the inspector under hostile or broken clients and actors', () => {
     t.dispose();
   });
 
+  it('machine names are scrubbed and cut as actor ids are', () => {
+    // A machine's id (or an actor's src) went out as it was with every view of every actor of that machine, and in
+    // the counts of ended ones: 100 000 characters each, and a secret in it reached the page.
+    system = createSystem();
+    const t = new Tracker(system, {
+      redact: createRedactor([]),
+      charts: new ChartRegistry(),
+      bufferSize: 1000,
+      maxEventsPerSecond: 100_000,
+    });
+    t.start();
+    t.flush();
+    const name = `M token=Zq3SECRETxK ${'m'.repeat(100_000)}`;
+    const machine = setup({}).createMachine({ id: name, initial: 'idle', states: { idle: {} } });
+    const actor = system.spawn(machine, { id: 'long-machine' });
+    const quick = setup({}).createMachine({ id: name, initial: 'done', states: { done: { type: 'final' } } });
+    for (let i = 0; i < 30; i++) system.spawn(quick, { id: `quick-${i}` });
+    const batch = t.flush();
+    expect(JSON.stringify(batch).length).toBeLessThan(100_000);
+    const view = batch.actors.find((a) => a.id === 'long-machine')!;
+    expect(view.machine.length).toBeLessThan(600);
+    expect(view.machine.startsWith('M token=[REDACTED]')).toBe(true);
+    // (its chart key is an identifier, not text: the name's first 90 characters made URL-safe, as before)
+    expect(view.chart!.length).toBeLessThanOrEqual(90);
+    expect(batch.finished!.length).toBeGreaterThan(0);
+    for (const f of batch.finished!) {
+      expect(f.machine.length).toBeLessThan(600);
+      expect(f.machine).not.toMatch(/Zq\dSECRETxK/);
+    }
+    // a plain name is shown as it is
+    actor.send({ type: 'X' } as never);
+    const plainMachine = setup({}).createMachine({
+      id: 'plain.name-1',
+      initial: 'idle',
+      states: { idle: {} },
+    });
+    system.spawn(plainMachine, { id: 'plain-actor' });
+    expect(t.flush().actors.find((a) => a.id === 'plain-actor')!.machine).toBe('plain.name-1');
+    t.dispose();
+  });
+
   it('event types, actor ids and system ids are scrubbed and cut as other text is', () => {
     // They were sent as they were: a long event type went out with every one of the ~1000 events of a batch (at
     // half a megabyte, longer than any string V8 can build: JSON.stringify threw, which closed every page at every
