@@ -222,6 +222,37 @@ describe('a Tango repository id on a TypeCode of another layout', () => {
   });
 });
 
+describe('a struct member named __proto__', () => {
+  it('is an own property of the decoded value; the value keeps the plain object prototype', () => {
+    const inner: TypeCode = {
+      kind: TK.struct,
+      id: 'IDL:x/I:1.0',
+      name: 'I',
+      members: [{ name: 'injected', type: { kind: TK.long } }],
+    };
+    const type: TypeCode = {
+      kind: TK.struct,
+      id: 'IDL:x/Y:1.0',
+      name: 'Y',
+      members: [
+        { name: '__proto__', type: inner },
+        { name: 'a', type: { kind: TK.long } },
+      ],
+    };
+    const w = new CdrWriter();
+    writeAny(w, { type, value: JSON.parse('{"__proto__": {"injected": 7}, "a": 1}') });
+    const value = readAny(new CdrReader(w.finish().slice(), { littleEndian: true })).value as Record<
+      string,
+      unknown
+    >;
+    // it became the value's prototype: `injected` read through it, and the member was not a key
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect(Object.keys(value)).toEqual(['__proto__', 'a']);
+    expect(Object.getOwnPropertyDescriptor(value, '__proto__')?.value).toEqual({ injected: 7 });
+    expect(value.injected).toBeUndefined();
+  });
+});
+
 describe('issue 12 item 1: TypeCode kinds', () => {
   const color: TypeCode = { kind: TK.enum, id: 'IDL:t/Color:1.0', name: 'Color', labels: ['R', 'G', 'B'] };
   const union: TypeCode = {
