@@ -128,3 +128,35 @@ describe('issue 10 item 6: the simulated device', () => {
     expect(device.pendingTimers).toBe(0);
   });
 });
+
+describe('close() with an Abort in progress', () => {
+  it('arms no timer once closed: the Abort that ends after close() records nothing (a removal timer was left armed)', async () => {
+    let release!: () => void;
+    const cleanedUp = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    device = new SkaDeviceSimulator({
+      name: 'sim/task/2',
+      clock,
+      commands: {
+        // ends once its clean-up is done, after its abort: the Abort waits for it
+        Slow: async (task) => {
+          try {
+            await task.sleep(1_000);
+          } finally {
+            await cleanedUp;
+          }
+        },
+      },
+    });
+    await device.commandInout('Slow');
+    await flush();
+    await device.commandInout('Abort');
+    await flush(); // the Abort runs: Slow aborted, its end awaited
+    await device.close();
+    release();
+    await flush(); // Slow's end, then the Abort's
+    expect(device.pendingTimers).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+});

@@ -42,6 +42,7 @@ import { DevFailed } from './errors.js';
 import { DEV_STATES, type TangoValue } from './giop/any.js';
 import type { AttributeConfig5 } from './giop/attributeConfig.js';
 import type { CdrReader, CdrWriter } from './giop/cdr.js';
+import { GiopProtocolError } from './giop/errors.js';
 import {
   type CommandValue,
   commandInout4,
@@ -269,7 +270,13 @@ export class DeviceProxy {
     const values = await this.#call(readAttributes5.name, readAttributes5.readResult, (w) =>
       readAttributes5.writeArgs(w, { names, source: this.#source, clientIdent: CLIENT_IDENT }),
     );
-    return values.map((v, i) => this.#attribute(v, names[i] ?? v.name));
+    // one element per name, in order (a missing attribute is an element with its error): else readAttribute would
+    // resolve undefined, or values would be named after the wrong attributes
+    if (values.length !== names.length)
+      throw new GiopProtocolError(
+        `read_attributes_5 of ${names.length} attribute(s) on ${this.name} answered ${values.length} value(s)`,
+      );
+    return values.map((v, i) => this.#attribute(v, names[i]));
   }
 
   #attribute(v: AttributeValue5, requested: string): DeviceAttribute {
@@ -295,16 +302,7 @@ export class DeviceProxy {
     const encoded = values.map(([n, v]) => {
       const config = this.#configs.get(n.toLowerCase());
       // a server whose configuration reply left the attribute out: as a missing attribute, never a raw TypeError
-      if (config === undefined) {
-        throw new AttributeNotFoundError(n, [
-          {
-            reason: 'API_AttrNotFound',
-            desc: `${this.name} gave no configuration for attribute ${n}`,
-            origin: 'DeviceProxy.writeAttributes',
-            severity: 'ERR',
-          },
-        ]);
-      }
+      if (config === undefined) throw this.#noConfig(n, 'DeviceProxy.writeAttributes');
       return toAttributeValue4(config, v);
     });
     await this.#call(writeAttributes4.name, writeAttributes4.readResult, (w) =>
@@ -315,6 +313,8 @@ export class DeviceProxy {
   async getAttributeConfig(attribute: string): Promise<AttributeConfig5> {
     checkName('the attribute name', attribute);
     const [one] = await this.getAttributeConfigs([attribute]);
+    // a server whose configuration reply left the attribute out: as a missing attribute, as writeAttributes does
+    if (one === undefined) throw this.#noConfig(attribute, 'DeviceProxy.getAttributeConfig');
     return one;
   }
 
@@ -374,6 +374,18 @@ export class DeviceProxy {
   }
 
   // ---- plumbing ----
+
+  /** The device's configuration reply left `attribute` out. */
+  #noConfig(attribute: string, origin: string): AttributeNotFoundError {
+    return new AttributeNotFoundError(attribute, [
+      {
+        reason: 'API_AttrNotFound',
+        desc: `${this.name} gave no configuration for attribute ${attribute}`,
+        origin,
+        severity: 'ERR',
+      },
+    ]);
+  }
 
   #closedError(): TangoClosedError {
     return new TangoClosedError(`DeviceProxy ${this.name} is closed`);

@@ -13,7 +13,7 @@ import { TangoTypeError } from './clientErrors.js';
 import type { AttrDataFormatName, AttrQualityName, DeviceAttribute } from './deviceTypes.js';
 import { DEV_STATES, TANGO_TYPE_NUMBERS, type TangoTypeName, type TangoValue } from './giop/any.js';
 import type { AttributeConfig5 } from './giop/attributeConfig.js';
-import { GiopEncodeError } from './giop/errors.js';
+import { GiopEncodeError, GiopProtocolError } from './giop/errors.js';
 import type { CommandValue } from './giop/operations.js';
 import {
   ATTR_DATA_FORMAT,
@@ -213,13 +213,22 @@ function shape(all: unknown[] | Uint8Array, from: number, x: number, y: number, 
   const part = Array.from(all.slice(from, from + n) as ArrayLike<unknown>);
   if (format === 0) return part[0];
   if (format === 1) return part;
+  // only the rows its values fill: a reply may announce 2^31 - 1 rows of none (dims are not checked against the data)
+  const filled = x > 0 ? Math.min(y, Math.ceil(part.length / x)) : 0;
   const rows: unknown[][] = [];
-  for (let r = 0; r < y; r++) rows.push(part.slice(r * x, (r + 1) * x));
+  for (let r = 0; r < filled; r++) rows.push(part.slice(r * x, (r + 1) * x));
   return rows;
 }
 
-/** An `AttributeValue_5` as PyTango's `DeviceAttribute`. */
+/** An `AttributeValue_5` as PyTango's `DeviceAttribute` (a negative dimension: `GiopProtocolError`). */
 export function toDeviceAttribute(av: AttributeValue5): DeviceAttribute {
+  for (const [what, d] of [
+    ['r_dim', av.r_dim],
+    ['w_dim', av.w_dim],
+  ] as const) {
+    if (d.dim_x < 0 || d.dim_y < 0)
+      throw new GiopProtocolError(`attribute ${av.name} has ${what} (${d.dim_x}, ${d.dim_y})`);
+  }
   const all = elements(av.value);
   const format = av.value.kind === 'DEVICE_STATE' ? 0 : av.data_format;
   const rx = av.r_dim.dim_x;

@@ -34,9 +34,11 @@ import {
 import type { ActorHandle } from '../../engine/handle.js';
 import type { Supervisor } from '../../engine/supervisor.js';
 import type { OrrerySystem } from '../../engine/system.js';
+import { InvalidArgumentError } from '../../errors.js';
 import { hostPort } from '../../transport/address.js';
 import { TangoBusyError, TangoClosedError, TangoConnectionError, TangoTimeoutError } from './clientErrors.js';
 import type { CdrReader, CdrWriter } from './giop/cdr.js';
+import { DEFAULT_MAX_MESSAGE_SIZE } from './giop/framer.js';
 import type { GiopMessage } from './giop/giop.js';
 import { encodeRequest } from './giop/giopEncode.js';
 import { readReplyResult } from './giop/operations.js';
@@ -74,8 +76,18 @@ export interface RequestSpec<R> {
   operation: string;
   writeArgs?: (w: CdrWriter) => void;
   readResult: (r: CdrReader) => R;
-  /** ms; Infinity for none. */
+  /** ms; Infinity for none (anything but a number >= 0: InvalidArgumentError). */
   timeout: number;
+}
+
+/** `value`, a positive integer, or `fallback` when it is undefined (else InvalidArgumentError naming it). */
+function positiveInteger(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0)
+    throw new InvalidArgumentError(
+      `GiopConnection: ${name} must be a positive integer, got ${String(value)}`,
+    );
+  return value;
 }
 
 type Logic = typeof giopConnectionMachine;
@@ -109,9 +121,19 @@ export class GiopConnection {
     this.port = port;
     this.endpoint = hostPort(host, port);
     const connectTimeout = checkDuration('connectTimeout', options.connectTimeout, false) ?? undefined;
+    // (NaN would lift a bound: no count is ever >= NaN)
+    this.#maxPending = positiveInteger('maxPending', options.maxPending, DEFAULT_MAX_PENDING);
+    this.#maxQueuedBytes = positiveInteger(
+      'maxQueuedBytes',
+      options.maxQueuedBytes,
+      DEFAULT_MAX_QUEUED_BYTES,
+    );
+    const maxMessageSize = positiveInteger(
+      'maxMessageSize',
+      options.maxMessageSize,
+      DEFAULT_MAX_MESSAGE_SIZE,
+    );
     this.#system = options.system;
-    this.#maxPending = options.maxPending ?? DEFAULT_MAX_PENDING;
-    this.#maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.#pending = new PendingRequests(options.system.clock, (p) =>
       p.settle(new TangoTimeoutError(this.endpoint, p.operation, p.timeoutMs), undefined),
     );
@@ -124,7 +146,7 @@ export class GiopConnection {
         },
         message: (m) => this.#reply(m),
       },
-      { maxMessageSize: options.maxMessageSize },
+      { maxMessageSize },
     );
     const logic = giopConnectionMachine.provide({
       actors: { transport },
@@ -183,6 +205,12 @@ export class GiopConnection {
 
   /** Sends one request; resolves with its result or rejects with a typed error (see the header). */
   request<R>(spec: RequestSpec<R>): Promise<R> {
+    try {
+      // a deadline of NaN never falls due: the request would never time out
+      checkDuration('timeout', spec.timeout, false);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.#state === 'closed') {
       return Promise.reject(
         this.#closedError ?? new TangoClosedError(`connection to ${this.endpoint} is closed`),

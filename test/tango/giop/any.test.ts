@@ -23,6 +23,7 @@ import {
   writeTangoAny,
   writeTypeCode,
 } from '../../../src/protocols/tango/giop/index.js';
+import { parseDbImportDevice } from '../../../src/protocols/tango/giop/operations.js';
 
 const SAMPLES: TangoValue[] = [
   { type: 'DevVoid' },
@@ -118,6 +119,137 @@ describe('issue 12 item 1: Any for every Tango type', () => {
       expect(tangoTypeOf(tc)).toBe(name);
       expect(anyFromTango({ type: name, value: undefined } as TangoValue).type).toBe(tc);
     }
+  });
+});
+
+describe('a Tango repository id on a TypeCode of another layout', () => {
+  /** The any `tc` carries, written and read back as a command result. */
+  const roundTrip = (type: TypeCode, value: unknown) => {
+    const w = new CdrWriter();
+    writeAny(w, { type, value });
+    return readTangoAny(new CdrReader(w.finish().slice(), { littleEndian: true }));
+  };
+  const SEQ_LONG: TypeCode = { kind: TK.sequence, element: { kind: TK.long }, bound: 0 };
+  const cases: [string, TypeCode, unknown][] = [
+    [
+      'DevVarLongStringArray as an alias of long',
+      { kind: TK.alias, id: 'IDL:Tango/DevVarLongStringArray:1.0', name: 'X', content: { kind: TK.long } },
+      5,
+    ],
+    [
+      'DevState as an enum of 40 labels (value 30)',
+      {
+        kind: TK.enum,
+        id: 'IDL:Tango/DevState:1.0',
+        name: 'DevState',
+        labels: Array.from({ length: 40 }, (_, i) => `L${i}`),
+      },
+      30,
+    ],
+    [
+      'DevVarCharArray as a sequence of long (1000, -1)',
+      { kind: TK.alias, id: 'IDL:Tango/DevVarCharArray:1.0', name: 'X', content: SEQ_LONG },
+      [1000, -1],
+    ],
+    [
+      'DevEncoded as a struct of one long',
+      {
+        kind: TK.struct,
+        id: 'IDL:Tango/DevEncoded:1.0',
+        name: 'DevEncoded',
+        members: [{ name: 'a', type: { kind: TK.long } }],
+      },
+      { a: 1 },
+    ],
+    [
+      'DevVarDoubleStringArray with its members swapped',
+      {
+        kind: TK.struct,
+        id: 'IDL:Tango/DevVarDoubleStringArray:1.0',
+        name: 'DevVarDoubleStringArray',
+        members: [
+          { name: 'svalue', type: { kind: TK.sequence, element: { kind: TK.string, bound: 0 }, bound: 0 } },
+          { name: 'dvalue', type: { kind: TK.sequence, element: { kind: TK.double }, bound: 0 } },
+        ],
+      },
+      { svalue: ['a'], dvalue: [1.5] },
+    ],
+  ];
+  for (const [what, type, value] of cases) {
+    it(`${what} is no Tango value: it comes back as an unknown any, as it was sent`, () => {
+      expect(tangoTypeOf(type)).toBeUndefined();
+      expect(roundTrip(type, value)).toEqual({ type: 'unknown', any: { type, value } });
+    });
+  }
+
+  it('DbImportDevice answered with such an any is GiopProtocolError (it was a raw TypeError)', () => {
+    const [, type, value] = cases[0];
+    expect(() => parseDbImportDevice(roundTrip(type, value))).toThrow(GiopProtocolError);
+  });
+
+  it('the layout is what counts: other type names, ids and aliases on the same layout are still the Tango type', () => {
+    const renamed: TypeCode = {
+      kind: TK.struct,
+      id: 'IDL:Tango/DevVarLongStringArray:1.0',
+      name: 'Other',
+      members: [
+        { name: 'lvalue', type: SEQ_LONG },
+        {
+          name: 'svalue',
+          type: {
+            kind: TK.alias,
+            id: 'IDL:x/Strings:1.0',
+            name: 'Strings',
+            content: { kind: TK.sequence, element: { kind: TK.string, bound: 0 }, bound: 0 },
+          },
+        },
+      ],
+    };
+    expect(tangoTypeOf(renamed)).toBe('DevVarLongStringArray');
+    expect(roundTrip(renamed, { lvalue: [1], svalue: ['x'] })).toEqual({
+      type: 'DevVarLongStringArray',
+      value: { lvalue: [1], svalue: ['x'] },
+    });
+    // the decoder keys a struct by member name: other member names would not give lvalue and svalue
+    const otherMembers: TypeCode = {
+      ...renamed,
+      members: [
+        { name: 'l', type: SEQ_LONG },
+        { name: 's', type: { kind: TK.sequence, element: { kind: TK.string, bound: 0 }, bound: 0 } },
+      ],
+    };
+    expect(tangoTypeOf(otherMembers)).toBeUndefined();
+  });
+});
+
+describe('a struct member named __proto__', () => {
+  it('is an own property of the decoded value; the value keeps the plain object prototype', () => {
+    const inner: TypeCode = {
+      kind: TK.struct,
+      id: 'IDL:x/I:1.0',
+      name: 'I',
+      members: [{ name: 'injected', type: { kind: TK.long } }],
+    };
+    const type: TypeCode = {
+      kind: TK.struct,
+      id: 'IDL:x/Y:1.0',
+      name: 'Y',
+      members: [
+        { name: '__proto__', type: inner },
+        { name: 'a', type: { kind: TK.long } },
+      ],
+    };
+    const w = new CdrWriter();
+    writeAny(w, { type, value: JSON.parse('{"__proto__": {"injected": 7}, "a": 1}') });
+    const value = readAny(new CdrReader(w.finish().slice(), { littleEndian: true })).value as Record<
+      string,
+      unknown
+    >;
+    // it became the value's prototype: `injected` read through it, and the member was not a key
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect(Object.keys(value)).toEqual(['__proto__', 'a']);
+    expect(Object.getOwnPropertyDescriptor(value, '__proto__')?.value).toEqual({ injected: 7 });
+    expect(value.injected).toBeUndefined();
   });
 });
 

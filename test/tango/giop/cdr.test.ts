@@ -3,6 +3,7 @@
  * start, 4 bytes before an event payload), padding recorded and skipped without validation, strings (empty,
  * length 0, missing NUL, UTF-8), octet sequences zero-copy, counts checked before allocation.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   CdrReader,
@@ -102,6 +103,41 @@ describe('issue 12 item 1: CDR alignment and primitives', () => {
       expect(new CdrReader(bytes2, { littleEndian: le }).encapsulation((e) => e.ulong())).toBe(0x01020304);
     });
   }
+
+  it('strings as PyTango and omniORB write them: Latin-1 when every character fits, else UTF-8; read back either way', () => {
+    const w = new CdrWriter(true);
+    w.string('café °C µ'); // Latin-1: one byte per character (PyTango encodes DevString as latin-1)
+    w.string('x€✓'); // past Latin-1: UTF-8, as before (a C++ server hands the bytes back as they came)
+    const bytes = w.finish();
+    expect(hex(bytes.subarray(0, 14))).toBe('0a000000636166e920b04320b500');
+    const r = new CdrReader(bytes, { littleEndian: true });
+    expect([r.string(), r.string()]).toEqual(['café °C µ', 'x€✓']);
+    // bytes that are no UTF-8 are Latin-1 (ISO-8859-1: 0x80 is U+0080, not windows-1252's €), not U+FFFD
+    const latin1 = Uint8Array.from([6, 0, 0, 0, 0x63, 0x61, 0x66, 0xe9, 0x80, 0]);
+    expect(new CdrReader(latin1, { littleEndian: true }).string()).toBe('caf\u00e9\u0080');
+    // Latin-1 whose bytes would read as UTF-8 ('Ã©' is c3 a9, UTF-8 for 'é') goes as UTF-8: it reads back as written
+    const w2 = new CdrWriter(true);
+    w2.string('Ã©');
+    expect(hex(w2.finish())).toBe('05000000c383c2a900');
+    expect(new CdrReader(w2.finish(), { littleEndian: true }).string()).toBe('Ã©');
+    const long = Uint8Array.from([101, 0, 0, 0, ...Array(99).fill(0x61), 0xb0, 0]);
+    expect(new CdrReader(long, { littleEndian: true }).string()).toBe(`${'a'.repeat(99)}°`);
+  });
+
+  it('every string written reads back as it was: Latin-1 ones (also those whose bytes are UTF-8) and the rest', () => {
+    const latin1Char = fc.integer({ min: 1, max: 0xff }).map((c) => String.fromCharCode(c));
+    const anyChar = fc
+      .string({ unit: 'grapheme', minLength: 1, maxLength: 1 })
+      .filter((c) => !c.includes('\0'));
+    fc.assert(
+      fc.property(fc.string({ unit: fc.oneof(latin1Char, latin1Char, anyChar), maxLength: 80 }), (v) => {
+        const w = new CdrWriter(true);
+        w.string(v);
+        expect(new CdrReader(w.finish(), { littleEndian: true }).string()).toBe(v);
+      }),
+      { numRuns: 2000 },
+    );
+  });
 
   it('issue 12 item 1: strings: UTF-8 with a NUL, an empty string, a zero length, a missing NUL', () => {
     const w = new CdrWriter(true);

@@ -1,11 +1,13 @@
 // DeviceProxy against a real TangoTest (no database, loopback, random port): every command type round trips,
 // attributes are written and read back (scalars, spectrum, image), errors keep their Tango stacks.
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
 import { AttributeNotFoundError, TangoTypeError } from '../../../src/protocols/tango/clientErrors.js';
 import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
 import { DevFailed } from '../../../src/protocols/tango/errors.js';
 import { GiopEncodeError, MultiDevFailedError } from '../../../src/protocols/tango/giop/errors.js';
+import { PYTHON } from './support/lrcDevice.js';
 import { startTangoTest, type TangoTestServer } from './support/tangoTest.js';
 
 let server: TangoTestServer;
@@ -260,4 +262,23 @@ describe('issue 12 item 6: errors keep their Tango stacks', () => {
     );
     expect(results).toEqual(Array.from({ length: 500 }, (_, i) => i));
   });
+});
+
+describe('non-ASCII strings as PyTango writes and reads them (Latin-1 on the wire)', () => {
+  /** Runs `code` in PyTango 9 with `d`, a DeviceProxy on TangoTest; its standard output. */
+  const pytango = (code: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const script = `import tango\nd = tango.DeviceProxy(${JSON.stringify(server.name)})\n${code}`;
+      execFile(PYTHON, ['-c', script], { timeout: 20_000 }, (error, stdout) =>
+        error ? reject(error) : resolve(stdout.trim()),
+      );
+    });
+
+  it('a string PyTango wrote reads as PyTango reads it (it was caf\uFFFD \uFFFDC), and one written here reads in PyTango as written (not naÃ¯ve Âµ)', async () => {
+    await pytango(`d.write_attribute('string_scalar', 'caf\\xe9 \\xb0C')`);
+    expect((await device.readAttribute('string_scalar')).value).toBe('café °C');
+    await device.writeAttribute('string_scalar', 'naïve µ');
+    expect(await pytango(`print(ascii(d.read_attribute('string_scalar').value))`)).toBe("'na\\xefve \\xb5'");
+    expect(await pytango(`print(ascii(d.command_inout('DevString', 'caf\\xe9')))`)).toBe("'caf\\xe9'");
+  }, 30_000);
 });

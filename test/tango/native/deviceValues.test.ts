@@ -11,7 +11,7 @@ import {
 } from '../../../src/protocols/tango/deviceValues.js';
 import type { TangoTypeName } from '../../../src/protocols/tango/giop/any.js';
 import type { AttributeConfig5 } from '../../../src/protocols/tango/giop/attributeConfig.js';
-import { GiopEncodeError } from '../../../src/protocols/tango/giop/errors.js';
+import { GiopEncodeError, GiopProtocolError } from '../../../src/protocols/tango/giop/errors.js';
 import type { AttributeValue5 } from '../../../src/protocols/tango/giop/tangoTypes.js';
 
 describe('DevEncoded values', () => {
@@ -97,5 +97,64 @@ describe('a bigint beyond the double range', () => {
     });
     // beyond float32 but not double: as the number 1e39 (the float32 on the wire is Infinity, as PyTango's cast)
     expect(toTangoValue('DevFloat', 10n ** 39n)).toEqual(toTangoValue('DevFloat', 1e39));
+  });
+});
+
+describe('attribute dimensions the values do not back', () => {
+  /** A DevDouble attribute value of `format` (1 SPECTRUM, 2 IMAGE) with these elements and dimensions. */
+  const attribute = (
+    format: number,
+    value: number[],
+    r: [number, number],
+    w: [number, number] = [0, 0],
+  ): AttributeValue5 => ({
+    value: { kind: 'ATT_DOUBLE', value },
+    quality: 0,
+    data_format: format,
+    data_type: 5,
+    time: { tv_sec: 1, tv_usec: 0, tv_nsec: 0 },
+    name: 'img',
+    r_dim: { dim_x: r[0], dim_y: r[1] },
+    w_dim: { dim_x: w[0], dim_y: w[1] },
+    err_list: [],
+  });
+
+  it('an image of a million rows announced by a reply of 6 values has only the rows its values fill', () => {
+    // a few dozen bytes made a million empty arrays (2^31 - 1 rows: out of memory), for a read or every event
+    expect(toDeviceAttribute(attribute(2, [1, 2, 3, 4, 5, 6], [0, 1_000_000])).value).toEqual([]);
+    expect(toDeviceAttribute(attribute(2, [1, 2, 3, 4, 5, 6], [2, 1_000_000])).value).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    const rw = toDeviceAttribute(attribute(2, [1, 2, 3, 4, 5, 6], [2, 2], [1, 1_000_000]));
+    expect(rw.value).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(rw.wValue).toEqual([[5], [6]]);
+  });
+
+  it('a whole image reads as before', () => {
+    const a = toDeviceAttribute(attribute(2, [1, 2, 3, 4, 5, 6, 7, 8], [2, 2], [2, 2]));
+    expect(a.value).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(a.wValue).toEqual([
+      [5, 6],
+      [7, 8],
+    ]);
+  });
+
+  it('a negative dimension is GiopProtocolError (a spectrum of dim_x -2 read as all but its last 2 values)', () => {
+    for (const [format, r, w] of [
+      [1, [-2, 0], [0, 0]],
+      [2, [2, -1], [0, 0]],
+      [1, [4, 0], [-1, 0]],
+      [2, [2, 2], [2, -5]],
+    ] as [number, [number, number], [number, number]][]) {
+      expect(() => toDeviceAttribute(attribute(format, [1, 2, 3, 4], r, w))).toThrow(GiopProtocolError);
+    }
   });
 });

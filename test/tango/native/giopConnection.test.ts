@@ -3,6 +3,7 @@
 // connection), system exceptions, bad bytes, the bound on requests outstanding, and device resolution through a
 // database's DbImportDevice.
 import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../../src/errors.js';
 import { TangoBusyError, TangoConnectionError } from '../../../src/protocols/tango/clientErrors.js';
 import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
 import { DevFailed } from '../../../src/protocols/tango/errors.js';
@@ -15,6 +16,7 @@ import {
 import { type CdrWriter, GiopSystemException } from '../../../src/protocols/tango/giop/index.js';
 import { writeIor } from '../../../src/protocols/tango/giop/ior.js';
 import { commandInout4 } from '../../../src/protocols/tango/giop/operations.js';
+import { GiopConnection, type GiopConnectionOptions } from '../../../src/protocols/tango/giopConnection.js';
 import { poolFor } from '../../../src/protocols/tango/giopRequests.js';
 import { deviceIor, deviceIorText, loopbackPeers } from './support/scriptedGiop.js';
 
@@ -272,5 +274,32 @@ describe('issue 12 item 1: the GIOP connection against scripted servers', () => 
     expect(db.requests.length).toBe(1); // cached
     expect(Buffer.from(db.requests[0].objectKey).toString()).toBe('database');
     expect([...device.requests[0].objectKey]).toEqual([0xfe, 1, 2, 3]);
+  });
+});
+
+describe('GiopConnection numbers checked', () => {
+  it('a request timeout that is no duration (NaN, negative, a string) is InvalidArgumentError, nothing sent; NaN never timed out', async () => {
+    const s = await serve(() => {}); // never answers
+    const c = new GiopConnection('127.0.0.1', s.port, { system: newSystem() });
+    for (const timeout of [Number.NaN, -1, '100' as unknown as number]) {
+      const error = await c
+        .request({ objectKey: Buffer.from('k'), operation: 'ping', readResult: () => 0, timeout })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+    }
+    expect(c.pendingCount).toBe(0);
+    expect(s.requests).toHaveLength(0);
+    await c.close();
+  });
+
+  it('maxPending, maxQueuedBytes and maxMessageSize that are no positive integers are InvalidArgumentError (NaN lifted each bound)', () => {
+    const system = newSystem();
+    for (const option of ['maxPending', 'maxQueuedBytes', 'maxMessageSize']) {
+      for (const bad of [Number.NaN, 0, -5, 1.5, '10']) {
+        expect(
+          () => new GiopConnection('127.0.0.1', 1, { system, [option]: bad } as GiopConnectionOptions),
+        ).toThrow(InvalidArgumentError);
+      }
+    }
   });
 });

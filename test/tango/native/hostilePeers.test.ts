@@ -10,7 +10,12 @@ import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
 import type { GiopRequest } from '../../../src/protocols/tango/giop/giop.js';
 import { encodeCloseConnection, encodeReply } from '../../../src/protocols/tango/giop/giopEncode.js';
 import { type CdrWriter, GiopProtocolError } from '../../../src/protocols/tango/giop/index.js';
-import { commandInout4, getAttributeConfig5 } from '../../../src/protocols/tango/giop/operations.js';
+import {
+  commandInout4,
+  getAttributeConfig5,
+  readAttributes5,
+} from '../../../src/protocols/tango/giop/operations.js';
+import type { AttributeValue5 } from '../../../src/protocols/tango/giop/tangoTypes.js';
 import { GiopConnection } from '../../../src/protocols/tango/giopConnection.js';
 import { MAX_RESENDS } from '../../../src/protocols/tango/giopPending.js';
 import { poolFor } from '../../../src/protocols/tango/giopRequests.js';
@@ -202,5 +207,60 @@ describe('a device whose server moved (restarted on another port, found again th
     await d.close();
     for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
     expect(poolFor(sys).size).toBe(0);
+  });
+});
+
+describe('a reply with another number of elements than attributes asked', () => {
+  const value = (name: string): AttributeValue5 => ({
+    value: { kind: 'ATT_DOUBLE', value: [1.5] },
+    quality: 0,
+    data_format: 0,
+    data_type: 5,
+    time: { tv_sec: 1, tv_usec: 0, tv_nsec: 0 },
+    name,
+    r_dim: { dim_x: 1, dim_y: 0 },
+    w_dim: { dim_x: 0, dim_y: 0 },
+    err_list: [],
+  });
+  /** A device whose read_attributes_5 answers `values`, whatever it was asked; get_attribute_config_5 an empty list. */
+  const device = async (values: AttributeValue5[]) => {
+    const s = await serve((req, socket) =>
+      socket.write(
+        encodeReply({ minor: 2, requestId: req.requestId, status: 0 }, (w) =>
+          req.operation === readAttributes5.name
+            ? readAttributes5.writeResult(w, values)
+            : getAttributeConfig5.writeResult(w, []),
+        ),
+      ),
+    );
+    return new DeviceProxy(`tango://127.0.0.1:${s.port}/a/b/c#dbase=no`, {
+      system: system(),
+      timeout: 10_000,
+    });
+  };
+
+  it('readAttribute answered no value is GiopProtocolError (it resolved undefined)', async () => {
+    const d = await device([]);
+    await expect(d.readAttribute('x')).rejects.toBeInstanceOf(GiopProtocolError);
+    await d.close();
+  });
+
+  it('readAttributes of two answered three values, or one, is GiopProtocolError', async () => {
+    for (const n of [3, 1]) {
+      const d = await device(Array.from({ length: n }, (_, i) => value(`v${i}`)));
+      await expect(d.readAttributes(['a', 'b'])).rejects.toBeInstanceOf(GiopProtocolError);
+      await d.close();
+    }
+    const d = await device([value('a'), value('b')]);
+    expect((await d.readAttributes(['a', 'b'])).map((a) => a.value)).toEqual([1.5, 1.5]);
+    await d.close();
+  });
+
+  it('getAttributeConfig answered no configuration is AttributeNotFoundError (it resolved undefined)', async () => {
+    const d = await device([]);
+    const error = await d.getAttributeConfig('x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AttributeNotFoundError);
+    expect((error as AttributeNotFoundError).attribute).toBe('x');
+    await d.close();
   });
 });

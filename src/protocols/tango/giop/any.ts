@@ -9,7 +9,7 @@
 import { readAny, writeAny } from './anyValue.js';
 import type { CdrReader, CdrWriter } from './cdr.js';
 import { GiopEncodeError } from './errors.js';
-import { type Any, TK, type TypeCode, unalias } from './typecode.js';
+import { type Any, MAX_TYPECODE_DEPTH, TK, type TypeCode, unalias } from './typecode.js';
 
 /** Tango `DevState` labels, by ordinal. */
 export const DEV_STATES = [
@@ -189,11 +189,57 @@ for (const [name, tc] of Object.entries(TANGO_TYPECODES) as [TangoTypeName, Type
   if ('id' in tc) BY_REPO_ID.set(tc.id, name);
 }
 
-/** The Tango type an `any`'s TypeCode stands for, or undefined when it is no Tango command type. */
+/**
+ * Whether a value of TypeCode `a` reads as one of `b`: the same kinds under any aliases, bounds, lengths, enum
+ * label counts, and struct members in order with the same names (the decoder keys a struct's value by member name).
+ * Names and repository ids of the types themselves do not count (CORBA's `equivalent`).
+ */
+function sameLayout(a: TypeCode, b: TypeCode, depth = 0): boolean {
+  if (depth > MAX_TYPECODE_DEPTH) return false;
+  const x = unalias(a);
+  const y = unalias(b);
+  if (x.kind !== y.kind) return false;
+  switch (x.kind) {
+    case TK.string:
+      return x.bound === (y as typeof x).bound;
+    case TK.sequence: {
+      const z = y as typeof x;
+      return x.bound === z.bound && sameLayout(x.element, z.element, depth + 1);
+    }
+    case TK.array: {
+      const z = y as typeof x;
+      return x.length === z.length && sameLayout(x.element, z.element, depth + 1);
+    }
+    case TK.enum:
+      return x.labels.length === (y as typeof x).labels.length;
+    case TK.struct:
+    case TK.except: {
+      const z = y as typeof x;
+      return (
+        x.members.length === z.members.length &&
+        x.members.every(
+          (m, i) => m.name === z.members[i].name && sameLayout(m.type, z.members[i].type, depth + 1),
+        )
+      );
+    }
+    case TK.union:
+    case TK.objref:
+      // no Tango command type is one of these
+      return false;
+    default:
+      return true;
+  }
+}
+
+/**
+ * The Tango type an `any`'s TypeCode stands for, or undefined when it is no Tango command type. A Tango repository
+ * id counts only on the layout of its Tango type (`TANGO_TYPECODES`): its value would not be that type's otherwise
+ * (a "DevState" enum of 40 labels, a "DevVarCharArray" of longs, a "DevEncoded" struct of one long).
+ */
 export function tangoTypeOf(tc: TypeCode): TangoTypeName | undefined {
   if ('id' in tc) {
     const byId = BY_REPO_ID.get(tc.id);
-    if (byId !== undefined) return byId;
+    if (byId !== undefined) return sameLayout(tc, TANGO_TYPECODES[byId]) ? byId : undefined;
     // An alias we do not know (e.g. `IDL:Tango/DevLong:1.0`): judge by what it stands for.
     if (tc.kind === TK.alias) return tangoTypeOf(unalias(tc));
     return undefined;

@@ -79,7 +79,15 @@ export function readValue(r: CdrReader, tc: TypeCode, depth = 0): unknown {
     case TK.struct:
     case TK.except: {
       const out: Record<string, unknown> = {};
-      for (const m of tc.members) out[m.name] = readValue(r, m.type, depth + 1);
+      // own properties, whatever the member's name: `out.__proto__ = v` would set the object's prototype instead
+      for (const m of tc.members) {
+        Object.defineProperty(out, m.name, {
+          value: readValue(r, m.type, depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
       return out;
     }
     case TK.union: {

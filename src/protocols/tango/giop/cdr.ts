@@ -1,7 +1,9 @@
 /**
  * CDR (CORBA Common Data Representation) reader and writer: both byte orders, alignment counted from an origin
  * (the first byte of the GIOP header, of an encapsulation, or 4 bytes before a Tango event payload), strings,
- * sequences, encapsulations. Octet sequences are read zero-copy (`subarray` of the received buffer).
+ * sequences, encapsulations. Octet sequences are read zero-copy (`subarray` of the received buffer). Strings are
+ * written as Latin-1 when they fit (PyTango's and omniORB's DevString), else UTF-8; read as UTF-8 when valid, else
+ * Latin-1.
  *
  * Every read checks the bytes left and raises `GiopProtocolError`; sequence counts are checked against the bytes
  * left before anything is allocated, so hostile counts cannot make a reader allocate more than its input.
@@ -13,8 +15,27 @@
  */
 import { GiopEncodeError, GiopProtocolError } from './errors.js';
 
-const utf8Decoder = new TextDecoder('utf-8');
+/** Strict: bytes that are no UTF-8 are read as Latin-1 instead (see `CdrReader.string`). */
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 const utf8Encoder = new TextEncoder();
+
+/** ISO-8859-1, one character per byte (TextDecoder's 'latin1' is windows-1252: 0x80 would be €). */
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < end; i += 4096) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 4096)) as unknown as number[]);
+  }
+  return s;
+}
+
+/** UTF-8 when the bytes are UTF-8, else Latin-1 (every byte sequence is). */
+function decodeText(bytes: Uint8Array, start: number, end: number): string {
+  try {
+    return utf8Decoder.decode(bytes.subarray(start, end));
+  } catch {
+    return latin1(bytes, start, end);
+  }
+}
 
 export interface CdrReaderOptions {
   littleEndian: boolean;
@@ -173,7 +194,11 @@ export class CdrReader {
     return v;
   }
 
-  /** A string: ulong length including the NUL, the bytes (UTF-8), the NUL. Length 0 is read as ''. */
+  /**
+   * A string: ulong length including the NUL, the bytes, the NUL. Length 0 is read as ''. The bytes are UTF-8 when
+   * they are valid UTF-8, else Latin-1: omniORB's default code set, which PyTango and Java clients use for DevString
+   * (a PyTango 'café' arrives as `63 61 66 e9`, which UTF-8 would make 'caf\uFFFD').
+   */
   string(): string {
     const len = this.ulong();
     if (len === 0) return '';
@@ -186,12 +211,12 @@ export class CdrReader {
       let ascii = '';
       for (let i = start; i < last; i++) {
         const c = this.buf[i];
-        if (c >= 0x80) return utf8Decoder.decode(this.buf.subarray(start, last));
+        if (c >= 0x80) return decodeText(this.buf, start, last);
         ascii += String.fromCharCode(c);
       }
       return ascii;
     }
-    return utf8Decoder.decode(this.buf.subarray(start, last));
+    return decodeText(this.buf, start, last);
   }
 
   /** `n` raw bytes, zero-copy. */
@@ -359,11 +384,34 @@ export class CdrWriter {
     this.pos += 8;
   }
 
-  /** A string as UTF-8 with its NUL; a string containing NUL cannot be written. */
+  /**
+   * A string with its NUL: Latin-1 (one byte per character) when every character fits, as PyTango writes a
+   * DevString and reads one; else UTF-8 (PyTango cannot send those at all; a C++ server hands the bytes back as they
+   * came, and `CdrReader.string` reads them as UTF-8). Also UTF-8 when the Latin-1 bytes would read as UTF-8 (rare:
+   * 'Ã©'), so that every string written reads back as it was. A string containing NUL cannot be written.
+   */
   string(v: string): void {
     if (typeof v !== 'string') throw new GiopEncodeError(`string expected, got ${typeof v}`);
     if (v.includes('\0')) throw new GiopEncodeError('a CDR string cannot contain NUL');
     this.align(4);
+    if (isLatin1(v)) {
+      this.ensure(4 + v.length + 1);
+      const at = this.pos + 4;
+      let high = false;
+      for (let i = 0; i < v.length; i++) {
+        const c = v.charCodeAt(i);
+        this.bytes[at + i] = c;
+        if (c >= 0x80) high = true;
+      }
+      // Latin-1 bytes that are also UTF-8 ('Ã©' is c3 a9, UTF-8 for 'é') would read back as other characters:
+      // such a string goes as UTF-8, so that whatever is written here reads back as it was
+      if (!high || !isUtf8(this.bytes.subarray(at, at + v.length))) {
+        this.view.setUint32(this.pos, v.length + 1, this.littleEndian);
+        this.bytes[at + v.length] = 0;
+        this.pos = at + v.length + 1;
+        return;
+      }
+    }
     const max = v.length * 3 + 1;
     this.ensure(4 + max);
     const { written } = utf8Encoder.encodeInto(v, this.bytes.subarray(this.pos + 4, this.pos + 4 + max));
@@ -413,6 +461,20 @@ export class CdrWriter {
   finish(): Uint8Array {
     return this.bytes.subarray(0, this.pos);
   }
+}
+
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    utf8Decoder.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isLatin1(v: string): boolean {
+  for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) > 0xff) return false;
+  return true;
 }
 
 function checkInt(v: number, min: number, max: number, what: string): void {

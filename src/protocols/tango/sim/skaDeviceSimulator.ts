@@ -371,11 +371,14 @@ export class SkaDeviceSimulator implements DevicePort {
 
   #abortCommands(command: string): unknown {
     const uid = this.#tracker.newCommand(command);
+    // reported as the tasks' changes are: nothing once the device is closed (an Abort still waiting for its running
+    // task then would arm the removal of its finished entry on a closed device)
+    const report = this.#taskHost.report;
     queueMicrotask(async () => {
-      this.#tracker.update(uid, { status: TaskStatus.IN_PROGRESS });
+      report(uid, { status: TaskStatus.IN_PROGRESS });
       for (const t of this.#queue.splice(0)) {
         t.abort.abort();
-        this.#tracker.update(t.uid, {
+        report(t.uid, {
           status: TaskStatus.ABORTED,
           result: [ResultCode.ABORTED, 'Command has been aborted'],
         });
@@ -385,7 +388,7 @@ export class SkaDeviceSimulator implements DevicePort {
         running.abort.abort();
         await running.settled;
       }
-      this.#tracker.update(uid, {
+      report(uid, {
         status: TaskStatus.COMPLETED,
         result: [ResultCode.OK, 'Abort completed OK'],
       });
