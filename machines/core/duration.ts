@@ -32,8 +32,8 @@ export function checkDuration(name: string, value: unknown, allowNull: boolean):
 export function checkFrequency(name: string, value: unknown, allowNull: boolean): number | null {
   if (value === undefined || (allowNull && value === null)) return null;
   if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    const shown = value !== null && typeof value === 'object' ? describe(value) : String(value);
-    throw new InvalidArgumentError(`${name} must be a positive finite number of Hz, got ${shown}`);
+    // described as checkDuration does: the string '10' is shown quoted, not as the number it looks like
+    throw new InvalidArgumentError(`${name} must be a positive finite number of Hz, got ${describe(value)}`);
   }
   return value;
 }

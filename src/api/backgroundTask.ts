@@ -429,9 +429,18 @@ export class BackgroundTaskProcessor {
     return task;
   }
 
-  /** Stop every task and resolve when all have completed. */
+  /**
+   * Stop every task and resolve when all have completed, those submitted while it stops included (an action or a
+   * completion listener that submits a follow-up task): none is left running when it resolves.
+   */
   async stop(): Promise<void> {
-    await Promise.all([...this.#tasks].map((t) => t.stop()));
+    const asked = new Set<BackgroundTask>();
+    for (;;) {
+      const fresh = [...this.#tasks].filter((t) => !asked.has(t));
+      if (!fresh.length) return;
+      for (const t of fresh) asked.add(t);
+      await Promise.all(fresh.map((t) => t.stop()));
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

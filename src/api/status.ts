@@ -38,7 +38,7 @@ import {
   InvalidStateError,
   isInstance,
   StatusTimeoutError,
-  type SystemStoppedError,
+  SystemStoppedError,
   toError,
   UnknownStatusFailure,
   WaitTimeoutError,
@@ -140,9 +140,13 @@ export class Status {
   /** What few statuses use (waiters, the abort listener, progress watchers), made on first use. */
   #rare: RareParts | undefined = undefined;
 
+  /**
+   * A pending status. Bad options throw InvalidArgumentError, a stopped system SystemStoppedError, before anything
+   * is spawned (the combinators and builders too).
+   */
   constructor(options: StatusOptions = {}) {
     const { timeout, settleTime, signal, name, system: given, systemId } = checkOptions('Status', options);
-    const system = resolveSystem(given);
+    const system = runningSystem(given);
     this.#system = system;
     this.#createdAt = system.clock.now();
     this.#lc = system.spawnCompiled(statusMachine, {
@@ -288,14 +292,18 @@ export class Status {
     });
   }
 
-  /** Like ophyd's `exception(timeout)`: the error (null on success) once done; WaitTimeoutError if still pending. */
+  /**
+   * Like ophyd's `exception(timeout)`: the error (null on success) once done; WaitTimeoutError if still pending.
+   * The status' own error is returned whatever its class: one that failed with a WaitTimeoutError (an awaited
+   * child's `wait(ms)` gave up in a `watchable` iterator or a predicate) is done, not still pending.
+   */
   async waitForException(timeoutMs?: number): Promise<Error | null> {
     try {
       await this.wait(timeoutMs);
       return null;
     } catch (err) {
-      if (err instanceof WaitTimeoutError) throw err;
-      return err as Error;
+      if (this.done && err === this.exception()) return err as Error;
+      throw err;
     }
   }
 
@@ -431,6 +439,8 @@ export class Status {
    */
   static watchable(updates: StatusUpdates | StatusUpdatesFactory, options: StatusOptions = {}): Status {
     const checked = checkOptions('Status.watchable', options);
+    // a stopped system refuses before the factory starts any work
+    runningSystem(checked.system);
     const controller = new AbortController();
     const source = typeof updates === 'function' ? updates(controller.signal) : updates;
     if (!isIterable(source)) {
@@ -900,6 +910,17 @@ function checkValues(
     if (isInvalidArgument(cause)) throw cause;
     throw optionError(facade, at, 'checked', cause);
   }
+}
+
+/**
+ * The system a status runs in (`resolveSystem`); a stopped one throws SystemStoppedError before anything is spawned,
+ * as BackgroundTask.run(), StreamingTask.start() and TimeoutIterator.next() do (the engine's refusal to spawn is an
+ * ActorRegistryError, which says nothing of why).
+ */
+function runningSystem(system: OrrerySystem | undefined): OrrerySystem {
+  const resolved = resolveSystem(system);
+  if (resolved.stopped) throw new SystemStoppedError('the actor system has been stopped');
+  return resolved;
 }
 
 /** An object with an async or sync iterator (strings excluded: their characters are no progress updates). */

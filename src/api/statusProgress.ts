@@ -22,12 +22,24 @@ export function fractionRemaining(p: StatusProgress): number | undefined {
 }
 
 /**
- * The de-duplication key of a progress update (its JSON). Throws InvalidArgumentError for an update that has none
- * (a BigInt, a cycle, a throwing toJSON or getter): it cannot be progress.
+ * JSON writes NaN, Infinity and -Infinity as `null`: a key with a `null` in it is written again with them told
+ * apart (as `{"\u0000number": "NaN"}`, which no progress update holds), so `{current: NaN}` then
+ * `{current: Infinity}` are two updates, not one de-duplicated.
+ */
+function keepNonFinite(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && !Number.isFinite(value) ? { '\u0000number': String(value) } : value;
+}
+
+/**
+ * The de-duplication key of a progress update (its JSON, NaN and the infinities kept apart from null and from
+ * each other). Throws InvalidArgumentError for an update that has none (a BigInt, a cycle, a throwing toJSON or
+ * getter): it cannot be progress.
  */
 export function progressKey(p: StatusProgress): string {
   try {
-    return JSON.stringify(p);
+    const key = JSON.stringify(p);
+    // (a key without `null` has no non-finite number in it: the common case stays one plain stringify)
+    return key.includes('null') ? JSON.stringify(p, keepNonFinite) : key;
   } catch (cause) {
     throw new InvalidArgumentError(
       `a progress update must be plain JSON-serialisable data${cause instanceof Error ? `: ${cause.message}` : ''}`,

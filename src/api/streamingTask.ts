@@ -83,7 +83,11 @@ function iteratorOf<T>(iterable: unknown): Iterator<T> | AsyncIterator<T> {
   return iterator;
 }
 
-/** Pull items and hand them to `handler` until the generator ends or `signal` aborts. */
+/**
+ * Pull items and hand them to `handler` until the generator ends or `signal` aborts. What the generator throws once
+ * `signal` has aborted is the stop it was asked for (an aborted fetch, say) and ends the run quietly; what the
+ * handler throws is always the run's error, even when a stop came while it ran: the handler is never told of a stop.
+ */
 async function consume<T>(
   generator: ItemGenerator<T>,
   handler: ItemHandler<T>,
@@ -94,6 +98,7 @@ async function consume<T>(
   // items ready at once must not hold the event loop (a stop() from a timer could never come)
   const share = new EventLoopShare();
   let exhausted = false;
+  let handling = false;
   try {
     while (!signal.aborted) {
       const raced = await Promise.race([iterator.next(), abort.promise]);
@@ -104,12 +109,14 @@ async function consume<T>(
         exhausted = true;
         return;
       }
+      handling = true;
       await handler(result.value);
+      handling = false;
       const turn = share.turn();
       if (turn) await turn;
     }
   } catch (err) {
-    if (!signal.aborted) throw err;
+    if (handling || !signal.aborted) throw err;
   } finally {
     abort.dispose();
     if (!exhausted) {
@@ -184,28 +191,40 @@ export class StreamingTask<T> {
     return this.#done;
   }
 
-  /** True while items are being streamed (not once `stop()` was called). */
+  /**
+   * True while items are being streamed (not once `stop()` was called), or about to be: a run started while the
+   * last one was stopping counts from its `start()`.
+   */
   isRunning(): boolean {
     const snapshot = this.#actor?.getSnapshot();
     return snapshot?.status === 'active' && snapshot.matches({ running: 'streaming' });
   }
 
   /**
-   * Start streaming; a no-op while running. Aborting `signal` stops the task. Throws SystemStoppedError on a
-   * stopped system (the last run's outcome and `done` stay as they were).
+   * Start streaming; a no-op while running (`isRunning()`). Aborting `signal` stops this run. Called while the last
+   * run is still stopping (`task.stop(); task.start()`), it starts a new run at once (`isRunning()`, `done`, `stop()`
+   * are the new run's) whose generator is called once the stopping run has ended, so two runs never hand items to
+   * the handler at the same time. Throws SystemStoppedError on a stopped system (the last run's outcome and `done`
+   * stay as they were).
    */
   start(options: { signal?: AbortSignal } = {}): void {
     const { signal } = readOptions('StreamingTask.start', options, START_OPTION_CHECKS);
-    if (this.#actor?.getSnapshot().status === 'active') return;
+    const last = this.#actor?.getSnapshot();
+    // (a run that is active and not streaming is stopping: it only waits for its consumer to return)
+    if (last?.status === 'active' && this.isRunning()) return;
     if (signal?.aborted) return;
     if (this.#system.stopped) throw new SystemStoppedError('the actor system has been stopped');
     const [generator, handler] = [this.#generator, this.#handler];
+    // the stopping run's end (its `done` never rejects), or nothing to wait for
+    const previous = last?.status === 'active' ? this.#done : undefined;
     const logic = streamingTaskMachine.provide({
       actors: {
         // the machine's signal aborts on STOP, the promise actor's own when the actor is stopped from outside
-        consume: fromPromise<void, { signal: AbortSignal }>(({ input, signal: stopped }) =>
-          consume(generator, handler, eitherAborted(input.signal, stopped)),
-        ),
+        consume: fromPromise<void, { signal: AbortSignal }>(({ input, signal: stopped }) => {
+          const either = eitherAborted(input.signal, stopped);
+          if (!previous) return consume(generator, handler, either);
+          return previous.then(() => (either.aborted ? undefined : consume(generator, handler, either)));
+        }),
       },
     });
     // spawned first: if spawning throws, the last run's outcome and `done` stay as they were
@@ -232,7 +251,10 @@ export class StreamingTask<T> {
       error: (err) => finish('failed', toError(err)),
       complete: () => finish('stopped', null),
     });
-    run.onAbort(signal, () => void this.stop());
+    // this run's signal stops this run only, not a later one started while this one was stopping
+    run.onAbort(signal, () => {
+      if (actor.getSnapshot().status === 'active') actor.send({ type: 'STOP' });
+    });
     actor.send({ type: 'START' });
   }
 

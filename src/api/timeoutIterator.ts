@@ -15,6 +15,7 @@ import { InvalidArgumentError, SystemStoppedError } from '../errors.js';
 import {
   checkSignal,
   checkSystem,
+  EventLoopShare,
   iteratorResult,
   Lifecycle,
   nextId,
@@ -78,6 +79,7 @@ export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
   #actor: Actor<typeof timeoutIteratorMachine> | undefined;
   #requests: Request<T>[] = [];
   #delivered = 0;
+  readonly #share = new EventLoopShare();
 
   constructor(iterable: Iterable<T> | AsyncIterable<T> | Source<T>, options: TimeoutIteratorOptions = {}) {
     // every option is checked before the source is touched or anything is created or registered
@@ -106,6 +108,12 @@ export class TimeoutIterator<T> implements AsyncIterableIterator<T> {
    */
   next(): Promise<IteratorResult<T>> {
     if (this.#lifecycle.ended) return Promise.resolve(DONE);
+    // A source whose items are ready at once (a sync generator) is pulled on microtasks only, and so is a
+    // `for await` loop over this iterator: without a turn of the event loop now and then no timer fires and no I/O
+    // is read, so an abort from a timer (or a `return()` from one) never comes; upstream pulls on a thread of its
+    // own. The turn is taken before the item is asked for, so it never counts towards the item's timeout.
+    const turn = this.#share.turn();
+    if (turn) return turn.then(() => this.next());
     if (!this.#actor && this.#system.stopped) {
       this.#finish('aborted', null);
       return Promise.reject(new SystemStoppedError('the actor system has been stopped'));

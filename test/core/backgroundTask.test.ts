@@ -354,7 +354,7 @@ describe('RunState and argument checks', () => {
     expect(() => new BackgroundTask(null as never)).toThrow(InvalidArgumentError);
     for (const frequency of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '10']) {
       expect(() => new BackgroundTask(() => {}, { system: s, frequency: frequency as never })).toThrow(
-        `frequency must be a positive finite number of Hz, got ${String(frequency)}`,
+        `frequency must be a positive finite number of Hz, got ${typeof frequency === 'string' ? `"${frequency}"` : String(frequency)}`,
       );
     }
     expect(() => new BackgroundTask(() => {}, { system: s, stopTimeout: -1 })).toThrow(
