@@ -137,9 +137,12 @@ describe('issue 9 item 2: connection lifecycle over a real socket (aiokatcp test
     await client.waitConnected();
     const req = client.request('x');
     conn.socket.resetAndDestroy();
-    await expect(req).rejects.toBeInstanceOf(Error);
+    // typed, as aiokatcp's: not Node's bare `Error: read ECONNRESET`, which it was (the socket error is the cause)
+    const error = await req.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionResetError);
+    expect(((error as Error).cause as NodeJS.ErrnoException).code).toBe('ECONNRESET');
     await stateIs(client, 'sleeping');
-    expect(client.lastError).toBeInstanceOf(Error);
+    expect(client.lastError).toBe(error);
     // negotiating, no auto-reconnect: closed
     peer.greeting = [];
     const { client: other } = track(
