@@ -248,6 +248,28 @@ describe('issue 9 item 2: connection lifecycle over a real socket (aiokatcp test
     expect(client.actor.getSnapshot().context.backoffMs).toBe(MAX_BACKOFF_MS);
   });
 
+  it('a jitter source that throws, gives NaN or leaves [0, 1] counts as 1: the sleep stays within [b/2, b]', async () => {
+    const system = t.start();
+    const port = await refusedPort();
+    const bad: (() => number)[] = [
+      () => 5,
+      () => -1,
+      () => Number.NaN,
+      () => {
+        throw new Error('no entropy');
+      },
+    ];
+    for (const random of bad) {
+      const { client } = track(new KatcpClient('127.0.0.1', port, { system, random }));
+      // before, 5 slept 3000 ms, NaN slept NaN and a throw crashed the connection actor
+      await stateIs(client, 'sleeping');
+      expect(sleepMs(client)).toBe(1000);
+      t.clock.advance(1000);
+      expect(client.state).toBe('connecting');
+      await client.close();
+    }
+  });
+
   it('close while connecting, with and without auto-reconnect: closed at once, no failed-connect callback', async () => {
     const system = t.start();
     peer = await RawPeer.start();
