@@ -547,6 +547,28 @@ describe('review: waits and inspect() keep their contract', () => {
     expect(outcome).toBeInstanceOf(TimeoutError);
   });
 
+  it('inspect() during an incremental re-inspection resolves with the full one it asked for, not the one in flight', async () => {
+    const { client, device, proxy } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    // a sensor added (announced: the client re-inspects that name only, held here) ...
+    proxy.holding.add('sensor-list');
+    device.addSensor(new Sensor({ name: 'extra', type: 'integer', now: () => 1_700_000_000 }));
+    await pump(() => proxy.requests.some((l) => /^\?sensor-list\[\d+\] extra$/.test(l)), {
+      what: '?sensor-list extra',
+    });
+    // ... and one removed without a word: only a full listing finds it
+    (device.server.sensors as Map<string, Sensor>).delete('mode');
+    const mark = proxy.requests.length;
+    const inspection = client.inspect();
+    proxy.releaseRequests('sensor-list');
+    const changes = await inspection;
+    // it resolved with the incremental inspection's changes (sensors added: extra) before anything was re-listed
+    expect(proxy.requestNames().slice(mark)).toEqual(['help', 'sensor-list']);
+    expect(changes).toEqual({ sensors: { added: new Set(), removed: new Set(['mode']) } });
+    expect(client.sensors).toEqual(['count', 'extra', 'temperature']);
+  });
+
   it('inspect() pending when the client stops rejects with CancelledError, not a null that says nothing changed', async () => {
     const { client, proxy } = await setup();
     await client.connect();
