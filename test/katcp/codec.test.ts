@@ -155,6 +155,14 @@ describe('issue 9 item 1: escapes and arguments', () => {
     expect(() => parse('?x \\_\x1b')).toThrow(/unescaped control character/);
   });
 
+  it('a raw CR or LF inside a line given to parseLine is a KatcpSyntaxError, not part of an argument', () => {
+    // it was parsed as one argument `a\rb` (formatMessage then escaped it: two lines read back as one message)
+    for (const line of ['?x a\rb', '?x a\nb', '?x a\r\nb c', '?x \\_\nb']) {
+      expect(() => parseLine(Buffer.from(line)), JSON.stringify(line)).toThrow(/unescaped control character/);
+    }
+    expect(plain(parseLine(Buffer.from('?x a b\r\n')))?.args).toEqual(['a', 'b']); // a trailing end of line is fine
+  });
+
   it('issue 9 item 1: empty arguments are written \\@, and a message without arguments has no trailing space', () => {
     expect(formatMessage(reply('x', 'ok', '', Buffer.alloc(0))).toString()).toBe('!x ok \\@ \\@\n');
     expect(formatMessage(inform('x')).toString()).toBe('#x\n');

@@ -183,7 +183,12 @@ function isBlank(b: number): boolean {
   return b === SPACE || b === TAB;
 }
 
-/** Unescape `line[start, end)`; throws KatcpSyntaxError on an unknown escape or a raw byte that needs one. */
+const unescapedControl = () => new KatcpSyntaxError('unescaped control character in an argument');
+
+/**
+ * Unescape `line[start, end)`; throws KatcpSyntaxError on an unknown escape or a raw byte that needs one (NUL, ESC,
+ * and LF or CR inside a line given to `parseLine` whole: the stream parser ends lines there).
+ */
 function unescapeArg(line: Buffer, start: number, end: number): Buffer {
   let slash = -1;
   for (let i = start; i < end; i++) {
@@ -192,14 +197,14 @@ function unescapeArg(line: Buffer, start: number, end: number): Buffer {
       slash = i;
       break;
     }
-    if (b === NUL || b === ESC) throw new KatcpSyntaxError('unescaped control character in an argument');
+    if (b === NUL || b === ESC || b === LF || b === CR) throw unescapedControl();
   }
   if (slash < 0) return line.subarray(start, end);
   const out = Buffer.allocUnsafe(end - start);
   let j = 0;
   for (let i = start; i < end; i++) {
     const b = line[i];
-    if (b === NUL || b === ESC) throw new KatcpSyntaxError('unescaped control character in an argument');
+    if (b === NUL || b === ESC || b === LF || b === CR) throw unescapedControl();
     if (b !== BACKSLASH) {
       out[j++] = b;
       continue;
@@ -218,7 +223,8 @@ function unescapeArg(line: Buffer, start: number, end: number): Buffer {
 
 /**
  * Parse one line (without its end of line; a trailing CR or LF is tolerated). Returns null for a blank line.
- * Throws KatcpSyntaxError for anything that is not a KATCP v5 message.
+ * Throws KatcpSyntaxError for anything that is not a KATCP v5 message, a raw CR or LF before the end included
+ * (two lines are not one message).
  */
 export function parseLine(line: Buffer): KatcpMessage | null {
   let end = line.length;
