@@ -309,6 +309,23 @@ describe('issue 9 item 3: lookups, requests, sensors', () => {
     expect(await client.futureCheckRequest('echo')).toBe(true);
   });
 
+  it("a user's listener on a Sensor that throws: the other listeners and the inspector still get every reading", async () => {
+    const { client, device } = await setup();
+    await client.connect();
+    const sensor = (await client.futureGetSensor('temperature')) as Sensor;
+    const heard: unknown[] = [];
+    sensor.attach(() => {
+      throw new Error('a bug in user code');
+    });
+    sensor.attach((_, r) => heard.push(r.value));
+    expect(await client.setSamplingStrategy('temperature', 'auto')).toEqual([true, 'auto']);
+    device.sensor('temperature')!.set(22.5, 'nominal', 1_700_000_200);
+    // the second listener heard nothing, and the reading was logged as a bad one, not given to the inspector
+    await pump(() => heard.includes(22.5), { what: 'the second listener heard 22.5' });
+    ts.clock.advance(1000);
+    expect(client.actor!.getSnapshot().context.readings.temperature?.value).toBe(22.5);
+  });
+
   it('a lookup in flight when #interface-changed starts a re-inspection is not lost: it answers with the model once re-synced', async () => {
     // the first inspection skipped: the model is empty, so futureGetSensor asks the server by name
     const { client, device, proxy, calls } = await setup({ initialInspection: false });

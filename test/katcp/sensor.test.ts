@@ -122,6 +122,28 @@ describe('issue 9 item 1: Sensor', () => {
     expect(s.listenerCount).toBe(1);
   });
 
+  it('a listener that throws does not keep the reading from the later ones; the first error is thrown after all', () => {
+    const s = new Sensor({ name: 'c', type: 'integer', now });
+    const heard: string[] = [];
+    const first = new Error('first');
+    s.attach(() => {
+      heard.push('a');
+      throw first;
+    });
+    s.attach(() => {
+      heard.push('b');
+      throw new Error('second');
+    });
+    s.attach((_, r) => heard.push(`c:${r.value}`));
+    // the later listeners (a server's samplers, a client's other watchers) missed it: 'b' and 'c' were never called
+    expect(() => s.set(7)).toThrow(first);
+    expect(heard).toEqual(['a', 'b', 'c:7']);
+    expect(s.value).toBe(7);
+    expect(() => s.setFormatted('1.0', 'warn', '8')).toThrow(first);
+    expect(heard.at(-1)).toBe('c:8');
+    expect(s.status).toBe('warn');
+  });
+
   it('issue 9 item 1: a listener that detaches another or attaches a new one does not change the current round', () => {
     const s = new Sensor({ name: 'c', type: 'integer', now });
     const heard: string[] = [];

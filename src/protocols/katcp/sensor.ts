@@ -120,9 +120,22 @@ export class Sensor {
     });
   }
 
+  /**
+   * Set a reading and tell every listener, in attach order. A listener that throws does not keep the reading from
+   * the ones after it (a server's samplers, the other watchers of a client's sensor): once all have heard it, the
+   * first error is thrown to the caller.
+   */
   setReading(reading: Reading): void {
     this.#reading = reading;
-    for (const listener of [...this.#listeners]) listener(this, reading);
+    let failed: { error: unknown } | null = null;
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(this, reading);
+      } catch (error) {
+        failed ??= { error };
+      }
+    }
+    if (failed) throw failed.error;
   }
 
   /** The reading's value as KATCP writes it. */
