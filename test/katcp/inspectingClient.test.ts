@@ -441,6 +441,21 @@ describe('issue 9 item 3: lookups, requests, sensors', () => {
     expect(() => new InspectingClient('h', 1, { initialResyncDelay: 10, maxResyncDelay: 5, system })).toThrow(
       InvalidArgumentError,
     );
+    // what the connection or the machine refuses is refused here too: these passed the constructor, then
+    // connect() rejected with the machine (or a supervisor with a failed child) left behind
+    const later: object[] = [
+      { requestTimeout: null },
+      { syncTimeout: null },
+      { initialResyncDelay: null },
+      { maxResyncDelay: null },
+      { maxResyncDelay: Number.POSITIVE_INFINITY },
+      { random: null },
+    ];
+    for (const bad of later) {
+      expect(() => new InspectingClient('h', 1, { ...bad, system }), JSON.stringify(bad)).toThrow(
+        InvalidArgumentError,
+      );
+    }
     const c = new InspectingClient('127.0.0.1', 1, { system });
     open.push(c);
     await expect(c.untilSynced({ timeout: -5 })).rejects.toThrow(InvalidArgumentError);
