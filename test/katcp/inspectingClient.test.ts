@@ -13,6 +13,7 @@ import {
   STATES,
 } from '../../src/protocols/katcp/inspectingClient.js';
 import { Sensor } from '../../src/protocols/katcp/sensor.js';
+import { SensorWatcher } from '../../src/protocols/katcp/sensorWatcher.js';
 import { useTestSystem } from '../support/testSystem.js';
 import { flush, KatcpProxy, pump, TestDevice } from './support/devices.js';
 
@@ -307,6 +308,23 @@ describe('issue 9 item 3: lookups, requests, sensors', () => {
     expect(await client.futureCheckSensor('nosuch', { update: false })).toBe(false);
     expect(proxy.requests.length).toBe(mark + 1);
     expect(await client.futureCheckRequest('echo')).toBe(true);
+  });
+
+  it('a device sensor whose name the Sensor class refuses for a server is still got and mirrored', async () => {
+    const { client, device } = await setup();
+    const watcher = new SensorWatcher();
+    client.addSensorWatcher(watcher);
+    await client.connect();
+    await client.untilSynced();
+    const name = 'rx:0/a b';
+    device.addSensor(new Sensor({ name, type: 'integer', anyName: true, now: () => 1_700_000_000 }));
+    expect(await client.futureCheckSensor(name)).toBe(true);
+    // futureCheckSensor said true and futureGetSensor null (the default factory threw), the watcher had nothing
+    const sensor = await client.futureGetSensor(name);
+    expect(sensor?.name).toBe(name);
+    await pump(() => watcher.sensors.has(name), { what: 'the watcher mirrors it' });
+    device.sensor(name)!.set(5, 'nominal', 1_700_000_100);
+    await pump(() => sensor?.value === 5 && watcher.sensors.get(name)?.value === 5, { what: 'readings' });
   });
 
   it("a user's listener on a Sensor that throws: the other listeners and the inspector still get every reading", async () => {

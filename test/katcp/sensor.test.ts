@@ -64,6 +64,16 @@ describe('issue 9 item 1: Sensor', () => {
     expect(() => new Sensor({ name: 'x', type: 'double' as never })).toThrow(/invalid sensor type "double"/);
   });
 
+  it('anyName: any non-empty name, as a client mirrors a device sensor listed under it', () => {
+    for (const name of ['a b', 'a/b', 'é', 'rx:0,1', '/x/']) {
+      expect(new Sensor({ name, type: 'integer', anyName: true }).name).toBe(name);
+    }
+    expect(() => new Sensor({ name: '', type: 'integer', anyName: true })).toThrow(InvalidArgumentError);
+    expect(() => new Sensor({ name: 3 as never, type: 'integer', anyName: true })).toThrow(
+      InvalidArgumentError,
+    );
+  });
+
   it('issue 9 item 1: set() defaults to status nominal at the sensor clock; explicit status and timestamp win', () => {
     const s = new Sensor({ name: 'temp', type: 'float', now });
     t = 1001.5;
