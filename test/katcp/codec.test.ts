@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   argsText,
   argText,
@@ -358,6 +358,37 @@ describe('issue 9 item 1: the streaming parser', () => {
       expect(maxHeld).toBeLessThanOrEqual(limit);
       expect(parser.buffered).toBe(0);
     }
+  });
+
+  it('a line trickled a byte per chunk is held in one growing buffer, not one object per chunk', () => {
+    // each chunk was copied into a Buffer of its own and kept until the end of line: a 1 MB line sent a byte at a
+    // time held a million Buffer objects, about 140 MB for the 1 MiB bound; now a few allocations, doubling
+    const parser = new KatcpParser();
+    const never = () => expect.unreachable();
+    const from = vi.spyOn(Buffer, 'from');
+    const allocUnsafe = vi.spyOn(Buffer, 'allocUnsafe');
+    const concat = vi.spyOn(Buffer, 'concat');
+    const byte = line('a');
+    const got: KatcpMessage[] = [];
+    try {
+      parser.push(line('?trickle '), never, never);
+      for (let i = 0; i < 20_000; i++) parser.push(byte, never, never);
+      expect(parser.buffered).toBe(20_009);
+      const made = from.mock.calls.length + allocUnsafe.mock.calls.length + concat.mock.calls.length;
+      expect(made).toBeLessThan(40);
+      parser.push(line('b\n'), (m) => got.push(m), never);
+    } finally {
+      from.mockRestore();
+      allocUnsafe.mockRestore();
+      concat.mockRestore();
+    }
+    expect(got).toHaveLength(1);
+    expect(got[0].args[0].toString()).toBe(`${'a'.repeat(20_000)}b`);
+    expect(parser.buffered).toBe(0);
+    // a message keeps its bytes: the next line does not overwrite them
+    parser.push(line('?next zzzz'), never, never);
+    parser.push(line('\n'), () => {}, never);
+    expect(got[0].args[0].toString()).toBe(`${'a'.repeat(20_000)}b`);
   });
 
   it('issue 9 item 1: a peer that never sends an end of line costs at most maxLineLength bytes', () => {

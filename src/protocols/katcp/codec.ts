@@ -269,6 +269,10 @@ export interface ParserOptions {
   maxLineLength?: number;
 }
 
+const NO_BYTES = Buffer.alloc(0);
+/** The first buffer of a line in progress (it doubles from there, up to the line limit). */
+const MIN_HELD = 256;
+
 /**
  * Turns a byte stream into messages, whatever the chunk boundaries. `push` calls `onMessage` for every complete
  * message and `onError` for every bad line (a KatcpSyntaxError, or a LineTooLongError once per over-long line);
@@ -276,7 +280,12 @@ export interface ParserOptions {
  */
 export class KatcpParser {
   readonly maxLineLength: number;
-  #chunks: Buffer[] = [];
+  /**
+   * The line in progress, `#buffered` bytes of it: one buffer grown by doubling (at most `maxLineLength`), so a
+   * line trickled a byte per chunk costs its bytes, not an object per chunk (a million of them for 1 MiB). Handed
+   * over to the line at its end (its messages' arguments are views of it), never written again.
+   */
+  #held: Buffer = NO_BYTES;
   #buffered = 0;
   /** Inside an over-long line: drop bytes up to the next end of line. */
   #discarding = false;
@@ -323,8 +332,8 @@ export class KatcpParser {
         let line: Buffer;
         if (this.#buffered === 0) line = chunk.subarray(start, eol);
         else {
-          this.#chunks.push(chunk.subarray(start, eol));
-          line = Buffer.concat(this.#chunks, this.#buffered + (eol - start));
+          this.#append(chunk.subarray(start, eol));
+          line = this.#held.subarray(0, this.#buffered);
           this.#drop();
         }
         let parsed: KatcpMessage | null = null;
@@ -355,13 +364,25 @@ export class KatcpParser {
       onError(new LineTooLongError(this.maxLineLength));
       return;
     }
-    // copy: the socket may reuse its buffer
-    this.#chunks.push(Buffer.from(rest));
-    this.#buffered += rest.length;
+    // copied: the socket may reuse its buffer
+    this.#append(rest);
+  }
+
+  /** Copy `bytes` after the held ones (the caller checked the total is within `maxLineLength`). */
+  #append(bytes: Buffer): void {
+    const total = this.#buffered + bytes.length;
+    if (total > this.#held.length) {
+      const size = Math.min(this.maxLineLength, Math.max(total, 2 * this.#held.length, MIN_HELD));
+      const grown = Buffer.allocUnsafe(size);
+      this.#held.copy(grown, 0, 0, this.#buffered);
+      this.#held = grown;
+    }
+    bytes.copy(this.#held, this.#buffered);
+    this.#buffered = total;
   }
 
   #drop(): void {
-    this.#chunks = [];
+    this.#held = NO_BYTES;
     this.#buffered = 0;
   }
 }
