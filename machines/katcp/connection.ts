@@ -44,7 +44,9 @@
  *
  * Backoff (aiokatcp exactly): `backoffMs` starts at 500; on the way to `sleeping` it becomes
  * `min(backoffMs * 2, 60000)` and the sleep is `(random() + 1) * 0.5 * backoffMs`, uniform in
- * [backoffMs / 2, backoffMs] (the first sleep is in [500, 1000] ms); `connected` resets it to 500.
+ * [backoffMs / 2, backoffMs] (the first sleep is in [500, 1000] ms); `connected` resets it to 500. A `random`
+ * that throws or returns something outside [0, 1] (NaN included) counts as 1 (`drawUnit`, as the resync
+ * backoff's): the sleep is then `backoffMs`, never outside the bounds.
  *
  * Side effects are one named action, `enterState` (params `{state}`, entry of every state), aiokatcp's
  * `_set_state`: the facade compares the old and new state and resolves waiters, runs the connected, disconnected
@@ -68,6 +70,7 @@ import {
 } from '../../src/protocols/katcp/errors.js';
 import type { ProtocolVersion } from '../../src/protocols/katcp/wire.js';
 import { checkDuration } from '../core/duration.js';
+import { drawUnit } from './backoff.js';
 
 /** aiokatcp `_MIN_BACKOFF` (0.5 s), in milliseconds. */
 export const MIN_BACKOFF_MS = 500;
@@ -222,7 +225,10 @@ export const katcpConnectionMachine = setup({
     }),
     scheduleReconnect: assign(({ context }) => {
       const backoffMs = Math.min(context.backoffMs * 2, MAX_BACKOFF_MS);
-      return { backoffMs, sleepMs: (context.random() + 1) * 0.5 * backoffMs };
+      // one draw made safe (drawUnit: a throw, NaN or a value outside [0, 1] counts as 1), so the sleep stays in
+      // [backoffMs / 2, backoffMs] whatever `random` does: a bad jitter source neither crashes the machine in
+      // this action nor sleeps for NaN or past the bound
+      return { backoffMs, sleepMs: (drawUnit(context.random) + 1) * 0.5 * backoffMs };
     }),
   },
   guards: {

@@ -213,6 +213,14 @@ describe('issue 9 item 2: KatcpClient requests over a real socket (aiokatcp test
       InvalidArgumentError,
     );
     expect(() => new KatcpClient('', 1)).toThrow(InvalidArgumentError);
+    // requestRaw's arguments are an array: a string or a bare value was a TypeError (`args.map is not a function`),
+    // and a string of length 0 was sent as a request without arguments
+    for (const args of ['abc', '', 7, null, { length: 1 }]) {
+      await expect(client.requestRaw('x', args as never), String(args)).rejects.toBeInstanceOf(
+        InvalidArgumentError,
+      );
+    }
+    expect(client.pendingCount).toBe(0);
   });
 
   it('a request before negotiation is a BrokenPipeError', async () => {

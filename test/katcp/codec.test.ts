@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   argsText,
   argText,
@@ -153,6 +153,14 @@ describe('issue 9 item 1: escapes and arguments', () => {
     expect(() => parse('?x a\0b')).toThrow(/unescaped control character/);
     expect(() => parse('?x a\x1bb')).toThrow(/unescaped control character/);
     expect(() => parse('?x \\_\x1b')).toThrow(/unescaped control character/);
+  });
+
+  it('a raw CR or LF inside a line given to parseLine is a KatcpSyntaxError, not part of an argument', () => {
+    // it was parsed as one argument `a\rb` (formatMessage then escaped it: two lines read back as one message)
+    for (const line of ['?x a\rb', '?x a\nb', '?x a\r\nb c', '?x \\_\nb']) {
+      expect(() => parseLine(Buffer.from(line)), JSON.stringify(line)).toThrow(/unescaped control character/);
+    }
+    expect(plain(parseLine(Buffer.from('?x a b\r\n')))?.args).toEqual(['a', 'b']); // a trailing end of line is fine
   });
 
   it('issue 9 item 1: empty arguments are written \\@, and a message without arguments has no trailing space', () => {
@@ -350,6 +358,37 @@ describe('issue 9 item 1: the streaming parser', () => {
       expect(maxHeld).toBeLessThanOrEqual(limit);
       expect(parser.buffered).toBe(0);
     }
+  });
+
+  it('a line trickled a byte per chunk is held in one growing buffer, not one object per chunk', () => {
+    // each chunk was copied into a Buffer of its own and kept until the end of line: a 1 MB line sent a byte at a
+    // time held a million Buffer objects, about 140 MB for the 1 MiB bound; now a few allocations, doubling
+    const parser = new KatcpParser();
+    const never = () => expect.unreachable();
+    const from = vi.spyOn(Buffer, 'from');
+    const allocUnsafe = vi.spyOn(Buffer, 'allocUnsafe');
+    const concat = vi.spyOn(Buffer, 'concat');
+    const byte = line('a');
+    const got: KatcpMessage[] = [];
+    try {
+      parser.push(line('?trickle '), never, never);
+      for (let i = 0; i < 20_000; i++) parser.push(byte, never, never);
+      expect(parser.buffered).toBe(20_009);
+      const made = from.mock.calls.length + allocUnsafe.mock.calls.length + concat.mock.calls.length;
+      expect(made).toBeLessThan(40);
+      parser.push(line('b\n'), (m) => got.push(m), never);
+    } finally {
+      from.mockRestore();
+      allocUnsafe.mockRestore();
+      concat.mockRestore();
+    }
+    expect(got).toHaveLength(1);
+    expect(got[0].args[0].toString()).toBe(`${'a'.repeat(20_000)}b`);
+    expect(parser.buffered).toBe(0);
+    // a message keeps its bytes: the next line does not overwrite them
+    parser.push(line('?next zzzz'), never, never);
+    parser.push(line('\n'), () => {}, never);
+    expect(got[0].args[0].toString()).toBe(`${'a'.repeat(20_000)}b`);
   });
 
   it('issue 9 item 1: a peer that never sends an end of line costs at most maxLineLength bytes', () => {

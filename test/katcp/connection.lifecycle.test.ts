@@ -137,9 +137,12 @@ describe('issue 9 item 2: connection lifecycle over a real socket (aiokatcp test
     await client.waitConnected();
     const req = client.request('x');
     conn.socket.resetAndDestroy();
-    await expect(req).rejects.toBeInstanceOf(Error);
+    // typed, as aiokatcp's: not Node's bare `Error: read ECONNRESET`, which it was (the socket error is the cause)
+    const error = await req.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConnectionResetError);
+    expect(((error as Error).cause as NodeJS.ErrnoException).code).toBe('ECONNRESET');
     await stateIs(client, 'sleeping');
-    expect(client.lastError).toBeInstanceOf(Error);
+    expect(client.lastError).toBe(error);
     // negotiating, no auto-reconnect: closed
     peer.greeting = [];
     const { client: other } = track(
@@ -243,6 +246,28 @@ describe('issue 9 item 2: connection lifecycle over a real socket (aiokatcp test
     }
     expect(sleeps[0]).toBe(500);
     expect(client.actor.getSnapshot().context.backoffMs).toBe(MAX_BACKOFF_MS);
+  });
+
+  it('a jitter source that throws, gives NaN or leaves [0, 1] counts as 1: the sleep stays within [b/2, b]', async () => {
+    const system = t.start();
+    const port = await refusedPort();
+    const bad: (() => number)[] = [
+      () => 5,
+      () => -1,
+      () => Number.NaN,
+      () => {
+        throw new Error('no entropy');
+      },
+    ];
+    for (const random of bad) {
+      const { client } = track(new KatcpClient('127.0.0.1', port, { system, random }));
+      // before, 5 slept 3000 ms, NaN slept NaN and a throw crashed the connection actor
+      await stateIs(client, 'sleeping');
+      expect(sleepMs(client)).toBe(1000);
+      t.clock.advance(1000);
+      expect(client.state).toBe('connecting');
+      await client.close();
+    }
   });
 
   it('close while connecting, with and without auto-reconnect: closed at once, no failed-connect callback', async () => {

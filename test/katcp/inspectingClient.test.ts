@@ -13,6 +13,7 @@ import {
   STATES,
 } from '../../src/protocols/katcp/inspectingClient.js';
 import { Sensor } from '../../src/protocols/katcp/sensor.js';
+import { SensorWatcher } from '../../src/protocols/katcp/sensorWatcher.js';
 import { useTestSystem } from '../support/testSystem.js';
 import { flush, KatcpProxy, pump, TestDevice } from './support/devices.js';
 
@@ -309,6 +310,40 @@ describe('issue 9 item 3: lookups, requests, sensors', () => {
     expect(await client.futureCheckRequest('echo')).toBe(true);
   });
 
+  it('a device sensor whose name the Sensor class refuses for a server is still got and mirrored', async () => {
+    const { client, device } = await setup();
+    const watcher = new SensorWatcher();
+    client.addSensorWatcher(watcher);
+    await client.connect();
+    await client.untilSynced();
+    const name = 'rx:0/a b';
+    device.addSensor(new Sensor({ name, type: 'integer', anyName: true, now: () => 1_700_000_000 }));
+    expect(await client.futureCheckSensor(name)).toBe(true);
+    // futureCheckSensor said true and futureGetSensor null (the default factory threw), the watcher had nothing
+    const sensor = await client.futureGetSensor(name);
+    expect(sensor?.name).toBe(name);
+    await pump(() => watcher.sensors.has(name), { what: 'the watcher mirrors it' });
+    device.sensor(name)!.set(5, 'nominal', 1_700_000_100);
+    await pump(() => sensor?.value === 5 && watcher.sensors.get(name)?.value === 5, { what: 'readings' });
+  });
+
+  it("a user's listener on a Sensor that throws: the other listeners and the inspector still get every reading", async () => {
+    const { client, device } = await setup();
+    await client.connect();
+    const sensor = (await client.futureGetSensor('temperature')) as Sensor;
+    const heard: unknown[] = [];
+    sensor.attach(() => {
+      throw new Error('a bug in user code');
+    });
+    sensor.attach((_, r) => heard.push(r.value));
+    expect(await client.setSamplingStrategy('temperature', 'auto')).toEqual([true, 'auto']);
+    device.sensor('temperature')!.set(22.5, 'nominal', 1_700_000_200);
+    // the second listener heard nothing, and the reading was logged as a bad one, not given to the inspector
+    await pump(() => heard.includes(22.5), { what: 'the second listener heard 22.5' });
+    ts.clock.advance(1000);
+    expect(client.actor!.getSnapshot().context.readings.temperature?.value).toBe(22.5);
+  });
+
   it('a lookup in flight when #interface-changed starts a re-inspection is not lost: it answers with the model once re-synced', async () => {
     // the first inspection skipped: the model is empty, so futureGetSensor asks the server by name
     const { client, device, proxy, calls } = await setup({ initialInspection: false });
@@ -424,6 +459,21 @@ describe('issue 9 item 3: lookups, requests, sensors', () => {
     expect(() => new InspectingClient('h', 1, { initialResyncDelay: 10, maxResyncDelay: 5, system })).toThrow(
       InvalidArgumentError,
     );
+    // what the connection or the machine refuses is refused here too: these passed the constructor, then
+    // connect() rejected with the machine (or a supervisor with a failed child) left behind
+    const later: object[] = [
+      { requestTimeout: null },
+      { syncTimeout: null },
+      { initialResyncDelay: null },
+      { maxResyncDelay: null },
+      { maxResyncDelay: Number.POSITIVE_INFINITY },
+      { random: null },
+    ];
+    for (const bad of later) {
+      expect(() => new InspectingClient('h', 1, { ...bad, system }), JSON.stringify(bad)).toThrow(
+        InvalidArgumentError,
+      );
+    }
     const c = new InspectingClient('127.0.0.1', 1, { system });
     open.push(c);
     await expect(c.untilSynced({ timeout: -5 })).rejects.toThrow(InvalidArgumentError);
@@ -545,6 +595,28 @@ describe('review: waits and inspect() keep their contract', () => {
     );
     await pump(() => outcome !== 'pending', { clock, step: 100, what: 'inspect settled' });
     expect(outcome).toBeInstanceOf(TimeoutError);
+  });
+
+  it('inspect() during an incremental re-inspection resolves with the full one it asked for, not the one in flight', async () => {
+    const { client, device, proxy } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    // a sensor added (announced: the client re-inspects that name only, held here) ...
+    proxy.holding.add('sensor-list');
+    device.addSensor(new Sensor({ name: 'extra', type: 'integer', now: () => 1_700_000_000 }));
+    await pump(() => proxy.requests.some((l) => /^\?sensor-list\[\d+\] extra$/.test(l)), {
+      what: '?sensor-list extra',
+    });
+    // ... and one removed without a word: only a full listing finds it
+    (device.server.sensors as Map<string, Sensor>).delete('mode');
+    const mark = proxy.requests.length;
+    const inspection = client.inspect();
+    proxy.releaseRequests('sensor-list');
+    const changes = await inspection;
+    // it resolved with the incremental inspection's changes (sensors added: extra) before anything was re-listed
+    expect(proxy.requestNames().slice(mark)).toEqual(['help', 'sensor-list']);
+    expect(changes).toEqual({ sensors: { added: new Set(), removed: new Set(['mode']) } });
+    expect(client.sensors).toEqual(['count', 'extra', 'temperature']);
   });
 
   it('inspect() pending when the client stops rejects with CancelledError, not a null that says nothing changed', async () => {

@@ -127,6 +127,24 @@ describe('issue 9 item 4: SensorSampler strategies on a TestClock', () => {
     expect(sent).toEqual(['0:nominal:0', '10:nominal:3', '10:nominal:3']);
   });
 
+  it('event-rate s inf: on change only, never forced (as aiokatcp, and as the client parseStrategy accepts it)', () => {
+    const { clock, sensor, sent, sample } = setup();
+    // refused with "longest must be > 0 and finite", though the client's parseStrategy sends it
+    const sampler = sample('event-rate 0.5 inf');
+    expect(sampler?.strategy).toEqual({
+      strategy: 'event-rate',
+      shortest: 0.5,
+      longest: Number.POSITIVE_INFINITY,
+    });
+    expect(parseStrategy('event-rate 0.5 inf')).toEqual(sampler?.strategy);
+    clock.advance(3_600_000);
+    expect(sent).toEqual(['0:nominal:0']);
+    sensor.set(4, 'nominal', clock.now() / 1000);
+    expect(sent).toEqual(['0:nominal:0', '3600000:nominal:4']);
+    sampler?.close();
+    expect(clock.pending).toBe(0);
+  });
+
   it('parses as aiokatcp: integer difference for integer sensors, echoes re-encoded, bad input refused', () => {
     const { sensor } = setup();
     const words = (s: string) => s.split(' ').map((w) => Buffer.from(w));

@@ -64,6 +64,16 @@ describe('issue 9 item 1: Sensor', () => {
     expect(() => new Sensor({ name: 'x', type: 'double' as never })).toThrow(/invalid sensor type "double"/);
   });
 
+  it('anyName: any non-empty name, as a client mirrors a device sensor listed under it', () => {
+    for (const name of ['a b', 'a/b', 'é', 'rx:0,1', '/x/']) {
+      expect(new Sensor({ name, type: 'integer', anyName: true }).name).toBe(name);
+    }
+    expect(() => new Sensor({ name: '', type: 'integer', anyName: true })).toThrow(InvalidArgumentError);
+    expect(() => new Sensor({ name: 3 as never, type: 'integer', anyName: true })).toThrow(
+      InvalidArgumentError,
+    );
+  });
+
   it('issue 9 item 1: set() defaults to status nominal at the sensor clock; explicit status and timestamp win', () => {
     const s = new Sensor({ name: 'temp', type: 'float', now });
     t = 1001.5;
@@ -120,6 +130,28 @@ describe('issue 9 item 1: Sensor', () => {
     s.set(2);
     expect(heard).toEqual(['a:c=1', 'b:1', 'c:1', 'b:2']);
     expect(s.listenerCount).toBe(1);
+  });
+
+  it('a listener that throws does not keep the reading from the later ones; the first error is thrown after all', () => {
+    const s = new Sensor({ name: 'c', type: 'integer', now });
+    const heard: string[] = [];
+    const first = new Error('first');
+    s.attach(() => {
+      heard.push('a');
+      throw first;
+    });
+    s.attach(() => {
+      heard.push('b');
+      throw new Error('second');
+    });
+    s.attach((_, r) => heard.push(`c:${r.value}`));
+    // the later listeners (a server's samplers, a client's other watchers) missed it: 'b' and 'c' were never called
+    expect(() => s.set(7)).toThrow(first);
+    expect(heard).toEqual(['a', 'b', 'c:7']);
+    expect(s.value).toBe(7);
+    expect(() => s.setFormatted('1.0', 'warn', '8')).toThrow(first);
+    expect(heard.at(-1)).toBe('c:8');
+    expect(s.status).toBe('warn');
   });
 
   it('issue 9 item 1: a listener that detaches another or attaches a new one does not change the current round', () => {

@@ -180,6 +180,40 @@ describe('issue 9 item 1: address', () => {
       expect(() => decodeAddress(bad), bad).toThrow(KatcpDecodeError);
     }
   });
+
+  it('hosts that are not IP addresses are refused, as Python ipaddress refuses them (they were accepted)', () => {
+    for (const bad of [
+      '[:]',
+      '[...]',
+      '[1:2:3]',
+      '[1.2.3.4]',
+      '[1:2:3:4:5:6:7:8:9]',
+      '[1:2:3:4:5:6:7:8::]',
+      '[1::2::3]',
+      '[:1]',
+      '[12345::]',
+      '[::1.2.3]',
+      '[::256.0.0.1]',
+      '01.2.3.4',
+      '1.2.3.4.5',
+      '1..3.4',
+    ]) {
+      expect(() => decodeAddress(bad), bad).toThrow(KatcpDecodeError);
+    }
+    for (const good of [
+      '[::]',
+      '[1::]',
+      '[1:2:3:4:5:6:7::]',
+      '[::2:3:4:5:6:7:8]',
+      '[1:2:3:4:5:6:7:8]:9',
+      '[1:2:3:4:5:6:1.2.3.4]',
+      '[::ffff:0.0.0.0]',
+      '[FE80::ABCD]',
+      '0.10.100.255',
+    ]) {
+      expect(formatAddress(decodeAddress(good)), good).toBe(good);
+    }
+  });
 });
 
 describe('issue 9 item 1: sensor statuses, types and values', () => {
@@ -325,6 +359,14 @@ describe('issue 9 item 1: sampling strategies (seconds, as on the wire)', () => 
     expect(() => parseStrategy({ strategy: 'period', period: Number.POSITIVE_INFINITY })).toThrow(
       /period must be > 0, got Infinity/,
     );
+  });
+
+  it('an unknown strategy object, null or another non-strategy is a KatcpDecodeError (was a TypeError)', () => {
+    const bad: unknown[] = [{ strategy: 'bogus' }, { strategy: undefined }, null, undefined, 42, {}];
+    for (const words of bad) {
+      expect(() => parseStrategy(words as never), String(words)).toThrow(KatcpDecodeError);
+    }
+    expect(() => parseStrategy({ strategy: 'bogus' } as never)).toThrow(/"bogus" is not a sampling strategy/);
   });
 });
 

@@ -297,6 +297,12 @@ export class KatcpClient {
   /** Send a request and get its reply and informs, whatever the reply code. */
   requestRaw(name: string, args: readonly ArgValue[] = [], options: RequestOptions = {}): Promise<RawReply> {
     try {
+      // an array of arguments (`requestRaw('echo', 'a b')` would split a string into characters, or send none)
+      if (!Array.isArray(args)) {
+        throw new InvalidArgumentError(
+          `args must be an array of arguments, got ${args === null ? 'null' : typeof args}`,
+        );
+      }
       return this.#pending.sendRaw(name, args, this.#checked(name, options), options.signal, options.mid);
     } catch (error) {
       return Promise.reject(error);

@@ -77,6 +77,8 @@ export class ClientActors {
   readonly #cleanups: (() => void)[] = [];
   /** Whether the connection is in negotiating or connected (a DOWN is owed when it leaves). */
   #up = false;
+  /** The machine's inspections started so far (each run of its `inspect` actor, a retry included). */
+  #inspectionsStarted = 0;
 
   constructor(host: ClientActorsHost, supervisor: Supervisor | string | undefined) {
     this.#host = host;
@@ -90,6 +92,13 @@ export class ClientActors {
   /** The machine's handle, once started. */
   get handle(): ActorHandle<Logic> | null {
     return this.#handle;
+  }
+  /**
+   * How many inspections the machine has started (runs of its `inspect` actor): an S2/S3 announced while this is
+   * still the count seen at some moment ends an inspection that began before that moment.
+   */
+  get inspectionsStarted(): number {
+    return this.#inspectionsStarted;
   }
 
   /** Spawn the machine and the connection under the supervisor and listen to them. */
@@ -124,7 +133,10 @@ export class ClientActors {
     const logic = inspectingClientMachine.provide({
       actors: {
         inspect: fromPromise<InspectionResult, { scope: InspectionScope; flags: string }>(
-          ({ input, signal }) => inspectDevice(this.#host.device, input.scope, input.flags, signal),
+          ({ input, signal }) => {
+            this.#inspectionsStarted++;
+            return inspectDevice(this.#host.device, input.scope, input.flags, signal);
+          },
         ),
         callbacksDone: fromPromise<void, void>(() => this.#host.callbacks.done()),
       },

@@ -183,7 +183,12 @@ function isBlank(b: number): boolean {
   return b === SPACE || b === TAB;
 }
 
-/** Unescape `line[start, end)`; throws KatcpSyntaxError on an unknown escape or a raw byte that needs one. */
+const unescapedControl = () => new KatcpSyntaxError('unescaped control character in an argument');
+
+/**
+ * Unescape `line[start, end)`; throws KatcpSyntaxError on an unknown escape or a raw byte that needs one (NUL, ESC,
+ * and LF or CR inside a line given to `parseLine` whole: the stream parser ends lines there).
+ */
 function unescapeArg(line: Buffer, start: number, end: number): Buffer {
   let slash = -1;
   for (let i = start; i < end; i++) {
@@ -192,14 +197,14 @@ function unescapeArg(line: Buffer, start: number, end: number): Buffer {
       slash = i;
       break;
     }
-    if (b === NUL || b === ESC) throw new KatcpSyntaxError('unescaped control character in an argument');
+    if (b === NUL || b === ESC || b === LF || b === CR) throw unescapedControl();
   }
   if (slash < 0) return line.subarray(start, end);
   const out = Buffer.allocUnsafe(end - start);
   let j = 0;
   for (let i = start; i < end; i++) {
     const b = line[i];
-    if (b === NUL || b === ESC) throw new KatcpSyntaxError('unescaped control character in an argument');
+    if (b === NUL || b === ESC || b === LF || b === CR) throw unescapedControl();
     if (b !== BACKSLASH) {
       out[j++] = b;
       continue;
@@ -218,7 +223,8 @@ function unescapeArg(line: Buffer, start: number, end: number): Buffer {
 
 /**
  * Parse one line (without its end of line; a trailing CR or LF is tolerated). Returns null for a blank line.
- * Throws KatcpSyntaxError for anything that is not a KATCP v5 message.
+ * Throws KatcpSyntaxError for anything that is not a KATCP v5 message, a raw CR or LF before the end included
+ * (two lines are not one message).
  */
 export function parseLine(line: Buffer): KatcpMessage | null {
   let end = line.length;
@@ -263,6 +269,10 @@ export interface ParserOptions {
   maxLineLength?: number;
 }
 
+const NO_BYTES = Buffer.alloc(0);
+/** The first buffer of a line in progress (it doubles from there, up to the line limit). */
+const MIN_HELD = 256;
+
 /**
  * Turns a byte stream into messages, whatever the chunk boundaries. `push` calls `onMessage` for every complete
  * message and `onError` for every bad line (a KatcpSyntaxError, or a LineTooLongError once per over-long line);
@@ -270,7 +280,12 @@ export interface ParserOptions {
  */
 export class KatcpParser {
   readonly maxLineLength: number;
-  #chunks: Buffer[] = [];
+  /**
+   * The line in progress, `#buffered` bytes of it: one buffer grown by doubling (at most `maxLineLength`), so a
+   * line trickled a byte per chunk costs its bytes, not an object per chunk (a million of them for 1 MiB). Handed
+   * over to the line at its end (its messages' arguments are views of it), never written again.
+   */
+  #held: Buffer = NO_BYTES;
   #buffered = 0;
   /** Inside an over-long line: drop bytes up to the next end of line. */
   #discarding = false;
@@ -317,8 +332,8 @@ export class KatcpParser {
         let line: Buffer;
         if (this.#buffered === 0) line = chunk.subarray(start, eol);
         else {
-          this.#chunks.push(chunk.subarray(start, eol));
-          line = Buffer.concat(this.#chunks, this.#buffered + (eol - start));
+          this.#append(chunk.subarray(start, eol));
+          line = this.#held.subarray(0, this.#buffered);
           this.#drop();
         }
         let parsed: KatcpMessage | null = null;
@@ -349,13 +364,25 @@ export class KatcpParser {
       onError(new LineTooLongError(this.maxLineLength));
       return;
     }
-    // copy: the socket may reuse its buffer
-    this.#chunks.push(Buffer.from(rest));
-    this.#buffered += rest.length;
+    // copied: the socket may reuse its buffer
+    this.#append(rest);
+  }
+
+  /** Copy `bytes` after the held ones (the caller checked the total is within `maxLineLength`). */
+  #append(bytes: Buffer): void {
+    const total = this.#buffered + bytes.length;
+    if (total > this.#held.length) {
+      const size = Math.min(this.maxLineLength, Math.max(total, 2 * this.#held.length, MIN_HELD));
+      const grown = Buffer.allocUnsafe(size);
+      this.#held.copy(grown, 0, 0, this.#buffered);
+      this.#held = grown;
+    }
+    bytes.copy(this.#held, this.#buffered);
+    this.#buffered = total;
   }
 
   #drop(): void {
-    this.#chunks = [];
+    this.#held = NO_BYTES;
     this.#buffered = 0;
   }
 }

@@ -7,7 +7,8 @@
  *             ──► `#disconnect reason`: TRANSPORT.DISCONNECT
  *             ──► every message (those two included): `sink.message(m)`, straight to the facade (no XState event)
  *             ──► a line over `maxLineLength`: TRANSPORT.PROTOCOL_ERROR (LineTooLongError); other bad lines logged
- *   'end' ──► TRANSPORT.EOF      'close' ──► TRANSPORT.CLOSED {error}      CLOSE (from the machine) ──► destroy
+ *   'end' ──► TRANSPORT.EOF      'close' ──► TRANSPORT.CLOSED {error: a KATCP error, or a socket error wrapped in a
+ *   ConnectionResetError}      CLOSE (from the machine) ──► destroy
  *   stop ──► destroy (leaving `live` always releases the socket)
  *
  * The facade writes through the `KatcpLink` it gets in `sink.open(link)`. The lines written in one turn of the
@@ -27,7 +28,14 @@ import type {
 } from '../../../machines/katcp/connection.js';
 import type { Logger } from '../../engine/logging.js';
 import { argText, type KatcpMessage, KatcpParser } from './codec.js';
-import { ConnectError, type KatcpSyntaxError, LineTooLongError, WriteBacklogError } from './errors.js';
+import {
+  ConnectError,
+  ConnectionResetError,
+  KatcpError,
+  type KatcpSyntaxError,
+  LineTooLongError,
+  WriteBacklogError,
+} from './errors.js';
 import { parseProtocolVersion } from './wire.js';
 
 /** The write side of an open connection, handed to the facade. */
@@ -63,6 +71,18 @@ export interface KatcpTransportOptions {
   maxLineLength?: number;
   /** Unsent bytes (a server that does not read) before the connection is dropped (default 16 MiB). */
   maxBacklog?: number;
+}
+
+/**
+ * The error a live connection was lost with, as its pending requests get it: a KATCP error as it is (the
+ * WriteBacklogError, the ProtocolError of `abort`), a socket error (`ECONNRESET` from a peer's RST, `EPIPE`)
+ * wrapped in a ConnectionResetError with the socket error as `cause` (aiokatcp fails them with
+ * ConnectionResetError), null when the socket closed without one.
+ */
+function lostWith(error: Error | null): Error | null {
+  if (error === null || error instanceof KatcpError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  return new ConnectionResetError(`Connection lost: ${code ?? error.message}`, { cause: error });
 }
 
 /**
@@ -175,7 +195,7 @@ export function katcpTransport(sink: KatcpTransportSink, options: KatcpTransport
             type: 'TRANSPORT.FAILED',
             error: new ConnectError(`Failed to connect to ${where}: ${cause.message}`, { cause }),
           });
-        } else send({ type: 'TRANSPORT.CLOSED', error: lastError });
+        } else send({ type: 'TRANSPORT.CLOSED', error: lostWith(lastError) });
       });
       receive((command) => {
         if (command.type === 'CLOSE') socket.destroy();

@@ -105,8 +105,11 @@ export class InspectingClient {
   /** The device as the inspections see it: requests go through the connection while running. */
   readonly #device: InspectedDevice;
   #phase: Phase = 'new';
-  /** The pending `inspect()` calls: given the changes of the next inspection, or the error that ends them. */
-  readonly #inspectWaiters = new Set<(outcome: ModelChangeSets | null | Error) => void>();
+  /**
+   * The pending `inspect()` calls: given the changes of an S2/S3, or the error that ends them. Each takes only the
+   * S2/S3 of an inspection started after the call (false: not this one, wait on).
+   */
+  readonly #inspectWaiters = new Set<(outcome: ModelChangeSets | null | Error) => boolean>();
   #monitor: SensorMonitor | null = null;
   #stopped: Promise<void> | null = null;
   #logger: Logger | null = null;
@@ -447,7 +450,8 @@ export class InspectingClient {
 
   /**
    * Re-inspect the whole device now (katcp-python `inspect`): resolves with the model changes of that inspection
-   * (null when nothing changed), once it is data-synced. Rejects with TimeoutError after `timeout` ms (the
+   * (null when nothing changed), once it is data-synced. An inspection already in flight (an incremental one after
+   * `#interface-changed`, say) began before the call: the full one follows it, and that one's changes are the answer. Rejects with TimeoutError after `timeout` ms (the
    * inspection itself goes on, retried with the backoff as any other), with CancelledError on `signal` and when
    * the client stops first (never a null that would say nothing changed).
    */
@@ -467,10 +471,15 @@ export class InspectingClient {
         settle();
         reject(new CancelledError('inspect was cancelled'));
       };
+      // an inspection in flight now began before this call: its S2/S3 (maybe of a single sensor's lookup) is not
+      // the full one asked for, which the INTERFACE_CHANGED below queues right after it
+      const startedBefore = this.#actors.inspectionsStarted;
       const done = (outcome: ModelChangeSets | null | Error) => {
+        if (!(outcome instanceof Error) && this.#actors.inspectionsStarted <= startedBefore) return false;
         settle();
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
+        return true;
       };
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });

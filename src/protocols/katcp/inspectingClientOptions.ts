@@ -6,6 +6,7 @@
 import { checkDuration } from '../../../machines/core/duration.js';
 import {
   type ClientState,
+  checkInspectingClientInput,
   clientStateName,
   type RequestInfo,
   type SensorInfo,
@@ -71,11 +72,10 @@ export interface InspectingClientOptions {
 /** Check the constructor's arguments (the options' types and ranges; the system is checked by the caller). */
 export function checkClientOptions(host: string, port: number, options: InspectingClientOptions): void {
   checkEndpoint(host, port, options);
-  checkDuration('requestTimeout', options.requestTimeout, true);
+  // as the connection and the machine will check them when `connect()` spawns them (null is no duration there):
+  // refused here, before anything is spawned, not later with the machine left running
+  checkDuration('requestTimeout', options.requestTimeout, false);
   checkDuration('negotiationTimeout', options.negotiationTimeout, false);
-  checkDuration('syncTimeout', options.syncTimeout, true);
-  checkDuration('initialResyncDelay', options.initialResyncDelay, true);
-  checkDuration('maxResyncDelay', options.maxResyncDelay, true);
   checkPositiveInteger('maxBacklog', options.maxBacklog);
   if (
     options.initialResyncDelay !== undefined &&
@@ -84,7 +84,18 @@ export function checkClientOptions(host: string, port: number, options: Inspecti
   ) {
     throw new InvalidArgumentError('initialResyncDelay must not exceed maxResyncDelay');
   }
-  for (const key of ['random', 'sensorFactory', 'requestFactory', 'stateCallback'] as const) {
+  if (options.random !== undefined && typeof options.random !== 'function') {
+    throw new InvalidArgumentError('random must be a function');
+  }
+  // the machine's own input check (syncTimeout, the finite resync delays, initialInspection)
+  checkInspectingClientInput({
+    syncTimeout: options.syncTimeout,
+    initialResyncDelay: options.initialResyncDelay,
+    maxResyncDelay: options.maxResyncDelay,
+    random: options.random,
+    initialInspection: options.initialInspection,
+  });
+  for (const key of ['sensorFactory', 'requestFactory', 'stateCallback'] as const) {
     if (options[key] !== undefined && options[key] !== null && typeof options[key] !== 'function') {
       throw new InvalidArgumentError(`${key} must be a function`);
     }

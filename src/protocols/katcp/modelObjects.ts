@@ -21,11 +21,15 @@ export interface KatcpRequest {
   readonly timeoutHint: number | null;
 }
 
-/** The default `sensorFactory`: a `Sensor` of the info's type (`string` if this version does not know it). */
+/**
+ * The default `sensorFactory`: a `Sensor` of the info's type (`string` if this version does not know it), named
+ * as the device lists it (any name: `anyName`).
+ */
 export function defaultSensorFactory(info: SensorInfo): Sensor {
   const type = (SENSOR_TYPES as readonly string[]).includes(info.type) ? (info.type as SensorType) : 'string';
   return new Sensor({
     name: info.name,
+    anyName: true,
     type,
     description: info.description,
     units: info.units,

@@ -18,7 +18,8 @@
  *
  * Differences from aiokatcp, on purpose: the difference of `differential` on an integer sensor must be an integer
  * (aiokatcp decodes it with the sensor's type too, with Python's message); a bad strategy's message lists the
- * valid ones.
+ * valid ones; durations must be finite and not negative, except a rate strategy's longest period, which may be
+ * `inf` (never forced: the sampler arms no timer for it, Orrery's clocks take Infinity as never).
  */
 import type { Clock } from '../../engine/clock.js';
 import { KatcpDecodeError } from './errors.js';
@@ -100,6 +101,11 @@ export function parseSamplingRequest(sensor: Sensor, words: readonly Buffer[]): 
     }
     return v;
   };
+  /** The longest period of a rate strategy: `inf` is no forced update at all (aiokatcp takes any float > 0). */
+  const longest = (arg: Buffer): number => {
+    const v = decodeFloat(arg);
+    return v === Number.POSITIVE_INFINITY ? v : seconds(arg, 'longest', true);
+  };
   const difference = (arg: Buffer): number => {
     const v = sensor.type === 'integer' ? decodeInt(arg) : decodeFloat(arg);
     if (!(v >= 0) || !Number.isFinite(v)) {
@@ -120,14 +126,14 @@ export function parseSamplingRequest(sensor: Sensor, words: readonly Buffer[]): 
       return {
         strategy,
         shortest: seconds(params[0], 'shortest', false),
-        longest: seconds(params[1], 'longest', true),
+        longest: longest(params[1]),
       };
     case 'differential-rate':
       return {
         strategy,
         difference: difference(params[0]),
         shortest: seconds(params[1], 'shortest', false),
-        longest: seconds(params[2], 'longest', true),
+        longest: longest(params[2]),
       };
   }
 }

@@ -40,6 +40,12 @@ export interface SensorOptions {
   status?: SensorStatus;
   /** Wall-clock source for `set` without a timestamp (seconds), default `Date.now() / 1000`. */
   now?: () => number;
+  /**
+   * Accept any non-empty name (default false: letters, digits, `.`, `_` and `-` only, the names a server declares
+   * safely, with no `,` of the bulk `?sensor-sampling` form nor a `/regex/`). A client mirroring a device's sensor
+   * takes the name the device lists, whatever it is (the default factory of `futureGetSensor` and `SensorWatcher`).
+   */
+  anyName?: boolean;
 }
 
 const NAME_RE = /^[A-Za-z0-9._-]+$/;
@@ -74,7 +80,10 @@ export class Sensor {
   readonly #now: () => number;
 
   constructor(options: SensorOptions) {
-    if (typeof options?.name !== 'string' || !NAME_RE.test(options.name)) {
+    if (
+      typeof options?.name !== 'string' ||
+      !(options.anyName === true ? options.name !== '' : NAME_RE.test(options.name))
+    ) {
       throw new InvalidArgumentError(`invalid sensor name ${JSON.stringify(options?.name)}`);
     }
     if (!(SENSOR_TYPES as readonly string[]).includes(options.type)) {
@@ -120,9 +129,22 @@ export class Sensor {
     });
   }
 
+  /**
+   * Set a reading and tell every listener, in attach order. A listener that throws does not keep the reading from
+   * the ones after it (a server's samplers, the other watchers of a client's sensor): once all have heard it, the
+   * first error is thrown to the caller.
+   */
   setReading(reading: Reading): void {
     this.#reading = reading;
-    for (const listener of [...this.#listeners]) listener(this, reading);
+    let failed: { error: unknown } | null = null;
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(this, reading);
+      } catch (error) {
+        failed ??= { error };
+      }
+    }
+    if (failed) throw failed.error;
   }
 
   /** The reading's value as KATCP writes it. */

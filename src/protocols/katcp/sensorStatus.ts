@@ -102,14 +102,8 @@ export class SensorStatusDispatch {
         const valueBuf = args[4 + 3 * i];
         const name = nameBuf.toString('utf8');
         const sensor = this.#host.objects.cachedSensor(name) ?? this.#host.objects.sensor(name);
-        if (sensor) {
-          try {
-            sensor.setFormatted(args[0], statusBuf, valueBuf);
-            this.#noteReading(name, sensor);
-          } catch (err) {
-            this.#host.logger.warn({ err, sensor: name }, 'bad sensor reading ignored');
-          }
-        } else this.#unknownSensor(name, args[0], statusBuf, valueBuf);
+        if (sensor) this.#apply(name, sensor, args[0], statusBuf, valueBuf);
+        else this.#unknownSensor(name, args[0], statusBuf, valueBuf);
         if (monitor) {
           let status: ReturnType<typeof decodeStatus>;
           try {
@@ -146,14 +140,8 @@ export class SensorStatusDispatch {
         () => {
           const held = this.#held.get(name);
           const sensor = this.#host.objects.sensor(name);
-          if (sensor && held) {
-            try {
-              sensor.setFormatted(held[0], held[1], held[2]);
-              this.#noteReading(name, sensor);
-            } catch (err) {
-              this.#host.logger.warn({ err, sensor: name }, 'bad sensor reading ignored');
-            }
-          } else if (!sensor) {
+          if (sensor && held) this.#apply(name, sensor, held[0], held[1], held[2]);
+          else if (!sensor) {
             if (this.#unknown.size >= MAX_UNKNOWN_NAMES) this.#unknown.clear();
             this.#unknown.add(name);
             this.#host.logger.warn({ sensor: name }, 'reading of a sensor the device does not list');
@@ -166,6 +154,24 @@ export class SensorStatusDispatch {
         this.#held.delete(name);
       });
     this.#lookups.set(name, p);
+  }
+
+  /**
+   * A reading as it came on the wire, to the Sensor object: one that does not decode is ignored; one that does is
+   * the sensor's reading (and the inspector's) even when one of the user's listeners on it throws (logged).
+   */
+  #apply(name: string, sensor: Sensor, ts: Buffer, status: Buffer, value: Buffer): void {
+    const before = sensor.reading;
+    try {
+      sensor.setFormatted(ts, status, value);
+    } catch (err) {
+      if (sensor.reading === before) {
+        this.#host.logger.warn({ err, sensor: name }, 'bad sensor reading ignored');
+        return;
+      }
+      this.#host.logger.warn({ err, sensor: name }, 'a listener of the sensor threw');
+    }
+    this.#noteReading(name, sensor);
   }
 
   /** Fold readings into the machine's context for the inspector, at most once per READINGS_INTERVAL. */

@@ -136,6 +136,7 @@ export class SensorWatcher implements AbstractSensorWatcher {
         name,
         new Sensor({
           name,
+          anyName: true, // the device's name (or the rewritten one), whatever it is
           type: info.type as SensorType,
           description: info.description,
           units: info.units,

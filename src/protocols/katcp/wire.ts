@@ -71,15 +71,49 @@ export interface KatcpAddress {
   port: number | null;
 }
 
-/** `address`: `ipv4[:port]` or `[ipv6][:port]`. */
+const IPV4_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
+
+/** A dotted-quad IPv4 address (four decimal octets 0..255 without leading zeros, as Python's `ipaddress`). */
+function isIPv4(host: string): boolean {
+  const octets = host.split('.');
+  return octets.length === 4 && octets.every((o) => IPV4_OCTET.test(o) && Number(o) <= 255);
+}
+
+/**
+ * An IPv6 address as Python's `ipaddress.IPv6Address` takes it: eight groups of 1-4 hex digits, or fewer with one
+ * `::` standing for at least one zero group, the last two groups possibly a dotted quad (`::ffff:1.2.3.4`).
+ */
+function isIPv6(host: string): boolean {
+  const halves = host.split('::');
+  if (halves.length > 2) return false;
+  const groups = (part: string): string[] | null => (part === '' ? [] : part.split(':'));
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  if (head === null || tail === null) return false;
+  const all = [...head, ...tail];
+  let count = all.length;
+  for (let i = 0; i < all.length; i++) {
+    const g = all[i];
+    if (i === all.length - 1 && g.includes('.')) {
+      if (!isIPv4(g)) return false;
+      count += 1; // a dotted quad is two groups
+    } else if (!/^[0-9A-Fa-f]{1,4}$/.test(g)) return false;
+  }
+  return halves.length === 2 ? count <= 7 : count === 8;
+}
+
+/**
+ * `address`: `ipv4[:port]` or `[ipv6][:port]` (aiokatcp decodes the host with Python's `ipaddress`, so a host that
+ * is not an IP address is refused: `[:]`, `[1:2:3]`, `256.0.0.1`, `01.2.3.4`); the port is 0..65535.
+ */
 export function decodeAddress(arg: Buffer | string): KatcpAddress {
   const s = text(arg);
   const v6 = /^\[([0-9A-Fa-f:.]+)\](?::([0-9]{1,5}))?$/.exec(s);
-  const v4 = /^([0-9]{1,3}(?:\.[0-9]{1,3}){3})(?::([0-9]{1,5}))?$/.exec(s);
+  const v4 = /^([0-9.]+)(?::([0-9]{1,5}))?$/.exec(s);
   const m = v6 ?? v4;
   if (!m) throw new KatcpDecodeError(`not an address: ${JSON.stringify(s)}`);
-  if (v4 && m[1].split('.').some((o) => Number(o) > 255)) {
-    throw new KatcpDecodeError(`not an IPv4 address: ${JSON.stringify(s)}`);
+  if (v6 ? !isIPv6(m[1]) : !isIPv4(m[1])) {
+    throw new KatcpDecodeError(`not an ${v6 ? 'IPv6' : 'IPv4'} address: ${JSON.stringify(s)}`);
   }
   const port = m[2] === undefined ? null : Number(m[2]);
   if (port !== null && port > 65535) throw new KatcpDecodeError(`port out of range: ${JSON.stringify(s)}`);
@@ -219,13 +253,29 @@ export function parseStrategy(
   words: string | readonly (string | number | Buffer)[] | SamplingStrategy,
 ): SamplingStrategy {
   if (typeof words === 'object' && !Array.isArray(words) && words !== null && 'strategy' in words) {
+    const name = (words as { strategy: unknown }).strategy;
+    // an unknown strategy object has no words to format: refused here, as its name would be below
+    if (!(STRATEGIES as readonly unknown[]).includes(name)) {
+      throw new KatcpDecodeError(
+        `${JSON.stringify(String(name))} is not a sampling strategy (${STRATEGIES.join(', ')})`,
+      );
+    }
     return parseStrategy(formatStrategy(words as SamplingStrategy));
+  }
+  if (typeof words !== 'string' && !Array.isArray(words)) {
+    throw new KatcpDecodeError(
+      `a sampling strategy is a string, an array of words or a SamplingStrategy, got ${words === null ? 'null' : typeof words}`,
+    );
   }
   const list =
     typeof words === 'string'
       ? words.trim().split(/\s+/)
-      : (words as readonly (string | number | Buffer)[]).map((w) =>
-          typeof w === 'number' ? String(w) : text(w),
+      : (words as readonly unknown[]).map((w) =>
+          typeof w === 'number'
+            ? String(w)
+            : typeof w === 'string' || Buffer.isBuffer(w)
+              ? text(w)
+              : String(w),
         );
   const [name, ...params] = list;
   if (!(STRATEGIES as readonly string[]).includes(name)) {
