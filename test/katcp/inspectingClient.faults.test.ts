@@ -170,6 +170,26 @@ describe('issue 9 item 7: hostile informs and shutdown', () => {
     expect(client.synced).toBe(true);
   });
 
+  it('a #sensor-status with an inf or nan timestamp updates the sensor, as aiokatcp (a Python float) takes it', async () => {
+    const { client, device } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    const count = await client.futureGetSensor('count');
+    const inform = (...args: string[]) => device.server.massInform('sensor-status', ...args);
+    inform('nan', '1', 'count', 'warn', '41');
+    await flush();
+    expect(count?.value).toBe(41);
+    expect(count?.status).toBe('warn');
+    expect(count?.timestamp).toBeNaN();
+    inform('inf', '1', 'count', 'nominal', '42');
+    await flush();
+    expect(count?.value).toBe(42);
+    expect(count?.timestamp).toBe(Number.POSITIVE_INFINITY);
+    inform('-inf', '1', 'count', 'error', '43');
+    await flush();
+    expect(count?.reading).toMatchObject({ value: 43, status: 'error', timestamp: Number.NEGATIVE_INFINITY });
+  });
+
   it('stop in the middle of an inspection: one S0, nothing left pending', async () => {
     const { client, proxy, states, clock } = await setup();
     proxy.silent.add('help');

@@ -109,11 +109,16 @@ describe('issue 9 item 1: boolean, timestamp, discrete, lru, string', () => {
     expect(formatSensorValue(false)).toBe('0');
   });
 
-  it('issue 9 item 1: timestamp is seconds since the epoch with a fraction; inf, nan and words are refused', () => {
+  it('issue 9 item 1: timestamp is seconds since the epoch with a fraction, or inf/nan as aiokatcp; words are refused', () => {
     expect(decodeTimestamp('1795421238.57603')).toBe(1795421238.57603);
     expect(decodeTimestamp(b('0'))).toBe(0);
     expect(decodeTimestamp('1795421246')).toBe(1795421246);
-    for (const bad of ['inf', '-inf', 'nan', 'now', '', '2026-01-01']) {
+    // aiokatcp decodes a timestamp with Python's float(): inf, -inf and nan are timestamps there
+    expect(decodeTimestamp('inf')).toBe(Number.POSITIVE_INFINITY);
+    expect(decodeTimestamp(b('-inf'))).toBe(Number.NEGATIVE_INFINITY);
+    expect(decodeTimestamp('nan')).toBeNaN();
+    expect(decodeSensorValue('timestamp', 'inf')).toBe(Number.POSITIVE_INFINITY);
+    for (const bad of ['now', '', '2026-01-01', 'infinite', 'nan0']) {
       expect(() => decodeTimestamp(bad), bad).toThrow(KatcpDecodeError);
     }
   });

@@ -44,11 +44,16 @@ export function decodeBool(arg: Buffer | string): boolean {
   throw new KatcpDecodeError(`not a boolean (1 or 0): ${JSON.stringify(s)}`);
 }
 
-/** `timestamp`: seconds since the Unix epoch (UTC), with an optional fraction (a float). */
+/**
+ * `timestamp`: seconds since the Unix epoch (UTC), with an optional fraction: a float, `inf`, `-inf` and `nan`
+ * included, as aiokatcp decodes it (Python `float()`; a reading with such a timestamp is not lost).
+ */
 export function decodeTimestamp(arg: Buffer | string): number {
-  const t = decodeFloat(arg);
-  if (!Number.isFinite(t)) throw new KatcpDecodeError(`not a timestamp: ${JSON.stringify(text(arg))}`);
-  return t;
+  try {
+    return decodeFloat(arg);
+  } catch {
+    throw new KatcpDecodeError(`not a timestamp: ${JSON.stringify(text(arg))}`);
+  }
 }
 
 /** `discrete`: one of `values` (lower-case names). */
