@@ -145,6 +145,24 @@ describe('issue 9 item 4: SensorSampler strategies on a TestClock', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('event-rate inf inf: the first reading only, no timer (aiokatcp takes any shortest, as the client parseStrategy)', () => {
+    const { clock, sensor, sent, sample } = setup();
+    // refused with "shortest must be >= 0 and finite", though the client's parseStrategy sends it and aiokatcp
+    // (no check on shortest) and katcp-python (0 <= shortest <= longest) take it
+    const sampler = sample('event-rate inf inf');
+    expect(sampler?.strategy).toEqual(parseStrategy('event-rate inf inf'));
+    sensor.set(4, 'warn');
+    clock.advance(3_600_000);
+    sensor.set(5);
+    expect(sent).toEqual(['0:nominal:0']);
+    expect(clock.pending).toBe(0);
+    sampler?.close();
+    const d = sample('differential-rate 1 inf inf');
+    expect(d?.strategy).toEqual(parseStrategy('differential-rate 1 inf inf'));
+    d?.close();
+    expect(clock.pending).toBe(0);
+  });
+
   it('parses as aiokatcp: integer difference for integer sensors, echoes re-encoded, bad input refused', () => {
     const { sensor } = setup();
     const words = (s: string) => s.split(' ').map((w) => Buffer.from(w));

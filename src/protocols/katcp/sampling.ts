@@ -18,8 +18,9 @@
  *
  * Differences from aiokatcp, on purpose: the difference of `differential` on an integer sensor must be an integer
  * (aiokatcp decodes it with the sensor's type too, with Python's message); a bad strategy's message lists the
- * valid ones; durations must be finite and not negative, except a rate strategy's longest period, which may be
- * `inf` (never forced: the sampler arms no timer for it, Orrery's clocks take Infinity as never).
+ * valid ones; durations must be finite and not negative, except a rate strategy's shortest and longest periods,
+ * which may be `inf` (aiokatcp does not check shortest at all; an infinite longest is never forced, an infinite
+ * shortest holds a change for ever: the sampler arms no timer for either, Orrery's clocks take Infinity as never).
  */
 import type { Clock } from '../../engine/clock.js';
 import { KatcpDecodeError } from './errors.js';
@@ -101,10 +102,13 @@ export function parseSamplingRequest(sensor: Sensor, words: readonly Buffer[]): 
     }
     return v;
   };
-  /** The longest period of a rate strategy: `inf` is no forced update at all (aiokatcp takes any float > 0). */
-  const longest = (arg: Buffer): number => {
+  /**
+   * A rate strategy's period: `inf` for longest is no forced update at all (aiokatcp takes any float > 0), for
+   * shortest no update after the first (aiokatcp takes any float; the client's parseStrategy sends `inf inf`).
+   */
+  const rate = (arg: Buffer, what: 'shortest' | 'longest'): number => {
     const v = decodeFloat(arg);
-    return v === Number.POSITIVE_INFINITY ? v : seconds(arg, 'longest', true);
+    return v === Number.POSITIVE_INFINITY ? v : seconds(arg, what, what === 'longest');
   };
   const difference = (arg: Buffer): number => {
     const v = sensor.type === 'integer' ? decodeInt(arg) : decodeFloat(arg);
@@ -125,15 +129,15 @@ export function parseSamplingRequest(sensor: Sensor, words: readonly Buffer[]): 
     case 'event-rate':
       return {
         strategy,
-        shortest: seconds(params[0], 'shortest', false),
-        longest: longest(params[1]),
+        shortest: rate(params[0], 'shortest'),
+        longest: rate(params[1], 'longest'),
       };
     case 'differential-rate':
       return {
         strategy,
         difference: difference(params[0]),
-        shortest: seconds(params[1], 'shortest', false),
-        longest: longest(params[2]),
+        shortest: rate(params[1], 'shortest'),
+        longest: rate(params[2], 'longest'),
       };
   }
 }
