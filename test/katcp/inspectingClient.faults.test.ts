@@ -190,6 +190,21 @@ describe('issue 9 item 7: hostile informs and shutdown', () => {
     expect(count?.reading).toMatchObject({ value: 43, status: 'error', timestamp: Number.NEGATIVE_INFINITY });
   });
 
+  it('an integer reading beyond 2^53 (a 64-bit counter) reaches the sensor exactly, as a bigint', async () => {
+    const { client, device } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    const count = await client.futureGetSensor('count');
+    const inform = (...args: string[]) => device.server.massInform('sensor-status', ...args);
+    inform('1700000000', '1', 'count', 'nominal', '18446744073709551615');
+    await flush();
+    expect(count?.value).toBe(18446744073709551615n);
+    expect(count?.formattedValue()).toBe('18446744073709551615');
+    inform('1700000001', '1', 'count', 'nominal', '7');
+    await flush();
+    expect(count?.value).toBe(7);
+  });
+
   it('stop in the middle of an inspection: one S0, nothing left pending', async () => {
     const { client, proxy, states, clock } = await setup();
     proxy.silent.add('help');

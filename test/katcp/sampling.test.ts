@@ -96,6 +96,27 @@ describe('issue 9 item 4: SensorSampler strategies on a TestClock', () => {
     expect(sent).toEqual(['0:nominal:0', '0:nominal:1.6', '0:error:3', '0:nominal:-0.1']);
   });
 
+  it('differential on an integer sensor beyond 2^53 (bigint values) compares exactly, mixed with numbers too', () => {
+    const { sensor, sent, sample } = setup('integer');
+    sample('differential 2');
+    const big = 2n ** 60n;
+    sensor.set(big); // far from 0: sent
+    sensor.set(big + 2n); // |diff| = 2, not > 2
+    sensor.set(big + 3n); // 3 > 2
+    sensor.set(big + 3n); // unchanged
+    sensor.set(5); // a number again: far away
+    sensor.set(9007199254740993n); // past 2^53 as a bigint, far from 5
+    sensor.set(9007199254740991); // a number 2 away from it: not > 2
+    expect(sent).toEqual([
+      '0:nominal:0',
+      `0:nominal:${big}`,
+      `0:nominal:${big + 3n}`,
+      '0:nominal:5',
+      '0:nominal:9007199254740993',
+    ]);
+    expect(sensor.formattedValue()).toBe('9007199254740991');
+  });
+
   it('event-rate s l: on change but not more often than s (the reading at s), and at least every l', () => {
     const { sensor, sent, sample, clock } = setup();
     sample('event-rate 0.1 1');

@@ -53,6 +53,25 @@ describe('issue 9 item 1: integer', () => {
   });
 });
 
+describe('integer sensor values beyond 2^53', () => {
+  it('are kept exactly as a bigint (Python ints have no limit); safe ones stay numbers', () => {
+    // they were dropped as "integer out of range": a 64-bit counter lost its readings past 2^53
+    expect(decodeSensorValue('integer', '18446744073709551615')).toBe(18446744073709551615n);
+    expect(decodeSensorValue('integer', b('9007199254740993'))).toBe(9007199254740993n);
+    expect(decodeSensorValue('integer', '-9223372036854775808')).toBe(-9223372036854775808n);
+    expect(decodeSensorValue('integer', '+9007199254740993')).toBe(9007199254740993n);
+    expect(decodeSensorValue('integer', '9007199254740991')).toBe(9007199254740991);
+    expect(decodeSensorValue('integer', '-42')).toBe(-42);
+    expect(formatSensorValue(18446744073709551615n)).toBe('18446744073709551615');
+    // Python refuses to convert more than 4300 digits (sys.int_info.default_max_str_digits): so is it here
+    expect(decodeSensorValue('integer', '9'.repeat(4300))).toBe(BigInt('9'.repeat(4300)));
+    expect(() => decodeSensorValue('integer', '9'.repeat(4301))).toThrow(KatcpDecodeError);
+    expect(() => decodeSensorValue('integer', '1e30')).toThrow(KatcpDecodeError);
+    // message ids, counts and the like stay numbers: decodeInt still refuses what a number cannot hold
+    expect(() => decodeInt('9007199254740993')).toThrow(/integer out of range/);
+  });
+});
+
 describe('issue 9 item 1: float', () => {
   it('issue 9 item 1: strtod-style decimals as Python repr writes them', () => {
     expect(decodeFloat('3.5')).toBe(3.5);

@@ -150,9 +150,24 @@ export function formatSamplingParameters(sensor: Sensor, s: SamplingStrategy): s
   return formatStrategy(s, formatPythonFloat, sensor.type === 'integer' ? String : formatPythonFloat);
 }
 
+/**
+ * `|b - a| > difference` for the differential strategies; an integer sensor's values beyond 2^53 are bigints and
+ * are compared exactly (with a number too). Anything not numeric counts as a change.
+ */
+function differs(a: SensorValue | undefined, b: SensorValue, difference: number): boolean {
+  if (typeof a === 'number' && typeof b === 'number') return !(Math.abs(b - a) <= difference);
+  const integral = (v: unknown) => typeof v === 'bigint' || Number.isSafeInteger(v);
+  if (!integral(a) || !integral(b) || !Number.isInteger(difference)) return true;
+  const d = BigInt(b as number | bigint) - BigInt(a as number | bigint);
+  return (d < 0n ? -d : d) > BigInt(difference);
+}
+
 function sameValue(a: SensorValue | undefined, b: SensorValue): boolean {
   if (a === undefined) return false;
-  if (typeof a === 'object' || typeof b === 'object') return formatSensorValue(a) === formatSensorValue(b);
+  // an address by its text; a bigint against a number by its digits (5n is 5: a server may set either)
+  if (typeof a === 'object' || typeof b === 'object' || typeof a === 'bigint' || typeof b === 'bigint') {
+    return formatSensorValue(a) === formatSensorValue(b);
+  }
   return a === b; // NaN is never equal, as in Python
 }
 
@@ -268,13 +283,7 @@ export class SensorSampler {
     let changed: boolean;
     if (this.#always) changed = true;
     else if (this.#difference === null) changed = !sameValue(this.#lastValue, reading.value);
-    else {
-      const last = this.#lastValue;
-      changed =
-        typeof last !== 'number' ||
-        typeof reading.value !== 'number' ||
-        !(Math.abs(reading.value - last) <= this.#difference);
-    }
+    else changed = differs(this.#lastValue, reading.value, this.#difference);
     if (reading.status !== this.#lastStatus) changed = true;
     if (!changed) return;
     this.#changed = true;
