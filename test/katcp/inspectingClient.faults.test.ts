@@ -170,6 +170,41 @@ describe('issue 9 item 7: hostile informs and shutdown', () => {
     expect(client.synced).toBe(true);
   });
 
+  it('a #sensor-status with an inf or nan timestamp updates the sensor, as aiokatcp (a Python float) takes it', async () => {
+    const { client, device } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    const count = await client.futureGetSensor('count');
+    const inform = (...args: string[]) => device.server.massInform('sensor-status', ...args);
+    inform('nan', '1', 'count', 'warn', '41');
+    await flush();
+    expect(count?.value).toBe(41);
+    expect(count?.status).toBe('warn');
+    expect(count?.timestamp).toBeNaN();
+    inform('inf', '1', 'count', 'nominal', '42');
+    await flush();
+    expect(count?.value).toBe(42);
+    expect(count?.timestamp).toBe(Number.POSITIVE_INFINITY);
+    inform('-inf', '1', 'count', 'error', '43');
+    await flush();
+    expect(count?.reading).toMatchObject({ value: 43, status: 'error', timestamp: Number.NEGATIVE_INFINITY });
+  });
+
+  it('an integer reading beyond 2^53 (a 64-bit counter) reaches the sensor exactly, as a bigint', async () => {
+    const { client, device } = await setup();
+    await client.connect();
+    await client.untilSynced();
+    const count = await client.futureGetSensor('count');
+    const inform = (...args: string[]) => device.server.massInform('sensor-status', ...args);
+    inform('1700000000', '1', 'count', 'nominal', '18446744073709551615');
+    await flush();
+    expect(count?.value).toBe(18446744073709551615n);
+    expect(count?.formattedValue()).toBe('18446744073709551615');
+    inform('1700000001', '1', 'count', 'nominal', '7');
+    await flush();
+    expect(count?.value).toBe(7);
+  });
+
   it('stop in the middle of an inspection: one S0, nothing left pending', async () => {
     const { client, proxy, states, clock } = await setup();
     proxy.silent.add('help');

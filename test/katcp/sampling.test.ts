@@ -96,6 +96,27 @@ describe('issue 9 item 4: SensorSampler strategies on a TestClock', () => {
     expect(sent).toEqual(['0:nominal:0', '0:nominal:1.6', '0:error:3', '0:nominal:-0.1']);
   });
 
+  it('differential on an integer sensor beyond 2^53 (bigint values) compares exactly, mixed with numbers too', () => {
+    const { sensor, sent, sample } = setup('integer');
+    sample('differential 2');
+    const big = 2n ** 60n;
+    sensor.set(big); // far from 0: sent
+    sensor.set(big + 2n); // |diff| = 2, not > 2
+    sensor.set(big + 3n); // 3 > 2
+    sensor.set(big + 3n); // unchanged
+    sensor.set(5); // a number again: far away
+    sensor.set(9007199254740993n); // past 2^53 as a bigint, far from 5
+    sensor.set(9007199254740991); // a number 2 away from it: not > 2
+    expect(sent).toEqual([
+      '0:nominal:0',
+      `0:nominal:${big}`,
+      `0:nominal:${big + 3n}`,
+      '0:nominal:5',
+      '0:nominal:9007199254740993',
+    ]);
+    expect(sensor.formattedValue()).toBe('9007199254740991');
+  });
+
   it('event-rate s l: on change but not more often than s (the reading at s), and at least every l', () => {
     const { sensor, sent, sample, clock } = setup();
     sample('event-rate 0.1 1');
@@ -142,6 +163,24 @@ describe('issue 9 item 4: SensorSampler strategies on a TestClock', () => {
     sensor.set(4, 'nominal', clock.now() / 1000);
     expect(sent).toEqual(['0:nominal:0', '3600000:nominal:4']);
     sampler?.close();
+    expect(clock.pending).toBe(0);
+  });
+
+  it('event-rate inf inf: the first reading only, no timer (aiokatcp takes any shortest, as the client parseStrategy)', () => {
+    const { clock, sensor, sent, sample } = setup();
+    // refused with "shortest must be >= 0 and finite", though the client's parseStrategy sends it and aiokatcp
+    // (no check on shortest) and katcp-python (0 <= shortest <= longest) take it
+    const sampler = sample('event-rate inf inf');
+    expect(sampler?.strategy).toEqual(parseStrategy('event-rate inf inf'));
+    sensor.set(4, 'warn');
+    clock.advance(3_600_000);
+    sensor.set(5);
+    expect(sent).toEqual(['0:nominal:0']);
+    expect(clock.pending).toBe(0);
+    sampler?.close();
+    const d = sample('differential-rate 1 inf inf');
+    expect(d?.strategy).toEqual(parseStrategy('differential-rate 1 inf inf'));
+    d?.close();
     expect(clock.pending).toBe(0);
   });
 

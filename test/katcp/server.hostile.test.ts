@@ -132,6 +132,26 @@ describe('issue 9 item 4: flood', () => {
     await c.closed;
   });
 
+  it('a reply far larger than maxBacklog reaches a client that reads, and so do the informs queued behind it', async () => {
+    // maxBacklog bounds what piles up for a client that does not read; a request's own informs and reply are
+    // read with backpressure instead (as aiokatcp applies max_backlog to asynchronous informs only). The old code
+    // checked the backlog right after writing the reply, in the same turn, and dropped a client reading normally.
+    const { server, port, counter } = await start({ maxBacklog: 256 * 1024 });
+    const description = 'd'.repeat(4096);
+    for (let i = 0; i < 2000; i++)
+      server.addSensor(new Sensor({ name: `s${i}`, type: 'integer', initial: 0, description }));
+    const c = await connected(port);
+    await c.request('sensor-sampling', 1, 'counter-queries', 'auto');
+    const from = c.lines.length;
+    c.send('?sensor-list[2]\n?counter[3]'); // about 8 MiB of reply, then a #sensor-status behind it
+    await c.waitFor((l) => l === '#sensor-status 1000.0 1 counter-queries nominal 1', from);
+    expect(c.lines.filter((l) => l.startsWith('#sensor-list[2]'))).toHaveLength(2003);
+    expect(c.lines).toContain('!sensor-list[2] ok 2003');
+    expect(c.lines).toContain('!counter[3] ok');
+    expect(counter.value).toBe(1);
+    expect(server.clients).toHaveLength(1);
+  });
+
   it('a client that pipelines requests without reading is read with backpressure, and loses no reply', async () => {
     const { port } = await start();
     const c = await connected(port);

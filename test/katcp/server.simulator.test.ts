@@ -133,3 +133,45 @@ describe('issue 9 item 4: pending requests when the server closes or the client 
     expect(c.lines.some((l) => l.startsWith('!wait'))).toBe(false);
   });
 });
+
+describe('a bad random source', () => {
+  it('a random that throws, gives NaN or leaves [0, 1] is a step of 0 (no throw from the timer), the updater goes on', () => {
+    const bad: (() => number)[] = [
+      () => {
+        throw new Error('no entropy');
+      },
+      () => Number.NaN,
+      () => 5,
+      () => -1,
+      () => 'x' as unknown as number,
+    ];
+    for (const random of bad) {
+      const clock = new TestClock();
+      const sim = createKatcpSimulator({ clock, now: () => 1000, random });
+      sims.push(sim);
+      expect(() => sim.update()).not.toThrow(); // the updater's timer calls it: a throw escaped into the process
+      expect(sim.temperature.value).toBe(20);
+      expect(sim.temperature.status).toBe('nominal');
+      expect(sim.counter.value).toBe(1);
+    }
+  });
+
+  it('on the clock: the timer keeps running past a throwing draw', async () => {
+    const clock = new TestClock();
+    let n = 0;
+    const sim = createKatcpSimulator({
+      clock,
+      now: () => 1000,
+      random: () => {
+        if (n++ === 1) throw new Error('no entropy');
+        return 0.75;
+      },
+    });
+    sims.push(sim);
+    await sim.listen();
+    expect(() => clock.advance(300)).not.toThrow();
+    expect(sim.counter.value).toBe(3);
+    expect(sim.temperature.value).toBeCloseTo(20.5, 9);
+    expect(clock.pending).toBe(1);
+  });
+});

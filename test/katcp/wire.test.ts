@@ -53,6 +53,25 @@ describe('issue 9 item 1: integer', () => {
   });
 });
 
+describe('integer sensor values beyond 2^53', () => {
+  it('are kept exactly as a bigint (Python ints have no limit); safe ones stay numbers', () => {
+    // they were dropped as "integer out of range": a 64-bit counter lost its readings past 2^53
+    expect(decodeSensorValue('integer', '18446744073709551615')).toBe(18446744073709551615n);
+    expect(decodeSensorValue('integer', b('9007199254740993'))).toBe(9007199254740993n);
+    expect(decodeSensorValue('integer', '-9223372036854775808')).toBe(-9223372036854775808n);
+    expect(decodeSensorValue('integer', '+9007199254740993')).toBe(9007199254740993n);
+    expect(decodeSensorValue('integer', '9007199254740991')).toBe(9007199254740991);
+    expect(decodeSensorValue('integer', '-42')).toBe(-42);
+    expect(formatSensorValue(18446744073709551615n)).toBe('18446744073709551615');
+    // Python refuses to convert more than 4300 digits (sys.int_info.default_max_str_digits): so is it here
+    expect(decodeSensorValue('integer', '9'.repeat(4300))).toBe(BigInt('9'.repeat(4300)));
+    expect(() => decodeSensorValue('integer', '9'.repeat(4301))).toThrow(KatcpDecodeError);
+    expect(() => decodeSensorValue('integer', '1e30')).toThrow(KatcpDecodeError);
+    // message ids, counts and the like stay numbers: decodeInt still refuses what a number cannot hold
+    expect(() => decodeInt('9007199254740993')).toThrow(/integer out of range/);
+  });
+});
+
 describe('issue 9 item 1: float', () => {
   it('issue 9 item 1: strtod-style decimals as Python repr writes them', () => {
     expect(decodeFloat('3.5')).toBe(3.5);
@@ -109,11 +128,16 @@ describe('issue 9 item 1: boolean, timestamp, discrete, lru, string', () => {
     expect(formatSensorValue(false)).toBe('0');
   });
 
-  it('issue 9 item 1: timestamp is seconds since the epoch with a fraction; inf, nan and words are refused', () => {
+  it('issue 9 item 1: timestamp is seconds since the epoch with a fraction, or inf/nan as aiokatcp; words are refused', () => {
     expect(decodeTimestamp('1795421238.57603')).toBe(1795421238.57603);
     expect(decodeTimestamp(b('0'))).toBe(0);
     expect(decodeTimestamp('1795421246')).toBe(1795421246);
-    for (const bad of ['inf', '-inf', 'nan', 'now', '', '2026-01-01']) {
+    // aiokatcp decodes a timestamp with Python's float(): inf, -inf and nan are timestamps there
+    expect(decodeTimestamp('inf')).toBe(Number.POSITIVE_INFINITY);
+    expect(decodeTimestamp(b('-inf'))).toBe(Number.NEGATIVE_INFINITY);
+    expect(decodeTimestamp('nan')).toBeNaN();
+    expect(decodeSensorValue('timestamp', 'inf')).toBe(Number.POSITIVE_INFINITY);
+    for (const bad of ['now', '', '2026-01-01', 'infinite', 'nan0']) {
       expect(() => decodeTimestamp(bad), bad).toThrow(KatcpDecodeError);
     }
   });

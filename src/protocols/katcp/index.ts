@@ -111,6 +111,7 @@ export {
   decodeDiscrete,
   decodeFloat,
   decodeInt,
+  decodeIntegerValue,
   decodeLru,
   decodeSensorValue,
   decodeStatus,

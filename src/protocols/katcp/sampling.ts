@@ -18,8 +18,9 @@
  *
  * Differences from aiokatcp, on purpose: the difference of `differential` on an integer sensor must be an integer
  * (aiokatcp decodes it with the sensor's type too, with Python's message); a bad strategy's message lists the
- * valid ones; durations must be finite and not negative, except a rate strategy's longest period, which may be
- * `inf` (never forced: the sampler arms no timer for it, Orrery's clocks take Infinity as never).
+ * valid ones; durations must be finite and not negative, except a rate strategy's shortest and longest periods,
+ * which may be `inf` (aiokatcp does not check shortest at all; an infinite longest is never forced, an infinite
+ * shortest holds a change for ever: the sampler arms no timer for either, Orrery's clocks take Infinity as never).
  */
 import type { Clock } from '../../engine/clock.js';
 import { KatcpDecodeError } from './errors.js';
@@ -101,10 +102,13 @@ export function parseSamplingRequest(sensor: Sensor, words: readonly Buffer[]): 
     }
     return v;
   };
-  /** The longest period of a rate strategy: `inf` is no forced update at all (aiokatcp takes any float > 0). */
-  const longest = (arg: Buffer): number => {
+  /**
+   * A rate strategy's period: `inf` for longest is no forced update at all (aiokatcp takes any float > 0), for
+   * shortest no update after the first (aiokatcp takes any float; the client's parseStrategy sends `inf inf`).
+   */
+  const rate = (arg: Buffer, what: 'shortest' | 'longest'): number => {
     const v = decodeFloat(arg);
-    return v === Number.POSITIVE_INFINITY ? v : seconds(arg, 'longest', true);
+    return v === Number.POSITIVE_INFINITY ? v : seconds(arg, what, what === 'longest');
   };
   const difference = (arg: Buffer): number => {
     const v = sensor.type === 'integer' ? decodeInt(arg) : decodeFloat(arg);
@@ -125,15 +129,15 @@ export function parseSamplingRequest(sensor: Sensor, words: readonly Buffer[]): 
     case 'event-rate':
       return {
         strategy,
-        shortest: seconds(params[0], 'shortest', false),
-        longest: longest(params[1]),
+        shortest: rate(params[0], 'shortest'),
+        longest: rate(params[1], 'longest'),
       };
     case 'differential-rate':
       return {
         strategy,
         difference: difference(params[0]),
-        shortest: seconds(params[1], 'shortest', false),
-        longest: longest(params[2]),
+        shortest: rate(params[1], 'shortest'),
+        longest: rate(params[2], 'longest'),
       };
   }
 }
@@ -146,9 +150,24 @@ export function formatSamplingParameters(sensor: Sensor, s: SamplingStrategy): s
   return formatStrategy(s, formatPythonFloat, sensor.type === 'integer' ? String : formatPythonFloat);
 }
 
+/**
+ * `|b - a| > difference` for the differential strategies; an integer sensor's values beyond 2^53 are bigints and
+ * are compared exactly (with a number too). Anything not numeric counts as a change.
+ */
+function differs(a: SensorValue | undefined, b: SensorValue, difference: number): boolean {
+  if (typeof a === 'number' && typeof b === 'number') return !(Math.abs(b - a) <= difference);
+  const integral = (v: unknown) => typeof v === 'bigint' || Number.isSafeInteger(v);
+  if (!integral(a) || !integral(b) || !Number.isInteger(difference)) return true;
+  const d = BigInt(b as number | bigint) - BigInt(a as number | bigint);
+  return (d < 0n ? -d : d) > BigInt(difference);
+}
+
 function sameValue(a: SensorValue | undefined, b: SensorValue): boolean {
   if (a === undefined) return false;
-  if (typeof a === 'object' || typeof b === 'object') return formatSensorValue(a) === formatSensorValue(b);
+  // an address by its text; a bigint against a number by its digits (5n is 5: a server may set either)
+  if (typeof a === 'object' || typeof b === 'object' || typeof a === 'bigint' || typeof b === 'bigint') {
+    return formatSensorValue(a) === formatSensorValue(b);
+  }
   return a === b; // NaN is never equal, as in Python
 }
 
@@ -264,13 +283,7 @@ export class SensorSampler {
     let changed: boolean;
     if (this.#always) changed = true;
     else if (this.#difference === null) changed = !sameValue(this.#lastValue, reading.value);
-    else {
-      const last = this.#lastValue;
-      changed =
-        typeof last !== 'number' ||
-        typeof reading.value !== 'number' ||
-        !(Math.abs(reading.value - last) <= this.#difference);
-    }
+    else changed = differs(this.#lastValue, reading.value, this.#difference);
     if (reading.status !== this.#lastStatus) changed = true;
     if (!changed) return;
     this.#changed = true;

@@ -28,7 +28,9 @@
  *
  * Differences from aiokatcp, on purpose: a handler's uncaught error replies `fail <Name>: <message>`, not the
  * server's traceback; the default line limit is 1 MiB (aiokatcp 16 MiB) and the write backlog limit 8 MiB
- * (aiokatcp twice the line limit), checked on every socket write, not only on asynchronous informs; requests
+ * (aiokatcp twice the line limit), checked on every socket write (aiokatcp: after asynchronous informs only), but
+ * against asynchronous output only, as aiokatcp's (a request's informs and reply never count: a reply larger than
+ * the limit reaches a client that reads, the server reads no more requests until it drains); requests
  * are read with backpressure (not read while the client's replies are not drained); `?request-timeout-hint` is
  * always there (aiokatcp 1.9 has none), the `T` flag only when a request has a hint; `maxPending` is per client
  * (aiokatcp: per server); replies and informs from a client are ignored, as aiokatcp does; a `/regex/` of
@@ -59,7 +61,10 @@ import {
 import { formatLine, toBuffer } from './serverFormat.js';
 import { KATCP_LOG_LEVELS, type KatcpLogLevel, standardRequests } from './standardRequests.js';
 
-/** Default write backlog (bytes queued for a client that does not read) before it is disconnected: 8 MiB. */
+/**
+ * Default write backlog (asynchronous output queued for a client that does not read: `#sensor-status`, mass
+ * informs, `#log`) before it is disconnected: 8 MiB. A request's informs and reply do not count.
+ */
 export const DEFAULT_MAX_BACKLOG = 8 * 1024 * 1024;
 /** Default requests in flight per client before the server stops reading it (aiokatcp `max_pending`). */
 export const DEFAULT_MAX_PENDING = 100;
@@ -91,7 +96,11 @@ export interface DeviceServerOptions {
   deviceApi?: readonly [string, string];
   /** Longest request line in bytes (default 1 MiB): longer gets `#log error` and a disconnect. */
   maxLineLength?: number;
-  /** Bytes queued for a client that does not read before it is disconnected (default 8 MiB). */
+  /**
+   * Bytes of asynchronous output (`#sensor-status`, mass informs, `#log`) queued for a client that does not read
+   * before it is disconnected (default 8 MiB). A request's own informs and reply do not count: requests are read
+   * with backpressure, so one reply larger than this still reaches a client that reads.
+   */
   maxBacklog?: number;
   /** Requests in flight per client before the server stops reading it (default 100). */
   maxPending?: number;

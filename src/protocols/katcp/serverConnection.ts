@@ -7,8 +7,12 @@
  *
  * Output: every line for a client (replies, informs, `#sensor-status` from its samplers, mass informs) is queued
  * and the queue goes out in one `socket.write` at the end of the current turn (a microtask), or at once when it
- * holds 64 KiB. The backlog limit is checked after every socket write, against the socket's own backlog, as
- * before the queue existed: a client that does not read is dropped once it passes `maxBacklog`.
+ * holds 64 KiB. The backlog limit is checked after every socket write, against the socket's own backlog less the
+ * bytes of request output (a request's informs and reply) not yet handed to the kernel: a client that does not
+ * read is dropped once its asynchronous output (`#sensor-status`, mass informs, `#log`) passes `maxBacklog`. Request
+ * output is bounded by reading requests with backpressure instead, so one reply larger than `maxBacklog` (a
+ * `?sensor-list` of 100k sensors) reaches a client that reads, and so do the informs queued behind it (aiokatcp
+ * too applies `max_backlog` to asynchronous informs only).
  *
  * Requests: a handler that returns synchronously is replied to synchronously (no promise in between); an async
  * one counts against `maxPending` until it settles (a returned thenable is adopted by a promise, so one whose
@@ -146,7 +150,7 @@ class ServerRequest implements RequestContext {
 
   inform(...args: ArgValue[]): void {
     if (this.#replied) throw new InvalidStateError(`request ?${this.name} has already been replied to`);
-    this.#conn.write(formatLine('inform', this.name, this.mid, args));
+    this.#conn.write(formatLine('inform', this.name, this.mid, args), true);
   }
 
   informAll(...args: ArgValue[]): void {
@@ -158,7 +162,7 @@ class ServerRequest implements RequestContext {
     if (this.#replied) return;
     const bytes = formatLine('reply', this.name, this.mid, [first, ...rest]);
     this.#replied = true;
-    this.#conn.write(bytes);
+    this.#conn.write(bytes, true);
   }
 
   /** Reply `ok` with a handler's value, or the failure it raises while being written. */
@@ -217,6 +221,10 @@ export class ClientConnection implements ClientInfo {
   #queueHead = 0;
   #out: Buffer[] = [];
   #outBytes = 0;
+  /** Bytes of request output (informs and replies of requests) in `#out`. */
+  #outRequestBytes = 0;
+  /** Bytes of request output written to the socket and not yet handed to the kernel (not held against maxBacklog). */
+  #requestBacklog = 0;
   #flushQueued = false;
   readonly #inFlight = new Set<ServerRequest>();
   #closedReason: Error | null = null;
@@ -251,11 +259,15 @@ export class ClientConnection implements ClientInfo {
   // ----------------------------------------------------------------------------------------------------------
   // Writing
 
-  /** Queue bytes for the client; they go out at the end of the turn (or now, past 64 KiB). */
-  write(bytes: Buffer): void {
+  /**
+   * Queue bytes for the client; they go out at the end of the turn (or now, past 64 KiB). `request` marks a
+   * request's own informs and reply, which do not count against `maxBacklog` (they are bounded by backpressure).
+   */
+  write(bytes: Buffer, request = false): void {
     if (this.closed) return;
     this.#out.push(bytes);
     this.#outBytes += bytes.length;
+    if (request) this.#outRequestBytes += bytes.length;
     if (this.#outBytes >= FLUSH_AT) this.flush();
     else if (!this.#flushQueued) {
       this.#flushQueued = true;
@@ -273,17 +285,32 @@ export class ClientConnection implements ClientInfo {
     if (this.closed || this.#outBytes === 0) return;
     const out = this.#out;
     const bytes = out.length === 1 ? out[0] : Buffer.concat(out, this.#outBytes);
+    const requestBytes = this.#outRequestBytes;
     this.#out = [];
     this.#outBytes = 0;
-    this.socket.write(bytes);
-    if (this.socket.writableLength > this.host.maxBacklog) {
+    this.#outRequestBytes = 0;
+    if (requestBytes === 0) this.socket.write(bytes);
+    else {
+      // the callback runs once the chunk has left the socket's buffer (or the socket failed)
+      this.#requestBacklog += requestBytes;
+      this.socket.write(bytes, () => {
+        this.#requestBacklog -= requestBytes;
+      });
+    }
+    const backlog = this.backlog();
+    if (backlog > this.host.maxBacklog) {
       this.host.logger.warn(
-        { client: this.address, backlog: this.socket.writableLength },
+        { client: this.address, backlog },
         'disconnecting katcp client because it is too slow',
       );
       this.drop();
       this.socket.destroy();
     }
+  }
+
+  /** The socket's unsent bytes that count against maxBacklog: all but request output. */
+  backlog(): number {
+    return this.socket.writableLength - this.#requestBacklog;
   }
 
   // ----------------------------------------------------------------------------------------------------------
@@ -407,6 +434,7 @@ export class ClientConnection implements ClientInfo {
     this.#queueHead = 0;
     this.#out = [];
     this.#outBytes = 0;
+    this.#outRequestBytes = 0;
     this.host.forget(this);
     this.socket.resume(); // let a paused socket see the peer's end
     for (const s of this.samplers.values()) s.close();
@@ -430,7 +458,7 @@ export class ClientConnection implements ClientInfo {
     this.drop(reason);
     this.host.logger.info({ client: this.address, reason: why }, 'disconnecting katcp client');
     if (socket.destroyed) return;
-    if (last && socket.writableLength <= this.host.maxBacklog) socket.end(last);
+    if (last && this.backlog() <= this.host.maxBacklog) socket.end(last);
     else socket.end();
     const timer = setTimeout(() => socket.destroy(), 1000);
     timer.unref();

@@ -12,6 +12,8 @@
  * `?add a b` (replies the sum), `?sleep s` (replies after s seconds of the clock).
  *
  * The updater starts with `listen()` and stops with `close()` (or `?halt`), so nothing is left scheduled.
+ * A `random` that throws, or gives something not a number in [0, 1] (NaN included), is a step of 0, as the
+ * connection's backoff counts a bad jitter draw (`drawUnit`): nothing escapes the updater's timer into the process.
  */
 import type { Clock } from '../../engine/clock.js';
 import { realClock } from '../../engine/clock.js';
@@ -24,11 +26,22 @@ import { decodeFloat } from './wire.js';
 export interface KatcpSimulatorOptions extends DeviceServerOptions {
   /** Time between sensor updates, ms of the clock (default 100). */
   updateIntervalMs?: number;
-  /** Random source in [0, 1) for the temperature walk (default Math.random). */
+  /** Random source in [0, 1) for the temperature walk (default Math.random); a bad draw or a throw is no step. */
   random?: () => number;
 }
 
 const MODES = ['idle', 'slewing', 'tracking'] as const;
+
+/** One step of the temperature walk in [-0.5, 0.5]: 0 when `random` throws or leaves [0, 1] (NaN, a non-number). */
+function walkStep(random: () => number): number {
+  let u: unknown;
+  try {
+    u = random();
+  } catch {
+    return 0;
+  }
+  return typeof u === 'number' && u >= 0 && u <= 1 ? u - 0.5 : 0;
+}
 
 /** A DeviceServer whose sensors change on the clock; `close()` also stops the updater. */
 export class KatcpSimulator extends DeviceServer {
@@ -187,7 +200,7 @@ export class KatcpSimulator extends DeviceServer {
   /** One update of every sensor (the updater calls it; tests may too). */
   update(): void {
     this.#ticks++;
-    const t = (this.temperature.value as number) + (this.#random() - 0.5);
+    const t = (this.temperature.value as number) + walkStep(this.#random);
     const temp = Math.round(t * 1000) / 1000;
     const status = temp > 40 ? 'error' : temp > 30 ? 'warn' : 'nominal';
     this.temperature.set(temp, status);

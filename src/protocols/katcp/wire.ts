@@ -23,6 +23,25 @@ export function decodeInt(arg: Buffer | string): number {
   return n;
 }
 
+/** Python refuses to convert an integer of more digits than this from text (`sys.int_info.default_max_str_digits`). */
+const MAX_INT_DIGITS = 4300;
+
+/**
+ * An `integer` sensor value: a number, or a bigint beyond the safe range (±(2^53 - 1)), where a number would round;
+ * Python ints have no limit, so a 64-bit counter is kept exact. More than 4300 digits is refused, as Python's
+ * `int()` refuses it (which also bounds the work a hostile peer can ask for).
+ */
+export function decodeIntegerValue(arg: Buffer | string): number | bigint {
+  const s = text(arg);
+  if (!INT_RE.test(s)) throw new KatcpDecodeError(`not an integer: ${JSON.stringify(s)}`);
+  const n = Number(s);
+  if (Number.isSafeInteger(n)) return n;
+  if (s.replace(/^[-+]?0*/, '').length > MAX_INT_DIGITS) {
+    throw new KatcpDecodeError(`integer of more than ${MAX_INT_DIGITS} digits`);
+  }
+  return BigInt(s);
+}
+
 /** `float`: strtod-style decimal, and `inf`, `-inf`, `nan` (any case) as aiokatcp (Python `repr`) writes them. */
 export function decodeFloat(arg: Buffer | string): number {
   const s = text(arg);
@@ -44,11 +63,16 @@ export function decodeBool(arg: Buffer | string): boolean {
   throw new KatcpDecodeError(`not a boolean (1 or 0): ${JSON.stringify(s)}`);
 }
 
-/** `timestamp`: seconds since the Unix epoch (UTC), with an optional fraction (a float). */
+/**
+ * `timestamp`: seconds since the Unix epoch (UTC), with an optional fraction: a float, `inf`, `-inf` and `nan`
+ * included, as aiokatcp decodes it (Python `float()`; a reading with such a timestamp is not lost).
+ */
 export function decodeTimestamp(arg: Buffer | string): number {
-  const t = decodeFloat(arg);
-  if (!Number.isFinite(t)) throw new KatcpDecodeError(`not a timestamp: ${JSON.stringify(text(arg))}`);
-  return t;
+  try {
+    return decodeFloat(arg);
+  } catch {
+    throw new KatcpDecodeError(`not a timestamp: ${JSON.stringify(text(arg))}`);
+  }
 }
 
 /** `discrete`: one of `values` (lower-case names). */
@@ -162,8 +186,11 @@ export const SENSOR_TYPES = [
 ] as const;
 export type SensorType = (typeof SENSOR_TYPES)[number];
 
-/** A sensor value as JS: numbers for integer/float/timestamp, booleans, strings for discrete/lru/string. */
-export type SensorValue = number | boolean | string | KatcpAddress;
+/**
+ * A sensor value as JS: numbers for integer/float/timestamp (an integer beyond ±(2^53 - 1) is a bigint, kept exact),
+ * booleans, strings for discrete/lru/string.
+ */
+export type SensorValue = number | bigint | boolean | string | KatcpAddress;
 
 /**
  * Decode a sensor value of `type` (`params` are the discrete values). Unknown types come back as text, so a
@@ -176,7 +203,7 @@ export function decodeSensorValue(
 ): SensorValue {
   switch (type) {
     case 'integer':
-      return decodeInt(arg);
+      return decodeIntegerValue(arg);
     case 'float':
       return decodeFloat(arg);
     case 'boolean':
@@ -198,6 +225,7 @@ export function decodeSensorValue(
 export function formatSensorValue(value: SensorValue): string {
   if (typeof value === 'boolean') return value ? '1' : '0';
   if (typeof value === 'number') return formatFloat(value);
+  if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'string') return value;
   return formatAddress(value);
 }
