@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as cmd from '../../src/protocols/ca/commands.js';
 import { Command, DbrType, Eca, SubscriptionType } from '../../src/protocols/ca/constants.js';
-import { decodeDbr } from '../../src/protocols/ca/dbr.js';
+import { decodeDbr, encodeDbr } from '../../src/protocols/ca/dbr.js';
 import { encodeFrame } from '../../src/protocols/ca/frame.js';
 import { CaServer, type CaServerOptions } from '../../src/protocols/ca/server.js';
 import { propertyRuns } from '../support/propertyRuns.js';
@@ -236,4 +236,85 @@ describe('issue 11 item 4: close()', () => {
     const after = count();
     for (const k of kinds) expect(after[k], k).toBeLessThanOrEqual(before[k]);
   });
+});
+
+describe('audit: a circuit blocked by put-completions (1024 pending) goes on', () => {
+  /**
+   * A server whose `p:slow` puts complete when the test says. `block(...after)` sends the 1024 puts that block a
+   * circuit, the last one in the same write as `after` (so those requests are parsed right after it, and wait in
+   * the queue), and resolves once every put is pending.
+   */
+  async function withSlowPuts() {
+    let pending: (() => void)[] = [];
+    let waiting: { n: number; resolve: () => void } | undefined;
+    const server = await start({
+      pvs: [
+        {
+          name: 'p:slow',
+          type: 'double',
+          value: 0,
+          onPut: () =>
+            new Promise<void>((resolve) => {
+              pending.push(resolve);
+              if (pending.length === waiting?.n) waiting.resolve();
+            }),
+        },
+        { name: 'p:x', type: 'double', value: 1 },
+      ],
+    });
+    const c = await RawCircuit.open(server.port);
+    const slow = await c.createChannel('p:slow');
+    const x = await c.createChannel('p:x');
+    const payload = encodeDbr(DbrType.DOUBLE, Float64Array.of(1));
+    const put = () => cmd.writeNotifyRequest(DbrType.DOUBLE, 1, slow.sid, c.id(), payload);
+    const pendingPuts = (n: number) =>
+      new Promise<void>((resolve) => {
+        waiting = { n, resolve };
+      });
+    const block = async (...after: Buffer[]) => {
+      const first = pendingPuts(1023);
+      c.send(Buffer.concat(Array.from({ length: 1023 }, put)));
+      await first;
+      const all = pendingPuts(1024);
+      c.send(Buffer.concat([put(), ...after]));
+      await all;
+    };
+    const settle = () => {
+      const now = pending;
+      pending = [];
+      for (const resolve of now) resolve();
+    };
+    return { server, c, x, block, settle };
+  }
+
+  it('its queued requests are answered once the puts settle, even when their PV was removed meanwhile', async () => {
+    const { server, c, x, block, settle } = await withSlowPuts();
+    const from = c.frames.length;
+    await block(cmd.readNotifyRequest(DbrType.DOUBLE, 1, x.sid, 5)); // the READ waits behind the pending puts
+    server.removePv('p:slow'); // their channel is gone: no WRITE_NOTIFY reply will go out
+    await c.waitFor((f) => f.command === Command.SERVER_DISCONN, from);
+    settle();
+    const reply = await c.waitFor((f) => f.command === Command.READ_NOTIFY && f.p2 === 5, from);
+    expect(reply.p1).toBe(Eca.NORMAL);
+    expect(c.frames.slice(from).some((f) => f.command === Command.WRITE_NOTIFY)).toBe(false);
+  }, 10_000);
+
+  it('an EVENTS_ON that waited in the queue sends the coalesced update at once, before the next reply', async () => {
+    const { server, c, x, block, settle } = await withSlowPuts();
+    const subid = c.id();
+    c.send(cmd.eventAddRequest(DbrType.DOUBLE, 1, x.sid, subid, SubscriptionType.DBE_VALUE));
+    await c.waitFor((f) => f.command === Command.EVENT_ADD && f.p2 === subid);
+    c.send(cmd.eventsOff());
+    expect((await c.read(x.sid, DbrType.DOUBLE)).p1).toBe(Eca.NORMAL); // EVENTS_OFF is in force
+    server.pv('p:x')!.write(2); // coalesced
+    const from = c.frames.length;
+    await block(cmd.eventsOn(), cmd.echo()); // both wait in the queue
+    settle();
+    const echo = await c.waitFor((f) => f.command === Command.ECHO, from);
+    const update = c.frames
+      .slice(from, c.frames.indexOf(echo, from))
+      .find((f) => f.command === Command.EVENT_ADD && f.p2 === subid);
+    expect(update).toBeDefined();
+    expect(decodeDbr(update!.dataType, update!.count, Buffer.from(update!.payload)).data[0]).toBe(2);
+  }, 10_000);
 });

@@ -148,14 +148,7 @@ export class ServerCircuit implements ChannelCircuit {
     if (this.closed || this.#resuming) return;
     this.#resuming = true;
     try {
-      if (!this.#eventsOff && this.#coalesced.size > 0 && this.backlog <= this.#host.highWaterBytes) {
-        for (const sub of this.#coalesced) {
-          if (this.backlog > this.#host.highWaterBytes) break;
-          this.#coalesced.delete(sub);
-          sub.pending = false;
-          this.#sendEvent(sub);
-        }
-      }
+      this.#sendCoalesced();
       const queue = this.#queue;
       while (!this.closed && this.#queueHead < queue.length && !this.#blocked()) {
         const frame = queue[this.#queueHead];
@@ -170,6 +163,17 @@ export class ServerCircuit implements ChannelCircuit {
       }
     } finally {
       this.#resuming = false;
+    }
+  }
+
+  /** Sends the latest value of each coalesced subscription while events are on and there is room. */
+  #sendCoalesced(): void {
+    if (this.#eventsOff || this.#coalesced.size === 0) return;
+    for (const sub of this.#coalesced) {
+      if (this.backlog > this.#host.highWaterBytes) break;
+      this.#coalesced.delete(sub);
+      sub.pending = false;
+      this.#sendEvent(sub);
     }
   }
 
@@ -201,7 +205,11 @@ export class ServerCircuit implements ChannelCircuit {
         return;
       case Command.EVENTS_ON:
         this.#eventsOff = false;
-        this.resume();
+        // handled from the queue, inside resume(): resume() would be a no-op there, and the coalesced updates
+        // (each of which ignores later changes until it is sent) waited for some other write to the circuit,
+        // maybe forever. Sent now, they go out before the replies to the requests after EVENTS_ON.
+        if (this.#resuming) this.#sendCoalesced();
+        else this.resume();
         return;
       case Command.SEARCH:
         this.#search(f);
@@ -295,8 +303,11 @@ export class ServerCircuit implements ChannelCircuit {
     },
     putSettled: (channel, reply) => {
       this.#pendingPuts--;
-      if (this.closed || this.#channels.get(channel.sid) !== channel) return;
-      if (reply !== undefined) this.#out.bytes(reply);
+      if (this.closed) return;
+      // the reply only while its channel is open; the resume always: this put may have been the one that kept the
+      // circuit blocked (MAX_PENDING_PUTS), and its requests queued with the socket paused, even if its channel
+      // was cleared or its PV removed meanwhile
+      if (reply !== undefined && this.#channels.get(channel.sid) === channel) this.#out.bytes(reply);
       this.resume();
     },
   };
