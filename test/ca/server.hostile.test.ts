@@ -318,3 +318,25 @@ describe('audit: a circuit blocked by put-completions (1024 pending) goes on', (
     expect(decodeDbr(update!.dataType, update!.count, Buffer.from(update!.payload)).data[0]).toBe(2);
   }, 10_000);
 });
+
+describe('audit: the request size limit follows the PVs', () => {
+  it('a client connected before a large PV was added may write it whole', async () => {
+    const server = await start({ maxRequestBytes: 4096, pvs: [{ name: 'h:long', type: 'long', value: 1 }] });
+    const c = await RawCircuit.open(server.port);
+    server.addPv({ name: 'h:later', type: 'double', value: new Float64Array(2000) }); // 16 kB writes
+    const ch = await c.createChannel('h:later');
+    const ioid = c.id();
+    const data = new Float64Array(2000).fill(3);
+    c.send(cmd.writeNotifyRequest(DbrType.DOUBLE, 2000, ch.sid, ioid, encodeDbr(DbrType.DOUBLE, data)));
+    const reply = await Promise.race([
+      c.waitFor((f) => f.command === Command.WRITE_NOTIFY && f.p2 === ioid),
+      c.closed.then(() => Promise.reject(new Error('the server closed the circuit'))),
+    ]);
+    expect(reply.p1).toBe(Eca.NORMAL);
+    expect(Array.from(server.pv('h:later')!.data as Float64Array)).toEqual(Array.from(data));
+    // the limit still holds for what no PV needs
+    const other = await RawCircuit.open(server.port);
+    other.send(hugeHeader());
+    await other.closed;
+  });
+});

@@ -85,7 +85,8 @@ export class ServerCircuit implements ChannelCircuit {
     this.#host = host;
     const h = socket.remoteAddress ?? 'unknown';
     this.address = `${h.startsWith('::ffff:') ? h.slice(7) : h}:${socket.remotePort ?? 0}`;
-    this.#parser = new FrameParser({ maxPayload: host.maxRequestBytes });
+    // asked at each request: a PV added after this client connected may take larger writes
+    this.#parser = new FrameParser({ maxPayload: () => host.maxRequestBytes });
     this.#out = new OutputBuffer(socket, this.#afterFlush);
     (this.#io as { out: OutputBuffer }).out = this.#out;
     this.#out.bytes(cmd.versionResponse());
