@@ -188,6 +188,14 @@ describe('issue 11 item 3: sync read, write, readWriteRead', () => {
     expect(() => subscribe('')).toThrow(CaValueError);
     expect(() => subscribe('sync:x', { mask: 0 })).toThrow(CaValueError);
     expect(() => subscribe('sync:x').addCallback(42 as never)).toThrow(CaValueError);
+    // what the block's monitor is made with, refused by subscribe() (it failed only once a block had connected)
+    expect(() => subscribe('sync:x', { dataType: 'bogus' })).toThrow(CaValueError);
+    expect(() => subscribe('sync:x', { dataType: 38 })).toThrow(CaValueError);
+    expect(() => subscribe('sync:x', { low: 'a' as never })).toThrow(CaValueError);
+    expect(() => subscribe('sync:x', { dataCount: 2 ** 33 })).toThrow(CaValueError);
+    expect(subscribe('sync:x', { dataType: 'control', low: 1, high: 2, to: 3 }).options.dataType).toBe(
+      'control',
+    );
   });
 
   it('wrong argument types are CaValueError, never a raw TypeError', async () => {

@@ -25,7 +25,7 @@ import type { Context } from './context.js';
 import { CaValueError, ContextDisconnectedError } from './errors.js';
 import type { PV } from './pv.js';
 import { checkOptions, checkSignal, describeArg, type EventResponse } from './pvTypes.js';
-import type { Subscription as ContextSubscription } from './subscription.js';
+import { type Subscription as ContextSubscription, subscriptionKey } from './subscription.js';
 import { checkPriority, checkTimeout, contextOf, type DataTypeSpec } from './sync.js';
 import { holdProcess } from './unrefClock.js';
 
@@ -69,6 +69,17 @@ export class SyncSubscription {
     if (options.dataCount !== undefined && (!Number.isInteger(options.dataCount) || options.dataCount < 0)) {
       throw new CaValueError(`dataCount must be a whole number >= 0, got ${describeArg(options.dataCount)}`);
     }
+    // the rest of what the block's monitor will be made with (a DBR type or class, low/high/to, a count that
+    // fits the header), checked now: it failed only when a block had connected, and after the other monitors of
+    // that block were subscribed
+    subscriptionKey({
+      dataType: options.dataType,
+      dataCount: options.dataCount,
+      low: options.low,
+      high: options.high,
+      to: options.to,
+      mask,
+    });
     this.options = {
       dataType: options.dataType,
       dataCount: options.dataCount,
