@@ -7,6 +7,7 @@
  * - `interrupt(block)` (or `block.interrupt()`) stops ONLY that block. caproto's `interrupt()` empties one
  *   module-wide list and so stops every `block()` running in the process.
  * - Callbacks are held strongly and removed with their token (caproto holds weak references: a lambda vanishes).
+ *   `sub.clear()` removes them and, as caproto's, stops the blocks running that subscription (only those).
  * - A Block is a promise: `await block(subs)`; it resolves with why it ended (`duration`, `interrupted`, `aborted`:
  *   caproto swallows the KeyboardInterrupt the same way) and rejects with CaTimeoutError when a channel does not
  *   connect within `timeout`, with ContextDisconnectedError when its Context is disconnected, or with the error a
@@ -102,9 +103,14 @@ export class SyncSubscription {
     this.#callbacks.delete(token);
   }
 
-  /** Removes every callback. */
+  /**
+   * Removes every callback and stops the blocks running this subscription (caproto's `clear()`: "Remove all
+   * callbacks. If currently blocking, interrupt."; here only those blocks, as `interrupt()`). A block left running
+   * would deliver to no callback until its duration, or for ever without one.
+   */
   clear(): void {
     this.#callbacks.clear();
+    this.interrupt();
   }
 
   get callbackCount(): number {
