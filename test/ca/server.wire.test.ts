@@ -655,6 +655,22 @@ describe('audit: puts at the edges of the C fields', () => {
     expect(Array.from(server.pv('t:char')!.data as Uint8Array)).toEqual([0x6f, 0x6b, 0]);
   });
 
+  it('a write with a time stamp before the EPICS epoch is refused and changes nothing: the next write posts', async () => {
+    const c = await RawCircuit.open(server.port);
+    const ch = await c.createChannel('t:long');
+    const { subid } = await monitor(c, ch.sid, DbrType.LONG, DBE_VALUE);
+    const pv = server.pv('t:long')!;
+    const version = pv.version;
+    expect(() => pv.write(5, { timestamp: 100 })).toThrow(/outside the EPICS timestamp range/);
+    expect(Array.from(pv.data as Int32Array)).toEqual([42]);
+    expect(pv.version).toBe(version);
+    expect(decode(await c.read(ch.sid, DbrType.LONG)).data[0]).toBe(42);
+    const from = c.frames.length;
+    pv.write(5);
+    const [update] = await eventsBeforeEcho(c, subid, from);
+    expect(decode(update!).data[0]).toBe(5);
+  });
+
   it('units and enum state strings outside latin1 are refused: they went out as their low byte', () => {
     expect(() => server.addPv({ name: 'u', type: 'double', value: 1, units: '€' })).toThrow(
       /units must be a latin1 string/,

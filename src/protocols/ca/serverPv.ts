@@ -231,13 +231,15 @@ export class ServerPvImpl implements ServerPv {
   /** Stores already-converted data (a client's put after onPut, or `write`) and posts monitors. */
   store(data: CaArray, status?: number, severity?: number, timestamp?: number): void {
     if (this.#removed) return;
+    // the stamp first: a time it cannot carry (before 1990) throws before anything changed (it stored the value
+    // and moved the dead-band's last posted value, with no monitor told and the encodings of the old value kept)
+    const stamp = fromUnixSeconds(timestamp ?? this.#now());
     const old = this.#metadata;
     const newStatus = status ?? old.status ?? 0;
     const newSeverity = severity ?? old.severity ?? 0;
     let mask = this.#valueMask(data);
     if (newStatus !== old.status || newSeverity !== old.severity) mask |= SubscriptionType.DBE_ALARM;
     this.#data = data;
-    const stamp = fromUnixSeconds(timestamp ?? this.#now());
     this.#metadata = {
       ...old,
       status: newStatus,
