@@ -340,3 +340,23 @@ describe('audit: the request size limit follows the PVs', () => {
     await other.closed;
   });
 });
+
+describe('audit: one reply larger than the backlog cap', () => {
+  it('a client that reads is not disconnected for one reply larger than maxBacklogBytes', async () => {
+    const server = await start({
+      highWaterBytes: 256 * 1024,
+      maxBacklogBytes: 512 * 1024,
+      pvs: [{ name: 'h:huge', type: 'double', value: new Float64Array(2_000_000).fill(7) }], // 16 MB
+    });
+    const c = await RawCircuit.open(server.port);
+    const ch = await c.createChannel('h:huge');
+    for (let i = 0; i < 2; i++) {
+      const reply = await Promise.race([
+        c.read(ch.sid, DbrType.DOUBLE),
+        c.closed.then(() => Promise.reject(new Error('the server disconnected a client that reads'))),
+      ]);
+      expect(reply.count).toBe(2_000_000);
+    }
+    expect(server.clientCount).toBe(1);
+  });
+});

@@ -63,7 +63,8 @@ export interface CaServerOptions {
   /** Bytes owed to a client (socket backlog + queued) past which monitor updates are coalesced and requests wait
    *  (default 4 MiB). */
   highWaterBytes?: number;
-  /** Bytes in a client's socket backlog past which it is disconnected (default 64 MiB). */
+  /** Bytes in a client's socket backlog, beyond the largest single message it was sent, past which it is
+   *  disconnected (default 64 MiB). */
   maxBacklogBytes?: number;
   /** Channels per circuit (default 65536); more get CREATE_CH_FAIL. */
   maxChannelsPerCircuit?: number;

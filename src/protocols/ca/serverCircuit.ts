@@ -10,7 +10,8 @@
  * bytes over `highWaterBytes`), monitor updates are coalesced: each subscription keeps only a flag, and its latest
  * value goes out once the circuit can send again (EVENTS_ON, or the backlog drained). While over the high-water
  * mark no further request is processed (they wait in a queue of at most one socket chunk, the socket paused), so
- * memory is bounded; past `maxBacklogBytes` the client is disconnected.
+ * memory is bounded; past `maxBacklogBytes` (beyond the largest single message the circuit has sent: one reply may
+ * be larger than the cap) the client is disconnected.
  *
  * Reads and writes are answered by `serverRequests.ts`, monitors by the channels (`serverChannel.ts`).
  *
@@ -133,7 +134,9 @@ export class ServerCircuit implements ChannelCircuit {
    *  with queued requests when there is room. */
   readonly #afterFlush = (): void => {
     if (this.closed) return;
-    if (this.socket.writableLength > this.#host.maxBacklogBytes) {
+    // the cap counts beyond the largest message this client was sent: one reply (a large array) may be larger
+    // than the cap by itself, and a client that reads it is no client that does not read
+    if (this.socket.writableLength > this.#host.maxBacklogBytes + this.#out.largestMessage) {
       this.#host.logger.warn(
         { client: this.address, backlog: this.socket.writableLength },
         'disconnecting CA client: it does not read what it asked for',
