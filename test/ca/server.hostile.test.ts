@@ -360,3 +360,23 @@ describe('audit: one reply larger than the backlog cap', () => {
     expect(server.clientCount).toBe(1);
   });
 });
+
+describe('audit: the request size limit covers text writes', () => {
+  it('a numeric array PV may be written whole as DBR_STRING (40 bytes an element)', async () => {
+    const server = await start({
+      maxRequestBytes: 4096,
+      pvs: [{ name: 'h:shorts', type: 'short', value: new Int16Array(1000) }],
+    });
+    const c = await RawCircuit.open(server.port);
+    const ch = await c.createChannel('h:shorts');
+    const ioid = c.id();
+    const text = Array.from({ length: 1000 }, (_, i) => String(i));
+    c.send(cmd.writeNotifyRequest(DbrType.STRING, 1000, ch.sid, ioid, encodeDbr(DbrType.STRING, text)));
+    const reply = await Promise.race([
+      c.waitFor((f) => f.command === Command.WRITE_NOTIFY && f.p2 === ioid),
+      c.closed.then(() => Promise.reject(new Error('the server closed the circuit'))),
+    ]);
+    expect(reply.p1).toBe(Eca.NORMAL);
+    expect((server.pv('h:shorts')!.data as Int16Array)[999]).toBe(999);
+  });
+});
