@@ -20,7 +20,7 @@ import {
 } from '../../src/protocols/ca/commands.js';
 import { Command } from '../../src/protocols/ca/constants.js';
 import { CaDisconnectedError, CaProtocolError, CaTimeoutError } from '../../src/protocols/ca/errors.js';
-import type { CaFrame } from '../../src/protocols/ca/frame.js';
+import { type CaFrame, encodeFrame } from '../../src/protocols/ca/frame.js';
 import { TestClock } from '../../src/testing/index.js';
 import { blackholePort, closedPort, RawTcpPeer } from './support/rawPeer.js';
 
@@ -277,6 +277,25 @@ describe('issue 11 item 2: CircuitConnection (unit tests of the wire behaviour a
     const h = await open({ maxQueuedBytes: 64 });
     expect(h.circuit.send(Buffer.alloc(48))).toBe(true);
     expect(() => h.circuit.send(Buffer.alloc(24))).toThrow(CircuitQueueFullError);
+  });
+
+  it('a message larger than maxQueuedBytes goes into an empty queue (an array of any size can be written); the bound holds beyond it', async () => {
+    const h = await open({ maxQueuedBytes: 64 });
+    const big = encodeFrame(
+      { command: Command.WRITE, dataType: 6, count: 16, p1: 1, p2: 0 },
+      Buffer.alloc(128, 7),
+    );
+    expect(h.circuit.send(big)).toBe(true); // connecting: queued alone
+    expect(() => h.circuit.send(Buffer.alloc(8))).toThrow(CircuitQueueFullError);
+    await waitState(h.circuit, 'connected');
+    const conn = await h.peer.connection();
+    await conn.until((frames) => frames.some((f) => f.command === Command.WRITE));
+    // connected, nothing unsent: another one larger than the bound is written too
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(h.circuit.send(big)).toBe(true);
+    await conn.until((frames) => frames.filter((f) => f.command === Command.WRITE).length === 2);
+    const writes = conn.frames.filter((f) => f.command === Command.WRITE);
+    expect(writes.map((f) => f.payload.length)).toEqual([128, 128]);
   });
 
   it('once connected, unsent bytes are bounded too: a server that reads nothing gets CircuitQueueFullError', async () => {

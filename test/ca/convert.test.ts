@@ -216,3 +216,30 @@ describe('issue 11 item 1: parseNumber and toPlain', () => {
     expect(toPlain([])).toEqual([]);
   });
 });
+
+describe('audit: FLOAT range and ENUM states at the edges', () => {
+  it('FLT_MAX as numpy and C print it (3.4028235e+38) is a FLOAT; past what rounds to it, it is not', () => {
+    expect(list(toNativeArray(FLOAT, 3.4028235e38))).toEqual([Math.fround(3.4028235e38)]);
+    expect(list(toNativeArray(FLOAT, -3.4028235e38))).toEqual([-Math.fround(3.4028235e38)]);
+    expect(list(toNativeArray(FLOAT, '3.4028235e+38'))).toEqual([Math.fround(3.4028235e38)]);
+    expect(() => toNativeArray(FLOAT, 3.5e38)).toThrow(CaValueError);
+    expect(list(toNativeArray(FLOAT, Number.POSITIVE_INFINITY))).toEqual([Number.POSITIVE_INFINITY]);
+  });
+
+  it('text beyond FLOAT\'s range is a CaConversionError (epicsParseFloat32 overflows), "inf" is Infinity', () => {
+    expect(() => convertArray(STRING, FLOAT, ['1e40'])).toThrow(CaConversionError);
+    expect(list(convertArray(STRING, FLOAT, ['3.4028235e38']))).toEqual([Math.fround(3.4028235e38)]);
+    expect(list(convertArray(STRING, FLOAT, ['-inf']))).toEqual([Number.NEGATIVE_INFINITY]);
+    expect(list(convertArray(STRING, DOUBLE, ['1e40']))).toEqual([1e40]);
+  });
+
+  it('an ENUM index past the states is refused from a typed array as from a plain one', () => {
+    const states = ['off', 'on'];
+    expect(() => toNativeArray(ENUM, Uint16Array.of(20), states)).toThrow(/past the 2 states/);
+    expect(() => toNativeArray(ENUM, [20], states)).toThrow(/past the 2 states/);
+    expect(list(toNativeArray(ENUM, Uint16Array.of(1), states))).toEqual([1]);
+    // without states (or none defined) any index goes, as before
+    expect(list(toNativeArray(ENUM, Uint16Array.of(20)))).toEqual([20]);
+    expect(list(toNativeArray(ENUM, Uint16Array.of(20), []))).toEqual([20]);
+  });
+});

@@ -414,6 +414,31 @@ describe('issue 11 item 2: channel lifecycle over fake circuits (TestClock)', ()
     expect([clear!.p1, clear!.p2]).toEqual([77, 4242]);
   });
 
+  it('a CREATE_CHAN reply with a native type outside 0..6 is refused as CREATE_CH_FAIL: cleared on the server, backs off', async () => {
+    const { clock, fake, context } = setup();
+    fake.search.autoAnswer = null;
+    fake.settings.autoCreate = false;
+    const pv = context.getPv('D:BADTYPE');
+    await flush();
+    fake.search.answer('D:BADTYPE');
+    await flush();
+    fake.circuit.reply(createChanResponse(99, 1, pv.cid, 77));
+    expect(pv.channelState).toBe('backingOff');
+    expect(pv.connected).toBe(false);
+    expect(pv.nativeType).toBeUndefined();
+    const [clear] = fake.circuit.sentOf(Command.CLEAR_CHANNEL);
+    expect([clear!.p1, clear!.p2]).toEqual([77, pv.cid]);
+    // a reply for the cid after that is a stray one: cleared too, the channel is not connected by it
+    fake.circuit.reply(createChanResponse(6, 1, pv.cid, 78));
+    expect(pv.channelState).toBe('backingOff');
+    await advance(clock, 1000);
+    fake.search.answer('D:BADTYPE');
+    await flush();
+    fake.circuit.reply(createChanResponse(6, 1, pv.cid, 79));
+    expect(pv.connected).toBe(true);
+    expect(pv.nativeType).toBe(6);
+  });
+
   it('goIdle is refused while a request is in flight or a monitor has callbacks', async () => {
     const { fake, context } = setup();
     const pv = context.getPv('D:IDLE');

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as cmd from '../../src/protocols/ca/commands.js';
 import { Command, DbrType, Eca, SubscriptionType } from '../../src/protocols/ca/constants.js';
-import { decodeDbr } from '../../src/protocols/ca/dbr.js';
+import { decodeDbr, encodeDbr } from '../../src/protocols/ca/dbr.js';
 import { encodeFrame } from '../../src/protocols/ca/frame.js';
 import { CaServer, type CaServerOptions } from '../../src/protocols/ca/server.js';
 import { propertyRuns } from '../support/propertyRuns.js';
@@ -235,5 +235,148 @@ describe('issue 11 item 4: close()', () => {
     expect(() => server.pv('x')!.write(2)).not.toThrow(); // nobody left to post to
     const after = count();
     for (const k of kinds) expect(after[k], k).toBeLessThanOrEqual(before[k]);
+  });
+});
+
+describe('audit: a circuit blocked by put-completions (1024 pending) goes on', () => {
+  /**
+   * A server whose `p:slow` puts complete when the test says. `block(...after)` sends the 1024 puts that block a
+   * circuit, the last one in the same write as `after` (so those requests are parsed right after it, and wait in
+   * the queue), and resolves once every put is pending.
+   */
+  async function withSlowPuts() {
+    let pending: (() => void)[] = [];
+    let waiting: { n: number; resolve: () => void } | undefined;
+    const server = await start({
+      pvs: [
+        {
+          name: 'p:slow',
+          type: 'double',
+          value: 0,
+          onPut: () =>
+            new Promise<void>((resolve) => {
+              pending.push(resolve);
+              if (pending.length === waiting?.n) waiting.resolve();
+            }),
+        },
+        { name: 'p:x', type: 'double', value: 1 },
+      ],
+    });
+    const c = await RawCircuit.open(server.port);
+    const slow = await c.createChannel('p:slow');
+    const x = await c.createChannel('p:x');
+    const payload = encodeDbr(DbrType.DOUBLE, Float64Array.of(1));
+    const put = () => cmd.writeNotifyRequest(DbrType.DOUBLE, 1, slow.sid, c.id(), payload);
+    const pendingPuts = (n: number) =>
+      new Promise<void>((resolve) => {
+        waiting = { n, resolve };
+      });
+    const block = async (...after: Buffer[]) => {
+      const first = pendingPuts(1023);
+      c.send(Buffer.concat(Array.from({ length: 1023 }, put)));
+      await first;
+      const all = pendingPuts(1024);
+      c.send(Buffer.concat([put(), ...after]));
+      await all;
+    };
+    const settle = () => {
+      const now = pending;
+      pending = [];
+      for (const resolve of now) resolve();
+    };
+    return { server, c, x, block, settle };
+  }
+
+  it('its queued requests are answered once the puts settle, even when their PV was removed meanwhile', async () => {
+    const { server, c, x, block, settle } = await withSlowPuts();
+    const from = c.frames.length;
+    await block(cmd.readNotifyRequest(DbrType.DOUBLE, 1, x.sid, 5)); // the READ waits behind the pending puts
+    server.removePv('p:slow'); // their channel is gone: no WRITE_NOTIFY reply will go out
+    await c.waitFor((f) => f.command === Command.SERVER_DISCONN, from);
+    settle();
+    const reply = await c.waitFor((f) => f.command === Command.READ_NOTIFY && f.p2 === 5, from);
+    expect(reply.p1).toBe(Eca.NORMAL);
+    expect(c.frames.slice(from).some((f) => f.command === Command.WRITE_NOTIFY)).toBe(false);
+  }, 10_000);
+
+  it('an EVENTS_ON that waited in the queue sends the coalesced update at once, before the next reply', async () => {
+    const { server, c, x, block, settle } = await withSlowPuts();
+    const subid = c.id();
+    c.send(cmd.eventAddRequest(DbrType.DOUBLE, 1, x.sid, subid, SubscriptionType.DBE_VALUE));
+    await c.waitFor((f) => f.command === Command.EVENT_ADD && f.p2 === subid);
+    c.send(cmd.eventsOff());
+    expect((await c.read(x.sid, DbrType.DOUBLE)).p1).toBe(Eca.NORMAL); // EVENTS_OFF is in force
+    server.pv('p:x')!.write(2); // coalesced
+    const from = c.frames.length;
+    await block(cmd.eventsOn(), cmd.echo()); // both wait in the queue
+    settle();
+    const echo = await c.waitFor((f) => f.command === Command.ECHO, from);
+    const update = c.frames
+      .slice(from, c.frames.indexOf(echo, from))
+      .find((f) => f.command === Command.EVENT_ADD && f.p2 === subid);
+    expect(update).toBeDefined();
+    expect(decodeDbr(update!.dataType, update!.count, Buffer.from(update!.payload)).data[0]).toBe(2);
+  }, 10_000);
+});
+
+describe('audit: the request size limit follows the PVs', () => {
+  it('a client connected before a large PV was added may write it whole', async () => {
+    const server = await start({ maxRequestBytes: 4096, pvs: [{ name: 'h:long', type: 'long', value: 1 }] });
+    const c = await RawCircuit.open(server.port);
+    server.addPv({ name: 'h:later', type: 'double', value: new Float64Array(2000) }); // 16 kB writes
+    const ch = await c.createChannel('h:later');
+    const ioid = c.id();
+    const data = new Float64Array(2000).fill(3);
+    c.send(cmd.writeNotifyRequest(DbrType.DOUBLE, 2000, ch.sid, ioid, encodeDbr(DbrType.DOUBLE, data)));
+    const reply = await Promise.race([
+      c.waitFor((f) => f.command === Command.WRITE_NOTIFY && f.p2 === ioid),
+      c.closed.then(() => Promise.reject(new Error('the server closed the circuit'))),
+    ]);
+    expect(reply.p1).toBe(Eca.NORMAL);
+    expect(Array.from(server.pv('h:later')!.data as Float64Array)).toEqual(Array.from(data));
+    // the limit still holds for what no PV needs
+    const other = await RawCircuit.open(server.port);
+    other.send(hugeHeader());
+    await other.closed;
+  });
+});
+
+describe('audit: one reply larger than the backlog cap', () => {
+  it('a client that reads is not disconnected for one reply larger than maxBacklogBytes', async () => {
+    const server = await start({
+      highWaterBytes: 256 * 1024,
+      maxBacklogBytes: 512 * 1024,
+      pvs: [{ name: 'h:huge', type: 'double', value: new Float64Array(2_000_000).fill(7) }], // 16 MB
+    });
+    const c = await RawCircuit.open(server.port);
+    const ch = await c.createChannel('h:huge');
+    for (let i = 0; i < 2; i++) {
+      const reply = await Promise.race([
+        c.read(ch.sid, DbrType.DOUBLE),
+        c.closed.then(() => Promise.reject(new Error('the server disconnected a client that reads'))),
+      ]);
+      expect(reply.count).toBe(2_000_000);
+    }
+    expect(server.clientCount).toBe(1);
+  });
+});
+
+describe('audit: the request size limit covers text writes', () => {
+  it('a numeric array PV may be written whole as DBR_STRING (40 bytes an element)', async () => {
+    const server = await start({
+      maxRequestBytes: 4096,
+      pvs: [{ name: 'h:shorts', type: 'short', value: new Int16Array(1000) }],
+    });
+    const c = await RawCircuit.open(server.port);
+    const ch = await c.createChannel('h:shorts');
+    const ioid = c.id();
+    const text = Array.from({ length: 1000 }, (_, i) => String(i));
+    c.send(cmd.writeNotifyRequest(DbrType.STRING, 1000, ch.sid, ioid, encodeDbr(DbrType.STRING, text)));
+    const reply = await Promise.race([
+      c.waitFor((f) => f.command === Command.WRITE_NOTIFY && f.p2 === ioid),
+      c.closed.then(() => Promise.reject(new Error('the server closed the circuit'))),
+    ]);
+    expect(reply.p1).toBe(Eca.NORMAL);
+    expect((server.pv('h:shorts')!.data as Int16Array)[999]).toBe(999);
   });
 });

@@ -176,3 +176,47 @@ describe('issue 11 item 4: CA simulator', () => {
     expect(clock.pending).toBe(0);
   });
 });
+
+describe('audit: simulator puts at the edges', () => {
+  it('mode stays moving until the last of overlapping setpoint puts completes', async () => {
+    const clock = new TestClock();
+    sim = await CaSimulator.start({ port: 0, env: {}, beaconAddresses: [], clock, putDelayMs: 500 });
+    const setpoint = sim.server.pv('sim:setpoint')!;
+    const mode = () => sim!.server.pv('sim:mode')!.data[0];
+    const first = sim.onPut(setpoint, Float64Array.of(1)) as Promise<void>;
+    clock.advance(200);
+    const second = sim.onPut(setpoint, Float64Array.of(2)) as Promise<void>;
+    clock.advance(300);
+    await first;
+    expect(mode()).toBe(1); // the second put still moves
+    expect(sim.server.pv('sim:readback')!.data[0]).toBe(1);
+    clock.advance(200);
+    await second;
+    expect(mode()).toBe(0);
+    expect(sim.server.pv('sim:readback')!.data[0]).toBe(2);
+  });
+
+  it('a step put of NaN, Inf or a negative number fails with ECA_PUTFAIL: the walk goes on', async () => {
+    const clock = new TestClock();
+    sim = await CaSimulator.start({ port: 0, env: {}, beaconAddresses: [], clock, random: () => 1 });
+    const c = await RawCircuit.open(sim.port);
+    const step = await c.createChannel('sim:step');
+    for (const [ioid, text] of [
+      [1, 'nan'],
+      [2, 'inf'],
+      [3, '-1'],
+    ] as const) {
+      c.send(cmd.writeNotifyRequest(DbrType.STRING, 1, step.sid, ioid, encodeDbr(DbrType.STRING, [text])));
+      expect((await c.waitFor((f) => f.command === Command.WRITE_NOTIFY && f.p2 === ioid)).p1).toBe(
+        Eca.PUTFAIL,
+      );
+    }
+    expect(sim.server.pv('sim:step')!.data[0]).toBe(1);
+    c.send(
+      cmd.writeNotifyRequest(DbrType.DOUBLE, 1, step.sid, 4, encodeDbr(DbrType.DOUBLE, Float64Array.of(2))),
+    );
+    expect((await c.waitFor((f) => f.command === Command.WRITE_NOTIFY && f.p2 === 4)).p1).toBe(Eca.NORMAL);
+    clock.advance(100);
+    expect(sim.server.pv('sim:x')!.data[0]).toBe(2);
+  });
+});

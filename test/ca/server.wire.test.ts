@@ -605,3 +605,81 @@ describe('issue 11 item 4: CA server, PV lifecycle, access rights, beacons', () 
     expect(() => pv.write('y'.repeat(40))).toThrow(/longer than 39/);
   });
 });
+
+describe('audit: puts at the edges of the C fields', () => {
+  async function writeNotify(c: RawCircuit, sid: number, dataType: number, count: number, payload: Buffer) {
+    const ioid = c.id();
+    const from = c.frames.length;
+    c.send(cmd.writeNotifyRequest(dataType, count, sid, ioid, payload));
+    return c.waitFor((f) => f.command === Command.WRITE_NOTIFY && f.p2 === ioid, from);
+  }
+
+  it('a DBR_STRING put filling all 40 bytes (no NUL) is stored cut to 39, and the PV stays readable', async () => {
+    const c = await RawCircuit.open(server.port);
+    const ch = await c.createChannel('t:string');
+    const { subid } = await monitor(c, ch.sid, DbrType.STRING, DBE_VALUE);
+    const from = c.frames.length;
+    expect((await writeNotify(c, ch.sid, DbrType.STRING, 1, Buffer.alloc(40, 0x41))).p1).toBe(Eca.NORMAL);
+    expect(server.pv('t:string')!.data).toEqual(['A'.repeat(39)]);
+    const read = await c.read(ch.sid, DbrType.STRING);
+    expect(read.p1).toBe(Eca.NORMAL);
+    expect(decode(read).data).toEqual(['A'.repeat(39)]);
+    // the monitor got the value too, not ECA_GETFAIL
+    const [update] = await eventsBeforeEcho(c, subid, from);
+    expect(update!.p1).toBe(Eca.NORMAL);
+    expect(decode(update!).data).toEqual(['A'.repeat(39)]);
+    // a 40-byte string put to a CHAR array: cut to 39, then to the array
+    const chars = await c.createChannel('t:char');
+    expect((await writeNotify(c, chars.sid, DbrType.STRING, 1, Buffer.alloc(40, 0x42))).p1).toBe(Eca.NORMAL);
+    expect(decode(await c.read(chars.sid, DbrType.STRING)).data).toEqual(['B'.repeat(15)]);
+  });
+
+  it('a string put to a CHAR array shorter than it keeps maxCount bytes, the last a NUL: never more than the channel was told', async () => {
+    const c = await RawCircuit.open(server.port);
+    const ch = await c.createChannel('t:char');
+    expect(ch.count).toBe(16);
+    const w = await writeNotify(
+      c,
+      ch.sid,
+      DbrType.STRING,
+      1,
+      encodeDbr(DbrType.STRING, ['a rather long text']),
+    );
+    expect(w.p1).toBe(Eca.NORMAL);
+    expect(server.pv('t:char')!.data).toHaveLength(16);
+    const read = await c.read(ch.sid, DbrType.CHAR);
+    expect(read.count).toBe(16);
+    expect(decode(await c.read(ch.sid, DbrType.STRING)).data).toEqual(['a rather long t']);
+    // a short one is stored as it is (bytes + NUL)
+    await writeNotify(c, ch.sid, DbrType.STRING, 1, encodeDbr(DbrType.STRING, ['ok']));
+    expect(Array.from(server.pv('t:char')!.data as Uint8Array)).toEqual([0x6f, 0x6b, 0]);
+  });
+
+  it('a write with a time stamp before the EPICS epoch is refused and changes nothing: the next write posts', async () => {
+    const c = await RawCircuit.open(server.port);
+    const ch = await c.createChannel('t:long');
+    const { subid } = await monitor(c, ch.sid, DbrType.LONG, DBE_VALUE);
+    const pv = server.pv('t:long')!;
+    const version = pv.version;
+    expect(() => pv.write(5, { timestamp: 100 })).toThrow(/outside the EPICS timestamp range/);
+    expect(Array.from(pv.data as Int32Array)).toEqual([42]);
+    expect(pv.version).toBe(version);
+    expect(decode(await c.read(ch.sid, DbrType.LONG)).data[0]).toBe(42);
+    const from = c.frames.length;
+    pv.write(5);
+    const [update] = await eventsBeforeEcho(c, subid, from);
+    expect(decode(update!).data[0]).toBe(5);
+  });
+
+  it('units and enum state strings outside latin1 are refused: they went out as their low byte', () => {
+    expect(() => server.addPv({ name: 'u', type: 'double', value: 1, units: '€' })).toThrow(
+      /units must be a latin1 string/,
+    );
+    expect(() => server.addPv({ name: 'e', type: 'enum', value: 0, enumStrings: ['off', 'on €'] })).toThrow(
+      /enumStrings\[1\] must be a latin1 string/,
+    );
+    const pv = server.addPv({ name: 'u2', type: 'double', value: 1, units: 'µm' });
+    expect(() => pv.setMetadata({ units: 'ω' })).toThrow(/latin1/);
+    expect(pv.metadata.units).toBe('µm');
+  });
+});

@@ -188,6 +188,14 @@ describe('issue 11 item 3: sync read, write, readWriteRead', () => {
     expect(() => subscribe('')).toThrow(CaValueError);
     expect(() => subscribe('sync:x', { mask: 0 })).toThrow(CaValueError);
     expect(() => subscribe('sync:x').addCallback(42 as never)).toThrow(CaValueError);
+    // what the block's monitor is made with, refused by subscribe() (it failed only once a block had connected)
+    expect(() => subscribe('sync:x', { dataType: 'bogus' })).toThrow(CaValueError);
+    expect(() => subscribe('sync:x', { dataType: 38 })).toThrow(CaValueError);
+    expect(() => subscribe('sync:x', { low: 'a' as never })).toThrow(CaValueError);
+    expect(() => subscribe('sync:x', { dataCount: 2 ** 33 })).toThrow(CaValueError);
+    expect(subscribe('sync:x', { dataType: 'control', low: 1, high: 2, to: 3 }).options.dataType).toBe(
+      'control',
+    );
   });
 
   it('wrong argument types are CaValueError, never a raw TypeError', async () => {
@@ -501,7 +509,7 @@ describe('issue 11 item 3: sync subscribe, block, interrupt', () => {
     await running;
   });
 
-  it('issue 11 item 3: removeCallback and clear stop delivery to those callbacks', async () => {
+  it('issue 11 item 3: removeCallback and clear stop delivery to those callbacks; clear also ends the blocks running it (caproto)', async () => {
     const { server, context } = await setup();
     const a: number[] = [];
     const b: number[] = [];
@@ -514,12 +522,18 @@ describe('issue 11 item 3: sync subscribe, block, interrupt', () => {
     server.pv('sync:x')?.write(2);
     await until(() => b.length === 2, 'the second update');
     expect(a).toEqual([1.5]);
+    const other = subscribe('sync:x');
+    const otherRunning = block(other, { context });
     sub.clear();
     expect(sub.callbackCount).toBe(0);
+    // as caproto's clear(): "Remove all callbacks. If currently blocking, interrupt." (only the blocks running it)
+    expect(running.active).toBe(false);
+    expect((await running).reason).toBe('interrupted');
+    expect(otherRunning.active).toBe(true);
     server.pv('sync:x')?.write(3);
     await read('sync:x', { context });
     expect(b).toEqual([1.5, 2]);
-    running.interrupt();
-    await running;
+    otherRunning.interrupt();
+    await otherRunning;
   });
 });

@@ -7,6 +7,7 @@
  * - `interrupt(block)` (or `block.interrupt()`) stops ONLY that block. caproto's `interrupt()` empties one
  *   module-wide list and so stops every `block()` running in the process.
  * - Callbacks are held strongly and removed with their token (caproto holds weak references: a lambda vanishes).
+ *   `sub.clear()` removes them and, as caproto's, stops the blocks running that subscription (only those).
  * - A Block is a promise: `await block(subs)`; it resolves with why it ended (`duration`, `interrupted`, `aborted`:
  *   caproto swallows the KeyboardInterrupt the same way) and rejects with CaTimeoutError when a channel does not
  *   connect within `timeout`, with ContextDisconnectedError when its Context is disconnected, or with the error a
@@ -25,7 +26,7 @@ import type { Context } from './context.js';
 import { CaValueError, ContextDisconnectedError } from './errors.js';
 import type { PV } from './pv.js';
 import { checkOptions, checkSignal, describeArg, type EventResponse } from './pvTypes.js';
-import type { Subscription as ContextSubscription } from './subscription.js';
+import { type Subscription as ContextSubscription, subscriptionKey } from './subscription.js';
 import { checkPriority, checkTimeout, contextOf, type DataTypeSpec } from './sync.js';
 import { holdProcess } from './unrefClock.js';
 
@@ -69,6 +70,17 @@ export class SyncSubscription {
     if (options.dataCount !== undefined && (!Number.isInteger(options.dataCount) || options.dataCount < 0)) {
       throw new CaValueError(`dataCount must be a whole number >= 0, got ${describeArg(options.dataCount)}`);
     }
+    // the rest of what the block's monitor will be made with (a DBR type or class, low/high/to, a count that
+    // fits the header), checked now: it failed only when a block had connected, and after the other monitors of
+    // that block were subscribed
+    subscriptionKey({
+      dataType: options.dataType,
+      dataCount: options.dataCount,
+      low: options.low,
+      high: options.high,
+      to: options.to,
+      mask,
+    });
     this.options = {
       dataType: options.dataType,
       dataCount: options.dataCount,
@@ -91,9 +103,14 @@ export class SyncSubscription {
     this.#callbacks.delete(token);
   }
 
-  /** Removes every callback. */
+  /**
+   * Removes every callback and stops the blocks running this subscription (caproto's `clear()`: "Remove all
+   * callbacks. If currently blocking, interrupt."; here only those blocks, as `interrupt()`). A block left running
+   * would deliver to no callback until its duration, or for ever without one.
+   */
   clear(): void {
     this.#callbacks.clear();
+    this.interrupt();
   }
 
   get callbackCount(): number {

@@ -77,7 +77,8 @@ export interface CircuitOptions {
   system?: OrrerySystem;
   /** Supervisor to spawn the circuit under (default `ca:circuits` of the system, created when missing). */
   supervisor?: Supervisor | string;
-  /** Bytes `send` may queue unsent, while connecting or once connected (default 16 MiB). */
+  /** Bytes `send` may queue unsent, while connecting or once connected (default 16 MiB); one message larger than
+   *  that is taken into an empty queue. */
   maxQueuedBytes?: number;
   /** Largest payload accepted from the server (default the FrameParser's 64 MiB). */
   maxPayload?: number;

@@ -13,7 +13,9 @@
  *                      connectFailed with the circuit's error instead (its waits fail with it; it backs off)
  *
  * A CREATE_CHAN answer for a cid nobody waits for any more (the PV was closed while connecting) is cleared on the
- * server at once, so no server channel outlives its client.
+ * server at once, so no server channel outlives its client; so is one naming a native type outside 0..6, which
+ * the channel takes as CREATE_CH_FAIL (it backs off and searches again) rather than connect with a type no
+ * request could use.
  */
 import type { Logger } from '../../engine/logging.js';
 import { clearChannelRequest, createChanRequest, describeFrame, parseErrorResponse } from './commands.js';
@@ -62,6 +64,8 @@ export interface SubscriptionRoute {
 }
 
 const U32 = 0x1_0000_0000;
+/** The largest native type a channel can have (DOUBLE). */
+const MAX_NATIVE_TYPE = 6;
 
 /** The channels, operations and subscriptions of one circuit. */
 export class CircuitChannels {
@@ -207,8 +211,23 @@ export class CircuitChannels {
       }
       case Command.CREATE_CHAN: {
         const route = this.#channels.get(frame.p1);
-        if (route) route.created(frame.p2, frame.dataType, frame.count);
-        else this.send(clearChannelRequest(frame.p2, frame.p1));
+        if (!route) {
+          this.send(clearChannelRequest(frame.p2, frame.p1));
+          return;
+        }
+        if (frame.dataType > MAX_NATIVE_TYPE) {
+          // no read, write or monitor could name a type for it: as CREATE_CH_FAIL (the channel backs off), and
+          // the server's channel is cleared
+          this.#logger.warn(
+            { cid: frame.p1, nativeType: frame.dataType },
+            'CREATE_CHAN reply with a native type outside 0..6: channel refused',
+          );
+          this.#channels.delete(frame.p1);
+          this.send(clearChannelRequest(frame.p2, frame.p1));
+          route.createFailed();
+          return;
+        }
+        route.created(frame.p2, frame.dataType, frame.count);
         return;
       }
       case Command.ACCESS_RIGHTS:

@@ -18,7 +18,8 @@
  * KATCP transport does. While connecting, writes are queued up to `maxQueuedBytes` (a CircuitQueueFullError
  * beyond); once connected the same bound holds for the bytes not yet written to the kernel (the socket's
  * `writableLength` and this turn's batch), so a server that stops reading gets a CircuitQueueFullError, not
- * unbounded memory; after the socket is gone `write` returns false.
+ * unbounded memory; a message larger than the bound is taken when nothing is queued (so an array of any size can
+ * be written, and memory stays within the bound plus one message); after the socket is gone `write` returns false.
  */
 import { connect } from 'node:net';
 import { fromCallback } from 'xstate';
@@ -125,8 +126,10 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
       const link: CircuitLink = {
         write(bytes) {
           if (stopped || failed || socket.destroyed) return false;
+          // a message goes into an empty queue whatever its size (an array larger than the bound could never be
+          // written otherwise): the bound holds beyond one message
           if (!connected) {
-            if (batch.bytes + bytes.length > sink.maxQueuedBytes) {
+            if (batch.bytes > 0 && batch.bytes + bytes.length > sink.maxQueuedBytes) {
               throw new CircuitQueueFullError(
                 `circuit to ${sink.host}:${sink.port} is connecting and already queues ${batch.bytes} bytes ` +
                   `(limit ${sink.maxQueuedBytes}); ${bytes.length} more refused`,
@@ -135,7 +138,7 @@ export function circuitSocket(sinkFor: (input: CircuitMachineInput) => CircuitSo
           } else {
             // a server that stops reading: what the socket still holds counts too, so memory stays bounded
             const queued = socket.writableLength + batch.bytes;
-            if (queued + bytes.length > sink.maxQueuedBytes) {
+            if (queued > 0 && queued + bytes.length > sink.maxQueuedBytes) {
               throw new CircuitQueueFullError(
                 `circuit to ${sink.host}:${sink.port} already queues ${queued} unsent bytes ` +
                   `(limit ${sink.maxQueuedBytes}); ${bytes.length} more refused`,

@@ -10,7 +10,8 @@
  * Numeric -> STRING: `toFixed(precision)` when a precision is given (FLOAT/DOUBLE), else the shortest text (FLOAT:
  * 7 significant digits); NaN/Infinity as EPICS prints them (`NaN`, `Inf`, `-Inf`); cut to 39 bytes.
  * STRING -> numeric: decimal, exponent, `0x` hex, `inf`/`nan`, surrounding blanks allowed; an empty string is 0
- * (dbConvert); out of range of an integer type or unparsable -> CaConversionError. ENUM <-> STRING through the
+ * (dbConvert); out of range of an integer type, a finite number beyond FLOAT's range, or unparsable ->
+ * CaConversionError (epicsParseFloat32's overflow). ENUM <-> STRING through the
  * state strings (an unknown index reads as its number). CHAR array <-> STRING: latin1 bytes up to the first NUL.
  *
  * Differences from upstream, on purpose: `toNativeArray` (user input) refuses what a C cast would silently wrap:
@@ -25,7 +26,12 @@ import type { CaArray } from './dbr.js';
 import { CaConversionError, CaValueError } from './errors.js';
 
 const MAX_STRING_BYTES = 39;
-const F32_MAX = 3.4028234663852886e38;
+
+/** Whether a number is a FLOAT: not finite, or finite once rounded to single precision. A bound on the value itself
+ *  (|n| <= FLT_MAX) refused 3.4028235e+38, FLT_MAX as numpy and C print it, which rounds to FLT_MAX. */
+function fitsFloat(n: number): boolean {
+  return !Number.isFinite(n) || Number.isFinite(Math.fround(n));
+}
 const INTEGER_RANGE: Partial<Record<NativeType, readonly [number, number]>> = {
   [ChannelType.SHORT]: [-0x8000, 0x7fff],
   [ChannelType.ENUM]: [0, 0xffff],
@@ -98,7 +104,7 @@ function userNumber(native: NativeType, element: unknown, enumStrings?: readonly
   }
   const range = INTEGER_RANGE[native];
   if (range === undefined) {
-    if (native === ChannelType.FLOAT && Number.isFinite(n) && Math.abs(n) > F32_MAX) {
+    if (native === ChannelType.FLOAT && !fitsFloat(n)) {
       throw new CaValueError(`${n} is out of range for FLOAT`);
     }
     return n;
@@ -148,7 +154,9 @@ export function toNativeArray(native: NativeType, value: unknown, enumStrings?: 
     throw new CaValueError('bigint values are not supported: use numbers');
   }
   if (native === ChannelType.STRING) return Array.from(list, userString);
-  if (value instanceof Typed!) return (value as Exclude<CaArray, string[]>).slice();
+  if (value instanceof Typed! && !(native === ChannelType.ENUM && enumStrings?.length)) {
+    return (value as Exclude<CaArray, string[]>).slice();
+  }
   const out = new Typed!(list.length);
   for (let i = 0; i < list.length; i++) out[i] = userNumber(native, list[i], enumStrings);
   return out;
@@ -193,6 +201,9 @@ function stringToNumber(text: string, to: NativeType, enumStrings?: readonly str
       throw new CaConversionError(`${describe(text)} is out of range for ${NATIVE_NAMES[to]}`);
     }
     return truncated;
+  }
+  if (to === ChannelType.FLOAT && !fitsFloat(n)) {
+    throw new CaConversionError(`${describe(text)} is out of range for FLOAT`);
   }
   return n;
 }

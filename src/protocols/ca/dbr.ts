@@ -265,10 +265,13 @@ export function encodeDbr(dataType: number, data: CaArray, metadata: DbrMetadata
 
 // ---------------------------------------------------------------------------------------------------- decode
 
+/** The latin1 text of a fixed field up to its first NUL. The NUL is looked for inside the field only: searching
+ *  the rest of the payload made a string array without NULs cost time quadratic in its size (a 1 MB DBR_STRING
+ *  array of 40-byte fields without NUL took seconds to decode, the largest payload minutes). */
 function readFixed(payload: Buffer, offset: number, size: number): string {
   const end = Math.min(offset + size, payload.length);
-  const nul = payload.indexOf(0, offset);
-  return payload.toString('latin1', offset, nul === -1 || nul > end ? end : nul);
+  const nul = payload.subarray(offset, end).indexOf(0);
+  return payload.toString('latin1', offset, nul === -1 ? end : offset + nul);
 }
 
 function decodeMetadata(layout: DbrLayout, payload: Buffer): DbrMetadata {

@@ -183,8 +183,11 @@ export const DIRECT_READ_MIN_PAYLOAD = 16 * 1024;
 export const READ_CHUNK_SIZE = 64 * 1024;
 
 export interface FrameParserOptions {
-  /** Largest payload accepted, in bytes (default 64 MiB); a larger one is a CaProtocolError. */
-  maxPayload?: number;
+  /**
+   * Largest payload accepted, in bytes (default 64 MiB); a larger one is a CaProtocolError. A function is asked
+   * at each header (a server whose largest PV grows after a client connected raises its clients' limit too).
+   */
+  maxPayload?: number | (() => number);
 }
 
 /** Streaming TCP parser: bytes split/merged arbitrarily; emits each complete frame in order. After it throws
@@ -196,7 +199,7 @@ export interface FrameParserOptions {
  *  thrown by `onFrame` propagates out of `push` and leaves the parser failed too (the rest of that chunk is lost,
  *  so the stream position is). */
 export class FrameParser {
-  readonly #maxPayload: number;
+  readonly #maxPayload: number | (() => number);
   /** Header bytes of an incomplete frame whose header is not complete yet. */
   readonly #head = Buffer.alloc(EXTENDED_HEADER_SIZE);
   #headBytes = 0;
@@ -216,8 +219,8 @@ export class FrameParser {
 
   constructor(options: FrameParserOptions = {}) {
     const max = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
-    if (!Number.isInteger(max) || max < 0 || max > 0xffffffff) {
-      throw new CaValueError(`maxPayload must be an integer 0..2^32-1, got ${max}`);
+    if (typeof max !== 'function' && (!Number.isInteger(max) || max < 0 || max > 0xffffffff)) {
+      throw new CaValueError(`maxPayload must be an integer 0..2^32-1 or a function, got ${String(max)}`);
     }
     this.#maxPayload = max;
   }
@@ -344,10 +347,9 @@ export class FrameParser {
   }
 
   #checkPayload(payloadSize: number): void {
-    if (payloadSize > this.#maxPayload) {
-      throw new CaProtocolError(
-        `CA payload of ${payloadSize} bytes exceeds the limit of ${this.#maxPayload}`,
-      );
+    const max = typeof this.#maxPayload === 'function' ? this.#maxPayload() : this.#maxPayload;
+    if (payloadSize > max) {
+      throw new CaProtocolError(`CA payload of ${payloadSize} bytes exceeds the limit of ${max}`);
     }
   }
 

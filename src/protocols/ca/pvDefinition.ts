@@ -136,8 +136,10 @@ export const LIMIT_FIELDS: Record<keyof PvLimits, keyof DbrMetadata> = {
   lowerCtrl: 'lowerCtrlLimit',
 };
 
-function latin1Length(text: string): number {
-  return Buffer.byteLength(text, 'latin1');
+/** A metadata string that fits a C field of `size` bytes with its NUL, every character latin1 (a character past
+ *  U+00FF went out as its low byte: `€` as `¬`, a state no client could then name). */
+function fitsField(text: unknown, size: number): boolean {
+  return typeof text === 'string' && text.length < size && !/[\u0100-\uffff]/.test(text);
 }
 
 /** ACCESS_RIGHTS bits of an access setting. */
@@ -156,8 +158,8 @@ export function accessBits(access: PvAccess): number {
 
 export function checkProperties(p: PvProperties, where: string, native: NativeType | undefined): void {
   if (p.units !== undefined) {
-    if (typeof p.units !== 'string' || latin1Length(p.units) >= MAX_UNITS_SIZE) {
-      throw new CaValueError(`${where}.units must be a string of at most ${MAX_UNITS_SIZE - 1} bytes`);
+    if (!fitsField(p.units, MAX_UNITS_SIZE)) {
+      throw new CaValueError(`${where}.units must be a latin1 string of at most ${MAX_UNITS_SIZE - 1} bytes`);
     }
   }
   if (p.precision !== undefined) {
@@ -184,9 +186,9 @@ export function checkProperties(p: PvProperties, where: string, native: NativeTy
       throw new CaValueError(`${where}.enumStrings must be an array of at most ${MAX_ENUM_STATES} strings`);
     }
     p.enumStrings.forEach((s, i) => {
-      if (typeof s !== 'string' || latin1Length(s) >= MAX_ENUM_STRING_SIZE) {
+      if (!fitsField(s, MAX_ENUM_STRING_SIZE)) {
         throw new CaValueError(
-          `${where}.enumStrings[${i}] must be a string of at most ${MAX_ENUM_STRING_SIZE - 1} bytes`,
+          `${where}.enumStrings[${i}] must be a latin1 string of at most ${MAX_ENUM_STRING_SIZE - 1} bytes`,
         );
       }
     });

@@ -25,7 +25,7 @@ import { isLoopback } from '../../transport/address.js';
 import { type CaAddress, type CaEnv, envPort, serverConfigFromEnv } from './addressList.js';
 import { BeaconSender } from './beaconSender.js';
 import { ipToU32 } from './commands.js';
-import { DEFAULT_REPEATER_PORT } from './constants.js';
+import { DbrType, DEFAULT_REPEATER_PORT } from './constants.js';
 import { dbrSize } from './dbr.js';
 import { CaValueError } from './errors.js';
 import { type CircuitHost, ServerCircuit } from './serverCircuit.js';
@@ -63,7 +63,8 @@ export interface CaServerOptions {
   /** Bytes owed to a client (socket backlog + queued) past which monitor updates are coalesced and requests wait
    *  (default 4 MiB). */
   highWaterBytes?: number;
-  /** Bytes in a client's socket backlog past which it is disconnected (default 64 MiB). */
+  /** Bytes in a client's socket backlog, beyond the largest single message it was sent, past which it is
+   *  disconnected (default 64 MiB). */
   maxBacklogBytes?: number;
   /** Channels per circuit (default 65536); more get CREATE_CH_FAIL. */
   maxChannelsPerCircuit?: number;
@@ -312,7 +313,13 @@ export class CaServer {
     const pv = new ServerPvImpl(def, this.#now);
     if (this.#pvs.has(pv.name)) throw new CaValueError(`pv ${pv.name} is already served`);
     this.#pvs.set(pv.name, pv);
-    this.#largestPv = Math.max(this.#largestPv, dbrSize(34, pv.maxCount));
+    // the largest write a client may send it: its elements as DBR_STRING (40 bytes each: caput -a of text to a
+    // numeric array) or as CTRL_DOUBLE, whichever is larger
+    const largestWrite = Math.max(
+      dbrSize(DbrType.CTRL_DOUBLE, pv.maxCount),
+      dbrSize(DbrType.STRING, pv.maxCount),
+    );
+    this.#largestPv = Math.max(this.#largestPv, largestWrite);
     return pv;
   }
 

@@ -10,7 +10,8 @@
  * bytes over `highWaterBytes`), monitor updates are coalesced: each subscription keeps only a flag, and its latest
  * value goes out once the circuit can send again (EVENTS_ON, or the backlog drained). While over the high-water
  * mark no further request is processed (they wait in a queue of at most one socket chunk, the socket paused), so
- * memory is bounded; past `maxBacklogBytes` the client is disconnected.
+ * memory is bounded; past `maxBacklogBytes` (beyond the largest single message the circuit has sent: one reply may
+ * be larger than the cap) the client is disconnected.
  *
  * Reads and writes are answered by `serverRequests.ts`, monitors by the channels (`serverChannel.ts`).
  *
@@ -85,7 +86,8 @@ export class ServerCircuit implements ChannelCircuit {
     this.#host = host;
     const h = socket.remoteAddress ?? 'unknown';
     this.address = `${h.startsWith('::ffff:') ? h.slice(7) : h}:${socket.remotePort ?? 0}`;
-    this.#parser = new FrameParser({ maxPayload: host.maxRequestBytes });
+    // asked at each request: a PV added after this client connected may take larger writes
+    this.#parser = new FrameParser({ maxPayload: () => host.maxRequestBytes });
     this.#out = new OutputBuffer(socket, this.#afterFlush);
     (this.#io as { out: OutputBuffer }).out = this.#out;
     this.#out.bytes(cmd.versionResponse());
@@ -132,7 +134,9 @@ export class ServerCircuit implements ChannelCircuit {
    *  with queued requests when there is room. */
   readonly #afterFlush = (): void => {
     if (this.closed) return;
-    if (this.socket.writableLength > this.#host.maxBacklogBytes) {
+    // the cap counts beyond the largest message this client was sent: one reply (a large array) may be larger
+    // than the cap by itself, and a client that reads it is no client that does not read
+    if (this.socket.writableLength > this.#host.maxBacklogBytes + this.#out.largestMessage) {
       this.#host.logger.warn(
         { client: this.address, backlog: this.socket.writableLength },
         'disconnecting CA client: it does not read what it asked for',
@@ -148,14 +152,7 @@ export class ServerCircuit implements ChannelCircuit {
     if (this.closed || this.#resuming) return;
     this.#resuming = true;
     try {
-      if (!this.#eventsOff && this.#coalesced.size > 0 && this.backlog <= this.#host.highWaterBytes) {
-        for (const sub of this.#coalesced) {
-          if (this.backlog > this.#host.highWaterBytes) break;
-          this.#coalesced.delete(sub);
-          sub.pending = false;
-          this.#sendEvent(sub);
-        }
-      }
+      this.#sendCoalesced();
       const queue = this.#queue;
       while (!this.closed && this.#queueHead < queue.length && !this.#blocked()) {
         const frame = queue[this.#queueHead];
@@ -170,6 +167,17 @@ export class ServerCircuit implements ChannelCircuit {
       }
     } finally {
       this.#resuming = false;
+    }
+  }
+
+  /** Sends the latest value of each coalesced subscription while events are on and there is room. */
+  #sendCoalesced(): void {
+    if (this.#eventsOff || this.#coalesced.size === 0) return;
+    for (const sub of this.#coalesced) {
+      if (this.backlog > this.#host.highWaterBytes) break;
+      this.#coalesced.delete(sub);
+      sub.pending = false;
+      this.#sendEvent(sub);
     }
   }
 
@@ -201,7 +209,11 @@ export class ServerCircuit implements ChannelCircuit {
         return;
       case Command.EVENTS_ON:
         this.#eventsOff = false;
-        this.resume();
+        // handled from the queue, inside resume(): resume() would be a no-op there, and the coalesced updates
+        // (each of which ignores later changes until it is sent) waited for some other write to the circuit,
+        // maybe forever. Sent now, they go out before the replies to the requests after EVENTS_ON.
+        if (this.#resuming) this.#sendCoalesced();
+        else this.resume();
         return;
       case Command.SEARCH:
         this.#search(f);
@@ -295,8 +307,11 @@ export class ServerCircuit implements ChannelCircuit {
     },
     putSettled: (channel, reply) => {
       this.#pendingPuts--;
-      if (this.closed || this.#channels.get(channel.sid) !== channel) return;
-      if (reply !== undefined) this.#out.bytes(reply);
+      if (this.closed) return;
+      // the reply only while its channel is open; the resume always: this put may have been the one that kept the
+      // circuit blocked (MAX_PENDING_PUTS), and its requests queued with the socket paused, even if its channel
+      // was cleared or its PV removed meanwhile
+      if (reply !== undefined && this.#channels.get(channel.sid) === channel) this.#out.bytes(reply);
       this.resume();
     },
   };

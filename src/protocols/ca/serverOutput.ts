@@ -39,6 +39,7 @@ export class OutputBuffer {
   /** Regions ready to go out, in order (earlier slabs). */
   #chunks: Buffer[] = [];
   #bytes = 0;
+  #largest = 0;
   #queued = false;
   #closed = false;
   /** One header object reused for every frame (no allocation per message). */
@@ -52,6 +53,11 @@ export class OutputBuffer {
   /** Bytes encoded but not yet handed to the socket. */
   get pending(): number {
     return this.#bytes;
+  }
+
+  /** The largest single message queued so far (bytes, header included). */
+  get largestMessage(): number {
+    return this.#largest;
   }
 
   /** Encodes one message. A payload of 16 KiB or more is not copied: the header goes out, then the payload
@@ -146,6 +152,7 @@ export class OutputBuffer {
 
   #added(size: number): void {
     this.#bytes += size;
+    if (size > this.#largest) this.#largest = size;
     if (this.#bytes >= FLUSH_AT) this.flush();
     else if (!this.#queued) {
       this.#queued = true;

@@ -22,7 +22,14 @@
  * nothing. On a numeric scalar, NaN written over NaN posts nothing (recGblCheckDeadband; it posted VALUE|LOG
  * before the dead-bands, when data was compared with `!==`).
  */
-import { ChannelType, DbrType, type NativeType, nativeOf, SubscriptionType } from './constants.js';
+import {
+  ChannelType,
+  DbrType,
+  MAX_STRING_SIZE,
+  type NativeType,
+  nativeOf,
+  SubscriptionType,
+} from './constants.js';
 import { convertArray, toNativeArray } from './convert.js';
 import {
   type CaArray,
@@ -72,6 +79,13 @@ function sameData(a: CaArray, b: CaArray): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Strings cut to the 39 bytes a char[40] field holds before its NUL (the same array when none is longer). */
+function cutStrings(strings: string[]): string[] {
+  return strings.some((s) => s.length > MAX_STRING_SIZE - 1)
+    ? strings.map((s) => (s.length > MAX_STRING_SIZE - 1 ? s.slice(0, MAX_STRING_SIZE - 1) : s))
+    : strings;
 }
 
 /** `data` cut or zero-filled to `count` elements (count >= 1). */
@@ -217,13 +231,15 @@ export class ServerPvImpl implements ServerPv {
   /** Stores already-converted data (a client's put after onPut, or `write`) and posts monitors. */
   store(data: CaArray, status?: number, severity?: number, timestamp?: number): void {
     if (this.#removed) return;
+    // the stamp first: a time it cannot carry (before 1990) throws before anything changed (it stored the value
+    // and moved the dead-band's last posted value, with no monitor told and the encodings of the old value kept)
+    const stamp = fromUnixSeconds(timestamp ?? this.#now());
     const old = this.#metadata;
     const newStatus = status ?? old.status ?? 0;
     const newSeverity = severity ?? old.severity ?? 0;
     let mask = this.#valueMask(data);
     if (newStatus !== old.status || newSeverity !== old.severity) mask |= SubscriptionType.DBE_ALARM;
     this.#data = data;
-    const stamp = fromUnixSeconds(timestamp ?? this.#now());
     this.#metadata = {
       ...old,
       status: newStatus,
@@ -335,11 +351,16 @@ export class ServerPvImpl implements ServerPv {
 
   /**
    * Converts a client's put (decoded data of native type `from`) to this PV's native type. An ENUM index past the
-   * PV's states is refused (rsrv: the record's put fails, ECA_PUTFAIL), as an unknown state name is.
+   * PV's states is refused (rsrv: the record's put fails, ECA_PUTFAIL), as an unknown state name is. Strings are
+   * cut to 39 bytes, and a string put to a CHAR array to its element count (its last byte a NUL).
    */
   convertPut(from: NativeType, data: CaArray): CaArray {
     const enumStrings = this.#metadata.enumStrings;
-    const converted = convertArray(from, this.nativeType, data, {
+    // A DBR_STRING field is char[40] with its NUL: a client that fills all 40 bytes gets its text cut to 39, as
+    // dbConvert's putStringString terminates it. Stored whole, every later read and monitor of a STRING PV failed
+    // (the 40-byte value cannot be encoded again: ECA_GETFAIL) until the next good write.
+    const strings = from === ChannelType.STRING ? cutStrings(data as string[]) : data;
+    const converted = convertArray(from, this.nativeType, strings, {
       enumStrings,
       precision: this.#metadata.precision,
     });
@@ -349,6 +370,14 @@ export class ServerPvImpl implements ServerPv {
         if (index >= enumStrings.length)
           throw new CaValueError(`pv ${this.name}: ${index} is not a state (${enumStrings.length} states)`);
       }
+    }
+    // A string put to a CHAR array becomes its bytes + NUL (one element in, up to 40 out): at most maxCount of
+    // them are kept, the last a NUL, as a long string is cut to its field (the element count a client was told
+    // in CREATE_CHAN is never exceeded by what it reads later)
+    if (converted.length > this.maxCount && this.nativeType === ChannelType.CHAR) {
+      const bytes = (converted as Uint8Array).slice(0, this.maxCount);
+      bytes[this.maxCount - 1] = 0;
+      return bytes;
     }
     return converted;
   }

@@ -8,11 +8,11 @@
  *
  * and, changed only by clients (or code):
  *
- *   <prefix>step       DOUBLE   mm     largest walk step (default 1)
+ *   <prefix>step       DOUBLE   mm     largest walk step (default 1; a put of NaN, Inf or < 0 fails with ECA_PUTFAIL)
  *   <prefix>interval   DOUBLE   ms     time between updates (a put of <= 0 fails with ECA_PUTFAIL)
  *   <prefix>setpoint   DOUBLE   mm     a put completes after `putDelayMs` (default 1000), then readback follows
  *   <prefix>readback   DOUBLE   mm     read-only
- *   <prefix>mode       ENUM            idle | moving | fault (moving while a setpoint put is in progress)
+ *   <prefix>mode       ENUM            idle | moving | fault (moving while any setpoint put is in progress)
  *   <prefix>message    STRING          any text up to 39 bytes
  *   <prefix>name       CHAR[64]        'orrery ca-sim' as a char array
  *   <prefix>serial     STRING          read-only
@@ -162,6 +162,12 @@ export class CaSimulator {
   /** Puts with side effects (interval, setpoint); others store as they are. */
   onPut(pv: ServerPv, data: CaArray): void | Promise<void> {
     const p = this.prefix;
+    if (pv.name === `${p}step`) {
+      // a NaN or infinite step made x NaN for good (every later step added to NaN); a negative one is a step
+      const step = Number(data[0]);
+      if (!(Number.isFinite(step) && step >= 0)) throw new InvalidArgumentError('step must be a number >= 0');
+      return;
+    }
     if (pv.name === `${p}interval`) {
       const ms = Number(data[0]);
       if (!(Number.isFinite(ms) && ms > 0)) throw new InvalidArgumentError('interval must be > 0 ms');
@@ -177,7 +183,9 @@ export class CaSimulator {
         const timer = this.#clock.setTimeout(() => {
           this.#putTimers.delete(timer);
           this.server.pv(`${p}readback`)?.write(data);
-          mode?.write('idle');
+          // idle once no setpoint put is in progress (an earlier one completing while a later one moves does not
+          // end the move)
+          if (this.#putTimers.size === 0) mode?.write('idle');
           resolve();
         }, this.#putDelayMs);
         this.#putTimers.set(timer, reject);
@@ -229,7 +237,14 @@ function simulatorPvs(
     },
     { name: `${p}counter`, type: 'long', value: 0 },
     { name: `${p}waveform`, type: 'double', value: new Float64Array(WAVE_LENGTH), precision: 3 },
-    { name: `${p}step`, type: 'double', value: 1, ...mm, limits: { lowerCtrl: 0, upperCtrl: 10 } },
+    {
+      name: `${p}step`,
+      type: 'double',
+      value: 1,
+      ...mm,
+      limits: { lowerCtrl: 0, upperCtrl: 10 },
+      onPut: put,
+    },
     { name: `${p}interval`, type: 'double', value: intervalMs, units: 'ms', precision: 0, onPut: put },
     { name: `${p}setpoint`, type: 'double', value: 0, ...mm, onPut: put },
     { name: `${p}readback`, type: 'double', value: 0, ...mm, access: 'read-only' },
