@@ -493,6 +493,56 @@ describe('issue 7 item 13: device faults end with a typed error and no subscript
     );
   });
 
+  it('an answer the client cannot read (a throwing getter, a revoked Proxy) is a DevFailed, never a hung call', async () => {
+    const revoked = () => {
+      const { proxy, revoke } = Proxy.revocable([[2], ['id']], {});
+      revoke();
+      return proxy;
+    };
+    const throwing = (value: unknown[]) => {
+      Object.defineProperty(value, 0, {
+        get() {
+          throw new Error('unreadable');
+        },
+      });
+      return value;
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const cases: [string, (port: ScriptedPort) => void][] = [
+        ['reply (revoked)', (p) => (p.options.reply = revoked())],
+        ['reply (getter)', (p) => (p.options.reply = throwing([[2], ['id']]))],
+        ['attributeList (revoked)', (p) => (p.attributeList = async () => revoked() as unknown as string[])],
+        [
+          'attributeList (getter)',
+          (p) => (p.attributeList = async () => throwing(['lrcProtocolVersions']) as string[]),
+        ],
+        [
+          'lrcProtocolVersions (getter)',
+          (p) => {
+            const read = p.readAttribute.bind(p);
+            p.readAttribute = async (a) => (a === 'lrcProtocolVersions' ? throwing([1, 2]) : read(a));
+          },
+        ],
+      ];
+      for (const [label, spoil] of cases) {
+        const port = new ScriptedPort(device);
+        spoil(port);
+        const p = invokeLrc(() => {}, port, 'On', undefined, { system }).catch((e) => e);
+        const settled = await Promise.race([p, flush(60).then(() => 'still pending')]);
+        expect(settled, label).toBeInstanceOf(DevFailed);
+        expect((settled as DevFailed).errors[0].desc, label).toMatch(/unreadable|revoked/);
+        expect(port.open, label).toBe(0);
+      }
+      await flush();
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('issue 7 item 13: v1, a failing result read after the terminal status delivers its error first', async () => {
     const port = new ScriptedPort(device, {
       hold: true,

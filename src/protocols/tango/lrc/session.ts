@@ -27,6 +27,7 @@ import type { AttributeEvent, DevicePort, Unsubscribe } from '../port.js';
 import {
   describeValue,
   LRC_ATTRIBUTES,
+  type LrcReply,
   lrcAttributeKey,
   pairedValue,
   parseLrcReply,
@@ -433,7 +434,15 @@ export class LrcDeviceSession {
     attempt(() => this.device.commandInout(call.command, call.args)).then(
       (raw) => {
         if (call.closed) return;
-        const reply = parseLrcReply(raw); // the one parse of the reply
+        let reply: LrcReply | null;
+        try {
+          reply = parseLrcReply(raw); // the one parse of the reply
+        } catch (error) {
+          // a reply that throws when read (a getter, a revoked Proxy): a failed invocation, not a reaction that
+          // rejects unhandled and leaves the call waiting for ever
+          call.send({ type: 'INVOKE_FAILED', error });
+          return;
+        }
         const id = reply?.commandId;
         const held = id === undefined ? [] : heldEvents(call.subs, call.since, id);
         this.#stopWaiting(call);
