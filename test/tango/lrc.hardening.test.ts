@@ -328,6 +328,9 @@ describe('issue 7 item 12: facades check everything before they spawn', () => {
       [() => {}, port, 'On', { reconcile: 1 }, /reconcile must be a boolean/],
       [() => {}, port, 'On', { clientVersions: [2, 1] }, /clientVersions must be a \(min, max\) pair/],
       [() => {}, port, 'On', { clientVersions: [1] }, /clientVersions/],
+      // the client speaks v1 and v2 only: claiming v3 would make a (1, 3) server choose a protocol it cannot follow
+      [() => {}, port, 'On', { clientVersions: [1, 3] }, /clientVersions must be .*from 1 to 2/],
+      [() => {}, port, 'On', { clientVersions: [3, 3] }, /clientVersions must be .*from 1 to 2/],
       [() => {}, port, 'On', { negotiation: 'sometimes' }, /negotiation must be 'perCall' or 'cached'/],
       [() => {}, port, 'On', { signal: {} }, /signal must be an AbortSignal/],
       [() => {}, port, 'On', { system: {} }, /system must be an OrrerySystem/],
