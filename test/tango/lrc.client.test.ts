@@ -408,6 +408,20 @@ describe('protocol negotiation cache', () => {
     );
     expect(cachedLrcNegotiation(failing)).toBeUndefined();
   });
+  it('dropped when a per-call negotiation on the same device fails (a transport error of any call)', async () => {
+    const port = new ScriptedPort(device);
+    await run(port, cached);
+    expect(cachedLrcNegotiation(port)).toEqual([1, 2]);
+    port.options = { failAttributeList: new Error('connection lost') };
+    await expect(invokeLrc(() => {}, port, 'Chatty', undefined, { system })).rejects.toThrow(DevFailed);
+    expect(cachedLrcNegotiation(port)).toBeUndefined();
+    // the next cached call reads the versions again
+    port.options = {};
+    const list = vi.spyOn(port, 'attributeList');
+    await run(port, cached);
+    expect(list).toHaveBeenCalledTimes(1);
+    expect(cachedLrcNegotiation(port)).toEqual([1, 2]);
+  });
   it('dropped on an error event (the device may have restarted) and by forgetLrcNegotiation()', async () => {
     const port = new ScriptedPort(device);
     const subs = await invokeLrc(() => {}, port, 'Chatty', undefined, { system, ...cached });

@@ -266,7 +266,11 @@ export class LrcDeviceSession {
 
   negotiateFor(call: LrcCall): void {
     const done = (versions: Versions) => call.send({ type: 'NEGOTIATED', versions });
-    const failed = (error: unknown) => call.send({ type: 'NEGOTIATION_FAILED', error });
+    const failed = (error: unknown) => {
+      // a transport error of any call drops the cache (a failed shared negotiation has already dropped itself)
+      if (!call.cacheNegotiation) this.forgetNegotiation();
+      call.send({ type: 'NEGOTIATION_FAILED', error });
+    };
     if (call.cacheNegotiation) this.#sharedNegotiation().then(done, failed);
     else withProtocolVersions(this.device, done, failed);
   }
