@@ -15,7 +15,8 @@
  *                 │     before the command id, CheckLongRunningCommandStatus;
  *                 │     a terminal answer ends it, v1 via fetchingResult; NOT_FOUND ──► lost (the device no
  *                 │     longer knows the command: restarted, or forgot it once ended); otherwise back to the
- *                 │     status states)
+ *                 │     status states, or, when an error event came while the check was on its way (asked ──►
+ *                 │     stale: the answer may predate the events that outage lost), asked again at once)
  *                 │       ◄──after(recheck)── rechecking ◄──STATUS_CHECK_FAILED──┘ (the device did not answer,
  *                 │     say in the outage an error event announced: asked again 1 s later, then 2, 4, ... up to
  *                 │     30 s between checks, until it answers; another error event asks at once)
@@ -195,6 +196,31 @@ function call<V extends 'bounded' | 'unbounded'>(variant: V) {
                   ],
                   STATUS_CHECK_FAILED: { target: 'rechecking', actions: 'deliverCheckFailure' },
                 },
+                initial: 'asked',
+                states: {
+                  asked: {
+                    on: {
+                      // an error event while the check is on its way: the answer may tell the status from before
+                      // the events this outage lost (the device answered, then the command ended unheard)
+                      DEVICE_EVENT: {
+                        guard: 'reconcileAfterError',
+                        target: 'stale',
+                        actions: 'applyDeviceEvent',
+                      },
+                    },
+                  },
+                  // a running status from such an answer is asked again at once (a terminal one, or NOT_FOUND, ends
+                  // the call as any answer does)
+                  stale: {
+                    on: {
+                      STATUS_CHECKED: {
+                        guard: 'checkedRunning',
+                        target: `#lrc.${variant}.session.monitoring.reconciling` as const,
+                        actions: 'forgetCheckFailures',
+                      },
+                    },
+                  },
+                },
               },
               // the check failed: asked again after `recheck` (doubling with each failure in a row); events go on
               // being applied, and an error event asks at once (monitoring's DEVICE_EVENT)
@@ -262,6 +288,11 @@ export const lrcMachine = setup({
       context.reconcile && (event as Ev<'DEVICE_EVENT'>).event.errors !== undefined,
     checkedTerminal: ({ event }) => isTerminalStatus((event as Ev<'STATUS_CHECKED'>).status),
     checkedNotFound: ({ event }) => (event as Ev<'STATUS_CHECKED'>).status === TaskStatus.NOT_FOUND,
+    /** The check answered a status the command runs in (STAGING, QUEUED, IN_PROGRESS). */
+    checkedRunning: ({ event }) => {
+      const status = (event as Ev<'STATUS_CHECKED'>).status;
+      return !isTerminalStatus(status) && status !== TaskStatus.NOT_FOUND;
+    },
     /** v1 without the result yet: read it first, as when a terminal status event comes before it. */
     checkedTerminalNeedsResult: ({ context, event }) =>
       isTerminalStatus((event as Ev<'STATUS_CHECKED'>).status) &&
