@@ -748,6 +748,31 @@ describe('issue 7 item 13: device faults end with a typed error and no subscript
     expect(await subs.finished).toMatchObject({ outcome: 'finished', status: TaskStatus.COMPLETED });
   });
 
+  it("a v2 event whose json holds NaN or Infinity (Python's json.dumps of a float result) ends the call as upstream's json.loads reads it", async () => {
+    const port = new ScriptedPort(device);
+    const log: LrcUpdate[] = [];
+    const subs = await invokeLrc((u) => log.push(u), port, 'Silent', undefined, { system });
+    port.inject(
+      {
+        attribute: '_lrcEvent',
+        value: [subs.commandId, '{"status": 5, "result": [0, {"mean": NaN, "peak": Infinity}]}'],
+      },
+      true,
+    );
+    await flush();
+    expect(log.at(-1)).toEqual({
+      result: [0, { mean: Number.NaN, peak: Number.POSITIVE_INFINITY }],
+      status: TaskStatus.COMPLETED,
+    });
+    expect(await subs.finished).toMatchObject({
+      outcome: 'finished',
+      status: TaskStatus.COMPLETED,
+      error: null,
+    });
+    expect(port.open).toBe(0);
+    await runFor(clock, 20);
+  });
+
   it('issue 7 item 13: a subscription without an unsubscribe function is a failed subscription', async () => {
     const port = new ScriptedPort(device);
     const real = port.subscribeChangeEvent.bind(port);
