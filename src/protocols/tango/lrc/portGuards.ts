@@ -69,9 +69,12 @@ export function withProtocolVersions(
   }, failed);
 }
 
-/** (min, max) of an `lrcProtocolVersions` value, or undefined when it is not one. */
+/**
+ * (min, max) of an `lrcProtocolVersions` value, or undefined when it is not one: exactly two versions, as upstream's
+ * `server_min, server_max = proxy.lrcProtocolVersions` unpacks them (a longer list is garbage, not its first two).
+ */
 function versionsOf(v: unknown): [number, number] | undefined {
-  if (!Array.isArray(v) || v.length < 2) return undefined;
+  if (!Array.isArray(v) || v.length !== 2) return undefined;
   const min = versionNumber(v[0]);
   const max = versionNumber(v[1]);
   return min === undefined || max === undefined ? undefined : [min, max];
