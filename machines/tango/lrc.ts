@@ -1,7 +1,8 @@
 /**
  * The client side of an SKA Long Running Command (ska-tango-base `invoke_lrc`) as an XState v5 machine.
  *
- *   validating ──[finite timeout]──► bounded ──after(deadline)──► timedOut   (`timeout` ms after the start)
+ *   validating ──[finite timeout]──► bounded ──after(deadline)──► timedOut   (`timeout` ms after the start;
+ *              │                                                  finished when a v1 terminal status waits for its result)
  *              └─────────────────────► unbounded  (no deadline: no timer is armed at all)
  *   bounded | unbounded (the same states; chosen once, as the status machine chooses its deadline):
  *   versions ──► session ─────────────────────────────────────────────────────────────────► finished
@@ -23,7 +24,7 @@
  *                 └ fetchingResult (v1 only: terminal status came before its result; the read is bounded by
  *                   `resultTimeout` (its `bounded` child; `unbounded` for an infinite one, no timer): a failed or
  *                   unanswered read gives an {error} update, the output's error (DevFailed or TimeoutError), then
- *                   the terminal status)
+ *                   the terminal status; so does the call's deadline coming first: finished, not timedOut)
  *   any failure before submission ──► notStarted (callback, versions, subscribe, invoke, REJECTED, other code, an
  *   accepted reply without a command id)
  *   UNSUBSCRIBE ──► released (by the caller, its AbortSignal, or the system stopping: the event's error is kept;
@@ -448,6 +449,16 @@ export const lrcMachine = setup({
         deliver(context, [{ error: lrcErrors.resultTimeoutStack(error, device, command) }, update]),
       );
     }),
+    /** v1: the call's deadline came during the result read: as a read that timed out, with the call's TimeoutError. */
+    deliverResultDeadline: enqueueActions(({ context, enqueue }) => {
+      const [device, command] = where(context);
+      const error = lrcErrors.timeout(command, device, context.timeout, context.commandId);
+      const update = context.pendingTerminal!;
+      enqueue.assign({ status: update.status!, terminal: true, pendingTerminal: null, error });
+      enqueue(() =>
+        deliver(context, [{ error: lrcErrors.resultTimeoutStack(error, device, command) }, update]),
+      );
+    }),
     holdCheckedTerminal: assign({
       pendingTerminal: ({ event }) => ({ status: (event as Ev<'STATUS_CHECKED'>).status }),
     }),
@@ -524,7 +535,14 @@ export const lrcMachine = setup({
     },
     // the call with its deadline, `timeout` ms after the start
     bounded: {
-      after: { deadline: { target: 'timedOut', actions: 'recordTimeout' } },
+      after: {
+        deadline: [
+          // v1: the device already sent the terminal status, held for its result: the call ends with it (the
+          // read's error first, the deadline's TimeoutError as the outcome's error), not as if nothing had ended
+          { guard: 'awaitingResult', target: 'finished', actions: 'deliverResultDeadline' },
+          { target: 'timedOut', actions: 'recordTimeout' },
+        ],
+      },
       ...call('bounded'),
     },
     unbounded: call('unbounded'),

@@ -181,6 +181,18 @@ describe('issue 10 item 2: the bounded variant of the lrc machine', () => {
     expect(run.value()).toEqual({ bounded: { session: { fetchingResult: 'bounded' } } });
   });
 
+  it("v1: the call's deadline during the result read ends it finished with the held terminal status", () => {
+    const run = both({ timeout: 50, resultTimeout: 1000 });
+    run.send(NEGOTIATED_V1);
+    run.send({ type: 'SUBSCRIBED' });
+    run.send(accepted);
+    run.send(status('COMPLETED'));
+    expect(run.value()).toEqual({ bounded: { session: { fetchingResult: 'bounded' } } });
+    clock.advance(50);
+    expect(run.value()).toBe('finished');
+    expect(run.outcome()).toBe('finished');
+  });
+
   it('issue 10 item 2: a bounded result read times out when no answer comes within resultTimeout', () => {
     const run = both({ resultTimeout: 10 });
     run.send(NEGOTIATED_V1);

@@ -618,6 +618,36 @@ describe('issue 7 item 13: device faults end with a typed error and no subscript
     });
   }
 
+  it("v1: the call's deadline during the result read still delivers the terminal status the device sent (the read's error first)", async () => {
+    // the result event is lost and its read never answers: the call's deadline comes first (before resultTimeout)
+    const port = new ScriptedPort(device, { drop: (e) => e.attribute === 'longRunningCommandResult' });
+    const read = port.readAttribute.bind(port);
+    port.readAttribute = (a) => (a === 'longRunningCommandResult' ? new Promise(() => {}) : read(a));
+    const log: LrcUpdate[] = [];
+    const subs = await invokeLrc((u) => log.push(u), port, 'On', undefined, {
+      system,
+      clientVersions: [1, 1],
+      timeout: 1000,
+    });
+    await runFor(clock, 400);
+    expect(statuses(log)).toEqual(['STAGING', 'QUEUED', 'IN_PROGRESS']); // COMPLETED came, held for its result
+    await runFor(clock, 600, 1);
+    expect(log.at(-2)?.error?.map((e) => [e.reason, e.desc])).toEqual([
+      ['TimeoutError', `On on test/reference/1 did not finish within 1000 ms (command id ${subs.commandId})`],
+      ['SKA_InvokeLrcFailed', "Reading 'longRunningCommandResult' failed."],
+    ]);
+    expect(log.at(-1)).toEqual({ status: TaskStatus.COMPLETED });
+    const out = await subs.finished;
+    expect(out).toMatchObject({ outcome: 'finished', status: TaskStatus.COMPLETED });
+    expect(out.error).toBeInstanceOf(TimeoutError);
+    expect(port.open).toBe(0);
+    // LongRunningCommand: the command's own end, with the deadline as its exception
+    const r = new LongRunningCommand('Off', { system, clientVersions: [1, 1] }).run(port, { timeout: 1000 });
+    await runFor(clock, 1000, 1);
+    expect(await r).toMatchObject({ resultCode: ResultCode.OK, exception: expect.any(TimeoutError) });
+    expect((await r).taskStatusEvents.at(-1)).toBe(TaskStatus.COMPLETED);
+  });
+
   it('issue 7 item 13: the result read timeout goes when the result comes first', async () => {
     const port = new ScriptedPort(device, { hold: true });
     const log: LrcUpdate[] = [];
