@@ -459,6 +459,26 @@ describe('protocol negotiation cache', () => {
     expect(list).toHaveBeenCalledTimes(1);
     expect(cachedLrcNegotiation(port)).toEqual([1, 2]);
   });
+  it('a negotiation that never answers is not kept once the call waiting for it ends: the next call asks again', async () => {
+    const port = new ScriptedPort(device);
+    let hung = true;
+    const list = port.attributeList.bind(port);
+    port.attributeList = () => (hung ? new Promise<never>(() => {}) : list());
+    const first = invokeLrc(() => {}, port, 'Chatty', undefined, { system, ...cached, timeout: 1000 });
+    await runFor(clock, 1000);
+    await expect(first).rejects.toBeInstanceOf(TimeoutError);
+    // the device answers again: a later call is not left waiting on the lost negotiation
+    hung = false;
+    const second = invokeLrc(() => {}, port, 'Chatty', undefined, { system, ...cached, timeout: 1000 });
+    await runFor(clock, 20);
+    const answered = await Promise.race([
+      second.then((subs) => subs.protocolVersion),
+      flush().then(() => 'still negotiating'),
+    ]);
+    expect(answered).toBe(2);
+    expect(cachedLrcNegotiation(port)).toEqual([1, 2]);
+    await runFor(clock, 20);
+  });
   it('dropped on an error event (the device may have restarted) and by forgetLrcNegotiation()', async () => {
     const port = new ScriptedPort(device);
     const subs = await invokeLrc(() => {}, port, 'Chatty', undefined, { system, ...cached });

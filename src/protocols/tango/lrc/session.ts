@@ -20,7 +20,8 @@
  * Negotiation cache (`negotiation: 'cached'`, newer ska-tango-base's `connect_lrc_interface`): one negotiation
  * per session, shared by concurrent calls while pending; dropped on a transport error of any call (negotiation,
  * subscription, invocation, status check, result read), on an error event, and by `forgetLrcNegotiation()`.
- * A failed negotiation is never kept. Per-call negotiation (the default, as upstream) reads the versions each time.
+ * A failed negotiation is never kept, nor a pending one a call stopped waiting for. Per-call negotiation (the
+ * default, as upstream) reads the versions each time.
  */
 import { type LrcEvent, MAX_BUFFERED_EVENTS } from '../../../../machines/tango/lrc.js';
 import type { AttributeEvent, DevicePort, Unsubscribe } from '../port.js';
@@ -507,6 +508,10 @@ export class LrcDeviceSession {
   /** `call` is closed: out of the id map and of its subscriptions; a subscription left without calls ends. */
   release(call: LrcCall): void {
     this.#calls--;
+    // a cached call ending before it subscribed waited for the session's negotiation (its deadline, say): one still
+    // unanswered is not kept, or every later call would wait on a request the device may never answer
+    if (call.cacheNegotiation && call.subs.length === 0 && this.#negotiation?.versions === undefined)
+      this.#negotiation = undefined;
     this.#stopWaiting(call);
     const id = call.commandId;
     if (id !== undefined) {
