@@ -1,7 +1,8 @@
 /**
  * The client side of an SKA Long Running Command (ska-tango-base `invoke_lrc`) as an XState v5 machine.
  *
- *   validating ──[finite timeout]──► bounded ──after(deadline)──► timedOut   (`timeout` ms after the start)
+ *   validating ──[finite timeout]──► bounded ──after(deadline)──► timedOut   (`timeout` ms after the start;
+ *              │                                                  finished when a v1 terminal status waits for its result)
  *              └─────────────────────► unbounded  (no deadline: no timer is armed at all)
  *   bounded | unbounded (the same states; chosen once, as the status machine chooses its deadline):
  *   versions ──► session ─────────────────────────────────────────────────────────────────► finished
@@ -15,14 +16,15 @@
  *                 │     before the command id, CheckLongRunningCommandStatus;
  *                 │     a terminal answer ends it, v1 via fetchingResult; NOT_FOUND ──► lost (the device no
  *                 │     longer knows the command: restarted, or forgot it once ended); otherwise back to the
- *                 │     status states)
+ *                 │     status states, or, when an error event came while the check was on its way (asked ──►
+ *                 │     stale: the answer may predate the events that outage lost), asked again at once)
  *                 │       ◄──after(recheck)── rechecking ◄──STATUS_CHECK_FAILED──┘ (the device did not answer,
  *                 │     say in the outage an error event announced: asked again 1 s later, then 2, 4, ... up to
  *                 │     30 s between checks, until it answers; another error event asks at once)
  *                 └ fetchingResult (v1 only: terminal status came before its result; the read is bounded by
  *                   `resultTimeout` (its `bounded` child; `unbounded` for an infinite one, no timer): a failed or
  *                   unanswered read gives an {error} update, the output's error (DevFailed or TimeoutError), then
- *                   the terminal status)
+ *                   the terminal status; so does the call's deadline coming first: finished, not timedOut)
  *   any failure before submission ──► notStarted (callback, versions, subscribe, invoke, REJECTED, other code, an
  *   accepted reply without a command id)
  *   UNSUBSCRIBE ──► released (by the caller, its AbortSignal, or the system stopping: the event's error is kept;
@@ -195,6 +197,31 @@ function call<V extends 'bounded' | 'unbounded'>(variant: V) {
                   ],
                   STATUS_CHECK_FAILED: { target: 'rechecking', actions: 'deliverCheckFailure' },
                 },
+                initial: 'asked',
+                states: {
+                  asked: {
+                    on: {
+                      // an error event while the check is on its way: the answer may tell the status from before
+                      // the events this outage lost (the device answered, then the command ended unheard)
+                      DEVICE_EVENT: {
+                        guard: 'reconcileAfterError',
+                        target: 'stale',
+                        actions: 'applyDeviceEvent',
+                      },
+                    },
+                  },
+                  // a running status from such an answer is asked again at once (a terminal one, or NOT_FOUND, ends
+                  // the call as any answer does)
+                  stale: {
+                    on: {
+                      STATUS_CHECKED: {
+                        guard: 'checkedRunning',
+                        target: `#lrc.${variant}.session.monitoring.reconciling` as const,
+                        actions: 'forgetCheckFailures',
+                      },
+                    },
+                  },
+                },
               },
               // the check failed: asked again after `recheck` (doubling with each failure in a row); events go on
               // being applied, and an error event asks at once (monitoring's DEVICE_EVENT)
@@ -262,6 +289,11 @@ export const lrcMachine = setup({
       context.reconcile && (event as Ev<'DEVICE_EVENT'>).event.errors !== undefined,
     checkedTerminal: ({ event }) => isTerminalStatus((event as Ev<'STATUS_CHECKED'>).status),
     checkedNotFound: ({ event }) => (event as Ev<'STATUS_CHECKED'>).status === TaskStatus.NOT_FOUND,
+    /** The check answered a status the command runs in (STAGING, QUEUED, IN_PROGRESS). */
+    checkedRunning: ({ event }) => {
+      const status = (event as Ev<'STATUS_CHECKED'>).status;
+      return !isTerminalStatus(status) && status !== TaskStatus.NOT_FOUND;
+    },
     /** v1 without the result yet: read it first, as when a terminal status event comes before it. */
     checkedTerminalNeedsResult: ({ context, event }) =>
       isTerminalStatus((event as Ev<'STATUS_CHECKED'>).status) &&
@@ -417,6 +449,16 @@ export const lrcMachine = setup({
         deliver(context, [{ error: lrcErrors.resultTimeoutStack(error, device, command) }, update]),
       );
     }),
+    /** v1: the call's deadline came during the result read: as a read that timed out, with the call's TimeoutError. */
+    deliverResultDeadline: enqueueActions(({ context, enqueue }) => {
+      const [device, command] = where(context);
+      const error = lrcErrors.timeout(command, device, context.timeout, context.commandId);
+      const update = context.pendingTerminal!;
+      enqueue.assign({ status: update.status!, terminal: true, pendingTerminal: null, error });
+      enqueue(() =>
+        deliver(context, [{ error: lrcErrors.resultTimeoutStack(error, device, command) }, update]),
+      );
+    }),
     holdCheckedTerminal: assign({
       pendingTerminal: ({ event }) => ({ status: (event as Ev<'STATUS_CHECKED'>).status }),
     }),
@@ -493,7 +535,14 @@ export const lrcMachine = setup({
     },
     // the call with its deadline, `timeout` ms after the start
     bounded: {
-      after: { deadline: { target: 'timedOut', actions: 'recordTimeout' } },
+      after: {
+        deadline: [
+          // v1: the device already sent the terminal status, held for its result: the call ends with it (the
+          // read's error first, the deadline's TimeoutError as the outcome's error), not as if nothing had ended
+          { guard: 'awaitingResult', target: 'finished', actions: 'deliverResultDeadline' },
+          { target: 'timedOut', actions: 'recordTimeout' },
+        ],
+      },
       ...call('bounded'),
     },
     unbounded: call('unbounded'),

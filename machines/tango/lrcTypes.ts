@@ -38,8 +38,9 @@ export interface LrcInput {
 }
 
 /**
- * How a call ended: its command reached a terminal status (`finished`), was never submitted (`notStarted`), its
- * deadline came (`timedOut`), the caller, its signal or the system ended it (`released`), or (`reconcile`) the device
+ * How a call ended: its command reached a terminal status (`finished`, also when the deadline came during the v1
+ * result read after it: the error is then the TimeoutError), was never submitted (`notStarted`), its deadline came
+ * (`timedOut`), the caller, its signal or the system ended it (`released`), or (`reconcile`) the device
  * answered NOT_FOUND for the command it had accepted (`lost`: it restarted, or forgot the command once it ended;
  * how the command ended is not known).
  */

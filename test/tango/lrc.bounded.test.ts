@@ -116,7 +116,7 @@ describe('issue 10 item 2: the bounded variant of the lrc machine', () => {
     run.send(status('IN_PROGRESS'));
     expect(run.value()).toEqual({ bounded: { session: { monitoring: 'inProgress' } } });
     run.send(errorEvent);
-    expect(run.value()).toEqual({ bounded: { session: { monitoring: 'reconciling' } } });
+    expect(run.value()).toEqual({ bounded: { session: { monitoring: { reconciling: 'asked' } } } });
     run.send(status('IN_PROGRESS'));
     run.send({ type: 'STATUS_CHECKED', status: TaskStatus.IN_PROGRESS });
     run.send(errorEvent);
@@ -126,7 +126,7 @@ describe('issue 10 item 2: the bounded variant of the lrc machine', () => {
     clock.advance(999);
     expect(run.value()).toEqual({ bounded: { session: { monitoring: 'rechecking' } } });
     clock.advance(1);
-    expect(run.value()).toEqual({ bounded: { session: { monitoring: 'reconciling' } } });
+    expect(run.value()).toEqual({ bounded: { session: { monitoring: { reconciling: 'asked' } } } });
     run.send({ type: 'STATUS_CHECK_FAILED', error: new Error('check failed again') });
     clock.advance(1999);
     expect(run.value()).toEqual({ bounded: { session: { monitoring: 'rechecking' } } });
@@ -138,7 +138,7 @@ describe('issue 10 item 2: the bounded variant of the lrc machine', () => {
     run.send({ type: 'STATUS_CHECK_FAILED', error: new Error('check failed') });
     clock.advance(500);
     run.send(errorEvent);
-    expect(run.value()).toEqual({ bounded: { session: { monitoring: 'reconciling' } } });
+    expect(run.value()).toEqual({ bounded: { session: { monitoring: { reconciling: 'asked' } } } });
     run.send({ type: 'STATUS_CHECKED', status: TaskStatus.COMPLETED });
     expect(run.value()).toEqual({ bounded: { session: { fetchingResult: 'unbounded' } } });
     run.send({ type: 'RESULT_FAILED', error: new Error('read failed') });
@@ -152,12 +152,45 @@ describe('issue 10 item 2: the bounded variant of the lrc machine', () => {
     run.send(accepted);
     run.send(status('IN_PROGRESS'));
     run.send(errorEvent);
-    expect(run.value()).toEqual({ bounded: { session: { monitoring: 'reconciling' } } });
+    expect(run.value()).toEqual({ bounded: { session: { monitoring: { reconciling: 'asked' } } } });
     const armed = clock.pending;
     run.send({ type: 'STATUS_CHECKED', status: TaskStatus.NOT_FOUND });
     expect(run.value()).toBe('lost');
     expect(run.outcome()).toBe('lost');
     expect(clock.pending).toBeLessThan(armed); // both deadlines (XState's and the runner's) let go
+  });
+
+  it('reconcile: an error event while the check is on its way makes a running answer asked again at once', () => {
+    const run = both({ reconcile: true });
+    run.send(NEGOTIATED_V1);
+    run.send({ type: 'SUBSCRIBED' });
+    run.send(accepted);
+    run.send(status('IN_PROGRESS'));
+    run.send(errorEvent);
+    run.send(errorEvent);
+    expect(run.value()).toEqual({ bounded: { session: { monitoring: { reconciling: 'stale' } } } });
+    // the answer may predate what the second outage lost: asked again, no wait
+    run.send({ type: 'STATUS_CHECKED', status: TaskStatus.IN_PROGRESS });
+    expect(run.value()).toEqual({ bounded: { session: { monitoring: { reconciling: 'asked' } } } });
+    run.send({ type: 'STATUS_CHECKED', status: TaskStatus.IN_PROGRESS });
+    expect(run.value()).toEqual({ bounded: { session: { monitoring: 'inProgress' } } });
+    // a terminal answer ends the call as ever, stale or not
+    run.send(errorEvent);
+    run.send(errorEvent);
+    run.send({ type: 'STATUS_CHECKED', status: TaskStatus.COMPLETED });
+    expect(run.value()).toEqual({ bounded: { session: { fetchingResult: 'bounded' } } });
+  });
+
+  it("v1: the call's deadline during the result read ends it finished with the held terminal status", () => {
+    const run = both({ timeout: 50, resultTimeout: 1000 });
+    run.send(NEGOTIATED_V1);
+    run.send({ type: 'SUBSCRIBED' });
+    run.send(accepted);
+    run.send(status('COMPLETED'));
+    expect(run.value()).toEqual({ bounded: { session: { fetchingResult: 'bounded' } } });
+    clock.advance(50);
+    expect(run.value()).toBe('finished');
+    expect(run.outcome()).toBe('finished');
   });
 
   it('issue 10 item 2: a bounded result read times out when no answer comes within resultTimeout', () => {

@@ -273,6 +273,43 @@ describe('LongRunningCommand with reconcile', () => {
     expect(port.open).toBe(0);
   });
 
+  it('an error event while a check is on its way makes another check once it answers (its answer may predate the loss)', async () => {
+    let outage = false;
+    let answer: (() => void) | undefined;
+    const port = new ScriptedPort(device, {
+      drop: (e) => outage && e.errors === undefined,
+      commands: {
+        // the device answers at once (the command still IN_PROGRESS), the answer reaches the client late
+        CheckLongRunningCommandStatus: (id) => {
+          const status = device.commandInout('CheckLongRunningCommandStatus', id);
+          if (answer) return status;
+          return new Promise((resolve) => {
+            answer = () => resolve(status);
+          });
+        },
+      },
+    });
+    const statuses: TaskStatus[] = [];
+    const run = new LongRunningCommand('On', { system, reconcile: true }).run(port, {
+      onUpdate: (u) => u.status !== undefined && statuses.push(u.status),
+    });
+    await runFor(clock, 50);
+    port.inject({ attribute: '_lrcEvent', errors: [devError('API_EventTimeout')] });
+    await flush();
+    expect(answer).toBeDefined();
+    // the command ends while the check's answer is on its way, and its events are lost: a second error event says so
+    outage = true;
+    await runFor(clock, 400);
+    port.inject({ attribute: '_lrcEvent', errors: [devError('API_EventTimeout')] });
+    outage = false;
+    answer!(); // IN_PROGRESS, out of date
+    await runFor(clock, 50);
+    const r = await Promise.race([run, flush().then(() => 'still running')]);
+    expect(r).toMatchObject({ resultCode: ResultCode.OK, exception: expect.any(DevFailed) });
+    expect(statuses.at(-1)).toBe(TaskStatus.COMPLETED);
+    expect(port.open).toBe(0);
+  });
+
   it('a device that restarted (its tracker empty) answers NOT_FOUND: the run ends with SKA_CommandNotFound, resultCode UNKNOWN', async () => {
     // the restarted device: a fresh simulator of the same name answers the check; the old one's events stop
     const restarted = referenceDevice({ clock });
@@ -407,6 +444,40 @@ describe('protocol negotiation cache', () => {
       DevFailed,
     );
     expect(cachedLrcNegotiation(failing)).toBeUndefined();
+  });
+  it('dropped when a per-call negotiation on the same device fails (a transport error of any call)', async () => {
+    const port = new ScriptedPort(device);
+    await run(port, cached);
+    expect(cachedLrcNegotiation(port)).toEqual([1, 2]);
+    port.options = { failAttributeList: new Error('connection lost') };
+    await expect(invokeLrc(() => {}, port, 'Chatty', undefined, { system })).rejects.toThrow(DevFailed);
+    expect(cachedLrcNegotiation(port)).toBeUndefined();
+    // the next cached call reads the versions again
+    port.options = {};
+    const list = vi.spyOn(port, 'attributeList');
+    await run(port, cached);
+    expect(list).toHaveBeenCalledTimes(1);
+    expect(cachedLrcNegotiation(port)).toEqual([1, 2]);
+  });
+  it('a negotiation that never answers is not kept once the call waiting for it ends: the next call asks again', async () => {
+    const port = new ScriptedPort(device);
+    let hung = true;
+    const list = port.attributeList.bind(port);
+    port.attributeList = () => (hung ? new Promise<never>(() => {}) : list());
+    const first = invokeLrc(() => {}, port, 'Chatty', undefined, { system, ...cached, timeout: 1000 });
+    await runFor(clock, 1000);
+    await expect(first).rejects.toBeInstanceOf(TimeoutError);
+    // the device answers again: a later call is not left waiting on the lost negotiation
+    hung = false;
+    const second = invokeLrc(() => {}, port, 'Chatty', undefined, { system, ...cached, timeout: 1000 });
+    await runFor(clock, 20);
+    const answered = await Promise.race([
+      second.then((subs) => subs.protocolVersion),
+      flush().then(() => 'still negotiating'),
+    ]);
+    expect(answered).toBe(2);
+    expect(cachedLrcNegotiation(port)).toEqual([1, 2]);
+    await runFor(clock, 20);
   });
   it('dropped on an error event (the device may have restarted) and by forgetLrcNegotiation()', async () => {
     const port = new ScriptedPort(device);

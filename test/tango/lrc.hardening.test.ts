@@ -328,6 +328,9 @@ describe('issue 7 item 12: facades check everything before they spawn', () => {
       [() => {}, port, 'On', { reconcile: 1 }, /reconcile must be a boolean/],
       [() => {}, port, 'On', { clientVersions: [2, 1] }, /clientVersions must be a \(min, max\) pair/],
       [() => {}, port, 'On', { clientVersions: [1] }, /clientVersions/],
+      // the client speaks v1 and v2 only: claiming v3 would make a (1, 3) server choose a protocol it cannot follow
+      [() => {}, port, 'On', { clientVersions: [1, 3] }, /clientVersions must be .*from 1 to 2/],
+      [() => {}, port, 'On', { clientVersions: [3, 3] }, /clientVersions must be .*from 1 to 2/],
       [() => {}, port, 'On', { negotiation: 'sometimes' }, /negotiation must be 'perCall' or 'cached'/],
       [() => {}, port, 'On', { signal: {} }, /signal must be an AbortSignal/],
       [() => {}, port, 'On', { system: {} }, /system must be an OrrerySystem/],
@@ -493,6 +496,56 @@ describe('issue 7 item 13: device faults end with a typed error and no subscript
     );
   });
 
+  it('an answer the client cannot read (a throwing getter, a revoked Proxy) is a DevFailed, never a hung call', async () => {
+    const revoked = () => {
+      const { proxy, revoke } = Proxy.revocable([[2], ['id']], {});
+      revoke();
+      return proxy;
+    };
+    const throwing = (value: unknown[]) => {
+      Object.defineProperty(value, 0, {
+        get() {
+          throw new Error('unreadable');
+        },
+      });
+      return value;
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const cases: [string, (port: ScriptedPort) => void][] = [
+        ['reply (revoked)', (p) => (p.options.reply = revoked())],
+        ['reply (getter)', (p) => (p.options.reply = throwing([[2], ['id']]))],
+        ['attributeList (revoked)', (p) => (p.attributeList = async () => revoked() as unknown as string[])],
+        [
+          'attributeList (getter)',
+          (p) => (p.attributeList = async () => throwing(['lrcProtocolVersions']) as string[]),
+        ],
+        [
+          'lrcProtocolVersions (getter)',
+          (p) => {
+            const read = p.readAttribute.bind(p);
+            p.readAttribute = async (a) => (a === 'lrcProtocolVersions' ? throwing([1, 2]) : read(a));
+          },
+        ],
+      ];
+      for (const [label, spoil] of cases) {
+        const port = new ScriptedPort(device);
+        spoil(port);
+        const p = invokeLrc(() => {}, port, 'On', undefined, { system }).catch((e) => e);
+        const settled = await Promise.race([p, flush(60).then(() => 'still pending')]);
+        expect(settled, label).toBeInstanceOf(DevFailed);
+        expect((settled as DevFailed).errors[0].desc, label).toMatch(/unreadable|revoked/);
+        expect(port.open, label).toBe(0);
+      }
+      await flush();
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('issue 7 item 13: v1, a failing result read after the terminal status delivers its error first', async () => {
     const port = new ScriptedPort(device, {
       hold: true,
@@ -564,6 +617,36 @@ describe('issue 7 item 13: device faults end with a typed error and no subscript
       expect(port.open).toBe(0);
     });
   }
+
+  it("v1: the call's deadline during the result read still delivers the terminal status the device sent (the read's error first)", async () => {
+    // the result event is lost and its read never answers: the call's deadline comes first (before resultTimeout)
+    const port = new ScriptedPort(device, { drop: (e) => e.attribute === 'longRunningCommandResult' });
+    const read = port.readAttribute.bind(port);
+    port.readAttribute = (a) => (a === 'longRunningCommandResult' ? new Promise(() => {}) : read(a));
+    const log: LrcUpdate[] = [];
+    const subs = await invokeLrc((u) => log.push(u), port, 'On', undefined, {
+      system,
+      clientVersions: [1, 1],
+      timeout: 1000,
+    });
+    await runFor(clock, 400);
+    expect(statuses(log)).toEqual(['STAGING', 'QUEUED', 'IN_PROGRESS']); // COMPLETED came, held for its result
+    await runFor(clock, 600, 1);
+    expect(log.at(-2)?.error?.map((e) => [e.reason, e.desc])).toEqual([
+      ['TimeoutError', `On on test/reference/1 did not finish within 1000 ms (command id ${subs.commandId})`],
+      ['SKA_InvokeLrcFailed', "Reading 'longRunningCommandResult' failed."],
+    ]);
+    expect(log.at(-1)).toEqual({ status: TaskStatus.COMPLETED });
+    const out = await subs.finished;
+    expect(out).toMatchObject({ outcome: 'finished', status: TaskStatus.COMPLETED });
+    expect(out.error).toBeInstanceOf(TimeoutError);
+    expect(port.open).toBe(0);
+    // LongRunningCommand: the command's own end, with the deadline as its exception
+    const r = new LongRunningCommand('Off', { system, clientVersions: [1, 1] }).run(port, { timeout: 1000 });
+    await runFor(clock, 1000, 1);
+    expect(await r).toMatchObject({ resultCode: ResultCode.OK, exception: expect.any(TimeoutError) });
+    expect((await r).taskStatusEvents.at(-1)).toBe(TaskStatus.COMPLETED);
+  });
 
   it('issue 7 item 13: the result read timeout goes when the result comes first', async () => {
     const port = new ScriptedPort(device, { hold: true });
@@ -693,6 +776,31 @@ describe('issue 7 item 13: device faults end with a typed error and no subscript
     await runFor(clock, 400);
     expect(statuses(updates).at(-1)).toBe('COMPLETED');
     expect(await subs.finished).toMatchObject({ outcome: 'finished', status: TaskStatus.COMPLETED });
+  });
+
+  it("a v2 event whose json holds NaN or Infinity (Python's json.dumps of a float result) ends the call as upstream's json.loads reads it", async () => {
+    const port = new ScriptedPort(device);
+    const log: LrcUpdate[] = [];
+    const subs = await invokeLrc((u) => log.push(u), port, 'Silent', undefined, { system });
+    port.inject(
+      {
+        attribute: '_lrcEvent',
+        value: [subs.commandId, '{"status": 5, "result": [0, {"mean": NaN, "peak": Infinity}]}'],
+      },
+      true,
+    );
+    await flush();
+    expect(log.at(-1)).toEqual({
+      result: [0, { mean: Number.NaN, peak: Number.POSITIVE_INFINITY }],
+      status: TaskStatus.COMPLETED,
+    });
+    expect(await subs.finished).toMatchObject({
+      outcome: 'finished',
+      status: TaskStatus.COMPLETED,
+      error: null,
+    });
+    expect(port.open).toBe(0);
+    await runFor(clock, 20);
   });
 
   it('issue 7 item 13: a subscription without an unsubscribe function is a failed subscription', async () => {

@@ -64,7 +64,7 @@ describe('issue 7 item 18: the lrc machine', () => {
     // a check that finds the command still running goes back to the status state
     port.inject({ attribute: '_lrcEvent', errors: [devError('lost')] });
     port.release((e) => e.errors !== undefined);
-    expect(value()).toEqual({ unbounded: { session: { monitoring: 'reconciling' } } });
+    expect(value()).toEqual({ unbounded: { session: { monitoring: { reconciling: 'asked' } } } });
     await flush();
     expect(value()).toEqual({ unbounded: { session: { monitoring: 'inProgress' } } });
     // statuses can skip states: STAGING straight to IN_PROGRESS (Abort) and QUEUED straight to IN_PROGRESS

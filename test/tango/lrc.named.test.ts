@@ -104,6 +104,27 @@ describe('9.1.2 protocol negotiation', () => {
       ),
     );
   });
+  it('a device answering garbage for its attribute list or lrcProtocolVersions: a DevFailed saying so, nothing subscribed', async () => {
+    // upstream unpacks `server_min, server_max = proxy.lrcProtocolVersions`: anything but two versions fails
+    const cases: [unknown, unknown, string][] = [
+      ['not a list', undefined, 'SKA_InvalidAttributeList'],
+      [undefined, [1, 2, 3], 'SKA_InvalidProtocolVersions'],
+      [undefined, [2], 'SKA_InvalidProtocolVersions'],
+      [undefined, [1.5, 2], 'SKA_InvalidProtocolVersions'],
+      [undefined, 'x', 'SKA_InvalidProtocolVersions'],
+    ];
+    for (const [names, versions, reason] of cases) {
+      const port = new ScriptedPort(device);
+      if (names !== undefined) port.attributeList = async () => names as string[];
+      const read = port.readAttribute.bind(port);
+      if (versions !== undefined)
+        port.readAttribute = async (a) => (a === 'lrcProtocolVersions' ? versions : read(a));
+      const err = await invokeLrc(() => {}, port, 'On', undefined, { system }).catch((e) => e);
+      expect(err, JSON.stringify(versions)).toBeInstanceOf(DevFailed);
+      expect(err.errors.map((e: { reason: string }) => e.reason)).toEqual([reason, 'SKA_InvokeLrcFailed']);
+      expect(port.open).toBe(0);
+    }
+  });
   it('a failed read of the versions is a DevFailed with SKA_InvokeLrcFailed on top', async () => {
     const port = new ScriptedPort(device, { failAttributeList: new Error('connection lost') });
     const err = await invokeLrc(() => {}, port, 'On', undefined, { system }).catch((e) => e);

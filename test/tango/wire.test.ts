@@ -4,6 +4,7 @@
  * ends as a typed error (a `DevError` entry with `SKA_InvokeLrcFailed`, or the machine's ResultCodeError), never
  * a throw.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { lrcErrors } from '../../machines/tango/lrcErrors.js';
 import { ResultCodeError } from '../../src/protocols/tango/errors.js';
@@ -16,6 +17,7 @@ import {
   pairedValue,
   pairIndex,
   parseLrcReply,
+  parsePythonJson,
   ResultCode,
   resultCodeName,
   resultCodeOf,
@@ -131,6 +133,46 @@ describe('issue 8 item 4: the wire module, v2 events', () => {
     expect(decodeLrcEvent(LRC_ATTRIBUTES.event, [ID, '{"status": 2.0}'], ID)?.update).toEqual({
       status: TaskStatus.IN_PROGRESS,
     });
+  });
+
+  it("json with NaN, Infinity and -Infinity (Python's json.dumps of a float result) decodes as json.loads reads it", () => {
+    // what ska-tango-base pushes for a result holding a float that is not finite (json.dumps' allow_nan default)
+    const json =
+      '{"status": 5, "result": [0, {"mean": NaN, "max": Infinity, "min": -Infinity, "text": "NaN"}]}';
+    expect(decodeLrcEvent(LRC_ATTRIBUTES.event, [ID, json], ID)).toEqual({
+      update: {
+        result: [
+          0,
+          { mean: Number.NaN, max: Number.POSITIVE_INFINITY, min: Number.NEGATIVE_INFINITY, text: 'NaN' },
+        ],
+        status: TaskStatus.COMPLETED,
+      },
+      warnings: [],
+    });
+    expect(decodeLrcEvent(LRC_ATTRIBUTES.result, [ID, '[3, NaN]'], ID)?.update).toEqual({
+      result: [3, Number.NaN],
+    });
+    expect(decodeLrcEvent(LRC_ATTRIBUTES.event, [ID, '{"progress": NaN}'], ID)?.update).toEqual({
+      progress: Number.NaN,
+    });
+    // JSON itself reads as JSON.parse reads it (the fallback is only tried when JSON.parse failed)
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const text = JSON.stringify(v, null, 1);
+        expect(parsePythonJson(text)).toEqual(JSON.parse(text));
+      }),
+    );
+    expect(
+      Object.hasOwn(parsePythonJson('{"__proto__": {"status": 5}, "x": NaN}') as object, '__proto__'),
+    ).toBe(true);
+    // nesting too deep for the stack is undecodable, not a crash
+    const deep = decodeLrcEvent(LRC_ATTRIBUTES.result, [ID, `${'['.repeat(200_000)}NaN`], ID);
+    expect(deep?.update.error?.[0].desc).toMatch(/^Undecodable LRC event json/);
+    // only those three words, outside strings, as Python reads them: anything else is still undecodable
+    for (const bad of ['[nan]', '[Infinity1]', '[- Infinity]', '[NaN', '["NaN]', '[+Infinity]', '[NaNa]']) {
+      const decoded = decodeLrcEvent(LRC_ATTRIBUTES.result, [ID, bad], ID);
+      expect(decoded?.update.error?.[0].desc, bad).toMatch(/^Undecodable LRC event json/);
+    }
   });
 
   it("issue 8 item 4: a v2 progress that is not an int is delivered with upstream's warning", () => {

@@ -291,10 +291,127 @@ function parseLrcJson(raw: unknown, commandId: string): unknown {
   try {
     return JSON.parse(String(raw));
   } catch {
-    const text = typeof raw === 'string' ? JSON.stringify(raw.slice(0, 200)) : describeValue(raw);
-    const desc = `Undecodable LRC event json for ${commandId}: ${text}`;
-    return new Undecodable({ update: { error: [lrcError(desc)] }, warnings: [desc] });
+    // not JSON: maybe Python's, which json.dumps writes for a float that is not finite and json.loads reads back
+    const text = typeof raw === 'string' ? raw : undefined;
+    if (text !== undefined && PYTHON_CONSTANT.test(text)) {
+      try {
+        return parsePythonJson(text);
+      } catch {
+        // undecodable after all
+      }
+    }
+    return undecodable(raw, commandId);
   }
+}
+
+function undecodable(raw: unknown, commandId: string): Undecodable {
+  const text = typeof raw === 'string' ? JSON.stringify(raw.slice(0, 200)) : describeValue(raw);
+  const desc = `Undecodable LRC event json for ${commandId}: ${text}`;
+  return new Undecodable({ update: { error: [lrcError(desc)] }, warnings: [desc] });
+}
+
+/** A word of Python's JSON that JSON has not (`json.dumps` writes them for floats that are not finite). */
+const PYTHON_CONSTANT = /NaN|Infinity/;
+const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/**
+ * JSON as Python's `json.loads` reads it: with the constants `NaN`, `Infinity` and `-Infinity` as values (never
+ * inside strings, never another spelling). Strings and numbers are read by `JSON.parse`, keys as `JSON.parse` keeps
+ * them (an own `__proto__` key too). Throws on anything else, or on nesting too deep for the stack.
+ */
+export function parsePythonJson(text: string): unknown {
+  let i = 0;
+  const n = text.length;
+  const fail = (): never => {
+    throw new SyntaxError(`Unexpected token at position ${i} of Python JSON`);
+  };
+  const skipBlanks = () => {
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return;
+    }
+  };
+  const word = (w: string): boolean => {
+    if (!text.startsWith(w, i)) return false;
+    i += w.length;
+    return true;
+  };
+  const string = (): string => {
+    const start = i;
+    for (i++; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x5c) i++;
+      else if (c === 0x22) return JSON.parse(text.slice(start, ++i)) as string;
+    }
+    return fail();
+  };
+  const value = (): unknown => {
+    skipBlanks();
+    const c = text[i];
+    if (c === '"') return string();
+    if (c === '[') {
+      i++;
+      const list: unknown[] = [];
+      skipBlanks();
+      if (text[i] === ']') {
+        i++;
+        return list;
+      }
+      for (;;) {
+        list.push(value());
+        skipBlanks();
+        if (text[i] === ']') {
+          i++;
+          return list;
+        }
+        if (text[i++] !== ',') fail();
+      }
+    }
+    if (c === '{') {
+      i++;
+      const object: Record<string, unknown> = {};
+      skipBlanks();
+      if (text[i] === '}') {
+        i++;
+        return object;
+      }
+      for (;;) {
+        skipBlanks();
+        if (text[i] !== '"') fail();
+        const key = string();
+        skipBlanks();
+        if (text[i++] !== ':') fail();
+        // as JSON.parse keeps it: an own key, even `__proto__`
+        Object.defineProperty(object, key, {
+          value: value(),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+        skipBlanks();
+        if (text[i] === '}') {
+          i++;
+          return object;
+        }
+        if (text[i++] !== ',') fail();
+      }
+    }
+    if (word('NaN')) return Number.NaN;
+    if (word('Infinity')) return Number.POSITIVE_INFINITY;
+    if (word('-Infinity')) return Number.NEGATIVE_INFINITY;
+    if (word('true')) return true;
+    if (word('false')) return false;
+    if (word('null')) return null;
+    JSON_NUMBER.lastIndex = i;
+    const m = JSON_NUMBER.exec(text);
+    if (m === null) return fail();
+    i += m[0].length;
+    return Number(m[0]);
+  };
+  const out = value();
+  skipBlanks();
+  if (i !== n) fail();
+  return out;
 }
 
 function decodeV2Event(event: any, commandId: string): DecodedLrcEvent {

@@ -43,7 +43,7 @@ export interface LongRunningCommandOptions {
   system?: OrrerySystem;
   /** Protocol v1 parity mode (status repeats delivered). */
   parity?: boolean;
-  /** The client's supported protocol range, default (1, 2). */
+  /** The client's supported protocol range, default (1, 2), within (1, 2); see `InvokeLrcOptions.clientVersions`. */
   clientVersions?: readonly [number, number];
   /** 'perCall' (default) or 'cached' protocol negotiation; see `InvokeLrcOptions.negotiation`. */
   negotiation?: 'perCall' | 'cached';

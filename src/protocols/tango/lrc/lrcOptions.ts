@@ -9,7 +9,7 @@ import type { Logger } from '../../../engine/logging.js';
 import type { OrrerySystem } from '../../../engine/system.js';
 import { InvalidArgumentError } from '../../../errors.js';
 import type { DevicePort } from '../port.js';
-import { describeValue } from '../wire.js';
+import { CLIENT_PROTOCOL_VERSIONS, describeValue } from '../wire.js';
 
 export interface InvokeLrcOptions {
   /** pino-compatible logger; the system's (bound to the actor) otherwise. */
@@ -44,7 +44,10 @@ export interface InvokeLrcOptions {
    * not check).
    */
   reconcile?: boolean;
-  /** The client's supported protocol range, default (1, 2); e.g. (1, 1) forces protocol v1. */
+  /**
+   * The client's supported protocol range, default (1, 2); e.g. (1, 1) forces protocol v1. Within (1, 2): the
+   * client speaks no other protocol.
+   */
   clientVersions?: readonly [number, number];
   /**
    * 'perCall' (default, as upstream's `invoke_lrc`): read the device's protocol versions on every call.
@@ -129,7 +132,7 @@ export function checkLrcOptions(
         who,
         o,
         'clientVersions',
-        'a (min, max) pair of protocol versions (integers >= 1, min <= max)',
+        `a (min, max) pair of protocol versions the client speaks (integers from ${CLIENT_MIN} to ${CLIENT_MAX}, min <= max)`,
       );
   }
   if (o.negotiation !== undefined && o.negotiation !== 'perCall' && o.negotiation !== 'cached')
@@ -149,7 +152,15 @@ export function checkLrcOptions(
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
-const isVersion = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 1;
+const CLIENT_MIN = CLIENT_PROTOCOL_VERSIONS[0];
+const CLIENT_MAX = CLIENT_PROTOCOL_VERSIONS[1];
+/**
+ * A protocol version this client speaks: a narrower range forces one (upstream's tests monkeypatch
+ * `_SUPPORTED_LRC_PROTOCOL_VERSIONS` to (1, 1)); a version above it would let a newer server choose a protocol the
+ * client cannot follow (it would speak v2 to it and report the other version).
+ */
+const isVersion = (x: unknown): boolean =>
+  Number.isInteger(x) && (x as number) >= CLIENT_MIN && (x as number) <= CLIENT_MAX;
 
 function badOption(
   who: string,

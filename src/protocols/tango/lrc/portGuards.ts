@@ -41,25 +41,40 @@ export function withProtocolVersions(
   failed: (error: unknown) => void,
 ): void {
   attempt(() => device.attributeList()).then((names) => {
-    if (!Array.isArray(names)) {
-      const desc = `attributeList() answered ${describeValue(names)}, not a list of names`;
-      failed(portFault('SKA_InvalidAttributeList', desc, device.name));
-    } else if (!names.some(isVersionsAttribute)) done(null);
-    else
-      attempt(() => device.readAttribute(LRC_ATTRIBUTES.versions)).then((v) => {
-        const pair = versionsOf(v);
-        if (pair) done(pair);
-        else {
-          const desc = `${LRC_ATTRIBUTES.versions} is ${describeValue(v)}, not (min, max)`;
-          failed(portFault('SKA_InvalidProtocolVersions', desc, device.name));
-        }
-      }, failed);
+    let hasVersions: boolean;
+    try {
+      if (!Array.isArray(names)) {
+        const desc = `attributeList() answered ${describeValue(names)}, not a list of names`;
+        return failed(portFault('SKA_InvalidAttributeList', desc, device.name));
+      }
+      hasVersions = names.some(isVersionsAttribute);
+    } catch (error) {
+      // an answer that throws when read (a getter, a revoked Proxy): a failure, not a reaction rejecting unhandled
+      return failed(error);
+    }
+    if (!hasVersions) return done(null);
+    attempt(() => device.readAttribute(LRC_ATTRIBUTES.versions)).then((v) => {
+      let pair: [number, number] | undefined;
+      try {
+        pair = versionsOf(v);
+      } catch (error) {
+        return failed(error);
+      }
+      if (pair) done(pair);
+      else {
+        const desc = `${LRC_ATTRIBUTES.versions} is ${describeValue(v)}, not (min, max)`;
+        failed(portFault('SKA_InvalidProtocolVersions', desc, device.name));
+      }
+    }, failed);
   }, failed);
 }
 
-/** (min, max) of an `lrcProtocolVersions` value, or undefined when it is not one. */
+/**
+ * (min, max) of an `lrcProtocolVersions` value, or undefined when it is not one: exactly two versions, as upstream's
+ * `server_min, server_max = proxy.lrcProtocolVersions` unpacks them (a longer list is garbage, not its first two).
+ */
 function versionsOf(v: unknown): [number, number] | undefined {
-  if (!Array.isArray(v) || v.length < 2) return undefined;
+  if (!Array.isArray(v) || v.length !== 2) return undefined;
   const min = versionNumber(v[0]);
   const max = versionNumber(v[1]);
   return min === undefined || max === undefined ? undefined : [min, max];

@@ -20,13 +20,15 @@
  * Negotiation cache (`negotiation: 'cached'`, newer ska-tango-base's `connect_lrc_interface`): one negotiation
  * per session, shared by concurrent calls while pending; dropped on a transport error of any call (negotiation,
  * subscription, invocation, status check, result read), on an error event, and by `forgetLrcNegotiation()`.
- * A failed negotiation is never kept. Per-call negotiation (the default, as upstream) reads the versions each time.
+ * A failed negotiation is never kept, nor a pending one a call stopped waiting for. Per-call negotiation (the
+ * default, as upstream) reads the versions each time.
  */
 import { type LrcEvent, MAX_BUFFERED_EVENTS } from '../../../../machines/tango/lrc.js';
 import type { AttributeEvent, DevicePort, Unsubscribe } from '../port.js';
 import {
   describeValue,
   LRC_ATTRIBUTES,
+  type LrcReply,
   lrcAttributeKey,
   pairedValue,
   parseLrcReply,
@@ -265,7 +267,11 @@ export class LrcDeviceSession {
 
   negotiateFor(call: LrcCall): void {
     const done = (versions: Versions) => call.send({ type: 'NEGOTIATED', versions });
-    const failed = (error: unknown) => call.send({ type: 'NEGOTIATION_FAILED', error });
+    const failed = (error: unknown) => {
+      // a transport error of any call drops the cache (a failed shared negotiation has already dropped itself)
+      if (!call.cacheNegotiation) this.forgetNegotiation();
+      call.send({ type: 'NEGOTIATION_FAILED', error });
+    };
     if (call.cacheNegotiation) this.#sharedNegotiation().then(done, failed);
     else withProtocolVersions(this.device, done, failed);
   }
@@ -433,7 +439,15 @@ export class LrcDeviceSession {
     attempt(() => this.device.commandInout(call.command, call.args)).then(
       (raw) => {
         if (call.closed) return;
-        const reply = parseLrcReply(raw); // the one parse of the reply
+        let reply: LrcReply | null;
+        try {
+          reply = parseLrcReply(raw); // the one parse of the reply
+        } catch (error) {
+          // a reply that throws when read (a getter, a revoked Proxy): a failed invocation, not a reaction that
+          // rejects unhandled and leaves the call waiting for ever
+          call.send({ type: 'INVOKE_FAILED', error });
+          return;
+        }
         const id = reply?.commandId;
         const held = id === undefined ? [] : heldEvents(call.subs, call.since, id);
         this.#stopWaiting(call);
@@ -494,6 +508,10 @@ export class LrcDeviceSession {
   /** `call` is closed: out of the id map and of its subscriptions; a subscription left without calls ends. */
   release(call: LrcCall): void {
     this.#calls--;
+    // a cached call ending before it subscribed waited for the session's negotiation (its deadline, say): one still
+    // unanswered is not kept, or every later call would wait on a request the device may never answer
+    if (call.cacheNegotiation && call.subs.length === 0 && this.#negotiation?.versions === undefined)
+      this.#negotiation = undefined;
     this.#stopWaiting(call);
     const id = call.commandId;
     if (id !== undefined) {
