@@ -59,7 +59,15 @@ import {
 import { deliver } from './lrcDelivery.js';
 import { lrcErrors } from './lrcErrors.js';
 import { reduceLrcEvent, replayLrcEvents } from './lrcReducer.js';
-import type { LrcContext, LrcEmitted, LrcEvent, LrcInput, LrcOutcome, LrcOutput } from './lrcTypes.js';
+import type {
+  LrcContext,
+  LrcEmitted,
+  LrcEvent,
+  LrcInput,
+  LrcOutcome,
+  LrcOutput,
+  LrcStopRequest,
+} from './lrcTypes.js';
 
 export { invokeLrcFailure } from './lrcErrors.js';
 export type * from './lrcTypes.js';
@@ -78,6 +86,8 @@ export const DEFAULT_RESULT_TIMEOUT_MS = 3000;
  */
 export const RECHECK_FIRST_MS = 1000;
 export const RECHECK_MAX_MS = 30_000;
+/** A call whose caller never asks for its end between the updates of a step (the bare machine's default). */
+const NO_STOP_REQUEST: LrcStopRequest = Object.freeze({ stopRequested: false });
 /** The error of a bare machine, whose device I/O actions were not provided. */
 export const IO_NOT_PROVIDED = "lrc machine: its device I/O (the LRC session's actions) is not provided";
 
@@ -492,6 +502,7 @@ export const lrcMachine = setup({
     args: input.args,
     callback: input.callback,
     onCallbackError: input.onCallbackError ?? (() => {}),
+    stop: input.stop ?? NO_STOP_REQUEST,
     parity: input.parity ?? false,
     timeout: input.timeout ?? null,
     resultTimeout: input.resultTimeout ?? DEFAULT_RESULT_TIMEOUT_MS,
