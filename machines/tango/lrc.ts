@@ -26,7 +26,8 @@
  *                   unanswered read gives an {error} update, the output's error (DevFailed or TimeoutError), then
  *                   the terminal status; so does the call's deadline coming first: finished, not timedOut)
  *   any failure before submission ──► notStarted (callback, versions, subscribe, invoke, REJECTED, other code, an
- *   accepted reply without a command id)
+ *   accepted reply without a command id); the error events that came meanwhile are delivered first, as upstream
+ *   delivers them as they come (so are they when the deadline comes before submission)
  *   UNSUBSCRIBE ──► released (by the caller, its AbortSignal, or the system stopping: the event's error is kept;
  *   when the system stops, a submitted call's callback gets it as a last {error} update)
  *
@@ -142,7 +143,10 @@ function call<V extends 'bounded' | 'unbounded'>(variant: V) {
             entry: 'connect',
             on: {
               SUBSCRIBED: { target: 'invoking' },
-              SUBSCRIBE_FAILED: { target: '#lrc.notStarted', actions: 'recordSubscribeFailure' },
+              SUBSCRIBE_FAILED: {
+                target: '#lrc.notStarted',
+                actions: ['deliverEarlyErrors', 'recordSubscribeFailure'],
+              },
               DEVICE_EVENT: { actions: 'bufferEvent' },
             },
           },
@@ -154,10 +158,18 @@ function call<V extends 'bounded' | 'unbounded'>(variant: V) {
                 // have been lost meanwhile, so, with `reconcile`, monitoring starts by asking its status
                 { guard: 'acceptedAfterError', target: 'monitoring.reconciling', actions: 'recordCommandId' },
                 { guard: 'accepted', target: 'monitoring', actions: 'recordCommandId' },
-                { guard: 'rejected', target: '#lrc.notStarted', actions: 'recordRejection' },
-                { target: '#lrc.notStarted', actions: 'recordUnexpectedCode' },
+                // never submitted: the error events kept meanwhile go to the callback before the failure
+                {
+                  guard: 'rejected',
+                  target: '#lrc.notStarted',
+                  actions: ['deliverEarlyErrors', 'recordRejection'],
+                },
+                { target: '#lrc.notStarted', actions: ['deliverEarlyErrors', 'recordUnexpectedCode'] },
               ],
-              INVOKE_FAILED: { target: '#lrc.notStarted', actions: 'recordInvokeFailure' },
+              INVOKE_FAILED: {
+                target: '#lrc.notStarted',
+                actions: ['deliverEarlyErrors', 'recordInvokeFailure'],
+              },
               DEVICE_EVENT: { actions: 'bufferEvent' },
             },
           },
@@ -394,6 +406,21 @@ export const lrcMachine = setup({
       emitWarnings(enqueue, step.warnings);
       if (step.updates.length) enqueue(() => deliver(context, step.updates));
     }),
+    /**
+     * The error events kept before the command id (`buffered`), for a call that ends without one (notStarted, its
+     * deadline before submission): upstream's wrapper calls `cb(error=event.errors)` for each as it arrives, command
+     * id or not, so the callback gets them, in order, before the call's failure. (A submitted call gets them with
+     * the events replayed by `recordCommandId`; after submission `buffered` is empty and this does nothing.)
+     */
+    deliverEarlyErrors: enqueueActions(({ context, enqueue }) => {
+      const kept = context.buffered;
+      if (kept.length === 0) return;
+      const updates: LrcUpdate[] = [];
+      for (let i = 0; i < kept.length; i++)
+        if (isErrorEvent(kept[i])) updates.push({ error: kept[i].errors });
+      enqueue.assign({ buffered: [] });
+      if (updates.length) enqueue(() => deliver(context, updates));
+    }),
     recordTimeout: assign({
       error: ({ context }) =>
         lrcErrors.timeout(context.command, context.device.name, context.timeout, context.commandId),
@@ -551,7 +578,8 @@ export const lrcMachine = setup({
           // v1: the device already sent the terminal status, held for its result: the call ends with it (the
           // read's error first, the deadline's TimeoutError as the outcome's error), not as if nothing had ended
           { guard: 'awaitingResult', target: 'finished', actions: 'deliverResultDeadline' },
-          { target: 'timedOut', actions: 'recordTimeout' },
+          // (before submission, the error events kept meanwhile go to the callback first)
+          { target: 'timedOut', actions: ['deliverEarlyErrors', 'recordTimeout'] },
         ],
       },
       ...call('bounded'),

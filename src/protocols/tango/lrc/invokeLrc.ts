@@ -7,11 +7,12 @@
  * by every call on it: negotiation cache, one subscription per attribute, routing by command id).
  *
  * Differences from upstream, on purpose: the callback takes one update object; events that arrive before the
- * command id is known are buffered and replayed (no 4 s wait); subscriptions end deterministically (terminal
- * status, `unsubscribe()`, `using`, an `AbortSignal`, or the system stopping), never through garbage collection;
- * v1 status repeats are de-duplicated unless `parity` is set; an optional `timeout` for the whole call; optional
- * reconciliation with `CheckLongRunningCommandStatus` after an error event (`reconcile`); the v1 result read is
- * bounded (`resultTimeout`).
+ * command id is known are buffered and replayed (no 4 s wait; a call never submitted still gives its callback the
+ * error events among them, before its failure, as upstream delivers them as they come); subscriptions end
+ * deterministically (terminal status, `unsubscribe()`, `using`, an `AbortSignal`, or the system stopping), never
+ * through garbage collection; v1 status repeats are de-duplicated unless `parity` is set; an optional `timeout` for
+ * the whole call; optional reconciliation with `CheckLongRunningCommandStatus` after an error event (`reconcile`);
+ * the v1 result read is bounded (`resultTimeout`).
  *
  * Every argument and option is checked before anything is spawned or sent to the device (InvalidArgumentError).
  * A DevicePort that throws synchronously, answers garbage or sends malformed events gives typed errors, never a
