@@ -26,7 +26,8 @@
  *                   unanswered read gives an {error} update, the output's error (DevFailed or TimeoutError), then
  *                   the terminal status; so does the call's deadline coming first: finished, not timedOut)
  *   any failure before submission ──► notStarted (callback, versions, subscribe, invoke, REJECTED, other code, an
- *   accepted reply without a command id)
+ *   accepted reply without a command id); the error events that came meanwhile are delivered first, as upstream
+ *   delivers them as they come (so are they when the deadline comes before submission)
  *   UNSUBSCRIBE ──► released (by the caller, its AbortSignal, or the system stopping: the event's error is kept;
  *   when the system stops, a submitted call's callback gets it as a last {error} update)
  *
@@ -59,7 +60,15 @@ import {
 import { deliver } from './lrcDelivery.js';
 import { lrcErrors } from './lrcErrors.js';
 import { reduceLrcEvent, replayLrcEvents } from './lrcReducer.js';
-import type { LrcContext, LrcEmitted, LrcEvent, LrcInput, LrcOutcome, LrcOutput } from './lrcTypes.js';
+import type {
+  LrcContext,
+  LrcEmitted,
+  LrcEvent,
+  LrcInput,
+  LrcOutcome,
+  LrcOutput,
+  LrcStopRequest,
+} from './lrcTypes.js';
 
 export { invokeLrcFailure } from './lrcErrors.js';
 export type * from './lrcTypes.js';
@@ -78,6 +87,8 @@ export const DEFAULT_RESULT_TIMEOUT_MS = 3000;
  */
 export const RECHECK_FIRST_MS = 1000;
 export const RECHECK_MAX_MS = 30_000;
+/** A call whose caller never asks for its end between the updates of a step (the bare machine's default). */
+const NO_STOP_REQUEST: LrcStopRequest = Object.freeze({ stopRequested: false });
 /** The error of a bare machine, whose device I/O actions were not provided. */
 export const IO_NOT_PROVIDED = "lrc machine: its device I/O (the LRC session's actions) is not provided";
 
@@ -132,7 +143,10 @@ function call<V extends 'bounded' | 'unbounded'>(variant: V) {
             entry: 'connect',
             on: {
               SUBSCRIBED: { target: 'invoking' },
-              SUBSCRIBE_FAILED: { target: '#lrc.notStarted', actions: 'recordSubscribeFailure' },
+              SUBSCRIBE_FAILED: {
+                target: '#lrc.notStarted',
+                actions: ['deliverEarlyErrors', 'recordSubscribeFailure'],
+              },
               DEVICE_EVENT: { actions: 'bufferEvent' },
             },
           },
@@ -144,10 +158,18 @@ function call<V extends 'bounded' | 'unbounded'>(variant: V) {
                 // have been lost meanwhile, so, with `reconcile`, monitoring starts by asking its status
                 { guard: 'acceptedAfterError', target: 'monitoring.reconciling', actions: 'recordCommandId' },
                 { guard: 'accepted', target: 'monitoring', actions: 'recordCommandId' },
-                { guard: 'rejected', target: '#lrc.notStarted', actions: 'recordRejection' },
-                { target: '#lrc.notStarted', actions: 'recordUnexpectedCode' },
+                // never submitted: the error events kept meanwhile go to the callback before the failure
+                {
+                  guard: 'rejected',
+                  target: '#lrc.notStarted',
+                  actions: ['deliverEarlyErrors', 'recordRejection'],
+                },
+                { target: '#lrc.notStarted', actions: ['deliverEarlyErrors', 'recordUnexpectedCode'] },
               ],
-              INVOKE_FAILED: { target: '#lrc.notStarted', actions: 'recordInvokeFailure' },
+              INVOKE_FAILED: {
+                target: '#lrc.notStarted',
+                actions: ['deliverEarlyErrors', 'recordInvokeFailure'],
+              },
               DEVICE_EVENT: { actions: 'bufferEvent' },
             },
           },
@@ -384,6 +406,21 @@ export const lrcMachine = setup({
       emitWarnings(enqueue, step.warnings);
       if (step.updates.length) enqueue(() => deliver(context, step.updates));
     }),
+    /**
+     * The error events kept before the command id (`buffered`), for a call that ends without one (notStarted, its
+     * deadline before submission): upstream's wrapper calls `cb(error=event.errors)` for each as it arrives, command
+     * id or not, so the callback gets them, in order, before the call's failure. (A submitted call gets them with
+     * the events replayed by `recordCommandId`; after submission `buffered` is empty and this does nothing.)
+     */
+    deliverEarlyErrors: enqueueActions(({ context, enqueue }) => {
+      const kept = context.buffered;
+      if (kept.length === 0) return;
+      const updates: LrcUpdate[] = [];
+      for (let i = 0; i < kept.length; i++)
+        if (isErrorEvent(kept[i])) updates.push({ error: kept[i].errors });
+      enqueue.assign({ buffered: [] });
+      if (updates.length) enqueue(() => deliver(context, updates));
+    }),
     recordTimeout: assign({
       error: ({ context }) =>
         lrcErrors.timeout(context.command, context.device.name, context.timeout, context.commandId),
@@ -492,6 +529,7 @@ export const lrcMachine = setup({
     args: input.args,
     callback: input.callback,
     onCallbackError: input.onCallbackError ?? (() => {}),
+    stop: input.stop ?? NO_STOP_REQUEST,
     parity: input.parity ?? false,
     timeout: input.timeout ?? null,
     resultTimeout: input.resultTimeout ?? DEFAULT_RESULT_TIMEOUT_MS,
@@ -540,7 +578,8 @@ export const lrcMachine = setup({
           // v1: the device already sent the terminal status, held for its result: the call ends with it (the
           // read's error first, the deadline's TimeoutError as the outcome's error), not as if nothing had ended
           { guard: 'awaitingResult', target: 'finished', actions: 'deliverResultDeadline' },
-          { target: 'timedOut', actions: 'recordTimeout' },
+          // (before submission, the error events kept meanwhile go to the callback first)
+          { target: 'timedOut', actions: ['deliverEarlyErrors', 'recordTimeout'] },
         ],
       },
       ...call('bounded'),

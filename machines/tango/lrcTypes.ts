@@ -12,6 +12,12 @@ export interface LrcInput {
   callback: (update: LrcUpdate) => void;
   /** Called when the callback throws or its promise rejects (the machine carries on); ignored by default. */
   onCallbackError?: (error: unknown) => void;
+  /**
+   * Set by the facade when the caller ends the call (`unsubscribe()`, its AbortSignal), before it sends UNSUBSCRIBE:
+   * sent from inside the callback, that event waits for the step to end, and the rest of the updates delivered in
+   * that step must not reach the callback (`deliver` reads it before each one). Never set by default.
+   */
+  stop?: LrcStopRequest;
   /** v1: deliver repeated statuses as upstream does (default: de-duplicate). */
   parity?: boolean;
   /**
@@ -37,6 +43,11 @@ export interface LrcInput {
   knownVersions?: readonly [number, number] | null;
 }
 
+/** Whether the caller asked for the end of the call (see `LrcInput.stop`). */
+export interface LrcStopRequest {
+  readonly stopRequested: boolean;
+}
+
 /**
  * How a call ended: its command reached a terminal status (`finished`, also when the deadline came during the v1
  * result read after it: the error is then the TimeoutError), was never submitted (`notStarted`), its deadline came
@@ -52,6 +63,7 @@ export interface LrcContext extends LrcProgress {
   args: unknown;
   callback: (update: LrcUpdate) => void;
   onCallbackError: (error: unknown) => void;
+  stop: LrcStopRequest;
   timeout: number | null;
   resultTimeout: number;
   reconcile: boolean;

@@ -6,7 +6,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
 import { CancelledError, TimeoutError } from '../../src/errors.js';
-import { CommandError, DevFailed, ProtocolVersionError } from '../../src/protocols/tango/errors.js';
+import {
+  CommandError,
+  DevFailed,
+  ProtocolVersionError,
+  ResultCodeError,
+} from '../../src/protocols/tango/errors.js';
 import {
   cachedLrcNegotiation,
   forgetLrcNegotiation,
@@ -91,6 +96,71 @@ describe('9.1.12 error events', () => {
       'during invoke',
     ]);
     expect(updates[2]).toEqual({ status: TaskStatus.STAGING });
+  });
+  it('error events before the command id reach the callback, in order, before the failure of a call never submitted', async () => {
+    // upstream's wrapper calls cb(error=event.errors) as each error event arrives, command id or not
+    const failures: [string, (port: ScriptedPort) => Promise<unknown>, new (...a: never[]) => Error][] = [
+      ['REJECTED', (port) => invokeLrc((u) => log.push(u), port, 'Off', undefined, { system }), CommandError],
+      [
+        'invoke failure',
+        (port) => invokeLrc((u) => log.push(u), port, 'Nope', undefined, { system }),
+        DevFailed,
+      ],
+      [
+        'unexpected code',
+        (port) => {
+          port.options.reply = [[ResultCode.OK], ['done at once']];
+          return invokeLrc((u) => log.push(u), port, 'On', undefined, { system });
+        },
+        ResultCodeError,
+      ],
+      [
+        'v1 subscribe failure',
+        (port) => {
+          port.options.failSubscribe = (a) =>
+            a === 'longRunningCommandResult' ? new Error('no result') : undefined;
+          return invokeLrc((u) => log.push(u), port, 'On', undefined, { system, clientVersions: [1, 1] });
+        },
+        DevFailed,
+      ],
+      [
+        'deadline before submission',
+        (port) => {
+          port.commandInout = () => new Promise(() => {});
+          return invokeLrc((u) => log.push(u), port, 'On', undefined, { system, timeout: 50 });
+        },
+        TimeoutError,
+      ],
+    ];
+    const log: unknown[] = [];
+    for (const [name, call, type] of failures) {
+      log.length = 0;
+      const port = new ScriptedPort(device, { errorOnSubscribe: true, errorDuringInvoke: true });
+      const p = call(port).then(
+        () => log.push('submitted'),
+        (err) => log.push(err),
+      );
+      await runFor(clock, 60);
+      await p;
+      const descs = log.map((u) => (u instanceof Error ? u : (u as LrcUpdate).error?.[0].desc));
+      expect(descs.at(-1), name).toBeInstanceOf(type);
+      expect(descs.slice(0, -1), name).toEqual(
+        name === 'v1 subscribe failure'
+          ? ['subscribing longRunningCommandStatus', 'subscribing longRunningCommandProgress']
+          : name === 'deadline before submission'
+            ? ['subscribing _lrcEvent']
+            : ['subscribing _lrcEvent', 'during invoke'],
+      );
+      expect(port.open, name).toBe(0);
+    }
+    // LongRunningCommand's onUpdate hears of them too
+    const updates: LrcUpdate[] = [];
+    const r = await new LongRunningCommand('Off', { system }).run(
+      new ScriptedPort(device, { errorDuringInvoke: true }),
+      { onUpdate: (u) => updates.push(u) },
+    );
+    expect(r.exception).toBeInstanceOf(CommandError);
+    expect(updates.map((u) => u.error?.[0].desc)).toEqual(['during invoke']);
   });
   it('a throwing callback is logged and the monitoring goes on', async () => {
     const { logger } = warnLogger();

@@ -6,7 +6,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSystem, type OrrerySystem } from '../../src/engine/system.js';
 import { SystemStoppedError } from '../../src/errors.js';
-import { invokeLrc, type LrcUpdate } from '../../src/protocols/tango/lrc/invokeLrc.js';
+import {
+  invokeLrc,
+  type LrcSubscriptions,
+  type LrcUpdate,
+  TaskStatus,
+} from '../../src/protocols/tango/lrc/invokeLrc.js';
 import type { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
 import { TestClock } from '../../src/testing/testClock.js';
 import { flush, referenceDevice, runFor, ScriptedPort } from './support/lrcHarness.js';
@@ -63,5 +68,50 @@ describe('issue 7 item 11: who hears of the end of a call', () => {
     late.releaseSubscriptions();
     await flush();
     expect(late.open).toBe(0);
+  });
+
+  it('unsubscribe() from inside the callback: nothing more of the batch it came in (v1 result with its held status)', async () => {
+    // the result event is lost: the terminal status waits for the read, whose answer comes with it as one batch
+    const port = new ScriptedPort(device, { drop: (e) => e.attribute === 'longRunningCommandResult' });
+    const updates: LrcUpdate[] = [];
+    let subs: LrcSubscriptions | undefined;
+    subs = await invokeLrc(
+      (u) => {
+        updates.push(u);
+        if ('result' in u) subs!.unsubscribe();
+      },
+      port,
+      'On',
+      undefined,
+      { system, clientVersions: [1, 1] },
+    );
+    await runFor(clock, 400);
+    expect(updates.at(-1)).toEqual({ result: [0, 'On command completed OK'] });
+    expect(updates.some((u) => u.status === TaskStatus.COMPLETED)).toBe(false);
+    expect(subs.active).toBe(false);
+    // the step that delivered the batch also ended the call: its output still says how the command ended
+    expect(await subs.finished).toMatchObject({ outcome: 'finished', status: TaskStatus.COMPLETED });
+    expect(port.open).toBe(0);
+  });
+
+  it('an AbortSignal aborted inside the callback: nothing more of the events replayed at submission', async () => {
+    const ctl = new AbortController();
+    const updates: LrcUpdate[] = [];
+    const p = invokeLrc(
+      (u) => {
+        updates.push(u);
+        ctl.abort();
+      },
+      device,
+      'On',
+      undefined,
+      { system, signal: ctl.signal },
+    ).catch((e) => e);
+    await runFor(clock, 400);
+    // STAGING, QUEUED and IN_PROGRESS came before the command id: replayed together; the abort after the first ends it
+    expect(updates).toEqual([{ status: TaskStatus.STAGING }]);
+    const subs = (await p) as LrcSubscriptions;
+    expect((await subs.finished).outcome).toBe('released');
+    expect(device.subscriptionCount).toBe(0);
   });
 });

@@ -5,10 +5,13 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { createSystem } from '../../src/engine/system.js';
+import { invokeLrc, type LrcUpdate } from '../../src/protocols/tango/lrc/invokeLrc.js';
 import type { AttributeEvent } from '../../src/protocols/tango/port.js';
+import { pythonJsonDumps } from '../../src/protocols/tango/sim/pythonJson.js';
 import { SkaCommandTracker } from '../../src/protocols/tango/sim/skaCommandTracker.js';
 import { SkaDeviceSimulator } from '../../src/protocols/tango/sim/skaDeviceSimulator.js';
-import { LRC_ATTRIBUTES, ResultCode, TaskStatus } from '../../src/protocols/tango/wire.js';
+import { LRC_ATTRIBUTES, parsePythonJson, ResultCode, TaskStatus } from '../../src/protocols/tango/wire.js';
 import { TestClock } from '../../src/testing/testClock.js';
 import { propertyRuns } from '../support/propertyRuns.js';
 import { flush } from './support/lrcHarness.js';
@@ -112,6 +115,104 @@ describe('issue 10 item 7: simulator events', () => {
     expect(results).toContainEqual([big, '"0,5"']);
     expect(await device.commandInout('CheckLongRunningCommandStatus', big)).toBe('COMPLETED');
     await device.close();
+  });
+
+  it("a result with numbers that are not finite is written as Python's json.dumps writes them (NaN, Infinity), and reaches the callback as such", async () => {
+    for (const clientVersions of [
+      [1, 1],
+      [1, 2],
+    ] as const) {
+      const clock = new TestClock();
+      const system = createSystem({ clock });
+      const device = new SkaDeviceSimulator({
+        name: 'test/sim/nan',
+        clock,
+        commands: {
+          Measure: () => [ResultCode.OK, Number.NaN],
+          Span: () => [
+            ResultCode.OK,
+            { low: Number.NEGATIVE_INFINITY, high: Number.POSITIVE_INFINITY, n: null },
+          ],
+        },
+      });
+      const texts: unknown[] = [];
+      for (const attribute of [LRC_ATTRIBUTES.event, LRC_ATTRIBUTES.result])
+        await device.subscribeChangeEvent(attribute, (e) => void texts.push((e.value as unknown[])?.[1]));
+      for (const [command, result, text] of [
+        ['Measure', [0, Number.NaN], '[0,NaN]'],
+        [
+          'Span',
+          [0, { low: Number.NEGATIVE_INFINITY, high: Number.POSITIVE_INFINITY, n: null }],
+          '[0,{"low":-Infinity,"high":Infinity,"n":null}]',
+        ],
+      ] as const) {
+        const updates: LrcUpdate[] = [];
+        const subs = await invokeLrc((u) => updates.push(u), device, command, undefined, {
+          system,
+          clientVersions,
+        });
+        await device.whenIdle();
+        await flush();
+        expect((await subs.finished).outcome, command).toBe('finished');
+        expect(
+          updates.filter((u) => 'result' in u).map((u) => u.result),
+          command,
+        ).toEqual([result]);
+        expect(
+          updates.some((u) => u.error !== undefined),
+          command,
+        ).toBe(false);
+        expect(texts, command).toContain(text); // v1 longRunningCommandResult
+        expect(texts, command).toContain(`{"status":${TaskStatus.COMPLETED},"result":${text}}`); // v2 _lrcEvent
+        const finished = (await device.readAttribute('lrcFinished')) as string[];
+        expect(finished.at(-1), command).toContain(`"result":${text}`);
+      }
+      await device.close();
+      await system.stop();
+    }
+  });
+
+  it('pythonJsonDumps is JSON.stringify but for the numbers that are not finite, written as json.dumps writes them', () => {
+    // what it should write: JSON.stringify's text with each such number (a marked string first) as its Python word
+    const MARK = '\u0000nonfinite:';
+    const expected = (v: unknown) =>
+      JSON.stringify(v, (_k, x) => {
+        const n = x instanceof Number ? Number(x) : x;
+        return typeof n === 'number' && !Number.isFinite(n) ? MARK + String(n) : x;
+      })?.replace(/"\\u0000nonfinite:(NaN|Infinity|-Infinity)"/g, '$1');
+    const shapes = {
+      withBoxedValues: true,
+      withSparseArray: true,
+      withNullPrototype: true,
+      withDate: true,
+      withMap: true,
+      withSet: true,
+      withTypedArray: true,
+      withObjectString: true,
+    };
+    // (fc.anything's own leaves are seldom a number that is not finite: doubles among them, they often are)
+    const leaves = [fc.double(), fc.string(), fc.boolean(), fc.constant(null), fc.constant(undefined)];
+    const value = fc.oneof(fc.anything(shapes), fc.anything({ ...shapes, values: leaves }));
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(pythonJsonDumps(v)).toBe(expected(v));
+      }),
+      { numRuns: propertyRuns(500) },
+    );
+    fc.assert(
+      fc.property(fc.array(fc.double()), (a) => {
+        expect(pythonJsonDumps(a)).toBe(expected(a));
+        expect(parsePythonJson(pythonJsonDumps(a)!)).toEqual(a.map((x) => (Object.is(x, -0) ? 0 : x)));
+      }),
+      { numRuns: propertyRuns(300) },
+    );
+    const cycle: unknown[] = [Number.NaN];
+    cycle.push(cycle);
+    expect(() => pythonJsonDumps(cycle)).toThrow(TypeError);
+    expect(() => pythonJsonDumps([null, 5n])).toThrow(TypeError);
+    expect(
+      pythonJsonDumps([Number.NaN, undefined, () => 1, { a: undefined, b: Number.NEGATIVE_INFINITY }]),
+    ).toBe('[NaN,null,null,{"b":-Infinity}]');
   });
 
   it("a subscription's first event is the value when it was made, before any change that follows (never after it)", async () => {

@@ -7,18 +7,25 @@
  * by every call on it: negotiation cache, one subscription per attribute, routing by command id).
  *
  * Differences from upstream, on purpose: the callback takes one update object; events that arrive before the
- * command id is known are buffered and replayed (no 4 s wait); subscriptions end deterministically (terminal
- * status, `unsubscribe()`, `using`, an `AbortSignal`, or the system stopping), never through garbage collection;
- * v1 status repeats are de-duplicated unless `parity` is set; an optional `timeout` for the whole call; optional
- * reconciliation with `CheckLongRunningCommandStatus` after an error event (`reconcile`); the v1 result read is
- * bounded (`resultTimeout`).
+ * command id is known are buffered and replayed (no 4 s wait; a call never submitted still gives its callback the
+ * error events among them, before its failure, as upstream delivers them as they come); subscriptions end
+ * deterministically (terminal status, `unsubscribe()`, `using`, an `AbortSignal`, or the system stopping), never
+ * through garbage collection; v1 status repeats are de-duplicated unless `parity` is set; an optional `timeout` for
+ * the whole call; optional reconciliation with `CheckLongRunningCommandStatus` after an error event (`reconcile`);
+ * the v1 result read is bounded (`resultTimeout`).
  *
  * Every argument and option is checked before anything is spawned or sent to the device (InvalidArgumentError).
  * A DevicePort that throws synchronously, answers garbage or sends malformed events gives typed errors, never a
  * crashed actor or a leaked subscription; no error message carries a command argument's value.
  */
 import type { Actor, AnyActorRef, SnapshotFrom } from 'xstate';
-import type { LrcContext, LrcEmitted, LrcEvent, LrcOutput } from '../../../../machines/tango/lrc.js';
+import type {
+  LrcContext,
+  LrcEmitted,
+  LrcEvent,
+  LrcOutput,
+  LrcStopRequest,
+} from '../../../../machines/tango/lrc.js';
 import { invokeLrcFailure, lrcErrors } from '../../../../machines/tango/lrcErrors.js';
 import { Lifecycle, nextId } from '../../../api/lifecycle.js';
 import {
@@ -110,12 +117,18 @@ export class LrcSubscriptions implements Disposable {
 
 /** An XState actor as `LrcSubscriptions` follows it (the fallback when the machine does not compile). */
 class DetachedCall implements FollowedCall {
-  constructor(readonly actor: Actor<typeof lrcLogic>) {}
+  constructor(
+    readonly actor: Actor<typeof lrcLogic>,
+    readonly stop: { stopRequested: boolean },
+  ) {}
   get active(): boolean {
     return this.actor.getSnapshot().status === 'active';
   }
   unsubscribe(): void {
-    if (this.active) this.actor.send(UNSUBSCRIBE);
+    if (!this.active) return;
+    // (sent from inside the callback, the event waits for the step: the rest of its updates are not delivered)
+    this.stop.stopRequested = true;
+    this.actor.send(UNSUBSCRIBE);
   }
 }
 
@@ -184,6 +197,7 @@ function inputOf(
   args: unknown,
   options: CheckedLrcOptions,
   onCallbackError: (err: unknown) => void,
+  stop: LrcStopRequest,
 ) {
   const cached = options.negotiation === 'cached';
   return {
@@ -192,6 +206,7 @@ function inputOf(
     args,
     callback,
     onCallbackError,
+    stop,
     parity: options.parity,
     timeout: options.timeout,
     resultTimeout: options.resultTimeout,
@@ -207,9 +222,14 @@ function inputOf(
  * without a closure each; it keeps its session call (`LrcCallHolder`) and is told when the lifecycle ends however
  * it ends (`LifecycleOwner`: done, failed, stopped), which closes that call and settles the promises.
  */
-class CompiledCall implements LrcLaunch, LrcCallHolder, LifecycleOwner, FollowedCall {
+class CompiledCall implements LrcLaunch, LrcCallHolder, LifecycleOwner, FollowedCall, LrcStopRequest {
   readonly submitted: Promise<LrcSubscriptions>;
   lrcCall: LrcCall | undefined = undefined;
+  /**
+   * The caller ended the call (`unsubscribe()`, its signal): read by the machine before each update (its `stop`),
+   * as an UNSUBSCRIBE sent from inside the callback waits for the step delivering to end.
+   */
+  stopRequested = false;
   readonly #system: OrrerySystem;
   readonly #command: string;
   readonly #device: DevicePort;
@@ -247,7 +267,7 @@ class CompiledCall implements LrcLaunch, LrcCallHolder, LifecycleOwner, Followed
     this.#lc = system.spawnCompiled(lrcLogic, {
       // `lrc-<n>`, built when first asked for
       id: ++compiledCount,
-      input: inputOf(callback, device, command, args, options, (err) => this.#onCallbackError(err)),
+      input: inputOf(callback, device, command, args, options, (err) => this.#onCallbackError(err), this),
       owner: this,
       onEmit: CompiledCall.#onEmit,
       onSystemStop: CompiledCall.#onSystemStop,
@@ -256,7 +276,7 @@ class CompiledCall implements LrcLaunch, LrcCallHolder, LifecycleOwner, Followed
     if (signal && !this.#ended) {
       const abort = new Lifecycle<null>();
       this.#abort = abort;
-      abort.onAbort(signal, () => this.#lc.send(unsubscribe(new CancelledError(`${command} was cancelled`))));
+      abort.onAbort(signal, () => this.#stop(unsubscribe(new CancelledError(`${command} was cancelled`))));
     }
   }
 
@@ -284,7 +304,14 @@ class CompiledCall implements LrcLaunch, LrcCallHolder, LifecycleOwner, Followed
   }
 
   unsubscribe(): void {
-    if (this.#lc.status === 'active') this.#lc.send(UNSUBSCRIBE);
+    this.#stop(UNSUBSCRIBE);
+  }
+
+  /** The caller ends the call: nothing more reaches the callback, even from the step that may be delivering now. */
+  #stop(event: LrcEvent): void {
+    if (this.#lc.status !== 'active') return;
+    this.stopRequested = true;
+    this.#lc.send(event);
   }
 
   /** The system stopping ends the call while it runs: subscriptions released, SystemStoppedError kept. */
@@ -425,6 +452,8 @@ function launchDetached(
     resolveFinished(output);
   };
   const onCallbackError = (err: unknown) => safely((l) => l.error({ err, command }, 'lrc callback failed'));
+  // set as the caller ends the call (unsubscribe(), the signal): see `LrcInput.stop`
+  const stop = { stopRequested: false };
   const fromLast = () => ({
     status: last?.context.status ?? null,
     commandId: last?.context.commandId ?? null,
@@ -433,7 +462,7 @@ function launchDetached(
   });
   actor = system.spawnDetached(lrcLogic, {
     id: nextId('lrc'),
-    input: inputOf(callback, device, command, args, options, onCallbackError),
+    input: inputOf(callback, device, command, args, options, onCallbackError, stop),
     // the system stopping ends the call while its actor runs: subscriptions released, SystemStoppedError kept
     onSystemStop: (error) => actor?.send({ type: 'UNSUBSCRIBE', error, notify: true }),
     observer: {
@@ -459,13 +488,14 @@ function launchDetached(
   });
   if (last?.status === 'active') {
     actor.on('lrc.submitted', (e) => {
-      subs = new LrcSubscriptions(new DetachedCall(actor!), e.commandId, e.protocolVersion, finished);
+      subs = new LrcSubscriptions(new DetachedCall(actor!, stop), e.commandId, e.protocolVersion, finished);
       resolveSubmitted(subs);
     });
     actor.on('lrc.warning', (e) => safely((l) => l.warn({ command, commandId: subs?.commandId }, e.message)));
-    lifecycle.onAbort(signal, () =>
-      actor?.send({ type: 'UNSUBSCRIBE', error: new CancelledError(`${command} was cancelled`) }),
-    );
+    lifecycle.onAbort(signal, () => {
+      stop.stopRequested = true;
+      actor?.send({ type: 'UNSUBSCRIBE', error: new CancelledError(`${command} was cancelled`) });
+    });
   }
   return { submitted, finished };
 }

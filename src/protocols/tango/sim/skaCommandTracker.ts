@@ -10,6 +10,7 @@ import type { Clock } from '../../../engine/clock.js';
 import { type DeadlineHandle, Deadlines } from '../../../engine/deadlines.js';
 import { textOf } from '../../../errors.js';
 import { LRC_ATTRIBUTES, lrcAttributeKey, TaskStatus, taskStatusName } from '../wire.js';
+import { pythonJsonDumps } from './pythonJson.js';
 
 export interface TrackedCommand {
   uid: string;
@@ -54,23 +55,29 @@ const STATUS_JSON: readonly string[] = Array.from(
   (_, status) => JSON.stringify({ status }),
 );
 
-/** `JSON.stringify(change)`, without stringifying a change that is a status alone. */
+/**
+ * `JSON.stringify(change)` (numbers that are not finite as `json.dumps` writes them: `pythonJsonDumps`), without
+ * stringifying a change that is a status alone.
+ */
 function changeJson(change: CommandUpdate): string {
   let keys = 0;
   for (const key in change) {
-    if (key !== 'status') return JSON.stringify(change);
+    if (key !== 'status') return pythonJsonDumps(change)!;
     keys++;
   }
   const status = change.status;
   return keys === 1 && typeof status === 'number' && STATUS_JSON[status] !== undefined
     ? STATUS_JSON[status]
-    : JSON.stringify(change);
+    : pythonJsonDumps(change)!;
 }
 
-/** `JSON.stringify(value)`, or undefined when JSON cannot hold it (it throws, or has no JSON text). */
+/**
+ * `JSON.stringify(value)` (numbers that are not finite as `json.dumps` writes them), or undefined when JSON cannot
+ * hold it (it throws, or has no JSON text).
+ */
 function jsonOf(value: unknown): string | undefined {
   try {
-    return JSON.stringify(value);
+    return pythonJsonDumps(value);
   } catch {
     return undefined;
   }
@@ -391,6 +398,6 @@ export class SkaCommandTracker {
       out.status = taskStatusName(c.status);
       if (c.result !== undefined) out.result = c.result;
     }
-    return JSON.stringify(out);
+    return pythonJsonDumps(out)!;
   }
 }
