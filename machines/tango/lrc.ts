@@ -108,6 +108,21 @@ function emitWarnings(enqueue: { emit(e: LrcEmitted): void }, warnings: readonly
 }
 
 /**
+ * v1: the result read after a terminal status ended without the result (failed, timed out, or the call's deadline
+ * came): `error` is the outcome's error, an `{error: errors}` update is delivered, then the held terminal status.
+ */
+function endHeldTerminal(
+  enqueue: { assign(a: Partial<LrcContext>): void; (fn: () => void): void },
+  context: LrcContext,
+  error: Error,
+  errors: LrcUpdate['error'],
+): void {
+  const update = context.pendingTerminal!;
+  enqueue.assign({ status: update.status!, terminal: true, pendingTerminal: null, error });
+  enqueue(() => deliver(context, [{ error: errors }, update]));
+}
+
+/**
  * The call once its callback is valid: the same states with a deadline (`bounded`) and without (`unbounded`), so
  * a call without a timeout arms no timer. `variant` names the state they are in (absolute targets need it).
  */
@@ -472,29 +487,19 @@ export const lrcMachine = setup({
     /** v1: the result read failed: its error (an `{error}` update and the output's error), then the status. */
     deliverResultFailure: enqueueActions(({ context, event, enqueue }) => {
       const error = lrcErrors.resultRead(failure(event), ...where(context));
-      const update = context.pendingTerminal!;
-      enqueue.assign({ status: update.status!, terminal: true, pendingTerminal: null, error });
-      enqueue(() => deliver(context, [{ error: error.errors }, update]));
+      endHeldTerminal(enqueue, context, error, error.errors);
     }),
     /** v1: the result read did not answer in time: a TimeoutError (as above), then the status. */
     deliverResultTimeout: enqueueActions(({ context, enqueue }) => {
       const [device, command] = where(context);
       const error = lrcErrors.resultTimeout(command, device, context.resultTimeout, context.commandId);
-      const update = context.pendingTerminal!;
-      enqueue.assign({ status: update.status!, terminal: true, pendingTerminal: null, error });
-      enqueue(() =>
-        deliver(context, [{ error: lrcErrors.resultTimeoutStack(error, device, command) }, update]),
-      );
+      endHeldTerminal(enqueue, context, error, lrcErrors.resultTimeoutStack(error, device, command));
     }),
     /** v1: the call's deadline came during the result read: as a read that timed out, with the call's TimeoutError. */
     deliverResultDeadline: enqueueActions(({ context, enqueue }) => {
       const [device, command] = where(context);
       const error = lrcErrors.timeout(command, device, context.timeout, context.commandId);
-      const update = context.pendingTerminal!;
-      enqueue.assign({ status: update.status!, terminal: true, pendingTerminal: null, error });
-      enqueue(() =>
-        deliver(context, [{ error: lrcErrors.resultTimeoutStack(error, device, command) }, update]),
-      );
+      endHeldTerminal(enqueue, context, error, lrcErrors.resultTimeoutStack(error, device, command));
     }),
     holdCheckedTerminal: assign({
       pendingTerminal: ({ event }) => ({ status: (event as Ev<'STATUS_CHECKED'>).status }),
