@@ -52,7 +52,7 @@ import { Deadlines } from './deadlines.js';
 import { globalInspectors } from './globalInspection.js';
 import { ActorHandle, type HandleChange } from './handle.js';
 import { type EngineEvent, InspectionBus } from './inspectionBus.js';
-import { checkLogger, LazyActorLogger, type Logger, silentLogger } from './logging.js';
+import { checkLogger, LazyActorLogger, type Logger, logSafely, silentLogger } from './logging.js';
 import { SUP_PREFIX, Supervisor, type SupervisorHost } from './supervisor.js';
 import { reportSupervisorEvents } from './supervisorEvents.js';
 
@@ -211,7 +211,7 @@ export class OrrerySystem implements SupervisorHost {
     for (const fn of globalInspectors) this.bus.observe(fn);
     // one deadline structure for every compiled lifecycle's delays (one clock timer, O(1) arm and cancel)
     this.#deadlines = new Deadlines(this.clock, {
-      onError: (err) => this.logger.error({ err: toError(err) }, 'a delayed event failed'),
+      onError: (err) => logSafely(this.logger, 'error', { err: toError(err) }, 'a delayed event failed'),
     });
     this.#compiled = new CompiledLifecycles({
       deadlines: this.#deadlines,
@@ -232,7 +232,12 @@ export class OrrerySystem implements SupervisorHost {
     this.#rootActor.subscribe({
       error: (err) => {
         this.#failure = err;
-        this.logger.fatal?.({ err, actor: 'supervisor:root' }, 'root supervisor failed; system is down');
+        logSafely(
+          this.logger,
+          'fatal',
+          { err, actor: 'supervisor:root' },
+          'root supervisor failed; system is down',
+        );
         this.bus.emitEngineEvent({ type: 'actor.failed', actor: 'supervisor:root', error: err });
       },
     });
@@ -455,7 +460,12 @@ export class OrrerySystem implements SupervisorHost {
       error: (err) => {
         release();
         observer?.error?.(err);
-        this.loggerFor(actor, info.machine).logger.error({ err: toError(err) }, 'actor crashed');
+        logSafely(
+          this.loggerFor(actor, info.machine).logger,
+          'error',
+          { err: toError(err) },
+          'actor crashed',
+        );
         this.bus.emitEngineEvent({ type: 'actor.failed', actor: actor.id, error: err });
       },
     });
@@ -628,7 +638,12 @@ export class OrrerySystem implements SupervisorHost {
     try {
       fn(error);
     } catch (err) {
-      this.logger.error({ err: toError(err), actor }, 'ending a lifecycle on system stop failed');
+      logSafely(
+        this.logger,
+        'error',
+        { err: toError(err), actor },
+        'ending a lifecycle on system stop failed',
+      );
     }
   }
 
@@ -679,7 +694,7 @@ export class OrrerySystem implements SupervisorHost {
       try {
         listener(change);
       } catch (err) {
-        this.logger.error({ err: toError(err), actor: id }, 'a handle subscriber threw');
+        logSafely(this.logger, 'error', { err: toError(err), actor: id }, 'a handle subscriber threw');
       }
     }
   }
