@@ -69,6 +69,7 @@ export {
   type SupervisorEvent,
   type SupervisorInput,
   type SupervisorSettings,
+  setOutsideSystemIds,
   stopNow,
 } from './supervisorChildren.js';
 

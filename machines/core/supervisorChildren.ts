@@ -272,8 +272,21 @@ export function admit(
   return { accepted, refused };
 }
 
+/**
+ * Who else holds systemIds beside the actors of a supervisor's XState system, by that system: the engine registers
+ * its detached actors and compiled lifecycles here. They run outside the supervisor tree's XState system, so its
+ * `get` does not see them, and a child respawned after its backoff came back under a systemId one of them had
+ * taken meanwhile (two live actors held one name; `system.get` found the other one).
+ */
+const outsideHolders = new WeakMap<object, (systemId: string) => boolean>();
+
+/** Tell the supervisors of `system` which systemIds actors outside it hold (see `outsideHolders`). */
+export function setOutsideSystemIds(system: ActorSystem<any>, taken: (systemId: string) => boolean): void {
+  outsideHolders.set(system, taken);
+}
+
 function systemIdTaken(system: ActorSystem<any>, systemId: string | undefined): string | null {
-  return systemId !== undefined && system.get(systemId)
+  return systemId !== undefined && (system.get(systemId) || outsideHolders.get(system)?.(systemId))
     ? `systemId '${systemId}' is already registered`
     : null;
 }

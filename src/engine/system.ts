@@ -34,6 +34,7 @@ import {
   type RestartType,
   type SupervisorActor,
   type SupervisorEmitted,
+  setOutsideSystemIds,
   supervisorMachine,
   supervisorNameOf,
 } from '../../machines/core/supervisor.js';
@@ -229,6 +230,9 @@ export class OrrerySystem implements SupervisorHost {
       input: rootInput,
     });
     this.bus.addSource(this.#rootActor);
+    // a supervised child respawned after a backoff must not take a systemId a detached actor or a compiled
+    // lifecycle took meanwhile: they are not in the tree's XState system, whose `get` the supervisors ask
+    setOutsideSystemIds(this.#rootActor.system, (id) => this.#bySystemId.has(id) || this.#compiled.has(id));
     this.#rootActor.subscribe({
       error: (err) => {
         this.#failure = err;

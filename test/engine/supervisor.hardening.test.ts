@@ -352,6 +352,29 @@ describe('issue 7 item 18: supervisor machine behaviours mutation testing showed
     actor.stop();
   });
 
+  it('a child whose systemId a detached actor or a compiled lifecycle took during its backoff is not respawned under it', () => {
+    // detached actors and compiled lifecycles live outside the supervisor tree's XState system: the respawn did not
+    // see them, and two live actors held one systemId (system.get found the detached one, the child was shadowed)
+    const clock = new TestClock();
+    system = createSystem({
+      clock,
+      root: { intensity: 5, backoff: { initialMs: 100, maxMs: 100, factor: 1 } },
+    });
+    const events: EngineEvent[] = [];
+    system.onEngineEvent((e) => events.push(e));
+    system.spawn(workerMachine, { supervisor: 'root', id: 'w', systemId: 'mount' }).send({ type: 'CRASH' });
+    system.spawn(workerMachine, { supervisor: 'root', id: 'v', systemId: 'dome' }).send({ type: 'CRASH' });
+    expect(system.get('mount')).toBeUndefined();
+    const detached = system.spawn(workerMachine, { id: 'holder', systemId: 'mount' });
+    const compiled = system.spawnCompiled(workerMachine, { id: 'compiled', systemId: 'dome' });
+    clock.advance(100);
+    expect(system.root.children()).toEqual([]);
+    expect(system.get('mount')).toBe(detached.current);
+    expect(system.get('dome')).toBe(system.actorOf(compiled));
+    expect(system.actors().filter((a) => a.systemId === 'mount' || a.systemId === 'dome')).toHaveLength(2);
+    expect(events.filter((e) => e.type === 'child.restarted')).toHaveLength(2);
+  });
+
   it('issue 7 item 18: the engine refuses a batch with a taken or repeated systemId before anything starts', () => {
     system = createSystem({ clock: new TestClock() });
     system.spawn(probed, { supervisor: 'root', id: 'a', systemId: 'cam' });
