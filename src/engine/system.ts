@@ -473,7 +473,17 @@ export class OrrerySystem implements SupervisorHost {
         this.bus.emitEngineEvent({ type: 'actor.failed', actor: actor.id, error: err });
       },
     });
-    actor.start();
+    try {
+      actor.start();
+    } catch (err) {
+      // XState's start() throws only for a logic it cannot run (an initial snapshot that is no object: it reads its
+      // status); the actor was registered by then, and stayed so for good (its systemId taken, counted as live)
+      release();
+      throw new InvalidArgumentError(
+        `spawn: the ${machine} logic cannot be started (${toError(err).message})`,
+        { cause: err },
+      );
+    }
     if ((actor.getSnapshot() as { status?: string }).status !== 'active') release();
     return actor;
   }
