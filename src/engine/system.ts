@@ -44,6 +44,7 @@ import {
   describeValue,
   InvalidArgumentError,
   SystemStoppedError,
+  textOf,
   toError,
 } from '../errors.js';
 import { type Clock, checkClock, realClock } from './clock.js';
@@ -105,14 +106,18 @@ export interface ActorInfo {
 
 const machineId = logicId;
 
-/** A log value as text: strings as they are, anything else as JSON when it can be. */
+/**
+ * A log value as text: strings as they are, anything else as JSON when it can be, else as `textOf` gives it. Never
+ * throws: it runs inside the actor's log action, and a `String()` that threw there (a circular object with no
+ * prototype) crashed the actor over a log line.
+ */
 function logText(value: unknown): string {
   if (typeof value === 'string') return value;
-  if (value instanceof Error) return value.stack ?? value.message;
   try {
-    return JSON.stringify(value) ?? String(value);
+    if (value instanceof Error) return value.stack ?? value.message;
+    return JSON.stringify(value) ?? textOf(value);
   } catch {
-    return String(value);
+    return textOf(value);
   }
 }
 

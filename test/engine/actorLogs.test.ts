@@ -65,6 +65,32 @@ describe('actor logs', () => {
     ]);
   });
 
+  it('log() of a value neither JSON nor String() can write is logged as its description, and the actor runs on', () => {
+    // a circular object with no prototype: JSON.stringify throws, and so did the String() fallback, out of the log
+    // action, which crashed the actor (a detached one failed, a supervised one was restarted)
+    const loop: Record<string, unknown> = Object.create(null);
+    loop.self = loop;
+    const logger = setup({}).createMachine({
+      id: 'looper',
+      initial: 'a',
+      states: { a: { on: { GO: { actions: log(() => loop, 'value') } } } },
+    });
+    const { lines, logger: pinoLogger } = capture();
+    system = createSystem({ clock: new TestClock(), logger: pinoLogger });
+    const detached = system.spawn(logger, { id: 'detached' });
+    const compiled = system.spawnCompiled(logger, { id: 'compiled' });
+    system.spawn(logger, { supervisor: 'root', id: 'supervised' });
+    for (const target of [detached, compiled, system.root.child('supervised')!]) target.send({ type: 'GO' });
+    expect(detached.getSnapshot().status).toBe('active');
+    expect(compiled.status).toBe('active');
+    expect(system.root.restarts()).toEqual({});
+    expect(lines.filter((l) => l.msg?.startsWith('value')).map((l) => [l.actor, l.msg])).toEqual([
+      ['detached', 'value [object Object]'],
+      ['compiled', 'value [object Object]'],
+      ['supervised', 'value [object Object]'],
+    ]);
+  });
+
   it('a crash whose error pino cannot serialise is logged with the error as text, and the process lives on', () => {
     // an Error with an enumerable getter that throws: pino's err serializer reads it, and the throw inside XState's
     // emit / observer loops and the compiled runner's onError became an uncaught exception (the process ended)
