@@ -342,7 +342,11 @@ export function stopNow(ref: AnyActorRef): void {
   stopActor(ref);
 }
 
-export function createChild(parent: AnyActorRef, spec: Spec): AnyActorRef {
+/** Why a child whose logic XState cannot run (see `createChildActor`) is refused. */
+export const UNSTARTABLE = 'its logic cannot be started (its initial snapshot is not an object)';
+
+/** The child's actor, created (not started); undefined when XState cannot run its logic (`UNSTARTABLE`). */
+export function createChild(parent: AnyActorRef, spec: Spec): AnyActorRef | undefined {
   return createChildActor(parent, spec);
 }
 
@@ -372,8 +376,14 @@ export function enqueueRespawn(
       enqueue.emit({ type: 'child.refused', id: spec.id, reason: taken });
       continue;
     }
-    refs[spec.id] = createChild(self, spec);
-    created.push(refs[spec.id]);
+    const ref = createChild(self, spec);
+    if (!ref) {
+      lost.push(spec.id);
+      enqueue.emit({ type: 'child.refused', id: spec.id, reason: UNSTARTABLE });
+      continue;
+    }
+    refs[spec.id] = ref;
+    created.push(ref);
   }
   const specs = lost.length ? context.specs.filter((s) => !lost.includes(s.id)) : context.specs;
   enqueue.assign({ refs, specs, waiting: context.waiting.filter((id) => !ids.includes(id)) });

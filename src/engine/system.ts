@@ -542,17 +542,27 @@ export class OrrerySystem implements SupervisorHost {
     }
     // a child that fails as it starts is removed at once (OTP's start_child): its crash is the error thrown here
     let crash: { error: unknown } | undefined;
+    let refusal: string | undefined;
     const listening = ref.on('child.exited', (e) => {
       if (e.id === spec.id && e.reason === 'crash') crash = { error: e.error };
+    });
+    // (the checks above leave one reason to refuse it: a logic XState cannot run)
+    const refusing = ref.on('child.refused', (e) => {
+      if (e.id === spec.id) refusal = e.reason;
     });
     try {
       ref.send({ type: 'START_CHILD', spec });
     } finally {
       listening.unsubscribe();
+      refusing.unsubscribe();
     }
     const child = childrenOf(ref.getSnapshot()).find((c) => c.id === spec.id)?.ref;
     if (!child) {
-      const why = crash ? `: it failed as it started (${toError(crash.error).message})` : '';
+      const why = crash
+        ? `: it failed as it started (${toError(crash.error).message})`
+        : refusal
+          ? `: ${refusal}`
+          : '';
       throw new ActorRegistryError(
         `supervisor '${sup.name}' did not start '${spec.id}'${why}`,
         crash && { cause: crash.error },
