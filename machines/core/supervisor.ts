@@ -49,6 +49,7 @@ import {
   type SupervisorEvent,
   type SupervisorInput,
   startAll,
+  UNSTARTABLE,
 } from './supervisorChildren.js';
 
 export {
@@ -69,6 +70,7 @@ export {
   type SupervisorEvent,
   type SupervisorInput,
   type SupervisorSettings,
+  setOutsideSystemIds,
   stopNow,
 } from './supervisorChildren.js';
 
@@ -118,14 +120,18 @@ export const supervisorMachine = setup({
         const { accepted, refused } = admit(context, self.system, params.specs);
         for (const r of refused) enqueue.emit({ type: 'child.refused', id: r.id, reason: r.reason });
         const refs = { ...context.refs };
-        const created = accepted.map((spec) => {
-          refs[spec.id] = createChild(self, spec);
-          return refs[spec.id];
+        const created: AnyActorRef[] = [];
+        // a logic XState cannot run is refused too (creating or starting it threw inside this action: a crash)
+        const started = accepted.filter((spec) => {
+          const ref = createChild(self, spec);
+          if (!ref) enqueue.emit({ type: 'child.refused', id: spec.id, reason: UNSTARTABLE });
+          else created.push((refs[spec.id] = ref));
+          return ref !== undefined;
         });
-        enqueue.assign({ specs: [...context.specs, ...accepted], refs });
+        enqueue.assign({ specs: [...context.specs, ...started], refs });
         enqueue(() => startAll(created));
         if (params.announce) {
-          for (const spec of accepted)
+          for (const spec of started)
             enqueue.emit({ type: 'child.started', id: spec.id, restart: spec.restart });
         }
         if (params.dynamic && created.length) {

@@ -272,8 +272,21 @@ export function admit(
   return { accepted, refused };
 }
 
+/**
+ * Who else holds systemIds beside the actors of a supervisor's XState system, by that system: the engine registers
+ * its detached actors and compiled lifecycles here. They run outside the supervisor tree's XState system, so its
+ * `get` does not see them, and a child respawned after its backoff came back under a systemId one of them had
+ * taken meanwhile (two live actors held one name; `system.get` found the other one).
+ */
+const outsideHolders = new WeakMap<object, (systemId: string) => boolean>();
+
+/** Tell the supervisors of `system` which systemIds actors outside it hold (see `outsideHolders`). */
+export function setOutsideSystemIds(system: ActorSystem<any>, taken: (systemId: string) => boolean): void {
+  outsideHolders.set(system, taken);
+}
+
 function systemIdTaken(system: ActorSystem<any>, systemId: string | undefined): string | null {
-  return systemId !== undefined && system.get(systemId)
+  return systemId !== undefined && (system.get(systemId) || outsideHolders.get(system)?.(systemId))
     ? `systemId '${systemId}' is already registered`
     : null;
 }
@@ -329,7 +342,11 @@ export function stopNow(ref: AnyActorRef): void {
   stopActor(ref);
 }
 
-export function createChild(parent: AnyActorRef, spec: Spec): AnyActorRef {
+/** Why a child whose logic XState cannot run (see `createChildActor`) is refused. */
+export const UNSTARTABLE = 'its logic cannot be started (its initial snapshot is not an object)';
+
+/** The child's actor, created (not started); undefined when XState cannot run its logic (`UNSTARTABLE`). */
+export function createChild(parent: AnyActorRef, spec: Spec): AnyActorRef | undefined {
   return createChildActor(parent, spec);
 }
 
@@ -359,8 +376,14 @@ export function enqueueRespawn(
       enqueue.emit({ type: 'child.refused', id: spec.id, reason: taken });
       continue;
     }
-    refs[spec.id] = createChild(self, spec);
-    created.push(refs[spec.id]);
+    const ref = createChild(self, spec);
+    if (!ref) {
+      lost.push(spec.id);
+      enqueue.emit({ type: 'child.refused', id: spec.id, reason: UNSTARTABLE });
+      continue;
+    }
+    refs[spec.id] = ref;
+    created.push(ref);
   }
   const specs = lost.length ? context.specs.filter((s) => !lost.includes(s.id)) : context.specs;
   enqueue.assign({ refs, specs, waiting: context.waiting.filter((id) => !ids.includes(id)) });

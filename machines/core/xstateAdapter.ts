@@ -94,20 +94,31 @@ export function stopActor(ref: AnyActorRef): void {
 
 /**
  * Create (not start) a child of `parent` that is not in the parent's children record; it logs through its own
- * logger when the parent's carries a log factory (see `actorLogger`).
+ * logger when the parent's carries a log factory (see `actorLogger`). Undefined when XState cannot run the logic:
+ * its initial snapshot is no object, and XState reads its status (the constructor threw for a child with a
+ * systemId, after registering the systemId for good; start() threw for one without). The systemId is therefore
+ * given once the snapshot is known to be one; XState registers it as the actor starts (`start()` sets it).
  */
 export function createChildActor(
   parent: AnyActorRef,
   options: { logic: AnyActorLogic; id: string; systemId?: string; input?: unknown },
-): AnyActorRef {
+): AnyActorRef | undefined {
   const factory = logFactoryOf(parent);
-  return createActor(options.logic, {
+  const ref = createActor(options.logic, {
     parent,
     id: options.id,
-    systemId: options.systemId,
     input: options.input,
     ...(factory ? { logger: actorLogger(factory, options.id, logicId(options.logic)) } : {}),
-  } as never);
+  } as never) as AnyActorRef;
+  let snapshot: unknown;
+  try {
+    snapshot = ref.getSnapshot();
+  } catch {
+    // XState's development build throws here for a snapshot that is not there (falsy)
+  }
+  if (snapshot === null || typeof snapshot !== 'object') return undefined;
+  if (options.systemId !== undefined) (ref as { systemId?: string }).systemId = options.systemId;
+  return ref;
 }
 
 /** What an action object is, as the compiled runner needs to know it (see `describeAction`). */

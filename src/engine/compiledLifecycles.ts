@@ -39,7 +39,7 @@ import {
   startLifecycle,
 } from './compiled/index.js';
 import type { EngineEvent } from './inspectionBus.js';
-import { LazyActorLogger, type Logger } from './logging.js';
+import { LazyActorLogger, type Logger, logSafely } from './logging.js';
 import { VirtualActor, type VirtualActorHost, type VirtualActorSystem } from './virtualActor.js';
 
 /** The options of `system.spawnCompiled(machine, options)`. */
@@ -321,7 +321,9 @@ export class CompiledLifecycles implements VirtualActorHost {
       try {
         hook(error, lc);
       } catch (err) {
-        this.#deps.logger.error(
+        logSafely(
+          this.#deps.logger,
+          'error',
           { err: toError(err), actor: lc.id },
           'ending a lifecycle on system stop failed',
         );
@@ -450,7 +452,9 @@ export class CompiledLifecycles implements VirtualActorHost {
     const observer = lifecycle.observer;
     (observer instanceof VirtualActor ? observer : this.#actors.get(lifecycle))?.failed(err);
     const machine = machineName(lifecycle.compiled.machine);
-    new LazyActorLogger(this.#deps.logger, lifecycle.id, machine).logger.error(
+    logSafely(
+      new LazyActorLogger(this.#deps.logger, lifecycle.id, machine).logger,
+      'error',
       { err: toError(err) },
       'actor crashed',
     );

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { InvalidArgumentError } from '../errors.js';
+import { describeValue, InvalidArgumentError, textOf } from '../errors.js';
 
 /**
  * The structural subset of a pino logger that Orrery uses. Pass your own `pino()` instance; Orrery never
@@ -60,4 +60,51 @@ export function checkLogger(name: string, value: unknown): Logger | undefined {
     );
   }
   return value as Logger;
+}
+
+type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+/** A property of `value` that is a string, or undefined (read under a try: a getter or a Proxy trap may throw). */
+function readText(value: unknown, key: string): string | undefined {
+  try {
+    const text = (value as Record<string, unknown>)[key];
+    return typeof text === 'string' ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What can be logged of an error pino cannot serialise: its name, message and stack as text, each read safely. No
+ * prototype: pino's err serializer names an object by its constructor ('Object'), one without by its `name`.
+ */
+function plainError(value: unknown): Record<string, string> {
+  const plain: Record<string, string> = Object.create(null);
+  plain.name = readText(value, 'name') ?? describeValue(value);
+  plain.message = readText(value, 'message') ?? textOf(value);
+  const stack = readText(value, 'stack');
+  if (stack !== undefined) plain.stack = stack;
+  return plain;
+}
+
+/**
+ * `logger[level](fields, msg)`, never throwing. Pino's err serializer reads every enumerable property of `err`, so an
+ * error with a getter that throws (or a Proxy) made the call throw; where the engine logs a crash (inside XState's
+ * emit and observer loops, a compiled lifecycle's onError, a deadline's error report) that throw became an uncaught
+ * exception that ended the process, and the log line and the engine event reported after it were lost. Such a
+ * line is written again with `err` as plain text (name, message, stack); when even that throws (the logger itself
+ * throws), nothing is logged.
+ */
+export function logSafely(logger: Logger, level: Level, fields: Record<string, unknown>, msg: string): void {
+  try {
+    logger[level]?.(fields, msg);
+    return;
+  } catch {
+    // written again below without what pino could not serialise
+  }
+  try {
+    logger[level]?.({ ...fields, err: plainError(fields.err) }, msg);
+  } catch {
+    // the logger itself throws: a log line is not worth the process
+  }
 }

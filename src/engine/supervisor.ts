@@ -63,12 +63,19 @@ export class Supervisor {
   }
   /**
    * Stop child `id` and start it again: a new incarnation under the same id and systemId. A temporary child is
-   * never restarted, as in OTP: restarting one throws ActorRegistryError and leaves it running.
+   * never restarted, as in OTP: restarting one throws ActorRegistryError and leaves it running. So does a child
+   * the supervisor does not have, or a supervisor that is not running (OTP's restart_child answers not_found; this
+   * did nothing, and a mistyped id went unnoticed).
    */
   restartChild(id: string): void {
     checkId(id);
-    const child = childrenOf(this.ref?.getSnapshot()).find((c) => c.id === id);
-    if (child?.restart === 'temporary') {
+    const snap = this.ref?.getSnapshot();
+    if (snap?.status !== 'active' || snap.value !== 'running') {
+      throw new ActorRegistryError(`supervisor '${this.name}' is not running`);
+    }
+    const child = childrenOf(snap).find((c) => c.id === id);
+    if (!child) throw new ActorRegistryError(`supervisor '${this.name}' has no child '${id}' to restart`);
+    if (child.restart === 'temporary') {
       throw new ActorRegistryError(
         `supervisor '${this.name}' does not restart '${id}': a temporary child is never restarted`,
       );

@@ -7,7 +7,7 @@ import {
 } from '../../machines/core/supervisor.js';
 import { toError } from '../errors.js';
 import type { InspectionBus } from './inspectionBus.js';
-import type { Logger } from './logging.js';
+import { type Logger, logSafely } from './logging.js';
 
 /**
  * Log and relay every event the supervisor `ref` emits. A child supervisor that is respawned is a new actor:
@@ -23,7 +23,8 @@ export function reportSupervisorEvents(
   ref.on('*', (e: SupervisorEmitted) => {
     switch (e.type) {
       case 'child.exited':
-        if (e.reason === 'crash') log.warn({ child: e.id, err: toError(e.error) }, 'child crashed');
+        if (e.reason === 'crash')
+          logSafely(log, 'warn', { child: e.id, err: toError(e.error) }, 'child crashed');
         else log.info({ child: e.id }, 'child exited');
         bus.emitEngineEvent({
           type: 'child.exited',
@@ -34,7 +35,9 @@ export function reportSupervisorEvents(
         });
         break;
       case 'child.restarted':
-        log.warn(
+        logSafely(
+          log,
+          'warn',
           {
             children: e.ids,
             trigger: e.trigger,
@@ -63,7 +66,12 @@ export function reportSupervisorEvents(
         log.warn({ child: e.id, reason: e.reason }, 'child spec refused');
         break;
       case 'supervisor.escalated':
-        log.error({ child: e.child, err: toError(e.error) }, 'restart intensity reached; escalating');
+        logSafely(
+          log,
+          'error',
+          { child: e.child, err: toError(e.error) },
+          'restart intensity reached; escalating',
+        );
         bus.emitEngineEvent({
           type: 'supervisor.escalated',
           supervisor: name,

@@ -34,6 +34,7 @@ import {
   type RestartType,
   type SupervisorActor,
   type SupervisorEmitted,
+  setOutsideSystemIds,
   supervisorMachine,
   supervisorNameOf,
 } from '../../machines/core/supervisor.js';
@@ -43,6 +44,7 @@ import {
   describeValue,
   InvalidArgumentError,
   SystemStoppedError,
+  textOf,
   toError,
 } from '../errors.js';
 import { type Clock, checkClock, realClock } from './clock.js';
@@ -52,7 +54,7 @@ import { Deadlines } from './deadlines.js';
 import { globalInspectors } from './globalInspection.js';
 import { ActorHandle, type HandleChange } from './handle.js';
 import { type EngineEvent, InspectionBus } from './inspectionBus.js';
-import { checkLogger, LazyActorLogger, type Logger, silentLogger } from './logging.js';
+import { checkLogger, LazyActorLogger, type Logger, logSafely, silentLogger } from './logging.js';
 import { SUP_PREFIX, Supervisor, type SupervisorHost } from './supervisor.js';
 import { reportSupervisorEvents } from './supervisorEvents.js';
 
@@ -104,14 +106,18 @@ export interface ActorInfo {
 
 const machineId = logicId;
 
-/** A log value as text: strings as they are, anything else as JSON when it can be. */
+/**
+ * A log value as text: strings as they are, anything else as JSON when it can be, else as `textOf` gives it. Never
+ * throws: it runs inside the actor's log action, and a `String()` that threw there (a circular object with no
+ * prototype) crashed the actor over a log line.
+ */
 function logText(value: unknown): string {
   if (typeof value === 'string') return value;
-  if (value instanceof Error) return value.stack ?? value.message;
   try {
-    return JSON.stringify(value) ?? String(value);
+    if (value instanceof Error) return value.stack ?? value.message;
+    return JSON.stringify(value) ?? textOf(value);
   } catch {
-    return String(value);
+    return textOf(value);
   }
 }
 
@@ -211,7 +217,7 @@ export class OrrerySystem implements SupervisorHost {
     for (const fn of globalInspectors) this.bus.observe(fn);
     // one deadline structure for every compiled lifecycle's delays (one clock timer, O(1) arm and cancel)
     this.#deadlines = new Deadlines(this.clock, {
-      onError: (err) => this.logger.error({ err: toError(err) }, 'a delayed event failed'),
+      onError: (err) => logSafely(this.logger, 'error', { err: toError(err) }, 'a delayed event failed'),
     });
     this.#compiled = new CompiledLifecycles({
       deadlines: this.#deadlines,
@@ -229,10 +235,18 @@ export class OrrerySystem implements SupervisorHost {
       input: rootInput,
     });
     this.bus.addSource(this.#rootActor);
+    // a supervised child respawned after a backoff must not take a systemId a detached actor or a compiled
+    // lifecycle took meanwhile: they are not in the tree's XState system, whose `get` the supervisors ask
+    setOutsideSystemIds(this.#rootActor.system, (id) => this.#bySystemId.has(id) || this.#compiled.has(id));
     this.#rootActor.subscribe({
       error: (err) => {
         this.#failure = err;
-        this.logger.fatal?.({ err, actor: 'supervisor:root' }, 'root supervisor failed; system is down');
+        logSafely(
+          this.logger,
+          'fatal',
+          { err, actor: 'supervisor:root' },
+          'root supervisor failed; system is down',
+        );
         this.bus.emitEngineEvent({ type: 'actor.failed', actor: 'supervisor:root', error: err });
       },
     });
@@ -455,11 +469,26 @@ export class OrrerySystem implements SupervisorHost {
       error: (err) => {
         release();
         observer?.error?.(err);
-        this.loggerFor(actor, info.machine).logger.error({ err: toError(err) }, 'actor crashed');
+        logSafely(
+          this.loggerFor(actor, info.machine).logger,
+          'error',
+          { err: toError(err) },
+          'actor crashed',
+        );
         this.bus.emitEngineEvent({ type: 'actor.failed', actor: actor.id, error: err });
       },
     });
-    actor.start();
+    try {
+      actor.start();
+    } catch (err) {
+      // XState's start() throws only for a logic it cannot run (an initial snapshot that is no object: it reads its
+      // status); the actor was registered by then, and stayed so for good (its systemId taken, counted as live)
+      release();
+      throw new InvalidArgumentError(
+        `spawn: the ${machine} logic cannot be started (${toError(err).message})`,
+        { cause: err },
+      );
+    }
     if ((actor.getSnapshot() as { status?: string }).status !== 'active') release();
     return actor;
   }
@@ -513,17 +542,27 @@ export class OrrerySystem implements SupervisorHost {
     }
     // a child that fails as it starts is removed at once (OTP's start_child): its crash is the error thrown here
     let crash: { error: unknown } | undefined;
+    let refusal: string | undefined;
     const listening = ref.on('child.exited', (e) => {
       if (e.id === spec.id && e.reason === 'crash') crash = { error: e.error };
+    });
+    // (the checks above leave one reason to refuse it: a logic XState cannot run)
+    const refusing = ref.on('child.refused', (e) => {
+      if (e.id === spec.id) refusal = e.reason;
     });
     try {
       ref.send({ type: 'START_CHILD', spec });
     } finally {
       listening.unsubscribe();
+      refusing.unsubscribe();
     }
     const child = childrenOf(ref.getSnapshot()).find((c) => c.id === spec.id)?.ref;
     if (!child) {
-      const why = crash ? `: it failed as it started (${toError(crash.error).message})` : '';
+      const why = crash
+        ? `: it failed as it started (${toError(crash.error).message})`
+        : refusal
+          ? `: ${refusal}`
+          : '';
       throw new ActorRegistryError(
         `supervisor '${sup.name}' did not start '${spec.id}'${why}`,
         crash && { cause: crash.error },
@@ -628,7 +667,12 @@ export class OrrerySystem implements SupervisorHost {
     try {
       fn(error);
     } catch (err) {
-      this.logger.error({ err: toError(err), actor }, 'ending a lifecycle on system stop failed');
+      logSafely(
+        this.logger,
+        'error',
+        { err: toError(err), actor },
+        'ending a lifecycle on system stop failed',
+      );
     }
   }
 
@@ -679,7 +723,7 @@ export class OrrerySystem implements SupervisorHost {
       try {
         listener(change);
       } catch (err) {
-        this.logger.error({ err: toError(err), actor: id }, 'a handle subscriber threw');
+        logSafely(this.logger, 'error', { err: toError(err), actor: id }, 'a handle subscriber threw');
       }
     }
   }

@@ -1,7 +1,12 @@
 /** issue 8 item 7: typed, restart-stable handles from system.spawn, and a typed system.get. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { assign, setup } from 'xstate';
-import { ActorRegistryError, createSystem, type OrrerySystem } from '../../src/index.js';
+import { type AnyActorLogic, assign, setup } from 'xstate';
+import {
+  ActorRegistryError,
+  createSystem,
+  InvalidArgumentError,
+  type OrrerySystem,
+} from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
 import { workerMachine } from '../support/workerMachine.js';
 
@@ -194,6 +199,20 @@ describe('restart-stable handles', () => {
     done.subscribe({ complete: () => ends.push('complete') });
     failed.subscribe({ error: (e) => ends.push((e as Error).message) });
     expect(ends).toEqual(['complete', 'broken at start']);
+  });
+
+  it('a detached logic that XState cannot start is an InvalidArgumentError, and leaves nothing registered', () => {
+    // an initial snapshot that is no object: XState's start() read its status and threw a TypeError, after the actor
+    // was registered, so its systemId stayed taken (system.get found the dead actor) and detachedCount counted it
+    system = createSystem({ clock: new TestClock() });
+    const logic = { transition: (s: unknown) => s, getInitialSnapshot: () => undefined };
+    expect(() => system!.spawn(logic as unknown as AnyActorLogic, { id: 'bad', systemId: 'bad' })).toThrow(
+      InvalidArgumentError,
+    );
+    expect(system.detachedCount).toBe(0);
+    expect(system.get('bad')).toBeUndefined();
+    expect(system.actors().map((a) => a.id)).toEqual(['supervisor:root']);
+    expect(system.spawn(workerMachine, { systemId: 'bad' }).getSnapshot().status).toBe('active');
   });
 
   it('issue 8 item 7: system.get is typed by the logic passed, and refuses an actor running other logic', () => {

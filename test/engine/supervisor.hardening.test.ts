@@ -352,6 +352,55 @@ describe('issue 7 item 18: supervisor machine behaviours mutation testing showed
     actor.stop();
   });
 
+  it('a child whose systemId a detached actor or a compiled lifecycle took during its backoff is not respawned under it', () => {
+    // detached actors and compiled lifecycles live outside the supervisor tree's XState system: the respawn did not
+    // see them, and two live actors held one systemId (system.get found the detached one, the child was shadowed)
+    const clock = new TestClock();
+    system = createSystem({
+      clock,
+      root: { intensity: 5, backoff: { initialMs: 100, maxMs: 100, factor: 1 } },
+    });
+    const events: EngineEvent[] = [];
+    system.onEngineEvent((e) => events.push(e));
+    system.spawn(workerMachine, { supervisor: 'root', id: 'w', systemId: 'mount' }).send({ type: 'CRASH' });
+    system.spawn(workerMachine, { supervisor: 'root', id: 'v', systemId: 'dome' }).send({ type: 'CRASH' });
+    expect(system.get('mount')).toBeUndefined();
+    const detached = system.spawn(workerMachine, { id: 'holder', systemId: 'mount' });
+    const compiled = system.spawnCompiled(workerMachine, { id: 'compiled', systemId: 'dome' });
+    clock.advance(100);
+    expect(system.root.children()).toEqual([]);
+    expect(system.get('mount')).toBe(detached.current);
+    expect(system.get('dome')).toBe(system.actorOf(compiled));
+    expect(system.actors().filter((a) => a.systemId === 'mount' || a.systemId === 'dome')).toHaveLength(2);
+    expect(events.filter((e) => e.type === 'child.restarted')).toHaveLength(2);
+  });
+
+  it('a child logic XState cannot start is refused; the supervisor, its systemId and its siblings are unharmed', () => {
+    // an initial snapshot that is no object: XState's constructor (with a systemId, after registering it) or start()
+    // (without) threw inside the supervisor's action, which crashed the supervisor: the root failed, the system was
+    // down, and the systemId stayed registered to an actor that never ran
+    const clock = new TestClock();
+    system = createSystem({ clock });
+    const unstartable = {
+      transition: (s: unknown) => s,
+      getInitialSnapshot: () => undefined,
+    } as unknown as AnyActorLogic;
+    system.spawn(workerMachine, { supervisor: 'root', id: 'sibling' });
+    for (const systemId of [undefined, 'bad']) {
+      expect(() => system!.spawn(unstartable, { supervisor: 'root', id: 'bad', systemId })).toThrow(
+        "supervisor 'root' did not start 'bad': its logic cannot be started (its initial snapshot is not an object)",
+      );
+    }
+    system.root.startChildren([{ id: 'bad', logic: unstartable }]);
+    expect(system.root.state).toBe('running');
+    expect(system.failure).toBeUndefined();
+    expect(system.root.children()).toEqual(['sibling']);
+    expect(system.get('bad')).toBeUndefined();
+    expect(system.spawn(workerMachine, { supervisor: 'root', id: 'bad', systemId: 'bad' }).current).toBe(
+      system.get('bad'),
+    );
+  });
+
   it('issue 7 item 18: the engine refuses a batch with a taken or repeated systemId before anything starts', () => {
     system = createSystem({ clock: new TestClock() });
     system.spawn(probed, { supervisor: 'root', id: 'a', systemId: 'cam' });

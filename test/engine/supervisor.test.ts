@@ -254,6 +254,23 @@ describe('operations', () => {
     expect(system.root.children()).toEqual(['t']);
   });
 
+  it('restartChild of a child the supervisor does not have, or of a supervisor that is not running, is an ActorRegistryError', () => {
+    // OTP's restart_child answers {error, not_found}; this did nothing at all, so a mistyped id went unnoticed
+    system = createSystem({ clock: new TestClock() });
+    system.spawn(probed, { supervisor: 'root', id: 'a' });
+    expect(() => system!.root.restartChild('b')).toThrow(
+      new ActorRegistryError("supervisor 'root' has no child 'b' to restart"),
+    );
+    const rack = system.supervisor('rack');
+    expect(() => rack.restartChild('a')).toThrow(
+      new ActorRegistryError("supervisor 'rack' has no child 'a' to restart"),
+    );
+    system.root.stopChild(rack.systemId);
+    expect(() => rack.restartChild('a')).toThrow(new ActorRegistryError("supervisor 'rack' is not running"));
+    expect(log).toEqual(['start a']);
+    expect(system.root.restarts()).toEqual({});
+  });
+
   it('a child that fails as it starts is not started (OTP start_child): no restart, its supervisor and siblings go on', () => {
     system = createSystem({ clock: new TestClock(), root: { intensity: 1 } });
     const events: string[] = [];

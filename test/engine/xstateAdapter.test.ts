@@ -87,7 +87,7 @@ describe('xstateAdapter', () => {
 
   it('issue 8 item 3: createChildActor makes a child whose crash reaches the parent, outside its children record', () => {
     const parent = createActor(parentMachine, { logger: () => {} }).start();
-    const kid = createChildActor(parent, { logic: child, id: 'kid', systemId: 'kid-sys' });
+    const kid = createChildActor(parent, { logic: child, id: 'kid', systemId: 'kid-sys' })!;
     kid.start();
     expect(parent.system.get('kid-sys')).toBe(kid);
     expect(parentOf(kid)).toBe(parent);
@@ -100,7 +100,7 @@ describe('xstateAdapter', () => {
 
   it('issue 8 item 3: stopActor stops a child now, which the public stop() refuses', () => {
     const parent = createActor(parentMachine, { logger: () => {} }).start();
-    const kid = createChildActor(parent, { logic: child, id: 'kid' });
+    const kid = createChildActor(parent, { logic: child, id: 'kid' })!;
     kid.start();
     expect(() => (kid as unknown as { stop(): void }).stop()).toThrow(/non-root/);
     stopActor(kid);
@@ -113,7 +113,7 @@ describe('xstateAdapter', () => {
       lines.push(`${actor}/${machine}: ${args.join(' ')}`);
     const parent = createActor(parentMachine, { logger: actorLogger(factory, 'root', 'parent') }).start();
     expect(logFactoryOf(parent)).toBe(factory);
-    createChildActor(parent, { logic: child, id: 'kid' }).start();
+    createChildActor(parent, { logic: child, id: 'kid' })!.start();
     expect(lines).toEqual(['kid/child: child here']);
     // without a factory, XState's own default logger is used
     const plain = createActor(parentMachine);
