@@ -133,6 +133,8 @@ export class DeviceProxy {
   readonly #connections = new Map<string, GiopConnection>();
   #ref: ObjectRef | undefined;
   #resolving: Promise<ObjectRef> | undefined;
+  /** Whether the last resolution's import came from the directory's cache (made earlier, maybe by another proxy). */
+  #resolvedFromCache = false;
   #commands: Map<string, DevCmdInfo> | undefined;
   #commandsLoading: Promise<Map<string, DevCmdInfo>> | undefined;
   readonly #configs = new Map<string, AttributeConfig5>();
@@ -433,6 +435,7 @@ export class DeviceProxy {
     this.#resolving ??= this.#aliasDevice()
       .then((device) => {
         if (this.#closed) throw this.#closedError();
+        this.#resolvedFromCache = this.#directory.cached(this.#parsed.hosts, device);
         return this.#directory.importDevice(this.#connect, this.#parsed.hosts, device, this.#timeout);
       })
       .then((imported) => {
@@ -480,12 +483,15 @@ export class DeviceProxy {
     known: ObjectRef | undefined,
   ): Promise<R> {
     const ref = known ?? (await this.#resolve());
+    // a reference this proxy used before, or an import from the cache (another proxy's, maybe since closed): either
+    // may name an endpoint the server left; a fresh import from the database is not worth asking for again at once
+    const stale = known !== undefined || this.#resolvedFromCache;
     if (this.#closed) throw this.#closedError();
     try {
       return await callObject(this.#connect, ref, spec, this.#forwarded);
     } catch (error) {
       // the server may have moved (restarted on another port): import the device again, once
-      if (!(error instanceof TangoConnectionError) || error.sent || known === undefined) throw error;
+      if (!(error instanceof TangoConnectionError) || error.sent || !stale) throw error;
       if (this.#closed) throw this.#closedError();
       this.#directory.forget(this.#parsed.hosts, this.name);
       this.#ref = undefined;
