@@ -11,7 +11,11 @@ import type { EventChannel } from '../../../machines/tango/eventSubscription.js'
 import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
-import { type EventSubscription, TangoEventConsumer } from '../../../src/protocols/tango/events.js';
+import {
+  type EventSubscription,
+  EventSubscription as EventSubscriptionClass,
+  TangoEventConsumer,
+} from '../../../src/protocols/tango/events.js';
 
 const systems: OrrerySystem[] = [];
 const publishers: Publisher[] = [];
@@ -137,5 +141,98 @@ describe("TangoEventConsumer's ZMQ socket", () => {
     expect(consumer.socket?.topics.get(HEARTBEAT_TOPIC)).toBe(1);
     await consumer.close();
     expect(close).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('EventSubscription: unsubscribe() from inside the callback', () => {
+  const CHANNEL: EventChannel = {
+    heartbeatEndpoint: 'tcp://127.0.0.1:1',
+    eventEndpoint: 'tcp://127.0.0.1:2',
+    topic: 'tango://vm:1/test/lrc/1/counter#dbase=no.idl5_change',
+    channel: 'tango://vm:1/dserver/lrcdevice/inst',
+  };
+
+  /**
+   * A subscription on a consumer and proxy that answer in memory: the admin answers ZmqEventSubscriptionChange with
+   * CHANNEL, routing is at once, and the first read answers when `answerRead(value)` is called.
+   */
+  function memorySubscription(callback: (e: { errors?: unknown; value?: { value: unknown } }) => void) {
+    const system = createSystem();
+    systems.push(system);
+    let answerRead: (value: unknown) => void = () => {};
+    const admin = {
+      commandInoutRaw: async () => ({
+        type: 'DevVarLongStringArray',
+        value: {
+          lvalue: [934, 5, 1000, 0, 0, 434],
+          svalue: [CHANNEL.heartbeatEndpoint, CHANNEL.eventEndpoint, CHANNEL.topic, CHANNEL.channel],
+        },
+      }),
+    };
+    const consumer = {
+      system,
+      adminOf: async () => admin,
+      route: async () => {},
+      unroute: () => {},
+      confirm: async () => {},
+    };
+    const proxy = {
+      name: 'test/lrc/1',
+      system,
+      readAttribute: () =>
+        new Promise((resolve) => {
+          answerRead = (value) => resolve({ value });
+        }),
+    };
+    let sub!: EventSubscription;
+    const ready = new Promise<void>((resolve, reject) => {
+      sub = new EventSubscriptionClass(
+        consumer as never,
+        proxy as never,
+        'counter',
+        callback as never,
+        {
+          eventName: 'change',
+          timing: { heartbeatTimeoutMs: 15_000, resubscribeMs: 10_000, confirmMs: 200_000 },
+        },
+        { resolve, reject },
+      );
+    });
+    ready.catch(() => {});
+    return { sub, answerRead: (v: unknown) => answerRead(v) };
+  }
+
+  const event = (ctr: number, value: number) =>
+    ({ type: 'ZMQ_EVENT', ctr, payload: new Uint8Array([ctr, value]), value: { value } }) as const;
+
+  it('stops the deliveries at once: the events held during the first read are not delivered after it', async () => {
+    const seen: unknown[] = [];
+    const m = memorySubscription((e) => {
+      seen.push(e.value?.value ?? e.errors);
+      m.sub.unsubscribe();
+    });
+    await vi.waitFor(() => expect(m.sub.state).toBe('reading'));
+    m.sub.send(event(1, 1));
+    m.sub.send(event(2, 2));
+    m.answerRead(0);
+    await vi.waitFor(() => expect(m.sub.state).toBe('unsubscribed'));
+    expect(seen).toEqual([0]);
+  });
+
+  it('stops the deliveries at once: the event after an API_MissedEvents report is not delivered', async () => {
+    const seen: unknown[] = [];
+    let stop = false;
+    const m = memorySubscription((e) => {
+      seen.push(e.errors ? 'errors' : e.value?.value);
+      if (stop) m.sub.unsubscribe();
+    });
+    await vi.waitFor(() => expect(m.sub.state).toBe('reading'));
+    m.answerRead(0);
+    await vi.waitFor(() => expect(m.sub.state).toBe('active'));
+    m.sub.send(event(1, 1));
+    stop = true;
+    m.sub.send(event(5, 5)); // 2, 3, 4 missed: the report, then the event
+    expect(m.sub.state).toBe('unsubscribed');
+    expect(seen).toEqual([0, 1, 'errors']);
   });
 });
