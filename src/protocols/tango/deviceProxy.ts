@@ -140,6 +140,8 @@ export class DeviceProxy {
   readonly #configs = new Map<string, AttributeConfig5>();
   /** Rejects each call in flight (`close()` fails them with `TangoClosedError`). */
   readonly #inFlight = new Set<(error: Error) => void>();
+  /** What `close()` ends with the proxy (its event subscriptions). */
+  readonly #closeListeners = new Set<() => void>();
   #closed = false;
 
   constructor(name: string, options: DeviceProxyOptions = {}) {
@@ -359,13 +361,23 @@ export class DeviceProxy {
   }
 
   /**
-   * Releases this proxy's connections (shared ones close when their last user releases them). Idempotent. Calls
-   * in flight reject with `TangoClosedError` and open nothing more (no database fallback, forward or re-import).
+   * Releases this proxy's connections (shared ones close when their last user releases them) and ends the event
+   * subscriptions made with it (`onClose`). Idempotent. Calls in flight reject with `TangoClosedError` and open
+   * nothing more (no database fallback, forward or re-import).
    */
   async close(): Promise<void> {
     this.#closed = true;
     for (const fail of [...this.#inFlight]) fail(this.#closedError());
     this.#inFlight.clear();
+    const listeners = [...this.#closeListeners];
+    this.#closeListeners.clear();
+    for (const listener of listeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.system.logger.warn({ err: error }, 'a DeviceProxy close listener threw');
+      }
+    }
     const held = [...this.#connections.values()];
     this.#connections.clear();
     await Promise.all(held.map((c) => this.#pool.release(c)));
@@ -373,6 +385,24 @@ export class DeviceProxy {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Calls `listener` once when `close()` is called (at once if it was); returns a function that forgets it. What
+   * lives on this proxy ends with it: its event subscriptions, as cppTango's `~DeviceProxy` unsubscribes them.
+   */
+  onClose(listener: () => void): () => void {
+    if (this.#closed) {
+      listener();
+      return () => {};
+    }
+    this.#closeListeners.add(listener);
+    return () => this.#closeListeners.delete(listener);
   }
 
   // ---- plumbing ----

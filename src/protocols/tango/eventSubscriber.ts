@@ -90,6 +90,10 @@ export class EventSubscription {
       },
       onSystemStop: () => this.unsubscribe(),
     }) as SubscriptionActor;
+    // the subscription ends with its proxy (cppTango's ~DeviceProxy unsubscribes its events), else it outlived it:
+    // events still delivered, every re-subscription's read failing with TangoClosedError
+    const forgetProxy = proxy.onClose(() => this.unsubscribe());
+    this.actor.subscribe({ complete: forgetProxy, error: forgetProxy });
     const watch = this.actor.subscribe((s) => {
       if (s.matches('active')) ready.resolve();
       if (s.matches('failed')) {

@@ -12,6 +12,8 @@
  *   ...
  *   sub.unsubscribe();
  *
+ * A subscription ends when it is unsubscribed, when its consumer closes, or when the `DeviceProxy` it was made with
+ * is closed (as cppTango's `~DeviceProxy` unsubscribes its events); a closed proxy cannot subscribe.
  * `subscribe` resolves once the first read was delivered; it rejects with a `DevFailed` (reason
  * `API_EventSubscriptionFailed` on top of the server's stack) when the server refuses or cannot be reached. A
  * callback that throws is its own problem (the error is logged, delivery goes on).
@@ -20,6 +22,7 @@ import { checkDuration } from '../../../machines/core/duration.js';
 import type { EventChannel } from '../../../machines/tango/eventSubscription.js';
 import { getDefaultSystem, type OrrerySystem } from '../../engine/system.js';
 import { InvalidArgumentError } from '../../errors.js';
+import { TangoClosedError } from './clientErrors.js';
 import { DeviceProxy } from './deviceProxy.js';
 import type { DeviceAttribute } from './deviceTypes.js';
 import { toDeviceAttribute } from './deviceValues.js';
@@ -137,6 +140,8 @@ export class TangoEventConsumer {
     // an alias is resolved first: the subscription names the device (cppTango subscribes with the device name)
     await proxy.resolveName();
     if (this.#closed) throw new InvalidArgumentError('this TangoEventConsumer is closed');
+    // (a subscription ends when its proxy closes)
+    if (proxy.closed) throw new TangoClosedError(`DeviceProxy ${proxy.name} is closed`);
     let sub!: EventSubscription;
     await new Promise<void>((resolve, reject) => {
       sub = new EventSubscription(

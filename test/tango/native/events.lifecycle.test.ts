@@ -10,6 +10,7 @@ import { Publisher, Subscriber } from 'zeromq';
 import type { EventChannel } from '../../../machines/tango/eventSubscription.js';
 import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
+import { TangoClosedError } from '../../../src/protocols/tango/clientErrors.js';
 import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
 import {
   type EventSubscription,
@@ -144,6 +145,11 @@ describe("TangoEventConsumer's ZMQ socket", () => {
   });
 });
 
+let memorySubscriptionOf: (
+  callback: (e: { errors?: unknown; value?: { value: unknown } }) => void,
+  device?: DeviceProxy,
+) => { sub: EventSubscription; answerRead: (v: unknown) => void };
+
 describe('EventSubscription: unsubscribe() from inside the callback', () => {
   const CHANNEL: EventChannel = {
     heartbeatEndpoint: 'tcp://127.0.0.1:1',
@@ -156,9 +162,12 @@ describe('EventSubscription: unsubscribe() from inside the callback', () => {
    * A subscription on a consumer and proxy that answer in memory: the admin answers ZmqEventSubscriptionChange with
    * CHANNEL, routing is at once, and the first read answers when `answerRead(value)` is called.
    */
-  function memorySubscription(callback: (e: { errors?: unknown; value?: { value: unknown } }) => void) {
-    const system = createSystem();
-    systems.push(system);
+  function memorySubscription(
+    callback: (e: { errors?: unknown; value?: { value: unknown } }) => void,
+    device?: DeviceProxy,
+  ) {
+    const system = device?.system ?? createSystem();
+    if (!device) systems.push(system);
     let answerRead: (value: unknown) => void = () => {};
     const admin = {
       commandInoutRaw: async () => ({
@@ -176,14 +185,12 @@ describe('EventSubscription: unsubscribe() from inside the callback', () => {
       unroute: () => {},
       confirm: async () => {},
     };
-    const proxy = {
-      name: 'test/lrc/1',
-      system,
-      readAttribute: () =>
-        new Promise((resolve) => {
-          answerRead = (value) => resolve({ value });
-        }),
-    };
+    const read = () =>
+      new Promise((resolve) => {
+        answerRead = (value) => resolve({ value });
+      });
+    if (device) vi.spyOn(device, 'readAttribute').mockImplementation(read as never);
+    const proxy = device ?? { name: 'test/lrc/1', system, readAttribute: read, onClose: () => () => {} };
     let sub!: EventSubscription;
     const ready = new Promise<void>((resolve, reject) => {
       sub = new EventSubscriptionClass(
@@ -201,6 +208,7 @@ describe('EventSubscription: unsubscribe() from inside the callback', () => {
     ready.catch(() => {});
     return { sub, answerRead: (v: unknown) => answerRead(v) };
   }
+  memorySubscriptionOf = memorySubscription;
 
   const event = (ctr: number, value: number) =>
     ({ type: 'ZMQ_EVENT', ctr, payload: new Uint8Array([ctr, value]), value: { value } }) as const;
@@ -234,5 +242,34 @@ describe('EventSubscription: unsubscribe() from inside the callback', () => {
     m.sub.send(event(5, 5)); // 2, 3, 4 missed: the report, then the event
     expect(m.sub.state).toBe('unsubscribed');
     expect(seen).toEqual([0, 1, 'errors']);
+  });
+});
+
+describe('EventSubscription and its DeviceProxy', () => {
+  it("ends when the proxy it was made with is closed (cppTango's DeviceProxy destructor unsubscribes its events)", async () => {
+    const system = createSystem();
+    systems.push(system);
+    const proxy = new DeviceProxy('tango://127.0.0.1:1/test/lrc/1#dbase=no', { system });
+    const seen: unknown[] = [];
+    const m = memorySubscriptionOf((e) => seen.push(e.value?.value ?? e.errors), proxy);
+    await vi.waitFor(() => expect(m.sub.state).toBe('reading'));
+    m.answerRead(0);
+    await vi.waitFor(() => expect(m.sub.state).toBe('active'));
+    await proxy.close();
+    // it used to live on: events still delivered, and every re-subscription's read failed with TangoClosedError
+    expect(m.sub.state).toBe('unsubscribed');
+    m.sub.send({ type: 'ZMQ_EVENT', ctr: 1, payload: new Uint8Array([1]), value: { value: 1 } });
+    expect(seen).toEqual([0]);
+  });
+
+  it('a closed proxy cannot subscribe (TangoClosedError)', async () => {
+    const system = createSystem();
+    systems.push(system);
+    const proxy = new DeviceProxy('tango://127.0.0.1:1/test/lrc/1#dbase=no', { system });
+    await proxy.close();
+    const consumer = new TangoEventConsumer({ system });
+    await expect(consumer.subscribe(proxy, 'counter', () => {})).rejects.toBeInstanceOf(TangoClosedError);
+    expect(consumer.subscriptionCount).toBe(0);
+    await consumer.close();
   });
 });
