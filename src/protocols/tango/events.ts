@@ -46,7 +46,10 @@ export type TangoEventCallback = (event: TangoEvent) => void;
 
 export interface TangoEventConsumerOptions {
   system?: OrrerySystem;
-  /** No heartbeat for this long: the subscription is lost (default 15 s; servers send one every 10 s). */
+  /**
+   * No heartbeat for this long: the subscription is lost (default 15 s; servers send one every 10 s). This and the
+   * two periods below must be more than 0 (Infinity: never), else InvalidArgumentError.
+   */
   heartbeatTimeoutMs?: number;
   /** Re-subscription attempts after a loss, every (default 10 s). */
   resubscribeMs?: number;
@@ -63,6 +66,18 @@ export interface SubscribeOptions {
 }
 
 const consumers = new WeakMap<OrrerySystem, TangoEventConsumer>();
+
+/**
+ * A duration option that must be more than 0 (Infinity: never): each of them re-arms a timer, and 0 would run its
+ * step on every tick (confirmMs 0: an EventConfirmSubscription per tick, none awaited; heartbeatTimeoutMs 0: a
+ * subscription lost as soon as it is made, again and again).
+ */
+function checkPeriod(name: string, value: unknown): number | null {
+  const ms = checkDuration(name, value, false);
+  if (ms === 0)
+    throw new InvalidArgumentError(`${name} must be more than 0 ms (or Infinity for never), got 0`);
+  return ms;
+}
 
 /** The key heartbeats are routed by: the channel name, lower case, without `#dbase=no`. */
 function channelKey(channel: string): string {
@@ -93,9 +108,9 @@ export class TangoEventConsumer {
       throw new InvalidArgumentError('TangoEventConsumer options must be an object');
     this.system = options.system ?? getDefaultSystem();
     this.#timing = {
-      heartbeatTimeoutMs: checkDuration('heartbeatTimeoutMs', options.heartbeatTimeoutMs, false) ?? 15_000,
-      resubscribeMs: checkDuration('resubscribeMs', options.resubscribeMs, false) ?? 10_000,
-      confirmMs: checkDuration('confirmMs', options.confirmMs, false) ?? 200_000,
+      heartbeatTimeoutMs: checkPeriod('heartbeatTimeoutMs', options.heartbeatTimeoutMs) ?? 15_000,
+      resubscribeMs: checkPeriod('resubscribeMs', options.resubscribeMs) ?? 10_000,
+      confirmMs: checkPeriod('confirmMs', options.confirmMs) ?? 200_000,
     };
     this.#forgetStop = this.system.onStop(() => void this.close());
   }

@@ -68,6 +68,16 @@ describe('TangoEventConsumer lifecycle', () => {
     expect(listeners()).toBe(0);
   });
 
+  it('a zero period or timeout is refused (confirmMs 0 sent an EventConfirmSubscription on every tick, none awaited)', async () => {
+    const { system } = countingSystem();
+    for (const option of ['heartbeatTimeoutMs', 'resubscribeMs', 'confirmMs']) {
+      expect(() => new TangoEventConsumer({ system, [option]: 0 })).toThrow(InvalidArgumentError);
+      expect(() => new TangoEventConsumer({ system, [option]: 0 })).toThrow(option);
+      // Infinity: never
+      await new TangoEventConsumer({ system, [option]: Number.POSITIVE_INFINITY }).close();
+    }
+  });
+
   it('an event name it cannot deliver is refused before any I/O (it subscribed, then dropped every event)', async () => {
     const { system } = countingSystem();
     const proxy = new DeviceProxy('tango://127.0.0.1:1/a/b/c#dbase=no', { system });
