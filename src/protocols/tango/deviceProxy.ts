@@ -174,7 +174,10 @@ export class DeviceProxy {
     this.#directory = directory;
     if (parsed.noDatabase) {
       const h = parsed.hosts[0];
-      this.#ref = { host: h.host, port: h.port, objectKey: new TextEncoder().encode(parsed.device) };
+      // the server registers each device under its name in lower case, and omniORB matches object keys exactly: a
+      // name written in another case (which PyTango accepts, lower-casing it) would get OBJECT_NOT_EXIST
+      const objectKey = new TextEncoder().encode(parsed.device.toLowerCase());
+      this.#ref = { host: h.host, port: h.port, objectKey };
     }
   }
 
