@@ -178,7 +178,7 @@ describe('issue 12 item 7: orrery tango usage and failures', () => {
   it('issue 12 item 7: no server exits 1; a server that does not answer exits 1 after --timeout', async () => {
     const closed = await run(['tango://127.0.0.1:1/sys/tg_test/1#dbase=no', 'State', '--timeout', '2000']);
     expect(closed.code).toBe(1);
-    server.pause();
+    await server.pause();
     try {
       const r = await run([server.name, 'State', '--timeout', '300']);
       expect(r.code).toBe(1);

@@ -91,3 +91,35 @@ describe('the Tango event socket and the slow joiner', () => {
     expect(received.map((f) => f.map((b) => b.toString()))).toEqual([['dev/a.change', 'value']]);
   });
 });
+
+describe('the Tango event socket and endpoints that went away', () => {
+  /** Polls `done` every 5 ms, at most 3 s (libzmq reports a lost connection on its own thread). */
+  async function eventually(done: () => boolean): Promise<boolean> {
+    const deadline = performance.now() + 3000;
+    while (!done() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    return done();
+  }
+
+  it('an endpoint nobody uses is disconnected once its publisher is gone (libzmq would retry it every 100 ms for ever)', async () => {
+    const { pub, endpoint } = await publisher();
+    const s = socket();
+    await s.connect(endpoint);
+    s.release(endpoint);
+    // a live endpoint nobody uses stays connected, for the next subscription on that server
+    expect(s.endpoints.get(endpoint)).toBe(0);
+    pub.close();
+    expect(await eventually(() => !s.endpoints.has(endpoint))).toBe(true);
+  });
+
+  it('an endpoint whose publisher is gone is disconnected when its last user releases it', async () => {
+    const { pub, endpoint } = await publisher();
+    const s = socket();
+    await s.connect(endpoint);
+    pub.close();
+    expect(await eventually(() => !s.connected(endpoint))).toBe(true);
+    // still in use (a subscription waiting for its server to come back): kept, libzmq reconnects
+    expect(s.endpoints.get(endpoint)).toBe(1);
+    s.release(endpoint);
+    expect(s.endpoints.has(endpoint)).toBe(false);
+  });
+});

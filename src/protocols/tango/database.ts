@@ -123,6 +123,11 @@ export class DeviceDirectory {
     return imported;
   }
 
+  /** Whether the device's import is cached (a reference that may be stale: its server may have moved since). */
+  cached(hosts: readonly TangoEndpoint[], device: string): boolean {
+    return this.#cache.has(this.#key(hosts, device));
+  }
+
   /** Drops a cached import (its server moved or died), and the cached aliases of that device. */
   forget(hosts: readonly TangoEndpoint[], device: string): void {
     const key = this.#key(hosts, device);

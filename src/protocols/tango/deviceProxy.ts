@@ -133,11 +133,15 @@ export class DeviceProxy {
   readonly #connections = new Map<string, GiopConnection>();
   #ref: ObjectRef | undefined;
   #resolving: Promise<ObjectRef> | undefined;
+  /** Whether the last resolution's import came from the directory's cache (made earlier, maybe by another proxy). */
+  #resolvedFromCache = false;
   #commands: Map<string, DevCmdInfo> | undefined;
   #commandsLoading: Promise<Map<string, DevCmdInfo>> | undefined;
   readonly #configs = new Map<string, AttributeConfig5>();
   /** Rejects each call in flight (`close()` fails them with `TangoClosedError`). */
   readonly #inFlight = new Set<(error: Error) => void>();
+  /** What `close()` ends with the proxy (its event subscriptions). */
+  readonly #closeListeners = new Set<() => void>();
   #closed = false;
 
   constructor(name: string, options: DeviceProxyOptions = {}) {
@@ -170,7 +174,10 @@ export class DeviceProxy {
     this.#directory = directory;
     if (parsed.noDatabase) {
       const h = parsed.hosts[0];
-      this.#ref = { host: h.host, port: h.port, objectKey: new TextEncoder().encode(parsed.device) };
+      // the server registers each device under its name in lower case, and omniORB matches object keys exactly: a
+      // name written in another case (which PyTango accepts, lower-casing it) would get OBJECT_NOT_EXIST
+      const objectKey = new TextEncoder().encode(parsed.device.toLowerCase());
+      this.#ref = { host: h.host, port: h.port, objectKey };
     }
   }
 
@@ -357,13 +364,23 @@ export class DeviceProxy {
   }
 
   /**
-   * Releases this proxy's connections (shared ones close when their last user releases them). Idempotent. Calls
-   * in flight reject with `TangoClosedError` and open nothing more (no database fallback, forward or re-import).
+   * Releases this proxy's connections (shared ones close when their last user releases them) and ends the event
+   * subscriptions made with it (`onClose`). Idempotent. Calls in flight reject with `TangoClosedError` and open
+   * nothing more (no database fallback, forward or re-import).
    */
   async close(): Promise<void> {
     this.#closed = true;
     for (const fail of [...this.#inFlight]) fail(this.#closedError());
     this.#inFlight.clear();
+    const listeners = [...this.#closeListeners];
+    this.#closeListeners.clear();
+    for (const listener of listeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.system.logger.warn({ err: error }, 'a DeviceProxy close listener threw');
+      }
+    }
     const held = [...this.#connections.values()];
     this.#connections.clear();
     await Promise.all(held.map((c) => this.#pool.release(c)));
@@ -371,6 +388,24 @@ export class DeviceProxy {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Calls `listener` once when `close()` is called (at once if it was); returns a function that forgets it. What
+   * lives on this proxy ends with it: its event subscriptions, as cppTango's `~DeviceProxy` unsubscribes them.
+   */
+  onClose(listener: () => void): () => void {
+    if (this.#closed) {
+      listener();
+      return () => {};
+    }
+    this.#closeListeners.add(listener);
+    return () => this.#closeListeners.delete(listener);
   }
 
   // ---- plumbing ----
@@ -433,6 +468,7 @@ export class DeviceProxy {
     this.#resolving ??= this.#aliasDevice()
       .then((device) => {
         if (this.#closed) throw this.#closedError();
+        this.#resolvedFromCache = this.#directory.cached(this.#parsed.hosts, device);
         return this.#directory.importDevice(this.#connect, this.#parsed.hosts, device, this.#timeout);
       })
       .then((imported) => {
@@ -480,12 +516,15 @@ export class DeviceProxy {
     known: ObjectRef | undefined,
   ): Promise<R> {
     const ref = known ?? (await this.#resolve());
+    // a reference this proxy used before, or an import from the cache (another proxy's, maybe since closed): either
+    // may name an endpoint the server left; a fresh import from the database is not worth asking for again at once
+    const stale = known !== undefined || this.#resolvedFromCache;
     if (this.#closed) throw this.#closedError();
     try {
       return await callObject(this.#connect, ref, spec, this.#forwarded);
     } catch (error) {
       // the server may have moved (restarted on another port): import the device again, once
-      if (!(error instanceof TangoConnectionError) || error.sent || known === undefined) throw error;
+      if (!(error instanceof TangoConnectionError) || error.sent || !stale) throw error;
       if (this.#closed) throw this.#closedError();
       this.#directory.forget(this.#parsed.hosts, this.name);
       this.#ref = undefined;

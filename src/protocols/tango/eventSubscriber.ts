@@ -51,6 +51,12 @@ export class EventSubscription {
   #routed: { channel: EventChannel; heartbeatTopic: string } | null = null;
   #attempt = 0;
   #released = false;
+  /**
+   * Set by `unsubscribe()`. The UNSUBSCRIBE it sends from inside the callback waits for the step that called the
+   * callback to end, so `#deliver` reads this before each event: none reaches the callback after `unsubscribe()`
+   * returned (the rest of a batch: the events held during the first read, the event after its missed-events report).
+   */
+  #stopped = false;
 
   constructor(
     consumer: TangoEventConsumer,
@@ -84,6 +90,10 @@ export class EventSubscription {
       },
       onSystemStop: () => this.unsubscribe(),
     }) as SubscriptionActor;
+    // the subscription ends with its proxy (cppTango's ~DeviceProxy unsubscribes its events), else it outlived it:
+    // events still delivered, every re-subscription's read failing with TangoClosedError
+    const forgetProxy = proxy.onClose(() => this.unsubscribe());
+    this.actor.subscribe({ complete: forgetProxy, error: forgetProxy });
     const watch = this.actor.subscribe((s) => {
       if (s.matches('active')) ready.resolve();
       if (s.matches('failed')) {
@@ -120,6 +130,7 @@ export class EventSubscription {
 
   /** Stop the subscription (the final `unsubscribed` state releases its routing). Idempotent. */
   unsubscribe(): void {
+    this.#stopped = true;
     if (this.actor.getSnapshot().status === 'active') this.actor.send({ type: 'UNSUBSCRIBE' });
   }
 
@@ -206,6 +217,7 @@ export class EventSubscription {
     events: readonly DeliveredEvent[],
   ): void {
     for (const e of events) {
+      if (this.#stopped) return;
       const event: TangoEvent = { device: this.device, attribute: this.attribute, source: e.source };
       if (e.errors) event.errors = e.errors;
       else event.value = e.value as DeviceAttribute;

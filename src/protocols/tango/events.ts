@@ -12,6 +12,8 @@
  *   ...
  *   sub.unsubscribe();
  *
+ * A subscription ends when it is unsubscribed, when its consumer closes, or when the `DeviceProxy` it was made with
+ * is closed (as cppTango's `~DeviceProxy` unsubscribes its events); a closed proxy cannot subscribe.
  * `subscribe` resolves once the first read was delivered; it rejects with a `DevFailed` (reason
  * `API_EventSubscriptionFailed` on top of the server's stack) when the server refuses or cannot be reached. A
  * callback that throws is its own problem (the error is logged, delivery goes on).
@@ -20,6 +22,7 @@ import { checkDuration } from '../../../machines/core/duration.js';
 import type { EventChannel } from '../../../machines/tango/eventSubscription.js';
 import { getDefaultSystem, type OrrerySystem } from '../../engine/system.js';
 import { InvalidArgumentError } from '../../errors.js';
+import { TangoClosedError } from './clientErrors.js';
 import { DeviceProxy } from './deviceProxy.js';
 import type { DeviceAttribute } from './deviceTypes.js';
 import { toDeviceAttribute } from './deviceValues.js';
@@ -43,7 +46,10 @@ export type TangoEventCallback = (event: TangoEvent) => void;
 
 export interface TangoEventConsumerOptions {
   system?: OrrerySystem;
-  /** No heartbeat for this long: the subscription is lost (default 15 s; servers send one every 10 s). */
+  /**
+   * No heartbeat for this long: the subscription is lost (default 15 s; servers send one every 10 s). This and the
+   * two periods below must be more than 0 (Infinity: never), else InvalidArgumentError.
+   */
   heartbeatTimeoutMs?: number;
   /** Re-subscription attempts after a loss, every (default 10 s). */
   resubscribeMs?: number;
@@ -60,6 +66,18 @@ export interface SubscribeOptions {
 }
 
 const consumers = new WeakMap<OrrerySystem, TangoEventConsumer>();
+
+/**
+ * A duration option that must be more than 0 (Infinity: never): each of them re-arms a timer, and 0 would run its
+ * step on every tick (confirmMs 0: an EventConfirmSubscription per tick, none awaited; heartbeatTimeoutMs 0: a
+ * subscription lost as soon as it is made, again and again).
+ */
+function checkPeriod(name: string, value: unknown): number | null {
+  const ms = checkDuration(name, value, false);
+  if (ms === 0)
+    throw new InvalidArgumentError(`${name} must be more than 0 ms (or Infinity for never), got 0`);
+  return ms;
+}
 
 /** The key heartbeats are routed by: the channel name, lower case, without `#dbase=no`. */
 function channelKey(channel: string): string {
@@ -90,9 +108,9 @@ export class TangoEventConsumer {
       throw new InvalidArgumentError('TangoEventConsumer options must be an object');
     this.system = options.system ?? getDefaultSystem();
     this.#timing = {
-      heartbeatTimeoutMs: checkDuration('heartbeatTimeoutMs', options.heartbeatTimeoutMs, false) ?? 15_000,
-      resubscribeMs: checkDuration('resubscribeMs', options.resubscribeMs, false) ?? 10_000,
-      confirmMs: checkDuration('confirmMs', options.confirmMs, false) ?? 200_000,
+      heartbeatTimeoutMs: checkPeriod('heartbeatTimeoutMs', options.heartbeatTimeoutMs) ?? 15_000,
+      resubscribeMs: checkPeriod('resubscribeMs', options.resubscribeMs) ?? 10_000,
+      confirmMs: checkPeriod('confirmMs', options.confirmMs) ?? 200_000,
     };
     this.#forgetStop = this.system.onStop(() => void this.close());
   }
@@ -137,6 +155,8 @@ export class TangoEventConsumer {
     // an alias is resolved first: the subscription names the device (cppTango subscribes with the device name)
     await proxy.resolveName();
     if (this.#closed) throw new InvalidArgumentError('this TangoEventConsumer is closed');
+    // (a subscription ends when its proxy closes)
+    if (proxy.closed) throw new TangoClosedError(`DeviceProxy ${proxy.name} is closed`);
     let sub!: EventSubscription;
     await new Promise<void>((resolve, reject) => {
       sub = new EventSubscription(

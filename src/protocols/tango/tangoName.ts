@@ -10,7 +10,8 @@
  *                                              name (cppTango's DbGetAliasDevice); never with #dbase=no
  *
  * `TANGO_HOST` is `host:port` or several, comma separated (`db1:10000,db2:10000`: tried in order). Device names
- * are case-insensitive in Tango; the name is kept as written (servers compare case-insensitively). Pure.
+ * are case-insensitive in Tango; the name is kept as written (servers compare case-insensitively; without a database
+ * the object key is the name in lower case, as the server registers it). Pure.
  */
 
 import { hostPort } from '../../transport/address.js';

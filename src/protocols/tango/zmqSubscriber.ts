@@ -15,7 +15,8 @@
  * its maintainers say a subscriber may then miss the first events (cppTango issue 524). Endpoints stay connected and
  * topics subscribed when their last user releases them (a later subscription on the same server or attribute is then
  * ready at once); `prune()` lets the unused ones go (the consumer calls it when a restarted server announced new
- * endpoints). libzmq reconnects a lost TCP connection by itself. `close()` ends the receive loop and frees the
+ * endpoints); an endpoint nobody uses whose connection is lost (its server is gone) is disconnected at once. libzmq
+ * reconnects a lost TCP connection of an endpoint in use by itself. `close()` ends the receive loop and frees the
  * socket (linger 0); a `receive()` that fails closes the socket the same way, then reports the error to `onError`.
  */
 import { Subscriber } from 'zeromq';
@@ -52,7 +53,11 @@ export class ZmqEventSocket {
       this.#handshakeAt.set(address, performance.now());
       for (const resolve of this.#waiting.get(address) ?? []) resolve();
     });
-    this.#socket.events.on('disconnect', ({ address }) => this.#handshakeAt.delete(address));
+    this.#socket.events.on('disconnect', ({ address }) => {
+      this.#handshakeAt.delete(address);
+      // nobody uses it: let it go, as `release` does an endpoint that is not connected
+      if (this.#endpoints.get(address) === 0) this.#forget(address);
+    });
     this.#loop = this.#receive(onMessage, onError);
   }
 
@@ -116,10 +121,33 @@ export class ZmqEventSocket {
     });
   }
 
-  /** Stop using an endpoint (it stays connected until `prune()`). */
+  /**
+   * Stop using an endpoint. A connected one stays connected until `prune()` (or until its connection is lost); one
+   * that is not (its server is gone) is disconnected now: libzmq would otherwise try it again every 100 ms for as long
+   * as the socket lives, and reach whatever process is given that port later.
+   */
   release(endpoint: string): void {
     const n = this.#endpoints.get(endpoint);
-    if (n !== undefined && n > 0) this.#endpoints.set(endpoint, n - 1);
+    if (n === undefined || n <= 0) return;
+    this.#endpoints.set(endpoint, n - 1);
+    if (n === 1 && !this.#handshakeAt.has(endpoint)) this.#forget(endpoint);
+  }
+
+  /** Whether the endpoint's ZMTP handshake is done and its connection not lost since. */
+  connected(endpoint: string): boolean {
+    return this.#handshakeAt.has(endpoint);
+  }
+
+  /** Disconnects an endpoint and forgets it. */
+  #forget(endpoint: string): void {
+    this.#endpoints.delete(endpoint);
+    this.#handshakeAt.delete(endpoint);
+    if (this.#closed) return;
+    try {
+      this.#socket.disconnect(endpoint);
+    } catch {
+      // libzmq forgot it already (ENOENT)
+    }
   }
 
   /** Disconnect every endpoint and unsubscribe every topic nobody uses. */
@@ -130,17 +158,7 @@ export class ZmqEventSocket {
       this.#subscribedAt.delete(topic);
       if (!this.#closed) this.#socket.unsubscribe(topic);
     }
-    for (const [endpoint, n] of [...this.#endpoints]) {
-      if (n > 0) continue;
-      this.#endpoints.delete(endpoint);
-      this.#handshakeAt.delete(endpoint);
-      if (this.#closed) continue;
-      try {
-        this.#socket.disconnect(endpoint);
-      } catch {
-        // libzmq forgot it already (ENOENT)
-      }
-    }
+    for (const [endpoint, n] of [...this.#endpoints]) if (n <= 0) this.#forget(endpoint);
   }
 
   subscribe(topic: string): void {

@@ -178,3 +178,40 @@ describe('device aliases', () => {
     await port.close();
   });
 });
+
+describe('the import cache after a device moved', () => {
+  it('a new proxy whose import came from the cache imports again when that endpoint is gone (the proxy that cached it was closed)', async () => {
+    const first = await deviceAnswering(1);
+    const db = await fakeDatabase({});
+    db.devices.set('dom/fam/member', first.port);
+    const options = { system: system(), tangoHost: `127.0.0.1:${db.port}` };
+    const a = new DeviceProxy('dom/fam/member', options);
+    expect(await a.commandInoutRaw('X')).toEqual({ type: 'DevLong', value: 1 });
+    await a.close();
+    // the server restarts on another port; nobody holds the old reference any more
+    await first.close();
+    const second = await deviceAnswering(2);
+    db.devices.set('dom/fam/member', second.port);
+    // a new proxy in the same system: the cached import names the dead endpoint; it imports the device again, as a
+    // proxy that knew the old endpoint does (it used to fail with TangoConnectionError, and every new proxy after it)
+    const b = new DeviceProxy('dom/fam/member', options);
+    expect(await b.commandInoutRaw('X')).toEqual({ type: 'DevLong', value: 2 });
+    expect(db.asked).toEqual(['DbImportDevice(dom/fam/member)', 'DbImportDevice(dom/fam/member)']);
+    const c = await DeviceProxy.connect('dom/fam/member', options);
+    expect(db.asked).toHaveLength(2);
+    await b.close();
+    await c.close();
+  });
+
+  it('a fresh import whose endpoint is gone is not imported again at once (one database request)', async () => {
+    const gone = await deviceAnswering(1);
+    const port = gone.port;
+    await gone.close();
+    const db = await fakeDatabase({});
+    db.devices.set('dom/fam/member', port);
+    const d = new DeviceProxy('dom/fam/member', { system: system(), tangoHost: `127.0.0.1:${db.port}` });
+    await expect(d.commandInoutRaw('X')).rejects.toThrow();
+    expect(db.asked).toEqual(['DbImportDevice(dom/fam/member)']);
+    await d.close();
+  });
+});

@@ -282,3 +282,19 @@ describe('non-ASCII strings as PyTango writes and reads them (Latin-1 on the wir
     expect(await pytango(`print(ascii(d.command_inout('DevString', 'caf\\xe9')))`)).toBe("'caf\\xe9'");
   }, 30_000);
 });
+
+describe('a device name in another case, without a database', () => {
+  it('reaches the device: its object key is the name in lower case, as the server registered it (PyTango lower-cases the name)', async () => {
+    const upper = `tango://127.0.0.1:${server.port}/SYS/TG_Test/1#dbase=no`;
+    const d = new DeviceProxy(upper, { system, timeout: 10_000 });
+    try {
+      // it used to send the name as written: OBJECT_NOT_EXIST for any call
+      expect(await d.state()).toBe(await device.state());
+      expect((await d.readAttribute('short_scalar_ro')).name).toBe('short_scalar_ro');
+      // the name is kept as written
+      expect(d.name).toBe('SYS/TG_Test/1');
+    } finally {
+      await d.close();
+    }
+  });
+});

@@ -10,8 +10,13 @@ import { Publisher, Subscriber } from 'zeromq';
 import type { EventChannel } from '../../../machines/tango/eventSubscription.js';
 import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
+import { TangoClosedError } from '../../../src/protocols/tango/clientErrors.js';
 import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
-import { type EventSubscription, TangoEventConsumer } from '../../../src/protocols/tango/events.js';
+import {
+  type EventSubscription,
+  EventSubscription as EventSubscriptionClass,
+  TangoEventConsumer,
+} from '../../../src/protocols/tango/events.js';
 
 const systems: OrrerySystem[] = [];
 const publishers: Publisher[] = [];
@@ -61,6 +66,16 @@ describe('TangoEventConsumer lifecycle', () => {
     await system.stop();
     await expect(consumer.subscribe(proxy, 'x', () => {})).rejects.toThrow(/closed/);
     expect(listeners()).toBe(0);
+  });
+
+  it('a zero period or timeout is refused (confirmMs 0 sent an EventConfirmSubscription on every tick, none awaited)', async () => {
+    const { system } = countingSystem();
+    for (const option of ['heartbeatTimeoutMs', 'resubscribeMs', 'confirmMs']) {
+      expect(() => new TangoEventConsumer({ system, [option]: 0 })).toThrow(InvalidArgumentError);
+      expect(() => new TangoEventConsumer({ system, [option]: 0 })).toThrow(option);
+      // Infinity: never
+      await new TangoEventConsumer({ system, [option]: Number.POSITIVE_INFINITY }).close();
+    }
   });
 
   it('an event name it cannot deliver is refused before any I/O (it subscribed, then dropped every event)', async () => {
@@ -137,5 +152,134 @@ describe("TangoEventConsumer's ZMQ socket", () => {
     expect(consumer.socket?.topics.get(HEARTBEAT_TOPIC)).toBe(1);
     await consumer.close();
     expect(close).toHaveBeenCalledTimes(2);
+  });
+});
+
+let memorySubscriptionOf: (
+  callback: (e: { errors?: unknown; value?: { value: unknown } }) => void,
+  device?: DeviceProxy,
+) => { sub: EventSubscription; answerRead: (v: unknown) => void };
+
+describe('EventSubscription: unsubscribe() from inside the callback', () => {
+  const CHANNEL: EventChannel = {
+    heartbeatEndpoint: 'tcp://127.0.0.1:1',
+    eventEndpoint: 'tcp://127.0.0.1:2',
+    topic: 'tango://vm:1/test/lrc/1/counter#dbase=no.idl5_change',
+    channel: 'tango://vm:1/dserver/lrcdevice/inst',
+  };
+
+  /**
+   * A subscription on a consumer and proxy that answer in memory: the admin answers ZmqEventSubscriptionChange with
+   * CHANNEL, routing is at once, and the first read answers when `answerRead(value)` is called.
+   */
+  function memorySubscription(
+    callback: (e: { errors?: unknown; value?: { value: unknown } }) => void,
+    device?: DeviceProxy,
+  ) {
+    const system = device?.system ?? createSystem();
+    if (!device) systems.push(system);
+    let answerRead: (value: unknown) => void = () => {};
+    const admin = {
+      commandInoutRaw: async () => ({
+        type: 'DevVarLongStringArray',
+        value: {
+          lvalue: [934, 5, 1000, 0, 0, 434],
+          svalue: [CHANNEL.heartbeatEndpoint, CHANNEL.eventEndpoint, CHANNEL.topic, CHANNEL.channel],
+        },
+      }),
+    };
+    const consumer = {
+      system,
+      adminOf: async () => admin,
+      route: async () => {},
+      unroute: () => {},
+      confirm: async () => {},
+    };
+    const read = () =>
+      new Promise((resolve) => {
+        answerRead = (value) => resolve({ value });
+      });
+    if (device) vi.spyOn(device, 'readAttribute').mockImplementation(read as never);
+    const proxy = device ?? { name: 'test/lrc/1', system, readAttribute: read, onClose: () => () => {} };
+    let sub!: EventSubscription;
+    const ready = new Promise<void>((resolve, reject) => {
+      sub = new EventSubscriptionClass(
+        consumer as never,
+        proxy as never,
+        'counter',
+        callback as never,
+        {
+          eventName: 'change',
+          timing: { heartbeatTimeoutMs: 15_000, resubscribeMs: 10_000, confirmMs: 200_000 },
+        },
+        { resolve, reject },
+      );
+    });
+    ready.catch(() => {});
+    return { sub, answerRead: (v: unknown) => answerRead(v) };
+  }
+  memorySubscriptionOf = memorySubscription;
+
+  const event = (ctr: number, value: number) =>
+    ({ type: 'ZMQ_EVENT', ctr, payload: new Uint8Array([ctr, value]), value: { value } }) as const;
+
+  it('stops the deliveries at once: the events held during the first read are not delivered after it', async () => {
+    const seen: unknown[] = [];
+    const m = memorySubscription((e) => {
+      seen.push(e.value?.value ?? e.errors);
+      m.sub.unsubscribe();
+    });
+    await vi.waitFor(() => expect(m.sub.state).toBe('reading'));
+    m.sub.send(event(1, 1));
+    m.sub.send(event(2, 2));
+    m.answerRead(0);
+    await vi.waitFor(() => expect(m.sub.state).toBe('unsubscribed'));
+    expect(seen).toEqual([0]);
+  });
+
+  it('stops the deliveries at once: the event after an API_MissedEvents report is not delivered', async () => {
+    const seen: unknown[] = [];
+    let stop = false;
+    const m = memorySubscription((e) => {
+      seen.push(e.errors ? 'errors' : e.value?.value);
+      if (stop) m.sub.unsubscribe();
+    });
+    await vi.waitFor(() => expect(m.sub.state).toBe('reading'));
+    m.answerRead(0);
+    await vi.waitFor(() => expect(m.sub.state).toBe('active'));
+    m.sub.send(event(1, 1));
+    stop = true;
+    m.sub.send(event(5, 5)); // 2, 3, 4 missed: the report, then the event
+    expect(m.sub.state).toBe('unsubscribed');
+    expect(seen).toEqual([0, 1, 'errors']);
+  });
+});
+
+describe('EventSubscription and its DeviceProxy', () => {
+  it("ends when the proxy it was made with is closed (cppTango's DeviceProxy destructor unsubscribes its events)", async () => {
+    const system = createSystem();
+    systems.push(system);
+    const proxy = new DeviceProxy('tango://127.0.0.1:1/test/lrc/1#dbase=no', { system });
+    const seen: unknown[] = [];
+    const m = memorySubscriptionOf((e) => seen.push(e.value?.value ?? e.errors), proxy);
+    await vi.waitFor(() => expect(m.sub.state).toBe('reading'));
+    m.answerRead(0);
+    await vi.waitFor(() => expect(m.sub.state).toBe('active'));
+    await proxy.close();
+    // it used to live on: events still delivered, and every re-subscription's read failed with TangoClosedError
+    expect(m.sub.state).toBe('unsubscribed');
+    m.sub.send({ type: 'ZMQ_EVENT', ctr: 1, payload: new Uint8Array([1]), value: { value: 1 } });
+    expect(seen).toEqual([0]);
+  });
+
+  it('a closed proxy cannot subscribe (TangoClosedError)', async () => {
+    const system = createSystem();
+    systems.push(system);
+    const proxy = new DeviceProxy('tango://127.0.0.1:1/test/lrc/1#dbase=no', { system });
+    await proxy.close();
+    const consumer = new TangoEventConsumer({ system });
+    await expect(consumer.subscribe(proxy, 'counter', () => {})).rejects.toBeInstanceOf(TangoClosedError);
+    expect(consumer.subscriptionCount).toBe(0);
+    await consumer.close();
   });
 });

@@ -149,6 +149,27 @@ describe('issue 12 item 3: change events from the PyTango fixture', () => {
   }, 30_000);
 });
 
+describe('a device name in another case, without a database', () => {
+  it('subscribes and gets the events (the server lower-cases the topic; the name used to reach no object)', async () => {
+    const upper = new DeviceProxy(server.name.replace('test/lrc/1', 'TEST/Lrc/1'), { system });
+    const consumer = new TangoEventConsumer({ system });
+    try {
+      const c = collector();
+      const sub = await consumer.subscribe(upper, 'Counter', c.cb);
+      const start = c.events[0].value?.value as number;
+      expect(c.events[0]).toMatchObject({ source: 'read', device: 'TEST/Lrc/1', attribute: 'Counter' });
+      await settle();
+      await upper.commandInout('PushCounter', 1);
+      await c.until((e) => e.value?.value === start + 1, `event ${start + 1}`);
+      expect(sub.topic).toContain('/test/lrc/1/counter');
+      sub.unsubscribe();
+    } finally {
+      await consumer.close();
+      await upper.close();
+    }
+  }, 30_000);
+});
+
 describe('issue 12 item 6: the server killed and restarted on the same port', () => {
   it('issue 12 item 6: an API_EventTimeout error event, then the events resume by themselves', async () => {
     const own = await LrcDeviceServer.start({ instance: 'restart' });
