@@ -292,7 +292,13 @@ export function parseCaArgs(argv: string[]): CaArgs {
         break;
       case '-#':
         only(arg, 'get', 'monitor');
-        a.dataCount = parseNumber('-#', value(), { what: 'an element count', integer: true, min: 0 });
+        // a count is a u32 of the request header: beyond it the client refuses the read (exit 1, after I/O)
+        a.dataCount = parseNumber('-#', value(), {
+          what: 'an element count',
+          integer: true,
+          min: 0,
+          max: 0xffffffff,
+        });
         break;
       case '-e':
       case '-f':

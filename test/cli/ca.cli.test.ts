@@ -233,6 +233,17 @@ describe('issue 11 item 4: orrery ca usage and formatting', () => {
     expect(types.stdout[0]).toMatch(/20 TIME_DOUBLE/);
   });
 
+  it('-# beyond what a request header carries (2^32 - 1) is bad usage, exit 2, before any I/O', async () => {
+    for (const count of ['4294967296', '99999999999999999999']) {
+      const r = run(['get', '-#', count, 'x']);
+      expect(await r.code, count).toBe(2);
+      expect(r.stderr).toEqual([
+        `orrery ca get: -# expects an element count, got "${count}" (more than 4294967295); see 'orrery ca get --help'`,
+      ]);
+    }
+    expect(parseCaArgs(['get', '-#', '4294967295', 'a']).dataCount).toBe(4294967295);
+  });
+
   it('issue 11 item 4: options parse as caproto spells them', () => {
     expect(parseCaArgs(['get', '-e5', '-p', '99', '-#', '2', 'a'])).toMatchObject({
       pvs: ['a'],
