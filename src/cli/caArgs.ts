@@ -5,7 +5,13 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { checkPvName } from '../protocols/ca/commands.js';
-import { ChannelType, dbrName, MAX_PV_NAME_SIZE, SubscriptionType } from '../protocols/ca/constants.js';
+import {
+  ChannelType,
+  dbrName,
+  familyOf,
+  MAX_PV_NAME_SIZE,
+  SubscriptionType,
+} from '../protocols/ca/constants.js';
 import { readType } from '../protocols/ca/pvTypes.js';
 import type { DataTypeSpec } from '../protocols/ca/sync.js';
 import { checkFormat, type DataFormat } from './caFormat.js';
@@ -371,6 +377,17 @@ export function parseCaArgs(argv: string[]): CaArgs {
       );
     }
     checkPvName(pv);
+  }
+  // a monitor's line (the default one prints it) with {timestamp} or {timedelta} on a type that has no time stamp
+  // failed at every update ('unknown field {timestamp}', exit 1): caproto-monitor has no -d, always reads TIME
+  if (sub === 'monitor' && !a.json && a.dataType !== undefined) {
+    const type = readType(a.dataType, ChannelType.DOUBLE);
+    const fields = (a.format ?? '{timestamp}').replace(/\{\{|\}\}/g, '');
+    if (familyOf(type) !== 'time' && /\{(timestamp|timedelta)(?!\w)/.test(fields)) {
+      throw new InvalidArgumentError(
+        `-d ${String(a.dataType)} carries no timestamp, which the line prints; use a TIME type (-d time), --format without {timestamp} and {timedelta}, or --json`,
+      );
+    }
   }
   if (a.format !== undefined && !a.json) {
     const names = ['pv_name', 'response', 'response_data', 'timestamp'];

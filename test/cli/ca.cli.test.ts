@@ -244,6 +244,30 @@ describe('issue 11 item 4: orrery ca usage and formatting', () => {
     expect(parseCaArgs(['get', '-#', '4294967295', 'a']).dataCount).toBe(4294967295);
   });
 
+  it('monitor -d of a type without a timestamp, with a line that prints {timestamp} or {timedelta}, is bad usage', async () => {
+    // the default line prints the timestamp: each update failed with '--format: unknown field {timestamp}' (exit 1)
+    for (const argv of [
+      ['monitor', '-d', 'control', 'x'],
+      ['monitor', '-d', 'native', 'x'],
+      ['monitor', '-d', 'DBR_GR_DOUBLE', 'x'],
+      ['monitor', '-d', '6', '--format', '{pv_name} {timedelta}', 'x'],
+    ]) {
+      const r = run(argv);
+      expect(await r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr, argv.join(' ')).toEqual([
+        `orrery ca monitor: -d ${argv[2]} carries no timestamp, which the line prints; use a TIME type (-d time), --format without {timestamp} and {timedelta}, or --json; see 'orrery ca monitor --help'`,
+      ]);
+    }
+    // what prints no timestamp, or reads one, is taken
+    expect(
+      parseCaArgs(['monitor', '-d', 'control', '--format', '{pv_name} {response.data}', 'a']).dataType,
+    ).toBe('control');
+    expect(parseCaArgs(['monitor', '-d', 'control', '--json', 'a']).dataType).toBe('control');
+    expect(parseCaArgs(['monitor', '-d', 'time', 'a']).dataType).toBe('time');
+    expect(parseCaArgs(['monitor', '-d', 'TIME_LONG', 'a']).dataType).toBe('TIME_LONG');
+    expect(parseCaArgs(['monitor', '-d', '6', '--format', '{{timestamp}}', 'a']).dataType).toBe(6);
+  });
+
   it('issue 11 item 4: options parse as caproto spells them', () => {
     expect(parseCaArgs(['get', '-e5', '-p', '99', '-#', '2', 'a'])).toMatchObject({
       pvs: ['a'],
