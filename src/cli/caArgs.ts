@@ -40,7 +40,7 @@ Reads each PV once (caproto-get) and prints '{pv_name: <40}  {response.data}'.
   --format F       Python format string: {pv_name} {response.data} {response.data[0]} {response.status.name}
                    {response.data_type} {response.metadata.units} {timestamp} {timestamp:%Y-%m-%d %H:%M:%S.%f}
   -t, --terse      the data only (a scalar without brackets)
-  -a, -l, --wide   'name timestamp value status' (reads the TIME type)
+  -a, -l, --wide   'name timestamp value status' (reads the TIME type; not with -d)
 ${DATA_FORMAT}
 ${COMMON}
 Exit code: 0 ok, 1 a PV not found / not answering / refused, 2 bad usage.`,
@@ -51,7 +51,7 @@ Writes DATA (caproto-put: 5, 1.5, 'text', [1, 2] or a bare word as a string) bet
   -c, --notify     put with completion: wait for the server to report the write done (then New shows it)
   -a, --array      DATA is space-separated elements
   -S               DATA is a string (no parsing)
-  --format F       as get, plus {which} (Old/New)
+  --format F       as get, plus {which} (Old/New); not with -t or --wide
   -t, --terse      the data only;  -l, --wide  'name timestamp value status'
 ${COMMON}
 Exit code: 0 ok, 1 a PV not found / not answering / write refused or failed, 2 bad usage.`,
@@ -188,6 +188,10 @@ export function parseCaArgs(argv: string[]): CaArgs {
   const positional: string[] = [];
   let asArray = false;
   let asString = false;
+  // how the user spelled the options that cannot go together, for the message
+  let wideAs = '--wide';
+  let terseAs = '-t';
+  let dataTypeAs = '-d';
   const only = (name: string, ...subs: Sub[]) => {
     if (!subs.includes(sub)) throw new InvalidArgumentError(`${name} is not an option of 'ca ${sub}'`);
   };
@@ -255,12 +259,14 @@ export function parseCaArgs(argv: string[]): CaArgs {
       case '-t':
       case '--terse':
         flag();
+        terseAs = arg;
         a.terse = true;
         break;
       case '-l':
       case '--wide':
         flag();
         only(arg, 'get', 'put');
+        wideAs = arg;
         a.wide = true;
         break;
       case '-a':
@@ -268,6 +274,7 @@ export function parseCaArgs(argv: string[]): CaArgs {
         if (sub === 'put') asArray = true;
         else {
           only(arg, 'get');
+          wideAs = arg;
           a.wide = true;
         }
         break;
@@ -290,6 +297,7 @@ export function parseCaArgs(argv: string[]): CaArgs {
       case '-d':
       case '--d_type':
         only(arg, 'get', 'monitor');
+        dataTypeAs = arg;
         a.dataType = parseDataType(value());
         break;
       case '--list-types':
@@ -349,7 +357,17 @@ export function parseCaArgs(argv: string[]): CaArgs {
     }
   }
   if (a.listTypes) return a;
-  if (a.terse && a.wide) throw new InvalidArgumentError('-t and --wide go one at a time');
+  if (a.terse && a.wide) throw new InvalidArgumentError(`${terseAs} and ${wideAs} go one at a time`);
+  // caproto's mutually exclusive groups: --wide reads the TIME type, so a -d with it was dropped without a word;
+  // put prints --format, -t or --wide (get's --format wins over the other two, as caproto-get's does)
+  if (a.wide && a.dataType !== undefined) {
+    throw new InvalidArgumentError(
+      `${dataTypeAs} and ${wideAs} go one at a time (${wideAs} reads the TIME type)`,
+    );
+  }
+  if (sub === 'put' && a.format !== undefined && (a.terse || a.wide)) {
+    throw new InvalidArgumentError(`--format and ${a.terse ? terseAs : wideAs} go one at a time`);
+  }
   if (sub === 'put') {
     if (positional.length !== 2)
       throw new InvalidArgumentError('expected PV DATA (quote DATA with spaces, or use -a)');

@@ -268,6 +268,36 @@ describe('issue 11 item 4: orrery ca usage and formatting', () => {
     expect(parseCaArgs(['monitor', '-d', '6', '--format', '{{timestamp}}', 'a']).dataType).toBe(6);
   });
 
+  it('get -d with --wide, and put --format with -t or --wide, are bad usage (caproto: mutually exclusive)', async () => {
+    // --wide reads the TIME type: -d was dropped without a word; put's --format lost to nothing said either
+    const cases: [string[], string][] = [
+      [
+        ['get', '-d', 'control', '--wide', 'x'],
+        "orrery ca get: -d and --wide go one at a time (--wide reads the TIME type); see 'orrery ca get --help'",
+      ],
+      [
+        ['get', '-a', '-d', '20', 'x'],
+        "orrery ca get: -d and -a go one at a time (-a reads the TIME type); see 'orrery ca get --help'",
+      ],
+      [
+        ['put', '--format', '{pv_name}', '-t', 'x', '1'],
+        "orrery ca put: --format and -t go one at a time; see 'orrery ca put --help'",
+      ],
+      [
+        ['put', '-l', '--format', '{pv_name}', 'x', '1'],
+        "orrery ca put: --format and -l go one at a time; see 'orrery ca put --help'",
+      ],
+    ];
+    for (const [argv, message] of cases) {
+      const r = run(argv);
+      expect(await r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr).toEqual([message]);
+    }
+    // caproto-get takes --format with -t or --wide (the format wins); -d with -t is taken too, both honoured
+    expect(parseCaArgs(['get', '--format', '{pv_name}', '-t', 'a']).format).toBe('{pv_name}');
+    expect(parseCaArgs(['get', '-d', 'control', '-t', 'a']).dataType).toBe('control');
+  });
+
   it('issue 11 item 4: options parse as caproto spells them', () => {
     expect(parseCaArgs(['get', '-e5', '-p', '99', '-#', '2', 'a'])).toMatchObject({
       pvs: ['a'],
