@@ -425,7 +425,8 @@ export function listTypes(): string {
     'or one of the following specific types, specified by number or by (case-insensitive) name:',
     '',
   ];
-  for (let id = 0; id <= 38; id++) lines.push(`${String(id).padEnd(2)} ${dbrName(id).replace(/^DBR_/, '')}`);
+  // 0..34, what -d takes (readType); caproto also lists PUT_ACKT .. CLASS_NAME (35..38), which -d refuses here
+  for (let id = 0; id <= 34; id++) lines.push(`${String(id).padEnd(2)} ${dbrName(id).replace(/^DBR_/, '')}`);
   lines.push('', "Type name may be preceded by 'DBR_' (ex. DBR_STRING is equivalent to STRING)");
   return lines.join('\n');
 }

@@ -298,6 +298,21 @@ describe('issue 11 item 4: orrery ca usage and formatting', () => {
     expect(parseCaArgs(['get', '-d', 'control', '-t', 'a']).dataType).toBe('control');
   });
 
+  it('--list-types lists only what -d takes (0..34): every listed id and name is accepted', async () => {
+    const r = run(['get', '--list-types']);
+    expect(await r.code).toBe(0);
+    const listed = r.stdout
+      .join('\n')
+      .split('\n')
+      .map((l) => /^(\d+) +(\w+)$/.exec(l))
+      .filter((m) => m !== null);
+    expect(listed.map((m) => Number(m[1]))).toEqual(Array.from({ length: 35 }, (_, i) => i));
+    for (const m of listed) {
+      expect(parseCaArgs(['get', '-d', m[1], 'a']).dataType).toBe(Number(m[1]));
+      expect(parseCaArgs(['get', '-d', m[2], 'a']).dataType).toBe(m[2]);
+    }
+  });
+
   it('issue 11 item 4: options parse as caproto spells them', () => {
     expect(parseCaArgs(['get', '-e5', '-p', '99', '-#', '2', 'a'])).toMatchObject({
       pvs: ['a'],
