@@ -381,6 +381,10 @@ export function parseCaArgs(argv: string[]): CaArgs {
             .filter((s) => s !== '')
             .map(literal)
         : literal(raw);
+    // a WRITE of no elements is refused by the server (ECA_BADCOUNT; libca's ca_array_put refuses it too), which
+    // a put without -c never hears of: Old/New printed the unchanged value, exit 0
+    if (Array.isArray(a.data) && a.data.length === 0)
+      throw new InvalidArgumentError('DATA has no elements to write');
   } else {
     if (positional.length === 0) throw new InvalidArgumentError('expected at least one PV name');
     a.pvs = positional;

@@ -313,6 +313,25 @@ describe('issue 11 item 4: orrery ca usage and formatting', () => {
     }
   });
 
+  it('put of no elements (-a with an empty DATA, DATA []) is bad usage, not a write that does nothing', async () => {
+    // a WRITE of count 0 is refused by the server (ECA_BADCOUNT, as libca's ca_array_put refuses it): without -c
+    // nothing said so, and Old/New printed the unchanged value with exit 0
+    const { server, env } = await startServer();
+    for (const argv of [
+      ['put', '-a', 'cli:wave', ''],
+      ['put', '-a', 'cli:wave', '   '],
+      ['put', 'cli:wave', '[]'],
+    ]) {
+      const r = run(argv, env);
+      expect(await r.code, JSON.stringify(argv)).toBe(2);
+      expect(r.stderr).toEqual(["orrery ca put: DATA has no elements to write; see 'orrery ca put --help'"]);
+    }
+    expect(Array.from(server.pv('cli:wave')?.data as Int32Array)).toEqual([1, 2, 3]);
+    // an empty string is a value (one element)
+    expect(parseCaArgs(['put', 'a', '']).data).toBe('');
+    expect(parseCaArgs(['put', '-S', 'a', '']).data).toBe('');
+  });
+
   it('issue 11 item 4: options parse as caproto spells them', () => {
     expect(parseCaArgs(['get', '-e5', '-p', '99', '-#', '2', 'a'])).toMatchObject({
       pvs: ['a'],
