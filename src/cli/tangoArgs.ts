@@ -98,6 +98,20 @@ export function parseTangoArgs(argv: readonly string[]): TangoArgs {
 const INTEGER = /^[+-]?\d+$/;
 const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
+/** The values of Tango's integer types (DevEnum goes as a short). */
+const INTEGER_RANGE: Record<string, readonly [number, number]> = {
+  DevUChar: [0, 255],
+  DevShort: [-32768, 32767],
+  DevEnum: [-32768, 32767],
+  DevUShort: [0, 65535],
+  DevLong: [-2147483648, 2147483647],
+  DevULong: [0, 4294967295],
+};
+const INTEGER64_RANGE: Record<string, readonly [bigint, bigint]> = {
+  DevLong64: [-(2n ** 63n), 2n ** 63n - 1n],
+  DevULong64: [0n, 2n ** 64n - 1n],
+};
+
 function refuse(text: string, what: string): never {
   throw new InvalidArgumentError(`${JSON.stringify(text)} is not ${what}`);
 }
@@ -113,21 +127,27 @@ export function parseScalar(type: string, text: string): unknown {
       return refuse(text, 'a boolean (true, false, 1, 0)');
     }
     case 'DevLong64':
-    case 'DevULong64':
+    case 'DevULong64': {
       if (!INTEGER.test(t)) refuse(text, `an integer (${type})`);
-      return BigInt(t);
+      const [min, max] = INTEGER64_RANGE[type] as readonly [bigint, bigint];
+      const n = BigInt(t);
+      if (n < min || n > max) refuse(text, `in range for ${type} (${min} to ${max})`);
+      return n;
+    }
     case 'DevUChar':
-      // the codec writes an octet modulo 256 (300 would be written as 44): refuse it here
-      if (!INTEGER.test(t)) refuse(text, `an integer (${type})`);
-      if (Number(t) < 0 || Number(t) > 255) refuse(text, `in range for ${type} (0 to 255)`);
-      return Number(t);
     case 'DevShort':
     case 'DevLong':
     case 'DevUShort':
     case 'DevULong':
-    case 'DevEnum':
+    case 'DevEnum': {
+      // out of range, the codec writes an octet modulo 256 (300 as 44) and refuses the others with a
+      // GiopEncodeError (exit 1, not bad usage): refuse it here
       if (!INTEGER.test(t)) refuse(text, `an integer (${type})`);
-      return Number(t);
+      const [min, max] = INTEGER_RANGE[type] as readonly [number, number];
+      const n = Number(t);
+      if (n < min || n > max) refuse(text, `in range for ${type} (${min} to ${max})`);
+      return n;
+    }
     case 'DevFloat':
     case 'DevDouble': {
       const l = t.toLowerCase();
