@@ -10,6 +10,7 @@
  * DevVarDoubleStringArray: `[[1, 2], ["a", "b"]]`; image attributes: a JSON array of rows.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { DEV_STATES } from '../protocols/tango/giop/any.js';
 import { parseDuration, parseNumber, refuseCredentials, scanLongOptions } from './options.js';
 
 export const HELP = `usage: orrery tango DEVICE COMMAND [ARG]            run a command (ARG read by the command's input type)
@@ -161,8 +162,13 @@ export function parseScalar(type: string, text: string): unknown {
         refuse(text, `in range for ${type} (write inf or -inf for infinity)`);
       return n;
     }
-    case 'DevState':
-      return INTEGER.test(t) ? Number(t) : t.toUpperCase();
+    case 'DevState': {
+      // a state no device has was refused by the codec (TangoTypeError, exit 1): bad usage here
+      const states: readonly string[] = DEV_STATES;
+      if (INTEGER.test(t) && Number(t) >= 0 && Number(t) < states.length) return Number(t);
+      if (states.includes(t.toUpperCase())) return t.toUpperCase();
+      return refuse(text, `a DevState (${states.join(', ')} or 0 to ${states.length - 1})`);
+    }
     case 'DevString':
       return text;
     default:

@@ -173,6 +173,10 @@ describe('orrery tango refuses values out of the Tango type range (instead of wr
     ['DevULong64', '18446744073709551616'],
     ['DevULong64', '-1'],
     ['DevEnum', '32768'],
+    // a state no device has: the codec's TangoTypeError ('not a DevState'), exit 1
+    ['DevState', 'BUSY'],
+    ['DevState', '14'],
+    ['DevState', '-1'],
   ])('%s %s is a usage error', (type, text) => {
     expect(() => parseScalar(type, text)).toThrow(InvalidArgumentError);
   });
@@ -191,6 +195,8 @@ describe('orrery tango refuses values out of the Tango type range (instead of wr
     expect(parseScalar('DevDouble', '1.7e308')).toBe(1.7e308);
     expect(parseScalar('DevDouble', 'inf')).toBe(Number.POSITIVE_INFINITY);
     expect(parseCommandArg('DevVarCharArray', '0,255')).toEqual([0, 255]);
+    expect(parseScalar('DevState', 'on')).toBe('ON');
+    expect(parseScalar('DevState', '13')).toBe(13);
     expect(parseScalar('DevShort', '-32768')).toBe(-32768);
     expect(parseScalar('DevUShort', '65535')).toBe(65535);
     expect(parseScalar('DevLong', '2147483647')).toBe(2147483647);
