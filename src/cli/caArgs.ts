@@ -104,10 +104,27 @@ function parseDataType(raw: string | undefined): DataTypeSpec {
   return /^\d+$/.test(raw) ? Number(raw) : raw;
 }
 
+/** Python's digits, `_` allowed between two of them (`1_000`). */
+const DIGITS = String.raw`\d(?:_?\d)*`;
+/** Python's int and float literals (with a sign, as literal_eval takes `-5`). */
+const PY_DECIMAL = new RegExp(
+  String.raw`^[+-]?(?:${DIGITS}(?:\.(?:${DIGITS})?)?|\.${DIGITS})(?:e[+-]?${DIGITS})?$`,
+  'i',
+);
+const PY_RADIX = /^([+-]?)0(?:x((?:_?[0-9a-f])+)|o((?:_?[0-7])+)|b((?:_?[01])+))$/i;
+
 /** caproto-put's `ast.literal_eval(data)`, falling back to the text itself. */
 export function literal(raw: string): unknown {
   const t = raw.trim();
-  if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t)) return Number(t);
+  if (PY_DECIMAL.test(t)) return Number(t.replace(/_/g, ''));
+  // 0x10, -0o17, 0b101 (Number() takes none of them signed, nor with '_')
+  const radix = PY_RADIX.exec(t);
+  if (radix) {
+    const [, sign, hex, oct] = radix;
+    const digits = (radix[2] ?? radix[3] ?? radix[4] ?? '').replace(/_/g, '');
+    const n = Number.parseInt(digits, hex !== undefined ? 16 : oct !== undefined ? 8 : 2);
+    return sign === '-' ? -n || 0 : n; // no -0
+  }
   if (/^'.*'$/s.test(t)) return t.slice(1, -1);
   if (/^".*"$/s.test(t) || /^\[.*\]$/s.test(t)) {
     try {

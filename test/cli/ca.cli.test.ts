@@ -332,6 +332,28 @@ describe('issue 11 item 4: orrery ca usage and formatting', () => {
     expect(parseCaArgs(['put', '-S', 'a', '']).data).toBe('');
   });
 
+  it("put DATA takes Python's integer literals as caproto-put's ast.literal_eval does (0x, 0o, 0b, _)", async () => {
+    // they were written as text: 'cannot convert "0x10" to DOUBLE', exit 1
+    expect([literal('0x10'), literal('-0o17'), literal('+0b101'), literal('0XfF'), literal('1_000')]).toEqual(
+      [16, -15, 5, 255, 1000],
+    );
+    expect([literal('1_000.5'), literal('1e1_0'), literal('.5_5')]).toEqual([1000.5, 1e10, 0.55]);
+    // what Python reads as no number stays text
+    expect([
+      literal('0x'),
+      literal('1__0'),
+      literal('_1'),
+      literal('1_'),
+      literal('0x_'),
+      literal('0b2'),
+    ]).toEqual(['0x', '1__0', '_1', '1_', '0x_', '0b2']);
+    const { server, env } = await startServer();
+    const r = run(['put', 'cli:x', '0x10'], env);
+    expect(await r.code).toBe(0);
+    expect(server.pv('cli:x')?.data[0]).toBe(16);
+    expect(parseCaArgs(['put', '-a', 'a', '0x1 0b10 3']).data).toEqual([1, 2, 3]);
+  });
+
   it('issue 11 item 4: options parse as caproto spells them', () => {
     expect(parseCaArgs(['get', '-e5', '-p', '99', '-#', '2', 'a'])).toMatchObject({
       pvs: ['a'],
