@@ -354,6 +354,28 @@ describe('issue 11 item 4: orrery ca usage and formatting', () => {
     expect(parseCaArgs(['put', '-a', 'a', '0x1 0b10 3']).data).toEqual([1, 2, 3]);
   });
 
+  it("-F puts the separator between every two adjacent fields of the line, --format's too (caproto's format_str_adjust)", async () => {
+    // the monitor's default line kept the space before the data, and a --format kept its spaces
+    const { env } = await startServer();
+    const monitor = run(['monitor', 'cli:x', '-F', ',', '--count', '1'], env);
+    expect(await monitor.code).toBe(0);
+    expect(monitor.stdout).toHaveLength(1);
+    expect(monitor.stdout[0]).toMatch(/^cli:x,\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6},\[1\.5\]$/);
+    const get = run(
+      ['get', 'cli:wave', '-F', ';', '--format', '{pv_name}   {response.data} {response.data_count}!'],
+      env,
+    );
+    expect(await get.code).toBe(0);
+    expect(get.stdout).toEqual(['cli:wave;[1;2;3];3!']);
+    // only between fields: text around them stays; a brace in the separator is text, not a field
+    const text = run(['get', 'cli:x', '-F', '{}', '--format', 'v: {pv_name} = {response.data} x'], env);
+    expect(await text.code).toBe(0);
+    expect(text.stdout).toEqual(['v: cli:x = [1.5] x']);
+    const braces = run(['get', 'cli:x', '-F', '{}', '--format', '{pv_name} {response.data}'], env);
+    expect(await braces.code).toBe(0);
+    expect(braces.stdout).toEqual(['cli:x{}[1.5]']);
+  });
+
   it('issue 11 item 4: options parse as caproto spells them', () => {
     expect(parseCaArgs(['get', '-e5', '-p', '99', '-#', '2', 'a'])).toMatchObject({
       pvs: ['a'],
