@@ -122,8 +122,8 @@ export class PyDateTime {
 export class PyTimeDelta {
   constructor(readonly seconds: number) {}
   toString(): string {
-    const neg = this.seconds < 0;
-    let us = Math.round(Math.abs(this.seconds) * 1e6);
+    // Python keeps the days signed and the rest in [0, 1 day): -1.5 s is '-1 day, 23:59:58.500000'
+    let us = Math.round(this.seconds * 1e6);
     const days = Math.floor(us / 86_400e6);
     us -= days * 86_400e6;
     const h = Math.floor(us / 3600e6);
@@ -131,8 +131,7 @@ export class PyTimeDelta {
     const s = Math.floor((us % 60e6) / 1e6);
     const frac = us % 1e6;
     const clock = `${h}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}${frac ? `.${String(frac).padStart(6, '0')}` : ''}`;
-    const text = days ? `${days} day${days === 1 ? '' : 's'}, ${clock}` : clock;
-    return neg ? `-${text}` : text;
+    return days ? `${days} day${Math.abs(days) === 1 ? '' : 's'}, ${clock}` : clock;
   }
 }
 

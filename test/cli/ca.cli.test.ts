@@ -410,4 +410,14 @@ describe('issue 11 item 4: orrery ca usage and formatting', () => {
     expect(String(new PyTimeDelta(1.5))).toBe('0:00:01.500000');
     expect(String(new PyTimeDelta(90_061))).toBe('1 day, 1:01:01');
   });
+
+  it("a negative {timedelta} prints as Python's str(timedelta): whole days down, the rest positive", () => {
+    // a monitor's first update stamped ahead of the local clock (an IOC's clock a little fast) gives one; it
+    // printed '-0:00:01.500000' where caproto-monitor prints '-1 day, 23:59:58.500000'
+    expect(String(new PyTimeDelta(-1.5))).toBe('-1 day, 23:59:58.500000');
+    expect(String(new PyTimeDelta(-86_400))).toBe('-1 day, 0:00:00');
+    expect(String(new PyTimeDelta(-90_061))).toBe('-2 days, 22:58:59');
+    expect(String(new PyTimeDelta(-0.000_001))).toBe('-1 day, 23:59:59.999999');
+    expect(String(new PyTimeDelta(0))).toBe('0:00:00');
+  });
 });
