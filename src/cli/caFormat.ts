@@ -114,7 +114,9 @@ export class PyDateTime {
     return spec.replace(/%(.)/g, (all, c: string) => codes[c] ?? all);
   }
   toString(): string {
-    return this.format('%Y-%m-%d %H:%M:%S.%f');
+    // Python's str(datetime) leaves out the microseconds when they are 0
+    const micro = Math.round(this.unixSeconds * 1e6) % 1e6;
+    return this.format(micro === 0 ? '%Y-%m-%d %H:%M:%S' : '%Y-%m-%d %H:%M:%S.%f');
   }
 }
 

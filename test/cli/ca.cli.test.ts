@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { caCommand, literal, parseCaArgs } from '../../src/cli/ca.js';
-import { formatData, formatG, PyTimeDelta, pyFormat } from '../../src/cli/caFormat.js';
+import { formatData, formatG, PyDateTime, PyTimeDelta, pyFormat } from '../../src/cli/caFormat.js';
 import { CaServer } from '../../src/protocols/ca/server.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -409,6 +409,18 @@ describe('issue 11 item 4: orrery ca usage and formatting', () => {
     expect(() => pyFormat('{zz}', { a: 1 })).toThrow(/unknown field/);
     expect(String(new PyTimeDelta(1.5))).toBe('0:00:01.500000');
     expect(String(new PyTimeDelta(90_061))).toBe('1 day, 1:01:01');
+  });
+
+  it("{timestamp} on a whole second prints as Python's str(datetime): no '.000000'", () => {
+    // --wide's '{timestamp}' of a record never processed (stamp 0: the EPICS epoch) or any whole-second stamp
+    const whole = new PyDateTime(1_600_000_000);
+    const local = new Date(1_600_000_000_000);
+    const two = (n: number) => String(n).padStart(2, '0');
+    const expected = `${local.getFullYear()}-${two(local.getMonth() + 1)}-${two(local.getDate())} ${two(local.getHours())}:${two(local.getMinutes())}:${two(local.getSeconds())}`;
+    expect(String(whole)).toBe(expected);
+    expect(String(new PyDateTime(1_600_000_000.25))).toBe(`${expected}.250000`);
+    // an explicit %f still prints the zeros
+    expect(whole.format('%S.%f')).toBe(`${two(local.getSeconds())}.000000`);
   });
 
   it("a negative {timedelta} prints as Python's str(timedelta): whole days down, the rest positive", () => {
