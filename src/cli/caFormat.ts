@@ -90,6 +90,29 @@ export function formatData(data: CaArray, fmt: DataFormat = {}): string {
   return fmt.noBrackets ? s : `[${s}]`;
 }
 
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'] as const;
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+] as const;
+
+/** 1 for 1 January (local time). */
+function dayOfYear(d: Date): number {
+  const start = new Date(d.getFullYear(), 0, 1);
+  const day = new Date(d.getFullYear(), d.getMonth(), d.getDate());
+  return Math.round((day.getTime() - start.getTime()) / 86_400_000) + 1;
+}
+
 /** A point in time that prints as Python's `datetime` (local time) and takes strftime specs. */
 export class PyDateTime {
   constructor(readonly unixSeconds: number) {}
@@ -109,6 +132,17 @@ export class PyDateTime {
       S: two(d.getSeconds()),
       f: String(micro).padStart(6, '0'),
       s: String(Math.floor(this.unixSeconds)),
+      // names as Python's strftime gives them in the C locale; a naive datetime has no zone (%z, %Z empty)
+      a: WEEKDAYS[d.getDay()].slice(0, 3),
+      A: WEEKDAYS[d.getDay()],
+      b: MONTHS[d.getMonth()].slice(0, 3),
+      B: MONTHS[d.getMonth()],
+      I: two(d.getHours() % 12 || 12),
+      p: d.getHours() < 12 ? 'AM' : 'PM',
+      j: String(dayOfYear(d)).padStart(3, '0'),
+      w: String(d.getDay()),
+      z: '',
+      Z: '',
       '%': '%',
     };
     return spec.replace(/%(.)/g, (all, c: string) => codes[c] ?? all);

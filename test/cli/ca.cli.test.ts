@@ -423,6 +423,15 @@ describe('issue 11 item 4: orrery ca usage and formatting', () => {
     expect(whole.format('%S.%f')).toBe(`${two(local.getSeconds())}.000000`);
   });
 
+  it('{timestamp:...} takes the strftime codes of names, 12-hour clock, day of year and weekday', () => {
+    // they were printed as written ('%b' for 'Sep'), where Python's strftime (C locale) names them
+    const t = new PyDateTime(new Date(2020, 8, 13, 15, 4, 5).getTime() / 1000); // local Sunday 13 Sep 2020
+    expect(t.format('%a %A %b %B %I %p %j %w')).toBe('Sun Sunday Sep September 03 PM 257 0');
+    expect(new PyDateTime(new Date(2021, 0, 1, 0, 30).getTime() / 1000).format('%I %p %j')).toBe('12 AM 001');
+    // a naive datetime has no zone: %z and %Z are empty, as in Python
+    expect(t.format('[%z%Z]')).toBe('[]');
+  });
+
   it("a negative {timedelta} prints as Python's str(timedelta): whole days down, the rest positive", () => {
     // a monitor's first update stamped ahead of the local clock (an IOC's clock a little fast) gives one; it
     // printed '-0:00:01.500000' where caproto-monitor prints '-1 day, 23:59:58.500000'
