@@ -52,6 +52,15 @@ function pythonExp(v: number, decimals: number, strip = false): string {
   return `${strip ? stripZeros(m) : m}e${sign}${digits}`;
 }
 
+/**
+ * Python's `'{:.Nf}'` of a finite number: `toFixed`, but written out in full from 1e21 on, where `toFixed` gives
+ * the exponent form (every double that large is a whole number, so BigInt has its exact digits).
+ */
+function pyFixed(v: number, digits: number): string {
+  if (Math.abs(v) < 1e21) return v.toFixed(digits);
+  return `${BigInt(v)}${digits > 0 ? `.${'0'.repeat(digits)}` : ''}`;
+}
+
 function isFloatArray(data: CaArray): boolean {
   return data instanceof Float64Array || data instanceof Float32Array;
 }
@@ -62,7 +71,7 @@ function formatElement(v: string | number, isFloat: boolean, fmt: DataFormat): s
     const f = fmt.float;
     if (f === undefined) return formatG(v);
     if (f.kind === 'e') return Number.isFinite(v) ? pythonExp(v, f.digits) : formatG(v);
-    if (f.kind === 'f') return Number.isFinite(v) ? v.toFixed(f.digits) : formatG(v);
+    if (f.kind === 'f') return Number.isFinite(v) ? pyFixed(v, f.digits) : formatG(v);
     if (f.kind === 'g') return formatG(v, f.digits);
     const n = Math.round(v);
     const radix = f.kind === 'lx' ? 16 : f.kind === 'lo' ? 8 : 2;
@@ -277,7 +286,7 @@ function applySpec(value: unknown, spec: string | undefined): string {
   if (typeof value === 'number') {
     const p = precision === undefined ? undefined : Number(precision);
     if (type === 'e') text = pythonExp(value, p ?? 6);
-    else if (type === 'f') text = value.toFixed(p ?? 6);
+    else if (type === 'f') text = Number.isFinite(value) ? pyFixed(value, p ?? 6) : formatNumber(value);
     else if (type === 'g') text = formatG(value, p ?? 6);
     else if (type === 'x' || type === 'o' || type === 'b')
       text = Math.trunc(value).toString(type === 'x' ? 16 : type === 'o' ? 8 : 2);

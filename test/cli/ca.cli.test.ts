@@ -432,6 +432,16 @@ describe('issue 11 item 4: orrery ca usage and formatting', () => {
     expect(t.format('[%z%Z]')).toBe('[]');
   });
 
+  it("-f N and {:.Nf} print a float of 1e21 or more in full, as Python's '%.Nf' does", () => {
+    // JavaScript's toFixed switches to exponent form there: '[1e+21]' where caproto-get -f2 prints the digits
+    expect(formatData(new Float64Array([1e21, -1e23, 1.5]), { float: { kind: 'f', digits: 2 } })).toBe(
+      '[1000000000000000000000.00 -99999999999999991611392.00 1.50]',
+    );
+    expect(pyFormat('{x:.1f}|{y:f}|{z:.0f}', { x: -1e22, y: 2e21, z: 1e21 })).toBe(
+      '-10000000000000000000000.0|2000000000000000000000.000000|1000000000000000000000',
+    );
+  });
+
   it("a negative {timedelta} prints as Python's str(timedelta): whole days down, the rest positive", () => {
     // a monitor's first update stamped ahead of the local clock (an IOC's clock a little fast) gives one; it
     // printed '-0:00:01.500000' where caproto-monitor prints '-1 day, 23:59:58.500000'
