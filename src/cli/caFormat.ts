@@ -285,7 +285,8 @@ function applySpec(value: unknown, spec: string | undefined): string {
   let text: string;
   if (typeof value === 'number') {
     const p = precision === undefined ? undefined : Number(precision);
-    if (type === 'e') text = pythonExp(value, p ?? 6);
+    // (toExponential of inf/nan has no exponent to split: a TypeError)
+    if (type === 'e') text = Number.isFinite(value) ? pythonExp(value, p ?? 6) : formatNumber(value);
     else if (type === 'f') text = Number.isFinite(value) ? pyFixed(value, p ?? 6) : formatNumber(value);
     else if (type === 'g') text = formatG(value, p ?? 6);
     else if (type === 'x' || type === 'o' || type === 'b')

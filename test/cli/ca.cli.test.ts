@@ -442,6 +442,19 @@ describe('issue 11 item 4: orrery ca usage and formatting', () => {
     );
   });
 
+  it("{:e} of inf or nan prints 'inf' / 'nan' as Python's, not a TypeError", async () => {
+    // '{response.data[0]:e}' of an infinite value ended the command with "orrery: Cannot read properties of
+    // undefined (reading 'startsWith')", exit 1
+    expect(
+      pyFormat('{x:e}|{y:.2e}|{z:e}', { x: Number.POSITIVE_INFINITY, y: Number.NaN, z: -Infinity }),
+    ).toBe('inf|nan|-inf');
+    const { server, env } = await startServer();
+    server.pv('cli:x')?.write(Number.POSITIVE_INFINITY);
+    const r = run(['get', 'cli:x', '--format', '{response.data[0]:.3e}'], env);
+    expect(await r.code).toBe(0);
+    expect(r.stdout).toEqual(['inf']);
+  });
+
   it("a negative {timedelta} prints as Python's str(timedelta): whole days down, the rest positive", () => {
     // a monitor's first update stamped ahead of the local clock (an IOC's clock a little fast) gives one; it
     // printed '-0:00:01.500000' where caproto-monitor prints '-1 day, 23:59:58.500000'
