@@ -113,6 +113,23 @@ const PY_DECIMAL = new RegExp(
 );
 const PY_RADIX = /^([+-]?)0(?:x((?:_?[0-9a-f])+)|o((?:_?[0-7])+)|b((?:_?[01])+))$/i;
 
+/**
+ * A Python list or tuple of numbers JSON does not read (`(1, 2)`, `[1, 2,]`, `[0x10, True]`), as literal_eval reads
+ * it; `(5)` is the value 5. Undefined when an item is no number (the caller keeps the text).
+ */
+function sequence(t: string): unknown {
+  const inner = t.slice(1, -1);
+  if (/[[\](){}'"]/.test(inner)) return undefined;
+  if (inner.trim() === '') return [];
+  const parts = inner.split(',').map((p) => p.trim());
+  const tuple = t.startsWith('(');
+  if (tuple && parts.length === 1)
+    return typeof literal(parts[0]) === 'number' ? literal(parts[0]) : undefined;
+  if (parts.length > 1 && parts.at(-1) === '') parts.pop(); // a trailing comma
+  const items = parts.map((p) => (p === '' ? undefined : literal(p)));
+  return items.every((i) => typeof i === 'number') ? items : undefined;
+}
+
 /** caproto-put's `ast.literal_eval(data)`, falling back to the text itself. */
 export function literal(raw: string): unknown {
   const t = raw.trim();
@@ -130,9 +147,10 @@ export function literal(raw: string): unknown {
     try {
       return JSON.parse(t.startsWith('[') ? t.replace(/'/g, '"') : t);
     } catch {
-      return raw;
+      return sequence(t) ?? raw;
     }
   }
+  if (/^\(.*\)$/s.test(t)) return sequence(t) ?? raw;
   if (t === 'True') return 1;
   if (t === 'False') return 0;
   return raw;

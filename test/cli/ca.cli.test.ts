@@ -376,6 +376,21 @@ describe('issue 11 item 4: orrery ca usage and formatting', () => {
     expect(braces.stdout).toEqual(['cli:x{}[1.5]']);
   });
 
+  it("put DATA takes Python's lists and tuples of numbers JSON does not read, as ast.literal_eval does", () => {
+    // they were written as text ('cannot convert "(1, 2)" to DOUBLE', exit 1)
+    expect(literal('(1, 2, 3)')).toEqual([1, 2, 3]);
+    expect(literal('[1, 2,]')).toEqual([1, 2]);
+    expect(literal('(7,)')).toEqual([7]);
+    expect(literal('[0x10, 1_000, -2.5]')).toEqual([16, 1000, -2.5]);
+    expect(literal('[True, False]')).toEqual([1, 0]);
+    expect(literal('(5)')).toBe(5); // no comma: the value, not a tuple
+    expect(literal('()')).toEqual([]);
+    // what Python would not read stays text, as before
+    expect(literal('(1, x)')).toBe('(1, x)');
+    expect(literal('[1,, 2]')).toBe('[1,, 2]');
+    expect(literal('(1, 2]')).toBe('(1, 2]');
+  });
+
   it('issue 11 item 4: options parse as caproto spells them', () => {
     expect(parseCaArgs(['get', '-e5', '-p', '99', '-#', '2', 'a'])).toMatchObject({
       pvs: ['a'],
