@@ -45,8 +45,19 @@ export interface CaCommandIO {
   env?: CaEnv;
 }
 
-/** The template of one line (caproto's defaults, or --format). */
+/**
+ * The template of one line (caproto's defaults, or --format), with -F's separator between every two adjacent
+ * fields (`{a} {b}` -> `{a}SEP{b}`), as caproto's format_str_adjust puts it (a brace in SEP is text here).
+ */
 function template(a: CaArgs, count: number): { text: string; fmt: DataFormat } {
+  const t = baseTemplate(a, count);
+  const sep = a.fmt.separator;
+  if (sep === undefined) return t;
+  const between = `}${sep.replace(/[{}]/g, '$&$&')}{`;
+  return { ...t, text: t.text.replace(/\} *\{/g, () => between) };
+}
+
+function baseTemplate(a: CaArgs, count: number): { text: string; fmt: DataFormat } {
   const fmt: DataFormat = { ...a.fmt };
   if (a.format !== undefined) return { text: a.format, fmt };
   const sep = a.fmt.separator;

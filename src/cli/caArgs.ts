@@ -5,7 +5,13 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { checkPvName } from '../protocols/ca/commands.js';
-import { ChannelType, dbrName, MAX_PV_NAME_SIZE, SubscriptionType } from '../protocols/ca/constants.js';
+import {
+  ChannelType,
+  dbrName,
+  familyOf,
+  MAX_PV_NAME_SIZE,
+  SubscriptionType,
+} from '../protocols/ca/constants.js';
 import { readType } from '../protocols/ca/pvTypes.js';
 import type { DataTypeSpec } from '../protocols/ca/sync.js';
 import { checkFormat, type DataFormat } from './caFormat.js';
@@ -34,7 +40,7 @@ Reads each PV once (caproto-get) and prints '{pv_name: <40}  {response.data}'.
   --format F       Python format string: {pv_name} {response.data} {response.data[0]} {response.status.name}
                    {response.data_type} {response.metadata.units} {timestamp} {timestamp:%Y-%m-%d %H:%M:%S.%f}
   -t, --terse      the data only (a scalar without brackets)
-  -a, -l, --wide   'name timestamp value status' (reads the TIME type)
+  -a, -l, --wide   'name timestamp value status' (reads the TIME type; not with -d)
 ${DATA_FORMAT}
 ${COMMON}
 Exit code: 0 ok, 1 a PV not found / not answering / refused, 2 bad usage.`,
@@ -45,7 +51,7 @@ Writes DATA (caproto-put: 5, 1.5, 'text', [1, 2] or a bare word as a string) bet
   -c, --notify     put with completion: wait for the server to report the write done (then New shows it)
   -a, --array      DATA is space-separated elements
   -S               DATA is a string (no parsing)
-  --format F       as get, plus {which} (Old/New)
+  --format F       as get, plus {which} (Old/New); not with -t or --wide
   -t, --terse      the data only;  -l, --wide  'name timestamp value status'
 ${COMMON}
 Exit code: 0 ok, 1 a PV not found / not answering / write refused or failed, 2 bad usage.`,
@@ -98,18 +104,53 @@ function parseDataType(raw: string | undefined): DataTypeSpec {
   return /^\d+$/.test(raw) ? Number(raw) : raw;
 }
 
+/** Python's digits, `_` allowed between two of them (`1_000`). */
+const DIGITS = String.raw`\d(?:_?\d)*`;
+/** Python's int and float literals (with a sign, as literal_eval takes `-5`). */
+const PY_DECIMAL = new RegExp(
+  String.raw`^[+-]?(?:${DIGITS}(?:\.(?:${DIGITS})?)?|\.${DIGITS})(?:e[+-]?${DIGITS})?$`,
+  'i',
+);
+const PY_RADIX = /^([+-]?)0(?:x((?:_?[0-9a-f])+)|o((?:_?[0-7])+)|b((?:_?[01])+))$/i;
+
+/**
+ * A Python list or tuple of numbers JSON does not read (`(1, 2)`, `[1, 2,]`, `[0x10, True]`), as literal_eval reads
+ * it; `(5)` is the value 5. Undefined when an item is no number (the caller keeps the text).
+ */
+function sequence(t: string): unknown {
+  const inner = t.slice(1, -1);
+  if (/[[\](){}'"]/.test(inner)) return undefined;
+  if (inner.trim() === '') return [];
+  const parts = inner.split(',').map((p) => p.trim());
+  const tuple = t.startsWith('(');
+  if (tuple && parts.length === 1)
+    return typeof literal(parts[0]) === 'number' ? literal(parts[0]) : undefined;
+  if (parts.length > 1 && parts.at(-1) === '') parts.pop(); // a trailing comma
+  const items = parts.map((p) => (p === '' ? undefined : literal(p)));
+  return items.every((i) => typeof i === 'number') ? items : undefined;
+}
+
 /** caproto-put's `ast.literal_eval(data)`, falling back to the text itself. */
 export function literal(raw: string): unknown {
   const t = raw.trim();
-  if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t)) return Number(t);
+  if (PY_DECIMAL.test(t)) return Number(t.replace(/_/g, ''));
+  // 0x10, -0o17, 0b101 (Number() takes none of them signed, nor with '_')
+  const radix = PY_RADIX.exec(t);
+  if (radix) {
+    const [, sign, hex, oct] = radix;
+    const digits = (radix[2] ?? radix[3] ?? radix[4] ?? '').replace(/_/g, '');
+    const n = Number.parseInt(digits, hex !== undefined ? 16 : oct !== undefined ? 8 : 2);
+    return sign === '-' ? -n || 0 : n; // no -0
+  }
   if (/^'.*'$/s.test(t)) return t.slice(1, -1);
   if (/^".*"$/s.test(t) || /^\[.*\]$/s.test(t)) {
     try {
       return JSON.parse(t.startsWith('[') ? t.replace(/'/g, '"') : t);
     } catch {
-      return raw;
+      return sequence(t) ?? raw;
     }
   }
+  if (/^\(.*\)$/s.test(t)) return sequence(t) ?? raw;
   if (t === 'True') return 1;
   if (t === 'False') return 0;
   return raw;
@@ -182,6 +223,10 @@ export function parseCaArgs(argv: string[]): CaArgs {
   const positional: string[] = [];
   let asArray = false;
   let asString = false;
+  // how the user spelled the options that cannot go together, for the message
+  let wideAs = '--wide';
+  let terseAs = '-t';
+  let dataTypeAs = '-d';
   const only = (name: string, ...subs: Sub[]) => {
     if (!subs.includes(sub)) throw new InvalidArgumentError(`${name} is not an option of 'ca ${sub}'`);
   };
@@ -249,12 +294,14 @@ export function parseCaArgs(argv: string[]): CaArgs {
       case '-t':
       case '--terse':
         flag();
+        terseAs = arg;
         a.terse = true;
         break;
       case '-l':
       case '--wide':
         flag();
         only(arg, 'get', 'put');
+        wideAs = arg;
         a.wide = true;
         break;
       case '-a':
@@ -262,6 +309,7 @@ export function parseCaArgs(argv: string[]): CaArgs {
         if (sub === 'put') asArray = true;
         else {
           only(arg, 'get');
+          wideAs = arg;
           a.wide = true;
         }
         break;
@@ -284,6 +332,7 @@ export function parseCaArgs(argv: string[]): CaArgs {
       case '-d':
       case '--d_type':
         only(arg, 'get', 'monitor');
+        dataTypeAs = arg;
         a.dataType = parseDataType(value());
         break;
       case '--list-types':
@@ -292,7 +341,13 @@ export function parseCaArgs(argv: string[]): CaArgs {
         break;
       case '-#':
         only(arg, 'get', 'monitor');
-        a.dataCount = parseNumber('-#', value(), { what: 'an element count', integer: true, min: 0 });
+        // a count is a u32 of the request header: beyond it the client refuses the read (exit 1, after I/O)
+        a.dataCount = parseNumber('-#', value(), {
+          what: 'an element count',
+          integer: true,
+          min: 0,
+          max: 0xffffffff,
+        });
         break;
       case '-e':
       case '-f':
@@ -337,7 +392,17 @@ export function parseCaArgs(argv: string[]): CaArgs {
     }
   }
   if (a.listTypes) return a;
-  if (a.terse && a.wide) throw new InvalidArgumentError('-t and --wide go one at a time');
+  if (a.terse && a.wide) throw new InvalidArgumentError(`${terseAs} and ${wideAs} go one at a time`);
+  // caproto's mutually exclusive groups: --wide reads the TIME type, so a -d with it was dropped without a word;
+  // put prints --format, -t or --wide (get's --format wins over the other two, as caproto-get's does)
+  if (a.wide && a.dataType !== undefined) {
+    throw new InvalidArgumentError(
+      `${dataTypeAs} and ${wideAs} go one at a time (${wideAs} reads the TIME type)`,
+    );
+  }
+  if (sub === 'put' && a.format !== undefined && (a.terse || a.wide)) {
+    throw new InvalidArgumentError(`--format and ${a.terse ? terseAs : wideAs} go one at a time`);
+  }
   if (sub === 'put') {
     if (positional.length !== 2)
       throw new InvalidArgumentError('expected PV DATA (quote DATA with spaces, or use -a)');
@@ -351,6 +416,10 @@ export function parseCaArgs(argv: string[]): CaArgs {
             .filter((s) => s !== '')
             .map(literal)
         : literal(raw);
+    // a WRITE of no elements is refused by the server (ECA_BADCOUNT; libca's ca_array_put refuses it too), which
+    // a put without -c never hears of: Old/New printed the unchanged value, exit 0
+    if (Array.isArray(a.data) && a.data.length === 0)
+      throw new InvalidArgumentError('DATA has no elements to write');
   } else {
     if (positional.length === 0) throw new InvalidArgumentError('expected at least one PV name');
     a.pvs = positional;
@@ -365,6 +434,17 @@ export function parseCaArgs(argv: string[]): CaArgs {
       );
     }
     checkPvName(pv);
+  }
+  // a monitor's line (the default one prints it) with {timestamp} or {timedelta} on a type that has no time stamp
+  // failed at every update ('unknown field {timestamp}', exit 1): caproto-monitor has no -d, always reads TIME
+  if (sub === 'monitor' && !a.json && a.dataType !== undefined) {
+    const type = readType(a.dataType, ChannelType.DOUBLE);
+    const fields = (a.format ?? '{timestamp}').replace(/\{\{|\}\}/g, '');
+    if (familyOf(type) !== 'time' && /\{(timestamp|timedelta)(?!\w)/.test(fields)) {
+      throw new InvalidArgumentError(
+        `-d ${String(a.dataType)} carries no timestamp, which the line prints; use a TIME type (-d time), --format without {timestamp} and {timedelta}, or --json`,
+      );
+    }
   }
   if (a.format !== undefined && !a.json) {
     const names = ['pv_name', 'response', 'response_data', 'timestamp'];
@@ -384,7 +464,8 @@ export function listTypes(): string {
     'or one of the following specific types, specified by number or by (case-insensitive) name:',
     '',
   ];
-  for (let id = 0; id <= 38; id++) lines.push(`${String(id).padEnd(2)} ${dbrName(id).replace(/^DBR_/, '')}`);
+  // 0..34, what -d takes (readType); caproto also lists PUT_ACKT .. CLASS_NAME (35..38), which -d refuses here
+  for (let id = 0; id <= 34; id++) lines.push(`${String(id).padEnd(2)} ${dbrName(id).replace(/^DBR_/, '')}`);
   lines.push('', "Type name may be preceded by 'DBR_' (ex. DBR_STRING is equivalent to STRING)");
   return lines.join('\n');
 }

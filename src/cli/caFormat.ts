@@ -52,6 +52,15 @@ function pythonExp(v: number, decimals: number, strip = false): string {
   return `${strip ? stripZeros(m) : m}e${sign}${digits}`;
 }
 
+/**
+ * Python's `'{:.Nf}'` of a finite number: `toFixed`, but written out in full from 1e21 on, where `toFixed` gives
+ * the exponent form (every double that large is a whole number, so BigInt has its exact digits).
+ */
+function pyFixed(v: number, digits: number): string {
+  if (Math.abs(v) < 1e21) return v.toFixed(digits);
+  return `${BigInt(v)}${digits > 0 ? `.${'0'.repeat(digits)}` : ''}`;
+}
+
 function isFloatArray(data: CaArray): boolean {
   return data instanceof Float64Array || data instanceof Float32Array;
 }
@@ -62,7 +71,7 @@ function formatElement(v: string | number, isFloat: boolean, fmt: DataFormat): s
     const f = fmt.float;
     if (f === undefined) return formatG(v);
     if (f.kind === 'e') return Number.isFinite(v) ? pythonExp(v, f.digits) : formatG(v);
-    if (f.kind === 'f') return Number.isFinite(v) ? v.toFixed(f.digits) : formatG(v);
+    if (f.kind === 'f') return Number.isFinite(v) ? pyFixed(v, f.digits) : formatG(v);
     if (f.kind === 'g') return formatG(v, f.digits);
     const n = Math.round(v);
     const radix = f.kind === 'lx' ? 16 : f.kind === 'lo' ? 8 : 2;
@@ -90,6 +99,29 @@ export function formatData(data: CaArray, fmt: DataFormat = {}): string {
   return fmt.noBrackets ? s : `[${s}]`;
 }
 
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'] as const;
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+] as const;
+
+/** 1 for 1 January (local time). */
+function dayOfYear(d: Date): number {
+  const start = new Date(d.getFullYear(), 0, 1);
+  const day = new Date(d.getFullYear(), d.getMonth(), d.getDate());
+  return Math.round((day.getTime() - start.getTime()) / 86_400_000) + 1;
+}
+
 /** A point in time that prints as Python's `datetime` (local time) and takes strftime specs. */
 export class PyDateTime {
   constructor(readonly unixSeconds: number) {}
@@ -109,12 +141,25 @@ export class PyDateTime {
       S: two(d.getSeconds()),
       f: String(micro).padStart(6, '0'),
       s: String(Math.floor(this.unixSeconds)),
+      // names as Python's strftime gives them in the C locale; a naive datetime has no zone (%z, %Z empty)
+      a: WEEKDAYS[d.getDay()].slice(0, 3),
+      A: WEEKDAYS[d.getDay()],
+      b: MONTHS[d.getMonth()].slice(0, 3),
+      B: MONTHS[d.getMonth()],
+      I: two(d.getHours() % 12 || 12),
+      p: d.getHours() < 12 ? 'AM' : 'PM',
+      j: String(dayOfYear(d)).padStart(3, '0'),
+      w: String(d.getDay()),
+      z: '',
+      Z: '',
       '%': '%',
     };
     return spec.replace(/%(.)/g, (all, c: string) => codes[c] ?? all);
   }
   toString(): string {
-    return this.format('%Y-%m-%d %H:%M:%S.%f');
+    // Python's str(datetime) leaves out the microseconds when they are 0
+    const micro = Math.round(this.unixSeconds * 1e6) % 1e6;
+    return this.format(micro === 0 ? '%Y-%m-%d %H:%M:%S' : '%Y-%m-%d %H:%M:%S.%f');
   }
 }
 
@@ -122,8 +167,8 @@ export class PyDateTime {
 export class PyTimeDelta {
   constructor(readonly seconds: number) {}
   toString(): string {
-    const neg = this.seconds < 0;
-    let us = Math.round(Math.abs(this.seconds) * 1e6);
+    // Python keeps the days signed and the rest in [0, 1 day): -1.5 s is '-1 day, 23:59:58.500000'
+    let us = Math.round(this.seconds * 1e6);
     const days = Math.floor(us / 86_400e6);
     us -= days * 86_400e6;
     const h = Math.floor(us / 3600e6);
@@ -131,8 +176,7 @@ export class PyTimeDelta {
     const s = Math.floor((us % 60e6) / 1e6);
     const frac = us % 1e6;
     const clock = `${h}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}${frac ? `.${String(frac).padStart(6, '0')}` : ''}`;
-    const text = days ? `${days} day${days === 1 ? '' : 's'}, ${clock}` : clock;
-    return neg ? `-${text}` : text;
+    return days ? `${days} day${Math.abs(days) === 1 ? '' : 's'}, ${clock}` : clock;
   }
 }
 
@@ -241,8 +285,9 @@ function applySpec(value: unknown, spec: string | undefined): string {
   let text: string;
   if (typeof value === 'number') {
     const p = precision === undefined ? undefined : Number(precision);
-    if (type === 'e') text = pythonExp(value, p ?? 6);
-    else if (type === 'f') text = value.toFixed(p ?? 6);
+    // (toExponential of inf/nan has no exponent to split: a TypeError)
+    if (type === 'e') text = Number.isFinite(value) ? pythonExp(value, p ?? 6) : formatNumber(value);
+    else if (type === 'f') text = Number.isFinite(value) ? pyFixed(value, p ?? 6) : formatNumber(value);
     else if (type === 'g') text = formatG(value, p ?? 6);
     else if (type === 'x' || type === 'o' || type === 'b')
       text = Math.trunc(value).toString(type === 'x' ? 16 : type === 'o' ? 8 : 2);

@@ -5,6 +5,7 @@
  */
 import { startDemo } from '../demo/scenario.js';
 import { InvalidArgumentError, PortInUseError } from '../errors.js';
+import { isLoopback } from '../transport/address.js';
 import { interruption } from './interrupt.js';
 import { checkLogLevel, createCliLogger, LOG_LEVELS } from './log.js';
 import { parseCommandArgs, parseDuration, parsePort, usageError } from './options.js';
@@ -55,6 +56,14 @@ export async function demoCommand(argv: string[]): Promise<number> {
         ? undefined
         : parseDuration('--duration', values.duration as string, { unitMs: 1000, unit: 'seconds' });
     level = checkLogLevel('--log-level', (values['log-level'] as string | undefined) ?? 'info');
+    // refused here in the CLI's words, as katcp-sim does (startInspector's message names its allowRemote option)
+    const host = values.host as string | undefined;
+    if (host === '') throw new InvalidArgumentError('--host needs an address');
+    if (host !== undefined && !isLoopback(host) && !values['allow-remote']) {
+      throw new InvalidArgumentError(
+        `--host ${host} is not a loopback address (add --allow-remote to allow it)`,
+      );
+    }
   } catch (err) {
     if (err instanceof InvalidArgumentError) return usageError('demo', err.message);
     throw err;

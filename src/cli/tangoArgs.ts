@@ -10,6 +10,7 @@
  * DevVarDoubleStringArray: `[[1, 2], ["a", "b"]]`; image attributes: a JSON array of rows.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { DEV_STATES } from '../protocols/tango/giop/any.js';
 import { parseDuration, parseNumber, refuseCredentials, scanLongOptions } from './options.js';
 
 export const HELP = `usage: orrery tango DEVICE COMMAND [ARG]            run a command (ARG read by the command's input type)
@@ -98,6 +99,20 @@ export function parseTangoArgs(argv: readonly string[]): TangoArgs {
 const INTEGER = /^[+-]?\d+$/;
 const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
+/** The values of Tango's integer types (DevEnum goes as a short). */
+const INTEGER_RANGE: Record<string, readonly [number, number]> = {
+  DevUChar: [0, 255],
+  DevShort: [-32768, 32767],
+  DevEnum: [-32768, 32767],
+  DevUShort: [0, 65535],
+  DevLong: [-2147483648, 2147483647],
+  DevULong: [0, 4294967295],
+};
+const INTEGER64_RANGE: Record<string, readonly [bigint, bigint]> = {
+  DevLong64: [-(2n ** 63n), 2n ** 63n - 1n],
+  DevULong64: [0n, 2n ** 64n - 1n],
+};
+
 function refuse(text: string, what: string): never {
   throw new InvalidArgumentError(`${JSON.stringify(text)} is not ${what}`);
 }
@@ -113,21 +128,27 @@ export function parseScalar(type: string, text: string): unknown {
       return refuse(text, 'a boolean (true, false, 1, 0)');
     }
     case 'DevLong64':
-    case 'DevULong64':
+    case 'DevULong64': {
       if (!INTEGER.test(t)) refuse(text, `an integer (${type})`);
-      return BigInt(t);
+      const [min, max] = INTEGER64_RANGE[type] as readonly [bigint, bigint];
+      const n = BigInt(t);
+      if (n < min || n > max) refuse(text, `in range for ${type} (${min} to ${max})`);
+      return n;
+    }
     case 'DevUChar':
-      // the codec writes an octet modulo 256 (300 would be written as 44): refuse it here
-      if (!INTEGER.test(t)) refuse(text, `an integer (${type})`);
-      if (Number(t) < 0 || Number(t) > 255) refuse(text, `in range for ${type} (0 to 255)`);
-      return Number(t);
     case 'DevShort':
     case 'DevLong':
     case 'DevUShort':
     case 'DevULong':
-    case 'DevEnum':
+    case 'DevEnum': {
+      // out of range, the codec writes an octet modulo 256 (300 as 44) and refuses the others with a
+      // GiopEncodeError (exit 1, not bad usage): refuse it here
       if (!INTEGER.test(t)) refuse(text, `an integer (${type})`);
-      return Number(t);
+      const [min, max] = INTEGER_RANGE[type] as readonly [number, number];
+      const n = Number(t);
+      if (n < min || n > max) refuse(text, `in range for ${type} (${min} to ${max})`);
+      return n;
+    }
     case 'DevFloat':
     case 'DevDouble': {
       const l = t.toLowerCase();
@@ -141,8 +162,13 @@ export function parseScalar(type: string, text: string): unknown {
         refuse(text, `in range for ${type} (write inf or -inf for infinity)`);
       return n;
     }
-    case 'DevState':
-      return INTEGER.test(t) ? Number(t) : t.toUpperCase();
+    case 'DevState': {
+      // a state no device has was refused by the codec (TangoTypeError, exit 1): bad usage here
+      const states: readonly string[] = DEV_STATES;
+      if (INTEGER.test(t) && Number(t) >= 0 && Number(t) < states.length) return Number(t);
+      if (states.includes(t.toUpperCase())) return t.toUpperCase();
+      return refuse(text, `a DevState (${states.join(', ')} or 0 to ${states.length - 1})`);
+    }
     case 'DevString':
       return text;
     default:

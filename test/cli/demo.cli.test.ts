@@ -66,4 +66,19 @@ describe('orrery demo', () => {
     ]);
     expect(code).toBe(0);
   });
+  it("a --host that is empty or not loopback (without --allow-remote) is a usage error in the CLI's words, before anything starts", async () => {
+    // it was the inspector API's message ('... without allowRemote: true', 'host must be a non-empty string'),
+    // given once the simulators had started, as katcp-sim words it
+    for (const [host, message] of [
+      [
+        '0.0.0.0',
+        "orrery demo: --host 0.0.0.0 is not a loopback address (add --allow-remote to allow it); see 'orrery demo --help'",
+      ],
+      ['', "orrery demo: --host needs an address; see 'orrery demo --help'"],
+    ]) {
+      const demo = startDemo('--host', host);
+      expect(await demo.exited).toBe(2);
+      expect(demo.output()).toBe(`${message}\n`);
+    }
+  }, 40_000);
 });

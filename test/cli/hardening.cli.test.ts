@@ -159,6 +159,24 @@ describe('orrery tango refuses values out of the Tango type range (instead of wr
     ['DevFloat', '1e39'],
     ['DevFloat', '-3.5e38'],
     ['DevDouble', '1e400'],
+    // the other integer types reached the codec, whose GiopEncodeError ended the command with exit 1
+    ['DevShort', '32768'],
+    ['DevShort', '-32769'],
+    ['DevUShort', '65536'],
+    ['DevUShort', '-1'],
+    ['DevLong', '2147483648'],
+    ['DevLong', '-2147483649'],
+    ['DevULong', '4294967296'],
+    ['DevULong', '-1'],
+    ['DevLong64', '9223372036854775808'],
+    ['DevLong64', '-9223372036854775809'],
+    ['DevULong64', '18446744073709551616'],
+    ['DevULong64', '-1'],
+    ['DevEnum', '32768'],
+    // a state no device has: the codec's TangoTypeError ('not a DevState'), exit 1
+    ['DevState', 'BUSY'],
+    ['DevState', '14'],
+    ['DevState', '-1'],
   ])('%s %s is a usage error', (type, text) => {
     expect(() => parseScalar(type, text)).toThrow(InvalidArgumentError);
   });
@@ -177,6 +195,16 @@ describe('orrery tango refuses values out of the Tango type range (instead of wr
     expect(parseScalar('DevDouble', '1.7e308')).toBe(1.7e308);
     expect(parseScalar('DevDouble', 'inf')).toBe(Number.POSITIVE_INFINITY);
     expect(parseCommandArg('DevVarCharArray', '0,255')).toEqual([0, 255]);
+    expect(parseScalar('DevState', 'on')).toBe('ON');
+    expect(parseScalar('DevState', '13')).toBe(13);
+    expect(parseScalar('DevShort', '-32768')).toBe(-32768);
+    expect(parseScalar('DevUShort', '65535')).toBe(65535);
+    expect(parseScalar('DevLong', '2147483647')).toBe(2147483647);
+    expect(parseScalar('DevULong', '4294967295')).toBe(4294967295);
+    expect(parseScalar('DevLong64', '-9223372036854775808')).toBe(-9223372036854775808n);
+    expect(parseScalar('DevULong64', '18446744073709551615')).toBe(18446744073709551615n);
+    expect(parseCommandArg('DevVarShortArray', '1,-2')).toEqual([1, -2]);
+    expect(() => parseCommandArg('DevVarShortArray', '[1, 40000]')).toThrow(InvalidArgumentError);
   });
 });
 
