@@ -125,7 +125,10 @@ export const supervisorMachine = setup({
         const started = accepted.filter((spec) => {
           const ref = createChild(self, spec);
           if (!ref) enqueue.emit({ type: 'child.refused', id: spec.id, reason: UNSTARTABLE });
-          else created.push((refs[spec.id] = ref));
+          else {
+            refs[spec.id] = ref;
+            created.push(ref);
+          }
           return ref !== undefined;
         });
         enqueue.assign({ specs: [...context.specs, ...started], refs });
