@@ -13,16 +13,17 @@
  *   supervisors or non-machine engine actors, never XState's own events.
  * - Everything sent passes the redactor (`redact.ts`).
  *
- * Backpressure: the engine never waits on a socket. Each batch (and each snapshot) is serialised once and the
- * same buffer goes to every client. A client whose socket holds more than `highWaterMark` unsent bytes gets the
- * batches queued (shared buffers, in order); once its queue passes `highWaterMark` bytes too it is dropped and
- * the client gets a fresh snapshot when its socket drains (it loses old log lines, never the current state). Every
- * frame written to a client, replies included, counts against `maxClientBuffer` too: a client that reaches it
- * (flooding requests and never reading) is closed with 1013. Malformed or refused messages count towards a limit
- * that closes the client with 1008. At most `maxClients` pages at once (one more gets 503 at the upgrade), an
- * HTTP connection idle for `idleTimeoutMs` before or inside a request is closed, and a page that leaves a ping
- * unanswered for `stallTimeoutMs` (it does not read) is closed with 1013, so connections and pages opened and
- * abandoned pin nothing, and hold no slot, for long.
+ * Backpressure: the engine never waits on a socket. Each batch (and each snapshot) is serialised once and the same
+ * buffer goes to every client. A client whose socket holds more than `highWaterMark` unsent bytes gets the batches
+ * queued (shared buffers, in order); once its queue passes `highWaterMark` bytes too it is dropped and the client
+ * gets a fresh snapshot when its socket drains (it loses old log lines, never the current state). Every frame
+ * written to a client, replies included, counts against `maxClientBuffer` too: a reply that would pass it (a client
+ * flooding requests and never reading) closes the client with 1013; a batch or snapshot that would pass it waits
+ * (queued, or the snapshot deferred) until the socket drains, so a page that fell behind is not closed. Malformed or
+ * refused messages count towards a limit that closes the client with 1008. At most `maxClients` pages at once (one
+ * more gets 503 at the upgrade), an HTTP connection idle for `idleTimeoutMs` before or inside a request is closed,
+ * and a page that leaves a ping unanswered for `stallTimeoutMs` (it does not read) is closed with 1013, so
+ * connections and pages opened and abandoned pin nothing, and hold no slot, for long.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -82,7 +83,8 @@ export interface InspectorOptions {
   highWaterMark?: number;
   /**
    * A client whose unsent frames (batches and replies, each counted with a small per-frame overhead) would pass
-   * this many bytes is closed (1013). Default 4 × highWaterMark; at least highWaterMark.
+   * this many bytes with a reply is closed (1013); a batch or snapshot waits instead. Default 4 × highWaterMark;
+   * at least highWaterMark.
    */
   maxClientBuffer?: number;
   /**
@@ -417,11 +419,15 @@ export async function startInspector(
     setTimeout(() => client.ws.terminate(), CLOSE_GRACE_MS).unref();
   };
 
+  /** Whether a frame fits under the client's cap beside what is not written out yet (a lone frame always does). */
+  const fits = (client: Client, frame: Buffer): boolean =>
+    client.charged === 0 || client.charged + frame.length + FRAME_OVERHEAD <= cap;
+
   /** Send one frame, counted against the client's cap; at the cap the client is closed instead. */
   const sendFrame = (client: Client, frame: Buffer): void => {
     if (client.closing || client.ws.readyState !== client.ws.OPEN) return;
     const charge = frame.length + FRAME_OVERHEAD;
-    if (client.charged > 0 && client.charged + charge > cap) {
+    if (!fits(client, frame)) {
       closeClient(client, 1013, 'send buffer full: the client does not read');
       return;
     }
@@ -484,9 +490,12 @@ export async function startInspector(
           if (c.closing || stalled(c, now)) continue;
           if (c.resync) {
             if (c.ws.bufferedAmount > highWater) continue; // a snapshot once it drains
+            hello ??= encode(helloMessage());
+            // a page catching up may still have bytes in flight: the snapshot waits until it fits under the cap
+            // (the cap closes pages that flood requests and never read, not pages that merely fell behind)
+            if (!fits(c, hello)) continue;
             c.resync = false;
             c.clear();
-            hello ??= encode(helloMessage());
             sendFrame(c, hello);
             continue;
           }
@@ -494,8 +503,9 @@ export async function startInspector(
             shared ??= encode({ type: 'batch', t: Date.now(), ...batch });
             c.push(shared, batch.events.length);
           }
-          // in order, while the socket takes them; a client that falls too far behind gets a fresh snapshot
-          while (c.queue.length > 0 && c.ws.bufferedAmount <= highWater && !c.closing)
+          // in order, while the socket takes them and each fits under the cap beside what is still in flight (else
+          // it stays queued); a client that falls too far behind gets a fresh snapshot
+          while (c.queue.length > 0 && c.ws.bufferedAmount <= highWater && !c.closing && fits(c, c.queue[0]))
             sendFrame(c, c.shift()!);
           if (c.queuedBytes > highWater) {
             c.clear();

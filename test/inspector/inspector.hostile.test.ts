@@ -554,3 +554,107 @@ describe('the inspector under hostile or broken clients and actors', () => {
     });
   });
 });
+
+describe('a page that falls behind', () => {
+  it('is not closed when a batch or snapshot does not fit beside bytes still in flight; they wait, then it catches up', async () => {
+    system = createSystem();
+    // actors whose contexts change every few ms: batches of ~100 kB every flush
+    const ticker = setup({
+      types: { context: {} as Record<string, unknown>, events: {} as { type: 'TICK'; n: number } },
+    }).createMachine({
+      id: 'ticker',
+      context: { n: 0 },
+      on: {
+        TICK: {
+          actions: assign(({ event }) =>
+            Object.fromEntries([
+              ['n', event.n],
+              ...Array.from({ length: 20 }, (_, i) => [`p${i}`, `${event.n}`.padEnd(500, 'y')]),
+            ]),
+          ),
+        },
+      },
+    });
+    const tickers = Array.from({ length: 10 }, (_, i) => system!.spawn(ticker, { systemId: `ticker-${i}` }));
+    let n = 0;
+    const timer = setInterval(() => {
+      n++;
+      for (const t of tickers) t.send({ type: 'TICK', n });
+    }, 3);
+    afterThis.push(() => clearInterval(timer));
+    const highWaterMark = 512 * 1024;
+    inspector = await startInspector(system, {
+      batchIntervalMs: 10,
+      highWaterMark,
+      maxClientBuffer: highWaterMark,
+      stallTimeoutMs: 600_000,
+    });
+    const client = () => inspector!.stats().clients[0];
+    const until = async (cond: () => boolean, what: string) => {
+      for (const end = Date.now() + 20_000; !cond(); await new Promise((r) => setTimeout(r, 2)))
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    };
+
+    // a raw WebSocket client, so that what it reads is exactly controlled
+    const { port } = new URL(inspector.url);
+    const s = tcpConnect(Number(port), '127.0.0.1', () =>
+      s.write(
+        'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      ),
+    );
+    raw.push(s);
+    s.on('error', () => {});
+    let closedSocket = false;
+    s.on('close', () => (closedSocket = true));
+    // frames as they arrive: the type of each text message, and the code of a close frame
+    const frames: string[] = [];
+    let pending = Buffer.alloc(0);
+    let skip = 0; // payload bytes of the current frame still to pass over
+    let upgraded = false;
+    s.on('data', (d: Buffer) => {
+      pending = Buffer.concat([pending, d]);
+      if (!upgraded) {
+        const end = pending.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        upgraded = true;
+        pending = pending.subarray(end + 4);
+      }
+      for (;;) {
+        if (skip > 0) {
+          const n = Math.min(skip, pending.length);
+          skip -= n;
+          pending = pending.subarray(n);
+          if (skip > 0) return;
+        }
+        if (pending.length < 2) return;
+        const len7 = pending[1] & 0x7f;
+        const head = len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
+        if (pending.length < head) return;
+        const len =
+          len7 === 126 ? pending.readUInt16BE(2) : len7 === 127 ? Number(pending.readBigUInt64BE(2)) : len7;
+        if (pending.length < head + Math.min(len, 32)) return;
+        const opcode = pending[0] & 0x0f;
+        const body = pending.subarray(head, head + Math.min(len, 32));
+        if (opcode === 1) frames.push(/^\{"type":"(\w+)"/.exec(body.toString())?.[1] ?? '?');
+        else if (opcode === 8) frames.push(`close ${body.readUInt16BE(0)}`);
+        skip = len;
+        pending = pending.subarray(head);
+      }
+    });
+
+    await until(() => frames.includes('hello'), 'the snapshot');
+    // the page stops reading: batches fill both kernel buffers, then wait in the server's socket, a few at a
+    // time (each sent while what waits is under the high-water mark), then are queued, then dropped for a fresh
+    // snapshot; it does not flood requests, so it is never closed for its buffer cap
+    s.pause();
+    await until(() => client()?.closing || client()?.dropped > 0, 'the queued batches to be dropped');
+    expect(client().closing).toBe(false);
+    // it reads again: what waited in its socket, then the fresh snapshot
+    s.resume();
+    await until(() => frames.filter((f) => f === 'hello').length >= 2 || closedSocket, 'a fresh snapshot');
+    expect(frames.filter((f) => f.startsWith('close'))).toEqual([]);
+    expect(frames.filter((f) => f === 'hello')).toHaveLength(2);
+    expect(client().closing).toBe(false);
+  });
+});
