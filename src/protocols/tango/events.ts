@@ -27,7 +27,7 @@ import { DeviceProxy } from './deviceProxy.js';
 import type { DeviceAttribute } from './deviceTypes.js';
 import { toDeviceAttribute } from './deviceValues.js';
 import type { DevError } from './errors.js';
-import { confirmSubscriptionArgs, decodeZmqMessage } from './eventDecode.js';
+import { confirmSubscriptionArgs, decodeZmqMessage, eventTopicOf } from './eventDecode.js';
 import { EventSubscription, errorsOf } from './eventSubscriber.js';
 import { formatDeviceName, parseDeviceName } from './tangoName.js';
 import { ZmqEventSocket } from './zmqSubscriber.js';
@@ -100,7 +100,10 @@ export class TangoEventConsumer {
   #closed = false;
   /** Removes the system's stop listener (a closed consumer is not kept alive by its system). */
   #forgetStop: () => void = () => {};
-  /** Messages that did not decode (GiopProtocolError), for the inspector and tests. */
+  /**
+   * Messages that did not decode (GiopProtocolError), for the inspector and tests (events on a topic nobody wants
+   * are dropped undecoded).
+   */
   malformed = 0;
 
   constructor(options: TangoEventConsumerOptions = {}) {
@@ -254,6 +257,10 @@ export class TangoEventConsumer {
   }
 
   #dispatch(frames: Buffer[]): void {
+    // an event on a topic no subscription wants (its subscriptions ended, while the topic stays subscribed and
+    // another client keeps its events flowing) is dropped before its payload is decoded
+    const topic = eventTopicOf(frames);
+    if (topic !== undefined && !this.#byTopic.get(topic)?.size) return;
     let message: ReturnType<typeof decodeZmqMessage>;
     try {
       message = decodeZmqMessage(frames);

@@ -153,6 +153,52 @@ describe("TangoEventConsumer's ZMQ socket", () => {
     await consumer.close();
     expect(close).toHaveBeenCalledTimes(2);
   });
+
+  it('a message on a topic no subscription wants is dropped before it is decoded (its malformed payload is not counted); one on a wanted topic still is', async () => {
+    const system = createSystem();
+    systems.push(system);
+    const pub = new Publisher({ linger: 0 });
+    publishers.push(pub);
+    await pub.bind('tcp://127.0.0.1:*');
+    const endpoint = pub.lastEndpoint as string;
+    const channelOf = (attribute: string): EventChannel => ({
+      heartbeatEndpoint: endpoint,
+      eventEndpoint: endpoint,
+      topic: `tango://127.0.0.1:10000/test/fixture/1/${attribute}#dbase=no.idl5_change`,
+      channel: CHANNEL,
+    });
+    const unwanted = channelOf('gone');
+    const wanted = channelOf('counter');
+    // an event whose payload lacks the 0xDEC0DEC0 pad: decoding it fails (and is counted in `malformed`)
+    const bad = (topic: string) => [topic, Buffer.from([1]), Buffer.alloc(16), Buffer.alloc(8)];
+    const consumer = new TangoEventConsumer({ system });
+    // the topic stays subscribed on the socket after its last subscription ended (another client keeps its
+    // events flowing): its messages still arrive
+    const ended = routedSub();
+    await consumer.route(ended.sub, unwanted, HEARTBEAT_TOPIC);
+    consumer.unroute(ended.sub, unwanted, HEARTBEAT_TOPIC);
+    const live = routedSub();
+    await consumer.route(live.sub, wanted, HEARTBEAT_TOPIC);
+    // the wanted topic's SUBSCRIBE (sent after the unwanted one's) has reached the publisher once a message on it
+    // arrives
+    const deadline = performance.now() + 5_000;
+    while (consumer.malformed === 0 && performance.now() < deadline) {
+      await pub.send(bad(wanted.topic));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(consumer.malformed).toBeGreaterThan(0);
+    // drain: every message sent so far has been handled once a heartbeat sent after them arrives
+    let seen = live.heartbeats();
+    expect(await heartbeatUntil(pub, () => live.heartbeats() > seen)).toBe(true);
+    const before = consumer.malformed;
+    await pub.send(bad(unwanted.topic));
+    await pub.send(bad(wanted.topic));
+    seen = live.heartbeats();
+    expect(await heartbeatUntil(pub, () => live.heartbeats() > seen)).toBe(true);
+    // only the wanted one was decoded (the unwanted one used to be decoded, then dropped)
+    expect(consumer.malformed).toBe(before + 1);
+    await consumer.close();
+  });
 });
 
 let memorySubscriptionOf: (
