@@ -12,6 +12,7 @@ import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { TangoClosedError } from '../../../src/protocols/tango/clientErrors.js';
 import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
+import { DevFailed } from '../../../src/protocols/tango/errors.js';
 import {
   type EventSubscription,
   EventSubscription as EventSubscriptionClass,
@@ -204,7 +205,8 @@ describe("TangoEventConsumer's ZMQ socket", () => {
 let memorySubscriptionOf: (
   callback: (e: { errors?: unknown; value?: { value: unknown } }) => void,
   device?: DeviceProxy,
-) => { sub: EventSubscription; answerRead: (v: unknown) => void };
+  reply?: { lvalue: number[]; svalue: string[] },
+) => { sub: EventSubscription; answerRead: (v: unknown) => void; ready: Promise<void> };
 
 describe('EventSubscription: unsubscribe() from inside the callback', () => {
   const CHANNEL: EventChannel = {
@@ -221,6 +223,7 @@ describe('EventSubscription: unsubscribe() from inside the callback', () => {
   function memorySubscription(
     callback: (e: { errors?: unknown; value?: { value: unknown } }) => void,
     device?: DeviceProxy,
+    reply?: { lvalue: number[]; svalue: string[] },
   ) {
     const system = device?.system ?? createSystem();
     if (!device) systems.push(system);
@@ -228,7 +231,7 @@ describe('EventSubscription: unsubscribe() from inside the callback', () => {
     const admin = {
       commandInoutRaw: async () => ({
         type: 'DevVarLongStringArray',
-        value: {
+        value: reply ?? {
           lvalue: [934, 5, 1000, 0, 0, 434],
           svalue: [CHANNEL.heartbeatEndpoint, CHANNEL.eventEndpoint, CHANNEL.topic, CHANNEL.channel],
         },
@@ -262,7 +265,7 @@ describe('EventSubscription: unsubscribe() from inside the callback', () => {
       );
     });
     ready.catch(() => {});
-    return { sub, answerRead: (v: unknown) => answerRead(v) };
+    return { sub, answerRead: (v: unknown) => answerRead(v), ready };
   }
   memorySubscriptionOf = memorySubscription;
 
@@ -298,6 +301,36 @@ describe('EventSubscription: unsubscribe() from inside the callback', () => {
     m.sub.send(event(5, 5)); // 2, 3, 4 missed: the report, then the event
     expect(m.sub.state).toBe('unsubscribed');
     expect(seen).toEqual([0, 1, 'errors']);
+  });
+});
+
+describe('EventSubscription of a device older than IDL 5', () => {
+  it('fails with API_NotSupportedFeature naming the IDL version (its events, on a topic without idl5_, were never delivered: the subscription stayed active with nothing arriving)', async () => {
+    const seen: unknown[] = [];
+    const m = memorySubscriptionOf((e) => seen.push(e.value?.value ?? e.errors), undefined, {
+      // a cppTango 9.3.4 server with an IDL 4 device: the topic it publishes on has no idl5_ prefix
+      lvalue: [934, 4, 1000, 0, 0, 434],
+      svalue: [
+        'tcp://127.0.0.1:1',
+        'tcp://127.0.0.1:2',
+        'tango://vm:1/test/lrc/1/counter#dbase=no.change',
+        'tango://vm:1/dserver/lrcdevice/inst',
+      ],
+    });
+    // (it used to go on to the first read, answered here, then sit in `active`)
+    await vi.waitFor(() => expect(['reading', 'failed']).toContain(m.sub.state));
+    if (m.sub.state === 'reading') m.answerRead(0);
+    const error = await m.ready.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DevFailed);
+    const errors = (error as DevFailed).errors;
+    expect(errors[0].reason).toBe('API_NotSupportedFeature');
+    expect(errors[0].desc).toContain('IDL 4');
+    expect(errors.at(-1)?.reason).toBe('API_EventSubscriptionFailed');
+    expect(m.sub.state).toBe('failed');
+    expect(seen).toEqual([]);
   });
 });
 
