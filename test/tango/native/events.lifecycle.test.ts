@@ -93,6 +93,32 @@ describe('TangoEventConsumer lifecycle', () => {
   });
 });
 
+describe("TangoEventConsumer's admin proxies", () => {
+  it("are one per device and system: a device's proxies on two other systems get an admin each, and one system's stop drops and closes its own (they shared the first system's, broken once it stopped)", async () => {
+    const systems3 = [createSystem(), createSystem(), createSystem()] as const;
+    systems.push(...systems3);
+    const [own, first, second] = systems3;
+    const consumer = new TangoEventConsumer({ system: own });
+    const proxyOn = (system: OrrerySystem) => {
+      const proxy = new DeviceProxy('tango://127.0.0.1:1/test/lrc/1#dbase=no', { system });
+      vi.spyOn(proxy, 'adminName').mockResolvedValue('dserver/lrcdevice/inst');
+      return proxy;
+    };
+    const onFirst = await consumer.adminOf(proxyOn(first));
+    const onSecond = await consumer.adminOf(proxyOn(second));
+    // (compared as booleans: a failing toBe would print the systems, whose `inspect` method is no formatter)
+    expect(onFirst.system === first).toBe(true);
+    expect(onSecond.system === second).toBe(true);
+    expect((await consumer.adminOf(proxyOn(second))) === onSecond).toBe(true);
+    await first.stop();
+    expect(onFirst.closed).toBe(true);
+    expect(onSecond.closed).toBe(false);
+    expect((await consumer.adminOf(proxyOn(second))) === onSecond).toBe(true);
+    await consumer.close();
+    expect(onSecond.closed).toBe(true);
+  });
+});
+
 describe("TangoEventConsumer's ZMQ socket", () => {
   const CHANNEL = 'tango://127.0.0.1:10000/dserver/fixture/inst#dbase=no';
   const HEARTBEAT_TOPIC = `${CHANNEL}.heartbeat`;
