@@ -116,6 +116,14 @@ function readCallInfo(frame: Uint8Array, littleEndian: boolean): ZmqCallInfo {
   return { version, ctr, methodName, isExcept: r.boolean() };
 }
 
+/**
+ * The topic of an event message (4 frames), as `decodeZmqMessage` reads it; undefined for any other message. Lets
+ * the consumer drop an event nobody wants before decoding its payload.
+ */
+export function eventTopicOf(frames: readonly Uint8Array[]): string | undefined {
+  return frames.length === 4 ? latin1.decode(frames[0]) : undefined;
+}
+
 /** Decodes one multipart message of a Tango event or heartbeat socket. */
 export function decodeZmqMessage(frames: readonly Uint8Array[]): ZmqMessage {
   if (frames.length !== 3 && frames.length !== 4) {

@@ -184,6 +184,19 @@ export class EventSubscription {
         ]);
       }
       const info = parseSubscriptionReply(reply.value.lvalue, reply.value.svalue);
+      // a device older than IDL 5 publishes on a topic without the idl5_ prefix, with a payload that is no
+      // AttributeValue_5: none of its events would be decoded, and the subscription sat active with nothing arriving
+      const event = info.topic.slice(info.topic.lastIndexOf('.') + 1);
+      if (info.deviceIdl < 5 || !event.startsWith('idl5_')) {
+        throw new DevFailed([
+          {
+            reason: 'API_NotSupportedFeature',
+            desc: `${this.proxy.name} is a device of IDL ${info.deviceIdl} (its ${eventName} events on topic ${info.topic}); events are supported from IDL 5 (Tango 9) only`,
+            origin: 'TangoEventConsumer',
+            severity: 'ERR',
+          },
+        ]);
+      }
       if (attempt !== this.#attempt || this.#released) return;
       const channel: EventChannel = {
         heartbeatEndpoint: info.heartbeatEndpoint,

@@ -27,7 +27,7 @@ import { DeviceProxy } from './deviceProxy.js';
 import type { DeviceAttribute } from './deviceTypes.js';
 import { toDeviceAttribute } from './deviceValues.js';
 import type { DevError } from './errors.js';
-import { confirmSubscriptionArgs, decodeZmqMessage } from './eventDecode.js';
+import { confirmSubscriptionArgs, decodeZmqMessage, eventTopicOf } from './eventDecode.js';
 import { EventSubscription, errorsOf } from './eventSubscriber.js';
 import { formatDeviceName, parseDeviceName } from './tangoName.js';
 import { ZmqEventSocket } from './zmqSubscriber.js';
@@ -95,12 +95,22 @@ export class TangoEventConsumer {
   readonly #routedOn = new Map<EventSubscription, ZmqEventSocket>();
   readonly #byTopic = new Map<string, Set<EventSubscription>>();
   readonly #byChannel = new Map<string, Set<EventSubscription>>();
-  readonly #admins = new Map<string, Promise<DeviceProxy>>();
+  /**
+   * Admin proxies by system, then device (an admin proxy lives on its device proxy's system: one shared across
+   * systems broke when its system stopped), with the stop listener that drops a system's own.
+   */
+  readonly #admins = new Map<
+    OrrerySystem,
+    { proxies: Map<string, Promise<DeviceProxy>>; forget: () => void }
+  >();
   readonly #subscriptions = new Set<EventSubscription>();
   #closed = false;
   /** Removes the system's stop listener (a closed consumer is not kept alive by its system). */
   #forgetStop: () => void = () => {};
-  /** Messages that did not decode (GiopProtocolError), for the inspector and tests. */
+  /**
+   * Messages that did not decode (GiopProtocolError), for the inspector and tests (events on a topic nobody wants
+   * are dropped undecoded).
+   */
   malformed = 0;
 
   constructor(options: TangoEventConsumerOptions = {}) {
@@ -180,7 +190,23 @@ export class TangoEventConsumer {
   /** The admin device of `proxy`'s server (one proxy per admin device, owned by the consumer). */
   adminOf(proxy: DeviceProxy): Promise<DeviceProxy> {
     const key = proxy.fullName.toLowerCase();
-    let admin = this.#admins.get(key);
+    let admins = this.#admins.get(proxy.system);
+    if (!admins) {
+      const system = proxy.system;
+      const entry = { proxies: new Map<string, Promise<DeviceProxy>>(), forget: () => {} };
+      this.#admins.set(system, entry);
+      admins = entry;
+      // another system's admin proxies go when it stops (the consumer's own system closes the consumer)
+      if (system !== this.system) {
+        entry.forget = system.onStop(() => {
+          if (this.#admins.get(system) !== entry) return;
+          this.#admins.delete(system);
+          void closeAll([...entry.proxies.values()]);
+        });
+      }
+    }
+    const proxies = admins.proxies;
+    let admin = proxies.get(key);
     if (!admin) {
       admin = proxy.adminName().then((name) => {
         const parsed = parseDeviceName(proxy.fullName);
@@ -190,8 +216,11 @@ export class TangoEventConsumer {
           timeout: proxy.timeout,
         });
       });
-      admin.catch(() => this.#admins.delete(key));
-      this.#admins.set(key, admin);
+      const made = admin;
+      made.catch(() => {
+        if (proxies.get(key) === made) proxies.delete(key);
+      });
+      proxies.set(key, admin);
     }
     return admin;
   }
@@ -254,6 +283,10 @@ export class TangoEventConsumer {
   }
 
   #dispatch(frames: Buffer[]): void {
+    // an event on a topic no subscription wants (its subscriptions ended, while the topic stays subscribed and
+    // another client keeps its events flowing) is dropped before its payload is decoded
+    const topic = eventTopicOf(frames);
+    if (topic !== undefined && !this.#byTopic.get(topic)?.size) return;
     let message: ReturnType<typeof decodeZmqMessage>;
     try {
       message = decodeZmqMessage(frames);
@@ -300,16 +333,21 @@ export class TangoEventConsumer {
     this.#socket = null;
     const admins = [...this.#admins.values()];
     this.#admins.clear();
-    await Promise.all([
-      socket?.close(),
-      ...admins.map((a) =>
-        a.then(
-          (p) => p.close(),
-          () => {},
-        ),
-      ),
-    ]);
+    for (const { forget } of admins) forget();
+    await Promise.all([socket?.close(), closeAll(admins.flatMap(({ proxies }) => [...proxies.values()]))]);
   }
+}
+
+/** Closes admin proxies (those whose making failed are skipped). */
+async function closeAll(admins: Promise<DeviceProxy>[]): Promise<void> {
+  await Promise.all(
+    admins.map((a) =>
+      a.then(
+        (p) => p.close(),
+        () => {},
+      ),
+    ),
+  );
 }
 
 function add<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {

@@ -12,6 +12,7 @@ import { createSystem, type OrrerySystem } from '../../../src/engine/system.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import { TangoClosedError } from '../../../src/protocols/tango/clientErrors.js';
 import { DeviceProxy } from '../../../src/protocols/tango/deviceProxy.js';
+import { DevFailed } from '../../../src/protocols/tango/errors.js';
 import {
   type EventSubscription,
   EventSubscription as EventSubscriptionClass,
@@ -92,6 +93,32 @@ describe('TangoEventConsumer lifecycle', () => {
   });
 });
 
+describe("TangoEventConsumer's admin proxies", () => {
+  it("are one per device and system: a device's proxies on two other systems get an admin each, and one system's stop drops and closes its own (they shared the first system's, broken once it stopped)", async () => {
+    const systems3 = [createSystem(), createSystem(), createSystem()] as const;
+    systems.push(...systems3);
+    const [own, first, second] = systems3;
+    const consumer = new TangoEventConsumer({ system: own });
+    const proxyOn = (system: OrrerySystem) => {
+      const proxy = new DeviceProxy('tango://127.0.0.1:1/test/lrc/1#dbase=no', { system });
+      vi.spyOn(proxy, 'adminName').mockResolvedValue('dserver/lrcdevice/inst');
+      return proxy;
+    };
+    const onFirst = await consumer.adminOf(proxyOn(first));
+    const onSecond = await consumer.adminOf(proxyOn(second));
+    // (compared as booleans: a failing toBe would print the systems, whose `inspect` method is no formatter)
+    expect(onFirst.system === first).toBe(true);
+    expect(onSecond.system === second).toBe(true);
+    expect((await consumer.adminOf(proxyOn(second))) === onSecond).toBe(true);
+    await first.stop();
+    expect(onFirst.closed).toBe(true);
+    expect(onSecond.closed).toBe(false);
+    expect((await consumer.adminOf(proxyOn(second))) === onSecond).toBe(true);
+    await consumer.close();
+    expect(onSecond.closed).toBe(true);
+  });
+});
+
 describe("TangoEventConsumer's ZMQ socket", () => {
   const CHANNEL = 'tango://127.0.0.1:10000/dserver/fixture/inst#dbase=no';
   const HEARTBEAT_TOPIC = `${CHANNEL}.heartbeat`;
@@ -153,12 +180,59 @@ describe("TangoEventConsumer's ZMQ socket", () => {
     await consumer.close();
     expect(close).toHaveBeenCalledTimes(2);
   });
+
+  it('a message on a topic no subscription wants is dropped before it is decoded (its malformed payload is not counted); one on a wanted topic still is', async () => {
+    const system = createSystem();
+    systems.push(system);
+    const pub = new Publisher({ linger: 0 });
+    publishers.push(pub);
+    await pub.bind('tcp://127.0.0.1:*');
+    const endpoint = pub.lastEndpoint as string;
+    const channelOf = (attribute: string): EventChannel => ({
+      heartbeatEndpoint: endpoint,
+      eventEndpoint: endpoint,
+      topic: `tango://127.0.0.1:10000/test/fixture/1/${attribute}#dbase=no.idl5_change`,
+      channel: CHANNEL,
+    });
+    const unwanted = channelOf('gone');
+    const wanted = channelOf('counter');
+    // an event whose payload lacks the 0xDEC0DEC0 pad: decoding it fails (and is counted in `malformed`)
+    const bad = (topic: string) => [topic, Buffer.from([1]), Buffer.alloc(16), Buffer.alloc(8)];
+    const consumer = new TangoEventConsumer({ system });
+    // the topic stays subscribed on the socket after its last subscription ended (another client keeps its
+    // events flowing): its messages still arrive
+    const ended = routedSub();
+    await consumer.route(ended.sub, unwanted, HEARTBEAT_TOPIC);
+    consumer.unroute(ended.sub, unwanted, HEARTBEAT_TOPIC);
+    const live = routedSub();
+    await consumer.route(live.sub, wanted, HEARTBEAT_TOPIC);
+    // the wanted topic's SUBSCRIBE (sent after the unwanted one's) has reached the publisher once a message on it
+    // arrives
+    const deadline = performance.now() + 5_000;
+    while (consumer.malformed === 0 && performance.now() < deadline) {
+      await pub.send(bad(wanted.topic));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(consumer.malformed).toBeGreaterThan(0);
+    // drain: every message sent so far has been handled once a heartbeat sent after them arrives
+    let seen = live.heartbeats();
+    expect(await heartbeatUntil(pub, () => live.heartbeats() > seen)).toBe(true);
+    const before = consumer.malformed;
+    await pub.send(bad(unwanted.topic));
+    await pub.send(bad(wanted.topic));
+    seen = live.heartbeats();
+    expect(await heartbeatUntil(pub, () => live.heartbeats() > seen)).toBe(true);
+    // only the wanted one was decoded (the unwanted one used to be decoded, then dropped)
+    expect(consumer.malformed).toBe(before + 1);
+    await consumer.close();
+  });
 });
 
 let memorySubscriptionOf: (
   callback: (e: { errors?: unknown; value?: { value: unknown } }) => void,
   device?: DeviceProxy,
-) => { sub: EventSubscription; answerRead: (v: unknown) => void };
+  reply?: { lvalue: number[]; svalue: string[] },
+) => { sub: EventSubscription; answerRead: (v: unknown) => void; ready: Promise<void> };
 
 describe('EventSubscription: unsubscribe() from inside the callback', () => {
   const CHANNEL: EventChannel = {
@@ -175,6 +249,7 @@ describe('EventSubscription: unsubscribe() from inside the callback', () => {
   function memorySubscription(
     callback: (e: { errors?: unknown; value?: { value: unknown } }) => void,
     device?: DeviceProxy,
+    reply?: { lvalue: number[]; svalue: string[] },
   ) {
     const system = device?.system ?? createSystem();
     if (!device) systems.push(system);
@@ -182,7 +257,7 @@ describe('EventSubscription: unsubscribe() from inside the callback', () => {
     const admin = {
       commandInoutRaw: async () => ({
         type: 'DevVarLongStringArray',
-        value: {
+        value: reply ?? {
           lvalue: [934, 5, 1000, 0, 0, 434],
           svalue: [CHANNEL.heartbeatEndpoint, CHANNEL.eventEndpoint, CHANNEL.topic, CHANNEL.channel],
         },
@@ -216,7 +291,7 @@ describe('EventSubscription: unsubscribe() from inside the callback', () => {
       );
     });
     ready.catch(() => {});
-    return { sub, answerRead: (v: unknown) => answerRead(v) };
+    return { sub, answerRead: (v: unknown) => answerRead(v), ready };
   }
   memorySubscriptionOf = memorySubscription;
 
@@ -252,6 +327,36 @@ describe('EventSubscription: unsubscribe() from inside the callback', () => {
     m.sub.send(event(5, 5)); // 2, 3, 4 missed: the report, then the event
     expect(m.sub.state).toBe('unsubscribed');
     expect(seen).toEqual([0, 1, 'errors']);
+  });
+});
+
+describe('EventSubscription of a device older than IDL 5', () => {
+  it('fails with API_NotSupportedFeature naming the IDL version (its events, on a topic without idl5_, were never delivered: the subscription stayed active with nothing arriving)', async () => {
+    const seen: unknown[] = [];
+    const m = memorySubscriptionOf((e) => seen.push(e.value?.value ?? e.errors), undefined, {
+      // a cppTango 9.3.4 server with an IDL 4 device: the topic it publishes on has no idl5_ prefix
+      lvalue: [934, 4, 1000, 0, 0, 434],
+      svalue: [
+        'tcp://127.0.0.1:1',
+        'tcp://127.0.0.1:2',
+        'tango://vm:1/test/lrc/1/counter#dbase=no.change',
+        'tango://vm:1/dserver/lrcdevice/inst',
+      ],
+    });
+    // (it used to go on to the first read, answered here, then sit in `active`)
+    await vi.waitFor(() => expect(['reading', 'failed']).toContain(m.sub.state));
+    if (m.sub.state === 'reading') m.answerRead(0);
+    const error = await m.ready.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DevFailed);
+    const errors = (error as DevFailed).errors;
+    expect(errors[0].reason).toBe('API_NotSupportedFeature');
+    expect(errors[0].desc).toContain('IDL 4');
+    expect(errors.at(-1)?.reason).toBe('API_EventSubscriptionFailed');
+    expect(m.sub.state).toBe('failed');
+    expect(seen).toEqual([]);
   });
 });
 
