@@ -218,6 +218,9 @@ describe('issue 9 item 1: address', () => {
       '[12345::]',
       '[::1.2.3]',
       '[::256.0.0.1]',
+      // a dotted quad only ends an address, never before '::' (accepted by the hand-written check)
+      '[1.2.3.4::]',
+      '[1:2:3.4.5.6::]',
       '01.2.3.4',
       '1.2.3.4.5',
       '1..3.4',

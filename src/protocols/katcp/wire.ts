@@ -116,9 +116,11 @@ function isIPv6(host: string): boolean {
   if (head === null || tail === null) return false;
   const all = [...head, ...tail];
   let count = all.length;
+  // a dotted quad may only end the address: the last group after '::' (or of the whole, without one), never before it
+  const quadAt = halves.length === 2 && tail.length === 0 ? -1 : all.length - 1;
   for (let i = 0; i < all.length; i++) {
     const g = all[i];
-    if (i === all.length - 1 && g.includes('.')) {
+    if (i === quadAt && g.includes('.')) {
       if (!isIPv4(g)) return false;
       count += 1; // a dotted quad is two groups
     } else if (!/^[0-9A-Fa-f]{1,4}$/.test(g)) return false;
