@@ -124,12 +124,17 @@ export function eventTopicOf(frames: readonly Uint8Array[]): string | undefined 
   return frames.length === 4 ? latin1.decode(frames[0]) : undefined;
 }
 
-/** Decodes one multipart message of a Tango event or heartbeat socket. */
-export function decodeZmqMessage(frames: readonly Uint8Array[]): ZmqMessage {
+/**
+ * Decodes one multipart message of a Tango event or heartbeat socket; `topic` is its first frame when the caller
+ * has read it already (`eventTopicOf`), so an event's topic is decoded once.
+ */
+export function decodeZmqMessage(
+  frames: readonly Uint8Array[],
+  topic: string = frames.length > 0 ? latin1.decode(frames[0]) : '',
+): ZmqMessage {
   if (frames.length !== 3 && frames.length !== 4) {
     return { kind: 'ignored', reason: `a message of ${frames.length} frame(s)` };
   }
-  const topic = latin1.decode(frames[0]);
   if (frames[1].length !== 1 || frames[1][0] > 1) {
     throw new GiopProtocolError(`bad endianness frame of ${topic}`);
   }

@@ -289,7 +289,7 @@ export class TangoEventConsumer {
     if (topic !== undefined && !this.#byTopic.get(topic)?.size) return;
     let message: ReturnType<typeof decodeZmqMessage>;
     try {
-      message = decodeZmqMessage(frames);
+      message = decodeZmqMessage(frames, topic);
     } catch {
       this.malformed++;
       return;
