@@ -25,6 +25,18 @@ export function checkDuration(name: string, value: unknown, allowNull: boolean):
 }
 
 /**
+ * `checkDuration` for a period that re-arms a timer each time it falls due (a supervisor's restart window, an event
+ * subscription's heartbeat and confirmation periods): 0 would run its step on every tick, so it must be more than 0
+ * (Infinity: never); `undefined` gives null.
+ */
+export function checkPeriod(name: string, value: unknown): number | null {
+  const ms = checkDuration(name, value, false);
+  if (ms === 0)
+    throw new InvalidArgumentError(`${name} must be more than 0 ms (or Infinity for never), got 0`);
+  return ms;
+}
+
+/**
  * The validator for every rate in Hz (a task's `frequency`): a positive finite number; `undefined` (and `null` when
  * `allowNull`) gives null. Its period, `1000 / hz` ms, may be far beyond Node's timer limit (`1e-9` Hz is about 32
  * years): Orrery's clocks schedule it when due instead of firing after 1 ms.

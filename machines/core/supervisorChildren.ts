@@ -5,7 +5,7 @@
  */
 import type { ActorSystem, AnyActorLogic, AnyActorRef } from 'xstate';
 import { InvalidArgumentError } from '../../src/errors.js';
-import { checkDuration } from './duration.js';
+import { checkDuration, checkPeriod } from './duration.js';
 import { createChildActor, stopActor } from './xstateAdapter.js';
 
 export type RestartStrategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
@@ -154,8 +154,7 @@ export function checkSupervisorInput(input: unknown): SupervisorSettings {
       `intensity must be a non-negative whole number of restarts, got ${show(intensity)}`,
     );
   }
-  const period = checkDuration('periodMs', periodMs, false) as number;
-  if (period === 0) throw new InvalidArgumentError('periodMs must be more than 0 ms, got 0');
+  const period = checkPeriod('periodMs', periodMs) as number;
   return {
     name,
     strategy: strategy as RestartStrategy,

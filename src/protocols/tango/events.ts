@@ -18,7 +18,7 @@
  * `API_EventSubscriptionFailed` on top of the server's stack) when the server refuses or cannot be reached. A
  * callback that throws is its own problem (the error is logged, delivery goes on).
  */
-import { checkDuration } from '../../../machines/core/duration.js';
+import { checkPeriod } from '../../../machines/core/duration.js';
 import type { EventChannel } from '../../../machines/tango/eventSubscription.js';
 import { getDefaultSystem, type OrrerySystem } from '../../engine/system.js';
 import { InvalidArgumentError } from '../../errors.js';
@@ -66,18 +66,6 @@ export interface SubscribeOptions {
 }
 
 const consumers = new WeakMap<OrrerySystem, TangoEventConsumer>();
-
-/**
- * A duration option that must be more than 0 (Infinity: never): each of them re-arms a timer, and 0 would run its
- * step on every tick (confirmMs 0: an EventConfirmSubscription per tick, none awaited; heartbeatTimeoutMs 0: a
- * subscription lost as soon as it is made, again and again).
- */
-function checkPeriod(name: string, value: unknown): number | null {
-  const ms = checkDuration(name, value, false);
-  if (ms === 0)
-    throw new InvalidArgumentError(`${name} must be more than 0 ms (or Infinity for never), got 0`);
-  return ms;
-}
 
 /** The key heartbeats are routed by: the channel name, lower case, without `#dbase=no`. */
 function channelKey(channel: string): string {
